@@ -1,0 +1,3 @@
+//! The `ferry` binary: parses arguments, sets up output, and wires the crates together.
+
+fn main() {}

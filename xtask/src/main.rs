@@ -1,0 +1,130 @@
+//! `cargo xtask tidy`: checks the rules that keep the code base navigable (ARCHITECTURE.md).
+//!
+//! - every Rust file opens with a `//!` comment saying what it is for;
+//! - no `mod.rs` files (`foo.rs` + `foo/` instead);
+//! - logic crates do no IO: no tokio, sqlx, axum, `std::fs`, `std::process` or `std::net`;
+//! - crates depend only on crates in lower layers.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Crates that hold pure logic and must not do IO.
+const LOGIC_CRATES: &[&str] = &["ferry-model", "ferry-workflow", "ferry-engine"];
+/// Text that betrays IO in a logic crate.
+const IO_MARKERS: &[&str] =
+    &["tokio", "sqlx", "axum", "std::fs", "std::process", "std::net", "std::env", "SystemTime::now", "Instant::now"];
+/// Layers, bottom first: a crate may depend only on crates in strictly lower layers.
+const LAYERS: &[&[&str]] = &[&["ferry-model"], &["ferry-workflow"], &["ferry-engine"], &["ferry-runner"], &["ferry"]];
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1);
+    if task.as_deref() != Some("tidy") {
+        eprintln!("usage: cargo xtask tidy");
+        return ExitCode::from(2);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf();
+    let problems = tidy(&root);
+    for problem in &problems {
+        eprintln!("tidy: {problem}");
+    }
+    if problems.is_empty() {
+        println!("tidy: ok");
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn tidy(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    for dir in ["crates", "xtask", "fuzz/fuzz_targets", "bench"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    for file in &files {
+        let rel = file.strip_prefix(root).unwrap_or(file).display().to_string();
+        let Ok(text) = std::fs::read_to_string(file) else {
+            problems.push(format!("{rel}: cannot be read as UTF-8"));
+            continue;
+        };
+        if file.file_name().is_some_and(|name| name == "mod.rs") {
+            problems.push(format!("{rel}: use `name.rs` beside `name/` instead of `mod.rs`"));
+        }
+        let first = text.lines().find(|line| !line.trim().is_empty()).unwrap_or("");
+        if !first.starts_with("//!") {
+            problems.push(format!("{rel}: open the file with a `//!` comment saying what it is for"));
+        }
+        let crate_name = rel.strip_prefix("crates/").and_then(|rest| rest.split('/').next());
+        let in_test = rel.contains("/tests") || rel.ends_with("tests.rs");
+        if let Some(name) = crate_name
+            && LOGIC_CRATES.contains(&name)
+            && !in_test
+        {
+            for (line_idx, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                for marker in IO_MARKERS {
+                    if code.contains(marker) {
+                        problems.push(format!("{rel}:{}: logic crate {name} must not use `{marker}`", line_idx + 1));
+                    }
+                }
+            }
+        }
+    }
+    problems.extend(layer_problems(root));
+    problems
+}
+
+fn layer_of(name: &str) -> Option<usize> {
+    LAYERS.iter().position(|layer| layer.contains(&name))
+}
+
+fn layer_problems(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root.join("crates")) else {
+        return vec!["crates/ is missing".to_owned()];
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(layer) = layer_of(&name) else {
+            problems.push(format!(
+                "crates/{name}: not placed in a layer; add it to LAYERS in xtask and to ARCHITECTURE.md"
+            ));
+            continue;
+        };
+        let Ok(manifest) = std::fs::read_to_string(entry.path().join("Cargo.toml")) else { continue };
+        let mut section = String::new();
+        for line in manifest.lines() {
+            let line = line.trim();
+            if line.starts_with('[') {
+                section = line.to_owned();
+                continue;
+            }
+            if section != "[dependencies]" {
+                continue;
+            }
+            let dep = line.split(['=', '.', ' ']).next().unwrap_or("");
+            if let Some(dep_layer) = layer_of(dep)
+                && dep_layer >= layer
+            {
+                problems
+                    .push(format!("crates/{name}/Cargo.toml: {name} must not depend on {dep} (same or higher layer)"));
+            }
+        }
+    }
+    problems
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|name| name == "target") {
+                continue;
+            }
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            out.push(path);
+        }
+    }
+}
