@@ -1,0 +1,1 @@
+//! Snapshot tests of the diagnostics for small workflows, one per check.
