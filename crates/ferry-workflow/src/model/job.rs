@@ -16,6 +16,7 @@ pub struct Job {
     /// has no cycle, unless a diagnostic says otherwise.
     pub needs: Vec<Text>,
     /// `if:` as written, with or without `${{ }}` (parse with [`crate::expr::Condition`]).
+    #[serde(rename = "if")]
     pub if_: Option<Text>,
     /// `None` for a job that calls a reusable workflow (`uses:`).
     pub runs_on: Option<RunsOn>,

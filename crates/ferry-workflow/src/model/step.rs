@@ -10,6 +10,7 @@ use crate::span::Span;
 pub struct Step {
     pub id: Option<Text>,
     pub name: Option<Text>,
+    #[serde(rename = "if")]
     pub if_: Option<Text>,
     pub env: Env,
     pub continue_on_error: Option<OrExpr<bool>>,

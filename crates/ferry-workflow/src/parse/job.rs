@@ -161,7 +161,14 @@ fn read(cx: &mut Cx, entry: &Entry, id: &str) -> Job {
             }
         }
     } else if entry.value.as_map().is_some() {
-        if job.runs_on.is_none() && !keys.iter().any(|field| field.key.as_str() == Some("runs-on")) {
+        // A misspelt key was reported as unknown with a suggestion; saying it is missing too
+        // would only repeat that.
+        let written = |wanted: &str| {
+            keys.iter().filter_map(|field| field.key.as_str()).any(|key| {
+                key == wanted || (!KEYS.contains(&key) && crate::suggest::closest(key, KEYS) == Some(wanted))
+            })
+        };
+        if job.runs_on.is_none() && !written("runs-on") {
             cx.error(
                 "missing-key",
                 key_span,
@@ -169,7 +176,7 @@ fn read(cx: &mut Cx, entry: &Entry, id: &str) -> Job {
                 "say where it runs, for example `runs-on: ubuntu-latest`, or call a reusable workflow with `uses:`",
             );
         }
-        if !steps_seen {
+        if !steps_seen && !written("steps") {
             cx.error(
                 "missing-key",
                 key_span,

@@ -76,6 +76,10 @@ fn read(cx: &mut Cx, node: &Node, place: Where) -> Option<Step> {
     let mut cancel = None;
     for entry in entries {
         let Some(key) = cx.key(entry) else { continue };
+        if actions.iter().any(|(seen, _)| *seen == key) {
+            // A duplicate key, already reported by the YAML reader.
+            continue;
+        }
         let value = &entry.value;
         match key {
             "id" => step.id = cx.text(value, "id"),
@@ -211,7 +215,9 @@ fn check_action_uses(cx: &mut Cx, uses: &Text) {
         false
     };
     if !valid {
-        let help = if !value.contains('@') && value.split('/').count() >= 2 && !value.starts_with('.') {
+        let help = if value.starts_with("docker://") {
+            "name an image after `docker://`, for example `docker://alpine:3.20`".to_owned()
+        } else if !value.contains('@') && value.split('/').count() >= 2 && !value.starts_with('.') {
             format!("pin a version: `{value}@v1` (or a commit SHA)")
         } else {
             "write `owner/repo@ref`, `owner/repo/path@ref`, `./local/path` or `docker://image`".to_owned()
