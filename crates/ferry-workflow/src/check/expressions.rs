@@ -14,6 +14,7 @@ use crate::diagnostic::Diagnostic;
 use crate::expr::{CONTEXTS, Condition, Expr, ExprError, Template};
 use crate::parse::Cx;
 use crate::span::Span;
+use crate::suggest;
 use crate::yaml::{Node, NodeKind, Style};
 
 /// Checks the expressions of a workflow tree.
@@ -146,9 +147,12 @@ fn contexts(cx: &mut Cx, node: &Node, expressions: Vec<(&Expr, usize)>) {
                 continue;
             }
             let span = sub_span(cx.src, node, offset + range.start..offset + range.end);
+            let help = match suggest::closest(&name, CONTEXTS) {
+                Some(candidate) => format!("did you mean `{candidate}`?"),
+                None => format!("the contexts are: {}", CONTEXTS.join(", ")),
+            };
             cx.diagnostics.push(
-                Diagnostic::error("unknown-context", span, format!("unknown context `{name}`"))
-                    .with_help(format!("the contexts are: {}", CONTEXTS.join(", "))),
+                Diagnostic::error("unknown-context", span, format!("unknown context `{name}`")).with_help(help),
             );
         }
     }
