@@ -151,9 +151,8 @@ fn contexts(cx: &mut Cx, node: &Node, expressions: Vec<(&Expr, usize)>) {
                 Some(candidate) => format!("did you mean `{candidate}`?"),
                 None => format!("the contexts are: {}", CONTEXTS.join(", ")),
             };
-            cx.diagnostics.push(
-                Diagnostic::error("unknown-context", span, format!("unknown context `{name}`")).with_help(help),
-            );
+            cx.diagnostics
+                .push(Diagnostic::error("unknown-context", span, format!("unknown context `{name}`")).with_help(help));
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use indexmap::IndexMap;
 
-use super::workflow::{concurrency, defaults};
+use super::workflow::{concurrency, defaults, permissions};
 use super::{Cx, Dialect, expression_text, step};
 use crate::model::{Environment, Job, JobSecrets, Matrix, RunsOn, Spanned, Step, StepKind, Strategy, Text};
 use crate::yaml::{Entry, Node, NodeKind};
@@ -112,7 +112,7 @@ fn read(cx: &mut Cx, entry: &Entry, id: &str) -> Job {
             "container" => job.container = Some(Cx::json(value)),
             "services" => job.services = Some(Cx::json(value)),
             "concurrency" => job.concurrency = concurrency(cx, value, "concurrency"),
-            "permissions" => job.permissions = Some(Cx::json(value)),
+            "permissions" => job.permissions = Some(permissions(cx, value)),
             "steps" => {
                 steps_seen = true;
                 job.steps = step::read_all(cx, value, step::Where::Job);

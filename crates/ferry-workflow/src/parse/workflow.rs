@@ -44,7 +44,7 @@ pub(super) fn read(cx: &mut Cx, tree: &Node) -> Option<Workflow> {
             "env" => workflow.env = cx.text_map(value, "env"),
             "defaults" => workflow.defaults = defaults(cx, value, "defaults"),
             "concurrency" => workflow.concurrency = concurrency(cx, value, "concurrency"),
-            "permissions" => workflow.permissions = Some(Cx::json(value)),
+            "permissions" => workflow.permissions = Some(permissions(cx, value)),
             "jobs" => {
                 seen_jobs = true;
                 workflow.jobs = job::read_all(cx, value);
@@ -129,4 +129,64 @@ pub(super) fn concurrency(cx: &mut Cx, node: &Node, what: &str) -> Option<Concur
 /// A placeholder value for fields that could not be read, so the model stays complete.
 pub(super) fn empty_text(span: Span) -> Spanned<String> {
     Spanned { value: String::new(), span }
+}
+
+/// The scopes `permissions:` may name.
+const PERMISSION_SCOPES: &[&str] = &[
+    "actions",
+    "artifact-metadata",
+    "attestations",
+    "checks",
+    "contents",
+    "deployments",
+    "discussions",
+    "id-token",
+    "issues",
+    "models",
+    "packages",
+    "pages",
+    "pull-requests",
+    "repository-projects",
+    "security-events",
+    "statuses",
+];
+
+/// `permissions:` is `read-all`, `write-all`, `{}`, or scope → `read` | `write` | `none`. Kept
+/// as JSON in the model.
+pub(super) fn permissions(cx: &mut Cx, node: &Node) -> Spanned<serde_json::Value> {
+    match &node.kind {
+        NodeKind::Scalar(_) => {
+            if !matches!(node.as_str(), Some("read-all" | "write-all")) && !node.is_null() {
+                cx.error(
+                    "invalid-value",
+                    node.span,
+                    format!(
+                        "`permissions` must be `read-all`, `write-all` or a mapping, found `{}`",
+                        node.as_str().unwrap_or_default()
+                    ),
+                    "write `permissions: read-all`, or list scopes such as `contents: read`",
+                );
+            }
+        }
+        NodeKind::Seq(_) => cx.wrong_type(node, "permissions", "`read-all`, `write-all` or a mapping"),
+        NodeKind::Map(entries) => {
+            for entry in entries {
+                let Some(scope) = cx.key(entry) else { continue };
+                if !PERMISSION_SCOPES.contains(&scope) {
+                    cx.unknown_key(entry, scope, PERMISSION_SCOPES, "`permissions`");
+                    continue;
+                }
+                let level = entry.value.as_str().unwrap_or_default();
+                if !matches!(level, "read" | "write" | "none") || entry.value.scalar().is_none() {
+                    cx.error(
+                        "invalid-value",
+                        entry.value.span,
+                        format!("permission `{scope}` must be `read`, `write` or `none`"),
+                        format!("write for example `{scope}: read`"),
+                    );
+                }
+            }
+        }
+    }
+    Cx::json(node)
 }
