@@ -29,6 +29,19 @@ pub enum Dialect {
     Ferry,
 }
 
+impl Dialect {
+    /// The dialect of a workflow file by its path: files under `.ferry/workflows/` are Ferry
+    /// workflows, everything else is read as GitHub's.
+    pub fn for_path(path: &str) -> Dialect {
+        let path = path.replace('\\', "/");
+        if path.starts_with(".ferry/workflows/") || path.contains("/.ferry/workflows/") {
+            Dialect::Ferry
+        } else {
+            Dialect::GitHub
+        }
+    }
+}
+
 /// Reads and checks a workflow. Never fails and never panics: returns the best model it could
 /// build (`None` only when the text is not YAML or not a mapping) and every diagnostic, sorted
 /// by position.

@@ -146,3 +146,12 @@ fn actions_are_read_by_kind() {
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     assert!(matches!(action.and_then(|a| a.runs), Some(Runs::Composite { steps }) if steps.len() == 1));
 }
+
+#[test]
+fn the_dialect_follows_the_folder() {
+    assert_eq!(Dialect::for_path(".ferry/workflows/ci.yml"), Dialect::Ferry);
+    assert_eq!(Dialect::for_path("/repo/.ferry/workflows/ci.yml"), Dialect::Ferry);
+    assert_eq!(Dialect::for_path("repo\\.ferry\\workflows\\ci.yml"), Dialect::Ferry);
+    assert_eq!(Dialect::for_path(".github/workflows/ci.yml"), Dialect::GitHub);
+    assert_eq!(Dialect::for_path("docs/.ferry/workflows.yml"), Dialect::GitHub);
+}
