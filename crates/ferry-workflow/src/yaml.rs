@@ -12,6 +12,8 @@ use crate::span::{Pos, Span};
 
 /// How many nodes alias expansion may copy before we stop (a "billion laughs" guard).
 const ALIAS_BUDGET: usize = 100_000;
+/// How deep collections may nest; readers recurse over the tree, so this bounds their stack.
+const MAX_DEPTH: usize = 200;
 
 /// One YAML node and where it is written.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,8 +199,21 @@ pub(crate) fn parse(src: &str) -> (Option<Node>, Vec<Diagnostic>) {
     let mut retries = 0;
     loop {
         let mut builder = Builder::new(src);
-        let mut parser = Parser::new_from_str(&text);
-        let res = parser.load(&mut builder, true);
+        // Pull events one at a time: `Parser::load` recurses once per nesting level, and we
+        // want to stop as soon as the builder has seen too much.
+        let mut res = Ok(());
+        for item in Parser::new_from_str(&text) {
+            match item {
+                Ok((event, span)) => builder.on_event(event, span),
+                Err(error) => {
+                    res = Err(error);
+                    break;
+                }
+            }
+            if builder.too_deep {
+                break;
+            }
+        }
         if let Err(error) = &res
             && retries < 100
             && let Some(relaxed) = relax_flow_close(&text, builder.pos(error.marker()).offset)
@@ -238,6 +253,9 @@ fn relax_flow_close(text: &str, offset: usize) -> Option<String> {
 
 fn finish(mut builder: Builder<'_>, res: Result<(), saphyr_parser::ScanError>) -> (Option<Node>, Vec<Diagnostic>) {
     let mut diagnostics = std::mem::take(&mut builder.diagnostics);
+    if builder.too_deep {
+        return (None, diagnostics);
+    }
     if let Err(error) = res {
         let pos = builder.pos(error.marker());
         let span = Span { start: pos, end: pos };
@@ -273,6 +291,8 @@ struct Builder<'s> {
     diagnostics: Vec<Diagnostic>,
     alias_budget: usize,
     in_document: bool,
+    /// Set when nesting went past [`MAX_DEPTH`]; the rest of the input is ignored.
+    too_deep: bool,
 }
 
 impl<'s> Builder<'s> {
@@ -287,6 +307,7 @@ impl<'s> Builder<'s> {
             diagnostics: Vec::new(),
             alias_budget: ALIAS_BUDGET,
             in_document: false,
+            too_deep: false,
         }
     }
 
@@ -341,8 +362,25 @@ fn node_count(node: &Node) -> usize {
 
 impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
     fn on_event(&mut self, event: Event<'input>, span: saphyr_parser::Span) {
+        if self.too_deep {
+            return;
+        }
         let start = self.pos(&span.start);
         let end = self.pos(&span.end);
+        if matches!(event, Event::SequenceStart(..) | Event::MappingStart(..)) && self.stack.len() >= MAX_DEPTH {
+            self.too_deep = true;
+            self.stack.clear();
+            self.documents.clear();
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "yaml-too-deep",
+                    Span { start, end },
+                    format!("collections nest more than {MAX_DEPTH} levels deep"),
+                )
+                .with_help("flatten the structure; no workflow needs this much nesting"),
+            );
+            return;
+        }
         match event {
             Event::DocumentStart(_) => self.in_document = true,
             Event::DocumentEnd => self.in_document = false,

@@ -50,3 +50,20 @@ fn core_schema_scalars_resolve() {
     let json = tree.expect("a tree").to_json();
     assert_eq!(json, serde_json::json!([1, -2.5, ".inf", 31.0, true, null, null, "1", 1000.0, "1_000", "x"]));
 }
+
+#[test]
+fn deep_nesting_is_refused() {
+    for depth in [1_000, 10_000, 100_000] {
+        let flow = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let (tree, diagnostics) = parse(&flow);
+        assert!(tree.is_none());
+        assert!(matches!(diagnostics[0].code, "yaml-syntax" | "yaml-too-deep"), "{diagnostics:?}");
+        let block: String = (0..5_000).map(|level| format!("{}- \n", "  ".repeat(level))).collect();
+        let (tree, diagnostics) = parse(&block);
+        assert!(tree.is_none());
+        assert_eq!(diagnostics[0].code, "yaml-too-deep");
+        let maps = format!("{}{}", "{a: ".repeat(depth), "}".repeat(depth));
+        let (tree, _) = parse(&maps);
+        assert!(tree.is_none());
+    }
+}

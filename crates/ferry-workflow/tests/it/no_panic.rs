@@ -98,3 +98,13 @@ fn odd_inputs_never_panic() {
         read_everything(src);
     }
 }
+
+#[test]
+fn deep_nesting_never_overflows_the_stack() {
+    for depth in [1_000, 100_000] {
+        read_everything(&format!("on: {}{}", "[".repeat(depth), "]".repeat(depth)));
+        read_everything(&format!("on: {}{}", "{a: ".repeat(depth), "}".repeat(depth)));
+        let block: String = (0..depth.min(5_000)).map(|level| format!("{}- \n", "  ".repeat(level))).collect();
+        read_everything(&block);
+    }
+}
