@@ -350,14 +350,22 @@ impl<'s> Builder<'s> {
     }
 }
 
-fn node_count(node: &Node) -> usize {
-    match &node.kind {
-        NodeKind::Scalar(_) => 1,
-        NodeKind::Seq(items) => 1 + items.iter().map(node_count).sum::<usize>(),
-        NodeKind::Map(entries) => {
-            1 + entries.iter().map(|entry| node_count(&entry.key) + node_count(&entry.value)).sum::<usize>()
+/// The number of nodes in `node`, counting no further than `limit + 1`.
+fn node_count(node: &Node, limit: usize) -> usize {
+    let mut count = 0;
+    let mut pending = vec![node];
+    while let Some(next) = pending.pop() {
+        count += 1;
+        if count > limit {
+            break;
+        }
+        match &next.kind {
+            NodeKind::Scalar(_) => {}
+            NodeKind::Seq(items) => pending.extend(items),
+            NodeKind::Map(entries) => pending.extend(entries.iter().flat_map(|entry| [&entry.key, &entry.value])),
         }
     }
+    count
 }
 
 impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
@@ -420,13 +428,19 @@ impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
                 let Some(target) = self.anchors.iter().rev().find(|(anchor, _)| *anchor == id).map(|(_, n)| n) else {
                     return;
                 };
-                let cost = node_count(target);
+                let cost = node_count(target, self.alias_budget);
                 if cost > self.alias_budget {
-                    self.alias_budget = 0;
-                    self.diagnostics.push(
-                        Diagnostic::error("yaml-alias-limit", Span { start, end }, "aliases expand to too many nodes")
+                    if !self.diagnostics.iter().any(|diagnostic| diagnostic.code == "yaml-alias-limit") {
+                        self.diagnostics.push(
+                            Diagnostic::error(
+                                "yaml-alias-limit",
+                                Span { start, end },
+                                "aliases expand to too many nodes",
+                            )
                             .with_help("use fewer nested aliases"),
-                    );
+                        );
+                    }
+                    self.alias_budget = 0;
                     let node = Node {
                         kind: NodeKind::Scalar(Scalar { value: String::new(), style: Style::Plain }),
                         span: Span { start, end },

@@ -67,3 +67,14 @@ fn deep_nesting_is_refused() {
         assert!(tree.is_none());
     }
 }
+
+#[test]
+fn alias_bombs_are_stopped() {
+    let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..30 {
+        let previous = format!("*a{}", level - 1);
+        src.push_str(&format!("a{level}: &a{level} [{}]\n", vec![previous; 10].join(", ")));
+    }
+    let (_, diagnostics) = parse(&src);
+    assert_eq!(diagnostics.iter().filter(|d| d.code == "yaml-alias-limit").count(), 1, "{diagnostics:?}");
+}
