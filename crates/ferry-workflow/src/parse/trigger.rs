@@ -233,6 +233,17 @@ pub(crate) fn check_cron(text: &str) -> Result<(), String> {
     {
         return Err(format!("`{field}` uses syntax that POSIX cron does not have"));
     }
+    const NAMES: &[&str] = &[
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", "SUN", "MON", "TUE", "WED",
+        "THU", "FRI", "SAT",
+    ];
+    let words = fields.iter().flat_map(|field| field.split([',', '-', '/']));
+    if let Some(word) = words
+        .filter(|word| word.chars().any(|c| c.is_ascii_alphabetic()))
+        .find(|word| !NAMES.contains(&word.to_ascii_uppercase().as_str()))
+    {
+        return Err(format!("`{word}` is neither a number nor a month or weekday name such as JAN or MON"));
+    }
     let parser = croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Disallowed)
         .year(croner::parser::Year::Disallowed)
