@@ -18,6 +18,9 @@ mod parser;
 mod template;
 mod value;
 
+#[cfg(test)]
+mod tests;
+
 use std::ops::Range;
 
 use ferry_model::JobStatus;

@@ -205,32 +205,42 @@ impl<'t> Parser<'t> {
 
     fn equality(&mut self) -> Result<Node, ExprError> {
         let mut left = self.comparison()?;
+        // A chain such as `a == b == c` nests to the left; each link counts towards the depth.
+        let depth = self.depth;
         loop {
             let op = match self.peek().map(|token| &token.tok) {
                 Some(Tok::EqEq) => CompareOp::Eq,
                 Some(Tok::Ne) => CompareOp::Ne,
-                _ => return Ok(left),
+                _ => break,
             };
             self.pos += 1;
+            self.descend()?;
             let right = self.comparison()?;
             left = Node::Compare { op, left: Box::new(left), right: Box::new(right) };
         }
+        self.depth = depth;
+        Ok(left)
     }
 
     fn comparison(&mut self) -> Result<Node, ExprError> {
         let mut left = self.unary()?;
+        // A chain such as `a == b == c` nests to the left; each link counts towards the depth.
+        let depth = self.depth;
         loop {
             let op = match self.peek().map(|token| &token.tok) {
                 Some(Tok::Lt) => CompareOp::Lt,
                 Some(Tok::Le) => CompareOp::Le,
                 Some(Tok::Gt) => CompareOp::Gt,
                 Some(Tok::Ge) => CompareOp::Ge,
-                _ => return Ok(left),
+                _ => break,
             };
             self.pos += 1;
+            self.descend()?;
             let right = self.unary()?;
             left = Node::Compare { op, left: Box::new(left), right: Box::new(right) };
         }
+        self.depth = depth;
+        Ok(left)
     }
 
     fn unary(&mut self) -> Result<Node, ExprError> {
