@@ -69,6 +69,8 @@ pub struct EvalError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expr {
     root: Node,
+    /// The length of the source text, in bytes.
+    len: usize,
 }
 
 impl Expr {
@@ -103,7 +105,7 @@ impl Expr {
 /// as they are on GitHub. Expressions longer than 21,000 characters or nested deeper than 50
 /// levels are errors too (GitHub's limits).
 pub fn parse(src: &str) -> Result<Expr, ExprError> {
-    parser::parse(src).map(|root| Expr { root })
+    parser::parse(src).map(|root| Expr { root, len: src.len() })
 }
 
 /// Evaluates `expr` against `ctx`. A context `ctx` does not have evaluates to null.
@@ -183,6 +185,10 @@ impl Template {
                 Part::Expr { expr, offset } => {
                     let value = expr.eval(ctx).map_err(|error| shift_eval(error, *offset))?;
                     out.push_str(&value.to_display_string());
+                    if out.len() > functions::MAX_STRING_LEN {
+                        let range = *offset..*offset + expr.len;
+                        return Err(EvalError { message: functions::too_long("this template"), range });
+                    }
                 }
             }
         }

@@ -9,6 +9,20 @@ use ferry_model::JobStatus;
 /// GitHub's limit on the arguments of the variadic functions.
 const MAX_ARGS: usize = 255;
 
+/// The longest string a function may build. Nested `format` or `toJSON` calls grow
+/// exponentially with nesting, so without a limit a short expression could exhaust memory.
+pub(crate) const MAX_STRING_LEN: usize = 4 << 20;
+
+/// The error for a string longer than [`MAX_STRING_LEN`].
+pub(crate) fn too_long(what: &str) -> String {
+    format!("{what} would produce more than {} MiB of text; build smaller values", MAX_STRING_LEN >> 20)
+}
+
+/// `text` unless it is longer than [`MAX_STRING_LEN`].
+fn limited(text: String, what: &str) -> Result<String, String> {
+    if text.len() > MAX_STRING_LEN { Err(too_long(what)) } else { Ok(text) }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Function {
     Contains,
@@ -103,8 +117,8 @@ impl Function {
             Function::StartsWith => Val::Bool(affix(arg(0), arg(1), starts_with_ignore_case)),
             Function::EndsWith => Val::Bool(affix(arg(0), arg(1), ends_with_ignore_case)),
             Function::Format => Val::Str(Cow::Owned(format(&args)?)),
-            Function::Join => Val::Str(Cow::Owned(join(arg(0), args.get(1)))),
-            Function::ToJson => Val::Str(Cow::Owned(to_json_text(arg(0)))),
+            Function::Join => Val::Str(Cow::Owned(join(arg(0), args.get(1))?)),
+            Function::ToJson => Val::Str(Cow::Owned(limited(to_json_text(arg(0)), "toJSON")?)),
             Function::FromJson => from_json(&arg(0).to_function_string())?,
             Function::HashFiles => {
                 let patterns: Vec<String> = args.iter().map(|arg| arg.to_function_string().into_owned()).collect();
@@ -191,27 +205,40 @@ fn format(args: &[Val<'_>]) -> Result<String, String> {
             )
         })?;
         out.push_str(&value.to_function_string());
+        if out.len() > MAX_STRING_LEN {
+            return Err(too_long("format"));
+        }
         rest = &after[n_digits + 1..];
     }
     out.push_str(rest);
-    Ok(out)
+    limited(out, "format")
 }
 
 /// `join(array, separator = ",")`: the elements as strings; a primitive is its own string.
-fn join(array: &Val<'_>, separator: Option<&Val<'_>>) -> String {
+fn join(array: &Val<'_>, separator: Option<&Val<'_>>) -> Result<String, String> {
     let separator = match separator {
         Some(sep) if !matches!(sep.kind(), Kind::Array | Kind::Object) => sep.to_function_string(),
         _ => Cow::Borrowed(","),
     };
-    let strings: Vec<String> = match array {
+    let items: Vec<Val<'_>> = match array {
         Val::Borrowed(Value::Array(items)) | Val::Owned(Value::Array(items)) => {
-            items.iter().map(|item| Val::from_ref(item).to_function_string().into_owned()).collect()
+            items.iter().map(Val::from_ref).collect()
         }
-        Val::Filtered(items) => items.iter().map(|item| item.to_function_string().into_owned()).collect(),
-        Val::Borrowed(_) | Val::Owned(_) => return String::new(),
-        primitive => return primitive.to_function_string().into_owned(),
+        Val::Filtered(items) => items.clone(),
+        Val::Borrowed(_) | Val::Owned(_) => return Ok(String::new()),
+        primitive => return Ok(primitive.to_function_string().into_owned()),
     };
-    strings.join(&separator)
+    let mut out = String::new();
+    for (idx, item) in items.iter().enumerate() {
+        if idx > 0 {
+            out.push_str(&separator);
+        }
+        out.push_str(&item.to_function_string());
+        if out.len() > MAX_STRING_LEN {
+            return Err(too_long("join"));
+        }
+    }
+    Ok(out)
 }
 
 /// `fromJSON(text)`.

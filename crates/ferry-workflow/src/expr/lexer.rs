@@ -69,6 +69,16 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
             '.' if matches!(previous, Some(Tok::Ident(_) | Tok::RBracket | Tok::RParen | Tok::Star)) => {
                 simple(Tok::Dot, 1)
             }
+            '.' if matches!(previous, Some(Tok::Str(_) | Tok::Number(_) | Tok::True | Tok::False | Tok::Null))
+                && src[start + 1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '*') =>
+            {
+                return Err(ExprError {
+                    message: "a literal value has no properties; only contexts, function calls and \
+                              parenthesised expressions can be followed by `.`"
+                        .to_owned(),
+                    range: start..word_end(src, start, false),
+                });
+            }
             '!' if next == Some(b'=') => simple(Tok::Ne, 2),
             '!' => simple(Tok::Bang, 1),
             '=' if next == Some(b'=') => simple(Tok::EqEq, 2),

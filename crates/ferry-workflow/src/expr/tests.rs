@@ -627,7 +627,9 @@ const PARSE_ERRORS: &[(&str, &str, Range<usize>)] = &[
     ("a.b c", "unexpected `c` after a complete expression", 4..5),
     ("1[0]", "unexpected `[` after a complete expression", 1..2),
     ("'a'[0]", "unexpected `[`", 3..4),
-    ("true.x", "not a number", 4..6),
+    ("true.x", "a literal value has no properties", 4..6),
+    ("1.5.x", "not a number", 0..5),
+    ("null.*", "a literal value has no properties", 4..6),
     ("github.", "expected a property name or `*` after `.`", 7..7),
     ("github.0", "expected a property name or `*` after `.`, such as `github.ref`", 7..8),
     ("github.'x'", "expected a property name", 7..10),
@@ -640,7 +642,7 @@ const PARSE_ERRORS: &[(&str, &str, Range<usize>)] = &[
     ("1.2.3", "not a number", 0..5),
     ("-Inf", "not a number", 0..4),
     ("1 -1", "unexpected `-1`", 2..4),
-    ("'a'.length", "`.length` is not a number", 3..10),
+    ("'a'.length", "a literal value has no properties; only contexts, function calls", 3..10),
     ("a*", "unexpected `a*`", 0..2),
     ("a{b", "unexpected `a{b`", 0..3),
     ("é", "unexpected `é`", 0..2),
@@ -697,6 +699,30 @@ fn expressions_longer_than_21000_characters_are_rejected() {
     let too_long = format!("'{}'", "a".repeat(20_999));
     let error = parse(&too_long).err().map(|error| error.message).unwrap_or_default();
     assert!(error.contains("longer than GitHub's limit of 21000 characters"), "{error}");
+}
+
+#[test]
+fn strings_that_grow_without_bound_are_an_error() {
+    let ctx = test_context(JobStatus::Success);
+    let nested = |levels: usize, open: &str, close: &str, seed: &str| {
+        format!("{}{seed}{}", open.repeat(levels), close.repeat(levels))
+    };
+    // 10 characters × 4^9 is 2.5 MiB, under the 4 MiB limit; one level more is over it.
+    let big = nested(9, "format('{0}{0}{0}{0}', ", ")", "'0123456789'");
+    assert!(matches!(eval_text(&big, &ctx), Ok(Ok(Value::String(s))) if s.len() == 10 << 18));
+    let cases = [
+        nested(10, "format('{0}{0}{0}{0}', ", ")", "'0123456789'"),
+        nested(40, "format('{0}{0}', ", ")", "'x'"),
+        nested(45, "toJSON(", ")", "'\"'"),
+        format!("join(fromJSON('[1,2,3]'), {big})"),
+    ];
+    for src in &cases {
+        check(&src[..30], eval_text(src, &ctx), "?more than 4 MiB of text");
+    }
+    let template = Template::parse(&format!("${{{{ {big} }}}}${{{{ {big} }}}}")).unwrap_or_else(|e| panic!("{e}"));
+    let error = template.render(&ctx).err().unwrap_or_else(|| panic!("rendered"));
+    assert!(error.message.contains("more than 4 MiB"), "{}", error.message);
+    assert_eq!(error.range.start, big.len() + 10);
 }
 
 #[test]
