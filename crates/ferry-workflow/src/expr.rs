@@ -109,6 +109,10 @@ pub fn parse(src: &str) -> Result<Expr, ExprError> {
 }
 
 /// Evaluates `expr` against `ctx`. A context `ctx` does not have evaluates to null.
+///
+/// Errors: `fromJSON` given text that is not JSON, `format` given a malformed format string or
+/// too few arguments, `hashFiles` failing in `ctx`, and a function building more than 4 MiB of
+/// text. The error's range is the call's range in the expression text.
 pub fn evaluate(expr: &Expr, ctx: &dyn Context) -> Result<Value, EvalError> {
     expr.eval(ctx).map(Val::into_value)
 }
@@ -176,7 +180,8 @@ impl Template {
         }
     }
 
-    /// The rendered string.
+    /// The rendered string. Errors as [`evaluate`], with ranges in the template text; a
+    /// rendering longer than 4 MiB is an error too.
     pub fn render(&self, ctx: &dyn Context) -> Result<String, EvalError> {
         let mut out = String::new();
         for part in &self.parts {
@@ -235,7 +240,9 @@ impl Condition {
         Ok(Condition { form })
     }
 
-    /// Whether the condition holds; without a status function it also needs `success()`.
+    /// Whether the condition holds; without a status function it also needs `success()`, and
+    /// is not evaluated at all when the job has not succeeded. Errors as [`evaluate`], with
+    /// ranges in the condition text.
     pub fn evaluate(&self, ctx: &dyn Context) -> Result<bool, EvalError> {
         let uses_status = self.expressions().iter().any(|(expr, _)| expr.uses_status_function());
         if !uses_status && ctx.job_status() != JobStatus::Success {
@@ -248,6 +255,13 @@ impl Condition {
             }
             ConditionForm::Template(template) => template.render(ctx).map(|text| !text.is_empty()),
         }
+    }
+
+    /// True when the text mixes `${{ }}` with other text, such as `${{ a }} && b`: GitHub
+    /// reads that as a string, which is true whenever it is not empty, so it is almost
+    /// certainly a mistake worth a warning.
+    pub fn is_interpolated_text(&self) -> bool {
+        matches!(self.form, ConditionForm::Template(_))
     }
 
     /// The parsed expression(s) and the byte offset each starts at in the condition text.

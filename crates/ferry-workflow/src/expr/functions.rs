@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::value::{Kind, Val, fold, loose_eq, lower, to_json_text};
+use super::value::{Kind, Val, fold, loose_eq, to_json_text};
 use super::{Context, Value};
 use ferry_model::JobStatus;
 
@@ -137,15 +137,15 @@ impl Function {
 /// string ignoring case, both sides coerced to strings.
 fn contains(search: &Val<'_>, item: &Val<'_>) -> bool {
     let primitive = |val: &Val<'_>| !matches!(val.kind(), Kind::Array | Kind::Object);
-    if primitive(search) {
-        primitive(item) && lower(&search.to_function_string()).contains(&lower(&item.to_function_string()))
-    } else {
-        match search {
-            Val::Borrowed(Value::Array(items)) => items.iter().any(|element| loose_eq(item, &Val::from_ref(element))),
-            Val::Owned(Value::Array(items)) => items.iter().any(|element| loose_eq(item, &Val::from_ref(element))),
-            Val::Filtered(items) => items.iter().any(|element| loose_eq(item, element)),
-            _ => false,
+    match search {
+        Val::Borrowed(Value::Array(items)) | Val::Owned(Value::Array(items)) => {
+            items.iter().any(|element| loose_eq(item, &Val::from_ref(element)))
         }
+        Val::Filtered(items) => items.iter().any(|element| loose_eq(item, element)),
+        Val::Borrowed(_) | Val::Owned(_) => false,
+        _ if !primitive(item) => false,
+        // GitHub lower-cases both sides here, where comparisons upper-case them.
+        _ => search.to_function_string().to_lowercase().contains(&item.to_function_string().to_lowercase()),
     }
 }
 

@@ -889,6 +889,9 @@ const CONDITIONS: &[(&str, JobStatus, &str)] = &[
     ("${{ '' }}${{ '' }}", S, "false"),
     ("${{ '' }}${{ null }}", F, "false"),
     ("x${{ always() }}", C, "true"),
+    ("github.ref == 'refs/heads/${{ env.NAME }}'", S, "true"),
+    ("github.ref == 'refs/heads/${{ env.NAME }}'", F, "false"),
+    ("false && '${{ env.EMPTY }}'", S, "true"),
     // Errors.
     ("${{ 1 ", S, "!never closed"),
     ("success( ", S, "!expected `)` to close the call to `success`"),
@@ -925,6 +928,23 @@ fn condition_expressions_and_error_ranges_are_in_the_condition_text() {
     let condition = Condition::parse("${{ fromJSON('x') }}").unwrap_or_else(|error| panic!("{error}"));
     let error = condition.evaluate(&test_context(S)).err().unwrap_or_else(|| panic!("evaluated"));
     assert_eq!(error.range, 4..17);
+}
+
+#[test]
+fn conditions_that_mix_text_and_expressions_are_flagged() {
+    let cases = [
+        ("${{ a }} && b", true),
+        ("github.ref == 'refs/heads/${{ env.NAME }}'", true),
+        ("${{ a }}${{ b }}", true),
+        ("${{ a }}", false),
+        ("  ${{ a }}\n", false),
+        ("a && b", false),
+        ("", false),
+    ];
+    for (text, want) in cases {
+        let condition = Condition::parse(text).unwrap_or_else(|error| panic!("{text}: {error}"));
+        assert_eq!(condition.is_interpolated_text(), want, "{text}");
+    }
 }
 
 #[test]
@@ -1157,4 +1177,72 @@ fn no_input_makes_parsing_or_evaluation_panic() {
         n_inputs += 3;
     }
     assert!(n_inputs > 50_000, "{n_inputs}");
+}
+
+#[test]
+fn random_token_soups_do_not_panic() {
+    let pieces = [
+        "(",
+        ")",
+        "[",
+        "]",
+        ".",
+        "*",
+        "!",
+        "==",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "&&",
+        "||",
+        ",",
+        "'a'",
+        "''",
+        "'{0}'",
+        "'{'",
+        "1",
+        "-1.5",
+        "0xff",
+        "1e400",
+        "null",
+        "true",
+        "NaN",
+        "Infinity",
+        "github",
+        "vars",
+        "list",
+        "obj",
+        "needs",
+        "result",
+        "format",
+        "contains",
+        "join",
+        "toJSON",
+        "fromJSON",
+        "hashFiles",
+        "success",
+        "always",
+        "'[1,{}]'",
+        "${{",
+        "}}",
+        " ",
+        "é",
+        "\"",
+    ];
+    let contexts = [test_context(S), test_context(F), test_context(C)];
+    // xorshift64: deterministic, so a failure reproduces.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        usize::try_from(state % 1_000_003).unwrap_or(0)
+    };
+    for round in 0..30_000 {
+        let n_pieces = 1 + next() % 40;
+        let text: String = (0..n_pieces).map(|_| pieces[next() % pieces.len()]).collect();
+        exercise(&text, &contexts[round % contexts.len()]);
+    }
 }

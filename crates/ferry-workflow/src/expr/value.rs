@@ -198,11 +198,6 @@ pub(crate) fn cmp_ignore_case(a: &str, b: &str) -> Ordering {
     a.chars().flat_map(fold).cmp(b.chars().flat_map(fold))
 }
 
-/// Lower case, for `contains`, which GitHub implements with lower-casing.
-pub(crate) fn lower(s: &str) -> String {
-    s.to_lowercase()
-}
-
 /// Two values after GitHub's coercion: the same kinds compare as themselves; different
 /// primitive kinds compare as numbers; a primitive and an array or object never match.
 enum Pair<'v, 'a> {
