@@ -10,6 +10,11 @@
 //!   interpolation into a template writes them as their `toJSON` text instead.
 //! - NaN and the infinities, which JSON cannot hold, come out of [`evaluate`] as the strings
 //!   `NaN`, `Infinity` and `-Infinity`; integral numbers come out as JSON integers.
+//! - A template or `if:` that is one `${{ }}` with whitespace around it is that expression.
+//!   GitHub reads the whitespace as text, which makes such an `if:` always true: a trap we do
+//!   not copy ([`Condition::is_interpolated_text`] flags the real mixed-text case).
+//! - Functions build at most 4 MiB of text, so nested `format` or `toJSON` calls cannot
+//!   exhaust memory.
 
 mod eval;
 mod functions;

@@ -109,13 +109,15 @@ pub(crate) fn parse(src: &str) -> Result<Node, ExprError> {
     let mut parser = Parser { src, tokens: &tokens, pos: 0, depth: 0 };
     let node = parser.expression()?;
     if let Some(token) = parser.peek() {
-        return Err(ExprError {
-            message: format!(
-                "unexpected `{}` after a complete expression; join expressions with an operator such as `&&`, `||` or `==`",
-                parser.text(token)
+        let text = parser.text(token);
+        let message = match token.tok {
+            Tok::RParen => "unmatched `)`; remove it or add the `(` it should close".to_owned(),
+            Tok::RBracket => "unmatched `]`; remove it or add the `[` it should close".to_owned(),
+            _ => format!(
+                "unexpected `{text}` after a complete expression; join expressions with an operator such as `&&`, `||` or `==`"
             ),
-            range: token.range.clone(),
-        });
+        };
+        return Err(ExprError { message, range: token.range.clone() });
     }
     Ok(node)
 }

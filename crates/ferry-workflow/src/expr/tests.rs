@@ -625,6 +625,8 @@ const PARSE_ERRORS: &[(&str, &str, Range<usize>)] = &[
     ("1 == 'it''s", "never closed", 5..11),
     ("1 2", "unexpected `2` after a complete expression", 2..3),
     ("a.b c", "unexpected `c` after a complete expression", 4..5),
+    ("(1))", "unmatched `)`; remove it or add the `(` it should close", 3..4),
+    ("a[0]]", "unmatched `]`", 4..5),
     ("1[0]", "unexpected `[` after a complete expression", 1..2),
     ("'a'[0]", "unexpected `[`", 3..4),
     ("true.x", "a literal value has no properties", 4..6),
