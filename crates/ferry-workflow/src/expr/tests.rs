@@ -668,7 +668,20 @@ fn parse_errors_say_what_is_wrong_and_where() {
 #[test]
 fn nesting_is_limited_to_github_depth_of_50() {
     let nested = |n: usize| format!("{}1{}", "(".repeat(n), ")".repeat(n));
-    assert!(parse(&nested(49)).is_ok());
+    let ctx = test_context(JobStatus::Success);
+    assert_eq!(eval_text(&nested(49), &ctx), Ok(Ok(json!(1))));
+    // The deepest expressions the limit allows evaluate without exhausting the stack.
+    let deepest = [
+        (format!("{}true", "!".repeat(48)), json!(true)),
+        (format!("{}'x'{}", "format('{0}', ".repeat(49), ")".repeat(49)), json!("x")),
+        (format!("{}1{}", "fromJSON(toJSON(".repeat(24), "))".repeat(24)), json!(1)),
+        (format!("vars{}", ".obj.b".repeat(24)), json!(null)),
+        (format!("{}1", "1 == ".repeat(49)), json!(true)),
+        (format!("{}matrix.node[0]{}", "matrix.node[".repeat(16), "]".repeat(16)), json!(null)),
+    ];
+    for (src, want) in deepest {
+        assert_eq!(eval_text(&src, &ctx), Ok(Ok(want)), "{src}");
+    }
     let error = parse(&nested(50)).err().map(|error| error.message).unwrap_or_default();
     assert!(error.contains("nests deeper than GitHub's limit of 50"), "{error}");
     let cases = [
@@ -1076,6 +1089,26 @@ fn strings_become_numbers_as_github_reads_them() {
     for text in nan {
         assert!(parse_number(text).is_nan(), "{text:?}");
     }
+}
+
+/// A context with only what the trait requires.
+struct BareContext;
+
+impl Context for BareContext {
+    fn get(&self, name: &str) -> Option<&Value> {
+        let _ = name;
+        None
+    }
+}
+
+#[test]
+fn the_context_defaults_are_a_successful_job_without_hashfiles() {
+    check("success()", eval_text("success()", &BareContext), "true");
+    check("failure()", eval_text("failure()", &BareContext), "false");
+    check("github", eval_text("github.ref", &BareContext), "null");
+    check("hashFiles", eval_text("hashFiles('*')", &BareContext), "?hashFiles is not available here");
+    let error = eval_text("1 == hashFiles('*')", &BareContext).ok().and_then(Result::err);
+    assert_eq!(error.map(|error| error.range), Some(5..19));
 }
 
 #[test]
