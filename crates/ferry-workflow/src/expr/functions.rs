@@ -37,9 +37,10 @@ pub(crate) enum Function {
     Always,
     Cancelled,
     Failure,
+    Case,
 }
 
-const ALL: [Function; 12] = [
+const ALL: [Function; 13] = [
     Function::Contains,
     Function::StartsWith,
     Function::EndsWith,
@@ -52,6 +53,7 @@ const ALL: [Function; 12] = [
     Function::Always,
     Function::Cancelled,
     Function::Failure,
+    Function::Case,
 ];
 
 impl Function {
@@ -75,6 +77,7 @@ impl Function {
             Function::Always => "always",
             Function::Cancelled => "cancelled",
             Function::Failure => "failure",
+            Function::Case => "case",
         }
     }
 
@@ -86,6 +89,8 @@ impl Function {
             Function::Join => (1, 2),
             Function::ToJson | Function::FromJson => (1, 1),
             Function::Success | Function::Always | Function::Cancelled | Function::Failure => (0, 0),
+            // Predicate and value pairs, then a default: any odd number from 3 (see `parser`).
+            Function::Case => (3, usize::MAX),
         }
     }
 
@@ -128,6 +133,7 @@ impl Function {
             Function::Failure => Val::Bool(ctx.job_status() == JobStatus::Failure),
             Function::Cancelled => Val::Bool(ctx.job_status() == JobStatus::Cancelled),
             Function::Always => Val::Bool(true),
+            Function::Case => case(args)?,
         };
         Ok(res)
     }
@@ -212,6 +218,33 @@ fn format(args: &[Val<'_>]) -> Result<String, String> {
     }
     out.push_str(rest);
     limited(out, "format")
+}
+
+/// `case(pred1, val1, pred2, val2, …, default)`: the value after the first true predicate,
+/// else the default. Predicates must be booleans. Like GitHub, every argument is evaluated.
+fn case(args: Vec<Val<'_>>) -> Result<Val<'_>, String> {
+    let mut args = args.into_iter();
+    while let Some(predicate) = args.next() {
+        let Some(value) = args.next() else { return Ok(predicate) };
+        match predicate {
+            Val::Bool(true) => return Ok(value),
+            Val::Bool(false) => {}
+            other => {
+                let kind = match other.kind() {
+                    Kind::Null => "null",
+                    Kind::Bool => "a boolean",
+                    Kind::Number => "a number",
+                    Kind::String => "a string",
+                    Kind::Array => "an array",
+                    Kind::Object => "an object",
+                };
+                return Err(format!(
+                    "a `case` predicate must be true or false, but one is {kind}; compare it instead, as in `x == 'value'`"
+                ));
+            }
+        }
+    }
+    Ok(Val::Null)
 }
 
 /// `join(array, separator = ",")`: the elements as strings; a primitive is its own string.

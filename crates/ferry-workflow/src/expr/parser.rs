@@ -387,12 +387,23 @@ impl<'t> Parser<'t> {
             },
         };
         let (min, max) = function.arity();
+        if function == Function::Case && args.len() >= min && args.len() % 2 == 0 {
+            return Err(ExprError {
+                message: format!(
+                    "`case` takes pairs of a predicate and a value, then a default value, so an odd number of \
+                     arguments, but {} were given",
+                    args.len()
+                ),
+                range: name_token.range.clone(),
+            });
+        }
         if args.len() < min || args.len() > max {
             let expected = match (min, max) {
                 (0, 0) => "no arguments".to_owned(),
                 (1, 1) => "1 argument".to_owned(),
                 (min, max) if min == max => format!("{min} arguments"),
                 (min, max) if max - min == 1 => format!("{min} or {max} arguments"),
+                (min, usize::MAX) => format!("at least {min} arguments"),
                 (1, max) => format!("1 to {max} arguments"),
                 (min, max) => format!("{min} to {max} arguments"),
             };
