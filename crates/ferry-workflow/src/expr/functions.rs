@@ -276,6 +276,11 @@ fn join(array: &Val<'_>, separator: Option<&Val<'_>>) -> Result<String, String> 
 
 /// `fromJSON(text)`.
 fn from_json<'a>(text: &str) -> Result<Val<'a>, String> {
+    if text.trim().is_empty() {
+        return Err("fromJSON was given an empty string, which is not JSON; check that the output or variable \
+                    it reads is set"
+            .to_owned());
+    }
     match serde_json::from_str::<Value>(text) {
         Ok(value) => Ok(Val::from_owned(value)),
         Err(error) => Err(format!(
