@@ -49,6 +49,7 @@ fn test_context(status: JobStatus) -> TestContext {
             "a": { "result": "success", "outputs": { "v": "1" } },
             "b": { "result": "failure", "outputs": { "v": "2" } }
         },
+        "jobs": { "x": { "n": 1.0 }, "y": { "n": 2.5 } },
         "vars": {
             "list": [1, "two", true, null, { "k": "v" }, [1]],
             "obj": { "A": 1, "b": { "c": "deep" } },
@@ -405,6 +406,8 @@ const FILTERS: &[(&str, &str)] = &[
     ("join(needs.*.result, ', ')", r#""success, failure""#),
     ("toJSON(needs.*.result)", r#""[\n  \"success\",\n  \"failure\"\n]""#),
     ("format('{0}', needs.*.result)", r#""Array""#),
+    ("toJSON(jobs.*.n)", r#""[\n  1,\n  2.5\n]""#),
+    ("jobs.*.n", "[1,2.5]"),
     ("needs.*.result && 'yes'", r#""yes""#),
 ];
 

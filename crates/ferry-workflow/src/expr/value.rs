@@ -137,11 +137,10 @@ fn composite_kind(value: &Value) -> Kind {
 /// `toJSON`: pretty JSON with two-space indentation, numbers written as GitHub writes them.
 pub(crate) fn to_json_text(value: &Val<'_>) -> String {
     let json = match value {
+        Val::Number(n) if !n.is_finite() => return format_number(*n),
         Val::Borrowed(value) => normalize_numbers(value),
         Val::Owned(value) => normalize_numbers(value),
-        Val::Filtered(items) => Value::Array(items.iter().map(|item| item.clone().into_value()).collect()),
-        Val::Number(n) if !n.is_finite() => return format_number(*n),
-        other => other.clone().into_value(),
+        other => normalize_numbers(&other.clone().into_value()),
     };
     serde_json::to_string_pretty(&json).unwrap_or_default()
 }
