@@ -39,7 +39,8 @@ fn valid_files() {
 
 #[test]
 fn invalid_files_keep_earlier_pairs() {
-    let cases: &[(&str, &[(&str, &str)], usize, EnvFileErrorKind)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], usize, EnvFileErrorKind);
+    let cases: &[Case<'_>] = &[
         ("=1", &[], 1, EnvFileErrorKind::EmptyName("=1".into())),
         ("A=1\n\nNOVALUE\nB=2", &[("A", "1")], 3, EnvFileErrorKind::InvalidFormat("NOVALUE".into())),
         ("<<EOF\nx\nEOF", &[], 1, EnvFileErrorKind::EmptyNameOrDelimiter("<<EOF".into())),

@@ -1,0 +1,4 @@
+//! ferry-runner's integration tests: real processes and real git repositories.
+
+mod process;
+mod workspace;

@@ -1,0 +1,1 @@
+//! Workspaces: real git repositories in temporary directories.
