@@ -133,13 +133,14 @@ pub async fn run_process(
                 // Orphans of the step die with it; their pipes then close and reading ends.
                 group.disarm();
                 phase = Phase::Draining;
-                timer = Some(Box::pin(sleep_until(Instant::now() + DRAIN_LIMIT)));
+                arm(&mut timer, DRAIN_LIMIT);
             }
             changed = cancel.changed(), if watch_cancel && phase == Phase::Running => match changed {
                 Ok(()) if *cancel.borrow_and_update() => {
                     cancelled = true;
                     phase = Phase::Terminating;
-                    timer = Some(group.terminate(spec.kill_grace));
+                    group.terminate(spec.kill_grace);
+                    arm(&mut timer, spec.kill_grace);
                 }
                 Ok(()) => {}
                 Err(_) => watch_cancel = false,
@@ -149,7 +150,8 @@ pub async fn run_process(
                     tracing::debug!(pid = group.0.as_raw_nonzero(), "step process timed out");
                     timed_out = true;
                     phase = Phase::Terminating;
-                    timer = Some(group.terminate(spec.kill_grace));
+                    group.terminate(spec.kill_grace);
+                    arm(&mut timer, spec.kill_grace);
                 }
                 Phase::Terminating => {
                     group.signal(Signal::KILL);
@@ -180,6 +182,15 @@ enum Phase {
     Terminating,
     /// The process has exited; the timer bounds reading what is left in the pipes.
     Draining,
+}
+
+/// Sets the timer to fire `after` from now, reusing its allocation when there is one.
+fn arm(timer: &mut Option<Pin<Box<Sleep>>>, after: Duration) {
+    let deadline = Instant::now() + after;
+    match timer {
+        Some(sleep) => sleep.as_mut().reset(deadline),
+        None => *timer = Some(Box::pin(sleep_until(deadline))),
+    }
 }
 
 async fn wait(timer: &mut Option<Pin<Box<Sleep>>>) {
@@ -219,14 +230,9 @@ impl GroupGuard {
         }
     }
 
-    /// Sends SIGTERM and returns the SIGKILL deadline (SIGKILL at once without a grace).
-    fn terminate(&self, grace: Duration) -> Pin<Box<Sleep>> {
-        if grace.is_zero() {
-            self.signal(Signal::KILL);
-        } else {
-            self.signal(Signal::TERM);
-        }
-        Box::pin(sleep_until(Instant::now() + grace))
+    /// Sends SIGTERM, or SIGKILL at once when there is no grace.
+    fn terminate(&self, grace: Duration) {
+        self.signal(if grace.is_zero() { Signal::KILL } else { Signal::TERM });
     }
 }
 

@@ -138,7 +138,7 @@ async fn a_missing_program_or_directory_is_an_error() {
 #[tokio::test]
 async fn timeout_kills_the_whole_group() {
     let mut spec = bash("sleep 100 & echo \"bg=$!\"; sleep 100; wait");
-    spec.timeout = Some(Duration::from_secs(1));
+    spec.timeout = Some(Duration::from_secs(2));
     let run = run(&spec).await;
     assert_eq!(run.exit, ProcessExit { code: None, signal: Some(15), timed_out: true, cancelled: false });
     assert_exited(run.pid("bg"));
