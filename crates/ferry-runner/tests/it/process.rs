@@ -208,3 +208,20 @@ async fn a_process_that_left_the_group_does_not_hold_the_step() {
     kill_process(escaped, Signal::KILL).expect("the escaped process is still there to kill");
     assert_exited(escaped.as_raw_nonzero().get());
 }
+
+#[tokio::test]
+async fn steps_start_with_default_signal_dispositions() {
+    // Rust ignores SIGPIPE in its own process; a step must not inherit that, or `yes | head -1`
+    // prints "Broken pipe" errors instead of ending quietly. No standard signal (1-31) is
+    // blocked or ignored. (glibc's posix_spawn ignores its internal signals 32 and 33, which
+    // programs never use.)
+    let run = run(&bash("grep -E '^Sig(Ign|Blk)' /proc/self/status; yes | head -1 >/dev/null || echo status=$?")).await;
+    let mask = |name: &str| {
+        let line = run.stdout.iter().find_map(|line| line.strip_prefix(name)).expect("a signal mask line");
+        u64::from_str_radix(line.trim(), 16).expect("a hexadecimal mask")
+    };
+    assert_eq!(mask("SigBlk:") & 0x7fff_ffff, 0, "{:?}", run.stdout);
+    assert_eq!(mask("SigIgn:") & 0x7fff_ffff, 0, "{:?}", run.stdout);
+    assert_eq!(run.stdout.last().map(String::as_str), Some("status=141"));
+    assert_eq!(run.stderr, Vec::<String>::new());
+}
