@@ -28,6 +28,9 @@ use tokio::time::{Instant, Sleep, sleep_until};
 /// Output lines longer than this reach `on_line` in pieces of at most this many bytes.
 pub const MAX_LINE: usize = 64 * 1024;
 
+/// A pipe's first buffer; most steps' lines fit.
+const INITIAL_BUFFER: usize = 8 * 1024;
+
 /// How long output is still read after the process and its group are gone, for pipes held open
 /// by processes that escaped the group.
 pub const DRAIN_LIMIT: Duration = Duration::from_millis(500);
@@ -257,11 +260,18 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
 
     /// Reads more output; cancel-safe, as `select!` needs.
     async fn read(&mut self) -> io::Result<usize> {
-        if self.buf.is_empty() {
-            // Allocated on first output, so a silent step allocates nothing.
-            self.buf = vec![0; MAX_LINE];
-        }
+        self.spare();
         self.reader.read(&mut self.buf[self.len..]).await
+    }
+
+    /// Room after the unfinished line, never empty: the buffer starts small and doubles while a
+    /// line does not fit, up to [`MAX_LINE`] (`deliver` never leaves a full buffer behind).
+    fn spare(&mut self) -> &mut [u8] {
+        if self.len == self.buf.len() {
+            let size = (self.buf.len() * 2).clamp(INITIAL_BUFFER, MAX_LINE);
+            self.buf.resize(size, 0);
+        }
+        &mut self.buf[self.len..]
     }
 
     fn deliver(&mut self, n_read: usize, stream: Stream, on_line: &mut (dyn FnMut(Stream, &str) + Send)) {
@@ -278,7 +288,7 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
             emit(line.strip_suffix(b"\r").unwrap_or(line), stream, on_line);
             line_start = line_end + 1;
         }
-        if line_start == 0 && self.len == self.buf.len() {
+        if line_start == 0 && self.len == MAX_LINE {
             line_start = chunk_end(&self.buf[..self.len]);
             emit(&self.buf[..line_start], stream, on_line);
         }

@@ -9,13 +9,13 @@ fn split(reads: &[&[u8]]) -> Vec<String> {
     let mut lines = Vec::new();
     let mut on_line = |_: Stream, line: &str| lines.push(line.to_owned());
     let mut pipe = Pipe::new(&b""[..]);
-    pipe.buf = vec![0; MAX_LINE];
     for read in reads {
         // Like a real read, take no more than the buffer has room for.
         let mut rest = *read;
         while !rest.is_empty() {
-            let n_read = rest.len().min(MAX_LINE - pipe.len);
-            pipe.buf[pipe.len..pipe.len + n_read].copy_from_slice(&rest[..n_read]);
+            let spare = pipe.spare();
+            let n_read = rest.len().min(spare.len());
+            spare[..n_read].copy_from_slice(&rest[..n_read]);
             pipe.deliver(n_read, Stream::Stdout, &mut on_line);
             rest = &rest[n_read..];
         }
