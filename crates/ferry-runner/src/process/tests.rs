@@ -93,3 +93,20 @@ fn programs_are_found_on_the_given_path() {
     // A directory is not a program.
     assert!(!on_path("/bin", None));
 }
+
+#[test]
+fn the_step_future_can_move_between_threads() {
+    fn assert_send<T: Send>(_: &T) {}
+    let spec = super::ProcessSpec {
+        program: "true".into(),
+        args: Vec::new(),
+        working_dir: std::env::temp_dir(),
+        env: Vec::new(),
+        timeout: None,
+        kill_grace: std::time::Duration::ZERO,
+    };
+    let (_cancel, mut cancelled) = tokio::sync::watch::channel(false);
+    let mut on_line = |_: Stream, _: &str| {};
+    let future = super::run_process(&spec, &mut cancelled, &mut on_line);
+    assert_send(&future);
+}

@@ -225,3 +225,20 @@ async fn steps_start_with_default_signal_dispositions() {
     assert_eq!(run.stdout.last().map(String::as_str), Some("status=141"));
     assert_eq!(run.stderr, Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_steps_keep_their_own_output() {
+    let steps: Vec<_> = (0..6)
+        .map(|step_idx| {
+            tokio::spawn(async move {
+                let spec = bash(&format!("for i in $(seq 1 300); do echo {step_idx}-$i; done; exit {step_idx}"));
+                run(&spec).await
+            })
+        })
+        .collect();
+    for (step_idx, step) in steps.into_iter().enumerate() {
+        let run = step.await.expect("the step task finishes");
+        assert_eq!(run.exit.code, Some(i32::try_from(step_idx).expect("small index")));
+        assert_eq!(run.stdout, (1..=300).map(|i| format!("{step_idx}-{i}")).collect::<Vec<_>>());
+    }
+}
