@@ -4,6 +4,11 @@
 //! occurrences are merged into one `***`, so a secret that contains another, or two secrets that
 //! overlap, never leave a piece visible. A multi-line value is also registered line by line,
 //! because output reaches the masker one line at a time.
+//!
+//! Like GitHub's runner, the masker also hides common encodings of each value: base64 (at each
+//! of the three alignments a value can have inside a longer base64 text, so `… | base64` does not
+//! leak it), JSON string escaping and URI percent-encoding. An encoded form shorter than
+//! [`MIN_ENCODED_LEN`] is skipped, as it would hide unrelated output.
 
 use std::borrow::Cow;
 
@@ -43,8 +48,14 @@ impl Masker {
     }
 
     fn insert(&mut self, value: &str) {
-        if !value.trim().is_empty() && !self.values.iter().any(|known| known == value) {
-            self.values.push(value.to_owned());
+        if value.trim().is_empty() {
+            return;
+        }
+        let encoded = encoded_forms(value).into_iter().filter(|form| form.len() >= MIN_ENCODED_LEN && form != value);
+        for form in std::iter::once(value.to_owned()).chain(encoded) {
+            if !self.values.contains(&form) {
+                self.values.push(form);
+            }
         }
     }
 
@@ -101,6 +112,67 @@ impl Masker {
         masked.push_str(&text[end..]);
         Cow::Owned(masked)
     }
+}
+
+/// Encoded forms of a value shorter than this are not masked.
+pub const MIN_ENCODED_LEN: usize = 8;
+
+fn encoded_forms(value: &str) -> [String; 5] {
+    let bytes = value.as_bytes();
+    [base64_inner(bytes, 0), base64_inner(bytes, 1), base64_inner(bytes, 2), json_escape(value), uri_escape(bytes)]
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// The base64 characters that depend on `bytes` alone when `bytes` start `offset` (0 to 2) bytes
+/// into a three-byte group of a longer text: the characters shared with what comes before or
+/// after are left out, so the result appears in any base64 text that encodes `bytes` there.
+fn base64_inner(bytes: &[u8], offset: usize) -> String {
+    let padded: Vec<u8> = std::iter::repeat_n(0, offset).chain(bytes.iter().copied()).collect();
+    let first = (offset * 8).div_ceil(6);
+    let end = padded.len() * 8 / 6;
+    (first..end)
+        .map(|char_idx| {
+            let bit = char_idx * 6;
+            let high = u16::from(padded[bit / 8]);
+            let low = u16::from(padded.get(bit / 8 + 1).copied().unwrap_or(0));
+            let sextet = (((high << 8) | low) >> (10 - bit % 8)) & 0x3f;
+            char::from(BASE64[usize::from(sextet)])
+        })
+        .collect()
+}
+
+/// The value as it appears inside a JSON string.
+fn json_escape(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for ch in value.chars() {
+        match ch {
+            '"' => escaped.push_str("\\\""),
+            '\\' => escaped.push_str("\\\\"),
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            '\u{8}' => escaped.push_str("\\b"),
+            '\u{c}' => escaped.push_str("\\f"),
+            ch if u32::from(ch) < 0x20 => escaped.push_str(&format!("\\u{:04x}", u32::from(ch))),
+            ch => escaped.push(ch),
+        }
+    }
+    escaped
+}
+
+/// The value percent-encoded as in a URI component (RFC 3986 unreserved characters kept).
+fn uri_escape(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut escaped = String::with_capacity(bytes.len());
+    for &byte in bytes {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            escaped.push(char::from(byte));
+        } else {
+            escaped.extend(['%', char::from(HEX[usize::from(byte >> 4)]), char::from(HEX[usize::from(byte & 0xf)])]);
+        }
+    }
+    escaped
 }
 
 #[cfg(test)]

@@ -53,3 +53,46 @@ fn nothing_registered_borrows() {
     assert!(!masker.is_empty());
     assert!(matches!(masker.mask("text"), std::borrow::Cow::Borrowed("text")));
 }
+
+#[test]
+fn encoded_forms_are_masked() {
+    // The base64 texts are `printf '%s' "${prefix}hunter2-s3cret; tail" | base64` for prefixes
+    // of 0, 1 and 2 bytes: the secret sits at each alignment of a three-byte group.
+    let hunter = masker(&["hunter2-s3cret"]);
+    let cases = [
+        ("aHVudGVyMi1zM2NyZXQ7IHRhaWw=", "***Q7IHRhaWw="),
+        ("eGh1bnRlcjItczNjcmV0OyB0YWls", "eG***OyB0YWls"),
+        ("eHlodW50ZXIyLXMzY3JldDsgdGFpbA==", "eHl***DsgdGFpbA=="),
+        ("aHVudGVyMi1zM2NyZXQ=", "***Q="),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(hunter.mask(text), expected, "text: {text}");
+    }
+
+    let special = masker(&["p@ss \"word\"\n2"]);
+    assert_eq!(special.mask(r#"{"password":"p@ss \"word\"\n2"}"#), r#"{"password":"***"}"#);
+    assert_eq!(special.mask("https://host/?p=p%40ss%20%22word%22%0A2&x=1"), "https://host/?p=***&x=1");
+}
+
+#[test]
+fn short_values_have_no_encoded_forms() {
+    // "abc" in base64 is "YWJj"; hiding every "YWJj" would be noise, and it is too short to matter.
+    let masker = masker(&["abc"]);
+    assert_eq!(masker.mask("YWJj abc"), "YWJj ***");
+}
+
+#[test]
+fn base64_inner_matches_full_encodings() {
+    let cases: &[(&[u8], usize, &str)] = &[
+        (b"Man", 0, "TWFu"),
+        (b"Ma", 0, "TW"),
+        (b"M", 0, "T"),
+        (b"", 0, ""),
+        (b"an", 1, "Fu"),
+        (b"n", 2, "u"),
+        (b"Many", 0, "TWFue"),
+    ];
+    for &(bytes, offset, expected) in cases {
+        assert_eq!(super::base64_inner(bytes, offset), expected, "bytes: {bytes:?}, offset: {offset}");
+    }
+}

@@ -66,6 +66,7 @@ async fn bash_step_with_outputs_masks_and_commands() {
 echo "token is s3cr3t"
 echo "::add-mask::dyn-$((40 + 2))"
 echo "dynamic dyn-42 value"
+printf 'xy%s' a-much-longer-secret | base64
 echo "::warning file=a.sh,line=3::look out"
 {
   echo "single=one"
@@ -75,9 +76,9 @@ echo "::warning file=a.sh,line=3::look out"
 } >> "$GITHUB_OUTPUT"
 echo done
 "#;
-    let step = run_step(Some("bash"), script, &["s3cr3t"]).await;
+    let step = run_step(Some("bash"), script, &["s3cr3t", "a-much-longer-secret"]).await;
     assert!(step.success);
-    assert_eq!(step.log, ["token is ***", "dynamic *** value", "done"]);
+    assert_eq!(step.log, ["token is ***", "dynamic *** value", "eHl***A==", "done"]);
     assert!(matches!(&step.commands[..], [Command::AddMask(mask), Command::Annotation(_)] if mask == "dyn-42"));
     let (outputs, error) = parse_env_file(&step.github_output);
     assert_eq!(error, None);
