@@ -105,6 +105,8 @@ pub async fn run_process(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
+        // Only matters if this function fails before the group guard exists.
+        .kill_on_drop(true)
         .spawn()
         .map_err(|error| {
             io::Error::new(
@@ -116,7 +118,7 @@ pub async fn run_process(
     let (Some(mut group), Some(stdout), Some(stderr)) = (group, child.stdout.take(), child.stderr.take()) else {
         return Err(io::Error::other("spawned process has no pid or pipes"));
     };
-    tracing::debug!(pid = group.0.as_raw_nonzero(), program = %spec.program, "started step process");
+    tracing::debug!(pid = group.pgid.as_raw_nonzero(), program = %spec.program, "started step process");
 
     let mut stdout = Pipe::new(stdout);
     let mut stderr = Pipe::new(stderr);
@@ -150,7 +152,7 @@ pub async fn run_process(
             },
             () = wait(&mut timer) => match phase {
                 Phase::Running => {
-                    tracing::debug!(pid = group.0.as_raw_nonzero(), "step process timed out");
+                    tracing::debug!(pid = group.pgid.as_raw_nonzero(), "step process timed out");
                     timed_out = true;
                     phase = Phase::Terminating;
                     group.terminate(spec.kill_grace);
@@ -209,26 +211,29 @@ async fn wait(timer: &mut Option<Pin<Box<Sleep>>>) {
 /// The group is signalled once more right after its leader has been reaped ([`GroupGuard::disarm`]):
 /// its id cannot be reused while any member lives, and a new process would have to make itself
 /// leader of a new group with exactly that id in between for the signal to go astray.
-struct GroupGuard(Pid, bool);
+struct GroupGuard {
+    pgid: Pid,
+    armed: bool,
+}
 
 impl GroupGuard {
     fn new(pid: Pid) -> Self {
-        Self(pid, true)
+        Self { pgid: pid, armed: true }
     }
 
     /// Kills what is left of the group now and not again on drop.
     fn disarm(&mut self) {
-        if self.1 {
+        if self.armed {
             self.signal(Signal::KILL);
-            self.1 = false;
+            self.armed = false;
         }
     }
 
     fn signal(&self, signal: Signal) {
-        if let Err(error) = kill_process_group(self.0, signal) {
+        if let Err(error) = kill_process_group(self.pgid, signal) {
             // ESRCH: every process of the group is gone already.
             if error != rustix::io::Errno::SRCH {
-                tracing::warn!(pgid = self.0.as_raw_nonzero(), %error, ?signal, "cannot signal step process group");
+                tracing::warn!(pgid = self.pgid.as_raw_nonzero(), %error, ?signal, "cannot signal step process group");
             }
         }
     }
