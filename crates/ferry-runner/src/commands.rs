@@ -107,6 +107,9 @@ fn unescape(text: &str, escapes: &[(&str, &str)]) -> String {
 }
 
 /// The command state of one job's output: whether commands are stopped, and echoing.
+///
+/// GitHub's runner keeps the stop-commands state in a job-wide service, so a token given in
+/// one step still stops commands in the next: keep one `Commands` per job.
 #[derive(Debug, Default)]
 pub struct Commands {
     stop_token: Option<String>,
