@@ -242,3 +242,29 @@ async fn concurrent_steps_keep_their_own_output() {
         assert_eq!(run.stdout, (1..=300).map(|i| format!("{step_idx}-{i}")).collect::<Vec<_>>());
     }
 }
+
+#[tokio::test]
+async fn dropping_the_step_kills_its_group() {
+    let spec = bash("sleep 100 & echo \"bg=$!\"; echo \"leader=$$\"; echo ready; wait");
+    let (ready, mut on_ready) = tokio::sync::mpsc::unbounded_channel();
+    let (_cancel, mut cancelled) = watch::channel(false);
+    let mut on_line = |_, line: &str| {
+        ready.send(line.to_owned()).expect("the test is listening");
+    };
+    let mut stdout = Vec::new();
+    tokio::select! {
+        exit = run_process(&spec, &mut cancelled, &mut on_line) => panic!("the step ended by itself: {exit:?}"),
+        () = async {
+            while let Some(line) = on_ready.recv().await {
+                let done = line == "ready";
+                stdout.push(line);
+                if done {
+                    break;
+                }
+            }
+        } => {}
+    }
+    let run = Run { exit: exit(None, None), stdout, stderr: Vec::new() };
+    assert_exited(run.pid("bg"));
+    assert_exited(run.pid("leader"));
+}
