@@ -39,7 +39,11 @@ struct Selected {
 
 pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let dir = args.dir.canonicalize().with_context(|| format!("opening {}", args.dir.display()))?;
-    let repo = contexts::Repo::open(&dir)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let repo = runtime.block_on(contexts::Repo::open(&dir))?;
     let selected = select_workflows(&dir, &args, &repo)?;
     if selected.is_empty() {
         bail!(
@@ -49,10 +53,6 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
             repo.git_ref
         );
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let mut report = Report::default();
     let mut printer = output::Printer::new(args.json);
     for workflow in &selected {
@@ -282,10 +282,8 @@ async fn run_workflow(
 /// Copies the repository at the run's commit into `clone_dir`.
 async fn prepare(repo_root: &Path, sha: &str, clone_dir: &Path, setup: &JobSetup) -> anyhow::Result<()> {
     std::fs::create_dir_all(&setup.temp).with_context(|| format!("creating {}", setup.temp.display()))?;
-    let (root, sha, dest) = (repo_root.to_path_buf(), sha.to_owned(), clone_dir.to_path_buf());
-    tokio::task::spawn_blocking(move || ferry_runner::workspace::prepare_workspace(&root, &sha, &dest))
+    ferry_runner::workspace::prepare_workspace(repo_root, sha, clone_dir)
         .await
-        .context("preparing the workspace")?
         .context("preparing the job's workspace")?;
     Ok(())
 }

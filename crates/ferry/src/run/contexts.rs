@@ -25,12 +25,14 @@ pub struct Repo {
 }
 
 impl Repo {
-    pub fn open(dir: &Path) -> anyhow::Result<Repo> {
+    pub async fn open(dir: &Path) -> anyhow::Result<Repo> {
         let root = git(dir, &["rev-parse", "--show-toplevel"])
             .with_context(|| format!("{} is not inside a git checkout; run `git init` and commit first", dir.display()))?;
         let root = PathBuf::from(root).canonicalize().context("resolving the repository root")?;
-        let (sha, branch) = ferry_runner::workspace::head_commit(&root)
+        let head = ferry_runner::workspace::head_commit(&root)
+            .await
             .with_context(|| format!("reading HEAD of {}", root.display()))?;
+        let (sha, branch) = (head.sha, head.branch);
         let git_ref = branch.map_or_else(|| sha.clone(), |branch| format!("refs/heads/{branch}"));
         let name = git(&root, &["remote", "get-url", "origin"])
             .ok()
