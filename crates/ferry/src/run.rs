@@ -261,17 +261,18 @@ async fn run_workflow(
                     entry.insert("result".to_owned(), Value::String(job_conclusion.as_str().to_owned()));
                 }
             }
-            res = &mut ctrl_c, if !interrupted => {
+            res = &mut ctrl_c => {
                 res.context("listening for Ctrl-C")?;
+                if interrupted {
+                    // Dropping a running step kills its process group.
+                    tasks.shutdown().await;
+                    printer.note("killed");
+                    std::process::exit(130);
+                }
                 interrupted = true;
                 printer.note("cancelling: stopping running steps (Ctrl-C again to kill at once)");
                 scheduler.cancel_run();
                 ctrl_c.set(tokio::signal::ctrl_c());
-            }
-            res = &mut ctrl_c, if interrupted => {
-                res.context("listening for Ctrl-C")?;
-                printer.note("killed");
-                std::process::exit(130);
             }
             _ = ticker.tick() => printer.tick(),
         }

@@ -210,7 +210,7 @@ impl StepRunner<'_> {
     /// Runs a script the way GitHub's runner runs a `run:` step, with retries if asked for.
     pub async fn run_script(&mut self, step_idx: usize, script: Script) -> StepResult {
         let shell = match parse_shell(script.shell.as_deref()) {
-            Ok(shell) => shell.with_fallbacks(on_path),
+            Ok(shell) => shell.with_fallbacks(|program| on_path(program, std::env::var_os("PATH").as_deref())),
             Err(error) => {
                 self.line(step_idx, &format!("error: {error}"));
                 return StepResult::failed();

@@ -1,0 +1,185 @@
+//! `${{ }}` expressions inside the workflow: every string holding `${{` must parse as a
+//! template, every `if:` as a condition, and only GitHub's contexts may be read.
+//!
+//! Errors point at the exact bytes when the scalar maps one-to-one onto the source (a plain
+//! scalar, or a quoted one on a single line without escapes); otherwise at the whole scalar.
+//! The `on:` section is not evaluated by GitHub (except `workflow_call` output values), and
+//! neither are names and descriptions, so they are not checked.
+
+#![expect(dead_code, reason = "wired into check.rs once the expression engine is merged from main")]
+
+use std::ops::Range;
+
+use crate::diagnostic::Diagnostic;
+use crate::expr::{CONTEXTS, Condition, Expr, ExprError, Template};
+use crate::parse::Cx;
+use crate::span::Span;
+use crate::suggest;
+use crate::yaml::{Node, NodeKind, Style};
+
+/// Checks the expressions of a workflow tree.
+pub(super) fn check_workflow(cx: &mut Cx, tree: &Node) {
+    let Some(entries) = tree.as_map() else { return };
+    for entry in entries {
+        match entry.key.as_str() {
+            Some("on") => {
+                let outputs = get(&entry.value, "workflow_call").and_then(|call| get(call, "outputs"));
+                for output in outputs.and_then(Node::as_map).unwrap_or_default() {
+                    if let Some(value) = get(&output.value, "value") {
+                        template(cx, value);
+                    }
+                }
+            }
+            Some("name") => {}
+            Some("jobs") => {
+                for job in entry.value.as_map().unwrap_or_default() {
+                    job_expressions(cx, &job.value);
+                }
+            }
+            _ => walk(cx, &entry.value),
+        }
+    }
+}
+
+/// Checks the expressions of an `action.yml` tree: input defaults, output values and `runs`.
+pub(super) fn check_action(cx: &mut Cx, tree: &Node) {
+    let Some(entries) = tree.as_map() else { return };
+    for entry in entries {
+        match entry.key.as_str() {
+            Some("inputs") => {
+                for input in entry.value.as_map().unwrap_or_default() {
+                    if let Some(default) = get(&input.value, "default") {
+                        template(cx, default);
+                    }
+                }
+            }
+            Some("outputs") => {
+                for output in entry.value.as_map().unwrap_or_default() {
+                    if let Some(value) = get(&output.value, "value") {
+                        template(cx, value);
+                    }
+                }
+            }
+            Some("runs") => {
+                for field in entry.value.as_map().unwrap_or_default() {
+                    match field.key.as_str() {
+                        Some("steps") => steps(cx, &field.value),
+                        Some("pre-if" | "post-if") => condition(cx, &field.value),
+                        _ => walk(cx, &field.value),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn job_expressions(cx: &mut Cx, job: &Node) {
+    for field in job.as_map().unwrap_or_default() {
+        match field.key.as_str() {
+            Some("if") => condition(cx, &field.value),
+            Some("steps") => steps(cx, &field.value),
+            _ => walk(cx, &field.value),
+        }
+    }
+}
+
+fn steps(cx: &mut Cx, node: &Node) {
+    for step in node.as_seq().unwrap_or_default() {
+        for field in step.as_map().unwrap_or_default() {
+            match field.key.as_str() {
+                Some("if") => condition(cx, &field.value),
+                Some("parallel") => steps(cx, &field.value),
+                _ => walk(cx, &field.value),
+            }
+        }
+    }
+}
+
+/// Every scalar below `node` that holds `${{` is a template.
+fn walk(cx: &mut Cx, node: &Node) {
+    match &node.kind {
+        NodeKind::Scalar(scalar) => {
+            if scalar.value.contains("${{") {
+                template(cx, node);
+            }
+        }
+        NodeKind::Seq(items) => items.iter().for_each(|item| walk(cx, item)),
+        NodeKind::Map(entries) => entries.iter().for_each(|entry| walk(cx, &entry.value)),
+    }
+}
+
+fn get<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+    node.as_map()?.iter().find(|entry| entry.key.as_str() == Some(key)).map(|entry| &entry.value)
+}
+
+fn template(cx: &mut Cx, node: &Node) {
+    let Some(text) = node.as_str() else { return };
+    match Template::parse(text) {
+        Ok(template) => contexts(cx, node, template.expressions()),
+        Err(error) => syntax_error(cx, node, &error),
+    }
+}
+
+fn condition(cx: &mut Cx, node: &Node) {
+    let Some(text) = node.as_str() else { return };
+    if node.is_null() {
+        return;
+    }
+    match Condition::parse(text) {
+        Ok(condition) => contexts(cx, node, condition.expressions()),
+        Err(error) => syntax_error(cx, node, &error),
+    }
+}
+
+fn syntax_error(cx: &mut Cx, node: &Node, error: &ExprError) {
+    let span = sub_span(cx.src, node, error.range.clone());
+    cx.diagnostics.push(
+        Diagnostic::error("expression-syntax", span, format!("invalid expression: {}", error.message))
+            .with_help("fix the expression; see GitHub's expression syntax for operators, literals and functions"),
+    );
+}
+
+fn contexts(cx: &mut Cx, node: &Node, expressions: Vec<(&Expr, usize)>) {
+    for (expr, offset) in expressions {
+        for (name, range) in expr.contexts() {
+            if CONTEXTS.contains(&name.as_str()) {
+                continue;
+            }
+            let span = sub_span(cx.src, node, offset + range.start..offset + range.end);
+            let help = match suggest::closest(&name, CONTEXTS) {
+                Some(candidate) => format!("did you mean `{candidate}`?"),
+                None => format!("the contexts are: {}", CONTEXTS.join(", ")),
+            };
+            cx.diagnostics
+                .push(Diagnostic::error("unknown-context", span, format!("unknown context `{name}`")).with_help(help));
+        }
+    }
+}
+
+/// The span of bytes `range` of a scalar's value, or the scalar's span when its value does not
+/// map one-to-one onto the source.
+pub(crate) fn sub_span(src: &str, node: &Node, range: Range<usize>) -> Span {
+    let Some(base) = value_offset(src, node) else { return node.span };
+    let len = node.as_str().map_or(0, str::len);
+    let (start, end) = (range.start.min(len), range.end.min(len).max(range.start.min(len)));
+    Span::of(src, base + start, base + end)
+}
+
+/// Where a scalar's value starts in `src`, when the value is the source text verbatim.
+fn value_offset(src: &str, node: &Node) -> Option<usize> {
+    let scalar = node.scalar()?;
+    let (start, end) = (node.span.start.offset, node.span.end.offset);
+    let raw = src.get(start..end)?;
+    match scalar.style {
+        Style::Plain => (raw == scalar.value).then_some(start),
+        Style::SingleQuoted | Style::DoubleQuoted => {
+            let inner = raw.get(1..raw.len().checked_sub(1)?)?;
+            (inner == scalar.value).then_some(start + 1)
+        }
+        Style::Literal | Style::Folded => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

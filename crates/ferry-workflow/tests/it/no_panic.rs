@@ -1,0 +1,100 @@
+//! Mangled inputs must never make the readers panic: every fixture and corpus file is cut short
+//! at many points and has characters replaced, and each result goes through both workflow
+//! dialects and the action reader. This backs the fuzz target.
+
+use ferry_workflow::{Dialect, parse_action, parse_workflow};
+
+use crate::{corpus_dir, files_with, fixtures_dir};
+
+/// Characters that YAML and expressions give meaning to.
+const REPLACEMENTS: &[char] =
+    &[':', '-', ' ', '\n', '[', ']', '{', '}', '"', '\'', '*', '&', '!', '|', '>', '#', '$', '\t', '@', '%'];
+
+fn read_everything(src: &str) {
+    let _ = parse_workflow(src, Dialect::GitHub);
+    let _ = parse_workflow(src, Dialect::Ferry);
+    let _ = parse_action(src);
+}
+
+fn mangle(src: &str, points: usize) {
+    read_everything(src);
+    let step = (src.len() / points).max(1);
+    for (round, cut) in (0..src.len()).step_by(step).enumerate() {
+        if let Some(prefix) = src.get(..cut) {
+            read_everything(prefix);
+        }
+        if src.as_bytes()[cut].is_ascii() {
+            let mut changed = src.to_owned();
+            let replacement = REPLACEMENTS[round % REPLACEMENTS.len()];
+            changed.replace_range(cut..=cut, replacement.encode_utf8(&mut [0; 4]));
+            read_everything(&changed);
+        }
+    }
+}
+
+fn fixture_files() -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for folder in ["github", "ferry", "actions"] {
+        files.extend(files_with(&fixtures_dir().join(folder), &["yml", "yaml"]));
+    }
+    files
+}
+
+fn corpus_files() -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let corpus = corpus_dir();
+    files.extend(files_with(&corpus.join("workflows"), &["yml", "yaml"]));
+    for entry in std::fs::read_dir(corpus.join("actions")).expect("the corpus actions folder") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            files.extend(files_with(&path, &["yml", "yaml"]));
+        }
+    }
+    files
+}
+
+#[test]
+fn mangled_fixtures_never_panic() {
+    for file in fixture_files() {
+        let src = std::fs::read_to_string(&file).expect("test inputs are UTF-8");
+        mangle(&src, 60);
+    }
+}
+
+#[test]
+fn mangled_corpus_files_never_panic() {
+    for file in corpus_files() {
+        let src = std::fs::read_to_string(&file).expect("test inputs are UTF-8");
+        mangle(&src, 16);
+    }
+}
+
+#[test]
+fn odd_inputs_never_panic() {
+    for src in [
+        "",
+        "\n",
+        "~",
+        "[]",
+        "- a",
+        "a",
+        "on:",
+        "jobs:",
+        "on: push\njobs:",
+        "on: push\njobs: 3",
+        "on: push\njobs:\n  a: 3",
+        "on: push\njobs:\n  a:\n    steps: 3",
+        "on: push\njobs:\n  a:\n    steps: [3, [], {}]",
+        "? [a]\n: b",
+        "a: &x [*x]",
+        "a: &a [&b [&c [1]]]\nb: [*a, *a, *a]",
+        "on: {push: {branches: [[a]]}}",
+        "on: [[push]]",
+        "jobs: {a: {needs: [a, b, a], runs-on: x, steps: [{run: x}]}, b: {needs: a}}",
+        "\u{feff}on: push",
+        "on: push\n---\non: push",
+        "\"\\u00e9\": é",
+    ] {
+        read_everything(src);
+    }
+}
