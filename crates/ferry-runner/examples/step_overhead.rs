@@ -36,6 +36,7 @@ fn main() -> std::io::Result<()> {
         env: vec![("GITHUB_OUTPUT".into(), dir.join("out").to_string_lossy().into_owned())],
         timeout: Some(Duration::from_secs(360 * 60)),
         kill_grace: Duration::from_secs(5),
+        keep_background: false,
     };
     let ferry = runtime.block_on(async {
         let (_cancel, mut cancelled) = tokio::sync::watch::channel(false);

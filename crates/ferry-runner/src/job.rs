@@ -97,7 +97,8 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
     let Some(job) = workflow.jobs.get(&setup.job_id) else {
         return failed_before_steps(format!("job `{}` is not in {}", setup.job_id, setup.workflow_file));
     };
-    let mut contexts = Contexts { values: setup.contexts.clone(), status: JobStatus::Success, workspace: setup.workspace.clone() };
+    let mut contexts =
+        Contexts { values: setup.contexts.clone(), status: JobStatus::Success, workspace: setup.workspace.clone() };
     if let Some(github) = contexts.values.get_mut("github").and_then(Value::as_object_mut) {
         github.insert("job".to_owned(), Value::String(setup.job_id.clone()));
     }
@@ -157,6 +158,7 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         base_env: base_env(&setup, &contexts),
         started: Instant::now(),
         timeout,
+        background_groups: Vec::new(),
     };
     let mut records = Vec::new();
     let steps: &[Step] = &job.steps;
@@ -165,6 +167,10 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         records.push(record);
     }
     watchdog.abort();
+    // As GitHub's runner does at the end of a job: whatever steps left running goes now.
+    for group in runner.background_groups.drain(..) {
+        crate::process::kill_group(group);
+    }
 
     let result = match contexts.status {
         JobStatus::Success => Conclusion::Success,
@@ -265,10 +271,35 @@ fn base_env(setup: &JobSetup, contexts: &Contexts) -> Vec<(String, String)> {
         }
     };
     let mut vars: Vec<(String, String)> = [
-        "action_ref", "actor", "actor_id", "api_url", "base_ref", "event_name", "event_path", "graphql_url", "head_ref",
-        "job", "ref", "ref_name", "ref_protected", "ref_type", "repository", "repository_id", "repository_owner",
-        "repository_owner_id", "retention_days", "run_attempt", "run_id", "run_number", "server_url", "sha",
-        "triggering_actor", "workflow", "workflow_ref", "workflow_sha", "workspace",
+        "action_ref",
+        "actor",
+        "actor_id",
+        "api_url",
+        "base_ref",
+        "event_name",
+        "event_path",
+        "graphql_url",
+        "head_ref",
+        "job",
+        "ref",
+        "ref_name",
+        "ref_protected",
+        "ref_type",
+        "repository",
+        "repository_id",
+        "repository_owner",
+        "repository_owner_id",
+        "retention_days",
+        "run_attempt",
+        "run_id",
+        "run_number",
+        "server_url",
+        "sha",
+        "triggering_actor",
+        "workflow",
+        "workflow_ref",
+        "workflow_sha",
+        "workspace",
     ]
     .iter()
     .map(|key| (format!("GITHUB_{}", key.to_ascii_uppercase()), text(key)))

@@ -46,6 +46,10 @@ pub struct ProcessSpec {
     pub timeout: Option<Duration>,
     /// Time between SIGTERM and SIGKILL on timeout or cancel.
     pub kill_grace: Duration,
+    /// Whether processes the step left running in its group (`./server &`) outlive it, as on
+    /// GitHub, where they live until the job ends; the caller then kills the group with
+    /// [`kill_group`]. Otherwise they are killed as soon as the step's process exits.
+    pub keep_background: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +70,8 @@ pub struct ProcessExit {
     /// Cancel was requested and the process was terminated (or never started, when cancel was
     /// already requested; then `code` and `signal` are `None`).
     pub cancelled: bool,
+    /// With [`ProcessSpec::keep_background`], the process group the caller must kill later.
+    pub group: Option<i32>,
 }
 
 impl ProcessExit {
@@ -95,7 +101,7 @@ pub async fn run_process(
     on_line: &mut (dyn FnMut(Stream, &str) + Send),
 ) -> io::Result<ProcessExit> {
     if *cancel.borrow_and_update() {
-        return Ok(ProcessExit { code: None, signal: None, timed_out: false, cancelled: true });
+        return Ok(ProcessExit { code: None, signal: None, timed_out: false, cancelled: true, group: None });
     }
     let mut child = tokio::process::Command::new(&spec.program)
         .args(&spec.args)
@@ -135,8 +141,13 @@ pub async fn run_process(
             read = stderr.read(), if stderr.open => stderr.deliver(read?, Stream::Stderr, on_line),
             exit = child.wait(), if status.is_none() => {
                 status = Some(exit?);
-                // Orphans of the step die with it; their pipes then close and reading ends.
-                group.disarm();
+                // Orphans of the step die with it (their pipes then close and reading ends),
+                // unless they are to live on; then reading stops after DRAIN_LIMIT.
+                if spec.keep_background && !timed_out && !cancelled {
+                    group.release();
+                } else {
+                    group.disarm();
+                }
                 phase = Phase::Draining;
                 arm(&mut timer, DRAIN_LIMIT);
             }
@@ -176,7 +187,8 @@ pub async fn run_process(
     stdout.finish(Stream::Stdout, on_line);
     stderr.finish(Stream::Stderr, on_line);
     let status = status.expect("the loop runs until the process has exited");
-    Ok(ProcessExit { code: status.code(), signal: status.signal(), timed_out, cancelled })
+    let group = (!group.armed && group.released).then(|| group.pgid.as_raw_nonzero().get());
+    Ok(ProcessExit { code: status.code(), signal: status.signal(), timed_out, cancelled, group })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,11 +226,19 @@ async fn wait(timer: &mut Option<Pin<Box<Sleep>>>) {
 struct GroupGuard {
     pgid: Pid,
     armed: bool,
+    /// Left alive on purpose; the caller kills it later.
+    released: bool,
 }
 
 impl GroupGuard {
     fn new(pid: Pid) -> Self {
-        Self { pgid: pid, armed: true }
+        Self { pgid: pid, armed: true, released: false }
+    }
+
+    /// Leaves what is left of the group alive; the caller kills it with [`kill_group`].
+    fn release(&mut self) {
+        self.armed = false;
+        self.released = true;
     }
 
     /// Kills what is left of the group now and not again on drop.
@@ -241,6 +261,14 @@ impl GroupGuard {
     /// Sends SIGTERM, or SIGKILL at once when there is no grace.
     fn terminate(&self, grace: Duration) {
         self.signal(if grace.is_zero() { Signal::KILL } else { Signal::TERM });
+    }
+}
+
+/// Kills what is left of a process group a step left running (see
+/// [`ProcessSpec::keep_background`]). A group that is already gone is not an error.
+pub fn kill_group(pgid: i32) {
+    if let Some(pid) = Pid::from_raw(pgid) {
+        GroupGuard { pgid: pid, armed: false, released: false }.signal(Signal::KILL);
     }
 }
 

@@ -133,9 +133,9 @@ fn kind_of(path: &Path) -> Kind {
     if name == "action.yml" || name == "action.yaml" {
         return Kind::Action;
     }
-    let in_ferry = path
-        .parent()
-        .is_some_and(|parent| parent.ends_with(".ferry/workflows") || parent.ends_with(Path::new(".ferry").join("workflows")));
+    let in_ferry = path.parent().is_some_and(|parent| {
+        parent.ends_with(".ferry/workflows") || parent.ends_with(Path::new(".ferry").join("workflows"))
+    });
     Kind::Workflow(if in_ferry { Dialect::Ferry } else { Dialect::GitHub })
 }
 

@@ -33,10 +33,9 @@ pub fn diagnostic(path: &str, src: &str, diagnostic: &Diagnostic) -> String {
     let start = diagnostic.span.start.offset.min(src.len());
     let end = diagnostic.span.end.offset.clamp(start, src.len());
     let title = format!("{} [{}]", diagnostic.message, diagnostic.code);
-    let origin = format!("{path}:{}:{}", diagnostic.span.start.line, diagnostic.span.start.col);
-    let mut group = level.primary_title(title).element(
-        Snippet::source(src).path(origin.as_str()).annotation(AnnotationKind::Primary.span(start..end)),
-    );
+    let mut group = level
+        .primary_title(title)
+        .element(Snippet::source(src).path(path).annotation(AnnotationKind::Primary.span(start..end)));
     if let Some(help) = &diagnostic.help {
         group = group.element(Level::HELP.message(help.as_str()));
     }

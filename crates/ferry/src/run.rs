@@ -39,10 +39,8 @@ struct Selected {
 
 pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let dir = args.dir.canonicalize().with_context(|| format!("opening {}", args.dir.display()))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let repo = runtime.block_on(contexts::Repo::open(&dir))?;
     let selected = select_workflows(&dir, &args, &repo)?;
     if selected.is_empty() {
@@ -159,7 +157,11 @@ async fn run_workflow(
         .map(|(id, job)| JobSpec {
             id: id.clone(),
             // With --job, the jobs it needs are not run: their results are empty.
-            needs: if only_job.is_some() { Vec::new() } else { job.needs.iter().map(|need| need.value.clone()).collect() },
+            needs: if only_job.is_some() {
+                Vec::new()
+            } else {
+                job.needs.iter().map(|need| need.value.clone()).collect()
+            },
             fail_fast: true,
             max_parallel: None,
         })
@@ -186,7 +188,8 @@ async fn run_workflow(
         for command in scheduler.next_commands() {
             match command {
                 Command::Expand(request) => {
-                    let expansion = expand(&run, &selected.file, workflow, &scheduler, &needs_values, &request, printer);
+                    let expansion =
+                        expand(&run, &selected.file, workflow, &scheduler, &needs_values, &request, printer);
                     scheduler.expanded(request.job_idx, expansion);
                 }
                 Command::Start(instance) => {

@@ -30,7 +30,8 @@ pub(super) async fn run_uses(
     }
     let _ = step;
     if is_checkout(&reference) {
-        let sha = contexts.values.get("github").and_then(|github| github.get("sha")).and_then(Value::as_str).unwrap_or("");
+        let sha =
+            contexts.values.get("github").and_then(|github| github.get("sha")).and_then(Value::as_str).unwrap_or("");
         runner.line(step_idx, &format!("The workspace already holds the repository at {sha}; nothing to check out."));
         return Ok(StepResult { outcome: Conclusion::Success, outputs: Map::new() });
     }

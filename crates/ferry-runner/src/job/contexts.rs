@@ -126,7 +126,8 @@ pub fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, Strin
         list.push(pattern);
     }
     let mut files = Vec::new();
-    walk(workspace, workspace, &mut files).map_err(|error| format!("hashFiles: reading {}: {error}", workspace.display()))?;
+    walk(workspace, workspace, &mut files)
+        .map_err(|error| format!("hashFiles: reading {}: {error}", workspace.display()))?;
     files.sort();
     let mut outer = Sha256::new();
     let mut n_matched = 0;
@@ -136,7 +137,8 @@ pub fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, Strin
         if !matched {
             continue;
         }
-        let bytes = std::fs::read(workspace.join(relative)).map_err(|error| format!("hashFiles: reading {relative}: {error}"))?;
+        let bytes = std::fs::read(workspace.join(relative))
+            .map_err(|error| format!("hashFiles: reading {relative}: {error}"))?;
         outer.update(Sha256::digest(&bytes));
         n_matched += 1;
     }
@@ -174,11 +176,15 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
             Some(b'*') if pattern.get(1) == Some(&b'*') => {
                 let rest = &pattern[2..];
                 let rest = rest.strip_prefix(b"/").unwrap_or(rest);
-                (0..=text.len()).any(|skip| (skip == 0 || text[skip - 1] == b'/' || rest.is_empty()) && matches(rest, &text[skip..]))
+                (0..=text.len()).any(|skip| {
+                    (skip == 0 || text[skip - 1] == b'/' || rest.is_empty()) && matches(rest, &text[skip..])
+                })
             }
             Some(b'*') => {
                 let rest = &pattern[1..];
-                (0..=text.len()).take_while(|&skip| skip == 0 || text[skip - 1] != b'/').any(|skip| matches(rest, &text[skip..]))
+                (0..=text.len())
+                    .take_while(|&skip| skip == 0 || text[skip - 1] != b'/')
+                    .any(|skip| matches(rest, &text[skip..]))
             }
             Some(b'?') => text.first().is_some_and(|&c| c != b'/') && matches(&pattern[1..], &text[1..]),
             Some(b'[') => {

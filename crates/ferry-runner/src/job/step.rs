@@ -39,6 +39,8 @@ pub(super) struct StepRunner<'a> {
     pub base_env: Vec<(String, String)>,
     pub started: Instant,
     pub timeout: Duration,
+    /// Process groups steps left running (`./server &`); killed when the job ends.
+    pub background_groups: Vec<i32>,
 }
 
 /// What running one step produced.
@@ -147,7 +149,12 @@ impl StepRunner<'_> {
         }
     }
 
-    async fn execute(&mut self, step_idx: usize, step: &Step, contexts: &mut Contexts) -> Result<StepResult, EvalFailure> {
+    async fn execute(
+        &mut self,
+        step_idx: usize,
+        step: &Step,
+        contexts: &mut Contexts,
+    ) -> Result<StepResult, EvalFailure> {
         // The step's own `env` is seen by its expressions and its process, not by later steps.
         let mut step_env = self.env.clone();
         for (key, value) in contexts.values.get("env").and_then(Value::as_object).into_iter().flatten() {
@@ -180,7 +187,10 @@ impl StepRunner<'_> {
                 action::run_uses(self, step_idx, step, uses, with, step_env, contexts).await?
             }
             StepKind::Parallel(_) | StepKind::Wait(_) | StepKind::Cancel(_) => {
-                self.line(step_idx, "error: parallel, background, wait and cancel steps are not supported by `ferry run` yet");
+                self.line(
+                    step_idx,
+                    "error: parallel, background, wait and cancel steps are not supported by `ferry run` yet",
+                );
                 StepResult::failed()
             }
             StepKind::Invalid => {
@@ -264,7 +274,10 @@ impl StepRunner<'_> {
             .and_then(|()| std::fs::write(&script_path, shell.script_contents(&script.text).as_bytes()))
             .and_then(|()| files.create());
         if let Err(error) = written {
-            self.line(step_idx, &format!("error: preparing the step's files in {}: {error}", self.setup.temp.display()));
+            self.line(
+                step_idx,
+                &format!("error: preparing the step's files in {}: {error}", self.setup.temp.display()),
+            );
             return (StepResult::failed(), None);
         }
         let (program, args) = shell.command(&script_path.display().to_string());
@@ -299,6 +312,7 @@ impl StepRunner<'_> {
             env,
             timeout: Some(script.timeout.map_or(remaining, |timeout| timeout.min(remaining))),
             kill_grace: KILL_GRACE,
+            keep_background: true,
         };
 
         // Steps that run after a cancel (`if: always()`) are not stopped by that same cancel.
@@ -351,7 +365,10 @@ impl StepRunner<'_> {
         let exit = run_process(&spec, &mut cancel, &mut on_line).await;
         let _ = std::fs::remove_file(&script_path);
         let exit = match exit {
-            Ok(exit) => exit,
+            Ok(exit) => {
+                self.background_groups.extend(exit.group);
+                exit
+            }
             Err(error) => {
                 self.line(step_idx, &format!("error: starting `{}`: {error}", spec.program));
                 return (StepResult::failed(), None);
@@ -392,7 +409,9 @@ impl StepRunner<'_> {
             Conclusion::Success
         } else {
             match (exit.code, exit.signal) {
-                (Some(code), _) if code != 0 => self.line(step_idx, &format!("Process completed with exit code {code}.")),
+                (Some(code), _) if code != 0 => {
+                    self.line(step_idx, &format!("Process completed with exit code {code}."))
+                }
                 (_, Some(signal)) => self.line(step_idx, &format!("Process was killed by signal {signal}.")),
                 _ => {}
             }
@@ -416,7 +435,12 @@ pub(super) struct Script {
 }
 
 /// Evaluates a step's `env` on top of `env`; later entries see earlier ones.
-pub(super) fn add_env(env: &mut Map<String, Value>, contexts: &mut Contexts, file: &str, source: &Env) -> Result<(), EvalFailure> {
+pub(super) fn add_env(
+    env: &mut Map<String, Value>,
+    contexts: &mut Contexts,
+    file: &str,
+    source: &Env,
+) -> Result<(), EvalFailure> {
     for (name, text) in source {
         let value = contexts.render(file, text)?;
         env.insert(name.clone(), Value::String(value));
@@ -426,7 +450,13 @@ pub(super) fn add_env(env: &mut Map<String, Value>, contexts: &mut Contexts, fil
 }
 
 /// Records a finished step in the `steps` context (when it has an id) and `job.status`.
-fn record_step(contexts: &mut Contexts, step: &Step, outcome: Conclusion, conclusion: Conclusion, outputs: &Map<String, Value>) {
+fn record_step(
+    contexts: &mut Contexts,
+    step: &Step,
+    outcome: Conclusion,
+    conclusion: Conclusion,
+    outputs: &Map<String, Value>,
+) {
     if let Some(id) = &step.id {
         let entry = json!({"outputs": outputs, "outcome": outcome.as_str(), "conclusion": conclusion.as_str()});
         contexts.object_mut("steps").insert(id.value.clone(), entry);

@@ -32,6 +32,7 @@ fn bash(script: &str) -> ProcessSpec {
         env: Vec::new(),
         timeout: None,
         kill_grace: Duration::from_secs(5),
+        keep_background: false,
     }
 }
 
@@ -70,7 +71,7 @@ fn assert_exited(pid: i32) {
 }
 
 fn exit(code: Option<i32>, signal: Option<i32>) -> ProcessExit {
-    ProcessExit { code, signal, timed_out: false, cancelled: false }
+    ProcessExit { code, signal, timed_out: false, cancelled: false, group: None }
 }
 
 #[tokio::test]
@@ -140,7 +141,7 @@ async fn timeout_kills_the_whole_group() {
     let mut spec = bash("sleep 100 & echo \"bg=$!\"; sleep 100; wait");
     spec.timeout = Some(Duration::from_secs(2));
     let run = run(&spec).await;
-    assert_eq!(run.exit, ProcessExit { code: None, signal: Some(15), timed_out: true, cancelled: false });
+    assert_eq!(run.exit, ProcessExit { code: None, signal: Some(15), timed_out: true, cancelled: false, group: None });
     assert_exited(run.pid("bg"));
 }
 
@@ -148,7 +149,7 @@ async fn timeout_kills_the_whole_group() {
 async fn cancel_lets_a_term_trap_run() {
     let script = "trap 'echo got TERM; exit 7' TERM; sleep 100 & echo \"bg=$!\"; echo ready; wait";
     let run = run_cancelled_after(&bash(script), Some("ready")).await;
-    assert_eq!(run.exit, ProcessExit { code: Some(7), signal: None, timed_out: false, cancelled: true });
+    assert_eq!(run.exit, ProcessExit { code: Some(7), signal: None, timed_out: false, cancelled: true, group: None });
     assert_eq!(run.stdout.last().map(String::as_str), Some("got TERM"));
     assert_exited(run.pid("bg"));
 }
@@ -158,7 +159,7 @@ async fn a_process_ignoring_term_is_killed_after_the_grace() {
     let mut spec = bash("trap '' TERM; sleep 100 & echo \"bg=$!\"; echo ready; sleep 100");
     spec.kill_grace = Duration::from_millis(200);
     let run = run_cancelled_after(&spec, Some("ready")).await;
-    assert_eq!(run.exit, ProcessExit { code: None, signal: Some(9), timed_out: false, cancelled: true });
+    assert_eq!(run.exit, ProcessExit { code: None, signal: Some(9), timed_out: false, cancelled: true, group: None });
     assert_exited(run.pid("bg"));
 }
 
@@ -178,7 +179,7 @@ async fn cancel_before_start_runs_nothing() {
     let (_cancel, mut cancelled) = watch::channel(true);
     let spec = bash(&format!("touch '{}'", marker.display()));
     let exit = run_process(&spec, &mut cancelled, &mut |_, _| {}).await.expect("no error");
-    assert_eq!(exit, ProcessExit { code: None, signal: None, timed_out: false, cancelled: true });
+    assert_eq!(exit, ProcessExit { code: None, signal: None, timed_out: false, cancelled: true, group: None });
     assert!(!marker.exists());
 }
 
@@ -196,6 +197,20 @@ async fn background_jobs_do_not_hold_the_step() {
     assert!(run.exit.success());
     assert_eq!(run.stdout.last().map(String::as_str), Some("done"));
     assert_exited(run.pid("bg"));
+}
+
+#[tokio::test]
+async fn kept_background_jobs_outlive_the_step_until_their_group_is_killed() {
+    let mut spec = bash("sleep 1000 </dev/null >/dev/null 2>&1 & echo \"bg=$!\"; echo done");
+    spec.keep_background = true;
+    let run = run(&spec).await;
+    assert!(run.exit.success());
+    let group = run.exit.group.expect("the step's group is handed to the caller");
+    let background = Pid::from_raw(run.pid("bg")).expect("a positive pid");
+    // Signal 0 checks that the process is still there.
+    assert_eq!(rustix::process::test_kill_process(background), Ok(()), "the background job was killed with its step");
+    ferry_runner::process::kill_group(group);
+    assert_exited(background.as_raw_nonzero().get());
 }
 
 #[tokio::test]

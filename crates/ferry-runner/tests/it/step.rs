@@ -34,6 +34,7 @@ async fn run_step(shell: Option<&str>, script: &str, secrets: &[&str]) -> Step {
         env: vec![("GITHUB_OUTPUT".into(), output_path.to_string_lossy().into_owned())],
         timeout: Some(Duration::from_secs(60)),
         kill_grace: Duration::from_secs(5),
+        keep_background: false,
     };
     let mut masker = Masker::new();
     for secret in secrets {

@@ -26,8 +26,9 @@ pub struct Repo {
 
 impl Repo {
     pub async fn open(dir: &Path) -> anyhow::Result<Repo> {
-        let root = git(dir, &["rev-parse", "--show-toplevel"])
-            .with_context(|| format!("{} is not inside a git checkout; run `git init` and commit first", dir.display()))?;
+        let root = git(dir, &["rev-parse", "--show-toplevel"]).with_context(|| {
+            format!("{} is not inside a git checkout; run `git init` and commit first", dir.display())
+        })?;
         let root = PathBuf::from(root).canonicalize().context("resolving the repository root")?;
         let head = ferry_runner::workspace::head_commit(&root)
             .await
@@ -38,7 +39,9 @@ impl Repo {
             .ok()
             .and_then(|url| repository_from_url(&url))
             .unwrap_or_else(|| {
-                let dir_name = root.file_name().map_or_else(|| "repository".to_owned(), |name| name.to_string_lossy().into_owned());
+                let dir_name = root
+                    .file_name()
+                    .map_or_else(|| "repository".to_owned(), |name| name.to_string_lossy().into_owned());
                 format!("local/{dir_name}")
             });
         let actor = git(&root, &["config", "user.name"])
@@ -84,13 +87,20 @@ pub struct RunContexts {
 }
 
 impl RunContexts {
-    pub fn build(args: &RunArgs, repo: &Repo, file: &str, workflow: &Workflow, scratch: &Path) -> anyhow::Result<RunContexts> {
+    pub fn build(
+        args: &RunArgs,
+        repo: &Repo,
+        file: &str,
+        workflow: &Workflow,
+        scratch: &Path,
+    ) -> anyhow::Result<RunContexts> {
         let inputs = inputs(args, workflow)?;
         let event = match &args.event_path {
             Some(path) => {
                 let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-                serde_json::from_str::<Value>(&text)
-                    .with_context(|| format!("{} is not valid JSON; --event-path takes the event payload", path.display()))?
+                serde_json::from_str::<Value>(&text).with_context(|| {
+                    format!("{} is not valid JSON; --event-path takes the event payload", path.display())
+                })?
             }
             None => synthesized_event(&args.event, repo, &inputs),
         };
@@ -105,7 +115,8 @@ impl RunContexts {
             },
         };
         let owner = repo.name.split('/').next().unwrap_or("").to_owned();
-        let run_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis());
+        let run_id =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis());
         let workflow_name = workflow.name.as_ref().map_or_else(|| file.to_owned(), |name| name.value.clone());
         let pull_request = event.get("pull_request");
         let head_ref = pull_request.and_then(|pr| pr.pointer("/head/ref")).and_then(Value::as_str).unwrap_or("");
@@ -357,14 +368,17 @@ fn matrix_value(contexts: &Contexts, file: &str, matrix: &Matrix) -> anyhow::Res
 }
 
 /// `value` with every string that holds an expression replaced by the expression's value.
-fn evaluate_strings(contexts: &Contexts, file: &str, value: &Value, span: ferry_workflow::Span) -> anyhow::Result<Value> {
+fn evaluate_strings(
+    contexts: &Contexts,
+    file: &str,
+    value: &Value,
+    span: ferry_workflow::Span,
+) -> anyhow::Result<Value> {
     Ok(match value {
-        Value::String(text) if text.contains("${{") => {
-            contexts.value(file, &Text { value: text.clone(), span })?
-        }
-        Value::Array(list) => {
-            Value::Array(list.iter().map(|item| evaluate_strings(contexts, file, item, span)).collect::<anyhow::Result<_>>()?)
-        }
+        Value::String(text) if text.contains("${{") => contexts.value(file, &Text { value: text.clone(), span })?,
+        Value::Array(list) => Value::Array(
+            list.iter().map(|item| evaluate_strings(contexts, file, item, span)).collect::<anyhow::Result<_>>()?,
+        ),
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(key, item)| Ok((key.clone(), evaluate_strings(contexts, file, item, span)?)))

@@ -137,7 +137,8 @@ impl Printer {
             JobEvent::StepFinished { step_idx, outcome, conclusion, elapsed } => {
                 let name = self.jobs.get(&tag).and_then(|job| job.steps.get(step_idx)).cloned().unwrap_or_default();
                 let (style, icon) = conclusion_style(*conclusion);
-                let note = if outcome != conclusion { format!(" ({outcome}, continue-on-error)") } else { String::new() };
+                let note =
+                    if outcome != conclusion { format!(" ({outcome}, continue-on-error)") } else { String::new() };
                 let text = match outcome {
                     Conclusion::Skipped => format!("{DIM}- {name} skipped{DIM:#}"),
                     _ => format!("{style}{icon} {name}{style:#} {DIM}{}{DIM:#}{note}", seconds(*elapsed)),
@@ -164,7 +165,8 @@ impl Printer {
                 format!("{}{}{:#} {step} {}", job.style, job.name, job.style, seconds(job.started.elapsed()))
             })
             .collect();
-        let line = format!("{BOLD}running{BOLD:#} {}  {DIM}{}{DIM:#}", parts.join(" · "), seconds(self.started.elapsed()));
+        let line =
+            format!("{BOLD}running{BOLD:#} {}  {DIM}{}{DIM:#}", parts.join(" · "), seconds(self.started.elapsed()));
         let _ = write!(self.out, "\r\x1b[2K{line}");
         let _ = self.out.flush();
         self.status_drawn = true;
@@ -209,5 +211,9 @@ fn conclusion_style(conclusion: Conclusion) -> (Style, &'static str) {
 
 fn seconds(elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64();
-    if secs < 60.0 { format!("{secs:.1}s") } else { format!("{}m{:02}s", elapsed.as_secs() / 60, elapsed.as_secs() % 60) }
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        format!("{}m{:02}s", elapsed.as_secs() / 60, elapsed.as_secs() % 60)
+    }
 }

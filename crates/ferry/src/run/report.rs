@@ -35,7 +35,11 @@ pub struct StepReport {
 
 impl Report {
     /// The report of one finished workflow run.
-    pub fn from_run(workflow: &Workflow, scheduler: &Scheduler, outcomes: &mut HashMap<InstanceId, JobOutcome>) -> Report {
+    pub fn from_run(
+        workflow: &Workflow,
+        scheduler: &Scheduler,
+        outcomes: &mut HashMap<InstanceId, JobOutcome>,
+    ) -> Report {
         let mut report = Report::default();
         for (job_idx, spec) in scheduler.jobs().iter().enumerate() {
             let job = &workflow.jobs[&spec.id];
@@ -55,8 +59,13 @@ impl Report {
                 let conclusion = scheduler.job_conclusion(job_idx).unwrap_or(Conclusion::Skipped);
                 let name = super::contexts::base_name(&spec.id, job);
                 let error = (conclusion == Conclusion::Failure).then(|| "the job could not be planned".to_owned());
-                let job_report =
-                    JobReport { conclusion, outputs: Map::new(), steps: skipped_steps(), error, elapsed: Duration::ZERO };
+                let job_report = JobReport {
+                    conclusion,
+                    outputs: Map::new(),
+                    steps: skipped_steps(),
+                    error,
+                    elapsed: Duration::ZERO,
+                };
                 report.insert(name, job_report);
                 continue;
             }
