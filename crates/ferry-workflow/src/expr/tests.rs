@@ -1329,8 +1329,31 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// GitHub runs every workflow in the real-world corpus, so every `${{ }}` in it must parse and
-/// read only contexts GitHub defines. Each file is read as one template, which finds the
+/// The `if:` values written on one line, unquoted as YAML would: `(line index, condition)`.
+/// Block scalars (`|`, `>`) span lines and are left out.
+fn one_line_conditions(text: &str) -> Vec<(usize, String)> {
+    let mut conditions = Vec::new();
+    for (line_idx, line) in text.lines().enumerate() {
+        let Some(value) = line.trim_start().trim_start_matches("- ").strip_prefix("if:") else { continue };
+        let value = value.trim();
+        let value = value.split_once(" #").map_or(value, |(before, _)| before).trim();
+        if value.is_empty() || value.starts_with(['|', '>']) {
+            continue;
+        }
+        let condition = if let Some(quoted) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+            quoted.replace("''", "'")
+        } else if let Some(quoted) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            quoted.replace("\\\"", "\"")
+        } else {
+            value.to_owned()
+        };
+        conditions.push((line_idx, condition));
+    }
+    conditions
+}
+
+/// GitHub runs every workflow in the real-world corpus, so every `${{ }}` and `if:` in it must
+/// parse, and read only contexts GitHub defines. Each file is read as one template, which finds the
 /// expressions that span lines too.
 #[test]
 fn every_expression_in_the_corpus_parses() {
@@ -1338,7 +1361,7 @@ fn every_expression_in_the_corpus_parses() {
         .map(PathBuf::from)
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
     let files: Vec<PathBuf> = ["workflows", "actions"].iter().flat_map(|dir| yaml_files(&corpus.join(dir))).collect();
-    let mut n_expressions = 0;
+    let (mut n_expressions, mut n_conditions) = (0, 0);
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
         let template = Template::parse(&text).unwrap_or_else(|error| {
@@ -1354,7 +1377,14 @@ fn every_expression_in_the_corpus_parses() {
         }
         // Evaluating without contexts may fail (fromJSON of a missing output), never panic.
         let _ = template.render(&BareContext);
+        for (line_idx, condition) in one_line_conditions(&text) {
+            n_conditions += 1;
+            if let Err(error) = Condition::parse(&condition) {
+                panic!("{}:{}: {} in `{condition}`", file.display(), line_idx + 1, error.message);
+            }
+        }
     }
     assert!(files.len() >= 80, "{} files in {}", files.len(), corpus.display());
     assert!(n_expressions >= 2000, "{n_expressions} expressions");
+    assert!(n_conditions >= 400, "{n_conditions} conditions");
 }
