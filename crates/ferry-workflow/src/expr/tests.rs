@@ -813,7 +813,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("echo ${{ format('{{0}}') }}", r#""echo {0}""#),
     ("${{ 1 ", "!this `${{` is never closed"),
     ("a ${{ 1 }} ${{", "!this `${{` is never closed"),
-    ("${{ 'unclosed }}", "!never closed"),
+    ("${{ 'unclosed }}", "!this string is never closed, so it swallows the `}}`"),
+    ("${{ 'unclosed ", "!this `${{` is never closed"),
     ("${{ }}", "!the expression is empty"),
     ("${{ foo( }}", "!unknown function `foo`"),
     ("x ${{ 1 == }}", "!the expression ends after `==`"),
@@ -847,6 +848,7 @@ fn template_errors_point_into_the_template_text() {
         ("x ${{ 1 == }}", 11..11),
         ("ab ${{ contain('a', 'b') }}", 7..14),
         ("${{ 1 }} ${{ 'x' 'y' }}", 17..20),
+        ("a ${{ 'it's' }}", 11..12),
     ];
     for (text, range) in cases {
         let error = Template::parse(text).err().unwrap_or_else(|| panic!("{text}: parsed"));
