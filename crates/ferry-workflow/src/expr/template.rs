@@ -24,9 +24,17 @@ pub(crate) fn split(text: &str) -> Result<Vec<Part>, ExprError> {
             parts.push(Part::Literal(text[pos..open].to_owned()));
         }
         let inner = open + 3;
-        let close = closing_braces(text, inner).ok_or_else(|| ExprError {
-            message: "this `${{` is never closed; add `}}` after the expression".to_owned(),
-            range: open..inner,
+        let close = closing_braces(text, inner).map_err(|open_string| match open_string {
+            Some(quote) if text[quote..].contains("}}") => ExprError {
+                message: "this string is never closed, so it swallows the `}}` meant to end the expression; \
+                          add a `'` at its end (write `''` for a quote inside it)"
+                    .to_owned(),
+                range: quote..quote + 1,
+            },
+            _ => ExprError {
+                message: "this `${{` is never closed; add `}}` after the expression".to_owned(),
+                range: open..inner,
+            },
         })?;
         let expr = parse(&text[inner..close]).map_err(|error| shift(error, inner))?;
         parts.push(Part::Expr { expr, offset: inner });
@@ -38,21 +46,22 @@ pub(crate) fn split(text: &str) -> Result<Vec<Part>, ExprError> {
     Ok(parts)
 }
 
-/// The byte offset of the `}}` that closes an expression starting at `start`.
-fn closing_braces(text: &str, start: usize) -> Option<usize> {
+/// The byte offset of the `}}` that closes an expression starting at `start`; when there is
+/// none, the offset of the string literal left open at the end, if any.
+fn closing_braces(text: &str, start: usize) -> Result<usize, Option<usize>> {
     let bytes = text.as_bytes();
-    let mut in_string = false;
+    let mut open_string = None;
     let mut idx = start;
     while idx < bytes.len() {
         match bytes[idx] {
-            // `''` inside a string toggles twice, so it needs no special case.
-            b'\'' => in_string = !in_string,
-            b'}' if !in_string && bytes.get(idx + 1) == Some(&b'}') => return Some(idx),
+            // `''` inside a string closes and reopens it, so it needs no special case.
+            b'\'' => open_string = if open_string.is_some() { None } else { Some(idx) },
+            b'}' if open_string.is_none() && bytes.get(idx + 1) == Some(&b'}') => return Ok(idx),
             _ => {}
         }
         idx += 1;
     }
-    None
+    Err(open_string)
 }
 
 /// `error` with its range moved by `offset` bytes.
