@@ -1,2 +1,15 @@
 //! The run scheduler: expands matrices into concrete jobs, orders them by `needs`, and decides
-//! which job runs, waits, or is skipped as results come in. Events in, commands out; no IO.
+//! which job runs, waits, is cancelled or is skipped as results come in. Events in, commands
+//! out; no IO and no clock, so `ferry run` and (later) the server drive the same logic and
+//! tests replay event sequences.
+//!
+//! Evaluating expressions (a job's `if:`, a matrix written as `${{ fromJSON(…) }}`, a job
+//! name) needs contexts only the caller has, so the scheduler asks for it with
+//! [`Command::Expand`] once every need of a job has finished, and the caller answers with
+//! [`Scheduler::expanded`].
+
+pub mod matrix;
+pub mod scheduler;
+
+pub use matrix::{MatrixError, expand_matrix, instance_name};
+pub use scheduler::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler};

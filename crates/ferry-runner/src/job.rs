@@ -1,0 +1,320 @@
+//! Runs one job's steps on this host, as GitHub's runner does: evaluates each step's `if:`,
+//! runs `run:` steps as processes with GitHub's runner files and variables, expands local
+//! composite actions, applies workflow commands and masking, and collects the steps' outcomes
+//! and the job's outputs.
+//!
+//! Everything the job sees from outside (the `github` event, inputs, secrets, the outputs of
+//! the jobs it needs) comes in through [`JobSetup`]; everything it shows goes out as
+//! [`JobEvent`]s, already masked.
+
+mod action;
+mod contexts;
+mod step;
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use ferry_model::{Conclusion, JobStatus};
+use ferry_workflow::expr::Value;
+use ferry_workflow::model::{Defaults, Env, Step, Workflow};
+use serde_json::{Map, json};
+use tokio::sync::{mpsc, watch};
+
+pub use contexts::{Contexts, EvalFailure, glob_match, hash_files};
+
+use crate::commands::Annotation;
+use crate::mask::Masker;
+
+/// Everything one job needs to run.
+#[derive(Debug, Clone)]
+pub struct JobSetup {
+    pub workflow: Arc<Workflow>,
+    /// The workflow file as shown in messages (`.github/workflows/ci.yml`).
+    pub workflow_file: String,
+    pub job_id: String,
+    /// The name GitHub shows (`build (linux, 3)`).
+    pub name: String,
+    /// Contexts fixed for the whole job: `github` (without `job`), `inputs`, `vars`,
+    /// `secrets`, `needs`, `matrix`, `strategy`.
+    pub contexts: Map<String, Value>,
+    /// The repository at the run's commit, this job's own copy.
+    pub workspace: PathBuf,
+    /// An empty directory for this job's temporary files (`RUNNER_TEMP`).
+    pub temp: PathBuf,
+    /// Directories holding actions by `owner/repo[/path]`, searched for `uses: owner/repo@ref`.
+    pub action_dirs: Vec<PathBuf>,
+    /// Shared by every job of the run: secrets, and values jobs mask with `::add-mask::`.
+    pub masker: Arc<RwLock<Masker>>,
+}
+
+/// What a running job reports; all text is masked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEvent {
+    StepStarted { step_idx: usize, name: String },
+    Line { step_idx: usize, text: String },
+    Group { step_idx: usize, title: String },
+    EndGroup { step_idx: usize },
+    Annotation { step_idx: usize, annotation: Annotation },
+    StepFinished { step_idx: usize, outcome: Conclusion, conclusion: Conclusion, elapsed: Duration },
+}
+
+/// One step's result, as the report shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    pub id: Option<String>,
+    pub name: String,
+    pub outcome: Conclusion,
+    pub conclusion: Conclusion,
+    pub elapsed: Duration,
+}
+
+/// How the job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOutcome {
+    /// After `continue-on-error` and `allow-failure` are applied.
+    pub conclusion: Conclusion,
+    /// What the job's own steps did: success, failure or cancelled.
+    pub result: Conclusion,
+    pub outputs: Map<String, Value>,
+    pub steps: Vec<StepRecord>,
+    /// What `$GITHUB_STEP_SUMMARY` received, in step order.
+    pub summary: String,
+    /// Why the job could not run its steps at all (a bad expression, no container engine).
+    pub error: Option<String>,
+}
+
+/// Where a job's events go: the job's tag (chosen by the caller) and the event.
+pub type EventSender = mpsc::UnboundedSender<(usize, JobEvent)>;
+
+/// GitHub's default job timeout.
+const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(360 * 60);
+
+/// Runs the job described by `setup`. `cancel` turning true cancels it: the running step is
+/// stopped and only steps whose `if:` asks for it (`always()`, `cancelled()`) still run.
+pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: watch::Receiver<bool>) -> JobOutcome {
+    let workflow = setup.workflow.clone();
+    let Some(job) = workflow.jobs.get(&setup.job_id) else {
+        return failed_before_steps(format!("job `{}` is not in {}", setup.job_id, setup.workflow_file));
+    };
+    let mut contexts =
+        Contexts { values: setup.contexts.clone(), status: JobStatus::Success, workspace: setup.workspace.clone() };
+    if let Some(github) = contexts.values.get_mut("github").and_then(Value::as_object_mut) {
+        github.insert("job".to_owned(), Value::String(setup.job_id.clone()));
+    }
+    contexts.set("job", json!({"status": "success", "container": {}, "services": {}}));
+    contexts.set("steps", Value::Object(Map::new()));
+    contexts.set(
+        "runner",
+        json!({
+            "name": "ferry", "os": "Linux", "arch": runner_arch(), "environment": "self-hosted",
+            "temp": setup.temp.display().to_string(),
+            "tool_cache": setup.temp.join("_tool").display().to_string(),
+            "debug": "",
+        }),
+    );
+    let file = setup.workflow_file.as_str();
+    let mut env = Map::new();
+    for source in [&workflow.env, &job.env] {
+        if let Err(error) = extend_env(&mut env, &contexts, file, source) {
+            return failed_before_steps(error.0);
+        }
+        contexts.set("env", Value::Object(env.clone()));
+    }
+    if job.container.is_some() || job.services.is_some() {
+        return failed_before_steps(format!(
+            "job `{}` uses `container:` or `services:`; `ferry run` runs steps on this host and has no container engine. \
+             Remove them (install what the job needs on this host) or run the workflow on a runner with Docker",
+            setup.job_id
+        ));
+    }
+    if job.uses.is_some() {
+        return failed_before_steps(format!(
+            "job `{}` calls a reusable workflow; `ferry run` does not run reusable workflows yet",
+            setup.job_id
+        ));
+    }
+    let timeout = match contexts.number(file, job.timeout_minutes.as_ref()) {
+        Ok(minutes) => minutes.map_or(DEFAULT_JOB_TIMEOUT, minutes_to_duration),
+        Err(error) => return failed_before_steps(error.0),
+    };
+    let continue_on_error = contexts.boolean(file, job.continue_on_error.as_ref(), false);
+    let defaults = merged_defaults(&workflow.defaults, &job.defaults);
+
+    // The job's own cancel signal: the caller's cancel, or the job's timeout.
+    let (job_cancel_tx, job_cancel) = watch::channel(false);
+    let watchdog = tokio::spawn(cancel_on(cancel, timeout, job_cancel_tx));
+
+    let mut runner = step::StepRunner {
+        setup: &setup,
+        file: file.to_owned(),
+        defaults,
+        events: &events,
+        tag,
+        cancel: job_cancel,
+        env,
+        path_additions: Vec::new(),
+        summary: String::new(),
+        base_env: base_env(&setup, &contexts),
+        started: Instant::now(),
+        timeout,
+        background_groups: Vec::new(),
+    };
+    let mut records = Vec::new();
+    let steps: &[Step] = &job.steps;
+    for (step_idx, step) in steps.iter().enumerate() {
+        let record = runner.run_top_level(step_idx, step, &mut contexts).await;
+        records.push(record);
+    }
+    watchdog.abort();
+    // As GitHub's runner does at the end of a job: whatever steps left running goes now.
+    for group in runner.background_groups.drain(..) {
+        crate::process::kill_group(group);
+    }
+
+    let result = match contexts.status {
+        JobStatus::Success => Conclusion::Success,
+        JobStatus::Failure => Conclusion::Failure,
+        JobStatus::Cancelled => Conclusion::Cancelled,
+    };
+    let mut outputs = Map::new();
+    let mut error = None;
+    for (name, text) in &job.outputs {
+        match contexts.render(file, text) {
+            Ok(value) => {
+                outputs.insert(name.clone(), Value::String(value));
+            }
+            Err(failure) => error = Some(failure.0),
+        }
+    }
+    let continue_on_error = match continue_on_error {
+        Ok(value) => value,
+        Err(failure) => {
+            error = Some(failure.0);
+            false
+        }
+    };
+    let conclusion = match result {
+        Conclusion::Failure if job.allow_failure => Conclusion::Neutral,
+        other => other.with_continue_on_error(continue_on_error),
+    };
+    JobOutcome { conclusion, result, outputs, steps: records, summary: runner.summary, error }
+}
+
+fn failed_before_steps(error: String) -> JobOutcome {
+    JobOutcome {
+        conclusion: Conclusion::Failure,
+        result: Conclusion::Failure,
+        outputs: Map::new(),
+        steps: Vec::new(),
+        summary: String::new(),
+        error: Some(error),
+    }
+}
+
+/// Flips `job_cancel` when `cancel` does or when `timeout` has passed.
+async fn cancel_on(mut cancel: watch::Receiver<bool>, timeout: Duration, job_cancel: watch::Sender<bool>) {
+    let cancelled = async {
+        while !*cancel.borrow_and_update() {
+            if cancel.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = cancelled => {}
+        () = tokio::time::sleep(timeout) => {}
+    }
+    let _ = job_cancel.send(true);
+}
+
+pub(crate) fn minutes_to_duration(minutes: f64) -> Duration {
+    Duration::try_from_secs_f64(minutes * 60.0).unwrap_or(DEFAULT_JOB_TIMEOUT)
+}
+
+/// Evaluates `source` in order into `env`; later entries see earlier ones.
+fn extend_env(env: &mut Map<String, Value>, contexts: &Contexts, file: &str, source: &Env) -> Result<(), EvalFailure> {
+    let mut contexts = contexts.clone();
+    for (name, text) in source {
+        let value = contexts.render(file, text)?;
+        env.insert(name.clone(), Value::String(value));
+        contexts.set("env", Value::Object(env.clone()));
+    }
+    Ok(())
+}
+
+fn merged_defaults(workflow: &Defaults, job: &Defaults) -> Defaults {
+    Defaults {
+        shell: job.shell.clone().or_else(|| workflow.shell.clone()),
+        working_directory: job.working_directory.clone().or_else(|| workflow.working_directory.clone()),
+    }
+}
+
+fn runner_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "X64",
+        "aarch64" => "ARM64",
+        "x86" => "X86",
+        "arm" => "ARM",
+        other => other,
+    }
+}
+
+/// The variables GitHub's runner sets for every step of a job, taken from the contexts.
+fn base_env(setup: &JobSetup, contexts: &Contexts) -> Vec<(String, String)> {
+    let github = contexts.values.get("github").and_then(Value::as_object);
+    let text = |key: &str| -> String {
+        match github.and_then(|github| github.get(key)) {
+            Some(Value::String(text)) => text.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        }
+    };
+    let mut vars: Vec<(String, String)> = [
+        "action_ref",
+        "actor",
+        "actor_id",
+        "api_url",
+        "base_ref",
+        "event_name",
+        "event_path",
+        "graphql_url",
+        "head_ref",
+        "job",
+        "ref",
+        "ref_name",
+        "ref_protected",
+        "ref_type",
+        "repository",
+        "repository_id",
+        "repository_owner",
+        "repository_owner_id",
+        "retention_days",
+        "run_attempt",
+        "run_id",
+        "run_number",
+        "server_url",
+        "sha",
+        "triggering_actor",
+        "workflow",
+        "workflow_ref",
+        "workflow_sha",
+        "workspace",
+    ]
+    .iter()
+    .map(|key| (format!("GITHUB_{}", key.to_ascii_uppercase()), text(key)))
+    .collect();
+    vars.extend([
+        ("CI".to_owned(), "true".to_owned()),
+        ("GITHUB_ACTIONS".to_owned(), "true".to_owned()),
+        ("FERRY".to_owned(), "true".to_owned()),
+        ("RUNNER_OS".to_owned(), "Linux".to_owned()),
+        ("RUNNER_ARCH".to_owned(), runner_arch().to_owned()),
+        ("RUNNER_NAME".to_owned(), "ferry".to_owned()),
+        ("RUNNER_ENVIRONMENT".to_owned(), "self-hosted".to_owned()),
+        ("RUNNER_TEMP".to_owned(), setup.temp.display().to_string()),
+        ("RUNNER_TOOL_CACHE".to_owned(), setup.temp.join("_tool").display().to_string()),
+        ("RUNNER_WORKSPACE".to_owned(), setup.workspace.parent().unwrap_or(&setup.workspace).display().to_string()),
+    ]);
+    vars
+}

@@ -1,0 +1,544 @@
+//! One step: its `if:`, its environment, and running a `run:` script as a process with
+//! GitHub's runner files (`$GITHUB_OUTPUT`, `$GITHUB_ENV`, `$GITHUB_PATH`,
+//! `$GITHUB_STEP_SUMMARY`, `$GITHUB_STATE`) and workflow commands.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ferry_model::{Conclusion, JobStatus};
+use ferry_workflow::expr::Value;
+use ferry_workflow::model::{Defaults, Env, Retry, Step, StepKind, Text};
+use serde_json::{Map, json};
+use tokio::sync::watch;
+
+use super::contexts::{Contexts, EvalFailure};
+use super::{EventSender, JobEvent, JobSetup, StepRecord, action, minutes_to_duration};
+use crate::commands::{Command, Commands};
+use crate::env_file::{parse_env_file, parse_path_file};
+use crate::process::{ProcessSpec, Stream, on_path, run_process};
+use crate::shell::parse_shell;
+
+/// How long a stopped step gets between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_millis(7500);
+
+/// The state a job's steps share while they run one after the other.
+pub(super) struct StepRunner<'a> {
+    pub setup: &'a JobSetup,
+    /// The file messages name: the workflow, or the action file inside a composite action.
+    pub file: String,
+    pub defaults: Defaults,
+    pub events: &'a EventSender,
+    pub tag: usize,
+    pub cancel: watch::Receiver<bool>,
+    /// The job's `env` context: workflow and job `env`, then what steps wrote to `$GITHUB_ENV`.
+    pub env: Map<String, Value>,
+    /// Directories steps added with `$GITHUB_PATH`, latest first.
+    pub path_additions: Vec<String>,
+    pub summary: String,
+    /// `GITHUB_*`, `RUNNER_*` and `CI` for every step.
+    pub base_env: Vec<(String, String)>,
+    pub started: Instant,
+    pub timeout: Duration,
+    /// Process groups steps left running (`./server &`); killed when the job ends.
+    pub background_groups: Vec<i32>,
+}
+
+/// What running one step produced.
+pub(super) struct StepResult {
+    pub outcome: Conclusion,
+    pub outputs: Map<String, Value>,
+}
+
+impl StepResult {
+    fn failed() -> StepResult {
+        StepResult { outcome: Conclusion::Failure, outputs: Map::new() }
+    }
+}
+
+impl StepRunner<'_> {
+    pub fn emit(&self, event: JobEvent) {
+        let _ = self.events.send((self.tag, event));
+    }
+
+    /// Shows `text` in the step's log, masked.
+    pub fn line(&self, step_idx: usize, text: &str) {
+        let masked = self.setup.masker.read().map(|masker| masker.mask(text).into_owned()).unwrap_or_default();
+        self.emit(JobEvent::Line { step_idx, text: masked });
+    }
+
+    fn is_cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    /// Runs a step of the job itself: decides whether it runs, runs it, and records it in the
+    /// `steps` context and the job status.
+    pub async fn run_top_level(&mut self, step_idx: usize, step: &Step, contexts: &mut Contexts) -> StepRecord {
+        let started = Instant::now();
+        let name = self.display_name(step, contexts);
+        self.emit(JobEvent::StepStarted { step_idx, name: name.clone() });
+        let (outcome, conclusion, _outputs) = self.run_step(step_idx, step, contexts).await;
+        let elapsed = started.elapsed();
+        self.emit(JobEvent::StepFinished { step_idx, outcome, conclusion, elapsed });
+        let id = step.id.as_ref().map(|id| id.value.clone());
+        StepRecord { id, name, outcome, conclusion, elapsed }
+    }
+
+    /// Runs any step (of the job or of a composite action) and updates `contexts`: its status
+    /// and `steps.<id>`. Returns the step's outcome, conclusion and outputs.
+    pub fn run_step<'s>(
+        &'s mut self,
+        step_idx: usize,
+        step: &'s Step,
+        contexts: &'s mut Contexts,
+    ) -> std::pin::Pin<Box<dyn Future<Output = (Conclusion, Conclusion, Map<String, Value>)> + Send + 's>> {
+        Box::pin(async move {
+            if self.is_cancelled() && contexts.status != JobStatus::Cancelled {
+                contexts.status = JobStatus::Cancelled;
+            }
+            let runs = match contexts.condition(&self.file, step.if_.as_ref()) {
+                Ok(runs) => runs,
+                Err(failure) => {
+                    self.line(step_idx, &format!("error: {failure}"));
+                    contexts.status = JobStatus::Failure;
+                    record_step(contexts, step, Conclusion::Failure, Conclusion::Failure, &Map::new());
+                    return (Conclusion::Failure, Conclusion::Failure, Map::new());
+                }
+            };
+            if !runs {
+                record_step(contexts, step, Conclusion::Skipped, Conclusion::Skipped, &Map::new());
+                return (Conclusion::Skipped, Conclusion::Skipped, Map::new());
+            }
+            let res = match self.execute(step_idx, step, contexts).await {
+                Ok(res) => res,
+                Err(failure) => {
+                    self.line(step_idx, &format!("error: {failure}"));
+                    StepResult::failed()
+                }
+            };
+            let continue_on_error = match contexts.boolean(&self.file, step.continue_on_error.as_ref(), false) {
+                Ok(value) => value,
+                Err(failure) => {
+                    self.line(step_idx, &format!("error: {failure}"));
+                    false
+                }
+            };
+            let conclusion = res.outcome.with_continue_on_error(continue_on_error);
+            match conclusion {
+                Conclusion::Failure if contexts.status == JobStatus::Success => contexts.status = JobStatus::Failure,
+                Conclusion::Cancelled => contexts.status = JobStatus::Cancelled,
+                _ => {}
+            }
+            record_step(contexts, step, res.outcome, conclusion, &res.outputs);
+            (res.outcome, conclusion, res.outputs)
+        })
+    }
+
+    /// The name GitHub shows for a step: its `name:`, else `Run <command or action>`.
+    fn display_name(&self, step: &Step, contexts: &Contexts) -> String {
+        if let Some(name) = &step.name
+            && let Ok(name) = contexts.render(&self.file, name)
+        {
+            return name;
+        }
+        match &step.kind {
+            StepKind::Run { run, .. } => {
+                format!("Run {}", run.value.lines().find(|line| !line.trim().is_empty()).unwrap_or("").trim())
+            }
+            StepKind::Uses { uses, .. } => format!("Run {}", uses.value),
+            _ => step.id.as_ref().map_or_else(|| "step".to_owned(), |id| id.value.clone()),
+        }
+    }
+
+    async fn execute(
+        &mut self,
+        step_idx: usize,
+        step: &Step,
+        contexts: &mut Contexts,
+    ) -> Result<StepResult, EvalFailure> {
+        // The step's own `env` is seen by its expressions and its process, not by later steps.
+        let mut step_env = self.env.clone();
+        for (key, value) in contexts.values.get("env").and_then(Value::as_object).into_iter().flatten() {
+            step_env.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+        let saved_env = contexts.values.get("env").cloned();
+        contexts.set("env", Value::Object(step_env.clone()));
+        add_env(&mut step_env, contexts, &self.file, &step.env)?;
+        contexts.set("env", Value::Object(step_env.clone()));
+        let timeout = contexts.number(&self.file, step.timeout_minutes.as_ref())?.map(minutes_to_duration);
+        let res = match &step.kind {
+            StepKind::Run { run, shell, working_directory } => {
+                let script = contexts.render(&self.file, run)?;
+                let shell = self.render_opt(contexts, shell.as_ref().or(self.defaults.shell.as_ref()))?;
+                let working_directory =
+                    self.render_opt(contexts, working_directory.as_ref().or(self.defaults.working_directory.as_ref()))?;
+                let script = Script {
+                    text: script,
+                    shell,
+                    working_directory,
+                    env: step_env,
+                    timeout,
+                    retry: step.retry.clone(),
+                    action_path: None,
+                    step_id: step.id.as_ref().map(|id| id.value.clone()),
+                };
+                self.run_script(step_idx, script).await
+            }
+            StepKind::Uses { uses, with } => {
+                action::run_uses(self, step_idx, step, uses, with, step_env, contexts).await?
+            }
+            StepKind::Parallel(_) | StepKind::Wait(_) | StepKind::Cancel(_) => {
+                self.line(
+                    step_idx,
+                    "error: parallel, background, wait and cancel steps are not supported by `ferry run` yet",
+                );
+                StepResult::failed()
+            }
+            StepKind::Invalid => {
+                self.line(step_idx, "error: this step is invalid; run `ferry lint` to see why");
+                StepResult::failed()
+            }
+        };
+        match saved_env {
+            Some(env) => contexts.set("env", env),
+            None => {
+                contexts.values.remove("env");
+            }
+        }
+        // `$GITHUB_ENV` may have changed the job's environment for later steps.
+        let mut env = contexts.values.get("env").and_then(Value::as_object).cloned().unwrap_or_default();
+        for (key, value) in &self.env {
+            env.insert(key.clone(), value.clone());
+        }
+        contexts.set("env", Value::Object(env));
+        Ok(res)
+    }
+
+    fn render_opt(&self, contexts: &Contexts, text: Option<&Text>) -> Result<Option<String>, EvalFailure> {
+        text.map(|text| contexts.render(&self.file, text)).transpose()
+    }
+
+    /// Runs a script the way GitHub's runner runs a `run:` step, with retries if asked for.
+    pub async fn run_script(&mut self, step_idx: usize, script: Script) -> StepResult {
+        let shell = match parse_shell(script.shell.as_deref()) {
+            Ok(shell) => shell.with_fallbacks(|program| on_path(program, std::env::var_os("PATH").as_deref())),
+            Err(error) => {
+                self.line(step_idx, &format!("error: {error}"));
+                return StepResult::failed();
+            }
+        };
+        let working_dir = match &script.working_directory {
+            Some(dir) => self.setup.workspace.join(dir),
+            None => self.setup.workspace.clone(),
+        };
+        if !working_dir.is_dir() {
+            self.line(step_idx, &format!("error: working directory `{}` does not exist", working_dir.display()));
+            return StepResult::failed();
+        }
+        let attempts = script.retry.as_ref().map_or(1, |retry| retry.attempts.max(1));
+        let mut attempt = 1;
+        loop {
+            let (res, exit_code) = self.run_script_once(step_idx, &script, &shell, &working_dir, attempt).await;
+            let retry = script.retry.as_ref();
+            let retryable = res.outcome == Conclusion::Failure
+                && attempt < attempts
+                && !self.is_cancelled()
+                && retry.is_some_and(|retry| retry.retries_exit_code(exit_code.unwrap_or(-1)));
+            if !retryable {
+                return res;
+            }
+            attempt += 1;
+            let delay = retry.map_or(0.0, |retry| retry.delay_before(attempt));
+            self.line(step_idx, &format!("attempt {} of {attempts} failed; retrying in {delay}s", attempt - 1));
+            let mut cancel = self.cancel.clone();
+            let delay = Duration::try_from_secs_f64(delay).unwrap_or_default();
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = cancel.wait_for(|cancelled| *cancelled) => return res,
+            }
+        }
+    }
+
+    async fn run_script_once(
+        &mut self,
+        step_idx: usize,
+        script: &Script,
+        shell: &crate::shell::Shell,
+        working_dir: &Path,
+        attempt: u32,
+    ) -> (StepResult, Option<i32>) {
+        let dir = self.setup.temp.join("_runner_file_commands");
+        let tag = format!("{step_idx}_{attempt}_{}", self.started.elapsed().as_nanos());
+        let files = RunnerFiles::new(&dir, &tag);
+        let script_path = self.setup.temp.join(format!("{tag}{}", shell.extension));
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&script_path, shell.script_contents(&script.text).as_bytes()))
+            .and_then(|()| files.create());
+        if let Err(error) = written {
+            self.line(
+                step_idx,
+                &format!("error: preparing the step's files in {}: {error}", self.setup.temp.display()),
+            );
+            return (StepResult::failed(), None);
+        }
+        let (program, args) = shell.command(&script_path.display().to_string());
+        let mut env = self.base_env.clone();
+        env.push(("GITHUB_ACTION".to_owned(), script.step_id.clone().unwrap_or_else(|| format!("__run_{step_idx}"))));
+        env.extend(files.vars());
+        if let Some(action_path) = &script.action_path {
+            env.push(("GITHUB_ACTION_PATH".to_owned(), action_path.display().to_string()));
+        }
+        for (key, value) in &script.env {
+            let value = match value {
+                Value::String(text) => text.clone(),
+                other => ferry_workflow::expr::to_display_string(other),
+            };
+            env.push((key.clone(), value));
+        }
+        if !self.path_additions.is_empty() {
+            let inherited = env
+                .iter()
+                .rev()
+                .find(|(key, _)| key == "PATH")
+                .map(|(_, value)| value.clone())
+                .or_else(|| std::env::var("PATH").ok())
+                .unwrap_or_default();
+            env.push(("PATH".to_owned(), format!("{}:{inherited}", self.path_additions.join(":"))));
+        }
+        let remaining = self.timeout.saturating_sub(self.started.elapsed());
+        let spec = ProcessSpec {
+            program,
+            args,
+            working_dir: working_dir.to_path_buf(),
+            env,
+            timeout: Some(script.timeout.map_or(remaining, |timeout| timeout.min(remaining))),
+            kill_grace: KILL_GRACE,
+            keep_background: true,
+        };
+
+        // Steps that run after a cancel (`if: always()`) are not stopped by that same cancel.
+        let (_keep_alive, fresh) = watch::channel(false);
+        let mut cancel = if self.is_cancelled() { fresh } else { self.cancel.clone() };
+        let mut commands = Commands::new();
+        let mut outputs = Map::new();
+        let mut command_failed = false;
+        let masker = self.setup.masker.clone();
+        let events = self.events;
+        let tag = self.tag;
+        let mut on_line = |_stream: Stream, line: &str| {
+            let emit = |event: JobEvent| {
+                let _ = events.send((tag, event));
+            };
+            let mask = |text: &str| masker.read().map(|masker| masker.mask(text).into_owned()).unwrap_or_default();
+            let Some(command) = commands.process(line) else {
+                emit(JobEvent::Line { step_idx, text: mask(line) });
+                return;
+            };
+            if commands.echoes(&command) {
+                emit(JobEvent::Line { step_idx, text: mask(line) });
+            }
+            match command {
+                Command::AddMask(value) => {
+                    if let Ok(mut masker) = masker.write() {
+                        masker.add(&value);
+                    }
+                }
+                Command::Annotation(mut annotation) => {
+                    annotation.message = mask(&annotation.message);
+                    emit(JobEvent::Annotation { step_idx, annotation });
+                }
+                Command::Group(title) => emit(JobEvent::Group { step_idx, title: mask(&title) }),
+                Command::EndGroup => emit(JobEvent::EndGroup { step_idx }),
+                Command::SetOutput { name, value } => {
+                    outputs.insert(name, Value::String(value));
+                }
+                Command::Failed(message) => {
+                    command_failed = true;
+                    emit(JobEvent::Line { step_idx, text: format!("error: {}", mask(&message)) });
+                }
+                Command::Debug(_)
+                | Command::SaveState { .. }
+                | Command::StopCommands
+                | Command::ResumeCommands
+                | Command::Echo(_) => {}
+            }
+        };
+        let exit = run_process(&spec, &mut cancel, &mut on_line).await;
+        let _ = std::fs::remove_file(&script_path);
+        let exit = match exit {
+            Ok(exit) => {
+                self.background_groups.extend(exit.group);
+                exit
+            }
+            Err(error) => {
+                self.line(step_idx, &format!("error: starting `{}`: {error}", spec.program));
+                return (StepResult::failed(), None);
+            }
+        };
+        let mut files_ok = true;
+        match files.read_outputs() {
+            Ok(pairs) => outputs.extend(pairs.into_iter().map(|(key, value)| (key, Value::String(value)))),
+            Err(message) => {
+                self.line(step_idx, &format!("error: $GITHUB_OUTPUT: {message}"));
+                files_ok = false;
+            }
+        }
+        match files.read_env() {
+            Ok(pairs) => {
+                for (key, value) in pairs {
+                    self.env.insert(key, Value::String(value));
+                }
+            }
+            Err(message) => {
+                self.line(step_idx, &format!("error: $GITHUB_ENV: {message}"));
+                files_ok = false;
+            }
+        }
+        for path in files.read_path().into_iter().rev() {
+            self.path_additions.insert(0, path);
+        }
+        self.summary.push_str(&files.read_summary());
+        files.remove();
+
+        let outcome = if exit.cancelled {
+            self.line(step_idx, "The step was cancelled.");
+            Conclusion::Cancelled
+        } else if exit.timed_out {
+            self.line(step_idx, "The step timed out and was stopped.");
+            Conclusion::Failure
+        } else if exit.code == Some(0) && !command_failed && files_ok {
+            Conclusion::Success
+        } else {
+            match (exit.code, exit.signal) {
+                (Some(code), _) if code != 0 => {
+                    self.line(step_idx, &format!("Process completed with exit code {code}."))
+                }
+                (_, Some(signal)) => self.line(step_idx, &format!("Process was killed by signal {signal}.")),
+                _ => {}
+            }
+            Conclusion::Failure
+        };
+        (StepResult { outcome, outputs }, exit.code)
+    }
+}
+
+/// A script to run and how.
+pub(super) struct Script {
+    pub text: String,
+    pub shell: Option<String>,
+    pub working_directory: Option<String>,
+    pub env: Map<String, Value>,
+    pub timeout: Option<Duration>,
+    pub retry: Option<Retry>,
+    /// For steps of a composite action: `GITHUB_ACTION_PATH`.
+    pub action_path: Option<PathBuf>,
+    pub step_id: Option<String>,
+}
+
+/// Evaluates a step's `env` on top of `env`; later entries see earlier ones.
+pub(super) fn add_env(
+    env: &mut Map<String, Value>,
+    contexts: &mut Contexts,
+    file: &str,
+    source: &Env,
+) -> Result<(), EvalFailure> {
+    for (name, text) in source {
+        let value = contexts.render(file, text)?;
+        env.insert(name.clone(), Value::String(value));
+        contexts.set("env", Value::Object(env.clone()));
+    }
+    Ok(())
+}
+
+/// Records a finished step in the `steps` context (when it has an id) and `job.status`.
+fn record_step(
+    contexts: &mut Contexts,
+    step: &Step,
+    outcome: Conclusion,
+    conclusion: Conclusion,
+    outputs: &Map<String, Value>,
+) {
+    if let Some(id) = &step.id {
+        let entry = json!({"outputs": outputs, "outcome": outcome.as_str(), "conclusion": conclusion.as_str()});
+        contexts.object_mut("steps").insert(id.value.clone(), entry);
+    }
+    let status = match contexts.status {
+        JobStatus::Success => "success",
+        JobStatus::Failure => "failure",
+        JobStatus::Cancelled => "cancelled",
+    };
+    contexts.object_mut("job").insert("status".to_owned(), Value::String(status.to_owned()));
+}
+
+/// The files one step attempt writes its results to.
+struct RunnerFiles {
+    output: PathBuf,
+    env: PathBuf,
+    path: PathBuf,
+    summary: PathBuf,
+    state: PathBuf,
+}
+
+impl RunnerFiles {
+    fn new(dir: &Path, tag: &str) -> RunnerFiles {
+        RunnerFiles {
+            output: dir.join(format!("set_output_{tag}")),
+            env: dir.join(format!("set_env_{tag}")),
+            path: dir.join(format!("add_path_{tag}")),
+            summary: dir.join(format!("step_summary_{tag}")),
+            state: dir.join(format!("save_state_{tag}")),
+        }
+    }
+
+    fn all(&self) -> [&PathBuf; 5] {
+        [&self.output, &self.env, &self.path, &self.summary, &self.state]
+    }
+
+    fn create(&self) -> std::io::Result<()> {
+        self.all().into_iter().try_for_each(|path| std::fs::write(path, b""))
+    }
+
+    fn vars(&self) -> [(String, String); 5] {
+        let var = |name: &str, path: &PathBuf| (name.to_owned(), path.display().to_string());
+        [
+            var("GITHUB_OUTPUT", &self.output),
+            var("GITHUB_ENV", &self.env),
+            var("GITHUB_PATH", &self.path),
+            var("GITHUB_STEP_SUMMARY", &self.summary),
+            var("GITHUB_STATE", &self.state),
+        ]
+    }
+
+    fn read_pairs(path: &Path) -> Result<Vec<(String, String)>, String> {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (pairs, error) = parse_env_file(&text);
+        match error {
+            Some(error) => Err(error.to_string()),
+            None => Ok(pairs),
+        }
+    }
+
+    fn read_outputs(&self) -> Result<Vec<(String, String)>, String> {
+        Self::read_pairs(&self.output)
+    }
+
+    fn read_env(&self) -> Result<Vec<(String, String)>, String> {
+        Self::read_pairs(&self.env)
+    }
+
+    fn read_path(&self) -> Vec<String> {
+        parse_path_file(&std::fs::read_to_string(&self.path).unwrap_or_default())
+    }
+
+    fn read_summary(&self) -> String {
+        std::fs::read_to_string(&self.summary).unwrap_or_default()
+    }
+
+    fn remove(&self) {
+        for path in self.all() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! A run's workspace: a git repository of its own, checked out at the run's commit.
+//!
+//! `ferry run` runs workflows against a commit of a local repository. The workspace is a
+//! `git clone --shared --no-checkout` of that repository (objects are borrowed through git's
+//! alternates, so it is fast and small) with the commit checked out as a detached `HEAD`; steps
+//! can run `git log`, `git diff` and friends in it. Uncommitted changes in the source repository
+//! are not part of it. git runs with argument vectors only, never through a shell, and with
+//! `LC_ALL=C` so its messages can be recognised.
+
+use std::ffi::OsStr;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+
+/// Why a workspace could not be prepared or `HEAD` read; each message says how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error("git is not installed (or not on PATH): install it, for example with `apt-get install git`")]
+    GitMissing,
+    #[error("{} is not a git repository: run ferry inside a git checkout, or `git init` and commit there first", .0.display())]
+    NotARepository(PathBuf),
+    #[error("{} has no commits yet: commit first (`git add -A && git commit -m 'first commit'`)", .0.display())]
+    NoCommits(PathBuf),
+    #[error("commit `{sha}` is not in {}: commit your changes or check the commit id (`git log`)", .repo.display())]
+    UnknownCommit { repo: PathBuf, sha: String },
+    #[error("workspace directory {} exists and is not empty: remove it or choose another", .0.display())]
+    DestinationNotEmpty(PathBuf),
+    #[error("`git {args}` failed ({status}): {stderr}")]
+    Git { args: String, status: String, stderr: String },
+    #[error("running git: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The commit `HEAD` points at, and the branch checked out (`None` when `HEAD` is detached).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadCommit {
+    /// The full commit id.
+    pub sha: String,
+    pub branch: Option<String>,
+}
+
+/// Reads `HEAD` and the current branch of the repository at `repo`.
+///
+/// # Errors
+/// [`WorkspaceError::NotARepository`], [`WorkspaceError::NoCommits`], [`WorkspaceError::GitMissing`],
+/// or another git failure.
+pub async fn head_commit(repo: &Path) -> Result<HeadCommit, WorkspaceError> {
+    let sha = resolve_commit(repo, "HEAD").await?.ok_or_else(|| WorkspaceError::NoCommits(repo.to_path_buf()))?;
+    let output = git(repo, &["symbolic-ref", "--quiet", "--short", "HEAD"]).await?;
+    let branch = match output.status.code() {
+        Some(0) => Some(stdout_line(&output)),
+        // Exit 1 without a message: HEAD is detached.
+        Some(1) if output.stderr.is_empty() => None,
+        _ => return Err(failure(&["symbolic-ref", "--quiet", "--short", "HEAD"], &output)),
+    };
+    Ok(HeadCommit { sha, branch })
+}
+
+/// Makes `dest` a git repository cloned from `repo`, with commit `sha` checked out (detached).
+/// `dest` must not exist or be an empty directory.
+///
+/// # Errors
+/// [`WorkspaceError::NotARepository`], [`WorkspaceError::UnknownCommit`],
+/// [`WorkspaceError::DestinationNotEmpty`], [`WorkspaceError::GitMissing`], or another git
+/// failure (its stderr is in the message).
+pub async fn prepare_workspace(repo: &Path, sha: &str, dest: &Path) -> Result<(), WorkspaceError> {
+    let unknown = || WorkspaceError::UnknownCommit { repo: repo.to_path_buf(), sha: sha.to_owned() };
+    // A commit id never starts with '-'; refusing one keeps it from being read as an option.
+    if sha.is_empty() || sha.starts_with('-') {
+        return Err(unknown());
+    }
+    let full_sha = resolve_commit(repo, sha).await?.ok_or_else(unknown)?;
+    // One directory read; not worth tokio's `fs` feature and a blocking-pool thread.
+    match std::fs::read_dir(dest) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(WorkspaceError::DestinationNotEmpty(dest.to_path_buf()));
+            }
+        }
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error.into()),
+    }
+    let clone_args = [
+        OsStr::new("clone"),
+        OsStr::new("--quiet"),
+        OsStr::new("--shared"),
+        OsStr::new("--no-checkout"),
+        OsStr::new("--"),
+        repo.as_os_str(),
+        dest.as_os_str(),
+    ];
+    let output = git_os(None, &clone_args).await?;
+    if !output.status.success() {
+        return Err(failure(&clone_args, &output));
+    }
+    let checkout_args = ["checkout", "--quiet", "--detach", &full_sha];
+    let output = git(dest, &checkout_args).await?;
+    if !output.status.success() {
+        return Err(failure(&checkout_args, &output));
+    }
+    tracing::debug!(repo = %repo.display(), dest = %dest.display(), sha = %full_sha, "prepared workspace");
+    Ok(())
+}
+
+/// The full id of the commit `rev` names in `repo`, `None` when it names none.
+async fn resolve_commit(repo: &Path, rev: &str) -> Result<Option<String>, WorkspaceError> {
+    let spec = format!("{rev}^{{commit}}");
+    let args = ["rev-parse", "--verify", "--quiet", "--end-of-options", &spec];
+    let output = git(repo, &args).await?;
+    match output.status.code() {
+        Some(0) => Ok(Some(stdout_line(&output))),
+        _ if String::from_utf8_lossy(&output.stderr).contains("not a git repository") => {
+            Err(WorkspaceError::NotARepository(repo.to_path_buf()))
+        }
+        Some(1) => Ok(None),
+        _ => Err(failure(&args, &output)),
+    }
+}
+
+async fn git(dir: &Path, args: &[&str]) -> Result<Output, WorkspaceError> {
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    git_os(Some(dir), &args).await
+}
+
+async fn git_os(dir: Option<&Path>, args: &[&OsStr]) -> Result<Output, WorkspaceError> {
+    let mut command = tokio::process::Command::new("git");
+    if let Some(dir) = dir {
+        if !dir.is_dir() {
+            return Err(WorkspaceError::NotARepository(dir.to_path_buf()));
+        }
+        command.arg("-C").arg(dir);
+    }
+    command.args(args).env("LC_ALL", "C").stdin(Stdio::null());
+    command.output().await.map_err(|error| match error.kind() {
+        io::ErrorKind::NotFound => WorkspaceError::GitMissing,
+        _ => WorkspaceError::Io(error),
+    })
+}
+
+fn stdout_line(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim_end().to_owned()
+}
+
+fn failure<S: AsRef<OsStr>>(args: &[S], output: &Output) -> WorkspaceError {
+    let args: Vec<String> = args.iter().map(|arg| arg.as_ref().to_string_lossy().into_owned()).collect();
+    WorkspaceError::Git {
+        args: args.join(" "),
+        status: output.status.to_string(),
+        stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+    }
+}

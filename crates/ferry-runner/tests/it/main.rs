@@ -1,0 +1,5 @@
+//! ferry-runner's integration tests: real processes and real git repositories.
+
+mod process;
+mod step;
+mod workspace;

@@ -1,0 +1,99 @@
+//! Workspaces: real git repositories in temporary directories.
+
+use std::path::Path;
+use std::process::Command;
+
+use ferry_runner::workspace::{HeadCommit, WorkspaceError, head_commit, prepare_workspace};
+use tempfile::TempDir;
+
+/// Runs git in `dir` with a fixed identity, so no global git config is needed; returns stdout.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Ferry Tests")
+        .env("GIT_AUTHOR_EMAIL", "tests@ferry.invalid")
+        .env("GIT_COMMITTER_NAME", "Ferry Tests")
+        .env("GIT_COMMITTER_EMAIL", "tests@ferry.invalid")
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("utf-8 output").trim_end().to_owned()
+}
+
+/// A repository on branch `main` with one commit per entry of `versions` (the text of
+/// `file.txt`); returns it and the commit ids in order.
+fn repo(versions: &[&str]) -> (TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    git(dir.path(), &["init", "--quiet", "--initial-branch=main"]);
+    let shas = versions
+        .iter()
+        .map(|text| {
+            std::fs::write(dir.path().join("file.txt"), text).expect("write file");
+            git(dir.path(), &["add", "file.txt"]);
+            git(dir.path(), &["commit", "--quiet", "-m", text]);
+            git(dir.path(), &["rev-parse", "HEAD"])
+        })
+        .collect();
+    (dir, shas)
+}
+
+#[tokio::test]
+async fn head_commit_reads_sha_and_branch() {
+    let (dir, shas) = repo(&["one", "two"]);
+    let head = head_commit(dir.path()).await.expect("head");
+    assert_eq!(head, HeadCommit { sha: shas[1].clone(), branch: Some("main".into()) });
+
+    git(dir.path(), &["checkout", "--quiet", "--detach", &shas[0]]);
+    let head = head_commit(dir.path()).await.expect("detached head");
+    assert_eq!(head, HeadCommit { sha: shas[0].clone(), branch: None });
+}
+
+#[tokio::test]
+async fn workspace_is_a_repository_at_the_commit() {
+    let (dir, shas) = repo(&["one", "two"]);
+    let dest = tempfile::tempdir().expect("temporary directory");
+    let workspace = dest.path().join("ws");
+    prepare_workspace(dir.path(), &shas[0], &workspace).await.expect("workspace");
+    assert_eq!(std::fs::read_to_string(workspace.join("file.txt")).expect("checked out"), "one");
+    assert_eq!(git(&workspace, &["log", "--format=%H %s"]), format!("{} one", shas[0]));
+    assert_eq!(git(&workspace, &["status", "--porcelain"]), "");
+    assert_eq!(head_commit(&workspace).await.expect("head").branch, None);
+
+    // An abbreviated id and an existing empty directory do as well.
+    let empty = tempfile::tempdir().expect("temporary directory");
+    prepare_workspace(dir.path(), &shas[1][..10], empty.path()).await.expect("workspace");
+    assert_eq!(std::fs::read_to_string(empty.path().join("file.txt")).expect("checked out"), "two");
+}
+
+#[tokio::test]
+async fn errors_say_what_is_wrong() {
+    let not_repo = tempfile::tempdir().expect("temporary directory");
+    let error = head_commit(not_repo.path()).await.expect_err("not a repository");
+    assert!(matches!(error, WorkspaceError::NotARepository(_)), "{error:?}");
+    assert!(error.to_string().contains("git init"), "{error}");
+
+    let error = head_commit(&not_repo.path().join("missing")).await.expect_err("no directory");
+    assert!(matches!(error, WorkspaceError::NotARepository(_)), "{error:?}");
+
+    let unborn = tempfile::tempdir().expect("temporary directory");
+    git(unborn.path(), &["init", "--quiet"]);
+    let error = head_commit(unborn.path()).await.expect_err("no commits");
+    assert!(matches!(error, WorkspaceError::NoCommits(_)), "{error:?}");
+    assert!(error.to_string().contains("git commit"), "{error}");
+
+    let (dir, shas) = repo(&["one"]);
+    let dest = tempfile::tempdir().expect("temporary directory");
+    for sha in ["0123456789abcdef0123456789abcdef01234567", "--upload-pack=evil", "", "no such ref"] {
+        let error = prepare_workspace(dir.path(), sha, &dest.path().join("ws")).await.expect_err("unknown commit");
+        assert!(matches!(error, WorkspaceError::UnknownCommit { .. }), "{sha}: {error:?}");
+    }
+
+    std::fs::write(dest.path().join("occupied"), "").expect("write file");
+    let error = prepare_workspace(dir.path(), &shas[0], dest.path()).await.expect_err("not empty");
+    assert!(matches!(error, WorkspaceError::DestinationNotEmpty(_)), "{error:?}");
+
+    let error = prepare_workspace(not_repo.path(), &shas[0], &dest.path().join("ws")).await.expect_err("no repo");
+    assert!(matches!(error, WorkspaceError::NotARepository(_)), "{error:?}");
+}

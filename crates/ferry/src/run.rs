@@ -1,0 +1,356 @@
+//! `ferry run`: runs the workflows of a git checkout on this machine.
+//!
+//! It finds and checks the workflows, builds the run's contexts (`github`, `inputs`, `vars`,
+//! `secrets`), and drives [`ferry_engine::Scheduler`]: each ready job's `if:`, matrix and name
+//! are evaluated here, each started instance runs in its own copy of the repository through
+//! [`ferry_runner::job::run_job`], and their events are shown as they come.
+
+mod contexts;
+mod output;
+mod report;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+
+use anyhow::{Context as _, bail};
+use ferry_engine::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler};
+use ferry_model::Conclusion;
+use ferry_runner::job::{JobEvent, JobOutcome, JobSetup, run_job};
+use ferry_runner::mask::Masker;
+use ferry_workflow::Dialect;
+use ferry_workflow::model::Workflow;
+use serde_json::{Map, Value};
+use tokio::sync::{mpsc, watch};
+
+use crate::cli::RunArgs;
+use crate::lint::{self, Kind};
+use crate::render;
+
+pub use report::Report;
+
+/// One workflow chosen to run.
+struct Selected {
+    /// As shown to people: relative to DIR.
+    file: String,
+    workflow: Arc<Workflow>,
+}
+
+pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let dir = args.dir.canonicalize().with_context(|| format!("opening {}", args.dir.display()))?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let repo = runtime.block_on(contexts::Repo::open(&dir))?;
+    let selected = select_workflows(&dir, &args, &repo)?;
+    if selected.is_empty() {
+        bail!(
+            "no workflow in {} runs on `{}` for {}; pick one with -W <file>, or another event with --event",
+            dir.display(),
+            args.event,
+            repo.git_ref
+        );
+    }
+    let mut report = Report::default();
+    let mut printer = output::Printer::new(args.json);
+    for workflow in &selected {
+        let res = runtime.block_on(run_workflow(&args, &repo, workflow, &mut printer))?;
+        report.merge(res);
+    }
+    let conclusion = report.conclusion();
+    printer.summary(&report);
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report.to_json()).context("serializing the report")?;
+        std::fs::write(path, json + "\n").with_context(|| format!("writing the report to {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json()).context("serializing the report")?);
+    }
+    Ok(if conclusion == Conclusion::Success { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The workflows `args` asks for: `-W`, or every workflow `--event` triggers on this ref.
+/// Any workflow with errors stops the run before anything starts.
+fn select_workflows(dir: &Path, args: &RunArgs, repo: &contexts::Repo) -> anyhow::Result<Vec<Selected>> {
+    let files: Vec<(PathBuf, Dialect)> = match &args.workflow {
+        Some(file) => {
+            let path = if file.is_absolute() || file.exists() { file.clone() } else { dir.join(file) };
+            if !path.is_file() {
+                bail!("workflow file {} does not exist", path.display());
+            }
+            match lint::discover(&path)?.pop() {
+                Some((path, Kind::Workflow(dialect))) => vec![(path, dialect)],
+                _ => bail!("{} is an action, not a workflow", path.display()),
+            }
+        }
+        None => lint::discover(dir)?
+            .into_iter()
+            .filter_map(|(path, kind)| match kind {
+                Kind::Workflow(dialect) => Some((path, dialect)),
+                Kind::Action => None,
+            })
+            .collect(),
+    };
+    let mut selected = Vec::new();
+    let mut n_errors = 0;
+    for (path, dialect) in files {
+        let src = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let shown = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+        let (workflow, diagnostics) = ferry_workflow::parse_workflow(&src, dialect);
+        let errors: Vec<_> = diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).collect();
+        if !errors.is_empty() {
+            for diagnostic in &errors {
+                eprintln!("{}\n", render::diagnostic(&shown, &src, diagnostic));
+            }
+            n_errors += errors.len();
+            continue;
+        }
+        let Some(workflow) = workflow else { continue };
+        let triggered = args.workflow.is_some()
+            || ferry_workflow::filter::event_matches(&workflow.on, &args.event, &repo.git_ref, None);
+        if triggered {
+            selected.push(Selected { file: shown, workflow: Arc::new(workflow) });
+        }
+    }
+    if n_errors > 0 {
+        bail!("the workflows have {n_errors} error(s); fix them (see above, or run `ferry lint`) and run again");
+    }
+    Ok(selected)
+}
+
+/// What a job instance needs once it is started.
+struct Running {
+    cancel: watch::Sender<bool>,
+}
+
+async fn run_workflow(
+    args: &RunArgs,
+    repo: &contexts::Repo,
+    selected: &Selected,
+    printer: &mut output::Printer,
+) -> anyhow::Result<Report> {
+    let workflow = &selected.workflow;
+    let scratch = tempfile::Builder::new().prefix("ferry-run-").tempdir().context("creating a temporary directory")?;
+    let run = contexts::RunContexts::build(args, repo, selected.file.as_str(), workflow, scratch.path())?;
+    let subdir = std::fs::canonicalize(&args.dir)
+        .ok()
+        .and_then(|dir| dir.strip_prefix(&repo.root).ok().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let masker = Arc::new(RwLock::new(Masker::new()));
+    if let Ok(mut masker) = masker.write() {
+        for (_, secret) in &args.secrets {
+            masker.add(secret);
+        }
+    }
+
+    let only_job = args.job.as_deref();
+    if let Some(job) = only_job
+        && !workflow.jobs.contains_key(job)
+    {
+        let known: Vec<&str> = workflow.jobs.keys().map(String::as_str).collect();
+        bail!("{} has no job `{job}`; its jobs are: {}", selected.file, known.join(", "));
+    }
+    let specs: Vec<JobSpec> = workflow
+        .jobs
+        .iter()
+        .filter(|(id, _)| only_job.is_none_or(|only| only == id.as_str()))
+        .map(|(id, job)| JobSpec {
+            id: id.clone(),
+            // With --job, the jobs it needs are not run: their results are empty.
+            needs: if only_job.is_some() {
+                Vec::new()
+            } else {
+                job.needs.iter().map(|need| need.value.clone()).collect()
+            },
+            fail_fast: true,
+            max_parallel: None,
+        })
+        .collect();
+    let mut specs = specs;
+    for spec in &mut specs {
+        let job = &workflow.jobs[&spec.id];
+        let strategy = contexts::strategy_settings(&run, &selected.file, job)?;
+        spec.fail_fast = strategy.fail_fast;
+        spec.max_parallel = strategy.max_parallel;
+    }
+    let parallel = args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    let mut scheduler = Scheduler::new(specs, parallel);
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<(usize, JobEvent)>();
+    let mut tasks: tokio::task::JoinSet<(InstanceId, JobOutcome)> = tokio::task::JoinSet::new();
+    let mut running: HashMap<InstanceId, Running> = HashMap::new();
+    let mut outcomes: HashMap<InstanceId, JobOutcome> = HashMap::new();
+    let mut needs_values: Map<String, Value> = Map::new();
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut interrupted = false;
+    let mut ticker = tokio::time::interval(std::time::Duration::from_millis(250));
+
+    loop {
+        for command in scheduler.next_commands() {
+            match command {
+                Command::Expand(request) => {
+                    let expansion =
+                        expand(&run, &selected.file, workflow, &scheduler, &needs_values, &request, printer);
+                    scheduler.expanded(request.job_idx, expansion);
+                }
+                Command::Start(instance) => {
+                    let (name, matrix, job_idx) = scheduler.instance(instance);
+                    let job_id = scheduler.jobs()[job_idx].id.clone();
+                    let (cancel_tx, cancel_rx) = watch::channel(false);
+                    let job_dir = scratch.path().join(format!("job-{}", instance.0));
+                    let clone_dir = job_dir.join("workspace");
+                    // DIR may be a folder inside the repository (like examples/hello): the job
+                    // works there, in its copy of the whole repository.
+                    let workspace = clone_dir.join(&subdir);
+                    let setup = JobSetup {
+                        workflow: workflow.clone(),
+                        workflow_file: selected.file.clone(),
+                        job_id: job_id.clone(),
+                        name: name.to_owned(),
+                        contexts: run.job_contexts(
+                            &job_id,
+                            matrix,
+                            &needs_for(workflow, &job_id, &needs_values),
+                            &workspace,
+                            &scheduler,
+                            instance,
+                        ),
+                        workspace,
+                        temp: job_dir.join("temp"),
+                        action_dirs: run.action_dirs.clone(),
+                        masker: masker.clone(),
+                    };
+                    printer.job_started(instance.0, name);
+                    let repo_root = repo.root.clone();
+                    let sha = repo.sha.clone();
+                    let events = events_tx.clone();
+                    tasks.spawn(async move {
+                        let outcome = match prepare(&repo_root, &sha, &clone_dir, &setup).await {
+                            Ok(()) => run_job(setup, instance.0, events, cancel_rx).await,
+                            Err(error) => failed_job(format!("{error:#}")),
+                        };
+                        (instance, outcome)
+                    });
+                    running.insert(instance, Running { cancel: cancel_tx });
+                }
+                Command::Cancel(instance) => {
+                    if let Some(running) = running.get(&instance) {
+                        let _ = running.cancel.send(true);
+                    }
+                }
+            }
+        }
+        if scheduler.is_done() && tasks.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some((tag, event)) = events_rx.recv() => printer.event(tag, &event),
+            Some(joined) = tasks.join_next() => {
+                let (instance, outcome) = joined.context("a job task panicked")?;
+                // Show whatever the job printed before its end.
+                while let Ok((tag, event)) = events_rx.try_recv() {
+                    printer.event(tag, &event);
+                }
+                running.remove(&instance);
+                let (_, _, job_idx) = scheduler.instance(instance);
+                let job_id = scheduler.jobs()[job_idx].id.clone();
+                record_needs(&mut needs_values, &job_id, &outcome);
+                printer.job_finished(instance.0, &outcome);
+                let conclusion = outcome.conclusion;
+                outcomes.insert(instance, outcome);
+                scheduler.finished(instance, conclusion);
+                if let Some(job_conclusion) = scheduler.job_conclusion(job_idx)
+                    && let Some(entry) = needs_values.get_mut(&job_id).and_then(Value::as_object_mut)
+                {
+                    entry.insert("result".to_owned(), Value::String(job_conclusion.as_str().to_owned()));
+                }
+            }
+            res = &mut ctrl_c => {
+                res.context("listening for Ctrl-C")?;
+                if interrupted {
+                    // Dropping a running step kills its process group.
+                    tasks.shutdown().await;
+                    printer.note("killed");
+                    std::process::exit(130);
+                }
+                interrupted = true;
+                printer.note("cancelling: stopping running steps (Ctrl-C again to kill at once)");
+                scheduler.cancel_run();
+                ctrl_c.set(tokio::signal::ctrl_c());
+            }
+            _ = ticker.tick() => printer.tick(),
+        }
+    }
+    Ok(Report::from_run(workflow, &scheduler, &mut outcomes))
+}
+
+/// Copies the repository at the run's commit into `clone_dir`.
+async fn prepare(repo_root: &Path, sha: &str, clone_dir: &Path, setup: &JobSetup) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&setup.temp).with_context(|| format!("creating {}", setup.temp.display()))?;
+    ferry_runner::workspace::prepare_workspace(repo_root, sha, clone_dir)
+        .await
+        .context("preparing the job's workspace")?;
+    Ok(())
+}
+
+fn failed_job(error: String) -> JobOutcome {
+    JobOutcome {
+        conclusion: Conclusion::Failure,
+        result: Conclusion::Failure,
+        outputs: Map::new(),
+        steps: Vec::new(),
+        summary: String::new(),
+        error: Some(error),
+    }
+}
+
+/// Adds a finished instance's outputs to `needs.<job>`; with a matrix, later instances win.
+fn record_needs(needs: &mut Map<String, Value>, job_id: &str, outcome: &JobOutcome) {
+    let entry = needs
+        .entry(job_id.to_owned())
+        .or_insert_with(|| serde_json::json!({"result": outcome.conclusion.as_str(), "outputs": {}}));
+    if let Some(outputs) = entry.get_mut("outputs").and_then(Value::as_object_mut) {
+        outputs.extend(outcome.outputs.clone());
+    }
+}
+
+/// The `needs` context of `job_id`: only the jobs it needs.
+fn needs_for(workflow: &Workflow, job_id: &str, all: &Map<String, Value>) -> Map<String, Value> {
+    let Some(job) = workflow.jobs.get(job_id) else { return Map::new() };
+    job.needs
+        .iter()
+        .map(|need| {
+            let value = all
+                .get(&need.value)
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({"result": "skipped", "outputs": {}}));
+            (need.value.clone(), value)
+        })
+        .collect()
+}
+
+/// Decides whether a ready job runs and with which instances.
+fn expand(
+    run: &contexts::RunContexts,
+    file: &str,
+    workflow: &Workflow,
+    scheduler: &Scheduler,
+    needs: &Map<String, Value>,
+    request: &ExpandRequest,
+    printer: &mut output::Printer,
+) -> Expansion {
+    let job_id = &scheduler.jobs()[request.job_idx].id;
+    let job = &workflow.jobs[job_id];
+    let needs = needs_for(workflow, job_id, needs);
+    match contexts::expand_job(run, file, job_id, job, &needs, request) {
+        Ok(expansion) => {
+            if expansion == Expansion::Skip {
+                printer.job_skipped(&contexts::base_name(job_id, job));
+            }
+            expansion
+        }
+        Err(error) => {
+            printer.job_error(&contexts::base_name(job_id, job), &error);
+            Expansion::Conclude(Conclusion::Failure)
+        }
+    }
+}

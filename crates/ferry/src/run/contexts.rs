@@ -1,0 +1,407 @@
+//! The run's contexts: the repository and its HEAD, the `github` context and event payload,
+//! `inputs`, `vars`, `secrets`; and how a ready job's `if:`, matrix and name are evaluated.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use ferry_engine::{ExpandRequest, Expansion, InstanceId, Scheduler, expand_matrix, instance_name};
+use ferry_model::JobStatus;
+use ferry_runner::job::Contexts;
+use ferry_workflow::model::{DispatchInputType, Job, Matrix, Text, TriggerKind, Workflow};
+use serde_json::{Map, Value, json};
+
+use crate::cli::RunArgs;
+
+/// The git checkout being run.
+pub struct Repo {
+    /// The top of the work tree.
+    pub root: PathBuf,
+    pub sha: String,
+    /// `refs/heads/<branch>`, or the commit itself when HEAD is detached.
+    pub git_ref: String,
+    /// `owner/name`, from the `origin` remote when it looks like a forge URL.
+    pub name: String,
+    pub actor: String,
+}
+
+impl Repo {
+    pub async fn open(dir: &Path) -> anyhow::Result<Repo> {
+        let root = git(dir, &["rev-parse", "--show-toplevel"]).with_context(|| {
+            format!("{} is not inside a git checkout; run `git init` and commit first", dir.display())
+        })?;
+        let root = PathBuf::from(root).canonicalize().context("resolving the repository root")?;
+        let head = ferry_runner::workspace::head_commit(&root)
+            .await
+            .with_context(|| format!("reading HEAD of {}", root.display()))?;
+        let (sha, branch) = (head.sha, head.branch);
+        let git_ref = branch.map_or_else(|| sha.clone(), |branch| format!("refs/heads/{branch}"));
+        let name = git(&root, &["remote", "get-url", "origin"])
+            .ok()
+            .and_then(|url| repository_from_url(&url))
+            .unwrap_or_else(|| {
+                let dir_name = root
+                    .file_name()
+                    .map_or_else(|| "repository".to_owned(), |name| name.to_string_lossy().into_owned());
+                format!("local/{dir_name}")
+            });
+        let actor = git(&root, &["config", "user.name"])
+            .ok()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "ferry".to_owned());
+        Ok(Repo { root, sha, git_ref, name, actor })
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .context("running git (is it installed?)")?;
+    if !out.status.success() {
+        bail!("git {} failed", args.join(" "));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// `owner/name` of a remote URL such as `git@github.com:owner/name.git` or
+/// `https://gitea.example/owner/name`.
+fn repository_from_url(url: &str) -> Option<String> {
+    let path = url.trim_end_matches('/').trim_end_matches(".git");
+    let path = path.rsplit_once(':').map_or(path, |(_, rest)| rest);
+    let mut parts = path.rsplit('/');
+    let name = parts.next()?;
+    let owner = parts.next()?;
+    (!owner.is_empty() && !name.is_empty()).then(|| format!("{owner}/{name}"))
+}
+
+/// Contexts shared by every job of one workflow run.
+pub struct RunContexts {
+    pub github: Map<String, Value>,
+    pub inputs: Map<String, Value>,
+    pub vars: Map<String, Value>,
+    pub secrets: Map<String, Value>,
+    pub action_dirs: Vec<PathBuf>,
+}
+
+impl RunContexts {
+    pub fn build(
+        args: &RunArgs,
+        repo: &Repo,
+        file: &str,
+        workflow: &Workflow,
+        scratch: &Path,
+    ) -> anyhow::Result<RunContexts> {
+        let inputs = inputs(args, workflow)?;
+        let event = match &args.event_path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                serde_json::from_str::<Value>(&text).with_context(|| {
+                    format!("{} is not valid JSON; --event-path takes the event payload", path.display())
+                })?
+            }
+            None => synthesized_event(&args.event, repo, &inputs),
+        };
+        let event_path = scratch.join("event.json");
+        std::fs::write(&event_path, serde_json::to_vec_pretty(&event).context("serializing the event")?)
+            .with_context(|| format!("writing {}", event_path.display()))?;
+        let (ref_name, ref_type) = match repo.git_ref.strip_prefix("refs/heads/") {
+            Some(branch) => (branch.to_owned(), "branch"),
+            None => match repo.git_ref.strip_prefix("refs/tags/") {
+                Some(tag) => (tag.to_owned(), "tag"),
+                None => (repo.git_ref.clone(), "branch"),
+            },
+        };
+        let owner = repo.name.split('/').next().unwrap_or("").to_owned();
+        let run_id =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis());
+        let workflow_name = workflow.name.as_ref().map_or_else(|| file.to_owned(), |name| name.value.clone());
+        let pull_request = event.get("pull_request");
+        let head_ref = pull_request.and_then(|pr| pr.pointer("/head/ref")).and_then(Value::as_str).unwrap_or("");
+        let base_ref = pull_request.and_then(|pr| pr.pointer("/base/ref")).and_then(Value::as_str).unwrap_or("");
+        let github = json!({
+            "action": "", "action_path": "", "action_ref": "", "action_repository": "",
+            "actor": repo.actor, "actor_id": "0", "triggering_actor": repo.actor,
+            "api_url": "https://api.github.com", "graphql_url": "https://api.github.com/graphql",
+            "server_url": "https://github.com",
+            "base_ref": base_ref, "head_ref": head_ref,
+            "event": event, "event_name": args.event, "event_path": event_path.display().to_string(),
+            "ref": repo.git_ref, "ref_name": ref_name, "ref_type": ref_type, "ref_protected": false,
+            "repository": repo.name, "repository_id": "0", "repository_owner": owner, "repository_owner_id": "0",
+            "repositoryUrl": format!("https://github.com/{}.git", repo.name),
+            "retention_days": "90",
+            "run_id": run_id.to_string(), "run_number": "1", "run_attempt": "1",
+            "secret_source": "None",
+            "sha": repo.sha, "token": "",
+            "workflow": workflow_name,
+            "workflow_ref": format!("{}/{file}@{}", repo.name, repo.git_ref),
+            "workflow_sha": repo.sha,
+        });
+        let Value::Object(github) = github else { unreachable!("a JSON object literal") };
+        let pairs = |list: &[(String, String)]| -> Map<String, Value> {
+            list.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))).collect()
+        };
+        let mut secrets = pairs(&args.secrets);
+        secrets.entry("GITHUB_TOKEN").or_insert_with(|| Value::String(String::new()));
+        let mut action_dirs = vec![repo.root.join(".ferry").join("actions")];
+        if let Some(dir) = std::env::var_os("FERRY_ACTIONS_DIR") {
+            action_dirs.extend(std::env::split_paths(&dir));
+        }
+        Ok(RunContexts { github, inputs, vars: pairs(&args.vars), secrets, action_dirs })
+    }
+
+    /// The contexts a job expression sees before the job starts.
+    fn contexts(&self, needs: &Map<String, Value>, status: JobStatus) -> Contexts {
+        let mut values = Map::new();
+        values.insert("github".to_owned(), Value::Object(self.github.clone()));
+        values.insert("inputs".to_owned(), Value::Object(self.inputs.clone()));
+        values.insert("vars".to_owned(), Value::Object(self.vars.clone()));
+        values.insert("secrets".to_owned(), Value::Object(self.secrets.clone()));
+        values.insert("needs".to_owned(), Value::Object(needs.clone()));
+        Contexts { values, status, workspace: PathBuf::new() }
+    }
+
+    /// Every fixed context of one started job instance.
+    pub fn job_contexts(
+        &self,
+        job_id: &str,
+        matrix: &Map<String, Value>,
+        needs: &Map<String, Value>,
+        workspace: &Path,
+        scheduler: &Scheduler,
+        instance: InstanceId,
+    ) -> Map<String, Value> {
+        let mut contexts = self.contexts(needs, JobStatus::Success).values;
+        let workspace = workspace.display().to_string();
+        if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut) {
+            github.insert("workspace".to_owned(), Value::String(workspace));
+            github.insert("job".to_owned(), Value::String(job_id.to_owned()));
+        }
+        contexts.insert("matrix".to_owned(), Value::Object(matrix.clone()));
+        let (_, _, job_idx) = scheduler.instance(instance);
+        let siblings: Vec<InstanceId> =
+            scheduler.instances().filter(|(_, idx, _, _)| *idx == job_idx).map(|(id, ..)| id).collect();
+        let spec = &scheduler.jobs()[job_idx];
+        contexts.insert(
+            "strategy".to_owned(),
+            json!({
+                "fail-fast": spec.fail_fast,
+                "job-index": siblings.iter().position(|id| *id == instance).unwrap_or(0),
+                "job-total": siblings.len(),
+                "max-parallel": spec.max_parallel.unwrap_or(siblings.len()),
+            }),
+        );
+        contexts
+    }
+}
+
+/// `workflow_dispatch` inputs: the defaults, overridden by `--input`, typed as declared.
+fn inputs(args: &RunArgs, workflow: &Workflow) -> anyhow::Result<Map<String, Value>> {
+    let declared = workflow.trigger("workflow_dispatch").and_then(|trigger| match &trigger.kind {
+        TriggerKind::Dispatch(inputs) => Some(inputs),
+        _ => None,
+    });
+    let mut inputs = Map::new();
+    for (name, input) in declared.into_iter().flatten() {
+        if let Some(default) = &input.default {
+            let text = match &default.value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            inputs.insert(name.clone(), typed(&input.kind, &text));
+        }
+    }
+    for (key, text) in &args.inputs {
+        let Some(input) = declared.and_then(|declared| declared.get(key)) else {
+            inputs.insert(key.clone(), Value::String(text.clone()));
+            continue;
+        };
+        if let DispatchInputType::Choice { options } = &input.kind
+            && !options.iter().any(|option| option.value == *text)
+        {
+            let options: Vec<&str> = options.iter().map(|option| option.value.as_str()).collect();
+            bail!("--input {key}={text}: choose one of {}", options.join(", "));
+        }
+        inputs.insert(key.clone(), typed(&input.kind, text));
+    }
+    if args.event == "workflow_dispatch" {
+        for (name, input) in declared.into_iter().flatten() {
+            if input.required && !inputs.contains_key(name) {
+                bail!("input `{name}` is required; pass it with --input {name}=<value>");
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+fn typed(kind: &DispatchInputType, text: &str) -> Value {
+    match kind {
+        DispatchInputType::Boolean => Value::Bool(text.trim().eq_ignore_ascii_case("true")),
+        DispatchInputType::Number => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(|| Value::String(text.to_owned()), Value::Number),
+        _ => Value::String(text.to_owned()),
+    }
+}
+
+fn synthesized_event(event: &str, repo: &Repo, inputs: &Map<String, Value>) -> Value {
+    let (owner, name) = repo.name.split_once('/').unwrap_or(("local", repo.name.as_str()));
+    let repository = json!({
+        "name": name, "full_name": repo.name, "owner": {"login": owner, "name": owner},
+        "default_branch": repo.git_ref.strip_prefix("refs/heads/").unwrap_or("main"),
+    });
+    let sender = json!({"login": repo.actor});
+    match event {
+        "push" => json!({
+            "ref": repo.git_ref, "before": "0000000000000000000000000000000000000000", "after": repo.sha,
+            "repository": repository, "sender": sender, "pusher": {"name": repo.actor},
+            "head_commit": {"id": repo.sha}, "commits": [{"id": repo.sha}],
+        }),
+        "pull_request" | "pull_request_target" => json!({
+            "action": "opened", "number": 1, "repository": repository, "sender": sender,
+            "pull_request": {
+                "number": 1,
+                "head": {"ref": repo.git_ref.strip_prefix("refs/heads/").unwrap_or(&repo.git_ref), "sha": repo.sha},
+                "base": {"ref": "main", "sha": repo.sha},
+            },
+        }),
+        "workflow_dispatch" => json!({
+            "ref": repo.git_ref, "inputs": inputs, "repository": repository, "sender": sender,
+        }),
+        _ => json!({"repository": repository, "sender": sender}),
+    }
+}
+
+/// `strategy.fail-fast` and `strategy.max-parallel`, which must be known before the job runs.
+pub struct StrategySettings {
+    pub fail_fast: bool,
+    pub max_parallel: Option<usize>,
+}
+
+pub fn strategy_settings(run: &RunContexts, file: &str, job: &Job) -> anyhow::Result<StrategySettings> {
+    let Some(strategy) = &job.strategy else { return Ok(StrategySettings { fail_fast: true, max_parallel: None }) };
+    let contexts = run.contexts(&Map::new(), JobStatus::Success);
+    let fail_fast = contexts.boolean(file, strategy.fail_fast.as_ref(), true)?;
+    let max_parallel = contexts.number(file, strategy.max_parallel.as_ref())?.map(|n| n.max(1.0) as usize);
+    Ok(StrategySettings { fail_fast, max_parallel })
+}
+
+/// The job's name before matrix values are added: its `name:` when literal, else its id.
+pub fn base_name(job_id: &str, job: &Job) -> String {
+    match &job.name {
+        Some(name) if !name.has_expression() => name.value.clone(),
+        _ => job_id.to_owned(),
+    }
+}
+
+/// Evaluates a ready job's `if:` and matrix, and names its instances.
+pub fn expand_job(
+    run: &RunContexts,
+    file: &str,
+    job_id: &str,
+    job: &Job,
+    needs: &Map<String, Value>,
+    request: &ExpandRequest,
+) -> anyhow::Result<Expansion> {
+    let contexts = run.contexts(needs, request.status);
+    let uses_status_function = match &job.if_ {
+        Some(text) => ferry_workflow::expr::Condition::parse(&text.value)
+            .map(|condition| condition.expressions().iter().any(|(expr, _)| expr.uses_status_function()))
+            .unwrap_or(false),
+        None => false,
+    };
+    // Without a status function, a job runs only when every job it needs succeeded.
+    if !uses_status_function && !(request.needs_succeeded && request.status == JobStatus::Success) {
+        return Ok(Expansion::Skip);
+    }
+    if !contexts.condition(file, job.if_.as_ref())? {
+        return Ok(Expansion::Skip);
+    }
+    let combinations = match job.strategy.as_ref().and_then(|strategy| strategy.matrix.as_ref()) {
+        None => vec![Map::new()],
+        Some(matrix) => {
+            let matrix = matrix_value(&contexts, file, matrix)?;
+            expand_matrix(&matrix).map_err(|error| anyhow::anyhow!("job `{job_id}`: {error}"))?
+        }
+    };
+    let mut instances = Vec::new();
+    for combination in combinations {
+        let name = match &job.name {
+            Some(name) if name.has_expression() => {
+                let mut contexts = contexts.clone();
+                contexts.set("matrix", Value::Object(combination.clone()));
+                let rendered = contexts.render(file, name)?;
+                if name.value.contains("matrix") { rendered } else { instance_name(&rendered, &combination) }
+            }
+            _ => instance_name(&base_name(job_id, job), &combination),
+        };
+        instances.push((name, combination));
+    }
+    Ok(Expansion::Instances(instances))
+}
+
+/// The matrix as one JSON object, with every expression in it evaluated.
+fn matrix_value(contexts: &Contexts, file: &str, matrix: &Matrix) -> anyhow::Result<Value> {
+    let evaluate = |value: &Value, span: ferry_workflow::Span| -> anyhow::Result<Value> {
+        evaluate_strings(contexts, file, value, span)
+    };
+    match matrix {
+        Matrix::Expr(text) => Ok(contexts.value(file, text)?),
+        Matrix::Map { dimensions, include, exclude } => {
+            let mut object = Map::new();
+            for (key, value) in dimensions {
+                object.insert(key.clone(), evaluate(&value.value, value.span)?);
+            }
+            for (key, value) in [("include", include), ("exclude", exclude)] {
+                if let Some(value) = value {
+                    object.insert(key.to_owned(), evaluate(&value.value, value.span)?);
+                }
+            }
+            Ok(Value::Object(object))
+        }
+    }
+}
+
+/// `value` with every string that holds an expression replaced by the expression's value.
+fn evaluate_strings(
+    contexts: &Contexts,
+    file: &str,
+    value: &Value,
+    span: ferry_workflow::Span,
+) -> anyhow::Result<Value> {
+    Ok(match value {
+        Value::String(text) if text.contains("${{") => contexts.value(file, &Text { value: text.clone(), span })?,
+        Value::Array(list) => Value::Array(
+            list.iter().map(|item| evaluate_strings(contexts, file, item, span)).collect::<anyhow::Result<_>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, item)| Ok((key.clone(), evaluate_strings(contexts, file, item, span)?)))
+                .collect::<anyhow::Result<_>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_names_come_from_remote_urls() {
+        let cases = [
+            ("git@github.com:ferry-ci/ferry.git", Some("ferry-ci/ferry")),
+            ("https://github.com/ferry-ci/ferry", Some("ferry-ci/ferry")),
+            ("https://gitea.example/org/repo.git/", Some("org/repo")),
+            ("repo", None),
+        ];
+        for (url, want) in cases {
+            assert_eq!(repository_from_url(url).as_deref(), want, "{url}");
+        }
+    }
+}
