@@ -10,9 +10,9 @@ mod graph;
 
 pub(crate) fn workflow(cx: &mut Cx, workflow: &Workflow, tree: &Node) {
     graph::check(cx, workflow);
-    let _ = tree;
+    expressions::check_workflow(cx, tree);
 }
 
 pub(crate) fn action(cx: &mut Cx, tree: &Node) {
-    let _ = (cx, tree);
+    expressions::check_action(cx, tree);
 }

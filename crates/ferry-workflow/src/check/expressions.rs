@@ -10,8 +10,6 @@
 //! in a job's `if`, `secrets` in a step's `if`): [`Where`] follows GitHub's table of context
 //! availability, and is generous wherever the table is not precise.
 
-#![expect(dead_code, reason = "wired into check.rs once the expression engine is merged from main")]
-
 use std::ops::Range;
 
 use crate::diagnostic::Diagnostic;

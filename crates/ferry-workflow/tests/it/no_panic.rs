@@ -11,9 +11,13 @@ const REPLACEMENTS: &[char] =
     &[':', '-', ' ', '\n', '[', ']', '{', '}', '"', '\'', '*', '&', '!', '|', '>', '#', '$', '\t', '@', '%'];
 
 fn read_everything(src: &str) {
-    let _ = parse_workflow(src, Dialect::GitHub);
-    let _ = parse_workflow(src, Dialect::Ferry);
-    let _ = parse_action(src);
+    let mut diagnostics = parse_workflow(src, Dialect::GitHub).1;
+    diagnostics.extend(parse_workflow(src, Dialect::Ferry).1);
+    diagnostics.extend(parse_action(src).1);
+    for diagnostic in diagnostics {
+        let span = diagnostic.span;
+        assert!(span.start.offset <= span.end.offset && span.end.offset <= src.len(), "{diagnostic:?} in {src:?}");
+    }
 }
 
 fn mangle(src: &str, points: usize) {
