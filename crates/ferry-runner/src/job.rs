@@ -12,6 +12,7 @@ mod contexts;
 mod step;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -143,7 +144,8 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
 
     // The job's own cancel signal: the caller's cancel, or the job's timeout.
     let (job_cancel_tx, job_cancel) = watch::channel(false);
-    let watchdog = tokio::spawn(cancel_on(cancel, timeout, job_cancel_tx));
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let watchdog = tokio::spawn(cancel_on(cancel, timeout, job_cancel_tx, timed_out.clone()));
 
     let mut runner = step::StepRunner {
         setup: &setup,
@@ -157,7 +159,6 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         summary: String::new(),
         base_env: base_env(&setup, &contexts),
         started: Instant::now(),
-        timeout,
         background_groups: Vec::new(),
     };
     let mut records = Vec::new();
@@ -172,19 +173,35 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         crate::process::kill_group(group);
     }
 
+    let mut error = None;
     let result = match contexts.status {
+        // A job that ran out of time failed, whatever its steps say.
+        _ if timed_out.load(Ordering::SeqCst) => {
+            error = Some(format!(
+                "the job exceeded its timeout of {} minutes and was stopped",
+                timeout.as_secs_f64() / 60.0
+            ));
+            Conclusion::Failure
+        }
         JobStatus::Success => Conclusion::Success,
         JobStatus::Failure => Conclusion::Failure,
         JobStatus::Cancelled => Conclusion::Cancelled,
     };
     let mut outputs = Map::new();
-    let mut error = None;
+    let mask = |text: &str| setup.masker.read().map(|masker| masker.mask(text).into_owned()).unwrap_or_default();
     for (name, text) in &job.outputs {
         match contexts.render(file, text) {
+            // As on GitHub, an output that holds a secret is dropped, not passed on.
+            Ok(value) if mask(&value) != value => {
+                runner.emit(JobEvent::Line {
+                    step_idx: steps.len(),
+                    text: format!("warning: skip output '{name}' since it may contain secret."),
+                });
+            }
             Ok(value) => {
                 outputs.insert(name.clone(), Value::String(value));
             }
-            Err(failure) => error = Some(failure.0),
+            Err(failure) => error = Some(mask(&failure.0)),
         }
     }
     let continue_on_error = match continue_on_error {
@@ -198,7 +215,8 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         Conclusion::Failure if job.allow_failure => Conclusion::Neutral,
         other => other.with_continue_on_error(continue_on_error),
     };
-    JobOutcome { conclusion, result, outputs, steps: records, summary: runner.summary, error }
+    let summary = mask(&runner.summary);
+    JobOutcome { conclusion, result, outputs, steps: records, summary, error }
 }
 
 fn failed_before_steps(error: String) -> JobOutcome {
@@ -212,8 +230,14 @@ fn failed_before_steps(error: String) -> JobOutcome {
     }
 }
 
-/// Flips `job_cancel` when `cancel` does or when `timeout` has passed.
-async fn cancel_on(mut cancel: watch::Receiver<bool>, timeout: Duration, job_cancel: watch::Sender<bool>) {
+/// Flips `job_cancel` when `cancel` does or when `timeout` has passed (and then sets
+/// `timed_out`).
+async fn cancel_on(
+    mut cancel: watch::Receiver<bool>,
+    timeout: Duration,
+    job_cancel: watch::Sender<bool>,
+    timed_out: Arc<AtomicBool>,
+) {
     let cancelled = async {
         while !*cancel.borrow_and_update() {
             if cancel.changed().await.is_err() {
@@ -223,7 +247,7 @@ async fn cancel_on(mut cancel: watch::Receiver<bool>, timeout: Duration, job_can
     };
     tokio::select! {
         () = cancelled => {}
-        () = tokio::time::sleep(timeout) => {}
+        () = tokio::time::sleep(timeout) => timed_out.store(true, Ordering::SeqCst),
     }
     let _ = job_cancel.send(true);
 }

@@ -29,7 +29,7 @@ pub enum Command {
     ///   ferry run --event workflow_dispatch --input level=debug --secret TOKEN=s3cr3t
     ///   ferry run --report report.json             # machine-readable results
     #[command(verbatim_doc_comment)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check workflow and action files and explain every mistake with file:line:col.
     ///
     /// With a directory, checks `.github/workflows`, `.ferry/workflows` and the local actions

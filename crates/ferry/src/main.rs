@@ -13,7 +13,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let res = match cli.command {
-        cli::Command::Run(args) => run::main(args),
+        cli::Command::Run(args) => run::main(*args),
         cli::Command::Lint(args) => lint::main(args),
     };
     match res {

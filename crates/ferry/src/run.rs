@@ -200,7 +200,8 @@ async fn run_workflow(
                     let clone_dir = job_dir.join("workspace");
                     // DIR may be a folder inside the repository (like examples/hello): the job
                     // works there, in its copy of the whole repository.
-                    let workspace = clone_dir.join(&subdir);
+                    let workspace =
+                        if subdir.as_os_str().is_empty() { clone_dir.clone() } else { clone_dir.join(&subdir) };
                     let setup = JobSetup {
                         workflow: workflow.clone(),
                         workflow_file: selected.file.clone(),

@@ -38,10 +38,12 @@ pub(super) struct StepRunner<'a> {
     /// `GITHUB_*`, `RUNNER_*` and `CI` for every step.
     pub base_env: Vec<(String, String)>,
     pub started: Instant,
-    pub timeout: Duration,
     /// Process groups steps left running (`./server &`); killed when the job ends.
     pub background_groups: Vec<i32>,
 }
+
+/// A step's outcome, conclusion and outputs, boxed because composite actions recurse.
+type StepFuture<'s> = std::pin::Pin<Box<dyn Future<Output = (Conclusion, Conclusion, Map<String, Value>)> + Send + 's>>;
 
 /// What running one step produced.
 pub(super) struct StepResult {
@@ -75,6 +77,7 @@ impl StepRunner<'_> {
     pub async fn run_top_level(&mut self, step_idx: usize, step: &Step, contexts: &mut Contexts) -> StepRecord {
         let started = Instant::now();
         let name = self.display_name(step, contexts);
+        let name = self.setup.masker.read().map(|masker| masker.mask(&name).into_owned()).unwrap_or_default();
         self.emit(JobEvent::StepStarted { step_idx, name: name.clone() });
         let (outcome, conclusion, _outputs) = self.run_step(step_idx, step, contexts).await;
         let elapsed = started.elapsed();
@@ -85,12 +88,7 @@ impl StepRunner<'_> {
 
     /// Runs any step (of the job or of a composite action) and updates `contexts`: its status
     /// and `steps.<id>`. Returns the step's outcome, conclusion and outputs.
-    pub fn run_step<'s>(
-        &'s mut self,
-        step_idx: usize,
-        step: &'s Step,
-        contexts: &'s mut Contexts,
-    ) -> std::pin::Pin<Box<dyn Future<Output = (Conclusion, Conclusion, Map<String, Value>)> + Send + 's>> {
+    pub fn run_step<'s>(&'s mut self, step_idx: usize, step: &'s Step, contexts: &'s mut Contexts) -> StepFuture<'s> {
         Box::pin(async move {
             if self.is_cancelled() && contexts.status != JobStatus::Cancelled {
                 contexts.status = JobStatus::Cancelled;
@@ -178,7 +176,14 @@ impl StepRunner<'_> {
                     env: step_env,
                     timeout,
                     retry: step.retry.clone(),
-                    action_path: None,
+                    // Inside a composite action, `github.action_path` is the action's folder.
+                    action_path: contexts
+                        .values
+                        .get("github")
+                        .and_then(|github| github.get("action_path"))
+                        .and_then(Value::as_str)
+                        .filter(|path| !path.is_empty())
+                        .map(PathBuf::from),
                     step_id: step.id.as_ref().map(|id| id.value.clone()),
                 };
                 self.run_script(step_idx, script).await
@@ -248,7 +253,7 @@ impl StepRunner<'_> {
             }
             attempt += 1;
             let delay = retry.map_or(0.0, |retry| retry.delay_before(attempt));
-            self.line(step_idx, &format!("attempt {} of {attempts} failed; retrying in {delay}s", attempt - 1));
+            self.line(step_idx, &format!("↻ attempt {} of {attempts} failed; retrying in {delay}s", attempt - 1));
             let mut cancel = self.cancel.clone();
             let delay = Duration::try_from_secs_f64(delay).unwrap_or_default();
             tokio::select! {
@@ -304,13 +309,13 @@ impl StepRunner<'_> {
                 .unwrap_or_default();
             env.push(("PATH".to_owned(), format!("{}:{inherited}", self.path_additions.join(":"))));
         }
-        let remaining = self.timeout.saturating_sub(self.started.elapsed());
         let spec = ProcessSpec {
             program,
             args,
             working_dir: working_dir.to_path_buf(),
             env,
-            timeout: Some(script.timeout.map_or(remaining, |timeout| timeout.min(remaining))),
+            // The job's own timeout cancels the step through `cancel`.
+            timeout: script.timeout,
             kill_grace: KILL_GRACE,
             keep_background: true,
         };
@@ -344,6 +349,8 @@ impl StepRunner<'_> {
                 }
                 Command::Annotation(mut annotation) => {
                     annotation.message = mask(&annotation.message);
+                    annotation.title = annotation.title.map(|title| mask(&title));
+                    annotation.file = annotation.file.map(|file| mask(&file));
                     emit(JobEvent::Annotation { step_idx, annotation });
                 }
                 Command::Group(title) => emit(JobEvent::Group { step_idx, title: mask(&title) }),

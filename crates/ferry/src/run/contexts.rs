@@ -316,7 +316,8 @@ pub fn expand_job(
         None => false,
     };
     // Without a status function, a job runs only when every job it needs succeeded.
-    if !uses_status_function && !(request.needs_succeeded && request.status == JobStatus::Success) {
+    let needs_fine = request.needs_succeeded && request.status == JobStatus::Success;
+    if !uses_status_function && !needs_fine {
         return Ok(Expansion::Skip);
     }
     if !contexts.condition(file, job.if_.as_ref())? {

@@ -71,6 +71,14 @@ impl Report {
             }
             for (instance, _, name, conclusion) in instances {
                 let job_report = match outcomes.remove(&instance) {
+                    // The job stopped before its first step: every step is reported skipped.
+                    Some(outcome) if outcome.steps.is_empty() => JobReport {
+                        conclusion: outcome.conclusion,
+                        outputs: outcome.outputs,
+                        steps: skipped_steps(),
+                        error: outcome.error,
+                        elapsed: Duration::ZERO,
+                    },
                     Some(outcome) => JobReport {
                         conclusion: outcome.conclusion,
                         outputs: outcome.outputs,

@@ -1,0 +1,139 @@
+//! The one helper these tests share: a temporary git repository with workflow files, and
+//! `ferry` run on it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A temporary git repository with one commit.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    /// A repository whose files are `files` (path, contents), committed on branch `main`.
+    pub fn new(files: &[(&str, &str)]) -> Repo {
+        let dir = tempfile::Builder::new().prefix("ferry-it-").tempdir().expect("temp dir");
+        let repo = Repo { dir };
+        repo.git(&["init", "--quiet", "--initial-branch=main"]);
+        for (path, contents) in files {
+            repo.write(path, contents);
+        }
+        repo.commit("initial");
+        repo
+    }
+
+    /// A repository with one GitHub workflow at `.github/workflows/ci.yml`.
+    pub fn with_workflow(workflow: &str) -> Repo {
+        Repo::new(&[(".github/workflows/ci.yml", workflow)])
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, path: &str, contents: &str) {
+        let path = self.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("a file in the repository")).expect("mkdir");
+        std::fs::write(&path, contents).expect("write");
+    }
+
+    pub fn commit(&self, message: &str) {
+        self.git(&["add", "--all"]);
+        self.git(&["commit", "--quiet", "--allow-empty", "-m", message]);
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out =
+            Command::new("git").current_dir(self.path()).args(args).envs(git_identity()).output().expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// `ferry run` in this repository with `args`, writing and returning its report.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let report = self.path().join(".git").join("ferry-report.json");
+        let mut command = ferry();
+        command.arg("run").arg(self.path()).arg("--report").arg(&report).args(args);
+        let output = command.output().expect("ferry runs");
+        Run::from_output(output, &report)
+    }
+}
+
+fn git_identity() -> [(&'static str, &'static str); 4] {
+    [
+        ("GIT_AUTHOR_NAME", "Ferry Tests"),
+        ("GIT_AUTHOR_EMAIL", "tests@ferry.invalid"),
+        ("GIT_COMMITTER_NAME", "Ferry Tests"),
+        ("GIT_COMMITTER_EMAIL", "tests@ferry.invalid"),
+    ]
+}
+
+/// The `ferry` binary under test, with colours off.
+pub fn ferry() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE").envs(git_identity());
+    command
+}
+
+/// What one `ferry run` did.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// The `--report` JSON (`Value::Null` when none was written).
+    pub report: Value,
+}
+
+impl Run {
+    pub fn from_output(output: Output, report: &Path) -> Run {
+        let report = std::fs::read_to_string(report)
+            .ok()
+            .map(|text| serde_json::from_str(&text).expect("the report is JSON"))
+            .unwrap_or(Value::Null);
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            report,
+        }
+    }
+
+    /// `job / step-id-or-name: outcome/conclusion` lines and the run's conclusion: the shape
+    /// of the run, for assertions that read like the workflow.
+    pub fn trace(&self) -> String {
+        let mut lines = vec![format!("run: {}", self.report["conclusion"].as_str().unwrap_or("?"))];
+        for (job, entry) in self.report["jobs"].as_object().into_iter().flatten() {
+            lines.push(format!("{job}: {}", entry["conclusion"].as_str().unwrap_or("?")));
+            for step in entry["steps"].as_array().into_iter().flatten() {
+                let name = step["id"].as_str().or_else(|| step["name"].as_str()).unwrap_or("?");
+                let (outcome, conclusion) =
+                    (step["outcome"].as_str().unwrap_or("?"), step["conclusion"].as_str().unwrap_or("?"));
+                let result = if outcome == conclusion { outcome.to_owned() } else { format!("{outcome}/{conclusion}") };
+                lines.push(format!("  {name}: {result}"));
+            }
+        }
+        lines.join("\n")
+    }
+
+    /// The lines a job printed (its prefix removed).
+    pub fn lines_of(&self, job: &str) -> Vec<&str> {
+        let prefix = format!("{job} | ");
+        self.stdout.lines().filter_map(|line| line.strip_prefix(&prefix)).collect()
+    }
+
+    /// Fails with everything ferry printed, for assertion messages.
+    pub fn context(&self) -> String {
+        format!(
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}\n--- report\n{:#}",
+            self.code, self.stdout, self.stderr, self.report
+        )
+    }
+}
+
+/// A path inside the repository's `.git` folder, outside every job's workspace, that steps
+/// can write to so tests can see what happened.
+pub fn marker(repo: &Repo, name: &str) -> PathBuf {
+    repo.path().join(".git").join(name)
+}
