@@ -3,7 +3,8 @@
 //!
 //! Errors point at the exact bytes when the scalar maps one-to-one onto the source (a plain
 //! scalar, or a quoted one on a single line without escapes); otherwise at the whole scalar.
-//! The `on:` section is not evaluated by GitHub (except `workflow_call` output values), and
+//! The `on:` section is not evaluated by GitHub (except `workflow_call` input defaults and
+//! output values), and
 //! neither are names and descriptions, so they are not checked.
 //!
 //! GitHub also refuses a context that exists but is not available where it is used (`matrix`
@@ -46,6 +47,12 @@ pub(super) fn check_workflow(cx: &mut Cx, tree: &Node) {
     for entry in entries {
         match entry.key.as_str() {
             Some("on") => {
+                let inputs = get(&entry.value, "workflow_call").and_then(|call| get(call, "inputs"));
+                for input in inputs.and_then(Node::as_map).unwrap_or_default() {
+                    if let Some(default) = get(&input.value, "default") {
+                        walk(cx, default, WORKFLOW_LEVEL, "on.workflow_call.inputs.default");
+                    }
+                }
                 let outputs = get(&entry.value, "workflow_call").and_then(|call| get(call, "outputs"));
                 for output in outputs.and_then(Node::as_map).unwrap_or_default() {
                     if let Some(value) = get(&output.value, "value") {

@@ -19,6 +19,7 @@ pub struct Action {
     pub branding: Option<Spanned<serde_json::Value>>,
 }
 
+/// An action input. `required` is advisory on GitHub (a missing input is not an error).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ActionInput {
     pub description: Option<Text>,
@@ -28,6 +29,7 @@ pub struct ActionInput {
     pub deprecation_message: Option<Text>,
 }
 
+/// An action output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ActionOutput {
     pub description: Option<Text>,

@@ -72,6 +72,7 @@ pub enum JobSecrets {
     Map(IndexMap<String, Text>),
 }
 
+/// `strategy:`: how the matrix fans the job out.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Strategy {
     pub matrix: Option<Matrix>,

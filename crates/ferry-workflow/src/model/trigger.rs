@@ -13,6 +13,7 @@ pub struct Trigger {
     pub kind: TriggerKind,
 }
 
+/// What an event's configuration says, by event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TriggerKind {
@@ -53,6 +54,7 @@ pub struct DispatchInput {
     pub kind: DispatchInputType,
 }
 
+/// The `type:` of a `workflow_dispatch` input; `string` when not written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DispatchInputType {
@@ -75,6 +77,7 @@ pub struct WorkflowCall {
     pub secrets: IndexMap<String, CallSecret>,
 }
 
+/// A `workflow_call` input; `default` may hold expressions over `github`, `inputs` and `vars`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CallInput {
     pub description: Option<Text>,
@@ -83,6 +86,7 @@ pub struct CallInput {
     pub kind: CallInputType,
 }
 
+/// The `type:` of a `workflow_call` input (required by GitHub).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallInputType {
@@ -91,6 +95,7 @@ pub enum CallInputType {
     Number,
 }
 
+/// A `workflow_call` output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CallOutput {
     pub description: Option<Text>,
@@ -98,6 +103,7 @@ pub struct CallOutput {
     pub value: Option<Text>,
 }
 
+/// A secret a reusable workflow accepts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CallSecret {
     pub description: Option<Text>,
