@@ -335,25 +335,8 @@ fn dispatch_input(cx: &mut Cx, entry: &Entry, name: &str) -> DispatchInput {
             format!("choice input `{name}` has no options"),
             "list the choices under `options:`",
         ),
-        (_, Some((field, _))) => cx.error(
-            "options-without-choice",
-            field.key.span,
-            format!("`options` is only for inputs of `type: choice`, and `{name}` is not one"),
-            "add `type: choice` or remove `options`",
-        ),
-        (_, None) => {}
-    }
-    if let (DispatchInputType::Boolean, Some(default)) = (&input.kind, &input.default)
-        && !default.value.is_boolean()
-        && !default.value.is_null()
-        && !is_expression(&default.value)
-    {
-        cx.error(
-            "wrong-type",
-            default.span,
-            format!("default of boolean input `{name}` must be `true` or `false`"),
-            "write `default: true` or `default: false`",
-        );
+        // GitHub ignores `options` on other input types.
+        (_, _) => {}
     }
     input
 }
@@ -363,10 +346,6 @@ fn scalar_text(value: &serde_json::Value) -> Option<String> {
         serde_json::Value::Bool(_) | serde_json::Value::Number(_) => Some(value.to_string()),
         _ => None,
     }
-}
-
-fn is_expression(value: &serde_json::Value) -> bool {
-    value.as_str().is_some_and(|text| text.contains("${{"))
 }
 
 fn call(cx: &mut Cx, node: &Node) -> WorkflowCall {

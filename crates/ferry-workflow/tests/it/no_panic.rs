@@ -61,7 +61,7 @@ fn corpus_files() -> Vec<std::path::PathBuf> {
 fn mangled_fixtures_never_panic() {
     for file in fixture_files() {
         let src = std::fs::read_to_string(&file).expect("test inputs are UTF-8");
-        mangle(&src, 60);
+        mangle(&src, 40);
     }
 }
 
@@ -69,7 +69,7 @@ fn mangled_fixtures_never_panic() {
 fn mangled_corpus_files_never_panic() {
     for file in corpus_files() {
         let src = std::fs::read_to_string(&file).expect("test inputs are UTF-8");
-        mangle(&src, 16);
+        mangle(&src, 12);
     }
 }
 
