@@ -178,6 +178,10 @@ impl<'s> Cx<'s> {
         for entry in self.map(node, what) {
             let Some(key) = self.key(entry) else { continue };
             let value = match &entry.value.kind {
+                // `FOO:` and `FOO: null` set an empty value, as on GitHub.
+                NodeKind::Scalar(_) if entry.value.is_null() => {
+                    Spanned { value: String::new(), span: entry.value.span }
+                }
                 NodeKind::Scalar(scalar) => Spanned { value: scalar.value.clone(), span: entry.value.span },
                 _ => {
                     self.wrong_type(&entry.value, &format!("{what}.{key}"), "a string");

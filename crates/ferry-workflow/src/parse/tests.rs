@@ -155,3 +155,11 @@ fn the_dialect_follows_the_folder() {
     assert_eq!(Dialect::for_path(".github/workflows/ci.yml"), Dialect::GitHub);
     assert_eq!(Dialect::for_path("docs/.ferry/workflows.yml"), Dialect::GitHub);
 }
+
+#[test]
+fn env_values_are_text_as_written() {
+    let src = "on: push\nenv:\n  A: 1\n  B: true\n  C:\n  D: ~\n  E: '01'\njobs:\n  a:\n    runs-on: x\n    steps: [{run: x}]\n";
+    let workflow = workflow(src, Dialect::GitHub);
+    let values: Vec<&str> = workflow.env.values().map(|text| text.value.as_str()).collect();
+    assert_eq!(values, ["1", "true", "", "", "01"]);
+}
