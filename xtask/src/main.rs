@@ -14,7 +14,20 @@ const LOGIC_CRATES: &[&str] = &["ferry-model", "ferry-workflow", "ferry-engine"]
 const IO_MARKERS: &[&str] =
     &["tokio", "sqlx", "axum", "std::fs", "std::process", "std::net", "std::env", "SystemTime::now", "Instant::now"];
 /// Layers, bottom first: a crate may depend only on crates in strictly lower layers.
-const LAYERS: &[&[&str]] = &[&["ferry-model"], &["ferry-workflow"], &["ferry-engine"], &["ferry-runner"], &["ferry"]];
+const LAYERS: &[&[&str]] = &[
+    // 0 vocabulary
+    &["ferry-model"],
+    // 1 language
+    &["ferry-workflow"],
+    // 2 pure domain logic and wire types
+    &["ferry-engine", "ferry-hooks", "ferry-proto"],
+    // 3 adapters
+    &["ferry-store", "ferry-client"],
+    // 4 IO edge (and the test kit, which may start any of them)
+    &["ferry-runner", "ferry-server", "ferry-testkit"],
+    // 5 the binary
+    &["ferry"],
+];
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);

@@ -96,7 +96,7 @@ const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(360 * 60);
 pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: watch::Receiver<bool>) -> JobOutcome {
     let workflow = setup.workflow.clone();
     let Some(job) = workflow.jobs.get(&setup.job_id) else {
-        return failed_before_steps(format!("job `{}` is not in {}", setup.job_id, setup.workflow_file));
+        return JobOutcome::failed(format!("job `{}` is not in {}", setup.job_id, setup.workflow_file));
     };
     let mut contexts =
         Contexts { values: setup.contexts.clone(), status: JobStatus::Success, workspace: setup.workspace.clone() };
@@ -118,26 +118,26 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
     let mut env = Map::new();
     for source in [&workflow.env, &job.env] {
         if let Err(error) = extend_env(&mut env, &contexts, file, source) {
-            return failed_before_steps(error.0);
+            return JobOutcome::failed(error.0);
         }
         contexts.set("env", Value::Object(env.clone()));
     }
     if job.container.is_some() || job.services.is_some() {
-        return failed_before_steps(format!(
+        return JobOutcome::failed(format!(
             "job `{}` uses `container:` or `services:`; `ferry run` runs steps on this host and has no container engine. \
              Remove them (install what the job needs on this host) or run the workflow on a runner with Docker",
             setup.job_id
         ));
     }
     if job.uses.is_some() {
-        return failed_before_steps(format!(
+        return JobOutcome::failed(format!(
             "job `{}` calls a reusable workflow; `ferry run` does not run reusable workflows yet",
             setup.job_id
         ));
     }
     let timeout = match contexts.number(file, job.timeout_minutes.as_ref()) {
         Ok(minutes) => minutes.map_or(DEFAULT_JOB_TIMEOUT, minutes_to_duration),
-        Err(error) => return failed_before_steps(error.0),
+        Err(error) => return JobOutcome::failed(error.0),
     };
     let continue_on_error = contexts.boolean(file, job.continue_on_error.as_ref(), false);
     let defaults = merged_defaults(&workflow.defaults, &job.defaults);
@@ -219,14 +219,17 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
     JobOutcome { conclusion, result, outputs, steps: records, summary, error }
 }
 
-fn failed_before_steps(error: String) -> JobOutcome {
-    JobOutcome {
-        conclusion: Conclusion::Failure,
-        result: Conclusion::Failure,
-        outputs: Map::new(),
-        steps: Vec::new(),
-        summary: String::new(),
-        error: Some(error),
+impl JobOutcome {
+    /// A job that failed before running any step, for `error`.
+    pub fn failed(error: String) -> JobOutcome {
+        JobOutcome {
+            conclusion: Conclusion::Failure,
+            result: Conclusion::Failure,
+            outputs: Map::new(),
+            steps: Vec::new(),
+            summary: String::new(),
+            error: Some(error),
+        }
     }
 }
 

@@ -227,7 +227,7 @@ async fn run_workflow(
                     tasks.spawn(async move {
                         let outcome = match prepare(&repo_root, &sha, &clone_dir, &setup).await {
                             Ok(()) => run_job(setup, instance.0, events, cancel_rx).await,
-                            Err(error) => failed_job(format!("{error:#}")),
+                            Err(error) => JobOutcome::failed(format!("{error:#}")),
                         };
                         (instance, outcome)
                     });
@@ -291,17 +291,6 @@ async fn prepare(repo_root: &Path, sha: &str, clone_dir: &Path, setup: &JobSetup
         .await
         .context("preparing the job's workspace")?;
     Ok(())
-}
-
-fn failed_job(error: String) -> JobOutcome {
-    JobOutcome {
-        conclusion: Conclusion::Failure,
-        result: Conclusion::Failure,
-        outputs: Map::new(),
-        steps: Vec::new(),
-        summary: String::new(),
-        error: Some(error),
-    }
 }
 
 /// Adds a finished instance's outputs to `needs.<job>`; with a matrix, later instances win.

@@ -29,6 +29,19 @@ impl Repo {
         Repo::new(&[(".github/workflows/ci.yml", workflow)])
     }
 
+    /// A repository whose workflow names marker files as `@name@`; each becomes a path
+    /// outside the job's workspace (see [`marker`]), returned in the order of `markers`.
+    pub fn with_markers(workflow: &str, markers: &[&str]) -> (Repo, Vec<PathBuf>) {
+        let repo = Repo::new(&[]);
+        let paths: Vec<PathBuf> = markers.iter().map(|name| marker(&repo, name)).collect();
+        let workflow = markers.iter().zip(&paths).fold(workflow.to_owned(), |text, (name, path)| {
+            text.replace(&format!("@{name}@"), &path.display().to_string())
+        });
+        repo.write(".github/workflows/ci.yml", &workflow);
+        repo.commit("workflow");
+        (repo, paths)
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

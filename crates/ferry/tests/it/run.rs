@@ -1,6 +1,6 @@
 //! `ferry run`: jobs, steps, contexts, runner files, shells, actions and the report.
 
-use crate::harness::{Repo, ferry, marker};
+use crate::harness::{Repo, ferry};
 
 #[test]
 fn outputs_flow_through_needs_into_a_matrix_and_the_report() {
@@ -121,11 +121,8 @@ jobs:
 
 #[test]
 fn secrets_and_masked_values_never_appear_however_they_are_split() {
-    let repo = Repo::with_workflow("");
-    let generated = marker(&repo, "generated");
-    repo.write(
-        ".github/workflows/ci.yml",
-        &r#"
+    let (repo, markers) = Repo::with_markers(
+        r#"
 on: push
 jobs:
   leak:
@@ -146,21 +143,20 @@ jobs:
       - id: dynamic
         run: |
           value="pw-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
-          echo "$value" > GENERATED
+          echo "$value" > @generated@
           echo "::add-mask::$value"
           echo "the value is $value"
       - id: fail
         name: Report ${{ secrets.TOKEN }}
         run: echo "::error title=${{ secrets.TOKEN }}::failed with ${{ secrets.TOKEN }}"
-"#
-        .replace("GENERATED", &generated.display().to_string()),
+"#,
+        &["generated"],
     );
-    repo.commit("workflow");
     let token = "hunter2-super-secret";
     let cert = "-----BEGIN KEY-----\nline-one-secret-part\nline-two-secret-part\n-----END KEY-----";
     let run = repo.run(&["--secret", &format!("TOKEN={token}"), "--secret", &format!("CERT={cert}")]);
     assert_eq!(run.code, Some(0), "{}", run.context());
-    let generated = std::fs::read_to_string(&generated).expect("the step wrote its value");
+    let generated = std::fs::read_to_string(&markers[0]).expect("the step wrote its value");
     let everything = format!("{}{}{}", run.stdout, run.stderr, run.report);
     for secret in [token, "line-one-secret-part", "line-two-secret-part", generated.trim()] {
         assert!(!everything.contains(secret), "`{secret}` leaked:\n{}", run.context());

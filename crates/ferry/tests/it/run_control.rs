@@ -35,13 +35,8 @@ fn process_gone(path: &Path) -> bool {
 
 #[test]
 fn ctrl_c_cancels_the_running_step_and_still_runs_always_steps() {
-    let repo = Repo::with_workflow("");
-    let started = marker(&repo, "started");
-    let sleeper = marker(&repo, "sleeper.pid");
-    repo.write(
-        ".github/workflows/ci.yml",
-        &format!(
-            r#"
+    let (repo, markers) = Repo::with_markers(
+        r#"
 on: push
 jobs:
   j:
@@ -50,14 +45,14 @@ jobs:
       - id: long
         run: |
           sleep 1000 &
-          echo $! > {sleeper}
-          touch {started}
+          echo $! > @sleeper@
+          touch @started@
           wait
       - id: next
         run: echo should not run
       - id: cleanup
         if: always()
-        run: echo "cleanup sees ${{{{ job.status }}}}"
+        run: echo "cleanup sees ${{ job.status }}"
       - id: on-cancel
         if: cancelled()
         run: echo cancelled-step-ran
@@ -68,11 +63,9 @@ jobs:
       - id: never
         run: echo never
 "#,
-            sleeper = sleeper.display(),
-            started = started.display()
-        ),
+        &["sleeper", "started"],
     );
-    repo.commit("workflow");
+    let [sleeper, started] = &markers[..] else { unreachable!("two markers") };
     let report = marker(&repo, "report.json");
     let child = ferry()
         .arg("run")
@@ -83,7 +76,7 @@ jobs:
         .stderr(Stdio::piped())
         .spawn()
         .expect("ferry starts");
-    wait_for(&started);
+    wait_for(started);
     let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits")).expect("positive pid");
     kill_process(pid, Signal::INT).expect("send SIGINT");
     let output = child.wait_with_output().expect("ferry ends");
@@ -95,17 +88,13 @@ jobs:
          later: skipped\n  never: skipped"
     );
     assert!(run.lines_of("j").contains(&"cleanup sees cancelled"), "{}", run.context());
-    assert!(process_gone(&sleeper), "the step's background sleep survived the cancel");
+    assert!(process_gone(sleeper), "the step's background sleep survived the cancel");
 }
 
 #[test]
 fn a_step_timeout_stops_the_step_and_its_children() {
-    let repo = Repo::with_workflow("");
-    let sleeper = marker(&repo, "sleeper.pid");
-    repo.write(
-        ".github/workflows/ci.yml",
-        &format!(
-            r#"
+    let (repo, markers) = Repo::with_markers(
+        r#"
 on: push
 jobs:
   j:
@@ -115,21 +104,19 @@ jobs:
         timeout-minutes: 0.01
         run: |
           sleep 1000 &
-          echo $! > {sleeper}
+          echo $! > @sleeper@
           wait
       - id: after
         if: always()
         run: echo after the timeout
 "#,
-            sleeper = sleeper.display()
-        ),
+        &["sleeper"],
     );
-    repo.commit("workflow");
     let run = repo.run(&[]);
     assert_eq!(run.code, Some(1), "{}", run.context());
     assert_eq!(run.trace(), "run: failure\nj: failure\n  slow: failure\n  after: success");
     assert!(run.lines_of("j").contains(&"The step timed out and was stopped."), "{}", run.context());
-    assert!(process_gone(&sleeper), "the timed-out step's child survived");
+    assert!(process_gone(&markers[0]), "the timed-out step's child survived");
 }
 
 #[test]
@@ -149,12 +136,8 @@ fn a_job_timeout_stops_the_job_and_fails_it() {
 
 #[test]
 fn fail_fast_cancels_the_rest_of_the_matrix() {
-    let repo = Repo::with_workflow("");
-    let slow_started = marker(&repo, "slow-started");
-    repo.write(
-        ".github/workflows/ci.yml",
-        &format!(
-            r#"
+    let (repo, _) = Repo::with_markers(
+        r#"
 on: push
 jobs:
   m:
@@ -165,14 +148,12 @@ jobs:
     steps:
       - id: work
         run: |
-          if [ "${{{{ matrix.kind }}}}" = slow ]; then touch {started}; sleep 1000; fi
-          while [ ! -e {started} ]; do sleep 0.02; done
+          if [ "${{ matrix.kind }}" = slow ]; then touch @started@; sleep 1000; fi
+          while [ ! -e @started@ ]; do sleep 0.02; done
           exit 1
 "#,
-            started = slow_started.display()
-        ),
+        &["started"],
     );
-    repo.commit("workflow");
     let run = repo.run(&["--parallel", "2"]);
     assert_eq!(run.code, Some(1), "{}", run.context());
     assert_eq!(
