@@ -85,6 +85,8 @@ pub async fn prepare_workspace(repo: &Path, sha: &str, dest: &Path) -> Result<()
         OsStr::new("--quiet"),
         OsStr::new("--shared"),
         OsStr::new("--no-checkout"),
+        // No hook samples from git's template: the workspace needs none, and they cost writes.
+        OsStr::new("--template="),
         OsStr::new("--"),
         repo.as_os_str(),
         dest.as_os_str(),
@@ -99,6 +101,29 @@ pub async fn prepare_workspace(repo: &Path, sha: &str, dest: &Path) -> Result<()
         return Err(failure(&checkout_args, &output));
     }
     tracing::debug!(repo = %repo.display(), dest = %dest.display(), sha = %full_sha, "prepared workspace");
+    Ok(())
+}
+
+/// Copies a prepared workspace (see [`prepare_workspace`]) to `dest`, which must not exist:
+/// files with their permissions, symbolic links as links. Much cheaper than another clone and
+/// checkout, so a run prepares one checkout and gives each job a copy.
+///
+/// # Errors
+/// Reading `src` or writing `dest` failed.
+pub fn copy_workspace(src: &Path, dest: &Path) -> io::Result<()> {
+    std::fs::create_dir(dest)?;
+    for entry in std::fs::read_dir(src)? {
+        let entry = entry?;
+        let (from, to) = (entry.path(), dest.join(entry.file_name()));
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            copy_workspace(&from, &to)?;
+        } else if file_type.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
+        } else {
+            std::fs::copy(&from, &to)?;
+        }
+    }
     Ok(())
 }
 

@@ -136,6 +136,11 @@ async fn run_workflow(
         .ok()
         .and_then(|dir| dir.strip_prefix(&repo.root).ok().map(Path::to_path_buf))
         .unwrap_or_default();
+    // One checkout per run; each job works in its own copy of it.
+    let checkout = scratch.path().join("checkout");
+    ferry_runner::workspace::prepare_workspace(&repo.root, &repo.sha, &checkout)
+        .await
+        .context("preparing the run's checkout")?;
     let masker = Arc::new(RwLock::new(Masker::new()));
     if let Ok(mut masker) = masker.write() {
         for (_, secret) in &args.secrets {
@@ -221,11 +226,10 @@ async fn run_workflow(
                         masker: masker.clone(),
                     };
                     printer.job_started(instance.0, name);
-                    let repo_root = repo.root.clone();
-                    let sha = repo.sha.clone();
+                    let checkout = checkout.clone();
                     let events = events_tx.clone();
                     tasks.spawn(async move {
-                        let outcome = match prepare(&repo_root, &sha, &clone_dir, &setup).await {
+                        let outcome = match prepare(checkout, clone_dir, &setup).await {
                             Ok(()) => run_job(setup, instance.0, events, cancel_rx).await,
                             Err(error) => JobOutcome::failed(format!("{error:#}")),
                         };
@@ -284,12 +288,13 @@ async fn run_workflow(
     Ok(Report::from_run(workflow, &scheduler, &mut outcomes))
 }
 
-/// Copies the repository at the run's commit into `clone_dir`.
-async fn prepare(repo_root: &Path, sha: &str, clone_dir: &Path, setup: &JobSetup) -> anyhow::Result<()> {
+/// Copies the run's checkout into the job's `clone_dir`, and makes its temporary directory.
+async fn prepare(checkout: PathBuf, clone_dir: PathBuf, setup: &JobSetup) -> anyhow::Result<()> {
     std::fs::create_dir_all(&setup.temp).with_context(|| format!("creating {}", setup.temp.display()))?;
-    ferry_runner::workspace::prepare_workspace(repo_root, sha, clone_dir)
+    tokio::task::spawn_blocking(move || ferry_runner::workspace::copy_workspace(&checkout, &clone_dir))
         .await
-        .context("preparing the job's workspace")?;
+        .context("copying the workspace")?
+        .context("copying the run's checkout into the job's workspace")?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use ferry_runner::workspace::{HeadCommit, WorkspaceError, head_commit, prepare_workspace};
+use ferry_runner::workspace::{HeadCommit, WorkspaceError, copy_workspace, head_commit, prepare_workspace};
 use tempfile::TempDir;
 
 /// Runs git in `dir` with a fixed identity, so no global git config is needed; returns stdout.
@@ -65,6 +65,31 @@ async fn workspace_is_a_repository_at_the_commit() {
     let empty = tempfile::tempdir().expect("temporary directory");
     prepare_workspace(dir.path(), &shas[1][..10], empty.path()).await.expect("workspace");
     assert_eq!(std::fs::read_to_string(empty.path().join("file.txt")).expect("checked out"), "two");
+}
+
+#[tokio::test]
+async fn a_copied_workspace_is_a_repository_of_its_own() {
+    let (dir, shas) = repo(&["one"]);
+    let dest = tempfile::tempdir().expect("temporary directory");
+    let checkout = dest.path().join("checkout");
+    prepare_workspace(dir.path(), &shas[0], &checkout).await.expect("workspace");
+    std::os::unix::fs::symlink("file.txt", checkout.join("link")).expect("symlink");
+    std::fs::create_dir(checkout.join("bin")).expect("mkdir");
+    std::fs::write(checkout.join("bin/tool"), "#!/bin/sh\n").expect("write");
+    let mode =
+        |path: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).expect("stat").permissions());
+    std::fs::set_permissions(checkout.join("bin/tool"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+
+    let copy = dest.path().join("copy");
+    copy_workspace(&checkout, &copy).expect("copy");
+    assert_eq!(std::fs::read_link(copy.join("link")).expect("a link").to_str(), Some("file.txt"));
+    assert_eq!(mode(&copy.join("bin/tool")) & 0o777, 0o755);
+    assert_eq!(git(&copy, &["log", "--format=%H"]), shas[0]);
+    // Changing the copy leaves the original alone.
+    std::fs::write(copy.join("file.txt"), "changed").expect("write");
+    assert_eq!(std::fs::read_to_string(checkout.join("file.txt")).expect("read"), "one");
+    assert!(copy_workspace(&checkout, &copy).is_err(), "copying onto an existing directory must fail");
 }
 
 #[tokio::test]
