@@ -19,7 +19,7 @@
 //! use ferry_hooks::{Forge, HookEvent, receive};
 //!
 //! let body = br#"{"ref": "refs/heads/main", "before": "a", "after": "b",
-//!                 "repository": {"full_name": "octo/hello"}, "commits": []}"#;
+//!                 "project": {"path_with_namespace": "octo/hello"}, "commits": []}"#;
 //! let headers = [("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", "s3cret")];
 //! let event = receive(Forge::GitLab, &headers[..], body, b"s3cret").expect("a valid push");
 //! let HookEvent::Push(push) = &event else { panic!("a push") };

@@ -28,15 +28,16 @@ impl<'a> Owned<'a> {
     }
 }
 
-fn type_name(value: &Value) -> &'static str {
+fn type_name(value: &Value) -> String {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
+        Value::Number(number) => return format!("the number {number}"),
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+    .to_owned()
 }
 
 impl<'a> Node<'a> {
