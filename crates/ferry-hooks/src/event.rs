@@ -192,6 +192,15 @@ impl HookEvent {
     }
 }
 
+impl Trigger {
+    /// Whether a workflow listening to `on` runs for this trigger: its event is listed and
+    /// its branch, tag and path filters accept the ref and paths (unknown paths match). Activity
+    /// `types:` are not considered (see `ferry_workflow::filter::event_matches`).
+    pub fn matches(&self, on: &[ferry_workflow::model::Trigger]) -> bool {
+        ferry_workflow::filter::event_matches(on, &self.event, &self.git_ref, self.changed_paths.as_deref())
+    }
+}
+
 impl RefAction {
     /// GitHub's event name for this change.
     pub fn event(self) -> &'static str {

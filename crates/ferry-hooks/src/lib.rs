@@ -9,7 +9,8 @@
 //! 3. [`event_name`] + [`parse`]: the event header and the JSON body become a typed
 //!    [`HookEvent`]; a payload missing what Ferry needs is [`HookError::Malformed`] and says
 //!    which field.
-//! 4. [`HookEvent::trigger`]: GitHub Actions' event name, the ref and the changed paths, for
+//! 4. [`HookEvent::trigger`]: GitHub Actions' event name, the ref and the changed paths;
+//!    [`Trigger::matches`] checks them against a workflow's `on:` through
 //!    `ferry_workflow::filter::event_matches`.
 //!
 //! [`receive`] does 1–3 in order. Every [`HookError`] maps to a 4xx status

@@ -25,6 +25,12 @@ impl<K: AsRef<str>, V: AsRef<str>> Headers for [(K, V)] {
     }
 }
 
+impl<K: AsRef<str>, V: AsRef<str>, const N: usize> Headers for [(K, V); N] {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.as_slice().header(name)
+    }
+}
+
 impl<K: AsRef<str>, V: AsRef<str>> Headers for Vec<(K, V)> {
     fn header(&self, name: &str) -> Option<&str> {
         self.as_slice().header(name)

@@ -58,7 +58,7 @@ fn push(root: Node<'_>) -> Result<Push, HookError> {
             let pusher = pusher.node();
             match pusher.opt_str("login")? {
                 Some(login) => Some(login),
-                None => first_some(pusher.opt_str("username")?, pusher.opt_str("name")?),
+                None => pusher.opt_str("username")?.or(pusher.opt_str("name")?),
             }
         }
         None => None,
@@ -134,7 +134,7 @@ fn repository(root: Node<'_>) -> Result<Repository, HookError> {
         full_name: repo.str("full_name")?,
         clone_url: repo.opt_str("clone_url")?,
         ssh_url: repo.opt_str("ssh_url")?,
-        default_branch: first_some(repo.opt_str("default_branch")?, root.opt_str("default_branch")?),
+        default_branch: repo.opt_str("default_branch")?.or(root.opt_str("default_branch")?),
         html_url: repo.opt_str("html_url")?,
     })
 }
@@ -143,7 +143,7 @@ fn sender(root: Node<'_>) -> Result<Option<String>, HookError> {
     match root.opt_object("sender")? {
         Some(sender) => {
             let sender = sender.node();
-            Ok(first_some(sender.opt_str("login")?, sender.opt_str("username")?))
+            Ok(sender.opt_str("login")?.or(sender.opt_str("username")?))
         }
         None => Ok(None),
     }
@@ -157,10 +157,6 @@ fn other_ref(value: &serde_json::Value) -> Option<String> {
     }
     let branch = value.pointer("/repository/default_branch").and_then(serde_json::Value::as_str)?;
     Some(format!("refs/heads/{branch}"))
-}
-
-fn first_some(first: Option<String>, second: Option<String>) -> Option<String> {
-    first.or(second)
 }
 
 /// Whether `sha` is git's null object id (all zeros, SHA-1 or SHA-256 length).

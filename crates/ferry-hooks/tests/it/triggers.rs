@@ -1,8 +1,8 @@
-//! Corpus events against sample `on:` blocks, through `ferry_workflow::filter::event_matches`:
-//! what the server will do to decide which workflows a hook starts.
+//! Corpus events against sample `on:` blocks, through `Trigger::matches` (which calls
+//! `ferry_workflow::filter::event_matches`): what the server will do to decide which workflows
+//! a hook starts.
 
 use ferry_hooks::{HookEvent, parse};
-use ferry_workflow::filter::event_matches;
 use ferry_workflow::{Dialect, parse_workflow};
 
 use crate::corpus::payloads;
@@ -16,7 +16,7 @@ fn starts(on: &str, file: &str) -> bool {
     let (workflow, diagnostics) = parse_workflow(&src, Dialect::GitHub);
     assert!(diagnostics.is_empty(), "{on}: {diagnostics:?}");
     let workflow = workflow.expect("a workflow");
-    event_matches(&workflow.on, &trigger.event, &trigger.git_ref, trigger.changed_paths.as_deref())
+    trigger.matches(&workflow.on)
 }
 
 const GITHUB_PUSH: &str = "github__push__woodpecker__HookPush.json";
