@@ -160,6 +160,8 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         base_env: base_env(&setup, &contexts),
         started: Instant::now(),
         background_groups: Vec::new(),
+        made_files_dir: false,
+        programs: std::collections::HashMap::new(),
     };
     let mut records = Vec::new();
     let steps: &[Step] = &job.steps;

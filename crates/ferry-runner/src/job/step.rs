@@ -40,6 +40,22 @@ pub(super) struct StepRunner<'a> {
     pub started: Instant,
     /// Process groups steps left running (`./server &`); killed when the job ends.
     pub background_groups: Vec<i32>,
+    /// Whether `_runner_file_commands` exists in the job's temp folder yet.
+    pub made_files_dir: bool,
+    /// Programs (`bash`, `python3`) found on PATH so far: name → path.
+    pub programs: std::collections::HashMap<String, String>,
+}
+
+/// The path of `program` on this process's PATH, when it is a bare name found there.
+fn resolve_program(program: &str) -> Option<String> {
+    if program.contains('/') {
+        return None;
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| std::fs::metadata(candidate).is_ok_and(|meta| meta.is_file()))
+        .map(|found| found.display().to_string())
 }
 
 /// A step's outcome, conclusion and outputs, boxed because composite actions recurse.
@@ -275,7 +291,10 @@ impl StepRunner<'_> {
         let tag = format!("{step_idx}_{attempt}_{}", self.started.elapsed().as_nanos());
         let files = RunnerFiles::new(&dir, &tag);
         let script_path = self.setup.temp.join(format!("{tag}{}", shell.extension));
-        let written = std::fs::create_dir_all(&dir)
+        // The folder is made once per job; the files are made per step, as GitHub does.
+        let made_dir = if self.made_files_dir { Ok(()) } else { std::fs::create_dir_all(&dir) };
+        self.made_files_dir = made_dir.is_ok();
+        let written = made_dir
             .and_then(|()| std::fs::write(&script_path, shell.script_contents(&script.text).as_bytes()))
             .and_then(|()| files.create());
         if let Err(error) = written {
@@ -286,6 +305,20 @@ impl StepRunner<'_> {
             return (StepResult::failed(), None);
         }
         let (program, args) = shell.command(&script_path.display().to_string());
+        // Looked up once per job rather than by every spawn walking PATH; directories steps
+        // added with `$GITHUB_PATH` come first.
+        let added = (!program.contains('/'))
+            .then(|| self.path_additions.iter().map(|dir| Path::new(dir).join(&program)).find(|path| path.is_file()))
+            .flatten();
+        let program = match (added, self.programs.get(&program)) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some(path)) => path.clone(),
+            (None, None) => {
+                let path = resolve_program(&program).unwrap_or_else(|| program.clone());
+                self.programs.insert(program, path.clone());
+                path
+            }
+        };
         let mut env = self.base_env.clone();
         env.push(("GITHUB_ACTION".to_owned(), script.step_id.clone().unwrap_or_else(|| format!("__run_{step_idx}"))));
         env.extend(files.vars());

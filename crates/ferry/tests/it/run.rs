@@ -197,11 +197,15 @@ jobs:
           mytool
           echo "ci=$CI actions=$GITHUB_ACTIONS os=$RUNNER_OS ref=$GITHUB_REF sha-ok=$([ "$GITHUB_SHA" = "${{ github.sha }}" ] && echo yes)"
           test "$GITHUB_WORKSPACE" = "$PWD" && echo in-workspace
+      - id: shell-from-added-path
+        shell: mytool {0}
+        run: ignored by mytool
 "#,
     );
     let run = repo.run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.context());
     let lines = run.lines_of("files");
+    assert_eq!(lines.iter().filter(|line| **line == "tool-ran").count(), 2, "{}", run.context());
     for want in [
         "hello hello workflow job-push",
         "first,second,",
