@@ -8,6 +8,7 @@
 //! [`JobEvent`]s, already masked.
 
 mod action;
+mod builtin;
 mod contexts;
 mod step;
 
@@ -45,6 +46,11 @@ pub struct JobSetup {
     pub temp: PathBuf,
     /// Directories holding actions by `owner/repo[/path]`, searched for `uses: owner/repo@ref`.
     pub action_dirs: Vec<PathBuf>,
+    /// Where `actions/upload-artifact` keeps files for the rest of the run (one folder per
+    /// artifact name), shared by the run's jobs.
+    pub artifacts: PathBuf,
+    /// Where `actions/cache` keeps entries across runs; `None`: every lookup misses.
+    pub cache: Option<PathBuf>,
     /// Shared by every job of the run: secrets, and values jobs mask with `::add-mask::`.
     pub masker: Arc<RwLock<Masker>>,
 }
@@ -161,6 +167,7 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         started: Instant::now(),
         background_groups: Vec::new(),
         made_files_dir: false,
+        pending_saves: Vec::new(),
         programs: std::collections::HashMap::new(),
     };
     let mut records = Vec::new();
@@ -170,6 +177,14 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         records.push(record);
     }
     watchdog.abort();
+    // `actions/cache` saves after the job, and only when it succeeded, as on GitHub.
+    if contexts.status == JobStatus::Success {
+        for save in std::mem::take(&mut runner.pending_saves) {
+            if let Err(message) = builtin::save_cache(&runner, steps.len().saturating_sub(1), &save) {
+                runner.line(steps.len().saturating_sub(1), &format!("warning: {message}"));
+            }
+        }
+    }
     // As GitHub's runner does at the end of a job: whatever steps left running goes now.
     for group in runner.background_groups.drain(..) {
         crate::process::kill_group(group);

@@ -223,6 +223,8 @@ async fn run_workflow(
                         workspace,
                         temp: job_dir.join("temp"),
                         action_dirs: run.action_dirs.clone(),
+                        artifacts: scratch.path().join("artifacts"),
+                        cache: cache_dir(),
                         masker: masker.clone(),
                     };
                     printer.job_started(instance.0, name);
@@ -286,6 +288,18 @@ async fn run_workflow(
         }
     }
     Ok(Report::from_run(workflow, &scheduler, &mut outcomes))
+}
+
+/// Where `actions/cache` entries live across runs: `$FERRY_CACHE_DIR`, else the user's cache
+/// folder (`$XDG_CACHE_HOME` or `~/.cache`) under `ferry/actions-cache`.
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("FERRY_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("ferry").join("actions-cache"))
 }
 
 /// Copies the run's checkout into the job's `clone_dir`, and makes its temporary directory.

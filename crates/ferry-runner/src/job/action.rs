@@ -1,6 +1,6 @@
-//! `uses:` steps: `actions/checkout` done natively (the job's workspace already holds the
-//! repository at the run's commit), local composite actions (`./path`), and remote actions
-//! found in a local actions directory. Anything else is a clear error naming the action.
+//! `uses:` steps: the actions Ferry does itself (see `builtin.rs`), local composite actions
+//! (`./path`), and remote actions found in a local actions directory. Anything else is a clear
+//! error naming the action.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +10,7 @@ use ferry_workflow::model::{Runs, Step, Text};
 use indexmap::IndexMap;
 use serde_json::Map;
 
+use super::builtin;
 use super::contexts::{Contexts, EvalFailure};
 use super::step::{StepResult, StepRunner};
 
@@ -29,21 +30,14 @@ pub(super) async fn run_uses(
         inputs.insert(name.to_ascii_lowercase(), Value::String(contexts.render(&runner.file, text)?));
     }
     let _ = step;
-    if is_checkout(&reference) {
-        let sha =
-            contexts.values.get("github").and_then(|github| github.get("sha")).and_then(Value::as_str).unwrap_or("");
-        runner.line(step_idx, &format!("The workspace already holds the repository at {sha}; nothing to check out."));
-        return Ok(StepResult { outcome: Conclusion::Success, outputs: Map::new() });
+    if let Some(builtin) = builtin::builtin(&reference) {
+        return Ok(builtin::run_builtin(runner, step_idx, builtin, &inputs, contexts));
     }
     let Some(dir) = resolve(runner, &reference) else {
         runner.line(step_idx, &format!("error: {}", unavailable(&reference)));
         return Ok(StepResult { outcome: Conclusion::Failure, outputs: Map::new() });
     };
     run_action_dir(runner, step_idx, &reference, &dir, inputs, env, contexts).await
-}
-
-fn is_checkout(reference: &str) -> bool {
-    reference.split('@').next().is_some_and(|name| name.eq_ignore_ascii_case("actions/checkout"))
 }
 
 fn unavailable(reference: &str) -> String {

@@ -42,6 +42,8 @@ pub(super) struct StepRunner<'a> {
     pub background_groups: Vec<i32>,
     /// Whether `_runner_file_commands` exists in the job's temp folder yet.
     pub made_files_dir: bool,
+    /// `actions/cache` entries to save when the job has succeeded.
+    pub pending_saves: Vec<super::builtin::PendingSave>,
     /// Programs (`bash`, `python3`) found on PATH so far: name → path.
     pub programs: std::collections::HashMap<String, String>,
 }

@@ -69,6 +69,8 @@ impl Repo {
         let report = self.path().join(".git").join("ferry-report.json");
         let mut command = ferry();
         command.arg("run").arg(self.path()).arg("--report").arg(&report).args(args);
+        // actions/cache entries live with the repository, so runs of one test share them.
+        command.env("FERRY_CACHE_DIR", self.path().join(".git").join("ferry-cache"));
         let output = command.output().expect("ferry runs");
         Run::from_output(output, &report)
     }

@@ -535,3 +535,95 @@ fn json_prints_the_report_and_logs_go_to_stderr() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("j | hi"));
 }
+
+#[test]
+fn artifacts_pass_files_between_jobs() {
+    let repo = Repo::with_workflow(
+        r#"
+on: push
+jobs:
+  build:
+    runs-on: x
+    steps:
+      - run: mkdir -p out/bin && echo binary > out/bin/app && echo notes > out/NOTES && echo log > build.log
+      - uses: actions/upload-artifact@v4
+        with:
+          name: dist
+          path: out/
+      - uses: actions/upload-artifact@v4
+        with:
+          name: logs
+          path: |
+            *.log
+            !nothing.log
+      - id: empty
+        continue-on-error: true
+        uses: actions/upload-artifact@v4
+        with:
+          name: none
+          path: missing/
+          if-no-files-found: error
+  use:
+    needs: build
+    runs-on: x
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          name: dist
+          path: got
+      - uses: actions/download-artifact@v4
+      - run: cat got/bin/app got/NOTES logs/build.log
+"#,
+    );
+    let run = repo.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    assert_eq!(run.report["jobs"]["build"]["steps"][3]["outcome"], "failure", "{}", run.context());
+    let lines = run.lines_of("use");
+    for want in ["binary", "notes", "log"] {
+        assert!(lines.contains(&want), "missing `{want}`:\n{}", run.context());
+    }
+}
+
+#[test]
+fn the_cache_restores_what_a_successful_job_saved() {
+    let repo = Repo::with_workflow(
+        r#"
+on: push
+jobs:
+  j:
+    runs-on: x
+    steps:
+      - id: cache
+        uses: actions/cache@v4
+        with:
+          path: deps
+          key: deps-${{ hashFiles('lock') }}
+          restore-keys: deps-
+      - run: echo "hit=${{ steps.cache.outputs.cache-hit }} matched=${{ steps.cache.outputs.cache-matched-key != '' }}"
+      - if: steps.cache.outputs.cache-hit != 'true'
+        run: mkdir -p deps && cat lock > deps/installed
+      - run: cat deps/installed
+"#,
+    );
+    repo.write("lock", "v1");
+    repo.commit("lock v1");
+    let first = repo.run(&[]);
+    assert_eq!(first.code, Some(0), "{}", first.context());
+    assert!(first.lines_of("j").contains(&"hit=false matched=false"), "{}", first.context());
+    assert!(
+        first.lines_of("j").iter().any(|line| line.starts_with("Cache saved with key: deps-")),
+        "{}",
+        first.context()
+    );
+
+    let second = repo.run(&[]);
+    assert!(second.lines_of("j").contains(&"hit=true matched=true"), "{}", second.context());
+    assert!(second.lines_of("j").contains(&"v1"), "{}", second.context());
+
+    // A new key misses but restores the closest entry through `restore-keys`.
+    repo.write("lock", "v2");
+    repo.commit("lock v2");
+    let third = repo.run(&[]);
+    assert!(third.lines_of("j").contains(&"hit=false matched=true"), "{}", third.context());
+    assert!(third.lines_of("j").contains(&"v2"), "{}", third.context());
+}
