@@ -254,3 +254,21 @@ fn expression_text(node: &Node) -> Option<Text> {
 
 #[cfg(test)]
 mod tests;
+
+/// The `description` and `value` of an output of an action or a reusable workflow.
+fn output(
+    cx: &mut Cx,
+    entry: &crate::yaml::Entry,
+    name: &str,
+) -> (Option<crate::model::Text>, Option<crate::model::Text>) {
+    let (mut description, mut value) = (None, None);
+    for field in cx.map(&entry.value, &format!("output `{name}`")) {
+        let Some(field_key) = cx.key(field) else { continue };
+        match field_key {
+            "description" => description = cx.text(&field.value, "description"),
+            "value" => value = cx.text(&field.value, "value"),
+            _ => cx.unknown_key(field, field_key, &["description", "value"], &format!("output `{name}`")),
+        }
+    }
+    (description, value)
+}

@@ -3,16 +3,7 @@
 use super::{Annotation, Command, Commands, Level, parse_command};
 
 fn annotation(level: Level, message: &str) -> Annotation {
-    Annotation {
-        level,
-        message: message.into(),
-        title: None,
-        file: None,
-        line: None,
-        end_line: None,
-        col: None,
-        end_column: None,
-    }
+    Annotation::plain(level, message)
 }
 
 fn failed(line: &str) -> String {

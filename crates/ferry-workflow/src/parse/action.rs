@@ -67,17 +67,8 @@ pub(super) fn read(cx: &mut Cx, tree: &Node) -> Option<Action> {
             "outputs" => {
                 for output_entry in cx.map(value, "outputs") {
                     let Some(name) = cx.key(output_entry) else { continue };
-                    let mut output = ActionOutput { description: None, value: None };
-                    for field in cx.map(&output_entry.value, &format!("output `{name}`")) {
-                        let Some(field_key) = cx.key(field) else { continue };
-                        match field_key {
-                            "description" => output.description = cx.text(&field.value, "description"),
-                            "value" => output.value = cx.text(&field.value, "value"),
-                            _ => {
-                                cx.unknown_key(field, field_key, &["description", "value"], &format!("output `{name}`"))
-                            }
-                        }
-                    }
+                    let (description, value) = super::output(cx, output_entry, name);
+                    let output = ActionOutput { description, value };
                     action.outputs.insert(name.to_owned(), output);
                 }
             }

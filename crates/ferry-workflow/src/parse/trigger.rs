@@ -362,17 +362,8 @@ fn call(cx: &mut Cx, node: &Node) -> WorkflowCall {
             "outputs" => {
                 for output_entry in cx.map(&entry.value, "on.workflow_call.outputs") {
                     let Some(name) = cx.key(output_entry) else { continue };
-                    let mut output = CallOutput { description: None, value: None };
-                    for field in cx.map(&output_entry.value, &format!("output `{name}`")) {
-                        let Some(field_key) = cx.key(field) else { continue };
-                        match field_key {
-                            "description" => output.description = cx.text(&field.value, "description"),
-                            "value" => output.value = cx.text(&field.value, "value"),
-                            _ => {
-                                cx.unknown_key(field, field_key, &["description", "value"], &format!("output `{name}`"))
-                            }
-                        }
-                    }
+                    let (description, value) = super::output(cx, output_entry, name);
+                    let output = CallOutput { description, value };
                     if output.value.is_none() {
                         cx.error(
                             "missing-key",
