@@ -127,7 +127,10 @@ impl Store {
     /// Opens the database `url` names and applies pending migrations.
     ///
     /// `postgres://…` (or `postgresql://…`) opens PostgreSQL; `sqlite://…` or a plain file path
-    /// opens (creating it if missing) an SQLite file in WAL mode with foreign keys enforced.
+    /// opens (creating it if missing) an SQLite file in WAL mode with foreign keys enforced and
+    /// a 5 s busy timeout (writers queue behind each other). A path is put into an sqlx URL as
+    /// it is, so `?` starts URL parameters and paths with `?` or `#` in their names are not
+    /// supported.
     ///
     /// # Errors
     /// [`StoreError::UnsupportedUrl`] for another scheme, [`StoreError::Db`] when connecting
@@ -241,6 +244,7 @@ impl Store {
     }
 }
 
+/// The sqlx URL of the SQLite file at `path`, created if missing.
 fn sqlite_url(path: &str) -> String {
     let sep = if path.contains('?') { '&' } else { '?' };
     format!("sqlite://{path}{sep}mode=rwc")
@@ -284,3 +288,6 @@ fn decode_error(col: &str, value: &str) -> StoreError {
         source: format!("unexpected value {value:?}").into(),
     })
 }
+
+#[cfg(test)]
+mod tests;
