@@ -206,39 +206,51 @@ impl Store {
         })
     }
 
+    /// Projects: name, repository, branch, webhook secret.
     pub fn projects(&self) -> Projects<'_> {
         Projects { store: self }
     }
+    /// A project's encrypted secrets (ciphertext and nonce only).
     pub fn secrets(&self) -> Secrets<'_> {
         Secrets { store: self }
     }
+    /// A project's plain variables.
     pub fn variables(&self) -> Variables<'_> {
         Variables { store: self }
     }
+    /// API tokens, looked up by prefix and stored hashed.
     pub fn tokens(&self) -> Tokens<'_> {
         Tokens { store: self }
     }
+    /// Registered runners, their labels and token hashes.
     pub fn runners(&self) -> Runners<'_> {
         Runners { store: self }
     }
+    /// Runs, numbered per project.
     pub fn runs(&self) -> Runs<'_> {
         Runs { store: self }
     }
+    /// Jobs and the durable queue runners claim them from.
     pub fn jobs(&self) -> Jobs<'_> {
         Jobs { store: self }
     }
+    /// Steps of jobs.
     pub fn steps(&self) -> Steps<'_> {
         Steps { store: self }
     }
+    /// Step logs in sequence-numbered chunks.
     pub fn logs(&self) -> Logs<'_> {
         Logs { store: self }
     }
+    /// Artifact metadata.
     pub fn artifacts(&self) -> Artifacts<'_> {
         Artifacts { store: self }
     }
+    /// Cache entry metadata.
     pub fn cache(&self) -> CacheEntries<'_> {
         CacheEntries { store: self }
     }
+    /// Concurrency groups held by runs.
     pub fn concurrency(&self) -> ConcurrencyGroups<'_> {
         ConcurrencyGroups { store: self }
     }
