@@ -88,7 +88,8 @@ impl Jobs<'_> {
             _ => StoreError::Db(error),
         })?;
         let job_row = job_from_row(&row)?;
-        let mut labels = job.runs_on.to_vec();
+        // Labels match case-insensitively, as on GitHub.
+        let mut labels: Vec<String> = job.runs_on.iter().map(|label| label.to_lowercase()).collect();
         labels.sort();
         labels.dedup();
         for label in &labels {
@@ -123,7 +124,8 @@ impl Jobs<'_> {
         rows.iter().map(job_from_row).collect()
     }
 
-    /// Claims the oldest queued job the runner's `labels` satisfy, giving it a lease until
+    /// Claims the oldest queued job the runner's `labels` satisfy (each of the job's labels is
+    /// one of them, ignoring case, as on GitHub), giving it a lease until
     /// `now + lease_ms`; `None` when no queued job fits. Never hands one job to two claimers.
     pub async fn claim(
         &self,
@@ -154,7 +156,7 @@ impl Jobs<'_> {
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(runner_id).bind(now).bind(now + lease_ms);
         for label in labels {
-            query = query.bind(label.as_str());
+            query = query.bind(label.to_lowercase());
         }
         let mut tx = self.store.begin_write().await?;
         let row = query.fetch_optional(&mut *tx).await?;
