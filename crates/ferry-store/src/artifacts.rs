@@ -1,0 +1,225 @@
+//! Metadata of run artifacts and of cache entries; their bytes live in the server's blob
+//! storage, addressed by `digest`.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::{Store, StoreError, conflict_on_unique};
+
+/// An artifact a job uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    pub id: i64,
+    pub run_id: i64,
+    pub job_id: Option<i64>,
+    /// Unique per run.
+    pub name: String,
+    pub digest: String,
+    pub size: i64,
+    pub created_at: i64,
+    /// When it may be deleted; `None` keeps it.
+    pub expires_at: Option<i64>,
+}
+
+/// What [`Artifacts::create`] writes.
+#[derive(Debug, Clone, Copy)]
+pub struct NewArtifact<'a> {
+    pub run_id: i64,
+    pub job_id: Option<i64>,
+    pub name: &'a str,
+    pub digest: &'a str,
+    pub size: i64,
+    pub expires_at: Option<i64>,
+}
+
+/// A cache entry of a project (`actions/cache`), keyed by its cache key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheEntry {
+    pub id: i64,
+    pub project_id: i64,
+    pub key: String,
+    pub digest: String,
+    pub size: i64,
+    pub run_id: Option<i64>,
+    pub job_id: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+/// What [`CacheEntries::put`] writes.
+#[derive(Debug, Clone, Copy)]
+pub struct NewCacheEntry<'a> {
+    pub project_id: i64,
+    pub key: &'a str,
+    pub digest: &'a str,
+    pub size: i64,
+    pub run_id: Option<i64>,
+    pub job_id: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+/// The artifacts repository: `store.artifacts()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Artifacts<'a> {
+    pub(crate) store: &'a Store,
+}
+
+/// The cache entries repository: `store.cache()`.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheEntries<'a> {
+    pub(crate) store: &'a Store,
+}
+
+const ARTIFACT_COLUMNS: &str = "id, run_id, job_id, name, digest, size, created_at, expires_at";
+const CACHE_COLUMNS: &str = "id, project_id, cache_key, digest, size, run_id, job_id, created_at, expires_at";
+
+impl Artifacts<'_> {
+    /// Records an uploaded artifact.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the run has an artifact with this name or does not exist.
+    pub async fn create(&self, artifact: &NewArtifact<'_>, now: i64) -> Result<Artifact, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO artifacts (run_id, job_id, name, digest, size, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ARTIFACT_COLUMNS}"
+        )))
+        .bind(artifact.run_id)
+        .bind(artifact.job_id)
+        .bind(artifact.name)
+        .bind(artifact.digest)
+        .bind(artifact.size)
+        .bind(now)
+        .bind(artifact.expires_at)
+        .fetch_one(&self.store.pool)
+        .await
+        .map_err(conflict_on_unique(|| format!("artifact {} of run {}", artifact.name, artifact.run_id)))?;
+        artifact_from_row(&row)
+    }
+
+    /// A run's artifacts by name.
+    pub async fn list_for_run(&self, run_id: i64) -> Result<Vec<Artifact>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE run_id = $1 ORDER BY name"
+        )))
+        .bind(run_id)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(artifact_from_row).collect()
+    }
+
+    /// Artifacts whose expiry is at or before `now`, for the server to delete.
+    pub async fn expired(&self, now: i64) -> Result<Vec<Artifact>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE expires_at <= $1 ORDER BY expires_at, id"
+        )))
+        .bind(now)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(artifact_from_row).collect()
+    }
+
+    /// Forgets an artifact.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such artifact.
+    pub async fn delete(&self, id: i64) -> Result<(), StoreError> {
+        let res = sqlx::query("DELETE FROM artifacts WHERE id = $1").bind(id).execute(&self.store.pool).await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("artifact", id));
+        }
+        Ok(())
+    }
+}
+
+fn artifact_from_row(row: &AnyRow) -> Result<Artifact, StoreError> {
+    Ok(Artifact {
+        id: row.try_get("id")?,
+        run_id: row.try_get("run_id")?,
+        job_id: row.try_get("job_id")?,
+        name: row.try_get("name")?,
+        digest: row.try_get("digest")?,
+        size: row.try_get("size")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+impl CacheEntries<'_> {
+    /// Creates or replaces the cache entry under `key`.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the project, run or job does not exist.
+    pub async fn put(&self, entry: &NewCacheEntry<'_>, now: i64) -> Result<CacheEntry, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO cache_entries (project_id, cache_key, digest, size, run_id, job_id, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (project_id, cache_key) DO UPDATE SET digest = excluded.digest, size = excluded.size,
+                 run_id = excluded.run_id, job_id = excluded.job_id, created_at = excluded.created_at,
+                 expires_at = excluded.expires_at
+             RETURNING {CACHE_COLUMNS}"
+        )))
+        .bind(entry.project_id)
+        .bind(entry.key)
+        .bind(entry.digest)
+        .bind(entry.size)
+        .bind(entry.run_id)
+        .bind(entry.job_id)
+        .bind(now)
+        .bind(entry.expires_at)
+        .fetch_one(&self.store.pool)
+        .await
+        .map_err(conflict_on_unique(|| format!("cache entry {} of project {}", entry.key, entry.project_id)))?;
+        cache_from_row(&row)
+    }
+
+    /// The entry of a project under exactly `key`, if any and not expired at `now`.
+    pub async fn get(&self, project_id: i64, key: &str, now: i64) -> Result<Option<CacheEntry>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CACHE_COLUMNS} FROM cache_entries
+             WHERE project_id = $1 AND cache_key = $2 AND (expires_at IS NULL OR expires_at > $3)"
+        )))
+        .bind(project_id)
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        row.as_ref().map(cache_from_row).transpose()
+    }
+
+    /// Entries whose expiry is at or before `now`, for the server to delete.
+    pub async fn expired(&self, now: i64) -> Result<Vec<CacheEntry>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CACHE_COLUMNS} FROM cache_entries WHERE expires_at <= $1 ORDER BY expires_at, id"
+        )))
+        .bind(now)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(cache_from_row).collect()
+    }
+
+    /// Forgets a cache entry.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such entry.
+    pub async fn delete(&self, id: i64) -> Result<(), StoreError> {
+        let res = sqlx::query("DELETE FROM cache_entries WHERE id = $1").bind(id).execute(&self.store.pool).await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("cache entry", id));
+        }
+        Ok(())
+    }
+}
+
+fn cache_from_row(row: &AnyRow) -> Result<CacheEntry, StoreError> {
+    Ok(CacheEntry {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        key: row.try_get("cache_key")?,
+        digest: row.try_get("digest")?,
+        size: row.try_get("size")?,
+        run_id: row.try_get("run_id")?,
+        job_id: row.try_get("job_id")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}

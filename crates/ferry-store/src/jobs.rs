@@ -1,0 +1,293 @@
+//! Jobs, which are also the durable queue runners claim work from.
+//!
+//! A job is enqueued `queued` with the labels of its `runs-on`. A runner claims the oldest
+//! queued job whose every label is among the runner's labels; the claim makes it
+//! `in_progress` and gives it a lease until `now + lease_ms`, which the runner renews with
+//! [`Jobs::heartbeat`]. Jobs whose lease ran out ([`Jobs::expired_leases`]) lost their runner;
+//! the server fails them. Claiming is atomic: on PostgreSQL the candidate row is locked with
+//! `FOR UPDATE SKIP LOCKED` so concurrent claimers skip each other's rows; on SQLite the claim
+//! runs in a write transaction (`BEGIN IMMEDIATE`), which serialises claimers.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::{Backend, Conclusion, Status, Store, StoreError, conclusion_col, labels_col, labels_json, status_col};
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: i64,
+    pub run_id: i64,
+    pub name: String,
+    pub status: Status,
+    pub conclusion: Option<Conclusion>,
+    /// The runner that claimed it, while it has one.
+    pub runner_id: Option<i64>,
+    /// The labels a runner must all have to claim it.
+    pub runs_on: Vec<String>,
+    /// The job's `needs:` as JSON text.
+    pub needs: String,
+    /// The job's matrix values as JSON text.
+    pub matrix: String,
+    pub queued_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// While in progress: when the lease runs out unless the runner sends a heartbeat.
+    pub lease_expires_at: Option<i64>,
+    pub cancel_requested_at: Option<i64>,
+}
+
+/// What [`Jobs::enqueue`] writes.
+#[derive(Debug, Clone, Copy)]
+pub struct NewJob<'a> {
+    pub run_id: i64,
+    pub name: &'a str,
+    pub runs_on: &'a [String],
+    pub needs: &'a str,
+    pub matrix: &'a str,
+}
+
+/// What a heartbeat tells the runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub expires_at: i64,
+    /// The job was cancelled: the runner should stop it and report it cancelled.
+    pub cancel_requested: bool,
+}
+
+/// The jobs repository: `store.jobs()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Jobs<'a> {
+    pub(crate) store: &'a Store,
+}
+
+const COLUMNS: &str = "id, run_id, name, status, conclusion, runner_id, runs_on, needs, matrix, queued_at, \
+                       started_at, finished_at, lease_expires_at, cancel_requested_at";
+
+impl Jobs<'_> {
+    /// Adds a queued job to a run.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the run does not exist.
+    pub async fn enqueue(&self, job: &NewJob<'_>, now: i64) -> Result<Job, StoreError> {
+        let mut tx = self.store.begin_write().await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO jobs (run_id, name, status, runs_on, needs, matrix, queued_at)
+             VALUES ($1, $2, 'queued', $3, $4, $5, $6) RETURNING {COLUMNS}"
+        )))
+        .bind(job.run_id)
+        .bind(job.name)
+        .bind(labels_json(job.runs_on))
+        .bind(job.needs)
+        .bind(job.matrix)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|error| match &error {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::not_found("run", job.run_id),
+            _ => StoreError::Db(error),
+        })?;
+        let job_row = job_from_row(&row)?;
+        // Labels match case-insensitively, as on GitHub.
+        let mut labels: Vec<String> = job.runs_on.iter().map(|label| label.to_lowercase()).collect();
+        labels.sort();
+        labels.dedup();
+        for label in &labels {
+            sqlx::query("INSERT INTO job_labels (job_id, label) VALUES ($1, $2)")
+                .bind(job_row.id)
+                .bind(label)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(job_row)
+    }
+
+    /// The job with this id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none.
+    pub async fn get(&self, id: i64) -> Result<Job, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM jobs WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.store.pool)
+            .await?;
+        row.as_ref().map(job_from_row).unwrap_or_else(|| Err(StoreError::not_found("job", id)))
+    }
+
+    /// A run's jobs in the order they were enqueued.
+    pub async fn list_for_run(&self, run_id: i64) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM jobs WHERE run_id = $1 ORDER BY id")))
+            .bind(run_id)
+            .fetch_all(&self.store.pool)
+            .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// Claims the oldest queued job the runner's `labels` satisfy (each of the job's labels is
+    /// one of them, ignoring case, as on GitHub), giving it a lease until
+    /// `now + lease_ms`; `None` when no queued job fits. Never hands one job to two claimers.
+    pub async fn claim(
+        &self,
+        runner_id: i64,
+        labels: &[String],
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<Job>, StoreError> {
+        let label_filter = if labels.is_empty() {
+            String::new()
+        } else {
+            let placeholders = (0..labels.len()).map(|label_idx| format!("${}", label_idx + 4)).collect::<Vec<_>>();
+            format!("AND label.label NOT IN ({})", placeholders.join(", "))
+        };
+        let lock = match self.store.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'in_progress', runner_id = $1, started_at = $2, lease_expires_at = $3
+             WHERE id = (
+                 SELECT queued.id FROM jobs queued
+                 WHERE queued.status = 'queued'
+                   AND NOT EXISTS (SELECT 1 FROM job_labels label WHERE label.job_id = queued.id {label_filter})
+                 ORDER BY queued.id LIMIT 1 {lock}
+             )
+             RETURNING {COLUMNS}"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(runner_id).bind(now).bind(now + lease_ms);
+        for label in labels {
+            query = query.bind(label.to_lowercase());
+        }
+        let mut tx = self.store.begin_write().await?;
+        let row = query.fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    /// Renews the lease of a job the runner holds until `now + lease_ms`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the job is not in progress on this runner (it completed,
+    /// was failed as lost, or another runner holds it): the runner must stop working on it.
+    pub async fn heartbeat(&self, id: i64, runner_id: i64, now: i64, lease_ms: i64) -> Result<Lease, StoreError> {
+        let row = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND runner_id = $3 AND status = 'in_progress'
+             RETURNING lease_expires_at, cancel_requested_at",
+        )
+        .bind(now + lease_ms)
+        .bind(id)
+        .bind(runner_id)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        let row = row.ok_or_else(|| StoreError::not_found("job in progress", id))?;
+        let cancel_requested_at: Option<i64> = row.try_get("cancel_requested_at")?;
+        Ok(Lease { expires_at: row.try_get("lease_expires_at")?, cancel_requested: cancel_requested_at.is_some() })
+    }
+
+    /// In-progress jobs whose lease ran out before `now`, oldest lease first.
+    pub async fn expired_leases(&self, now: i64) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM jobs WHERE status = 'in_progress' AND lease_expires_at < $1
+             ORDER BY lease_expires_at, id"
+        )))
+        .bind(now)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// Completes a job with `conclusion` and ends its lease.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such job; [`StoreError::Conflict`] when it
+    /// has already completed (so a late report from a lost runner cannot overwrite the
+    /// server's verdict).
+    pub async fn complete(&self, id: i64, conclusion: Conclusion, now: i64) -> Result<Job, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE jobs SET status = 'completed', conclusion = $1, finished_at = $2, lease_expires_at = NULL
+             WHERE id = $3 AND status <> 'completed' RETURNING {COLUMNS}"
+        )))
+        .bind(conclusion.as_str())
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        match row {
+            Some(row) => job_from_row(&row),
+            None => Err(match self.get(id).await {
+                Ok(_) => StoreError::Conflict(format!("job {id} has completed")),
+                Err(error) => error,
+            }),
+        }
+    }
+
+    /// Cancels a job: a queued job completes `cancelled` at once; a running job is marked so
+    /// its runner's next heartbeat says to stop it. A completed job is left as it is.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such job.
+    pub async fn cancel(&self, id: i64, now: i64) -> Result<Job, StoreError> {
+        let mut tx = self.store.begin_write().await?;
+        sqlx::query(
+            "UPDATE jobs SET status = 'completed', conclusion = 'cancelled', finished_at = $1
+             WHERE id = $2 AND status = 'queued'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, $1)
+             WHERE id = $2 AND status = 'in_progress'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.get(id).await
+    }
+
+    /// Cancels every job of a run that has not completed, as [`Jobs::cancel`] does; returns
+    /// how many jobs it changed.
+    pub async fn cancel_run(&self, run_id: i64, now: i64) -> Result<u64, StoreError> {
+        let mut tx = self.store.begin_write().await?;
+        let queued = sqlx::query(
+            "UPDATE jobs SET status = 'completed', conclusion = 'cancelled', finished_at = $1
+             WHERE run_id = $2 AND status = 'queued'",
+        )
+        .bind(now)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+        let running = sqlx::query(
+            "UPDATE jobs SET cancel_requested_at = $1
+             WHERE run_id = $2 AND status = 'in_progress' AND cancel_requested_at IS NULL",
+        )
+        .bind(now)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(queued.rows_affected() + running.rows_affected())
+    }
+}
+
+fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
+    Ok(Job {
+        id: row.try_get("id")?,
+        run_id: row.try_get("run_id")?,
+        name: row.try_get("name")?,
+        status: status_col(row, "status")?,
+        conclusion: conclusion_col(row, "conclusion")?,
+        runner_id: row.try_get("runner_id")?,
+        runs_on: labels_col(row, "runs_on")?,
+        needs: row.try_get("needs")?,
+        matrix: row.try_get("matrix")?,
+        queued_at: row.try_get("queued_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        lease_expires_at: row.try_get("lease_expires_at")?,
+        cancel_requested_at: row.try_get("cancel_requested_at")?,
+    })
+}

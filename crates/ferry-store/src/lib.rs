@@ -1,0 +1,305 @@
+//! Ferry's server state on SQLite (a file, WAL, the default) or PostgreSQL: the only crate that
+//! knows SQL.
+//!
+//! Open a [`Store`] from a URL and reach each entity through its repository:
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), ferry_store::StoreError> {
+//! use ferry_store::{NewProject, Store};
+//! let store = Store::open("/var/lib/ferry/ferry.db").await?;
+//! let project = store
+//!     .projects()
+//!     .create(&NewProject { name: "web", repo: "/srv/web.git", branch: "main", webhook_secret: "s" }, 0)
+//!     .await?;
+//! # let _ = project;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver: queries use `$1` placeholders
+//! (which SQLite also understands) and only portable types (64-bit integers, text, bytes).
+//! Where the backends differ (claiming a job) the repository says so.
+//!
+//! Time is never read here: every method that records or compares a time takes `now` in
+//! milliseconds since the Unix epoch, so tests control lease expiry.
+
+mod artifacts;
+mod concurrency;
+mod jobs;
+mod logs;
+mod projects;
+mod runners;
+mod runs;
+mod secrets;
+mod steps;
+mod tokens;
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, ConnectOptions, Connection, Row, SqlSafeStr, Transaction};
+
+pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, NewCacheEntry};
+pub use concurrency::{Acquired, ConcurrencyGroups};
+pub use ferry_model::Conclusion;
+pub use jobs::{Job, Jobs, Lease, NewJob};
+pub use logs::{LogChunk, Logs};
+pub use projects::{NewProject, Project, Projects};
+pub use runners::{NewRunner, Runner, Runners};
+pub use runs::{NewRun, Run, Runs};
+pub use secrets::{Secret, Secrets, Variable, Variables};
+pub use steps::{NewStep, Step, Steps};
+pub use tokens::{ApiToken, NewApiToken, Role, Tokens};
+
+/// What can go wrong talking to the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row the caller named does not exist (or is not in a state the call applies to).
+    #[error("{entity} {id} not found")]
+    NotFound { entity: &'static str, id: String },
+    /// A uniqueness rule or a state rule refused the write.
+    #[error("conflicting write to {0}")]
+    Conflict(String),
+    /// The database failed or returned something this crate cannot read.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    /// Applying the schema migrations failed.
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The URL names no backend this store supports.
+    #[error("unsupported database URL {0:?}: use a file path, sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+}
+
+impl StoreError {
+    pub(crate) fn not_found(entity: &'static str, id: impl ToString) -> StoreError {
+        StoreError::NotFound { entity, id: id.to_string() }
+    }
+}
+
+/// Turns a unique-constraint violation into [`StoreError::Conflict`] naming `what`.
+pub(crate) fn conflict_on_unique(what: impl Fn() -> String) -> impl Fn(sqlx::Error) -> StoreError {
+    move |error| match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
+            StoreError::Conflict(what())
+        }
+        _ => StoreError::Db(error),
+    }
+}
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The lifecycle of runs, jobs and steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Queued,
+    InProgress,
+    Completed,
+}
+
+impl Status {
+    /// The word stored in the database and shown by the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::InProgress => "in_progress",
+            Status::Completed => "completed",
+        }
+    }
+}
+
+/// A handle on the database; cheap to clone (it wraps a connection pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/postgres/0001_init.sql"))];
+
+impl Store {
+    /// Opens the database `url` names and applies pending migrations.
+    ///
+    /// `postgres://…` (or `postgresql://…`) opens PostgreSQL; `sqlite://…` or a plain file path
+    /// opens (creating it if missing) an SQLite file in WAL mode with foreign keys enforced and
+    /// a 5 s busy timeout (writers queue behind each other). A path is put into an sqlx URL as
+    /// it is, so `?` starts URL parameters and paths with `?` or `#` in their names are not
+    /// supported.
+    ///
+    /// # Errors
+    /// [`StoreError::UnsupportedUrl`] for another scheme, [`StoreError::Db`] when connecting
+    /// fails, [`StoreError::Migrate`] when the schema cannot be brought up to date (for example
+    /// a migration this binary knows was changed after it was applied).
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            (Backend::Sqlite, sqlite_url(path))
+        } else if url.contains("://") {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        } else {
+            (Backend::Sqlite, sqlite_url(url))
+        };
+        let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        if backend == Backend::Sqlite {
+            // The journal mode is stored in the file; switching needs the only connection.
+            let mut conn = options.connect().await?;
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&mut conn).await?;
+            conn.close().await?;
+        }
+        let max_connections = match backend {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 8,
+        };
+        let pool = AnyPoolOptions::new().max_connections(max_connections).connect_with(options).await?;
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Which database this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection; later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let files = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let migrations = files
+            .iter()
+            .map(|&(version, description, sql)| {
+                sqlx::migrate::Migration::new(
+                    version,
+                    description.into(),
+                    sqlx::migrate::MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect::<Vec<_>>();
+        let migrator = sqlx::migrate::Migrator { migrations: migrations.into(), ..sqlx::migrate::Migrator::DEFAULT };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes waits for other
+    /// writers instead of failing when it upgrades.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Projects: name, repository, branch, webhook secret.
+    pub fn projects(&self) -> Projects<'_> {
+        Projects { store: self }
+    }
+    /// A project's encrypted secrets (ciphertext and nonce only).
+    pub fn secrets(&self) -> Secrets<'_> {
+        Secrets { store: self }
+    }
+    /// A project's plain variables.
+    pub fn variables(&self) -> Variables<'_> {
+        Variables { store: self }
+    }
+    /// API tokens, looked up by prefix and stored hashed.
+    pub fn tokens(&self) -> Tokens<'_> {
+        Tokens { store: self }
+    }
+    /// Registered runners, their labels and token hashes.
+    pub fn runners(&self) -> Runners<'_> {
+        Runners { store: self }
+    }
+    /// Runs, numbered per project.
+    pub fn runs(&self) -> Runs<'_> {
+        Runs { store: self }
+    }
+    /// Jobs and the durable queue runners claim them from.
+    pub fn jobs(&self) -> Jobs<'_> {
+        Jobs { store: self }
+    }
+    /// Steps of jobs.
+    pub fn steps(&self) -> Steps<'_> {
+        Steps { store: self }
+    }
+    /// Step logs in sequence-numbered chunks.
+    pub fn logs(&self) -> Logs<'_> {
+        Logs { store: self }
+    }
+    /// Artifact metadata.
+    pub fn artifacts(&self) -> Artifacts<'_> {
+        Artifacts { store: self }
+    }
+    /// Cache entry metadata.
+    pub fn cache(&self) -> CacheEntries<'_> {
+        CacheEntries { store: self }
+    }
+    /// Concurrency groups held by runs.
+    pub fn concurrency(&self) -> ConcurrencyGroups<'_> {
+        ConcurrencyGroups { store: self }
+    }
+}
+
+/// The sqlx URL of the SQLite file at `path`, created if missing.
+fn sqlite_url(path: &str) -> String {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    format!("sqlite://{path}{sep}mode=rwc")
+}
+
+/// Reads a status column.
+fn status_col(row: &AnyRow, col: &str) -> Result<Status, StoreError> {
+    let text: String = row.try_get(col)?;
+    match text.as_str() {
+        "queued" => Ok(Status::Queued),
+        "in_progress" => Ok(Status::InProgress),
+        "completed" => Ok(Status::Completed),
+        _ => Err(decode_error(col, &text)),
+    }
+}
+
+/// Reads a nullable conclusion column.
+fn conclusion_col(row: &AnyRow, col: &str) -> Result<Option<Conclusion>, StoreError> {
+    let text: Option<String> = row.try_get(col)?;
+    let Some(text) = text else { return Ok(None) };
+    let conclusion =
+        [Conclusion::Success, Conclusion::Failure, Conclusion::Cancelled, Conclusion::Skipped, Conclusion::Neutral]
+            .into_iter()
+            .find(|conclusion| conclusion.as_str() == text);
+    conclusion.map(Some).ok_or_else(|| decode_error(col, &text))
+}
+
+/// Reads a column that holds a JSON list of strings.
+fn labels_col(row: &AnyRow, col: &str) -> Result<Vec<String>, StoreError> {
+    let text: String = row.try_get(col)?;
+    serde_json::from_str(&text).map_err(|_| decode_error(col, &text))
+}
+
+fn labels_json(labels: &[String]) -> String {
+    serde_json::to_string(labels).expect("a list of strings always serialises")
+}
+
+fn decode_error(col: &str, value: &str) -> StoreError {
+    StoreError::Db(sqlx::Error::ColumnDecode {
+        index: col.to_owned(),
+        source: format!("unexpected value {value:?}").into(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

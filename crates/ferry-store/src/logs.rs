@@ -1,0 +1,87 @@
+//! Step logs, stored in chunks numbered 1, 2, 3… per step so a live viewer can ask for
+//! everything after the last chunk it saw.
+//!
+//! Appending bumps the step's `log_seq` counter and inserts the chunk in one transaction.
+//! The counter's row lock (PostgreSQL) or the write lock (SQLite) orders appends to a step,
+//! so chunk `n` commits before chunk `n + 1` is numbered: a reader that sees chunk `n` has
+//! already been able to see every chunk before it, and "after seq N" never skips one.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError};
+
+/// A chunk of consecutive log lines of one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogChunk {
+    pub step_id: i64,
+    pub seq: i64,
+    /// The chunk's lines, each ending in `\n`.
+    pub body: String,
+    pub n_lines: i64,
+    pub created_at: i64,
+}
+
+/// The logs repository: `store.logs()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Logs<'a> {
+    pub(crate) store: &'a Store,
+}
+
+impl Logs<'_> {
+    /// Appends `lines` (without their line ends) to a step's log as one chunk and returns
+    /// its sequence number.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such step.
+    pub async fn append(&self, step_id: i64, lines: &[&str], now: i64) -> Result<i64, StoreError> {
+        let mut body = String::with_capacity(lines.iter().map(|line| line.len() + 1).sum());
+        for line in lines {
+            body.push_str(line);
+            body.push('\n');
+        }
+        let n_lines = i64::try_from(lines.len()).expect("a slice's length fits in i64");
+        let mut tx = self.store.begin_write().await?;
+        let seq: Option<i64> =
+            sqlx::query_scalar("UPDATE steps SET log_seq = log_seq + 1 WHERE id = $1 RETURNING log_seq")
+                .bind(step_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let seq = seq.ok_or_else(|| StoreError::not_found("step", step_id))?;
+        sqlx::query("INSERT INTO log_chunks (step_id, seq, n_lines, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(step_id)
+            .bind(seq)
+            .bind(n_lines)
+            .bind(body)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    /// At most `limit` chunks of a step with sequence numbers above `after`, in order
+    /// (`after = 0` reads from the start).
+    pub async fn after(&self, step_id: i64, after: i64, limit: i64) -> Result<Vec<LogChunk>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT step_id, seq, n_lines, body, created_at FROM log_chunks
+             WHERE step_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(step_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(chunk_from_row).collect()
+    }
+}
+
+fn chunk_from_row(row: &AnyRow) -> Result<LogChunk, StoreError> {
+    Ok(LogChunk {
+        step_id: row.try_get("step_id")?,
+        seq: row.try_get("seq")?,
+        body: row.try_get("body")?,
+        n_lines: row.try_get("n_lines")?,
+        created_at: row.try_get("created_at")?,
+    })
+}

@@ -1,0 +1,130 @@
+//! Projects: a repository Ferry builds, the branch it follows and its webhook secret.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError, conflict_on_unique};
+
+/// A project as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: i64,
+    /// Unique across the server.
+    pub name: String,
+    /// A path or URL git can clone.
+    pub repo: String,
+    pub branch: String,
+    pub webhook_secret: String,
+    pub created_at: i64,
+}
+
+/// What [`Projects::create`] and [`Projects::update`] write.
+#[derive(Debug, Clone, Copy)]
+pub struct NewProject<'a> {
+    pub name: &'a str,
+    pub repo: &'a str,
+    pub branch: &'a str,
+    pub webhook_secret: &'a str,
+}
+
+/// The projects repository: `store.projects()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Projects<'a> {
+    pub(crate) store: &'a Store,
+}
+
+const COLUMNS: &str = "id, name, repo, branch, webhook_secret, created_at";
+
+impl Projects<'_> {
+    /// Creates a project.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when a project with this name exists.
+    pub async fn create(&self, project: &NewProject<'_>, now: i64) -> Result<Project, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO projects (name, repo, branch, webhook_secret, created_at) VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, name, repo, branch, webhook_secret, created_at",
+        )
+        .bind(project.name)
+        .bind(project.repo)
+        .bind(project.branch)
+        .bind(project.webhook_secret)
+        .bind(now)
+        .fetch_one(&self.store.pool)
+        .await
+        .map_err(conflict_on_unique(|| format!("project {}", project.name)))?;
+        project_from_row(&row)
+    }
+
+    /// The project with this id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none.
+    pub async fn get(&self, id: i64) -> Result<Project, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM projects WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.store.pool)
+            .await?;
+        row.as_ref().map(project_from_row).unwrap_or_else(|| Err(StoreError::not_found("project", id)))
+    }
+
+    /// The project with this name, if any.
+    pub async fn by_name(&self, name: &str) -> Result<Option<Project>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM projects WHERE name = $1")))
+            .bind(name)
+            .fetch_optional(&self.store.pool)
+            .await?;
+        row.as_ref().map(project_from_row).transpose()
+    }
+
+    /// Every project, by name.
+    pub async fn list(&self) -> Result<Vec<Project>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM projects ORDER BY name")))
+            .fetch_all(&self.store.pool)
+            .await?;
+        rows.iter().map(project_from_row).collect()
+    }
+
+    /// Replaces a project's fields.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such project, [`StoreError::Conflict`] when
+    /// another project has the new name.
+    pub async fn update(&self, id: i64, project: &NewProject<'_>) -> Result<Project, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE projects SET name = $1, repo = $2, branch = $3, webhook_secret = $4 WHERE id = $5 RETURNING {COLUMNS}"
+        )))
+        .bind(project.name)
+        .bind(project.repo)
+        .bind(project.branch)
+        .bind(project.webhook_secret)
+        .bind(id)
+        .fetch_optional(&self.store.pool)
+        .await
+        .map_err(conflict_on_unique(|| format!("project {}", project.name)))?;
+        row.as_ref().map(project_from_row).unwrap_or_else(|| Err(StoreError::not_found("project", id)))
+    }
+
+    /// Deletes a project and everything that belongs to it (runs, jobs, logs, secrets…).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such project.
+    pub async fn delete(&self, id: i64) -> Result<(), StoreError> {
+        let res = sqlx::query("DELETE FROM projects WHERE id = $1").bind(id).execute(&self.store.pool).await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("project", id));
+        }
+        Ok(())
+    }
+}
+
+fn project_from_row(row: &AnyRow) -> Result<Project, StoreError> {
+    Ok(Project {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        repo: row.try_get("repo")?,
+        branch: row.try_get("branch")?,
+        webhook_secret: row.try_get("webhook_secret")?,
+        created_at: row.try_get("created_at")?,
+    })
+}

@@ -1,0 +1,128 @@
+//! Runners: registered machines that claim jobs, with their labels and token hash.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError, conflict_on_unique, labels_col, labels_json};
+
+/// A runner as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runner {
+    pub id: i64,
+    /// Unique across the server.
+    pub name: String,
+    pub labels: Vec<String>,
+    /// The public part of the runner's token; unique.
+    pub token_prefix: String,
+    pub token_hash: String,
+    pub created_at: i64,
+    pub last_heartbeat_at: Option<i64>,
+}
+
+/// What [`Runners::register`] writes.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRunner<'a> {
+    pub name: &'a str,
+    pub labels: &'a [String],
+    pub token_prefix: &'a str,
+    pub token_hash: &'a str,
+}
+
+/// The runners repository: `store.runners()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Runners<'a> {
+    pub(crate) store: &'a Store,
+}
+
+const COLUMNS: &str = "id, name, labels, token_prefix, token_hash, created_at, last_heartbeat_at";
+
+impl Runners<'_> {
+    /// Registers a runner.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the name or the token prefix is taken.
+    pub async fn register(&self, runner: &NewRunner<'_>, now: i64) -> Result<Runner, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO runners (name, labels, token_prefix, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+             RETURNING {COLUMNS}"
+        )))
+        .bind(runner.name)
+        .bind(labels_json(runner.labels))
+        .bind(runner.token_prefix)
+        .bind(runner.token_hash)
+        .bind(now)
+        .fetch_one(&self.store.pool)
+        .await
+        .map_err(conflict_on_unique(|| format!("runner {}", runner.name)))?;
+        runner_from_row(&row)
+    }
+
+    /// The runner with this id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none.
+    pub async fn get(&self, id: i64) -> Result<Runner, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM runners WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.store.pool)
+            .await?;
+        row.as_ref().map(runner_from_row).unwrap_or_else(|| Err(StoreError::not_found("runner", id)))
+    }
+
+    /// The runner whose token has this prefix, if any; the caller verifies the hash.
+    pub async fn by_token_prefix(&self, prefix: &str) -> Result<Option<Runner>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM runners WHERE token_prefix = $1")))
+            .bind(prefix)
+            .fetch_optional(&self.store.pool)
+            .await?;
+        row.as_ref().map(runner_from_row).transpose()
+    }
+
+    /// Every runner, by name.
+    pub async fn list(&self) -> Result<Vec<Runner>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM runners ORDER BY name")))
+            .fetch_all(&self.store.pool)
+            .await?;
+        rows.iter().map(runner_from_row).collect()
+    }
+
+    /// Records that the runner is alive.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such runner.
+    pub async fn heartbeat(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        let res = sqlx::query("UPDATE runners SET last_heartbeat_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.store.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("runner", id));
+        }
+        Ok(())
+    }
+
+    /// Removes a runner; jobs it ran keep their history without it.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such runner.
+    pub async fn delete(&self, id: i64) -> Result<(), StoreError> {
+        let res = sqlx::query("DELETE FROM runners WHERE id = $1").bind(id).execute(&self.store.pool).await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("runner", id));
+        }
+        Ok(())
+    }
+}
+
+fn runner_from_row(row: &AnyRow) -> Result<Runner, StoreError> {
+    Ok(Runner {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        labels: labels_col(row, "labels")?,
+        token_prefix: row.try_get("token_prefix")?,
+        token_hash: row.try_get("token_hash")?,
+        created_at: row.try_get("created_at")?,
+        last_heartbeat_at: row.try_get("last_heartbeat_at")?,
+    })
+}

@@ -1,0 +1,190 @@
+//! Runs: one execution of a workflow file for an event, numbered per project.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Conclusion, Status, Store, StoreError, conclusion_col, status_col};
+
+/// A run as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub id: i64,
+    pub project_id: i64,
+    /// 1, 2, 3… per project, in creation order, never reused.
+    pub number: i64,
+    pub workflow_file: String,
+    pub event: String,
+    pub git_ref: String,
+    pub sha: String,
+    pub status: Status,
+    pub conclusion: Option<Conclusion>,
+    /// Who or what started the run (a user name, `webhook`, `schedule`).
+    pub trigger_actor: String,
+    /// The event payload or other trigger details, as JSON text.
+    pub trigger_info: String,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// What [`Runs::create`] writes; the run starts queued.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRun<'a> {
+    pub project_id: i64,
+    pub workflow_file: &'a str,
+    pub event: &'a str,
+    pub git_ref: &'a str,
+    pub sha: &'a str,
+    pub trigger_actor: &'a str,
+    pub trigger_info: &'a str,
+}
+
+/// The runs repository: `store.runs()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Runs<'a> {
+    pub(crate) store: &'a Store,
+}
+
+const COLUMNS: &str = "id, project_id, number, workflow_file, event, git_ref, sha, status, conclusion, \
+                       trigger_actor, trigger_info, created_at, started_at, finished_at";
+
+impl Runs<'_> {
+    /// Creates a queued run with the project's next run number.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the project does not exist.
+    pub async fn create(&self, run: &NewRun<'_>, now: i64) -> Result<Run, StoreError> {
+        let mut tx = self.store.begin_write().await?;
+        // Bumping the counter locks the project row, so concurrent creates get distinct numbers.
+        let number: Option<i64> = sqlx::query_scalar(
+            "UPDATE projects SET next_run_number = next_run_number + 1 WHERE id = $1 RETURNING next_run_number - 1",
+        )
+        .bind(run.project_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let number = number.ok_or_else(|| StoreError::not_found("project", run.project_id))?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO runs (project_id, number, workflow_file, event, git_ref, sha, status, trigger_actor,
+                               trigger_info, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9) RETURNING {COLUMNS}"
+        )))
+        .bind(run.project_id)
+        .bind(number)
+        .bind(run.workflow_file)
+        .bind(run.event)
+        .bind(run.git_ref)
+        .bind(run.sha)
+        .bind(run.trigger_actor)
+        .bind(run.trigger_info)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        run_from_row(&row)
+    }
+
+    /// The run with this id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none.
+    pub async fn get(&self, id: i64) -> Result<Run, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM runs WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.store.pool)
+            .await?;
+        row.as_ref().map(run_from_row).unwrap_or_else(|| Err(StoreError::not_found("run", id)))
+    }
+
+    /// The run of a project with this number, if any.
+    pub async fn by_number(&self, project_id: i64, number: i64) -> Result<Option<Run>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM runs WHERE project_id = $1 AND number = $2"
+        )))
+        .bind(project_id)
+        .bind(number)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    /// A project's runs, newest first, at most `limit` of them with numbers below `before`
+    /// (pass `i64::MAX` for the newest page).
+    pub async fn list(&self, project_id: i64, before: i64, limit: i64) -> Result<Vec<Run>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM runs WHERE project_id = $1 AND number < $2 ORDER BY number DESC LIMIT $3"
+        )))
+        .bind(project_id)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    /// Marks a queued run as in progress; a run already started keeps its start time.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such run; [`StoreError::Conflict`] when it
+    /// has completed.
+    pub async fn start(&self, id: i64, now: i64) -> Result<Run, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET status = 'in_progress', started_at = COALESCE(started_at, $1)
+             WHERE id = $2 AND status <> 'completed' RETURNING {COLUMNS}"
+        )))
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        match row {
+            Some(row) => run_from_row(&row),
+            None => Err(self.missing_or_completed(id).await),
+        }
+    }
+
+    /// Completes a run with `conclusion`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such run; [`StoreError::Conflict`] when it
+    /// has already completed.
+    pub async fn complete(&self, id: i64, conclusion: Conclusion, now: i64) -> Result<Run, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET status = 'completed', conclusion = $1, finished_at = $2
+             WHERE id = $3 AND status <> 'completed' RETURNING {COLUMNS}"
+        )))
+        .bind(conclusion.as_str())
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        match row {
+            Some(row) => run_from_row(&row),
+            None => Err(self.missing_or_completed(id).await),
+        }
+    }
+
+    async fn missing_or_completed(&self, id: i64) -> StoreError {
+        match self.get(id).await {
+            Ok(_) => StoreError::Conflict(format!("run {id} has completed")),
+            Err(error) => error,
+        }
+    }
+}
+
+fn run_from_row(row: &AnyRow) -> Result<Run, StoreError> {
+    Ok(Run {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        number: row.try_get("number")?,
+        workflow_file: row.try_get("workflow_file")?,
+        event: row.try_get("event")?,
+        git_ref: row.try_get("git_ref")?,
+        sha: row.try_get("sha")?,
+        status: status_col(row, "status")?,
+        conclusion: conclusion_col(row, "conclusion")?,
+        trigger_actor: row.try_get("trigger_actor")?,
+        trigger_info: row.try_get("trigger_info")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}

@@ -1,0 +1,493 @@
+//! The conformance suite every store backend passes: each check gets a fresh database from
+//! the backend's `TestDb` constructor and exercises one repository through the public API.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ferry_store::{
+    Acquired, Conclusion, NewApiToken, NewArtifact, NewCacheEntry, NewJob, NewProject, NewRun, NewRunner, NewStep,
+    Role, Status, Store, StoreError,
+};
+use ferry_testkit::TestDb;
+
+/// How long a claim's lease lasts in these checks.
+const LEASE: i64 = 30_000;
+
+pub async fn run(new_db: fn() -> TestDb) {
+    macro_rules! checks {
+        ($($check:ident),* $(,)?) => {$(
+            let db = new_db();
+            let store = db.open().await;
+            $check(store.clone(), &db).await;
+            store.close().await;
+        )*};
+    }
+    checks!(
+        migrations_are_applied_once,
+        projects,
+        tokens,
+        secrets_and_variables,
+        run_numbers_count_up_per_project,
+        claim_respects_labels,
+        concurrent_claimers_never_share_a_job,
+        leases,
+        cancel,
+        steps,
+        logs_read_after_seq,
+        artifacts_and_cache,
+        concurrency_groups,
+    );
+}
+
+fn project(name: &str) -> NewProject<'_> {
+    NewProject { name, repo: "/srv/repo.git", branch: "main", webhook_secret: "hook" }
+}
+
+fn labels(names: &[&str]) -> Vec<String> {
+    names.iter().map(|name| (*name).to_owned()).collect()
+}
+
+async fn new_run(store: &Store, project_id: i64) -> ferry_store::Run {
+    let run = NewRun {
+        project_id,
+        workflow_file: ".github/workflows/ci.yml",
+        event: "push",
+        git_ref: "refs/heads/main",
+        sha: "0123abcd",
+        trigger_actor: "alice",
+        trigger_info: "{}",
+    };
+    store.runs().create(&run, 10).await.expect("create run")
+}
+
+async fn enqueue(store: &Store, run_id: i64, name: &str, runs_on: &[&str]) -> ferry_store::Job {
+    let runs_on = labels(runs_on);
+    let job = NewJob { run_id, name, runs_on: &runs_on, needs: "[]", matrix: "{}" };
+    store.jobs().enqueue(&job, 20).await.expect("enqueue")
+}
+
+async fn register(store: &Store, name: &str, runner_labels: &[&str]) -> ferry_store::Runner {
+    let runner_labels = labels(runner_labels);
+    let runner = NewRunner { name, labels: &runner_labels, token_prefix: name, token_hash: "hash" };
+    store.runners().register(&runner, 5).await.expect("register runner")
+}
+
+/// A project with one run, the setting most checks need.
+async fn project_and_run(store: &Store) -> (i64, i64) {
+    let project = store.projects().create(&project("web"), 1).await.expect("create project");
+    let run = new_run(store, project.id).await;
+    (project.id, run.id)
+}
+
+async fn migrations_are_applied_once(store: Store, db: &TestDb) {
+    let project = store.projects().create(&project("web"), 1).await.expect("create");
+    // Opening again finds the schema current and keeps the data.
+    let again = db.open().await;
+    assert_eq!(again.projects().get(project.id).await.expect("get"), project);
+    again.close().await;
+}
+
+async fn projects(store: Store, _db: &TestDb) {
+    let projects = store.projects();
+    let web = projects.create(&project("web"), 1).await.expect("create web");
+    let api = projects.create(&project("api"), 2).await.expect("create api");
+    assert_eq!(
+        (web.name.as_str(), web.repo.as_str(), web.branch.as_str(), web.created_at),
+        ("web", "/srv/repo.git", "main", 1)
+    );
+    assert_eq!(projects.get(web.id).await.expect("get"), web);
+    assert_eq!(projects.by_name("api").await.expect("by_name"), Some(api.clone()));
+    assert_eq!(projects.by_name("nope").await.expect("by_name"), None);
+    let names: Vec<String> = projects.list().await.expect("list").into_iter().map(|project| project.name).collect();
+    assert_eq!(names, ["api", "web"]);
+
+    let dup = projects.create(&project("web"), 3).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let renamed = projects.update(api.id, &project("web")).await;
+    assert!(matches!(renamed, Err(StoreError::Conflict(_))), "{renamed:?}");
+
+    let changed =
+        NewProject { name: "web2", repo: "https://example.com/web.git", branch: "trunk", webhook_secret: "new" };
+    let web2 = projects.update(web.id, &changed).await.expect("update");
+    assert_eq!((web2.name.as_str(), web2.branch.as_str(), web2.webhook_secret.as_str()), ("web2", "trunk", "new"));
+
+    projects.delete(web.id).await.expect("delete");
+    assert!(matches!(projects.get(web.id).await, Err(StoreError::NotFound { entity: "project", .. })));
+    assert!(matches!(projects.delete(web.id).await, Err(StoreError::NotFound { .. })));
+}
+
+async fn tokens(store: Store, _db: &TestDb) {
+    let tokens = store.tokens();
+    let token = NewApiToken { prefix: "fy_abc", hash: "$argon2id$v=19$hash", name: "ci", role: Role::Developer };
+    let created = tokens.create(&token, 7).await.expect("create");
+    assert_eq!((created.role, created.created_at, created.revoked_at), (Role::Developer, 7, None));
+    assert_eq!(tokens.active_by_prefix("fy_abc").await.expect("lookup"), Some(created.clone()));
+    assert_eq!(tokens.active_by_prefix("fy_xyz").await.expect("lookup"), None);
+
+    let dup = tokens.create(&NewApiToken { name: "other", ..token }, 8).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let admin = NewApiToken { prefix: "fy_adm", hash: "h2", name: "root", role: Role::Admin };
+    tokens.create(&admin, 8).await.expect("create admin");
+
+    tokens.revoke(created.id, 9).await.expect("revoke");
+    tokens.revoke(created.id, 10).await.expect("revoking twice is fine");
+    assert_eq!(tokens.active_by_prefix("fy_abc").await.expect("lookup"), None);
+    let listed: Vec<(String, Role, Option<i64>)> = tokens
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|token| (token.prefix, token.role, token.revoked_at))
+        .collect();
+    assert_eq!(listed, [("fy_abc".to_owned(), Role::Developer, Some(9)), ("fy_adm".to_owned(), Role::Admin, None)]);
+    assert!(matches!(tokens.revoke(999, 1).await, Err(StoreError::NotFound { .. })));
+}
+
+async fn secrets_and_variables(store: Store, _db: &TestDb) {
+    let web = store.projects().create(&project("web"), 1).await.expect("create").id;
+    let api = store.projects().create(&project("api"), 1).await.expect("create").id;
+    let secrets = store.secrets();
+    secrets.set(web, "TOKEN", &[0, 1, 2, 255], &[9; 12], 5).await.expect("set");
+    secrets.set(web, "TOKEN", &[3, 4], &[8; 12], 6).await.expect("replace");
+    secrets.set(web, "A_KEY", b"cipher", b"nonce", 6).await.expect("set");
+    secrets.set(api, "TOKEN", b"other", b"n", 6).await.expect("set in another project");
+    let token = secrets.get(web, "TOKEN").await.expect("get").expect("set");
+    assert_eq!((token.ciphertext, token.nonce, token.updated_at), (vec![3, 4], vec![8; 12], 6));
+    let names: Vec<String> = secrets.list(web).await.expect("list").into_iter().map(|secret| secret.name).collect();
+    assert_eq!(names, ["A_KEY", "TOKEN"]);
+    secrets.delete(web, "TOKEN").await.expect("delete");
+    assert_eq!(secrets.get(web, "TOKEN").await.expect("get"), None);
+    assert!(matches!(secrets.delete(web, "TOKEN").await, Err(StoreError::NotFound { .. })));
+    assert!(secrets.get(api, "TOKEN").await.expect("get").is_some());
+    let orphan = secrets.set(999, "X", b"c", b"n", 1).await;
+    assert!(matches!(orphan, Err(StoreError::Conflict(_))), "{orphan:?}");
+
+    let variables = store.variables();
+    variables.set(web, "REGION", "eu", 5).await.expect("set");
+    variables.set(web, "REGION", "us", 6).await.expect("replace");
+    variables.set(web, "ENV", "prod", 6).await.expect("set");
+    assert_eq!(variables.get(web, "REGION").await.expect("get").map(|variable| variable.value), Some("us".into()));
+    let listed: Vec<(String, String)> =
+        variables.list(web).await.expect("list").into_iter().map(|variable| (variable.name, variable.value)).collect();
+    assert_eq!(listed, [("ENV".to_owned(), "prod".to_owned()), ("REGION".to_owned(), "us".to_owned())]);
+    variables.delete(web, "ENV").await.expect("delete");
+    assert_eq!(variables.list(api).await.expect("list"), []);
+    assert_eq!(variables.get(web, "ENV").await.expect("get"), None);
+
+    // Deleting the project deletes its secrets and variables.
+    store.projects().delete(web).await.expect("delete project");
+    assert_eq!(secrets.list(web).await.expect("list"), []);
+    assert_eq!(variables.list(web).await.expect("list"), []);
+}
+
+async fn run_numbers_count_up_per_project(store: Store, _db: &TestDb) {
+    let web = store.projects().create(&project("web"), 1).await.expect("create").id;
+    let api = store.projects().create(&project("api"), 1).await.expect("create").id;
+    let mut numbers = Vec::new();
+    for _ in 0..3 {
+        numbers.push(new_run(&store, web).await.number);
+    }
+    assert_eq!(numbers, [1, 2, 3]);
+    let first_api = new_run(&store, api).await;
+    assert_eq!((first_api.number, first_api.status, first_api.conclusion), (1, Status::Queued, None));
+
+    // Concurrent creators still get distinct, consecutive numbers.
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { new_run(&store, web).await.number })
+        })
+        .collect();
+    let mut concurrent = BTreeSet::new();
+    for task in tasks {
+        concurrent.insert(task.await.expect("task"));
+    }
+    assert_eq!(concurrent, (4..=13).collect());
+
+    let run = store.runs().by_number(web, 2).await.expect("by_number").expect("exists");
+    let started = store.runs().start(run.id, 50).await.expect("start");
+    assert_eq!((started.status, started.started_at), (Status::InProgress, Some(50)));
+    let done = store.runs().complete(run.id, Conclusion::Failure, 60).await.expect("complete");
+    assert_eq!(
+        (done.status, done.conclusion, done.finished_at),
+        (Status::Completed, Some(Conclusion::Failure), Some(60))
+    );
+    let again = store.runs().complete(run.id, Conclusion::Success, 70).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert!(matches!(store.runs().start(9999, 1).await, Err(StoreError::NotFound { .. })));
+
+    let page: Vec<i64> = store.runs().list(web, 12, 3).await.expect("list").into_iter().map(|run| run.number).collect();
+    assert_eq!(page, [11, 10, 9]);
+    let missing = store.runs().create(&NewRun { project_id: 999, ..example_run() }, 1).await;
+    assert!(matches!(missing, Err(StoreError::NotFound { entity: "project", .. })), "{missing:?}");
+}
+
+fn example_run() -> NewRun<'static> {
+    NewRun {
+        project_id: 0,
+        workflow_file: "ci.yml",
+        event: "push",
+        git_ref: "refs/heads/main",
+        sha: "abc",
+        trigger_actor: "bob",
+        trigger_info: "{}",
+    }
+}
+
+async fn claim_respects_labels(store: Store, _db: &TestDb) {
+    let (_, run) = project_and_run(&store).await;
+    let big = enqueue(&store, run, "big", &["linux", "big"]).await;
+    let small = enqueue(&store, run, "small", &["linux"]).await;
+    let anywhere = enqueue(&store, run, "anywhere", &[]).await;
+    assert_eq!((big.status, big.runs_on.clone()), (Status::Queued, labels(&["linux", "big"])));
+
+    let linux = register(&store, "linux-1", &["linux"]).await;
+    let mac = register(&store, "mac-1", &["macos"]).await;
+    let jobs = store.jobs();
+    let claimed = jobs.claim(linux.id, &linux.labels, 100, LEASE).await.expect("claim").expect("a job fits");
+    assert_eq!(claimed.id, small.id, "the oldest job the runner can run, skipping `big`");
+    assert_eq!(
+        (claimed.status, claimed.runner_id, claimed.started_at, claimed.lease_expires_at),
+        (Status::InProgress, Some(linux.id), Some(100), Some(100 + LEASE))
+    );
+    let claimed = jobs.claim(mac.id, &mac.labels, 101, LEASE).await.expect("claim").expect("a job fits");
+    assert_eq!(claimed.id, anywhere.id, "a job without labels runs anywhere");
+    assert_eq!(jobs.claim(linux.id, &linux.labels, 102, LEASE).await.expect("claim"), None);
+    assert_eq!(jobs.claim(linux.id, &[], 102, LEASE).await.expect("claim"), None);
+
+    let big_runner = register(&store, "linux-big", &["Linux", "BIG", "x64"]).await;
+    let claimed = jobs.claim(big_runner.id, &big_runner.labels, 103, LEASE).await.expect("claim");
+    assert_eq!(claimed.map(|job| job.id), Some(big.id), "a superset of the labels, in any case, satisfies them");
+    assert_eq!(jobs.get(big.id).await.expect("get").runner_id, Some(big_runner.id));
+    let orphan = jobs.enqueue(&NewJob { run_id: 999, name: "x", runs_on: &[], needs: "[]", matrix: "{}" }, 1).await;
+    assert!(matches!(orphan, Err(StoreError::NotFound { entity: "run", .. })), "{orphan:?}");
+}
+
+async fn concurrent_claimers_never_share_a_job(store: Store, _db: &TestDb) {
+    const N_JOBS: usize = 40;
+    const N_CLAIMERS: usize = 8;
+    let (_, run) = project_and_run(&store).await;
+    let mut job_ids = BTreeSet::new();
+    for job_idx in 0..N_JOBS {
+        let runs_on: &[&str] = if job_idx % 3 == 0 { &["linux", "big"] } else { &["linux"] };
+        job_ids.insert(enqueue(&store, run, &format!("job-{job_idx}"), runs_on).await.id);
+    }
+    let mut tasks = Vec::new();
+    for claimer_idx in 0..N_CLAIMERS {
+        let runner = register(&store, &format!("runner-{claimer_idx}"), &["linux", "big"]).await;
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            while let Some(job) = store.jobs().claim(runner.id, &runner.labels, 100, LEASE).await.expect("claim") {
+                assert_eq!(job.runner_id, Some(runner.id));
+                claimed.push(job.id);
+            }
+            claimed
+        }));
+    }
+    let mut claims: BTreeMap<i64, usize> = BTreeMap::new();
+    for task in tasks {
+        for job_id in task.await.expect("claimer") {
+            *claims.entry(job_id).or_default() += 1;
+        }
+    }
+    assert_eq!(claims.keys().copied().collect::<BTreeSet<_>>(), job_ids, "every job was claimed");
+    assert!(claims.values().all(|&n_claims| n_claims == 1), "no job was claimed twice: {claims:?}");
+}
+
+async fn leases(store: Store, _db: &TestDb) {
+    let (_, run) = project_and_run(&store).await;
+    let first = enqueue(&store, run, "first", &[]).await;
+    let second = enqueue(&store, run, "second", &[]).await;
+    let runner = register(&store, "r1", &[]).await;
+    let other = register(&store, "r2", &[]).await;
+    let jobs = store.jobs();
+    jobs.claim(runner.id, &[], 1_000, LEASE).await.expect("claim").expect("first");
+    jobs.claim(runner.id, &[], 1_000, LEASE).await.expect("claim").expect("second");
+
+    let lease = jobs.heartbeat(first.id, runner.id, 20_000, LEASE).await.expect("heartbeat");
+    assert_eq!((lease.expires_at, lease.cancel_requested), (20_000 + LEASE, false));
+    let stolen = jobs.heartbeat(first.id, other.id, 20_000, LEASE).await;
+    assert!(matches!(stolen, Err(StoreError::NotFound { .. })), "only the holder renews: {stolen:?}");
+
+    // At 31 000 the second job's lease (1 000 + 30 000) has run out; the first was renewed.
+    assert_eq!(jobs.expired_leases(31_000).await.expect("expired"), []);
+    let expired: Vec<i64> = jobs.expired_leases(31_001).await.expect("expired").into_iter().map(|job| job.id).collect();
+    assert_eq!(expired, [second.id]);
+    let lost = jobs.complete(second.id, Conclusion::Failure, 31_001).await.expect("fail as runner lost");
+    assert_eq!(
+        (lost.status, lost.conclusion, lost.lease_expires_at),
+        (Status::Completed, Some(Conclusion::Failure), None)
+    );
+    let late = jobs.complete(second.id, Conclusion::Success, 31_002).await;
+    assert!(matches!(late, Err(StoreError::Conflict(_))), "a late report loses: {late:?}");
+    let late_heartbeat = jobs.heartbeat(second.id, runner.id, 31_002, LEASE).await;
+    assert!(matches!(late_heartbeat, Err(StoreError::NotFound { .. })), "{late_heartbeat:?}");
+    assert_eq!(jobs.expired_leases(1_000_000).await.expect("expired").len(), 1, "only the first job is left running");
+
+    store.runners().heartbeat(runner.id, 40_000).await.expect("runner heartbeat");
+    assert_eq!(store.runners().get(runner.id).await.expect("get").last_heartbeat_at, Some(40_000));
+    let found = store.runners().by_token_prefix("r1").await.expect("by prefix").expect("registered");
+    assert_eq!(found.id, runner.id);
+    let dup =
+        store.runners().register(&NewRunner { name: "r1", labels: &[], token_prefix: "r3", token_hash: "h" }, 1).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    assert!(matches!(jobs.complete(9999, Conclusion::Success, 1).await, Err(StoreError::NotFound { .. })));
+}
+
+async fn cancel(store: Store, _db: &TestDb) {
+    let (_, run) = project_and_run(&store).await;
+    let running = enqueue(&store, run, "running", &[]).await;
+    let queued = enqueue(&store, run, "queued", &[]).await;
+    let runner = register(&store, "r1", &[]).await;
+    let jobs = store.jobs();
+    jobs.claim(runner.id, &[], 100, LEASE).await.expect("claim").expect("running");
+
+    let cancelled = jobs.cancel(queued.id, 200).await.expect("cancel queued");
+    assert_eq!((cancelled.status, cancelled.conclusion), (Status::Completed, Some(Conclusion::Cancelled)));
+    assert_eq!(jobs.claim(runner.id, &[], 201, LEASE).await.expect("claim"), None, "a cancelled job is not claimed");
+
+    let asked = jobs.cancel(running.id, 300).await.expect("cancel running");
+    assert_eq!((asked.status, asked.cancel_requested_at), (Status::InProgress, Some(300)));
+    let lease = jobs.heartbeat(running.id, runner.id, 301, LEASE).await.expect("heartbeat");
+    assert!(lease.cancel_requested, "the runner learns of the cancel from its heartbeat");
+    let done = jobs.complete(running.id, Conclusion::Cancelled, 302).await.expect("complete");
+    assert_eq!(jobs.cancel(done.id, 400).await.expect("cancel completed"), done, "a completed job stays as it is");
+    assert!(matches!(jobs.cancel(9999, 1).await, Err(StoreError::NotFound { .. })));
+
+    let (a, b) = (enqueue(&store, run, "a", &[]).await, enqueue(&store, run, "b", &[]).await);
+    jobs.claim(runner.id, &[], 500, LEASE).await.expect("claim").expect("a");
+    assert_eq!(jobs.cancel_run(run, 600).await.expect("cancel run"), 2);
+    assert_eq!(jobs.get(a.id).await.expect("get").cancel_requested_at, Some(600));
+    assert_eq!(jobs.get(b.id).await.expect("get").conclusion, Some(Conclusion::Cancelled));
+    let statuses: Vec<Status> = jobs.list_for_run(run).await.expect("list").into_iter().map(|job| job.status).collect();
+    assert_eq!(statuses, [Status::Completed, Status::Completed, Status::InProgress, Status::Completed]);
+}
+
+async fn steps(store: Store, _db: &TestDb) {
+    let (_, run) = project_and_run(&store).await;
+    let job = enqueue(&store, run, "build", &[]).await;
+    let steps = store.steps();
+    let checkout = steps.create(&NewStep { job_id: job.id, step_idx: 0, name: "checkout" }).await.expect("create");
+    let test = steps.create(&NewStep { job_id: job.id, step_idx: 1, name: "test" }).await.expect("create");
+    let dup = steps.create(&NewStep { job_id: job.id, step_idx: 1, name: "again" }).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    assert_eq!((checkout.status, checkout.outcome), (Status::Queued, None));
+
+    steps.start(checkout.id, 10).await.expect("start");
+    let done = steps.complete(checkout.id, Conclusion::Success, Conclusion::Success, 11).await.expect("complete");
+    assert_eq!((done.status, done.started_at, done.finished_at), (Status::Completed, Some(10), Some(11)));
+    steps.start(test.id, 12).await.expect("start");
+    let failed = steps.complete(test.id, Conclusion::Failure, Conclusion::Success, 13).await.expect("complete");
+    assert_eq!((failed.outcome, failed.conclusion), (Some(Conclusion::Failure), Some(Conclusion::Success)));
+    assert!(matches!(steps.start(test.id, 14).await, Err(StoreError::NotFound { .. })));
+
+    let listed: Vec<(i64, String)> =
+        steps.list_for_job(job.id).await.expect("list").into_iter().map(|step| (step.step_idx, step.name)).collect();
+    assert_eq!(listed, [(0, "checkout".to_owned()), (1, "test".to_owned())]);
+    assert_eq!(steps.get(test.id).await.expect("get"), failed);
+}
+
+async fn logs_read_after_seq(store: Store, _db: &TestDb) {
+    const N_CHUNKS: usize = 60;
+    let (_, run) = project_and_run(&store).await;
+    let job = enqueue(&store, run, "build", &[]).await;
+    let step = store.steps().create(&NewStep { job_id: job.id, step_idx: 0, name: "test" }).await.expect("step");
+    let logs = store.logs();
+    assert_eq!(logs.append(step.id, &["hello", "world"], 1).await.expect("append"), 1);
+    let first = logs.after(step.id, 0, 10).await.expect("read");
+    assert_eq!(first.len(), 1);
+    assert_eq!((first[0].seq, first[0].n_lines, first[0].body.as_str()), (1, 2, "hello\nworld\n"));
+    assert!(matches!(logs.append(9999, &["x"], 1).await, Err(StoreError::NotFound { .. })));
+
+    // Two writers append to the same step while a reader follows with "after seq N".
+    let writers: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|writer| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for chunk_idx in 0..N_CHUNKS {
+                    let line = format!("{writer}{chunk_idx}");
+                    store.logs().append(step.id, &[&line, "-"], 2).await.expect("append");
+                }
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    let mut last_seq = 1;
+    while seen.len() < 2 * N_CHUNKS {
+        let chunks = logs.after(step.id, last_seq, 7).await.expect("read");
+        for chunk in chunks {
+            assert_eq!(chunk.seq, last_seq + 1, "chunks arrive in order without gaps");
+            last_seq = chunk.seq;
+            seen.push(chunk.body.lines().next().unwrap_or_default().to_owned());
+        }
+        tokio::task::yield_now().await;
+    }
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    assert_eq!(logs.after(step.id, last_seq, 7).await.expect("read"), [], "nothing is read twice");
+    for writer in ["a", "b"] {
+        let order: Vec<&String> = seen.iter().filter(|line| line.starts_with(writer)).collect();
+        let want: Vec<String> = (0..N_CHUNKS).map(|chunk_idx| format!("{writer}{chunk_idx}")).collect();
+        assert_eq!(order, want.iter().collect::<Vec<_>>(), "each writer's chunks, once each, in its order");
+    }
+}
+
+async fn artifacts_and_cache(store: Store, _db: &TestDb) {
+    let (project_id, run) = project_and_run(&store).await;
+    let job = enqueue(&store, run, "build", &[]).await;
+    let artifacts = store.artifacts();
+    let artifact = NewArtifact {
+        run_id: run,
+        job_id: Some(job.id),
+        name: "dist",
+        digest: "sha256:aa",
+        size: 42,
+        expires_at: Some(1_000),
+    };
+    let dist = artifacts.create(&artifact, 100).await.expect("create");
+    let report =
+        artifacts.create(&NewArtifact { name: "report", expires_at: None, ..artifact }, 100).await.expect("create");
+    let dup = artifacts.create(&artifact, 101).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    assert_eq!(artifacts.list_for_run(run).await.expect("list"), [dist.clone(), report]);
+    assert_eq!(artifacts.expired(999).await.expect("expired"), []);
+    assert_eq!(artifacts.expired(1_000).await.expect("expired"), std::slice::from_ref(&dist));
+    artifacts.delete(dist.id).await.expect("delete");
+    assert_eq!(artifacts.expired(5_000).await.expect("expired"), []);
+
+    let cache = store.cache();
+    let entry = NewCacheEntry {
+        project_id,
+        key: "cargo-Linux-abc",
+        digest: "sha256:bb",
+        size: 7,
+        run_id: Some(run),
+        job_id: None,
+        expires_at: Some(2_000),
+    };
+    cache.put(&entry, 100).await.expect("put");
+    let replaced = cache.put(&NewCacheEntry { digest: "sha256:cc", ..entry }, 200).await.expect("replace");
+    assert_eq!(cache.get(project_id, "cargo-Linux-abc", 1_999).await.expect("get"), Some(replaced.clone()));
+    assert_eq!(replaced.digest, "sha256:cc");
+    assert_eq!(cache.get(project_id, "cargo-Linux-abc", 2_000).await.expect("get"), None, "expired");
+    assert_eq!(cache.expired(2_000).await.expect("expired"), std::slice::from_ref(&replaced));
+    cache.delete(replaced.id).await.expect("delete");
+    assert!(matches!(cache.delete(replaced.id).await, Err(StoreError::NotFound { .. })));
+}
+
+async fn concurrency_groups(store: Store, _db: &TestDb) {
+    let (project_id, first) = project_and_run(&store).await;
+    let second = new_run(&store, project_id).await.id;
+    let groups = store.concurrency();
+    assert_eq!(groups.holder(project_id, "deploy-prod").await.expect("holder"), None);
+    assert_eq!(groups.acquire(project_id, "deploy-prod", first, 1).await.expect("acquire"), Acquired::Yes);
+    assert_eq!(groups.acquire(project_id, "deploy-prod", first, 2).await.expect("again"), Acquired::Yes);
+    assert_eq!(groups.acquire(project_id, "deploy-prod", second, 3).await.expect("acquire"), Acquired::HeldBy(first));
+    assert_eq!(groups.acquire(project_id, "deploy-dev", second, 3).await.expect("acquire"), Acquired::Yes);
+    assert!(!groups.release(project_id, "deploy-prod", second).await.expect("release"), "only the holder releases");
+    assert!(groups.release(project_id, "deploy-prod", first).await.expect("release"));
+    assert_eq!(groups.acquire(project_id, "deploy-prod", second, 4).await.expect("acquire"), Acquired::Yes);
+    assert_eq!(groups.holder(project_id, "deploy-prod").await.expect("holder"), Some(second));
+}
