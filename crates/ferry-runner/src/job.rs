@@ -15,7 +15,7 @@ mod step;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_model::{Conclusion, JobStatus};
 use ferry_workflow::expr::Value;
@@ -164,7 +164,6 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         path_additions: Vec::new(),
         summary: String::new(),
         base_env: base_env(&setup, &contexts),
-        started: Instant::now(),
         background_groups: Vec::new(),
         made_files_dir: false,
         pending_saves: Vec::new(),
