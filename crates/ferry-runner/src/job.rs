@@ -44,6 +44,9 @@ pub struct JobSetup {
     pub workspace: PathBuf,
     /// An empty directory for this job's temporary files (`RUNNER_TEMP`).
     pub temp: PathBuf,
+    /// A directory for the step scripts and runner files (`$GITHUB_OUTPUT`, …), made on first
+    /// use. They are small and rewritten every step, so a tmpfs suits them best.
+    pub files: PathBuf,
     /// Directories holding actions by `owner/repo[/path]`, searched for `uses: owner/repo@ref`.
     pub action_dirs: Vec<PathBuf>,
     /// Where `actions/upload-artifact` keeps files for the rest of the run (one folder per

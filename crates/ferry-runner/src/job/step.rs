@@ -39,7 +39,7 @@ pub(super) struct StepRunner<'a> {
     pub base_env: Vec<(String, String)>,
     /// Process groups steps left running (`./server &`); killed when the job ends.
     pub background_groups: Vec<i32>,
-    /// Whether `_runner_file_commands` exists in the job's temp folder yet.
+    /// Whether the job's runner-files folder exists yet.
     pub made_files_dir: bool,
     /// `actions/cache` entries to save when the job has succeeded.
     pub pending_saves: Vec<super::builtin::PendingSave>,
@@ -287,12 +287,12 @@ impl StepRunner<'_> {
         shell: &crate::shell::Shell,
         working_dir: &Path,
     ) -> (StepResult, Option<i32>) {
-        let dir = self.setup.temp.join("_runner_file_commands");
+        let dir = self.setup.files.clone();
         // Steps of a job run one after the other, so they share these files: truncating a file
         // costs far less than making and deleting a new one (the inode allocation showed up as
         // the largest cost per step in the benchmark's profile).
         let files = RunnerFiles::new(&dir, "step");
-        let script_path = self.setup.temp.join(format!("step{}", shell.extension));
+        let script_path = dir.join(format!("step{}", shell.extension));
         // The folder is made once per job; the files are made per step, as GitHub does.
         let made_dir = if self.made_files_dir { Ok(()) } else { std::fs::create_dir_all(&dir) };
         self.made_files_dir = made_dir.is_ok();
