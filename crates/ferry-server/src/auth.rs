@@ -83,7 +83,9 @@ pub(crate) async fn ensure_admin_token(store: &Store, data_dir: &Path) -> Result
 /// below `role`).
 async fn authorize(parts: &Parts, state: &AppState, role: Role) -> Result<(), ApiError> {
     let header = parts.headers.get(AUTHORIZATION).and_then(|value| value.to_str().ok());
-    let Some(plaintext) = header.and_then(|value| value.strip_prefix("Bearer ")) else {
+    let bearer =
+        header.and_then(|value| value.split_once(' ')).filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
+    let Some((_, plaintext)) = bearer else {
         return Err(ApiError::unauthorized("an `Authorization: Bearer <token>` header is required"));
     };
     let Some(token) = verify(&state.store, plaintext.trim()).await? else {
