@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use ferry_hooks::{Forge, HookError, HookEvent, MAX_BODY};
 use ferry_store::NewRun;
 use serde_json::{Value, json};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::api::ApiError;
 use crate::{AppState, now_ms};
@@ -54,7 +54,10 @@ pub(crate) async fn receive(
     // Past the length check, reading fails when a body without a length runs over the limit
     // (or the client went away, when nobody reads the answer).
     let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| HookError::TooLarge { limit: MAX_BODY })?;
-    let event = ferry_hooks::receive(forge, &HookHeaders(&headers), &body, project.webhook_secret.as_bytes())?;
+    let event = ferry_hooks::receive(forge, &HookHeaders(&headers), &body, project.webhook_secret.as_bytes())
+        .inspect_err(
+            |error| warn!(project = %project.name, %forge, %error, "refused a webhook for {}: {error}", project.name),
+        )?;
     let Some(trigger) = event.trigger() else {
         return Ok((StatusCode::OK, Json(json!({ "status": "pong" }))));
     };

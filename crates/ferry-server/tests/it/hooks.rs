@@ -10,7 +10,10 @@ const SECRET: &str = "hook-s3cret";
 
 /// A server with project `web` whose webhook secret is [`SECRET`].
 fn server_with_project() -> TestServer {
-    let server = TestServer::start();
+    with_project(TestServer::start())
+}
+
+fn with_project(server: TestServer) -> TestServer {
     let body = json!({"name": "web", "repo": "/srv/web.git", "webhook_secret": SECRET});
     assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
     server
@@ -130,4 +133,29 @@ fn a_chunked_body_over_the_limit_is_refused_with_413() {
     let res = server.send_raw(&raw);
     assert_eq!(res.status, 413, "{}", res.body);
     assert_eq!(n_runs(&server), 0);
+}
+
+#[test]
+fn a_gitlab_push_with_the_secret_token_records_a_run_on_postgres() {
+    let db = ferry_testkit::TestDb::postgres();
+    let server = with_project(TestServer::start_on(Some(db.url().to_owned())));
+    let body = json!({
+        "ref": "refs/tags/v1",
+        "before": "0000000000000000000000000000000000000000",
+        "after": "3333333333333333333333333333333333333333",
+        "project": {"path_with_namespace": "octo/web"},
+        "commits": [],
+    })
+    .to_string();
+    let wrong = [("X-Gitlab-Event", "Tag Push Hook"), ("X-Gitlab-Token", "nope")];
+    assert_eq!(server.request("POST", "/hooks/gitlab/web", &wrong, body.as_bytes()).status, 401);
+    let headers = [("X-Gitlab-Event", "Tag Push Hook"), ("X-Gitlab-Token", SECRET)];
+    let res = server.request("POST", "/hooks/gitlab/web", &headers, body.as_bytes());
+    assert_eq!(res.status, 202, "{}", res.body);
+    assert_eq!(n_runs(&server), 1);
+    let id = res.json()["run"].as_i64().expect("a run id");
+    let run = server.with_store(async |store| store.runs().get(id).await.expect("the run"));
+    assert_eq!((run.event.as_str(), run.git_ref.as_str()), ("push", "refs/tags/v1"));
+    assert!(server.dir.path().join("data/admin.token").exists());
+    assert!(!server.dir.path().join("data/ferry.db").exists(), "the database is PostgreSQL");
 }

@@ -21,18 +21,26 @@ pub struct TestServer {
     /// The admin token the first start wrote to `admin.token`.
     pub admin: String,
     pub dir: tempfile::TempDir,
+    /// The database URL the server uses.
+    database: String,
     rt: Runtime,
     stop: Option<oneshot::Sender<()>>,
 }
 
 impl TestServer {
+    /// A server on SQLite in its data directory.
     pub fn start() -> TestServer {
+        TestServer::start_on(None)
+    }
+
+    /// A server on the database `database` names (`None`: SQLite in the data directory).
+    pub fn start_on(database: Option<String>) -> TestServer {
         let dir = tempfile::Builder::new().prefix("ferry-server-it-").tempdir().expect("temp dir");
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
         let config = ServerConfig {
             data_dir: dir.path().join("data"),
             listen: "127.0.0.1:0".parse().expect("an address"),
-            database: None,
+            database: database.clone(),
         };
         let server = rt.block_on(ferry_server::bind(&config)).expect("the server starts");
         let addr = server.local_addr();
@@ -41,7 +49,8 @@ impl TestServer {
             let _ = stopped.await;
         }));
         let admin = std::fs::read_to_string(dir.path().join("data/admin.token")).expect("admin.token");
-        TestServer { addr, admin: admin.trim().to_owned(), dir, rt, stop: Some(stop) }
+        let database = database.unwrap_or_else(|| config.database_url());
+        TestServer { addr, admin: admin.trim().to_owned(), database, dir, rt, stop: Some(stop) }
     }
 
     /// Runs a future on the server's runtime.
@@ -51,9 +60,8 @@ impl TestServer {
 
     /// Runs `f` on a second handle on the server's database.
     pub fn with_store<T>(&self, f: impl AsyncFnOnce(&Store) -> T) -> T {
-        let path = self.dir.path().join("data/ferry.db");
         self.rt.block_on(async {
-            let store = Store::open(&path.display().to_string()).await.expect("opening the store");
+            let store = Store::open(&self.database).await.expect("opening the store");
             let res = f(&store).await;
             store.close().await;
             res
