@@ -9,7 +9,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
 use ferry_hooks::{Forge, HookError, HookEvent, MAX_BODY};
@@ -17,7 +17,7 @@ use ferry_store::NewRun;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use crate::api::ApiError;
+use crate::api::{ApiError, Path};
 use crate::{AppState, now_ms};
 
 /// The request's headers as `ferry_hooks` reads them.

@@ -9,6 +9,7 @@
 //! | `GET`/`POST /api/v1/tokens`, `DELETE /api/v1/tokens/{id}` | admin |
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 
 use crate::api::{ApiError, projects, secrets, tokens};
@@ -31,6 +32,9 @@ pub(crate) fn router(state: AppState) -> Router {
             "/api/v1/projects/{name}/vars/{key}",
             put(secrets::put_var).get(secrets::get_var).delete(secrets::delete_var),
         )
-        .fallback(async || ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such route"))
+        .fallback(async || ApiError::new(StatusCode::NOT_FOUND, "no such route"))
+        .method_not_allowed_fallback(async || {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method")
+        })
         .with_state(state)
 }

@@ -2,12 +2,12 @@
 //! only whether there is one.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_store::{NewProject, Project};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{ApiError, Body, check_name};
+use crate::api::{ApiError, Body, Path, check_name};
 use crate::auth::{Developer, Viewer};
 use crate::{AppState, now_ms};
 

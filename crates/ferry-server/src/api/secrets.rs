@@ -2,13 +2,13 @@
 //! and variables (plain).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_store::Variable;
 use serde::{Deserialize, Serialize};
 
 use crate::api::projects::project_by_name;
-use crate::api::{ApiError, Body, check_key};
+use crate::api::{ApiError, Body, Path, check_key};
 use crate::auth::{Developer, Viewer};
 use crate::{AppState, now_ms};
 

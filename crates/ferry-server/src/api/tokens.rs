@@ -1,12 +1,12 @@
 //! `/api/v1/tokens`: admins create (the plaintext is answered once), list and revoke tokens.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_store::{ApiToken, NewApiToken, Role};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{ApiError, Body};
+use crate::api::{ApiError, Body, Path};
 use crate::auth::{self, Admin};
 use crate::{AppState, now_ms};
 

@@ -104,3 +104,20 @@ fn variables_are_stored_and_answered_as_given() {
     assert_eq!(server.call("GET", "/api/v1/projects/web/vars/NOPE", admin, None).status, 404);
     assert_eq!(server.call("DELETE", "/api/v1/projects/web/vars/LEVEL", admin, None).status, 204);
 }
+
+#[test]
+fn unknown_routes_methods_and_bad_ids_answer_json_errors() {
+    let server = TestServer::start();
+    let admin = Some(server.admin.as_str());
+    let table = [
+        ("GET", "/nope", 404),
+        ("GET", "/api/v1/nope", 404),
+        ("PATCH", "/api/v1/projects", 405),
+        ("DELETE", "/api/v1/tokens/abc", 400),
+    ];
+    for (method, path, status) in table {
+        let res = server.call(method, path, admin, None);
+        assert_eq!(res.status, status, "{method} {path}: {}", res.body);
+        assert!(res.json()["error"].is_string(), "{method} {path}: {}", res.body);
+    }
+}
