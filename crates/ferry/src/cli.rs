@@ -106,12 +106,17 @@ pub struct LintArgs {
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Where the server keeps its database, keys and first admin token; created if missing.
-    #[arg(long, env = "FERRY_DATA_DIR", default_value = "./ferry-data", value_name = "DIR")]
-    pub data_dir: PathBuf,
-    /// The address and port to listen on (port 0 picks a free one).
-    #[arg(long, env = "FERRY_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
-    pub listen: SocketAddr,
+    /// A TOML file whose `[server]` table sets `data_dir`, `listen` and `database`; flags and
+    /// FERRY_* variables override it [default: ./ferry.toml when it exists]
+    #[arg(long, env = "FERRY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where the server keeps its database, keys and first admin token; created if missing
+    /// [default: ./ferry-data]
+    #[arg(long, env = "FERRY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The address and port to listen on; port 0 picks a free one [default: 127.0.0.1:8080]
+    #[arg(long, env = "FERRY_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
     /// The database: a file path, sqlite://PATH or postgres://… [default: DIR/ferry.db]
     #[arg(long, env = "FERRY_DATABASE", hide_env_values = true, value_name = "URL")]
     pub database: Option<String>,

@@ -11,6 +11,7 @@ fn ferry_server_prints_its_address_and_answers_healthz() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
+        .env_remove("FERRY_CONFIG")
         .env_remove("FERRY_DATABASE")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -35,4 +36,30 @@ fn ferry_server_prints_its_address_and_answers_healthz() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(data_dir.join("admin.token").exists());
     assert!(data_dir.join("secret.key").exists());
+}
+
+#[test]
+fn ferry_server_reads_its_settings_from_a_config_file() {
+    let dir = tempfile::Builder::new().prefix("ferry-server-").tempdir().expect("temp dir");
+    let config = dir.path().join("ferry.toml");
+    std::fs::write(&config, "[server]\ndata_dir = \"state\"\nlisten = \"127.0.0.1:0\"\n").expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["server", "--config"])
+        .arg(&config)
+        .env_remove("FERRY_DATA_DIR")
+        .env_remove("FERRY_LISTEN")
+        .env_remove("FERRY_DATABASE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ferry server starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let listening = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains("listening on http://127.0.0.1:"));
+    child.kill().expect("stopping ferry server");
+    child.wait().expect("ferry server exits");
+    assert!(listening, "ferry server said where it listens");
+    assert!(dir.path().join("state/admin.token").exists());
 }
