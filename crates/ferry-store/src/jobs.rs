@@ -103,6 +103,13 @@ impl Jobs<'_> {
         Ok(job_row)
     }
 
+    /// How many jobs wait in the queue (for the queue depth metric).
+    pub async fn count_queued(&self) -> Result<i64, StoreError> {
+        let n_jobs: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued'").fetch_one(&self.store.pool).await?;
+        Ok(n_jobs)
+    }
+
     /// The job with this id.
     ///
     /// # Errors

@@ -169,6 +169,15 @@ impl Store {
         self.backend
     }
 
+    /// Checks that the database answers (a readiness probe).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] when it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;

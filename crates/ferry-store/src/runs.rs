@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Conclusion, Status, Store, StoreError, conclusion_col, status_col};
+use crate::{Conclusion, Status, Store, StoreError, conclusion_col, decode_error, status_col};
 
 /// A run as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +119,24 @@ impl Runs<'_> {
         .fetch_all(&self.store.pool)
         .await?;
         rows.iter().map(run_from_row).collect()
+    }
+
+    /// How many runs completed with each conclusion, across projects (for metrics); conclusions
+    /// no run has are left out.
+    pub async fn count_by_conclusion(&self) -> Result<Vec<(Conclusion, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT conclusion, COUNT(*) AS n_runs FROM runs WHERE conclusion IS NOT NULL GROUP BY conclusion
+             ORDER BY conclusion",
+        )
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let conclusion =
+                    conclusion_col(row, "conclusion")?.ok_or_else(|| decode_error("conclusion", "NULL"))?;
+                Ok((conclusion, row.try_get("n_runs")?))
+            })
+            .collect()
     }
 
     /// Marks a queued run as in progress; a run already started keeps its start time.

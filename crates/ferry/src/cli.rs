@@ -1,6 +1,7 @@
 //! Command-line arguments. The flags of `ferry run` and `ferry lint` are a fixed contract:
 //! other tools drive them.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -41,6 +42,19 @@ pub enum Command {
     ///   ferry lint .github/workflows/ci.yml --json
     #[command(verbatim_doc_comment)]
     Lint(LintArgs),
+    /// Serve Ferry's API, forge webhooks, health probes and metrics.
+    ///
+    /// The data directory holds the SQLite database (unless --database names another), the
+    /// key secrets are encrypted with (secret.key) and, after the first start, the first
+    /// admin token (admin.token). Both files are readable by their owner only. Listens on
+    /// loopback unless told otherwise. Stops on Ctrl-C or SIGTERM.
+    ///
+    /// Examples:
+    ///   ferry server                               # ./ferry-data, http://127.0.0.1:8080
+    ///   ferry server --data-dir /var/lib/ferry --listen 0.0.0.0:8080
+    ///   ferry server --database postgres://ferry@db/ferry
+    #[command(verbatim_doc_comment)]
+    Server(ServerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +102,24 @@ pub struct LintArgs {
     /// Print the findings as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// A TOML file whose `[server]` table sets `data_dir`, `listen` and `database`; flags and
+    /// FERRY_* variables override it [default: ./ferry.toml when it exists]
+    #[arg(long, env = "FERRY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where the server keeps its database, keys and first admin token; created if missing
+    /// [default: ./ferry-data]
+    #[arg(long, env = "FERRY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The address and port to listen on; port 0 picks a free one [default: 127.0.0.1:8080]
+    #[arg(long, env = "FERRY_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// The database: a file path, sqlite://PATH or postgres://… [default: DIR/ferry.db]
+    #[arg(long, env = "FERRY_DATABASE", hide_env_values = true, value_name = "URL")]
+    pub database: Option<String>,
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {

@@ -5,6 +5,7 @@ mod cli;
 mod lint;
 mod render;
 mod run;
+mod server;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ fn main() -> ExitCode {
     let res = match cli.command {
         cli::Command::Run(args) => run::main(*args),
         cli::Command::Lint(args) => lint::main(args),
+        cli::Command::Server(args) => server::main(args),
     };
     match res {
         Ok(code) => code,

@@ -35,6 +35,7 @@ pub async fn run(new_db: fn() -> TestDb) {
         logs_read_after_seq,
         artifacts_and_cache,
         concurrency_groups,
+        counts_for_metrics,
     );
 }
 
@@ -490,4 +491,25 @@ async fn concurrency_groups(store: Store, _db: &TestDb) {
     assert!(groups.release(project_id, "deploy-prod", first).await.expect("release"));
     assert_eq!(groups.acquire(project_id, "deploy-prod", second, 4).await.expect("acquire"), Acquired::Yes);
     assert_eq!(groups.holder(project_id, "deploy-prod").await.expect("holder"), Some(second));
+}
+
+async fn counts_for_metrics(store: Store, _db: &TestDb) {
+    store.ping().await.expect("the store answers");
+    assert_eq!(store.jobs().count_queued().await.expect("count"), 0);
+    assert_eq!(store.runs().count_by_conclusion().await.expect("count"), vec![]);
+    let (project_id, run_id) = project_and_run(&store).await;
+    enqueue(&store, run_id, "build", &["linux"]).await;
+    let test = enqueue(&store, run_id, "test", &["linux"]).await;
+    store.jobs().cancel(test.id, 30).await.expect("cancel");
+    assert_eq!(store.jobs().count_queued().await.expect("count"), 1);
+    store.runs().complete(run_id, Conclusion::Failure, 40).await.expect("complete");
+    for conclusion in [Conclusion::Success, Conclusion::Success] {
+        let run = new_run(&store, project_id).await;
+        store.runs().complete(run.id, conclusion, 50).await.expect("complete");
+    }
+    new_run(&store, project_id).await;
+    assert_eq!(
+        store.runs().count_by_conclusion().await.expect("count"),
+        vec![(Conclusion::Failure, 1), (Conclusion::Success, 2)]
+    );
 }

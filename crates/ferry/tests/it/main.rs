@@ -5,3 +5,4 @@ mod harness;
 mod lint;
 mod run;
 mod run_control;
+mod server;

@@ -1,0 +1,84 @@
+//! `/api/v1/projects`: create, list and read projects. The webhook secret is never answered,
+//! only whether there is one.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use ferry_store::{NewProject, Project};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ApiError, Body, Path, check_name};
+use crate::auth::{Developer, Viewer};
+use crate::{AppState, now_ms};
+
+#[derive(Deserialize)]
+pub(crate) struct NewProjectBody {
+    name: String,
+    repo: String,
+    branch: Option<String>,
+    webhook_secret: Option<String>,
+}
+
+/// A project as the API shows it.
+#[derive(Serialize)]
+pub(crate) struct ProjectView {
+    id: i64,
+    name: String,
+    repo: String,
+    branch: String,
+    has_webhook_secret: bool,
+    created_at: i64,
+}
+
+impl From<Project> for ProjectView {
+    fn from(project: Project) -> ProjectView {
+        ProjectView {
+            id: project.id,
+            has_webhook_secret: !project.webhook_secret.is_empty(),
+            name: project.name,
+            repo: project.repo,
+            branch: project.branch,
+            created_at: project.created_at,
+        }
+    }
+}
+
+/// `POST /api/v1/projects {name, repo, branch?, webhook_secret?}`; the branch defaults to `main`.
+pub(crate) async fn create(
+    _: Developer,
+    State(state): State<AppState>,
+    Body(body): Body<NewProjectBody>,
+) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
+    check_name("project", &body.name)?;
+    if body.repo.trim().is_empty() {
+        return Err(ApiError::bad_request("a project needs a `repo` git can clone"));
+    }
+    let new_project = NewProject {
+        name: &body.name,
+        repo: &body.repo,
+        branch: body.branch.as_deref().unwrap_or("main"),
+        webhook_secret: body.webhook_secret.as_deref().unwrap_or(""),
+    };
+    let project = state.store.projects().create(&new_project, now_ms()).await?;
+    Ok((StatusCode::CREATED, Json(project.into())))
+}
+
+/// `GET /api/v1/projects`, by name.
+pub(crate) async fn list(_: Viewer, State(state): State<AppState>) -> Result<Json<Vec<ProjectView>>, ApiError> {
+    let projects = state.store.projects().list().await?;
+    Ok(Json(projects.into_iter().map(ProjectView::from).collect()))
+}
+
+/// `GET /api/v1/projects/{name}`.
+pub(crate) async fn get(
+    _: Viewer,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ProjectView>, ApiError> {
+    Ok(Json(project_by_name(&state, &name).await?.into()))
+}
+
+/// The project called `name`, or 404.
+pub(crate) async fn project_by_name(state: &AppState, name: &str) -> Result<Project, ApiError> {
+    state.store.projects().by_name(name).await?.ok_or_else(|| ApiError::not_found("project", name))
+}

@@ -1,0 +1,167 @@
+//! Ferry's HTTP server: the API (`/api/v1`, bearer tokens with roles), forge webhooks
+//! (`/hooks/{forge}/{project}`), probes (`/healthz`, `/readyz`) and Prometheus `/metrics`,
+//! over the state in `ferry-store`.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), ferry_server::ServerError> {
+//! let config = ferry_server::ServerConfig::new("./ferry-data".into());
+//! let server = ferry_server::bind(&config).await?;
+//! println!("listening on http://{}", server.local_addr());
+//! server.run(std::future::pending()).await
+//! # }
+//! ```
+//!
+//! The data directory holds the SQLite database (unless `database` names another), the key
+//! secrets are encrypted with (`secret.key`) and, after the first start, the first admin
+//! token (`admin.token`); both files are readable by their owner only.
+
+mod api;
+mod auth;
+mod data_dir;
+mod hooks;
+mod metrics;
+mod probes;
+mod router;
+mod secret_box;
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferry_store::{Store, StoreError};
+use tokio::net::TcpListener;
+use tracing::info;
+
+/// Where the server listens unless told otherwise: loopback only.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
+/// How to start the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Holds `ferry.db` (the default database), `secret.key` and `admin.token`; created if missing.
+    pub data_dir: PathBuf,
+    /// The address to listen on; port 0 picks a free port (see [`Server::local_addr`]).
+    pub listen: SocketAddr,
+    /// A database URL for [`Store::open`]; `None` is the SQLite file `<data_dir>/ferry.db`.
+    pub database: Option<String>,
+}
+
+impl ServerConfig {
+    /// The defaults for a data directory: [`DEFAULT_LISTEN`] and SQLite in the directory.
+    pub fn new(data_dir: PathBuf) -> ServerConfig {
+        ServerConfig { data_dir, listen: DEFAULT_LISTEN, database: None }
+    }
+
+    /// The database URL the server opens.
+    pub fn database_url(&self) -> String {
+        match &self.database {
+            Some(url) => url.clone(),
+            None => self.data_dir.join("ferry.db").display().to_string(),
+        }
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A file or directory of the data directory could not be read or written.
+    #[error("{action} {}: {source}", path.display())]
+    DataDir {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `secret.key` exists but does not hold a key.
+    #[error("{} does not hold a 32-byte key; restore it from a backup (secrets cannot be read without it)", path.display())]
+    BadKey { path: PathBuf },
+    /// Opening or migrating the database failed.
+    #[error("opening the database: {0}")]
+    Store(#[from] StoreError),
+    /// The listen address could not be bound.
+    #[error("listening on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serving connections failed.
+    #[error("serving: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: Store,
+    pub(crate) secret_box: Arc<secret_box::SecretBox>,
+}
+
+/// A server bound to its address, not yet serving.
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    admin_token_file: Option<PathBuf>,
+    state: AppState,
+}
+
+/// Prepares the data directory, opens the database, creates the first admin token when the
+/// database has no token yet, and binds the listen address.
+///
+/// # Errors
+/// [`ServerError::DataDir`] and [`ServerError::BadKey`] for the data directory's files,
+/// [`ServerError::Store`] when the database cannot be opened, [`ServerError::Bind`] when the
+/// address is taken or not allowed.
+pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
+    data_dir::create(&config.data_dir)?;
+    let secret_box = secret_box::SecretBox::load_or_create(&config.data_dir.join("secret.key"))?;
+    let store = Store::open(&config.database_url()).await?;
+    let admin_token_file = auth::ensure_admin_token(&store, &config.data_dir).await?;
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+    Ok(Server { listener, local_addr, admin_token_file, state: AppState { store, secret_box: Arc::new(secret_box) } })
+}
+
+/// [`bind`], then [`Server::run`].
+///
+/// # Errors
+/// As [`bind`] and [`Server::run`].
+pub async fn serve(
+    config: &ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    bind(config).await?.run(shutdown).await
+}
+
+impl Server {
+    /// The address the server listens on (with the real port when the config said port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The file the first admin token was written to, when this start created it.
+    pub fn admin_token_file(&self) -> Option<&Path> {
+        self.admin_token_file.as_deref()
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight and closes the
+    /// database.
+    ///
+    /// # Errors
+    /// [`ServerError::Serve`] when accepting connections fails.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+        info!(addr = %self.local_addr, "serving on http://{}", self.local_addr);
+        let store = self.state.store.clone();
+        let res = axum::serve(self.listener, router::router(self.state)).with_graceful_shutdown(shutdown).await;
+        store.close().await;
+        res.map_err(ServerError::Serve)
+    }
+}
+
+/// Milliseconds since the Unix epoch, as the store takes times.
+pub(crate) fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}

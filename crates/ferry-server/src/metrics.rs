@@ -1,0 +1,48 @@
+//! `GET /metrics`: Ferry's own metrics in the Prometheus text format, read from the store at
+//! scrape time so that every server replica reports the same numbers.
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::api::ApiError;
+use crate::{AppState, now_ms};
+
+/// A runner that sent a heartbeat within this long counts as connected.
+const RUNNER_SEEN_MS: i64 = 60_000;
+
+/// The text exposition format's content type.
+const CONTENT_TYPE_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// `GET /metrics`.
+pub(crate) async fn get(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let n_queued = state.store.jobs().count_queued().await?;
+    let runs_by_conclusion = state.store.runs().count_by_conclusion().await?;
+    let runners = state.store.runners().list().await?;
+    let seen_since = now_ms() - RUNNER_SEEN_MS;
+    let n_connected =
+        runners.iter().filter(|runner| runner.last_heartbeat_at.is_some_and(|at| at >= seen_since)).count();
+
+    let mut registry = Registry::with_prefix("ferry");
+    let queue_depth = Gauge::<i64>::default();
+    queue_depth.set(n_queued);
+    registry.register("queue_depth", "Jobs waiting for a runner", queue_depth);
+    let runs = Family::<Vec<(String, String)>, Counter>::default();
+    for (conclusion, n_runs) in runs_by_conclusion {
+        runs.get_or_create(&vec![("conclusion".to_owned(), conclusion.as_str().to_owned())])
+            .inc_by(u64::try_from(n_runs).unwrap_or_default());
+    }
+    registry.register("runs", "Completed runs by conclusion", runs);
+    let runners_connected = Gauge::<i64>::default();
+    runners_connected.set(i64::try_from(n_connected).unwrap_or(i64::MAX));
+    registry.register("runners_connected", "Runners that sent a heartbeat in the last minute", runners_connected);
+
+    let mut text = String::new();
+    encode(&mut text, &registry).expect("encoding metrics into a String cannot fail");
+    Ok(([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], text).into_response())
+}

@@ -1,0 +1,45 @@
+//! Secrets decrypt only under their key, project and name.
+
+use chacha20poly1305::XNonce;
+use chacha20poly1305::aead::{Aead, Payload};
+
+use super::*;
+
+fn open(secret_box: &SecretBox, project_id: i64, name: &str, sealed: &Sealed) -> Option<Vec<u8>> {
+    let nonce = XNonce::try_from(sealed.nonce.as_slice()).ok()?;
+    let aad = associated_data(project_id, name);
+    secret_box.cipher.decrypt(&nonce, Payload { msg: &sealed.ciphertext, aad: &aad }).ok()
+}
+
+#[test]
+fn a_sealed_secret_opens_only_for_its_project_and_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret_box = SecretBox::load_or_create(&dir.path().join("secret.key")).expect("key");
+    let sealed = secret_box.seal(7, "TOKEN", b"s3cret");
+    assert_ne!(sealed.ciphertext, b"s3cret");
+    assert_eq!(open(&secret_box, 7, "TOKEN", &sealed).as_deref(), Some(&b"s3cret"[..]));
+    assert_eq!(open(&secret_box, 8, "TOKEN", &sealed), None);
+    assert_eq!(open(&secret_box, 7, "OTHER", &sealed), None);
+}
+
+#[test]
+fn the_key_is_created_once_owner_only_and_reused() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("secret.key");
+    let first = SecretBox::load_or_create(&path).expect("key");
+    let mode = std::fs::metadata(&path).expect("key file").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let sealed = first.seal(1, "A", b"v");
+    let second = SecretBox::load_or_create(&path).expect("key again");
+    assert_eq!(open(&second, 1, "A", &sealed).as_deref(), Some(&b"v"[..]));
+}
+
+#[test]
+fn a_key_file_of_the_wrong_length_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("secret.key");
+    std::fs::write(&path, b"short").expect("write");
+    assert!(matches!(SecretBox::load_or_create(&path), Err(ServerError::BadKey { .. })));
+}

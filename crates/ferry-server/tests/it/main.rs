@@ -1,0 +1,171 @@
+//! End-to-end tests of the server: each test starts the real server in this process on
+//! 127.0.0.1:0 with a temporary data directory (SQLite in it) and talks HTTP/1.1 to it.
+
+mod auth;
+mod hooks;
+mod probes;
+mod projects;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use ferry_server::ServerConfig;
+use ferry_store::Store;
+use serde_json::Value;
+use tokio::runtime::Runtime;
+use tokio::sync::oneshot;
+
+/// A server running on its own runtime, with a data directory that is deleted on drop.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    /// The admin token the first start wrote to `admin.token`.
+    pub admin: String,
+    pub dir: tempfile::TempDir,
+    /// The database URL the server uses.
+    database: String,
+    rt: Runtime,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    /// A server on SQLite in its data directory.
+    pub fn start() -> TestServer {
+        TestServer::start_on(None)
+    }
+
+    /// A server on the database `database` names (`None`: SQLite in the data directory).
+    pub fn start_on(database: Option<String>) -> TestServer {
+        let dir = tempfile::Builder::new().prefix("ferry-server-it-").tempdir().expect("temp dir");
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+        let config = ServerConfig {
+            data_dir: dir.path().join("data"),
+            listen: "127.0.0.1:0".parse().expect("an address"),
+            database: database.clone(),
+        };
+        let server = rt.block_on(ferry_server::bind(&config)).expect("the server starts");
+        let addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        rt.spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        let admin = std::fs::read_to_string(dir.path().join("data/admin.token")).expect("admin.token");
+        let database = database.unwrap_or_else(|| config.database_url());
+        TestServer { addr, admin: admin.trim().to_owned(), database, dir, rt, stop: Some(stop) }
+    }
+
+    /// Runs a future on the server's runtime.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.rt.block_on(future)
+    }
+
+    /// Runs `f` on a second handle on the server's database.
+    pub fn with_store<T>(&self, f: impl AsyncFnOnce(&Store) -> T) -> T {
+        self.rt.block_on(async {
+            let store = Store::open(&self.database).await.expect("opening the store");
+            let res = f(&store).await;
+            store.close().await;
+            res
+        })
+    }
+
+    /// A request with an optional bearer token and JSON body.
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Response {
+        let mut headers = Vec::new();
+        let auth;
+        if let Some(token) = token {
+            auth = format!("Bearer {token}");
+            headers.push(("Authorization", auth.as_str()));
+        }
+        let body = body.map(Value::to_string).unwrap_or_default();
+        if !body.is_empty() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        self.request(method, path, &headers, body.as_bytes())
+    }
+
+    /// A request with these headers and body (`Content-Length` is added).
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let mut raw = head.into_bytes();
+        raw.extend_from_slice(body);
+        self.send_raw(&raw)
+    }
+
+    /// Sends `raw` bytes as they are and reads the answer until the server closes.
+    pub fn send_raw(&self, raw: &[u8]) -> Response {
+        let mut stream = TcpStream::connect(self.addr).expect("connecting");
+        stream.write_all(raw).expect("sending");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("reading the answer");
+        Response::parse(&answer)
+    }
+
+    /// Creates a token with `role` as the admin and returns its plaintext.
+    pub fn token(&self, role: &str) -> String {
+        let res = self.call(
+            "POST",
+            "/api/v1/tokens",
+            Some(&self.admin),
+            Some(&serde_json::json!({"name": role, "role": role})),
+        );
+        assert_eq!(res.status, 201, "{}", res.body);
+        res.json()["token"].as_str().expect("a token").to_owned()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    fn parse(raw: &[u8]) -> Response {
+        let text = String::from_utf8_lossy(raw);
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+        let mut lines = head.lines();
+        let status = lines.next().and_then(|line| line.split(' ').nth(1)).and_then(|code| code.parse().ok());
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        let chunked = headers.iter().any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
+        let body = if chunked { dechunk(body) } else { body.to_owned() };
+        Response { status: status.expect("a status line"), headers, body }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).expect("a chunk size");
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
+}

@@ -1,0 +1,94 @@
+//! `ferry server`: reads the configuration (flags and FERRY_* variables over `ferry.toml` over
+//! defaults), sets up logging, starts `ferry_server` and stops it on Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ferry_server::ServerConfig;
+use serde::Deserialize;
+
+use crate::cli::ServerArgs;
+
+/// The config file read when `--config` is not given, if it exists.
+const DEFAULT_CONFIG: &str = "ferry.toml";
+
+pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).with_writer(std::io::stderr).init();
+    let file = match &args.config {
+        Some(path) => Some(read_config(path)?),
+        None if Path::new(DEFAULT_CONFIG).is_file() => Some(read_config(Path::new(DEFAULT_CONFIG))?),
+        None => None,
+    };
+    let config = server_config(args, file.unwrap_or_default());
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let server = ferry_server::bind(&config).await.context("starting the server")?;
+        if let Some(path) = server.admin_token_file() {
+            println!("ferry: wrote the first admin token to {}", path.display());
+        }
+        println!("ferry server listening on http://{}", server.local_addr());
+        server.run(shutdown_signal()).await.context("serving")?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The `[server]` table of `ferry.toml`.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    database: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    server: ServerSection,
+}
+
+/// Reads the `[server]` table of a config file; a relative `data_dir` is relative to the file.
+fn read_config(path: &Path) -> anyhow::Result<ServerSection> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: ConfigFile = toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    let mut section = file.server;
+    let base = path.parent().unwrap_or(Path::new(""));
+    section.data_dir = section.data_dir.map(|dir| base.join(dir));
+    Ok(section)
+}
+
+/// Flags (and their FERRY_* variables) win over the file, the file over the defaults.
+fn server_config(args: ServerArgs, file: ServerSection) -> ServerConfig {
+    ServerConfig {
+        data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./ferry-data")),
+        listen: args.listen.or(file.listen).unwrap_or(ferry_server::DEFAULT_LISTEN),
+        database: args.database.or(file.database),
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM (what service managers send); if a handler cannot be
+/// installed, only the other one stops the server.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        res = tokio::signal::ctrl_c() => {
+            if res.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,44 @@
+//! Where each server setting comes from.
+
+use super::*;
+
+fn args(data_dir: Option<&str>, listen: Option<&str>, database: Option<&str>) -> ServerArgs {
+    ServerArgs {
+        config: None,
+        data_dir: data_dir.map(PathBuf::from),
+        listen: listen.map(|addr| addr.parse().expect("an address")),
+        database: database.map(str::to_owned),
+    }
+}
+
+#[test]
+fn defaults_apply_when_neither_flags_nor_file_say() {
+    let config = server_config(args(None, None, None), ServerSection::default());
+    assert_eq!(config, ServerConfig::new(PathBuf::from("./ferry-data")));
+}
+
+#[test]
+fn flags_win_over_the_file_and_the_file_over_defaults() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ferry.toml");
+    std::fs::write(
+        &path,
+        "[server]\ndata_dir = \"state\"\nlisten = \"0.0.0.0:9000\"\ndatabase = \"postgres://db/ferry\"\n",
+    )
+    .expect("write");
+    let file = read_config(&path).expect("a valid file");
+    assert_eq!(file.data_dir, Some(dir.path().join("state")), "relative to the file");
+    let config = server_config(args(None, Some("127.0.0.1:0"), None), file);
+    assert_eq!(config.data_dir, dir.path().join("state"));
+    assert_eq!(config.listen.to_string(), "127.0.0.1:0");
+    assert_eq!(config.database.as_deref(), Some("postgres://db/ferry"));
+}
+
+#[test]
+fn unknown_keys_in_the_file_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ferry.toml");
+    std::fs::write(&path, "[server]\nlisten_on = \"0.0.0.0:9000\"\n").expect("write");
+    let error = format!("{:#}", read_config(&path).expect_err("an unknown key"));
+    assert!(error.contains("listen_on"), "{error}");
+}
