@@ -170,6 +170,7 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         background_groups: Vec::new(),
         made_files_dir: false,
         pending_saves: Vec::new(),
+        commands: crate::commands::Commands::new(),
         programs: std::collections::HashMap::new(),
     };
     let mut records = Vec::new();

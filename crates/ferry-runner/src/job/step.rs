@@ -41,6 +41,9 @@ pub(super) struct StepRunner<'a> {
     pub background_groups: Vec<i32>,
     /// Whether the job's runner-files folder exists yet.
     pub made_files_dir: bool,
+    /// Workflow-command state (`::stop-commands::`, `::echo::`), which on GitHub lasts for the
+    /// whole job.
+    pub commands: Commands,
     /// `actions/cache` entries to save when the job has succeeded.
     pub pending_saves: Vec<super::builtin::PendingSave>,
     /// Programs (`bash`, `python3`) found on PATH so far: name → path.
@@ -358,7 +361,7 @@ impl StepRunner<'_> {
         // Steps that run after a cancel (`if: always()`) are not stopped by that same cancel.
         let (_keep_alive, fresh) = watch::channel(false);
         let mut cancel = if self.is_cancelled() { fresh } else { self.cancel.clone() };
-        let mut commands = Commands::new();
+        let commands = &mut self.commands;
         let mut outputs = Map::new();
         let mut command_failed = false;
         let masker = self.setup.masker.clone();

@@ -627,3 +627,26 @@ jobs:
     assert!(third.lines_of("j").contains(&"hit=false matched=true"), "{}", third.context());
     assert!(third.lines_of("j").contains(&"v2"), "{}", third.context());
 }
+
+#[test]
+fn stopped_workflow_commands_stay_stopped_across_steps() {
+    let repo = Repo::with_workflow(
+        r#"
+on: push
+jobs:
+  j:
+    runs-on: x
+    steps:
+      - run: echo "::stop-commands::pause-token"
+      - run: echo "::error::shown as text"
+      - run: |
+          echo "::pause-token::"
+          echo "::warning::a real warning"
+"#,
+    );
+    let run = repo.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    let lines = run.lines_of("j");
+    assert!(lines.contains(&"::error::shown as text"), "{}", run.context());
+    assert!(lines.contains(&"warning: a real warning"), "{}", run.context());
+}
