@@ -41,6 +41,17 @@ fn a_viewer_gets_an_openapi_3_document() {
     assert!(document["components"]["schemas"]["ErrorBody"].is_object(), "no ErrorBody schema");
 }
 
+/// The whole document, so that a change to the API shows in review; the version is left out
+/// so that releases do not churn it.
+#[test]
+fn the_document_as_served() {
+    let server = TestServer::start();
+    let mut document = served_document(&server);
+    document["info"]["version"] = json!("[version]");
+    let text = serde_json::to_string_pretty(&document).expect("a document prints");
+    insta::assert_snapshot!("openapi.json", text);
+}
+
 #[test]
 fn the_document_needs_a_token() {
     let server = TestServer::start();
