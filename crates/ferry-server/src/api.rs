@@ -13,8 +13,10 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use ferry_store::StoreError;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::error;
+use utoipa::ToSchema;
 
 /// An error answer: a status and a message for the client.
 #[derive(Debug)]
@@ -54,9 +56,16 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Every error's body.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    /// What went wrong, for a person to read.
+    error: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+        (self.status, Json(ErrorBody { error: self.message })).into_response()
     }
 }
 

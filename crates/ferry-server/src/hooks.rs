@@ -12,12 +12,15 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use ferry_hooks::{Forge, HookError, HookEvent, MAX_BODY};
 use ferry_store::NewRun;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use tracing::{info, warn};
+use utoipa::ToSchema;
 
-use crate::api::{ApiError, Path};
+use crate::api::{ApiError, ErrorBody, Path};
 use crate::{AppState, now_ms};
 
 /// The request's headers as `ferry_hooks` reads them.
@@ -36,14 +39,52 @@ impl From<HookError> for ApiError {
     }
 }
 
+/// The answer to a ping, or to an event that triggers no workflow.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Pong {
+    /// Always `pong`.
+    status: &'static str,
+}
+
+/// The run a webhook queued.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct QueuedRun {
+    /// The run's id.
+    run: i64,
+    /// The run's number in its project.
+    number: i64,
+}
+
 /// `POST /hooks/{forge}/{project}`: 202 `{run, number}` when a run was recorded, 200 for a
 /// ping.
+#[utoipa::path(
+    post,
+    path = "/hooks/{forge}/{project}",
+    operation_id = "receive_hook",
+    tag = "hooks",
+    params(
+        ("forge" = String, Path, description = "The forge that sends the webhook: `github`, `gitlab`, `gitea` or `forgejo`"),
+        ("project" = String, Path, description = "The project's name"),
+    ),
+    request_body(content = Object, content_type = "application/json",
+        description = "The forge's event payload, signed or carrying a token as that forge does with the project's webhook secret; at most 25 MiB"),
+    responses(
+        (status = 200, description = "A ping, or an event that triggers no workflow", body = Pong),
+        (status = 202, description = "A run was queued", body = QueuedRun),
+        (status = 400, description = "No event header, an unknown event, or a payload that does not parse", body = ErrorBody),
+        (status = 401, description = "The signature or token is missing or does not match", body = ErrorBody),
+        (status = 403, description = "The project has no webhook secret", body = ErrorBody),
+        (status = 404, description = "No such forge or project", body = ErrorBody),
+        (status = 413, description = "The payload is over the size limit", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn receive(
     State(state): State<AppState>,
     Path((forge, project)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let forge = Forge::from_slug(&forge).ok_or_else(|| ApiError::not_found("forge", &forge))?;
     let project =
         state.store.projects().by_name(&project).await?.ok_or_else(|| ApiError::not_found("project", &project))?;
@@ -59,7 +100,7 @@ pub(crate) async fn receive(
             |error| warn!(project = %project.name, %forge, %error, "refused a webhook for {}: {error}", project.name),
         )?;
     let Some(trigger) = event.trigger() else {
-        return Ok((StatusCode::OK, Json(json!({ "status": "pong" }))));
+        return Ok(Json(Pong { status: "pong" }).into_response());
     };
     let trigger_info = json!({
         "forge": forge.slug(),
@@ -83,7 +124,7 @@ pub(crate) async fn receive(
         )
         .await?;
     info!(run.id = run.id, project = %project.name, event = %trigger.event, "webhook queued run {} of {}", run.number, project.name);
-    Ok((StatusCode::ACCEPTED, Json(json!({ "run": run.id, "number": run.number }))))
+    Ok((StatusCode::ACCEPTED, Json(QueuedRun { run: run.id, number: run.number })).into_response())
 }
 
 /// The commit the event is about, when the payload names one.

@@ -1,6 +1,7 @@
 //! Ferry's HTTP server: the API (`/api/v1`, bearer tokens with roles), forge webhooks
 //! (`/hooks/{forge}/{project}`), probes (`/healthz`, `/readyz`) and Prometheus `/metrics`,
-//! over the state in `ferry-store`.
+//! over the state in `ferry-store`. The API's OpenAPI document, generated from the handlers,
+//! is served at `/api/v1/openapi.json`.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), ferry_server::ServerError> {
@@ -20,6 +21,7 @@ mod auth;
 mod data_dir;
 mod hooks;
 mod metrics;
+mod openapi;
 mod probes;
 mod router;
 mod secret_box;
@@ -158,6 +160,12 @@ impl Server {
         store.close().await;
         res.map_err(ServerError::Serve)
     }
+}
+
+/// Every route the server answers, as (method, path) in the order of the route table; the
+/// OpenAPI document at `/api/v1/openapi.json` describes exactly these.
+pub fn routes() -> Vec<(String, &'static str)> {
+    router::routes().into_iter().map(|route| (route.method.to_string(), route.path)).collect()
 }
 
 /// Milliseconds since the Unix epoch, as the store takes times.

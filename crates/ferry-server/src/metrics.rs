@@ -10,7 +10,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::api::ApiError;
+use crate::api::{ApiError, ErrorBody};
 use crate::{AppState, now_ms};
 
 /// A runner that sent a heartbeat within this long counts as connected.
@@ -20,6 +20,17 @@ const RUNNER_SEEN_MS: i64 = 60_000;
 const CONTENT_TYPE_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "get_metrics",
+    tag = "probes",
+    responses(
+        (status = 200, description = "Ferry's metrics: `ferry_queue_depth`, `ferry_runs_total{conclusion}`, `ferry_runners_connected`",
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn get(State(state): State<AppState>) -> Result<Response, ApiError> {
     let n_queued = state.store.jobs().count_queued().await?;
     let runs_by_conclusion = state.store.runs().count_by_conclusion().await?;

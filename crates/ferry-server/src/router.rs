@@ -4,34 +4,62 @@
 //! |---|---|
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | anyone |
 //! | `POST /hooks/{forge}/{project}` | the forge (signed with the project's webhook secret) |
+//! | `GET /api/v1/openapi.json` | viewer |
 //! | `GET /api/v1/projects`, `GET /api/v1/projects/{name}`, `GET …/secrets`, `GET …/vars`, `GET …/vars/{key}` | viewer |
 //! | `POST /api/v1/projects`, `PUT`/`DELETE …/secrets/{key}`, `PUT`/`DELETE …/vars/{key}` | developer |
 //! | `GET`/`POST /api/v1/tokens`, `DELETE /api/v1/tokens/{id}` | admin |
+//!
+//! [`routes`] is a table, so the router and the check that the OpenAPI document describes
+//! every route (and nothing else) read the same list.
 
 use axum::Router;
-use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
+use axum::routing::{MethodFilter, MethodRouter, on};
 
 use crate::api::{ApiError, projects, secrets, tokens};
-use crate::{AppState, hooks, metrics, probes};
+use crate::{AppState, hooks, metrics, openapi, probes};
+
+/// One row of the route table: a method, a path and the handler that answers it.
+pub(crate) struct Route {
+    pub(crate) method: Method,
+    pub(crate) path: &'static str,
+    endpoint: MethodRouter<AppState>,
+}
+
+fn route<H: Handler<T, AppState>, T: 'static>(method: Method, path: &'static str, handler: H) -> Route {
+    let filter = MethodFilter::try_from(method.clone()).expect("the table only uses standard methods");
+    Route { method, path, endpoint: on(filter, handler) }
+}
+
+/// Every route the server answers; the rest answer 404 or 405.
+pub(crate) fn routes() -> Vec<Route> {
+    vec![
+        route(Method::GET, "/healthz", probes::healthz),
+        route(Method::GET, "/readyz", probes::readyz),
+        route(Method::GET, "/metrics", metrics::get),
+        route(Method::POST, "/hooks/{forge}/{project}", hooks::receive),
+        route(Method::GET, "/api/v1/openapi.json", openapi::get),
+        route(Method::GET, "/api/v1/tokens", tokens::list),
+        route(Method::POST, "/api/v1/tokens", tokens::create),
+        route(Method::DELETE, "/api/v1/tokens/{id}", tokens::revoke),
+        route(Method::GET, "/api/v1/projects", projects::list),
+        route(Method::POST, "/api/v1/projects", projects::create),
+        route(Method::GET, "/api/v1/projects/{name}", projects::get),
+        route(Method::GET, "/api/v1/projects/{name}/secrets", secrets::list_secrets),
+        route(Method::PUT, "/api/v1/projects/{name}/secrets/{key}", secrets::put_secret),
+        route(Method::DELETE, "/api/v1/projects/{name}/secrets/{key}", secrets::delete_secret),
+        route(Method::GET, "/api/v1/projects/{name}/vars", secrets::list_vars),
+        route(Method::GET, "/api/v1/projects/{name}/vars/{key}", secrets::get_var),
+        route(Method::PUT, "/api/v1/projects/{name}/vars/{key}", secrets::put_var),
+        route(Method::DELETE, "/api/v1/projects/{name}/vars/{key}", secrets::delete_var),
+    ]
+}
 
 pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(probes::healthz))
-        .route("/readyz", get(probes::readyz))
-        .route("/metrics", get(metrics::get))
-        .route("/hooks/{forge}/{project}", post(hooks::receive))
-        .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
-        .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
-        .route("/api/v1/projects", get(projects::list).post(projects::create))
-        .route("/api/v1/projects/{name}", get(projects::get))
-        .route("/api/v1/projects/{name}/secrets", get(secrets::list_secrets))
-        .route("/api/v1/projects/{name}/secrets/{key}", put(secrets::put_secret).delete(secrets::delete_secret))
-        .route("/api/v1/projects/{name}/vars", get(secrets::list_vars))
-        .route(
-            "/api/v1/projects/{name}/vars/{key}",
-            put(secrets::put_var).get(secrets::get_var).delete(secrets::delete_var),
-        )
+    // Routing a path twice merges the methods, so each row can stand alone.
+    let router = routes().into_iter().fold(Router::new(), |router, route| router.route(route.path, route.endpoint));
+    router
         .fallback(async || ApiError::new(StatusCode::NOT_FOUND, "no such route"))
         .method_not_allowed_fallback(async || {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method")

@@ -6,27 +6,35 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_store::{NewProject, Project};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::api::{ApiError, Body, Path, check_name};
+use crate::api::{ApiError, Body, ErrorBody, Path, check_name};
 use crate::auth::{Developer, Viewer};
 use crate::{AppState, now_ms};
 
-#[derive(Deserialize)]
+/// A project to create.
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct NewProjectBody {
+    /// 1 to 100 letters, digits, `.`, `_` or `-`; unique.
     name: String,
+    /// A repository git can clone.
     repo: String,
+    /// The default branch; `main` when left out.
     branch: Option<String>,
+    /// The secret forges sign webhooks with; without one, webhooks are refused.
     webhook_secret: Option<String>,
 }
 
 /// A project as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct ProjectView {
     id: i64,
     name: String,
     repo: String,
     branch: String,
+    /// Whether webhooks can be verified; the secret itself is never answered.
     has_webhook_secret: bool,
+    /// Milliseconds since the Unix epoch.
     created_at: i64,
 }
 
@@ -44,6 +52,25 @@ impl From<Project> for ProjectView {
 }
 
 /// `POST /api/v1/projects {name, repo, branch?, webhook_secret?}`; the branch defaults to `main`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/projects",
+    operation_id = "create_project",
+    tag = "projects",
+    request_body = NewProjectBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The project was created", body = ProjectView),
+        (status = 400, description = "A name that is not allowed, no `repo`, or a body that is not JSON", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token's role is below developer", body = ErrorBody),
+        (status = 409, description = "A project with this name exists", body = ErrorBody),
+        (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "The body is JSON of the wrong shape", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn create(
     _: Developer,
     State(state): State<AppState>,
@@ -64,12 +91,40 @@ pub(crate) async fn create(
 }
 
 /// `GET /api/v1/projects`, by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects",
+    operation_id = "list_projects",
+    tag = "projects",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every project, by name", body = Vec<ProjectView>),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn list(_: Viewer, State(state): State<AppState>) -> Result<Json<Vec<ProjectView>>, ApiError> {
     let projects = state.store.projects().list().await?;
     Ok(Json(projects.into_iter().map(ProjectView::from).collect()))
 }
 
 /// `GET /api/v1/projects/{name}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{name}",
+    operation_id = "get_project",
+    tag = "projects",
+    params(
+        ("name" = String, Path, description = "The project's name"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The project", body = ProjectView),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn get(
     _: Viewer,
     State(state): State<AppState>,

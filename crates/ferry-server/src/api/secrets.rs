@@ -6,29 +6,33 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_store::Variable;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::api::projects::project_by_name;
-use crate::api::{ApiError, Body, Path, check_key};
+use crate::api::{ApiError, Body, ErrorBody, Path, check_key};
 use crate::auth::{Developer, Viewer};
 use crate::{AppState, now_ms};
 
-#[derive(Deserialize)]
+/// A secret's or variable's value.
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct ValueBody {
     value: String,
 }
 
 /// A secret as the API shows it: its name.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct SecretView {
     name: String,
+    /// Milliseconds since the Unix epoch.
     updated_at: i64,
 }
 
 /// A variable as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct VariableView {
     name: String,
     value: String,
+    /// Milliseconds since the Unix epoch.
     updated_at: i64,
 }
 
@@ -39,6 +43,29 @@ impl From<Variable> for VariableView {
 }
 
 /// `PUT /api/v1/projects/{name}/secrets/{key} {value}`: creates or replaces a secret.
+#[utoipa::path(
+    put,
+    path = "/api/v1/projects/{name}/secrets/{key}",
+    operation_id = "put_secret",
+    tag = "secrets",
+    params(
+        ("name" = String, Path, description = "The project's name"),
+        ("key" = String, Path, description = "The secret's name: letters, digits and `_`, not starting with a digit"),
+    ),
+    request_body = ValueBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The secret was set"),
+        (status = 400, description = "A secret name that is not allowed, or a body that is not JSON", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token's role is below developer", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "The body is JSON of the wrong shape", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn put_secret(
     _: Developer,
     State(state): State<AppState>,
@@ -53,6 +80,22 @@ pub(crate) async fn put_secret(
 }
 
 /// `GET /api/v1/projects/{name}/secrets`: names only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{name}/secrets",
+    operation_id = "list_secrets",
+    tag = "secrets",
+    params(
+        ("name" = String, Path, description = "The project's name"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The project's secrets, without their values", body = Vec<SecretView>),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn list_secrets(
     _: Viewer,
     State(state): State<AppState>,
@@ -66,6 +109,24 @@ pub(crate) async fn list_secrets(
 }
 
 /// `DELETE /api/v1/projects/{name}/secrets/{key}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/projects/{name}/secrets/{key}",
+    operation_id = "delete_secret",
+    tag = "secrets",
+    params(
+        ("name" = String, Path, description = "The project's name"),
+        ("key" = String, Path, description = "The secret's name: letters, digits and `_`, not starting with a digit"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The secret was deleted"),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token's role is below developer", body = ErrorBody),
+        (status = 404, description = "No such project, or no such secret in it", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn delete_secret(
     _: Developer,
     State(state): State<AppState>,
@@ -77,6 +138,29 @@ pub(crate) async fn delete_secret(
 }
 
 /// `PUT /api/v1/projects/{name}/vars/{key} {value}`: creates or replaces a variable.
+#[utoipa::path(
+    put,
+    path = "/api/v1/projects/{name}/vars/{key}",
+    operation_id = "put_variable",
+    tag = "variables",
+    params(
+        ("name" = String, Path, description = "The project's name"),
+        ("key" = String, Path, description = "The variable's name: letters, digits and `_`, not starting with a digit"),
+    ),
+    request_body = ValueBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The variable was set"),
+        (status = 400, description = "A variable name that is not allowed, or a body that is not JSON", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token's role is below developer", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "The body is JSON of the wrong shape", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn put_var(
     _: Developer,
     State(state): State<AppState>,
@@ -90,6 +174,22 @@ pub(crate) async fn put_var(
 }
 
 /// `GET /api/v1/projects/{name}/vars`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{name}/vars",
+    operation_id = "list_variables",
+    tag = "variables",
+    params(
+        ("name" = String, Path, description = "The project's name"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The project's variables", body = Vec<VariableView>),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn list_vars(
     _: Viewer,
     State(state): State<AppState>,
@@ -101,6 +201,23 @@ pub(crate) async fn list_vars(
 }
 
 /// `GET /api/v1/projects/{name}/vars/{key}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{name}/vars/{key}",
+    operation_id = "get_variable",
+    tag = "variables",
+    params(
+        ("name" = String, Path, description = "The project's name"),
+        ("key" = String, Path, description = "The variable's name: letters, digits and `_`, not starting with a digit"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The variable", body = VariableView),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "No such project, or no such variable in it", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn get_var(
     _: Viewer,
     State(state): State<AppState>,
@@ -113,6 +230,24 @@ pub(crate) async fn get_var(
 }
 
 /// `DELETE /api/v1/projects/{name}/vars/{key}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/projects/{name}/vars/{key}",
+    operation_id = "delete_variable",
+    tag = "variables",
+    params(
+        ("name" = String, Path, description = "The project's name"),
+        ("key" = String, Path, description = "The variable's name: letters, digits and `_`, not starting with a digit"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The variable was deleted"),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token's role is below developer", body = ErrorBody),
+        (status = 404, description = "No such project, or no such variable in it", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn delete_var(
     _: Developer,
     State(state): State<AppState>,

@@ -5,25 +5,33 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_store::{ApiToken, NewApiToken, Role};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::api::{ApiError, Body, Path};
+use crate::api::{ApiError, Body, ErrorBody, Path};
 use crate::auth::{self, Admin};
 use crate::{AppState, now_ms};
 
-#[derive(Deserialize)]
+/// A token to create.
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct NewTokenBody {
+    /// Who or what the token is for.
     name: String,
+    /// `viewer` (reads), `developer` (projects, secrets, variables) or `admin` (tokens).
     role: String,
 }
 
 /// A token as the API shows it: never its secret or hash.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct TokenView {
     id: i64,
     name: String,
+    /// `viewer`, `developer` or `admin`.
     role: &'static str,
+    /// The token's public part, `ferry_<prefix>_…`, to tell tokens apart.
     prefix: String,
+    /// Milliseconds since the Unix epoch.
     created_at: i64,
+    /// Milliseconds since the Unix epoch; `null` while the token works.
     revoked_at: Option<i64>,
 }
 
@@ -41,14 +49,33 @@ impl From<ApiToken> for TokenView {
 }
 
 /// A new token, with its plaintext: the only time it is shown.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct CreatedToken {
     #[serde(flatten)]
     view: TokenView,
+    /// The token, `ferry_<prefix>_<secret>`, for `Authorization: Bearer <token>`.
     token: String,
 }
 
 /// `POST /api/v1/tokens {name, role}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    operation_id = "create_token",
+    tag = "tokens",
+    request_body = NewTokenBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The token was created; its plaintext is answered this once", body = CreatedToken),
+        (status = 400, description = "An unknown role, no name, or a body that is not JSON", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token's role is below admin", body = ErrorBody),
+        (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "The body is JSON of the wrong shape", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn create(
     _: Admin,
     State(state): State<AppState>,
@@ -73,12 +100,43 @@ pub(crate) async fn create(
 }
 
 /// `GET /api/v1/tokens`: every token, revoked ones included, without secrets.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    operation_id = "list_tokens",
+    tag = "tokens",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every token, revoked ones included", body = Vec<TokenView>),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token's role is below admin", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
     let tokens = state.store.tokens().list().await?;
     Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
 }
 
 /// `DELETE /api/v1/tokens/{id}`: revokes; the token stops working at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    operation_id = "revoke_token",
+    tag = "tokens",
+    params(
+        ("id" = i64, Path, description = "The token's id"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The token was revoked (or already was)"),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token's role is below admin", body = ErrorBody),
+        (status = 404, description = "No such token", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn revoke(
     _: Admin,
     State(state): State<AppState>,

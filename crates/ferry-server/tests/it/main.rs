@@ -3,6 +3,7 @@
 
 mod auth;
 mod hooks;
+mod openapi;
 mod probes;
 mod projects;
 

@@ -1,0 +1,71 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI document of every route, generated from the
+//! handlers' `#[utoipa::path]` attributes and the body types' `ToSchema` derives.
+//!
+//! Every route of [`crate::router::routes`] is listed in [`ApiDoc`]'s `paths`; a test checks
+//! that the document and the table name the same methods and paths.
+
+use axum::Json;
+use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::api::{ErrorBody, projects, secrets, tokens};
+use crate::auth::Viewer;
+use crate::{hooks, metrics, probes};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables, API tokens, forge webhooks and probes."),
+    paths(
+        probes::healthz,
+        probes::readyz,
+        metrics::get,
+        hooks::receive,
+        get,
+        tokens::list,
+        tokens::create,
+        tokens::revoke,
+        projects::list,
+        projects::create,
+        projects::get,
+        secrets::list_secrets,
+        secrets::put_secret,
+        secrets::delete_secret,
+        secrets::list_vars,
+        secrets::get_var,
+        secrets::put_var,
+        secrets::delete_var,
+    ),
+    modifiers(&BearerScheme),
+)]
+struct ApiDoc;
+
+/// Adds the `bearer` scheme: `Authorization: Bearer <token>`, a token from `/api/v1/tokens`.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, document: &mut Document) {
+        let components = document.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("An API token, `ferry_<prefix>_<secret>`, made by an admin at `/api/v1/tokens`"))
+            .build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// `GET /api/v1/openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    operation_id = "get_openapi",
+    tag = "meta",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "This document", content_type = "application/json", body = Object),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get(_: Viewer) -> Json<Document> {
+    Json(ApiDoc::openapi())
+}
