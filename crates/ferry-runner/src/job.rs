@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use ferry_model::{Conclusion, JobStatus};
 use ferry_workflow::expr::Value;
-use ferry_workflow::model::{Defaults, Env, Step, Workflow};
+use ferry_workflow::model::{Defaults, Step, Workflow};
 use serde_json::{Map, json};
 use tokio::sync::{mpsc, watch};
 
@@ -126,7 +126,7 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
     let file = setup.workflow_file.as_str();
     let mut env = Map::new();
     for source in [&workflow.env, &job.env] {
-        if let Err(error) = extend_env(&mut env, &contexts, file, source) {
+        if let Err(error) = step::add_env(&mut env, &mut contexts, file, source) {
             return JobOutcome::failed(error.0);
         }
         contexts.set("env", Value::Object(env.clone()));
@@ -277,17 +277,6 @@ async fn cancel_on(
 
 pub(crate) fn minutes_to_duration(minutes: f64) -> Duration {
     Duration::try_from_secs_f64(minutes * 60.0).unwrap_or(DEFAULT_JOB_TIMEOUT)
-}
-
-/// Evaluates `source` in order into `env`; later entries see earlier ones.
-fn extend_env(env: &mut Map<String, Value>, contexts: &Contexts, file: &str, source: &Env) -> Result<(), EvalFailure> {
-    let mut contexts = contexts.clone();
-    for (name, text) in source {
-        let value = contexts.render(file, text)?;
-        env.insert(name.clone(), Value::String(value));
-        contexts.set("env", Value::Object(env.clone()));
-    }
-    Ok(())
 }
 
 fn merged_defaults(workflow: &Defaults, job: &Defaults) -> Defaults {

@@ -63,6 +63,46 @@ pub(crate) struct ErrorBody {
     error: String,
 }
 
+/// The refusals every `/api/v1` route that reads the store documents; shared so that each
+/// handler's `#[utoipa::path]` lists only what is its own. (The variants are never built: they
+/// only describe responses.)
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
+pub(crate) enum Refusals {
+    #[response(status = 401, description = "No token, or an unknown or revoked one")]
+    Unauthorized(ErrorBody),
+    #[response(status = 500, description = "The database failed")]
+    DatabaseFailed(ErrorBody),
+}
+
+/// The refusal of a route that needs the developer role.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
+pub(crate) enum BelowDeveloper {
+    #[response(status = 403, description = "The token's role is below developer")]
+    Forbidden(ErrorBody),
+}
+
+/// The refusal of a route that needs the admin role.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
+pub(crate) enum BelowAdmin {
+    #[response(status = 403, description = "The token's role is below admin")]
+    Forbidden(ErrorBody),
+}
+
+/// The refusals of a route that takes a JSON body ([`Body`]).
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
+pub(crate) enum BodyRefusals {
+    #[response(status = 413, description = "The body is over 2 MiB")]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "The body is not `application/json`")]
+    NotJson(ErrorBody),
+    #[response(status = 422, description = "The body is JSON of the wrong shape")]
+    WrongShape(ErrorBody),
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(ErrorBody { error: self.message })).into_response()

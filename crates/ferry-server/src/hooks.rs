@@ -86,8 +86,7 @@ pub(crate) async fn receive(
     body: Body,
 ) -> Result<Response, ApiError> {
     let forge = Forge::from_slug(&forge).ok_or_else(|| ApiError::not_found("forge", &forge))?;
-    let project =
-        state.store.projects().by_name(&project).await?.ok_or_else(|| ApiError::not_found("project", &project))?;
+    let project = crate::api::projects::project_by_name(&state, &project).await?;
     let content_length = headers.get(CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
     if let Some(len) = content_length {
         ferry_hooks::check_size(len)?;

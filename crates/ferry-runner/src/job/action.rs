@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ferry_model::{Conclusion, JobStatus};
 use ferry_workflow::expr::Value;
-use ferry_workflow::model::{Runs, Step, Text};
+use ferry_workflow::model::{Runs, Text};
 use indexmap::IndexMap;
 use serde_json::Map;
 
@@ -18,7 +18,6 @@ use super::step::{StepResult, StepRunner};
 pub(super) async fn run_uses(
     runner: &mut StepRunner<'_>,
     step_idx: usize,
-    step: &Step,
     uses: &Text,
     with: &IndexMap<String, Text>,
     env: Map<String, Value>,
@@ -29,7 +28,6 @@ pub(super) async fn run_uses(
     for (name, text) in with {
         inputs.insert(name.to_ascii_lowercase(), Value::String(contexts.render(&runner.file, text)?));
     }
-    let _ = step;
     if let Some(builtin) = builtin::builtin(&reference) {
         return Ok(builtin::run_builtin(runner, step_idx, builtin, &inputs, contexts));
     }

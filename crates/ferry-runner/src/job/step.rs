@@ -208,9 +208,7 @@ impl StepRunner<'_> {
                 };
                 self.run_script(step_idx, script).await
             }
-            StepKind::Uses { uses, with } => {
-                action::run_uses(self, step_idx, step, uses, with, step_env, contexts).await?
-            }
+            StepKind::Uses { uses, with } => action::run_uses(self, step_idx, uses, with, step_env, contexts).await?,
             StepKind::Parallel(_) | StepKind::Wait(_) | StepKind::Cancel(_) => {
                 self.line(
                     step_idx,

@@ -62,13 +62,10 @@ impl From<Project> for ProjectView {
     responses(
         (status = 201, description = "The project was created", body = ProjectView),
         (status = 400, description = "A name that is not allowed, no `repo`, or a body that is not JSON", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
-        (status = 403, description = "The token's role is below developer", body = ErrorBody),
+        crate::api::Refusals,
+        crate::api::BelowDeveloper,
         (status = 409, description = "A project with this name exists", body = ErrorBody),
-        (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 422, description = "The body is JSON of the wrong shape", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
+        crate::api::BodyRefusals,
     ),
 )]
 pub(crate) async fn create(
@@ -99,8 +96,7 @@ pub(crate) async fn create(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every project, by name", body = Vec<ProjectView>),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
+        crate::api::Refusals,
     ),
 )]
 pub(crate) async fn list(_: Viewer, State(state): State<AppState>) -> Result<Json<Vec<ProjectView>>, ApiError> {
@@ -120,9 +116,8 @@ pub(crate) async fn list(_: Viewer, State(state): State<AppState>) -> Result<Jso
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The project", body = ProjectView),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        crate::api::Refusals,
         (status = 404, description = "No such project", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
     ),
 )]
 pub(crate) async fn get(

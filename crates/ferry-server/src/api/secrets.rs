@@ -57,13 +57,10 @@ impl From<Variable> for VariableView {
     responses(
         (status = 204, description = "The secret was set"),
         (status = 400, description = "A secret name that is not allowed, or a body that is not JSON", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
-        (status = 403, description = "The token's role is below developer", body = ErrorBody),
+        crate::api::Refusals,
+        crate::api::BelowDeveloper,
         (status = 404, description = "No such project", body = ErrorBody),
-        (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 422, description = "The body is JSON of the wrong shape", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
+        crate::api::BodyRefusals,
     ),
 )]
 pub(crate) async fn put_secret(
@@ -91,9 +88,8 @@ pub(crate) async fn put_secret(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The project's secrets, without their values", body = Vec<SecretView>),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        crate::api::Refusals,
         (status = 404, description = "No such project", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list_secrets(
@@ -121,10 +117,9 @@ pub(crate) async fn list_secrets(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The secret was deleted"),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
-        (status = 403, description = "The token's role is below developer", body = ErrorBody),
+        crate::api::Refusals,
+        crate::api::BelowDeveloper,
         (status = 404, description = "No such project, or no such secret in it", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
     ),
 )]
 pub(crate) async fn delete_secret(
@@ -152,13 +147,10 @@ pub(crate) async fn delete_secret(
     responses(
         (status = 204, description = "The variable was set"),
         (status = 400, description = "A variable name that is not allowed, or a body that is not JSON", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
-        (status = 403, description = "The token's role is below developer", body = ErrorBody),
+        crate::api::Refusals,
+        crate::api::BelowDeveloper,
         (status = 404, description = "No such project", body = ErrorBody),
-        (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 422, description = "The body is JSON of the wrong shape", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
+        crate::api::BodyRefusals,
     ),
 )]
 pub(crate) async fn put_var(
@@ -185,9 +177,8 @@ pub(crate) async fn put_var(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The project's variables", body = Vec<VariableView>),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        crate::api::Refusals,
         (status = 404, description = "No such project", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list_vars(
@@ -213,9 +204,8 @@ pub(crate) async fn list_vars(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The variable", body = VariableView),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        crate::api::Refusals,
         (status = 404, description = "No such project, or no such variable in it", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
     ),
 )]
 pub(crate) async fn get_var(
@@ -242,10 +232,9 @@ pub(crate) async fn get_var(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The variable was deleted"),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
-        (status = 403, description = "The token's role is below developer", body = ErrorBody),
+        crate::api::Refusals,
+        crate::api::BelowDeveloper,
         (status = 404, description = "No such project, or no such variable in it", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
     ),
 )]
 pub(crate) async fn delete_var(

@@ -68,12 +68,9 @@ pub(crate) struct CreatedToken {
     responses(
         (status = 201, description = "The token was created; its plaintext is answered this once", body = CreatedToken),
         (status = 400, description = "An unknown role, no name, or a body that is not JSON", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
-        (status = 403, description = "The token's role is below admin", body = ErrorBody),
-        (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        (status = 422, description = "The body is JSON of the wrong shape", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
+        crate::api::Refusals,
+        crate::api::BelowAdmin,
+        crate::api::BodyRefusals,
     ),
 )]
 pub(crate) async fn create(
@@ -108,9 +105,8 @@ pub(crate) async fn create(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every token, revoked ones included", body = Vec<TokenView>),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
-        (status = 403, description = "The token's role is below admin", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
+        crate::api::Refusals,
+        crate::api::BelowAdmin,
     ),
 )]
 pub(crate) async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
@@ -131,10 +127,9 @@ pub(crate) async fn list(_: Admin, State(state): State<AppState>) -> Result<Json
     responses(
         (status = 204, description = "The token was revoked (or already was)"),
         (status = 400, description = "The id is not a number", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
-        (status = 403, description = "The token's role is below admin", body = ErrorBody),
+        crate::api::Refusals,
+        crate::api::BelowAdmin,
         (status = 404, description = "No such token", body = ErrorBody),
-        (status = 500, description = "The database failed", body = ErrorBody),
     ),
 )]
 pub(crate) async fn revoke(
