@@ -8,8 +8,10 @@
 //! [`Command::Expand`] once every need of a job has finished, and the caller answers with
 //! [`Scheduler::expanded`].
 
+pub mod expand;
 pub mod matrix;
 pub mod scheduler;
 
+pub use expand::{Scope, StrategySettings, base_name, expand_job, strategy_context, strategy_settings};
 pub use matrix::{MatrixError, expand_matrix, instance_name};
 pub use scheduler::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler};

@@ -23,7 +23,7 @@ use ferry_workflow::model::{Defaults, Step, Workflow};
 use serde_json::{Map, json};
 use tokio::sync::{mpsc, watch};
 
-pub use contexts::{Contexts, EvalFailure, glob_match, hash_files};
+pub use contexts::{Contexts, EvalFailure, Evaluate, glob_match, hash_files};
 
 use crate::commands::Annotation;
 use crate::mask::Masker;

@@ -17,6 +17,7 @@
 //!   exhaust memory.
 
 mod eval;
+mod evaluate;
 mod functions;
 mod lexer;
 mod parser;
@@ -33,6 +34,8 @@ use ferry_model::JobStatus;
 use parser::Node;
 use template::Part;
 use value::Val;
+
+pub use evaluate::{EvalFailure, Evaluate};
 
 /// Values are JSON values; numbers are doubles as in GitHub's evaluator.
 pub type Value = serde_json::Value;

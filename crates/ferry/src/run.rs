@@ -178,7 +178,7 @@ async fn run_workflow(
     let mut specs = specs;
     for spec in &mut specs {
         let job = &workflow.jobs[&spec.id];
-        let strategy = contexts::strategy_settings(&run, &selected.file, job)?;
+        let strategy = ferry_engine::strategy_settings(&run.values(), &selected.file, job)?;
         spec.fail_fast = strategy.fail_fast;
         spec.max_parallel = strategy.max_parallel;
     }
@@ -366,15 +366,16 @@ fn expand(
     let job_id = &scheduler.jobs()[request.job_idx].id;
     let job = &workflow.jobs[job_id];
     let needs = needs_for(workflow, job_id, needs);
-    match contexts::expand_job(run, file, job_id, job, &needs, request) {
+    let scope = ferry_engine::Scope::new(&run.values(), &needs, request.status);
+    match ferry_engine::expand_job(&scope, file, job_id, job, request) {
         Ok(expansion) => {
             if expansion == Expansion::Skip {
-                printer.job_skipped(&contexts::base_name(job_id, job));
+                printer.job_skipped(&ferry_engine::base_name(job_id, job));
             }
             expansion
         }
         Err(error) => {
-            printer.job_error(&contexts::base_name(job_id, job), &error);
+            printer.job_error(&ferry_engine::base_name(job_id, job), &anyhow::Error::new(error));
             Expansion::Conclude(Conclusion::Failure)
         }
     }

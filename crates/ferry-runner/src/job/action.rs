@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use serde_json::Map;
 
 use super::builtin;
-use super::contexts::{Contexts, EvalFailure};
+use super::contexts::{Contexts, EvalFailure, Evaluate as _};
 use super::step::{StepResult, StepRunner};
 
 /// Runs a `uses:` step with its evaluated `with:` inputs.

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use ferry_model::JobStatus;
 use ferry_workflow::expr::{self, Value};
-use ferry_workflow::model::{OrExpr, Text};
+
+pub use ferry_workflow::expr::{EvalFailure, Evaluate};
 use serde_json::Map;
 use sha2::{Digest, Sha256};
 
@@ -31,11 +32,6 @@ impl expr::Context for Contexts {
     }
 }
 
-/// An evaluation failure, already phrased with the place it happened (`ci.yml:12:9: …`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct EvalFailure(pub String);
-
 impl Contexts {
     pub fn set(&mut self, name: &str, value: Value) {
         self.values.insert(name.to_owned(), value);
@@ -52,56 +48,6 @@ impl Contexts {
             _ => unreachable!("replaced by an object just above"),
         }
     }
-
-    /// The text with its expressions replaced by their values.
-    pub fn render(&self, file: &str, text: &Text) -> Result<String, EvalFailure> {
-        if !text.has_expression() {
-            return Ok(text.value.clone());
-        }
-        let template = expr::Template::parse(&text.value).map_err(|error| located(file, text, &error.message))?;
-        template.render(self).map_err(|error| located(file, text, &error.message))
-    }
-
-    /// The value of a text: a lone `${{ expr }}` keeps its type (a list, a number).
-    pub fn value(&self, file: &str, text: &Text) -> Result<Value, EvalFailure> {
-        let template = expr::Template::parse(&text.value).map_err(|error| located(file, text, &error.message))?;
-        template.evaluate(self).map_err(|error| located(file, text, &error.message))
-    }
-
-    /// An `if:` condition; `None` (no `if:`) means `success()`.
-    pub fn condition(&self, file: &str, text: Option<&Text>) -> Result<bool, EvalFailure> {
-        let Some(text) = text else { return Ok(self.status == JobStatus::Success) };
-        let condition = expr::Condition::parse(&text.value).map_err(|error| located(file, text, &error.message))?;
-        condition.evaluate(self).map_err(|error| located(file, text, &error.message))
-    }
-
-    pub fn boolean(&self, file: &str, value: Option<&OrExpr<bool>>, default: bool) -> Result<bool, EvalFailure> {
-        match value {
-            None => Ok(default),
-            Some(OrExpr::Value(value)) => Ok(value.value),
-            Some(OrExpr::Expr(text)) => Ok(expr::is_truthy(&self.value(file, text)?)),
-        }
-    }
-
-    pub fn number(&self, file: &str, value: Option<&OrExpr<f64>>) -> Result<Option<f64>, EvalFailure> {
-        match value {
-            None => Ok(None),
-            Some(OrExpr::Value(value)) => Ok(Some(value.value)),
-            Some(OrExpr::Expr(text)) => {
-                let value = self.value(file, text)?;
-                let number = match &value {
-                    Value::Number(number) => number.as_f64(),
-                    Value::String(text) => text.trim().parse().ok(),
-                    _ => None,
-                };
-                number.map(Some).ok_or_else(|| located(file, text, &format!("expected a number, got `{value}`")))
-            }
-        }
-    }
-}
-
-fn located(file: &str, text: &Text, message: &str) -> EvalFailure {
-    EvalFailure(format!("{file}:{}:{}: {message}", text.span.start.line, text.span.start.col))
 }
 
 /// GitHub's `hashFiles`: the SHA-256 of the SHA-256 digests of every matching regular file

@@ -11,7 +11,7 @@ use ferry_workflow::model::{Defaults, Env, Retry, Step, StepKind, Text};
 use serde_json::{Map, json};
 use tokio::sync::watch;
 
-use super::contexts::{Contexts, EvalFailure};
+use super::contexts::{Contexts, EvalFailure, Evaluate as _};
 use super::{EventSender, JobEvent, JobSetup, StepRecord, action, minutes_to_duration};
 use crate::commands::{Command, Commands};
 use crate::env_file::{parse_env_file, parse_path_file};

@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use ferry_engine::{ExpandRequest, Expansion, InstanceId, Scheduler, expand_matrix, instance_name};
+use ferry_engine::{InstanceId, Scheduler, Scope, strategy_context};
 use ferry_model::JobStatus;
-use ferry_runner::job::Contexts;
-use ferry_workflow::model::{DispatchInputType, Job, Matrix, Text, TriggerKind, Workflow};
+use ferry_workflow::model::{DispatchInputType, TriggerKind, Workflow};
 use serde_json::{Map, Value, json};
 
 use crate::cli::RunArgs;
@@ -152,15 +151,15 @@ impl RunContexts {
         Ok(RunContexts { github, inputs, vars: pairs(&args.vars), secrets, action_dirs })
     }
 
-    /// The contexts a job expression sees before the job starts.
-    fn contexts(&self, needs: &Map<String, Value>, status: JobStatus) -> Contexts {
+    /// The run's contexts by name (`github`, `inputs`, `vars`, `secrets`), as job-level
+    /// expressions see them.
+    pub fn values(&self) -> Map<String, Value> {
         let mut values = Map::new();
         values.insert("github".to_owned(), Value::Object(self.github.clone()));
         values.insert("inputs".to_owned(), Value::Object(self.inputs.clone()));
         values.insert("vars".to_owned(), Value::Object(self.vars.clone()));
         values.insert("secrets".to_owned(), Value::Object(self.secrets.clone()));
-        values.insert("needs".to_owned(), Value::Object(needs.clone()));
-        Contexts { values, status, workspace: PathBuf::new() }
+        values
     }
 
     /// Every fixed context of one started job instance.
@@ -173,26 +172,14 @@ impl RunContexts {
         scheduler: &Scheduler,
         instance: InstanceId,
     ) -> Map<String, Value> {
-        let mut contexts = self.contexts(needs, JobStatus::Success).values;
+        let mut contexts = Scope::new(&self.values(), needs, JobStatus::Success).values;
         let workspace = workspace.display().to_string();
         if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut) {
             github.insert("workspace".to_owned(), Value::String(workspace));
             github.insert("job".to_owned(), Value::String(job_id.to_owned()));
         }
         contexts.insert("matrix".to_owned(), Value::Object(matrix.clone()));
-        let (_, _, job_idx) = scheduler.instance(instance);
-        let siblings: Vec<InstanceId> =
-            scheduler.instances().filter(|(_, idx, _, _)| *idx == job_idx).map(|(id, ..)| id).collect();
-        let spec = &scheduler.jobs()[job_idx];
-        contexts.insert(
-            "strategy".to_owned(),
-            json!({
-                "fail-fast": spec.fail_fast,
-                "job-index": siblings.iter().position(|id| *id == instance).unwrap_or(0),
-                "job-total": siblings.len(),
-                "max-parallel": spec.max_parallel.unwrap_or(siblings.len()),
-            }),
-        );
+        contexts.insert("strategy".to_owned(), strategy_context(scheduler, instance));
         contexts
     }
 }
@@ -275,118 +262,6 @@ fn synthesized_event(event: &str, repo: &Repo, inputs: &Map<String, Value>) -> V
         }),
         _ => json!({"repository": repository, "sender": sender}),
     }
-}
-
-/// `strategy.fail-fast` and `strategy.max-parallel`, which must be known before the job runs.
-pub struct StrategySettings {
-    pub fail_fast: bool,
-    pub max_parallel: Option<usize>,
-}
-
-pub fn strategy_settings(run: &RunContexts, file: &str, job: &Job) -> anyhow::Result<StrategySettings> {
-    let Some(strategy) = &job.strategy else { return Ok(StrategySettings { fail_fast: true, max_parallel: None }) };
-    let contexts = run.contexts(&Map::new(), JobStatus::Success);
-    let fail_fast = contexts.boolean(file, strategy.fail_fast.as_ref(), true)?;
-    let max_parallel = contexts.number(file, strategy.max_parallel.as_ref())?.map(|n| n.max(1.0) as usize);
-    Ok(StrategySettings { fail_fast, max_parallel })
-}
-
-/// The job's name before matrix values are added: its `name:` when literal, else its id.
-pub fn base_name(job_id: &str, job: &Job) -> String {
-    match &job.name {
-        Some(name) if !name.has_expression() => name.value.clone(),
-        _ => job_id.to_owned(),
-    }
-}
-
-/// Evaluates a ready job's `if:` and matrix, and names its instances.
-pub fn expand_job(
-    run: &RunContexts,
-    file: &str,
-    job_id: &str,
-    job: &Job,
-    needs: &Map<String, Value>,
-    request: &ExpandRequest,
-) -> anyhow::Result<Expansion> {
-    let contexts = run.contexts(needs, request.status);
-    let uses_status_function = match &job.if_ {
-        Some(text) => ferry_workflow::expr::Condition::parse(&text.value)
-            .map(|condition| condition.expressions().iter().any(|(expr, _)| expr.uses_status_function()))
-            .unwrap_or(false),
-        None => false,
-    };
-    // Without a status function, a job runs only when every job it needs succeeded.
-    let needs_fine = request.needs_succeeded && request.status == JobStatus::Success;
-    if !uses_status_function && !needs_fine {
-        return Ok(Expansion::Skip);
-    }
-    if !contexts.condition(file, job.if_.as_ref())? {
-        return Ok(Expansion::Skip);
-    }
-    let combinations = match job.strategy.as_ref().and_then(|strategy| strategy.matrix.as_ref()) {
-        None => vec![Map::new()],
-        Some(matrix) => {
-            let matrix = matrix_value(&contexts, file, matrix)?;
-            expand_matrix(&matrix).map_err(|error| anyhow::anyhow!("job `{job_id}`: {error}"))?
-        }
-    };
-    let mut instances = Vec::new();
-    for combination in combinations {
-        let name = match &job.name {
-            Some(name) if name.has_expression() => {
-                let mut contexts = contexts.clone();
-                contexts.set("matrix", Value::Object(combination.clone()));
-                let rendered = contexts.render(file, name)?;
-                if name.value.contains("matrix") { rendered } else { instance_name(&rendered, &combination) }
-            }
-            _ => instance_name(&base_name(job_id, job), &combination),
-        };
-        instances.push((name, combination));
-    }
-    Ok(Expansion::Instances(instances))
-}
-
-/// The matrix as one JSON object, with every expression in it evaluated.
-fn matrix_value(contexts: &Contexts, file: &str, matrix: &Matrix) -> anyhow::Result<Value> {
-    let evaluate = |value: &Value, span: ferry_workflow::Span| -> anyhow::Result<Value> {
-        evaluate_strings(contexts, file, value, span)
-    };
-    match matrix {
-        Matrix::Expr(text) => Ok(contexts.value(file, text)?),
-        Matrix::Map { dimensions, include, exclude } => {
-            let mut object = Map::new();
-            for (key, value) in dimensions {
-                object.insert(key.clone(), evaluate(&value.value, value.span)?);
-            }
-            for (key, value) in [("include", include), ("exclude", exclude)] {
-                if let Some(value) = value {
-                    object.insert(key.to_owned(), evaluate(&value.value, value.span)?);
-                }
-            }
-            Ok(Value::Object(object))
-        }
-    }
-}
-
-/// `value` with every string that holds an expression replaced by the expression's value.
-fn evaluate_strings(
-    contexts: &Contexts,
-    file: &str,
-    value: &Value,
-    span: ferry_workflow::Span,
-) -> anyhow::Result<Value> {
-    Ok(match value {
-        Value::String(text) if text.contains("${{") => contexts.value(file, &Text { value: text.clone(), span })?,
-        Value::Array(list) => Value::Array(
-            list.iter().map(|item| evaluate_strings(contexts, file, item, span)).collect::<anyhow::Result<_>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, item)| Ok((key.clone(), evaluate_strings(contexts, file, item, span)?)))
-                .collect::<anyhow::Result<_>>()?,
-        ),
-        other => other.clone(),
-    })
 }
 
 #[cfg(test)]

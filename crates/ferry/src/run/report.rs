@@ -57,7 +57,7 @@ impl Report {
             let instances: Vec<_> = scheduler.instances().filter(|(_, idx, _, _)| *idx == job_idx).collect();
             if instances.is_empty() {
                 let conclusion = scheduler.job_conclusion(job_idx).unwrap_or(Conclusion::Skipped);
-                let name = super::contexts::base_name(&spec.id, job);
+                let name = ferry_engine::base_name(&spec.id, job);
                 let error = (conclusion == Conclusion::Failure).then(|| "the job could not be planned".to_owned());
                 let job_report = JobReport {
                     conclusion,

@@ -1,0 +1,164 @@
+//! Deciding how a ready job runs: its `if:`, its matrix and its instances' names, and the
+//! `strategy` settings that must be known before it starts. Pure: the caller passes the
+//! contexts the job sees (`github`, `inputs`, `vars`, `secrets`, `needs`), so `ferry run` and
+//! the server plan jobs the same way.
+
+use ferry_model::JobStatus;
+use ferry_workflow::expr::{Context, EvalFailure, Evaluate, Value};
+use ferry_workflow::model::{Job, Matrix, Text};
+use serde_json::{Map, json};
+
+use crate::{ExpandRequest, Expansion, InstanceId, Scheduler, expand_matrix, instance_name};
+
+/// The contexts a job-level expression sees, and its status.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub values: Map<String, Value>,
+    pub status: JobStatus,
+}
+
+impl Context for Scope {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
+    }
+
+    fn job_status(&self) -> JobStatus {
+        self.status
+    }
+}
+
+impl Scope {
+    /// The scope of `run` (the run's contexts by name) with `needs` and `status`.
+    pub fn new(run: &Map<String, Value>, needs: &Map<String, Value>, status: JobStatus) -> Scope {
+        let mut values = run.clone();
+        values.insert("needs".to_owned(), Value::Object(needs.clone()));
+        Scope { values, status }
+    }
+}
+
+/// `strategy.fail-fast` and `strategy.max-parallel`, which must be known before the job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrategySettings {
+    pub fail_fast: bool,
+    pub max_parallel: Option<usize>,
+}
+
+/// The job's strategy settings, evaluated in the run's contexts (`run`).
+///
+/// # Errors
+/// An expression in them that does not evaluate.
+pub fn strategy_settings(run: &Map<String, Value>, file: &str, job: &Job) -> Result<StrategySettings, EvalFailure> {
+    let Some(strategy) = &job.strategy else { return Ok(StrategySettings { fail_fast: true, max_parallel: None }) };
+    let scope = Scope::new(run, &Map::new(), JobStatus::Success);
+    let fail_fast = scope.boolean(file, strategy.fail_fast.as_ref(), true)?;
+    let max_parallel = scope.number(file, strategy.max_parallel.as_ref())?.map(|n| n.max(1.0) as usize);
+    Ok(StrategySettings { fail_fast, max_parallel })
+}
+
+/// The job's name before matrix values are added: its `name:` when literal, else its id.
+pub fn base_name(job_id: &str, job: &Job) -> String {
+    match &job.name {
+        Some(name) if !name.has_expression() => name.value.clone(),
+        _ => job_id.to_owned(),
+    }
+}
+
+/// Evaluates a ready job's `if:` and matrix in `scope` (see [`Scope::new`]), and names its
+/// instances.
+///
+/// # Errors
+/// An expression that does not evaluate, or a matrix that is not one.
+pub fn expand_job(
+    scope: &Scope,
+    file: &str,
+    job_id: &str,
+    job: &Job,
+    request: &ExpandRequest,
+) -> Result<Expansion, EvalFailure> {
+    let uses_status_function = match &job.if_ {
+        Some(text) => ferry_workflow::expr::Condition::parse(&text.value)
+            .map(|condition| condition.expressions().iter().any(|(expr, _)| expr.uses_status_function()))
+            .unwrap_or(false),
+        None => false,
+    };
+    // Without a status function, a job runs only when every job it needs succeeded.
+    let needs_fine = request.needs_succeeded && request.status == JobStatus::Success;
+    if !uses_status_function && !needs_fine {
+        return Ok(Expansion::Skip);
+    }
+    if !scope.condition(file, job.if_.as_ref())? {
+        return Ok(Expansion::Skip);
+    }
+    let combinations = match job.strategy.as_ref().and_then(|strategy| strategy.matrix.as_ref()) {
+        None => vec![Map::new()],
+        Some(matrix) => {
+            let matrix = matrix_value(scope, file, matrix)?;
+            expand_matrix(&matrix).map_err(|error| EvalFailure(format!("job `{job_id}`: {error}")))?
+        }
+    };
+    let mut instances = Vec::new();
+    for combination in combinations {
+        let name = match &job.name {
+            Some(name) if name.has_expression() => {
+                let mut scope = scope.clone();
+                scope.values.insert("matrix".to_owned(), Value::Object(combination.clone()));
+                let rendered = scope.render(file, name)?;
+                if name.value.contains("matrix") { rendered } else { instance_name(&rendered, &combination) }
+            }
+            _ => instance_name(&base_name(job_id, job), &combination),
+        };
+        instances.push((name, combination));
+    }
+    Ok(Expansion::Instances(instances))
+}
+
+/// The `strategy` context of a started instance: its place among its job's instances.
+pub fn strategy_context(scheduler: &Scheduler, instance: InstanceId) -> Value {
+    let (_, _, job_idx) = scheduler.instance(instance);
+    let siblings: Vec<InstanceId> =
+        scheduler.instances().filter(|(_, idx, _, _)| *idx == job_idx).map(|(id, ..)| id).collect();
+    let spec = &scheduler.jobs()[job_idx];
+    json!({
+        "fail-fast": spec.fail_fast,
+        "job-index": siblings.iter().position(|id| *id == instance).unwrap_or(0),
+        "job-total": siblings.len(),
+        "max-parallel": spec.max_parallel.unwrap_or(siblings.len()),
+    })
+}
+
+/// The matrix as one JSON object, with every expression in it evaluated.
+fn matrix_value(scope: &Scope, file: &str, matrix: &Matrix) -> Result<Value, EvalFailure> {
+    let evaluate =
+        |value: &Value, span: ferry_workflow::Span| -> Result<Value, EvalFailure> { evaluate_strings(scope, file, value, span) };
+    match matrix {
+        Matrix::Expr(text) => scope.value(file, text),
+        Matrix::Map { dimensions, include, exclude } => {
+            let mut object = Map::new();
+            for (key, value) in dimensions {
+                object.insert(key.clone(), evaluate(&value.value, value.span)?);
+            }
+            for (key, value) in [("include", include), ("exclude", exclude)] {
+                if let Some(value) = value {
+                    object.insert(key.to_owned(), evaluate(&value.value, value.span)?);
+                }
+            }
+            Ok(Value::Object(object))
+        }
+    }
+}
+
+/// `value` with every string that holds an expression replaced by the expression's value.
+fn evaluate_strings(scope: &Scope, file: &str, value: &Value, span: ferry_workflow::Span) -> Result<Value, EvalFailure> {
+    Ok(match value {
+        Value::String(text) if text.contains("${{") => scope.value(file, &Text { value: text.clone(), span })?,
+        Value::Array(list) => Value::Array(
+            list.iter().map(|item| evaluate_strings(scope, file, item, span)).collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, item)| Ok((key.clone(), evaluate_strings(scope, file, item, span)?)))
+                .collect::<Result<_, EvalFailure>>()?,
+        ),
+        other => other.clone(),
+    })
+}
