@@ -35,6 +35,18 @@ pub struct Job {
     /// While in progress: when the lease runs out unless the runner sends a heartbeat.
     pub lease_expires_at: Option<i64>,
     pub cancel_requested_at: Option<i64>,
+    /// The job's id in the workflow (`build`).
+    pub job_key: String,
+    /// Which instance of the job's matrix this is (0 without a matrix).
+    pub instance_idx: i64,
+    /// The fixed contexts the job sees, as JSON text (no secrets).
+    pub contexts: String,
+    /// The job's outputs once it completed, as JSON text.
+    pub outputs: String,
+    /// Why the job failed outside its steps ("runner lost"), if it did.
+    pub reason: Option<String>,
+    /// The last event batch applied from its runner.
+    pub event_seq: i64,
 }
 
 /// What [`Jobs::enqueue`] writes.
@@ -45,6 +57,9 @@ pub struct NewJob<'a> {
     pub runs_on: &'a [String],
     pub needs: &'a str,
     pub matrix: &'a str,
+    pub job_key: &'a str,
+    pub instance_idx: i64,
+    pub contexts: &'a str,
 }
 
 /// What a heartbeat tells the runner.
@@ -62,18 +77,42 @@ pub struct Jobs<'a> {
 }
 
 const COLUMNS: &str = "id, run_id, name, status, conclusion, runner_id, runs_on, needs, matrix, queued_at, \
-                       started_at, finished_at, lease_expires_at, cancel_requested_at";
+                       started_at, finished_at, lease_expires_at, cancel_requested_at, job_key, instance_idx, \
+                       contexts, outputs, reason, event_seq";
+
+/// What a runner reports about a job's steps, applied in order by [`Jobs::record_events`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepEvent<'a> {
+    Started { step_idx: i64, name: &'a str, at: i64 },
+    Lines { step_idx: i64, lines: Vec<&'a str> },
+    Finished { step_idx: i64, outcome: Conclusion, conclusion: Conclusion, at: i64 },
+}
 
 impl Jobs<'_> {
-    /// Adds a queued job to a run.
+    /// Adds a queued job to a run. A job with a `job_key` is enqueued once per
+    /// (run, job key, instance): enqueuing it again returns the job already there.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the run does not exist.
     pub async fn enqueue(&self, job: &NewJob<'_>, now: i64) -> Result<Job, StoreError> {
         let mut tx = self.store.begin_write().await?;
+        if !job.job_key.is_empty() {
+            let existing = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM jobs WHERE run_id = $1 AND job_key = $2 AND instance_idx = $3"
+            )))
+            .bind(job.run_id)
+            .bind(job.job_key)
+            .bind(job.instance_idx)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                tx.commit().await?;
+                return job_from_row(&row);
+            }
+        }
         let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO jobs (run_id, name, status, runs_on, needs, matrix, queued_at)
-             VALUES ($1, $2, 'queued', $3, $4, $5, $6) RETURNING {COLUMNS}"
+            "INSERT INTO jobs (run_id, name, status, runs_on, needs, matrix, queued_at, job_key, instance_idx, contexts)
+             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
         )))
         .bind(job.run_id)
         .bind(job.name)
@@ -81,6 +120,9 @@ impl Jobs<'_> {
         .bind(job.needs)
         .bind(job.matrix)
         .bind(now)
+        .bind(job.job_key)
+        .bind(job.instance_idx)
+        .bind(job.contexts)
         .fetch_one(&mut *tx)
         .await
         .map_err(|error| match &error {
@@ -228,6 +270,134 @@ impl Jobs<'_> {
         }
     }
 
+    /// Completes a job as [`Jobs::complete`] does, with its outputs (JSON text) and, when it
+    /// failed outside its steps, the reason.
+    ///
+    /// # Errors
+    /// As [`Jobs::complete`].
+    pub async fn finish(
+        &self,
+        id: i64,
+        conclusion: Conclusion,
+        outputs: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<Job, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE jobs SET status = 'completed', conclusion = $1, finished_at = $2, lease_expires_at = NULL,
+                             outputs = $3, reason = $4
+             WHERE id = $5 AND status <> 'completed' RETURNING {COLUMNS}"
+        )))
+        .bind(conclusion.as_str())
+        .bind(now)
+        .bind(outputs)
+        .bind(reason)
+        .bind(id)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        match row {
+            Some(row) => job_from_row(&row),
+            None => Err(match self.get(id).await {
+                Ok(_) => StoreError::Conflict(format!("job {id} has completed")),
+                Err(error) => error,
+            }),
+        }
+    }
+
+    /// Every job in progress on a runner.
+    pub async fn in_progress_on(&self, runner_id: i64) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM jobs WHERE status = 'in_progress' AND runner_id = $1 ORDER BY id"
+        )))
+        .bind(runner_id)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// Applies batch `batch_seq` of a runner's step events to a job it holds, in one
+    /// transaction: steps are created, started and completed, and each step's lines become
+    /// one log chunk. A batch whose number is not above the last applied one is a repeat and
+    /// changes nothing; returns whether this one was applied. Steps already completed stay
+    /// as they are.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the job is not in progress on this runner.
+    pub async fn record_events(
+        &self,
+        id: i64,
+        runner_id: i64,
+        batch_seq: i64,
+        events: &[StepEvent<'_>],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.store.begin_write().await?;
+        let applied: Option<i64> = sqlx::query_scalar(
+            "UPDATE jobs SET event_seq = $1 WHERE id = $2 AND runner_id = $3 AND status = 'in_progress'
+             AND event_seq < $1 RETURNING id",
+        )
+        .bind(batch_seq)
+        .bind(id)
+        .bind(runner_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if applied.is_none() {
+            let held: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM jobs WHERE id = $1 AND runner_id = $2 AND status = 'in_progress'")
+                    .bind(id)
+                    .bind(runner_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            return match held {
+                Some(_) => Ok(false),
+                None => Err(StoreError::not_found("job in progress", id)),
+            };
+        }
+        for event in events {
+            match event {
+                StepEvent::Started { step_idx, name, at } => {
+                    sqlx::query(
+                        "INSERT INTO steps (job_id, step_idx, name, status, started_at)
+                         VALUES ($1, $2, $3, 'in_progress', $4)
+                         ON CONFLICT (job_id, step_idx) DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(step_idx)
+                    .bind(name)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                StepEvent::Lines { step_idx, lines } => {
+                    let step_id: Option<i64> =
+                        sqlx::query_scalar("SELECT id FROM steps WHERE job_id = $1 AND step_idx = $2")
+                            .bind(id)
+                            .bind(step_idx)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let Some(step_id) = step_id else { continue };
+                    crate::logs::append_in(&mut tx, step_id, lines, now).await?;
+                }
+                StepEvent::Finished { step_idx, outcome, conclusion, at } => {
+                    sqlx::query(
+                        "UPDATE steps SET status = 'completed', outcome = $1, conclusion = $2, finished_at = $3
+                         WHERE job_id = $4 AND step_idx = $5 AND status <> 'completed'",
+                    )
+                    .bind(outcome.as_str())
+                    .bind(conclusion.as_str())
+                    .bind(at)
+                    .bind(id)
+                    .bind(step_idx)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Cancels a job: a queued job completes `cancelled` at once; a running job is marked so
     /// its runner's next heartbeat says to stop it. A completed job is left as it is.
     ///
@@ -296,5 +466,11 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
         finished_at: row.try_get("finished_at")?,
         lease_expires_at: row.try_get("lease_expires_at")?,
         cancel_requested_at: row.try_get("cancel_requested_at")?,
+        job_key: row.try_get("job_key")?,
+        instance_idx: row.try_get("instance_idx")?,
+        contexts: row.try_get("contexts")?,
+        outputs: row.try_get("outputs")?,
+        reason: row.try_get("reason")?,
+        event_seq: row.try_get("event_seq")?,
     })
 }

@@ -42,7 +42,7 @@ use sqlx::{Any, AnyPool, ConnectOptions, Connection, Row, SqlSafeStr, Transactio
 pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, NewCacheEntry};
 pub use concurrency::{Acquired, ConcurrencyGroups};
 pub use ferry_model::Conclusion;
-pub use jobs::{Job, Jobs, Lease, NewJob};
+pub use jobs::{Job, Jobs, Lease, NewJob, StepEvent};
 pub use logs::{LogChunk, Logs};
 pub use projects::{NewProject, Project, Projects};
 pub use runners::{NewRunner, Runner, Runners};
@@ -120,8 +120,14 @@ pub struct Store {
     backend: Backend,
 }
 
-static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
-static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/postgres/0001_init.sql"))];
+static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, "pipelines", include_str!("../migrations/sqlite/0002_pipelines.sql")),
+];
+static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
+    (2, "pipelines", include_str!("../migrations/postgres/0002_pipelines.sql")),
+];
 
 impl Store {
     /// Opens the database `url` names and applies pending migrations.

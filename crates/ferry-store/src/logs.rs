@@ -6,8 +6,8 @@
 //! so chunk `n` commits before chunk `n + 1` is numbered: a reader that sees chunk `n` has
 //! already been able to see every chunk before it, and "after seq N" never skips one.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use crate::{Store, StoreError};
 
@@ -35,27 +35,8 @@ impl Logs<'_> {
     /// # Errors
     /// [`StoreError::NotFound`] when there is no such step.
     pub async fn append(&self, step_id: i64, lines: &[&str], now: i64) -> Result<i64, StoreError> {
-        let mut body = String::with_capacity(lines.iter().map(|line| line.len() + 1).sum());
-        for line in lines {
-            body.push_str(line);
-            body.push('\n');
-        }
-        let n_lines = i64::try_from(lines.len()).expect("a slice's length fits in i64");
         let mut tx = self.store.begin_write().await?;
-        let seq: Option<i64> =
-            sqlx::query_scalar("UPDATE steps SET log_seq = log_seq + 1 WHERE id = $1 RETURNING log_seq")
-                .bind(step_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let seq = seq.ok_or_else(|| StoreError::not_found("step", step_id))?;
-        sqlx::query("INSERT INTO log_chunks (step_id, seq, n_lines, body, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(step_id)
-            .bind(seq)
-            .bind(n_lines)
-            .bind(body)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        let seq = append_in(&mut tx, step_id, lines, now).await?;
         tx.commit().await?;
         Ok(seq)
     }
@@ -74,6 +55,35 @@ impl Logs<'_> {
         .await?;
         rows.iter().map(chunk_from_row).collect()
     }
+}
+
+/// [`Logs::append`] inside the caller's write transaction.
+pub(crate) async fn append_in(
+    tx: &mut Transaction<'static, Any>,
+    step_id: i64,
+    lines: &[&str],
+    now: i64,
+) -> Result<i64, StoreError> {
+    let mut body = String::with_capacity(lines.iter().map(|line| line.len() + 1).sum());
+    for line in lines {
+        body.push_str(line);
+        body.push('\n');
+    }
+    let n_lines = i64::try_from(lines.len()).expect("a slice's length fits in i64");
+    let seq: Option<i64> = sqlx::query_scalar("UPDATE steps SET log_seq = log_seq + 1 WHERE id = $1 RETURNING log_seq")
+        .bind(step_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let seq = seq.ok_or_else(|| StoreError::not_found("step", step_id))?;
+    sqlx::query("INSERT INTO log_chunks (step_id, seq, n_lines, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(step_id)
+        .bind(seq)
+        .bind(n_lines)
+        .bind(body)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(seq)
 }
 
 fn chunk_from_row(row: &AnyRow) -> Result<LogChunk, StoreError> {

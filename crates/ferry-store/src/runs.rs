@@ -25,6 +25,17 @@ pub struct Run {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// The workflow file's text at the run's commit, which the run was planned from.
+    pub workflow_src: String,
+    /// The commit's subject line.
+    pub title: String,
+    /// The commit's author.
+    pub author: String,
+    pub cancel_requested_at: Option<i64>,
+    /// Why the run concluded without running its jobs, if it did.
+    pub error: Option<String>,
+    /// The run this one repeats.
+    pub rerun_of: Option<i64>,
 }
 
 /// What [`Runs::create`] writes; the run starts queued.
@@ -37,6 +48,10 @@ pub struct NewRun<'a> {
     pub sha: &'a str,
     pub trigger_actor: &'a str,
     pub trigger_info: &'a str,
+    pub workflow_src: &'a str,
+    pub title: &'a str,
+    pub author: &'a str,
+    pub rerun_of: Option<i64>,
 }
 
 /// The runs repository: `store.runs()`.
@@ -46,7 +61,8 @@ pub struct Runs<'a> {
 }
 
 const COLUMNS: &str = "id, project_id, number, workflow_file, event, git_ref, sha, status, conclusion, \
-                       trigger_actor, trigger_info, created_at, started_at, finished_at";
+                       trigger_actor, trigger_info, created_at, started_at, finished_at, workflow_src, title, \
+                       author, cancel_requested_at, error, rerun_of";
 
 impl Runs<'_> {
     /// Creates a queued run with the project's next run number.
@@ -65,8 +81,8 @@ impl Runs<'_> {
         let number = number.ok_or_else(|| StoreError::not_found("project", run.project_id))?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO runs (project_id, number, workflow_file, event, git_ref, sha, status, trigger_actor,
-                               trigger_info, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9) RETURNING {COLUMNS}"
+                               trigger_info, created_at, workflow_src, title, author, rerun_of)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13) RETURNING {COLUMNS}"
         )))
         .bind(run.project_id)
         .bind(number)
@@ -77,6 +93,10 @@ impl Runs<'_> {
         .bind(run.trigger_actor)
         .bind(run.trigger_info)
         .bind(now)
+        .bind(run.workflow_src)
+        .bind(run.title)
+        .bind(run.author)
+        .bind(run.rerun_of)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -180,6 +200,105 @@ impl Runs<'_> {
         }
     }
 
+    /// Completes a run that could not run its jobs, with `failure` and the reason.
+    ///
+    /// # Errors
+    /// As [`Runs::complete`].
+    pub async fn fail(&self, id: i64, error: &str, now: i64) -> Result<Run, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET status = 'completed', conclusion = 'failure', finished_at = $1, error = $2,
+                             started_at = COALESCE(started_at, $1)
+             WHERE id = $3 AND status <> 'completed' RETURNING {COLUMNS}"
+        )))
+        .bind(now)
+        .bind(error)
+        .bind(id)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        match row {
+            Some(row) => run_from_row(&row),
+            None => Err(self.missing_or_completed(id).await),
+        }
+    }
+
+    /// Records that the run was asked to stop (the first request's time is kept); a completed
+    /// run is left as it is.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such run.
+    pub async fn request_cancel(&self, id: i64, now: i64) -> Result<Run, StoreError> {
+        sqlx::query(
+            "UPDATE runs SET cancel_requested_at = COALESCE(cancel_requested_at, $1)
+             WHERE id = $2 AND status <> 'completed'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.store.pool)
+        .await?;
+        self.get(id).await
+    }
+
+    /// Every run that has not completed, oldest first (what a restarted server resumes).
+    pub async fn unfinished(&self) -> Result<Vec<Run>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM runs WHERE status <> 'completed' ORDER BY id"
+        )))
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    /// How job `job_key` of the run was expanded, if it was.
+    pub async fn expansion(&self, run_id: i64, job_key: &str) -> Result<Option<String>, StoreError> {
+        let expansion: Option<String> =
+            sqlx::query_scalar("SELECT expansion FROM run_expansions WHERE run_id = $1 AND job_key = $2")
+                .bind(run_id)
+                .bind(job_key)
+                .fetch_optional(&self.store.pool)
+                .await?;
+        Ok(expansion)
+    }
+
+    /// Every recorded expansion of the run, by job key.
+    pub async fn expansions(&self, run_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT job_key, expansion FROM run_expansions WHERE run_id = $1 ORDER BY job_key")
+            .bind(run_id)
+            .fetch_all(&self.store.pool)
+            .await?;
+        rows.iter().map(|row| Ok((row.try_get("job_key")?, row.try_get("expansion")?))).collect()
+    }
+
+    /// Records how job `job_key` of the run was expanded, unless it already was; returns the
+    /// expansion that holds (the first one recorded), so a decision is made once.
+    pub async fn record_expansion(
+        &self,
+        run_id: i64,
+        job_key: &str,
+        expansion: &str,
+        now: i64,
+    ) -> Result<String, StoreError> {
+        let mut tx = self.store.begin_write().await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT expansion FROM run_expansions WHERE run_id = $1 AND job_key = $2")
+                .bind(run_id)
+                .bind(job_key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(existing) = existing {
+            tx.commit().await?;
+            return Ok(existing);
+        }
+        sqlx::query("INSERT INTO run_expansions (run_id, job_key, expansion, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(run_id)
+            .bind(job_key)
+            .bind(expansion)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(expansion.to_owned())
+    }
+
     async fn missing_or_completed(&self, id: i64) -> StoreError {
         match self.get(id).await {
             Ok(_) => StoreError::Conflict(format!("run {id} has completed")),
@@ -204,5 +323,11 @@ fn run_from_row(row: &AnyRow) -> Result<Run, StoreError> {
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+        workflow_src: row.try_get("workflow_src")?,
+        title: row.try_get("title")?,
+        author: row.try_get("author")?,
+        cancel_requested_at: row.try_get("cancel_requested_at")?,
+        error: row.try_get("error")?,
+        rerun_of: row.try_get("rerun_of")?,
     })
 }

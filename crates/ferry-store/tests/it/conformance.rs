@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ferry_store::{
     Acquired, Conclusion, NewApiToken, NewArtifact, NewCacheEntry, NewJob, NewProject, NewRun, NewRunner, NewStep,
-    Role, Status, Store, StoreError,
+    Role, Status, StepEvent, Store, StoreError,
 };
 use ferry_testkit::TestDb;
 
@@ -36,6 +36,8 @@ pub async fn run(new_db: fn() -> TestDb) {
         artifacts_and_cache,
         concurrency_groups,
         counts_for_metrics,
+        pipeline_bookkeeping,
+        runner_event_batches,
     );
 }
 
@@ -56,13 +58,26 @@ async fn new_run(store: &Store, project_id: i64) -> ferry_store::Run {
         sha: "0123abcd",
         trigger_actor: "alice",
         trigger_info: "{}",
+        workflow_src: "on: push",
+        title: "Fix the build",
+        author: "Alice",
+        rerun_of: None,
     };
     store.runs().create(&run, 10).await.expect("create run")
 }
 
 async fn enqueue(store: &Store, run_id: i64, name: &str, runs_on: &[&str]) -> ferry_store::Job {
     let runs_on = labels(runs_on);
-    let job = NewJob { run_id, name, runs_on: &runs_on, needs: "[]", matrix: "{}" };
+    let job = NewJob {
+        run_id,
+        name,
+        runs_on: &runs_on,
+        needs: "[]",
+        matrix: "{}",
+        job_key: "",
+        instance_idx: 0,
+        contexts: "{}",
+    };
     store.jobs().enqueue(&job, 20).await.expect("enqueue")
 }
 
@@ -231,6 +246,10 @@ fn example_run() -> NewRun<'static> {
         sha: "abc",
         trigger_actor: "bob",
         trigger_info: "{}",
+        workflow_src: "",
+        title: "",
+        author: "",
+        rerun_of: None,
     }
 }
 
@@ -259,7 +278,21 @@ async fn claim_respects_labels(store: Store, _db: &TestDb) {
     let claimed = jobs.claim(big_runner.id, &big_runner.labels, 103, LEASE).await.expect("claim");
     assert_eq!(claimed.map(|job| job.id), Some(big.id), "a superset of the labels, in any case, satisfies them");
     assert_eq!(jobs.get(big.id).await.expect("get").runner_id, Some(big_runner.id));
-    let orphan = jobs.enqueue(&NewJob { run_id: 999, name: "x", runs_on: &[], needs: "[]", matrix: "{}" }, 1).await;
+    let orphan = jobs
+        .enqueue(
+            &NewJob {
+                run_id: 999,
+                name: "x",
+                runs_on: &[],
+                needs: "[]",
+                matrix: "{}",
+                job_key: "x",
+                instance_idx: 0,
+                contexts: "{}",
+            },
+            1,
+        )
+        .await;
     assert!(matches!(orphan, Err(StoreError::NotFound { entity: "run", .. })), "{orphan:?}");
 }
 
@@ -512,4 +545,98 @@ async fn counts_for_metrics(store: Store, _db: &TestDb) {
         store.runs().count_by_conclusion().await.expect("count"),
         vec![(Conclusion::Failure, 1), (Conclusion::Success, 2)]
     );
+}
+
+async fn pipeline_bookkeeping(store: Store, _db: &TestDb) {
+    let (_, run) = project_and_run(&store).await;
+    let stored = store.runs().get(run).await.expect("get");
+    assert_eq!(
+        (stored.workflow_src.as_str(), stored.title.as_str(), stored.author.as_str()),
+        ("on: push", "Fix the build", "Alice")
+    );
+
+    // An expansion is decided once: the first one recorded holds.
+    let runs = store.runs();
+    assert_eq!(runs.expansion(run, "build").await.expect("read"), None);
+    assert_eq!(runs.record_expansion(run, "build", "skip", 1).await.expect("record"), "skip");
+    assert_eq!(runs.record_expansion(run, "build", "other", 2).await.expect("record"), "skip");
+    assert_eq!(runs.expansions(run).await.expect("list"), [("build".to_owned(), "skip".to_owned())]);
+
+    // A keyed job instance is enqueued once.
+    let new_job = NewJob {
+        run_id: run,
+        name: "test (1)",
+        runs_on: &[],
+        needs: "[]",
+        matrix: r#"{"n":1}"#,
+        job_key: "test",
+        instance_idx: 1,
+        contexts: r#"{"matrix":{"n":1}}"#,
+    };
+    let first = store.jobs().enqueue(&new_job, 3).await.expect("enqueue");
+    let again = store.jobs().enqueue(&NewJob { name: "changed", ..new_job }, 4).await.expect("enqueue again");
+    assert_eq!(again, first);
+    assert_eq!(
+        (first.job_key.as_str(), first.instance_idx, first.contexts.as_str()),
+        ("test", 1, r#"{"matrix":{"n":1}}"#)
+    );
+
+    let done = store
+        .jobs()
+        .finish(first.id, Conclusion::Failure, r#"{"v":"1"}"#, Some("runner lost"), 5)
+        .await
+        .expect("finish");
+    assert_eq!(
+        (done.outputs.as_str(), done.reason.as_deref(), done.status),
+        (r#"{"v":"1"}"#, Some("runner lost"), Status::Completed)
+    );
+    let late = store.jobs().finish(first.id, Conclusion::Success, "{}", None, 6).await;
+    assert!(matches!(late, Err(StoreError::Conflict(_))), "{late:?}");
+
+    assert_eq!(store.runs().unfinished().await.expect("unfinished").len(), 1);
+    let cancelled = store.runs().request_cancel(run, 7).await.expect("cancel");
+    assert_eq!(
+        store.runs().request_cancel(run, 8).await.expect("cancel").cancel_requested_at,
+        cancelled.cancel_requested_at
+    );
+    let failed = store.runs().fail(run, "the workflow does not parse", 9).await.expect("fail");
+    assert_eq!(
+        (failed.conclusion, failed.error.as_deref()),
+        (Some(Conclusion::Failure), Some("the workflow does not parse"))
+    );
+    assert_eq!(store.runs().unfinished().await.expect("unfinished"), []);
+}
+
+async fn runner_event_batches(store: Store, _db: &TestDb) {
+    let (_, run) = project_and_run(&store).await;
+    let runner = register(&store, "r1", &[]).await;
+    let job = enqueue(&store, run, "build", &[]).await;
+    let claimed = store.jobs().claim(runner.id, &[], 10, 1000).await.expect("claim").expect("a job");
+    assert_eq!(claimed.id, job.id);
+    let batch = [
+        StepEvent::Started { step_idx: 0, name: "test", at: 11 },
+        StepEvent::Lines { step_idx: 0, lines: vec!["one", "two"] },
+        StepEvent::Lines { step_idx: 0, lines: vec!["three"] },
+    ];
+    assert!(store.jobs().record_events(job.id, runner.id, 1, &batch, 12).await.expect("record"));
+    // A repeated batch (the runner retried after a lost answer) changes nothing.
+    assert!(!store.jobs().record_events(job.id, runner.id, 1, &batch, 13).await.expect("repeat"));
+    let finished =
+        [StepEvent::Finished { step_idx: 0, outcome: Conclusion::Failure, conclusion: Conclusion::Success, at: 14 }];
+    assert!(store.jobs().record_events(job.id, runner.id, 2, &finished, 14).await.expect("record"));
+
+    let steps = store.steps().list_for_job(job.id).await.expect("steps");
+    assert_eq!(steps.len(), 1);
+    assert_eq!(
+        (steps[0].status, steps[0].outcome, steps[0].started_at, steps[0].finished_at),
+        (Status::Completed, Some(Conclusion::Failure), Some(11), Some(14))
+    );
+    let bodies: Vec<String> =
+        store.logs().after(steps[0].id, 0, 10).await.expect("logs").into_iter().map(|chunk| chunk.body).collect();
+    assert_eq!(bodies, ["one\ntwo\n", "three\n"]);
+
+    let other = register(&store, "r2", &[]).await;
+    let refused = store.jobs().record_events(job.id, other.id, 3, &finished, 15).await;
+    assert!(matches!(refused, Err(StoreError::NotFound { .. })), "another runner cannot report: {refused:?}");
+    assert_eq!(store.jobs().in_progress_on(runner.id).await.expect("held").len(), 1);
 }
