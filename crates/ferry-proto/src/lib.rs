@@ -1,0 +1,9 @@
+//! The JSON bodies of Ferry's HTTP API and of the runner protocol. The server answers with
+//! these, `ferry-client` reads them, and the runner speaks the protocol with them, so the
+//! three cannot drift apart. Times are milliseconds since the Unix epoch; conclusions are
+//! GitHub's words (`success`, `failure`, `cancelled`, `skipped`, `neutral`).
+
+pub mod runner;
+pub mod runs;
+
+pub use ferry_model::Conclusion;

@@ -1,0 +1,134 @@
+//! Runs, jobs, steps and logs as the API shows them, and the bodies that start, cancel and
+//! repeat runs.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::Conclusion;
+
+/// A run in lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RunView {
+    pub id: i64,
+    pub project: String,
+    /// 1, 2, 3… per project.
+    pub number: i64,
+    pub workflow_file: String,
+    /// The workflow's `name:`, or its file.
+    pub workflow_name: String,
+    pub event: String,
+    pub git_ref: String,
+    pub sha: String,
+    /// The commit's subject line.
+    pub title: String,
+    /// The commit's author.
+    pub author: String,
+    /// Who or what started it: a token's name, `webhook`, `schedule`, `poll`.
+    pub actor: String,
+    /// `queued`, `in_progress` or `completed`.
+    pub status: String,
+    pub conclusion: Option<Conclusion>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// Why it concluded without running, if it did.
+    pub error: Option<String>,
+    pub rerun_of: Option<i64>,
+}
+
+/// A step of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StepView {
+    pub id: i64,
+    pub step_idx: i64,
+    pub name: String,
+    pub status: String,
+    pub outcome: Option<Conclusion>,
+    pub conclusion: Option<Conclusion>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// A job instance of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    pub id: i64,
+    /// The job's id in the workflow.
+    pub key: String,
+    pub name: String,
+    pub status: String,
+    pub conclusion: Option<Conclusion>,
+    /// The jobs (by key) it needs.
+    pub needs: Vec<String>,
+    pub runs_on: Vec<String>,
+    /// The runner that ran or runs it.
+    pub runner: Option<String>,
+    #[schema(value_type = Object)]
+    pub outputs: Map<String, Value>,
+    /// Why it failed outside its steps ("runner lost"), if it did.
+    pub reason: Option<String>,
+    pub queued_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub steps: Vec<StepView>,
+}
+
+/// A workflow job that has no instance: skipped, or not reached yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PlannedJob {
+    pub key: String,
+    pub name: String,
+    pub needs: Vec<String>,
+    /// `waiting` (its needs have not finished) or `skipped`.
+    pub state: String,
+}
+
+/// A run with its job graph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RunDetail {
+    pub run: RunView,
+    pub jobs: Vec<JobView>,
+    /// Workflow jobs without instances, so the graph shows every job.
+    pub planned: Vec<PlannedJob>,
+}
+
+/// `POST /api/v1/projects/{name}/trigger`: start the workflows a dispatch triggers.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct TriggerRequest {
+    /// A branch, tag or full ref; the project's branch when left out.
+    #[serde(default)]
+    pub git_ref: Option<String>,
+    /// Only this workflow file (as `.github/workflows/ci.yml` or `ci.yml`); else every
+    /// workflow with `on: workflow_dispatch`.
+    #[serde(default)]
+    pub workflow: Option<String>,
+    /// `workflow_dispatch` inputs.
+    #[serde(default)]
+    pub inputs: Map<String, Value>,
+}
+
+/// The runs a trigger started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TriggeredRuns {
+    pub runs: Vec<RunView>,
+}
+
+/// `POST /api/v1/runs/{id}/rerun`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct RerunRequest {
+    /// Run again only the jobs that did not succeed (and those that need them); the others
+    /// keep their results.
+    #[serde(default)]
+    pub failed_only: bool,
+}
+
+/// A piece of a job's log: lines of one step, numbered per step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LogChunkView {
+    pub job_id: i64,
+    pub step_idx: i64,
+    /// 1, 2, 3… per step, without gaps.
+    pub seq: i64,
+    pub lines: Vec<String>,
+}
