@@ -90,7 +90,9 @@ pub enum StepEvent {
     },
     StepFinished {
         step_idx: i64,
+        #[schema(value_type = String)]
         outcome: Conclusion,
+        #[schema(value_type = String)]
         conclusion: Conclusion,
         at: i64,
     },
@@ -114,6 +116,7 @@ pub struct JobControl {
 /// How a job ended on the runner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobCompletion {
+    #[schema(value_type = String)]
     pub conclusion: Conclusion,
     /// The job's `outputs:`, evaluated.
     #[schema(value_type = Object)]

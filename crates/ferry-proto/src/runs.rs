@@ -28,6 +28,7 @@ pub struct RunView {
     pub actor: String,
     /// `queued`, `in_progress` or `completed`.
     pub status: String,
+    #[schema(value_type = Option<String>)]
     pub conclusion: Option<Conclusion>,
     pub created_at: i64,
     pub started_at: Option<i64>,
@@ -44,7 +45,9 @@ pub struct StepView {
     pub step_idx: i64,
     pub name: String,
     pub status: String,
+    #[schema(value_type = Option<String>)]
     pub outcome: Option<Conclusion>,
+    #[schema(value_type = Option<String>)]
     pub conclusion: Option<Conclusion>,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
@@ -58,6 +61,7 @@ pub struct JobView {
     pub key: String,
     pub name: String,
     pub status: String,
+    #[schema(value_type = Option<String>)]
     pub conclusion: Option<Conclusion>,
     /// The jobs (by key) it needs.
     pub needs: Vec<String>,
