@@ -1,13 +1,19 @@
 //! Test helpers shared by Ferry's crates: [`TestDb`], a fresh database on SQLite or on a real
-//! PostgreSQL this kit starts from Debian's binaries.
+//! PostgreSQL this kit starts from Debian's binaries, and [`Browser`], a headless Chromium
+//! from Debian's package that tests of the web UI drive through [`Page`].
 //!
-//! These helpers panic with a message saying what failed: they only run inside tests.
+//! `TestDb` panics with a message saying what failed: it only runs inside tests. `Browser`
+//! and `Page` return a [`ChromiumError`] instead, because a UI test asserts on some of them
+//! (a JavaScript exception, a timed-out wait).
 
+mod chromium;
 mod postgres;
 
 use std::sync::Arc;
 
 use ferry_store::Store;
+
+pub use chromium::{Browser, ChromiumError, Event, Page};
 
 /// A fresh, empty database for one test; what it holds is deleted when it is dropped.
 ///
