@@ -1,4 +1,4 @@
-//! Step logs, stored in chunks numbered 1, 2, 3… per step so a live viewer can ask for
+//! Step logs, stored in chunks (LZ4-compressed from 512 bytes on) numbered 1, 2, 3… per step so a live viewer can ask for
 //! everything after the last chunk it saw.
 //!
 //! Appending bumps the step's `log_seq` counter and inserts the chunk in one transaction.
@@ -9,7 +9,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, decode_error};
 
 /// A chunk of consecutive log lines of one step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl Logs<'_> {
     /// (`after = 0` reads from the start).
     pub async fn after(&self, step_id: i64, after: i64, limit: i64) -> Result<Vec<LogChunk>, StoreError> {
         let rows = sqlx::query(
-            "SELECT step_id, seq, n_lines, body, created_at FROM log_chunks
+            "SELECT step_id, seq, n_lines, body, body_lz4, created_at FROM log_chunks
              WHERE step_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(step_id)
@@ -70,27 +70,48 @@ pub(crate) async fn append_in(
         body.push('\n');
     }
     let n_lines = i64::try_from(lines.len()).expect("a slice's length fits in i64");
+    // Small chunks (a line or two while following) are not worth compressing.
+    let (body, body_lz4) = if body.len() >= COMPRESS_FROM {
+        (String::new(), Some(lz4_flex::block::compress_prepend_size(body.as_bytes())))
+    } else {
+        (body, None)
+    };
     let seq: Option<i64> = sqlx::query_scalar("UPDATE steps SET log_seq = log_seq + 1 WHERE id = $1 RETURNING log_seq")
         .bind(step_id)
         .fetch_optional(&mut **tx)
         .await?;
     let seq = seq.ok_or_else(|| StoreError::not_found("step", step_id))?;
-    sqlx::query("INSERT INTO log_chunks (step_id, seq, n_lines, body, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(step_id)
-        .bind(seq)
-        .bind(n_lines)
-        .bind(body)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO log_chunks (step_id, seq, n_lines, body, body_lz4, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(step_id)
+    .bind(seq)
+    .bind(n_lines)
+    .bind(body)
+    .bind(body_lz4)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
     Ok(seq)
 }
 
+/// Chunks whose text is at least this long are stored compressed.
+const COMPRESS_FROM: usize = 512;
+
 fn chunk_from_row(row: &AnyRow) -> Result<LogChunk, StoreError> {
+    let compressed: Option<Vec<u8>> = row.try_get("body_lz4")?;
+    let body = match compressed {
+        Some(bytes) => {
+            let text = lz4_flex::block::decompress_size_prepended(&bytes)
+                .map_err(|error| decode_error("body_lz4", &error.to_string()))?;
+            String::from_utf8(text).map_err(|error| decode_error("body_lz4", &error.to_string()))?
+        }
+        None => row.try_get("body")?,
+    };
     Ok(LogChunk {
         step_id: row.try_get("step_id")?,
         seq: row.try_get("seq")?,
-        body: row.try_get("body")?,
+        body,
         n_lines: row.try_get("n_lines")?,
         created_at: row.try_get("created_at")?,
     })

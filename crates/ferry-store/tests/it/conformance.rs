@@ -642,9 +642,16 @@ async fn runner_event_batches(store: Store, _db: &TestDb) {
     let bodies: Vec<String> =
         store.logs().after(steps[0].id, 0, 10).await.expect("logs").into_iter().map(|chunk| chunk.body).collect();
     assert_eq!(bodies, ["one\ntwo\n", "three\n"]);
+    // A large chunk is stored compressed and read back as it was written.
+    let long_lines: Vec<String> = (0..200).map(|line_idx| format!("line {line_idx}: building crate")).collect();
+    let big = [StepEvent::Lines { step_idx: 0, lines: long_lines.iter().map(String::as_str).collect() }];
+    assert!(store.jobs().record_events(job.id, runner.id, 3, &big, 14).await.expect("record"));
+    let chunks = store.logs().after(steps[0].id, 2, 10).await.expect("logs");
+    assert_eq!(chunks[0].body, long_lines.iter().map(|line| format!("{line}\n")).collect::<String>());
+    assert_eq!(chunks[0].n_lines, 200);
 
     let other = register(&store, "r2", &[]).await;
-    let refused = store.jobs().record_events(job.id, other.id, 3, &finished, 15).await;
+    let refused = store.jobs().record_events(job.id, other.id, 4, &finished, 15).await;
     assert!(matches!(refused, Err(StoreError::NotFound { .. })), "another runner cannot report: {refused:?}");
     assert_eq!(store.jobs().in_progress_on(runner.id).await.expect("held").len(), 1);
 }
