@@ -128,8 +128,9 @@ pub fn strategy_context(scheduler: &Scheduler, instance: InstanceId) -> Value {
 
 /// The matrix as one JSON object, with every expression in it evaluated.
 fn matrix_value(scope: &Scope, file: &str, matrix: &Matrix) -> Result<Value, EvalFailure> {
-    let evaluate =
-        |value: &Value, span: ferry_workflow::Span| -> Result<Value, EvalFailure> { evaluate_strings(scope, file, value, span) };
+    let evaluate = |value: &Value, span: ferry_workflow::Span| -> Result<Value, EvalFailure> {
+        evaluate_strings(scope, file, value, span)
+    };
     match matrix {
         Matrix::Expr(text) => scope.value(file, text),
         Matrix::Map { dimensions, include, exclude } => {
@@ -148,12 +149,17 @@ fn matrix_value(scope: &Scope, file: &str, matrix: &Matrix) -> Result<Value, Eva
 }
 
 /// `value` with every string that holds an expression replaced by the expression's value.
-fn evaluate_strings(scope: &Scope, file: &str, value: &Value, span: ferry_workflow::Span) -> Result<Value, EvalFailure> {
+fn evaluate_strings(
+    scope: &Scope,
+    file: &str,
+    value: &Value,
+    span: ferry_workflow::Span,
+) -> Result<Value, EvalFailure> {
     Ok(match value {
         Value::String(text) if text.contains("${{") => scope.value(file, &Text { value: text.clone(), span })?,
-        Value::Array(list) => Value::Array(
-            list.iter().map(|item| evaluate_strings(scope, file, item, span)).collect::<Result<_, _>>()?,
-        ),
+        Value::Array(list) => {
+            Value::Array(list.iter().map(|item| evaluate_strings(scope, file, item, span)).collect::<Result<_, _>>()?)
+        }
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(key, item)| Ok((key.clone(), evaluate_strings(scope, file, item, span)?)))
