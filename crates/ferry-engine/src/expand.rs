@@ -5,7 +5,7 @@
 
 use ferry_model::JobStatus;
 use ferry_workflow::expr::{Context, EvalFailure, Evaluate, Value};
-use ferry_workflow::model::{Job, Matrix, Text};
+use ferry_workflow::model::{DispatchInputType, Job, Matrix, RunsOn, Text, TriggerKind, Workflow};
 use serde_json::{Map, json};
 
 use crate::{ExpandRequest, Expansion, InstanceId, Scheduler, expand_matrix, instance_name};
@@ -167,4 +167,86 @@ fn evaluate_strings(
         ),
         other => other.clone(),
     })
+}
+
+/// `workflow_dispatch` inputs: the declared defaults, overridden by `given`, typed as
+/// declared (booleans, numbers); a choice must be one of its options. With `check_required`,
+/// a required input that has no value is an error.
+///
+/// # Errors
+/// A message naming the input and how to pass it.
+pub fn dispatch_inputs(
+    workflow: &Workflow,
+    given: &[(String, String)],
+    check_required: bool,
+) -> Result<Map<String, Value>, String> {
+    let declared = workflow.trigger("workflow_dispatch").and_then(|trigger| match &trigger.kind {
+        TriggerKind::Dispatch(inputs) => Some(inputs),
+        _ => None,
+    });
+    let mut inputs = Map::new();
+    for (name, input) in declared.into_iter().flatten() {
+        if let Some(default) = &input.default {
+            let text = match &default.value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            inputs.insert(name.clone(), typed(&input.kind, &text));
+        }
+    }
+    for (key, text) in given {
+        let Some(input) = declared.and_then(|declared| declared.get(key)) else {
+            inputs.insert(key.clone(), Value::String(text.clone()));
+            continue;
+        };
+        if let DispatchInputType::Choice { options } = &input.kind
+            && !options.iter().any(|option| option.value == *text)
+        {
+            let options: Vec<&str> = options.iter().map(|option| option.value.as_str()).collect();
+            return Err(format!("--input {key}={text}: choose one of {}", options.join(", ")));
+        }
+        inputs.insert(key.clone(), typed(&input.kind, text));
+    }
+    if check_required {
+        for (name, input) in declared.into_iter().flatten() {
+            if input.required && !inputs.contains_key(name) {
+                return Err(format!("input `{name}` is required; pass it with --input {name}=<value>"));
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+fn typed(kind: &DispatchInputType, text: &str) -> Value {
+    match kind {
+        DispatchInputType::Boolean => Value::Bool(text.trim().eq_ignore_ascii_case("true")),
+        DispatchInputType::Number => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(|| Value::String(text.to_owned()), Value::Number),
+        _ => Value::String(text.to_owned()),
+    }
+}
+
+/// The labels of a job's `runs-on`, expressions evaluated in `scope` (with its matrix); a
+/// job without `runs-on` needs no label.
+///
+/// # Errors
+/// An expression that does not evaluate.
+pub fn runs_on_labels(scope: &Scope, file: &str, job: &Job) -> Result<Vec<String>, EvalFailure> {
+    let texts = match &job.runs_on {
+        None => return Ok(Vec::new()),
+        Some(RunsOn::Labels(labels)) | Some(RunsOn::Group { labels, .. }) => labels,
+    };
+    let mut labels = Vec::new();
+    for text in texts {
+        match scope.value(file, text)? {
+            Value::Array(list) => labels.extend(list.iter().map(ferry_workflow::expr::to_display_string)),
+            value => labels.push(ferry_workflow::expr::to_display_string(&value)),
+        }
+    }
+    labels.retain(|label| !label.is_empty());
+    Ok(labels)
 }

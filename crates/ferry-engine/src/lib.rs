@@ -9,9 +9,14 @@
 //! [`Scheduler::expanded`].
 
 pub mod expand;
+pub mod github;
 pub mod matrix;
 pub mod scheduler;
 
-pub use expand::{Scope, StrategySettings, base_name, expand_job, strategy_context, strategy_settings};
+pub use expand::{
+    Scope, StrategySettings, base_name, dispatch_inputs, expand_job, runs_on_labels, strategy_context,
+    strategy_settings,
+};
+pub use github::{GithubFacts, github_context};
 pub use matrix::{MatrixError, expand_matrix, instance_name};
 pub use scheduler::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler};

@@ -4,6 +4,8 @@
 //! answered with 500 without their details.
 
 pub(crate) mod projects;
+pub(crate) mod runner;
+pub(crate) mod runs;
 pub(crate) mod secrets;
 pub(crate) mod tokens;
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use ferry_store::{ApiToken, NewApiToken, Role, Store};
+use ferry_store::{ApiToken, NewApiToken, Role, Runner, Store};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tracing::info;
@@ -44,6 +44,22 @@ fn hex(bytes: &[u8]) -> String {
         write!(out, "{byte:02x}").expect("writing to a String cannot fail");
         out
     })
+}
+
+/// A new runner token: `ferryr_<prefix>_<secret>`, stored as prefix + SHA-256 of the secret.
+pub(crate) fn generate_runner_token() -> NewToken {
+    let token = generate();
+    NewToken { plaintext: token.plaintext.replacen("ferry_", "ferryr_", 1), ..token }
+}
+
+/// The runner whose token `plaintext` is, if any.
+pub(crate) async fn verify_runner(store: &Store, plaintext: &str) -> Result<Option<Runner>, ApiError> {
+    let Some((prefix, secret)) = plaintext.strip_prefix("ferryr_").and_then(|rest| rest.split_once('_')) else {
+        return Ok(None);
+    };
+    let Some(runner) = store.runners().by_token_prefix(prefix).await? else { return Ok(None) };
+    let matches: bool = hash(secret).as_bytes().ct_eq(runner.token_hash.as_bytes()).into();
+    Ok(matches.then_some(runner))
 }
 
 /// The active token `plaintext` is, if any.
@@ -79,16 +95,37 @@ pub(crate) async fn ensure_admin_token(store: &Store, data_dir: &Path) -> Result
     Ok(Some(path))
 }
 
-/// Checks the bearer token (401 when missing, unknown or revoked) and the role (403 when
-/// below `role`).
-async fn authorize(parts: &Parts, state: &AppState, role: Role) -> Result<(), ApiError> {
+/// The bearer token of a request, or 401.
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let header = parts.headers.get(AUTHORIZATION).and_then(|value| value.to_str().ok());
     let bearer =
         header.and_then(|value| value.split_once(' ')).filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
-    let Some((_, plaintext)) = bearer else {
-        return Err(ApiError::unauthorized("an `Authorization: Bearer <token>` header is required"));
-    };
-    let Some(token) = verify(&state.store, plaintext.trim()).await? else {
+    match bearer {
+        Some((_, plaintext)) => Ok(plaintext.trim()),
+        None => match session_cookie(parts) {
+            Some(plaintext) => Ok(plaintext),
+            None => Err(ApiError::unauthorized("an `Authorization: Bearer <token>` header is required")),
+        },
+    }
+}
+
+/// The token the web UI keeps in its `ferry_session` cookie after a person logs in.
+pub(crate) fn session_cookie(parts: &Parts) -> Option<&str> {
+    parts.headers.get_all(axum::http::header::COOKIE).iter().filter_map(|value| value.to_str().ok()).find_map(
+        |cookies| {
+            cookies
+                .split(';')
+                .find_map(|cookie| cookie.trim().strip_prefix("ferry_session="))
+                .filter(|token| !token.is_empty())
+        },
+    )
+}
+
+/// Checks the bearer token (401 when missing, unknown or revoked) and the role (403 when
+/// below `role`).
+async fn authorize(parts: &Parts, state: &AppState, role: Role) -> Result<ApiToken, ApiError> {
+    let plaintext = bearer(parts)?;
+    let Some(token) = verify(&state.store, plaintext).await? else {
         return Err(ApiError::unauthorized("the token is not valid or was revoked"));
     };
     if token.role < role {
@@ -98,7 +135,7 @@ async fn authorize(parts: &Parts, state: &AppState, role: Role) -> Result<(), Ap
             token.role.as_str()
         )));
     }
-    Ok(())
+    Ok(token)
 }
 
 macro_rules! role_extractor {
@@ -110,15 +147,43 @@ macro_rules! role_extractor {
             type Rejection = ApiError;
 
             async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-                authorize(parts, state, $role).await.map(|()| $name)
+                authorize(parts, state, $role).await.map(|_| $name)
             }
         }
     };
 }
 
 role_extractor!(Viewer, Role::Viewer, "A caller with at least the viewer role (reads).");
-role_extractor!(Developer, Role::Developer, "A caller with at least the developer role (projects, secrets).");
+
+/// A caller with at least the developer role (projects, secrets, runs), and its token (whose
+/// name is recorded as who started a run).
+pub(crate) struct Developer(pub(crate) ApiToken);
+
+impl FromRequestParts<AppState> for Developer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authorize(parts, state, Role::Developer).await.map(Developer)
+    }
+}
 role_extractor!(Admin, Role::Admin, "A caller with the admin role (tokens).");
+
+/// A registered runner, by its runner token (`ferryr_…`); 401 otherwise.
+pub(crate) struct RunnerCaller(pub(crate) Runner);
+
+impl FromRequestParts<AppState> for RunnerCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let plaintext = bearer(parts)?;
+        match verify_runner(&state.store, plaintext).await? {
+            Some(runner) => Ok(RunnerCaller(runner)),
+            None => {
+                Err(ApiError::unauthorized("this route needs a runner token (`ferryr_…`, from POST /api/v1/runners)"))
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -2,10 +2,10 @@
 //!
 //! The project is looked up first (404), the size checked before reading (413), then
 //! `ferry_hooks::receive` verifies and parses the body; any refusal answers with
-//! `HookError::status` and stores nothing. An event that triggers workflows records one
-//! queued run with the event, ref, commit and changed paths; matching it against the
-//! workflows' `on:` filters (which needs the repository's files) is the next step and not
-//! done here yet.
+//! `HookError::status` and stores nothing. A genuine event is planned like any trigger
+//! (`pipeline::start_runs`): one run per workflow whose `on:` filters match the event, ref
+//! and changed paths at the commit. When the repository cannot be read, the event is kept
+//! as a failed run that says why.
 
 use axum::Json;
 use axum::body::Body;
@@ -14,13 +14,14 @@ use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ferry_hooks::{Forge, HookError, HookEvent, MAX_BODY};
-use ferry_store::NewRun;
+use ferry_store::{NewRun, Project, Run};
 use serde::Serialize;
-use serde_json::json;
-use tracing::{info, warn};
+use serde_json::{Map, Value, json};
+use tracing::warn;
 use utoipa::ToSchema;
 
 use crate::api::{ApiError, ErrorBody, Path};
+use crate::pipeline::{PlanError, Trigger, start_runs};
 use crate::{AppState, now_ms};
 
 /// The request's headers as `ferry_hooks` reads them.
@@ -46,13 +47,21 @@ pub(crate) struct Pong {
     status: &'static str,
 }
 
-/// The run a webhook queued.
+/// A run a webhook queued.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct QueuedRun {
     /// The run's id.
     run: i64,
     /// The run's number in its project.
     number: i64,
+    /// The workflow file it runs ("" when the repository could not be read).
+    workflow: String,
+}
+
+/// The runs a webhook queued: one per workflow it triggers.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct QueuedRuns {
+    runs: Vec<QueuedRun>,
 }
 
 /// `POST /hooks/{forge}/{project}`: 202 `{run, number}` when a run was recorded, 200 for a
@@ -70,7 +79,7 @@ pub(crate) struct QueuedRun {
         description = "The forge's event payload, signed or carrying a token as that forge does with the project's webhook secret; at most 25 MiB"),
     responses(
         (status = 200, description = "A ping, or an event that triggers no workflow", body = Pong),
-        (status = 202, description = "A run was queued", body = QueuedRun),
+        (status = 202, description = "Runs were queued, one per workflow the event triggers", body = QueuedRuns),
         (status = 400, description = "No event header, an unknown event, or a payload that does not parse", body = ErrorBody),
         (status = 401, description = "The signature or token is missing or does not match", body = ErrorBody),
         (status = 403, description = "The project has no webhook secret", body = ErrorBody),
@@ -101,29 +110,65 @@ pub(crate) async fn receive(
     let Some(trigger) = event.trigger() else {
         return Ok(Json(Pong { status: "pong" }).into_response());
     };
-    let trigger_info = json!({
-        "forge": forge.slug(),
-        "changed_paths": trigger.changed_paths,
-        "sender": sender(&event),
-    });
-    let run = state
-        .store
-        .runs()
-        .create(
-            &NewRun {
-                project_id: project.id,
-                workflow_file: "",
-                event: &trigger.event,
-                git_ref: &trigger.git_ref,
-                sha: sha(&event),
-                trigger_actor: "webhook",
-                trigger_info: &trigger_info.to_string(),
-            },
-            now_ms(),
-        )
-        .await?;
-    info!(run.id = run.id, project = %project.name, event = %trigger.event, "webhook queued run {} of {}", run.number, project.name);
-    Ok((StatusCode::ACCEPTED, Json(QueuedRun { run: run.id, number: run.number })).into_response())
+    let sha = sha(&event);
+    if sha.bytes().all(|byte| byte == b'0') && !sha.is_empty() {
+        // A deleted branch or tag: nothing to check out, nothing to run.
+        return Ok(Json(Pong { status: "pong" }).into_response());
+    }
+    let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut info = Map::new();
+    info.insert("forge".to_owned(), json!(forge.slug()));
+    info.insert("sender".to_owned(), json!(sender(&event)));
+    let plan = Trigger {
+        event: trigger.event.clone(),
+        git_ref: trigger.git_ref.clone(),
+        sha: (!sha.is_empty()).then(|| sha.to_owned()),
+        changed_paths: trigger.changed_paths.clone(),
+        payload,
+        actor: sender(&event).unwrap_or("webhook").to_owned(),
+        info,
+        ..Trigger::default()
+    };
+    let runs = match start_runs(&state, &project, plan).await {
+        Ok(runs) => runs,
+        Err(PlanError::Store(error)) => return Err(error.into()),
+        // The event is genuine: keep it as a failed run that says why nothing ran.
+        Err(error) => vec![failed_run(&state, &project, &trigger, sha, &error.to_string()).await?],
+    };
+    if runs.is_empty() {
+        return Ok(Json(Pong { status: "pong" }).into_response());
+    }
+    let queued = runs
+        .iter()
+        .map(|run| QueuedRun { run: run.id, number: run.number, workflow: run.workflow_file.clone() })
+        .collect();
+    Ok((StatusCode::ACCEPTED, Json(QueuedRuns { runs: queued })).into_response())
+}
+
+/// Records a run that could not be planned, failed with the reason.
+async fn failed_run(
+    state: &AppState,
+    project: &Project,
+    trigger: &ferry_hooks::Trigger,
+    sha: &str,
+    error: &str,
+) -> Result<Run, ApiError> {
+    let new_run = NewRun {
+        project_id: project.id,
+        workflow_file: "",
+        event: &trigger.event,
+        git_ref: &trigger.git_ref,
+        sha,
+        trigger_actor: "webhook",
+        trigger_info: "{}",
+        workflow_src: "",
+        title: "",
+        author: "",
+        rerun_of: None,
+    };
+    let run = state.store.runs().create(&new_run, now_ms()).await?;
+    warn!(run.id = run.id, project = %project.name, %error, "webhook run {} of {} failed: {error}", run.number, project.name);
+    Ok(state.store.runs().fail(run.id, error, now_ms()).await?)
 }
 
 /// The commit the event is about, when the payload names one.

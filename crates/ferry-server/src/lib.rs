@@ -22,6 +22,7 @@ mod data_dir;
 mod hooks;
 mod metrics;
 mod openapi;
+mod pipeline;
 mod probes;
 mod router;
 mod secret_box;
@@ -47,12 +48,27 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// A database URL for [`Store::open`]; `None` is the SQLite file `<data_dir>/ferry.db`.
     pub database: Option<String>,
+    /// How often each project's repository is polled for new commits (a fallback for missed
+    /// webhooks) and `on.schedule` checked; zero turns both off.
+    pub poll_interval: std::time::Duration,
+    /// How long a claimed job's lease lasts without a heartbeat before it is failed as
+    /// "runner lost" (runners heartbeat at a third of it).
+    pub lease_ms: i64,
 }
+
+/// The default [`ServerConfig::poll_interval`]: often enough that schedules fire in their minute.
+pub const DEFAULT_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl ServerConfig {
     /// The defaults for a data directory: [`DEFAULT_LISTEN`] and SQLite in the directory.
     pub fn new(data_dir: PathBuf) -> ServerConfig {
-        ServerConfig { data_dir, listen: DEFAULT_LISTEN, database: None }
+        ServerConfig {
+            data_dir,
+            listen: DEFAULT_LISTEN,
+            database: None,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            lease_ms: ferry_proto::runner::LEASE_MS,
+        }
     }
 
     /// The database URL the server opens.
@@ -98,6 +114,22 @@ pub enum ServerError {
 pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) secret_box: Arc<secret_box::SecretBox>,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) pipeline: Arc<PipelineState>,
+}
+
+/// What the pipeline machinery shares across requests and the supervisor.
+pub(crate) struct PipelineState {
+    /// Serialises `pipeline::advance`, so two events of one run are planned one after the other.
+    pub(crate) advance_lock: tokio::sync::Mutex<()>,
+    /// Wakes waiting claims when jobs are enqueued.
+    pub(crate) jobs_queued: tokio::sync::Notify,
+    /// Bumped whenever a log line is stored or a job or run completes; log followers wait on it.
+    pub(crate) logs_changed: tokio::sync::watch::Sender<u64>,
+    /// How often repositories are polled for new commits and schedules checked (zero: never).
+    pub(crate) poll_interval: std::time::Duration,
+    /// See [`ServerConfig::lease_ms`].
+    pub(crate) lease_ms: i64,
 }
 
 /// A server bound to its address, not yet serving.
@@ -123,7 +155,20 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| ServerError::Bind { addr: config.listen, source })?;
     let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-    Ok(Server { listener, local_addr, admin_token_file, state: AppState { store, secret_box: Arc::new(secret_box) } })
+    let pipeline = PipelineState {
+        advance_lock: tokio::sync::Mutex::new(()),
+        jobs_queued: tokio::sync::Notify::new(),
+        logs_changed: tokio::sync::watch::Sender::new(0),
+        poll_interval: config.poll_interval,
+        lease_ms: config.lease_ms,
+    };
+    let state = AppState {
+        store,
+        secret_box: Arc::new(secret_box),
+        data_dir: config.data_dir.clone(),
+        pipeline: Arc::new(pipeline),
+    };
+    Ok(Server { listener, local_addr, admin_token_file, state })
 }
 
 /// [`bind`], then [`Server::run`].
@@ -143,6 +188,16 @@ impl Server {
         self.local_addr
     }
 
+    /// Registers (or registers again) the runner `name` with `labels` and returns its token,
+    /// for a runner inside this process (`ferry server`'s embedded runner). Jobs it held
+    /// before a restart are failed as lost.
+    ///
+    /// # Errors
+    /// [`ServerError::Store`] when the database fails.
+    pub async fn local_runner_token(&self, name: &str, labels: &[String]) -> Result<String, ServerError> {
+        api::runner::register_local(&self.state, name, labels).await.map_err(ServerError::Store)
+    }
+
     /// The file the first admin token was written to, when this start created it.
     pub fn admin_token_file(&self) -> Option<&Path> {
         self.admin_token_file.as_deref()
@@ -156,6 +211,7 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
         info!(addr = %self.local_addr, "serving on http://{}", self.local_addr);
         let store = self.state.store.clone();
+        pipeline::spawn_supervisor(self.state.clone());
         let res = axum::serve(self.listener, router::router(self.state)).with_graceful_shutdown(shutdown).await;
         store.close().await;
         res.map_err(ServerError::Serve)

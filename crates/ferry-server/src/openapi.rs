@@ -9,13 +9,13 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{ErrorBody, projects, secrets, tokens};
+use crate::api::{ErrorBody, projects, runner, runs, secrets, tokens};
 use crate::auth::Viewer;
 use crate::{hooks, metrics, probes};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables, API tokens, forge webhooks and probes."),
+    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables, runs and their logs, API tokens, the runner protocol, forge webhooks and probes."),
     paths(
         probes::healthz,
         probes::readyz,
@@ -35,6 +35,17 @@ use crate::{hooks, metrics, probes};
         secrets::get_var,
         secrets::put_var,
         secrets::delete_var,
+        runs::list,
+        runs::trigger,
+        runs::get,
+        runs::cancel,
+        runs::rerun,
+        runs::logs,
+        runner::register,
+        runner::claim,
+        runner::events,
+        runner::heartbeat,
+        runner::complete,
     ),
     modifiers(&BearerScheme),
 )]
@@ -51,6 +62,11 @@ impl Modify for BearerScheme {
             .description(Some("An API token, `ferry_<prefix>_<secret>`, made by an admin at `/api/v1/tokens`"))
             .build();
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        let runner = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("A runner token, `ferryr_<prefix>_<secret>`, from `POST /api/v1/runners`"))
+            .build();
+        components.add_security_scheme("runner", SecurityScheme::Http(runner));
     }
 }
 

@@ -7,7 +7,10 @@
 //! | `GET /api/v1/openapi.json` | viewer |
 //! | `GET /api/v1/projects`, `GET /api/v1/projects/{name}`, `GET …/secrets`, `GET …/vars`, `GET …/vars/{key}` | viewer |
 //! | `POST /api/v1/projects`, `PUT`/`DELETE …/secrets/{key}`, `PUT`/`DELETE …/vars/{key}` | developer |
-//! | `GET`/`POST /api/v1/tokens`, `DELETE /api/v1/tokens/{id}` | admin |
+//! | `GET`/`POST /api/v1/tokens`, `DELETE /api/v1/tokens/{id}`, `POST /api/v1/runners` | admin |
+//! | `GET …/runs`, `GET /api/v1/runs/{id}`, `GET /api/v1/runs/{id}/logs` | viewer |
+//! | `POST …/trigger`, `POST /api/v1/runs/{id}/cancel`, `POST /api/v1/runs/{id}/rerun` | developer |
+//! | `POST /api/v1/runner/claim`, `POST /api/v1/runner/jobs/{id}/{events,heartbeat,complete}` | a runner (its `ferryr_…` token) |
 //!
 //! [`routes`] is a table, so the router and the check that the OpenAPI document describes
 //! every route (and nothing else) read the same list.
@@ -17,7 +20,7 @@ use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::routing::{MethodFilter, MethodRouter, on};
 
-use crate::api::{ApiError, projects, secrets, tokens};
+use crate::api::{ApiError, projects, runner, runs, secrets, tokens};
 use crate::{AppState, hooks, metrics, openapi, probes};
 
 /// One row of the route table: a method, a path and the handler that answers it.
@@ -49,6 +52,17 @@ pub(crate) fn routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/projects/{name}/secrets", secrets::list_secrets),
         route(Method::PUT, "/api/v1/projects/{name}/secrets/{key}", secrets::put_secret),
         route(Method::DELETE, "/api/v1/projects/{name}/secrets/{key}", secrets::delete_secret),
+        route(Method::GET, "/api/v1/projects/{name}/runs", runs::list),
+        route(Method::POST, "/api/v1/projects/{name}/trigger", runs::trigger),
+        route(Method::GET, "/api/v1/runs/{id}", runs::get),
+        route(Method::POST, "/api/v1/runs/{id}/cancel", runs::cancel),
+        route(Method::POST, "/api/v1/runs/{id}/rerun", runs::rerun),
+        route(Method::GET, "/api/v1/runs/{id}/logs", runs::logs),
+        route(Method::POST, "/api/v1/runners", runner::register),
+        route(Method::POST, "/api/v1/runner/claim", runner::claim),
+        route(Method::POST, "/api/v1/runner/jobs/{id}/events", runner::events),
+        route(Method::POST, "/api/v1/runner/jobs/{id}/heartbeat", runner::heartbeat),
+        route(Method::POST, "/api/v1/runner/jobs/{id}/complete", runner::complete),
         route(Method::GET, "/api/v1/projects/{name}/vars", secrets::list_vars),
         route(Method::GET, "/api/v1/projects/{name}/vars/{key}", secrets::get_var),
         route(Method::PUT, "/api/v1/projects/{name}/vars/{key}", secrets::put_var),

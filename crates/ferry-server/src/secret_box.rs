@@ -48,6 +48,14 @@ impl SecretBox {
             .expect("encrypting into a Vec cannot run out of space");
         Sealed { ciphertext, nonce: nonce.to_vec() }
     }
+
+    /// Decrypts the value of secret `name` of project `project_id`; `None` when it was not
+    /// sealed under this key for this project and name.
+    pub(crate) fn open(&self, project_id: i64, name: &str, ciphertext: &[u8], nonce: &[u8]) -> Option<Vec<u8>> {
+        let nonce: [u8; 24] = nonce.try_into().ok()?;
+        let aad = associated_data(project_id, name);
+        self.cipher.decrypt(&XNonce::from(nonce), Payload { msg: ciphertext, aad: &aad }).ok()
+    }
 }
 
 fn associated_data(project_id: i64, name: &str) -> Vec<u8> {

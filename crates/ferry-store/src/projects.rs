@@ -16,6 +16,10 @@ pub struct Project {
     pub branch: String,
     pub webhook_secret: String,
     pub created_at: i64,
+    /// The branch's head when the server last polled the repository ("" before the first poll).
+    pub polled_sha: String,
+    /// Up to when `on.schedule` was last checked, if ever.
+    pub schedule_checked_at: Option<i64>,
 }
 
 /// What [`Projects::create`] and [`Projects::update`] write.
@@ -33,7 +37,7 @@ pub struct Projects<'a> {
     pub(crate) store: &'a Store,
 }
 
-const COLUMNS: &str = "id, name, repo, branch, webhook_secret, created_at";
+const COLUMNS: &str = "id, name, repo, branch, webhook_secret, created_at, polled_sha, schedule_checked_at";
 
 impl Projects<'_> {
     /// Creates a project.
@@ -43,7 +47,7 @@ impl Projects<'_> {
     pub async fn create(&self, project: &NewProject<'_>, now: i64) -> Result<Project, StoreError> {
         let row = sqlx::query(
             "INSERT INTO projects (name, repo, branch, webhook_secret, created_at) VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, name, repo, branch, webhook_secret, created_at",
+             RETURNING id, name, repo, branch, webhook_secret, created_at, polled_sha, schedule_checked_at",
         )
         .bind(project.name)
         .bind(project.repo)
@@ -105,6 +109,40 @@ impl Projects<'_> {
         row.as_ref().map(project_from_row).unwrap_or_else(|| Err(StoreError::not_found("project", id)))
     }
 
+    /// Records the branch head the server saw when it polled the repository.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such project.
+    pub async fn set_polled_sha(&self, id: i64, sha: &str) -> Result<(), StoreError> {
+        let res = sqlx::query("UPDATE projects SET polled_sha = $1 WHERE id = $2")
+            .bind(sha)
+            .bind(id)
+            .execute(&self.store.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("project", id));
+        }
+        Ok(())
+    }
+
+    /// Moves the mark up to which `on.schedule` was checked from `from` to `until`; false when
+    /// the mark was no longer `from` (another server took this turn).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such project.
+    pub async fn advance_schedule(&self, id: i64, from: Option<i64>, until: i64) -> Result<bool, StoreError> {
+        let res = sqlx::query(
+            "UPDATE projects SET schedule_checked_at = $1
+             WHERE id = $2 AND (schedule_checked_at = $3 OR (schedule_checked_at IS NULL AND $3 IS NULL))",
+        )
+        .bind(until)
+        .bind(id)
+        .bind(from)
+        .execute(&self.store.pool)
+        .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
     /// Deletes a project and everything that belongs to it (runs, jobs, logs, secrets…).
     ///
     /// # Errors
@@ -126,5 +164,7 @@ fn project_from_row(row: &AnyRow) -> Result<Project, StoreError> {
         branch: row.try_get("branch")?,
         webhook_secret: row.try_get("webhook_secret")?,
         created_at: row.try_get("created_at")?,
+        polled_sha: row.try_get("polled_sha")?,
+        schedule_checked_at: row.try_get("schedule_checked_at")?,
     })
 }

@@ -86,6 +86,26 @@ impl Runners<'_> {
         rows.iter().map(runner_from_row).collect()
     }
 
+    /// Registers a runner, or when one with this name exists, gives it the new labels and
+    /// token (a runner that restarts registers again under its name).
+    pub async fn register_or_replace(&self, runner: &NewRunner<'_>, now: i64) -> Result<Runner, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runners SET labels = $1, token_prefix = $2, token_hash = $3, last_heartbeat_at = $4
+             WHERE name = $5 RETURNING {COLUMNS}"
+        )))
+        .bind(labels_json(runner.labels))
+        .bind(runner.token_prefix)
+        .bind(runner.token_hash)
+        .bind(now)
+        .bind(runner.name)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        match row {
+            Some(row) => runner_from_row(&row),
+            None => self.register(runner, now).await,
+        }
+    }
+
     /// Records that the runner is alive.
     ///
     /// # Errors

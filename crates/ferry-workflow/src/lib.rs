@@ -28,6 +28,7 @@ pub mod expr;
 pub mod filter;
 pub mod model;
 mod parse;
+pub mod schedule;
 pub mod span;
 mod suggest;
 mod yaml;

@@ -62,10 +62,11 @@ fn read_config(path: &Path) -> anyhow::Result<ServerSection> {
 
 /// Flags (and their FERRY_* variables) win over the file, the file over the defaults.
 fn server_config(args: ServerArgs, file: ServerSection) -> ServerConfig {
+    let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./ferry-data"));
     ServerConfig {
-        data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./ferry-data")),
         listen: args.listen.or(file.listen).unwrap_or(ferry_server::DEFAULT_LISTEN),
         database: args.database.or(file.database),
+        ..ServerConfig::new(data_dir)
     }
 }
 

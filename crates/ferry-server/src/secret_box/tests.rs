@@ -1,14 +1,9 @@
 //! Secrets decrypt only under their key, project and name.
 
-use chacha20poly1305::XNonce;
-use chacha20poly1305::aead::{Aead, Payload};
-
 use super::*;
 
 fn open(secret_box: &SecretBox, project_id: i64, name: &str, sealed: &Sealed) -> Option<Vec<u8>> {
-    let nonce = XNonce::try_from(sealed.nonce.as_slice()).ok()?;
-    let aad = associated_data(project_id, name);
-    secret_box.cipher.decrypt(&nonce, Payload { msg: &sealed.ciphertext, aad: &aad }).ok()
+    secret_box.open(project_id, name, &sealed.ciphertext, &sealed.nonce)
 }
 
 #[test]

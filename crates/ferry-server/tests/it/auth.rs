@@ -107,9 +107,8 @@ fn a_new_token_is_shown_once_and_works_until_revoked() {
 fn a_restart_keeps_the_tokens_and_does_not_write_another() {
     let server = TestServer::start();
     let config = ferry_server::ServerConfig {
-        data_dir: server.dir.path().join("data"),
         listen: "127.0.0.1:0".parse().expect("an address"),
-        database: None,
+        ..ferry_server::ServerConfig::new(server.dir.path().join("data"))
     };
     let again = server.block_on(ferry_server::bind(&config)).expect("a second start");
     assert_eq!(again.admin_token_file(), None);

@@ -4,7 +4,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use crate::{Response, TestServer};
+use crate::{Response, TestRepo, TestServer};
 
 const SECRET: &str = "hook-s3cret";
 
@@ -34,6 +34,18 @@ fn github(server: &TestServer, project: &str, event: &str, body: &[u8], secret: 
     server.request("POST", &format!("/hooks/github/{project}"), &headers, body)
 }
 
+/// A project `web` on the repository at `repo`.
+pub(crate) fn with_repo_project(server: TestServer, repo: &std::path::Path) -> TestServer {
+    let body = json!({"name": "web", "repo": repo.display().to_string(), "webhook_secret": SECRET});
+    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
+    server
+}
+
+fn push_body_at(sha: &str) -> Vec<u8> {
+    let body = String::from_utf8(push_body()).expect("UTF-8");
+    body.replace("2222222222222222222222222222222222222222", sha).into_bytes()
+}
+
 fn push_body() -> Vec<u8> {
     json!({
         "ref": "refs/heads/main",
@@ -55,22 +67,63 @@ fn n_runs(server: &TestServer) -> usize {
 }
 
 #[test]
-fn a_signed_github_push_records_a_queued_run() {
+fn a_signed_github_push_queues_a_run_of_each_workflow_its_filters_match() {
+    let repo = TestRepo::new(&[
+        (
+            ".github/workflows/ci.yml",
+            "on: { push: { branches: [main] } }\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n",
+        ),
+        (
+            ".github/workflows/release.yml",
+            "on: { push: { branches: [release] } }\njobs:\n  ship: { runs-on: linux, steps: [{ run: 'true' }] }\n",
+        ),
+        (
+            ".github/workflows/docs.yml",
+            "on: { push: { paths: ['docs/**'] } }\njobs:\n  docs: { runs-on: linux, steps: [{ run: 'true' }] }\n",
+        ),
+    ]);
+    let server = with_repo_project(TestServer::start(), &repo.path());
+    let body = push_body_at(&repo.head());
+    let res = github(&server, "web", "push", &body, SECRET);
+    assert_eq!(res.status, 202, "{}", res.body);
+    let runs = res.json()["runs"].as_array().cloned().expect("runs");
+    assert_eq!(runs.len(), 1, "only ci.yml matches branch main and paths src/a.rs, README.md: {runs:?}");
+    assert_eq!((runs[0]["number"].as_i64(), runs[0]["workflow"].as_str()), (Some(1), Some(".github/workflows/ci.yml")));
+    let id = runs[0]["run"].as_i64().expect("a run id");
+    let run = server.with_store(async |store| store.runs().get(id).await.expect("the run"));
+    assert_eq!(
+        (run.event.as_str(), run.git_ref.as_str(), run.sha.as_str()),
+        ("push", "refs/heads/main", repo.head().as_str())
+    );
+    assert_eq!(
+        (run.status.as_str(), run.trigger_actor.as_str(), run.title.as_str()),
+        ("in_progress", "alice", "add workflows")
+    );
+    let info: serde_json::Value = serde_json::from_str(&run.trigger_info).expect("JSON");
+    assert_eq!(info["changed_paths"], json!(["README.md", "src/a.rs"]));
+    assert_eq!(
+        (info["forge"].as_str(), info["payload"]["after"].as_str()),
+        (Some("github"), Some(repo.head().as_str()))
+    );
+    let jobs = server.with_store(async |store| store.jobs().list_for_run(id).await.expect("jobs"));
+    assert_eq!(
+        jobs.iter().map(|job| (job.job_key.as_str(), job.status.as_str())).collect::<Vec<_>>(),
+        [("build", "queued")]
+    );
+    let second = github(&server, "web", "push", &body, SECRET);
+    assert_eq!(second.json()["runs"][0]["number"], 2);
+}
+
+#[test]
+fn a_push_whose_repository_cannot_be_read_is_kept_as_a_failed_run() {
     let server = server_with_project();
     let res = github(&server, "web", "push", &push_body(), SECRET);
     assert_eq!(res.status, 202, "{}", res.body);
-    assert_eq!(res.json()["number"], 1);
-    let id = res.json()["run"].as_i64().expect("a run id");
+    let id = res.json()["runs"][0]["run"].as_i64().expect("a run id");
     let run = server.with_store(async |store| store.runs().get(id).await.expect("the run"));
-    assert_eq!(run.event, "push");
-    assert_eq!(run.git_ref, "refs/heads/main");
-    assert_eq!(run.sha, "2222222222222222222222222222222222222222");
-    assert_eq!(run.status.as_str(), "queued");
-    assert_eq!(run.trigger_actor, "webhook");
-    let info: serde_json::Value = serde_json::from_str(&run.trigger_info).expect("JSON");
-    assert_eq!(info, json!({"forge": "github", "changed_paths": ["README.md", "src/a.rs"], "sender": "alice"}));
-    let second = github(&server, "web", "push", &push_body(), SECRET);
-    assert_eq!(second.json()["number"], 2);
+    assert_eq!((run.status.as_str(), run.conclusion.map(|c| c.as_str())), ("completed", Some("failure")));
+    let error = run.error.unwrap_or_default();
+    assert!(error.contains("reading the repository") && error.contains("/srv/web.git"), "{error}");
 }
 
 #[test]
@@ -153,9 +206,10 @@ fn a_gitlab_push_with_the_secret_token_records_a_run_on_postgres() {
     let res = server.request("POST", "/hooks/gitlab/web", &headers, body.as_bytes());
     assert_eq!(res.status, 202, "{}", res.body);
     assert_eq!(n_runs(&server), 1);
-    let id = res.json()["run"].as_i64().expect("a run id");
+    let id = res.json()["runs"][0]["run"].as_i64().expect("a run id");
     let run = server.with_store(async |store| store.runs().get(id).await.expect("the run"));
     assert_eq!((run.event.as_str(), run.git_ref.as_str()), ("push", "refs/tags/v1"));
+    assert!(run.error.as_deref().unwrap_or_default().contains("reading the repository"), "{:?}", run.error);
     assert!(server.dir.path().join("data/admin.token").exists());
     assert!(!server.dir.path().join("data/ferry.db").exists(), "the database is PostgreSQL");
 }

@@ -4,6 +4,7 @@
 mod auth;
 mod hooks;
 mod openapi;
+mod pipeline;
 mod probes;
 mod projects;
 
@@ -36,13 +37,24 @@ impl TestServer {
 
     /// A server on the database `database` names (`None`: SQLite in the data directory).
     pub fn start_on(database: Option<String>) -> TestServer {
+        TestServer::start_with(database, |_| {})
+    }
+
+    /// A server on SQLite whose configuration `configure` changes (faster leases, polling).
+    pub fn start_configured(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        TestServer::start_with(None, configure)
+    }
+
+    fn start_with(database: Option<String>, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let dir = tempfile::Builder::new().prefix("ferry-server-it-").tempdir().expect("temp dir");
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-        let config = ServerConfig {
-            data_dir: dir.path().join("data"),
+        let mut config = ServerConfig {
             listen: "127.0.0.1:0".parse().expect("an address"),
             database: database.clone(),
+            poll_interval: std::time::Duration::ZERO,
+            ..ServerConfig::new(dir.path().join("data"))
         };
+        configure(&mut config);
         let server = rt.block_on(ferry_server::bind(&config)).expect("the server starts");
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -123,6 +135,47 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// A git repository in a temporary directory with one commit of `files`.
+pub struct TestRepo {
+    dir: tempfile::TempDir,
+}
+
+impl TestRepo {
+    pub fn new(files: &[(&str, &str)]) -> TestRepo {
+        let dir = tempfile::Builder::new().prefix("ferry-repo-").tempdir().expect("temp dir");
+        let repo = TestRepo { dir };
+        repo.git(&["init", "--quiet", "--initial-branch=main"]);
+        repo.commit(files, "add workflows");
+        repo
+    }
+
+    pub fn path(&self) -> std::path::PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// Writes `files` and commits them with `message`; returns the new commit.
+    pub fn commit(&self, files: &[(&str, &str)], message: &str) -> String {
+        for (path, text) in files {
+            let path = self.dir.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["-c", "user.name=Ada", "-c", "user.email=ada@ferry.invalid", "commit", "--quiet", "-m", message]);
+        self.head()
+    }
+
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("git").arg("-C").arg(self.dir.path()).args(args).output().expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 }
 

@@ -28,11 +28,24 @@ fn metrics_report_queue_depth_runs_and_runners_from_the_store() {
             sha: "abc",
             trigger_actor: "test",
             trigger_info: "{}",
+            workflow_src: "",
+            title: "",
+            author: "",
+            rerun_of: None,
         };
         let run = store.runs().create(&new_run, 0).await.expect("run");
         let runs_on = vec!["linux".to_owned()];
         for name in ["build", "test"] {
-            let job = NewJob { run_id: run.id, name, runs_on: &runs_on, needs: "[]", matrix: "{}" };
+            let job = NewJob {
+                run_id: run.id,
+                name,
+                runs_on: &runs_on,
+                needs: "[]",
+                matrix: "{}",
+                job_key: "",
+                instance_idx: 0,
+                contexts: "{}",
+            };
             store.jobs().enqueue(&job, 0).await.expect("job");
         }
         let done = store.runs().create(&new_run, 0).await.expect("run");

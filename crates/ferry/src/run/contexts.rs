@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use ferry_engine::{InstanceId, Scheduler, Scope, strategy_context};
 use ferry_model::JobStatus;
-use ferry_workflow::model::{DispatchInputType, TriggerKind, Workflow};
+use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value, json};
 
 use crate::cli::RunArgs;
@@ -106,39 +106,24 @@ impl RunContexts {
         let event_path = scratch.join("event.json");
         std::fs::write(&event_path, serde_json::to_vec_pretty(&event).context("serializing the event")?)
             .with_context(|| format!("writing {}", event_path.display()))?;
-        let (ref_name, ref_type) = match repo.git_ref.strip_prefix("refs/heads/") {
-            Some(branch) => (branch.to_owned(), "branch"),
-            None => match repo.git_ref.strip_prefix("refs/tags/") {
-                Some(tag) => (tag.to_owned(), "tag"),
-                None => (repo.git_ref.clone(), "branch"),
-            },
-        };
-        let owner = repo.name.split('/').next().unwrap_or("").to_owned();
         let run_id =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis());
         let workflow_name = workflow.name.as_ref().map_or_else(|| file.to_owned(), |name| name.value.clone());
-        let pull_request = event.get("pull_request");
-        let head_ref = pull_request.and_then(|pr| pr.pointer("/head/ref")).and_then(Value::as_str).unwrap_or("");
-        let base_ref = pull_request.and_then(|pr| pr.pointer("/base/ref")).and_then(Value::as_str).unwrap_or("");
-        let github = json!({
-            "action": "", "action_path": "", "action_ref": "", "action_repository": "",
-            "actor": repo.actor, "actor_id": "0", "triggering_actor": repo.actor,
-            "api_url": "https://api.github.com", "graphql_url": "https://api.github.com/graphql",
-            "server_url": "https://github.com",
-            "base_ref": base_ref, "head_ref": head_ref,
-            "event": event, "event_name": args.event, "event_path": event_path.display().to_string(),
-            "ref": repo.git_ref, "ref_name": ref_name, "ref_type": ref_type, "ref_protected": false,
-            "repository": repo.name, "repository_id": "0", "repository_owner": owner, "repository_owner_id": "0",
-            "repositoryUrl": format!("https://github.com/{}.git", repo.name),
-            "retention_days": "90",
-            "run_id": run_id.to_string(), "run_number": "1", "run_attempt": "1",
-            "secret_source": "None",
-            "sha": repo.sha, "token": "",
-            "workflow": workflow_name,
-            "workflow_ref": format!("{}/{file}@{}", repo.name, repo.git_ref),
-            "workflow_sha": repo.sha,
+        let github = ferry_engine::github_context(&ferry_engine::GithubFacts {
+            repository: &repo.name,
+            actor: &repo.actor,
+            event_name: &args.event,
+            event: &event,
+            event_path: &event_path.display().to_string(),
+            git_ref: &repo.git_ref,
+            sha: &repo.sha,
+            workflow_name: &workflow_name,
+            workflow_file: file,
+            run_id: &run_id.to_string(),
+            run_number: "1",
+            run_attempt: "1",
+            server_url: "https://github.com",
         });
-        let Value::Object(github) = github else { unreachable!("a JSON object literal") };
         let pairs = |list: &[(String, String)]| -> Map<String, Value> {
             list.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))).collect()
         };
@@ -186,54 +171,8 @@ impl RunContexts {
 
 /// `workflow_dispatch` inputs: the defaults, overridden by `--input`, typed as declared.
 fn inputs(args: &RunArgs, workflow: &Workflow) -> anyhow::Result<Map<String, Value>> {
-    let declared = workflow.trigger("workflow_dispatch").and_then(|trigger| match &trigger.kind {
-        TriggerKind::Dispatch(inputs) => Some(inputs),
-        _ => None,
-    });
-    let mut inputs = Map::new();
-    for (name, input) in declared.into_iter().flatten() {
-        if let Some(default) = &input.default {
-            let text = match &default.value {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            inputs.insert(name.clone(), typed(&input.kind, &text));
-        }
-    }
-    for (key, text) in &args.inputs {
-        let Some(input) = declared.and_then(|declared| declared.get(key)) else {
-            inputs.insert(key.clone(), Value::String(text.clone()));
-            continue;
-        };
-        if let DispatchInputType::Choice { options } = &input.kind
-            && !options.iter().any(|option| option.value == *text)
-        {
-            let options: Vec<&str> = options.iter().map(|option| option.value.as_str()).collect();
-            bail!("--input {key}={text}: choose one of {}", options.join(", "));
-        }
-        inputs.insert(key.clone(), typed(&input.kind, text));
-    }
-    if args.event == "workflow_dispatch" {
-        for (name, input) in declared.into_iter().flatten() {
-            if input.required && !inputs.contains_key(name) {
-                bail!("input `{name}` is required; pass it with --input {name}=<value>");
-            }
-        }
-    }
-    Ok(inputs)
-}
-
-fn typed(kind: &DispatchInputType, text: &str) -> Value {
-    match kind {
-        DispatchInputType::Boolean => Value::Bool(text.trim().eq_ignore_ascii_case("true")),
-        DispatchInputType::Number => text
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map_or_else(|| Value::String(text.to_owned()), Value::Number),
-        _ => Value::String(text.to_owned()),
-    }
+    ferry_engine::dispatch_inputs(workflow, &args.inputs, args.event == "workflow_dispatch")
+        .map_err(|error| anyhow::anyhow!("{error}"))
 }
 
 fn synthesized_event(event: &str, repo: &Repo, inputs: &Map<String, Value>) -> Value {

@@ -1,0 +1,284 @@
+//! The runner protocol (see `ferry_proto::runner`): registering, claiming jobs by label with a
+//! long poll, numbered event batches, heartbeats and completion. A runner holds a job by its
+//! lease; any call about a job it no longer holds (failed as lost, completed, another
+//! runner's) answers 409, and the runner must drop the job.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ferry_model::Conclusion;
+use ferry_proto::runner::{
+    ClaimRequest, EventBatch, JobAssignment, JobCompletion, JobControl, RegisteredRunner, RunnerRegistration, StepEvent,
+};
+use ferry_store::{Job, NewRunner, Status, StoreError};
+use serde_json::{Map, Value};
+use tracing::{info, warn};
+
+use crate::api::{ApiError, Body, ErrorBody, Path, check_name};
+use crate::auth::{Admin, RunnerCaller, generate_runner_token};
+use crate::pipeline::advance;
+use crate::{AppState, now_ms};
+
+/// The longest a claim waits for a job.
+const MAX_WAIT_MS: u64 = 30_000;
+
+/// `POST /api/v1/runners`: registers a runner (again, under the same name, after a restart).
+#[utoipa::path(
+    post,
+    path = "/api/v1/runners",
+    operation_id = "register_runner",
+    tag = "runners",
+    request_body = RunnerRegistration,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The runner and its token (shown once)", body = RegisteredRunner),
+        (status = 400, description = "A name that is not allowed", body = ErrorBody),
+        crate::api::Refusals,
+        crate::api::BelowAdmin,
+        crate::api::BodyRefusals,
+    ),
+)]
+pub(crate) async fn register(
+    _: Admin,
+    State(state): State<AppState>,
+    Body(body): Body<RunnerRegistration>,
+) -> Result<(StatusCode, Json<RegisteredRunner>), ApiError> {
+    check_name("runner", &body.name)?;
+    let (runner, token) = register_runner(&state, &body.name, &body.labels).await?;
+    Ok((StatusCode::CREATED, Json(RegisteredRunner { id: runner.id, name: runner.name, token })))
+}
+
+/// Registers runner `name` (again) and returns it with its new token; jobs it held before
+/// are failed as lost.
+async fn register_runner(
+    state: &AppState,
+    name: &str,
+    labels: &[String],
+) -> Result<(ferry_store::Runner, String), StoreError> {
+    let token = generate_runner_token();
+    let new_runner = NewRunner { name, labels, token_prefix: &token.prefix, token_hash: &token.hash };
+    let runner = state.store.runners().register_or_replace(&new_runner, now_ms()).await?;
+    // Whatever the runner held before it registered again, it no longer runs.
+    for job in state.store.jobs().in_progress_on(runner.id).await? {
+        lose(state, &job, "runner lost: it restarted while running the job").await?;
+    }
+    info!(runner = %runner.name, labels = ?runner.labels, "runner {} registered", runner.name);
+    Ok((runner, token.plaintext))
+}
+
+/// [`register_runner`] for a runner inside the server's process.
+pub(crate) async fn register_local(state: &AppState, name: &str, labels: &[String]) -> Result<String, StoreError> {
+    register_runner(state, name, labels).await.map(|(_, token)| token)
+}
+
+/// Fails a job its runner lost and moves its run on.
+pub(crate) async fn lose(state: &AppState, job: &Job, reason: &str) -> Result<(), StoreError> {
+    match state.store.jobs().finish(job.id, Conclusion::Failure, "{}", Some(reason), now_ms()).await {
+        Ok(_) => warn!(job.id = job.id, run.id = job.run_id, "job {} of run {}: {reason}", job.name, job.run_id),
+        Err(StoreError::Conflict(_)) => return Ok(()),
+        Err(error) => return Err(error),
+    }
+    advance(state, job.run_id).await?;
+    state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
+    Ok(())
+}
+
+/// `POST /api/v1/runner/claim`: the oldest queued job this runner's labels satisfy, waiting
+/// up to `wait_ms` for one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runner/claim",
+    operation_id = "claim_job",
+    tag = "runners",
+    request_body = ClaimRequest,
+    security(("runner" = [])),
+    responses(
+        (status = 200, description = "A job to run, now leased to this runner", body = JobAssignment),
+        (status = 204, description = "No job came within `wait_ms`"),
+        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
+        crate::api::BodyRefusals,
+    ),
+)]
+pub(crate) async fn claim(
+    RunnerCaller(runner): RunnerCaller,
+    State(state): State<AppState>,
+    Body(body): Body<ClaimRequest>,
+) -> Result<Response, ApiError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(body.wait_ms.min(MAX_WAIT_MS));
+    loop {
+        // Listen before looking, so a job enqueued in between still wakes this claim.
+        let queued = state.pipeline.jobs_queued.notified();
+        tokio::pin!(queued);
+        queued.as_mut().enable();
+        let now = now_ms();
+        state.store.runners().heartbeat(runner.id, now).await?;
+        if let Some(job) = state.store.jobs().claim(runner.id, &runner.labels, now, state.pipeline.lease_ms).await? {
+            info!(job.id = job.id, run.id = job.run_id, runner = %runner.name, "runner {} took job {} of run {}", runner.name, job.name, job.run_id);
+            return Ok(Json(assignment(&state, &job).await?).into_response());
+        }
+        if tokio::time::timeout_at(deadline, queued).await.is_err() {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    }
+}
+
+/// Everything the runner needs for `job`, with the project's secrets decrypted.
+async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiError> {
+    let run = state.store.runs().get(job.run_id).await?;
+    let project = state.store.projects().get(run.project_id).await?;
+    let mut secrets = Map::new();
+    for secret in state.store.secrets().list(project.id).await? {
+        match state.secret_box.open(project.id, &secret.name, &secret.ciphertext, &secret.nonce) {
+            Some(value) => {
+                secrets.insert(secret.name, Value::String(String::from_utf8_lossy(&value).into_owned()));
+            }
+            None => {
+                warn!(project = %project.name, secret = %secret.name, "secret {} of {} does not decrypt under secret.key; left out", secret.name, project.name)
+            }
+        }
+    }
+    let contexts = match serde_json::from_str::<Value>(&job.contexts) {
+        Ok(Value::Object(contexts)) => contexts,
+        _ => Map::new(),
+    };
+    Ok(JobAssignment {
+        job_id: job.id,
+        run_id: run.id,
+        job_key: job.job_key.clone(),
+        name: job.name.clone(),
+        workflow_file: run.workflow_file,
+        workflow_src: run.workflow_src,
+        contexts,
+        secrets,
+        repo: project.repo,
+        sha: run.sha,
+        lease_ms: state.pipeline.lease_ms,
+    })
+}
+
+/// 409 for a job this runner does not hold.
+fn not_held(id: i64) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, format!("job {id} is not in progress on this runner; stop working on it"))
+}
+
+/// `POST /api/v1/runner/jobs/{id}/events`: applies a numbered batch of step events once and
+/// renews the lease.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runner/jobs/{id}/events",
+    operation_id = "report_job_events",
+    tag = "runners",
+    params(("id" = i64, Path, description = "The job's id")),
+    request_body = EventBatch,
+    security(("runner" = [])),
+    responses(
+        (status = 200, description = "Applied (or a repeat, ignored); whether to cancel", body = JobControl),
+        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
+        (status = 409, description = "The job is not in progress on this runner", body = ErrorBody),
+        crate::api::BodyRefusals,
+    ),
+)]
+pub(crate) async fn events(
+    RunnerCaller(runner): RunnerCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Body(batch): Body<EventBatch>,
+) -> Result<Json<JobControl>, ApiError> {
+    let events: Vec<ferry_store::StepEvent<'_>> = batch
+        .events
+        .iter()
+        .map(|event| match event {
+            StepEvent::StepStarted { step_idx, name, at } => {
+                ferry_store::StepEvent::Started { step_idx: *step_idx, name, at: *at }
+            }
+            StepEvent::Lines { step_idx, lines } => {
+                ferry_store::StepEvent::Lines { step_idx: *step_idx, lines: lines.iter().map(String::as_str).collect() }
+            }
+            StepEvent::StepFinished { step_idx, outcome, conclusion, at } => ferry_store::StepEvent::Finished {
+                step_idx: *step_idx,
+                outcome: *outcome,
+                conclusion: *conclusion,
+                at: *at,
+            },
+        })
+        .collect();
+    let now = now_ms();
+    match state.store.jobs().record_events(id, runner.id, batch.seq, &events, now).await {
+        Ok(_) => {}
+        Err(StoreError::NotFound { .. }) => return Err(not_held(id)),
+        Err(error) => return Err(error.into()),
+    }
+    state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
+    control(&state, id, runner.id).await.map(Json)
+}
+
+/// Renews the lease and says whether the job was cancelled.
+async fn control(state: &AppState, id: i64, runner_id: i64) -> Result<JobControl, ApiError> {
+    match state.store.jobs().heartbeat(id, runner_id, now_ms(), state.pipeline.lease_ms).await {
+        Ok(lease) => Ok(JobControl { cancel: lease.cancel_requested }),
+        Err(StoreError::NotFound { .. }) => Err(not_held(id)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `POST /api/v1/runner/jobs/{id}/heartbeat`: renews the lease.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runner/jobs/{id}/heartbeat",
+    operation_id = "heartbeat_job",
+    tag = "runners",
+    params(("id" = i64, Path, description = "The job's id")),
+    security(("runner" = [])),
+    responses(
+        (status = 200, description = "The lease was renewed; whether to cancel", body = JobControl),
+        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
+        (status = 409, description = "The job is not in progress on this runner", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn heartbeat(
+    RunnerCaller(runner): RunnerCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<JobControl>, ApiError> {
+    state.store.runners().heartbeat(runner.id, now_ms()).await?;
+    control(&state, id, runner.id).await.map(Json)
+}
+
+/// `POST /api/v1/runner/jobs/{id}/complete`: the job's conclusion and outputs; its run moves on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runner/jobs/{id}/complete",
+    operation_id = "complete_job",
+    tag = "runners",
+    params(("id" = i64, Path, description = "The job's id")),
+    request_body = JobCompletion,
+    security(("runner" = [])),
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
+        (status = 409, description = "The job is not in progress on this runner", body = ErrorBody),
+        crate::api::BodyRefusals,
+    ),
+)]
+pub(crate) async fn complete(
+    RunnerCaller(runner): RunnerCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Body(body): Body<JobCompletion>,
+) -> Result<StatusCode, ApiError> {
+    let job = state.store.jobs().get(id).await?;
+    if job.status != Status::InProgress || job.runner_id != Some(runner.id) {
+        return Err(not_held(id));
+    }
+    let outputs = Value::Object(body.outputs).to_string();
+    match state.store.jobs().finish(id, body.conclusion, &outputs, body.reason.as_deref(), now_ms()).await {
+        Ok(_) | Err(StoreError::Conflict(_)) => {}
+        Err(error) => return Err(error.into()),
+    }
+    advance(&state, job.run_id).await?;
+    state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
+    Ok(StatusCode::NO_CONTENT)
+}

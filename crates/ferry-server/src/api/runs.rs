@@ -1,0 +1,490 @@
+//! Runs: listing a project's runs, a run with its job graph and steps, starting runs by
+//! dispatch, cancelling and re-running them, and following their logs (Server-Sent Events).
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use ferry_model::Conclusion;
+use ferry_proto::runs::{
+    JobView, LogChunkView, PlannedJob, RerunRequest, RunDetail, RunView, StepView, TriggerRequest, TriggeredRuns,
+};
+use ferry_store::{Job, NewJob, NewRun, Project, Run, Status, StoreError};
+use ferry_workflow::Dialect;
+use futures_util::Stream;
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::info;
+use utoipa::IntoParams;
+
+use crate::api::{ApiError, Body, ErrorBody, Path};
+use crate::auth::{Developer, Viewer};
+use crate::pipeline::{PlanError, Trigger, advance, start_runs};
+use crate::{AppState, now_ms};
+
+impl From<PlanError> for ApiError {
+    fn from(error: PlanError) -> ApiError {
+        match error {
+            PlanError::Store(error) => error.into(),
+            PlanError::BadRequest(message) => ApiError::bad_request(message),
+            PlanError::Mirror(error) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("reading the repository: {error}"))
+            }
+        }
+    }
+}
+
+/// A run as the API shows it.
+pub(crate) fn run_view(run: Run, project: &str) -> RunView {
+    let (workflow, _) = ferry_workflow::parse_workflow(&run.workflow_src, Dialect::for_path(&run.workflow_file));
+    let workflow_name =
+        workflow.and_then(|workflow| workflow.name.map(|name| name.value)).unwrap_or_else(|| run.workflow_file.clone());
+    RunView {
+        id: run.id,
+        project: project.to_owned(),
+        number: run.number,
+        workflow_name,
+        workflow_file: run.workflow_file,
+        event: run.event,
+        git_ref: run.git_ref,
+        sha: run.sha,
+        title: run.title,
+        author: run.author,
+        actor: run.trigger_actor,
+        status: run.status.as_str().to_owned(),
+        conclusion: run.conclusion,
+        created_at: run.created_at,
+        started_at: run.started_at,
+        finished_at: run.finished_at,
+        error: run.error,
+        rerun_of: run.rerun_of,
+    }
+}
+
+/// Paging of run lists.
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct RunPage {
+    /// Only runs numbered below this one (for the next page).
+    before: Option<i64>,
+    /// At most this many (default 50, at most 200).
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/projects/{name}/runs`: newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects/{name}/runs",
+    operation_id = "list_runs",
+    tag = "runs",
+    params(("name" = String, Path, description = "The project's name"), RunPage),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The project's runs, newest first", body = Vec<RunView>),
+        crate::api::Refusals,
+        (status = 404, description = "No such project", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list(
+    _: Viewer,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(page): Query<RunPage>,
+) -> Result<Json<Vec<RunView>>, ApiError> {
+    let project = crate::api::projects::project_by_name(&state, &name).await?;
+    Ok(Json(runs_of(&state, &project, page.before.unwrap_or(i64::MAX), page.limit.unwrap_or(50)).await?))
+}
+
+/// A page of a project's runs, newest first.
+pub(crate) async fn runs_of(
+    state: &AppState,
+    project: &Project,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<RunView>, ApiError> {
+    let runs = state.store.runs().list(project.id, before, limit.clamp(1, 200)).await?;
+    Ok(runs.into_iter().map(|run| run_view(run, &project.name)).collect())
+}
+
+/// `GET /api/v1/runs/{id}`: the run, its job instances with their steps, and the workflow
+/// jobs that have none (yet).
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}",
+    operation_id = "get_run",
+    tag = "runs",
+    params(("id" = i64, Path, description = "The run's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The run and its job graph", body = RunDetail),
+        crate::api::Refusals,
+        (status = 404, description = "No such run", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get(
+    _: Viewer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<RunDetail>, ApiError> {
+    Ok(Json(run_detail(&state, id).await?))
+}
+
+/// The run `id` with its job graph.
+pub(crate) async fn run_detail(state: &AppState, id: i64) -> Result<RunDetail, ApiError> {
+    let run = state.store.runs().get(id).await?;
+    let project = state.store.projects().get(run.project_id).await?;
+    let runners: HashMap<i64, String> =
+        state.store.runners().list().await?.into_iter().map(|runner| (runner.id, runner.name)).collect();
+    let (workflow, _) = ferry_workflow::parse_workflow(&run.workflow_src, Dialect::for_path(&run.workflow_file));
+    let rows = state.store.jobs().list_for_run(id).await?;
+    let mut jobs = Vec::new();
+    for job in &rows {
+        let steps = state.store.steps().list_for_job(job.id).await?;
+        jobs.push(job_view(job, steps, &runners));
+    }
+    let expansions: HashMap<String, String> = state.store.runs().expansions(id).await?.into_iter().collect();
+    let planned = workflow
+        .iter()
+        .flat_map(|workflow| workflow.jobs.iter())
+        .filter(|(key, _)| !rows.iter().any(|job| &job.job_key == *key))
+        .map(|(key, job)| PlannedJob {
+            key: key.clone(),
+            name: ferry_engine::base_name(key, job),
+            needs: job.needs.iter().map(|need| need.value.clone()).collect(),
+            state: if expansions.contains_key(key) { "skipped" } else { "waiting" }.to_owned(),
+        })
+        .collect();
+    Ok(RunDetail { run: run_view(run, &project.name), jobs, planned })
+}
+
+fn job_view(job: &Job, steps: Vec<ferry_store::Step>, runners: &HashMap<i64, String>) -> JobView {
+    JobView {
+        id: job.id,
+        key: job.job_key.clone(),
+        name: job.name.clone(),
+        status: job.status.as_str().to_owned(),
+        conclusion: job.conclusion,
+        needs: serde_json::from_str(&job.needs).unwrap_or_default(),
+        runs_on: job.runs_on.clone(),
+        runner: job.runner_id.and_then(|id| runners.get(&id).cloned()),
+        outputs: serde_json::from_str(&job.outputs).unwrap_or_default(),
+        reason: job.reason.clone(),
+        queued_at: job.queued_at,
+        started_at: job.started_at,
+        finished_at: job.finished_at,
+        steps: steps
+            .into_iter()
+            .map(|step| StepView {
+                id: step.id,
+                step_idx: step.step_idx,
+                name: step.name,
+                status: step.status.as_str().to_owned(),
+                outcome: step.outcome,
+                conclusion: step.conclusion,
+                started_at: step.started_at,
+                finished_at: step.finished_at,
+            })
+            .collect(),
+    }
+}
+
+/// `POST /api/v1/projects/{name}/trigger`: runs the workflows a `workflow_dispatch` on the ref
+/// triggers (or the one named), with inputs.
+#[utoipa::path(
+    post,
+    path = "/api/v1/projects/{name}/trigger",
+    operation_id = "trigger_runs",
+    tag = "runs",
+    params(("name" = String, Path, description = "The project's name")),
+    request_body = TriggerRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The runs started (none when no workflow takes `workflow_dispatch`)", body = TriggeredRuns),
+        (status = 400, description = "An unknown workflow or ref, or inputs that do not fit the workflow", body = ErrorBody),
+        crate::api::Refusals,
+        crate::api::BelowDeveloper,
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 422, description = "The repository cannot be read", body = ErrorBody),
+        crate::api::BodyRefusals,
+    ),
+)]
+pub(crate) async fn trigger(
+    Developer(token): Developer,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<TriggerRequest>,
+) -> Result<(StatusCode, Json<TriggeredRuns>), ApiError> {
+    let project = crate::api::projects::project_by_name(&state, &name).await?;
+    let git_ref = body.git_ref.clone().unwrap_or_else(|| project.branch.clone());
+    let inputs =
+        body.inputs.iter().map(|(key, value)| (key.clone(), ferry_workflow::expr::to_display_string(value))).collect();
+    let trigger = Trigger {
+        event: "workflow_dispatch".to_owned(),
+        git_ref,
+        actor: token.name,
+        inputs,
+        workflow: body.workflow,
+        ..Trigger::default()
+    };
+    let runs = start_runs(&state, &project, trigger).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TriggeredRuns { runs: runs.into_iter().map(|run| run_view(run, &project.name)).collect() }),
+    ))
+}
+
+/// `POST /api/v1/runs/{id}/cancel`: queued jobs are cancelled at once, running ones when their
+/// runner stops them; jobs with `if: always()` or `cancelled()` still run.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{id}/cancel",
+    operation_id = "cancel_run",
+    tag = "runs",
+    params(("id" = i64, Path, description = "The run's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The run is being cancelled (or had completed)", body = RunView),
+        crate::api::Refusals,
+        crate::api::BelowDeveloper,
+        (status = 404, description = "No such run", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn cancel(
+    _: Developer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<RunView>), ApiError> {
+    cancel_run(&state, id).await?;
+    let run = state.store.runs().get(id).await?;
+    let project = state.store.projects().get(run.project_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(run_view(run, &project.name))))
+}
+
+/// Stamps the run cancelled, cancels its jobs and moves it on.
+pub(crate) async fn cancel_run(state: &AppState, id: i64) -> Result<(), StoreError> {
+    let now = now_ms();
+    let run = state.store.runs().request_cancel(id, now).await?;
+    if run.status != Status::Completed {
+        state.store.jobs().cancel_run(id, now).await?;
+        info!(run.id = id, "run {id} cancelled");
+        advance(state, id).await?;
+        state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
+    }
+    Ok(())
+}
+
+/// `POST /api/v1/runs/{id}/rerun`: a new run of the same workflow text, commit and event;
+/// with `failed_only`, the jobs that succeeded keep their results and outputs.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{id}/rerun",
+    operation_id = "rerun_run",
+    tag = "runs",
+    params(("id" = i64, Path, description = "The run's id")),
+    request_body = RerunRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new run", body = RunView),
+        (status = 400, description = "Only a completed run can be re-run", body = ErrorBody),
+        crate::api::Refusals,
+        crate::api::BelowDeveloper,
+        (status = 404, description = "No such run", body = ErrorBody),
+        crate::api::BodyRefusals,
+    ),
+)]
+pub(crate) async fn rerun(
+    Developer(token): Developer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Body(body): Body<RerunRequest>,
+) -> Result<(StatusCode, Json<RunView>), ApiError> {
+    let run = rerun_run(&state, id, body.failed_only, &token.name).await?;
+    let project = state.store.projects().get(run.project_id).await?;
+    Ok((StatusCode::CREATED, Json(run_view(run, &project.name))))
+}
+
+/// Starts a run repeating run `id`.
+pub(crate) async fn rerun_run(state: &AppState, id: i64, failed_only: bool, actor: &str) -> Result<Run, ApiError> {
+    let old = state.store.runs().get(id).await?;
+    if old.status != Status::Completed {
+        return Err(ApiError::bad_request(format!(
+            "run {id} is still {}; cancel it or wait before re-running it",
+            old.status.as_str()
+        )));
+    }
+    let now = now_ms();
+    let run = state
+        .store
+        .runs()
+        .create(
+            &NewRun {
+                project_id: old.project_id,
+                workflow_file: &old.workflow_file,
+                event: &old.event,
+                git_ref: &old.git_ref,
+                sha: &old.sha,
+                trigger_actor: actor,
+                trigger_info: &old.trigger_info,
+                workflow_src: &old.workflow_src,
+                title: &old.title,
+                author: &old.author,
+                rerun_of: Some(old.id),
+            },
+            now,
+        )
+        .await?;
+    if failed_only {
+        let jobs = state.store.jobs().list_for_run(old.id).await?;
+        let succeeded = |key: &str| {
+            jobs.iter().filter(|job| job.job_key == key).all(|job| job.conclusion == Some(Conclusion::Success))
+        };
+        for (key, expansion) in state.store.runs().expansions(old.id).await? {
+            if !succeeded(&key) || !jobs.iter().any(|job| job.job_key == key) {
+                continue;
+            }
+            state.store.runs().record_expansion(run.id, &key, &expansion, now).await?;
+            for job in jobs.iter().filter(|job| job.job_key == key) {
+                let copy = NewJob {
+                    run_id: run.id,
+                    name: &job.name,
+                    runs_on: &job.runs_on,
+                    needs: &job.needs,
+                    matrix: &job.matrix,
+                    job_key: &job.job_key,
+                    instance_idx: job.instance_idx,
+                    contexts: &job.contexts,
+                };
+                let copied = state.store.jobs().enqueue(&copy, now).await?;
+                state.store.jobs().finish(copied.id, Conclusion::Success, &job.outputs, None, now).await?;
+            }
+        }
+    }
+    info!(run.id = run.id, rerun_of = old.id, "run {} re-runs run {}", run.id, old.id);
+    advance(state, run.id).await?;
+    Ok(state.store.runs().get(run.id).await?)
+}
+
+/// Which logs to stream.
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct LogQuery {
+    /// Only this job's log (a job id from `GET /api/v1/runs/{id}`).
+    job: Option<i64>,
+    /// Keep the stream open until the run completes, sending lines as they are written.
+    #[serde(default)]
+    follow: bool,
+}
+
+/// `GET /api/v1/runs/{id}/logs`: the run's log chunks as Server-Sent Events: `chunk` events
+/// (a `LogChunkView` each, in order per step, none lost or repeated between the stored part
+/// and the live part), then one `end` event.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}/logs",
+    operation_id = "stream_logs",
+    tag = "runs",
+    params(("id" = i64, Path, description = "The run's id"), LogQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`text/event-stream`: `chunk` events with a LogChunkView each, then `end`", content_type = "text/event-stream", body = LogChunkView),
+        crate::api::Refusals,
+        (status = 404, description = "No such run or job", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn logs(
+    _: Viewer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(query): Query<LogQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    state.store.runs().get(id).await?;
+    if let Some(job_id) = query.job {
+        let job = state.store.jobs().get(job_id).await?;
+        if job.run_id != id {
+            return Err(ApiError::not_found("job", format!("{job_id} of run {id}")));
+        }
+    }
+    let follower = Follower {
+        state,
+        run_id: id,
+        job: query.job,
+        follow: query.follow,
+        cursors: HashMap::new(),
+        pending: VecDeque::new(),
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(follower, |mut follower| async move {
+        let event = follower.next_event().await?;
+        Some((Ok(event), follower))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Reads a run's log chunks step by step, after the last sequence number sent for each step,
+/// and waits for the next write while following.
+struct Follower {
+    state: AppState,
+    run_id: i64,
+    job: Option<i64>,
+    follow: bool,
+    /// The last chunk sent, by step id.
+    cursors: HashMap<i64, i64>,
+    pending: VecDeque<Event>,
+    done: bool,
+}
+
+impl Follower {
+    async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            if self.done {
+                return None;
+            }
+            // Subscribe before reading, so a write after the read still wakes the wait.
+            let mut changed = self.state.pipeline.logs_changed.subscribe();
+            changed.mark_unchanged();
+            // A run seen completed before the read has written everything the read finds.
+            let completed = match self.state.store.runs().get(self.run_id).await {
+                Ok(run) => run.status == Status::Completed,
+                Err(_) => true,
+            };
+            let n_new = self.read().await.unwrap_or(0);
+            if n_new > 0 {
+                continue;
+            }
+            if !self.follow || completed {
+                self.done = true;
+                return Some(Event::default().event("end").data("{}"));
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(5), changed.changed()).await;
+        }
+    }
+
+    /// Queues the chunks written since the last read; returns how many.
+    async fn read(&mut self) -> Result<usize, StoreError> {
+        let jobs = self.state.store.jobs().list_for_run(self.run_id).await?;
+        let mut n_new = 0;
+        for job in jobs.iter().filter(|job| self.job.is_none_or(|only| only == job.id)) {
+            for step in self.state.store.steps().list_for_job(job.id).await? {
+                let after = self.cursors.get(&step.id).copied().unwrap_or(0);
+                for chunk in self.state.store.logs().after(step.id, after, 200).await? {
+                    self.cursors.insert(step.id, chunk.seq);
+                    let view = LogChunkView {
+                        job_id: job.id,
+                        step_idx: step.step_idx,
+                        seq: chunk.seq,
+                        lines: chunk.body.lines().map(str::to_owned).collect(),
+                    };
+                    let data = serde_json::to_string(&view).unwrap_or_else(|_| Value::Null.to_string());
+                    self.pending.push_back(Event::default().event("chunk").data(data));
+                    n_new += 1;
+                }
+            }
+        }
+        Ok(n_new)
+    }
+}

@@ -1,0 +1,25 @@
+//! Running pipelines on the server: a trigger (a webhook, a dispatch, a poll, a schedule)
+//! becomes runs of the workflows it matches at its commit, and each run's jobs are planned
+//! into the durable queue as the run's scheduler says they are ready.
+//!
+//! - `mirror.rs`: the project's repository, mirrored in the data directory; the workflow
+//!   files at a commit.
+//! - `plan.rs`: a trigger → one run per matching workflow (with the workflow's text, so the
+//!   run is planned from what was committed, even if the branch moves on).
+//! - `coordinator.rs`: [`advance`] replays a run's scheduler from what the store holds
+//!   (expansions, job rows) and acts on what is new: enqueues ready instances, cancels
+//!   siblings, completes the run. Being a replay, it is safe to call at any time and after a
+//!   restart; it holds no state between calls.
+//! - `supervisor.rs`: the server's background work: resuming runs after a restart, failing
+//!   jobs whose runner stopped heartbeating ("runner lost"), polling repositories and firing
+//!   `on.schedule`.
+
+mod coordinator;
+mod mirror;
+mod plan;
+mod supervisor;
+
+pub(crate) use coordinator::advance;
+pub(crate) use mirror::{Mirror, MirrorError};
+pub(crate) use plan::{PlanError, Trigger, start_runs};
+pub(crate) use supervisor::spawn_supervisor;

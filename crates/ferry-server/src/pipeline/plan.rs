@@ -1,0 +1,203 @@
+//! A trigger becomes runs: the repository is fetched, the workflow files at the commit are
+//! read and parsed, and every workflow whose `on:` matches the event, ref and changed paths
+//! gets a run. A workflow with errors that would have run gets a failed run that says why,
+//! as GitHub shows one.
+
+use ferry_store::{NewRun, Project, Run};
+use ferry_workflow::Dialect;
+use ferry_workflow::model::Workflow;
+use serde_json::{Map, Value, json};
+use tracing::info;
+
+use crate::pipeline::{Mirror, MirrorError, advance};
+use crate::{AppState, now_ms};
+
+/// What started runs, and what they run on.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trigger {
+    /// GitHub's event name: `push`, `pull_request`, `workflow_dispatch`, `schedule`, …
+    pub(crate) event: String,
+    /// The full ref (`refs/heads/main`).
+    pub(crate) git_ref: String,
+    /// The commit; `None` resolves `git_ref` in the mirror after fetching.
+    pub(crate) sha: Option<String>,
+    /// The files the event changed, for `paths:` filters; `None` when unknown.
+    pub(crate) changed_paths: Option<Vec<String>>,
+    /// `github.event`; synthesized when `Null`.
+    pub(crate) payload: Value,
+    /// Who or what started it (a token's name, `webhook`, `poll`, `schedule`).
+    pub(crate) actor: String,
+    /// `workflow_dispatch` inputs as given.
+    pub(crate) inputs: Vec<(String, String)>,
+    /// Only this workflow file (its path, or its file name).
+    pub(crate) workflow: Option<String>,
+    /// For `schedule`: only workflows with this cron expression.
+    pub(crate) cron: Option<String>,
+    /// Extra details kept with the run (the forge, the sender).
+    pub(crate) info: Map<String, Value>,
+}
+
+/// Why a trigger could not be planned.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PlanError {
+    #[error("reading the repository: {0}")]
+    Mirror(#[from] MirrorError),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Store(#[from] ferry_store::StoreError),
+}
+
+/// Starts the runs `trigger` causes for `project` and plans their first jobs; returns them
+/// (none when no workflow matches).
+pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Trigger) -> Result<Vec<Run>, PlanError> {
+    let mirror = Mirror::new(&state.data_dir, project.id, &project.repo);
+    mirror.sync().await?;
+    let mut trigger = trigger;
+    if !trigger.git_ref.starts_with("refs/") && !trigger.git_ref.is_empty() {
+        // A branch or tag name, as people type it: the branch wins, as in git.
+        let branch = format!("refs/heads/{}", trigger.git_ref);
+        let tag = format!("refs/tags/{}", trigger.git_ref);
+        if mirror.resolve(&branch).await.is_ok() {
+            trigger.git_ref = branch;
+        } else if mirror.resolve(&tag).await.is_ok() {
+            trigger.git_ref = tag;
+        }
+    }
+    let sha = match &trigger.sha {
+        Some(sha) if !sha.is_empty() => mirror.resolve(sha).await?,
+        _ => mirror.resolve(&trigger.git_ref).await?,
+    };
+    let commit = mirror.commit_info(&sha).await.unwrap_or_default();
+    let files = mirror.workflow_files(&sha).await?;
+    if let Some(wanted) = &trigger.workflow
+        && !files.iter().any(|(path, _)| names_file(path, wanted))
+    {
+        let known: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
+        return Err(PlanError::BadRequest(format!(
+            "no workflow file `{wanted}` at {}; the workflows there are: {}",
+            short(&sha),
+            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+        )));
+    }
+    let mut runs = Vec::new();
+    for (path, src) in &files {
+        if trigger.workflow.as_ref().is_some_and(|wanted| !names_file(path, wanted)) {
+            continue;
+        }
+        let (workflow, diagnostics) = ferry_workflow::parse_workflow(src, Dialect::for_path(path));
+        let errors: Vec<String> = diagnostics
+            .iter()
+            .filter(|diagnostic| diagnostic.is_error())
+            .map(|diagnostic| {
+                format!("{path}:{}:{}: {}", diagnostic.span.start.line, diagnostic.span.start.col, diagnostic.message)
+            })
+            .collect();
+        let triggered = match &workflow {
+            Some(workflow) => triggers(workflow, &trigger),
+            // A file that is not a workflow at all only reports when asked for.
+            None => trigger.workflow.is_some(),
+        };
+        if !triggered {
+            continue;
+        }
+        let inputs = match &workflow {
+            Some(workflow) if trigger.event == "workflow_dispatch" => {
+                ferry_engine::dispatch_inputs(workflow, &trigger.inputs, true).map_err(PlanError::BadRequest)?
+            }
+            _ => Map::new(),
+        };
+        let payload = if trigger.payload.is_null() {
+            synthesized_event(&trigger, project, &sha, &inputs)
+        } else {
+            trigger.payload.clone()
+        };
+        let mut info = trigger.info.clone();
+        info.insert("payload".to_owned(), payload);
+        info.insert("inputs".to_owned(), Value::Object(inputs));
+        info.insert("changed_paths".to_owned(), json!(trigger.changed_paths));
+        let trigger_info = Value::Object(info).to_string();
+        let run = state
+            .store
+            .runs()
+            .create(
+                &NewRun {
+                    project_id: project.id,
+                    workflow_file: path,
+                    event: &trigger.event,
+                    git_ref: &trigger.git_ref,
+                    sha: &sha,
+                    trigger_actor: &trigger.actor,
+                    trigger_info: &trigger_info,
+                    workflow_src: src,
+                    title: &commit.title,
+                    author: &commit.author,
+                    rerun_of: None,
+                },
+                now_ms(),
+            )
+            .await?;
+        info!(run.id = run.id, project = %project.name, workflow = %path, event = %trigger.event,
+            "run {} of {} ({path}) queued for {} at {}", run.number, project.name, trigger.event, short(&sha));
+        let run = if errors.is_empty() {
+            run
+        } else {
+            let error =
+                format!("the workflow has errors; fix them (`ferry lint` shows the same):\n{}", errors.join("\n"));
+            state.store.runs().fail(run.id, &error, now_ms()).await?
+        };
+        runs.push(run);
+    }
+    for run in &runs {
+        advance(state, run.id).await?;
+    }
+    Ok(runs)
+}
+
+/// Whether the workflow runs for the trigger.
+fn triggers(workflow: &Workflow, trigger: &Trigger) -> bool {
+    if trigger.workflow.is_some() && trigger.event == "workflow_dispatch" {
+        return workflow.trigger("workflow_dispatch").is_some();
+    }
+    if let Some(cron) = &trigger.cron {
+        return crate::pipeline::supervisor::crons(workflow).iter().any(|own| own == cron);
+    }
+    ferry_workflow::filter::event_matches(
+        &workflow.on,
+        &trigger.event,
+        &trigger.git_ref,
+        trigger.changed_paths.as_deref(),
+    )
+}
+
+/// Whether `wanted` names the workflow at `path`: the whole path or its file name.
+fn names_file(path: &str, wanted: &str) -> bool {
+    path == wanted || path.rsplit('/').next() == Some(wanted)
+}
+
+pub(crate) fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+/// An event payload for triggers that come without one (dispatch, poll, schedule), shaped
+/// like GitHub's.
+fn synthesized_event(trigger: &Trigger, project: &Project, sha: &str, inputs: &Map<String, Value>) -> Value {
+    let repository = json!({
+        "name": project.name, "full_name": format!("ferry/{}", project.name),
+        "owner": {"login": "ferry", "name": "ferry"}, "default_branch": project.branch,
+        "clone_url": project.repo,
+    });
+    let sender = json!({"login": trigger.actor});
+    match trigger.event.as_str() {
+        "push" => json!({
+            "ref": trigger.git_ref, "before": "0000000000000000000000000000000000000000", "after": sha,
+            "repository": repository, "sender": sender, "pusher": {"name": trigger.actor},
+            "head_commit": {"id": sha}, "commits": [{"id": sha}],
+        }),
+        "workflow_dispatch" => json!({
+            "ref": trigger.git_ref, "inputs": inputs, "repository": repository, "sender": sender,
+        }),
+        "schedule" => json!({"schedule": trigger.cron, "repository": repository}),
+        _ => json!({"repository": repository, "sender": sender}),
+    }
+}

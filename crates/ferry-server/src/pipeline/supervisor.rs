@@ -1,0 +1,150 @@
+//! The server's background work, one task ticking once a second:
+//! - on start, every unfinished run is advanced (a restart resumes where the store is);
+//! - jobs whose lease ran out are failed with "runner lost" and their runs advanced;
+//! - each project's repository is polled every `poll_interval` for a new head of its
+//!   branch, which starts `push` runs as a webhook would (a fallback when no webhook comes);
+//! - `on.schedule` crons of the workflows on each project's branch fire once per minute
+//!   they match.
+
+use std::time::Duration;
+
+use ferry_model::Conclusion;
+use ferry_store::{Project, StoreError};
+use ferry_workflow::Dialect;
+use tracing::{info, warn};
+
+use crate::pipeline::{Mirror, Trigger, advance, start_runs};
+use crate::{AppState, now_ms};
+
+pub(crate) use ferry_workflow::schedule::crons;
+
+/// Starts the background task; it ends when the runtime does.
+pub(crate) fn spawn_supervisor(state: AppState) {
+    tokio::spawn(async move {
+        if let Err(error) = resume(&state).await {
+            warn!(%error, "resuming unfinished runs failed: {error}");
+        }
+        let mut ticker = tokio::time::interval(Duration::from_secs(1));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_poll = None::<tokio::time::Instant>;
+        loop {
+            ticker.tick().await;
+            if let Err(error) = fail_lost_jobs(&state).await {
+                warn!(%error, "checking job leases failed: {error}");
+            }
+            let poll_due = last_poll.is_none_or(|at| at.elapsed() >= state.pipeline.poll_interval);
+            if poll_due && !state.pipeline.poll_interval.is_zero() {
+                last_poll = Some(tokio::time::Instant::now());
+                poll_and_schedule(&state).await;
+            }
+        }
+    });
+}
+
+async fn resume(state: &AppState) -> Result<(), StoreError> {
+    let runs = state.store.runs().unfinished().await?;
+    if !runs.is_empty() {
+        info!(n_runs = runs.len(), "resuming {} unfinished run(s)", runs.len());
+    }
+    for run in runs {
+        advance(state, run.id).await?;
+    }
+    Ok(())
+}
+
+async fn fail_lost_jobs(state: &AppState) -> Result<(), StoreError> {
+    let now = now_ms();
+    for job in state.store.jobs().expired_leases(now).await? {
+        let silent_ms = job.lease_expires_at.map_or(0, |expiry| now - expiry + state.pipeline.lease_ms);
+        let reason = format!("runner lost: no heartbeat for {:.1} s", silent_ms as f64 / 1000.0);
+        match state.store.jobs().finish(job.id, Conclusion::Failure, "{}", Some(&reason), now).await {
+            Ok(_) => warn!(job.id = job.id, run.id = job.run_id, "job {} of run {}: {reason}", job.name, job.run_id),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(error) => return Err(error),
+        }
+        advance(state, job.run_id).await?;
+        state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
+    }
+    Ok(())
+}
+
+async fn poll_and_schedule(state: &AppState) {
+    let projects = match state.store.projects().list().await {
+        Ok(projects) => projects,
+        Err(error) => return warn!(%error, "listing projects failed: {error}"),
+    };
+    for project in projects {
+        if let Err(error) = poll(state, &project).await {
+            warn!(project = %project.name, %error, "polling {} failed: {error}", project.name);
+        }
+    }
+}
+
+/// Fetches the project's branch; a head not seen before starts `push` runs (unless a
+/// webhook already started runs for that commit) and fires the minutes of `on.schedule`
+/// that passed since the last check.
+async fn poll(state: &AppState, project: &Project) -> Result<(), crate::pipeline::PlanError> {
+    let mirror = Mirror::new(&state.data_dir, project.id, &project.repo);
+    mirror.sync().await?;
+    let git_ref = format!("refs/heads/{}", project.branch);
+    let sha = mirror.resolve(&git_ref).await?;
+    if sha != project.polled_sha {
+        state.store.projects().set_polled_sha(project.id, &sha).await?;
+        let seen = state.store.runs().list(project.id, i64::MAX, 50).await?.iter().any(|run| run.sha == sha);
+        // The first poll only learns where the branch is.
+        if !project.polled_sha.is_empty() && !seen {
+            let changed_paths = mirror.changed_paths(&project.polled_sha, &sha).await;
+            let trigger = Trigger {
+                event: "push".to_owned(),
+                git_ref: git_ref.clone(),
+                sha: Some(sha.clone()),
+                changed_paths,
+                actor: "poll".to_owned(),
+                ..Trigger::default()
+            };
+            let runs = start_runs(state, project, trigger).await?;
+            info!(project = %project.name, n_runs = runs.len(), "polling found {} on {}: {} run(s)", crate::pipeline::plan::short(&sha), project.branch, runs.len());
+        }
+    }
+    schedule(state, project, &mirror, &git_ref, &sha).await
+}
+
+async fn schedule(
+    state: &AppState,
+    project: &Project,
+    mirror: &Mirror,
+    git_ref: &str,
+    sha: &str,
+) -> Result<(), crate::pipeline::PlanError> {
+    let now_minute = now_ms() / 60_000;
+    // The first check starts the clock; after downtime at most an hour is caught up.
+    let from = project.schedule_checked_at.unwrap_or(now_minute).max(now_minute - 60);
+    if from >= now_minute
+        || !state.store.projects().advance_schedule(project.id, project.schedule_checked_at, now_minute).await?
+    {
+        if project.schedule_checked_at.is_none() {
+            state.store.projects().advance_schedule(project.id, None, now_minute).await?;
+        }
+        return Ok(());
+    }
+    for (path, src) in mirror.workflow_files(sha).await? {
+        let (Some(workflow), _) = ferry_workflow::parse_workflow(&src, Dialect::for_path(&path)) else { continue };
+        for cron in crons(&workflow) {
+            let fired = ((from + 1)..=now_minute).any(|minute| ferry_workflow::schedule::fires_at(&cron, minute));
+            if !fired {
+                continue;
+            }
+            let trigger = Trigger {
+                event: "schedule".to_owned(),
+                git_ref: git_ref.to_owned(),
+                sha: Some(sha.to_owned()),
+                actor: "schedule".to_owned(),
+                workflow: Some(path.clone()),
+                cron: Some(cron.clone()),
+                ..Trigger::default()
+            };
+            start_runs(state, project, trigger).await?;
+        }
+    }
+    Ok(())
+}

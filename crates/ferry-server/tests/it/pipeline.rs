@@ -1,0 +1,356 @@
+//! Pipelines on the server: triggers plan runs, jobs are claimed by label over the runner
+//! protocol, results and outputs flow to the jobs that need them, logs stream, and runs are
+//! cancelled, re-run and failed when their runner is lost. The runner here is the test
+//! itself speaking the protocol over HTTP, so each step of the protocol is visible.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{Response, TestRepo, TestServer};
+
+const WORKFLOW: &str = r#"
+name: CI
+on:
+  workflow_dispatch:
+    inputs:
+      level: { type: choice, options: [info, debug], default: info }
+jobs:
+  build:
+    runs-on: [self-hosted, linux]
+    outputs:
+      version: ${{ steps.v.outputs.version }}
+    steps:
+      - id: v
+        run: echo "version=1.2" >> "$GITHUB_OUTPUT"
+  test:
+    needs: build
+    runs-on: linux
+    strategy:
+      matrix:
+        n: [1, 2]
+    steps:
+      - run: echo "testing ${{ needs.build.outputs.version }}"
+  report:
+    needs: test
+    if: failure()
+    runs-on: linux
+    steps:
+      - run: echo report
+"#;
+
+/// The test acting as a runner: it registers and then speaks the protocol step by step.
+struct ProtocolRunner<'a> {
+    server: &'a TestServer,
+    token: String,
+}
+
+impl<'a> ProtocolRunner<'a> {
+    fn register(server: &'a TestServer, name: &str, labels: &[&str]) -> ProtocolRunner<'a> {
+        let body = json!({"name": name, "labels": labels});
+        let res = server.call("POST", "/api/v1/runners", Some(&server.admin), Some(&body));
+        assert_eq!(res.status, 201, "{}", res.body);
+        let token = res.json()["token"].as_str().expect("a token").to_owned();
+        assert!(token.starts_with("ferryr_"), "{token}");
+        ProtocolRunner { server, token }
+    }
+
+    fn claim(&self, wait_ms: u64) -> Option<Value> {
+        let res = self.call("/api/v1/runner/claim", &json!({"wait_ms": wait_ms}));
+        match res.status {
+            200 => Some(res.json()),
+            204 => None,
+            status => panic!("claim answered {status}: {}", res.body),
+        }
+    }
+
+    fn call(&self, path: &str, body: &Value) -> Response {
+        self.server.call("POST", path, Some(&self.token), Some(body))
+    }
+
+    /// Runs a claimed job's one step: its lines, then the conclusion and outputs.
+    fn finish(&self, job: &Value, lines: &[&str], conclusion: &str, outputs: Value) {
+        let id = job["job_id"].as_i64().expect("a job id");
+        let batch = json!({"seq": 1, "events": [
+            {"type": "step_started", "step_idx": 0, "name": "Run step", "at": 1},
+            {"type": "lines", "step_idx": 0, "lines": lines},
+            {"type": "step_finished", "step_idx": 0, "outcome": conclusion, "conclusion": conclusion, "at": 2},
+        ]});
+        let res = self.call(&format!("/api/v1/runner/jobs/{id}/events"), &batch);
+        assert_eq!(res.status, 200, "{}", res.body);
+        let res = self.call(
+            &format!("/api/v1/runner/jobs/{id}/complete"),
+            &json!({"conclusion": conclusion, "outputs": outputs}),
+        );
+        assert_eq!(res.status, 204, "{}", res.body);
+    }
+}
+
+fn server_with(repo: &TestRepo) -> TestServer {
+    crate::hooks::with_repo_project(TestServer::start(), &repo.path())
+}
+
+fn trigger(server: &TestServer, body: &Value) -> Response {
+    server.call("POST", "/api/v1/projects/web/trigger", Some(&server.admin), Some(body))
+}
+
+fn run(server: &TestServer, id: i64) -> Value {
+    let res = server.call("GET", &format!("/api/v1/runs/{id}"), Some(&server.admin), None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.json()
+}
+
+/// Waits (bounded) until the run has completed; returns it.
+fn completed(server: &TestServer, id: i64, within: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let detail = run(server, id);
+        if detail["run"]["status"] == "completed" {
+            return detail;
+        }
+        assert!(start.elapsed() < within, "run {id} did not complete within {within:?}: {detail:#}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The names and states of the run's jobs: instances by status, planned ones by state.
+fn job_states(detail: &Value) -> Vec<String> {
+    let mut states: Vec<String> = detail["jobs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|job| {
+            format!(
+                "{}: {} {}",
+                job["name"].as_str().unwrap_or(""),
+                job["status"].as_str().unwrap_or(""),
+                job["conclusion"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    states.extend(
+        detail["planned"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|job| format!("{}: {}", job["name"].as_str().unwrap_or(""), job["state"].as_str().unwrap_or(""))),
+    );
+    states
+}
+
+#[test]
+fn a_dispatch_runs_jobs_in_needs_order_with_inputs_outputs_matrix_and_logs() {
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
+    let server = server_with(&repo);
+    let res = trigger(&server, &json!({"workflow": "ci.yml", "inputs": {"level": "debug"}}));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let run_view = &res.json()["runs"][0];
+    assert_eq!((run_view["workflow_name"].as_str(), run_view["actor"].as_str()), (Some("CI"), Some("admin")));
+    assert_eq!(run_view["git_ref"], "refs/heads/main", "a branch name is made a full ref");
+    let id = run_view["id"].as_i64().expect("a run id");
+    assert_eq!(job_states(&run(&server, id)), ["build: queued -", "test: waiting", "report: waiting"]);
+
+    // A runner without `self-hosted` cannot take `build`.
+    let plain = ProtocolRunner::register(&server, "plain", &["linux"]);
+    assert_eq!(plain.claim(0), None);
+    let runner = ProtocolRunner::register(&server, "r1", &["self-hosted", "linux"]);
+    let build = runner.claim(1000).expect("build is claimable");
+    assert_eq!(
+        (build["job_key"].as_str(), build["contexts"]["inputs"]["level"].as_str()),
+        (Some("build"), Some("debug"))
+    );
+    assert_eq!(build["sha"].as_str(), Some(repo.head().as_str()));
+    assert!(build["workflow_src"].as_str().unwrap_or_default().contains("matrix"));
+    runner.finish(&build, &["compiling", "done"], "success", json!({"version": "1.2"}));
+
+    let mut tests = Vec::new();
+    for _ in 0..2 {
+        let test = plain.claim(1000).expect("a test instance");
+        assert_eq!(test["contexts"]["needs"]["build"]["outputs"]["version"], "1.2", "{test:#}");
+        tests.push((test["name"].as_str().unwrap_or_default().to_owned(), test["contexts"]["matrix"]["n"].as_i64()));
+        plain.finish(&test, &["ok"], "success", json!({}));
+    }
+    assert_eq!(tests, [("test (1)".to_owned(), Some(1)), ("test (2)".to_owned(), Some(2))]);
+    let detail = completed(&server, id, Duration::from_secs(10));
+    assert_eq!(detail["run"]["conclusion"], "success");
+    assert_eq!(
+        job_states(&detail),
+        ["build: completed success", "test (1): completed success", "test (2): completed success", "report: skipped"]
+    );
+    assert_eq!(detail["jobs"][0]["runner"], "r1");
+    assert_eq!(detail["jobs"][0]["steps"][0]["name"], "Run step");
+
+    let build_id = detail["jobs"][0]["id"].as_i64().expect("a job id");
+    let logs = server.call("GET", &format!("/api/v1/runs/{id}/logs?job={build_id}"), Some(&server.admin), None);
+    assert_eq!(logs.status, 200, "{}", logs.body);
+    assert_eq!(logs.header("content-type"), Some("text/event-stream"));
+    let events: Vec<&str> =
+        logs.body.lines().filter(|line| line.starts_with("event:") || line.starts_with("data:")).collect();
+    assert_eq!(events, [
+        "event: chunk",
+        r#"data: {"job_id":BUILD,"step_idx":0,"seq":1,"lines":["compiling","done"]}"#.replace("BUILD", &build_id.to_string()).as_str(),
+        "event: end",
+        "data: {}",
+    ]);
+}
+
+#[test]
+fn a_dispatch_with_a_bad_input_or_workflow_is_refused_and_starts_nothing() {
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
+    let server = server_with(&repo);
+    let bad = trigger(&server, &json!({"workflow": "ci.yml", "inputs": {"level": "loud"}}));
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.json()["error"].as_str().unwrap_or_default().contains("choose one of info, debug"), "{}", bad.body);
+    let missing = trigger(&server, &json!({"workflow": "nope.yml"}));
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    assert!(missing.body.contains(".github/workflows/ci.yml"), "names the workflows there: {}", missing.body);
+    let no_ref = trigger(&server, &json!({"git_ref": "refs/heads/nowhere"}));
+    assert_eq!(no_ref.status, 422, "{}", no_ref.body);
+    let runs = server.call("GET", "/api/v1/projects/web/runs", Some(&server.admin), None);
+    assert_eq!(runs.json(), json!([]));
+}
+
+#[test]
+fn a_workflow_with_errors_gets_a_failed_run_that_says_where() {
+    let broken =
+        "on: workflow_dispatch\njobs:\n  build:\n    runs-on: linux\n    steps:\n      - run: echo ${{ nope( }}\n";
+    let repo = TestRepo::new(&[(".github/workflows/broken.yml", broken)]);
+    let server = server_with(&repo);
+    let res = trigger(&server, &json!({"workflow": "broken.yml"}));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let view = &res.json()["runs"][0];
+    assert_eq!((view["status"].as_str(), view["conclusion"].as_str()), (Some("completed"), Some("failure")));
+    let error = view["error"].as_str().unwrap_or_default();
+    assert!(error.contains(".github/workflows/broken.yml:6:"), "{error}");
+}
+
+#[test]
+fn cancelling_a_run_stops_its_running_job_and_skips_what_would_follow() {
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
+    let server = server_with(&repo);
+    let id = trigger(&server, &json!({"workflow": "ci.yml"})).json()["runs"][0]["id"].as_i64().expect("a run id");
+    let runner = ProtocolRunner::register(&server, "r1", &["self-hosted", "linux"]);
+    let build = runner.claim(1000).expect("build");
+    let job_id = build["job_id"].as_i64().expect("a job id");
+    let heartbeat = runner.call(&format!("/api/v1/runner/jobs/{job_id}/heartbeat"), &json!({}));
+    assert_eq!(heartbeat.json(), json!({"cancel": false}));
+
+    let res = server.call("POST", &format!("/api/v1/runs/{id}/cancel"), Some(&server.admin), None);
+    assert_eq!(res.status, 202, "{}", res.body);
+    let heartbeat = runner.call(&format!("/api/v1/runner/jobs/{job_id}/heartbeat"), &json!({}));
+    assert_eq!(heartbeat.json(), json!({"cancel": true}), "the runner learns of the cancel");
+    runner.finish(&build, &["stopping"], "cancelled", json!({}));
+    let detail = completed(&server, id, Duration::from_secs(10));
+    assert_eq!(detail["run"]["conclusion"], "cancelled");
+    // `report` has `if: failure()`, which is false for a cancelled run.
+    assert_eq!(job_states(&detail), ["build: completed cancelled", "test: skipped", "report: skipped"]);
+    assert_eq!(runner.claim(0), None, "nothing else was queued");
+}
+
+#[test]
+fn a_failed_job_fails_the_run_and_a_rerun_of_failed_jobs_keeps_the_rest() {
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
+    let server = server_with(&repo);
+    let id = trigger(&server, &json!({"workflow": "ci.yml"})).json()["runs"][0]["id"].as_i64().expect("a run id");
+    let runner = ProtocolRunner::register(&server, "r1", &["self-hosted", "linux"]);
+    let build = runner.claim(1000).expect("build");
+    runner.finish(&build, &["built"], "success", json!({"version": "7"}));
+    let first = runner.claim(1000).expect("test (1)");
+    runner.finish(&first, &["boom"], "failure", json!({}));
+    // Fail-fast cancels the other instance; `report` runs on failure.
+    let report = runner.claim(1000).expect("report runs because test failed");
+    assert_eq!(report["job_key"], "report");
+    runner.finish(&report, &["reported"], "success", json!({}));
+    let detail = completed(&server, id, Duration::from_secs(10));
+    assert_eq!(detail["run"]["conclusion"], "failure");
+    assert_eq!(
+        job_states(&detail),
+        [
+            "build: completed success",
+            "test (1): completed failure",
+            "test (2): completed cancelled",
+            "report: completed success"
+        ]
+    );
+
+    let res = server.call(
+        "POST",
+        &format!("/api/v1/runs/{id}/rerun"),
+        Some(&server.admin),
+        Some(&json!({"failed_only": true})),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    let rerun = res.json();
+    assert_eq!(rerun["rerun_of"].as_i64(), Some(id));
+    let again = runner.claim(1000).expect("a test instance again");
+    assert_eq!(again["job_key"], "test", "build kept its result: {again:#}");
+    assert_eq!(again["contexts"]["needs"]["build"]["outputs"]["version"], "7");
+}
+
+#[test]
+fn a_runner_that_stops_heartbeating_has_its_job_failed_as_lost() {
+    let one_job = "on: workflow_dispatch\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", one_job)]);
+    let server =
+        crate::hooks::with_repo_project(TestServer::start_configured(|config| config.lease_ms = 300), &repo.path());
+    let id = trigger(&server, &json!({"workflow": "ci.yml"})).json()["runs"][0]["id"].as_i64().expect("a run id");
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    let build = runner.claim(1000).expect("build");
+    assert_eq!(build["lease_ms"], 300);
+    // The runner goes silent; the supervisor checks leases every second.
+    let detail = completed(&server, id, Duration::from_secs(10));
+    assert_eq!(detail["run"]["conclusion"], "failure");
+    let reason = detail["jobs"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("runner lost: no heartbeat for"), "{reason}");
+    let late = runner.call(
+        &format!("/api/v1/runner/jobs/{}/complete", build["job_id"]),
+        &json!({"conclusion": "success", "outputs": {}}),
+    );
+    assert_eq!(late.status, 409, "a late report cannot overwrite the verdict: {}", late.body);
+}
+
+#[test]
+fn polling_starts_push_runs_for_commits_no_webhook_announced() {
+    let push = "on: { push: { branches: [main] } }\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", push)]);
+    let server = crate::hooks::with_repo_project(
+        TestServer::start_configured(|config| config.poll_interval = Duration::from_millis(100)),
+        &repo.path(),
+    );
+    // Wait until the first poll has learnt where the branch is.
+    let start = Instant::now();
+    while server
+        .with_store(async |store| store.projects().by_name("web").await.expect("read").expect("web").polled_sha)
+        .is_empty()
+    {
+        assert!(start.elapsed() < Duration::from_secs(10), "the first poll did not happen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sha = repo.commit(&[("src/main.rs", "fn main() {}\n")], "add main");
+    let start = Instant::now();
+    let runs = loop {
+        let runs = server.call("GET", "/api/v1/projects/web/runs", Some(&server.admin), None).json();
+        if runs.as_array().is_some_and(|runs| !runs.is_empty()) {
+            break runs;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no run for the new commit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        (runs[0]["event"].as_str(), runs[0]["sha"].as_str(), runs[0]["actor"].as_str()),
+        (Some("push"), Some(sha.as_str()), Some("poll"))
+    );
+    assert_eq!(runs[0]["title"], "add main");
+}
+
+#[test]
+fn runner_routes_take_only_runner_tokens() {
+    let server = TestServer::start();
+    let viewer = server.token("viewer");
+    for token in [server.admin.as_str(), viewer.as_str(), "ferryr_00_11"] {
+        let res = server.call("POST", "/api/v1/runner/claim", Some(token), Some(&json!({"wait_ms": 0})));
+        assert_eq!(res.status, 401, "{token}: {}", res.body);
+    }
+    let res = server.call("POST", "/api/v1/runners", Some(&viewer), Some(&json!({"name": "r", "labels": []})));
+    assert_eq!(res.status, 403, "{}", res.body);
+}
