@@ -13,6 +13,7 @@ mod error;
 mod logs;
 pub mod sse;
 
+use std::error::Error as _;
 use std::time::Duration;
 
 use ferry_proto::runner::{
@@ -312,6 +313,8 @@ impl Client {
             Ok(Err(error)) => {
                 let message = error_chain(&error);
                 if error.is_connect() {
+                    // hyper's own words ("client error (Connect)") say less than its causes.
+                    let message = error.source().map_or(message, error_chain);
                     Err(ClientError::Unreachable { url: self.base.clone(), message })
                 } else {
                     Err(ClientError::Connection { url: self.base.clone(), message })
