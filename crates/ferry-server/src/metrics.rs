@@ -4,7 +4,10 @@
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use ferry_store::Durations;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -16,6 +19,25 @@ use crate::{AppState, now_ms};
 /// A runner that sent a heartbeat within this long counts as connected.
 const RUNNER_SEEN_MS: i64 = 60_000;
 
+/// The upper bounds of the duration histograms' buckets, in milliseconds.
+const BUCKETS_MS: [i64; 10] = [100, 500, 1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000];
+
+/// A histogram counted by the store at scrape time.
+#[derive(Debug)]
+struct DurationHistogram(Durations);
+
+impl EncodeMetric for DurationHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let bounds = BUCKETS_MS.iter().map(|bound| *bound as f64 / 1000.0).chain([f64::MAX]);
+        let buckets: Vec<(f64, u64)> = bounds.zip(self.0.per_bucket.iter().copied()).collect();
+        encoder.encode_histogram::<NoLabelSet>(self.0.sum_ms as f64 / 1000.0, self.0.count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
 /// The text exposition format's content type.
 const CONTENT_TYPE_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -26,7 +48,7 @@ const CONTENT_TYPE_TEXT: &str = "application/openmetrics-text; version=1.0.0; ch
     operation_id = "get_metrics",
     tag = "probes",
     responses(
-        (status = 200, description = "Ferry's metrics: `ferry_queue_depth`, `ferry_runs_total{conclusion}`, `ferry_runners_connected`",
+        (status = 200, description = "Ferry's metrics: `ferry_queue_depth`, `ferry_runs_total{conclusion}`, `ferry_runners_connected`, `ferry_run_duration_seconds` and `ferry_step_duration_seconds` (histograms)",
             content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
         (status = 500, description = "The database failed", body = ErrorBody),
     ),
@@ -52,6 +74,11 @@ pub(crate) async fn get(State(state): State<AppState>) -> Result<Response, ApiEr
     let runners_connected = Gauge::<i64>::default();
     runners_connected.set(i64::try_from(n_connected).unwrap_or(i64::MAX));
     registry.register("runners_connected", "Runners that sent a heartbeat in the last minute", runners_connected);
+
+    let run_durations = state.store.run_durations(&BUCKETS_MS).await?;
+    registry.register("run_duration_seconds", "How long completed runs took", DurationHistogram(run_durations));
+    let step_durations = state.store.step_durations(&BUCKETS_MS).await?;
+    registry.register("step_duration_seconds", "How long completed steps took", DurationHistogram(step_durations));
 
     let mut text = String::new();
     encode(&mut text, &registry).expect("encoding metrics into a String cannot fail");

@@ -271,6 +271,56 @@ impl Store {
     }
 }
 
+/// How long completed rows of a table took, as a histogram: how many fall in each bucket
+/// (`bounds_ms` are the buckets' upper bounds; one more bucket takes the rest), their sum and
+/// their count.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Durations {
+    pub per_bucket: Vec<u64>,
+    pub sum_ms: i64,
+    pub count: u64,
+}
+
+impl Store {
+    /// [`Durations`] of `table`'s completed rows (`runs` or `steps`).
+    async fn durations(&self, table: &'static str, bounds_ms: &[i64]) -> Result<Durations, StoreError> {
+        let cases: String = bounds_ms
+            .iter()
+            .enumerate()
+            .map(|(bucket_idx, bound)| format!(" WHEN finished_at - started_at <= {bound} THEN {bucket_idx}"))
+            .collect();
+        let sql = format!(
+            "SELECT CASE{cases} ELSE {} END AS bucket, COUNT(*) AS n_rows, CAST(SUM(finished_at - started_at) AS BIGINT) AS total
+             FROM {table} WHERE status = 'completed' AND started_at IS NOT NULL AND finished_at IS NOT NULL
+             GROUP BY bucket",
+            bounds_ms.len()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        let mut durations = Durations { per_bucket: vec![0; bounds_ms.len() + 1], ..Durations::default() };
+        for row in rows {
+            let bucket: i64 = row.try_get("bucket")?;
+            let n_rows: i64 = row.try_get("n_rows")?;
+            let total: Option<i64> = row.try_get("total")?;
+            if let Some(slot) = usize::try_from(bucket).ok().and_then(|idx| durations.per_bucket.get_mut(idx)) {
+                *slot += u64::try_from(n_rows).unwrap_or_default();
+            }
+            durations.count += u64::try_from(n_rows).unwrap_or_default();
+            durations.sum_ms += total.unwrap_or_default();
+        }
+        Ok(durations)
+    }
+
+    /// How long completed runs took (from start to finish).
+    pub async fn run_durations(&self, bounds_ms: &[i64]) -> Result<Durations, StoreError> {
+        self.durations("runs", bounds_ms).await
+    }
+
+    /// How long completed steps took.
+    pub async fn step_durations(&self, bounds_ms: &[i64]) -> Result<Durations, StoreError> {
+        self.durations("steps", bounds_ms).await
+    }
+}
+
 /// The sqlx URL of the SQLite file at `path`, created if missing.
 fn sqlite_url(path: &str) -> String {
     let sep = if path.contains('?') { '&' } else { '?' };

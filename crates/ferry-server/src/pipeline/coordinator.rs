@@ -8,6 +8,11 @@
 //! completed. Every action is idempotent, so a crash between two of them is repaired by the
 //! next call, and the server holds no run state in memory.
 //!
+//! A workflow's `concurrency:` group is taken before the run plans anything: while another
+//! run of the project holds it, the run waits queued (a newer waiting run cancels an older
+//! one, and with `cancel-in-progress` the holder is cancelled); the group is let go when the
+//! run completes, and the waiting run is advanced.
+//!
 //! Cancelling a run cancels its jobs in the store and stamps the run; from then on new
 //! expansions are decided with status `cancelled` (so only `always()`/`cancelled()` jobs
 //! run), and instances of jobs expanded before the cancel that never started are dropped.
@@ -30,19 +35,71 @@ use crate::{AppState, now_ms};
 /// # Errors
 /// The store failed; nothing is half-done that the next call does not finish.
 pub(crate) async fn advance(state: &AppState, run_id: i64) -> Result<(), StoreError> {
-    let _turn = state.pipeline.advance_lock.lock().await;
+    let follow_ups = {
+        let _turn = state.pipeline.advance_lock.lock().await;
+        advance_locked(state, run_id).await?
+    };
+    // Runs this one's concurrency group let go of, or cancelled.
+    for run_id in follow_ups {
+        Box::pin(advance(state, run_id)).await?;
+    }
+    Ok(())
+}
+
+/// [`advance`] under the lock; returns the runs to advance next.
+async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, StoreError> {
     let store = &state.store;
     let run = store.runs().get(run_id).await?;
     if run.status == Status::Completed {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let (workflow, _) = ferry_workflow::parse_workflow(&run.workflow_src, Dialect::for_path(&run.workflow_file));
     let Some(workflow) = workflow else {
         store.runs().fail(run_id, "the workflow file does not parse; run `ferry lint` on it", now_ms()).await?;
-        return Ok(());
+        return Ok(Vec::new());
     };
     let run_values = run_contexts(state, &run, &workflow).await?;
     let file = run.workflow_file.as_str();
+    let group = match concurrency_group(&run_values, file, &workflow) {
+        Ok(group) => group,
+        Err(error) => {
+            store
+                .runs()
+                .fail(run_id, &format!("the workflow's `concurrency:` does not evaluate: {error}"), now_ms())
+                .await?;
+            return Ok(Vec::new());
+        }
+    };
+    let mut follow_ups = Vec::new();
+    if let Some((key, cancel_in_progress)) = &group
+        && run.status == Status::Queued
+        && run.cancel_requested_at.is_none()
+    {
+        match store.concurrency().acquire(run.project_id, key, run_id, now_ms()).await? {
+            ferry_store::Acquired::Yes => {}
+            ferry_store::Acquired::HeldBy(holder) => {
+                // At most one run waits per group: older waiting runs give way to this one.
+                for waiting in store.runs().unfinished().await? {
+                    let same_group = waiting.project_id == run.project_id
+                        && waiting.id != run_id
+                        && waiting.id != holder
+                        && waiting.status == Status::Queued
+                        && group_of(state, &waiting).await?.is_some_and(|(other, _)| &other == key);
+                    if same_group {
+                        store.runs().request_cancel(waiting.id, now_ms()).await?;
+                        follow_ups.push(waiting.id);
+                    }
+                }
+                if *cancel_in_progress {
+                    store.runs().request_cancel(holder, now_ms()).await?;
+                    store.jobs().cancel_run(holder, now_ms()).await?;
+                    follow_ups.push(holder);
+                }
+                info!(run.id = run_id, group = %key, holder, "run {run_id} waits for run {holder}, which holds concurrency group {key}");
+                return Ok(follow_ups);
+            }
+        }
+    }
     let specs: Vec<JobSpec> = workflow
         .jobs
         .iter()
@@ -196,8 +253,40 @@ pub(crate) async fn advance(state: &AppState, run_id: i64) -> Result<(), StoreEr
             conclusion.as_str()
         );
         state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
+        if let Some((key, _)) = &group
+            && store.concurrency().release(run.project_id, key, run_id).await?
+        {
+            // The run waiting for the group, if any, may start now.
+            for waiting in store.runs().unfinished().await? {
+                if waiting.project_id == run.project_id && waiting.status == Status::Queued {
+                    follow_ups.push(waiting.id);
+                }
+            }
+        }
     }
-    Ok(())
+    Ok(follow_ups)
+}
+
+/// The run's concurrency group key and `cancel-in-progress`, if its workflow has a group.
+fn concurrency_group(
+    run_values: &Map<String, Value>,
+    file: &str,
+    workflow: &Workflow,
+) -> Result<Option<(String, bool)>, ferry_workflow::expr::EvalFailure> {
+    use ferry_workflow::expr::Evaluate as _;
+    let Some(concurrency) = &workflow.concurrency else { return Ok(None) };
+    let scope = Scope::new(run_values, &Map::new(), JobStatus::Success);
+    let key = scope.render(file, &concurrency.group)?;
+    let cancel_in_progress = scope.boolean(file, concurrency.cancel_in_progress.as_ref(), false)?;
+    Ok(Some((key, cancel_in_progress)))
+}
+
+/// The concurrency group of another run.
+async fn group_of(state: &AppState, run: &Run) -> Result<Option<(String, bool)>, StoreError> {
+    let (workflow, _) = ferry_workflow::parse_workflow(&run.workflow_src, Dialect::for_path(&run.workflow_file));
+    let Some(workflow) = workflow else { return Ok(None) };
+    let run_values = run_contexts(state, run, &workflow).await?;
+    Ok(concurrency_group(&run_values, &run.workflow_file, &workflow).ok().flatten())
 }
 
 /// Feeds a completed instance to the scheduler and records what its dependents see.

@@ -354,3 +354,56 @@ fn runner_routes_take_only_runner_tokens() {
     let res = server.call("POST", "/api/v1/runners", Some(&viewer), Some(&json!({"name": "r", "labels": []})));
     assert_eq!(res.status, 403, "{}", res.body);
 }
+
+const DEPLOY: &str = r#"
+on:
+  workflow_dispatch:
+    inputs:
+      replace: { type: boolean, default: false }
+concurrency:
+  group: deploy-${{ github.ref }}
+  cancel-in-progress: ${{ inputs.replace }}
+jobs:
+  deploy: { runs-on: linux, steps: [{ run: 'true' }] }
+"#;
+
+fn dispatch(server: &TestServer, inputs: Value) -> i64 {
+    let res = trigger(server, &json!({"workflow": "deploy.yml", "inputs": inputs}));
+    assert_eq!(res.status, 201, "{}", res.body);
+    res.json()["runs"][0]["id"].as_i64().expect("a run id")
+}
+
+#[test]
+fn a_concurrency_group_runs_one_run_at_a_time_and_keeps_only_the_newest_waiting() {
+    let repo = TestRepo::new(&[(".github/workflows/deploy.yml", DEPLOY)]);
+    let server = server_with(&repo);
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    let first = dispatch(&server, json!({}));
+    let job = runner.claim(1000).expect("the first run's job");
+    let second = dispatch(&server, json!({}));
+    let third = dispatch(&server, json!({}));
+    assert_eq!(runner.claim(0), None, "the group is held by the first run");
+    assert_eq!(run(&server, second)["run"]["conclusion"], "cancelled", "the newer waiting run replaced it");
+    assert_eq!(run(&server, third)["run"]["status"], "queued");
+
+    runner.finish(&job, &["deployed"], "success", json!({}));
+    assert_eq!(completed(&server, first, Duration::from_secs(10))["run"]["conclusion"], "success");
+    let next = runner.claim(1000).expect("the waiting run starts when the group is free");
+    assert_eq!(next["run_id"].as_i64(), Some(third));
+}
+
+#[test]
+fn cancel_in_progress_cancels_the_run_holding_the_group() {
+    let repo = TestRepo::new(&[(".github/workflows/deploy.yml", DEPLOY)]);
+    let server = server_with(&repo);
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    let first = dispatch(&server, json!({}));
+    let job = runner.claim(1000).expect("the first run's job");
+    let second = dispatch(&server, json!({"replace": true}));
+    let heartbeat = runner.call(&format!("/api/v1/runner/jobs/{}/heartbeat", job["job_id"]), &json!({}));
+    assert_eq!(heartbeat.json(), json!({"cancel": true}));
+    runner.finish(&job, &["stopped"], "cancelled", json!({}));
+    assert_eq!(completed(&server, first, Duration::from_secs(10))["run"]["conclusion"], "cancelled");
+    let next = runner.claim(1000).expect("the new run takes the group");
+    assert_eq!(next["run_id"].as_i64(), Some(second));
+}

@@ -599,12 +599,20 @@ async fn pipeline_bookkeeping(store: Store, _db: &TestDb) {
         store.runs().request_cancel(run, 8).await.expect("cancel").cancel_requested_at,
         cancelled.cancel_requested_at
     );
+    store.runs().start(run, 2).await.expect("start");
     let failed = store.runs().fail(run, "the workflow does not parse", 9).await.expect("fail");
     assert_eq!(
         (failed.conclusion, failed.error.as_deref()),
         (Some(Conclusion::Failure), Some("the workflow does not parse"))
     );
     assert_eq!(store.runs().unfinished().await.expect("unfinished"), []);
+    let durations = store.run_durations(&[5, 100]).await.expect("durations");
+    assert_eq!(
+        (durations.per_bucket, durations.sum_ms, durations.count),
+        (vec![0, 1, 0], 7, 1),
+        "started at 2, failed at 9"
+    );
+    assert_eq!(store.step_durations(&[5]).await.expect("durations").count, 0);
 }
 
 async fn runner_event_batches(store: Store, _db: &TestDb) {
