@@ -192,8 +192,8 @@ fn serving(assignment: JobAssignment, control: impl Fn(&EventBatch) -> Reply + S
     })
 }
 
-/// Runs an agent against `url` until `until` says the requests so far are enough; returns
-/// every request and the work directory.
+/// Runs an agent against `url` until `until` says the requests so far are enough, then stops
+/// it; returns every request, those it made while stopping included, and the work directory.
 async fn run_until(
     url: &str,
     mut requests: mpsc::UnboundedReceiver<Request>,
@@ -219,6 +219,10 @@ async fn run_until(
     let _ = stop_tx.send(());
     agent.await.expect("the agent did not panic").expect("the agent stopped cleanly");
     assert!(collected.is_ok(), "the agent did not get there in time: {seen:#?}");
+    // What it sent while stopping (the fake records a request before answering it).
+    while let Ok(request) = requests.try_recv() {
+        seen.push(request);
+    }
     (seen, work_dir)
 }
 
@@ -362,4 +366,18 @@ async fn a_commit_the_repository_lacks_fails_the_job_with_gits_reason() {
     assert_eq!(completion.conclusion.as_str(), "failure");
     let reason = completion.reason.expect("a reason");
     assert!(reason.starts_with("checking out 0123456789abcdef0123456789abcdef01234567 of "), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_agent_cancels_the_job_in_progress_and_completes_it_as_cancelled() {
+    let workflow = "on: workflow_dispatch\njobs:\n  build:\n    runs-on: self-hosted\n    steps:\n      - run: echo started; sleep 60\n";
+    let repo = tempfile::tempdir().expect("temp dir");
+    let sha = repository(repo.path(), &[(".github/workflows/ci.yml", workflow)]);
+    let answer = serving(assignment(repo.path(), &sha, workflow), |_| Reply::Json(200, json!({"cancel": false})));
+    let (url, requests) = fake_server(answer).await;
+    let started = |requests: &[Request]| lines(&batches(requests)).iter().any(|line| line == "0: started");
+    let (requests, work_dir) = run_until(&url, requests, started).await;
+    let completion = completion(&requests).expect("completed while stopping");
+    assert_eq!(completion.conclusion.as_str(), "cancelled", "{completion:?}");
+    assert_eq!(std::fs::read_dir(work_dir.path().join("jobs")).expect("a jobs folder").count(), 0, "job dir removed");
 }
