@@ -15,7 +15,11 @@
 //!    before anything is shown), then show [`mask::Masker::mask`] of what is to be printed.
 //! 4. Read the files back with [`env_file::parse_env_file`] and [`env_file::parse_path_file`];
 //!    an error there fails the step, as it does on GitHub.
+//!
+//! [`agent`] is `ferry runner`: it claims jobs from a Ferry server and runs each through
+//! [`job::run_job`], reporting back over `ferry-client`.
 
+pub mod agent;
 pub mod commands;
 pub mod env_file;
 pub mod job;

@@ -147,7 +147,7 @@ async fn git(dir: &Path, args: &[&str]) -> Result<Output, WorkspaceError> {
     git_os(Some(dir), &args).await
 }
 
-async fn git_os(dir: Option<&Path>, args: &[&OsStr]) -> Result<Output, WorkspaceError> {
+pub(crate) async fn git_os(dir: Option<&Path>, args: &[&OsStr]) -> Result<Output, WorkspaceError> {
     let mut command = tokio::process::Command::new("git");
     if let Some(dir) = dir {
         if !dir.is_dir() {
@@ -155,7 +155,9 @@ async fn git_os(dir: Option<&Path>, args: &[&OsStr]) -> Result<Output, Workspace
         }
         command.arg("-C").arg(dir);
     }
-    command.args(args).env("LC_ALL", "C").stdin(Stdio::null());
+    // No credential prompt on a terminal nobody watches; dropping the future (a cancelled
+    // job) stops git too.
+    command.args(args).env("LC_ALL", "C").env("GIT_TERMINAL_PROMPT", "0").stdin(Stdio::null()).kill_on_drop(true);
     command.output().await.map_err(|error| match error.kind() {
         io::ErrorKind::NotFound => WorkspaceError::GitMissing,
         _ => WorkspaceError::Io(error),
@@ -166,7 +168,7 @@ fn stdout_line(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).trim_end().to_owned()
 }
 
-fn failure<S: AsRef<OsStr>>(args: &[S], output: &Output) -> WorkspaceError {
+pub(crate) fn failure<S: AsRef<OsStr>>(args: &[S], output: &Output) -> WorkspaceError {
     let args: Vec<String> = args.iter().map(|arg| arg.as_ref().to_string_lossy().into_owned()).collect();
     WorkspaceError::Git {
         args: args.join(" "),

@@ -1,5 +1,6 @@
 //! Command-line arguments. The flags of `ferry run` and `ferry lint` are a fixed contract:
-//! other tools drive them.
+//! other tools drive them. The client commands (`runner`, `project`, `secret`, `var`,
+//! `trigger`, `logs`) share [`ConnectArgs`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,6 +56,65 @@ pub enum Command {
     ///   ferry server --database postgres://ferry@db/ferry
     #[command(verbatim_doc_comment)]
     Server(ServerArgs),
+    /// Run jobs from a Ferry server on this machine.
+    ///
+    /// The runner claims queued jobs whose `runs-on` labels it has, runs them as `ferry run`
+    /// does (each in its own checkout of the run's commit) and streams their logs back. Its
+    /// labels are always `self-hosted`, `linux` and `x64` or `arm64`, as on GitHub's
+    /// self-hosted runners, plus those given with --labels. Given an admin token, it registers
+    /// itself under --name and uses the runner token it gets; a runner token (`ferryr_…`) is
+    /// used as it is. Logs to standard error; stops on Ctrl-C or SIGTERM, cancelling the jobs
+    /// it runs.
+    ///
+    /// Examples:
+    ///   ferry runner --token "$(cat ferry-data/admin.token)"
+    ///   ferry runner --server http://ci.internal:8080 --labels gpu,cuda --slots 2
+    ///   FERRY_TOKEN=ferryr_… ferry runner --work-dir /var/lib/ferry-runner
+    #[command(verbatim_doc_comment)]
+    Runner(RunnerArgs),
+    /// Manage a server's projects.
+    ///
+    /// Examples:
+    ///   ferry project add web --repo https://git.example/acme/web.git
+    ///   ferry project add demo --repo . --branch trunk --webhook-secret s3cr3t
+    #[command(verbatim_doc_comment)]
+    Project(ProjectArgs),
+    /// Set a project's secrets (`secrets.KEY`), stored encrypted and masked in every log.
+    ///
+    /// Examples:
+    ///   ferry secret set web DEPLOY_KEY < deploy_key     # the value from standard input
+    ///   printf %s "$TOKEN" | ferry secret set web API_TOKEN
+    #[command(verbatim_doc_comment)]
+    Secret(SecretArgs),
+    /// Set a project's configuration variables (`vars.KEY`).
+    ///
+    /// Examples:
+    ///   ferry var set web REGION eu-west-1
+    #[command(verbatim_doc_comment)]
+    Var(VarArgs),
+    /// Start a project's workflow_dispatch workflows on the server.
+    ///
+    /// Prints each run it started (`run 12 (#3 ci.yml) queued`). With --wait, follows the
+    /// runs until they complete, prints their conclusions and exits 0 only when every one
+    /// concluded success.
+    ///
+    /// Examples:
+    ///   ferry trigger web
+    ///   ferry trigger web --workflow deploy.yml --ref v1.2.0 --input env=staging --wait
+    ///   ferry trigger web --wait --json
+    #[command(verbatim_doc_comment)]
+    Trigger(TriggerArgs),
+    /// Show a run's logs: every line prefixed by its job and step (`build | step 2 | …`).
+    ///
+    /// Steps are numbered from 1 in the order the job lists them. With --follow, shows
+    /// lines as the run's jobs print them until the run completes.
+    ///
+    /// Examples:
+    ///   ferry logs 12
+    ///   ferry logs 12 --job 31 --follow
+    ///   ferry logs 12 --json                       # one chunk as JSON per line
+    #[command(verbatim_doc_comment)]
+    Logs(LogsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +180,157 @@ pub struct ServerArgs {
     /// The database: a file path, sqlite://PATH or postgres://… [default: DIR/ferry.db]
     #[arg(long, env = "FERRY_DATABASE", hide_env_values = true, value_name = "URL")]
     pub database: Option<String>,
+}
+
+/// Where the server is and which token to send; shared by the client commands.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// The Ferry server's address (plain http://; put a TLS proxy in front for other networks)
+    #[arg(long, env = "FERRY_SERVER", default_value = "http://127.0.0.1:8080", value_name = "URL")]
+    pub server: String,
+    /// The API token to send [default: ./ferry-data/admin.token when it exists]
+    #[arg(long, env = "FERRY_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunnerArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Labels besides `self-hosted`, `linux` and the architecture, comma-separated
+    #[arg(long, value_delimiter = ',', value_name = "LABELS")]
+    pub labels: Vec<String>,
+    /// How many jobs to run at once [default: the number of cores]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub slots: Option<u16>,
+    /// The name to register under [default: this host's name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Where repository mirrors, job workspaces and artifacts live; one runner per directory
+    #[arg(long, default_value = "./ferry-runner", value_name = "DIR")]
+    pub work_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    #[command(subcommand)]
+    pub command: ProjectCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project on the server.
+    Add(ProjectAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectAddArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The project's name: letters, digits, `.`, `_` and `-`
+    pub name: String,
+    /// The repository: a git URL, or a local path (sent as an absolute path)
+    #[arg(long, value_name = "PATH_OR_URL")]
+    pub repo: String,
+    /// The default branch [default: main]
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+    /// The secret forges sign webhooks with; without one, webhooks are refused
+    #[arg(long, value_name = "SECRET")]
+    pub webhook_secret: Option<String>,
+    /// Print the project as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    #[command(subcommand)]
+    pub command: SecretCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Set a secret; without VALUE it is read from standard input, so it stays out of the
+    /// shell's history.
+    Set(SecretSetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretSetArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    pub key: String,
+    /// The value [default: standard input, without its final line break]
+    pub value: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VarArgs {
+    #[command(subcommand)]
+    pub command: VarCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VarCommand {
+    /// Set a configuration variable.
+    Set(VarSetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VarSetArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    pub key: String,
+    pub value: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// The branch, tag or full ref to run [default: the project's branch]
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+    /// Only this workflow file (`ci.yml` or `.github/workflows/ci.yml`) [default: every
+    /// workflow with `on: workflow_dispatch`]
+    #[arg(long, value_name = "FILE")]
+    pub workflow: Option<String>,
+    /// A workflow_dispatch input (`inputs.K`), repeatable.
+    #[arg(long = "input", value_name = "K=V", value_parser = key_value)]
+    pub inputs: Vec<(String, String)>,
+    /// Wait for the runs to complete; exit 0 only when all concluded success.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print `{"runs": [{"id", "number", "workflow_file", "conclusion"}]}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The run's id (as `ferry trigger` prints it).
+    pub run: i64,
+    /// Only this job's lines (its id in `GET /api/v1/runs/RUN`).
+    #[arg(long, value_name = "ID")]
+    pub job: Option<i64>,
+    /// Keep showing lines as they come, until the run completes.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Print each log chunk as one line of JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {

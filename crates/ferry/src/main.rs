@@ -2,9 +2,11 @@
 //! Each subcommand lives in its own module; nothing here holds logic of its own.
 
 mod cli;
+mod client;
 mod lint;
 mod render;
 mod run;
+mod runner;
 mod server;
 
 use std::process::ExitCode;
@@ -17,6 +19,12 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => run::main(*args),
         cli::Command::Lint(args) => lint::main(args),
         cli::Command::Server(args) => server::main(args),
+        cli::Command::Runner(args) => runner::main(args),
+        cli::Command::Project(args) => client::project(args.command),
+        cli::Command::Secret(args) => client::secret(args.command),
+        cli::Command::Var(args) => client::var(args.command),
+        cli::Command::Trigger(args) => client::trigger(args),
+        cli::Command::Logs(args) => client::logs(args),
     };
     match res {
         Ok(code) => code,

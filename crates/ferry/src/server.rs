@@ -71,8 +71,8 @@ fn server_config(args: ServerArgs, file: ServerSection) -> ServerConfig {
 }
 
 /// Completes on Ctrl-C or SIGTERM (what service managers send); if a handler cannot be
-/// installed, only the other one stops the server.
-async fn shutdown_signal() {
+/// installed, only the other one stops the server (or the runner).
+pub async fn shutdown_signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {

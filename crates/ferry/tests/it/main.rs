@@ -5,4 +5,5 @@ mod harness;
 mod lint;
 mod run;
 mod run_control;
+mod runner;
 mod server;

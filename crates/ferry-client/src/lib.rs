@@ -1,0 +1,403 @@
+//! A typed client for a Ferry server's HTTP API and runner protocol, over the wire types of
+//! `ferry-proto`; the CLI's client commands and the runner speak to the server through it.
+//!
+//! It speaks plain HTTP/1.1 only. A server reached over a network belongs behind a reverse
+//! proxy that terminates TLS; the client talks to it at its `http://` address (on loopback
+//! or a private network) until Ferry speaks TLS itself.
+//!
+//! Every request carries `Authorization: Bearer <token>`. An answer outside 2xx becomes
+//! [`ClientError::Http`] with the status and the message of the server's `{"error": …}`
+//! body; connection problems and time-outs are [`ClientError::is_transient`].
+
+mod error;
+mod logs;
+pub mod sse;
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use ferry_proto::runner::{
+    ClaimRequest, EventBatch, JobAssignment, JobCompletion, JobControl, RegisteredRunner, RunnerRegistration,
+};
+use ferry_proto::runs::{RerunRequest, RunDetail, RunView, TriggerRequest, TriggeredRuns};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+pub use error::ClientError;
+pub use logs::LogStream;
+
+/// How long an ordinary call may take, answer included.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long making a connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much longer than the wait it asked for a claim may take before it counts as lost.
+const CLAIM_GRACE: Duration = Duration::from_secs(10);
+
+/// A connection pool to one Ferry server, with one token. Cheap to clone; clones share the
+/// pool.
+#[derive(Clone)]
+pub struct Client {
+    /// `http://host:port` and any path prefix, without a trailing `/`.
+    base: String,
+    authorization: HeaderValue,
+    http: HttpClient<HttpConnector, Full<Bytes>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token stays out of logs and panics.
+        f.debug_struct("Client").field("base", &self.base).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client for the server at `base_url` (`http://host:port`, optionally with a path
+    /// prefix when a proxy serves Ferry below one) sending `token`.
+    ///
+    /// # Errors
+    /// [`ClientError::BadUrl`] for anything but an `http://` URL with a host (`https://`
+    /// included: TLS belongs to a reverse proxy for now), [`ClientError::BadToken`] for a
+    /// token that cannot be a header value.
+    pub fn new(base_url: &str, token: &str) -> Result<Client, ClientError> {
+        let bad = |reason: &str| ClientError::BadUrl { url: base_url.to_owned(), reason: reason.to_owned() };
+        let uri: hyper::Uri = base_url.parse().map_err(|_| bad("write it as http://HOST:PORT"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(bad(
+                    "Ferry's client speaks plain HTTP only; TLS belongs to a reverse proxy in front of the server, \
+                     so use the server's own http:// address",
+                ));
+            }
+            _ => return Err(bad("write it as http://HOST:PORT")),
+        }
+        if uri.authority().is_none() {
+            return Err(bad("it names no host"));
+        }
+        if uri.query().is_some() {
+            return Err(bad("a server address takes no `?query`"));
+        }
+        let mut authorization =
+            HeaderValue::from_str(&format!("Bearer {}", token.trim())).map_err(|_| ClientError::BadToken)?;
+        authorization.set_sensitive(true);
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        let http = HttpClient::builder(TokioExecutor::new()).build(connector);
+        Ok(Client { base: base_url.trim_end_matches('/').to_owned(), authorization, http })
+    }
+
+    /// The server's address as given, without a trailing `/`.
+    #[must_use]
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// `POST /api/v1/runners` (admin token): registers a runner, or replaces the token of one
+    /// with this name (the jobs it held fail as lost).
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 401/403 when the token is not an admin's, 400 for a bad name.
+    pub async fn register_runner(&self, registration: &RunnerRegistration) -> Result<RegisteredRunner, ClientError> {
+        self.json(Method::POST, "/api/v1/runners", Some(registration)).await
+    }
+
+    /// `POST /api/v1/runner/claim`: waits up to `wait_ms` (the server holds a claim at most
+    /// 30 s) for a job this runner's labels match; `None` when none came in time.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 401 when the token is not a runner's.
+    pub async fn claim(&self, wait_ms: u64) -> Result<Option<JobAssignment>, ClientError> {
+        let timeout = Duration::from_millis(wait_ms) + CLAIM_GRACE;
+        let path = "/api/v1/runner/claim";
+        let (status, body) = self.call(Method::POST, path, Some(&ClaimRequest { wait_ms }), timeout).await?;
+        if status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        decode(&Method::POST, path, &body).map(Some)
+    }
+
+    /// `POST /api/v1/runner/jobs/{id}/events`: reports a numbered batch of step events; a
+    /// batch whose number was applied before is ignored, so resending one is safe.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 or 409 when the job is no longer this runner's (it was failed
+    /// as lost, or completed): stop it and do not complete it.
+    pub async fn send_events(&self, job_id: i64, batch: &EventBatch) -> Result<JobControl, ClientError> {
+        self.json(Method::POST, &format!("/api/v1/runner/jobs/{job_id}/events"), Some(batch)).await
+    }
+
+    /// `POST /api/v1/runner/jobs/{id}/heartbeat`: extends the job's lease.
+    ///
+    /// # Errors
+    /// As [`Client::send_events`].
+    pub async fn heartbeat(&self, job_id: i64) -> Result<JobControl, ClientError> {
+        self.json(Method::POST, &format!("/api/v1/runner/jobs/{job_id}/heartbeat"), None::<&()>).await
+    }
+
+    /// `POST /api/v1/runner/jobs/{id}/complete`.
+    ///
+    /// # Errors
+    /// As [`Client::send_events`]; 409 also when it was completed before.
+    pub async fn complete(&self, job_id: i64, completion: &JobCompletion) -> Result<(), ClientError> {
+        let path = format!("/api/v1/runner/jobs/{job_id}/complete");
+        self.call(Method::POST, &path, Some(completion), CALL_TIMEOUT).await.map(drop)
+    }
+
+    /// `POST /api/v1/projects`: creates a project; answers it as the server shows it.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 409 when the name is taken, 400 for a bad name or no repository.
+    pub async fn create_project(
+        &self,
+        name: &str,
+        repo: &str,
+        branch: Option<&str>,
+        webhook_secret: Option<&str>,
+    ) -> Result<Value, ClientError> {
+        let mut body = json!({"name": name, "repo": repo});
+        if let Some(branch) = branch {
+            body["branch"] = Value::from(branch);
+        }
+        if let Some(secret) = webhook_secret {
+            body["webhook_secret"] = Value::from(secret);
+        }
+        self.json(Method::POST, "/api/v1/projects", Some(&body)).await
+    }
+
+    /// `PUT /api/v1/projects/{name}/secrets/{key}`: sets a secret, stored encrypted.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 when there is no such project, 400 for a bad key.
+    pub async fn set_secret(&self, project: &str, key: &str, value: &str) -> Result<(), ClientError> {
+        let path = format!("/api/v1/projects/{}/secrets/{}", segment(project), segment(key));
+        self.call(Method::PUT, &path, Some(&json!({"value": value})), CALL_TIMEOUT).await.map(drop)
+    }
+
+    /// `PUT /api/v1/projects/{name}/vars/{key}`: sets a configuration variable.
+    ///
+    /// # Errors
+    /// As [`Client::set_secret`].
+    pub async fn set_var(&self, project: &str, key: &str, value: &str) -> Result<(), ClientError> {
+        let path = format!("/api/v1/projects/{}/vars/{}", segment(project), segment(key));
+        self.call(Method::PUT, &path, Some(&json!({"value": value})), CALL_TIMEOUT).await.map(drop)
+    }
+
+    /// `POST /api/v1/projects/{name}/trigger`: starts the workflows a dispatch triggers.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 when there is no such project.
+    pub async fn trigger(&self, project: &str, request: &TriggerRequest) -> Result<TriggeredRuns, ClientError> {
+        self.json(Method::POST, &format!("/api/v1/projects/{}/trigger", segment(project)), Some(request)).await
+    }
+
+    /// `GET /api/v1/projects/{name}/runs`.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 when there is no such project.
+    pub async fn list_runs(&self, project: &str) -> Result<Vec<RunView>, ClientError> {
+        self.json(Method::GET, &format!("/api/v1/projects/{}/runs", segment(project)), None::<&()>).await
+    }
+
+    /// `GET /api/v1/runs/{id}`: a run with its jobs and steps.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 when there is no such run.
+    pub async fn get_run(&self, run_id: i64) -> Result<RunDetail, ClientError> {
+        self.json(Method::GET, &format!("/api/v1/runs/{run_id}"), None::<&()>).await
+    }
+
+    /// `POST /api/v1/runs/{id}/cancel`: asks for the run to stop.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 when there is no such run.
+    pub async fn cancel_run(&self, run_id: i64) -> Result<RunView, ClientError> {
+        self.json(Method::POST, &format!("/api/v1/runs/{run_id}/cancel"), None::<&()>).await
+    }
+
+    /// `POST /api/v1/runs/{id}/rerun`: starts a new run repeating this one.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 when there is no such run.
+    pub async fn rerun(&self, run_id: i64, request: &RerunRequest) -> Result<RunView, ClientError> {
+        self.json(Method::POST, &format!("/api/v1/runs/{run_id}/rerun"), Some(request)).await
+    }
+
+    /// `GET /api/v1/runs/{id}/logs`: the run's log chunks (of one job with `job_id`) in
+    /// order, read as they come; with `follow`, the stream lasts until the run completes.
+    ///
+    /// # Errors
+    /// Opening the stream: any [`ClientError`]; 404 when there is no such run.
+    pub async fn logs(&self, run_id: i64, job_id: Option<i64>, follow: bool) -> Result<LogStream, ClientError> {
+        let mut path = format!("/api/v1/runs/{run_id}/logs?follow={follow}");
+        if let Some(job_id) = job_id {
+            path.push_str(&format!("&job={job_id}"));
+        }
+        let response = self.open(Method::GET, &path, None, CALL_TIMEOUT).await?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = self.read_body(&Method::GET, &path, response.into_body(), CALL_TIMEOUT).await?;
+            return Err(refusal(&Method::GET, &path, status, &body));
+        }
+        Ok(LogStream::new(self.base.clone(), path, response.into_body()))
+    }
+
+    /// A call whose 2xx answer is a `T` as JSON.
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, ClientError> {
+        let (_, bytes) = self.call(method.clone(), path, body, CALL_TIMEOUT).await?;
+        decode(&method, path, &bytes)
+    }
+
+    /// Sends a request and reads its whole answer within `timeout`; an answer outside 2xx is
+    /// [`ClientError::Http`].
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let body = match body {
+            Some(body) => Some(serde_json::to_vec(body).map_err(|error| ClientError::Unexpected {
+                method: method.to_string(),
+                path: path.to_owned(),
+                message: format!("the request body cannot be written as JSON: {error}"),
+            })?),
+            None => None,
+        };
+        let started = tokio::time::Instant::now();
+        let response = self.open(method.clone(), path, body, timeout).await?;
+        let status = response.status();
+        let left = timeout.saturating_sub(started.elapsed());
+        let bytes = self.read_body(&method, path, response.into_body(), left).await?;
+        if !status.is_success() {
+            return Err(refusal(&method, path, status, &bytes));
+        }
+        Ok((status, bytes))
+    }
+
+    /// Sends a request and waits up to `timeout` for the answer's head.
+    async fn open(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<Response<Incoming>, ClientError> {
+        let mut request = Request::builder()
+            .method(method.clone())
+            .uri(format!("{}{path}", self.base))
+            .header(header::AUTHORIZATION, self.authorization.clone())
+            .header(header::ACCEPT, "application/json, text/event-stream");
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|error| ClientError::BadUrl { url: format!("{}{path}", self.base), reason: error.to_string() })?;
+        match tokio::time::timeout(timeout, self.http.request(request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => {
+                let message = error_chain(&error);
+                if error.is_connect() {
+                    // hyper's own words ("client error (Connect)") say less than its causes.
+                    let message = error.source().map_or(message, error_chain);
+                    Err(ClientError::Unreachable { url: self.base.clone(), message })
+                } else {
+                    Err(ClientError::Connection { url: self.base.clone(), message })
+                }
+            }
+            Err(_) => Err(self.timed_out(&method, path, timeout)),
+        }
+    }
+
+    async fn read_body(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Incoming,
+        timeout: Duration,
+    ) -> Result<Bytes, ClientError> {
+        match tokio::time::timeout(timeout, body.collect()).await {
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(error)) => Err(ClientError::Connection { url: self.base.clone(), message: error_chain(&error) }),
+            Err(_) => Err(self.timed_out(method, path, timeout)),
+        }
+    }
+
+    fn timed_out(&self, method: &Method, path: &str, timeout: Duration) -> ClientError {
+        ClientError::Timeout { url: self.base.clone(), method: method.to_string(), path: path.to_owned(), timeout }
+    }
+}
+
+fn decode<T: DeserializeOwned>(method: &Method, path: &str, body: &[u8]) -> Result<T, ClientError> {
+    serde_json::from_slice(body).map_err(|error| ClientError::Unexpected {
+        method: method.to_string(),
+        path: path.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+/// The error of a refused call: the message of its `{"error": …}` body, else the body's text
+/// (cut short), else the status's reason.
+fn refusal(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> ClientError {
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        error: String,
+    }
+    let message = match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(body) => body.error,
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            if text.is_empty() {
+                status.canonical_reason().unwrap_or("no reason given").to_owned()
+            } else {
+                text.chars().take(300).collect()
+            }
+        }
+    };
+    ClientError::Http { status: status.as_u16(), method: method.to_string(), path: path.to_owned(), message }
+}
+
+/// An error and its causes, `: `-separated; hyper's own text alone is often just "client
+/// error (Connect)".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// A path segment, percent-encoded except for the characters URLs leave as they are.
+fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,195 @@
+//! The runner agent (`ferry runner`): pulls jobs from a Ferry server and runs them on this
+//! host, `slots` at a time.
+//!
+//! Each slot is a claim loop: a long-polling claim (the server holds it up to 30 s), then the
+//! job it got, start to completion ([`assignment`]), then the next claim. The server never
+//! dials the runner, and the runner holds nothing the server needs: a job whose runner went
+//! away is failed as lost when its lease runs out.
+//!
+//! The work directory holds `repos/` (one mirror per repository, see [`mirror`]), `jobs/<id>/`
+//! (a job's workspace, temporary and runner files, removed when it ends) and
+//! `artifacts/<run id>/`. It belongs to one runner process at a time.
+
+mod assignment;
+mod batch;
+mod mirror;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_client::{Client, ClientError};
+use tokio::sync::watch;
+use tracing::{Instrument, info, warn};
+
+/// How long one claim asks the server to wait for a job.
+const CLAIM_WAIT_MS: u64 = 30_000;
+
+/// How a runner runs.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// The labels it registered with (shown in its log; the server matches them).
+    pub labels: Vec<String>,
+    /// How many jobs run at once; at least 1.
+    pub slots: usize,
+    /// Where mirrors, workspaces and artifacts live; created if missing.
+    pub work_dir: PathBuf,
+}
+
+/// Why the agent stopped without being asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("preparing the work directory {}: {source}", .path.display())]
+    WorkDir { path: PathBuf, source: std::io::Error },
+    /// The server does not take the runner's token (revoked, or not a runner token).
+    #[error("the server refused this runner: {0}; register it again (give `ferry runner` an admin token)")]
+    Refused(#[source] ClientError),
+    #[error("a claim loop stopped unexpectedly: {0}")]
+    Crashed(String),
+}
+
+/// What every claim loop shares.
+#[derive(Debug)]
+struct Agent {
+    client: Client,
+    /// Absolute, so workspaces have absolute paths.
+    work_dir: PathBuf,
+    mirrors: mirror::Mirrors,
+}
+
+/// Claims and runs jobs until `shutdown` completes: then it stops claiming, cancels the jobs in
+/// progress, completes them (as cancelled) and returns.
+///
+/// # Errors
+/// [`AgentError::WorkDir`] when the work directory cannot be made, [`AgentError::Refused`]
+/// when the server refuses the token (every slot stops then). An unreachable server is not an
+/// error: the agent keeps trying, backing off up to 30 s.
+pub async fn run_agent(
+    client: Client,
+    options: AgentOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), AgentError> {
+    let work_dir = prepare_work_dir(&options.work_dir)?;
+    let agent = Arc::new(Agent { client, mirrors: mirror::Mirrors::new(work_dir.join("repos")), work_dir });
+    let slots = options.slots.max(1);
+    info!(
+        server = agent.client.base_url(),
+        labels = %options.labels.join(","),
+        slots,
+        work_dir = %agent.work_dir.display(),
+        "runner waiting for jobs from {} with labels [{}]",
+        agent.client.base_url(),
+        options.labels.join(", ")
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut loops = tokio::task::JoinSet::new();
+    for slot in 0..slots {
+        let span = tracing::info_span!("slot", slot);
+        loops.spawn(claim_loop(agent.clone(), stop_rx.clone()).instrument(span));
+    }
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut stopping = false;
+    let mut res = Ok(());
+    loop {
+        tokio::select! {
+            () = &mut shutdown, if !stopping => {
+                info!("stopping: no more claims; cancelling the jobs in progress");
+                stopping = true;
+                stop_tx.send_replace(true);
+            }
+            joined = loops.join_next() => {
+                let error = match joined {
+                    None => break,
+                    Some(Ok(Ok(()))) => continue,
+                    Some(Ok(Err(error))) => error,
+                    Some(Err(error)) => AgentError::Crashed(error.to_string()),
+                };
+                if res.is_ok() {
+                    res = Err(error);
+                }
+                stopping = true;
+                stop_tx.send_replace(true);
+            }
+        }
+    }
+    res
+}
+
+/// Makes the work directory's folders and empties `jobs/` of what a stopped runner left.
+fn prepare_work_dir(dir: &std::path::Path) -> Result<PathBuf, AgentError> {
+    let fail = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| AgentError::WorkDir { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(fail(dir))?;
+    let dir = dir.canonicalize().map_err(fail(dir))?;
+    let jobs = dir.join("jobs");
+    match std::fs::remove_dir_all(&jobs) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(fail(&jobs)(error)),
+        _ => {}
+    }
+    for sub in ["repos", "jobs", "artifacts"] {
+        std::fs::create_dir_all(dir.join(sub)).map_err(fail(&dir.join(sub)))?;
+    }
+    Ok(dir)
+}
+
+/// Claims a job, runs it, and again, until `stop`.
+async fn claim_loop(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) -> Result<(), AgentError> {
+    let mut delay = Duration::ZERO;
+    loop {
+        let claimed = tokio::select! {
+            claimed = agent.client.claim(CLAIM_WAIT_MS) => claimed,
+            _ = stop.wait_for(|stop| *stop) => return Ok(()),
+        };
+        match claimed {
+            Ok(Some(assignment)) => {
+                delay = Duration::ZERO;
+                info!(
+                    job.id = assignment.job_id,
+                    run.id = assignment.run_id,
+                    "running job {} ({}) of run {}",
+                    assignment.job_id,
+                    assignment.name,
+                    assignment.run_id
+                );
+                let span = tracing::info_span!("job", job.id = assignment.job_id, run.id = assignment.run_id);
+                assignment::run_assignment(&agent, assignment, stop.clone()).instrument(span).await;
+            }
+            Ok(None) => delay = Duration::ZERO,
+            Err(error) if matches!(error.status(), Some(401 | 403)) => return Err(AgentError::Refused(error)),
+            Err(error) => {
+                delay = next_delay(delay);
+                warn!(%error, "claiming a job failed; trying again in {} s", delay.as_secs_f64());
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    _ = stop.wait_for(|stop| *stop) => return Ok(()),
+                }
+            }
+        }
+        if *stop.borrow() {
+            return Ok(());
+        }
+    }
+}
+
+/// Backing off: 1 s, doubling, at most 30 s.
+fn next_delay(delay: Duration) -> Duration {
+    (delay * 2).clamp(Duration::from_secs(1), Duration::from_secs(30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_claims_back_off_from_one_to_thirty_seconds() {
+        let delays: Vec<u64> = std::iter::successors(Some(Duration::ZERO), |delay| Some(next_delay(*delay)))
+            .skip(1)
+            .take(7)
+            .map(|delay| delay.as_secs())
+            .collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30]);
+    }
+}

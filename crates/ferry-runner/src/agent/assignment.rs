@@ -1,0 +1,343 @@
+//! One claimed job, from its assignment to its completion: the workspace from the repository's
+//! mirror, the [`JobSetup`] built as `ferry run` builds one, [`run_job`], its events sent in
+//! numbered batches, heartbeats that keep the lease, and the completion.
+//!
+//! Three tasks share one [`Control`]: the job, the reporter (events → batches → server) and
+//! the heartbeat. The server's `cancel: true` (in an answer to either) stops the job, which
+//! then completes as cancelled. A 404 or 409 (the job was failed as lost, or completed
+//! elsewhere) or a refused token means the job is not this runner's any more: it is stopped
+//! and not completed.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use ferry_client::{Client, ClientError};
+use ferry_model::Conclusion;
+use ferry_proto::runner::{EventBatch, JobAssignment, JobCompletion, JobControl, LEASE_MS};
+use ferry_workflow::Dialect;
+use serde_json::{Map, Value};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{info, warn};
+
+use super::Agent;
+use super::batch::{Batcher, step_event};
+use crate::job::{JobEvent, JobOutcome, JobSetup, run_job};
+use crate::mask::Masker;
+
+/// How long a batch or a completion is retried while the server cannot be reached.
+const RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// What the job's tasks tell each other.
+#[derive(Debug)]
+struct Control {
+    cancel: watch::Sender<bool>,
+    /// The job is no longer this runner's: do not complete it.
+    lost: AtomicBool,
+}
+
+impl Control {
+    fn cancel(&self) {
+        self.cancel.send_replace(true);
+    }
+
+    fn lose(&self) {
+        self.lost.store(true, Ordering::SeqCst);
+        self.cancel();
+    }
+
+    fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Acts on the server's answer to a batch or a heartbeat; `false` when the job is gone.
+    fn apply(&self, job_id: i64, res: Result<JobControl, ClientError>) -> Result<bool, ClientError> {
+        match res {
+            Ok(control) => {
+                if control.cancel && !*self.cancel.borrow() {
+                    info!(job.id = job_id, "the server cancelled job {job_id}");
+                    self.cancel();
+                }
+                Ok(true)
+            }
+            Err(error) if is_gone(&error) => {
+                warn!(job.id = job_id, %error, "job {job_id} is no longer this runner's; stopping it");
+                self.lose();
+                Ok(false)
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// The server will not take reports for this job from this runner any more.
+fn is_gone(error: &ClientError) -> bool {
+    matches!(error.status(), Some(401 | 403 | 404 | 409))
+}
+
+/// Runs `assignment` to its completion; `stop` turning true (the agent is shutting down)
+/// cancels it.
+pub(super) async fn run_assignment(agent: &Agent, assignment: JobAssignment, mut stop: watch::Receiver<bool>) {
+    let job_id = assignment.job_id;
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let control = Arc::new(Control { cancel: cancel_tx, lost: AtomicBool::new(false) });
+    // From the start: cloning a large repository can outlast a lease.
+    let heartbeat = tokio::spawn(heartbeats(agent.client.clone(), job_id, control.clone()));
+    let stopper = {
+        let control = control.clone();
+        tokio::spawn(async move {
+            if stop.wait_for(|stop| *stop).await.is_ok() {
+                control.cancel();
+            }
+        })
+    };
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (done_tx, done_rx) = oneshot::channel();
+    let reporter = tokio::spawn(report(agent.client.clone(), job_id, events_rx, done_rx, control.clone()));
+
+    let job_dir = agent.work_dir.join("jobs").join(job_id.to_string());
+    let outcome = {
+        let mut cancelled = cancel_rx.clone();
+        let prepared = tokio::select! {
+            prepared = prepare(agent, &assignment, &job_dir) => Some(prepared),
+            _ = cancelled.wait_for(|cancel| *cancel) => None,
+        };
+        match prepared {
+            Some(Ok(setup)) => run_job(setup, 0, events_tx, cancel_rx).await,
+            Some(Err(reason)) => JobOutcome::failed(reason),
+            None => JobOutcome {
+                conclusion: Conclusion::Cancelled,
+                result: Conclusion::Cancelled,
+                ..JobOutcome::failed("the job was cancelled before its steps ran".to_owned())
+            },
+        }
+    };
+    let _ = done_tx.send(());
+    if reporter.await.is_err() {
+        warn!(job.id = job_id, "the reporter of job {job_id} panicked; its last lines may be missing");
+    }
+    if control.is_lost() {
+        info!(job.id = job_id, "not completing job {job_id}: it is no longer this runner's");
+    } else {
+        complete(&agent.client, job_id, &outcome, &control).await;
+    }
+    heartbeat.abort();
+    stopper.abort();
+    let dir = job_dir.clone();
+    let removed = tokio::task::spawn_blocking(move || remove_dir(&dir)).await;
+    if let Ok(Err(error)) = removed {
+        warn!(job.id = job_id, %error, "could not remove {}", job_dir.display());
+    }
+}
+
+/// The job's folder, workspace and setup; the error is the reason the job failed.
+async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> Result<JobSetup, String> {
+    let file = assignment.workflow_file.as_str();
+    let dialect = if Path::new(file).parent().is_some_and(|parent| parent.ends_with(".ferry/workflows")) {
+        Dialect::Ferry
+    } else {
+        Dialect::GitHub
+    };
+    let (workflow, diagnostics) = ferry_workflow::parse_workflow(&assignment.workflow_src, dialect);
+    let errors: Vec<String> = diagnostics
+        .iter()
+        .filter(|diagnostic| diagnostic.is_error())
+        .map(|diagnostic| {
+            let pos = diagnostic.span.start;
+            format!("{file}:{}:{}: {} [{}]", pos.line, pos.col, diagnostic.message, diagnostic.code)
+        })
+        .collect();
+    let workflow = match workflow {
+        Some(workflow) if errors.is_empty() => workflow,
+        _ => return Err(format!("{file} has errors: {}", errors.join("; "))),
+    };
+
+    let workspace = job_dir.join("workspace");
+    let temp = job_dir.join("temp");
+    let dir = job_dir.to_path_buf();
+    let temp_dir = temp.clone();
+    tokio::task::spawn_blocking(move || {
+        // A folder left by a runner that stopped in the middle of this job.
+        remove_dir(&dir)?;
+        std::fs::create_dir_all(&temp_dir)
+    })
+    .await
+    .map_err(|error| format!("preparing the job's folder: {error}"))?
+    .map_err(|error| format!("creating {}: {error}", temp.display()))?;
+    let mirror = agent
+        .mirrors
+        .mirror_with(&assignment.repo, &assignment.sha)
+        .await
+        .map_err(|error| format!("fetching {}: {error}", assignment.repo))?;
+    crate::workspace::prepare_workspace(&mirror, &assignment.sha, &workspace)
+        .await
+        .map_err(|error| format!("checking out {} of {}: {error}", assignment.sha, assignment.repo))?;
+
+    let mut contexts = assignment.contexts.clone();
+    let mut secrets = assignment.secrets.clone();
+    secrets.entry("GITHUB_TOKEN").or_insert_with(|| Value::String(String::new()));
+    let mut masker = Masker::new();
+    for value in secrets.values() {
+        match value {
+            Value::String(text) => masker.add(text),
+            other => masker.add(&other.to_string()),
+        }
+    }
+    contexts.insert("secrets".to_owned(), Value::Object(secrets));
+    let event_path = job_dir.join("event.json");
+    if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut) {
+        github.insert("workspace".to_owned(), Value::String(workspace.display().to_string()));
+        // Steps read the payload from `$GITHUB_EVENT_PATH`; the server's path means nothing here.
+        let event = github.get("event").cloned().unwrap_or_else(|| Value::Object(Map::new()));
+        let json = serde_json::to_vec_pretty(&event).map_err(|error| format!("writing the event payload: {error}"))?;
+        std::fs::write(&event_path, json).map_err(|error| format!("writing {}: {error}", event_path.display()))?;
+        github.insert("event_path".to_owned(), Value::String(event_path.display().to_string()));
+    }
+    Ok(JobSetup {
+        workflow: Arc::new(workflow),
+        workflow_file: assignment.workflow_file.clone(),
+        job_id: assignment.job_key.clone(),
+        name: assignment.name.clone(),
+        contexts,
+        action_dirs: vec![workspace.join(".ferry").join("actions")],
+        workspace,
+        temp,
+        files: job_dir.join("files"),
+        artifacts: agent.work_dir.join("artifacts").join(assignment.run_id.to_string()),
+        cache: None,
+        masker: Arc::new(RwLock::new(masker)),
+    })
+}
+
+/// Sends the job's events in batches until `done` (the job ended), then what is left.
+async fn report(
+    client: Client,
+    job_id: i64,
+    mut events: mpsc::UnboundedReceiver<(usize, JobEvent)>,
+    mut done: oneshot::Receiver<()>,
+    control: Arc<Control>,
+) {
+    let mut batcher = Batcher::new();
+    let push = |batcher: &mut Batcher, event: JobEvent| {
+        batcher.push(step_event(event, now_ms()), std::time::Instant::now());
+    };
+    loop {
+        let deadline = batcher.deadline();
+        tokio::select! {
+            event = events.recv() => match event {
+                Some((_, event)) => push(&mut batcher, event),
+                None => break,
+            },
+            _ = &mut done => {
+                // Everything the job sent was sent before it returned.
+                while let Ok((_, event)) = events.try_recv() {
+                    push(&mut batcher, event);
+                }
+                break;
+            }
+            () = sleep_until(deadline) => {}
+        }
+        while batcher.is_due(std::time::Instant::now()) {
+            let Some(batch) = batcher.take() else { break };
+            if !send_batch(&client, job_id, &batch, &control).await {
+                return;
+            }
+        }
+    }
+    while let Some(batch) = batcher.take() {
+        if !send_batch(&client, job_id, &batch, &control).await {
+            return;
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends `batch`, the same one again (same number) while the server cannot be reached, for up
+/// to [`RETRY_FOR`]; `false` when the job is gone (or the server stayed away, so its lease ran
+/// out and it is gone too).
+async fn send_batch(client: &Client, job_id: i64, batch: &EventBatch, control: &Control) -> bool {
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match control.apply(job_id, client.send_events(job_id, batch).await) {
+            Ok(kept) => return kept,
+            Err(error) if error.is_transient() && started.elapsed() < RETRY_FOR => {
+                warn!(job.id = job_id, seq = batch.seq, %error, "sending events of job {job_id} failed; trying again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(error) if error.is_transient() => {
+                warn!(job.id = job_id, %error, "the server stayed unreachable; stopping job {job_id}");
+                control.lose();
+                return false;
+            }
+            Err(error) => {
+                // A batch the server cannot take will not be taken later; the log misses it.
+                warn!(job.id = job_id, seq = batch.seq, %error, "the server refused events of job {job_id}");
+                return true;
+            }
+        }
+    }
+}
+
+/// Heartbeats every third of the lease until aborted.
+async fn heartbeats(client: Client, job_id: i64, control: Arc<Control>) {
+    let period = Duration::from_millis(u64::try_from(LEASE_MS / 3).unwrap_or(5_000));
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        ticker.tick().await;
+        match control.apply(job_id, client.heartbeat(job_id).await) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => warn!(job.id = job_id, %error, "heartbeat of job {job_id} failed"),
+        }
+    }
+}
+
+/// Completes the job with its outcome, retrying while the server cannot be reached.
+async fn complete(client: &Client, job_id: i64, outcome: &JobOutcome, control: &Control) {
+    let completion = JobCompletion {
+        conclusion: outcome.conclusion,
+        outputs: outcome.outputs.clone(),
+        reason: outcome.error.clone(),
+    };
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match client.complete(job_id, &completion).await {
+            Ok(()) => {
+                info!(job.id = job_id, conclusion = %outcome.conclusion, "job {job_id} completed: {}", outcome.conclusion);
+                return;
+            }
+            Err(error) if error.is_transient() && started.elapsed() < RETRY_FOR && !control.is_lost() => {
+                warn!(job.id = job_id, %error, "completing job {job_id} failed; trying again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(error) => {
+                warn!(job.id = job_id, %error, "could not complete job {job_id}");
+                return;
+            }
+        }
+    }
+}
+
+fn remove_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+}

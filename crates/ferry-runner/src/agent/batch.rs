@@ -1,0 +1,142 @@
+//! A job's events as the runner protocol carries them: each [`JobEvent`] becomes a
+//! [`StepEvent`] (groups and annotations become the `##[…]` lines GitHub's log shows), and the
+//! events are cut into numbered [`EventBatch`]es. Pure, with time passed in, so the rules are
+//! tested with data; the agent does the sending.
+//!
+//! A batch is due once its oldest event waited [`MAX_DELAY`] or it holds [`MAX_LINES`] lines,
+//! whichever comes first; a batch never holds more than [`MAX_LINES`] lines, so a step that
+//! prints fast while a send is slow makes several batches, not one huge one.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use ferry_proto::runner::{EventBatch, StepEvent};
+
+use crate::commands::{Annotation, Level};
+use crate::job::JobEvent;
+
+/// The longest an event waits before its batch is sent.
+pub(crate) const MAX_DELAY: Duration = Duration::from_millis(50);
+/// The most lines one batch carries; a batch this full is sent at once.
+pub(crate) const MAX_LINES: usize = 500;
+
+/// The protocol's event for `event`, which happened at `at_ms` (milliseconds since the epoch).
+pub(crate) fn step_event(event: JobEvent, at_ms: i64) -> StepEvent {
+    let idx = |step_idx: usize| i64::try_from(step_idx).unwrap_or(i64::MAX);
+    let line = |step_idx: usize, text: String| StepEvent::Lines { step_idx: idx(step_idx), lines: vec![text] };
+    match event {
+        JobEvent::StepStarted { step_idx, name } => StepEvent::StepStarted { step_idx: idx(step_idx), name, at: at_ms },
+        JobEvent::Line { step_idx, text } => line(step_idx, text),
+        JobEvent::Group { step_idx, title } => line(step_idx, format!("##[group]{title}")),
+        JobEvent::EndGroup { step_idx } => line(step_idx, "##[endgroup]".to_owned()),
+        JobEvent::Annotation { step_idx, annotation } => line(step_idx, annotation_line(&annotation)),
+        JobEvent::StepFinished { step_idx, outcome, conclusion, elapsed: _ } => {
+            StepEvent::StepFinished { step_idx: idx(step_idx), outcome, conclusion, at: at_ms }
+        }
+    }
+}
+
+/// `##[error]file:line:col: title: message`, with the parts the annotation has.
+fn annotation_line(annotation: &Annotation) -> String {
+    let level = match annotation.level {
+        Level::Error => "error",
+        Level::Warning => "warning",
+        Level::Notice => "notice",
+    };
+    let mut text = format!("##[{level}]");
+    if let Some(file) = &annotation.file {
+        text.push_str(file);
+        for number in [annotation.line, annotation.col].into_iter().map_while(|number| number) {
+            text.push_str(&format!(":{number}"));
+        }
+        text.push_str(": ");
+    }
+    if let Some(title) = &annotation.title {
+        text.push_str(title);
+        text.push_str(": ");
+    }
+    text.push_str(&annotation.message);
+    text
+}
+
+/// The events not sent yet, and the number the next batch gets (1, 2, 3… per job).
+#[derive(Debug)]
+pub(crate) struct Batcher {
+    next_seq: i64,
+    events: VecDeque<StepEvent>,
+    n_lines: usize,
+    /// When the oldest waiting event came.
+    oldest: Option<Instant>,
+}
+
+impl Batcher {
+    pub(crate) fn new() -> Batcher {
+        Batcher { next_seq: 1, events: VecDeque::new(), n_lines: 0, oldest: None }
+    }
+
+    /// Adds an event that came at `now`; lines of the step the last event was about join it.
+    pub(crate) fn push(&mut self, event: StepEvent, now: Instant) {
+        self.oldest.get_or_insert(now);
+        if let StepEvent::Lines { step_idx, lines } = event {
+            self.n_lines += lines.len();
+            if let Some(StepEvent::Lines { step_idx: last_idx, lines: last }) = self.events.back_mut()
+                && *last_idx == step_idx
+            {
+                last.extend(lines);
+                return;
+            }
+            self.events.push_back(StepEvent::Lines { step_idx, lines });
+        } else {
+            self.events.push_back(event);
+        }
+    }
+
+    /// When the waiting events are due at the latest, `None` when nothing waits.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.oldest.map(|oldest| oldest + MAX_DELAY)
+    }
+
+    /// Whether a batch should be sent now.
+    pub(crate) fn is_due(&self, now: Instant) -> bool {
+        self.n_lines >= MAX_LINES || self.deadline().is_some_and(|deadline| deadline <= now)
+    }
+
+    /// The next batch, numbered: the oldest events, up to [`MAX_LINES`] lines. `None` when
+    /// nothing waits. What is left keeps the oldest event's time: it waits no longer than the
+    /// batch just taken would have.
+    pub(crate) fn take(&mut self) -> Option<EventBatch> {
+        if self.events.is_empty() {
+            return None;
+        }
+        let mut events = Vec::new();
+        let mut n_lines = 0;
+        while let Some(event) = self.events.pop_front() {
+            match event {
+                StepEvent::Lines { step_idx, mut lines } if n_lines + lines.len() > MAX_LINES => {
+                    let rest = lines.split_off(MAX_LINES - n_lines);
+                    n_lines += lines.len();
+                    if !lines.is_empty() {
+                        events.push(StepEvent::Lines { step_idx, lines });
+                    }
+                    self.events.push_front(StepEvent::Lines { step_idx, lines: rest });
+                    break;
+                }
+                StepEvent::Lines { step_idx, lines } => {
+                    n_lines += lines.len();
+                    events.push(StepEvent::Lines { step_idx, lines });
+                }
+                other => events.push(other),
+            }
+        }
+        self.n_lines -= n_lines;
+        if self.events.is_empty() {
+            self.oldest = None;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Some(EventBatch { seq, events })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,101 @@
+//! The runner's copies of the repositories it builds: one bare mirror per repository under
+//! `<work_dir>/repos/<sha256 of the URL>.git`, cloned the first time (`git clone --mirror`)
+//! and fetched when a job wants a commit it lacks. Jobs then clone from the mirror, sharing
+//! its objects, so a repository crosses the network once per new commit, not once per job.
+//!
+//! Fetches and clones of one mirror are serialized; a clone goes to a `.partial` folder that
+//! is renamed when complete, so a runner stopped mid-clone leaves no broken mirror.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use crate::workspace::{WorkspaceError, failure, git_os};
+
+/// The mirrors under one folder.
+#[derive(Debug)]
+pub(crate) struct Mirrors {
+    root: PathBuf,
+    /// One lock per mirror, made on first use.
+    locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Mirrors {
+    pub(crate) fn new(root: PathBuf) -> Mirrors {
+        Mirrors { root, locks: Mutex::new(HashMap::new()) }
+    }
+
+    /// The mirror of `repo`, holding commit `sha` unless the repository lacks it (then
+    /// checking it out reports the unknown commit).
+    ///
+    /// # Errors
+    /// git is missing, or cloning or fetching failed (git's message says why).
+    pub(crate) async fn mirror_with(&self, repo: &str, sha: &str) -> Result<PathBuf, WorkspaceError> {
+        let path = self.root.join(format!("{}.git", mirror_name(repo)));
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            locks.entry(path.clone()).or_default().clone()
+        };
+        let _guard = lock.lock().await;
+        if !path.is_dir() {
+            let partial = path.with_extension("git.partial");
+            if partial.exists() {
+                std::fs::remove_dir_all(&partial)?;
+            }
+            let args = [
+                OsStr::new("clone"),
+                OsStr::new("--mirror"),
+                OsStr::new("--quiet"),
+                OsStr::new("--template="),
+                OsStr::new("--"),
+                OsStr::new(repo),
+                partial.as_os_str(),
+            ];
+            let output = git_os(None, &args).await?;
+            if !output.status.success() {
+                return Err(failure(&args, &output));
+            }
+            std::fs::rename(&partial, &path)?;
+            tracing::info!(repo, mirror = %path.display(), "cloned a mirror of {repo}");
+        } else if !has_commit(&path, sha).await? {
+            let args = ["fetch", "--quiet", "--prune", "origin"].map(OsStr::new);
+            let output = git_os(Some(&path), &args).await?;
+            if !output.status.success() {
+                return Err(failure(&args, &output));
+            }
+            tracing::info!(repo, sha, "fetched {repo} for commit {sha}");
+        }
+        Ok(path)
+    }
+}
+
+/// The mirror's folder name: the SHA-256 of the repository's URL or path, in hex.
+fn mirror_name(repo: &str) -> String {
+    Sha256::digest(repo.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+async fn has_commit(mirror: &Path, sha: &str) -> Result<bool, WorkspaceError> {
+    // Only a hexadecimal id is looked up, so it cannot be read as an option or a revision
+    // expression; anything else is "missing" and fails at checkout with a clear message.
+    if sha.is_empty() || !sha.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Ok(false);
+    }
+    let spec = format!("{sha}^{{commit}}");
+    let output = git_os(Some(mirror), &["cat-file", "-e", &spec].map(OsStr::new)).await?;
+    Ok(output.status.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirrors_are_named_by_the_hash_of_their_url() {
+        assert_eq!(mirror_name("https://example.com/a.git").len(), 64);
+        assert_ne!(mirror_name("https://example.com/a.git"), mirror_name("https://example.com/b.git"));
+        assert_eq!(mirror_name(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+}

@@ -1,0 +1,72 @@
+//! `ferry logs`: a run's log lines, prefixed by job and step (`build | step 2 | line`), or its
+//! chunks as JSON lines; with `--follow`, until the run completes.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::ExitCode;
+
+use anstyle::{AnsiColor, Style};
+use anyhow::Context as _;
+use ferry_client::Client;
+use ferry_proto::runs::LogChunkView;
+
+use super::{block_on, connect};
+use crate::cli::LogsArgs;
+use crate::render::DIM;
+
+const PALETTE: [AnsiColor; 6] =
+    [AnsiColor::Cyan, AnsiColor::Magenta, AnsiColor::Blue, AnsiColor::Yellow, AnsiColor::Green, AnsiColor::BrightBlue];
+
+pub fn main(args: LogsArgs) -> anyhow::Result<ExitCode> {
+    let client = connect(&args.connect)?;
+    block_on(async {
+        let mut names = JobNames::default();
+        if !args.json {
+            names.refresh(&client, args.run).await?;
+        }
+        let mut stream = client.logs(args.run, args.job, args.follow).await?;
+        let mut stdout = anstream::stdout();
+        while let Some(chunk) = stream.next().await? {
+            if args.json {
+                let line = serde_json::to_string(&chunk).context("serializing a log chunk")?;
+                writeln!(stdout, "{line}").context("writing to stdout")?;
+                continue;
+            }
+            // A job that started after the names were read.
+            if !names.jobs.contains_key(&chunk.job_id) {
+                names.refresh(&client, args.run).await?;
+            }
+            print_chunk(&mut stdout, &names, &chunk)?;
+        }
+        Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Job names and colours by job id, from `GET /api/v1/runs/{id}`.
+#[derive(Default)]
+struct JobNames {
+    jobs: HashMap<i64, (String, Style)>,
+}
+
+impl JobNames {
+    async fn refresh(&mut self, client: &Client, run_id: i64) -> anyhow::Result<()> {
+        let detail = client.get_run(run_id).await?;
+        for (job_idx, job) in detail.jobs.iter().enumerate() {
+            let style = PALETTE[job_idx % PALETTE.len()].on_default();
+            self.jobs.insert(job.id, (job.name.clone(), style));
+        }
+        Ok(())
+    }
+}
+
+fn print_chunk(out: &mut impl Write, names: &JobNames, chunk: &LogChunkView) -> anyhow::Result<()> {
+    let unknown = (format!("job {}", chunk.job_id), Style::new());
+    let (name, style) = names.jobs.get(&chunk.job_id).unwrap_or(&unknown);
+    // Numbered from 1, as people count a job's steps.
+    let step = chunk.step_idx + 1;
+    for line in &chunk.lines {
+        writeln!(out, "{style}{name}{style:#} {DIM}| step {step} |{DIM:#} {line}").context("writing to stdout")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! `ferry runner`: registers with the server when given an admin token, sets up logging, and
+//! runs `ferry_runner::agent` until Ctrl-C or SIGTERM.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use ferry_client::Client;
+use ferry_proto::runner::RunnerRegistration;
+use ferry_runner::agent::{AgentOptions, run_agent};
+
+use crate::cli::RunnerArgs;
+
+/// Runner tokens start so; any other token is taken for an admin's and used to register.
+const RUNNER_TOKEN_PREFIX: &str = "ferryr_";
+
+pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .init();
+    let token = crate::client::token(&args.connect)?;
+    let labels = labels(&args.labels);
+    let name = args.name.clone().unwrap_or_else(host_name);
+    let slots = args.slots.map_or_else(|| std::thread::available_parallelism().map_or(2, usize::from), usize::from);
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let token = if token.starts_with(RUNNER_TOKEN_PREFIX) {
+            token
+        } else {
+            let admin = Client::new(&args.connect.server, &token)?;
+            let registration = RunnerRegistration { name: name.clone(), labels: labels.clone() };
+            let registered = admin.register_runner(&registration).await.with_context(|| {
+                format!(
+                    "registering runner {name} (the token is not a runner token `ferryr_…`, so it must be an admin's)"
+                )
+            })?;
+            tracing::info!(
+                runner.id = registered.id,
+                "registered as runner {} (id {})",
+                registered.name,
+                registered.id
+            );
+            registered.token
+        };
+        let client = Client::new(&args.connect.server, &token)?;
+        let options = AgentOptions { labels, slots, work_dir: args.work_dir.clone() };
+        run_agent(client, options, crate::server::shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `self-hosted`, `linux` and the architecture as GitHub names them, then `extra`, each once
+/// (ignoring case, as matching does).
+fn labels(extra: &[String]) -> Vec<String> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let mut labels: Vec<String> = Vec::new();
+    for label in ["self-hosted", "linux", arch].into_iter().chain(extra.iter().map(String::as_str)) {
+        let label = label.trim();
+        if !label.is_empty() && !labels.iter().any(|known| known.eq_ignore_ascii_case(label)) {
+            labels.push(label.to_owned());
+        }
+    }
+    labels
+}
+
+/// This host's name, made a valid runner name (letters, digits, `.`, `_`, `-`).
+fn host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let name: String = name
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+        .take(100)
+        .collect();
+    if name.is_empty() { "ferry-runner".to_owned() } else { name }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_start_with_githubs_self_hosted_ones_and_appear_once() {
+        let labels = labels(&["gpu".to_owned(), "Linux".to_owned(), " ".to_owned(), "GPU".to_owned()]);
+        assert_eq!(labels[..2], ["self-hosted", "linux"]);
+        assert_eq!(labels[3..], ["gpu"]);
+        assert_eq!(labels.len(), 4);
+    }
+}
