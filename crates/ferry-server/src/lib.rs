@@ -165,7 +165,8 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
     let state = AppState {
         store,
         secret_box: Arc::new(secret_box),
-        data_dir: config.data_dir.clone(),
+        // git runs in other folders, so the mirrors' paths must not be relative.
+        data_dir: std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone()),
         pipeline: Arc::new(pipeline),
     };
     Ok(Server { listener, local_addr, admin_token_file, state })

@@ -180,6 +180,14 @@ pub struct ServerArgs {
     /// The database: a file path, sqlite://PATH or postgres://… [default: DIR/ferry.db]
     #[arg(long, env = "FERRY_DATABASE", hide_env_values = true, value_name = "URL")]
     pub database: Option<String>,
+    /// How many jobs the runner inside the server runs at once; 0 runs none (only runners on
+    /// other hosts then take jobs) [default: the number of cores]
+    #[arg(long, env = "FERRY_RUNNER_SLOTS", value_name = "N")]
+    pub runner_slots: Option<usize>,
+    /// How often each project's repository is polled for commits no webhook announced, and
+    /// `on.schedule` checked, in seconds; 0 turns both off [default: 30]
+    #[arg(long, env = "FERRY_POLL_INTERVAL", value_name = "SECONDS")]
+    pub poll_interval: Option<u64>,
 }
 
 /// Where the server is and which token to send; shared by the client commands.

@@ -21,6 +21,7 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
         None if Path::new(DEFAULT_CONFIG).is_file() => Some(read_config(Path::new(DEFAULT_CONFIG))?),
         None => None,
     };
+    let slots = args.runner_slots.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     let config = server_config(args, file.unwrap_or_default());
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
@@ -30,9 +31,58 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
             println!("ferry: wrote the first admin token to {}", path.display());
         }
         println!("ferry server listening on http://{}", server.local_addr());
-        server.run(shutdown_signal()).await.context("serving")?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let runner = if slots == 0 {
+            None
+        } else {
+            let labels = embedded_labels();
+            let token =
+                server.local_runner_token(EMBEDDED_RUNNER, &labels).await.context("registering the embedded runner")?;
+            let client = ferry_client::Client::new(&format!("http://{}", server.local_addr()), &token)?;
+            let options = ferry_runner::agent::AgentOptions {
+                labels,
+                slots,
+                work_dir: std::path::absolute(&config.data_dir)
+                    .unwrap_or_else(|_| config.data_dir.clone())
+                    .join("runner"),
+            };
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(ferry_runner::agent::run_agent(client, options, async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            })))
+        };
+        let signalled = async move {
+            shutdown_signal().await;
+            // Running jobs are cancelled and reported before the server stops answering.
+            let _ = stop_tx.send(true);
+            if let Some(runner) = runner {
+                match runner.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => tracing::warn!(%error, "the embedded runner stopped: {error}"),
+                    Err(error) => tracing::warn!(%error, "the embedded runner failed: {error}"),
+                }
+            }
+        };
+        server.run(signalled).await.context("serving")?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The name the runner inside `ferry server` registers under.
+const EMBEDDED_RUNNER: &str = "embedded";
+
+/// The embedded runner's labels: a self-hosted runner's, plus GitHub's hosted Linux labels,
+/// since this host is where such jobs run when nothing else is set up.
+fn embedded_labels() -> Vec<String> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    ["self-hosted", "linux", arch, "ferry", "ubuntu-latest", "ubuntu-24.04", "ubuntu-22.04"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The `[server]` table of `ferry.toml`.
@@ -63,10 +113,12 @@ fn read_config(path: &Path) -> anyhow::Result<ServerSection> {
 /// Flags (and their FERRY_* variables) win over the file, the file over the defaults.
 fn server_config(args: ServerArgs, file: ServerSection) -> ServerConfig {
     let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./ferry-data"));
+    let defaults = ServerConfig::new(data_dir);
     ServerConfig {
         listen: args.listen.or(file.listen).unwrap_or(ferry_server::DEFAULT_LISTEN),
         database: args.database.or(file.database),
-        ..ServerConfig::new(data_dir)
+        poll_interval: args.poll_interval.map_or(defaults.poll_interval, std::time::Duration::from_secs),
+        ..defaults
     }
 }
 

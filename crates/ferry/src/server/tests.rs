@@ -8,6 +8,8 @@ fn args(data_dir: Option<&str>, listen: Option<&str>, database: Option<&str>) ->
         data_dir: data_dir.map(PathBuf::from),
         listen: listen.map(|addr| addr.parse().expect("an address")),
         database: database.map(str::to_owned),
+        runner_slots: None,
+        poll_interval: None,
     }
 }
 
@@ -41,4 +43,14 @@ fn unknown_keys_in_the_file_are_refused() {
     std::fs::write(&path, "[server]\nlisten_on = \"0.0.0.0:9000\"\n").expect("write");
     let error = format!("{:#}", read_config(&path).expect_err("an unknown key"));
     assert!(error.contains("listen_on"), "{error}");
+}
+
+#[test]
+fn the_poll_interval_flag_is_in_seconds_and_zero_turns_polling_off() {
+    let mut flags = args(None, None, None);
+    flags.poll_interval = Some(0);
+    assert_eq!(server_config(flags, ServerSection::default()).poll_interval, std::time::Duration::ZERO);
+    let mut flags = args(None, None, None);
+    flags.poll_interval = Some(5);
+    assert_eq!(server_config(flags, ServerSection::default()).poll_interval, std::time::Duration::from_secs(5));
 }
