@@ -4,8 +4,10 @@
 //! shell, and with `LC_ALL=C`; a ref or commit never starts with `-`, so it cannot be read as
 //! an option.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use tokio::process::Command;
 
@@ -34,6 +36,9 @@ pub(crate) struct Mirror {
     url: String,
 }
 
+/// One lock per mirror folder, so syncs of a mirror (a webhook and a poll) never overlap.
+static MIRROR_LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Mutex::default);
+
 /// The folders whose `*.yml`/`*.yaml` files are workflows.
 pub(crate) const WORKFLOW_DIRS: [&str; 2] = [".github/workflows", ".ferry/workflows"];
 
@@ -42,8 +47,15 @@ impl Mirror {
         Mirror { dir: data_dir.join("repos").join(format!("{project_id}.git")), url: url.to_owned() }
     }
 
-    /// Clones the repository the first time, then fetches every branch and tag.
+    /// Clones the repository the first time, then fetches every branch and tag. Syncs of one
+    /// mirror take turns; a clone is made beside the mirror and renamed into place, so one
+    /// that fails halfway leaves nothing behind.
     pub(crate) async fn sync(&self) -> Result<(), MirrorError> {
+        let lock = {
+            let mut locks = MIRROR_LOCKS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            locks.entry(self.dir.clone()).or_default().clone()
+        };
+        let _turn = lock.lock().await;
         if self.dir.join("HEAD").is_file() {
             // The URL may have changed since the clone.
             git(&self.dir, &["remote", "set-url", "origin", &self.url]).await?;
@@ -53,8 +65,17 @@ impl Mirror {
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent)
             .map_err(|error| MirrorError::Spawn(format!("creating {}: {error}", parent.display())))?;
-        let dest = self.dir.display().to_string();
-        git(parent, &["clone", "--mirror", "--quiet", "--", &self.url, &dest]).await?;
+        let partial = self.dir.with_extension("git.partial");
+        // Left by a clone that was cut short (the server was killed).
+        let _ = std::fs::remove_dir_all(&partial);
+        let dest = partial.display().to_string();
+        let res = git(parent, &["clone", "--mirror", "--quiet", "--", &self.url, &dest]).await;
+        if let Err(error) = res {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(error);
+        }
+        std::fs::rename(&partial, &self.dir)
+            .map_err(|error| MirrorError::Spawn(format!("moving the clone to {}: {error}", self.dir.display())))?;
         Ok(())
     }
 
