@@ -7,6 +7,7 @@ mod openapi;
 mod pipeline;
 mod probes;
 mod projects;
+mod ui;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
