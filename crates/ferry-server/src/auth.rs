@@ -5,10 +5,14 @@
 //! 32 random bytes of secret, both in hex. Only the prefix and the SHA-256 of the secret are
 //! stored. The secret is random and long, so a fast hash is enough (nothing to brute-force),
 //! and the hashes are compared in constant time.
+//!
+//! The web UI's `ferry_session` cookie (set by `POST /login`) stands in for the header; a
+//! request it authenticates must also send `X-Ferry-CSRF: 1` unless it only reads.
 
 use std::path::{Path, PathBuf};
 
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use ferry_store::{ApiToken, NewApiToken, Role, Runner, Store};
@@ -103,10 +107,30 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     match bearer {
         Some((_, plaintext)) => Ok(plaintext.trim()),
         None => match session_cookie(parts) {
-            Some(plaintext) => Ok(plaintext),
+            Some(plaintext) => {
+                check_csrf(parts)?;
+                Ok(plaintext)
+            }
             None => Err(ApiError::unauthorized("an `Authorization: Bearer <token>` header is required")),
         },
     }
+}
+
+/// A request the session cookie authenticates may change something only with the header
+/// `X-Ferry-CSRF: 1`, which the UI's scripts send: a form or page on another site can make
+/// the browser send the cookie but not a custom header (that needs CORS, which the server
+/// never answers). Reads (GET, HEAD) need no header.
+fn check_csrf(parts: &Parts) -> Result<(), ApiError> {
+    if parts.method == Method::GET || parts.method == Method::HEAD {
+        return Ok(());
+    }
+    if parts.headers.get("x-ferry-csrf").is_some_and(|value| value.as_bytes() == b"1") {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(
+        "a request authenticated by the `ferry_session` cookie must send the header `X-Ferry-CSRF: 1` \
+         (or use `Authorization: Bearer <token>` instead of the cookie)",
+    ))
 }
 
 /// The token the web UI keeps in its `ferry_session` cookie after a person logs in.

@@ -1,7 +1,8 @@
 //! Ferry's HTTP server: the API (`/api/v1`, bearer tokens with roles), forge webhooks
 //! (`/hooks/{forge}/{project}`), probes (`/healthz`, `/readyz`) and Prometheus `/metrics`,
 //! over the state in `ferry-store`. The API's OpenAPI document, generated from the handlers,
-//! is served at `/api/v1/openapi.json`.
+//! is served at `/api/v1/openapi.json`. The web UI (`/`, `/login`, `/ui/…`) is rendered by the
+//! same binary from the same data (`ui.rs`).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), ferry_server::ServerError> {
@@ -26,6 +27,7 @@ mod pipeline;
 mod probes;
 mod router;
 mod secret_box;
+mod ui;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -12,6 +12,8 @@
 //! | `POST …/trigger`, `POST /api/v1/runs/{id}/cancel`, `POST /api/v1/runs/{id}/rerun` | developer |
 //! | `POST /api/v1/runner/claim`, `POST /api/v1/runner/jobs/{id}/{events,heartbeat,complete}` | a runner (its `ferryr_…` token) |
 //!
+//! The web UI's pages (`/`, `/login`, `/ui/…`) are merged from `ui::router`; see `ui.rs`.
+//!
 //! [`routes`] is a table, so the router and the check that the OpenAPI document describes
 //! every route (and nothing else) read the same list.
 
@@ -74,6 +76,8 @@ pub(crate) fn router(state: AppState) -> Router {
     // Routing a path twice merges the methods, so each row can stand alone.
     let router = routes().into_iter().fold(Router::new(), |router, route| router.route(route.path, route.endpoint));
     router
+        // The web UI's pages are not API routes, so they stay out of the table above.
+        .merge(crate::ui::router())
         .fallback(async || ApiError::new(StatusCode::NOT_FOUND, "no such route"))
         .method_not_allowed_fallback(async || {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method")

@@ -7,13 +7,14 @@ mod openapi;
 mod pipeline;
 mod probes;
 mod projects;
+mod ui;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
 use ferry_server::ServerConfig;
 use ferry_store::Store;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
@@ -135,6 +136,70 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// The test acting as a runner over HTTP: it registers and then speaks the protocol step by
+/// step, so each step of the protocol is visible in the test.
+pub struct ProtocolRunner<'a> {
+    server: &'a TestServer,
+    token: String,
+}
+
+impl<'a> ProtocolRunner<'a> {
+    pub fn register(server: &'a TestServer, name: &str, labels: &[&str]) -> ProtocolRunner<'a> {
+        let body = json!({"name": name, "labels": labels});
+        let res = server.call("POST", "/api/v1/runners", Some(&server.admin), Some(&body));
+        assert_eq!(res.status, 201, "{}", res.body);
+        let token = res.json()["token"].as_str().expect("a token").to_owned();
+        assert!(token.starts_with("ferryr_"), "{token}");
+        ProtocolRunner { server, token }
+    }
+
+    pub fn claim(&self, wait_ms: u64) -> Option<Value> {
+        let res = self.call("/api/v1/runner/claim", &json!({"wait_ms": wait_ms}));
+        match res.status {
+            200 => Some(res.json()),
+            204 => None,
+            status => panic!("claim answered {status}: {}", res.body),
+        }
+    }
+
+    pub fn call(&self, path: &str, body: &Value) -> Response {
+        self.server.call("POST", path, Some(&self.token), Some(body))
+    }
+
+    /// Sends batch `seq` of step events for a claimed job; returns the server's control
+    /// answer (`{"cancel": …}`).
+    pub fn send(&self, job: &Value, seq: i64, events: Value) -> Value {
+        let id = job["job_id"].as_i64().expect("a job id");
+        let res = self.call(&format!("/api/v1/runner/jobs/{id}/events"), &json!({"seq": seq, "events": events}));
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.json()
+    }
+
+    /// Completes a claimed job.
+    pub fn complete(&self, job: &Value, conclusion: &str, outputs: Value) {
+        let id = job["job_id"].as_i64().expect("a job id");
+        let res = self.call(
+            &format!("/api/v1/runner/jobs/{id}/complete"),
+            &json!({"conclusion": conclusion, "outputs": outputs}),
+        );
+        assert_eq!(res.status, 204, "{}", res.body);
+    }
+
+    /// Runs a claimed job's one step: its lines, then the conclusion and outputs.
+    pub fn finish(&self, job: &Value, lines: &[&str], conclusion: &str, outputs: Value) {
+        self.send(
+            job,
+            1,
+            json!([
+                {"type": "step_started", "step_idx": 0, "name": "Run step", "at": 1},
+                {"type": "lines", "step_idx": 0, "lines": lines},
+                {"type": "step_finished", "step_idx": 0, "outcome": conclusion, "conclusion": conclusion, "at": 2},
+            ]),
+        );
+        self.complete(job, conclusion, outputs);
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{Response, TestRepo, TestServer};
+use crate::{ProtocolRunner, Response, TestRepo, TestServer};
 
 const WORKFLOW: &str = r#"
 name: CI
@@ -38,53 +38,6 @@ jobs:
     steps:
       - run: echo report
 "#;
-
-/// The test acting as a runner: it registers and then speaks the protocol step by step.
-struct ProtocolRunner<'a> {
-    server: &'a TestServer,
-    token: String,
-}
-
-impl<'a> ProtocolRunner<'a> {
-    fn register(server: &'a TestServer, name: &str, labels: &[&str]) -> ProtocolRunner<'a> {
-        let body = json!({"name": name, "labels": labels});
-        let res = server.call("POST", "/api/v1/runners", Some(&server.admin), Some(&body));
-        assert_eq!(res.status, 201, "{}", res.body);
-        let token = res.json()["token"].as_str().expect("a token").to_owned();
-        assert!(token.starts_with("ferryr_"), "{token}");
-        ProtocolRunner { server, token }
-    }
-
-    fn claim(&self, wait_ms: u64) -> Option<Value> {
-        let res = self.call("/api/v1/runner/claim", &json!({"wait_ms": wait_ms}));
-        match res.status {
-            200 => Some(res.json()),
-            204 => None,
-            status => panic!("claim answered {status}: {}", res.body),
-        }
-    }
-
-    fn call(&self, path: &str, body: &Value) -> Response {
-        self.server.call("POST", path, Some(&self.token), Some(body))
-    }
-
-    /// Runs a claimed job's one step: its lines, then the conclusion and outputs.
-    fn finish(&self, job: &Value, lines: &[&str], conclusion: &str, outputs: Value) {
-        let id = job["job_id"].as_i64().expect("a job id");
-        let batch = json!({"seq": 1, "events": [
-            {"type": "step_started", "step_idx": 0, "name": "Run step", "at": 1},
-            {"type": "lines", "step_idx": 0, "lines": lines},
-            {"type": "step_finished", "step_idx": 0, "outcome": conclusion, "conclusion": conclusion, "at": 2},
-        ]});
-        let res = self.call(&format!("/api/v1/runner/jobs/{id}/events"), &batch);
-        assert_eq!(res.status, 200, "{}", res.body);
-        let res = self.call(
-            &format!("/api/v1/runner/jobs/{id}/complete"),
-            &json!({"conclusion": conclusion, "outputs": outputs}),
-        );
-        assert_eq!(res.status, 204, "{}", res.body);
-    }
-}
 
 fn server_with(repo: &TestRepo) -> TestServer {
     crate::hooks::with_repo_project(TestServer::start(), &repo.path())

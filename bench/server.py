@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""Benchmarks of `ferry server` with its embedded runner, each against a baseline measured in
+the same run (see BENCHMARKS.md for what they measure and the latest figures).
+
+    bench/server.py                 # all four
+    bench/server.py latency rss     # some of them: latency, throughput, log, rss
+    ROUNDS=50 bench/server.py latency
+
+- latency: a signed GitHub push webhook → the first step's process running, p50/p99 over
+  ROUNDS pushes (default 40), against bash starting the same step command directly.
+- throughput: 1,000 one-step jobs (4 matrix jobs × 250) queued at once and run by the embedded
+  runner (2 slots), against `xargs -P 2` running the same 1,000 step scripts with bash.
+- log: a step that writes 50 MB (500,000 lines of 100 bytes) while a live viewer follows the
+  run's log over SSE; done when the viewer has every line. Baseline: `cat` of the same bytes
+  to a file.
+- rss: the server's memory (VmRSS and VmHWM from /proc) after it has idled 5 s with its
+  embedded runner, and a standalone `ferry runner`'s.
+
+Needs git and python3; builds ferry in release. Every temporary file is removed on exit.
+"""
+
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FERRY = os.path.join(ROOT, "target", "release", "ferry")
+SECRET = "bench-secret"
+GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@localhost",
+               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@localhost",
+               GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
+
+
+def make_repo(path, workflow):
+    os.makedirs(os.path.join(path, ".github", "workflows"))
+    with open(os.path.join(path, ".github", "workflows", "bench.yml"), "w") as f:
+        f.write(workflow)
+    for args in (["init", "--quiet", "--initial-branch=main"], ["add", "-A"], ["commit", "--quiet", "-m", "bench"]):
+        subprocess.run(["git", "-C", path, *args], check=True, env=GIT_ENV)
+    return subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+class Server:
+    """`ferry server` on a free loopback port with a fresh data directory."""
+
+    def __init__(self, tmp, slots=2):
+        self.data = os.path.join(tmp, f"data-{time.monotonic_ns()}")
+        self.proc = subprocess.Popen(
+            [FERRY, "server", "--listen", "127.0.0.1:0", "--data-dir", self.data, "--runner-slots", str(slots),
+             "--poll-interval", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for line in self.proc.stdout:
+            if line.startswith("ferry server listening on http://"):
+                self.addr = line.strip().removeprefix("ferry server listening on http://")
+                break
+        else:
+            raise SystemExit("ferry server did not start")
+        self.token = open(os.path.join(self.data, "admin.token")).read().strip()
+        host, port = self.addr.rsplit(":", 1)
+        self.conn = http.client.HTTPConnection(host, int(port))
+
+    def call(self, method, path, body=None, headers=None):
+        data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
+        all_headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json", **(headers or {})}
+        self.conn.request(method, path, body=data, headers=all_headers)
+        res = self.conn.getresponse()
+        text = res.read()
+        if res.status >= 300:
+            raise SystemExit(f"{method} {path}: {res.status} {text[:300]!r}")
+        return json.loads(text) if text else None
+
+    def add_project(self, repo):
+        self.call("POST", "/api/v1/projects", {"name": "bench", "repo": repo, "webhook_secret": SECRET})
+
+    def wait_run(self, run_id, timeout=600):
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            detail = self.call("GET", f"/api/v1/runs/{run_id}")
+            if detail["run"]["status"] == "completed":
+                return detail
+            time.sleep(0.01)
+        raise SystemExit(f"run {run_id} did not complete")
+
+    def rss_kib(self):
+        fields = {}
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def summary(values, unit="ms", scale=1e3):
+    values = sorted(values)
+    p = lambda q: values[min(len(values) - 1, int(q * len(values)))]
+    return (f"p50 {statistics.median(values) * scale:.2f} {unit}, p99 {p(0.99) * scale:.2f} {unit} "
+            f"(min {values[0] * scale:.2f}, max {values[-1] * scale:.2f}, n={len(values)})")
+
+
+def bench_latency(tmp):
+    rounds = int(os.environ.get("ROUNDS", "40"))
+    mark = os.path.join(tmp, "mark")
+    workflow = f"on: push\njobs:\n  first:\n    runs-on: self-hosted\n    steps:\n      - run: date +%s%N > {mark}\n"
+    repo = os.path.join(tmp, "latency")
+    sha = make_repo(repo, workflow)
+    server = Server(tmp)
+    server.add_project(repo)
+    body = json.dumps({"ref": "refs/heads/main", "before": "0" * 40, "after": sha,
+                       "repository": {"full_name": "bench/bench"}, "sender": {"login": "bench"},
+                       "commits": [{"id": sha, "added": [], "modified": ["x"], "removed": []}]}).encode()
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": signature}
+    ferry, baseline = [], []
+    for round_idx in range(rounds + 2):
+        if os.path.exists(mark):
+            os.remove(mark)
+        sent = time.time_ns()
+        queued = server.call("POST", "/hooks/github/bench", body, headers)
+        while not os.path.exists(mark) or os.path.getsize(mark) == 0:
+            time.sleep(0.0002)
+        started = int(open(mark).read().strip())
+        server.wait_run(queued["runs"][0]["run"])
+        os.remove(mark)
+        # The physical limit: bash starting the same step command right away.
+        spawned = time.time_ns()
+        subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", f"date +%s%N > {mark}"], check=True)
+        bash_started = int(open(mark).read().strip())
+        if round_idx >= 2:  # warm-up
+            ferry.append((started - sent) / 1e9)
+            baseline.append((bash_started - spawned) / 1e9)
+    server.stop()
+    print(f"latency  webhook → first step running: {summary(ferry)}")
+    print(f"         baseline, bash starting the step: {summary(baseline)}")
+    print(f"         ratio of medians: {statistics.median(ferry) / statistics.median(baseline):.1f} ×")
+
+
+def bench_throughput(tmp):
+    n_jobs, per_job = 4, 250
+    values = ", ".join(str(n) for n in range(per_job))
+    jobs = "".join(f"  job{j}:\n    runs-on: self-hosted\n    strategy:\n      matrix:\n        n: [{values}]\n"
+                   f"    steps:\n      - run: 'true'\n" for j in range(n_jobs))
+    repo = os.path.join(tmp, "throughput")
+    make_repo(repo, f"on: workflow_dispatch\njobs:\n{jobs}")
+    server = Server(tmp, slots=2)
+    server.add_project(repo)
+    start = time.monotonic()
+    run = server.call("POST", "/api/v1/projects/bench/trigger", {"workflow": "bench.yml"})["runs"][0]
+    detail = server.wait_run(run["id"], timeout=1800)
+    elapsed = time.monotonic() - start
+    server.stop()
+    n_done = sum(1 for job in detail["jobs"] if job["conclusion"] == "success")
+    assert n_done == n_jobs * per_job, f"{n_done} jobs succeeded: {detail['run']}"
+    script = os.path.join(tmp, "step.sh")
+    open(script, "w").write("true\n")
+    start = time.monotonic()
+    subprocess.run(f"seq 1 {n_done} | xargs -P 2 -I{{}} bash --noprofile --norc -eo pipefail {script}",
+                   shell=True, check=True)
+    base = time.monotonic() - start
+    print(f"throughput  {n_done} one-step jobs: {elapsed:.2f} s, {n_done / elapsed:.0f} jobs/s "
+          f"({elapsed / n_done * 1e3:.1f} ms per job)")
+    print(f"            baseline, xargs -P 2 bash: {base:.2f} s ({base / n_done * 1e3:.2f} ms per step); "
+          f"ratio {elapsed / base:.1f} ×")
+
+
+def bench_log(tmp):
+    data = os.path.join(tmp, "50mb.txt")
+    line = "x" * 99 + "\n"
+    with open(data, "w") as f:
+        f.write(line * 500_000)
+    repo = os.path.join(tmp, "log")
+    make_repo(repo, f"on: workflow_dispatch\njobs:\n  log:\n    runs-on: self-hosted\n    steps:\n      - run: cat {data}\n")
+    server = Server(tmp)
+    server.add_project(repo)
+    start = time.monotonic()
+    run = server.call("POST", "/api/v1/projects/bench/trigger", {"workflow": "bench.yml"})["runs"][0]
+    host, port = server.addr.rsplit(":", 1)
+    viewer = http.client.HTTPConnection(host, int(port))
+    viewer.request("GET", f"/api/v1/runs/{run['id']}/logs?follow=true", headers={"Authorization": f"Bearer {server.token}"})
+    res = viewer.getresponse()
+    n_lines, first_at = 0, None
+    event = None
+    for raw in res:
+        text = raw.decode().rstrip("\n")
+        if text.startswith("event: "):
+            event = text[7:]
+        elif text.startswith("data: ") and event == "chunk":
+            n_lines += sum(1 for shown in json.loads(text[6:])["lines"] if shown == "x" * 99)
+            first_at = first_at or time.monotonic()
+        elif text.startswith("data: ") and event == "end":
+            break
+    elapsed = time.monotonic() - start
+    rss, hwm = server.rss_kib()
+    server.stop()
+    assert n_lines == 500_000, f"the viewer saw {n_lines} lines"
+    out = os.path.join(tmp, "copy.txt")
+    times = []
+    for _ in range(5):
+        start = time.monotonic()
+        subprocess.run(["cat", data], stdout=open(out, "w"), check=True)
+        times.append(time.monotonic() - start)
+    base = statistics.median(times)
+    print(f"log  50 MB through a step, stored and followed live: {elapsed:.2f} s "
+          f"(first lines seen after {first_at - start if first_at else 0:.2f} s); server peak RSS {hwm / 1024:.1f} MiB")
+    print(f"     baseline, cat to a file: {base:.3f} s (median of 5); ratio {elapsed / base:.0f} ×")
+
+
+def bench_rss(tmp):
+    server = Server(tmp, slots=2)
+    time.sleep(5)
+    rss, hwm = server.rss_kib()
+    runner_dir = os.path.join(tmp, "runner")
+    runner = subprocess.Popen([FERRY, "runner", "--server", f"http://{server.addr}", "--token", server.token,
+                               "--name", "bench", "--work-dir", runner_dir], stderr=subprocess.DEVNULL)
+    time.sleep(5)
+    fields = dict(line.split(":", 1) for line in open(f"/proc/{runner.pid}/status"))
+    runner_rss = int(fields["VmRSS"].split()[0])
+    runner.terminate()
+    runner.wait(timeout=30)
+    server.stop()
+    print(f"rss  idle server with its embedded runner: VmRSS {rss / 1024:.1f} MiB (peak {hwm / 1024:.1f} MiB); "
+          f"idle ferry runner: VmRSS {runner_rss / 1024:.1f} MiB")
+
+
+def main():
+    chosen = sys.argv[1:] or ["latency", "throughput", "log", "rss"]
+    benches = {"latency": bench_latency, "throughput": bench_throughput, "log": bench_log, "rss": bench_rss}
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "ferry"], cwd=ROOT, check=True)
+    tmp = tempfile.mkdtemp(prefix="ferry-bench-server-")
+    try:
+        for name in chosen:
+            benches[name](tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+//! The web UI: server-rendered pages (maud) for projects, their runs and a run's job graph
+//! and logs, plus a little of our own JavaScript for the live parts (log streaming over SSE,
+//! refreshes, the buttons), all served by this binary.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /login`, `POST /login` | the token form; a valid token becomes the `ferry_session` cookie |
+//! | `POST /logout` | clears the cookie |
+//! | `GET /` | projects, each with its latest run |
+//! | `GET /ui/projects/{name}` | a project's runs and the "Run workflow" form |
+//! | `GET /ui/runs/{id}` (`?job={job_id}`) | a run: header, buttons, job graph, the chosen job's steps and live log |
+//! | `GET /ui/assets/{file}` | the stylesheet and scripts, cached for a year under a content-hashed URL |
+//!
+//! Pages read what the API answers through the same functions (`api::runs::run_detail`, …);
+//! the scripts call the JSON API with the session cookie and `X-Ferry-CSRF: 1`, which
+//! `auth.rs` requires of every cookie-authenticated request that is not a read. A page
+//! without a valid session redirects to `/login`. These routes are not in
+//! `router::routes()`, the API's table that the OpenAPI document describes.
+
+mod assets;
+mod format;
+mod graph;
+mod layout;
+mod projects;
+mod run;
+
+use axum::Router;
+use axum::extract::{Form, FromRequestParts, State};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, ORIGIN, REFERRER_POLICY, SET_COOKIE,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use ferry_store::{ApiToken, Role};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use crate::{AppState, auth};
+
+/// The UI's routes, merged into the server's router beside the API's table.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(projects::index))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/ui/projects/{name}", get(projects::project))
+        .route("/ui/runs/{id}", get(run::page))
+        .route("/ui/assets/{file}", get(assets::get))
+        .layer(axum::middleware::map_response(html_errors))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// A person logged in through `/login`: the token in their `ferry_session` cookie, checked.
+/// Without one, pages redirect to `/login`.
+pub(crate) struct Session(pub(crate) ApiToken);
+
+impl Session {
+    /// Whether the buttons that start or stop runs work for this session.
+    fn can_write(&self) -> bool {
+        self.0.role >= Role::Developer
+    }
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(plaintext) = auth::session_cookie(parts) else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        match auth::verify(&state.store, plaintext).await {
+            Ok(Some(token)) => Ok(Session(token)),
+            // A revoked token: forget it, so the login form does not loop.
+            Ok(None) => Err(([(SET_COOKIE, CLEAR_COOKIE)], Redirect::to("/login")).into_response()),
+            Err(error) => Err(error.into_response()),
+        }
+    }
+}
+
+const CLEAR_COOKIE: &str = "ferry_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0";
+
+/// `GET /login`: the form, or the projects when already logged in.
+async fn login_form(session: Result<Session, Response>) -> Response {
+    match session {
+        Ok(_) => Redirect::to("/").into_response(),
+        Err(_) => login_page(None).into_response(),
+    }
+}
+
+fn login_page(error: Option<&str>) -> Markup {
+    let body = html! {
+        form.login method="post" action="/login" {
+            h1 { "Log in to Ferry" }
+            p.muted { "Paste an API token (" code { "ferry_…" } "). The first admin token is in the data directory's " code { "admin.token" } "." }
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            label for="token" { "Token" }
+            input #token type="password" name="token" autocomplete="off" autofocus required;
+            button.primary type="submit" { "Log in" }
+        }
+    };
+    layout::page("Log in", None, &[], body)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    token: String,
+}
+
+/// `POST /login`: a valid token becomes the session cookie; anything else gets the form again
+/// with 401.
+async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "this form only accepts posts from its own pages").into_response();
+    }
+    match auth::verify(&state.store, form.token.trim()).await {
+        // `verify` accepts only `ferry_<hex>_<hex>`, so the value is safe in a header.
+        Ok(Some(_)) => {
+            let cookie = format!("ferry_session={}; HttpOnly; SameSite=Strict; Path=/", form.token.trim());
+            ([(SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+        }
+        Ok(None) => {
+            (StatusCode::UNAUTHORIZED, login_page(Some("That token is not valid or was revoked."))).into_response()
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `POST /logout`: clears the session cookie.
+async fn logout(headers: HeaderMap) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "this form only accepts posts from its own pages").into_response();
+    }
+    ([(SET_COOKIE, CLEAR_COOKIE)], Redirect::to("/login")).into_response()
+}
+
+/// Whether a form was posted from this site: the login and logout forms refuse others (whose
+/// `Origin` names another host), so no site can log a visitor in with its own token or out.
+/// The session cookie is `SameSite=Strict`, so the pages need no such check.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let (Some(origin), Some(host)) = (headers.get(ORIGIN), headers.get(HOST)) else { return true };
+    let origin_host = origin.to_str().ok().and_then(|origin| origin.split_once("://")).map(|(_, host)| host);
+    origin_host == host.to_str().ok()
+}
+
+/// Renders the JSON errors handlers answer with (`ApiError`) as a page.
+async fn html_errors(res: Response) -> Response {
+    let is_json =
+        res.headers().get(CONTENT_TYPE).is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if !is_json || !(res.status().is_client_error() || res.status().is_server_error()) {
+        return res;
+    }
+    let status = res.status();
+    let body = axum::body::to_bytes(res.into_body(), 64 * 1024).await.unwrap_or_default();
+    let message = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|body| body["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| status.to_string());
+    let body = html! {
+        h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) }
+        p.error { (message) }
+        p { a href="/" { "Back to the projects" } }
+    };
+    (status, layout::page("Error", None, &[], body)).into_response()
+}
+
+/// What every UI answer carries: scripts and styles from this origin only (no inline
+/// script, so injected markup cannot run), no framing, no sniffing.
+async fn security_headers(mut res: Response) -> Response {
+    let headers = res.headers_mut();
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+             base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,368 @@
+//! The web UI in a real headless Chromium (ferry-testkit's `Browser`): logging in through the
+//! form, starting a run with the "Run workflow" form, the job graph, a live log while the test
+//! acts as the runner over the protocol, cancelling from the button; and, over plain HTTP, the
+//! login answers, redirects, assets and the CSRF rule for cookie-authenticated writes.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ferry_testkit::{Browser, Page};
+use serde_json::{Value, json};
+
+use crate::{ProtocolRunner, TestRepo, TestServer};
+
+const WORKFLOW: &str = "\
+name: CI
+on: workflow_dispatch
+jobs:
+  build:
+    runs-on: linux
+    steps:
+      - run: make
+  test:
+    needs: build
+    runs-on: linux
+    steps:
+      - run: make test
+";
+
+/// How long a page may take to show what a test waits for.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A server with project `web` on a repository holding [`WORKFLOW`] (keep the repository).
+fn ui_server() -> (TestServer, TestRepo) {
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
+    (crate::hooks::with_repo_project(TestServer::start(), &repo.path()), repo)
+}
+
+fn url(server: &TestServer, path: &str) -> String {
+    format!("http://{}{path}", server.addr)
+}
+
+/// A tab logged in as the admin (the cookie `POST /login` sets).
+fn logged_in<'b>(browser: &'b Browser, server: &TestServer) -> Page<'b> {
+    let mut page = browser.new_page().expect("a page");
+    page.set_cookie(&url(server, "/"), "ferry_session", &server.admin).expect("the session cookie");
+    page
+}
+
+/// Starts a run of `ci.yml` through the API; returns its id.
+fn trigger(server: &TestServer) -> i64 {
+    let res =
+        server.call("POST", "/api/v1/projects/web/trigger", Some(&server.admin), Some(&json!({"workflow": "ci.yml"})));
+    assert_eq!(res.status, 201, "{}", res.body);
+    res.json()["runs"][0]["id"].as_i64().expect("a run id")
+}
+
+fn run(server: &TestServer, id: i64) -> Value {
+    let res = server.call("GET", &format!("/api/v1/runs/{id}"), Some(&server.admin), None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.json()
+}
+
+/// Fails the test when the page's scripts threw.
+fn assert_no_script_errors(page: &mut Page<'_>) {
+    let errors: Vec<Value> = page
+        .take_events()
+        .into_iter()
+        .filter(|event| event.method == "Runtime.exceptionThrown")
+        .map(|event| event.params)
+        .collect();
+    assert!(errors.is_empty(), "the page's scripts threw: {errors:#?}");
+}
+
+/// JavaScript for the texts of step `step_idx`'s log lines, in page order.
+fn lines_js(step_idx: i64) -> String {
+    format!(
+        "[...document.querySelectorAll('#steps .step[data-step-idx=\"{step_idx}\"] .line .text')].map(e => e.textContent)"
+    )
+}
+
+/// JavaScript that is true when step 0's lines are exactly `expected`, in order.
+fn lines_are(expected: &[&str]) -> String {
+    format!("JSON.stringify({}) === {:?}", lines_js(0), serde_json::to_string(expected).expect("JSON"))
+}
+
+/// Where screenshots go: `<target dir>/ui-screenshots`.
+fn screenshot_dir() -> PathBuf {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), |dir| workspace.join(dir));
+    let dir = target.join("ui-screenshots");
+    std::fs::create_dir_all(&dir).expect("creating the screenshot folder");
+    dir
+}
+
+#[test]
+fn logging_in_through_the_form_shows_the_projects_and_a_bad_token_the_error() {
+    let (server, _repo) = ui_server();
+    let browser = Browser::start().expect("starting chromium");
+    let mut page = browser.new_page().expect("a page");
+    page.goto(&url(&server, "/")).expect("loading /");
+    page.wait_for("location.pathname === '/login'", WAIT).expect("a page without a session leads to the login form");
+
+    page.type_into("#token", "ferry_0000_1111").expect("the token field");
+    page.click("form.login button[type=submit]").expect("the login button");
+    page.wait_for("document.querySelector('form.login .error')?.textContent.includes('not valid')", WAIT)
+        .expect("a bad token shows the error");
+    assert_eq!(page.eval("document.querySelector('#token').value").expect("eval"), "", "a token is never echoed");
+
+    page.type_into("#token", &server.admin).expect("the token field");
+    page.click("form.login button[type=submit]").expect("the login button");
+    page.wait_for(
+        "location.pathname === '/' && !!document.querySelector('#projects a[href=\"/ui/projects/web\"]')",
+        WAIT,
+    )
+    .expect("the projects page lists the project");
+    let row = page.text("#projects tbody tr").expect("the project's row");
+    assert!(row.contains("web") && row.contains("main") && row.contains("no runs yet"), "{row}");
+    let cookie_visible_to_scripts = page.eval("document.cookie.includes('ferry_session')").expect("eval");
+    assert_eq!(cookie_visible_to_scripts, false, "the session cookie is HttpOnly");
+
+    page.click("form.logout button").expect("the logout button");
+    page.wait_for("location.pathname === '/login'", WAIT).expect("logging out leads to the form");
+    page.goto(&url(&server, "/")).expect("loading /");
+    page.wait_for("location.pathname === '/login'", WAIT).expect("the session is gone");
+    assert_no_script_errors(&mut page);
+}
+
+#[test]
+fn the_run_workflow_form_starts_a_run_and_its_page_shows_the_job_graph() {
+    let (server, _repo) = ui_server();
+    let browser = Browser::start().expect("starting chromium");
+    let mut page = logged_in(&browser, &server);
+    page.goto(&url(&server, "/ui/projects/web")).expect("loading the project");
+    page.click("#trigger-panel summary").expect("opening the form");
+    page.type_into("#trigger-workflow", "ci.yml").expect("the workflow field");
+    page.click("#trigger button[type=submit]").expect("the Run workflow button");
+    page.wait_for("location.pathname.startsWith('/ui/runs/')", WAIT).expect("the page goes to the new run");
+
+    let state = "(key) => document.querySelector(`#graph .job[data-key=\"${key}\"]`)?.dataset.state";
+    page.wait_for(
+        &format!(
+            "(() => {{ const state = {state}; return state('build') === 'queued' && state('test') === 'waiting'; }})()"
+        ),
+        WAIT,
+    )
+    .expect("build is queued and test waits for it");
+    let graph = page
+        .eval(
+            "(() => { const left = (key) => document.querySelector(`#graph .job[data-key=\"${key}\"]`).offsetLeft;
+                return { edges: document.querySelectorAll('#graph path.edge').length, build: left('build'), test: left('test') }; })()",
+        )
+        .expect("eval");
+    assert_eq!(graph["edges"], 1, "one line for `test` needs `build`: {graph}");
+    assert!(graph["test"].as_i64() > graph["build"].as_i64(), "test is a column after build: {graph}");
+    let header = page.text("#run-header").expect("the header");
+    assert!(header.contains("CI") && header.contains("#1") && header.contains("add workflows"), "{header}");
+    assert!(header.contains("workflow_dispatch by admin") && header.contains("main"), "{header}");
+
+    page.goto(&url(&server, "/ui/projects/web")).expect("loading the project");
+    let row = page.text("#runs tbody tr").expect("the run's row");
+    assert!(row.contains("running") && row.contains("#1 CI") && row.contains("add workflows"), "{row}");
+    page.screenshot_png(&screenshot_dir().join("project.png")).expect("a screenshot");
+    assert_no_script_errors(&mut page);
+}
+
+#[test]
+fn a_job_log_streams_live_with_colours_groups_and_search() {
+    let (server, _repo) = ui_server();
+    let id = trigger(&server);
+    let build_id = run(&server, id)["jobs"][0]["id"].as_i64().expect("the build job");
+    let browser = Browser::start().expect("starting chromium");
+    let mut page = logged_in(&browser, &server);
+    page.goto(&url(&server, &format!("/ui/runs/{id}?job={build_id}"))).expect("loading the run");
+    page.wait_for("document.querySelector('#job-header h2')?.textContent === 'build'", WAIT)
+        .expect("the build job is shown");
+
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    let build = runner.claim(1000).expect("build is claimable");
+    runner.send(
+        &build,
+        1,
+        json!([
+            {"type": "step_started", "step_idx": 0, "name": "Build it", "at": 1},
+            {"type": "lines", "step_idx": 0, "lines": [
+                "##[group]Set up the toolchain", "rustc 1.95", "##[endgroup]",
+                "\u{1b}[31mred\u{1b}[0m and plain", "<b>not bold</b>", "first done",
+            ]},
+        ]),
+    );
+    page.wait_for(&lines_are(&["rustc 1.95", "red and plain", "<b>not bold</b>", "first done"]), WAIT)
+        .expect("the first lines appear while the step runs");
+    let detail = run(&server, id);
+    assert_eq!(detail["jobs"][0]["status"], "in_progress", "{detail:#}");
+    assert_eq!(detail["jobs"][0]["steps"][0]["finished_at"], Value::Null, "the step has not finished: {detail:#}");
+    page.wait_for(
+        "document.querySelector('#steps .step[data-step-idx=\"0\"] .step-name')?.textContent === 'Build it'",
+        WAIT,
+    )
+    .expect("the step gets its name from the API");
+    let red = page
+        .eval("(() => { const span = document.querySelector('#steps .line .text span.ansi-red'); return span && [span.textContent, getComputedStyle(span).color]; })()")
+        .expect("eval");
+    assert_eq!(red[0], "red", "the ANSI colour is a span: {red}");
+    assert_ne!(
+        red[1],
+        page.eval("getComputedStyle(document.querySelector('#steps .line .text')).color").expect("eval")
+    );
+    let group = page
+        .eval("(() => { const group = document.querySelector('#steps details.group'); return group && [group.querySelector('summary').textContent, group.querySelector('.line .text').textContent, group.open]; })()")
+        .expect("eval");
+    assert_eq!(group, json!(["Set up the toolchain", "rustc 1.95", false]), "the group is a closed <details>");
+    assert_eq!(page.eval("document.querySelectorAll('#steps b').length").expect("eval"), 0, "log text is never HTML");
+
+    runner.send(
+        &build,
+        2,
+        json!([{"type": "lines", "step_idx": 0, "lines": ["second one", "second two", "##[error]it broke"]}]),
+    );
+    let all = ["rustc 1.95", "red and plain", "<b>not bold</b>", "first done", "second one", "second two", "it broke"];
+    page.wait_for(&lines_are(&all), WAIT).expect("the later lines follow, in order, once each");
+    assert_eq!(page.eval("document.querySelectorAll('#steps .line.error').length").expect("eval"), 1);
+
+    page.type_into("#log-search", "second two").expect("the search box");
+    let visible =
+        "JSON.stringify([...document.querySelectorAll('#steps .line:not(.hidden) .text')].map(e => e.textContent))";
+    page.wait_for(&format!("{visible} === '[\"second two\"]'"), WAIT).expect("the search filters to the matching line");
+    page.eval("(() => { const search = document.querySelector('#log-search'); search.value = ''; search.dispatchEvent(new Event('input')); })()")
+        .expect("clearing the search");
+    page.wait_for(&format!("JSON.parse({visible}).length === {}", all.len()), WAIT).expect("every line is back");
+
+    runner.send(
+        &build,
+        3,
+        json!([
+            {"type": "step_finished", "step_idx": 0, "outcome": "success", "conclusion": "success", "at": 2},
+            {"type": "step_started", "step_idx": 1, "name": "Check", "at": 2},
+            {"type": "lines", "step_idx": 1, "lines": ["\u{1b}[1;32mok\u{1b}[0m 12 tests passed", "##[warning]1 test is slow"]},
+            {"type": "step_finished", "step_idx": 1, "outcome": "success", "conclusion": "success", "at": 3},
+        ]),
+    );
+    runner.complete(&build, "success", json!({}));
+    page.wait_for("document.querySelector('#graph .job[data-key=\"build\"]')?.dataset.state === 'success'", WAIT)
+        .expect("the graph shows build succeeded");
+    page.wait_for("document.querySelector('#graph .job[data-key=\"test\"]')?.dataset.state === 'queued'", WAIT)
+        .expect("test is queued after build");
+    page.wait_for("document.querySelector('#steps .step[data-step-idx=\"0\"]')?.dataset.state === 'success'", WAIT)
+        .expect("the step shows success");
+    page.wait_for(&format!("{}.length === 2", lines_js(1)), WAIT).expect("the second step's lines");
+    assert_eq!(
+        page.eval(&format!("JSON.stringify({})", lines_js(0))).expect("eval"),
+        serde_json::to_string(&all).expect("JSON")
+    );
+
+    page.eval("document.querySelector('#steps details.group').open = true").expect("opening the group");
+    let path = screenshot_dir().join("run.png");
+    page.screenshot_png(&path).expect("a screenshot");
+    assert!(std::fs::metadata(&path).expect("the screenshot").len() > 10_000, "{}", path.display());
+    assert_no_script_errors(&mut page);
+}
+
+#[test]
+fn the_cancel_button_cancels_a_running_run() {
+    let (server, _repo) = ui_server();
+    let id = trigger(&server);
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    let build = runner.claim(1000).expect("build is claimable");
+    runner.send(
+        &build,
+        1,
+        json!([
+            {"type": "step_started", "step_idx": 0, "name": "Build it", "at": 1},
+            {"type": "lines", "step_idx": 0, "lines": ["working"]},
+        ]),
+    );
+    let browser = Browser::start().expect("starting chromium");
+    let mut page = logged_in(&browser, &server);
+    page.goto(&url(&server, &format!("/ui/runs/{id}"))).expect("loading the run");
+    page.wait_for(&lines_are(&["working"]), WAIT).expect("the running job is shown with its log");
+    page.click("button[data-action=cancel]").expect("the Cancel button");
+
+    let job_id = build["job_id"].as_i64().expect("a job id");
+    let start = Instant::now();
+    while runner.call(&format!("/api/v1/runner/jobs/{job_id}/heartbeat"), &json!({})).json() != json!({"cancel": true})
+    {
+        assert!(start.elapsed() < WAIT, "the heartbeat never answered cancel");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    runner.send(
+        &build,
+        2,
+        json!([{"type": "step_finished", "step_idx": 0, "outcome": "cancelled", "conclusion": "cancelled", "at": 2}]),
+    );
+    runner.complete(&build, "cancelled", json!({}));
+    page.wait_for("document.querySelector('#run-status')?.dataset.state === 'cancelled'", WAIT)
+        .expect("the run shows cancelled");
+    let states = page
+        .eval("[...document.querySelectorAll('#graph .job')].map(job => `${job.dataset.key}: ${job.dataset.state}`)")
+        .expect("eval");
+    assert_eq!(states, json!(["build: cancelled", "test: skipped"]));
+    page.wait_for("!!document.querySelector('button[data-action=rerun]') && !document.querySelector('button[data-action=cancel]')", WAIT)
+        .expect("a completed run offers Re-run instead of Cancel");
+    assert_no_script_errors(&mut page);
+}
+
+#[test]
+fn login_answers_cookies_redirects_and_assets_over_http() {
+    let (server, _repo) = ui_server();
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let bad = server.request("POST", "/login", &form, b"token=ferry_00_11");
+    assert_eq!(bad.status, 401, "{}", bad.body);
+    assert!(bad.body.contains("not valid") && bad.body.contains("<form"), "{}", bad.body);
+    let good = server.request("POST", "/login", &form, format!("token={}", server.admin).as_bytes());
+    assert_eq!((good.status, good.header("location")), (303, Some("/")), "{}", good.body);
+    let cookie = format!("ferry_session={}; HttpOnly; SameSite=Strict; Path=/", server.admin);
+    assert_eq!(good.header("set-cookie"), Some(cookie.as_str()));
+    let foreign = server.request(
+        "POST",
+        "/login",
+        &[form[0], ("Origin", "http://evil.invalid")],
+        format!("token={}", server.admin).as_bytes(),
+    );
+    assert_eq!(foreign.status, 403, "a form on another site cannot log anyone in: {}", foreign.body);
+
+    for path in ["/", "/ui/projects/web", "/ui/runs/1"] {
+        let res = server.request("GET", path, &[], b"");
+        assert_eq!((res.status, res.header("location")), (303, Some("/login")), "{path}");
+    }
+    let session = format!("ferry_session={}", server.admin);
+    let page = server.request("GET", "/", &[("Cookie", &session)], b"");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(page.header("content-security-policy").is_some_and(|csp| csp.contains("script-src 'self'")));
+    let missing = server.request("GET", "/ui/projects/nope", &[("Cookie", &session)], b"");
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("project nope not found") && missing.body.contains("<html"), "{}", missing.body);
+
+    let css_link = page.body.split("href=\"").find(|part| part.starts_with("/ui/assets/ferry.css?v="));
+    let css_path = css_link.and_then(|part| part.split('"').next()).expect("the page links its stylesheet");
+    let css = server.request("GET", css_path, &[], b"");
+    assert_eq!(css.status, 200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(css.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    let js = server.request("GET", "/ui/assets/app.js", &[], b"");
+    assert_eq!(js.header("content-type"), Some("text/javascript; charset=utf-8"));
+    assert_eq!(server.request("GET", "/ui/assets/nope.js", &[], b"").status, 404);
+}
+
+#[test]
+fn cookie_authenticated_writes_need_the_csrf_header() {
+    let (server, _repo) = ui_server();
+    let id = trigger(&server);
+    let session = format!("ferry_session={}", server.admin);
+    let cancel = format!("/api/v1/runs/{id}/cancel");
+    let refused = server.request("POST", &cancel, &[("Cookie", &session)], b"");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.json()["error"].as_str().unwrap_or_default().contains("X-Ferry-CSRF: 1"), "{}", refused.body);
+    assert_eq!(run(&server, id)["run"]["conclusion"], Value::Null, "nothing was cancelled");
+
+    let read = server.request("GET", &format!("/api/v1/runs/{id}"), &[("Cookie", &session)], b"");
+    assert_eq!(read.status, 200, "reads need no header: {}", read.body);
+    let wrong = server.request("POST", &cancel, &[("Cookie", &session), ("X-Ferry-CSRF", "yes")], b"");
+    assert_eq!(wrong.status, 403, "{}", wrong.body);
+    let accepted = server.request("POST", &cancel, &[("Cookie", &session), ("X-Ferry-CSRF", "1")], b"");
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let bearer = server.call("POST", &format!("/api/v1/runs/{id}/rerun"), Some(&server.admin), Some(&json!({})));
+    assert_eq!(bearer.status, 201, "a bearer token needs no CSRF header: {}", bearer.body);
+}
