@@ -360,3 +360,38 @@ fn cancel_in_progress_cancels_the_run_holding_the_group() {
     let next = runner.claim(1000).expect("the new run takes the group");
     assert_eq!(next["run_id"].as_i64(), Some(second));
 }
+
+#[test]
+fn a_schedule_fires_once_for_the_minutes_that_passed_since_the_last_check() {
+    let scheduled = "on:\n  schedule:\n    - cron: '* * * * *'\n    - cron: '0 0 31 2 *'\njobs:\n  nightly: { runs-on: linux, steps: [{ run: 'true' }] }\n";
+    let repo = TestRepo::new(&[(".github/workflows/nightly.yml", scheduled)]);
+    let server = crate::hooks::with_repo_project(
+        TestServer::start_configured(|config| config.poll_interval = Duration::from_millis(100)),
+        &repo.path(),
+    );
+    // As if the server had last checked two minutes ago (the clock is not ours to move).
+    let now_minute =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("a clock").as_secs() as i64 / 60;
+    server.with_store(async |store| {
+        let project = store.projects().by_name("web").await.expect("read").expect("web");
+        store.projects().advance_schedule(project.id, None, now_minute - 2).await.expect("mark");
+    });
+    let start = Instant::now();
+    let runs = loop {
+        let runs = server.call("GET", "/api/v1/projects/web/runs", Some(&server.admin), None).json();
+        if runs.as_array().is_some_and(|runs| !runs.is_empty()) {
+            break runs;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the schedule did not fire");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!((runs[0]["event"].as_str(), runs[0]["actor"].as_str()), (Some("schedule"), Some("schedule")));
+    assert_eq!(runs[0]["git_ref"], "refs/heads/main");
+    // The mark moved on, so later polls fire only for minutes after it; February 31st never
+    // comes, so that cron started nothing.
+    let mark = server.with_store(async |store| {
+        store.projects().by_name("web").await.expect("read").expect("web").schedule_checked_at
+    });
+    assert!(mark.is_some_and(|mark| mark >= now_minute), "{mark:?}");
+    assert_eq!(runs.as_array().map(Vec::len), Some(1), "{runs:#}");
+}
