@@ -6,4 +6,5 @@ mod lint;
 mod run;
 mod run_control;
 mod runner;
+mod runs;
 mod server;

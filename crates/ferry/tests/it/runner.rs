@@ -27,14 +27,14 @@ jobs:
 "#;
 
 /// A child process killed when the test ends, however it ends.
-struct Process {
+pub(crate) struct Process {
     child: Child,
     /// Where its standard error goes, shown when an assertion fails.
     stderr: PathBuf,
 }
 
 impl Process {
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 }
@@ -47,7 +47,7 @@ impl Drop for Process {
 }
 
 /// `ferry server` on a free loopback port; its URL and first admin token.
-fn start_server(dir: &Path) -> (Process, String, String) {
+pub(crate) fn start_server(dir: &Path) -> (Process, String, String) {
     let data_dir = dir.join("data");
     let stderr = dir.join("server.stderr");
     let child = ferry()
@@ -76,7 +76,7 @@ fn start_server(dir: &Path) -> (Process, String, String) {
 }
 
 /// Runs `command` to its end, killing it after [`PATIENCE`].
-fn output_within(mut command: Command) -> Output {
+pub(crate) fn output_within(mut command: Command) -> Output {
     let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("ferry starts");
     let pid = rustix::process::Pid::from_child(&child);
     let (done_tx, done_rx) = mpsc::channel::<()>();
@@ -91,7 +91,7 @@ fn output_within(mut command: Command) -> Output {
     output
 }
 
-fn client_command(url: &str, token: &str, args: &[&str]) -> Command {
+pub(crate) fn client_command(url: &str, token: &str, args: &[&str]) -> Command {
     let mut command = ferry();
     command.args(args).args(["--server", url, "--token", token]);
     command.env_remove("FERRY_SERVER").env_remove("FERRY_TOKEN");
@@ -112,7 +112,7 @@ fn get_json(url: &str, token: &str, path: &str) -> Value {
     serde_json::from_str(body).expect("a JSON body")
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!(
         "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
         output.status.code(),
