@@ -1,6 +1,6 @@
 //! Command-line arguments. The flags of `ferry run` and `ferry lint` are a fixed contract:
 //! other tools drive them. The client commands (`runner`, `project`, `secret`, `var`,
-//! `trigger`, `logs`) share [`ConnectArgs`].
+//! `trigger`, `logs`, `runs`, `cancel`, `rerun`) share [`ConnectArgs`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -115,6 +115,33 @@ pub enum Command {
     ///   ferry logs 12 --json                       # one chunk as JSON per line
     #[command(verbatim_doc_comment)]
     Logs(LogsArgs),
+    /// List a project's runs, newest first (the latest 50).
+    ///
+    /// Each line shows the run's id (what `ferry logs`, `cancel` and `rerun` take), its
+    /// number in the project, status or conclusion, workflow file, commit title, short
+    /// commit id and who started it.
+    ///
+    /// Examples:
+    ///   ferry runs web
+    ///   ferry runs web --json
+    #[command(verbatim_doc_comment)]
+    Runs(RunsArgs),
+    /// Cancel a run: queued jobs are cancelled at once, running ones stop at their runner.
+    ///
+    /// Examples:
+    ///   ferry cancel 12
+    #[command(verbatim_doc_comment)]
+    Cancel(CancelArgs),
+    /// Start a completed run again: same workflow text, commit and event, as a new run.
+    ///
+    /// With --failed, only the jobs that did not succeed run again (with the jobs that need
+    /// them); the others keep their results and outputs.
+    ///
+    /// Examples:
+    ///   ferry rerun 12
+    ///   ferry rerun 12 --failed
+    #[command(verbatim_doc_comment)]
+    Rerun(RerunArgs),
 }
 
 #[derive(Debug, Args)]
@@ -337,6 +364,41 @@ pub struct LogsArgs {
     #[arg(long, short = 'f')]
     pub follow: bool,
     /// Print each log chunk as one line of JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// Print `{"runs": [...]}` with each run as `GET /api/v1/projects/PROJECT/runs` answers it.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The run's id (as `ferry runs` and `ferry trigger` print it).
+    pub run: i64,
+    /// Print the run as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The completed run's id (as `ferry runs` and `ferry trigger` print it).
+    pub run: i64,
+    /// Run again only the jobs that did not succeed, and the jobs that need them.
+    #[arg(long)]
+    pub failed: bool,
+    /// Print the new run as JSON.
     #[arg(long)]
     pub json: bool,
 }

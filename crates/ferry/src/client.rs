@@ -1,8 +1,10 @@
-//! The client commands: `ferry project`, `secret`, `var`, `trigger` and `logs` talk to a Ferry
-//! server through `ferry-client`. Here: where the server and the token come from, and the
-//! short commands; `trigger` and `logs` have modules of their own.
+//! The client commands: `ferry project`, `secret`, `var`, `trigger`, `logs`, `runs`, `cancel`
+//! and `rerun` talk to a Ferry server through `ferry-client`. Here: where the server and the
+//! token come from, and the short commands; `trigger`, `logs` and the run commands (`runs`)
+//! have modules of their own.
 
 mod logs;
+mod runs;
 mod trigger;
 
 use std::future::Future;
@@ -18,6 +20,7 @@ use crate::cli::{ConnectArgs, ProjectAddArgs, ProjectCommand, SecretCommand, Var
 use crate::render::{BOLD, GREEN};
 
 pub use logs::main as logs;
+pub use runs::{cancel, list as runs, rerun};
 pub use trigger::main as trigger;
 
 /// Where a server started in this directory writes its first admin token.

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         cli::Command::Var(args) => client::var(args.command),
         cli::Command::Trigger(args) => client::trigger(args),
         cli::Command::Logs(args) => client::logs(args),
+        cli::Command::Runs(args) => client::runs(args),
+        cli::Command::Cancel(args) => client::cancel(args),
+        cli::Command::Rerun(args) => client::rerun(args),
     };
     match res {
         Ok(code) => code,

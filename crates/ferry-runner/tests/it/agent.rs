@@ -1,134 +1,254 @@
-//! The runner agent against a fake Ferry server on a loopback port: it claims a real job, runs
-//! it in a checkout of a real repository, and reports it as the protocol says. The fake
-//! answers from a function of the request and records every request, so each test says what
-//! the server does and reads what the runner did.
+//! The runner agent against the real Ferry server, started in this process on a loopback port
+//! with a temporary data directory: the test makes a git repository, creates a project for it
+//! and triggers runs over the API, the agent claims the jobs, runs them in checkouts and
+//! reports them, and the test reads the runs' jobs, steps and logs back from the API.
+//!
+//! Steps that must still be running when the test acts wait for a gate file the test opens,
+//! and nothing waits a fixed time: every wait polls the API until its condition holds, up to
+//! [`WAIT`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_client::Client;
-use ferry_proto::runner::{EventBatch, JobAssignment, JobCompletion, StepEvent};
-use ferry_runner::agent::{AgentOptions, run_agent};
+use ferry_proto::runner::RunnerRegistration;
+use ferry_proto::runs::{RunDetail, TriggerRequest};
+use ferry_runner::agent::{AgentError, AgentOptions, run_agent};
+use ferry_server::ServerConfig;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
-/// A request the fake server got.
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
-    body: Value,
+/// The most any wait in these tests waits for its condition.
+const WAIT: Duration = Duration::from_secs(60);
+
+const RUNNER: &str = "agent-it";
+const LABELS: [&str; 2] = ["self-hosted", "linux"];
+const SECRET: &str = "s3cr3t-value";
+
+/// A server serving one project, `demo`, whose repository holds `files`, with the secret
+/// `API_TOKEN`; and a token for the runner [`RUNNER`].
+struct Ferry {
+    admin: Client,
+    runner_token: String,
+    url: String,
+    repo: PathBuf,
+    /// The gate file steps of [`GATED`] wait for (their input `gate`).
+    gate: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
 }
 
-/// How the fake answers a request.
-enum Reply {
-    Json(u16, Value),
-    Empty(u16),
-    /// Never answers (a claim the server holds until the runner gives up).
-    Hang,
+async fn ferry(files: &[(&str, &str)]) -> Ferry {
+    let dir = tempfile::Builder::new().prefix("ferry-agent-it-").tempdir().expect("temp dir");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir(&repo).expect("mkdir");
+    repository(&repo, files);
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        poll_interval: Duration::ZERO,
+        ..ServerConfig::new(dir.path().join("data"))
+    };
+    let server = ferry_server::bind(&config).await.expect("the server starts");
+    let labels = LABELS.map(str::to_owned);
+    let runner_token = server.local_runner_token(RUNNER, &labels).await.expect("a runner token");
+    let url = format!("http://{}", server.local_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let admin_token = std::fs::read_to_string(dir.path().join("data/admin.token")).expect("admin.token");
+    let admin = Client::new(&url, admin_token.trim()).expect("a valid address");
+    admin.create_project("demo", &repo.display().to_string(), None, None).await.expect("project created");
+    admin.set_secret("demo", "API_TOKEN", SECRET).await.expect("secret set");
+    let gate = dir.path().join("gate");
+    Ferry { admin, runner_token, url, repo, gate, stop: Some(stop), _dir: dir }
 }
 
-type Answer = dyn Fn(&Request) -> Reply + Send + Sync;
-
-/// Serves `answer` on a loopback port; every request goes to the returned receiver.
-async fn fake_server(answer: Box<Answer>) -> (String, mpsc::UnboundedReceiver<Request>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding a loopback port");
-    let addr = listener.local_addr().expect("an address");
-    let (tx, rx) = mpsc::unbounded_channel();
-    let answer: Arc<Answer> = Arc::from(answer);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve_connection(stream, answer.clone(), tx.clone()));
-        }
-    });
-    (format!("http://{addr}"), rx)
-}
-
-/// HTTP/1.1 with keep-alive, as far as the client needs: a head, a `content-length` body.
-async fn serve_connection(mut stream: TcpStream, answer: Arc<Answer>, requests: mpsc::UnboundedSender<Request>) {
-    let mut buf = Vec::new();
-    loop {
-        let head_end = loop {
-            if let Some(end) = buf.windows(4).position(|window| window == b"\r\n\r\n") {
-                break end;
-            }
-            let mut piece = [0; 8192];
-            match stream.read(&mut piece).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&piece[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-        let length = head
-            .lines()
-            .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|n| n.trim().to_owned()))
-            .map_or(0, |n| n.parse::<usize>().expect("a length"));
-        while buf.len() < head_end + 4 + length {
-            let mut piece = [0; 8192];
-            match stream.read(&mut piece).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&piece[..n]),
-            }
-        }
-        let body: Vec<u8> = buf.drain(..head_end + 4 + length).skip(head_end + 4).collect();
-        let mut words = head.split_whitespace();
-        let request = Request {
-            method: words.next().unwrap_or_default().to_owned(),
-            path: words.next().unwrap_or_default().to_owned(),
-            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        };
-        let reply = answer(&request);
-        let _ = requests.send(request);
-        let (status, body) = match reply {
-            Reply::Json(status, body) => (status, body.to_string()),
-            Reply::Empty(status) => (status, String::new()),
-            Reply::Hang => return std::future::pending().await,
-        };
-        let response = format!(
-            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        if stream.write_all(response.as_bytes()).await.is_err() {
-            return;
+impl Drop for Ferry {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
     }
 }
 
-/// A git repository with one commit holding `files`; its path and the commit.
-fn repository(dir: &Path, files: &[(&str, &str)]) -> String {
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .current_dir(dir)
-            .args(args)
-            .env("GIT_AUTHOR_NAME", "Ferry Tests")
-            .env("GIT_AUTHOR_EMAIL", "tests@ferry.invalid")
-            .env("GIT_COMMITTER_NAME", "Ferry Tests")
-            .env("GIT_COMMITTER_EMAIL", "tests@ferry.invalid")
-            .output()
-            .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    git(&["init", "--quiet", "--initial-branch=main"]);
+impl Ferry {
+    /// Dispatches `ci.yml` with `inputs`; the run's id.
+    async fn trigger(&self, inputs: Value) -> i64 {
+        let Value::Object(inputs) = inputs else { panic!("inputs are an object: {inputs}") };
+        let request = TriggerRequest { workflow: Some("ci.yml".to_owned()), inputs, ..TriggerRequest::default() };
+        let triggered = self.admin.trigger("demo", &request).await.expect("triggered");
+        assert_eq!(triggered.runs.len(), 1, "{triggered:?}");
+        triggered.runs[0].id
+    }
+
+    /// Starts an agent with the runner's token and a work directory of its own.
+    fn agent(&self) -> Agent {
+        let work_dir = tempfile::Builder::new().prefix("ferry-agent-work-").tempdir().expect("temp dir");
+        let client = Client::new(&self.url, &self.runner_token).expect("a valid address");
+        let options = AgentOptions {
+            labels: LABELS.map(str::to_owned).to_vec(),
+            slots: 1,
+            work_dir: work_dir.path().to_path_buf(),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(run_agent(client, options, async {
+            let _ = stopped.await;
+        }));
+        Agent { stop, task, work_dir }
+    }
+
+    /// Registers [`RUNNER`] again, as a runner that restarted does: the server fails the jobs
+    /// it held and takes only the new token from now on.
+    async fn register_runner_again(&self) {
+        let registration = RunnerRegistration { name: RUNNER.to_owned(), labels: LABELS.map(str::to_owned).to_vec() };
+        self.admin.register_runner(&registration).await.expect("registered again");
+    }
+
+    fn open_gate(&self) {
+        std::fs::write(&self.gate, "open").expect("writing the gate file");
+    }
+
+    /// Whether a step of [`GATED`] slept to its end instead of being stopped.
+    fn slept(&self) -> bool {
+        self.gate.with_extension("slept").exists()
+    }
+
+    async fn run(&self, run_id: i64) -> RunDetail {
+        self.admin.get_run(run_id).await.expect("the run")
+    }
+
+    /// The run once it has completed.
+    async fn completed(&self, run_id: i64) -> RunDetail {
+        until(&format!("run {run_id} to complete"), async || {
+            let detail = self.run(run_id).await;
+            (detail.run.status == "completed").then_some(detail)
+        })
+        .await
+    }
+
+    /// The run's stored log as `<job key> <step index>: <line>`, in order.
+    async fn log(&self, run_id: i64) -> Vec<String> {
+        let detail = self.run(run_id).await;
+        let mut stream = self.admin.logs(run_id, None, false).await.expect("the log");
+        let mut lines = Vec::new();
+        while let Some(chunk) = stream.next().await.expect("a log chunk") {
+            let job = detail.jobs.iter().find(|job| job.id == chunk.job_id).expect("a job of the run");
+            lines.extend(chunk.lines.iter().map(|line| format!("{} {}: {line}", job.key, chunk.step_idx)));
+        }
+        lines
+    }
+
+    /// Waits until the run's log holds `line`.
+    async fn logged(&self, run_id: i64, line: &str) {
+        until(&format!("{line:?} in the log of run {run_id}"), async || {
+            self.log(run_id).await.iter().any(|logged| logged == line).then_some(())
+        })
+        .await;
+    }
+}
+
+/// An agent running on the test's runtime.
+struct Agent {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), AgentError>>,
+    work_dir: tempfile::TempDir,
+}
+
+impl Agent {
+    /// Stops the agent (as Ctrl-C does) and waits for it; what it returned, and its work directory.
+    async fn stop(self) -> (Result<(), AgentError>, tempfile::TempDir) {
+        let _ = self.stop.send(());
+        (joined(self.task).await, self.work_dir)
+    }
+
+    /// Waits for the agent to stop by itself; `stop` lives until then, since dropping it stops the agent.
+    async fn stopped(self) -> (Result<(), AgentError>, tempfile::TempDir) {
+        let res = joined(self.task).await;
+        drop(self.stop);
+        (res, self.work_dir)
+    }
+}
+
+async fn joined(task: JoinHandle<Result<(), AgentError>>) -> Result<(), AgentError> {
+    tokio::time::timeout(WAIT, task).await.expect("the agent stops in time").expect("the agent did not panic")
+}
+
+/// Polls `probe` every 20 ms until it gives a value, for up to [`WAIT`].
+async fn until<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "waited {WAIT:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Ferry Tests")
+        .env("GIT_AUTHOR_EMAIL", "tests@ferry.invalid")
+        .env("GIT_COMMITTER_NAME", "Ferry Tests")
+        .env("GIT_COMMITTER_EMAIL", "tests@ferry.invalid")
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Makes `dir` a git repository with one commit holding `files`.
+fn repository(dir: &Path, files: &[(&str, &str)]) {
+    git(dir, &["init", "--quiet", "--initial-branch=main"]);
     for (path, text) in files {
         let path = dir.join(path);
         std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
         std::fs::write(path, text).expect("write");
     }
-    git(&["add", "--all"]);
-    git(&["commit", "--quiet", "-m", "initial"]);
-    git(&["rev-parse", "HEAD"])
+    git(dir, &["add", "--all"]);
+    git(dir, &["commit", "--quiet", "-m", "initial"]);
+}
+
+/// `name: status conclusion` of each job, then `name: state` of each planned one.
+fn job_states(detail: &RunDetail) -> Vec<String> {
+    let conclusion = |conclusion: Option<ferry_model::Conclusion>| conclusion.map_or("-", |c| c.as_str());
+    let jobs = detail.jobs.iter().map(|job| format!("{}: {} {}", job.name, job.status, conclusion(job.conclusion)));
+    let planned = detail.planned.iter().map(|job| format!("{}: {}", job.name, job.state));
+    jobs.chain(planned).collect()
+}
+
+/// `index name: status conclusion` of each step of the run's job `key`.
+fn step_states(detail: &RunDetail, key: &str) -> Vec<String> {
+    let job = detail.jobs.iter().find(|job| job.key == key).expect("the job");
+    job.steps
+        .iter()
+        .map(|step| {
+            let conclusion = step.conclusion.map_or("-", |conclusion| conclusion.as_str());
+            format!("{} {}: {} {conclusion}", step.step_idx, step.name, step.status)
+        })
+        .collect()
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("a folder")
+        .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 const WORKFLOW: &str = r#"
-on: workflow_dispatch
+on:
+  workflow_dispatch:
+    inputs:
+      who: { required: true }
 jobs:
   build:
-    runs-on: [self-hosted, gpu]
+    runs-on: [self-hosted, linux]
     outputs:
       greeting: ${{ steps.hello.outputs.greeting }}
     steps:
@@ -141,243 +261,160 @@ jobs:
           echo "greeting=hi ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
           echo "::endgroup::"
           echo "::warning file=README,line=1::look here"
+  report:
+    needs: build
+    runs-on: self-hosted
+    steps:
+      - run: echo "build said ${{ needs.build.outputs.greeting }}"
 "#;
 
-fn assignment(repo: &Path, sha: &str, workflow: &str) -> JobAssignment {
-    let contexts = json!({
-        "github": {
-            "event": {"inputs": {"who": "you"}}, "event_name": "workflow_dispatch", "ref": "refs/heads/main",
-            "sha": sha, "repository": "local/demo", "run_id": "5", "run_number": "1", "run_attempt": "1",
-        },
-        "inputs": {"who": "you"}, "vars": {}, "needs": {}, "matrix": {},
-        "strategy": {"fail-fast": true, "job-index": 0, "job-total": 1, "max-parallel": 1},
-    });
-    let Value::Object(contexts) = contexts else { unreachable!("an object literal") };
-    let Value::Object(secrets) = json!({"API_TOKEN": "s3cr3t-value"}) else { unreachable!("an object literal") };
-    JobAssignment {
-        job_id: 7,
-        run_id: 5,
-        job_key: "build".to_owned(),
-        name: "build".to_owned(),
-        workflow_file: ".github/workflows/ci.yml".to_owned(),
-        workflow_src: workflow.to_owned(),
-        contexts,
-        secrets,
-        repo: repo.display().to_string(),
-        sha: sha.to_owned(),
-        lease_ms: 15_000,
-    }
-}
-
-/// A server that hands out `assignment` once, then holds every later claim; events and
-/// heartbeats are answered by `control` (given the batch), completions with 204.
-fn serving(assignment: JobAssignment, control: impl Fn(&EventBatch) -> Reply + Send + Sync + 'static) -> Box<Answer> {
-    let handed_out = Mutex::new(false);
-    Box::new(move |request: &Request| match request.path.as_str() {
-        "/api/v1/runner/claim" => {
-            let mut handed_out = handed_out.lock().expect("not poisoned");
-            if *handed_out {
-                Reply::Hang
-            } else {
-                *handed_out = true;
-                Reply::Json(200, serde_json::to_value(&assignment).expect("serializable"))
-            }
-        }
-        path if path.ends_with("/events") => {
-            control(&serde_json::from_value(request.body.clone()).expect("an event batch"))
-        }
-        path if path.ends_with("/heartbeat") => Reply::Json(200, json!({"cancel": false})),
-        path if path.ends_with("/complete") => Reply::Empty(204),
-        _ => Reply::Json(404, json!({"error": "no such route"})),
-    })
-}
-
-/// Runs an agent against `url` until `until` says the requests so far are enough, then stops
-/// it; returns every request, those it made while stopping included, and the work directory.
-async fn run_until(
-    url: &str,
-    mut requests: mpsc::UnboundedReceiver<Request>,
-    until: impl Fn(&[Request]) -> bool,
-) -> (Vec<Request>, tempfile::TempDir) {
-    let work_dir = tempfile::Builder::new().prefix("ferry-agent-").tempdir().expect("temp dir");
-    let client = Client::new(url, "ferryr_test_token").expect("a valid address");
-    let options = AgentOptions { labels: vec!["gpu".to_owned()], slots: 1, work_dir: work_dir.path().to_path_buf() };
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let agent = tokio::spawn(run_agent(client, options, async {
-        let _ = stop_rx.await;
-    }));
-    let mut seen = Vec::new();
-    let collected = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(request) = requests.recv().await {
-            seen.push(request);
-            if until(&seen) {
-                return;
-            }
-        }
-    })
-    .await;
-    let _ = stop_tx.send(());
-    agent.await.expect("the agent did not panic").expect("the agent stopped cleanly");
-    assert!(collected.is_ok(), "the agent did not get there in time: {seen:#?}");
-    // What it sent while stopping (the fake records a request before answering it).
-    while let Ok(request) = requests.try_recv() {
-        seen.push(request);
-    }
-    (seen, work_dir)
-}
-
-fn batches(requests: &[Request]) -> Vec<EventBatch> {
-    requests
-        .iter()
-        .filter(|request| request.path.ends_with("/events"))
-        .map(|request| serde_json::from_value(request.body.clone()).expect("an event batch"))
-        .collect()
-}
-
-fn lines(batches: &[EventBatch]) -> Vec<String> {
-    batches
-        .iter()
-        .flat_map(|batch| &batch.events)
-        .flat_map(|event| match event {
-            StepEvent::Lines { step_idx, lines } => lines.iter().map(|line| format!("{step_idx}: {line}")).collect(),
-            _ => Vec::new(),
-        })
-        .collect()
-}
-
-fn completion(requests: &[Request]) -> Option<JobCompletion> {
-    requests
-        .iter()
-        .find(|request| request.path == "/api/v1/runner/jobs/7/complete")
-        .map(|request| serde_json::from_value(request.body.clone()).expect("a completion"))
-}
-
-fn completed(requests: &[Request]) -> bool {
-    completion(requests).is_some()
-}
+/// A job whose first step says `started`, waits for the gate file, says `gate open`, sleeps
+/// long and then leaves a file beside the gate ([`Ferry::slept`]) that a stopped step never
+/// makes.
+const GATED: &str = r#"
+on:
+  workflow_dispatch:
+    inputs:
+      gate: { required: true }
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - run: |
+          echo started
+          until [ -e "${{ inputs.gate }}" ]; do sleep 0.01; done
+          echo gate open
+          sleep 30
+          touch "${{ inputs.gate }}.slept"
+      - run: echo never
+"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_claimed_job_runs_in_a_checkout_and_is_reported_and_completed() {
-    let repo = tempfile::tempdir().expect("temp dir");
-    let sha = repository(repo.path(), &[("README", "the repo"), (".github/workflows/ci.yml", WORKFLOW)]);
-    let answer = serving(assignment(repo.path(), &sha, WORKFLOW), |_| Reply::Json(200, json!({"cancel": false})));
-    let (url, requests) = fake_server(answer).await;
-    let (requests, work_dir) = run_until(&url, requests, completed).await;
+async fn jobs_run_in_checkouts_with_masked_logs_and_outputs_passed_to_the_jobs_that_need_them() {
+    let ferry = ferry(&[("README", "the repo"), (".github/workflows/ci.yml", WORKFLOW)]).await;
+    let run_id = ferry.trigger(json!({"who": "you"})).await;
+    let agent = ferry.agent();
+    let detail = ferry.completed(run_id).await;
+    let (res, work_dir) = agent.stop().await;
+    res.expect("the agent stopped cleanly");
 
-    assert!(requests.iter().all(|request| request.method == "POST"), "the protocol is all POSTs");
-    let completion = completion(&requests).expect("completed");
-    assert_eq!(completion.conclusion.as_str(), "success", "{completion:?}\n{:#?}", lines(&batches(&requests)));
-    assert_eq!(completion.outputs.get("greeting"), Some(&json!("hi you")));
-    assert_eq!(completion.reason, None);
-    let batches = batches(&requests);
-    let seqs: Vec<i64> = batches.iter().map(|batch| batch.seq).collect();
-    assert_eq!(seqs, (1..=i64::try_from(seqs.len()).expect("few")).collect::<Vec<_>>(), "numbered 1, 2, 3…");
-    let lines = lines(&batches);
-    let shown: Vec<&str> = lines.iter().map(String::as_str).filter(|line| line.starts_with("1: ")).collect();
+    let log = ferry.log(run_id).await;
+    assert_eq!(detail.run.conclusion.map(|c| c.as_str()), Some("success"), "{detail:#?}\n{log:#?}");
+    assert_eq!(job_states(&detail), ["build: completed success", "report: completed success"]);
+    let build = &detail.jobs[0];
+    assert_eq!(Value::Object(build.outputs.clone()), json!({"greeting": "hi you"}));
+    assert_eq!((build.reason.as_deref(), build.runner.as_deref()), (None, Some(RUNNER)));
+    assert_eq!(
+        step_states(&detail, "build"),
+        ["0 Run actions/checkout@v4: completed success", r#"1 Run echo "hello from $(cat README)": completed success"#]
+    );
+    let shown: Vec<&str> = log
+        .iter()
+        .map(String::as_str)
+        .filter(|line| line.starts_with("build 1: ") || line.starts_with("report"))
+        .collect();
     assert_eq!(
         shown,
         [
-            "1: hello from the repo",
-            "1: token *** for workflow_dispatch",
-            "1: ##[group]details",
-            "1: ##[endgroup]",
-            "1: ##[warning]README:1: look here",
+            "build 1: hello from the repo",
+            "build 1: token *** for workflow_dispatch",
+            "build 1: ##[group]details",
+            "build 1: ##[endgroup]",
+            "build 1: ##[warning]README:1: look here",
+            "report 0: build said hi you",
         ]
     );
-    let steps: Vec<String> = batches
-        .iter()
-        .flat_map(|batch| &batch.events)
-        .filter_map(|event| match event {
-            StepEvent::StepStarted { step_idx, name, .. } => Some(format!("start {step_idx} {name}")),
-            StepEvent::StepFinished { step_idx, conclusion, .. } => Some(format!("end {step_idx} {conclusion}")),
-            StepEvent::Lines { .. } => None,
-        })
-        .collect();
-    assert_eq!(steps.len(), 4, "{steps:?}");
-    assert!(steps[0].starts_with("start 0 ") && steps[3] == "end 1 success", "{steps:?}");
-    let kept: Vec<String> = std::fs::read_dir(work_dir.path().join("repos"))
-        .expect("a repos folder")
-        .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(kept.len(), 1, "one mirror: {kept:?}");
-    assert!(kept[0].ends_with(".git") && kept[0].len() == 68, "{kept:?}");
-    assert_eq!(std::fs::read_dir(work_dir.path().join("jobs")).expect("a jobs folder").count(), 0, "job dir removed");
+    assert!(!log.iter().any(|line| line.contains(SECRET)), "{log:#?}");
+
+    // One mirror for both jobs, named by the repository's hash; the jobs' folders are gone.
+    let mirrors = entries(&work_dir.path().join("repos"));
+    assert!(mirrors.len() == 1 && mirrors[0].ends_with(".git") && mirrors[0].len() == 68, "{mirrors:?}");
+    assert_eq!(entries(&work_dir.path().join("jobs")), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancel_from_the_server_stops_the_job_which_completes_as_cancelled() {
-    let workflow = "on: workflow_dispatch\njobs:\n  build:\n    runs-on: self-hosted\n    steps:\n      - run: echo started; sleep 60\n      - run: echo never\n";
-    let repo = tempfile::tempdir().expect("temp dir");
-    let sha = repository(repo.path(), &[(".github/workflows/ci.yml", workflow)]);
-    let answer = serving(assignment(repo.path(), &sha, workflow), |batch| {
-        let started = batch
-            .events
-            .iter()
-            .any(|event| matches!(event, StepEvent::Lines { lines, .. } if lines.iter().any(|line| line == "started")));
-        Reply::Json(200, json!({"cancel": started}))
-    });
-    let (url, requests) = fake_server(answer).await;
-    let (requests, _work_dir) = run_until(&url, requests, completed).await;
-    let completion = completion(&requests).expect("completed");
-    assert_eq!(completion.conclusion.as_str(), "cancelled", "{completion:?}");
-    assert!(!lines(&batches(&requests)).iter().any(|line| line.ends_with("never")));
+async fn a_cancel_from_the_server_stops_the_step_and_the_job_completes_cancelled() {
+    let ferry = ferry(&[(".github/workflows/ci.yml", GATED)]).await;
+    let run_id = ferry.trigger(json!({"gate": ferry.gate})).await;
+    let agent = ferry.agent();
+    ferry.logged(run_id, "build 0: started").await;
+    ferry.admin.cancel_run(run_id).await.expect("cancelled");
+    // The step's next lines go to the server, whose answer tells the agent to cancel.
+    ferry.open_gate();
+    let detail = ferry.completed(run_id).await;
+    let (res, _work_dir) = agent.stop().await;
+    res.expect("the agent stopped cleanly");
+
+    assert_eq!(job_states(&detail), ["build: completed cancelled"], "{detail:#?}");
+    assert_eq!(detail.jobs[0].reason, None);
+    assert_eq!(
+        step_states(&detail, "build"),
+        ["0 Run echo started: completed cancelled", "1 Run echo never: completed skipped"]
+    );
+    assert_eq!(ferry.log(run_id).await, ["build 0: started", "build 0: gate open", "build 0: The step was cancelled."]);
+    assert!(!ferry.slept());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_taken_away_is_stopped_and_not_completed() {
-    let workflow = "on: workflow_dispatch\njobs:\n  build:\n    runs-on: self-hosted\n    steps:\n      - run: echo started; sleep 60\n";
-    let repo = tempfile::tempdir().expect("temp dir");
-    let sha = repository(repo.path(), &[(".github/workflows/ci.yml", workflow)]);
-    let answer = serving(assignment(repo.path(), &sha, workflow), |_| {
-        Reply::Json(409, json!({"error": "job 7 was failed as lost"}))
-    });
-    let (url, requests) = fake_server(answer).await;
-    // The next claim comes once the runner let go of the job.
-    let claims = |requests: &[Request]| requests.iter().filter(|request| request.path.ends_with("/claim")).count();
-    let (requests, _work_dir) = run_until(&url, requests, |requests| claims(requests) == 2).await;
-    assert!(!completed(&requests), "{requests:#?}");
-    assert_eq!(batches(&requests).len(), 1, "nothing sent after the 409");
+async fn a_job_taken_away_from_its_runner_is_stopped_and_its_verdict_kept() {
+    let ferry = ferry(&[(".github/workflows/ci.yml", GATED)]).await;
+    let run_id = ferry.trigger(json!({"gate": ferry.gate})).await;
+    let agent = ferry.agent();
+    ferry.logged(run_id, "build 0: started").await;
+    ferry.register_runner_again().await;
+    let lost = ferry.completed(run_id).await;
+    assert_eq!(job_states(&lost), ["build: completed failure"], "{lost:#?}");
+    assert_eq!(lost.jobs[0].reason.as_deref(), Some("runner lost: it restarted while running the job"));
+
+    // The step's next lines are refused: the agent stops the step, does not complete the job,
+    // and stops claiming, since the server no longer takes its token.
+    ferry.open_gate();
+    let (res, work_dir) = agent.stopped().await;
+    assert!(matches!(res, Err(AgentError::Refused(ref error)) if error.status() == Some(401)), "{res:?}");
+    assert_eq!(entries(&work_dir.path().join("jobs")), Vec::<String>::new(), "the job's folder is removed");
+    let detail = ferry.run(run_id).await;
+    assert_eq!(job_states(&detail), ["build: completed failure"]);
+    assert_eq!(detail.jobs[0].reason, lost.jobs[0].reason);
+    assert_eq!(detail.jobs[0].finished_at, lost.jobs[0].finished_at);
+    assert_eq!(ferry.log(run_id).await, ["build 0: started"]);
+    assert!(!ferry.slept(), "the agent stopped the step");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_workflow_with_errors_fails_the_job_with_the_findings_as_reason() {
-    let workflow = "on: workflow_dispatch\njobs:\n  build:\n    runs-on: self-hosted\n    stepz: []\n";
-    let repo = tempfile::tempdir().expect("temp dir");
-    let sha = repository(repo.path(), &[(".github/workflows/ci.yml", workflow)]);
-    let answer = serving(assignment(repo.path(), &sha, workflow), |_| Reply::Json(200, json!({"cancel": false})));
-    let (url, requests) = fake_server(answer).await;
-    let (requests, _work_dir) = run_until(&url, requests, completed).await;
-    let completion = completion(&requests).expect("completed");
-    assert_eq!(completion.conclusion.as_str(), "failure");
-    let reason = completion.reason.expect("a reason");
-    assert!(reason.starts_with(".github/workflows/ci.yml has errors: .github/workflows/ci.yml:5:5: "), "{reason}");
-}
+async fn a_commit_the_repository_lost_fails_the_job_with_gits_reason() {
+    let ferry = ferry(&[(".github/workflows/ci.yml", WORKFLOW)]).await;
+    let run_id = ferry.trigger(json!({"who": "you"})).await;
+    let sha = ferry.run(run_id).await.run.sha;
+    // A force-push after the run was queued: the commit is gone from the repository.
+    git(&ferry.repo, &["commit", "--quiet", "--amend", "-m", "rewritten"]);
+    git(&ferry.repo, &["reflog", "expire", "--expire=now", "--all"]);
+    git(&ferry.repo, &["gc", "--quiet", "--prune=now"]);
+    let agent = ferry.agent();
+    let detail = ferry.completed(run_id).await;
+    let (res, _work_dir) = agent.stop().await;
+    res.expect("the agent stopped cleanly");
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_commit_the_repository_lacks_fails_the_job_with_gits_reason() {
-    let repo = tempfile::tempdir().expect("temp dir");
-    let sha = repository(repo.path(), &[(".github/workflows/ci.yml", WORKFLOW)]);
-    let mut job = assignment(repo.path(), &sha, WORKFLOW);
-    job.sha = "0123456789abcdef0123456789abcdef01234567".to_owned();
-    let answer = serving(job, |_| Reply::Json(200, json!({"cancel": false})));
-    let (url, requests) = fake_server(answer).await;
-    let (requests, _work_dir) = run_until(&url, requests, completed).await;
-    let completion = completion(&requests).expect("completed");
-    assert_eq!(completion.conclusion.as_str(), "failure");
-    let reason = completion.reason.expect("a reason");
-    assert!(reason.starts_with("checking out 0123456789abcdef0123456789abcdef01234567 of "), "{reason}");
+    assert_eq!(job_states(&detail), ["build: completed failure", "report: skipped"], "{detail:#?}");
+    let reason = detail.jobs[0].reason.as_deref().expect("a reason");
+    let expected = format!("checking out {sha} of {}: ", ferry.repo.display());
+    assert!(reason.starts_with(&expected), "{reason}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_the_agent_cancels_the_job_in_progress_and_completes_it_as_cancelled() {
-    let workflow = "on: workflow_dispatch\njobs:\n  build:\n    runs-on: self-hosted\n    steps:\n      - run: echo started; sleep 60\n";
-    let repo = tempfile::tempdir().expect("temp dir");
-    let sha = repository(repo.path(), &[(".github/workflows/ci.yml", workflow)]);
-    let answer = serving(assignment(repo.path(), &sha, workflow), |_| Reply::Json(200, json!({"cancel": false})));
-    let (url, requests) = fake_server(answer).await;
-    let started = |requests: &[Request]| lines(&batches(requests)).iter().any(|line| line == "0: started");
-    let (requests, work_dir) = run_until(&url, requests, started).await;
-    let completion = completion(&requests).expect("completed while stopping");
-    assert_eq!(completion.conclusion.as_str(), "cancelled", "{completion:?}");
-    assert_eq!(std::fs::read_dir(work_dir.path().join("jobs")).expect("a jobs folder").count(), 0, "job dir removed");
+    let ferry = ferry(&[(".github/workflows/ci.yml", GATED)]).await;
+    let run_id = ferry.trigger(json!({"gate": ferry.gate})).await;
+    let agent = ferry.agent();
+    ferry.logged(run_id, "build 0: started").await;
+    let (res, work_dir) = agent.stop().await;
+    res.expect("the agent stopped cleanly");
+
+    let detail = ferry.completed(run_id).await;
+    assert_eq!(job_states(&detail), ["build: completed cancelled"], "{detail:#?}");
+    assert_eq!(
+        step_states(&detail, "build"),
+        ["0 Run echo started: completed cancelled", "1 Run echo never: completed skipped"]
+    );
+    assert_eq!(entries(&work_dir.path().join("jobs")), Vec::<String>::new(), "the job's folder is removed");
+    assert_eq!(ferry.log(run_id).await, ["build 0: started", "build 0: The step was cancelled."]);
 }

@@ -1,4 +1,5 @@
-//! ferry-runner's integration tests: real processes and real git repositories.
+//! ferry-runner's integration tests: real processes, real git repositories and, for the agent,
+//! the real server.
 
 mod agent;
 mod process;

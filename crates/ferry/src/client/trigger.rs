@@ -105,12 +105,12 @@ pub fn main(args: TriggerArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `run 12 (#3 ci.yml)`.
-fn label(run: &RunView) -> String {
+pub(super) fn label(run: &RunView) -> String {
     let file = run.workflow_file.strip_prefix(".github/workflows/").unwrap_or(&run.workflow_file);
     format!("{BOLD}run {}{BOLD:#} (#{} {file})", run.id, run.number)
 }
 
-fn conclusion(conclusion: Option<Conclusion>) -> String {
+pub(super) fn conclusion(conclusion: Option<Conclusion>) -> String {
     match conclusion {
         Some(Conclusion::Success) => format!("{GREEN}success{GREEN:#}"),
         Some(Conclusion::Failure) => format!("{RED}failure{RED:#}"),

@@ -7,4 +7,5 @@ mod lint;
 mod run;
 mod run_control;
 mod runner;
+mod runs;
 mod server;

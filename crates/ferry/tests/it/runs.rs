@@ -1,0 +1,72 @@
+//! `ferry runs`, `cancel` and `rerun` against a real `ferry server`: a triggered run is
+//! listed, cancelled (no runner has its job's label, so it runs until then) and re-run,
+//! and the list shows both runs, newest first.
+
+use serde_json::Value;
+
+use crate::harness::Repo;
+use crate::runner::{client_command, output_within, start_server, text};
+
+const WORKFLOW: &str = r#"
+on: workflow_dispatch
+jobs:
+  build:
+    runs-on: [self-hosted, no-runner-has-this]
+    steps:
+      - run: echo never
+"#;
+
+#[test]
+fn runs_are_listed_newest_first_after_a_trigger_a_cancel_and_a_rerun() {
+    let scratch = tempfile::Builder::new().prefix("ferry-runs-it-").tempdir().expect("temp dir");
+    let repo = Repo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
+    let short_sha: String = repo.git(&["rev-parse", "HEAD"]).chars().take(7).collect();
+    let (server, url, admin) = start_server(scratch.path());
+    let ferry = |args: &[&str]| {
+        let output = output_within(client_command(&url, &admin, args));
+        assert!(output.status.success(), "{}\n--- server\n{}", text(&output), server.stderr());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    ferry(&["project", "add", "demo", "--repo", &repo.path().display().to_string()]);
+    assert_eq!(ferry(&["runs", "demo"]), "project demo has no runs yet; start one with `ferry trigger demo`\n");
+
+    let triggered: Value = serde_json::from_str(&ferry(&["trigger", "demo", "--json"])).expect("JSON");
+    let first = triggered["runs"][0]["id"].as_i64().expect("a run id");
+    assert_eq!(
+        ferry(&["runs", "demo"]),
+        format!("run {first}  #1  in_progress  ci.yml  initial  {short_sha}  admin\n")
+    );
+    assert_eq!(ferry(&["cancel", &first.to_string()]), format!("run {first} (#1 ci.yml) cancelled\n"));
+    let rerun = ferry(&["rerun", &first.to_string(), "--json"]);
+    let second = serde_json::from_str::<Value>(&rerun).expect("JSON")["id"].as_i64().expect("a run id");
+
+    let listed: Value = serde_json::from_str(&ferry(&["runs", "demo", "--json"])).expect("JSON");
+    let runs: Vec<String> = listed["runs"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|run| {
+            format!(
+                "{} #{} {} {} rerun_of={}",
+                run["id"], run["number"], run["status"], run["conclusion"], run["rerun_of"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            format!(r#"{second} #2 "in_progress" null rerun_of={first}"#),
+            format!(r#"{first} #1 "completed" "cancelled" rerun_of=null"#),
+        ]
+    );
+    let width = format!("run {second}").len().max(format!("run {first}").len());
+    assert_eq!(
+        ferry(&["runs", "demo"]),
+        format!(
+            "{:width$}  #2  in_progress  ci.yml  initial  {short_sha}  admin\n\
+             {:width$}  #1  cancelled    ci.yml  initial  {short_sha}  admin\n",
+            format!("run {second}"),
+            format!("run {first}"),
+        )
+    );
+}
