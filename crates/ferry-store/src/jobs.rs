@@ -49,6 +49,32 @@ pub struct Job {
     pub event_seq: i64,
 }
 
+/// A job's place in its run and how it stands: what planning a run reads for each of its
+/// jobs, without the bulky columns (contexts) a runner needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobState {
+    pub id: i64,
+    pub job_key: String,
+    pub instance_idx: i64,
+    pub status: Status,
+    pub conclusion: Option<Conclusion>,
+    /// The job's outputs once it completed, as JSON text.
+    pub outputs: String,
+}
+
+impl From<Job> for JobState {
+    fn from(job: Job) -> JobState {
+        JobState {
+            id: job.id,
+            job_key: job.job_key,
+            instance_idx: job.instance_idx,
+            status: job.status,
+            conclusion: job.conclusion,
+            outputs: job.outputs,
+        }
+    }
+}
+
 /// What [`Jobs::enqueue`] writes.
 #[derive(Debug, Clone, Copy)]
 pub struct NewJob<'a> {
@@ -171,6 +197,28 @@ impl Jobs<'_> {
             .fetch_all(&self.store.pool)
             .await?;
         rows.iter().map(job_from_row).collect()
+    }
+
+    /// [`JobState`]s of a run's jobs, in the order they were enqueued.
+    pub async fn states_for_run(&self, run_id: i64) -> Result<Vec<JobState>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, job_key, instance_idx, status, conclusion, outputs FROM jobs WHERE run_id = $1 ORDER BY id",
+        )
+        .bind(run_id)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(JobState {
+                    id: row.try_get("id")?,
+                    job_key: row.try_get("job_key")?,
+                    instance_idx: row.try_get("instance_idx")?,
+                    status: status_col(row, "status")?,
+                    conclusion: conclusion_col(row, "conclusion")?,
+                    outputs: row.try_get("outputs")?,
+                })
+            })
+            .collect()
     }
 
     /// Claims the oldest queued job the runner's `labels` satisfy (each of the job's labels is

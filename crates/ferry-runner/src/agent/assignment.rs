@@ -134,12 +134,7 @@ pub(super) async fn run_assignment(agent: &Agent, assignment: JobAssignment, mut
 /// The job's folder, workspace and setup; the error is the reason the job failed.
 async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> Result<JobSetup, String> {
     let file = assignment.workflow_file.as_str();
-    let dialect = if Path::new(file).parent().is_some_and(|parent| parent.ends_with(".ferry/workflows")) {
-        Dialect::Ferry
-    } else {
-        Dialect::GitHub
-    };
-    let (workflow, diagnostics) = ferry_workflow::parse_workflow(&assignment.workflow_src, dialect);
+    let (workflow, diagnostics) = ferry_workflow::parse_workflow(&assignment.workflow_src, Dialect::for_path(file));
     let errors: Vec<String> = diagnostics
         .iter()
         .filter(|diagnostic| diagnostic.is_error())
@@ -165,12 +160,9 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
     .await
     .map_err(|error| format!("preparing the job's folder: {error}"))?
     .map_err(|error| format!("creating {}: {error}", temp.display()))?;
-    let mirror = agent
+    agent
         .mirrors
-        .mirror_with(&assignment.repo, &assignment.sha)
-        .await
-        .map_err(|error| format!("fetching {}: {error}", assignment.repo))?;
-    crate::workspace::prepare_workspace(&mirror, &assignment.sha, &workspace)
+        .workspace(&assignment.repo, &assignment.sha, &workspace)
         .await
         .map_err(|error| format!("checking out {} of {}: {error}", assignment.sha, assignment.repo))?;
 

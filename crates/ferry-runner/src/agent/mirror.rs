@@ -73,6 +73,55 @@ impl Mirrors {
 }
 
 /// The mirror's folder name: the SHA-256 of the repository's URL or path, in hex.
+/// How many checkouts of one repository a runner keeps for later jobs of the same commit.
+const CHECKOUTS_KEPT: usize = 4;
+
+impl Mirrors {
+    /// Makes `dest` a copy of the repository `repo` at commit `sha`: the first job of a commit
+    /// checks it out once from the mirror (into `<work_dir>/checkouts/`), every job then gets
+    /// an in-process copy of that checkout, which costs far less than a clone and checkout
+    /// per job (the profile of 100 one-step jobs showed ~40 ms of git per job).
+    pub(crate) async fn workspace(&self, repo: &str, sha: &str, dest: &Path) -> Result<(), WorkspaceError> {
+        let mirror = self.mirror_with(repo, sha).await?;
+        let checkouts = self.root.with_file_name("checkouts");
+        let checkout = checkouts.join(format!("{}-{sha}", mirror_name(repo)));
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            locks.entry(checkout.clone()).or_default().clone()
+        };
+        let _guard = lock.lock().await;
+        if !checkout.is_dir() {
+            let partial = checkout.with_extension("partial");
+            if partial.exists() {
+                std::fs::remove_dir_all(&partial)?;
+            }
+            crate::workspace::prepare_workspace(&mirror, sha, &partial).await?;
+            std::fs::rename(&partial, &checkout)?;
+            prune_checkouts(&checkouts, &mirror_name(repo), &checkout);
+        }
+        let (src, dest) = (checkout.clone(), dest.to_path_buf());
+        tokio::task::spawn_blocking(move || crate::workspace::copy_workspace(&src, &dest))
+            .await
+            .map_err(|error| WorkspaceError::Io(std::io::Error::other(error)))??;
+        Ok(())
+    }
+}
+
+/// Removes the oldest checkouts of a repository beyond [`CHECKOUTS_KEPT`], never `keep`.
+fn prune_checkouts(checkouts: &Path, prefix: &str, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(checkouts) else { return };
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(prefix) && entry.path() != keep)
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .collect();
+    found.sort();
+    let n_extra = (found.len() + 1).saturating_sub(CHECKOUTS_KEPT);
+    for (_, path) in found.into_iter().take(n_extra) {
+        let _ = std::fs::remove_dir_all(path);
+    }
+}
+
 fn mirror_name(repo: &str) -> String {
     Sha256::digest(repo.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
 }

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use ferry_engine::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler, Scope};
 use ferry_model::{Conclusion, JobStatus};
-use ferry_store::{Job, NewJob, Run, Status, StoreError};
+use ferry_store::{JobState, NewJob, Run, Status, StoreError};
 use ferry_workflow::Dialect;
 use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value, json};
@@ -116,9 +116,9 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
         .collect();
     // Runners' slots bound how much runs at once; the run itself does not.
     let mut scheduler = Scheduler::new(specs, usize::MAX);
-    let mut rows: HashMap<(String, i64), Job> = store
+    let mut rows: HashMap<(String, i64), JobState> = store
         .jobs()
-        .list_for_run(run_id)
+        .states_for_run(run_id)
         .await?
         .into_iter()
         .map(|job| ((job.job_key.clone(), job.instance_idx), job))
@@ -187,12 +187,13 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
                                 instance_idx,
                                 contexts: &Value::Object(contexts).to_string(),
                             };
-                            let mut row = store.jobs().enqueue(&new_job, now_ms()).await?;
+                            let mut row = JobState::from(store.jobs().enqueue(&new_job, now_ms()).await?);
                             if let Err(error) = runs_on {
                                 row = store
                                     .jobs()
                                     .finish(row.id, Conclusion::Failure, "{}", Some(&error.0), now_ms())
-                                    .await?;
+                                    .await?
+                                    .into();
                                 finished(&mut scheduler, &mut needs_values, instance, &row);
                             } else {
                                 n_enqueued += 1;
@@ -208,7 +209,7 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
                     if let Some(row) = rows.get(&(key.clone(), instance_idx))
                         && row.status != Status::Completed
                     {
-                        let row = store.jobs().cancel(row.id, now_ms()).await?;
+                        let row = JobState::from(store.jobs().cancel(row.id, now_ms()).await?);
                         // A queued job is cancelled at once; a running one when its runner stops it.
                         if row.status == Status::Completed {
                             finished(&mut scheduler, &mut needs_values, instance, &row);
@@ -290,7 +291,7 @@ async fn group_of(state: &AppState, run: &Run) -> Result<Option<(String, bool)>,
 }
 
 /// Feeds a completed instance to the scheduler and records what its dependents see.
-fn finished(scheduler: &mut Scheduler, needs_values: &mut Map<String, Value>, instance: InstanceId, row: &Job) {
+fn finished(scheduler: &mut Scheduler, needs_values: &mut Map<String, Value>, instance: InstanceId, row: &JobState) {
     let conclusion = row.conclusion.unwrap_or(Conclusion::Failure);
     let entry = needs_values
         .entry(row.job_key.clone())

@@ -22,11 +22,16 @@ pub(crate) enum MirrorError {
     UnknownRef(String),
 }
 
-/// A commit's subject and author.
+/// A commit as planning reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct CommitInfo {
+pub(crate) struct Commit {
+    /// The full commit id.
+    pub(crate) sha: String,
+    /// The subject line of its message.
     pub(crate) title: String,
     pub(crate) author: String,
+    /// The workflow files in it, as (path, text), by path.
+    pub(crate) files: Vec<(String, String)>,
 }
 
 /// The mirror of one project's repository.
@@ -57,8 +62,11 @@ impl Mirror {
         };
         let _turn = lock.lock().await;
         if self.dir.join("HEAD").is_file() {
-            // The URL may have changed since the clone.
-            git(&self.dir, &["remote", "set-url", "origin", &self.url]).await?;
+            // The URL may have changed since the clone (reading the config is cheaper than git).
+            let config = std::fs::read_to_string(self.dir.join("config")).unwrap_or_default();
+            if !config.lines().any(|line| line.trim().strip_prefix("url = ") == Some(self.url.as_str())) {
+                git(&self.dir, &["remote", "set-url", "origin", &self.url]).await?;
+            }
             git(&self.dir, &["fetch", "--prune", "--quiet", "origin"]).await?;
             return Ok(());
         }
@@ -91,29 +99,54 @@ impl Mirror {
         }
     }
 
-    /// Every workflow file at commit `sha`, as (path, text), by path.
-    pub(crate) async fn workflow_files(&self, sha: &str) -> Result<Vec<(String, String)>, MirrorError> {
-        let listing =
-            git(&self.dir, &["ls-tree", "-r", "--name-only", sha, "--", WORKFLOW_DIRS[0], WORKFLOW_DIRS[1]]).await?;
-        let mut files = Vec::new();
-        for path in listing.lines() {
-            let in_dir =
-                WORKFLOW_DIRS.iter().any(|dir| path.strip_prefix(dir).is_some_and(|rest| !rest[1..].contains('/')));
-            if !in_dir || !(path.ends_with(".yml") || path.ends_with(".yaml")) {
-                continue;
-            }
-            let text = git(&self.dir, &["show", &format!("{sha}:{path}")]).await?;
-            files.push((path.to_owned(), text));
+    /// The commit `rev` (a full ref or commit id) names: its id, subject, author and every
+    /// workflow file in it as (path, text), by path. Two git processes, however many files:
+    /// `ls-tree` lists the workflow files, one `cat-file --batch` reads the commit and them.
+    pub(crate) async fn read_commit(&self, rev: &str) -> Result<Commit, MirrorError> {
+        if rev.is_empty() || rev.starts_with('-') {
+            return Err(MirrorError::UnknownRef(rev.to_owned()));
         }
-        files.sort();
-        Ok(files)
-    }
-
-    /// The commit's subject and author.
-    pub(crate) async fn commit_info(&self, sha: &str) -> Result<CommitInfo, MirrorError> {
-        let text = git(&self.dir, &["log", "-1", "--format=%an%x00%s", sha, "--"]).await?;
-        let (author, title) = text.trim_end().split_once('\0').unwrap_or(("", ""));
-        Ok(CommitInfo { title: title.to_owned(), author: author.to_owned() })
+        let spec = format!("{rev}^{{commit}}");
+        let listing =
+            git(&self.dir, &["ls-tree", "-r", "--full-tree", &spec, "--", WORKFLOW_DIRS[0], WORKFLOW_DIRS[1]])
+                .await
+                .map_err(|_| MirrorError::UnknownRef(rev.to_owned()))?;
+        let mut files: Vec<(String, String)> = Vec::new();
+        for line in listing.lines() {
+            let Some((meta, path)) = line.split_once('\t') else { continue };
+            let mut fields = meta.split(' ');
+            let (Some(_mode), Some("blob"), Some(blob)) = (fields.next(), fields.next(), fields.next()) else {
+                continue;
+            };
+            let in_dir = WORKFLOW_DIRS.iter().any(|dir| {
+                path.strip_prefix(dir).and_then(|rest| rest.strip_prefix('/')).is_some_and(|name| !name.contains('/'))
+            });
+            if in_dir && (path.ends_with(".yml") || path.ends_with(".yaml")) {
+                files.push((path.to_owned(), blob.to_owned()));
+            }
+        }
+        let mut input = format!("{spec}\n");
+        for (_, blob) in &files {
+            input.push_str(blob);
+            input.push('\n');
+        }
+        let objects = cat_file_batch(&self.dir, &input).await?;
+        let mut objects = objects.into_iter();
+        let (sha, commit) = objects.next().ok_or_else(|| MirrorError::UnknownRef(rev.to_owned()))?;
+        let commit = String::from_utf8_lossy(&commit).into_owned();
+        let (head, message) = commit.split_once("\n\n").unwrap_or((&commit, ""));
+        let author = head
+            .lines()
+            .find_map(|line| line.strip_prefix("author "))
+            .and_then(|author| author.split_once(" <").map(|(name, _)| name.to_owned()))
+            .unwrap_or_default();
+        let title = message.lines().next().unwrap_or_default().to_owned();
+        let files = files
+            .into_iter()
+            .zip(objects)
+            .map(|((path, _), (_, text))| (path, String::from_utf8_lossy(&text).into_owned()))
+            .collect();
+        Ok(Commit { sha, title, author, files })
     }
 
     /// The files a push changed between `before` and `after` (for `paths:` filters); `None`
@@ -125,6 +158,43 @@ impl Mirror {
         let text = git(&self.dir, &["diff", "--name-only", before, after, "--"]).await.ok()?;
         Some(text.lines().map(str::to_owned).collect())
     }
+}
+
+/// Feeds `input` (one object name a line) to `git cat-file --batch` and returns each object's
+/// id and bytes, in order; a missing object ends the list there.
+async fn cat_file_batch(dir: &Path, input: &str) -> Result<Vec<(String, Vec<u8>)>, MirrorError> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["cat-file", "--batch"])
+        .env("LC_ALL", "C")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|error| MirrorError::Spawn(error.to_string()))?;
+    let mut stdin = child.stdin.take().ok_or_else(|| MirrorError::Spawn("no stdin".to_owned()))?;
+    let input = input.as_bytes().to_vec();
+    let writer = tokio::spawn(async move {
+        let _ = stdin.write_all(&input).await;
+    });
+    let out = child.wait_with_output().await.map_err(|error| MirrorError::Spawn(error.to_string()))?;
+    let _ = writer.await;
+    let mut objects = Vec::new();
+    let mut rest = out.stdout.as_slice();
+    while let Some(line_end) = rest.iter().position(|&byte| byte == b'\n') {
+        let header = String::from_utf8_lossy(&rest[..line_end]).into_owned();
+        let mut fields = header.split(' ');
+        let (Some(id), Some(_kind), Some(size)) = (fields.next(), fields.next(), fields.next()) else { break };
+        let Ok(size) = size.parse::<usize>() else { break };
+        let body_start = line_end + 1;
+        let Some(body) = rest.get(body_start..body_start + size) else { break };
+        objects.push((id.to_owned(), body.to_vec()));
+        rest = rest.get(body_start + size + 1..).unwrap_or_default();
+    }
+    Ok(objects)
 }
 
 async fn git(dir: &Path, args: &[&str]) -> Result<String, MirrorError> {

@@ -64,12 +64,12 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
             trigger.git_ref = tag;
         }
     }
-    let sha = match &trigger.sha {
-        Some(sha) if !sha.is_empty() => mirror.resolve(sha).await?,
-        _ => mirror.resolve(&trigger.git_ref).await?,
+    let rev = match &trigger.sha {
+        Some(sha) if !sha.is_empty() => sha.clone(),
+        _ => trigger.git_ref.clone(),
     };
-    let commit = mirror.commit_info(&sha).await.unwrap_or_default();
-    let files = mirror.workflow_files(&sha).await?;
+    let commit = mirror.read_commit(&rev).await?;
+    let (sha, files) = (commit.sha.clone(), &commit.files);
     if let Some(wanted) = &trigger.workflow
         && !files.iter().any(|(path, _)| names_file(path, wanted))
     {
@@ -81,7 +81,7 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
         )));
     }
     let mut runs = Vec::new();
-    for (path, src) in &files {
+    for (path, src) in files {
         if trigger.workflow.as_ref().is_some_and(|wanted| !names_file(path, wanted)) {
             continue;
         }

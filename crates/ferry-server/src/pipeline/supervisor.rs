@@ -127,7 +127,7 @@ async fn schedule(
         }
         return Ok(());
     }
-    for (path, src) in mirror.workflow_files(sha).await? {
+    for (path, src) in mirror.read_commit(sha).await?.files {
         let (Some(workflow), _) = ferry_workflow::parse_workflow(&src, Dialect::for_path(&path)) else { continue };
         for cron in crons(&workflow) {
             let fired = ((from + 1)..=now_minute).any(|minute| ferry_workflow::schedule::fires_at(&cron, minute));
