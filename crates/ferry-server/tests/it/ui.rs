@@ -294,10 +294,12 @@ fn the_cancel_button_cancels_a_running_run() {
     runner.complete(&build, "cancelled", json!({}));
     page.wait_for("document.querySelector('#run-status')?.dataset.state === 'cancelled'", WAIT)
         .expect("the run shows cancelled");
-    let states = page
-        .eval("[...document.querySelectorAll('#graph .job')].map(job => `${job.dataset.key}: ${job.dataset.state}`)")
-        .expect("eval");
-    assert_eq!(states, json!(["build: cancelled", "test: skipped"]));
+    // The header and the graph are swapped in separately; wait for the graph too.
+    let graph = "[...document.querySelectorAll('#graph .job')].map(job => `${job.dataset.key}: ${job.dataset.state}`)";
+    let settled = page
+        .wait_for(&format!("JSON.stringify({graph}) === JSON.stringify(['build: cancelled', 'test: skipped'])"), WAIT);
+    let states = page.eval(graph).expect("eval");
+    assert!(settled.is_ok(), "the graph shows the cancelled run: {states}");
     page.wait_for("!!document.querySelector('button[data-action=rerun]') && !document.querySelector('button[data-action=cancel]')", WAIT)
         .expect("a completed run offers Re-run instead of Cancel");
     assert_no_script_errors(&mut page);
