@@ -3,9 +3,11 @@
 //! events are cut into numbered [`EventBatch`]es. Pure, with time passed in, so the rules are
 //! tested with data; the agent does the sending.
 //!
-//! A batch is due once its oldest event waited [`MAX_DELAY`] or it holds [`MAX_LINES`] lines,
-//! whichever comes first; a batch never holds more than [`MAX_LINES`] lines, so a step that
-//! prints fast while a send is slow makes several batches, not one huge one.
+//! A batch is due once its oldest event waited [`MAX_DELAY`] or it holds [`MAX_LINES`] lines
+//! or [`MAX_BYTES`] of text, whichever comes first; a batch never holds more than that, so a
+//! step that prints fast while a send is slow makes several batches, not one huge one, and
+//! every batch fits the server's 2 MiB request limit (a line longer than [`MAX_LINE_BYTES`]
+//! is cut there).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -17,8 +19,19 @@ use crate::job::JobEvent;
 
 /// The longest an event waits before its batch is sent.
 pub(crate) const MAX_DELAY: Duration = Duration::from_millis(50);
-/// The most lines one batch carries; a batch this full is sent at once.
-pub(crate) const MAX_LINES: usize = 500;
+/// The most lines one batch carries; a batch this full is sent at once. Large batches make a
+/// step that prints a lot cheap to store (the 50 MB log benchmark: 500 lines a batch cost
+/// a request and a transaction per 50 kB).
+pub(crate) const MAX_LINES: usize = 5_000;
+/// The most text one batch carries, counting each line's length plus its JSON quoting.
+pub(crate) const MAX_BYTES: usize = 1 << 20;
+/// Longer lines are cut to this many bytes, as GitHub's log cuts them.
+pub(crate) const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// What a line costs in a batch's budget.
+fn line_cost(line: &str) -> usize {
+    line.len() + 8
+}
 
 /// The protocol's event for `event`, which happened at `at_ms` (milliseconds since the epoch).
 pub(crate) fn step_event(event: JobEvent, at_ms: i64) -> StepEvent {
@@ -65,20 +78,32 @@ pub(crate) struct Batcher {
     next_seq: i64,
     events: VecDeque<StepEvent>,
     n_lines: usize,
+    n_bytes: usize,
     /// When the oldest waiting event came.
     oldest: Option<Instant>,
 }
 
 impl Batcher {
     pub(crate) fn new() -> Batcher {
-        Batcher { next_seq: 1, events: VecDeque::new(), n_lines: 0, oldest: None }
+        Batcher { next_seq: 1, events: VecDeque::new(), n_lines: 0, n_bytes: 0, oldest: None }
     }
 
     /// Adds an event that came at `now`; lines of the step the last event was about join it.
     pub(crate) fn push(&mut self, event: StepEvent, now: Instant) {
         self.oldest.get_or_insert(now);
-        if let StepEvent::Lines { step_idx, lines } = event {
+        if let StepEvent::Lines { step_idx, mut lines } = event {
+            for line in &mut lines {
+                if line.len() > MAX_LINE_BYTES {
+                    let mut cut = MAX_LINE_BYTES;
+                    while !line.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    line.truncate(cut);
+                    line.push_str(" …[line cut at 64 KiB]");
+                }
+            }
             self.n_lines += lines.len();
+            self.n_bytes += lines.iter().map(|line| line_cost(line)).sum::<usize>();
             if let Some(StepEvent::Lines { step_idx: last_idx, lines: last }) = self.events.back_mut()
                 && *last_idx == step_idx
             {
@@ -98,10 +123,13 @@ impl Batcher {
 
     /// Whether a batch should be sent now.
     pub(crate) fn is_due(&self, now: Instant) -> bool {
-        self.n_lines >= MAX_LINES || self.deadline().is_some_and(|deadline| deadline <= now)
+        self.n_lines >= MAX_LINES
+            || self.n_bytes >= MAX_BYTES
+            || self.deadline().is_some_and(|deadline| deadline <= now)
     }
 
-    /// The next batch, numbered: the oldest events, up to [`MAX_LINES`] lines. `None` when
+    /// The next batch, numbered: the oldest events, up to [`MAX_LINES`] lines and
+    /// [`MAX_BYTES`] (at least one line, which is never longer than the cut). `None` when
     /// nothing waits. What is left keeps the oldest event's time: it waits no longer than the
     /// batch just taken would have.
     pub(crate) fn take(&mut self) -> Option<EventBatch> {
@@ -109,26 +137,37 @@ impl Batcher {
             return None;
         }
         let mut events = Vec::new();
-        let mut n_lines = 0;
+        let (mut n_lines, mut n_bytes) = (0, 0);
         while let Some(event) = self.events.pop_front() {
             match event {
-                StepEvent::Lines { step_idx, mut lines } if n_lines + lines.len() > MAX_LINES => {
-                    let rest = lines.split_off(MAX_LINES - n_lines);
-                    n_lines += lines.len();
-                    if !lines.is_empty() {
-                        events.push(StepEvent::Lines { step_idx, lines });
+                StepEvent::Lines { step_idx, mut lines } => {
+                    // How many of these lines fit what is left of the budget.
+                    let mut n_fit = 0;
+                    for line in &lines {
+                        let cost = line_cost(line);
+                        let first = n_lines == 0 && n_fit == 0;
+                        if !first && (n_lines + n_fit + 1 > MAX_LINES || n_bytes + cost > MAX_BYTES) {
+                            break;
+                        }
+                        n_fit += 1;
+                        n_bytes += cost;
                     }
-                    self.events.push_front(StepEvent::Lines { step_idx, lines: rest });
-                    break;
-                }
-                StepEvent::Lines { step_idx, lines } => {
-                    n_lines += lines.len();
+                    n_lines += n_fit;
+                    if n_fit < lines.len() {
+                        let rest = lines.split_off(n_fit);
+                        if !lines.is_empty() {
+                            events.push(StepEvent::Lines { step_idx, lines });
+                        }
+                        self.events.push_front(StepEvent::Lines { step_idx, lines: rest });
+                        break;
+                    }
                     events.push(StepEvent::Lines { step_idx, lines });
                 }
                 other => events.push(other),
             }
         }
         self.n_lines -= n_lines;
+        self.n_bytes -= n_bytes;
         if self.events.is_empty() {
             self.oldest = None;
         }

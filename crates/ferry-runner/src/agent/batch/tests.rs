@@ -92,21 +92,52 @@ fn lines_of_different_steps_stay_apart() {
 }
 
 #[test]
-fn five_hundred_lines_go_at_once_and_no_batch_holds_more() {
-    let mut events: Vec<(u64, JobEvent)> = (0..1200).map(|n| (0, line(0, &n.to_string()))).collect();
+fn a_full_batch_goes_at_once_and_no_batch_holds_more() {
+    let mut events: Vec<(u64, JobEvent)> = (0..12_000).map(|n| (0, line(0, &n.to_string()))).collect();
     events.push((1, finished(0)));
     let trace = batches(events);
     assert_eq!(
         trace,
-        "#1 at 0ms: 0: 500 lines\n#2 at 0ms: 0: 500 lines\n#3 flushed: 0: 200 lines | end 0 success @1\n"
+        "#1 at 0ms: 0: 5000 lines\n#2 at 0ms: 0: 5000 lines\n#3 flushed: 0: 2000 lines | end 0 success @1\n"
     );
+}
+
+#[test]
+fn long_lines_fill_a_batch_by_size_and_a_huge_line_is_cut() {
+    let mut batcher = Batcher::new();
+    let now = Instant::now();
+    // 300 lines of 10 kB: about 3 MB, more than a batch may carry.
+    for _ in 0..300 {
+        batcher.push(step_event(line(0, &"y".repeat(10_000)), 0), now);
+    }
+    batcher.push(step_event(line(0, &"z".repeat(200_000)), 0), now);
+    assert!(batcher.is_due(now), "a batch this big goes at once");
+    let mut sizes = Vec::new();
+    while let Some(batch) = batcher.take() {
+        let lines: Vec<&String> = batch
+            .events
+            .iter()
+            .flat_map(|event| match event {
+                StepEvent::Lines { lines, .. } => lines.iter().collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let n_bytes: usize = lines.iter().map(|line| line.len() + 8).sum();
+        assert!(n_bytes <= MAX_BYTES, "batch {} holds {n_bytes} bytes", batch.seq);
+        sizes.push(lines.len());
+        if let Some(last) = lines.last().filter(|line| line.starts_with('z')) {
+            assert!(last.len() < 70_000 && last.ends_with("…[line cut at 64 KiB]"), "{}", last.len());
+        }
+    }
+    assert_eq!(sizes.iter().sum::<usize>(), 301, "every line is sent once: {sizes:?}");
+    assert!(sizes.len() >= 3, "{sizes:?}");
 }
 
 #[test]
 fn a_backlog_is_cut_into_full_batches() {
     let mut batcher = Batcher::new();
     let now = Instant::now();
-    for n in 0..1100 {
+    for n in 0..11_000 {
         batcher.push(step_event(line(n % 2, "x"), 0), now);
     }
     let mut sizes = Vec::new();
@@ -121,7 +152,7 @@ fn a_backlog_is_cut_into_full_batches() {
             .sum();
         sizes.push((batch.seq, n_lines));
     }
-    assert_eq!(sizes, [(1, 500), (2, 500), (3, 100)]);
+    assert_eq!(sizes, [(1, 5000), (2, 5000), (3, 1000)]);
 }
 
 #[test]
