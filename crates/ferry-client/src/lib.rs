@@ -9,6 +9,7 @@
 //! [`ClientError::Http`] with the status and the message of the server's `{"error": …}`
 //! body; connection problems and time-outs are [`ClientError::is_transient`].
 
+mod artifacts;
 mod error;
 mod logs;
 pub mod sse;
@@ -20,6 +21,7 @@ use ferry_proto::runner::{
     ClaimRequest, EventBatch, JobAssignment, JobCompletion, JobControl, RegisteredRunner, RunnerRegistration,
 };
 use ferry_proto::runs::{RerunRequest, RunDetail, RunView, TriggerRequest, TriggeredRuns};
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
@@ -48,8 +50,11 @@ pub struct Client {
     /// `http://host:port` and any path prefix, without a trailing `/`.
     base: String,
     authorization: HeaderValue,
-    http: HttpClient<HttpConnector, Full<Bytes>>,
+    http: HttpClient<HttpConnector, RequestBody>,
 }
+
+/// What a request carries: JSON in memory, or a file's bytes as they are read.
+type RequestBody = BoxBody<Bytes, std::io::Error>;
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -289,7 +294,8 @@ impl Client {
         Ok((status, bytes))
     }
 
-    /// Sends a request and waits up to `timeout` for the answer's head.
+    /// Sends a request with an optional JSON body and waits up to `timeout` for the answer's
+    /// head.
     async fn open(
         &self,
         method: Method,
@@ -297,16 +303,38 @@ impl Client {
         body: Option<Vec<u8>>,
         timeout: Duration,
     ) -> Result<Response<Incoming>, ClientError> {
+        let body = body.map(|bytes| {
+            let full = Full::new(Bytes::from(bytes)).map_err(|never| match never {}).boxed();
+            Upload { body: full, content_type: "application/json", length: None }
+        });
+        self.send(method, path, body, timeout).await
+    }
+
+    /// Sends a request and waits up to `timeout` for the answer's head.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Upload>,
+        timeout: Duration,
+    ) -> Result<Response<Incoming>, ClientError> {
         let mut request = Request::builder()
             .method(method.clone())
             .uri(format!("{}{path}", self.base))
             .header(header::AUTHORIZATION, self.authorization.clone())
             .header(header::ACCEPT, "application/json, text/event-stream");
-        if body.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-        }
+        let body = match body {
+            Some(upload) => {
+                request = request.header(header::CONTENT_TYPE, upload.content_type);
+                if let Some(length) = upload.length {
+                    request = request.header(header::CONTENT_LENGTH, length);
+                }
+                upload.body
+            }
+            None => Full::new(Bytes::new()).map_err(|never| match never {}).boxed(),
+        };
         let request = request
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .body(body)
             .map_err(|error| ClientError::BadUrl { url: format!("{}{path}", self.base), reason: error.to_string() })?;
         match tokio::time::timeout(timeout, self.http.request(request)).await {
             Ok(Ok(response)) => Ok(response),
@@ -341,6 +369,13 @@ impl Client {
     fn timed_out(&self, method: &Method, path: &str, timeout: Duration) -> ClientError {
         ClientError::Timeout { url: self.base.clone(), method: method.to_string(), path: path.to_owned(), timeout }
     }
+}
+
+/// A request's body with its content type and, when known, its length.
+struct Upload {
+    body: RequestBody,
+    content_type: &'static str,
+    length: Option<u64>,
 }
 
 fn decode<T: DeserializeOwned>(method: &Method, path: &str, body: &[u8]) -> Result<T, ClientError> {

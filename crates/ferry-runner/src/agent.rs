@@ -7,9 +7,11 @@
 //! away is failed as lost when its lease runs out.
 //!
 //! The work directory holds `repos/` (one mirror per repository, see [`mirror`]), `jobs/<id>/`
-//! (a job's workspace, temporary and runner files, removed when it ends) and
-//! `artifacts/<run id>/`. It belongs to one runner process at a time.
+//! (a job's workspace, temporary and runner files, removed when it ends), `artifacts/<run id>/`
+//! (the run's artifacts, synced with the server by [`artifacts`]) and `cache/` (`actions/cache`
+//! entries, kept on this runner across runs). It belongs to one runner process at a time.
 
+mod artifacts;
 mod assignment;
 mod batch;
 mod mirror;
@@ -129,7 +131,7 @@ fn prepare_work_dir(dir: &std::path::Path) -> Result<PathBuf, AgentError> {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(fail(&jobs)(error)),
         _ => {}
     }
-    for sub in ["repos", "jobs", "artifacts"] {
+    for sub in ["repos", "jobs", "artifacts", "cache"] {
         std::fs::create_dir_all(dir.join(sub)).map_err(fail(&dir.join(sub)))?;
     }
     Ok(dir)

@@ -92,6 +92,9 @@ pub struct JobOutcome {
     pub summary: String,
     /// Why the job could not run its steps at all (a bad expression, no container engine).
     pub error: Option<String>,
+    /// The artifacts its `actions/upload-artifact` steps stored in [`JobSetup::artifacts`], by
+    /// name, in the order first stored; the agent uploads these to the server.
+    pub artifacts: Vec<String>,
 }
 
 /// Where a job's events go: the job's tag (chosen by the caller) and the event.
@@ -170,6 +173,7 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         background_groups: Vec::new(),
         made_files_dir: false,
         pending_saves: Vec::new(),
+        artifacts: Vec::new(),
         commands: crate::commands::Commands::new(),
         programs: std::collections::HashMap::new(),
     };
@@ -236,7 +240,7 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         other => other.with_continue_on_error(continue_on_error),
     };
     let summary = mask(&runner.summary);
-    JobOutcome { conclusion, result, outputs, steps: records, summary, error }
+    JobOutcome { conclusion, result, outputs, steps: records, summary, error, artifacts: runner.artifacts }
 }
 
 impl JobOutcome {
@@ -249,6 +253,7 @@ impl JobOutcome {
             steps: Vec::new(),
             summary: String::new(),
             error: Some(error),
+            artifacts: Vec::new(),
         }
     }
 }

@@ -15,18 +15,22 @@
 //!
 //! The data directory holds the SQLite database (unless `database` names another), the key
 //! secrets are encrypted with (`secret.key`) and, after the first start, the first admin
-//! token (`admin.token`); both files are readable by their owner only.
+//! token (`admin.token`); both files are readable by their owner only. Artifacts' bytes are
+//! blobs under `blobs/sha256/` (`blobs.rs`).
 
 mod api;
 mod auth;
+mod blobs;
 mod data_dir;
 mod hooks;
 mod metrics;
 mod openapi;
 mod pipeline;
 mod probes;
+mod retention;
 mod router;
 mod secret_box;
+mod tar;
 mod ui;
 
 use std::future::Future;
@@ -56,7 +60,15 @@ pub struct ServerConfig {
     /// How long a claimed job's lease lasts without a heartbeat before it is failed as
     /// "runner lost" (runners heartbeat at a third of it).
     pub lease_ms: i64,
+    /// How long an artifact is kept after its upload; then the supervisor deletes it, and its
+    /// blobs once no other artifact references them.
+    pub artifact_retention: std::time::Duration,
+    /// How often the supervisor looks for expired artifacts and unreferenced blobs.
+    pub artifact_sweep_interval: std::time::Duration,
 }
+
+/// The default [`ServerConfig::artifact_retention`], GitHub's default: 90 days.
+pub const DEFAULT_ARTIFACT_RETENTION: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 60 * 60);
 
 /// The default [`ServerConfig::poll_interval`]: often enough that schedules fire in their minute.
 pub const DEFAULT_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
@@ -70,6 +82,8 @@ impl ServerConfig {
             database: None,
             poll_interval: DEFAULT_POLL_INTERVAL,
             lease_ms: ferry_proto::runner::LEASE_MS,
+            artifact_retention: DEFAULT_ARTIFACT_RETENTION,
+            artifact_sweep_interval: std::time::Duration::from_secs(60),
         }
     }
 
@@ -118,6 +132,8 @@ pub(crate) struct AppState {
     pub(crate) secret_box: Arc<secret_box::SecretBox>,
     pub(crate) data_dir: PathBuf,
     pub(crate) pipeline: Arc<PipelineState>,
+    /// Artifacts' bytes, under `<data_dir>/blobs`.
+    pub(crate) blobs: blobs::Blobs,
 }
 
 /// What the pipeline machinery shares across requests and the supervisor.
@@ -132,6 +148,10 @@ pub(crate) struct PipelineState {
     pub(crate) poll_interval: std::time::Duration,
     /// See [`ServerConfig::lease_ms`].
     pub(crate) lease_ms: i64,
+    /// See [`ServerConfig::artifact_retention`].
+    pub(crate) artifact_retention: std::time::Duration,
+    /// See [`ServerConfig::artifact_sweep_interval`].
+    pub(crate) artifact_sweep_interval: std::time::Duration,
 }
 
 /// A server bound to its address, not yet serving.
@@ -163,12 +183,16 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
         logs_changed: tokio::sync::watch::Sender::new(0),
         poll_interval: config.poll_interval,
         lease_ms: config.lease_ms,
+        artifact_retention: config.artifact_retention,
+        artifact_sweep_interval: config.artifact_sweep_interval,
     };
+    // git runs in other folders, so the mirrors' paths must not be relative.
+    let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
     let state = AppState {
         store,
         secret_box: Arc::new(secret_box),
-        // git runs in other folders, so the mirrors' paths must not be relative.
-        data_dir: std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone()),
+        blobs: blobs::Blobs::new(&data_dir),
+        data_dir,
         pipeline: Arc::new(pipeline),
     };
     Ok(Server { listener, local_addr, admin_token_file, state })

@@ -9,13 +9,13 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{ErrorBody, projects, runner, runs, secrets, tokens};
+use crate::api::{ErrorBody, artifacts, projects, runner, runs, secrets, tokens};
 use crate::auth::Viewer;
 use crate::{hooks, metrics, probes};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables, runs and their logs, API tokens, the runner protocol, forge webhooks and probes."),
+    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables, runs, their logs and artifacts, API tokens, the runner protocol, forge webhooks and probes."),
     paths(
         probes::healthz,
         probes::readyz,
@@ -46,6 +46,13 @@ use crate::{hooks, metrics, probes};
         runner::events,
         runner::heartbeat,
         runner::complete,
+        artifacts::list,
+        artifacts::download,
+        artifacts::missing_blobs,
+        artifacts::put_blob,
+        artifacts::get_blob,
+        artifacts::create,
+        artifacts::list_for_job,
     ),
     modifiers(&BearerScheme),
 )]

@@ -8,9 +8,9 @@
 //! | `GET /api/v1/projects`, `GET /api/v1/projects/{name}`, `GET …/secrets`, `GET …/vars`, `GET …/vars/{key}` | viewer |
 //! | `POST /api/v1/projects`, `PUT`/`DELETE …/secrets/{key}`, `PUT`/`DELETE …/vars/{key}` | developer |
 //! | `GET`/`POST /api/v1/tokens`, `DELETE /api/v1/tokens/{id}`, `POST /api/v1/runners` | admin |
-//! | `GET …/runs`, `GET /api/v1/runs/{id}`, `GET /api/v1/runs/{id}/logs` | viewer |
+//! | `GET …/runs`, `GET /api/v1/runs/{id}`, `GET /api/v1/runs/{id}/logs`, `GET /api/v1/runs/{id}/artifacts[/{name}]` | viewer |
 //! | `POST …/trigger`, `POST /api/v1/runs/{id}/cancel`, `POST /api/v1/runs/{id}/rerun` | developer |
-//! | `POST /api/v1/runner/claim`, `POST /api/v1/runner/jobs/{id}/{events,heartbeat,complete}` | a runner (its `ferryr_…` token) |
+//! | `POST /api/v1/runner/claim`, `POST /api/v1/runner/jobs/{id}/{events,heartbeat,complete}`, `GET`/`POST …/jobs/{id}/artifacts`, `PUT`/`GET /api/v1/runner/blobs/{sha256}`, `POST /api/v1/runner/blobs/missing` | a runner (its `ferryr_…` token) |
 //!
 //! The web UI's pages (`/`, `/login`, `/ui/…`) are merged from `ui::router`; see `ui.rs`.
 //!
@@ -22,7 +22,7 @@ use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::routing::{MethodFilter, MethodRouter, on};
 
-use crate::api::{ApiError, projects, runner, runs, secrets, tokens};
+use crate::api::{ApiError, artifacts, projects, runner, runs, secrets, tokens};
 use crate::{AppState, hooks, metrics, openapi, probes};
 
 /// One row of the route table: a method, a path and the handler that answers it.
@@ -65,6 +65,13 @@ pub(crate) fn routes() -> Vec<Route> {
         route(Method::POST, "/api/v1/runner/jobs/{id}/events", runner::events),
         route(Method::POST, "/api/v1/runner/jobs/{id}/heartbeat", runner::heartbeat),
         route(Method::POST, "/api/v1/runner/jobs/{id}/complete", runner::complete),
+        route(Method::GET, "/api/v1/runs/{id}/artifacts", artifacts::list),
+        route(Method::GET, "/api/v1/runs/{id}/artifacts/{name}", artifacts::download),
+        route(Method::POST, "/api/v1/runner/blobs/missing", artifacts::missing_blobs),
+        route(Method::PUT, "/api/v1/runner/blobs/{sha256}", artifacts::put_blob),
+        route(Method::GET, "/api/v1/runner/blobs/{sha256}", artifacts::get_blob),
+        route(Method::POST, "/api/v1/runner/jobs/{id}/artifacts", artifacts::create),
+        route(Method::GET, "/api/v1/runner/jobs/{id}/artifacts", artifacts::list_for_job),
         route(Method::GET, "/api/v1/projects/{name}/vars", secrets::list_vars),
         route(Method::GET, "/api/v1/projects/{name}/vars/{key}", secrets::get_var),
         route(Method::PUT, "/api/v1/projects/{name}/vars/{key}", secrets::put_var),

@@ -107,6 +107,14 @@ impl Artifacts<'_> {
         rows.iter().map(artifact_from_row).collect()
     }
 
+    /// Every artifact, for the server to know which blobs are still referenced.
+    pub async fn all(&self) -> Result<Vec<Artifact>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {ARTIFACT_COLUMNS} FROM artifacts ORDER BY id")))
+            .fetch_all(&self.store.pool)
+            .await?;
+        rows.iter().map(artifact_from_row).collect()
+    }
+
     /// Artifacts whose expiry is at or before `now`, for the server to delete.
     pub async fn expired(&self, now: i64) -> Result<Vec<Artifact>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
@@ -116,6 +124,22 @@ impl Artifacts<'_> {
         .fetch_all(&self.store.pool)
         .await?;
         rows.iter().map(artifact_from_row).collect()
+    }
+
+    /// Changes when an artifact expires; `None` keeps it.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such artifact.
+    pub async fn set_expiry(&self, id: i64, expires_at: Option<i64>) -> Result<(), StoreError> {
+        let res = sqlx::query("UPDATE artifacts SET expires_at = $1 WHERE id = $2")
+            .bind(expires_at)
+            .bind(id)
+            .execute(&self.store.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("artifact", id));
+        }
+        Ok(())
     }
 
     /// Forgets an artifact.

@@ -215,6 +215,10 @@ pub struct ServerArgs {
     /// `on.schedule` checked, in seconds; 0 turns both off [default: 30]
     #[arg(long, env = "FERRY_POLL_INTERVAL", value_name = "SECONDS")]
     pub poll_interval: Option<u64>,
+    /// How many days artifacts are kept after their upload; then they and the blobs no other
+    /// artifact references are deleted [default: 90]
+    #[arg(long, env = "FERRY_ARTIFACT_RETENTION_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u64).range(1..=36_500))]
+    pub artifact_retention_days: Option<u64>,
 }
 
 /// Where the server is and which token to send; shared by the client commands.

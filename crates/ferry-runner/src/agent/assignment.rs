@@ -1,6 +1,8 @@
 //! One claimed job, from its assignment to its completion: the workspace from the repository's
-//! mirror, the [`JobSetup`] built as `ferry run` builds one, [`run_job`], its events sent in
-//! numbered batches, heartbeats that keep the lease, and the completion.
+//! mirror, the run's artifacts fetched, the [`JobSetup`] built as `ferry run` builds one,
+//! [`run_job`], its events sent in numbered batches, heartbeats that keep the lease, the
+//! artifacts it stored uploaded (a failed upload fails the job, as on GitHub), and the
+//! completion.
 //!
 //! Three tasks share one [`Control`]: the job, the reporter (events → batches → server) and
 //! the heartbeat. The server's `cancel: true` (in an answer to either) stops the job, which
@@ -21,8 +23,8 @@ use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
-use super::Agent;
 use super::batch::{Batcher, step_event};
+use super::{Agent, artifacts};
 use crate::job::{JobEvent, JobOutcome, JobSetup, run_job};
 use crate::mask::Masker;
 
@@ -104,7 +106,19 @@ pub(super) async fn run_assignment(agent: &Agent, assignment: JobAssignment, mut
             _ = cancelled.wait_for(|cancel| *cancel) => None,
         };
         match prepared {
-            Some(Ok(setup)) => run_job(setup, 0, events_tx, cancel_rx).await,
+            Some(Ok(setup)) => {
+                let artifacts_dir = setup.artifacts.clone();
+                let mut outcome = run_job(setup, 0, events_tx, cancel_rx).await;
+                if !control.is_lost()
+                    && let Err(reason) =
+                        artifacts::upload(&agent.client, job_id, &artifacts_dir, &outcome.artifacts).await
+                {
+                    warn!(job.id = job_id, %reason, "job {job_id} fails: {reason}");
+                    outcome.conclusion = Conclusion::Failure;
+                    outcome.error = Some(reason);
+                }
+                outcome
+            }
             Some(Err(reason)) => JobOutcome::failed(reason),
             None => JobOutcome {
                 conclusion: Conclusion::Cancelled,
@@ -166,6 +180,9 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
         .await
         .map_err(|error| format!("checking out {} of {}: {error}", assignment.sha, assignment.repo))?;
 
+    let artifacts_dir = agent.work_dir.join("artifacts").join(assignment.run_id.to_string());
+    artifacts::fetch(&agent.client, assignment.job_id, &artifacts_dir, &job_dir.join("fetching")).await?;
+
     let mut contexts = assignment.contexts.clone();
     let mut secrets = assignment.secrets.clone();
     secrets.entry("GITHUB_TOKEN").or_insert_with(|| Value::String(String::new()));
@@ -196,8 +213,9 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
         workspace,
         temp,
         files: job_dir.join("files"),
-        artifacts: agent.work_dir.join("artifacts").join(assignment.run_id.to_string()),
-        cache: None,
+        artifacts: artifacts_dir,
+        // Shared by this runner's jobs across runs; caches are not shared between runners.
+        cache: Some(agent.work_dir.join("cache")),
         masker: Arc::new(RwLock::new(masker)),
     })
 }

@@ -68,7 +68,16 @@ pub(super) fn run_builtin(
             );
             Ok(Map::new())
         }
-        Builtin::UploadArtifact => upload(runner, step_idx, &input),
+        Builtin::UploadArtifact => {
+            let uploaded = upload(runner, step_idx, &input);
+            if let Ok(outputs) = &uploaded
+                && let Some(name) = outputs.get("artifact-id").and_then(Value::as_str)
+                && !runner.artifacts.iter().any(|stored| stored == name)
+            {
+                runner.artifacts.push(name.to_owned());
+            }
+            uploaded
+        }
         Builtin::DownloadArtifact => download(runner, step_idx, &input),
         Builtin::Cache | Builtin::CacheRestore => {
             let restored = restore(runner, step_idx, &input);

@@ -100,6 +100,22 @@ impl Ferry {
         Agent { stop, task, work_dir }
     }
 
+    /// Registers another runner, `name` with `labels`, and starts an agent for it with a work
+    /// directory of its own.
+    async fn agent_as(&self, name: &str, labels: &[&str]) -> Agent {
+        let labels: Vec<String> = labels.iter().map(|label| (*label).to_owned()).collect();
+        let registration = RunnerRegistration { name: name.to_owned(), labels: labels.clone() };
+        let registered = self.admin.register_runner(&registration).await.expect("registered");
+        let work_dir = tempfile::Builder::new().prefix("ferry-agent-work-").tempdir().expect("temp dir");
+        let client = Client::new(&self.url, &registered.token).expect("a valid address");
+        let options = AgentOptions { labels, slots: 1, work_dir: work_dir.path().to_path_buf() };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(run_agent(client, options, async {
+            let _ = stopped.await;
+        }));
+        Agent { stop, task, work_dir }
+    }
+
     /// Registers [`RUNNER`] again, as a runner that restarted does: the server fails the jobs
     /// it held and takes only the new token from now on.
     async fn register_runner_again(&self) {
@@ -417,4 +433,53 @@ async fn stopping_the_agent_cancels_the_job_in_progress_and_completes_it_as_canc
     );
     assert_eq!(entries(&work_dir.path().join("jobs")), Vec::<String>::new(), "the job's folder is removed");
     assert_eq!(ferry.log(run_id).await, ["build 0: started", "build 0: The step was cancelled."]);
+}
+
+/// `make` stores an artifact on one runner, `use` (on another) downloads it.
+const ARTIFACTS: &str = r#"
+on: workflow_dispatch
+jobs:
+  make:
+    runs-on: [self-hosted, maker]
+    steps:
+      - run: |
+          mkdir -p out/sub
+          echo "made by make" > out/sub/result.txt
+      - uses: actions/upload-artifact@v4
+        with:
+          name: out
+          path: out/
+  use:
+    needs: make
+    runs-on: [self-hosted, user]
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          name: out
+      - run: cat sub/result.txt
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_artifact_uploaded_on_one_runner_is_downloaded_by_a_job_on_another() {
+    let ferry = ferry(&[(".github/workflows/ci.yml", ARTIFACTS)]).await;
+    let run_id = ferry.trigger(json!({})).await;
+    let maker = ferry.agent_as("maker", &["self-hosted", "maker"]).await;
+    let user = ferry.agent_as("user", &["self-hosted", "user"]).await;
+    let detail = ferry.completed(run_id).await;
+    let (res, _maker_dir) = maker.stop().await;
+    res.expect("the maker stopped cleanly");
+    let (res, user_dir) = user.stop().await;
+    res.expect("the user stopped cleanly");
+
+    let log = ferry.log(run_id).await;
+    assert_eq!(job_states(&detail), ["make: completed success", "use: completed success"], "{detail:#?}\n{log:#?}");
+    let runners: Vec<Option<&str>> = detail.jobs.iter().map(|job| job.runner.as_deref()).collect();
+    assert_eq!(runners, [Some("maker"), Some("user")]);
+    assert!(log.iter().any(|line| line == "use 1: made by make"), "{log:#?}");
+    let fetched = user_dir.path().join(format!("artifacts/{run_id}/out/sub/result.txt"));
+    assert_eq!(std::fs::read_to_string(fetched).expect("fetched into the user's work directory"), "made by make\n");
+    let artifacts = ferry.admin.run_artifacts(run_id).await.expect("the run's artifacts");
+    let listed: Vec<(&str, u64, Option<&str>)> =
+        artifacts.iter().map(|artifact| (artifact.name.as_str(), artifact.size, artifact.job.as_deref())).collect();
+    assert_eq!(listed, [("out", 13, Some("make"))]);
 }

@@ -4,7 +4,9 @@
 //! - each project's repository is polled every `poll_interval` for a new head of its
 //!   branch, which starts `push` runs as a webhook would (a fallback when no webhook comes);
 //! - `on.schedule` crons of the workflows on each project's branch fire once per minute
-//!   they match.
+//!   they match;
+//! - every `artifact_sweep_interval` (a minute), expired artifacts and the blobs no artifact
+//!   references any more are deleted (`retention.rs`).
 
 use std::time::Duration;
 
@@ -27,6 +29,7 @@ pub(crate) fn spawn_supervisor(state: AppState) {
         let mut ticker = tokio::time::interval(Duration::from_secs(1));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_poll = None::<tokio::time::Instant>;
+        let mut last_sweep = None::<tokio::time::Instant>;
         loop {
             ticker.tick().await;
             if let Err(error) = fail_lost_jobs(&state).await {
@@ -36,6 +39,12 @@ pub(crate) fn spawn_supervisor(state: AppState) {
             if poll_due && !state.pipeline.poll_interval.is_zero() {
                 last_poll = Some(tokio::time::Instant::now());
                 poll_and_schedule(&state).await;
+            }
+            if last_sweep.is_none_or(|at| at.elapsed() >= state.pipeline.artifact_sweep_interval) {
+                last_sweep = Some(tokio::time::Instant::now());
+                if let Err(error) = crate::retention::sweep(&state).await {
+                    warn!(%error, "sweeping expired artifacts failed: {error}");
+                }
             }
         }
     });

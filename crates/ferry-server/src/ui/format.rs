@@ -71,3 +71,30 @@ pub(super) fn short_ref(git_ref: &str) -> &str {
 pub(super) fn short_sha(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
 }
+
+/// A size in bytes as people read it: `512 B`, `1.5 KiB`, `3.2 MiB`.
+pub(super) fn bytes(size: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if size < 1024 {
+        return format!("{size} B");
+    }
+    let mut value = size as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `text` as one URL path segment, percent-encoded but for letters, digits and `-._~`.
+pub(super) fn path_segment(text: &str) -> String {
+    text.bytes().fold(String::with_capacity(text.len()), |mut out, byte| {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+        out
+    })
+}

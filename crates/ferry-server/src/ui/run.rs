@@ -6,6 +6,7 @@
 //! `#run-header`, `#graph` and `#job-header` for a fresh copy of this page's.
 
 use axum::extract::{Path, Query, State};
+use ferry_proto::artifacts::ArtifactView;
 use ferry_proto::runs::{JobView, RunDetail};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -14,6 +15,7 @@ use super::graph::{self, Node};
 use super::projects::{badge, time};
 use super::{Session, format, layout};
 use crate::api::ApiError;
+use crate::api::artifacts::artifacts_of;
 use crate::api::runs::run_detail;
 use crate::{AppState, now_ms};
 
@@ -32,6 +34,7 @@ pub(super) async fn page(
 ) -> Result<Markup, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("run", &id))?;
     let detail = run_detail(&state, id).await?;
+    let artifacts = artifacts_of(&state, id).await?;
     let now = now_ms();
     let selected = selected_job(&detail, query.job);
     let run = &detail.run;
@@ -43,6 +46,9 @@ pub(super) async fn page(
         section.panel {
             h2 { "Jobs" }
             div.graph-scroll { (graph::render(&nodes(&detail, selected.map(|job| job.id), now))) }
+        }
+        @if !artifacts.is_empty() {
+            (artifacts_section(run.id, &artifacts))
         }
         @if let Some(job) = selected {
             section.panel #job data-run-id=(run.id) data-job-id=(job.id) {
@@ -73,6 +79,24 @@ pub(super) async fn page(
         &[(&run.project, &project_href), (&format!("#{}", run.number), &run_href)],
         body,
     ))
+}
+
+/// The run's artifacts, each a link to its `.tar` (the session cookie authenticates the GET).
+fn artifacts_section(run_id: i64, artifacts: &[ArtifactView]) -> Markup {
+    html! {
+        section.panel #artifacts {
+            h2 { "Artifacts" }
+            table.list {
+                @for artifact in artifacts {
+                    tr {
+                        td { a href=(format!("/api/v1/runs/{run_id}/artifacts/{}", format::path_segment(&artifact.name))) download { (artifact.name) } }
+                        td.mono { (format::bytes(artifact.size)) }
+                        td.muted { @if let Some(job) = &artifact.job { "from " (job) } }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The job asked for, else the first running one, else the first that failed, else the first.

@@ -3,7 +3,7 @@
 
 use ferry_model::Conclusion;
 
-use super::format::{duration, elapsed, relative, short_ref, state, utc};
+use super::format::{bytes, duration, elapsed, path_segment, relative, short_ref, state, utc};
 use super::graph::{Layout, layout};
 
 fn needs(keys: &[&str]) -> Vec<String> {
@@ -67,4 +67,10 @@ fn durations_and_times_read_as_people_write_them() {
     assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
     assert_eq!(short_ref("refs/heads/main"), "main");
     assert_eq!(short_ref("refs/tags/v1"), "v1");
+}
+
+#[test]
+fn sizes_read_in_binary_units_and_names_are_encoded_for_urls() {
+    assert_eq!([bytes(0), bytes(1023), bytes(1536), bytes(3 * 1024 * 1024)], ["0 B", "1023 B", "1.5 KiB", "3.0 MiB"]);
+    assert_eq!(path_segment("build output#1/é"), "build%20output%231%2F%C3%A9");
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the server: each test starts the real server in this process on
 //! 127.0.0.1:0 with a temporary data directory (SQLite in it) and talks HTTP/1.1 to it.
 
+mod artifacts;
 mod auth;
 mod hooks;
 mod openapi;
@@ -167,6 +168,12 @@ impl<'a> ProtocolRunner<'a> {
 
     pub fn call(&self, path: &str, body: &Value) -> Response {
         self.server.call("POST", path, Some(&self.token), Some(body))
+    }
+
+    /// A request with the runner's token and a raw body.
+    pub fn request(&self, method: &str, path: &str, body: &[u8]) -> Response {
+        let auth = format!("Bearer {}", self.token);
+        self.server.request(method, path, &[("Authorization", auth.as_str())], body)
     }
 
     /// Sends batch `seq` of step events for a claimed job; returns the server's control

@@ -10,6 +10,7 @@ fn args(data_dir: Option<&str>, listen: Option<&str>, database: Option<&str>) ->
         database: database.map(str::to_owned),
         runner_slots: None,
         poll_interval: None,
+        artifact_retention_days: None,
     }
 }
 
@@ -53,4 +54,13 @@ fn the_poll_interval_flag_is_in_seconds_and_zero_turns_polling_off() {
     let mut flags = args(None, None, None);
     flags.poll_interval = Some(5);
     assert_eq!(server_config(flags, ServerSection::default()).poll_interval, std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn artifacts_are_kept_ninety_days_unless_the_flag_says_otherwise() {
+    let day = std::time::Duration::from_secs(24 * 60 * 60);
+    assert_eq!(server_config(args(None, None, None), ServerSection::default()).artifact_retention, day * 90);
+    let mut flags = args(None, None, None);
+    flags.artifact_retention_days = Some(7);
+    assert_eq!(server_config(flags, ServerSection::default()).artifact_retention, day * 7);
 }

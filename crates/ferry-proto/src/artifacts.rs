@@ -1,0 +1,68 @@
+//! Artifacts: files a job keeps for the rest of its run and for people to download. Their
+//! bytes are content-addressed blobs (named by their SHA-256 in lowercase hex); an artifact
+//! is a named manifest of files, itself stored as a blob.
+//!
+//! | call | body → answer |
+//! |---|---|
+//! | `POST /api/v1/runner/blobs/missing` (runner token) | [`BlobList`] → [`BlobList`] of those the server lacks |
+//! | `PUT /api/v1/runner/blobs/{sha256}` | the bytes → 204 |
+//! | `GET /api/v1/runner/blobs/{sha256}` | → the bytes |
+//! | `POST /api/v1/runner/jobs/{id}/artifacts` | [`ArtifactUpload`] → 201 [`ArtifactView`] |
+//! | `GET /api/v1/runner/jobs/{id}/artifacts` | → the run's [`ArtifactView`]s |
+//! | `GET /api/v1/runs/{id}/artifacts` (viewer token) | → the run's [`ArtifactView`]s |
+//! | `GET /api/v1/runs/{id}/artifacts/{name}` | → a `.tar` of the artifact's files |
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// One file of an artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ArtifactFile {
+    /// Relative to the artifact's root, `/`-separated, without `.` or `..` parts.
+    pub path: String,
+    /// The SHA-256 of its bytes, lowercase hex: the blob that holds them.
+    pub sha256: String,
+    pub size: u64,
+    /// Unix permission bits (`0o644`, `0o755`).
+    pub mode: u32,
+}
+
+/// What a runner records after uploading an artifact's blobs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ArtifactUpload {
+    /// Unique in the run.
+    pub name: String,
+    pub files: Vec<ArtifactFile>,
+}
+
+/// The blob an artifact's files are listed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ArtifactManifest {
+    pub files: Vec<ArtifactFile>,
+}
+
+/// An artifact of a run, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ArtifactView {
+    pub name: String,
+    /// The sum of its files' sizes, in bytes.
+    pub size: u64,
+    pub files: Vec<ArtifactFile>,
+    pub created_at: i64,
+    /// When the server deletes it; `None` keeps it.
+    pub expires_at: Option<i64>,
+    /// The name of the job that uploaded it, while that job exists.
+    pub job: Option<String>,
+}
+
+/// SHA-256 digests of blobs, lowercase hex.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct BlobList {
+    pub digests: Vec<String>,
+}
+
+/// Whether `text` is a SHA-256 digest as blobs are named: 64 lowercase hex digits.
+#[must_use]
+pub fn is_digest(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+}

@@ -1,0 +1,126 @@
+//! The agent's artifact sync with the server. `actions/upload-artifact` and
+//! `download-artifact` work on the run's artifacts folder on this runner
+//! (`work_dir/artifacts/<run id>/<name>/…`); before a job runs, the run's artifacts that
+//! folder lacks are fetched from the server (each file's digest checked), and after it, the
+//! artifacts the job stored are uploaded: their blobs the server lacks, then the manifest.
+//! So jobs of one run share artifacts across runners.
+
+use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use ferry_client::Client;
+use ferry_proto::artifacts::{ArtifactFile, ArtifactUpload};
+use sha2::{Digest, Sha256};
+use tracing::info;
+
+/// Fetches the artifacts of the job's run that `artifacts` lacks; each is assembled in
+/// `scratch` and renamed into place, so a folder there is always whole.
+pub(super) async fn fetch(client: &Client, job_id: i64, artifacts: &Path, scratch: &Path) -> Result<(), String> {
+    let listed = client.job_artifacts(job_id).await.map_err(|error| format!("listing the run's artifacts: {error}"))?;
+    for artifact in listed {
+        let dest = artifacts.join(&artifact.name);
+        if tokio::fs::try_exists(&dest).await.unwrap_or(false) {
+            continue;
+        }
+        let fail = |error: &dyn std::fmt::Display| format!("fetching artifact `{}`: {error}", artifact.name);
+        let partial = scratch.join(&artifact.name);
+        for file in &artifact.files {
+            let relative = Path::new(&file.path);
+            if !relative.components().all(|part| matches!(part, Component::Normal(_))) {
+                return Err(fail(&format!("the server lists the unsafe path {:?}", file.path)));
+            }
+            let path = partial.join(relative);
+            if let Some(parent) = path.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(|error| fail(&error))?;
+            }
+            client.download_blob(&file.sha256, &path).await.map_err(|error| fail(&error))?;
+            let mode = if file.mode & 0o777 == 0 { 0o644 } else { file.mode & 0o777 };
+            tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .await
+                .map_err(|error| fail(&error))?;
+        }
+        tokio::fs::create_dir_all(&partial).await.map_err(|error| fail(&error))?;
+        tokio::fs::create_dir_all(artifacts).await.map_err(|error| fail(&error))?;
+        // Another slot may have fetched it meanwhile; then its copy stays.
+        if tokio::fs::rename(&partial, &dest).await.is_err() && !tokio::fs::try_exists(&dest).await.unwrap_or(false) {
+            return Err(fail(&format!("cannot move it into {}", artifacts.display())));
+        }
+        info!(job.id = job_id, artifact = %artifact.name, "fetched artifact {} ({} file(s))", artifact.name, artifact.files.len());
+    }
+    Ok(())
+}
+
+/// Uploads the artifacts `names` of `artifacts` for the job: each one's blobs the server
+/// lacks, then its manifest.
+pub(super) async fn upload(client: &Client, job_id: i64, artifacts: &Path, names: &[String]) -> Result<(), String> {
+    for name in names {
+        let fail = |error: &dyn std::fmt::Display| format!("uploading artifact `{name}`: {error}");
+        let root = artifacts.join(name);
+        let files = tokio::task::spawn_blocking(move || hash_tree(&root))
+            .await
+            .map_err(|error| fail(&error))?
+            .map_err(|error| fail(&error))?;
+        let mut digests: Vec<String> = files.iter().map(|(file, _)| file.sha256.clone()).collect();
+        digests.sort();
+        digests.dedup();
+        let missing: HashSet<String> =
+            client.missing_blobs(&digests).await.map_err(|error| fail(&error))?.into_iter().collect();
+        let mut sent = HashSet::new();
+        for (file, path) in &files {
+            if missing.contains(&file.sha256) && sent.insert(file.sha256.clone()) {
+                client.upload_blob(&file.sha256, path).await.map_err(|error| fail(&error))?;
+            }
+        }
+        let upload = ArtifactUpload { name: name.clone(), files: files.into_iter().map(|(file, _)| file).collect() };
+        client.create_artifact(job_id, &upload).await.map_err(|error| fail(&error))?;
+        info!(job.id = job_id, artifact = %name, n_blobs = sent.len(), "uploaded artifact {name} ({} new blob(s))", sent.len());
+    }
+    Ok(())
+}
+
+/// The regular files under `root` with their digests, sizes and modes, by path.
+fn hash_tree(root: &Path) -> std::io::Result<Vec<(ArtifactFile, PathBuf)>> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file() {
+                found.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    let mut files = Vec::with_capacity(found.len());
+    for path in found {
+        let relative = path.strip_prefix(root).expect("found under root");
+        let relative = relative.to_str().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} is not UTF-8", relative.display()))
+        })?;
+        let mut hasher = Sha256::new();
+        let mut reader = std::fs::File::open(&path)?;
+        let size = std::io::copy(&mut reader, &mut HashWriter(&mut hasher))?;
+        let mode = reader.metadata()?.permissions().mode() & 0o777;
+        let sha256 = hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect();
+        files.push((ArtifactFile { path: relative.to_owned(), sha256, size, mode }, path));
+    }
+    Ok(files)
+}
+
+/// Feeds what is written to a hasher.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

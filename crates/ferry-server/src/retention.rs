@@ -1,0 +1,46 @@
+//! Artifact retention: the supervisor's sweep deletes artifacts past their `expires_at`, then
+//! the blobs no remaining artifact's manifest references.
+//!
+//! A blob younger than [`BLOB_GRACE`] stays even when nothing references it: a runner uploads
+//! an artifact's blobs before its manifest, and the sweep must not take them in between.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use ferry_store::StoreError;
+use tracing::{info, warn};
+
+use crate::api::artifacts::read_manifest;
+use crate::{AppState, now_ms};
+
+/// How old an unreferenced blob must be before the sweep removes it.
+pub(crate) const BLOB_GRACE: Duration = Duration::from_secs(60 * 60);
+
+/// Deletes expired artifacts and the blobs left unreferenced.
+pub(crate) async fn sweep(state: &AppState) -> Result<(), StoreError> {
+    let now = now_ms();
+    for artifact in state.store.artifacts().expired(now).await? {
+        match state.store.artifacts().delete(artifact.id).await {
+            Ok(()) | Err(StoreError::NotFound { .. }) => {}
+            Err(error) => return Err(error),
+        }
+        info!(run.id = artifact.run_id, artifact = %artifact.name, "artifact {} of run {} expired", artifact.name, artifact.run_id);
+    }
+    let mut live = HashSet::new();
+    for artifact in state.store.artifacts().all().await? {
+        // A manifest that cannot be read leaves its blobs unknown: remove nothing this time.
+        let Ok(manifest) = read_manifest(state, &artifact).await else { return Ok(()) };
+        live.extend(manifest.files.into_iter().map(|file| file.sha256));
+        live.insert(artifact.digest);
+    }
+    let blobs = state.blobs.clone();
+    match tokio::task::spawn_blocking(move || blobs.remove_unreferenced(&live, BLOB_GRACE)).await {
+        Ok(Ok(removed)) if !removed.is_empty() => {
+            info!(n_blobs = removed.len(), "removed {} blob(s) no artifact references", removed.len());
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => warn!(%error, "removing unreferenced blobs failed: {error}"),
+        Err(error) => warn!(%error, "the blob sweep panicked: {error}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,273 @@
+//! Artifacts through the server: a runner uploads blobs and a manifest for the job it holds
+//! and reads them back, people list a run's artifacts and download one as a tar (checked with
+//! the system's `tar`), refusals store nothing, and the sweep deletes expired artifacts and
+//! the blobs only they referenced.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::{ProtocolRunner, TestRepo, TestServer};
+
+const WORKFLOW: &str = r#"
+on: workflow_dispatch
+jobs:
+  build:
+    runs-on: linux
+    steps:
+      - run: make
+"#;
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A server with project `web` whose dispatched run `run_id` has its job claimed by `runner`.
+struct Claimed<'a> {
+    server: &'a TestServer,
+    runner: ProtocolRunner<'a>,
+    run_id: i64,
+    job_id: i64,
+}
+
+fn start(configure: impl FnOnce(&mut ferry_server::ServerConfig)) -> (TestServer, TestRepo) {
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
+    let server = crate::hooks::with_repo_project(TestServer::start_configured(configure), &repo.path());
+    (server, repo)
+}
+
+fn claimed(server: &TestServer) -> Claimed<'_> {
+    let body = json!({"workflow": "ci.yml"});
+    let res = server.call("POST", "/api/v1/projects/web/trigger", Some(&server.admin), Some(&body));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let run_id = res.json()["runs"][0]["id"].as_i64().expect("a run id");
+    let runner = ProtocolRunner::register(server, "r1", &["linux"]);
+    let job = runner.claim(1000).expect("the build job");
+    let job_id = job["job_id"].as_i64().expect("a job id");
+    Claimed { server, runner, run_id, job_id }
+}
+
+impl Claimed<'_> {
+    /// Uploads `bytes` as a blob; the status.
+    fn put_blob(&self, digest: &str, bytes: &[u8]) -> u16 {
+        let res = self.runner.request("PUT", &format!("/api/v1/runner/blobs/{digest}"), bytes);
+        assert!(res.status == 204 || res.body.contains("error"), "{res:?}");
+        res.status
+    }
+
+    /// Uploads `files` (path, bytes) as blobs and then the artifact `name`; the answer.
+    fn artifact(&self, name: &str, files: &[(&str, &str)]) -> crate::Response {
+        for (_, text) in files {
+            assert_eq!(self.put_blob(&sha256(text.as_bytes()), text.as_bytes()), 204);
+        }
+        self.manifest(name, files)
+    }
+
+    /// Posts the manifest of `files` as the artifact `name`, without uploading anything.
+    fn manifest(&self, name: &str, files: &[(&str, &str)]) -> crate::Response {
+        let files: Vec<Value> = files
+            .iter()
+            .map(|(path, text)| json!({"path": path, "sha256": sha256(text.as_bytes()), "size": text.len(), "mode": 0o644}))
+            .collect();
+        self.runner
+            .call(&format!("/api/v1/runner/jobs/{}/artifacts", self.job_id), &json!({"name": name, "files": files}))
+    }
+
+    fn blob_file(&self, digest: &str) -> PathBuf {
+        self.server.dir.path().join("data/blobs/sha256").join(&digest[..2]).join(digest)
+    }
+
+    /// `name size job [paths]` of each artifact the API lists for the run.
+    fn listed(&self) -> Vec<String> {
+        let res =
+            self.server.call("GET", &format!("/api/v1/runs/{}/artifacts", self.run_id), Some(&self.server.admin), None);
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.json()
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|artifact| {
+                let paths: Vec<&str> = artifact["files"]
+                    .as_array()
+                    .expect("files")
+                    .iter()
+                    .map(|file| file["path"].as_str().expect("a path"))
+                    .collect();
+                format!(
+                    "{} {} {} {paths:?}",
+                    artifact["name"].as_str().expect("a name"),
+                    artifact["size"],
+                    artifact["job"]
+                )
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn a_runner_uploads_blobs_and_a_manifest_and_reads_them_back() {
+    let (server, _repo) = start(|_| {});
+    let job = claimed(&server);
+    let missing = job.runner.call("/api/v1/runner/blobs/missing", &json!({"digests": [sha256(b"hello\n")]}));
+    assert_eq!(missing.json()["digests"], json!([sha256(b"hello\n")]));
+
+    let res = job.artifact("out", &[("a.txt", "hello\n"), ("dir/b.txt", "world\n")]);
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!((res.json()["name"].clone(), res.json()["size"].clone()), (json!("out"), json!(12)));
+    let missing = job.runner.call("/api/v1/runner/blobs/missing", &json!({"digests": [sha256(b"hello\n")]}));
+    assert_eq!(missing.json()["digests"], json!([]));
+    // Uploading a blob again keeps the one stored.
+    assert_eq!(job.put_blob(&sha256(b"hello\n"), b"hello\n"), 204);
+
+    let listed = job.runner.request("GET", &format!("/api/v1/runner/jobs/{}/artifacts", job.job_id), b"");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let files = &listed.json()[0]["files"];
+    assert_eq!(files[1], json!({"path": "dir/b.txt", "sha256": sha256(b"world\n"), "size": 6, "mode": 0o644}));
+    let blob = job.runner.request("GET", &format!("/api/v1/runner/blobs/{}", sha256(b"world\n")), b"");
+    assert_eq!((blob.status, blob.body.as_str()), (200, "world\n"));
+    let absent = job.runner.request("GET", &format!("/api/v1/runner/blobs/{}", sha256(b"absent")), b"");
+    assert_eq!(absent.status, 404, "{}", absent.body);
+
+    assert_eq!(job.listed(), [r#"out 12 "build" ["a.txt", "dir/b.txt"]"#]);
+}
+
+#[test]
+fn a_run_s_artifact_downloads_as_a_tar_of_its_files() {
+    let (server, _repo) = start(|_| {});
+    let job = claimed(&server);
+    let long_dir = "d".repeat(120);
+    let long_path = format!("{long_dir}/{}", "f".repeat(30));
+    assert_eq!(
+        job.artifact("out", &[("a.txt", "hello\n"), ("dir/b.txt", "world\n"), (&long_path, "deep\n")]).status,
+        201
+    );
+
+    let viewer = server.token("viewer");
+    let res = server.call("GET", &format!("/api/v1/runs/{}/artifacts/out", job.run_id), Some(&viewer), None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.header("content-type"), Some("application/x-tar"));
+    assert_eq!(res.header("content-disposition"), Some(r#"attachment; filename="out.tar""#));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let archive = dir.path().join("out.tar");
+    std::fs::write(&archive, res.body.as_bytes()).expect("writing the archive");
+    let out =
+        std::process::Command::new("tar").arg("-xf").arg(&archive).current_dir(dir.path()).output().expect("tar runs");
+    assert!(out.status.success(), "tar: {}", String::from_utf8_lossy(&out.stderr));
+    let read = |path: &str| std::fs::read_to_string(dir.path().join(path)).expect("an extracted file");
+    assert_eq!([read("a.txt"), read("dir/b.txt"), read(&long_path)], ["hello\n", "world\n", "deep\n"]);
+
+    let absent = server.call("GET", &format!("/api/v1/runs/{}/artifacts/nope", job.run_id), Some(&viewer), None);
+    assert_eq!(absent.status, 404, "{}", absent.body);
+    assert_eq!(server.call("GET", &format!("/api/v1/runs/{}/artifacts/out", job.run_id), None, None).status, 401);
+}
+
+#[test]
+fn a_blob_whose_bytes_have_another_digest_is_refused_and_nothing_is_stored() {
+    let (server, _repo) = start(|_| {});
+    let job = claimed(&server);
+    let digest = sha256(b"expected");
+    let res = job.runner.request("PUT", &format!("/api/v1/runner/blobs/{digest}"), b"something else");
+    assert_eq!(res.status, 400, "{}", res.body);
+    assert!(res.json()["error"].as_str().expect("an error").contains(&sha256(b"something else")), "{}", res.body);
+    let folder = job.blob_file(&digest).parent().expect("a folder").to_path_buf();
+    let left: Vec<_> = std::fs::read_dir(&folder).map(|entries| entries.flatten().collect()).unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    let bad_name = job.runner.request("PUT", "/api/v1/runner/blobs/ABC", b"x");
+    assert_eq!(bad_name.status, 400, "{}", bad_name.body);
+    let admin = server.request(
+        "PUT",
+        &format!("/api/v1/runner/blobs/{digest}"),
+        &[("Authorization", &format!("Bearer {}", server.admin))],
+        b"expected",
+    );
+    assert_eq!(admin.status, 401, "only runners upload blobs");
+}
+
+#[test]
+fn manifests_with_missing_blobs_unsafe_paths_or_a_taken_name_are_refused() {
+    let (server, _repo) = start(|_| {});
+    let job = claimed(&server);
+    assert_eq!(job.put_blob(&sha256(b"one\n"), b"one\n"), 204);
+    let missing = job.manifest("out", &[("one.txt", "one\n"), ("two.txt", "two\n")]);
+    assert_eq!(missing.status, 422, "{}", missing.body);
+    assert_eq!(missing.json()["error"], format!("blob {} of two.txt was not uploaded", sha256(b"two\n")));
+    for path in ["../escape", "a/../../b", "/etc/passwd", "a//b", "./a"] {
+        let res = job.manifest("out", &[(path, "one\n")]);
+        assert_eq!(res.status, 400, "{path}: {}", res.body);
+    }
+    assert_eq!(job.manifest("bad/name", &[("one.txt", "one\n")]).status, 400);
+    assert_eq!(job.manifest("out", &[("one.txt", "one\n")]).status, 201);
+    let taken = job.manifest("out", &[("one.txt", "one\n")]);
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert_eq!(job.listed(), [r#"out 4 "build" ["one.txt"]"#]);
+}
+
+#[test]
+fn expired_artifacts_disappear_and_the_sweep_removes_the_blobs_only_they_referenced() {
+    let (server, _repo) = start(|config| config.artifact_sweep_interval = Duration::ZERO);
+    let job = claimed(&server);
+    assert_eq!(job.artifact("old", &[("shared.txt", "shared\n"), ("only-old.txt", "only old\n")]).status, 201);
+    assert_eq!(job.artifact("new", &[("shared.txt", "shared\n")]).status, 201);
+    server.with_store(async |store| {
+        let artifacts = store.artifacts().list_for_run(job.run_id).await.expect("artifacts");
+        let old = artifacts.iter().find(|artifact| artifact.name == "old").expect("old");
+        store.artifacts().set_expiry(old.id, Some(1)).await.expect("expired");
+    });
+    assert_eq!(job.listed(), [r#"new 7 "build" ["shared.txt"]"#]);
+
+    // Past the grace that protects blobs uploaded for a manifest still to come.
+    let root = server.dir.path().join("data/blobs/sha256");
+    let long_ago = SystemTime::now() - Duration::from_secs(2 * 60 * 60);
+    for dir in std::fs::read_dir(&root).expect("blob folders").flatten() {
+        for blob in std::fs::read_dir(dir.path()).expect("blobs").flatten() {
+            std::fs::File::options()
+                .write(true)
+                .open(blob.path())
+                .expect("a blob")
+                .set_modified(long_ago)
+                .expect("backdated");
+        }
+    }
+    let only_old = job.blob_file(&sha256(b"only old\n"));
+    let start = Instant::now();
+    while only_old.exists() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the sweep did not remove {}", only_old.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(job.blob_file(&sha256(b"shared\n")).exists(), "a blob another artifact references stays");
+    let rows = server.with_store(async |store| store.artifacts().all().await.expect("artifacts"));
+    let names: Vec<&str> = rows.iter().map(|artifact| artifact.name.as_str()).collect();
+    assert_eq!(names, ["new"]);
+    assert!(job.blob_file(&rows[0].digest).exists(), "the live manifest stays");
+    let n_blobs: usize = std::fs::read_dir(&root)
+        .expect("blob folders")
+        .flatten()
+        .map(|dir| std::fs::read_dir(dir.path()).expect("blobs").count())
+        .sum();
+    assert_eq!(n_blobs, 2, "the shared blob and the live manifest");
+}
+
+#[test]
+fn the_run_page_lists_the_artifacts_with_links_the_session_cookie_downloads() {
+    let (server, _repo) = start(|_| {});
+    let job = claimed(&server);
+    assert_eq!(job.artifact("build output", &[("a.txt", "hello\n")]).status, 201);
+    let session = format!("ferry_session={}", server.admin);
+    let page = server.request("GET", &format!("/ui/runs/{}", job.run_id), &[("Cookie", &session)], b"");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let href = format!("/api/v1/runs/{}/artifacts/build%20output", job.run_id);
+    assert!(
+        page.body.contains("<h2>Artifacts</h2>") && page.body.contains(&format!("href=\"{href}\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("6 B") && page.body.contains("from build"), "{}", page.body);
+    let tar = server.request("GET", &href, &[("Cookie", &session)], b"");
+    assert_eq!(
+        (tar.status, tar.header("content-disposition")),
+        (200, Some(r#"attachment; filename="build output.tar""#))
+    );
+    assert!(tar.body.starts_with("a.txt\0"), "{:?}", &tar.body[..16]);
+}
