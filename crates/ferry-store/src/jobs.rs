@@ -300,22 +300,7 @@ impl Jobs<'_> {
     /// has already completed (so a late report from a lost runner cannot overwrite the
     /// server's verdict).
     pub async fn complete(&self, id: i64, conclusion: Conclusion, now: i64) -> Result<Job, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE jobs SET status = 'completed', conclusion = $1, finished_at = $2, lease_expires_at = NULL
-             WHERE id = $3 AND status <> 'completed' RETURNING {COLUMNS}"
-        )))
-        .bind(conclusion.as_str())
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&self.store.pool)
-        .await?;
-        match row {
-            Some(row) => job_from_row(&row),
-            None => Err(match self.get(id).await {
-                Ok(_) => StoreError::Conflict(format!("job {id} has completed")),
-                Err(error) => error,
-            }),
-        }
+        self.finish(id, conclusion, "{}", None, now).await
     }
 
     /// Completes a job as [`Jobs::complete`] does, with its outputs (JSON text) and, when it

@@ -139,7 +139,8 @@ pub(super) async fn run_assignment(agent: &Agent, assignment: JobAssignment, mut
     heartbeat.abort();
     stopper.abort();
     let dir = job_dir.clone();
-    let removed = tokio::task::spawn_blocking(move || remove_dir(&dir)).await;
+    let files = agent.files_root.join(job_id.to_string());
+    let removed = tokio::task::spawn_blocking(move || remove_dir(&dir).and_then(|()| remove_dir(&files))).await;
     if let Ok(Err(error)) = removed {
         warn!(job.id = job_id, %error, "could not remove {}", job_dir.display());
     }
@@ -212,7 +213,7 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
         action_dirs: vec![workspace.join(".ferry").join("actions")],
         workspace,
         temp,
-        files: job_dir.join("files"),
+        files: agent.files_root.join(assignment.job_id.to_string()),
         artifacts: artifacts_dir,
         // Shared by this runner's jobs across runs; caches are not shared between runners.
         cache: Some(agent.work_dir.join("cache")),

@@ -127,6 +127,9 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
     let cancel_requested = run.cancel_requested_at.is_some();
     let mut after_cancel: HashMap<String, bool> = HashMap::new();
     let mut needs_values: Map<String, Value> = Map::new();
+    // Each instance's place among the instances of its job (0 without a matrix): stable
+    // across replays, unlike the scheduler's own ids, which follow the order jobs became ready.
+    let mut siblings: HashMap<InstanceId, i64> = HashMap::new();
     let mut n_enqueued = 0;
     loop {
         let commands = scheduler.next_commands();
@@ -150,12 +153,18 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
                     let (expansion, decided_after_cancel) = decode(&text);
                     after_cancel.insert(key, decided_after_cancel);
                     scheduler.expanded(request.job_idx, expansion);
+                    // Instances are numbered within their job once, here, not looked up per
+                    // command: that lookup made a run of 1,000 instances quadratic per event.
+                    let instances = scheduler.instances().filter(|(_, job_idx, _, _)| *job_idx == request.job_idx);
+                    for (position, (id, ..)) in instances.enumerate() {
+                        siblings.insert(id, i64::try_from(position).unwrap_or(i64::MAX));
+                    }
                 }
                 Command::Start(instance) => {
                     let (name, matrix, job_idx) = scheduler.instance(instance);
                     let (name, matrix) = (name.to_owned(), matrix.clone());
                     let key = scheduler.jobs()[job_idx].id.clone();
-                    let instance_idx = sibling_idx(&scheduler, instance);
+                    let instance_idx = siblings.get(&instance).copied().unwrap_or(0);
                     match rows.get(&(key.clone(), instance_idx)) {
                         Some(row) if row.status == Status::Completed => {
                             finished(&mut scheduler, &mut needs_values, instance, row);
@@ -205,7 +214,7 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
                 Command::Cancel(instance) => {
                     let (_, _, job_idx) = scheduler.instance(instance);
                     let key = scheduler.jobs()[job_idx].id.clone();
-                    let instance_idx = sibling_idx(&scheduler, instance);
+                    let instance_idx = siblings.get(&instance).copied().unwrap_or(0);
                     if let Some(row) = rows.get(&(key.clone(), instance_idx))
                         && row.status != Status::Completed
                     {
@@ -308,14 +317,6 @@ fn finished(scheduler: &mut Scheduler, needs_values: &mut Map<String, Value>, in
     {
         entry.insert("result".to_owned(), Value::String(job_conclusion.as_str().to_owned()));
     }
-}
-
-/// The instance's place among the instances of its job (0 without a matrix); stable across
-/// replays, unlike the scheduler's own ids, which follow the order jobs became ready.
-fn sibling_idx(scheduler: &Scheduler, instance: InstanceId) -> i64 {
-    let (_, _, job_idx) = scheduler.instance(instance);
-    let position = scheduler.instances().filter(|(_, idx, _, _)| *idx == job_idx).position(|(id, ..)| id == instance);
-    i64::try_from(position.unwrap_or(0)).unwrap_or(0)
 }
 
 /// Decides how a ready job runs, as JSON text for `run_expansions`.
