@@ -82,7 +82,6 @@ impl Mirrors {
     /// an in-process copy of that checkout, which costs far less than a clone and checkout
     /// per job (the profile of 100 one-step jobs showed ~40 ms of git per job).
     pub(crate) async fn workspace(&self, repo: &str, sha: &str, dest: &Path) -> Result<(), WorkspaceError> {
-        let mirror = self.mirror_with(repo, sha).await?;
         let checkouts = self.root.with_file_name("checkouts");
         let checkout = checkouts.join(format!("{}-{sha}", mirror_name(repo)));
         let lock = {
@@ -91,6 +90,7 @@ impl Mirrors {
         };
         let _guard = lock.lock().await;
         if !checkout.is_dir() {
+            let mirror = self.mirror_with(repo, sha).await?;
             let partial = checkout.with_extension("partial");
             if partial.exists() {
                 std::fs::remove_dir_all(&partial)?;
