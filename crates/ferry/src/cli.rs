@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Ferry runs the whole delivery loop. Today: run GitHub Actions workflows on this machine
-/// and check them for mistakes.
+/// Ferry runs the whole delivery loop. Today: run GitHub Actions workflows on this machine,
+/// check them for mistakes, and run them for a team with `ferry server` (web UI at its
+/// address) and `ferry runner` on other hosts.
 #[derive(Debug, Parser)]
 #[command(name = "ferry", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
@@ -43,12 +44,15 @@ pub enum Command {
     ///   ferry lint .github/workflows/ci.yml --json
     #[command(verbatim_doc_comment)]
     Lint(LintArgs),
-    /// Serve Ferry's API, forge webhooks, health probes and metrics.
+    /// Serve Ferry's API, web UI, forge webhooks, health probes and metrics, and run jobs.
     ///
     /// The data directory holds the SQLite database (unless --database names another), the
     /// key secrets are encrypted with (secret.key) and, after the first start, the first
     /// admin token (admin.token). Both files are readable by their owner only. Listens on
-    /// loopback unless told otherwise. Stops on Ctrl-C or SIGTERM.
+    /// loopback unless told otherwise. Open its address in a browser and log in with a token
+    /// for the web UI. A runner inside the server takes jobs for `self-hosted`, `linux` and
+    /// GitHub's `ubuntu-*` labels (--runner-slots 0 turns it off). Stops on Ctrl-C or SIGTERM,
+    /// cancelling the jobs it runs.
     ///
     /// Examples:
     ///   ferry server                               # ./ferry-data, http://127.0.0.1:8080
