@@ -91,8 +91,7 @@ pub async fn run_agent(
 ) -> Result<(), AgentError> {
     let work_dir = prepare_work_dir(&options.work_dir)?;
     let files_root = files_root(&work_dir);
-    let agent =
-        Arc::new(Agent { client, mirrors: mirror::Mirrors::new(work_dir.join("repos")), work_dir, files_root });
+    let agent = Arc::new(Agent { client, mirrors: mirror::Mirrors::new(work_dir.join("repos")), work_dir, files_root });
     let slots = options.slots.max(1);
     info!(
         server = agent.client.base_url(),
