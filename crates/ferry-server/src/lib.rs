@@ -152,6 +152,8 @@ pub(crate) struct PipelineState {
     pub(crate) artifact_retention: std::time::Duration,
     /// See [`ServerConfig::artifact_sweep_interval`].
     pub(crate) artifact_sweep_interval: std::time::Duration,
+    /// Posts commit statuses to forges (`pipeline/status.rs`).
+    pub(crate) forge_status: pipeline::StatusSender,
 }
 
 /// A server bound to its address, not yet serving.
@@ -185,6 +187,7 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
         lease_ms: config.lease_ms,
         artifact_retention: config.artifact_retention,
         artifact_sweep_interval: config.artifact_sweep_interval,
+        forge_status: pipeline::StatusSender::new(),
     };
     // git runs in other folders, so the mirrors' paths must not be relative.
     let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());

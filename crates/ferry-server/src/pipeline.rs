@@ -13,13 +13,17 @@
 //! - `supervisor.rs`: the server's background work: resuming runs after a restart, failing
 //!   jobs whose runner stopped heartbeating ("runner lost"), polling repositories and firing
 //!   `on.schedule`.
+//! - `status.rs`: commit statuses posted to the forge a run's webhook came from, when the run
+//!   starts and when it completes (with the project's `FERRY_FORGE_TOKEN`).
 
 mod coordinator;
 mod mirror;
 mod plan;
+mod status;
 mod supervisor;
 
 pub(crate) use coordinator::advance;
 pub(crate) use mirror::{Mirror, MirrorError};
 pub(crate) use plan::{PlanError, Trigger, start_runs};
+pub(crate) use status::StatusSender;
 pub(crate) use supervisor::spawn_supervisor;

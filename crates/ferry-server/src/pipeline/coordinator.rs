@@ -27,6 +27,7 @@ use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value, json};
 use tracing::{info, warn};
 
+use crate::pipeline::status::{self, Reported};
 use crate::{AppState, now_ms};
 
 /// Plans what is ready in run `run_id` and completes it when everything has concluded.
@@ -234,6 +235,7 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
     }
     if run.status == Status::Queued && !rows.is_empty() {
         store.runs().start(run_id, now_ms()).await?;
+        status::report(state, &run, Reported::Started);
     }
     if scheduler.is_done() {
         let conclusions: Vec<Conclusion> =
@@ -263,6 +265,7 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
             conclusion.as_str()
         );
         state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
+        status::report(state, &run, Reported::Concluded(conclusion));
         if let Some((key, _)) = &group
             && store.concurrency().release(run.project_id, key, run_id).await?
         {

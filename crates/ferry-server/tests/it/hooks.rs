@@ -6,7 +6,7 @@ use sha2::Sha256;
 
 use crate::{Response, TestRepo, TestServer};
 
-const SECRET: &str = "hook-s3cret";
+pub(crate) const SECRET: &str = "hook-s3cret";
 
 /// A server with project `web` whose webhook secret is [`SECRET`].
 fn server_with_project() -> TestServer {
@@ -27,7 +27,7 @@ fn signature(secret: &str, body: &[u8]) -> String {
 }
 
 /// A GitHub hook for `event` with `body`, signed with `secret`.
-fn github(server: &TestServer, project: &str, event: &str, body: &[u8], secret: &str) -> Response {
+pub(crate) fn github(server: &TestServer, project: &str, event: &str, body: &[u8], secret: &str) -> Response {
     let signature = signature(secret, body);
     let headers =
         [("X-GitHub-Event", event), ("X-Hub-Signature-256", signature.as_str()), ("Content-Type", "application/json")];
