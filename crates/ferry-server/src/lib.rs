@@ -65,6 +65,10 @@ pub struct ServerConfig {
     pub artifact_retention: std::time::Duration,
     /// How often the supervisor looks for expired artifacts and unreferenced blobs.
     pub artifact_sweep_interval: std::time::Duration,
+    /// The address people and forges reach this server at (`https://ferry.example.com`), for
+    /// links in commit statuses and `github.server_url`; `None`: `http://<listen address>`, and
+    /// commit statuses carry no link.
+    pub public_url: Option<String>,
 }
 
 /// The default [`ServerConfig::artifact_retention`], GitHub's default: 90 days.
@@ -84,6 +88,7 @@ impl ServerConfig {
             lease_ms: ferry_proto::runner::LEASE_MS,
             artifact_retention: DEFAULT_ARTIFACT_RETENTION,
             artifact_sweep_interval: std::time::Duration::from_secs(60),
+            public_url: None,
         }
     }
 
@@ -154,6 +159,10 @@ pub(crate) struct PipelineState {
     pub(crate) artifact_sweep_interval: std::time::Duration,
     /// Posts commit statuses to forges (`pipeline/status.rs`).
     pub(crate) forge_status: pipeline::StatusSender,
+    /// See [`ServerConfig::public_url`]; without a trailing `/`.
+    pub(crate) public_url: Option<String>,
+    /// What `github.server_url` says: the public URL, or the address the server listens on.
+    pub(crate) server_url: String,
 }
 
 /// A server bound to its address, not yet serving.
@@ -188,6 +197,11 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
         artifact_retention: config.artifact_retention,
         artifact_sweep_interval: config.artifact_sweep_interval,
         forge_status: pipeline::StatusSender::new(),
+        public_url: config.public_url.as_ref().map(|url| url.trim_end_matches('/').to_owned()),
+        server_url: config
+            .public_url
+            .as_ref()
+            .map_or_else(|| format!("http://{local_addr}"), |url| url.trim_end_matches('/').to_owned()),
     };
     // git runs in other folders, so the mirrors' paths must not be relative.
     let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());

@@ -215,6 +215,10 @@ pub struct ServerArgs {
     /// other hosts then take jobs) [default: the number of cores]
     #[arg(long, env = "FERRY_RUNNER_SLOTS", value_name = "N")]
     pub runner_slots: Option<usize>,
+    /// The address people and forges reach this server at (https://ferry.example.com), for
+    /// the links in commit statuses and `github.server_url` [default: http://LISTEN]
+    #[arg(long, env = "FERRY_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
     /// How often each project's repository is polled for commits no webhook announced, and
     /// `on.schedule` checked, in seconds; 0 turns both off [default: 30]
     #[arg(long, env = "FERRY_POLL_INTERVAL", value_name = "SECONDS")]

@@ -118,6 +118,7 @@ fn server_config(args: ServerArgs, file: ServerSection) -> ServerConfig {
         listen: args.listen.or(file.listen).unwrap_or(ferry_server::DEFAULT_LISTEN),
         database: args.database.or(file.database),
         poll_interval: args.poll_interval.map_or(defaults.poll_interval, std::time::Duration::from_secs),
+        public_url: args.public_url,
         artifact_retention: args
             .artifact_retention_days
             .map_or(defaults.artifact_retention, |days| std::time::Duration::from_secs(days * 24 * 60 * 60)),

@@ -418,7 +418,7 @@ async fn run_contexts(state: &AppState, run: &Run, workflow: &Workflow) -> Resul
         run_id: &run.id.to_string(),
         run_number: &run.number.to_string(),
         run_attempt: "1",
-        server_url: "http://ferry.invalid",
+        server_url: &state.pipeline.server_url,
     });
     let vars: Map<String, Value> = state
         .store

@@ -49,6 +49,7 @@ async fn deliver(state: &AppState, run: &Run, reported: Reported) {
             return;
         }
     };
+    let target_url = state.pipeline.public_url.as_ref().map(|url| format!("{url}/ui/runs/{}", run.id));
     let facts = StatusFacts {
         forge,
         payload: info.get("payload").unwrap_or(&Value::Null),
@@ -56,7 +57,7 @@ async fn deliver(state: &AppState, run: &Run, reported: Reported) {
         workflow_file: &run.workflow_file,
         run_number: run.number,
         reported,
-        target_url: None,
+        target_url: target_url.as_deref(),
     };
     let request = match status_request(&facts, &token) {
         Ok(request) => request,

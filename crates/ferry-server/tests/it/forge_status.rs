@@ -186,7 +186,7 @@ fn a_webhook_run_reports_pending_then_success_to_the_forge_with_the_token() {
     let forge = FakeForge::start();
     let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
     let sha = repo.head();
-    let server = TestServer::start();
+    let server = TestServer::start_configured(|config| config.public_url = Some("https://ferry.example/".to_owned()));
     add_project(&server, "web", &repo, Some("ghp_t0ken\n"));
     let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
     let run_id = push(&server, "web", &sha, &forge);
@@ -204,6 +204,11 @@ fn a_webhook_run_reports_pending_then_success_to_the_forge_with_the_token() {
         (Some("application/vnd.github+json"), Some("ferry"))
     );
     assert_eq!(requests[1].body["description"], "Run 1 concluded success");
+    assert_eq!(
+        requests[1].body["target_url"],
+        format!("https://ferry.example/ui/runs/{run_id}"),
+        "the public URL links the run"
+    );
 }
 
 #[test]
