@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use ferry_proto::artifacts::{ArtifactUpload, ArtifactView, BlobList};
+use ferry_proto::artifacts::{ArtifactUpload, ArtifactView, BlobList, CacheEntryView, CacheLookup};
 use http_body_util::BodyExt;
 use hyper::Method;
 use hyper::body::{Body, Bytes, Frame, SizeHint};
@@ -82,6 +82,29 @@ impl Client {
     /// longer this runner's), 422 naming the first blob the server lacks, 400 for a bad path.
     pub async fn create_artifact(&self, job_id: i64, upload: &ArtifactUpload) -> Result<ArtifactView, ClientError> {
         self.json(Method::POST, &format!("/api/v1/runner/jobs/{job_id}/artifacts"), Some(upload)).await
+    }
+
+    /// `POST /api/v1/runner/jobs/{id}/cache/lookup`: the cache entry of the job's project that
+    /// `actions/cache` restores for `lookup`, if any.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 409 when the job is no longer this runner's.
+    pub async fn lookup_cache(&self, job_id: i64, lookup: &CacheLookup) -> Result<Option<CacheEntryView>, ClientError> {
+        let path = format!("/api/v1/runner/jobs/{job_id}/cache/lookup");
+        let (status, bytes) = self.call(Method::POST, &path, Some(lookup), CALL_TIMEOUT).await?;
+        if status == hyper::StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        crate::decode(&Method::POST, &path, &bytes).map(Some)
+    }
+
+    /// `POST /api/v1/runner/jobs/{id}/cache`: saves a cache entry whose blobs are uploaded.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 409 when the project has an entry under this key (or the job is no
+    /// longer this runner's), 422 naming the first blob the server lacks.
+    pub async fn save_cache(&self, job_id: i64, entry: &CacheEntryView) -> Result<CacheEntryView, ClientError> {
+        self.json(Method::POST, &format!("/api/v1/runner/jobs/{job_id}/cache"), Some(entry)).await
     }
 
     /// `GET /api/v1/runner/jobs/{id}/artifacts`: the artifacts of the job's run.

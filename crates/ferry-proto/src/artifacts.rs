@@ -11,6 +11,11 @@
 //! | `GET /api/v1/runner/jobs/{id}/artifacts` | → the run's [`ArtifactView`]s |
 //! | `GET /api/v1/runs/{id}/artifacts` (viewer token) | → the run's [`ArtifactView`]s |
 //! | `GET /api/v1/runs/{id}/artifacts/{name}` | → a `.tar` of the artifact's files |
+//! | `POST /api/v1/runner/jobs/{id}/cache/lookup` | [`CacheLookup`] → 200 [`CacheEntryView`] or 204 |
+//! | `POST /api/v1/runner/jobs/{id}/cache` | [`CacheEntryView`] → 201 [`CacheEntryView`] |
+//!
+//! `actions/cache` entries are manifests too, of the project of the job that saved them; a key
+//! is stored once (entries are immutable, as on GitHub).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -53,6 +58,22 @@ pub struct ArtifactView {
     pub expires_at: Option<i64>,
     /// The name of the job that uploaded it, while that job exists.
     pub job: Option<String>,
+}
+
+/// Which cache entry a job would restore: `key` exactly, else the newest entry whose key
+/// starts with each of `restore_keys` in turn.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct CacheLookup {
+    pub key: String,
+    #[serde(default)]
+    pub restore_keys: Vec<String>,
+}
+
+/// A cache entry of a project: its key and files (as an artifact's, in blobs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CacheEntryView {
+    pub key: String,
+    pub files: Vec<ArtifactFile>,
 }
 
 /// SHA-256 digests of blobs, lowercase hex.

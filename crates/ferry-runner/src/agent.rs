@@ -9,11 +9,13 @@
 //! The work directory holds `repos/` (one mirror per repository, see [`mirror`]), `jobs/<id>/`
 //! (a job's workspace, temporary and runner files, removed when it ends), `artifacts/<run id>/`
 //! (the run's artifacts, synced with the server by [`artifacts`]) and `cache/` (`actions/cache`
-//! entries, kept on this runner across runs). It belongs to one runner process at a time.
+//! entries, kept on this runner across runs and shared with the project's other runners
+//! through the server by [`cache`]). It belongs to one runner process at a time.
 
 mod artifacts;
 mod assignment;
 mod batch;
+mod cache;
 mod mirror;
 
 use std::future::Future;

@@ -12,7 +12,7 @@ mod builtin;
 mod contexts;
 mod step;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -54,8 +54,32 @@ pub struct JobSetup {
     pub artifacts: PathBuf,
     /// Where `actions/cache` keeps entries across runs; `None`: every lookup misses.
     pub cache: Option<PathBuf>,
+    /// Where entries missing from [`JobSetup::cache`] are looked up, and saved ones stored, so
+    /// runners share them (the agent's server); `None` (`ferry run`): this folder only.
+    pub cache_remote: Option<Arc<dyn CacheRemote>>,
     /// Shared by every job of the run: secrets, and values jobs mask with `::add-mask::`.
     pub masker: Arc<RwLock<Masker>>,
+}
+
+/// A future [`CacheRemote`] returns.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Cache entries beyond this machine, for `actions/cache`. An entry is a folder as the
+/// cache folder holds it; errors are messages the step shows as warnings (a cache that
+/// cannot be reached is a miss, as on GitHub).
+pub trait CacheRemote: Send + Sync + std::fmt::Debug {
+    /// Finds the entry to restore for `key` (exactly, else the newest whose key starts with
+    /// each of `restore_keys` in turn) and, when `dest(matched key)` does not exist yet,
+    /// fetches it there; the matched key.
+    fn fetch<'a>(
+        &'a self,
+        key: &'a str,
+        restore_keys: &'a [String],
+        dest: &'a (dyn Fn(&str) -> PathBuf + Send + Sync),
+    ) -> BoxFuture<'a, Result<Option<String>, String>>;
+
+    /// Stores the entry folder `entry` under `key`; an entry stored under it already is kept.
+    fn store<'a>(&'a self, key: &'a str, entry: &'a Path) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// What a running job reports; all text is masked.
@@ -187,7 +211,7 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
     // `actions/cache` saves after the job, and only when it succeeded, as on GitHub.
     if contexts.status == JobStatus::Success {
         for save in std::mem::take(&mut runner.pending_saves) {
-            if let Err(message) = builtin::save_cache(&runner, steps.len().saturating_sub(1), &save) {
+            if let Err(message) = builtin::save_cache(&runner, steps.len().saturating_sub(1), &save).await {
                 runner.line(steps.len().saturating_sub(1), &format!("warning: {message}"));
             }
         }

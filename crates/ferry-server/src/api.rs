@@ -4,6 +4,7 @@
 //! answered with 500 without their details.
 
 pub(crate) mod artifacts;
+pub(crate) mod cache;
 pub(crate) mod projects;
 pub(crate) mod runner;
 pub(crate) mod runs;

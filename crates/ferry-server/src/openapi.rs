@@ -9,13 +9,13 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{ErrorBody, artifacts, projects, runner, runs, secrets, tokens};
+use crate::api::{ErrorBody, artifacts, cache, projects, runner, runs, secrets, tokens};
 use crate::auth::Viewer;
 use crate::{hooks, metrics, probes};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables, runs, their logs and artifacts, API tokens, the runner protocol, forge webhooks and probes."),
+    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables, runs, their logs and artifacts, cache entries, API tokens, the runner protocol, forge webhooks and probes."),
     paths(
         probes::healthz,
         probes::readyz,
@@ -53,6 +53,8 @@ use crate::{hooks, metrics, probes};
         artifacts::get_blob,
         artifacts::create,
         artifacts::list_for_job,
+        cache::lookup,
+        cache::save,
     ),
     modifiers(&BearerScheme),
 )]

@@ -10,7 +10,7 @@
 //! | `GET`/`POST /api/v1/tokens`, `DELETE /api/v1/tokens/{id}`, `POST /api/v1/runners` | admin |
 //! | `GET …/runs`, `GET /api/v1/runs/{id}`, `GET /api/v1/runs/{id}/logs`, `GET /api/v1/runs/{id}/artifacts[/{name}]` | viewer |
 //! | `POST …/trigger`, `POST /api/v1/runs/{id}/cancel`, `POST /api/v1/runs/{id}/rerun` | developer |
-//! | `POST /api/v1/runner/claim`, `POST /api/v1/runner/jobs/{id}/{events,heartbeat,complete}`, `GET`/`POST …/jobs/{id}/artifacts`, `PUT`/`GET /api/v1/runner/blobs/{sha256}`, `POST /api/v1/runner/blobs/missing` | a runner (its `ferryr_…` token) |
+//! | `POST /api/v1/runner/claim`, `POST /api/v1/runner/jobs/{id}/{events,heartbeat,complete}`, `GET`/`POST …/jobs/{id}/artifacts`, `POST …/jobs/{id}/cache[/lookup]`, `PUT`/`GET /api/v1/runner/blobs/{sha256}`, `POST /api/v1/runner/blobs/missing` | a runner (its `ferryr_…` token) |
 //!
 //! The web UI's pages (`/`, `/login`, `/ui/…`) are merged from `ui::router`; see `ui.rs`.
 //!
@@ -22,7 +22,7 @@ use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::routing::{MethodFilter, MethodRouter, on};
 
-use crate::api::{ApiError, artifacts, projects, runner, runs, secrets, tokens};
+use crate::api::{ApiError, artifacts, cache, projects, runner, runs, secrets, tokens};
 use crate::{AppState, hooks, metrics, openapi, probes};
 
 /// One row of the route table: a method, a path and the handler that answers it.
@@ -72,6 +72,8 @@ pub(crate) fn routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/runner/blobs/{sha256}", artifacts::get_blob),
         route(Method::POST, "/api/v1/runner/jobs/{id}/artifacts", artifacts::create),
         route(Method::GET, "/api/v1/runner/jobs/{id}/artifacts", artifacts::list_for_job),
+        route(Method::POST, "/api/v1/runner/jobs/{id}/cache/lookup", cache::lookup),
+        route(Method::POST, "/api/v1/runner/jobs/{id}/cache", cache::save),
         route(Method::GET, "/api/v1/projects/{name}/vars", secrets::list_vars),
         route(Method::GET, "/api/v1/projects/{name}/vars/{key}", secrets::get_var),
         route(Method::PUT, "/api/v1/projects/{name}/vars/{key}", secrets::put_var),

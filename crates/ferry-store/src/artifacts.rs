@@ -210,6 +210,44 @@ impl CacheEntries<'_> {
         row.as_ref().map(cache_from_row).transpose()
     }
 
+    /// A project's entries that have not expired at `now`, newest first.
+    pub async fn list_for_project(&self, project_id: i64, now: i64) -> Result<Vec<CacheEntry>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CACHE_COLUMNS} FROM cache_entries
+             WHERE project_id = $1 AND (expires_at IS NULL OR expires_at > $2)
+             ORDER BY created_at DESC, id DESC"
+        )))
+        .bind(project_id)
+        .bind(now)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(cache_from_row).collect()
+    }
+
+    /// Every entry, for the server to know which blobs are still referenced.
+    pub async fn all(&self) -> Result<Vec<CacheEntry>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {CACHE_COLUMNS} FROM cache_entries ORDER BY id")))
+            .fetch_all(&self.store.pool)
+            .await?;
+        rows.iter().map(cache_from_row).collect()
+    }
+
+    /// Changes when an entry expires (a restore keeps it for longer); `None` keeps it.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such entry.
+    pub async fn set_expiry(&self, id: i64, expires_at: Option<i64>) -> Result<(), StoreError> {
+        let res = sqlx::query("UPDATE cache_entries SET expires_at = $1 WHERE id = $2")
+            .bind(expires_at)
+            .bind(id)
+            .execute(&self.store.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("cache entry", id));
+        }
+        Ok(())
+    }
+
     /// Entries whose expiry is at or before `now`, for the server to delete.
     pub async fn expired(&self, now: i64) -> Result<Vec<CacheEntry>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(

@@ -230,6 +230,7 @@ async fn run_workflow(
                         action_dirs: run.action_dirs.clone(),
                         artifacts: scratch.path().join("artifacts"),
                         cache: cache_dir(),
+                        cache_remote: None,
                         masker: masker.clone(),
                     };
                     printer.job_started(instance.0, name);

@@ -25,22 +25,7 @@ pub(super) async fn fetch(client: &Client, job_id: i64, artifacts: &Path, scratc
         }
         let fail = |error: &dyn std::fmt::Display| format!("fetching artifact `{}`: {error}", artifact.name);
         let partial = scratch.join(&artifact.name);
-        for file in &artifact.files {
-            let relative = Path::new(&file.path);
-            if !relative.components().all(|part| matches!(part, Component::Normal(_))) {
-                return Err(fail(&format!("the server lists the unsafe path {:?}", file.path)));
-            }
-            let path = partial.join(relative);
-            if let Some(parent) = path.parent() {
-                tokio::fs::create_dir_all(parent).await.map_err(|error| fail(&error))?;
-            }
-            client.download_blob(&file.sha256, &path).await.map_err(|error| fail(&error))?;
-            let mode = if file.mode & 0o777 == 0 { 0o644 } else { file.mode & 0o777 };
-            tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-                .await
-                .map_err(|error| fail(&error))?;
-        }
-        tokio::fs::create_dir_all(&partial).await.map_err(|error| fail(&error))?;
+        download_files(client, &artifact.files, &partial).await.map_err(|error| fail(&error))?;
         tokio::fs::create_dir_all(artifacts).await.map_err(|error| fail(&error))?;
         // Another slot may have fetched it meanwhile; then its copy stays.
         if tokio::fs::rename(&partial, &dest).await.is_err() && !tokio::fs::try_exists(&dest).await.unwrap_or(false) {
@@ -56,27 +41,55 @@ pub(super) async fn fetch(client: &Client, job_id: i64, artifacts: &Path, scratc
 pub(super) async fn upload(client: &Client, job_id: i64, artifacts: &Path, names: &[String]) -> Result<(), String> {
     for name in names {
         let fail = |error: &dyn std::fmt::Display| format!("uploading artifact `{name}`: {error}");
-        let root = artifacts.join(name);
-        let files = tokio::task::spawn_blocking(move || hash_tree(&root))
-            .await
-            .map_err(|error| fail(&error))?
-            .map_err(|error| fail(&error))?;
-        let mut digests: Vec<String> = files.iter().map(|(file, _)| file.sha256.clone()).collect();
-        digests.sort();
-        digests.dedup();
-        let missing: HashSet<String> =
-            client.missing_blobs(&digests).await.map_err(|error| fail(&error))?.into_iter().collect();
-        let mut sent = HashSet::new();
-        for (file, path) in &files {
-            if missing.contains(&file.sha256) && sent.insert(file.sha256.clone()) {
-                client.upload_blob(&file.sha256, path).await.map_err(|error| fail(&error))?;
-            }
-        }
-        let upload = ArtifactUpload { name: name.clone(), files: files.into_iter().map(|(file, _)| file).collect() };
+        let (files, n_sent) = upload_tree(client, &artifacts.join(name)).await.map_err(|error| fail(&error))?;
+        let upload = ArtifactUpload { name: name.clone(), files };
         client.create_artifact(job_id, &upload).await.map_err(|error| fail(&error))?;
-        info!(job.id = job_id, artifact = %name, n_blobs = sent.len(), "uploaded artifact {name} ({} new blob(s))", sent.len());
+        info!(job.id = job_id, artifact = %name, n_blobs = n_sent, "uploaded artifact {name} ({n_sent} new blob(s))");
     }
     Ok(())
+}
+
+/// Downloads `files` into `dir` (made if missing), each one's digest checked and its mode
+/// set; a path that is not relative and plain is refused.
+pub(super) async fn download_files(client: &Client, files: &[ArtifactFile], dir: &Path) -> Result<(), String> {
+    for file in files {
+        let relative = Path::new(&file.path);
+        if !relative.components().all(|part| matches!(part, Component::Normal(_))) {
+            return Err(format!("the server lists the unsafe path {:?}", file.path));
+        }
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(|error| error.to_string())?;
+        }
+        client.download_blob(&file.sha256, &path).await.map_err(|error| error.to_string())?;
+        let mode = if file.mode & 0o777 == 0 { 0o644 } else { file.mode & 0o777 };
+        tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .await
+            .map_err(|error| error.to_string())?;
+    }
+    tokio::fs::create_dir_all(dir).await.map_err(|error| error.to_string())
+}
+
+/// Uploads the blobs of the files under `root` that the server lacks; the files, for a
+/// manifest, and how many blobs were sent.
+pub(super) async fn upload_tree(client: &Client, root: &Path) -> Result<(Vec<ArtifactFile>, usize), String> {
+    let root = root.to_path_buf();
+    let files = tokio::task::spawn_blocking(move || hash_tree(&root))
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| error.to_string())?;
+    let mut digests: Vec<String> = files.iter().map(|(file, _)| file.sha256.clone()).collect();
+    digests.sort();
+    digests.dedup();
+    let missing: HashSet<String> =
+        client.missing_blobs(&digests).await.map_err(|error| error.to_string())?.into_iter().collect();
+    let mut sent = HashSet::new();
+    for (file, path) in &files {
+        if missing.contains(&file.sha256) && sent.insert(file.sha256.clone()) {
+            client.upload_blob(&file.sha256, path).await.map_err(|error| error.to_string())?;
+        }
+    }
+    Ok((files.into_iter().map(|(file, _)| file).collect(), sent.len()))
 }
 
 /// The regular files under `root` with their digests, sizes and modes, by path.

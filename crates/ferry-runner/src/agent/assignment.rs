@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
 use super::batch::{Batcher, step_event};
+use super::cache::ServerCache;
 use super::{Agent, artifacts};
 use crate::job::{JobEvent, JobOutcome, JobSetup, run_job};
 use crate::mask::Masker;
@@ -215,8 +216,10 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
         temp,
         files: agent.files_root.join(assignment.job_id.to_string()),
         artifacts: artifacts_dir,
-        // Shared by this runner's jobs across runs; caches are not shared between runners.
+        // Shared by this runner's jobs across runs, and with the project's other runners
+        // through the server.
         cache: Some(agent.work_dir.join("cache")),
+        cache_remote: Some(Arc::new(ServerCache { client: agent.client.clone(), job_id: assignment.job_id })),
         masker: Arc::new(RwLock::new(masker)),
     })
 }

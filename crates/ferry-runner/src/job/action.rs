@@ -29,7 +29,7 @@ pub(super) async fn run_uses(
         inputs.insert(name.to_ascii_lowercase(), Value::String(contexts.render(&runner.file, text)?));
     }
     if let Some(builtin) = builtin::builtin(&reference) {
-        return Ok(builtin::run_builtin(runner, step_idx, builtin, &inputs, contexts));
+        return Ok(builtin::run_builtin(runner, step_idx, builtin, &inputs, contexts).await);
     }
     let Some(dir) = resolve(runner, &reference) else {
         runner.line(step_idx, &format!("error: {}", unavailable(&reference)));

@@ -2,7 +2,8 @@
 //! workspace already holds the repository), `actions/upload-artifact` and
 //! `actions/download-artifact` (files kept for the rest of the run), and `actions/cache` with
 //! `cache/restore` and `cache/save` (a cache folder on this machine, saved after a successful
-//! job as GitHub does).
+//! job as GitHub does). With a [`super::CacheRemote`], an entry this folder lacks is fetched
+//! into it before a restore, and a saved entry is stored there too.
 
 use std::path::{Path, PathBuf};
 
@@ -48,7 +49,7 @@ pub(super) struct PendingSave {
 }
 
 /// Runs `builtin` with its `with:` inputs (names lowercased).
-pub(super) fn run_builtin(
+pub(super) async fn run_builtin(
     runner: &mut StepRunner<'_>,
     step_idx: usize,
     builtin: Builtin,
@@ -80,7 +81,7 @@ pub(super) fn run_builtin(
         }
         Builtin::DownloadArtifact => download(runner, step_idx, &input),
         Builtin::Cache | Builtin::CacheRestore => {
-            let restored = restore(runner, step_idx, &input);
+            let restored = restore(runner, step_idx, &input).await;
             if builtin == Builtin::Cache
                 && let Ok(outputs) = &restored
                 && outputs.get("cache-hit").and_then(Value::as_str) != Some("true")
@@ -91,7 +92,7 @@ pub(super) fn run_builtin(
         }
         Builtin::CacheSave => {
             let save = PendingSave { key: input("key"), paths: lines(&input("path")) };
-            save_cache(runner, step_idx, &save).map(|()| Map::new())
+            save_cache(runner, step_idx, &save).await.map(|()| Map::new())
         }
     };
     match res {
@@ -278,10 +279,10 @@ fn entry_dir(cache: &Path, key: &str) -> PathBuf {
     cache.join(digest)
 }
 
-fn restore(
+async fn restore(
     runner: &StepRunner<'_>,
     step_idx: usize,
-    input: &dyn Fn(&str) -> String,
+    input: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<Map<String, Value>, String> {
     let key = input("key");
     if key.is_empty() {
@@ -295,8 +296,19 @@ fn restore(
         outputs.insert("cache-hit".to_owned(), Value::String("false".to_owned()));
         return Ok(outputs);
     };
-    // The exact key, else the newest entry whose key starts with a restore key.
+    let restore_keys = lines(&input("restore-keys"));
+    // The exact key, else what the remote would restore, else the newest entry here whose
+    // key starts with a restore key.
     let mut matched = entry_dir(cache, &key).is_dir().then(|| key.clone());
+    if matched.is_none()
+        && let Some(remote) = &runner.setup.cache_remote
+    {
+        let dest = |matched: &str| entry_dir(cache, matched);
+        match remote.fetch(&key, &restore_keys, &dest).await {
+            Ok(found) => matched = found,
+            Err(message) => runner.line(step_idx, &format!("warning: {message}; looking in this runner's cache only")),
+        }
+    }
     if matched.is_none() {
         let mut entries: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(cache)
             .into_iter()
@@ -309,7 +321,7 @@ fn restore(
             })
             .collect();
         entries.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
-        matched = lines(&input("restore-keys")).iter().find_map(|prefix| {
+        matched = restore_keys.iter().find_map(|prefix| {
             entries.iter().find(|(_, stored)| stored.starts_with(prefix.as_str())).map(|(_, stored)| stored.clone())
         });
     }
@@ -342,7 +354,7 @@ fn restore(
 /// Saves the paths under the key, unless an entry for it exists already (entries are
 /// immutable, as on GitHub). Written to a temporary folder and renamed, so a crash leaves no
 /// half entry.
-pub(super) fn save_cache(runner: &StepRunner<'_>, step_idx: usize, save: &PendingSave) -> Result<(), String> {
+pub(super) async fn save_cache(runner: &StepRunner<'_>, step_idx: usize, save: &PendingSave) -> Result<(), String> {
     let Some(cache) = &runner.setup.cache else { return Ok(()) };
     if save.key.is_empty() {
         return Err("actions/cache needs a `key`".to_owned());
@@ -373,6 +385,11 @@ pub(super) fn save_cache(runner: &StepRunner<'_>, step_idx: usize, save: &Pendin
     match write() {
         Ok(n_bytes) => {
             runner.line(step_idx, &format!("Cache saved with key: {} ({n_bytes} bytes)", save.key));
+            if let Some(remote) = &runner.setup.cache_remote
+                && let Err(message) = remote.store(&save.key, &entry).await
+            {
+                runner.line(step_idx, &format!("warning: {message}; the entry stays on this runner only"));
+            }
             Ok(())
         }
         Err(error) => {

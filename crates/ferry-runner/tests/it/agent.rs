@@ -483,3 +483,56 @@ async fn an_artifact_uploaded_on_one_runner_is_downloaded_by_a_job_on_another() 
         artifacts.iter().map(|artifact| (artifact.name.as_str(), artifact.size, artifact.job.as_deref())).collect();
     assert_eq!(listed, [("out", 13, Some("make"))]);
 }
+
+/// A cache saved under the run's id, restored by its prefix in later runs.
+const CACHE: &str = r#"
+on: workflow_dispatch
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - uses: actions/cache@v4
+        id: cache
+        with:
+          path: cached/
+          key: k-${{ github.run_id }}
+          restore-keys: k-
+      - run: |
+          if [ -f cached/value.txt ]; then cat cached/value.txt; else
+            mkdir -p cached && echo "saved by run ${{ github.run_id }}" > cached/value.txt
+          fi
+      - run: echo "hit=${{ steps.cache.outputs.cache-hit }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_saved_on_one_runner_is_restored_by_its_prefix_on_another() {
+    let ferry = ferry(&[(".github/workflows/ci.yml", CACHE)]).await;
+    let saver = ferry.agent_as("saver", &["self-hosted", "saver"]).await;
+    let first = ferry.trigger(json!({})).await;
+    let detail = ferry.completed(first).await;
+    let (res, _saver_dir) = saver.stop().await;
+    res.expect("the saver stopped cleanly");
+    let log = ferry.log(first).await;
+    assert_eq!(job_states(&detail), ["build: completed success"], "{log:#?}");
+    let n_bytes = format!("saved by run {first}\n").len();
+    let saved = format!("build 2: Cache saved with key: k-{first} ({n_bytes} bytes)");
+    assert!(log.contains(&saved), "{log:#?}");
+
+    let restorer = ferry.agent_as("restorer", &["self-hosted", "restorer"]).await;
+    let second = ferry.trigger(json!({})).await;
+    let detail = ferry.completed(second).await;
+    let (res, restorer_dir) = restorer.stop().await;
+    res.expect("the restorer stopped cleanly");
+    let log = ferry.log(second).await;
+    assert_eq!(job_states(&detail), ["build: completed success"], "{log:#?}");
+    assert_eq!(detail.jobs[0].runner.as_deref(), Some("restorer"));
+    let wanted = [
+        format!("build 0: Cache restored from key: k-{first}"),
+        format!("build 1: saved by run {first}"),
+        "build 2: hit=false".to_owned(),
+    ];
+    for line in &wanted {
+        assert!(log.iter().any(|logged| logged == line), "{line:?} is not in {log:#?}");
+    }
+    assert_eq!(entries(&restorer_dir.path().join("cache")).len(), 2, "the fetched entry and the one this run saved");
+}

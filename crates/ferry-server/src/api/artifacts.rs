@@ -25,7 +25,7 @@ use crate::{AppState, now_ms, tar};
 /// How much of a file one chunk of a download holds.
 const CHUNK: usize = 64 * 1024;
 
-fn check_digest(digest: &str) -> Result<(), ApiError> {
+pub(crate) fn check_digest(digest: &str) -> Result<(), ApiError> {
     if is_digest(digest) {
         Ok(())
     } else {
@@ -138,7 +138,7 @@ pub(crate) async fn get_blob(
 }
 
 /// The job `id` if `runner` holds it; 409 otherwise, as the rest of the protocol answers.
-async fn held_job(state: &AppState, runner_id: i64, id: i64) -> Result<Job, ApiError> {
+pub(crate) async fn held_job(state: &AppState, runner_id: i64, id: i64) -> Result<Job, ApiError> {
     let job = state.store.jobs().get(id).await?;
     if job.status != Status::InProgress || job.runner_id != Some(runner_id) {
         return Err(ApiError::new(
@@ -165,7 +165,7 @@ fn check_artifact_name(name: &str) -> Result<(), ApiError> {
 }
 
 /// A file's path: relative, `/`-separated, no empty, `.` or `..` parts.
-fn check_path(path: &str) -> Result<(), ApiError> {
+pub(crate) fn check_path(path: &str) -> Result<(), ApiError> {
     let bad = path.is_empty()
         || path.len() > 4096
         || path.contains(['\\', '\0'])
@@ -335,15 +335,18 @@ pub(crate) async fn artifacts_of(state: &AppState, run_id: i64) -> Result<Vec<Ar
 
 /// The manifest blob of `artifact`.
 pub(crate) async fn read_manifest(state: &AppState, artifact: &Artifact) -> Result<ArtifactManifest, ApiError> {
-    let fail = |message: String| {
+    manifest_at(state, &artifact.digest).await.map_err(|message| {
         error!(artifact = %artifact.name, run.id = artifact.run_id, "artifact {} of run {}: {message}", artifact.name, artifact.run_id);
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "an artifact's manifest cannot be read; see the server's log")
-    };
-    let bytes = tokio::fs::read(state.blobs.path(&artifact.digest))
+    })
+}
+
+/// The manifest in blob `digest`; the error says why it cannot be read.
+pub(crate) async fn manifest_at(state: &AppState, digest: &str) -> Result<ArtifactManifest, String> {
+    let bytes = tokio::fs::read(state.blobs.path(digest))
         .await
-        .map_err(|error| fail(format!("reading manifest {}: {error}", artifact.digest)))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|error| fail(format!("manifest {} is not a manifest: {error}", artifact.digest)))
+        .map_err(|error| format!("reading manifest {digest}: {error}"))?;
+    serde_json::from_slice(&bytes).map_err(|error| format!("manifest {digest} is not a manifest: {error}"))
 }
 
 /// `GET /api/v1/runs/{id}/artifacts/{name}`: the artifact's files as a `.tar`.

@@ -75,6 +75,29 @@ impl Claimed<'_> {
             .call(&format!("/api/v1/runner/jobs/{}/artifacts", self.job_id), &json!({"name": name, "files": files}))
     }
 
+    /// Uploads `files` (path, bytes) as blobs and saves them as the cache entry `key`; the answer.
+    fn save_cache(&self, key: &str, files: &[(&str, &str)]) -> crate::Response {
+        for (_, text) in files {
+            assert_eq!(self.put_blob(&sha256(text.as_bytes()), text.as_bytes()), 204);
+        }
+        let files: Vec<Value> = files
+            .iter()
+            .map(|(path, text)| json!({"path": path, "sha256": sha256(text.as_bytes()), "size": text.len(), "mode": 0o644}))
+            .collect();
+        self.runner.call(&format!("/api/v1/runner/jobs/{}/cache", self.job_id), &json!({"key": key, "files": files}))
+    }
+
+    /// The key of the entry a lookup restores, or `204` for none.
+    fn lookup_cache(&self, key: &str, restore_keys: &[&str]) -> String {
+        let body = json!({"key": key, "restore_keys": restore_keys});
+        let res = self.runner.call(&format!("/api/v1/runner/jobs/{}/cache/lookup", self.job_id), &body);
+        match res.status {
+            204 => "204".to_owned(),
+            200 => res.json()["key"].as_str().expect("a key").to_owned(),
+            status => panic!("lookup answered {status}: {}", res.body),
+        }
+    }
+
     fn blob_file(&self, digest: &str) -> PathBuf {
         self.server.dir.path().join("data/blobs/sha256").join(&digest[..2]).join(digest)
     }
@@ -202,6 +225,87 @@ fn manifests_with_missing_blobs_unsafe_paths_or_a_taken_name_are_refused() {
     let taken = job.manifest("out", &[("one.txt", "one\n")]);
     assert_eq!(taken.status, 409, "{}", taken.body);
     assert_eq!(job.listed(), [r#"out 4 "build" ["one.txt"]"#]);
+}
+
+#[test]
+fn a_cache_lookup_takes_the_exact_key_then_the_newest_entry_of_each_restore_key_in_turn() {
+    let (server, _repo) = start(|_| {});
+    let job = claimed(&server);
+    for key in ["deps-a-1", "deps-a-2", "deps-b-1"] {
+        let res = job.save_cache(key, &[("paths/0/lock", key)]);
+        assert_eq!(res.status, 201, "{}", res.body);
+        // Entries are ordered by when they were saved, in milliseconds.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let lookups = [
+        ("deps-a-1", &["deps-"][..]),
+        ("deps-a-3", &["deps-a-"][..]),
+        ("deps-a-3", &["deps-"][..]),
+        ("deps-c-1", &["deps-c-", "deps-a-1", "deps-"][..]),
+        ("deps-c-1", &["deps-c-"][..]),
+        ("other", &[][..]),
+    ];
+    let found: Vec<String> = lookups.iter().map(|(key, restore_keys)| job.lookup_cache(key, restore_keys)).collect();
+    assert_eq!(found, ["deps-a-1", "deps-a-2", "deps-b-1", "deps-a-1", "204", "204"]);
+
+    let res = job.runner.call(&format!("/api/v1/runner/jobs/{}/cache/lookup", job.job_id), &json!({"key": "deps-b-1"}));
+    assert_eq!(
+        res.json()["files"],
+        json!([{"path": "paths/0/lock", "sha256": sha256(b"deps-b-1"), "size": 8, "mode": 0o644}])
+    );
+}
+
+#[test]
+fn a_cache_key_is_saved_once_and_only_with_its_blobs_uploaded() {
+    let (server, _repo) = start(|_| {});
+    let job = claimed(&server);
+    assert_eq!(job.save_cache("k-1", &[("a", "first\n")]).status, 201);
+    let again = job.save_cache("k-1", &[("a", "second\n")]);
+    assert_eq!(again.status, 409, "{}", again.body);
+    let missing =
+        json!({"key": "k-2", "files": [{"path": "a", "sha256": sha256(b"absent"), "size": 6, "mode": 0o644}]});
+    let res = job.runner.call(&format!("/api/v1/runner/jobs/{}/cache", job.job_id), &missing);
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert_eq!(job.lookup_cache("k-2", &[]), "204");
+    let res = job.runner.call(&format!("/api/v1/runner/jobs/{}/cache/lookup", job.job_id), &json!({"key": "k-1"}));
+    assert_eq!(res.json()["files"][0]["sha256"], json!(sha256(b"first\n")));
+}
+
+#[test]
+fn the_sweep_removes_expired_cache_entries_and_keeps_the_blobs_of_live_ones() {
+    let (server, _repo) = start(|config| config.artifact_sweep_interval = Duration::ZERO);
+    let job = claimed(&server);
+    assert_eq!(job.save_cache("old", &[("a", "only old\n")]).status, 201);
+    assert_eq!(job.save_cache("live", &[("a", "live\n")]).status, 201);
+    server.with_store(async |store| {
+        let run = store.runs().get(job.run_id).await.expect("the run");
+        let entry = store.cache().get(run.project_id, "old", 0).await.expect("entries").expect("old");
+        store.cache().set_expiry(entry.id, Some(1)).await.expect("expired");
+    });
+    assert_eq!(job.lookup_cache("old", &[]), "204");
+    let root = server.dir.path().join("data/blobs/sha256");
+    let long_ago = SystemTime::now() - Duration::from_secs(2 * 60 * 60);
+    for dir in std::fs::read_dir(&root).expect("blob folders").flatten() {
+        for blob in std::fs::read_dir(dir.path()).expect("blobs").flatten() {
+            std::fs::File::options()
+                .write(true)
+                .open(blob.path())
+                .expect("a blob")
+                .set_modified(long_ago)
+                .expect("backdated");
+        }
+    }
+    let only_old = job.blob_file(&sha256(b"only old\n"));
+    let start = Instant::now();
+    while only_old.exists() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the sweep did not remove {}", only_old.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(job.blob_file(&sha256(b"live\n")).exists(), "a live entry's blob stays");
+    let rows = server.with_store(async |store| store.cache().all().await.expect("entries"));
+    let keys: Vec<&str> = rows.iter().map(|entry| entry.key.as_str()).collect();
+    assert_eq!(keys, ["live"]);
+    assert!(job.blob_file(&rows[0].digest).exists(), "the live manifest stays");
 }
 
 #[test]

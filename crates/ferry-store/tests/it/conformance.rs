@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ferry_store::{
-    Acquired, Conclusion, NewApiToken, NewArtifact, NewCacheEntry, NewJob, NewProject, NewRun, NewRunner, NewStep,
-    Role, Status, StepEvent, Store, StoreError,
+    Acquired, CacheEntry, Conclusion, NewApiToken, NewArtifact, NewCacheEntry, NewJob, NewProject, NewRun, NewRunner,
+    NewStep, Role, Status, StepEvent, Store, StoreError,
 };
 use ferry_testkit::TestDb;
 
@@ -507,8 +507,20 @@ async fn artifacts_and_cache(store: Store, _db: &TestDb) {
     assert_eq!(replaced.digest, "sha256:cc");
     assert_eq!(cache.get(project_id, "cargo-Linux-abc", 2_000).await.expect("get"), None, "expired");
     assert_eq!(cache.expired(2_000).await.expect("expired"), std::slice::from_ref(&replaced));
+    let newer = cache.put(&NewCacheEntry { key: "cargo-Linux-def", ..entry }, 300).await.expect("put");
+    let keys = |entries: Vec<CacheEntry>| entries.into_iter().map(|entry| entry.key).collect::<Vec<_>>();
+    assert_eq!(
+        keys(cache.list_for_project(project_id, 1_999).await.expect("list")),
+        ["cargo-Linux-def", "cargo-Linux-abc"]
+    );
+    cache.set_expiry(replaced.id, Some(5_000)).await.expect("kept for longer");
+    assert_eq!(keys(cache.list_for_project(project_id, 2_500).await.expect("list")), ["cargo-Linux-abc"]);
+    assert_eq!(keys(cache.list_for_project(project_id, 5_000).await.expect("list")), Vec::<String>::new());
+    assert_eq!(keys(cache.all().await.expect("all")), ["cargo-Linux-abc", "cargo-Linux-def"]);
+    cache.delete(newer.id).await.expect("delete");
     cache.delete(replaced.id).await.expect("delete");
     assert!(matches!(cache.delete(replaced.id).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(cache.set_expiry(replaced.id, None).await, Err(StoreError::NotFound { .. })));
 }
 
 async fn concurrency_groups(store: Store, _db: &TestDb) {
