@@ -183,7 +183,11 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
         .map_err(|error| format!("checking out {} of {}: {error}", assignment.sha, assignment.repo))?;
 
     let artifacts_dir = agent.work_dir.join("artifacts").join(assignment.run_id.to_string());
-    artifacts::fetch(&agent.client, assignment.job_id, &artifacts_dir, &job_dir.join("fetching")).await?;
+    // Only a job that may download artifacts waits for the server's list of them (a round
+    // trip before every other job's first step).
+    if workflow.jobs.get(&assignment.job_key).is_none_or(may_download_artifacts) {
+        artifacts::fetch(&agent.client, assignment.job_id, &artifacts_dir, &job_dir.join("fetching")).await?;
+    }
 
     let mut contexts = assignment.contexts.clone();
     let mut secrets = assignment.secrets.clone();
@@ -343,6 +347,18 @@ async fn complete(client: &Client, job_id: i64, outcome: &JobOutcome, control: &
     }
 }
 
+/// Whether a job's steps may read the run's artifacts: `actions/download-artifact`, a local
+/// composite action (it may use it), or a `uses:` only known at run time.
+fn may_download_artifacts(job: &ferry_workflow::model::Job) -> bool {
+    job.steps.iter().any(|step| match &step.kind {
+        ferry_workflow::model::StepKind::Uses { uses, .. } => {
+            let reference = uses.value.to_ascii_lowercase();
+            reference.starts_with("actions/download-artifact") || reference.starts_with("./") || uses.has_expression()
+        }
+        _ => false,
+    })
+}
+
 fn remove_dir(dir: &Path) -> std::io::Result<()> {
     match std::fs::remove_dir_all(dir) {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
@@ -354,4 +370,21 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_jobs_that_may_download_artifacts_fetch_the_list() {
+        let src = "on: push\njobs:\n  plain: { runs-on: x, steps: [{ run: make }, { uses: actions/checkout@v4 }] }\n  \
+                   get: { runs-on: x, steps: [{ uses: actions/download-artifact@v4, with: { name: out } }] }\n  \
+                   local: { runs-on: x, steps: [{ uses: ./.github/actions/setup }] }\n";
+        let (workflow, _) = ferry_workflow::parse_workflow(src, Dialect::GitHub);
+        let workflow = workflow.expect("a workflow");
+        let answers: Vec<(&str, bool)> =
+            workflow.jobs.iter().map(|(key, job)| (key.as_str(), may_download_artifacts(job))).collect();
+        assert_eq!(answers, [("plain", false), ("get", true), ("local", true)]);
+    }
 }
