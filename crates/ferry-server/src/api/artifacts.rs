@@ -178,6 +178,40 @@ pub(crate) fn check_path(path: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Checks the files of an artifact or cache manifest: safe, distinct paths, well-formed
+/// digests (400), and each blob uploaded with the size given (422).
+pub(crate) async fn check_files(
+    state: &AppState,
+    files: &[ferry_proto::artifacts::ArtifactFile],
+) -> Result<(), ApiError> {
+    let mut paths = HashSet::new();
+    for file in files {
+        check_path(&file.path)?;
+        check_digest(&file.sha256)?;
+        if !paths.insert(file.path.as_str()) {
+            return Err(ApiError::bad_request(format!("file path {:?} is given twice", file.path)));
+        }
+    }
+    for file in files {
+        match state.blobs.size(&file.sha256).await {
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("blob {} of {} was not uploaded", file.sha256, file.path),
+                ));
+            }
+            Some(size) if size != file.size => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("blob {} of {} is {size} bytes, not {}", file.sha256, file.path, file.size),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// `POST /api/v1/runner/jobs/{id}/artifacts`: records an artifact of the job's run whose
 /// blobs were uploaded; it expires after the server's artifact retention.
 #[utoipa::path(
@@ -204,31 +238,7 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<ArtifactView>), ApiError> {
     let job = held_job(&state, runner.id, id).await?;
     check_artifact_name(&upload.name)?;
-    let mut paths = HashSet::new();
-    for file in &upload.files {
-        check_path(&file.path)?;
-        check_digest(&file.sha256)?;
-        if !paths.insert(file.path.as_str()) {
-            return Err(ApiError::bad_request(format!("file path {:?} is given twice", file.path)));
-        }
-    }
-    for file in &upload.files {
-        match state.blobs.size(&file.sha256).await {
-            None => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("blob {} of {} was not uploaded", file.sha256, file.path),
-                ));
-            }
-            Some(size) if size != file.size => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("blob {} of {} is {size} bytes, not {}", file.sha256, file.path, file.size),
-                ));
-            }
-            Some(_) => {}
-        }
-    }
+    check_files(&state, &upload.files).await?;
     let manifest = ArtifactManifest { files: upload.files };
     let json = serde_json::to_vec(&manifest).expect("a manifest is JSON");
     let digest = state.blobs.write_bytes(json).await?;

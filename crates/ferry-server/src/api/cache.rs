@@ -4,7 +4,6 @@
 //! immutable. A lookup answers the entry GitHub would restore and keeps it for another
 //! [`CACHE_RETENTION`] from then: GitHub removes entries not used for 7 days.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use axum::Json;
@@ -15,7 +14,7 @@ use ferry_proto::artifacts::{ArtifactManifest, CacheEntryView, CacheLookup};
 use ferry_store::{CacheEntry, NewCacheEntry};
 use tracing::{error, info};
 
-use crate::api::artifacts::{check_digest, check_path, held_job, manifest_at};
+use crate::api::artifacts::{check_files, held_job, manifest_at};
 use crate::api::{ApiError, Body, ErrorBody, Path};
 use crate::auth::RunnerCaller;
 use crate::{AppState, now_ms};
@@ -119,31 +118,7 @@ pub(crate) async fn save(
 ) -> Result<(StatusCode, Json<CacheEntryView>), ApiError> {
     let job = held_job(&state, runner.id, id).await?;
     check_key(&upload.key)?;
-    let mut paths = HashSet::new();
-    for file in &upload.files {
-        check_path(&file.path)?;
-        check_digest(&file.sha256)?;
-        if !paths.insert(file.path.as_str()) {
-            return Err(ApiError::bad_request(format!("file path {:?} is given twice", file.path)));
-        }
-    }
-    for file in &upload.files {
-        match state.blobs.size(&file.sha256).await {
-            None => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("blob {} of {} was not uploaded", file.sha256, file.path),
-                ));
-            }
-            Some(size) if size != file.size => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("blob {} of {} is {size} bytes, not {}", file.sha256, file.path, file.size),
-                ));
-            }
-            Some(_) => {}
-        }
-    }
+    check_files(&state, &upload.files).await?;
     let run = state.store.runs().get(job.run_id).await?;
     let now = now_ms();
     if state.store.cache().get(run.project_id, &upload.key, now).await?.is_some() {
