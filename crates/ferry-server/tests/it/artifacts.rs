@@ -284,23 +284,7 @@ fn the_sweep_removes_expired_cache_entries_and_keeps_the_blobs_of_live_ones() {
     });
     assert_eq!(job.lookup_cache("old", &[]), "204");
     let root = server.dir.path().join("data/blobs/sha256");
-    let long_ago = SystemTime::now() - Duration::from_secs(2 * 60 * 60);
-    for dir in std::fs::read_dir(&root).expect("blob folders").flatten() {
-        for blob in std::fs::read_dir(dir.path()).expect("blobs").flatten() {
-            std::fs::File::options()
-                .write(true)
-                .open(blob.path())
-                .expect("a blob")
-                .set_modified(long_ago)
-                .expect("backdated");
-        }
-    }
-    let only_old = job.blob_file(&sha256(b"only old\n"));
-    let start = Instant::now();
-    while only_old.exists() {
-        assert!(start.elapsed() < Duration::from_secs(30), "the sweep did not remove {}", only_old.display());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    backdate_blobs_and_wait_for_the_sweep(&root, &job.blob_file(&sha256(b"only old\n")));
     assert!(job.blob_file(&sha256(b"live\n")).exists(), "a live entry's blob stays");
     let rows = server.with_store(async |store| store.cache().all().await.expect("entries"));
     let keys: Vec<&str> = rows.iter().map(|entry| entry.key.as_str()).collect();
@@ -323,23 +307,7 @@ fn expired_artifacts_disappear_and_the_sweep_removes_the_blobs_only_they_referen
 
     // Past the grace that protects blobs uploaded for a manifest still to come.
     let root = server.dir.path().join("data/blobs/sha256");
-    let long_ago = SystemTime::now() - Duration::from_secs(2 * 60 * 60);
-    for dir in std::fs::read_dir(&root).expect("blob folders").flatten() {
-        for blob in std::fs::read_dir(dir.path()).expect("blobs").flatten() {
-            std::fs::File::options()
-                .write(true)
-                .open(blob.path())
-                .expect("a blob")
-                .set_modified(long_ago)
-                .expect("backdated");
-        }
-    }
-    let only_old = job.blob_file(&sha256(b"only old\n"));
-    let start = Instant::now();
-    while only_old.exists() {
-        assert!(start.elapsed() < Duration::from_secs(30), "the sweep did not remove {}", only_old.display());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    backdate_blobs_and_wait_for_the_sweep(&root, &job.blob_file(&sha256(b"only old\n")));
     assert!(job.blob_file(&sha256(b"shared\n")).exists(), "a blob another artifact references stays");
     let rows = server.with_store(async |store| store.artifacts().all().await.expect("artifacts"));
     let names: Vec<&str> = rows.iter().map(|artifact| artifact.name.as_str()).collect();
@@ -374,4 +342,25 @@ fn the_run_page_lists_the_artifacts_with_links_the_session_cookie_downloads() {
         (200, Some(r#"attachment; filename="build output.tar""#))
     );
     assert!(tar.body.starts_with("a.txt\0"), "{:?}", &tar.body[..16]);
+}
+
+/// Makes every blob under `root` two hours old (past the grace that protects blobs uploaded
+/// for a manifest still to come), then waits (bounded) until the sweep removed `gone`.
+fn backdate_blobs_and_wait_for_the_sweep(root: &std::path::Path, gone: &std::path::Path) {
+    let long_ago = SystemTime::now() - Duration::from_secs(2 * 60 * 60);
+    for dir in std::fs::read_dir(root).expect("blob folders").flatten() {
+        for blob in std::fs::read_dir(dir.path()).expect("blobs").flatten() {
+            std::fs::File::options()
+                .write(true)
+                .open(blob.path())
+                .expect("a blob")
+                .set_modified(long_ago)
+                .expect("backdated");
+        }
+    }
+    let start = Instant::now();
+    while gone.exists() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the sweep did not remove {}", gone.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
