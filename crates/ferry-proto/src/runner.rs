@@ -75,8 +75,10 @@ pub struct JobAssignment {
 }
 
 /// What a runner reports about a step, in order.
+// Read through `FlatStepEvent`: serde reads an internally tagged enum by first buffering each
+// event whole, which doubled the cost of reading a batch of log lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "FlatStepEvent")]
 pub enum StepEvent {
     StepStarted {
         step_idx: i64,
@@ -96,6 +98,53 @@ pub enum StepEvent {
         conclusion: Conclusion,
         at: i64,
     },
+}
+
+/// A [`StepEvent`] as it is read: every field of every kind, the kind's own checked after.
+#[derive(Deserialize)]
+struct FlatStepEvent {
+    #[serde(rename = "type")]
+    kind: StepEventKind,
+    step_idx: i64,
+    name: Option<String>,
+    at: Option<i64>,
+    lines: Option<Vec<String>>,
+    outcome: Option<Conclusion>,
+    conclusion: Option<Conclusion>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StepEventKind {
+    StepStarted,
+    Lines,
+    StepFinished,
+}
+
+impl TryFrom<FlatStepEvent> for StepEvent {
+    type Error = String;
+
+    fn try_from(flat: FlatStepEvent) -> Result<StepEvent, String> {
+        let FlatStepEvent { kind, step_idx, name, at, lines, outcome, conclusion } = flat;
+        let missing = |field: &str, kind: &str| format!("missing field `{field}` in a `{kind}` event");
+        let event = match kind {
+            StepEventKind::StepStarted => StepEvent::StepStarted {
+                step_idx,
+                name: name.ok_or_else(|| missing("name", "step_started"))?,
+                at: at.ok_or_else(|| missing("at", "step_started"))?,
+            },
+            StepEventKind::Lines => {
+                StepEvent::Lines { step_idx, lines: lines.ok_or_else(|| missing("lines", "lines"))? }
+            }
+            StepEventKind::StepFinished => StepEvent::StepFinished {
+                step_idx,
+                outcome: outcome.ok_or_else(|| missing("outcome", "step_finished"))?,
+                conclusion: conclusion.ok_or_else(|| missing("conclusion", "step_finished"))?,
+                at: at.ok_or_else(|| missing("at", "step_finished"))?,
+            },
+        };
+        Ok(event)
+    }
 }
 
 /// A numbered batch of step events; numbers count up from 1 per job, and a batch whose
@@ -124,3 +173,6 @@ pub struct JobCompletion {
     /// Why it failed outside its steps (the workspace could not be made), if it did.
     pub reason: Option<String>,
 }
+
+#[cfg(test)]
+mod tests;

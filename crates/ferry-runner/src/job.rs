@@ -21,7 +21,7 @@ use ferry_model::{Conclusion, JobStatus};
 use ferry_workflow::expr::Value;
 use ferry_workflow::model::{Defaults, Step, Workflow};
 use serde_json::{Map, json};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 pub use contexts::{Contexts, EvalFailure, Evaluate, glob_match, hash_files};
 
@@ -121,8 +121,7 @@ pub struct JobOutcome {
     pub artifacts: Vec<String>,
 }
 
-/// Where a job's events go: the job's tag (chosen by the caller) and the event.
-pub type EventSender = mpsc::UnboundedSender<(usize, JobEvent)>;
+pub use crate::events::EventSender;
 
 /// GitHub's default job timeout.
 const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(360 * 60);

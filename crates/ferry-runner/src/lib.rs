@@ -22,6 +22,7 @@
 pub mod agent;
 pub mod commands;
 pub mod env_file;
+pub mod events;
 pub mod job;
 pub mod mask;
 pub mod process;

@@ -25,6 +25,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, sleep_until};
 
+use crate::events::EventSender;
+
 /// Output lines longer than this reach `on_line` in pieces of at most this many bytes.
 pub const MAX_LINE: usize = 64 * 1024;
 
@@ -92,6 +94,10 @@ impl ProcessExit {
 /// `cancel` turning `true` terminates the process like a timeout; a dropped sender never cancels.
 /// Dropping the returned future kills the process group.
 ///
+/// With `backpressure`, the pipes are read only while that channel is writable: lines go to
+/// `on_line` no faster than the channel's receiver takes them, and a step that prints faster
+/// waits in its writes (see [`crate::events`]).
+///
 /// # Errors
 /// The process could not be started (the message names the program and working directory), or
 /// reading its output or waiting for it failed.
@@ -99,6 +105,7 @@ pub async fn run_process(
     spec: &ProcessSpec,
     cancel: &mut watch::Receiver<bool>,
     on_line: &mut (dyn FnMut(Stream, &str) + Send),
+    backpressure: Option<&EventSender>,
 ) -> io::Result<ProcessExit> {
     if *cancel.borrow_and_update() {
         return Ok(ProcessExit { code: None, signal: None, timed_out: false, cancelled: true, group: None });
@@ -136,9 +143,11 @@ pub async fn run_process(
     let (mut timed_out, mut cancelled) = (false, false);
 
     while stdout.open || stderr.open || status.is_none() {
+        let writable = backpressure.is_none_or(EventSender::is_writable);
         tokio::select! {
-            read = stdout.read(), if stdout.open => stdout.deliver(read?, Stream::Stdout, on_line),
-            read = stderr.read(), if stderr.open => stderr.deliver(read?, Stream::Stderr, on_line),
+            read = stdout.read(), if stdout.open && writable => stdout.deliver(read?, Stream::Stdout, on_line),
+            read = stderr.read(), if stderr.open && writable => stderr.deliver(read?, Stream::Stderr, on_line),
+            () = caught_up(backpressure), if !writable => {}
             exit = child.wait(), if status.is_none() => {
                 status = Some(exit?);
                 // Orphans of the step die with it (their pipes then close and reading ends),
@@ -173,6 +182,8 @@ pub async fn run_process(
                     group.signal(Signal::KILL);
                     timer = None;
                 }
+                // Output waiting for the channel is not output held open by an escaped process.
+                Phase::Draining if !writable => arm(&mut timer, DRAIN_LIMIT),
                 Phase::Draining => {
                     tracing::warn!(
                         program = %spec.program,
@@ -207,6 +218,13 @@ fn arm(timer: &mut Option<Pin<Box<Sleep>>>, after: Duration) {
     match timer {
         Some(sleep) => sleep.as_mut().reset(deadline),
         None => *timer = Some(Box::pin(sleep_until(deadline))),
+    }
+}
+
+async fn caught_up(backpressure: Option<&EventSender>) {
+    match backpressure {
+        Some(events) => events.writable().await,
+        None => std::future::pending().await,
     }
 }
 

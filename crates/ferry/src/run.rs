@@ -17,12 +17,12 @@ use std::sync::{Arc, RwLock};
 use anyhow::{Context as _, bail};
 use ferry_engine::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler};
 use ferry_model::Conclusion;
-use ferry_runner::job::{JobEvent, JobOutcome, JobSetup, run_job};
+use ferry_runner::job::{JobOutcome, JobSetup, run_job};
 use ferry_runner::mask::Masker;
 use ferry_workflow::Dialect;
 use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::cli::RunArgs;
 use crate::lint::{self, Kind};
@@ -184,7 +184,7 @@ async fn run_workflow(
     }
     let parallel = args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     let mut scheduler = Scheduler::new(specs, parallel);
-    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<(usize, JobEvent)>();
+    let (events_tx, mut events_rx) = ferry_runner::events::channel(ferry_runner::events::DEFAULT_BUDGET);
     let mut tasks: tokio::task::JoinSet<(InstanceId, JobOutcome)> = tokio::task::JoinSet::new();
     let mut running: HashMap<InstanceId, Running> = HashMap::new();
     let mut outcomes: HashMap<InstanceId, JobOutcome> = HashMap::new();
@@ -260,7 +260,7 @@ async fn run_workflow(
             Some(joined) = tasks.join_next() => {
                 let (instance, outcome) = joined.context("a job task panicked")?;
                 // Show whatever the job printed before its end.
-                while let Ok((tag, event)) = events_rx.try_recv() {
+                while let Some((tag, event)) = events_rx.try_recv() {
                     printer.event(tag, &event);
                 }
                 running.remove(&instance);

@@ -20,12 +20,13 @@ use ferry_model::Conclusion;
 use ferry_proto::runner::{EventBatch, JobAssignment, JobCompletion, JobControl, LEASE_MS};
 use ferry_workflow::Dialect;
 use serde_json::{Map, Value};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tracing::{info, warn};
 
 use super::batch::{Batcher, step_event};
 use super::cache::ServerCache;
 use super::{Agent, artifacts};
+use crate::events::{self, EventReceiver};
 use crate::job::{JobEvent, JobOutcome, JobSetup, run_job};
 use crate::mask::Masker;
 
@@ -95,7 +96,7 @@ pub(super) async fn run_assignment(agent: &Agent, assignment: JobAssignment, mut
             }
         })
     };
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = events::channel(events::DEFAULT_BUDGET);
     let (done_tx, done_rx) = oneshot::channel();
     let reporter = tokio::spawn(report(agent.client.clone(), job_id, events_rx, done_rx, control.clone()));
 
@@ -232,26 +233,35 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
 async fn report(
     client: Client,
     job_id: i64,
-    mut events: mpsc::UnboundedReceiver<(usize, JobEvent)>,
+    mut events: EventReceiver,
     mut done: oneshot::Receiver<()>,
     control: Arc<Control>,
 ) {
     let mut batcher = Batcher::new();
-    let push = |batcher: &mut Batcher, event: JobEvent| {
-        batcher.push(step_event(event, now_ms()), std::time::Instant::now());
+    // Events received together get one time: reading the clock per line costs more than
+    // the line (a step printing fast sends thousands at once).
+    let push = |batcher: &mut Batcher, received: &mut Vec<(usize, JobEvent)>| {
+        let (at_ms, now) = (now_ms(), std::time::Instant::now());
+        for (_, event) in received.drain(..) {
+            batcher.push(step_event(event, at_ms), now);
+        }
     };
+    let mut received = Vec::new();
     loop {
         let deadline = batcher.deadline();
         tokio::select! {
-            event = events.recv() => match event {
-                Some((_, event)) => push(&mut batcher, event),
-                None => break,
-            },
+            n_received = events.recv_many(&mut received, 4096) => {
+                if n_received == 0 {
+                    break;
+                }
+                push(&mut batcher, &mut received);
+            }
             _ = &mut done => {
                 // Everything the job sent was sent before it returned.
-                while let Ok((_, event)) = events.try_recv() {
-                    push(&mut batcher, event);
+                while let Some(event) = events.try_recv() {
+                    received.push(event);
                 }
+                push(&mut batcher, &mut received);
                 break;
             }
             () = sleep_until(deadline) => {}

@@ -81,7 +81,7 @@ impl StepResult {
 
 impl StepRunner<'_> {
     pub fn emit(&self, event: JobEvent) {
-        let _ = self.events.send((self.tag, event));
+        self.events.send(self.tag, event);
     }
 
     /// Shows `text` in the step's log, masked.
@@ -368,9 +368,7 @@ impl StepRunner<'_> {
         let events = self.events;
         let tag = self.tag;
         let mut on_line = |_stream: Stream, line: &str| {
-            let emit = |event: JobEvent| {
-                let _ = events.send((tag, event));
-            };
+            let emit = |event: JobEvent| events.send(tag, event);
             let mask = |text: &str| masker.read().map(|masker| masker.mask(text).into_owned()).unwrap_or_default();
             let Some(command) = commands.process(line) else {
                 emit(JobEvent::Line { step_idx, text: mask(line) });
@@ -407,7 +405,7 @@ impl StepRunner<'_> {
                 | Command::Echo(_) => {}
             }
         };
-        let exit = run_process(&spec, &mut cancel, &mut on_line).await;
+        let exit = run_process(&spec, &mut cancel, &mut on_line, Some(events)).await;
         let exit = match exit {
             Ok(exit) => {
                 self.background_groups.extend(exit.group);

@@ -108,6 +108,6 @@ fn the_step_future_can_move_between_threads() {
     };
     let (_cancel, mut cancelled) = tokio::sync::watch::channel(false);
     let mut on_line = |_: Stream, _: &str| {};
-    let future = super::run_process(&spec, &mut cancelled, &mut on_line);
+    let future = super::run_process(&spec, &mut cancelled, &mut on_line, None);
     assert_send(&future);
 }

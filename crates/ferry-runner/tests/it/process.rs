@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ferry_runner::job::JobEvent;
 use ferry_runner::process::{ProcessExit, ProcessSpec, Stream, run_process};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::process::{Pid, PidfdFlags, Signal, kill_process, pidfd_open};
@@ -44,15 +45,20 @@ async fn run(spec: &ProcessSpec) -> Run {
 async fn run_cancelled_after(spec: &ProcessSpec, trigger: Option<&str>) -> Run {
     let (cancel, mut cancelled) = watch::channel(false);
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let exit = run_process(spec, &mut cancelled, &mut |stream, line: &str| {
-        if Some(line) == trigger {
-            cancel.send_replace(true);
-        }
-        match stream {
-            Stream::Stdout => stdout.push(line.to_owned()),
-            Stream::Stderr => stderr.push(line.to_owned()),
-        }
-    })
+    let exit = run_process(
+        spec,
+        &mut cancelled,
+        &mut |stream, line: &str| {
+            if Some(line) == trigger {
+                cancel.send_replace(true);
+            }
+            match stream {
+                Stream::Stdout => stdout.push(line.to_owned()),
+                Stream::Stderr => stderr.push(line.to_owned()),
+            }
+        },
+        None,
+    )
     .await
     .expect("the process runs");
     Run { exit, stdout, stderr }
@@ -126,13 +132,13 @@ async fn a_missing_program_or_directory_is_an_error() {
     let (_cancel, mut cancelled) = watch::channel(false);
     let mut spec = bash("true");
     spec.program = "ferry-no-such-program".into();
-    let error = run_process(&spec, &mut cancelled, &mut |_, _| {}).await.expect_err("cannot start");
+    let error = run_process(&spec, &mut cancelled, &mut |_, _| {}, None).await.expect_err("cannot start");
     assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
     assert!(error.to_string().contains("ferry-no-such-program"), "{error}");
 
     let mut spec = bash("true");
     spec.working_dir = PathBuf::from("/nonexistent/ferry");
-    let error = run_process(&spec, &mut cancelled, &mut |_, _| {}).await.expect_err("cannot start");
+    let error = run_process(&spec, &mut cancelled, &mut |_, _| {}, None).await.expect_err("cannot start");
     assert!(error.to_string().contains("/nonexistent/ferry"), "{error}");
 }
 
@@ -178,7 +184,7 @@ async fn cancel_before_start_runs_nothing() {
     let marker = dir.path().join("ran");
     let (_cancel, mut cancelled) = watch::channel(true);
     let spec = bash(&format!("touch '{}'", marker.display()));
-    let exit = run_process(&spec, &mut cancelled, &mut |_, _| {}).await.expect("no error");
+    let exit = run_process(&spec, &mut cancelled, &mut |_, _| {}, None).await.expect("no error");
     assert_eq!(exit, ProcessExit { code: None, signal: None, timed_out: false, cancelled: true, group: None });
     assert!(!marker.exists());
 }
@@ -187,7 +193,7 @@ async fn cancel_before_start_runs_nothing() {
 async fn a_dropped_cancel_sender_never_cancels() {
     let (cancel, mut cancelled) = watch::channel(false);
     drop(cancel);
-    let exit = run_process(&bash("echo hi"), &mut cancelled, &mut |_, _| {}).await.expect("runs");
+    let exit = run_process(&bash("echo hi"), &mut cancelled, &mut |_, _| {}, None).await.expect("runs");
     assert!(exit.success());
 }
 
@@ -268,7 +274,7 @@ async fn dropping_the_step_kills_its_group() {
     };
     let mut stdout = Vec::new();
     tokio::select! {
-        exit = run_process(&spec, &mut cancelled, &mut on_line) => panic!("the step ended by itself: {exit:?}"),
+        exit = run_process(&spec, &mut cancelled, &mut on_line, None) => panic!("the step ended by itself: {exit:?}"),
         () = async {
             while let Some(line) = on_ready.recv().await {
                 let done = line == "ready";
@@ -282,4 +288,41 @@ async fn dropping_the_step_kills_its_group() {
     let run = Run { exit: exit(None, None), stdout, stderr: Vec::new() };
     assert_exited(run.pid("bg"));
     assert_exited(run.pid("leader"));
+}
+
+#[tokio::test]
+async fn a_step_printing_faster_than_its_lines_are_taken_waits_for_them() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let done = dir.path().join("done");
+    // 2.3 MB: far more than the pipe, one read and the channel's 8 KiB budget hold together.
+    let spec = bash(&format!("seq 1 300000; touch '{}'", done.display()));
+    let (sender, mut receiver) = ferry_runner::events::channel(8 * 1024);
+    let (_cancel, mut cancelled) = watch::channel(false);
+    let step = tokio::spawn({
+        let sender = sender.clone();
+        async move {
+            let mut on_line = |_, line: &str| {
+                sender.send(0, JobEvent::Line { step_idx: 0, text: line.to_owned() });
+            };
+            run_process(&spec, &mut cancelled, &mut on_line, Some(&sender)).await.expect("the step runs")
+        }
+    });
+    drop(sender);
+    // Nothing is received for a while: the step must still be stuck in its output. (Without
+    // back-pressure `seq` is done in milliseconds; on a slow machine this passes vacuously,
+    // it never fails spuriously.)
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!done.exists(), "the step got past its output although nobody took its lines");
+    let mut lines = Vec::new();
+    while let Some((_, event)) = receiver.recv().await {
+        match event {
+            JobEvent::Line { text, .. } => lines.push(text),
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    let exit = step.await.expect("the step task finishes");
+    assert!(exit.success(), "{exit:?}");
+    assert!(done.exists());
+    assert_eq!(lines.len(), 300_000);
+    assert!(lines.iter().enumerate().all(|(idx, line)| *line == (idx + 1).to_string()), "lines lost or reordered");
 }

@@ -43,18 +43,23 @@ async fn run_step(shell: Option<&str>, script: &str, secrets: &[&str]) -> Step {
     let mut workflow_commands = Commands::new();
     let (mut log, mut commands) = (Vec::new(), Vec::new());
     let (_cancel, mut cancelled) = watch::channel(false);
-    let exit = run_process(&spec, &mut cancelled, &mut |_, line: &str| match workflow_commands.process(line) {
-        Some(command) => {
-            if let Command::AddMask(value) = &command {
-                masker.add(value);
+    let exit = run_process(
+        &spec,
+        &mut cancelled,
+        &mut |_, line: &str| match workflow_commands.process(line) {
+            Some(command) => {
+                if let Command::AddMask(value) = &command {
+                    masker.add(value);
+                }
+                if workflow_commands.echoes(&command) {
+                    log.push(masker.mask(line).into_owned());
+                }
+                commands.push(command);
             }
-            if workflow_commands.echoes(&command) {
-                log.push(masker.mask(line).into_owned());
-            }
-            commands.push(command);
-        }
-        None => log.push(masker.mask(line).into_owned()),
-    })
+            None => log.push(masker.mask(line).into_owned()),
+        },
+        None,
+    )
     .await
     .expect("the step runs");
     let github_output = std::fs::read_to_string(&output_path).expect("read GITHUB_OUTPUT");

@@ -16,7 +16,7 @@ use ferry_proto::runs::{
 use ferry_store::{Job, NewJob, NewRun, Project, Run, Status, StoreError};
 use ferry_workflow::Dialect;
 use futures_util::Stream;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::info;
 use utoipa::IntoParams;
@@ -473,11 +473,11 @@ impl Follower {
                 let after = self.cursors.get(&step.id).copied().unwrap_or(0);
                 for chunk in self.state.store.logs().after(step.id, after, 200).await? {
                     self.cursors.insert(step.id, chunk.seq);
-                    let view = LogChunkView {
+                    let view = ChunkJson {
                         job_id: job.id,
                         step_idx: step.step_idx,
                         seq: chunk.seq,
-                        lines: chunk.body.lines().map(str::to_owned).collect(),
+                        lines: LinesOf(&chunk.body),
                     };
                     let data = serde_json::to_string(&view).unwrap_or_else(|_| Value::Null.to_string());
                     self.pending.push_back(Event::default().event("chunk").data(data));
@@ -486,5 +486,24 @@ impl Follower {
             }
         }
         Ok(n_new)
+    }
+}
+
+/// A [`LogChunkView`] written straight from a stored chunk's text, without a `String` per
+/// line (a live viewer of a step that prints fast gets thousands of lines a chunk).
+#[derive(Serialize)]
+struct ChunkJson<'a> {
+    job_id: i64,
+    step_idx: i64,
+    seq: i64,
+    lines: LinesOf<'a>,
+}
+
+/// A chunk's text as the JSON array of its lines.
+struct LinesOf<'a>(&'a str);
+
+impl Serialize for LinesOf<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.lines())
     }
 }
