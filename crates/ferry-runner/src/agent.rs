@@ -7,7 +7,8 @@
 //! away is failed as lost when its lease runs out.
 //!
 //! The work directory holds `repos/` (one mirror per repository, see [`mirror`]), `jobs/<id>/`
-//! (a job's workspace, temporary and runner files, removed when it ends), `artifacts/<run id>/`
+//! (a job's workspace, temporary and runner files, moved to `trash/` when it ends and deleted
+//! there in the background, see [`trash`]), `artifacts/<run id>/`
 //! (the run's artifacts, synced with the server by [`artifacts`]) and `cache/` (`actions/cache`
 //! entries, kept on this runner across runs and shared with the project's other runners
 //! through the server by [`cache`]). It belongs to one runner process at a time.
@@ -17,6 +18,7 @@ mod assignment;
 mod batch;
 mod cache;
 mod mirror;
+mod trash;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -64,6 +66,8 @@ struct Agent {
     /// there is one, else `work_dir/files`. They are rewritten every step; on ext4, creating
     /// and deleting them was the runner's largest cost per job in the server benchmark.
     files_root: PathBuf,
+    /// Where finished jobs' folders go to be deleted off the claim loops' path.
+    trash: Arc<trash::Trash>,
 }
 
 /// The folder for jobs' runner files: on `/dev/shm` when it is there, named after the work
@@ -93,7 +97,10 @@ pub async fn run_agent(
 ) -> Result<(), AgentError> {
     let work_dir = prepare_work_dir(&options.work_dir)?;
     let files_root = files_root(&work_dir);
-    let agent = Arc::new(Agent { client, mirrors: mirror::Mirrors::new(work_dir.join("repos")), work_dir, files_root });
+    let trash = Arc::new(trash::Trash::new(work_dir.join("trash")));
+    let agent =
+        Arc::new(Agent { client, mirrors: mirror::Mirrors::new(work_dir.join("repos")), work_dir, files_root, trash });
+    let reaper = tokio::spawn(agent.trash.clone().reap());
     let slots = options.slots.max(1);
     info!(
         server = agent.client.base_url(),
@@ -135,6 +142,7 @@ pub async fn run_agent(
             }
         }
     }
+    reaper.abort();
     res
 }
 
@@ -151,7 +159,7 @@ fn prepare_work_dir(dir: &std::path::Path) -> Result<PathBuf, AgentError> {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(fail(&jobs)(error)),
         _ => {}
     }
-    for sub in ["repos", "jobs", "artifacts", "cache"] {
+    for sub in ["repos", "jobs", "artifacts", "cache", "trash"] {
         std::fs::create_dir_all(dir.join(sub)).map_err(fail(&dir.join(sub)))?;
     }
     Ok(dir)

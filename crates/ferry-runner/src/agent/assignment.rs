@@ -140,11 +140,10 @@ pub(super) async fn run_assignment(agent: &Agent, assignment: JobAssignment, mut
     }
     heartbeat.abort();
     stopper.abort();
-    let dir = job_dir.clone();
-    let files = agent.files_root.join(job_id.to_string());
-    let removed = tokio::task::spawn_blocking(move || remove_dir(&dir).and_then(|()| remove_dir(&files))).await;
-    if let Ok(Err(error)) = removed {
-        warn!(job.id = job_id, %error, "could not remove {}", job_dir.display());
+    for dir in [job_dir, agent.files_root.join(job_id.to_string())] {
+        if let Err(error) = agent.trash.discard(&dir) {
+            warn!(job.id = job_id, %error, "could not remove {}", dir.display());
+        }
     }
 }
 
