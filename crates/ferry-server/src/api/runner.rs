@@ -108,13 +108,14 @@ pub(crate) async fn claim(
     Body(body): Body<ClaimRequest>,
 ) -> Result<Response, ApiError> {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(body.wait_ms.min(MAX_WAIT_MS));
+    // Once a claim, not on every wake: each wake is on the way from a trigger to a step.
+    state.store.runners().heartbeat(runner.id, now_ms()).await?;
     loop {
         // Listen before looking, so a job enqueued in between still wakes this claim.
         let queued = state.pipeline.jobs_queued.notified();
         tokio::pin!(queued);
         queued.as_mut().enable();
         let now = now_ms();
-        state.store.runners().heartbeat(runner.id, now).await?;
         if let Some(job) = state.store.jobs().claim(runner.id, &runner.labels, now, state.pipeline.lease_ms).await? {
             info!(job.id = job.id, run.id = job.run_id, runner = %runner.name, "runner {} took job {} of run {}", runner.name, job.name, job.run_id);
             return Ok(Json(assignment(&state, &job).await?).into_response());

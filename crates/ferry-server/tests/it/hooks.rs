@@ -115,6 +115,29 @@ fn a_signed_github_push_queues_a_run_of_each_workflow_its_filters_match() {
 }
 
 #[test]
+fn a_push_runs_the_workflow_files_of_both_folders_and_no_other_file() {
+    let push = "on: push\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n";
+    let repo = TestRepo::new(&[
+        (".github/workflows/ci.yml", push),
+        (".github/workflows/lint.yaml", push),
+        (".github/workflows/notes.txt", push),
+        (".github/workflows/nested/deeper.yml", push),
+        (".ferry/workflows/deploy.yml", push),
+        ("ci.yml", push),
+    ]);
+    let server = with_repo_project(TestServer::start(), &repo.path());
+    let res = github(&server, "web", "push", &push_body_at(&repo.head()), SECRET);
+    assert_eq!(res.status, 202, "{}", res.body);
+    let workflows: Vec<String> = res.json()["runs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|run| run["workflow"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(workflows, [".ferry/workflows/deploy.yml", ".github/workflows/ci.yml", ".github/workflows/lint.yaml"]);
+}
+
+#[test]
 fn a_push_whose_repository_cannot_be_read_is_kept_as_a_failed_run() {
     let server = server_with_project();
     let res = github(&server, "web", "push", &push_body(), SECRET);
