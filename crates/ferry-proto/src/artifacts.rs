@@ -14,8 +14,9 @@
 //! | `POST /api/v1/runner/jobs/{id}/cache/lookup` | [`CacheLookup`] → 200 [`CacheEntryView`] or 204 |
 //! | `POST /api/v1/runner/jobs/{id}/cache` | [`CacheEntryView`] → 201 [`CacheEntryView`] |
 //!
-//! `actions/cache` entries are manifests too, of the project of the job that saved them; a key
-//! is stored once (entries are immutable, as on GitHub).
+//! `actions/cache` entries are manifests too, of the project of the job that saved them and
+//! scoped by the ref of its run, as on GitHub; a key is stored once per scope (entries are
+//! immutable). A lookup answers what the job's run may restore.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -60,8 +61,9 @@ pub struct ArtifactView {
     pub job: Option<String>,
 }
 
-/// Which cache entry a job would restore: `key` exactly, else the newest entry whose key
-/// starts with each of `restore_keys` in turn.
+/// Which cache entry a job would restore, searched in each scope its run may restore from in
+/// turn: `key` exactly, else the newest entry whose key starts with `key`, else the same for
+/// each of `restore_keys` in turn.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct CacheLookup {
     pub key: String,

@@ -2,8 +2,8 @@
 //! workspace already holds the repository), `actions/upload-artifact` and
 //! `actions/download-artifact` (files kept for the rest of the run), and `actions/cache` with
 //! `cache/restore` and `cache/save` (a cache folder on this machine, saved after a successful
-//! job as GitHub does). With a [`super::CacheRemote`], an entry this folder lacks is fetched
-//! into it before a restore, and a saved entry is stored there too.
+//! job as GitHub does). With a [`super::CacheRemote`], the remote decides what is restored
+//! (the folder keeps copies of its entries), and a saved entry is stored there.
 
 use std::path::{Path, PathBuf};
 
@@ -297,37 +297,23 @@ async fn restore(
         return Ok(outputs);
     };
     let restore_keys = lines(&input("restore-keys"));
-    // The exact key, else what the remote would restore, else the newest entry here whose
-    // key starts with a restore key.
-    let mut matched = entry_dir(cache, &key).is_dir().then(|| key.clone());
-    if matched.is_none()
-        && let Some(remote) = &runner.setup.cache_remote
-    {
-        let dest = |matched: &str| entry_dir(cache, matched);
-        match remote.fetch(&key, &restore_keys, &dest).await {
-            Ok(found) => matched = found,
-            Err(message) => runner.line(step_idx, &format!("warning: {message}; looking in this runner's cache only")),
-        }
-    }
-    if matched.is_none() {
-        let mut entries: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(cache)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| {
-                let stored = std::fs::read_to_string(entry.path().join("key")).ok()?;
-                let modified = entry.metadata().and_then(|meta| meta.modified()).ok()?;
-                Some((modified, stored))
-            })
-            .collect();
-        entries.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
-        matched = restore_keys.iter().find_map(|prefix| {
-            entries.iter().find(|(_, stored)| stored.starts_with(prefix.as_str())).map(|(_, stored)| stored.clone())
-        });
-    }
-    let hit = matched.as_deref() == Some(key.as_str());
+    // The matched key, and the folder holding the entry.
+    let found: Result<Option<(String, PathBuf)>, String> = match &runner.setup.cache_remote {
+        // The remote alone decides, since it knows which entries the job may restore; an
+        // entry in the folder may be one of another branch or project.
+        Some(remote) => remote.fetch(&key, &restore_keys, cache).await,
+        None => Ok(local_match(cache, &key, &restore_keys).map(|matched| {
+            let entry = entry_dir(cache, &matched);
+            (matched, entry)
+        })),
+    };
+    let found = found.unwrap_or_else(|message| {
+        runner.line(step_idx, &format!("warning: {message}; continuing without the cache"));
+        None
+    });
+    let hit = found.as_ref().is_some_and(|(matched, _)| *matched == key);
     outputs.insert("cache-hit".to_owned(), Value::String(hit.to_string()));
-    let Some(matched) = matched else {
+    let Some((matched, entry)) = found else {
         if input("fail-on-cache-miss") == "true" {
             return Err(format!("cache not found for key `{key}` (fail-on-cache-miss is set)"));
         }
@@ -339,7 +325,6 @@ async fn restore(
         runner.line(step_idx, &format!("Cache found for key `{matched}` (lookup only)"));
         return Ok(outputs);
     }
-    let entry = entry_dir(cache, &matched);
     for (path_idx, path) in paths.iter().enumerate() {
         let stored = entry.join("paths").join(path_idx.to_string());
         if stored.exists() {
@@ -351,16 +336,38 @@ async fn restore(
     Ok(outputs)
 }
 
+/// The key of the entry in the cache folder `cache` to restore for `key`: the key exactly,
+/// else the newest entry whose key starts with it, else with each restore key in turn.
+fn local_match(cache: &Path, key: &str, restore_keys: &[String]) -> Option<String> {
+    if entry_dir(cache, key).is_dir() {
+        return Some(key.to_owned());
+    }
+    let mut entries: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let stored = std::fs::read_to_string(entry.path().join("key")).ok()?;
+            let modified = entry.metadata().and_then(|meta| meta.modified()).ok()?;
+            Some((modified, stored))
+        })
+        .collect();
+    entries.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+    std::iter::once(key).chain(restore_keys.iter().map(String::as_str)).find_map(|prefix| {
+        entries.iter().find(|(_, stored)| stored.starts_with(prefix)).map(|(_, stored)| stored.clone())
+    })
+}
+
 /// Saves the paths under the key, unless an entry for it exists already (entries are
 /// immutable, as on GitHub). Written to a temporary folder and renamed, so a crash leaves no
-/// half entry.
+/// half entry; with a remote, the folder goes to it, which says whether the key is taken.
 pub(super) async fn save_cache(runner: &StepRunner<'_>, step_idx: usize, save: &PendingSave) -> Result<(), String> {
     let Some(cache) = &runner.setup.cache else { return Ok(()) };
     if save.key.is_empty() {
         return Err("actions/cache needs a `key`".to_owned());
     }
     let entry = entry_dir(cache, &save.key);
-    if entry.exists() {
+    if runner.setup.cache_remote.is_none() && entry.exists() {
         runner.line(step_idx, &format!("Cache hit occurred on the primary key {}, not saving cache.", save.key));
         return Ok(());
     }
@@ -379,22 +386,23 @@ pub(super) async fn save_cache(runner: &StepRunner<'_>, step_idx: usize, save: &
                 n_bytes += copy_into(&src, &partial.join("paths").join(path_idx.to_string()))?;
             }
         }
-        std::fs::rename(&partial, &entry)?;
+        if runner.setup.cache_remote.is_none() {
+            std::fs::rename(&partial, &entry)?;
+        }
         Ok(n_bytes)
     };
-    match write() {
-        Ok(n_bytes) => {
-            runner.line(step_idx, &format!("Cache saved with key: {} ({n_bytes} bytes)", save.key));
-            if let Some(remote) = &runner.setup.cache_remote
-                && let Err(message) = remote.store(&save.key, &entry).await
-            {
-                runner.line(step_idx, &format!("warning: {message}; the entry stays on this runner only"));
-            }
-            Ok(())
-        }
+    let n_bytes = match write() {
+        Ok(n_bytes) => n_bytes,
         Err(error) => {
             let _ = std::fs::remove_dir_all(&partial);
-            Err(format!("saving the cache for key `{}`: {error}", save.key))
+            return Err(format!("saving the cache for key `{}`: {error}", save.key));
         }
+    };
+    runner.line(step_idx, &format!("Cache saved with key: {} ({n_bytes} bytes)", save.key));
+    if let Some(remote) = &runner.setup.cache_remote
+        && let Err(message) = remote.store(&save.key, &partial, cache).await
+    {
+        runner.line(step_idx, &format!("warning: {message}; the entry is not kept"));
     }
+    Ok(())
 }

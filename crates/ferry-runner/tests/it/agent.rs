@@ -77,8 +77,15 @@ impl Drop for Ferry {
 impl Ferry {
     /// Dispatches `ci.yml` with `inputs`; the run's id.
     async fn trigger(&self, inputs: Value) -> i64 {
+        self.trigger_on(None, inputs).await
+    }
+
+    /// Dispatches `ci.yml` on `git_ref` (the default branch when `None`) with `inputs`; the
+    /// run's id.
+    async fn trigger_on(&self, git_ref: Option<&str>, inputs: Value) -> i64 {
         let Value::Object(inputs) = inputs else { panic!("inputs are an object: {inputs}") };
-        let request = TriggerRequest { workflow: Some("ci.yml".to_owned()), inputs, ..TriggerRequest::default() };
+        let request =
+            TriggerRequest { git_ref: git_ref.map(str::to_owned), workflow: Some("ci.yml".to_owned()), inputs };
         let triggered = self.admin.trigger("demo", &request).await.expect("triggered");
         assert_eq!(triggered.runs.len(), 1, "{triggered:?}");
         triggered.runs[0].id
@@ -535,4 +542,54 @@ async fn a_cache_saved_on_one_runner_is_restored_by_its_prefix_on_another() {
         assert!(log.iter().any(|logged| logged == line), "{line:?} is not in {log:#?}");
     }
     assert_eq!(entries(&restorer_dir.path().join("cache")).len(), 2, "the fetched entry and the one this run saved");
+}
+
+/// A cache under one key on every branch, so only the entries' scopes tell them apart.
+const BRANCH_CACHE: &str = r#"
+on: workflow_dispatch
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - uses: actions/cache@v4
+        with:
+          path: cached/
+          key: deps
+      - run: |
+          if [ -f cached/value.txt ]; then echo "restored $(cat cached/value.txt)"; else
+            mkdir -p cached && echo "saved on ${{ github.ref_name }}" > cached/value.txt && cat cached/value.txt
+          fi
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_s_cache_entry_is_restored_only_where_github_would_even_on_the_runner_that_saved_it() {
+    let ferry = ferry(&[(".github/workflows/ci.yml", BRANCH_CACHE)]).await;
+    for branch in ["feature", "other"] {
+        git(&ferry.repo, &["branch", branch]);
+    }
+    let agent = ferry.agent();
+    let mut said = Vec::new();
+    for branch in ["feature", "main", "feature", "other"] {
+        let run_id = ferry.trigger_on(Some(branch), json!({})).await;
+        let detail = ferry.completed(run_id).await;
+        let log = ferry.log(run_id).await;
+        assert_eq!(job_states(&detail), ["build: completed success"], "{log:#?}");
+        let step_said = log.iter().filter_map(|line| line.strip_prefix("build 1: "));
+        // What the script said, not the save after the job.
+        said.extend(step_said.filter(|line| !line.starts_with("Cache saved")).map(|line| format!("{branch}: {line}")));
+    }
+    let (res, work_dir) = agent.stop().await;
+    res.expect("the agent stopped cleanly");
+    // The default branch does not restore what a branch saved, though this runner holds it;
+    // a branch restores its own entry first and the default branch's when it has none.
+    assert_eq!(
+        said,
+        [
+            "feature: saved on feature",
+            "main: saved on main",
+            "feature: restored saved on feature",
+            "other: restored saved on main",
+        ]
+    );
+    assert_eq!(entries(&work_dir.path().join("cache")).len(), 2, "one copy of each branch's entry");
 }

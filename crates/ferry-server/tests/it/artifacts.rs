@@ -39,12 +39,24 @@ fn start(configure: impl FnOnce(&mut ferry_server::ServerConfig)) -> (TestServer
 }
 
 fn claimed(server: &TestServer) -> Claimed<'_> {
-    let body = json!({"workflow": "ci.yml"});
+    dispatched(server, "r1", None)
+}
+
+/// Dispatches `ci.yml` on `git_ref` (the project's branch when `None`) and claims the run's
+/// job as a new runner `runner`.
+fn dispatched<'a>(server: &'a TestServer, runner: &str, git_ref: Option<&str>) -> Claimed<'a> {
+    let body = json!({"workflow": "ci.yml", "git_ref": git_ref});
     let res = server.call("POST", "/api/v1/projects/web/trigger", Some(&server.admin), Some(&body));
     assert_eq!(res.status, 201, "{}", res.body);
     let run_id = res.json()["runs"][0]["id"].as_i64().expect("a run id");
-    let runner = ProtocolRunner::register(server, "r1", &["linux"]);
+    claim_as(server, runner, run_id)
+}
+
+/// Claims run `run_id`'s job, the only one queued, as a new runner `runner`.
+fn claim_as<'a>(server: &'a TestServer, runner: &str, run_id: i64) -> Claimed<'a> {
+    let runner = ProtocolRunner::register(server, runner, &["linux"]);
     let job = runner.claim(1000).expect("the build job");
+    assert_eq!(job["run_id"].as_i64(), Some(run_id), "{job}");
     let job_id = job["job_id"].as_i64().expect("a job id");
     Claimed { server, runner, run_id, job_id }
 }
@@ -85,6 +97,20 @@ impl Claimed<'_> {
             .map(|(path, text)| json!({"path": path, "sha256": sha256(text.as_bytes()), "size": text.len(), "mode": 0o644}))
             .collect();
         self.runner.call(&format!("/api/v1/runner/jobs/{}/cache", self.job_id), &json!({"key": key, "files": files}))
+    }
+
+    /// The key of the entry a lookup restores and the digest of its first file, if any.
+    fn lookup_entry(&self, key: &str, restore_keys: &[&str]) -> Option<(String, String)> {
+        let body = json!({"key": key, "restore_keys": restore_keys});
+        let res = self.runner.call(&format!("/api/v1/runner/jobs/{}/cache/lookup", self.job_id), &body);
+        match res.status {
+            204 => None,
+            200 => Some((
+                res.json()["key"].as_str().expect("a key").to_owned(),
+                res.json()["files"][0]["sha256"].as_str().expect("a file").to_owned(),
+            )),
+            status => panic!("lookup answered {status}: {}", res.body),
+        }
     }
 
     /// The key of the entry a lookup restores, or `204` for none.
@@ -271,6 +297,116 @@ fn a_cache_key_is_saved_once_and_only_with_its_blobs_uploaded() {
     assert_eq!(res.json()["files"][0]["sha256"], json!(sha256(b"first\n")));
 }
 
+/// A workflow that runs for dispatches and pull requests.
+const DISPATCH_OR_PULL: &str = r#"
+on: [workflow_dispatch, pull_request]
+jobs:
+  build:
+    runs-on: linux
+    steps:
+      - run: make
+"#;
+
+#[test]
+fn cache_entries_are_scoped_by_ref_as_on_github() {
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", DISPATCH_OR_PULL)]);
+    for branch in ["feature", "release", "other"] {
+        repo.branch(branch);
+    }
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let main = dispatched(&server, "on-main", None);
+    let feature = dispatched(&server, "on-feature", Some("feature"));
+    let release = dispatched(&server, "on-release", Some("release"));
+    let other = dispatched(&server, "on-other", Some("other"));
+    let saves = [
+        (&main, "deps-1", "main's deps-1"),
+        (&feature, "deps-2", "feature's deps-2"),
+        (&feature, "deps-1", "feature's deps-1"),
+        (&main, "deps-3", "main's deps-3"),
+        (&release, "rel-1", "release's rel-1"),
+    ];
+    for (job, key, text) in saves {
+        let res = job.save_cache(key, &[("a", text)]);
+        assert_eq!(res.status, 201, "{key}: {}", res.body);
+        // Entries are ordered by when they were saved, in milliseconds.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let taken = main.save_cache("deps-1", &[("a", "main's deps-1 again")]);
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert_eq!(
+        taken.json()["error"],
+        "refs/heads/main has a cache entry under \"deps-1\"; entries are immutable, use another key"
+    );
+
+    // A pull request from `feature` into `release`.
+    let body = json!({
+        "action": "opened", "number": 7,
+        "pull_request": {"number": 7, "title": "Faster", "head": {"ref": "feature", "sha": repo.head()}, "base": {"ref": "release"}},
+        "repository": {"full_name": "octo/web"}, "sender": {"login": "alice"},
+    });
+    let res = crate::hooks::github(&server, "web", "pull_request", body.to_string().as_bytes(), crate::hooks::SECRET);
+    assert_eq!(res.status, 202, "{}", res.body);
+    let pull = claim_as(&server, "on-pull", res.json()["runs"][0]["run"].as_i64().expect("a run"));
+
+    let texts =
+        ["main's deps-1", "feature's deps-2", "feature's deps-1", "main's deps-3", "release's rel-1", "the PR's rel-1"];
+    let restores = |job: &Claimed<'_>, key: &str, restore_keys: &[&str]| match job.lookup_entry(key, restore_keys) {
+        None => "none".to_owned(),
+        Some((key, digest)) => {
+            let text = texts.iter().find(|text| sha256(text.as_bytes()) == digest).expect("a known entry");
+            format!("{key}: {text}")
+        }
+    };
+    let found = [
+        // A branch's own entry comes first, even before a newer one of the default branch.
+        restores(&feature, "deps-1", &[]),
+        restores(&feature, "deps-9", &["deps-"]),
+        restores(&feature, "deps-3", &[]),
+        // The default branch sees none of its branches' entries; a sibling branch neither.
+        restores(&main, "deps-2", &[]),
+        restores(&other, "deps-2", &[]),
+        restores(&other, "deps-9", &["deps-"]),
+        // A pull request sees its base branch's and the default branch's, not its head's.
+        restores(&pull, "rel-1", &[]),
+        restores(&pull, "deps-1", &[]),
+        restores(&pull, "deps-2", &[]),
+        restores(&release, "deps-2", &[]),
+    ];
+    assert_eq!(
+        found,
+        [
+            "deps-1: feature's deps-1",
+            "deps-1: feature's deps-1",
+            "deps-3: main's deps-3",
+            "none",
+            "none",
+            "deps-3: main's deps-3",
+            "rel-1: release's rel-1",
+            "deps-1: main's deps-1",
+            "none",
+            "none",
+        ]
+    );
+
+    // A pull request saves under its own ref, never into its base branch's entries.
+    assert_eq!(pull.save_cache("rel-1", &[("a", "the PR's rel-1")]).status, 201);
+    assert_eq!(restores(&pull, "rel-1", &[]), "rel-1: the PR's rel-1");
+    assert_eq!(restores(&release, "rel-1", &[]), "rel-1: release's rel-1");
+    let rows = server.with_store(async |store| store.cache().all().await.expect("entries"));
+    let scopes: Vec<String> = rows.iter().map(|entry| format!("{} {}", entry.scope, entry.key)).collect();
+    assert_eq!(
+        scopes,
+        [
+            "refs/heads/main deps-1",
+            "refs/heads/feature deps-2",
+            "refs/heads/feature deps-1",
+            "refs/heads/main deps-3",
+            "refs/heads/release rel-1",
+            "refs/pull/7/merge rel-1",
+        ]
+    );
+}
+
 #[test]
 fn the_sweep_removes_expired_cache_entries_and_keeps_the_blobs_of_live_ones() {
     let (server, _repo) = start(|config| config.artifact_sweep_interval = Duration::ZERO);
@@ -279,7 +415,8 @@ fn the_sweep_removes_expired_cache_entries_and_keeps_the_blobs_of_live_ones() {
     assert_eq!(job.save_cache("live", &[("a", "live\n")]).status, 201);
     server.with_store(async |store| {
         let run = store.runs().get(job.run_id).await.expect("the run");
-        let entry = store.cache().get(run.project_id, "old", 0).await.expect("entries").expect("old");
+        let entry =
+            store.cache().get(run.project_id, "refs/heads/main", "old", 0).await.expect("entries").expect("old");
         store.cache().set_expiry(entry.id, Some(1)).await.expect("expired");
     });
     assert_eq!(job.lookup_cache("old", &[]), "204");
