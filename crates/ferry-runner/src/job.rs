@@ -71,9 +71,13 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 /// restore it. An entry is a folder as the cache folder holds it; errors are messages the
 /// step shows as warnings (a cache that cannot be reached is a miss, as on GitHub).
 pub trait CacheRemote: Send + Sync + std::fmt::Debug {
-    /// Finds the entry to restore for `key` (exactly, else as a prefix, else each of
-    /// `restore_keys` in turn) and makes sure a whole copy of it is in a folder of `cache`,
-    /// fetching it when that folder lacks it; the matched key and the folder.
+    /// The key of the entry to restore for `key` (exactly, else as a prefix, else each of
+    /// `restore_keys` in turn), without fetching anything.
+    fn lookup<'a>(&'a self, key: &'a str, restore_keys: &'a [String]) -> BoxFuture<'a, Result<Option<String>, String>>;
+
+    /// Finds the entry as [`CacheRemote::lookup`] does and makes sure a whole copy of it is
+    /// in a folder of `cache`, fetching it when that folder lacks it; the matched key and the
+    /// folder.
     fn fetch<'a>(
         &'a self,
         key: &'a str,

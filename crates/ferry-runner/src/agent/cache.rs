@@ -58,6 +58,10 @@ fn copy_dir(cache: &Path, entry: &CacheEntryView) -> PathBuf {
 }
 
 impl CacheRemote for ServerCache {
+    fn lookup<'a>(&'a self, key: &'a str, restore_keys: &'a [String]) -> BoxFuture<'a, Result<Option<String>, String>> {
+        Box::pin(async move { Ok(self.find(key, restore_keys).await?.map(|entry| entry.key)) })
+    }
+
     fn fetch<'a>(
         &'a self,
         key: &'a str,

@@ -297,14 +297,22 @@ async fn restore(
         return Ok(outputs);
     };
     let restore_keys = lines(&input("restore-keys"));
-    // The matched key, and the folder holding the entry.
-    let found: Result<Option<(String, PathBuf)>, String> = match &runner.setup.cache_remote {
+    // `lookup-only` only asks whether an entry exists: nothing is fetched or copied.
+    let lookup_only = input("lookup-only") == "true";
+    // The matched key, and the folder holding the entry unless only looked up.
+    let found: Result<Option<(String, Option<PathBuf>)>, String> = match &runner.setup.cache_remote {
         // The remote alone decides, since it knows which entries the job may restore; an
         // entry in the folder may be one of another branch or project.
-        Some(remote) => remote.fetch(&key, &restore_keys, cache).await,
+        Some(remote) if lookup_only => {
+            remote.lookup(&key, &restore_keys).await.map(|found| found.map(|matched| (matched, None)))
+        }
+        Some(remote) => remote
+            .fetch(&key, &restore_keys, cache)
+            .await
+            .map(|found| found.map(|(matched, entry)| (matched, Some(entry)))),
         None => Ok(local_match(cache, &key, &restore_keys).map(|matched| {
             let entry = entry_dir(cache, &matched);
-            (matched, entry)
+            (matched, Some(entry))
         })),
     };
     let found = found.unwrap_or_else(|message| {
@@ -321,10 +329,10 @@ async fn restore(
         return Ok(outputs);
     };
     outputs.insert("cache-matched-key".to_owned(), Value::String(matched.clone()));
-    if input("lookup-only") == "true" {
-        runner.line(step_idx, &format!("Cache found for key `{matched}` (lookup only)"));
+    let Some(entry) = entry.filter(|_| !lookup_only) else {
+        runner.line(step_idx, &format!("Cache found and can be restored from key: {matched}"));
         return Ok(outputs);
-    }
+    };
     for (path_idx, path) in paths.iter().enumerate() {
         let stored = entry.join("paths").join(path_idx.to_string());
         if stored.exists() {

@@ -593,3 +593,84 @@ async fn a_branch_s_cache_entry_is_restored_only_where_github_would_even_on_the_
     );
     assert_eq!(entries(&work_dir.path().join("cache")).len(), 2, "one copy of each branch's entry");
 }
+
+/// `save` stores an entry; `look` asks for it three ways with `lookup-only`.
+const LOOKUP_ONLY: &str = r#"
+on:
+  workflow_dispatch:
+    inputs:
+      mode: { required: true }
+jobs:
+  save:
+    if: inputs.mode == 'save'
+    runs-on: self-hosted
+    steps:
+      - run: mkdir -p cached && echo kept > cached/value.txt
+      - uses: actions/cache/save@v4
+        with:
+          path: cached/
+          key: deps-1
+  look:
+    if: inputs.mode == 'look'
+    runs-on: self-hosted
+    steps:
+      - uses: actions/cache/restore@v4
+        id: exact
+        with:
+          path: cached/
+          key: deps-1
+          lookup-only: true
+      - uses: actions/cache/restore@v4
+        id: prefix
+        with:
+          path: cached/
+          key: deps-2
+          restore-keys: deps-
+          lookup-only: true
+      - uses: actions/cache/restore@v4
+        id: none
+        with:
+          path: cached/
+          key: other
+          lookup-only: true
+      - run: |
+          echo "hit=${{ steps.exact.outputs.cache-hit }} primary=${{ steps.exact.outputs.cache-primary-key }} matched=${{ steps.exact.outputs.cache-matched-key }}"
+          echo "hit=${{ steps.prefix.outputs.cache-hit }} primary=${{ steps.prefix.outputs.cache-primary-key }} matched=${{ steps.prefix.outputs.cache-matched-key }}"
+          echo "hit=${{ steps.none.outputs.cache-hit }} primary=${{ steps.none.outputs.cache-primary-key }} matched=${{ steps.none.outputs.cache-matched-key }}"
+          test -e cached && echo "cached/ was restored" || echo "cached/ is absent"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_only_restore_says_what_it_would_restore_and_fetches_nothing() {
+    let ferry = ferry(&[(".github/workflows/ci.yml", LOOKUP_ONLY)]).await;
+    let saver = ferry.agent_as("saver", &["self-hosted"]).await;
+    let saved = ferry.trigger(json!({"mode": "save"})).await;
+    let detail = ferry.completed(saved).await;
+    assert_eq!(detail.run.conclusion.map(|c| c.as_str()), Some("success"), "{detail:#?}");
+    let (res, _saver_dir) = saver.stop().await;
+    res.expect("the saver stopped cleanly");
+
+    let looker = ferry.agent_as("looker", &["self-hosted"]).await;
+    let looked = ferry.trigger(json!({"mode": "look"})).await;
+    let detail = ferry.completed(looked).await;
+    let (res, looker_dir) = looker.stop().await;
+    res.expect("the looker stopped cleanly");
+    let log = ferry.log(looked).await;
+    assert_eq!(detail.run.conclusion.map(|c| c.as_str()), Some("success"), "{detail:#?}\n{log:#?}");
+    let cache = looker_dir.path().join("cache");
+    let fetched = std::fs::read_dir(&cache).map(|dir| dir.count()).unwrap_or(0);
+    assert_eq!(fetched, 0, "nothing was fetched into {}", cache.display());
+    let said: Vec<&str> = log.iter().map(String::as_str).collect();
+    assert_eq!(
+        said,
+        [
+            "look 0: Cache found and can be restored from key: deps-1",
+            "look 1: Cache found and can be restored from key: deps-1",
+            "look 2: Cache not found for input keys: other",
+            "look 3: hit=true primary=deps-1 matched=deps-1",
+            "look 3: hit=false primary=deps-2 matched=deps-1",
+            "look 3: hit=false primary=other matched=",
+            "look 3: cached/ is absent",
+        ]
+    );
+}
