@@ -39,6 +39,10 @@ pub struct ArtifactUpload {
     /// Unique in the run.
     pub name: String,
     pub files: Vec<ArtifactFile>,
+    /// How many days to keep it (`retention-days`), at least 1; the server keeps it no longer
+    /// than its own artifact retention. `None`: the server's retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 /// The blob an artifact's files are listed in.

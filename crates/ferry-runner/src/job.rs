@@ -125,9 +125,19 @@ pub struct JobOutcome {
     pub summary: String,
     /// Why the job could not run its steps at all (a bad expression, no container engine).
     pub error: Option<String>,
-    /// The artifacts its `actions/upload-artifact` steps stored in [`JobSetup::artifacts`], by
-    /// name, in the order first stored; the agent uploads these to the server.
-    pub artifacts: Vec<String>,
+    /// The artifacts its `actions/upload-artifact` steps stored in [`JobSetup::artifacts`], in
+    /// the order first stored; the agent uploads these to the server.
+    pub artifacts: Vec<StoredArtifact>,
+}
+
+/// An artifact a job's `actions/upload-artifact` stored, with what its last upload asked of
+/// the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredArtifact {
+    /// Its folder's name in [`JobSetup::artifacts`].
+    pub name: String,
+    /// `retention-days`, when given and not 0; at least 1.
+    pub retention_days: Option<u32>,
 }
 
 /// Where a job's events go: the job's tag (chosen by the caller) and the event.

@@ -12,6 +12,7 @@ use ferry_workflow::expr::Value;
 use serde_json::Map;
 use sha2::{Digest, Sha256};
 
+use super::StoredArtifact;
 use super::contexts::{Contexts, glob_match};
 use super::step::{StepResult, StepRunner};
 
@@ -69,16 +70,16 @@ pub(super) async fn run_builtin(
             );
             Ok(Map::new())
         }
-        Builtin::UploadArtifact => {
-            let uploaded = upload(runner, step_idx, &input);
-            if let Ok(outputs) = &uploaded
-                && let Some(name) = outputs.get("artifact-id").and_then(Value::as_str)
-                && !runner.artifacts.iter().any(|stored| stored == name)
-            {
-                runner.artifacts.push(name.to_owned());
+        Builtin::UploadArtifact => upload(runner, step_idx, &input).map(|(outputs, stored)| {
+            if let Some(stored) = stored {
+                // The last upload of a name says how the server keeps it.
+                match runner.artifacts.iter_mut().find(|known| known.name == stored.name) {
+                    Some(known) => *known = stored,
+                    None => runner.artifacts.push(stored),
+                }
             }
-            uploaded
-        }
+            outputs
+        }),
         Builtin::DownloadArtifact => download(runner, step_idx, &input),
         Builtin::Cache | Builtin::CacheRestore => {
             let restored = restore(runner, step_idx, &input).await;
@@ -193,24 +194,44 @@ fn copy_into(src: &Path, dest: &Path) -> std::io::Result<u64> {
     }
 }
 
+/// `retention-days` as `upload-artifact` reads it: empty or 0 is the server's retention,
+/// else a whole number of days; the server keeps an artifact no longer than its own
+/// retention, as GitHub keeps it no longer than the repository's setting.
+fn retention_days(text: &str) -> Result<Option<u32>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<u32>() {
+        Ok(0) => Ok(None),
+        Ok(days) => Ok(Some(days)),
+        Err(_) => Err(format!(
+            "invalid retention-days `{text}`: give a whole number of days from 1, or 0 for the server's \
+             retention; no artifact is kept longer than the server's retention (90 days unless set otherwise)"
+        )),
+    }
+}
+
+/// Stores the artifact in the run's artifacts folder; the step's outputs and, when files were
+/// stored, what the agent sends the server.
 fn upload(
     runner: &StepRunner<'_>,
     step_idx: usize,
     input: &dyn Fn(&str) -> String,
-) -> Result<Map<String, Value>, String> {
+) -> Result<(Map<String, Value>, Option<StoredArtifact>), String> {
     let name = Some(input("name")).filter(|name| !name.is_empty()).unwrap_or_else(|| "artifact".to_owned());
     if name.contains(['/', '\\', ':', '<', '>', '|', '*', '?', '"']) || name == "." || name == ".." {
         return Err(format!("artifact name `{name}` may not contain / \\ : < > | * ? \" characters"));
     }
+    let retention_days = retention_days(&input("retention-days"))?;
     let (root, files) = collect(&runner.setup.workspace, &lines(&input("path")))?;
     if files.is_empty() {
         let message = format!("no files were found with the provided path: {}", input("path"));
         return match input("if-no-files-found").as_str() {
             "error" => Err(message),
-            "ignore" => Ok(Map::new()),
+            "ignore" => Ok((Map::new(), None)),
             _ => {
                 runner.line(step_idx, &format!("warning: {message}. No artifacts will be uploaded."));
-                Ok(Map::new())
+                Ok((Map::new(), None))
             }
         };
     }
@@ -231,8 +252,8 @@ fn upload(
     }
     runner.line(step_idx, &format!("Uploaded artifact `{name}`: {} file(s), {n_bytes} bytes", files.len()));
     let mut outputs = Map::new();
-    outputs.insert("artifact-id".to_owned(), Value::String(name));
-    Ok(outputs)
+    outputs.insert("artifact-id".to_owned(), Value::String(name.clone()));
+    Ok((outputs, Some(StoredArtifact { name, retention_days })))
 }
 
 fn download(

@@ -674,3 +674,50 @@ async fn a_lookup_only_restore_says_what_it_would_restore_and_fetches_nothing() 
         ]
     );
 }
+
+/// `make` stores `out` for 3 days; `bad` asks for a retention that is no number of days.
+const KEPT: &str = r#"
+on: workflow_dispatch
+jobs:
+  make:
+    runs-on: self-hosted
+    steps:
+      - run: mkdir -p out && echo "first" > out/result.txt
+      - uses: actions/upload-artifact@v4
+        with:
+          name: out
+          path: out/
+          retention-days: 3
+      - uses: actions/upload-artifact@v4
+        continue-on-error: true
+        with:
+          name: bad
+          path: out/
+          retention-days: two weeks
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_artifact_is_kept_the_retention_days_its_step_asks_for() {
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    let ferry = ferry(&[(".github/workflows/ci.yml", KEPT)]).await;
+    let run_id = ferry.trigger(json!({})).await;
+    let agent = ferry.agent();
+    let detail = ferry.completed(run_id).await;
+    let (res, _work_dir) = agent.stop().await;
+    res.expect("the agent stopped cleanly");
+    let log = ferry.log(run_id).await;
+    assert_eq!(job_states(&detail), ["make: completed success"], "{detail:#?}\n{log:#?}");
+    assert!(
+        log.iter()
+            .any(|line| line.starts_with("make 2: error: invalid retention-days `two weeks`: give a whole number")),
+        "{log:#?}"
+    );
+    let artifacts = ferry.admin.run_artifacts(run_id).await.expect("the run's artifacts");
+    let listed: Vec<(&str, Option<i64>)> = artifacts
+        .iter()
+        .map(|artifact| {
+            (artifact.name.as_str(), artifact.expires_at.map(|expiry| (expiry - artifact.created_at) / DAY_MS))
+        })
+        .collect();
+    assert_eq!(listed, [("out", Some(3))], "kept 3 days, not the server's 90");
+}

@@ -79,12 +79,28 @@ impl Claimed<'_> {
 
     /// Posts the manifest of `files` as the artifact `name`, without uploading anything.
     fn manifest(&self, name: &str, files: &[(&str, &str)]) -> crate::Response {
+        self.manifest_with(name, files, &json!({}))
+    }
+
+    /// [`Claimed::manifest`] with the fields of `extra` (`retention_days`, `overwrite`).
+    fn manifest_with(&self, name: &str, files: &[(&str, &str)], extra: &Value) -> crate::Response {
         let files: Vec<Value> = files
             .iter()
             .map(|(path, text)| json!({"path": path, "sha256": sha256(text.as_bytes()), "size": text.len(), "mode": 0o644}))
             .collect();
-        self.runner
-            .call(&format!("/api/v1/runner/jobs/{}/artifacts", self.job_id), &json!({"name": name, "files": files}))
+        let mut body = json!({"name": name, "files": files});
+        for (field, value) in extra.as_object().expect("an object") {
+            body[field] = value.clone();
+        }
+        self.runner.call(&format!("/api/v1/runner/jobs/{}/artifacts", self.job_id), &body)
+    }
+
+    /// Uploads `files` and then the artifact `name` with the fields of `extra`; the answer.
+    fn artifact_with(&self, name: &str, files: &[(&str, &str)], extra: &Value) -> crate::Response {
+        for (_, text) in files {
+            assert_eq!(self.put_blob(&sha256(text.as_bytes()), text.as_bytes()), 204);
+        }
+        self.manifest_with(name, files, extra)
     }
 
     /// Uploads `files` (path, bytes) as blobs and saves them as the cache entry `key`; the answer.
@@ -295,6 +311,38 @@ fn a_cache_key_is_saved_once_and_only_with_its_blobs_uploaded() {
     assert_eq!(job.lookup_cache("k-2", &[]), "204");
     let res = job.runner.call(&format!("/api/v1/runner/jobs/{}/cache/lookup", job.job_id), &json!({"key": "k-1"}));
     assert_eq!(res.json()["files"][0]["sha256"], json!(sha256(b"first\n")));
+}
+
+#[test]
+fn an_artifact_is_kept_the_days_it_asks_for_but_never_longer_than_the_server_keeps_artifacts() {
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    let (server, _repo) = start(|config| config.artifact_retention = Duration::from_secs(30 * 24 * 60 * 60));
+    let job = claimed(&server);
+    let kept_days = |res: crate::Response| {
+        assert_eq!(res.status, 201, "{}", res.body);
+        let view = res.json();
+        (view["expires_at"].as_i64().expect("an expiry") - view["created_at"].as_i64().expect("a time")) / DAY_MS
+    };
+    let files = [("a.txt", "hello\n")];
+    assert_eq!(kept_days(job.artifact_with("short", &files, &json!({"retention_days": 5}))), 5);
+    assert_eq!(kept_days(job.artifact_with("long", &files, &json!({"retention_days": 365}))), 30, "capped");
+    assert_eq!(kept_days(job.artifact_with("default", &files, &json!({}))), 30);
+    let zero = job.manifest_with("zero", &files, &json!({"retention_days": 0}));
+    assert_eq!(zero.status, 400, "{}", zero.body);
+    assert_eq!(zero.json()["error"], "retention_days must be at least 1; leave it out for the server's retention");
+    let listed = server.call("GET", &format!("/api/v1/runs/{}/artifacts", job.run_id), Some(&server.admin), None);
+    let kept: Vec<(String, i64)> = listed
+        .json()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|view| {
+            let days = (view["expires_at"].as_i64().expect("an expiry") - view["created_at"].as_i64().expect("a time"))
+                / DAY_MS;
+            (view["name"].as_str().expect("a name").to_owned(), days)
+        })
+        .collect();
+    assert_eq!(kept, [("default".to_owned(), 30), ("long".to_owned(), 30), ("short".to_owned(), 5)]);
 }
 
 /// A workflow that runs for dispatches and pull requests.
