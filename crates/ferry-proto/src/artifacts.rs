@@ -43,6 +43,10 @@ pub struct ArtifactUpload {
     /// than its own artifact retention. `None`: the server's retention.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
+    /// Replaces the run's artifact of this name, if it has one (`overwrite: true`); without
+    /// it a taken name is refused.
+    #[serde(default)]
+    pub overwrite: bool,
 }
 
 /// The blob an artifact's files are listed in.

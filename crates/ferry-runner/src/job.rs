@@ -138,6 +138,8 @@ pub struct StoredArtifact {
     pub name: String,
     /// `retention-days`, when given and not 0; at least 1.
     pub retention_days: Option<u32>,
+    /// `overwrite: true`: it replaces an artifact of its name that another job stored.
+    pub overwrite: bool,
 }
 
 /// Where a job's events go: the job's tag (chosen by the caller) and the event.

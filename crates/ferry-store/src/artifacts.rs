@@ -101,6 +101,37 @@ impl Artifacts<'_> {
         artifact_from_row(&row)
     }
 
+    /// Records an uploaded artifact in place of the run's artifact with its name, if any (which
+    /// is forgotten; its blobs are left for the server's sweep), in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the run does not exist, or another upload took the name
+    /// between the two writes (PostgreSQL).
+    pub async fn replace(&self, artifact: &NewArtifact<'_>, now: i64) -> Result<Artifact, StoreError> {
+        let mut tx = self.store.begin_write().await?;
+        sqlx::query("DELETE FROM artifacts WHERE run_id = $1 AND name = $2")
+            .bind(artifact.run_id)
+            .bind(artifact.name)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO artifacts (run_id, job_id, name, digest, size, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ARTIFACT_COLUMNS}"
+        )))
+        .bind(artifact.run_id)
+        .bind(artifact.job_id)
+        .bind(artifact.name)
+        .bind(artifact.digest)
+        .bind(artifact.size)
+        .bind(now)
+        .bind(artifact.expires_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(conflict_on_unique(|| format!("artifact {} of run {}", artifact.name, artifact.run_id)))?;
+        tx.commit().await?;
+        artifact_from_row(&row)
+    }
+
     /// A run's artifacts by name.
     pub async fn list_for_run(&self, run_id: i64) -> Result<Vec<Artifact>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(

@@ -39,7 +39,7 @@ pub(super) async fn fetch(client: &Client, job_id: i64, artifacts: &Path, scratc
 }
 
 /// Uploads the artifacts `stored` of `artifacts` for the job: each one's blobs the server
-/// lacks, then its manifest with the retention its step asked for.
+/// lacks, then its manifest with the retention and overwrite its step asked for.
 pub(super) async fn upload(
     client: &Client,
     job_id: i64,
@@ -50,7 +50,12 @@ pub(super) async fn upload(
         let name = &artifact.name;
         let fail = |error: &dyn std::fmt::Display| format!("uploading artifact `{name}`: {error}");
         let (files, n_sent) = upload_tree(client, &artifacts.join(name)).await.map_err(|error| fail(&error))?;
-        let upload = ArtifactUpload { name: name.clone(), files, retention_days: artifact.retention_days };
+        let upload = ArtifactUpload {
+            name: name.clone(),
+            files,
+            retention_days: artifact.retention_days,
+            overwrite: artifact.overwrite,
+        };
         client.create_artifact(job_id, &upload).await.map_err(|error| fail(&error))?;
         info!(job.id = job_id, artifact = %name, n_blobs = n_sent, "uploaded artifact {name} ({n_sent} new blob(s))");
     }

@@ -223,6 +223,7 @@ fn upload(
         return Err(format!("artifact name `{name}` may not contain / \\ : < > | * ? \" characters"));
     }
     let retention_days = retention_days(&input("retention-days"))?;
+    let overwrite = input("overwrite") == "true";
     let (root, files) = collect(&runner.setup.workspace, &lines(&input("path")))?;
     if files.is_empty() {
         let message = format!("no files were found with the provided path: {}", input("path"));
@@ -237,7 +238,7 @@ fn upload(
     }
     let dest = runner.setup.artifacts.join(&name);
     if dest.exists() {
-        if input("overwrite") != "true" {
+        if !overwrite {
             return Err(format!(
                 "an artifact named `{name}` already exists in this run; use another name or `overwrite: true`"
             ));
@@ -253,7 +254,7 @@ fn upload(
     runner.line(step_idx, &format!("Uploaded artifact `{name}`: {} file(s), {n_bytes} bytes", files.len()));
     let mut outputs = Map::new();
     outputs.insert("artifact-id".to_owned(), Value::String(name.clone()));
-    Ok((outputs, Some(StoredArtifact { name, retention_days })))
+    Ok((outputs, Some(StoredArtifact { name, retention_days, overwrite })))
 }
 
 fn download(

@@ -675,12 +675,17 @@ async fn a_lookup_only_restore_says_what_it_would_restore_and_fetches_nothing() 
     );
 }
 
-/// `make` stores `out` for 3 days; `bad` asks for a retention that is no number of days.
-const KEPT: &str = r#"
-on: workflow_dispatch
+/// `make` stores `out` for 3 days; `remake`, on another runner, replaces it with
+/// `overwrite: true` for 2 days once the gate file is there; `bad` asks for a retention that
+/// is no number of days.
+const KEPT_AND_REPLACED: &str = r#"
+on:
+  workflow_dispatch:
+    inputs:
+      gate: { required: true }
 jobs:
   make:
-    runs-on: self-hosted
+    runs-on: [self-hosted, maker]
     steps:
       - run: mkdir -p out && echo "first" > out/result.txt
       - uses: actions/upload-artifact@v4
@@ -694,30 +699,54 @@ jobs:
           name: bad
           path: out/
           retention-days: two weeks
+  remake:
+    needs: make
+    runs-on: [self-hosted, remaker]
+    steps:
+      - run: |
+          until [ -e "${{ inputs.gate }}" ]; do sleep 0.01; done
+          mkdir -p out && echo "second, longer" > out/result.txt
+      - uses: actions/upload-artifact@v4
+        with:
+          name: out
+          path: out/
+          overwrite: true
+          retention-days: 2
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_artifact_is_kept_the_retention_days_its_step_asks_for() {
+async fn an_artifact_keeps_its_retention_days_and_overwrite_replaces_it_from_another_runner() {
     const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-    let ferry = ferry(&[(".github/workflows/ci.yml", KEPT)]).await;
-    let run_id = ferry.trigger(json!({})).await;
-    let agent = ferry.agent();
+    let ferry = ferry(&[(".github/workflows/ci.yml", KEPT_AND_REPLACED)]).await;
+    let run_id = ferry.trigger(json!({"gate": ferry.gate})).await;
+    let maker = ferry.agent_as("maker", &["self-hosted", "maker"]).await;
+    let remaker = ferry.agent_as("remaker", &["self-hosted", "remaker"]).await;
+    let first = until("make to store `out`", async || {
+        let artifacts = ferry.admin.run_artifacts(run_id).await.expect("the run's artifacts");
+        artifacts.into_iter().find(|artifact| artifact.job.as_deref() == Some("make"))
+    })
+    .await;
+    ferry.open_gate();
     let detail = ferry.completed(run_id).await;
-    let (res, _work_dir) = agent.stop().await;
-    res.expect("the agent stopped cleanly");
+    for agent in [maker, remaker] {
+        let (res, _work_dir) = agent.stop().await;
+        res.expect("the agent stopped cleanly");
+    }
     let log = ferry.log(run_id).await;
-    assert_eq!(job_states(&detail), ["make: completed success"], "{detail:#?}\n{log:#?}");
+    assert_eq!(job_states(&detail), ["make: completed success", "remake: completed success"], "{detail:#?}\n{log:#?}");
+    assert_eq!(first.expires_at.map(|expiry| (expiry - first.created_at) / DAY_MS), Some(3), "{first:?}");
     assert!(
         log.iter()
             .any(|line| line.starts_with("make 2: error: invalid retention-days `two weeks`: give a whole number")),
         "{log:#?}"
     );
     let artifacts = ferry.admin.run_artifacts(run_id).await.expect("the run's artifacts");
-    let listed: Vec<(&str, Option<i64>)> = artifacts
+    let listed: Vec<(&str, u64, Option<&str>, Option<i64>)> = artifacts
         .iter()
         .map(|artifact| {
-            (artifact.name.as_str(), artifact.expires_at.map(|expiry| (expiry - artifact.created_at) / DAY_MS))
+            let days = artifact.expires_at.map(|expiry| (expiry - artifact.created_at) / DAY_MS);
+            (artifact.name.as_str(), artifact.size, artifact.job.as_deref(), days)
         })
         .collect();
-    assert_eq!(listed, [("out", Some(3))], "kept 3 days, not the server's 90");
+    assert_eq!(listed, [("out", 15, Some("remake"), Some(2))], "the second replaced the first");
 }

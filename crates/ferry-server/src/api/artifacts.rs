@@ -214,7 +214,8 @@ pub(crate) async fn check_files(
 
 /// `POST /api/v1/runner/jobs/{id}/artifacts`: records an artifact of the job's run whose
 /// blobs were uploaded; it expires after the days it asks for, at most the server's artifact
-/// retention (GitHub's `retention-days` cannot exceed the repository's setting either).
+/// retention (GitHub's `retention-days` cannot exceed the repository's setting either). With
+/// `overwrite` it replaces the run's artifact of its name.
 #[utoipa::path(
     post,
     path = "/api/v1/runner/jobs/{id}/artifacts",
@@ -227,7 +228,7 @@ pub(crate) async fn check_files(
         (status = 201, description = "Recorded", body = ArtifactView),
         (status = 400, description = "A bad name, path, digest or retention, or a path given twice", body = ErrorBody),
         (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
-        (status = 409, description = "The run has an artifact of this name, or the job is not in progress on this runner", body = ErrorBody),
+        (status = 409, description = "The run has an artifact of this name (and `overwrite` is not set), or the job is not in progress on this runner", body = ErrorBody),
         crate::api::BodyRefusals,
     ),
 )]
@@ -263,18 +264,26 @@ pub(crate) async fn create(
         size: i64::try_from(size).unwrap_or(i64::MAX),
         expires_at: Some(now.saturating_add(retention_ms)),
     };
-    let artifact = match state.store.artifacts().create(&new_artifact, now).await {
+    let stored = if upload.overwrite {
+        state.store.artifacts().replace(&new_artifact, now).await
+    } else {
+        state.store.artifacts().create(&new_artifact, now).await
+    };
+    let artifact = match stored {
         Ok(artifact) => artifact,
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                format!("run {} already has an artifact named {:?}", job.run_id, upload.name),
+                format!(
+                    "run {} already has an artifact named {:?}; use another name or `overwrite: true`",
+                    job.run_id, upload.name
+                ),
             ));
         }
         Err(error) => return Err(error.into()),
     };
     info!(run.id = job.run_id, job.id = job.id, artifact = %artifact.name, size, retention_s = retention.as_secs(),
-        "job {} stored artifact {} ({size} bytes)", job.name, artifact.name);
+        overwrite = upload.overwrite, "job {} stored artifact {} ({size} bytes)", job.name, artifact.name);
     let view = ArtifactView {
         name: artifact.name,
         size,

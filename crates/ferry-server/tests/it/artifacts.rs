@@ -478,6 +478,40 @@ fn the_sweep_removes_expired_cache_entries_and_keeps_the_blobs_of_live_ones() {
 }
 
 #[test]
+fn an_artifact_with_overwrite_replaces_the_one_of_its_name_whose_blobs_the_sweep_removes() {
+    let (server, _repo) = start(|config| config.artifact_sweep_interval = Duration::ZERO);
+    let job = claimed(&server);
+    assert_eq!(job.artifact("out", &[("old.txt", "only old\n"), ("shared.txt", "shared\n")]).status, 201);
+    let old_row = server.with_store(async |store| store.artifacts().all().await.expect("artifacts")).remove(0);
+    let taken = job.artifact_with("out", &[("new.txt", "new\n")], &json!({"overwrite": false}));
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert_eq!(
+        taken.json()["error"],
+        format!("run {} already has an artifact named \"out\"; use another name or `overwrite: true`", job.run_id)
+    );
+    assert_eq!(job.listed(), [r#"out 16 "build" ["old.txt", "shared.txt"]"#]);
+
+    let res =
+        job.artifact_with("out", &[("new.txt", "new\n"), ("shared.txt", "shared\n")], &json!({"overwrite": true}));
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(job.listed(), [r#"out 11 "build" ["new.txt", "shared.txt"]"#]);
+    let rows = server.with_store(async |store| store.artifacts().all().await.expect("artifacts"));
+    let names: Vec<&str> = rows.iter().map(|artifact| artifact.name.as_str()).collect();
+    assert_eq!(names, ["out"], "the old row is gone");
+    // The old artifact's blobs stay for the sweep, which removes those no artifact references.
+    assert!(job.blob_file(&old_row.digest).exists(), "the old manifest waits for the sweep");
+    let root = server.dir.path().join("data/blobs/sha256");
+    backdate_blobs_and_wait_for_the_sweep(&root, &job.blob_file(&sha256(b"only old\n")));
+    assert!(!job.blob_file(&old_row.digest).exists(), "the old manifest is swept");
+    assert!(job.blob_file(&sha256(b"shared\n")).exists(), "a blob the new artifact references stays");
+    assert!(job.blob_file(&rows[0].digest).exists(), "the new manifest stays");
+    let viewer = server.token("viewer");
+    let download = server.call("GET", &format!("/api/v1/runs/{}/artifacts/out", job.run_id), Some(&viewer), None);
+    assert_eq!(download.status, 200, "{}", download.body);
+    assert!(download.body.contains("new.txt") && !download.body.contains("old.txt"), "{}", download.body);
+}
+
+#[test]
 fn expired_artifacts_disappear_and_the_sweep_removes_the_blobs_only_they_referenced() {
     let (server, _repo) = start(|config| config.artifact_sweep_interval = Duration::ZERO);
     let job = claimed(&server);

@@ -486,7 +486,18 @@ async fn artifacts_and_cache(store: Store, _db: &TestDb) {
         artifacts.create(&NewArtifact { name: "report", expires_at: None, ..artifact }, 100).await.expect("create");
     let dup = artifacts.create(&artifact, 101).await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
-    assert_eq!(artifacts.list_for_run(run).await.expect("list"), [dist.clone(), report]);
+    assert_eq!(artifacts.list_for_run(run).await.expect("list"), [dist.clone(), report.clone()]);
+    // `overwrite: true`: a new row takes the name, the old one is gone.
+    let newer = NewArtifact { digest: "sha256:dd", size: 7, ..artifact };
+    let dist = artifacts.replace(&newer, 150).await.expect("replace");
+    assert_eq!((dist.digest.as_str(), dist.size, dist.created_at), ("sha256:dd", 7, 150));
+    assert_eq!(artifacts.list_for_run(run).await.expect("list"), [dist.clone(), report.clone()]);
+    assert_eq!(artifacts.all().await.expect("all").len(), 2, "the replaced row is gone");
+    let fresh = artifacts.replace(&NewArtifact { name: "fresh", ..newer }, 160).await.expect("a free name");
+    assert_eq!(artifacts.list_for_run(run).await.expect("list"), [dist.clone(), fresh.clone(), report]);
+    artifacts.delete(fresh.id).await.expect("delete");
+    let missing_run = artifacts.replace(&NewArtifact { run_id: run + 100, ..newer }, 170).await;
+    assert!(matches!(missing_run, Err(StoreError::Conflict(_))), "{missing_run:?}");
     assert_eq!(artifacts.expired(999).await.expect("expired"), []);
     assert_eq!(artifacts.expired(1_000).await.expect("expired"), std::slice::from_ref(&dist));
     artifacts.delete(dist.id).await.expect("delete");
