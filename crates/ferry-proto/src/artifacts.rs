@@ -14,8 +14,9 @@
 //! | `POST /api/v1/runner/jobs/{id}/cache/lookup` | [`CacheLookup`] → 200 [`CacheEntryView`] or 204 |
 //! | `POST /api/v1/runner/jobs/{id}/cache` | [`CacheEntryView`] → 201 [`CacheEntryView`] |
 //!
-//! `actions/cache` entries are manifests too, of the project of the job that saved them; a key
-//! is stored once (entries are immutable, as on GitHub).
+//! `actions/cache` entries are manifests too, of the project of the job that saved them and
+//! scoped by the ref of its run, as on GitHub; a key is stored once per scope (entries are
+//! immutable). A lookup answers what the job's run may restore.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -38,6 +39,14 @@ pub struct ArtifactUpload {
     /// Unique in the run.
     pub name: String,
     pub files: Vec<ArtifactFile>,
+    /// How many days to keep it (`retention-days`), at least 1; the server keeps it no longer
+    /// than its own artifact retention. `None`: the server's retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+    /// Replaces the run's artifact of this name, if it has one (`overwrite: true`); without
+    /// it a taken name is refused.
+    #[serde(default)]
+    pub overwrite: bool,
 }
 
 /// The blob an artifact's files are listed in.
@@ -60,8 +69,9 @@ pub struct ArtifactView {
     pub job: Option<String>,
 }
 
-/// Which cache entry a job would restore: `key` exactly, else the newest entry whose key
-/// starts with each of `restore_keys` in turn.
+/// Which cache entry a job would restore, searched in each scope its run may restore from in
+/// turn: `key` exactly, else the newest entry whose key starts with `key`, else the same for
+/// each of `restore_keys` in turn.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct CacheLookup {
     pub key: String,

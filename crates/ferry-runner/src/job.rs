@@ -54,8 +54,9 @@ pub struct JobSetup {
     pub artifacts: PathBuf,
     /// Where `actions/cache` keeps entries across runs; `None`: every lookup misses.
     pub cache: Option<PathBuf>,
-    /// Where entries missing from [`JobSetup::cache`] are looked up, and saved ones stored, so
-    /// runners share them (the agent's server); `None` (`ferry run`): this folder only.
+    /// Where entries are looked up and saved ones stored, so runners share them (the agent's
+    /// server), [`JobSetup::cache`] keeping copies; `None` (`ferry run`): that folder is the
+    /// cache.
     pub cache_remote: Option<Arc<dyn CacheRemote>>,
     /// Shared by every job of the run: secrets, and values jobs mask with `::add-mask::`.
     pub masker: Arc<RwLock<Masker>>,
@@ -64,22 +65,30 @@ pub struct JobSetup {
 /// A future [`CacheRemote`] returns.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
-/// Cache entries beyond this machine, for `actions/cache`. An entry is a folder as the
-/// cache folder holds it; errors are messages the step shows as warnings (a cache that
-/// cannot be reached is a miss, as on GitHub).
+/// Cache entries beyond this machine, for `actions/cache`. With one, it decides what a job
+/// restores (the server scopes entries by ref), and the cache folder only keeps copies of
+/// its entries, so an entry this machine holds is never restored where the remote would not
+/// restore it. An entry is a folder as the cache folder holds it; errors are messages the
+/// step shows as warnings (a cache that cannot be reached is a miss, as on GitHub).
 pub trait CacheRemote: Send + Sync + std::fmt::Debug {
-    /// Finds the entry to restore for `key` (exactly, else the newest whose key starts with
-    /// each of `restore_keys` in turn) and, when `dest(matched key)` does not exist yet,
-    /// fetches it there; the matched key.
+    /// The key of the entry to restore for `key` (exactly, else as a prefix, else each of
+    /// `restore_keys` in turn), without fetching anything.
+    fn lookup<'a>(&'a self, key: &'a str, restore_keys: &'a [String]) -> BoxFuture<'a, Result<Option<String>, String>>;
+
+    /// Finds the entry as [`CacheRemote::lookup`] does and makes sure a whole copy of it is
+    /// in a folder of `cache`, fetching it when that folder lacks it; the matched key and the
+    /// folder.
     fn fetch<'a>(
         &'a self,
         key: &'a str,
         restore_keys: &'a [String],
-        dest: &'a (dyn Fn(&str) -> PathBuf + Send + Sync),
-    ) -> BoxFuture<'a, Result<Option<String>, String>>;
+        cache: &'a Path,
+    ) -> BoxFuture<'a, Result<Option<(String, PathBuf)>, String>>;
 
-    /// Stores the entry folder `entry` under `key`; an entry stored under it already is kept.
-    fn store<'a>(&'a self, key: &'a str, entry: &'a Path) -> BoxFuture<'a, Result<(), String>>;
+    /// Stores the entry folder `entry` (the caller's, given up) under `key`; an entry stored
+    /// under it already is kept. The folder is then moved into `cache` where
+    /// [`CacheRemote::fetch`] finds it, or removed.
+    fn store<'a>(&'a self, key: &'a str, entry: &'a Path, cache: &'a Path) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// What a running job reports; all text is masked.
@@ -116,9 +125,21 @@ pub struct JobOutcome {
     pub summary: String,
     /// Why the job could not run its steps at all (a bad expression, no container engine).
     pub error: Option<String>,
-    /// The artifacts its `actions/upload-artifact` steps stored in [`JobSetup::artifacts`], by
-    /// name, in the order first stored; the agent uploads these to the server.
-    pub artifacts: Vec<String>,
+    /// The artifacts its `actions/upload-artifact` steps stored in [`JobSetup::artifacts`], in
+    /// the order first stored; the agent uploads these to the server.
+    pub artifacts: Vec<StoredArtifact>,
+}
+
+/// An artifact a job's `actions/upload-artifact` stored, with what its last upload asked of
+/// the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredArtifact {
+    /// Its folder's name in [`JobSetup::artifacts`].
+    pub name: String,
+    /// `retention-days`, when given and not 0; at least 1.
+    pub retention_days: Option<u32>,
+    /// `overwrite: true`: it replaces an artifact of its name that another job stored.
+    pub overwrite: bool,
 }
 
 pub use crate::events::EventSender;

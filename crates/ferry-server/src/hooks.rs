@@ -119,6 +119,11 @@ pub(crate) async fn receive(
     let mut info = Map::new();
     info.insert("forge".to_owned(), json!(forge.slug()));
     info.insert("sender".to_owned(), json!(sender(&event)));
+    if let HookEvent::PullRequest(pull) = &event {
+        // The pull request's own ref (`refs/pull/<number>/merge`) scopes the run's cache
+        // entries; the run's ref is its base branch.
+        info.insert("pull_request".to_owned(), json!(pull.number));
+    }
     let plan = Trigger {
         event: trigger.event.clone(),
         git_ref: trigger.git_ref.clone(),

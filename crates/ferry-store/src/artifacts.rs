@@ -32,11 +32,15 @@ pub struct NewArtifact<'a> {
     pub expires_at: Option<i64>,
 }
 
-/// A cache entry of a project (`actions/cache`), keyed by its cache key.
+/// A cache entry of a project (`actions/cache`), keyed by its scope and cache key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheEntry {
     pub id: i64,
     pub project_id: i64,
+    /// The full ref of the run that saved it (`refs/heads/main`, `refs/pull/7/merge`); which
+    /// runs may restore it is the server's rule.
+    pub scope: String,
+    /// Unique in its scope.
     pub key: String,
     pub digest: String,
     pub size: i64,
@@ -50,6 +54,7 @@ pub struct CacheEntry {
 #[derive(Debug, Clone, Copy)]
 pub struct NewCacheEntry<'a> {
     pub project_id: i64,
+    pub scope: &'a str,
     pub key: &'a str,
     pub digest: &'a str,
     pub size: i64,
@@ -71,7 +76,7 @@ pub struct CacheEntries<'a> {
 }
 
 const ARTIFACT_COLUMNS: &str = "id, run_id, job_id, name, digest, size, created_at, expires_at";
-const CACHE_COLUMNS: &str = "id, project_id, cache_key, digest, size, run_id, job_id, created_at, expires_at";
+const CACHE_COLUMNS: &str = "id, project_id, scope, cache_key, digest, size, run_id, job_id, created_at, expires_at";
 
 impl Artifacts<'_> {
     /// Records an uploaded artifact.
@@ -93,6 +98,37 @@ impl Artifacts<'_> {
         .fetch_one(&self.store.pool)
         .await
         .map_err(conflict_on_unique(|| format!("artifact {} of run {}", artifact.name, artifact.run_id)))?;
+        artifact_from_row(&row)
+    }
+
+    /// Records an uploaded artifact in place of the run's artifact with its name, if any (which
+    /// is forgotten; its blobs are left for the server's sweep), in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the run does not exist, or another upload took the name
+    /// between the two writes (PostgreSQL).
+    pub async fn replace(&self, artifact: &NewArtifact<'_>, now: i64) -> Result<Artifact, StoreError> {
+        let mut tx = self.store.begin_write().await?;
+        sqlx::query("DELETE FROM artifacts WHERE run_id = $1 AND name = $2")
+            .bind(artifact.run_id)
+            .bind(artifact.name)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO artifacts (run_id, job_id, name, digest, size, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ARTIFACT_COLUMNS}"
+        )))
+        .bind(artifact.run_id)
+        .bind(artifact.job_id)
+        .bind(artifact.name)
+        .bind(artifact.digest)
+        .bind(artifact.size)
+        .bind(now)
+        .bind(artifact.expires_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(conflict_on_unique(|| format!("artifact {} of run {}", artifact.name, artifact.run_id)))?;
+        tx.commit().await?;
         artifact_from_row(&row)
     }
 
@@ -169,20 +205,26 @@ fn artifact_from_row(row: &AnyRow) -> Result<Artifact, StoreError> {
 }
 
 impl CacheEntries<'_> {
-    /// Creates or replaces the cache entry under `key`.
+    /// Creates the cache entry under `key` in its scope, replacing one there that expired at
+    /// `now` (the sweep has not deleted it yet). Entries are immutable, as on GitHub, and the
+    /// check is part of the write, so of two runners saving one key at once only one succeeds.
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] when the project, run or job does not exist.
+    /// [`StoreError::Conflict`] when the scope has an entry under `key` that has not expired,
+    /// or the project, run or job does not exist.
     pub async fn put(&self, entry: &NewCacheEntry<'_>, now: i64) -> Result<CacheEntry, StoreError> {
+        let what = || format!("cache entry {} in {} of project {}", entry.key, entry.scope, entry.project_id);
         let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO cache_entries (project_id, cache_key, digest, size, run_id, job_id, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (project_id, cache_key) DO UPDATE SET digest = excluded.digest, size = excluded.size,
+            "INSERT INTO cache_entries (project_id, scope, cache_key, digest, size, run_id, job_id, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (project_id, scope, cache_key) DO UPDATE SET digest = excluded.digest, size = excluded.size,
                  run_id = excluded.run_id, job_id = excluded.job_id, created_at = excluded.created_at,
                  expires_at = excluded.expires_at
+             WHERE cache_entries.expires_at <= $8
              RETURNING {CACHE_COLUMNS}"
         )))
         .bind(entry.project_id)
+        .bind(entry.scope)
         .bind(entry.key)
         .bind(entry.digest)
         .bind(entry.size)
@@ -190,19 +232,27 @@ impl CacheEntries<'_> {
         .bind(entry.job_id)
         .bind(now)
         .bind(entry.expires_at)
-        .fetch_one(&self.store.pool)
+        .fetch_optional(&self.store.pool)
         .await
-        .map_err(conflict_on_unique(|| format!("cache entry {} of project {}", entry.key, entry.project_id)))?;
-        cache_from_row(&row)
+        .map_err(conflict_on_unique(what))?;
+        // No row: the live entry under the key was left as it is.
+        row.as_ref().map(cache_from_row).unwrap_or_else(|| Err(StoreError::Conflict(what())))
     }
 
-    /// The entry of a project under exactly `key`, if any and not expired at `now`.
-    pub async fn get(&self, project_id: i64, key: &str, now: i64) -> Result<Option<CacheEntry>, StoreError> {
+    /// The entry of a project's `scope` under exactly `key`, if any and not expired at `now`.
+    pub async fn get(
+        &self,
+        project_id: i64,
+        scope: &str,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<CacheEntry>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {CACHE_COLUMNS} FROM cache_entries
-             WHERE project_id = $1 AND cache_key = $2 AND (expires_at IS NULL OR expires_at > $3)"
+             WHERE project_id = $1 AND scope = $2 AND cache_key = $3 AND (expires_at IS NULL OR expires_at > $4)"
         )))
         .bind(project_id)
+        .bind(scope)
         .bind(key)
         .bind(now)
         .fetch_optional(&self.store.pool)
@@ -210,14 +260,15 @@ impl CacheEntries<'_> {
         row.as_ref().map(cache_from_row).transpose()
     }
 
-    /// A project's entries that have not expired at `now`, newest first.
-    pub async fn list_for_project(&self, project_id: i64, now: i64) -> Result<Vec<CacheEntry>, StoreError> {
+    /// The entries of a project's `scope` that have not expired at `now`, newest first.
+    pub async fn list_in_scope(&self, project_id: i64, scope: &str, now: i64) -> Result<Vec<CacheEntry>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {CACHE_COLUMNS} FROM cache_entries
-             WHERE project_id = $1 AND (expires_at IS NULL OR expires_at > $2)
+             WHERE project_id = $1 AND scope = $2 AND (expires_at IS NULL OR expires_at > $3)
              ORDER BY created_at DESC, id DESC"
         )))
         .bind(project_id)
+        .bind(scope)
         .bind(now)
         .fetch_all(&self.store.pool)
         .await?;
@@ -276,6 +327,7 @@ fn cache_from_row(row: &AnyRow) -> Result<CacheEntry, StoreError> {
     Ok(CacheEntry {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
+        scope: row.try_get("scope")?,
         key: row.try_get("cache_key")?,
         digest: row.try_get("digest")?,
         size: row.try_get("size")?,

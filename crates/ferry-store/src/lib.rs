@@ -124,11 +124,13 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
     (2, "pipelines", include_str!("../migrations/sqlite/0002_pipelines.sql")),
     (3, "compressed_logs", include_str!("../migrations/sqlite/0003_compressed_logs.sql")),
+    (4, "cache_scopes", include_str!("../migrations/sqlite/0004_cache_scopes.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
     (2, "pipelines", include_str!("../migrations/postgres/0002_pipelines.sql")),
     (3, "compressed_logs", include_str!("../migrations/postgres/0003_compressed_logs.sql")),
+    (4, "cache_scopes", include_str!("../migrations/postgres/0004_cache_scopes.sql")),
 ];
 
 impl Store {

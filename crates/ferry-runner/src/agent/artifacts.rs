@@ -14,6 +14,8 @@ use ferry_proto::artifacts::{ArtifactFile, ArtifactUpload};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
+use crate::job::StoredArtifact;
+
 /// Fetches the artifacts of the job's run that `artifacts` lacks; each is assembled in
 /// `scratch` and renamed into place, so a folder there is always whole.
 pub(super) async fn fetch(client: &Client, job_id: i64, artifacts: &Path, scratch: &Path) -> Result<(), String> {
@@ -36,13 +38,24 @@ pub(super) async fn fetch(client: &Client, job_id: i64, artifacts: &Path, scratc
     Ok(())
 }
 
-/// Uploads the artifacts `names` of `artifacts` for the job: each one's blobs the server
-/// lacks, then its manifest.
-pub(super) async fn upload(client: &Client, job_id: i64, artifacts: &Path, names: &[String]) -> Result<(), String> {
-    for name in names {
+/// Uploads the artifacts `stored` of `artifacts` for the job: each one's blobs the server
+/// lacks, then its manifest with the retention and overwrite its step asked for.
+pub(super) async fn upload(
+    client: &Client,
+    job_id: i64,
+    artifacts: &Path,
+    stored: &[StoredArtifact],
+) -> Result<(), String> {
+    for artifact in stored {
+        let name = &artifact.name;
         let fail = |error: &dyn std::fmt::Display| format!("uploading artifact `{name}`: {error}");
         let (files, n_sent) = upload_tree(client, &artifacts.join(name)).await.map_err(|error| fail(&error))?;
-        let upload = ArtifactUpload { name: name.clone(), files };
+        let upload = ArtifactUpload {
+            name: name.clone(),
+            files,
+            retention_days: artifact.retention_days,
+            overwrite: artifact.overwrite,
+        };
         client.create_artifact(job_id, &upload).await.map_err(|error| fail(&error))?;
         info!(job.id = job_id, artifact = %name, n_blobs = n_sent, "uploaded artifact {name} ({n_sent} new blob(s))");
     }

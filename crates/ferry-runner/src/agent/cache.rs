@@ -1,13 +1,16 @@
 //! The agent's [`CacheRemote`]: `actions/cache` entries of the job's project on the server,
-//! so every runner of a project shares them. An entry is sent as the files of its folder in
-//! this runner's cache folder (blobs the server lacks, then the list), and fetched back the
-//! same way into a folder beside it that is renamed into place, so an entry there is always
-//! whole.
+//! so every runner of a project shares them, and only those the server lets the job's run
+//! restore (its scopes: the run's ref, its base branch, the default branch). An entry is sent
+//! as the files of a folder in this runner's cache folder (blobs the server lacks, then the
+//! list), and fetched back the same way into a folder beside it that is renamed into place,
+//! so an entry there is always whole. Copies are named by the entry's key and files, not by
+//! its key alone: two branches (or projects) may hold different entries under one key.
 
 use std::path::{Path, PathBuf};
 
 use ferry_client::Client;
 use ferry_proto::artifacts::{CacheEntryView, CacheLookup};
+use sha2::{Digest, Sha256};
 use tracing::info;
 
 use super::artifacts::{download_files, upload_tree};
@@ -20,24 +23,56 @@ pub(super) struct ServerCache {
     pub job_id: i64,
 }
 
+impl ServerCache {
+    async fn find(&self, key: &str, restore_keys: &[String]) -> Result<Option<CacheEntryView>, String> {
+        let lookup = CacheLookup { key: key.to_owned(), restore_keys: restore_keys.to_vec() };
+        self.client
+            .lookup_cache(self.job_id, &lookup)
+            .await
+            .map_err(|error| format!("looking up the cache on the server: {error}"))
+    }
+
+    /// Uploads the folder `entry` as the entry `key`; what the server stored, or `None` when
+    /// the key was taken (entries are immutable; another runner may have stored it first).
+    async fn send(&self, key: &str, entry: &Path) -> Result<Option<CacheEntryView>, String> {
+        let fail = |error: &dyn std::fmt::Display| format!("storing cache entry `{key}` on the server: {error}");
+        let (files, n_sent) = upload_tree(&self.client, entry).await.map_err(|error| fail(&error))?;
+        let view = CacheEntryView { key: key.to_owned(), files };
+        match self.client.save_cache(self.job_id, &view).await {
+            Ok(stored) => {
+                info!(job.id = self.job_id, cache.key = %key, n_blobs = n_sent, "stored cache entry {key} ({n_sent} new blob(s))");
+                Ok(Some(stored))
+            }
+            Err(error) if error.status() == Some(409) => Ok(None),
+            Err(error) => Err(fail(&error)),
+        }
+    }
+}
+
+/// The folder of `cache` that holds a copy of `entry`: named by a digest of its key and
+/// files, which an entry never changes.
+fn copy_dir(cache: &Path, entry: &CacheEntryView) -> PathBuf {
+    let json = serde_json::to_vec(entry).expect("a cache entry is JSON");
+    let digest: String = Sha256::digest(&json).iter().map(|byte| format!("{byte:02x}")).collect();
+    cache.join(format!("server-{digest}"))
+}
+
 impl CacheRemote for ServerCache {
+    fn lookup<'a>(&'a self, key: &'a str, restore_keys: &'a [String]) -> BoxFuture<'a, Result<Option<String>, String>> {
+        Box::pin(async move { Ok(self.find(key, restore_keys).await?.map(|entry| entry.key)) })
+    }
+
     fn fetch<'a>(
         &'a self,
         key: &'a str,
         restore_keys: &'a [String],
-        dest: &'a (dyn Fn(&str) -> PathBuf + Send + Sync),
-    ) -> BoxFuture<'a, Result<Option<String>, String>> {
+        cache: &'a Path,
+    ) -> BoxFuture<'a, Result<Option<(String, PathBuf)>, String>> {
         Box::pin(async move {
-            let lookup = CacheLookup { key: key.to_owned(), restore_keys: restore_keys.to_vec() };
-            let found = self
-                .client
-                .lookup_cache(self.job_id, &lookup)
-                .await
-                .map_err(|error| format!("looking up the cache on the server: {error}"))?;
-            let Some(entry) = found else { return Ok(None) };
-            let dest = dest(&entry.key);
+            let Some(entry) = self.find(key, restore_keys).await? else { return Ok(None) };
+            let dest = copy_dir(cache, &entry);
             if tokio::fs::try_exists(&dest).await.unwrap_or(false) {
-                return Ok(Some(entry.key));
+                return Ok(Some((entry.key, dest)));
             }
             let name = dest.file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned());
             let partial = dest.with_file_name(format!(".fetching-{}-{name}", self.job_id));
@@ -55,24 +90,25 @@ impl CacheRemote for ServerCache {
                 }
             }
             info!(job.id = self.job_id, cache.key = %entry.key, "fetched cache entry {} ({} file(s))", entry.key, entry.files.len());
-            Ok(Some(entry.key))
+            Ok(Some((entry.key, dest)))
         })
     }
 
-    fn store<'a>(&'a self, key: &'a str, entry: &'a Path) -> BoxFuture<'a, Result<(), String>> {
+    fn store<'a>(&'a self, key: &'a str, entry: &'a Path, cache: &'a Path) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let fail = |error: &dyn std::fmt::Display| format!("storing cache entry `{key}` on the server: {error}");
-            let (files, n_sent) = upload_tree(&self.client, entry).await.map_err(|error| fail(&error))?;
-            let view = CacheEntryView { key: key.to_owned(), files };
-            match self.client.save_cache(self.job_id, &view).await {
-                Ok(_) => {
-                    info!(job.id = self.job_id, cache.key = %key, n_blobs = n_sent, "stored cache entry {key} ({n_sent} new blob(s))");
-                    Ok(())
+            let res = self.send(key, entry).await;
+            let kept = match &res {
+                // Kept where a restore of it on this runner finds it without fetching.
+                Ok(Some(view)) => {
+                    let dest = copy_dir(cache, view);
+                    tokio::fs::try_exists(&dest).await.unwrap_or(false) || tokio::fs::rename(entry, &dest).await.is_ok()
                 }
-                // Another runner stored it first; entries are immutable.
-                Err(error) if error.status() == Some(409) => Ok(()),
-                Err(error) => Err(fail(&error)),
+                Ok(None) | Err(_) => false,
+            };
+            if !kept {
+                let _ = tokio::fs::remove_dir_all(entry).await;
             }
+            res.map(|_| ())
         })
     }
 }

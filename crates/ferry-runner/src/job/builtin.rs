@@ -2,8 +2,8 @@
 //! workspace already holds the repository), `actions/upload-artifact` and
 //! `actions/download-artifact` (files kept for the rest of the run), and `actions/cache` with
 //! `cache/restore` and `cache/save` (a cache folder on this machine, saved after a successful
-//! job as GitHub does). With a [`super::CacheRemote`], an entry this folder lacks is fetched
-//! into it before a restore, and a saved entry is stored there too.
+//! job as GitHub does). With a [`super::CacheRemote`], the remote decides what is restored
+//! (the folder keeps copies of its entries), and a saved entry is stored there.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +12,7 @@ use ferry_workflow::expr::Value;
 use serde_json::Map;
 use sha2::{Digest, Sha256};
 
+use super::StoredArtifact;
 use super::contexts::{Contexts, glob_match};
 use super::step::{StepResult, StepRunner};
 
@@ -69,16 +70,16 @@ pub(super) async fn run_builtin(
             );
             Ok(Map::new())
         }
-        Builtin::UploadArtifact => {
-            let uploaded = upload(runner, step_idx, &input);
-            if let Ok(outputs) = &uploaded
-                && let Some(name) = outputs.get("artifact-id").and_then(Value::as_str)
-                && !runner.artifacts.iter().any(|stored| stored == name)
-            {
-                runner.artifacts.push(name.to_owned());
+        Builtin::UploadArtifact => upload(runner, step_idx, &input).map(|(outputs, stored)| {
+            if let Some(stored) = stored {
+                // The last upload of a name says how the server keeps it.
+                match runner.artifacts.iter_mut().find(|known| known.name == stored.name) {
+                    Some(known) => *known = stored,
+                    None => runner.artifacts.push(stored),
+                }
             }
-            uploaded
-        }
+            outputs
+        }),
         Builtin::DownloadArtifact => download(runner, step_idx, &input),
         Builtin::Cache | Builtin::CacheRestore => {
             let restored = restore(runner, step_idx, &input).await;
@@ -193,30 +194,51 @@ fn copy_into(src: &Path, dest: &Path) -> std::io::Result<u64> {
     }
 }
 
+/// `retention-days` as `upload-artifact` reads it: empty or 0 is the server's retention,
+/// else a whole number of days; the server keeps an artifact no longer than its own
+/// retention, as GitHub keeps it no longer than the repository's setting.
+fn retention_days(text: &str) -> Result<Option<u32>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<u32>() {
+        Ok(0) => Ok(None),
+        Ok(days) => Ok(Some(days)),
+        Err(_) => Err(format!(
+            "invalid retention-days `{text}`: give a whole number of days from 1, or 0 for the server's \
+             retention; no artifact is kept longer than the server's retention (90 days unless set otherwise)"
+        )),
+    }
+}
+
+/// Stores the artifact in the run's artifacts folder; the step's outputs and, when files were
+/// stored, what the agent sends the server.
 fn upload(
     runner: &StepRunner<'_>,
     step_idx: usize,
     input: &dyn Fn(&str) -> String,
-) -> Result<Map<String, Value>, String> {
+) -> Result<(Map<String, Value>, Option<StoredArtifact>), String> {
     let name = Some(input("name")).filter(|name| !name.is_empty()).unwrap_or_else(|| "artifact".to_owned());
     if name.contains(['/', '\\', ':', '<', '>', '|', '*', '?', '"']) || name == "." || name == ".." {
         return Err(format!("artifact name `{name}` may not contain / \\ : < > | * ? \" characters"));
     }
+    let retention_days = retention_days(&input("retention-days"))?;
+    let overwrite = input("overwrite") == "true";
     let (root, files) = collect(&runner.setup.workspace, &lines(&input("path")))?;
     if files.is_empty() {
         let message = format!("no files were found with the provided path: {}", input("path"));
         return match input("if-no-files-found").as_str() {
             "error" => Err(message),
-            "ignore" => Ok(Map::new()),
+            "ignore" => Ok((Map::new(), None)),
             _ => {
                 runner.line(step_idx, &format!("warning: {message}. No artifacts will be uploaded."));
-                Ok(Map::new())
+                Ok((Map::new(), None))
             }
         };
     }
     let dest = runner.setup.artifacts.join(&name);
     if dest.exists() {
-        if input("overwrite") != "true" {
+        if !overwrite {
             return Err(format!(
                 "an artifact named `{name}` already exists in this run; use another name or `overwrite: true`"
             ));
@@ -231,8 +253,8 @@ fn upload(
     }
     runner.line(step_idx, &format!("Uploaded artifact `{name}`: {} file(s), {n_bytes} bytes", files.len()));
     let mut outputs = Map::new();
-    outputs.insert("artifact-id".to_owned(), Value::String(name));
-    Ok(outputs)
+    outputs.insert("artifact-id".to_owned(), Value::String(name.clone()));
+    Ok((outputs, Some(StoredArtifact { name, retention_days, overwrite })))
 }
 
 fn download(
@@ -297,37 +319,31 @@ async fn restore(
         return Ok(outputs);
     };
     let restore_keys = lines(&input("restore-keys"));
-    // The exact key, else what the remote would restore, else the newest entry here whose
-    // key starts with a restore key.
-    let mut matched = entry_dir(cache, &key).is_dir().then(|| key.clone());
-    if matched.is_none()
-        && let Some(remote) = &runner.setup.cache_remote
-    {
-        let dest = |matched: &str| entry_dir(cache, matched);
-        match remote.fetch(&key, &restore_keys, &dest).await {
-            Ok(found) => matched = found,
-            Err(message) => runner.line(step_idx, &format!("warning: {message}; looking in this runner's cache only")),
+    // `lookup-only` only asks whether an entry exists: nothing is fetched or copied.
+    let lookup_only = input("lookup-only") == "true";
+    // The matched key, and the folder holding the entry unless only looked up.
+    let found: Result<Option<(String, Option<PathBuf>)>, String> = match &runner.setup.cache_remote {
+        // The remote alone decides, since it knows which entries the job may restore; an
+        // entry in the folder may be one of another branch or project.
+        Some(remote) if lookup_only => {
+            remote.lookup(&key, &restore_keys).await.map(|found| found.map(|matched| (matched, None)))
         }
-    }
-    if matched.is_none() {
-        let mut entries: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(cache)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| {
-                let stored = std::fs::read_to_string(entry.path().join("key")).ok()?;
-                let modified = entry.metadata().and_then(|meta| meta.modified()).ok()?;
-                Some((modified, stored))
-            })
-            .collect();
-        entries.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
-        matched = restore_keys.iter().find_map(|prefix| {
-            entries.iter().find(|(_, stored)| stored.starts_with(prefix.as_str())).map(|(_, stored)| stored.clone())
-        });
-    }
-    let hit = matched.as_deref() == Some(key.as_str());
+        Some(remote) => remote
+            .fetch(&key, &restore_keys, cache)
+            .await
+            .map(|found| found.map(|(matched, entry)| (matched, Some(entry)))),
+        None => Ok(local_match(cache, &key, &restore_keys).map(|matched| {
+            let entry = entry_dir(cache, &matched);
+            (matched, Some(entry))
+        })),
+    };
+    let found = found.unwrap_or_else(|message| {
+        runner.line(step_idx, &format!("warning: {message}; continuing without the cache"));
+        None
+    });
+    let hit = found.as_ref().is_some_and(|(matched, _)| *matched == key);
     outputs.insert("cache-hit".to_owned(), Value::String(hit.to_string()));
-    let Some(matched) = matched else {
+    let Some((matched, entry)) = found else {
         if input("fail-on-cache-miss") == "true" {
             return Err(format!("cache not found for key `{key}` (fail-on-cache-miss is set)"));
         }
@@ -335,11 +351,10 @@ async fn restore(
         return Ok(outputs);
     };
     outputs.insert("cache-matched-key".to_owned(), Value::String(matched.clone()));
-    if input("lookup-only") == "true" {
-        runner.line(step_idx, &format!("Cache found for key `{matched}` (lookup only)"));
+    let Some(entry) = entry.filter(|_| !lookup_only) else {
+        runner.line(step_idx, &format!("Cache found and can be restored from key: {matched}"));
         return Ok(outputs);
-    }
-    let entry = entry_dir(cache, &matched);
+    };
     for (path_idx, path) in paths.iter().enumerate() {
         let stored = entry.join("paths").join(path_idx.to_string());
         if stored.exists() {
@@ -351,16 +366,38 @@ async fn restore(
     Ok(outputs)
 }
 
+/// The key of the entry in the cache folder `cache` to restore for `key`: the key exactly,
+/// else the newest entry whose key starts with it, else with each restore key in turn.
+fn local_match(cache: &Path, key: &str, restore_keys: &[String]) -> Option<String> {
+    if entry_dir(cache, key).is_dir() {
+        return Some(key.to_owned());
+    }
+    let mut entries: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let stored = std::fs::read_to_string(entry.path().join("key")).ok()?;
+            let modified = entry.metadata().and_then(|meta| meta.modified()).ok()?;
+            Some((modified, stored))
+        })
+        .collect();
+    entries.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+    std::iter::once(key).chain(restore_keys.iter().map(String::as_str)).find_map(|prefix| {
+        entries.iter().find(|(_, stored)| stored.starts_with(prefix)).map(|(_, stored)| stored.clone())
+    })
+}
+
 /// Saves the paths under the key, unless an entry for it exists already (entries are
 /// immutable, as on GitHub). Written to a temporary folder and renamed, so a crash leaves no
-/// half entry.
+/// half entry; with a remote, the folder goes to it, which says whether the key is taken.
 pub(super) async fn save_cache(runner: &StepRunner<'_>, step_idx: usize, save: &PendingSave) -> Result<(), String> {
     let Some(cache) = &runner.setup.cache else { return Ok(()) };
     if save.key.is_empty() {
         return Err("actions/cache needs a `key`".to_owned());
     }
     let entry = entry_dir(cache, &save.key);
-    if entry.exists() {
+    if runner.setup.cache_remote.is_none() && entry.exists() {
         runner.line(step_idx, &format!("Cache hit occurred on the primary key {}, not saving cache.", save.key));
         return Ok(());
     }
@@ -379,22 +416,23 @@ pub(super) async fn save_cache(runner: &StepRunner<'_>, step_idx: usize, save: &
                 n_bytes += copy_into(&src, &partial.join("paths").join(path_idx.to_string()))?;
             }
         }
-        std::fs::rename(&partial, &entry)?;
+        if runner.setup.cache_remote.is_none() {
+            std::fs::rename(&partial, &entry)?;
+        }
         Ok(n_bytes)
     };
-    match write() {
-        Ok(n_bytes) => {
-            runner.line(step_idx, &format!("Cache saved with key: {} ({n_bytes} bytes)", save.key));
-            if let Some(remote) = &runner.setup.cache_remote
-                && let Err(message) = remote.store(&save.key, &entry).await
-            {
-                runner.line(step_idx, &format!("warning: {message}; the entry stays on this runner only"));
-            }
-            Ok(())
-        }
+    let n_bytes = match write() {
+        Ok(n_bytes) => n_bytes,
         Err(error) => {
             let _ = std::fs::remove_dir_all(&partial);
-            Err(format!("saving the cache for key `{}`: {error}", save.key))
+            return Err(format!("saving the cache for key `{}`: {error}", save.key));
         }
+    };
+    runner.line(step_idx, &format!("Cache saved with key: {} ({n_bytes} bytes)", save.key));
+    if let Some(remote) = &runner.setup.cache_remote
+        && let Err(message) = remote.store(&save.key, &partial, cache).await
+    {
+        runner.line(step_idx, &format!("warning: {message}; the entry is not kept"));
     }
+    Ok(())
 }

@@ -46,8 +46,8 @@ pub(super) struct StepRunner<'a> {
     pub commands: Commands,
     /// `actions/cache` entries to save when the job has succeeded.
     pub pending_saves: Vec<super::builtin::PendingSave>,
-    /// The artifacts `actions/upload-artifact` stored, by name.
-    pub artifacts: Vec<String>,
+    /// The artifacts `actions/upload-artifact` stored, in the order first stored.
+    pub artifacts: Vec<super::StoredArtifact>,
     /// Programs (`bash`, `python3`) found on PATH so far: name → path.
     pub programs: std::collections::HashMap<String, String>,
 }

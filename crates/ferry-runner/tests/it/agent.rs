@@ -77,8 +77,15 @@ impl Drop for Ferry {
 impl Ferry {
     /// Dispatches `ci.yml` with `inputs`; the run's id.
     async fn trigger(&self, inputs: Value) -> i64 {
+        self.trigger_on(None, inputs).await
+    }
+
+    /// Dispatches `ci.yml` on `git_ref` (the default branch when `None`) with `inputs`; the
+    /// run's id.
+    async fn trigger_on(&self, git_ref: Option<&str>, inputs: Value) -> i64 {
         let Value::Object(inputs) = inputs else { panic!("inputs are an object: {inputs}") };
-        let request = TriggerRequest { workflow: Some("ci.yml".to_owned()), inputs, ..TriggerRequest::default() };
+        let request =
+            TriggerRequest { git_ref: git_ref.map(str::to_owned), workflow: Some("ci.yml".to_owned()), inputs };
         let triggered = self.admin.trigger("demo", &request).await.expect("triggered");
         assert_eq!(triggered.runs.len(), 1, "{triggered:?}");
         triggered.runs[0].id
@@ -535,4 +542,211 @@ async fn a_cache_saved_on_one_runner_is_restored_by_its_prefix_on_another() {
         assert!(log.iter().any(|logged| logged == line), "{line:?} is not in {log:#?}");
     }
     assert_eq!(entries(&restorer_dir.path().join("cache")).len(), 2, "the fetched entry and the one this run saved");
+}
+
+/// A cache under one key on every branch, so only the entries' scopes tell them apart.
+const BRANCH_CACHE: &str = r#"
+on: workflow_dispatch
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - uses: actions/cache@v4
+        with:
+          path: cached/
+          key: deps
+      - run: |
+          if [ -f cached/value.txt ]; then echo "restored $(cat cached/value.txt)"; else
+            mkdir -p cached && echo "saved on ${{ github.ref_name }}" > cached/value.txt && cat cached/value.txt
+          fi
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_s_cache_entry_is_restored_only_where_github_would_even_on_the_runner_that_saved_it() {
+    let ferry = ferry(&[(".github/workflows/ci.yml", BRANCH_CACHE)]).await;
+    for branch in ["feature", "other"] {
+        git(&ferry.repo, &["branch", branch]);
+    }
+    let agent = ferry.agent();
+    let mut said = Vec::new();
+    for branch in ["feature", "main", "feature", "other"] {
+        let run_id = ferry.trigger_on(Some(branch), json!({})).await;
+        let detail = ferry.completed(run_id).await;
+        let log = ferry.log(run_id).await;
+        assert_eq!(job_states(&detail), ["build: completed success"], "{log:#?}");
+        let step_said = log.iter().filter_map(|line| line.strip_prefix("build 1: "));
+        // What the script said, not the save after the job.
+        said.extend(step_said.filter(|line| !line.starts_with("Cache saved")).map(|line| format!("{branch}: {line}")));
+    }
+    let (res, work_dir) = agent.stop().await;
+    res.expect("the agent stopped cleanly");
+    // The default branch does not restore what a branch saved, though this runner holds it;
+    // a branch restores its own entry first and the default branch's when it has none.
+    assert_eq!(
+        said,
+        [
+            "feature: saved on feature",
+            "main: saved on main",
+            "feature: restored saved on feature",
+            "other: restored saved on main",
+        ]
+    );
+    assert_eq!(entries(&work_dir.path().join("cache")).len(), 2, "one copy of each branch's entry");
+}
+
+/// `save` stores an entry; `look` asks for it three ways with `lookup-only`.
+const LOOKUP_ONLY: &str = r#"
+on:
+  workflow_dispatch:
+    inputs:
+      mode: { required: true }
+jobs:
+  save:
+    if: inputs.mode == 'save'
+    runs-on: self-hosted
+    steps:
+      - run: mkdir -p cached && echo kept > cached/value.txt
+      - uses: actions/cache/save@v4
+        with:
+          path: cached/
+          key: deps-1
+  look:
+    if: inputs.mode == 'look'
+    runs-on: self-hosted
+    steps:
+      - uses: actions/cache/restore@v4
+        id: exact
+        with:
+          path: cached/
+          key: deps-1
+          lookup-only: true
+      - uses: actions/cache/restore@v4
+        id: prefix
+        with:
+          path: cached/
+          key: deps-2
+          restore-keys: deps-
+          lookup-only: true
+      - uses: actions/cache/restore@v4
+        id: none
+        with:
+          path: cached/
+          key: other
+          lookup-only: true
+      - run: |
+          echo "hit=${{ steps.exact.outputs.cache-hit }} primary=${{ steps.exact.outputs.cache-primary-key }} matched=${{ steps.exact.outputs.cache-matched-key }}"
+          echo "hit=${{ steps.prefix.outputs.cache-hit }} primary=${{ steps.prefix.outputs.cache-primary-key }} matched=${{ steps.prefix.outputs.cache-matched-key }}"
+          echo "hit=${{ steps.none.outputs.cache-hit }} primary=${{ steps.none.outputs.cache-primary-key }} matched=${{ steps.none.outputs.cache-matched-key }}"
+          test -e cached && echo "cached/ was restored" || echo "cached/ is absent"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_only_restore_says_what_it_would_restore_and_fetches_nothing() {
+    let ferry = ferry(&[(".github/workflows/ci.yml", LOOKUP_ONLY)]).await;
+    let saver = ferry.agent_as("saver", &["self-hosted"]).await;
+    let saved = ferry.trigger(json!({"mode": "save"})).await;
+    let detail = ferry.completed(saved).await;
+    assert_eq!(detail.run.conclusion.map(|c| c.as_str()), Some("success"), "{detail:#?}");
+    let (res, _saver_dir) = saver.stop().await;
+    res.expect("the saver stopped cleanly");
+
+    let looker = ferry.agent_as("looker", &["self-hosted"]).await;
+    let looked = ferry.trigger(json!({"mode": "look"})).await;
+    let detail = ferry.completed(looked).await;
+    let (res, looker_dir) = looker.stop().await;
+    res.expect("the looker stopped cleanly");
+    let log = ferry.log(looked).await;
+    assert_eq!(detail.run.conclusion.map(|c| c.as_str()), Some("success"), "{detail:#?}\n{log:#?}");
+    let cache = looker_dir.path().join("cache");
+    let fetched = std::fs::read_dir(&cache).map(|dir| dir.count()).unwrap_or(0);
+    assert_eq!(fetched, 0, "nothing was fetched into {}", cache.display());
+    let said: Vec<&str> = log.iter().map(String::as_str).collect();
+    assert_eq!(
+        said,
+        [
+            "look 0: Cache found and can be restored from key: deps-1",
+            "look 1: Cache found and can be restored from key: deps-1",
+            "look 2: Cache not found for input keys: other",
+            "look 3: hit=true primary=deps-1 matched=deps-1",
+            "look 3: hit=false primary=deps-2 matched=deps-1",
+            "look 3: hit=false primary=other matched=",
+            "look 3: cached/ is absent",
+        ]
+    );
+}
+
+/// `make` stores `out` for 3 days; `remake`, on another runner, replaces it with
+/// `overwrite: true` for 2 days once the gate file is there; `bad` asks for a retention that
+/// is no number of days.
+const KEPT_AND_REPLACED: &str = r#"
+on:
+  workflow_dispatch:
+    inputs:
+      gate: { required: true }
+jobs:
+  make:
+    runs-on: [self-hosted, maker]
+    steps:
+      - run: mkdir -p out && echo "first" > out/result.txt
+      - uses: actions/upload-artifact@v4
+        with:
+          name: out
+          path: out/
+          retention-days: 3
+      - uses: actions/upload-artifact@v4
+        continue-on-error: true
+        with:
+          name: bad
+          path: out/
+          retention-days: two weeks
+  remake:
+    needs: make
+    runs-on: [self-hosted, remaker]
+    steps:
+      - run: |
+          until [ -e "${{ inputs.gate }}" ]; do sleep 0.01; done
+          mkdir -p out && echo "second, longer" > out/result.txt
+      - uses: actions/upload-artifact@v4
+        with:
+          name: out
+          path: out/
+          overwrite: true
+          retention-days: 2
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_artifact_keeps_its_retention_days_and_overwrite_replaces_it_from_another_runner() {
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    let ferry = ferry(&[(".github/workflows/ci.yml", KEPT_AND_REPLACED)]).await;
+    let run_id = ferry.trigger(json!({"gate": ferry.gate})).await;
+    let maker = ferry.agent_as("maker", &["self-hosted", "maker"]).await;
+    let remaker = ferry.agent_as("remaker", &["self-hosted", "remaker"]).await;
+    let first = until("make to store `out`", async || {
+        let artifacts = ferry.admin.run_artifacts(run_id).await.expect("the run's artifacts");
+        artifacts.into_iter().find(|artifact| artifact.job.as_deref() == Some("make"))
+    })
+    .await;
+    ferry.open_gate();
+    let detail = ferry.completed(run_id).await;
+    for agent in [maker, remaker] {
+        let (res, _work_dir) = agent.stop().await;
+        res.expect("the agent stopped cleanly");
+    }
+    let log = ferry.log(run_id).await;
+    assert_eq!(job_states(&detail), ["make: completed success", "remake: completed success"], "{detail:#?}\n{log:#?}");
+    assert_eq!(first.expires_at.map(|expiry| (expiry - first.created_at) / DAY_MS), Some(3), "{first:?}");
+    assert!(
+        log.iter()
+            .any(|line| line.starts_with("make 2: error: invalid retention-days `two weeks`: give a whole number")),
+        "{log:#?}"
+    );
+    let artifacts = ferry.admin.run_artifacts(run_id).await.expect("the run's artifacts");
+    let listed: Vec<(&str, u64, Option<&str>, Option<i64>)> = artifacts
+        .iter()
+        .map(|artifact| {
+            let days = artifact.expires_at.map(|expiry| (expiry - artifact.created_at) / DAY_MS);
+            (artifact.name.as_str(), artifact.size, artifact.job.as_deref(), days)
+        })
+        .collect();
+    assert_eq!(listed, [("out", 15, Some("remake"), Some(2))], "the second replaced the first");
 }

@@ -213,7 +213,9 @@ pub(crate) async fn check_files(
 }
 
 /// `POST /api/v1/runner/jobs/{id}/artifacts`: records an artifact of the job's run whose
-/// blobs were uploaded; it expires after the server's artifact retention.
+/// blobs were uploaded; it expires after the days it asks for, at most the server's artifact
+/// retention (GitHub's `retention-days` cannot exceed the repository's setting either). With
+/// `overwrite` it replaces the run's artifact of its name.
 #[utoipa::path(
     post,
     path = "/api/v1/runner/jobs/{id}/artifacts",
@@ -224,9 +226,9 @@ pub(crate) async fn check_files(
     security(("runner" = [])),
     responses(
         (status = 201, description = "Recorded", body = ArtifactView),
-        (status = 400, description = "A bad name, path or digest, or a path given twice", body = ErrorBody),
+        (status = 400, description = "A bad name, path, digest or retention, or a path given twice", body = ErrorBody),
         (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
-        (status = 409, description = "The run has an artifact of this name, or the job is not in progress on this runner", body = ErrorBody),
+        (status = 409, description = "The run has an artifact of this name (and `overwrite` is not set), or the job is not in progress on this runner", body = ErrorBody),
         crate::api::BodyRefusals,
     ),
 )]
@@ -238,13 +240,22 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<ArtifactView>), ApiError> {
     let job = held_job(&state, runner.id, id).await?;
     check_artifact_name(&upload.name)?;
+    if upload.retention_days == Some(0) {
+        return Err(ApiError::bad_request(
+            "retention_days must be at least 1; leave it out for the server's retention",
+        ));
+    }
     check_files(&state, &upload.files).await?;
     let manifest = ArtifactManifest { files: upload.files };
     let json = serde_json::to_vec(&manifest).expect("a manifest is JSON");
     let digest = state.blobs.write_bytes(json).await?;
     let size: u64 = manifest.files.iter().map(|file| file.size).sum();
     let now = now_ms();
-    let retention_ms = i64::try_from(state.pipeline.artifact_retention.as_millis()).unwrap_or(i64::MAX);
+    let server_retention = state.pipeline.artifact_retention;
+    let retention = upload.retention_days.map_or(server_retention, |days| {
+        std::time::Duration::from_secs(u64::from(days) * 24 * 60 * 60).min(server_retention)
+    });
+    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
     let new_artifact = NewArtifact {
         run_id: job.run_id,
         job_id: Some(job.id),
@@ -253,17 +264,26 @@ pub(crate) async fn create(
         size: i64::try_from(size).unwrap_or(i64::MAX),
         expires_at: Some(now.saturating_add(retention_ms)),
     };
-    let artifact = match state.store.artifacts().create(&new_artifact, now).await {
+    let stored = if upload.overwrite {
+        state.store.artifacts().replace(&new_artifact, now).await
+    } else {
+        state.store.artifacts().create(&new_artifact, now).await
+    };
+    let artifact = match stored {
         Ok(artifact) => artifact,
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                format!("run {} already has an artifact named {:?}", job.run_id, upload.name),
+                format!(
+                    "run {} already has an artifact named {:?}; use another name or `overwrite: true`",
+                    job.run_id, upload.name
+                ),
             ));
         }
         Err(error) => return Err(error.into()),
     };
-    info!(run.id = job.run_id, job.id = job.id, artifact = %artifact.name, size, "job {} stored artifact {} ({size} bytes)", job.name, artifact.name);
+    info!(run.id = job.run_id, job.id = job.id, artifact = %artifact.name, size, retention_s = retention.as_secs(),
+        overwrite = upload.overwrite, "job {} stored artifact {} ({size} bytes)", job.name, artifact.name);
     let view = ArtifactView {
         name: artifact.name,
         size,

@@ -1,8 +1,14 @@
 //! `actions/cache` through the server: entries of the job's project, shared by all its
-//! runners. A runner uploads an entry's blobs (`blobs.rs`) and then its files
-//! (`POST /api/v1/runner/jobs/{id}/cache`); a key is stored once, as GitHub's caches are
-//! immutable. A lookup answers the entry GitHub would restore and keeps it for another
-//! [`CACHE_RETENTION`] from then: GitHub removes entries not used for 7 days.
+//! runners and scoped by ref as GitHub scopes them. A runner uploads an entry's blobs
+//! (`blobs.rs`) and then its files (`POST /api/v1/runner/jobs/{id}/cache`); the entry is
+//! saved under the run's own ref, once per key there, as GitHub's caches are immutable. A
+//! lookup answers the entry GitHub would restore, searching the run's own ref, then (for a
+//! pull request) its base branch, then the project's default branch, and keeps it for
+//! another [`CACHE_RETENTION`] from then: GitHub removes entries not used for 7 days.
+//!
+//! So a branch restores what its default branch saved but never what a sibling branch or a
+//! pull request saved, and a pull request, whose code anyone may propose, never writes into
+//! its base branch's entries.
 
 use std::time::Duration;
 
@@ -11,7 +17,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ferry_proto::artifacts::{ArtifactManifest, CacheEntryView, CacheLookup};
-use ferry_store::{CacheEntry, NewCacheEntry};
+use ferry_store::{CacheEntry, NewCacheEntry, Run, StoreError};
+use serde_json::Value;
 use tracing::{error, info};
 
 use crate::api::artifacts::{check_files, held_job, manifest_at};
@@ -38,21 +45,60 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The entry GitHub restores for `lookup` among `entries` (newest first): the key exactly,
-/// else the newest whose key starts with each restore key in turn.
+/// Where a run's cache entries go and which it may restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Scopes {
+    /// The run's own ref, where it saves entries.
+    own: String,
+    /// Where it restores from, in search order and without repeats: its own ref, then (for a
+    /// pull request) the base branch, then the default branch.
+    readable: Vec<String>,
+}
+
+/// The cache scopes of `run` in a project whose default branch is `default_branch` (a
+/// branch name), as GitHub scopes caches: by the run's `GITHUB_REF`, which for a pull
+/// request is `refs/pull/<number>/merge`.
+fn scopes(run: &Run, default_branch: &str) -> Scopes {
+    let mut readable = Vec::new();
+    let own = if run.event == "pull_request" {
+        // A pull request run's `git_ref` is its base branch (what `on.pull_request.branches`
+        // matches), so the base branch is restored from, after the pull request's own ref.
+        let info: Value = serde_json::from_str(&run.trigger_info).unwrap_or(Value::Null);
+        let own = match info.get("pull_request").and_then(Value::as_u64) {
+            Some(number) => format!("refs/pull/{number}/merge"),
+            // A run recorded before the server kept the number gets a scope of its own, so
+            // it never writes into its base branch's.
+            None => format!("refs/ferry/runs/{}", run.id),
+        };
+        readable.push(own.clone());
+        readable.push(run.git_ref.clone());
+        own
+    } else {
+        readable.push(run.git_ref.clone());
+        run.git_ref.clone()
+    };
+    readable.push(format!("refs/heads/{default_branch}"));
+    let mut seen = std::collections::HashSet::new();
+    readable.retain(|scope| !scope.is_empty() && seen.insert(scope.clone()));
+    Scopes { own, readable }
+}
+
+/// The entry GitHub restores for `lookup` among the entries of one scope (newest first):
+/// the key exactly, else the newest entry whose key starts with it, else the same for each
+/// restore key in turn.
 fn restored<'a>(entries: &'a [CacheEntry], lookup: &CacheLookup) -> Option<&'a CacheEntry> {
-    entries.iter().find(|entry| entry.key == lookup.key).or_else(|| {
-        lookup.restore_keys.iter().map(|prefix| prefix.trim()).filter(|prefix| !prefix.is_empty()).find_map(|prefix| {
-            entries
-                .iter()
-                .find(|entry| entry.key == prefix)
-                .or_else(|| entries.iter().find(|entry| entry.key.starts_with(prefix)))
-        })
+    let restore_keys = lookup.restore_keys.iter().map(|prefix| prefix.trim()).filter(|prefix| !prefix.is_empty());
+    std::iter::once(lookup.key.as_str()).chain(restore_keys).find_map(|prefix| {
+        entries
+            .iter()
+            .find(|entry| entry.key == prefix)
+            .or_else(|| entries.iter().find(|entry| entry.key.starts_with(prefix)))
     })
 }
 
 /// `POST /api/v1/runner/jobs/{id}/cache/lookup`: the cache entry of the job's project that
-/// `actions/cache` restores for these keys.
+/// `actions/cache` restores for these keys: in the run's own ref, else in its base branch
+/// (a pull request), else in the default branch.
 #[utoipa::path(
     post,
     path = "/api/v1/runner/jobs/{id}/cache/lookup",
@@ -77,9 +123,17 @@ pub(crate) async fn lookup(
 ) -> Result<Response, ApiError> {
     let job = held_job(&state, runner.id, id).await?;
     let run = state.store.runs().get(job.run_id).await?;
+    let project = state.store.projects().get(run.project_id).await?;
     let now = now_ms();
-    let entries = state.store.cache().list_for_project(run.project_id, now).await?;
-    let Some(entry) = restored(&entries, &lookup) else { return Ok(StatusCode::NO_CONTENT.into_response()) };
+    let mut found = None;
+    for scope in scopes(&run, &project.branch).readable {
+        let entries = state.store.cache().list_in_scope(run.project_id, &scope, now).await?;
+        if let Some(entry) = restored(&entries, &lookup) {
+            found = Some(entry.clone());
+            break;
+        }
+    }
+    let Some(entry) = found else { return Ok(StatusCode::NO_CONTENT.into_response()) };
     let manifest = manifest_at(&state, &entry.digest).await.map_err(|message| {
         error!(project.id = run.project_id, cache.key = %entry.key, "cache entry {}: {message}", entry.key);
         ApiError::new(
@@ -92,7 +146,7 @@ pub(crate) async fn lookup(
 }
 
 /// `POST /api/v1/runner/jobs/{id}/cache`: saves a cache entry of the job's project whose
-/// blobs were uploaded.
+/// blobs were uploaded, under the run's own ref.
 #[utoipa::path(
     post,
     path = "/api/v1/runner/jobs/{id}/cache",
@@ -105,7 +159,7 @@ pub(crate) async fn lookup(
         (status = 201, description = "Saved", body = CacheEntryView),
         (status = 400, description = "A bad key, path or digest, or a path given twice", body = ErrorBody),
         (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
-        (status = 409, description = "The project has an entry under this key, or the job is not in progress on this runner", body = ErrorBody),
+        (status = 409, description = "The run's ref has an entry under this key, or the job is not in progress on this runner", body = ErrorBody),
         (status = 422, description = "A blob was not uploaded, or its size is another", body = ErrorBody),
         crate::api::BodyRefusals,
     ),
@@ -120,12 +174,18 @@ pub(crate) async fn save(
     check_key(&upload.key)?;
     check_files(&state, &upload.files).await?;
     let run = state.store.runs().get(job.run_id).await?;
-    let now = now_ms();
-    if state.store.cache().get(run.project_id, &upload.key, now).await?.is_some() {
-        return Err(ApiError::new(
+    let project = state.store.projects().get(run.project_id).await?;
+    let scope = scopes(&run, &project.branch).own;
+    let taken = || {
+        ApiError::new(
             StatusCode::CONFLICT,
-            format!("the project has a cache entry under {:?}; entries are immutable, use another key", upload.key),
-        ));
+            format!("{scope} has a cache entry under {:?}; entries are immutable, use another key", upload.key),
+        )
+    };
+    let now = now_ms();
+    // Checked first so a taken key stores no manifest; the store checks again as it writes.
+    if state.store.cache().get(run.project_id, &scope, &upload.key, now).await?.is_some() {
+        return Err(taken());
     }
     let manifest = ArtifactManifest { files: upload.files };
     let json = serde_json::to_vec(&manifest).expect("a manifest is JSON");
@@ -133,6 +193,7 @@ pub(crate) async fn save(
     let size: u64 = manifest.files.iter().map(|file| file.size).sum();
     let new_entry = NewCacheEntry {
         project_id: run.project_id,
+        scope: &scope,
         key: &upload.key,
         digest: &digest,
         size: i64::try_from(size).unwrap_or(i64::MAX),
@@ -140,7 +201,16 @@ pub(crate) async fn save(
         job_id: Some(job.id),
         expires_at: Some(now.saturating_add(retention_ms())),
     };
-    let entry = state.store.cache().put(&new_entry, now).await?;
-    info!(run.id = job.run_id, job.id = job.id, cache.key = %entry.key, size, "job {} saved cache entry {} ({size} bytes)", job.name, entry.key);
+    let entry = match state.store.cache().put(&new_entry, now).await {
+        Ok(entry) => entry,
+        // Another runner saved the key since the check.
+        Err(StoreError::Conflict(_)) => return Err(taken()),
+        Err(error) => return Err(error.into()),
+    };
+    info!(run.id = job.run_id, job.id = job.id, cache.key = %entry.key, cache.scope = %entry.scope, size,
+        "job {} saved cache entry {} in {} ({size} bytes)", job.name, entry.key, entry.scope);
     Ok((StatusCode::CREATED, Json(CacheEntryView { key: entry.key, files: manifest.files })))
 }
+
+#[cfg(test)]
+mod tests;

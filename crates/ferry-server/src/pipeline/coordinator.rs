@@ -56,7 +56,9 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
     }
     let (workflow, _) = ferry_workflow::parse_workflow(&run.workflow_src, Dialect::for_path(&run.workflow_file));
     let Some(workflow) = workflow else {
-        store.runs().fail(run_id, "the workflow file does not parse; run `ferry lint` on it", now_ms()).await?;
+        let run =
+            store.runs().fail(run_id, "the workflow file does not parse; run `ferry lint` on it", now_ms()).await?;
+        status::report(state, &run, Reported::NotPlanned);
         return Ok(Vec::new());
     };
     let run_values = run_contexts(state, &run, &workflow).await?;
@@ -64,10 +66,11 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
     let group = match concurrency_group(&run_values, file, &workflow) {
         Ok(group) => group,
         Err(error) => {
-            store
+            let run = store
                 .runs()
                 .fail(run_id, &format!("the workflow's `concurrency:` does not evaluate: {error}"), now_ms())
                 .await?;
+            status::report(state, &run, Reported::NotPlanned);
             return Ok(Vec::new());
         }
     };
@@ -97,6 +100,7 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
                     follow_ups.push(holder);
                 }
                 info!(run.id = run_id, group = %key, holder, "run {run_id} waits for run {holder}, which holds concurrency group {key}");
+                status::report(state, &run, Reported::Waiting);
                 return Ok(follow_ups);
             }
         }

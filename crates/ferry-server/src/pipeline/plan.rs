@@ -9,6 +9,7 @@ use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value, json};
 use tracing::info;
 
+use crate::pipeline::status::{self, Reported};
 use crate::pipeline::{Mirror, MirrorError, advance};
 use crate::{AppState, now_ms};
 
@@ -144,7 +145,10 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
         } else {
             let error =
                 format!("the workflow has errors; fix them (`ferry lint` shows the same):\n{}", errors.join("\n"));
-            state.store.runs().fail(run.id, &error, now_ms()).await?
+            let run = state.store.runs().fail(run.id, &error, now_ms()).await?;
+            // `advance` leaves a completed run alone, so the forge hears of it only here.
+            status::report(state, &run, Reported::NotPlanned);
+            run
         };
         runs.push(run);
     }

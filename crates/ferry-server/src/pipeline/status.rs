@@ -1,6 +1,7 @@
-//! Commit statuses on the forge: when a run that a forge's webhook started begins and when it
-//! completes, and its project has the secret `FERRY_FORGE_TOKEN`, the run's state is posted
-//! to that forge as the status `ferry/<workflow file>` of the run's commit.
+//! Commit statuses on the forge: when a run that a forge's webhook started waits for its
+//! `concurrency:` group, begins and completes (or fails before any job, as a workflow with
+//! errors does), and its project has the secret `FERRY_FORGE_TOKEN`, the run's state is
+//! posted to that forge as the status `ferry/<workflow file>` of the run's commit.
 //!
 //! - `request.rs`: the request for each forge, from the webhook payload (pure).
 //! - `send.rs`: the HTTP(S) client, a short time-out and one retry, each run's reports in order.
@@ -29,7 +30,7 @@ pub(crate) const TOKEN_SECRET: &str = "FERRY_FORGE_TOKEN";
 /// Reports `reported` about `run` to the forge whose webhook started it, in the background;
 /// the reports of one run reach the forge in the order they were made.
 pub(crate) fn report(state: &AppState, run: &Run, reported: Reported) {
-    let concluded = matches!(reported, Reported::Concluded(_));
+    let concluded = matches!(reported, Reported::Concluded(_) | Reported::NotPlanned);
     let (task_state, run) = (state.clone(), run.clone());
     state.pipeline.forge_status.in_order(run.id, concluded, async move { deliver(&task_state, &run, reported).await });
 }
@@ -57,6 +58,7 @@ async fn deliver(state: &AppState, run: &Run, reported: Reported) {
         workflow_file: &run.workflow_file,
         run_number: run.number,
         reported,
+        error: run.error.as_deref(),
         target_url: target_url.as_deref(),
     };
     let request = match status_request(&facts, &token) {

@@ -39,12 +39,24 @@ fn start(configure: impl FnOnce(&mut ferry_server::ServerConfig)) -> (TestServer
 }
 
 fn claimed(server: &TestServer) -> Claimed<'_> {
-    let body = json!({"workflow": "ci.yml"});
+    dispatched(server, "r1", None)
+}
+
+/// Dispatches `ci.yml` on `git_ref` (the project's branch when `None`) and claims the run's
+/// job as a new runner `runner`.
+fn dispatched<'a>(server: &'a TestServer, runner: &str, git_ref: Option<&str>) -> Claimed<'a> {
+    let body = json!({"workflow": "ci.yml", "git_ref": git_ref});
     let res = server.call("POST", "/api/v1/projects/web/trigger", Some(&server.admin), Some(&body));
     assert_eq!(res.status, 201, "{}", res.body);
     let run_id = res.json()["runs"][0]["id"].as_i64().expect("a run id");
-    let runner = ProtocolRunner::register(server, "r1", &["linux"]);
+    claim_as(server, runner, run_id)
+}
+
+/// Claims run `run_id`'s job, the only one queued, as a new runner `runner`.
+fn claim_as<'a>(server: &'a TestServer, runner: &str, run_id: i64) -> Claimed<'a> {
+    let runner = ProtocolRunner::register(server, runner, &["linux"]);
     let job = runner.claim(1000).expect("the build job");
+    assert_eq!(job["run_id"].as_i64(), Some(run_id), "{job}");
     let job_id = job["job_id"].as_i64().expect("a job id");
     Claimed { server, runner, run_id, job_id }
 }
@@ -67,12 +79,28 @@ impl Claimed<'_> {
 
     /// Posts the manifest of `files` as the artifact `name`, without uploading anything.
     fn manifest(&self, name: &str, files: &[(&str, &str)]) -> crate::Response {
+        self.manifest_with(name, files, &json!({}))
+    }
+
+    /// [`Claimed::manifest`] with the fields of `extra` (`retention_days`, `overwrite`).
+    fn manifest_with(&self, name: &str, files: &[(&str, &str)], extra: &Value) -> crate::Response {
         let files: Vec<Value> = files
             .iter()
             .map(|(path, text)| json!({"path": path, "sha256": sha256(text.as_bytes()), "size": text.len(), "mode": 0o644}))
             .collect();
-        self.runner
-            .call(&format!("/api/v1/runner/jobs/{}/artifacts", self.job_id), &json!({"name": name, "files": files}))
+        let mut body = json!({"name": name, "files": files});
+        for (field, value) in extra.as_object().expect("an object") {
+            body[field] = value.clone();
+        }
+        self.runner.call(&format!("/api/v1/runner/jobs/{}/artifacts", self.job_id), &body)
+    }
+
+    /// Uploads `files` and then the artifact `name` with the fields of `extra`; the answer.
+    fn artifact_with(&self, name: &str, files: &[(&str, &str)], extra: &Value) -> crate::Response {
+        for (_, text) in files {
+            assert_eq!(self.put_blob(&sha256(text.as_bytes()), text.as_bytes()), 204);
+        }
+        self.manifest_with(name, files, extra)
     }
 
     /// Uploads `files` (path, bytes) as blobs and saves them as the cache entry `key`; the answer.
@@ -85,6 +113,20 @@ impl Claimed<'_> {
             .map(|(path, text)| json!({"path": path, "sha256": sha256(text.as_bytes()), "size": text.len(), "mode": 0o644}))
             .collect();
         self.runner.call(&format!("/api/v1/runner/jobs/{}/cache", self.job_id), &json!({"key": key, "files": files}))
+    }
+
+    /// The key of the entry a lookup restores and the digest of its first file, if any.
+    fn lookup_entry(&self, key: &str, restore_keys: &[&str]) -> Option<(String, String)> {
+        let body = json!({"key": key, "restore_keys": restore_keys});
+        let res = self.runner.call(&format!("/api/v1/runner/jobs/{}/cache/lookup", self.job_id), &body);
+        match res.status {
+            204 => None,
+            200 => Some((
+                res.json()["key"].as_str().expect("a key").to_owned(),
+                res.json()["files"][0]["sha256"].as_str().expect("a file").to_owned(),
+            )),
+            status => panic!("lookup answered {status}: {}", res.body),
+        }
     }
 
     /// The key of the entry a lookup restores, or `204` for none.
@@ -272,6 +314,148 @@ fn a_cache_key_is_saved_once_and_only_with_its_blobs_uploaded() {
 }
 
 #[test]
+fn an_artifact_is_kept_the_days_it_asks_for_but_never_longer_than_the_server_keeps_artifacts() {
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    let (server, _repo) = start(|config| config.artifact_retention = Duration::from_secs(30 * 24 * 60 * 60));
+    let job = claimed(&server);
+    let kept_days = |res: crate::Response| {
+        assert_eq!(res.status, 201, "{}", res.body);
+        let view = res.json();
+        (view["expires_at"].as_i64().expect("an expiry") - view["created_at"].as_i64().expect("a time")) / DAY_MS
+    };
+    let files = [("a.txt", "hello\n")];
+    assert_eq!(kept_days(job.artifact_with("short", &files, &json!({"retention_days": 5}))), 5);
+    assert_eq!(kept_days(job.artifact_with("long", &files, &json!({"retention_days": 365}))), 30, "capped");
+    assert_eq!(kept_days(job.artifact_with("default", &files, &json!({}))), 30);
+    let zero = job.manifest_with("zero", &files, &json!({"retention_days": 0}));
+    assert_eq!(zero.status, 400, "{}", zero.body);
+    assert_eq!(zero.json()["error"], "retention_days must be at least 1; leave it out for the server's retention");
+    let listed = server.call("GET", &format!("/api/v1/runs/{}/artifacts", job.run_id), Some(&server.admin), None);
+    let kept: Vec<(String, i64)> = listed
+        .json()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|view| {
+            let days = (view["expires_at"].as_i64().expect("an expiry") - view["created_at"].as_i64().expect("a time"))
+                / DAY_MS;
+            (view["name"].as_str().expect("a name").to_owned(), days)
+        })
+        .collect();
+    assert_eq!(kept, [("default".to_owned(), 30), ("long".to_owned(), 30), ("short".to_owned(), 5)]);
+}
+
+/// A workflow that runs for dispatches and pull requests.
+const DISPATCH_OR_PULL: &str = r#"
+on: [workflow_dispatch, pull_request]
+jobs:
+  build:
+    runs-on: linux
+    steps:
+      - run: make
+"#;
+
+#[test]
+fn cache_entries_are_scoped_by_ref_as_on_github() {
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", DISPATCH_OR_PULL)]);
+    for branch in ["feature", "release", "other"] {
+        repo.branch(branch);
+    }
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let main = dispatched(&server, "on-main", None);
+    let feature = dispatched(&server, "on-feature", Some("feature"));
+    let release = dispatched(&server, "on-release", Some("release"));
+    let other = dispatched(&server, "on-other", Some("other"));
+    let saves = [
+        (&main, "deps-1", "main's deps-1"),
+        (&feature, "deps-2", "feature's deps-2"),
+        (&feature, "deps-1", "feature's deps-1"),
+        (&main, "deps-3", "main's deps-3"),
+        (&release, "rel-1", "release's rel-1"),
+    ];
+    for (job, key, text) in saves {
+        let res = job.save_cache(key, &[("a", text)]);
+        assert_eq!(res.status, 201, "{key}: {}", res.body);
+        // Entries are ordered by when they were saved, in milliseconds.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let taken = main.save_cache("deps-1", &[("a", "main's deps-1 again")]);
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert_eq!(
+        taken.json()["error"],
+        "refs/heads/main has a cache entry under \"deps-1\"; entries are immutable, use another key"
+    );
+
+    // A pull request from `feature` into `release`.
+    let body = json!({
+        "action": "opened", "number": 7,
+        "pull_request": {"number": 7, "title": "Faster", "head": {"ref": "feature", "sha": repo.head()}, "base": {"ref": "release"}},
+        "repository": {"full_name": "octo/web"}, "sender": {"login": "alice"},
+    });
+    let res = crate::hooks::github(&server, "web", "pull_request", body.to_string().as_bytes(), crate::hooks::SECRET);
+    assert_eq!(res.status, 202, "{}", res.body);
+    let pull = claim_as(&server, "on-pull", res.json()["runs"][0]["run"].as_i64().expect("a run"));
+
+    let texts =
+        ["main's deps-1", "feature's deps-2", "feature's deps-1", "main's deps-3", "release's rel-1", "the PR's rel-1"];
+    let restores = |job: &Claimed<'_>, key: &str, restore_keys: &[&str]| match job.lookup_entry(key, restore_keys) {
+        None => "none".to_owned(),
+        Some((key, digest)) => {
+            let text = texts.iter().find(|text| sha256(text.as_bytes()) == digest).expect("a known entry");
+            format!("{key}: {text}")
+        }
+    };
+    let found = [
+        // A branch's own entry comes first, even before a newer one of the default branch.
+        restores(&feature, "deps-1", &[]),
+        restores(&feature, "deps-9", &["deps-"]),
+        restores(&feature, "deps-3", &[]),
+        // The default branch sees none of its branches' entries; a sibling branch neither.
+        restores(&main, "deps-2", &[]),
+        restores(&other, "deps-2", &[]),
+        restores(&other, "deps-9", &["deps-"]),
+        // A pull request sees its base branch's and the default branch's, not its head's.
+        restores(&pull, "rel-1", &[]),
+        restores(&pull, "deps-1", &[]),
+        restores(&pull, "deps-2", &[]),
+        restores(&release, "deps-2", &[]),
+    ];
+    assert_eq!(
+        found,
+        [
+            "deps-1: feature's deps-1",
+            "deps-1: feature's deps-1",
+            "deps-3: main's deps-3",
+            "none",
+            "none",
+            "deps-3: main's deps-3",
+            "rel-1: release's rel-1",
+            "deps-1: main's deps-1",
+            "none",
+            "none",
+        ]
+    );
+
+    // A pull request saves under its own ref, never into its base branch's entries.
+    assert_eq!(pull.save_cache("rel-1", &[("a", "the PR's rel-1")]).status, 201);
+    assert_eq!(restores(&pull, "rel-1", &[]), "rel-1: the PR's rel-1");
+    assert_eq!(restores(&release, "rel-1", &[]), "rel-1: release's rel-1");
+    let rows = server.with_store(async |store| store.cache().all().await.expect("entries"));
+    let scopes: Vec<String> = rows.iter().map(|entry| format!("{} {}", entry.scope, entry.key)).collect();
+    assert_eq!(
+        scopes,
+        [
+            "refs/heads/main deps-1",
+            "refs/heads/feature deps-2",
+            "refs/heads/feature deps-1",
+            "refs/heads/main deps-3",
+            "refs/heads/release rel-1",
+            "refs/pull/7/merge rel-1",
+        ]
+    );
+}
+
+#[test]
 fn the_sweep_removes_expired_cache_entries_and_keeps_the_blobs_of_live_ones() {
     let (server, _repo) = start(|config| config.artifact_sweep_interval = Duration::ZERO);
     let job = claimed(&server);
@@ -279,7 +463,8 @@ fn the_sweep_removes_expired_cache_entries_and_keeps_the_blobs_of_live_ones() {
     assert_eq!(job.save_cache("live", &[("a", "live\n")]).status, 201);
     server.with_store(async |store| {
         let run = store.runs().get(job.run_id).await.expect("the run");
-        let entry = store.cache().get(run.project_id, "old", 0).await.expect("entries").expect("old");
+        let entry =
+            store.cache().get(run.project_id, "refs/heads/main", "old", 0).await.expect("entries").expect("old");
         store.cache().set_expiry(entry.id, Some(1)).await.expect("expired");
     });
     assert_eq!(job.lookup_cache("old", &[]), "204");
@@ -290,6 +475,40 @@ fn the_sweep_removes_expired_cache_entries_and_keeps_the_blobs_of_live_ones() {
     let keys: Vec<&str> = rows.iter().map(|entry| entry.key.as_str()).collect();
     assert_eq!(keys, ["live"]);
     assert!(job.blob_file(&rows[0].digest).exists(), "the live manifest stays");
+}
+
+#[test]
+fn an_artifact_with_overwrite_replaces_the_one_of_its_name_whose_blobs_the_sweep_removes() {
+    let (server, _repo) = start(|config| config.artifact_sweep_interval = Duration::ZERO);
+    let job = claimed(&server);
+    assert_eq!(job.artifact("out", &[("old.txt", "only old\n"), ("shared.txt", "shared\n")]).status, 201);
+    let old_row = server.with_store(async |store| store.artifacts().all().await.expect("artifacts")).remove(0);
+    let taken = job.artifact_with("out", &[("new.txt", "new\n")], &json!({"overwrite": false}));
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert_eq!(
+        taken.json()["error"],
+        format!("run {} already has an artifact named \"out\"; use another name or `overwrite: true`", job.run_id)
+    );
+    assert_eq!(job.listed(), [r#"out 16 "build" ["old.txt", "shared.txt"]"#]);
+
+    let res =
+        job.artifact_with("out", &[("new.txt", "new\n"), ("shared.txt", "shared\n")], &json!({"overwrite": true}));
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(job.listed(), [r#"out 11 "build" ["new.txt", "shared.txt"]"#]);
+    let rows = server.with_store(async |store| store.artifacts().all().await.expect("artifacts"));
+    let names: Vec<&str> = rows.iter().map(|artifact| artifact.name.as_str()).collect();
+    assert_eq!(names, ["out"], "the old row is gone");
+    // The old artifact's blobs stay for the sweep, which removes those no artifact references.
+    assert!(job.blob_file(&old_row.digest).exists(), "the old manifest waits for the sweep");
+    let root = server.dir.path().join("data/blobs/sha256");
+    backdate_blobs_and_wait_for_the_sweep(&root, &job.blob_file(&sha256(b"only old\n")));
+    assert!(!job.blob_file(&old_row.digest).exists(), "the old manifest is swept");
+    assert!(job.blob_file(&sha256(b"shared\n")).exists(), "a blob the new artifact references stays");
+    assert!(job.blob_file(&rows[0].digest).exists(), "the new manifest stays");
+    let viewer = server.token("viewer");
+    let download = server.call("GET", &format!("/api/v1/runs/{}/artifacts/out", job.run_id), Some(&viewer), None);
+    assert_eq!(download.status, 200, "{}", download.body);
+    assert!(download.body.contains("new.txt") && !download.body.contains("old.txt"), "{}", download.body);
 }
 
 #[test]

@@ -1,6 +1,8 @@
-//! Commit statuses: a run a webhook started reports `pending` and then its conclusion to the
-//! forge, with the project's `FERRY_FORGE_TOKEN`; without the secret nothing is sent. The
-//! forge is a stand-in HTTP server on loopback that records what it is sent.
+//! Commit statuses: a run a webhook started reports `pending` (while it waits for its
+//! `concurrency:` group, and when it starts) and then its conclusion to the forge, with the
+//! project's `FERRY_FORGE_TOKEN`, and a workflow with errors reports its failed run; without
+//! the secret nothing is sent. The forge is a stand-in HTTP server on loopback that records
+//! what it is sent.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -232,6 +234,82 @@ fn a_failed_run_reports_failure_and_a_project_without_the_token_reports_nothing(
         [
             format!("POST /repos/octo/web/statuses/{sha} pending ferry/ci.yml Bearer ghp_t0ken"),
             format!("POST /repos/octo/web/statuses/{sha} failure ferry/ci.yml Bearer ghp_t0ken"),
+        ]
+    );
+}
+
+/// `state description` of each request, in the order they came.
+fn states(requests: &[Recorded]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|request| {
+            format!(
+                "{} {}",
+                request.body["state"].as_str().unwrap_or("-"),
+                request.body["description"].as_str().unwrap_or("-")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_workflow_with_errors_reports_failure_with_the_reason() {
+    let forge = FakeForge::start();
+    let broken = "on: { push: { branches: [main] } }\njobs:\n  build: { runs-on: linux, needs: [nope], steps: [{ run: 'true' }] }\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", broken)]);
+    let sha = repo.head();
+    let server = TestServer::start();
+    add_project(&server, "web", &repo, Some("ghp_t0ken"));
+    let run_id = push(&server, "web", &sha, &forge);
+    let run = server.call("GET", &format!("/api/v1/runs/{run_id}"), Some(&server.admin), None).json();
+    assert_eq!(
+        (run["run"]["status"].as_str(), run["run"]["conclusion"].as_str()),
+        (Some("completed"), Some("failure"))
+    );
+    let requests = forge.wait_for(1);
+    assert_eq!(
+        statuses(&requests),
+        [format!("POST /repos/octo/web/statuses/{sha} failure ferry/ci.yml Bearer ghp_t0ken")]
+    );
+    assert_eq!(
+        requests[0].body["description"],
+        "Run 1 failed: the workflow has errors; fix them (`ferry lint` shows the same)"
+    );
+}
+
+#[test]
+fn a_run_waiting_for_its_concurrency_group_reports_pending_until_it_starts() {
+    let forge = FakeForge::start();
+    let grouped = "on: { push: { branches: [main] } }\nconcurrency: { group: deploy }\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", grouped)]);
+    let sha = repo.head();
+    let server = TestServer::start();
+    add_project(&server, "web", &repo, Some("ghp_t0ken"));
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    let first = push(&server, "web", &sha, &forge);
+    let second = push(&server, "web", &sha, &forge);
+    let requests = forge.wait_for(2);
+    let mut reported = states(&requests);
+    // The two runs report independently; each run's reports come in order.
+    reported.sort();
+    assert_eq!(reported, ["pending Run 1 is running", "pending Run 2 is waiting for its concurrency group"]);
+    let job = runner.claim(5_000).expect("the first run's job");
+    assert_eq!(job["run_id"].as_i64(), Some(first), "{job}");
+    let waiting = runner.claim(0);
+    assert!(waiting.is_none(), "the second run has no job queued while it waits: {waiting:?}");
+    runner.finish(&job, &["building"], "success", json!({}));
+    run_job(&server, &runner, second, "success");
+    let requests = forge.wait_for(5);
+    let of_run = |number: &str| -> Vec<String> {
+        states(&requests).into_iter().filter(|line| line.contains(&format!("Run {number} "))).collect()
+    };
+    assert_eq!(of_run("1"), ["pending Run 1 is running", "success Run 1 concluded success"]);
+    assert_eq!(
+        of_run("2"),
+        [
+            "pending Run 2 is waiting for its concurrency group",
+            "pending Run 2 is running",
+            "success Run 2 concluded success"
         ]
     );
 }

@@ -245,6 +245,11 @@ impl TestRepo {
         self.git(&["rev-parse", "HEAD"])
     }
 
+    /// Makes branch `name` at the current commit.
+    pub fn branch(&self, name: &str) {
+        self.git(&["branch", name]);
+    }
+
     fn git(&self, args: &[&str]) -> String {
         let out = std::process::Command::new("git").arg("-C").arg(self.dir.path()).args(args).output().expect("git");
         assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));

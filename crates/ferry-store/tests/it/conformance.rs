@@ -39,6 +39,7 @@ pub async fn run(new_db: fn() -> TestDb) {
         pipeline_bookkeeping,
         runner_event_batches,
     );
+    cache_entries_from_before_scopes_join_the_default_branch(new_db()).await;
 }
 
 fn project(name: &str) -> NewProject<'_> {
@@ -485,15 +486,28 @@ async fn artifacts_and_cache(store: Store, _db: &TestDb) {
         artifacts.create(&NewArtifact { name: "report", expires_at: None, ..artifact }, 100).await.expect("create");
     let dup = artifacts.create(&artifact, 101).await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
-    assert_eq!(artifacts.list_for_run(run).await.expect("list"), [dist.clone(), report]);
+    assert_eq!(artifacts.list_for_run(run).await.expect("list"), [dist.clone(), report.clone()]);
+    // `overwrite: true`: a new row takes the name, the old one is gone.
+    let newer = NewArtifact { digest: "sha256:dd", size: 7, ..artifact };
+    let dist = artifacts.replace(&newer, 150).await.expect("replace");
+    assert_eq!((dist.digest.as_str(), dist.size, dist.created_at), ("sha256:dd", 7, 150));
+    assert_eq!(artifacts.list_for_run(run).await.expect("list"), [dist.clone(), report.clone()]);
+    assert_eq!(artifacts.all().await.expect("all").len(), 2, "the replaced row is gone");
+    let fresh = artifacts.replace(&NewArtifact { name: "fresh", ..newer }, 160).await.expect("a free name");
+    assert_eq!(artifacts.list_for_run(run).await.expect("list"), [dist.clone(), fresh.clone(), report]);
+    artifacts.delete(fresh.id).await.expect("delete");
+    let missing_run = artifacts.replace(&NewArtifact { run_id: run + 100, ..newer }, 170).await;
+    assert!(matches!(missing_run, Err(StoreError::Conflict(_))), "{missing_run:?}");
     assert_eq!(artifacts.expired(999).await.expect("expired"), []);
     assert_eq!(artifacts.expired(1_000).await.expect("expired"), std::slice::from_ref(&dist));
     artifacts.delete(dist.id).await.expect("delete");
     assert_eq!(artifacts.expired(5_000).await.expect("expired"), []);
 
     let cache = store.cache();
+    let main = "refs/heads/main";
     let entry = NewCacheEntry {
         project_id,
+        scope: main,
         key: "cargo-Linux-abc",
         digest: "sha256:bb",
         size: 7,
@@ -501,26 +515,126 @@ async fn artifacts_and_cache(store: Store, _db: &TestDb) {
         job_id: None,
         expires_at: Some(2_000),
     };
-    cache.put(&entry, 100).await.expect("put");
-    let replaced = cache.put(&NewCacheEntry { digest: "sha256:cc", ..entry }, 200).await.expect("replace");
-    assert_eq!(cache.get(project_id, "cargo-Linux-abc", 1_999).await.expect("get"), Some(replaced.clone()));
-    assert_eq!(replaced.digest, "sha256:cc");
-    assert_eq!(cache.get(project_id, "cargo-Linux-abc", 2_000).await.expect("get"), None, "expired");
-    assert_eq!(cache.expired(2_000).await.expect("expired"), std::slice::from_ref(&replaced));
-    let newer = cache.put(&NewCacheEntry { key: "cargo-Linux-def", ..entry }, 300).await.expect("put");
+    let saved = cache.put(&entry, 100).await.expect("put");
+    let again = cache.put(&NewCacheEntry { digest: "sha256:cc", ..entry }, 200).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "entries are immutable: {again:?}");
+    assert_eq!(cache.get(project_id, main, "cargo-Linux-abc", 1_999).await.expect("get"), Some(saved.clone()));
+    assert_eq!(cache.get(project_id, main, "cargo-Linux-abc", 2_000).await.expect("get"), None, "expired");
+    assert_eq!(cache.expired(2_000).await.expect("expired"), std::slice::from_ref(&saved));
+    // An expired entry the sweep has not deleted yet gives way to a new one under its key.
+    let replaced =
+        cache.put(&NewCacheEntry { digest: "sha256:cc", ..entry }, 2_000).await.expect("replacing an expired entry");
+    assert_eq!((replaced.id, replaced.digest.as_str(), replaced.created_at), (saved.id, "sha256:cc", 2_000));
+    assert_eq!(cache.get(project_id, main, "cargo-Linux-abc", 2_500).await.expect("get"), None, "still expired");
+    cache.set_expiry(replaced.id, Some(5_000)).await.expect("kept for longer");
+
+    // A key is unique per scope: another branch saves its own entry under it.
+    let feature = "refs/heads/feature";
+    let own = NewCacheEntry { scope: feature, digest: "sha256:dd", expires_at: Some(4_000), ..entry };
+    let on_feature = cache.put(&own, 2_100).await.expect("the key in another scope");
+    assert_eq!(cache.get(project_id, feature, "cargo-Linux-abc", 2_500).await.expect("get"), Some(on_feature.clone()));
+    assert_eq!(
+        cache.get(project_id, main, "cargo-Linux-abc", 2_500).await.expect("get").map(|entry| entry.digest),
+        Some("sha256:cc".to_owned())
+    );
+    let newer =
+        cache.put(&NewCacheEntry { key: "cargo-Linux-def", expires_at: None, ..entry }, 2_200).await.expect("put");
+    let kept = cache.put(&NewCacheEntry { key: "cargo-Linux-def", ..entry }, 9_000).await;
+    assert!(matches!(kept, Err(StoreError::Conflict(_))), "an entry kept for good stays: {kept:?}");
     let keys = |entries: Vec<CacheEntry>| entries.into_iter().map(|entry| entry.key).collect::<Vec<_>>();
     assert_eq!(
-        keys(cache.list_for_project(project_id, 1_999).await.expect("list")),
-        ["cargo-Linux-def", "cargo-Linux-abc"]
+        keys(cache.list_in_scope(project_id, main, 2_500).await.expect("list")),
+        ["cargo-Linux-def", "cargo-Linux-abc"],
+        "newest first"
     );
-    cache.set_expiry(replaced.id, Some(5_000)).await.expect("kept for longer");
-    assert_eq!(keys(cache.list_for_project(project_id, 2_500).await.expect("list")), ["cargo-Linux-abc"]);
-    assert_eq!(keys(cache.list_for_project(project_id, 5_000).await.expect("list")), Vec::<String>::new());
-    assert_eq!(keys(cache.all().await.expect("all")), ["cargo-Linux-abc", "cargo-Linux-def"]);
+    assert_eq!(keys(cache.list_in_scope(project_id, feature, 2_500).await.expect("list")), ["cargo-Linux-abc"]);
+    assert_eq!(keys(cache.list_in_scope(project_id, feature, 4_000).await.expect("list")), Vec::<String>::new());
+    assert_eq!(keys(cache.list_in_scope(project_id, main, 5_000).await.expect("list")), ["cargo-Linux-def"]);
+    assert_eq!(keys(cache.list_in_scope(project_id, "refs/heads/other", 0).await.expect("list")), Vec::<String>::new());
+    let scopes: Vec<(String, String)> =
+        cache.all().await.expect("all").into_iter().map(|entry| (entry.scope, entry.key)).collect();
+    assert_eq!(
+        scopes,
+        [
+            (main.to_owned(), "cargo-Linux-abc".to_owned()),
+            (feature.to_owned(), "cargo-Linux-abc".to_owned()),
+            (main.to_owned(), "cargo-Linux-def".to_owned())
+        ]
+    );
     cache.delete(newer.id).await.expect("delete");
+    cache.delete(on_feature.id).await.expect("delete");
     cache.delete(replaced.id).await.expect("delete");
     assert!(matches!(cache.delete(replaced.id).await, Err(StoreError::NotFound { .. })));
     assert!(matches!(cache.set_expiry(replaced.id, None).await, Err(StoreError::NotFound { .. })));
+}
+
+/// A database as servers before cache scopes left it (migrations 1 to 3) with a cache
+/// entry: opening the store moves the entry into the default branch's scope, which every run
+/// restores from, so no run loses an entry it could restore before.
+async fn cache_entries_from_before_scopes_join_the_default_branch(db: TestDb) {
+    use sqlx::SqlSafeStr as _;
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    let postgres = db.url().starts_with("postgres");
+    let before: [(i64, &str, &'static str); 3] = if postgres {
+        [
+            (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
+            (2, "pipelines", include_str!("../../migrations/postgres/0002_pipelines.sql")),
+            (3, "compressed_logs", include_str!("../../migrations/postgres/0003_compressed_logs.sql")),
+        ]
+    } else {
+        [
+            (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
+            (2, "pipelines", include_str!("../../migrations/sqlite/0002_pipelines.sql")),
+            (3, "compressed_logs", include_str!("../../migrations/sqlite/0003_compressed_logs.sql")),
+        ]
+    };
+    let url = if postgres { db.url().to_owned() } else { format!("sqlite://{}?mode=rwc", db.url()) };
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.expect("connecting");
+    let migrations: Vec<Migration> = before
+        .into_iter()
+        .map(|(version, description, sql)| {
+            Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
+        })
+        .collect();
+    Migrator { migrations: migrations.into(), ..Migrator::DEFAULT }.run(&pool).await.expect("migrations 1 to 3");
+    let project_id: i64 = sqlx::query_scalar(
+        "INSERT INTO projects (name, repo, branch, webhook_secret, created_at)
+         VALUES ('web', '/srv/web.git', 'trunk', 'hook', 1) RETURNING id",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("a project");
+    sqlx::query(
+        "INSERT INTO cache_entries (project_id, cache_key, digest, size, created_at, expires_at)
+         VALUES ($1, 'deps-1', 'sha256:aa', 3, 2, 10000)",
+    )
+    .bind(project_id)
+    .execute(&pool)
+    .await
+    .expect("an entry");
+    pool.close().await;
+
+    let store = db.open().await;
+    let cache = store.cache();
+    let entry = cache.get(project_id, "refs/heads/trunk", "deps-1", 5).await.expect("get").expect("the old entry");
+    assert_eq!(
+        (entry.digest.as_str(), entry.size, entry.created_at, entry.expires_at),
+        ("sha256:aa", 3, 2, Some(10_000))
+    );
+    let same = NewCacheEntry {
+        project_id,
+        scope: "refs/heads/trunk",
+        key: "deps-1",
+        digest: "sha256:bb",
+        size: 1,
+        run_id: None,
+        job_id: None,
+        expires_at: None,
+    };
+    assert!(matches!(cache.put(&same, 5).await, Err(StoreError::Conflict(_))), "the key is taken in its scope");
+    cache.put(&NewCacheEntry { scope: "refs/heads/feature", ..same }, 5).await.expect("free in another scope");
+    store.close().await;
 }
 
 async fn concurrency_groups(store: Store, _db: &TestDb) {

@@ -21,10 +21,15 @@ use serde_json::{Value, json};
 /// What is reported about a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reported {
+    /// The run waits for another run of the project to let go of its `concurrency:` group.
+    Waiting,
     /// The run's first jobs were queued.
     Started,
     /// The run completed.
     Concluded(Conclusion),
+    /// The run failed before any job was planned (its workflow has errors, its
+    /// `concurrency:` does not evaluate); [`StatusFacts::error`] says why.
+    NotPlanned,
 }
 
 /// Everything the request is made from.
@@ -40,6 +45,8 @@ pub(crate) struct StatusFacts<'a> {
     /// The run's number in its project, for the description.
     pub(crate) run_number: i64,
     pub(crate) reported: Reported,
+    /// Why the run failed without running, for [`Reported::NotPlanned`]'s description.
+    pub(crate) error: Option<&'a str>,
     /// The run's page in Ferry's UI, when the server knows its own public URL.
     pub(crate) target_url: Option<&'a str>,
 }
@@ -56,6 +63,9 @@ pub(crate) struct StatusRequest {
 
 /// The headers whose values are the token.
 const SECRET_HEADERS: &[&str] = &["Authorization", "PRIVATE-TOKEN"];
+
+/// The longest description GitHub takes; longer ones are cut to it with `…`.
+const MAX_DESCRIPTION: usize = 140;
 
 impl std::fmt::Debug for StatusRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,9 +104,16 @@ pub(crate) fn status_request(facts: &StatusFacts<'_>, token: &str) -> Result<Sta
     let file = facts.workflow_file.rsplit('/').next().unwrap_or(facts.workflow_file);
     let context = format!("ferry/{file}");
     let description = match facts.reported {
+        Reported::Waiting => format!("Run {} is waiting for its concurrency group", facts.run_number),
         Reported::Started => format!("Run {} is running", facts.run_number),
         Reported::Concluded(conclusion) => format!("Run {} concluded {}", facts.run_number, conclusion.as_str()),
+        Reported::NotPlanned => {
+            // The reason's first line: the rest lists every error, which the run's page shows.
+            let reason = facts.error.and_then(|error| error.lines().next()).unwrap_or("it could not be planned");
+            format!("Run {} failed: {}", facts.run_number, reason.trim().trim_end_matches(':'))
+        }
     };
+    let description = shortened(&description);
     match facts.forge {
         Forge::GitHub => {
             let repo = github_repo_url(facts.payload)?;
@@ -153,9 +170,9 @@ pub(crate) fn status_request(facts: &StatusFacts<'_>, token: &str) -> Result<Sta
 /// GitHub's (and Gitea's) commit state for what is reported.
 fn github_state(reported: Reported) -> &'static str {
     match reported {
-        Reported::Started => "pending",
+        Reported::Waiting | Reported::Started => "pending",
         Reported::Concluded(Conclusion::Success | Conclusion::Skipped | Conclusion::Neutral) => "success",
-        Reported::Concluded(Conclusion::Failure) => "failure",
+        Reported::Concluded(Conclusion::Failure) | Reported::NotPlanned => "failure",
         Reported::Concluded(Conclusion::Cancelled) => "error",
     }
 }
@@ -163,11 +180,22 @@ fn github_state(reported: Reported) -> &'static str {
 /// GitLab's commit state for what is reported.
 fn gitlab_state(reported: Reported) -> &'static str {
     match reported {
+        Reported::Waiting => "pending",
         Reported::Started => "running",
         Reported::Concluded(Conclusion::Success | Conclusion::Skipped | Conclusion::Neutral) => "success",
-        Reported::Concluded(Conclusion::Failure) => "failed",
+        Reported::Concluded(Conclusion::Failure) | Reported::NotPlanned => "failed",
         Reported::Concluded(Conclusion::Cancelled) => "canceled",
     }
+}
+
+/// `text` cut to [`MAX_DESCRIPTION`] characters, the last of them `…` when cut.
+fn shortened(text: &str) -> String {
+    if text.chars().count() <= MAX_DESCRIPTION {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(MAX_DESCRIPTION - 1).collect();
+    cut.push('…');
+    cut
 }
 
 fn status_body(state: &str, context: &str, description: &str, target_url: Option<&str>) -> String {

@@ -32,6 +32,7 @@ fn try_request(forge: Forge, payload: &Value, reported: Reported) -> Result<supe
         workflow_file: ".github/workflows/ci.yml",
         run_number: 7,
         reported,
+        error: None,
         target_url: None,
     };
     status_request(&facts, "t0ken")
@@ -73,12 +74,14 @@ fn conclusions_map_to_each_forges_states() {
     let gitlab = json!({"project": {"id": 1, "web_url": "https://gitlab.com/o/r", "path_with_namespace": "o/r"}});
     let mut table = String::new();
     for reported in [
+        Reported::Waiting,
         STARTED,
         SUCCESS,
         Reported::Concluded(Conclusion::Failure),
         Reported::Concluded(Conclusion::Cancelled),
         Reported::Concluded(Conclusion::Skipped),
         Reported::Concluded(Conclusion::Neutral),
+        Reported::NotPlanned,
     ] {
         let github = try_request(Forge::GitHub, &github, reported).expect("a request");
         let github: Value = serde_json::from_str(&github.body).expect("JSON");
@@ -87,12 +90,51 @@ fn conclusions_map_to_each_forges_states() {
         table.push_str(&format!("{reported:?}: {} / {gitlab_state}\n", github["state"].as_str().unwrap_or("")));
     }
     assert_snapshot!(table, @"
+    Waiting: pending / pending
     Started: pending / running
     Concluded(Success): success / success
     Concluded(Failure): failure / failed
     Concluded(Cancelled): error / canceled
     Concluded(Skipped): success / success
     Concluded(Neutral): success / success
+    NotPlanned: failure / failed
+    ");
+}
+
+#[test]
+fn descriptions_say_what_the_run_does_and_why_it_failed_unplanned_in_at_most_140_characters() {
+    let github = json!({"repository": {"full_name": "o/r"}});
+    let description = |reported: Reported, error: Option<&str>| {
+        let facts = StatusFacts {
+            forge: Forge::GitHub,
+            payload: &github,
+            sha: SHA,
+            workflow_file: "ci.yml",
+            run_number: 7,
+            reported,
+            error,
+            target_url: None,
+        };
+        let request = status_request(&facts, "t0ken").expect("a request");
+        let body: Value = serde_json::from_str(&request.body).expect("JSON");
+        body["description"].as_str().unwrap_or("").to_owned()
+    };
+    let long = format!("the workflow's `concurrency:` does not evaluate: {}", "x".repeat(200));
+    let descriptions = [
+        description(Reported::Waiting, None),
+        description(
+            Reported::NotPlanned,
+            Some("the workflow has errors; fix them (`ferry lint` shows the same):\na:1:1: b"),
+        ),
+        description(Reported::NotPlanned, None),
+        description(Reported::NotPlanned, Some(&long)),
+    ];
+    assert_eq!(descriptions[3].chars().count(), 140, "{}", descriptions[3]);
+    assert_snapshot!(descriptions.join("\n"), @"
+    Run 7 is waiting for its concurrency group
+    Run 7 failed: the workflow has errors; fix them (`ferry lint` shows the same)
+    Run 7 failed: it could not be planned
+    Run 7 failed: the workflow's `concurrency:` does not evaluate: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…
     ");
 }
 
@@ -148,6 +190,7 @@ fn a_target_url_when_known_is_sent() {
         workflow_file: "ci.yml",
         run_number: 1,
         reported: STARTED,
+        error: None,
         target_url: Some("https://ferry.example/ui/runs/1"),
     };
     let request = status_request(&facts, "t").expect("a request");
@@ -195,6 +238,7 @@ fn a_sha_that_is_not_hex_gets_no_request() {
         workflow_file: "ci.yml",
         run_number: 1,
         reported: STARTED,
+        error: None,
         target_url: None,
     };
     assert_eq!(
