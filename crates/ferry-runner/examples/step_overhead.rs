@@ -42,7 +42,7 @@ fn main() -> std::io::Result<()> {
         let (_cancel, mut cancelled) = tokio::sync::watch::channel(false);
         let start = Instant::now();
         for _ in 0..n_steps {
-            run_process(&spec, &mut cancelled, &mut |_, _| {}, None).await?;
+            run_process(&spec, &mut cancelled, &mut |_, _: &str| {}, None).await?;
         }
         std::io::Result::Ok(start.elapsed())
     })?;

@@ -41,6 +41,7 @@ struct Budget {
 fn cost(event: &JobEvent) -> usize {
     let text = match event {
         JobEvent::Line { text, .. } => text.len(),
+        JobEvent::Lines { lines, .. } => lines.iter().map(|line| line.len() + 8).sum(),
         JobEvent::StepStarted { name, .. } => name.len(),
         JobEvent::Group { title, .. } => title.len(),
         JobEvent::Annotation { annotation, .. } => annotation.message.len(),

@@ -94,12 +94,36 @@ pub trait CacheRemote: Send + Sync + std::fmt::Debug {
 /// What a running job reports; all text is masked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobEvent {
-    StepStarted { step_idx: usize, name: String },
-    Line { step_idx: usize, text: String },
-    Group { step_idx: usize, title: String },
-    EndGroup { step_idx: usize },
-    Annotation { step_idx: usize, annotation: Annotation },
-    StepFinished { step_idx: usize, outcome: Conclusion, conclusion: Conclusion, elapsed: Duration },
+    StepStarted {
+        step_idx: usize,
+        name: String,
+    },
+    Line {
+        step_idx: usize,
+        text: String,
+    },
+    /// Lines read together from a step's output, in order.
+    Lines {
+        step_idx: usize,
+        lines: Vec<String>,
+    },
+    Group {
+        step_idx: usize,
+        title: String,
+    },
+    EndGroup {
+        step_idx: usize,
+    },
+    Annotation {
+        step_idx: usize,
+        annotation: Annotation,
+    },
+    StepFinished {
+        step_idx: usize,
+        outcome: Conclusion,
+        conclusion: Conclusion,
+        elapsed: Duration,
+    },
 }
 
 /// One step's result, as the report shows it.

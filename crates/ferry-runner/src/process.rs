@@ -27,7 +27,22 @@ use tokio::time::{Instant, Sleep, sleep_until};
 
 use crate::events::EventSender;
 
-/// Output lines longer than this reach `on_line` in pieces of at most this many bytes.
+/// Where a step's output lines go: [`Output::line`] for each, then [`Output::flush`] after
+/// the lines of each read of the pipes, so a consumer can pass lines on in bulk. Any
+/// `FnMut(Stream, &str)` closure is an `Output` that needs no flush.
+pub trait Output: Send {
+    fn line(&mut self, stream: Stream, line: &str);
+    /// The lines delivered since the last flush are all there is for now.
+    fn flush(&mut self) {}
+}
+
+impl<F: FnMut(Stream, &str) + Send> Output for F {
+    fn line(&mut self, stream: Stream, line: &str) {
+        self(stream, line);
+    }
+}
+
+/// Output lines longer than this reach [`Output::line`] in pieces of at most this many bytes.
 pub const MAX_LINE: usize = 64 * 1024;
 
 /// A pipe's first buffer; most steps' lines fit.
@@ -84,7 +99,7 @@ impl ProcessExit {
     }
 }
 
-/// Runs `spec` to its end and delivers each output line to `on_line`.
+/// Runs `spec` to its end and delivers each output line to `output`.
 ///
 /// stdin is `/dev/null`. Lines are lossy UTF-8 without their `\n` (nor a `\r` before it); a
 /// last line without a newline is delivered too, and a line longer than [`MAX_LINE`] arrives in
@@ -95,7 +110,7 @@ impl ProcessExit {
 /// Dropping the returned future kills the process group.
 ///
 /// With `backpressure`, the pipes are read only while that channel is writable: lines go to
-/// `on_line` no faster than the channel's receiver takes them, and a step that prints faster
+/// `output` no faster than the channel's receiver takes them, and a step that prints faster
 /// waits in its writes (see [`crate::events`]).
 ///
 /// # Errors
@@ -104,7 +119,7 @@ impl ProcessExit {
 pub async fn run_process(
     spec: &ProcessSpec,
     cancel: &mut watch::Receiver<bool>,
-    on_line: &mut (dyn FnMut(Stream, &str) + Send),
+    output: &mut dyn Output,
     backpressure: Option<&EventSender>,
 ) -> io::Result<ProcessExit> {
     if *cancel.borrow_and_update() {
@@ -145,8 +160,8 @@ pub async fn run_process(
     while stdout.open || stderr.open || status.is_none() {
         let writable = backpressure.is_none_or(EventSender::is_writable);
         tokio::select! {
-            read = stdout.read(), if stdout.open && writable => stdout.deliver(read?, Stream::Stdout, on_line),
-            read = stderr.read(), if stderr.open && writable => stderr.deliver(read?, Stream::Stderr, on_line),
+            read = stdout.read(), if stdout.open && writable => stdout.deliver(read?, Stream::Stdout, output),
+            read = stderr.read(), if stderr.open && writable => stderr.deliver(read?, Stream::Stderr, output),
             () = caught_up(backpressure), if !writable => {}
             exit = child.wait(), if status.is_none() => {
                 status = Some(exit?);
@@ -195,8 +210,8 @@ pub async fn run_process(
             },
         }
     }
-    stdout.finish(Stream::Stdout, on_line);
-    stderr.finish(Stream::Stderr, on_line);
+    stdout.finish(Stream::Stdout, output);
+    stderr.finish(Stream::Stderr, output);
     let status = status.expect("the loop runs until the process has exited");
     let group = (!group.armed && group.released).then(|| group.pgid.as_raw_nonzero().get());
     Ok(ProcessExit { code: status.code(), signal: status.signal(), timed_out, cancelled, group })
@@ -316,7 +331,8 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
     }
 
     /// Room after the unfinished line, never empty: the buffer starts small and doubles while a
-    /// line does not fit, up to [`MAX_LINE`] (`deliver` never leaves a full buffer behind).
+    /// line does not fit, up to [`MAX_LINE`] (`deliver` never leaves a full buffer behind, and
+    /// grows it to [`MAX_LINE`] at once when a read filled it).
     fn spare(&mut self) -> &mut [u8] {
         if self.len == self.buf.len() {
             let size = (self.buf.len() * 2).clamp(INITIAL_BUFFER, MAX_LINE);
@@ -325,39 +341,57 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
         &mut self.buf[self.len..]
     }
 
-    fn deliver(&mut self, n_read: usize, stream: Stream, on_line: &mut (dyn FnMut(Stream, &str) + Send)) {
+    fn deliver(&mut self, n_read: usize, stream: Stream, output: &mut dyn Output) {
         if n_read == 0 {
             self.open = false;
             return;
         }
+        if self.len + n_read == self.buf.len() && self.buf.len() < MAX_LINE {
+            // The read filled the buffer: output is flowing, so read more at a time (fewer
+            // reads and wake-ups for a step that prints a lot).
+            self.buf.resize(MAX_LINE, 0);
+        }
         let searched = self.len;
         self.len += n_read;
         let mut line_start = 0;
-        for newline in memchr::memchr_iter(b'\n', &self.buf[searched..self.len]) {
-            let line_end = searched + newline;
-            let line = &self.buf[line_start..line_end];
-            emit(line.strip_suffix(b"\r").unwrap_or(line), stream, on_line);
-            line_start = line_end + 1;
+        if let Some(last_newline) = memchr::memrchr(b'\n', &self.buf[searched..self.len]) {
+            let lines_end = searched + last_newline;
+            // One check of the whole read instead of one per line: most output is UTF-8.
+            match std::str::from_utf8(&self.buf[..lines_end]) {
+                Ok(text) => {
+                    for line in text.split('\n') {
+                        output.line(stream, line.strip_suffix('\r').unwrap_or(line));
+                    }
+                }
+                Err(_) => {
+                    for line in self.buf[..lines_end].split(|&byte| byte == b'\n') {
+                        emit(line.strip_suffix(b"\r").unwrap_or(line), stream, output);
+                    }
+                }
+            }
+            line_start = lines_end + 1;
         }
         if line_start == 0 && self.len == MAX_LINE {
             line_start = chunk_end(&self.buf[..self.len]);
-            emit(&self.buf[..line_start], stream, on_line);
+            emit(&self.buf[..line_start], stream, output);
         }
+        output.flush();
         self.buf.copy_within(line_start..self.len, 0);
         self.len -= line_start;
     }
 
     /// Delivers a last line that had no newline.
-    fn finish(&mut self, stream: Stream, on_line: &mut (dyn FnMut(Stream, &str) + Send)) {
+    fn finish(&mut self, stream: Stream, output: &mut dyn Output) {
         if self.len > 0 {
-            emit(&self.buf[..self.len], stream, on_line);
+            emit(&self.buf[..self.len], stream, output);
             self.len = 0;
+            output.flush();
         }
     }
 }
 
-fn emit(line: &[u8], stream: Stream, on_line: &mut (dyn FnMut(Stream, &str) + Send)) {
-    on_line(stream, &String::from_utf8_lossy(line));
+fn emit(line: &[u8], stream: Stream, output: &mut dyn Output) {
+    output.line(stream, &String::from_utf8_lossy(line));
 }
 
 /// Where to cut a full buffer so no UTF-8 character is split: before a trailing incomplete

@@ -40,6 +40,7 @@ pub(crate) fn step_event(event: JobEvent, at_ms: i64) -> StepEvent {
     match event {
         JobEvent::StepStarted { step_idx, name } => StepEvent::StepStarted { step_idx: idx(step_idx), name, at: at_ms },
         JobEvent::Line { step_idx, text } => line(step_idx, text),
+        JobEvent::Lines { step_idx, lines } => StepEvent::Lines { step_idx: idx(step_idx), lines },
         JobEvent::Group { step_idx, title } => line(step_idx, format!("##[group]{title}")),
         JobEvent::EndGroup { step_idx } => line(step_idx, "##[endgroup]".to_owned()),
         JobEvent::Annotation { step_idx, annotation } => line(step_idx, annotation_line(&annotation)),

@@ -3,6 +3,7 @@
 //! `$GITHUB_STEP_SUMMARY`, `$GITHUB_STATE`) and workflow commands.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use ferry_model::{Conclusion, JobStatus};
@@ -15,7 +16,8 @@ use super::contexts::{Contexts, EvalFailure, Evaluate as _};
 use super::{EventSender, JobEvent, JobSetup, StepRecord, action, minutes_to_duration};
 use crate::commands::{Command, Commands};
 use crate::env_file::{parse_env_file, parse_path_file};
-use crate::process::{ProcessSpec, Stream, on_path, run_process};
+use crate::mask::Masker;
+use crate::process::{Output, ProcessSpec, Stream, on_path, run_process};
 use crate::shell::parse_shell;
 
 /// How long a stopped step gets between SIGTERM and SIGKILL.
@@ -361,51 +363,19 @@ impl StepRunner<'_> {
         // Steps that run after a cancel (`if: always()`) are not stopped by that same cancel.
         let (_keep_alive, fresh) = watch::channel(false);
         let mut cancel = if self.is_cancelled() { fresh } else { self.cancel.clone() };
-        let commands = &mut self.commands;
-        let mut outputs = Map::new();
-        let mut command_failed = false;
-        let masker = self.setup.masker.clone();
-        let events = self.events;
-        let tag = self.tag;
-        let mut on_line = |_stream: Stream, line: &str| {
-            let emit = |event: JobEvent| events.send(tag, event);
-            let mask = |text: &str| masker.read().map(|masker| masker.mask(text).into_owned()).unwrap_or_default();
-            let Some(command) = commands.process(line) else {
-                emit(JobEvent::Line { step_idx, text: mask(line) });
-                return;
-            };
-            if commands.echoes(&command) {
-                emit(JobEvent::Line { step_idx, text: mask(line) });
-            }
-            match command {
-                Command::AddMask(value) => {
-                    if let Ok(mut masker) = masker.write() {
-                        masker.add(&value);
-                    }
-                }
-                Command::Annotation(mut annotation) => {
-                    annotation.message = mask(&annotation.message);
-                    annotation.title = annotation.title.map(|title| mask(&title));
-                    annotation.file = annotation.file.map(|file| mask(&file));
-                    emit(JobEvent::Annotation { step_idx, annotation });
-                }
-                Command::Group(title) => emit(JobEvent::Group { step_idx, title: mask(&title) }),
-                Command::EndGroup => emit(JobEvent::EndGroup { step_idx }),
-                Command::SetOutput { name, value } => {
-                    outputs.insert(name, Value::String(value));
-                }
-                Command::Failed(message) => {
-                    command_failed = true;
-                    emit(JobEvent::Line { step_idx, text: format!("error: {}", mask(&message)) });
-                }
-                Command::Debug(_)
-                | Command::SaveState { .. }
-                | Command::StopCommands
-                | Command::ResumeCommands
-                | Command::Echo(_) => {}
-            }
+        let mut output = ScriptOutput {
+            step_idx,
+            tag: self.tag,
+            events: self.events,
+            commands: &mut self.commands,
+            masker: self.setup.masker.clone(),
+            outputs: Map::new(),
+            command_failed: false,
+            pending: Vec::new(),
         };
-        let exit = run_process(&spec, &mut cancel, &mut on_line, Some(events)).await;
+        let exit = run_process(&spec, &mut cancel, &mut output, Some(self.events)).await;
+        output.flush();
+        let ScriptOutput { mut outputs, command_failed, .. } = output;
         let exit = match exit {
             Ok(exit) => {
                 self.background_groups.extend(exit.group);
@@ -575,5 +545,84 @@ impl RunnerFiles {
 
     fn read_summary(&self) -> String {
         std::fs::read_to_string(&self.summary).unwrap_or_default()
+    }
+}
+
+/// A `run:` step's output as it is read: workflow commands are acted on, the rest is masked
+/// and shown, and the lines of each read leave as one [`JobEvent::Lines`].
+struct ScriptOutput<'a> {
+    step_idx: usize,
+    tag: usize,
+    events: &'a EventSender,
+    commands: &'a mut Commands,
+    masker: Arc<RwLock<Masker>>,
+    outputs: Map<String, Value>,
+    command_failed: bool,
+    /// Lines shown since the last flush, in order.
+    pending: Vec<String>,
+}
+
+impl ScriptOutput<'_> {
+    fn mask(&self, text: &str) -> String {
+        self.masker.read().map(|masker| masker.mask(text).into_owned()).unwrap_or_default()
+    }
+
+    /// Sends `event` after the lines before it.
+    fn emit(&mut self, event: JobEvent) {
+        self.flush();
+        self.events.send(self.tag, event);
+    }
+}
+
+impl Output for ScriptOutput<'_> {
+    fn line(&mut self, _stream: Stream, line: &str) {
+        let Some(command) = self.commands.process(line) else {
+            let shown = self.mask(line);
+            self.pending.push(shown);
+            return;
+        };
+        if self.commands.echoes(&command) {
+            let shown = self.mask(line);
+            self.pending.push(shown);
+        }
+        let step_idx = self.step_idx;
+        match command {
+            Command::AddMask(value) => {
+                if let Ok(mut masker) = self.masker.write() {
+                    masker.add(&value);
+                }
+            }
+            Command::Annotation(mut annotation) => {
+                annotation.message = self.mask(&annotation.message);
+                annotation.title = annotation.title.map(|title| self.mask(&title));
+                annotation.file = annotation.file.map(|file| self.mask(&file));
+                self.emit(JobEvent::Annotation { step_idx, annotation });
+            }
+            Command::Group(title) => {
+                let title = self.mask(&title);
+                self.emit(JobEvent::Group { step_idx, title });
+            }
+            Command::EndGroup => self.emit(JobEvent::EndGroup { step_idx }),
+            Command::SetOutput { name, value } => {
+                self.outputs.insert(name, Value::String(value));
+            }
+            Command::Failed(message) => {
+                self.command_failed = true;
+                let shown = format!("error: {}", self.mask(&message));
+                self.pending.push(shown);
+            }
+            Command::Debug(_)
+            | Command::SaveState { .. }
+            | Command::StopCommands
+            | Command::ResumeCommands
+            | Command::Echo(_) => {}
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let lines = std::mem::take(&mut self.pending);
+            self.events.send(self.tag, JobEvent::Lines { step_idx: self.step_idx, lines });
+        }
     }
 }

@@ -36,6 +36,8 @@ fn lines_are_split_across_reads() {
         (&[b"crlf\r\n", b"lone\rcr\n", b"end\r"], &["crlf", "lone\rcr", "end\r"]),
         (&[b"bad \xff\n"], &["bad \u{FFFD}"]),
         (&[b"\xc3", b"\xa9\n"], &["é"]),
+        // One bad byte in a read spoils only its own line.
+        (&[b"ok\nbad \xff\nfine \xc3", b"\xa9\n"], &["ok", "bad \u{FFFD}", "fine é"]),
     ];
     for &(reads, expected) in cases {
         assert_eq!(split(reads), expected, "reads: {reads:?}");

@@ -132,13 +132,13 @@ async fn a_missing_program_or_directory_is_an_error() {
     let (_cancel, mut cancelled) = watch::channel(false);
     let mut spec = bash("true");
     spec.program = "ferry-no-such-program".into();
-    let error = run_process(&spec, &mut cancelled, &mut |_, _| {}, None).await.expect_err("cannot start");
+    let error = run_process(&spec, &mut cancelled, &mut |_, _: &str| {}, None).await.expect_err("cannot start");
     assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
     assert!(error.to_string().contains("ferry-no-such-program"), "{error}");
 
     let mut spec = bash("true");
     spec.working_dir = PathBuf::from("/nonexistent/ferry");
-    let error = run_process(&spec, &mut cancelled, &mut |_, _| {}, None).await.expect_err("cannot start");
+    let error = run_process(&spec, &mut cancelled, &mut |_, _: &str| {}, None).await.expect_err("cannot start");
     assert!(error.to_string().contains("/nonexistent/ferry"), "{error}");
 }
 
@@ -184,7 +184,7 @@ async fn cancel_before_start_runs_nothing() {
     let marker = dir.path().join("ran");
     let (_cancel, mut cancelled) = watch::channel(true);
     let spec = bash(&format!("touch '{}'", marker.display()));
-    let exit = run_process(&spec, &mut cancelled, &mut |_, _| {}, None).await.expect("no error");
+    let exit = run_process(&spec, &mut cancelled, &mut |_, _: &str| {}, None).await.expect("no error");
     assert_eq!(exit, ProcessExit { code: None, signal: None, timed_out: false, cancelled: true, group: None });
     assert!(!marker.exists());
 }
@@ -193,7 +193,7 @@ async fn cancel_before_start_runs_nothing() {
 async fn a_dropped_cancel_sender_never_cancels() {
     let (cancel, mut cancelled) = watch::channel(false);
     drop(cancel);
-    let exit = run_process(&bash("echo hi"), &mut cancelled, &mut |_, _| {}, None).await.expect("runs");
+    let exit = run_process(&bash("echo hi"), &mut cancelled, &mut |_, _: &str| {}, None).await.expect("runs");
     assert!(exit.success());
 }
 

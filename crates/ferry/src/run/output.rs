@@ -118,6 +118,11 @@ impl Printer {
                 self.line(tag, &format!("{CYAN}▸ {name}{CYAN:#}"));
             }
             JobEvent::Line { text, .. } => self.line(tag, text),
+            JobEvent::Lines { lines, .. } => {
+                for text in lines {
+                    self.line(tag, text);
+                }
+            }
             JobEvent::Group { title, .. } => self.line(tag, &format!("{BOLD}▾ {title}{BOLD:#}")),
             JobEvent::EndGroup { .. } => {}
             JobEvent::Annotation { annotation, .. } => {
