@@ -161,6 +161,7 @@ async fn failed_run(
     let new_run = NewRun {
         project_id: project.id,
         workflow_file: "",
+        workflow_name: "",
         event: &trigger.event,
         git_ref: &trigger.git_ref,
         sha,

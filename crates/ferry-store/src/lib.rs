@@ -43,7 +43,7 @@ pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, 
 pub use concurrency::{Acquired, ConcurrencyGroups};
 pub use ferry_model::Conclusion;
 pub use jobs::{Job, JobState, Jobs, Lease, NewJob, StepEvent};
-pub use logs::{LogChunk, Logs};
+pub use logs::{LogChunk, Logs, StepLog};
 pub use projects::{NewProject, Project, Projects};
 pub use runners::{NewRunner, Runner, Runners};
 pub use runs::{NewRun, Run, Runs};
@@ -125,12 +125,14 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "pipelines", include_str!("../migrations/sqlite/0002_pipelines.sql")),
     (3, "compressed_logs", include_str!("../migrations/sqlite/0003_compressed_logs.sql")),
     (4, "cache_scopes", include_str!("../migrations/sqlite/0004_cache_scopes.sql")),
+    (5, "run_names", include_str!("../migrations/sqlite/0005_run_names.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
     (2, "pipelines", include_str!("../migrations/postgres/0002_pipelines.sql")),
     (3, "compressed_logs", include_str!("../migrations/postgres/0003_compressed_logs.sql")),
     (4, "cache_scopes", include_str!("../migrations/postgres/0004_cache_scopes.sql")),
+    (5, "run_names", include_str!("../migrations/postgres/0005_run_names.sql")),
 ];
 
 impl Store {

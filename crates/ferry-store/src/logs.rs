@@ -22,6 +22,15 @@ pub struct LogChunk {
     pub created_at: i64,
 }
 
+/// Where a step's log stands: the number of its last chunk (0 before the first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepLog {
+    pub step_id: i64,
+    pub job_id: i64,
+    pub step_idx: i64,
+    pub last_seq: i64,
+}
+
 /// The logs repository: `store.logs()`.
 #[derive(Debug, Clone, Copy)]
 pub struct Logs<'a> {
@@ -39,6 +48,28 @@ impl Logs<'_> {
         let seq = append_in(&mut tx, step_id, lines, now).await?;
         tx.commit().await?;
         Ok(seq)
+    }
+
+    /// Where the log of each step of a run stands, by job (in the order they were enqueued)
+    /// and step: one query tells a live viewer which steps have chunks it has not seen.
+    pub async fn steps_of_run(&self, run_id: i64) -> Result<Vec<StepLog>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT steps.id, steps.job_id, steps.step_idx, steps.log_seq FROM steps
+             JOIN jobs ON jobs.id = steps.job_id WHERE jobs.run_id = $1 ORDER BY jobs.id, steps.step_idx",
+        )
+        .bind(run_id)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StepLog {
+                    step_id: row.try_get("id")?,
+                    job_id: row.try_get("job_id")?,
+                    step_idx: row.try_get("step_idx")?,
+                    last_seq: row.try_get("log_seq")?,
+                })
+            })
+            .collect()
     }
 
     /// At most `limit` chunks of a step with sequence numbers above `after`, in order

@@ -13,6 +13,9 @@ pub struct Run {
     /// 1, 2, 3… per project, in creation order, never reused.
     pub number: i64,
     pub workflow_file: String,
+    /// The workflow's `name:`, else its file's path; empty for runs recorded before runs kept
+    /// it.
+    pub workflow_name: String,
     pub event: String,
     pub git_ref: String,
     pub sha: String,
@@ -43,6 +46,8 @@ pub struct Run {
 pub struct NewRun<'a> {
     pub project_id: i64,
     pub workflow_file: &'a str,
+    /// The workflow's `name:`, else its file's path.
+    pub workflow_name: &'a str,
     pub event: &'a str,
     pub git_ref: &'a str,
     pub sha: &'a str,
@@ -62,7 +67,7 @@ pub struct Runs<'a> {
 
 const COLUMNS: &str = "id, project_id, number, workflow_file, event, git_ref, sha, status, conclusion, \
                        trigger_actor, trigger_info, created_at, started_at, finished_at, workflow_src, title, \
-                       author, cancel_requested_at, error, rerun_of";
+                       author, cancel_requested_at, error, rerun_of, workflow_name";
 
 impl Runs<'_> {
     /// Creates a queued run with the project's next run number.
@@ -81,8 +86,8 @@ impl Runs<'_> {
         let number = number.ok_or_else(|| StoreError::not_found("project", run.project_id))?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO runs (project_id, number, workflow_file, event, git_ref, sha, status, trigger_actor,
-                               trigger_info, created_at, workflow_src, title, author, rerun_of)
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13) RETURNING {COLUMNS}"
+                               trigger_info, created_at, workflow_src, title, author, rerun_of, workflow_name)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13, $14) RETURNING {COLUMNS}"
         )))
         .bind(run.project_id)
         .bind(number)
@@ -97,6 +102,7 @@ impl Runs<'_> {
         .bind(run.title)
         .bind(run.author)
         .bind(run.rerun_of)
+        .bind(run.workflow_name)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -313,6 +319,7 @@ fn run_from_row(row: &AnyRow) -> Result<Run, StoreError> {
         project_id: row.try_get("project_id")?,
         number: row.try_get("number")?,
         workflow_file: row.try_get("workflow_file")?,
+        workflow_name: row.try_get("workflow_name")?,
         event: row.try_get("event")?,
         git_ref: row.try_get("git_ref")?,
         sha: row.try_get("sha")?,

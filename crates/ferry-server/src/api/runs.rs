@@ -40,9 +40,13 @@ impl From<PlanError> for ApiError {
 
 /// A run as the API shows it.
 pub(crate) fn run_view(run: Run, project: &str) -> RunView {
-    let (workflow, _) = ferry_workflow::parse_workflow(&run.workflow_src, Dialect::for_path(&run.workflow_file));
-    let workflow_name =
-        workflow.and_then(|workflow| workflow.name.map(|name| name.value)).unwrap_or_else(|| run.workflow_file.clone());
+    let workflow_name = if run.workflow_name.is_empty() {
+        // A run recorded before runs kept their workflow's name.
+        let (workflow, _) = ferry_workflow::parse_workflow(&run.workflow_src, Dialect::for_path(&run.workflow_file));
+        workflow.and_then(|workflow| workflow.name.map(|name| name.value)).unwrap_or_else(|| run.workflow_file.clone())
+    } else {
+        run.workflow_name
+    };
     RunView {
         id: run.id,
         project: project.to_owned(),
@@ -323,6 +327,7 @@ pub(crate) async fn rerun_run(state: &AppState, id: i64, failed_only: bool, acto
             &NewRun {
                 project_id: old.project_id,
                 workflow_file: &old.workflow_file,
+                workflow_name: &old.workflow_name,
                 event: &old.event,
                 git_ref: &old.git_ref,
                 sha: &old.sha,
@@ -464,25 +469,29 @@ impl Follower {
         }
     }
 
-    /// Queues the chunks written since the last read; returns how many.
+    /// Queues the chunks written since the last read; returns how many. Only steps whose
+    /// last chunk is past what was sent are read.
     async fn read(&mut self) -> Result<usize, StoreError> {
-        let jobs = self.state.store.jobs().list_for_run(self.run_id).await?;
         let mut n_new = 0;
-        for job in jobs.iter().filter(|job| self.job.is_none_or(|only| only == job.id)) {
-            for step in self.state.store.steps().list_for_job(job.id).await? {
-                let after = self.cursors.get(&step.id).copied().unwrap_or(0);
-                for chunk in self.state.store.logs().after(step.id, after, 200).await? {
-                    self.cursors.insert(step.id, chunk.seq);
-                    let view = ChunkJson {
-                        job_id: job.id,
-                        step_idx: step.step_idx,
-                        seq: chunk.seq,
-                        lines: LinesOf(&chunk.body),
-                    };
-                    let data = serde_json::to_string(&view).unwrap_or_else(|_| Value::Null.to_string());
-                    self.pending.push_back(Event::default().event("chunk").data(data));
-                    n_new += 1;
-                }
+        for step in self.state.store.logs().steps_of_run(self.run_id).await? {
+            if self.job.is_some_and(|only| only != step.job_id) {
+                continue;
+            }
+            let after = self.cursors.get(&step.step_id).copied().unwrap_or(0);
+            if step.last_seq <= after {
+                continue;
+            }
+            for chunk in self.state.store.logs().after(step.step_id, after, 200).await? {
+                self.cursors.insert(step.step_id, chunk.seq);
+                let view = ChunkJson {
+                    job_id: step.job_id,
+                    step_idx: step.step_idx,
+                    seq: chunk.seq,
+                    lines: LinesOf(&chunk.body),
+                };
+                let data = serde_json::to_string(&view).unwrap_or_else(|_| Value::Null.to_string());
+                self.pending.push_back(Event::default().event("chunk").data(data));
+                n_new += 1;
             }
         }
         Ok(n_new)

@@ -125,6 +125,10 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
                 &NewRun {
                     project_id: project.id,
                     workflow_file: path,
+                    workflow_name: workflow
+                        .as_ref()
+                        .and_then(|workflow| workflow.name.as_ref())
+                        .map_or(path.as_str(), |name| name.value.as_str()),
                     event: &trigger.event,
                     git_ref: &trigger.git_ref,
                     sha: &sha,

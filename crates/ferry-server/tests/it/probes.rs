@@ -23,6 +23,7 @@ fn metrics_report_queue_depth_runs_and_runners_from_the_store() {
         let new_run = NewRun {
             project_id: project.id,
             workflow_file: "ci.yml",
+            workflow_name: "ci.yml",
             event: "push",
             git_ref: "refs/heads/main",
             sha: "abc",

@@ -54,6 +54,7 @@ async fn new_run(store: &Store, project_id: i64) -> ferry_store::Run {
     let run = NewRun {
         project_id,
         workflow_file: ".github/workflows/ci.yml",
+        workflow_name: "CI",
         event: "push",
         git_ref: "refs/heads/main",
         sha: "0123abcd",
@@ -242,6 +243,7 @@ fn example_run() -> NewRun<'static> {
     NewRun {
         project_id: 0,
         workflow_file: "ci.yml",
+        workflow_name: "ci.yml",
         event: "push",
         git_ref: "refs/heads/main",
         sha: "abc",
@@ -433,6 +435,14 @@ async fn logs_read_after_seq(store: Store, _db: &TestDb) {
     assert_eq!(first.len(), 1);
     assert_eq!((first[0].seq, first[0].n_lines, first[0].body.as_str()), (1, 2, "hello\nworld\n"));
     assert!(matches!(logs.append(9999, &["x"], 1).await, Err(StoreError::NotFound { .. })));
+    let quiet = store.steps().create(&NewStep { job_id: job.id, step_idx: 1, name: "quiet" }).await.expect("step");
+    assert_eq!(
+        logs.steps_of_run(run).await.expect("steps"),
+        [
+            ferry_store::StepLog { step_id: step.id, job_id: job.id, step_idx: 0, last_seq: 1 },
+            ferry_store::StepLog { step_id: quiet.id, job_id: job.id, step_idx: 1, last_seq: 0 },
+        ]
+    );
 
     // Two writers append to the same step while a reader follows with "after seq N".
     let writers: Vec<_> = ["a", "b"]
@@ -677,8 +687,8 @@ async fn pipeline_bookkeeping(store: Store, _db: &TestDb) {
     let (_, run) = project_and_run(&store).await;
     let stored = store.runs().get(run).await.expect("get");
     assert_eq!(
-        (stored.workflow_src.as_str(), stored.title.as_str(), stored.author.as_str()),
-        ("on: push", "Fix the build", "Alice")
+        (stored.workflow_src.as_str(), stored.workflow_name.as_str(), stored.title.as_str(), stored.author.as_str()),
+        ("on: push", "CI", "Fix the build", "Alice")
     );
 
     // An expansion is decided once: the first one recorded holds.

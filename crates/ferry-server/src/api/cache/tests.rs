@@ -11,6 +11,7 @@ fn run(event: &str, git_ref: &str, trigger_info: &str) -> Run {
         project_id: 1,
         number: 3,
         workflow_file: ".github/workflows/ci.yml".to_owned(),
+        workflow_name: "CI".to_owned(),
         event: event.to_owned(),
         git_ref: git_ref.to_owned(),
         sha: "0123abcd".to_owned(),
