@@ -401,6 +401,15 @@ pub(super) async fn save_cache(runner: &StepRunner<'_>, step_idx: usize, save: &
         runner.line(step_idx, &format!("Cache hit occurred on the primary key {}, not saving cache.", save.key));
         return Ok(());
     }
+    if !save.paths.iter().any(|path| resolve(&runner.setup.workspace, path).exists()) {
+        // As actions/cache does: a warning, and the job goes on.
+        runner.line(
+            step_idx,
+            "warning: Path Validation Error: Path(s) specified in the action for caching do(es) not exist, \
+             hence no cache is being saved.",
+        );
+        return Ok(());
+    }
     let partial = cache.join(format!(
         ".partial-{}-{}",
         std::process::id(),

@@ -629,6 +629,32 @@ jobs:
 }
 
 #[test]
+fn a_cache_whose_paths_do_not_exist_is_not_saved() {
+    let repo = Repo::with_workflow(
+        r#"
+on: push
+jobs:
+  j:
+    runs-on: x
+    steps:
+      - id: cache
+        uses: actions/cache@v4
+        with:
+          path: never-made
+          key: empty-${{ github.sha }}
+      - run: echo "hit=${{ steps.cache.outputs.cache-hit }}"
+"#,
+    );
+    let first = repo.run(&[]);
+    assert_eq!(first.code, Some(0), "{}", first.context());
+    let warning = "warning: Path Validation Error: Path(s) specified in the action for caching do(es) not exist, \
+                   hence no cache is being saved.";
+    assert!(first.lines_of("j").contains(&warning), "{}", first.context());
+    let second = repo.run(&[]);
+    assert!(second.lines_of("j").contains(&"hit=false"), "nothing was saved to hit: {}", second.context());
+}
+
+#[test]
 fn stopped_workflow_commands_stay_stopped_across_steps() {
     let repo = Repo::with_workflow(
         r#"
