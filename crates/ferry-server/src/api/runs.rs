@@ -427,6 +427,9 @@ pub(crate) async fn logs(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
+/// How many chunks of one step a log follower reads at a time.
+const CHUNKS_PER_READ: i64 = 8;
+
 /// Reads a run's log chunks step by step, after the last sequence number sent for each step,
 /// and waits for the next write while following.
 struct Follower {
@@ -481,7 +484,9 @@ impl Follower {
             if step.last_seq <= after {
                 continue;
             }
-            for chunk in self.state.store.logs().after(step.step_id, after, 200).await? {
+            // A few chunks at a time (each up to a runner's batch, 1 MiB): a viewer slower than
+            // the step gets the rest on the next read, and the server holds little for it.
+            for chunk in self.state.store.logs().after(step.step_id, after, CHUNKS_PER_READ).await? {
                 self.cursors.insert(step.step_id, chunk.seq);
                 let view = ChunkJson {
                     job_id: step.job_id,
