@@ -2,7 +2,7 @@
 //! storage, addressed by `digest`.
 
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use crate::{Store, StoreError, conflict_on_unique};
 
@@ -84,21 +84,10 @@ impl Artifacts<'_> {
     /// # Errors
     /// [`StoreError::Conflict`] when the run has an artifact with this name or does not exist.
     pub async fn create(&self, artifact: &NewArtifact<'_>, now: i64) -> Result<Artifact, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO artifacts (run_id, job_id, name, digest, size, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ARTIFACT_COLUMNS}"
-        )))
-        .bind(artifact.run_id)
-        .bind(artifact.job_id)
-        .bind(artifact.name)
-        .bind(artifact.digest)
-        .bind(artifact.size)
-        .bind(now)
-        .bind(artifact.expires_at)
-        .fetch_one(&self.store.pool)
-        .await
-        .map_err(conflict_on_unique(|| format!("artifact {} of run {}", artifact.name, artifact.run_id)))?;
-        artifact_from_row(&row)
+        let mut tx = self.store.begin_write().await?;
+        let created = insert_artifact(&mut tx, artifact, now).await?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     /// Records an uploaded artifact in place of the run's artifact with its name, if any (which
@@ -114,22 +103,9 @@ impl Artifacts<'_> {
             .bind(artifact.name)
             .execute(&mut *tx)
             .await?;
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO artifacts (run_id, job_id, name, digest, size, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ARTIFACT_COLUMNS}"
-        )))
-        .bind(artifact.run_id)
-        .bind(artifact.job_id)
-        .bind(artifact.name)
-        .bind(artifact.digest)
-        .bind(artifact.size)
-        .bind(now)
-        .bind(artifact.expires_at)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(conflict_on_unique(|| format!("artifact {} of run {}", artifact.name, artifact.run_id)))?;
+        let created = insert_artifact(&mut tx, artifact, now).await?;
         tx.commit().await?;
-        artifact_from_row(&row)
+        Ok(created)
     }
 
     /// A run's artifacts by name.
@@ -189,6 +165,29 @@ impl Artifacts<'_> {
         }
         Ok(())
     }
+}
+
+/// Inserts `artifact` in the caller's write transaction.
+async fn insert_artifact(
+    tx: &mut Transaction<'static, Any>,
+    artifact: &NewArtifact<'_>,
+    now: i64,
+) -> Result<Artifact, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO artifacts (run_id, job_id, name, digest, size, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ARTIFACT_COLUMNS}"
+    )))
+    .bind(artifact.run_id)
+    .bind(artifact.job_id)
+    .bind(artifact.name)
+    .bind(artifact.digest)
+    .bind(artifact.size)
+    .bind(now)
+    .bind(artifact.expires_at)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(conflict_on_unique(|| format!("artifact {} of run {}", artifact.name, artifact.run_id)))?;
+    artifact_from_row(&row)
 }
 
 fn artifact_from_row(row: &AnyRow) -> Result<Artifact, StoreError> {
