@@ -155,10 +155,7 @@ fn prepare_work_dir(dir: &std::path::Path) -> Result<PathBuf, AgentError> {
     std::fs::create_dir_all(dir).map_err(fail(dir))?;
     let dir = dir.canonicalize().map_err(fail(dir))?;
     let jobs = dir.join("jobs");
-    match std::fs::remove_dir_all(&jobs) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(fail(&jobs)(error)),
-        _ => {}
-    }
+    trash::remove_all(&jobs).map_err(fail(&jobs))?;
     for sub in ["repos", "jobs", "artifacts", "cache", "trash"] {
         std::fs::create_dir_all(dir.join(sub)).map_err(fail(&dir.join(sub)))?;
     }

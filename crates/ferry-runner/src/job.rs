@@ -168,6 +168,12 @@ pub struct StoredArtifact {
 
 pub use crate::events::EventSender;
 
+/// `text` with the job's secrets masked (nothing, should a thread have panicked holding the
+/// masker: better a lost line than a leaked secret).
+pub(crate) fn masked(masker: &RwLock<Masker>, text: &str) -> String {
+    masker.read().map(|masker| masker.mask(text).into_owned()).unwrap_or_default()
+}
+
 /// GitHub's default job timeout.
 const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(360 * 60);
 
@@ -280,7 +286,7 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         JobStatus::Cancelled => Conclusion::Cancelled,
     };
     let mut outputs = Map::new();
-    let mask = |text: &str| setup.masker.read().map(|masker| masker.mask(text).into_owned()).unwrap_or_default();
+    let mask = |text: &str| masked(&setup.masker, text);
     for (name, text) in &job.outputs {
         match contexts.render(file, text) {
             // As on GitHub, an output that holds a secret is dropped, not passed on.

@@ -170,7 +170,7 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
     let temp_dir = temp.clone();
     tokio::task::spawn_blocking(move || {
         // A folder left by a runner that stopped in the middle of this job.
-        remove_dir(&dir)?;
+        super::trash::remove_all(&dir)?;
         std::fs::create_dir_all(&temp_dir)
     })
     .await
@@ -366,13 +366,6 @@ fn may_download_artifacts(job: &ferry_workflow::model::Job) -> bool {
         }
         _ => false,
     })
-}
-
-fn remove_dir(dir: &Path) -> std::io::Result<()> {
-    match std::fs::remove_dir_all(dir) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
-        _ => Ok(()),
-    }
 }
 
 fn now_ms() -> i64 {

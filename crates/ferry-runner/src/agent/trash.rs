@@ -86,7 +86,8 @@ fn empty(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn remove_all(path: &Path) -> io::Result<()> {
+/// Deletes a folder or file; one that does not exist is not an error.
+pub(crate) fn remove_all(path: &Path) -> io::Result<()> {
     let res = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
     match res {
         Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),

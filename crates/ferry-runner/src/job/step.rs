@@ -13,7 +13,7 @@ use serde_json::{Map, json};
 use tokio::sync::watch;
 
 use super::contexts::{Contexts, EvalFailure, Evaluate as _};
-use super::{EventSender, JobEvent, JobSetup, StepRecord, action, minutes_to_duration};
+use super::{EventSender, JobEvent, JobSetup, StepRecord, action, masked, minutes_to_duration};
 use crate::commands::{Command, Commands};
 use crate::env_file::{parse_env_file, parse_path_file};
 use crate::mask::Masker;
@@ -88,8 +88,7 @@ impl StepRunner<'_> {
 
     /// Shows `text` in the step's log, masked.
     pub fn line(&self, step_idx: usize, text: &str) {
-        let masked = self.setup.masker.read().map(|masker| masker.mask(text).into_owned()).unwrap_or_default();
-        self.emit(JobEvent::Line { step_idx, text: masked });
+        self.emit(JobEvent::Line { step_idx, text: masked(&self.setup.masker, text) });
     }
 
     fn is_cancelled(&self) -> bool {
@@ -101,7 +100,7 @@ impl StepRunner<'_> {
     pub async fn run_top_level(&mut self, step_idx: usize, step: &Step, contexts: &mut Contexts) -> StepRecord {
         let started = Instant::now();
         let name = self.display_name(step, contexts);
-        let name = self.setup.masker.read().map(|masker| masker.mask(&name).into_owned()).unwrap_or_default();
+        let name = masked(&self.setup.masker, &name);
         self.emit(JobEvent::StepStarted { step_idx, name: name.clone() });
         let (outcome, conclusion, _outputs) = self.run_step(step_idx, step, contexts).await;
         let elapsed = started.elapsed();
@@ -564,7 +563,7 @@ struct ScriptOutput<'a> {
 
 impl ScriptOutput<'_> {
     fn mask(&self, text: &str) -> String {
-        self.masker.read().map(|masker| masker.mask(text).into_owned()).unwrap_or_default()
+        masked(&self.masker, text)
     }
 
     /// Sends `event` after the lines before it.

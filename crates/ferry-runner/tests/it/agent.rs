@@ -8,7 +8,6 @@
 //! [`WAIT`].
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use ferry_client::Client;
@@ -19,6 +18,8 @@ use ferry_server::ServerConfig;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use crate::workspace::git;
 
 /// The most any wait in these tests waits for its condition.
 const WAIT: Duration = Duration::from_secs(60);
@@ -93,18 +94,7 @@ impl Ferry {
 
     /// Starts an agent with the runner's token and a work directory of its own.
     fn agent(&self) -> Agent {
-        let work_dir = tempfile::Builder::new().prefix("ferry-agent-work-").tempdir().expect("temp dir");
-        let client = Client::new(&self.url, &self.runner_token).expect("a valid address");
-        let options = AgentOptions {
-            labels: LABELS.map(str::to_owned).to_vec(),
-            slots: 1,
-            work_dir: work_dir.path().to_path_buf(),
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(run_agent(client, options, async {
-            let _ = stopped.await;
-        }));
-        Agent { stop, task, work_dir }
+        self.start_agent(&self.runner_token, LABELS.map(str::to_owned).to_vec())
     }
 
     /// Registers another runner, `name` with `labels`, and starts an agent for it with a work
@@ -113,14 +103,34 @@ impl Ferry {
         let labels: Vec<String> = labels.iter().map(|label| (*label).to_owned()).collect();
         let registration = RunnerRegistration { name: name.to_owned(), labels: labels.clone() };
         let registered = self.admin.register_runner(&registration).await.expect("registered");
+        self.start_agent(&registered.token, labels)
+    }
+
+    fn start_agent(&self, token: &str, labels: Vec<String>) -> Agent {
         let work_dir = tempfile::Builder::new().prefix("ferry-agent-work-").tempdir().expect("temp dir");
-        let client = Client::new(&self.url, &registered.token).expect("a valid address");
+        let client = Client::new(&self.url, token).expect("a valid address");
         let options = AgentOptions { labels, slots: 1, work_dir: work_dir.path().to_path_buf() };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(run_agent(client, options, async {
             let _ = stopped.await;
         }));
         Agent { stop, task, work_dir }
+    }
+
+    /// Dispatches `ci.yml` with `inputs` for a new runner `name` with `labels` alone, and stops
+    /// that runner once the run has completed; the run, its log and the runner's work directory.
+    async fn run_on_new_runner(
+        &self,
+        name: &str,
+        labels: &[&str],
+        inputs: Value,
+    ) -> (RunDetail, Vec<String>, tempfile::TempDir) {
+        let agent = self.agent_as(name, labels).await;
+        let run_id = self.trigger(inputs).await;
+        let detail = self.completed(run_id).await;
+        let (res, work_dir) = agent.stop().await;
+        res.unwrap_or_else(|error| panic!("runner {name} did not stop cleanly: {error}"));
+        (detail, self.log(run_id).await, work_dir)
     }
 
     /// Registers [`RUNNER`] again, as a runner that restarted does: the server fails the jobs
@@ -209,20 +219,6 @@ async fn until<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
         assert!(tokio::time::Instant::now() < deadline, "waited {WAIT:?} for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Ferry Tests")
-        .env("GIT_AUTHOR_EMAIL", "tests@ferry.invalid")
-        .env("GIT_COMMITTER_NAME", "Ferry Tests")
-        .env("GIT_COMMITTER_EMAIL", "tests@ferry.invalid")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Makes `dir` a git repository with one commit holding `files`.
@@ -514,23 +510,15 @@ jobs:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_saved_on_one_runner_is_restored_by_its_prefix_on_another() {
     let ferry = ferry(&[(".github/workflows/ci.yml", CACHE)]).await;
-    let saver = ferry.agent_as("saver", &["self-hosted", "saver"]).await;
-    let first = ferry.trigger(json!({})).await;
-    let detail = ferry.completed(first).await;
-    let (res, _saver_dir) = saver.stop().await;
-    res.expect("the saver stopped cleanly");
-    let log = ferry.log(first).await;
+    let (detail, log, _saver_dir) = ferry.run_on_new_runner("saver", &["self-hosted", "saver"], json!({})).await;
+    let first = detail.run.id;
     assert_eq!(job_states(&detail), ["build: completed success"], "{log:#?}");
     let n_bytes = format!("saved by run {first}\n").len();
     let saved = format!("build 2: Cache saved with key: k-{first} ({n_bytes} bytes)");
     assert!(log.contains(&saved), "{log:#?}");
 
-    let restorer = ferry.agent_as("restorer", &["self-hosted", "restorer"]).await;
-    let second = ferry.trigger(json!({})).await;
-    let detail = ferry.completed(second).await;
-    let (res, restorer_dir) = restorer.stop().await;
-    res.expect("the restorer stopped cleanly");
-    let log = ferry.log(second).await;
+    let (detail, log, restorer_dir) =
+        ferry.run_on_new_runner("restorer", &["self-hosted", "restorer"], json!({})).await;
     assert_eq!(job_states(&detail), ["build: completed success"], "{log:#?}");
     assert_eq!(detail.jobs[0].runner.as_deref(), Some("restorer"));
     let wanted = [
@@ -643,19 +631,10 @@ jobs:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lookup_only_restore_says_what_it_would_restore_and_fetches_nothing() {
     let ferry = ferry(&[(".github/workflows/ci.yml", LOOKUP_ONLY)]).await;
-    let saver = ferry.agent_as("saver", &["self-hosted"]).await;
-    let saved = ferry.trigger(json!({"mode": "save"})).await;
-    let detail = ferry.completed(saved).await;
+    let (detail, _, _saver_dir) = ferry.run_on_new_runner("saver", &["self-hosted"], json!({"mode": "save"})).await;
     assert_eq!(detail.run.conclusion.map(|c| c.as_str()), Some("success"), "{detail:#?}");
-    let (res, _saver_dir) = saver.stop().await;
-    res.expect("the saver stopped cleanly");
 
-    let looker = ferry.agent_as("looker", &["self-hosted"]).await;
-    let looked = ferry.trigger(json!({"mode": "look"})).await;
-    let detail = ferry.completed(looked).await;
-    let (res, looker_dir) = looker.stop().await;
-    res.expect("the looker stopped cleanly");
-    let log = ferry.log(looked).await;
+    let (detail, log, looker_dir) = ferry.run_on_new_runner("looker", &["self-hosted"], json!({"mode": "look"})).await;
     assert_eq!(detail.run.conclusion.map(|c| c.as_str()), Some("success"), "{detail:#?}\n{log:#?}");
     let cache = looker_dir.path().join("cache");
     let fetched = std::fs::read_dir(&cache).map(|dir| dir.count()).unwrap_or(0);

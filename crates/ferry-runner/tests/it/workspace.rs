@@ -7,7 +7,8 @@ use ferry_runner::workspace::{HeadCommit, WorkspaceError, copy_workspace, head_c
 use tempfile::TempDir;
 
 /// Runs git in `dir` with a fixed identity, so no global git config is needed; returns stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
+/// Runs git in `dir` with a test identity; its output, trimmed. Shared by the agent tests.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
         .arg("-C")
         .arg(dir)
