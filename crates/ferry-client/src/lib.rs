@@ -18,7 +18,8 @@ use std::error::Error as _;
 use std::time::Duration;
 
 use ferry_proto::runner::{
-    ClaimRequest, EventBatch, JobAssignment, JobCompletion, JobControl, RegisteredRunner, RunnerRegistration,
+    ClaimRequest, EVENT_BATCH_TYPE, EventBatch, JobAssignment, JobCompletion, JobControl, RegisteredRunner,
+    RunnerRegistration,
 };
 use ferry_proto::runs::{RerunRequest, RunDetail, RunView, TriggerRequest, TriggeredRuns};
 use http_body_util::combinators::BoxBody;
@@ -137,7 +138,10 @@ impl Client {
     /// Any [`ClientError`]; 404 or 409 when the job is no longer this runner's (it was failed
     /// as lost, or completed): stop it and do not complete it.
     pub async fn send_events(&self, job_id: i64, batch: &EventBatch) -> Result<JobControl, ClientError> {
-        self.json(Method::POST, &format!("/api/v1/runner/jobs/{job_id}/events"), Some(batch)).await
+        let path = format!("/api/v1/runner/jobs/{job_id}/events");
+        let upload = Upload::bytes(batch.encode(), EVENT_BATCH_TYPE);
+        let (_, body) = self.exchange(Method::POST, &path, Some(upload), CALL_TIMEOUT).await?;
+        decode(&Method::POST, &path, &body)
     }
 
     /// `POST /api/v1/runner/jobs/{id}/heartbeat`: extends the job's lease.
@@ -246,7 +250,7 @@ impl Client {
         if let Some(job_id) = job_id {
             path.push_str(&format!("&job={job_id}"));
         }
-        let response = self.open(Method::GET, &path, None, CALL_TIMEOUT).await?;
+        let response = self.send(Method::GET, &path, None, CALL_TIMEOUT).await?;
         let status = response.status();
         if !status.is_success() {
             let body = self.read_body(&Method::GET, &path, response.into_body(), CALL_TIMEOUT).await?;
@@ -276,15 +280,30 @@ impl Client {
         timeout: Duration,
     ) -> Result<(StatusCode, Bytes), ClientError> {
         let body = match body {
-            Some(body) => Some(serde_json::to_vec(body).map_err(|error| ClientError::Unexpected {
-                method: method.to_string(),
-                path: path.to_owned(),
-                message: format!("the request body cannot be written as JSON: {error}"),
-            })?),
+            Some(body) => Some(Upload::bytes(
+                serde_json::to_vec(body).map_err(|error| ClientError::Unexpected {
+                    method: method.to_string(),
+                    path: path.to_owned(),
+                    message: format!("the request body cannot be written as JSON: {error}"),
+                })?,
+                "application/json",
+            )),
             None => None,
         };
+        self.exchange(method, path, body, timeout).await
+    }
+
+    /// Sends a request with an optional body and reads its whole answer within `timeout`; an
+    /// answer outside 2xx is [`ClientError::Http`].
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Upload>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
         let started = tokio::time::Instant::now();
-        let response = self.open(method.clone(), path, body, timeout).await?;
+        let response = self.send(method.clone(), path, body, timeout).await?;
         let status = response.status();
         let left = timeout.saturating_sub(started.elapsed());
         let bytes = self.read_body(&method, path, response.into_body(), left).await?;
@@ -292,22 +311,6 @@ impl Client {
             return Err(refusal(&method, path, status, &bytes));
         }
         Ok((status, bytes))
-    }
-
-    /// Sends a request with an optional JSON body and waits up to `timeout` for the answer's
-    /// head.
-    async fn open(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-        timeout: Duration,
-    ) -> Result<Response<Incoming>, ClientError> {
-        let body = body.map(|bytes| {
-            let full = Full::new(Bytes::from(bytes)).map_err(|never| match never {}).boxed();
-            Upload { body: full, content_type: "application/json", length: None }
-        });
-        self.send(method, path, body, timeout).await
     }
 
     /// Sends a request and waits up to `timeout` for the answer's head.
@@ -376,6 +379,14 @@ struct Upload {
     body: RequestBody,
     content_type: &'static str,
     length: Option<u64>,
+}
+
+impl Upload {
+    /// A body held whole in memory.
+    fn bytes(bytes: Vec<u8>, content_type: &'static str) -> Self {
+        let length = Some(bytes.len() as u64);
+        Upload { body: Full::new(Bytes::from(bytes)).map_err(|never| match never {}).boxed(), content_type, length }
+    }
 }
 
 fn decode<T: DeserializeOwned>(method: &Method, path: &str, body: &[u8]) -> Result<T, ClientError> {

@@ -101,12 +101,17 @@ async fn a_claim_that_found_nothing_is_none_and_sends_the_token() {
 async fn a_refused_batch_says_the_job_is_gone() {
     let body = r#"{"error":"job 7 is not held by this runner"}"#;
     let (client, server) = answer_once(vec![response("409 Conflict", "application/json", body)]).await;
-    let batch = EventBatch { seq: 1, events: vec![StepEvent::Lines { step_idx: 0, lines: vec!["hi".to_owned()] }] };
+    let batch = EventBatch { seq: 1, events: vec![StepEvent::Lines { step_idx: 0, text: "hi\n".to_owned() }] };
     let error = client.send_events(7, &batch).await.expect_err("a refusal");
     assert_eq!(error.status(), Some(409));
     assert!(error.to_string().starts_with("job 7 is not held by this runner"), "{error}");
     let request = server.await.expect("the server saw the request");
     assert!(request.starts_with("POST /api/v1/runner/jobs/7/events "), "{request}");
+    assert!(request.contains("content-type: application/vnd.ferry.event-batch\r\n"), "{request}");
+    assert!(
+        request.ends_with("\r\n\r\n{\"seq\":1,\"events\":[{\"type\":\"lines\",\"step_idx\":0,\"bytes\":3}]}\nhi\n"),
+        "{request}"
+    );
 }
 
 #[tokio::test]

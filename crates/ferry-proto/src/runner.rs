@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `POST /api/v1/runners` (admin token) | [`RunnerRegistration`] → [`RegisteredRunner`] |
 //! | `POST /api/v1/runner/claim` (runner token) | [`ClaimRequest`] → [`JobAssignment`], or 204 when none came in time |
-//! | `POST /api/v1/runner/jobs/{id}/events` | [`EventBatch`] → [`JobControl`] |
+//! | `POST /api/v1/runner/jobs/{id}/events` | [`EventBatch`] ([`EVENT_BATCH_TYPE`]) → [`JobControl`] |
 //! | `POST /api/v1/runner/jobs/{id}/heartbeat` | → [`JobControl`] |
 //! | `POST /api/v1/runner/jobs/{id}/complete` | [`JobCompletion`] → 204 |
 
@@ -74,21 +74,66 @@ pub struct JobAssignment {
     pub lease_ms: i64,
 }
 
-/// What a runner reports about a step, in order.
-// Read through `FlatStepEvent`: serde reads an internally tagged enum by first buffering each
-// event whole, which doubled the cost of reading a batch of log lines.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case", try_from = "FlatStepEvent")]
-pub enum StepEvent {
+/// What a runner reports about a step, in order. `T` is a `lines` event's text: owned
+/// (`String`) where a batch is made, borrowed from the request body (`&str`) where it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepEvent<T = String> {
     StepStarted {
         step_idx: i64,
         name: String,
         at: i64,
     },
-    /// Masked log lines, without line ends.
+    /// Masked log lines, each ending in `\n`.
     Lines {
         step_idx: i64,
-        lines: Vec<String>,
+        text: T,
+    },
+    StepFinished {
+        step_idx: i64,
+        outcome: Conclusion,
+        conclusion: Conclusion,
+        at: i64,
+    },
+}
+
+/// A numbered batch of step events; numbers count up from 1 per job, and a batch whose
+/// number was already applied is ignored (so a runner may resend after a lost answer).
+///
+/// On the wire ([`EVENT_BATCH_TYPE`]) a batch is its [`EventBatchHead`] as one line of JSON,
+/// then the text of each `lines` event, back to back: log text travels as it was written,
+/// without being quoted and unquoted line by line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventBatch<T = String> {
+    pub seq: i64,
+    pub events: Vec<StepEvent<T>>,
+}
+
+/// The content type of an encoded [`EventBatch`].
+pub const EVENT_BATCH_TYPE: &str = "application/vnd.ferry.event-batch";
+
+/// The first line of an encoded [`EventBatch`]: the batch with each `lines` event's text
+/// replaced by its length, the text following the line in the same order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EventBatchHead {
+    /// Counts up from 1 per job; a batch whose number was already applied is ignored, so a
+    /// runner may resend after a lost answer.
+    pub seq: i64,
+    pub events: Vec<EventHead>,
+}
+
+/// A [`StepEvent`] in an [`EventBatchHead`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventHead {
+    StepStarted {
+        step_idx: i64,
+        name: String,
+        at: i64,
+    },
+    /// `bytes` of log text follow the head: UTF-8, lines each ending in `\n`.
+    Lines {
+        step_idx: i64,
+        bytes: u64,
     },
     StepFinished {
         step_idx: i64,
@@ -100,59 +145,83 @@ pub enum StepEvent {
     },
 }
 
-/// A [`StepEvent`] as it is read: every field of every kind, the kind's own checked after.
-#[derive(Deserialize)]
-struct FlatStepEvent {
-    #[serde(rename = "type")]
-    kind: StepEventKind,
-    step_idx: i64,
-    name: Option<String>,
-    at: Option<i64>,
-    lines: Option<Vec<String>>,
-    outcome: Option<Conclusion>,
-    conclusion: Option<Conclusion>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum StepEventKind {
-    StepStarted,
-    Lines,
-    StepFinished,
-}
-
-impl TryFrom<FlatStepEvent> for StepEvent {
-    type Error = String;
-
-    fn try_from(flat: FlatStepEvent) -> Result<StepEvent, String> {
-        let FlatStepEvent { kind, step_idx, name, at, lines, outcome, conclusion } = flat;
-        let missing = |field: &str, kind: &str| format!("missing field `{field}` in a `{kind}` event");
-        let event = match kind {
-            StepEventKind::StepStarted => StepEvent::StepStarted {
-                step_idx,
-                name: name.ok_or_else(|| missing("name", "step_started"))?,
-                at: at.ok_or_else(|| missing("at", "step_started"))?,
-            },
-            StepEventKind::Lines => {
-                StepEvent::Lines { step_idx, lines: lines.ok_or_else(|| missing("lines", "lines"))? }
+impl<T: AsRef<str>> EventBatch<T> {
+    /// The batch as [`EVENT_BATCH_TYPE`] bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let events = self
+            .events
+            .iter()
+            .map(|event| match event {
+                StepEvent::StepStarted { step_idx, name, at } => {
+                    EventHead::StepStarted { step_idx: *step_idx, name: name.clone(), at: *at }
+                }
+                StepEvent::Lines { step_idx, text } => EventHead::Lines {
+                    step_idx: *step_idx,
+                    bytes: u64::try_from(text.as_ref().len()).unwrap_or(u64::MAX),
+                },
+                StepEvent::StepFinished { step_idx, outcome, conclusion, at } => {
+                    EventHead::StepFinished { step_idx: *step_idx, outcome: *outcome, conclusion: *conclusion, at: *at }
+                }
+            })
+            .collect();
+        let head = EventBatchHead { seq: self.seq, events };
+        let mut body = serde_json::to_vec(&head).expect("a batch head is plain JSON");
+        body.push(b'\n');
+        for event in &self.events {
+            if let StepEvent::Lines { text, .. } = event {
+                body.extend_from_slice(text.as_ref().as_bytes());
             }
-            StepEventKind::StepFinished => StepEvent::StepFinished {
-                step_idx,
-                outcome: outcome.ok_or_else(|| missing("outcome", "step_finished"))?,
-                conclusion: conclusion.ok_or_else(|| missing("conclusion", "step_finished"))?,
-                at: at.ok_or_else(|| missing("at", "step_finished"))?,
-            },
-        };
-        Ok(event)
+        }
+        body
     }
 }
 
-/// A numbered batch of step events; numbers count up from 1 per job, and a batch whose
-/// number was already applied is ignored (so a runner may resend after a lost answer).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct EventBatch {
-    pub seq: i64,
-    pub events: Vec<StepEvent>,
+impl<'a> EventBatch<&'a str> {
+    /// Reads an [`EVENT_BATCH_TYPE`] body; the texts borrow from it.
+    ///
+    /// # Errors
+    /// What is wrong with the body, for a 400: no head line, a head that is not an
+    /// [`EventBatchHead`], texts that are not UTF-8, do not end a line or do not add up to
+    /// what follows the head.
+    pub fn decode(body: &'a [u8]) -> Result<EventBatch<&'a str>, String> {
+        let Some(head_end) = body.iter().position(|&byte| byte == b'\n') else {
+            return Err(
+                "an event batch starts with a line of JSON (its head), and this body has no line end".to_owned()
+            );
+        };
+        let head: EventBatchHead = serde_json::from_slice(&body[..head_end])
+            .map_err(|error| format!("the event batch's head (its first line): {error}"))?;
+        let mut rest = &body[head_end + 1..];
+        let mut events = Vec::with_capacity(head.events.len());
+        for (idx, event) in head.events.into_iter().enumerate() {
+            events.push(match event {
+                EventHead::StepStarted { step_idx, name, at } => StepEvent::StepStarted { step_idx, name, at },
+                EventHead::Lines { step_idx, bytes } => {
+                    let len = usize::try_from(bytes).ok().filter(|&len| len <= rest.len()).ok_or_else(|| {
+                        format!(
+                            "event {idx} of the head says {bytes} bytes of lines follow, but only {} bytes are left",
+                            rest.len()
+                        )
+                    })?;
+                    let (text, after) = rest.split_at(len);
+                    rest = after;
+                    let text = std::str::from_utf8(text)
+                        .map_err(|error| format!("the lines of event {idx} are not UTF-8: {error}"))?;
+                    if !text.is_empty() && !text.ends_with('\n') {
+                        return Err(format!("the lines of event {idx} do not end with a line end (`\\n`)"));
+                    }
+                    StepEvent::Lines { step_idx, text }
+                }
+                EventHead::StepFinished { step_idx, outcome, conclusion, at } => {
+                    StepEvent::StepFinished { step_idx, outcome, conclusion, at }
+                }
+            });
+        }
+        if !rest.is_empty() {
+            return Err(format!("{} bytes follow the texts the head announces", rest.len()));
+        }
+        Ok(EventBatch { seq: head.seq, events })
+    }
 }
 
 /// The server's word to a runner working on a job.

@@ -40,8 +40,7 @@ struct Budget {
 /// event itself.
 fn cost(event: &JobEvent) -> usize {
     let text = match event {
-        JobEvent::Line { text, .. } => text.len(),
-        JobEvent::Lines { lines, .. } => lines.iter().map(|line| line.len() + 8).sum(),
+        JobEvent::Line { text, .. } | JobEvent::Lines { text, .. } => text.len(),
         JobEvent::StepStarted { name, .. } => name.len(),
         JobEvent::Group { title, .. } => title.len(),
         JobEvent::Annotation { annotation, .. } => annotation.message.len(),

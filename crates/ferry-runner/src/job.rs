@@ -102,10 +102,10 @@ pub enum JobEvent {
         step_idx: usize,
         text: String,
     },
-    /// Lines read together from a step's output, in order.
+    /// Lines read together from a step's output, in order, each ending in `\n`.
     Lines {
         step_idx: usize,
-        lines: Vec<String>,
+        text: String,
     },
     Group {
         step_idx: usize,
@@ -172,6 +172,15 @@ pub use crate::events::EventSender;
 /// masker: better a lost line than a leaked secret).
 pub(crate) fn masked(masker: &RwLock<Masker>, text: &str) -> String {
     masker.read().map(|masker| masker.mask(text).into_owned()).unwrap_or_default()
+}
+
+/// Appends `line` with the job's secrets masked, and a line end, to `out` (the line is left
+/// out should a thread have panicked holding the masker).
+pub(crate) fn push_masked_line(masker: &RwLock<Masker>, line: &str, out: &mut String) {
+    if let Ok(masker) = masker.read() {
+        out.push_str(&masker.mask(line));
+        out.push('\n');
+    }
 }
 
 /// GitHub's default job timeout.

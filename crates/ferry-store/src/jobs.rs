@@ -109,9 +109,22 @@ const COLUMNS: &str = "id, run_id, name, status, conclusion, runner_id, runs_on,
 /// What a runner reports about a job's steps, applied in order by [`Jobs::record_events`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepEvent<'a> {
-    Started { step_idx: i64, name: &'a str, at: i64 },
-    Lines { step_idx: i64, lines: Vec<&'a str> },
-    Finished { step_idx: i64, outcome: Conclusion, conclusion: Conclusion, at: i64 },
+    Started {
+        step_idx: i64,
+        name: &'a str,
+        at: i64,
+    },
+    /// Lines, each ending in `\n`.
+    Lines {
+        step_idx: i64,
+        text: &'a str,
+    },
+    Finished {
+        step_idx: i64,
+        outcome: Conclusion,
+        conclusion: Conclusion,
+        at: i64,
+    },
 }
 
 impl Jobs<'_> {
@@ -402,7 +415,7 @@ impl Jobs<'_> {
                     .execute(&mut *tx)
                     .await?;
                 }
-                StepEvent::Lines { step_idx, lines } => {
+                StepEvent::Lines { step_idx, text } => {
                     let step_id: Option<i64> =
                         sqlx::query_scalar("SELECT id FROM steps WHERE job_id = $1 AND step_idx = $2")
                             .bind(id)
@@ -410,7 +423,7 @@ impl Jobs<'_> {
                             .fetch_optional(&mut *tx)
                             .await?;
                     let Some(step_id) = step_id else { continue };
-                    crate::logs::append_in(&mut tx, step_id, lines, now).await?;
+                    crate::logs::append_in(&mut tx, step_id, text, now).await?;
                 }
                 StepEvent::Finished { step_idx, outcome, conclusion, at } => {
                     sqlx::query(

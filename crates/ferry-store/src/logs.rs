@@ -38,14 +38,14 @@ pub struct Logs<'a> {
 }
 
 impl Logs<'_> {
-    /// Appends `lines` (without their line ends) to a step's log as one chunk and returns
+    /// Appends `text` (lines, each ending in `\n`) to a step's log as one chunk and returns
     /// its sequence number.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when there is no such step.
-    pub async fn append(&self, step_id: i64, lines: &[&str], now: i64) -> Result<i64, StoreError> {
+    pub async fn append(&self, step_id: i64, text: &str, now: i64) -> Result<i64, StoreError> {
         let mut tx = self.store.begin_write().await?;
-        let seq = append_in(&mut tx, step_id, lines, now).await?;
+        let seq = append_in(&mut tx, step_id, text, now).await?;
         tx.commit().await?;
         Ok(seq)
     }
@@ -92,20 +92,17 @@ impl Logs<'_> {
 pub(crate) async fn append_in(
     tx: &mut Transaction<'static, Any>,
     step_id: i64,
-    lines: &[&str],
+    text: &str,
     now: i64,
 ) -> Result<i64, StoreError> {
-    let mut body = String::with_capacity(lines.iter().map(|line| line.len() + 1).sum());
-    for line in lines {
-        body.push_str(line);
-        body.push('\n');
-    }
-    let n_lines = i64::try_from(lines.len()).expect("a slice's length fits in i64");
+    debug_assert!(text.is_empty() || text.ends_with('\n'), "a chunk is whole lines");
+    let n_lines = text.bytes().filter(|&byte| byte == b'\n').count();
+    let n_lines = i64::try_from(n_lines).expect("a text's length fits in i64");
     // Small chunks (a line or two while following) are not worth compressing.
-    let (body, body_lz4) = if body.len() >= COMPRESS_FROM {
-        (String::new(), Some(lz4_flex::block::compress_prepend_size(body.as_bytes())))
+    let (body, body_lz4) = if text.len() >= COMPRESS_FROM {
+        ("", Some(lz4_flex::block::compress_prepend_size(text.as_bytes())))
     } else {
-        (body, None)
+        (text, None)
     };
     let seq: Option<i64> = sqlx::query_scalar("UPDATE steps SET log_seq = log_seq + 1 WHERE id = $1 RETURNING log_seq")
         .bind(step_id)

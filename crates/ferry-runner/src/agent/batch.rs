@@ -3,11 +3,10 @@
 //! events are cut into numbered [`EventBatch`]es. Pure, with time passed in, so the rules are
 //! tested with data; the agent does the sending.
 //!
-//! A batch is due once its oldest event waited [`MAX_DELAY`] or it holds [`MAX_LINES`] lines
-//! or [`MAX_BYTES`] of text, whichever comes first; a batch never holds more than that, so a
-//! step that prints fast while a send is slow makes several batches, not one huge one, and
-//! every batch fits the server's 2 MiB request limit (a line longer than [`MAX_LINE_BYTES`]
-//! is cut there).
+//! A batch is due once its oldest event waited [`MAX_DELAY`] or it holds [`MAX_BYTES`] of
+//! log text, whichever comes first; a batch never holds more than that, so a step that prints
+//! fast while a send is slow makes several batches, not one huge one, and every batch fits the
+//! server's 2 MiB request limit (a line longer than [`MAX_LINE_BYTES`] is cut there).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -19,28 +18,26 @@ use crate::job::JobEvent;
 
 /// The longest an event waits before its batch is sent.
 pub(crate) const MAX_DELAY: Duration = Duration::from_millis(50);
-/// The most lines one batch carries; a batch this full is sent at once. Large batches make a
-/// step that prints a lot cheap to store (the 50 MB log benchmark: 500 lines a batch cost
-/// a request and a transaction per 50 kB).
-pub(crate) const MAX_LINES: usize = 5_000;
-/// The most text one batch carries, counting each line's length plus its JSON quoting.
+/// The most log text one batch carries; a batch this full is sent at once. Large batches make
+/// a step that prints a lot cheap to store: a request and a transaction per MiB.
 pub(crate) const MAX_BYTES: usize = 1 << 20;
 /// Longer lines are cut to this many bytes, as GitHub's log cuts them.
 pub(crate) const MAX_LINE_BYTES: usize = 64 * 1024;
 
-/// What a line costs in a batch's budget.
-fn line_cost(line: &str) -> usize {
-    line.len() + 8
-}
+/// What a line cut at [`MAX_LINE_BYTES`] ends with.
+const CUT_MARK: &str = " …[line cut at 64 KiB]";
 
 /// The protocol's event for `event`, which happened at `at_ms` (milliseconds since the epoch).
 pub(crate) fn step_event(event: JobEvent, at_ms: i64) -> StepEvent {
     let idx = |step_idx: usize| i64::try_from(step_idx).unwrap_or(i64::MAX);
-    let line = |step_idx: usize, text: String| StepEvent::Lines { step_idx: idx(step_idx), lines: vec![text] };
+    let line = |step_idx: usize, mut text: String| {
+        text.push('\n');
+        StepEvent::Lines { step_idx: idx(step_idx), text }
+    };
     match event {
         JobEvent::StepStarted { step_idx, name } => StepEvent::StepStarted { step_idx: idx(step_idx), name, at: at_ms },
         JobEvent::Line { step_idx, text } => line(step_idx, text),
-        JobEvent::Lines { step_idx, lines } => StepEvent::Lines { step_idx: idx(step_idx), lines },
+        JobEvent::Lines { step_idx, text } => StepEvent::Lines { step_idx: idx(step_idx), text },
         JobEvent::Group { step_idx, title } => line(step_idx, format!("##[group]{title}")),
         JobEvent::EndGroup { step_idx } => line(step_idx, "##[endgroup]".to_owned()),
         JobEvent::Annotation { step_idx, annotation } => line(step_idx, annotation_line(&annotation)),
@@ -48,6 +45,41 @@ pub(crate) fn step_event(event: JobEvent, at_ms: i64) -> StepEvent {
             StepEvent::StepFinished { step_idx: idx(step_idx), outcome, conclusion, at: at_ms }
         }
     }
+}
+
+/// `text` (lines each ending in `\n`) with every line longer than [`MAX_LINE_BYTES`] cut there.
+fn cut_long_lines(text: String) -> String {
+    // No line of a text this short can be too long: the common case costs nothing.
+    if text.len() <= MAX_LINE_BYTES {
+        return text;
+    }
+    if !text.split_terminator('\n').any(|line| line.len() > MAX_LINE_BYTES) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_terminator('\n') {
+        if line.len() > MAX_LINE_BYTES {
+            let mut cut = MAX_LINE_BYTES;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.push_str(&line[..cut]);
+            out.push_str(CUT_MARK);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Where to split `text` so its first part is whole lines of at most `budget` bytes: `None`
+/// when not even its first line fits.
+fn split_point(text: &str, budget: usize) -> Option<usize> {
+    if text.len() <= budget {
+        return Some(text.len());
+    }
+    text.as_bytes()[..budget].iter().rposition(|&byte| byte == b'\n').map(|newline| newline + 1)
 }
 
 /// `##[error]file:line:col: title: message`, with the parts the annotation has.
@@ -78,7 +110,7 @@ fn annotation_line(annotation: &Annotation) -> String {
 pub(crate) struct Batcher {
     next_seq: i64,
     events: VecDeque<StepEvent>,
-    n_lines: usize,
+    /// Bytes of log text waiting.
     n_bytes: usize,
     /// When the oldest waiting event came.
     oldest: Option<Instant>,
@@ -86,32 +118,22 @@ pub(crate) struct Batcher {
 
 impl Batcher {
     pub(crate) fn new() -> Batcher {
-        Batcher { next_seq: 1, events: VecDeque::new(), n_lines: 0, n_bytes: 0, oldest: None }
+        Batcher { next_seq: 1, events: VecDeque::new(), n_bytes: 0, oldest: None }
     }
 
     /// Adds an event that came at `now`; lines of the step the last event was about join it.
     pub(crate) fn push(&mut self, event: StepEvent, now: Instant) {
         self.oldest.get_or_insert(now);
-        if let StepEvent::Lines { step_idx, mut lines } = event {
-            for line in &mut lines {
-                if line.len() > MAX_LINE_BYTES {
-                    let mut cut = MAX_LINE_BYTES;
-                    while !line.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    line.truncate(cut);
-                    line.push_str(" …[line cut at 64 KiB]");
-                }
-            }
-            self.n_lines += lines.len();
-            self.n_bytes += lines.iter().map(|line| line_cost(line)).sum::<usize>();
-            if let Some(StepEvent::Lines { step_idx: last_idx, lines: last }) = self.events.back_mut()
+        if let StepEvent::Lines { step_idx, text } = event {
+            let text = cut_long_lines(text);
+            self.n_bytes += text.len();
+            if let Some(StepEvent::Lines { step_idx: last_idx, text: last }) = self.events.back_mut()
                 && *last_idx == step_idx
             {
-                last.extend(lines);
+                last.push_str(&text);
                 return;
             }
-            self.events.push_back(StepEvent::Lines { step_idx, lines });
+            self.events.push_back(StepEvent::Lines { step_idx, text });
         } else {
             self.events.push_back(event);
         }
@@ -124,50 +146,42 @@ impl Batcher {
 
     /// Whether a batch should be sent now.
     pub(crate) fn is_due(&self, now: Instant) -> bool {
-        self.n_lines >= MAX_LINES
-            || self.n_bytes >= MAX_BYTES
-            || self.deadline().is_some_and(|deadline| deadline <= now)
+        self.n_bytes >= MAX_BYTES || self.deadline().is_some_and(|deadline| deadline <= now)
     }
 
-    /// The next batch, numbered: the oldest events, up to [`MAX_LINES`] lines and
-    /// [`MAX_BYTES`] (at least one line, which is never longer than the cut). `None` when
-    /// nothing waits. What is left keeps the oldest event's time: it waits no longer than the
-    /// batch just taken would have.
+    /// The next batch, numbered: the oldest events, up to [`MAX_BYTES`] of text (at least one
+    /// line, which is never longer than the cut). `None` when nothing waits. What is left
+    /// keeps the oldest event's time: it waits no longer than the batch just taken would have.
     pub(crate) fn take(&mut self) -> Option<EventBatch> {
         if self.events.is_empty() {
             return None;
         }
         let mut events = Vec::new();
-        let (mut n_lines, mut n_bytes) = (0, 0);
+        let mut n_bytes = 0;
         while let Some(event) = self.events.pop_front() {
             match event {
-                StepEvent::Lines { step_idx, mut lines } => {
-                    // How many of these lines fit what is left of the budget.
-                    let mut n_fit = 0;
-                    for line in &lines {
-                        let cost = line_cost(line);
-                        let first = n_lines == 0 && n_fit == 0;
-                        if !first && (n_lines + n_fit + 1 > MAX_LINES || n_bytes + cost > MAX_BYTES) {
-                            break;
+                StepEvent::Lines { step_idx, mut text } => {
+                    let budget = MAX_BYTES - n_bytes;
+                    let fit = match split_point(&text, budget) {
+                        Some(fit) => fit,
+                        // A batch carries at least one line.
+                        None if n_bytes == 0 => text.find('\n').map_or(text.len(), |newline| newline + 1),
+                        None => 0,
+                    };
+                    n_bytes += fit;
+                    if fit < text.len() {
+                        let rest = text.split_off(fit);
+                        if !text.is_empty() {
+                            events.push(StepEvent::Lines { step_idx, text });
                         }
-                        n_fit += 1;
-                        n_bytes += cost;
-                    }
-                    n_lines += n_fit;
-                    if n_fit < lines.len() {
-                        let rest = lines.split_off(n_fit);
-                        if !lines.is_empty() {
-                            events.push(StepEvent::Lines { step_idx, lines });
-                        }
-                        self.events.push_front(StepEvent::Lines { step_idx, lines: rest });
+                        self.events.push_front(StepEvent::Lines { step_idx, text: rest });
                         break;
                     }
-                    events.push(StepEvent::Lines { step_idx, lines });
+                    events.push(StepEvent::Lines { step_idx, text });
                 }
                 other => events.push(other),
             }
         }
-        self.n_lines -= n_lines;
         self.n_bytes -= n_bytes;
         if self.events.is_empty() {
             self.oldest = None;

@@ -13,7 +13,7 @@ use serde_json::{Map, json};
 use tokio::sync::watch;
 
 use super::contexts::{Contexts, EvalFailure, Evaluate as _};
-use super::{EventSender, JobEvent, JobSetup, StepRecord, action, masked, minutes_to_duration};
+use super::{EventSender, JobEvent, JobSetup, StepRecord, action, masked, minutes_to_duration, push_masked_line};
 use crate::commands::{Command, Commands};
 use crate::env_file::{parse_env_file, parse_path_file};
 use crate::mask::Masker;
@@ -370,7 +370,7 @@ impl StepRunner<'_> {
             masker: self.setup.masker.clone(),
             outputs: Map::new(),
             command_failed: false,
-            pending: Vec::new(),
+            pending: String::new(),
         };
         let exit = run_process(&spec, &mut cancel, &mut output, Some(self.events)).await;
         output.flush();
@@ -557,8 +557,8 @@ struct ScriptOutput<'a> {
     masker: Arc<RwLock<Masker>>,
     outputs: Map<String, Value>,
     command_failed: bool,
-    /// Lines shown since the last flush, in order.
-    pending: Vec<String>,
+    /// Lines shown since the last flush, in order, each ending in `\n`.
+    pending: String,
 }
 
 impl ScriptOutput<'_> {
@@ -576,13 +576,11 @@ impl ScriptOutput<'_> {
 impl Output for ScriptOutput<'_> {
     fn line(&mut self, _stream: Stream, line: &str) {
         let Some(command) = self.commands.process(line) else {
-            let shown = self.mask(line);
-            self.pending.push(shown);
+            push_masked_line(&self.masker, line, &mut self.pending);
             return;
         };
         if self.commands.echoes(&command) {
-            let shown = self.mask(line);
-            self.pending.push(shown);
+            push_masked_line(&self.masker, line, &mut self.pending);
         }
         let step_idx = self.step_idx;
         match command {
@@ -607,8 +605,8 @@ impl Output for ScriptOutput<'_> {
             }
             Command::Failed(message) => {
                 self.command_failed = true;
-                let shown = format!("error: {}", self.mask(&message));
-                self.pending.push(shown);
+                let shown = format!("error: {message}");
+                push_masked_line(&self.masker, &shown, &mut self.pending);
             }
             Command::Debug(_)
             | Command::SaveState { .. }
@@ -620,8 +618,8 @@ impl Output for ScriptOutput<'_> {
 
     fn flush(&mut self) {
         if !self.pending.is_empty() {
-            let lines = std::mem::take(&mut self.pending);
-            self.events.send(self.tag, JobEvent::Lines { step_idx: self.step_idx, lines });
+            let text = std::mem::take(&mut self.pending);
+            self.events.send(self.tag, JobEvent::Lines { step_idx: self.step_idx, text });
         }
     }
 }

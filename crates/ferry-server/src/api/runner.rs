@@ -6,12 +6,14 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_model::Conclusion;
 use ferry_proto::runner::{
-    ClaimRequest, EventBatch, JobAssignment, JobCompletion, JobControl, RegisteredRunner, RunnerRegistration, StepEvent,
+    ClaimRequest, EVENT_BATCH_TYPE, EventBatch, EventBatchHead, JobAssignment, JobCompletion, JobControl,
+    RegisteredRunner, RunnerRegistration, StepEvent,
 };
 use ferry_store::{Job, NewRunner, Status, StoreError};
 use serde_json::{Map, Value};
@@ -166,28 +168,36 @@ fn not_held(id: i64) -> ApiError {
 }
 
 /// `POST /api/v1/runner/jobs/{id}/events`: applies a numbered batch of step events once and
-/// renews the lease.
+/// renews the lease. The body is the batch's head as a line of JSON, then the log text of its
+/// `lines` events as it was written (`ferry_proto::runner::EventBatch`).
 #[utoipa::path(
     post,
     path = "/api/v1/runner/jobs/{id}/events",
     operation_id = "report_job_events",
     tag = "runners",
     params(("id" = i64, Path, description = "The job's id")),
-    request_body = EventBatch,
+    request_body(
+        content = EventBatchHead,
+        content_type = "application/vnd.ferry.event-batch",
+        description = "An EventBatchHead as one line of JSON, then `\\n`, then the text of each `lines` event (its `bytes` bytes: UTF-8, lines each ending in `\\n`) in the head's order",
+    ),
     security(("runner" = [])),
     responses(
         (status = 200, description = "Applied (or a repeat, ignored); whether to cancel", body = JobControl),
+        (status = 400, description = "A body that is not an event batch, with what is wrong", body = ErrorBody),
         (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
         (status = 409, description = "The job is not in progress on this runner", body = ErrorBody),
-        crate::api::BodyRefusals,
+        (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
+        (status = 415, description = "The body is not `application/vnd.ferry.event-batch`", body = ErrorBody),
     ),
 )]
 pub(crate) async fn events(
     RunnerCaller(runner): RunnerCaller,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Body(batch): Body<EventBatch>,
+    EncodedBatch(body): EncodedBatch,
 ) -> Result<Json<JobControl>, ApiError> {
+    let batch = EventBatch::decode(&body).map_err(ApiError::bad_request)?;
     let events: Vec<ferry_store::StepEvent<'_>> = batch
         .events
         .iter()
@@ -195,9 +205,7 @@ pub(crate) async fn events(
             StepEvent::StepStarted { step_idx, name, at } => {
                 ferry_store::StepEvent::Started { step_idx: *step_idx, name, at: *at }
             }
-            StepEvent::Lines { step_idx, lines } => {
-                ferry_store::StepEvent::Lines { step_idx: *step_idx, lines: lines.iter().map(String::as_str).collect() }
-            }
+            StepEvent::Lines { step_idx, text } => ferry_store::StepEvent::Lines { step_idx: *step_idx, text },
             StepEvent::StepFinished { step_idx, outcome, conclusion, at } => ferry_store::StepEvent::Finished {
                 step_idx: *step_idx,
                 outcome: *outcome,
@@ -214,6 +222,30 @@ pub(crate) async fn events(
     }
     state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
     control(&state, id, runner.id).await.map(Json)
+}
+
+/// An event batch's body, [`EVENT_BATCH_TYPE`] and within the server's body limit.
+pub(crate) struct EncodedBatch(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for EncodedBatch {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+        if content_type != Some(EVENT_BATCH_TYPE) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "an event batch is sent with `Content-Type: {EVENT_BATCH_TYPE}`; this request has {}",
+                    content_type.map_or_else(|| "none".to_owned(), |value| format!("`{value}`"))
+                ),
+            ));
+        }
+        match Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(EncodedBatch(bytes)),
+            Err(rejection) => Err(ApiError::new(rejection.status(), rejection.body_text())),
+        }
+    }
 }
 
 /// Renews the lease and says whether the job was cancelled.

@@ -14,6 +14,7 @@ mod ui;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
+use ferry_proto::runner::EVENT_BATCH_TYPE;
 use ferry_server::ServerConfig;
 use ferry_store::Store;
 use serde_json::{Value, json};
@@ -179,11 +180,20 @@ impl<'a> ProtocolRunner<'a> {
 
     /// Sends batch `seq` of step events for a claimed job; returns the server's control
     /// answer (`{"cancel": …}`).
+    /// A `lines` event is written as `{"type": "lines", "step_idx": …, "lines": [..]}` and
+    /// sent in the protocol's framing: its head says how many bytes of text follow.
     pub fn send(&self, job: &Value, seq: i64, events: Value) -> Value {
-        let id = job["job_id"].as_i64().expect("a job id");
-        let res = self.call(&format!("/api/v1/runner/jobs/{id}/events"), &json!({"seq": seq, "events": events}));
+        let res = self.send_body(job, EVENT_BATCH_TYPE, &event_batch(seq, events));
         assert_eq!(res.status, 200, "{}", res.body);
         res.json()
+    }
+
+    /// Posts `body` as a batch of step events with content type `content_type`.
+    pub fn send_body(&self, job: &Value, content_type: &str, body: &[u8]) -> Response {
+        let id = job["job_id"].as_i64().expect("a job id");
+        let auth = format!("Bearer {}", self.token);
+        let headers = [("Authorization", auth.as_str()), ("Content-Type", content_type)];
+        self.server.request("POST", &format!("/api/v1/runner/jobs/{id}/events"), &headers, body)
     }
 
     /// Completes a claimed job.
@@ -300,4 +310,31 @@ fn dechunk(mut body: &str) -> String {
         body = &rest[size + 2..];
     }
     out
+}
+
+/// Frames batch `seq` of `events` as the runner protocol does: one JSON line of heads, where a
+/// `lines` event carries the byte length of its text, then the texts back to back, each line
+/// ending in a newline.
+pub fn event_batch(seq: i64, events: Value) -> Vec<u8> {
+    let mut texts = String::new();
+    let heads: Vec<Value> = events
+        .as_array()
+        .expect("an array of events")
+        .iter()
+        .map(|event| match event.get("lines") {
+            Some(lines) => {
+                let before = texts.len();
+                for line in lines.as_array().expect("an array of lines") {
+                    texts.push_str(line.as_str().expect("a line"));
+                    texts.push('\n');
+                }
+                json!({"type": "lines", "step_idx": event["step_idx"], "bytes": texts.len() - before})
+            }
+            None => event.clone(),
+        })
+        .collect();
+    let mut body = serde_json::to_vec(&json!({"seq": seq, "events": heads})).expect("JSON");
+    body.push(b'\n');
+    body.extend_from_slice(texts.as_bytes());
+    body
 }

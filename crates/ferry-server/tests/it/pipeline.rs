@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{ProtocolRunner, Response, TestRepo, TestServer};
+use crate::{EVENT_BATCH_TYPE, ProtocolRunner, Response, TestRepo, TestServer};
 
 const WORKFLOW: &str = r#"
 name: CI
@@ -294,6 +294,59 @@ fn polling_starts_push_runs_for_commits_no_webhook_announced() {
         (Some("push"), Some(sha.as_str()), Some("poll"))
     );
     assert_eq!(runs[0]["title"], "add main");
+}
+
+#[test]
+fn a_batch_that_is_not_framed_as_the_protocol_says_is_refused_and_stores_nothing() {
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
+    let server = server_with(&repo);
+    let id = trigger(&server, &json!({"workflow": "ci.yml"})).json()["runs"][0]["id"].as_i64().expect("a run id");
+    let runner = ProtocolRunner::register(&server, "r1", &["self-hosted", "linux"]);
+    let build = runner.claim(1000).expect("build");
+    let started = r#"{"type":"step_started","step_idx":0,"name":"Run step","at":1}"#;
+    let lines =
+        |bytes: usize| format!(r#"{{"seq":1,"events":[{started},{{"type":"lines","step_idx":0,"bytes":{bytes}}}]}}"#);
+
+    let as_json =
+        runner.send_body(&build, "application/json", format!(r#"{{"seq":1,"events":[{started}]}}"#).as_bytes());
+    assert_eq!(as_json.status, 415, "{}", as_json.body);
+    assert!(as_json.body.contains("application/vnd.ferry.event-batch"), "{}", as_json.body);
+    let refusals: [(Vec<u8>, &str); 5] = [
+        (b"{\"seq\":1,\"events\":[]}".to_vec(), "no line end"),
+        (b"{\"seq\":1}\n".to_vec(), "head (its first line)"),
+        (format!("{}\nok\n", lines(9)).into_bytes(), "9 bytes of lines follow, but only 3"),
+        (format!("{}\nno end", lines(6)).into_bytes(), "do not end with a line end"),
+        ([lines(3).as_bytes(), b"\n\xff\xfe\n"].concat(), "not UTF-8"),
+    ];
+    for (body, says) in refusals {
+        let res = runner.send_body(&build, EVENT_BATCH_TYPE, &body);
+        assert_eq!(res.status, 400, "{}", res.body);
+        assert!(res.json()["error"].as_str().is_some_and(|error| error.contains(says)), "{says}: {}", res.body);
+    }
+    let detail = run(&server, id);
+    assert_eq!(
+        detail["jobs"][0]["steps"].as_array().map(Vec::len),
+        Some(0),
+        "a refused batch starts no step: {detail:#}"
+    );
+
+    // The same seq, framed right, is applied, then ignored when sent again.
+    let good = format!("{}\nfirst\nsecond\n", lines(13)).into_bytes();
+    for _ in 0..2 {
+        let res = runner.send_body(&build, EVENT_BATCH_TYPE, &good);
+        assert_eq!((res.status, res.json()), (200, json!({"cancel": false})), "{}", res.body);
+    }
+    let job_id = build["job_id"].as_i64().expect("a job id");
+    let logs = server.call("GET", &format!("/api/v1/runs/{id}/logs?job={job_id}"), Some(&server.admin), None);
+    let data: Vec<Value> = logs
+        .body
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .map(|data| serde_json::from_str::<Value>(data).expect("JSON"))
+        .filter(|data| data.get("lines").is_some())
+        .collect();
+    assert_eq!(data.first().map(|chunk| &chunk["lines"]), Some(&json!(["first", "second"])), "{}", logs.body);
+    assert_eq!(data.len(), 1, "one chunk, not two: {}", logs.body);
 }
 
 #[test]

@@ -430,11 +430,11 @@ async fn logs_read_after_seq(store: Store, _db: &TestDb) {
     let job = enqueue(&store, run, "build", &[]).await;
     let step = store.steps().create(&NewStep { job_id: job.id, step_idx: 0, name: "test" }).await.expect("step");
     let logs = store.logs();
-    assert_eq!(logs.append(step.id, &["hello", "world"], 1).await.expect("append"), 1);
+    assert_eq!(logs.append(step.id, "hello\nworld\n", 1).await.expect("append"), 1);
     let first = logs.after(step.id, 0, 10).await.expect("read");
     assert_eq!(first.len(), 1);
     assert_eq!((first[0].seq, first[0].n_lines, first[0].body.as_str()), (1, 2, "hello\nworld\n"));
-    assert!(matches!(logs.append(9999, &["x"], 1).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(logs.append(9999, "x\n", 1).await, Err(StoreError::NotFound { .. })));
     let quiet = store.steps().create(&NewStep { job_id: job.id, step_idx: 1, name: "quiet" }).await.expect("step");
     assert_eq!(
         logs.steps_of_run(run).await.expect("steps"),
@@ -451,8 +451,8 @@ async fn logs_read_after_seq(store: Store, _db: &TestDb) {
             let store = store.clone();
             tokio::spawn(async move {
                 for chunk_idx in 0..N_CHUNKS {
-                    let line = format!("{writer}{chunk_idx}");
-                    store.logs().append(step.id, &[&line, "-"], 2).await.expect("append");
+                    let text = format!("{writer}{chunk_idx}\n-\n");
+                    store.logs().append(step.id, &text, 2).await.expect("append");
                 }
             })
         })
@@ -759,8 +759,8 @@ async fn runner_event_batches(store: Store, _db: &TestDb) {
     assert_eq!(claimed.id, job.id);
     let batch = [
         StepEvent::Started { step_idx: 0, name: "test", at: 11 },
-        StepEvent::Lines { step_idx: 0, lines: vec!["one", "two"] },
-        StepEvent::Lines { step_idx: 0, lines: vec!["three"] },
+        StepEvent::Lines { step_idx: 0, text: "one\ntwo\n" },
+        StepEvent::Lines { step_idx: 0, text: "three\n" },
     ];
     assert!(store.jobs().record_events(job.id, runner.id, 1, &batch, 12).await.expect("record"));
     // A repeated batch (the runner retried after a lost answer) changes nothing.
@@ -779,11 +779,11 @@ async fn runner_event_batches(store: Store, _db: &TestDb) {
         store.logs().after(steps[0].id, 0, 10).await.expect("logs").into_iter().map(|chunk| chunk.body).collect();
     assert_eq!(bodies, ["one\ntwo\n", "three\n"]);
     // A large chunk is stored compressed and read back as it was written.
-    let long_lines: Vec<String> = (0..200).map(|line_idx| format!("line {line_idx}: building crate")).collect();
-    let big = [StepEvent::Lines { step_idx: 0, lines: long_lines.iter().map(String::as_str).collect() }];
+    let long_text: String = (0..200).map(|line_idx| format!("line {line_idx}: building crate\n")).collect();
+    let big = [StepEvent::Lines { step_idx: 0, text: &long_text }];
     assert!(store.jobs().record_events(job.id, runner.id, 3, &big, 14).await.expect("record"));
     let chunks = store.logs().after(steps[0].id, 2, 10).await.expect("logs");
-    assert_eq!(chunks[0].body, long_lines.iter().map(|line| format!("{line}\n")).collect::<String>());
+    assert_eq!(chunks[0].body, long_text);
     assert_eq!(chunks[0].n_lines, 200);
 
     let other = register(&store, "r2", &[]).await;

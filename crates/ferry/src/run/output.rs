@@ -118,8 +118,8 @@ impl Printer {
                 self.line(tag, &format!("{CYAN}▸ {name}{CYAN:#}"));
             }
             JobEvent::Line { text, .. } => self.line(tag, text),
-            JobEvent::Lines { lines, .. } => {
-                for text in lines {
+            JobEvent::Lines { text, .. } => {
+                for text in text.split_terminator('\n') {
                     self.line(tag, text);
                 }
             }

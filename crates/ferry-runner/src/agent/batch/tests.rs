@@ -56,8 +56,15 @@ fn batches(events: Vec<(u64, JobEvent)>) -> String {
 fn render(event: &StepEvent) -> String {
     match event {
         StepEvent::StepStarted { step_idx, name, at } => format!("start {step_idx} {name:?} @{at}"),
-        StepEvent::Lines { step_idx, lines } if lines.len() > 3 => format!("{step_idx}: {} lines", lines.len()),
-        StepEvent::Lines { step_idx, lines } => format!("{step_idx}: {lines:?}"),
+        StepEvent::Lines { step_idx, text } => {
+            assert!(text.ends_with('\n'), "whole lines: {text:?}");
+            let lines: Vec<&str> = text.split_terminator('\n').collect();
+            if lines.len() > 3 {
+                format!("{step_idx}: {} lines", lines.len())
+            } else {
+                format!("{step_idx}: {lines:?}")
+            }
+        }
         StepEvent::StepFinished { step_idx, conclusion, at, .. } => format!("end {step_idx} {conclusion} @{at}"),
     }
 }
@@ -93,12 +100,14 @@ fn lines_of_different_steps_stay_apart() {
 
 #[test]
 fn a_full_batch_goes_at_once_and_no_batch_holds_more() {
-    let mut events: Vec<(u64, JobEvent)> = (0..12_000).map(|n| (0, line(0, &n.to_string()))).collect();
+    // Lines of 1 KiB with their line ends: a MiB is 1,024 of them.
+    let text = "k".repeat(1023);
+    let mut events: Vec<(u64, JobEvent)> = (0..2_500).map(|_| (0, line(0, &text))).collect();
     events.push((1, finished(0)));
     let trace = batches(events);
     assert_eq!(
         trace,
-        "#1 at 0ms: 0: 5000 lines\n#2 at 0ms: 0: 5000 lines\n#3 flushed: 0: 2000 lines | end 0 success @1\n"
+        "#1 at 0ms: 0: 1024 lines\n#2 at 0ms: 0: 1024 lines\n#3 flushed: 0: 452 lines | end 0 success @1\n"
     );
 }
 
@@ -114,15 +123,15 @@ fn long_lines_fill_a_batch_by_size_and_a_huge_line_is_cut() {
     assert!(batcher.is_due(now), "a batch this big goes at once");
     let mut sizes = Vec::new();
     while let Some(batch) = batcher.take() {
-        let lines: Vec<&String> = batch
+        let lines: Vec<&str> = batch
             .events
             .iter()
             .flat_map(|event| match event {
-                StepEvent::Lines { lines, .. } => lines.iter().collect(),
+                StepEvent::Lines { text, .. } => text.split_terminator('\n').collect(),
                 _ => Vec::new(),
             })
             .collect();
-        let n_bytes: usize = lines.iter().map(|line| line.len() + 8).sum();
+        let n_bytes: usize = lines.iter().map(|line| line.len() + 1).sum();
         assert!(n_bytes <= MAX_BYTES, "batch {} holds {n_bytes} bytes", batch.seq);
         sizes.push(lines.len());
         if let Some(last) = lines.last().filter(|line| line.starts_with('z')) {
@@ -137,8 +146,10 @@ fn long_lines_fill_a_batch_by_size_and_a_huge_line_is_cut() {
 fn a_backlog_is_cut_into_full_batches() {
     let mut batcher = Batcher::new();
     let now = Instant::now();
-    for n in 0..11_000 {
-        batcher.push(step_event(line(n % 2, "x"), 0), now);
+    // 1,100 lines of 2 KiB with their line ends, alternating between two steps.
+    let text = "x".repeat(2047);
+    for n in 0..1_100 {
+        batcher.push(step_event(line(n % 2, &text), 0), now);
     }
     let mut sizes = Vec::new();
     while let Some(batch) = batcher.take() {
@@ -146,13 +157,13 @@ fn a_backlog_is_cut_into_full_batches() {
             .events
             .iter()
             .map(|event| match event {
-                StepEvent::Lines { lines, .. } => lines.len(),
+                StepEvent::Lines { text, .. } => text.len() / 2048,
                 _ => 0,
             })
             .sum();
         sizes.push((batch.seq, n_lines));
     }
-    assert_eq!(sizes, [(1, 5000), (2, 5000), (3, 1000)]);
+    assert_eq!(sizes, [(1, 512), (2, 512), (3, 76)]);
 }
 
 #[test]
