@@ -26,8 +26,6 @@ pub fn main(args: LogsArgs) -> anyhow::Result<ExitCode> {
         }
         let mut stream = client.logs(args.run, args.job, args.follow).await?;
         // A chunk is rendered whole and written at once: writing stdout line by line cost a
-        // system call per line (the 50 MB log benchmark spent most of its second there).
-        // A chunk is rendered whole and written at once: writing stdout line by line cost a
         // system call per line. Ferry's own colours follow the terminal and NO_COLOR; the
         // step's lines are written as they are.
         let stdout = std::io::stdout();
