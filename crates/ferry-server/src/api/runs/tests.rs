@@ -1,3 +1,5 @@
+//! The log follower's JSON for a chunk, checked against serde_json's reading of it.
+
 use serde_json::json;
 
 use super::*;
