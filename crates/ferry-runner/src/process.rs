@@ -359,8 +359,12 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
             // One check of the whole read instead of one per line: most output is UTF-8.
             match std::str::from_utf8(&self.buf[..lines_end]) {
                 Ok(text) => {
-                    for line in text.split('\n') {
+                    // memchr's line ends: lines are short, and std's `split` pays per line.
+                    let mut start = 0;
+                    for end in memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]) {
+                        let line = &text[start..end];
                         output.line(stream, line.strip_suffix('\r').unwrap_or(line));
+                        start = end + 1;
                     }
                 }
                 Err(_) => {

@@ -96,7 +96,7 @@ pub(crate) async fn append_in(
     now: i64,
 ) -> Result<i64, StoreError> {
     debug_assert!(text.is_empty() || text.ends_with('\n'), "a chunk is whole lines");
-    let n_lines = text.bytes().filter(|&byte| byte == b'\n').count();
+    let n_lines = memchr::memchr_iter(b'\n', text.as_bytes()).count();
     let n_lines = i64::try_from(n_lines).expect("a text's length fits in i64");
     // Small chunks (a line or two while following) are not worth compressing.
     let (body, body_lz4) = if text.len() >= COMPRESS_FROM {

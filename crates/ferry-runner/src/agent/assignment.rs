@@ -20,7 +20,7 @@ use ferry_model::Conclusion;
 use ferry_proto::runner::{EventBatch, JobAssignment, JobCompletion, JobControl, LEASE_MS};
 use ferry_workflow::Dialect;
 use serde_json::{Map, Value};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
 use super::batch::{Batcher, step_event};
@@ -228,7 +228,9 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
     })
 }
 
-/// Sends the job's events in batches until `done` (the job ended), then what is left.
+/// Sends the job's events in batches until `done` (the job ended), then what is left. The
+/// next batch is gathered while one is on its way: a step that prints fast keeps being read
+/// while the server stores what it printed before.
 async fn report(
     client: Client,
     job_id: i64,
@@ -245,6 +247,9 @@ async fn report(
             batcher.push(step_event(event, at_ms), now);
         }
     };
+    // One batch waits while one is sent; a batch the sender cannot take means the job is gone.
+    let (batches, to_send) = mpsc::channel::<EventBatch>(1);
+    let sender = tokio::spawn(send_all(client, job_id, to_send, control));
     let mut received = Vec::new();
     loop {
         let deadline = batcher.deadline();
@@ -267,12 +272,26 @@ async fn report(
         }
         while batcher.is_due(std::time::Instant::now()) {
             let Some(batch) = batcher.take() else { break };
-            if !send_batch(&client, job_id, &batch, &control).await {
+            if batches.send(batch).await.is_err() {
                 return;
             }
         }
     }
     while let Some(batch) = batcher.take() {
+        if batches.send(batch).await.is_err() {
+            return;
+        }
+    }
+    drop(batches);
+    // The job is completed only after its last lines were sent.
+    if sender.await.is_err() {
+        warn!(job.id = job_id, "the sender of job {job_id}'s events panicked; its last lines may be missing");
+    }
+}
+
+/// Sends the batches in order until there are no more or the job is gone.
+async fn send_all(client: Client, job_id: i64, mut batches: mpsc::Receiver<EventBatch>, control: Arc<Control>) {
+    while let Some(batch) = batches.recv().await {
         if !send_batch(&client, job_id, &batch, &control).await {
             return;
         }
