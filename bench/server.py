@@ -178,8 +178,8 @@ def bench_throughput(tmp):
 
 
 def follow_log(server, run_id):
-    """Follows run `run_id`'s log over SSE until its end; the number of 99-x lines seen and when
-    the first chunk came (time.monotonic())."""
+    """Follows run `run_id`'s log over SSE until its end; the number of 99-x lines seen, when
+    the first chunk came and when the end came (time.monotonic())."""
     host, port = server.addr.rsplit(":", 1)
     viewer = http.client.HTTPConnection(host, int(port))
     viewer.request("GET", f"/api/v1/runs/{run_id}/logs?follow=true", headers={"Authorization": f"Bearer {server.token}"})
@@ -190,22 +190,24 @@ def follow_log(server, run_id):
         if text.startswith("event: "):
             event = text[7:]
         elif text.startswith("data: ") and event == "chunk":
-            n_lines += sum(1 for shown in json.loads(text[6:])["lines"] if shown == "x" * 99)
+            n_lines += json.loads(text[6:])["lines"].count("x" * 99)
             first_at = first_at or time.monotonic()
         elif text.startswith("data: ") and event == "end":
             break
+    ended_at = time.monotonic()
     viewer.close()
-    return n_lines, first_at
+    return n_lines, first_at, ended_at
 
 
 def follow_with_cli(server, run_id, out):
     """`ferry logs RUN --follow` into the file `out` until the run completes; the number of
-    99-x lines it printed."""
+    99-x lines it printed (counted after it exited) and when it exited (time.monotonic())."""
     with open(out, "w") as f:
         subprocess.run([FERRY, "logs", str(run_id), "--follow", "--server", f"http://{server.addr}",
                         "--token", server.token], stdout=f, check=True, env=dict(os.environ, NO_COLOR="1"))
+    exited_at = time.monotonic()
     with open(out) as f:
-        return sum(1 for line in f if line.endswith("x" * 99 + "\n"))
+        return f.read().count(" | " + "x" * 99 + "\n"), exited_at
 
 
 def bench_log(tmp):
@@ -224,8 +226,10 @@ def bench_log(tmp):
         for viewer in ("sse", "cli"):
             start = time.monotonic()
             run = server.call("POST", "/api/v1/projects/bench/trigger", {"workflow": "bench.yml"})["runs"][0]
-            n_lines = follow_log(server, run["id"])[0] if viewer == "sse" else follow_with_cli(server, run["id"], out)
-            done = time.monotonic()
+            if viewer == "sse":
+                n_lines, _, done = follow_log(server, run["id"])
+            else:
+                n_lines, done = follow_with_cli(server, run["id"], out)
             assert n_lines == 500_000, f"the {viewer} viewer saw {n_lines} lines"
             server.wait_run(run["id"])
             if round_idx >= 1:  # warm-up: the runner's first checkout of the repository
