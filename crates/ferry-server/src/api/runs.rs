@@ -2,20 +2,20 @@
 //! dispatch, cancelling and re-running them, and following their logs (Server-Sent Events).
 
 use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use ferry_model::Conclusion;
 use ferry_proto::runs::{
     JobView, LogChunkView, PlannedJob, RerunRequest, RunDetail, RunView, StepView, TriggerRequest, TriggeredRuns,
 };
 use ferry_store::{Job, NewJob, NewRun, Project, Run, Status, StoreError};
 use ferry_workflow::Dialect;
-use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::info;
@@ -403,7 +403,7 @@ pub(crate) async fn logs(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Query(query): Query<LogQuery>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     state.store.runs().get(id).await?;
     if let Some(job_id) = query.job {
         let job = state.store.jobs().get(job_id).await?;
@@ -420,12 +420,23 @@ pub(crate) async fn logs(
         pending: VecDeque::new(),
         done: false,
     };
+    // The events are written here rather than by axum's `Sse`, whose `Event::data` copies its
+    // text and searches it for line ends: a chunk's JSON has none, and is a megabyte.
     let stream = futures_util::stream::unfold(follower, |mut follower| async move {
-        let event = follower.next_event().await?;
-        Some((Ok(event), follower))
+        // `next_event` keeps its place when dropped at a wait, so a quiet log gets a comment
+        // line now and then (keeping proxies from closing the stream) and carries on.
+        let frame = match tokio::time::timeout(KEEP_ALIVE, follower.next_event()).await {
+            Ok(frame) => frame?,
+            Err(_) => Bytes::from_static(b":\n\n"),
+        };
+        Some((Ok::<_, std::convert::Infallible>(frame), follower))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
+    Ok((headers, axum::body::Body::from_stream(stream)).into_response())
 }
+
+/// How long a followed log may be quiet before the stream carries a comment.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// How many chunks of one step a log follower reads at a time.
 const CHUNKS_PER_READ: i64 = 8;
@@ -439,12 +450,15 @@ struct Follower {
     follow: bool,
     /// The last chunk sent, by step id.
     cursors: HashMap<i64, i64>,
-    pending: VecDeque<Event>,
+    /// Events ready to send, each a whole `event:`/`data:` block.
+    pending: VecDeque<Bytes>,
     done: bool,
 }
 
 impl Follower {
-    async fn next_event(&mut self) -> Option<Event> {
+    /// The next event to send, or `None` after the `end` event. Dropped at any wait, it loses
+    /// nothing: the cursors move only when the chunks they pass are queued.
+    async fn next_event(&mut self) -> Option<Bytes> {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 return Some(event);
@@ -466,7 +480,7 @@ impl Follower {
             }
             if !self.follow || completed {
                 self.done = true;
-                return Some(Event::default().event("end").data("{}"));
+                return Some(Bytes::from_static(b"event: end\ndata: {}\n\n"));
             }
             let _ = tokio::time::timeout(Duration::from_secs(5), changed.changed()).await;
         }
@@ -488,8 +502,7 @@ impl Follower {
             // the step gets the rest on the next read, and the server holds little for it.
             for chunk in self.state.store.logs().after(step.step_id, after, CHUNKS_PER_READ).await? {
                 self.cursors.insert(step.step_id, chunk.seq);
-                let data = chunk_json(step.job_id, step.step_idx, chunk.seq, &chunk.body);
-                self.pending.push_back(Event::default().event("chunk").data(data));
+                self.pending.push_back(chunk_event(step.job_id, step.step_idx, chunk.seq, &chunk.body).into());
                 n_new += 1;
             }
         }
@@ -497,34 +510,50 @@ impl Follower {
     }
 }
 
-/// A [`LogChunkView`] as JSON, written straight from a stored chunk's text: a live viewer of
-/// a step that prints fast gets thousands of lines a chunk, and most lines need no escaping,
-/// so they are copied whole rather than quoted byte by byte.
-fn chunk_json(job_id: i64, step_idx: i64, seq: i64, text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 16 + 64);
-    out.push_str(&format!(r#"{{"job_id":{job_id},"step_idx":{step_idx},"seq":{seq},"lines":["#));
-    for (idx, line) in text.lines().enumerate() {
-        if idx > 0 {
-            out.push(',');
+/// The `chunk` event of a [`LogChunkView`], its JSON written straight from a stored chunk's
+/// text: a live viewer of a step that prints fast gets thousands of lines a chunk, and most
+/// chunks need no escaping at all, so their lines are copied whole rather than quoted byte by
+/// byte.
+fn chunk_event(job_id: i64, step_idx: i64, seq: i64, text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 16 + 96);
+    out.push_str(&format!(
+        r#"event: chunk{}data: {{"job_id":{job_id},"step_idx":{step_idx},"seq":{seq},"lines":["#,
+        '\n'
+    ));
+    if is_plain(text) {
+        // Lines without `"`, `\\` or control bytes (so no `\r` either): quoted as they are.
+        let mut start = 0;
+        let last = (!text.is_empty() && !text.ends_with('\n')).then_some(text.len());
+        for end in memchr::memchr_iter(b'\n', text.as_bytes()).chain(last) {
+            if start > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(&text[start..end]);
+            out.push('"');
+            start = end + 1;
         }
-        push_json_string(&mut out, line);
+    } else {
+        for (idx, line) in text.lines().enumerate() {
+            if idx > 0 {
+                out.push(',');
+            }
+            out.push_str(&Value::from(line).to_string());
+        }
     }
-    out.push_str("]}");
+    out.push_str("]}\n\n");
     out
 }
 
-/// Appends `text` as a JSON string.
-fn push_json_string(out: &mut String, text: &str) {
-    // A fold, not `any`: it looks at every byte without branching, which the compiler turns
-    // into wide compares.
-    let needs_escape = text.bytes().fold(false, |needs, byte| needs | (byte < 0x20) | (byte == b'"') | (byte == b'\\'));
-    if needs_escape {
-        out.push_str(&Value::from(text).to_string());
-    } else {
-        out.push('"');
-        out.push_str(text);
-        out.push('"');
-    }
+/// Whether `text` has no byte JSON must escape other than its line ends.
+fn is_plain(text: &str) -> bool {
+    // A fold over blocks, not `any`: it looks at every byte without branching, which the
+    // compiler turns into wide compares.
+    text.as_bytes().chunks(64).all(|block| {
+        block.iter().fold(0u8, |bad, &byte| {
+            bad | u8::from(byte < 0x20 && byte != b'\n') | u8::from(byte == b'"') | u8::from(byte == b'\\')
+        }) == 0
+    })
 }
 
 #[cfg(test)]
