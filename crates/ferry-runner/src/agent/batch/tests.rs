@@ -6,6 +6,9 @@ use ferry_model::Conclusion;
 
 use super::*;
 
+/// The server's limit on a request's body (axum's default).
+const MAX_BODY: usize = 2 << 20;
+
 fn started(step_idx: usize, name: &str) -> JobEvent {
     JobEvent::StepStarted { step_idx, name: name.to_owned() }
 }
@@ -100,14 +103,18 @@ fn lines_of_different_steps_stay_apart() {
 
 #[test]
 fn a_full_batch_goes_at_once_and_no_batch_holds_more() {
-    // Lines of 1 KiB with their line ends: a MiB is 1,024 of them.
+    // Lines of 1 KiB with their line ends, all of one step: one `lines` event a batch.
     let text = "k".repeat(1023);
-    let mut events: Vec<(u64, JobEvent)> = (0..2_500).map(|_| (0, line(0, &text))).collect();
+    let per_batch = (MAX_BYTES - HEAD_COST) / 1024;
+    let n_lines = 2 * per_batch + 100;
+    let mut events: Vec<(u64, JobEvent)> = (0..n_lines).map(|_| (0, line(0, &text))).collect();
     events.push((1, finished(0)));
     let trace = batches(events);
     assert_eq!(
         trace,
-        "#1 at 0ms: 0: 1024 lines\n#2 at 0ms: 0: 1024 lines\n#3 flushed: 0: 452 lines | end 0 success @1\n"
+        format!(
+            "#1 at 0ms: 0: {per_batch} lines\n#2 at 0ms: 0: {per_batch} lines\n#3 flushed: 0: 100 lines | end 0 success @1\n"
+        )
     );
 }
 
@@ -115,8 +122,8 @@ fn a_full_batch_goes_at_once_and_no_batch_holds_more() {
 fn long_lines_fill_a_batch_by_size_and_a_huge_line_is_cut() {
     let mut batcher = Batcher::new();
     let now = Instant::now();
-    // 300 lines of 10 kB: about 3 MB, more than a batch may carry.
-    for _ in 0..300 {
+    // 500 lines of 10 kB: about 5 MB, the text of three batches.
+    for _ in 0..500 {
         batcher.push(step_event(line(0, &"y".repeat(10_000)), 0), now);
     }
     batcher.push(step_event(line(0, &"z".repeat(200_000)), 0), now);
@@ -133,12 +140,13 @@ fn long_lines_fill_a_batch_by_size_and_a_huge_line_is_cut() {
             .collect();
         let n_bytes: usize = lines.iter().map(|line| line.len() + 1).sum();
         assert!(n_bytes <= MAX_BYTES, "batch {} holds {n_bytes} bytes", batch.seq);
+        assert!(batch.encode().len() <= MAX_BODY, "batch {} is over the server's limit", batch.seq);
         sizes.push(lines.len());
         if let Some(last) = lines.last().filter(|line| line.starts_with('z')) {
             assert!(last.len() < 70_000 && last.ends_with("…[line cut at 64 KiB]"), "{}", last.len());
         }
     }
-    assert_eq!(sizes.iter().sum::<usize>(), 301, "every line is sent once: {sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 501, "every line is sent once: {sizes:?}");
     assert!(sizes.len() >= 3, "{sizes:?}");
 }
 
@@ -163,7 +171,29 @@ fn a_backlog_is_cut_into_full_batches() {
             .sum();
         sizes.push((batch.seq, n_lines));
     }
-    assert_eq!(sizes, [(1, 512), (2, 512), (3, 76)]);
+    // Each line is an event of its own (the step changes), with a head's entry.
+    let per_batch = MAX_BYTES / (HEAD_COST + 2048);
+    assert_eq!(sizes, [(1, per_batch), (2, 1_100 - per_batch)]);
+}
+
+#[test]
+fn a_batch_of_many_small_events_fits_the_servers_limit() {
+    let mut batcher = Batcher::new();
+    let now = Instant::now();
+    // Steps with long names that print a line each: the heads, not the text, fill batches.
+    let name = "\u{1}".repeat(5_000);
+    for step_idx in 0..2_000 {
+        batcher.push(step_event(started(step_idx, &name), 0), now);
+        batcher.push(step_event(line(step_idx, "x"), 0), now);
+        batcher.push(step_event(finished(step_idx), 0), now);
+    }
+    let mut n_events = 0;
+    while let Some(batch) = batcher.take() {
+        let body = batch.encode();
+        assert!(body.len() <= MAX_BODY, "batch {} is {} bytes", batch.seq, body.len());
+        n_events += batch.events.len();
+    }
+    assert_eq!(n_events, 6_000, "every event is sent once");
 }
 
 #[test]
