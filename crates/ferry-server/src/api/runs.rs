@@ -439,7 +439,7 @@ pub(crate) async fn logs(
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// How many chunks of one step a log follower reads at a time.
-const CHUNKS_PER_READ: i64 = 8;
+const CHUNKS_PER_READ: i64 = 4;
 
 /// Reads a run's log chunks step by step, after the last sequence number sent for each step,
 /// and waits for the next write while following.
@@ -498,8 +498,9 @@ impl Follower {
             if step.last_seq <= after {
                 continue;
             }
-            // A few chunks at a time (each up to a runner's batch, 1 MiB): a viewer slower than
-            // the step gets the rest on the next read, and the server holds little for it.
+            // A few chunks at a time (each up to a runner's batch, 1.75 MiB of text): a viewer
+            // slower than the step gets the rest on the next read, and the server holds little
+            // for it.
             for chunk in self.state.store.logs().after(step.step_id, after, CHUNKS_PER_READ).await? {
                 self.cursors.insert(step.step_id, chunk.seq);
                 self.pending.push_back(chunk_event(step.job_id, step.step_idx, chunk.seq, &chunk.body).into());
