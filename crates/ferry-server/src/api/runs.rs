@@ -422,17 +422,28 @@ pub(crate) async fn logs(
     };
     // The events are written here rather than by axum's `Sse`, whose `Event::data` copies its
     // text and searches it for line ends: a chunk's JSON has none, and is a megabyte.
-    let stream = futures_util::stream::unfold(follower, |mut follower| async move {
-        // `next_event` keeps its place when dropped at a wait, so a quiet log gets a comment
-        // line now and then (keeping proxies from closing the stream) and carries on.
-        let frame = match tokio::time::timeout(KEEP_ALIVE, follower.next_event()).await {
+    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
+    Ok((headers, event_stream(follower, KEEP_ALIVE)).into_response())
+}
+
+/// A source of Server-Sent Events, each a whole `event:`/`data:` block, that keeps its place
+/// when a wait for the next one is dropped.
+trait EventSource {
+    /// The next event, or `None` once the stream is over.
+    fn next_event(&mut self) -> impl Future<Output = Option<Bytes>> + Send;
+}
+
+/// A response body of `source`'s events, with a comment line (which keeps proxies from closing
+/// the stream) whenever `keep_alive` passes without one.
+fn event_stream<S: EventSource + Send + 'static>(source: S, keep_alive: Duration) -> axum::body::Body {
+    let stream = futures_util::stream::unfold(source, move |mut source| async move {
+        let frame = match tokio::time::timeout(keep_alive, source.next_event()).await {
             Ok(frame) => frame?,
             Err(_) => Bytes::from_static(b":\n\n"),
         };
-        Some((Ok::<_, std::convert::Infallible>(frame), follower))
+        Some((Ok::<_, std::convert::Infallible>(frame), source))
     });
-    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
-    Ok((headers, axum::body::Body::from_stream(stream)).into_response())
+    axum::body::Body::from_stream(stream)
 }
 
 /// How long a followed log may be quiet before the stream carries a comment.
@@ -455,10 +466,16 @@ struct Follower {
     done: bool,
 }
 
+impl EventSource for Follower {
+    fn next_event(&mut self) -> impl Future<Output = Option<Bytes>> + Send {
+        self.next()
+    }
+}
+
 impl Follower {
     /// The next event to send, or `None` after the `end` event. Dropped at any wait, it loses
     /// nothing: the cursors move only when the chunks they pass are queued.
-    async fn next_event(&mut self) -> Option<Bytes> {
+    async fn next(&mut self) -> Option<Bytes> {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 return Some(event);
