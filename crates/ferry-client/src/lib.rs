@@ -35,7 +35,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 pub use error::ClientError;
-pub use logs::LogStream;
+pub use logs::{LogChunkRef, LogStream, RawChunk};
 
 /// How long an ordinary call may take, answer included.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);

@@ -2,11 +2,13 @@
 //! `chunk` events carry a [`LogChunkView`] each, in order, and whose `end` event says
 //! everything was sent.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use ferry_proto::runs::LogChunkView;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use serde::{Deserialize, Serialize};
 
 use crate::ClientError;
 use crate::sse::{SseEvent, SseParser};
@@ -34,19 +36,30 @@ impl LogStream {
     /// [`ClientError::Connection`] when the stream broke or ended without its `end` event,
     /// [`ClientError::Unexpected`] for a chunk that is not a [`LogChunkView`].
     pub async fn next(&mut self) -> Result<Option<LogChunkView>, ClientError> {
+        let Some(raw) = self.next_raw().await? else { return Ok(None) };
+        let chunk = raw.read()?;
+        Ok(Some(LogChunkView {
+            job_id: chunk.job_id,
+            step_idx: chunk.step_idx,
+            seq: chunk.seq,
+            lines: chunk.lines.into_iter().map(Cow::into_owned).collect(),
+        }))
+    }
+
+    /// The next chunk as it came, to be read with [`RawChunk::read`] without a `String` per
+    /// line (a step that prints fast sends thousands of lines a chunk); `None` once the
+    /// server said the log ended.
+    ///
+    /// # Errors
+    /// [`ClientError::Connection`] when the stream broke or ended without its `end` event.
+    pub async fn next_raw(&mut self) -> Result<Option<RawChunk>, ClientError> {
         loop {
             if self.ended {
                 return Ok(None);
             }
             while let Some(event) = self.pending.pop_front() {
                 match event.event.as_str() {
-                    "chunk" => {
-                        return serde_json::from_str(&event.data).map(Some).map_err(|error| ClientError::Unexpected {
-                            method: "GET".to_owned(),
-                            path: self.path.clone(),
-                            message: format!("a log chunk: {error}"),
-                        });
-                    }
+                    "chunk" => return Ok(Some(RawChunk { path: self.path.clone(), data: event.data })),
                     "end" => {
                         self.ended = true;
                         return Ok(None);
@@ -67,4 +80,43 @@ impl LogStream {
             }
         }
     }
+}
+
+/// A `chunk` event's data, as [`LogStream::next_raw`] read it.
+#[derive(Debug)]
+pub struct RawChunk {
+    path: String,
+    data: String,
+}
+
+impl RawChunk {
+    /// The chunk, its lines borrowed from the event where they need no unescaping.
+    ///
+    /// # Errors
+    /// [`ClientError::Unexpected`] for data that is not a [`LogChunkView`].
+    pub fn read(&self) -> Result<LogChunkRef<'_>, ClientError> {
+        serde_json::from_str(&self.data).map_err(|error| ClientError::Unexpected {
+            method: "GET".to_owned(),
+            path: self.path.clone(),
+            message: format!("a log chunk: {error}"),
+        })
+    }
+}
+
+/// A [`LogChunkView`] whose lines borrow from the event they came in; it is written as JSON
+/// the same way.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogChunkRef<'a> {
+    pub job_id: i64,
+    pub step_idx: i64,
+    pub seq: i64,
+    #[serde(borrow, deserialize_with = "borrowed_lines")]
+    pub lines: Vec<Cow<'a, str>>,
+}
+
+/// Lines borrowed where they can be: serde borrows a `Cow` only where it is a field of its own.
+fn borrowed_lines<'de: 'a, 'a, D: serde::Deserializer<'de>>(lines: D) -> Result<Vec<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Line<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Vec::<Line<'a>>::deserialize(lines)?.into_iter().map(|line| line.0).collect())
 }

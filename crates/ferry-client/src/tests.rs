@@ -136,6 +136,22 @@ async fn a_log_stream_yields_its_chunks_in_order_until_its_end_event() {
 }
 
 #[tokio::test]
+async fn a_raw_chunk_borrows_its_plain_lines_and_unescapes_the_others() {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n".to_owned();
+    let data = r#"{"job_id":3,"step_idx":0,"seq":1,"lines":["plain","a \"quote\"","\u001b[1mbold"]}"#;
+    let pieces = vec![head, format!("event: chunk\ndata: {data}\n\nevent: end\ndata: {{}}\n\n")];
+    let (client, _server) = answer_once(pieces).await;
+    let mut stream = client.logs(12, None, false).await.expect("the stream opens");
+    let raw = stream.next_raw().await.expect("a chunk").expect("not ended");
+    let chunk = raw.read().expect("a chunk");
+    let lines: Vec<(&str, bool)> =
+        chunk.lines.iter().map(|line| (line.as_ref(), matches!(line, std::borrow::Cow::Borrowed(_)))).collect();
+    assert_eq!(lines, [("plain", true), ("a \"quote\"", false), ("\u{1b}[1mbold", false)]);
+    assert_eq!(serde_json::to_string(&chunk).expect("JSON"), data, "written as it was read");
+    assert!(stream.next_raw().await.expect("the end").is_none());
+}
+
+#[tokio::test]
 async fn a_log_stream_cut_short_is_an_error() {
     let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n".to_owned();
     let (client, _server) = answer_once(vec![head]).await;

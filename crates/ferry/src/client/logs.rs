@@ -7,8 +7,7 @@ use std::process::ExitCode;
 
 use anstyle::{AnsiColor, Style};
 use anyhow::Context as _;
-use ferry_client::Client;
-use ferry_proto::runs::LogChunkView;
+use ferry_client::{Client, LogChunkRef};
 
 use super::{block_on, connect};
 use crate::cli::LogsArgs;
@@ -32,7 +31,8 @@ pub fn main(args: LogsArgs) -> anyhow::Result<ExitCode> {
         let color = anstream::AutoStream::choice(&stdout) != anstream::ColorChoice::Never;
         let mut stdout = stdout.lock();
         let mut buffer = Vec::new();
-        while let Some(chunk) = stream.next().await? {
+        while let Some(raw) = stream.next_raw().await? {
+            let chunk = raw.read()?;
             if args.json {
                 serde_json::to_writer(&mut buffer, &chunk).context("serializing a log chunk")?;
                 buffer.push(b'\n');
@@ -69,7 +69,7 @@ impl JobNames {
 }
 
 /// Appends `chunk`'s lines to `out` as `job | step N | line`, the prefix styled when `color`.
-fn render_chunk(out: &mut Vec<u8>, names: &JobNames, chunk: &LogChunkView, color: bool) {
+fn render_chunk(out: &mut Vec<u8>, names: &JobNames, chunk: &LogChunkRef<'_>, color: bool) {
     let unknown = (format!("job {}", chunk.job_id), Style::new());
     let (name, style) = names.jobs.get(&chunk.job_id).unwrap_or(&unknown);
     // Numbered from 1, as people count a job's steps.
