@@ -96,6 +96,15 @@ pub struct Lease {
     pub cancel_requested: bool,
 }
 
+/// What [`Jobs::record_events`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// The batch was new and applied (`false`: a repeat, ignored).
+    pub applied: bool,
+    /// The job's lease, renewed by the report as by a heartbeat.
+    pub lease: Lease,
+}
+
 /// The jobs repository: `store.jobs()`.
 #[derive(Debug, Clone, Copy)]
 pub struct Jobs<'a> {
@@ -289,9 +298,7 @@ impl Jobs<'_> {
         .bind(runner_id)
         .fetch_optional(&self.store.pool)
         .await?;
-        let row = row.ok_or_else(|| StoreError::not_found("job in progress", id))?;
-        let cancel_requested_at: Option<i64> = row.try_get("cancel_requested_at")?;
-        Ok(Lease { expires_at: row.try_get("lease_expires_at")?, cancel_requested: cancel_requested_at.is_some() })
+        lease_from_row(&row.ok_or_else(|| StoreError::not_found("job in progress", id))?)
     }
 
     /// In-progress jobs whose lease ran out before `now`, oldest lease first.
@@ -364,8 +371,8 @@ impl Jobs<'_> {
     /// Applies batch `batch_seq` of a runner's step events to a job it holds, in one
     /// transaction: steps are created, started and completed, and each step's lines become
     /// one log chunk. A batch whose number is not above the last applied one is a repeat and
-    /// changes nothing; returns whether this one was applied. Steps already completed stay
-    /// as they are.
+    /// changes nothing. Either way the job's lease is renewed to `now + lease_ms`, in the same
+    /// transaction (a report is a heartbeat too). Steps already completed stay as they are.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the job is not in progress on this runner.
@@ -376,30 +383,35 @@ impl Jobs<'_> {
         batch_seq: i64,
         events: &[StepEvent<'_>],
         now: i64,
-    ) -> Result<bool, StoreError> {
+        lease_ms: i64,
+    ) -> Result<Recorded, StoreError> {
         let mut tx = self.store.begin_write().await?;
-        let applied: Option<i64> = sqlx::query_scalar(
-            "UPDATE jobs SET event_seq = $1 WHERE id = $2 AND runner_id = $3 AND status = 'in_progress'
-             AND event_seq < $1 RETURNING id",
+        let applied = sqlx::query(
+            "UPDATE jobs SET event_seq = $1, lease_expires_at = $4
+             WHERE id = $2 AND runner_id = $3 AND status = 'in_progress' AND event_seq < $1
+             RETURNING lease_expires_at, cancel_requested_at",
         )
         .bind(batch_seq)
         .bind(id)
         .bind(runner_id)
+        .bind(now + lease_ms)
         .fetch_optional(&mut *tx)
         .await?;
-        if applied.is_none() {
-            let held: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM jobs WHERE id = $1 AND runner_id = $2 AND status = 'in_progress'")
-                    .bind(id)
-                    .bind(runner_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+        let Some(applied) = applied else {
+            let held = sqlx::query(
+                "UPDATE jobs SET lease_expires_at = $3 WHERE id = $1 AND runner_id = $2 AND status = 'in_progress'
+                 RETURNING lease_expires_at, cancel_requested_at",
+            )
+            .bind(id)
+            .bind(runner_id)
+            .bind(now + lease_ms)
+            .fetch_optional(&mut *tx)
+            .await?;
             tx.commit().await?;
-            return match held {
-                Some(_) => Ok(false),
-                None => Err(StoreError::not_found("job in progress", id)),
-            };
-        }
+            let held = held.ok_or_else(|| StoreError::not_found("job in progress", id))?;
+            return Ok(Recorded { applied: false, lease: lease_from_row(&held)? });
+        };
+        let lease = lease_from_row(&applied)?;
         for event in events {
             match event {
                 StepEvent::Started { step_idx, name, at } => {
@@ -441,7 +453,7 @@ impl Jobs<'_> {
             }
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(Recorded { applied: true, lease })
     }
 
     /// Cancels a job: a queued job completes `cancelled` at once; a running job is marked so
@@ -494,6 +506,12 @@ impl Jobs<'_> {
         tx.commit().await?;
         Ok(queued.rows_affected() + running.rows_affected())
     }
+}
+
+/// A job's lease from a row with `lease_expires_at` and `cancel_requested_at`.
+fn lease_from_row(row: &AnyRow) -> Result<Lease, StoreError> {
+    let cancel_requested_at: Option<i64> = row.try_get("cancel_requested_at")?;
+    Ok(Lease { expires_at: row.try_get("lease_expires_at")?, cancel_requested: cancel_requested_at.is_some() })
 }
 
 fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {

@@ -214,14 +214,21 @@ pub(crate) async fn events(
             },
         })
         .collect();
-    let now = now_ms();
-    match state.store.jobs().record_events(id, runner.id, batch.seq, &events, now).await {
-        Ok(_) => {}
+    // One transaction applies the batch and renews the lease, which says whether to cancel.
+    let recorded = match state
+        .store
+        .jobs()
+        .record_events(id, runner.id, batch.seq, &events, now_ms(), state.pipeline.lease_ms)
+        .await
+    {
+        Ok(recorded) => recorded,
         Err(StoreError::NotFound { .. }) => return Err(not_held(id)),
         Err(error) => return Err(error.into()),
+    };
+    if recorded.applied {
+        state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
     }
-    state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
-    control(&state, id, runner.id).await.map(Json)
+    Ok(Json(JobControl { cancel: recorded.lease.cancel_requested }))
 }
 
 /// An event batch's body, [`EVENT_BATCH_TYPE`] and within the server's body limit.

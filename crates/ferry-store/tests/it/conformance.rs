@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ferry_store::{
-    Acquired, CacheEntry, Conclusion, NewApiToken, NewArtifact, NewCacheEntry, NewJob, NewProject, NewRun, NewRunner,
-    NewStep, Role, Status, StepEvent, Store, StoreError,
+    Acquired, CacheEntry, Conclusion, Lease, NewApiToken, NewArtifact, NewCacheEntry, NewJob, NewProject, NewRun,
+    NewRunner, NewStep, Recorded, Role, Status, StepEvent, Store, StoreError,
 };
 use ferry_testkit::TestDb;
 
@@ -762,12 +762,16 @@ async fn runner_event_batches(store: Store, _db: &TestDb) {
         StepEvent::Lines { step_idx: 0, text: "one\ntwo\n" },
         StepEvent::Lines { step_idx: 0, text: "three\n" },
     ];
-    assert!(store.jobs().record_events(job.id, runner.id, 1, &batch, 12).await.expect("record"));
-    // A repeated batch (the runner retried after a lost answer) changes nothing.
-    assert!(!store.jobs().record_events(job.id, runner.id, 1, &batch, 13).await.expect("repeat"));
+    let recorded = store.jobs().record_events(job.id, runner.id, 1, &batch, 12, 1000).await.expect("record");
+    assert_eq!(recorded, Recorded { applied: true, lease: Lease { expires_at: 1012, cancel_requested: false } });
+    // A repeated batch (the runner retried after a lost answer) changes nothing but the lease.
+    let repeat = store.jobs().record_events(job.id, runner.id, 1, &batch, 13, 1000).await.expect("repeat");
+    assert_eq!(repeat, Recorded { applied: false, lease: Lease { expires_at: 1013, cancel_requested: false } });
     let finished =
         [StepEvent::Finished { step_idx: 0, outcome: Conclusion::Failure, conclusion: Conclusion::Success, at: 14 }];
-    assert!(store.jobs().record_events(job.id, runner.id, 2, &finished, 14).await.expect("record"));
+    store.jobs().cancel(job.id, 14).await.expect("cancel");
+    let recorded = store.jobs().record_events(job.id, runner.id, 2, &finished, 14, 1000).await.expect("record");
+    assert_eq!(recorded, Recorded { applied: true, lease: Lease { expires_at: 1014, cancel_requested: true } });
 
     let steps = store.steps().list_for_job(job.id).await.expect("steps");
     assert_eq!(steps.len(), 1);
@@ -781,13 +785,13 @@ async fn runner_event_batches(store: Store, _db: &TestDb) {
     // A large chunk is stored compressed and read back as it was written.
     let long_text: String = (0..200).map(|line_idx| format!("line {line_idx}: building crate\n")).collect();
     let big = [StepEvent::Lines { step_idx: 0, text: &long_text }];
-    assert!(store.jobs().record_events(job.id, runner.id, 3, &big, 14).await.expect("record"));
+    assert!(store.jobs().record_events(job.id, runner.id, 3, &big, 14, 1000).await.expect("record").applied);
     let chunks = store.logs().after(steps[0].id, 2, 10).await.expect("logs");
     assert_eq!(chunks[0].body, long_text);
     assert_eq!(chunks[0].n_lines, 200);
 
     let other = register(&store, "r2", &[]).await;
-    let refused = store.jobs().record_events(job.id, other.id, 4, &finished, 15).await;
+    let refused = store.jobs().record_events(job.id, other.id, 4, &finished, 15, 1000).await;
     assert!(matches!(refused, Err(StoreError::NotFound { .. })), "another runner cannot report: {refused:?}");
     assert_eq!(store.jobs().in_progress_on(runner.id).await.expect("held").len(), 1);
 }
