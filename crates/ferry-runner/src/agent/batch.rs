@@ -123,10 +123,11 @@ fn head_cost(event: &StepEvent) -> usize {
 
 /// What `event` costs in a batch: its head's entry and its text.
 fn cost(event: &StepEvent) -> usize {
-    match event {
-        StepEvent::Lines { text, .. } => HEAD_COST + text.len(),
-        other => head_cost(other),
-    }
+    let text_len = match event {
+        StepEvent::Lines { text, .. } => text.len(),
+        StepEvent::StepStarted { .. } | StepEvent::StepFinished { .. } => 0,
+    };
+    head_cost(event) + text_len
 }
 
 /// The events not sent yet, and the number the next batch gets (1, 2, 3… per job).
