@@ -116,6 +116,13 @@ pub struct Commands {
     echo: bool,
 }
 
+/// Whether `line` may be a workflow command (`::name::…`, after blanks); every other line is
+/// output and nothing else.
+#[must_use]
+pub fn may_be_command(line: &str) -> bool {
+    line.trim_start().starts_with("::")
+}
+
 impl Commands {
     #[must_use]
     pub fn new() -> Self {
@@ -126,7 +133,7 @@ impl Commands {
     /// every line while commands are stopped, except the resume token).
     pub fn process(&mut self, line: &str) -> Option<Command> {
         // Cheap rejection first: this runs on every line of output.
-        if !line.trim_start().starts_with("::") {
+        if !may_be_command(line) {
             return None;
         }
         let raw = parse_command(line)?;

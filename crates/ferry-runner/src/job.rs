@@ -183,6 +183,23 @@ pub(crate) fn push_masked_line(masker: &RwLock<Masker>, line: &str, out: &mut St
     }
 }
 
+/// Appends `text` (lines joined by `\n`, without the last one's) with the job's secrets
+/// masked line by line, and a line end, to `out`: in one piece when no secret occurs in it, the
+/// common case for a step that prints a lot (left out should a thread have panicked holding
+/// the masker).
+pub(crate) fn push_masked_lines(masker: &RwLock<Masker>, text: &str, out: &mut String) {
+    let Ok(masker) = masker.read() else { return };
+    if masker.is_found_in(text) {
+        for line in crate::process::split_lines(text) {
+            out.push_str(&masker.mask(line));
+            out.push('\n');
+        }
+    } else {
+        out.push_str(text);
+        out.push('\n');
+    }
+}
+
 /// GitHub's default job timeout.
 const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(360 * 60);
 

@@ -72,6 +72,13 @@ impl Masker {
         }
     }
 
+    /// Whether a registered value occurs in `text`: when it does not, [`Masker::mask`] leaves
+    /// each line of `text` as it is.
+    #[must_use]
+    pub fn is_found_in(&self, text: &str) -> bool {
+        self.automaton.as_ref().is_some_and(|automaton| automaton.is_match(text))
+    }
+
     /// Whether any value is registered.
     #[must_use]
     pub fn is_empty(&self) -> bool {

@@ -32,6 +32,14 @@ use crate::events::EventSender;
 /// `FnMut(Stream, &str)` closure is an `Output` that needs no flush.
 pub trait Output: Send {
     fn line(&mut self, stream: Stream, line: &str);
+    /// Several whole lines at once: `text` is lines joined by `\n`, without the last one's,
+    /// each of them possibly ending in `\r`. By default, [`Output::line`] for each line without
+    /// its `\r`; a consumer that passes most lines on untouched can take them in one piece.
+    fn lines(&mut self, stream: Stream, text: &str) {
+        for line in split_lines(text) {
+            self.line(stream, line.strip_suffix('\r').unwrap_or(line));
+        }
+    }
     /// The lines delivered since the last flush are all there is for now.
     fn flush(&mut self) {}
 }
@@ -358,15 +366,7 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
             let lines_end = searched + last_newline;
             // One check of the whole read instead of one per line: most output is UTF-8.
             match std::str::from_utf8(&self.buf[..lines_end]) {
-                Ok(text) => {
-                    // memchr's line ends: lines are short, and std's `split` pays per line.
-                    let mut start = 0;
-                    for end in memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]) {
-                        let line = &text[start..end];
-                        output.line(stream, line.strip_suffix('\r').unwrap_or(line));
-                        start = end + 1;
-                    }
-                }
+                Ok(text) => output.lines(stream, text),
                 Err(_) => {
                     for line in self.buf[..lines_end].split(|&byte| byte == b'\n') {
                         emit(line.strip_suffix(b"\r").unwrap_or(line), stream, output);
@@ -392,6 +392,17 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
             output.flush();
         }
     }
+}
+
+/// The lines of `text`, split at each `\n` (a text without one is one line): memchr's line
+/// ends, as lines are short and std's `split` pays per line.
+pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]).map(move |end| {
+        let line = &text[start..end];
+        start = end + 1;
+        line
+    })
 }
 
 fn emit(line: &[u8], stream: Stream, output: &mut dyn Output) {

@@ -13,11 +13,14 @@ use serde_json::{Map, json};
 use tokio::sync::watch;
 
 use super::contexts::{Contexts, EvalFailure, Evaluate as _};
-use super::{EventSender, JobEvent, JobSetup, StepRecord, action, masked, minutes_to_duration, push_masked_line};
-use crate::commands::{Command, Commands};
+use super::{
+    EventSender, JobEvent, JobSetup, StepRecord, action, masked, minutes_to_duration, push_masked_line,
+    push_masked_lines,
+};
+use crate::commands::{Command, Commands, may_be_command};
 use crate::env_file::{parse_env_file, parse_path_file};
 use crate::mask::Masker;
-use crate::process::{Output, ProcessSpec, Stream, on_path, run_process};
+use crate::process::{Output, ProcessSpec, Stream, on_path, run_process, split_lines};
 use crate::shell::parse_shell;
 
 /// How long a stopped step gets between SIGTERM and SIGKILL.
@@ -574,6 +577,27 @@ impl ScriptOutput<'_> {
 }
 
 impl Output for ScriptOutput<'_> {
+    fn lines(&mut self, stream: Stream, text: &str) {
+        // Runs of lines shown as they are (no workflow command, no `\r` to drop) are masked
+        // and copied in one piece: a step that prints fast gives thousands of lines a read.
+        let mut run_start = 0;
+        let mut start = 0;
+        for line in split_lines(text) {
+            let end = start + line.len();
+            if line.ends_with('\r') || may_be_command(line) {
+                if start > run_start {
+                    push_masked_lines(&self.masker, &text[run_start..start - 1], &mut self.pending);
+                }
+                self.line(stream, line.strip_suffix('\r').unwrap_or(line));
+                run_start = end + 1;
+            }
+            start = end + 1;
+        }
+        if run_start <= text.len() {
+            push_masked_lines(&self.masker, &text[run_start..], &mut self.pending);
+        }
+    }
+
     fn line(&mut self, _stream: Stream, line: &str) {
         let Some(command) = self.commands.process(line) else {
             push_masked_line(&self.masker, line, &mut self.pending);
@@ -623,3 +647,6 @@ impl Output for ScriptOutput<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
