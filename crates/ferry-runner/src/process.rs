@@ -13,6 +13,7 @@
 
 use std::ffi::OsStr;
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -55,6 +56,11 @@ pub const MAX_LINE: usize = 64 * 1024;
 
 /// A pipe's first buffer; most steps' lines fit.
 const INITIAL_BUFFER: usize = 8 * 1024;
+
+/// The most a pipe is read at once, once a step prints faster than it is read; the pipe itself
+/// is made as large (where the system allows it), so a step that prints a lot is read in a few
+/// large reads rather than many of 64 KiB, each a wake-up of the step and of the runner.
+const READ_LIMIT: usize = 1 << 20;
 
 /// How long output is still read after the process and its group are gone, for pipes held open
 /// by processes that escaped the group.
@@ -156,6 +162,10 @@ pub async fn run_process(
     };
     tracing::debug!(pid = group.pgid.as_raw_nonzero(), program = %spec.program, "started step process");
 
+    for pipe in [stdout.as_fd(), stderr.as_fd()] {
+        // Only a larger buffer: the pipe keeps the size it has when the system says no.
+        let _ = rustix::pipe::fcntl_setpipe_size(pipe, READ_LIMIT);
+    }
     let mut stdout = Pipe::new(stdout);
     let mut stderr = Pipe::new(stderr);
     let mut status: Option<ExitStatus> = None;
@@ -339,11 +349,11 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
     }
 
     /// Room after the unfinished line, never empty: the buffer starts small and doubles while a
-    /// line does not fit, up to [`MAX_LINE`] (`deliver` never leaves a full buffer behind, and
-    /// grows it to [`MAX_LINE`] at once when a read filled it).
+    /// line does not fit (`deliver` never leaves an unfinished line of [`MAX_LINE`] behind, and
+    /// grows the buffer to [`READ_LIMIT`] at once when a read filled it).
     fn spare(&mut self) -> &mut [u8] {
         if self.len == self.buf.len() {
-            let size = (self.buf.len() * 2).clamp(INITIAL_BUFFER, MAX_LINE);
+            let size = (self.buf.len() * 2).clamp(INITIAL_BUFFER, READ_LIMIT);
             self.buf.resize(size, 0);
         }
         &mut self.buf[self.len..]
@@ -354,10 +364,10 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
             self.open = false;
             return;
         }
-        if self.len + n_read == self.buf.len() && self.buf.len() < MAX_LINE {
+        if self.len + n_read == self.buf.len() && self.buf.len() < READ_LIMIT {
             // The read filled the buffer: output is flowing, so read more at a time (fewer
             // reads and wake-ups for a step that prints a lot).
-            self.buf.resize(MAX_LINE, 0);
+            self.buf.resize(READ_LIMIT, 0);
         }
         let searched = self.len;
         self.len += n_read;
@@ -375,9 +385,11 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
             }
             line_start = lines_end + 1;
         }
-        if line_start == 0 && self.len == MAX_LINE {
-            line_start = chunk_end(&self.buf[..self.len]);
-            emit(&self.buf[..line_start], stream, output);
+        // An unfinished line that has grown to MAX_LINE goes out in pieces.
+        while self.len - line_start >= MAX_LINE {
+            let piece_end = line_start + chunk_end(&self.buf[line_start..line_start + MAX_LINE]);
+            emit(&self.buf[line_start..piece_end], stream, output);
+            line_start = piece_end;
         }
         output.flush();
         self.buf.copy_within(line_start..self.len, 0);
