@@ -17,6 +17,7 @@ pub mod sse;
 use std::error::Error as _;
 use std::time::Duration;
 
+use ferry_proto::log_stream::LOG_STREAM_TYPE;
 use ferry_proto::runner::{
     ClaimRequest, EVENT_BATCH_TYPE, EventBatch, JobAssignment, JobCompletion, JobControl, RegisteredRunner,
     RunnerRegistration,
@@ -256,7 +257,9 @@ impl Client {
             let body = self.read_body(&Method::GET, &path, response.into_body(), CALL_TIMEOUT).await?;
             return Err(refusal(&Method::GET, &path, status, &body));
         }
-        Ok(LogStream::new(self.base.clone(), path, response.into_body()))
+        let framed =
+            response.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()) == Some(LOG_STREAM_TYPE);
+        Ok(LogStream::new(self.base.clone(), path, response.into_body(), framed))
     }
 
     /// A call whose 2xx answer is a `T` as JSON.
@@ -325,7 +328,8 @@ impl Client {
             .method(method.clone())
             .uri(format!("{}{path}", self.base))
             .header(header::AUTHORIZATION, self.authorization.clone())
-            .header(header::ACCEPT, "application/json, text/event-stream");
+            // Log streams come framed where the server can (see `logs.rs`), else as events.
+            .header(header::ACCEPT, "application/json, application/vnd.ferry.log-stream, text/event-stream");
         let body = match body {
             Some(upload) => {
                 request = request.header(header::CONTENT_TYPE, upload.content_type);

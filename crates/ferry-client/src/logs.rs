@@ -1,10 +1,13 @@
-//! A run's log as it streams from `GET /api/v1/runs/{id}/logs`: Server-Sent Events whose
-//! `chunk` events carry a [`LogChunkView`] each, in order, and whose `end` event says
-//! everything was sent.
+//! A run's log as it streams from `GET /api/v1/runs/{id}/logs`: framed
+//! (`application/vnd.ferry.log-stream`, see `ferry_proto::log_stream`), which the client asks
+//! for, or Server-Sent Events whose `chunk` events carry a [`LogChunkView`] each, from a
+//! server that does not frame; either way chunks in order, then an end that says everything
+//! was sent.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
+use ferry_proto::log_stream::{LogChunkText, LogFrame, LogStreamDecoder};
 use ferry_proto::runs::LogChunkView;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -19,22 +22,33 @@ pub struct LogStream {
     base: String,
     path: String,
     body: Incoming,
-    parser: SseParser,
-    pending: VecDeque<SseEvent>,
+    reader: Reader,
     ended: bool,
 }
 
+/// How the stream's bytes become chunks.
+#[derive(Debug)]
+enum Reader {
+    Framed(LogStreamDecoder),
+    Events { parser: SseParser, pending: VecDeque<SseEvent> },
+}
+
 impl LogStream {
-    pub(crate) fn new(base: String, path: String, body: Incoming) -> LogStream {
-        LogStream { base, path, body, parser: SseParser::new(), pending: VecDeque::new(), ended: false }
+    pub(crate) fn new(base: String, path: String, body: Incoming, framed: bool) -> LogStream {
+        let reader = if framed {
+            Reader::Framed(LogStreamDecoder::new())
+        } else {
+            Reader::Events { parser: SseParser::new(), pending: VecDeque::new() }
+        };
+        LogStream { base, path, body, reader, ended: false }
     }
 
     /// The next chunk, or `None` once the server said the log ended. Waits for as long as the
     /// server takes (a followed run may be quiet for minutes); keep-alives are skipped.
     ///
     /// # Errors
-    /// [`ClientError::Connection`] when the stream broke or ended without its `end` event,
-    /// [`ClientError::Unexpected`] for a chunk that is not a [`LogChunkView`].
+    /// [`ClientError::Connection`] when the stream broke or ended without its end,
+    /// [`ClientError::Unexpected`] for a chunk that is not a [`LogChunkView`] or a broken frame.
     pub async fn next(&mut self) -> Result<Option<LogChunkView>, ClientError> {
         let Some(raw) = self.next_raw().await? else { return Ok(None) };
         let chunk = raw.read()?;
@@ -51,28 +65,49 @@ impl LogStream {
     /// server said the log ended.
     ///
     /// # Errors
-    /// [`ClientError::Connection`] when the stream broke or ended without its `end` event.
+    /// [`ClientError::Connection`] when the stream broke or ended without its end,
+    /// [`ClientError::Unexpected`] for a broken frame.
     pub async fn next_raw(&mut self) -> Result<Option<RawChunk>, ClientError> {
         loop {
             if self.ended {
                 return Ok(None);
             }
-            while let Some(event) = self.pending.pop_front() {
-                match event.event.as_str() {
-                    "chunk" => return Ok(Some(RawChunk { path: self.path.clone(), data: event.data })),
-                    "end" => {
+            match &mut self.reader {
+                Reader::Framed(decoder) => match decoder.next_frame() {
+                    Ok(Some(LogFrame::Chunk(chunk))) => {
+                        return Ok(Some(RawChunk { path: self.path.clone(), data: Data::Framed(chunk) }));
+                    }
+                    Ok(Some(LogFrame::End)) => {
                         self.ended = true;
                         return Ok(None);
                     }
-                    // Events this client does not know yet are for newer clients.
-                    _ => {}
+                    Ok(None) => {}
+                    Err(message) => return Err(unexpected(&self.path, format!("the log stream: {message}"))),
+                },
+                Reader::Events { pending, .. } => {
+                    while let Some(event) = pending.pop_front() {
+                        match event.event.as_str() {
+                            "chunk" => {
+                                return Ok(Some(RawChunk { path: self.path.clone(), data: Data::Event(event.data) }));
+                            }
+                            "end" => {
+                                self.ended = true;
+                                return Ok(None);
+                            }
+                            // Events this client does not know yet are for newer clients.
+                            _ => {}
+                        }
+                    }
                 }
             }
             let broke = |message: String| ClientError::Connection { url: self.base.clone(), message };
             match self.body.frame().await {
                 Some(Ok(frame)) => {
                     if let Some(data) = frame.data_ref() {
-                        self.pending.extend(self.parser.push(data));
+                        match &mut self.reader {
+                            Reader::Framed(decoder) => decoder.push(data),
+                            Reader::Events { parser, pending } => pending.extend(parser.push(data)),
+                        }
                     }
                 }
                 Some(Err(error)) => return Err(broke(crate::error_chain(&error))),
@@ -82,24 +117,43 @@ impl LogStream {
     }
 }
 
-/// A `chunk` event's data, as [`LogStream::next_raw`] read it.
+fn unexpected(path: &str, message: String) -> ClientError {
+    ClientError::Unexpected { method: "GET".to_owned(), path: path.to_owned(), message }
+}
+
+/// A chunk as [`LogStream::next_raw`] read it.
 #[derive(Debug)]
 pub struct RawChunk {
     path: String,
-    data: String,
+    data: Data,
+}
+
+#[derive(Debug)]
+enum Data {
+    /// A frame's text, as the step wrote it.
+    Framed(LogChunkText),
+    /// A `chunk` event's data, JSON.
+    Event(String),
 }
 
 impl RawChunk {
-    /// The chunk, its lines borrowed from the event where they need no unescaping.
+    /// The chunk, its lines borrowed from what came wherever they need no unescaping (a
+    /// framed chunk's always do).
     ///
     /// # Errors
-    /// [`ClientError::Unexpected`] for data that is not a [`LogChunkView`].
+    /// [`ClientError::Unexpected`] for event data that is not a [`LogChunkView`].
     pub fn read(&self) -> Result<LogChunkRef<'_>, ClientError> {
-        serde_json::from_str(&self.data).map_err(|error| ClientError::Unexpected {
-            method: "GET".to_owned(),
-            path: self.path.clone(),
-            message: format!("a log chunk: {error}"),
-        })
+        match &self.data {
+            Data::Framed(chunk) => Ok(LogChunkRef {
+                job_id: chunk.job_id,
+                step_idx: chunk.step_idx,
+                seq: chunk.seq,
+                lines: chunk.text.lines().map(Cow::Borrowed).collect(),
+            }),
+            Data::Event(data) => {
+                serde_json::from_str(data).map_err(|error| unexpected(&self.path, format!("a log chunk: {error}")))
+            }
+        }
     }
 }
 

@@ -152,6 +152,50 @@ async fn a_raw_chunk_borrows_its_plain_lines_and_unescapes_the_others() {
 }
 
 #[tokio::test]
+async fn a_framed_log_stream_yields_its_chunks_with_lines_borrowed_from_the_text_as_written() {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/vnd.ferry.log-stream\r\nconnection: close\r\n\r\n";
+    let pieces = vec![
+        head.to_owned(),
+        "\n{\"type\":\"chunk\",\"job_id\":3,\"step_idx\":0,\"seq\":1,\"bytes\":22}\nplain\na \"quote\"\r\n\u{1b}"
+            .to_owned(),
+        "[1m\n{\"type\":\"chunk\",\"job_id\":3,\"step_idx\":1,\"seq\":1,\"bytes\":0}\n{\"type\":\"end\"}\n".to_owned(),
+    ];
+    let (client, server) = answer_once(pieces).await;
+    let mut stream = client.logs(12, None, true).await.expect("the stream opens");
+    let raw = stream.next_raw().await.expect("a chunk").expect("not ended");
+    let chunk = raw.read().expect("a chunk");
+    let lines: Vec<(&str, bool)> =
+        chunk.lines.iter().map(|line| (line.as_ref(), matches!(line, std::borrow::Cow::Borrowed(_)))).collect();
+    assert_eq!(lines, [("plain", true), ("a \"quote\"", true), ("\u{1b}[1m", true)]);
+    assert_eq!((chunk.job_id, chunk.step_idx, chunk.seq), (3, 0, 1));
+    let empty = stream.next().await.expect("a chunk").expect("not ended");
+    assert_eq!((empty.step_idx, empty.lines.len()), (1, 0));
+    assert!(stream.next_raw().await.expect("the end").is_none());
+    let request = server.await.expect("the server saw the request");
+    assert!(
+        request
+            .to_ascii_lowercase()
+            .contains("accept: application/json, application/vnd.ferry.log-stream, text/event-stream\r\n"),
+        "{request}"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_or_cut_framed_log_stream_is_an_error() {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/vnd.ferry.log-stream\r\nconnection: close\r\n\r\n";
+    let broken = format!("{head}{{\"type\":\"chunk\",\"job_id\":3,\"step_idx\":0,\"seq\":1,\"bytes\":3}}\nab");
+    let (client, _server) = answer_once(vec![broken.clone(), "c{\"type\":\"end\"}\n".to_owned()]).await;
+    let mut stream = client.logs(12, None, false).await.expect("the stream opens");
+    let error = stream.next().await.expect_err("a chunk that does not end a line");
+    assert!(matches!(error, ClientError::Unexpected { .. }), "{error}");
+    assert!(error.to_string().contains("does not end with a line end"), "{error}");
+    let (client, _server) = answer_once(vec![broken]).await;
+    let mut stream = client.logs(12, None, false).await.expect("the stream opens");
+    let error = stream.next().await.expect_err("cut inside a chunk");
+    assert!(error.is_transient(), "{error}");
+}
+
+#[tokio::test]
 async fn a_log_stream_cut_short_is_an_error() {
     let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n".to_owned();
     let (client, _server) = answer_once(vec![head]).await;

@@ -4,6 +4,7 @@
 //! GitHub's words (`success`, `failure`, `cancelled`, `skipped`, `neutral`).
 
 pub mod artifacts;
+pub mod log_stream;
 pub mod runner;
 pub mod runs;
 

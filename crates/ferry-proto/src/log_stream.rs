@@ -1,0 +1,198 @@
+//! A run's log framed for programs, `application/vnd.ferry.log-stream`: what
+//! `GET /api/v1/runs/{id}/logs` answers a request that accepts it (browsers get Server-Sent
+//! Events). Each frame is a head, one line of JSON ([`LogFrameHead`]); a `chunk` head is
+//! followed by `bytes` bytes of the chunk's text, its lines as the step wrote them (UTF-8,
+//! each ending in `\n`), so log text is neither quoted nor unquoted on its way to a viewer.
+//! An empty line between frames keeps a quiet stream alive; the `end` frame is the last.
+//!
+//! ```text
+//! {"type":"chunk","job_id":3,"step_idx":0,"seq":1,"bytes":12}
+//! hello
+//! world
+//! {"type":"end"}
+//! ```
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The media type of a framed log stream.
+pub const LOG_STREAM_TYPE: &str = "application/vnd.ferry.log-stream";
+
+/// The most text one chunk frame may announce; a stream's chunks are a runner's batches, at
+/// most 2 MiB.
+pub const MAX_CHUNK_BYTES: u64 = 64 << 20;
+
+/// The longest head line a reader accepts.
+pub const MAX_HEAD_BYTES: usize = 4096;
+
+/// A frame's head, one line of JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LogFrameHead {
+    /// A chunk of a step's log, numbered `seq` (1, 2, 3… per step, without gaps); its text,
+    /// `bytes` bytes, follows the head.
+    Chunk { job_id: i64, step_idx: i64, seq: i64, bytes: u64 },
+    /// Every chunk was sent; the stream is over.
+    End,
+}
+
+impl LogFrameHead {
+    /// The head line, `\n` included.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self).expect("a frame head is plain JSON");
+        line.push(b'\n');
+        line
+    }
+}
+
+/// A whole frame of a log stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogFrame {
+    Chunk(LogChunkText),
+    End,
+}
+
+/// A chunk of a step's log with its text as one string of whole lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogChunkText {
+    pub job_id: i64,
+    pub step_idx: i64,
+    pub seq: i64,
+    /// Lines, each ending in `\n`.
+    pub text: String,
+}
+
+/// Reads frames from a log stream's bytes as they arrive, in pieces of any size.
+#[derive(Debug, Default)]
+pub struct LogStreamDecoder {
+    /// The head line read so far.
+    head: Vec<u8>,
+    /// The chunk whose text is being read, and the text so far.
+    text: Option<(LogChunkHead, Vec<u8>)>,
+    frames: VecDeque<LogFrame>,
+    ended: bool,
+    failed: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LogChunkHead {
+    job_id: i64,
+    step_idx: i64,
+    seq: i64,
+    bytes: usize,
+}
+
+impl LogStreamDecoder {
+    #[must_use]
+    pub fn new() -> LogStreamDecoder {
+        LogStreamDecoder::default()
+    }
+
+    /// Reads `input`, the stream's next bytes; whole frames wait for [`LogStreamDecoder::next_frame`].
+    pub fn push(&mut self, mut input: &[u8]) {
+        while !input.is_empty() && self.failed.is_none() {
+            if self.ended {
+                self.failed = Some("the log stream goes on after its end frame".to_owned());
+                return;
+            }
+            if let Some((head, text)) = &mut self.text {
+                let take = (head.bytes - text.len()).min(input.len());
+                text.extend_from_slice(&input[..take]);
+                input = &input[take..];
+                if text.len() == head.bytes {
+                    let (head, text) = self.text.take().expect("a chunk is being read");
+                    match chunk_text(head, text) {
+                        Ok(chunk) => self.frames.push_back(LogFrame::Chunk(chunk)),
+                        Err(message) => self.failed = Some(message),
+                    }
+                }
+                continue;
+            }
+            let Some(newline) = memchr::memchr(b'\n', input) else {
+                self.head.extend_from_slice(input);
+                if self.head.len() > MAX_HEAD_BYTES {
+                    self.failed = Some(format!("a log frame's head is longer than {MAX_HEAD_BYTES} bytes"));
+                }
+                return;
+            };
+            self.head.extend_from_slice(&input[..newline]);
+            input = &input[newline + 1..];
+            let line = std::mem::take(&mut self.head);
+            if let Err(message) = self.start_frame(&line) {
+                self.failed = Some(message);
+            }
+        }
+    }
+
+    fn start_frame(&mut self, line: &[u8]) -> Result<(), String> {
+        if line.is_empty() {
+            // A keep-alive.
+            return Ok(());
+        }
+        if line.len() > MAX_HEAD_BYTES {
+            return Err(format!("a log frame's head is longer than {MAX_HEAD_BYTES} bytes"));
+        }
+        let head: LogFrameHead = serde_json::from_slice(line).map_err(|error| {
+            format!("a log frame's head is not a chunk or end frame: {error}: {}", String::from_utf8_lossy(line))
+        })?;
+        match head {
+            LogFrameHead::Chunk { job_id, step_idx, seq, bytes } => {
+                let bytes =
+                    (bytes <= MAX_CHUNK_BYTES).then(|| usize::try_from(bytes).ok()).flatten().ok_or_else(|| {
+                        format!(
+                            "chunk {seq} of step {step_idx} of job {job_id} says {bytes} bytes follow, more than the \
+                         {MAX_CHUNK_BYTES} a chunk may have"
+                        )
+                    })?;
+                let head = LogChunkHead { job_id, step_idx, seq, bytes };
+                if bytes == 0 {
+                    self.frames.push_back(LogFrame::Chunk(chunk_text(head, Vec::new())?));
+                } else {
+                    self.text = Some((head, Vec::with_capacity(bytes)));
+                }
+            }
+            LogFrameHead::End => {
+                self.ended = true;
+                self.frames.push_back(LogFrame::End);
+            }
+        }
+        Ok(())
+    }
+
+    /// The next whole frame, `Ok(None)` while more bytes are needed for it.
+    ///
+    /// # Errors
+    /// What is wrong with the stream (a head that is not JSON of a frame, text that is not
+    /// UTF-8 or does not end a line, bytes after the end), once every frame before the fault
+    /// was taken.
+    pub fn next_frame(&mut self) -> Result<Option<LogFrame>, String> {
+        match (self.frames.pop_front(), &self.failed) {
+            (Some(frame), _) => Ok(Some(frame)),
+            (None, Some(message)) => Err(message.clone()),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Whether the bytes read so far end between two frames (a stream may stop there only
+    /// after its end frame).
+    #[must_use]
+    pub fn is_between_frames(&self) -> bool {
+        self.head.is_empty() && self.text.is_none()
+    }
+}
+
+fn chunk_text(head: LogChunkHead, text: Vec<u8>) -> Result<LogChunkText, String> {
+    let LogChunkHead { job_id, step_idx, seq, .. } = head;
+    let text = String::from_utf8(text)
+        .map_err(|error| format!("chunk {seq} of step {step_idx} of job {job_id} is not UTF-8: {error}"))?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err(format!("chunk {seq} of step {step_idx} of job {job_id} does not end with a line end (`\\n`)"));
+    }
+    Ok(LogChunkText { job_id, step_idx, seq, text })
+}
+
+#[cfg(test)]
+mod tests;
