@@ -23,6 +23,7 @@ mod auth;
 mod blobs;
 mod data_dir;
 mod hooks;
+mod log_feed;
 mod metrics;
 mod openapi;
 mod pipeline;
@@ -147,8 +148,10 @@ pub(crate) struct PipelineState {
     pub(crate) advance_lock: tokio::sync::Mutex<()>,
     /// Wakes waiting claims when jobs are enqueued.
     pub(crate) jobs_queued: tokio::sync::Notify,
-    /// Bumped whenever a log line is stored or a job or run completes; log followers wait on it.
+    /// Bumped whenever a job or run completes or is cancelled; log followers wait on it.
     pub(crate) logs_changed: tokio::sync::watch::Sender<u64>,
+    /// Log chunks as they are stored, for live viewers.
+    pub(crate) log_feed: log_feed::LogFeed,
     /// How often repositories are polled for new commits and schedules checked (zero: never).
     pub(crate) poll_interval: std::time::Duration,
     /// See [`ServerConfig::lease_ms`].
@@ -192,6 +195,7 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
         advance_lock: tokio::sync::Mutex::new(()),
         jobs_queued: tokio::sync::Notify::new(),
         logs_changed: tokio::sync::watch::Sender::new(0),
+        log_feed: log_feed::LogFeed::new(),
         poll_interval: config.poll_interval,
         lease_ms: config.lease_ms,
         artifact_retention: config.artifact_retention,

@@ -97,12 +97,27 @@ pub struct Lease {
 }
 
 /// What [`Jobs::record_events`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
     /// The batch was new and applied (`false`: a repeat, ignored).
     pub applied: bool,
     /// The job's lease, renewed by the report as by a heartbeat.
     pub lease: Lease,
+    /// The log chunks the batch added, in the order of its `Lines` events (none for a repeat,
+    /// and none for lines of a step that never started).
+    pub chunks: Vec<AppendedChunk>,
+}
+
+/// A log chunk [`Jobs::record_events`] stored: which `Lines` event of the batch it holds, and
+/// where it went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendedChunk {
+    /// The event's index in the batch.
+    pub event_idx: usize,
+    pub run_id: i64,
+    pub step_id: i64,
+    pub step_idx: i64,
+    pub seq: i64,
 }
 
 /// The jobs repository: `store.jobs()`.
@@ -389,7 +404,7 @@ impl Jobs<'_> {
         let applied = sqlx::query(
             "UPDATE jobs SET event_seq = $1, lease_expires_at = $4
              WHERE id = $2 AND runner_id = $3 AND status = 'in_progress' AND event_seq < $1
-             RETURNING lease_expires_at, cancel_requested_at",
+             RETURNING run_id, lease_expires_at, cancel_requested_at",
         )
         .bind(batch_seq)
         .bind(id)
@@ -409,10 +424,12 @@ impl Jobs<'_> {
             .await?;
             tx.commit().await?;
             let held = held.ok_or_else(|| StoreError::not_found("job in progress", id))?;
-            return Ok(Recorded { applied: false, lease: lease_from_row(&held)? });
+            return Ok(Recorded { applied: false, lease: lease_from_row(&held)?, chunks: Vec::new() });
         };
         let lease = lease_from_row(&applied)?;
-        for event in events {
+        let run_id: i64 = applied.try_get("run_id")?;
+        let mut chunks = Vec::new();
+        for (event_idx, event) in events.iter().enumerate() {
             match event {
                 StepEvent::Started { step_idx, name, at } => {
                     sqlx::query(
@@ -435,7 +452,8 @@ impl Jobs<'_> {
                             .fetch_optional(&mut *tx)
                             .await?;
                     let Some(step_id) = step_id else { continue };
-                    crate::logs::append_in(&mut tx, step_id, text, now).await?;
+                    let seq = crate::logs::append_in(&mut tx, step_id, text, now).await?;
+                    chunks.push(AppendedChunk { event_idx, run_id, step_id, step_idx: *step_idx, seq });
                 }
                 StepEvent::Finished { step_idx, outcome, conclusion, at } => {
                     sqlx::query(
@@ -453,7 +471,7 @@ impl Jobs<'_> {
             }
         }
         tx.commit().await?;
-        Ok(Recorded { applied: true, lease })
+        Ok(Recorded { applied: true, lease, chunks })
     }
 
     /// Cancels a job: a queued job completes `cancelled` at once; a running job is marked so

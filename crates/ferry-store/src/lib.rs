@@ -42,7 +42,7 @@ use sqlx::{Any, AnyPool, ConnectOptions, Connection, Row, SqlSafeStr, Transactio
 pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, NewCacheEntry};
 pub use concurrency::{Acquired, ConcurrencyGroups};
 pub use ferry_model::Conclusion;
-pub use jobs::{Job, JobState, Jobs, Lease, NewJob, Recorded, StepEvent};
+pub use jobs::{AppendedChunk, Job, JobState, Jobs, Lease, NewJob, Recorded, StepEvent};
 pub use logs::{LogChunk, Logs, StepLog};
 pub use projects::{NewProject, Project, Projects};
 pub use runners::{NewRunner, Runner, Runners};

@@ -21,6 +21,7 @@ use tracing::{info, warn};
 
 use crate::api::{ApiError, Body, ErrorBody, Path, check_name};
 use crate::auth::{Admin, RunnerCaller, generate_runner_token};
+use crate::log_feed::LiveChunk;
 use crate::pipeline::advance;
 use crate::{AppState, now_ms};
 
@@ -225,8 +226,18 @@ pub(crate) async fn events(
         Err(StoreError::NotFound { .. }) => return Err(not_held(id)),
         Err(error) => return Err(error.into()),
     };
-    if recorded.applied {
-        state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
+    // Live viewers take the chunks from here, their text still in the body.
+    for chunk in recorded.chunks {
+        if let Some(StepEvent::Lines { text, .. }) = batch.events.get(chunk.event_idx) {
+            state.pipeline.log_feed.publish(LiveChunk {
+                run_id: chunk.run_id,
+                job_id: id,
+                step_id: chunk.step_id,
+                step_idx: chunk.step_idx,
+                seq: chunk.seq,
+                text: body.slice_ref(text.as_bytes()),
+            });
+        }
     }
     Ok(Json(JobControl { cancel: recorded.lease.cancel_requested }))
 }

@@ -1,16 +1,18 @@
 //! Runs: listing a project's runs, a run with its job graph and steps, starting runs by
-//! dispatch, cancelling and re-running them, and following their logs (Server-Sent Events).
+//! dispatch, cancelling and re-running them, and following their logs (Server-Sent Events, or
+//! framed for programs).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::http::header;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_model::Conclusion;
+use ferry_proto::log_stream::{LOG_STREAM_TYPE, LogFrameHead};
 use ferry_proto::runs::{
     JobView, LogChunkView, PlannedJob, RerunRequest, RunDetail, RunView, StepView, TriggerRequest, TriggeredRuns,
 };
@@ -18,11 +20,13 @@ use ferry_store::{Job, NewJob, NewRun, Project, Run, Status, StoreError};
 use ferry_workflow::Dialect;
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::sync::{broadcast, watch};
 use tracing::info;
 use utoipa::IntoParams;
 
 use crate::api::{ApiError, Body, ErrorBody, Path};
 use crate::auth::{Developer, Viewer};
+use crate::log_feed::LiveChunk;
 use crate::pipeline::{PlanError, Trigger, advance, start_runs};
 use crate::{AppState, now_ms};
 
@@ -382,9 +386,11 @@ pub(crate) struct LogQuery {
     follow: bool,
 }
 
-/// `GET /api/v1/runs/{id}/logs`: the run's log chunks as Server-Sent Events: `chunk` events
-/// (a `LogChunkView` each, in order per step, none lost or repeated between the stored part
-/// and the live part), then one `end` event.
+/// `GET /api/v1/runs/{id}/logs`: the run's log chunks, in order per step, none lost or
+/// repeated between the stored part and the live part, then an end. As Server-Sent Events
+/// (`chunk` events with a `LogChunkView` each, then one `end` event), or, to a request that
+/// accepts `application/vnd.ferry.log-stream`, framed: a `LogFrameHead` line per chunk followed
+/// by its text as written (see `ferry_proto::log_stream`), then an `end` head.
 #[utoipa::path(
     get,
     path = "/api/v1/runs/{id}/logs",
@@ -393,7 +399,11 @@ pub(crate) struct LogQuery {
     params(("id" = i64, Path, description = "The run's id"), LogQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "`text/event-stream`: `chunk` events with a LogChunkView each, then `end`", content_type = "text/event-stream", body = LogChunkView),
+        (status = 200, description = "`text/event-stream`: `chunk` events with a LogChunkView each, then `end`; `application/vnd.ferry.log-stream` (when accepted): a LogFrameHead line per chunk and its text, then an `end` head",
+            content(
+                (LogChunkView = "text/event-stream"),
+                (LogFrameHead = "application/vnd.ferry.log-stream"),
+            )),
         crate::api::Refusals,
         (status = 404, description = "No such run or job", body = ErrorBody),
     ),
@@ -403,6 +413,7 @@ pub(crate) async fn logs(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Query(query): Query<LogQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     state.store.runs().get(id).await?;
     if let Some(job_id) = query.job {
@@ -411,58 +422,116 @@ pub(crate) async fn logs(
             return Err(ApiError::not_found("job", format!("{job_id} of run {id}")));
         }
     }
+    let framed =
+        headers.get_all(header::ACCEPT).iter().filter_map(|value| value.to_str().ok()).any(|accept| {
+            accept.split(',').any(|media| media.split(';').next().map(str::trim) == Some(LOG_STREAM_TYPE))
+        });
+    let format = if framed { LogFormat::Framed } else { LogFormat::Sse };
+    // Listening before the first read of the store: a chunk stored after the read is then
+    // on the feed.
+    let live = query.follow.then(|| state.pipeline.log_feed.subscribe());
+    let changed = state.pipeline.logs_changed.subscribe();
     let follower = Follower {
         state,
         run_id: id,
         job: query.job,
         follow: query.follow,
+        format,
         cursors: HashMap::new(),
         pending: VecDeque::new(),
+        live,
+        changed,
+        read_store: true,
         done: false,
     };
     // The events are written here rather than by axum's `Sse`, whose `Event::data` copies its
     // text and searches it for line ends: a chunk's JSON has none, and is a megabyte.
-    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
-    Ok((headers, event_stream(follower, KEEP_ALIVE)).into_response())
+    let content_type = match format {
+        LogFormat::Sse => "text/event-stream",
+        LogFormat::Framed => LOG_STREAM_TYPE,
+    };
+    let headers = [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")];
+    Ok((headers, event_stream(follower, KEEP_ALIVE, format.keep_alive())).into_response())
 }
 
-/// A source of Server-Sent Events, each a whole `event:`/`data:` block, that keeps its place
-/// when a wait for the next one is dropped.
+/// How a log stream is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LogFormat {
+    /// Server-Sent Events, for browsers and curl.
+    Sse,
+    /// `application/vnd.ferry.log-stream`, for programs: texts as they are.
+    Framed,
+}
+
+impl LogFormat {
+    /// What a quiet stream carries every [`KEEP_ALIVE`]: an SSE comment, or an empty line.
+    fn keep_alive(self) -> Bytes {
+        Bytes::from_static(match self {
+            LogFormat::Sse => b":\n\n",
+            LogFormat::Framed => b"\n",
+        })
+    }
+
+    fn end(self) -> Bytes {
+        match self {
+            LogFormat::Sse => Bytes::from_static(b"event: end\ndata: {}\n\n"),
+            LogFormat::Framed => LogFrameHead::End.encode().into(),
+        }
+    }
+}
+
+/// A source of a stream's events, each a whole `event:`/`data:` block or frame, that keeps its
+/// place when a wait for the next one is dropped.
 trait EventSource {
     /// The next event, or `None` once the stream is over.
     fn next_event(&mut self) -> impl Future<Output = Option<Bytes>> + Send;
 }
 
-/// A response body of `source`'s events, with a comment line (which keeps proxies from closing
-/// the stream) whenever `keep_alive` passes without one.
-fn event_stream<S: EventSource + Send + 'static>(source: S, keep_alive: Duration) -> axum::body::Body {
-    let stream = futures_util::stream::unfold(source, move |mut source| async move {
-        let frame = match tokio::time::timeout(keep_alive, source.next_event()).await {
-            Ok(frame) => frame?,
-            Err(_) => Bytes::from_static(b":\n\n"),
-        };
-        Some((Ok::<_, std::convert::Infallible>(frame), source))
+/// A response body of `source`'s events, with `keep_alive` (which keeps proxies from closing
+/// the stream) whenever `every` passes without one.
+fn event_stream<S: EventSource + Send + 'static>(source: S, every: Duration, keep_alive: Bytes) -> axum::body::Body {
+    let stream = futures_util::stream::unfold(source, move |mut source| {
+        let keep_alive = keep_alive.clone();
+        async move {
+            let frame = match tokio::time::timeout(every, source.next_event()).await {
+                Ok(frame) => frame?,
+                Err(_) => keep_alive,
+            };
+            Some((Ok::<_, std::convert::Infallible>(frame), source))
+        }
     });
     axum::body::Body::from_stream(stream)
 }
 
-/// How long a followed log may be quiet before the stream carries a comment.
+/// How long a followed log may be quiet before the stream carries a keep-alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// How many chunks of one step a log follower reads at a time.
+/// How many chunks of one step a log follower reads from the store at a time.
 const CHUNKS_PER_READ: i64 = 4;
 
-/// Reads a run's log chunks step by step, after the last sequence number sent for each step,
-/// and waits for the next write while following.
+/// How long a follower waits on the feed before it looks at the store anyway.
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// Follows a run's log: reads the store step by step, after the last sequence number sent
+/// for each step, until it has caught up, then takes chunks from the live feed as they are
+/// stored, going back to the store whenever the feed skipped some (see `log_feed`).
 struct Follower {
     state: AppState,
     run_id: i64,
     job: Option<i64>,
     follow: bool,
+    format: LogFormat,
     /// The last chunk sent, by step id.
     cursors: HashMap<i64, i64>,
-    /// Events ready to send, each a whole `event:`/`data:` block.
+    /// Frames ready to send.
     pending: VecDeque<Bytes>,
+    /// The live feed, while following.
+    live: Option<broadcast::Receiver<Arc<LiveChunk>>>,
+    /// Bumped when a job or run completes.
+    changed: watch::Receiver<u64>,
+    /// The store may hold chunks not sent yet: at the start, after a gap or lag in the feed,
+    /// after a completion.
+    read_store: bool,
     done: bool,
 }
 
@@ -473,7 +542,7 @@ impl EventSource for Follower {
 }
 
 impl Follower {
-    /// The next event to send, or `None` after the `end` event. Dropped at any wait, it loses
+    /// The next frame to send, or `None` after the end. Dropped at any wait, it loses
     /// nothing: the cursors move only when the chunks they pass are queued.
     async fn next(&mut self) -> Option<Bytes> {
         loop {
@@ -483,23 +552,51 @@ impl Follower {
             if self.done {
                 return None;
             }
-            // Subscribe before reading, so a write after the read still wakes the wait.
-            let mut changed = self.state.pipeline.logs_changed.subscribe();
-            changed.mark_unchanged();
-            // A run seen completed before the read has written everything the read finds.
-            let completed = match self.state.store.runs().get(self.run_id).await {
-                Ok(run) => run.status == Status::Completed,
-                Err(_) => true,
-            };
-            let n_new = self.read().await.unwrap_or(0);
-            if n_new > 0 {
+            if self.read_store {
+                // Marked before reading, so a completion after the read still wakes the wait.
+                self.changed.mark_unchanged();
+                // A run seen completed before the read has written everything the read finds.
+                let completed = match self.state.store.runs().get(self.run_id).await {
+                    Ok(run) => run.status == Status::Completed,
+                    Err(_) => true,
+                };
+                if self.read().await.unwrap_or(0) > 0 {
+                    continue;
+                }
+                if !self.follow || completed {
+                    self.done = true;
+                    return Some(self.format.end());
+                }
+                self.read_store = false;
+            }
+            let Some(live) = &mut self.live else {
+                self.read_store = true;
                 continue;
+            };
+            tokio::select! {
+                chunk = live.recv() => match chunk {
+                    Ok(chunk) => self.take_live(&chunk),
+                    // Behind the feed: what it dropped is in the store.
+                    Err(_) => self.read_store = true,
+                },
+                _ = self.changed.changed() => self.read_store = true,
+                () = tokio::time::sleep(RECHECK) => self.read_store = true,
             }
-            if !self.follow || completed {
-                self.done = true;
-                return Some(Bytes::from_static(b"event: end\ndata: {}\n\n"));
-            }
-            let _ = tokio::time::timeout(Duration::from_secs(5), changed.changed()).await;
+        }
+    }
+
+    /// Queues a chunk from the feed if it is the next of its step; a later one means the store
+    /// has some in between.
+    fn take_live(&mut self, chunk: &LiveChunk) {
+        if chunk.run_id != self.run_id || self.job.is_some_and(|only| only != chunk.job_id) {
+            return;
+        }
+        let sent = self.cursors.get(&chunk.step_id).copied().unwrap_or(0);
+        if chunk.seq == sent + 1 {
+            self.cursors.insert(chunk.step_id, chunk.seq);
+            self.queue(chunk.job_id, chunk.step_idx, chunk.seq, chunk.text.clone());
+        } else if chunk.seq > sent + 1 {
+            self.read_store = true;
         }
     }
 
@@ -520,54 +617,67 @@ impl Follower {
             // for it.
             for chunk in self.state.store.logs().after(step.step_id, after, CHUNKS_PER_READ).await? {
                 self.cursors.insert(step.step_id, chunk.seq);
-                self.pending.push_back(chunk_event(step.job_id, step.step_idx, chunk.seq, &chunk.body).into());
+                self.queue(step.job_id, step.step_idx, chunk.seq, chunk.body.into());
                 n_new += 1;
             }
         }
         Ok(n_new)
     }
-}
 
-/// The `chunk` event of a [`LogChunkView`], its JSON written straight from a stored chunk's
-/// text: a live viewer of a step that prints fast gets thousands of lines a chunk, and most
-/// chunks need no escaping at all, so their lines are copied whole rather than quoted byte by
-/// byte.
-fn chunk_event(job_id: i64, step_idx: i64, seq: i64, text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 16 + 96);
-    out.push_str(&format!(
-        r#"event: chunk{}data: {{"job_id":{job_id},"step_idx":{step_idx},"seq":{seq},"lines":["#,
-        '\n'
-    ));
-    if is_plain(text) {
-        // Lines without `"`, `\\` or control bytes (so no `\r` either): quoted as they are.
-        let mut start = 0;
-        let last = (!text.is_empty() && !text.ends_with('\n')).then_some(text.len());
-        for end in memchr::memchr_iter(b'\n', text.as_bytes()).chain(last) {
-            if start > 0 {
-                out.push(',');
+    fn queue(&mut self, job_id: i64, step_idx: i64, seq: i64, text: Bytes) {
+        match self.format {
+            LogFormat::Sse => self.pending.push_back(chunk_event(job_id, step_idx, seq, &text).into()),
+            LogFormat::Framed => {
+                let bytes = u64::try_from(text.len()).unwrap_or(u64::MAX);
+                self.pending.push_back(LogFrameHead::Chunk { job_id, step_idx, seq, bytes }.encode().into());
+                if !text.is_empty() {
+                    self.pending.push_back(text);
+                }
             }
-            out.push('"');
-            out.push_str(&text[start..end]);
-            out.push('"');
-            start = end + 1;
-        }
-    } else {
-        for (idx, line) in text.lines().enumerate() {
-            if idx > 0 {
-                out.push(',');
-            }
-            out.push_str(&Value::from(line).to_string());
         }
     }
-    out.push_str("]}\n\n");
+}
+
+/// The `chunk` event of a [`LogChunkView`], its JSON written straight from a chunk's text
+/// (whole lines of UTF-8): a live viewer of a step that prints fast gets thousands of lines a
+/// chunk, and most chunks need no escaping at all, so their lines are copied whole rather than
+/// quoted byte by byte.
+fn chunk_event(job_id: i64, step_idx: i64, seq: i64, text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + text.len() / 16 + 96);
+    out.extend_from_slice(
+        format!(r#"event: chunk{}data: {{"job_id":{job_id},"step_idx":{step_idx},"seq":{seq},"lines":["#, '\n')
+            .as_bytes(),
+    );
+    let last = (!text.is_empty() && !text.ends_with(b"\n")).then_some(text.len());
+    let plain = is_plain(text);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', text).chain(last) {
+        if start > 0 {
+            out.push(b',');
+        }
+        let line = &text[start..end];
+        if plain {
+            // No `"`, `\\` or control bytes (so no `\r` either): quoted as it is.
+            out.push(b'"');
+            out.extend_from_slice(line);
+            out.push(b'"');
+        } else {
+            // A `\r` before a line end is part of it, as `str::lines` has it.
+            let line = String::from_utf8_lossy(line);
+            let line = if end < text.len() { line.strip_suffix('\r').unwrap_or(&line) } else { &line };
+            out.extend_from_slice(Value::from(line).to_string().as_bytes());
+        }
+        start = end + 1;
+    }
+    out.extend_from_slice(b"]}\n\n");
     out
 }
 
 /// Whether `text` has no byte JSON must escape other than its line ends.
-fn is_plain(text: &str) -> bool {
+fn is_plain(text: &[u8]) -> bool {
     // A fold over blocks, not `any`: it looks at every byte without branching, which the
     // compiler turns into wide compares.
-    text.as_bytes().chunks(64).all(|block| {
+    text.chunks(64).all(|block| {
         block.iter().fold(0u8, |bad, &byte| {
             bad | u8::from(byte < 0x20 && byte != b'\n') | u8::from(byte == b'"') | u8::from(byte == b'\\')
         }) == 0

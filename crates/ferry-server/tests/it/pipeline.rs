@@ -458,3 +458,151 @@ fn a_schedule_fires_once_for_the_minutes_that_passed_since_the_last_check() {
     assert!(mark.is_some_and(|mark| mark >= now_minute), "{mark:?}");
     assert_eq!(runs.as_array().map(Vec::len), Some(1), "{runs:#}");
 }
+
+/// Opens `GET path` with a bearer token and `Accept: accept`, to be read later.
+fn open_stream(server: &TestServer, path: &str, accept: &str) -> std::net::TcpStream {
+    use std::io::Write as _;
+    let mut stream = std::net::TcpStream::connect(server.addr).expect("connecting");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {}\r\nAccept: {accept}\r\n\r\n",
+        server.addr, server.admin
+    );
+    stream.write_all(request.as_bytes()).expect("sending");
+    stream
+}
+
+fn read_stream(mut stream: std::net::TcpStream) -> Response {
+    use std::io::Read as _;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("reading the answer");
+    Response::parse(&answer)
+}
+
+/// `(step_idx, seq, text)` of every chunk of a framed log stream, which must end with its end.
+fn framed_chunks(res: &Response) -> Vec<(i64, i64, String)> {
+    use ferry_proto::log_stream::{LogFrame, LogStreamDecoder};
+    assert_eq!(res.header("content-type"), Some("application/vnd.ferry.log-stream"));
+    let mut decoder = LogStreamDecoder::new();
+    decoder.push(res.body.as_bytes());
+    let mut chunks = Vec::new();
+    loop {
+        match decoder.next_frame().expect("a well-framed stream") {
+            Some(LogFrame::Chunk(chunk)) => chunks.push((chunk.step_idx, chunk.seq, chunk.text)),
+            Some(LogFrame::End) => break,
+            None => panic!("the stream ended without its end frame: {}", res.body),
+        }
+    }
+    chunks
+}
+
+/// The same from Server-Sent Events, each chunk's lines joined back into its text.
+fn event_chunks(res: &Response) -> Vec<(i64, i64, String)> {
+    assert_eq!(res.header("content-type"), Some("text/event-stream"));
+    assert!(res.body.ends_with("event: end\ndata: {}\n\n"), "{}", res.body);
+    res.body
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .map(|data| serde_json::from_str::<Value>(data).expect("JSON"))
+        .filter(|data| data.get("lines").is_some())
+        .map(|chunk| {
+            let text: String = chunk["lines"]
+                .as_array()
+                .expect("lines")
+                .iter()
+                .map(|line| format!("{}\n", line.as_str().expect("a line")))
+                .collect();
+            (chunk["step_idx"].as_i64().expect("a step"), chunk["seq"].as_i64().expect("a seq"), text)
+        })
+        .collect()
+}
+
+#[test]
+fn followers_framed_or_as_events_get_every_chunk_once_in_order_from_the_store_and_live() {
+    let repo = TestRepo::new(&[(
+        ".github/workflows/logs.yml",
+        "on: workflow_dispatch\njobs:\n  build:\n    runs-on: [self-hosted, linux]\n    steps:\n      - run: one\n      - run: two\n",
+    )]);
+    let server = server_with(&repo);
+    let id = trigger(&server, &json!({"workflow": "logs.yml"})).json()["runs"][0]["id"].as_i64().expect("a run id");
+    let runner = ProtocolRunner::register(&server, "r1", &["self-hosted", "linux"]);
+    let build = runner.claim(1000).expect("build");
+    // Stored before anyone follows.
+    runner.send(
+        &build,
+        1,
+        json!([
+            {"type": "step_started", "step_idx": 0, "name": "one", "at": 1},
+            {"type": "lines", "step_idx": 0, "lines": ["stored 1", "stored 2"]},
+        ]),
+    );
+    runner.send(&build, 2, json!([{"type": "lines", "step_idx": 0, "lines": ["stored 3"]}]));
+    let path = format!("/api/v1/runs/{id}/logs?follow=true");
+    let framed = open_stream(&server, &path, "application/vnd.ferry.log-stream");
+    let events = open_stream(&server, &path, "text/event-stream");
+    // Read only at the end: the server's writes to it stall, and it falls behind the feed.
+    let late = open_stream(&server, &path, "application/json, application/vnd.ferry.log-stream");
+    // The framed follower's chunks as they come.
+    let (seen, arrivals) = std::sync::mpsc::channel();
+    let framed = std::thread::spawn(move || {
+        use std::io::Read as _;
+        let (mut framed, mut answer, mut buffer, mut found) = (framed, Vec::new(), [0; 65536], false);
+        while let Ok(n_read @ 1..) = framed.read(&mut buffer) {
+            answer.extend_from_slice(&buffer[..n_read]);
+            if !found {
+                found = answer.windows(8).any(|window| window == b"\"seq\":3,");
+                let _ = seen.send(found);
+            }
+        }
+        Response::parse(&answer)
+    });
+    let events = std::thread::spawn(move || read_stream(events));
+    // Let the followers catch up with the store and wait for what comes next.
+    std::thread::sleep(Duration::from_millis(300));
+    let big_line = "x".repeat(9_999);
+    let mut want = vec![(0, 1, "stored 1\nstored 2\n".to_owned()), (0, 2, "stored 3\n".to_owned())];
+    for seq in 3..=40 {
+        let step_idx = i64::from(seq > 20);
+        let mut batch = Vec::new();
+        if seq == 21 {
+            batch.push(
+                json!({"type": "step_finished", "step_idx": 0, "outcome": "success", "conclusion": "success", "at": 2}),
+            );
+            batch.push(json!({"type": "step_started", "step_idx": 1, "name": "two", "at": 3}));
+        }
+        // 30 lines of 10 kB a batch: 11 MB in all, more than a stalled reader's socket holds.
+        let lines: Vec<String> = (0..30).map(|line| format!("{seq}.{line}{big_line}")).collect();
+        batch.push(json!({"type": "lines", "step_idx": step_idx, "lines": lines}));
+        let step_seq = if step_idx == 0 { seq } else { seq - 20 };
+        want.push((step_idx, step_seq, lines.iter().map(|line| format!("{line}\n")).collect()));
+        runner.send(&build, seq, Value::Array(batch.clone()));
+        if seq == 3 {
+            // Live: the chunk comes at once, not when the follower next looks at the store.
+            let start = Instant::now();
+            while !arrivals.recv_timeout(Duration::from_secs(4)).expect("chunk 3 came live") {
+                assert!(start.elapsed() < Duration::from_secs(4), "chunk 3 did not come live");
+            }
+        }
+        if seq % 10 == 0 {
+            // A repeat (the runner did not get the answer) is neither stored nor shown again.
+            runner.send(&build, seq, Value::Array(batch));
+        }
+    }
+    runner.send(
+        &build,
+        41,
+        json!([{"type": "step_finished", "step_idx": 1, "outcome": "success", "conclusion": "success", "at": 4}]),
+    );
+    runner.complete(&build, "success", json!({}));
+    let late = read_stream(late);
+    let summary = |chunks: &[(i64, i64, String)]| -> Vec<(i64, i64, usize)> {
+        chunks.iter().map(|(step, seq, text)| (*step, *seq, text.len())).collect()
+    };
+    for (name, got) in [
+        ("framed", framed_chunks(&framed.join().expect("the framed follower"))),
+        ("events", event_chunks(&events.join().expect("the event follower"))),
+        ("late", framed_chunks(&late)),
+    ] {
+        assert_eq!(summary(&got), summary(&want), "{name}");
+        assert!(got == want, "{name}: the texts differ");
+    }
+}

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ferry_store::{
-    Acquired, CacheEntry, Conclusion, Lease, NewApiToken, NewArtifact, NewCacheEntry, NewJob, NewProject, NewRun,
-    NewRunner, NewStep, Recorded, Role, Status, StepEvent, Store, StoreError,
+    Acquired, AppendedChunk, CacheEntry, Conclusion, Lease, NewApiToken, NewArtifact, NewCacheEntry, NewJob,
+    NewProject, NewRun, NewRunner, NewStep, Recorded, Role, Status, StepEvent, Store, StoreError,
 };
 use ferry_testkit::TestDb;
 
@@ -763,15 +763,30 @@ async fn runner_event_batches(store: Store, _db: &TestDb) {
         StepEvent::Lines { step_idx: 0, text: "three\n" },
     ];
     let recorded = store.jobs().record_events(job.id, runner.id, 1, &batch, 12, 1000).await.expect("record");
-    assert_eq!(recorded, Recorded { applied: true, lease: Lease { expires_at: 1012, cancel_requested: false } });
+    let step_id = store.steps().list_for_job(job.id).await.expect("steps")[0].id;
+    let chunk = |event_idx, seq| AppendedChunk { event_idx, run_id: run, step_id, step_idx: 0, seq };
+    assert_eq!(
+        recorded,
+        Recorded {
+            applied: true,
+            lease: Lease { expires_at: 1012, cancel_requested: false },
+            chunks: vec![chunk(1, 1), chunk(2, 2)],
+        }
+    );
     // A repeated batch (the runner retried after a lost answer) changes nothing but the lease.
     let repeat = store.jobs().record_events(job.id, runner.id, 1, &batch, 13, 1000).await.expect("repeat");
-    assert_eq!(repeat, Recorded { applied: false, lease: Lease { expires_at: 1013, cancel_requested: false } });
+    assert_eq!(
+        repeat,
+        Recorded { applied: false, lease: Lease { expires_at: 1013, cancel_requested: false }, chunks: Vec::new() }
+    );
     let finished =
         [StepEvent::Finished { step_idx: 0, outcome: Conclusion::Failure, conclusion: Conclusion::Success, at: 14 }];
     store.jobs().cancel(job.id, 14).await.expect("cancel");
     let recorded = store.jobs().record_events(job.id, runner.id, 2, &finished, 14, 1000).await.expect("record");
-    assert_eq!(recorded, Recorded { applied: true, lease: Lease { expires_at: 1014, cancel_requested: true } });
+    assert_eq!(
+        recorded,
+        Recorded { applied: true, lease: Lease { expires_at: 1014, cancel_requested: true }, chunks: Vec::new() }
+    );
 
     let steps = store.steps().list_for_job(job.id).await.expect("steps");
     assert_eq!(steps.len(), 1);

@@ -20,10 +20,11 @@ fn a_chunk_event_is_one_data_line_of_the_json_of_its_lines_whatever_they_hold() 
         "\n\n",
         "first\n\nthird\n",
         "a last line without its end",
+        "a last line ending in a CR\r",
         "",
     ];
     for text in texts {
-        let event = chunk_event(7, 2, 3, text);
+        let event = String::from_utf8(chunk_event(7, 2, 3, text.as_bytes())).expect("UTF-8");
         let written = event
             .strip_prefix("event: chunk\ndata: ")
             .and_then(|rest| rest.strip_suffix("\n\n"))
@@ -61,7 +62,7 @@ async fn a_quiet_stream_carries_comments_and_loses_no_event() {
         (start + Duration::from_secs(1), "event: chunk\ndata: 2\n\n"),
         (start + Duration::from_secs(1), "event: end\ndata: {}\n\n"),
     ]));
-    let mut body = event_stream(source, Duration::from_millis(10));
+    let mut body = event_stream(source, Duration::from_millis(10), LogFormat::Sse.keep_alive());
     let mut frames = Vec::new();
     while let Some(frame) = body.frame().await {
         let data = frame.expect("a frame").into_data().expect("data");
