@@ -57,10 +57,14 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// A pipe's first buffer; most steps' lines fit.
 const INITIAL_BUFFER: usize = 8 * 1024;
 
-/// The most a pipe is read at once, once a step prints faster than it is read; the pipe itself
-/// is made as large (where the system allows it), so a step that prints a lot is read in a few
-/// large reads rather than many of 64 KiB, each a wake-up of the step and of the runner.
-const READ_LIMIT: usize = 1 << 20;
+/// The most a pipe is read at once, once a step prints faster than it is read. Larger reads
+/// were slower: each read's text is one allocation, and glibc maps (and the kernel zeroes) every
+/// one above 128 KiB afresh.
+const READ_LIMIT: usize = 64 << 10;
+
+/// The size a step's pipes are made (where the system allows it): a step that prints a lot
+/// then writes on while the runner is busy, instead of waking it for every 64 KiB.
+const PIPE_SIZE: usize = 1 << 20;
 
 /// How long output is still read after the process and its group are gone, for pipes held open
 /// by processes that escaped the group.
@@ -164,7 +168,7 @@ pub async fn run_process(
 
     for pipe in [stdout.as_fd(), stderr.as_fd()] {
         // Only a larger buffer: the pipe keeps the size it has when the system says no.
-        let _ = rustix::pipe::fcntl_setpipe_size(pipe, READ_LIMIT);
+        let _ = rustix::pipe::fcntl_setpipe_size(pipe, PIPE_SIZE);
     }
     let mut stdout = Pipe::new(stdout);
     let mut stderr = Pipe::new(stderr);
