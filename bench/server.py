@@ -13,7 +13,8 @@ the same run (see BENCHMARKS.md for what they measure and the latest figures).
 - log: a step that writes 50 MB (500,000 lines of 100 bytes) while a live viewer follows the
   run's log, from the trigger until the viewer has every line: `ferry logs --follow` writing
   to a file, the SSE stream read by Python, and no viewer (until the run is seen completed);
-  LOG_ROUNDS runs of each (default 5) after a warm-up, LOG_VIEWERS=cli,sse,none to pick.
+  LOG_ROUNDS runs of each (default 5) after a warm-up, LOG_VIEWERS=cli,sse,none to pick,
+  with the CPU time a run cost the server process and `ferry logs` (from /proc, in ticks).
   Baseline: `cat` of the same bytes to a file.
 - rss: the server's memory (VmRSS and VmHWM from /proc) after it has idled 5 s with its
   embedded runner, and a standalone `ferry runner`'s.
@@ -99,6 +100,12 @@ class Server:
                 key, _, value = line.partition(":")
                 fields[key] = value.strip()
         return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+    def cpu_ms(self):
+        """CPU time the server has used, its embedded runner and the steps it reaped included."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return sum(int(tick) for tick in fields[11:15]) * 1000 / os.sysconf("SC_CLK_TCK")
 
     def stop(self):
         self.proc.terminate()
@@ -224,8 +231,10 @@ def bench_log(tmp):
     out = os.path.join(tmp, "viewed.txt")
     viewers = os.environ.get("LOG_VIEWERS", "cli,sse,none").split(",")
     elapsed = {viewer: [] for viewer in viewers}
+    cpu = {viewer: [0.0, 0.0] for viewer in viewers}  # server, viewer process: ms over the rounds
     for round_idx in range(rounds + 1):
         for viewer in viewers:
+            server_cpu, children = server.cpu_ms(), os.times()
             start = time.monotonic()
             run = server.call("POST", "/api/v1/projects/bench/trigger", {"workflow": "bench.yml"})["runs"][0]
             if viewer == "sse":
@@ -240,6 +249,10 @@ def bench_log(tmp):
             server.wait_run(run["id"])
             if round_idx >= 1:  # warm-up: the runner's first checkout of the repository
                 elapsed[viewer].append(done - start)
+                after = os.times()
+                cpu[viewer][0] += server.cpu_ms() - server_cpu
+                cpu[viewer][1] += (after.children_user + after.children_system
+                                   - children.children_user - children.children_system) * 1000
     rss, hwm = server.rss_kib()
     server.stop()
     copy = os.path.join(tmp, "copy.txt")
@@ -255,6 +268,8 @@ def bench_log(tmp):
     for viewer in viewers:
         print(f"     {labels[viewer]} {summary(elapsed[viewer])}; "
               f"ratio of medians {statistics.median(elapsed[viewer]) / base:.1f} ×")
+        viewer_cpu = f", `ferry logs` {cpu[viewer][1] / rounds:.0f} ms" if viewer == "cli" else ""
+        print(f"     {'':32} CPU a run: server (runner and step included) {cpu[viewer][0] / rounds:.0f} ms{viewer_cpu}")
     print(f"     baseline, cat to a file:        {summary(times)}; server peak RSS {hwm / 1024:.1f} MiB")
 
 
