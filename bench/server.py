@@ -207,15 +207,21 @@ def follow_log(server, run_id):
     return n_lines, first_at, ended_at
 
 
-def follow_with_cli(server, run_id, out):
-    """`ferry logs RUN --follow` into the file `out` until the run completes; the number of
-    99-x lines it printed (counted after it exited) and when it exited (time.monotonic())."""
+def follow_with_cli(server, run_id, out, prefixed=True):
+    """`ferry logs RUN --follow` (with `--no-prefix` unless `prefixed`) into the file `out`
+    until the run completes; the number of 99-x lines it printed (counted after it exited) and
+    when it exited (time.monotonic())."""
     with open(out, "w") as f:
         subprocess.run([FERRY, "logs", str(run_id), "--follow", "--server", f"http://{server.addr}",
-                        "--token", server.token], stdout=f, check=True, env=dict(os.environ, NO_COLOR="1"))
+                        "--token", server.token, *([] if prefixed else ["--no-prefix"])],
+                       stdout=f, check=True, env=dict(os.environ, NO_COLOR="1"))
     exited_at = time.monotonic()
     with open(out) as f:
-        return f.read().count(" | " + "x" * 99 + "\n"), exited_at
+        text = f.read()
+    if prefixed:
+        return text.count(" | " + "x" * 99 + "\n"), exited_at
+    # 500,000 such lines in 50,000,000 bytes: exactly the bytes the step wrote.
+    return (text.count("x" * 99 + "\n") if len(text) == 50_000_000 else -1), exited_at
 
 
 def bench_log(tmp):
@@ -229,7 +235,7 @@ def bench_log(tmp):
     server = Server(tmp)
     server.add_project(repo)
     out = os.path.join(tmp, "viewed.txt")
-    viewers = os.environ.get("LOG_VIEWERS", "cli,sse,none").split(",")
+    viewers = os.environ.get("LOG_VIEWERS", "cli,plain,sse,none").split(",")
     elapsed = {viewer: [] for viewer in viewers}
     cpu = {viewer: [0.0, 0.0] for viewer in viewers}  # server, viewer process: ms over the rounds
     for round_idx in range(rounds + 1):
@@ -241,6 +247,8 @@ def bench_log(tmp):
                 n_lines, _, done = follow_log(server, run["id"])
             elif viewer == "cli":
                 n_lines, done = follow_with_cli(server, run["id"], out)
+            elif viewer == "plain":
+                n_lines, done = follow_with_cli(server, run["id"], out, prefixed=False)
             else:
                 # No viewer: until the run is seen completed (polled every 10 ms).
                 server.wait_run(run["id"])
@@ -263,12 +271,13 @@ def bench_log(tmp):
         times.append(time.monotonic() - copy_start)
     base = statistics.median(times)
     print(f"log  50 MB through a step, stored and followed live, from the trigger to the viewer's last line:")
-    labels = {"cli": "`ferry logs --follow` to a file:", "sse": "the SSE stream read by Python: ",
+    labels = {"cli": "`ferry logs --follow` to a file:", "plain": "… with --no-prefix (cat's bytes):",
+              "sse": "the SSE stream read by Python: ",
               "none": "no viewer (run seen completed):"}
     for viewer in viewers:
         print(f"     {labels[viewer]} {summary(elapsed[viewer])}; "
               f"ratio of medians {statistics.median(elapsed[viewer]) / base:.1f} ×")
-        viewer_cpu = f", `ferry logs` {cpu[viewer][1] / rounds:.0f} ms" if viewer == "cli" else ""
+        viewer_cpu = f", `ferry logs` {cpu[viewer][1] / rounds:.0f} ms" if viewer in ("cli", "plain") else ""
         print(f"     {'':32} CPU a run: server (runner and step included) {cpu[viewer][0] / rounds:.0f} ms{viewer_cpu}")
     print(f"     baseline, cat to a file:        {summary(times)}; server peak RSS {hwm / 1024:.1f} MiB")
 

@@ -137,6 +137,16 @@ enum Data {
 }
 
 impl RawChunk {
+    /// The chunk's lines as one text, each ending in `\n`, as the step wrote them (a `\r`
+    /// before a line end kept), when the chunk came framed; `None` for an event.
+    #[must_use]
+    pub fn text(&self) -> Option<&str> {
+        match &self.data {
+            Data::Framed(chunk) => Some(&chunk.text),
+            Data::Event(_) => None,
+        }
+    }
+
     /// The chunk, its lines borrowed from what came wherever they need no unescaping (a
     /// framed chunk's always do).
     ///

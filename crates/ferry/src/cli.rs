@@ -378,6 +378,10 @@ pub struct LogsArgs {
     /// Print each log chunk as one line of JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print the lines as the steps wrote them, without the `job | step N |` before each (to
+    /// keep one step's log in a file: `ferry logs RUN --job ID --no-prefix > step.log`).
+    #[arg(long, conflicts_with = "json")]
+    pub no_prefix: bool,
 }
 
 #[derive(Debug, Args)]

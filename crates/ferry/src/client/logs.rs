@@ -1,5 +1,6 @@
-//! `ferry logs`: a run's log lines, prefixed by job and step (`build | step 2 | line`), or its
-//! chunks as JSON lines; with `--follow`, until the run completes.
+//! `ferry logs`: a run's log lines, prefixed by job and step (`build | step 2 | line`), as the
+//! steps wrote them (`--no-prefix`), or its chunks as JSON lines; with `--follow`, until the
+//! run completes.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -20,7 +21,8 @@ pub fn main(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let client = connect(&args.connect)?;
     block_on(async {
         let mut names = JobNames::default();
-        if !args.json {
+        let prefixed = !args.json && !args.no_prefix;
+        if prefixed {
             names.refresh(&client, args.run).await?;
         }
         let mut stream = client.logs(args.run, args.job, args.follow).await?;
@@ -32,10 +34,22 @@ pub fn main(args: LogsArgs) -> anyhow::Result<ExitCode> {
         let mut stdout = stdout.lock();
         let mut buffer = Vec::new();
         while let Some(raw) = stream.next_raw().await? {
+            if args.no_prefix
+                && let Some(text) = raw.text()
+            {
+                // As it came: nothing to split.
+                stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).context("writing to stdout")?;
+                continue;
+            }
             let chunk = raw.read()?;
             if args.json {
                 serde_json::to_writer(&mut buffer, &chunk).context("serializing a log chunk")?;
                 buffer.push(b'\n');
+            } else if args.no_prefix {
+                for line in &chunk.lines {
+                    buffer.extend_from_slice(line.as_bytes());
+                    buffer.push(b'\n');
+                }
             } else {
                 // A job that started after the names were read.
                 if !names.jobs.contains_key(&chunk.job_id) {

@@ -161,6 +161,12 @@ fn a_runner_with_the_jobs_label_runs_a_triggered_workflow_and_its_log_reads_back
     assert!(logs.status.success(), "{}", text(&logs));
     let stdout = String::from_utf8_lossy(&logs.stdout);
     assert!(stdout.lines().any(|line| line == "build | step 2 | hello from the demo repository on Linux"), "{stdout}");
+    let plain = output_within(client_command(&url, &admin, &["logs", &run_id.to_string(), "--no-prefix"]));
+    assert!(plain.status.success(), "{}", text(&plain));
+    let plain = String::from_utf8_lossy(&plain.stdout);
+    assert!(plain.lines().any(|line| line == "hello from the demo repository on Linux"), "{plain}");
+    assert_eq!(plain.lines().count(), stdout.lines().count(), "the same lines without prefixes:\n{plain}\n{stdout}");
+    assert!(!plain.contains("| step "), "{plain}");
 
     let json_logs = output_within(client_command(&url, &admin, &["logs", &run_id.to_string(), "--json"]));
     assert!(json_logs.status.success(), "{}", text(&json_logs));
