@@ -33,10 +33,8 @@ fuzz_target!(|data: &[u8]| {
         match frame {
             LogFrame::Chunk(chunk) => {
                 assert!(chunk.text.is_empty() || chunk.text.ends_with('\n'), "{chunk:?}");
-                let bytes = u64::try_from(chunk.text.len()).expect("a length");
                 written.extend(
-                    LogFrameHead::Chunk { job_id: chunk.job_id, step_idx: chunk.step_idx, seq: chunk.seq, bytes }
-                        .encode(),
+                    LogFrameHead::chunk(chunk.job_id, chunk.step_idx, chunk.seq, chunk.text.as_bytes()).encode(),
                 );
                 written.extend_from_slice(chunk.text.as_bytes());
             }

@@ -39,6 +39,13 @@ pub enum LogFrameHead {
 }
 
 impl LogFrameHead {
+    /// The head of chunk `seq` of a step whose text is `text`.
+    #[must_use]
+    pub fn chunk(job_id: i64, step_idx: i64, seq: i64, text: &[u8]) -> LogFrameHead {
+        let bytes = u64::try_from(text.len()).unwrap_or(u64::MAX);
+        LogFrameHead::Chunk { job_id, step_idx, seq, bytes }
+    }
+
     /// The head line, `\n` included.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {

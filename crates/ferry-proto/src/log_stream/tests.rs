@@ -4,8 +4,7 @@
 use super::*;
 
 fn chunk(job_id: i64, step_idx: i64, seq: i64, text: &str) -> Vec<u8> {
-    let bytes = u64::try_from(text.len()).expect("a short text");
-    let mut frame = LogFrameHead::Chunk { job_id, step_idx, seq, bytes }.encode();
+    let mut frame = LogFrameHead::chunk(job_id, step_idx, seq, text.as_bytes()).encode();
     frame.extend_from_slice(text.as_bytes());
     frame
 }

@@ -422,11 +422,7 @@ pub(crate) async fn logs(
             return Err(ApiError::not_found("job", format!("{job_id} of run {id}")));
         }
     }
-    let framed =
-        headers.get_all(header::ACCEPT).iter().filter_map(|value| value.to_str().ok()).any(|accept| {
-            accept.split(',').any(|media| media.split(';').next().map(str::trim) == Some(LOG_STREAM_TYPE))
-        });
-    let format = if framed { LogFormat::Framed } else { LogFormat::Sse };
+    let format = LogFormat::accepted_by(&headers);
     // Listening before the first read of the store: a chunk stored after the read is then
     // on the feed.
     let live = query.follow.then(|| state.pipeline.log_feed.subscribe());
@@ -435,7 +431,6 @@ pub(crate) async fn logs(
         state,
         run_id: id,
         job: query.job,
-        follow: query.follow,
         format,
         cursors: HashMap::new(),
         pending: VecDeque::new(),
@@ -446,11 +441,7 @@ pub(crate) async fn logs(
     };
     // The events are written here rather than by axum's `Sse`, whose `Event::data` copies its
     // text and searches it for line ends: a chunk's JSON has none, and is a megabyte.
-    let content_type = match format {
-        LogFormat::Sse => "text/event-stream",
-        LogFormat::Framed => LOG_STREAM_TYPE,
-    };
-    let headers = [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")];
+    let headers = [(header::CONTENT_TYPE, format.content_type()), (header::CACHE_CONTROL, "no-cache")];
     Ok((headers, event_stream(follower, KEEP_ALIVE, format.keep_alive())).into_response())
 }
 
@@ -464,6 +455,21 @@ enum LogFormat {
 }
 
 impl LogFormat {
+    /// Framed when the request's `Accept` names the framed stream's type, else SSE.
+    fn accepted_by(headers: &HeaderMap) -> LogFormat {
+        let framed = headers.get_all(header::ACCEPT).iter().filter_map(|value| value.to_str().ok()).any(|accept| {
+            accept.split(',').any(|media| media.split(';').next().map(str::trim) == Some(LOG_STREAM_TYPE))
+        });
+        if framed { LogFormat::Framed } else { LogFormat::Sse }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            LogFormat::Sse => "text/event-stream",
+            LogFormat::Framed => LOG_STREAM_TYPE,
+        }
+    }
+
     /// What a quiet stream carries every [`KEEP_ALIVE`]: an SSE comment, or an empty line.
     fn keep_alive(self) -> Bytes {
         Bytes::from_static(match self {
@@ -519,13 +525,12 @@ struct Follower {
     state: AppState,
     run_id: i64,
     job: Option<i64>,
-    follow: bool,
     format: LogFormat,
     /// The last chunk sent, by step id.
     cursors: HashMap<i64, i64>,
     /// Frames ready to send.
     pending: VecDeque<Bytes>,
-    /// The live feed, while following.
+    /// The live feed, while following (without it, the stream ends once the store is read).
     live: Option<broadcast::Receiver<Arc<LiveChunk>>>,
     /// Bumped when a job or run completes.
     changed: watch::Receiver<u64>,
@@ -563,16 +568,14 @@ impl Follower {
                 if self.read().await.unwrap_or(0) > 0 {
                     continue;
                 }
-                if !self.follow || completed {
+                if self.live.is_none() || completed {
                     self.done = true;
                     return Some(self.format.end());
                 }
                 self.read_store = false;
             }
-            let Some(live) = &mut self.live else {
-                self.read_store = true;
-                continue;
-            };
+            // Only a follower gets here: without the feed the stream ended above.
+            let Some(live) = &mut self.live else { continue };
             tokio::select! {
                 chunk = live.recv() => match chunk {
                     Ok(chunk) => self.take_live(&chunk),
@@ -628,8 +631,7 @@ impl Follower {
         match self.format {
             LogFormat::Sse => self.pending.push_back(chunk_event(job_id, step_idx, seq, &text).into()),
             LogFormat::Framed => {
-                let bytes = u64::try_from(text.len()).unwrap_or(u64::MAX);
-                self.pending.push_back(LogFrameHead::Chunk { job_id, step_idx, seq, bytes }.encode().into());
+                self.pending.push_back(LogFrameHead::chunk(job_id, step_idx, seq, &text).encode().into());
                 if !text.is_empty() {
                     self.pending.push_back(text);
                 }
