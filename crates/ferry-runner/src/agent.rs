@@ -18,7 +18,10 @@ mod assignment;
 mod batch;
 mod cache;
 mod mirror;
+mod sink;
 mod trash;
+
+pub use sink::{EventSink, SinkFuture};
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -41,6 +44,8 @@ pub struct AgentOptions {
     pub slots: usize,
     /// Where mirrors, workspaces and artifacts live; created if missing.
     pub work_dir: PathBuf,
+    /// Where jobs' event batches go; `None`: the server's events route, through the client.
+    pub events: Option<Arc<dyn EventSink>>,
 }
 
 /// Why the agent stopped without being asked to.
@@ -59,6 +64,8 @@ pub enum AgentError {
 #[derive(Debug)]
 struct Agent {
     client: Client,
+    /// Where jobs' event batches go (the client, unless the options said otherwise).
+    events: Arc<dyn EventSink>,
     /// Absolute, so workspaces have absolute paths.
     work_dir: PathBuf,
     mirrors: mirror::Mirrors,
@@ -98,8 +105,15 @@ pub async fn run_agent(
     let work_dir = prepare_work_dir(&options.work_dir)?;
     let files_root = files_root(&work_dir);
     let trash = Arc::new(trash::Trash::new(work_dir.join("trash")));
-    let agent =
-        Arc::new(Agent { client, mirrors: mirror::Mirrors::new(work_dir.join("repos")), work_dir, files_root, trash });
+    let events = options.events.clone().unwrap_or_else(|| Arc::new(client.clone()));
+    let agent = Arc::new(Agent {
+        client,
+        events,
+        mirrors: mirror::Mirrors::new(work_dir.join("repos")),
+        work_dir,
+        files_root,
+        trash,
+    });
     let reaper = tokio::spawn(agent.trash.clone().reap());
     let slots = options.slots.max(1);
     info!(

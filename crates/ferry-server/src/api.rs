@@ -45,6 +45,12 @@ impl ApiError {
     pub(crate) fn not_found(entity: &str, id: impl std::fmt::Display) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, format!("{entity} {id} not found"))
     }
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl From<StoreError> for ApiError {

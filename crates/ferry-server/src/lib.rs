@@ -23,6 +23,7 @@ mod auth;
 mod blobs;
 mod data_dir;
 mod hooks;
+mod local_runner;
 mod log_feed;
 mod metrics;
 mod openapi;
@@ -42,6 +43,8 @@ use std::sync::Arc;
 use ferry_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tracing::info;
+
+pub use local_runner::{LocalRunner, Refusal};
 
 /// Where the server listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
@@ -236,14 +239,16 @@ impl Server {
         self.local_addr
     }
 
-    /// Registers (or registers again) the runner `name` with `labels` and returns its token,
-    /// for a runner inside this process (`ferry server`'s embedded runner). Jobs it held
-    /// before a restart are failed as lost.
+    /// Registers (or registers again) the runner `name` with `labels`, for a runner inside
+    /// this process (`ferry server`'s embedded runner): its token, and the [`LocalRunner`] it
+    /// hands its event batches to. Jobs it held before a restart are failed as lost.
     ///
     /// # Errors
     /// [`ServerError::Store`] when the database fails.
-    pub async fn local_runner_token(&self, name: &str, labels: &[String]) -> Result<String, ServerError> {
-        api::runner::register_local(&self.state, name, labels).await.map_err(ServerError::Store)
+    pub async fn local_runner(&self, name: &str, labels: &[String]) -> Result<LocalRunner, ServerError> {
+        let (runner_id, token) =
+            api::runner::register_local(&self.state, name, labels).await.map_err(ServerError::Store)?;
+        Ok(LocalRunner::new(self.state.clone(), runner_id, token))
     }
 
     /// The file the first admin token was written to, when this start created it.

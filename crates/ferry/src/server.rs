@@ -4,12 +4,35 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use ferry_server::ServerConfig;
 use serde::Deserialize;
 
 use crate::cli::ServerArgs;
+
+/// The embedded runner's event batches, handed to the server in this process.
+#[derive(Debug)]
+struct LocalEvents(ferry_server::LocalRunner);
+
+impl ferry_runner::agent::EventSink for LocalEvents {
+    fn send_events(
+        &self,
+        job_id: i64,
+        batch: Arc<ferry_proto::runner::EventBatch>,
+    ) -> ferry_runner::agent::SinkFuture<'_> {
+        Box::pin(async move {
+            // A refusal reads as the events route's answer would, so the agent acts on it alike.
+            self.0.record_events(job_id, batch).await.map_err(|refusal| ferry_client::ClientError::Http {
+                status: refusal.status,
+                method: "POST".to_owned(),
+                path: format!("/api/v1/runner/jobs/{job_id}/events"),
+                message: refusal.message,
+            })
+        })
+    }
+}
 
 /// The config file read when `--config` is not given, if it exists.
 const DEFAULT_CONFIG: &str = "ferry.toml";
@@ -36,15 +59,16 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
             None
         } else {
             let labels = embedded_labels();
-            let token =
-                server.local_runner_token(EMBEDDED_RUNNER, &labels).await.context("registering the embedded runner")?;
-            let client = ferry_client::Client::new(&format!("http://{}", server.local_addr()), &token)?;
+            let local =
+                server.local_runner(EMBEDDED_RUNNER, &labels).await.context("registering the embedded runner")?;
+            let client = ferry_client::Client::new(&format!("http://{}", server.local_addr()), local.token())?;
             let options = ferry_runner::agent::AgentOptions {
                 labels,
                 slots,
                 work_dir: std::path::absolute(&config.data_dir)
                     .unwrap_or_else(|_| config.data_dir.clone())
                     .join("runner"),
+                events: Some(Arc::new(LocalEvents(local))),
             };
             let mut stop = stop_rx.clone();
             Some(tokio::spawn(ferry_runner::agent::run_agent(client, options, async move {

@@ -25,7 +25,7 @@ use tracing::{info, warn};
 
 use super::batch::{Batcher, step_event};
 use super::cache::ServerCache;
-use super::{Agent, artifacts};
+use super::{Agent, EventSink, artifacts};
 use crate::events::{self, EventReceiver};
 use crate::job::{JobEvent, JobOutcome, JobSetup, run_job};
 use crate::mask::Masker;
@@ -98,7 +98,7 @@ pub(super) async fn run_assignment(agent: &Agent, assignment: JobAssignment, mut
     };
     let (events_tx, events_rx) = events::channel(events::DEFAULT_BUDGET);
     let (done_tx, done_rx) = oneshot::channel();
-    let reporter = tokio::spawn(report(agent.client.clone(), job_id, events_rx, done_rx, control.clone()));
+    let reporter = tokio::spawn(report(agent.events.clone(), job_id, events_rx, done_rx, control.clone()));
 
     let job_dir = agent.work_dir.join("jobs").join(job_id.to_string());
     let outcome = {
@@ -232,7 +232,7 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
 /// next batch is gathered while one is on its way: a step that prints fast keeps being read
 /// while the server stores what it printed before.
 async fn report(
-    client: Client,
+    sink: Arc<dyn EventSink>,
     job_id: i64,
     mut events: EventReceiver,
     mut done: oneshot::Receiver<()>,
@@ -249,7 +249,7 @@ async fn report(
     };
     // One batch waits while one is sent; a batch the sender cannot take means the job is gone.
     let (batches, to_send) = mpsc::channel::<EventBatch>(1);
-    let sender = tokio::spawn(send_all(client, job_id, to_send, control));
+    let sender = tokio::spawn(send_all(sink, job_id, to_send, control));
     let mut received = Vec::new();
     loop {
         let deadline = batcher.deadline();
@@ -290,9 +290,14 @@ async fn report(
 }
 
 /// Sends the batches in order until there are no more or the job is gone.
-async fn send_all(client: Client, job_id: i64, mut batches: mpsc::Receiver<EventBatch>, control: Arc<Control>) {
+async fn send_all(
+    sink: Arc<dyn EventSink>,
+    job_id: i64,
+    mut batches: mpsc::Receiver<EventBatch>,
+    control: Arc<Control>,
+) {
     while let Some(batch) = batches.recv().await {
-        if !send_batch(&client, job_id, &batch, &control).await {
+        if !send_batch(sink.as_ref(), job_id, Arc::new(batch), &control).await {
             return;
         }
     }
@@ -308,11 +313,11 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
 /// Sends `batch`, the same one again (same number) while the server cannot be reached, for up
 /// to [`RETRY_FOR`]; `false` when the job is gone (or the server stayed away, so its lease ran
 /// out and it is gone too).
-async fn send_batch(client: &Client, job_id: i64, batch: &EventBatch, control: &Control) -> bool {
+async fn send_batch(sink: &dyn EventSink, job_id: i64, batch: Arc<EventBatch>, control: &Control) -> bool {
     let started = tokio::time::Instant::now();
     let mut delay = Duration::from_millis(100);
     loop {
-        match control.apply(job_id, client.send_events(job_id, batch).await) {
+        match control.apply(job_id, sink.send_events(job_id, batch.clone()).await) {
             Ok(kept) => return kept,
             Err(error) if error.is_transient() && started.elapsed() < RETRY_FOR => {
                 warn!(job.id = job_id, seq = batch.seq, %error, "sending events of job {job_id} failed; trying again");

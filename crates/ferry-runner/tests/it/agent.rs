@@ -53,7 +53,7 @@ async fn ferry(files: &[(&str, &str)]) -> Ferry {
     };
     let server = ferry_server::bind(&config).await.expect("the server starts");
     let labels = LABELS.map(str::to_owned);
-    let runner_token = server.local_runner_token(RUNNER, &labels).await.expect("a runner token");
+    let runner_token = server.local_runner(RUNNER, &labels).await.expect("a runner token").token().to_owned();
     let url = format!("http://{}", server.local_addr());
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(server.run(async {
@@ -109,7 +109,7 @@ impl Ferry {
     fn start_agent(&self, token: &str, labels: Vec<String>) -> Agent {
         let work_dir = tempfile::Builder::new().prefix("ferry-agent-work-").tempdir().expect("temp dir");
         let client = Client::new(&self.url, token).expect("a valid address");
-        let options = AgentOptions { labels, slots: 1, work_dir: work_dir.path().to_path_buf() };
+        let options = AgentOptions { labels, slots: 1, work_dir: work_dir.path().to_path_buf(), events: None };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(run_agent(client, options, async {
             let _ = stopped.await;

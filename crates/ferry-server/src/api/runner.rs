@@ -72,9 +72,13 @@ async fn register_runner(
     Ok((runner, token.plaintext))
 }
 
-/// [`register_runner`] for a runner inside the server's process.
-pub(crate) async fn register_local(state: &AppState, name: &str, labels: &[String]) -> Result<String, StoreError> {
-    register_runner(state, name, labels).await.map(|(_, token)| token)
+/// [`register_runner`] for a runner inside the server's process: its id and token.
+pub(crate) async fn register_local(
+    state: &AppState,
+    name: &str,
+    labels: &[String],
+) -> Result<(i64, String), StoreError> {
+    register_runner(state, name, labels).await.map(|(runner, token)| (runner.id, token))
 }
 
 /// Fails a job its runner lost and moves its run on.
@@ -199,6 +203,20 @@ pub(crate) async fn events(
     EncodedBatch(body): EncodedBatch,
 ) -> Result<Json<JobControl>, ApiError> {
     let batch = EventBatch::decode(&body).map_err(ApiError::bad_request)?;
+    // Live viewers take the chunks' texts from the body, with no copy.
+    record_batch(&state, runner.id, id, &batch, |_, text| body.slice_ref(text.as_bytes())).await.map(Json)
+}
+
+/// Applies `batch` of job `id`, held by runner `runner_id`, once, renews the lease (which says
+/// whether to cancel), and hands the chunks it stored to live viewers, each with the text
+/// `share` gives for its `lines` event (its index in the batch, and its text).
+pub(crate) async fn record_batch<T: AsRef<str>>(
+    state: &AppState,
+    runner_id: i64,
+    id: i64,
+    batch: &EventBatch<T>,
+    share: impl Fn(usize, &T) -> Bytes,
+) -> Result<JobControl, ApiError> {
     let events: Vec<ferry_store::StepEvent<'_>> = batch
         .events
         .iter()
@@ -206,7 +224,9 @@ pub(crate) async fn events(
             StepEvent::StepStarted { step_idx, name, at } => {
                 ferry_store::StepEvent::Started { step_idx: *step_idx, name, at: *at }
             }
-            StepEvent::Lines { step_idx, text } => ferry_store::StepEvent::Lines { step_idx: *step_idx, text },
+            StepEvent::Lines { step_idx, text } => {
+                ferry_store::StepEvent::Lines { step_idx: *step_idx, text: text.as_ref() }
+            }
             StepEvent::StepFinished { step_idx, outcome, conclusion, at } => ferry_store::StepEvent::Finished {
                 step_idx: *step_idx,
                 outcome: *outcome,
@@ -219,14 +239,13 @@ pub(crate) async fn events(
     let recorded = match state
         .store
         .jobs()
-        .record_events(id, runner.id, batch.seq, &events, now_ms(), state.pipeline.lease_ms)
+        .record_events(id, runner_id, batch.seq, &events, now_ms(), state.pipeline.lease_ms)
         .await
     {
         Ok(recorded) => recorded,
         Err(StoreError::NotFound { .. }) => return Err(not_held(id)),
         Err(error) => return Err(error.into()),
     };
-    // Live viewers take the chunks from here, their text still in the body.
     for chunk in recorded.chunks {
         if let Some(StepEvent::Lines { text, .. }) = batch.events.get(chunk.event_idx) {
             state.pipeline.log_feed.publish(LiveChunk {
@@ -235,11 +254,11 @@ pub(crate) async fn events(
                 step_id: chunk.step_id,
                 step_idx: chunk.step_idx,
                 seq: chunk.seq,
-                text: body.slice_ref(text.as_bytes()),
+                text: share(chunk.event_idx, text),
             });
         }
     }
-    Ok(Json(JobControl { cancel: recorded.lease.cancel_requested }))
+    Ok(JobControl { cancel: recorded.lease.cancel_requested })
 }
 
 /// An event batch's body, [`EVENT_BATCH_TYPE`] and within the server's body limit.

@@ -49,7 +49,30 @@ impl TestServer {
         TestServer::start_with(None, configure)
     }
 
+    /// A server on SQLite with a runner `name` registered in its process, as `ferry server`'s
+    /// embedded runner is.
+    pub fn start_with_local_runner(name: &str, labels: &[String]) -> (TestServer, ferry_server::LocalRunner) {
+        let mut local = None;
+        let server = TestServer::start_with_hook(
+            None,
+            |_| {},
+            |server, rt| {
+                local = Some(rt.block_on(server.local_runner(name, labels)).expect("a local runner"));
+            },
+        );
+        (server, local.expect("registered"))
+    }
+
     fn start_with(database: Option<String>, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        TestServer::start_with_hook(database, configure, |_, _| {})
+    }
+
+    /// Starts a server; `before_run` sees it bound, before it serves.
+    fn start_with_hook(
+        database: Option<String>,
+        configure: impl FnOnce(&mut ServerConfig),
+        before_run: impl FnOnce(&ferry_server::Server, &Runtime),
+    ) -> TestServer {
         let dir = tempfile::Builder::new().prefix("ferry-server-it-").tempdir().expect("temp dir");
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
         let mut config = ServerConfig {
@@ -60,6 +83,7 @@ impl TestServer {
         };
         configure(&mut config);
         let server = rt.block_on(ferry_server::bind(&config)).expect("the server starts");
+        before_run(&server, &rt);
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         rt.spawn(server.run(async {
@@ -157,6 +181,11 @@ impl<'a> ProtocolRunner<'a> {
         let token = res.json()["token"].as_str().expect("a token").to_owned();
         assert!(token.starts_with("ferryr_"), "{token}");
         ProtocolRunner { server, token }
+    }
+
+    /// A runner registered some other way, with its token.
+    pub fn with_token(server: &'a TestServer, token: &str) -> ProtocolRunner<'a> {
+        ProtocolRunner { server, token: token.to_owned() }
     }
 
     pub fn claim(&self, wait_ms: u64) -> Option<Value> {

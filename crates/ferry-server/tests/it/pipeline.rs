@@ -606,3 +606,62 @@ fn followers_framed_or_as_events_get_every_chunk_once_in_order_from_the_store_an
         assert!(got == want, "{name}: the texts differ");
     }
 }
+
+#[test]
+fn a_runner_in_the_servers_process_hands_batches_over_in_memory_once_each_and_live() {
+    let repo = TestRepo::new(&[(
+        ".github/workflows/logs.yml",
+        "on: workflow_dispatch\njobs:\n  build:\n    runs-on: [self-hosted]\n    steps:\n      - run: one\n",
+    )]);
+    let labels = ["self-hosted".to_owned()];
+    let (server, local) = TestServer::start_with_local_runner("embedded", &labels);
+    let server = crate::hooks::with_repo_project(server, &repo.path());
+    let id = trigger(&server, &json!({"workflow": "logs.yml"})).json()["runs"][0]["id"].as_i64().expect("a run id");
+    // It claims over HTTP like any runner, with the token it was registered with.
+    let runner = ProtocolRunner::with_token(&server, local.token());
+    let build = runner.claim(1000).expect("build");
+    let job_id = build["job_id"].as_i64().expect("a job id");
+    let follower =
+        open_stream(&server, &format!("/api/v1/runs/{id}/logs?follow=true"), "application/vnd.ferry.log-stream");
+    std::thread::sleep(Duration::from_millis(200));
+    let lines =
+        |seq: i64, text: &str| ferry_proto::runner::StepEvent::Lines { step_idx: 0, text: format!("{seq}: {text}\n") };
+    let batches = [
+        ferry_proto::runner::EventBatch {
+            seq: 1,
+            events: vec![
+                ferry_proto::runner::StepEvent::StepStarted { step_idx: 0, name: "one".to_owned(), at: 1 },
+                lines(1, "first"),
+            ],
+        },
+        ferry_proto::runner::EventBatch { seq: 2, events: vec![lines(2, "second"), lines(2, "third")] },
+        ferry_proto::runner::EventBatch {
+            seq: 3,
+            events: vec![ferry_proto::runner::StepEvent::StepFinished {
+                step_idx: 0,
+                outcome: ferry_model::Conclusion::Success,
+                conclusion: ferry_model::Conclusion::Success,
+                at: 2,
+            }],
+        },
+    ];
+    for batch in batches {
+        let batch = std::sync::Arc::new(batch);
+        let control = server.block_on(local.record_events(job_id, batch.clone())).expect("applied");
+        assert!(!control.cancel);
+        // Given again (its answer was lost): ignored.
+        server.block_on(local.record_events(job_id, batch)).expect("a repeat is answered too");
+    }
+    runner.complete(&build, "success", json!({}));
+    let want = vec![(0, 1, "1: first\n".to_owned()), (0, 2, "2: second\n".to_owned()), (0, 3, "2: third\n".to_owned())];
+    assert_eq!(framed_chunks(&read_stream(follower)), want);
+    // Stored once each, as shown live.
+    let stored =
+        read_stream(open_stream(&server, &format!("/api/v1/runs/{id}/logs"), "application/vnd.ferry.log-stream"));
+    assert_eq!(framed_chunks(&stored), want);
+    // A job it no longer holds answers as the route does: 409, and the agent drops the job.
+    let late = std::sync::Arc::new(ferry_proto::runner::EventBatch { seq: 4, events: vec![lines(4, "late")] });
+    let refusal = server.block_on(local.record_events(job_id, late)).expect_err("the job is completed");
+    assert_eq!(refusal.status, 409, "{refusal}");
+    assert!(refusal.message.contains("not in progress on this runner"), "{refusal}");
+}

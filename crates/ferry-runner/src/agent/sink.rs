@@ -1,0 +1,28 @@
+//! Where a job's event batches go: [`EventSink`]. A runner on another host sends them to the
+//! server's events route (the [`Client`] is a sink); `ferry server`'s embedded runner hands
+//! them to the server in the same process, so a step's log is not copied through a loopback
+//! request on its way to the store.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use ferry_client::{Client, ClientError};
+use ferry_proto::runner::{EventBatch, JobControl};
+
+/// A future a sink answers with.
+pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = Result<JobControl, ClientError>> + Send + 'a>>;
+
+/// Takes a job's numbered event batches, in order. A batch may be given again (same number)
+/// after a transient error; the server applies each number once.
+pub trait EventSink: Send + Sync + std::fmt::Debug {
+    /// Applies `batch` of job `job_id`: the server's answer (whether to cancel), or why not —
+    /// a [`ClientError`] with status 404 or 409 when the job is no longer this runner's.
+    fn send_events(&self, job_id: i64, batch: Arc<EventBatch>) -> SinkFuture<'_>;
+}
+
+impl EventSink for Client {
+    fn send_events(&self, job_id: i64, batch: Arc<EventBatch>) -> SinkFuture<'_> {
+        Box::pin(async move { Client::send_events(self, job_id, &batch).await })
+    }
+}

@@ -1,0 +1,79 @@
+//! A runner inside the server's process (`ferry server`'s embedded runner). It claims,
+//! heartbeats, uploads and completes over HTTP like any runner, but hands its event batches
+//! to the server in memory: on loopback, a batch was encoded, written to a socket, read back
+//! and collected again before it was stored — four copies of every log byte, the largest cost
+//! of the 50 MB log benchmark after the step's own pipe. Here the batch is applied by the same
+//! code as the events route's, and live viewers share its texts without a copy.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use ferry_proto::runner::{EventBatch, JobControl, StepEvent};
+
+use crate::AppState;
+use crate::api::runner::record_batch;
+
+/// The embedded runner's way into the server; cheap to clone.
+#[derive(Clone)]
+pub struct LocalRunner {
+    state: AppState,
+    runner_id: i64,
+    token: String,
+}
+
+impl std::fmt::Debug for LocalRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("LocalRunner").field("runner_id", &self.runner_id).finish_non_exhaustive()
+    }
+}
+
+/// Why the server refused a call of a [`LocalRunner`]: the status and message its route
+/// would have answered with (409 for a job the runner no longer holds).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    pub status: u16,
+    pub message: String,
+}
+
+impl LocalRunner {
+    pub(crate) fn new(state: AppState, runner_id: i64, token: String) -> LocalRunner {
+        LocalRunner { state, runner_id, token }
+    }
+
+    /// The runner's token, for the calls it makes over HTTP.
+    #[must_use]
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// What `POST /api/v1/runner/jobs/{id}/events` does with `batch` of job `job_id`: applied
+    /// once (a repeated number is ignored), the lease renewed, the chunks handed to live
+    /// viewers.
+    ///
+    /// # Errors
+    /// A [`Refusal`] with the route's status: 409 when the job is not in progress on this
+    /// runner, 500 when the database fails.
+    pub async fn record_events(&self, job_id: i64, batch: Arc<EventBatch>) -> Result<JobControl, Refusal> {
+        let share = |event_idx, _: &String| Bytes::from_owner(BatchText { batch: batch.clone(), event_idx });
+        record_batch(&self.state, self.runner_id, job_id, &batch, share)
+            .await
+            .map_err(|error| Refusal { status: error.status().as_u16(), message: error.message().to_owned() })
+    }
+}
+
+/// The text of a batch's `lines` event, kept alive by the batch it is in.
+struct BatchText {
+    batch: Arc<EventBatch>,
+    event_idx: usize,
+}
+
+impl AsRef<[u8]> for BatchText {
+    fn as_ref(&self) -> &[u8] {
+        match self.batch.events.get(self.event_idx) {
+            Some(StepEvent::Lines { text, .. }) => text.as_bytes(),
+            _ => &[],
+        }
+    }
+}
