@@ -137,12 +137,12 @@ enum Data {
 }
 
 impl RawChunk {
-    /// The chunk's lines as one text, each ending in `\n`, as the step wrote them (a `\r`
-    /// before a line end kept), when the chunk came framed; `None` for an event.
+    /// The chunk when it came framed: its lines as one text, each ending in `\n`, as the
+    /// step wrote them (a `\r` before a line end kept); `None` for an event.
     #[must_use]
-    pub fn text(&self) -> Option<&str> {
+    pub fn framed(&self) -> Option<&LogChunkText> {
         match &self.data {
-            Data::Framed(chunk) => Some(&chunk.text),
+            Data::Framed(chunk) => Some(chunk),
             Data::Event(_) => None,
         }
     }
@@ -158,7 +158,7 @@ impl RawChunk {
                 job_id: chunk.job_id,
                 step_idx: chunk.step_idx,
                 seq: chunk.seq,
-                lines: chunk.text.lines().map(Cow::Borrowed).collect(),
+                lines: chunk.lines().map(Cow::Borrowed).collect(),
             }),
             Data::Event(data) => {
                 serde_json::from_str(data).map_err(|error| unexpected(&self.path, format!("a log chunk: {error}")))

@@ -143,7 +143,7 @@ async fn a_raw_chunk_borrows_its_plain_lines_and_unescapes_the_others() {
     let (client, _server) = answer_once(pieces).await;
     let mut stream = client.logs(12, None, false).await.expect("the stream opens");
     let raw = stream.next_raw().await.expect("a chunk").expect("not ended");
-    assert_eq!(raw.text(), None, "an event has lines, not a text");
+    assert_eq!(raw.framed(), None, "an event has lines, not a text");
     let chunk = raw.read().expect("a chunk");
     let lines: Vec<(&str, bool)> =
         chunk.lines.iter().map(|line| (line.as_ref(), matches!(line, std::borrow::Cow::Borrowed(_)))).collect();
@@ -164,7 +164,7 @@ async fn a_framed_log_stream_yields_its_chunks_with_lines_borrowed_from_the_text
     let (client, server) = answer_once(pieces).await;
     let mut stream = client.logs(12, None, true).await.expect("the stream opens");
     let raw = stream.next_raw().await.expect("a chunk").expect("not ended");
-    assert_eq!(raw.text(), Some("plain\na \"quote\"\r\n\u{1b}[1m\n"), "as written");
+    assert_eq!(raw.framed().map(|chunk| chunk.text.as_str()), Some("plain\na \"quote\"\r\n\u{1b}[1m\n"), "as written");
     let chunk = raw.read().expect("a chunk");
     let lines: Vec<(&str, bool)> =
         chunk.lines.iter().map(|line| (line.as_ref(), matches!(line, std::borrow::Cow::Borrowed(_)))).collect();

@@ -72,6 +72,33 @@ pub struct LogChunkText {
     pub text: String,
 }
 
+impl LogChunkText {
+    /// The text's lines without their line ends, as [`str::lines`] gives them (`\r\n` ends a
+    /// line too), found with `memchr`: a chunk of a step that prints fast has thousands.
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        let text = self.text.as_str();
+        let mut start = 0;
+        let mut ends = memchr::memchr_iter(b'\n', text.as_bytes());
+        std::iter::from_fn(move || {
+            let line = match ends.next() {
+                Some(end) => {
+                    let line = &text[start..end];
+                    start = end + 1;
+                    line.strip_suffix('\r').unwrap_or(line)
+                }
+                // What follows the last line end, unless nothing does.
+                None if start < text.len() => {
+                    let line = &text[start..];
+                    start = text.len();
+                    line
+                }
+                None => return None,
+            };
+            Some(line)
+        })
+    }
+}
+
 /// Reads frames from a log stream's bytes as they arrive, in pieces of any size.
 #[derive(Debug, Default)]
 pub struct LogStreamDecoder {

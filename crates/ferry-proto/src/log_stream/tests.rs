@@ -92,3 +92,26 @@ fn a_stream_cut_inside_a_frame_is_not_between_frames() {
     decoder.push(b"{\"type\":");
     assert!(!decoder.is_between_frames());
 }
+
+#[test]
+fn a_chunks_lines_are_those_str_lines_finds() {
+    let texts = [
+        "",
+        "\n",
+        "one\n",
+        "one\ntwo\n",
+        "crlf\r\nlf\n",
+        "\r\n",
+        "a bare \r inside\n",
+        "ends with a bare \r",
+        "no line end",
+        "\n\nempty lines\n\n",
+        "ünïcödé\r\n\u{1b}[1mbold\u{1b}[0m\n",
+    ];
+    for text in texts {
+        let chunk = LogChunkText { job_id: 1, step_idx: 0, seq: 1, text: text.to_owned() };
+        let got: Vec<&str> = chunk.lines().collect();
+        let want: Vec<&str> = text.lines().collect();
+        assert_eq!(got, want, "{text:?}");
+    }
+}

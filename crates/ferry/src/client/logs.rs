@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anstyle::{AnsiColor, Style};
 use anyhow::Context as _;
-use ferry_client::{Client, LogChunkRef};
+use ferry_client::Client;
 
 use super::{block_on, connect};
 use crate::cli::LogsArgs;
@@ -35,27 +35,34 @@ pub fn main(args: LogsArgs) -> anyhow::Result<ExitCode> {
         let mut buffer = Vec::new();
         while let Some(raw) = stream.next_raw().await? {
             if args.no_prefix
-                && let Some(text) = raw.text()
+                && let Some(framed) = raw.framed()
             {
                 // As it came: nothing to split.
-                stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).context("writing to stdout")?;
+                stdout.write_all(framed.text.as_bytes()).and_then(|()| stdout.flush()).context("writing to stdout")?;
                 continue;
             }
-            let chunk = raw.read()?;
             if args.json {
-                serde_json::to_writer(&mut buffer, &chunk).context("serializing a log chunk")?;
+                serde_json::to_writer(&mut buffer, &raw.read()?).context("serializing a log chunk")?;
                 buffer.push(b'\n');
-            } else if args.no_prefix {
-                for line in &chunk.lines {
-                    buffer.extend_from_slice(line.as_bytes());
-                    buffer.push(b'\n');
-                }
             } else {
-                // A job that started after the names were read.
-                if !names.jobs.contains_key(&chunk.job_id) {
-                    names.refresh(&client, args.run).await?;
+                let read;
+                // A framed chunk's lines are found in its text, with no list of them made.
+                let (job_id, step_idx, lines): (i64, i64, Box<dyn Iterator<Item = &str>>) = match raw.framed() {
+                    Some(framed) => (framed.job_id, framed.step_idx, Box::new(framed.lines())),
+                    None => {
+                        read = raw.read()?;
+                        (read.job_id, read.step_idx, Box::new(read.lines.iter().map(AsRef::as_ref)))
+                    }
+                };
+                if args.no_prefix {
+                    render_lines(&mut buffer, "", lines);
+                } else {
+                    // A job that started after the names were read.
+                    if !names.jobs.contains_key(&job_id) {
+                        names.refresh(&client, args.run).await?;
+                    }
+                    render_lines(&mut buffer, &names.prefix(job_id, step_idx, color), lines);
                 }
-                render_chunk(&mut buffer, &names, &chunk, color);
             }
             stdout.write_all(&buffer).and_then(|()| stdout.flush()).context("writing to stdout")?;
             buffer.clear();
@@ -80,20 +87,25 @@ impl JobNames {
         }
         Ok(())
     }
+
+    /// `job | step N | ` for a line of step `step_idx` of job `job_id`, the prefix styled when
+    /// `color`.
+    fn prefix(&self, job_id: i64, step_idx: i64, color: bool) -> String {
+        let unknown = (format!("job {job_id}"), Style::new());
+        let (name, style) = self.jobs.get(&job_id).unwrap_or(&unknown);
+        // Numbered from 1, as people count a job's steps.
+        let step = step_idx + 1;
+        if color {
+            format!("{style}{name}{style:#} {DIM}| step {step} |{DIM:#} ")
+        } else {
+            format!("{name} | step {step} | ")
+        }
+    }
 }
 
-/// Appends `chunk`'s lines to `out` as `job | step N | line`, the prefix styled when `color`.
-fn render_chunk(out: &mut Vec<u8>, names: &JobNames, chunk: &LogChunkRef<'_>, color: bool) {
-    let unknown = (format!("job {}", chunk.job_id), Style::new());
-    let (name, style) = names.jobs.get(&chunk.job_id).unwrap_or(&unknown);
-    // Numbered from 1, as people count a job's steps.
-    let step = chunk.step_idx + 1;
-    let prefix = if color {
-        format!("{style}{name}{style:#} {DIM}| step {step} |{DIM:#} ")
-    } else {
-        format!("{name} | step {step} | ")
-    };
-    for line in &chunk.lines {
+/// Appends `lines` to `out` as `prefix` and the line, each ending in `\n`.
+fn render_lines<'a>(out: &mut Vec<u8>, prefix: &str, lines: impl Iterator<Item = &'a str>) {
+    for line in lines {
         out.extend_from_slice(prefix.as_bytes());
         out.extend_from_slice(line.as_bytes());
         out.push(b'\n');
