@@ -75,6 +75,8 @@ struct Agent {
     files_root: PathBuf,
     /// Where finished jobs' folders go to be deleted off the claim loops' path.
     trash: Arc<trash::Trash>,
+    /// `work_dir/cache`: copies of the server's `actions/cache` entries.
+    cache: Arc<cache::CacheFolder>,
 }
 
 /// The folder for jobs' runner files: on `/dev/shm` when it is there, named after the work
@@ -106,6 +108,7 @@ pub async fn run_agent(
     let files_root = files_root(&work_dir);
     let trash = Arc::new(trash::Trash::new(work_dir.join("trash")));
     let events = options.events.clone().unwrap_or_else(|| Arc::new(client.clone()));
+    let cache = Arc::new(cache::CacheFolder { dir: work_dir.join("cache"), lock: tokio::sync::Mutex::new(()) });
     let agent = Arc::new(Agent {
         client,
         events,
@@ -113,8 +116,10 @@ pub async fn run_agent(
         work_dir,
         files_root,
         trash,
+        cache,
     });
     let reaper = tokio::spawn(agent.trash.clone().reap());
+    let pruner = tokio::spawn(cache::prune_every_hour(agent.cache.clone(), agent.trash.clone()));
     let slots = options.slots.max(1);
     info!(
         server = agent.client.base_url(),
@@ -157,6 +162,7 @@ pub async fn run_agent(
         }
     }
     reaper.abort();
+    pruner.abort();
     res
 }
 

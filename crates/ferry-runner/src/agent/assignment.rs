@@ -222,8 +222,12 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
         artifacts: artifacts_dir,
         // Shared by this runner's jobs across runs, and with the project's other runners
         // through the server.
-        cache: Some(agent.work_dir.join("cache")),
-        cache_remote: Some(Arc::new(ServerCache { client: agent.client.clone(), job_id: assignment.job_id })),
+        cache: Some(agent.cache.dir.clone()),
+        cache_remote: Some(Arc::new(ServerCache {
+            client: agent.client.clone(),
+            job_id: assignment.job_id,
+            folder: agent.cache.clone(),
+        })),
         masker: Arc::new(RwLock::new(masker)),
     })
 }

@@ -5,8 +5,15 @@
 //! list), and fetched back the same way into a folder beside it that is renamed into place,
 //! so an entry there is always whole. Copies are named by the entry's key and files, not by
 //! its key alone: two branches (or projects) may hold different entries under one key.
+//!
+//! A copy is kept while it is used: a restore of it touches it, and [`prune`] moves copies
+//! (and folders abandoned half-written) that nothing used for [`KEEP_UNUSED`] into the trash,
+//! as the server drops entries no run restored for that long. [`CacheFolder`]'s lock keeps a
+//! prune from taking a copy a restore has just chosen.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use ferry_client::Client;
 use ferry_proto::artifacts::{CacheEntryView, CacheLookup};
@@ -14,13 +21,31 @@ use sha2::{Digest, Sha256};
 use tracing::info;
 
 use super::artifacts::{download_files, upload_tree};
+use super::trash::Trash;
 use crate::job::{BoxFuture, CacheRemote};
+
+/// How long a copy nothing restored stays on the runner: as long as the server keeps an
+/// entry no run restored (GitHub's rule).
+pub(super) const KEEP_UNUSED: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// How often the agent prunes its cache folder (and once when it starts).
+pub(super) const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// The runner's cache folder, shared by its slots.
+#[derive(Debug)]
+pub(super) struct CacheFolder {
+    pub dir: PathBuf,
+    /// Held while a restore chooses a copy (and touches it) and while a prune looks at one and
+    /// discards it, so a copy is never taken from under a restore.
+    pub lock: tokio::sync::Mutex<()>,
+}
 
 /// The server's cache entries, for the job `job_id`.
 #[derive(Debug)]
 pub(super) struct ServerCache {
     pub client: Client,
     pub job_id: i64,
+    pub folder: Arc<CacheFolder>,
 }
 
 impl ServerCache {
@@ -71,8 +96,12 @@ impl CacheRemote for ServerCache {
         Box::pin(async move {
             let Some(entry) = self.find(key, restore_keys).await? else { return Ok(None) };
             let dest = copy_dir(cache, &entry);
-            if tokio::fs::try_exists(&dest).await.unwrap_or(false) {
-                return Ok(Some((entry.key, dest)));
+            {
+                let _chosen = self.folder.lock.lock().await;
+                // Used now: a prune keeps it another [`KEEP_UNUSED`].
+                if touch(&dest).is_ok() {
+                    return Ok(Some((entry.key, dest)));
+                }
             }
             let name = dest.file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned());
             let partial = dest.with_file_name(format!(".fetching-{}-{name}", self.job_id));
@@ -112,3 +141,43 @@ impl CacheRemote for ServerCache {
         })
     }
 }
+
+/// Sets the modification time of the folder `dir` to now.
+fn touch(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.set_modified(SystemTime::now())
+}
+
+/// Moves what in `folder` was last modified before `unused_since` into `trash`: copies no
+/// restore touched since, and folders a stopped job left half-written. Returns how many.
+///
+/// # Errors
+/// When the folder cannot be read; an entry that cannot be looked at or moved is skipped.
+pub(super) async fn prune(folder: &CacheFolder, unused_since: SystemTime, trash: &Trash) -> std::io::Result<usize> {
+    let mut entries = tokio::fs::read_dir(&folder.dir).await?;
+    let mut n_pruned = 0;
+    while let Some(entry) = entries.next_entry().await? {
+        let _looking = folder.lock.lock().await;
+        let unused = entry.metadata().await.and_then(|meta| meta.modified()).is_ok_and(|at| at < unused_since);
+        if unused && trash.discard(&entry.path()).is_ok() {
+            n_pruned += 1;
+        }
+    }
+    Ok(n_pruned)
+}
+
+/// Prunes `folder` now and every [`PRUNE_EVERY`]; runs until dropped.
+pub(super) async fn prune_every_hour(folder: Arc<CacheFolder>, trash: Arc<Trash>) {
+    let mut ticker = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        ticker.tick().await;
+        let unused_since = SystemTime::now().checked_sub(KEEP_UNUSED).unwrap_or(SystemTime::UNIX_EPOCH);
+        match prune(&folder, unused_since, &trash).await {
+            Ok(0) => {}
+            Ok(n_pruned) => info!(n_pruned, "removed {n_pruned} cache entries no job restored in 7 days"),
+            Err(error) => tracing::warn!(%error, "could not prune the cache folder {}", folder.dir.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
