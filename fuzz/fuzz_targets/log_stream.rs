@@ -1,7 +1,8 @@
 //! Fuzzes the framed log stream's reader: any bytes, cut into pieces anywhere (the first byte
 //! says where), give frames or a message saying what is wrong, never a panic; the same bytes
-//! whole give the same frames and the same verdict; a chunk's text is whole lines; and the
-//! frames written again read back the same.
+//! whole give the same frames and the same verdict; a chunk's text is whole lines, which
+//! `LogChunkText::lines` finds as `str::lines` does; and the frames written again read back
+//! the same.
 #![no_main]
 
 use ferry_proto::log_stream::{LogFrame, LogFrameHead, LogStreamDecoder};
@@ -33,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
         match frame {
             LogFrame::Chunk(chunk) => {
                 assert!(chunk.text.is_empty() || chunk.text.ends_with('\n'), "{chunk:?}");
+                assert!(chunk.lines().eq(chunk.text.lines()), "{chunk:?}");
                 written.extend(
                     LogFrameHead::chunk(chunk.job_id, chunk.step_idx, chunk.seq, chunk.text.as_bytes()).encode(),
                 );
