@@ -10,8 +10,10 @@
 //! (a job's workspace, temporary and runner files, moved to `trash/` when it ends and deleted
 //! there in the background, see [`trash`]), `artifacts/<run id>/`
 //! (the run's artifacts, synced with the server by [`artifacts`]) and `cache/` (`actions/cache`
-//! entries, kept on this runner across runs and shared with the project's other runners
-//! through the server by [`cache`]). It belongs to one runner process at a time.
+//! entries, kept on this runner across runs while jobs restore them, and shared with the
+//! project's other runners through the server by [`cache`]). It belongs to one runner process
+//! at a time. Job events go to an [`EventSink`]: the server's events route, or, for the
+//! server's embedded runner, the server in the same process.
 
 mod artifacts;
 mod assignment;
