@@ -8,8 +8,9 @@
 //!
 //! A copy is kept while it is used: a restore of it touches it, and [`prune`] moves copies
 //! (and folders abandoned half-written) that nothing used for [`KEEP_UNUSED`] into the trash,
-//! as the server drops entries no run restored for that long. [`CacheFolder`]'s lock keeps a
-//! prune from taking a copy a restore has just chosen.
+//! as the server drops entries no run restored for that long, and the least recently used
+//! beyond [`MAX_BYTES`] in all. [`CacheFolder`]'s lock keeps a prune from taking a copy a
+//! restore has just chosen.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -147,22 +148,79 @@ fn touch(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.set_modified(SystemTime::now())
 }
 
-/// Moves what in `folder` was last modified before `unused_since` into `trash`: copies no
-/// restore touched since, and folders a stopped job left half-written. Returns how many.
+/// What [`prune`] keeps.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Keep {
+    /// Entries last modified (restored, saved) before this go.
+    pub unused_since: SystemTime,
+    /// Beyond this many bytes in all, the least recently used go too.
+    pub max_bytes: u64,
+}
+
+/// The most the copies may take together: GitHub keeps 10 GB of entries per repository.
+pub(super) const MAX_BYTES: u64 = 10 << 30;
+
+/// Moves into `trash` what in `folder` is not to be kept: what was last modified before
+/// `keep.unused_since` (copies no restore touched since, folders a stopped job left
+/// half-written), then, while the rest holds more than `keep.max_bytes`, the least recently
+/// used. An entry a restore touched while this ran stays. Returns how many went.
 ///
 /// # Errors
 /// When the folder cannot be read; an entry that cannot be looked at or moved is skipped.
-pub(super) async fn prune(folder: &CacheFolder, unused_since: SystemTime, trash: &Trash) -> std::io::Result<usize> {
-    let mut entries = tokio::fs::read_dir(&folder.dir).await?;
+pub(super) async fn prune(folder: &CacheFolder, keep: Keep, trash: &Trash) -> std::io::Result<usize> {
+    let dir = folder.dir.clone();
+    let mut entries = tokio::task::spawn_blocking(move || entries_by_use(&dir))
+        .await
+        .map_err(|error| std::io::Error::other(error.to_string()))??;
+    let mut total: u64 = entries.iter().map(|entry| entry.n_bytes).sum();
     let mut n_pruned = 0;
-    while let Some(entry) = entries.next_entry().await? {
+    // Oldest first.
+    entries.sort_by_key(|entry| entry.used_at);
+    for entry in entries {
+        let unused = entry.used_at < keep.unused_since;
+        // A folder being written (`.partial-…`, `.fetching-…`) goes only when abandoned.
+        if !unused && (total <= keep.max_bytes || entry.is_partial) {
+            continue;
+        }
         let _looking = folder.lock.lock().await;
-        let unused = entry.metadata().await.and_then(|meta| meta.modified()).is_ok_and(|at| at < unused_since);
-        if unused && trash.discard(&entry.path()).is_ok() {
+        let still = std::fs::metadata(&entry.path).and_then(|meta| meta.modified()).ok() == Some(entry.used_at);
+        if still && trash.discard(&entry.path).is_ok() {
+            total -= entry.n_bytes;
             n_pruned += 1;
         }
     }
     Ok(n_pruned)
+}
+
+/// An entry of the cache folder: when it was last used, and its size.
+struct Entry {
+    path: PathBuf,
+    used_at: SystemTime,
+    n_bytes: u64,
+    /// A folder a job is writing (or left half-written).
+    is_partial: bool,
+}
+
+fn entries_by_use(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let Ok(used_at) = std::fs::symlink_metadata(&path).and_then(|meta| meta.modified()) else { continue };
+        let is_partial = path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.'));
+        entries.push(Entry { n_bytes: tree_bytes(&path), path, used_at, is_partial });
+    }
+    Ok(entries)
+}
+
+/// The bytes of the files under `path` (links not followed; what cannot be read counts 0).
+fn tree_bytes(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .map(|children| children.filter_map(Result::ok).map(|child| tree_bytes(&child.path())).sum())
+        .unwrap_or(0)
 }
 
 /// Prunes `folder` now and every [`PRUNE_EVERY`]; runs until dropped.
@@ -171,9 +229,11 @@ pub(super) async fn prune_every_hour(folder: Arc<CacheFolder>, trash: Arc<Trash>
     loop {
         ticker.tick().await;
         let unused_since = SystemTime::now().checked_sub(KEEP_UNUSED).unwrap_or(SystemTime::UNIX_EPOCH);
-        match prune(&folder, unused_since, &trash).await {
+        match prune(&folder, Keep { unused_since, max_bytes: MAX_BYTES }, &trash).await {
             Ok(0) => {}
-            Ok(n_pruned) => info!(n_pruned, "removed {n_pruned} cache entries no job restored in 7 days"),
+            Ok(n_pruned) => {
+                info!(n_pruned, "removed {n_pruned} cache entries no job restored in 7 days or beyond 10 GiB");
+            }
             Err(error) => tracing::warn!(%error, "could not prune the cache folder {}", folder.dir.display()),
         }
     }

@@ -3,11 +3,11 @@
 
 use super::*;
 
-/// A folder `name` in `dir` last modified `age` ago.
+/// A folder `name` in `dir` last modified `age` ago, holding a file of 100 bytes.
 fn folder(dir: &Path, name: &str, age: Duration) -> PathBuf {
     let path = dir.join(name);
     std::fs::create_dir_all(path.join("paths/0")).expect("a folder");
-    std::fs::write(path.join("paths/0/value.txt"), name).expect("a file");
+    std::fs::write(path.join("paths/0/value.txt"), [b'v'; 100]).expect("a file");
     std::fs::File::open(&path).expect("open").set_modified(SystemTime::now() - age).expect("aged");
     path
 }
@@ -36,12 +36,32 @@ async fn copies_no_restore_used_for_a_week_and_abandoned_fetches_go_to_the_trash
     let cache = CacheFolder { dir: dir.clone(), lock: tokio::sync::Mutex::new(()) };
     let trash = Trash::new(trash_dir.clone());
 
-    let n_pruned = prune(&cache, SystemTime::now() - KEEP_UNUSED, &trash).await.expect("pruned");
-    assert_eq!(n_pruned, 2);
+    let keep = Keep { unused_since: SystemTime::now() - KEEP_UNUSED, max_bytes: MAX_BYTES };
+    assert_eq!(prune(&cache, keep, &trash).await.expect("pruned"), 2);
     assert_eq!(names(&dir), ["server-fresh", "server-restored"]);
     assert_eq!(names(&trash_dir).len(), 2, "moved to the trash, which deletes them");
     // Nothing left to prune.
-    assert_eq!(prune(&cache, SystemTime::now() - KEEP_UNUSED, &trash).await.expect("pruned"), 0);
+    assert_eq!(prune(&cache, keep, &trash).await.expect("pruned"), 0);
+}
+
+#[tokio::test]
+async fn beyond_the_size_bound_the_least_recently_used_copies_go() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let (dir, trash_dir) = (root.path().join("cache"), root.path().join("trash"));
+    std::fs::create_dir_all(&trash_dir).expect("trash folder");
+    let hour = Duration::from_secs(60 * 60);
+    for (name, age) in [("server-a", 5 * hour), ("server-b", 3 * hour), ("server-c", 4 * hour), ("server-d", hour)] {
+        folder(&dir, name, age);
+    }
+    // A save in progress, started before every restore: not taken for its size.
+    folder(&dir, ".partial-7-server-e", 6 * hour);
+    let cache = CacheFolder { dir: dir.clone(), lock: tokio::sync::Mutex::new(()) };
+    let trash = Trash::new(trash_dir);
+    // Room for three of the five 100-byte folders: the two copies used longest ago go.
+    let keep = Keep { unused_since: SystemTime::now() - KEEP_UNUSED, max_bytes: 350 };
+    assert_eq!(prune(&cache, keep, &trash).await.expect("pruned"), 2);
+    assert_eq!(names(&dir), [".partial-7-server-e", "server-b", "server-d"]);
+    assert_eq!(tree_bytes(&dir), 300);
 }
 
 #[test]
