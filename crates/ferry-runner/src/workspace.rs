@@ -8,7 +8,7 @@
 //! `LC_ALL=C` so its messages can be recognised.
 
 use std::ffi::OsStr;
-use std::io;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
@@ -56,8 +56,9 @@ pub async fn head_commit(repo: &Path) -> Result<HeadCommit, WorkspaceError> {
     Ok(HeadCommit { sha, branch })
 }
 
-/// Makes `dest` a git repository cloned from `repo`, with commit `sha` checked out (detached).
-/// `dest` must not exist or be an empty directory.
+/// Makes `dest` a git repository that reads its objects from `repo` and knows it as `origin`
+/// (as `git clone --shared --no-checkout` makes one, without the source's refs), with commit
+/// `sha` checked out (detached). `dest` must not exist or be an empty directory.
 ///
 /// # Errors
 /// [`WorkspaceError::NotARepository`], [`WorkspaceError::UnknownCommit`],
@@ -80,20 +81,42 @@ pub async fn prepare_workspace(repo: &Path, sha: &str, dest: &Path) -> Result<()
         Err(error) if error.kind() == io::ErrorKind::NotFound => {}
         Err(error) => return Err(error.into()),
     }
-    let clone_args = [
-        OsStr::new("clone"),
-        OsStr::new("--quiet"),
-        OsStr::new("--shared"),
-        OsStr::new("--no-checkout"),
-        // No hook samples from git's template: the workspace needs none, and they cost writes.
-        OsStr::new("--template="),
-        OsStr::new("--"),
-        repo.as_os_str(),
-        dest.as_os_str(),
-    ];
-    let output = git_os(None, &clone_args).await?;
-    if !output.status.success() {
-        return Err(failure(&clone_args, &output));
+    match objects_dir(repo) {
+        // What `git clone --shared --no-checkout` makes, made by hand: the clone listed the
+        // source's refs through a `git-upload-pack` process (about 20 ms, on the path from a
+        // push of a new commit to its first step), and a workspace needs none of them.
+        Some(objects) => {
+            let init_args = [
+                OsStr::new("init"),
+                OsStr::new("--quiet"),
+                OsStr::new("--template="),
+                OsStr::new("--"),
+                dest.as_os_str(),
+            ];
+            let output = git_os(None, &init_args).await?;
+            if !output.status.success() {
+                return Err(failure(&init_args, &output));
+            }
+            share_objects(repo, &objects, dest)?;
+        }
+        // A repository laid out otherwise (a worktree, a submodule) is cloned.
+        None => {
+            let clone_args = [
+                OsStr::new("clone"),
+                OsStr::new("--quiet"),
+                OsStr::new("--shared"),
+                OsStr::new("--no-checkout"),
+                // No hook samples from git's template: the workspace needs none, and they cost writes.
+                OsStr::new("--template="),
+                OsStr::new("--"),
+                repo.as_os_str(),
+                dest.as_os_str(),
+            ];
+            let output = git_os(None, &clone_args).await?;
+            if !output.status.success() {
+                return Err(failure(&clone_args, &output));
+            }
+        }
     }
     let checkout_args = ["checkout", "--quiet", "--detach", &full_sha];
     let output = git(dest, &checkout_args).await?;
@@ -102,6 +125,36 @@ pub async fn prepare_workspace(repo: &Path, sha: &str, dest: &Path) -> Result<()
     }
     tracing::debug!(repo = %repo.display(), dest = %dest.display(), sha = %full_sha, "prepared workspace");
     Ok(())
+}
+
+/// The objects folder of the repository at `repo`, bare (`repo/objects`) or not
+/// (`repo/.git/objects`); `None` when `.git` is a file pointing elsewhere.
+fn objects_dir(repo: &Path) -> Option<PathBuf> {
+    let dot_git = repo.join(".git");
+    let git_dir = if dot_git.is_dir() {
+        dot_git
+    } else if repo.join("HEAD").is_file() && repo.join("objects").is_dir() {
+        repo.to_path_buf()
+    } else {
+        return None;
+    };
+    std::path::absolute(git_dir.join("objects")).ok()
+}
+
+/// Makes the new repository `dest` read its objects from `objects` (the source's, as
+/// `clone --shared` does: `objects/info/alternates`) and know the source `repo` as `origin`.
+fn share_objects(repo: &Path, objects: &Path, dest: &Path) -> io::Result<()> {
+    let git_dir = dest.join(".git");
+    let info = git_dir.join("objects").join("info");
+    std::fs::create_dir_all(&info)?;
+    let mut alternates = objects.as_os_str().as_encoded_bytes().to_vec();
+    alternates.push(b'\n');
+    std::fs::write(info.join("alternates"), alternates)?;
+    let url = std::path::absolute(repo)?;
+    let mut config = std::fs::OpenOptions::new().append(true).open(git_dir.join("config"))?;
+    // git's config quoting: a path with `"` or `\\` in it is written escaped.
+    let url = url.to_string_lossy().replace('\\', "\\\\").replace('"', "\\\"");
+    writeln!(config, "[remote \"origin\"]\n\turl = \"{url}\"\n\tfetch = +refs/heads/*:refs/remotes/origin/*")
 }
 
 /// Copies a prepared workspace (see [`prepare_workspace`]) to `dest`, which must not exist:

@@ -61,11 +61,34 @@ async fn workspace_is_a_repository_at_the_commit() {
     assert_eq!(git(&workspace, &["log", "--format=%H %s"]), format!("{} one", shas[0]));
     assert_eq!(git(&workspace, &["status", "--porcelain"]), "");
     assert_eq!(head_commit(&workspace).await.expect("head").branch, None);
+    // As `git clone --shared` leaves it: `origin` is the source, whose objects it reads.
+    assert_eq!(git(&workspace, &["remote", "get-url", "origin"]), dir.path().display().to_string());
+    assert_eq!(git(&workspace, &["cat-file", "-t", &shas[1]]), "commit");
 
     // An abbreviated id and an existing empty directory do as well.
     let empty = tempfile::tempdir().expect("temporary directory");
     prepare_workspace(dir.path(), &shas[1][..10], empty.path()).await.expect("workspace");
     assert_eq!(std::fs::read_to_string(empty.path().join("file.txt")).expect("checked out"), "two");
+}
+
+#[tokio::test]
+async fn a_workspace_of_a_bare_mirror_under_an_odd_path_reads_its_objects() {
+    let (dir, shas) = repo(&["one", "two"]);
+    let root = tempfile::tempdir().expect("temporary directory");
+    let mirror = root.path().join(r#"a "quoted" \ path.git"#);
+    let output = Command::new("git")
+        .args(["clone", "--quiet", "--mirror", "--"])
+        .arg(dir.path())
+        .arg(&mirror)
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let workspace = root.path().join("ws");
+    prepare_workspace(&mirror, &shas[1], &workspace).await.expect("workspace");
+    assert_eq!(std::fs::read_to_string(workspace.join("file.txt")).expect("checked out"), "two");
+    assert_eq!(git(&workspace, &["log", "--format=%s"]), "two\none");
+    assert_eq!(git(&workspace, &["remote", "get-url", "origin"]), mirror.display().to_string());
+    assert_eq!(git(&workspace, &["status", "--porcelain"]), "");
 }
 
 #[tokio::test]
