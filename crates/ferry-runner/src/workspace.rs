@@ -128,7 +128,9 @@ pub async fn prepare_workspace(repo: &Path, sha: &str, dest: &Path) -> Result<()
 }
 
 /// The objects folder of the repository at `repo`, bare (`repo/objects`) or not
-/// (`repo/.git/objects`); `None` when `.git` is a file pointing elsewhere.
+/// (`repo/.git/objects`); `None` when `.git` is a file pointing elsewhere, or when the
+/// repository declares extensions (such as SHA-256 object ids) a plain `git init` would not
+/// share: those are cloned.
 fn objects_dir(repo: &Path) -> Option<PathBuf> {
     let dot_git = repo.join(".git");
     let git_dir = if dot_git.is_dir() {
@@ -138,6 +140,10 @@ fn objects_dir(repo: &Path) -> Option<PathBuf> {
     } else {
         return None;
     };
+    let config = std::fs::read_to_string(git_dir.join("config")).ok()?;
+    if config.to_ascii_lowercase().contains("objectformat") {
+        return None;
+    }
     std::path::absolute(git_dir.join("objects")).ok()
 }
 

@@ -92,6 +92,21 @@ async fn a_workspace_of_a_bare_mirror_under_an_odd_path_reads_its_objects() {
 }
 
 #[tokio::test]
+async fn a_sha256_repository_gets_a_workspace_of_its_own_kind() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    git(dir.path(), &["init", "--quiet", "--object-format=sha256", "--initial-branch=main"]);
+    std::fs::write(dir.path().join("file.txt"), "long ids").expect("write file");
+    git(dir.path(), &["add", "file.txt"]);
+    git(dir.path(), &["commit", "--quiet", "-m", "sha256"]);
+    let sha = git(dir.path(), &["rev-parse", "HEAD"]);
+    assert_eq!(sha.len(), 64);
+    let workspace = dir.path().join("ws");
+    prepare_workspace(dir.path(), &sha, &workspace).await.expect("workspace");
+    assert_eq!(git(&workspace, &["log", "--format=%H"]), sha);
+    assert_eq!(std::fs::read_to_string(workspace.join("file.txt")).expect("checked out"), "long ids");
+}
+
+#[tokio::test]
 async fn a_copied_workspace_is_a_repository_of_its_own() {
     let (dir, shas) = repo(&["one"]);
     let dest = tempfile::tempdir().expect("temporary directory");
