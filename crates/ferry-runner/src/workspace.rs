@@ -70,36 +70,31 @@ pub async fn prepare_workspace(repo: &Path, sha: &str, dest: &Path) -> Result<()
     if sha.is_empty() || sha.starts_with('-') {
         return Err(unknown());
     }
-    let full_sha = resolve_commit(repo, sha).await?.ok_or_else(unknown)?;
     // One directory read; not worth tokio's `fs` feature and a blocking-pool thread.
-    match std::fs::read_dir(dest) {
+    let made_dest = match std::fs::read_dir(dest) {
         Ok(mut entries) => {
             if entries.next().is_some() {
                 return Err(WorkspaceError::DestinationNotEmpty(dest.to_path_buf()));
             }
+            false
         }
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => true,
         Err(error) => return Err(error.into()),
-    }
-    match objects_dir(repo) {
+    };
+    let objects = objects_dir(repo);
+    // A full commit id is not looked up first: the checkout finds it, or fails and is
+    // explained below (a `git rev-parse` less on the way to the first step).
+    let full_sha = if objects.is_some() && is_full_id(sha) {
+        sha.to_owned()
+    } else {
+        resolve_commit(repo, sha).await?.ok_or_else(unknown)?
+    };
+    match &objects {
         // What `git clone --shared --no-checkout` makes, made by hand: the clone listed the
         // source's refs through a `git-upload-pack` process (about 20 ms, on the path from a
         // push of a new commit to its first step), and a workspace needs none of them.
-        Some(objects) => {
-            let init_args = [
-                OsStr::new("init"),
-                OsStr::new("--quiet"),
-                OsStr::new("--template="),
-                OsStr::new("--"),
-                dest.as_os_str(),
-            ];
-            let output = git_os(None, &init_args).await?;
-            if !output.status.success() {
-                return Err(failure(&init_args, &output));
-            }
-            share_objects(repo, &objects, dest)?;
-        }
-        // A repository laid out otherwise (a worktree, a submodule) is cloned.
+        Some(objects) => init_shared(repo, objects, dest)?,
+        // A repository laid out otherwise (a worktree, a submodule, SHA-256 ids) is cloned.
         None => {
             let clone_args = [
                 OsStr::new("clone"),
@@ -121,7 +116,15 @@ pub async fn prepare_workspace(repo: &Path, sha: &str, dest: &Path) -> Result<()
     let checkout_args = ["checkout", "--quiet", "--detach", &full_sha];
     let output = git(dest, &checkout_args).await?;
     if !output.status.success() {
-        return Err(failure(&checkout_args, &output));
+        // Nothing half-made is left; then why: most often, no such commit.
+        let _ = std::fs::remove_dir_all(dest.join(".git"));
+        if made_dest {
+            let _ = std::fs::remove_dir_all(dest);
+        }
+        return Err(match resolve_commit(repo, &full_sha).await? {
+            None => unknown(),
+            Some(_) => failure(&checkout_args, &output),
+        });
     }
     tracing::debug!(repo = %repo.display(), dest = %dest.display(), sha = %full_sha, "prepared workspace");
     Ok(())
@@ -147,20 +150,33 @@ fn objects_dir(repo: &Path) -> Option<PathBuf> {
     std::path::absolute(git_dir.join("objects")).ok()
 }
 
-/// Makes the new repository `dest` read its objects from `objects` (the source's, as
-/// `clone --shared` does: `objects/info/alternates`) and know the source `repo` as `origin`.
-fn share_objects(repo: &Path, objects: &Path, dest: &Path) -> io::Result<()> {
+/// Whether `sha` is a whole commit id (40 hexadecimal digits, or 64).
+fn is_full_id(sha: &str) -> bool {
+    matches!(sha.len(), 40 | 64) && sha.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
+/// Makes `dest` a new repository (the layout `git init --template=` writes, without running
+/// it: ~5 ms of the way from a push to its first step) that reads its objects from `objects`
+/// (the source's, as `clone --shared` does: `objects/info/alternates`) and knows the source
+/// `repo` as `origin`.
+fn init_shared(repo: &Path, objects: &Path, dest: &Path) -> io::Result<()> {
     let git_dir = dest.join(".git");
-    let info = git_dir.join("objects").join("info");
-    std::fs::create_dir_all(&info)?;
+    for folder in ["objects/info", "objects/pack", "refs/heads", "refs/tags"] {
+        std::fs::create_dir_all(git_dir.join(folder))?;
+    }
+    std::fs::write(git_dir.join("HEAD"), "ref: refs/heads/main\n")?;
     let mut alternates = objects.as_os_str().as_encoded_bytes().to_vec();
     alternates.push(b'\n');
-    std::fs::write(info.join("alternates"), alternates)?;
+    std::fs::write(git_dir.join("objects/info/alternates"), alternates)?;
     let url = std::path::absolute(repo)?;
-    let mut config = std::fs::OpenOptions::new().append(true).open(git_dir.join("config"))?;
     // git's config quoting: a path with `"` or `\\` in it is written escaped.
     let url = url.to_string_lossy().replace('\\', "\\\\").replace('"', "\\\"");
-    writeln!(config, "[remote \"origin\"]\n\turl = \"{url}\"\n\tfetch = +refs/heads/*:refs/remotes/origin/*")
+    let mut config = std::fs::File::create(git_dir.join("config"))?;
+    write!(
+        config,
+        "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n\
+         [remote \"origin\"]\n\turl = \"{url}\"\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n"
+    )
 }
 
 /// Copies a prepared workspace (see [`prepare_workspace`]) to `dest`, which must not exist:
