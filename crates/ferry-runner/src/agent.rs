@@ -23,7 +23,7 @@ mod mirror;
 mod sink;
 mod trash;
 
-pub use sink::{EventSink, SinkFuture};
+pub use sink::{EventSink, LocalRepositories, SinkFuture};
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -48,6 +48,9 @@ pub struct AgentOptions {
     pub work_dir: PathBuf,
     /// Where jobs' event batches go; `None`: the server's events route, through the client.
     pub events: Option<Arc<dyn EventSink>>,
+    /// Where a job's commit may be found on this host before it is fetched (the server's
+    /// copy, for its embedded runner).
+    pub repositories: Option<Arc<dyn LocalRepositories>>,
 }
 
 /// Why the agent stopped without being asked to.
@@ -68,6 +71,7 @@ struct Agent {
     client: Client,
     /// Where jobs' event batches go (the client, unless the options said otherwise).
     events: Arc<dyn EventSink>,
+    repositories: Option<Arc<dyn LocalRepositories>>,
     /// Absolute, so workspaces have absolute paths.
     work_dir: PathBuf,
     mirrors: mirror::Mirrors,
@@ -114,6 +118,7 @@ pub async fn run_agent(
     let agent = Arc::new(Agent {
         client,
         events,
+        repositories: options.repositories.clone(),
         mirrors: mirror::Mirrors::new(work_dir.join("repos")),
         work_dir,
         files_root,

@@ -3,8 +3,11 @@
 //! to the server in memory: on loopback, a batch was encoded, written to a socket, read back
 //! and collected again before it was stored — four copies of every log byte, the largest cost
 //! of the 50 MB log benchmark after the step's own pipe. Here the batch is applied by the same
-//! code as the events route's, and live viewers share its texts without a copy.
+//! code as the events route's, and live viewers share its texts without a copy. It also
+//! checks jobs out of the server's own copy of their repository, which already holds the
+//! commit (the server read the workflows from it), instead of fetching it again.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -60,6 +63,23 @@ impl LocalRunner {
         record_batch(&self.state, self.runner_id, job_id, &batch, share)
             .await
             .map_err(|error| Refusal { status: error.status().as_u16(), message: error.message().to_owned() })
+    }
+}
+
+impl LocalRunner {
+    /// Where the server reads the repository of job `job_id`'s project: its mirror (fetched
+    /// when the run was planned), or the repository itself when it is a folder on this host;
+    /// `None` when there is no such job or the mirror is not there.
+    pub async fn repository_of(&self, job_id: i64) -> Option<PathBuf> {
+        let store = &self.state.store;
+        let job = store.jobs().get(job_id).await.ok()?;
+        let run = store.runs().get(job.run_id).await.ok()?;
+        let project = store.projects().get(run.project_id).await.ok()?;
+        let mirror = crate::pipeline::Mirror::new(&self.state.data_dir, project.id, &project.repo);
+        mirror.dir().join("HEAD").is_file().then(|| mirror.dir().to_path_buf()).or_else(|| {
+            // A repository with a work tree.
+            mirror.dir().join(".git").is_dir().then(|| mirror.dir().to_path_buf())
+        })
     }
 }
 

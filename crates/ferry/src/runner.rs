@@ -47,7 +47,7 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
             registered.token
         };
         let client = Client::new(&args.connect.server, &token)?;
-        let options = AgentOptions { labels, slots, work_dir: args.work_dir.clone(), events: None };
+        let options = AgentOptions { labels, slots, work_dir: args.work_dir.clone(), events: None, repositories: None };
         run_agent(client, options, crate::server::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })

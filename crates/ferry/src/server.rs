@@ -12,11 +12,18 @@ use serde::Deserialize;
 
 use crate::cli::ServerArgs;
 
-/// The embedded runner's event batches, handed to the server in this process.
+/// The server as its embedded runner sees it in this process: batches handed over in memory,
+/// and the server's copy of a job's repository to check it out of.
 #[derive(Debug)]
-struct LocalEvents(ferry_server::LocalRunner);
+struct InProcess(ferry_server::LocalRunner);
 
-impl ferry_runner::agent::EventSink for LocalEvents {
+impl ferry_runner::agent::LocalRepositories for InProcess {
+    fn repository_of(&self, job_id: i64) -> std::pin::Pin<Box<dyn Future<Output = Option<PathBuf>> + Send + '_>> {
+        Box::pin(self.0.repository_of(job_id))
+    }
+}
+
+impl ferry_runner::agent::EventSink for InProcess {
     fn send_events(
         &self,
         job_id: i64,
@@ -62,13 +69,15 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
             let local =
                 server.local_runner(EMBEDDED_RUNNER, &labels).await.context("registering the embedded runner")?;
             let client = ferry_client::Client::new(&format!("http://{}", server.local_addr()), local.token())?;
+            let local = Arc::new(InProcess(local));
             let options = ferry_runner::agent::AgentOptions {
                 labels,
                 slots,
                 work_dir: std::path::absolute(&config.data_dir)
                     .unwrap_or_else(|_| config.data_dir.clone())
                     .join("runner"),
-                events: Some(Arc::new(LocalEvents(local))),
+                events: Some(local.clone()),
+                repositories: Some(local),
             };
             let mut stop = stop_rx.clone();
             Some(tokio::spawn(ferry_runner::agent::run_agent(client, options, async move {

@@ -176,9 +176,10 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
     .await
     .map_err(|error| format!("preparing the job's folder: {error}"))?
     .map_err(|error| format!("creating {}: {error}", temp.display()))?;
+    let local = agent.repositories.as_deref().map(|repositories| (repositories, assignment.job_id));
     agent
         .mirrors
-        .workspace(&assignment.repo, &assignment.sha, &workspace)
+        .workspace(&assignment.repo, &assignment.sha, &workspace, local)
         .await
         .map_err(|error| format!("checking out {} of {}: {error}", assignment.sha, assignment.repo))?;
 

@@ -32,13 +32,24 @@ impl Mirrors {
     }
 
     /// The mirror of `repo`, holding commit `sha` unless the repository lacks it (then
-    /// checking it out reports the unknown commit); `repo` itself when it is a folder here.
+    /// checking it out reports the unknown commit); `repo` itself when it is a folder here,
+    /// or `local` (another copy on this host) when it holds the commit.
     ///
     /// # Errors
     /// git is missing, or cloning or fetching failed (git's message says why).
-    pub(crate) async fn mirror_with(&self, repo: &str, sha: &str) -> Result<PathBuf, WorkspaceError> {
-        let local = Path::new(repo);
-        if local.is_absolute() && local.is_dir() {
+    pub(crate) async fn mirror_with(
+        &self,
+        repo: &str,
+        sha: &str,
+        local: Option<&Path>,
+    ) -> Result<PathBuf, WorkspaceError> {
+        let here = Path::new(repo);
+        if here.is_absolute() && here.is_dir() {
+            return Ok(here.to_path_buf());
+        }
+        if let Some(local) = local
+            && has_commit(local, sha).await.unwrap_or(false)
+        {
             return Ok(local.to_path_buf());
         }
         let path = self.root.join(format!("{}.git", mirror_name(repo)));
@@ -94,7 +105,15 @@ impl Mirrors {
     /// background (`<work_dir>/spares/`), and the next job of the commit only renames it into
     /// place. Copying even a tiny repository took 3 to 7 ms on ext4, on the path from a
     /// webhook to the first step.
-    pub(crate) async fn workspace(&self, repo: &str, sha: &str, dest: &Path) -> Result<(), WorkspaceError> {
+    /// `local` names where a copy of the repository on this host may be found for the job
+    /// (see [`super::LocalRepositories`]), asked only when the commit is not checked out yet.
+    pub(crate) async fn workspace(
+        &self,
+        repo: &str,
+        sha: &str,
+        dest: &Path,
+        local: Option<(&dyn super::LocalRepositories, i64)>,
+    ) -> Result<(), WorkspaceError> {
         let checkouts = self.root.with_file_name("checkouts");
         let spares = self.root.with_file_name("spares");
         let name = format!("{}-{sha}", mirror_name(repo));
@@ -115,7 +134,11 @@ impl Mirrors {
             }
             None
         } else {
-            let mirror = self.mirror_with(repo, sha).await?;
+            let local = match local {
+                Some((repositories, job_id)) => repositories.repository_of(job_id).await,
+                None => None,
+            };
+            let mirror = self.mirror_with(repo, sha, local.as_deref()).await?;
             crate::workspace::prepare_workspace(&mirror, sha, dest).await?;
             Some(mirror)
         };
@@ -260,13 +283,13 @@ mod tests {
         let spare = work_dir.join("spares").join(format!("{}-{sha}", mirror_name(&repo)));
 
         let first = root.path().join("job-1");
-        mirrors.workspace(&repo, &sha, &first).await.expect("first workspace");
+        mirrors.workspace(&repo, &sha, &first, None).await.expect("first workspace");
         assert_eq!(std::fs::read_to_string(first.join("file.txt")).expect("checked out"), "pristine");
         std::fs::write(first.join("file.txt"), "changed by the first job").expect("a job writes");
         // The spare is made in the background, a little later.
         let spare_inode = wait_for_spare(&spare).await;
         let second = root.path().join("job-2");
-        mirrors.workspace(&repo, &sha, &second).await.expect("second workspace");
+        mirrors.workspace(&repo, &sha, &second, None).await.expect("second workspace");
         assert_eq!(inode(&second), spare_inode, "the second job's workspace is the spare, renamed");
         assert_eq!(
             std::fs::read_to_string(second.join("file.txt")).expect("checked out"),
@@ -283,15 +306,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_repository_on_this_host_is_read_in_place_and_a_url_is_mirrored() {
+    async fn a_repository_on_this_host_or_a_local_copy_holding_the_commit_is_read_in_place_and_a_url_is_mirrored() {
         let root = tempfile::tempdir().expect("temporary directory");
         let (repo, sha) = repository(root.path(), "here");
         let mirrors = Mirrors::new(root.path().join("work/repos"));
         let path = repo.display().to_string();
-        assert_eq!(mirrors.mirror_with(&path, &sha).await.expect("in place"), repo);
+        assert_eq!(mirrors.mirror_with(&path, &sha, None).await.expect("in place"), repo);
         assert!(!root.path().join("work/repos").exists(), "no mirror made");
         let url = format!("file://{path}");
-        let mirror = mirrors.mirror_with(&url, &sha).await.expect("mirrored");
+        // Another copy on this host that holds the commit is used as it is…
+        assert_eq!(mirrors.mirror_with(&url, &sha, Some(&repo)).await.expect("the local copy"), repo);
+        assert!(!root.path().join("work/repos").exists(), "no mirror made");
+        // …and one that does not is passed over.
+        let (other, _) = repository(&root.path().join("other"), "elsewhere");
+        let mirror = mirrors.mirror_with(&url, &sha, Some(&other)).await.expect("mirrored");
         assert_eq!(mirror, root.path().join("work/repos").join(format!("{}.git", mirror_name(&url))));
         assert!(has_commit(&mirror, &sha).await.expect("git runs"));
     }

@@ -1,9 +1,11 @@
 //! Where a job's event batches go: [`EventSink`]. A runner on another host sends them to the
 //! server's events route (the [`Client`] is a sink); `ferry server`'s embedded runner hands
 //! them to the server in the same process, so a step's log is not copied through a loopback
-//! request on its way to the store.
+//! request on its way to the store. [`LocalRepositories`]: where the embedded runner finds a
+//! job's commit without fetching it (the server's own copy of the repository).
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -25,4 +27,11 @@ impl EventSink for Client {
     fn send_events(&self, job_id: i64, batch: Arc<EventBatch>) -> SinkFuture<'_> {
         Box::pin(async move { Client::send_events(self, job_id, &batch).await })
     }
+}
+
+/// Copies of repositories on this host that may already hold a job's commit.
+pub trait LocalRepositories: Send + Sync + std::fmt::Debug {
+    /// A repository on this host to check job `job_id`'s commit out of, if there is one; it
+    /// is used only when it holds the commit.
+    fn repository_of(&self, job_id: i64) -> Pin<Box<dyn Future<Output = Option<PathBuf>> + Send + '_>>;
 }

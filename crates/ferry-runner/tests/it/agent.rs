@@ -109,7 +109,13 @@ impl Ferry {
     fn start_agent(&self, token: &str, labels: Vec<String>) -> Agent {
         let work_dir = tempfile::Builder::new().prefix("ferry-agent-work-").tempdir().expect("temp dir");
         let client = Client::new(&self.url, token).expect("a valid address");
-        let options = AgentOptions { labels, slots: 1, work_dir: work_dir.path().to_path_buf(), events: None };
+        let options = AgentOptions {
+            labels,
+            slots: 1,
+            work_dir: work_dir.path().to_path_buf(),
+            events: None,
+            repositories: None,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(run_agent(client, options, async {
             let _ = stopped.await;

@@ -59,6 +59,11 @@ impl Mirror {
         Mirror { dir: data_dir.join("repos").join(format!("{project_id}.git")), url: url.to_owned() }
     }
 
+    /// Where the repository is read: the mirror's folder, or the repository's own.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Clones the repository the first time, then fetches every branch and tag. Syncs of one
     /// mirror take turns; a clone is made beside the mirror and renamed into place, so one
     /// that fails halfway leaves nothing behind.

@@ -665,3 +665,32 @@ fn a_runner_in_the_servers_process_hands_batches_over_in_memory_once_each_and_li
     assert_eq!(refusal.status, 409, "{refusal}");
     assert!(refusal.message.contains("not in progress on this runner"), "{refusal}");
 }
+
+#[test]
+fn a_runner_in_the_servers_process_is_shown_the_servers_copy_of_a_jobs_repository() {
+    let repo = TestRepo::new(&[(
+        ".github/workflows/ci.yml",
+        "on: workflow_dispatch\njobs:\n  build:\n    runs-on: [self-hosted]\n    steps:\n      - run: true\n",
+    )]);
+    let labels = ["self-hosted".to_owned()];
+    let (server, local) = TestServer::start_with_local_runner("embedded", &labels);
+    // A URL, not a folder: the server keeps a mirror of it, fetched when the run is planned.
+    let url = format!("file://{}", repo.path().display());
+    let body = json!({"name": "web", "repo": url});
+    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
+    assert_eq!(trigger(&server, &json!({"workflow": "ci.yml"})).status, 201);
+    let build = ProtocolRunner::with_token(&server, local.token()).claim(1000).expect("build");
+    let job_id = build["job_id"].as_i64().expect("a job id");
+    let sha = build["sha"].as_str().expect("a commit");
+
+    let copy = server.block_on(local.repository_of(job_id)).expect("the server's copy");
+    assert!(copy.starts_with(server.dir.path()), "{} is the server's mirror", copy.display());
+    let found = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&copy)
+        .args(["cat-file", "-e", &format!("{sha}^{{commit}}")])
+        .status()
+        .expect("git runs");
+    assert!(found.success(), "the mirror holds the job's commit");
+    assert_eq!(server.block_on(local.repository_of(job_id + 1000)), None, "no such job");
+}
