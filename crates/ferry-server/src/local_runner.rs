@@ -64,9 +64,7 @@ impl LocalRunner {
             .await
             .map_err(|error| Refusal { status: error.status().as_u16(), message: error.message().to_owned() })
     }
-}
 
-impl LocalRunner {
     /// Where the server reads the repository of job `job_id`'s project: its mirror (fetched
     /// when the run was planned), or the repository itself when it is a folder on this host;
     /// `None` when there is no such job or the mirror is not there.
@@ -76,10 +74,9 @@ impl LocalRunner {
         let run = store.runs().get(job.run_id).await.ok()?;
         let project = store.projects().get(run.project_id).await.ok()?;
         let mirror = crate::pipeline::Mirror::new(&self.state.data_dir, project.id, &project.repo);
-        mirror.dir().join("HEAD").is_file().then(|| mirror.dir().to_path_buf()).or_else(|| {
-            // A repository with a work tree.
-            mirror.dir().join(".git").is_dir().then(|| mirror.dir().to_path_buf())
-        })
+        let dir = mirror.dir();
+        // A bare mirror, or a repository with a work tree.
+        (dir.join("HEAD").is_file() || dir.join(".git").is_dir()).then(|| dir.to_path_buf())
     }
 }
 
