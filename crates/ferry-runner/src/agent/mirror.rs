@@ -43,8 +43,7 @@ impl Mirrors {
         sha: &str,
         local: Option<&Path>,
     ) -> Result<PathBuf, WorkspaceError> {
-        let here = Path::new(repo);
-        if here.is_absolute() && here.is_dir() {
+        if let Some(here) = on_this_host(repo) {
             return Ok(here.to_path_buf());
         }
         if let Some(local) = local
@@ -134,9 +133,12 @@ impl Mirrors {
             }
             None
         } else {
+            // Asked only when the repository is not a folder here, read in place anyway.
             let local = match local {
-                Some((repositories, job_id)) => repositories.repository_of(job_id).await,
-                None => None,
+                Some((repositories, job_id)) if on_this_host(repo).is_none() => {
+                    repositories.repository_of(job_id).await
+                }
+                _ => None,
             };
             let mirror = self.mirror_with(repo, sha, local.as_deref()).await?;
             crate::workspace::prepare_workspace(&mirror, sha, dest).await?;
@@ -217,6 +219,12 @@ fn prune_checkouts(checkouts: &Path, spares: &Path, prefix: &str, keep: &Path) {
         }
         let _ = std::fs::remove_dir_all(path);
     }
+}
+
+/// `repo` when it is a folder on this host (an absolute path), read in place.
+fn on_this_host(repo: &str) -> Option<&Path> {
+    let path = Path::new(repo);
+    (path.is_absolute() && path.is_dir()).then_some(path)
 }
 
 fn mirror_name(repo: &str) -> String {
