@@ -107,10 +107,7 @@ pub async fn prepare_workspace(repo: &Path, sha: &str, dest: &Path) -> Result<()
                 repo.as_os_str(),
                 dest.as_os_str(),
             ];
-            let output = git_os(None, &clone_args).await?;
-            if !output.status.success() {
-                return Err(failure(&clone_args, &output));
-            }
+            git_checked(None, &clone_args).await?;
         }
     }
     let checkout_args = ["checkout", "--quiet", "--detach", &full_sha];
@@ -220,6 +217,15 @@ async fn resolve_commit(repo: &Path, rev: &str) -> Result<Option<String>, Worksp
 async fn git(dir: &Path, args: &[&str]) -> Result<Output, WorkspaceError> {
     let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
     git_os(Some(dir), &args).await
+}
+
+/// Runs git as [`git_os`] does; a failure is an error with git's message.
+pub(crate) async fn git_checked(dir: Option<&Path>, args: &[&OsStr]) -> Result<Output, WorkspaceError> {
+    let output = git_os(dir, args).await?;
+    if !output.status.success() {
+        return Err(failure(args, &output));
+    }
+    Ok(output)
 }
 
 pub(crate) async fn git_os(dir: Option<&Path>, args: &[&OsStr]) -> Result<Output, WorkspaceError> {

@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::workspace::{WorkspaceError, failure, git_os};
+use super::trash::remove_all;
+use crate::workspace::{WorkspaceError, git_checked, git_os};
 
 /// The mirrors under one folder.
 #[derive(Debug)]
@@ -59,9 +60,7 @@ impl Mirrors {
         let _guard = lock.lock().await;
         if !path.is_dir() {
             let partial = path.with_extension("git.partial");
-            if partial.exists() {
-                std::fs::remove_dir_all(&partial)?;
-            }
+            remove_all(&partial)?;
             let args = [
                 OsStr::new("clone"),
                 OsStr::new("--mirror"),
@@ -71,25 +70,17 @@ impl Mirrors {
                 OsStr::new(repo),
                 partial.as_os_str(),
             ];
-            let output = git_os(None, &args).await?;
-            if !output.status.success() {
-                return Err(failure(&args, &output));
-            }
+            git_checked(None, &args).await?;
             std::fs::rename(&partial, &path)?;
             tracing::info!(repo, mirror = %path.display(), "cloned a mirror of {repo}");
         } else if !has_commit(&path, sha).await? {
-            let args = ["fetch", "--quiet", "--prune", "origin"].map(OsStr::new);
-            let output = git_os(Some(&path), &args).await?;
-            if !output.status.success() {
-                return Err(failure(&args, &output));
-            }
+            git_checked(Some(&path), &["fetch", "--quiet", "--prune", "origin"].map(OsStr::new)).await?;
             tracing::info!(repo, sha, "fetched {repo} for commit {sha}");
         }
         Ok(path)
     }
 }
 
-/// The mirror's folder name: the SHA-256 of the repository's URL or path, in hex.
 /// How many checkouts of one repository a runner keeps for later jobs of the same commit.
 const CHECKOUTS_KEPT: usize = 4;
 
@@ -175,9 +166,7 @@ impl Mirrors {
 /// checkout is always whole.
 async fn keep_checkout(mirror: &Path, sha: &str, checkout: &Path) -> Result<(), WorkspaceError> {
     let partial = checkout.with_extension("partial");
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial)?;
-    }
+    remove_all(&partial)?;
     crate::workspace::prepare_workspace(mirror, sha, &partial).await?;
     std::fs::rename(&partial, checkout)?;
     Ok(())
@@ -192,9 +181,7 @@ fn make_spare(checkout: &Path, spare: &Path) -> std::io::Result<()> {
         return Ok(());
     }
     let partial = spare.with_extension("partial");
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial)?;
-    }
+    remove_all(&partial)?;
     if let Some(parent) = spare.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -227,6 +214,7 @@ fn on_this_host(repo: &str) -> Option<&Path> {
     (path.is_absolute() && path.is_dir()).then_some(path)
 }
 
+/// The mirror's folder name: the SHA-256 of the repository's URL or path, in hex.
 fn mirror_name(repo: &str) -> String {
     Sha256::digest(repo.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
 }
