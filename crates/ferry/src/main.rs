@@ -4,6 +4,7 @@
 mod cli;
 mod client;
 mod lint;
+mod logging;
 mod render;
 mod run;
 mod runner;

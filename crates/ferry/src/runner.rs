@@ -1,7 +1,6 @@
 //! `ferry runner`: registers with the server when given an admin token, sets up logging, and
 //! runs `ferry_runner::agent` until Ctrl-C or SIGTERM.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -15,12 +14,7 @@ use crate::cli::RunnerArgs;
 const RUNNER_TOKEN_PREFIX: &str = "ferryr_";
 
 pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .init();
+    crate::logging::init()?;
     let token = crate::client::token(&args.connect)?;
     let labels = labels(&args.labels);
     let name = args.name.clone().unwrap_or_else(host_name);

@@ -45,7 +45,7 @@ impl ferry_runner::agent::EventSink for InProcess {
 const DEFAULT_CONFIG: &str = "ferry.toml";
 
 pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).with_writer(std::io::stderr).init();
+    crate::logging::init()?;
     let file = match &args.config {
         Some(path) => Some(read_config(path)?),
         None if Path::new(DEFAULT_CONFIG).is_file() => Some(read_config(Path::new(DEFAULT_CONFIG))?),

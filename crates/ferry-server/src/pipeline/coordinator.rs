@@ -25,7 +25,7 @@ use ferry_store::{JobState, NewJob, Run, Status, StoreError};
 use ferry_workflow::Dialect;
 use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value, json};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::pipeline::status::{self, Reported};
 use crate::{AppState, now_ms};
@@ -202,6 +202,7 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
                                 contexts: &Value::Object(contexts).to_string(),
                             };
                             let mut row = JobState::from(store.jobs().enqueue(&new_job, now_ms()).await?);
+                            debug!(run.id = run_id, job.id = row.id, "job {} ({name}) of run {run_id} queued", row.id);
                             if let Err(error) = runs_on {
                                 row = store
                                     .jobs()

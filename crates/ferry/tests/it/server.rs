@@ -63,3 +63,19 @@ fn ferry_server_reads_its_settings_from_a_config_file() {
     assert!(listening, "ferry server said where it listens");
     assert!(dir.path().join("state/admin.token").exists());
 }
+
+#[test]
+fn ferry_server_refuses_a_log_filter_it_cannot_read_before_it_starts() {
+    let dir = tempfile::Builder::new().prefix("ferry-server-").tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("FERRY_LOG", "ferry_server=loud")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("ferry server runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("FERRY_LOG=\"ferry_server=loud\" is not a log filter"), "{stderr}");
+    assert!(!dir.path().join("data/admin.token").exists(), "nothing was set up");
+}
