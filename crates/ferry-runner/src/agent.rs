@@ -23,7 +23,7 @@ mod mirror;
 mod sink;
 mod trash;
 
-pub use sink::{EventSink, LocalRepositories, SinkFuture};
+pub use sink::{EventSink, LocalRepositories, SinkFuture, UpcomingCommit};
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -127,6 +127,14 @@ pub async fn run_agent(
     });
     let reaper = tokio::spawn(agent.trash.clone().reap());
     let pruner = tokio::spawn(cache::prune_every_hour(agent.cache.clone(), agent.trash.clone()));
+    let ahead = options.repositories.clone().map(|repositories| {
+        let agent = agent.clone();
+        tokio::spawn(async move {
+            while let Some(commit) = repositories.next_commit().await {
+                agent.mirrors.prepare_ahead(&commit.repo, &commit.sha, &commit.source).await;
+            }
+        })
+    });
     let slots = options.slots.max(1);
     info!(
         server = agent.client.base_url(),
@@ -170,10 +178,13 @@ pub async fn run_agent(
     }
     reaper.abort();
     pruner.abort();
+    if let Some(ahead) = ahead {
+        ahead.abort();
+    }
     res
 }
 
-/// Makes the work directory's folders and empties `jobs/` of what a stopped runner left.
+/// Makes the work directory's folders and empties `jobs/` and `spares/` of what a stopped runner left.
 fn prepare_work_dir(dir: &std::path::Path) -> Result<PathBuf, AgentError> {
     let fail = |path: &std::path::Path| {
         let path = path.to_path_buf();
@@ -181,8 +192,11 @@ fn prepare_work_dir(dir: &std::path::Path) -> Result<PathBuf, AgentError> {
     };
     std::fs::create_dir_all(dir).map_err(fail(dir))?;
     let dir = dir.canonicalize().map_err(fail(dir))?;
-    let jobs = dir.join("jobs");
-    trash::remove_all(&jobs).map_err(fail(&jobs))?;
+    // Spare checkouts are made again as jobs come; one made ahead for a job that never came
+    // would stay forever.
+    for sub in ["jobs", "spares"] {
+        trash::remove_all(&dir.join(sub)).map_err(fail(&dir.join(sub)))?;
+    }
     for sub in ["repos", "jobs", "artifacts", "cache", "trash"] {
         std::fs::create_dir_all(dir.join(sub)).map_err(fail(&dir.join(sub)))?;
     }

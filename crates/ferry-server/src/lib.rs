@@ -44,7 +44,7 @@ use ferry_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tracing::info;
 
-pub use local_runner::{LocalRunner, Refusal};
+pub use local_runner::{LocalRunner, Refusal, UpcomingCommit};
 
 /// Where the server listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
@@ -155,6 +155,9 @@ pub(crate) struct PipelineState {
     pub(crate) logs_changed: tokio::sync::watch::Sender<u64>,
     /// Log chunks as they are stored, for live viewers.
     pub(crate) log_feed: log_feed::LogFeed,
+    /// The last commit a run was started for, told to the embedded runner
+    /// ([`LocalRunner::upcoming_commits`]) so it checks the commit out while its job is planned.
+    pub(crate) upcoming: tokio::sync::watch::Sender<Option<UpcomingCommit>>,
     /// How often repositories are polled for new commits and schedules checked (zero: never).
     pub(crate) poll_interval: std::time::Duration,
     /// See [`ServerConfig::lease_ms`].
@@ -198,6 +201,7 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
         advance_lock: tokio::sync::Mutex::new(()),
         jobs_queued: tokio::sync::Notify::new(),
         logs_changed: tokio::sync::watch::Sender::new(0),
+        upcoming: tokio::sync::watch::Sender::new(None),
         log_feed: log_feed::LogFeed::new(),
         poll_interval: config.poll_interval,
         lease_ms: config.lease_ms,

@@ -5,7 +5,8 @@
 //! of the 50 MB log benchmark after the step's own pipe. Here the batch is applied by the same
 //! code as the events route's, and live viewers share its texts without a copy. It also
 //! checks jobs out of the server's own copy of their repository, which already holds the
-//! commit (the server read the workflows from it), instead of fetching it again.
+//! commit (the server read the workflows from it), instead of fetching it again, and hears of
+//! each commit a run starts for before its jobs are planned, to check it out meanwhile.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -78,6 +79,25 @@ impl LocalRunner {
         // A bare mirror, or a repository with a work tree.
         (dir.join("HEAD").is_file() || dir.join(".git").is_dir()).then(|| dir.to_path_buf())
     }
+
+    /// The commits runs are started for, the last one first (`None` until there is one): a
+    /// run's jobs are planned and claimed after it is told, a few milliseconds the runner can
+    /// spend checking the commit out. A commit may be skipped when another follows at once.
+    #[must_use]
+    pub fn upcoming_commits(&self) -> tokio::sync::watch::Receiver<Option<UpcomingCommit>> {
+        self.state.pipeline.upcoming.subscribe()
+    }
+}
+
+/// A commit a run was started for, whose jobs are being planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpcomingCommit {
+    /// The project's repository, as jobs' assignments name it.
+    pub repo: String,
+    pub sha: String,
+    /// Where the server reads the repository (see [`LocalRunner::repository_of`]); it holds
+    /// the commit.
+    pub source: PathBuf,
 }
 
 /// The text of a batch's `lines` event, kept alive by the batch it is in.

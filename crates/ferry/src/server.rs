@@ -13,13 +13,31 @@ use serde::Deserialize;
 use crate::cli::ServerArgs;
 
 /// The server as its embedded runner sees it in this process: batches handed over in memory,
-/// and the server's copy of a job's repository to check it out of.
+/// the server's copy of a job's repository to check it out of, and the commits runs start for.
 #[derive(Debug)]
-struct InProcess(ferry_server::LocalRunner);
+struct InProcess {
+    server: ferry_server::LocalRunner,
+    upcoming: tokio::sync::Mutex<tokio::sync::watch::Receiver<Option<ferry_server::UpcomingCommit>>>,
+}
 
 impl ferry_runner::agent::LocalRepositories for InProcess {
     fn repository_of(&self, job_id: i64) -> std::pin::Pin<Box<dyn Future<Output = Option<PathBuf>> + Send + '_>> {
-        Box::pin(self.0.repository_of(job_id))
+        Box::pin(self.server.repository_of(job_id))
+    }
+
+    fn next_commit(
+        &self,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Option<ferry_runner::agent::UpcomingCommit>> + Send + '_>> {
+        Box::pin(async move {
+            let mut upcoming = self.upcoming.lock().await;
+            loop {
+                upcoming.changed().await.ok()?;
+                if let Some(commit) = upcoming.borrow_and_update().clone() {
+                    let ferry_server::UpcomingCommit { repo, sha, source } = commit;
+                    return Some(ferry_runner::agent::UpcomingCommit { repo, sha, source });
+                }
+            }
+        })
     }
 }
 
@@ -31,7 +49,7 @@ impl ferry_runner::agent::EventSink for InProcess {
     ) -> ferry_runner::agent::SinkFuture<'_> {
         Box::pin(async move {
             // A refusal reads as the events route's answer would, so the agent acts on it alike.
-            self.0.record_events(job_id, batch).await.map_err(|refusal| ferry_client::ClientError::Http {
+            self.server.record_events(job_id, batch).await.map_err(|refusal| ferry_client::ClientError::Http {
                 status: refusal.status,
                 method: "POST".to_owned(),
                 path: format!("/api/v1/runner/jobs/{job_id}/events"),
@@ -69,7 +87,8 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
             let local =
                 server.local_runner(EMBEDDED_RUNNER, &labels).await.context("registering the embedded runner")?;
             let client = ferry_client::Client::new(&format!("http://{}", server.local_addr()), local.token())?;
-            let local = Arc::new(InProcess(local));
+            let upcoming = tokio::sync::Mutex::new(local.upcoming_commits());
+            let local = Arc::new(InProcess { server: local, upcoming });
             let options = ferry_runner::agent::AgentOptions {
                 labels,
                 slots,

@@ -25,11 +25,28 @@ pub(crate) struct Mirrors {
     root: PathBuf,
     /// One lock per mirror, made on first use.
     locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    /// Spares checked out ahead of their commit's first job ([`Mirrors::prepare_ahead`]),
+    /// oldest first, with the folder each was checked out of; whoever takes an entry out
+    /// owns its folder (a job renames it into place, pruning removes it).
+    ahead: Mutex<std::collections::VecDeque<(PathBuf, PathBuf)>>,
 }
 
 impl Mirrors {
     pub(crate) fn new(root: PathBuf) -> Mirrors {
-        Mirrors { root, locks: Mutex::new(HashMap::new()) }
+        Mirrors { root, locks: Mutex::new(HashMap::new()), ahead: Mutex::default() }
+    }
+
+    /// The lock of a mirror or of a commit's checkout (by its path), made on first use.
+    fn lock_of(&self, path: &Path) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(path.to_path_buf()).or_default().clone()
+    }
+
+    /// Where commit `sha` of `repo` is kept checked out for its later jobs, and where the
+    /// spare copy the next job takes is.
+    fn checkout_paths(&self, repo: &str, sha: &str) -> (PathBuf, PathBuf) {
+        let name = format!("{}-{sha}", mirror_name(repo));
+        (self.root.with_file_name("checkouts").join(&name), self.root.with_file_name("spares").join(name))
     }
 
     /// The mirror of `repo`, holding commit `sha` unless the repository lacks it (then
@@ -53,10 +70,7 @@ impl Mirrors {
             return Ok(local.to_path_buf());
         }
         let path = self.root.join(format!("{}.git", mirror_name(repo)));
-        let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            locks.entry(path.clone()).or_default().clone()
-        };
+        let lock = self.lock_of(&path);
         let _guard = lock.lock().await;
         if !path.is_dir() {
             let partial = path.with_extension("git.partial");
@@ -104,18 +118,21 @@ impl Mirrors {
         dest: &Path,
         local: Option<(&dyn super::LocalRepositories, i64)>,
     ) -> Result<(), WorkspaceError> {
-        let checkouts = self.root.with_file_name("checkouts");
-        let spares = self.root.with_file_name("spares");
-        let name = format!("{}-{sha}", mirror_name(repo));
-        let (checkout, spare) = (checkouts.join(&name), spares.join(&name));
-        let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            locks.entry(checkout.clone()).or_default().clone()
-        };
+        let (checkout, spare) = self.checkout_paths(repo, sha);
+        let lock = self.lock_of(&checkout);
         let guard = lock.clone().lock_owned().await;
-        // The first job of a commit checks it out where it runs; the checkout kept for the
-        // jobs after it is made after it started (copying one on its way cost 3 to 7 ms).
-        let first = if checkout.is_dir() {
+        let ahead = {
+            let mut ahead = self.ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            ahead.iter().position(|(path, _)| *path == spare).and_then(|idx| ahead.remove(idx))
+        };
+        // The first job of a commit takes the copy checked out ahead of it, or checks it out
+        // where it runs; the checkout kept for the jobs after it is made after it started
+        // (copying one on its way cost 3 to 7 ms).
+        let first = if let Some((_, source)) = ahead
+            && std::fs::rename(&spare, dest).is_ok()
+        {
+            (!checkout.is_dir()).then_some(source)
+        } else if checkout.is_dir() {
             if std::fs::rename(&spare, dest).is_err() {
                 let (src, dest) = (checkout.clone(), dest.to_path_buf());
                 tokio::task::spawn_blocking(move || crate::workspace::copy_workspace(&src, &dest))
@@ -136,10 +153,12 @@ impl Mirrors {
             Some(mirror)
         };
         drop(guard);
+        tracing::debug!(sha, workspace = %dest.display(), "checked out {sha} in {}", dest.display());
         // Not at once: copying beside the job's first fork and exec slowed them down (the
         // process's memory map is shared). A job of this commit that comes in between copies
         // its own.
         let (sha, prefix) = (sha.to_owned(), mirror_name(repo));
+        let (checkouts, spares) = (self.root.with_file_name("checkouts"), self.root.with_file_name("spares"));
         tokio::spawn(async move {
             tokio::time::sleep(SPARE_DELAY).await;
             let _guard = lock.lock_owned().await;
@@ -162,11 +181,50 @@ impl Mirrors {
     }
 }
 
+/// How many commits a runner keeps checked out ahead of their first job.
+const AHEAD_KEPT: usize = 4;
+
+impl Mirrors {
+    /// Checks commit `sha` of `repo` out of `source` (a folder on this host holding it) as the
+    /// spare its first job takes, unless it is checked out already: for a commit the server
+    /// expects a job of soon, the checkout then happens while the server plans the job, not on
+    /// the way to its first step. Failures are only logged: the job checks out its own.
+    /// Spares made ahead that no job took are removed beyond the newest [`AHEAD_KEPT`].
+    pub(crate) async fn prepare_ahead(&self, repo: &str, sha: &str, source: &Path) {
+        let (checkout, spare) = self.checkout_paths(repo, sha);
+        let lock = self.lock_of(&checkout);
+        let guard = lock.lock().await;
+        if checkout.is_dir() || spare.exists() {
+            return;
+        }
+        if let Err(error) = keep_checkout(source, sha, &spare).await {
+            tracing::warn!(%error, "could not check {sha} of {repo} out ahead of its first job; it will check out its own");
+            return;
+        }
+        tracing::debug!(sha, repo, "checked {sha} out ahead of its first job");
+        drop(guard);
+        let stale: Vec<(PathBuf, PathBuf)> = {
+            let mut ahead = self.ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            ahead.push_back((spare, source.to_path_buf()));
+            let n_stale = ahead.len().saturating_sub(AHEAD_KEPT);
+            ahead.drain(..n_stale).collect()
+        };
+        for (spare, _) in stale {
+            if let Err(error) = remove_all(&spare) {
+                tracing::warn!(%error, "could not remove {}", spare.display());
+            }
+        }
+    }
+}
+
 /// Checks `sha` out of `mirror` into `checkout` through a `.partial` folder, so a kept
 /// checkout is always whole.
 async fn keep_checkout(mirror: &Path, sha: &str, checkout: &Path) -> Result<(), WorkspaceError> {
     let partial = checkout.with_extension("partial");
     remove_all(&partial)?;
+    if let Some(parent) = partial.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
     crate::workspace::prepare_workspace(mirror, sha, &partial).await?;
     std::fs::rename(&partial, checkout)?;
     Ok(())
@@ -318,6 +376,47 @@ mod tests {
         let mirror = mirrors.mirror_with(&url, &sha, Some(&other)).await.expect("mirrored");
         assert_eq!(mirror, root.path().join("work/repos").join(format!("{}.git", mirror_name(&url))));
         assert!(has_commit(&mirror, &sha).await.expect("git runs"));
+    }
+
+    #[tokio::test]
+    async fn a_commit_checked_out_ahead_is_its_first_jobs_workspace_and_ones_no_job_took_are_pruned() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let (repo, sha) = repository(root.path(), "ahead");
+        let mirrors = Mirrors::new(root.path().join("work/repos"));
+        let name = repo.display().to_string();
+        let (checkout, spare) = mirrors.checkout_paths(&name, &sha);
+        mirrors.prepare_ahead(&name, &sha, &repo).await;
+        assert_eq!(std::fs::read_to_string(spare.join("file.txt")).expect("checked out ahead"), "ahead");
+        assert!(!checkout.exists(), "no kept checkout yet");
+        let ahead_inode = inode(&spare);
+
+        let first = root.path().join("job-1");
+        mirrors.workspace(&name, &sha, &first, None).await.expect("first workspace");
+        assert_eq!(inode(&first), ahead_inode, "the first job's workspace is the copy made ahead");
+        // The kept checkout and a spare for the next job follow.
+        assert_ne!(wait_for_spare(&spare).await, ahead_inode);
+        assert!(checkout.join("file.txt").is_file(), "a checkout is kept");
+        // A commit checked out already is not checked out ahead again.
+        mirrors.prepare_ahead(&name, &sha, &repo).await;
+        assert_eq!(mirrors.ahead.lock().expect("not poisoned").len(), 0);
+
+        // Copies made ahead that no job took: the oldest beyond AHEAD_KEPT go.
+        let others: Vec<(PathBuf, String)> =
+            (0..=AHEAD_KEPT).map(|idx| repository(&root.path().join(format!("other-{idx}")), "other")).collect();
+        for (other, other_sha) in &others {
+            mirrors.prepare_ahead(&other.display().to_string(), other_sha, other).await;
+        }
+        let spares: Vec<PathBuf> = others
+            .iter()
+            .map(|(other, other_sha)| mirrors.checkout_paths(&other.display().to_string(), other_sha).1)
+            .collect();
+        assert!(!spares[0].exists(), "the oldest copy made ahead is removed");
+        assert!(spares[1..].iter().all(|spare| spare.join("file.txt").is_file()), "the newest are kept");
+        // Its commit's job checks out its own.
+        let (oldest, oldest_sha) = &others[0];
+        let late = root.path().join("job-late");
+        mirrors.workspace(&oldest.display().to_string(), oldest_sha, &late, None).await.expect("late workspace");
+        assert_eq!(std::fs::read_to_string(late.join("file.txt")).expect("checked out"), "other");
     }
 
     fn inode(path: &Path) -> u64 {

@@ -34,4 +34,20 @@ pub trait LocalRepositories: Send + Sync + std::fmt::Debug {
     /// A repository on this host to check job `job_id`'s commit out of, if there is one; it
     /// is used only when it holds the commit.
     fn repository_of(&self, job_id: i64) -> Pin<Box<dyn Future<Output = Option<PathBuf>> + Send + '_>>;
+
+    /// Waits for the next commit a job of which is coming (the server is planning it), so it
+    /// can be checked out ahead; `None` when no more will be announced. By default none is.
+    fn next_commit(&self) -> Pin<Box<dyn Future<Output = Option<UpcomingCommit>> + Send + '_>> {
+        Box::pin(std::future::ready(None))
+    }
+}
+
+/// A commit jobs of which are coming: see [`LocalRepositories::next_commit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpcomingCommit {
+    /// The repository as the jobs name it (their assignment's `repo`).
+    pub repo: String,
+    pub sha: String,
+    /// A folder on this host that holds the commit.
+    pub source: PathBuf,
 }

@@ -7,11 +7,11 @@ use ferry_store::{NewRun, Project, Run};
 use ferry_workflow::Dialect;
 use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value, json};
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::pipeline::status::{self, Reported};
 use crate::pipeline::{Mirror, MirrorError, advance};
-use crate::{AppState, now_ms};
+use crate::{AppState, UpcomingCommit, now_ms};
 
 /// What started runs, and what they run on.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +71,7 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
     };
     let commit = mirror.read_commit(&rev).await?;
     let (sha, files) = (commit.sha.clone(), &commit.files);
+    debug!(project = %project.name, sha = %sha, "read {} workflow files of {} at {}", files.len(), project.name, short(&sha));
     if let Some(wanted) = &trigger.workflow
         && !files.iter().any(|(path, _)| names_file(path, wanted))
     {
@@ -82,6 +83,7 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
         )));
     }
     let mut runs = Vec::new();
+    let mut told = false;
     for (path, src) in files {
         if trigger.workflow.as_ref().is_some_and(|wanted| !names_file(path, wanted)) {
             continue;
@@ -118,6 +120,16 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
         info.insert("inputs".to_owned(), Value::Object(inputs));
         info.insert("changed_paths".to_owned(), json!(trigger.changed_paths));
         let trigger_info = Value::Object(info).to_string();
+        if errors.is_empty() && !told {
+            // Before the run is stored and its jobs planned: the embedded runner checks the
+            // commit out meanwhile, off the way to the first step.
+            told = true;
+            state.pipeline.upcoming.send_replace(Some(UpcomingCommit {
+                repo: project.repo.clone(),
+                sha: sha.clone(),
+                source: mirror.dir().to_path_buf(),
+            }));
+        }
         let run = state
             .store
             .runs()

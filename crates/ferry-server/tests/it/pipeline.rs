@@ -694,3 +694,29 @@ fn a_runner_in_the_servers_process_is_shown_the_servers_copy_of_a_jobs_repositor
     assert!(found.success(), "the mirror holds the job's commit");
     assert_eq!(server.block_on(local.repository_of(job_id + 1000)), None, "no such job");
 }
+
+#[test]
+fn a_runner_in_the_servers_process_hears_of_each_commit_a_run_starts_for_before_its_job_is_claimed() {
+    let repo = TestRepo::new(&[(
+        ".github/workflows/ci.yml",
+        "on: workflow_dispatch\njobs:\n  build:\n    runs-on: [self-hosted]\n    steps:\n      - run: true\n",
+    )]);
+    let labels = ["self-hosted".to_owned()];
+    let (server, local) = TestServer::start_with_local_runner("embedded", &labels);
+    let mut upcoming = local.upcoming_commits();
+    assert_eq!(*upcoming.borrow_and_update(), None, "nothing until a run starts");
+    let url = format!("file://{}", repo.path().display());
+    let body = json!({"name": "web", "repo": url});
+    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
+    // A workflow the trigger does not name starts nothing, and is not announced.
+    assert_eq!(trigger(&server, &json!({"workflow": "other.yml"})).status, 400);
+    assert!(!upcoming.has_changed().expect("the server is up"));
+
+    assert_eq!(trigger(&server, &json!({"workflow": "ci.yml"})).status, 201);
+    let commit = upcoming.borrow_and_update().clone().expect("the run's commit");
+    let build = ProtocolRunner::with_token(&server, local.token()).claim(1000).expect("build");
+    assert_eq!(commit.sha, build["sha"].as_str().expect("a commit"));
+    assert_eq!(commit.repo, build["repo"].as_str().expect("a repository"), "named as the job names it");
+    let copy = server.block_on(local.repository_of(build["job_id"].as_i64().expect("a job id")));
+    assert_eq!(Some(commit.source), copy, "the server's copy, which holds the commit");
+}

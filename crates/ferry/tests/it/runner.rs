@@ -48,6 +48,11 @@ impl Drop for Process {
 
 /// `ferry server` on a free loopback port; its URL and first admin token.
 pub(crate) fn start_server(dir: &Path) -> (Process, String, String) {
+    start_server_logging(dir, "info")
+}
+
+/// [`start_server`] with `FERRY_LOG` set to `filter`.
+pub(crate) fn start_server_logging(dir: &Path, filter: &str) -> (Process, String, String) {
     let data_dir = dir.join("data");
     let stderr = dir.join("server.stderr");
     let child = ferry()
@@ -55,6 +60,7 @@ pub(crate) fn start_server(dir: &Path) -> (Process, String, String) {
         .arg(&data_dir)
         .env_remove("FERRY_CONFIG")
         .env_remove("FERRY_DATABASE")
+        .env("FERRY_LOG", filter)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr).expect("a stderr file"))
         .spawn()

@@ -79,3 +79,35 @@ fn ferry_server_refuses_a_log_filter_it_cannot_read_before_it_starts() {
     assert!(stderr.contains("FERRY_LOG=\"ferry_server=loud\" is not a log filter"), "{stderr}");
     assert!(!dir.path().join("data/admin.token").exists(), "nothing was set up");
 }
+
+#[test]
+fn the_embedded_runner_hears_of_a_runs_commit_and_checks_it_out_ahead_of_the_job() {
+    use crate::harness::Repo;
+    use crate::runner::{client_command, output_within, start_server_logging, text};
+
+    let scratch = tempfile::Builder::new().prefix("ferry-ahead-it-").tempdir().expect("temp dir");
+    let repo = Repo::new(&[
+        ("README", "ahead"),
+        (
+            ".github/workflows/ci.yml",
+            "on: workflow_dispatch\njobs:\n  build:\n    runs-on: self-hosted\n    steps:\n      - run: cat README\n",
+        ),
+    ]);
+    let (server, url, admin) = start_server_logging(scratch.path(), "info,ferry_runner::agent::mirror=debug");
+    let ferry = |args: &[&str]| {
+        let output = output_within(client_command(&url, &admin, args));
+        assert!(output.status.success(), "{}\n--- server\n{}", text(&output), server.stderr());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    ferry(&["project", "add", "demo", "--repo", &repo.path().display().to_string()]);
+    let sha = repo.git(&["rev-parse", "HEAD"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&ferry(&["trigger", "demo", "--wait", "--json"])).expect("JSON");
+    assert_eq!(report["runs"][0]["conclusion"], "success", "{report}\n--- server\n{}", server.stderr());
+    let logs = ferry(&["logs", &report["runs"][0]["id"].to_string(), "--no-prefix"]);
+    assert!(logs.lines().any(|line| line == "ahead"), "the job ran in the checkout:\n{logs}");
+    // Whether the job or the copy made ahead gets there first is timing (the runner's unit
+    // tests show the job taking the copy); here, that the server's word reached the runner.
+    let stderr = server.stderr();
+    assert!(stderr.contains(&format!("checked {sha} out ahead of its first job")), "{stderr}");
+}
