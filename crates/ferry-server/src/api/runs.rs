@@ -624,6 +624,14 @@ impl Follower {
                 n_new += 1;
             }
         }
+        if n_new > 0 {
+            tracing::debug!(
+                run.id = self.run_id,
+                n_chunks = n_new,
+                "a log viewer of run {} read {n_new} chunks from the store",
+                self.run_id
+            );
+        }
         Ok(n_new)
     }
 
