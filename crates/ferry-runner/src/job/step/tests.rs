@@ -66,6 +66,10 @@ fn a_read_handed_over_whole_shows_what_its_lines_one_by_one_show() {
         &["::group::Build\ninside\n::endgroup::\n::warning::careful s3cr3t\n::set-output name=x::1"],
         &["::stop-commands::tok\n::group::not a group\n::tok::\n::group::a group again"],
         &["x::not a command\n   ::debug::hidden\n::error::bad\r\n::"],
+        // `::` and `\r` inside lines that are no commands, several on one line, at either end.
+        &["std::io::Error at a::b\nplain\n::debug::one\nc::d\r::e\r\nlast::"],
+        &["::\n::\n\r\r\n\r", "mid\rline\nno end\r"],
+        &["a\nb\nc\n  \t::notice::indented\nd::\n::set-output name=y::2\ne"],
     ];
     for read in reads {
         let bulk = shown(read, true);
