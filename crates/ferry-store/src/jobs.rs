@@ -445,14 +445,17 @@ impl Jobs<'_> {
                     .await?;
                 }
                 StepEvent::Lines { step_idx, text } => {
-                    let step_id: Option<i64> =
-                        sqlx::query_scalar("SELECT id FROM steps WHERE job_id = $1 AND step_idx = $2")
-                            .bind(id)
-                            .bind(step_idx)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    let Some(step_id) = step_id else { continue };
-                    let seq = crate::logs::append_in(&mut tx, step_id, text, now).await?;
+                    // The step's next chunk number, and the step, in one round trip.
+                    let numbered: Option<(i64, i64)> = sqlx::query_as(
+                        "UPDATE steps SET log_seq = log_seq + 1 WHERE job_id = $1 AND step_idx = $2
+                         RETURNING id, log_seq",
+                    )
+                    .bind(id)
+                    .bind(step_idx)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some((step_id, seq)) = numbered else { continue };
+                    crate::logs::insert_chunk(&mut tx, step_id, seq, text, now).await?;
                     chunks.push(AppendedChunk { event_idx, run_id, step_id, step_idx: *step_idx, seq });
                 }
                 StepEvent::Finished { step_idx, outcome, conclusion, at } => {

@@ -45,7 +45,13 @@ impl Logs<'_> {
     /// [`StoreError::NotFound`] when there is no such step.
     pub async fn append(&self, step_id: i64, text: &str, now: i64) -> Result<i64, StoreError> {
         let mut tx = self.store.begin_write().await?;
-        let seq = append_in(&mut tx, step_id, text, now).await?;
+        let seq: Option<i64> =
+            sqlx::query_scalar("UPDATE steps SET log_seq = log_seq + 1 WHERE id = $1 RETURNING log_seq")
+                .bind(step_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let seq = seq.ok_or_else(|| StoreError::not_found("step", step_id))?;
+        insert_chunk(&mut tx, step_id, seq, text, now).await?;
         tx.commit().await?;
         Ok(seq)
     }
@@ -88,13 +94,15 @@ impl Logs<'_> {
     }
 }
 
-/// [`Logs::append`] inside the caller's write transaction.
-pub(crate) async fn append_in(
+/// Stores `text` as chunk `seq` of a step's log (the caller numbered it, bumping the step's
+/// `log_seq` in the same transaction).
+pub(crate) async fn insert_chunk(
     tx: &mut Transaction<'static, Any>,
     step_id: i64,
+    seq: i64,
     text: &str,
     now: i64,
-) -> Result<i64, StoreError> {
+) -> Result<(), StoreError> {
     debug_assert!(text.is_empty() || text.ends_with('\n'), "a chunk is whole lines");
     let n_lines = memchr::memchr_iter(b'\n', text.as_bytes()).count();
     let n_lines = i64::try_from(n_lines).expect("a text's length fits in i64");
@@ -104,11 +112,6 @@ pub(crate) async fn append_in(
     } else {
         (text, None)
     };
-    let seq: Option<i64> = sqlx::query_scalar("UPDATE steps SET log_seq = log_seq + 1 WHERE id = $1 RETURNING log_seq")
-        .bind(step_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let seq = seq.ok_or_else(|| StoreError::not_found("step", step_id))?;
     sqlx::query(
         "INSERT INTO log_chunks (step_id, seq, n_lines, body, body_lz4, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -120,7 +123,7 @@ pub(crate) async fn append_in(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    Ok(seq)
+    Ok(())
 }
 
 /// Chunks whose text is at least this long are stored compressed.
