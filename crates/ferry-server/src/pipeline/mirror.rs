@@ -273,7 +273,10 @@ impl CatFile {
         let mut objects = Vec::with_capacity(names.len());
         for _ in names {
             let mut header = String::new();
-            self.stdout.read_line(&mut header).await.map_err(broken)?;
+            if self.stdout.read_line(&mut header).await.map_err(broken)? == 0 {
+                // Not a missing object: the process is gone (a kept one may have been killed).
+                return Err(broken(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "git cat-file exited")));
+            }
             // `<id> <type> <size>`, or `<name> missing` (or `ambiguous`).
             let mut fields = header.trim_end().rsplitn(3, ' ');
             let (Some(size), Some(_kind), Some(id)) = (fields.next(), fields.next(), fields.next()) else {
