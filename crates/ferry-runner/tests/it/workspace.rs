@@ -65,10 +65,44 @@ async fn workspace_is_a_repository_at_the_commit() {
     assert_eq!(git(&workspace, &["remote", "get-url", "origin"]), dir.path().display().to_string());
     assert_eq!(git(&workspace, &["cat-file", "-t", &shas[1]]), "commit");
 
+    // What steps do in a workspace: make a branch and a tag, commit, fetch from `origin`
+    // (the folders git left out of the layout are made as needed).
+    git(&workspace, &["switch", "--quiet", "-c", "topic"]);
+    git(&workspace, &["tag", "v1"]);
+    std::fs::write(workspace.join("file.txt"), "changed").expect("a step writes");
+    git(&workspace, &["commit", "--quiet", "-am", "changed"]);
+    git(&workspace, &["fetch", "--quiet", "origin"]);
+    assert_eq!(git(&workspace, &["rev-parse", "origin/main"]), shas[1]);
+    assert_eq!(git(&workspace, &["rev-parse", "v1"]), shas[0]);
+
     // An abbreviated id and an existing empty directory do as well.
     let empty = tempfile::tempdir().expect("temporary directory");
     prepare_workspace(dir.path(), &shas[1][..10], empty.path()).await.expect("workspace");
     assert_eq!(std::fs::read_to_string(empty.path().join("file.txt")).expect("checked out"), "two");
+}
+
+#[tokio::test]
+async fn a_workspace_keeps_executables_links_and_line_ends_as_a_checkout_does() {
+    let (dir, _) = repo(&["one"]);
+    std::fs::write(dir.path().join("run.sh"), "#!/bin/sh\necho hi\n").expect("script");
+    std::fs::set_permissions(dir.path().join("run.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    std::os::unix::fs::symlink("file.txt", dir.path().join("link")).expect("symlink");
+    std::fs::write(dir.path().join(".gitattributes"), "*.bat text eol=crlf\n").expect("attributes");
+    std::fs::write(dir.path().join("win.bat"), "echo one\necho two\n").expect("batch file");
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "--quiet", "-m", "kinds"]);
+    let sha = git(dir.path(), &["rev-parse", "HEAD"]);
+    let dest = tempfile::tempdir().expect("temporary directory");
+    let workspace = dest.path().join("ws");
+    prepare_workspace(dir.path(), &sha, &workspace).await.expect("workspace");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(workspace.join("run.sh")).expect("script").permissions(),
+    );
+    assert_eq!(mode & 0o111, 0o111, "executable");
+    assert_eq!(std::fs::read_link(workspace.join("link")).expect("a link"), Path::new("file.txt"));
+    assert_eq!(std::fs::read_to_string(workspace.join("win.bat")).expect("batch file"), "echo one\r\necho two\r\n");
+    assert_eq!(git(&workspace, &["status", "--porcelain"]), "");
 }
 
 #[tokio::test]
