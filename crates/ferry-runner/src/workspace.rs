@@ -1,8 +1,8 @@
 //! A run's workspace: a git repository of its own, checked out at the run's commit.
 //!
-//! `ferry run` runs workflows against a commit of a local repository. The workspace is a
-//! `git clone --shared --no-checkout` of that repository (objects are borrowed through git's
-//! alternates, so it is fast and small) with the commit checked out as a detached `HEAD`; steps
+//! `ferry run` runs workflows against a commit of a local repository. The workspace is what
+//! `git clone --shared --no-checkout` makes of that repository (objects are borrowed through
+//! git's alternates, so it is fast and small) with the commit checked out as a detached `HEAD`; steps
 //! can run `git log`, `git diff` and friends in it. Uncommitted changes in the source repository
 //! are not part of it. git runs with argument vectors only, never through a shell, and with
 //! `LC_ALL=C` so its messages can be recognised.
