@@ -607,14 +607,19 @@ fn followers_framed_or_as_events_get_every_chunk_once_in_order_from_the_store_an
     }
 }
 
+/// A repository whose one workflow, `.github/workflows/FILE`, runs `run` in a job on
+/// `self-hosted`, and a server with a runner of that label in its process.
+fn with_local_runner(file: &str, run: &str) -> (TestRepo, TestServer, ferry_server::LocalRunner) {
+    let workflow =
+        format!("on: workflow_dispatch\njobs:\n  build:\n    runs-on: [self-hosted]\n    steps:\n      - run: {run}\n");
+    let repo = TestRepo::new(&[(&format!(".github/workflows/{file}"), &workflow)]);
+    let (server, local) = TestServer::start_with_local_runner("embedded", &["self-hosted".to_owned()]);
+    (repo, server, local)
+}
+
 #[test]
 fn a_runner_in_the_servers_process_hands_batches_over_in_memory_once_each_and_live() {
-    let repo = TestRepo::new(&[(
-        ".github/workflows/logs.yml",
-        "on: workflow_dispatch\njobs:\n  build:\n    runs-on: [self-hosted]\n    steps:\n      - run: one\n",
-    )]);
-    let labels = ["self-hosted".to_owned()];
-    let (server, local) = TestServer::start_with_local_runner("embedded", &labels);
+    let (repo, server, local) = with_local_runner("logs.yml", "one");
     let server = crate::hooks::with_repo_project(server, &repo.path());
     let id = trigger(&server, &json!({"workflow": "logs.yml"})).json()["runs"][0]["id"].as_i64().expect("a run id");
     // It claims over HTTP like any runner, with the token it was registered with.
@@ -668,12 +673,7 @@ fn a_runner_in_the_servers_process_hands_batches_over_in_memory_once_each_and_li
 
 #[test]
 fn a_runner_in_the_servers_process_is_shown_the_servers_copy_of_a_jobs_repository() {
-    let repo = TestRepo::new(&[(
-        ".github/workflows/ci.yml",
-        "on: workflow_dispatch\njobs:\n  build:\n    runs-on: [self-hosted]\n    steps:\n      - run: true\n",
-    )]);
-    let labels = ["self-hosted".to_owned()];
-    let (server, local) = TestServer::start_with_local_runner("embedded", &labels);
+    let (repo, server, local) = with_local_runner("ci.yml", "true");
     // A URL, not a folder: the server keeps a mirror of it, fetched when the run is planned.
     let url = format!("file://{}", repo.path().display());
     let body = json!({"name": "web", "repo": url});
@@ -697,12 +697,7 @@ fn a_runner_in_the_servers_process_is_shown_the_servers_copy_of_a_jobs_repositor
 
 #[test]
 fn a_runner_in_the_servers_process_hears_of_each_commit_a_run_starts_for_before_its_job_is_claimed() {
-    let repo = TestRepo::new(&[(
-        ".github/workflows/ci.yml",
-        "on: workflow_dispatch\njobs:\n  build:\n    runs-on: [self-hosted]\n    steps:\n      - run: true\n",
-    )]);
-    let labels = ["self-hosted".to_owned()];
-    let (server, local) = TestServer::start_with_local_runner("embedded", &labels);
+    let (repo, server, local) = with_local_runner("ci.yml", "true");
     let mut upcoming = local.upcoming_commits();
     assert_eq!(*upcoming.borrow_and_update(), None, "nothing until a run starts");
     let url = format!("file://{}", repo.path().display());
