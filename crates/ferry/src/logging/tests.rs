@@ -1,3 +1,5 @@
+//! `FERRY_LOG` filters: the default, levels by target, and the message for one that does not parse.
+
 use tracing::Level;
 use tracing::level_filters::LevelFilter;
 

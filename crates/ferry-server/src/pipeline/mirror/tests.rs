@@ -1,3 +1,6 @@
+//! A `git cat-file` kept per repository: reused for reads by commit id, seeing objects written
+//! after it started, replaced when it died, never used for reads by name.
+
 use std::path::Path;
 
 use super::{KEPT_CAT_FILES, Mirror};
