@@ -202,13 +202,14 @@ impl Mirrors {
             return;
         }
         tracing::debug!(sha, repo, "checked {sha} out ahead of its first job");
-        drop(guard);
+        // Listed before the commit's lock is let go, so a job waiting for it finds the copy.
         let stale: Vec<(PathBuf, PathBuf)> = {
             let mut ahead = self.ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             ahead.push_back((spare, source.to_path_buf()));
             let n_stale = ahead.len().saturating_sub(AHEAD_KEPT);
             ahead.drain(..n_stale).collect()
         };
+        drop(guard);
         for (spare, _) in stale {
             if let Err(error) = remove_all(&spare) {
                 tracing::warn!(%error, "could not remove {}", spare.display());
