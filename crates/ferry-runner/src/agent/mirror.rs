@@ -158,19 +158,18 @@ impl Mirrors {
         // process's memory map is shared). A job of this commit that comes in between copies
         // its own.
         let (sha, prefix) = (sha.to_owned(), mirror_name(repo));
-        let (checkouts, spares) = (self.root.with_file_name("checkouts"), self.root.with_file_name("spares"));
         tokio::spawn(async move {
             tokio::time::sleep(SPARE_DELAY).await;
             let _guard = lock.lock_owned().await;
             if let Some(mirror) = first
                 && !checkout.is_dir()
             {
-                let kept = keep_checkout(&mirror, &sha, &checkout).await;
+                let kept = check_out_whole(&mirror, &sha, &checkout).await;
                 if let Err(error) = kept {
                     tracing::warn!(%error, "could not keep a checkout of {sha} for the next jobs; they will check it out again");
                     return;
                 }
-                prune_checkouts(&checkouts, &spares, &prefix, &checkout);
+                prune_checkouts(&checkout, &spare, &prefix);
             }
             let made = tokio::task::spawn_blocking(move || make_spare(&checkout, &spare)).await;
             if let Ok(Err(error)) = made {
@@ -197,7 +196,7 @@ impl Mirrors {
         if checkout.is_dir() || spare.exists() {
             return;
         }
-        if let Err(error) = keep_checkout(source, sha, &spare).await {
+        if let Err(error) = check_out_whole(source, sha, &spare).await {
             tracing::warn!(%error, "could not check {sha} of {repo} out ahead of its first job; it will check out its own");
             return;
         }
@@ -218,16 +217,16 @@ impl Mirrors {
     }
 }
 
-/// Checks `sha` out of `mirror` into `checkout` through a `.partial` folder, so a kept
-/// checkout is always whole.
-async fn keep_checkout(mirror: &Path, sha: &str, checkout: &Path) -> Result<(), WorkspaceError> {
-    let partial = checkout.with_extension("partial");
+/// Checks `sha` out of `mirror` into `dest` through a `.partial` folder, so a kept checkout
+/// or a spare made ahead is always whole.
+async fn check_out_whole(mirror: &Path, sha: &str, dest: &Path) -> Result<(), WorkspaceError> {
+    let partial = dest.with_extension("partial");
     remove_all(&partial)?;
     if let Some(parent) = partial.parent() {
         std::fs::create_dir_all(parent)?;
     }
     crate::workspace::prepare_workspace(mirror, sha, &partial).await?;
-    std::fs::rename(&partial, checkout)?;
+    std::fs::rename(&partial, dest)?;
     Ok(())
 }
 
@@ -248,9 +247,10 @@ fn make_spare(checkout: &Path, spare: &Path) -> std::io::Result<()> {
     std::fs::rename(&partial, spare)
 }
 
-/// Removes the oldest checkouts of a repository beyond [`CHECKOUTS_KEPT`], never `keep`, and
-/// their spare copies.
-fn prune_checkouts(checkouts: &Path, spares: &Path, prefix: &str, keep: &Path) {
+/// Removes the oldest checkouts of a repository (named from `prefix`) beyond
+/// [`CHECKOUTS_KEPT`], never `keep`, and their spare copies, which are beside `keep`'s spare.
+fn prune_checkouts(keep: &Path, keep_spare: &Path, prefix: &str) {
+    let (Some(checkouts), Some(spares)) = (keep.parent(), keep_spare.parent()) else { return };
     let Ok(entries) = std::fs::read_dir(checkouts) else { return };
     let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
         .flatten()
