@@ -407,7 +407,10 @@ impl StepRunner<'_> {
                 files_ok = false;
             }
         }
-        for path in files.read_path().into_iter().rev() {
+        // As GitHub's runner: each directory, in file order, moves to the front (once), so the
+        // most recently added one is searched first.
+        for path in files.read_path() {
+            self.path_additions.retain(|added| *added != path);
             self.path_additions.insert(0, path);
         }
         self.summary.push_str(&files.read_summary());
