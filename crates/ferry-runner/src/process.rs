@@ -41,6 +41,12 @@ pub trait Output: Send {
             self.line(stream, line.strip_suffix('\r').unwrap_or(line));
         }
     }
+    /// A piece of a line longer than [`MAX_LINE`] whose rest is still to come: the next call
+    /// of [`Output::line`] or [`Output::lines`] for `stream` (possibly with an empty first
+    /// line) ends it. By default, a line of its own.
+    fn piece(&mut self, stream: Stream, piece: &str) {
+        self.line(stream, piece);
+    }
     /// The lines delivered since the last flush are all there is for now.
     fn flush(&mut self) {}
 }
@@ -339,11 +345,13 @@ struct Pipe<R> {
     buf: Vec<u8>,
     len: usize,
     open: bool,
+    /// Pieces of the unfinished line went out already, so its end must too, even empty.
+    in_pieces: bool,
 }
 
 impl<R: AsyncRead + Unpin> Pipe<R> {
     fn new(reader: R) -> Self {
-        Self { reader, buf: Vec::new(), len: 0, open: true }
+        Self { reader, buf: Vec::new(), len: 0, open: true, in_pieces: false }
     }
 
     /// Reads more output; cancel-safe, as `select!` needs.
@@ -388,12 +396,14 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
                 }
             }
             line_start = lines_end + 1;
+            self.in_pieces = false;
         }
         // An unfinished line that has grown to MAX_LINE goes out in pieces.
         while self.len - line_start >= MAX_LINE {
             let piece_end = line_start + chunk_end(&self.buf[line_start..line_start + MAX_LINE]);
-            emit(&self.buf[line_start..piece_end], stream, output);
+            output.piece(stream, &String::from_utf8_lossy(&self.buf[line_start..piece_end]));
             line_start = piece_end;
+            self.in_pieces = true;
         }
         output.flush();
         self.buf.copy_within(line_start..self.len, 0);
@@ -402,9 +412,10 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
 
     /// Delivers a last line that had no newline.
     fn finish(&mut self, stream: Stream, output: &mut dyn Output) {
-        if self.len > 0 {
+        if self.len > 0 || self.in_pieces {
             emit(&self.buf[..self.len], stream, output);
             self.len = 0;
+            self.in_pieces = false;
             output.flush();
         }
     }

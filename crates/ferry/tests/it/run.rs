@@ -242,6 +242,30 @@ jobs:
     assert!(lines.contains(&"path=/added/one:/added/three"), "{}", run.context());
 }
 
+/// A line longer than the runner's 64 KiB pieces, with a secret across the cut, shows none of
+/// the secret, on stdout and on stderr (there as a last line without a newline).
+#[test]
+fn a_secret_across_the_cut_of_a_long_line_is_masked() {
+    let repo = Repo::with_workflow(
+        r#"
+on: push
+jobs:
+  long:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          printf '%65530s%s\n' '' "${{ secrets.TOKEN }}"
+          printf '%131066s%s' '' "${{ secrets.TOKEN }}" >&2
+"#,
+    );
+    let run = repo.run(&["--secret", "TOKEN=TOPSECRETVALUE123"]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    for part in ["TOPSEC", "RETVALUE123", "SECRET", "VALUE"] {
+        assert!(!run.stdout.contains(part) && !run.stderr.contains(part), "`{part}` was shown");
+    }
+    assert_eq!(run.lines_of("long").iter().filter(|line| line.contains("***")).count(), 2, "{}", run.stderr);
+}
+
 #[test]
 fn the_workspace_is_the_repository_at_head_and_github_names_it() {
     let repo = Repo::new(&[
