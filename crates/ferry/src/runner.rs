@@ -25,6 +25,8 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async {
+        // The token given, an admin's or the runner's, is masked in every job's log.
+        let mut credentials = vec![token.clone()];
         let token = if token.starts_with(RUNNER_TOKEN_PREFIX) {
             token
         } else {
@@ -41,6 +43,7 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                 registered.name,
                 registered.id
             );
+            credentials.push(registered.token.clone());
             registered.token
         };
         let client = Client::new(&args.connect.server, &token)?;
@@ -53,7 +56,7 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
             // A runner of its own is isolated by where it runs (its user, container or host);
             // its steps get a cleared environment.
             isolation: Isolation { pass_env: args.pass_env.clone().into(), confinement: None },
-            credentials: vec![token.clone()],
+            credentials,
         };
         run_agent(client, options, crate::server::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)

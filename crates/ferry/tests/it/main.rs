@@ -3,6 +3,7 @@
 
 mod crash;
 mod harness;
+mod isolation;
 mod lint;
 mod run;
 mod run_control;
