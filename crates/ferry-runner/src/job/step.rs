@@ -40,7 +40,7 @@ pub(super) struct StepRunner<'a> {
     /// Directories steps added with `$GITHUB_PATH`, latest first.
     pub path_additions: Vec<String>,
     pub summary: String,
-    /// `GITHUB_*`, `RUNNER_*` and `CI` for every step.
+    /// The host's allow-listed variables, then `GITHUB_*`, `RUNNER_*` and `CI`, for every step.
     pub base_env: Vec<(String, String)>,
     /// Process groups steps left running (`./server &`); killed when the job ends.
     pub background_groups: Vec<i32>,
@@ -356,6 +356,7 @@ impl StepRunner<'_> {
             args,
             working_dir: working_dir.to_path_buf(),
             env,
+            confinement: self.setup.isolation.confinement.clone(),
             // The job's own timeout cancels the step through `cancel`.
             timeout: script.timeout,
             kill_grace: KILL_GRACE,

@@ -4,6 +4,7 @@
 mod corpus;
 mod crash;
 mod harness;
+mod isolation;
 mod lint;
 mod run;
 mod run_control;
