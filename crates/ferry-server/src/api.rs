@@ -7,6 +7,7 @@ pub(crate) mod artifacts;
 pub(crate) mod cache;
 pub(crate) mod projects;
 pub(crate) mod runner;
+pub(crate) mod runners;
 pub(crate) mod runs;
 pub(crate) mod secrets;
 pub(crate) mod tokens;

@@ -9,8 +9,7 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{ErrorBody, artifacts, cache, projects, runner, runs, secrets, tokens};
-use crate::auth::Viewer;
+use crate::api::{ErrorBody, artifacts, cache, projects, runner, runners, runs, secrets, tokens};
 use crate::{hooks, metrics, probes};
 
 #[derive(OpenApi)]
@@ -42,6 +41,8 @@ use crate::{hooks, metrics, probes};
         runs::rerun,
         runs::logs,
         runner::register,
+        runners::list,
+        runners::revoke,
         runner::claim,
         runner::events,
         runner::heartbeat,
@@ -91,6 +92,6 @@ impl Modify for BearerScheme {
         (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
     ),
 )]
-pub(crate) async fn get(_: Viewer) -> Json<Document> {
+pub(crate) async fn get() -> Json<Document> {
     Json(ApiDoc::openapi())
 }

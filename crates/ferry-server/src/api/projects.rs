@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::{ApiError, Body, ErrorBody, Path, check_name};
-use crate::auth::{Developer, Viewer};
+use crate::auth::Caller;
 use crate::{AppState, now_ms};
 
 /// A project to create.
@@ -69,7 +69,6 @@ impl From<Project> for ProjectView {
     ),
 )]
 pub(crate) async fn create(
-    _: Developer,
     State(state): State<AppState>,
     Body(body): Body<NewProjectBody>,
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
@@ -87,7 +86,7 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(project.into())))
 }
 
-/// `GET /api/v1/projects`, by name.
+/// `GET /api/v1/projects`, by name: the projects the token reaches.
 #[utoipa::path(
     get,
     path = "/api/v1/projects",
@@ -99,9 +98,13 @@ pub(crate) async fn create(
         crate::api::Refusals,
     ),
 )]
-pub(crate) async fn list(_: Viewer, State(state): State<AppState>) -> Result<Json<Vec<ProjectView>>, ApiError> {
+pub(crate) async fn list(
+    Caller(token): Caller,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ProjectView>>, ApiError> {
     let projects = state.store.projects().list().await?;
-    Ok(Json(projects.into_iter().map(ProjectView::from).collect()))
+    let visible = projects.into_iter().filter(|project| token.scope.allows(project.id));
+    Ok(Json(visible.map(ProjectView::from).collect()))
 }
 
 /// `GET /api/v1/projects/{name}`.
@@ -121,7 +124,6 @@ pub(crate) async fn list(_: Viewer, State(state): State<AppState>) -> Result<Jso
     ),
 )]
 pub(crate) async fn get(
-    _: Viewer,
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<ProjectView>, ApiError> {

@@ -15,12 +15,12 @@ use ferry_proto::runner::{
     ClaimRequest, EVENT_BATCH_TYPE, EventBatch, EventBatchHead, JobAssignment, JobCompletion, JobControl,
     RegisteredRunner, RunnerRegistration, StepEvent,
 };
-use ferry_store::{Job, NewRunner, Status, StoreError};
+use ferry_store::{Job, NewRunner, ProjectScope, Status, StoreError};
 use serde_json::{Map, Value};
 use tracing::{info, warn};
 
 use crate::api::{ApiError, Body, ErrorBody, Path, check_name};
-use crate::auth::{Admin, RunnerCaller, generate_runner_token};
+use crate::auth::{RunnerCaller, generate_runner_token};
 use crate::log_feed::LiveChunk;
 use crate::pipeline::advance;
 use crate::{AppState, now_ms};
@@ -28,7 +28,8 @@ use crate::{AppState, now_ms};
 /// The longest a claim waits for a job.
 const MAX_WAIT_MS: u64 = 30_000;
 
-/// `POST /api/v1/runners`: registers a runner (again, under the same name, after a restart).
+/// `POST /api/v1/runners`: registers a runner (again, under the same name, after a restart),
+/// for every project or those `projects` names.
 #[utoipa::path(
     post,
     path = "/api/v1/runners",
@@ -38,19 +39,19 @@ const MAX_WAIT_MS: u64 = 30_000;
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The runner and its token (shown once)", body = RegisteredRunner),
-        (status = 400, description = "A name that is not allowed", body = ErrorBody),
+        (status = 400, description = "A name that is not allowed, or an unknown project", body = ErrorBody),
         crate::api::Refusals,
         crate::api::BelowAdmin,
         crate::api::BodyRefusals,
     ),
 )]
 pub(crate) async fn register(
-    _: Admin,
     State(state): State<AppState>,
     Body(body): Body<RunnerRegistration>,
 ) -> Result<(StatusCode, Json<RegisteredRunner>), ApiError> {
     check_name("runner", &body.name)?;
-    let (runner, token) = register_runner(&state, &body.name, &body.labels).await?;
+    let scope = crate::api::tokens::scope_of(&state, body.projects.as_deref()).await?;
+    let (runner, token) = register_runner(&state, &body.name, &body.labels, &scope).await?;
     Ok((StatusCode::CREATED, Json(RegisteredRunner { id: runner.id, name: runner.name, token })))
 }
 
@@ -60,9 +61,10 @@ async fn register_runner(
     state: &AppState,
     name: &str,
     labels: &[String],
+    scope: &ProjectScope,
 ) -> Result<(ferry_store::Runner, String), StoreError> {
     let token = generate_runner_token();
-    let new_runner = NewRunner { name, labels, token_prefix: &token.prefix, token_hash: &token.hash };
+    let new_runner = NewRunner { name, labels, token_prefix: &token.prefix, token_hash: &token.hash, scope };
     let runner = state.store.runners().register_or_replace(&new_runner, now_ms()).await?;
     // Whatever the runner held before it registered again, it no longer runs.
     for job in state.store.jobs().in_progress_on(runner.id).await? {
@@ -78,7 +80,7 @@ pub(crate) async fn register_local(
     name: &str,
     labels: &[String],
 ) -> Result<(i64, String), StoreError> {
-    register_runner(state, name, labels).await.map(|(runner, token)| (runner.id, token))
+    register_runner(state, name, labels, &ProjectScope::All).await.map(|(runner, token)| (runner.id, token))
 }
 
 /// Fails a job its runner lost and moves its run on.

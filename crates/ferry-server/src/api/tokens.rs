@@ -1,14 +1,15 @@
-//! `/api/v1/tokens`: admins create (the plaintext is answered once), list and revoke tokens.
+//! `/api/v1/tokens`: admins create (the plaintext is answered once), list and revoke tokens;
+//! and how a scope is written on the wire (`projects`: names, or `null` for all projects).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use ferry_store::{ApiToken, NewApiToken, Role};
+use ferry_store::{ApiToken, NewApiToken, Project, ProjectScope, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::{ApiError, Body, ErrorBody, Path};
-use crate::auth::{self, Admin};
+use crate::auth;
 use crate::{AppState, now_ms};
 
 /// A token to create.
@@ -18,6 +19,9 @@ pub(crate) struct NewTokenBody {
     name: String,
     /// `viewer` (reads), `developer` (projects, secrets, variables) or `admin` (tokens).
     role: String,
+    /// The projects it may see and act on, by name; left out or `null`: every project.
+    #[serde(default)]
+    projects: Option<Vec<String>>,
 }
 
 /// A token as the API shows it: never its secret or hash.
@@ -27,6 +31,8 @@ pub(crate) struct TokenView {
     name: String,
     /// `viewer`, `developer` or `admin`.
     role: &'static str,
+    /// The projects it may see and act on, by name; `null`: every project.
+    projects: Option<Vec<String>>,
     /// The token's public part, `ferry_<prefix>_…`, to tell tokens apart.
     prefix: String,
     /// Milliseconds since the Unix epoch.
@@ -35,16 +41,49 @@ pub(crate) struct TokenView {
     revoked_at: Option<i64>,
 }
 
-impl From<ApiToken> for TokenView {
-    fn from(token: ApiToken) -> TokenView {
+impl TokenView {
+    fn new(token: ApiToken, projects: &[Project]) -> TokenView {
         TokenView {
             id: token.id,
             name: token.name,
             role: token.role.as_str(),
+            projects: scope_names(&token.scope, projects),
             prefix: token.prefix,
             created_at: token.created_at,
             revoked_at: token.revoked_at,
         }
+    }
+}
+
+/// The scope `names` asks for (`None`: all projects), or 400 naming the projects that do not
+/// exist.
+pub(crate) async fn scope_of(state: &AppState, names: Option<&[String]>) -> Result<ProjectScope, ApiError> {
+    let Some(names) = names else { return Ok(ProjectScope::All) };
+    let projects = state.store.projects().list().await?;
+    let mut ids = Vec::with_capacity(names.len());
+    let mut unknown = Vec::new();
+    for name in names {
+        match projects.iter().find(|project| project.name == *name) {
+            Some(project) => ids.push(project.id),
+            None => unknown.push(format!("{name:?}")),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "no project {} (`projects` names existing projects; leave it out for all projects)",
+            unknown.join(", ")
+        )));
+    }
+    Ok(ProjectScope::Projects(ids))
+}
+
+/// How a scope is shown: the names of its projects, or `None` for all projects.
+pub(crate) fn scope_names(scope: &ProjectScope, projects: &[Project]) -> Option<Vec<String>> {
+    match scope {
+        ProjectScope::All => None,
+        ProjectScope::Projects(ids) => Some(
+            projects.iter().filter(|project| ids.contains(&project.id)).map(|project| project.name.clone()).collect(),
+        ),
     }
 }
 
@@ -57,7 +96,7 @@ pub(crate) struct CreatedToken {
     token: String,
 }
 
-/// `POST /api/v1/tokens {name, role}`.
+/// `POST /api/v1/tokens {name, role, projects?}`.
 #[utoipa::path(
     post,
     path = "/api/v1/tokens",
@@ -67,14 +106,13 @@ pub(crate) struct CreatedToken {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The token was created; its plaintext is answered this once", body = CreatedToken),
-        (status = 400, description = "An unknown role, no name, or a body that is not JSON", body = ErrorBody),
+        (status = 400, description = "An unknown role or project, no name, or a body that is not JSON", body = ErrorBody),
         crate::api::Refusals,
         crate::api::BelowAdmin,
         crate::api::BodyRefusals,
     ),
 )]
 pub(crate) async fn create(
-    _: Admin,
     State(state): State<AppState>,
     Body(body): Body<NewTokenBody>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
@@ -87,13 +125,12 @@ pub(crate) async fn create(
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_request("a token needs a name"));
     }
+    let scope = scope_of(&state, body.projects.as_deref()).await?;
     let new_token = auth::generate();
-    let token = state
-        .store
-        .tokens()
-        .create(&NewApiToken { prefix: &new_token.prefix, hash: &new_token.hash, name: &body.name, role }, now_ms())
-        .await?;
-    Ok((StatusCode::CREATED, Json(CreatedToken { view: token.into(), token: new_token.plaintext })))
+    let new = NewApiToken { prefix: &new_token.prefix, hash: &new_token.hash, name: &body.name, role, scope: &scope };
+    let token = state.store.tokens().create(&new, now_ms()).await?;
+    let projects = state.store.projects().list().await?;
+    Ok((StatusCode::CREATED, Json(CreatedToken { view: TokenView::new(token, &projects), token: new_token.plaintext })))
 }
 
 /// `GET /api/v1/tokens`: every token, revoked ones included, without secrets.
@@ -109,12 +146,13 @@ pub(crate) async fn create(
         crate::api::BelowAdmin,
     ),
 )]
-pub(crate) async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
     let tokens = state.store.tokens().list().await?;
-    Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
+    let projects = state.store.projects().list().await?;
+    Ok(Json(tokens.into_iter().map(|token| TokenView::new(token, &projects)).collect()))
 }
 
-/// `DELETE /api/v1/tokens/{id}`: revokes; the token stops working at once.
+/// `DELETE /api/v1/tokens/{id}`: revokes; the token and its web UI sessions stop working at once.
 #[utoipa::path(
     delete,
     path = "/api/v1/tokens/{id}",
@@ -132,11 +170,7 @@ pub(crate) async fn list(_: Admin, State(state): State<AppState>) -> Result<Json
         (status = 404, description = "No such token", body = ErrorBody),
     ),
 )]
-pub(crate) async fn revoke(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-) -> Result<StatusCode, ApiError> {
+pub(crate) async fn revoke(State(state): State<AppState>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
     state.store.tokens().revoke(id, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

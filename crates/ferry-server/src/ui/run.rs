@@ -33,6 +33,9 @@ pub(super) async fn page(
     Query(query): Query<RunPageQuery>,
 ) -> Result<Markup, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("run", &id))?;
+    if !session.sees(state.store.runs().get(id).await?.project_id) {
+        return Err(ApiError::not_found("run", id));
+    }
     let detail = run_detail(&state, id).await?;
     let artifacts = artifacts_of(&state, id).await?;
     let now = now_ms();

@@ -1,6 +1,7 @@
 //! End-to-end tests of the server: each test starts the real server in this process on
 //! 127.0.0.1:0 with a temporary data directory (SQLite in it) and talks HTTP/1.1 to it.
 
+mod access;
 mod artifacts;
 mod auth;
 mod corpus;
@@ -148,14 +149,26 @@ impl TestServer {
 
     /// Creates a token with `role` as the admin and returns its plaintext.
     pub fn token(&self, role: &str) -> String {
-        let res = self.call(
-            "POST",
-            "/api/v1/tokens",
-            Some(&self.admin),
-            Some(&serde_json::json!({"name": role, "role": role})),
-        );
+        self.scoped_token(role, None)
+    }
+
+    /// Creates a token with `role` for `projects` (`None`: every project) as the admin and
+    /// returns its plaintext.
+    pub fn scoped_token(&self, role: &str, projects: Option<&[&str]>) -> String {
+        let body = serde_json::json!({"name": role, "role": role, "projects": projects});
+        let res = self.call("POST", "/api/v1/tokens", Some(&self.admin), Some(&body));
         assert_eq!(res.status, 201, "{}", res.body);
         res.json()["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Logs in through the form with `token`; returns the `Cookie` header value that carries
+    /// the session.
+    pub fn login(&self, token: &str) -> String {
+        let form = [("Content-Type", "application/x-www-form-urlencoded")];
+        let res = self.request("POST", "/login", &form, format!("token={token}").as_bytes());
+        assert_eq!(res.status, 303, "{}", res.body);
+        let cookie = res.header("set-cookie").expect("a session cookie");
+        cookie.split(';').next().expect("a name=value").to_owned()
     }
 }
 
@@ -176,7 +189,17 @@ pub struct ProtocolRunner<'a> {
 
 impl<'a> ProtocolRunner<'a> {
     pub fn register(server: &'a TestServer, name: &str, labels: &[&str]) -> ProtocolRunner<'a> {
-        let body = json!({"name": name, "labels": labels});
+        ProtocolRunner::register_for(server, name, labels, None)
+    }
+
+    /// Registers a runner that claims only the jobs of `projects` (`None`: every project).
+    pub fn register_for(
+        server: &'a TestServer,
+        name: &str,
+        labels: &[&str],
+        projects: Option<&[&str]>,
+    ) -> ProtocolRunner<'a> {
+        let body = json!({"name": name, "labels": labels, "projects": projects});
         let res = server.call("POST", "/api/v1/runners", Some(&server.admin), Some(&body));
         assert_eq!(res.status, 201, "{}", res.body);
         let token = res.json()["token"].as_str().expect("a token").to_owned();
@@ -187,6 +210,11 @@ impl<'a> ProtocolRunner<'a> {
     /// A runner registered some other way, with its token.
     pub fn with_token(server: &'a TestServer, token: &str) -> ProtocolRunner<'a> {
         ProtocolRunner { server, token: token.to_owned() }
+    }
+
+    /// The runner's token.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     pub fn claim(&self, wait_ms: u64) -> Option<Value> {
