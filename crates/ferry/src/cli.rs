@@ -1,6 +1,6 @@
 //! Command-line arguments. The flags of `ferry run` and `ferry lint` are a fixed contract:
-//! other tools drive them. The client commands (`runner`, `project`, `secret`, `var`,
-//! `trigger`, `logs`, `runs`, `cancel`, `rerun`) share [`ConnectArgs`].
+//! other tools drive them. The client commands (`runner`, `runners`, `project`, `secret`,
+//! `var`, `trigger`, `logs`, `runs`, `cancel`, `rerun`) share [`ConnectArgs`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,12 +70,26 @@ pub enum Command {
     /// used as it is. Logs to standard error; stops on Ctrl-C or SIGTERM, cancelling the jobs
     /// it runs.
     ///
+    /// With --project (repeatable), it registers for those projects only: it never claims
+    /// another project's jobs nor sees their secrets. `ferry runner revoke` revokes a runner's
+    /// token instead of running one.
+    ///
     /// Examples:
     ///   ferry runner --token "$(cat ferry-data/admin.token)"
     ///   ferry runner --server http://ci.internal:8080 --labels gpu,cuda --slots 2
     ///   FERRY_TOKEN=ferryr_… ferry runner --work-dir /var/lib/ferry-runner
-    #[command(verbatim_doc_comment)]
+    ///   ferry runner --project web --project api
+    ///   ferry runner revoke build-3
+    #[command(verbatim_doc_comment, args_conflicts_with_subcommands = true)]
     Runner(RunnerArgs),
+    /// List the runners registered with a server: labels, projects, when last seen, the jobs
+    /// they run (an admin token for all projects).
+    ///
+    /// Examples:
+    ///   ferry runners
+    ///   ferry runners --json
+    #[command(verbatim_doc_comment)]
+    Runners(RunnersArgs),
     /// Manage a server's projects.
     ///
     /// Examples:
@@ -247,8 +261,13 @@ pub struct ConnectArgs {
 
 #[derive(Debug, Args)]
 pub struct RunnerArgs {
+    #[command(subcommand)]
+    pub command: Option<RunnerCommand>,
     #[command(flatten)]
     pub connect: ConnectArgs,
+    /// Claim only this project's jobs (repeatable) [default: every project's]
+    #[arg(long = "project", value_name = "PROJECT")]
+    pub projects: Vec<String>,
     /// Labels besides `self-hosted`, `linux` and the architecture, comma-separated
     #[arg(long, value_delimiter = ',', value_name = "LABELS")]
     pub labels: Vec<String>,
@@ -265,6 +284,33 @@ pub struct RunnerArgs {
     /// comma-separated (never a FERRY_* one: the runner's token stays the runner's)
     #[arg(long, env = "FERRY_RUNNER_PASS_ENV", value_delimiter = ',', value_name = "NAMES")]
     pub pass_env: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunnerCommand {
+    /// Revoke a runner's token: it stops working at once, and the jobs the runner runs fail
+    /// as "runner lost". Registering the runner again (with an admin token) gives it a new one.
+    Revoke(RunnerRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunnerRevokeArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The runner's id or name (as `ferry runners` lists them)
+    pub runner: String,
+    /// Print the revoked runner as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunnersArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Print the runners as JSON, as `GET /api/v1/runners` answers.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,9 +1,10 @@
-//! The client commands: `ferry project`, `secret`, `var`, `trigger`, `logs`, `runs`, `cancel`
-//! and `rerun` talk to a Ferry server through `ferry-client`. Here: where the server and the
-//! token come from, and the short commands; `trigger`, `logs` and the run commands (`runs`)
-//! have modules of their own.
+//! The client commands: `ferry project`, `secret`, `var`, `trigger`, `logs`, `runs`, `cancel`,
+//! `rerun`, `runners` and `runner revoke` talk to a Ferry server through `ferry-client`. Here:
+//! where the server and the token come from, and the short commands; `trigger`, `logs`, the
+//! run commands (`runs`) and the runner commands (`runners`) have modules of their own.
 
 mod logs;
+mod runners;
 mod runs;
 mod trigger;
 
@@ -20,6 +21,7 @@ use crate::cli::{ConnectArgs, ProjectAddArgs, ProjectCommand, SecretCommand, Var
 use crate::render::{BOLD, GREEN};
 
 pub use logs::main as logs;
+pub use runners::{list as runners, revoke as revoke_runner};
 pub use runs::{cancel, list as runs, rerun};
 pub use trigger::main as trigger;
 

@@ -9,5 +9,6 @@ mod lint;
 mod run;
 mod run_control;
 mod runner;
+mod runners;
 mod runs;
 mod server;
