@@ -55,10 +55,15 @@ impl TokenView {
     }
 }
 
-/// The scope `names` asks for (`None`: all projects), or 400 naming the projects that do not
-/// exist.
+/// The scope `names` asks for (`None`: all projects), or 400 for an empty list or naming the
+/// projects that do not exist.
 pub(crate) async fn scope_of(state: &AppState, names: Option<&[String]>) -> Result<ProjectScope, ApiError> {
     let Some(names) = names else { return Ok(ProjectScope::All) };
+    if names.is_empty() {
+        return Err(ApiError::bad_request(
+            "`projects` is empty, which would reach nothing: name at least one project, or leave it out for all",
+        ));
+    }
     let projects = state.store.projects().list().await?;
     let mut ids = Vec::with_capacity(names.len());
     let mut unknown = Vec::new();
