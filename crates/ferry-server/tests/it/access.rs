@@ -217,6 +217,27 @@ fn a_runner_for_some_projects_never_claims_another_projects_job_or_gets_its_secr
     let api_job = ProtocolRunner::register(&server, "any-1", &["linux"]).claim(5_000).expect("api's job");
     assert_eq!(api_job["run_id"].as_i64(), Some(api_run), "an unscoped runner takes it");
 
+    // Every runner route that names a job answers 409 to a runner that does not hold it.
+    let api_job_id = api_job["job_id"].as_i64().expect("a job id");
+    let framed = crate::event_batch(1, json!([{"type": "step_started", "step_idx": 0, "name": "x", "at": 1}]));
+    let headers = [
+        ("Authorization", &*format!("Bearer {}", web_runner.token())),
+        ("Content-Type", ferry_proto::runner::EVENT_BATCH_TYPE),
+    ];
+    let res = server.request("POST", &format!("/api/v1/runner/jobs/{api_job_id}/events"), &headers, &framed);
+    assert_eq!(res.status, 409, "events: {}", res.body);
+    for (path, body) in [
+        ("heartbeat", json!({})),
+        ("complete", json!({"conclusion": "success", "outputs": {}})),
+        ("cache/lookup", json!({"key": "k", "restore_keys": []})),
+        ("artifacts", json!({"name": "dist", "files": []})),
+    ] {
+        let res = web_runner.call(&format!("/api/v1/runner/jobs/{api_job_id}/{path}"), &body);
+        assert_eq!(res.status, 409, "{path}: {}", res.body);
+    }
+    let res = web_runner.request("GET", &format!("/api/v1/runner/jobs/{api_job_id}/artifacts"), b"");
+    assert_eq!(res.status, 409, "listing artifacts: {}", res.body);
+
     let listed = listed_runner(&server, "web-1");
     assert_eq!(listed["projects"], json!(["web"]));
     assert_eq!(listed_runner(&server, "any-1")["projects"], Value::Null, "every project");
