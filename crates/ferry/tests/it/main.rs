@@ -2,6 +2,7 @@
 //! by the real binary, checked through its exit code, output and `--report` JSON.
 
 mod crash;
+mod github_context;
 mod harness;
 mod isolation;
 mod lint;
