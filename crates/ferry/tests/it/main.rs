@@ -3,6 +3,7 @@
 
 mod corpus;
 mod crash;
+mod github_context;
 mod harness;
 mod isolation;
 mod lint;
