@@ -233,3 +233,28 @@ jobs:
         assert!(gone, "process {pid} of the step outlived the server by {PATIENCE:?}");
     }
 }
+
+#[test]
+fn issue_13_ferry_run_steps_get_the_basics_and_the_variables_passed_by_name_only() {
+    let repo =
+        Repo::with_workflow("on: push\njobs:\n  show:\n    runs-on: ubuntu-latest\n    steps:\n      - run: env\n");
+    let output = ferry()
+        .arg("run")
+        .arg(repo.path())
+        .args(["--pass-env", "EXTRA_VISIBLE"])
+        .env("EXTRA_VISIBLE", "passed")
+        .env("EXTRA_HIDDEN", "kept out")
+        .env("FERRY_TOKEN", "ferryr_abc_secret")
+        .output()
+        .expect("ferry runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let env: Vec<&str> = stdout.lines().filter_map(|line| line.strip_prefix("show | ")).collect();
+    assert!(env.contains(&"EXTRA_VISIBLE=passed"), "{stdout}");
+    assert!(env.iter().any(|line| line.starts_with("PATH=")), "{stdout}");
+    assert!(!stdout.contains("EXTRA_HIDDEN") && !stdout.contains("FERRY_TOKEN"), "{stdout}");
+
+    let refused = ferry().arg("run").arg(repo.path()).args(["--pass-env", "FERRY_TOKEN"]).output().expect("ferry runs");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("FERRY_* variables are Ferry's own"), "{stderr}");
+}
