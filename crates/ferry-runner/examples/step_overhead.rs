@@ -56,6 +56,18 @@ fn main() -> std::io::Result<()> {
     std::fs::create_dir_all(data.join("runner"))?;
     let confinement =
         ferry_runner::isolation::Confinement::new(&data, &[data.join("runner")]).map_err(std::io::Error::other)?;
+    // What confining adds, without the process: a fresh thread that reads the rules and
+    // restricts itself.
+    let restrict = {
+        let start = Instant::now();
+        for _ in 0..n_steps {
+            let confinement = confinement.clone();
+            std::thread::spawn(move || confinement.restrict_current_thread())
+                .join()
+                .map_err(|_| std::io::Error::other("the confining thread panicked"))??;
+        }
+        start.elapsed()
+    };
     let confined_spec = ProcessSpec { confinement: Some(std::sync::Arc::new(confinement)), ..spec.clone() };
     let confined = time_steps(&confined_spec)?;
     // The measurements are this program's output, not log events.
@@ -73,6 +85,7 @@ fn main() -> std::io::Result<()> {
         confined / n_steps,
         confined.as_secs_f64() / plain.as_secs_f64()
     )?;
+    writeln!(out, "confining alone (thread, rules, Landlock): {:?}/step", restrict / n_steps)?;
 
     let line = "2026-11-22T04:25:00Z compiling ferry-runner v0.1.0 (/work/ferry/crates/ferry-runner) ok\n";
     let text = line.repeat(50_000_000 / line.len());

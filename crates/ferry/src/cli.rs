@@ -197,6 +197,10 @@ pub struct RunArgs {
     /// How many jobs may run at once [default: the number of cores].
     #[arg(long, value_name = "N")]
     pub parallel: Option<usize>,
+    /// Host variables steps get besides PATH, HOME, LANG and the other basics, by name,
+    /// comma-separated (never a FERRY_* one).
+    #[arg(long, env = "FERRY_RUN_PASS_ENV", value_delimiter = ',', value_name = "NAMES")]
+    pub pass_env: Vec<String>,
 }
 
 #[derive(Debug, Args)]
