@@ -6,10 +6,10 @@
 //! | `POST /hooks/{forge}/{project}` | the forge (signed with the project's webhook secret) |
 //! | `GET /api/v1/openapi.json` | viewer |
 //! | `GET /api/v1/projects`, `GET /api/v1/projects/{name}`, `GET …/secrets`, `GET …/vars`, `GET …/vars/{key}` | viewer |
-//! | `POST /api/v1/projects`, `PUT`/`DELETE …/secrets/{key}`, `PUT`/`DELETE …/vars/{key}` | developer |
+//! | `POST /api/v1/projects`, `PATCH /api/v1/projects/{name}`, `PUT`/`DELETE …/secrets/{key}`, `PUT`/`DELETE …/vars/{key}` | developer |
 //! | `GET`/`POST /api/v1/tokens`, `DELETE /api/v1/tokens/{id}`, `POST /api/v1/runners` | admin |
 //! | `GET …/runs`, `GET /api/v1/runs/{id}`, `GET /api/v1/runs/{id}/logs`, `GET /api/v1/runs/{id}/artifacts[/{name}]` | viewer |
-//! | `POST …/trigger`, `POST /api/v1/runs/{id}/cancel`, `POST /api/v1/runs/{id}/rerun` | developer |
+//! | `POST …/trigger`, `POST /api/v1/runs/{id}/cancel`, `POST /api/v1/runs/{id}/rerun`, `POST /api/v1/runs/{id}/approve` | developer |
 //! | `POST /api/v1/runner/claim`, `POST /api/v1/runner/jobs/{id}/{events,heartbeat,complete}`, `GET`/`POST …/jobs/{id}/artifacts`, `POST …/jobs/{id}/cache[/lookup]`, `PUT`/`GET /api/v1/runner/blobs/{sha256}`, `POST /api/v1/runner/blobs/missing` | a runner (its `ferryr_…` token) |
 //!
 //! The web UI's pages (`/`, `/login`, `/ui/…`) are merged from `ui::router`; see `ui.rs`.
@@ -22,7 +22,7 @@ use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::routing::{MethodFilter, MethodRouter, on};
 
-use crate::api::{ApiError, artifacts, cache, projects, runner, runs, secrets, tokens};
+use crate::api::{ApiError, approvals, artifacts, cache, projects, runner, runs, secrets, tokens};
 use crate::{AppState, hooks, metrics, openapi, probes};
 
 /// One row of the route table: a method, a path and the handler that answers it.
@@ -51,6 +51,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/projects", projects::list),
         route(Method::POST, "/api/v1/projects", projects::create),
         route(Method::GET, "/api/v1/projects/{name}", projects::get),
+        route(Method::PATCH, "/api/v1/projects/{name}", approvals::update_project),
         route(Method::GET, "/api/v1/projects/{name}/secrets", secrets::list_secrets),
         route(Method::PUT, "/api/v1/projects/{name}/secrets/{key}", secrets::put_secret),
         route(Method::DELETE, "/api/v1/projects/{name}/secrets/{key}", secrets::delete_secret),
@@ -59,6 +60,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/runs/{id}", runs::get),
         route(Method::POST, "/api/v1/runs/{id}/cancel", runs::cancel),
         route(Method::POST, "/api/v1/runs/{id}/rerun", runs::rerun),
+        route(Method::POST, "/api/v1/runs/{id}/approve", approvals::approve),
         route(Method::GET, "/api/v1/runs/{id}/logs", runs::logs),
         route(Method::POST, "/api/v1/runners", runner::register),
         route(Method::POST, "/api/v1/runner/claim", runner::claim),
