@@ -141,12 +141,15 @@ pub(crate) async fn receive(
             "the project's webhook secret cannot be read; see the server's log",
         )
     })?;
-    let hook_headers = HookHeaders(&headers);
-    let check = BodyCheck::start(forge, &hook_headers, &secret).map_err(refused)?;
+    if secret.is_empty() {
+        return Err(refused(HookError::NoSecret));
+    }
     let content_length = headers.get(CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
     if let Some(len) = content_length {
         ferry_hooks::check_size(len).map_err(refused)?;
     }
+    let hook_headers = HookHeaders(&headers);
+    let check = BodyCheck::start(forge, &hook_headers, &secret).map_err(refused)?;
     let (body, _room) = match read_body(&state, body, content_length, check).await {
         Ok(read) => read,
         Err(ReadError::Hook(error)) => return Err(refused(error)),

@@ -4,6 +4,7 @@
 mod artifacts;
 mod auth;
 mod forge_status;
+mod forks;
 mod hooks;
 mod openapi;
 mod pipeline;
