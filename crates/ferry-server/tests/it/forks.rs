@@ -18,7 +18,12 @@ fn server_with_secret(repo: &TestRepo, require_approval: bool) -> TestServer {
     let res = server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body));
     assert_eq!(res.status, 201, "{}", res.body);
     assert_eq!(res.json()["require_approval"], require_approval);
-    let res = server.call("PUT", "/api/v1/projects/web/secrets/TOKEN", Some(&server.admin), Some(&json!({"value": "s3cret"})));
+    let res = server.call(
+        "PUT",
+        "/api/v1/projects/web/secrets/TOKEN",
+        Some(&server.admin),
+        Some(&json!({"value": "s3cret"})),
+    );
     assert!(matches!(res.status, 200 | 201 | 204), "{}", res.body);
     server
 }
@@ -71,7 +76,12 @@ fn issue_13_a_fork_s_pull_request_job_gets_no_secrets_while_a_push_and_a_same_re
     let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
     let cases: [(&str, &str, Vec<u8>, Value); 3] = [
         ("a push", "push", push(&repo.head()), json!({"TOKEN": "s3cret"})),
-        ("a pull request within the repository", "pull_request", pull_request(&repo.head(), 1, "bob"), json!({"TOKEN": "s3cret"})),
+        (
+            "a pull request within the repository",
+            "pull_request",
+            pull_request(&repo.head(), 1, "bob"),
+            json!({"TOKEN": "s3cret"}),
+        ),
         ("a pull request from a fork", "pull_request", pull_request(&repo.head(), 2, "eve"), json!({})),
     ];
     for (what, event, body, secrets) in cases {
@@ -117,7 +127,8 @@ fn issue_13_a_fork_s_run_waits_for_a_developer_s_approval_and_then_runs_without_
     assert_eq!(server.call("POST", &approve, Some(&viewer), None).status, 403);
     assert_eq!(server.call("POST", &approve, None, None).status, 401);
     // The pull request's author, even as a developer, cannot approve their own run.
-    let res = server.call("POST", "/api/v1/tokens", Some(&server.admin), Some(&json!({"name": "eve", "role": "developer"})));
+    let res =
+        server.call("POST", "/api/v1/tokens", Some(&server.admin), Some(&json!({"name": "eve", "role": "developer"})));
     let eve = res.json()["token"].as_str().expect("a token").to_owned();
     let res = server.call("POST", &approve, Some(&eve), None);
     assert_eq!(res.status, 403, "{}", res.body);

@@ -394,7 +394,10 @@ fn issue_13_parallel_large_bodies_with_bad_signatures_keep_memory_bounded() {
         threads.into_iter().map(|thread| thread.join().expect("a client thread")).collect()
     });
     let grown = peak_rss().saturating_sub(before);
-    eprintln!("peak RSS grew by {} MiB for 40 parallel 26 MB bad-signature webhooks; answers: {answers:?}", grown >> 20);
+    eprintln!(
+        "peak RSS grew by {} MiB for 40 parallel 26 MB bad-signature webhooks; answers: {answers:?}",
+        grown >> 20
+    );
     for answer in answers.iter().flatten() {
         assert!(matches!(answer, 401 | 503), "{answers:?}");
     }
@@ -410,7 +413,8 @@ fn issue_13_a_webhook_secret_kept_in_plain_text_is_sealed_at_start_and_still_ver
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         rt.block_on(async {
             let store = ferry_store::Store::open(db.url()).await.expect("the store");
-            let old = ferry_store::NewProject { name: "web", repo: "/srv/web.git", branch: "main", webhook_secret: SECRET };
+            let old =
+                ferry_store::NewProject { name: "web", repo: "/srv/web.git", branch: "main", webhook_secret: SECRET };
             let project = store.projects().create(&old, 0).await.expect("a project written in plain text");
             store.close().await;
             project.id
@@ -425,7 +429,8 @@ fn issue_13_a_webhook_secret_kept_in_plain_text_is_sealed_at_start_and_still_ver
     // A project created now is sealed at once.
     let body = json!({"name": "new", "repo": "/srv/new.git", "webhook_secret": "new-s3cret"});
     assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
-    let stored = server.with_store(async |store| store.projects().by_name("new").await.expect("read").expect("new").webhook_secret);
+    let stored = server
+        .with_store(async |store| store.projects().by_name("new").await.expect("read").expect("new").webhook_secret);
     assert!(stored.starts_with("sealed1:") && !stored.contains("new-s3cret"), "{stored}");
     assert_eq!(github(&server, "new", "ping", ping, "new-s3cret").status, 200);
 }
