@@ -30,7 +30,7 @@ fn server_with_secret(repo: &TestRepo, require_approval: bool) -> TestServer {
 
 /// A GitHub `pull_request` body for the commit `sha`, from the repository with id `head_repo`
 /// into the one with id 1, opened by `author`.
-fn pull_request(sha: &str, head_repo: u64, author: &str) -> Vec<u8> {
+pub(crate) fn pull_request(sha: &str, head_repo: u64, author: &str) -> Vec<u8> {
     json!({
         "action": "opened", "number": 7,
         "pull_request": {
