@@ -5,7 +5,6 @@ use serde_json::{Map, Value};
 
 /// A webhook's event, read from any forge.
 #[derive(Debug, Clone, PartialEq)]
-#[expect(clippy::large_enum_variant, reason = "one event per request; boxing would only burden matching")]
 pub enum HookEvent {
     /// Commits pushed to a branch or a tag, including creating and deleting it. GitLab's
     /// `Tag Push Hook` is one too: it is the same git event, which GitHub sends as `push` and

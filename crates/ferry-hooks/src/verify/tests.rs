@@ -156,9 +156,12 @@ fn a_body_checked_in_pieces_verifies_as_the_whole_and_is_refused_past_the_limit(
     assert_eq!(check.update(b"x"), Err(HookError::TooLarge { limit: crate::MAX_BODY }));
 }
 
+/// A forge, the headers it sent and the delivery id they carry.
+type DeliveryCase = (Forge, &'static [(&'static str, &'static str)], Option<&'static str>);
+
 #[test]
 fn delivery_ids_come_from_each_forges_header() {
-    let table: &[(Forge, &[(&str, &str)], Option<&str>)] = &[
+    let table: &[DeliveryCase] = &[
         (
             Forge::GitHub,
             &[("x-github-delivery", " 72d3162e-cc78-11e3-81ab-4c9367dc0958 ")],
