@@ -183,3 +183,28 @@ fn require_approval_is_changed_by_a_developer_and_shown() {
     let res = server.call("PATCH", "/api/v1/projects/web", Some(&developer), Some(&json!({"require_aproval": true})));
     assert_eq!(res.status, 422, "a misspelt setting is refused: {}", res.body);
 }
+
+#[test]
+fn issue_13_a_run_waiting_for_approval_still_waits_after_a_restart() {
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
+    let db = ferry_testkit::TestDb::sqlite();
+    let first = TestServer::start_on(Some(db.url().to_owned()));
+    let body = json!({"name": "web", "repo": repo.path().display().to_string(), "webhook_secret": SECRET,
+        "require_approval": true});
+    assert_eq!(first.call("POST", "/api/v1/projects", Some(&first.admin), Some(&body)).status, 201);
+    let id = queued_run(&first, "pull_request", &pull_request(&repo.head(), 2, "eve"));
+    let admin = first.admin.clone();
+    drop(first);
+    // The next server resumes every unfinished run on start; a waiting one plans nothing.
+    let mut server = TestServer::start_on(Some(db.url().to_owned()));
+    server.admin = admin;
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    let developer = server.token("developer");
+    // Resuming happens in the background: approve only once a resumed run could have started.
+    assert_eq!(runner.claim(1_000), None, "still waiting after the restart");
+    assert_eq!(run_status(&server, id)["status"], "waiting");
+    let res = server.call("POST", &format!("/api/v1/runs/{id}/approve"), Some(&developer), None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let job = runner.claim(5_000).expect("the approved run's job");
+    assert_eq!(job["run_id"].as_i64(), Some(id));
+}
