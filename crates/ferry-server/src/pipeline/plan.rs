@@ -164,8 +164,9 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
         let run = if trigger.from_fork {
             // Marked before its first `advance`, so no job of it is planned with secrets.
             let run = state.store.runs().mark_from_fork(run.id, waits).await?;
-            if waits {
+            if waits && errors.is_empty() {
                 info!(run.id = run.id, project = %project.name, "run {} of {} comes from a fork and waits for a developer's approval", run.number, project.name);
+                status::report(state, &run, Reported::AwaitingApproval);
             }
             run
         } else {
