@@ -250,6 +250,26 @@ impl Client {
         self.json(Method::POST, &format!("/api/v1/runs/{run_id}/cancel"), None::<&()>).await
     }
 
+    /// `POST /api/v1/runs/{id}/approve`: lets a run of a pull request from a fork, waiting for
+    /// approval, start.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 403 for the pull request's author or a viewer, 404 when there is no
+    /// such run, 409 when it is not waiting for approval.
+    pub async fn approve_run(&self, run_id: i64) -> Result<RunView, ClientError> {
+        self.json(Method::POST, &format!("/api/v1/runs/{run_id}/approve"), None::<&()>).await
+    }
+
+    /// `PATCH /api/v1/projects/{name}`: sets whether runs of pull requests from forks wait for
+    /// a developer's approval; returns the project.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 when there is no such project.
+    pub async fn set_require_approval(&self, project: &str, require: bool) -> Result<Value, ClientError> {
+        let path = format!("/api/v1/projects/{}", segment(project));
+        self.json(Method::PATCH, &path, Some(&json!({"require_approval": require}))).await
+    }
+
     /// `POST /api/v1/runs/{id}/rerun`: starts a new run repeating this one.
     ///
     /// # Errors

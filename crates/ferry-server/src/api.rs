@@ -3,6 +3,7 @@
 //! Every error answers with a status and `{"error": "..."}`; store failures are logged and
 //! answered with 500 without their details.
 
+pub(crate) mod approvals;
 pub(crate) mod artifacts;
 pub(crate) mod cache;
 pub(crate) mod projects;

@@ -151,6 +151,8 @@ pub(crate) struct AppState {
     pub(crate) pipeline: Arc<PipelineState>,
     /// Artifacts' bytes, under `<data_dir>/blobs`.
     pub(crate) blobs: blobs::Blobs,
+    /// The room webhook bodies being read share, a permit per byte (`hooks.rs`).
+    pub(crate) hook_bodies: Arc<tokio::sync::Semaphore>,
     /// How the web UI's sessions last and their cookie is sent.
     pub(crate) session: SessionSettings,
 }
@@ -211,6 +213,7 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
     data_dir::create(&config.data_dir)?;
     let secret_box = secret_box::SecretBox::load_or_create(&config.data_dir.join("secret.key"))?;
     let store = Store::open(&config.database_url()).await?;
+    hooks::seal_webhook_secrets(&store, &secret_box).await?;
     let admin_token_file = auth::ensure_admin_token(&store, &config.data_dir).await?;
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| ServerError::Bind { addr: config.listen, source })?;
@@ -240,6 +243,7 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
         blobs: blobs::Blobs::new(&data_dir),
         data_dir,
         pipeline: Arc::new(pipeline),
+        hook_bodies: hooks::body_budget(),
         session: SessionSettings {
             ttl_ms: i64::try_from(config.session_ttl.as_millis()).unwrap_or(i64::MAX),
             secure: config.public_url.as_ref().is_some_and(|url| url.to_ascii_lowercase().starts_with("https://")),

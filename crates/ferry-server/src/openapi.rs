@@ -9,7 +9,7 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{ErrorBody, artifacts, cache, projects, runner, runners, runs, secrets, tokens};
+use crate::api::{ErrorBody, approvals, artifacts, cache, projects, runner, runners, runs, secrets, tokens};
 use crate::{hooks, metrics, probes};
 
 #[derive(OpenApi)]
@@ -27,6 +27,7 @@ use crate::{hooks, metrics, probes};
         projects::list,
         projects::create,
         projects::get,
+        approvals::update_project,
         secrets::list_secrets,
         secrets::put_secret,
         secrets::delete_secret,
@@ -39,6 +40,7 @@ use crate::{hooks, metrics, probes};
         runs::get,
         runs::cancel,
         runs::rerun,
+        approvals::approve,
         runs::logs,
         runner::register,
         runners::list,

@@ -19,7 +19,7 @@ use axum::http::{Method, StatusCode};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use ferry_store::Role;
 
-use crate::api::{ApiError, artifacts, cache, projects, runner, runners, runs, secrets, tokens};
+use crate::api::{ApiError, approvals, artifacts, cache, projects, runner, runners, runs, secrets, tokens};
 use crate::auth::{Guard, guard};
 use crate::{AppState, hooks, metrics, openapi, probes};
 
@@ -89,6 +89,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::GET, "/api/v1/projects", viewer(Any), projects::list),
         route(M::POST, "/api/v1/projects", developer(AllProjects), projects::create),
         route(M::GET, "/api/v1/projects/{name}", viewer(Project), projects::get),
+        route(M::PATCH, "/api/v1/projects/{name}", developer(Project), approvals::update_project),
         route(M::GET, "/api/v1/projects/{name}/secrets", viewer(Project), secrets::list_secrets),
         route(M::PUT, "/api/v1/projects/{name}/secrets/{key}", developer(Project), secrets::put_secret),
         route(M::DELETE, "/api/v1/projects/{name}/secrets/{key}", developer(Project), secrets::delete_secret),
@@ -97,6 +98,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::GET, "/api/v1/runs/{id}", viewer(Run), runs::get),
         route(M::POST, "/api/v1/runs/{id}/cancel", developer(Run), runs::cancel),
         route(M::POST, "/api/v1/runs/{id}/rerun", developer(Run), runs::rerun),
+        route(M::POST, "/api/v1/runs/{id}/approve", developer(Run), approvals::approve),
         route(M::GET, "/api/v1/runs/{id}/logs", viewer(Run), runs::logs),
         route(M::POST, "/api/v1/runners", admin(), runner::register),
         route(M::GET, "/api/v1/runners", admin(), runners::list),

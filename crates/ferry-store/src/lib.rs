@@ -25,6 +25,7 @@
 
 mod artifacts;
 mod concurrency;
+mod deliveries;
 mod jobs;
 mod logs;
 mod projects;
@@ -42,6 +43,7 @@ use sqlx::{Any, AnyPool, ConnectOptions, Connection, Row, SqlSafeStr, Transactio
 
 pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, NewCacheEntry};
 pub use concurrency::{Acquired, ConcurrencyGroups};
+pub use deliveries::Deliveries;
 pub use ferry_model::Conclusion;
 pub use jobs::{AppendedChunk, Job, JobState, Jobs, Lease, NewJob, Recorded, StepEvent};
 pub use logs::{LogChunk, Logs, StepLog};
@@ -99,6 +101,9 @@ pub enum Backend {
 /// The lifecycle of runs, jobs and steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// A run of a pull request from a fork, waiting for a developer's approval
+    /// ([`Runs::approve`]); it plans no job until then. Runs only: jobs and steps never wait.
+    Waiting,
     Queued,
     InProgress,
     Completed,
@@ -108,6 +113,7 @@ impl Status {
     /// The word stored in the database and shown by the API.
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Waiting => "waiting",
             Status::Queued => "queued",
             Status::InProgress => "in_progress",
             Status::Completed => "completed",
@@ -128,6 +134,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "compressed_logs", include_str!("../migrations/sqlite/0003_compressed_logs.sql")),
     (4, "cache_scopes", include_str!("../migrations/sqlite/0004_cache_scopes.sql")),
     (5, "run_names", include_str!("../migrations/sqlite/0005_run_names.sql")),
+    (6, "webhook_deliveries", include_str!("../migrations/sqlite/0006_webhook_deliveries.sql")),
     (7, "access", include_str!("../migrations/sqlite/0007_access.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -136,6 +143,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "compressed_logs", include_str!("../migrations/postgres/0003_compressed_logs.sql")),
     (4, "cache_scopes", include_str!("../migrations/postgres/0004_cache_scopes.sql")),
     (5, "run_names", include_str!("../migrations/postgres/0005_run_names.sql")),
+    (6, "webhook_deliveries", include_str!("../migrations/postgres/0006_webhook_deliveries.sql")),
     (7, "access", include_str!("../migrations/postgres/0007_access.sql")),
 ];
 
@@ -296,6 +304,10 @@ impl Store {
     /// Concurrency groups held by runs.
     pub fn concurrency(&self) -> ConcurrencyGroups<'_> {
         ConcurrencyGroups { store: self }
+    }
+    /// Webhook delivery ids seen lately, so a delivery sent again starts nothing.
+    pub fn deliveries(&self) -> Deliveries<'_> {
+        Deliveries { store: self }
     }
 }
 

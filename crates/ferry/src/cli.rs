@@ -150,6 +150,14 @@ pub enum Command {
     ///   ferry cancel 12
     #[command(verbatim_doc_comment)]
     Cancel(CancelArgs),
+    /// Approve a run of a pull request from a fork that waits for a developer's approval
+    /// (projects with --require-approval); it then runs, without the project's secrets. The
+    /// pull request's author cannot approve it.
+    ///
+    /// Examples:
+    ///   ferry approve 12
+    #[command(verbatim_doc_comment)]
+    Approve(ApproveArgs),
     /// Start a completed run again: same workflow text, commit and event, as a new run.
     ///
     /// With --failed, only the jobs that did not succeed run again (with the jobs that need
@@ -327,6 +335,22 @@ pub struct ProjectArgs {
 pub enum ProjectCommand {
     /// Create a project on the server.
     Add(ProjectAddArgs),
+    /// Change a project's settings.
+    Set(ProjectSetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectSetArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The project's name
+    pub name: String,
+    /// Whether runs of pull requests from forks wait for a developer's approval (`ferry approve`)
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub require_approval: bool,
+    /// Print the project as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -344,6 +368,9 @@ pub struct ProjectAddArgs {
     /// The secret forges sign webhooks with; without one, webhooks are refused
     #[arg(long, value_name = "SECRET")]
     pub webhook_secret: Option<String>,
+    /// Runs of pull requests from forks wait for a developer's approval (`ferry approve`)
+    #[arg(long)]
+    pub require_approval: bool,
     /// Print the project as JSON.
     #[arg(long)]
     pub json: bool,
@@ -458,6 +485,17 @@ pub struct CancelArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// The run's id (as `ferry runs` and `ferry trigger` print it).
+    pub run: i64,
+    /// Print the run as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The waiting run's id (as `ferry runs` prints it).
     pub run: i64,
     /// Print the run as JSON.
     #[arg(long)]

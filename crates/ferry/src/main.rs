@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         cli::Command::Runs(args) => client::runs(args),
         cli::Command::Cancel(args) => client::cancel(args),
         cli::Command::Rerun(args) => client::rerun(args),
+        cli::Command::Approve(args) => client::approve(args),
     };
     match res {
         Ok(code) => code,

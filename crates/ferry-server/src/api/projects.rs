@@ -23,6 +23,9 @@ pub(crate) struct NewProjectBody {
     branch: Option<String>,
     /// The secret forges sign webhooks with; without one, webhooks are refused.
     webhook_secret: Option<String>,
+    /// Runs of pull requests from forks wait for a developer's approval
+    /// (`POST /api/v1/runs/{id}/approve`); `false` when left out.
+    require_approval: Option<bool>,
 }
 
 /// A project as the API shows it.
@@ -36,6 +39,8 @@ pub(crate) struct ProjectView {
     has_webhook_secret: bool,
     /// Milliseconds since the Unix epoch.
     created_at: i64,
+    /// Whether runs of pull requests from forks wait for a developer's approval.
+    require_approval: bool,
 }
 
 impl From<Project> for ProjectView {
@@ -47,6 +52,7 @@ impl From<Project> for ProjectView {
             repo: project.repo,
             branch: project.branch,
             created_at: project.created_at,
+            require_approval: project.require_approval,
         }
     }
 }
@@ -83,6 +89,10 @@ pub(crate) async fn create(
         webhook_secret: body.webhook_secret.as_deref().unwrap_or(""),
     };
     let project = state.store.projects().create(&new_project, now_ms()).await?;
+    let mut project = crate::hooks::seal_webhook_secret(&state, project).await?;
+    if body.require_approval == Some(true) {
+        project = state.store.projects().set_require_approval(project.id, true).await?;
+    }
     Ok((StatusCode::CREATED, Json(project.into())))
 }
 

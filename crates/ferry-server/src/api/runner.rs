@@ -135,12 +135,14 @@ pub(crate) async fn claim(
     }
 }
 
-/// Everything the runner needs for `job`, with the project's secrets decrypted.
+/// Everything the runner needs for `job`, with the project's secrets decrypted; none for a
+/// run of a pull request from a fork, whose code anyone may have written (as on GitHub).
 async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiError> {
     let run = state.store.runs().get(job.run_id).await?;
     let project = state.store.projects().get(run.project_id).await?;
     let mut secrets = Map::new();
-    for secret in state.store.secrets().list(project.id).await? {
+    let project_secrets = if run.from_fork { Vec::new() } else { state.store.secrets().list(project.id).await? };
+    for secret in project_secrets {
         match state.secret_box.open(project.id, &secret.name, &secret.ciphertext, &secret.nonce) {
             Some(value) => {
                 secrets.insert(secret.name, Value::String(String::from_utf8_lossy(&value).into_owned()));

@@ -54,6 +54,16 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
     if run.status == Status::Completed {
         return Ok(Vec::new());
     }
+    if run.status == Status::Waiting {
+        // A fork's run waiting for approval plans nothing; cancelled, it ends with nothing run
+        // (not even its `if: always()` jobs).
+        if run.cancel_requested_at.is_some() {
+            let run = store.runs().complete(run_id, Conclusion::Cancelled, now_ms()).await?;
+            state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
+            status::report(state, &run, Reported::Concluded(Conclusion::Cancelled));
+        }
+        return Ok(Vec::new());
+    }
     let (workflow, _) = ferry_workflow::parse_workflow(&run.workflow_src, Dialect::for_path(&run.workflow_file));
     let Some(workflow) = workflow else {
         let run =

@@ -127,6 +127,9 @@ fn header(detail: &RunDetail, session: &Session, now: i64) -> Markup {
                         button data-action="rerun" data-failed-only="false" disabled[!session.can_write()] title=[write_title] { "Re-run all jobs" }
                         button data-action="rerun" data-failed-only="true" disabled[!session.can_write() || run.conclusion.is_some_and(|c| c.is_successful())] title=[write_title] { "Re-run failed jobs" }
                     } @else {
+                        @if run.status == "waiting" {
+                            button data-action="approve" disabled[!session.can_write()] title=[write_title] { "Approve and run" }
+                        }
                         button.danger data-action="cancel" disabled[!session.can_write()] title=[write_title] { "Cancel run" }
                     }
                 }

@@ -373,3 +373,31 @@ fn cookie_authenticated_writes_need_the_csrf_header() {
     let bearer = server.call("POST", &format!("/api/v1/runs/{id}/rerun"), Some(&server.admin), Some(&json!({})));
     assert_eq!(bearer.status, 201, "a bearer token needs no CSRF header: {}", bearer.body);
 }
+
+#[test]
+fn the_approve_button_starts_a_fork_s_waiting_run() {
+    let workflow = "on: pull_request\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", workflow)]);
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let res =
+        server.call("PATCH", "/api/v1/projects/web", Some(&server.admin), Some(&json!({"require_approval": true})));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let body = crate::forks::pull_request(&repo.head(), 2, "eve");
+    let res = crate::hooks::github(&server, "web", "pull_request", &body, crate::hooks::SECRET);
+    assert_eq!(res.status, 202, "{}", res.body);
+    let id = res.json()["runs"][0]["run"].as_i64().expect("a run id");
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    assert_eq!(runner.claim(0), None, "the run waits");
+    let browser = Browser::start().expect("starting chromium");
+    let mut page = logged_in(&browser, &server);
+    page.goto(&url(&server, &format!("/ui/runs/{id}"))).expect("loading the run");
+    page.wait_for("document.querySelector('#run-status')?.dataset.state === 'waiting'", WAIT)
+        .expect("the run shows it waits");
+    page.click("button[data-action=approve]").expect("the Approve button");
+    page.wait_for("!document.querySelector('button[data-action=approve]')", WAIT)
+        .expect("an approved run offers no Approve button");
+    assert_ne!(run(&server, id)["run"]["status"], "waiting");
+    let job = runner.claim(5_000).expect("the approved run's job");
+    assert_eq!((job["run_id"].as_i64(), job["secrets"].clone()), (Some(id), json!({})));
+    assert_no_script_errors(&mut page);
+}

@@ -41,6 +41,7 @@ pub async fn run(new_db: fn() -> TestDb) {
         scoped_tokens_and_sessions,
         scoped_runners_claim_only_their_projects_jobs,
         revoked_runners,
+        forks_approvals_and_deliveries,
     );
     cache_entries_from_before_scopes_join_the_default_branch(new_db()).await;
 }
@@ -920,4 +921,47 @@ async fn revoked_runners(store: Store, _db: &TestDb) {
     let again = store.runners().register_or_replace(&new_token, 70).await.expect("register again");
     assert_eq!((again.id, again.revoked_at), (runner.id, None), "registering again gives a working token");
     assert!(store.runners().by_token_prefix("r1b").await.expect("lookup").is_some());
+async fn forks_approvals_and_deliveries(store: Store, _db: &TestDb) {
+    let (project_id, plain) = project_and_run(&store).await;
+    assert!(!store.projects().get(project_id).await.expect("project").require_approval);
+    assert!(store.projects().set_require_approval(project_id, true).await.expect("set").require_approval);
+    store.projects().set_webhook_secret(project_id, "sealed1:00").await.expect("seal");
+    assert_eq!(store.projects().get(project_id).await.expect("project").webhook_secret, "sealed1:00");
+    assert!(matches!(store.projects().set_require_approval(999, true).await, Err(StoreError::NotFound { .. })));
+
+    let run = store.runs().get(plain).await.expect("run");
+    assert_eq!((run.from_fork, run.status, run.approved_by.as_str()), (false, Status::Queued, ""));
+    let waiting = new_run(&store, project_id).await.id;
+    let run = store.runs().mark_from_fork(waiting, true).await.expect("mark");
+    assert_eq!((run.from_fork, run.status), (true, Status::Waiting));
+    assert_eq!(store.runs().unfinished().await.expect("unfinished").iter().filter(|run| run.id == waiting).count(), 1);
+    let run = store.runs().approve(waiting, "dev").await.expect("approve");
+    assert_eq!((run.from_fork, run.status, run.approved_by.as_str()), (true, Status::Queued, "dev"));
+    assert!(matches!(store.runs().approve(waiting, "dev").await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.runs().approve(plain, "dev").await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.runs().approve(999, "dev").await, Err(StoreError::NotFound { .. })));
+    let unapproved = new_run(&store, project_id).await.id;
+    let run = store.runs().mark_from_fork(unapproved, false).await.expect("mark");
+    assert_eq!((run.from_fork, run.status), (true, Status::Queued));
+    // A waiting run that is cancelled completes; it is no longer waiting.
+    let cancelled = new_run(&store, project_id).await.id;
+    store.runs().mark_from_fork(cancelled, true).await.expect("mark");
+    let run = store.runs().complete(cancelled, Conclusion::Cancelled, 20).await.expect("complete");
+    assert_eq!(run.status, Status::Completed);
+    // A re-run of a fork's run is one too; of another run, not.
+    let rerun = |old| NewRun { project_id, rerun_of: Some(old), ..example_run() };
+    assert!(store.runs().create(&rerun(waiting), 30).await.expect("rerun").from_fork);
+    assert!(!store.runs().create(&rerun(plain), 30).await.expect("rerun").from_fork);
+
+    let deliveries = store.deliveries();
+    assert!(deliveries.record(project_id, "d1", 100).await.expect("record"));
+    assert!(!deliveries.record(project_id, "d1", 150).await.expect("again"), "a repeat");
+    let other = store.projects().create(&project("other"), 1).await.expect("create").id;
+    assert!(deliveries.record(other, "d1", 100).await.expect("another project's"));
+    assert!(deliveries.record(project_id, "d2", 200).await.expect("record"));
+    deliveries.forget(project_id, "d2").await.expect("forget");
+    assert!(deliveries.record(project_id, "d2", 200).await.expect("taken again after forget"));
+    assert_eq!(deliveries.sweep(150).await.expect("sweep"), 2, "d1 of both projects, received at 100");
+    assert!(deliveries.record(project_id, "d1", 300).await.expect("swept, so new"));
+    assert!(!deliveries.record(project_id, "d2", 300).await.expect("kept"));
 }
