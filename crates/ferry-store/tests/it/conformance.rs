@@ -921,6 +921,8 @@ async fn revoked_runners(store: Store, _db: &TestDb) {
     let again = store.runners().register_or_replace(&new_token, 70).await.expect("register again");
     assert_eq!((again.id, again.revoked_at), (runner.id, None), "registering again gives a working token");
     assert!(store.runners().by_token_prefix("r1b").await.expect("lookup").is_some());
+}
+
 async fn forks_approvals_and_deliveries(store: Store, _db: &TestDb) {
     let (project_id, plain) = project_and_run(&store).await;
     assert!(!store.projects().get(project_id).await.expect("project").require_approval);
