@@ -68,7 +68,8 @@ pub(crate) fn run_view(run: Run, project: &str) -> RunView {
         created_at: run.created_at,
         started_at: run.started_at,
         finished_at: run.finished_at,
-        error: run.error,
+        // Errors stored before URLs were redacted may hold a repository's credential.
+        error: run.error.map(|error| crate::repo_url::redact_text(&error).into_owned()),
         rerun_of: run.rerun_of,
     }
 }
@@ -427,6 +428,7 @@ pub(crate) async fn logs(
     // on the feed.
     let live = query.follow.then(|| state.pipeline.log_feed.subscribe());
     let changed = state.pipeline.logs_changed.subscribe();
+    let shutting_down = state.pipeline.shutting_down.subscribe();
     let follower = Follower {
         state,
         run_id: id,
@@ -436,6 +438,7 @@ pub(crate) async fn logs(
         pending: VecDeque::new(),
         live,
         changed,
+        shutting_down,
         read_store: true,
         done: false,
     };
@@ -482,6 +485,15 @@ impl LogFormat {
         match self {
             LogFormat::Sse => Bytes::from_static(b"event: end\ndata: {}\n\n"),
             LogFormat::Framed => LogFrameHead::End.encode().into(),
+        }
+    }
+
+    /// The last event of a stream cut short, saying why: an `error` event with
+    /// `{"error": message}`, or an `error` frame head. Never an `end`: the log is not complete.
+    fn error(self, message: &str) -> Bytes {
+        match self {
+            LogFormat::Sse => format!("event: error\ndata: {}\n\n", serde_json::json!({ "error": message })).into(),
+            LogFormat::Framed => LogFrameHead::Error { message: message.to_owned() }.encode().into(),
         }
     }
 }
@@ -534,6 +546,8 @@ struct Follower {
     live: Option<broadcast::Receiver<Arc<LiveChunk>>>,
     /// Bumped when a job or run completes.
     changed: watch::Receiver<u64>,
+    /// `true` once the server is shutting down.
+    shutting_down: watch::Receiver<bool>,
     /// The store may hold chunks not sent yet: at the start, after a gap or lag in the feed,
     /// after a completion.
     read_store: bool,
@@ -557,16 +571,22 @@ impl Follower {
             if self.done {
                 return None;
             }
+            if *self.shutting_down.borrow() {
+                self.done = true;
+                return Some(self.format.error("the server is shutting down; follow the log again once it is back"));
+            }
             if self.read_store {
                 // Marked before reading, so a completion after the read still wakes the wait.
                 self.changed.mark_unchanged();
                 // A run seen completed before the read has written everything the read finds.
                 let completed = match self.state.store.runs().get(self.run_id).await {
                     Ok(run) => run.status == Status::Completed,
-                    Err(_) => true,
+                    Err(error) => return Some(self.fail(&error)),
                 };
-                if self.read().await.unwrap_or(0) > 0 {
-                    continue;
+                match self.read().await {
+                    Ok(0) => {}
+                    Ok(_) => continue,
+                    Err(error) => return Some(self.fail(&error)),
                 }
                 if self.live.is_none() || completed {
                     self.done = true;
@@ -583,9 +603,18 @@ impl Follower {
                     Err(_) => self.read_store = true,
                 },
                 _ = self.changed.changed() => self.read_store = true,
+                _ = self.shutting_down.changed() => {}
                 () = tokio::time::sleep(RECHECK) => self.read_store = true,
             }
         }
+    }
+
+    /// Ends the stream on a store error with an error event, so a viewer never takes a log
+    /// cut short for a complete one.
+    fn fail(&mut self, error: &StoreError) -> Bytes {
+        tracing::warn!(run.id = self.run_id, %error, "following the log of run {} failed: {error}", self.run_id);
+        self.done = true;
+        self.format.error(&format!("reading the log from the server's database failed: {error}"))
     }
 
     /// Queues a chunk from the feed if it is the next of its step; a later one means the store

@@ -30,7 +30,7 @@ pub(super) async fn index(session: Session, State(state): State<AppState>) -> Re
                     @for (project, latest) in &rows {
                         tr {
                             td { a.strong href=(format!("/ui/projects/{}", project.name)) { (project.name) } }
-                            td.mono { (project.repo) }
+                            td.mono { (crate::repo_url::redacted(&project.repo)) }
                             td.mono { (project.branch) }
                             td {
                                 @if let Some(run) = latest {
@@ -67,7 +67,7 @@ pub(super) async fn project(
     let body = html! {
         div.title-row {
             h1 { (project.name) }
-            span.muted.mono { (project.repo) " · " (project.branch) }
+            span.muted.mono { (crate::repo_url::redacted(&project.repo)) " · " (project.branch) }
         }
         details.panel #trigger-panel {
             summary { "Run workflow" }
