@@ -4,6 +4,7 @@
 mod artifacts;
 mod auth;
 mod forge_status;
+mod hardening;
 mod hooks;
 mod openapi;
 mod pipeline;
