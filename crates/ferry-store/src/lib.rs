@@ -46,7 +46,7 @@ pub use jobs::{AppendedChunk, Job, JobState, Jobs, Lease, NewJob, Recorded, Step
 pub use logs::{LogChunk, Logs, StepLog};
 pub use projects::{NewProject, Project, Projects};
 pub use runners::{NewRunner, Runner, Runners};
-pub use runs::{NewRun, Run, Runs};
+pub use runs::{NewRun, Run, RunFilter, RunState, Runs};
 pub use secrets::{Secret, Secrets, Variable, Variables};
 pub use steps::{NewStep, Step, Steps};
 pub use tokens::{ApiToken, NewApiToken, Role, Tokens};
@@ -126,6 +126,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "compressed_logs", include_str!("../migrations/sqlite/0003_compressed_logs.sql")),
     (4, "cache_scopes", include_str!("../migrations/sqlite/0004_cache_scopes.sql")),
     (5, "run_names", include_str!("../migrations/sqlite/0005_run_names.sql")),
+    (8, "run_list_indexes", include_str!("../migrations/sqlite/0008_run_list_indexes.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -133,6 +134,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "compressed_logs", include_str!("../migrations/postgres/0003_compressed_logs.sql")),
     (4, "cache_scopes", include_str!("../migrations/postgres/0004_cache_scopes.sql")),
     (5, "run_names", include_str!("../migrations/postgres/0005_run_names.sql")),
+    (8, "run_list_indexes", include_str!("../migrations/postgres/0008_run_list_indexes.sql")),
 ];
 
 impl Store {

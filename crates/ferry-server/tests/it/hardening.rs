@@ -219,3 +219,80 @@ fn issue_13_a_repository_that_never_answers_does_not_stop_runner_lost_of_another
     let reason = detail["jobs"][0]["reason"].as_str().unwrap_or_default();
     assert!(reason.starts_with("runner lost"), "{reason}");
 }
+
+#[test]
+fn issue_13_run_lists_page_past_the_newest_and_filter_by_status_branch_workflow_and_event() {
+    let server = crate::hooks::with_repo_project(TestServer::start(), std::path::Path::new("/srv/web.git"));
+    server.with_store(async |store| {
+        let project = store.projects().by_name("web").await.expect("read").expect("web");
+        for number in 1..=7_usize {
+            let run = ferry_store::NewRun {
+                project_id: project.id,
+                workflow_file: if number % 2 == 0 {
+                    ".github/workflows/ci.yml"
+                } else {
+                    ".ferry/workflows/nightly.yml"
+                },
+                workflow_name: "CI",
+                event: if number == 5 { "pull_request" } else { "push" },
+                git_ref: if number <= 3 { "refs/heads/main" } else { "refs/heads/dev" },
+                sha: "0123456789abcdef0123456789abcdef01234567",
+                trigger_actor: "test",
+                trigger_info: "{}",
+                workflow_src: "",
+                title: "",
+                author: "",
+                rerun_of: None,
+            };
+            let run = store.runs().create(&run, 1).await.expect("a run");
+            if number == 6 {
+                store.runs().complete(run.id, ferry_store::Conclusion::Cancelled, 2).await.expect("complete");
+            }
+        }
+    });
+    let viewer = server.token("viewer");
+    let numbers = |path: &str| -> (Vec<i64>, Option<String>) {
+        let res = server.call("GET", path, Some(&viewer), None);
+        assert_eq!(res.status, 200, "{path}: {}", res.body);
+        let numbers = res.json().as_array().into_iter().flatten().filter_map(|run| run["number"].as_i64()).collect();
+        (numbers, res.header("link").map(str::to_owned))
+    };
+    let (first, link) = numbers("/api/v1/projects/web/runs?limit=3");
+    assert_eq!(first, [7, 6, 5]);
+    let link = link.expect("a full page links to the next");
+    assert_eq!(link, r#"</api/v1/projects/web/runs?before=5&limit=3>; rel="next""#);
+    let next = link.trim_start_matches('<').split('>').next().expect("a URL");
+    assert_eq!(
+        numbers(next),
+        (vec![4, 3, 2], Some(r#"</api/v1/projects/web/runs?before=2&limit=3>; rel="next""#.to_owned()))
+    );
+    assert_eq!(numbers("/api/v1/projects/web/runs?before=2&limit=3"), (vec![1], None));
+
+    let filtered = |query: &str| numbers(&format!("/api/v1/projects/web/runs?{query}")).0;
+    assert_eq!(filtered("branch=main"), [3, 2, 1]);
+    assert_eq!(filtered("branch=refs/heads/dev&workflow=ci.yml"), [6, 4]);
+    assert_eq!(filtered("workflow=.ferry/workflows/nightly.yml"), [7, 5, 3, 1]);
+    assert_eq!(filtered("event=pull_request"), [5]);
+    assert_eq!(filtered("status=cancelled"), [6]);
+    assert_eq!(filtered("status=queued&limit=2"), [7, 5]);
+    let (_, link) = numbers("/api/v1/projects/web/runs?status=queued&limit=2&workflow=nightly.yml");
+    assert_eq!(
+        link.as_deref(),
+        Some(r#"</api/v1/projects/web/runs?before=5&limit=2&status=queued&workflow=nightly.yml>; rel="next""#)
+    );
+    let bad = server.call("GET", "/api/v1/projects/web/runs?status=done", Some(&viewer), None);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("in_progress") && bad.body.contains("cancelled"), "{}", bad.body);
+    assert_eq!(server.call("GET", "/api/v1/projects/web/runs?limit=0", Some(&viewer), None).status, 400);
+
+    // The UI pages the same way, 50 runs a page.
+    let session = format!("ferry_session={viewer}");
+    let page = server.request("GET", "/ui/projects/web?before=3", &[("Cookie", &session)], b"");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(r#"data-before="3""#) && page.body.contains("Newest runs"), "{}", page.body);
+    assert!(
+        page.body.contains(">#2 ") && !page.body.contains(">#3 ") && !page.body.contains("Older runs"),
+        "{}",
+        page.body
+    );
+}
