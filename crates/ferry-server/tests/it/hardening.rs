@@ -296,3 +296,27 @@ fn issue_13_run_lists_page_past_the_newest_and_filter_by_status_branch_workflow_
         page.body
     );
 }
+
+#[test]
+fn issue_13_a_job_cancelled_before_it_started_shows_as_cancelled_in_the_job_graph() {
+    let queued_forever = "on: workflow_dispatch\njobs:\n  build: { runs-on: nowhere, steps: [{ run: 'true' }] }\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", queued_forever)]);
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let res = server.call("POST", "/api/v1/projects/web/trigger", Some(&server.admin), Some(&json!({})));
+    let id = res.json()["runs"][0]["id"].as_i64().expect("a run id");
+    let res = server.call("POST", &format!("/api/v1/runs/{id}/cancel"), Some(&server.admin), None);
+    assert!(res.status == 200 || res.status == 202, "{}", res.body);
+    let detail: Value = server.call("GET", &format!("/api/v1/runs/{id}"), Some(&server.admin), None).json();
+    assert_eq!(
+        (detail["jobs"][0]["status"].as_str(), detail["jobs"][0]["conclusion"].as_str()),
+        (Some("completed"), Some("cancelled"))
+    );
+    let session = format!("ferry_session={}", server.admin);
+    let page = server.request("GET", &format!("/ui/runs/{id}"), &[("Cookie", &session)], b"");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let graph = page.body.split(r#"id="graph""#).nth(1).expect("a job graph");
+    let job = graph.split(r#"data-key="build""#).nth(1).expect("the build job's box");
+    let job = &job[..job.find("</a>").expect("the end of the box")];
+    assert!(job.contains(r#"data-state="cancelled""#), "{job}");
+    assert!(job.contains(">cancelled</span>") && !job.contains("completed"), "{job}");
+}
