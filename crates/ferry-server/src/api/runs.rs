@@ -579,6 +579,9 @@ impl LogFormat {
     /// The last event of a stream cut short, saying why: an `error` event with
     /// `{"error": message}`, or an `error` frame head. Never an `end`: the log is not complete.
     fn error(self, message: &str) -> Bytes {
+        // A frame's head is at most 4 KiB; the reason's start says enough.
+        let message: String = message.chars().take(1000).collect();
+        let message = message.as_str();
         match self {
             LogFormat::Sse => format!("event: error\ndata: {}\n\n", serde_json::json!({ "error": message })).into(),
             LogFormat::Framed => LogFrameHead::Error { message: message.to_owned() }.encode().into(),
