@@ -14,7 +14,7 @@ pub mod matrix;
 pub mod scheduler;
 
 pub use expand::{
-    Scope, StrategySettings, base_name, dispatch_inputs, expand_job, runs_on_labels, strategy_context,
+    Scope, StrategySettings, base_name, dispatch_inputs, event_inputs, expand_job, runs_on_labels, strategy_context,
     strategy_settings,
 };
 pub use github::{GithubFacts, github_context};

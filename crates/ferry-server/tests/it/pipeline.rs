@@ -716,3 +716,19 @@ fn a_runner_in_the_servers_process_hears_of_each_commit_a_run_starts_for_before_
     let copy = server.block_on(local.repository_of(build["job_id"].as_i64().expect("a job id")));
     assert_eq!(Some(commit.source), copy, "the server's copy, which holds the commit");
 }
+
+/// As on GitHub, a dispatch's `github.event.inputs` holds every input as a string, while the
+/// `inputs` context keeps the declared types.
+#[test]
+fn a_dispatch_event_holds_its_inputs_as_strings() {
+    let workflow = "on:\n  workflow_dispatch:\n    inputs:\n      flag: { type: boolean, default: false }\n      count: { type: number }\njobs:\n  j:\n    runs-on: linux\n    steps:\n      - run: true\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", workflow)]);
+    let server = server_with(&repo);
+    let res = trigger(&server, &json!({"workflow": "ci.yml", "inputs": {"flag": "true", "count": "41"}}));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    let job = runner.claim(1000).expect("the job is claimable");
+    let contexts = &job["contexts"];
+    assert_eq!(contexts["inputs"], json!({"flag": true, "count": 41.0}), "{contexts:#}");
+    assert_eq!(contexts["github"]["event"]["inputs"], json!({"flag": "true", "count": "41"}), "{contexts:#}");
+}
