@@ -41,6 +41,9 @@ fuzz_target!(|data: &[u8]| {
                 written.extend_from_slice(chunk.text.as_bytes());
             }
             LogFrame::End => written.extend(LogFrameHead::End.encode()),
+            LogFrame::Error(message) => {
+                written.extend(LogFrameHead::Error { message: message.clone() }.encode());
+            }
         }
     }
     assert_eq!(read(std::iter::once(&written)), (frames, None));

@@ -231,7 +231,33 @@ impl Client {
     /// # Errors
     /// Any [`ClientError`]; 404 when there is no such project.
     pub async fn list_runs(&self, project: &str) -> Result<Vec<RunView>, ClientError> {
-        self.json(Method::GET, &format!("/api/v1/projects/{}/runs", segment(project)), None::<&()>).await
+        self.list_runs_where(project, &RunQuery::default()).await
+    }
+
+    /// `GET /api/v1/projects/{name}/runs?…`: a page of the project's runs that match `query`,
+    /// newest first.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 when there is no such project, 400 for a status that is none.
+    pub async fn list_runs_where(&self, project: &str, query: &RunQuery) -> Result<Vec<RunView>, ClientError> {
+        let mut path = format!("/api/v1/projects/{}/runs", segment(project));
+        let numbers = [("before", query.before), ("limit", query.limit)];
+        let texts = [
+            ("status", &query.status),
+            ("branch", &query.branch),
+            ("workflow", &query.workflow),
+            ("event", &query.event),
+        ];
+        let params: Vec<String> = numbers
+            .into_iter()
+            .filter_map(|(key, value)| Some(format!("{key}={}", value?)))
+            .chain(texts.into_iter().filter_map(|(key, value)| Some(format!("{key}={}", segment(value.as_deref()?)))))
+            .collect();
+        if !params.is_empty() {
+            path.push('?');
+            path.push_str(&params.join("&"));
+        }
+        self.json(Method::GET, &path, None::<&()>).await
     }
 
     /// `GET /api/v1/runs/{id}`: a run with its jobs and steps.
@@ -471,6 +497,21 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+/// Which runs [`Client::list_runs_where`] asks for; `None` leaves a filter out.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    /// Runs numbered below this one (the next page after a run).
+    pub before: Option<i64>,
+    /// At most this many (the server's default is 50, its most 200).
+    pub limit: Option<i64>,
+    /// A status (`queued`, `in_progress`, `completed`) or conclusion (`success`, `failure`, …).
+    pub status: Option<String>,
+    pub branch: Option<String>,
+    /// A workflow file's path or name.
+    pub workflow: Option<String>,
+    pub event: Option<String>,
 }
 
 /// A path segment, percent-encoded except for the characters URLs leave as they are.

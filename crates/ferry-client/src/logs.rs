@@ -65,8 +65,8 @@ impl LogStream {
     /// server said the log ended.
     ///
     /// # Errors
-    /// [`ClientError::Connection`] when the stream broke or ended without its end,
-    /// [`ClientError::Unexpected`] for a broken frame.
+    /// [`ClientError::Connection`] when the stream broke or ended without its end (the
+    /// server's reason when it said one), [`ClientError::Unexpected`] for a broken frame.
     pub async fn next_raw(&mut self) -> Result<Option<RawChunk>, ClientError> {
         loop {
             if self.ended {
@@ -81,6 +81,9 @@ impl LogStream {
                         self.ended = true;
                         return Ok(None);
                     }
+                    Ok(Some(LogFrame::Error(message))) => {
+                        return Err(cut_short(&self.base, &message));
+                    }
                     Ok(None) => {}
                     Err(message) => return Err(unexpected(&self.path, format!("the log stream: {message}"))),
                 },
@@ -93,6 +96,13 @@ impl LogStream {
                             "end" => {
                                 self.ended = true;
                                 return Ok(None);
+                            }
+                            "error" => {
+                                let message = serde_json::from_str::<serde_json::Value>(&event.data)
+                                    .ok()
+                                    .and_then(|data| data["error"].as_str().map(str::to_owned))
+                                    .unwrap_or(event.data);
+                                return Err(cut_short(&self.base, &message));
                             }
                             // Events this client does not know yet are for newer clients.
                             _ => {}
@@ -114,6 +124,14 @@ impl LogStream {
                 None => return Err(broke("the log stream ended before the server said it was complete".to_owned())),
             }
         }
+    }
+}
+
+/// The error of a stream the server ended before the log was complete.
+fn cut_short(base: &str, message: &str) -> ClientError {
+    ClientError::Connection {
+        url: base.to_owned(),
+        message: format!("the server ended the log stream before the log was complete: {message}"),
     }
 }
 

@@ -207,6 +207,21 @@ async fn a_log_stream_cut_short_is_an_error() {
 }
 
 #[tokio::test]
+async fn issue_13_a_log_stream_the_server_ends_with_an_error_is_an_error_saying_why() {
+    let events = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n\
+                  event: error\ndata: {\"error\":\"the database is gone\"}\n\n";
+    let framed = "HTTP/1.1 200 OK\r\ncontent-type: application/vnd.ferry.log-stream\r\nconnection: close\r\n\r\n\
+                  {\"type\":\"error\",\"message\":\"the database is gone\"}\n";
+    for answer in [events, framed] {
+        let (client, _server) = answer_once(vec![answer.to_owned()]).await;
+        let mut stream = client.logs(1, None, true).await.expect("the stream opens");
+        let error = stream.next().await.expect_err("an error, not the end");
+        assert!(error.to_string().contains("before the log was complete: the database is gone"), "{error}");
+        assert!(stream.next().await.is_err(), "never read as complete afterwards");
+    }
+}
+
+#[tokio::test]
 async fn an_unreachable_server_says_how_to_point_at_one() {
     // A port that was just free: nothing listens there any more.
     let addr = TcpListener::bind("127.0.0.1:0").await.expect("binding").local_addr().expect("an address");

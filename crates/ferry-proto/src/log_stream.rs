@@ -3,7 +3,9 @@
 //! Events). Each frame is a head, one line of JSON ([`LogFrameHead`]); a `chunk` head is
 //! followed by `bytes` bytes of the chunk's text, its lines as the step wrote them (UTF-8,
 //! each ending in `\n`), so log text is neither quoted nor unquoted on its way to a viewer.
-//! An empty line between frames keeps a quiet stream alive; the `end` frame is the last.
+//! An empty line between frames keeps a quiet stream alive; the `end` frame is the last, or an
+//! `error` frame when the server could not send the whole log (its database failed, it is
+//! shutting down): the log is then not complete, and the message says why.
 //!
 //! ```text
 //! {"type":"chunk","job_id":3,"step_idx":0,"seq":1,"bytes":12}
@@ -28,7 +30,7 @@ pub const MAX_CHUNK_BYTES: u64 = 64 << 20;
 pub const MAX_HEAD_BYTES: usize = 4096;
 
 /// A frame's head, one line of JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LogFrameHead {
     /// A chunk of a step's log, numbered `seq` (1, 2, 3… per step, without gaps); its text,
@@ -36,6 +38,8 @@ pub enum LogFrameHead {
     Chunk { job_id: i64, step_idx: i64, seq: i64, bytes: u64 },
     /// Every chunk was sent; the stream is over.
     End,
+    /// The stream is over before every chunk was sent; `message` says why.
+    Error { message: String },
 }
 
 impl LogFrameHead {
@@ -60,6 +64,8 @@ impl LogFrameHead {
 pub enum LogFrame {
     Chunk(LogChunkText),
     End,
+    /// The server cut the stream short, saying why.
+    Error(String),
 }
 
 /// A chunk of a step's log with its text as one string of whole lines.
@@ -170,7 +176,7 @@ impl LogStreamDecoder {
             return Err(format!("a log frame's head is longer than {MAX_HEAD_BYTES} bytes"));
         }
         let head: LogFrameHead = serde_json::from_slice(line).map_err(|error| {
-            format!("a log frame's head is not a chunk or end frame: {error}: {}", String::from_utf8_lossy(line))
+            format!("a log frame's head is not a chunk, end or error frame: {error}: {}", String::from_utf8_lossy(line))
         })?;
         match head {
             LogFrameHead::Chunk { job_id, step_idx, seq, bytes } => {
@@ -191,6 +197,10 @@ impl LogStreamDecoder {
             LogFrameHead::End => {
                 self.ended = true;
                 self.frames.push_back(LogFrame::End);
+            }
+            LogFrameHead::Error { message } => {
+                self.ended = true;
+                self.frames.push_back(LogFrame::Error(message));
             }
         }
         Ok(())

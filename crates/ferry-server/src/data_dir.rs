@@ -1,8 +1,8 @@
-//! The data directory and the owner-only files in it (`secret.key`, `admin.token`).
+//! The data directory and the owner-only files in it (`secret.key`, `admin.token`, `ferry.db`).
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::ServerError;
@@ -25,6 +25,23 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), ServerEr
         file.sync_all()
     };
     write().map_err(|source| ServerError::DataDir { action: "writing", path: path.to_owned(), source })
+}
+
+/// Makes sure the SQLite database at `path` exists and only its owner can read and write it,
+/// before SQLite opens it: SQLite would create it `0644` (less the umask), and gives its
+/// `-wal` and `-shm` files the database's own permissions. A database left readable by others
+/// (by an older Ferry) is made owner-only too. Its contents are left alone.
+pub(crate) fn private_database(path: &Path) -> Result<(), ServerError> {
+    let open = || -> std::io::Result<()> {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)?;
+        let mut permissions = file.metadata()?.permissions();
+        if permissions.mode() & 0o077 != 0 {
+            permissions.set_mode(permissions.mode() & 0o700);
+            file.set_permissions(permissions)?;
+        }
+        Ok(())
+    };
+    open().map_err(|source| ServerError::DataDir { action: "creating", path: path.to_owned(), source })
 }
 
 /// Reads a file, `None` when it does not exist.

@@ -29,6 +29,7 @@ mod metrics;
 mod openapi;
 mod pipeline;
 mod probes;
+mod repo_url;
 mod retention;
 mod router;
 mod secret_box;
@@ -77,10 +78,18 @@ pub struct ServerConfig {
     /// How long a web UI login lasts, from the login (not renewed by use); then the person
     /// logs in again. The session cookie is `Secure` when `public_url` is `https://`.
     pub session_ttl: std::time::Duration,
+    /// How long one git command the server runs (a fetch of a project's repository, a read of
+    /// its workflows) may take before it is killed (with every process it started) and its
+    /// trigger or poll fails saying so.
+    pub git_timeout: std::time::Duration,
 }
 
 /// The default [`ServerConfig::session_ttl`]: a working day.
 pub const DEFAULT_SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 60 * 60);
+
+/// The default [`ServerConfig::git_timeout`]: a clone of a large repository fits, a remote
+/// that never answers is given up on.
+pub const DEFAULT_GIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 /// The default [`ServerConfig::artifact_retention`], GitHub's default: 90 days.
 pub const DEFAULT_ARTIFACT_RETENTION: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 60 * 60);
@@ -101,6 +110,7 @@ impl ServerConfig {
             artifact_sweep_interval: std::time::Duration::from_secs(60),
             public_url: None,
             session_ttl: DEFAULT_SESSION_TTL,
+            git_timeout: DEFAULT_GIT_TIMEOUT,
         }
     }
 
@@ -192,6 +202,11 @@ pub(crate) struct PipelineState {
     pub(crate) public_url: Option<String>,
     /// What `github.server_url` says: the public URL, or the address the server listens on.
     pub(crate) server_url: String,
+    /// See [`ServerConfig::git_timeout`].
+    pub(crate) git_timeout: std::time::Duration,
+    /// Turns `true` when the server's shutdown signal fires: open log streams end then, so
+    /// the graceful shutdown does not wait for runs that will not complete.
+    pub(crate) shutting_down: tokio::sync::watch::Sender<bool>,
 }
 
 /// A server bound to its address, not yet serving.
@@ -212,6 +227,9 @@ pub struct Server {
 pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
     data_dir::create(&config.data_dir)?;
     let secret_box = secret_box::SecretBox::load_or_create(&config.data_dir.join("secret.key"))?;
+    if config.database.is_none() {
+        data_dir::private_database(&config.data_dir.join("ferry.db"))?;
+    }
     let store = Store::open(&config.database_url()).await?;
     hooks::seal_webhook_secrets(&store, &secret_box).await?;
     let admin_token_file = auth::ensure_admin_token(&store, &config.data_dir).await?;
@@ -234,6 +252,8 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
             .public_url
             .as_ref()
             .map_or_else(|| format!("http://{local_addr}"), |url| url.trim_end_matches('/').to_owned()),
+        git_timeout: config.git_timeout,
+        shutting_down: tokio::sync::watch::Sender::new(false),
     };
     // git runs in other folders, so the mirrors' paths must not be relative.
     let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
@@ -286,8 +306,8 @@ impl Server {
         self.admin_token_file.as_deref()
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight and closes the
-    /// database.
+    /// Serves until `shutdown` completes, then finishes the requests in flight (log streams
+    /// that follow a run end at once, saying the server stops) and closes the database.
     ///
     /// # Errors
     /// [`ServerError::Serve`] when accepting connections fails.
@@ -295,6 +315,11 @@ impl Server {
         info!(addr = %self.local_addr, "serving on http://{}", self.local_addr);
         let store = self.state.store.clone();
         pipeline::spawn_supervisor(self.state.clone());
+        let pipeline = self.state.pipeline.clone();
+        let shutdown = async move {
+            shutdown.await;
+            pipeline.shutting_down.send_replace(true);
+        };
         let res = axum::serve(self.listener, router::router(self.state)).with_graceful_shutdown(shutdown).await;
         store.close().await;
         res.map_err(ServerError::Serve)

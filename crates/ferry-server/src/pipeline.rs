@@ -23,7 +23,7 @@ mod status;
 mod supervisor;
 
 pub(crate) use coordinator::advance;
-pub(crate) use mirror::{Mirror, MirrorError};
+pub(crate) use mirror::{Mirror, MirrorError, WORKFLOW_DIRS};
 pub(crate) use plan::{PlanError, Trigger, start_runs};
 pub(crate) use status::StatusSender;
 pub(crate) use supervisor::spawn_supervisor;

@@ -1,6 +1,10 @@
 //! The headers of a POSIX tar archive (ustar, with a pax `path`/`size` record for what ustar
 //! cannot hold), for streaming an artifact's files as one download.
 //!
+//! Every entry is owned by `nobody` (65534) and keeps only its permission bits (`mode &
+//! 0o777`): an archive a person downloads and unpacks as root must not recreate setuid,
+//! setgid or sticky files, nor files owned by root.
+//!
 //! Written here rather than with the `tar` crate: an archive of regular files needs only
 //! these headers, and the `tar` crate's `Builder` writes to a blocking `Write`, where the
 //! download streams blob by blob from async code.
@@ -11,8 +15,13 @@ pub(crate) const END: [u8; 1024] = [0; 1024];
 const BLOCK: usize = 512;
 /// The largest size ustar's 11 octal digits hold.
 const USTAR_MAX_SIZE: u64 = 0o77_777_777_777;
+/// The user and group every entry belongs to: `nobody`, so extracting as root gives no file
+/// to root.
+const NOBODY_ID: u64 = 65_534;
+const NOBODY: &[u8] = b"nobody";
 
-/// The header(s) of a regular file at `path` (relative, `/`-separated) of `size` bytes.
+/// The header(s) of a regular file at `path` (relative, `/`-separated) of `size` bytes; only
+/// the permission bits of `mode` are kept.
 pub(crate) fn file_header(path: &str, size: u64, mode: u32, mtime_s: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(BLOCK);
     let split = split_path(path);
@@ -64,15 +73,17 @@ fn ustar_header(name: &str, prefix: &str, size: u64, mode: u32, mtime_s: u64, ki
     let put = |block: &mut [u8; BLOCK], at: usize, bytes: &[u8]| block[at..at + bytes.len()].copy_from_slice(bytes);
     let octal = |width: usize, value: u64| format!("{value:0width$o}", width = width - 1);
     put(&mut block, 0, name.as_bytes());
-    put(&mut block, 100, octal(8, u64::from(mode & 0o7777)).as_bytes());
-    put(&mut block, 108, octal(8, 0).as_bytes());
-    put(&mut block, 116, octal(8, 0).as_bytes());
+    put(&mut block, 100, octal(8, u64::from(mode & 0o777)).as_bytes());
+    put(&mut block, 108, octal(8, NOBODY_ID).as_bytes());
+    put(&mut block, 116, octal(8, NOBODY_ID).as_bytes());
     put(&mut block, 124, octal(12, size).as_bytes());
     put(&mut block, 136, octal(12, mtime_s.min(0o77_777_777_777)).as_bytes());
     put(&mut block, 148, b"        ");
     block[156] = kind;
     put(&mut block, 257, b"ustar\0");
     put(&mut block, 263, b"00");
+    put(&mut block, 265, NOBODY);
+    put(&mut block, 297, NOBODY);
     put(&mut block, 345, prefix.as_bytes());
     let checksum: u32 = block.iter().map(|&byte| u32::from(byte)).sum();
     put(&mut block, 148, format!("{checksum:06o}\0 ").as_bytes());
@@ -97,6 +108,23 @@ mod tests {
         assert_eq!(split_path(&path).map(|(prefix, name)| (prefix.len(), name.len())), Some((120, 90)));
         let header = file_header(&"f".repeat(300), 3, 0o644, 0);
         assert_eq!((header.len(), header[156]), (3 * BLOCK, b'x'));
+    }
+
+    #[test]
+    fn issue_13_setuid_bits_and_root_ownership_are_not_kept() {
+        let header = file_header("bin/tool", 1, 0o104_755, 0);
+        let field =
+            |at: usize, len: usize| String::from_utf8_lossy(&header[at..at + len]).trim_end_matches('\0').to_owned();
+        assert_eq!(
+            [field(100, 8), field(108, 8), field(116, 8), field(265, 32), field(297, 32)],
+            ["0000755", "0177776", "0177776", "nobody", "nobody"]
+        );
+        let checksum: u32 = header
+            .iter()
+            .enumerate()
+            .map(|(idx, &byte)| if (148..156).contains(&idx) { 32 } else { u32::from(byte) })
+            .sum();
+        assert_eq!(field(148, 6), format!("{checksum:06o}"));
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub use jobs::{AppendedChunk, Job, JobState, Jobs, Lease, NewJob, Recorded, Step
 pub use logs::{LogChunk, Logs, StepLog};
 pub use projects::{NewProject, Project, Projects};
 pub use runners::{NewRunner, Runner, Runners};
-pub use runs::{NewRun, Run, Runs};
+pub use runs::{NewRun, Run, RunFilter, RunState, Runs};
 pub use secrets::{Secret, Secrets, Variable, Variables};
 pub use sessions::Sessions;
 pub use steps::{NewStep, Step, Steps};
@@ -136,6 +136,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "run_names", include_str!("../migrations/sqlite/0005_run_names.sql")),
     (6, "webhook_deliveries", include_str!("../migrations/sqlite/0006_webhook_deliveries.sql")),
     (7, "access", include_str!("../migrations/sqlite/0007_access.sql")),
+    (8, "run_list_indexes", include_str!("../migrations/sqlite/0008_run_list_indexes.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -145,6 +146,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "run_names", include_str!("../migrations/postgres/0005_run_names.sql")),
     (6, "webhook_deliveries", include_str!("../migrations/postgres/0006_webhook_deliveries.sql")),
     (7, "access", include_str!("../migrations/postgres/0007_access.sql")),
+    (8, "run_list_indexes", include_str!("../migrations/postgres/0008_run_list_indexes.sql")),
 ];
 
 impl Store {

@@ -141,6 +141,8 @@ pub enum Command {
     ///
     /// Examples:
     ///   ferry runs web
+    ///   ferry runs web --status failure --branch main --workflow ci.yml
+    ///   ferry runs web --limit 20 --before 120     # the 20 runs before run #120
     ///   ferry runs web --json
     #[command(verbatim_doc_comment)]
     Runs(RunsArgs),
@@ -475,7 +477,28 @@ pub struct RunsArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     pub project: String,
-    /// Print `{"runs": [...]}` with each run as `GET /api/v1/projects/PROJECT/runs` answers it.
+    /// At most N runs (default 50, at most 200).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+    pub limit: Option<i64>,
+    /// Only runs numbered below N: the next page starts below the last number shown.
+    #[arg(long, value_name = "N")]
+    pub before: Option<i64>,
+    /// Only runs in this state (queued, in_progress, completed) or with this conclusion
+    /// (success, failure, cancelled, skipped, neutral).
+    #[arg(long, value_name = "S")]
+    pub status: Option<String>,
+    /// Only runs of this branch (or full ref, `refs/tags/v1`).
+    #[arg(long, value_name = "B")]
+    pub branch: Option<String>,
+    /// Only runs of this workflow file (`ci.yml` or `.github/workflows/ci.yml`).
+    #[arg(long, value_name = "F")]
+    pub workflow: Option<String>,
+    /// Only runs of this event (push, pull_request, workflow_dispatch, schedule).
+    #[arg(long, value_name = "E")]
+    pub event: Option<String>,
+    /// Print `{"runs": [...], "next_before": N|null}`, each run as `GET
+    /// /api/v1/projects/PROJECT/runs` answers it; `next_before` is the `--before` of the next
+    /// page (null on the last one).
     #[arg(long)]
     pub json: bool,
 }

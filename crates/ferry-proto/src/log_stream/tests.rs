@@ -57,8 +57,8 @@ fn a_stream_reads_back_the_same_frames_in_pieces_of_any_size() {
 fn a_broken_stream_gives_its_frames_before_the_fault_and_then_says_what_is_wrong() {
     let good = chunk(1, 0, 1, "fine\n");
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (b"not json\n".to_vec(), "a log frame's head is not a chunk or end frame"),
-        (b"{\"type\":\"picture\"}\n".to_vec(), "a log frame's head is not a chunk or end frame"),
+        (b"not json\n".to_vec(), "a log frame's head is not a chunk, end or error frame"),
+        (b"{\"type\":\"picture\"}\n".to_vec(), "a log frame's head is not a chunk, end or error frame"),
         (b"{\"type\":\"chunk\",\"job_id\":1,\"step_idx\":0,\"seq\":2,\"bytes\":2}\n\xff\n".to_vec(), "is not UTF-8"),
         (chunk(1, 0, 2, "no line end"), "does not end with a line end"),
         (
@@ -114,4 +114,15 @@ fn a_chunks_lines_are_those_str_lines_finds() {
         let want: Vec<&str> = text.lines().collect();
         assert_eq!(got, want, "{text:?}");
     }
+}
+
+#[test]
+fn issue_13_an_error_frame_ends_the_stream_with_the_servers_reason() {
+    let mut stream = LogFrameHead::chunk(1, 0, 1, b"a\n").encode();
+    stream.extend_from_slice(b"a\n");
+    stream.extend(LogFrameHead::Error { message: "the server is shutting down".to_owned() }.encode());
+    let (frames, fault) = decode_in_pieces(&stream, 3);
+    assert_eq!(fault, None);
+    assert_eq!(frames.last(), Some(&LogFrame::Error("the server is shutting down".to_owned())));
+    assert_eq!(frames.len(), 2);
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/projects`: create, list and read projects. The webhook secret is never answered,
-//! only whether there is one.
+//! only whether there is one; a repository URL with a credential in it is refused, and one
+//! stored before that is answered without it.
 
 use axum::Json;
 use axum::extract::State;
@@ -17,7 +18,8 @@ use crate::{AppState, now_ms};
 pub(crate) struct NewProjectBody {
     /// 1 to 100 letters, digits, `.`, `_` or `-`; unique.
     name: String,
-    /// A repository git can clone.
+    /// A repository git can clone, without a credential in it (`https://user:token@…` is
+    /// refused): a private repository's token is the project secret `FERRY_REPO_TOKEN`.
     repo: String,
     /// The default branch; `main` when left out.
     branch: Option<String>,
@@ -49,7 +51,7 @@ impl From<Project> for ProjectView {
             id: project.id,
             has_webhook_secret: !project.webhook_secret.is_empty(),
             name: project.name,
-            repo: project.repo,
+            repo: crate::repo_url::redacted(&project.repo).into_owned(),
             branch: project.branch,
             created_at: project.created_at,
             require_approval: project.require_approval,
@@ -67,7 +69,7 @@ impl From<Project> for ProjectView {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The project was created", body = ProjectView),
-        (status = 400, description = "A name that is not allowed, no `repo`, or a body that is not JSON", body = ErrorBody),
+        (status = 400, description = "A name that is not allowed, no `repo`, a `repo` with a credential in it, or a body that is not JSON", body = ErrorBody),
         crate::api::Refusals,
         crate::api::BelowDeveloper,
         (status = 409, description = "A project with this name exists", body = ErrorBody),
@@ -81,6 +83,17 @@ pub(crate) async fn create(
     check_name("project", &body.name)?;
     if body.repo.trim().is_empty() {
         return Err(ApiError::bad_request("a project needs a `repo` git can clone"));
+    }
+    if crate::repo_url::has_credential(&body.repo) {
+        return Err(ApiError::bad_request(format!(
+            "`repo` carries a credential ({}); give the URL without it and store the token as the project's \
+             secret {} once the project exists (`ferry secret set {} {}`): the server hands it to git for this \
+             repository only and never shows it",
+            crate::repo_url::redacted(&body.repo),
+            crate::repo_url::TOKEN_SECRET,
+            body.name,
+            crate::repo_url::TOKEN_SECRET,
+        )));
     }
     let new_project = NewProject {
         name: &body.name,

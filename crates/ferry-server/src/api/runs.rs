@@ -16,7 +16,7 @@ use ferry_proto::log_stream::{LOG_STREAM_TYPE, LogFrameHead};
 use ferry_proto::runs::{
     JobView, LogChunkView, PlannedJob, RerunRequest, RunDetail, RunView, StepView, TriggerRequest, TriggeredRuns,
 };
-use ferry_store::{Job, NewJob, NewRun, Project, Run, Status, StoreError};
+use ferry_store::{Job, NewJob, NewRun, Project, Run, RunFilter, RunState, Status, StoreError};
 use ferry_workflow::Dialect;
 use serde::Deserialize;
 use serde_json::Value;
@@ -68,21 +68,39 @@ pub(crate) fn run_view(run: Run, project: &str) -> RunView {
         created_at: run.created_at,
         started_at: run.started_at,
         finished_at: run.finished_at,
-        error: run.error,
+        // Errors stored before URLs were redacted may hold a repository's credential.
+        error: run.error.map(|error| crate::repo_url::redact_text(&error).into_owned()),
         rerun_of: run.rerun_of,
     }
 }
 
-/// Paging of run lists.
-#[derive(Deserialize, IntoParams)]
+/// Paging and filters of run lists, as GitHub's run list has them.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct RunPage {
-    /// Only runs numbered below this one (for the next page).
-    before: Option<i64>,
+    /// Only runs numbered below this one: the next page starts below the last run of this one.
+    pub(crate) before: Option<i64>,
     /// At most this many (default 50, at most 200).
-    limit: Option<i64>,
+    pub(crate) limit: Option<i64>,
+    /// Only runs in this state: `queued`, `in_progress` or `completed`, or completed with this
+    /// conclusion: `success`, `failure`, `cancelled`, `skipped` or `neutral`.
+    pub(crate) status: Option<String>,
+    /// Only runs of this branch (`main`), or of this full ref (`refs/tags/v1`).
+    pub(crate) branch: Option<String>,
+    /// Only runs of this workflow file: its path (`.github/workflows/ci.yml`) or its name
+    /// (`ci.yml`).
+    pub(crate) workflow: Option<String>,
+    /// Only runs of this event (`push`, `pull_request`, `workflow_dispatch`, `schedule`).
+    pub(crate) event: Option<String>,
 }
 
-/// `GET /api/v1/projects/{name}/runs`: newest first.
+/// How many runs a page has when the request does not say.
+pub(crate) const RUNS_PER_PAGE: i64 = 50;
+/// The most runs a page has.
+const MAX_RUNS_PER_PAGE: i64 = 200;
+
+/// `GET /api/v1/projects/{name}/runs`: newest first; a full page has a `Link` header to the
+/// next.
 #[utoipa::path(
     get,
     path = "/api/v1/projects/{name}/runs",
@@ -91,7 +109,9 @@ pub(crate) struct RunPage {
     params(("name" = String, Path, description = "The project's name"), RunPage),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The project's runs, newest first", body = Vec<RunView>),
+        (status = 200, description = "The project's runs that match the filters, newest first", body = Vec<RunView>,
+            headers(("Link" = String, description = "When the page is full: `<…/runs?before=N&…>; rel=\"next\"`, the next page with the same filters"))),
+        (status = 400, description = "A `status` that is not a run status or conclusion, or a `limit` below 1", body = ErrorBody),
         crate::api::Refusals,
         (status = 404, description = "No such project", body = ErrorBody),
     ),
@@ -100,19 +120,87 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(page): Query<RunPage>,
-) -> Result<Json<Vec<RunView>>, ApiError> {
+) -> Result<Response, ApiError> {
     let project = crate::api::projects::project_by_name(&state, &name).await?;
-    Ok(Json(runs_of(&state, &project, page.before.unwrap_or(i64::MAX), page.limit.unwrap_or(50)).await?))
+    let runs = runs_of(&state, &project, &page).await?;
+    let limit = page_limit(&page)?;
+    let mut headers = HeaderMap::new();
+    if let Some(last) = runs.last()
+        && i64::try_from(runs.len()).is_ok_and(|n_runs| n_runs == limit)
+    {
+        let mut next = format!("/api/v1/projects/{}/runs?before={}&limit={limit}", project.name, last.number);
+        for (key, value) in
+            [("status", &page.status), ("branch", &page.branch), ("workflow", &page.workflow), ("event", &page.event)]
+        {
+            if let Some(value) = value {
+                next.push_str(&format!("&{key}={}", percent_encoding::utf8_percent_encode(value, QUERY_VALUE)));
+            }
+        }
+        if let Ok(link) = header::HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            headers.insert(header::LINK, link);
+        }
+    }
+    Ok((headers, Json(runs)).into_response())
 }
 
-/// A page of a project's runs, newest first.
-pub(crate) async fn runs_of(
-    state: &AppState,
-    project: &Project,
-    before: i64,
-    limit: i64,
-) -> Result<Vec<RunView>, ApiError> {
-    let runs = state.store.runs().list(project.id, before, limit.clamp(1, 200)).await?;
+/// What a query value escapes.
+const QUERY_VALUE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+
+/// The page's size, or 400.
+fn page_limit(page: &RunPage) -> Result<i64, ApiError> {
+    match page.limit {
+        None => Ok(RUNS_PER_PAGE),
+        Some(limit) if limit >= 1 => Ok(limit.min(MAX_RUNS_PER_PAGE)),
+        Some(limit) => {
+            Err(ApiError::bad_request(format!("`limit` must be at least 1 (at most {MAX_RUNS_PER_PAGE}), not {limit}")))
+        }
+    }
+}
+
+/// The run state `status` names, or 400 naming the ones there are.
+fn run_state(status: &str) -> Result<RunState, ApiError> {
+    let statuses = [Status::Queued, Status::InProgress, Status::Completed];
+    let conclusions =
+        [Conclusion::Success, Conclusion::Failure, Conclusion::Cancelled, Conclusion::Skipped, Conclusion::Neutral];
+    if let Some(status) = statuses.into_iter().find(|known| known.as_str() == status) {
+        return Ok(RunState::Status(status));
+    }
+    if let Some(conclusion) = conclusions.into_iter().find(|known| known.as_str() == status) {
+        return Ok(RunState::Conclusion(conclusion));
+    }
+    let known: Vec<&str> = statuses
+        .iter()
+        .map(|status| status.as_str())
+        .chain(conclusions.iter().map(|conclusion| conclusion.as_str()))
+        .collect();
+    Err(ApiError::bad_request(format!(
+        "`status` {status:?} is not a run status or conclusion; use one of: {}",
+        known.join(", ")
+    )))
+}
+
+/// A page of a project's runs that match `page`'s filters, newest first.
+pub(crate) async fn runs_of(state: &AppState, project: &Project, page: &RunPage) -> Result<Vec<RunView>, ApiError> {
+    let limit = page_limit(page)?;
+    let state_filter = page.status.as_deref().map(run_state).transpose()?;
+    let git_ref = page
+        .branch
+        .as_deref()
+        .map(|branch| if branch.starts_with("refs/") { branch.to_owned() } else { format!("refs/heads/{branch}") });
+    let workflow_files: Vec<String> = match page.workflow.as_deref() {
+        None => Vec::new(),
+        Some(path) if path.contains('/') => vec![path.to_owned()],
+        Some(name) => crate::pipeline::WORKFLOW_DIRS.iter().map(|dir| format!("{dir}/{name}")).collect(),
+    };
+    let filter = RunFilter {
+        state: state_filter,
+        git_ref: git_ref.as_deref(),
+        workflow_files: &workflow_files,
+        event: page.event.as_deref(),
+    };
+    let before = page.before.unwrap_or(i64::MAX);
+    let runs = state.store.runs().list_filtered(project.id, &filter, before, limit).await?;
     Ok(runs.into_iter().map(|run| run_view(run, &project.name)).collect())
 }
 
@@ -372,6 +460,7 @@ pub(crate) async fn rerun_run(state: &AppState, id: i64, failed_only: bool, acto
 
 /// Which logs to stream.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct LogQuery {
     /// Only this job's log (a job id from `GET /api/v1/runs/{id}`).
     job: Option<i64>,
@@ -420,6 +509,7 @@ pub(crate) async fn logs(
     // on the feed.
     let live = query.follow.then(|| state.pipeline.log_feed.subscribe());
     let changed = state.pipeline.logs_changed.subscribe();
+    let shutting_down = state.pipeline.shutting_down.subscribe();
     let follower = Follower {
         state,
         run_id: id,
@@ -429,6 +519,7 @@ pub(crate) async fn logs(
         pending: VecDeque::new(),
         live,
         changed,
+        shutting_down,
         read_store: true,
         done: false,
     };
@@ -475,6 +566,18 @@ impl LogFormat {
         match self {
             LogFormat::Sse => Bytes::from_static(b"event: end\ndata: {}\n\n"),
             LogFormat::Framed => LogFrameHead::End.encode().into(),
+        }
+    }
+
+    /// The last event of a stream cut short, saying why: an `error` event with
+    /// `{"error": message}`, or an `error` frame head. Never an `end`: the log is not complete.
+    fn error(self, message: &str) -> Bytes {
+        // A frame's head is at most 4 KiB; the reason's start says enough.
+        let message: String = message.chars().take(1000).collect();
+        let message = message.as_str();
+        match self {
+            LogFormat::Sse => format!("event: error\ndata: {}\n\n", serde_json::json!({ "error": message })).into(),
+            LogFormat::Framed => LogFrameHead::Error { message: message.to_owned() }.encode().into(),
         }
     }
 }
@@ -527,6 +630,8 @@ struct Follower {
     live: Option<broadcast::Receiver<Arc<LiveChunk>>>,
     /// Bumped when a job or run completes.
     changed: watch::Receiver<u64>,
+    /// `true` once the server is shutting down.
+    shutting_down: watch::Receiver<bool>,
     /// The store may hold chunks not sent yet: at the start, after a gap or lag in the feed,
     /// after a completion.
     read_store: bool,
@@ -550,16 +655,22 @@ impl Follower {
             if self.done {
                 return None;
             }
+            if *self.shutting_down.borrow() {
+                self.done = true;
+                return Some(self.format.error("the server is shutting down; follow the log again once it is back"));
+            }
             if self.read_store {
                 // Marked before reading, so a completion after the read still wakes the wait.
                 self.changed.mark_unchanged();
                 // A run seen completed before the read has written everything the read finds.
                 let completed = match self.state.store.runs().get(self.run_id).await {
                     Ok(run) => run.status == Status::Completed,
-                    Err(_) => true,
+                    Err(error) => return Some(self.fail(&error)),
                 };
-                if self.read().await.unwrap_or(0) > 0 {
-                    continue;
+                match self.read().await {
+                    Ok(0) => {}
+                    Ok(_) => continue,
+                    Err(error) => return Some(self.fail(&error)),
                 }
                 if self.live.is_none() || completed {
                     self.done = true;
@@ -576,9 +687,18 @@ impl Follower {
                     Err(_) => self.read_store = true,
                 },
                 _ = self.changed.changed() => self.read_store = true,
+                _ = self.shutting_down.changed() => {}
                 () = tokio::time::sleep(RECHECK) => self.read_store = true,
             }
         }
+    }
+
+    /// Ends the stream on a store error with an error event, so a viewer never takes a log
+    /// cut short for a complete one.
+    fn fail(&mut self, error: &StoreError) -> Bytes {
+        tracing::warn!(run.id = self.run_id, %error, "following the log of run {} failed: {error}", self.run_id);
+        self.done = true;
+        self.format.error(&format!("reading the log from the server's database failed: {error}"))
     }
 
     /// Queues a chunk from the feed if it is the next of its step; a later one means the store

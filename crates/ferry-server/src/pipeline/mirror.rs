@@ -3,7 +3,11 @@
 //! workflow files at a commit are read; a repository that is a folder on this host is read in
 //! place. git runs with argument vectors only, never through a
 //! shell, and with `LC_ALL=C`; a ref or commit never starts with `-`, so it cannot be read as
-//! an option.
+//! an option. Every git command has a timeout (the server's `git_timeout`), after which it is
+//! killed with every process it started (its process group), so a remote that never answers
+//! fails a trigger instead of holding it. The repository's credential (`FERRY_REPO_TOKEN`,
+//! or one an old project kept in its URL) reaches git only through its environment
+//! (`repo_url.rs`), and every error and message of git is shown with credentials redacted.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,17 +15,30 @@ use std::process::Stdio;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
+use ferry_store::Project;
 use tokio::process::Command;
+use tracing::warn;
 
-/// Why the repository could not be read; the message says what to check.
+use crate::AppState;
+use crate::repo_url::{self, TOKEN_SECRET};
+
+/// Why the repository could not be read; the message says what to check. Arguments and
+/// git's messages are kept with every URL's credential redacted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum MirrorError {
     #[error("`git {args}` failed: {stderr}")]
     Git { args: String, stderr: String },
+    #[error(
+        "`git {args}` did not finish in {} s and was stopped; check that the repository is reachable from the server (the limit is the server's git timeout)",
+        after.as_secs()
+    )]
+    Timeout { args: String, after: Duration },
     #[error("running git: {0} (is git installed?)")]
     Spawn(String),
     #[error("`{0}` is not a branch, tag or commit of the repository")]
     UnknownRef(String),
+    #[error("reading the project's {TOKEN_SECRET} secret: {0}")]
+    Credential(String),
 }
 
 /// A commit as planning reads it.
@@ -34,13 +51,35 @@ pub(crate) struct Commit {
     pub(crate) author: String,
     /// The workflow files in it, as (path, text), by path.
     pub(crate) files: Vec<(String, String)>,
+    /// The workflow files of `files` that could not be read as text, as (path, why, with the
+    /// position: `path:line:col: …`); their text in `files` is what could be read (invalid
+    /// UTF-8 replaced), or empty for a file over [`MAX_WORKFLOW_BYTES`], which is not read.
+    pub(crate) unreadable: Vec<(String, String)>,
 }
+
+/// The largest workflow file read; a larger one gets a failed run saying so, and is not read
+/// into memory (the largest workflows seen are tens of KiB).
+pub(crate) const MAX_WORKFLOW_BYTES: usize = 1 << 20;
 
 /// The mirror of one project's repository.
 #[derive(Debug, Clone)]
 pub(crate) struct Mirror {
     dir: PathBuf,
+    /// Without a credential.
     url: String,
+    credential: Option<Credential>,
+    /// How long each git command may take.
+    timeout: Duration,
+}
+
+/// A repository credential, `TOKEN` or `USER:PASSWORD`; never printed.
+#[derive(Clone)]
+struct Credential(String);
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credential(***)")
+    }
 }
 
 /// One lock per mirror folder, so syncs of a mirror (a webhook and a poll) never overlap.
@@ -50,14 +89,42 @@ static MIRROR_LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>
 pub(crate) const WORKFLOW_DIRS: [&str; 2] = [".github/workflows", ".ferry/workflows"];
 
 impl Mirror {
+    /// The mirror of the repository at `url`; a credential in the URL (a project stored before
+    /// they were refused) is taken out of it and given to git as `FERRY_REPO_TOKEN` would be.
     pub(crate) fn new(data_dir: &Path, project_id: i64, url: &str) -> Mirror {
+        let timeout = crate::DEFAULT_GIT_TIMEOUT;
         // A repository on this host is read where it is: a mirror would only add a fetch
         // (about 20 ms of git per trigger) to reach the same objects.
         let local = Path::new(url);
         if local.is_absolute() && local.is_dir() {
-            return Mirror { dir: local.to_path_buf(), url: String::new() };
+            return Mirror { dir: local.to_path_buf(), url: String::new(), credential: None, timeout };
         }
-        Mirror { dir: data_dir.join("repos").join(format!("{project_id}.git")), url: url.to_owned() }
+        let (url, credential) = repo_url::split_credential(url);
+        let dir = data_dir.join("repos").join(format!("{project_id}.git"));
+        Mirror { dir, url, credential: credential.map(Credential), timeout }
+    }
+
+    /// The mirror of `project`'s repository, with the server's git timeout and the project's
+    /// `FERRY_REPO_TOKEN` secret as the credential, when it has one.
+    pub(crate) async fn for_project(state: &AppState, project: &Project) -> Result<Mirror, MirrorError> {
+        let mut mirror = Mirror::new(&state.data_dir, project.id, &project.repo);
+        mirror.timeout = state.pipeline.git_timeout;
+        let secret = state
+            .store
+            .secrets()
+            .get(project.id, TOKEN_SECRET)
+            .await
+            .map_err(|error| MirrorError::Credential(error.to_string()))?;
+        if let Some(secret) = secret {
+            let Some(value) = state.secret_box.open(project.id, &secret.name, &secret.ciphertext, &secret.nonce) else {
+                warn!(project = %project.name, "{TOKEN_SECRET} of {} does not decrypt under secret.key", project.name);
+                return Err(MirrorError::Credential(
+                    "it does not decrypt under the server's secret.key; set it again".to_owned(),
+                ));
+            };
+            mirror.credential = Some(Credential(String::from_utf8_lossy(&value).trim().to_owned()));
+        }
+        Ok(mirror)
     }
 
     /// Where the repository is read: the mirror's folder, or the repository's own.
@@ -82,9 +149,9 @@ impl Mirror {
             // The URL may have changed since the clone (reading the config is cheaper than git).
             let config = std::fs::read_to_string(self.dir.join("config")).unwrap_or_default();
             if !config.lines().any(|line| line.trim().strip_prefix("url = ") == Some(self.url.as_str())) {
-                git(&self.dir, &["remote", "set-url", "origin", &self.url]).await?;
+                self.git(&self.dir, &["remote", "set-url", "origin", &self.url]).await?;
             }
-            git(&self.dir, &["fetch", "--prune", "--quiet", "origin"]).await?;
+            self.git(&self.dir, &["fetch", "--prune", "--quiet", "origin"]).await?;
             return Ok(());
         }
         let parent = self.dir.parent().unwrap_or(Path::new("."));
@@ -94,7 +161,7 @@ impl Mirror {
         // Left by a clone that was cut short (the server was killed).
         let _ = std::fs::remove_dir_all(&partial);
         let dest = partial.display().to_string();
-        let res = git(parent, &["clone", "--mirror", "--quiet", "--", &self.url, &dest]).await;
+        let res = self.git(parent, &["clone", "--mirror", "--quiet", "--", &self.url, &dest]).await;
         if let Err(error) = res {
             let _ = std::fs::remove_dir_all(&partial);
             return Err(error);
@@ -110,8 +177,9 @@ impl Mirror {
             return Err(MirrorError::UnknownRef(name.to_owned()));
         }
         let spec = format!("{name}^{{commit}}");
-        match git(&self.dir, &["rev-parse", "--verify", "--quiet", &spec]).await {
+        match self.git(&self.dir, &["rev-parse", "--verify", "--quiet", &spec]).await {
             Ok(sha) => Ok(sha.trim().to_owned()),
+            Err(error @ MirrorError::Timeout { .. }) => Err(error),
             Err(_) => Err(MirrorError::UnknownRef(name.to_owned())),
         }
     }
@@ -129,9 +197,11 @@ impl Mirror {
         // objects alone, which a running `cat-file` finds even when fetched after it started.
         let by_id = rev.len() >= 40 && rev.bytes().all(|byte| byte.is_ascii_hexdigit());
         if by_id && let Some(mut batch) = CatFile::take_kept(&self.dir) {
-            match read_commit_with(&mut batch, rev).await {
+            match self.read_commit_within(&mut batch, rev).await {
                 // The kept process died (or its repository went away): a new one is asked.
                 Err(MirrorError::Git { .. }) => {}
+                // Dropped: it is killed.
+                res @ Err(MirrorError::Timeout { .. }) => return res,
                 res => {
                     batch.keep(&self.dir);
                     return res;
@@ -139,7 +209,10 @@ impl Mirror {
             }
         }
         let mut batch = CatFile::start(&self.dir)?;
-        let res = read_commit_with(&mut batch, rev).await;
+        let res = self.read_commit_within(&mut batch, rev).await;
+        if matches!(res, Err(MirrorError::Timeout { .. })) {
+            return res;
+        }
         if by_id && !matches!(res, Err(MirrorError::Git { .. })) {
             batch.keep(&self.dir);
         } else {
@@ -155,17 +228,63 @@ impl Mirror {
         if before.is_empty() || before.starts_with('-') || before.bytes().all(|byte| byte == b'0') {
             return None;
         }
-        let text = git(&self.dir, &["diff", "--name-only", before, after, "--"]).await.ok()?;
+        let text = self.git(&self.dir, &["diff", "--name-only", before, after, "--"]).await.ok()?;
         Some(text.lines().map(str::to_owned).collect())
+    }
+
+    /// [`read_commit_with`], stopped after the timeout.
+    async fn read_commit_within(&self, batch: &mut CatFile, rev: &str) -> Result<Commit, MirrorError> {
+        tokio::time::timeout(self.timeout, read_commit_with(batch, rev))
+            .await
+            .unwrap_or_else(|_| Err(MirrorError::Timeout { args: "cat-file --batch".to_owned(), after: self.timeout }))
+    }
+
+    /// Runs git in `dir` with `args` (and the credential, if any, in its environment) in a
+    /// process group of its own; its standard output. Killed with its group after the timeout.
+    async fn git(&self, dir: &Path, args: &[&str]) -> Result<String, MirrorError> {
+        let shown_args = || repo_url::redact_text(&args.join(" ")).into_owned();
+        let mut command = Command::new(git_program());
+        command
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("LC_ALL", "C")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(credential) = &self.credential {
+            command.envs(repo_url::git_auth_env(&self.url, &credential.0));
+        }
+        let child = command.spawn().map_err(|error| MirrorError::Spawn(error.to_string()))?;
+        let pid = child.id().and_then(|pid| rustix::process::Pid::from_raw(pid.cast_signed()));
+        let Ok(out) = tokio::time::timeout(self.timeout, child.wait_with_output()).await else {
+            // git's helpers (`git-remote-https`, `ssh`) are in its group and would live on.
+            if let Some(pid) = pid {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
+            warn!(args = %shown_args(), "git {} timed out after {} s", shown_args(), self.timeout.as_secs());
+            return Err(MirrorError::Timeout { args: shown_args(), after: self.timeout });
+        };
+        let out = out.map_err(|error| MirrorError::Spawn(error.to_string()))?;
+        if !out.status.success() {
+            return Err(MirrorError::Git {
+                args: shown_args(),
+                stderr: repo_url::redact_text(String::from_utf8_lossy(&out.stderr).trim()).into_owned(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
 
 /// [`Mirror::read_commit`] through `batch`.
 async fn read_commit_with(batch: &mut CatFile, rev: &str) -> Result<Commit, MirrorError> {
-    let Some((sha, commit)) = batch.ask(&[format!("{rev}^{{commit}}")]).await?.pop().flatten() else {
+    let Some((sha, commit)) = batch.ask(&[format!("{rev}^{{commit}}")], usize::MAX).await?.pop().flatten() else {
         return Err(MirrorError::UnknownRef(rev.to_owned()));
     };
-    let commit = String::from_utf8_lossy(&commit).into_owned();
+    let commit = String::from_utf8_lossy(&commit.into_bytes()).into_owned();
     let (head, message) = commit.split_once("\n\n").unwrap_or((&commit, ""));
     let author = head
         .lines()
@@ -174,14 +293,14 @@ async fn read_commit_with(batch: &mut CatFile, rev: &str) -> Result<Commit, Mirr
         .unwrap_or_default();
     let title = message.lines().next().unwrap_or_default().to_owned();
 
-    let trees = batch.ask(&WORKFLOW_DIRS.map(|dir| format!("{sha}:{dir}"))).await?;
+    let trees = batch.ask(&WORKFLOW_DIRS.map(|dir| format!("{sha}:{dir}")), usize::MAX).await?;
     // Object ids are as long as the commit's: 20 bytes (SHA-1) or 32 (SHA-256).
     let id_len = sha.len() / 2;
     let mut paths = Vec::new();
     let mut blobs = Vec::new();
     for (dir, tree) in WORKFLOW_DIRS.iter().zip(trees) {
         let Some((_, tree)) = tree else { continue };
-        for (mode, name, id) in tree_entries(&tree, id_len) {
+        for (mode, name, id) in tree_entries(&tree.into_bytes(), id_len) {
             let is_file = mode == "100644" || mode == "100755";
             if is_file && (name.ends_with(".yml") || name.ends_with(".yaml")) {
                 paths.push(format!("{dir}/{name}"));
@@ -190,14 +309,58 @@ async fn read_commit_with(batch: &mut CatFile, rev: &str) -> Result<Commit, Mirr
         }
     }
     // By path, as `ls-tree` listed them (git sorts a tree's entries by name already).
-    let texts = if blobs.is_empty() { Vec::new() } else { batch.ask(&blobs).await? };
-    let mut files: Vec<(String, String)> = paths
-        .into_iter()
-        .zip(texts)
-        .filter_map(|(path, text)| Some((path, String::from_utf8_lossy(&text?.1).into_owned())))
-        .collect();
+    let texts = if blobs.is_empty() { Vec::new() } else { batch.ask(&blobs, MAX_WORKFLOW_BYTES).await? };
+    let mut files = Vec::new();
+    let mut unreadable = Vec::new();
+    for (path, object) in paths.into_iter().zip(texts) {
+        let Some((_, body)) = object else { continue };
+        let text = match body {
+            Body::TooLarge(size) => {
+                unreadable.push((
+                    path.clone(),
+                    format!(
+                        "{path}:1:1: the file is {size} bytes, more than the {MAX_WORKFLOW_BYTES} bytes (1 MiB) a workflow file may have"
+                    ),
+                ));
+                String::new()
+            }
+            Body::Bytes(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(error) => {
+                    let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+                    // `valid` is UTF-8: the column counts characters, as the parser's do.
+                    let line = 1 + valid.iter().filter(|&&byte| byte == b'\n').count();
+                    let line_start = valid.iter().rposition(|&byte| byte == b'\n').map_or(0, |idx| idx + 1);
+                    let col = 1 + String::from_utf8_lossy(&valid[line_start..]).chars().count();
+                    unreadable.push((
+                        path.clone(),
+                        format!("{path}:{line}:{col}: the file is not valid UTF-8; save it as UTF-8"),
+                    ));
+                    String::from_utf8_lossy(error.as_bytes()).into_owned()
+                }
+            },
+        };
+        files.push((path, text));
+    }
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(Commit { sha, title, author, files })
+    Ok(Commit { sha, title, author, files, unreadable })
+}
+
+/// An object's bytes as [`CatFile::ask`] answers them.
+enum Body {
+    Bytes(Vec<u8>),
+    /// Larger than asked for: its size, the bytes skipped.
+    TooLarge(usize),
+}
+
+impl Body {
+    /// The bytes; none for an object that was too large (asked for without a limit, none is).
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Body::Bytes(bytes) => bytes,
+            Body::TooLarge(_) => Vec::new(),
+        }
+    }
 }
 
 /// A `git cat-file --batch` process, asked for objects a round at a time.
@@ -258,8 +421,9 @@ impl CatFile {
         Ok(CatFile { child, stdin, stdout: tokio::io::BufReader::new(stdout) })
     }
 
-    /// Each named object's id and bytes, in order; `None` for a name git does not know.
-    async fn ask(&mut self, names: &[String]) -> Result<Vec<Option<(String, Vec<u8>)>>, MirrorError> {
+    /// Each named object's id and bytes, in order; `None` for a name git does not know. An
+    /// object over `max_size` bytes is skipped without being held in memory.
+    async fn ask(&mut self, names: &[String], max_size: usize) -> Result<Vec<Option<(String, Body)>>, MirrorError> {
         use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
         let broken =
             |error: std::io::Error| MirrorError::Git { args: "cat-file --batch".to_owned(), stderr: error.to_string() };
@@ -287,10 +451,22 @@ impl CatFile {
                 objects.push(None);
                 continue;
             };
+            if size > max_size {
+                // The object and the line end after it.
+                let skip = u64::try_from(size).unwrap_or(u64::MAX).saturating_add(1);
+                let skipped = tokio::io::copy(&mut (&mut self.stdout).take(skip), &mut tokio::io::sink())
+                    .await
+                    .map_err(broken)?;
+                if skipped < skip {
+                    return Err(broken(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "git cat-file exited")));
+                }
+                objects.push(Some((id.to_owned(), Body::TooLarge(size))));
+                continue;
+            }
             let mut body = vec![0; size + 1];
             self.stdout.read_exact(&mut body).await.map_err(broken)?;
             body.truncate(size);
-            objects.push(Some((id.to_owned(), body)));
+            objects.push(Some((id.to_owned(), Body::Bytes(body))));
         }
         Ok(objects)
     }
@@ -333,26 +509,6 @@ fn git_program() -> &'static Path {
             .unwrap_or_else(|| PathBuf::from("git"))
     });
     &GIT
-}
-
-async fn git(dir: &Path, args: &[&str]) -> Result<String, MirrorError> {
-    let out = Command::new(git_program())
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("LC_ALL", "C")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|error| MirrorError::Spawn(error.to_string()))?;
-    if !out.status.success() {
-        return Err(MirrorError::Git {
-            args: args.join(" "),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ pub(crate) enum PlanError {
 /// Starts the runs `trigger` causes for `project` and plans their first jobs; returns them
 /// (none when no workflow matches).
 pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Trigger) -> Result<Vec<Run>, PlanError> {
-    let mirror = Mirror::new(&state.data_dir, project.id, &project.repo);
+    let mirror = Mirror::for_project(state, project).await?;
     mirror.sync().await?;
     let mut trigger = trigger;
     if !trigger.git_ref.starts_with("refs/") && !trigger.git_ref.is_empty() {
@@ -92,18 +92,28 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
         if trigger.workflow.as_ref().is_some_and(|wanted| !names_file(path, wanted)) {
             continue;
         }
-        let (workflow, diagnostics) = ferry_workflow::parse_workflow(src, Dialect::for_path(path));
-        let errors: Vec<String> = diagnostics
-            .iter()
-            .filter(|diagnostic| diagnostic.is_error())
-            .map(|diagnostic| {
-                format!("{path}:{}:{}: {}", diagnostic.span.start.line, diagnostic.span.start.col, diagnostic.message)
-            })
-            .collect();
+        let unreadable = commit.unreadable.iter().find(|(unreadable, _)| unreadable == path);
+        let (workflow, errors) = match unreadable {
+            Some((_, why)) => (None, vec![why.clone()]),
+            None => {
+                let (workflow, diagnostics) = ferry_workflow::parse_workflow(src, Dialect::for_path(path));
+                let errors: Vec<String> = diagnostics
+                    .iter()
+                    .filter(|diagnostic| diagnostic.is_error())
+                    .map(|diagnostic| {
+                        let start = diagnostic.span.start;
+                        format!("{path}:{}:{}: {}", start.line, start.col, diagnostic.message)
+                    })
+                    .collect();
+                (workflow, errors)
+            }
+        };
         let triggered = match &workflow {
             Some(workflow) => triggers(workflow, &trigger),
-            // A file that is not a workflow at all only reports when asked for.
-            None => trigger.workflow.is_some(),
+            // A file that cannot be read as a workflow (not YAML, not UTF-8, too large) cannot
+            // say which events it takes: it fails a run of every event but a schedule's, as on
+            // GitHub, so a push is not silently ignored.
+            None => trigger.workflow.is_some() || (trigger.cron.is_none() && !errors.is_empty()),
         };
         if !triggered {
             continue;
@@ -221,7 +231,7 @@ fn synthesized_event(trigger: &Trigger, project: &Project, sha: &str, inputs: &M
     let repository = json!({
         "name": project.name, "full_name": format!("ferry/{}", project.name),
         "owner": {"login": "ferry", "name": "ferry"}, "default_branch": project.branch,
-        "clone_url": project.repo,
+        "clone_url": crate::repo_url::redacted(&project.repo),
     });
     let sender = json!({"login": trigger.actor});
     match trigger.event.as_str() {

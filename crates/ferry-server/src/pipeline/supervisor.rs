@@ -2,12 +2,16 @@
 //! - on start, every unfinished run is advanced (a restart resumes where the store is);
 //! - jobs whose lease ran out are failed with "runner lost" and their runs advanced;
 //! - each project's repository is polled every `poll_interval` for a new head of its
-//!   branch, which starts `push` runs as a webhook would (a fallback when no webhook comes);
+//!   branch, which starts `push` runs as a webhook would (a fallback when no webhook comes),
+//!   each project in a task of its own, so a remote that hangs (until the git timeout) holds
+//!   up neither the lease checks nor the other projects;
 //! - `on.schedule` crons of the workflows on each project's branch fire once per minute
 //!   they match;
 //! - every `artifact_sweep_interval` (a minute), expired artifacts and the blobs no artifact
 //!   references any more are deleted (`retention.rs`).
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_model::Conclusion;
@@ -30,6 +34,7 @@ pub(crate) fn spawn_supervisor(state: AppState) {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_poll = None::<tokio::time::Instant>;
         let mut last_sweep = None::<tokio::time::Instant>;
+        let polling = Polling::default();
         loop {
             ticker.tick().await;
             if let Err(error) = fail_lost_jobs(&state).await {
@@ -38,7 +43,7 @@ pub(crate) fn spawn_supervisor(state: AppState) {
             let poll_due = last_poll.is_none_or(|at| at.elapsed() >= state.pipeline.poll_interval);
             if poll_due && !state.pipeline.poll_interval.is_zero() {
                 last_poll = Some(tokio::time::Instant::now());
-                poll_and_schedule(&state).await;
+                poll_and_schedule(&state, &polling).await;
             }
             if last_sweep.is_none_or(|at| at.elapsed() >= state.pipeline.artifact_sweep_interval) {
                 last_sweep = Some(tokio::time::Instant::now());
@@ -77,15 +82,36 @@ async fn fail_lost_jobs(state: &AppState) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn poll_and_schedule(state: &AppState) {
+/// The projects whose poll is under way.
+type Polling = Arc<Mutex<HashSet<i64>>>;
+
+/// Starts a poll of each project whose last one has finished, each in a task of its own.
+async fn poll_and_schedule(state: &AppState, polling: &Polling) {
     let projects = match state.store.projects().list().await {
         Ok(projects) => projects,
         Err(error) => return warn!(%error, "listing projects failed: {error}"),
     };
     for project in projects {
-        if let Err(error) = poll(state, &project).await {
-            warn!(project = %project.name, %error, "polling {} failed: {error}", project.name);
+        if !polling.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(project.id) {
+            continue;
         }
+        let (state, under_way) = (state.clone(), PollUnderWay(polling.clone(), project.id));
+        tokio::spawn(async move {
+            if let Err(error) = poll(&state, &project).await {
+                warn!(project = %project.name, %error, "polling {} failed: {error}", project.name);
+            }
+            drop(under_way);
+        });
+    }
+}
+
+/// A project's poll under way; dropped (also when its task ends any other way), the project
+/// is polled again at the next interval.
+struct PollUnderWay(Polling, i64);
+
+impl Drop for PollUnderWay {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.1);
     }
 }
 
@@ -93,7 +119,7 @@ async fn poll_and_schedule(state: &AppState) {
 /// webhook already started runs for that commit) and fires the minutes of `on.schedule`
 /// that passed since the last check.
 async fn poll(state: &AppState, project: &Project) -> Result<(), crate::pipeline::PlanError> {
-    let mirror = Mirror::new(&state.data_dir, project.id, &project.repo);
+    let mirror = Mirror::for_project(state, project).await?;
     mirror.sync().await?;
     let git_ref = format!("refs/heads/{}", project.branch);
     let sha = mirror.resolve(&git_ref).await?;

@@ -15,6 +15,18 @@ pub(super) fn state(status: &str, conclusion: Option<Conclusion>) -> &'static st
     }
 }
 
+/// What a job's box says on its right: how long it ran (or runs), else its state — a job
+/// cancelled before it started says `cancelled`, never `completed`.
+pub(super) fn job_detail(
+    status: &str,
+    conclusion: Option<Conclusion>,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    now: i64,
+) -> String {
+    elapsed(started_at, finished_at, now).map_or_else(|| state(status, conclusion).to_owned(), duration)
+}
+
 /// `42s`, `3m 05s`, `1h 02m`: seconds are enough for CI.
 pub(super) fn duration(ms: i64) -> String {
     let secs = ms.max(0) / 1000;

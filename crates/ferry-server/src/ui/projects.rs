@@ -1,21 +1,22 @@
-//! `/` (every project the session sees, with its latest run) and `/ui/projects/{name}` (its runs, newest first,
-//! and the "Run workflow" form).
+//! `/` (every project the session sees, with its latest run) and `/ui/projects/{name}` (its
+//! runs, newest first, a page at a time — `?before=N` for older ones —, and the "Run workflow"
+//! form).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use ferry_proto::runs::RunView;
 use maud::{Markup, html};
 
 use super::{Session, format, layout};
 use crate::api::ApiError;
 use crate::api::projects::project_by_name;
-use crate::api::runs::runs_of;
+use crate::api::runs::{RUNS_PER_PAGE, RunPage, runs_of};
 use crate::{AppState, now_ms};
 
 /// `GET /`.
 pub(super) async fn index(session: Session, State(state): State<AppState>) -> Result<Markup, ApiError> {
     let mut rows = Vec::new();
     for project in state.store.projects().list().await?.into_iter().filter(|project| session.sees(project.id)) {
-        let latest = runs_of(&state, &project, i64::MAX, 1).await?.pop();
+        let latest = runs_of(&state, &project, &RunPage { limit: Some(1), ..RunPage::default() }).await?.pop();
         rows.push((project, latest));
     }
     let now = now_ms();
@@ -30,7 +31,7 @@ pub(super) async fn index(session: Session, State(state): State<AppState>) -> Re
                     @for (project, latest) in &rows {
                         tr {
                             td { a.strong href=(format!("/ui/projects/{}", project.name)) { (project.name) } }
-                            td.mono { (project.repo) }
+                            td.mono { (crate::repo_url::redacted(&project.repo)) }
                             td.mono { (project.branch) }
                             td {
                                 @if let Some(run) = latest {
@@ -52,17 +53,26 @@ pub(super) async fn index(session: Session, State(state): State<AppState>) -> Re
     Ok(layout::page("Projects", Some(&session), &[], body))
 }
 
+/// Which page of runs `/ui/projects/{name}` shows.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(super) struct ProjectQuery {
+    /// Runs numbered below this one; the newest when left out.
+    before: Option<i64>,
+}
+
 /// `GET /ui/projects/{name}`.
 pub(super) async fn project(
     session: Session,
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(query): Query<ProjectQuery>,
 ) -> Result<Markup, ApiError> {
     let project = project_by_name(&state, &name).await?;
     if !session.sees(project.id) {
         return Err(ApiError::not_found("project", &name));
     }
-    let runs = runs_of(&state, &project, i64::MAX, 50).await?;
+    let runs = runs_of(&state, &project, &RunPage { before: query.before, ..RunPage::default() }).await?;
+    let older = runs.last().filter(|_| i64::try_from(runs.len()).is_ok_and(|n_runs| n_runs == RUNS_PER_PAGE));
     let mut workflow_files: Vec<&str> = runs.iter().map(|run| run.workflow_file.as_str()).collect();
     workflow_files.sort_unstable();
     workflow_files.dedup();
@@ -70,7 +80,7 @@ pub(super) async fn project(
     let body = html! {
         div.title-row {
             h1 { (project.name) }
-            span.muted.mono { (project.repo) " · " (project.branch) }
+            span.muted.mono { (crate::repo_url::redacted(&project.repo)) " · " (project.branch) }
         }
         details.panel #trigger-panel {
             summary { "Run workflow" }
@@ -89,16 +99,24 @@ pub(super) async fn project(
                     title=[(!session.can_write()).then_some("starting runs needs the developer role")] { "Run workflow" }
             }
         }
-        (runs_list(&runs, &project.name, now_ms()))
+        (runs_list(&runs, &project.name, query.before, now_ms()))
+        nav.pages {
+            @if query.before.is_some() {
+                a #newer-runs href=(href) { "Newest runs" }
+            }
+            @if let Some(last) = older {
+                " " a #older-runs href=(format!("{href}?before={}", last.number)) { "Older runs" }
+            }
+        }
     };
     Ok(layout::page(&project.name, Some(&session), &[(&project.name, &href)], body))
 }
 
 /// `#runs`, which `app.js` swaps for a fresh copy when the API's list changes.
-fn runs_list(runs: &[RunView], project: &str, now: i64) -> Markup {
+fn runs_list(runs: &[RunView], project: &str, before: Option<i64>, now: i64) -> Markup {
     let active = runs.iter().any(|run| run.status != "completed");
     html! {
-        section #runs data-project=(project) data-active=(active) data-signature=(signature(runs)) {
+        section #runs data-project=(project) data-before=[before] data-active=(active) data-signature=(signature(runs)) {
             @if runs.is_empty() {
                 p.muted { "No runs yet." }
             } @else {

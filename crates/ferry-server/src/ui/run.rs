@@ -188,8 +188,7 @@ fn nodes(detail: &RunDetail, selected: Option<i64>, now: i64) -> Vec<Node> {
         needs: job.needs.clone(),
         name: job.name.clone(),
         state: format::state(&job.status, job.conclusion),
-        detail: format::elapsed(job.started_at, job.finished_at, now)
-            .map_or_else(|| job.status.clone(), format::duration),
+        detail: format::job_detail(&job.status, job.conclusion, job.started_at, job.finished_at, now),
         running_since: job.finished_at.is_none().then_some(job.started_at).flatten(),
         href: Some(format!("/ui/runs/{}?job={}", detail.run.id, job.id)),
         selected: selected == Some(job.id),

@@ -3,7 +3,7 @@
 
 use ferry_model::Conclusion;
 
-use super::format::{bytes, duration, elapsed, path_segment, relative, short_ref, state, utc};
+use super::format::{bytes, duration, elapsed, job_detail, path_segment, relative, short_ref, state, utc};
 use super::graph::{Layout, layout};
 
 fn needs(keys: &[&str]) -> Vec<String> {
@@ -73,4 +73,14 @@ fn durations_and_times_read_as_people_write_them() {
 fn sizes_read_in_binary_units_and_names_are_encoded_for_urls() {
     assert_eq!([bytes(0), bytes(1023), bytes(1536), bytes(3 * 1024 * 1024)], ["0 B", "1023 B", "1.5 KiB", "3.0 MiB"]);
     assert_eq!(path_segment("build output#1/é"), "build%20output%231%2F%C3%A9");
+}
+
+#[test]
+fn issue_13_a_job_cancelled_before_it_started_says_cancelled_not_completed() {
+    let cancelled = Some(Conclusion::Cancelled);
+    assert_eq!(state("completed", cancelled), "cancelled");
+    assert_eq!(job_detail("completed", cancelled, None, Some(5_000), 9_000), "cancelled");
+    assert_eq!(job_detail("completed", cancelled, Some(1_000), Some(5_000), 9_000), "4s");
+    assert_eq!(job_detail("queued", None, None, None, 9_000), "queued");
+    assert_eq!(job_detail("in_progress", None, Some(1_000), None, 9_000), "8s");
 }

@@ -7,6 +7,7 @@ mod auth;
 mod corpus;
 mod forge_status;
 mod forks;
+mod hardening;
 mod hooks;
 mod openapi;
 mod pipeline;

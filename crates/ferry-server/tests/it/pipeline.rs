@@ -489,6 +489,7 @@ fn framed_chunks(res: &Response) -> Vec<(i64, i64, String)> {
         match decoder.next_frame().expect("a well-framed stream") {
             Some(LogFrame::Chunk(chunk)) => chunks.push((chunk.step_idx, chunk.seq, chunk.text)),
             Some(LogFrame::End) => break,
+            Some(LogFrame::Error(message)) => panic!("the stream ended with an error: {message}"),
             None => panic!("the stream ended without its end frame: {}", res.body),
         }
     }

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ferry_store::{
     Acquired, AppendedChunk, CacheEntry, Conclusion, Lease, NewApiToken, NewArtifact, NewCacheEntry, NewJob,
-    NewProject, NewRun, NewRunner, NewStep, ProjectScope, Recorded, Role, Status, StepEvent, Store, StoreError,
+    NewProject, NewRun, NewRunner, NewStep, ProjectScope, Recorded, Role, RunFilter, RunState, Status, StepEvent, Store,
+    StoreError,
 };
 use ferry_testkit::TestDb;
 
@@ -27,6 +28,7 @@ pub async fn run(new_db: fn() -> TestDb) {
         tokens,
         secrets_and_variables,
         run_numbers_count_up_per_project,
+        run_lists_filter_and_page,
         claim_respects_labels,
         concurrent_claimers_never_share_a_job,
         leases,
@@ -249,6 +251,46 @@ async fn run_numbers_count_up_per_project(store: Store, _db: &TestDb) {
     assert_eq!(page, [11, 10, 9]);
     let missing = store.runs().create(&NewRun { project_id: 999, ..example_run() }, 1).await;
     assert!(matches!(missing, Err(StoreError::NotFound { entity: "project", .. })), "{missing:?}");
+}
+
+async fn run_lists_filter_and_page(store: Store, _db: &TestDb) {
+    let web = store.projects().create(&project("web"), 1).await.expect("create").id;
+    let api = store.projects().create(&project("api"), 1).await.expect("create").id;
+    let files = [".github/workflows/ci.yml", ".github/workflows/release.yml"];
+    for number in 1..=8_usize {
+        let run = NewRun {
+            project_id: web,
+            workflow_file: files[number % 2],
+            event: if number % 3 == 0 { "pull_request" } else { "push" },
+            git_ref: if number <= 4 { "refs/heads/main" } else { "refs/heads/dev" },
+            ..example_run()
+        };
+        let run = store.runs().create(&run, 1).await.expect("create run");
+        if number % 4 == 0 {
+            store.runs().complete(run.id, Conclusion::Failure, 2).await.expect("complete");
+        }
+    }
+    store.runs().create(&NewRun { project_id: api, ..example_run() }, 1).await.expect("another project's run");
+    let numbers = async |filter: RunFilter<'_>, before: i64, limit: i64| -> Vec<i64> {
+        let runs = store.runs().list_filtered(web, &filter, before, limit).await.expect("list");
+        runs.into_iter().map(|run| run.number).collect()
+    };
+    assert_eq!(numbers(RunFilter::default(), i64::MAX, 3).await, [8, 7, 6]);
+    assert_eq!(numbers(RunFilter::default(), 6, 3).await, [5, 4, 3]);
+    let ci = [files[1].to_owned()];
+    assert_eq!(numbers(RunFilter { workflow_files: &ci, ..RunFilter::default() }, i64::MAX, 10).await, [7, 5, 3, 1]);
+    let both = files.map(str::to_owned);
+    assert_eq!(numbers(RunFilter { workflow_files: &both, ..RunFilter::default() }, 3, 10).await, [2, 1]);
+    let main = RunFilter { git_ref: Some("refs/heads/main"), ..RunFilter::default() };
+    assert_eq!(numbers(main, i64::MAX, 10).await, [4, 3, 2, 1]);
+    let pull = RunFilter { event: Some("pull_request"), ..main };
+    assert_eq!(numbers(pull, i64::MAX, 10).await, [3]);
+    let failed = RunFilter { state: Some(RunState::Conclusion(Conclusion::Failure)), ..RunFilter::default() };
+    assert_eq!(numbers(failed, i64::MAX, 10).await, [8, 4]);
+    let completed = RunFilter { state: Some(RunState::Status(Status::Completed)), ..RunFilter::default() };
+    assert_eq!(numbers(completed, 8, 10).await, [4]);
+    let queued = RunFilter { state: Some(RunState::Status(Status::Queued)), ..main };
+    assert_eq!(numbers(queued, i64::MAX, 2).await, [3, 2]);
 }
 
 fn example_run() -> NewRun<'static> {

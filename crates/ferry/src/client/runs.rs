@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anstyle::Style;
 use anyhow::Context as _;
+use ferry_client::RunQuery;
 use ferry_model::Conclusion;
 use ferry_proto::runs::{RerunRequest, RunView};
 use serde_json::json;
@@ -20,15 +21,36 @@ const TITLE_CHARS: usize = 60;
 
 pub fn list(args: RunsArgs) -> anyhow::Result<ExitCode> {
     let client = connect(&args.connect)?;
-    let runs = block_on(async { Ok(client.list_runs(&args.project).await?) })?;
+    let query = RunQuery {
+        before: args.before,
+        limit: args.limit,
+        status: args.status.clone(),
+        branch: args.branch.clone(),
+        workflow: args.workflow.clone(),
+        event: args.event.clone(),
+    };
+    let runs = block_on(async { Ok(client.list_runs_where(&args.project, &query).await?) })?;
+    // A full page may have more after it.
+    let limit = args.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+    let next_before = runs.last().filter(|_| i64::try_from(runs.len()).is_ok_and(|n| n == limit)).map(|run| run.number);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"runs": runs})).context("serializing the runs")?);
+        let page = json!({"runs": runs, "next_before": next_before});
+        println!("{}", serde_json::to_string_pretty(&page).context("serializing the runs")?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut stdout = anstream::stdout();
+    let filtered = args.before.is_some()
+        || args.status.is_some()
+        || args.branch.is_some()
+        || args.workflow.is_some()
+        || args.event.is_some();
     if runs.is_empty() {
-        writeln!(stdout, "project {0} has no runs yet; start one with `ferry trigger {0}`", args.project)
-            .context("writing to stdout")?;
+        if filtered {
+            writeln!(stdout, "no runs of project {} match", args.project).context("writing to stdout")?;
+        } else {
+            writeln!(stdout, "project {0} has no runs yet; start one with `ferry trigger {0}`", args.project)
+                .context("writing to stdout")?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<[String; 7]> = runs
@@ -60,8 +82,15 @@ pub fn list(args: RunsArgs) -> anyhow::Result<ExitCode> {
         }
         writeln!(stdout, "{line}").context("writing to stdout")?;
     }
+    if let Some(number) = next_before {
+        writeln!(stdout, "{DIM}older runs: add --before {number}{DIM:#}").context("writing to stdout")?;
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The server's page sizes (`api/runs.rs`): its default and its most.
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 200;
 
 pub fn cancel(args: CancelArgs) -> anyhow::Result<ExitCode> {
     let client = connect(&args.connect)?;

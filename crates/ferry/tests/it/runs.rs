@@ -135,3 +135,44 @@ fn a_fork_s_merge_request_waits_in_ferry_runs_until_ferry_approve() {
     let set = ferry(&["project", "set", "demo", "--require-approval", "false"]);
     assert_eq!(set, "project demo: runs of pull requests from forks start at once\n");
 }
+
+#[test]
+fn issue_13_runs_page_with_limit_and_before_and_filter_by_status_workflow_branch_and_event() {
+    let scratch = tempfile::Builder::new().prefix("ferry-runs-it-").tempdir().expect("temp dir");
+    let repo = Repo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
+    let (server, url, admin) = start_server(scratch.path());
+    let run = |args: &[&str]| output_within(client_command(&url, &admin, args));
+    let ferry = |args: &[&str]| {
+        let output = run(args);
+        assert!(output.status.success(), "{}\n--- server\n{}", text(&output), server.stderr());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    ferry(&["project", "add", "demo", "--repo", &repo.path().display().to_string()]);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let triggered: Value = serde_json::from_str(&ferry(&["trigger", "demo", "--json"])).expect("JSON");
+        ids.push(triggered["runs"][0]["id"].as_i64().expect("a run id"));
+    }
+    ferry(&["cancel", &ids[1].to_string()]);
+    let numbers = |args: &[&str]| -> (Vec<i64>, Value) {
+        let mut all = vec!["runs", "demo", "--json"];
+        all.extend_from_slice(args);
+        let page: Value = serde_json::from_str(&ferry(&all)).expect("JSON");
+        let numbers =
+            page["runs"].as_array().expect("a list").iter().filter_map(|run| run["number"].as_i64()).collect();
+        (numbers, page["next_before"].clone())
+    };
+    assert_eq!(numbers(&["--limit", "2"]), (vec![3, 2], Value::from(2)));
+    assert_eq!(numbers(&["--limit", "2", "--before", "2"]), (vec![1], Value::Null));
+    assert_eq!(numbers(&["--status", "cancelled"]).0, [2]);
+    assert_eq!(numbers(&["--status", "in_progress", "--workflow", "ci.yml", "--branch", "main"]).0, [3, 1]);
+    assert_eq!(numbers(&["--event", "workflow_dispatch", "--limit", "1"]), (vec![3], Value::from(3)));
+
+    let table = ferry(&["runs", "demo", "--limit", "1"]);
+    assert!(table.starts_with(&format!("run {}  #3  in_progress", ids[2])), "{table}");
+    assert!(table.ends_with("older runs: add --before 3\n"), "{table}");
+    assert_eq!(ferry(&["runs", "demo", "--event", "push"]), "no runs of project demo match\n");
+    let bad = run(&["runs", "demo", "--status", "done"]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("is not a run status or conclusion"), "{}", text(&bad));
+}

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 
+use ferry_store::NewProject;
 use http_body_util::BodyExt as _;
 use serde_json::json;
 use tokio::time::Instant;
@@ -73,4 +74,74 @@ async fn a_quiet_stream_carries_comments_and_loses_no_event() {
     let comments = frames.iter().position(|frame| frame.contains("data: 2")).expect("event 2") - 1;
     assert!(comments >= 1, "a second of quiet with comments every 10 ms has some: {frames:?}");
     assert_eq!(frames.first().map(String::as_str), Some("event: chunk\ndata: 1\n\n"));
+}
+
+/// A follower of run 1 on a server in `dir`, in `format`.
+async fn follower_of_a_new_server(dir: &std::path::Path, format: LogFormat) -> Follower {
+    let config = crate::ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        ..crate::ServerConfig::new(dir.to_path_buf())
+    };
+    let state = crate::bind(&config).await.expect("the server starts").state;
+    Follower {
+        live: Some(state.pipeline.log_feed.subscribe()),
+        changed: state.pipeline.logs_changed.subscribe(),
+        shutting_down: state.pipeline.shutting_down.subscribe(),
+        state,
+        run_id: 1,
+        job: None,
+        format,
+        cursors: HashMap::new(),
+        pending: VecDeque::new(),
+        read_store: true,
+        done: false,
+    }
+}
+
+#[tokio::test]
+async fn issue_13_a_store_error_ends_a_followed_log_with_an_error_never_an_end() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for format in [LogFormat::Sse, LogFormat::Framed] {
+        let mut follower = follower_of_a_new_server(&dir.path().join(format!("{format:?}")), format).await;
+        follower.state.store.close().await;
+        let last = follower.next().await.expect("an event saying why");
+        let last = String::from_utf8(last.to_vec()).expect("UTF-8");
+        assert!(last.contains("error") && last.contains("reading the log from the server's database failed"), "{last}");
+        assert!(!last.contains("end"), "{last}");
+        assert_eq!(follower.next().await, None, "the stream is over");
+    }
+}
+
+#[tokio::test]
+async fn issue_13_a_followed_log_ends_when_the_server_shuts_down() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut follower = follower_of_a_new_server(dir.path(), LogFormat::Framed).await;
+    let project = NewProject { name: "web", repo: "/srv/web.git", branch: "main", webhook_secret: "" };
+    let project = follower.state.store.projects().create(&project, 0).await.expect("a project");
+    let run = NewRun {
+        project_id: project.id,
+        workflow_file: ".github/workflows/ci.yml",
+        workflow_name: "CI",
+        event: "push",
+        git_ref: "refs/heads/main",
+        sha: "0123456789abcdef0123456789abcdef01234567",
+        trigger_actor: "test",
+        trigger_info: "{}",
+        workflow_src: "",
+        title: "",
+        author: "",
+        rerun_of: None,
+    };
+    follower.run_id = follower.state.store.runs().create(&run, 0).await.expect("a run").id;
+    // The run never completes: the follower waits on the feed until the shutdown.
+    let pipeline = follower.state.pipeline.clone();
+    let next = tokio::spawn(async move { follower.next().await });
+    tokio::task::yield_now().await;
+    pipeline.shutting_down.send_replace(true);
+    let last = next.await.expect("the follower's task").expect("an error frame");
+    let head: LogFrameHead = serde_json::from_slice(&last).expect("a frame head");
+    assert_eq!(
+        head,
+        LogFrameHead::Error { message: "the server is shutting down; follow the log again once it is back".to_owned() }
+    );
 }

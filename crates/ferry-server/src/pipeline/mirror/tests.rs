@@ -1,9 +1,12 @@
 //! A `git cat-file` kept per repository: reused for reads by commit id, seeing objects written
-//! after it started, replaced when it died, never used for reads by name.
+//! after it started, replaced when it died, never used for reads by name. A repository's
+//! credential reaches git as a header and never shows; git that hangs is stopped.
 
+use std::io::{Read as _, Write as _};
 use std::path::Path;
+use std::time::Duration;
 
-use super::{KEPT_CAT_FILES, Mirror};
+use super::{Credential, KEPT_CAT_FILES, Mirror, MirrorError};
 
 /// Runs git in `repo` with a fixed identity; its output.
 fn git(repo: &Path, args: &[&str]) -> String {
@@ -76,4 +79,67 @@ async fn reads_by_commit_id_keep_one_git_process_that_sees_commits_made_and_pack
     assert!(kept.is_some());
     assert_eq!(mirror.read_commit("refs/heads/main").await.expect("by branch").sha, third);
     assert_eq!(kept_pid(&repo), None, "nothing kept after a read by name");
+}
+
+/// A loopback HTTP "server" that records the head of each request it gets and answers each
+/// with `answer` (`None`: never answers, holding the connection open); its port and the heads.
+fn http_remote(answer: Option<&'static str>) -> (u16, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = listener.local_addr().expect("an address").port();
+    let (heads, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = Vec::new();
+            let mut byte = [0; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let _ = heads.send(String::from_utf8_lossy(&head).into_owned());
+            match answer {
+                Some(answer) => drop(stream.write_all(answer.as_bytes())),
+                None => held.push(stream),
+            }
+        }
+    });
+    (port, received)
+}
+
+#[tokio::test]
+async fn issue_13_a_credential_in_a_url_reaches_git_as_a_header_and_never_shows() {
+    let (port, heads) = http_remote(Some("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+    let root = tempfile::tempdir().expect("temporary directory");
+    // A project stored before URLs with credentials were refused.
+    let mirror = Mirror::new(root.path(), 1, &format!("http://user:tok@127.0.0.1:{port}/x.git"));
+    assert!(!format!("{mirror:?}").contains("tok"), "{mirror:?}");
+
+    let error = mirror.sync().await.expect_err("nothing to clone").to_string();
+    assert!(!error.contains("tok"), "{error}");
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+    let head = heads.recv_timeout(Duration::from_secs(30)).expect("git asked the remote");
+    // base64("user:tok")
+    assert!(head.contains("Authorization: Basic dXNlcjp0b2s="), "{head}");
+    assert!(head.starts_with("GET /x.git/info/refs"), "{head}");
+
+    // The project's secret wins, as `TOKEN` alone.
+    let mirror = Mirror { credential: Some(Credential("s3cr3t".to_owned())), ..mirror };
+    let error = mirror.sync().await.expect_err("nothing to clone").to_string();
+    assert!(!error.contains("s3cr3t"), "{error}");
+    let head = heads.recv_timeout(Duration::from_secs(30)).expect("git asked the remote");
+    // base64("x-access-token:s3cr3t")
+    assert!(head.contains("Authorization: Basic eC1hY2Nlc3MtdG9rZW46czNjcjN0"), "{head}");
+}
+
+#[tokio::test]
+async fn issue_13_git_that_hangs_on_a_remote_is_stopped_after_the_timeout() {
+    let (port, heads) = http_remote(None);
+    let root = tempfile::tempdir().expect("temporary directory");
+    let mut mirror = Mirror::new(root.path(), 1, &format!("http://127.0.0.1:{port}/x.git"));
+    mirror.timeout = Duration::from_secs(1);
+    let res = mirror.sync().await;
+    assert!(matches!(res, Err(MirrorError::Timeout { .. })), "{res:?}");
+    assert!(heads.try_recv().is_ok(), "git reached the remote, which never answered");
+    let message = res.expect_err("timed out").to_string();
+    assert!(message.contains("did not finish in 1 s"), "{message}");
 }

@@ -107,12 +107,14 @@
 
   async function pollRuns(section) {
     const project = section.dataset.project;
+    // An older page is polled as itself: `?before=` keeps it the same runs.
+    const before = section.dataset.before ? `&before=${encodeURIComponent(section.dataset.before)}` : '';
     let last = section.dataset.signature;
     for (;;) {
       await sleep(3000);
       let runs;
       try {
-        runs = await api('GET', `/api/v1/projects/${encodeURIComponent(project)}/runs?limit=50`);
+        runs = await api('GET', `/api/v1/projects/${encodeURIComponent(project)}/runs?limit=50${before}`);
       } catch {
         continue;
       }
