@@ -81,7 +81,7 @@ fn issue_13_a_repo_url_with_a_credential_is_refused_and_an_old_one_never_shows()
         assert_eq!(res.status, 200, "{}", res.body);
         assert!(res.body.contains("https://***@127.0.0.1:1/x.git") && !res.body.contains("tok"), "{}", res.body);
     }
-    let session = format!("ferry_session={viewer}");
+    let session = server.login(&viewer);
     for path in ["/", "/ui/projects/legacy"] {
         let page = server.request("GET", path, &[("Cookie", &session)], b"");
         assert_eq!(page.status, 200, "{}", page.body);
@@ -286,7 +286,7 @@ fn issue_13_run_lists_page_past_the_newest_and_filter_by_status_branch_workflow_
     assert_eq!(server.call("GET", "/api/v1/projects/web/runs?limit=0", Some(&viewer), None).status, 400);
 
     // The UI pages the same way, 50 runs a page.
-    let session = format!("ferry_session={viewer}");
+    let session = server.login(&viewer);
     let page = server.request("GET", "/ui/projects/web?before=3", &[("Cookie", &session)], b"");
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains(r#"data-before="3""#) && page.body.contains("Newest runs"), "{}", page.body);
@@ -311,7 +311,7 @@ fn issue_13_a_job_cancelled_before_it_started_shows_as_cancelled_in_the_job_grap
         (detail["jobs"][0]["status"].as_str(), detail["jobs"][0]["conclusion"].as_str()),
         (Some("completed"), Some("cancelled"))
     );
-    let session = format!("ferry_session={}", server.admin);
+    let session = server.login(&server.admin);
     let page = server.request("GET", &format!("/ui/runs/{id}"), &[("Cookie", &session)], b"");
     assert_eq!(page.status, 200, "{}", page.body);
     let graph = page.body.split(r#"id="graph""#).nth(1).expect("a job graph");

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ferry_store::{
     Acquired, AppendedChunk, CacheEntry, Conclusion, Lease, NewApiToken, NewArtifact, NewCacheEntry, NewJob,
-    NewProject, NewRun, NewRunner, NewStep, ProjectScope, Recorded, Role, RunFilter, RunState, Status, StepEvent, Store,
-    StoreError,
+    NewProject, NewRun, NewRunner, NewStep, ProjectScope, Recorded, Role, RunFilter, RunState, Status, StepEvent,
+    Store, StoreError,
 };
 use ferry_testkit::TestDb;
 
