@@ -147,8 +147,9 @@ pub(crate) struct AppState {
 
 /// What the pipeline machinery shares across requests and the supervisor.
 pub(crate) struct PipelineState {
-    /// Serialises `pipeline::advance`, so two events of one run are planned one after the other.
-    pub(crate) advance_lock: tokio::sync::Mutex<()>,
+    /// Serialises `pipeline::advance`, so two events of one run are planned one after the
+    /// other, and holds the drivers of unfinished runs it keeps between calls.
+    pub(crate) advance_lock: tokio::sync::Mutex<pipeline::RunCache>,
     /// Wakes waiting claims when jobs are enqueued.
     pub(crate) jobs_queued: tokio::sync::Notify,
     /// Bumped whenever a job or run completes or is cancelled; log followers wait on it.
@@ -198,7 +199,7 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
         TcpListener::bind(config.listen).await.map_err(|source| ServerError::Bind { addr: config.listen, source })?;
     let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
     let pipeline = PipelineState {
-        advance_lock: tokio::sync::Mutex::new(()),
+        advance_lock: tokio::sync::Mutex::new(pipeline::RunCache::default()),
         jobs_queued: tokio::sync::Notify::new(),
         logs_changed: tokio::sync::watch::Sender::new(0),
         upcoming: tokio::sync::watch::Sender::new(None),
