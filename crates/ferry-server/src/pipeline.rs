@@ -23,7 +23,7 @@ mod plan;
 mod status;
 mod supervisor;
 
-pub(crate) use coordinator::{RunCache, advance, advance_finished};
+pub(crate) use coordinator::{RunCache, add_event_payload, advance, advance_finished};
 pub(crate) use mirror::{Mirror, MirrorError};
 pub(crate) use plan::{PlanError, Trigger, start_runs};
 pub(crate) use status::StatusSender;

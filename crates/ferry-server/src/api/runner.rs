@@ -148,10 +148,11 @@ async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiErr
             }
         }
     }
-    let contexts = match serde_json::from_str::<Value>(&job.contexts) {
+    let mut contexts = match serde_json::from_str::<Value>(&job.contexts) {
         Ok(Value::Object(contexts)) => contexts,
         _ => Map::new(),
     };
+    crate::pipeline::add_event_payload(&mut contexts, &run);
     Ok(JobAssignment {
         job_id: job.id,
         run_id: run.id,

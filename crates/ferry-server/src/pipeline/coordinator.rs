@@ -274,8 +274,14 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                     }
                     contexts.insert("matrix".to_owned(), Value::Object(start.matrix.clone()));
                     contexts.insert("strategy".to_owned(), start.strategy.clone());
-                    let scope = Scope { values: contexts, status: JobStatus::Success };
+                    let mut scope = Scope { values: contexts, status: JobStatus::Success };
                     let runs_on = ferry_engine::runs_on_labels(&scope, &file, job);
+                    // The payload is the run's (`trigger_info`), added back when a runner
+                    // claims the job: a copy in each job row cost a run of many jobs its size
+                    // in every row written.
+                    if let Some(github) = scope.values.get_mut("github").and_then(Value::as_object_mut) {
+                        github.remove("event");
+                    }
                     let labels = runs_on.clone().unwrap_or_default();
                     let new_job = ferry_store::NewJob {
                         run_id,
@@ -400,12 +406,31 @@ async fn group_of(state: &AppState, run: &Run) -> Result<Option<(String, bool)>,
     Ok(concurrency_group(&run_values, &run.workflow_file, &workflow).ok().flatten())
 }
 
+/// Puts the run's event payload back into a job's stored `contexts` as `github.event`
+/// (job rows leave it out; rows written before they did keep theirs).
+pub(crate) fn add_event_payload(contexts: &mut Map<String, Value>, run: &Run) {
+    if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut)
+        && !github.contains_key("event")
+    {
+        github.insert("event".to_owned(), event_payload(run));
+    }
+}
+
+/// The event payload of `run`'s trigger (`{}` when it had none).
+fn event_payload(run: &Run) -> Value {
+    let info: Value = serde_json::from_str(&run.trigger_info).unwrap_or(Value::Null);
+    match info {
+        Value::Object(mut info) => info.remove("payload").unwrap_or_else(|| json!({})),
+        _ => json!({}),
+    }
+}
+
 /// The contexts every job of the run sees: `github`, `inputs`, `vars` (and an empty
 /// `secrets`: runners receive the secrets when they claim a job).
 async fn run_contexts(state: &AppState, run: &Run, workflow: &Workflow) -> Result<Map<String, Value>, StoreError> {
     let project = state.store.projects().get(run.project_id).await?;
     let info: Value = serde_json::from_str(&run.trigger_info).unwrap_or(Value::Null);
-    let event = info.get("payload").cloned().unwrap_or_else(|| json!({}));
+    let event = event_payload(run);
     let inputs = info.get("inputs").cloned().unwrap_or_else(|| json!({}));
     let repository = event
         .pointer("/repository/full_name")

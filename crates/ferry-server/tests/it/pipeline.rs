@@ -715,3 +715,30 @@ fn a_runner_in_the_servers_process_hears_of_each_commit_a_run_starts_for_before_
     let copy = server.block_on(local.repository_of(build["job_id"].as_i64().expect("a job id")));
     assert_eq!(Some(commit.source), copy, "the server's copy, which holds the commit");
 }
+
+#[test]
+fn a_webhooks_payload_is_stored_once_per_run_and_handed_to_each_job_its_runner_claims() {
+    let workflow = "on: push\njobs:\n  m:\n    runs-on: linux\n    strategy: { matrix: { n: [1, 2] } }\n    steps: [{ run: 'true' }]\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", workflow)]);
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let body = json!({
+        "ref": "refs/heads/main",
+        "before": "1111111111111111111111111111111111111111",
+        "after": repo.head(),
+        "repository": {"full_name": "octo/web"},
+        "sender": {"login": "alice"},
+        "commits": [{"id": repo.head(), "message": "fix", "added": [], "modified": ["README.md"], "removed": []}],
+    });
+    let res = crate::hooks::github(&server, "web", "push", body.to_string().as_bytes(), crate::hooks::SECRET);
+    assert!(res.status < 300, "{}", res.body);
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    for _ in 0..2 {
+        let job = runner.claim(1000).expect("an instance");
+        assert_eq!(job["contexts"]["github"]["event"]["sender"]["login"], "alice", "{job:#}");
+        let id = job["job_id"].as_i64().expect("a job id");
+        let stored = server.with_store(async |store| store.jobs().get(id).await.expect("the job").contexts);
+        let stored: Value = serde_json::from_str(&stored).expect("contexts as JSON");
+        assert_eq!(stored["github"].get("event"), None, "the job row holds no copy of the payload: {stored}");
+        runner.finish(&job, &["ok"], "success", json!({}));
+    }
+}
