@@ -40,6 +40,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ferry_model::Clock;
 use ferry_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tracing::info;
@@ -147,6 +148,8 @@ pub(crate) struct AppState {
 
 /// What the pipeline machinery shares across requests and the supervisor.
 pub(crate) struct PipelineState {
+    /// Where the coordinator and the supervisor read the time ([`SystemClock`] but in tests).
+    pub(crate) clock: Arc<dyn Clock>,
     /// Serialises `pipeline::advance`, so two events of one run are planned one after the
     /// other, and holds the drivers of unfinished runs it keeps between calls.
     pub(crate) advance_lock: tokio::sync::Mutex<pipeline::RunCache>,
@@ -191,6 +194,15 @@ pub struct Server {
 /// [`ServerError::Store`] when the database cannot be opened, [`ServerError::Bind`] when the
 /// address is taken or not allowed.
 pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
+    bind_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`bind`] with the clock the run coordinator and the supervisor read (leases, schedules),
+/// for tests that move time instead of waiting for it.
+///
+/// # Errors
+/// As [`bind`].
+pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Server, ServerError> {
     data_dir::create(&config.data_dir)?;
     let secret_box = secret_box::SecretBox::load_or_create(&config.data_dir.join("secret.key"))?;
     let store = Store::open(&config.database_url()).await?;
@@ -199,6 +211,7 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
         TcpListener::bind(config.listen).await.map_err(|source| ServerError::Bind { addr: config.listen, source })?;
     let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
     let pipeline = PipelineState {
+        clock,
         advance_lock: tokio::sync::Mutex::new(pipeline::RunCache::default()),
         jobs_queued: tokio::sync::Notify::new(),
         logs_changed: tokio::sync::watch::Sender::new(0),
@@ -280,6 +293,16 @@ impl Server {
 /// OpenAPI document at `/api/v1/openapi.json` describes exactly these.
 pub fn routes() -> Vec<(String, &'static str)> {
     router::routes().into_iter().map(|route| (route.method.to_string(), route.path)).collect()
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
 }
 
 /// Milliseconds since the Unix epoch, as the store takes times.

@@ -34,8 +34,8 @@ use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value, json};
 use tracing::{Instrument as _, debug, info, info_span, warn};
 
+use crate::AppState;
 use crate::pipeline::status::{self, Reported};
-use crate::{AppState, now_ms};
 
 /// The drivers of the unfinished runs this server has advanced, by run id; guarded by
 /// `PipelineState::advance_lock`, which serialises [`advance`].
@@ -166,7 +166,7 @@ async fn load(state: &AppState, run_id: i64) -> Result<Loaded, StoreError> {
         && run.status == Status::Queued
         && run.cancel_requested_at.is_none()
     {
-        match store.concurrency().acquire(run.project_id, key, run_id, now_ms()).await? {
+        match store.concurrency().acquire(run.project_id, key, run_id, state.pipeline.clock.now_ms()).await? {
             ferry_store::Acquired::Yes => {}
             ferry_store::Acquired::HeldBy(holder) => {
                 let mut follow_ups = Vec::new();
@@ -178,13 +178,13 @@ async fn load(state: &AppState, run_id: i64) -> Result<Loaded, StoreError> {
                         && waiting.status == Status::Queued
                         && group_of(state, &waiting).await?.is_some_and(|(other, _)| &other == key);
                     if same_group {
-                        store.runs().request_cancel(waiting.id, now_ms()).await?;
+                        store.runs().request_cancel(waiting.id, state.pipeline.clock.now_ms()).await?;
                         follow_ups.push(waiting.id);
                     }
                 }
                 if *cancel_in_progress {
-                    store.runs().request_cancel(holder, now_ms()).await?;
-                    store.jobs().cancel_run(holder, now_ms()).await?;
+                    store.runs().request_cancel(holder, state.pipeline.clock.now_ms()).await?;
+                    store.jobs().cancel_run(holder, state.pipeline.clock.now_ms()).await?;
                     follow_ups.push(holder);
                 }
                 info!(run.id = run_id, group = %key, holder, "run {run_id} waits for run {holder}, which holds concurrency group {key}");
@@ -223,7 +223,7 @@ async fn load(state: &AppState, run_id: i64) -> Result<Loaded, StoreError> {
 
 /// Fails run `run_id` before it planned anything, saying why.
 async fn fail(state: &AppState, run_id: i64, reason: &str) -> Result<(), StoreError> {
-    let run = state.store.runs().fail(run_id, reason, now_ms()).await?;
+    let run = state.store.runs().fail(run_id, reason, state.pipeline.clock.now_ms()).await?;
     status::report(state, &run, Reported::NotPlanned);
     Ok(())
 }
@@ -249,7 +249,10 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                         warn!(run.id = run_id, job = %expand.job_id, %error, "job {} could not be planned: {error}", expand.job_id);
                     }
                     let text = serde_json::to_string(&record).expect("an expansion record serializes");
-                    let stored = store.runs().record_expansion(run_id, &expand.job_id, &text, now_ms()).await?;
+                    let stored = store
+                        .runs()
+                        .record_expansion(run_id, &expand.job_id, &text, state.pipeline.clock.now_ms())
+                        .await?;
                     // Another call may have decided first: what is stored wins.
                     let record = if stored == text {
                         record
@@ -293,10 +296,13 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                         instance_idx: start.instance_idx,
                         contexts: &Value::Object(scope.values).to_string(),
                     };
-                    let mut row = store.jobs().enqueue(&new_job, now_ms()).await?;
+                    let mut row = store.jobs().enqueue(&new_job, state.pipeline.clock.now_ms()).await?;
                     debug!(run.id = run_id, job.id = row.id, "job {} ({}) of run {run_id} queued", row.id, start.name);
                     if let Err(error) = runs_on {
-                        row = store.jobs().finish(row.id, Conclusion::Failure, "{}", Some(&error.0), now_ms()).await?;
+                        row = store
+                            .jobs()
+                            .finish(row.id, Conclusion::Failure, "{}", Some(&error.0), state.pipeline.clock.now_ms())
+                            .await?;
                     } else {
                         n_enqueued += 1;
                     }
@@ -309,7 +315,7 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                 }
                 Action::Cancel(target) => {
                     let Some(&row_id) = entry.rows.get(&(target.job_id, target.instance_idx)) else { continue };
-                    let row = store.jobs().cancel(row_id, now_ms()).await?;
+                    let row = store.jobs().cancel(row_id, state.pipeline.clock.now_ms()).await?;
                     // A queued job is cancelled at once; a running one when its runner stops it.
                     if row.status == Status::Completed {
                         let conclusion = row.conclusion.unwrap_or(Conclusion::Cancelled);
@@ -323,7 +329,7 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
             }
         }
         if entry.run.status == Status::Queued && !entry.rows.is_empty() {
-            entry.run = store.runs().start(run_id, now_ms()).await?;
+            entry.run = store.runs().start(run_id, state.pipeline.clock.now_ms()).await?;
             status::report(state, &entry.run, Reported::Started);
         }
     }
@@ -346,9 +352,9 @@ async fn complete(state: &AppState, entry: &CachedRun, conclusion: Conclusion) -
     let store = &state.store;
     let run = &entry.run;
     if run.started_at.is_none() {
-        store.runs().start(run.id, now_ms()).await?;
+        store.runs().start(run.id, state.pipeline.clock.now_ms()).await?;
     }
-    match store.runs().complete(run.id, conclusion, now_ms()).await {
+    match store.runs().complete(run.id, conclusion, state.pipeline.clock.now_ms()).await {
         Ok(_) | Err(StoreError::Conflict(_)) => {}
         Err(error) => return Err(error),
     }
