@@ -6,6 +6,8 @@
 
 mod clock;
 mod conclusion;
+mod status;
 
 pub use clock::Clock;
 pub use conclusion::{Conclusion, JobStatus};
+pub use status::Status;

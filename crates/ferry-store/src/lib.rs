@@ -42,7 +42,7 @@ use sqlx::{Any, AnyPool, ConnectOptions, Connection, Row, SqlSafeStr, Transactio
 
 pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, NewCacheEntry};
 pub use concurrency::{Acquired, ConcurrencyGroups};
-pub use ferry_model::Conclusion;
+pub use ferry_model::{Conclusion, Status};
 pub use jobs::{AppendedChunk, Job, JobState, Jobs, Lease, NewJob, Recorded, StepEvent};
 pub use logs::{LogChunk, Logs, StepLog};
 pub use projects::{NewProject, Project, Projects};
@@ -93,25 +93,6 @@ pub(crate) fn conflict_on_unique(what: impl Fn() -> String) -> impl Fn(sqlx::Err
 pub enum Backend {
     Sqlite,
     Postgres,
-}
-
-/// The lifecycle of runs, jobs and steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status {
-    Queued,
-    InProgress,
-    Completed,
-}
-
-impl Status {
-    /// The word stored in the database and shown by the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Queued => "queued",
-            Status::InProgress => "in_progress",
-            Status::Completed => "completed",
-        }
-    }
 }
 
 /// A handle on the database; cheap to clone (it wraps a connection pool).

@@ -1,17 +1,16 @@
 //! How pages write states, durations and times; pure, so `tests.rs` pins them. `app.js`
 //! writes durations and states the same way for what it updates live.
 
-use ferry_model::Conclusion;
+use ferry_model::{Conclusion, Status};
 
 /// The one word shown (and the CSS class used) for something with a status and maybe a
 /// conclusion: the conclusion once there is one, else `queued` or `running`.
-pub(super) fn state(status: &str, conclusion: Option<Conclusion>) -> &'static str {
+pub(super) fn state(status: Status, conclusion: Option<Conclusion>) -> &'static str {
     match (conclusion, status) {
         (Some(conclusion), _) => conclusion.as_str(),
-        (None, "queued") => "queued",
-        (None, "in_progress") => "running",
-        (None, "completed") => "completed",
-        (None, _) => "waiting",
+        (None, Status::Queued) => "queued",
+        (None, Status::InProgress) => "running",
+        (None, Status::Completed) => "completed",
     }
 }
 

@@ -1,7 +1,7 @@
 //! Unit tests of the UI's pure pieces: the graph's columns by `needs` depth, and how states,
 //! durations and times are written.
 
-use ferry_model::Conclusion;
+use ferry_model::{Conclusion, Status};
 
 use super::format::{bytes, duration, elapsed, path_segment, relative, short_ref, state, utc};
 use super::graph::{Layout, layout};
@@ -43,10 +43,10 @@ fn unknown_needs_are_ignored_and_a_cycle_does_not_hang() {
 
 #[test]
 fn states_are_the_conclusion_once_there_is_one() {
-    assert_eq!(state("queued", None), "queued");
-    assert_eq!(state("in_progress", None), "running");
-    assert_eq!(state("completed", Some(Conclusion::Failure)), "failure");
-    assert_eq!(state("completed", Some(Conclusion::Cancelled)), "cancelled");
+    assert_eq!(state(Status::Queued, None), "queued");
+    assert_eq!(state(Status::InProgress, None), "running");
+    assert_eq!(state(Status::Completed, Some(Conclusion::Failure)), "failure");
+    assert_eq!(state(Status::Completed, Some(Conclusion::Cancelled)), "cancelled");
 }
 
 #[test]
