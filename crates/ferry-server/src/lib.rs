@@ -283,10 +283,18 @@ impl Server {
         info!(addr = %self.local_addr, "serving on http://{}", self.local_addr);
         let store = self.state.store.clone();
         pipeline::spawn_supervisor(self.state.clone());
-        let res = axum::serve(self.listener, router::router(self.state)).with_graceful_shutdown(shutdown).await;
+        let app = router::router(self.state).layer(axum::middleware::from_fn(request_span));
+        let res = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         store.close().await;
         res.map_err(ServerError::Serve)
     }
+}
+
+/// Runs each request in a `request` span (method and path; never the query, which may hold a
+/// token), so what it logs, and `advance` when it moves a run, can be told apart by request.
+async fn request_span(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path());
+    tracing::Instrument::instrument(next.run(request), span).await
 }
 
 /// Every route the server answers, as (method, path) in the order of the route table; the
