@@ -54,6 +54,8 @@ struct CachedRun {
     driver: Driver,
     /// Job rows by job id and instance position.
     rows: HashMap<(String, i64), i64>,
+    /// The run was failed while planning (a stored plan that does not read): nothing more to do.
+    failed: bool,
 }
 
 /// Plans what is ready in run `run_id` and completes it when everything has concluded,
@@ -126,7 +128,7 @@ async fn advance_locked(
         },
     };
     let follow_ups = execute(state, &mut entry).await?;
-    if !entry.driver.is_done() {
+    if !entry.driver.is_done() && !entry.failed {
         cache.runs.insert(run_id, entry);
     }
     Ok(follow_ups)
@@ -218,7 +220,7 @@ async fn load(state: &AppState, run_id: i64) -> Result<Loaded, StoreError> {
     }
     // Runners' slots bound how much runs at once; the run itself does not.
     let driver = Driver::restore(ferry_engine::job_specs(&run_values, file, &workflow), usize::MAX, &run_state);
-    Ok(Loaded::Ready(Box::new(CachedRun { run, workflow, run_values, group, driver, rows })))
+    Ok(Loaded::Ready(Box::new(CachedRun { run, workflow, run_values, group, driver, rows, failed: false })))
 }
 
 /// Fails run `run_id` before it planned anything, saying why.
@@ -263,6 +265,7 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                                 let job_id = &expand.job_id;
                                 let reason = format!("the stored plan of job `{job_id}` does not read ({error})");
                                 fail(state, run_id, &reason).await?;
+                                entry.failed = true;
                                 return Ok(follow_ups);
                             }
                         }
