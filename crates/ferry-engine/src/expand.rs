@@ -4,7 +4,7 @@
 //! the server plan jobs the same way.
 
 use ferry_model::{Conclusion, JobStatus};
-use ferry_workflow::expr::{Context, EvalFailure, Evaluate, Value};
+use ferry_workflow::expr::{Context, EvalFailure, Evaluate, Value, to_display_string};
 use ferry_workflow::model::{DispatchInputType, Job, Matrix, RunsOn, Text, TriggerKind, Workflow};
 use serde_json::Map;
 
@@ -238,6 +238,13 @@ pub fn dispatch_inputs(
         }
     }
     Ok(inputs)
+}
+
+/// `github.event.inputs` of a `workflow_dispatch`: every input as the string GitHub's event
+/// payload holds (`true`, `41`), where the `inputs` context keeps their declared types.
+#[must_use]
+pub fn event_inputs(inputs: &Map<String, Value>) -> Map<String, Value> {
+    inputs.iter().map(|(name, value)| (name.clone(), Value::String(to_display_string(value)))).collect()
 }
 
 fn typed(kind: &DispatchInputType, text: &str) -> Value {

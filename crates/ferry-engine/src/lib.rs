@@ -19,7 +19,7 @@ pub use driver::{
     PlannedInstance, RunState, StartInstance,
 };
 pub use expand::{
-    Scope, StrategySettings, base_name, decide, dispatch_inputs, expand_job, job_specs, runs_on_labels,
+    Scope, StrategySettings, base_name, decide, dispatch_inputs, event_inputs, expand_job, job_specs, runs_on_labels,
     strategy_settings,
 };
 pub use github::{GithubFacts, github_context};

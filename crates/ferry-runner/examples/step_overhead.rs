@@ -37,6 +37,7 @@ fn main() -> std::io::Result<()> {
         timeout: Some(Duration::from_secs(360 * 60)),
         kill_grace: Duration::from_secs(5),
         keep_background: false,
+        confinement: None,
     };
     let ferry = runtime.block_on(async {
         let (_cancel, mut cancelled) = tokio::sync::watch::channel(false);

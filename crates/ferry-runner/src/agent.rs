@@ -31,6 +31,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_client::{Client, ClientError};
+
+use crate::isolation::Isolation;
 use tokio::sync::watch;
 use tracing::{Instrument, info, warn};
 
@@ -51,6 +53,12 @@ pub struct AgentOptions {
     /// Where a job's commit may be found on this host before it is fetched (the server's
     /// copy, for its embedded runner).
     pub repositories: Option<Arc<dyn LocalRepositories>>,
+    /// What steps get of this host (see [`crate::isolation`]); a job's steps may also read
+    /// the repositories its workspace borrows objects from.
+    pub isolation: Isolation,
+    /// The runner's own credentials (its token): masked in every job's log, should a step
+    /// find one.
+    pub credentials: Vec<String>,
 }
 
 /// Why the agent stopped without being asked to.
@@ -83,6 +91,8 @@ struct Agent {
     trash: Arc<trash::Trash>,
     /// `work_dir/cache`: copies of the server's `actions/cache` entries.
     cache: Arc<cache::CacheFolder>,
+    isolation: Isolation,
+    credentials: Vec<String>,
 }
 
 /// The folder for jobs' runner files: on `/dev/shm` when it is there, named after the work
@@ -124,6 +134,8 @@ pub async fn run_agent(
         files_root,
         trash,
         cache,
+        isolation: options.isolation.clone(),
+        credentials: options.credentials.clone(),
     });
     let reaper = tokio::spawn(agent.trash.clone().reap());
     let pruner = tokio::spawn(cache::prune_every_hour(agent.cache.clone(), agent.trash.clone()));

@@ -76,11 +76,16 @@ pub fn parse_env_file(text: &str) -> (Vec<(String, String)>, Option<EnvFileError
     (entries, None)
 }
 
-/// The directories of a `$GITHUB_PATH` file, in file order, empty lines skipped. Each is
-/// prepended to `PATH` for later steps, the last one first.
+/// The directories of a `$GITHUB_PATH` file, in file order, blank lines skipped and a line's
+/// `\r\n` read as its end. Each is prepended to `PATH` for later steps in turn, so the last one
+/// comes first.
 #[must_use]
 pub fn parse_path_file(text: &str) -> Vec<String> {
-    text.split('\n').filter(|line| !line.is_empty()).map(str::to_owned).collect()
+    text.split('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+        .filter(|line| !line.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Lines ending at `\n`, remembering where the next one starts and which number it was.

@@ -26,6 +26,7 @@ use tokio::sync::watch;
 pub use contexts::{Contexts, EvalFailure, Evaluate, glob_match, hash_files};
 
 use crate::commands::Annotation;
+use crate::isolation::Isolation;
 use crate::mask::Masker;
 
 /// Everything one job needs to run.
@@ -60,6 +61,8 @@ pub struct JobSetup {
     pub cache_remote: Option<Arc<dyn CacheRemote>>,
     /// Shared by every job of the run: secrets, and values jobs mask with `::add-mask::`.
     pub masker: Arc<RwLock<Masker>>,
+    /// Which host variables steps get besides the allow-list, and whether they are confined.
+    pub isolation: Isolation,
 }
 
 /// A future [`CacheRemote`] returns.
@@ -401,7 +404,8 @@ fn runner_arch() -> &'static str {
     }
 }
 
-/// The variables GitHub's runner sets for every step of a job, taken from the contexts.
+/// The environment every step of a job starts from: the host's allow-listed variables (see
+/// [`crate::isolation`]), then the variables GitHub's runner sets, taken from the contexts.
 fn base_env(setup: &JobSetup, contexts: &Contexts) -> Vec<(String, String)> {
     let github = contexts.values.get("github").and_then(Value::as_object);
     let text = |key: &str| -> String {
@@ -411,7 +415,8 @@ fn base_env(setup: &JobSetup, contexts: &Contexts) -> Vec<(String, String)> {
             Some(other) => other.to_string(),
         }
     };
-    let mut vars: Vec<(String, String)> = [
+    let mut vars = crate::isolation::host_env(std::env::vars_os(), &setup.isolation.pass_env);
+    let github_vars = [
         "action_ref",
         "actor",
         "actor_id",
@@ -443,8 +448,8 @@ fn base_env(setup: &JobSetup, contexts: &Contexts) -> Vec<(String, String)> {
         "workspace",
     ]
     .iter()
-    .map(|key| (format!("GITHUB_{}", key.to_ascii_uppercase()), text(key)))
-    .collect();
+    .map(|key| (format!("GITHUB_{}", key.to_ascii_uppercase()), text(key)));
+    vars.extend(github_vars);
     vars.extend([
         ("CI".to_owned(), "true".to_owned()),
         ("GITHUB_ACTIONS".to_owned(), "true".to_owned()),

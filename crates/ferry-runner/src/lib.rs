@@ -16,6 +16,9 @@
 //! 4. Read the files back with [`env_file::parse_env_file`] and [`env_file::parse_path_file`];
 //!    an error there fails the step, as it does on GitHub.
 //!
+//! What a step may reach of the host (its environment, and for the server's embedded runner
+//! its files) is [`isolation`]'s to say.
+//!
 //! [`agent`] is `ferry runner`: it claims jobs from a Ferry server and runs each through
 //! [`job::run_job`], reporting back over `ferry-client`.
 
@@ -23,6 +26,7 @@ pub mod agent;
 pub mod commands;
 pub mod env_file;
 pub mod events;
+pub mod isolation;
 pub mod job;
 pub mod mask;
 pub mod process;

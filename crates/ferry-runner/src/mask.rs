@@ -21,6 +21,8 @@ pub const MASK: &str = "***";
 #[derive(Debug, Clone, Default)]
 pub struct Masker {
     values: Vec<String>,
+    /// The length in bytes of the longest value (encoded forms included).
+    longest: usize,
     /// `None` while there is nothing to mask, so the common case costs one branch per line.
     automaton: Option<AhoCorasick>,
 }
@@ -60,6 +62,7 @@ impl Masker {
     }
 
     fn rebuild(&mut self) {
+        self.longest = self.values.iter().map(String::len).max().unwrap_or(0);
         // Standard semantics report every (overlapping) occurrence, which `mask` merges.
         let automaton = AhoCorasick::builder().match_kind(MatchKind::Standard).build(&self.values);
         match automaton {
@@ -118,6 +121,30 @@ impl Masker {
         masked.push_str(MASK);
         masked.push_str(&text[end..]);
         Cow::Owned(masked)
+    }
+}
+
+impl Masker {
+    /// How much of `text`, the start of a line whose rest is still to come, can be masked and
+    /// shown now, so that a value the rest completes is still masked whole: the end of `text`
+    /// where a value could begin and run on into the rest is held back, and so is any
+    /// occurrence that crosses that point. Always at a character boundary.
+    #[must_use]
+    pub fn shown_of_unfinished(&self, text: &str) -> usize {
+        let Some(automaton) = &self.automaton else {
+            return text.len();
+        };
+        let mut cut = text.len().saturating_sub(self.longest.saturating_sub(1));
+        let ranges: Vec<(usize, usize)> =
+            automaton.find_overlapping_iter(text).map(|found| (found.start(), found.end())).collect();
+        // Moving the cut back to where a crossing occurrence starts may make another one cross.
+        while let Some(&(start, _)) = ranges.iter().find(|&&(start, end)| start < cut && end > cut) {
+            cut = start;
+        }
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        cut
     }
 }
 

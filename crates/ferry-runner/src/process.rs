@@ -9,7 +9,12 @@
 //! SIGKILL once `kill_grace` has passed. When the leader exits, whatever is left of its group
 //! (background jobs such as `sleep 1000 &`) is killed with SIGKILL, as GitHub's runner cleans up
 //! orphans. Output already in the pipes is still read; a process that left the group (`setsid`)
-//! but holds a pipe open cannot delay the end for more than [`DRAIN_LIMIT`].
+//! but holds a pipe open cannot delay the end for more than [`DRAIN_LIMIT`]. Should this process
+//! die without killing a group (SIGKILL), the [`watchdog`] kills it.
+//!
+//! The process starts from a cleared environment: [`ProcessSpec::env`] is all it gets (see
+//! [`crate::isolation`]). With [`ProcessSpec::confinement`] it is spawned from a fresh thread
+//! that first restricts itself with that Landlock ruleset, so the process inherits it.
 
 use std::ffi::OsStr;
 use std::io;
@@ -19,6 +24,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustix::process::{Pid, Signal, kill_process_group};
@@ -27,6 +33,9 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, sleep_until};
 
 use crate::events::EventSender;
+use crate::isolation::Confinement;
+
+mod watchdog;
 
 /// Where a step's output lines go: [`Output::line`] for each, then [`Output::flush`] after
 /// the lines of each read of the pipes, so a consumer can pass lines on in bulk. Any
@@ -40,6 +49,12 @@ pub trait Output: Send {
         for line in split_lines(text) {
             self.line(stream, line.strip_suffix('\r').unwrap_or(line));
         }
+    }
+    /// A piece of a line longer than [`MAX_LINE`] whose rest is still to come: the next call
+    /// of [`Output::line`] or [`Output::lines`] for `stream` (possibly with an empty first
+    /// line) ends it. By default, a line of its own.
+    fn piece(&mut self, stream: Stream, piece: &str) {
+        self.line(stream, piece);
     }
     /// The lines delivered since the last flush are all there is for now.
     fn flush(&mut self) {}
@@ -76,8 +91,11 @@ pub struct ProcessSpec {
     pub program: String,
     pub args: Vec<String>,
     pub working_dir: PathBuf,
-    /// Added to this process's environment; a later entry for the same name wins.
+    /// The process's whole environment (nothing of this process's is inherited); a later
+    /// entry for the same name wins.
     pub env: Vec<(String, String)>,
+    /// The Landlock ruleset the process is confined to, if any.
+    pub confinement: Option<Arc<Confinement>>,
     pub timeout: Option<Duration>,
     /// Time between SIGTERM and SIGKILL on timeout or cancel.
     pub kill_grace: Duration,
@@ -143,23 +161,28 @@ pub async fn run_process(
     if *cancel.borrow_and_update() {
         return Ok(ProcessExit { code: None, signal: None, timed_out: false, cancelled: true, group: None });
     }
-    let mut child = tokio::process::Command::new(&spec.program)
+    let mut command = tokio::process::Command::new(&spec.program);
+    command
         .args(&spec.args)
         .current_dir(&spec.working_dir)
+        .env_clear()
         .envs(spec.env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         // Only matters if this function fails before the group guard exists.
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|error| {
-            io::Error::new(
-                error.kind(),
-                format!("cannot start `{}` in {}: {error}", spec.program, spec.working_dir.display()),
-            )
-        })?;
+        .kill_on_drop(true);
+    let spawned = match &spec.confinement {
+        None => command.spawn(),
+        Some(confinement) => spawn_confined(command, confinement.clone()).await,
+    };
+    let mut child = spawned.map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!("cannot start `{}` in {}: {error}", spec.program, spec.working_dir.display()),
+        )
+    })?;
     let group = child.id().and_then(|id| i32::try_from(id).ok()).and_then(Pid::from_raw).map(GroupGuard::new);
     let (Some(mut group), Some(stdout), Some(stderr)) = (group, child.stdout.take(), child.stderr.take()) else {
         return Err(io::Error::other("spawned process has no pid or pipes"));
@@ -239,6 +262,23 @@ pub async fn run_process(
     Ok(ProcessExit { code: status.code(), signal: status.signal(), timed_out, cancelled, group })
 }
 
+/// Spawns `command` from a fresh thread confined to `confinement`: the process inherits the
+/// thread's Landlock domain, and the thread ends with it, leaving the rest of this process
+/// unrestricted (Landlock restricts a thread, and its domain can never be lifted).
+async fn spawn_confined(
+    mut command: tokio::process::Command,
+    confinement: Arc<Confinement>,
+) -> io::Result<tokio::process::Child> {
+    let runtime = tokio::runtime::Handle::current();
+    let (spawned_tx, spawned) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new().name("ferry-confined-spawn".to_owned()).spawn(move || {
+        // The child's pipes and exit are registered with the runtime.
+        let _runtime = runtime.enter();
+        let _ = spawned_tx.send(confinement.restrict_current_thread().and_then(|()| command.spawn()));
+    })?;
+    spawned.await.map_err(|_| io::Error::other("the thread starting the confined step ended early"))?
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// The timer, if any, is the timeout.
@@ -286,7 +326,9 @@ struct GroupGuard {
 }
 
 impl GroupGuard {
+    /// Also has the [`watchdog`] guard the group until it is killed.
     fn new(pid: Pid) -> Self {
+        watchdog::guard(pid.as_raw_nonzero().get());
         Self { pgid: pid, armed: true, released: false }
     }
 
@@ -300,6 +342,7 @@ impl GroupGuard {
     fn disarm(&mut self) {
         if self.armed {
             self.signal(Signal::KILL);
+            watchdog::release(self.pgid.as_raw_nonzero().get());
             self.armed = false;
         }
     }
@@ -324,6 +367,7 @@ impl GroupGuard {
 pub fn kill_group(pgid: i32) {
     if let Some(pid) = Pid::from_raw(pgid) {
         GroupGuard { pgid: pid, armed: false, released: false }.signal(Signal::KILL);
+        watchdog::release(pgid);
     }
 }
 
@@ -339,11 +383,13 @@ struct Pipe<R> {
     buf: Vec<u8>,
     len: usize,
     open: bool,
+    /// Pieces of the unfinished line went out already, so its end must too, even empty.
+    in_pieces: bool,
 }
 
 impl<R: AsyncRead + Unpin> Pipe<R> {
     fn new(reader: R) -> Self {
-        Self { reader, buf: Vec::new(), len: 0, open: true }
+        Self { reader, buf: Vec::new(), len: 0, open: true, in_pieces: false }
     }
 
     /// Reads more output; cancel-safe, as `select!` needs.
@@ -388,12 +434,14 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
                 }
             }
             line_start = lines_end + 1;
+            self.in_pieces = false;
         }
         // An unfinished line that has grown to MAX_LINE goes out in pieces.
         while self.len - line_start >= MAX_LINE {
             let piece_end = line_start + chunk_end(&self.buf[line_start..line_start + MAX_LINE]);
-            emit(&self.buf[line_start..piece_end], stream, output);
+            output.piece(stream, &String::from_utf8_lossy(&self.buf[line_start..piece_end]));
             line_start = piece_end;
+            self.in_pieces = true;
         }
         output.flush();
         self.buf.copy_within(line_start..self.len, 0);
@@ -402,9 +450,10 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
 
     /// Delivers a last line that had no newline.
     fn finish(&mut self, stream: Stream, output: &mut dyn Output) {
-        if self.len > 0 {
+        if self.len > 0 || self.in_pieces {
             emit(&self.buf[..self.len], stream, output);
             self.len = 0;
+            self.in_pieces = false;
             output.flush();
         }
     }

@@ -215,6 +215,11 @@ pub struct ServerArgs {
     /// other hosts then take jobs) [default: the number of cores]
     #[arg(long, env = "FERRY_RUNNER_SLOTS", value_name = "N")]
     pub runner_slots: Option<usize>,
+    /// Host variables the embedded runner's steps get besides PATH, HOME, LANG and the other
+    /// basics, by name, comma-separated (never a FERRY_* one); adds to `runner_pass_env` in
+    /// ferry.toml
+    #[arg(long, env = "FERRY_RUNNER_PASS_ENV", value_delimiter = ',', value_name = "NAMES")]
+    pub runner_pass_env: Vec<String>,
     /// The address people and forges reach this server at (https://ferry.example.com), for
     /// the links in commit statuses and `github.server_url` [default: http://LISTEN]
     #[arg(long, env = "FERRY_PUBLIC_URL", value_name = "URL")]
@@ -256,6 +261,10 @@ pub struct RunnerArgs {
     /// Where repository mirrors, job workspaces and artifacts live; one runner per directory
     #[arg(long, default_value = "./ferry-runner", value_name = "DIR")]
     pub work_dir: PathBuf,
+    /// Host variables steps get besides PATH, HOME, LANG and the other basics, by name,
+    /// comma-separated (never a FERRY_* one: the runner's token stays the runner's)
+    #[arg(long, env = "FERRY_RUNNER_PASS_ENV", value_delimiter = ',', value_name = "NAMES")]
+    pub pass_env: Vec<String>,
 }
 
 #[derive(Debug, Args)]

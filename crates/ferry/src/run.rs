@@ -240,6 +240,7 @@ async fn run_workflow(
                         cache: cache_dir(),
                         cache_remote: None,
                         masker: masker.clone(),
+                        isolation: ferry_runner::isolation::Isolation::default(),
                     };
                     printer.job_started(instance.0, &start.name);
                     let checkout = checkout.clone();

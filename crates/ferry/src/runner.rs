@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use ferry_client::Client;
 use ferry_proto::runner::RunnerRegistration;
 use ferry_runner::agent::{AgentOptions, run_agent};
+use ferry_runner::isolation::Isolation;
 
 use crate::cli::RunnerArgs;
 
@@ -15,6 +16,8 @@ const RUNNER_TOKEN_PREFIX: &str = "ferryr_";
 
 pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     crate::logging::init()?;
+    ferry_runner::isolation::check_pass_env(&args.pass_env)?;
+    ferry_runner::isolation::protect_this_process();
     let token = crate::client::token(&args.connect)?;
     let labels = labels(&args.labels);
     let name = args.name.clone().unwrap_or_else(host_name);
@@ -22,6 +25,8 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async {
+        // The token given, an admin's or the runner's, is masked in every job's log.
+        let mut credentials = vec![token.clone()];
         let token = if token.starts_with(RUNNER_TOKEN_PREFIX) {
             token
         } else {
@@ -38,10 +43,21 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                 registered.name,
                 registered.id
             );
+            credentials.push(registered.token.clone());
             registered.token
         };
         let client = Client::new(&args.connect.server, &token)?;
-        let options = AgentOptions { labels, slots, work_dir: args.work_dir.clone(), events: None, repositories: None };
+        let options = AgentOptions {
+            labels,
+            slots,
+            work_dir: args.work_dir.clone(),
+            events: None,
+            repositories: None,
+            // A runner of its own is isolated by where it runs (its user, container or host);
+            // its steps get a cleared environment.
+            isolation: Isolation { pass_env: args.pass_env.clone().into(), confinement: None },
+            credentials,
+        };
         run_agent(client, options, crate::server::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })

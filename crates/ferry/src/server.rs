@@ -70,7 +70,11 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let slots = args.runner_slots.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-    let config = server_config(args, file.unwrap_or_default());
+    let file = file.unwrap_or_default();
+    let pass_env = runner_pass_env(&args, &file);
+    ferry_runner::isolation::check_pass_env(&pass_env)?;
+    ferry_runner::isolation::protect_this_process();
+    let config = server_config(args, file);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async {
@@ -89,14 +93,24 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
             let client = ferry_client::Client::new(&format!("http://{}", server.local_addr()), local.token())?;
             let upcoming = tokio::sync::Mutex::new(local.upcoming_commits());
             let local = Arc::new(InProcess { server: local, upcoming });
+            let work_dir =
+                std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone()).join("runner");
+            std::fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
+            // Steps work in the data directory's runner/ folder and must not reach the rest.
+            let confinement =
+                ferry_runner::isolation::Confinement::new(&config.data_dir, std::slice::from_ref(&work_dir))?;
+            let credentials = vec![local.server.token().to_owned()];
             let options = ferry_runner::agent::AgentOptions {
                 labels,
                 slots,
-                work_dir: std::path::absolute(&config.data_dir)
-                    .unwrap_or_else(|_| config.data_dir.clone())
-                    .join("runner"),
+                work_dir,
                 events: Some(local.clone()),
                 repositories: Some(local),
+                isolation: ferry_runner::isolation::Isolation {
+                    pass_env: pass_env.into(),
+                    confinement: Some(Arc::new(confinement)),
+                },
+                credentials,
             };
             let mut stop = stop_rx.clone();
             Some(tokio::spawn(ferry_runner::agent::run_agent(client, options, async move {
@@ -144,6 +158,8 @@ struct ServerSection {
     data_dir: Option<PathBuf>,
     listen: Option<SocketAddr>,
     database: Option<String>,
+    /// Host variables the embedded runner's steps get besides the basics, by name.
+    runner_pass_env: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,6 +176,17 @@ fn read_config(path: &Path) -> anyhow::Result<ServerSection> {
     let base = path.parent().unwrap_or(Path::new(""));
     section.data_dir = section.data_dir.map(|dir| base.join(dir));
     Ok(section)
+}
+
+/// The host variables the embedded runner passes to steps: the file's, then the flag's.
+fn runner_pass_env(args: &ServerArgs, file: &ServerSection) -> Vec<String> {
+    let mut names: Vec<String> = file.runner_pass_env.iter().flatten().cloned().collect();
+    for name in &args.runner_pass_env {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
 }
 
 /// Flags (and their FERRY_* variables) win over the file, the file over the defaults.

@@ -1,6 +1,10 @@
 //! Reading the corpus: its manifest, each payload's body, and a one-line summary of what Ferry
 //! reads from it. Every payload must parse as the event its manifest row names.
 
+mod mangled;
+mod signatures;
+mod triggers;
+
 use std::path::PathBuf;
 
 use ferry_hooks::{Forge, HookEvent, parse};

@@ -87,7 +87,8 @@ pub(super) async fn run_assignment(agent: &Agent, assignment: JobAssignment, mut
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let control = Arc::new(Control { cancel: cancel_tx, lost: AtomicBool::new(false) });
     // From the start: cloning a large repository can outlast a lease.
-    let heartbeat = tokio::spawn(heartbeats(agent.client.clone(), job_id, control.clone()));
+    let heartbeat =
+        tokio::spawn(heartbeats(agent.client.clone(), job_id, heartbeat_period(assignment.lease_ms), control.clone()));
     let stopper = {
         let control = control.clone();
         tokio::spawn(async move {
@@ -194,6 +195,9 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
     let mut secrets = assignment.secrets.clone();
     secrets.entry("GITHUB_TOKEN").or_insert_with(|| Value::String(String::new()));
     let mut masker = Masker::new();
+    for credential in &agent.credentials {
+        masker.add(credential);
+    }
     for value in secrets.values() {
         match value {
             Value::String(text) => masker.add(text),
@@ -210,6 +214,15 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
         std::fs::write(&event_path, json).map_err(|error| format!("writing {}: {error}", event_path.display()))?;
         github.insert("event_path".to_owned(), Value::String(event_path.display().to_string()));
     }
+    let isolation = crate::isolation::Isolation {
+        pass_env: agent.isolation.pass_env.clone(),
+        // git in a step reads objects from where the workspace borrows them.
+        confinement: agent
+            .isolation
+            .confinement
+            .as_ref()
+            .map(|confinement| Arc::new(confinement.with_readable(crate::isolation::alternates_of(&workspace)))),
+    };
     Ok(JobSetup {
         workflow: Arc::new(workflow),
         workflow_file: assignment.workflow_file.clone(),
@@ -230,6 +243,7 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
             folder: agent.cache.clone(),
         })),
         masker: Arc::new(RwLock::new(masker)),
+        isolation,
     })
 }
 
@@ -343,9 +357,15 @@ async fn send_batch(sink: &dyn EventSink, job_id: i64, batch: Arc<EventBatch>, c
     }
 }
 
-/// Heartbeats every third of the lease until aborted.
-async fn heartbeats(client: Client, job_id: i64, control: Arc<Control>) {
-    let period = Duration::from_millis(u64::try_from(LEASE_MS / 3).unwrap_or(5_000));
+/// A third of the lease the server gave (of its default, when it gave none that makes sense),
+/// so two heartbeats may be lost before the lease runs out.
+fn heartbeat_period(lease_ms: i64) -> Duration {
+    let lease_ms = if lease_ms > 0 { lease_ms } else { LEASE_MS };
+    Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(5_000).max(1))
+}
+
+/// Heartbeats every `period` until aborted.
+async fn heartbeats(client: Client, job_id: i64, period: Duration, control: Arc<Control>) {
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         ticker.tick().await;
@@ -417,5 +437,12 @@ mod tests {
         let answers: Vec<(&str, bool)> =
             workflow.jobs.iter().map(|(key, job)| (key.as_str(), may_download_artifacts(job))).collect();
         assert_eq!(answers, [("plain", false), ("get", true), ("local", true)]);
+    }
+
+    #[test]
+    fn heartbeats_come_every_third_of_the_lease_the_server_gives() {
+        let periods: Vec<u128> =
+            [60_000, 15_000, 3, 0, -5].into_iter().map(|lease_ms| heartbeat_period(lease_ms).as_millis()).collect();
+        assert_eq!(periods, [20_000, 5_000, 1, 5_000, 5_000]);
     }
 }

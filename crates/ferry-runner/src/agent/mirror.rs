@@ -23,7 +23,8 @@ use crate::workspace::{WorkspaceError, git_checked, git_os};
 #[derive(Debug)]
 pub(crate) struct Mirrors {
     root: PathBuf,
-    /// One lock per mirror, made on first use.
+    /// One lock per mirror or commit checkout, made on first use and dropped once no one
+    /// holds or waits for it ([`Mirrors::lock_of`]), so the map does not grow with every commit.
     locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
     /// Spares checked out ahead of their commit's first job ([`Mirrors::prepare_ahead`]),
     /// oldest first, with the folder each was checked out of; whoever takes an entry out
@@ -37,8 +38,13 @@ impl Mirrors {
     }
 
     /// The lock of a mirror or of a commit's checkout (by its path), made on first use.
+    ///
+    /// Locks only the map holds are dropped first: clones are made only here, under the map's
+    /// lock, so one nobody else has cannot be taken meanwhile, and the next caller for its path
+    /// simply gets a new one.
     fn lock_of(&self, path: &Path) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
         locks.entry(path.to_path_buf()).or_default().clone()
     }
 
@@ -418,6 +424,26 @@ mod tests {
         let late = root.path().join("job-late");
         mirrors.workspace(&oldest.display().to_string(), oldest_sha, &late, None).await.expect("late workspace");
         assert_eq!(std::fs::read_to_string(late.join("file.txt")).expect("checked out"), "other");
+    }
+
+    #[tokio::test]
+    async fn locks_of_commits_no_job_holds_any_more_are_dropped() {
+        let mirrors = Mirrors::new(PathBuf::from("/nonexistent/repos"));
+        let held = mirrors.lock_of(Path::new("/a"));
+        let guard = held.lock().await;
+        for idx in 0..100 {
+            drop(mirrors.lock_of(Path::new(&format!("/commit-{idx}"))));
+        }
+        let paths: Vec<PathBuf> = {
+            let locks = mirrors.locks.lock().expect("not poisoned");
+            let mut paths: Vec<PathBuf> = locks.keys().cloned().collect();
+            paths.sort();
+            paths
+        };
+        assert_eq!(paths, [PathBuf::from("/a"), PathBuf::from("/commit-99")], "only a held lock and the newest stay");
+        // The held lock is still the one handed out for its path.
+        assert!(Arc::ptr_eq(&held, &mirrors.lock_of(Path::new("/a"))));
+        drop(guard);
     }
 
     fn inode(path: &Path) -> u64 {

@@ -40,7 +40,7 @@ pub(super) struct StepRunner<'a> {
     /// Directories steps added with `$GITHUB_PATH`, latest first.
     pub path_additions: Vec<String>,
     pub summary: String,
-    /// `GITHUB_*`, `RUNNER_*` and `CI` for every step.
+    /// The host's allow-listed variables, then `GITHUB_*`, `RUNNER_*` and `CI`, for every step.
     pub base_env: Vec<(String, String)>,
     /// Process groups steps left running (`./server &`); killed when the job ends.
     pub background_groups: Vec<i32>,
@@ -356,6 +356,7 @@ impl StepRunner<'_> {
             args,
             working_dir: working_dir.to_path_buf(),
             env,
+            confinement: self.setup.isolation.confinement.clone(),
             // The job's own timeout cancels the step through `cancel`.
             timeout: script.timeout,
             kill_grace: KILL_GRACE,
@@ -374,6 +375,7 @@ impl StepRunner<'_> {
             outputs: Map::new(),
             command_failed: false,
             pending: String::new(),
+            held: [String::new(), String::new()],
         };
         let exit = run_process(&spec, &mut cancel, &mut output, Some(self.events)).await;
         output.flush();
@@ -407,7 +409,10 @@ impl StepRunner<'_> {
                 files_ok = false;
             }
         }
-        for path in files.read_path().into_iter().rev() {
+        // As GitHub's runner: each directory, in file order, moves to the front (once), so the
+        // most recently added one is searched first.
+        for path in files.read_path() {
+            self.path_additions.retain(|added| *added != path);
             self.path_additions.insert(0, path);
         }
         self.summary.push_str(&files.read_summary());
@@ -580,6 +585,9 @@ struct ScriptOutput<'a> {
     command_failed: bool,
     /// Lines shown since the last flush, in order, each ending in `\n`.
     pending: String,
+    /// Per stream (stdout, stderr), the end of a line longer than `MAX_LINE` not shown yet:
+    /// what a secret the line's rest completes could begin with (`Masker::shown_of_unfinished`).
+    held: [String; 2],
 }
 
 impl ScriptOutput<'_> {
@@ -594,8 +602,32 @@ impl ScriptOutput<'_> {
     }
 }
 
+/// Where [`ScriptOutput::held`] keeps `stream`'s unfinished line.
+fn held_idx(stream: Stream) -> usize {
+    match stream {
+        Stream::Stdout => 0,
+        Stream::Stderr => 1,
+    }
+}
+
+/// An unfinished line held back this long is shown whatever it holds, so memory stays bounded
+/// (only a pathological chain of overlapping secrets holds back more than the longest one).
+const MAX_HELD: usize = 4 * crate::process::MAX_LINE;
+
 impl Output for ScriptOutput<'_> {
     fn lines(&mut self, stream: Stream, text: &str) {
+        let idx = held_idx(stream);
+        let text = if self.held[idx].is_empty() {
+            text
+        } else {
+            // The first line ends a long line whose pieces came before.
+            let (first, rest) = text.split_once('\n').map_or((text, None), |(first, rest)| (first, Some(rest)));
+            self.line(stream, first.strip_suffix('\r').unwrap_or(first));
+            match rest {
+                Some(rest) => rest,
+                None => return,
+            }
+        };
         // Runs of lines shown as they are (no workflow command, no `\r` to drop) are masked
         // and copied in one piece: a step that prints fast gives thousands of lines a read.
         // Only lines holding `::` or `\r` can be otherwise, so only those are looked at (a
@@ -615,7 +647,27 @@ impl Output for ScriptOutput<'_> {
         }
     }
 
-    fn line(&mut self, _stream: Stream, line: &str) {
+    fn piece(&mut self, stream: Stream, piece: &str) {
+        let held = &mut self.held[held_idx(stream)];
+        held.push_str(piece);
+        let Ok(masker) = self.masker.read() else { return };
+        let shown = if held.len() > MAX_HELD { held.len() } else { masker.shown_of_unfinished(held) };
+        if shown > 0 {
+            self.pending.push_str(&masker.mask(&held[..shown]));
+            self.pending.push('\n');
+            held.drain(..shown);
+        }
+    }
+
+    fn line(&mut self, stream: Stream, line: &str) {
+        let idx = held_idx(stream);
+        let whole;
+        let line = if self.held[idx].is_empty() {
+            line
+        } else {
+            whole = std::mem::take(&mut self.held[idx]) + line;
+            &whole
+        };
         let Some(command) = self.commands.process(line) else {
             push_masked_line(&self.masker, line, &mut self.pending);
             return;

@@ -96,3 +96,17 @@ fn base64_inner_matches_full_encodings() {
         assert_eq!(super::base64_inner(bytes, offset), expected, "bytes: {bytes:?}, offset: {offset}");
     }
 }
+
+#[test]
+fn an_unfinished_line_is_shown_up_to_where_a_value_could_begin() {
+    let masker = masker(&["s3cr3t"]);
+    // The longest value is `s3cr3t` in base64 (8 bytes): the last 7 bytes are held back.
+    assert_eq!(masker.shown_of_unfinished("0123456789"), 3);
+    // An occurrence crossing that point is held back whole, from where it starts.
+    assert_eq!(masker.shown_of_unfinished("0123s3cr3t9"), 4);
+    assert_eq!(masker.shown_of_unfinished("0123456789s3cr3t0123"), 10);
+    assert_eq!(masker.shown_of_unfinished("abc"), 0);
+    assert_eq!(Masker::new().shown_of_unfinished("anything"), 8);
+    // Never inside a character: `é` is two bytes.
+    assert_eq!(masker.shown_of_unfinished("ééééé"), 2);
+}

@@ -107,6 +107,7 @@ fn the_step_future_can_move_between_threads() {
         timeout: None,
         kill_grace: std::time::Duration::ZERO,
         keep_background: false,
+        confinement: None,
     };
     let (_cancel, mut cancelled) = tokio::sync::watch::channel(false);
     let mut on_line = |_: Stream, _: &str| {};

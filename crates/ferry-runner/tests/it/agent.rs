@@ -115,6 +115,8 @@ impl Ferry {
             work_dir: work_dir.path().to_path_buf(),
             events: None,
             repositories: None,
+            isolation: ferry_runner::isolation::Isolation::default(),
+            credentials: vec![token.to_owned()],
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(run_agent(client, options, async {

@@ -34,6 +34,7 @@ fn bash(script: &str) -> ProcessSpec {
         timeout: None,
         kill_grace: Duration::from_secs(5),
         keep_background: false,
+        confinement: None,
     }
 }
 
@@ -325,4 +326,53 @@ async fn a_step_printing_faster_than_its_lines_are_taken_waits_for_them() {
     assert!(done.exists());
     assert_eq!(lines.len(), 300_000);
     assert!(lines.iter().enumerate().all(|(idx, line)| *line == (idx + 1).to_string()), "lines lost or reordered");
+}
+
+/// `<tmp>/{data/{secret.key, runner/work.txt}, beside.txt}` and a confinement keeping steps out
+/// of `data` but for `data/runner`.
+fn confined_layout() -> (tempfile::TempDir, PathBuf, std::sync::Arc<ferry_runner::isolation::Confinement>) {
+    let root = tempfile::tempdir().expect("temp dir");
+    let data = root.path().join("data");
+    std::fs::create_dir_all(data.join("runner")).expect("mkdir");
+    std::fs::write(data.join("secret.key"), "the server's key").expect("write");
+    std::fs::write(data.join("runner").join("work.txt"), "the job's file").expect("write");
+    std::fs::write(root.path().join("beside.txt"), "a file beside").expect("write");
+    let confinement =
+        ferry_runner::isolation::Confinement::new(&data, &[data.join("runner")]).expect("the folders exist");
+    (root, data, std::sync::Arc::new(confinement))
+}
+
+#[tokio::test]
+async fn a_confined_step_cannot_reach_the_protected_folder_but_its_own_and_the_rest() {
+    let (root, data, confinement) = confined_layout();
+    let script = "cat secret.key || echo 'no key'\n\
+                  echo new > ferry.db || echo 'no write'\n\
+                  rm secret.key || echo 'no remove'\n\
+                  cat runner/work.txt && echo && echo written > runner/new.txt && cat runner/new.txt\n\
+                  cat ../beside.txt && echo\n\
+                  ( exec 3< /proc/$PPID/mem ) 2>/dev/null || echo 'no memory'";
+    let mut spec = bash(script);
+    spec.working_dir = data.clone();
+    spec.confinement = Some(confinement);
+    let run = run(&spec).await;
+    assert_eq!(
+        run.stdout,
+        ["no key", "no write", "no remove", "the job's file", "written", "a file beside", "no memory"],
+        "{:?}",
+        run.stderr
+    );
+    assert!(run.exit.success(), "{:?}", run.stderr);
+    assert_eq!(std::fs::read_to_string(data.join("secret.key")).expect("kept"), "the server's key");
+    assert!(!data.join("ferry.db").exists());
+    // The process that started it is not confined.
+    assert_eq!(std::fs::read_to_string(data.join("secret.key")).expect("readable here"), "the server's key");
+    drop(root);
+}
+
+#[tokio::test]
+async fn a_step_gets_only_the_environment_it_is_given() {
+    let mut spec = bash("env | grep -v '^_=' | grep -v '^PWD=' | grep -v '^SHLVL=' | sort");
+    spec.env = vec![("ONE".to_owned(), "1".to_owned())];
+    let run = run(&spec).await;
+    assert_eq!(run.stdout, ["ONE=1"], "the test process's own variables (CARGO_*, PATH) stay out");
 }

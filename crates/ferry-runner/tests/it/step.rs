@@ -31,10 +31,15 @@ async fn run_step(shell: Option<&str>, script: &str, secrets: &[&str]) -> Step {
         program,
         args,
         working_dir: dir.path().to_path_buf(),
-        env: vec![("GITHUB_OUTPUT".into(), output_path.to_string_lossy().into_owned())],
+        // A step's environment is all it gets, as a job's steps get PATH from the host.
+        env: vec![
+            ("GITHUB_OUTPUT".into(), output_path.to_string_lossy().into_owned()),
+            ("PATH".into(), path.as_deref().and_then(|path| path.to_str()).unwrap_or_default().to_owned()),
+        ],
         timeout: Some(Duration::from_secs(60)),
         kill_grace: Duration::from_secs(5),
         keep_background: false,
+        confinement: None,
     };
     let mut masker = Masker::new();
     for secret in secrets {

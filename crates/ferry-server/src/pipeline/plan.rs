@@ -215,7 +215,7 @@ fn synthesized_event(trigger: &Trigger, project: &Project, sha: &str, inputs: &M
             "head_commit": {"id": sha}, "commits": [{"id": sha}],
         }),
         "workflow_dispatch" => json!({
-            "ref": trigger.git_ref, "inputs": inputs, "repository": repository, "sender": sender,
+            "ref": trigger.git_ref, "inputs": ferry_engine::event_inputs(inputs), "repository": repository, "sender": sender,
         }),
         "schedule" => json!({"schedule": trigger.cron, "repository": repository}),
         _ => json!({"repository": repository, "sender": sender}),

@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod auth;
+mod corpus;
 mod forge_status;
 mod hooks;
 mod openapi;

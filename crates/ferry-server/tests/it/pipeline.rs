@@ -742,3 +742,19 @@ fn a_webhooks_payload_is_stored_once_per_run_and_handed_to_each_job_its_runner_c
         runner.finish(&job, &["ok"], "success", json!({}));
     }
 }
+
+/// As on GitHub, a dispatch's `github.event.inputs` holds every input as a string, while the
+/// `inputs` context keeps the declared types.
+#[test]
+fn a_dispatch_event_holds_its_inputs_as_strings() {
+    let workflow = "on:\n  workflow_dispatch:\n    inputs:\n      flag: { type: boolean, default: false }\n      count: { type: number }\njobs:\n  j:\n    runs-on: linux\n    steps:\n      - run: true\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", workflow)]);
+    let server = server_with(&repo);
+    let res = trigger(&server, &json!({"workflow": "ci.yml", "inputs": {"flag": "true", "count": "41"}}));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    let job = runner.claim(1000).expect("the job is claimable");
+    let contexts = &job["contexts"];
+    assert_eq!(contexts["inputs"], json!({"flag": true, "count": 41.0}), "{contexts:#}");
+    assert_eq!(contexts["github"]["event"]["inputs"], json!({"flag": "true", "count": "41"}), "{contexts:#}");
+}

@@ -1,8 +1,6 @@
 //! Table-driven tests of the expression language: each case is text, the job status where it
 //! matters, and the expected JSON value or the expected error.
 
-use std::path::{Path, PathBuf};
-
 use ferry_model::JobStatus;
 use serde_json::json;
 
@@ -1313,80 +1311,94 @@ fn random_token_soups_do_not_panic() {
     }
 }
 
-/// `.yml` and `.yaml` files under `dir`, sorted.
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let entries = std::fs::read_dir(&dir).unwrap_or_else(|error| panic!("{}: {error}", dir.display()));
-        for path in entries.flatten().map(|entry| entry.path()) {
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|ext| ext == "yml" || ext == "yaml") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
+/// Checks over the real-world corpus, run by `scripts/corpus` where the corpus is (tests under
+/// `corpus::` are left out of `scripts/test`, so a clone without it passes).
+mod corpus {
+    use std::path::{Path, PathBuf};
 
-/// The `if:` values written on one line, unquoted as YAML would: `(line index, condition)`.
-/// Block scalars (`|`, `>`) span lines and are left out.
-fn one_line_conditions(text: &str) -> Vec<(usize, String)> {
-    let mut conditions = Vec::new();
-    for (line_idx, line) in text.lines().enumerate() {
-        let Some(value) = line.trim_start().trim_start_matches("- ").strip_prefix("if:") else { continue };
-        let value = value.trim();
-        let value = value.split_once(" #").map_or(value, |(before, _)| before).trim();
-        if value.is_empty() || value.starts_with(['|', '>']) {
-            continue;
-        }
-        let condition = if let Some(quoted) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
-            quoted.replace("''", "'")
-        } else if let Some(quoted) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-            quoted.replace("\\\"", "\"")
-        } else {
-            value.to_owned()
-        };
-        conditions.push((line_idx, condition));
-    }
-    conditions
-}
+    use super::*;
 
-/// GitHub runs every workflow in the real-world corpus, so every `${{ }}` and `if:` in it must
-/// parse, and read only contexts GitHub defines. Each file is read as one template, which finds the
-/// expressions that span lines too.
-#[test]
-fn every_expression_in_the_corpus_parses() {
-    let corpus = std::env::var("FERRY_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    let files: Vec<PathBuf> = ["workflows", "actions"].iter().flat_map(|dir| yaml_files(&corpus.join(dir))).collect();
-    let (mut n_expressions, mut n_conditions) = (0, 0);
-    for file in &files {
-        let text = std::fs::read_to_string(file).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
-        let template = Template::parse(&text).unwrap_or_else(|error| {
-            let pos = crate::Pos::at(&text, error.range.start);
-            panic!("{}:{}:{}: {}", file.display(), pos.line, pos.col, error.message)
-        });
-        for (expr, offset) in template.expressions() {
-            n_expressions += 1;
-            for (name, range) in expr.contexts() {
-                let pos = crate::Pos::at(&text, offset + range.start);
-                assert!(CONTEXTS.contains(&name.as_str()), "{}:{}: unknown context {name}", file.display(), pos.line);
+    /// `.yml` and `.yaml` files under `dir`, sorted.
+    fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        let mut dirs = vec![dir.to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            let entries = std::fs::read_dir(&dir).unwrap_or_else(|error| panic!("{}: {error}", dir.display()));
+            for path in entries.flatten().map(|entry| entry.path()) {
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|ext| ext == "yml" || ext == "yaml") {
+                    files.push(path);
+                }
             }
         }
-        // Evaluating without contexts may fail (fromJSON of a missing output), never panic.
-        let _ = template.render(&BareContext);
-        for (line_idx, condition) in one_line_conditions(&text) {
-            n_conditions += 1;
-            if let Err(error) = Condition::parse(&condition) {
-                panic!("{}:{}: {} in `{condition}`", file.display(), line_idx + 1, error.message);
-            }
-        }
+        files.sort();
+        files
     }
-    assert!(files.len() >= 80, "{} files in {}", files.len(), corpus.display());
-    assert!(n_expressions >= 2000, "{n_expressions} expressions");
-    assert!(n_conditions >= 400, "{n_conditions} conditions");
+
+    /// The `if:` values written on one line, unquoted as YAML would: `(line index, condition)`.
+    /// Block scalars (`|`, `>`) span lines and are left out.
+    fn one_line_conditions(text: &str) -> Vec<(usize, String)> {
+        let mut conditions = Vec::new();
+        for (line_idx, line) in text.lines().enumerate() {
+            let Some(value) = line.trim_start().trim_start_matches("- ").strip_prefix("if:") else { continue };
+            let value = value.trim();
+            let value = value.split_once(" #").map_or(value, |(before, _)| before).trim();
+            if value.is_empty() || value.starts_with(['|', '>']) {
+                continue;
+            }
+            let condition = if let Some(quoted) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+                quoted.replace("''", "'")
+            } else if let Some(quoted) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                quoted.replace("\\\"", "\"")
+            } else {
+                value.to_owned()
+            };
+            conditions.push((line_idx, condition));
+        }
+        conditions
+    }
+
+    /// GitHub runs every workflow in the real-world corpus, so every `${{ }}` and `if:` in it must
+    /// parse, and read only contexts GitHub defines. Each file is read as one template, which finds the
+    /// expressions that span lines too.
+    #[test]
+    fn every_expression_in_the_corpus_parses() {
+        let corpus = std::env::var("FERRY_CORPUS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
+        let files: Vec<PathBuf> =
+            ["workflows", "actions"].iter().flat_map(|dir| yaml_files(&corpus.join(dir))).collect();
+        let (mut n_expressions, mut n_conditions) = (0, 0);
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
+            let template = Template::parse(&text).unwrap_or_else(|error| {
+                let pos = crate::Pos::at(&text, error.range.start);
+                panic!("{}:{}:{}: {}", file.display(), pos.line, pos.col, error.message)
+            });
+            for (expr, offset) in template.expressions() {
+                n_expressions += 1;
+                for (name, range) in expr.contexts() {
+                    let pos = crate::Pos::at(&text, offset + range.start);
+                    assert!(
+                        CONTEXTS.contains(&name.as_str()),
+                        "{}:{}: unknown context {name}",
+                        file.display(),
+                        pos.line
+                    );
+                }
+            }
+            // Evaluating without contexts may fail (fromJSON of a missing output), never panic.
+            let _ = template.render(&BareContext);
+            for (line_idx, condition) in one_line_conditions(&text) {
+                n_conditions += 1;
+                if let Err(error) = Condition::parse(&condition) {
+                    panic!("{}:{}: {} in `{condition}`", file.display(), line_idx + 1, error.message);
+                }
+            }
+        }
+        assert!(files.len() >= 80, "{} files in {}", files.len(), corpus.display());
+        assert!(n_expressions >= 2000, "{n_expressions} expressions");
+        assert!(n_conditions >= 400, "{n_conditions} conditions");
+    }
 }

@@ -1,10 +1,11 @@
 //! Snapshots of the diagnostics for the fixtures in `tests/fixtures/`: `github/` are read as
 //! GitHub workflows, `ferry/` as Ferry workflows, `actions/` as `action.yml` files. Each
-//! snapshot lists one diagnostic a line as `line:col code: message (help)`.
+//! snapshot lists one diagnostic a line as `line:col code: message (help)`. And the repository's
+//! own examples read clean.
 
-use ferry_workflow::{Dialect, parse_workflow};
+use ferry_workflow::{Dialect, parse_action, parse_workflow};
 
-use crate::{files_with, fixtures_dir, lint_action, lint_workflow};
+use crate::{files_with, fixtures_dir, lint_action, lint_workflow, render};
 
 fn snapshot_each(folder: &str, lint: impl Fn(&str) -> String) {
     let files = files_with(&fixtures_dir().join(folder), &["yml", "yaml"]);
@@ -72,4 +73,41 @@ fn spans_point_into_the_source() {
     let ferry_workflow::model::StepKind::Run { run, .. } = &job.steps[0].kind else { panic!("a run step") };
     assert_eq!(&src[run.span.start.offset..run.span.end.offset], "make ${{ matrix.x }}");
     assert_eq!((run.span.start.line, run.span.start.col), (6, 14));
+}
+
+/// The workflows and actions of the repository's own examples read clean, in the dialect their
+/// folder gives them.
+#[test]
+fn the_examples_are_clean() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    let mut pending = vec![examples];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let text_path = path.to_string_lossy().replace('\\', "/");
+            let is_yaml = text_path.ends_with(".yml") || text_path.ends_with(".yaml");
+            let diagnostics = if is_yaml && text_path.contains("/workflows/") {
+                let src = std::fs::read_to_string(&path).expect("examples are UTF-8");
+                parse_workflow(&src, Dialect::for_path(&text_path)).1
+            } else if is_yaml && path.file_stem().is_some_and(|stem| stem == "action") {
+                let src = std::fs::read_to_string(&path).expect("examples are UTF-8");
+                parse_action(&src).1
+            } else {
+                continue;
+            };
+            checked += 1;
+            if !diagnostics.is_empty() {
+                failures.push(format!("{text_path}:\n{}", render(&diagnostics)));
+            }
+        }
+    }
+    assert!(checked >= 3, "expected the example workflows and action, found {checked} files");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -196,7 +196,7 @@ fn synthesized_event(event: &str, repo: &Repo, inputs: &Map<String, Value>) -> V
             },
         }),
         "workflow_dispatch" => json!({
-            "ref": repo.git_ref, "inputs": inputs, "repository": repository, "sender": sender,
+            "ref": repo.git_ref, "inputs": ferry_engine::event_inputs(inputs), "repository": repository, "sender": sender,
         }),
         _ => json!({"repository": repository, "sender": sender}),
     }

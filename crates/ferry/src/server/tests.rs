@@ -9,6 +9,7 @@ fn args(data_dir: Option<&str>, listen: Option<&str>, database: Option<&str>) ->
         listen: listen.map(|addr| addr.parse().expect("an address")),
         database: database.map(str::to_owned),
         runner_slots: None,
+        runner_pass_env: Vec::new(),
         poll_interval: None,
         public_url: None,
         artifact_retention_days: None,

@@ -217,6 +217,55 @@ jobs:
     }
 }
 
+/// GitHub's runner moves each directory a step adds to `$GITHUB_PATH` to the front of `PATH`,
+/// in file order, once: the most recent addition is searched first.
+#[test]
+fn github_path_additions_come_most_recent_first() {
+    let repo = Repo::with_workflow(
+        r#"
+on: push
+jobs:
+  path:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          printf '/added/one\n/added/two\r\n   \n' >> "$GITHUB_PATH"
+      - run: |
+          echo /added/three >> "$GITHUB_PATH"
+          echo /added/one >> "$GITHUB_PATH"
+      - run: echo "path=${PATH%%:/added/two:*}"
+"#,
+    );
+    let run = repo.run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    let lines = run.lines_of("path");
+    assert!(lines.contains(&"path=/added/one:/added/three"), "{}", run.context());
+}
+
+/// A line longer than the runner's 64 KiB pieces, with a secret across the cut, shows none of
+/// the secret, on stdout and on stderr (there as a last line without a newline).
+#[test]
+fn a_secret_across_the_cut_of_a_long_line_is_masked() {
+    let repo = Repo::with_workflow(
+        r#"
+on: push
+jobs:
+  long:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          printf '%65530s%s\n' '' "${{ secrets.TOKEN }}"
+          printf '%131066s%s' '' "${{ secrets.TOKEN }}" >&2
+"#,
+    );
+    let run = repo.run(&["--secret", "TOKEN=TOPSECRETVALUE123"]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    for part in ["TOPSEC", "RETVALUE123", "SECRET", "VALUE"] {
+        assert!(!run.stdout.contains(part) && !run.stderr.contains(part), "`{part}` was shown");
+    }
+    assert_eq!(run.lines_of("long").iter().filter(|line| line.contains("***")).count(), 2, "{}", run.stderr);
+}
+
 #[test]
 fn the_workspace_is_the_repository_at_head_and_github_names_it() {
     let repo = Repo::new(&[
@@ -396,6 +445,26 @@ jobs:
     ]);
     assert_eq!(run.code, Some(0), "{}", run.context());
     assert!(run.lines_of("j").contains(&"dry=true count-is-41=true level=debug sender=octocat"), "{}", run.context());
+
+    // Without a payload file the event is made as GitHub makes it: `github.event.inputs` holds
+    // every input as a string, `inputs` keeps the declared types.
+    let event = Repo::with_workflow(
+        r#"
+on:
+  workflow_dispatch:
+    inputs:
+      dry-run: { type: boolean, default: false }
+      count: { type: number, default: 1 }
+jobs:
+  j:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "event-dry=${{ github.event.inputs.dry-run == 'true' }} typed=${{ inputs.dry-run == true }}" 'event-count=${{ toJSON(github.event.inputs.count) }} count=${{ toJSON(inputs.count) }}'
+"#,
+    );
+    let run = event.run(&["--event", "workflow_dispatch", "--input", "dry-run=true", "--input", "count=41"]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    assert!(run.lines_of("j").contains(&"event-dry=true typed=true event-count=\"41\" count=41"), "{}", run.context());
 
     let bad = repo.run(&["--event", "workflow_dispatch", "--input", "level=loud"]);
     assert_eq!(bad.code, Some(2), "{}", bad.context());

@@ -28,9 +28,12 @@ fn shown(reads: &[&str], bulk: bool) -> (Vec<String>, Vec<String>) {
         outputs: Map::new(),
         command_failed: false,
         pending: String::new(),
+        held: [String::new(), String::new()],
     };
     for text in reads {
-        if bulk {
+        if let Some(piece) = text.strip_prefix("<piece>") {
+            output.piece(Stream::Stdout, piece);
+        } else if bulk {
             output.lines(Stream::Stdout, text);
         } else {
             for line in text.split('\n') {
@@ -78,4 +81,26 @@ fn a_read_handed_over_whole_shows_what_its_lines_one_by_one_show() {
         assert!(!all.contains("s3cr3t") && !all.contains("dyn-42 is"), "{read:?} showed a secret: {all:?}");
     }
     assert_eq!(shown(&["a\n\nb\r\nc"], true).0, ["a\n\nb\nc\n"]);
+}
+
+/// A line longer than `MAX_LINE` reaches the output in pieces: a secret across two pieces is
+/// masked whole, and the pieces end with the line's rest, whether it comes whole or by line.
+#[test]
+fn a_secret_across_the_pieces_of_a_long_line_is_masked_whole() {
+    let reads: &[&[&str]] = &[
+        &["<piece>aaaa s3c", "r3t bbb\nnext"],
+        &["<piece>aaaa s3", "<piece>c", "<piece>r3", "t\n::debug::x"],
+        &["<piece>s3cr", "<piece>3t s3", "cr3t"],
+        &["<piece>no secret here ", "<piece>nor here", "\nafter"],
+    ];
+    for read in reads {
+        let bulk = shown(read, true);
+        assert_eq!(bulk, shown(read, false), "{read:?}");
+        let all: String = bulk.0.concat();
+        for half in ["s3c", "r3t", "cr3", "3t"] {
+            assert!(!all.contains(half), "{read:?} showed part of a secret: {all:?}");
+        }
+    }
+    let (texts, _) = shown(&["<piece>no secret here ", "<piece>nor here", "\nafter"], true);
+    assert_eq!(texts.concat().replace('\n', "|"), "no secre|t here n|or here|after|");
 }

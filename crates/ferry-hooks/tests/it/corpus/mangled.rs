@@ -3,7 +3,7 @@
 
 use ferry_hooks::{HookError, parse};
 
-use crate::corpus::payloads;
+use super::payloads;
 
 /// Bytes that break JSON in interesting ways when they replace another.
 const REPLACEMENTS: &[u8] = b"\"{}[],:0n -\\\xff\x00";

@@ -5,7 +5,7 @@
 use ferry_hooks::{HookEvent, parse};
 use ferry_workflow::{Dialect, parse_workflow};
 
-use crate::corpus::payloads;
+use super::payloads;
 
 /// Whether a workflow with `on` starts for the corpus payload `file`.
 fn starts(on: &str, file: &str) -> bool {

@@ -5,7 +5,7 @@ use ferry_hooks::{Forge, HookError, receive};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::corpus::payloads;
+use super::payloads;
 
 const SECRET: &[u8] = b"It's a Secret to Everybody";
 
