@@ -43,7 +43,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FERRY = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release", "ferry")
+# FERRY_BIN: a ferry binary built elsewhere (another commit, to compare); nothing is built then.
+FERRY = os.environ.get("FERRY_BIN") or os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"),
+                                                    "release", "ferry")
 SECRET = "bench-secret"
 GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@localhost",
                GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@localhost",
@@ -384,7 +386,8 @@ def bench_rss(tmp):
 def main():
     chosen = sys.argv[1:] or ["latency", "throughput", "log", "rss"]
     benches = {"latency": bench_latency, "throughput": bench_throughput, "log": bench_log, "rss": bench_rss}
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "ferry"], cwd=ROOT, check=True)
+    if not os.environ.get("FERRY_BIN"):
+        subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "ferry"], cwd=ROOT, check=True)
     tmp = tempfile.mkdtemp(prefix="ferry-bench-server-")
     try:
         for name in chosen:
