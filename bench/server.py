@@ -9,8 +9,9 @@ the same run (see BENCHMARKS.md for what they measure and the latest figures).
 - latency: a signed GitHub push webhook → the first step's process running, p50/p99 over
   ROUNDS pushes (default 40) of the same commit, then ROUNDS pushes of a new commit each,
   against bash starting the same step command directly.
-- throughput: 1,000 one-step jobs (4 matrix jobs × 250) queued at once and run by the embedded
-  runner (2 slots), against `xargs -P 2` running the same 1,000 step scripts with bash.
+- throughput: 100, 1,000 and 5,000 one-step jobs (matrix jobs of up to 250 instances; N_JOBS=100,1000
+  picks the sizes) queued at once and run by the embedded runner (2 slots), each against `xargs -P 2`
+  running the same step scripts with bash.
 - log: a step that writes 50 MB (500,000 lines of 100 bytes) while a live viewer follows the
   run's log, from the trigger until the viewer has every line: `ferry logs --follow` writing
   to a file, the SSE stream read by Python, and no viewer (until the run is seen completed);
@@ -42,7 +43,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FERRY = os.path.join(ROOT, "target", "release", "ferry")
+# FERRY_BIN: a ferry binary built elsewhere (another commit, to compare); nothing is built then.
+FERRY = os.environ.get("FERRY_BIN") or os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"),
+                                                    "release", "ferry")
 SECRET = "bench-secret"
 GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@localhost",
                GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@localhost",
@@ -194,18 +197,23 @@ def bench_latency(tmp):
 
 
 def bench_throughput(tmp):
-    per_job = 250
-    n_jobs = int(os.environ.get("N_JOBS", "1000")) // per_job
+    for n_jobs in (int(n) for n in os.environ.get("N_JOBS", "100,1000,5000").split(",")):
+        throughput(tmp, n_jobs)
+
+
+def throughput(tmp, n_total):
+    per_job = min(250, n_total)
+    n_jobs = n_total // per_job
     values = ", ".join(str(n) for n in range(per_job))
     jobs = "".join(f"  job{j}:\n    runs-on: self-hosted\n    strategy:\n      matrix:\n        n: [{values}]\n"
                    f"    steps:\n      - run: 'true'\n" for j in range(n_jobs))
-    repo = os.path.join(tmp, "throughput")
+    repo = os.path.join(tmp, f"throughput-{n_total}")
     make_repo(repo, f"on: workflow_dispatch\njobs:\n{jobs}")
     server = Server(tmp, slots=2)
     server.add_project(repo)
     start = time.monotonic()
     run = server.call("POST", "/api/v1/projects/bench/trigger", {"workflow": "bench.yml"})["runs"][0]
-    detail = server.wait_run(run["id"], timeout=1800)
+    detail = server.wait_run(run["id"], timeout=3600)
     elapsed = time.monotonic() - start
     server.stop()
     n_done = sum(1 for job in detail["jobs"] if job["conclusion"] == "success")
@@ -378,7 +386,8 @@ def bench_rss(tmp):
 def main():
     chosen = sys.argv[1:] or ["latency", "throughput", "log", "rss"]
     benches = {"latency": bench_latency, "throughput": bench_throughput, "log": bench_log, "rss": bench_rss}
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "ferry"], cwd=ROOT, check=True)
+    if not os.environ.get("FERRY_BIN"):
+        subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "ferry"], cwd=ROOT, check=True)
     tmp = tempfile.mkdtemp(prefix="ferry-bench-server-")
     try:
         for name in chosen:

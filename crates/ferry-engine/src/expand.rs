@@ -3,12 +3,13 @@
 //! contexts the job sees (`github`, `inputs`, `vars`, `secrets`, `needs`), so `ferry run` and
 //! the server plan jobs the same way.
 
-use ferry_model::JobStatus;
+use ferry_model::{Conclusion, JobStatus};
 use ferry_workflow::expr::{Context, EvalFailure, Evaluate, Value, to_display_string};
 use ferry_workflow::model::{DispatchInputType, Job, Matrix, RunsOn, Text, TriggerKind, Workflow};
-use serde_json::{Map, json};
+use serde_json::Map;
 
-use crate::{ExpandRequest, Expansion, InstanceId, Scheduler, expand_matrix, instance_name};
+use crate::driver::{ExpandJob, ExpansionRecord, JobPlan, PlannedInstance};
+use crate::{ExpandRequest, Expansion, JobSpec, expand_matrix, instance_name};
 
 /// The contexts a job-level expression sees, and its status.
 #[derive(Debug, Clone)]
@@ -112,18 +113,40 @@ pub fn expand_job(
     Ok(Expansion::Instances(instances))
 }
 
-/// The `strategy` context of a started instance: its place among its job's instances.
-pub fn strategy_context(scheduler: &Scheduler, instance: InstanceId) -> Value {
-    let (_, _, job_idx) = scheduler.instance(instance);
-    let siblings: Vec<InstanceId> =
-        scheduler.instances().filter(|(_, idx, _, _)| *idx == job_idx).map(|(id, ..)| id).collect();
-    let spec = &scheduler.jobs()[job_idx];
-    json!({
-        "fail-fast": spec.fail_fast,
-        "job-index": siblings.iter().position(|id| *id == instance).unwrap_or(0),
-        "job-total": siblings.len(),
-        "max-parallel": spec.max_parallel.unwrap_or(siblings.len()),
-    })
+/// Decides how a ready job runs ([`crate::Action::Expand`]): its `if:`, matrix and names
+/// evaluated in the run's contexts (`run`) and the job's `needs`. An expression that does not
+/// evaluate concludes the job failure, with the reason in the record.
+pub fn decide(run: &Map<String, Value>, file: &str, job: &Job, expand: &ExpandJob) -> ExpansionRecord {
+    let scope = Scope::new(run, &expand.needs, expand.request.status);
+    let plan = match expand_job(&scope, file, &expand.job_id, job, &expand.request) {
+        Ok(Expansion::Skip) => JobPlan::Skip,
+        Ok(Expansion::Conclude(conclusion)) => JobPlan::Conclude { conclusion, error: None },
+        Ok(Expansion::Instances(instances)) => JobPlan::Instances {
+            instances: instances.into_iter().map(|(name, matrix)| PlannedInstance { name, matrix }).collect(),
+        },
+        Err(error) => JobPlan::Conclude { conclusion: Conclusion::Failure, error: Some(error.0) },
+    };
+    ExpansionRecord { plan, after_cancel: expand.after_cancel }
+}
+
+/// The driver's view of a workflow's jobs: ids, `needs` and strategy settings evaluated in
+/// the run's contexts (`run`); a strategy that does not evaluate keeps the defaults (its
+/// matrix fails the job when it is decided).
+pub fn job_specs(run: &Map<String, Value>, file: &str, workflow: &Workflow) -> Vec<JobSpec> {
+    workflow
+        .jobs
+        .iter()
+        .map(|(id, job)| {
+            let strategy =
+                strategy_settings(run, file, job).unwrap_or(StrategySettings { fail_fast: true, max_parallel: None });
+            JobSpec {
+                id: id.clone(),
+                needs: job.needs.iter().map(|need| need.value.clone()).collect(),
+                fail_fast: strategy.fail_fast,
+                max_parallel: strategy.max_parallel,
+            }
+        })
+        .collect()
 }
 
 /// The matrix as one JSON object, with every expression in it evaluated.
@@ -257,3 +280,6 @@ pub fn runs_on_labels(scope: &Scope, file: &str, job: &Job) -> Result<Vec<String
     labels.retain(|label| !label.is_empty());
     Ok(labels)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,22 +1,27 @@
-//! The run scheduler: expands matrices into concrete jobs, orders them by `needs`, and decides
-//! which job runs, waits, is cancelled or is skipped as results come in. Events in, commands
-//! out; no IO and no clock, so `ferry run` and (later) the server drive the same logic and
-//! tests replay event sequences.
+//! The run engine: expands matrices into concrete jobs, orders them by `needs`, and decides
+//! which job runs, waits, is cancelled or is skipped as results come in. Events in, actions
+//! out; no IO and no clock, so `ferry run` and the server drive the same [`Driver`] and tests
+//! replay event sequences.
 //!
 //! Evaluating expressions (a job's `if:`, a matrix written as `${{ fromJSON(…) }}`, a job
-//! name) needs contexts only the caller has, so the scheduler asks for it with
-//! [`Command::Expand`] once every need of a job has finished, and the caller answers with
-//! [`Scheduler::expanded`].
+//! name) needs contexts only the host has, so the driver asks for it with
+//! [`Action::Expand`] once every need of a job has finished; the host answers with
+//! [`decide`]'s [`ExpansionRecord`].
 
+pub mod driver;
 pub mod expand;
 pub mod github;
 pub mod matrix;
 pub mod scheduler;
 
+pub use driver::{
+    Action, Driver, DriverError, Event, ExpandJob, ExpansionRecord, InstanceRecord, InstanceRef, JobPlan,
+    PlannedInstance, RunState, StartInstance,
+};
 pub use expand::{
-    Scope, StrategySettings, base_name, dispatch_inputs, event_inputs, expand_job, runs_on_labels, strategy_context,
+    Scope, StrategySettings, base_name, decide, dispatch_inputs, event_inputs, expand_job, job_specs, runs_on_labels,
     strategy_settings,
 };
 pub use github::{GithubFacts, github_context};
 pub use matrix::{MatrixError, expand_matrix, instance_name};
-pub use scheduler::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler};
+pub use scheduler::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler, run_conclusion};

@@ -17,7 +17,7 @@
 //!   ready afterwards are still offered for expansion with status cancelled, so `if:
 //!   always()` and `if: cancelled()` jobs run.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use ferry_model::{Conclusion, JobStatus};
 use serde_json::{Map, Value};
@@ -95,6 +95,19 @@ struct Instance {
     cancel_sent: bool,
 }
 
+/// What is known of one job's instances, kept up to date as they change so that an event
+/// costs the same whatever the size of the run.
+#[derive(Debug, Clone, Default)]
+struct JobTally {
+    /// The job's instances, in the order they were created.
+    instances: Vec<usize>,
+    n_running: usize,
+    n_unfinished: usize,
+    any_failure: bool,
+    any_cancelled: bool,
+    any_neutral: bool,
+}
+
 /// The scheduler of one run. See the module documentation for its rules.
 #[derive(Debug, Clone)]
 pub struct Scheduler {
@@ -105,7 +118,14 @@ pub struct Scheduler {
     job_states: Vec<JobState>,
     /// Conclusion of a whole job once all its instances are done (or it was skipped).
     job_conclusions: Vec<Option<Conclusion>>,
+    tallies: Vec<JobTally>,
     instances: Vec<Instance>,
+    /// Queued instances, in the order they start.
+    queued: BTreeSet<usize>,
+    n_running: usize,
+    /// Jobs not yet offered for expansion.
+    n_waiting: usize,
+    n_unconcluded: usize,
     max_parallel: usize,
     cancelled: bool,
     outbox: VecDeque<Command>,
@@ -148,10 +168,15 @@ impl Scheduler {
         let mut scheduler = Scheduler {
             job_states: vec![JobState::Waiting; n_jobs],
             job_conclusions: vec![None; n_jobs],
+            tallies: vec![JobTally::default(); n_jobs],
             jobs,
             needs,
             plannable,
             instances: Vec::new(),
+            queued: BTreeSet::new(),
+            n_running: 0,
+            n_waiting: n_jobs,
+            n_unconcluded: n_jobs,
             max_parallel: max_parallel.max(1),
             cancelled: false,
             outbox: VecDeque::new(),
@@ -159,7 +184,8 @@ impl Scheduler {
         for job_idx in 0..n_jobs {
             if !scheduler.plannable[job_idx] {
                 scheduler.job_states[job_idx] = JobState::Expanded;
-                scheduler.job_conclusions[job_idx] = Some(Conclusion::Skipped);
+                scheduler.n_waiting -= 1;
+                scheduler.conclude_job(job_idx, Conclusion::Skipped);
             }
         }
         scheduler.advance();
@@ -171,33 +197,52 @@ impl Scheduler {
         &self.jobs
     }
 
+    /// The jobs `job_idx` needs that exist, by index.
+    pub fn needs_of(&self, job_idx: usize) -> &[usize] {
+        &self.needs[job_idx]
+    }
+
     /// Commands to execute now, in order. Each command is returned once.
     pub fn next_commands(&mut self) -> Vec<Command> {
         self.outbox.drain(..).collect()
     }
 
+    /// Whether job `job_idx` was offered for expansion and not answered yet.
+    pub fn is_expanding(&self, job_idx: usize) -> bool {
+        self.job_states.get(job_idx) == Some(&JobState::Expanding)
+    }
+
+    /// Whether `instance` was started and has not finished.
+    pub fn is_running(&self, instance: InstanceId) -> bool {
+        self.instances.get(instance.0).is_some_and(|instance| instance.state == InstanceState::Running)
+    }
+
     /// The caller's answer to [`Command::Expand`] for `job_idx`.
     ///
     /// # Panics
-    /// If `job_idx` was not asked for (a bug in the caller).
+    /// If `job_idx` was not asked for (a bug in the caller; see [`Scheduler::is_expanding`]).
     pub fn expanded(&mut self, job_idx: usize, expansion: Expansion) {
-        assert_eq!(self.job_states[job_idx], JobState::Expanding, "job {job_idx} was not offered for expansion");
+        assert!(self.is_expanding(job_idx), "job {job_idx} was not offered for expansion");
         self.job_states[job_idx] = JobState::Expanded;
         match expansion {
-            Expansion::Skip => self.job_conclusions[job_idx] = Some(Conclusion::Skipped),
-            Expansion::Conclude(conclusion) => self.job_conclusions[job_idx] = Some(conclusion),
+            Expansion::Skip => self.conclude_job(job_idx, Conclusion::Skipped),
+            Expansion::Conclude(conclusion) => self.conclude_job(job_idx, conclusion),
             Expansion::Instances(list) if list.is_empty() => {
                 // A matrix that expands to nothing: GitHub skips the job.
-                self.job_conclusions[job_idx] = Some(Conclusion::Skipped);
+                self.conclude_job(job_idx, Conclusion::Skipped);
             }
             Expansion::Instances(list) => {
                 for (name, matrix) in list {
                     // After a cancel the caller only expands jobs whose `if:` asks to run
                     // anyway (`always()`, `cancelled()`), so they are queued like any other.
+                    let instance_idx = self.instances.len();
                     let state = InstanceState::Queued;
                     self.instances.push(Instance { job_idx, name, matrix, state, cancel_sent: false });
+                    self.queued.insert(instance_idx);
+                    let tally = &mut self.tallies[job_idx];
+                    tally.instances.push(instance_idx);
+                    tally.n_unfinished += 1;
                 }
-                self.update_job_conclusion(job_idx);
             }
         }
         self.advance();
@@ -205,17 +250,24 @@ impl Scheduler {
 
     /// Instance `instance` concluded. The conclusion is the job's after `continue-on-error`
     /// and allow-failure are applied: only `Failure` triggers fail-fast.
+    ///
+    /// # Panics
+    /// If `instance` is not running (a bug in the caller; see [`Scheduler::is_running`]).
     pub fn finished(&mut self, instance: InstanceId, conclusion: Conclusion) {
+        assert!(self.is_running(instance), "instance {} is not running", instance.0);
         let job_idx = self.instances[instance.0].job_idx;
-        self.instances[instance.0].state = InstanceState::Done(conclusion);
+        self.n_running -= 1;
+        self.tallies[job_idx].n_running -= 1;
+        self.set_done(instance.0, conclusion);
         if conclusion == Conclusion::Failure && self.jobs[job_idx].fail_fast {
-            for sibling_idx in 0..self.instances.len() {
+            for position in 0..self.tallies[job_idx].instances.len() {
+                let sibling_idx = self.tallies[job_idx].instances[position];
                 let sibling = &mut self.instances[sibling_idx];
-                if sibling.job_idx != job_idx {
-                    continue;
-                }
                 match sibling.state {
-                    InstanceState::Queued => sibling.state = InstanceState::Done(Conclusion::Cancelled),
+                    InstanceState::Queued => {
+                        self.queued.remove(&sibling_idx);
+                        self.set_done(sibling_idx, Conclusion::Cancelled);
+                    }
                     InstanceState::Running if !sibling.cancel_sent => {
                         sibling.cancel_sent = true;
                         self.outbox.push_back(Command::Cancel(InstanceId(sibling_idx)));
@@ -224,7 +276,6 @@ impl Scheduler {
                 }
             }
         }
-        self.update_job_conclusion(job_idx);
         self.advance();
     }
 
@@ -238,16 +289,16 @@ impl Scheduler {
         for instance_idx in 0..self.instances.len() {
             let instance = &mut self.instances[instance_idx];
             match instance.state {
-                InstanceState::Queued => instance.state = InstanceState::Done(Conclusion::Cancelled),
+                InstanceState::Queued => {
+                    self.queued.remove(&instance_idx);
+                    self.set_done(instance_idx, Conclusion::Cancelled);
+                }
                 InstanceState::Running if !instance.cancel_sent => {
                     instance.cancel_sent = true;
                     self.outbox.push_back(Command::Cancel(InstanceId(instance_idx)));
                 }
                 _ => {}
             }
-        }
-        for job_idx in 0..self.jobs.len() {
-            self.update_job_conclusion(job_idx);
         }
         self.advance();
     }
@@ -259,13 +310,18 @@ impl Scheduler {
 
     /// Whether every job has concluded; no command will follow.
     pub fn is_done(&self) -> bool {
-        self.job_conclusions.iter().all(Option::is_some)
+        self.n_unconcluded == 0
     }
 
     /// The display name and matrix of an instance.
     pub fn instance(&self, instance: InstanceId) -> (&str, &Map<String, Value>, usize) {
         let instance = &self.instances[instance.0];
         (&instance.name, &instance.matrix, instance.job_idx)
+    }
+
+    /// The instances of job `job_idx`, in the order they were created.
+    pub fn instances_of(&self, job_idx: usize) -> impl ExactSizeIterator<Item = InstanceId> + '_ {
+        self.tallies[job_idx].instances.iter().map(|&idx| InstanceId(idx))
     }
 
     /// Every instance so far with its conclusion, in the order they were created.
@@ -285,81 +341,89 @@ impl Scheduler {
         self.job_conclusions[job_idx]
     }
 
-    /// The run's conclusion once every job is done: cancelled if the run was cancelled,
-    /// failure if any job failed, success otherwise.
+    /// The run's conclusion once every job is done, by [`run_conclusion`].
     pub fn conclusion(&self) -> Option<Conclusion> {
         if !self.is_done() {
             return None;
         }
-        if self.cancelled {
-            return Some(Conclusion::Cancelled);
-        }
-        let failed = self.job_conclusions.iter().flatten().any(|conclusion| *conclusion == Conclusion::Failure);
-        Some(if failed { Conclusion::Failure } else { Conclusion::Success })
+        Some(run_conclusion(self.cancelled, self.job_conclusions.iter().flatten().copied()))
     }
 
-    fn update_job_conclusion(&mut self, job_idx: usize) {
-        if self.job_states[job_idx] != JobState::Expanded || self.job_conclusions[job_idx].is_some() {
-            return;
+    fn set_done(&mut self, instance_idx: usize, conclusion: Conclusion) {
+        let job_idx = self.instances[instance_idx].job_idx;
+        self.instances[instance_idx].state = InstanceState::Done(conclusion);
+        let tally = &mut self.tallies[job_idx];
+        tally.n_unfinished -= 1;
+        match conclusion {
+            Conclusion::Failure => tally.any_failure = true,
+            Conclusion::Cancelled => tally.any_cancelled = true,
+            Conclusion::Neutral => tally.any_neutral = true,
+            Conclusion::Success | Conclusion::Skipped => {}
         }
-        let mut conclusions = Vec::new();
-        for instance in self.instances.iter().filter(|instance| instance.job_idx == job_idx) {
-            match instance.state {
-                InstanceState::Done(conclusion) => conclusions.push(conclusion),
-                _ => return,
-            }
+        if tally.n_unfinished == 0 && self.job_states[job_idx] == JobState::Expanded {
+            let combined = if tally.any_failure {
+                Conclusion::Failure
+            } else if tally.any_cancelled {
+                Conclusion::Cancelled
+            } else if tally.any_neutral {
+                Conclusion::Neutral
+            } else {
+                Conclusion::Success
+            };
+            self.conclude_job(job_idx, combined);
         }
-        let combined = [Conclusion::Failure, Conclusion::Cancelled, Conclusion::Neutral]
-            .into_iter()
-            .find(|wanted| conclusions.contains(wanted))
-            .unwrap_or(Conclusion::Success);
-        self.job_conclusions[job_idx] = Some(combined);
+    }
+
+    fn conclude_job(&mut self, job_idx: usize, conclusion: Conclusion) {
+        if self.job_conclusions[job_idx].is_none() {
+            self.job_conclusions[job_idx] = Some(conclusion);
+            self.n_unconcluded -= 1;
+        }
     }
 
     /// Offers ready jobs for expansion and starts queued instances within the bounds.
     fn advance(&mut self) {
-        for job_idx in 0..self.jobs.len() {
-            if self.job_states[job_idx] != JobState::Waiting {
-                continue;
-            }
-            if !self.needs[job_idx].iter().all(|&need| self.job_conclusions[need].is_some()) {
-                continue;
-            }
-            self.job_states[job_idx] = JobState::Expanding;
-            let needs_succeeded = self.needs[job_idx]
-                .iter()
-                .all(|&need| self.job_conclusions[need].is_some_and(Conclusion::is_successful));
-            let status = if self.cancelled {
-                JobStatus::Cancelled
-            } else if self.ancestor_failed(job_idx) {
-                JobStatus::Failure
-            } else {
-                JobStatus::Success
-            };
-            self.outbox.push_back(Command::Expand(ExpandRequest { job_idx, status, needs_succeeded }));
-        }
-        let mut n_running = self.instances.iter().filter(|instance| instance.state == InstanceState::Running).count();
-        for instance_idx in 0..self.instances.len() {
-            if n_running >= self.max_parallel {
-                break;
-            }
-            let instance = &self.instances[instance_idx];
-            if instance.state != InstanceState::Queued {
-                continue;
-            }
-            let job_idx = instance.job_idx;
-            if let Some(limit) = self.jobs[job_idx].max_parallel {
-                let n_job_running = self
-                    .instances
-                    .iter()
-                    .filter(|other| other.job_idx == job_idx && other.state == InstanceState::Running)
-                    .count();
-                if n_job_running >= limit.max(1) {
+        if self.n_waiting > 0 {
+            for job_idx in 0..self.jobs.len() {
+                if self.job_states[job_idx] != JobState::Waiting {
                     continue;
                 }
+                if !self.needs[job_idx].iter().all(|&need| self.job_conclusions[need].is_some()) {
+                    continue;
+                }
+                self.job_states[job_idx] = JobState::Expanding;
+                self.n_waiting -= 1;
+                let needs_succeeded = self.needs[job_idx]
+                    .iter()
+                    .all(|&need| self.job_conclusions[need].is_some_and(Conclusion::is_successful));
+                let status = if self.cancelled {
+                    JobStatus::Cancelled
+                } else if self.ancestor_failed(job_idx) {
+                    JobStatus::Failure
+                } else {
+                    JobStatus::Success
+                };
+                self.outbox.push_back(Command::Expand(ExpandRequest { job_idx, status, needs_succeeded }));
             }
+        }
+        let mut started = Vec::new();
+        for &instance_idx in &self.queued {
+            if self.n_running >= self.max_parallel {
+                break;
+            }
+            let job_idx = self.instances[instance_idx].job_idx;
+            if let Some(limit) = self.jobs[job_idx].max_parallel
+                && self.tallies[job_idx].n_running >= limit.max(1)
+            {
+                continue;
+            }
+            self.n_running += 1;
+            self.tallies[job_idx].n_running += 1;
+            started.push(instance_idx);
+        }
+        for instance_idx in started {
+            self.queued.remove(&instance_idx);
             self.instances[instance_idx].state = InstanceState::Running;
-            n_running += 1;
             self.outbox.push_back(Command::Start(InstanceId(instance_idx)));
         }
     }
@@ -378,6 +442,25 @@ impl Scheduler {
         }
         false
     }
+}
+
+/// The one rule for a run's conclusion, used by `ferry run`, the server and the report:
+/// cancelled when the run was cancelled; else failure when a job failed; else cancelled when
+/// a job was cancelled (a runner stopped it, say); else success. Skipped and neutral jobs
+/// (allow-failure) do not fail a run.
+pub fn run_conclusion(cancelled: bool, jobs: impl IntoIterator<Item = Conclusion>) -> Conclusion {
+    if cancelled {
+        return Conclusion::Cancelled;
+    }
+    let mut any_cancelled = false;
+    for conclusion in jobs {
+        match conclusion {
+            Conclusion::Failure => return Conclusion::Failure,
+            Conclusion::Cancelled => any_cancelled = true,
+            Conclusion::Success | Conclusion::Skipped | Conclusion::Neutral => {}
+        }
+    }
+    if any_cancelled { Conclusion::Cancelled } else { Conclusion::Success }
 }
 
 #[cfg(test)]

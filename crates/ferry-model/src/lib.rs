@@ -1,8 +1,13 @@
 //! Ferry's vocabulary: the words every other crate shares.
 //!
 //! This crate holds values and the rules between them (for example how a step's outcome
-//! becomes its conclusion under `continue-on-error`). It does no IO and reads no clock.
+//! becomes its conclusion under `continue-on-error`). It does no IO and reads no clock: it
+//! defines the [`Clock`] others are given.
 
+mod clock;
 mod conclusion;
+mod status;
 
+pub use clock::Clock;
 pub use conclusion::{Conclusion, JobStatus};
+pub use status::Status;

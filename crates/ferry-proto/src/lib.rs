@@ -8,4 +8,4 @@ pub mod log_stream;
 pub mod runner;
 pub mod runs;
 
-pub use ferry_model::Conclusion;
+pub use ferry_model::{Conclusion, Status};

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::Conclusion;
+use crate::{Conclusion, Status};
 
 /// A run in lists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -27,7 +27,8 @@ pub struct RunView {
     /// Who or what started it: a token's name, `webhook`, `schedule`, `poll`.
     pub actor: String,
     /// `queued`, `in_progress` or `completed`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: Status,
     #[schema(value_type = Option<String>)]
     pub conclusion: Option<Conclusion>,
     pub created_at: i64,
@@ -44,7 +45,8 @@ pub struct StepView {
     pub id: i64,
     pub step_idx: i64,
     pub name: String,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: Status,
     #[schema(value_type = Option<String>)]
     pub outcome: Option<Conclusion>,
     #[schema(value_type = Option<String>)]
@@ -60,7 +62,8 @@ pub struct JobView {
     /// The job's id in the workflow.
     pub key: String,
     pub name: String,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: Status,
     #[schema(value_type = Option<String>)]
     pub conclusion: Option<Conclusion>,
     /// The jobs (by key) it needs.

@@ -93,6 +93,9 @@ struct Agent {
     cache: Arc<cache::CacheFolder>,
     isolation: Isolation,
     credentials: Vec<String>,
+    /// The last run's workflow as parsed, by run id: every job of a run has the same, and
+    /// parsing it per job made each job of a large run (a large workflow) cost more.
+    last_workflow: std::sync::Mutex<Option<(i64, Arc<ferry_workflow::model::Workflow>)>>,
 }
 
 /// The folder for jobs' runner files: on `/dev/shm` when it is there, named after the work
@@ -136,6 +139,7 @@ pub async fn run_agent(
         cache,
         isolation: options.isolation.clone(),
         credentials: options.credentials.clone(),
+        last_workflow: std::sync::Mutex::new(None),
     });
     let reaper = tokio::spawn(agent.trash.clone().reap());
     let pruner = tokio::spawn(cache::prune_every_hour(agent.cache.clone(), agent.trash.clone()));

@@ -41,6 +41,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ferry_model::Clock;
 use ferry_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tracing::info;
@@ -177,8 +178,11 @@ pub(crate) struct SessionSettings {
 
 /// What the pipeline machinery shares across requests and the supervisor.
 pub(crate) struct PipelineState {
-    /// Serialises `pipeline::advance`, so two events of one run are planned one after the other.
-    pub(crate) advance_lock: tokio::sync::Mutex<()>,
+    /// Where the coordinator and the supervisor read the time ([`SystemClock`] but in tests).
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Serialises `pipeline::advance`, so two events of one run are planned one after the
+    /// other, and holds the drivers of unfinished runs it keeps between calls.
+    pub(crate) advance_lock: tokio::sync::Mutex<pipeline::RunCache>,
     /// Wakes waiting claims when jobs are enqueued.
     pub(crate) jobs_queued: tokio::sync::Notify,
     /// Bumped whenever a job or run completes or is cancelled; log followers wait on it.
@@ -225,6 +229,15 @@ pub struct Server {
 /// [`ServerError::Store`] when the database cannot be opened, [`ServerError::Bind`] when the
 /// address is taken or not allowed.
 pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
+    bind_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`bind`] with the clock the run coordinator and the supervisor read (leases, schedules),
+/// for tests that move time instead of waiting for it.
+///
+/// # Errors
+/// As [`bind`].
+pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Server, ServerError> {
     data_dir::create(&config.data_dir)?;
     let secret_box = secret_box::SecretBox::load_or_create(&config.data_dir.join("secret.key"))?;
     if config.database.is_none() {
@@ -237,7 +250,8 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
         TcpListener::bind(config.listen).await.map_err(|source| ServerError::Bind { addr: config.listen, source })?;
     let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
     let pipeline = PipelineState {
-        advance_lock: tokio::sync::Mutex::new(()),
+        clock,
+        advance_lock: tokio::sync::Mutex::new(pipeline::RunCache::default()),
         jobs_queued: tokio::sync::Notify::new(),
         logs_changed: tokio::sync::watch::Sender::new(0),
         upcoming: tokio::sync::watch::Sender::new(None),
@@ -320,10 +334,18 @@ impl Server {
             shutdown.await;
             pipeline.shutting_down.send_replace(true);
         };
-        let res = axum::serve(self.listener, router::router(self.state)).with_graceful_shutdown(shutdown).await;
+        let app = router::router(self.state).layer(axum::middleware::from_fn(request_span));
+        let res = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         store.close().await;
         res.map_err(ServerError::Serve)
     }
+}
+
+/// Runs each request in a `request` span (method and path; never the query, which may hold a
+/// token), so what it logs, and `advance` when it moves a run, can be told apart by request.
+async fn request_span(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path());
+    tracing::Instrument::instrument(next.run(request), span).await
 }
 
 /// Every route the server answers, as (method, path) in the order of the route table; the
@@ -336,6 +358,16 @@ pub fn routes() -> Vec<(String, &'static str)> {
 /// route table; the route sweep test calls each as the access says.
 pub fn route_access() -> Vec<(String, &'static str, Access)> {
     router::routes().into_iter().map(|route| (route.method.to_string(), route.path, route.access)).collect()
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
 }
 
 /// Milliseconds since the Unix epoch, as the store takes times.

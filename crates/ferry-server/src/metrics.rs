@@ -1,10 +1,13 @@
 //! `GET /metrics`: Ferry's own metrics in the Prometheus text format, read from the store at
-//! scrape time so that every server replica reports the same numbers.
+//! scrape time so that every server replica reports the same numbers. A scrape scans no
+//! table: the queue depth is counted on the queue's index, and runs by conclusion and the
+//! duration histograms are totals the store keeps as runs and steps complete
+//! (`metric_totals`).
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use ferry_store::Durations;
+use ferry_store::{DURATION_BUCKETS_MS, Durations};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -19,16 +22,13 @@ use crate::{AppState, now_ms};
 /// A runner that sent a heartbeat within this long counts as connected.
 const RUNNER_SEEN_MS: i64 = 60_000;
 
-/// The upper bounds of the duration histograms' buckets, in milliseconds.
-const BUCKETS_MS: [i64; 10] = [100, 500, 1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000];
-
 /// A histogram counted by the store at scrape time.
 #[derive(Debug)]
 struct DurationHistogram(Durations);
 
 impl EncodeMetric for DurationHistogram {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        let bounds = BUCKETS_MS.iter().map(|bound| *bound as f64 / 1000.0).chain([f64::MAX]);
+        let bounds = DURATION_BUCKETS_MS.iter().map(|bound| *bound as f64 / 1000.0).chain([f64::MAX]);
         let buckets: Vec<(f64, u64)> = bounds.zip(self.0.per_bucket.iter().copied()).collect();
         encoder.encode_histogram::<NoLabelSet>(self.0.sum_ms as f64 / 1000.0, self.0.count, &buckets, None)
     }
@@ -75,9 +75,9 @@ pub(crate) async fn get(State(state): State<AppState>) -> Result<Response, ApiEr
     runners_connected.set(i64::try_from(n_connected).unwrap_or(i64::MAX));
     registry.register("runners_connected", "Runners that sent a heartbeat in the last minute", runners_connected);
 
-    let run_durations = state.store.run_durations(&BUCKETS_MS).await?;
+    let run_durations = state.store.run_durations().await?;
     registry.register("run_duration_seconds", "How long completed runs took", DurationHistogram(run_durations));
-    let step_durations = state.store.step_durations(&BUCKETS_MS).await?;
+    let step_durations = state.store.step_durations().await?;
     registry.register("step_duration_seconds", "How long completed steps took", DurationHistogram(step_durations));
 
     let mut text = String::new();

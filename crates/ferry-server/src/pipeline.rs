@@ -6,10 +6,11 @@
 //!   files at a commit.
 //! - `plan.rs`: a trigger → one run per matching workflow (with the workflow's text, so the
 //!   run is planned from what was committed, even if the branch moves on).
-//! - `coordinator.rs`: [`advance`] replays a run's scheduler from what the store holds
-//!   (expansions, job rows) and acts on what is new: enqueues ready instances, cancels
-//!   siblings, completes the run. Being a replay, it is safe to call at any time and after a
-//!   restart; it holds no state between calls.
+//! - `coordinator.rs`: [`advance`] restores a run's driver (`ferry_engine::Driver`) from what
+//!   the store holds (expansions, job rows) and acts on what is new: enqueues ready
+//!   instances, cancels siblings, completes the run. Being a replay, it is safe to call at any
+//!   time and after a restart; [`advance_finished`] applies one completed job to the driver
+//!   it kept in memory since the last call, which is only a cache of the store.
 //! - `supervisor.rs`: the server's background work: resuming runs after a restart, failing
 //!   jobs whose runner stopped heartbeating ("runner lost"), polling repositories and firing
 //!   `on.schedule`.
@@ -22,7 +23,7 @@ mod plan;
 mod status;
 mod supervisor;
 
-pub(crate) use coordinator::advance;
+pub(crate) use coordinator::{RunCache, add_event_payload, advance, advance_finished};
 pub(crate) use mirror::{Mirror, MirrorError, WORKFLOW_DIRS};
 pub(crate) use plan::{PlanError, Trigger, start_runs};
 pub(crate) use status::StatusSender;

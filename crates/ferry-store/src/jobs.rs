@@ -463,17 +463,21 @@ impl Jobs<'_> {
                     chunks.push(AppendedChunk { event_idx, run_id, step_id, step_idx: *step_idx, seq });
                 }
                 StepEvent::Finished { step_idx, outcome, conclusion, at } => {
-                    sqlx::query(
+                    let finished: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
                         "UPDATE steps SET status = 'completed', outcome = $1, conclusion = $2, finished_at = $3
-                         WHERE job_id = $4 AND step_idx = $5 AND status <> 'completed'",
+                         WHERE job_id = $4 AND step_idx = $5 AND status <> 'completed'
+                         RETURNING started_at, finished_at",
                     )
                     .bind(outcome.as_str())
                     .bind(conclusion.as_str())
                     .bind(at)
                     .bind(id)
                     .bind(step_idx)
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
+                    if let Some((started_at, finished_at)) = finished {
+                        crate::add_duration(&mut tx, "step_duration", started_at, finished_at).await?;
+                    }
                 }
             }
         }

@@ -38,13 +38,14 @@ mod tokens;
 
 use std::str::FromStr;
 
+use sqlx::AnyConnection;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, ConnectOptions, Connection, Row, SqlSafeStr, Transaction};
 
 pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, NewCacheEntry};
 pub use concurrency::{Acquired, ConcurrencyGroups};
 pub use deliveries::Deliveries;
-pub use ferry_model::Conclusion;
+pub use ferry_model::{Conclusion, Status};
 pub use jobs::{AppendedChunk, Job, JobState, Jobs, Lease, NewJob, Recorded, StepEvent};
 pub use logs::{LogChunk, Logs, StepLog};
 pub use projects::{NewProject, Project, Projects};
@@ -98,29 +99,6 @@ pub enum Backend {
     Postgres,
 }
 
-/// The lifecycle of runs, jobs and steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status {
-    /// A run of a pull request from a fork, waiting for a developer's approval
-    /// ([`Runs::approve`]); it plans no job until then. Runs only: jobs and steps never wait.
-    Waiting,
-    Queued,
-    InProgress,
-    Completed,
-}
-
-impl Status {
-    /// The word stored in the database and shown by the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Waiting => "waiting",
-            Status::Queued => "queued",
-            Status::InProgress => "in_progress",
-            Status::Completed => "completed",
-        }
-    }
-}
-
 /// A handle on the database; cheap to clone (it wraps a connection pool).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -137,6 +115,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "webhook_deliveries", include_str!("../migrations/sqlite/0006_webhook_deliveries.sql")),
     (7, "access", include_str!("../migrations/sqlite/0007_access.sql")),
     (8, "run_list_indexes", include_str!("../migrations/sqlite/0008_run_list_indexes.sql")),
+    (9, "metric_totals", include_str!("../migrations/sqlite/0009_metric_totals.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -147,6 +126,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "webhook_deliveries", include_str!("../migrations/postgres/0006_webhook_deliveries.sql")),
     (7, "access", include_str!("../migrations/postgres/0007_access.sql")),
     (8, "run_list_indexes", include_str!("../migrations/postgres/0008_run_list_indexes.sql")),
+    (9, "metric_totals", include_str!("../migrations/postgres/0009_metric_totals.sql")),
 ];
 
 impl Store {
@@ -414,44 +394,70 @@ pub struct Durations {
     pub count: u64,
 }
 
+/// The upper bounds of the duration histograms' buckets, in milliseconds; one more bucket
+/// takes the rest. The store keeps totals per bucket (`metric_totals`, whose migration repeats
+/// these bounds), so changing them needs a migration that counts again.
+pub const DURATION_BUCKETS_MS: [i64; 10] =
+    [100, 500, 1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000];
+
 impl Store {
-    /// [`Durations`] of `table`'s completed rows (`runs` or `steps`).
-    async fn durations(&self, table: &'static str, bounds_ms: &[i64]) -> Result<Durations, StoreError> {
-        let cases: String = bounds_ms
-            .iter()
-            .enumerate()
-            .map(|(bucket_idx, bound)| format!(" WHEN finished_at - started_at <= {bound} THEN {bucket_idx}"))
-            .collect();
-        let sql = format!(
-            "SELECT CASE{cases} ELSE {} END AS bucket, COUNT(*) AS n_rows, CAST(SUM(finished_at - started_at) AS BIGINT) AS total
-             FROM {table} WHERE status = 'completed' AND started_at IS NOT NULL AND finished_at IS NOT NULL
-             GROUP BY bucket",
-            bounds_ms.len()
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
-        let mut durations = Durations { per_bucket: vec![0; bounds_ms.len() + 1], ..Durations::default() };
+    /// [`Durations`] of completed runs or steps (`metric`), from their totals: no scan.
+    async fn durations(&self, metric: &str) -> Result<Durations, StoreError> {
+        let rows = sqlx::query("SELECT label, n, sum_ms FROM metric_totals WHERE metric = $1")
+            .bind(metric)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut durations = Durations { per_bucket: vec![0; DURATION_BUCKETS_MS.len() + 1], ..Durations::default() };
         for row in rows {
-            let bucket: i64 = row.try_get("bucket")?;
-            let n_rows: i64 = row.try_get("n_rows")?;
-            let total: Option<i64> = row.try_get("total")?;
-            if let Some(slot) = usize::try_from(bucket).ok().and_then(|idx| durations.per_bucket.get_mut(idx)) {
-                *slot += u64::try_from(n_rows).unwrap_or_default();
-            }
+            let label: String = row.try_get("label")?;
+            let n_rows: i64 = row.try_get("n")?;
+            let total: i64 = row.try_get("sum_ms")?;
+            let slot = label.parse::<usize>().ok().and_then(|idx| durations.per_bucket.get_mut(idx));
+            let Some(slot) = slot else { return Err(decode_error("label", &label)) };
+            *slot += u64::try_from(n_rows).unwrap_or_default();
             durations.count += u64::try_from(n_rows).unwrap_or_default();
-            durations.sum_ms += total.unwrap_or_default();
+            durations.sum_ms += total;
         }
         Ok(durations)
     }
 
-    /// How long completed runs took (from start to finish).
-    pub async fn run_durations(&self, bounds_ms: &[i64]) -> Result<Durations, StoreError> {
-        self.durations("runs", bounds_ms).await
+    /// How long completed runs took (from start to finish), bucketed by [`DURATION_BUCKETS_MS`].
+    pub async fn run_durations(&self) -> Result<Durations, StoreError> {
+        self.durations("run_duration").await
     }
 
-    /// How long completed steps took.
-    pub async fn step_durations(&self, bounds_ms: &[i64]) -> Result<Durations, StoreError> {
-        self.durations("steps", bounds_ms).await
+    /// How long completed steps took, bucketed by [`DURATION_BUCKETS_MS`].
+    pub async fn step_durations(&self) -> Result<Durations, StoreError> {
+        self.durations("step_duration").await
     }
+}
+
+/// Adds one to the total `metric`/`label` and `sum_ms` to its sum, in the caller's transaction.
+async fn add_to_total(conn: &mut AnyConnection, metric: &str, label: &str, sum_ms: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO metric_totals (metric, label, n, sum_ms) VALUES ($1, $2, 1, $3)
+         ON CONFLICT (metric, label) DO UPDATE SET n = metric_totals.n + 1, sum_ms = metric_totals.sum_ms + excluded.sum_ms",
+    )
+    .bind(metric)
+    .bind(label)
+    .bind(sum_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Counts a completed run or step (`metric`) that ran from `started_at` to `finished_at` in
+/// its duration histogram; one that never started is not counted.
+async fn add_duration(
+    conn: &mut AnyConnection,
+    metric: &str,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+) -> Result<(), StoreError> {
+    let (Some(started_at), Some(finished_at)) = (started_at, finished_at) else { return Ok(()) };
+    let duration = finished_at - started_at;
+    let bucket = DURATION_BUCKETS_MS.iter().position(|bound| duration <= *bound).unwrap_or(DURATION_BUCKETS_MS.len());
+    add_to_total(conn, metric, &bucket.to_string(), duration).await
 }
 
 /// The sqlx URL of the SQLite file at `path`, created if missing.

@@ -278,9 +278,9 @@ impl Runs<'_> {
     /// How many runs completed with each conclusion, across projects (for metrics); conclusions
     /// no run has are left out.
     pub async fn count_by_conclusion(&self) -> Result<Vec<(Conclusion, i64)>, StoreError> {
+        // Kept as totals as runs complete (`metric_totals`), so a scrape scans no runs.
         let rows = sqlx::query(
-            "SELECT conclusion, COUNT(*) AS n_runs FROM runs WHERE conclusion IS NOT NULL GROUP BY conclusion
-             ORDER BY conclusion",
+            "SELECT label AS conclusion, n AS n_runs FROM metric_totals WHERE metric = 'runs' AND n > 0 ORDER BY label",
         )
         .fetch_all(&self.store.pool)
         .await?;
@@ -319,6 +319,7 @@ impl Runs<'_> {
     /// [`StoreError::NotFound`] when there is no such run; [`StoreError::Conflict`] when it
     /// has already completed.
     pub async fn complete(&self, id: i64, conclusion: Conclusion, now: i64) -> Result<Run, StoreError> {
+        let mut tx = self.store.begin_write().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE runs SET status = 'completed', conclusion = $1, finished_at = $2
              WHERE id = $3 AND status <> 'completed' RETURNING {COLUMNS}"
@@ -326,12 +327,19 @@ impl Runs<'_> {
         .bind(conclusion.as_str())
         .bind(now)
         .bind(id)
-        .fetch_optional(&self.store.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        match row {
-            Some(row) => run_from_row(&row),
-            None => Err(self.missing_or_completed(id).await),
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(self.missing_or_completed(id).await);
+        };
+        let run = run_from_row(&row)?;
+        if let Some(conclusion) = run.conclusion {
+            crate::add_to_total(&mut tx, "runs", conclusion.as_str(), 0).await?;
         }
+        crate::add_duration(&mut tx, "run_duration", run.started_at, run.finished_at).await?;
+        tx.commit().await?;
+        Ok(run)
     }
 
     /// Completes a run that could not run its jobs, with `failure` and the reason.
@@ -339,6 +347,7 @@ impl Runs<'_> {
     /// # Errors
     /// As [`Runs::complete`].
     pub async fn fail(&self, id: i64, error: &str, now: i64) -> Result<Run, StoreError> {
+        let mut tx = self.store.begin_write().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE runs SET status = 'completed', conclusion = 'failure', finished_at = $1, error = $2,
                              started_at = COALESCE(started_at, $1)
@@ -347,12 +356,19 @@ impl Runs<'_> {
         .bind(now)
         .bind(error)
         .bind(id)
-        .fetch_optional(&self.store.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        match row {
-            Some(row) => run_from_row(&row),
-            None => Err(self.missing_or_completed(id).await),
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(self.missing_or_completed(id).await);
+        };
+        let run = run_from_row(&row)?;
+        if let Some(conclusion) = run.conclusion {
+            crate::add_to_total(&mut tx, "runs", conclusion.as_str(), 0).await?;
         }
+        crate::add_duration(&mut tx, "run_duration", run.started_at, run.finished_at).await?;
+        tx.commit().await?;
+        Ok(run)
     }
 
     /// Records that the run was asked to stop (the first request's time is kept); a completed

@@ -104,6 +104,7 @@ impl Steps<'_> {
         conclusion: Conclusion,
         now: i64,
     ) -> Result<Step, StoreError> {
+        let mut tx = self.store.begin_write().await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE steps SET status = 'completed', outcome = $1, conclusion = $2, finished_at = $3
              WHERE id = $4 AND status <> 'completed' RETURNING {COLUMNS}"
@@ -112,9 +113,13 @@ impl Steps<'_> {
         .bind(conclusion.as_str())
         .bind(now)
         .bind(id)
-        .fetch_optional(&self.store.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.as_ref().map(step_from_row).unwrap_or_else(|| Err(StoreError::not_found("unfinished step", id)))
+        let Some(row) = row else { return Err(StoreError::not_found("unfinished step", id)) };
+        let step = step_from_row(&row)?;
+        crate::add_duration(&mut tx, "step_duration", step.started_at, step.finished_at).await?;
+        tx.commit().await?;
+        Ok(step)
     }
 }
 

@@ -1,12 +1,14 @@
 //! Test helpers shared by Ferry's crates: [`TestDb`], a fresh database on SQLite or on a real
 //! PostgreSQL this kit starts from Debian's binaries, and [`Browser`], a headless Chromium
-//! from Debian's package that tests of the web UI drive through [`Page`].
+//! from Debian's package that tests of the web UI drive through [`Page`], and [`FakeClock`],
+//! the clock a test moves instead of sleeping.
 //!
 //! `TestDb` panics with a message saying what failed: it only runs inside tests. `Browser`
 //! and `Page` return a [`ChromiumError`] instead, because a UI test asserts on some of them
 //! (a JavaScript exception, a timed-out wait).
 
 mod chromium;
+mod clock;
 mod postgres;
 
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use ferry_store::Store;
 
 pub use chromium::{Browser, ChromiumError, Event, Page};
+pub use clock::FakeClock;
 
 /// A fresh, empty database for one test; what it holds is deleted when it is dropped.
 ///

@@ -1,8 +1,9 @@
 //! `ferry run`: runs the workflows of a git checkout on this machine.
 //!
 //! It finds and checks the workflows, builds the run's contexts (`github`, `inputs`, `vars`,
-//! `secrets`), and drives [`ferry_engine::Scheduler`]: each ready job's `if:`, matrix and name
-//! are evaluated here, each started instance runs in its own copy of the repository through
+//! `secrets`), and executes the actions of [`ferry_engine::Driver`], the server's driver too,
+//! its state kept in memory: each ready job is decided with [`ferry_engine::decide`] in the
+//! run's contexts, each started instance runs in its own copy of the repository through
 //! [`ferry_runner::job::run_job`], and their events are shown as they come.
 
 mod contexts;
@@ -15,13 +16,12 @@ use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
 
 use anyhow::{Context as _, bail};
-use ferry_engine::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler};
+use ferry_engine::{Action, Driver, Event, InstanceId, JobPlan, JobSpec};
 use ferry_model::Conclusion;
 use ferry_runner::job::{JobOutcome, JobSetup, run_job};
 use ferry_runner::mask::Masker;
 use ferry_workflow::Dialect;
 use ferry_workflow::model::Workflow;
-use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use crate::cli::RunArgs;
@@ -185,27 +185,36 @@ async fn run_workflow(
     let parallel = args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     ferry_runner::isolation::check_pass_env(&args.pass_env)?;
     let pass_env: std::sync::Arc<[String]> = args.pass_env.clone().into();
-    let mut scheduler = Scheduler::new(specs, parallel);
+    let mut driver = Driver::new(specs, parallel);
     let (events_tx, mut events_rx) = ferry_runner::events::channel(ferry_runner::events::DEFAULT_BUDGET);
     let mut tasks: tokio::task::JoinSet<(InstanceId, JobOutcome)> = tokio::task::JoinSet::new();
     let mut running: HashMap<InstanceId, Running> = HashMap::new();
     let mut outcomes: HashMap<InstanceId, JobOutcome> = HashMap::new();
-    let mut needs_values: Map<String, Value> = Map::new();
     let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
     let mut interrupted = false;
     let mut ticker = tokio::time::interval(std::time::Duration::from_millis(250));
+    let run_values = run.values();
 
     loop {
-        for command in scheduler.next_commands() {
-            match command {
-                Command::Expand(request) => {
-                    let expansion =
-                        expand(&run, &selected.file, workflow, &scheduler, &needs_values, &request, printer);
-                    scheduler.expanded(request.job_idx, expansion);
+        for action in driver.next_actions() {
+            match action {
+                Action::Expand(expand) => {
+                    let job = &workflow.jobs[&expand.job_id];
+                    let record = ferry_engine::decide(&run_values, &selected.file, job, &expand);
+                    let name = ferry_engine::base_name(&expand.job_id, job);
+                    match &record.plan {
+                        JobPlan::Skip => printer.job_skipped(&name),
+                        JobPlan::Conclude { error: Some(error), .. } => {
+                            printer.job_error(&name, &anyhow::anyhow!("{error}"));
+                        }
+                        JobPlan::Conclude { .. } | JobPlan::Instances { .. } => {}
+                    }
+                    driver
+                        .apply(Event::Expanded { job_idx: expand.job_idx, record })
+                        .context("answering the run's driver")?;
                 }
-                Command::Start(instance) => {
-                    let (name, matrix, job_idx) = scheduler.instance(instance);
-                    let job_id = scheduler.jobs()[job_idx].id.clone();
+                Action::Start(start) => {
+                    let instance = start.instance;
                     let (cancel_tx, cancel_rx) = watch::channel(false);
                     let job_dir = scratch.path().join(format!("job-{}", instance.0));
                     let clone_dir = job_dir.join("workspace");
@@ -216,15 +225,14 @@ async fn run_workflow(
                     let setup = JobSetup {
                         workflow: workflow.clone(),
                         workflow_file: selected.file.clone(),
-                        job_id: job_id.clone(),
-                        name: name.to_owned(),
+                        job_id: start.job_id.clone(),
+                        name: start.name.clone(),
                         contexts: run.job_contexts(
-                            &job_id,
-                            matrix,
-                            &needs_for(workflow, &job_id, &needs_values),
+                            &start.job_id,
+                            &start.matrix,
+                            &start.needs,
                             &workspace,
-                            &scheduler,
-                            instance,
+                            &start.strategy,
                         ),
                         workspace,
                         temp: job_dir.join("temp"),
@@ -236,7 +244,7 @@ async fn run_workflow(
                         masker: masker.clone(),
                         isolation: ferry_runner::isolation::Isolation { pass_env: pass_env.clone(), confinement: None },
                     };
-                    printer.job_started(instance.0, name);
+                    printer.job_started(instance.0, &start.name);
                     let checkout = checkout.clone();
                     let events = events_tx.clone();
                     tasks.spawn(async move {
@@ -248,14 +256,16 @@ async fn run_workflow(
                     });
                     running.insert(instance, Running { cancel: cancel_tx });
                 }
-                Command::Cancel(instance) => {
-                    if let Some(running) = running.get(&instance) {
+                Action::Cancel(target) => {
+                    if let Some(running) = running.get(&target.instance) {
                         let _ = running.cancel.send(true);
                     }
                 }
+                // The report below says how the run concluded.
+                Action::Complete(_) => {}
             }
         }
-        if scheduler.is_done() && tasks.is_empty() {
+        if driver.is_done() && tasks.is_empty() {
             break;
         }
         tokio::select! {
@@ -267,18 +277,11 @@ async fn run_workflow(
                     printer.event(tag, &event);
                 }
                 running.remove(&instance);
-                let (_, _, job_idx) = scheduler.instance(instance);
-                let job_id = scheduler.jobs()[job_idx].id.clone();
-                record_needs(&mut needs_values, &job_id, &outcome);
                 printer.job_finished(instance.0, &outcome);
-                let conclusion = outcome.conclusion;
+                let finished =
+                    Event::Finished { instance, conclusion: outcome.conclusion, outputs: outcome.outputs.clone() };
                 outcomes.insert(instance, outcome);
-                scheduler.finished(instance, conclusion);
-                if let Some(job_conclusion) = scheduler.job_conclusion(job_idx)
-                    && let Some(entry) = needs_values.get_mut(&job_id).and_then(Value::as_object_mut)
-                {
-                    entry.insert("result".to_owned(), Value::String(job_conclusion.as_str().to_owned()));
-                }
+                driver.apply(finished).context("telling the run's driver a job finished")?;
             }
             res = &mut ctrl_c => {
                 res.context("listening for Ctrl-C")?;
@@ -290,13 +293,13 @@ async fn run_workflow(
                 }
                 interrupted = true;
                 printer.note("cancelling: stopping running steps (Ctrl-C again to kill at once)");
-                scheduler.cancel_run();
+                driver.apply(Event::CancelRequested).context("cancelling the run")?;
                 ctrl_c.set(tokio::signal::ctrl_c());
             }
             _ = ticker.tick() => printer.tick(),
         }
     }
-    Ok(Report::from_run(workflow, &scheduler, &mut outcomes))
+    Ok(Report::from_run(workflow, &driver, &mut outcomes))
 }
 
 /// A temporary folder on `/dev/shm` (a tmpfs on Linux) for step scripts and runner files:
@@ -330,57 +333,4 @@ async fn prepare(checkout: PathBuf, clone_dir: PathBuf, setup: &JobSetup) -> any
         .context("copying the workspace")?
         .context("copying the run's checkout into the job's workspace")?;
     Ok(())
-}
-
-/// Adds a finished instance's outputs to `needs.<job>`; with a matrix, later instances win.
-fn record_needs(needs: &mut Map<String, Value>, job_id: &str, outcome: &JobOutcome) {
-    let entry = needs
-        .entry(job_id.to_owned())
-        .or_insert_with(|| serde_json::json!({"result": outcome.conclusion.as_str(), "outputs": {}}));
-    if let Some(outputs) = entry.get_mut("outputs").and_then(Value::as_object_mut) {
-        outputs.extend(outcome.outputs.clone());
-    }
-}
-
-/// The `needs` context of `job_id`: only the jobs it needs.
-fn needs_for(workflow: &Workflow, job_id: &str, all: &Map<String, Value>) -> Map<String, Value> {
-    let Some(job) = workflow.jobs.get(job_id) else { return Map::new() };
-    job.needs
-        .iter()
-        .map(|need| {
-            let value = all
-                .get(&need.value)
-                .cloned()
-                .unwrap_or_else(|| serde_json::json!({"result": "skipped", "outputs": {}}));
-            (need.value.clone(), value)
-        })
-        .collect()
-}
-
-/// Decides whether a ready job runs and with which instances.
-fn expand(
-    run: &contexts::RunContexts,
-    file: &str,
-    workflow: &Workflow,
-    scheduler: &Scheduler,
-    needs: &Map<String, Value>,
-    request: &ExpandRequest,
-    printer: &mut output::Printer,
-) -> Expansion {
-    let job_id = &scheduler.jobs()[request.job_idx].id;
-    let job = &workflow.jobs[job_id];
-    let needs = needs_for(workflow, job_id, needs);
-    let scope = ferry_engine::Scope::new(&run.values(), &needs, request.status);
-    match ferry_engine::expand_job(&scope, file, job_id, job, request) {
-        Ok(expansion) => {
-            if expansion == Expansion::Skip {
-                printer.job_skipped(&ferry_engine::base_name(job_id, job));
-            }
-            expansion
-        }
-        Err(error) => {
-            printer.job_error(&ferry_engine::base_name(job_id, job), &anyhow::Error::new(error));
-            Expansion::Conclude(Conclusion::Failure)
-        }
-    }
 }

@@ -151,18 +151,31 @@ pub(super) async fn run_assignment(agent: &Agent, assignment: JobAssignment, mut
 /// The job's folder, workspace and setup; the error is the reason the job failed.
 async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> Result<JobSetup, String> {
     let file = assignment.workflow_file.as_str();
-    let (workflow, diagnostics) = ferry_workflow::parse_workflow(&assignment.workflow_src, Dialect::for_path(file));
-    let errors: Vec<String> = diagnostics
-        .iter()
-        .filter(|diagnostic| diagnostic.is_error())
-        .map(|diagnostic| {
-            let pos = diagnostic.span.start;
-            format!("{file}:{}:{}: {} [{}]", pos.line, pos.col, diagnostic.message, diagnostic.code)
-        })
-        .collect();
-    let workflow = match workflow {
-        Some(workflow) if errors.is_empty() => workflow,
-        _ => return Err(format!("{file} has errors: {}", errors.join("; "))),
+    let cached = agent.last_workflow.lock().ok().and_then(|last| {
+        last.as_ref().filter(|(run_id, _)| *run_id == assignment.run_id).map(|(_, workflow)| workflow.clone())
+    });
+    let workflow = match cached {
+        Some(workflow) => workflow,
+        None => {
+            let (workflow, diagnostics) =
+                ferry_workflow::parse_workflow(&assignment.workflow_src, Dialect::for_path(file));
+            let errors: Vec<String> = diagnostics
+                .iter()
+                .filter(|diagnostic| diagnostic.is_error())
+                .map(|diagnostic| {
+                    let pos = diagnostic.span.start;
+                    format!("{file}:{}:{}: {} [{}]", pos.line, pos.col, diagnostic.message, diagnostic.code)
+                })
+                .collect();
+            let workflow = match workflow {
+                Some(workflow) if errors.is_empty() => Arc::new(workflow),
+                _ => return Err(format!("{file} has errors: {}", errors.join("; "))),
+            };
+            if let Ok(mut last) = agent.last_workflow.lock() {
+                *last = Some((assignment.run_id, workflow.clone()));
+            }
+            workflow
+        }
     };
 
     let workspace = job_dir.join("workspace");
@@ -224,7 +237,7 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
             .map(|confinement| Arc::new(confinement.with_readable(crate::isolation::alternates_of(&workspace)))),
     };
     Ok(JobSetup {
-        workflow: Arc::new(workflow),
+        workflow,
         workflow_file: assignment.workflow_file.clone(),
         job_id: assignment.job_key.clone(),
         name: assignment.name.clone(),

@@ -166,7 +166,7 @@ impl Ferry {
     async fn completed(&self, run_id: i64) -> RunDetail {
         until(&format!("run {run_id} to complete"), async || {
             let detail = self.run(run_id).await;
-            (detail.run.status == "completed").then_some(detail)
+            (detail.run.status == ferry_proto::Status::Completed).then_some(detail)
         })
         .await
     }

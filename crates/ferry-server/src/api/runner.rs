@@ -22,7 +22,7 @@ use tracing::{info, warn};
 use crate::api::{ApiError, Body, ErrorBody, Path, check_name};
 use crate::auth::{RunnerCaller, generate_runner_token};
 use crate::log_feed::LiveChunk;
-use crate::pipeline::advance;
+use crate::pipeline::{advance, advance_finished};
 use crate::{AppState, now_ms};
 
 /// The longest a claim waits for a job.
@@ -152,10 +152,11 @@ async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiErr
             }
         }
     }
-    let contexts = match serde_json::from_str::<Value>(&job.contexts) {
+    let mut contexts = match serde_json::from_str::<Value>(&job.contexts) {
         Ok(Value::Object(contexts)) => contexts,
         _ => Map::new(),
     };
+    crate::pipeline::add_event_payload(&mut contexts, &run);
     Ok(JobAssignment {
         job_id: job.id,
         run_id: run.id,
@@ -349,10 +350,10 @@ pub(crate) async fn complete(
     }
     let outputs = Value::Object(body.outputs).to_string();
     match state.store.jobs().finish(id, body.conclusion, &outputs, body.reason.as_deref(), now_ms()).await {
-        Ok(_) | Err(StoreError::Conflict(_)) => {}
+        Ok(finished) => advance_finished(&state, &finished).await?,
+        Err(StoreError::Conflict(_)) => advance(&state, job.run_id).await?,
         Err(error) => return Err(error.into()),
     }
-    advance(&state, job.run_id).await?;
     state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
     Ok(StatusCode::NO_CONTENT)
 }

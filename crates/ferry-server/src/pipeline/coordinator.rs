@@ -1,12 +1,19 @@
-//! [`advance`]: brings a run's jobs up to date with its scheduler.
+//! [`advance`]: brings a run's jobs up to date with its driver (`ferry_engine::Driver`).
 //!
-//! The scheduler (`ferry_engine::Scheduler`) is rebuilt on every call and fed what the store
-//! holds: how each ready job was expanded (`run_expansions`, decided once) and how each job
-//! instance (`jobs`, keyed by run, job and instance) concluded. Whatever the replay asks for
-//! that the store does not have yet is done now: a new expansion is decided and recorded, a
-//! new instance is enqueued for runners, a fail-fast sibling is cancelled, a finished run is
-//! completed. Every action is idempotent, so a crash between two of them is repaired by the
-//! next call, and the server holds no run state in memory.
+//! The store is the truth: how each ready job was expanded (`run_expansions`, decided once,
+//! an [`ExpansionRecord`] as JSON) and how each job instance (`jobs`, keyed by run, job and
+//! instance) concluded. [`advance`] rebuilds the run's driver from it (`Driver::restore`),
+//! and the driver returns as actions only what the store does not have yet: a new expansion
+//! is decided and recorded, a new instance is enqueued for runners, a fail-fast sibling is
+//! cancelled, a finished run is completed. Every action is idempotent, so a crash between two
+//! of them is repaired by the next call, and a restart continues where the store is.
+//!
+//! So that a job's completion does not replay the whole run (which made each job of a large
+//! run cost more than the last), the driver of an unfinished run is kept in memory between
+//! calls, with the run's parsed workflow and contexts: [`advance_finished`] applies one
+//! completed job to it. Any other change (a cancel, a lost runner, a re-run, a restart) goes
+//! through [`advance`], which drops the cached driver and restores it from the store, and so
+//! does a completion the cached driver does not expect.
 //!
 //! A workflow's `concurrency:` group is taken before the run plans anything: while another
 //! run of the project holds it, the run waits queued (a newer waiting run cancels an older
@@ -19,27 +26,70 @@
 
 use std::collections::HashMap;
 
-use ferry_engine::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler, Scope};
+use ferry_engine::{Action, Driver, Event, ExpansionRecord, InstanceRecord, JobPlan, RunState, Scope};
 use ferry_model::{Conclusion, JobStatus};
-use ferry_store::{JobState, NewJob, Run, Status, StoreError};
+use ferry_store::{Job, Run, Status, StoreError};
 use ferry_workflow::Dialect;
 use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value, json};
-use tracing::{debug, info, warn};
+use tracing::{Instrument as _, debug, info, info_span, warn};
 
+use crate::AppState;
 use crate::pipeline::status::{self, Reported};
-use crate::{AppState, now_ms};
 
-/// Plans what is ready in run `run_id` and completes it when everything has concluded.
-/// Calls for one server are serialised; a completed run is left as it is.
+/// The drivers of the unfinished runs this server has advanced, by run id; guarded by
+/// `PipelineState::advance_lock`, which serialises [`advance`].
+#[derive(Default)]
+pub(crate) struct RunCache {
+    runs: HashMap<i64, CachedRun>,
+}
+
+/// What [`advance`] keeps of a run between calls; all of it can be rebuilt from the store.
+struct CachedRun {
+    run: Run,
+    workflow: Workflow,
+    /// The contexts every job sees (`github`, `inputs`, `vars`).
+    run_values: Map<String, Value>,
+    group: Option<(String, bool)>,
+    driver: Driver,
+    /// Job rows by job id and instance position.
+    rows: HashMap<(String, i64), i64>,
+    /// The run was failed while planning (a stored plan that does not read): nothing more to do.
+    failed: bool,
+}
+
+/// Plans what is ready in run `run_id` and completes it when everything has concluded,
+/// rebuilding the run's driver from the store. Calls for one server are serialised; a
+/// completed run is left as it is.
 ///
 /// # Errors
 /// The store failed; nothing is half-done that the next call does not finish.
 pub(crate) async fn advance(state: &AppState, run_id: i64) -> Result<(), StoreError> {
-    let follow_ups = {
-        let _turn = state.pipeline.advance_lock.lock().await;
-        advance_locked(state, run_id).await?
-    };
+    advance_with(state, run_id, None).await
+}
+
+/// [`advance`] after `job` completed (as the store returned it): applied to the run's cached
+/// driver when there is one that expects it, else as [`advance`].
+///
+/// # Errors
+/// As [`advance`].
+pub(crate) async fn advance_finished(state: &AppState, job: &Job) -> Result<(), StoreError> {
+    advance_with(state, job.run_id, Some(job)).await
+}
+
+async fn advance_with(state: &AppState, run_id: i64, finished: Option<&Job>) -> Result<(), StoreError> {
+    let span = info_span!("advance", run.id = run_id, job.id = finished.map(|job| job.id));
+    let follow_ups = async {
+        let mut cache = state.pipeline.advance_lock.lock().await;
+        let res = advance_locked(state, &mut cache, run_id, finished).await;
+        if res.is_err() {
+            // What was done before the error is in the store; the next call restores from it.
+            cache.runs.remove(&run_id);
+        }
+        res
+    }
+    .instrument(span)
+    .await?;
     // Runs this one's concurrency group let go of, or cancelled.
     for run_id in follow_ups {
         Box::pin(advance(state, run_id)).await?;
@@ -48,50 +98,90 @@ pub(crate) async fn advance(state: &AppState, run_id: i64) -> Result<(), StoreEr
 }
 
 /// [`advance`] under the lock; returns the runs to advance next.
-async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, StoreError> {
+async fn advance_locked(
+    state: &AppState,
+    cache: &mut RunCache,
+    run_id: i64,
+    finished: Option<&Job>,
+) -> Result<Vec<i64>, StoreError> {
+    let cached = cache.runs.remove(&run_id);
+    let mut entry = match (cached, finished) {
+        (Some(mut entry), Some(job)) if job.status == Status::Completed => {
+            let applied = entry.driver.running_instance(&job.job_key, job.instance_idx).and_then(|instance| {
+                let conclusion = job.conclusion.unwrap_or(Conclusion::Failure);
+                entry.driver.apply(Event::Finished { instance, conclusion, outputs: outputs_of(&job.outputs) })
+            });
+            match applied {
+                Ok(()) => entry,
+                Err(error) => {
+                    debug!(run.id = run_id, %error, "the cached driver of run {run_id} is behind: {error}; restoring it");
+                    match load(state, run_id).await? {
+                        Loaded::Ready(entry) => *entry,
+                        Loaded::Done(follow_ups) => return Ok(follow_ups),
+                    }
+                }
+            }
+        }
+        _ => match load(state, run_id).await? {
+            Loaded::Ready(entry) => *entry,
+            Loaded::Done(follow_ups) => return Ok(follow_ups),
+        },
+    };
+    let follow_ups = execute(state, &mut entry).await?;
+    if !entry.driver.is_done() && !entry.failed {
+        cache.runs.insert(run_id, entry);
+    }
+    Ok(follow_ups)
+}
+
+/// What [`load`] found.
+enum Loaded {
+    /// A run to drive, its driver restored from the store.
+    Ready(Box<CachedRun>),
+    /// Nothing to drive now (completed, failed before planning, or waiting for its
+    /// concurrency group); the runs to advance next.
+    Done(Vec<i64>),
+}
+
+/// Reads run `run_id` from the store and restores its driver.
+async fn load(state: &AppState, run_id: i64) -> Result<Loaded, StoreError> {
     let store = &state.store;
     let run = store.runs().get(run_id).await?;
     if run.status == Status::Completed {
-        return Ok(Vec::new());
+        return Ok(Loaded::Done(Vec::new()));
     }
     if run.status == Status::Waiting {
         // A fork's run waiting for approval plans nothing; cancelled, it ends with nothing run
         // (not even its `if: always()` jobs).
         if run.cancel_requested_at.is_some() {
-            let run = store.runs().complete(run_id, Conclusion::Cancelled, now_ms()).await?;
+            let run = store.runs().complete(run_id, Conclusion::Cancelled, state.pipeline.clock.now_ms()).await?;
             state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
             status::report(state, &run, Reported::Concluded(Conclusion::Cancelled));
         }
-        return Ok(Vec::new());
+        return Ok(Loaded::Done(Vec::new()));
     }
     let (workflow, _) = ferry_workflow::parse_workflow(&run.workflow_src, Dialect::for_path(&run.workflow_file));
     let Some(workflow) = workflow else {
-        let run =
-            store.runs().fail(run_id, "the workflow file does not parse; run `ferry lint` on it", now_ms()).await?;
-        status::report(state, &run, Reported::NotPlanned);
-        return Ok(Vec::new());
+        fail(state, run_id, "the workflow file does not parse; run `ferry lint` on it").await?;
+        return Ok(Loaded::Done(Vec::new()));
     };
     let run_values = run_contexts(state, &run, &workflow).await?;
     let file = run.workflow_file.as_str();
     let group = match concurrency_group(&run_values, file, &workflow) {
         Ok(group) => group,
         Err(error) => {
-            let run = store
-                .runs()
-                .fail(run_id, &format!("the workflow's `concurrency:` does not evaluate: {error}"), now_ms())
-                .await?;
-            status::report(state, &run, Reported::NotPlanned);
-            return Ok(Vec::new());
+            fail(state, run_id, &format!("the workflow's `concurrency:` does not evaluate: {error}")).await?;
+            return Ok(Loaded::Done(Vec::new()));
         }
     };
-    let mut follow_ups = Vec::new();
     if let Some((key, cancel_in_progress)) = &group
         && run.status == Status::Queued
         && run.cancel_requested_at.is_none()
     {
-        match store.concurrency().acquire(run.project_id, key, run_id, now_ms()).await? {
+        match store.concurrency().acquire(run.project_id, key, run_id, state.pipeline.clock.now_ms()).await? {
             ferry_store::Acquired::Yes => {}
             ferry_store::Acquired::HeldBy(holder) => {
+                let mut follow_ups = Vec::new();
                 // At most one run waits per group: older waiting runs give way to this one.
                 for waiting in store.runs().unfinished().await? {
                     let same_group = waiting.project_id == run.project_id
@@ -100,199 +190,217 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
                         && waiting.status == Status::Queued
                         && group_of(state, &waiting).await?.is_some_and(|(other, _)| &other == key);
                     if same_group {
-                        store.runs().request_cancel(waiting.id, now_ms()).await?;
+                        store.runs().request_cancel(waiting.id, state.pipeline.clock.now_ms()).await?;
                         follow_ups.push(waiting.id);
                     }
                 }
                 if *cancel_in_progress {
-                    store.runs().request_cancel(holder, now_ms()).await?;
-                    store.jobs().cancel_run(holder, now_ms()).await?;
+                    store.runs().request_cancel(holder, state.pipeline.clock.now_ms()).await?;
+                    store.jobs().cancel_run(holder, state.pipeline.clock.now_ms()).await?;
                     follow_ups.push(holder);
                 }
                 info!(run.id = run_id, group = %key, holder, "run {run_id} waits for run {holder}, which holds concurrency group {key}");
                 status::report(state, &run, Reported::Waiting);
-                return Ok(follow_ups);
+                return Ok(Loaded::Done(follow_ups));
             }
         }
     }
-    let specs: Vec<JobSpec> = workflow
-        .jobs
-        .iter()
-        .map(|(id, job)| {
-            let strategy = ferry_engine::strategy_settings(&run_values, file, job)
-                .unwrap_or(ferry_engine::StrategySettings { fail_fast: true, max_parallel: None });
-            JobSpec {
-                id: id.clone(),
-                needs: job.needs.iter().map(|need| need.value.clone()).collect(),
-                fail_fast: strategy.fail_fast,
-                max_parallel: strategy.max_parallel,
+    let mut run_state = RunState { cancel_requested: run.cancel_requested_at.is_some(), ..RunState::default() };
+    for (key, text) in store.runs().expansions(run_id).await? {
+        match serde_json::from_str::<ExpansionRecord>(&text) {
+            Ok(record) => run_state.expansions.insert(key, record),
+            Err(error) => {
+                let reason = format!("the stored plan of job `{key}` does not read ({error}); re-run the workflow");
+                fail(state, run_id, &reason).await?;
+                return Ok(Loaded::Done(Vec::new()));
             }
-        })
-        .collect();
+        };
+    }
+    let mut rows = HashMap::new();
+    for row in store.jobs().states_for_run(run_id).await? {
+        let record = match (row.status, row.conclusion) {
+            (Status::Completed, conclusion) => InstanceRecord::Finished {
+                conclusion: conclusion.unwrap_or(Conclusion::Failure),
+                outputs: outputs_of(&row.outputs),
+            },
+            _ => InstanceRecord::Unfinished,
+        };
+        run_state.instances.insert((row.job_key.clone(), row.instance_idx), record);
+        rows.insert((row.job_key, row.instance_idx), row.id);
+    }
     // Runners' slots bound how much runs at once; the run itself does not.
-    let mut scheduler = Scheduler::new(specs, usize::MAX);
-    let mut rows: HashMap<(String, i64), JobState> = store
-        .jobs()
-        .states_for_run(run_id)
-        .await?
-        .into_iter()
-        .map(|job| ((job.job_key.clone(), job.instance_idx), job))
-        .collect();
-    let mut expansions: HashMap<String, String> = store.runs().expansions(run_id).await?.into_iter().collect();
-    let cancel_requested = run.cancel_requested_at.is_some();
-    let mut after_cancel: HashMap<String, bool> = HashMap::new();
-    let mut needs_values: Map<String, Value> = Map::new();
-    // Each instance's place among the instances of its job (0 without a matrix): stable
-    // across replays, unlike the scheduler's own ids, which follow the order jobs became ready.
-    let mut siblings: HashMap<InstanceId, i64> = HashMap::new();
+    let driver = Driver::restore(ferry_engine::job_specs(&run_values, file, &workflow), usize::MAX, &run_state);
+    Ok(Loaded::Ready(Box::new(CachedRun { run, workflow, run_values, group, driver, rows, failed: false })))
+}
+
+/// Fails run `run_id` before it planned anything, saying why.
+async fn fail(state: &AppState, run_id: i64, reason: &str) -> Result<(), StoreError> {
+    let run = state.store.runs().fail(run_id, reason, state.pipeline.clock.now_ms()).await?;
+    status::report(state, &run, Reported::NotPlanned);
+    Ok(())
+}
+
+/// Executes the driver's actions until it has none left; returns the runs to advance next.
+async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, StoreError> {
+    let store = &state.store;
+    let run_id = entry.run.id;
+    let file = entry.run.workflow_file.clone();
     let mut n_enqueued = 0;
+    let mut follow_ups = Vec::new();
     loop {
-        let commands = scheduler.next_commands();
-        if commands.is_empty() {
+        let actions = entry.driver.next_actions();
+        if actions.is_empty() {
             break;
         }
-        for command in commands {
-            match command {
-                Command::Expand(request) => {
-                    let key = scheduler.jobs()[request.job_idx].id.clone();
-                    let text = match expansions.get(&key) {
-                        Some(text) => text.clone(),
-                        None => {
-                            let text =
-                                decide(&run_values, file, &workflow, &key, &request, &needs_values, cancel_requested);
-                            let text = store.runs().record_expansion(run_id, &key, &text, now_ms()).await?;
-                            expansions.insert(key.clone(), text.clone());
-                            text
+        for action in actions {
+            match action {
+                Action::Expand(expand) => {
+                    let job = &entry.workflow.jobs[&expand.job_id];
+                    let record = ferry_engine::decide(&entry.run_values, &file, job, &expand);
+                    if let JobPlan::Conclude { error: Some(error), .. } = &record.plan {
+                        warn!(run.id = run_id, job = %expand.job_id, %error, "job {} could not be planned: {error}", expand.job_id);
+                    }
+                    let text = serde_json::to_string(&record).expect("an expansion record serializes");
+                    let stored = store
+                        .runs()
+                        .record_expansion(run_id, &expand.job_id, &text, state.pipeline.clock.now_ms())
+                        .await?;
+                    // Another call may have decided first: what is stored wins.
+                    let record = if stored == text {
+                        record
+                    } else {
+                        match serde_json::from_str::<ExpansionRecord>(&stored) {
+                            Ok(record) => record,
+                            Err(error) => {
+                                let job_id = &expand.job_id;
+                                let reason = format!("the stored plan of job `{job_id}` does not read ({error})");
+                                fail(state, run_id, &reason).await?;
+                                entry.failed = true;
+                                return Ok(follow_ups);
+                            }
                         }
                     };
-                    let (expansion, decided_after_cancel) = decode(&text);
-                    after_cancel.insert(key, decided_after_cancel);
-                    scheduler.expanded(request.job_idx, expansion);
-                    // Instances are numbered within their job once, here, not looked up per
-                    // command: that lookup made a run of 1,000 instances quadratic per event.
-                    let instances = scheduler.instances().filter(|(_, job_idx, _, _)| *job_idx == request.job_idx);
-                    for (position, (id, ..)) in instances.enumerate() {
-                        siblings.insert(id, i64::try_from(position).unwrap_or(i64::MAX));
+                    apply(&mut entry.driver, Event::Expanded { job_idx: expand.job_idx, record });
+                }
+                Action::Start(start) => {
+                    let job = &entry.workflow.jobs[&start.job_id];
+                    let mut contexts = Scope::new(&entry.run_values, &start.needs, JobStatus::Success).values;
+                    if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut) {
+                        github.insert("job".to_owned(), Value::String(start.job_id.clone()));
+                    }
+                    contexts.insert("matrix".to_owned(), Value::Object(start.matrix.clone()));
+                    contexts.insert("strategy".to_owned(), start.strategy.clone());
+                    let mut scope = Scope { values: contexts, status: JobStatus::Success };
+                    let runs_on = ferry_engine::runs_on_labels(&scope, &file, job);
+                    // The payload is the run's (`trigger_info`), added back when a runner
+                    // claims the job: a copy in each job row cost a run of many jobs its size
+                    // in every row written.
+                    if let Some(github) = scope.values.get_mut("github").and_then(Value::as_object_mut) {
+                        github.remove("event");
+                    }
+                    let labels = runs_on.clone().unwrap_or_default();
+                    let new_job = ferry_store::NewJob {
+                        run_id,
+                        name: &start.name,
+                        runs_on: &labels,
+                        needs: &json!(job.needs.iter().map(|need| &need.value).collect::<Vec<_>>()).to_string(),
+                        matrix: &Value::Object(start.matrix.clone()).to_string(),
+                        job_key: &start.job_id,
+                        instance_idx: start.instance_idx,
+                        contexts: &Value::Object(scope.values).to_string(),
+                    };
+                    let mut row = store.jobs().enqueue(&new_job, state.pipeline.clock.now_ms()).await?;
+                    debug!(run.id = run_id, job.id = row.id, "job {} ({}) of run {run_id} queued", row.id, start.name);
+                    if let Err(error) = runs_on {
+                        row = store
+                            .jobs()
+                            .finish(row.id, Conclusion::Failure, "{}", Some(&error.0), state.pipeline.clock.now_ms())
+                            .await?;
+                    } else {
+                        n_enqueued += 1;
+                    }
+                    entry.rows.insert((start.job_id, start.instance_idx), row.id);
+                    if row.status == Status::Completed {
+                        let conclusion = row.conclusion.unwrap_or(Conclusion::Failure);
+                        let outputs = outputs_of(&row.outputs);
+                        apply(&mut entry.driver, Event::Finished { instance: start.instance, conclusion, outputs });
                     }
                 }
-                Command::Start(instance) => {
-                    let (name, matrix, job_idx) = scheduler.instance(instance);
-                    let (name, matrix) = (name.to_owned(), matrix.clone());
-                    let key = scheduler.jobs()[job_idx].id.clone();
-                    let instance_idx = siblings.get(&instance).copied().unwrap_or(0);
-                    match rows.get(&(key.clone(), instance_idx)) {
-                        Some(row) if row.status == Status::Completed => {
-                            finished(&mut scheduler, &mut needs_values, instance, row);
-                        }
-                        Some(_) => {}
-                        None if cancel_requested && !after_cancel.get(&key).copied().unwrap_or(false) => {
-                            scheduler.finished(instance, Conclusion::Cancelled);
-                        }
-                        None => {
-                            let job = &workflow.jobs[&key];
-                            let needs = needs_for(&workflow, &key, &needs_values);
-                            let mut contexts = Scope::new(&run_values, &needs, JobStatus::Success).values;
-                            if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut) {
-                                github.insert("job".to_owned(), Value::String(key.clone()));
-                            }
-                            contexts.insert("matrix".to_owned(), Value::Object(matrix.clone()));
-                            contexts
-                                .insert("strategy".to_owned(), ferry_engine::strategy_context(&scheduler, instance));
-                            let scope = Scope { values: contexts.clone(), status: JobStatus::Success };
-                            let runs_on = ferry_engine::runs_on_labels(&scope, file, job);
-                            let labels = runs_on.clone().unwrap_or_default();
-                            let new_job = NewJob {
-                                run_id,
-                                name: &name,
-                                runs_on: &labels,
-                                needs: &json!(scheduler.jobs()[job_idx].needs).to_string(),
-                                matrix: &Value::Object(matrix).to_string(),
-                                job_key: &key,
-                                instance_idx,
-                                contexts: &Value::Object(contexts).to_string(),
-                            };
-                            let mut row = JobState::from(store.jobs().enqueue(&new_job, now_ms()).await?);
-                            debug!(run.id = run_id, job.id = row.id, "job {} ({name}) of run {run_id} queued", row.id);
-                            if let Err(error) = runs_on {
-                                row = store
-                                    .jobs()
-                                    .finish(row.id, Conclusion::Failure, "{}", Some(&error.0), now_ms())
-                                    .await?
-                                    .into();
-                                finished(&mut scheduler, &mut needs_values, instance, &row);
-                            } else {
-                                n_enqueued += 1;
-                            }
-                            rows.insert((key, instance_idx), row);
-                        }
+                Action::Cancel(target) => {
+                    let Some(&row_id) = entry.rows.get(&(target.job_id, target.instance_idx)) else { continue };
+                    let row = store.jobs().cancel(row_id, state.pipeline.clock.now_ms()).await?;
+                    // A queued job is cancelled at once; a running one when its runner stops it.
+                    if row.status == Status::Completed {
+                        let conclusion = row.conclusion.unwrap_or(Conclusion::Cancelled);
+                        let outputs = outputs_of(&row.outputs);
+                        apply(&mut entry.driver, Event::Finished { instance: target.instance, conclusion, outputs });
                     }
                 }
-                Command::Cancel(instance) => {
-                    let (_, _, job_idx) = scheduler.instance(instance);
-                    let key = scheduler.jobs()[job_idx].id.clone();
-                    let instance_idx = siblings.get(&instance).copied().unwrap_or(0);
-                    if let Some(row) = rows.get(&(key.clone(), instance_idx))
-                        && row.status != Status::Completed
-                    {
-                        let row = JobState::from(store.jobs().cancel(row.id, now_ms()).await?);
-                        // A queued job is cancelled at once; a running one when its runner stops it.
-                        if row.status == Status::Completed {
-                            finished(&mut scheduler, &mut needs_values, instance, &row);
-                        }
-                        rows.insert((key, instance_idx), row);
-                    }
+                Action::Complete(conclusion) => {
+                    follow_ups.extend(complete(state, entry, conclusion).await?);
                 }
             }
+        }
+        if entry.run.status == Status::Queued && !entry.rows.is_empty() {
+            entry.run = store.runs().start(run_id, state.pipeline.clock.now_ms()).await?;
+            status::report(state, &entry.run, Reported::Started);
         }
     }
     if n_enqueued > 0 {
         state.pipeline.jobs_queued.notify_waiters();
     }
-    if run.status == Status::Queued && !rows.is_empty() {
-        store.runs().start(run_id, now_ms()).await?;
-        status::report(state, &run, Reported::Started);
+    Ok(follow_ups)
+}
+
+/// Applies an event the driver asked for (an answer to its own action), which always fits.
+fn apply(driver: &mut Driver, event: Event) {
+    if let Err(error) = driver.apply(event) {
+        // The driver asked for this very event; a refusal would be a bug in the engine.
+        warn!(%error, "the run's driver refused its own action's answer: {error}");
     }
-    if scheduler.is_done() {
-        let conclusions: Vec<Conclusion> =
-            (0..scheduler.jobs().len()).filter_map(|job_idx| scheduler.job_conclusion(job_idx)).collect();
-        let conclusion = if cancel_requested {
-            Conclusion::Cancelled
-        } else if conclusions.contains(&Conclusion::Failure) {
-            Conclusion::Failure
-        } else if conclusions.contains(&Conclusion::Cancelled) {
-            Conclusion::Cancelled
-        } else {
-            Conclusion::Success
-        };
-        if run.started_at.is_none() {
-            store.runs().start(run_id, now_ms()).await?;
-        }
-        match store.runs().complete(run_id, conclusion, now_ms()).await {
-            Ok(_) | Err(StoreError::Conflict(_)) => {}
-            Err(error) => return Err(error),
-        }
-        info!(
-            run.id = run_id,
-            conclusion = conclusion.as_str(),
-            "run {} of project {} concluded {}",
-            run.number,
-            run.project_id,
-            conclusion.as_str()
-        );
-        state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
-        status::report(state, &run, Reported::Concluded(conclusion));
-        if let Some((key, _)) = &group
-            && store.concurrency().release(run.project_id, key, run_id).await?
-        {
-            // The run waiting for the group, if any, may start now.
-            for waiting in store.runs().unfinished().await? {
-                if waiting.project_id == run.project_id && waiting.status == Status::Queued {
-                    follow_ups.push(waiting.id);
-                }
+}
+
+/// Completes the run with `conclusion`; returns the runs waiting for its concurrency group.
+async fn complete(state: &AppState, entry: &CachedRun, conclusion: Conclusion) -> Result<Vec<i64>, StoreError> {
+    let store = &state.store;
+    let run = &entry.run;
+    if run.started_at.is_none() {
+        store.runs().start(run.id, state.pipeline.clock.now_ms()).await?;
+    }
+    match store.runs().complete(run.id, conclusion, state.pipeline.clock.now_ms()).await {
+        Ok(_) | Err(StoreError::Conflict(_)) => {}
+        Err(error) => return Err(error),
+    }
+    info!(
+        run.id = run.id,
+        conclusion = conclusion.as_str(),
+        "run {} of project {} concluded {}",
+        run.number,
+        run.project_id,
+        conclusion.as_str()
+    );
+    state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
+    status::report(state, run, Reported::Concluded(conclusion));
+    let mut follow_ups = Vec::new();
+    if let Some((key, _)) = &entry.group
+        && store.concurrency().release(run.project_id, key, run.id).await?
+    {
+        // The run waiting for the group, if any, may start now.
+        for waiting in store.runs().unfinished().await? {
+            if waiting.project_id == run.project_id && waiting.status == Status::Queued {
+                follow_ups.push(waiting.id);
             }
         }
     }
     Ok(follow_ups)
+}
+
+/// A job's stored outputs (JSON text); nothing when they do not read as an object.
+fn outputs_of(text: &str) -> Map<String, Value> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(outputs)) => outputs,
+        _ => Map::new(),
+    }
 }
 
 /// The run's concurrency group key and `cancel-in-progress`, if its workflow has a group.
@@ -317,95 +425,23 @@ async fn group_of(state: &AppState, run: &Run) -> Result<Option<(String, bool)>,
     Ok(concurrency_group(&run_values, &run.workflow_file, &workflow).ok().flatten())
 }
 
-/// Feeds a completed instance to the scheduler and records what its dependents see.
-fn finished(scheduler: &mut Scheduler, needs_values: &mut Map<String, Value>, instance: InstanceId, row: &JobState) {
-    let conclusion = row.conclusion.unwrap_or(Conclusion::Failure);
-    let entry = needs_values
-        .entry(row.job_key.clone())
-        .or_insert_with(|| json!({"result": conclusion.as_str(), "outputs": {}}));
-    if let (Some(outputs), Ok(Value::Object(own))) =
-        (entry.get_mut("outputs").and_then(Value::as_object_mut), serde_json::from_str::<Value>(&row.outputs))
+/// Puts the run's event payload back into a job's stored `contexts` as `github.event`
+/// (job rows leave it out; rows written before they did keep theirs).
+pub(crate) fn add_event_payload(contexts: &mut Map<String, Value>, run: &Run) {
+    if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut)
+        && !github.contains_key("event")
     {
-        outputs.extend(own);
-    }
-    scheduler.finished(instance, conclusion);
-    let (_, _, job_idx) = scheduler.instance(instance);
-    if let Some(job_conclusion) = scheduler.job_conclusion(job_idx)
-        && let Some(entry) = needs_values.get_mut(&row.job_key).and_then(Value::as_object_mut)
-    {
-        entry.insert("result".to_owned(), Value::String(job_conclusion.as_str().to_owned()));
+        github.insert("event".to_owned(), event_payload(run));
     }
 }
 
-/// Decides how a ready job runs, as JSON text for `run_expansions`.
-fn decide(
-    run_values: &Map<String, Value>,
-    file: &str,
-    workflow: &Workflow,
-    key: &str,
-    request: &ExpandRequest,
-    needs_values: &Map<String, Value>,
-    cancel_requested: bool,
-) -> String {
-    let status = if cancel_requested { JobStatus::Cancelled } else { request.status };
-    let request = ExpandRequest { status, ..request.clone() };
-    let needs = needs_for(workflow, key, needs_values);
-    let scope = Scope::new(run_values, &needs, status);
-    let expansion = match ferry_engine::expand_job(&scope, file, key, &workflow.jobs[key], &request) {
-        Ok(Expansion::Skip) => json!({"kind": "skip"}),
-        Ok(Expansion::Conclude(conclusion)) => json!({"kind": "conclude", "conclusion": conclusion.as_str()}),
-        Ok(Expansion::Instances(instances)) => json!({
-            "kind": "instances",
-            "instances": instances.into_iter().map(|(name, matrix)| json!({"name": name, "matrix": matrix})).collect::<Vec<_>>(),
-        }),
-        Err(error) => {
-            warn!(job = key, %error, "job {key} could not be planned: {error}");
-            json!({"kind": "conclude", "conclusion": "failure", "error": error.0})
-        }
-    };
-    let mut expansion = expansion;
-    expansion["after_cancel"] = Value::Bool(cancel_requested);
-    expansion.to_string()
-}
-
-/// Reads an expansion back: what the scheduler is told, and whether it was decided after the
-/// run was cancelled.
-fn decode(text: &str) -> (Expansion, bool) {
-    let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-    let after_cancel = value["after_cancel"].as_bool().unwrap_or(false);
-    let expansion = match value["kind"].as_str() {
-        Some("skip") => Expansion::Skip,
-        Some("instances") => Expansion::Instances(
-            value["instances"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|instance| {
-                    let name = instance["name"].as_str().unwrap_or_default().to_owned();
-                    let matrix = instance["matrix"].as_object().cloned().unwrap_or_default();
-                    (name, matrix)
-                })
-                .collect(),
-        ),
-        _ => {
-            let conclusion =
-                serde_json::from_value::<Conclusion>(value["conclusion"].clone()).unwrap_or(Conclusion::Failure);
-            Expansion::Conclude(conclusion)
-        }
-    };
-    (expansion, after_cancel)
-}
-
-/// The `needs` context of job `key`: only the jobs it needs.
-fn needs_for(workflow: &Workflow, key: &str, all: &Map<String, Value>) -> Map<String, Value> {
-    let Some(job) = workflow.jobs.get(key) else { return Map::new() };
-    job.needs
-        .iter()
-        .map(|need| {
-            let value = all.get(&need.value).cloned().unwrap_or_else(|| json!({"result": "skipped", "outputs": {}}));
-            (need.value.clone(), value)
-        })
-        .collect()
+/// The event payload of `run`'s trigger (`{}` when it had none).
+fn event_payload(run: &Run) -> Value {
+    let info: Value = serde_json::from_str(&run.trigger_info).unwrap_or(Value::Null);
+    match info {
+        Value::Object(mut info) => info.remove("payload").unwrap_or_else(|| json!({})),
+        _ => json!({}),
+    }
 }
 
 /// `github.run_attempt`: 1, and one more for each run this one re-runs, back to the first (a
@@ -428,7 +464,7 @@ async fn run_attempt(state: &AppState, run: &Run) -> u32 {
 async fn run_contexts(state: &AppState, run: &Run, workflow: &Workflow) -> Result<Map<String, Value>, StoreError> {
     let project = state.store.projects().get(run.project_id).await?;
     let info: Value = serde_json::from_str(&run.trigger_info).unwrap_or(Value::Null);
-    let event = info.get("payload").cloned().unwrap_or_else(|| json!({}));
+    let event = event_payload(run);
     let inputs = info.get("inputs").cloned().unwrap_or_else(|| json!({}));
     let repository = event
         .pointer("/repository/full_name")

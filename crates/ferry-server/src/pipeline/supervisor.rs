@@ -19,8 +19,8 @@ use ferry_store::{Project, StoreError};
 use ferry_workflow::Dialect;
 use tracing::{info, warn};
 
+use crate::AppState;
 use crate::pipeline::{Mirror, Trigger, advance, start_runs};
-use crate::{AppState, now_ms};
 
 pub(crate) use ferry_workflow::schedule::crons;
 
@@ -67,7 +67,7 @@ async fn resume(state: &AppState) -> Result<(), StoreError> {
 }
 
 async fn fail_lost_jobs(state: &AppState) -> Result<(), StoreError> {
-    let now = now_ms();
+    let now = state.pipeline.clock.now_ms();
     for job in state.store.jobs().expired_leases(now).await? {
         let silent_ms = job.lease_expires_at.map_or(0, |expiry| now - expiry + state.pipeline.lease_ms);
         let reason = format!("runner lost: no heartbeat for {:.1} s", silent_ms as f64 / 1000.0);
@@ -151,7 +151,7 @@ async fn schedule(
     git_ref: &str,
     sha: &str,
 ) -> Result<(), crate::pipeline::PlanError> {
-    let now_minute = now_ms() / 60_000;
+    let now_minute = state.pipeline.clock.now_minute();
     // The first check starts the clock; after downtime at most an hour is caught up.
     let from = project.schedule_checked_at.unwrap_or(now_minute).max(now_minute - 60);
     if from >= now_minute

@@ -1,24 +1,24 @@
 //! How pages write states, durations and times; pure, so `tests.rs` pins them. `app.js`
 //! writes durations and states the same way for what it updates live.
 
-use ferry_model::Conclusion;
+use ferry_model::{Conclusion, Status};
 
 /// The one word shown (and the CSS class used) for something with a status and maybe a
 /// conclusion: the conclusion once there is one, else `queued` or `running`.
-pub(super) fn state(status: &str, conclusion: Option<Conclusion>) -> &'static str {
+pub(super) fn state(status: Status, conclusion: Option<Conclusion>) -> &'static str {
     match (conclusion, status) {
         (Some(conclusion), _) => conclusion.as_str(),
-        (None, "queued") => "queued",
-        (None, "in_progress") => "running",
-        (None, "completed") => "completed",
-        (None, _) => "waiting",
+        (None, Status::Waiting) => "waiting",
+        (None, Status::Queued) => "queued",
+        (None, Status::InProgress) => "running",
+        (None, Status::Completed) => "completed",
     }
 }
 
 /// What a job's box says on its right: how long it ran (or runs), else its state — a job
 /// cancelled before it started says `cancelled`, never `completed`.
 pub(super) fn job_detail(
-    status: &str,
+    status: Status,
     conclusion: Option<Conclusion>,
     started_at: Option<i64>,
     finished_at: Option<i64>,

@@ -3,6 +3,7 @@
 //! form).
 
 use axum::extract::{Path, Query, State};
+use ferry_model::Status;
 use ferry_proto::runs::RunView;
 use maud::{Markup, html};
 
@@ -35,7 +36,7 @@ pub(super) async fn index(session: Session, State(state): State<AppState>) -> Re
                             td.mono { (project.branch) }
                             td {
                                 @if let Some(run) = latest {
-                                    (badge(format::state(&run.status, run.conclusion)))
+                                    (badge(format::state(run.status, run.conclusion)))
                                     " "
                                     a href=(format!("/ui/runs/{}", run.id)) { "#" (run.number) " " (run.workflow_name) }
                                     " "
@@ -114,7 +115,7 @@ pub(super) async fn project(
 
 /// `#runs`, which `app.js` swaps for a fresh copy when the API's list changes.
 fn runs_list(runs: &[RunView], project: &str, before: Option<i64>, now: i64) -> Markup {
-    let active = runs.iter().any(|run| run.status != "completed");
+    let active = runs.iter().any(|run| run.status != Status::Completed);
     html! {
         section #runs data-project=(project) data-before=[before] data-active=(active) data-signature=(signature(runs)) {
             @if runs.is_empty() {
@@ -124,7 +125,7 @@ fn runs_list(runs: &[RunView], project: &str, before: Option<i64>, now: i64) -> 
                     thead { tr { th { "Status" } th { "Run" } th { "Commit" } th { "Trigger" } th { "Duration" } th { "Created" } } }
                     tbody {
                         @for run in runs {
-                            @let state = format::state(&run.status, run.conclusion);
+                            @let state = format::state(run.status, run.conclusion);
                             @let elapsed = format::elapsed(run.started_at, run.finished_at, now);
                             tr data-run-id=(run.id) data-state=(state) {
                                 td { (badge(state)) }

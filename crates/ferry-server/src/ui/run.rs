@@ -6,6 +6,7 @@
 //! `#run-header`, `#graph` and `#job-header` for a fresh copy of this page's.
 
 use axum::extract::{Path, Query, State};
+use ferry_model::Status;
 use ferry_proto::artifacts::ArtifactView;
 use ferry_proto::runs::{JobView, RunDetail};
 use maud::{Markup, html};
@@ -62,7 +63,7 @@ pub(super) async fn page(
                 }
                 div #steps {
                     @for step in &job.steps {
-                        @let state = format::state(&step.status, step.conclusion);
+                        @let state = format::state(step.status, step.conclusion);
                         details.step open data-step-idx=(step.step_idx) data-state=(state) {
                             summary {
                                 span.dot {}
@@ -107,14 +108,14 @@ fn selected_job(detail: &RunDetail, asked: Option<i64>) -> Option<&JobView> {
     let jobs = &detail.jobs;
     let asked = asked.and_then(|id| jobs.iter().find(|job| job.id == id));
     asked
-        .or_else(|| jobs.iter().find(|job| job.status == "in_progress"))
+        .or_else(|| jobs.iter().find(|job| job.status == Status::InProgress))
         .or_else(|| jobs.iter().find(|job| job.conclusion.is_some_and(|conclusion| !conclusion.is_successful())))
         .or_else(|| jobs.first())
 }
 
 fn header(detail: &RunDetail, session: &Session, now: i64) -> Markup {
     let run = &detail.run;
-    let state = format::state(&run.status, run.conclusion);
+    let state = format::state(run.status, run.conclusion);
     let elapsed = format::elapsed(run.started_at, run.finished_at, now);
     let write_title = (!session.can_write()).then_some("this needs the developer role");
     html! {
@@ -123,11 +124,11 @@ fn header(detail: &RunDetail, session: &Session, now: i64) -> Markup {
                 span #run-status data-state=(state) { (badge(state)) }
                 h1 { (run.workflow_name) " " span.muted { "#" (run.number) } }
                 div.actions {
-                    @if run.status == "completed" {
+                    @if run.status == Status::Completed {
                         button data-action="rerun" data-failed-only="false" disabled[!session.can_write()] title=[write_title] { "Re-run all jobs" }
                         button data-action="rerun" data-failed-only="true" disabled[!session.can_write() || run.conclusion.is_some_and(|c| c.is_successful())] title=[write_title] { "Re-run failed jobs" }
                     } @else {
-                        @if run.status == "waiting" {
+                        @if run.status == Status::Waiting {
                             button data-action="approve" disabled[!session.can_write()] title=[write_title] { "Approve and run" }
                         }
                         button.danger data-action="cancel" disabled[!session.can_write()] title=[write_title] { "Cancel run" }
@@ -162,7 +163,7 @@ fn header(detail: &RunDetail, session: &Session, now: i64) -> Markup {
 }
 
 fn job_header(job: &JobView, now: i64) -> Markup {
-    let state = format::state(&job.status, job.conclusion);
+    let state = format::state(job.status, job.conclusion);
     let elapsed = format::elapsed(job.started_at, job.finished_at, now);
     html! {
         div #job-header .title-row {
@@ -187,8 +188,8 @@ fn nodes(detail: &RunDetail, selected: Option<i64>, now: i64) -> Vec<Node> {
         key: job.key.clone(),
         needs: job.needs.clone(),
         name: job.name.clone(),
-        state: format::state(&job.status, job.conclusion),
-        detail: format::job_detail(&job.status, job.conclusion, job.started_at, job.finished_at, now),
+        state: format::state(job.status, job.conclusion),
+        detail: format::job_detail(job.status, job.conclusion, job.started_at, job.finished_at, now),
         running_since: job.finished_at.is_none().then_some(job.started_at).flatten(),
         href: Some(format!("/ui/runs/{}?job={}", detail.run.id, job.id)),
         selected: selected == Some(job.id),

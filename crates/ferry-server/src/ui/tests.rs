@@ -1,7 +1,7 @@
 //! Unit tests of the UI's pure pieces: the graph's columns by `needs` depth, and how states,
 //! durations and times are written.
 
-use ferry_model::Conclusion;
+use ferry_model::{Conclusion, Status};
 
 use super::format::{bytes, duration, elapsed, job_detail, path_segment, relative, short_ref, state, utc};
 use super::graph::{Layout, layout};
@@ -43,10 +43,10 @@ fn unknown_needs_are_ignored_and_a_cycle_does_not_hang() {
 
 #[test]
 fn states_are_the_conclusion_once_there_is_one() {
-    assert_eq!(state("queued", None), "queued");
-    assert_eq!(state("in_progress", None), "running");
-    assert_eq!(state("completed", Some(Conclusion::Failure)), "failure");
-    assert_eq!(state("completed", Some(Conclusion::Cancelled)), "cancelled");
+    assert_eq!(state(Status::Queued, None), "queued");
+    assert_eq!(state(Status::InProgress, None), "running");
+    assert_eq!(state(Status::Completed, Some(Conclusion::Failure)), "failure");
+    assert_eq!(state(Status::Completed, Some(Conclusion::Cancelled)), "cancelled");
 }
 
 #[test]
@@ -78,9 +78,9 @@ fn sizes_read_in_binary_units_and_names_are_encoded_for_urls() {
 #[test]
 fn issue_13_a_job_cancelled_before_it_started_says_cancelled_not_completed() {
     let cancelled = Some(Conclusion::Cancelled);
-    assert_eq!(state("completed", cancelled), "cancelled");
-    assert_eq!(job_detail("completed", cancelled, None, Some(5_000), 9_000), "cancelled");
-    assert_eq!(job_detail("completed", cancelled, Some(1_000), Some(5_000), 9_000), "4s");
-    assert_eq!(job_detail("queued", None, None, None, 9_000), "queued");
-    assert_eq!(job_detail("in_progress", None, Some(1_000), None, 9_000), "8s");
+    assert_eq!(state(Status::Completed, cancelled), "cancelled");
+    assert_eq!(job_detail(Status::Completed, cancelled, None, Some(5_000), 9_000), "cancelled");
+    assert_eq!(job_detail(Status::Completed, cancelled, Some(1_000), Some(5_000), 9_000), "4s");
+    assert_eq!(job_detail(Status::Queued, None, None, None, 9_000), "queued");
+    assert_eq!(job_detail(Status::InProgress, None, Some(1_000), None, 9_000), "8s");
 }

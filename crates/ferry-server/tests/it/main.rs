@@ -17,7 +17,9 @@ mod ui;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 
+use ferry_model::Clock;
 use ferry_proto::runner::EVENT_BATCH_TYPE;
 use ferry_server::ServerConfig;
 use ferry_store::Store;
@@ -59,6 +61,7 @@ impl TestServer {
         let mut local = None;
         let server = TestServer::start_with_hook(
             None,
+            Arc::new(ferry_server::SystemClock),
             |_| {},
             |server, rt| {
                 local = Some(rt.block_on(server.local_runner(name, labels)).expect("a local runner"));
@@ -68,12 +71,19 @@ impl TestServer {
     }
 
     fn start_with(database: Option<String>, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
-        TestServer::start_with_hook(database, configure, |_, _| {})
+        TestServer::start_with_hook(database, Arc::new(ferry_server::SystemClock), configure, |_, _| {})
+    }
+
+    /// Starts a server whose coordinator and supervisor read `clock` (and which polls as
+    /// `configure` says).
+    pub fn start_with_clock(clock: Arc<dyn Clock>, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        TestServer::start_with_hook(None, clock, configure, |_, _| {})
     }
 
     /// Starts a server; `before_run` sees it bound, before it serves.
     fn start_with_hook(
         database: Option<String>,
+        clock: Arc<dyn Clock>,
         configure: impl FnOnce(&mut ServerConfig),
         before_run: impl FnOnce(&ferry_server::Server, &Runtime),
     ) -> TestServer {
@@ -86,7 +96,7 @@ impl TestServer {
             ..ServerConfig::new(dir.path().join("data"))
         };
         configure(&mut config);
-        let server = rt.block_on(ferry_server::bind(&config)).expect("the server starts");
+        let server = rt.block_on(ferry_server::bind_with_clock(&config, clock)).expect("the server starts");
         before_run(&server, &rt);
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -3,8 +3,10 @@
 //! cancelled, re-run and failed when their runner is lost. The runner here is the test
 //! itself speaking the protocol over HTTP, so each step of the protocol is visible.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ferry_model::Clock as _;
 use serde_json::{Value, json};
 
 use crate::{EVENT_BATCH_TYPE, ProtocolRunner, Response, TestRepo, TestServer};
@@ -418,27 +420,28 @@ fn cancel_in_progress_cancels_the_run_holding_the_group() {
 fn a_schedule_fires_once_for_the_minutes_that_passed_since_the_last_check() {
     let scheduled = "on:\n  schedule:\n    - cron: '* * * * *'\n    - cron: '0 0 31 2 *'\njobs:\n  nightly: { runs-on: linux, steps: [{ run: 'true' }] }\n";
     let repo = TestRepo::new(&[(".github/workflows/nightly.yml", scheduled)]);
+    // The server's clock stands at 10:00:30 on a day that is no February 31st.
+    let clock = ferry_testkit::FakeClock::at(1_796_032_830_000);
     let server = crate::hooks::with_repo_project(
-        TestServer::start_configured(|config| config.poll_interval = Duration::from_millis(100)),
+        TestServer::start_with_clock(Arc::new(clock.clone()), |config| {
+            config.poll_interval = Duration::from_millis(100);
+        }),
         &repo.path(),
     );
-    // As if the server had last checked two minutes ago (the clock is not ours to move).
-    let now_minute =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("a clock").as_secs() as i64 / 60;
-    // The supervisor may have started the clock already: move the mark from wherever it is.
-    server.with_store(async |store| {
-        loop {
-            let project = store.projects().by_name("web").await.expect("read").expect("web");
-            if store
-                .projects()
-                .advance_schedule(project.id, project.schedule_checked_at, now_minute - 2)
-                .await
-                .expect("mark")
-            {
-                break;
-            }
-        }
-    });
+    let start_minute = clock.now_minute();
+    let mark = || {
+        server.with_store(async |store| {
+            store.projects().by_name("web").await.expect("read").expect("web").schedule_checked_at
+        })
+    };
+    // The first check starts the schedule's clock and fires nothing.
+    let start = Instant::now();
+    while mark().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(10), "the first check did not happen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(mark(), Some(start_minute));
+    clock.advance(Duration::from_secs(2 * 60));
     let start = Instant::now();
     let runs = loop {
         let runs = server.call("GET", "/api/v1/projects/web/runs", Some(&server.admin), None).json();
@@ -450,12 +453,9 @@ fn a_schedule_fires_once_for_the_minutes_that_passed_since_the_last_check() {
     };
     assert_eq!((runs[0]["event"].as_str(), runs[0]["actor"].as_str()), (Some("schedule"), Some("schedule")));
     assert_eq!(runs[0]["git_ref"], "refs/heads/main");
-    // The mark moved on, so later polls fire only for minutes after it; February 31st never
-    // comes, so that cron started nothing.
-    let mark = server.with_store(async |store| {
-        store.projects().by_name("web").await.expect("read").expect("web").schedule_checked_at
-    });
-    assert!(mark.is_some_and(|mark| mark >= now_minute), "{mark:?}");
+    // The mark moved on to the clock's minute, so later polls fire only for minutes after it;
+    // February 31st never comes, so that cron started nothing.
+    assert_eq!(mark(), Some(start_minute + 2));
     assert_eq!(runs.as_array().map(Vec::len), Some(1), "{runs:#}");
 }
 
@@ -715,6 +715,33 @@ fn a_runner_in_the_servers_process_hears_of_each_commit_a_run_starts_for_before_
     assert_eq!(commit.repo, build["repo"].as_str().expect("a repository"), "named as the job names it");
     let copy = server.block_on(local.repository_of(build["job_id"].as_i64().expect("a job id")));
     assert_eq!(Some(commit.source), copy, "the server's copy, which holds the commit");
+}
+
+#[test]
+fn a_webhooks_payload_is_stored_once_per_run_and_handed_to_each_job_its_runner_claims() {
+    let workflow = "on: push\njobs:\n  m:\n    runs-on: linux\n    strategy: { matrix: { n: [1, 2] } }\n    steps: [{ run: 'true' }]\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", workflow)]);
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let body = json!({
+        "ref": "refs/heads/main",
+        "before": "1111111111111111111111111111111111111111",
+        "after": repo.head(),
+        "repository": {"full_name": "octo/web"},
+        "sender": {"login": "alice"},
+        "commits": [{"id": repo.head(), "message": "fix", "added": [], "modified": ["README.md"], "removed": []}],
+    });
+    let res = crate::hooks::github(&server, "web", "push", body.to_string().as_bytes(), crate::hooks::SECRET);
+    assert!(res.status < 300, "{}", res.body);
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    for _ in 0..2 {
+        let job = runner.claim(1000).expect("an instance");
+        assert_eq!(job["contexts"]["github"]["event"]["sender"]["login"], "alice", "{job:#}");
+        let id = job["job_id"].as_i64().expect("a job id");
+        let stored = server.with_store(async |store| store.jobs().get(id).await.expect("the job").contexts);
+        let stored: Value = serde_json::from_str(&stored).expect("contexts as JSON");
+        assert_eq!(stored["github"].get("event"), None, "the job row holds no copy of the payload: {stored}");
+        runner.finish(&job, &["ok"], "success", json!({}));
+    }
 }
 
 /// As on GitHub, a dispatch's `github.event.inputs` holds every input as a string, while the

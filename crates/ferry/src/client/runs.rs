@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anstyle::Style;
 use anyhow::Context as _;
 use ferry_client::RunQuery;
-use ferry_model::Conclusion;
+use ferry_model::{Conclusion, Status};
 use ferry_proto::runs::{RerunRequest, RunView};
 use serde_json::json;
 
@@ -139,14 +139,14 @@ fn print_json(run: &RunView) -> anyhow::Result<ExitCode> {
 /// The conclusion of a completed run, else its status.
 fn state(run: &RunView) -> &str {
     match run.conclusion {
-        Some(conclusion) if run.status == "completed" => conclusion.as_str(),
-        _ => &run.status,
+        Some(conclusion) if run.status == Status::Completed => conclusion.as_str(),
+        _ => run.status.as_str(),
     }
 }
 
 fn state_style(run: &RunView) -> Style {
     match run.conclusion {
-        _ if run.status != "completed" => DIM,
+        _ if run.status != Status::Completed => DIM,
         Some(Conclusion::Success) => GREEN,
         Some(Conclusion::Failure) => RED,
         _ => YELLOW,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use ferry_model::Conclusion;
+use ferry_model::{Conclusion, Status};
 use ferry_proto::runs::{RunView, TriggerRequest};
 use serde_json::{Map, Value, json};
 
@@ -54,12 +54,12 @@ pub fn main(args: TriggerArgs) -> anyhow::Result<ExitCode> {
             let mut run = run;
             let started = tokio::time::Instant::now();
             let mut hinted = false;
-            while run.status != "completed" {
+            while run.status != Status::Completed {
                 tokio::time::sleep(POLL).await;
                 let fresh = client.get_run(run.id).await?;
                 run = fresh.run.clone();
                 detail = Some(fresh);
-                if run.status == "queued" && !hinted && started.elapsed() > QUEUED_HINT {
+                if run.status == Status::Queued && !hinted && started.elapsed() > QUEUED_HINT {
                     hinted = true;
                     eprintln!(
                         "ferry: run {} is still queued: is a runner with the labels of its `runs-on` running (`ferry runner`)?",

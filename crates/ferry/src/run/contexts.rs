@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use ferry_engine::{InstanceId, Scheduler, Scope, strategy_context};
+use ferry_engine::Scope;
 use ferry_model::JobStatus;
 use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value, json};
@@ -156,8 +156,7 @@ impl RunContexts {
         matrix: &Map<String, Value>,
         needs: &Map<String, Value>,
         workspace: &Path,
-        scheduler: &Scheduler,
-        instance: InstanceId,
+        strategy: &Value,
     ) -> Map<String, Value> {
         let mut contexts = Scope::new(&self.values(), needs, JobStatus::Success).values;
         let workspace = workspace.display().to_string();
@@ -166,7 +165,7 @@ impl RunContexts {
             github.insert("job".to_owned(), Value::String(job_id.to_owned()));
         }
         contexts.insert("matrix".to_owned(), Value::Object(matrix.clone()));
-        contexts.insert("strategy".to_owned(), strategy_context(scheduler, instance));
+        contexts.insert("strategy".to_owned(), strategy.clone());
         contexts
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ferry_engine::{InstanceId, Scheduler};
+use ferry_engine::{Driver, InstanceId};
 use ferry_model::Conclusion;
 use ferry_runner::job::JobOutcome;
 use ferry_workflow::model::{StepKind, Workflow};
@@ -35,11 +35,8 @@ pub struct StepReport {
 
 impl Report {
     /// The report of one finished workflow run.
-    pub fn from_run(
-        workflow: &Workflow,
-        scheduler: &Scheduler,
-        outcomes: &mut HashMap<InstanceId, JobOutcome>,
-    ) -> Report {
+    pub fn from_run(workflow: &Workflow, driver: &Driver, outcomes: &mut HashMap<InstanceId, JobOutcome>) -> Report {
+        let scheduler = driver.scheduler();
         let mut report = Report::default();
         for (job_idx, spec) in scheduler.jobs().iter().enumerate() {
             let job = &workflow.jobs[&spec.id];
@@ -106,7 +103,7 @@ impl Report {
                 report.insert(name.to_owned(), job_report);
             }
         }
-        report.conclusions.push(scheduler.conclusion().unwrap_or(Conclusion::Cancelled));
+        report.conclusions.push(driver.conclusion().unwrap_or(Conclusion::Cancelled));
         report
     }
 
@@ -128,12 +125,11 @@ impl Report {
         self.conclusions.extend(other.conclusions);
     }
 
-    /// Failure if any workflow failed, else cancelled if any was cancelled, else success.
+    /// The workflows' conclusions combined by the one rule for a run's
+    /// ([`ferry_engine::run_conclusion`]): failure if any failed, else cancelled if any was
+    /// cancelled, else success.
     pub fn conclusion(&self) -> Conclusion {
-        [Conclusion::Failure, Conclusion::Cancelled]
-            .into_iter()
-            .find(|worst| self.conclusions.contains(worst))
-            .unwrap_or(Conclusion::Success)
+        ferry_engine::run_conclusion(false, self.conclusions.iter().copied())
     }
 
     pub fn to_json(&self) -> Value {

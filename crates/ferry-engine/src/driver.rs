@@ -1,0 +1,425 @@
+//! The driver of one run, shared by `ferry run` and the server: what is known of the run and
+//! an [`Event`] in, [`Action`]s out. No IO and no clock.
+//!
+//! It wraps the [`Scheduler`] and keeps what both hosts used to keep each on their own: the
+//! `needs` context (each job's result and outputs), the place of each instance among its
+//! job's instances, whether a job was planned after the run was cancelled, and the run's one
+//! conclusion rule ([`run_conclusion`]).
+//!
+//! A host either starts a driver empty ([`Driver::new`], `ferry run`), or rebuilds it from
+//! what its store holds ([`Driver::restore`] with a [`RunState`], the server after a restart
+//! or on any event it did not follow): a restore replays the stored expansions and instance
+//! results and returns as actions only what the store does not have yet, so executing them is
+//! safe to repeat. Either way it then feeds [`Event`]s with [`Driver::apply`] and executes
+//! what [`Driver::next_actions`] returns:
+//! - [`Action::Expand`]: decide the job's `if:`, matrix and names (with [`crate::decide`],
+//!   which needs the contexts only the host has), keep the [`ExpansionRecord`] and apply it as
+//!   [`Event::Expanded`];
+//! - [`Action::Start`]: run the instance (a process, or a row in the durable queue) and apply
+//!   [`Event::Finished`] when it ends;
+//! - [`Action::Cancel`]: stop a running instance, which still finishes;
+//! - [`Action::Complete`]: the run is over, with its conclusion. Emitted once.
+//!
+//! Cancelling a run ([`Event::CancelRequested`], or a restored run whose state says so):
+//! instances queued before the cancel never start, running ones get [`Action::Cancel`], and
+//! jobs that become ready afterwards are offered with status `cancelled`, so only `if:
+//! always()` and `if: cancelled()` jobs still run.
+
+use std::collections::HashMap;
+
+use ferry_model::{Conclusion, JobStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::scheduler::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler, run_conclusion};
+
+/// How a ready job was decided, as a host keeps it (the server stores it as JSON, decided
+/// once, so a replay never decides again).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpansionRecord {
+    #[serde(flatten)]
+    pub plan: JobPlan,
+    /// Whether it was decided after the run was cancelled (such a job runs even though the
+    /// run is cancelled: its `if:` asked for it).
+    #[serde(default)]
+    pub after_cancel: bool,
+}
+
+/// What a ready job does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobPlan {
+    /// It does not run: its `if:` was false, or what it needs did not succeed.
+    Skip,
+    /// It concludes at once without running; `error` says why (a matrix that does not
+    /// evaluate, say).
+    Conclude {
+        conclusion: Conclusion,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// It runs once per instance.
+    Instances { instances: Vec<PlannedInstance> },
+}
+
+/// One instance of a planned job: its display name and matrix combination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedInstance {
+    pub name: String,
+    #[serde(default)]
+    pub matrix: Map<String, Value>,
+}
+
+impl JobPlan {
+    fn to_expansion(&self) -> Expansion {
+        match self {
+            JobPlan::Skip => Expansion::Skip,
+            JobPlan::Conclude { conclusion, .. } => Expansion::Conclude(*conclusion),
+            JobPlan::Instances { instances } => Expansion::Instances(
+                instances.iter().map(|instance| (instance.name.clone(), instance.matrix.clone())).collect(),
+            ),
+        }
+    }
+}
+
+/// What a host's store holds about a run, for [`Driver::restore`].
+#[derive(Debug, Clone, Default)]
+pub struct RunState {
+    pub cancel_requested: bool,
+    /// Expansions by job id.
+    pub expansions: HashMap<String, ExpansionRecord>,
+    /// Instances that exist (enqueued), by job id and place among the job's instances.
+    pub instances: HashMap<(String, i64), InstanceRecord>,
+}
+
+/// What is stored of an instance.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InstanceRecord {
+    /// Enqueued, claimed or running: it will finish.
+    Unfinished,
+    /// It finished with this conclusion and these outputs.
+    Finished { conclusion: Conclusion, outputs: Map<String, Value> },
+}
+
+/// Something that happened to the run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The host's answer to [`Action::Expand`].
+    Expanded { job_idx: usize, record: ExpansionRecord },
+    /// A started instance ended (its conclusion after `continue-on-error` and allow-failure).
+    Finished { instance: InstanceId, conclusion: Conclusion, outputs: Map<String, Value> },
+    /// Someone cancelled the run.
+    CancelRequested,
+}
+
+/// What the host must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Expand(ExpandJob),
+    Start(StartInstance),
+    Cancel(InstanceRef),
+    Complete(Conclusion),
+}
+
+/// A job to decide, with what its `if:` sees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpandJob {
+    pub job_idx: usize,
+    pub job_id: String,
+    /// Its status is `cancelled` once the run is.
+    pub request: ExpandRequest,
+    /// The `needs` context: the jobs it needs, with their result and outputs.
+    pub needs: Map<String, Value>,
+    /// Whether the run was cancelled: the host records it in [`ExpansionRecord::after_cancel`].
+    pub after_cancel: bool,
+}
+
+/// An instance to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartInstance {
+    pub instance: InstanceId,
+    pub job_idx: usize,
+    pub job_id: String,
+    /// Its place among its job's instances (0 without a matrix); stable across replays.
+    pub instance_idx: i64,
+    pub name: String,
+    pub matrix: Map<String, Value>,
+    /// The `needs` context.
+    pub needs: Map<String, Value>,
+    /// The `strategy` context.
+    pub strategy: Value,
+}
+
+/// An instance, named as the host keys it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceRef {
+    pub instance: InstanceId,
+    pub job_id: String,
+    pub instance_idx: i64,
+}
+
+/// An event the driver cannot apply: the host's bookkeeping and the driver's disagree, so the
+/// host should rebuild the driver from its store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DriverError {
+    #[error("job {0} was not waiting for its expansion")]
+    NotExpanding(usize),
+    #[error("instance {0} is not running")]
+    NotRunning(usize),
+    #[error("no instance {instance_idx} of job `{job_id}` is running")]
+    UnknownInstance { job_id: String, instance_idx: i64 },
+}
+
+/// The driver of one run; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct Driver {
+    scheduler: Scheduler,
+    /// `needs.<job>` of each job once an instance finished or it concluded.
+    results: Vec<Option<Map<String, Value>>>,
+    /// Each instance's place among its job's instances, by [`InstanceId`].
+    positions: Vec<i64>,
+    after_cancel: Vec<bool>,
+    cancel_requested: bool,
+    completed: bool,
+    outbox: Vec<Action>,
+}
+
+impl Driver {
+    /// A driver for a run of `jobs` (at most `max_parallel` instances at once) that has done
+    /// nothing yet.
+    pub fn new(jobs: Vec<JobSpec>, max_parallel: usize) -> Driver {
+        Driver::restore(jobs, max_parallel, &RunState::default())
+    }
+
+    /// A driver rebuilt from what a store holds: stored expansions and instance results are
+    /// replayed, and [`Driver::next_actions`] returns only what `state` lacks (expansions to
+    /// decide, instances to enqueue, fail-fast cancels, the completion).
+    pub fn restore(jobs: Vec<JobSpec>, max_parallel: usize, state: &RunState) -> Driver {
+        let n_jobs = jobs.len();
+        let mut driver = Driver {
+            scheduler: Scheduler::new(jobs, max_parallel),
+            results: vec![None; n_jobs],
+            positions: Vec::new(),
+            after_cancel: vec![false; n_jobs],
+            cancel_requested: state.cancel_requested,
+            completed: false,
+            outbox: Vec::new(),
+        };
+        driver.pump(Some(state));
+        driver
+    }
+
+    /// Applies `event`; the actions it leads to come from [`Driver::next_actions`].
+    ///
+    /// # Errors
+    /// The event does not fit the run as the driver knows it (an expansion nobody asked for,
+    /// an instance that is not running); nothing changed.
+    pub fn apply(&mut self, event: Event) -> Result<(), DriverError> {
+        match event {
+            Event::Expanded { job_idx, record } => {
+                if !self.scheduler.is_expanding(job_idx) {
+                    return Err(DriverError::NotExpanding(job_idx));
+                }
+                self.expanded(job_idx, &record);
+            }
+            Event::Finished { instance, conclusion, outputs } => {
+                if !self.scheduler.is_running(instance) {
+                    return Err(DriverError::NotRunning(instance.0));
+                }
+                self.finished(instance, conclusion, outputs);
+            }
+            Event::CancelRequested => {
+                self.cancel_requested = true;
+                self.scheduler.cancel_run();
+            }
+        }
+        self.pump(None);
+        Ok(())
+    }
+
+    /// The running instance `instance_idx` of job `job_id`, as a host that keys instances
+    /// that way finds it for [`Event::Finished`].
+    ///
+    /// # Errors
+    /// No such instance is running.
+    pub fn running_instance(&self, job_id: &str, instance_idx: i64) -> Result<InstanceId, DriverError> {
+        let unknown = || DriverError::UnknownInstance { job_id: job_id.to_owned(), instance_idx };
+        let job_idx = self.scheduler.jobs().iter().position(|job| job.id == job_id).ok_or_else(unknown)?;
+        let position = usize::try_from(instance_idx).map_err(|_| unknown())?;
+        let instance = self.scheduler.instances_of(job_idx).nth(position).ok_or_else(unknown)?;
+        if self.scheduler.is_running(instance) { Ok(instance) } else { Err(unknown()) }
+    }
+
+    /// Actions to execute now, in order. Each is returned once.
+    pub fn next_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// The scheduler underneath, for what a host reports (instances, job conclusions).
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    /// Whether the run was cancelled.
+    pub fn is_cancel_requested(&self) -> bool {
+        self.cancel_requested
+    }
+
+    /// Whether every job has concluded.
+    pub fn is_done(&self) -> bool {
+        self.scheduler.is_done()
+    }
+
+    /// The run's conclusion once every job has concluded, by [`run_conclusion`].
+    pub fn conclusion(&self) -> Option<Conclusion> {
+        if !self.scheduler.is_done() {
+            return None;
+        }
+        let jobs = (0..self.scheduler.jobs().len()).filter_map(|job_idx| self.scheduler.job_conclusion(job_idx));
+        Some(run_conclusion(self.cancel_requested, jobs))
+    }
+
+    /// Runs the scheduler's commands until it has none left: a stored expansion or result in
+    /// `state` is applied at once, everything else becomes an action.
+    fn pump(&mut self, state: Option<&RunState>) {
+        loop {
+            let commands = self.scheduler.next_commands();
+            if commands.is_empty() {
+                break;
+            }
+            for command in commands {
+                match command {
+                    Command::Expand(request) => {
+                        let job_id = self.scheduler.jobs()[request.job_idx].id.clone();
+                        if let Some(record) = state.and_then(|state| state.expansions.get(&job_id)) {
+                            self.expanded(request.job_idx, record);
+                            continue;
+                        }
+                        let status = if self.cancel_requested { JobStatus::Cancelled } else { request.status };
+                        let request = ExpandRequest { status, ..request };
+                        self.outbox.push(Action::Expand(ExpandJob {
+                            job_idx: request.job_idx,
+                            needs: self.needs_of(request.job_idx),
+                            after_cancel: self.cancel_requested,
+                            job_id,
+                            request,
+                        }));
+                    }
+                    Command::Start(instance) => {
+                        let (_, _, job_idx) = self.scheduler.instance(instance);
+                        let job_id = self.scheduler.jobs()[job_idx].id.clone();
+                        let instance_idx = self.positions[instance.0];
+                        match state.and_then(|state| state.instances.get(&(job_id.clone(), instance_idx))) {
+                            Some(InstanceRecord::Finished { conclusion, outputs }) => {
+                                self.finished(instance, *conclusion, outputs.clone());
+                            }
+                            Some(InstanceRecord::Unfinished) => {}
+                            // Planned before the run was cancelled and never started: dropped.
+                            None if self.cancel_requested && !self.after_cancel[job_idx] => {
+                                self.finished(instance, Conclusion::Cancelled, Map::new());
+                            }
+                            None => {
+                                let action = self.start_action(instance, job_idx, job_id, instance_idx);
+                                self.outbox.push(action);
+                            }
+                        }
+                    }
+                    // An instance a replay already saw finish needs no cancel.
+                    Command::Cancel(instance) if !self.scheduler.is_running(instance) => {}
+                    Command::Cancel(instance) => {
+                        let (_, _, job_idx) = self.scheduler.instance(instance);
+                        let job_id = self.scheduler.jobs()[job_idx].id.clone();
+                        let instance_idx = self.positions[instance.0];
+                        self.outbox.push(Action::Cancel(InstanceRef { instance, job_id, instance_idx }));
+                    }
+                }
+            }
+        }
+        if !self.completed
+            && let Some(conclusion) = self.conclusion()
+        {
+            self.completed = true;
+            self.outbox.push(Action::Complete(conclusion));
+        }
+    }
+
+    fn expanded(&mut self, job_idx: usize, record: &ExpansionRecord) {
+        self.after_cancel[job_idx] = record.after_cancel;
+        self.scheduler.expanded(job_idx, record.plan.to_expansion());
+        let n_instances = self.scheduler.instances().count();
+        self.positions.resize(n_instances, 0);
+        for (position, instance) in self.scheduler.instances_of(job_idx).enumerate() {
+            self.positions[instance.0] = i64::try_from(position).unwrap_or(i64::MAX);
+        }
+        self.record_job_result(job_idx);
+    }
+
+    fn finished(&mut self, instance: InstanceId, conclusion: Conclusion, outputs: Map<String, Value>) {
+        let (_, _, job_idx) = self.scheduler.instance(instance);
+        // With a matrix, the outputs of instances that finish later win, as on GitHub.
+        let entry = self.results[job_idx]
+            .get_or_insert_with(|| job_result(conclusion, Map::new()))
+            .entry("outputs")
+            .or_insert_with(|| json!({}));
+        if let Some(own) = entry.as_object_mut() {
+            own.extend(outputs);
+        }
+        self.scheduler.finished(instance, conclusion);
+        self.record_job_result(job_idx);
+    }
+
+    /// Once job `job_idx` has concluded, its `needs.<job>.result` is its conclusion.
+    fn record_job_result(&mut self, job_idx: usize) {
+        let Some(conclusion) = self.scheduler.job_conclusion(job_idx) else { return };
+        let result = self.results[job_idx].get_or_insert_with(|| job_result(conclusion, Map::new()));
+        result.insert("result".to_owned(), Value::String(conclusion.as_str().to_owned()));
+    }
+
+    /// The `needs` context of job `job_idx`: only the jobs it needs; one that never ran is
+    /// `skipped`.
+    fn needs_of(&self, job_idx: usize) -> Map<String, Value> {
+        self.scheduler.jobs()[job_idx]
+            .needs
+            .iter()
+            .map(|need| {
+                let found = self.scheduler.jobs().iter().position(|job| &job.id == need);
+                let value = found
+                    .and_then(|need_idx| self.results[need_idx].clone())
+                    .unwrap_or_else(|| job_result(Conclusion::Skipped, Map::new()));
+                (need.clone(), Value::Object(value))
+            })
+            .collect()
+    }
+
+    fn start_action(&self, instance: InstanceId, job_idx: usize, job_id: String, instance_idx: i64) -> Action {
+        let (name, matrix, _) = self.scheduler.instance(instance);
+        let spec = &self.scheduler.jobs()[job_idx];
+        let n_siblings = self.scheduler.instances_of(job_idx).len();
+        let strategy = json!({
+            "fail-fast": spec.fail_fast,
+            "job-index": instance_idx,
+            "job-total": n_siblings,
+            "max-parallel": spec.max_parallel.unwrap_or(n_siblings),
+        });
+        Action::Start(StartInstance {
+            instance,
+            job_idx,
+            instance_idx,
+            name: name.to_owned(),
+            matrix: matrix.clone(),
+            needs: self.needs_of(job_idx),
+            strategy,
+            job_id,
+        })
+    }
+}
+
+fn job_result(conclusion: Conclusion, outputs: Map<String, Value>) -> Map<String, Value> {
+    let mut result = Map::new();
+    result.insert("result".to_owned(), Value::String(conclusion.as_str().to_owned()));
+    result.insert("outputs".to_owned(), Value::Object(outputs));
+    result
+}
+
+#[cfg(test)]
+mod tests;
