@@ -20,11 +20,16 @@ use crate::Conclusion;
 /// of it. A job whose lease ran out is failed as "runner lost".
 pub const LEASE_MS: i64 = 15_000;
 
+/// The longest a claim waits for a job (`ClaimRequest::wait_ms`); the document's `maximum`
+/// says the same, and a test checks it.
+pub const MAX_CLAIM_WAIT_MS: u64 = 30_000;
+
 /// A runner introducing itself; registering a name again replaces its token, and the jobs
 /// the old one held are failed as lost (the runner restarted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RunnerRegistration {
     /// Unique across the server: 1 to 100 letters, digits, `.`, `_` or `-`.
+    #[schema(value_type = crate::names::Name)]
     pub name: String,
     /// The labels it offers; a job is claimable when every label of its `runs-on` is here
     /// (ignoring case).
@@ -40,10 +45,12 @@ pub struct RegisteredRunner {
     pub token: String,
 }
 
-/// A claim: wait up to `wait_ms` (at most 30 000) for a job to arrive.
+/// A claim: wait up to `wait_ms` for a job to arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct ClaimRequest {
+    /// At most [`MAX_CLAIM_WAIT_MS`]; 0 answers at once.
     #[serde(default)]
+    #[schema(maximum = 30_000)]
     pub wait_ms: u64,
 }
 
@@ -133,13 +140,15 @@ pub enum EventHead {
     /// `bytes` of log text follow the head: UTF-8, lines each ending in `\n`.
     Lines {
         step_idx: i64,
+        /// At most 2 MiB, the limit of a whole request body.
+        #[schema(maximum = 2_097_152)]
         bytes: u64,
     },
     StepFinished {
         step_idx: i64,
-        #[schema(value_type = String)]
+        #[schema(value_type = crate::names::ConclusionWord)]
         outcome: Conclusion,
-        #[schema(value_type = String)]
+        #[schema(value_type = crate::names::ConclusionWord)]
         conclusion: Conclusion,
         at: i64,
     },
@@ -234,7 +243,7 @@ pub struct JobControl {
 /// How a job ended on the runner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobCompletion {
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::names::ConclusionWord)]
     pub conclusion: Conclusion,
     /// The job's `outputs:`, evaluated.
     #[schema(value_type = Object)]

@@ -11,9 +11,10 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_model::Conclusion;
+use ferry_proto::names::Id;
 use ferry_proto::runner::{
     ClaimRequest, EVENT_BATCH_TYPE, EventBatch, EventBatchHead, JobAssignment, JobCompletion, JobControl,
-    RegisteredRunner, RunnerRegistration, StepEvent,
+    MAX_CLAIM_WAIT_MS, RegisteredRunner, RunnerRegistration, StepEvent,
 };
 use ferry_store::{Job, NewRunner, Status, StoreError};
 use serde_json::{Map, Value};
@@ -25,9 +26,6 @@ use crate::log_feed::LiveChunk;
 use crate::pipeline::advance;
 use crate::{AppState, now_ms};
 
-/// The longest a claim waits for a job.
-const MAX_WAIT_MS: u64 = 30_000;
-
 /// `POST /api/v1/runners`: registers a runner (again, under the same name, after a restart).
 #[utoipa::path(
     post,
@@ -38,7 +36,7 @@ const MAX_WAIT_MS: u64 = 30_000;
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The runner and its token (shown once)", body = RegisteredRunner),
-        (status = 400, description = "A name that is not allowed", body = ErrorBody),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowAdmin,
         crate::api::BodyRefusals,
@@ -105,7 +103,8 @@ pub(crate) async fn lose(state: &AppState, job: &Job, reason: &str) -> Result<()
     responses(
         (status = 200, description = "A job to run, now leased to this runner", body = JobAssignment),
         (status = 204, description = "No job came within `wait_ms`"),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
         crate::api::BodyRefusals,
     ),
 )]
@@ -114,7 +113,13 @@ pub(crate) async fn claim(
     State(state): State<AppState>,
     Body(body): Body<ClaimRequest>,
 ) -> Result<Response, ApiError> {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(body.wait_ms.min(MAX_WAIT_MS));
+    if body.wait_ms > MAX_CLAIM_WAIT_MS {
+        return Err(ApiError::bad_request(format!(
+            "wait_ms {} is over {MAX_CLAIM_WAIT_MS}, the longest a claim waits",
+            body.wait_ms
+        )));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(body.wait_ms);
     // Once a claim, not on every wake: each wake is on the way from a trigger to a step.
     state.store.runners().heartbeat(runner.id, now_ms()).await?;
     loop {
@@ -180,7 +185,7 @@ fn not_held(id: i64) -> ApiError {
     path = "/api/v1/runner/jobs/{id}/events",
     operation_id = "report_job_events",
     tag = "runners",
-    params(("id" = i64, Path, description = "The job's id")),
+    params(("id" = Id, Path, description = "The job's id")),
     request_body(
         content = EventBatchHead,
         content_type = "application/vnd.ferry.event-batch",
@@ -189,9 +194,9 @@ fn not_held(id: i64) -> ApiError {
     security(("runner" = [])),
     responses(
         (status = 200, description = "Applied (or a repeat, ignored); whether to cancel", body = JobControl),
-        (status = 400, description = "A body that is not an event batch, with what is wrong", body = ErrorBody),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
-        (status = 409, description = "The job is not in progress on this runner", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
+        crate::api::JobRefusals,
         (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
         (status = 415, description = "The body is not `application/vnd.ferry.event-batch`", body = ErrorBody),
     ),
@@ -300,12 +305,13 @@ async fn control(state: &AppState, id: i64, runner_id: i64) -> Result<JobControl
     path = "/api/v1/runner/jobs/{id}/heartbeat",
     operation_id = "heartbeat_job",
     tag = "runners",
-    params(("id" = i64, Path, description = "The job's id")),
+    params(("id" = Id, Path, description = "The job's id")),
     security(("runner" = [])),
     responses(
         (status = 200, description = "The lease was renewed; whether to cancel", body = JobControl),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
-        (status = 409, description = "The job is not in progress on this runner", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
+        crate::api::JobRefusals,
     ),
 )]
 pub(crate) async fn heartbeat(
@@ -323,13 +329,14 @@ pub(crate) async fn heartbeat(
     path = "/api/v1/runner/jobs/{id}/complete",
     operation_id = "complete_job",
     tag = "runners",
-    params(("id" = i64, Path, description = "The job's id")),
+    params(("id" = Id, Path, description = "The job's id")),
     request_body = JobCompletion,
     security(("runner" = [])),
     responses(
         (status = 204, description = "Recorded"),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
-        (status = 409, description = "The job is not in progress on this runner", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
+        crate::api::JobRefusals,
         crate::api::BodyRefusals,
     ),
 )]

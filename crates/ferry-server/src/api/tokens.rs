@@ -3,11 +3,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use ferry_proto::names::Id;
 use ferry_store::{ApiToken, NewApiToken, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::{ApiError, Body, ErrorBody, Path};
+use crate::api::{ApiError, Body, ErrorBody, Path, check_text};
 use crate::auth::{self, Admin};
 use crate::{AppState, now_ms};
 
@@ -15,9 +16,19 @@ use crate::{AppState, now_ms};
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct NewTokenBody {
     /// Who or what the token is for.
+    #[schema(value_type = ferry_proto::names::Text)]
     name: String,
-    /// `viewer` (reads), `developer` (projects, secrets, variables) or `admin` (tokens).
-    role: String,
+    role: RoleName,
+}
+
+/// A token's role: `viewer` (reads), `developer` (projects, secrets, variables, runs) or
+/// `admin` (tokens, runners).
+#[derive(Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RoleName {
+    Viewer,
+    Developer,
+    Admin,
 }
 
 /// A token as the API shows it: never its secret or hash.
@@ -25,7 +36,7 @@ pub(crate) struct NewTokenBody {
 pub(crate) struct TokenView {
     id: i64,
     name: String,
-    /// `viewer`, `developer` or `admin`.
+    #[schema(value_type = RoleName)]
     role: &'static str,
     /// The token's public part, `ferry_<prefix>_…`, to tell tokens apart.
     prefix: String,
@@ -67,7 +78,7 @@ pub(crate) struct CreatedToken {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The token was created; its plaintext is answered this once", body = CreatedToken),
-        (status = 400, description = "An unknown role, no name, or a body that is not JSON", body = ErrorBody),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowAdmin,
         crate::api::BodyRefusals,
@@ -78,15 +89,12 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     Body(body): Body<NewTokenBody>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let role = match body.role.as_str() {
-        "viewer" => Role::Viewer,
-        "developer" => Role::Developer,
-        "admin" => Role::Admin,
-        other => return Err(ApiError::bad_request(format!("role {other:?} is not viewer, developer or admin"))),
+    let role = match body.role {
+        RoleName::Viewer => Role::Viewer,
+        RoleName::Developer => Role::Developer,
+        RoleName::Admin => Role::Admin,
     };
-    if body.name.trim().is_empty() {
-        return Err(ApiError::bad_request("a token needs a name"));
-    }
+    check_text("a token's name", &body.name)?;
     let new_token = auth::generate();
     let token = state
         .store
@@ -121,12 +129,12 @@ pub(crate) async fn list(_: Admin, State(state): State<AppState>) -> Result<Json
     operation_id = "revoke_token",
     tag = "tokens",
     params(
-        ("id" = i64, Path, description = "The token's id"),
+        ("id" = Id, Path, description = "The token's id"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The token was revoked (or already was)"),
-        (status = 400, description = "The id is not a number", body = ErrorBody),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowAdmin,
         (status = 404, description = "No such token", body = ErrorBody),

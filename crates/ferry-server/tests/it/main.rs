@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod auth;
+mod contract;
 mod corpus;
 mod forge_status;
 mod hooks;
