@@ -207,7 +207,7 @@ pub(crate) async fn events(
     Path(id): Path<i64>,
     EncodedBatch(body): EncodedBatch,
 ) -> Result<Json<JobControl>, ApiError> {
-    let batch = EventBatch::decode(&body).map_err(ApiError::bad_request)?;
+    let batch = EventBatch::decode(&body).map_err(|error| ApiError::bad_request(error.to_string()))?;
     // Live viewers take the chunks' texts from the body, with no copy.
     record_batch(&state, runner.id, id, &batch, |_, text| body.slice_ref(text.as_bytes())).await.map(Json)
 }
