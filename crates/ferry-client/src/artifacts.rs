@@ -168,7 +168,7 @@ impl Client {
             }
         }
         file.flush().await.map_err(unwritable)?;
-        Ok(hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect())
+        Ok(hex::encode(hasher.finalize()))
     }
 }
 

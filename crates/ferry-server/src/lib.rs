@@ -281,6 +281,11 @@ pub fn routes() -> Vec<(String, &'static str)> {
     router::routes().into_iter().map(|route| (route.method.to_string(), route.path)).collect()
 }
 
+/// What a URL carries as it is (RFC 3986's unreserved characters: letters, digits, `-._~`);
+/// every other byte is percent-encoded.
+pub(crate) const URL_UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// Milliseconds since the Unix epoch, as the store takes times.
 pub(crate) fn now_ms() -> i64 {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
