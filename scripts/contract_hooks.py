@@ -8,8 +8,8 @@
   - a followed log waits for its run to complete, and no runner runs jobs here: `follow`
     becomes `false`;
   - a claim waits up to `wait_ms` for a job that does not come: at most 50 ms;
-  - revoking the token schemathesis calls with would turn the rest into 401s: the spare
-    token the script made is revoked instead.
+  - revoking the token (or the runner) schemathesis calls with would turn the rest into
+    401s: the spare token (or runner) the script made is revoked instead.
 """
 
 import json
@@ -19,6 +19,8 @@ import schemathesis
 
 ADMIN_TOKEN_ID = os.environ["FERRY_ADMIN_TOKEN_ID"]
 SPARE_TOKEN_ID = os.environ["FERRY_SPARE_TOKEN_ID"]
+RUNNER_ID = os.environ["FERRY_RUNNER_ID"]
+SPARE_RUNNER_ID = os.environ["FERRY_SPARE_RUNNER_ID"]
 
 
 @schemathesis.serializer("application/vnd.ferry.event-batch")
@@ -47,3 +49,6 @@ def before_call(ctx, case, **kwargs):
     elif label == "DELETE /api/v1/tokens/{id}" and isinstance(case.path_parameters, dict):
         if str(case.path_parameters.get("id")) == ADMIN_TOKEN_ID:
             case.path_parameters["id"] = int(SPARE_TOKEN_ID)
+    elif label == "DELETE /api/v1/runners/{id}" and isinstance(case.path_parameters, dict):
+        if str(case.path_parameters.get("id")) == RUNNER_ID:
+            case.path_parameters["id"] = int(SPARE_RUNNER_ID)

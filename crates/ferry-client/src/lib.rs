@@ -20,7 +20,7 @@ use std::time::Duration;
 use ferry_proto::log_stream::LOG_STREAM_TYPE;
 use ferry_proto::runner::{
     ClaimRequest, EVENT_BATCH_TYPE, EventBatch, JobAssignment, JobCompletion, JobControl, RegisteredRunner,
-    RunnerRegistration,
+    RunnerRegistration, RunnerView,
 };
 use ferry_proto::runs::{RerunRequest, RunDetail, RunView, TriggerRequest, TriggeredRuns};
 use http_body_util::combinators::BoxBody;
@@ -115,6 +115,23 @@ impl Client {
     /// Any [`ClientError`]; 401/403 when the token is not an admin's, 400 for a bad name.
     pub async fn register_runner(&self, registration: &RunnerRegistration) -> Result<RegisteredRunner, ClientError> {
         self.json(Method::POST, "/api/v1/runners", Some(registration)).await
+    }
+
+    /// `GET /api/v1/runners` (admin token): every runner, revoked ones included.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 401/403 when the token is not an admin's for all projects.
+    pub async fn list_runners(&self) -> Result<Vec<RunnerView>, ClientError> {
+        self.json(Method::GET, "/api/v1/runners", None::<&()>).await
+    }
+
+    /// `DELETE /api/v1/runners/{id}` (admin token): revokes the runner's token; the jobs it
+    /// runs fail at once as lost.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 when there is no such runner.
+    pub async fn revoke_runner(&self, id: i64) -> Result<RunnerView, ClientError> {
+        self.json(Method::DELETE, &format!("/api/v1/runners/{id}"), None::<&()>).await
     }
 
     /// `POST /api/v1/runner/claim`: waits up to `wait_ms` (the server holds a claim at most
@@ -231,6 +248,26 @@ impl Client {
     /// Any [`ClientError`]; 404 when there is no such run.
     pub async fn cancel_run(&self, run_id: i64) -> Result<RunView, ClientError> {
         self.json(Method::POST, &format!("/api/v1/runs/{run_id}/cancel"), None::<&()>).await
+    }
+
+    /// `POST /api/v1/runs/{id}/approve`: lets a run of a pull request from a fork, waiting for
+    /// approval, start.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 403 for the pull request's author or a viewer, 404 when there is no
+    /// such run, 409 when it is not waiting for approval.
+    pub async fn approve_run(&self, run_id: i64) -> Result<RunView, ClientError> {
+        self.json(Method::POST, &format!("/api/v1/runs/{run_id}/approve"), None::<&()>).await
+    }
+
+    /// `PATCH /api/v1/projects/{name}`: sets whether runs of pull requests from forks wait for
+    /// a developer's approval; returns the project.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 when there is no such project.
+    pub async fn set_require_approval(&self, project: &str, require: bool) -> Result<Value, ClientError> {
+        let path = format!("/api/v1/projects/{}", segment(project));
+        self.json(Method::PATCH, &path, Some(&json!({"require_approval": require}))).await
     }
 
     /// `POST /api/v1/runs/{id}/rerun`: starts a new run repeating this one.

@@ -1,5 +1,10 @@
 //! The `github` context of a run, built the same way by `ferry run` and by the server from
 //! the facts each has (the repository, the event, the run's number).
+//!
+//! The ids (`actor_id`, `repository_id`, `repository_owner_id`) come from the event's payload
+//! as each forge sends it, and `api_url`/`graphql_url` from the forge that sent it and its web
+//! address in the payload; without a payload (a dispatch, `ferry run`) they are GitHub's
+//! defaults ("0", `https://api.github.com`).
 
 use serde_json::{Map, Value, json};
 
@@ -26,6 +31,47 @@ pub struct GithubFacts<'a> {
     pub run_attempt: &'a str,
     /// The forge's web address (`https://github.com`).
     pub server_url: &'a str,
+    /// The forge whose webhook started the run (`github`, `gitea`, `forgejo`, `gitlab`), or
+    /// empty.
+    pub forge: &'a str,
+    /// How many days artifacts are kept by default (`github.retention_days`).
+    pub retention_days: &'a str,
+}
+
+/// The id at `pointer` in the payload, as text; "0" when it has none.
+fn id_at(event: &Value, pointers: &[&str]) -> String {
+    pointers
+        .iter()
+        .find_map(|pointer| match event.pointer(pointer) {
+            Some(Value::Number(id)) => Some(id.to_string()),
+            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "0".to_owned())
+}
+
+/// `api_url` and `graphql_url` for the forge that sent `event`: its web address is the
+/// repository's (`html_url`, GitLab's `web_url`) without the repository's path.
+fn api_urls(forge: &str, event: &Value) -> (String, String) {
+    let base = |web: &str, path: &str| -> Option<String> {
+        let web = event.pointer(web)?.as_str()?;
+        let path = event.pointer(path)?.as_str()?;
+        web.strip_suffix(path).map(|base| base.trim_end_matches('/').to_owned()).filter(|base| !base.is_empty())
+    };
+    let github = ("https://api.github.com".to_owned(), "https://api.github.com/graphql".to_owned());
+    match forge {
+        "gitlab" => base("/project/web_url", "/project/path_with_namespace")
+            .map_or(github, |base| (format!("{base}/api/v4"), format!("{base}/api/graphql"))),
+        // Gitea and Forgejo have no GraphQL API.
+        "gitea" | "forgejo" => base("/repository/html_url", "/repository/full_name")
+            .map_or(github, |base| (format!("{base}/api/v1"), String::new())),
+        // GitHub Enterprise Server answers below its own address.
+        "github" => match base("/repository/html_url", "/repository/full_name") {
+            Some(base) if base != "https://github.com" => (format!("{base}/api/v3"), format!("{base}/api/graphql")),
+            _ => github,
+        },
+        _ => github,
+    }
 }
 
 /// The `github` context (without `job` and `workspace`, which are per job).
@@ -41,17 +87,24 @@ pub fn github_context(facts: &GithubFacts<'_>) -> Map<String, Value> {
     let pull_request = facts.event.get("pull_request");
     let head_ref = pull_request.and_then(|pr| pr.pointer("/head/ref")).and_then(Value::as_str).unwrap_or("");
     let base_ref = pull_request.and_then(|pr| pr.pointer("/base/ref")).and_then(Value::as_str).unwrap_or("");
+    let (api_url, graphql_url) = api_urls(facts.forge, facts.event);
+    // GitHub, Gitea and Forgejo send `sender` and `repository`; GitLab `user_id` (push) or
+    // `user` and `project`.
+    let actor_id = id_at(facts.event, &["/sender/id", "/user_id", "/user/id"]);
+    let repository_id = id_at(facts.event, &["/repository/id", "/project/id", "/project_id"]);
+    let repository_owner_id = id_at(facts.event, &["/repository/owner/id", "/project/namespace_id"]);
     let github = json!({
         "action": "", "action_path": "", "action_ref": "", "action_repository": "",
-        "actor": facts.actor, "actor_id": "0", "triggering_actor": facts.actor,
-        "api_url": "https://api.github.com", "graphql_url": "https://api.github.com/graphql",
+        "actor": facts.actor, "actor_id": actor_id, "triggering_actor": facts.actor,
+        "api_url": api_url, "graphql_url": graphql_url,
         "server_url": facts.server_url,
         "base_ref": base_ref, "head_ref": head_ref,
         "event": facts.event, "event_name": facts.event_name, "event_path": facts.event_path,
         "ref": facts.git_ref, "ref_name": ref_name, "ref_type": ref_type, "ref_protected": false,
-        "repository": facts.repository, "repository_id": "0", "repository_owner": owner, "repository_owner_id": "0",
+        "repository": facts.repository, "repository_id": repository_id, "repository_owner": owner,
+        "repository_owner_id": repository_owner_id,
         "repositoryUrl": format!("{}/{}.git", facts.server_url, facts.repository),
-        "retention_days": "90",
+        "retention_days": facts.retention_days,
         "run_id": facts.run_id, "run_number": facts.run_number, "run_attempt": facts.run_attempt,
         "secret_source": "None",
         "sha": facts.sha, "token": "",
@@ -64,3 +117,6 @@ pub fn github_context(facts: &GithubFacts<'_>) -> Map<String, Value> {
         _ => Map::new(),
     }
 }
+
+#[cfg(test)]
+mod tests;

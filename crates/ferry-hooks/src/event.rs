@@ -5,7 +5,6 @@ use serde_json::{Map, Value};
 
 /// A webhook's event, read from any forge.
 #[derive(Debug, Clone, PartialEq)]
-#[expect(clippy::large_enum_variant, reason = "one event per request; boxing would only burden matching")]
 pub enum HookEvent {
     /// Commits pushed to a branch or a tag, including creating and deleting it. GitLab's
     /// `Tag Push Hook` is one too: it is the same git event, which GitHub sends as `push` and
@@ -132,8 +131,28 @@ pub struct PullRequest {
     pub head_sha: String,
     /// The target branch's name.
     pub base_ref: String,
+    /// The repository the source branch lives in, `None` when the payload does not name it (a
+    /// deleted fork): GitHub's, Gitea's and Forgejo's `pull_request.head.repo` (its id, else
+    /// its `full_name`), GitLab's `source_project_id`.
+    pub head_repository: Option<String>,
+    /// The repository the pull request targets, named the same way: `pull_request.base.repo`,
+    /// GitLab's `target_project_id`.
+    pub base_repository: Option<String>,
     pub repository: Repository,
     pub sender: Option<String>,
+}
+
+impl PullRequest {
+    /// Whether the pull request comes from a fork: its head repository is not its base
+    /// repository, or the payload does not say (untrusted unless shown otherwise). GitHub gives
+    /// such runs no secrets and a read-only token; a pull request within the repository is
+    /// trusted as a push is.
+    pub fn from_fork(&self) -> bool {
+        match (&self.head_repository, &self.base_repository) {
+            (Some(head), Some(base)) => head != base,
+            _ => true,
+        }
+    }
 }
 
 /// A workflow started by hand (GitHub `workflow_dispatch`).

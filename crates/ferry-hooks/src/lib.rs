@@ -13,7 +13,8 @@
 //!    [`Trigger::matches`] checks them against a workflow's `on:` through
 //!    `ferry_workflow::filter::event_matches`.
 //!
-//! [`receive`] does 1–3 in order. Every [`HookError`] maps to a 4xx status
+//! [`receive`] does 1–3 in order. A server that streams the body uses [`BodyCheck`] for 1 and
+//! 2: it refuses what the headers already tell before reading a byte. Every [`HookError`] maps to a 4xx status
 //! ([`HookError::status`]): a refused hook stores nothing and runs nothing.
 //!
 //! ```
@@ -39,7 +40,7 @@ pub use event::{
     WorkflowDispatch,
 };
 pub use parse::parse;
-pub use verify::{Headers, event_name, verify};
+pub use verify::{BodyCheck, Headers, MAX_DELIVERY_ID, delivery_id, event_name, verify};
 
 /// The largest body Ferry accepts: GitHub's own cap on webhook payloads (25 MiB).
 pub const MAX_BODY: usize = 25 * 1024 * 1024;

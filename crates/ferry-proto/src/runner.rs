@@ -5,6 +5,7 @@
 //! | call | body → answer |
 //! |---|---|
 //! | `POST /api/v1/runners` (admin token) | [`RunnerRegistration`] → [`RegisteredRunner`] |
+//! | `GET /api/v1/runners`, `DELETE /api/v1/runners/{id}` (admin token) | → [`RunnerView`]s, the revoked [`RunnerView`] |
 //! | `POST /api/v1/runner/claim` (runner token) | [`ClaimRequest`] → [`JobAssignment`], or 204 when none came in time |
 //! | `POST /api/v1/runner/jobs/{id}/events` | [`EventBatch`] ([`EVENT_BATCH_TYPE`]) → [`JobControl`] |
 //! | `POST /api/v1/runner/jobs/{id}/heartbeat` | → [`JobControl`] |
@@ -34,6 +35,10 @@ pub struct RunnerRegistration {
     /// The labels it offers; a job is claimable when every label of its `runs-on` is here
     /// (ignoring case).
     pub labels: Vec<String>,
+    /// The projects whose jobs it may claim, by name; left out or `null`: every project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1)]
+    pub projects: Option<Vec<String>>,
 }
 
 /// A registered runner and its token, shown once.
@@ -43,6 +48,33 @@ pub struct RegisteredRunner {
     pub name: String,
     /// `ferryr_<prefix>_<secret>`: the runner's credential for the protocol calls.
     pub token: String,
+}
+
+/// A runner as `GET /api/v1/runners` lists it (never its token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RunnerView {
+    pub id: i64,
+    pub name: String,
+    pub labels: Vec<String>,
+    /// The projects whose jobs it may claim, by name; `null`: every project.
+    pub projects: Option<Vec<String>>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// When it last claimed or sent a heartbeat (milliseconds since the Unix epoch), if ever.
+    pub last_seen_at: Option<i64>,
+    /// When its token was revoked (milliseconds since the Unix epoch); `null` while it works.
+    pub revoked_at: Option<i64>,
+    /// The jobs it runs now.
+    pub busy: Vec<RunnerJob>,
+}
+
+/// A job a runner runs now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RunnerJob {
+    pub job_id: i64,
+    pub run_id: i64,
+    /// The job's name (`build (linux)`).
+    pub name: String,
 }
 
 /// A claim: wait up to `wait_ms` for a job to arrive.

@@ -1,8 +1,10 @@
 //! Measures what running a step costs over running its shell directly, and masking throughput.
 //!
 //! `cargo run --release -p ferry-runner --example step_overhead [N_STEPS]` runs a trivial
-//! `true` script N times through `run_process` and N times as a plain `bash` child, and pushes
-//! 50 MB of output lines through a `Masker` with no, one and a few secrets.
+//! `true` script N times through `run_process` and N times as a plain `bash` child, then N times
+//! through `run_process` confined as the embedded runner confines steps (Landlock: out of a
+//! data directory beside the script, and, like `/var/lib/ferry`, a few levels below `/`), and
+//! pushes 50 MB of output lines through a `Masker` with no, one and a few secrets.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -39,14 +41,35 @@ fn main() -> std::io::Result<()> {
         keep_background: false,
         confinement: None,
     };
-    let ferry = runtime.block_on(async {
-        let (_cancel, mut cancelled) = tokio::sync::watch::channel(false);
+    let time_steps = |spec: &ProcessSpec| {
+        runtime.block_on(async {
+            let (_cancel, mut cancelled) = tokio::sync::watch::channel(false);
+            let start = Instant::now();
+            for _ in 0..n_steps {
+                run_process(spec, &mut cancelled, &mut |_, _: &str| {}, None).await?;
+            }
+            std::io::Result::Ok(start.elapsed())
+        })
+    };
+    let ferry = time_steps(&spec)?;
+    let data = dir.join("data");
+    std::fs::create_dir_all(data.join("runner"))?;
+    let confinement =
+        ferry_runner::isolation::Confinement::new(&data, &[data.join("runner")]).map_err(std::io::Error::other)?;
+    // What confining adds, without the process: a fresh thread that reads the rules and
+    // restricts itself.
+    let restrict = {
         let start = Instant::now();
         for _ in 0..n_steps {
-            run_process(&spec, &mut cancelled, &mut |_, _: &str| {}, None).await?;
+            let confinement = confinement.clone();
+            std::thread::spawn(move || confinement.restrict_current_thread())
+                .join()
+                .map_err(|_| std::io::Error::other("the confining thread panicked"))??;
         }
-        std::io::Result::Ok(start.elapsed())
-    })?;
+        start.elapsed()
+    };
+    let confined_spec = ProcessSpec { confinement: Some(std::sync::Arc::new(confinement)), ..spec.clone() };
+    let confined = time_steps(&confined_spec)?;
     // The measurements are this program's output, not log events.
     let mut out = std::io::stdout().lock();
     writeln!(
@@ -56,6 +79,13 @@ fn main() -> std::io::Result<()> {
         ferry / n_steps,
         ferry.as_secs_f64() / plain.as_secs_f64()
     )?;
+    writeln!(
+        out,
+        "{n_steps} steps confined with Landlock: {:?}/step, ratio {:.2} to plain bash",
+        confined / n_steps,
+        confined.as_secs_f64() / plain.as_secs_f64()
+    )?;
+    writeln!(out, "confining alone (thread, rules, Landlock): {:?}/step", restrict / n_steps)?;
 
     let line = "2026-11-22T04:25:00Z compiling ferry-runner v0.1.0 (/work/ferry/crates/ferry-runner) ok\n";
     let text = line.repeat(50_000_000 / line.len());

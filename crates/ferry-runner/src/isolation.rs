@@ -33,10 +33,13 @@
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
-use landlock::{ABI, Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, path_beneath_rules};
+use landlock::{
+    ABI, Access, AccessFs, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, path_beneath_rules,
+};
 
 /// The host variables a step gets, as the host has them: the user, the shell's and locale's
 /// settings, the temporary folder, and the proxy and certificate settings tools need to reach
@@ -127,7 +130,7 @@ pub fn host_env(host: impl IntoIterator<Item = (OsString, OsString)>, pass: &[St
 
 /// Keeps steps out of one folder (the server's data directory) but for some folders inside it
 /// (the runner's work directory). See the module's documentation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Confinement {
     /// Canonical.
     protected: PathBuf,
@@ -135,6 +138,28 @@ pub struct Confinement {
     open: Vec<PathBuf>,
     /// Granted for reading, though inside `protected`.
     readable: Vec<PathBuf>,
+    /// The ruleset last built, reused while no directory on the way changed: building it
+    /// opens every entry of those directories, which cost up to a millisecond per step.
+    built: Mutex<Option<Built>>,
+}
+
+/// A ruleset and the modification times of the directories on the way when it was built.
+#[derive(Debug)]
+struct Built {
+    stamps: Vec<Option<SystemTime>>,
+    ruleset: RulesetCreated,
+}
+
+impl Clone for Confinement {
+    /// The same folders; the ruleset is built again.
+    fn clone(&self) -> Confinement {
+        Confinement {
+            protected: self.protected.clone(),
+            open: self.open.clone(),
+            readable: self.readable.clone(),
+            built: Mutex::new(None),
+        }
+    }
 }
 
 /// The grants a step's ruleset is made of.
@@ -161,6 +186,7 @@ impl Confinement {
             protected: canonical(protected)?,
             open: open.iter().map(|path| canonical(path)).collect::<Result<_, _>>()?,
             readable: Vec::new(),
+            built: Mutex::new(None),
         })
     }
 
@@ -186,9 +212,7 @@ impl Confinement {
     /// A directory on the way cannot be listed.
     pub fn rules(&self) -> io::Result<Rules> {
         let mut rules = Rules::default();
-        let mut way: Vec<&Path> = self.protected.ancestors().collect();
-        way.reverse();
-        for pair in way.windows(2) {
+        for pair in self.way().windows(2) {
             let (dir, next) = (pair[0], pair[1]);
             rules.list.push(dir.to_path_buf());
             for entry in std::fs::read_dir(dir)? {
@@ -204,6 +228,47 @@ impl Confinement {
         Ok(rules)
     }
 
+    /// `/` and each directory down to the protected folder.
+    fn way(&self) -> Vec<&Path> {
+        let mut way: Vec<&Path> = self.protected.ancestors().collect();
+        way.reverse();
+        way
+    }
+
+    /// The ruleset for [`Confinement::rules`] as they are now: the one built before, unless a
+    /// directory on the way changed since (an entry added, removed or renamed changes its
+    /// modification time; it is read before the entries, so a change in between is seen
+    /// next time).
+    fn ruleset(&self) -> io::Result<RulesetCreated> {
+        let fail =
+            |error: landlock::RulesetError| io::Error::other(format!("confining the step with Landlock: {error}"));
+        let way = self.way();
+        let stamps: Vec<Option<SystemTime>> = way[..way.len().saturating_sub(1)]
+            .iter()
+            .map(|dir| dir.metadata().and_then(|meta| meta.modified()).ok())
+            .collect();
+        let mut built = self.built.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(built) = built.as_ref()
+            && built.stamps == stamps
+        {
+            return built.ruleset.try_clone();
+        }
+        let rules = self.rules()?;
+        let abi = ABI::V5;
+        let all = AccessFs::from_all(abi);
+        let read = AccessFs::from_read(abi);
+        let ruleset = Ruleset::default()
+            .handle_access(all)
+            .and_then(|ruleset| ruleset.create())
+            .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(&rules.full, all)))
+            .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(&rules.read, read)))
+            .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(&rules.list, AccessFs::ReadDir)))
+            .map_err(fail)?;
+        let copy = ruleset.try_clone()?;
+        *built = Some(Built { stamps, ruleset });
+        Ok(copy)
+    }
+
     /// Restricts the calling thread (and the processes it starts from now on) to
     /// [`Confinement::rules`]. Where the kernel has no Landlock it logs a warning, once per
     /// process, and restricts nothing.
@@ -211,17 +276,9 @@ impl Confinement {
     /// # Errors
     /// The rules could not be read or the ruleset not be applied.
     pub fn restrict_current_thread(&self) -> io::Result<()> {
-        let rules = self.rules()?;
-        let abi = ABI::V5;
-        let all = AccessFs::from_all(abi);
-        let read = AccessFs::from_read(abi);
-        let status = Ruleset::default()
-            .handle_access(all)
-            .and_then(|ruleset| ruleset.create())
-            .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(&rules.full, all)))
-            .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(&rules.read, read)))
-            .and_then(|ruleset| ruleset.add_rules(path_beneath_rules(&rules.list, AccessFs::ReadDir)))
-            .and_then(landlock::RulesetCreated::restrict_self)
+        let status = self
+            .ruleset()?
+            .restrict_self()
             .map_err(|error| io::Error::other(format!("confining the step with Landlock: {error}")))?;
         if status.ruleset == RulesetStatus::NotEnforced {
             static WARNED: AtomicBool = AtomicBool::new(false);

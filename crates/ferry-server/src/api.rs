@@ -3,10 +3,12 @@
 //! Every error answers with a status and `{"error": "..."}`; store failures are logged and
 //! answered with 500 without their details.
 
+pub(crate) mod approvals;
 pub(crate) mod artifacts;
 pub(crate) mod cache;
 pub(crate) mod projects;
 pub(crate) mod runner;
+pub(crate) mod runners;
 pub(crate) mod runs;
 pub(crate) mod secrets;
 pub(crate) mod tokens;

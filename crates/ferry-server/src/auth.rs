@@ -1,26 +1,39 @@
-//! API tokens: how they look, how they are stored and checked, and the role extractors
-//! handlers take (`Viewer`, `Developer`, `Admin`).
+//! Who may call what: tokens (how they look, how they are stored and checked), the web UI's
+//! sessions, and [`guard`], the one check every route goes through with the [`Access`] its
+//! row in `router.rs` gives it.
 //!
 //! A token is `ferry_<prefix>_<secret>`: 8 random bytes of public prefix (the lookup key) and
 //! 32 random bytes of secret, both in hex. Only the prefix and the SHA-256 of the secret are
 //! stored. The secret is random and long, so a fast hash is enough (nothing to brute-force),
-//! and the hashes are compared in constant time.
+//! and the hashes are compared in constant time. A token has a role and a scope: all
+//! projects, or a list of them.
 //!
-//! The web UI's `ferry_session` cookie (set by `POST /login`) stands in for the header; a
-//! request it authenticates must also send `X-Ferry-CSRF: 1` unless it only reads.
+//! The web UI's `ferry_session` cookie (set by `POST /login`) stands in for the header: it
+//! holds a random session id (only its SHA-256 is stored) that acts with its token's role and
+//! scope until it expires ([`ServerConfig::session_ttl`](crate::ServerConfig), counted from
+//! the login), the person logs out or the token is revoked. A request it authenticates must
+//! also send `X-Ferry-CSRF: 1` unless it only reads.
+//!
+//! The order of refusals: 401 without a valid token, 403 when its role is below the route's,
+//! then, for a token scoped to projects, 404 for another project (or its runs), as if it did
+//! not exist, and 403 on the routes that need a token for all projects (tokens, runners,
+//! creating projects).
 
 use std::path::{Path, PathBuf};
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use ferry_store::{ApiToken, NewApiToken, Role, Runner, Store};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ferry_store::{ApiToken, NewApiToken, ProjectScope, Role, Runner, Store, StoreError};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tracing::info;
 
 use crate::api::ApiError;
+use crate::router::{Access, Reach};
 use crate::{AppState, ServerError, data_dir, now_ms};
 
 /// A token just made: the plaintext (shown once) and what is stored.
@@ -93,27 +106,27 @@ pub(crate) async fn ensure_admin_token(store: &Store, data_dir: &Path) -> Result
     data_dir::write_private(&path, format!("{}\n", token.plaintext).as_bytes())?;
     store
         .tokens()
-        .create(&NewApiToken { prefix: &token.prefix, hash: &token.hash, name: "admin", role: Role::Admin }, now_ms())
+        .create(
+            &NewApiToken {
+                prefix: &token.prefix,
+                hash: &token.hash,
+                name: "admin",
+                role: Role::Admin,
+                scope: &ProjectScope::All,
+            },
+            now_ms(),
+        )
         .await?;
     info!(path = %path.display(), "created the first admin token in {}", path.display());
     Ok(Some(path))
 }
 
-/// The bearer token of a request, or 401.
-fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+/// The bearer token of a request's `Authorization` header, if it has one.
+fn bearer(parts: &Parts) -> Option<&str> {
     let header = parts.headers.get(AUTHORIZATION).and_then(|value| value.to_str().ok());
     let bearer =
         header.and_then(|value| value.split_once(' ')).filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
-    match bearer {
-        Some((_, plaintext)) => Ok(plaintext.trim()),
-        None => match session_cookie(parts) {
-            Some(plaintext) => {
-                check_csrf(parts)?;
-                Ok(plaintext)
-            }
-            None => Err(ApiError::unauthorized("an `Authorization: Bearer <token>` header is required")),
-        },
-    }
+    bearer.map(|(_, plaintext)| plaintext.trim())
 }
 
 /// A request the session cookie authenticates may change something only with the header
@@ -133,79 +146,174 @@ fn check_csrf(parts: &Parts) -> Result<(), ApiError> {
     ))
 }
 
-/// The token the web UI keeps in its `ferry_session` cookie after a person logs in.
+/// The name of the web UI's session cookie.
+pub(crate) const SESSION_COOKIE: &str = "ferry_session";
+
+/// The session id in the request's `ferry_session` cookie, if any.
 pub(crate) fn session_cookie(parts: &Parts) -> Option<&str> {
     parts.headers.get_all(axum::http::header::COOKIE).iter().filter_map(|value| value.to_str().ok()).find_map(
         |cookies| {
             cookies
                 .split(';')
                 .find_map(|cookie| cookie.trim().strip_prefix("ferry_session="))
-                .filter(|token| !token.is_empty())
+                .filter(|id| !id.is_empty())
         },
     )
 }
 
-/// Checks the bearer token (401 when missing, unknown or revoked) and the role (403 when
-/// below `role`).
-async fn authorize(parts: &Parts, state: &AppState, role: Role) -> Result<ApiToken, ApiError> {
-    let plaintext = bearer(parts)?;
-    let Some(token) = verify(&state.store, plaintext).await? else {
-        return Err(ApiError::unauthorized("the token is not valid or was revoked"));
-    };
-    if token.role < role {
-        return Err(ApiError::forbidden(format!(
-            "this needs the {} role; the token has {}",
-            role.as_str(),
-            token.role.as_str()
-        )));
-    }
-    Ok(token)
+/// Starts a session for `token` (a person logged in with it); returns the session id for
+/// the cookie. Only its hash is stored.
+pub(crate) async fn start_session(state: &AppState, token: &ApiToken) -> Result<String, StoreError> {
+    let id = hex(&data_dir::random_bytes::<32>());
+    let now = now_ms();
+    state.store.sessions().create(&hash(&id), token.id, now, now.saturating_add(state.session.ttl_ms)).await?;
+    Ok(id)
 }
 
-macro_rules! role_extractor {
-    ($name:ident, $role:expr, $doc:literal) => {
-        #[doc = $doc]
-        pub(crate) struct $name;
+/// The token session `id` acts for, while the session lasts and the token works.
+pub(crate) async fn session_token(state: &AppState, id: &str) -> Result<Option<ApiToken>, StoreError> {
+    state.store.sessions().active(&hash(id), now_ms()).await
+}
 
-        impl FromRequestParts<AppState> for $name {
-            type Rejection = ApiError;
+/// Ends session `id` (logging out).
+pub(crate) async fn end_session(state: &AppState, id: &str) -> Result<(), StoreError> {
+    state.store.sessions().delete(&hash(id)).await
+}
 
-            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-                authorize(parts, state, $role).await.map(|_| $name)
+/// The token a request acts with: its bearer token, else its session cookie's (401 when
+/// neither is valid).
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiToken, ApiError> {
+    if let Some(plaintext) = bearer(parts) {
+        return verify(&state.store, plaintext)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the token is not valid or was revoked"));
+    }
+    let Some(id) = session_cookie(parts) else {
+        return Err(ApiError::unauthorized("an `Authorization: Bearer <token>` header is required"));
+    };
+    check_csrf(parts)?;
+    session_token(state, id).await?.ok_or_else(|| {
+        ApiError::unauthorized("the session ended (it expired, was logged out or its token revoked); log in again")
+    })
+}
+
+/// What the route table's guard hands a route: the route's [`Access`] and the server's state.
+#[derive(Clone)]
+pub(crate) struct Guard {
+    pub(crate) state: AppState,
+    pub(crate) access: Access,
+}
+
+/// The middleware in front of every route of the table: lets the request through only when
+/// the route's [`Access`] admits it, with the caller ([`Caller`], [`RunnerCaller`]) in the
+/// request's extensions for the handler.
+pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match admit(&guard.state, guard.access, &mut parts).await {
+        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn admit(state: &AppState, access: Access, parts: &mut Parts) -> Result<(), ApiError> {
+    match access {
+        Access::Public => Ok(()),
+        Access::Runner => {
+            let runner = match bearer(parts) {
+                Some(plaintext) => verify_runner(&state.store, plaintext).await?,
+                None => None,
+            };
+            let runner = runner.ok_or_else(|| {
+                ApiError::unauthorized(
+                    "this route needs a runner token (`ferryr_…`, from POST /api/v1/runners) that is not revoked",
+                )
+            })?;
+            parts.extensions.insert(RunnerCaller(runner));
+            Ok(())
+        }
+        Access::Token(role, reach) => {
+            let token = authenticate(parts, state).await?;
+            if token.role < role {
+                return Err(ApiError::forbidden(format!(
+                    "this needs the {} role; the token has {}",
+                    role.as_str(),
+                    token.role.as_str()
+                )));
+            }
+            check_reach(state, &token, reach, parts).await?;
+            parts.extensions.insert(Caller(token));
+            Ok(())
+        }
+    }
+}
+
+/// Whether `token`'s scope reaches what the route names.
+async fn check_reach(state: &AppState, token: &ApiToken, reach: Reach, parts: &mut Parts) -> Result<(), ApiError> {
+    let ProjectScope::Projects(_) = &token.scope else { return Ok(()) };
+    match reach {
+        Reach::Any => Ok(()),
+        Reach::AllProjects => Err(ApiError::forbidden(
+            "this needs a token for all projects; this one is limited to some (ask an admin for an unscoped token)",
+        )),
+        Reach::Project => {
+            let name = path_param(parts, "name").await?;
+            let project = state.store.projects().by_name(&name).await?;
+            match project {
+                Some(project) if token.scope.allows(project.id) => Ok(()),
+                _ => Err(ApiError::not_found("project", &name)),
             }
         }
-    };
-}
-
-role_extractor!(Viewer, Role::Viewer, "A caller with at least the viewer role (reads).");
-
-/// A caller with at least the developer role (projects, secrets, runs), and its token (whose
-/// name is recorded as who started a run).
-pub(crate) struct Developer(pub(crate) ApiToken);
-
-impl FromRequestParts<AppState> for Developer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authorize(parts, state, Role::Developer).await.map(Developer)
+        Reach::Run => {
+            let id = path_param(parts, "id").await?;
+            let Ok(run_id) = id.parse::<i64>() else { return Err(ApiError::not_found("run", &id)) };
+            match state.store.runs().get(run_id).await {
+                Ok(run) if token.scope.allows(run.project_id) => Ok(()),
+                Ok(_) | Err(StoreError::NotFound { .. }) => Err(ApiError::not_found("run", &id)),
+                Err(error) => Err(error.into()),
+            }
+        }
     }
 }
-role_extractor!(Admin, Role::Admin, "A caller with the admin role (tokens).");
 
-/// A registered runner, by its runner token (`ferryr_…`); 401 otherwise.
+/// The path parameter `name` of the matched route.
+async fn path_param(parts: &mut Parts, name: &str) -> Result<String, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, &())
+        .await
+        .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+    params
+        .iter()
+        .find_map(|(key, value)| (key == name).then(|| value.to_owned()))
+        .ok_or_else(|| ApiError::bad_request(format!("the route has no `{{{name}}}`")))
+}
+
+/// The token a request of the route table was admitted with (what [`guard`] checked): its
+/// name is recorded as who started a run, and its scope limits lists.
+#[derive(Clone)]
+pub(crate) struct Caller(pub(crate) ApiToken);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("an `Authorization: Bearer <token>` header is required"))
+    }
+}
+
+/// A registered runner, by its runner token (`ferryr_…`), as [`guard`] admitted it.
+#[derive(Clone)]
 pub(crate) struct RunnerCaller(pub(crate) Runner);
 
-impl FromRequestParts<AppState> for RunnerCaller {
+impl<S: Send + Sync> FromRequestParts<S> for RunnerCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let plaintext = bearer(parts)?;
-        match verify_runner(&state.store, plaintext).await? {
-            Some(runner) => Ok(RunnerCaller(runner)),
-            None => {
-                Err(ApiError::unauthorized("this route needs a runner token (`ferryr_…`, from POST /api/v1/runners)"))
-            }
-        }
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<RunnerCaller>().cloned().ok_or_else(|| {
+            ApiError::unauthorized("this route needs a runner token (`ferryr_…`, from POST /api/v1/runners)")
+        })
     }
 }
 

@@ -45,6 +45,7 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 pub use local_runner::{LocalRunner, Refusal, UpcomingCommit};
+pub use router::{Access, Reach};
 
 /// Where the server listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
@@ -73,7 +74,13 @@ pub struct ServerConfig {
     /// links in commit statuses and `github.server_url`; `None`: `http://<listen address>`, and
     /// commit statuses carry no link.
     pub public_url: Option<String>,
+    /// How long a web UI login lasts, from the login (not renewed by use); then the person
+    /// logs in again. The session cookie is `Secure` when `public_url` is `https://`.
+    pub session_ttl: std::time::Duration,
 }
+
+/// The default [`ServerConfig::session_ttl`]: a working day.
+pub const DEFAULT_SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 60 * 60);
 
 /// The default [`ServerConfig::artifact_retention`], GitHub's default: 90 days.
 pub const DEFAULT_ARTIFACT_RETENTION: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 60 * 60);
@@ -93,6 +100,7 @@ impl ServerConfig {
             artifact_retention: DEFAULT_ARTIFACT_RETENTION,
             artifact_sweep_interval: std::time::Duration::from_secs(60),
             public_url: None,
+            session_ttl: DEFAULT_SESSION_TTL,
         }
     }
 
@@ -143,6 +151,18 @@ pub(crate) struct AppState {
     pub(crate) pipeline: Arc<PipelineState>,
     /// Artifacts' bytes, under `<data_dir>/blobs`.
     pub(crate) blobs: blobs::Blobs,
+    /// The room webhook bodies being read share, a permit per byte (`hooks.rs`).
+    pub(crate) hook_bodies: Arc<tokio::sync::Semaphore>,
+    /// How the web UI's sessions last and their cookie is sent.
+    pub(crate) session: SessionSettings,
+}
+
+/// See [`ServerConfig::session_ttl`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionSettings {
+    pub(crate) ttl_ms: i64,
+    /// The cookie is sent only over HTTPS (the public URL is `https://`).
+    pub(crate) secure: bool,
 }
 
 /// What the pipeline machinery shares across requests and the supervisor.
@@ -193,6 +213,7 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
     data_dir::create(&config.data_dir)?;
     let secret_box = secret_box::SecretBox::load_or_create(&config.data_dir.join("secret.key"))?;
     let store = Store::open(&config.database_url()).await?;
+    hooks::seal_webhook_secrets(&store, &secret_box).await?;
     let admin_token_file = auth::ensure_admin_token(&store, &config.data_dir).await?;
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| ServerError::Bind { addr: config.listen, source })?;
@@ -222,6 +243,11 @@ pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
         blobs: blobs::Blobs::new(&data_dir),
         data_dir,
         pipeline: Arc::new(pipeline),
+        hook_bodies: hooks::body_budget(),
+        session: SessionSettings {
+            ttl_ms: i64::try_from(config.session_ttl.as_millis()).unwrap_or(i64::MAX),
+            secure: config.public_url.as_ref().is_some_and(|url| url.to_ascii_lowercase().starts_with("https://")),
+        },
     };
     Ok(Server { listener, local_addr, admin_token_file, state })
 }
@@ -285,6 +311,12 @@ pub fn routes() -> Vec<(String, &'static str)> {
 /// every other byte is percent-encoded.
 pub(crate) const URL_UNRESERVED: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Every route the server answers, as (method, path, who may call it) in the order of the
+/// route table; the route sweep test calls each as the access says.
+pub fn route_access() -> Vec<(String, &'static str, Access)> {
+    router::routes().into_iter().map(|route| (route.method.to_string(), route.path, route.access)).collect()
+}
 
 /// Milliseconds since the Unix epoch, as the store takes times.
 pub(crate) fn now_ms() -> i64 {

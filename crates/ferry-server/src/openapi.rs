@@ -10,8 +10,7 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{artifacts, cache, projects, runner, runs, secrets, tokens};
-use crate::auth::Viewer;
+use crate::api::{approvals, artifacts, cache, projects, runner, runners, runs, secrets, tokens};
 use crate::{hooks, metrics, probes};
 
 #[derive(OpenApi)]
@@ -29,6 +28,7 @@ use crate::{hooks, metrics, probes};
         projects::list,
         projects::create,
         projects::get,
+        approvals::update_project,
         secrets::list_secrets,
         secrets::put_secret,
         secrets::delete_secret,
@@ -41,8 +41,11 @@ use crate::{hooks, metrics, probes};
         runs::get,
         runs::cancel,
         runs::rerun,
+        approvals::approve,
         runs::logs,
         runner::register,
+        runners::list,
+        runners::revoke,
         runner::claim,
         runner::events,
         runner::heartbeat,
@@ -94,6 +97,6 @@ impl Modify for BearerScheme {
         crate::api::Refusals,
     ),
 )]
-pub(crate) async fn get(_: Viewer) -> Json<Document> {
+pub(crate) async fn get() -> Json<Document> {
     Json(ApiDoc::openapi())
 }

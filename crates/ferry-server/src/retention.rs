@@ -12,6 +12,7 @@ use ferry_store::StoreError;
 use tracing::{info, warn};
 
 use crate::api::artifacts::{manifest_at, read_manifest};
+use crate::hooks::DELIVERY_MEMORY;
 use crate::{AppState, now_ms};
 
 /// How old an unreferenced blob must be before the sweep removes it.
@@ -34,6 +35,8 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), StoreError> {
         }
         info!(project.id = entry.project_id, cache.key = %entry.key, "cache entry {} of project {} expired", entry.key, entry.project_id);
     }
+    let forgotten = now.saturating_sub(i64::try_from(DELIVERY_MEMORY.as_millis()).unwrap_or(i64::MAX));
+    state.store.deliveries().sweep(forgotten).await?;
     let mut live = HashSet::new();
     for artifact in state.store.artifacts().all().await? {
         // A manifest that cannot be read leaves its blobs unknown: remove nothing this time.

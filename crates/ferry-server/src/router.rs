@@ -1,89 +1,134 @@
-//! Every route, the one place to see what the server answers and who may call it.
+//! Every route, the one place to see what the server answers and who may call it: each row
+//! of [`routes`] names its [`Access`], and [`router`] puts `auth::guard` with that access in
+//! front of the row's handler, so the table is the role check. The route sweep
+//! (`tests/it/access.rs`) calls every row without a token, with too small a role and with
+//! another project's token.
 //!
-//! | route | who |
+//! | access | means |
 //! |---|---|
-//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | anyone |
-//! | `POST /hooks/{forge}/{project}` | the forge (signed with the project's webhook secret) |
-//! | `GET /api/v1/openapi.json` | viewer |
-//! | `GET /api/v1/projects`, `GET /api/v1/projects/{name}`, `GET …/secrets`, `GET …/vars`, `GET …/vars/{key}` | viewer |
-//! | `POST /api/v1/projects`, `PUT`/`DELETE …/secrets/{key}`, `PUT`/`DELETE …/vars/{key}` | developer |
-//! | `GET`/`POST /api/v1/tokens`, `DELETE /api/v1/tokens/{id}`, `POST /api/v1/runners` | admin |
-//! | `GET …/runs`, `GET /api/v1/runs/{id}`, `GET /api/v1/runs/{id}/logs`, `GET /api/v1/runs/{id}/artifacts[/{name}]` | viewer |
-//! | `POST …/trigger`, `POST /api/v1/runs/{id}/cancel`, `POST /api/v1/runs/{id}/rerun` | developer |
-//! | `POST /api/v1/runner/claim`, `POST /api/v1/runner/jobs/{id}/{events,heartbeat,complete}`, `GET`/`POST …/jobs/{id}/artifacts`, `POST …/jobs/{id}/cache[/lookup]`, `PUT`/`GET /api/v1/runner/blobs/{sha256}`, `POST /api/v1/runner/blobs/missing` | a runner (its `ferryr_…` token) |
+//! | `Public` | anyone (probes, metrics); a webhook is checked against its project's secret by its handler |
+//! | `Token(role, reach)` | a token (or the UI's session) with at least `role` whose scope reaches what the route names: `Any` (the answer is limited to the token's projects), `Project` (`{name}`), `Run` (`{id}`'s project; both answer 404 for another project), `AllProjects` (403 for a token scoped to projects) |
+//! | `Runner` | a runner token (`ferryr_…`) that is not revoked; a route naming a job answers 409 unless the runner holds it |
 //!
 //! The web UI's pages (`/`, `/login`, `/ui/…`) are merged from `ui::router`; see `ui.rs`.
-//!
-//! [`routes`] is a table, so the router and the check that the OpenAPI document describes
-//! every route (and nothing else) read the same list.
+//! The OpenAPI check reads the same table, so it describes every route and nothing else.
 
 use axum::Router;
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::routing::{MethodFilter, MethodRouter, on};
+use ferry_store::Role;
 
-use crate::api::{ApiError, artifacts, cache, projects, runner, runs, secrets, tokens};
+use crate::api::{ApiError, approvals, artifacts, cache, projects, runner, runners, runs, secrets, tokens};
+use crate::auth::{Guard, guard};
 use crate::{AppState, hooks, metrics, openapi, probes};
 
-/// One row of the route table: a method, a path and the handler that answers it.
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone.
+    Public,
+    /// A token with at least this role, whose scope reaches what the route names.
+    Token(Role, Reach),
+    /// A runner, by its runner token.
+    Runner,
+}
+
+/// What a route names, which a token scoped to projects must reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// No one project: the handler limits its answer to the token's projects.
+    Any,
+    /// The project `{name}`.
+    Project,
+    /// The run `{id}`, of one project.
+    Run,
+    /// Everything: only a token for all projects may call it.
+    AllProjects,
+}
+
+/// One row of the route table: a method, a path, who may call it and the handler.
 pub(crate) struct Route {
     pub(crate) method: Method,
     pub(crate) path: &'static str,
+    pub(crate) access: Access,
     endpoint: MethodRouter<AppState>,
 }
 
-fn route<H: Handler<T, AppState>, T: 'static>(method: Method, path: &'static str, handler: H) -> Route {
+fn route<H: Handler<T, AppState>, T: 'static>(method: Method, path: &'static str, access: Access, handler: H) -> Route {
     let filter = MethodFilter::try_from(method.clone()).expect("the table only uses standard methods");
-    Route { method, path, endpoint: on(filter, handler) }
+    Route { method, path, access, endpoint: on(filter, handler) }
 }
 
-/// Every route the server answers; the rest answer 404 or 405.
+fn viewer(reach: Reach) -> Access {
+    Access::Token(Role::Viewer, reach)
+}
+
+fn developer(reach: Reach) -> Access {
+    Access::Token(Role::Developer, reach)
+}
+
+fn admin() -> Access {
+    Access::Token(Role::Admin, Reach::AllProjects)
+}
+
+/// Every route the server answers and who may call it; the rest answer 404 or 405.
 pub(crate) fn routes() -> Vec<Route> {
+    use Access::{Public, Runner};
+    use Method as M;
+    use Reach::{AllProjects, Any, Project, Run};
     vec![
-        route(Method::GET, "/healthz", probes::healthz),
-        route(Method::GET, "/readyz", probes::readyz),
-        route(Method::GET, "/metrics", metrics::get),
-        route(Method::POST, "/hooks/{forge}/{project}", hooks::receive),
-        route(Method::GET, "/api/v1/openapi.json", openapi::get),
-        route(Method::GET, "/api/v1/tokens", tokens::list),
-        route(Method::POST, "/api/v1/tokens", tokens::create),
-        route(Method::DELETE, "/api/v1/tokens/{id}", tokens::revoke),
-        route(Method::GET, "/api/v1/projects", projects::list),
-        route(Method::POST, "/api/v1/projects", projects::create),
-        route(Method::GET, "/api/v1/projects/{name}", projects::get),
-        route(Method::GET, "/api/v1/projects/{name}/secrets", secrets::list_secrets),
-        route(Method::PUT, "/api/v1/projects/{name}/secrets/{key}", secrets::put_secret),
-        route(Method::DELETE, "/api/v1/projects/{name}/secrets/{key}", secrets::delete_secret),
-        route(Method::GET, "/api/v1/projects/{name}/runs", runs::list),
-        route(Method::POST, "/api/v1/projects/{name}/trigger", runs::trigger),
-        route(Method::GET, "/api/v1/runs/{id}", runs::get),
-        route(Method::POST, "/api/v1/runs/{id}/cancel", runs::cancel),
-        route(Method::POST, "/api/v1/runs/{id}/rerun", runs::rerun),
-        route(Method::GET, "/api/v1/runs/{id}/logs", runs::logs),
-        route(Method::POST, "/api/v1/runners", runner::register),
-        route(Method::POST, "/api/v1/runner/claim", runner::claim),
-        route(Method::POST, "/api/v1/runner/jobs/{id}/events", runner::events),
-        route(Method::POST, "/api/v1/runner/jobs/{id}/heartbeat", runner::heartbeat),
-        route(Method::POST, "/api/v1/runner/jobs/{id}/complete", runner::complete),
-        route(Method::GET, "/api/v1/runs/{id}/artifacts", artifacts::list),
-        route(Method::GET, "/api/v1/runs/{id}/artifacts/{name}", artifacts::download),
-        route(Method::POST, "/api/v1/runner/blobs/missing", artifacts::missing_blobs),
-        route(Method::PUT, "/api/v1/runner/blobs/{sha256}", artifacts::put_blob),
-        route(Method::GET, "/api/v1/runner/blobs/{sha256}", artifacts::get_blob),
-        route(Method::POST, "/api/v1/runner/jobs/{id}/artifacts", artifacts::create),
-        route(Method::GET, "/api/v1/runner/jobs/{id}/artifacts", artifacts::list_for_job),
-        route(Method::POST, "/api/v1/runner/jobs/{id}/cache/lookup", cache::lookup),
-        route(Method::POST, "/api/v1/runner/jobs/{id}/cache", cache::save),
-        route(Method::GET, "/api/v1/projects/{name}/vars", secrets::list_vars),
-        route(Method::GET, "/api/v1/projects/{name}/vars/{key}", secrets::get_var),
-        route(Method::PUT, "/api/v1/projects/{name}/vars/{key}", secrets::put_var),
-        route(Method::DELETE, "/api/v1/projects/{name}/vars/{key}", secrets::delete_var),
+        route(M::GET, "/healthz", Public, probes::healthz),
+        route(M::GET, "/readyz", Public, probes::readyz),
+        route(M::GET, "/metrics", Public, metrics::get),
+        route(M::POST, "/hooks/{forge}/{project}", Public, hooks::receive),
+        route(M::GET, "/api/v1/openapi.json", viewer(Any), openapi::get),
+        route(M::GET, "/api/v1/tokens", admin(), tokens::list),
+        route(M::POST, "/api/v1/tokens", admin(), tokens::create),
+        route(M::DELETE, "/api/v1/tokens/{id}", admin(), tokens::revoke),
+        route(M::GET, "/api/v1/projects", viewer(Any), projects::list),
+        route(M::POST, "/api/v1/projects", developer(AllProjects), projects::create),
+        route(M::GET, "/api/v1/projects/{name}", viewer(Project), projects::get),
+        route(M::PATCH, "/api/v1/projects/{name}", developer(Project), approvals::update_project),
+        route(M::GET, "/api/v1/projects/{name}/secrets", viewer(Project), secrets::list_secrets),
+        route(M::PUT, "/api/v1/projects/{name}/secrets/{key}", developer(Project), secrets::put_secret),
+        route(M::DELETE, "/api/v1/projects/{name}/secrets/{key}", developer(Project), secrets::delete_secret),
+        route(M::GET, "/api/v1/projects/{name}/runs", viewer(Project), runs::list),
+        route(M::POST, "/api/v1/projects/{name}/trigger", developer(Project), runs::trigger),
+        route(M::GET, "/api/v1/runs/{id}", viewer(Run), runs::get),
+        route(M::POST, "/api/v1/runs/{id}/cancel", developer(Run), runs::cancel),
+        route(M::POST, "/api/v1/runs/{id}/rerun", developer(Run), runs::rerun),
+        route(M::POST, "/api/v1/runs/{id}/approve", developer(Run), approvals::approve),
+        route(M::GET, "/api/v1/runs/{id}/logs", viewer(Run), runs::logs),
+        route(M::POST, "/api/v1/runners", admin(), runner::register),
+        route(M::GET, "/api/v1/runners", admin(), runners::list),
+        route(M::DELETE, "/api/v1/runners/{id}", admin(), runners::revoke),
+        route(M::POST, "/api/v1/runner/claim", Runner, runner::claim),
+        route(M::POST, "/api/v1/runner/jobs/{id}/events", Runner, runner::events),
+        route(M::POST, "/api/v1/runner/jobs/{id}/heartbeat", Runner, runner::heartbeat),
+        route(M::POST, "/api/v1/runner/jobs/{id}/complete", Runner, runner::complete),
+        route(M::GET, "/api/v1/runs/{id}/artifacts", viewer(Run), artifacts::list),
+        route(M::GET, "/api/v1/runs/{id}/artifacts/{name}", viewer(Run), artifacts::download),
+        route(M::POST, "/api/v1/runner/blobs/missing", Runner, artifacts::missing_blobs),
+        route(M::PUT, "/api/v1/runner/blobs/{sha256}", Runner, artifacts::put_blob),
+        route(M::GET, "/api/v1/runner/blobs/{sha256}", Runner, artifacts::get_blob),
+        route(M::POST, "/api/v1/runner/jobs/{id}/artifacts", Runner, artifacts::create),
+        route(M::GET, "/api/v1/runner/jobs/{id}/artifacts", Runner, artifacts::list_for_job),
+        route(M::POST, "/api/v1/runner/jobs/{id}/cache/lookup", Runner, cache::lookup),
+        route(M::POST, "/api/v1/runner/jobs/{id}/cache", Runner, cache::save),
+        route(M::GET, "/api/v1/projects/{name}/vars", viewer(Project), secrets::list_vars),
+        route(M::GET, "/api/v1/projects/{name}/vars/{key}", viewer(Project), secrets::get_var),
+        route(M::PUT, "/api/v1/projects/{name}/vars/{key}", developer(Project), secrets::put_var),
+        route(M::DELETE, "/api/v1/projects/{name}/vars/{key}", developer(Project), secrets::delete_var),
     ]
 }
 
 pub(crate) fn router(state: AppState) -> Router {
     // Routing a path twice merges the methods, so each row can stand alone.
-    let router = routes().into_iter().fold(Router::new(), |router, route| router.route(route.path, route.endpoint));
+    let router = routes().into_iter().fold(Router::new(), |router, route| {
+        let guarded = Guard { state: state.clone(), access: route.access };
+        router.route(route.path, route.endpoint.layer(axum::middleware::from_fn_with_state(guarded, guard)))
+    });
     router
         // The web UI's pages are not API routes, so they stay out of the table above.
         .merge(crate::ui::router())

@@ -3,6 +3,10 @@
 //! Each value gets a fresh random 24-byte nonce (XChaCha's nonce is large enough that random
 //! nonces do not collide), and the project id and secret name are the associated data, so a
 //! ciphertext copied to another project or name fails to decrypt instead of leaking there.
+//!
+//! Webhook secrets are sealed the same way, bound to their project, and kept as text in the
+//! project's row: `sealed1:` then the nonce and the ciphertext in hex. A row without that
+//! prefix was written before they were sealed; `bind` seals those at start.
 
 use std::path::Path;
 
@@ -40,13 +44,7 @@ impl SecretBox {
 
     /// Encrypts the value of secret `name` of project `project_id`.
     pub(crate) fn seal(&self, project_id: i64, name: &str, value: &[u8]) -> Sealed {
-        let nonce = data_dir::random_bytes::<24>();
-        let aad = associated_data(project_id, name);
-        let ciphertext = self
-            .cipher
-            .encrypt(&XNonce::from(nonce), Payload { msg: value, aad: &aad })
-            .expect("encrypting into a Vec cannot run out of space");
-        Sealed { ciphertext, nonce: nonce.to_vec() }
+        self.seal_bound(&associated_data(project_id, name), value)
     }
 
     /// Decrypts the value of secret `name` of project `project_id`; `None` when it was not
@@ -56,6 +54,50 @@ impl SecretBox {
         let aad = associated_data(project_id, name);
         self.cipher.decrypt(&XNonce::from(nonce), Payload { msg: ciphertext, aad: &aad }).ok()
     }
+}
+
+/// How a sealed webhook secret's text starts.
+const WEBHOOK_PREFIX: &str = "sealed1:";
+
+impl SecretBox {
+    /// The text a project's row keeps for webhook secret `secret` ("" stays "": no secret).
+    pub(crate) fn seal_webhook_secret(&self, project_id: i64, secret: &str) -> String {
+        if secret.is_empty() {
+            return String::new();
+        }
+        let sealed = self.seal_bound(&webhook_associated_data(project_id), secret.as_bytes());
+        format!("{WEBHOOK_PREFIX}{}{}", hex::encode(&sealed.nonce), hex::encode(&sealed.ciphertext))
+    }
+
+    /// The webhook secret a project's row keeps as `stored`: opened when sealed, as it is when
+    /// written before secrets were sealed (`is_sealed_webhook_secret` tells); `None` when it
+    /// does not open under this key for this project.
+    pub(crate) fn open_webhook_secret(&self, project_id: i64, stored: &str) -> Option<Vec<u8>> {
+        let Some(sealed) = stored.strip_prefix(WEBHOOK_PREFIX) else { return Some(stored.as_bytes().to_vec()) };
+        let bytes = hex::decode(sealed).ok()?;
+        let (nonce, ciphertext) = bytes.split_at_checked(24)?;
+        let nonce: [u8; 24] = nonce.try_into().ok()?;
+        let aad = webhook_associated_data(project_id);
+        self.cipher.decrypt(&XNonce::from(nonce), Payload { msg: ciphertext, aad: &aad }).ok()
+    }
+
+    fn seal_bound(&self, aad: &[u8], value: &[u8]) -> Sealed {
+        let nonce = data_dir::random_bytes::<24>();
+        let ciphertext = self
+            .cipher
+            .encrypt(&XNonce::from(nonce), Payload { msg: value, aad })
+            .expect("encrypting into a Vec cannot run out of space");
+        Sealed { ciphertext, nonce: nonce.to_vec() }
+    }
+}
+
+/// Whether a project's row keeps its webhook secret sealed (or has none).
+pub(crate) fn is_sealed_webhook_secret(stored: &str) -> bool {
+    stored.is_empty() || stored.starts_with(WEBHOOK_PREFIX)
+}
+
+fn webhook_associated_data(project_id: i64) -> Vec<u8> {
+    format!("ferry webhook secret {project_id}").into_bytes()
 }
 
 fn associated_data(project_id: i64, name: &str) -> Vec<u8> {

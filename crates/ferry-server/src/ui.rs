@@ -4,8 +4,8 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /login`, `POST /login` | the token form; a valid token becomes the `ferry_session` cookie |
-//! | `POST /logout` | clears the cookie |
+//! | `GET /login`, `POST /login` | the token form; a valid token starts a session, whose id becomes the `ferry_session` cookie |
+//! | `POST /logout` | ends the session and clears the cookie |
 //! | `GET /` | projects, each with its latest run |
 //! | `GET /ui/projects/{name}` | a project's runs and the "Run workflow" form |
 //! | `GET /ui/runs/{id}` (`?job={job_id}`) | a run: header, buttons, job graph, the chosen job's steps and live log |
@@ -14,7 +14,8 @@
 //! Pages read what the API answers through the same functions (`api::runs::run_detail`, …);
 //! the scripts call the JSON API with the session cookie and `X-Ferry-CSRF: 1`, which
 //! `auth.rs` requires of every cookie-authenticated request that is not a read. A page
-//! without a valid session redirects to `/login`. These routes are not in
+//! without a valid session redirects to `/login`. A session sees what its token's scope
+//! reaches: other projects and their runs answer 404, as in the API. These routes are not in
 //! `router::routes()`, the API's table that the OpenAPI document describes.
 
 mod assets;
@@ -38,6 +39,7 @@ use ferry_store::{ApiToken, Role};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use crate::api::ApiError;
 use crate::{AppState, auth};
 
 /// The UI's routes, merged into the server's router beside the API's table.
@@ -53,8 +55,8 @@ pub(crate) fn router() -> Router<AppState> {
         .layer(axum::middleware::map_response(security_headers))
 }
 
-/// A person logged in through `/login`: the token in their `ferry_session` cookie, checked.
-/// Without one, pages redirect to `/login`.
+/// A person logged in through `/login`: the token their `ferry_session` cookie's session
+/// acts for. Without a session that lasts, pages redirect to `/login`.
 pub(crate) struct Session(pub(crate) ApiToken);
 
 impl Session {
@@ -62,25 +64,39 @@ impl Session {
     fn can_write(&self) -> bool {
         self.0.role >= Role::Developer
     }
+
+    /// Whether the session's token reaches project `project_id`.
+    pub(crate) fn sees(&self, project_id: i64) -> bool {
+        self.0.scope.allows(project_id)
+    }
 }
 
 impl FromRequestParts<AppState> for Session {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Some(plaintext) = auth::session_cookie(parts) else {
+        let Some(id) = auth::session_cookie(parts) else {
             return Err(Redirect::to("/login").into_response());
         };
-        match auth::verify(&state.store, plaintext).await {
+        match auth::session_token(state, id).await {
             Ok(Some(token)) => Ok(Session(token)),
-            // A revoked token: forget it, so the login form does not loop.
-            Ok(None) => Err(([(SET_COOKIE, CLEAR_COOKIE)], Redirect::to("/login")).into_response()),
-            Err(error) => Err(error.into_response()),
+            // An expired or ended session: forget it, so the login form does not loop.
+            Ok(None) => Err(([(SET_COOKIE, clear_cookie(state))], Redirect::to("/login")).into_response()),
+            Err(error) => Err(ApiError::from(error).into_response()),
         }
     }
 }
 
-const CLEAR_COOKIE: &str = "ferry_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0";
+/// The `Set-Cookie` value of a session: `Secure` when the public URL is https, and kept by
+/// the browser no longer than the session lasts (`max_age` seconds).
+fn session_cookie(state: &AppState, value: &str, max_age: i64) -> String {
+    let secure = if state.session.secure { "; Secure" } else { "" };
+    format!("{}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}", auth::SESSION_COOKIE)
+}
+
+fn clear_cookie(state: &AppState) -> String {
+    session_cookie(state, "", 0)
+}
 
 /// `GET /login`: the form, or the projects when already logged in.
 async fn login_form(session: Result<Session, Response>) -> Response {
@@ -112,16 +128,20 @@ struct LoginForm {
     token: String,
 }
 
-/// `POST /login`: a valid token becomes the session cookie; anything else gets the form again
-/// with 401.
+/// `POST /login`: a valid token starts a session, whose id becomes the session cookie;
+/// anything else gets the form again with 401.
 async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "this form only accepts posts from its own pages").into_response();
     }
     match auth::verify(&state.store, form.token.trim()).await {
-        // `verify` accepts only `ferry_<hex>_<hex>`, so the value is safe in a header.
-        Ok(Some(_)) => {
-            let cookie = format!("ferry_session={}; HttpOnly; SameSite=Strict; Path=/", form.token.trim());
+        Ok(Some(token)) => {
+            let id = match auth::start_session(&state, &token).await {
+                Ok(id) => id,
+                Err(error) => return ApiError::from(error).into_response(),
+            };
+            // The id is hex, so it is safe in a header.
+            let cookie = session_cookie(&state, &id, state.session.ttl_ms / 1000);
             ([(SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }
         Ok(None) => {
@@ -131,12 +151,18 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Fo
     }
 }
 
-/// `POST /logout`: clears the session cookie.
-async fn logout(headers: HeaderMap) -> Response {
-    if !same_origin(&headers) {
+/// `POST /logout`: ends the session (its id no longer works, even if a copy of the cookie
+/// was kept) and clears the cookie.
+async fn logout(State(state): State<AppState>, parts: Parts) -> Response {
+    if !same_origin(&parts.headers) {
         return (StatusCode::FORBIDDEN, "this form only accepts posts from its own pages").into_response();
     }
-    ([(SET_COOKIE, CLEAR_COOKIE)], Redirect::to("/login")).into_response()
+    if let Some(id) = auth::session_cookie(&parts)
+        && let Err(error) = auth::end_session(&state, id).await
+    {
+        return ApiError::from(error).into_response();
+    }
+    ([(SET_COOKIE, clear_cookie(&state))], Redirect::to("/login")).into_response()
 }
 
 /// Whether a form was posted from this site: the login and logout forms refuse others (whose

@@ -259,8 +259,9 @@ impl Jobs<'_> {
     }
 
     /// Claims the oldest queued job the runner's `labels` satisfy (each of the job's labels is
-    /// one of them, ignoring case, as on GitHub), giving it a lease until
-    /// `now + lease_ms`; `None` when no queued job fits. Never hands one job to two claimers.
+    /// one of them, ignoring case, as on GitHub) of a project in the runner's scope, giving it
+    /// a lease until `now + lease_ms`; `None` when no queued job fits (or there is no runner
+    /// `runner_id`). Never hands one job to two claimers.
     pub async fn claim(
         &self,
         runner_id: i64,
@@ -284,6 +285,9 @@ impl Jobs<'_> {
                  SELECT queued.id FROM jobs queued
                  WHERE queued.status = 'queued'
                    AND NOT EXISTS (SELECT 1 FROM job_labels label WHERE label.job_id = queued.id {label_filter})
+                   AND (EXISTS (SELECT 1 FROM runners runner WHERE runner.id = $1 AND runner.scoped = 0)
+                        OR EXISTS (SELECT 1 FROM runner_projects allowed JOIN runs run ON run.project_id = allowed.project_id
+                                   WHERE allowed.runner_id = $1 AND run.id = queued.run_id))
                  ORDER BY queued.id LIMIT 1 {lock}
              )
              RETURNING {COLUMNS}"

@@ -25,12 +25,14 @@
 
 mod artifacts;
 mod concurrency;
+mod deliveries;
 mod jobs;
 mod logs;
 mod projects;
 mod runners;
 mod runs;
 mod secrets;
+mod sessions;
 mod steps;
 mod tokens;
 
@@ -41,6 +43,7 @@ use sqlx::{Any, AnyPool, ConnectOptions, Connection, Row, SqlSafeStr, Transactio
 
 pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, NewCacheEntry};
 pub use concurrency::{Acquired, ConcurrencyGroups};
+pub use deliveries::Deliveries;
 pub use ferry_model::Conclusion;
 pub use jobs::{AppendedChunk, Job, JobState, Jobs, Lease, NewJob, Recorded, StepEvent};
 pub use logs::{LogChunk, Logs, StepLog};
@@ -48,6 +51,7 @@ pub use projects::{NewProject, Project, Projects};
 pub use runners::{NewRunner, Runner, Runners};
 pub use runs::{NewRun, Run, Runs};
 pub use secrets::{Secret, Secrets, Variable, Variables};
+pub use sessions::Sessions;
 pub use steps::{NewStep, Step, Steps};
 pub use tokens::{ApiToken, NewApiToken, Role, Tokens};
 
@@ -97,6 +101,9 @@ pub enum Backend {
 /// The lifecycle of runs, jobs and steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// A run of a pull request from a fork, waiting for a developer's approval
+    /// ([`Runs::approve`]); it plans no job until then. Runs only: jobs and steps never wait.
+    Waiting,
     Queued,
     InProgress,
     Completed,
@@ -106,6 +113,7 @@ impl Status {
     /// The word stored in the database and shown by the API.
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Waiting => "waiting",
             Status::Queued => "queued",
             Status::InProgress => "in_progress",
             Status::Completed => "completed",
@@ -126,6 +134,8 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "compressed_logs", include_str!("../migrations/sqlite/0003_compressed_logs.sql")),
     (4, "cache_scopes", include_str!("../migrations/sqlite/0004_cache_scopes.sql")),
     (5, "run_names", include_str!("../migrations/sqlite/0005_run_names.sql")),
+    (6, "webhook_deliveries", include_str!("../migrations/sqlite/0006_webhook_deliveries.sql")),
+    (7, "access", include_str!("../migrations/sqlite/0007_access.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -133,6 +143,8 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "compressed_logs", include_str!("../migrations/postgres/0003_compressed_logs.sql")),
     (4, "cache_scopes", include_str!("../migrations/postgres/0004_cache_scopes.sql")),
     (5, "run_names", include_str!("../migrations/postgres/0005_run_names.sql")),
+    (6, "webhook_deliveries", include_str!("../migrations/postgres/0006_webhook_deliveries.sql")),
+    (7, "access", include_str!("../migrations/postgres/0007_access.sql")),
 ];
 
 impl Store {
@@ -261,6 +273,10 @@ impl Store {
     pub fn runners(&self) -> Runners<'_> {
         Runners { store: self }
     }
+    /// The web UI's login sessions, stored hashed.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions { store: self }
+    }
     /// Runs, numbered per project.
     pub fn runs(&self) -> Runs<'_> {
         Runs { store: self }
@@ -289,6 +305,101 @@ impl Store {
     pub fn concurrency(&self) -> ConcurrencyGroups<'_> {
         ConcurrencyGroups { store: self }
     }
+    /// Webhook delivery ids seen lately, so a delivery sent again starts nothing.
+    pub fn deliveries(&self) -> Deliveries<'_> {
+        Deliveries { store: self }
+    }
+}
+
+/// Which projects a token or runner reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ProjectScope {
+    /// Every project, present and future.
+    #[default]
+    All,
+    /// Only these projects (by id); none when empty.
+    Projects(Vec<i64>),
+}
+
+impl ProjectScope {
+    /// Whether project `project_id` is in the scope.
+    pub fn allows(&self, project_id: i64) -> bool {
+        match self {
+            ProjectScope::All => true,
+            ProjectScope::Projects(ids) => ids.contains(&project_id),
+        }
+    }
+}
+
+/// The owner tables of a [`ProjectScope`]: `api_tokens` (rows in `api_token_projects`,
+/// keyed by `token_id`) and `runners` (`runner_projects`, `runner_id`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ScopeOwner {
+    Token,
+    Runner,
+}
+
+impl ScopeOwner {
+    fn tables(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            ScopeOwner::Token => ("api_tokens", "api_token_projects", "token_id"),
+            ScopeOwner::Runner => ("runners", "runner_projects", "runner_id"),
+        }
+    }
+}
+
+/// Replaces the scope of token or runner `id`, inside the caller's transaction.
+pub(crate) async fn write_scope(
+    tx: &mut Transaction<'static, Any>,
+    owner: ScopeOwner,
+    id: i64,
+    scope: &ProjectScope,
+) -> Result<(), StoreError> {
+    let (table, rows, col) = owner.tables();
+    let scoped = i64::from(matches!(scope, ProjectScope::Projects(_)));
+    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET scoped = $1 WHERE id = $2")))
+        .bind(scoped)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {rows} WHERE {col} = $1")))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    if let ProjectScope::Projects(ids) = scope {
+        let mut ids = ids.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        for project_id in ids {
+            sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO {rows} ({col}, project_id) VALUES ($1, $2)")))
+                .bind(id)
+                .bind(project_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(conflict_on_unique(|| format!("project {project_id} (it does not exist)")))?;
+        }
+    }
+    Ok(())
+}
+
+/// The scope of token or runner `id`, whose row says `scoped`.
+pub(crate) async fn read_scope(
+    store: &Store,
+    owner: ScopeOwner,
+    id: i64,
+    scoped: i64,
+) -> Result<ProjectScope, StoreError> {
+    if scoped == 0 {
+        return Ok(ProjectScope::All);
+    }
+    let (_, rows, col) = owner.tables();
+    let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT project_id FROM {rows} WHERE {col} = $1 ORDER BY project_id"
+    )))
+    .bind(id)
+    .fetch_all(&store.pool)
+    .await?;
+    Ok(ProjectScope::Projects(ids))
 }
 
 /// How long completed rows of a table took, as a histogram: how many fall in each bucket

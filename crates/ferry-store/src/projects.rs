@@ -14,12 +14,16 @@ pub struct Project {
     /// A path or URL git can clone.
     pub repo: String,
     pub branch: String,
+    /// As the server wrote it: the server seals it (`ferry-server`'s `secret_box.rs`); rows
+    /// written before it did hold the secret itself until the server seals them at start.
     pub webhook_secret: String,
     pub created_at: i64,
     /// The branch's head when the server last polled the repository ("" before the first poll).
     pub polled_sha: String,
     /// Up to when `on.schedule` was last checked, if ever.
     pub schedule_checked_at: Option<i64>,
+    /// Runs of pull requests from forks wait for a developer's approval before they start.
+    pub require_approval: bool,
 }
 
 /// What [`Projects::create`] and [`Projects::update`] write.
@@ -37,7 +41,8 @@ pub struct Projects<'a> {
     pub(crate) store: &'a Store,
 }
 
-const COLUMNS: &str = "id, name, repo, branch, webhook_secret, created_at, polled_sha, schedule_checked_at";
+const COLUMNS: &str =
+    "id, name, repo, branch, webhook_secret, created_at, polled_sha, schedule_checked_at, require_approval";
 
 impl Projects<'_> {
     /// Creates a project.
@@ -45,10 +50,10 @@ impl Projects<'_> {
     /// # Errors
     /// [`StoreError::Conflict`] when a project with this name exists.
     pub async fn create(&self, project: &NewProject<'_>, now: i64) -> Result<Project, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO projects (name, repo, branch, webhook_secret, created_at) VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, name, repo, branch, webhook_secret, created_at, polled_sha, schedule_checked_at",
-        )
+             RETURNING {COLUMNS}"
+        )))
         .bind(project.name)
         .bind(project.repo)
         .bind(project.branch)
@@ -109,6 +114,37 @@ impl Projects<'_> {
         row.as_ref().map(project_from_row).unwrap_or_else(|| Err(StoreError::not_found("project", id)))
     }
 
+    /// Replaces a project's stored webhook secret (the server writes it sealed).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such project.
+    pub async fn set_webhook_secret(&self, id: i64, stored: &str) -> Result<(), StoreError> {
+        let res = sqlx::query("UPDATE projects SET webhook_secret = $1 WHERE id = $2")
+            .bind(stored)
+            .bind(id)
+            .execute(&self.store.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("project", id));
+        }
+        Ok(())
+    }
+
+    /// Sets whether runs of pull requests from forks wait for a developer's approval.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such project.
+    pub async fn set_require_approval(&self, id: i64, require: bool) -> Result<Project, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE projects SET require_approval = $1 WHERE id = $2 RETURNING {COLUMNS}"
+        )))
+        .bind(i64::from(require))
+        .bind(id)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        row.as_ref().map(project_from_row).unwrap_or_else(|| Err(StoreError::not_found("project", id)))
+    }
+
     /// Records the branch head the server saw when it polled the repository.
     ///
     /// # Errors
@@ -166,5 +202,6 @@ fn project_from_row(row: &AnyRow) -> Result<Project, StoreError> {
         created_at: row.try_get("created_at")?,
         polled_sha: row.try_get("polled_sha")?,
         schedule_checked_at: row.try_get("schedule_checked_at")?,
+        require_approval: row.try_get::<i64, _>("require_approval")? != 0,
     })
 }

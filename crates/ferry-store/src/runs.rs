@@ -39,6 +39,10 @@ pub struct Run {
     pub error: Option<String>,
     /// The run this one repeats.
     pub rerun_of: Option<i64>,
+    /// Started by a pull request from a fork (or re-runs such a run): its jobs get no secrets.
+    pub from_fork: bool,
+    /// Who approved the run when its project requires approval for forks' runs; empty else.
+    pub approved_by: String,
 }
 
 /// What [`Runs::create`] writes; the run starts queued.
@@ -67,10 +71,12 @@ pub struct Runs<'a> {
 
 const COLUMNS: &str = "id, project_id, number, workflow_file, event, git_ref, sha, status, conclusion, \
                        trigger_actor, trigger_info, created_at, started_at, finished_at, workflow_src, title, \
-                       author, cancel_requested_at, error, rerun_of, workflow_name";
+                       author, cancel_requested_at, error, rerun_of, workflow_name, from_fork, approval, \
+                       approved_by";
 
 impl Runs<'_> {
-    /// Creates a queued run with the project's next run number.
+    /// Creates a queued run with the project's next run number. A re-run of a fork's run is
+    /// one too ([`Run::from_fork`]).
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the project does not exist.
@@ -105,8 +111,63 @@ impl Runs<'_> {
         .bind(run.workflow_name)
         .fetch_one(&mut *tx)
         .await?;
+        let row = match run.rerun_of {
+            // Whoever re-runs a fork's run, its code is still the fork's.
+            Some(old) => {
+                let id: i64 = row.try_get("id")?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE runs SET from_fork = COALESCE((SELECT old.from_fork FROM runs old WHERE old.id = $1), 0)
+                     WHERE id = $2 RETURNING {COLUMNS}"
+                )))
+                .bind(old)
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+            None => row,
+        };
         tx.commit().await?;
         run_from_row(&row)
+    }
+
+    /// Marks a queued run as started by a pull request from a fork; with
+    /// `approval_required` it waits ([`Status::Waiting`]) until [`Runs::approve`].
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such run; [`StoreError::Conflict`] when it
+    /// is no longer queued.
+    pub async fn mark_from_fork(&self, id: i64, approval_required: bool) -> Result<Run, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET from_fork = 1, approval = $1 WHERE id = $2 AND status = 'queued' RETURNING {COLUMNS}"
+        )))
+        .bind(if approval_required { "waiting" } else { "" })
+        .bind(id)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        match row {
+            Some(row) => run_from_row(&row),
+            None => Err(self.missing_or_not(id, "queued").await),
+        }
+    }
+
+    /// Lets a run waiting for approval start: it becomes queued, approved by `by`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such run; [`StoreError::Conflict`] when it is
+    /// not waiting (never had to, approved already, cancelled).
+    pub async fn approve(&self, id: i64, by: &str) -> Result<Run, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET approval = 'approved', approved_by = $1
+             WHERE id = $2 AND status = 'queued' AND approval = 'waiting' RETURNING {COLUMNS}"
+        )))
+        .bind(by)
+        .bind(id)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        match row {
+            Some(row) => run_from_row(&row),
+            None => Err(self.missing_or_not(id, "waiting for approval").await),
+        }
     }
 
     /// The run with this id.
@@ -305,6 +366,13 @@ impl Runs<'_> {
         Ok(expansion.to_owned())
     }
 
+    async fn missing_or_not(&self, id: i64, what: &str) -> StoreError {
+        match self.get(id).await {
+            Ok(run) => StoreError::Conflict(format!("run {id} is {}, not {what}", run.status.as_str())),
+            Err(error) => error,
+        }
+    }
+
     async fn missing_or_completed(&self, id: i64) -> StoreError {
         match self.get(id).await {
             Ok(_) => StoreError::Conflict(format!("run {id} has completed")),
@@ -323,7 +391,10 @@ fn run_from_row(row: &AnyRow) -> Result<Run, StoreError> {
         event: row.try_get("event")?,
         git_ref: row.try_get("git_ref")?,
         sha: row.try_get("sha")?,
-        status: status_col(row, "status")?,
+        status: match status_col(row, "status")? {
+            Status::Queued if row.try_get::<String, _>("approval")? == "waiting" => Status::Waiting,
+            status => status,
+        },
         conclusion: conclusion_col(row, "conclusion")?,
         trigger_actor: row.try_get("trigger_actor")?,
         trigger_info: row.try_get("trigger_info")?,
@@ -336,5 +407,7 @@ fn run_from_row(row: &AnyRow) -> Result<Run, StoreError> {
         cancel_requested_at: row.try_get("cancel_requested_at")?,
         error: row.try_get("error")?,
         rerun_of: row.try_get("rerun_of")?,
+        from_fork: row.try_get::<i64, _>("from_fork")? != 0,
+        approved_by: row.try_get("approved_by")?,
     })
 }

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Store, StoreError, conflict_on_unique, decode_error};
+use crate::{ProjectScope, ScopeOwner, Store, StoreError, conflict_on_unique, decode_error, read_scope, write_scope};
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,6 +34,8 @@ pub struct ApiToken {
     pub hash: String,
     pub name: String,
     pub role: Role,
+    /// The projects it may see and act on.
+    pub scope: ProjectScope,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
@@ -45,6 +47,7 @@ pub struct NewApiToken<'a> {
     pub hash: &'a str,
     pub name: &'a str,
     pub role: Role,
+    pub scope: &'a ProjectScope,
 }
 
 /// The API tokens repository: `store.tokens()`.
@@ -53,14 +56,16 @@ pub struct Tokens<'a> {
     pub(crate) store: &'a Store,
 }
 
-const COLUMNS: &str = "id, prefix, hash, name, role, created_at, revoked_at";
+pub(crate) const COLUMNS: &str = "id, prefix, hash, name, role, scoped, created_at, revoked_at";
 
 impl Tokens<'_> {
     /// Stores a new token.
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] when the prefix is taken.
+    /// [`StoreError::Conflict`] when the prefix is taken or the scope names a project that
+    /// does not exist.
     pub async fn create(&self, token: &NewApiToken<'_>, now: i64) -> Result<ApiToken, StoreError> {
+        let mut tx = self.store.begin_write().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO api_tokens (prefix, hash, name, role, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
         )))
@@ -69,10 +74,18 @@ impl Tokens<'_> {
         .bind(token.name)
         .bind(token.role.as_str())
         .bind(now)
-        .fetch_one(&self.store.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(conflict_on_unique(|| format!("token prefix {}", token.prefix)))?;
-        token_from_row(&row)
+        let mut created = token_from_row(&row)?;
+        write_scope(&mut tx, ScopeOwner::Token, created.id, token.scope).await?;
+        tx.commit().await?;
+        created.scope = token.scope.clone();
+        if let ProjectScope::Projects(ids) = &mut created.scope {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        Ok(created)
     }
 
     /// The unrevoked token with this prefix, if any; the caller verifies the hash.
@@ -83,7 +96,17 @@ impl Tokens<'_> {
         .bind(prefix)
         .fetch_optional(&self.store.pool)
         .await?;
-        row.as_ref().map(token_from_row).transpose()
+        match row {
+            Some(row) => Ok(Some(self.scoped(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The token of a row, with its scope.
+    pub(crate) async fn scoped(&self, row: &AnyRow) -> Result<ApiToken, StoreError> {
+        let mut token = token_from_row(row)?;
+        token.scope = read_scope(self.store, ScopeOwner::Token, token.id, row.try_get("scoped")?).await?;
+        Ok(token)
     }
 
     /// Every token, revoked ones included, oldest first.
@@ -91,22 +114,29 @@ impl Tokens<'_> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM api_tokens ORDER BY id")))
             .fetch_all(&self.store.pool)
             .await?;
-        rows.iter().map(token_from_row).collect()
+        let mut tokens = Vec::with_capacity(rows.len());
+        for row in &rows {
+            tokens.push(self.scoped(row).await?);
+        }
+        Ok(tokens)
     }
 
-    /// Revokes a token; revoking it again keeps the first time.
+    /// Revokes a token and ends its sessions; revoking it again keeps the first time.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when there is no such token.
     pub async fn revoke(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.store.begin_write().await?;
         let res = sqlx::query("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
             .bind(now)
             .bind(id)
-            .execute(&self.store.pool)
+            .execute(&mut *tx)
             .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::not_found("token", id));
         }
+        sqlx::query("DELETE FROM sessions WHERE token_id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -125,6 +155,8 @@ fn token_from_row(row: &AnyRow) -> Result<ApiToken, StoreError> {
         hash: row.try_get("hash")?,
         name: row.try_get("name")?,
         role,
+        // Read by the caller, which has the store.
+        scope: ProjectScope::All,
         created_at: row.try_get("created_at")?,
         revoked_at: row.try_get("revoked_at")?,
     })

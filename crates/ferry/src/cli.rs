@@ -1,6 +1,6 @@
 //! Command-line arguments. The flags of `ferry run` and `ferry lint` are a fixed contract:
-//! other tools drive them. The client commands (`runner`, `project`, `secret`, `var`,
-//! `trigger`, `logs`, `runs`, `cancel`, `rerun`) share [`ConnectArgs`].
+//! other tools drive them. The client commands (`runner`, `runners`, `project`, `secret`,
+//! `var`, `trigger`, `logs`, `runs`, `cancel`, `rerun`) share [`ConnectArgs`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,12 +70,26 @@ pub enum Command {
     /// used as it is. Logs to standard error; stops on Ctrl-C or SIGTERM, cancelling the jobs
     /// it runs.
     ///
+    /// With --project (repeatable), it registers for those projects only: it never claims
+    /// another project's jobs nor sees their secrets. `ferry runner revoke` revokes a runner's
+    /// token instead of running one.
+    ///
     /// Examples:
     ///   ferry runner --token "$(cat ferry-data/admin.token)"
     ///   ferry runner --server http://ci.internal:8080 --labels gpu,cuda --slots 2
     ///   FERRY_TOKEN=ferryr_… ferry runner --work-dir /var/lib/ferry-runner
-    #[command(verbatim_doc_comment)]
+    ///   ferry runner --project web --project api
+    ///   ferry runner revoke build-3
+    #[command(verbatim_doc_comment, args_conflicts_with_subcommands = true)]
     Runner(RunnerArgs),
+    /// List the runners registered with a server: labels, projects, when last seen, the jobs
+    /// they run (an admin token for all projects).
+    ///
+    /// Examples:
+    ///   ferry runners
+    ///   ferry runners --json
+    #[command(verbatim_doc_comment)]
+    Runners(RunnersArgs),
     /// Manage a server's projects.
     ///
     /// Examples:
@@ -136,6 +150,14 @@ pub enum Command {
     ///   ferry cancel 12
     #[command(verbatim_doc_comment)]
     Cancel(CancelArgs),
+    /// Approve a run of a pull request from a fork that waits for a developer's approval
+    /// (projects with --require-approval); it then runs, without the project's secrets. The
+    /// pull request's author cannot approve it.
+    ///
+    /// Examples:
+    ///   ferry approve 12
+    #[command(verbatim_doc_comment)]
+    Approve(ApproveArgs),
     /// Start a completed run again: same workflow text, commit and event, as a new run.
     ///
     /// With --failed, only the jobs that did not succeed run again (with the jobs that need
@@ -183,6 +205,10 @@ pub struct RunArgs {
     /// How many jobs may run at once [default: the number of cores].
     #[arg(long, value_name = "N")]
     pub parallel: Option<usize>,
+    /// Host variables steps get besides PATH, HOME, LANG and the other basics, by name,
+    /// comma-separated (never a FERRY_* one).
+    #[arg(long, env = "FERRY_RUN_PASS_ENV", value_delimiter = ',', value_name = "NAMES")]
+    pub pass_env: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -247,8 +273,13 @@ pub struct ConnectArgs {
 
 #[derive(Debug, Args)]
 pub struct RunnerArgs {
+    #[command(subcommand)]
+    pub command: Option<RunnerCommand>,
     #[command(flatten)]
     pub connect: ConnectArgs,
+    /// Claim only this project's jobs (repeatable) [default: every project's]
+    #[arg(long = "project", value_name = "PROJECT")]
+    pub projects: Vec<String>,
     /// Labels besides `self-hosted`, `linux` and the architecture, comma-separated
     #[arg(long, value_delimiter = ',', value_name = "LABELS")]
     pub labels: Vec<String>,
@@ -267,6 +298,33 @@ pub struct RunnerArgs {
     pub pass_env: Vec<String>,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum RunnerCommand {
+    /// Revoke a runner's token: it stops working at once, and the jobs the runner runs fail
+    /// as "runner lost". Registering the runner again (with an admin token) gives it a new one.
+    Revoke(RunnerRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunnerRevokeArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The runner's id or name (as `ferry runners` lists them)
+    pub runner: String,
+    /// Print the revoked runner as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunnersArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Print the runners as JSON, as `GET /api/v1/runners` answers.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct ProjectArgs {
     #[command(subcommand)]
@@ -277,6 +335,22 @@ pub struct ProjectArgs {
 pub enum ProjectCommand {
     /// Create a project on the server.
     Add(ProjectAddArgs),
+    /// Change a project's settings.
+    Set(ProjectSetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectSetArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The project's name
+    pub name: String,
+    /// Whether runs of pull requests from forks wait for a developer's approval (`ferry approve`)
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub require_approval: bool,
+    /// Print the project as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -294,6 +368,9 @@ pub struct ProjectAddArgs {
     /// The secret forges sign webhooks with; without one, webhooks are refused
     #[arg(long, value_name = "SECRET")]
     pub webhook_secret: Option<String>,
+    /// Runs of pull requests from forks wait for a developer's approval (`ferry approve`)
+    #[arg(long)]
+    pub require_approval: bool,
     /// Print the project as JSON.
     #[arg(long)]
     pub json: bool,
@@ -408,6 +485,17 @@ pub struct CancelArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// The run's id (as `ferry runs` and `ferry trigger` print it).
+    pub run: i64,
+    /// Print the run as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The waiting run's id (as `ferry runs` prints it).
     pub run: i64,
     /// Print the run as JSON.
     #[arg(long)]

@@ -1,9 +1,10 @@
-//! The client commands: `ferry project`, `secret`, `var`, `trigger`, `logs`, `runs`, `cancel`
-//! and `rerun` talk to a Ferry server through `ferry-client`. Here: where the server and the
-//! token come from, and the short commands; `trigger`, `logs` and the run commands (`runs`)
-//! have modules of their own.
+//! The client commands: `ferry project`, `secret`, `var`, `trigger`, `logs`, `runs`, `cancel`,
+//! `rerun`, `runners` and `runner revoke` talk to a Ferry server through `ferry-client`. Here:
+//! where the server and the token come from, and the short commands; `trigger`, `logs`, the
+//! run commands (`runs`) and the runner commands (`runners`) have modules of their own.
 
 mod logs;
+mod runners;
 mod runs;
 mod trigger;
 
@@ -16,11 +17,12 @@ use anyhow::{Context as _, bail};
 use ferry_client::Client;
 use serde_json::json;
 
-use crate::cli::{ConnectArgs, ProjectAddArgs, ProjectCommand, SecretCommand, VarCommand};
+use crate::cli::{ConnectArgs, ProjectAddArgs, ProjectCommand, ProjectSetArgs, SecretCommand, VarCommand};
 use crate::render::{BOLD, GREEN};
 
 pub use logs::main as logs;
-pub use runs::{cancel, list as runs, rerun};
+pub use runners::{list as runners, revoke as revoke_runner};
+pub use runs::{approve, cancel, list as runs, rerun};
 pub use trigger::main as trigger;
 
 /// Where a server started in this directory writes its first admin token.
@@ -59,7 +61,21 @@ pub fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::R
 pub fn project(command: ProjectCommand) -> anyhow::Result<ExitCode> {
     match command {
         ProjectCommand::Add(args) => project_add(args),
+        ProjectCommand::Set(args) => project_set(args),
     }
+}
+
+fn project_set(args: ProjectSetArgs) -> anyhow::Result<ExitCode> {
+    let client = connect(&args.connect)?;
+    let project = block_on(async { Ok(client.set_require_approval(&args.name, args.require_approval).await?) })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&project).context("serializing the project")?);
+    } else {
+        let what = if args.require_approval { "wait for a developer's approval" } else { "start at once" };
+        writeln!(anstream::stdout(), "project {}: runs of pull requests from forks {what}", args.name)
+            .context("writing to stdout")?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn project_add(args: ProjectAddArgs) -> anyhow::Result<ExitCode> {
@@ -70,7 +86,12 @@ fn project_add(args: ProjectAddArgs) -> anyhow::Result<ExitCode> {
         _ => args.repo.clone(),
     };
     let project = block_on(async {
-        Ok(client.create_project(&args.name, &repo, args.branch.as_deref(), args.webhook_secret.as_deref()).await?)
+        let project =
+            client.create_project(&args.name, &repo, args.branch.as_deref(), args.webhook_secret.as_deref()).await?;
+        if args.require_approval {
+            return Ok(client.set_require_approval(&args.name, true).await?);
+        }
+        Ok(project)
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&project).context("serializing the project")?);

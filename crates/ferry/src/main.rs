@@ -20,7 +20,11 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => run::main(*args),
         cli::Command::Lint(args) => lint::main(args),
         cli::Command::Server(args) => server::main(args),
-        cli::Command::Runner(args) => runner::main(args),
+        cli::Command::Runner(mut args) => match args.command.take() {
+            Some(cli::RunnerCommand::Revoke(revoke)) => client::revoke_runner(revoke),
+            None => runner::main(args),
+        },
+        cli::Command::Runners(args) => client::runners(args),
         cli::Command::Project(args) => client::project(args.command),
         cli::Command::Secret(args) => client::secret(args.command),
         cli::Command::Var(args) => client::var(args.command),
@@ -29,6 +33,7 @@ fn main() -> ExitCode {
         cli::Command::Runs(args) => client::runs(args),
         cli::Command::Cancel(args) => client::cancel(args),
         cli::Command::Rerun(args) => client::rerun(args),
+        cli::Command::Approve(args) => client::approve(args),
     };
     match res {
         Ok(code) => code,

@@ -183,6 +183,8 @@ async fn run_workflow(
         spec.max_parallel = strategy.max_parallel;
     }
     let parallel = args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    ferry_runner::isolation::check_pass_env(&args.pass_env)?;
+    let pass_env: std::sync::Arc<[String]> = args.pass_env.clone().into();
     let mut scheduler = Scheduler::new(specs, parallel);
     let (events_tx, mut events_rx) = ferry_runner::events::channel(ferry_runner::events::DEFAULT_BUDGET);
     let mut tasks: tokio::task::JoinSet<(InstanceId, JobOutcome)> = tokio::task::JoinSet::new();
@@ -232,7 +234,7 @@ async fn run_workflow(
                         cache: cache_dir(),
                         cache_remote: None,
                         masker: masker.clone(),
-                        isolation: ferry_runner::isolation::Isolation::default(),
+                        isolation: ferry_runner::isolation::Isolation { pass_env: pass_env.clone(), confinement: None },
                     };
                     printer.job_started(instance.0, name);
                     let checkout = checkout.clone();

@@ -31,7 +31,8 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
             token
         } else {
             let admin = Client::new(&args.connect.server, &token)?;
-            let registration = RunnerRegistration { name: name.clone(), labels: labels.clone() };
+            let projects = (!args.projects.is_empty()).then(|| args.projects.clone());
+            let registration = RunnerRegistration { name: name.clone(), labels: labels.clone(), projects };
             let registered = admin.register_runner(&registration).await.with_context(|| {
                 format!(
                     "registering runner {name} (the token is not a runner token `ferryr_…`, so it must be an admin's)"

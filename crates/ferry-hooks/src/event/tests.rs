@@ -60,6 +60,8 @@ fn events_trigger_as_github_names_them() {
         head_ref: "feature".to_owned(),
         head_sha: "abc".to_owned(),
         base_ref: "main".to_owned(),
+        head_repository: None,
+        base_repository: None,
         repository: repository.clone(),
         sender: None,
     };

@@ -122,9 +122,23 @@ fn pull_request(root: Node<'_>) -> Result<PullRequest, HookError> {
         head_ref: head.node().str("ref")?,
         head_sha: head.node().str("sha")?,
         base_ref: base.node().str("ref")?,
+        head_repository: repository_id(head.node())?,
+        base_repository: repository_id(base.node())?,
         repository: repository(root)?,
         sender: sender(root)?,
     })
+}
+
+/// The repository a pull request's `head` or `base` is in: `repo.id` (stable across renames),
+/// else Gitea's `repo_id`, else `repo.full_name`; `None` when the payload names none (GitHub's
+/// `repo: null` for a deleted fork).
+fn repository_id(side: Node<'_>) -> Result<Option<String>, HookError> {
+    let repo = side.opt_object("repo")?;
+    let repo = repo.as_ref().map(|repo| repo.node());
+    if let Some(id) = repo.map(|repo| repo.opt_u64("id")).transpose()?.flatten().or(side.opt_u64("repo_id")?) {
+        return Ok(Some(format!("id:{id}")));
+    }
+    Ok(repo.map(|repo| repo.opt_str("full_name")).transpose()?.flatten().map(|name| format!("name:{name}")))
 }
 
 fn repository(root: Node<'_>) -> Result<Repository, HookError> {

@@ -69,6 +69,8 @@ fn merge_request(root: Node<'_>) -> Result<PullRequest, HookError> {
         head_ref: attributes.str("source_branch")?,
         head_sha: last_commit.node().str("id")?,
         base_ref: attributes.str("target_branch")?,
+        head_repository: attributes.opt_u64("source_project_id")?.map(|id| format!("id:{id}")),
+        base_repository: attributes.opt_u64("target_project_id")?.map(|id| format!("id:{id}")),
         repository: project(root)?,
         sender,
     })

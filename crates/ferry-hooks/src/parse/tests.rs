@@ -201,3 +201,61 @@ fn gitlab_merge_request_actions_get_github_names() {
         assert_eq!(pull.sender.as_deref(), Some("jsmith"));
     }
 }
+
+#[test]
+fn pull_requests_from_forks_are_told_from_those_within_the_repository() {
+    let github = |head: &str, base: &str| {
+        format!(
+            r#"{{"action": "opened", "number": 1, {REPO}, "pull_request": {{
+                "head": {{"ref": "f", "sha": "abc" {head}}}, "base": {{"ref": "main" {base}}}}}}}"#
+        )
+    };
+    let gitlab = |source: &str, target: &str| {
+        format!(
+            r#"{{"project": {{"path_with_namespace": "o/h"}}, "object_attributes": {{"iid": 9,
+                "source_branch": "f", "target_branch": "main", "last_commit": {{"id": "abc"}}, "action": "open"
+                {source} {target}}}}}"#
+        )
+    };
+    let table: Vec<(Forge, &str, String, bool)> = vec![
+        (Forge::GitHub, "pull_request", github(r#", "repo": {"id": 7}"#, r#", "repo": {"id": 7}"#), false),
+        (Forge::GitHub, "pull_request", github(r#", "repo": {"id": 8}"#, r#", "repo": {"id": 7}"#), true),
+        // A fork that was deleted: GitHub sends `repo: null`.
+        (Forge::GitHub, "pull_request", github(r#", "repo": null"#, r#", "repo": {"id": 7}"#), true),
+        // Nothing said: untrusted.
+        (Forge::GitHub, "pull_request", github("", ""), true),
+        (
+            Forge::GitHub,
+            "pull_request",
+            github(r#", "repo": {"full_name": "o/h"}"#, r#", "repo": {"full_name": "o/h"}"#),
+            false,
+        ),
+        (
+            Forge::GitHub,
+            "pull_request",
+            github(r#", "repo": {"full_name": "eve/h"}"#, r#", "repo": {"full_name": "o/h"}"#),
+            true,
+        ),
+        // Gitea and Forgejo also name the repository by `repo_id` beside `repo`.
+        (Forge::Gitea, "pull_request", github(r#", "repo_id": 6"#, r#", "repo_id": 6"#), false),
+        (Forge::Forgejo, "pull_request", github(r#", "repo_id": 9"#, r#", "repo_id": 6"#), true),
+        (
+            Forge::GitLab,
+            "Merge Request Hook",
+            gitlab(r#", "source_project_id": 14"#, r#", "target_project_id": 14"#),
+            false,
+        ),
+        (
+            Forge::GitLab,
+            "Merge Request Hook",
+            gitlab(r#", "source_project_id": 15"#, r#", "target_project_id": 14"#),
+            true,
+        ),
+        (Forge::GitLab, "Merge Request Hook", gitlab("", r#", "target_project_id": 14"#), true),
+    ];
+    for (forge, event, body, fork) in table {
+        let parsed = parse(forge, event, body.as_bytes()).unwrap_or_else(|error| panic!("{body}: {error}"));
+        let HookEvent::PullRequest(pull) = parsed else { panic!("a pull request: {body}") };
+        assert_eq!(pull.from_fork(), fork, "{forge} {body}");
+    }
+}

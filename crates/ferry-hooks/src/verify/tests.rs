@@ -128,3 +128,58 @@ fn the_event_header_is_found_per_forge() {
     let none: [(&str, &str); 0] = [];
     assert_eq!(event_name(Forge::Forgejo, &none[..]), Err(HookError::MissingEventHeader { header: "X-Forgejo-Event" }));
 }
+
+#[test]
+fn a_body_checked_in_pieces_verifies_as_the_whole_and_is_refused_past_the_limit() {
+    let headers = [("X-Hub-Signature-256", format!("sha256={SIGNATURE}"))];
+    for cut in [0, 1, 5, BODY.len()] {
+        let mut check = BodyCheck::start(Forge::GitHub, &headers[..], SECRET).expect("headers are fine");
+        check.update(&BODY[..cut]).expect("small");
+        check.update(&BODY[cut..]).expect("small");
+        assert_eq!(check.finish(), Ok(()), "cut at {cut}");
+    }
+    let mut check = BodyCheck::start(Forge::GitHub, &headers[..], SECRET).expect("headers are fine");
+    check.update(b"Hello, ").expect("small");
+    check.update(b"Mars!").expect("small");
+    assert!(matches!(check.finish(), Err(HookError::BadSignature { .. })));
+    // Refused before any of the body: a malformed signature, a wrong GitLab token.
+    let malformed = [("X-Hub-Signature-256", "sha256=zz")];
+    assert!(matches!(BodyCheck::start(Forge::GitHub, &malformed[..], SECRET), Err(HookError::BadSignature { .. })));
+    let token = [("X-Gitlab-Token", "wrong")];
+    assert!(matches!(BodyCheck::start(Forge::GitLab, &token[..], SECRET), Err(HookError::BadSignature { .. })));
+    let mut check = BodyCheck::start(Forge::GitHub, &headers[..], SECRET).expect("headers are fine");
+    let piece = vec![b'x'; 1024 * 1024];
+    let n_pieces = crate::MAX_BODY / piece.len();
+    for _ in 0..n_pieces {
+        check.update(&piece).expect("within the limit");
+    }
+    assert_eq!(check.update(b"x"), Err(HookError::TooLarge { limit: crate::MAX_BODY }));
+}
+
+/// A forge, the headers it sent and the delivery id they carry.
+type DeliveryCase = (Forge, &'static [(&'static str, &'static str)], Option<&'static str>);
+
+#[test]
+fn delivery_ids_come_from_each_forges_header() {
+    let table: &[DeliveryCase] = &[
+        (
+            Forge::GitHub,
+            &[("x-github-delivery", " 72d3162e-cc78-11e3-81ab-4c9367dc0958 ")],
+            Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+        ),
+        (Forge::GitHub, &[("X-Gitea-Delivery", "g")], None),
+        (Forge::Gitea, &[("X-Gitea-Delivery", "g")], Some("g")),
+        (Forge::Forgejo, &[("X-Gitea-Delivery", "g"), ("X-Forgejo-Delivery", "f")], Some("f")),
+        (Forge::Forgejo, &[("X-Gitea-Delivery", "g")], Some("g")),
+        (Forge::GitLab, &[("X-Gitlab-Event-UUID", "u")], Some("u")),
+        (Forge::GitLab, &[("X-Gitlab-Event-UUID", "  ")], None),
+    ];
+    for (forge, headers, expected) in table {
+        assert_eq!(delivery_id(*forge, *headers), Ok(*expected), "{forge} {headers:?}");
+    }
+    let long = "x".repeat(MAX_DELIVERY_ID + 1);
+    assert!(matches!(
+        delivery_id(Forge::GitHub, &[("X-GitHub-Delivery", long.as_str())][..]),
+        Err(HookError::Malformed { .. })
+    ));
+}

@@ -101,7 +101,7 @@ impl Ferry {
     /// directory of its own.
     async fn agent_as(&self, name: &str, labels: &[&str]) -> Agent {
         let labels: Vec<String> = labels.iter().map(|label| (*label).to_owned()).collect();
-        let registration = RunnerRegistration { name: name.to_owned(), labels: labels.clone() };
+        let registration = RunnerRegistration { name: name.to_owned(), labels: labels.clone(), projects: None };
         let registered = self.admin.register_runner(&registration).await.expect("registered");
         self.start_agent(&registered.token, labels)
     }
@@ -144,7 +144,8 @@ impl Ferry {
     /// Registers [`RUNNER`] again, as a runner that restarted does: the server fails the jobs
     /// it held and takes only the new token from now on.
     async fn register_runner_again(&self) {
-        let registration = RunnerRegistration { name: RUNNER.to_owned(), labels: LABELS.map(str::to_owned).to_vec() };
+        let registration =
+            RunnerRegistration { name: RUNNER.to_owned(), labels: LABELS.map(str::to_owned).to_vec(), projects: None };
         self.admin.register_runner(&registration).await.expect("registered again");
     }
 

@@ -376,3 +376,15 @@ async fn a_step_gets_only_the_environment_it_is_given() {
     let run = run(&spec).await;
     assert_eq!(run.stdout, ["ONE=1"], "the test process's own variables (CARGO_*, PATH) stay out");
 }
+
+#[tokio::test]
+async fn a_file_made_beside_the_protected_folder_after_a_step_is_reachable_by_the_next() {
+    let (root, data, confinement) = confined_layout();
+    let mut spec = bash("cat ../late.txt 2>/dev/null || echo 'not there'");
+    spec.working_dir = data.clone();
+    spec.confinement = Some(confinement);
+    assert_eq!(run(&spec).await.stdout, ["not there"]);
+    // The ruleset the first step was confined with is not reused: its folder changed.
+    std::fs::write(root.path().join("late.txt"), "made later").expect("write");
+    assert_eq!(run(&spec).await.stdout, ["made later"]);
+}

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tracing::{error, info};
 
 use crate::api::{ApiError, Body, ErrorBody, Path};
-use crate::auth::{RunnerCaller, Viewer};
+use crate::auth::RunnerCaller;
 use crate::blobs::{BlobError, MAX_BLOB_BYTES};
 use crate::{AppState, now_ms, tar};
 
@@ -340,7 +340,6 @@ pub(crate) async fn list_for_job(
     ),
 )]
 pub(crate) async fn list(
-    _: Viewer,
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<ArtifactView>>, ApiError> {
@@ -405,7 +404,6 @@ pub(crate) async fn manifest_at(state: &AppState, digest: &str) -> Result<Artifa
     ),
 )]
 pub(crate) async fn download(
-    _: Viewer,
     State(state): State<AppState>,
     Path((id, name)): Path<(i64, String)>,
 ) -> Result<Response, ApiError> {

@@ -8,7 +8,8 @@
 //!
 //! So a branch restores what its default branch saved but never what a sibling branch or a
 //! pull request saved, and a pull request, whose code anyone may propose, never writes into
-//! its base branch's entries.
+//! its base branch's entries; a run of a pull request from a fork saves only under its own
+//! pull request's ref, whatever its event.
 
 use std::time::Duration;
 
@@ -61,7 +62,9 @@ struct Scopes {
 /// request is `refs/pull/<number>/merge`.
 fn scopes(run: &Run, default_branch: &str) -> Scopes {
     let mut readable = Vec::new();
-    let own = if run.event == "pull_request" {
+    // A fork's run saves only in its own scope whatever its event, so what it writes reaches
+    // no run of the project's branches.
+    let own = if run.event == "pull_request" || run.from_fork {
         // A pull request run's `git_ref` is its base branch (what `on.pull_request.branches`
         // matches), so the base branch is restored from, after the pull request's own ref.
         let info: Value = serde_json::from_str(&run.trigger_info).unwrap_or(Value::Null);

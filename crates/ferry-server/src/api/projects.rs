@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::{ApiError, Body, ErrorBody, Path, check_name, check_text};
-use crate::auth::{Developer, Viewer};
+use crate::auth::Caller;
 use crate::{AppState, now_ms};
 
 /// A project to create.
@@ -27,6 +27,9 @@ pub(crate) struct NewProjectBody {
     branch: Option<String>,
     /// The secret forges sign webhooks with; without one, webhooks are refused.
     webhook_secret: Option<String>,
+    /// Runs of pull requests from forks wait for a developer's approval
+    /// (`POST /api/v1/runs/{id}/approve`); `false` when left out.
+    require_approval: Option<bool>,
 }
 
 /// A project as the API shows it.
@@ -40,6 +43,8 @@ pub(crate) struct ProjectView {
     has_webhook_secret: bool,
     /// Milliseconds since the Unix epoch.
     created_at: i64,
+    /// Whether runs of pull requests from forks wait for a developer's approval.
+    require_approval: bool,
 }
 
 impl From<Project> for ProjectView {
@@ -51,6 +56,7 @@ impl From<Project> for ProjectView {
             repo: project.repo,
             branch: project.branch,
             created_at: project.created_at,
+            require_approval: project.require_approval,
         }
     }
 }
@@ -73,7 +79,6 @@ impl From<Project> for ProjectView {
     ),
 )]
 pub(crate) async fn create(
-    _: Developer,
     State(state): State<AppState>,
     Body(body): Body<NewProjectBody>,
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
@@ -89,10 +94,14 @@ pub(crate) async fn create(
         webhook_secret: body.webhook_secret.as_deref().unwrap_or(""),
     };
     let project = state.store.projects().create(&new_project, now_ms()).await?;
+    let mut project = crate::hooks::seal_webhook_secret(&state, project).await?;
+    if body.require_approval == Some(true) {
+        project = state.store.projects().set_require_approval(project.id, true).await?;
+    }
     Ok((StatusCode::CREATED, Json(project.into())))
 }
 
-/// `GET /api/v1/projects`, by name.
+/// `GET /api/v1/projects`, by name: the projects the token reaches.
 #[utoipa::path(
     get,
     path = "/api/v1/projects",
@@ -104,9 +113,13 @@ pub(crate) async fn create(
         crate::api::Refusals,
     ),
 )]
-pub(crate) async fn list(_: Viewer, State(state): State<AppState>) -> Result<Json<Vec<ProjectView>>, ApiError> {
+pub(crate) async fn list(
+    Caller(token): Caller,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ProjectView>>, ApiError> {
     let projects = state.store.projects().list().await?;
-    Ok(Json(projects.into_iter().map(ProjectView::from).collect()))
+    let visible = projects.into_iter().filter(|project| token.scope.allows(project.id));
+    Ok(Json(visible.map(ProjectView::from).collect()))
 }
 
 /// `GET /api/v1/projects/{name}`.
@@ -127,7 +140,6 @@ pub(crate) async fn list(_: Viewer, State(state): State<AppState>) -> Result<Jso
     ),
 )]
 pub(crate) async fn get(
-    _: Viewer,
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<ProjectView>, ApiError> {

@@ -16,17 +16,18 @@ use ferry_proto::runner::{
     ClaimRequest, EVENT_BATCH_TYPE, EventBatch, EventBatchHead, JobAssignment, JobCompletion, JobControl,
     MAX_CLAIM_WAIT_MS, RegisteredRunner, RunnerRegistration, StepEvent,
 };
-use ferry_store::{Job, NewRunner, Status, StoreError};
+use ferry_store::{Job, NewRunner, ProjectScope, Status, StoreError};
 use serde_json::{Map, Value};
 use tracing::{info, warn};
 
 use crate::api::{ApiError, Body, ErrorBody, Path, check_name};
-use crate::auth::{Admin, RunnerCaller, generate_runner_token};
+use crate::auth::{RunnerCaller, generate_runner_token};
 use crate::log_feed::LiveChunk;
 use crate::pipeline::advance;
 use crate::{AppState, now_ms};
 
-/// `POST /api/v1/runners`: registers a runner (again, under the same name, after a restart).
+/// `POST /api/v1/runners`: registers a runner (again, under the same name, after a restart),
+/// for every project or those `projects` names.
 #[utoipa::path(
     post,
     path = "/api/v1/runners",
@@ -39,16 +40,17 @@ use crate::{AppState, now_ms};
         crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowAdmin,
+        (status = 422, description = "`projects` names a project that does not exist", body = ErrorBody),
         crate::api::BodyRefusals,
     ),
 )]
 pub(crate) async fn register(
-    _: Admin,
     State(state): State<AppState>,
     Body(body): Body<RunnerRegistration>,
 ) -> Result<(StatusCode, Json<RegisteredRunner>), ApiError> {
     check_name("runner", &body.name)?;
-    let (runner, token) = register_runner(&state, &body.name, &body.labels).await?;
+    let scope = crate::api::tokens::scope_of(&state, body.projects.as_deref()).await?;
+    let (runner, token) = register_runner(&state, &body.name, &body.labels, &scope).await?;
     Ok((StatusCode::CREATED, Json(RegisteredRunner { id: runner.id, name: runner.name, token })))
 }
 
@@ -58,9 +60,10 @@ async fn register_runner(
     state: &AppState,
     name: &str,
     labels: &[String],
+    scope: &ProjectScope,
 ) -> Result<(ferry_store::Runner, String), StoreError> {
     let token = generate_runner_token();
-    let new_runner = NewRunner { name, labels, token_prefix: &token.prefix, token_hash: &token.hash };
+    let new_runner = NewRunner { name, labels, token_prefix: &token.prefix, token_hash: &token.hash, scope };
     let runner = state.store.runners().register_or_replace(&new_runner, now_ms()).await?;
     // Whatever the runner held before it registered again, it no longer runs.
     for job in state.store.jobs().in_progress_on(runner.id).await? {
@@ -76,7 +79,7 @@ pub(crate) async fn register_local(
     name: &str,
     labels: &[String],
 ) -> Result<(i64, String), StoreError> {
-    register_runner(state, name, labels).await.map(|(runner, token)| (runner.id, token))
+    register_runner(state, name, labels, &ProjectScope::All).await.map(|(runner, token)| (runner.id, token))
 }
 
 /// Fails a job its runner lost and moves its run on.
@@ -138,12 +141,14 @@ pub(crate) async fn claim(
     }
 }
 
-/// Everything the runner needs for `job`, with the project's secrets decrypted.
+/// Everything the runner needs for `job`, with the project's secrets decrypted; none for a
+/// run of a pull request from a fork, whose code anyone may have written (as on GitHub).
 async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiError> {
     let run = state.store.runs().get(job.run_id).await?;
     let project = state.store.projects().get(run.project_id).await?;
     let mut secrets = Map::new();
-    for secret in state.store.secrets().list(project.id).await? {
+    let project_secrets = if run.from_fork { Vec::new() } else { state.store.secrets().list(project.id).await? };
+    for secret in project_secrets {
         match state.secret_box.open(project.id, &secret.name, &secret.ciphertext, &secret.nonce) {
             Some(value) => {
                 secrets.insert(secret.name, Value::String(String::from_utf8_lossy(&value).into_owned()));

@@ -26,7 +26,7 @@ use tracing::info;
 use utoipa::IntoParams;
 
 use crate::api::{ApiError, Body, ErrorBody, Path, Query};
-use crate::auth::{Developer, Viewer};
+use crate::auth::Caller;
 use crate::log_feed::LiveChunk;
 use crate::pipeline::{PlanError, Trigger, advance, start_runs};
 use crate::{AppState, now_ms};
@@ -103,7 +103,6 @@ pub(crate) struct RunPage {
     ),
 )]
 pub(crate) async fn list(
-    _: Viewer,
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(page): Query<RunPage>,
@@ -139,11 +138,7 @@ pub(crate) async fn runs_of(
         (status = 404, description = "No such run", body = ErrorBody),
     ),
 )]
-pub(crate) async fn get(
-    _: Viewer,
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-) -> Result<Json<RunDetail>, ApiError> {
+pub(crate) async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<RunDetail>, ApiError> {
     Ok(Json(run_detail(&state, id).await?))
 }
 
@@ -227,7 +222,7 @@ fn job_view(job: &Job, steps: Vec<ferry_store::Step>, runners: &HashMap<i64, Str
     ),
 )]
 pub(crate) async fn trigger(
-    Developer(token): Developer,
+    Caller(token): Caller,
     State(state): State<AppState>,
     Path(name): Path<String>,
     Body(body): Body<TriggerRequest>,
@@ -269,7 +264,6 @@ pub(crate) async fn trigger(
     ),
 )]
 pub(crate) async fn cancel(
-    _: Developer,
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<RunView>), ApiError> {
@@ -313,7 +307,7 @@ pub(crate) async fn cancel_run(state: &AppState, id: i64) -> Result<(), StoreErr
     ),
 )]
 pub(crate) async fn rerun(
-    Developer(token): Developer,
+    Caller(token): Caller,
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Body(body): Body<RerunRequest>,
@@ -421,7 +415,6 @@ pub(crate) struct LogQuery {
     ),
 )]
 pub(crate) async fn logs(
-    _: Viewer,
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Query(query): Query<LogQuery>,

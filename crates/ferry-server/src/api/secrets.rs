@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 
 use crate::api::projects::project_by_name;
 use crate::api::{ApiError, Body, ErrorBody, Path, check_key};
-use crate::auth::{Developer, Viewer};
 use crate::{AppState, now_ms};
 
 /// A secret's or variable's value.
@@ -65,7 +64,6 @@ impl From<Variable> for VariableView {
     ),
 )]
 pub(crate) async fn put_secret(
-    _: Developer,
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
     Body(body): Body<ValueBody>,
@@ -95,7 +93,6 @@ pub(crate) async fn put_secret(
     ),
 )]
 pub(crate) async fn list_secrets(
-    _: Viewer,
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Vec<SecretView>>, ApiError> {
@@ -126,7 +123,6 @@ pub(crate) async fn list_secrets(
     ),
 )]
 pub(crate) async fn delete_secret(
-    _: Developer,
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -157,7 +153,6 @@ pub(crate) async fn delete_secret(
     ),
 )]
 pub(crate) async fn put_var(
-    _: Developer,
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
     Body(body): Body<ValueBody>,
@@ -186,7 +181,6 @@ pub(crate) async fn put_var(
     ),
 )]
 pub(crate) async fn list_vars(
-    _: Viewer,
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Vec<VariableView>>, ApiError> {
@@ -214,7 +208,6 @@ pub(crate) async fn list_vars(
     ),
 )]
 pub(crate) async fn get_var(
-    _: Viewer,
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<Json<VariableView>, ApiError> {
@@ -244,7 +237,6 @@ pub(crate) async fn get_var(
     ),
 )]
 pub(crate) async fn delete_var(
-    _: Developer,
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {

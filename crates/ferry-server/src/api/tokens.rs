@@ -1,15 +1,16 @@
-//! `/api/v1/tokens`: admins create (the plaintext is answered once), list and revoke tokens.
+//! `/api/v1/tokens`: admins create (the plaintext is answered once), list and revoke tokens;
+//! and how a scope is written on the wire (`projects`: names, or `null` for all projects).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_proto::names::Id;
-use ferry_store::{ApiToken, NewApiToken, Role};
+use ferry_store::{ApiToken, NewApiToken, Project, ProjectScope, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::{ApiError, Body, ErrorBody, Path, check_text};
-use crate::auth::{self, Admin};
+use crate::auth;
 use crate::{AppState, now_ms};
 
 /// A token to create.
@@ -19,6 +20,10 @@ pub(crate) struct NewTokenBody {
     #[schema(value_type = ferry_proto::names::Text)]
     name: String,
     role: RoleName,
+    /// The projects it may see and act on, by name; left out or `null`: every project.
+    #[serde(default)]
+    #[schema(min_items = 1)]
+    projects: Option<Vec<String>>,
 }
 
 /// A token's role: `viewer` (reads), `developer` (projects, secrets, variables, runs) or
@@ -38,6 +43,8 @@ pub(crate) struct TokenView {
     name: String,
     #[schema(value_type = RoleName)]
     role: &'static str,
+    /// The projects it may see and act on, by name; `null`: every project.
+    projects: Option<Vec<String>>,
     /// The token's public part, `ferry_<prefix>_…`, to tell tokens apart.
     prefix: String,
     /// Milliseconds since the Unix epoch.
@@ -46,16 +53,58 @@ pub(crate) struct TokenView {
     revoked_at: Option<i64>,
 }
 
-impl From<ApiToken> for TokenView {
-    fn from(token: ApiToken) -> TokenView {
+impl TokenView {
+    fn new(token: ApiToken, projects: &[Project]) -> TokenView {
         TokenView {
             id: token.id,
             name: token.name,
             role: token.role.as_str(),
+            projects: scope_names(&token.scope, projects),
             prefix: token.prefix,
             created_at: token.created_at,
             revoked_at: token.revoked_at,
         }
+    }
+}
+
+/// The scope `names` asks for (`None`: all projects), or 400 for an empty list or naming the
+/// projects that do not exist.
+pub(crate) async fn scope_of(state: &AppState, names: Option<&[String]>) -> Result<ProjectScope, ApiError> {
+    let Some(names) = names else { return Ok(ProjectScope::All) };
+    if names.is_empty() {
+        return Err(ApiError::bad_request(
+            "`projects` is empty, which would reach nothing: name at least one project, or leave it out for all",
+        ));
+    }
+    let projects = state.store.projects().list().await?;
+    let mut ids = Vec::with_capacity(names.len());
+    let mut unknown = Vec::new();
+    for name in names {
+        match projects.iter().find(|project| project.name == *name) {
+            Some(project) => ids.push(project.id),
+            None => unknown.push(format!("{name:?}")),
+        }
+    }
+    if !unknown.is_empty() {
+        // Well formed, but naming nothing: what the store holds refuses it.
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "no project {} (`projects` names existing projects; leave it out for all projects)",
+                unknown.join(", ")
+            ),
+        ));
+    }
+    Ok(ProjectScope::Projects(ids))
+}
+
+/// How a scope is shown: the names of its projects, or `None` for all projects.
+pub(crate) fn scope_names(scope: &ProjectScope, projects: &[Project]) -> Option<Vec<String>> {
+    match scope {
+        ProjectScope::All => None,
+        ProjectScope::Projects(ids) => Some(
+            projects.iter().filter(|project| ids.contains(&project.id)).map(|project| project.name.clone()).collect(),
+        ),
     }
 }
 
@@ -68,7 +117,7 @@ pub(crate) struct CreatedToken {
     token: String,
 }
 
-/// `POST /api/v1/tokens {name, role}`.
+/// `POST /api/v1/tokens {name, role, projects?}`.
 #[utoipa::path(
     post,
     path = "/api/v1/tokens",
@@ -79,13 +128,13 @@ pub(crate) struct CreatedToken {
     responses(
         (status = 201, description = "The token was created; its plaintext is answered this once", body = CreatedToken),
         crate::api::Invalid,
+        (status = 422, description = "`projects` names a project that does not exist", body = ErrorBody),
         crate::api::Refusals,
         crate::api::BelowAdmin,
         crate::api::BodyRefusals,
     ),
 )]
 pub(crate) async fn create(
-    _: Admin,
     State(state): State<AppState>,
     Body(body): Body<NewTokenBody>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
@@ -95,13 +144,12 @@ pub(crate) async fn create(
         RoleName::Admin => Role::Admin,
     };
     check_text("a token's name", &body.name)?;
+    let scope = scope_of(&state, body.projects.as_deref()).await?;
     let new_token = auth::generate();
-    let token = state
-        .store
-        .tokens()
-        .create(&NewApiToken { prefix: &new_token.prefix, hash: &new_token.hash, name: &body.name, role }, now_ms())
-        .await?;
-    Ok((StatusCode::CREATED, Json(CreatedToken { view: token.into(), token: new_token.plaintext })))
+    let new = NewApiToken { prefix: &new_token.prefix, hash: &new_token.hash, name: &body.name, role, scope: &scope };
+    let token = state.store.tokens().create(&new, now_ms()).await?;
+    let projects = state.store.projects().list().await?;
+    Ok((StatusCode::CREATED, Json(CreatedToken { view: TokenView::new(token, &projects), token: new_token.plaintext })))
 }
 
 /// `GET /api/v1/tokens`: every token, revoked ones included, without secrets.
@@ -117,12 +165,13 @@ pub(crate) async fn create(
         crate::api::BelowAdmin,
     ),
 )]
-pub(crate) async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
     let tokens = state.store.tokens().list().await?;
-    Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
+    let projects = state.store.projects().list().await?;
+    Ok(Json(tokens.into_iter().map(|token| TokenView::new(token, &projects)).collect()))
 }
 
-/// `DELETE /api/v1/tokens/{id}`: revokes; the token stops working at once.
+/// `DELETE /api/v1/tokens/{id}`: revokes; the token and its web UI sessions stop working at once.
 #[utoipa::path(
     delete,
     path = "/api/v1/tokens/{id}",
@@ -140,11 +189,7 @@ pub(crate) async fn list(_: Admin, State(state): State<AppState>) -> Result<Json
         (status = 404, description = "No such token", body = ErrorBody),
     ),
 )]
-pub(crate) async fn revoke(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-) -> Result<StatusCode, ApiError> {
+pub(crate) async fn revoke(State(state): State<AppState>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
     state.store.tokens().revoke(id, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -54,6 +54,16 @@ async fn advance_locked(state: &AppState, run_id: i64) -> Result<Vec<i64>, Store
     if run.status == Status::Completed {
         return Ok(Vec::new());
     }
+    if run.status == Status::Waiting {
+        // A fork's run waiting for approval plans nothing; cancelled, it ends with nothing run
+        // (not even its `if: always()` jobs).
+        if run.cancel_requested_at.is_some() {
+            let run = store.runs().complete(run_id, Conclusion::Cancelled, now_ms()).await?;
+            state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
+            status::report(state, &run, Reported::Concluded(Conclusion::Cancelled));
+        }
+        return Ok(Vec::new());
+    }
     let (workflow, _) = ferry_workflow::parse_workflow(&run.workflow_src, Dialect::for_path(&run.workflow_file));
     let Some(workflow) = workflow else {
         let run =
@@ -398,6 +408,21 @@ fn needs_for(workflow: &Workflow, key: &str, all: &Map<String, Value>) -> Map<St
         .collect()
 }
 
+/// `github.run_attempt`: 1, and one more for each run this one re-runs, back to the first (a
+/// run deleted on the way ends the count).
+async fn run_attempt(state: &AppState, run: &Run) -> u32 {
+    let mut attempt = 1;
+    let mut previous = run.rerun_of;
+    // Bounded: the chain is made by re-runs, but a loop in the store must not hang a run.
+    while let Some(id) = previous
+        && attempt < 10_000
+    {
+        attempt += 1;
+        previous = state.store.runs().get(id).await.ok().and_then(|run| run.rerun_of);
+    }
+    attempt
+}
+
 /// The contexts every job of the run sees: `github`, `inputs`, `vars` (and an empty
 /// `secrets`: runners receive the secrets when they claim a job).
 async fn run_contexts(state: &AppState, run: &Run, workflow: &Workflow) -> Result<Map<String, Value>, StoreError> {
@@ -422,8 +447,10 @@ async fn run_contexts(state: &AppState, run: &Run, workflow: &Workflow) -> Resul
         workflow_file: &run.workflow_file,
         run_id: &run.id.to_string(),
         run_number: &run.number.to_string(),
-        run_attempt: "1",
+        run_attempt: &run_attempt(state, run).await.to_string(),
         server_url: &state.pipeline.server_url,
+        forge: info.get("forge").and_then(Value::as_str).unwrap_or_default(),
+        retention_days: &(state.pipeline.artifact_retention.as_secs() / (24 * 60 * 60)).to_string(),
     });
     let vars: Map<String, Value> = state
         .store

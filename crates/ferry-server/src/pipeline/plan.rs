@@ -1,7 +1,8 @@
 //! A trigger becomes runs: the repository is fetched, the workflow files at the commit are
 //! read and parsed, and every workflow whose `on:` matches the event, ref and changed paths
 //! gets a run. A workflow with errors that would have run gets a failed run that says why,
-//! as GitHub shows one.
+//! as GitHub shows one. A pull request from a fork makes runs marked as such (no secrets at
+//! claim), which wait for a developer's approval when the project requires it.
 
 use ferry_store::{NewRun, Project, Run};
 use ferry_workflow::Dialect;
@@ -36,6 +37,9 @@ pub(crate) struct Trigger {
     pub(crate) cron: Option<String>,
     /// Extra details kept with the run (the forge, the sender).
     pub(crate) info: Map<String, Value>,
+    /// A pull request from a fork: its runs get no secrets, and wait for a developer's
+    /// approval when the project requires it.
+    pub(crate) from_fork: bool,
 }
 
 /// Why a trigger could not be planned.
@@ -120,7 +124,8 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
         info.insert("inputs".to_owned(), Value::Object(inputs));
         info.insert("changed_paths".to_owned(), json!(trigger.changed_paths));
         let trigger_info = Value::Object(info).to_string();
-        if errors.is_empty() && !told {
+        let waits = trigger.from_fork && project.require_approval;
+        if errors.is_empty() && !told && !waits {
             // Before the run is stored and its jobs planned: the embedded runner checks the
             // commit out meanwhile, off the way to the first step.
             told = true;
@@ -156,6 +161,17 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
             .await?;
         info!(run.id = run.id, project = %project.name, workflow = %path, event = %trigger.event,
             "run {} of {} ({path}) queued for {} at {}", run.number, project.name, trigger.event, short(&sha));
+        let run = if trigger.from_fork {
+            // Marked before its first `advance`, so no job of it is planned with secrets.
+            let run = state.store.runs().mark_from_fork(run.id, waits).await?;
+            if waits && errors.is_empty() {
+                info!(run.id = run.id, project = %project.name, "run {} of {} comes from a fork and waits for a developer's approval", run.number, project.name);
+                status::report(state, &run, Reported::AwaitingApproval);
+            }
+            run
+        } else {
+            run
+        };
         let run = if errors.is_empty() {
             run
         } else {

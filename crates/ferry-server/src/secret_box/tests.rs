@@ -38,3 +38,20 @@ fn a_key_file_of_the_wrong_length_is_refused() {
     std::fs::write(&path, b"short").expect("write");
     assert!(matches!(SecretBox::load_or_create(&path), Err(ServerError::BadKey { .. })));
 }
+
+#[test]
+fn a_sealed_webhook_secret_opens_only_for_its_project_and_plaintext_rows_still_read() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret_box = SecretBox::load_or_create(&dir.path().join("secret.key")).expect("key");
+    let stored = secret_box.seal_webhook_secret(7, "hook-s3cret");
+    assert!(stored.starts_with("sealed1:") && !stored.contains("hook-s3cret"), "{stored}");
+    assert!(is_sealed_webhook_secret(&stored));
+    assert_eq!(secret_box.open_webhook_secret(7, &stored).as_deref(), Some(&b"hook-s3cret"[..]));
+    assert_eq!(secret_box.open_webhook_secret(8, &stored), None);
+    assert_eq!(secret_box.open_webhook_secret(7, "sealed1:00"), None);
+    // A row written before webhook secrets were sealed.
+    assert!(!is_sealed_webhook_secret("hook-s3cret"));
+    assert_eq!(secret_box.open_webhook_secret(7, "hook-s3cret").as_deref(), Some(&b"hook-s3cret"[..]));
+    assert_eq!(secret_box.seal_webhook_secret(7, ""), "");
+    assert!(is_sealed_webhook_secret(""));
+}

@@ -1,4 +1,4 @@
-//! `/` (every project with its latest run) and `/ui/projects/{name}` (its runs, newest first,
+//! `/` (every project the session sees, with its latest run) and `/ui/projects/{name}` (its runs, newest first,
 //! and the "Run workflow" form).
 
 use axum::extract::{Path, State};
@@ -14,7 +14,7 @@ use crate::{AppState, now_ms};
 /// `GET /`.
 pub(super) async fn index(session: Session, State(state): State<AppState>) -> Result<Markup, ApiError> {
     let mut rows = Vec::new();
-    for project in state.store.projects().list().await? {
+    for project in state.store.projects().list().await?.into_iter().filter(|project| session.sees(project.id)) {
         let latest = runs_of(&state, &project, i64::MAX, 1).await?.pop();
         rows.push((project, latest));
     }
@@ -59,6 +59,9 @@ pub(super) async fn project(
     Path(name): Path<String>,
 ) -> Result<Markup, ApiError> {
     let project = project_by_name(&state, &name).await?;
+    if !session.sees(project.id) {
+        return Err(ApiError::not_found("project", &name));
+    }
     let runs = runs_of(&state, &project, i64::MAX, 50).await?;
     let mut workflow_files: Vec<&str> = runs.iter().map(|run| run.workflow_file.as_str()).collect();
     workflow_files.sort_unstable();

@@ -33,6 +33,9 @@ pub(super) async fn page(
     Query(query): Query<RunPageQuery>,
 ) -> Result<Markup, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("run", &id))?;
+    if !session.sees(state.store.runs().get(id).await?.project_id) {
+        return Err(ApiError::not_found("run", id));
+    }
     let detail = run_detail(&state, id).await?;
     let artifacts = artifacts_of(&state, id).await?;
     let now = now_ms();
@@ -124,6 +127,9 @@ fn header(detail: &RunDetail, session: &Session, now: i64) -> Markup {
                         button data-action="rerun" data-failed-only="false" disabled[!session.can_write()] title=[write_title] { "Re-run all jobs" }
                         button data-action="rerun" data-failed-only="true" disabled[!session.can_write() || run.conclusion.is_some_and(|c| c.is_successful())] title=[write_title] { "Re-run failed jobs" }
                     } @else {
+                        @if run.status == "waiting" {
+                            button data-action="approve" disabled[!session.can_write()] title=[write_title] { "Approve and run" }
+                        }
                         button.danger data-action="cancel" disabled[!session.can_write()] title=[write_title] { "Cancel run" }
                     }
                 }

@@ -551,7 +551,7 @@ fn the_run_page_lists_the_artifacts_with_links_the_session_cookie_downloads() {
     let (server, _repo) = start(|_| {});
     let job = claimed(&server);
     assert_eq!(job.artifact("build output", &[("a.txt", "hello\n")]).status, 201);
-    let session = format!("ferry_session={}", server.admin);
+    let session = server.login(&server.admin);
     let page = server.request("GET", &format!("/ui/runs/{}", job.run_id), &[("Cookie", &session)], b"");
     assert_eq!(page.status, 200, "{}", page.body);
     let href = format!("/api/v1/runs/{}/artifacts/build%20output", job.run_id);

@@ -199,7 +199,9 @@ fn a_body_over_the_limit_is_refused_with_413_before_it_is_read() {
 fn a_chunked_body_over_the_limit_is_refused_with_413() {
     let server = server_with_project();
     let chunk = vec![b' '; 1024 * 1024];
-    let mut raw = b"POST /hooks/github/web HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-GitHub-Event: push\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    // Signed (wrongly: which is only known at the end), so the body is read until the limit.
+    let signature = signature("wrong-secret", b"");
+    let mut raw = format!("POST /hooks/github/web HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: {signature}\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes();
     for _ in 0..=ferry_hooks::MAX_BODY / chunk.len() {
         raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
         raw.extend_from_slice(&chunk);
@@ -235,4 +237,161 @@ fn a_gitlab_push_with_the_secret_token_records_a_run_on_postgres() {
     assert!(run.error.as_deref().unwrap_or_default().contains("reading the repository"), "{:?}", run.error);
     assert!(server.dir.path().join("data/admin.token").exists());
     assert!(!server.dir.path().join("data/ferry.db").exists(), "the database is PostgreSQL");
+}
+
+/// A GitHub hook as [`github`] sends it, with delivery id `delivery`.
+fn github_delivery(server: &TestServer, body: &[u8], secret: &str, delivery: &str) -> Response {
+    let signature = signature(secret, body);
+    let headers = [
+        ("X-GitHub-Event", "push"),
+        ("X-Hub-Signature-256", signature.as_str()),
+        ("X-GitHub-Delivery", delivery),
+        ("Content-Type", "application/json"),
+    ];
+    server.request("POST", "/hooks/github/web", &headers, body)
+}
+
+#[test]
+fn issue_13_a_delivery_sent_twice_starts_its_runs_once() {
+    let repo = TestRepo::new(&[(
+        ".github/workflows/ci.yml",
+        "on: push\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n",
+    )]);
+    let server = with_repo_project(TestServer::start(), &repo.path());
+    let body = push_body_at(&repo.head());
+    // A forged request cannot take the id before the real delivery comes.
+    let forged = github_delivery(&server, &body, "wrong-secret", "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+    assert_eq!(forged.status, 401, "{}", forged.body);
+    let first = github_delivery(&server, &body, SECRET, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+    assert_eq!(first.status, 202, "{}", first.body);
+    let again = github_delivery(&server, &body, SECRET, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+    assert_eq!((again.status, again.json()["status"].as_str()), (200, Some("repeat")), "{}", again.body);
+    assert_eq!(n_runs(&server), 1);
+    let other = github_delivery(&server, &body, SECRET, "a-second-delivery");
+    assert_eq!(other.status, 202, "{}", other.body);
+    assert_eq!(n_runs(&server), 2);
+    // Forgotten after a day (the supervisor's sweep): the id is taken again.
+    let swept = server.with_store(async |store| store.deliveries().sweep(i64::MAX).await.expect("sweep"));
+    assert_eq!(swept, 2);
+    let later = github_delivery(&server, &body, SECRET, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+    assert_eq!(later.status, 202, "{}", later.body);
+    assert_eq!(n_runs(&server), 3);
+}
+
+/// Sends the head of a request whose body never comes, and reads the answer: a server that
+/// waits for the body answers nothing, and the read gives up after a minute.
+fn answer_without_body(server: &TestServer, head: &str) -> Response {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server.addr).expect("connecting");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).expect("a read timeout");
+    stream.write_all(head.as_bytes()).expect("sending the head");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("an answer before the body was sent (the server waited for it)");
+    crate::Response::parse(&answer)
+}
+
+#[test]
+fn issue_13_what_the_headers_tell_is_refused_before_the_body_is_read() {
+    let server = server_with_project();
+    let no_secret = json!({"name": "bare", "repo": "/srv/bare.git"});
+    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&no_secret)).status, 201);
+    let head = |project: &str, extra: &str| {
+        format!(
+            "POST /hooks/github/{project} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-GitHub-Event: push\r\n{extra}Content-Length: 20000000\r\n\r\n"
+        )
+    };
+    let table: &[(&str, String, u16)] = &[
+        ("no such project", head("nope", ""), 404),
+        ("a project without a webhook secret", head("bare", "X-Hub-Signature-256: sha256=00\r\n"), 403),
+        ("no signature", head("web", ""), 401),
+        ("a malformed signature", head("web", "X-Hub-Signature-256: sha256=zz\r\n"), 401),
+    ];
+    for (what, head, status) in table {
+        let res = answer_without_body(&server, head);
+        assert_eq!(res.status, *status, "{what}: {}", res.body);
+    }
+    let gitlab = "POST /hooks/gitlab/web HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: wrong\r\nContent-Length: 20000000\r\n\r\n";
+    assert_eq!(answer_without_body(&server, gitlab).status, 401, "a wrong GitLab token");
+}
+
+/// This process's peak resident memory (`VmHWM`), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("a VmHWM line");
+    let kib: u64 = line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmHWM in kB");
+    kib * 1024
+}
+
+/// Issue 13's attack: 40 bodies of 26 MB at once, all with a wrong signature. The server holds
+/// at most `BODY_BUDGET` (50 MiB) of bodies at once, whatever the number of requests; before,
+/// it held every body whole (958 MB peak in the issue). Nothing is timed: the test compares
+/// the process's peak resident memory (server and client are this process) before and after.
+#[test]
+fn issue_13_parallel_large_bodies_with_bad_signatures_keep_memory_bounded() {
+    let server = server_with_project();
+    let body = std::sync::Arc::new(vec![b' '; 26_000_000]);
+    let before = peak_rss();
+    let answers: Vec<Option<u16>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..40)
+            .map(|_| {
+                let body = body.clone();
+                let addr = server.addr;
+                scope.spawn(move || {
+                    use std::io::{Read, Write};
+                    let head = format!(
+                        "POST /hooks/github/web HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256={}\r\nContent-Length: {}\r\n\r\n",
+                        "0".repeat(64),
+                        body.len()
+                    );
+                    let mut stream = std::net::TcpStream::connect(addr).expect("connecting");
+                    // A refused request may be closed before all of its body was sent.
+                    let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
+                    let mut answer = Vec::new();
+                    stream.read_to_end(&mut answer).ok()?;
+                    (!answer.is_empty()).then(|| crate::Response::parse(&answer).status)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|thread| thread.join().expect("a client thread")).collect()
+    });
+    let grown = peak_rss().saturating_sub(before);
+    eprintln!(
+        "peak RSS grew by {} MiB for 40 parallel 26 MB bad-signature webhooks; answers: {answers:?}",
+        grown >> 20
+    );
+    for answer in answers.iter().flatten() {
+        assert!(matches!(answer, 401 | 503), "{answers:?}");
+    }
+    assert!(answers.iter().flatten().any(|answer| *answer == 401), "some bodies were read and refused: {answers:?}");
+    assert!(grown < 200 << 20, "peak RSS grew by {} MiB", grown >> 20);
+    assert_eq!(n_runs(&server), 0);
+}
+
+#[test]
+fn issue_13_a_webhook_secret_kept_in_plain_text_is_sealed_at_start_and_still_verifies() {
+    let db = ferry_testkit::TestDb::sqlite();
+    let project_id = {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let store = ferry_store::Store::open(db.url()).await.expect("the store");
+            let old =
+                ferry_store::NewProject { name: "web", repo: "/srv/web.git", branch: "main", webhook_secret: SECRET };
+            let project = store.projects().create(&old, 0).await.expect("a project written in plain text");
+            store.close().await;
+            project.id
+        })
+    };
+    let server = TestServer::start_on(Some(db.url().to_owned()));
+    let stored = server.with_store(async |store| store.projects().get(project_id).await.expect("web").webhook_secret);
+    assert!(stored.starts_with("sealed1:") && !stored.contains(SECRET), "{stored}");
+    let ping = br#"{"zen": "Design for failure.", "hook_id": 1}"#;
+    assert_eq!(github(&server, "web", "ping", ping, SECRET).status, 200);
+    assert_eq!(github(&server, "web", "ping", ping, "wrong").status, 401);
+    // A project created now is sealed at once.
+    let body = json!({"name": "new", "repo": "/srv/new.git", "webhook_secret": "new-s3cret"});
+    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
+    let stored = server
+        .with_store(async |store| store.projects().by_name("new").await.expect("read").expect("new").webhook_secret);
+    assert!(stored.starts_with("sealed1:") && !stored.contains("new-s3cret"), "{stored}");
+    assert_eq!(github(&server, "new", "ping", ping, "new-s3cret").status, 200);
 }

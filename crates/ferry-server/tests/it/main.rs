@@ -1,11 +1,13 @@
 //! End-to-end tests of the server: each test starts the real server in this process on
 //! 127.0.0.1:0 with a temporary data directory (SQLite in it) and talks HTTP/1.1 to it.
 
+mod access;
 mod artifacts;
 mod auth;
 mod contract;
 mod corpus;
 mod forge_status;
+mod forks;
 mod hooks;
 mod openapi;
 mod pipeline;
@@ -91,7 +93,8 @@ impl TestServer {
         rt.spawn(server.run(async {
             let _ = stopped.await;
         }));
-        let admin = std::fs::read_to_string(dir.path().join("data/admin.token")).expect("admin.token");
+        // A server on a database that has tokens (a restart) writes no admin.token.
+        let admin = std::fs::read_to_string(dir.path().join("data/admin.token")).unwrap_or_default();
         let database = database.unwrap_or_else(|| config.database_url());
         TestServer { addr, admin: admin.trim().to_owned(), database, dir, rt, stop: Some(stop) }
     }
@@ -149,14 +152,26 @@ impl TestServer {
 
     /// Creates a token with `role` as the admin and returns its plaintext.
     pub fn token(&self, role: &str) -> String {
-        let res = self.call(
-            "POST",
-            "/api/v1/tokens",
-            Some(&self.admin),
-            Some(&serde_json::json!({"name": role, "role": role})),
-        );
+        self.scoped_token(role, None)
+    }
+
+    /// Creates a token with `role` for `projects` (`None`: every project) as the admin and
+    /// returns its plaintext.
+    pub fn scoped_token(&self, role: &str, projects: Option<&[&str]>) -> String {
+        let body = serde_json::json!({"name": role, "role": role, "projects": projects});
+        let res = self.call("POST", "/api/v1/tokens", Some(&self.admin), Some(&body));
         assert_eq!(res.status, 201, "{}", res.body);
         res.json()["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Logs in through the form with `token`; returns the `Cookie` header value that carries
+    /// the session.
+    pub fn login(&self, token: &str) -> String {
+        let form = [("Content-Type", "application/x-www-form-urlencoded")];
+        let res = self.request("POST", "/login", &form, format!("token={token}").as_bytes());
+        assert_eq!(res.status, 303, "{}", res.body);
+        let cookie = res.header("set-cookie").expect("a session cookie");
+        cookie.split(';').next().expect("a name=value").to_owned()
     }
 }
 
@@ -177,7 +192,17 @@ pub struct ProtocolRunner<'a> {
 
 impl<'a> ProtocolRunner<'a> {
     pub fn register(server: &'a TestServer, name: &str, labels: &[&str]) -> ProtocolRunner<'a> {
-        let body = json!({"name": name, "labels": labels});
+        ProtocolRunner::register_for(server, name, labels, None)
+    }
+
+    /// Registers a runner that claims only the jobs of `projects` (`None`: every project).
+    pub fn register_for(
+        server: &'a TestServer,
+        name: &str,
+        labels: &[&str],
+        projects: Option<&[&str]>,
+    ) -> ProtocolRunner<'a> {
+        let body = json!({"name": name, "labels": labels, "projects": projects});
         let res = server.call("POST", "/api/v1/runners", Some(&server.admin), Some(&body));
         assert_eq!(res.status, 201, "{}", res.body);
         let token = res.json()["token"].as_str().expect("a token").to_owned();
@@ -188,6 +213,11 @@ impl<'a> ProtocolRunner<'a> {
     /// A runner registered some other way, with its token.
     pub fn with_token(server: &'a TestServer, token: &str) -> ProtocolRunner<'a> {
         ProtocolRunner { server, token: token.to_owned() }
+    }
+
+    /// The runner's token.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     pub fn claim(&self, wait_ms: u64) -> Option<Value> {

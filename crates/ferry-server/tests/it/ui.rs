@@ -42,7 +42,9 @@ fn url(server: &TestServer, path: &str) -> String {
 /// A tab logged in as the admin (the cookie `POST /login` sets).
 fn logged_in<'b>(browser: &'b Browser, server: &TestServer) -> Page<'b> {
     let mut page = browser.new_page().expect("a page");
-    page.set_cookie(&url(server, "/"), "ferry_session", &server.admin).expect("the session cookie");
+    let cookie = server.login(&server.admin);
+    let id = cookie.strip_prefix("ferry_session=").expect("the session cookie");
+    page.set_cookie(&url(server, "/"), "ferry_session", id).expect("the session cookie");
     page
 }
 
@@ -314,8 +316,11 @@ fn login_answers_cookies_redirects_and_assets_over_http() {
     assert!(bad.body.contains("not valid") && bad.body.contains("<form"), "{}", bad.body);
     let good = server.request("POST", "/login", &form, format!("token={}", server.admin).as_bytes());
     assert_eq!((good.status, good.header("location")), (303, Some("/")), "{}", good.body);
-    let cookie = format!("ferry_session={}; HttpOnly; SameSite=Strict; Path=/", server.admin);
-    assert_eq!(good.header("set-cookie"), Some(cookie.as_str()));
+    let cookie = good.header("set-cookie").expect("a cookie");
+    let id = cookie.strip_prefix("ferry_session=").and_then(|rest| rest.split(';').next()).expect("the session id");
+    assert!(id.len() == 64 && id.bytes().all(|byte| byte.is_ascii_hexdigit()), "a random id: {cookie}");
+    assert!(!cookie.contains(&server.admin), "the cookie does not hold the token: {cookie}");
+    assert_eq!(cookie, format!("ferry_session={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200"));
     let foreign = server.request(
         "POST",
         "/login",
@@ -328,7 +333,7 @@ fn login_answers_cookies_redirects_and_assets_over_http() {
         let res = server.request("GET", path, &[], b"");
         assert_eq!((res.status, res.header("location")), (303, Some("/login")), "{path}");
     }
-    let session = format!("ferry_session={}", server.admin);
+    let session = format!("ferry_session={id}");
     let page = server.request("GET", "/", &[("Cookie", &session)], b"");
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
@@ -352,7 +357,7 @@ fn login_answers_cookies_redirects_and_assets_over_http() {
 fn cookie_authenticated_writes_need_the_csrf_header() {
     let (server, _repo) = ui_server();
     let id = trigger(&server);
-    let session = format!("ferry_session={}", server.admin);
+    let session = server.login(&server.admin);
     let cancel = format!("/api/v1/runs/{id}/cancel");
     let refused = server.request("POST", &cancel, &[("Cookie", &session)], b"");
     assert_eq!(refused.status, 403, "{}", refused.body);
@@ -367,4 +372,32 @@ fn cookie_authenticated_writes_need_the_csrf_header() {
     assert_eq!(accepted.status, 202, "{}", accepted.body);
     let bearer = server.call("POST", &format!("/api/v1/runs/{id}/rerun"), Some(&server.admin), Some(&json!({})));
     assert_eq!(bearer.status, 201, "a bearer token needs no CSRF header: {}", bearer.body);
+}
+
+#[test]
+fn the_approve_button_starts_a_fork_s_waiting_run() {
+    let workflow = "on: pull_request\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", workflow)]);
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let res =
+        server.call("PATCH", "/api/v1/projects/web", Some(&server.admin), Some(&json!({"require_approval": true})));
+    assert_eq!(res.status, 200, "{}", res.body);
+    let body = crate::forks::pull_request(&repo.head(), 2, "eve");
+    let res = crate::hooks::github(&server, "web", "pull_request", &body, crate::hooks::SECRET);
+    assert_eq!(res.status, 202, "{}", res.body);
+    let id = res.json()["runs"][0]["run"].as_i64().expect("a run id");
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    assert_eq!(runner.claim(0), None, "the run waits");
+    let browser = Browser::start().expect("starting chromium");
+    let mut page = logged_in(&browser, &server);
+    page.goto(&url(&server, &format!("/ui/runs/{id}"))).expect("loading the run");
+    page.wait_for("document.querySelector('#run-status')?.dataset.state === 'waiting'", WAIT)
+        .expect("the run shows it waits");
+    page.click("button[data-action=approve]").expect("the Approve button");
+    page.wait_for("!document.querySelector('button[data-action=approve]')", WAIT)
+        .expect("an approved run offers no Approve button");
+    assert_ne!(run(&server, id)["run"]["status"], "waiting");
+    let job = runner.claim(5_000).expect("the approved run's job");
+    assert_eq!((job["run_id"].as_i64(), job["secrets"].clone()), (Some(id), json!({})));
+    assert_no_script_errors(&mut page);
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ferry_store::{
     Acquired, AppendedChunk, CacheEntry, Conclusion, Lease, NewApiToken, NewArtifact, NewCacheEntry, NewJob,
-    NewProject, NewRun, NewRunner, NewStep, Recorded, Role, Status, StepEvent, Store, StoreError,
+    NewProject, NewRun, NewRunner, NewStep, ProjectScope, Recorded, Role, Status, StepEvent, Store, StoreError,
 };
 use ferry_testkit::TestDb;
 
@@ -38,6 +38,10 @@ pub async fn run(new_db: fn() -> TestDb) {
         counts_for_metrics,
         pipeline_bookkeeping,
         runner_event_batches,
+        scoped_tokens_and_sessions,
+        scoped_runners_claim_only_their_projects_jobs,
+        revoked_runners,
+        forks_approvals_and_deliveries,
     );
     cache_entries_from_before_scopes_join_the_default_branch(new_db()).await;
 }
@@ -85,7 +89,8 @@ async fn enqueue(store: &Store, run_id: i64, name: &str, runs_on: &[&str]) -> fe
 
 async fn register(store: &Store, name: &str, runner_labels: &[&str]) -> ferry_store::Runner {
     let runner_labels = labels(runner_labels);
-    let runner = NewRunner { name, labels: &runner_labels, token_prefix: name, token_hash: "hash" };
+    let runner =
+        NewRunner { name, labels: &runner_labels, token_prefix: name, token_hash: "hash", scope: &ProjectScope::All };
     store.runners().register(&runner, 5).await.expect("register runner")
 }
 
@@ -135,7 +140,13 @@ async fn projects(store: Store, _db: &TestDb) {
 
 async fn tokens(store: Store, _db: &TestDb) {
     let tokens = store.tokens();
-    let token = NewApiToken { prefix: "fy_abc", hash: "$argon2id$v=19$hash", name: "ci", role: Role::Developer };
+    let token = NewApiToken {
+        prefix: "fy_abc",
+        hash: "$argon2id$v=19$hash",
+        name: "ci",
+        role: Role::Developer,
+        scope: &ProjectScope::All,
+    };
     let created = tokens.create(&token, 7).await.expect("create");
     assert_eq!((created.role, created.created_at, created.revoked_at), (Role::Developer, 7, None));
     assert_eq!(tokens.active_by_prefix("fy_abc").await.expect("lookup"), Some(created.clone()));
@@ -143,7 +154,8 @@ async fn tokens(store: Store, _db: &TestDb) {
 
     let dup = tokens.create(&NewApiToken { name: "other", ..token }, 8).await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
-    let admin = NewApiToken { prefix: "fy_adm", hash: "h2", name: "root", role: Role::Admin };
+    let admin =
+        NewApiToken { prefix: "fy_adm", hash: "h2", name: "root", role: Role::Admin, scope: &ProjectScope::All };
     tokens.create(&admin, 8).await.expect("create admin");
 
     tokens.revoke(created.id, 9).await.expect("revoke");
@@ -365,8 +377,13 @@ async fn leases(store: Store, _db: &TestDb) {
     assert_eq!(store.runners().get(runner.id).await.expect("get").last_heartbeat_at, Some(40_000));
     let found = store.runners().by_token_prefix("r1").await.expect("by prefix").expect("registered");
     assert_eq!(found.id, runner.id);
-    let dup =
-        store.runners().register(&NewRunner { name: "r1", labels: &[], token_prefix: "r3", token_hash: "h" }, 1).await;
+    let dup = store
+        .runners()
+        .register(
+            &NewRunner { name: "r1", labels: &[], token_prefix: "r3", token_hash: "h", scope: &ProjectScope::All },
+            1,
+        )
+        .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
     assert!(matches!(jobs.complete(9999, Conclusion::Success, 1).await, Err(StoreError::NotFound { .. })));
 }
@@ -809,4 +826,142 @@ async fn runner_event_batches(store: Store, _db: &TestDb) {
     let refused = store.jobs().record_events(job.id, other.id, 4, &finished, 15, 1000).await;
     assert!(matches!(refused, Err(StoreError::NotFound { .. })), "another runner cannot report: {refused:?}");
     assert_eq!(store.jobs().in_progress_on(runner.id).await.expect("held").len(), 1);
+}
+
+async fn scoped_tokens_and_sessions(store: Store, _db: &TestDb) {
+    let web = store.projects().create(&project("web"), 1).await.expect("create").id;
+    let api = store.projects().create(&project("api"), 1).await.expect("create").id;
+    let tokens = store.tokens();
+    let scope = ProjectScope::Projects(vec![api, web, api]);
+    let token = NewApiToken { prefix: "fy_web", hash: "h", name: "web-ci", role: Role::Developer, scope: &scope };
+    let created = tokens.create(&token, 1).await.expect("create");
+    let both = ProjectScope::Projects(vec![web.min(api), web.max(api)]);
+    assert_eq!(created.scope, both, "sorted, each once");
+    assert_eq!(tokens.active_by_prefix("fy_web").await.expect("lookup").map(|token| token.scope), Some(both.clone()));
+    assert!(both.allows(web) && !both.allows(web + api + 1) && ProjectScope::All.allows(web));
+    let unknown = ProjectScope::Projects(vec![999]);
+    let res = tokens.create(&NewApiToken { prefix: "fy_bad", scope: &unknown, ..token }, 1).await;
+    assert!(matches!(res, Err(StoreError::Conflict(_))), "a scope names existing projects: {res:?}");
+    assert_eq!(tokens.active_by_prefix("fy_bad").await.expect("lookup"), None, "nothing was stored");
+
+    let sessions = store.sessions();
+    sessions.create("s1", created.id, 100, 200).await.expect("session");
+    sessions.create("s2", created.id, 100, 300).await.expect("session");
+    assert_eq!(sessions.active("s1", 199).await.expect("active"), Some(created.clone()));
+    assert_eq!(sessions.active("s1", 200).await.expect("active"), None, "it ends at expires_at");
+    assert_eq!(sessions.active("nope", 100).await.expect("active"), None);
+    sessions.delete("s2").await.expect("logout");
+    sessions.delete("s2").await.expect("logging out twice is fine");
+    assert_eq!(sessions.active("s2", 150).await.expect("active"), None, "logged out");
+    sessions.create("s3", created.id, 100, 300).await.expect("session");
+    tokens.revoke(created.id, 150).await.expect("revoke");
+    assert_eq!(sessions.active("s3", 150).await.expect("active"), None, "revoking the token ends its sessions");
+
+    // Deleting the only project of a scope leaves a token that reaches nothing, not everything.
+    let lone = ProjectScope::Projects(vec![web]);
+    let lone = tokens.create(&NewApiToken { prefix: "fy_lone", scope: &lone, ..token }, 1).await.expect("create");
+    store.projects().delete(web).await.expect("delete project");
+    let after = tokens.active_by_prefix("fy_lone").await.expect("lookup").expect("active");
+    assert_eq!((after.id, after.scope), (lone.id, ProjectScope::Projects(vec![])));
+}
+
+async fn scoped_runners_claim_only_their_projects_jobs(store: Store, _db: &TestDb) {
+    let web = store.projects().create(&project("web"), 1).await.expect("create").id;
+    let api = store.projects().create(&project("api"), 1).await.expect("create").id;
+    let web_run = new_run(&store, web).await.id;
+    let api_run = new_run(&store, api).await.id;
+    let api_job = enqueue(&store, api_run, "api-build", &[]).await;
+    let scope = ProjectScope::Projects(vec![web]);
+    let web_runner = NewRunner { name: "web-1", labels: &[], token_prefix: "w1", token_hash: "h", scope: &scope };
+    let web_runner = store.runners().register(&web_runner, 1).await.expect("register");
+    assert_eq!(web_runner.scope, scope);
+    let jobs = store.jobs();
+    assert_eq!(
+        jobs.claim(web_runner.id, &[], 10, LEASE).await.expect("claim"),
+        None,
+        "the only queued job is another project's"
+    );
+    let web_job = enqueue(&store, web_run, "web-build", &[]).await;
+    let claimed = jobs.claim(web_runner.id, &[], 11, LEASE).await.expect("claim").expect("its project's job");
+    assert_eq!(claimed.id, web_job.id, "the older job of the other project is skipped");
+    let anywhere = register(&store, "any-1", &[]).await;
+    let claimed = jobs.claim(anywhere.id, &[], 12, LEASE).await.expect("claim").expect("an unscoped runner");
+    assert_eq!(claimed.id, api_job.id);
+
+    // Registering again replaces the scope; an empty scope reaches nothing.
+    let nothing = ProjectScope::Projects(vec![]);
+    let again = NewRunner { name: "web-1", labels: &[], token_prefix: "w2", token_hash: "h", scope: &nothing };
+    let again = store.runners().register_or_replace(&again, 20).await.expect("register again");
+    assert_eq!((again.id, again.scope), (web_runner.id, nothing));
+    enqueue(&store, web_run, "web-test", &[]).await;
+    assert_eq!(jobs.claim(web_runner.id, &[], 21, LEASE).await.expect("claim"), None);
+}
+
+async fn revoked_runners(store: Store, _db: &TestDb) {
+    let runner = register(&store, "r1", &["linux"]).await;
+    assert_eq!(runner.revoked_at, None);
+    let revoked = store.runners().revoke(runner.id, 50).await.expect("revoke");
+    assert_eq!(revoked.revoked_at, Some(50));
+    assert_eq!(store.runners().revoke(runner.id, 60).await.expect("again").revoked_at, Some(50));
+    assert_eq!(store.runners().by_token_prefix("r1").await.expect("lookup"), None, "its token no longer works");
+    assert_eq!(store.runners().by_name("r1").await.expect("by name").map(|runner| runner.id), Some(runner.id));
+    let listed: Vec<(String, Option<i64>)> = store
+        .runners()
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|runner| (runner.name, runner.revoked_at))
+        .collect();
+    assert_eq!(listed, [("r1".to_owned(), Some(50))]);
+    assert!(matches!(store.runners().revoke(999, 1).await, Err(StoreError::NotFound { .. })));
+    let labels = labels(&["linux"]);
+    let new_token =
+        NewRunner { name: "r1", labels: &labels, token_prefix: "r1b", token_hash: "h", scope: &ProjectScope::All };
+    let again = store.runners().register_or_replace(&new_token, 70).await.expect("register again");
+    assert_eq!((again.id, again.revoked_at), (runner.id, None), "registering again gives a working token");
+    assert!(store.runners().by_token_prefix("r1b").await.expect("lookup").is_some());
+async fn forks_approvals_and_deliveries(store: Store, _db: &TestDb) {
+    let (project_id, plain) = project_and_run(&store).await;
+    assert!(!store.projects().get(project_id).await.expect("project").require_approval);
+    assert!(store.projects().set_require_approval(project_id, true).await.expect("set").require_approval);
+    store.projects().set_webhook_secret(project_id, "sealed1:00").await.expect("seal");
+    assert_eq!(store.projects().get(project_id).await.expect("project").webhook_secret, "sealed1:00");
+    assert!(matches!(store.projects().set_require_approval(999, true).await, Err(StoreError::NotFound { .. })));
+
+    let run = store.runs().get(plain).await.expect("run");
+    assert_eq!((run.from_fork, run.status, run.approved_by.as_str()), (false, Status::Queued, ""));
+    let waiting = new_run(&store, project_id).await.id;
+    let run = store.runs().mark_from_fork(waiting, true).await.expect("mark");
+    assert_eq!((run.from_fork, run.status), (true, Status::Waiting));
+    assert_eq!(store.runs().unfinished().await.expect("unfinished").iter().filter(|run| run.id == waiting).count(), 1);
+    let run = store.runs().approve(waiting, "dev").await.expect("approve");
+    assert_eq!((run.from_fork, run.status, run.approved_by.as_str()), (true, Status::Queued, "dev"));
+    assert!(matches!(store.runs().approve(waiting, "dev").await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.runs().approve(plain, "dev").await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.runs().approve(999, "dev").await, Err(StoreError::NotFound { .. })));
+    let unapproved = new_run(&store, project_id).await.id;
+    let run = store.runs().mark_from_fork(unapproved, false).await.expect("mark");
+    assert_eq!((run.from_fork, run.status), (true, Status::Queued));
+    // A waiting run that is cancelled completes; it is no longer waiting.
+    let cancelled = new_run(&store, project_id).await.id;
+    store.runs().mark_from_fork(cancelled, true).await.expect("mark");
+    let run = store.runs().complete(cancelled, Conclusion::Cancelled, 20).await.expect("complete");
+    assert_eq!(run.status, Status::Completed);
+    // A re-run of a fork's run is one too; of another run, not.
+    let rerun = |old| NewRun { project_id, rerun_of: Some(old), ..example_run() };
+    assert!(store.runs().create(&rerun(waiting), 30).await.expect("rerun").from_fork);
+    assert!(!store.runs().create(&rerun(plain), 30).await.expect("rerun").from_fork);
+
+    let deliveries = store.deliveries();
+    assert!(deliveries.record(project_id, "d1", 100).await.expect("record"));
+    assert!(!deliveries.record(project_id, "d1", 150).await.expect("again"), "a repeat");
+    let other = store.projects().create(&project("other"), 1).await.expect("create").id;
+    assert!(deliveries.record(other, "d1", 100).await.expect("another project's"));
+    assert!(deliveries.record(project_id, "d2", 200).await.expect("record"));
+    deliveries.forget(project_id, "d2").await.expect("forget");
+    assert!(deliveries.record(project_id, "d2", 200).await.expect("taken again after forget"));
+    assert_eq!(deliveries.sweep(150).await.expect("sweep"), 2, "d1 of both projects, received at 100");
+    assert!(deliveries.record(project_id, "d1", 300).await.expect("swept, so new"));
+    assert!(!deliveries.record(project_id, "d2", 300).await.expect("kept"));
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::trigger::{conclusion, label};
 use super::{block_on, connect};
-use crate::cli::{CancelArgs, RerunArgs, RunsArgs};
+use crate::cli::{ApproveArgs, CancelArgs, RerunArgs, RunsArgs};
 use crate::render::{DIM, GREEN, RED, YELLOW};
 
 /// How much of a commit title a line of `ferry runs` shows.
@@ -75,6 +75,17 @@ pub fn cancel(args: CancelArgs) -> anyhow::Result<ExitCode> {
         _ => format!("{DIM}cancelling: its running jobs stop at their runners' next report{DIM:#}"),
     };
     writeln!(anstream::stdout(), "{} {shown}", label(&run)).context("writing to stdout")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
+    let client = connect(&args.connect)?;
+    let run = block_on(async { Ok(client.approve_run(args.run).await?) })?;
+    if args.json {
+        return print_json(&run);
+    }
+    writeln!(anstream::stdout(), "{} {DIM}approved: it runs now, without the project's secrets{DIM:#}", label(&run))
+        .context("writing to stdout")?;
     Ok(ExitCode::SUCCESS)
 }
 

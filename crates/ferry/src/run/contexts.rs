@@ -123,6 +123,8 @@ impl RunContexts {
             run_number: "1",
             run_attempt: "1",
             server_url: "https://github.com",
+            forge: "",
+            retention_days: "90",
         });
         let pairs = |list: &[(String, String)]| -> Map<String, Value> {
             list.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))).collect()

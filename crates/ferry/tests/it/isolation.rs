@@ -233,3 +233,52 @@ jobs:
         assert!(gone, "process {pid} of the step outlived the server by {PATIENCE:?}");
     }
 }
+
+#[test]
+fn issue_13_ferry_run_steps_get_the_basics_and_the_variables_passed_by_name_only() {
+    let repo =
+        Repo::with_workflow("on: push\njobs:\n  show:\n    runs-on: ubuntu-latest\n    steps:\n      - run: env\n");
+    let output = ferry()
+        .arg("run")
+        .arg(repo.path())
+        .args(["--pass-env", "EXTRA_VISIBLE"])
+        .env("EXTRA_VISIBLE", "passed")
+        .env("EXTRA_HIDDEN", "kept out")
+        .env("FERRY_TOKEN", "ferryr_abc_secret")
+        .output()
+        .expect("ferry runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let env: Vec<&str> = stdout.lines().filter_map(|line| line.strip_prefix("show | ")).collect();
+    assert!(env.contains(&"EXTRA_VISIBLE=passed"), "{stdout}");
+    assert!(env.iter().any(|line| line.starts_with("PATH=")), "{stdout}");
+    assert!(!stdout.contains("EXTRA_HIDDEN") && !stdout.contains("FERRY_TOKEN"), "{stdout}");
+
+    let refused = ferry().arg("run").arg(repo.path()).args(["--pass-env", "FERRY_TOKEN"]).output().expect("ferry runs");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("FERRY_* variables are Ferry's own"), "{stderr}");
+}
+
+#[test]
+fn issue_13_git_works_in_a_confined_step_whose_workspace_borrows_from_the_servers_mirror() {
+    let scratch = tempfile::Builder::new().prefix("ferry-isolation-it-").tempdir().expect("temp dir");
+    let workflow = "on: workflow_dispatch\njobs:\n  git:\n    runs-on: self-hosted\n    steps:\n      \
+                    - run: |\n          cat .git/objects/info/alternates\n          git log --format='subject %s' -1\n";
+    let repo = Repo::with_workflow(workflow);
+    let (server, url, admin) = start_server(scratch.path());
+    // A URL, so the server keeps a mirror of it in its data directory.
+    let repo_url = format!("file://{}", repo.path().display());
+    let added = output_within(client_command(&url, &admin, &["project", "add", "demo", "--repo", &repo_url]));
+    assert!(added.status.success(), "{}\n--- server\n{}", text(&added), server.stderr());
+    let triggered = output_within(client_command(&url, &admin, &["trigger", "demo", "--wait", "--json"]));
+    let report: Value = serde_json::from_slice(&triggered.stdout).expect("JSON");
+    let run_id = report["runs"][0]["id"].as_i64().expect("a run id");
+    let log = log_of(&url, &admin, run_id);
+    assert_eq!(report["runs"][0]["conclusion"], "success", "{log}\n--- server\n{}", server.stderr());
+    let data = scratch.path().join("data").canonicalize().expect("the data directory");
+    assert!(
+        log.lines().next().is_some_and(|line| Path::new(line).starts_with(&data)),
+        "objects from the data directory: {log}"
+    );
+    assert!(log.lines().any(|line| line == "subject initial"), "{log}");
+}

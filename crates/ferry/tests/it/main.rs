@@ -3,11 +3,13 @@
 
 mod corpus;
 mod crash;
+mod github_context;
 mod harness;
 mod isolation;
 mod lint;
 mod run;
 mod run_control;
 mod runner;
+mod runners;
 mod runs;
 mod server;

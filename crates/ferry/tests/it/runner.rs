@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::harness::{Repo, ferry};
 
 /// How long one command may take before the test gives up on it.
-const PATIENCE: Duration = Duration::from_secs(120);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(120);
 
 const WORKFLOW: &str = r#"
 on: workflow_dispatch

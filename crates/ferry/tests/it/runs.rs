@@ -1,6 +1,7 @@
 //! `ferry runs`, `cancel` and `rerun` against a real `ferry server`: a triggered run is
 //! listed, cancelled (no runner has its job's label, so it runs until then) and re-run,
-//! and the list shows both runs, newest first.
+//! and the list shows both runs, newest first; a fork's merge request waits in `ferry runs`
+//! until `ferry approve`.
 
 use serde_json::Value;
 
@@ -69,4 +70,68 @@ fn runs_are_listed_newest_first_after_a_trigger_a_cancel_and_a_rerun() {
             format!("run {first}"),
         )
     );
+}
+
+/// Sends a GitLab merge request from project 15 (a fork) into project 14 for `sha`; returns
+/// the server's answer as text.
+fn merge_request_from_a_fork(url: &str, project: &str, secret: &str, sha: &str) -> String {
+    use std::io::{Read, Write};
+    let body = serde_json::json!({
+        "user": {"username": "eve"},
+        "project": {"path_with_namespace": "octo/demo"},
+        "object_attributes": {"iid": 3, "source_branch": "feature", "target_branch": "main", "action": "open",
+            "source_project_id": 15, "target_project_id": 14, "last_commit": {"id": sha}},
+    })
+    .to_string();
+    let addr = url.strip_prefix("http://").expect("an http URL");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connecting");
+    let request = format!(
+        "POST /hooks/gitlab/{project} HTTP/1.1\r\nHost: ferry\r\nX-Gitlab-Event: Merge Request Hook\r\nX-Gitlab-Token: {secret}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("sending");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("reading");
+    answer
+}
+
+#[test]
+fn a_fork_s_merge_request_waits_in_ferry_runs_until_ferry_approve() {
+    let scratch = tempfile::Builder::new().prefix("ferry-approve-it-").tempdir().expect("temp dir");
+    let workflow = WORKFLOW.replace("on: workflow_dispatch", "on: pull_request");
+    let repo = Repo::new(&[(".github/workflows/ci.yml", workflow.as_str())]);
+    let sha = repo.git(&["rev-parse", "HEAD"]);
+    let (server, url, admin) = start_server(scratch.path());
+    let ferry = |args: &[&str]| {
+        let output = output_within(client_command(&url, &admin, args));
+        assert!(output.status.success(), "{}\n--- server\n{}", text(&output), server.stderr());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let path = repo.path().display().to_string();
+    let added = ferry(&[
+        "project",
+        "add",
+        "demo",
+        "--repo",
+        &path,
+        "--webhook-secret",
+        "s3cret",
+        "--require-approval",
+        "--json",
+    ]);
+    let added: Value = serde_json::from_str(&added).expect("JSON");
+    assert_eq!(added["require_approval"], true);
+    let answer = merge_request_from_a_fork(&url, "demo", "s3cret", sha.trim());
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let listed = ferry(&["runs", "demo"]);
+    assert!(listed.contains(" waiting "), "{listed}");
+    let id = listed.split_whitespace().nth(1).expect("a run id").to_owned();
+    let approved = ferry(&["approve", &id]);
+    assert!(approved.contains("approved"), "{approved}");
+    let listed = ferry(&["runs", "demo"]);
+    assert!(!listed.contains(" waiting ") && listed.contains("in_progress"), "{listed}");
+    let again = output_within(client_command(&url, &admin, &["approve", &id]));
+    assert!(!again.status.success(), "a run approved already: {}", text(&again));
+    let set = ferry(&["project", "set", "demo", "--require-approval", "false"]);
+    assert_eq!(set, "project demo: runs of pull requests from forks start at once\n");
 }

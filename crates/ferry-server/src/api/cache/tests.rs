@@ -28,6 +28,8 @@ fn run(event: &str, git_ref: &str, trigger_info: &str) -> Run {
         cancel_requested_at: None,
         error: None,
         rerun_of: None,
+        from_fork: false,
+        approved_by: String::new(),
     }
 }
 
@@ -67,6 +69,16 @@ fn a_pull_request_saves_under_its_merge_ref_and_restores_from_its_base_and_the_d
     // Without the number, never the base branch's scope.
     let unknown = scopes_of("pull_request", "refs/heads/main", "{}");
     assert_eq!(unknown.own, "refs/ferry/runs/12");
+}
+
+#[test]
+fn a_fork_s_run_saves_only_under_its_own_scope_whatever_its_event() {
+    let fork = Run { from_fork: true, ..run("pull_request", "refs/heads/main", r#"{"pull_request": 7}"#) };
+    assert_eq!(scopes(&fork, "main").own, "refs/pull/7/merge");
+    // A fork's run of another event (a re-run recorded oddly, a future event) never saves
+    // into the branch it names.
+    let other = Run { from_fork: true, ..run("push", "refs/heads/main", "{}") };
+    assert_eq!(scopes(&other, "main").own, "refs/ferry/runs/12");
 }
 
 fn entry(key: &str) -> CacheEntry {

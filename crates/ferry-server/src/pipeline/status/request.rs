@@ -23,6 +23,8 @@ use serde_json::{Value, json};
 pub(crate) enum Reported {
     /// The run waits for another run of the project to let go of its `concurrency:` group.
     Waiting,
+    /// The run, of a pull request from a fork, waits for a developer's approval.
+    AwaitingApproval,
     /// The run's first jobs were queued.
     Started,
     /// The run completed.
@@ -105,6 +107,9 @@ pub(crate) fn status_request(facts: &StatusFacts<'_>, token: &str) -> Result<Sta
     let context = format!("ferry/{file}");
     let description = match facts.reported {
         Reported::Waiting => format!("Run {} is waiting for its concurrency group", facts.run_number),
+        Reported::AwaitingApproval => {
+            format!("Run {} comes from a fork and waits for a developer's approval", facts.run_number)
+        }
         Reported::Started => format!("Run {} is running", facts.run_number),
         Reported::Concluded(conclusion) => format!("Run {} concluded {}", facts.run_number, conclusion.as_str()),
         Reported::NotPlanned => {
@@ -170,7 +175,7 @@ pub(crate) fn status_request(facts: &StatusFacts<'_>, token: &str) -> Result<Sta
 /// GitHub's (and Gitea's) commit state for what is reported.
 fn github_state(reported: Reported) -> &'static str {
     match reported {
-        Reported::Waiting | Reported::Started => "pending",
+        Reported::Waiting | Reported::AwaitingApproval | Reported::Started => "pending",
         Reported::Concluded(Conclusion::Success | Conclusion::Skipped | Conclusion::Neutral) => "success",
         Reported::Concluded(Conclusion::Failure) | Reported::NotPlanned => "failure",
         Reported::Concluded(Conclusion::Cancelled) => "error",
@@ -180,7 +185,7 @@ fn github_state(reported: Reported) -> &'static str {
 /// GitLab's commit state for what is reported.
 fn gitlab_state(reported: Reported) -> &'static str {
     match reported {
-        Reported::Waiting => "pending",
+        Reported::Waiting | Reported::AwaitingApproval => "pending",
         Reported::Started => "running",
         Reported::Concluded(Conclusion::Success | Conclusion::Skipped | Conclusion::Neutral) => "success",
         Reported::Concluded(Conclusion::Failure) | Reported::NotPlanned => "failed",

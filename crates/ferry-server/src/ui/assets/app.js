@@ -200,8 +200,8 @@
     const runId = document.getElementById('run-header').dataset.runId;
     button.disabled = true;
     try {
-      if (button.dataset.action === 'cancel') {
-        await api('POST', `/api/v1/runs/${runId}/cancel`);
+      if (button.dataset.action === 'cancel' || button.dataset.action === 'approve') {
+        await api('POST', `/api/v1/runs/${runId}/${button.dataset.action}`);
         flash('');
         await swap(['run-header']);
       } else {

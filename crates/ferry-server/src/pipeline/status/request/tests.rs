@@ -75,6 +75,7 @@ fn conclusions_map_to_each_forges_states() {
     let mut table = String::new();
     for reported in [
         Reported::Waiting,
+        Reported::AwaitingApproval,
         STARTED,
         SUCCESS,
         Reported::Concluded(Conclusion::Failure),
@@ -91,6 +92,7 @@ fn conclusions_map_to_each_forges_states() {
     }
     assert_snapshot!(table, @"
     Waiting: pending / pending
+    AwaitingApproval: pending / pending
     Started: pending / running
     Concluded(Success): success / success
     Concluded(Failure): failure / failed
@@ -128,6 +130,7 @@ fn descriptions_say_what_the_run_does_and_why_it_failed_unplanned_in_at_most_140
         ),
         description(Reported::NotPlanned, None),
         description(Reported::NotPlanned, Some(&long)),
+        description(Reported::AwaitingApproval, None),
     ];
     assert_eq!(descriptions[3].chars().count(), 140, "{}", descriptions[3]);
     assert_snapshot!(descriptions.join("\n"), @"
@@ -135,6 +138,7 @@ fn descriptions_say_what_the_run_does_and_why_it_failed_unplanned_in_at_most_140
     Run 7 failed: the workflow has errors; fix them (`ferry lint` shows the same)
     Run 7 failed: it could not be planned
     Run 7 failed: the workflow's `concurrency:` does not evaluate: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…
+    Run 7 comes from a fork and waits for a developer's approval
     ");
 }
 
