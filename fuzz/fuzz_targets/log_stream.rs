@@ -17,7 +17,7 @@ fn read(pieces: impl Iterator<Item = impl AsRef<[u8]>>) -> (Vec<LogFrame>, Optio
             match decoder.next_frame() {
                 Ok(Some(frame)) => frames.push(frame),
                 Ok(None) => break,
-                Err(message) => return (frames, Some(message)),
+                Err(error) => return (frames, Some(error.to_string())),
             }
         }
     }

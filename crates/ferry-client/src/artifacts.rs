@@ -35,7 +35,7 @@ impl Client {
     /// streamed from the file.
     ///
     /// # Errors
-    /// [`ClientError::Unexpected`] when the file cannot be read; else any [`ClientError`]; 400
+    /// [`ClientError::Unexpected`] when the file cannot be read; else any [`ClientError`]; 422
     /// when the file's digest is not `digest` (it changed since it was hashed), 413 over 10 GiB.
     pub async fn upload_blob(&self, digest: &str, path: &Path) -> Result<(), ClientError> {
         let api_path = format!("/api/v1/runner/blobs/{}", segment(digest));
@@ -168,7 +168,7 @@ impl Client {
             }
         }
         file.flush().await.map_err(unwritable)?;
-        Ok(hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect())
+        Ok(hex::encode(hasher.finalize()))
     }
 }
 

@@ -18,8 +18,14 @@
 //! scoped by the ref of its run, as on GitHub; a key is stored once per scope (entries are
 //! immutable). A lookup answers what the job's run may restore.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
+use utoipa::openapi::{KnownFormat, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+
+pub use crate::names::is_digest;
 
 /// One file of an artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -27,6 +33,7 @@ pub struct ArtifactFile {
     /// Relative to the artifact's root, `/`-separated, without `.` or `..` parts.
     pub path: String,
     /// The SHA-256 of its bytes, lowercase hex: the blob that holds them.
+    #[schema(value_type = crate::names::Digest)]
     pub sha256: String,
     pub size: u64,
     /// Unix permission bits (`0o644`, `0o755`).
@@ -89,11 +96,24 @@ pub struct CacheEntryView {
 /// SHA-256 digests of blobs, lowercase hex.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct BlobList {
+    #[schema(value_type = Vec<crate::names::Digest>)]
     pub digests: Vec<String>,
 }
 
-/// Whether `text` is a SHA-256 digest as blobs are named: 64 lowercase hex digits.
-#[must_use]
-pub fn is_digest(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+/// Bytes as they are, as a schema: a blob's body, an artifact's `.tar`. (A schema only.)
+pub enum Bytes {}
+
+impl PartialSchema for Bytes {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::String))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl ToSchema for Bytes {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Bytes")
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod artifacts;
 pub mod log_stream;
+pub mod names;
 pub mod runner;
 pub mod runs;
 

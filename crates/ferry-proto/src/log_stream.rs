@@ -114,7 +114,7 @@ pub struct LogStreamDecoder {
     text: Option<(LogChunkHead, Vec<u8>)>,
     frames: VecDeque<LogFrame>,
     ended: bool,
-    failed: Option<String>,
+    failed: Option<FrameError>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -135,7 +135,7 @@ impl LogStreamDecoder {
     pub fn push(&mut self, mut input: &[u8]) {
         while !input.is_empty() && self.failed.is_none() {
             if self.ended {
-                self.failed = Some("the log stream goes on after its end frame".to_owned());
+                self.failed = Some(FrameError::AfterEnd);
                 return;
             }
             if let Some((head, text)) = &mut self.text {
@@ -146,7 +146,7 @@ impl LogStreamDecoder {
                     let (head, text) = self.text.take().expect("a chunk is being read");
                     match chunk_text(head, text) {
                         Ok(chunk) => self.frames.push_back(LogFrame::Chunk(chunk)),
-                        Err(message) => self.failed = Some(message),
+                        Err(error) => self.failed = Some(error),
                     }
                 }
                 continue;
@@ -154,39 +154,37 @@ impl LogStreamDecoder {
             let Some(newline) = memchr::memchr(b'\n', input) else {
                 self.head.extend_from_slice(input);
                 if self.head.len() > MAX_HEAD_BYTES {
-                    self.failed = Some(format!("a log frame's head is longer than {MAX_HEAD_BYTES} bytes"));
+                    self.failed = Some(FrameError::LongHead);
                 }
                 return;
             };
             self.head.extend_from_slice(&input[..newline]);
             input = &input[newline + 1..];
             let line = std::mem::take(&mut self.head);
-            if let Err(message) = self.start_frame(&line) {
-                self.failed = Some(message);
+            if let Err(error) = self.start_frame(&line) {
+                self.failed = Some(error);
             }
         }
     }
 
-    fn start_frame(&mut self, line: &[u8]) -> Result<(), String> {
+    fn start_frame(&mut self, line: &[u8]) -> Result<(), FrameError> {
         if line.is_empty() {
             // A keep-alive.
             return Ok(());
         }
         if line.len() > MAX_HEAD_BYTES {
-            return Err(format!("a log frame's head is longer than {MAX_HEAD_BYTES} bytes"));
+            return Err(FrameError::LongHead);
         }
-        let head: LogFrameHead = serde_json::from_slice(line).map_err(|error| {
-            format!("a log frame's head is not a chunk, end or error frame: {error}: {}", String::from_utf8_lossy(line))
+        let head: LogFrameHead = serde_json::from_slice(line).map_err(|error| FrameError::Head {
+            error: error.to_string(),
+            line: String::from_utf8_lossy(line).into_owned(),
         })?;
         match head {
             LogFrameHead::Chunk { job_id, step_idx, seq, bytes } => {
-                let bytes =
-                    (bytes <= MAX_CHUNK_BYTES).then(|| usize::try_from(bytes).ok()).flatten().ok_or_else(|| {
-                        format!(
-                            "chunk {seq} of step {step_idx} of job {job_id} says {bytes} bytes follow, more than the \
-                         {MAX_CHUNK_BYTES} a chunk may have"
-                        )
-                    })?;
+                let bytes = (bytes <= MAX_CHUNK_BYTES)
+                    .then(|| usize::try_from(bytes).ok())
+                    .flatten()
+                    .ok_or(FrameError::LongChunk { job_id, step_idx, seq, bytes })?;
                 let head = LogChunkHead { job_id, step_idx, seq, bytes };
                 if bytes == 0 {
                     self.frames.push_back(LogFrame::Chunk(chunk_text(head, Vec::new())?));
@@ -212,10 +210,10 @@ impl LogStreamDecoder {
     /// What is wrong with the stream (a head that is not JSON of a frame, text that is not
     /// UTF-8 or does not end a line, bytes after the end), once every frame before the fault
     /// was taken.
-    pub fn next_frame(&mut self) -> Result<Option<LogFrame>, String> {
+    pub fn next_frame(&mut self) -> Result<Option<LogFrame>, FrameError> {
         match (self.frames.pop_front(), &self.failed) {
             (Some(frame), _) => Ok(Some(frame)),
-            (None, Some(message)) => Err(message.clone()),
+            (None, Some(error)) => Err(error.clone()),
             (None, None) => Ok(None),
         }
     }
@@ -228,14 +226,37 @@ impl LogStreamDecoder {
     }
 }
 
-fn chunk_text(head: LogChunkHead, text: Vec<u8>) -> Result<LogChunkText, String> {
+fn chunk_text(head: LogChunkHead, text: Vec<u8>) -> Result<LogChunkText, FrameError> {
     let LogChunkHead { job_id, step_idx, seq, .. } = head;
-    let text = String::from_utf8(text)
-        .map_err(|error| format!("chunk {seq} of step {step_idx} of job {job_id} is not UTF-8: {error}"))?;
+    let text = String::from_utf8(text).map_err(|error| FrameError::NotUtf8 {
+        job_id,
+        step_idx,
+        seq,
+        error: error.utf8_error(),
+    })?;
     if !text.is_empty() && !text.ends_with('\n') {
-        return Err(format!("chunk {seq} of step {step_idx} of job {job_id} does not end with a line end (`\\n`)"));
+        return Err(FrameError::NoLineEnd { job_id, step_idx, seq });
     }
     Ok(LogChunkText { job_id, step_idx, seq, text })
+}
+
+/// What is wrong with a framed log stream ([`LogStreamDecoder::next_frame`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("a log frame's head is longer than {MAX_HEAD_BYTES} bytes")]
+    LongHead,
+    #[error("a log frame's head is not a chunk, end or error frame: {error}: {line}")]
+    Head { error: String, line: String },
+    #[error(
+        "chunk {seq} of step {step_idx} of job {job_id} says {bytes} bytes follow, more than the {MAX_CHUNK_BYTES} a chunk may have"
+    )]
+    LongChunk { job_id: i64, step_idx: i64, seq: i64, bytes: u64 },
+    #[error("chunk {seq} of step {step_idx} of job {job_id} is not UTF-8: {error}")]
+    NotUtf8 { job_id: i64, step_idx: i64, seq: i64, error: std::str::Utf8Error },
+    #[error("chunk {seq} of step {step_idx} of job {job_id} does not end with a line end (`\\n`)")]
+    NoLineEnd { job_id: i64, step_idx: i64, seq: i64 },
+    #[error("the log stream goes on after its end frame")]
+    AfterEnd,
 }
 
 #[cfg(test)]

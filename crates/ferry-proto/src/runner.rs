@@ -21,17 +21,23 @@ use crate::Conclusion;
 /// of it. A job whose lease ran out is failed as "runner lost".
 pub const LEASE_MS: i64 = 15_000;
 
+/// The longest a claim waits for a job (`ClaimRequest::wait_ms`); the document's `maximum`
+/// says the same, and a test checks it.
+pub const MAX_CLAIM_WAIT_MS: u64 = 30_000;
+
 /// A runner introducing itself; registering a name again replaces its token, and the jobs
 /// the old one held are failed as lost (the runner restarted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RunnerRegistration {
     /// Unique across the server: 1 to 100 letters, digits, `.`, `_` or `-`.
+    #[schema(value_type = crate::names::Name)]
     pub name: String,
     /// The labels it offers; a job is claimable when every label of its `runs-on` is here
     /// (ignoring case).
     pub labels: Vec<String>,
     /// The projects whose jobs it may claim, by name; left out or `null`: every project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1)]
     pub projects: Option<Vec<String>>,
 }
 
@@ -71,10 +77,12 @@ pub struct RunnerJob {
     pub name: String,
 }
 
-/// A claim: wait up to `wait_ms` (at most 30 000) for a job to arrive.
+/// A claim: wait up to `wait_ms` for a job to arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct ClaimRequest {
+    /// At most [`MAX_CLAIM_WAIT_MS`]; 0 answers at once.
     #[serde(default)]
+    #[schema(maximum = 30_000)]
     pub wait_ms: u64,
 }
 
@@ -164,13 +172,15 @@ pub enum EventHead {
     /// `bytes` of log text follow the head: UTF-8, lines each ending in `\n`.
     Lines {
         step_idx: i64,
+        /// At most 2 MiB, the limit of a whole request body.
+        #[schema(maximum = 2_097_152)]
         bytes: u64,
     },
     StepFinished {
         step_idx: i64,
-        #[schema(value_type = String)]
+        #[schema(value_type = crate::names::ConclusionWord)]
         outcome: Conclusion,
-        #[schema(value_type = String)]
+        #[schema(value_type = crate::names::ConclusionWord)]
         conclusion: Conclusion,
         at: i64,
     },
@@ -214,32 +224,25 @@ impl<'a> EventBatch<&'a str> {
     /// What is wrong with the body, for a 400: no head line, a head that is not an
     /// [`EventBatchHead`], texts that are not UTF-8, do not end a line or do not add up to
     /// what follows the head.
-    pub fn decode(body: &'a [u8]) -> Result<EventBatch<&'a str>, String> {
-        let Some(head_end) = body.iter().position(|&byte| byte == b'\n') else {
-            return Err(
-                "an event batch starts with a line of JSON (its head), and this body has no line end".to_owned()
-            );
-        };
-        let head: EventBatchHead = serde_json::from_slice(&body[..head_end])
-            .map_err(|error| format!("the event batch's head (its first line): {error}"))?;
+    pub fn decode(body: &'a [u8]) -> Result<EventBatch<&'a str>, BatchError> {
+        let head_end = body.iter().position(|&byte| byte == b'\n').ok_or(BatchError::NoHeadLine)?;
+        let head: EventBatchHead =
+            serde_json::from_slice(&body[..head_end]).map_err(|error| BatchError::Head(error.to_string()))?;
         let mut rest = &body[head_end + 1..];
         let mut events = Vec::with_capacity(head.events.len());
         for (idx, event) in head.events.into_iter().enumerate() {
             events.push(match event {
                 EventHead::StepStarted { step_idx, name, at } => StepEvent::StepStarted { step_idx, name, at },
                 EventHead::Lines { step_idx, bytes } => {
-                    let len = usize::try_from(bytes).ok().filter(|&len| len <= rest.len()).ok_or_else(|| {
-                        format!(
-                            "event {idx} of the head says {bytes} bytes of lines follow, but only {} bytes are left",
-                            rest.len()
-                        )
-                    })?;
+                    let len = usize::try_from(bytes)
+                        .ok()
+                        .filter(|&len| len <= rest.len())
+                        .ok_or(BatchError::TextMissing { idx, bytes, left: rest.len() })?;
                     let (text, after) = rest.split_at(len);
                     rest = after;
-                    let text = std::str::from_utf8(text)
-                        .map_err(|error| format!("the lines of event {idx} are not UTF-8: {error}"))?;
+                    let text = std::str::from_utf8(text).map_err(|error| BatchError::NotUtf8 { idx, error })?;
                     if !text.is_empty() && !text.ends_with('\n') {
-                        return Err(format!("the lines of event {idx} do not end with a line end (`\\n`)"));
+                        return Err(BatchError::NoLineEnd { idx });
                     }
                     StepEvent::Lines { step_idx, text }
                 }
@@ -249,10 +252,28 @@ impl<'a> EventBatch<&'a str> {
             });
         }
         if !rest.is_empty() {
-            return Err(format!("{} bytes follow the texts the head announces", rest.len()));
+            return Err(BatchError::Trailing(rest.len()));
         }
         Ok(EventBatch { seq: head.seq, events })
     }
+}
+
+/// What is wrong with an [`EVENT_BATCH_TYPE`] body ([`EventBatch::decode`]); the message is
+/// the server's 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    #[error("an event batch starts with a line of JSON (its head), and this body has no line end")]
+    NoHeadLine,
+    #[error("the event batch's head (its first line): {0}")]
+    Head(String),
+    #[error("event {idx} of the head says {bytes} bytes of lines follow, but only {left} bytes are left")]
+    TextMissing { idx: usize, bytes: u64, left: usize },
+    #[error("the lines of event {idx} are not UTF-8: {error}")]
+    NotUtf8 { idx: usize, error: std::str::Utf8Error },
+    #[error("the lines of event {idx} do not end with a line end (`\\n`)")]
+    NoLineEnd { idx: usize },
+    #[error("{0} bytes follow the texts the head announces")]
+    Trailing(usize),
 }
 
 /// The server's word to a runner working on a job.
@@ -265,7 +286,7 @@ pub struct JobControl {
 /// How a job ended on the runner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobCompletion {
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::names::ConclusionWord)]
     pub conclusion: Conclusion,
     /// The job's `outputs:`, evaluated.
     #[schema(value_type = Object)]

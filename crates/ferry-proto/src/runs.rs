@@ -1,9 +1,13 @@
 //! Runs, jobs, steps and logs as the API shows them, and the bodies that start, cancel and
 //! repeat runs.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::{Conclusion, Status};
 
@@ -29,7 +33,7 @@ pub struct RunView {
     /// `queued`, `in_progress` or `completed`.
     #[schema(value_type = String)]
     pub status: Status,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::names::ConclusionWord>)]
     pub conclusion: Option<Conclusion>,
     pub created_at: i64,
     pub started_at: Option<i64>,
@@ -47,9 +51,9 @@ pub struct StepView {
     pub name: String,
     #[schema(value_type = String)]
     pub status: Status,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::names::ConclusionWord>)]
     pub outcome: Option<Conclusion>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::names::ConclusionWord>)]
     pub conclusion: Option<Conclusion>,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
@@ -64,7 +68,7 @@ pub struct JobView {
     pub name: String,
     #[schema(value_type = String)]
     pub status: Status,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::names::ConclusionWord>)]
     pub conclusion: Option<Conclusion>,
     /// The jobs (by key) it needs.
     pub needs: Vec<String>,
@@ -138,4 +142,45 @@ pub struct LogChunkView {
     /// 1, 2, 3… per step, without gaps.
     pub seq: i64,
     pub lines: Vec<String>,
+}
+
+/// One Server-Sent Event of `GET /api/v1/runs/{id}/logs`, as a schema: `chunk` events whose
+/// data is a [`LogChunkView`], then one `end` event whose data is `{}`. (A schema only.)
+pub enum LogEvent {}
+
+impl PartialSchema for LogEvent {
+    fn schema() -> RefOr<Schema> {
+        let event = |name: &str, data: RefOr<Schema>| {
+            ObjectBuilder::new()
+                .property(
+                    "event",
+                    ObjectBuilder::new().schema_type(SchemaType::new(Type::String)).enum_values(Some([name])),
+                )
+                .required("event")
+                .property(
+                    "data",
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::new(Type::String))
+                        .content_media_type("application/json")
+                        .content_schema(Some(data)),
+                )
+                .required("data")
+        };
+        let end = ObjectBuilder::new().schema_type(SchemaType::new(Type::Object)).max_properties(Some(0));
+        OneOfBuilder::new()
+            .item(event("chunk", RefOr::Ref(Ref::from_schema_name(LogChunkView::name()))))
+            .item(event("end", end.into()))
+            .description(Some("A `chunk` event with a LogChunkView, or the `end` event"))
+            .into()
+    }
+}
+
+impl ToSchema for LogEvent {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("LogEvent")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((LogChunkView::name().into_owned(), LogChunkView::schema()));
+    }
 }

@@ -14,13 +14,16 @@ pub(crate) mod secrets;
 pub(crate) mod tokens;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ferry_proto::names;
 use ferry_store::StoreError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tracing::error;
 use utoipa::ToSchema;
 
@@ -75,9 +78,17 @@ pub(crate) struct ErrorBody {
     error: String,
 }
 
-/// The refusals every `/api/v1` route that reads the store documents; shared so that each
-/// handler's `#[utoipa::path]` lists only what is its own. (The variants are never built: they
-/// only describe responses.)
+// The responses routes share, for their `#[utoipa::path(responses(…))]`; a route lists its
+// own 2xx, 404, 409 and 422 and takes the rest from here. `tests/it/openapi.rs` checks that
+// each route documents what its kind of route answers:
+// - every `/api/v1` route with an API token: [`Refusals`], and [`BelowDeveloper`] or
+//   [`BelowAdmin`] when it needs more than a viewer;
+// - every runner protocol route: [`RunnerRefusals`], and [`JobRefusals`] about a job;
+// - a route with a path parameter, a query or a body: [`Invalid`];
+// - a route with a JSON body ([`Body`]): [`BodyRefusals`].
+// (The variants are never built: they only describe responses.)
+
+/// The refusals of every `/api/v1` route that takes an API token.
 #[derive(utoipa::IntoResponses)]
 #[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
 pub(crate) enum Refusals {
@@ -85,6 +96,37 @@ pub(crate) enum Refusals {
     Unauthorized(ErrorBody),
     #[response(status = 500, description = "The database failed")]
     DatabaseFailed(ErrorBody),
+}
+
+/// The refusals of every runner protocol route, which takes a runner token.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
+pub(crate) enum RunnerRefusals {
+    #[response(status = 401, description = "No runner token, or an unknown one")]
+    Unauthorized(ErrorBody),
+    #[response(status = 500, description = "The database failed")]
+    DatabaseFailed(ErrorBody),
+}
+
+/// The refusals of a runner protocol route about a job (`…/jobs/{id}/…`).
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
+pub(crate) enum JobRefusals {
+    #[response(status = 404, description = "No such job")]
+    NotFound(ErrorBody),
+    #[response(status = 409, description = "The job is not in progress on this runner: drop it")]
+    NotHeld(ErrorBody),
+}
+
+/// The refusal of a request this document does not allow.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
+pub(crate) enum Invalid {
+    #[response(
+        status = 400,
+        description = "The request is not one this document allows (a path parameter, query or body outside its schema, or a body that is not a JSON object); the message says what is wrong"
+    )]
+    BadRequest(ErrorBody),
 }
 
 /// The refusal of a route that needs the developer role.
@@ -103,7 +145,7 @@ pub(crate) enum BelowAdmin {
     Forbidden(ErrorBody),
 }
 
-/// The refusals of a route that takes a JSON body ([`Body`]).
+/// The refusals of a route that takes a JSON body ([`Body`]), besides [`Invalid`].
 #[derive(utoipa::IntoResponses)]
 #[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
 pub(crate) enum BodyRefusals {
@@ -111,8 +153,6 @@ pub(crate) enum BodyRefusals {
     TooLarge(ErrorBody),
     #[response(status = 415, description = "The body is not `application/json`")]
     NotJson(ErrorBody),
-    #[response(status = 422, description = "The body is JSON of the wrong shape")]
-    WrongShape(ErrorBody),
 }
 
 impl IntoResponse for ApiError {
@@ -121,17 +161,77 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A JSON request body whose refusals (not JSON, wrong shape, wrong content type) answer with
-/// [`ApiError`] like everything else.
+/// A JSON request body, which must be an object (every body of the API is: serde would also
+/// read a struct from an array), whose refusals answer with [`ApiError`] like everything else:
+/// 415 for another content type, 413 over the body limit, 400 for a body that is not a JSON
+/// object of `T`'s shape.
 pub(crate) struct Body<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Body(value)),
-            Err(rejection) => Err(ApiError::new(rejection.status(), rejection.body_text())),
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be JSON: send it with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            return Err(ApiError::bad_request("the body must be a JSON object, `{…}`"));
+        }
+        let mut value: Value = serde_json::from_slice(&bytes)
+            .map_err(|error| ApiError::bad_request(format!("the body is not JSON: {error}")))?;
+        whole_floats_as_integers(&mut value);
+        match T::deserialize(value) {
+            Ok(body) => Ok(Body(body)),
+            Err(error) => Err(ApiError::bad_request(format!("the body is not of the documented shape: {error}"))),
+        }
+    }
+}
+
+/// Turns numbers written with a zero fraction (`7.0`, `1e2`) into integers, as the document's
+/// JSON Schema dialect (2020-12) counts them integers; serde would refuse them for an integer.
+fn whole_floats_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(number) => {
+            if let Some(float) = number.as_f64().filter(|float| number.is_f64() && float.fract() == 0.0) {
+                // `as` saturates; only a float that round-trips is the integer it spells.
+                if float >= -(2f64.powi(63)) && float < 2f64.powi(63) {
+                    *number = (float as i64).into();
+                } else if float >= 0.0 && float < 2f64.powi(64) {
+                    *number = (float as u64).into();
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_floats_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_floats_as_integers),
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
+}
+
+/// Whether the request says its body is JSON: `application/json` or `application/…+json`.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Query parameters whose refusals (a number that is not one) answer with [`ApiError`].
+pub(crate) struct Query<T>(pub(crate) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
         }
     }
 }
@@ -150,29 +250,32 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     }
 }
 
-/// Checks a name that appears in URLs (projects): letters, digits, `.`, `_`, `-`.
+/// Checks the name of a project or runner ([`ferry_proto::names::Name`]).
 pub(crate) fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
-    let valid = !name.is_empty()
-        && name.len() <= 100
-        && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'));
-    if valid {
+    if names::is_name(name) {
         Ok(())
     } else {
         Err(ApiError::bad_request(format!("{what} name {name:?} must be 1 to 100 letters, digits, `.`, `_` or `-`")))
     }
 }
 
-/// Checks a secret or variable name as GitHub does: letters, digits and `_`, not starting with
-/// a digit.
+/// Checks a secret or variable name ([`ferry_proto::names::Key`]).
 pub(crate) fn check_key(what: &str, key: &str) -> Result<(), ApiError> {
-    let valid = key.bytes().next().is_some_and(|first| !first.is_ascii_digit())
-        && key.len() <= 200
-        && key.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
-    if valid {
+    if names::is_key(key) {
         Ok(())
     } else {
         Err(ApiError::bad_request(format!(
-            "{what} name {key:?} must be letters, digits and `_`, not starting with a digit"
+            "{what} name {key:?} must be letters, digits and `_`, not starting with a digit, at most 200"
         )))
+    }
+}
+
+/// Checks free text that must say something ([`ferry_proto::names::Text`]); `what` names it
+/// for the message (`a token's name`).
+pub(crate) fn check_text(what: &str, text: &str) -> Result<(), ApiError> {
+    if names::is_text(text) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("{what} must not be empty or only spaces")))
     }
 }

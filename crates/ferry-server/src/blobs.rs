@@ -81,7 +81,7 @@ impl Blobs {
                     file.write_all(&chunk).await?;
                 }
             }
-            let actual = hex(&hasher.finalize());
+            let actual = hex::encode(hasher.finalize());
             if actual != digest {
                 return Err(BlobError::Mismatch { expected: digest.to_owned(), actual });
             }
@@ -102,7 +102,7 @@ impl Blobs {
 
     /// Stores `bytes` (a manifest) and answers its digest.
     pub(crate) async fn write_bytes(&self, bytes: Vec<u8>) -> Result<String, BlobError> {
-        let digest = hex(&Sha256::digest(&bytes));
+        let digest = hex::encode(Sha256::digest(&bytes));
         let chunk = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(bytes))]);
         self.write(&digest, chunk).await?;
         Ok(digest)
@@ -140,15 +140,6 @@ impl Blobs {
     }
 }
 
-/// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-        write!(out, "{byte:02x}").expect("writing to a String cannot fail");
-        out
-    })
-}
-
 fn random_suffix() -> String {
-    hex(&crate::data_dir::random_bytes::<8>())
+    hex::encode(crate::data_dir::random_bytes::<8>())
 }

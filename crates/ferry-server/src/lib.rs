@@ -354,6 +354,11 @@ pub fn routes() -> Vec<(String, &'static str)> {
     router::routes().into_iter().map(|route| (route.method.to_string(), route.path)).collect()
 }
 
+/// What a URL carries as it is (RFC 3986's unreserved characters: letters, digits, `-._~`);
+/// every other byte is percent-encoded.
+pub(crate) const URL_UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// Every route the server answers, as (method, path, who may call it) in the order of the
 /// route table; the route sweep test calls each as the access says.
 pub fn route_access() -> Vec<(String, &'static str, Access)> {

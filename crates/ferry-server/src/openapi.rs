@@ -5,11 +5,12 @@
 //! that the document and the table name the same methods and paths.
 
 use axum::Json;
+use ferry_proto::names;
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{ErrorBody, approvals, artifacts, cache, projects, runner, runners, runs, secrets, tokens};
+use crate::api::{approvals, artifacts, cache, projects, runner, runners, runs, secrets, tokens};
 use crate::{hooks, metrics, probes};
 
 #[derive(OpenApi)]
@@ -59,6 +60,8 @@ use crate::{hooks, metrics, probes};
         cache::lookup,
         cache::save,
     ),
+    // Schemas that only path parameters name, which utoipa does not collect by itself.
+    components(schemas(names::Id, names::Name, names::Key, names::Digest)),
     modifiers(&BearerScheme),
 )]
 struct ApiDoc;
@@ -91,7 +94,7 @@ impl Modify for BearerScheme {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "This document", content_type = "application/json", body = Object),
-        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        crate::api::Refusals,
     ),
 )]
 pub(crate) async fn get() -> Json<Document> {

@@ -34,8 +34,23 @@ pub struct Pattern {
     negated: bool,
 }
 
+/// What is wrong with a filter pattern.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    #[error("the pattern is empty")]
+    Empty,
+    #[error("it ends with a lone `\\`")]
+    LoneBackslash,
+    #[error("a `[` is never closed by `]`")]
+    Unclosed,
+    #[error("`[]` matches nothing")]
+    EmptyClass,
+    #[error("the range `{low}-{high}` is reversed")]
+    ReversedRange { low: char, high: char },
+}
+
 /// Checks a pattern's syntax; the error says what is wrong.
-pub fn validate_pattern(pattern: &str) -> Result<(), String> {
+pub fn validate_pattern(pattern: &str) -> Result<(), PatternError> {
     Pattern::parse(pattern).map(|_| ())
 }
 
@@ -45,13 +60,13 @@ impl Pattern {
     /// # Errors
     /// An unclosed or empty `[...]`, a reversed range such as `[z-a]`, a trailing `\`, or an
     /// empty pattern.
-    pub fn parse(pattern: &str) -> Result<Pattern, String> {
+    pub fn parse(pattern: &str) -> Result<Pattern, PatternError> {
         let (negated, body) = match pattern.strip_prefix('!') {
             Some(rest) => (true, rest),
             None => (false, pattern),
         };
         if body.is_empty() {
-            return Err("the pattern is empty".to_owned());
+            return Err(PatternError::Empty);
         }
         let chars: Vec<char> = body.chars().collect();
         let mut tokens: Vec<(Atom, Repeat)> = Vec::new();
@@ -85,17 +100,14 @@ impl Pattern {
                         idx += 1;
                         Atom::Char(escaped)
                     }
-                    None => return Err("it ends with a lone `\\`".to_owned()),
+                    None => return Err(PatternError::LoneBackslash),
                 },
                 '[' => {
-                    let close = chars[idx..]
-                        .iter()
-                        .position(|&c| c == ']')
-                        .ok_or_else(|| "a `[` is never closed by `]`".to_owned())?;
+                    let close = chars[idx..].iter().position(|&c| c == ']').ok_or(PatternError::Unclosed)?;
                     let inside = &chars[idx..idx + close];
                     idx += close + 1;
                     if inside.is_empty() {
-                        return Err("`[]` matches nothing".to_owned());
+                        return Err(PatternError::EmptyClass);
                     }
                     let mut ranges = Vec::new();
                     let mut pos = 0;
@@ -103,7 +115,7 @@ impl Pattern {
                         if pos + 2 < inside.len() && inside[pos + 1] == '-' {
                             let (low, high) = (inside[pos], inside[pos + 2]);
                             if low > high {
-                                return Err(format!("the range `{low}-{high}` is reversed"));
+                                return Err(PatternError::ReversedRange { low, high });
                             }
                             ranges.push((low, high));
                             pos += 3;

@@ -18,7 +18,7 @@ fn decode_in_pieces(stream: &[u8], piece: usize) -> (Vec<LogFrame>, Option<Strin
             match decoder.next_frame() {
                 Ok(Some(frame)) => frames.push(frame),
                 Ok(None) => break,
-                Err(message) => return (frames, Some(message)),
+                Err(error) => return (frames, Some(error.to_string())),
             }
         }
     }

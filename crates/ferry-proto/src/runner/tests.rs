@@ -60,7 +60,7 @@ fn a_broken_batch_is_refused_with_what_is_wrong() {
         ([format!("{}\n", head(&lines(3))).into_bytes(), vec![0xff, 0xfe, b'\n']].concat(), "are not UTF-8"),
     ];
     for (body, expected) in cases {
-        let error = EventBatch::decode(&body).expect_err("refused");
+        let error = EventBatch::decode(&body).expect_err("refused").to_string();
         assert!(error.contains(expected), "{error:?} should say {expected:?} for {:?}", String::from_utf8_lossy(&body));
     }
 }

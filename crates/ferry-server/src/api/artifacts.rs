@@ -11,7 +11,8 @@ use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ferry_proto::artifacts::{ArtifactManifest, ArtifactUpload, ArtifactView, BlobList, is_digest};
+use ferry_proto::artifacts::{ArtifactManifest, ArtifactUpload, ArtifactView, BlobList, Bytes as BlobBytes, is_digest};
+use ferry_proto::names::{Digest, Id};
 use ferry_store::{Artifact, Job, NewArtifact, Status, StoreError};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
@@ -43,8 +44,8 @@ pub(crate) fn check_digest(digest: &str) -> Result<(), ApiError> {
     security(("runner" = [])),
     responses(
         (status = 200, description = "The digests the server has no blob for, in the order asked", body = BlobList),
-        (status = 400, description = "A digest that is not 64 lowercase hex digits", body = ErrorBody),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
         crate::api::BodyRefusals,
     ),
 )]
@@ -69,13 +70,14 @@ pub(crate) async fn missing_blobs(
     path = "/api/v1/runner/blobs/{sha256}",
     operation_id = "put_blob",
     tag = "runners",
-    params(("sha256" = String, Path, description = "The SHA-256 of the body, lowercase hex")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    params(("sha256" = Digest, Path, description = "The SHA-256 of the body")),
+    request_body(content = BlobBytes, content_type = "application/octet-stream"),
     security(("runner" = [])),
     responses(
         (status = 204, description = "Stored (or it was already)"),
-        (status = 400, description = "The body's digest is another, or the name is not a digest", body = ErrorBody),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
+        (status = 422, description = "The body's SHA-256 is not the one named", body = ErrorBody),
         (status = 413, description = "The body is over 10 GiB", body = ErrorBody),
     ),
 )]
@@ -98,7 +100,9 @@ pub(crate) async fn put_blob(
 impl From<BlobError> for ApiError {
     fn from(blob_error: BlobError) -> ApiError {
         match blob_error {
-            BlobError::Mismatch { .. } | BlobError::Body(_) => ApiError::bad_request(blob_error.to_string()),
+            // The request was well formed; its body is not the blob it named.
+            BlobError::Mismatch { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, blob_error.to_string()),
+            BlobError::Body(_) => ApiError::bad_request(blob_error.to_string()),
             BlobError::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, blob_error.to_string()),
             BlobError::Io(_) => {
                 error!(error = %blob_error, "blob store failed: {blob_error}");
@@ -114,12 +118,12 @@ impl From<BlobError> for ApiError {
     path = "/api/v1/runner/blobs/{sha256}",
     operation_id = "get_blob",
     tag = "runners",
-    params(("sha256" = String, Path, description = "The blob's SHA-256, lowercase hex")),
+    params(("sha256" = Digest, Path, description = "The blob's SHA-256")),
     security(("runner" = [])),
     responses(
-        (status = 200, description = "The bytes", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 400, description = "The name is not a digest", body = ErrorBody),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
+        (status = 200, description = "The bytes", content_type = "application/octet-stream", body = BlobBytes),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
         (status = 404, description = "No such blob", body = ErrorBody),
     ),
 )]
@@ -221,13 +225,14 @@ pub(crate) async fn check_files(
     path = "/api/v1/runner/jobs/{id}/artifacts",
     operation_id = "create_artifact",
     tag = "runners",
-    params(("id" = i64, Path, description = "The job's id")),
+    params(("id" = Id, Path, description = "The job's id")),
     request_body = ArtifactUpload,
     security(("runner" = [])),
     responses(
         (status = 201, description = "Recorded", body = ArtifactView),
-        (status = 400, description = "A bad name, path, digest or retention, or a path given twice", body = ErrorBody),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
+        (status = 404, description = "No such job", body = ErrorBody),
         (status = 409, description = "The run has an artifact of this name (and `overwrite` is not set), or the job is not in progress on this runner", body = ErrorBody),
         crate::api::BodyRefusals,
     ),
@@ -301,12 +306,13 @@ pub(crate) async fn create(
     path = "/api/v1/runner/jobs/{id}/artifacts",
     operation_id = "list_job_run_artifacts",
     tag = "runners",
-    params(("id" = i64, Path, description = "The job's id")),
+    params(("id" = Id, Path, description = "The job's id")),
     security(("runner" = [])),
     responses(
         (status = 200, description = "The run's artifacts by name", body = [ArtifactView]),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
-        (status = 409, description = "The job is not in progress on this runner", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
+        crate::api::JobRefusals,
     ),
 )]
 pub(crate) async fn list_for_job(
@@ -324,10 +330,11 @@ pub(crate) async fn list_for_job(
     path = "/api/v1/runs/{id}/artifacts",
     operation_id = "list_run_artifacts",
     tag = "runs",
-    params(("id" = i64, Path, description = "The run's id")),
+    params(("id" = Id, Path, description = "The run's id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The run's artifacts by name", body = [ArtifactView]),
+        crate::api::Invalid,
         (status = 404, description = "No such run", body = ErrorBody),
         crate::api::Refusals,
     ),
@@ -385,12 +392,13 @@ pub(crate) async fn manifest_at(state: &AppState, digest: &str) -> Result<Artifa
     operation_id = "download_artifact",
     tag = "runs",
     params(
-        ("id" = i64, Path, description = "The run's id"),
+        ("id" = Id, Path, description = "The run's id"),
         ("name" = String, Path, description = "The artifact's name"),
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A tar archive of the artifact's files", content_type = "application/x-tar", body = Vec<u8>),
+        (status = 200, description = "A tar archive of the artifact's files", content_type = "application/x-tar", body = BlobBytes),
+        crate::api::Invalid,
         (status = 404, description = "No such run, or no such artifact in it (or it expired)", body = ErrorBody),
         crate::api::Refusals,
     ),

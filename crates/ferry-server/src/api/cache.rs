@@ -18,6 +18,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ferry_proto::artifacts::{ArtifactManifest, CacheEntryView, CacheLookup};
+use ferry_proto::names::Id;
 use ferry_store::{CacheEntry, NewCacheEntry, Run, StoreError};
 use serde_json::Value;
 use tracing::{error, info};
@@ -107,14 +108,15 @@ fn restored<'a>(entries: &'a [CacheEntry], lookup: &CacheLookup) -> Option<&'a C
     path = "/api/v1/runner/jobs/{id}/cache/lookup",
     operation_id = "lookup_cache",
     tag = "runners",
-    params(("id" = i64, Path, description = "The job's id")),
+    params(("id" = Id, Path, description = "The job's id")),
     request_body = CacheLookup,
     security(("runner" = [])),
     responses(
         (status = 200, description = "The entry to restore", body = CacheEntryView),
         (status = 204, description = "No entry matches"),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
-        (status = 409, description = "The job is not in progress on this runner", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
+        crate::api::JobRefusals,
         crate::api::BodyRefusals,
     ),
 )]
@@ -155,13 +157,14 @@ pub(crate) async fn lookup(
     path = "/api/v1/runner/jobs/{id}/cache",
     operation_id = "save_cache",
     tag = "runners",
-    params(("id" = i64, Path, description = "The job's id")),
+    params(("id" = Id, Path, description = "The job's id")),
     request_body = CacheEntryView,
     security(("runner" = [])),
     responses(
         (status = 201, description = "Saved", body = CacheEntryView),
-        (status = 400, description = "A bad key, path or digest, or a path given twice", body = ErrorBody),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
+        (status = 404, description = "No such job", body = ErrorBody),
         (status = 409, description = "The run's ref has an entry under this key, or the job is not in progress on this runner", body = ErrorBody),
         (status = 422, description = "A blob was not uploaded, or its size is another", body = ErrorBody),
         crate::api::BodyRefusals,

@@ -5,11 +5,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use ferry_proto::names::{Name, Text};
 use ferry_store::{NewProject, Project};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::{ApiError, Body, ErrorBody, Path, check_name};
+use crate::api::{ApiError, Body, ErrorBody, Path, check_name, check_text};
 use crate::auth::Caller;
 use crate::{AppState, now_ms};
 
@@ -17,11 +18,14 @@ use crate::{AppState, now_ms};
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct NewProjectBody {
     /// 1 to 100 letters, digits, `.`, `_` or `-`; unique.
+    #[schema(value_type = Name)]
     name: String,
     /// A repository git can clone, without a credential in it (`https://user:token@…` is
     /// refused): a private repository's token is the project secret `FERRY_REPO_TOKEN`.
+    #[schema(value_type = Text)]
     repo: String,
     /// The default branch; `main` when left out.
+    #[schema(value_type = Option<Text>)]
     branch: Option<String>,
     /// The secret forges sign webhooks with; without one, webhooks are refused.
     webhook_secret: Option<String>,
@@ -69,7 +73,7 @@ impl From<Project> for ProjectView {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The project was created", body = ProjectView),
-        (status = 400, description = "A name that is not allowed, no `repo`, a `repo` with a credential in it, or a body that is not JSON", body = ErrorBody),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowDeveloper,
         (status = 409, description = "A project with this name exists", body = ErrorBody),
@@ -81,8 +85,9 @@ pub(crate) async fn create(
     Body(body): Body<NewProjectBody>,
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
     check_name("project", &body.name)?;
-    if body.repo.trim().is_empty() {
-        return Err(ApiError::bad_request("a project needs a `repo` git can clone"));
+    check_text("a project's `repo`", &body.repo)?;
+    if let Some(branch) = &body.branch {
+        check_text("a project's `branch`", branch)?;
     }
     if crate::repo_url::has_credential(&body.repo) {
         return Err(ApiError::bad_request(format!(
@@ -137,11 +142,12 @@ pub(crate) async fn list(
     operation_id = "get_project",
     tag = "projects",
     params(
-        ("name" = String, Path, description = "The project's name"),
+        ("name" = Name, Path, description = "The project's name"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The project", body = ProjectView),
+        crate::api::Invalid,
         crate::api::Refusals,
         (status = 404, description = "No such project", body = ErrorBody),
     ),

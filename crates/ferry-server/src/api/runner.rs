@@ -11,9 +11,10 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_model::Conclusion;
+use ferry_proto::names::Id;
 use ferry_proto::runner::{
     ClaimRequest, EVENT_BATCH_TYPE, EventBatch, EventBatchHead, JobAssignment, JobCompletion, JobControl,
-    RegisteredRunner, RunnerRegistration, StepEvent,
+    MAX_CLAIM_WAIT_MS, RegisteredRunner, RunnerRegistration, StepEvent,
 };
 use ferry_store::{Job, NewRunner, ProjectScope, Status, StoreError};
 use serde_json::{Map, Value};
@@ -24,9 +25,6 @@ use crate::auth::{RunnerCaller, generate_runner_token};
 use crate::log_feed::LiveChunk;
 use crate::pipeline::{advance, advance_finished};
 use crate::{AppState, now_ms};
-
-/// The longest a claim waits for a job.
-const MAX_WAIT_MS: u64 = 30_000;
 
 /// `POST /api/v1/runners`: registers a runner (again, under the same name, after a restart),
 /// for every project or those `projects` names.
@@ -39,9 +37,10 @@ const MAX_WAIT_MS: u64 = 30_000;
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The runner and its token (shown once)", body = RegisteredRunner),
-        (status = 400, description = "A name that is not allowed, or an unknown project", body = ErrorBody),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowAdmin,
+        (status = 422, description = "`projects` names a project that does not exist", body = ErrorBody),
         crate::api::BodyRefusals,
     ),
 )]
@@ -107,7 +106,8 @@ pub(crate) async fn lose(state: &AppState, job: &Job, reason: &str) -> Result<()
     responses(
         (status = 200, description = "A job to run, now leased to this runner", body = JobAssignment),
         (status = 204, description = "No job came within `wait_ms`"),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
         crate::api::BodyRefusals,
     ),
 )]
@@ -116,7 +116,13 @@ pub(crate) async fn claim(
     State(state): State<AppState>,
     Body(body): Body<ClaimRequest>,
 ) -> Result<Response, ApiError> {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(body.wait_ms.min(MAX_WAIT_MS));
+    if body.wait_ms > MAX_CLAIM_WAIT_MS {
+        return Err(ApiError::bad_request(format!(
+            "wait_ms {} is over {MAX_CLAIM_WAIT_MS}, the longest a claim waits",
+            body.wait_ms
+        )));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(body.wait_ms);
     // Once a claim, not on every wake: each wake is on the way from a trigger to a step.
     state.store.runners().heartbeat(runner.id, now_ms()).await?;
     loop {
@@ -185,7 +191,7 @@ fn not_held(id: i64) -> ApiError {
     path = "/api/v1/runner/jobs/{id}/events",
     operation_id = "report_job_events",
     tag = "runners",
-    params(("id" = i64, Path, description = "The job's id")),
+    params(("id" = Id, Path, description = "The job's id")),
     request_body(
         content = EventBatchHead,
         content_type = "application/vnd.ferry.event-batch",
@@ -194,9 +200,9 @@ fn not_held(id: i64) -> ApiError {
     security(("runner" = [])),
     responses(
         (status = 200, description = "Applied (or a repeat, ignored); whether to cancel", body = JobControl),
-        (status = 400, description = "A body that is not an event batch, with what is wrong", body = ErrorBody),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
-        (status = 409, description = "The job is not in progress on this runner", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
+        crate::api::JobRefusals,
         (status = 413, description = "The body is over 2 MiB", body = ErrorBody),
         (status = 415, description = "The body is not `application/vnd.ferry.event-batch`", body = ErrorBody),
     ),
@@ -207,7 +213,7 @@ pub(crate) async fn events(
     Path(id): Path<i64>,
     EncodedBatch(body): EncodedBatch,
 ) -> Result<Json<JobControl>, ApiError> {
-    let batch = EventBatch::decode(&body).map_err(ApiError::bad_request)?;
+    let batch = EventBatch::decode(&body).map_err(|error| ApiError::bad_request(error.to_string()))?;
     // Live viewers take the chunks' texts from the body, with no copy.
     record_batch(&state, runner.id, id, &batch, |_, text| body.slice_ref(text.as_bytes())).await.map(Json)
 }
@@ -305,12 +311,13 @@ async fn control(state: &AppState, id: i64, runner_id: i64) -> Result<JobControl
     path = "/api/v1/runner/jobs/{id}/heartbeat",
     operation_id = "heartbeat_job",
     tag = "runners",
-    params(("id" = i64, Path, description = "The job's id")),
+    params(("id" = Id, Path, description = "The job's id")),
     security(("runner" = [])),
     responses(
         (status = 200, description = "The lease was renewed; whether to cancel", body = JobControl),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
-        (status = 409, description = "The job is not in progress on this runner", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
+        crate::api::JobRefusals,
     ),
 )]
 pub(crate) async fn heartbeat(
@@ -328,13 +335,14 @@ pub(crate) async fn heartbeat(
     path = "/api/v1/runner/jobs/{id}/complete",
     operation_id = "complete_job",
     tag = "runners",
-    params(("id" = i64, Path, description = "The job's id")),
+    params(("id" = Id, Path, description = "The job's id")),
     request_body = JobCompletion,
     security(("runner" = [])),
     responses(
         (status = 204, description = "Recorded"),
-        (status = 401, description = "No runner token, or an unknown one", body = ErrorBody),
-        (status = 409, description = "The job is not in progress on this runner", body = ErrorBody),
+        crate::api::Invalid,
+        crate::api::RunnerRefusals,
+        crate::api::JobRefusals,
         crate::api::BodyRefusals,
     ),
 )]

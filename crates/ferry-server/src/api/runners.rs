@@ -57,11 +57,11 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<Runne
     path = "/api/v1/runners/{id}",
     operation_id = "revoke_runner",
     tag = "runners",
-    params(("id" = i64, Path, description = "The runner's id")),
+    params(("id" = ferry_proto::names::Id, Path, description = "The runner's id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The runner, revoked (or already revoked)", body = RunnerView),
-        (status = 400, description = "The id is not a number", body = ErrorBody),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowAdmin,
         (status = 404, description = "No such runner", body = ErrorBody),

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_model::Conclusion;
 use ferry_proto::log_stream::{LOG_STREAM_TYPE, LogFrameHead};
+use ferry_proto::names::{Id, Name};
 use ferry_proto::runs::{
-    JobView, LogChunkView, PlannedJob, RerunRequest, RunDetail, RunView, StepView, TriggerRequest, TriggeredRuns,
+    JobView, LogEvent, PlannedJob, RerunRequest, RunDetail, RunView, StepView, TriggerRequest, TriggeredRuns,
 };
 use ferry_store::{Job, NewJob, NewRun, Project, Run, RunFilter, RunState, Status, StoreError};
 use ferry_workflow::Dialect;
@@ -24,7 +25,7 @@ use tokio::sync::{broadcast, watch};
 use tracing::info;
 use utoipa::IntoParams;
 
-use crate::api::{ApiError, Body, ErrorBody, Path};
+use crate::api::{ApiError, Body, ErrorBody, Path, Query};
 use crate::auth::Caller;
 use crate::log_feed::LiveChunk;
 use crate::pipeline::{PlanError, Trigger, advance, start_runs};
@@ -34,7 +35,8 @@ impl From<PlanError> for ApiError {
     fn from(error: PlanError) -> ApiError {
         match error {
             PlanError::Store(error) => error.into(),
-            PlanError::BadRequest(message) => ApiError::bad_request(message),
+            // The request was well formed; the repository's workflows refuse it.
+            PlanError::BadRequest(message) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message),
             PlanError::Mirror(error) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("reading the repository: {error}"))
             }
@@ -106,12 +108,12 @@ const MAX_RUNS_PER_PAGE: i64 = 200;
     path = "/api/v1/projects/{name}/runs",
     operation_id = "list_runs",
     tag = "runs",
-    params(("name" = String, Path, description = "The project's name"), RunPage),
+    params(("name" = Name, Path, description = "The project's name"), RunPage),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The project's runs that match the filters, newest first", body = Vec<RunView>,
             headers(("Link" = String, description = "When the page is full: `<…/runs?before=N&…>; rel=\"next\"`, the next page with the same filters"))),
-        (status = 400, description = "A `status` that is not a run status or conclusion, or a `limit` below 1", body = ErrorBody),
+        crate::api::Invalid,
         crate::api::Refusals,
         (status = 404, description = "No such project", body = ErrorBody),
     ),
@@ -211,10 +213,11 @@ pub(crate) async fn runs_of(state: &AppState, project: &Project, page: &RunPage)
     path = "/api/v1/runs/{id}",
     operation_id = "get_run",
     tag = "runs",
-    params(("id" = i64, Path, description = "The run's id")),
+    params(("id" = Id, Path, description = "The run's id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The run and its job graph", body = RunDetail),
+        crate::api::Invalid,
         crate::api::Refusals,
         (status = 404, description = "No such run", body = ErrorBody),
     ),
@@ -289,16 +292,16 @@ fn job_view(job: &Job, steps: Vec<ferry_store::Step>, runners: &HashMap<i64, Str
     path = "/api/v1/projects/{name}/trigger",
     operation_id = "trigger_runs",
     tag = "runs",
-    params(("name" = String, Path, description = "The project's name")),
+    params(("name" = Name, Path, description = "The project's name")),
     request_body = TriggerRequest,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The runs started (none when no workflow takes `workflow_dispatch`)", body = TriggeredRuns),
-        (status = 400, description = "An unknown workflow or ref, or inputs that do not fit the workflow", body = ErrorBody),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowDeveloper,
         (status = 404, description = "No such project", body = ErrorBody),
-        (status = 422, description = "The repository cannot be read", body = ErrorBody),
+        (status = 422, description = "The repository cannot be read, has no such ref or workflow, or the inputs do not fit the workflow", body = ErrorBody),
         crate::api::BodyRefusals,
     ),
 )]
@@ -334,10 +337,11 @@ pub(crate) async fn trigger(
     path = "/api/v1/runs/{id}/cancel",
     operation_id = "cancel_run",
     tag = "runs",
-    params(("id" = i64, Path, description = "The run's id")),
+    params(("id" = Id, Path, description = "The run's id")),
     security(("bearer" = [])),
     responses(
         (status = 202, description = "The run is being cancelled (or had completed)", body = RunView),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowDeveloper,
         (status = 404, description = "No such run", body = ErrorBody),
@@ -373,15 +377,16 @@ pub(crate) async fn cancel_run(state: &AppState, id: i64) -> Result<(), StoreErr
     path = "/api/v1/runs/{id}/rerun",
     operation_id = "rerun_run",
     tag = "runs",
-    params(("id" = i64, Path, description = "The run's id")),
+    params(("id" = Id, Path, description = "The run's id")),
     request_body = RerunRequest,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The new run", body = RunView),
-        (status = 400, description = "Only a completed run can be re-run", body = ErrorBody),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowDeveloper,
         (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "The run has not completed: only a completed run can be re-run", body = ErrorBody),
         crate::api::BodyRefusals,
     ),
 )]
@@ -400,10 +405,10 @@ pub(crate) async fn rerun(
 pub(crate) async fn rerun_run(state: &AppState, id: i64, failed_only: bool, actor: &str) -> Result<Run, ApiError> {
     let old = state.store.runs().get(id).await?;
     if old.status != Status::Completed {
-        return Err(ApiError::bad_request(format!(
-            "run {id} is still {}; cancel it or wait before re-running it",
-            old.status.as_str()
-        )));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("run {id} is still {}; cancel it or wait before re-running it", old.status.as_str()),
+        ));
     }
     let now = now_ms();
     let run = state
@@ -463,6 +468,7 @@ pub(crate) async fn rerun_run(state: &AppState, id: i64, failed_only: bool, acto
 #[into_params(parameter_in = Query)]
 pub(crate) struct LogQuery {
     /// Only this job's log (a job id from `GET /api/v1/runs/{id}`).
+    #[param(value_type = i64, required = false)]
     job: Option<i64>,
     /// Keep the stream open until the run completes, sending lines as they are written.
     #[serde(default)]
@@ -479,14 +485,15 @@ pub(crate) struct LogQuery {
     path = "/api/v1/runs/{id}/logs",
     operation_id = "stream_logs",
     tag = "runs",
-    params(("id" = i64, Path, description = "The run's id"), LogQuery),
+    params(("id" = Id, Path, description = "The run's id"), LogQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "`text/event-stream`: `chunk` events with a LogChunkView each, then `end`; `application/vnd.ferry.log-stream` (when accepted): a LogFrameHead line per chunk and its text, then an `end` head",
             content(
-                (LogChunkView = "text/event-stream"),
+                (LogEvent = "text/event-stream"),
                 (LogFrameHead = "application/vnd.ferry.log-stream"),
             )),
+        crate::api::Invalid,
         crate::api::Refusals,
         (status = 404, description = "No such run or job", body = ErrorBody),
     ),

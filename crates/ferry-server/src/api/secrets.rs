@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use ferry_proto::names::{Key, Name};
 use ferry_store::Variable;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -48,14 +49,14 @@ impl From<Variable> for VariableView {
     operation_id = "put_secret",
     tag = "secrets",
     params(
-        ("name" = String, Path, description = "The project's name"),
-        ("key" = String, Path, description = "The secret's name: letters, digits and `_`, not starting with a digit"),
+        ("name" = Name, Path, description = "The project's name"),
+        ("key" = Key, Path, description = "The secret's name"),
     ),
     request_body = ValueBody,
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The secret was set"),
-        (status = 400, description = "A secret name that is not allowed, or a body that is not JSON", body = ErrorBody),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowDeveloper,
         (status = 404, description = "No such project", body = ErrorBody),
@@ -81,11 +82,12 @@ pub(crate) async fn put_secret(
     operation_id = "list_secrets",
     tag = "secrets",
     params(
-        ("name" = String, Path, description = "The project's name"),
+        ("name" = Name, Path, description = "The project's name"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The project's secrets, without their values", body = Vec<SecretView>),
+        crate::api::Invalid,
         crate::api::Refusals,
         (status = 404, description = "No such project", body = ErrorBody),
     ),
@@ -108,12 +110,13 @@ pub(crate) async fn list_secrets(
     operation_id = "delete_secret",
     tag = "secrets",
     params(
-        ("name" = String, Path, description = "The project's name"),
-        ("key" = String, Path, description = "The secret's name: letters, digits and `_`, not starting with a digit"),
+        ("name" = Name, Path, description = "The project's name"),
+        ("key" = Key, Path, description = "The secret's name"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The secret was deleted"),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowDeveloper,
         (status = 404, description = "No such project, or no such secret in it", body = ErrorBody),
@@ -135,14 +138,14 @@ pub(crate) async fn delete_secret(
     operation_id = "put_variable",
     tag = "variables",
     params(
-        ("name" = String, Path, description = "The project's name"),
-        ("key" = String, Path, description = "The variable's name: letters, digits and `_`, not starting with a digit"),
+        ("name" = Name, Path, description = "The project's name"),
+        ("key" = Key, Path, description = "The variable's name"),
     ),
     request_body = ValueBody,
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The variable was set"),
-        (status = 400, description = "A variable name that is not allowed, or a body that is not JSON", body = ErrorBody),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowDeveloper,
         (status = 404, description = "No such project", body = ErrorBody),
@@ -167,11 +170,12 @@ pub(crate) async fn put_var(
     operation_id = "list_variables",
     tag = "variables",
     params(
-        ("name" = String, Path, description = "The project's name"),
+        ("name" = Name, Path, description = "The project's name"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The project's variables", body = Vec<VariableView>),
+        crate::api::Invalid,
         crate::api::Refusals,
         (status = 404, description = "No such project", body = ErrorBody),
     ),
@@ -192,12 +196,13 @@ pub(crate) async fn list_vars(
     operation_id = "get_variable",
     tag = "variables",
     params(
-        ("name" = String, Path, description = "The project's name"),
-        ("key" = String, Path, description = "The variable's name: letters, digits and `_`, not starting with a digit"),
+        ("name" = Name, Path, description = "The project's name"),
+        ("key" = Key, Path, description = "The variable's name"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The variable", body = VariableView),
+        crate::api::Invalid,
         crate::api::Refusals,
         (status = 404, description = "No such project, or no such variable in it", body = ErrorBody),
     ),
@@ -219,12 +224,13 @@ pub(crate) async fn get_var(
     operation_id = "delete_variable",
     tag = "variables",
     params(
-        ("name" = String, Path, description = "The project's name"),
-        ("key" = String, Path, description = "The variable's name: letters, digits and `_`, not starting with a digit"),
+        ("name" = Name, Path, description = "The project's name"),
+        ("key" = Key, Path, description = "The variable's name"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The variable was deleted"),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowDeveloper,
         (status = 404, description = "No such project, or no such variable in it", body = ErrorBody),

@@ -4,11 +4,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use ferry_proto::names::Id;
 use ferry_store::{ApiToken, NewApiToken, Project, ProjectScope, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::{ApiError, Body, ErrorBody, Path};
+use crate::api::{ApiError, Body, ErrorBody, Path, check_text};
 use crate::auth;
 use crate::{AppState, now_ms};
 
@@ -16,12 +17,23 @@ use crate::{AppState, now_ms};
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct NewTokenBody {
     /// Who or what the token is for.
+    #[schema(value_type = ferry_proto::names::Text)]
     name: String,
-    /// `viewer` (reads), `developer` (projects, secrets, variables) or `admin` (tokens).
-    role: String,
+    role: RoleName,
     /// The projects it may see and act on, by name; left out or `null`: every project.
     #[serde(default)]
+    #[schema(min_items = 1)]
     projects: Option<Vec<String>>,
+}
+
+/// A token's role: `viewer` (reads), `developer` (projects, secrets, variables, runs) or
+/// `admin` (tokens, runners).
+#[derive(Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RoleName {
+    Viewer,
+    Developer,
+    Admin,
 }
 
 /// A token as the API shows it: never its secret or hash.
@@ -29,7 +41,7 @@ pub(crate) struct NewTokenBody {
 pub(crate) struct TokenView {
     id: i64,
     name: String,
-    /// `viewer`, `developer` or `admin`.
+    #[schema(value_type = RoleName)]
     role: &'static str,
     /// The projects it may see and act on, by name; `null`: every project.
     projects: Option<Vec<String>>,
@@ -74,10 +86,14 @@ pub(crate) async fn scope_of(state: &AppState, names: Option<&[String]>) -> Resu
         }
     }
     if !unknown.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "no project {} (`projects` names existing projects; leave it out for all projects)",
-            unknown.join(", ")
-        )));
+        // Well formed, but naming nothing: what the store holds refuses it.
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "no project {} (`projects` names existing projects; leave it out for all projects)",
+                unknown.join(", ")
+            ),
+        ));
     }
     Ok(ProjectScope::Projects(ids))
 }
@@ -111,7 +127,8 @@ pub(crate) struct CreatedToken {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The token was created; its plaintext is answered this once", body = CreatedToken),
-        (status = 400, description = "An unknown role or project, no name, or a body that is not JSON", body = ErrorBody),
+        crate::api::Invalid,
+        (status = 422, description = "`projects` names a project that does not exist", body = ErrorBody),
         crate::api::Refusals,
         crate::api::BelowAdmin,
         crate::api::BodyRefusals,
@@ -121,15 +138,12 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     Body(body): Body<NewTokenBody>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let role = match body.role.as_str() {
-        "viewer" => Role::Viewer,
-        "developer" => Role::Developer,
-        "admin" => Role::Admin,
-        other => return Err(ApiError::bad_request(format!("role {other:?} is not viewer, developer or admin"))),
+    let role = match body.role {
+        RoleName::Viewer => Role::Viewer,
+        RoleName::Developer => Role::Developer,
+        RoleName::Admin => Role::Admin,
     };
-    if body.name.trim().is_empty() {
-        return Err(ApiError::bad_request("a token needs a name"));
-    }
+    check_text("a token's name", &body.name)?;
     let scope = scope_of(&state, body.projects.as_deref()).await?;
     let new_token = auth::generate();
     let new = NewApiToken { prefix: &new_token.prefix, hash: &new_token.hash, name: &body.name, role, scope: &scope };
@@ -164,12 +178,12 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<Token
     operation_id = "revoke_token",
     tag = "tokens",
     params(
-        ("id" = i64, Path, description = "The token's id"),
+        ("id" = Id, Path, description = "The token's id"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The token was revoked (or already was)"),
-        (status = 400, description = "The id is not a number", body = ErrorBody),
+        crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowAdmin,
         (status = 404, description = "No such token", body = ErrorBody),

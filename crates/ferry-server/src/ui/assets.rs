@@ -24,12 +24,8 @@ const ASSETS: &[Asset] = &[
 ];
 
 /// The version query of each asset, by position in [`ASSETS`]: the start of its SHA-256.
-static VERSIONS: LazyLock<Vec<String>> = LazyLock::new(|| {
-    ASSETS
-        .iter()
-        .map(|asset| Sha256::digest(asset.body.as_bytes()).iter().take(6).map(|byte| format!("{byte:02x}")).collect())
-        .collect()
-});
+static VERSIONS: LazyLock<Vec<String>> =
+    LazyLock::new(|| ASSETS.iter().map(|asset| hex::encode(&Sha256::digest(asset.body.as_bytes())[..6])).collect());
 
 /// The URL a page links `name` by.
 pub(super) fn url(name: &str) -> String {

@@ -101,12 +101,5 @@ pub(super) fn bytes(size: u64) -> String {
 
 /// `text` as one URL path segment, percent-encoded but for letters, digits and `-._~`.
 pub(super) fn path_segment(text: &str) -> String {
-    text.bytes().fold(String::with_capacity(text.len()), |mut out, byte| {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-        out
-    })
+    percent_encoding::utf8_percent_encode(text, crate::URL_UNRESERVED).to_string()
 }

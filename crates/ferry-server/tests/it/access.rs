@@ -247,7 +247,7 @@ fn a_runner_for_some_projects_never_claims_another_projects_job_or_gets_its_secr
         Some(&server.admin),
         Some(&json!({"name": "x", "labels": [], "projects": ["nope"]})),
     );
-    assert_eq!(res.status, 400, "{}", res.body);
+    assert_eq!(res.status, 422, "{}", res.body);
     assert!(res.json()["error"].as_str().is_some_and(|error| error.contains("\"nope\"")), "{}", res.body);
     let empty = json!({"name": "x", "role": "viewer", "projects": []});
     let res = server.call("POST", "/api/v1/tokens", Some(&server.admin), Some(&empty));

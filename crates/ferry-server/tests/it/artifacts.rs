@@ -234,7 +234,7 @@ fn a_blob_whose_bytes_have_another_digest_is_refused_and_nothing_is_stored() {
     let job = claimed(&server);
     let digest = sha256(b"expected");
     let res = job.runner.request("PUT", &format!("/api/v1/runner/blobs/{digest}"), b"something else");
-    assert_eq!(res.status, 400, "{}", res.body);
+    assert_eq!(res.status, 422, "{}", res.body);
     assert!(res.json()["error"].as_str().expect("an error").contains(&sha256(b"something else")), "{}", res.body);
     let folder = job.blob_file(&digest).parent().expect("a folder").to_path_buf();
     let left: Vec<_> = std::fs::read_dir(&folder).map(|entries| entries.flatten().collect()).unwrap_or_default();

@@ -181,7 +181,7 @@ fn require_approval_is_changed_by_a_developer_and_shown() {
     let res = server.call("PATCH", "/api/v1/projects/nope", Some(&developer), Some(&on));
     assert_eq!(res.status, 404, "{}", res.body);
     let res = server.call("PATCH", "/api/v1/projects/web", Some(&developer), Some(&json!({"require_aproval": true})));
-    assert_eq!(res.status, 422, "a misspelt setting is refused: {}", res.body);
+    assert_eq!(res.status, 400, "a misspelt setting is refused: {}", res.body);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::TestServer;
 
 /// The served document, fetched with the weakest role that may read it.
-fn served_document(server: &TestServer) -> Value {
+pub(crate) fn served_document(server: &TestServer) -> Value {
     let viewer = server.token("viewer");
     let res = server.call("GET", "/api/v1/openapi.json", Some(&viewer), None);
     assert_eq!(res.status, 200, "{}", res.body);
@@ -99,5 +99,61 @@ fn every_operation_has_its_own_id() {
     for (method, path, operation) in operations(&document) {
         let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
         assert!(ids.insert(id), "{method} {path} reuses the operationId {id}");
+    }
+}
+
+/// Each kind of route documents the refusals every route of its kind can answer (see the
+/// response sets in `api.rs`), so a new route that forgets one fails here.
+#[test]
+fn every_operation_documents_the_refusals_of_its_kind() {
+    let server = TestServer::start();
+    let document = served_document(&server);
+    for (method, path, operation) in operations(&document) {
+        let responses = &operation["responses"];
+        let documents = |status: &str| responses.get(status).is_some();
+        if path.starts_with("/api/") {
+            assert!(documents("401") && documents("500"), "{method} {path}: no 401 or 500 (`Refusals`)");
+        }
+        let has_parameters = operation["parameters"].as_array().is_some_and(|parameters| !parameters.is_empty());
+        if has_parameters || operation.get("requestBody").is_some() {
+            assert!(documents("400"), "{method} {path} takes parameters or a body and does not document 400");
+        }
+        // (A webhook's body is JSON too, but read as bytes, whatever its content type.)
+        if path.starts_with("/api/") && operation["requestBody"]["content"].get("application/json").is_some() {
+            assert!(documents("413") && documents("415"), "{method} {path}: no 413 or 415 (`BodyRefusals`)");
+        }
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            if parameter["name"] == "id" {
+                assert_eq!(parameter["schema"]["$ref"], "#/components/schemas/Id", "{method} {path}");
+            }
+        }
+    }
+}
+
+/// Whatever a viewer's call to any API route answers (403 for the routes that need more,
+/// 404 for what does not exist, 400, 415…) is documented for that route.
+#[test]
+fn every_status_a_viewer_gets_is_documented() {
+    let server = TestServer::start();
+    let document = served_document(&server);
+    let viewer = server.token("viewer");
+    let auth = format!("Bearer {viewer}");
+    for (method, path, operation) in operations(&document) {
+        if !path.starts_with("/api/") || path.starts_with("/api/v1/runner/") {
+            continue;
+        }
+        let url = path.replace("{id}", "1").replace("{name}", "web").replace("{key}", "KEY");
+        let json = operation["requestBody"]["content"].get("application/json").is_some();
+        let mut headers = vec![("Authorization", auth.as_str())];
+        if json {
+            headers.push(("Content-Type", "application/json"));
+        }
+        let res = server.request(&method.to_ascii_uppercase(), &url, &headers, if json { b"{}" } else { b"" });
+        let status = res.status.to_string();
+        assert!(
+            operation["responses"].get(&status).is_some(),
+            "{method} {url} answered {status}, undocumented: {}",
+            res.body
+        );
     }
 }

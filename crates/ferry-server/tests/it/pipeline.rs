@@ -154,10 +154,10 @@ fn a_dispatch_with_a_bad_input_or_workflow_is_refused_and_starts_nothing() {
     let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
     let server = server_with(&repo);
     let bad = trigger(&server, &json!({"workflow": "ci.yml", "inputs": {"level": "loud"}}));
-    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.status, 422, "{}", bad.body);
     assert!(bad.json()["error"].as_str().unwrap_or_default().contains("choose one of info, debug"), "{}", bad.body);
     let missing = trigger(&server, &json!({"workflow": "nope.yml"}));
-    assert_eq!(missing.status, 400, "{}", missing.body);
+    assert_eq!(missing.status, 422, "{}", missing.body);
     assert!(missing.body.contains(".github/workflows/ci.yml"), "names the workflows there: {}", missing.body);
     let no_ref = trigger(&server, &json!({"git_ref": "refs/heads/nowhere"}));
     assert_eq!(no_ref.status, 422, "{}", no_ref.body);
@@ -705,7 +705,7 @@ fn a_runner_in_the_servers_process_hears_of_each_commit_a_run_starts_for_before_
     let body = json!({"name": "web", "repo": url});
     assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
     // A workflow the trigger does not name starts nothing, and is not announced.
-    assert_eq!(trigger(&server, &json!({"workflow": "other.yml"})).status, 400);
+    assert_eq!(trigger(&server, &json!({"workflow": "other.yml"})).status, 422);
     assert!(!upcoming.has_changed().expect("the server is up"));
 
     assert_eq!(trigger(&server, &json!({"workflow": "ci.yml"})).status, 201);

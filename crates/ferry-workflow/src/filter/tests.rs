@@ -69,7 +69,11 @@ fn invalid_patterns_say_why() {
         ("ends\\", "it ends with a lone `\\`"),
         ("!", "the pattern is empty"),
     ] {
-        assert_eq!(validate_pattern(pattern), Err(problem.to_owned()), "{pattern:?}");
+        assert_eq!(
+            validate_pattern(pattern).map_err(|error| error.to_string()),
+            Err(problem.to_owned()),
+            "{pattern:?}"
+        );
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 
+use ferry_proto::runs::LogChunkView;
 use ferry_store::NewProject;
 use http_body_util::BodyExt as _;
 use serde_json::json;

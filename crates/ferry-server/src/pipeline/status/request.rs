@@ -288,15 +288,7 @@ fn split_http_url(url: &str) -> Option<(&str, &str)> {
 
 /// `text` for a URL query: unreserved characters as they are, every other byte as `%XX`.
 fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, crate::URL_UNRESERVED).to_string()
 }
 
 #[cfg(test)]
