@@ -170,5 +170,31 @@ impl ToSchema for ConclusionWord {
     }
 }
 
+/// What a run list's `status` filter takes: a status (`queued`, `in_progress`,
+/// `completed`) or a conclusion of completed runs (`success`, `failure`, `cancelled`,
+/// `skipped`, `neutral`).
+pub enum RunStateWord {}
+
+impl PartialSchema for RunStateWord {
+    fn schema() -> RefOr<Schema> {
+        use crate::{Conclusion, Status};
+        let statuses = [Status::Queued, Status::InProgress, Status::Completed].map(Status::as_str);
+        let conclusions =
+            [Conclusion::Success, Conclusion::Failure, Conclusion::Cancelled, Conclusion::Skipped, Conclusion::Neutral]
+                .map(Conclusion::as_str);
+        ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::String))
+            .enum_values(Some(statuses.into_iter().chain(conclusions)))
+            .description(Some("A run's status, or the conclusion of a completed run"))
+            .into()
+    }
+}
+
+impl ToSchema for RunStateWord {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("RunState")
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -107,7 +107,7 @@ fn files_root(work_dir: &std::path::Path) -> PathBuf {
         return work_dir.join("files");
     }
     let digest = sha2::Sha256::digest(work_dir.as_os_str().as_encoded_bytes());
-    let name: String = digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect();
+    let name = hex::encode(&digest[..8]);
     shm.join(format!("ferry-runner-{name}"))
 }
 

@@ -56,11 +56,7 @@ fn hash(secret: &str) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-        write!(out, "{byte:02x}").expect("writing to a String cannot fail");
-        out
-    })
+    hex::encode(bytes)
 }
 
 /// A new runner token: `ferryr_<prefix>_<secret>`, stored as prefix + SHA-256 of the secret.

@@ -61,7 +61,7 @@ use crate::{hooks, metrics, probes};
         cache::save,
     ),
     // Schemas that only path parameters name, which utoipa does not collect by itself.
-    components(schemas(names::Id, names::Name, names::Key, names::Digest)),
+    components(schemas(names::Id, names::Name, names::Key, names::Digest, names::RunStateWord)),
     modifiers(&BearerScheme),
 )]
 struct ApiDoc;

@@ -131,7 +131,7 @@ fn hash_tree(root: &Path) -> std::io::Result<Vec<(ArtifactFile, PathBuf)>> {
         let mut reader = std::fs::File::open(&path)?;
         let size = std::io::copy(&mut reader, &mut HashWriter(&mut hasher))?;
         let mode = reader.metadata()?.permissions().mode() & 0o777;
-        let sha256 = hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect();
+        let sha256 = hex::encode(hasher.finalize());
         files.push((ArtifactFile { path: relative.to_owned(), sha256, size, mode }, path));
     }
     Ok(files)

@@ -79,7 +79,7 @@ impl ServerCache {
 /// files, which an entry never changes.
 fn copy_dir(cache: &Path, entry: &CacheEntryView) -> PathBuf {
     let json = serde_json::to_vec(entry).expect("a cache entry is JSON");
-    let digest: String = Sha256::digest(&json).iter().map(|byte| format!("{byte:02x}")).collect();
+    let digest = hex::encode(Sha256::digest(&json));
     cache.join(format!("server-{digest}"))
 }
 

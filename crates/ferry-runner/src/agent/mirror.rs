@@ -281,7 +281,7 @@ fn on_this_host(repo: &str) -> Option<&Path> {
 
 /// The mirror's folder name: the SHA-256 of the repository's URL or path, in hex.
 fn mirror_name(repo: &str) -> String {
-    Sha256::digest(repo.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+    hex::encode(Sha256::digest(repo.as_bytes()))
 }
 
 async fn has_commit(mirror: &Path, sha: &str) -> Result<bool, WorkspaceError> {

@@ -297,7 +297,7 @@ fn download(
 
 /// The folder of the cache entry for `key`.
 fn entry_dir(cache: &Path, key: &str) -> PathBuf {
-    let digest: String = Sha256::digest(key.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect();
+    let digest = hex::encode(Sha256::digest(key.as_bytes()));
     cache.join(digest)
 }
 

@@ -91,7 +91,7 @@ pub fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, Strin
     if n_matched == 0 {
         return Ok(String::new());
     }
-    Ok(outer.finalize().iter().map(|byte| format!("{byte:02x}")).collect())
+    Ok(hex::encode(outer.finalize()))
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
@@ -196,7 +196,7 @@ mod tests {
         let mut outer = Sha256::new();
         outer.update(Sha256::digest(b"one"));
         outer.update(Sha256::digest(b"two"));
-        let want: String = outer.finalize().iter().map(|byte| format!("{byte:02x}")).collect();
+        let want = hex::encode(outer.finalize());
         assert_eq!(all, want);
         let excluded = hash_files(dir.path(), &["**/*.lock".to_owned(), "!a/**".to_owned()]).expect("hash");
         assert_ne!(excluded, all);

@@ -83,9 +83,11 @@ pub(crate) struct RunPage {
     /// Only runs numbered below this one: the next page starts below the last run of this one.
     pub(crate) before: Option<i64>,
     /// At most this many (default 50, at most 200).
+    #[param(minimum = 1, maximum = 200)]
     pub(crate) limit: Option<i64>,
     /// Only runs in this state: `queued`, `in_progress` or `completed`, or completed with this
     /// conclusion: `success`, `failure`, `cancelled`, `skipped` or `neutral`.
+    #[param(value_type = Option<ferry_proto::names::RunStateWord>)]
     pub(crate) status: Option<String>,
     /// Only runs of this branch (`main`), or of this full ref (`refs/tags/v1`).
     pub(crate) branch: Option<String>,
@@ -153,10 +155,10 @@ const QUERY_VALUE: &percent_encoding::AsciiSet =
 fn page_limit(page: &RunPage) -> Result<i64, ApiError> {
     match page.limit {
         None => Ok(RUNS_PER_PAGE),
-        Some(limit) if limit >= 1 => Ok(limit.min(MAX_RUNS_PER_PAGE)),
-        Some(limit) => {
-            Err(ApiError::bad_request(format!("`limit` must be at least 1 (at most {MAX_RUNS_PER_PAGE}), not {limit}")))
-        }
+        Some(limit) if (1..=MAX_RUNS_PER_PAGE).contains(&limit) => Ok(limit),
+        Some(limit) => Err(ApiError::bad_request(format!(
+            "`limit` must be from 1 to {MAX_RUNS_PER_PAGE}, not {limit}; page past the last run with `before`"
+        ))),
     }
 }
 

@@ -492,7 +492,7 @@ fn tree_entries(tree: &[u8], id_len: usize) -> Vec<(String, String, String)> {
         }
         let mode = String::from_utf8_lossy(&rest[..space]).into_owned();
         let name = String::from_utf8_lossy(&rest[space + 1..nul]).into_owned();
-        entries.push((mode, name, id.iter().map(|byte| format!("{byte:02x}")).collect()));
+        entries.push((mode, name, hex::encode(id)));
         rest = &rest[nul + 1 + id_len..];
     }
     entries
