@@ -329,17 +329,7 @@ impl Runs<'_> {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return Err(self.missing_or_completed(id).await);
-        };
-        let run = run_from_row(&row)?;
-        if let Some(conclusion) = run.conclusion {
-            crate::add_to_total(&mut tx, "runs", conclusion.as_str(), 0).await?;
-        }
-        crate::add_duration(&mut tx, "run_duration", run.started_at, run.finished_at).await?;
-        tx.commit().await?;
-        Ok(run)
+        self.commit_completion(tx, row, id).await
     }
 
     /// Completes a run that could not run its jobs, with `failure` and the reason.
@@ -358,17 +348,7 @@ impl Runs<'_> {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return Err(self.missing_or_completed(id).await);
-        };
-        let run = run_from_row(&row)?;
-        if let Some(conclusion) = run.conclusion {
-            crate::add_to_total(&mut tx, "runs", conclusion.as_str(), 0).await?;
-        }
-        crate::add_duration(&mut tx, "run_duration", run.started_at, run.finished_at).await?;
-        tx.commit().await?;
-        Ok(run)
+        self.commit_completion(tx, row, id).await
     }
 
     /// Records that the run was asked to stop (the first request's time is kept); a completed
@@ -454,6 +434,27 @@ impl Runs<'_> {
             Ok(run) => StoreError::Conflict(format!("run {id} is {}, not {what}", run.status.as_str())),
             Err(error) => error,
         }
+    }
+
+    /// Ends the transaction of a completion: the run as its `UPDATE … RETURNING` gave it
+    /// (`None` when run `id` is missing or completed already), counted in the metrics' totals.
+    async fn commit_completion(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        row: Option<sqlx::any::AnyRow>,
+        id: i64,
+    ) -> Result<Run, StoreError> {
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(self.missing_or_completed(id).await);
+        };
+        let run = run_from_row(&row)?;
+        if let Some(conclusion) = run.conclusion {
+            crate::add_to_total(&mut tx, "runs", conclusion.as_str(), 0).await?;
+        }
+        crate::add_duration(&mut tx, "run_duration", run.started_at, run.finished_at).await?;
+        tx.commit().await?;
+        Ok(run)
     }
 
     async fn missing_or_completed(&self, id: i64) -> StoreError {
