@@ -1,4 +1,5 @@
-//! `cargo xtask tidy`: checks the rules that keep the code base navigable (ARCHITECTURE.md).
+//! `cargo xtask tidy`: checks the rules that keep the code base navigable (ARCHITECTURE.md);
+//! `cargo xtask corpus-report [CORPUS]`: which real-world jobs Ferry can run (`corpus.rs`).
 //!
 //! - every Rust file opens with a `//!` comment saying what it is for;
 //! - no `mod.rs` files (`foo.rs` + `foo/` instead);
@@ -29,10 +30,15 @@ const LAYERS: &[&[&str]] = &[
     &["ferry"],
 ];
 
+mod corpus;
+
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
+    if task.as_deref() == Some("corpus-report") {
+        return corpus::main(std::env::args().nth(2));
+    }
     if task.as_deref() != Some("tidy") {
-        eprintln!("usage: cargo xtask tidy");
+        eprintln!("usage: cargo xtask tidy | cargo xtask corpus-report [CORPUS]");
         return ExitCode::from(2);
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf();
