@@ -117,6 +117,7 @@ impl Ferry {
             repositories: None,
             isolation: ferry_runner::isolation::Isolation::default(),
             credentials: vec![token.to_owned()],
+            actions_url: ferry_runner::actions::DEFAULT_ACTIONS_URL.to_owned(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(run_agent(client, options, async {
