@@ -10,6 +10,7 @@ fn args(data_dir: Option<&str>, listen: Option<&str>, database: Option<&str>) ->
         database: database.map(str::to_owned),
         runner_slots: None,
         runner_pass_env: Vec::new(),
+        actions_url: None,
         poll_interval: None,
         public_url: None,
         artifact_retention_days: None,
