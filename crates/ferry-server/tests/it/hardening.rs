@@ -140,6 +140,42 @@ fn issue_13_a_runner_gets_the_repository_without_user_info_and_its_credential_be
 }
 
 #[test]
+fn issue_13_a_dispatched_run_of_a_gitea_project_gets_giteas_api_url() {
+    let dispatch_only = "on: workflow_dispatch\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", dispatch_only)]);
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    let dispatched = || {
+        let body = json!({"workflow": "ci.yml"});
+        let res = server.call("POST", "/api/v1/projects/web/trigger", Some(&server.admin), Some(&body));
+        assert_eq!(res.status, 201, "{}", res.body);
+        let job = runner.claim(5_000).expect("the build job");
+        runner.complete(&job, "success", json!({}));
+        let github = &job["contexts"]["github"];
+        (github["api_url"].as_str().unwrap_or("?").to_owned(), github["graphql_url"].as_str().unwrap_or("?").to_owned())
+    };
+    // Nothing tells which forge a local repository is on: GitHub's.
+    assert_eq!(dispatched(), ("https://api.github.com".to_owned(), "https://api.github.com/graphql".to_owned()));
+
+    // A push from Gitea (it starts nothing here) tells the project's forge.
+    let body = json!({
+        "ref": "refs/heads/main", "before": "0".repeat(40), "after": repo.head(), "commits": [],
+        "repository": {"id": 11, "full_name": "octo/web", "html_url": "https://gitea.example/octo/web"},
+        "sender": {"id": 3, "login": "alice"},
+    })
+    .to_string();
+    let signature = crate::hooks::signature(SECRET, body.as_bytes());
+    let headers = [
+        ("X-Gitea-Event", "push"),
+        ("X-Gitea-Signature", signature.trim_start_matches("sha256=")),
+        ("Content-Type", "application/json"),
+    ];
+    let res = server.request("POST", "/hooks/gitea/web", &headers, body.as_bytes());
+    assert!(matches!(res.status, 200 | 202), "{res:?}");
+    assert_eq!(dispatched(), ("https://gitea.example/api/v1".to_owned(), String::new()));
+}
+
+#[test]
 fn issue_13_ferry_db_is_owner_only() {
     let server = TestServer::start();
     for file in ["ferry.db", "ferry.db-wal", "ferry.db-shm"] {
