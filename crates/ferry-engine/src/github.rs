@@ -2,8 +2,10 @@
 //! the facts each has (the repository, the event, the run's number).
 //!
 //! The ids (`actor_id`, `repository_id`, `repository_owner_id`) come from the event's payload
-//! as each forge sends it, and `api_url`/`graphql_url` from the forge that sent it and its web
-//! address in the payload; without a payload (a dispatch, `ferry run`) they are GitHub's
+//! as each forge sends it, and `api_url`/`graphql_url` from the forge and its web address: the
+//! payload's, else the project's (what its last webhook said, or a well-known host in its
+//! repository's URL, [`forge_of_repo_url`]), so a dispatch, poll or schedule run of a Gitea or
+//! GitLab project gets its forge's API too. Without either (`ferry run`) they are GitHub's
 //! defaults ("0", `https://api.github.com`).
 
 use serde_json::{Map, Value, json};
@@ -31,9 +33,12 @@ pub struct GithubFacts<'a> {
     pub run_attempt: &'a str,
     /// The forge's web address (`https://github.com`).
     pub server_url: &'a str,
-    /// The forge whose webhook started the run (`github`, `gitea`, `forgejo`, `gitlab`), or
-    /// empty.
+    /// The forge whose webhook started the run, else the project's (`github`, `gitea`,
+    /// `forgejo`, `gitlab`), or empty.
     pub forge: &'a str,
+    /// The forge's web address (`https://gitea.example.com`) when the payload does not give
+    /// it (a dispatch, poll or schedule run), or empty.
+    pub forge_url: &'a str,
     /// How many days artifacts are kept by default (`github.retention_days`).
     pub retention_days: &'a str,
 }
@@ -50,26 +55,47 @@ fn id_at(event: &Value, pointers: &[&str]) -> String {
         .unwrap_or_else(|| "0".to_owned())
 }
 
-/// `api_url` and `graphql_url` for the forge that sent `event`: its web address is the
-/// repository's (`html_url`, GitLab's `web_url`) without the repository's path.
-fn api_urls(forge: &str, event: &Value) -> (String, String) {
+/// The web address of the forge that sent `event`: the repository's (`html_url`, GitLab's
+/// `web_url`) without the repository's path; `None` when the payload does not say.
+pub fn forge_web_url(forge: &str, event: &Value) -> Option<String> {
     let base = |web: &str, path: &str| -> Option<String> {
         let web = event.pointer(web)?.as_str()?;
         let path = event.pointer(path)?.as_str()?;
         web.strip_suffix(path).map(|base| base.trim_end_matches('/').to_owned()).filter(|base| !base.is_empty())
     };
-    let github = ("https://api.github.com".to_owned(), "https://api.github.com/graphql".to_owned());
     match forge {
-        "gitlab" => base("/project/web_url", "/project/path_with_namespace")
-            .map_or(github, |base| (format!("{base}/api/v4"), format!("{base}/api/graphql"))),
+        "gitlab" => base("/project/web_url", "/project/path_with_namespace"),
+        "github" | "gitea" | "forgejo" => base("/repository/html_url", "/repository/full_name"),
+        _ => None,
+    }
+}
+
+/// The forge and web address of a repository URL on a well-known host (`github.com`,
+/// `gitlab.com`, `codeberg.org`): `https://…`, `ssh://git@…` or `git@host:owner/repo`.
+/// Other hosts could be any forge, so they give `None`.
+pub fn forge_of_repo_url(url: &str) -> Option<(&'static str, &'static str)> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = host_port.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    match host.as_str() {
+        "github.com" | "www.github.com" => Some(("github", "https://github.com")),
+        "gitlab.com" | "www.gitlab.com" => Some(("gitlab", "https://gitlab.com")),
+        "codeberg.org" => Some(("forgejo", "https://codeberg.org")),
+        _ => None,
+    }
+}
+
+/// `api_url` and `graphql_url` of `forge` at the web address `web` (GitHub's when unknown).
+fn api_urls(forge: &str, web: Option<&str>) -> (String, String) {
+    let github = ("https://api.github.com".to_owned(), "https://api.github.com/graphql".to_owned());
+    let Some(base) = web.map(|web| web.trim_end_matches('/')).filter(|base| !base.is_empty()) else { return github };
+    match forge {
+        "gitlab" => (format!("{base}/api/v4"), format!("{base}/api/graphql")),
         // Gitea and Forgejo have no GraphQL API.
-        "gitea" | "forgejo" => base("/repository/html_url", "/repository/full_name")
-            .map_or(github, |base| (format!("{base}/api/v1"), String::new())),
+        "gitea" | "forgejo" => (format!("{base}/api/v1"), String::new()),
         // GitHub Enterprise Server answers below its own address.
-        "github" => match base("/repository/html_url", "/repository/full_name") {
-            Some(base) if base != "https://github.com" => (format!("{base}/api/v3"), format!("{base}/api/graphql")),
-            _ => github,
-        },
+        "github" if base != "https://github.com" => (format!("{base}/api/v3"), format!("{base}/api/graphql")),
         _ => github,
     }
 }
@@ -87,7 +113,8 @@ pub fn github_context(facts: &GithubFacts<'_>) -> Map<String, Value> {
     let pull_request = facts.event.get("pull_request");
     let head_ref = pull_request.and_then(|pr| pr.pointer("/head/ref")).and_then(Value::as_str).unwrap_or("");
     let base_ref = pull_request.and_then(|pr| pr.pointer("/base/ref")).and_then(Value::as_str).unwrap_or("");
-    let (api_url, graphql_url) = api_urls(facts.forge, facts.event);
+    let web = forge_web_url(facts.forge, facts.event);
+    let (api_url, graphql_url) = api_urls(facts.forge, web.as_deref().or(Some(facts.forge_url)));
     // GitHub, Gitea and Forgejo send `sender` and `repository`; GitLab `user_id` (push) or
     // `user` and `project`.
     let actor_id = id_at(facts.event, &["/sender/id", "/user_id", "/user/id"]);

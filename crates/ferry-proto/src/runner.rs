@@ -105,12 +105,37 @@ pub struct JobAssignment {
     pub contexts: Map<String, Value>,
     /// The project's secrets, decrypted, for `secrets.*`; the runner masks them.
     pub secrets: Map<String, Value>,
-    /// Where to fetch the repository from (a path or URL git can clone).
+    /// Where to fetch the repository from (a path or URL git can clone), never with a
+    /// credential in it.
     pub repo: String,
+    /// The credential git fetches `repo` with, when the project has one (its
+    /// `FERRY_REPO_TOKEN` secret: `TOKEN` or `USER:PASSWORD`). The runner gives it to git as a
+    /// header ([`git_auth_env`]), never in a URL, an argument or a step's environment, and
+    /// masks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_credential: Option<String>,
     /// The commit to check out.
     pub sha: String,
     /// The lease runs out this many milliseconds after the last heartbeat.
     pub lease_ms: i64,
+}
+
+/// The environment that gives git `credential` (a [`JobAssignment::repo_credential`]: `TOKEN`,
+/// sent as the password of the user `x-access-token`, which GitHub, Gitea, Forgejo and GitLab
+/// accept for an access token, or `USER:PASSWORD`) for requests to `url` only, as an HTTP
+/// Basic `Authorization` header: git reads it from its environment, so it is never in an
+/// argument `ps` shows nor in a repository's config.
+pub fn git_auth_env(url: &str, credential: &str) -> [(&'static str, String); 3] {
+    use base64::Engine as _;
+    let credential = credential.trim();
+    let user_password =
+        if credential.contains(':') { credential.to_owned() } else { format!("x-access-token:{credential}") };
+    let basic = base64::engine::general_purpose::STANDARD.encode(user_password);
+    [
+        ("GIT_CONFIG_COUNT", "1".to_owned()),
+        ("GIT_CONFIG_KEY_0", format!("http.{url}.extraHeader")),
+        ("GIT_CONFIG_VALUE_0", format!("Authorization: Basic {basic}")),
+    ]
 }
 
 /// What a runner reports about a step, in order. `T` is a `lines` event's text: owned

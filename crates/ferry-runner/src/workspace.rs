@@ -113,7 +113,7 @@ pub async fn prepare_workspace(repo: &Path, sha: &str, dest: &Path) -> Result<()
                 repo.as_os_str(),
                 dest.as_os_str(),
             ];
-            git_checked(None, &clone_args).await?;
+            git_checked(None, &clone_args, &[]).await?;
             ["checkout", "--quiet", "--detach", &full_sha]
         }
     };
@@ -227,9 +227,14 @@ async fn git(dir: &Path, args: &[&str]) -> Result<Output, WorkspaceError> {
     git_os(Some(dir), &args).await
 }
 
-/// Runs git as [`git_os`] does; a failure is an error with git's message.
-pub(crate) async fn git_checked(dir: Option<&Path>, args: &[&OsStr]) -> Result<Output, WorkspaceError> {
-    let output = git_os(dir, args).await?;
+/// Runs git as [`git_os`] does, with `env` added to its environment; a failure is an error
+/// with git's message.
+pub(crate) async fn git_checked(
+    dir: Option<&Path>,
+    args: &[&OsStr],
+    env: &[(&str, String)],
+) -> Result<Output, WorkspaceError> {
+    let output = git_env(dir, args, env).await?;
     if !output.status.success() {
         return Err(failure(args, &output));
     }
@@ -237,7 +242,12 @@ pub(crate) async fn git_checked(dir: Option<&Path>, args: &[&OsStr]) -> Result<O
 }
 
 pub(crate) async fn git_os(dir: Option<&Path>, args: &[&OsStr]) -> Result<Output, WorkspaceError> {
+    git_env(dir, args, &[]).await
+}
+
+async fn git_env(dir: Option<&Path>, args: &[&OsStr], env: &[(&str, String)]) -> Result<Output, WorkspaceError> {
     let mut command = tokio::process::Command::new("git");
+    command.envs(env.iter().map(|(name, value)| (name, value)));
     if let Some(dir) = dir {
         if !dir.is_dir() {
             return Err(WorkspaceError::NotARepository(dir.to_path_buf()));

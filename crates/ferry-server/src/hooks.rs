@@ -241,6 +241,18 @@ async fn read_body(
     Ok((buffer, permit))
 }
 
+/// Records the forge a verified webhook came from and its web address, when they are news,
+/// so runs no webhook starts (dispatch, poll, schedule) get that forge's API addresses.
+async fn remember_forge(state: &AppState, project: &Project, forge: Forge, payload: &Value) -> Result<(), ApiError> {
+    let slug = forge.slug();
+    let forge_url = ferry_engine::forge_web_url(slug, payload);
+    let forge_url = forge_url.as_deref().unwrap_or(if project.forge == slug { &project.forge_url } else { "" });
+    if (project.forge.as_str(), project.forge_url.as_str()) != (slug, forge_url) {
+        state.store.projects().set_forge(project.id, slug, forge_url).await?;
+    }
+    Ok(())
+}
+
 /// Starts the runs a verified event causes.
 async fn handle(
     state: &AppState,
@@ -249,6 +261,8 @@ async fn handle(
     event: &HookEvent,
     body: &[u8],
 ) -> Result<Response, ApiError> {
+    let payload: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    remember_forge(state, project, forge, &payload).await?;
     let Some(trigger) = event.trigger() else {
         return Ok(Json(Pong { status: "pong" }).into_response());
     };
@@ -257,7 +271,6 @@ async fn handle(
         // A deleted branch or tag: nothing to check out, nothing to run.
         return Ok(Json(Pong { status: "pong" }).into_response());
     }
-    let payload: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let mut info = Map::new();
     info.insert("forge".to_owned(), json!(forge.slug()));
     info.insert("sender".to_owned(), json!(sender(event)));

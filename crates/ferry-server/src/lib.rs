@@ -20,6 +20,7 @@
 
 mod api;
 mod auth;
+mod blob_reads;
 mod blobs;
 mod data_dir;
 mod hooks;
@@ -162,6 +163,8 @@ pub(crate) struct AppState {
     pub(crate) pipeline: Arc<PipelineState>,
     /// Artifacts' bytes, under `<data_dir>/blobs`.
     pub(crate) blobs: blobs::Blobs,
+    /// The blobs each runner's held jobs may read, as far as known (`blob_reads.rs`).
+    pub(crate) blob_reads: Arc<blob_reads::BlobReads>,
     /// The room webhook bodies being read share, a permit per byte (`hooks.rs`).
     pub(crate) hook_bodies: Arc<tokio::sync::Semaphore>,
     /// How the web UI's sessions last and their cookie is sent.
@@ -275,6 +278,7 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
         store,
         secret_box: Arc::new(secret_box),
         blobs: blobs::Blobs::new(&data_dir),
+        blob_reads: Arc::default(),
         data_dir,
         pipeline: Arc::new(pipeline),
         hook_bodies: hooks::body_budget(),

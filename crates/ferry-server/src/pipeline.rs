@@ -24,7 +24,7 @@ mod status;
 mod supervisor;
 
 pub(crate) use coordinator::{RunCache, add_event_payload, advance, advance_finished};
-pub(crate) use mirror::{Mirror, MirrorError, WORKFLOW_DIRS};
+pub(crate) use mirror::{Mirror, MirrorError, WORKFLOW_DIRS, runner_repo};
 pub(crate) use plan::{PlanError, Trigger, start_runs};
 pub(crate) use status::StatusSender;
 pub(crate) use supervisor::spawn_supervisor;

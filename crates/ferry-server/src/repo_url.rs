@@ -6,13 +6,12 @@
 //! credential as the project secret [`TOKEN_SECRET`]); a project stored with one before keeps
 //! working, its URL shown without the credential and the credential given to git as the secret
 //! would be. git gets it as an `Authorization` header in its environment
-//! (`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0`/`GIT_CONFIG_VALUE_0`, readable only by the server's
-//! user), scoped to the repository's URL: never in an argument `ps` shows, never in the
-//! mirror's config.
+//! (`ferry_proto::runner::git_auth_env`, readable only by the server's user), scoped to the
+//! repository's URL: never in an argument `ps` shows, never in the mirror's config. Runners
+//! get the URL without it and the credential beside it (`JobAssignment::repo_credential`),
+//! which they hand to git the same way.
 
 use std::borrow::Cow;
-
-use base64::Engine as _;
 
 /// The project secret holding the credential git fetches the repository with: `TOKEN` (sent
 /// as the password of the user `x-access-token`, which GitHub, Gitea, Forgejo and GitLab
@@ -80,20 +79,6 @@ pub(crate) fn split_credential(url: &str) -> (String, Option<String>) {
     let Some(range) = credential_range(url) else { return (url.to_owned(), None) };
     let user_info = percent_encoding::percent_decode_str(&url[range.clone()]).decode_utf8_lossy().into_owned();
     (format!("{}{}", &url[..range.start], &url[range.end + 1..]), Some(user_info))
-}
-
-/// The environment that gives git `credential` (from [`TOKEN_SECRET`]: `TOKEN` or
-/// `USER:PASSWORD`) for requests to `url` only, as HTTP Basic authentication.
-pub(crate) fn git_auth_env(url: &str, credential: &str) -> [(&'static str, String); 3] {
-    let credential = credential.trim();
-    let user_password =
-        if credential.contains(':') { credential.to_owned() } else { format!("x-access-token:{credential}") };
-    let basic = base64::engine::general_purpose::STANDARD.encode(user_password);
-    [
-        ("GIT_CONFIG_COUNT", "1".to_owned()),
-        ("GIT_CONFIG_KEY_0", format!("http.{url}.extraHeader")),
-        ("GIT_CONFIG_VALUE_0", format!("Authorization: Basic {basic}")),
-    ]
 }
 
 #[cfg(test)]

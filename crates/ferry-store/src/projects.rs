@@ -24,6 +24,11 @@ pub struct Project {
     pub schedule_checked_at: Option<i64>,
     /// Runs of pull requests from forks wait for a developer's approval before they start.
     pub require_approval: bool,
+    /// The forge the last verified webhook came from (`github`, `gitea`, `forgejo`,
+    /// `gitlab`), "" before one came.
+    pub forge: String,
+    /// That forge's web address (`https://gitea.example.com`), "" when unknown.
+    pub forge_url: String,
 }
 
 /// What [`Projects::create`] and [`Projects::update`] write.
@@ -41,8 +46,8 @@ pub struct Projects<'a> {
     pub(crate) store: &'a Store,
 }
 
-const COLUMNS: &str =
-    "id, name, repo, branch, webhook_secret, created_at, polled_sha, schedule_checked_at, require_approval";
+const COLUMNS: &str = "id, name, repo, branch, webhook_secret, created_at, polled_sha, schedule_checked_at, \
+    require_approval, forge, forge_url";
 
 impl Projects<'_> {
     /// Creates a project.
@@ -145,6 +150,23 @@ impl Projects<'_> {
         row.as_ref().map(project_from_row).unwrap_or_else(|| Err(StoreError::not_found("project", id)))
     }
 
+    /// Records the forge a verified webhook of the project came from and its web address.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such project.
+    pub async fn set_forge(&self, id: i64, forge: &str, forge_url: &str) -> Result<(), StoreError> {
+        let res = sqlx::query("UPDATE projects SET forge = $1, forge_url = $2 WHERE id = $3")
+            .bind(forge)
+            .bind(forge_url)
+            .bind(id)
+            .execute(&self.store.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("project", id));
+        }
+        Ok(())
+    }
+
     /// Records the branch head the server saw when it polled the repository.
     ///
     /// # Errors
@@ -203,5 +225,7 @@ fn project_from_row(row: &AnyRow) -> Result<Project, StoreError> {
         polled_sha: row.try_get("polled_sha")?,
         schedule_checked_at: row.try_get("schedule_checked_at")?,
         require_approval: row.try_get::<i64, _>("require_approval")? != 0,
+        forge: row.try_get("forge")?,
+        forge_url: row.try_get("forge_url")?,
     })
 }

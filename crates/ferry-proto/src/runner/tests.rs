@@ -1,4 +1,5 @@
-//! Event batches read back as they were written, and a broken one refused with its reason.
+//! Event batches read back as they were written, and a broken one refused with its reason;
+//! the environment that gives git a repository's credential.
 
 use super::*;
 
@@ -63,4 +64,13 @@ fn a_broken_batch_is_refused_with_what_is_wrong() {
         let error = EventBatch::decode(&body).expect_err("refused").to_string();
         assert!(error.contains(expected), "{error:?} should say {expected:?} for {:?}", String::from_utf8_lossy(&body));
     }
+}
+
+#[test]
+fn git_gets_the_credential_as_a_header_for_the_repository_only() {
+    let env = git_auth_env("https://host/x.git", "tok\n");
+    assert_eq!(env[1].1, "http.https://host/x.git.extraHeader");
+    // base64("x-access-token:tok")
+    assert_eq!(env[2].1, "Authorization: Basic eC1hY2Nlc3MtdG9rZW46dG9r");
+    assert_eq!(git_auth_env("https://host/x.git", "me:pw")[2].1, "Authorization: Basic bWU6cHc=");
 }

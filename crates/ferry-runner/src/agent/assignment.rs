@@ -193,7 +193,7 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
     let local = agent.repositories.as_deref().map(|repositories| (repositories, assignment.job_id));
     agent
         .mirrors
-        .workspace(&assignment.repo, &assignment.sha, &workspace, local)
+        .workspace(&assignment.repo, &assignment.sha, &workspace, local, assignment.repo_credential.as_deref())
         .await
         .map_err(|error| format!("checking out {} of {}: {error}", assignment.sha, assignment.repo))?;
 
@@ -208,7 +208,7 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
     let mut secrets = assignment.secrets.clone();
     secrets.entry("GITHUB_TOKEN").or_insert_with(|| Value::String(String::new()));
     let mut masker = Masker::new();
-    for credential in &agent.credentials {
+    for credential in agent.credentials.iter().chain(&assignment.repo_credential) {
         masker.add(credential);
     }
     for value in secrets.values() {

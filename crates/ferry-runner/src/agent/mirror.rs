@@ -57,7 +57,9 @@ impl Mirrors {
 
     /// The mirror of `repo`, holding commit `sha` unless the repository lacks it (then
     /// checking it out reports the unknown commit); `repo` itself when it is a folder here,
-    /// or `local` (another copy on this host) when it holds the commit.
+    /// or `local` (another copy on this host) when it holds the commit. git fetches with
+    /// `credential` (`TOKEN` or `USER:PASSWORD`) as an HTTP header, never in the URL, an
+    /// argument or the mirror's config.
     ///
     /// # Errors
     /// git is missing, or cloning or fetching failed (git's message says why).
@@ -66,6 +68,7 @@ impl Mirrors {
         repo: &str,
         sha: &str,
         local: Option<&Path>,
+        credential: Option<&str>,
     ) -> Result<PathBuf, WorkspaceError> {
         if let Some(here) = on_this_host(repo) {
             return Ok(here.to_path_buf());
@@ -75,6 +78,10 @@ impl Mirrors {
         {
             return Ok(local.to_path_buf());
         }
+        // The credential reaches git as a header in its environment, for this URL only.
+        let auth: Vec<(&str, String)> = credential
+            .map(|credential| ferry_proto::runner::git_auth_env(repo, credential).to_vec())
+            .unwrap_or_default();
         let path = self.root.join(format!("{}.git", mirror_name(repo)));
         let lock = self.lock_of(&path);
         let _guard = lock.lock().await;
@@ -90,11 +97,11 @@ impl Mirrors {
                 OsStr::new(repo),
                 partial.as_os_str(),
             ];
-            git_checked(None, &args).await?;
+            git_checked(None, &args, &auth).await?;
             std::fs::rename(&partial, &path)?;
             tracing::info!(repo, mirror = %path.display(), "cloned a mirror of {repo}");
         } else if !has_commit(&path, sha).await? {
-            git_checked(Some(&path), &["fetch", "--quiet", "--prune", "origin"].map(OsStr::new)).await?;
+            git_checked(Some(&path), &["fetch", "--quiet", "--prune", "origin"].map(OsStr::new), &auth).await?;
             tracing::info!(repo, sha, "fetched {repo} for commit {sha}");
         }
         Ok(path)
@@ -123,6 +130,7 @@ impl Mirrors {
         sha: &str,
         dest: &Path,
         local: Option<(&dyn super::LocalRepositories, i64)>,
+        credential: Option<&str>,
     ) -> Result<(), WorkspaceError> {
         let (checkout, spare) = self.checkout_paths(repo, sha);
         let lock = self.lock_of(&checkout);
@@ -154,7 +162,7 @@ impl Mirrors {
                 }
                 _ => None,
             };
-            let mirror = self.mirror_with(repo, sha, local.as_deref()).await?;
+            let mirror = self.mirror_with(repo, sha, local.as_deref(), credential).await?;
             crate::workspace::prepare_workspace(&mirror, sha, dest).await?;
             Some(mirror)
         };
@@ -344,13 +352,13 @@ mod tests {
         let spare = work_dir.join("spares").join(format!("{}-{sha}", mirror_name(&repo)));
 
         let first = root.path().join("job-1");
-        mirrors.workspace(&repo, &sha, &first, None).await.expect("first workspace");
+        mirrors.workspace(&repo, &sha, &first, None, None).await.expect("first workspace");
         assert_eq!(std::fs::read_to_string(first.join("file.txt")).expect("checked out"), "pristine");
         std::fs::write(first.join("file.txt"), "changed by the first job").expect("a job writes");
         // The spare is made in the background, a little later.
         let spare_inode = wait_for_spare(&spare).await;
         let second = root.path().join("job-2");
-        mirrors.workspace(&repo, &sha, &second, None).await.expect("second workspace");
+        mirrors.workspace(&repo, &sha, &second, None, None).await.expect("second workspace");
         assert_eq!(inode(&second), spare_inode, "the second job's workspace is the spare, renamed");
         assert_eq!(
             std::fs::read_to_string(second.join("file.txt")).expect("checked out"),
@@ -372,15 +380,15 @@ mod tests {
         let (repo, sha) = repository(root.path(), "here");
         let mirrors = Mirrors::new(root.path().join("work/repos"));
         let path = repo.display().to_string();
-        assert_eq!(mirrors.mirror_with(&path, &sha, None).await.expect("in place"), repo);
+        assert_eq!(mirrors.mirror_with(&path, &sha, None, None).await.expect("in place"), repo);
         assert!(!root.path().join("work/repos").exists(), "no mirror made");
         let url = format!("file://{path}");
         // Another copy on this host that holds the commit is used as it is…
-        assert_eq!(mirrors.mirror_with(&url, &sha, Some(&repo)).await.expect("the local copy"), repo);
+        assert_eq!(mirrors.mirror_with(&url, &sha, Some(&repo), None).await.expect("the local copy"), repo);
         assert!(!root.path().join("work/repos").exists(), "no mirror made");
         // …and one that does not is passed over.
         let (other, _) = repository(&root.path().join("other"), "elsewhere");
-        let mirror = mirrors.mirror_with(&url, &sha, Some(&other)).await.expect("mirrored");
+        let mirror = mirrors.mirror_with(&url, &sha, Some(&other), None).await.expect("mirrored");
         assert_eq!(mirror, root.path().join("work/repos").join(format!("{}.git", mirror_name(&url))));
         assert!(has_commit(&mirror, &sha).await.expect("git runs"));
     }
@@ -398,7 +406,7 @@ mod tests {
         let ahead_inode = inode(&spare);
 
         let first = root.path().join("job-1");
-        mirrors.workspace(&name, &sha, &first, None).await.expect("first workspace");
+        mirrors.workspace(&name, &sha, &first, None, None).await.expect("first workspace");
         assert_eq!(inode(&first), ahead_inode, "the first job's workspace is the copy made ahead");
         // The kept checkout and a spare for the next job follow.
         assert_ne!(wait_for_spare(&spare).await, ahead_inode);
@@ -422,8 +430,24 @@ mod tests {
         // Its commit's job checks out its own.
         let (oldest, oldest_sha) = &others[0];
         let late = root.path().join("job-late");
-        mirrors.workspace(&oldest.display().to_string(), oldest_sha, &late, None).await.expect("late workspace");
+        mirrors.workspace(&oldest.display().to_string(), oldest_sha, &late, None, None).await.expect("late workspace");
         assert_eq!(std::fs::read_to_string(late.join("file.txt")).expect("checked out"), "other");
+    }
+
+    #[tokio::test]
+    async fn issue_13_a_repository_credential_reaches_git_as_a_header_and_never_shows() {
+        let (port, heads) = ferry_testkit::http_recorder(Some(ferry_testkit::NOT_FOUND));
+        let root = tempfile::tempdir().expect("temporary directory");
+        let mirrors = Mirrors::new(root.path().join("work/repos"));
+        let url = format!("http://127.0.0.1:{port}/x.git");
+        let sha = "0".repeat(40);
+        let error = mirrors.mirror_with(&url, &sha, None, Some("s3cr3t\n")).await.expect_err("nothing to clone");
+        let head = heads.recv_timeout(std::time::Duration::from_secs(30)).expect("git asked the remote");
+        assert!(head.starts_with("GET /x.git/info/refs"), "{head}");
+        // base64("x-access-token:s3cr3t")
+        assert!(head.contains("Authorization: Basic eC1hY2Nlc3MtdG9rZW46czNjcjN0"), "{head}");
+        assert!(!error.to_string().contains("s3cr3t"), "{error}");
+        assert!(!head.contains("s3cr3t"), "never in the URL: {head}");
     }
 
     #[tokio::test]

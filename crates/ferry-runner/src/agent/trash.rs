@@ -71,9 +71,11 @@ impl Trash {
                 tracing::warn!(%error, trash = %self.dir.display(), "could not empty the runner's trash");
             }
             self.wake.notified().await;
-            while self.n_waiting.load(Ordering::Relaxed) < MAX_WAITING
-                && tokio::time::timeout(QUIET, self.wake.notified()).await.is_ok()
-            {}
+            while self.n_waiting.load(Ordering::Relaxed) < MAX_WAITING {
+                if tokio::time::timeout(QUIET, self.wake.notified()).await.is_err() {
+                    break;
+                }
+            }
         }
     }
 }

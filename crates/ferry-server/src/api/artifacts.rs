@@ -21,7 +21,7 @@ use tracing::{error, info};
 use crate::api::{ApiError, Body, ErrorBody, Path};
 use crate::auth::RunnerCaller;
 use crate::blobs::{BlobError, MAX_BLOB_BYTES};
-use crate::{AppState, now_ms, tar};
+use crate::{AppState, blob_reads, now_ms, tar};
 
 /// How much of a file one chunk of a download holds.
 const CHUNK: usize = 64 * 1024;
@@ -112,7 +112,9 @@ impl From<BlobError> for ApiError {
     }
 }
 
-/// `GET /api/v1/runner/blobs/{sha256}`: a blob's bytes.
+/// `GET /api/v1/runner/blobs/{sha256}`: a blob's bytes, if one of the jobs the runner holds
+/// may read it: a file of an artifact of the job's run or of a cache entry it may restore
+/// (`blob_reads.rs`).
 #[utoipa::path(
     get,
     path = "/api/v1/runner/blobs/{sha256}",
@@ -124,16 +126,21 @@ impl From<BlobError> for ApiError {
         (status = 200, description = "The bytes", content_type = "application/octet-stream", body = BlobBytes),
         crate::api::Invalid,
         crate::api::RunnerRefusals,
-        (status = 404, description = "No such blob", body = ErrorBody),
+        (status = 404, description = "No such blob, or none that a job this runner holds may read", body = ErrorBody),
     ),
 )]
 pub(crate) async fn get_blob(
-    _: RunnerCaller,
+    RunnerCaller(runner): RunnerCaller,
     State(state): State<AppState>,
     Path(digest): Path<String>,
 ) -> Result<Response, ApiError> {
     check_digest(&digest)?;
-    let Some(size) = state.blobs.size(&digest).await else { return Err(ApiError::not_found("blob", &digest)) };
+    // A blob the runner may not read is answered as one the server lacks, so the answer
+    // tells nothing about other projects' files.
+    let size = match state.blobs.size(&digest).await {
+        Some(size) if blob_reads::may_read(&state, runner.id, &digest).await? => size,
+        _ => return Err(ApiError::not_found("blob", &digest)),
+    };
     let path = state.blobs.path(&digest);
     let (tx, body) = channel_body();
     tokio::spawn(async move { send_file(&tx, &path).await });
@@ -321,7 +328,10 @@ pub(crate) async fn list_for_job(
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<ArtifactView>>, ApiError> {
     let job = held_job(&state, runner.id, id).await?;
-    artifacts_of(&state, job.run_id).await.map(Json)
+    let artifacts = artifacts_of(&state, job.run_id).await?;
+    let digests = artifacts.iter().flat_map(|artifact| &artifact.files).map(|file| file.sha256.as_str());
+    state.blob_reads.grant(runner.id, job.id, digests);
+    Ok(Json(artifacts))
 }
 
 /// `GET /api/v1/runs/{id}/artifacts`: the run's artifacts that have not expired.

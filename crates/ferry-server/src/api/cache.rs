@@ -100,6 +100,17 @@ fn restored<'a>(entries: &'a [CacheEntry], lookup: &CacheLookup) -> Option<&'a C
     })
 }
 
+/// The cache entries `run` may restore from, in every scope it reads, that have not expired.
+pub(crate) async fn readable_entries(state: &AppState, run: &Run) -> Result<Vec<CacheEntry>, StoreError> {
+    let project = state.store.projects().get(run.project_id).await?;
+    let now = now_ms();
+    let mut entries = Vec::new();
+    for scope in scopes(run, &project.branch).readable {
+        entries.extend(state.store.cache().list_in_scope(run.project_id, &scope, now).await?);
+    }
+    Ok(entries)
+}
+
 /// `POST /api/v1/runner/jobs/{id}/cache/lookup`: the cache entry of the job's project that
 /// `actions/cache` restores for these keys: in the run's own ref, else in its base branch
 /// (a pull request), else in the default branch.
@@ -147,6 +158,7 @@ pub(crate) async fn lookup(
         )
     })?;
     state.store.cache().set_expiry(entry.id, Some(now.saturating_add(retention_ms()))).await?;
+    state.blob_reads.grant(runner.id, job.id, manifest.files.iter().map(|file| file.sha256.as_str()));
     Ok(Json(CacheEntryView { key: entry.key.clone(), files: manifest.files }).into_response())
 }
 

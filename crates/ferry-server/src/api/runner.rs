@@ -141,8 +141,9 @@ pub(crate) async fn claim(
     }
 }
 
-/// Everything the runner needs for `job`, with the project's secrets decrypted; none for a
-/// run of a pull request from a fork, whose code anyone may have written (as on GitHub).
+/// Everything the runner needs for `job`, with the project's secrets decrypted (none for a
+/// run of a pull request from a fork, whose code anyone may have written, as on GitHub) and
+/// the repository's URL without user info, its credential beside it.
 async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiError> {
     let run = state.store.runs().get(job.run_id).await?;
     let project = state.store.projects().get(run.project_id).await?;
@@ -163,6 +164,15 @@ async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiErr
         _ => Map::new(),
     };
     crate::pipeline::add_event_payload(&mut contexts, &run);
+    // The runner (not the job's steps) fetches with the credential, so a fork's run gets it
+    // too: its code cannot be checked out without it.
+    let (repo, repo_credential) = match crate::pipeline::runner_repo(state, &project).await {
+        Ok(found) => found,
+        Err(error) => {
+            warn!(project = %project.name, %error, "job {} of {} gets no repository credential: {error}", job.name, project.name);
+            (crate::repo_url::split_credential(&project.repo).0, None)
+        }
+    };
     Ok(JobAssignment {
         job_id: job.id,
         run_id: run.id,
@@ -172,7 +182,8 @@ async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiErr
         workflow_src: run.workflow_src,
         contexts,
         secrets,
-        repo: project.repo,
+        repo,
+        repo_credential,
         sha: run.sha,
         lease_ms: state.pipeline.lease_ms,
     })

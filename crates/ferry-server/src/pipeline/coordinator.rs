@@ -471,6 +471,13 @@ async fn run_contexts(state: &AppState, run: &Run, workflow: &Workflow) -> Resul
         .and_then(Value::as_str)
         .map_or_else(|| format!("ferry/{}", project.name), str::to_owned);
     let workflow_name = workflow.name.as_ref().map_or_else(|| run.workflow_file.clone(), |name| name.value.clone());
+    // A run no webhook started takes the forge of the project's last webhook, else the one a
+    // well-known host in its repository's URL names.
+    let (forge, forge_url) = match info.get("forge").and_then(Value::as_str) {
+        Some(forge) => (forge, if project.forge == forge { project.forge_url.as_str() } else { "" }),
+        None if !project.forge.is_empty() => (project.forge.as_str(), project.forge_url.as_str()),
+        None => ferry_engine::forge_of_repo_url(&project.repo).unwrap_or_default(),
+    };
     let github = ferry_engine::github_context(&ferry_engine::GithubFacts {
         repository: &repository,
         actor: &run.trigger_actor,
@@ -485,7 +492,8 @@ async fn run_contexts(state: &AppState, run: &Run, workflow: &Workflow) -> Resul
         run_number: &run.number.to_string(),
         run_attempt: &run_attempt(state, run).await.to_string(),
         server_url: &state.pipeline.server_url,
-        forge: info.get("forge").and_then(Value::as_str).unwrap_or_default(),
+        forge,
+        forge_url,
         retention_days: &(state.pipeline.artifact_retention.as_secs() / (24 * 60 * 60)).to_string(),
     });
     let vars: Map<String, Value> = state

@@ -82,6 +82,36 @@ impl std::fmt::Debug for Credential {
     }
 }
 
+/// The project's `FERRY_REPO_TOKEN` secret, decrypted and trimmed, if it has one.
+async fn repo_token(state: &AppState, project: &Project) -> Result<Option<String>, MirrorError> {
+    let secret = state
+        .store
+        .secrets()
+        .get(project.id, TOKEN_SECRET)
+        .await
+        .map_err(|error| MirrorError::Credential(error.to_string()))?;
+    let Some(secret) = secret else { return Ok(None) };
+    let Some(value) = state.secret_box.open(project.id, &secret.name, &secret.ciphertext, &secret.nonce) else {
+        warn!(project = %project.name, "{TOKEN_SECRET} of {} does not decrypt under secret.key", project.name);
+        return Err(MirrorError::Credential(
+            "it does not decrypt under the server's secret.key; set it again".to_owned(),
+        ));
+    };
+    Ok(Some(String::from_utf8_lossy(&value).trim().to_owned()))
+}
+
+/// Where a runner fetches `project`'s repository from, never with a credential in it, and
+/// the credential it fetches with: the project's `FERRY_REPO_TOKEN` secret, else one an old
+/// project kept in its URL.
+///
+/// # Errors
+/// The secret could not be read or does not decrypt.
+pub(crate) async fn runner_repo(state: &AppState, project: &Project) -> Result<(String, Option<String>), MirrorError> {
+    let (url, in_url) = repo_url::split_credential(&project.repo);
+    let credential = repo_token(state, project).await?.or(in_url);
+    Ok((url, credential))
+}
+
 /// One lock per mirror folder, so syncs of a mirror (a webhook and a poll) never overlap.
 static MIRROR_LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Mutex::default);
 
@@ -109,20 +139,8 @@ impl Mirror {
     pub(crate) async fn for_project(state: &AppState, project: &Project) -> Result<Mirror, MirrorError> {
         let mut mirror = Mirror::new(&state.data_dir, project.id, &project.repo);
         mirror.timeout = state.pipeline.git_timeout;
-        let secret = state
-            .store
-            .secrets()
-            .get(project.id, TOKEN_SECRET)
-            .await
-            .map_err(|error| MirrorError::Credential(error.to_string()))?;
-        if let Some(secret) = secret {
-            let Some(value) = state.secret_box.open(project.id, &secret.name, &secret.ciphertext, &secret.nonce) else {
-                warn!(project = %project.name, "{TOKEN_SECRET} of {} does not decrypt under secret.key", project.name);
-                return Err(MirrorError::Credential(
-                    "it does not decrypt under the server's secret.key; set it again".to_owned(),
-                ));
-            };
-            mirror.credential = Some(Credential(String::from_utf8_lossy(&value).trim().to_owned()));
+        if let Some(secret) = repo_token(state, project).await? {
+            mirror.credential = Some(Credential(secret));
         }
         Ok(mirror)
     }
@@ -256,7 +274,7 @@ impl Mirror {
             .process_group(0)
             .kill_on_drop(true);
         if let Some(credential) = &self.credential {
-            command.envs(repo_url::git_auth_env(&self.url, &credential.0));
+            command.envs(ferry_proto::runner::git_auth_env(&self.url, &credential.0));
         }
         let child = command.spawn().map_err(|error| MirrorError::Spawn(error.to_string()))?;
         let pid = child.id().and_then(|pid| rustix::process::Pid::from_raw(pid.cast_signed()));

@@ -41,12 +41,3 @@ fn a_credential_is_split_off_percent_decoded() {
     );
     assert_eq!(split_credential("https://host/x.git"), ("https://host/x.git".to_owned(), None));
 }
-
-#[test]
-fn git_gets_the_credential_as_a_header_for_the_repository_only() {
-    let env = git_auth_env("https://host/x.git", "tok\n");
-    assert_eq!(env[1].1, "http.https://host/x.git.extraHeader");
-    // base64("x-access-token:tok")
-    assert_eq!(env[2].1, "Authorization: Basic eC1hY2Nlc3MtdG9rZW46dG9r");
-    assert_eq!(git_auth_env("https://host/x.git", "me:pw")[2].1, "Authorization: Basic bWU6cHc=");
-}

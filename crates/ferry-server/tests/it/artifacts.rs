@@ -199,6 +199,54 @@ fn a_runner_uploads_blobs_and_a_manifest_and_reads_them_back() {
 }
 
 #[test]
+fn a_runner_reads_only_the_blobs_of_what_its_jobs_may_read() {
+    let (server, repo) = start(|_| {});
+    let body = json!({"name": "api", "repo": repo.path().display().to_string()});
+    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
+    let web = claimed(&server);
+    assert_eq!(web.artifact("dist", &[("app.js", "web's bundle\n")]).status, 201);
+    assert_eq!(web.save_cache("deps", &[("lib", "web's deps\n")]).status, 201);
+    let res =
+        server.call("POST", "/api/v1/projects/api/trigger", Some(&server.admin), Some(&json!({"workflow": "ci.yml"})));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let api_runner = ProtocolRunner::register_for(&server, "api-1", &["linux"], Some(&["api"]));
+    let api_job = api_runner.claim(1000).expect("project api's job");
+    let api = Claimed {
+        server: &server,
+        runner: api_runner,
+        run_id: api_job["run_id"].as_i64().expect("a run id"),
+        job_id: api_job["job_id"].as_i64().expect("a job id"),
+    };
+    assert_eq!(api.artifact("own", &[("own.txt", "api's own\n")]).status, 201);
+    let get = |job: &Claimed<'_>, text: &str| {
+        let res = job.runner.request("GET", &format!("/api/v1/runner/blobs/{}", sha256(text.as_bytes())), b"");
+        assert!(res.status != 200 || res.body == text, "{res:?}");
+        res.status
+    };
+
+    // Its own run's artifact, before and after listing; another project's files never, as
+    // if the server did not have them.
+    assert_eq!([get(&api, "api's own\n"), get(&api, "web's bundle\n"), get(&api, "web's deps\n")], [200, 404, 404]);
+    let listed = api.runner.request("GET", &format!("/api/v1/runner/jobs/{}/artifacts", api.job_id), b"");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let refused = api.runner.request("GET", &format!("/api/v1/runner/blobs/{}", sha256(b"web's bundle\n")), b"");
+    assert_eq!(refused.json()["error"], format!("blob {} not found", sha256(b"web's bundle\n")));
+    assert_eq!([get(&web, "web's bundle\n"), get(&web, "web's deps\n"), get(&web, "api's own\n")], [200, 200, 404]);
+
+    // A later run of web on the same branch restores the cache but reads no other run's artifact.
+    let later = dispatched(&server, "r3", None);
+    assert_eq!([get(&later, "web's deps\n"), get(&later, "web's bundle\n")], [200, 404]);
+
+    // A runner whose job completed reads nothing of it any more.
+    let res = web.runner.call(
+        &format!("/api/v1/runner/jobs/{}/complete", web.job_id),
+        &json!({"conclusion": "success", "outputs": {}}),
+    );
+    assert_eq!(res.status, 204, "{}", res.body);
+    assert_eq!([get(&web, "web's bundle\n"), get(&web, "web's deps\n")], [404, 404]);
+}
+
+#[test]
 fn a_run_s_artifact_downloads_as_a_tar_of_its_files() {
     let (server, _repo) = start(|_| {});
     let job = claimed(&server);

@@ -105,6 +105,77 @@ fn issue_13_a_repo_url_with_a_credential_is_refused_and_an_old_one_never_shows()
 }
 
 #[test]
+fn issue_13_a_runner_gets_the_repository_without_user_info_and_its_credential_beside_it() {
+    let one_job = "on: workflow_dispatch\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", one_job)]);
+    let server = TestServer::start();
+    // A project stored with a credential in its URL, before such URLs were refused (git
+    // reads a `file://` URL's user info and ignores it).
+    let url = format!("file://user:tok@localhost{}", repo.path().display());
+    server.with_store(async |store| {
+        let project = ferry_store::NewProject { name: "legacy", repo: &url, branch: "main", webhook_secret: SECRET };
+        store.projects().create(&project, 0).await.expect("a project");
+    });
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    let claim = || {
+        let body = json!({"workflow": "ci.yml"});
+        let res = server.call("POST", "/api/v1/projects/legacy/trigger", Some(&server.admin), Some(&body));
+        assert_eq!(res.status, 201, "{}", res.body);
+        let job = runner.claim(5_000).expect("the build job");
+        runner.complete(&job, "success", json!({}));
+        job
+    };
+    let job = claim();
+    assert_eq!(job["repo"], format!("file://localhost{}", repo.path().display()), "{job}");
+    assert_eq!(job["repo_credential"], "user:tok", "{job}");
+
+    // The project's secret wins; it is a credential for git, not in the URL.
+    let secret = json!({"value": "s3cr3t\n"});
+    let res =
+        server.call("PUT", "/api/v1/projects/legacy/secrets/FERRY_REPO_TOKEN", Some(&server.admin), Some(&secret));
+    assert_eq!(res.status, 204, "{}", res.body);
+    let job = claim();
+    assert_eq!(job["repo"], format!("file://localhost{}", repo.path().display()), "{job}");
+    assert_eq!(job["repo_credential"], "s3cr3t", "{job}");
+}
+
+#[test]
+fn issue_13_a_dispatched_run_of_a_gitea_project_gets_giteas_api_url() {
+    let dispatch_only = "on: workflow_dispatch\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", dispatch_only)]);
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
+    let dispatched = || {
+        let body = json!({"workflow": "ci.yml"});
+        let res = server.call("POST", "/api/v1/projects/web/trigger", Some(&server.admin), Some(&body));
+        assert_eq!(res.status, 201, "{}", res.body);
+        let job = runner.claim(5_000).expect("the build job");
+        runner.complete(&job, "success", json!({}));
+        let github = &job["contexts"]["github"];
+        (github["api_url"].as_str().unwrap_or("?").to_owned(), github["graphql_url"].as_str().unwrap_or("?").to_owned())
+    };
+    // Nothing tells which forge a local repository is on: GitHub's.
+    assert_eq!(dispatched(), ("https://api.github.com".to_owned(), "https://api.github.com/graphql".to_owned()));
+
+    // A push from Gitea (it starts nothing here) tells the project's forge.
+    let body = json!({
+        "ref": "refs/heads/main", "before": "0".repeat(40), "after": repo.head(), "commits": [],
+        "repository": {"id": 11, "full_name": "octo/web", "html_url": "https://gitea.example/octo/web"},
+        "sender": {"id": 3, "login": "alice"},
+    })
+    .to_string();
+    let signature = crate::hooks::signature(SECRET, body.as_bytes());
+    let headers = [
+        ("X-Gitea-Event", "push"),
+        ("X-Gitea-Signature", signature.trim_start_matches("sha256=")),
+        ("Content-Type", "application/json"),
+    ];
+    let res = server.request("POST", "/hooks/gitea/web", &headers, body.as_bytes());
+    assert!(matches!(res.status, 200 | 202), "{res:?}");
+    assert_eq!(dispatched(), ("https://gitea.example/api/v1".to_owned(), String::new()));
+}
+
+#[test]
 fn issue_13_ferry_db_is_owner_only() {
     let server = TestServer::start();
     for file in ["ferry.db", "ferry.db-wal", "ferry.db-shm"] {

@@ -977,6 +977,14 @@ async fn forks_approvals_and_deliveries(store: Store, _db: &TestDb) {
     store.projects().set_webhook_secret(project_id, "sealed1:00").await.expect("seal");
     assert_eq!(store.projects().get(project_id).await.expect("project").webhook_secret, "sealed1:00");
     assert!(matches!(store.projects().set_require_approval(999, true).await, Err(StoreError::NotFound { .. })));
+    let forge_of = async || {
+        let stored = store.projects().get(project_id).await.expect("project");
+        (stored.forge, stored.forge_url)
+    };
+    assert_eq!(forge_of().await, (String::new(), String::new()));
+    store.projects().set_forge(project_id, "gitea", "https://gitea.example").await.expect("forge");
+    assert_eq!(forge_of().await, ("gitea".to_owned(), "https://gitea.example".to_owned()));
+    assert!(matches!(store.projects().set_forge(999, "gitea", "").await, Err(StoreError::NotFound { .. })));
 
     let run = store.runs().get(plain).await.expect("run");
     assert_eq!((run.from_fork, run.status, run.approved_by.as_str()), (false, Status::Queued, ""));

@@ -124,6 +124,7 @@ impl RunContexts {
             run_attempt: "1",
             server_url: "https://github.com",
             forge: "",
+            forge_url: "",
             retention_days: "90",
         });
         let pairs = |list: &[(String, String)]| -> Map<String, Value> {

@@ -2,9 +2,10 @@
 //! after it started, replaced when it died, never used for reads by name. A repository's
 //! credential reaches git as a header and never shows; git that hangs is stopped.
 
-use std::io::{Read as _, Write as _};
 use std::path::Path;
 use std::time::Duration;
+
+use ferry_testkit::{NOT_FOUND, http_recorder};
 
 use super::{Credential, KEPT_CAT_FILES, Mirror, MirrorError};
 
@@ -81,34 +82,9 @@ async fn reads_by_commit_id_keep_one_git_process_that_sees_commits_made_and_pack
     assert_eq!(kept_pid(&repo), None, "nothing kept after a read by name");
 }
 
-/// A loopback HTTP "server" that records the head of each request it gets and answers each
-/// with `answer` (`None`: never answers, holding the connection open); its port and the heads.
-fn http_remote(answer: Option<&'static str>) -> (u16, std::sync::mpsc::Receiver<String>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-    let port = listener.local_addr().expect("an address").port();
-    let (heads, received) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut head = Vec::new();
-            let mut byte = [0; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
-                head.push(byte[0]);
-            }
-            let _ = heads.send(String::from_utf8_lossy(&head).into_owned());
-            match answer {
-                Some(answer) => drop(stream.write_all(answer.as_bytes())),
-                None => held.push(stream),
-            }
-        }
-    });
-    (port, received)
-}
-
 #[tokio::test]
 async fn issue_13_a_credential_in_a_url_reaches_git_as_a_header_and_never_shows() {
-    let (port, heads) = http_remote(Some("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+    let (port, heads) = http_recorder(Some(NOT_FOUND));
     let root = tempfile::tempdir().expect("temporary directory");
     // A project stored before URLs with credentials were refused.
     let mirror = Mirror::new(root.path(), 1, &format!("http://user:tok@127.0.0.1:{port}/x.git"));
@@ -133,7 +109,7 @@ async fn issue_13_a_credential_in_a_url_reaches_git_as_a_header_and_never_shows(
 
 #[tokio::test]
 async fn issue_13_git_that_hangs_on_a_remote_is_stopped_after_the_timeout() {
-    let (port, heads) = http_remote(None);
+    let (port, heads) = http_recorder(None);
     let root = tempfile::tempdir().expect("temporary directory");
     let mut mirror = Mirror::new(root.path(), 1, &format!("http://127.0.0.1:{port}/x.git"));
     mirror.timeout = Duration::from_secs(1);
