@@ -116,6 +116,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "access", include_str!("../migrations/sqlite/0007_access.sql")),
     (8, "run_list_indexes", include_str!("../migrations/sqlite/0008_run_list_indexes.sql")),
     (9, "metric_totals", include_str!("../migrations/sqlite/0009_metric_totals.sql")),
+    (10, "cache_versions", include_str!("../migrations/sqlite/0010_cache_versions.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -127,6 +128,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "access", include_str!("../migrations/postgres/0007_access.sql")),
     (8, "run_list_indexes", include_str!("../migrations/postgres/0008_run_list_indexes.sql")),
     (9, "metric_totals", include_str!("../migrations/postgres/0009_metric_totals.sql")),
+    (10, "cache_versions", include_str!("../migrations/postgres/0010_cache_versions.sql")),
 ];
 
 impl Store {

@@ -211,6 +211,9 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
     for credential in &agent.credentials {
         masker.add(credential);
     }
+    if let Some(runtime) = &assignment.runtime {
+        masker.add(&runtime.token);
+    }
     for value in secrets.values() {
         match value {
             Value::String(text) => masker.add(text),
@@ -257,6 +260,7 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
         })),
         masker: Arc::new(RwLock::new(masker)),
         isolation,
+        runtime: assignment.runtime.clone(),
     })
 }
 
