@@ -12,4 +12,5 @@ mod run_control;
 mod runner;
 mod runners;
 mod runs;
+mod runtime;
 mod server;
