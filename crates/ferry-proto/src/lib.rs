@@ -8,5 +8,6 @@ pub mod log_stream;
 pub mod names;
 pub mod runner;
 pub mod runs;
+pub mod runtime;
 
 pub use ferry_model::{Conclusion, Status};

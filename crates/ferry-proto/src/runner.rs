@@ -118,6 +118,10 @@ pub struct JobAssignment {
     pub sha: String,
     /// The lease runs out this many milliseconds after the last heartbeat.
     pub lease_ms: i64,
+    /// Where the job's steps reach the runtime services (the cache service `@actions/cache`
+    /// speaks) and their token, valid while this job runs; absent from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<crate::runtime::RuntimeAccess>,
 }
 
 /// The environment that gives git `credential` (a [`JobAssignment::repo_credential`]: `TOKEN`,

@@ -70,6 +70,10 @@ pub struct JobSetup {
     pub masker: Arc<RwLock<Masker>>,
     /// Which host variables steps get besides the allow-list, and whether they are confined.
     pub isolation: Isolation,
+    /// The runtime services (the cache service `@actions/cache` speaks) steps reach through
+    /// `ACTIONS_RUNTIME_URL`, `ACTIONS_CACHE_URL`, `ACTIONS_RESULTS_URL` and
+    /// `ACTIONS_RUNTIME_TOKEN` (which the masker must hold); `None`: steps get none of them.
+    pub runtime: Option<ferry_proto::runtime::RuntimeAccess>,
 }
 
 /// A future [`CacheRemote`] returns.
@@ -491,5 +495,23 @@ fn base_env(setup: &JobSetup, contexts: &Contexts) -> Vec<(String, String)> {
         ("AGENT_TOOLSDIRECTORY".to_owned(), setup.tool_cache.display().to_string()),
         ("RUNNER_WORKSPACE".to_owned(), setup.workspace.parent().unwrap_or(&setup.workspace).display().to_string()),
     ]);
+    if let Some(runtime) = &setup.runtime {
+        vars.extend(runtime_env(runtime));
+    }
     vars
+}
+
+/// The variables that lead `@actions/cache` (and other toolkit clients) to the runtime
+/// services: each URL with the trailing `/` GitHub's runner gives it, and the cache service's
+/// current protocol switched on as on github.com (the toolkit still speaks the legacy one
+/// where `GITHUB_SERVER_URL` is not github.com's; Ferry serves both).
+pub fn runtime_env(runtime: &ferry_proto::runtime::RuntimeAccess) -> [(String, String); 5] {
+    let url = format!("{}/", runtime.url.trim_end_matches('/'));
+    [
+        ("ACTIONS_RUNTIME_URL".to_owned(), url.clone()),
+        ("ACTIONS_RUNTIME_TOKEN".to_owned(), runtime.token.clone()),
+        ("ACTIONS_CACHE_URL".to_owned(), url.clone()),
+        ("ACTIONS_RESULTS_URL".to_owned(), url),
+        ("ACTIONS_CACHE_SERVICE_V2".to_owned(), "True".to_owned()),
+    ]
 }

@@ -108,6 +108,40 @@ pub(crate) enum RunnerRefusals {
     DatabaseFailed(ErrorBody),
 }
 
+/// The refusals of every legacy cache service route (`/_apis/artifactcache/…`), which takes a
+/// job's runtime token; refusals are `{"message": …}`.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
+pub(crate) enum RuntimeRefusals {
+    #[response(status = 400, description = "A key, version or body that is not one the toolkit sends")]
+    Invalid(ErrorBody),
+    #[response(status = 401, description = "No runtime token, or not one of a job in progress")]
+    Unauthorized(ErrorBody),
+    #[response(status = 500, description = "The database or the blob store failed")]
+    Failed(ErrorBody),
+}
+
+/// The refusals of every results service route (twirp), which takes a job's runtime token;
+/// refusals are twirp errors.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
+pub(crate) enum TwirpRefusals {
+    #[response(
+        status = 400,
+        description = "`malformed` or `invalid_argument`: a body, key or version that is not one the toolkit sends"
+    )]
+    Invalid(ferry_proto::runtime::TwirpError),
+    #[response(status = 401, description = "`unauthenticated`: no runtime token, or not one of a job in progress")]
+    Unauthorized(ferry_proto::runtime::TwirpError),
+    #[response(
+        status = 429,
+        description = "`resource_exhausted`: past the entry's limit or the service's upload budget"
+    )]
+    Exhausted(ferry_proto::runtime::TwirpError),
+    #[response(status = 500, description = "`internal`: the database or the blob store failed")]
+    Failed(ferry_proto::runtime::TwirpError),
+}
+
 /// The refusals of a runner protocol route about a job (`…/jobs/{id}/…`).
 #[derive(utoipa::IntoResponses)]
 #[expect(dead_code, reason = "a description of responses for the OpenAPI document")]

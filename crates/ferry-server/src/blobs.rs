@@ -108,6 +108,36 @@ impl Blobs {
         Ok(digest)
     }
 
+    /// Takes the whole file at `path` (on the data directory's file system) as a blob: hashes
+    /// it, then renames it into place, or removes it when the blob exists; its digest.
+    pub(crate) async fn adopt(&self, path: &Path) -> Result<String, BlobError> {
+        let source = path.to_path_buf();
+        let digest = tokio::task::spawn_blocking(move || {
+            let mut file = std::fs::File::open(&source)?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 1024 * 1024];
+            loop {
+                let n = std::io::Read::read(&mut file, &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+            Ok::<_, std::io::Error>(hex::encode(hasher.finalize()))
+        })
+        .await
+        .map_err(|error| BlobError::Io(std::io::Error::other(error.to_string())))??;
+        let final_path = self.path(&digest);
+        if tokio::fs::try_exists(&final_path).await.unwrap_or(false) {
+            tokio::fs::remove_file(path).await?;
+        } else {
+            tokio::fs::create_dir_all(final_path.parent().expect("a blob path has a folder")).await?;
+            tokio::fs::File::open(path).await?.sync_all().await?;
+            tokio::fs::rename(path, &final_path).await?;
+        }
+        Ok(digest)
+    }
+
     /// Deletes the blobs (and temporary files) not in `live` that are older than `grace`, so a
     /// blob a runner uploaded for a manifest it has yet to send stays; the digests removed.
     pub(crate) fn remove_unreferenced(

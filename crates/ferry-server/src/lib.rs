@@ -33,6 +33,7 @@ mod probes;
 mod repo_url;
 mod retention;
 mod router;
+mod runtime;
 mod secret_box;
 mod tar;
 mod ui;
@@ -49,6 +50,7 @@ use tracing::info;
 
 pub use local_runner::{LocalRunner, Refusal, UpcomingCommit};
 pub use router::{Access, Reach};
+pub use runtime::LocalService;
 
 /// Where the server listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
@@ -169,6 +171,14 @@ pub(crate) struct AppState {
     pub(crate) hook_bodies: Arc<tokio::sync::Semaphore>,
     /// How the web UI's sessions last and their cookie is sent.
     pub(crate) session: SessionSettings,
+    /// The cache service jobs reach with their runtime token (`runtime.rs`).
+    pub(crate) runtime: Arc<runtime::CacheService>,
+}
+
+impl axum::extract::FromRef<AppState> for Arc<runtime::CacheService> {
+    fn from_ref(state: &AppState) -> Arc<runtime::CacheService> {
+        state.runtime.clone()
+    }
 }
 
 /// See [`ServerConfig::session_ttl`].
@@ -274,7 +284,23 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
     };
     // git runs in other folders, so the mirrors' paths must not be relative.
     let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    // Uploads a previous life of the server left unfinished cannot be committed any more.
+    let staging = data_dir.join("cache-uploads");
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(|source| ServerError::DataDir {
+        action: "creating",
+        path: staging.clone(),
+        source,
+    })?;
+    let backend = runtime::store_backend::StoreBackend {
+        store: store.clone(),
+        blobs: blobs::Blobs::new(&data_dir),
+        key: secret_box.runtime_key(),
+    };
+    let runtime =
+        runtime::CacheService::new(Box::new(backend), &pipeline.server_url, staging, runtime::uploads::DEFAULT_BUDGET);
     let state = AppState {
+        runtime: Arc::new(runtime),
         store,
         secret_box: Arc::new(secret_box),
         blobs: blobs::Blobs::new(&data_dir),

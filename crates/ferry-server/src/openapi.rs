@@ -11,11 +11,12 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{approvals, artifacts, cache, projects, runner, runners, runs, secrets, tokens};
+use crate::runtime::{blob, legacy, twirp};
 use crate::{hooks, metrics, probes};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables, runs, their logs and artifacts, cache entries, API tokens, the runner protocol, forge webhooks and probes."),
+    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables, runs, their logs and artifacts, cache entries, API tokens, the runner protocol, the cache service jobs reach with their runtime token (GitHub's legacy and results-service protocols), forge webhooks and probes."),
     paths(
         probes::healthz,
         probes::readyz,
@@ -59,6 +60,15 @@ use crate::{hooks, metrics, probes};
         artifacts::list_for_job,
         cache::lookup,
         cache::save,
+        legacy::lookup,
+        legacy::reserve,
+        legacy::upload_chunk,
+        legacy::commit,
+        twirp::create_cache_entry,
+        twirp::finalize_cache_entry_upload,
+        twirp::get_cache_entry_download_url,
+        blob::upload,
+        blob::download,
     ),
     // Schemas that only path parameters name, which utoipa does not collect by itself.
     components(schemas(names::Id, names::Name, names::Key, names::Digest, names::RunStateWord)),
@@ -82,6 +92,13 @@ impl Modify for BearerScheme {
             .description(Some("A runner token, `ferryr_<prefix>_<secret>`, from `POST /api/v1/runners`"))
             .build();
         components.add_security_scheme("runner", SecurityScheme::Http(runner));
+        let runtime = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "A job's ACTIONS_RUNTIME_TOKEN, `ferryj_…`, given to its steps; valid while the job runs",
+            ))
+            .build();
+        components.add_security_scheme("runtime", SecurityScheme::Http(runtime));
     }
 }
 

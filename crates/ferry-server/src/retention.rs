@@ -45,6 +45,11 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), StoreError> {
         live.insert(artifact.digest);
     }
     for entry in state.store.cache().all().await? {
+        // An entry of the runtime service is one archive, its own blob.
+        if entry.version != crate::api::cache::BUILTIN_VERSION {
+            live.insert(entry.digest);
+            continue;
+        }
         let Ok(manifest) = manifest_at(state, &entry.digest).await else { return Ok(()) };
         live.extend(manifest.files.into_iter().map(|file| file.sha256));
         live.insert(entry.digest);

@@ -9,6 +9,8 @@
 //! | `Public` | anyone (probes, metrics); a webhook is checked against its project's secret by its handler |
 //! | `Token(role, reach)` | a token (or the UI's session) with at least `role` whose scope reaches what the route names: `Any` (the answer is limited to the token's projects), `Project` (`{name}`), `Run` (`{id}`'s project; both answer 404 for another project), `AllProjects` (403 for a token scoped to projects) |
 //! | `Runner` | a runner token (`ferryr_…`) that is not revoked; a route naming a job answers 409 unless the runner holds it |
+//! | `Runtime` | a job's `ACTIONS_RUNTIME_TOKEN` (`ferryj_…`), valid while that job runs under the claim it was issued for; checked by the handler's extractor, as `ferry run`'s copy of the service checks its own (`runtime.rs`) |
+//! | `Signed` | a signed URL's ticket in the query (`sig=`), which a lookup or reservation of the same job answered; no token, as the toolkit sends none there |
 //!
 //! The web UI's pages (`/`, `/login`, `/ui/…`) are merged from `ui::router`; see `ui.rs`.
 //! The OpenAPI check reads the same table, so it describes every route and nothing else.
@@ -21,6 +23,7 @@ use ferry_store::Role;
 
 use crate::api::{ApiError, approvals, artifacts, cache, projects, runner, runners, runs, secrets, tokens};
 use crate::auth::{Guard, guard};
+use crate::runtime::{blob, legacy, twirp};
 use crate::{AppState, hooks, metrics, openapi, probes};
 
 /// Who may call a route.
@@ -32,6 +35,10 @@ pub enum Access {
     Token(Role, Reach),
     /// A runner, by its runner token.
     Runner,
+    /// A job in progress, by its runtime token (`ACTIONS_RUNTIME_TOKEN`).
+    Runtime,
+    /// Whoever holds a signed URL the runtime service answered (its ticket in the query).
+    Signed,
 }
 
 /// What a route names, which a token scoped to projects must reach.
@@ -74,7 +81,7 @@ fn admin() -> Access {
 
 /// Every route the server answers and who may call it; the rest answer 404 or 405.
 pub(crate) fn routes() -> Vec<Route> {
-    use Access::{Public, Runner};
+    use Access::{Public, Runner, Runtime, Signed};
     use Method as M;
     use Reach::{AllProjects, Any, Project, Run};
     vec![
@@ -120,6 +127,15 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::GET, "/api/v1/projects/{name}/vars/{key}", viewer(Project), secrets::get_var),
         route(M::PUT, "/api/v1/projects/{name}/vars/{key}", developer(Project), secrets::put_var),
         route(M::DELETE, "/api/v1/projects/{name}/vars/{key}", developer(Project), secrets::delete_var),
+        route(M::GET, legacy::LOOKUP, Runtime, legacy::lookup),
+        route(M::POST, legacy::RESERVE, Runtime, legacy::reserve),
+        route(M::PATCH, legacy::CACHE, Runtime, legacy::upload_chunk),
+        route(M::POST, legacy::CACHE, Runtime, legacy::commit),
+        route(M::POST, twirp::CREATE, Runtime, twirp::create_cache_entry),
+        route(M::POST, twirp::FINALIZE, Runtime, twirp::finalize_cache_entry_upload),
+        route(M::POST, twirp::DOWNLOAD_URL, Runtime, twirp::get_cache_entry_download_url),
+        route(M::PUT, blob::UPLOAD, Signed, blob::upload),
+        route(M::GET, blob::ARCHIVE, Signed, blob::download),
     ]
 }
 

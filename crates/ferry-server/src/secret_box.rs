@@ -7,17 +7,23 @@
 //! Webhook secrets are sealed the same way, bound to their project, and kept as text in the
 //! project's row: `sealed1:` then the nonce and the ciphertext in hex. A row without that
 //! prefix was written before they were sealed; `bind` seals those at start.
+//!
+//! The key also derives (HMAC-SHA256 over a label) the key jobs' runtime tokens are signed
+//! with (`runtime/token.rs`), so they outlive a restart of the server as the key does.
 
 use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use crate::{ServerError, data_dir};
 
 /// The cipher under the server's key.
 pub(crate) struct SecretBox {
     cipher: XChaCha20Poly1305,
+    runtime_key: [u8; 32],
 }
 
 /// A sealed value as the store keeps it.
@@ -39,7 +45,15 @@ impl SecretBox {
         };
         let cipher =
             XChaCha20Poly1305::new_from_slice(&key).map_err(|_| ServerError::BadKey { path: path.to_owned() })?;
-        Ok(SecretBox { cipher })
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&key).expect("HMAC takes a key of any length");
+        mac.update(b"ferry runtime tokens v1");
+        let runtime_key = mac.finalize().into_bytes().into();
+        Ok(SecretBox { cipher, runtime_key })
+    }
+
+    /// The key jobs' `ACTIONS_RUNTIME_TOKEN`s are signed with, derived from the server's key.
+    pub(crate) fn runtime_key(&self) -> [u8; 32] {
+        self.runtime_key
     }
 
     /// Encrypts the value of secret `name` of project `project_id`.

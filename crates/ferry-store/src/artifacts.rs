@@ -40,8 +40,11 @@ pub struct CacheEntry {
     /// The full ref of the run that saved it (`refs/heads/main`, `refs/pull/7/merge`); which
     /// runs may restore it is the server's rule.
     pub scope: String,
-    /// Unique in its scope.
+    /// Unique in its scope with its version.
     pub key: String,
+    /// `""` for the built-in `actions/cache` (the digest is a manifest of files); otherwise
+    /// the version `@actions/cache` sends (the digest is its archive).
+    pub version: String,
     pub digest: String,
     pub size: i64,
     pub run_id: Option<i64>,
@@ -56,6 +59,8 @@ pub struct NewCacheEntry<'a> {
     pub project_id: i64,
     pub scope: &'a str,
     pub key: &'a str,
+    /// See [`CacheEntry::version`].
+    pub version: &'a str,
     pub digest: &'a str,
     pub size: i64,
     pub run_id: Option<i64>,
@@ -76,7 +81,8 @@ pub struct CacheEntries<'a> {
 }
 
 const ARTIFACT_COLUMNS: &str = "id, run_id, job_id, name, digest, size, created_at, expires_at";
-const CACHE_COLUMNS: &str = "id, project_id, scope, cache_key, digest, size, run_id, job_id, created_at, expires_at";
+const CACHE_COLUMNS: &str =
+    "id, project_id, scope, cache_key, version, digest, size, run_id, job_id, created_at, expires_at";
 
 impl Artifacts<'_> {
     /// Records an uploaded artifact.
@@ -204,19 +210,20 @@ fn artifact_from_row(row: &AnyRow) -> Result<Artifact, StoreError> {
 }
 
 impl CacheEntries<'_> {
-    /// Creates the cache entry under `key` in its scope, replacing one there that expired at
+    /// Creates the cache entry under `key` and its version in its scope, replacing one there that expired at
     /// `now` (the sweep has not deleted it yet). Entries are immutable, as on GitHub, and the
     /// check is part of the write, so of two runners saving one key at once only one succeeds.
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] when the scope has an entry under `key` that has not expired,
+    /// [`StoreError::Conflict`] when the scope has an entry under `key` and its version that
+    /// has not expired,
     /// or the project, run or job does not exist.
     pub async fn put(&self, entry: &NewCacheEntry<'_>, now: i64) -> Result<CacheEntry, StoreError> {
         let what = || format!("cache entry {} in {} of project {}", entry.key, entry.scope, entry.project_id);
         let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO cache_entries (project_id, scope, cache_key, digest, size, run_id, job_id, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (project_id, scope, cache_key) DO UPDATE SET digest = excluded.digest, size = excluded.size,
+            "INSERT INTO cache_entries (project_id, scope, cache_key, digest, size, run_id, job_id, created_at, expires_at, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (project_id, scope, cache_key, version) DO UPDATE SET digest = excluded.digest, size = excluded.size,
                  run_id = excluded.run_id, job_id = excluded.job_id, created_at = excluded.created_at,
                  expires_at = excluded.expires_at
              WHERE cache_entries.expires_at <= $8
@@ -231,6 +238,7 @@ impl CacheEntries<'_> {
         .bind(entry.job_id)
         .bind(now)
         .bind(entry.expires_at)
+        .bind(entry.version)
         .fetch_optional(&self.store.pool)
         .await
         .map_err(conflict_on_unique(what))?;
@@ -238,36 +246,48 @@ impl CacheEntries<'_> {
         row.as_ref().map(cache_from_row).unwrap_or_else(|| Err(StoreError::Conflict(what())))
     }
 
-    /// The entry of a project's `scope` under exactly `key`, if any and not expired at `now`.
+    /// The entry of a project's `scope` under exactly `key` and `version`, if any and not
+    /// expired at `now`.
     pub async fn get(
         &self,
         project_id: i64,
         scope: &str,
         key: &str,
+        version: &str,
         now: i64,
     ) -> Result<Option<CacheEntry>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {CACHE_COLUMNS} FROM cache_entries
-             WHERE project_id = $1 AND scope = $2 AND cache_key = $3 AND (expires_at IS NULL OR expires_at > $4)"
+             WHERE project_id = $1 AND scope = $2 AND cache_key = $3 AND version = $4
+                 AND (expires_at IS NULL OR expires_at > $5)"
         )))
         .bind(project_id)
         .bind(scope)
         .bind(key)
+        .bind(version)
         .bind(now)
         .fetch_optional(&self.store.pool)
         .await?;
         row.as_ref().map(cache_from_row).transpose()
     }
 
-    /// The entries of a project's `scope` that have not expired at `now`, newest first.
-    pub async fn list_in_scope(&self, project_id: i64, scope: &str, now: i64) -> Result<Vec<CacheEntry>, StoreError> {
+    /// The entries of a project's `scope` with `version` that have not expired at `now`,
+    /// newest first.
+    pub async fn list_in_scope(
+        &self,
+        project_id: i64,
+        scope: &str,
+        version: &str,
+        now: i64,
+    ) -> Result<Vec<CacheEntry>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {CACHE_COLUMNS} FROM cache_entries
-             WHERE project_id = $1 AND scope = $2 AND (expires_at IS NULL OR expires_at > $3)
+             WHERE project_id = $1 AND scope = $2 AND version = $3 AND (expires_at IS NULL OR expires_at > $4)
              ORDER BY created_at DESC, id DESC"
         )))
         .bind(project_id)
         .bind(scope)
+        .bind(version)
         .bind(now)
         .fetch_all(&self.store.pool)
         .await?;
@@ -328,6 +348,7 @@ fn cache_from_row(row: &AnyRow) -> Result<CacheEntry, StoreError> {
         project_id: row.try_get("project_id")?,
         scope: row.try_get("scope")?,
         key: row.try_get("cache_key")?,
+        version: row.try_get("version")?,
         digest: row.try_get("digest")?,
         size: row.try_get("size")?,
         run_id: row.try_get("run_id")?,

@@ -116,6 +116,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "access", include_str!("../migrations/sqlite/0007_access.sql")),
     (8, "run_list_indexes", include_str!("../migrations/sqlite/0008_run_list_indexes.sql")),
     (9, "metric_totals", include_str!("../migrations/sqlite/0009_metric_totals.sql")),
+    (10, "cache_versions", include_str!("../migrations/sqlite/0010_cache_versions.sql")),
     (13, "project_forge", include_str!("../migrations/sqlite/0013_project_forge.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -128,6 +129,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "access", include_str!("../migrations/postgres/0007_access.sql")),
     (8, "run_list_indexes", include_str!("../migrations/postgres/0008_run_list_indexes.sql")),
     (9, "metric_totals", include_str!("../migrations/postgres/0009_metric_totals.sql")),
+    (10, "cache_versions", include_str!("../migrations/postgres/0010_cache_versions.sql")),
     (13, "project_forge", include_str!("../migrations/postgres/0013_project_forge.sql")),
 ];
 

@@ -9,6 +9,7 @@
 mod contexts;
 mod output;
 mod report;
+mod runtime;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -152,6 +153,9 @@ async fn run_workflow(
         }
     }
 
+    // Kept until the run ends: dropping it stops the service.
+    let runtime = runtime::start(cache_dir().as_deref(), &masker).await;
+
     let only_job = args.job.as_deref();
     if let Some(job) = only_job
         && !workflow.jobs.contains_key(job)
@@ -252,6 +256,7 @@ async fn run_workflow(
                         cache_remote: None,
                         masker: masker.clone(),
                         isolation: ferry_runner::isolation::Isolation { pass_env: pass_env.clone(), confinement: None },
+                        runtime: runtime.as_ref().map(|(_, access)| access.clone()),
                     };
                     printer.job_started(instance.0, &start.name);
                     let checkout = checkout.clone();

@@ -211,6 +211,9 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
     for credential in agent.credentials.iter().chain(&assignment.repo_credential) {
         masker.add(credential);
     }
+    if let Some(runtime) = &assignment.runtime {
+        masker.add(&runtime.token);
+    }
     for value in secrets.values() {
         match value {
             Value::String(text) => masker.add(text),
@@ -260,6 +263,7 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
         })),
         masker: Arc::new(RwLock::new(masker)),
         isolation,
+        runtime: assignment.runtime.clone(),
     })
 }
 

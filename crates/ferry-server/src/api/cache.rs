@@ -31,10 +31,14 @@ use crate::{AppState, now_ms};
 /// How long an entry is kept after it was saved or last restored.
 pub(crate) const CACHE_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
+/// The version of the built-in `actions/cache`'s entries (folders, described by a manifest),
+/// apart from the archives `@actions/cache` saves through the runtime service (`runtime.rs`).
+pub(crate) const BUILTIN_VERSION: &str = "";
+
 /// Longest key GitHub accepts.
 const MAX_KEY_LEN: usize = 512;
 
-fn retention_ms() -> i64 {
+pub(crate) fn retention_ms() -> i64 {
     i64::try_from(CACHE_RETENTION.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -49,18 +53,18 @@ fn check_key(key: &str) -> Result<(), ApiError> {
 
 /// Where a run's cache entries go and which it may restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Scopes {
+pub(crate) struct Scopes {
     /// The run's own ref, where it saves entries.
-    own: String,
+    pub(crate) own: String,
     /// Where it restores from, in search order and without repeats: its own ref, then (for a
     /// pull request) the base branch, then the default branch.
-    readable: Vec<String>,
+    pub(crate) readable: Vec<String>,
 }
 
 /// The cache scopes of `run` in a project whose default branch is `default_branch` (a
 /// branch name), as GitHub scopes caches: by the run's `GITHUB_REF`, which for a pull
 /// request is `refs/pull/<number>/merge`.
-fn scopes(run: &Run, default_branch: &str) -> Scopes {
+pub(crate) fn scopes(run: &Run, default_branch: &str) -> Scopes {
     let mut readable = Vec::new();
     // A fork's run saves only in its own scope whatever its event, so what it writes reaches
     // no run of the project's branches.
@@ -143,7 +147,7 @@ pub(crate) async fn lookup(
     let now = now_ms();
     let mut found = None;
     for scope in scopes(&run, &project.branch).readable {
-        let entries = state.store.cache().list_in_scope(run.project_id, &scope, now).await?;
+        let entries = state.store.cache().list_in_scope(run.project_id, &scope, BUILTIN_VERSION, now).await?;
         if let Some(entry) = restored(&entries, &lookup) {
             found = Some(entry.clone());
             break;
@@ -202,7 +206,7 @@ pub(crate) async fn save(
     };
     let now = now_ms();
     // Checked first so a taken key stores no manifest; the store checks again as it writes.
-    if state.store.cache().get(run.project_id, &scope, &upload.key, now).await?.is_some() {
+    if state.store.cache().get(run.project_id, &scope, &upload.key, BUILTIN_VERSION, now).await?.is_some() {
         return Err(taken());
     }
     let manifest = ArtifactManifest { files: upload.files };
@@ -213,6 +217,7 @@ pub(crate) async fn save(
         project_id: run.project_id,
         scope: &scope,
         key: &upload.key,
+        version: BUILTIN_VERSION,
         digest: &digest,
         size: i64::try_from(size).unwrap_or(i64::MAX),
         run_id: Some(job.run_id),

@@ -16,6 +16,7 @@ use ferry_proto::runner::{
     ClaimRequest, EVENT_BATCH_TYPE, EventBatch, EventBatchHead, JobAssignment, JobCompletion, JobControl,
     MAX_CLAIM_WAIT_MS, RegisteredRunner, RunnerRegistration, StepEvent,
 };
+use ferry_proto::runtime::RuntimeAccess;
 use ferry_store::{Job, NewRunner, ProjectScope, Status, StoreError};
 use serde_json::{Map, Value};
 use tracing::{info, warn};
@@ -173,6 +174,21 @@ async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiErr
             (crate::repo_url::split_credential(&project.repo).0, None)
         }
     };
+    // `GITHUB_TOKEN` is the project's forge token (none for a fork's run: it has no secrets).
+    let forge_token = secrets.get(crate::repo_url::TOKEN_SECRET).and_then(Value::as_str).map(github_token);
+    if let Some(token) = forge_token.filter(|token| !token.is_empty()) {
+        secrets.insert("GITHUB_TOKEN".to_owned(), Value::String(token.clone()));
+        if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut) {
+            github.insert("token".to_owned(), Value::String(token));
+        }
+    }
+    let runtime = job.started_at.map(|started_at| RuntimeAccess {
+        url: state.pipeline.server_url.clone(),
+        token: crate::runtime::token::issue(
+            &state.secret_box.runtime_key(),
+            crate::runtime::token::TokenClaim { job_id: job.id, started_at },
+        ),
+    });
     Ok(JobAssignment {
         job_id: job.id,
         run_id: run.id,
@@ -186,7 +202,15 @@ async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiErr
         repo_credential,
         sha: run.sha,
         lease_ms: state.pipeline.lease_ms,
+        runtime,
     })
+}
+
+/// The `GITHUB_TOKEN` a forge credential gives (`FERRY_REPO_TOKEN`: `TOKEN` or
+/// `USER:PASSWORD`, whose password is the access token).
+fn github_token(credential: &str) -> String {
+    let credential = credential.trim();
+    credential.split_once(':').map_or(credential, |(_, password)| password).to_owned()
 }
 
 /// 409 for a job this runner does not hold.

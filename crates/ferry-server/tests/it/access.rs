@@ -130,6 +130,7 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
         digest,
     };
 
+    let runtime_token = job["runtime"]["token"].as_str().expect("the job's runtime token");
     let table = ferry_server::route_access();
     assert_eq!(table.len(), ferry_server::routes().len(), "the sweep reads the router's own table");
     let mut public = Vec::new();
@@ -190,6 +191,29 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
                 }
                 let res = call(Some(runner.token()));
                 assert!(![401, 403].contains(&res.status), "{row} with the job's runner: {res:?}");
+            }
+            Access::Runtime => {
+                let api_token = token_of(Role::Admin).expect("an admin token");
+                for (who, token) in [
+                    ("no token", None),
+                    ("an admin's API token", Some(api_token.as_str())),
+                    ("the job's runner's token", Some(runner.token())),
+                ] {
+                    let res = call(token);
+                    assert_eq!(res.status, 401, "{row} with {who}: {}", res.body);
+                }
+                let res = call(Some(runtime_token));
+                assert!(![401, 403].contains(&res.status), "{row} with the job's runtime token: {res:?}");
+            }
+            Access::Signed => {
+                // The ticket in the query is the credential: without one, or with a wrong one,
+                // nothing is found, whatever token comes with it.
+                for token in [None, Some(server.admin.as_str()), Some(runtime_token)] {
+                    let res = call(token);
+                    assert!([400, 404].contains(&res.status), "{row} without its ticket: {res:?}");
+                    let res = server.call(method, &format!("{url}?sig=00"), token, None);
+                    assert_eq!(res.status, 404, "{row} with a wrong ticket: {res:?}");
+                }
             }
         }
     }

@@ -512,7 +512,7 @@ fn the_sweep_removes_expired_cache_entries_and_keeps_the_blobs_of_live_ones() {
     server.with_store(async |store| {
         let run = store.runs().get(job.run_id).await.expect("the run");
         let entry =
-            store.cache().get(run.project_id, "refs/heads/main", "old", 0).await.expect("entries").expect("old");
+            store.cache().get(run.project_id, "refs/heads/main", "old", "", 0).await.expect("entries").expect("old");
         store.cache().set_expiry(entry.id, Some(1)).await.expect("expired");
     });
     assert_eq!(job.lookup_cache("old", &[]), "204");

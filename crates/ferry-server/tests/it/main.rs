@@ -14,6 +14,7 @@ mod openapi;
 mod pipeline;
 mod probes;
 mod projects;
+mod runtime;
 mod ui;
 
 use std::io::{Read, Write};

@@ -79,7 +79,10 @@ fn api_operations_require_the_bearer_token_and_the_others_do_not() {
     let document = served_document(&server);
     for (method, path, operation) in operations(&document) {
         let security = &operation["security"];
-        if path.starts_with("/api/v1/runner/") {
+        if path.starts_with("/_apis/artifactcache/") || path.starts_with("/twirp/") {
+            assert_eq!(security, &json!([{"runtime": []}]), "{method} {path} takes a job's runtime token");
+            assert!(operation["responses"].get("401").is_some(), "{method} {path} does not document 401");
+        } else if path.starts_with("/api/v1/runner/") {
             assert_eq!(security, &json!([{"runner": []}]), "{method} {path} takes a runner token");
             assert!(operation["responses"].get("401").is_some(), "{method} {path} does not document 401");
         } else if path.starts_with("/api/") {

@@ -578,6 +578,7 @@ async fn artifacts_and_cache(store: Store, _db: &TestDb) {
         project_id,
         scope: main,
         key: "cargo-Linux-abc",
+        version: "",
         digest: "sha256:bb",
         size: 7,
         run_id: Some(run),
@@ -587,23 +588,37 @@ async fn artifacts_and_cache(store: Store, _db: &TestDb) {
     let saved = cache.put(&entry, 100).await.expect("put");
     let again = cache.put(&NewCacheEntry { digest: "sha256:cc", ..entry }, 200).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "entries are immutable: {again:?}");
-    assert_eq!(cache.get(project_id, main, "cargo-Linux-abc", 1_999).await.expect("get"), Some(saved.clone()));
-    assert_eq!(cache.get(project_id, main, "cargo-Linux-abc", 2_000).await.expect("get"), None, "expired");
+    // Another version of the key is another entry, found only under its version.
+    let versioned = NewCacheEntry { version: "9f86d0", digest: "sha256:ee", expires_at: Some(1_500), ..entry };
+    let archive = cache.put(&versioned, 150).await.expect("the key with another version");
+    assert_eq!(
+        cache.get(project_id, main, "cargo-Linux-abc", "9f86d0", 200).await.expect("get"),
+        Some(archive.clone())
+    );
+    let listed = cache.list_in_scope(project_id, main, "9f86d0", 200).await.expect("list");
+    assert_eq!(listed, std::slice::from_ref(&archive), "only the entries of that version");
+    assert_eq!(cache.get(project_id, main, "cargo-Linux-abc", "other", 200).await.expect("get"), None);
+    cache.delete(archive.id).await.expect("delete");
+    assert_eq!(cache.get(project_id, main, "cargo-Linux-abc", "", 1_999).await.expect("get"), Some(saved.clone()));
+    assert_eq!(cache.get(project_id, main, "cargo-Linux-abc", "", 2_000).await.expect("get"), None, "expired");
     assert_eq!(cache.expired(2_000).await.expect("expired"), std::slice::from_ref(&saved));
     // An expired entry the sweep has not deleted yet gives way to a new one under its key.
     let replaced =
         cache.put(&NewCacheEntry { digest: "sha256:cc", ..entry }, 2_000).await.expect("replacing an expired entry");
     assert_eq!((replaced.id, replaced.digest.as_str(), replaced.created_at), (saved.id, "sha256:cc", 2_000));
-    assert_eq!(cache.get(project_id, main, "cargo-Linux-abc", 2_500).await.expect("get"), None, "still expired");
+    assert_eq!(cache.get(project_id, main, "cargo-Linux-abc", "", 2_500).await.expect("get"), None, "still expired");
     cache.set_expiry(replaced.id, Some(5_000)).await.expect("kept for longer");
 
     // A key is unique per scope: another branch saves its own entry under it.
     let feature = "refs/heads/feature";
     let own = NewCacheEntry { scope: feature, digest: "sha256:dd", expires_at: Some(4_000), ..entry };
     let on_feature = cache.put(&own, 2_100).await.expect("the key in another scope");
-    assert_eq!(cache.get(project_id, feature, "cargo-Linux-abc", 2_500).await.expect("get"), Some(on_feature.clone()));
     assert_eq!(
-        cache.get(project_id, main, "cargo-Linux-abc", 2_500).await.expect("get").map(|entry| entry.digest),
+        cache.get(project_id, feature, "cargo-Linux-abc", "", 2_500).await.expect("get"),
+        Some(on_feature.clone())
+    );
+    assert_eq!(
+        cache.get(project_id, main, "cargo-Linux-abc", "", 2_500).await.expect("get").map(|entry| entry.digest),
         Some("sha256:cc".to_owned())
     );
     let newer =
@@ -612,14 +627,17 @@ async fn artifacts_and_cache(store: Store, _db: &TestDb) {
     assert!(matches!(kept, Err(StoreError::Conflict(_))), "an entry kept for good stays: {kept:?}");
     let keys = |entries: Vec<CacheEntry>| entries.into_iter().map(|entry| entry.key).collect::<Vec<_>>();
     assert_eq!(
-        keys(cache.list_in_scope(project_id, main, 2_500).await.expect("list")),
+        keys(cache.list_in_scope(project_id, main, "", 2_500).await.expect("list")),
         ["cargo-Linux-def", "cargo-Linux-abc"],
         "newest first"
     );
-    assert_eq!(keys(cache.list_in_scope(project_id, feature, 2_500).await.expect("list")), ["cargo-Linux-abc"]);
-    assert_eq!(keys(cache.list_in_scope(project_id, feature, 4_000).await.expect("list")), Vec::<String>::new());
-    assert_eq!(keys(cache.list_in_scope(project_id, main, 5_000).await.expect("list")), ["cargo-Linux-def"]);
-    assert_eq!(keys(cache.list_in_scope(project_id, "refs/heads/other", 0).await.expect("list")), Vec::<String>::new());
+    assert_eq!(keys(cache.list_in_scope(project_id, feature, "", 2_500).await.expect("list")), ["cargo-Linux-abc"]);
+    assert_eq!(keys(cache.list_in_scope(project_id, feature, "", 4_000).await.expect("list")), Vec::<String>::new());
+    assert_eq!(keys(cache.list_in_scope(project_id, main, "", 5_000).await.expect("list")), ["cargo-Linux-def"]);
+    assert_eq!(
+        keys(cache.list_in_scope(project_id, "refs/heads/other", "", 0).await.expect("list")),
+        Vec::<String>::new()
+    );
     let scopes: Vec<(String, String)> =
         cache.all().await.expect("all").into_iter().map(|entry| (entry.scope, entry.key)).collect();
     assert_eq!(
@@ -686,7 +704,7 @@ async fn cache_entries_from_before_scopes_join_the_default_branch(db: TestDb) {
 
     let store = db.open().await;
     let cache = store.cache();
-    let entry = cache.get(project_id, "refs/heads/trunk", "deps-1", 5).await.expect("get").expect("the old entry");
+    let entry = cache.get(project_id, "refs/heads/trunk", "deps-1", "", 5).await.expect("get").expect("the old entry");
     assert_eq!(
         (entry.digest.as_str(), entry.size, entry.created_at, entry.expires_at),
         ("sha256:aa", 3, 2, Some(10_000))
@@ -695,6 +713,7 @@ async fn cache_entries_from_before_scopes_join_the_default_branch(db: TestDb) {
         project_id,
         scope: "refs/heads/trunk",
         key: "deps-1",
+        version: "",
         digest: "sha256:bb",
         size: 1,
         run_id: None,

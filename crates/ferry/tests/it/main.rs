@@ -13,4 +13,5 @@ mod run_control;
 mod runner;
 mod runners;
 mod runs;
+mod runtime;
 mod server;

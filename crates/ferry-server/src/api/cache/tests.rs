@@ -87,6 +87,7 @@ fn entry(key: &str) -> CacheEntry {
         project_id: 1,
         scope: "refs/heads/main".to_owned(),
         key: key.to_owned(),
+        version: String::new(),
         digest: String::new(),
         size: 0,
         run_id: None,

@@ -1,0 +1,44 @@
+//! The parts of the cache service that need no server: Content-Range, block lists, names.
+
+use super::blob::block_list;
+use super::legacy::parse_content_range;
+use super::*;
+
+#[test]
+fn content_ranges_are_read_as_the_toolkit_writes_them() {
+    assert_eq!(parse_content_range("bytes 0-199/*"), Some((0, 199)));
+    assert_eq!(parse_content_range("bytes 33554432-67108863/*"), Some((33_554_432, 67_108_863)));
+    assert_eq!(parse_content_range("bytes 5-5/6"), Some((5, 5)));
+    for bad in ["", "bytes 9-1/*", "bytes 0-/*", "items 0-1/*", "bytes 0-1", "bytes -1-2/*"] {
+        assert_eq!(parse_content_range(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn a_block_list_is_read_in_order() {
+    let xml = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><BlockList><Latest>QUFB</Latest><Latest>QkJC</Latest>
+        <Uncommitted>Q0ND</Uncommitted></BlockList>"#;
+    assert_eq!(block_list(xml).expect("a block list"), ["QUFB", "QkJC", "Q0ND"]);
+    assert_eq!(block_list("<BlockList></BlockList>").expect("empty"), Vec::<String>::new());
+    for bad in [
+        "",
+        "<BlockList><Latest>x</BlockList>",
+        "<BlockList><Other>x</Other></BlockList>",
+        "<BlockList><Latest>x</Latest>",
+    ] {
+        assert!(block_list(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn keys_and_versions_are_checked() {
+    assert!(check_entry_name("cargo-Linux-abc", "9f86d081884c7d65").is_ok());
+    assert!(check_entry_name("", "v").is_err());
+    assert!(check_entry_name("a,b", "v").is_err());
+    assert!(check_entry_name(&"k".repeat(513), "v").is_err());
+    assert!(check_entry_name("k", "").is_err());
+    assert!(check_entry_name("k", "../x").is_err());
+    let eleven: Vec<String> = (0..11).map(|idx| format!("k{idx}")).collect();
+    assert!(check_lookup(&eleven, "v").is_err(), "at most 10 keys");
+    assert!(check_lookup(&[], "v").is_err());
+}

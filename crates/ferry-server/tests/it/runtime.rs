@@ -1,0 +1,423 @@
+//! The cache service jobs reach with `ACTIONS_RUNTIME_TOKEN`, spoken to exactly as
+//! `@actions/cache` speaks (headers, JSON casing, `Content-Range` chunks, twirp paths, the
+//! Azure Blob SDK's uploads): save and restore in both protocols, restore keys, versions,
+//! scopes by ref and for forks, tokens that die with their job, and `GITHUB_TOKEN`.
+
+use serde_json::{Value, json};
+
+use crate::hooks::{SECRET, github};
+use crate::{ProtocolRunner, Response, TestRepo, TestServer};
+
+const WORKFLOW: &str =
+    "on: [push, pull_request, workflow_dispatch]\njobs:\n  build: { runs-on: linux, steps: [{ run: make }] }\n";
+
+/// The version `@actions/cache` sends for `path: target` with zstd (any hex does).
+const VERSION: &str = "5d9c5b4e43c0de4a0d1f0c4a8f3e5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4";
+const TWIRP: &str = "/twirp/github.actions.results.api.v1.CacheService";
+
+/// A job in progress and what it was given to reach the runtime services.
+struct Job<'a> {
+    server: &'a TestServer,
+    runner: ProtocolRunner<'a>,
+    assignment: Value,
+    token: String,
+}
+
+fn server_and_repo() -> (TestServer, TestRepo) {
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
+    for branch in ["feature", "other"] {
+        repo.branch(branch);
+    }
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    (server, repo)
+}
+
+/// Dispatches the workflow on `git_ref` and claims its job as a new runner `name`.
+fn dispatched<'a>(server: &'a TestServer, name: &str, git_ref: Option<&str>) -> Job<'a> {
+    let body = json!({"workflow": "ci.yml", "git_ref": git_ref});
+    let res = server.call("POST", "/api/v1/projects/web/trigger", Some(&server.admin), Some(&body));
+    assert_eq!(res.status, 201, "{}", res.body);
+    claimed(server, name)
+}
+
+fn claimed<'a>(server: &'a TestServer, name: &str) -> Job<'a> {
+    let runner = ProtocolRunner::register(server, name, &["linux"]);
+    let assignment = runner.claim(5_000).expect("the build job");
+    let runtime = &assignment["runtime"];
+    assert_eq!(runtime["url"].as_str(), Some(format!("http://{}", server.addr).as_str()), "{assignment}");
+    let token = runtime["token"].as_str().expect("a runtime token").to_owned();
+    assert!(token.starts_with("ferryj_"), "{token}");
+    Job { server, runner, assignment, token }
+}
+
+/// The path and query of a URL the service answered on its own address.
+fn local(server: &TestServer, url: &str) -> String {
+    url.strip_prefix(&format!("http://{}", server.addr))
+        .unwrap_or_else(|| panic!("{url} is not the server's"))
+        .to_owned()
+}
+
+impl Job<'_> {
+    fn auth(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
+    /// A legacy request as `@actions/http-client` sends it for the cache client.
+    fn legacy(&self, method: &str, resource: &str, body: Option<&Value>) -> Response {
+        let auth = self.auth();
+        let mut headers = vec![
+            ("Accept", "application/json;api-version=6.0-preview.1"),
+            ("Authorization", auth.as_str()),
+            ("User-Agent", "actions/cache-4.0.3"),
+        ];
+        let body = body.map(Value::to_string).unwrap_or_default();
+        if !body.is_empty() {
+            headers.push(("Content-Type", "application/json; charset=utf-8"));
+        }
+        self.server.request(method, &format!("/_apis/artifactcache/{resource}"), &headers, body.as_bytes())
+    }
+
+    /// `getCacheEntry`: the key found, or `None` for a 204.
+    fn legacy_lookup(&self, keys: &[&str], version: &str) -> Option<(String, String)> {
+        let keys = percent(&keys.join(","));
+        let res = self.legacy("GET", &format!("cache?keys={keys}&version={version}"), None);
+        match res.status {
+            204 => None,
+            200 => {
+                let entry = res.json();
+                let location = entry["archiveLocation"].as_str().expect("an archive location");
+                let archive =
+                    self.server.request("GET", &local(self.server, location), &[("User-Agent", "actions/cache")], b"");
+                assert_eq!(archive.status, 200, "{archive:?}");
+                assert_eq!(archive.header("content-length"), Some(archive.body.len().to_string().as_str()));
+                Some((entry["cacheKey"].as_str().expect("a key").to_owned(), archive.body))
+            }
+            _ => panic!("getCacheEntry: {res:?}"),
+        }
+    }
+
+    /// `reserveCache`, the chunks (`Content-Range`, in the order given) and `commitCache`:
+    /// the status of the commit.
+    fn legacy_save(&self, key: &str, version: &str, archive: &str, chunks: &[(usize, usize)]) -> u16 {
+        let reserve = json!({"key": key, "version": version, "cacheSize": archive.len()});
+        let res = self.legacy("POST", "caches", Some(&reserve));
+        if res.status != 201 {
+            return res.status;
+        }
+        let id = res.json()["cacheId"].as_i64().expect("a cache id");
+        let auth = self.auth();
+        for &(start, end) in chunks {
+            let range = format!("bytes {start}-{end}/*");
+            let headers = [
+                ("Accept", "application/json;api-version=6.0-preview.1"),
+                ("Authorization", auth.as_str()),
+                ("Content-Type", "application/octet-stream"),
+                ("Content-Range", range.as_str()),
+            ];
+            let path = format!("/_apis/artifactcache/caches/{id}");
+            let res = self.server.request("PATCH", &path, &headers, &archive.as_bytes()[start..=end]);
+            assert_eq!(res.status, 204, "chunk {range}: {res:?}");
+        }
+        self.legacy("POST", &format!("caches/{id}"), Some(&json!({"size": archive.len()}))).status
+    }
+
+    /// A twirp call as `CacheServiceClientJSON` makes it.
+    fn twirp(&self, method: &str, body: &Value) -> Response {
+        let auth = self.auth();
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("Authorization", auth.as_str()),
+            ("User-Agent", "actions/cache-4.0.3"),
+        ];
+        self.server.request("POST", &format!("{TWIRP}/{method}"), &headers, body.to_string().as_bytes())
+    }
+
+    /// `CreateCacheEntry`, the Azure SDK's upload (one `PUT` or `blocks`), then
+    /// `FinalizeCacheEntryUpload`: the finalize answer.
+    fn v2_save(&self, key: &str, archive: &str, blocks: Option<&[(&str, usize, usize)]>) -> Response {
+        let res = self.twirp("CreateCacheEntry", &json!({"key": key, "version": VERSION}));
+        if res.status != 200 {
+            return res;
+        }
+        let created = res.json();
+        assert_eq!(created["ok"], true, "{created}");
+        let url = local(self.server, created["signed_upload_url"].as_str().expect("a signed URL"));
+        // What @azure/storage-blob sends besides the body.
+        let azure = [
+            ("x-ms-version", "2024-11-04"),
+            ("x-ms-date", "Mon, 07 Dec 2026 10:00:00 GMT"),
+            ("x-ms-client-request-id", "5a3f1a4e-0000-4000-8000-000000000000"),
+            ("User-Agent", "azsdk-js-storageblob/12.26.0 core-rest-pipeline/1.18.0 Node/20.20.2 OS/(x64-Linux)"),
+        ];
+        match blocks {
+            None => {
+                let mut headers = azure.to_vec();
+                headers.extend([("x-ms-blob-type", "BlockBlob"), ("Content-Type", "application/octet-stream")]);
+                let res = self.server.request("PUT", &url, &headers, archive.as_bytes());
+                assert_eq!(res.status, 201, "the single-shot upload: {res:?}");
+            }
+            Some(blocks) => {
+                for &(id, start, end) in blocks {
+                    let res = self.server.request(
+                        "PUT",
+                        &format!("{url}&comp=block&blockid={}", percent(id)),
+                        &azure,
+                        &archive.as_bytes()[start..end],
+                    );
+                    assert_eq!(res.status, 201, "block {id}: {res:?}");
+                }
+                let mut ids: Vec<&str> = blocks.iter().map(|(id, _, _)| *id).collect();
+                ids.sort_by_key(|id| blocks.iter().find(|(block, _, _)| block == id).map(|(_, start, _)| *start));
+                let list: String = ids.iter().map(|id| format!("<Latest>{id}</Latest>")).collect();
+                let xml = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><BlockList>{list}</BlockList>"
+                );
+                let mut headers = azure.to_vec();
+                headers.push(("Content-Type", "application/xml"));
+                let res = self.server.request("PUT", &format!("{url}&comp=blocklist"), &headers, xml.as_bytes());
+                assert_eq!(res.status, 201, "the block list: {res:?}");
+            }
+        }
+        self.twirp(
+            "FinalizeCacheEntryUpload",
+            &json!({"key": key, "version": VERSION, "size_bytes": archive.len().to_string()}),
+        )
+    }
+
+    /// `GetCacheEntryDownloadURL` and the download: the matched key and the archive.
+    fn v2_restore(&self, key: &str, restore_keys: &[&str], version: &str) -> Option<(String, String)> {
+        let mut request = json!({"key": key, "version": version});
+        if !restore_keys.is_empty() {
+            request["restore_keys"] = json!(restore_keys);
+        }
+        let res = self.twirp("GetCacheEntryDownloadURL", &request);
+        assert_eq!(res.status, 200, "{res:?}");
+        let answer = res.json();
+        if answer["ok"] != true {
+            return None;
+        }
+        let url = local(self.server, answer["signed_download_url"].as_str().expect("a signed URL"));
+        let archive = self.server.request("GET", &url, &[], b"");
+        assert_eq!(archive.status, 200, "{archive:?}");
+        Some((answer["matched_key"].as_str().expect("a key").to_owned(), archive.body))
+    }
+}
+
+/// `encodeURIComponent`, enough for keys and block ids.
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn the_legacy_protocol_saves_in_chunks_and_restores_by_key_prefix_and_version() {
+    let (server, _repo) = server_and_repo();
+    let job = dispatched(&server, "r1", None);
+    assert_eq!(job.legacy_lookup(&["cargo-Linux-abc", "cargo-Linux-"], VERSION), None, "nothing saved yet");
+
+    let archive = "0123456789abcdefghij";
+    // Chunks come in parallel, so in any order.
+    assert_eq!(job.legacy_save("cargo-Linux-abc", VERSION, archive, &[(10, 19), (0, 9)]), 204);
+    assert_eq!(
+        job.legacy_lookup(&["cargo-Linux-abc"], VERSION),
+        Some(("cargo-Linux-abc".to_owned(), archive.to_owned()))
+    );
+    assert_eq!(
+        job.legacy_lookup(&["cargo-Linux-def", "cargo-Linux-"], VERSION),
+        Some(("cargo-Linux-abc".to_owned(), archive.to_owned())),
+        "a restore key is a prefix"
+    );
+    assert_eq!(job.legacy_lookup(&["cargo-Linux-abc"], &"0".repeat(64)), None, "another version misses");
+    assert_eq!(job.legacy_lookup(&["cargo-"], VERSION).map(|(key, _)| key), Some("cargo-Linux-abc".to_owned()));
+
+    // Entries are immutable: a second reservation of the key and version is refused.
+    let again =
+        job.legacy("POST", "caches", Some(&json!({"key": "cargo-Linux-abc", "version": VERSION, "cacheSize": 3})));
+    assert_eq!(again.status, 409, "{again:?}");
+    assert!(again.json()["message"].as_str().is_some_and(|message| message.contains("immutable")), "{again:?}");
+    // The same key with another version is another entry.
+    assert_eq!(job.legacy_save("cargo-Linux-abc", &"1".repeat(64), "other", &[(0, 4)]), 204);
+
+    // A half-finished upload is not restorable, and a commit without all its bytes fails.
+    let reserve = json!({"key": "half", "version": VERSION, "cacheSize": 10});
+    let res = job.legacy("POST", "caches", Some(&reserve));
+    assert_eq!(res.status, 201, "{res:?}");
+    assert_eq!(job.legacy_save("half", VERSION, "x", &[]), 409, "being saved by another upload");
+    let id = res.json()["cacheId"].as_i64().expect("an id");
+    let auth = job.auth();
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/octet-stream"),
+        ("Content-Range", "bytes 5-9/*"),
+    ];
+    assert_eq!(server.request("PATCH", &format!("/_apis/artifactcache/caches/{id}"), &headers, b"56789").status, 204);
+    assert_eq!(job.legacy_lookup(&["half"], VERSION), None, "not committed");
+    let res = job.legacy("POST", &format!("caches/{id}"), Some(&json!({"size": 10})));
+    assert_eq!(res.status, 400, "bytes 0-4 never came: {res:?}");
+    assert_eq!(job.legacy_lookup(&["half"], VERSION), None);
+
+    // Bounds: a chunk past its declared size, a body that is not its range.
+    let res = job.legacy("POST", "caches", Some(&json!({"key": "small", "version": VERSION, "cacheSize": 4})));
+    let id = res.json()["cacheId"].as_i64().expect("an id");
+    let past = [("Authorization", auth.as_str()), ("Content-Range", "bytes 0-9/*")];
+    assert_eq!(server.request("PATCH", &format!("/_apis/artifactcache/caches/{id}"), &past, b"0123456789").status, 413);
+    let short = [("Authorization", auth.as_str()), ("Content-Range", "bytes 0-3/*")];
+    assert_eq!(server.request("PATCH", &format!("/_apis/artifactcache/caches/{id}"), &short, b"01").status, 400);
+    let huge = json!({"key": "huge", "version": VERSION, "cacheSize": 11_u64 * 1024 * 1024 * 1024});
+    assert_eq!(job.legacy("POST", "caches", Some(&huge)).status, 413);
+}
+
+#[test]
+fn the_results_service_saves_through_the_azure_blob_protocol_and_restores() {
+    let (server, _repo) = server_and_repo();
+    let job = dispatched(&server, "r1", None);
+    let miss = job.v2_restore("node-cache-Linux-x64-npm-1", &["node-cache-Linux-x64-npm-"], VERSION);
+    assert_eq!(miss, None, "a miss is ok: false");
+
+    let res = job.v2_save("node-cache-Linux-x64-npm-1", "one shot archive", None);
+    assert_eq!(res.status, 200, "{res:?}");
+    assert_eq!(res.json()["ok"], true);
+    assert!(res.json()["entry_id"].as_str().is_some_and(|id| id.parse::<i64>().is_ok()), "int64 as a string: {res:?}");
+    assert_eq!(
+        job.v2_restore("node-cache-Linux-x64-npm-2", &["node-cache-Linux-x64-npm-"], VERSION),
+        Some(("node-cache-Linux-x64-npm-1".to_owned(), "one shot archive".to_owned()))
+    );
+    assert_eq!(job.v2_restore("node-cache-Linux-x64-npm-1", &[], &"2".repeat(64)), None, "another version misses");
+
+    // Larger archives come in blocks, staged in parallel and put together by the block list.
+    let archive = "AAAAABBBBBCCC";
+    let blocks = [("QkJC", 5, 10), ("QUFB", 0, 5), ("Q0ND", 10, 13)];
+    let res = job.v2_save("rust-big", archive, Some(&blocks));
+    assert_eq!(res.status, 200, "{res:?}");
+    assert_eq!(job.v2_restore("rust-big", &[], VERSION), Some(("rust-big".to_owned(), archive.to_owned())));
+
+    // Entries are immutable: the twirp error GitHub answers.
+    let res = job.twirp("CreateCacheEntry", &json!({"key": "rust-big", "version": VERSION}));
+    assert_eq!(res.status, 409, "{res:?}");
+    assert_eq!(res.json()["code"], "already_exists");
+    // Finalizing with a size the upload does not have fails, and nothing is restorable.
+    let res = job.twirp("CreateCacheEntry", &json!({"key": "short", "version": VERSION}));
+    let url = local(&server, res.json()["signed_upload_url"].as_str().expect("a URL"));
+    let headers = [("x-ms-blob-type", "BlockBlob")];
+    assert_eq!(server.request("PUT", &url, &headers, b"abc").status, 201);
+    let res = job.twirp("FinalizeCacheEntryUpload", &json!({"key": "short", "version": VERSION, "size_bytes": "4"}));
+    assert_eq!(res.status, 400, "{res:?}");
+    assert_eq!(job.v2_restore("short", &[], VERSION), None);
+    // A signed URL with another ticket opens nothing.
+    let forged = format!("{}{}", url.split("sig=").next().expect("a query"), "sig=00");
+    let res = server.request("PUT", &forged, &headers, b"abc");
+    assert_eq!((res.status, res.header("x-ms-error-code")), (404, Some("BlobNotFound")), "{res:?}");
+    let res = job.twirp("CreateCacheEntry", &json!({"key": "bad,key", "version": VERSION}));
+    assert_eq!((res.status, res.json()["code"].clone()), (400, json!("invalid_argument")), "{res:?}");
+}
+
+#[test]
+fn both_protocols_share_the_entries_of_a_scope() {
+    let (server, _repo) = server_and_repo();
+    let job = dispatched(&server, "r1", None);
+    assert_eq!(job.legacy_save("shared", VERSION, "legacy bytes", &[(0, 11)]), 204);
+    assert_eq!(job.v2_restore("shared", &[], VERSION), Some(("shared".to_owned(), "legacy bytes".to_owned())));
+    assert_eq!(job.v2_save("shared-2", "v2 bytes", None).status, 200);
+    assert_eq!(job.legacy_lookup(&["shared-2"], VERSION), Some(("shared-2".to_owned(), "v2 bytes".to_owned())));
+    let res = job.twirp("CreateCacheEntry", &json!({"key": "shared", "version": VERSION}));
+    assert_eq!(res.status, 409, "saved through the other protocol: {res:?}");
+    // The built-in actions/cache keeps its entries apart (version ''): the key is free there.
+    let rows = server.with_store(async |store| store.cache().all().await.expect("entries"));
+    let saved: Vec<(String, String)> = rows.iter().map(|entry| (entry.key.clone(), entry.version.clone())).collect();
+    assert_eq!(saved, [("shared".to_owned(), VERSION.to_owned()), ("shared-2".to_owned(), VERSION.to_owned())]);
+}
+
+#[test]
+fn a_branch_restores_its_own_and_the_default_branch_s_entries_never_a_sibling_s() {
+    let (server, repo) = server_and_repo();
+    let main = dispatched(&server, "on-main", None);
+    assert_eq!(main.legacy_save("deps-main", VERSION, "main's", &[(0, 5)]), 204);
+    let feature = dispatched(&server, "on-feature", Some("feature"));
+    assert_eq!(feature.v2_save("deps-feature", "feature's", None).status, 200);
+    let other = dispatched(&server, "on-other", Some("other"));
+    assert_eq!(other.v2_restore("deps-", &[], VERSION).map(|(key, _)| key), Some("deps-main".to_owned()));
+    assert_eq!(other.legacy_lookup(&["deps-feature"], VERSION), None, "a sibling's entry");
+    assert_eq!(main.v2_restore("deps-feature", &[], VERSION), None, "the default branch sees no branch's");
+    assert_eq!(feature.legacy_lookup(&["deps-feature"], VERSION).map(|(key, _)| key), Some("deps-feature".to_owned()));
+
+    // A pull request from a fork saves under its own ref only.
+    let body = crate::forks::pull_request(&repo.head(), 2, "eve");
+    let res = github(&server, "web", "pull_request", &body, SECRET);
+    assert_eq!(res.status, 202, "{}", res.body);
+    let fork = claimed(&server, "on-fork");
+    assert_eq!(fork.assignment["secrets"], json!({}), "{}", fork.assignment);
+    assert_eq!(fork.legacy_lookup(&["deps-"], VERSION).map(|(_, text)| text), Some("main's".to_owned()), "its base's");
+    // It may save the base's key, into its own scope, where only it restores it.
+    assert_eq!(fork.v2_save("deps-main", "eve's", None).status, 200);
+    assert_eq!(fork.legacy_save("deps-fork", VERSION, "eve's", &[(0, 4)]), 204);
+    assert_eq!(fork.v2_restore("deps-main", &[], VERSION).map(|(_, text)| text), Some("eve's".to_owned()));
+    let main_again = dispatched(&server, "on-main-2", None);
+    assert_eq!(main_again.v2_restore("deps-main", &[], VERSION).map(|(_, text)| text), Some("main's".to_owned()));
+    assert_eq!(main_again.legacy_lookup(&["deps-fork"], VERSION), None, "the fork wrote nothing the base reads");
+    let rows = server.with_store(async |store| store.cache().all().await.expect("entries"));
+    let scopes: Vec<String> = rows.iter().map(|entry| format!("{} {}", entry.scope, entry.key)).collect();
+    assert_eq!(
+        scopes,
+        [
+            "refs/heads/main deps-main",
+            "refs/heads/feature deps-feature",
+            "refs/pull/7/merge deps-main",
+            "refs/pull/7/merge deps-fork",
+        ]
+    );
+}
+
+#[test]
+fn a_runtime_token_opens_only_its_job_s_service_while_the_job_runs() {
+    let (server, _repo) = server_and_repo();
+    let job = dispatched(&server, "r1", None);
+    let lookup = format!("/_apis/artifactcache/cache?keys=k&version={VERSION}");
+    let refused = |token: Option<&str>| {
+        let legacy = server.call("GET", &lookup, token, None);
+        let twirp = server.call(
+            "POST",
+            &format!("{TWIRP}/GetCacheEntryDownloadURL"),
+            token,
+            Some(&json!({"key": "k", "version": VERSION})),
+        );
+        (legacy.status, twirp.status, twirp.json()["code"].as_str().unwrap_or_default().to_owned())
+    };
+    let unauthenticated = (401, 401, "unauthenticated".to_owned());
+    assert_eq!(refused(None), unauthenticated, "no token");
+    assert_eq!(refused(Some(&server.admin)), unauthenticated, "an admin's API token");
+    assert_eq!(refused(Some(job.runner.token())), unauthenticated, "the job's runner's token");
+    let forged = format!("{}0", &job.token[..job.token.len() - 1]);
+    assert_eq!(refused(Some(&forged)), unauthenticated, "a forged signature");
+    assert_eq!(server.call("GET", &lookup, Some(&job.token), None).status, 204, "the job's own token");
+
+    job.runner.complete(&job.assignment, "success", json!({}));
+    assert_eq!(refused(Some(&job.token)), unauthenticated, "a job's token dies with the job");
+}
+
+#[test]
+fn github_token_is_the_project_s_forge_token_but_never_a_fork_s() {
+    let (server, repo) = server_and_repo();
+    let res = server.call(
+        "PUT",
+        "/api/v1/projects/web/secrets/FERRY_REPO_TOKEN",
+        Some(&server.admin),
+        Some(&json!({"value": "x-access-token:ghp_forge"})),
+    );
+    assert!(matches!(res.status, 200 | 201 | 204), "{}", res.body);
+    let job = dispatched(&server, "r1", None);
+    assert_eq!(job.assignment["secrets"]["GITHUB_TOKEN"], "ghp_forge", "{}", job.assignment);
+    assert_eq!(job.assignment["contexts"]["github"]["token"], "ghp_forge");
+    job.runner.complete(&job.assignment, "success", json!({}));
+
+    let body = crate::forks::pull_request(&repo.head(), 2, "eve");
+    assert_eq!(github(&server, "web", "pull_request", &body, SECRET).status, 202);
+    let fork = claimed(&server, "r2");
+    assert_eq!(fork.assignment["secrets"], json!({}), "{}", fork.assignment);
+    assert_eq!(fork.assignment["contexts"]["github"]["token"], "", "{}", fork.assignment);
+}

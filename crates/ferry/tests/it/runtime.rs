@@ -1,0 +1,95 @@
+//! The cache service steps reach through `ACTIONS_CACHE_URL`, `ACTIONS_RESULTS_URL` and
+//! `ACTIONS_RUNTIME_TOKEN`, driven end to end by a Node script that makes the requests
+//! `@actions/cache` makes (`fixtures/cache-client.js`), in both protocols: in `ferry run`
+//! (its own service on loopback, over the cache folder) and on the server's embedded runner.
+//! A second run restores what the first saved.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::Repo;
+use crate::runner::{client_command, get_json, output_within, start_server, text};
+
+const CLIENT: &str = include_str!("fixtures/cache-client.js");
+
+const WORKFLOW: &str = r#"
+on: [push, workflow_dispatch]
+jobs:
+  cache:
+    runs-on: self-hosted
+    steps:
+      - run: echo "token=$ACTIONS_RUNTIME_TOKEN"
+      - run: |
+          node -e 'const e = process.env; const urls = [e.ACTIONS_RUNTIME_URL, e.ACTIONS_CACHE_URL, e.ACTIONS_RESULTS_URL]; console.log(`urls end in /: ${urls.every(url => url.endsWith("/"))} v2=${e.ACTIONS_CACHE_SERVICE_V2}`)'
+      - run: node cache-client.js restore legacy data-legacy-1
+      - run: node cache-client.js restore v2 data-v2-1
+      - run: node cache-client.js save legacy data-legacy-1 "legacy payload"
+      - run: node cache-client.js save v2 data-v2-1 "v2 payload"
+"#;
+
+/// What the steps print on the first run, then on the second.
+const FIRST: [&str; 6] = [
+    "token=***",
+    "urls end in /: true v2=True",
+    "miss data-legacy-1",
+    "miss data-v2-1",
+    "saved data-legacy-1",
+    "saved data-v2-1",
+];
+const SECOND: [&str; 6] = [
+    "token=***",
+    "urls end in /: true v2=True",
+    "restored data-legacy-1: legacy payload",
+    "restored data-v2-1: v2 payload",
+    // Entries are immutable.
+    "taken data-legacy-1 (409)",
+    "taken data-v2-1 (409)",
+];
+
+/// The lines the steps printed, without the runner's own.
+fn printed<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let starts = ["token=", "urls ", "miss ", "saved ", "restored ", "taken ", "error"];
+    lines.into_iter().filter(|line| starts.iter().any(|start| line.starts_with(start))).map(str::to_owned).collect()
+}
+
+fn repo() -> Repo {
+    Repo::new(&[(".github/workflows/ci.yml", WORKFLOW), ("cache-client.js", CLIENT)])
+}
+
+#[test]
+fn ferry_run_serves_the_cache_service_to_steps_and_a_second_run_restores_what_the_first_saved() {
+    let repo = repo();
+    let first = repo.run(&[]);
+    assert_eq!(first.code, Some(0), "{}", first.context());
+    assert_eq!(printed(first.lines_of("cache")), FIRST, "{}", first.context());
+    let second = repo.run(&[]);
+    assert_eq!(second.code, Some(0), "{}", second.context());
+    assert_eq!(printed(second.lines_of("cache")), SECOND, "{}", second.context());
+}
+
+#[test]
+fn the_server_s_runner_gives_its_jobs_the_cache_service_and_a_second_run_restores_what_the_first_saved() {
+    let scratch = tempfile::Builder::new().prefix("ferry-runtime-it-").tempdir().expect("temp dir");
+    let repo = repo();
+    let (server, url, admin) = start_server(scratch.path());
+    let ferry = |args: &[&str]| {
+        let output = output_within(client_command(&url, &admin, args));
+        assert!(output.status.success(), "{}\n--- server\n{}", text(&output), server.stderr());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    ferry(&["project", "add", "demo", "--repo", &repo.path().display().to_string()]);
+    let mut shown = Vec::new();
+    for _ in 0..2 {
+        let triggered: Value = serde_json::from_str(&ferry(&["trigger", "demo", "--wait", "--json"])).expect("JSON");
+        let run_id = triggered["runs"][0]["id"].as_i64().expect("a run id");
+        let started = Instant::now();
+        while get_json(&url, &admin, &format!("/api/v1/runs/{run_id}"))["run"]["status"] != "completed" {
+            assert!(started.elapsed() < Duration::from_secs(60), "run {run_id} never completed\n{}", server.stderr());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log = ferry(&["logs", &run_id.to_string(), "--no-prefix"]);
+        shown.push(printed(log.lines()));
+    }
+    assert_eq!(shown, [FIRST.map(str::to_owned).to_vec(), SECOND.map(str::to_owned).to_vec()], "{}", server.stderr());
+}
