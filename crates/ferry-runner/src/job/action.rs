@@ -69,6 +69,7 @@ fn rendered_inputs(
 
 /// Where an action's files are, and for one from a repository, which (`github.action_repository`
 /// and `github.action_ref`).
+#[derive(Clone)]
 struct Found {
     dir: PathBuf,
     repository: String,
@@ -195,11 +196,7 @@ async fn run_action_dir(
                 runner.post_steps.push(PostStep {
                     name: format!("Post {}", runner.step_name),
                     reference: call.reference.to_owned(),
-                    found: Found {
-                        dir: call.found.dir.clone(),
-                        repository: call.found.repository.clone(),
-                        git_ref: call.found.git_ref.clone(),
-                    },
+                    found: call.found.clone(),
                     using: using.value.clone(),
                     script: post.value.clone(),
                     condition: post_if.clone(),
@@ -341,6 +338,8 @@ async fn run_node_script(
     phase: NodePhase,
 ) -> StepResult {
     let step_idx = call.step_idx;
+    // Only what this script saves is its state.
+    runner.last_state.clear();
     let failed = |runner: &StepRunner<'_>, message: String| {
         runner.line(step_idx, &format!("error: {message}"));
         StepResult { outcome: Conclusion::Failure, outputs: Map::new() }
@@ -406,7 +405,6 @@ async fn run_node_script(
         command: Some((program, vec![path.display().to_string()])),
         extra_env,
     };
-    runner.last_state.clear();
     runner.run_script(step_idx, script).await
 }
 
