@@ -353,7 +353,8 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
             // As on GitHub, an output that holds a secret is dropped, not passed on.
             Ok(value) if mask(&value) != value => {
                 runner.emit(JobEvent::Line {
-                    step_idx: steps.len(),
+                    // After every step, `pre` and `post` ones included.
+                    step_idx: records.len(),
                     text: format!("warning: skip output '{name}' since it may contain secret."),
                 });
             }

@@ -19,6 +19,9 @@
 //! What a step may reach of the host (its environment, and for the server's embedded runner
 //! its files) is [`isolation`]'s to say.
 //!
+//! `uses:` actions from their repositories come from an [`actions::ActionsSource`], which
+//! keeps one verified checkout per commit.
+//!
 //! [`agent`] is `ferry runner`: it claims jobs from a Ferry server and runs each through
 //! [`job::run_job`], reporting back over `ferry-client`.
 

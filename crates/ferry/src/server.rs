@@ -73,11 +73,7 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
     let file = file.unwrap_or_default();
     let pass_env = runner_pass_env(&args, &file);
     ferry_runner::isolation::check_pass_env(&pass_env)?;
-    let actions_url = args
-        .actions_url
-        .clone()
-        .or_else(|| file.actions_url.clone())
-        .unwrap_or_else(|| ferry_runner::actions::DEFAULT_ACTIONS_URL.to_owned());
+    let actions_url = actions_url(&args, &file);
     ferry_runner::isolation::protect_this_process();
     let config = server_config(args, file);
     let runtime =
@@ -195,6 +191,15 @@ fn runner_pass_env(args: &ServerArgs, file: &ServerSection) -> Vec<String> {
         }
     }
     names
+}
+
+/// Where the embedded runner fetches actions from: the flag's (or `FERRY_ACTIONS_URL`), the
+/// file's, else GitHub.
+fn actions_url(args: &ServerArgs, file: &ServerSection) -> String {
+    args.actions_url
+        .clone()
+        .or_else(|| file.actions_url.clone())
+        .unwrap_or_else(|| ferry_runner::actions::DEFAULT_ACTIONS_URL.to_owned())
 }
 
 /// Flags (and their FERRY_* variables) win over the file, the file over the defaults.

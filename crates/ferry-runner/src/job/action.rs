@@ -42,7 +42,7 @@ pub(super) async fn run_uses(
     if let Some(builtin) = builtin::builtin(&reference) {
         return Ok(builtin::run_builtin(runner, step_idx, builtin, &inputs, contexts).await);
     }
-    let found = match locate(runner, step_idx, &reference).await {
+    let found = match locate(runner, Some(step_idx), &reference).await {
         Ok(found) => found,
         Err(message) => {
             runner.line(step_idx, &format!("error: {message}"));
@@ -69,6 +69,7 @@ fn rendered_inputs(
 
 /// Where an action's files are, and for one from a repository, which (`github.action_repository`
 /// and `github.action_ref`).
+#[derive(Clone)]
 struct Found {
     dir: PathBuf,
     repository: String,
@@ -101,8 +102,9 @@ fn unavailable(reference: &str) -> String {
 }
 
 /// Finds (and fetches, when needed) the action `reference` names: `./path` in the
-/// workspace, else a local actions directory, else the actions source.
-async fn locate(runner: &StepRunner<'_>, step_idx: usize, reference: &str) -> Result<Found, String> {
+/// workspace, else a local actions directory, else the actions source, saying which commit
+/// it fetched in the log of step `log_to`.
+async fn locate(runner: &StepRunner<'_>, log_to: Option<usize>, reference: &str) -> Result<Found, String> {
     if let Some(local) = reference.strip_prefix("./") {
         let dir = runner.setup.workspace.join(local);
         return Ok(Found { dir, repository: String::new(), git_ref: String::new() });
@@ -126,8 +128,10 @@ async fn locate(runner: &StepRunner<'_>, step_idx: usize, reference: &str) -> Re
     };
     let fetched =
         source.fetch(&action.owner, &action.repo, &action.git_ref).await.map_err(|error| error.to_string())?;
-    runner
-        .line(step_idx, &format!("Download action repository '{repository}@{}' (SHA:{})", action.git_ref, fetched.sha));
+    if let Some(step_idx) = log_to {
+        let line = format!("Download action repository '{repository}@{}' (SHA:{})", action.git_ref, fetched.sha);
+        runner.line(step_idx, &line);
+    }
     let dir = if action.path.is_empty() { fetched.dir } else { fetched.dir.join(&action.path) };
     Ok(Found { dir, repository, git_ref: action.git_ref })
 }
@@ -192,11 +196,7 @@ async fn run_action_dir(
                 runner.post_steps.push(PostStep {
                     name: format!("Post {}", runner.step_name),
                     reference: call.reference.to_owned(),
-                    found: Found {
-                        dir: call.found.dir.clone(),
-                        repository: call.found.repository.clone(),
-                        git_ref: call.found.git_ref.clone(),
-                    },
+                    found: call.found.clone(),
                     using: using.value.clone(),
                     script: post.value.clone(),
                     condition: post_if.clone(),
@@ -338,6 +338,8 @@ async fn run_node_script(
     phase: NodePhase,
 ) -> StepResult {
     let step_idx = call.step_idx;
+    // Only what this script saves is its state.
+    runner.last_state.clear();
     let failed = |runner: &StepRunner<'_>, message: String| {
         runner.line(step_idx, &format!("error: {message}"));
         StepResult { outcome: Conclusion::Failure, outputs: Map::new() }
@@ -403,7 +405,6 @@ async fn run_node_script(
         command: Some((program, vec![path.display().to_string()])),
         extra_env,
     };
-    runner.last_state.clear();
     runner.run_script(step_idx, script).await
 }
 
@@ -522,7 +523,7 @@ pub(super) async fn run_pre_steps(
         let step_idx = first_idx + records.len();
         // Fetched now, as GitHub's runner fetches every action while it sets the job up; the
         // lines go to the step's own log when it runs.
-        let Ok(found) = locate_quietly(runner, &reference).await else { continue };
+        let Ok(found) = locate(runner, None, &reference).await else { continue };
         let Ok((action, action_file_name)) = read_action(&reference, &found.dir) else { continue };
         let Some(Runs::Node { using, pre: Some(pre), pre_if, .. }) = &action.runs else { continue };
         let started = std::time::Instant::now();
@@ -561,20 +562,4 @@ pub(super) async fn run_pre_steps(
         records.push(StepRecord { id: None, name, outcome, conclusion: outcome, elapsed });
     }
     (records, states)
-}
-
-/// [`locate`] without log lines (there is no step to show them in yet).
-async fn locate_quietly(runner: &StepRunner<'_>, reference: &str) -> Result<Found, String> {
-    let action = ActionRef::parse(reference).ok_or_else(|| reference.to_owned())?;
-    let repository = format!("{}/{}", action.owner, action.repo);
-    let name = reference.split('@').next().unwrap_or(reference);
-    if let Some(dir) = runner.setup.action_dirs.iter().map(|dir| dir.join(name)).find(|dir| action_file(dir).is_some())
-    {
-        return Ok(Found { dir, repository, git_ref: action.git_ref });
-    }
-    let source = runner.setup.actions.as_ref().ok_or_else(|| reference.to_owned())?;
-    let fetched =
-        source.fetch(&action.owner, &action.repo, &action.git_ref).await.map_err(|error| error.to_string())?;
-    let dir = if action.path.is_empty() { fetched.dir } else { fetched.dir.join(&action.path) };
-    Ok(Found { dir, repository, git_ref: action.git_ref })
 }

@@ -161,3 +161,15 @@ async fn credentials_in_the_source_url_are_never_shown() {
     assert_eq!(redact("https://x:y@host/a@b"), "https://host/a@b");
     assert_eq!(redact("https://github.com"), "https://github.com");
 }
+
+#[tokio::test]
+async fn a_tag_wins_over_a_branch_of_the_same_name_and_full_ref_names_pick_one() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (first, second) = source_repo(&root.path().join("src"));
+    git(&root.path().join("src/octo/tool"), &["branch", "v1", &second]);
+    let source = ActionsSource::new(&root.path().join("src").display().to_string(), root.path().join("store"))
+        .expect("a source");
+    assert_eq!(source.fetch("octo", "tool", "v1").await.expect("the tag").sha, first);
+    assert_eq!(source.fetch("octo", "tool", "refs/heads/v1").await.expect("the branch").sha, second);
+    assert_eq!(source.fetch("octo", "tool", "refs/tags/v1").await.expect("the tag by name").sha, first);
+}
