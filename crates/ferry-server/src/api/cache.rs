@@ -104,13 +104,15 @@ fn restored<'a>(entries: &'a [CacheEntry], lookup: &CacheLookup) -> Option<&'a C
     })
 }
 
-/// The cache entries `run` may restore from, in every scope it reads, that have not expired.
+/// The built-in `actions/cache` entries `run` may restore from, in every scope it reads, that
+/// have not expired (the toolkit's archives are read through the signed URLs of the cache
+/// service instead, never as runner blobs).
 pub(crate) async fn readable_entries(state: &AppState, run: &Run) -> Result<Vec<CacheEntry>, StoreError> {
     let project = state.store.projects().get(run.project_id).await?;
     let now = now_ms();
     let mut entries = Vec::new();
     for scope in scopes(run, &project.branch).readable {
-        entries.extend(state.store.cache().list_in_scope(run.project_id, &scope, now).await?);
+        entries.extend(state.store.cache().list_in_scope(run.project_id, &scope, BUILTIN_VERSION, now).await?);
     }
     Ok(entries)
 }
