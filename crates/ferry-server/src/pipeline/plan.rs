@@ -1,5 +1,7 @@
 //! A trigger becomes runs: the repository is fetched, the workflow files at the commit are
 //! read and parsed, and every workflow whose `on:` matches the event, ref and changed paths
+//! (and whose activity `types:` hold the webhook's activity, GitHub's defaults where none are
+//! written: a pull request labelled starts only the workflows that list `labeled`)
 //! gets a run. A workflow with errors that would have run gets a failed run that says why,
 //! as GitHub shows one. A pull request from a fork makes runs marked as such (no secrets at
 //! claim), which wait for a developer's approval when the project requires it.
@@ -25,6 +27,9 @@ pub(crate) struct Trigger {
     pub(crate) sha: Option<String>,
     /// The files the event changed, for `paths:` filters; `None` when unknown.
     pub(crate) changed_paths: Option<Vec<String>>,
+    /// The webhook's activity (`opened`, `labeled`, `published`…) for `on.<event>.types`;
+    /// `None` when the event has none.
+    pub(crate) activity: Option<String>,
     /// `github.event`; synthesized when `Null`.
     pub(crate) payload: Value,
     /// Who or what started it (a token's name, `webhook`, `poll`, `schedule`).
@@ -213,7 +218,7 @@ fn triggers(workflow: &Workflow, trigger: &Trigger) -> bool {
         &trigger.event,
         &trigger.git_ref,
         trigger.changed_paths.as_deref(),
-    )
+    ) && ferry_workflow::filter::activity_matches(&workflow.on, &trigger.event, trigger.activity.as_deref())
 }
 
 /// Whether `wanted` names the workflow at `path`: the whole path or its file name.
