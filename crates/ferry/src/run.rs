@@ -2,13 +2,15 @@
 //!
 //! It finds and checks the workflows, builds the run's contexts (`github`, `inputs`, `vars`,
 //! `secrets`), and executes the actions of [`ferry_engine::Driver`], the server's driver too,
-//! its state kept in memory: each ready job is decided with [`ferry_engine::decide`] in the
-//! run's contexts, each started instance runs in its own copy of the repository through
+//! its state kept in memory: each ready job is decided with [`ferry_engine::decide_flat`] in
+//! the run's contexts (the jobs of the reusable workflows a job calls flattened into the run's,
+//! see `run/reusable.rs`), each started instance runs in its own copy of the repository through
 //! [`ferry_runner::job::run_job`], and their events are shown as they come.
 
 mod contexts;
 mod output;
 mod report;
+mod reusable;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +18,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
 
 use anyhow::{Context as _, bail};
-use ferry_engine::{Action, Driver, Event, InstanceId, JobPlan, JobSpec};
+use ferry_engine::{Action, Driver, Event, InstanceId, JobPlan, JobSpec, Role};
 use ferry_model::Conclusion;
 use ferry_runner::job::{JobOutcome, JobSetup, run_job};
 use ferry_runner::mask::Masker;
@@ -159,28 +161,23 @@ async fn run_workflow(
         let known: Vec<&str> = workflow.jobs.keys().map(String::as_str).collect();
         bail!("{} has no job `{job}`; its jobs are: {}", selected.file, known.join(", "));
     }
-    let specs: Vec<JobSpec> = workflow
-        .jobs
-        .iter()
-        .filter(|(id, _)| only_job.is_none_or(|only| only == id.as_str()))
-        .map(|(id, job)| JobSpec {
-            id: id.clone(),
-            // With --job, the jobs it needs are not run: their results are empty.
-            needs: if only_job.is_some() {
-                Vec::new()
-            } else {
-                job.needs.iter().map(|need| need.value.clone()).collect()
-            },
-            fail_fast: true,
-            max_parallel: None,
-        })
-        .collect();
-    let mut specs = specs;
-    for spec in &mut specs {
-        let job = &workflow.jobs[&spec.id];
-        let strategy = ferry_engine::strategy_settings(&run.values(), &selected.file, job)?;
-        spec.fail_fast = strategy.fail_fast;
-        spec.max_parallel = strategy.max_parallel;
+    for (id, job) in &workflow.jobs {
+        ferry_engine::strategy_settings(&run.values(), &selected.file, job).with_context(|| format!("job `{id}`"))?;
+    }
+    let flat = reusable::flatten(&repo.root, &selected.file, workflow.clone())?;
+    // With --job, only that job runs (with the whole workflow it calls), and the jobs it needs
+    // do not: their results are empty.
+    let picked = |id: &str| {
+        only_job.is_none_or(|only| id == only || id == format!("{only}@call") || id.starts_with(&format!("{only}/")))
+    };
+    let mut job_indices = Vec::new();
+    let mut specs: Vec<JobSpec> = Vec::new();
+    for (job_idx, mut spec) in flat.job_specs(&run.values()).into_iter().enumerate() {
+        if picked(&spec.id) {
+            spec.needs.retain(|need| picked(need));
+            job_indices.push(job_idx);
+            specs.push(spec);
+        }
     }
     let parallel = args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     ferry_runner::isolation::check_pass_env(&args.pass_env)?;
@@ -199,15 +196,19 @@ async fn run_workflow(
         for action in driver.next_actions() {
             match action {
                 Action::Expand(expand) => {
-                    let job = &workflow.jobs[&expand.job_id];
-                    let record = ferry_engine::decide(&run_values, &selected.file, job, &expand);
-                    let name = ferry_engine::base_name(&expand.job_id, job);
-                    match &record.plan {
-                        JobPlan::Skip => printer.job_skipped(&name),
-                        JobPlan::Conclude { error: Some(error), .. } => {
+                    let job_idx = job_indices[expand.job_idx];
+                    let record = ferry_engine::decide_flat(
+                        &run_values,
+                        &flat,
+                        &ferry_engine::ExpandJob { job_idx, ..expand.clone() },
+                    );
+                    let name = flat.display_name(job_idx);
+                    match (&record.plan, flat.jobs[job_idx].role) {
+                        (JobPlan::Conclude { error: Some(error), .. }, _) => {
                             printer.job_error(&name, &anyhow::anyhow!("{error}"));
                         }
-                        JobPlan::Conclude { .. } | JobPlan::Instances { .. } => {}
+                        (JobPlan::Skip, Role::Steps) => printer.job_skipped(&name),
+                        _ => {}
                     }
                     driver
                         .apply(Event::Expanded { job_idx: expand.job_idx, record })
@@ -222,15 +223,25 @@ async fn run_workflow(
                     // works there, in its copy of the whole repository.
                     let workspace =
                         if subdir.as_os_str().is_empty() { clone_dir.clone() } else { clone_dir.join(&subdir) };
+                    let flat_job = &flat.jobs[job_indices[start.job_idx]];
+                    let values = ferry_engine::reusable::job_values(
+                        &run_values,
+                        &flat,
+                        job_indices[start.job_idx],
+                        start.inputs.as_ref(),
+                    )
+                    .with_context(|| format!("job `{}`: the secrets its caller passes", start.name))?;
+                    let needs = ferry_engine::reusable::job_needs(&flat, job_indices[start.job_idx], &start.needs);
                     let setup = JobSetup {
-                        workflow: workflow.clone(),
-                        workflow_file: selected.file.clone(),
-                        job_id: start.job_id.clone(),
+                        workflow: flat_job.workflow.clone(),
+                        workflow_file: flat_job.file.clone(),
+                        job_id: flat_job.own_id.clone(),
                         name: start.name.clone(),
-                        contexts: run.job_contexts(
-                            &start.job_id,
+                        contexts: contexts::job_contexts(
+                            values,
+                            &flat_job.own_id,
                             &start.matrix,
-                            &start.needs,
+                            &needs,
                             &workspace,
                             &start.strategy,
                         ),
@@ -299,7 +310,7 @@ async fn run_workflow(
             _ = ticker.tick() => printer.tick(),
         }
     }
-    Ok(Report::from_run(workflow, &driver, &mut outcomes))
+    Ok(Report::from_run(&flat, &job_indices, &driver, &mut outcomes))
 }
 
 /// A temporary folder on `/dev/shm` (a tmpfs on Linux) for step scripts and runner files:
