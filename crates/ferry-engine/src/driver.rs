@@ -159,8 +159,9 @@ pub struct StartInstance {
     pub needs: Map<String, Value>,
     /// The `strategy` context.
     pub strategy: Value,
-    /// For a job of a called workflow: its `inputs` (see [`crate::reusable::job_values`]).
-    pub inputs: Option<Map<String, Value>>,
+    /// For a job of a called workflow: its `inputs` (see [`crate::reusable::job_values`]);
+    /// boxed, as most instances have none.
+    pub inputs: Option<Box<Map<String, Value>>>,
 }
 
 /// An instance, named as the host keys it.
@@ -445,7 +446,7 @@ impl Driver {
             matrix: matrix.clone(),
             needs: self.needs_of(job_idx),
             strategy,
-            inputs: self.inputs.get(instance.0).cloned().flatten(),
+            inputs: self.inputs.get(instance.0).cloned().flatten().map(Box::new),
             job_id,
         })
     }

@@ -228,7 +228,7 @@ async fn run_workflow(
                         &run_values,
                         &flat,
                         job_indices[start.job_idx],
-                        start.inputs.as_ref(),
+                        start.inputs.as_deref(),
                     )
                     .with_context(|| format!("job `{}`: the secrets its caller passes", start.name))?;
                     let needs = ferry_engine::reusable::job_needs(&flat, job_indices[start.job_idx], &start.needs);

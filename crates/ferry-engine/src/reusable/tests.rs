@@ -101,7 +101,7 @@ impl Host {
                             .map(|(id, need)| format!("{id}={}", need["result"].as_str().unwrap_or("?")))
                             .collect();
                         let flat_job = &self.flat.jobs[start.job_idx];
-                        let inputs = start.inputs.clone().map(Value::Object).unwrap_or(Value::Null);
+                        let inputs = start.inputs.clone().map(|inputs| Value::Object(*inputs)).unwrap_or(Value::Null);
                         self.trace.push(format!(
                             "start {} [{}:{}] inputs={inputs} needs=[{}]",
                             start.name,

@@ -46,8 +46,7 @@ impl Report {
     ) -> Report {
         let scheduler = driver.scheduler();
         let mut report = Report::default();
-        for job_idx in 0..scheduler.jobs().len() {
-            let flat_idx = job_indices[job_idx];
+        for (job_idx, &flat_idx) in job_indices.iter().enumerate() {
             let job = flat.jobs[flat_idx].job();
             let conclusion = scheduler.job_conclusion(job_idx).unwrap_or(Conclusion::Skipped);
             match flat.jobs[flat_idx].role {
