@@ -163,13 +163,23 @@ async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiErr
         _ => Map::new(),
     };
     crate::pipeline::add_event_payload(&mut contexts, &run);
+    // A job of a called workflow runs from that workflow's text, with the secrets its caller
+    // passes.
+    let (job_key, workflow_file, workflow_src) =
+        match crate::pipeline::called_job(&run, &job.job_key, &contexts, &secrets) {
+            Some(called) => {
+                secrets = called.secrets;
+                (called.own_id, called.file, called.src)
+            }
+            None => (job.job_key.clone(), run.workflow_file, run.workflow_src),
+        };
     Ok(JobAssignment {
         job_id: job.id,
         run_id: run.id,
-        job_key: job.job_key.clone(),
+        job_key,
         name: job.name.clone(),
-        workflow_file: run.workflow_file,
-        workflow_src: run.workflow_src,
+        workflow_file,
+        workflow_src,
         contexts,
         secrets,
         repo: project.repo,

@@ -12,6 +12,7 @@ use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value, json};
 use tracing::{debug, info};
 
+use crate::pipeline::calls;
 use crate::pipeline::status::{self, Reported};
 use crate::pipeline::{Mirror, MirrorError, advance};
 use crate::{AppState, UpcomingCommit, now_ms};
@@ -98,7 +99,7 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
             continue;
         }
         let unreadable = commit.unreadable.iter().find(|(unreadable, _)| unreadable == path);
-        let (workflow, errors) = match unreadable {
+        let (workflow, mut errors) = match unreadable {
             Some((_, why)) => (None, vec![why.clone()]),
             None => {
                 let (workflow, diagnostics) = ferry_workflow::parse_workflow(src, Dialect::for_path(path));
@@ -135,6 +136,21 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
             trigger.payload.clone()
         };
         let mut info = trigger.info.clone();
+        // The workflows it calls, read at the same commit and kept with the run.
+        if let Some(workflow) =
+            workflow.as_ref().filter(|workflow| ferry_engine::reusable::calls_of(workflow).next().is_some())
+        {
+            match calls::read_callees(workflow, files) {
+                Ok(callees) => {
+                    // Calls nested too deep or in a cycle fail the run before it plans a job.
+                    if let Err(error) = calls::flatten(path, std::sync::Arc::new(workflow.clone()), &callees) {
+                        errors.push(format!("{path}: {error}"));
+                    }
+                    info.insert("callees".to_owned(), Value::Object(callees));
+                }
+                Err(error) => errors.push(format!("{path}: {error}")),
+            }
+        }
         info.insert("payload".to_owned(), payload);
         info.insert("inputs".to_owned(), Value::Object(inputs));
         info.insert("changed_paths".to_owned(), json!(trigger.changed_paths));
