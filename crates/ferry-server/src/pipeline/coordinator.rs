@@ -322,7 +322,11 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                         run_id,
                         name: &start.name,
                         runs_on: &labels,
-                        needs: &json!(job.needs.iter().map(|need| &need.value).collect::<Vec<_>>()).to_string(),
+                        // The run's ids (`build/compile`), as the run's graph keys its jobs.
+                        needs: &json!(
+                            flat_job.needs.iter().filter(|need| !need.ends_with("@call")).collect::<Vec<_>>()
+                        )
+                        .to_string(),
                         matrix: &Value::Object(start.matrix.clone()).to_string(),
                         job_key: &start.job_id,
                         instance_idx: start.instance_idx,
