@@ -59,6 +59,9 @@ pub struct AgentOptions {
     /// The runner's own credentials (its token): masked in every job's log, should a step
     /// find one.
     pub credentials: Vec<String>,
+    /// Where `uses: owner/repo@ref` actions are fetched from (see
+    /// [`crate::actions::ActionsSource::new`]); [`crate::actions::DEFAULT_ACTIONS_URL`] by default.
+    pub actions_url: String,
 }
 
 /// Why the agent stopped without being asked to.
@@ -71,6 +74,8 @@ pub enum AgentError {
     Refused(#[source] ClientError),
     #[error("a claim loop stopped unexpectedly: {0}")]
     Crashed(String),
+    #[error(transparent)]
+    Actions(#[from] crate::actions::ActionsError),
 }
 
 /// What every claim loop shares.
@@ -93,6 +98,10 @@ struct Agent {
     cache: Arc<cache::CacheFolder>,
     isolation: Isolation,
     credentials: Vec<String>,
+    /// Actions fetched from their repositories, kept in `work_dir/actions` across jobs.
+    actions: crate::actions::ActionsSource,
+    /// `work_dir/tool-cache`: `RUNNER_TOOL_CACHE` of every job.
+    tool_cache: PathBuf,
     /// The last run's workflow as parsed, by run id: every job of a run has the same, and
     /// parsing it per job made each job of a large run (a large workflow) cost more.
     last_workflow: std::sync::Mutex<Option<(i64, Arc<ferry_workflow::model::Workflow>)>>,
@@ -128,7 +137,10 @@ pub async fn run_agent(
     let trash = Arc::new(trash::Trash::new(work_dir.join("trash")));
     let events = options.events.clone().unwrap_or_else(|| Arc::new(client.clone()));
     let cache = Arc::new(cache::CacheFolder { dir: work_dir.join("cache"), lock: tokio::sync::Mutex::new(()) });
+    let actions = crate::actions::ActionsSource::new(&options.actions_url, work_dir.join("actions"))?;
     let agent = Arc::new(Agent {
+        actions,
+        tool_cache: work_dir.join("tool-cache"),
         client,
         events,
         repositories: options.repositories.clone(),

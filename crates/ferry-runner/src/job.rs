@@ -48,8 +48,15 @@ pub struct JobSetup {
     /// A directory for the step scripts and runner files (`$GITHUB_OUTPUT`, …), made on first
     /// use. They are small and rewritten every step, so a tmpfs suits them best.
     pub files: PathBuf,
-    /// Directories holding actions by `owner/repo[/path]`, searched for `uses: owner/repo@ref`.
+    /// Directories holding actions by `owner/repo[/path]`, searched for `uses: owner/repo@ref`
+    /// before [`JobSetup::actions`] (local overrides).
     pub action_dirs: Vec<PathBuf>,
+    /// Where other actions are fetched from (`None`: only local ones run). One per run (see
+    /// [`crate::actions::ActionsSource::for_run`]), so a tag resolves once per run.
+    pub actions: Option<crate::actions::ActionsSource>,
+    /// `RUNNER_TOOL_CACHE`: a folder kept across jobs and runs, where `setup-*` actions keep
+    /// the tools they download.
+    pub tool_cache: PathBuf,
     /// Where `actions/upload-artifact` keeps files for the rest of the run (one folder per
     /// artifact name), shared by the run's jobs.
     pub artifacts: PathBuf,
@@ -225,7 +232,7 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         json!({
             "name": "ferry", "os": "Linux", "arch": runner_arch(), "environment": "self-hosted",
             "temp": setup.temp.display().to_string(),
-            "tool_cache": setup.temp.join("_tool").display().to_string(),
+            "tool_cache": setup.tool_cache.display().to_string(),
             "debug": "",
         }),
     );
@@ -279,13 +286,34 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         artifacts: Vec::new(),
         commands: crate::commands::Commands::new(),
         programs: std::collections::HashMap::new(),
+        post_steps: Vec::new(),
+        pre_states: std::collections::HashMap::new(),
+        last_state: Vec::new(),
+        node: None,
+        node_major: None,
+        action_depth: 0,
+        step_name: String::new(),
     };
-    let mut records = Vec::new();
+    if let Err(error) = std::fs::create_dir_all(&setup.tool_cache) {
+        tracing::warn!(%error, "could not make the tool cache {}", setup.tool_cache.display());
+    }
     let steps: &[Step] = &job.steps;
+    // The JavaScript actions' `pre` and `post` scripts are steps after the job's own (by
+    // index; they run first and last).
+    let (mut extra_records, pre_states) = action::run_pre_steps(&mut runner, steps, steps.len(), &mut contexts).await;
+    runner.pre_states = pre_states;
+    let mut records = Vec::new();
     for (step_idx, step) in steps.iter().enumerate() {
         let record = runner.run_top_level(step_idx, step, &mut contexts).await;
         records.push(record);
     }
+    // As on GitHub: in reverse order, after a failure or cancel too (`post-if` decides).
+    while let Some(post) = runner.post_steps.pop() {
+        let step_idx = steps.len() + extra_records.len();
+        let record = post.run(&mut runner, step_idx, &mut contexts).await;
+        extra_records.push(record);
+    }
+    records.extend(extra_records);
     watchdog.abort();
     // `actions/cache` saves after the job, and only when it succeeded, as on GitHub.
     if contexts.status == JobStatus::Success {
@@ -321,7 +349,8 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
             // As on GitHub, an output that holds a secret is dropped, not passed on.
             Ok(value) if mask(&value) != value => {
                 runner.emit(JobEvent::Line {
-                    step_idx: steps.len(),
+                    // After every step, `pre` and `post` ones included.
+                    step_idx: records.len(),
                     text: format!("warning: skip output '{name}' since it may contain secret."),
                 });
             }
@@ -459,7 +488,8 @@ fn base_env(setup: &JobSetup, contexts: &Contexts) -> Vec<(String, String)> {
         ("RUNNER_NAME".to_owned(), "ferry".to_owned()),
         ("RUNNER_ENVIRONMENT".to_owned(), "self-hosted".to_owned()),
         ("RUNNER_TEMP".to_owned(), setup.temp.display().to_string()),
-        ("RUNNER_TOOL_CACHE".to_owned(), setup.temp.join("_tool").display().to_string()),
+        ("RUNNER_TOOL_CACHE".to_owned(), setup.tool_cache.display().to_string()),
+        ("AGENT_TOOLSDIRECTORY".to_owned(), setup.tool_cache.display().to_string()),
         ("RUNNER_WORKSPACE".to_owned(), setup.workspace.parent().unwrap_or(&setup.workspace).display().to_string()),
     ]);
     vars

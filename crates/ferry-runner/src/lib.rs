@@ -22,6 +22,7 @@
 //! [`agent`] is `ferry runner`: it claims jobs from a Ferry server and runs each through
 //! [`job::run_job`], reporting back over `ferry-client`.
 
+pub mod actions;
 pub mod agent;
 pub mod commands;
 pub mod env_file;

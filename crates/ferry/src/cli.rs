@@ -211,6 +211,10 @@ pub struct RunArgs {
     /// comma-separated (never a FERRY_* one).
     #[arg(long, env = "FERRY_RUN_PASS_ENV", value_delimiter = ',', value_name = "NAMES")]
     pub pass_env: Vec<String>,
+    /// Where `uses: owner/repo@ref` actions are fetched from: a git host's address, or a
+    /// folder (or file:// URL) holding owner/repo git repositories [default: https://github.com]
+    #[arg(long, env = "FERRY_ACTIONS_URL", value_name = "URL")]
+    pub actions_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -248,6 +252,11 @@ pub struct ServerArgs {
     /// ferry.toml
     #[arg(long, env = "FERRY_RUNNER_PASS_ENV", value_delimiter = ',', value_name = "NAMES")]
     pub runner_pass_env: Vec<String>,
+    /// Where the embedded runner fetches `uses: owner/repo@ref` actions from: a git host's
+    /// address, or a folder (or file:// URL) holding owner/repo git repositories; overrides
+    /// `actions_url` in ferry.toml [default: https://github.com]
+    #[arg(long, env = "FERRY_ACTIONS_URL", value_name = "URL")]
+    pub actions_url: Option<String>,
     /// The address people and forges reach this server at (https://ferry.example.com), for
     /// the links in commit statuses and `github.server_url` [default: http://LISTEN]
     #[arg(long, env = "FERRY_PUBLIC_URL", value_name = "URL")]
@@ -298,6 +307,10 @@ pub struct RunnerArgs {
     /// comma-separated (never a FERRY_* one: the runner's token stays the runner's)
     #[arg(long, env = "FERRY_RUNNER_PASS_ENV", value_delimiter = ',', value_name = "NAMES")]
     pub pass_env: Vec<String>,
+    /// Where `uses: owner/repo@ref` actions are fetched from: a git host's address, or a
+    /// folder (or file:// URL) holding owner/repo git repositories [default: https://github.com]
+    #[arg(long, env = "FERRY_ACTIONS_URL", value_name = "URL")]
+    pub actions_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

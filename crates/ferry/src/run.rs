@@ -182,6 +182,13 @@ async fn run_workflow(
     let parallel = args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     ferry_runner::isolation::check_pass_env(&args.pass_env)?;
     let pass_env: std::sync::Arc<[String]> = args.pass_env.clone().into();
+    // One per run: a tag or branch resolves once for all its jobs; the checkouts and the tool
+    // cache stay for later runs.
+    let user_cache = user_cache_dir().unwrap_or_else(|| scratch.path().join("cache"));
+    let actions_url = args.actions_url.as_deref().unwrap_or(ferry_runner::actions::DEFAULT_ACTIONS_URL);
+    let actions = ferry_runner::actions::ActionsSource::new(actions_url, user_cache.join("actions"))
+        .context("--actions-url (FERRY_ACTIONS_URL)")?;
+    let tool_cache = user_cache.join("tool-cache");
     let mut driver = Driver::new(specs, parallel);
     let (events_tx, mut events_rx) = ferry_runner::events::channel(ferry_runner::events::DEFAULT_BUDGET);
     let mut tasks: tokio::task::JoinSet<(InstanceId, JobOutcome)> = tokio::task::JoinSet::new();
@@ -249,6 +256,8 @@ async fn run_workflow(
                         temp: job_dir.join("temp"),
                         files: files_root.join(format!("job-{}", instance.0)),
                         action_dirs: run.action_dirs.clone(),
+                        actions: Some(actions.clone()),
+                        tool_cache: tool_cache.clone(),
                         artifacts: scratch.path().join("artifacts"),
                         cache: cache_dir(),
                         cache_remote: None,
@@ -325,15 +334,21 @@ fn files_scratch() -> anyhow::Result<Option<tempfile::TempDir>> {
 }
 
 /// Where `actions/cache` entries live across runs: `$FERRY_CACHE_DIR`, else the user's cache
-/// folder (`$XDG_CACHE_HOME` or `~/.cache`) under `ferry/actions-cache`.
+/// folder under `actions-cache`.
 fn cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("FERRY_CACHE_DIR") {
         return Some(PathBuf::from(dir));
     }
+    Some(user_cache_dir()?.join("actions-cache"))
+}
+
+/// Ferry's folder in the user's cache folder (`$XDG_CACHE_HOME` or `~/.cache`): what runs
+/// keep for later runs (`actions-cache`, the fetched `actions`, the `tool-cache`).
+fn user_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(base.join("ferry").join("actions-cache"))
+    Some(base.join("ferry"))
 }
 
 /// Copies the run's checkout into the job's `clone_dir`, and makes its temporary directory.

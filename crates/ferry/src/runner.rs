@@ -58,6 +58,10 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
             // its steps get a cleared environment.
             isolation: Isolation { pass_env: args.pass_env.clone().into(), confinement: None },
             credentials,
+            actions_url: args
+                .actions_url
+                .clone()
+                .unwrap_or_else(|| ferry_runner::actions::DEFAULT_ACTIONS_URL.to_owned()),
         };
         run_agent(client, options, crate::server::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)

@@ -73,6 +73,7 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
     let file = file.unwrap_or_default();
     let pass_env = runner_pass_env(&args, &file);
     ferry_runner::isolation::check_pass_env(&pass_env)?;
+    let actions_url = actions_url(&args, &file);
     ferry_runner::isolation::protect_this_process();
     let config = server_config(args, file);
     let runtime =
@@ -111,6 +112,7 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
                     confinement: Some(Arc::new(confinement)),
                 },
                 credentials,
+                actions_url,
             };
             let mut stop = stop_rx.clone();
             Some(tokio::spawn(ferry_runner::agent::run_agent(client, options, async move {
@@ -160,6 +162,8 @@ struct ServerSection {
     database: Option<String>,
     /// Host variables the embedded runner's steps get besides the basics, by name.
     runner_pass_env: Option<Vec<String>>,
+    /// Where the embedded runner fetches actions from.
+    actions_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -187,6 +191,15 @@ fn runner_pass_env(args: &ServerArgs, file: &ServerSection) -> Vec<String> {
         }
     }
     names
+}
+
+/// Where the embedded runner fetches actions from: the flag's (or `FERRY_ACTIONS_URL`), the
+/// file's, else GitHub.
+fn actions_url(args: &ServerArgs, file: &ServerSection) -> String {
+    args.actions_url
+        .clone()
+        .or_else(|| file.actions_url.clone())
+        .unwrap_or_else(|| ferry_runner::actions::DEFAULT_ACTIONS_URL.to_owned())
 }
 
 /// Flags (and their FERRY_* variables) win over the file, the file over the defaults.

@@ -243,6 +243,9 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
         name: assignment.name.clone(),
         contexts,
         action_dirs: vec![workspace.join(".ferry").join("actions")],
+        // Refs resolve per job, as on GitHub's runner; checkouts are shared by all jobs.
+        actions: Some(agent.actions.for_run()),
+        tool_cache: agent.tool_cache.clone(),
         workspace,
         temp,
         files: agent.files_root.join(assignment.job_id.to_string()),

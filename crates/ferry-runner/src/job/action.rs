@@ -1,18 +1,31 @@
-//! `uses:` steps: the actions Ferry does itself (see `builtin.rs`), local composite actions
-//! (`./path`), and remote actions found in a local actions directory. Anything else is a clear
-//! error naming the action.
+//! `uses:` steps: the actions Ferry does itself (see `builtin.rs`), local actions (`./path`),
+//! actions in a local actions directory (`.ferry/actions/`, `$FERRY_ACTIONS_DIR`: checked
+//! first, they override), and actions fetched from their repositories through the job's
+//! [`crate::actions::ActionsSource`]. Composite actions run their steps here (nested up to
+//! GitHub's depth), JavaScript actions run on the host's Node.js as step processes with their
+//! `pre` and `post` scripts, and `docker` actions need a container engine.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use ferry_model::{Conclusion, JobStatus};
 use ferry_workflow::expr::Value;
-use ferry_workflow::model::{Runs, Text};
+use ferry_workflow::model::{Runs, Step, StepKind, Text};
 use indexmap::IndexMap;
 use serde_json::Map;
 
 use super::builtin;
 use super::contexts::{Contexts, EvalFailure, Evaluate as _};
-use super::step::{StepResult, StepRunner};
+use super::step::{Script, StepResult, StepRunner};
+use super::{JobEvent, StepRecord, masked};
+use crate::actions::ActionRef;
+
+/// How many composite actions may be nested in one another: GitHub's runner refuses a
+/// composite action deeper than 9 below a workflow's step, 10 levels in all.
+const MAX_COMPOSITE_DEPTH: usize = 10;
+
+/// The oldest Node.js that runs JavaScript actions; `node12` and `node16` actions run on it.
+const OLDEST_NODE: u32 = 20;
 
 /// Runs a `uses:` step with its evaluated `with:` inputs.
 pub(super) async fn run_uses(
@@ -21,97 +34,204 @@ pub(super) async fn run_uses(
     uses: &Text,
     with: &IndexMap<String, Text>,
     env: Map<String, Value>,
+    timeout: Option<std::time::Duration>,
     contexts: &mut Contexts,
 ) -> Result<StepResult, EvalFailure> {
     let reference = contexts.render(&runner.file, uses)?;
+    let inputs = rendered_inputs(runner, with, contexts)?;
+    if let Some(builtin) = builtin::builtin(&reference) {
+        return Ok(builtin::run_builtin(runner, step_idx, builtin, &inputs, contexts).await);
+    }
+    let found = match locate(runner, Some(step_idx), &reference).await {
+        Ok(found) => found,
+        Err(message) => {
+            runner.line(step_idx, &format!("error: {message}"));
+            return Ok(StepResult { outcome: Conclusion::Failure, outputs: Map::new() });
+        }
+    };
+    // What the action's `pre` script saved, for a step of the job itself.
+    let pre_state = if runner.action_depth == 0 { runner.pre_states.remove(&step_idx) } else { None };
+    let call = Call { step_idx, reference: &reference, found: &found, timeout, pre_state };
+    run_action_dir(runner, call, inputs, env, contexts).await
+}
+
+fn rendered_inputs(
+    runner: &StepRunner<'_>,
+    with: &IndexMap<String, Text>,
+    contexts: &Contexts,
+) -> Result<Map<String, Value>, EvalFailure> {
     let mut inputs = Map::new();
     for (name, text) in with {
         inputs.insert(name.to_ascii_lowercase(), Value::String(contexts.render(&runner.file, text)?));
     }
-    if let Some(builtin) = builtin::builtin(&reference) {
-        return Ok(builtin::run_builtin(runner, step_idx, builtin, &inputs, contexts).await);
-    }
-    let Some(dir) = resolve(runner, &reference) else {
-        runner.line(step_idx, &format!("error: {}", unavailable(&reference)));
-        return Ok(StepResult { outcome: Conclusion::Failure, outputs: Map::new() });
-    };
-    run_action_dir(runner, step_idx, &reference, &dir, inputs, env, contexts).await
+    Ok(inputs)
 }
 
-fn unavailable(reference: &str) -> String {
-    if reference.starts_with("docker://") {
-        return format!(
-            "action `{reference}` runs a container image; `ferry run` has no container engine. Replace the step with a `run:` step"
-        );
-    }
-    let name = reference.split('@').next().unwrap_or(reference);
+/// Where an action's files are, and for one from a repository, which (`github.action_repository`
+/// and `github.action_ref`).
+struct Found {
+    dir: PathBuf,
+    repository: String,
+    git_ref: String,
+}
+
+/// One run of an action: the step it is, what it is, and what its `pre` script saved.
+struct Call<'a> {
+    step_idx: usize,
+    reference: &'a str,
+    found: &'a Found,
+    timeout: Option<std::time::Duration>,
+    pre_state: Option<Vec<(String, String)>>,
+}
+
+/// The one place a `docker` action or `docker://` image is refused.
+fn needs_container_engine(reference: &str) -> String {
     format!(
-        "action `{reference}` is not available here: `ferry run` does not download actions. \
-         Put a copy (with its action.yml) in .ferry/actions/{name}/ of the repository, or replace the step with a `run:` step"
+        "action `{reference}` runs in a container and needs a container engine, which this runner does not have. \
+         Run the workflow on a runner with Docker, or replace the step with a `run:` step"
     )
 }
 
-/// Where the action's files are: `./path` in the workspace, `owner/repo[/path]@ref` in an
-/// actions directory.
-fn resolve(runner: &StepRunner<'_>, reference: &str) -> Option<PathBuf> {
+fn unavailable(reference: &str) -> String {
+    let name = reference.split('@').next().unwrap_or(reference);
+    format!(
+        "action `{reference}` is not available here: no actions source is configured to fetch it from. \
+         Put a copy (with its action.yml) in .ferry/actions/{name}/ of the repository, or give --actions-url"
+    )
+}
+
+/// Finds (and fetches, when needed) the action `reference` names: `./path` in the
+/// workspace, else a local actions directory, else the actions source, saying which commit
+/// it fetched in the log of step `log_to`.
+async fn locate(runner: &StepRunner<'_>, log_to: Option<usize>, reference: &str) -> Result<Found, String> {
     if let Some(local) = reference.strip_prefix("./") {
-        return Some(runner.setup.workspace.join(local));
+        let dir = runner.setup.workspace.join(local);
+        return Ok(Found { dir, repository: String::new(), git_ref: String::new() });
     }
     if reference.starts_with("docker://") {
-        return None;
+        return Err(needs_container_engine(reference));
     }
-    let name = reference.split('@').next()?;
-    runner.setup.action_dirs.iter().map(|dir| dir.join(name)).find(|dir| action_file(dir).is_some())
+    let Some(action) = ActionRef::parse(reference) else {
+        return Err(format!(
+            "`{reference}` is not an action reference: write owner/repo@ref, owner/repo/path@ref, ./path or docker://image"
+        ));
+    };
+    let repository = format!("{}/{}", action.owner, action.repo);
+    let name = reference.split('@').next().unwrap_or(reference);
+    if let Some(dir) = runner.setup.action_dirs.iter().map(|dir| dir.join(name)).find(|dir| action_file(dir).is_some())
+    {
+        return Ok(Found { dir, repository, git_ref: action.git_ref });
+    }
+    let Some(source) = &runner.setup.actions else {
+        return Err(unavailable(reference));
+    };
+    let fetched =
+        source.fetch(&action.owner, &action.repo, &action.git_ref).await.map_err(|error| error.to_string())?;
+    if let Some(step_idx) = log_to {
+        let line = format!("Download action repository '{repository}@{}' (SHA:{})", action.git_ref, fetched.sha);
+        runner.line(step_idx, &line);
+    }
+    let dir = if action.path.is_empty() { fetched.dir } else { fetched.dir.join(&action.path) };
+    Ok(Found { dir, repository, git_ref: action.git_ref })
 }
 
 fn action_file(dir: &Path) -> Option<PathBuf> {
     ["action.yml", "action.yaml"].into_iter().map(|name| dir.join(name)).find(|path| path.is_file())
 }
 
+/// Reads and parses the action in `dir`; the error is a message for the step's log.
+fn read_action(reference: &str, dir: &Path) -> Result<(ferry_workflow::Action, String), String> {
+    let Some(path) = action_file(dir) else {
+        return Err(format!("action `{reference}`: no action.yml or action.yaml in {}", dir.display()));
+    };
+    let src = std::fs::read_to_string(&path).map_err(|error| format!("reading {}: {error}", path.display()))?;
+    let (action, diagnostics) = ferry_workflow::parse_action(&src);
+    let file_name = path.display().to_string();
+    if let Some(diagnostic) = diagnostics.iter().find(|diagnostic| diagnostic.is_error()) {
+        let start = diagnostic.span.start;
+        return Err(format!("{file_name}:{}:{}: {}", start.line, start.col, diagnostic.message));
+    }
+    let action = action.ok_or_else(|| format!("{file_name}: not a valid action"))?;
+    Ok((action, file_name))
+}
+
 async fn run_action_dir(
     runner: &mut StepRunner<'_>,
-    step_idx: usize,
-    reference: &str,
-    dir: &Path,
+    call: Call<'_>,
     mut inputs: Map<String, Value>,
     env: Map<String, Value>,
     contexts: &mut Contexts,
 ) -> Result<StepResult, EvalFailure> {
+    let step_idx = call.step_idx;
     let failed = |runner: &StepRunner<'_>, message: String| {
         runner.line(step_idx, &format!("error: {message}"));
         Ok(StepResult { outcome: Conclusion::Failure, outputs: Map::new() })
     };
-    let Some(path) = action_file(dir) else {
-        return failed(runner, format!("action `{reference}`: no action.yml or action.yaml in {}", dir.display()));
+    let (action, action_file_name) = match read_action(call.reference, &call.found.dir) {
+        Ok(read) => read,
+        Err(message) => return failed(runner, message),
     };
-    let src = match std::fs::read_to_string(&path) {
-        Ok(src) => src,
-        Err(error) => return failed(runner, format!("reading {}: {error}", path.display())),
-    };
-    let (action, diagnostics) = ferry_workflow::parse_action(&src);
-    let action_file_name = path.display().to_string();
-    if let Some(diagnostic) = diagnostics.iter().find(|diagnostic| diagnostic.is_error()) {
-        let start = diagnostic.span.start;
-        return failed(runner, format!("{action_file_name}:{}:{}: {}", start.line, start.col, diagnostic.message));
+    add_default_inputs(runner, step_idx, &action, &action_file_name, &mut inputs, contexts)?;
+    match &action.runs {
+        Some(Runs::Composite { steps }) => {
+            if runner.action_depth >= MAX_COMPOSITE_DEPTH {
+                return failed(
+                    runner,
+                    format!(
+                        "composite action `{}` is nested more than {MAX_COMPOSITE_DEPTH} deep, GitHub's limit: \
+                         check for actions that use each other in a cycle",
+                        call.reference
+                    ),
+                );
+            }
+            run_composite(runner, &call, steps, &action, action_file_name, inputs, env, contexts).await
+        }
+        Some(Runs::Node { using, main, post, post_if, .. }) => {
+            let node = NodeCall { using: &using.value, inputs: &inputs, env: &env };
+            let res = run_node_script(runner, &call, &node, &main.value, NodePhase::Main).await;
+            if let Some(post) = post {
+                let mut state = call.pre_state.clone().unwrap_or_default();
+                state.extend(std::mem::take(&mut runner.last_state));
+                runner.post_steps.push(PostStep {
+                    name: format!("Post {}", runner.step_name),
+                    reference: call.reference.to_owned(),
+                    found: Found {
+                        dir: call.found.dir.clone(),
+                        repository: call.found.repository.clone(),
+                        git_ref: call.found.git_ref.clone(),
+                    },
+                    using: using.value.clone(),
+                    script: post.value.clone(),
+                    condition: post_if.clone(),
+                    action_file: action_file_name,
+                    inputs,
+                    env,
+                    state,
+                });
+            }
+            Ok(res)
+        }
+        Some(Runs::Docker { .. }) => failed(runner, needs_container_engine(call.reference)),
+        None => failed(runner, format!("{action_file_name}: `runs:` is missing or not valid")),
     }
-    let Some(action) = action else {
-        return failed(runner, format!("{action_file_name}: not a valid action"));
-    };
-    let Some(Runs::Composite { steps }) = &action.runs else {
-        return failed(
-            runner,
-            format!("action `{reference}` is not a composite action; `ferry run` runs only composite actions here"),
-        );
-    };
+}
 
-    // Inputs: given with `with:`, else the action's defaults (which may hold expressions).
+/// Inputs not given with `with:` get the action's defaults (which may hold expressions).
+fn add_default_inputs(
+    runner: &StepRunner<'_>,
+    step_idx: usize,
+    action: &ferry_workflow::Action,
+    action_file_name: &str,
+    inputs: &mut Map<String, Value>,
+    contexts: &Contexts,
+) -> Result<(), EvalFailure> {
     for (name, input) in &action.inputs {
         let key = name.to_ascii_lowercase();
         if inputs.contains_key(&key) {
             continue;
         }
         let value = match &input.default {
-            Some(default) => Value::String(contexts.render(&action_file_name, default)?),
+            Some(default) => Value::String(contexts.render(action_file_name, default)?),
             None => {
                 if input.required.as_ref().is_some_and(|required| required.value) {
                     // GitHub only warns about a missing required input, and passes "".
@@ -122,20 +242,38 @@ async fn run_action_dir(
         };
         inputs.insert(key, value);
     }
+    Ok(())
+}
 
+#[expect(clippy::too_many_arguments, reason = "one call site; the pieces of one composite action's run")]
+async fn run_composite(
+    runner: &mut StepRunner<'_>,
+    call: &Call<'_>,
+    steps: &[Step],
+    action: &ferry_workflow::Action,
+    action_file_name: String,
+    inputs: Map<String, Value>,
+    env: Map<String, Value>,
+    contexts: &mut Contexts,
+) -> Result<StepResult, EvalFailure> {
+    let step_idx = call.step_idx;
     let mut inner = contexts.clone();
     inner.set("inputs", Value::Object(inputs));
     inner.set("steps", Value::Object(Map::new()));
     inner.set("env", Value::Object(env));
     if let Some(github) = inner.values.get_mut("github").and_then(Value::as_object_mut) {
-        github.insert("action_path".to_owned(), Value::String(dir.display().to_string()));
+        github.insert("action_path".to_owned(), Value::String(call.found.dir.display().to_string()));
+        github.insert("action_repository".to_owned(), Value::String(call.found.repository.clone()));
+        github.insert("action_ref".to_owned(), Value::String(call.found.git_ref.clone()));
     }
     let outer_status = inner.status;
     // Errors inside the action name the action's file, not the workflow.
-    let file = std::mem::replace(&mut runner.file, action_file_name.clone());
+    let file = std::mem::replace(&mut runner.file, action_file_name);
+    runner.action_depth += 1;
     for inner_step in steps {
         runner.run_step(step_idx, inner_step, &mut inner).await;
     }
+    runner.action_depth -= 1;
     let mut outputs = Map::new();
     let mut error = None;
     for (name, output) in &action.outputs {
@@ -159,4 +297,271 @@ async fn run_action_dir(
         return Err(error);
     }
     Ok(StepResult { outcome, outputs })
+}
+
+/// A JavaScript action's `post` script, run at the job's end.
+pub(super) struct PostStep {
+    /// `Post <step name>`.
+    name: String,
+    reference: String,
+    found: Found,
+    using: String,
+    script: String,
+    /// `post-if`; `always()` when absent.
+    condition: Option<Text>,
+    action_file: String,
+    inputs: Map<String, Value>,
+    env: Map<String, Value>,
+    /// What `pre` and `main` saved (`$GITHUB_STATE`, `::save-state::`), as `STATE_*`.
+    state: Vec<(String, String)>,
+}
+
+/// What a JavaScript action's scripts share.
+struct NodeCall<'a> {
+    using: &'a str,
+    inputs: &'a Map<String, Value>,
+    env: &'a Map<String, Value>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NodePhase {
+    Pre,
+    Main,
+    Post,
+}
+
+/// Runs one script of a JavaScript action (`pre`, `main` or `post`, a path in the action's
+/// folder) on the host's Node.js, as a step process: `INPUT_*` from the inputs, `STATE_*`
+/// from what earlier scripts saved, the action's `GITHUB_ACTION_*` variables.
+async fn run_node_script(
+    runner: &mut StepRunner<'_>,
+    call: &Call<'_>,
+    node: &NodeCall<'_>,
+    script: &str,
+    phase: NodePhase,
+) -> StepResult {
+    let step_idx = call.step_idx;
+    let failed = |runner: &StepRunner<'_>, message: String| {
+        runner.line(step_idx, &format!("error: {message}"));
+        StepResult { outcome: Conclusion::Failure, outputs: Map::new() }
+    };
+    let program = match node_program(runner) {
+        Ok(program) => program,
+        Err(message) => return failed(runner, message),
+    };
+    match node.using {
+        "node20" | "node24" => {}
+        old => {
+            if phase != NodePhase::Post {
+                runner.line(
+                    step_idx,
+                    &format!(
+                        "warning: `{}` asks for {old}, which GitHub no longer runs; running it on Node.js {} ({program})",
+                        call.reference,
+                        runner.node_major.unwrap_or(OLDEST_NODE)
+                    ),
+                );
+            }
+        }
+    }
+    let path = call.found.dir.join(script);
+    if !path.starts_with(&call.found.dir) || script.split('/').any(|part| part == "..") {
+        return failed(
+            runner,
+            format!("action `{}`: script `{script}` is outside the action's folder", call.reference),
+        );
+    }
+    if !path.is_file() {
+        return failed(
+            runner,
+            format!(
+                "action `{}`: its script `{script}` does not exist in {}",
+                call.reference,
+                call.found.dir.display()
+            ),
+        );
+    }
+    let mut extra_env: Vec<(String, String)> = node
+        .inputs
+        .iter()
+        .map(|(name, value)| (input_variable(name), ferry_workflow::expr::to_display_string(value)))
+        .collect();
+    // `main` sees what `pre` saved; `post` what both saved.
+    let state = match phase {
+        NodePhase::Pre => Vec::new(),
+        NodePhase::Main | NodePhase::Post => call.pre_state.clone().unwrap_or_default(),
+    };
+    extra_env.extend(state.into_iter().map(|(name, value)| (format!("STATE_{name}"), value)));
+    extra_env.push(("GITHUB_ACTION_REPOSITORY".to_owned(), call.found.repository.clone()));
+    extra_env.push(("GITHUB_ACTION_REF".to_owned(), call.found.git_ref.clone()));
+    let script = Script {
+        text: String::new(),
+        shell: None,
+        working_directory: None,
+        env: node.env.clone(),
+        timeout: call.timeout,
+        retry: None,
+        action_path: Some(call.found.dir.clone()),
+        step_id: None,
+        command: Some((program, vec![path.display().to_string()])),
+        extra_env,
+    };
+    runner.last_state.clear();
+    runner.run_script(step_idx, script).await
+}
+
+/// GitHub's name for input `name`'s variable: `INPUT_` and the name upper-cased, spaces as `_`.
+fn input_variable(name: &str) -> String {
+    format!("INPUT_{}", name.replace(' ', "_").to_ascii_uppercase())
+}
+
+/// The Node.js that runs JavaScript actions (`$FERRY_NODE`, else `node` on PATH), checked
+/// once per job to be at least [`OLDEST_NODE`].
+fn node_program(runner: &mut StepRunner<'_>) -> Result<String, String> {
+    if let Some(found) = &runner.node {
+        return found.clone();
+    }
+    let found = find_node().map(|(program, major)| {
+        runner.node_major = Some(major);
+        program
+    });
+    runner.node = Some(found.clone());
+    found
+}
+
+fn find_node() -> Result<(String, u32), String> {
+    let install = "install Node.js 20 or later (for example `apt-get install nodejs`, or from https://nodejs.org) \
+                   and put `node` on PATH, or set FERRY_NODE to its path";
+    let program = match std::env::var("FERRY_NODE") {
+        Ok(program) if !program.is_empty() => program,
+        _ => {
+            let on_path = std::env::var_os("PATH")
+                .into_iter()
+                .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+                .map(|dir| dir.join("node"))
+                .find(|candidate| candidate.is_file());
+            match on_path {
+                Some(path) => path.display().to_string(),
+                None => return Err(format!("JavaScript actions need Node.js, and `node` is not on PATH: {install}")),
+            }
+        }
+    };
+    let output = std::process::Command::new(&program)
+        .arg("--version")
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|error| {
+            format!("JavaScript actions need Node.js, and `{program} --version` failed ({error}): {install}")
+        })?;
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let major = version.strip_prefix('v').and_then(|rest| rest.split('.').next()).and_then(|major| major.parse().ok());
+    match major {
+        Some(major) if major >= OLDEST_NODE => Ok((program, major)),
+        _ => Err(format!(
+            "JavaScript actions need Node.js {OLDEST_NODE} or later, and `{program}` is `{version}`: {install}"
+        )),
+    }
+}
+
+impl PostStep {
+    /// Runs this post script as the job's step `step_idx` and records it.
+    pub(super) async fn run(self, runner: &mut StepRunner<'_>, step_idx: usize, contexts: &mut Contexts) -> StepRecord {
+        let started = std::time::Instant::now();
+        let name = masked(&runner.setup.masker, &self.name);
+        runner.emit(JobEvent::StepStarted { step_idx, name: name.clone() });
+        let file = std::mem::replace(&mut runner.file, self.action_file.clone());
+        let condition = self.condition.clone().unwrap_or_else(always);
+        let outcome = match contexts.condition(&runner.file, Some(&condition)) {
+            Ok(false) => Conclusion::Skipped,
+            Ok(true) => {
+                let call = Call {
+                    step_idx,
+                    reference: &self.reference,
+                    found: &self.found,
+                    timeout: None,
+                    pre_state: Some(self.state.clone()),
+                };
+                let node = NodeCall { using: &self.using, inputs: &self.inputs, env: &self.env };
+                run_node_script(runner, &call, &node, &self.script, NodePhase::Post).await.outcome
+            }
+            Err(failure) => {
+                runner.line(step_idx, &format!("error: {failure}"));
+                Conclusion::Failure
+            }
+        };
+        runner.file = file;
+        if outcome == Conclusion::Failure && contexts.status == JobStatus::Success {
+            contexts.status = JobStatus::Failure;
+        }
+        let elapsed = started.elapsed();
+        runner.emit(JobEvent::StepFinished { step_idx, outcome, conclusion: outcome, elapsed });
+        StepRecord { id: None, name, outcome, conclusion: outcome, elapsed }
+    }
+}
+
+fn always() -> Text {
+    Text { value: "always()".to_owned(), span: ferry_workflow::Span::default() }
+}
+
+/// Runs the `pre` scripts of the JavaScript actions the job's steps use, in step order, each
+/// as a step `Pre <step name>` numbered from `first_idx`, as GitHub's runner does before the
+/// job's first step; what each saved is given to its action's `main` and `post`. Steps whose
+/// action cannot be found here are left for their own run to report.
+pub(super) async fn run_pre_steps(
+    runner: &mut StepRunner<'_>,
+    steps: &[Step],
+    first_idx: usize,
+    contexts: &mut Contexts,
+) -> (Vec<StepRecord>, HashMap<usize, Vec<(String, String)>>) {
+    let mut records = Vec::new();
+    let mut states = HashMap::new();
+    for (workflow_idx, step) in steps.iter().enumerate() {
+        let StepKind::Uses { uses, with } = &step.kind else { continue };
+        let Ok(reference) = contexts.render(&runner.file, uses) else { continue };
+        if builtin::builtin(&reference).is_some() || reference.starts_with("./") || reference.starts_with("docker://") {
+            continue;
+        }
+        let step_idx = first_idx + records.len();
+        // Fetched now, as GitHub's runner fetches every action while it sets the job up; the
+        // lines go to the step's own log when it runs.
+        let Ok(found) = locate(runner, None, &reference).await else { continue };
+        let Ok((action, action_file_name)) = read_action(&reference, &found.dir) else { continue };
+        let Some(Runs::Node { using, pre: Some(pre), pre_if, .. }) = &action.runs else { continue };
+        let started = std::time::Instant::now();
+        let step_name = runner.display_name(step, contexts);
+        let name = masked(&runner.setup.masker, &format!("Pre {step_name}"));
+        runner.emit(JobEvent::StepStarted { step_idx, name: name.clone() });
+        let condition = pre_if.clone().unwrap_or_else(always);
+        let outcome = match contexts.condition(&action_file_name, Some(&condition)) {
+            Ok(false) => Conclusion::Skipped,
+            Ok(true) => {
+                let mut inputs = match rendered_inputs(runner, with, contexts) {
+                    Ok(inputs) => inputs,
+                    Err(failure) => {
+                        runner.line(step_idx, &format!("error: {failure}"));
+                        Map::new()
+                    }
+                };
+                let _ = add_default_inputs(runner, step_idx, &action, &action_file_name, &mut inputs, contexts);
+                let env = contexts.values.get("env").and_then(Value::as_object).cloned().unwrap_or_default();
+                let call = Call { step_idx, reference: &reference, found: &found, timeout: None, pre_state: None };
+                let node = NodeCall { using: &using.value, inputs: &inputs, env: &env };
+                let outcome = run_node_script(runner, &call, &node, &pre.value, NodePhase::Pre).await.outcome;
+                states.insert(workflow_idx, std::mem::take(&mut runner.last_state));
+                outcome
+            }
+            Err(failure) => {
+                runner.line(step_idx, &format!("error: {failure}"));
+                Conclusion::Failure
+            }
+        };
+        if outcome == Conclusion::Failure && contexts.status == JobStatus::Success {
+            contexts.status = JobStatus::Failure;
+        }
+        let elapsed = started.elapsed();
+        runner.emit(JobEvent::StepFinished { step_idx, outcome, conclusion: outcome, elapsed });
+        records.push(StepRecord { id: None, name, outcome, conclusion: outcome, elapsed });
+    }
+    (records, states)
 }

@@ -55,6 +55,20 @@ pub(super) struct StepRunner<'a> {
     pub artifacts: Vec<super::StoredArtifact>,
     /// Programs (`bash`, `python3`) found on PATH so far: name → path.
     pub programs: std::collections::HashMap<String, String>,
+    /// JavaScript actions' `post` scripts, in the order their actions ran.
+    pub post_steps: Vec<action::PostStep>,
+    /// What the `pre` scripts saved, by the index of their step.
+    pub pre_states: std::collections::HashMap<usize, Vec<(String, String)>>,
+    /// What the last script saved with `$GITHUB_STATE` or `::save-state::`.
+    pub last_state: Vec<(String, String)>,
+    /// The Node.js for JavaScript actions, once looked for (or why there is none), and its
+    /// major version.
+    pub node: Option<Result<String, String>>,
+    pub node_major: Option<u32>,
+    /// How many composite actions the running step is inside.
+    pub action_depth: usize,
+    /// The name of the job's step running now (for `Post <name>`).
+    pub step_name: String,
 }
 
 /// The path of `program` on this process's PATH, when it is a bare name found there.
@@ -105,6 +119,7 @@ impl StepRunner<'_> {
         let name = self.display_name(step, contexts);
         let name = masked(&self.setup.masker, &name);
         self.emit(JobEvent::StepStarted { step_idx, name: name.clone() });
+        self.step_name.clone_from(&name);
         let (outcome, conclusion, _outputs) = self.run_step(step_idx, step, contexts).await;
         let elapsed = started.elapsed();
         self.emit(JobEvent::StepFinished { step_idx, outcome, conclusion, elapsed });
@@ -158,7 +173,7 @@ impl StepRunner<'_> {
     }
 
     /// The name GitHub shows for a step: its `name:`, else `Run <command or action>`.
-    fn display_name(&self, step: &Step, contexts: &Contexts) -> String {
+    pub fn display_name(&self, step: &Step, contexts: &Contexts) -> String {
         if let Some(name) = &step.name
             && let Ok(name) = contexts.render(&self.file, name)
         {
@@ -211,10 +226,14 @@ impl StepRunner<'_> {
                         .filter(|path| !path.is_empty())
                         .map(PathBuf::from),
                     step_id: step.id.as_ref().map(|id| id.value.clone()),
+                    command: None,
+                    extra_env: action_variables(contexts),
                 };
                 self.run_script(step_idx, script).await
             }
-            StepKind::Uses { uses, with } => action::run_uses(self, step_idx, uses, with, step_env, contexts).await?,
+            StepKind::Uses { uses, with } => {
+                action::run_uses(self, step_idx, uses, with, step_env, timeout, contexts).await?
+            }
             StepKind::Parallel(_) | StepKind::Wait(_) | StepKind::Cancel(_) => {
                 self.line(
                     step_idx,
@@ -304,7 +323,10 @@ impl StepRunner<'_> {
         let made_dir = if self.made_files_dir { Ok(()) } else { std::fs::create_dir_all(&dir) };
         self.made_files_dir = made_dir.is_ok();
         let written = made_dir
-            .and_then(|()| std::fs::write(&script_path, shell.script_contents(&script.text).as_bytes()))
+            .and_then(|()| match script.command {
+                Some(_) => Ok(()),
+                None => std::fs::write(&script_path, shell.script_contents(&script.text).as_bytes()),
+            })
             .and_then(|()| files.create());
         if let Err(error) = written {
             self.line(
@@ -313,7 +335,10 @@ impl StepRunner<'_> {
             );
             return (StepResult::failed(), None);
         }
-        let (program, args) = shell.command(&script_path.display().to_string());
+        let (program, args) = match &script.command {
+            Some((program, args)) => (program.clone(), args.clone()),
+            None => shell.command(&script_path.display().to_string()),
+        };
         // Looked up once per job rather than by every spawn walking PATH; directories steps
         // added with `$GITHUB_PATH` come first.
         let added = (!program.contains('/'))
@@ -334,6 +359,7 @@ impl StepRunner<'_> {
         if let Some(action_path) = &script.action_path {
             env.push(("GITHUB_ACTION_PATH".to_owned(), action_path.display().to_string()));
         }
+        env.extend(script.extra_env.iter().cloned());
         for (key, value) in &script.env {
             let value = match value {
                 Value::String(text) => text.clone(),
@@ -374,12 +400,14 @@ impl StepRunner<'_> {
             masker: self.setup.masker.clone(),
             outputs: Map::new(),
             command_failed: false,
+            state: Vec::new(),
             pending: String::new(),
             held: [String::new(), String::new()],
         };
         let exit = run_process(&spec, &mut cancel, &mut output, Some(self.events)).await;
         output.flush();
-        let ScriptOutput { mut outputs, command_failed, .. } = output;
+        let ScriptOutput { mut outputs, command_failed, state, .. } = output;
+        self.last_state = state;
         let exit = match exit {
             Ok(exit) => {
                 self.background_groups.extend(exit.group);
@@ -416,6 +444,13 @@ impl StepRunner<'_> {
             self.path_additions.insert(0, path);
         }
         self.summary.push_str(&files.read_summary());
+        match RunnerFiles::read_pairs(&files.state) {
+            Ok(pairs) => self.last_state.extend(pairs),
+            Err(message) => {
+                self.line(step_idx, &format!("error: $GITHUB_STATE: {message}"));
+                files_ok = false;
+            }
+        }
 
         let outcome = if exit.cancelled {
             self.line(step_idx, "The step was cancelled.");
@@ -450,6 +485,23 @@ pub(super) struct Script {
     /// For steps of a composite action: `GITHUB_ACTION_PATH`.
     pub action_path: Option<PathBuf>,
     pub step_id: Option<String>,
+    /// A program and its arguments to run instead of the script (a JavaScript action's
+    /// `node main.js`).
+    pub command: Option<(String, Vec<String>)>,
+    /// Variables set after the step's `env` (`INPUT_*`, `STATE_*`, `GITHUB_ACTION_*`).
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// `GITHUB_ACTION_REPOSITORY` and `GITHUB_ACTION_REF` inside an action from a repository.
+fn action_variables(contexts: &Contexts) -> Vec<(String, String)> {
+    let github = contexts.values.get("github");
+    [("action_repository", "GITHUB_ACTION_REPOSITORY"), ("action_ref", "GITHUB_ACTION_REF")]
+        .into_iter()
+        .filter_map(|(key, name)| {
+            let value = github?.get(key)?.as_str().filter(|value| !value.is_empty())?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect()
 }
 
 /// Evaluates a step's `env` on top of `env`; later entries see earlier ones.
@@ -583,6 +635,8 @@ struct ScriptOutput<'a> {
     masker: Arc<RwLock<Masker>>,
     outputs: Map<String, Value>,
     command_failed: bool,
+    /// What `::save-state::` saved.
+    state: Vec<(String, String)>,
     /// Lines shown since the last flush, in order, each ending in `\n`.
     pending: String,
     /// Per stream (stdout, stderr), the end of a line longer than `MAX_LINE` not shown yet:
@@ -701,11 +755,8 @@ impl Output for ScriptOutput<'_> {
                 let shown = format!("error: {message}");
                 push_masked_line(&self.masker, &shown, &mut self.pending);
             }
-            Command::Debug(_)
-            | Command::SaveState { .. }
-            | Command::StopCommands
-            | Command::ResumeCommands
-            | Command::Echo(_) => {}
+            Command::SaveState { name, value } => self.state.push((name, value)),
+            Command::Debug(_) | Command::StopCommands | Command::ResumeCommands | Command::Echo(_) => {}
         }
     }
 

@@ -107,6 +107,10 @@ impl Ferry {
     }
 
     fn start_agent(&self, token: &str, labels: Vec<String>) -> Agent {
+        self.start_agent_with(token, labels, ferry_runner::actions::DEFAULT_ACTIONS_URL)
+    }
+
+    fn start_agent_with(&self, token: &str, labels: Vec<String>, actions_url: &str) -> Agent {
         let work_dir = tempfile::Builder::new().prefix("ferry-agent-work-").tempdir().expect("temp dir");
         let client = Client::new(&self.url, token).expect("a valid address");
         let options = AgentOptions {
@@ -117,6 +121,7 @@ impl Ferry {
             repositories: None,
             isolation: ferry_runner::isolation::Isolation::default(),
             credentials: vec![token.to_owned()],
+            actions_url: actions_url.to_owned(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(run_agent(client, options, async {
@@ -358,6 +363,65 @@ async fn jobs_run_in_checkouts_with_masked_logs_and_outputs_passed_to_the_jobs_t
     // are gone.
     assert_eq!(entries(&work_dir.path().join("repos")), Vec::<String>::new());
     assert_eq!(entries(&work_dir.path().join("jobs")), Vec::<String>::new());
+}
+
+/// A JavaScript action with `main` and `post`: `main` saves state and sets an output, `post`
+/// shows the state.
+const JS_ACTION: &[(&str, &str)] = &[
+    ("action.yml", "name: js\ninputs:\n  who: {}\nruns:\n  using: node20\n  main: main.js\n  post: post.js\n"),
+    (
+        "main.js",
+        "const fs = require('fs');\nconsole.log('main ' + process.env.INPUT_WHO);\n\
+         fs.appendFileSync(process.env.GITHUB_STATE, 'saved=' + process.env.INPUT_WHO + '\\n');\n\
+         fs.appendFileSync(process.env.GITHUB_OUTPUT, 'said=hi ' + process.env.INPUT_WHO + '\\n');\n",
+    ),
+    ("post.js", "console.log('post ' + process.env.STATE_saved);\n"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_fetches_javascript_actions_once_per_commit_and_shows_their_post_steps() {
+    let workflow = "on: workflow_dispatch\njobs:\n  build:\n    runs-on: self-hosted\n    steps:\n\
+                    \x20     - id: js\n        uses: octo/js@v1\n        with:\n          who: runner\n\
+                    \x20     - run: echo \"got ${{ steps.js.outputs.said }}\"\n";
+    let ferry = ferry(&[(".github/workflows/ci.yml", workflow)]).await;
+    let source = tempfile::tempdir().expect("temp dir");
+    let action = source.path().join("octo/js");
+    std::fs::create_dir_all(&action).expect("mkdir");
+    repository(&action, JS_ACTION);
+    git(&action, &["tag", "v1"]);
+    let agent = ferry.start_agent_with(
+        &ferry.runner_token,
+        LABELS.map(str::to_owned).to_vec(),
+        &format!("file://{}", source.path().display()),
+    );
+    let first = ferry.trigger(json!({})).await;
+    let detail = ferry.completed(first).await;
+    let log = ferry.log(first).await;
+    assert_eq!(job_states(&detail), ["build: completed success"], "{detail:#?}\n{log:#?}");
+    // The post step comes after the job's steps, in the run's steps and its log.
+    assert_eq!(
+        step_states(&detail, "build"),
+        [
+            "0 Run octo/js@v1: completed success",
+            r#"1 Run echo "got ${{ steps.js.outputs.said }}": completed success"#,
+            "2 Post Run octo/js@v1: completed success",
+        ]
+    );
+    for line in ["build 0: main runner", "build 1: got hi runner", "build 2: post runner"] {
+        assert!(log.iter().any(|logged| logged == line), "{line:?} missing: {log:#?}");
+    }
+
+    // The next run resolves `v1` again (the source must be there for that) but fetches
+    // nothing: the kept checkout serves it even with the source's objects gone.
+    std::fs::remove_dir_all(action.join(".git/objects")).expect("remove the objects");
+    std::fs::create_dir_all(action.join(".git/objects/pack")).expect("an empty object store");
+    let second = ferry.trigger(json!({})).await;
+    let detail = ferry.completed(second).await;
+    let log = ferry.log(second).await;
+    assert_eq!(job_states(&detail), ["build: completed success"], "{detail:#?}\n{log:#?}");
+    let (res, work_dir) = agent.stop().await;
+    res.expect("the agent stopped cleanly");
+    assert_eq!(entries(&work_dir.path().join("actions/octo/js")).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@ fn args(data_dir: Option<&str>, listen: Option<&str>, database: Option<&str>) ->
         database: database.map(str::to_owned),
         runner_slots: None,
         runner_pass_env: Vec::new(),
+        actions_url: None,
         poll_interval: None,
         public_url: None,
         artifact_retention_days: None,
@@ -65,4 +66,17 @@ fn artifacts_are_kept_ninety_days_unless_the_flag_says_otherwise() {
     let mut flags = args(None, None, None);
     flags.artifact_retention_days = Some(7);
     assert_eq!(server_config(flags, ServerSection::default()).artifact_retention, day * 7);
+}
+
+#[test]
+fn the_embedded_runners_actions_source_comes_from_the_flag_then_the_file_then_github() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ferry.toml");
+    std::fs::write(&path, "[server]\nactions_url = \"file:///srv/actions\"\n").expect("write");
+    let file = read_config(&path).expect("a valid file");
+    let mut flags = args(None, None, None);
+    assert_eq!(actions_url(&flags, &ServerSection::default()), "https://github.com");
+    assert_eq!(actions_url(&flags, &file), "file:///srv/actions");
+    flags.actions_url = Some("https://git.example.com".to_owned());
+    assert_eq!(actions_url(&flags, &file), "https://git.example.com");
 }

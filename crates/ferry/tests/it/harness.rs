@@ -71,6 +71,8 @@ impl Repo {
         command.arg("run").arg(self.path()).arg("--report").arg(&report).args(args);
         // actions/cache entries live with the repository, so runs of one test share them.
         command.env("FERRY_CACHE_DIR", self.path().join(".git").join("ferry-cache"));
+        // Fetched actions and the tool cache too, not in the user's cache folder.
+        command.env("XDG_CACHE_HOME", self.path().join(".git").join("user-cache"));
         let output = command.output().expect("ferry runs");
         Run::from_output(output, &report)
     }

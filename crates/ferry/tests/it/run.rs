@@ -380,15 +380,18 @@ runs:
 }
 
 #[test]
-fn a_remote_action_that_is_not_vendored_is_a_clear_error() {
+fn a_remote_action_the_actions_source_lacks_is_a_clear_error() {
     let repo = Repo::with_workflow(
         "on: push\njobs:\n  j:\n    runs-on: x\n    steps:\n      - id: setup\n        uses: actions/setup-node@v4\n",
     );
-    let run = repo.run(&[]);
+    let empty = tempfile::tempdir().expect("temp dir");
+    let run = repo.run(&["--actions-url", empty.path().to_str().expect("utf-8")]);
     assert_eq!(run.code, Some(1), "{}", run.context());
     assert!(
-        run.lines_of("j").iter().any(|line| line.contains("action `actions/setup-node@v4` is not available here")
-            && line.contains(".ferry/actions/actions/setup-node/")),
+        run.lines_of("j")
+            .iter()
+            .any(|line| line.contains("repository `actions/setup-node` is not in the actions source")
+                && line.contains("--actions-url")),
         "{}",
         run.context()
     );

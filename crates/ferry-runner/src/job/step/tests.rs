@@ -27,6 +27,7 @@ fn shown(reads: &[&str], bulk: bool) -> (Vec<String>, Vec<String>) {
         masker: Arc::new(RwLock::new(masker)),
         outputs: Map::new(),
         command_failed: false,
+        state: Vec::new(),
         pending: String::new(),
         held: [String::new(), String::new()],
     };
