@@ -164,7 +164,13 @@ async fn run_workflow(
     for (id, job) in &workflow.jobs {
         ferry_engine::strategy_settings(&run.values(), &selected.file, job).with_context(|| format!("job `{id}`"))?;
     }
-    let flat = reusable::flatten(&repo.root, &selected.file, workflow.clone())?;
+    // One per run: a tag or branch resolves once for all its jobs (and the workflows it
+    // calls); the checkouts and the tool cache stay for later runs.
+    let user_cache = user_cache_dir().unwrap_or_else(|| scratch.path().join("cache"));
+    let actions_url = args.actions_url.as_deref().unwrap_or(ferry_runner::actions::DEFAULT_ACTIONS_URL);
+    let actions = ferry_runner::actions::ActionsSource::new(actions_url, user_cache.join("actions"))
+        .context("--actions-url (FERRY_ACTIONS_URL)")?;
+    let flat = reusable::flatten(&repo.root, &actions, &selected.file, workflow.clone()).await?;
     // With --job, only that job runs (with the whole workflow it calls), and the jobs it needs
     // do not: their results are empty.
     let picked = |id: &str| {
@@ -182,12 +188,6 @@ async fn run_workflow(
     let parallel = args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     ferry_runner::isolation::check_pass_env(&args.pass_env)?;
     let pass_env: std::sync::Arc<[String]> = args.pass_env.clone().into();
-    // One per run: a tag or branch resolves once for all its jobs; the checkouts and the tool
-    // cache stay for later runs.
-    let user_cache = user_cache_dir().unwrap_or_else(|| scratch.path().join("cache"));
-    let actions_url = args.actions_url.as_deref().unwrap_or(ferry_runner::actions::DEFAULT_ACTIONS_URL);
-    let actions = ferry_runner::actions::ActionsSource::new(actions_url, user_cache.join("actions"))
-        .context("--actions-url (FERRY_ACTIONS_URL)")?;
     let tool_cache = user_cache.join("tool-cache");
     let mut driver = Driver::new(specs, parallel);
     let (events_tx, mut events_rx) = ferry_runner::events::channel(ferry_runner::events::DEFAULT_BUDGET);

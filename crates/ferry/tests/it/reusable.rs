@@ -177,12 +177,7 @@ fn calls_that_cannot_run_say_why_before_anything_starts() {
             "on: push\njobs:\n  a: { runs-on: x, steps: [{ run: 'true' }] }\n",
             "has no `on: workflow_call`",
         ),
-        (
-            "octo/lib/.github/workflows/build.yml@v1",
-            "",
-            "",
-            "`ferry run` runs reusable workflows of this repository only",
-        ),
+        ("./.github/workflows/nested/deeper.yml", "", "", "a reusable workflow must be a file in .github/workflows"),
     ];
     for (uses, path, callee, want) in cases {
         let mut files = vec![(".github/workflows/ci.yml", call(uses))];
@@ -204,4 +199,92 @@ fn calls_that_cannot_run_say_why_before_anything_starts() {
     assert_eq!(run.report["jobs"]["c"]["conclusion"], "failure", "{}", run.context());
     let shown = format!("{}{}", run.stdout, run.stderr);
     assert!(shown.contains("input `n` of .github/workflows/lib.yml must be a number"), "{}", run.context());
+}
+
+/// `git` in `dir`, with an identity.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@ferry.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@ferry.invalid")
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_reusable_workflow_of_another_repository_is_fetched_from_the_actions_source() {
+    // An actions source: a folder of owner/repo git repositories, `octo/lib` tagged v1.
+    let source = tempfile::Builder::new().prefix("ferry-source-").tempdir().expect("temp dir");
+    let lib = source.path().join("octo").join("lib");
+    std::fs::create_dir_all(lib.join(".github/workflows")).expect("mkdir");
+    std::fs::write(lib.join(".github/workflows/build.yml"), BUILD).expect("write");
+    git(&lib, &["init", "--quiet", "--initial-branch=main"]);
+    git(&lib, &["add", "--all"]);
+    git(&lib, &["commit", "--quiet", "-m", "reusable"]);
+    git(&lib, &["tag", "-a", "v1", "-m", "v1"]);
+    let sha = git(&lib, &["rev-parse", "HEAD"]);
+    let caller = format!(
+        r#"
+on: push
+jobs:
+  tagged:
+    uses: octo/lib/.github/workflows/build.yml@v1
+    with: {{ target: tag }}
+    secrets: inherit
+  pinned:
+    uses: octo/lib/.github/workflows/build.yml@{sha}
+    with: {{ target: sha }}
+    secrets: inherit
+  ship:
+    needs: [tagged, pinned]
+    runs-on: ubuntu-latest
+    steps:
+      - id: show
+        run: echo "got ${{{{ needs.tagged.outputs.artifact }}}} and ${{{{ needs.pinned.outputs.artifact }}}}"
+"#
+    );
+    let repo = Repo::new(&[(".github/workflows/ci.yml", &caller)]);
+    let report = repo.path().join(".git").join("ferry-report.json");
+    let output = crate::harness::ferry()
+        .arg("run")
+        .arg(repo.path())
+        .arg("--report")
+        .arg(&report)
+        .arg("--actions-url")
+        .arg(format!("file://{}", source.path().display()))
+        .arg("--secret")
+        .arg("KEY=k")
+        .env("XDG_CACHE_HOME", repo.path().join(".git").join("cache"))
+        .output()
+        .expect("ferry runs");
+    let run = crate::harness::Run::from_output(output, &report);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    let jobs: Vec<&String> = run.report["jobs"].as_object().expect("jobs").keys().collect();
+    assert_eq!(
+        jobs,
+        ["tagged / compile", "tagged / package", "pinned / compile", "pinned / package", "ship"],
+        "{}",
+        run.context()
+    );
+    assert!(run.lines_of("ship").contains(&"got app-tag.tar and app-sha.tar"), "{}", run.context());
+
+    // A ref the source does not have stops the run before it starts, saying which.
+    let caller = "on: push\njobs:\n  c:\n    uses: octo/lib/.github/workflows/build.yml@v9\n    with: { target: x }\n";
+    let repo = Repo::new(&[(".github/workflows/ci.yml", caller)]);
+    let output = crate::harness::ferry()
+        .arg("run")
+        .arg(repo.path())
+        .arg("--actions-url")
+        .arg(format!("file://{}", source.path().display()))
+        .env("XDG_CACHE_HOME", repo.path().join(".git").join("cache"))
+        .output()
+        .expect("ferry runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no tag or branch `v9`"), "{stderr}");
 }
