@@ -31,6 +31,7 @@ use ferry_model::{Conclusion, JobStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::reusable::CallLeg;
 use crate::scheduler::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler, run_conclusion};
 
 /// How a ready job was decided, as a host keeps it (the server stores it as JSON, decided
@@ -57,9 +58,15 @@ pub enum JobPlan {
         conclusion: Conclusion,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// Its outputs (a reusable workflow's, for the job that called it).
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        outputs: Map<String, Value>,
     },
     /// It runs once per instance.
     Instances { instances: Vec<PlannedInstance> },
+    /// It calls a reusable workflow once per leg (see [`crate::reusable`]): it succeeds at
+    /// once, and the called workflow's jobs run for each leg.
+    Call { legs: Vec<CallLeg> },
 }
 
 /// One instance of a planned job: its display name and matrix combination.
@@ -68,6 +75,9 @@ pub struct PlannedInstance {
     pub name: String,
     #[serde(default)]
     pub matrix: Map<String, Value>,
+    /// For a job of a called workflow: the `inputs` its call's leg gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Map<String, Value>>,
 }
 
 impl JobPlan {
@@ -75,6 +85,7 @@ impl JobPlan {
         match self {
             JobPlan::Skip => Expansion::Skip,
             JobPlan::Conclude { conclusion, .. } => Expansion::Conclude(*conclusion),
+            JobPlan::Call { .. } => Expansion::Conclude(Conclusion::Success),
             JobPlan::Instances { instances } => Expansion::Instances(
                 instances.iter().map(|instance| (instance.name.clone(), instance.matrix.clone())).collect(),
             ),
@@ -148,6 +159,9 @@ pub struct StartInstance {
     pub needs: Map<String, Value>,
     /// The `strategy` context.
     pub strategy: Value,
+    /// For a job of a called workflow: its `inputs` (see [`crate::reusable::job_values`]);
+    /// boxed, as most instances have none.
+    pub inputs: Option<Box<Map<String, Value>>>,
 }
 
 /// An instance, named as the host keys it.
@@ -178,6 +192,8 @@ pub struct Driver {
     results: Vec<Option<Map<String, Value>>>,
     /// Each instance's place among its job's instances, by [`InstanceId`].
     positions: Vec<i64>,
+    /// Each instance's `inputs` when it belongs to a called workflow, by [`InstanceId`].
+    inputs: Vec<Option<Map<String, Value>>>,
     after_cancel: Vec<bool>,
     cancel_requested: bool,
     completed: bool,
@@ -200,6 +216,7 @@ impl Driver {
             scheduler: Scheduler::new(jobs, max_parallel),
             results: vec![None; n_jobs],
             positions: Vec::new(),
+            inputs: Vec::new(),
             after_cancel: vec![false; n_jobs],
             cancel_requested: state.cancel_requested,
             completed: false,
@@ -348,8 +365,28 @@ impl Driver {
         self.scheduler.expanded(job_idx, record.plan.to_expansion());
         let n_instances = self.scheduler.instances().count();
         self.positions.resize(n_instances, 0);
-        for (position, instance) in self.scheduler.instances_of(job_idx).enumerate() {
+        self.inputs.resize(n_instances, None);
+        let planned: &[PlannedInstance] = match &record.plan {
+            JobPlan::Instances { instances } => instances,
+            _ => &[],
+        };
+        let instances: Vec<InstanceId> = self.scheduler.instances_of(job_idx).collect();
+        for (position, instance) in instances.into_iter().enumerate() {
             self.positions[instance.0] = i64::try_from(position).unwrap_or(i64::MAX);
+            self.inputs[instance.0] = planned.get(position).and_then(|planned| planned.inputs.clone());
+        }
+        // What a concluded job or a call carries for the jobs that need it.
+        let outputs = match &record.plan {
+            JobPlan::Conclude { outputs, .. } if !outputs.is_empty() => Some(outputs.clone()),
+            JobPlan::Call { legs } => {
+                let mut outputs = Map::new();
+                outputs.insert("legs".to_owned(), serde_json::to_value(legs).unwrap_or_default());
+                Some(outputs)
+            }
+            _ => None,
+        };
+        if let (Some(outputs), Some(conclusion)) = (outputs, self.scheduler.job_conclusion(job_idx)) {
+            self.results[job_idx] = Some(job_result(conclusion, outputs));
         }
         self.record_job_result(job_idx);
     }
@@ -409,6 +446,7 @@ impl Driver {
             matrix: matrix.clone(),
             needs: self.needs_of(job_idx),
             strategy,
+            inputs: self.inputs.get(instance.0).cloned().flatten().map(Box::new),
             job_id,
         })
     }

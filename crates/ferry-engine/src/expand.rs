@@ -120,11 +120,14 @@ pub fn decide(run: &Map<String, Value>, file: &str, job: &Job, expand: &ExpandJo
     let scope = Scope::new(run, &expand.needs, expand.request.status);
     let plan = match expand_job(&scope, file, &expand.job_id, job, &expand.request) {
         Ok(Expansion::Skip) => JobPlan::Skip,
-        Ok(Expansion::Conclude(conclusion)) => JobPlan::Conclude { conclusion, error: None },
+        Ok(Expansion::Conclude(conclusion)) => JobPlan::Conclude { conclusion, error: None, outputs: Map::new() },
         Ok(Expansion::Instances(instances)) => JobPlan::Instances {
-            instances: instances.into_iter().map(|(name, matrix)| PlannedInstance { name, matrix }).collect(),
+            instances: instances
+                .into_iter()
+                .map(|(name, matrix)| PlannedInstance { name, matrix, inputs: None })
+                .collect(),
         },
-        Err(error) => JobPlan::Conclude { conclusion: Conclusion::Failure, error: Some(error.0) },
+        Err(error) => JobPlan::Conclude { conclusion: Conclusion::Failure, error: Some(error.0), outputs: Map::new() },
     };
     ExpansionRecord { plan, after_cancel: expand.after_cancel }
 }

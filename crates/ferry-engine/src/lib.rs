@@ -12,6 +12,7 @@ pub mod driver;
 pub mod expand;
 pub mod github;
 pub mod matrix;
+pub mod reusable;
 pub mod scheduler;
 
 pub use driver::{
@@ -24,4 +25,5 @@ pub use expand::{
 };
 pub use github::{GithubFacts, forge_of_repo_url, forge_web_url, github_context};
 pub use matrix::{MatrixError, expand_matrix, instance_name};
+pub use reusable::{CallError, Callee, Flat, FlatJob, Role, decide_flat, flatten, missing_calls};
 pub use scheduler::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler, run_conclusion};

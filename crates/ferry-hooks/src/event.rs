@@ -29,6 +29,8 @@ pub enum HookEvent {
         /// The ref GitHub would run the workflow on: `refs/tags/<tag>` for a release, the
         /// repository's default branch otherwise, when the payload says.
         git_ref: Option<String>,
+        /// The payload's `action` (`published`, `created`…), matched against `on.<event>.types`.
+        action: Option<String>,
     },
 }
 
@@ -187,6 +189,9 @@ pub struct Trigger {
     /// lists, and for pushes that create or delete a ref (the diff is against a base the
     /// payload does not name). Events other than pushes never carry paths.
     pub changed_paths: Option<Vec<String>>,
+    /// The activity (`opened`, `labeled`, `published`…) for `on.<event>.types`; `None` for
+    /// events that have none (pushes, branch and tag changes, dispatches).
+    pub activity: Option<String>,
 }
 
 /// GitHub lists at most this many commits in a push payload; Ferry assumes the same of forges
@@ -196,6 +201,11 @@ pub const COMMIT_CAP: usize = 20;
 impl HookEvent {
     /// The trigger this event means for `on:`, or `None` for [`HookEvent::Ping`].
     pub fn trigger(&self) -> Option<Trigger> {
+        let activity = match self {
+            HookEvent::PullRequest(pull) => Some(pull.action.clone()),
+            HookEvent::Other { action, .. } => action.clone(),
+            _ => None,
+        };
         let (event, git_ref, changed_paths) = match self {
             HookEvent::Push(push) => ("push".to_owned(), push.git_ref.clone(), push.changed_paths()),
             HookEvent::Tag(change) => (change.action.event().to_owned(), format!("refs/tags/{}", change.name), None),
@@ -205,18 +215,20 @@ impl HookEvent {
             HookEvent::PullRequest(pull) => ("pull_request".to_owned(), format!("refs/heads/{}", pull.base_ref), None),
             HookEvent::Ping => return None,
             HookEvent::WorkflowDispatch(dispatch) => ("workflow_dispatch".to_owned(), dispatch.git_ref.clone(), None),
-            HookEvent::Other { event, git_ref } => (event.clone(), git_ref.clone().unwrap_or_default(), None),
+            HookEvent::Other { event, git_ref, .. } => (event.clone(), git_ref.clone().unwrap_or_default(), None),
         };
-        Some(Trigger { event, git_ref, changed_paths })
+        Some(Trigger { event, git_ref, changed_paths, activity })
     }
 }
 
 impl Trigger {
-    /// Whether a workflow listening to `on` runs for this trigger: its event is listed and
-    /// its branch, tag and path filters accept the ref and paths (unknown paths match). Activity
-    /// `types:` are not considered (see `ferry_workflow::filter::event_matches`).
+    /// Whether a workflow listening to `on` runs for this trigger: its event is listed, its
+    /// branch, tag and path filters accept the ref and paths (unknown paths match), and its
+    /// activity `types:` (or GitHub's defaults) hold the activity (see
+    /// `ferry_workflow::filter::event_matches` and `activity_matches`).
     pub fn matches(&self, on: &[ferry_workflow::model::Trigger]) -> bool {
         ferry_workflow::filter::event_matches(on, &self.event, &self.git_ref, self.changed_paths.as_deref())
+            && ferry_workflow::filter::activity_matches(on, &self.event, self.activity.as_deref())
     }
 }
 

@@ -286,6 +286,7 @@ async fn handle(
         git_ref: trigger.git_ref.clone(),
         sha: (!sha.is_empty()).then(|| sha.to_owned()),
         changed_paths: trigger.changed_paths.clone(),
+        activity: trigger.activity.clone(),
         payload,
         actor: sender(event).unwrap_or("webhook").to_owned(),
         info,

@@ -6,6 +6,8 @@
 //!   files at a commit.
 //! - `plan.rs`: a trigger → one run per matching workflow (with the workflow's text, so the
 //!   run is planned from what was committed, even if the branch moves on).
+//! - `calls.rs`: reusable workflows: the workflows a run calls, read at its commit and kept
+//!   with it, its jobs flattened (`ferry_engine::reusable`), what a runner gets for a called job.
 //! - `coordinator.rs`: [`advance`] restores a run's driver (`ferry_engine::Driver`) from what
 //!   the store holds (expansions, job rows) and acts on what is new: enqueues ready
 //!   instances, cancels siblings, completes the run. Being a replay, it is safe to call at any
@@ -17,12 +19,14 @@
 //! - `status.rs`: commit statuses posted to the forge a run's webhook came from, when the run
 //!   starts and when it completes (with the project's `FERRY_FORGE_TOKEN`).
 
+mod calls;
 mod coordinator;
 mod mirror;
 mod plan;
 mod status;
 mod supervisor;
 
+pub(crate) use calls::{called_job, flat_of};
 pub(crate) use coordinator::{RunCache, add_event_payload, advance, advance_finished};
 pub(crate) use mirror::{Mirror, MirrorError, WORKFLOW_DIRS, runner_repo};
 pub(crate) use plan::{PlanError, Trigger, start_runs};

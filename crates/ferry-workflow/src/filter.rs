@@ -224,8 +224,8 @@ pub fn list_matches<S: AsRef<str>>(patterns: &[S], text: &str) -> bool {
 
 /// Whether a workflow listening to `on` runs for `event` on `git_ref` (`refs/heads/main`,
 /// `refs/tags/v1`; for pull-request events, the base branch) with `changed_paths` (path filters
-/// apply only when the paths are given, and never to tag pushes). Activity `types` are not
-/// considered.
+/// apply only when the paths are given, and never to tag pushes). Activity `types` are
+/// [`activity_matches`]'s to decide.
 pub fn event_matches(on: &[Trigger], event: &str, git_ref: &str, changed_paths: Option<&[String]>) -> bool {
     let Some(trigger) = on.iter().find(|trigger| trigger.event.value == event) else {
         return false;
@@ -234,6 +234,39 @@ pub fn event_matches(on: &[Trigger], event: &str, git_ref: &str, changed_paths: 
         TriggerKind::Ref(filters) => ref_filters_match(filters, git_ref, changed_paths),
         _ => true,
     }
+}
+
+/// The activity types GitHub starts a workflow for when its `on.<event>` names none: only
+/// `opened`, `synchronize` and `reopened` for pull requests; `None` (every type) for other
+/// events.
+pub fn default_activity_types(event: &str) -> Option<&'static [&'static str]> {
+    match event {
+        "pull_request" | "pull_request_target" => Some(&["opened", "synchronize", "reopened"]),
+        _ => None,
+    }
+}
+
+/// Whether a workflow listening to `on` runs for activity `activity` (the webhook's `action`:
+/// `opened`, `labeled`, `published`…) of `event`: the activity is one of the event's `types:`,
+/// or of GitHub's defaults ([`default_activity_types`]) where none are written. An event
+/// without an activity (a push, or `ferry run --event`) always passes; so does one the
+/// workflow does not listen to (that is [`event_matches`]'s to decide).
+pub fn activity_matches(on: &[Trigger], event: &str, activity: Option<&str>) -> bool {
+    let Some(activity) = activity.filter(|activity| !activity.is_empty()) else { return true };
+    let Some(trigger) = on.iter().find(|trigger| trigger.event.value == event) else { return true };
+    let written: Vec<&str> = match &trigger.kind {
+        TriggerKind::Ref(filters) => filters.types.iter().map(|text| text.value.as_str()).collect(),
+        TriggerKind::Other(config) => match config.get("types") {
+            Some(serde_json::Value::String(one)) => vec![one.as_str()],
+            Some(serde_json::Value::Array(list)) => list.iter().filter_map(serde_json::Value::as_str).collect(),
+            _ => Vec::new(),
+        },
+        TriggerKind::Dispatch(_) | TriggerKind::Schedule(_) | TriggerKind::Call(_) => Vec::new(),
+    };
+    if written.is_empty() {
+        return default_activity_types(event).is_none_or(|defaults| defaults.contains(&activity));
+    }
+    written.contains(&activity)
 }
 
 fn ref_filters_match(filters: &RefFilters, git_ref: &str, changed_paths: Option<&[String]>) -> bool {

@@ -2,13 +2,15 @@
 //!
 //! It finds and checks the workflows, builds the run's contexts (`github`, `inputs`, `vars`,
 //! `secrets`), and executes the actions of [`ferry_engine::Driver`], the server's driver too,
-//! its state kept in memory: each ready job is decided with [`ferry_engine::decide`] in the
-//! run's contexts, each started instance runs in its own copy of the repository through
+//! its state kept in memory: each ready job is decided with [`ferry_engine::decide_flat`] in
+//! the run's contexts (the jobs of the reusable workflows a job calls flattened into the run's,
+//! see `run/reusable.rs`), each started instance runs in its own copy of the repository through
 //! [`ferry_runner::job::run_job`], and their events are shown as they come.
 
 mod contexts;
 mod output;
 mod report;
+mod reusable;
 mod runtime;
 
 use std::collections::HashMap;
@@ -17,7 +19,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
 
 use anyhow::{Context as _, bail};
-use ferry_engine::{Action, Driver, Event, InstanceId, JobPlan, JobSpec};
+use ferry_engine::{Action, Driver, Event, InstanceId, JobPlan, JobSpec, Role};
 use ferry_model::Conclusion;
 use ferry_runner::job::{JobOutcome, JobSetup, run_job};
 use ferry_runner::mask::Masker;
@@ -163,38 +165,33 @@ async fn run_workflow(
         let known: Vec<&str> = workflow.jobs.keys().map(String::as_str).collect();
         bail!("{} has no job `{job}`; its jobs are: {}", selected.file, known.join(", "));
     }
-    let specs: Vec<JobSpec> = workflow
-        .jobs
-        .iter()
-        .filter(|(id, _)| only_job.is_none_or(|only| only == id.as_str()))
-        .map(|(id, job)| JobSpec {
-            id: id.clone(),
-            // With --job, the jobs it needs are not run: their results are empty.
-            needs: if only_job.is_some() {
-                Vec::new()
-            } else {
-                job.needs.iter().map(|need| need.value.clone()).collect()
-            },
-            fail_fast: true,
-            max_parallel: None,
-        })
-        .collect();
-    let mut specs = specs;
-    for spec in &mut specs {
-        let job = &workflow.jobs[&spec.id];
-        let strategy = ferry_engine::strategy_settings(&run.values(), &selected.file, job)?;
-        spec.fail_fast = strategy.fail_fast;
-        spec.max_parallel = strategy.max_parallel;
+    for (id, job) in &workflow.jobs {
+        ferry_engine::strategy_settings(&run.values(), &selected.file, job).with_context(|| format!("job `{id}`"))?;
     }
-    let parallel = args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-    ferry_runner::isolation::check_pass_env(&args.pass_env)?;
-    let pass_env: std::sync::Arc<[String]> = args.pass_env.clone().into();
-    // One per run: a tag or branch resolves once for all its jobs; the checkouts and the tool
-    // cache stay for later runs.
+    // One per run: a tag or branch resolves once for all its jobs (and the workflows it
+    // calls); the checkouts and the tool cache stay for later runs.
     let user_cache = user_cache_dir().unwrap_or_else(|| scratch.path().join("cache"));
     let actions_url = args.actions_url.as_deref().unwrap_or(ferry_runner::actions::DEFAULT_ACTIONS_URL);
     let actions = ferry_runner::actions::ActionsSource::new(actions_url, user_cache.join("actions"))
         .context("--actions-url (FERRY_ACTIONS_URL)")?;
+    let flat = reusable::flatten(&repo.root, &actions, &selected.file, workflow.clone()).await?;
+    // With --job, only that job runs (with the whole workflow it calls), and the jobs it needs
+    // do not: their results are empty.
+    let picked = |id: &str| {
+        only_job.is_none_or(|only| id == only || id == format!("{only}@call") || id.starts_with(&format!("{only}/")))
+    };
+    let mut job_indices = Vec::new();
+    let mut specs: Vec<JobSpec> = Vec::new();
+    for (job_idx, mut spec) in flat.job_specs(&run.values()).into_iter().enumerate() {
+        if picked(&spec.id) {
+            spec.needs.retain(|need| picked(need));
+            job_indices.push(job_idx);
+            specs.push(spec);
+        }
+    }
+    let parallel = args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    ferry_runner::isolation::check_pass_env(&args.pass_env)?;
+    let pass_env: std::sync::Arc<[String]> = args.pass_env.clone().into();
     let tool_cache = user_cache.join("tool-cache");
     let mut driver = Driver::new(specs, parallel);
     let (events_tx, mut events_rx) = ferry_runner::events::channel(ferry_runner::events::DEFAULT_BUDGET);
@@ -210,15 +207,19 @@ async fn run_workflow(
         for action in driver.next_actions() {
             match action {
                 Action::Expand(expand) => {
-                    let job = &workflow.jobs[&expand.job_id];
-                    let record = ferry_engine::decide(&run_values, &selected.file, job, &expand);
-                    let name = ferry_engine::base_name(&expand.job_id, job);
-                    match &record.plan {
-                        JobPlan::Skip => printer.job_skipped(&name),
-                        JobPlan::Conclude { error: Some(error), .. } => {
+                    let job_idx = job_indices[expand.job_idx];
+                    let record = ferry_engine::decide_flat(
+                        &run_values,
+                        &flat,
+                        &ferry_engine::ExpandJob { job_idx, ..expand.clone() },
+                    );
+                    let name = flat.display_name(job_idx);
+                    match (&record.plan, flat.jobs[job_idx].role) {
+                        (JobPlan::Conclude { error: Some(error), .. }, _) => {
                             printer.job_error(&name, &anyhow::anyhow!("{error}"));
                         }
-                        JobPlan::Conclude { .. } | JobPlan::Instances { .. } => {}
+                        (JobPlan::Skip, Role::Steps) => printer.job_skipped(&name),
+                        _ => {}
                     }
                     driver
                         .apply(Event::Expanded { job_idx: expand.job_idx, record })
@@ -233,15 +234,25 @@ async fn run_workflow(
                     // works there, in its copy of the whole repository.
                     let workspace =
                         if subdir.as_os_str().is_empty() { clone_dir.clone() } else { clone_dir.join(&subdir) };
+                    let flat_job = &flat.jobs[job_indices[start.job_idx]];
+                    let values = ferry_engine::reusable::job_values(
+                        &run_values,
+                        &flat,
+                        job_indices[start.job_idx],
+                        start.inputs.as_deref(),
+                    )
+                    .with_context(|| format!("job `{}`: the secrets its caller passes", start.name))?;
+                    let needs = ferry_engine::reusable::job_needs(&flat, job_indices[start.job_idx], &start.needs);
                     let setup = JobSetup {
-                        workflow: workflow.clone(),
-                        workflow_file: selected.file.clone(),
-                        job_id: start.job_id.clone(),
+                        workflow: flat_job.workflow.clone(),
+                        workflow_file: flat_job.file.clone(),
+                        job_id: flat_job.own_id.clone(),
                         name: start.name.clone(),
-                        contexts: run.job_contexts(
-                            &start.job_id,
+                        contexts: contexts::job_contexts(
+                            values,
+                            &flat_job.own_id,
                             &start.matrix,
-                            &start.needs,
+                            &needs,
                             &workspace,
                             &start.strategy,
                         ),
@@ -313,7 +324,7 @@ async fn run_workflow(
             _ = ticker.tick() => printer.tick(),
         }
     }
-    Ok(Report::from_run(workflow, &driver, &mut outcomes))
+    Ok(Report::from_run(&flat, &job_indices, &driver, &mut outcomes))
 }
 
 /// A temporary folder on `/dev/shm` (a tmpfs on Linux) for step scripts and runner files:

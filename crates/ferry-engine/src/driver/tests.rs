@@ -56,13 +56,13 @@ impl Host {
                         let record = decide(&self.run, "ci.yml", job, &expand);
                         match &record.plan {
                             JobPlan::Skip => self.trace.push(format!("skip {}", expand.job_id)),
-                            JobPlan::Conclude { conclusion, error } => self.trace.push(format!(
+                            JobPlan::Conclude { conclusion, error, .. } => self.trace.push(format!(
                                 "{} {conclusion}: {}",
                                 expand.job_id,
                                 error.as_deref().unwrap_or("")
                             )),
                             // The instances' starts say it.
-                            JobPlan::Instances { .. } => {}
+                            JobPlan::Instances { .. } | JobPlan::Call { .. } => {}
                         }
                         self.state.expansions.insert(expand.job_id.clone(), record.clone());
                         driver.apply(Event::Expanded { job_idx: expand.job_idx, record }).expect("asked for");
@@ -291,7 +291,8 @@ fn a_restored_run_that_was_cancelled_drops_instances_planned_before_and_keeps_st
         JobSpec { id: "m".to_owned(), needs: Vec::new(), fail_fast: true, max_parallel: Some(1) },
         JobSpec { id: "after".to_owned(), needs: vec!["m".to_owned()], fail_fast: true, max_parallel: None },
     ];
-    let instances = (0..3).map(|n| PlannedInstance { name: format!("m ({n})"), matrix: Map::new() }).collect();
+    let instances =
+        (0..3).map(|n| PlannedInstance { name: format!("m ({n})"), matrix: Map::new(), inputs: None }).collect();
     let mut state = RunState { cancel_requested: true, ..RunState::default() };
     state
         .expansions
@@ -331,7 +332,7 @@ fn expansion_records_read_what_the_server_stored_before_they_were_typed() {
         (r#"{"kind":"skip","after_cancel":false}"#, JobPlan::Skip, false),
         (
             r#"{"kind":"conclude","conclusion":"failure","error":"bad","after_cancel":true}"#,
-            JobPlan::Conclude { conclusion: Conclusion::Failure, error: Some("bad".to_owned()) },
+            JobPlan::Conclude { conclusion: Conclusion::Failure, error: Some("bad".to_owned()), outputs: Map::new() },
             true,
         ),
         (
@@ -340,6 +341,7 @@ fn expansion_records_read_what_the_server_stored_before_they_were_typed() {
                 instances: vec![PlannedInstance {
                     name: "m (1)".to_owned(),
                     matrix: json!({"n": 1}).as_object().cloned().expect("an object"),
+                    inputs: None,
                 }],
             },
             false,
@@ -362,7 +364,8 @@ fn a_run_of_5000_instances_starts_them_all_and_completes_once() {
     let specs = vec![JobSpec { id: "m".to_owned(), needs: Vec::new(), fail_fast: true, max_parallel: None }];
     let mut driver = Driver::new(specs, usize::MAX);
     let [Action::Expand(expand)] = &driver.next_actions()[..] else { panic!("one expansion") };
-    let instances = (0..5000).map(|n| PlannedInstance { name: format!("m ({n})"), matrix: Map::new() }).collect();
+    let instances =
+        (0..5000).map(|n| PlannedInstance { name: format!("m ({n})"), matrix: Map::new(), inputs: None }).collect();
     let record = ExpansionRecord { plan: JobPlan::Instances { instances }, after_cancel: false };
     driver.apply(Event::Expanded { job_idx: expand.job_idx, record }).expect("asked for");
     let starts: Vec<InstanceId> = driver

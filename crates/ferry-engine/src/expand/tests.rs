@@ -83,7 +83,7 @@ jobs:
   m: { runs-on: x, strategy: { matrix: "${{ fromJSON('[1]') }}" }, steps: [{ run: "true" }] }
 "#;
     let plan = decided(yaml, "m", JobStatus::Success, true, json!({}));
-    let JobPlan::Conclude { conclusion: Conclusion::Failure, error: Some(error) } = plan else {
+    let JobPlan::Conclude { conclusion: Conclusion::Failure, error: Some(error), .. } = plan else {
         panic!("want a failure, got {plan:?}")
     };
     assert!(error.contains("job `m`"), "{error}");

@@ -80,7 +80,10 @@ fn events_trigger_as_github_names_them() {
         (HookEvent::PullRequest(pull), Some(("pull_request", "refs/heads/main"))),
         (HookEvent::Ping, None),
         (HookEvent::WorkflowDispatch(dispatch), Some(("workflow_dispatch", "refs/heads/dev"))),
-        (HookEvent::Other { event: "release".to_owned(), git_ref: None }, Some(("release", ""))),
+        (
+            HookEvent::Other { event: "release".to_owned(), git_ref: None, action: Some("published".to_owned()) },
+            Some(("release", "")),
+        ),
     ];
     for (event, expected) in table {
         let trigger = event.trigger();

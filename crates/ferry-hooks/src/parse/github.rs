@@ -40,7 +40,11 @@ pub(super) fn parse(event: &str, value: &serde_json::Value) -> Result<HookEvent,
             repository: repository(root)?,
             sender: sender(root)?,
         }),
-        _ => HookEvent::Other { event: event.to_owned(), git_ref: other_ref(value) },
+        _ => HookEvent::Other {
+            event: event.to_owned(),
+            git_ref: other_ref(value),
+            action: value.get("action").and_then(serde_json::Value::as_str).map(str::to_owned),
+        },
     })
 }
 
@@ -116,7 +120,13 @@ fn pull_request(root: Node<'_>) -> Result<PullRequest, HookError> {
     let action = root.str("action")?;
     Ok(PullRequest {
         // Gitea and Forgejo say `synchronized` where GitHub says `synchronize`.
-        action: if action == "synchronized" { "synchronize".to_owned() } else { action },
+        // Gitea and Forgejo also name label changes their own way.
+        action: match action.as_str() {
+            "synchronized" => "synchronize".to_owned(),
+            "label_updated" => "labeled".to_owned(),
+            "label_cleared" => "unlabeled".to_owned(),
+            _ => action,
+        },
         number,
         title: pull.opt_str("title")?.unwrap_or_default(),
         head_ref: head.node().str("ref")?,

@@ -16,6 +16,7 @@ pub(super) fn parse(event: &str, value: &serde_json::Value) -> Result<HookEvent,
                 .pointer("/project/default_branch")
                 .and_then(serde_json::Value::as_str)
                 .map(|branch| format!("refs/heads/{branch}")),
+            action: None,
         },
     })
 }

@@ -168,10 +168,14 @@ fn other_events_are_kept_by_name() {
     let event = parse(Forge::GitHub, "issue_comment", body).expect("any object");
     assert_eq!(
         event,
-        HookEvent::Other { event: "issue_comment".to_owned(), git_ref: Some("refs/heads/trunk".to_owned()) }
+        HookEvent::Other {
+            event: "issue_comment".to_owned(),
+            git_ref: Some("refs/heads/trunk".to_owned()),
+            action: Some("created".to_owned()),
+        }
     );
     let event = parse(Forge::GitLab, "Pipeline Hook", b"{}").expect("any object");
-    assert_eq!(event, HookEvent::Other { event: "Pipeline Hook".to_owned(), git_ref: None });
+    assert_eq!(event, HookEvent::Other { event: "Pipeline Hook".to_owned(), git_ref: None, action: None });
     assert!(matches!(parse(Forge::GitHub, "release", b"[1]"), Err(HookError::Malformed { .. })));
 }
 

@@ -109,7 +109,11 @@ fn summary(event: &HookEvent) -> String {
             dispatch.workflow,
             serde_json::Value::Object(dispatch.inputs.clone())
         ),
-        HookEvent::Other { event, git_ref } => format!("Other {event} ref={}", git_ref.as_deref().unwrap_or("-")),
+        HookEvent::Other { event, git_ref, action } => format!(
+            "Other {event} ref={} action={}",
+            git_ref.as_deref().unwrap_or("-"),
+            action.as_deref().unwrap_or("-")
+        ),
     }
 }
 
@@ -137,7 +141,7 @@ fn every_corpus_payload_parses_as_its_event() {
 const EXPECTED: &str = r#"
 forgejo__create__woodpecker__HookTag.json: Tag Created v1.0.0 sha=ef98532 repo=gordon/hello-world
 forgejo__pull_request__woodpecker__HookPullRequest.json: PullRequest #1 opened feature/changes@0d1a26e -> main repo=gordon/hello-world
-forgejo__pull_request__woodpecker__HookPullRequestLabelAdded.json: PullRequest #1 label_updated 6543-patch-1@36b5813 -> main repo=test_it/test_ci_thing
+forgejo__pull_request__woodpecker__HookPullRequestLabelAdded.json: PullRequest #1 labeled 6543-patch-1@36b5813 -> main repo=test_it/test_ci_thing
 forgejo__push__woodpecker__HookPush.json: Push refs/heads/main 4b26262..ef98532 repo=gordon/hello-world commits=1 paths=[CHANGELOG.md app/controller/application.rb]
 forgejo__push__woodpecker__HookPushBranch.json: Push refs/heads/fdsafdsa 0000000..28c3613 created repo=meisam/woodpecktester commits=0 paths=unknown
 gitea__create__drone-go-scm__branch_create.json: Branch Created feature sha=- repo=gogits/hello-world
@@ -159,8 +163,8 @@ github__push__drone-go-scm__push_tag.json: Push refs/tags/v0.0.1 0000000..d2b75a
 github__push__octokit-webhooks__push.payload.json: Push refs/tags/simple-tag 6113728..0000000 deleted repo=Codertocat/Hello-World commits=0 paths=unknown
 github__push__octokit-webhooks__push.with-new-branch.payload.json: Push refs/heads/master 0000000..6113728 created repo=Codertocat/Hello-World commits=1 paths=unknown
 github__push__woodpecker__HookPush.json: Push refs/heads/main 2f78019..366701f repo=woodpecker-ci/woodpecker commits=1 paths=[pipeline/shared/replace_secrets.go pipeline/shared/replace_secrets_test.go]
-github__release__octokit-webhooks__release.published.payload.json: Other release ref=refs/tags/0.0.1
-github__repository_dispatch__octokit-webhooks__repository_dispatch.payload.json: Other repository_dispatch ref=refs/heads/master
+github__release__octokit-webhooks__release.published.payload.json: Other release ref=refs/tags/0.0.1 action=published
+github__repository_dispatch__octokit-webhooks__repository_dispatch.payload.json: Other repository_dispatch ref=refs/heads/master action=on-demand-test
 github__workflow_dispatch__octokit-webhooks__workflow_dispatch.payload.json: WorkflowDispatch refs/heads/master .github/workflows/hello-world-workflow.yml inputs={"name":"Mona the Octocat"}
 gitlab__merge_request_hook__go-gitlab__merge_request.json: PullRequest #1 opened ms-viewport@da15608 -> master repo=gitlabhq/gitlab-test
 gitlab__push_hook__drone-go-scm__push.json: Push refs/heads/master 9217710..2adc946 repo=gitlab-org/hello-world commits=1 paths=[README.md]

@@ -176,6 +176,16 @@ async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiErr
     };
     // `GITHUB_TOKEN` is the project's forge token (none for a fork's run: it has no secrets).
     let forge_token = secrets.get(crate::repo_url::TOKEN_SECRET).and_then(Value::as_str).map(github_token);
+    // A job of a called workflow runs from that workflow's text, with the secrets its caller
+    // passes.
+    let (job_key, workflow_file, workflow_src) =
+        match crate::pipeline::called_job(&run, &job.job_key, &contexts, &secrets) {
+            Some(called) => {
+                secrets = called.secrets;
+                (called.own_id, called.file, called.src)
+            }
+            None => (job.job_key.clone(), run.workflow_file, run.workflow_src),
+        };
     if let Some(token) = forge_token.filter(|token| !token.is_empty()) {
         secrets.insert("GITHUB_TOKEN".to_owned(), Value::String(token.clone()));
         if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut) {
@@ -192,10 +202,10 @@ async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiErr
     Ok(JobAssignment {
         job_id: job.id,
         run_id: run.id,
-        job_key: job.job_key.clone(),
+        job_key,
         name: job.name.clone(),
-        workflow_file: run.workflow_file,
-        workflow_src: run.workflow_src,
+        workflow_file,
+        workflow_src,
         contexts,
         secrets,
         repo,

@@ -242,15 +242,18 @@ pub(crate) async fn run_detail(state: &AppState, id: i64) -> Result<RunDetail, A
         jobs.push(job_view(job, steps, &runners));
     }
     let expansions: HashMap<String, String> = state.store.runs().expansions(id).await?.into_iter().collect();
-    let planned = workflow
+    // The jobs of the workflows it calls are shown as GitHub shows them (`build / test`).
+    let flat = workflow.and_then(|workflow| crate::pipeline::flat_of(&run, std::sync::Arc::new(workflow)).ok());
+    let planned = flat
         .iter()
-        .flat_map(|workflow| workflow.jobs.iter())
-        .filter(|(key, _)| !rows.iter().any(|job| &job.job_key == *key))
-        .map(|(key, job)| PlannedJob {
-            key: key.clone(),
-            name: ferry_engine::base_name(key, job),
-            needs: job.needs.iter().map(|need| need.value.clone()).collect(),
-            state: if expansions.contains_key(key) { "skipped" } else { "waiting" }.to_owned(),
+        .flat_map(|flat| flat.jobs.iter().enumerate().map(move |(job_idx, job)| (flat, job_idx, job)))
+        .filter(|(_, _, job)| job.role == ferry_engine::Role::Steps)
+        .filter(|(_, _, job)| !rows.iter().any(|row| row.job_key == job.id))
+        .map(|(flat, job_idx, job)| PlannedJob {
+            key: job.id.clone(),
+            name: flat.display_name(job_idx),
+            needs: job.needs.iter().filter(|need| !need.ends_with("@call")).cloned().collect(),
+            state: if expansions.contains_key(&job.id) { "skipped" } else { "waiting" }.to_owned(),
         })
         .collect();
     Ok(RunDetail { run: run_view(run, &project.name), jobs, planned })

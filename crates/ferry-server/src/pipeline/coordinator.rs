@@ -10,7 +10,8 @@
 //!
 //! So that a job's completion does not replay the whole run (which made each job of a large
 //! run cost more than the last), the driver of an unfinished run is kept in memory between
-//! calls, with the run's parsed workflow and contexts: [`advance_finished`] applies one
+//! calls, with the run's parsed workflow (its calls of reusable workflows flattened, see
+//! `calls.rs`) and contexts: [`advance_finished`] applies one
 //! completed job to it. Any other change (a cancel, a lost runner, a re-run, a restart) goes
 //! through [`advance`], which drops the cached driver and restores it from the store, and so
 //! does a completion the cached driver does not expect.
@@ -25,8 +26,9 @@
 //! run), and instances of jobs expanded before the cancel that never started are dropped.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use ferry_engine::{Action, Driver, Event, ExpansionRecord, InstanceRecord, JobPlan, RunState, Scope};
+use ferry_engine::{Action, Driver, Event, ExpansionRecord, Flat, InstanceRecord, JobPlan, RunState, Scope};
 use ferry_model::{Conclusion, JobStatus};
 use ferry_store::{Job, Run, Status, StoreError};
 use ferry_workflow::Dialect;
@@ -47,7 +49,8 @@ pub(crate) struct RunCache {
 /// What [`advance`] keeps of a run between calls; all of it can be rebuilt from the store.
 struct CachedRun {
     run: Run,
-    workflow: Workflow,
+    /// The run's jobs, with the jobs of the workflows it calls flattened in.
+    flat: Flat,
     /// The contexts every job sees (`github`, `inputs`, `vars`).
     run_values: Map<String, Value>,
     group: Option<(String, bool)>,
@@ -229,8 +232,15 @@ async fn load(state: &AppState, run_id: i64) -> Result<Loaded, StoreError> {
         rows.insert((row.job_key, row.instance_idx), row.id);
     }
     // Runners' slots bound how much runs at once; the run itself does not.
-    let driver = Driver::restore(ferry_engine::job_specs(&run_values, file, &workflow), usize::MAX, &run_state);
-    Ok(Loaded::Ready(Box::new(CachedRun { run, workflow, run_values, group, driver, rows, failed: false })))
+    let flat = match crate::pipeline::calls::flat_of(&run, Arc::new(workflow)) {
+        Ok(flat) => flat,
+        Err(error) => {
+            fail(state, run_id, &format!("the workflows it calls cannot run: {error}; re-run the workflow")).await?;
+            return Ok(Loaded::Done(Vec::new()));
+        }
+    };
+    let driver = Driver::restore(flat.job_specs(&run_values), usize::MAX, &run_state);
+    Ok(Loaded::Ready(Box::new(CachedRun { run, flat, run_values, group, driver, rows, failed: false })))
 }
 
 /// Fails run `run_id` before it planned anything, saying why.
@@ -244,7 +254,6 @@ async fn fail(state: &AppState, run_id: i64, reason: &str) -> Result<(), StoreEr
 async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, StoreError> {
     let store = &state.store;
     let run_id = entry.run.id;
-    let file = entry.run.workflow_file.clone();
     let mut n_enqueued = 0;
     let mut follow_ups = Vec::new();
     loop {
@@ -255,8 +264,7 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
         for action in actions {
             match action {
                 Action::Expand(expand) => {
-                    let job = &entry.workflow.jobs[&expand.job_id];
-                    let record = ferry_engine::decide(&entry.run_values, &file, job, &expand);
+                    let record = ferry_engine::decide_flat(&entry.run_values, &entry.flat, &expand);
                     if let JobPlan::Conclude { error: Some(error), .. } = &record.plan {
                         warn!(run.id = run_id, job = %expand.job_id, %error, "job {} could not be planned: {error}", expand.job_id);
                     }
@@ -283,15 +291,26 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                     apply(&mut entry.driver, Event::Expanded { job_idx: expand.job_idx, record });
                 }
                 Action::Start(start) => {
-                    let job = &entry.workflow.jobs[&start.job_id];
-                    let mut contexts = Scope::new(&entry.run_values, &start.needs, JobStatus::Success).values;
+                    let flat_job = &entry.flat.jobs[start.job_idx];
+                    let job = flat_job.job();
+                    // A called job sees its own inputs and needs (the secrets its caller
+                    // passes are worked out when a runner claims it).
+                    let values = ferry_engine::reusable::job_values(
+                        &entry.run_values,
+                        &entry.flat,
+                        start.job_idx,
+                        start.inputs.as_deref(),
+                    )
+                    .unwrap_or_else(|_| entry.run_values.clone());
+                    let needs = ferry_engine::reusable::job_needs(&entry.flat, start.job_idx, &start.needs);
+                    let mut contexts = Scope::new(&values, &needs, JobStatus::Success).values;
                     if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut) {
-                        github.insert("job".to_owned(), Value::String(start.job_id.clone()));
+                        github.insert("job".to_owned(), Value::String(flat_job.own_id.clone()));
                     }
                     contexts.insert("matrix".to_owned(), Value::Object(start.matrix.clone()));
                     contexts.insert("strategy".to_owned(), start.strategy.clone());
                     let mut scope = Scope { values: contexts, status: JobStatus::Success };
-                    let runs_on = ferry_engine::runs_on_labels(&scope, &file, job);
+                    let runs_on = ferry_engine::runs_on_labels(&scope, &flat_job.file, job);
                     // The payload is the run's (`trigger_info`), added back when a runner
                     // claims the job: a copy in each job row cost a run of many jobs its size
                     // in every row written.
@@ -303,7 +322,11 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                         run_id,
                         name: &start.name,
                         runs_on: &labels,
-                        needs: &json!(job.needs.iter().map(|need| &need.value).collect::<Vec<_>>()).to_string(),
+                        // The run's ids (`build/compile`), as the run's graph keys its jobs.
+                        needs: &json!(
+                            flat_job.needs.iter().filter(|need| !need.ends_with("@call")).collect::<Vec<_>>()
+                        )
+                        .to_string(),
                         matrix: &Value::Object(start.matrix.clone()).to_string(),
                         job_key: &start.job_id,
                         instance_idx: start.instance_idx,

@@ -1,5 +1,7 @@
 //! A trigger becomes runs: the repository is fetched, the workflow files at the commit are
 //! read and parsed, and every workflow whose `on:` matches the event, ref and changed paths
+//! (and whose activity `types:` hold the webhook's activity, GitHub's defaults where none are
+//! written: a pull request labelled starts only the workflows that list `labeled`)
 //! gets a run. A workflow with errors that would have run gets a failed run that says why,
 //! as GitHub shows one. A pull request from a fork makes runs marked as such (no secrets at
 //! claim), which wait for a developer's approval when the project requires it.
@@ -10,6 +12,7 @@ use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value, json};
 use tracing::{debug, info};
 
+use crate::pipeline::calls;
 use crate::pipeline::status::{self, Reported};
 use crate::pipeline::{Mirror, MirrorError, advance};
 use crate::{AppState, UpcomingCommit, now_ms};
@@ -25,6 +28,9 @@ pub(crate) struct Trigger {
     pub(crate) sha: Option<String>,
     /// The files the event changed, for `paths:` filters; `None` when unknown.
     pub(crate) changed_paths: Option<Vec<String>>,
+    /// The webhook's activity (`opened`, `labeled`, `published`…) for `on.<event>.types`;
+    /// `None` when the event has none.
+    pub(crate) activity: Option<String>,
     /// `github.event`; synthesized when `Null`.
     pub(crate) payload: Value,
     /// Who or what started it (a token's name, `webhook`, `poll`, `schedule`).
@@ -93,7 +99,7 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
             continue;
         }
         let unreadable = commit.unreadable.iter().find(|(unreadable, _)| unreadable == path);
-        let (workflow, errors) = match unreadable {
+        let (workflow, mut errors) = match unreadable {
             Some((_, why)) => (None, vec![why.clone()]),
             None => {
                 let (workflow, diagnostics) = ferry_workflow::parse_workflow(src, Dialect::for_path(path));
@@ -130,6 +136,21 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
             trigger.payload.clone()
         };
         let mut info = trigger.info.clone();
+        // The workflows it calls, read at the same commit and kept with the run.
+        if let Some(workflow) =
+            workflow.as_ref().filter(|workflow| ferry_engine::reusable::calls_of(workflow).next().is_some())
+        {
+            match calls::read_callees(workflow, files) {
+                Ok(callees) => {
+                    // Calls nested too deep or in a cycle fail the run before it plans a job.
+                    if let Err(error) = calls::flatten(path, std::sync::Arc::new(workflow.clone()), &callees) {
+                        errors.push(format!("{path}: {error}"));
+                    }
+                    info.insert("callees".to_owned(), Value::Object(callees));
+                }
+                Err(error) => errors.push(format!("{path}: {error}")),
+            }
+        }
         info.insert("payload".to_owned(), payload);
         info.insert("inputs".to_owned(), Value::Object(inputs));
         info.insert("changed_paths".to_owned(), json!(trigger.changed_paths));
@@ -213,7 +234,7 @@ fn triggers(workflow: &Workflow, trigger: &Trigger) -> bool {
         &trigger.event,
         &trigger.git_ref,
         trigger.changed_paths.as_deref(),
-    )
+    ) && ferry_workflow::filter::activity_matches(&workflow.on, &trigger.event, trigger.activity.as_deref())
 }
 
 /// Whether `wanted` names the workflow at `path`: the whole path or its file name.

@@ -395,3 +395,61 @@ fn issue_13_a_webhook_secret_kept_in_plain_text_is_sealed_at_start_and_still_ver
     assert!(stored.starts_with("sealed1:") && !stored.contains("new-s3cret"), "{stored}");
     assert_eq!(github(&server, "new", "ping", ping, "new-s3cret").status, 200);
 }
+
+/// The workflow files the runs answering a hook are of (none for a 200 answer).
+fn started_workflows(res: &Response) -> Vec<String> {
+    assert!(res.status == 202 || res.status == 200, "{} {}", res.status, res.body);
+    res.json()["runs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|run| run["workflow"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn pull_request_activities_start_only_the_workflows_whose_types_hold_them() {
+    let workflow = |on: &str| format!("on: {on}\njobs:\n  build: {{ runs-on: linux, steps: [{{ run: 'true' }}] }}\n");
+    let repo = TestRepo::new(&[
+        (".github/workflows/default.yml", &workflow("pull_request")),
+        (".github/workflows/labels.yml", &workflow("{ pull_request: { types: [labeled] } }")),
+        (".github/workflows/closed.yml", &workflow("{ pull_request: { types: [closed, opened] } }")),
+        (".github/workflows/push.yml", &workflow("push")),
+    ]);
+    let server = with_repo_project(TestServer::start(), &repo.path());
+    let github_pull = |action: &str| {
+        let body = json!({
+            "action": action, "number": 7,
+            "pull_request": {
+                "title": "change",
+                "head": {"ref": "feature", "sha": repo.head(), "repo": {"id": 1}},
+                "base": {"ref": "main", "repo": {"id": 1}},
+            },
+            "repository": {"id": 1, "full_name": "octo/web"},
+            "sender": {"login": "alice"},
+        });
+        started_workflows(&github(&server, "web", "pull_request", body.to_string().as_bytes(), SECRET))
+    };
+    assert_eq!(github_pull("opened"), [".github/workflows/closed.yml", ".github/workflows/default.yml"]);
+    assert_eq!(github_pull("synchronize"), [".github/workflows/default.yml"]);
+    assert_eq!(github_pull("labeled"), [".github/workflows/labels.yml"]);
+    assert_eq!(github_pull("closed"), [".github/workflows/closed.yml"]);
+    assert!(github_pull("edited").is_empty(), "no workflow takes an edit");
+
+    let gitlab_merge_request = |action: &str| {
+        let body = json!({
+            "user": {"username": "alice"},
+            "project": {"path_with_namespace": "octo/web"},
+            "object_attributes": {
+                "iid": 3, "title": "change", "source_branch": "feature", "target_branch": "main",
+                "last_commit": {"id": repo.head()}, "action": action,
+            },
+        });
+        let headers = [("X-Gitlab-Event", "Merge Request Hook"), ("X-Gitlab-Token", SECRET)];
+        started_workflows(&server.request("POST", "/hooks/gitlab/web", &headers, body.to_string().as_bytes()))
+    };
+    // GitLab's `open`, `update`, `merge` are GitHub's `opened`, `edited` (no new commits), `closed`.
+    assert_eq!(gitlab_merge_request("open"), [".github/workflows/closed.yml", ".github/workflows/default.yml"]);
+    assert!(gitlab_merge_request("update").is_empty());
+    assert_eq!(gitlab_merge_request("merge"), [".github/workflows/closed.yml"]);
+}

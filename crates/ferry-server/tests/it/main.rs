@@ -14,6 +14,7 @@ mod openapi;
 mod pipeline;
 mod probes;
 mod projects;
+mod reusable;
 mod runtime;
 mod ui;
 

@@ -129,3 +129,43 @@ fn events_match_their_filters() {
         assert_eq!(decide(on, event, git_ref, paths), expected, "{on:?} {event} {git_ref} {paths:?}");
     }
 }
+
+fn decide_activity(on: &str, event: &str, activity: Option<&str>) -> bool {
+    let src = format!("on:\n{on}\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: x\n");
+    let (workflow, diagnostics) = parse_workflow(&src, Dialect::GitHub);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    activity_matches(&workflow.expect("a workflow").on, event, activity)
+}
+
+#[test]
+fn activity_types_select_pull_request_actions_with_githubs_defaults() {
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, bool);
+    let table: &[Case] = &[
+        // No `types:`: pull requests run for opened, synchronize and reopened only.
+        ("  pull_request:", "pull_request", Some("opened"), true),
+        ("  pull_request:", "pull_request", Some("synchronize"), true),
+        ("  pull_request:", "pull_request", Some("reopened"), true),
+        ("  pull_request:", "pull_request", Some("labeled"), false),
+        ("  pull_request:", "pull_request", Some("closed"), false),
+        ("  pull_request:", "pull_request", Some("edited"), false),
+        ("  pull_request_target:\n    branches: [main]", "pull_request_target", Some("closed"), false),
+        ("  pull_request:\n    branches: [main]", "pull_request", Some("opened"), true),
+        // Written types replace the defaults.
+        ("  pull_request:\n    types: [labeled, closed]", "pull_request", Some("labeled"), true),
+        ("  pull_request:\n    types: [labeled, closed]", "pull_request", Some("closed"), true),
+        ("  pull_request:\n    types: [labeled, closed]", "pull_request", Some("opened"), false),
+        ("  pull_request:\n    types: closed", "pull_request", Some("closed"), true),
+        // Other events: every activity unless `types:` says otherwise.
+        ("  release:", "release", Some("created"), true),
+        ("  release:\n    types: [published]", "release", Some("published"), true),
+        ("  release:\n    types: [published]", "release", Some("created"), false),
+        ("  issues:\n    types: opened", "issues", Some("opened"), true),
+        ("  issues:\n    types: opened", "issues", Some("closed"), false),
+        // Without an activity (a push, `ferry run --event`) nothing is filtered.
+        ("  pull_request:\n    types: [closed]", "pull_request", None, true),
+        ("  push:", "push", None, true),
+    ];
+    for &(on, event, activity, expected) in table {
+        assert_eq!(decide_activity(on, event, activity), expected, "{on:?} {event} {activity:?}");
+    }
+}

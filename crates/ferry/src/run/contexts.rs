@@ -149,26 +149,27 @@ impl RunContexts {
         values.insert("secrets".to_owned(), Value::Object(self.secrets.clone()));
         values
     }
+}
 
-    /// Every fixed context of one started job instance.
-    pub fn job_contexts(
-        &self,
-        job_id: &str,
-        matrix: &Map<String, Value>,
-        needs: &Map<String, Value>,
-        workspace: &Path,
-        strategy: &Value,
-    ) -> Map<String, Value> {
-        let mut contexts = Scope::new(&self.values(), needs, JobStatus::Success).values;
-        let workspace = workspace.display().to_string();
-        if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut) {
-            github.insert("workspace".to_owned(), Value::String(workspace));
-            github.insert("job".to_owned(), Value::String(job_id.to_owned()));
-        }
-        contexts.insert("matrix".to_owned(), Value::Object(matrix.clone()));
-        contexts.insert("strategy".to_owned(), strategy.clone());
-        contexts
+/// Every fixed context of one started job instance: the run's contexts as the job sees them
+/// (`values`, from `ferry_engine::reusable::job_values`) with the job's own.
+pub fn job_contexts(
+    values: Map<String, Value>,
+    job_id: &str,
+    matrix: &Map<String, Value>,
+    needs: &Map<String, Value>,
+    workspace: &Path,
+    strategy: &Value,
+) -> Map<String, Value> {
+    let mut contexts = Scope::new(&values, needs, JobStatus::Success).values;
+    let workspace = workspace.display().to_string();
+    if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut) {
+        github.insert("workspace".to_owned(), Value::String(workspace));
+        github.insert("job".to_owned(), Value::String(job_id.to_owned()));
     }
+    contexts.insert("matrix".to_owned(), Value::Object(matrix.clone()));
+    contexts.insert("strategy".to_owned(), strategy.clone());
+    contexts
 }
 
 /// `workflow_dispatch` inputs: the defaults, overridden by `--input`, typed as declared.

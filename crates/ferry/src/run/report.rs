@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ferry_engine::{Driver, InstanceId};
+use ferry_engine::{Driver, Flat, InstanceId, Role};
 use ferry_model::Conclusion;
 use ferry_runner::job::JobOutcome;
-use ferry_workflow::model::{StepKind, Workflow};
+use ferry_workflow::model::StepKind;
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
@@ -34,12 +34,26 @@ pub struct StepReport {
 }
 
 impl Report {
-    /// The report of one finished workflow run.
-    pub fn from_run(workflow: &Workflow, driver: &Driver, outcomes: &mut HashMap<InstanceId, JobOutcome>) -> Report {
+    /// The report of one finished workflow run: the jobs of `flat` the driver ran (its job
+    /// `job_idx` is `flat.jobs[job_indices[job_idx]]`). The jobs of a called workflow are
+    /// reported under their names (`build / test`); the calling job only when it failed
+    /// before any of them ran (an input it passes wrong, say).
+    pub fn from_run(
+        flat: &Flat,
+        job_indices: &[usize],
+        driver: &Driver,
+        outcomes: &mut HashMap<InstanceId, JobOutcome>,
+    ) -> Report {
         let scheduler = driver.scheduler();
         let mut report = Report::default();
-        for (job_idx, spec) in scheduler.jobs().iter().enumerate() {
-            let job = &workflow.jobs[&spec.id];
+        for (job_idx, &flat_idx) in job_indices.iter().enumerate() {
+            let job = flat.jobs[flat_idx].job();
+            let conclusion = scheduler.job_conclusion(job_idx).unwrap_or(Conclusion::Skipped);
+            match flat.jobs[flat_idx].role {
+                Role::Steps => {}
+                Role::Enter(_) if conclusion == Conclusion::Failure => {}
+                Role::Enter(_) | Role::Exit(_) => continue,
+            }
             let skipped_steps = || -> Vec<StepReport> {
                 job.steps
                     .iter()
@@ -53,8 +67,7 @@ impl Report {
             };
             let instances: Vec<_> = scheduler.instances().filter(|(_, idx, _, _)| *idx == job_idx).collect();
             if instances.is_empty() {
-                let conclusion = scheduler.job_conclusion(job_idx).unwrap_or(Conclusion::Skipped);
-                let name = ferry_engine::base_name(&spec.id, job);
+                let name = flat.display_name(flat_idx);
                 let error = (conclusion == Conclusion::Failure).then(|| "the job could not be planned".to_owned());
                 let job_report = JobReport {
                     conclusion,

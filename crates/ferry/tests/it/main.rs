@@ -8,6 +8,7 @@ mod github_context;
 mod harness;
 mod isolation;
 mod lint;
+mod reusable;
 mod run;
 mod run_control;
 mod runner;

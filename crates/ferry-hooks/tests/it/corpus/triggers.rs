@@ -76,3 +76,32 @@ fn ping_triggers_nothing() {
     assert_eq!(event, HookEvent::Ping);
     assert_eq!(event.trigger(), None);
 }
+
+const GITHUB_PR_OPENED: &str = "github__pull_request__octokit-webhooks__pull_request.opened.payload.json";
+const FORGEJO_PR_LABELED: &str = "forgejo__pull_request__woodpecker__HookPullRequestLabelAdded.json";
+const GITLAB_MR_OPENED: &str = "gitlab__merge_request_hook__go-gitlab__merge_request.json";
+const GITHUB_RELEASE: &str = "github__release__octokit-webhooks__release.published.payload.json";
+
+#[test]
+fn activity_types_decide_which_pull_request_actions_start_a_workflow() {
+    let table: &[(&str, &str, bool)] = &[
+        ("  pull_request:", GITHUB_PR_OPENED, true),
+        ("  pull_request:\n    types: [closed]", GITHUB_PR_OPENED, false),
+        ("  pull_request:\n    types: [opened, labeled]", GITHUB_PR_OPENED, true),
+        ("  pull_request:", GITEA_PR, true),
+        ("  pull_request:\n    types: [opened]", GITEA_PR, false),
+        // A label added: only workflows that list `labeled` start, not the default types.
+        ("  pull_request:", FORGEJO_PR_LABELED, false),
+        ("  pull_request:\n    types: [labeled]", FORGEJO_PR_LABELED, true),
+        // GitLab's `open` is GitHub's `opened`.
+        ("  pull_request:", GITLAB_MR_OPENED, true),
+        ("  pull_request:\n    types: [opened]", GITLAB_MR_OPENED, true),
+        ("  pull_request:\n    types: [synchronize]", GITLAB_MR_OPENED, false),
+        ("  release:", GITHUB_RELEASE, true),
+        ("  release:\n    types: [published]", GITHUB_RELEASE, true),
+        ("  release:\n    types: [created]", GITHUB_RELEASE, false),
+    ];
+    for &(on, file, expected) in table {
+        assert_eq!(starts(on, file), expected, "{file} with on:\n{on}");
+    }
+}

@@ -1,0 +1,466 @@
+//! Reusable workflows as replays: a calling workflow, the workflows it calls, and the results
+//! the called jobs report; the trace is what a host would run, with the names, inputs and
+//! `needs` each job sees. After every step a driver rebuilt from what a store would hold asks
+//! for nothing already done.
+
+use ferry_workflow::Dialect;
+use serde_json::json;
+
+use super::*;
+use crate::InstanceId;
+use crate::driver::{Action, Driver, Event, InstanceRecord, RunState};
+
+fn parse(yaml: &str) -> Arc<Workflow> {
+    let (workflow, diagnostics) = ferry_workflow::parse_workflow(yaml, Dialect::GitHub);
+    let errors: Vec<_> = diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    Arc::new(workflow.expect("a workflow"))
+}
+
+fn callees(called: &[(&str, &str)]) -> HashMap<String, Callee> {
+    called
+        .iter()
+        .map(|(uses, yaml)| {
+            let file = uses.trim_start_matches("./").to_owned();
+            ((*uses).to_owned(), Callee { file, workflow: parse(yaml) })
+        })
+        .collect()
+}
+
+fn flat_of(root: &str, called: &[(&str, &str)]) -> Result<Flat, CallError> {
+    flatten("ci.yml", parse(root), &callees(called))
+}
+
+/// What a host keeps, as a store would.
+struct Host {
+    flat: Flat,
+    specs: Vec<JobSpec>,
+    run: Map<String, Value>,
+    state: RunState,
+    running: Vec<(InstanceId, String)>,
+    trace: Vec<String>,
+}
+
+impl Host {
+    fn new(root: &str, called: &[(&str, &str)]) -> (Host, Driver) {
+        let flat = flat_of(root, called).expect("the calls flatten");
+        let mut run = Map::new();
+        run.insert("github".to_owned(), json!({"event_name": "push", "workflow": "CI"}));
+        run.insert("inputs".to_owned(), json!({}));
+        run.insert("vars".to_owned(), json!({"REGION": "eu"}));
+        run.insert("secrets".to_owned(), json!({"GITHUB_TOKEN": "t0k", "DEPLOY_KEY": "k3y", "OTHER": "0th"}));
+        let specs = flat.job_specs(&run);
+        let mut host = Host {
+            flat,
+            specs: specs.clone(),
+            run,
+            state: RunState::default(),
+            running: Vec::new(),
+            trace: Vec::new(),
+        };
+        let mut driver = Driver::new(specs, usize::MAX);
+        host.execute(&mut driver);
+        (host, driver)
+    }
+
+    fn execute(&mut self, driver: &mut Driver) {
+        loop {
+            let actions = driver.next_actions();
+            if actions.is_empty() {
+                break;
+            }
+            for action in actions {
+                match action {
+                    Action::Expand(expand) => {
+                        let record = decide_flat(&self.run, &self.flat, &expand);
+                        match &record.plan {
+                            JobPlan::Skip => self.trace.push(format!("skip {}", expand.job_id)),
+                            JobPlan::Conclude { conclusion, error, outputs } => {
+                                let error = error.as_deref().map(|error| format!(": {error}")).unwrap_or_default();
+                                let outputs = if outputs.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" {}", Value::Object(outputs.clone()))
+                                };
+                                self.trace.push(format!("{} {conclusion}{outputs}{error}", expand.job_id));
+                            }
+                            JobPlan::Call { legs } => {
+                                for leg in legs {
+                                    self.trace.push(format!("call {} {}", leg.name, Value::Object(leg.inputs.clone())));
+                                }
+                            }
+                            JobPlan::Instances { .. } => {}
+                        }
+                        self.state.expansions.insert(expand.job_id.clone(), record.clone());
+                        driver.apply(Event::Expanded { job_idx: expand.job_idx, record }).expect("asked for");
+                    }
+                    Action::Start(start) => {
+                        let needs = job_needs(&self.flat, start.job_idx, &start.needs);
+                        let needs: Vec<String> = needs
+                            .iter()
+                            .map(|(id, need)| format!("{id}={}", need["result"].as_str().unwrap_or("?")))
+                            .collect();
+                        let flat_job = &self.flat.jobs[start.job_idx];
+                        let inputs = start.inputs.clone().map(|inputs| Value::Object(*inputs)).unwrap_or(Value::Null);
+                        self.trace.push(format!(
+                            "start {} [{}:{}] inputs={inputs} needs=[{}]",
+                            start.name,
+                            flat_job.file,
+                            flat_job.own_id,
+                            needs.join(", ")
+                        ));
+                        self.state.instances.insert((start.job_id, start.instance_idx), InstanceRecord::Unfinished);
+                        self.running.push((start.instance, start.name));
+                    }
+                    Action::Cancel(target) => self.trace.push(format!("cancel {}", target.job_id)),
+                    Action::Complete(conclusion) => self.trace.push(format!("run: {conclusion}")),
+                }
+            }
+        }
+        let mut restored = Driver::restore(self.specs.clone(), usize::MAX, &self.state);
+        let redone: Vec<Action> =
+            restored.next_actions().into_iter().filter(|action| !matches!(action, Action::Complete(_))).collect();
+        assert_eq!(redone, Vec::new(), "a restore redoes work after:\n{}", self.trace.join("\n"));
+    }
+
+    fn finish(&mut self, driver: &mut Driver, name: &str, conclusion: Conclusion, outputs: Value) {
+        let position = self.running.iter().position(|(_, running)| running == name);
+        let (instance, _) = self.running.remove(position.unwrap_or_else(|| panic!("{name} is not running")));
+        let outputs = outputs.as_object().cloned().unwrap_or_default();
+        let (_, _, job_idx) = driver.scheduler().instance(instance);
+        let job_id = self.specs[job_idx].id.clone();
+        let instance_idx = driver.scheduler().instances_of(job_idx).position(|id| id == instance).unwrap_or(0);
+        self.state.instances.insert(
+            (job_id, i64::try_from(instance_idx).unwrap_or(0)),
+            InstanceRecord::Finished { conclusion, outputs: outputs.clone() },
+        );
+        driver.apply(Event::Finished { instance, conclusion, outputs }).expect("running");
+        self.execute(driver);
+    }
+}
+
+const BUILD_YML: &str = r#"
+on:
+  workflow_call:
+    inputs:
+      target: { type: string, required: true }
+      release: { type: boolean, default: false }
+      jobs: { type: number, default: 2 }
+    outputs:
+      artifact: { value: "${{ jobs.test.outputs.file }}" }
+    secrets:
+      DEPLOY_KEY: { required: true }
+env: { FROM: callee }
+jobs:
+  compile:
+    runs-on: ubuntu-latest
+    steps: [{ run: make }]
+  test:
+    name: Test
+    needs: compile
+    runs-on: ubuntu-latest
+    outputs: { file: "${{ steps.t.outputs.file }}" }
+    steps: [{ id: t, run: make test }]
+"#;
+
+const CALLER_YML: &str = r#"
+on: push
+jobs:
+  lint:
+    runs-on: ubuntu-latest
+    steps: [{ run: lint }]
+  build:
+    needs: lint
+    uses: ./.github/workflows/build.yml
+    with: { target: "${{ vars.REGION }}-x", release: true }
+    secrets: { DEPLOY_KEY: "${{ secrets.DEPLOY_KEY }}" }
+  deploy:
+    needs: build
+    runs-on: ubuntu-latest
+    steps: [{ run: "echo ${{ needs.build.outputs.artifact }}" }]
+"#;
+
+#[test]
+fn a_call_becomes_its_entry_the_called_jobs_and_its_exit() {
+    let flat = flat_of(CALLER_YML, &[("./.github/workflows/build.yml", BUILD_YML)]).expect("flattens");
+    let jobs: Vec<String> = flat.jobs.iter().map(|job| format!("{} <- [{}]", job.id, job.needs.join(", "))).collect();
+    assert_eq!(
+        jobs,
+        [
+            "lint <- []",
+            "build@call <- [lint]",
+            "build/compile <- [build@call]",
+            "build/test <- [build/compile, build@call]",
+            "build <- [build/compile, build/test, build@call]",
+            "deploy <- [build]",
+        ]
+    );
+    assert_eq!(
+        flat.job("build/test").map(|job| (job.file.as_str(), job.own_id.as_str())),
+        Some((".github/workflows/build.yml", "test"))
+    );
+}
+
+#[test]
+fn called_jobs_run_with_their_inputs_and_the_caller_gets_their_outputs() {
+    let (mut host, mut driver) = Host::new(CALLER_YML, &[("./.github/workflows/build.yml", BUILD_YML)]);
+    host.finish(&mut driver, "lint", Conclusion::Success, json!({}));
+    host.finish(&mut driver, "build / compile", Conclusion::Success, json!({}));
+    host.finish(&mut driver, "build / Test", Conclusion::Success, json!({"file": "app.tar"}));
+    host.finish(&mut driver, "deploy", Conclusion::Success, json!({}));
+    assert_eq!(
+        host.trace,
+        [
+            "start lint [ci.yml:lint] inputs=null needs=[]",
+            r#"call build {"target":"eu-x","release":true,"jobs":2}"#,
+            r#"start build / compile [.github/workflows/build.yml:compile] inputs={"target":"eu-x","release":true,"jobs":2} needs=[]"#,
+            r#"start build / Test [.github/workflows/build.yml:test] inputs={"target":"eu-x","release":true,"jobs":2} needs=[compile=success]"#,
+            r#"build success {"artifact":"app.tar"}"#,
+            "start deploy [ci.yml:deploy] inputs=null needs=[build=success]",
+            "run: success",
+        ]
+    );
+}
+
+#[test]
+fn a_failed_called_job_fails_the_caller_and_skips_what_needs_it() {
+    let (mut host, mut driver) = Host::new(CALLER_YML, &[("./.github/workflows/build.yml", BUILD_YML)]);
+    host.finish(&mut driver, "lint", Conclusion::Success, json!({}));
+    host.finish(&mut driver, "build / compile", Conclusion::Failure, json!({}));
+    assert_eq!(
+        host.trace[2..],
+        [
+            r#"start build / compile [.github/workflows/build.yml:compile] inputs={"target":"eu-x","release":true,"jobs":2} needs=[]"#,
+            "skip build/test",
+            r#"build failure {"artifact":""}"#,
+            "skip deploy",
+            "run: failure",
+        ]
+    );
+}
+
+#[test]
+fn a_skipped_caller_skips_every_called_job_even_those_that_always_run() {
+    let callee = r#"
+on: workflow_call
+jobs:
+  a: { runs-on: x, steps: [{ run: a }] }
+  b: { if: "${{ always() }}", needs: a, runs-on: x, steps: [{ run: b }] }
+"#;
+    let root = r#"
+on: push
+jobs:
+  c: { if: "${{ github.event_name == 'release' }}", uses: ./lib.yml }
+  after: { needs: c, if: "${{ always() }}", runs-on: x, steps: [{ run: "true" }] }
+"#;
+    let (host, _) = Host::new(root, &[("./lib.yml", callee)]);
+    assert_eq!(
+        host.trace,
+        ["skip c@call", "skip c/a", "skip c/b", "skip c", "start after [ci.yml:after] inputs=null needs=[c=skipped]",]
+    );
+}
+
+#[test]
+fn a_matrix_caller_calls_the_workflow_once_per_leg_named_as_github_names_them() {
+    let callee = r#"
+on:
+  workflow_call:
+    inputs: { os: { type: string, required: true } }
+jobs:
+  test:
+    runs-on: "${{ inputs.os }}"
+    strategy: { matrix: { shard: [1, 2] } }
+    steps: [{ run: "true" }]
+"#;
+    let root = r#"
+on: push
+jobs:
+  ci:
+    name: CI
+    strategy: { matrix: { os: [linux, mac] } }
+    uses: ./tests.yml
+    with: { os: "${{ matrix.os }}" }
+"#;
+    let (mut host, mut driver) = Host::new(root, &[("./tests.yml", callee)]);
+    let started: Vec<&str> = host.trace.iter().map(String::as_str).collect();
+    assert_eq!(
+        started,
+        [
+            r#"call CI (linux) {"os":"linux"}"#,
+            r#"call CI (mac) {"os":"mac"}"#,
+            r#"start CI (linux) / test (1) [tests.yml:test] inputs={"os":"linux"} needs=[]"#,
+            r#"start CI (linux) / test (2) [tests.yml:test] inputs={"os":"linux"} needs=[]"#,
+            r#"start CI (mac) / test (1) [tests.yml:test] inputs={"os":"mac"} needs=[]"#,
+            r#"start CI (mac) / test (2) [tests.yml:test] inputs={"os":"mac"} needs=[]"#,
+        ]
+    );
+    for name in ["CI (linux) / test (1)", "CI (linux) / test (2)", "CI (mac) / test (1)", "CI (mac) / test (2)"] {
+        host.finish(&mut driver, name, Conclusion::Success, json!({}));
+    }
+    assert_eq!(host.trace[6..], ["ci success", "run: success"]);
+}
+
+#[test]
+fn inputs_are_checked_against_the_called_workflows_declarations() {
+    let callee = r#"
+on:
+  workflow_call:
+    inputs:
+      n: { type: number, required: true }
+      flag: { type: boolean, default: "${{ github.event_name == 'push' }}" }
+      name: { type: string }
+    secrets:
+      KEY: { required: true }
+jobs:
+  a: { runs-on: x, steps: [{ run: "true" }] }
+"#;
+    let cases: &[(&str, &str)] = &[
+        (r#"with: { n: 3 }"#, r#"call c {"n":3,"flag":true,"name":""}"#),
+        (r#"with: { n: "1.5", name: 7 }"#, r#"call c {"n":1.5,"name":"7","flag":true}"#),
+        (r#"with: { n: "${{ fromJSON('2') }}", flag: false }"#, r#"call c {"n":2,"flag":false,"name":""}"#),
+        ("with: {}", "c@call failure: job `c` does not pass input `n`, which lib.yml requires; add it under `with:`"),
+        (
+            "with: { n: 1, nope: x }",
+            "c@call failure: job `c` passes input `nope`, which lib.yml does not declare under `on.workflow_call.inputs`",
+        ),
+        (
+            "with: { n: many }",
+            "c@call failure: job `c`: input `n` of lib.yml must be a number (like 3 or 1.5); `with: n:` gives `many`",
+        ),
+        (
+            "with: { n: 1, flag: yes }",
+            "c@call failure: job `c`: input `flag` of lib.yml must be a boolean (true or false); `with: flag:` gives `yes`",
+        ),
+    ];
+    for (with, expected) in cases {
+        let root = format!("on: push\njobs:\n  c:\n    uses: ./lib.yml\n    secrets: inherit\n    {with}\n");
+        let (host, _) = Host::new(&root, &[("./lib.yml", callee)]);
+        assert_eq!(host.trace[0], *expected, "{with}");
+    }
+    let root = "on: push\njobs:\n  c:\n    uses: ./lib.yml\n    with: { n: 1 }\n    secrets: { OTHER: x }\n";
+    let (host, _) = Host::new(root, &[("./lib.yml", callee)]);
+    assert_eq!(
+        host.trace[0],
+        "c@call failure: job `c` does not pass secret `KEY`, which lib.yml requires; add it under `secrets:` or use `secrets: inherit`"
+    );
+}
+
+#[test]
+fn called_jobs_see_the_secrets_their_caller_passes() {
+    let callee = "on: workflow_call\njobs:\n  a: { runs-on: x, steps: [{ run: \"true\" }] }\n";
+    let secrets_of = |secrets: &str| {
+        let root = format!("on: push\njobs:\n  c:\n    uses: ./lib.yml\n{secrets}");
+        let (host, _) = Host::new(&root, &[("./lib.yml", callee)]);
+        let job_idx = host.flat.jobs.iter().position(|job| job.id == "c/a").expect("c/a");
+        let values = job_values(&host.run, &host.flat, job_idx, None).expect("evaluates");
+        values["secrets"].clone()
+    };
+    assert_eq!(secrets_of(""), json!({"GITHUB_TOKEN": "t0k"}));
+    assert_eq!(
+        secrets_of("    secrets: inherit\n"),
+        json!({"GITHUB_TOKEN": "t0k", "DEPLOY_KEY": "k3y", "OTHER": "0th"})
+    );
+    assert_eq!(
+        secrets_of("    secrets: { KEY: \"${{ secrets.DEPLOY_KEY }}\" }\n"),
+        json!({"GITHUB_TOKEN": "t0k", "KEY": "k3y"})
+    );
+}
+
+#[test]
+fn calls_nest_and_their_jobs_are_named_through_every_level() {
+    let inner = r#"
+on:
+  workflow_call:
+    inputs: { level: { type: string, required: true } }
+    outputs: { said: { value: "${{ jobs.leaf.outputs.said }}" } }
+jobs:
+  leaf: { runs-on: x, outputs: { said: "${{ steps.s.outputs.said }}" }, steps: [{ id: s, run: "true" }] }
+"#;
+    let middle = r#"
+on:
+  workflow_call:
+    inputs: { who: { type: string, required: true } }
+    outputs: { said: { value: "${{ jobs.inner.outputs.said }}" } }
+jobs:
+  inner:
+    uses: ./inner.yml
+    with: { level: "${{ inputs.who }}-2" }
+"#;
+    let root = "on: push\njobs:\n  outer:\n    uses: ./middle.yml\n    with: { who: me }\n  last:\n    needs: outer\n    runs-on: x\n    steps: [{ run: \"true\" }]\n";
+    let (mut host, mut driver) = Host::new(root, &[("./middle.yml", middle), ("./inner.yml", inner)]);
+    host.finish(&mut driver, "outer / inner / leaf", Conclusion::Success, json!({"said": "hi"}));
+    assert_eq!(
+        host.trace,
+        [
+            r#"call outer {"who":"me"}"#,
+            r#"call outer / inner {"level":"me-2"}"#,
+            r#"start outer / inner / leaf [inner.yml:leaf] inputs={"level":"me-2"} needs=[]"#,
+            r#"outer/inner success {"said":"hi"}"#,
+            r#"outer success {"said":"hi"}"#,
+            "start last [ci.yml:last] inputs=null needs=[outer=success]",
+        ]
+    );
+}
+
+#[test]
+fn nesting_beyond_githubs_limit_and_cycles_are_refused_with_the_chain() {
+    let level = |n: usize| format!("on: workflow_call\njobs:\n  next:\n    uses: ./l{}.yml\n", n + 1);
+    let leaf = "on: workflow_call\njobs:\n  a: { runs-on: x, steps: [{ run: \"true\" }] }\n";
+    let mut called: Vec<(String, String)> = (1..=9).map(|n| (format!("./l{n}.yml"), level(n))).collect();
+    called.push(("./l10.yml".to_owned(), leaf.to_owned()));
+    let called_refs: Vec<(&str, &str)> = called.iter().map(|(uses, yaml)| (uses.as_str(), yaml.as_str())).collect();
+    let root = "on: push\njobs:\n  c:\n    uses: ./l1.yml\n";
+    let error = flat_of(root, &called_refs).expect_err("eleven levels");
+    assert_eq!(
+        error.to_string(),
+        "job `c/next/next/next/next/next/next/next/next/next` nests reusable workflows too deep \
+         (ci.yml → l1.yml → l2.yml → l3.yml → l4.yml → l5.yml → l6.yml → l7.yml → l8.yml → l9.yml → l10.yml): \
+         at most 10 levels of workflows are allowed"
+    );
+    // Ten levels (the caller and nine called workflows) are allowed.
+    called[8].1 = leaf.to_owned();
+    let called_refs: Vec<(&str, &str)> = called.iter().map(|(uses, yaml)| (uses.as_str(), yaml.as_str())).collect();
+    assert!(flat_of(root, &called_refs).is_ok());
+
+    let cycle = "on: workflow_call\njobs:\n  again:\n    uses: ./a.yml\n";
+    let error = flat_of("on: push\njobs:\n  c:\n    uses: ./a.yml\n", &[("./a.yml", cycle)]).expect_err("a cycle");
+    assert_eq!(
+        error.to_string(),
+        "job `c/again` calls a.yml, which is already calling it (ci.yml → a.yml → a.yml): \
+         a reusable workflow cannot call itself"
+    );
+    let not_callable = "on: push\njobs:\n  a: { runs-on: x, steps: [{ run: \"true\" }] }\n";
+    let error =
+        flat_of("on: push\njobs:\n  c:\n    uses: ./a.yml\n", &[("./a.yml", not_callable)]).expect_err("no call");
+    assert!(error.to_string().contains("has no `on: workflow_call`"), "{error}");
+}
+
+#[test]
+fn the_host_is_told_which_called_workflows_to_read_level_by_level() {
+    let root = parse("on: push\njobs:\n  c:\n    uses: ./a.yml\n  d:\n    uses: ./a.yml\n");
+    let mut found = HashMap::new();
+    assert_eq!(missing_calls(&root, &found), ["./a.yml"]);
+    found.extend(callees(&[(
+        "./a.yml",
+        "on: workflow_call\njobs:\n  x:\n    uses: octo/lib/.github/workflows/b.yml@v1\n",
+    )]));
+    assert_eq!(missing_calls(&root, &found), ["octo/lib/.github/workflows/b.yml@v1"]);
+    found.extend(callees(&[(
+        "octo/lib/.github/workflows/b.yml@v1",
+        "on: workflow_call\njobs:\n  y: { runs-on: x, steps: [{ run: \"true\" }] }\n",
+    )]));
+    assert_eq!(missing_calls(&root, &found), Vec::<String>::new());
+    // A cycle ends too.
+    let cyclic = callees(&[("./a.yml", "on: workflow_call\njobs:\n  x:\n    uses: ./a.yml\n")]);
+    assert_eq!(missing_calls(&root, &cyclic), Vec::<String>::new());
+}
+
+#[test]
+fn jobs_are_named_after_their_callers() {
+    let root = "on: push\njobs:\n  outer:\n    name: Outer\n    uses: ./middle.yml\n";
+    let middle = "on: workflow_call\njobs:\n  inner:\n    uses: ./inner.yml\n";
+    let inner = "on: workflow_call\njobs:\n  leaf: { name: Leaf, runs-on: x, steps: [{ run: \"true\" }] }\n";
+    let flat = flat_of(root, &[("./middle.yml", middle), ("./inner.yml", inner)]).expect("flattens");
+    let names: Vec<String> = (0..flat.jobs.len()).map(|job_idx| flat.display_name(job_idx)).collect();
+    assert_eq!(names, ["Outer", "Outer / inner", "Outer / inner / Leaf", "Outer / inner", "Outer"]);
+}

@@ -1,0 +1,139 @@
+//! The server's side of reusable workflows (`jobs.<id>.uses: ./.github/workflows/x.yml`):
+//! when a run is planned, the workflows it calls are read from the workflow files at the
+//! run's commit ([`read_callees`]) and kept with the run (`trigger_info.callees`), so the run
+//! is planned from what was committed even when the branch moves on; its jobs are flattened
+//! by `ferry_engine::reusable` ([`flat_of`]), and a runner that claims a called job gets the
+//! called workflow's text and the secrets its caller passes ([`called_job`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ferry_engine::{Callee, Flat};
+use ferry_store::Run;
+use ferry_workflow::Dialect;
+use ferry_workflow::model::Workflow;
+use serde_json::{Map, Value, json};
+
+/// The sources of every workflow `workflow` calls, at any depth, by `uses:` as written, read
+/// from `files` (the workflow files at the run's commit), as JSON for `trigger_info.callees`.
+///
+/// # Errors
+/// A call of another repository's workflow, or of a file that is not among `files` or has
+/// errors; the message says which and how to fix it.
+pub(crate) fn read_callees(workflow: &Workflow, files: &[(String, String)]) -> Result<Map<String, Value>, String> {
+    let mut found: HashMap<String, Callee> = HashMap::new();
+    let mut sources = Map::new();
+    loop {
+        let missing = ferry_engine::missing_calls(workflow, &found);
+        if missing.is_empty() {
+            break;
+        }
+        for uses in missing {
+            let Some(path) = uses.strip_prefix("./") else {
+                return Err(format!(
+                    "`uses: {uses}`: the server runs reusable workflows of the project's repository only \
+                     (`uses: ./.github/workflows/<file>`); copy it into .github/workflows and call it by its local path"
+                ));
+            };
+            let Some((_, src)) = files.iter().find(|(file, _)| file == path) else {
+                return Err(format!(
+                    "`uses: {uses}`: there is no workflow file {path} at this commit; reusable workflows live in .github/workflows"
+                ));
+            };
+            let callee = parse(path, src)?;
+            sources.insert(uses.clone(), json!({"file": path, "src": src}));
+            found.insert(uses, callee);
+        }
+    }
+    Ok(sources)
+}
+
+fn parse(path: &str, src: &str) -> Result<Callee, String> {
+    let (workflow, diagnostics) = ferry_workflow::parse_workflow(src, Dialect::for_path(path));
+    let errors: Vec<String> = diagnostics
+        .iter()
+        .filter(|diagnostic| diagnostic.is_error())
+        .map(|diagnostic| {
+            let start = diagnostic.span.start;
+            format!("{path}:{}:{}: {}", start.line, start.col, diagnostic.message)
+        })
+        .collect();
+    match workflow {
+        Some(workflow) if errors.is_empty() => Ok(Callee { file: path.to_owned(), workflow: Arc::new(workflow) }),
+        _ => Err(format!("the called workflow {path} has errors: {}", errors.join("; "))),
+    }
+}
+
+/// The run's jobs with its calls flattened, from the callees kept with the run.
+///
+/// # Errors
+/// A stored callee that no longer reads, or calls that cannot be flattened (too deep, a
+/// cycle).
+pub(crate) fn flat_of(run: &Run, workflow: Arc<Workflow>) -> Result<Flat, String> {
+    let info: Value = serde_json::from_str(&run.trigger_info).unwrap_or(Value::Null);
+    let callees = info.get("callees").and_then(Value::as_object).cloned().unwrap_or_default();
+    flatten(&run.workflow_file, workflow, &callees)
+}
+
+/// The jobs of `workflow` (at `file`) with its calls flattened, the called workflows taken
+/// from `sources` (as [`read_callees`] returns them).
+///
+/// # Errors
+/// As [`flat_of`].
+pub(crate) fn flatten(file: &str, workflow: Arc<Workflow>, sources: &Map<String, Value>) -> Result<Flat, String> {
+    let mut callees = HashMap::new();
+    for (uses, source) in sources {
+        let file = source.get("file").and_then(Value::as_str).unwrap_or_default();
+        let src = source.get("src").and_then(Value::as_str).unwrap_or_default();
+        callees.insert(uses.clone(), parse(file, src)?);
+    }
+    ferry_engine::flatten(file, workflow, &callees).map_err(|error| error.to_string())
+}
+
+/// What a runner gets for job `job_key` of `run` when it belongs to a called workflow: that
+/// workflow's file and text, the job's id in it, and the secrets its caller passes out of
+/// `secrets` (the project's); `None` for a job of the run's own workflow.
+pub(crate) fn called_job(
+    run: &Run,
+    job_key: &str,
+    contexts: &Map<String, Value>,
+    secrets: &Map<String, Value>,
+) -> Option<CalledJob> {
+    if !job_key.contains('/') {
+        return None;
+    }
+    let (workflow, _) = ferry_workflow::parse_workflow(&run.workflow_src, Dialect::for_path(&run.workflow_file));
+    let flat = flat_of(run, Arc::new(workflow?)).ok()?;
+    let job_idx = flat.jobs.iter().position(|job| job.id == job_key)?;
+    let flat_job = &flat.jobs[job_idx];
+    let mut values = contexts.clone();
+    values.insert("secrets".to_owned(), Value::Object(secrets.clone()));
+    let secrets = ferry_engine::reusable::job_values(&values, &flat, job_idx, None)
+        .ok()
+        .and_then(|values| values.get("secrets").and_then(Value::as_object).cloned())
+        .unwrap_or_default();
+    Some(CalledJob {
+        file: flat_job.file.clone(),
+        src: run_callee_src(run, &flat_job.file)?,
+        own_id: flat_job.own_id.clone(),
+        secrets,
+    })
+}
+
+/// A job of a called workflow, as a runner must see it.
+pub(crate) struct CalledJob {
+    pub(crate) file: String,
+    pub(crate) src: String,
+    pub(crate) own_id: String,
+    pub(crate) secrets: Map<String, Value>,
+}
+
+fn run_callee_src(run: &Run, file: &str) -> Option<String> {
+    let info: Value = serde_json::from_str(&run.trigger_info).ok()?;
+    info.get("callees")?
+        .as_object()?
+        .values()
+        .find(|source| source.get("file").and_then(Value::as_str) == Some(file))
+        .and_then(|source| source.get("src").and_then(Value::as_str))
+        .map(str::to_owned)
+}

@@ -1,0 +1,290 @@
+//! `ferry run` with reusable workflows (`jobs.<id>.uses: ./.github/workflows/x.yml`): the
+//! called jobs run with their inputs, secrets and contexts, their outputs reach the caller's
+//! dependents, matrix callers and nested calls are named as GitHub names them, and calls that
+//! cannot run say why.
+
+use crate::harness::Repo;
+
+const BUILD: &str = r#"
+name: Build (reusable)
+on:
+  workflow_call:
+    inputs:
+      target: { type: string, required: true }
+      optimize: { type: boolean, default: false }
+      level: { type: number, default: 2 }
+    outputs:
+      artifact:
+        value: ${{ jobs.package.outputs.file }}
+    secrets:
+      KEY: { required: true }
+env:
+  FROM_CALLEE: callee-env
+jobs:
+  compile:
+    runs-on: ubuntu-latest
+    steps:
+      - id: show
+        run: |
+          echo "target=${{ inputs.target }} optimize=${{ inputs.optimize }} level=${{ inputs.level }}"
+          echo "types=${{ inputs.optimize == true }},${{ inputs.level == 2 }}"
+          echo "workflow=${{ github.workflow }} event=${{ github.event_name }} job=${{ github.job }} env=$FROM_CALLEE"
+          echo "key=${{ secrets.KEY }} other=[${{ secrets.OTHER }}]"
+  package:
+    needs: compile
+    runs-on: ubuntu-latest
+    outputs:
+      file: ${{ steps.pack.outputs.file }}
+    steps:
+      - id: pack
+        run: echo "file=app-${{ inputs.target }}.tar" >> "$GITHUB_OUTPUT"
+"#;
+
+#[test]
+fn a_local_reusable_workflow_runs_with_typed_inputs_secrets_and_hands_its_outputs_back() {
+    let caller = r#"
+name: CI
+on: push
+jobs:
+  build:
+    uses: ./.github/workflows/build.yml
+    with:
+      target: linux
+      optimize: true
+    secrets:
+      KEY: ${{ secrets.DEPLOY_KEY }}
+  ship:
+    needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - id: show
+        run: echo "shipping ${{ needs.build.outputs.artifact }} after ${{ needs.build.result }}"
+"#;
+    let repo = Repo::new(&[(".github/workflows/ci.yml", caller), (".github/workflows/build.yml", BUILD)]);
+    let run = repo.run(&["--secret", "DEPLOY_KEY=s3cr3t-value", "--secret", "OTHER=not-passed"]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    assert_eq!(
+        run.trace(),
+        "run: success\nbuild / compile: success\n  show: success\nbuild / package: success\n  pack: success\n\
+         ship: success\n  show: success"
+    );
+    let compile = run.lines_of("build / compile");
+    for want in [
+        "target=linux optimize=true level=2",
+        "types=true,true",
+        "workflow=CI event=push job=compile env=callee-env",
+        "key=*** other=[]",
+    ] {
+        assert!(compile.contains(&want), "{want:?} in {compile:?}\n{}", run.context());
+    }
+    assert!(!run.stdout.contains("s3cr3t-value"), "{}", run.context());
+    assert!(run.lines_of("ship").contains(&"shipping app-linux.tar after success"), "{}", run.context());
+    assert_eq!(run.report["jobs"]["build / package"]["outputs"]["file"], "app-linux.tar");
+}
+
+#[test]
+fn a_matrix_caller_and_a_nested_call_run_every_leg_under_githubs_names() {
+    let caller = r#"
+on: push
+jobs:
+  each:
+    name: Each
+    strategy:
+      matrix:
+        target: [arm, x86]
+    uses: ./.github/workflows/middle.yml
+    with:
+      target: ${{ matrix.target }}
+    secrets: inherit
+"#;
+    let middle = r#"
+on:
+  workflow_call:
+    inputs:
+      target: { type: string, required: true }
+jobs:
+  inner:
+    uses: ./.github/workflows/build.yml
+    with:
+      target: ${{ inputs.target }}-v2
+    secrets: inherit
+"#;
+    let repo = Repo::new(&[
+        (".github/workflows/ci.yml", caller),
+        (".github/workflows/middle.yml", middle),
+        (".github/workflows/build.yml", BUILD),
+    ]);
+    let run = repo.run(&["--secret", "KEY=inherited-key"]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    let jobs: Vec<&String> = run.report["jobs"].as_object().expect("jobs").keys().collect();
+    assert_eq!(
+        jobs,
+        [
+            "Each (arm) / inner / compile",
+            "Each (x86) / inner / compile",
+            "Each (arm) / inner / package",
+            "Each (x86) / inner / package"
+        ]
+    );
+    assert!(run.lines_of("Each (x86) / inner / compile").contains(&"target=x86-v2 optimize=false level=2"));
+    assert!(run.lines_of("Each (arm) / inner / compile").contains(&"key=*** other=[]"), "{}", run.context());
+}
+
+#[test]
+fn a_failing_called_job_fails_the_caller_and_skips_its_dependents() {
+    let callee = "on: workflow_call\njobs:\n  broken:\n    runs-on: ubuntu-latest\n    steps:\n      - id: fail\n        run: exit 4\n";
+    let caller = r#"
+on: push
+jobs:
+  call:
+    uses: ./.github/workflows/lib.yml
+  after:
+    needs: call
+    runs-on: ubuntu-latest
+    steps: [{ id: never, run: echo never }]
+  report:
+    needs: call
+    if: always()
+    runs-on: ubuntu-latest
+    steps: [{ id: result, run: "echo caller=${{ needs.call.result }}" }]
+"#;
+    let repo = Repo::new(&[(".github/workflows/ci.yml", caller), (".github/workflows/lib.yml", callee)]);
+    let run = repo.run(&[]);
+    assert_eq!(run.code, Some(1), "{}", run.context());
+    assert_eq!(
+        run.trace(),
+        "run: failure\ncall / broken: failure\n  fail: failure\nafter: skipped\n  never: skipped\n\
+         report: success\n  result: success"
+    );
+    assert!(run.lines_of("report").contains(&"caller=failure"), "{}", run.context());
+}
+
+#[test]
+fn calls_that_cannot_run_say_why_before_anything_starts() {
+    let call = |uses: &str| format!("on: push\njobs:\n  c:\n    uses: {uses}\n");
+    let cycle = "on: workflow_call\njobs:\n  again:\n    uses: ./.github/workflows/loop.yml\n";
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("./.github/workflows/missing.yml", "", "", "reading the workflow `uses: ./.github/workflows/missing.yml`"),
+        (
+            "./.github/workflows/loop.yml",
+            ".github/workflows/loop.yml",
+            cycle,
+            "job `c/again` calls .github/workflows/loop.yml, which is already calling it",
+        ),
+        (
+            "./.github/workflows/plain.yml",
+            ".github/workflows/plain.yml",
+            "on: push\njobs:\n  a: { runs-on: x, steps: [{ run: 'true' }] }\n",
+            "has no `on: workflow_call`",
+        ),
+        ("./.github/workflows/nested/deeper.yml", "", "", "a reusable workflow must be a file in .github/workflows"),
+    ];
+    for (uses, path, callee, want) in cases {
+        let mut files = vec![(".github/workflows/ci.yml", call(uses))];
+        if !path.is_empty() {
+            files.push((path, (*callee).to_owned()));
+        }
+        let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (*path, text.as_str())).collect();
+        let repo = Repo::new(&files);
+        let run = repo.run(&["-W", ".github/workflows/ci.yml"]);
+        assert_eq!(run.code, Some(2), "{uses}: {}", run.context());
+        assert!(run.stderr.contains(want), "{uses}: want {want:?}\n{}", run.context());
+    }
+    // An input the callee does not declare fails the calling job, saying which.
+    let callee = "on:\n  workflow_call:\n    inputs:\n      n: { type: number, required: true }\njobs:\n  a: { runs-on: x, steps: [{ run: 'true' }] }\n";
+    let caller = "on: push\njobs:\n  c:\n    uses: ./.github/workflows/lib.yml\n    with: { n: many }\n";
+    let repo = Repo::new(&[(".github/workflows/ci.yml", caller), (".github/workflows/lib.yml", callee)]);
+    let run = repo.run(&[]);
+    assert_eq!(run.code, Some(1), "{}", run.context());
+    assert_eq!(run.report["jobs"]["c"]["conclusion"], "failure", "{}", run.context());
+    let shown = format!("{}{}", run.stdout, run.stderr);
+    assert!(shown.contains("input `n` of .github/workflows/lib.yml must be a number"), "{}", run.context());
+}
+
+/// `git` in `dir`, with an identity.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@ferry.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@ferry.invalid")
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_reusable_workflow_of_another_repository_is_fetched_from_the_actions_source() {
+    // An actions source: a folder of owner/repo git repositories, `octo/lib` tagged v1.
+    let source = tempfile::Builder::new().prefix("ferry-source-").tempdir().expect("temp dir");
+    let lib = source.path().join("octo").join("lib");
+    std::fs::create_dir_all(lib.join(".github/workflows")).expect("mkdir");
+    std::fs::write(lib.join(".github/workflows/build.yml"), BUILD).expect("write");
+    git(&lib, &["init", "--quiet", "--initial-branch=main"]);
+    git(&lib, &["add", "--all"]);
+    git(&lib, &["commit", "--quiet", "-m", "reusable"]);
+    git(&lib, &["tag", "-a", "v1", "-m", "v1"]);
+    let sha = git(&lib, &["rev-parse", "HEAD"]);
+    let caller = format!(
+        r#"
+on: push
+jobs:
+  tagged:
+    uses: octo/lib/.github/workflows/build.yml@v1
+    with: {{ target: tag }}
+    secrets: inherit
+  pinned:
+    uses: octo/lib/.github/workflows/build.yml@{sha}
+    with: {{ target: sha }}
+    secrets: inherit
+  ship:
+    needs: [tagged, pinned]
+    runs-on: ubuntu-latest
+    steps:
+      - id: show
+        run: echo "got ${{{{ needs.tagged.outputs.artifact }}}} and ${{{{ needs.pinned.outputs.artifact }}}}"
+"#
+    );
+    let repo = Repo::new(&[(".github/workflows/ci.yml", &caller)]);
+    let report = repo.path().join(".git").join("ferry-report.json");
+    let output = crate::harness::ferry()
+        .arg("run")
+        .arg(repo.path())
+        .arg("--report")
+        .arg(&report)
+        .arg("--actions-url")
+        .arg(format!("file://{}", source.path().display()))
+        .arg("--secret")
+        .arg("KEY=k")
+        .env("XDG_CACHE_HOME", repo.path().join(".git").join("cache"))
+        .output()
+        .expect("ferry runs");
+    let run = crate::harness::Run::from_output(output, &report);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    let jobs: Vec<&String> = run.report["jobs"].as_object().expect("jobs").keys().collect();
+    assert_eq!(
+        jobs,
+        ["tagged / compile", "tagged / package", "pinned / compile", "pinned / package", "ship"],
+        "{}",
+        run.context()
+    );
+    assert!(run.lines_of("ship").contains(&"got app-tag.tar and app-sha.tar"), "{}", run.context());
+
+    // A ref the source does not have stops the run before it starts, saying which.
+    let caller = "on: push\njobs:\n  c:\n    uses: octo/lib/.github/workflows/build.yml@v9\n    with: { target: x }\n";
+    let repo = Repo::new(&[(".github/workflows/ci.yml", caller)]);
+    let output = crate::harness::ferry()
+        .arg("run")
+        .arg(repo.path())
+        .arg("--actions-url")
+        .arg(format!("file://{}", source.path().display()))
+        .env("XDG_CACHE_HOME", repo.path().join(".git").join("cache"))
+        .output()
+        .expect("ferry runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no tag or branch `v9`"), "{stderr}");
+}
