@@ -24,6 +24,7 @@
 
 pub mod agent;
 pub mod commands;
+pub mod docker;
 pub mod env_file;
 pub mod events;
 pub mod isolation;

@@ -243,6 +243,7 @@ async fn run_workflow(
                         cache_remote: None,
                         masker: masker.clone(),
                         isolation: ferry_runner::isolation::Isolation { pass_env: pass_env.clone(), confinement: None },
+                        docker: None,
                     };
                     printer.job_started(instance.0, &start.name);
                     let checkout = checkout.clone();

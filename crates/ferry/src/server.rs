@@ -111,6 +111,7 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
                     confinement: Some(Arc::new(confinement)),
                 },
                 credentials,
+                docker: crate::runner::docker_host(EMBEDDED_RUNNER).await,
             };
             let mut stop = stop_rx.clone();
             Some(tokio::spawn(ferry_runner::agent::run_agent(client, options, async move {

@@ -257,6 +257,7 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
         })),
         masker: Arc::new(RwLock::new(masker)),
         isolation,
+        docker: agent.docker.clone(),
     })
 }
 

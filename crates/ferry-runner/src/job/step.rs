@@ -55,6 +55,10 @@ pub(super) struct StepRunner<'a> {
     pub artifacts: Vec<super::StoredArtifact>,
     /// Programs (`bash`, `python3`) found on PATH so far: name → path.
     pub programs: std::collections::HashMap<String, String>,
+    /// The job container `run:` steps run in (`container:`), if any.
+    pub container: Option<Arc<super::containers::JobContainer>>,
+    /// Lines for the first step's log, shown when it starts (starting the job's containers).
+    pub preamble: Vec<String>,
 }
 
 /// The path of `program` on this process's PATH, when it is a bare name found there.
@@ -105,6 +109,9 @@ impl StepRunner<'_> {
         let name = self.display_name(step, contexts);
         let name = masked(&self.setup.masker, &name);
         self.emit(JobEvent::StepStarted { step_idx, name: name.clone() });
+        for text in std::mem::take(&mut self.preamble) {
+            self.line(step_idx, &text);
+        }
         let (outcome, conclusion, _outputs) = self.run_step(step_idx, step, contexts).await;
         let elapsed = started.elapsed();
         self.emit(JobEvent::StepFinished { step_idx, outcome, conclusion, elapsed });
@@ -248,8 +255,14 @@ impl StepRunner<'_> {
 
     /// Runs a script the way GitHub's runner runs a `run:` step, with retries if asked for.
     pub async fn run_script(&mut self, step_idx: usize, script: Script) -> StepResult {
-        let shell = match parse_shell(script.shell.as_deref()) {
-            Ok(shell) => shell.with_fallbacks(|program| on_path(program, std::env::var_os("PATH").as_deref())),
+        // In a job container, GitHub's default shell is `sh -e {0}`; what the host has does not matter.
+        let shell = match &self.container {
+            Some(_) => parse_shell(Some(script.shell.as_deref().unwrap_or("sh"))),
+            None => parse_shell(script.shell.as_deref())
+                .map(|shell| shell.with_fallbacks(|program| on_path(program, std::env::var_os("PATH").as_deref()))),
+        };
+        let shell = match shell {
+            Ok(shell) => shell,
             Err(error) => {
                 self.line(step_idx, &format!("error: {error}"));
                 return StepResult::failed();
@@ -320,6 +333,8 @@ impl StepRunner<'_> {
             .then(|| self.path_additions.iter().map(|dir| Path::new(dir).join(&program)).find(|path| path.is_file()))
             .flatten();
         let program = match (added, self.programs.get(&program)) {
+            // The container's own PATH finds it.
+            _ if self.container.is_some() => program,
             (Some(path), _) => path.display().to_string(),
             (None, Some(path)) => path.clone(),
             (None, None) => {
@@ -377,7 +392,10 @@ impl StepRunner<'_> {
             pending: String::new(),
             held: [String::new(), String::new()],
         };
-        let exit = run_process(&spec, &mut cancel, &mut output, Some(self.events)).await;
+        let exit = match &self.container {
+            Some(container) => container.run(&spec, &mut cancel, &mut output, Some(self.events)).await,
+            None => run_process(&spec, &mut cancel, &mut output, Some(self.events)).await,
+        };
         output.flush();
         let ScriptOutput { mut outputs, command_failed, .. } = output;
         let exit = match exit {

@@ -117,6 +117,7 @@ impl Ferry {
             repositories: None,
             isolation: ferry_runner::isolation::Isolation::default(),
             credentials: vec![token.to_owned()],
+            docker: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(run_agent(client, options, async {

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `ferry` binary: real workflows in temporary git repositories, run
 //! by the real binary, checked through its exit code, output and `--report` JSON.
 
+mod containers;
 mod corpus;
 mod crash;
 mod github_context;

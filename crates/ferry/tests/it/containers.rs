@@ -1,0 +1,253 @@
+//! `container:` jobs and `services:` with the real container engine, in `ferry run`: steps in
+//! the job container (its filesystem, the mounted workspace, runner files), services reached by
+//! host name from a container job and through `job.services.<id>.ports` from the host, health
+//! checks, the services' logs, and nothing left behind after the job, a failure or a cancel.
+//! Images are built locally from busybox (`ferry_testkit::busybox_image`).
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal, kill_process};
+
+use crate::harness::{Repo, Run, ferry, marker};
+
+/// The containers and networks `ferry run` with process id `pid` made and has not removed
+/// (it labels them `ferry.runner=run-<pid>`).
+fn labelled_by_runner(pid: u32) -> (Vec<String>, Vec<String>) {
+    ferry_testkit::labelled("ferry.runner", &format!("run-{pid}"))
+}
+
+/// `workflow` with `@image@` replaced by the busybox test image.
+fn with_image(workflow: &str) -> String {
+    workflow.replace("@image@", ferry_testkit::busybox_image())
+}
+
+/// `ferry run` in `repo`, with the process id it ran as.
+fn run_with_pid(repo: &Repo, envs: &[(&str, &str)]) -> (Run, u32) {
+    let report = marker(repo, "report.json");
+    let mut command = ferry();
+    command.arg("run").arg(repo.path()).arg("--report").arg(&report).envs(envs.iter().copied());
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("ferry starts");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("ferry runs");
+    (Run::from_output(output, &report), pid)
+}
+
+fn assert_nothing_left(pid: u32, run: &Run) {
+    let (containers, networks) = labelled_by_runner(pid);
+    assert!(containers.is_empty() && networks.is_empty(), "left {containers:?} and {networks:?}\n{}", run.context());
+}
+
+#[test]
+fn a_container_job_runs_its_steps_in_the_container_with_the_workspace_and_runner_files() {
+    let repo = Repo::new(&[
+        ("README", "the demo repository"),
+        (
+            ".github/workflows/ci.yml",
+            &with_image(
+                r#"
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    container:
+      image: "@image@"
+      env:
+        FROM_DEFINITION: from-the-definition
+    env:
+      FROM_JOB: from-the-job
+    steps:
+      - uses: actions/checkout@v4
+      - id: probe
+        run: |
+          test ! -e /etc/debian_version && echo "not the host's filesystem"
+          echo "workspace=$GITHUB_WORKSPACE pwd=$(pwd) home=$HOME"
+          echo "readme=$(cat README)"
+          echo "env=$FROM_DEFINITION $FROM_JOB"
+          echo "answer=42" >> "$GITHUB_OUTPUT"
+          echo "LATER=from-github-env" >> "$GITHUB_ENV"
+          mkdir -p "$RUNNER_TEMP/made" && echo kept > "$RUNNER_TEMP/made/file"
+          echo "::notice::from the container"
+      - run: |
+          echo "later=$LATER answer=${{ steps.probe.outputs.answer }} shell=$0"
+          cat "$RUNNER_TEMP/made/file"
+          echo "container id set: ${{ job.container.id != '' }} network set: ${{ job.container.network != '' }}"
+      - id: fails
+        continue-on-error: true
+        run: exit 3
+"#,
+            ),
+        ),
+    ]);
+    let (run, pid) = run_with_pid(&repo, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    let lines = run.lines_of("build");
+    for want in [
+        "not the host's filesystem",
+        "workspace=/__w/workspace/workspace pwd=/__w/workspace/workspace home=/github/home",
+        "readme=the demo repository",
+        "env=from-the-definition from-the-job",
+        "kept",
+        "container id set: true network set: true",
+    ] {
+        assert!(lines.iter().any(|line| line.ends_with(want)), "missing `{want}`\n{}", run.context());
+    }
+    assert!(
+        lines.iter().any(|line| line.contains("later=from-github-env answer=42 shell=/__w/_temp/_runner_file_commands/step.sh")),
+        "{}",
+        run.context()
+    );
+    assert!(lines.iter().any(|line| line.contains("Process completed with exit code 3.")), "{}", run.context());
+    assert!(run.stdout.contains("from the container"), "{}", run.context());
+    assert_nothing_left(pid, &run);
+}
+
+#[test]
+fn services_are_reached_by_name_from_a_container_job_and_by_port_from_the_host_once_healthy() {
+    let services = r#"
+    services:
+      web:
+        image: "@image@"
+        command: sh -c "mkdir -p /www && echo hello-from-web > /www/index.html && echo web-starting && exec httpd -f -p 80 -h /www"
+        ports: ["80"]
+      slow:
+        image: "@image@"
+        command: sh -c "echo slow-starting && sleep 3 && mkdir -p /www && echo slow-is-ready > /www/index.html && touch /tmp/ready && exec httpd -f -p 8000 -h /www"
+        options: --health-cmd "test -f /tmp/ready" --health-interval 1s --health-retries 30
+"#;
+    let workflow = format!(
+        r#"
+on: push
+jobs:
+  inside:
+    runs-on: ubuntu-latest
+    container: "@image@"
+{services}
+    steps:
+      - run: |
+          wget -qO- http://web/
+          wget -qO- http://slow:8000/
+  outside:
+    runs-on: ubuntu-latest
+{services}
+    steps:
+      - run: |
+          /bin/busybox wget -qO- "http://127.0.0.1:${{{{ job.services.web.ports['80'] }}}}/"
+          echo "web id set: ${{{{ job.services.web.id != '' }}}}"
+"#
+    );
+    let repo = Repo::with_workflow(&with_image(&workflow));
+    let (run, pid) = run_with_pid(&repo, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    let inside = run.lines_of("inside");
+    assert!(inside.iter().any(|line| line.ends_with("hello-from-web")), "{}", run.context());
+    assert!(inside.iter().any(|line| line.ends_with("slow-is-ready")), "{}", run.context());
+    assert!(inside.iter().any(|line| line.contains("Waiting for service `slow` to be healthy")), "{}", run.context());
+    // The services' logs are in the job's log once it ends.
+    assert!(inside.iter().any(|line| line.ends_with("slow-starting")), "{}", run.context());
+    let outside = run.lines_of("outside");
+    assert!(outside.iter().any(|line| line.ends_with("hello-from-web")), "{}", run.context());
+    assert!(outside.iter().any(|line| line.ends_with("web id set: true")), "{}", run.context());
+    assert_nothing_left(pid, &run);
+}
+
+#[test]
+fn an_unhealthy_service_fails_the_job_with_its_logs_and_is_removed() {
+    let repo = Repo::with_workflow(&with_image(
+        r#"
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    services:
+      db:
+        image: "@image@"
+        command: sh -c "echo db-could-not-start && exec sleep 600"
+        options: --health-cmd false --health-interval 1s --health-retries 2
+    steps:
+      - run: echo never runs
+"#,
+    ));
+    let (run, pid) = run_with_pid(&repo, &[]);
+    assert_eq!(run.code, Some(1), "{}", run.context());
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("service container `db` is unhealthy"), "{}", run.context());
+    assert!(all.contains("db-could-not-start"), "{}", run.context());
+    assert!(!all.contains("never runs\n"), "{}", run.context());
+    assert_nothing_left(pid, &run);
+}
+
+#[test]
+fn without_an_engine_ferry_run_says_what_it_tried_and_how_to_fix_it() {
+    let repo = Repo::with_workflow(
+        r#"
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    container: debian:12
+    steps:
+      - run: echo never runs
+"#,
+    );
+    let (run, _) = run_with_pid(&repo, &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
+    assert_eq!(run.code, Some(1), "{}", run.context());
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("no container engine reachable at unix:///nonexistent/docker.sock"), "{}", run.context());
+    assert!(all.contains("DOCKER_HOST"), "{}", run.context());
+}
+
+/// Waits until `path` exists, failing after a minute.
+fn wait_for_file(path: &Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_cancelled_container_job_removes_its_containers_and_network() {
+    let markers = tempfile::Builder::new().prefix("ferry-markers-").tempdir().expect("temp dir");
+    let workflow = with_image(&format!(
+        r#"
+on: push
+jobs:
+  slow:
+    runs-on: ubuntu-latest
+    container:
+      image: "@image@"
+      volumes: ["{markers}:/markers"]
+    services:
+      web:
+        image: "@image@"
+        command: sh -c "exec sleep 600"
+    steps:
+      - run: |
+          touch /markers/started
+          sleep 600
+"#,
+        markers = markers.path().display()
+    ));
+    let repo = Repo::with_workflow(&workflow);
+    let report = marker(&repo, "report.json");
+    let child = ferry()
+        .arg("run")
+        .arg(repo.path())
+        .arg("--report")
+        .arg(&report)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ferry starts");
+    let pid = child.id();
+    wait_for_file(&markers.path().join("started"));
+    let (containers, networks) = labelled_by_runner(pid);
+    assert_eq!((containers.len(), networks.len()), (2, 1), "the job container, the service and the network");
+    kill_process(Pid::from_raw(i32::try_from(pid).expect("pid fits")).expect("positive pid"), Signal::INT)
+        .expect("send SIGINT");
+    let run = Run::from_output(child.wait_with_output().expect("ferry ends"), &report);
+    assert_eq!(run.report["conclusion"], "cancelled", "{}", run.context());
+    assert_nothing_left(pid, &run);
+}
