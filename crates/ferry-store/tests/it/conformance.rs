@@ -343,7 +343,6 @@ async fn claim_respects_labels(store: Store, _db: &TestDb) {
                 name: "x",
                 runs_on: &[],
                 requires: &[],
-                requires: &[],
                 needs: "[]",
                 matrix: "{}",
                 job_key: "x",
