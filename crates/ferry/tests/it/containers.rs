@@ -251,3 +251,70 @@ jobs:
     assert_eq!(run.report["conclusion"], "cancelled", "{}", run.context());
     assert_nothing_left(pid, &run);
 }
+
+/// Starts `ferry runner` called `name` with the extra label `boxed`, on the server at `url`.
+fn start_runner(scratch: &Path, url: &str, admin: &str, name: &str) -> crate::runner::Process {
+    let stderr = scratch.join(format!("{name}.stderr"));
+    let mut command = crate::runner::client_command(url, admin, &["runner", "--labels", "boxed", "--name", name]);
+    command.arg("--work-dir").arg(scratch.join(name)).args(["--slots", "1"]);
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).expect("a stderr file"))
+        .spawn()
+        .expect("ferry runner starts");
+    crate::runner::Process { child, stderr }
+}
+
+#[test]
+fn a_runner_killed_mid_job_removes_what_it_left_when_it_starts_again() {
+    use crate::runner::{client_command, output_within, start_server, text};
+
+    let scratch = tempfile::Builder::new().prefix("ferry-containers-it-").tempdir().expect("temp dir");
+    let markers = tempfile::Builder::new().prefix("ferry-markers-").tempdir().expect("temp dir");
+    let workflow = with_image(&format!(
+        r#"
+on: workflow_dispatch
+jobs:
+  slow:
+    runs-on: [self-hosted, boxed]
+    container:
+      image: "@image@"
+      volumes: ["{markers}:/markers"]
+    steps:
+      - run: |
+          touch /markers/started
+          sleep 600
+"#,
+        markers = markers.path().display()
+    ));
+    let repo = Repo::new(&[(".ferry/workflows/slow.yml", &workflow)]);
+    let (server, url, admin) = start_server(scratch.path());
+    let repo_path = repo.path().display().to_string();
+    let added = output_within(client_command(&url, &admin, &["project", "add", "demo", "--repo", &repo_path]));
+    assert!(added.status.success(), "{}\n--- server\n{}", text(&added), server.stderr());
+
+    let name = format!("crashy-{}", std::process::id());
+    let mut runner = start_runner(scratch.path(), &url, &admin, &name);
+    let triggered = output_within(client_command(&url, &admin, &["trigger", "demo"]));
+    assert!(triggered.status.success(), "{}", text(&triggered));
+    wait_for_file(&markers.path().join("started"));
+    let (containers, networks) = ferry_testkit::labelled("ferry.runner", &name);
+    assert_eq!((containers.len(), networks.len()), (1, 1), "{}", runner.stderr());
+
+    runner.child.kill().expect("SIGKILL the runner");
+    runner.child.wait().expect("the runner is gone");
+    let (containers, _) = ferry_testkit::labelled("ferry.runner", &name);
+    assert_eq!(containers.len(), 1, "a killed runner cannot remove its job's container");
+
+    let again = start_runner(scratch.path(), &url, &admin, &name);
+    let start = Instant::now();
+    loop {
+        let (containers, networks) = ferry_testkit::labelled("ferry.runner", &name);
+        if containers.is_empty() && networks.is_empty() {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "still there: {containers:?} {networks:?}\n{}", again.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(again.stderr().contains("removed 1 containers and 1 networks"), "{}", again.stderr());
+}
