@@ -24,7 +24,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt as _;
 
-pub use exec::{ExecSpec, run_exec};
+pub use exec::{ExecSpec, run_container, run_exec};
 
 /// The label naming the runner that made a container or network.
 pub const LABEL_RUNNER: &str = "ferry.runner";

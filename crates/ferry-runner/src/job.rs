@@ -11,6 +11,7 @@ mod action;
 mod builtin;
 mod containers;
 mod contexts;
+mod docker_action;
 mod step;
 
 use std::path::{Path, PathBuf};

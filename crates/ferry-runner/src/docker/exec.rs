@@ -244,3 +244,115 @@ impl Lines {
         }
     }
 }
+
+/// Creates `spec`'s container, runs it to its end with its output to `output` (as
+/// [`run_exec`] does), and removes it. A timeout or cancel stops it (SIGTERM, SIGKILL after
+/// `kill_grace`).
+///
+/// # Errors
+/// The engine refused to create or run it, or the connection broke.
+pub async fn run_container(
+    engine: &Engine,
+    spec: &super::ContainerSpec,
+    timeout: Option<Duration>,
+    kill_grace: Duration,
+    cancel: &mut watch::Receiver<bool>,
+    output: &mut dyn Output,
+    backpressure: Option<&EventSender>,
+) -> io::Result<ProcessExit> {
+    if *cancel.borrow_and_update() {
+        return Ok(ProcessExit { code: None, signal: None, timed_out: false, cancelled: true, group: None });
+    }
+    let id = engine.start_container(spec).await.map_err(|error| io::Error::other(error.to_string()))?;
+    let res = follow_container(engine, &id, timeout, kill_grace, cancel, output, backpressure).await;
+    if let Err(error) = engine.remove_container(&id).await {
+        tracing::warn!(%error, "removing the container of a Docker action: {error}");
+    }
+    res
+}
+
+async fn follow_container(
+    engine: &Engine,
+    id: &str,
+    timeout: Option<Duration>,
+    kill_grace: Duration,
+    cancel: &mut watch::Receiver<bool>,
+    output: &mut dyn Output,
+    backpressure: Option<&EventSender>,
+) -> io::Result<ProcessExit> {
+    let docker = engine.docker();
+    let options = bollard::query_parameters::LogsOptions {
+        follow: true,
+        stdout: true,
+        stderr: true,
+        ..bollard::query_parameters::LogsOptions::default()
+    };
+    let mut stream = docker.logs(id, Some(options));
+    let mut stdout = Lines::default();
+    let mut stderr = Lines::default();
+    let mut deadline = timeout.map(|timeout| Instant::now() + timeout);
+    let (mut timed_out, mut cancelled) = (false, false);
+    let mut watch_cancel = true;
+    let stop = |id: &str| {
+        let grace = i32::try_from(kill_grace.as_secs()).unwrap_or(i32::MAX);
+        let options = bollard::query_parameters::StopContainerOptions { t: Some(grace), signal: None };
+        let id = id.to_owned();
+        let docker = docker.clone();
+        // Stopping waits out the grace period; the logs keep being read meanwhile.
+        tokio::spawn(async move { docker.stop_container(&id, Some(options)).await })
+    };
+    loop {
+        if let Some(events) = backpressure
+            && !events.is_writable()
+        {
+            events.writable().await;
+        }
+        tokio::select! {
+            chunk = stream.next() => match chunk {
+                Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
+                    stdout.push(&message, Stream::Stdout, output);
+                    output.flush();
+                }
+                Some(Ok(LogOutput::StdErr { message })) => {
+                    stderr.push(&message, Stream::Stderr, output);
+                    output.flush();
+                }
+                Some(Ok(LogOutput::StdIn { .. })) => {}
+                Some(Err(error)) => return Err(io::Error::other(format!("reading the container's output: {error}"))),
+                None => break,
+            },
+            changed = cancel.changed(), if watch_cancel && !cancelled && !timed_out => match changed {
+                Ok(()) if *cancel.borrow_and_update() => {
+                    cancelled = true;
+                    stop(id);
+                }
+                Ok(()) => {}
+                Err(_) => watch_cancel = false,
+            },
+            () = sleep_until(deadline) => {
+                deadline = None;
+                timed_out = true;
+                stop(id);
+            }
+        }
+    }
+    stdout.finish(Stream::Stdout, output);
+    stderr.finish(Stream::Stderr, output);
+    output.flush();
+    let mut wait = docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+    let code = match wait.next().await {
+        Some(Ok(response)) => response.status_code,
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+        Some(Err(error)) => return Err(io::Error::other(format!("waiting for the container: {error}"))),
+        None => return Err(io::Error::other("the engine did not say how the container ended")),
+    };
+    let code = i32::try_from(code).unwrap_or(i32::MAX);
+    let signal = (cancelled || timed_out).then_some(code).filter(|code| *code > 128).map(|code| code - 128);
+    Ok(ProcessExit {
+        code: if signal.is_some() { None } else { Some(code) },
+        signal,
+        timed_out,
+        cancelled,
+        group: None,
+    })
+}

@@ -31,6 +31,9 @@ pub(super) async fn run_uses(
     if let Some(builtin) = builtin::builtin(&reference) {
         return Ok(builtin::run_builtin(runner, step_idx, builtin, &inputs, contexts).await);
     }
+    if let Some(image) = reference.strip_prefix("docker://") {
+        return Ok(super::docker_action::run_image_step(runner, step_idx, image, inputs, env).await);
+    }
     let Some(dir) = resolve(runner, &reference) else {
         runner.line(step_idx, &format!("error: {}", unavailable(&reference)));
         return Ok(StepResult { outcome: Conclusion::Failure, outputs: Map::new() });
@@ -97,11 +100,15 @@ async fn run_action_dir(
     let Some(action) = action else {
         return failed(runner, format!("{action_file_name}: not a valid action"));
     };
-    let Some(Runs::Composite { steps }) = &action.runs else {
-        return failed(
-            runner,
-            format!("action `{reference}` is not a composite action; `ferry run` runs only composite actions here"),
-        );
+    let steps = match &action.runs {
+        Some(Runs::Composite { steps }) => Some(steps),
+        Some(Runs::Docker { .. }) => None,
+        _ => {
+            return failed(
+                runner,
+                format!("action `{reference}` is not a composite or Docker action; `ferry run` runs only those here"),
+            );
+        }
     };
 
     // Inputs: given with `with:`, else the action's defaults (which may hold expressions).
@@ -123,6 +130,30 @@ async fn run_action_dir(
         inputs.insert(key, value);
     }
 
+    let Some(steps) = steps else {
+        let Some(Runs::Docker { image, args, entrypoint, pre_entrypoint, env: runs_env, .. }) = &action.runs else {
+            return failed(runner, format!("action `{reference}`: not a Docker action"));
+        };
+        let runs = super::docker_action::DockerRuns {
+            image,
+            args,
+            entrypoint: entrypoint.as_ref(),
+            pre_entrypoint: pre_entrypoint.as_ref(),
+            env: runs_env,
+        };
+        return super::docker_action::run_action(
+            runner,
+            step_idx,
+            reference,
+            dir,
+            &action_file_name,
+            &runs,
+            inputs,
+            env,
+            contexts,
+        )
+        .await;
+    };
     let mut inner = contexts.clone();
     inner.set("inputs", Value::Object(inputs));
     inner.set("steps", Value::Object(Map::new()));

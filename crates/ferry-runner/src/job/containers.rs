@@ -276,7 +276,7 @@ fn confined_check(what: &str, def: &ContainerDef) -> Result<(), String> {
 }
 
 /// The engine this job uses: the runner's, or one connected now (`ferry run`).
-async fn docker_host(setup: &JobSetup) -> Result<Arc<DockerHost>, String> {
+pub(super) async fn docker_host(setup: &JobSetup) -> Result<Arc<DockerHost>, String> {
     if let Some(host) = &setup.docker {
         return Ok(host.clone());
     }
@@ -521,7 +521,7 @@ impl JobContainer {
 }
 
 /// Where a container with `mounts` (longest host path first) sees the host path `path`.
-fn translate(mounts: &[(PathBuf, String)], path: &str) -> String {
+pub(super) fn translate(mounts: &[(PathBuf, String)], path: &str) -> String {
     for (host, inside) in mounts {
         if let Ok(rest) = Path::new(path).strip_prefix(host) {
             let rest = rest.to_string_lossy();

@@ -218,6 +218,7 @@ impl StepRunner<'_> {
                         .filter(|path| !path.is_empty())
                         .map(PathBuf::from),
                     step_id: step.id.as_ref().map(|id| id.value.clone()),
+                    action_container: None,
                 };
                 self.run_script(step_idx, script).await
             }
@@ -392,9 +393,10 @@ impl StepRunner<'_> {
             pending: String::new(),
             held: [String::new(), String::new()],
         };
-        let exit = match &self.container {
-            Some(container) => container.run(&spec, &mut cancel, &mut output, Some(self.events)).await,
-            None => run_process(&spec, &mut cancel, &mut output, Some(self.events)).await,
+        let exit = match (&script.action_container, &self.container) {
+            (Some(action), _) => action.run(&spec, &mut cancel, &mut output, Some(self.events)).await,
+            (None, Some(container)) => container.run(&spec, &mut cancel, &mut output, Some(self.events)).await,
+            (None, None) => run_process(&spec, &mut cancel, &mut output, Some(self.events)).await,
         };
         output.flush();
         let ScriptOutput { mut outputs, command_failed, .. } = output;
@@ -468,6 +470,8 @@ pub(super) struct Script {
     /// For steps of a composite action: `GITHUB_ACTION_PATH`.
     pub action_path: Option<PathBuf>,
     pub step_id: Option<String>,
+    /// For a Docker action: the container that runs instead of the script.
+    pub action_container: Option<super::docker_action::ActionContainer>,
 }
 
 /// Evaluates a step's `env` on top of `env`; later entries see earlier ones.

@@ -313,8 +313,90 @@ jobs:
         if containers.is_empty() && networks.is_empty() {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "still there: {containers:?} {networks:?}\n{}", again.stderr());
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "still there: {containers:?} {networks:?}\n{}",
+            again.stderr()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(again.stderr().contains("removed 1 containers and 1 networks"), "{}", again.stderr());
+}
+
+#[test]
+fn a_local_dockerfile_action_and_a_docker_url_step_run_with_inputs_args_and_runner_files() {
+    let dockerfile = format!(
+        "FROM {}\nCOPY entrypoint.sh /entrypoint.sh\nENTRYPOINT [\"sh\", \"/entrypoint.sh\"]\n",
+        ferry_testkit::busybox_image()
+    );
+    let repo = Repo::new(&[
+        ("README", "the demo repository"),
+        (
+            ".github/actions/hello/action.yml",
+            r#"
+name: hello
+inputs:
+  who:
+    description: whom to greet
+    default: world
+  tone:
+    description: how
+    default: warm
+runs:
+  using: docker
+  image: Dockerfile
+  args: ["${{ inputs.who }}", "second arg"]
+"#,
+        ),
+        (".github/actions/hello/Dockerfile", &dockerfile),
+        (
+            ".github/actions/hello/entrypoint.sh",
+            r#"echo "hello $1 ($2) from $(pwd) who=$INPUT_WHO tone=$INPUT_TONE home=$HOME"
+echo "readme: $(cat README)"
+echo "greeting=hello $1" >> "$GITHUB_OUTPUT"
+echo "FROM_ACTION=set-by-the-action" >> "$GITHUB_ENV"
+echo "::notice::from a docker action"
+"#,
+        ),
+        (
+            ".github/workflows/ci.yml",
+            &with_image(
+                r#"
+on: push
+jobs:
+  act:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - id: greet
+        uses: ./.github/actions/hello
+        with:
+          who: ferry
+      - run: echo "output=${{ steps.greet.outputs.greeting }} env=$FROM_ACTION"
+      - uses: docker://@image@
+        with:
+          entrypoint: sh
+          args: -c "echo from an image step in $GITHUB_WORKSPACE reading $(cat README)"
+      - id: fails
+        continue-on-error: true
+        uses: docker://@image@
+        with:
+          args: sh -c "exit 7"
+"#,
+            ),
+        ),
+    ]);
+    let (run, pid) = run_with_pid(&repo, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    let lines = run.lines_of("act");
+    for want in [
+        "hello ferry (second arg) from /github/workspace who=ferry tone=warm home=/github/home",
+        "readme: the demo repository",
+        "output=hello ferry env=set-by-the-action",
+        "from an image step in /github/workspace reading the demo repository",
+    ] {
+        assert!(lines.iter().any(|line| line.ends_with(want)), "missing `{want}`\n{}", run.context());
+    }
+    assert!(run.stdout.contains("from a docker action"), "{}", run.context());
+    assert!(lines.iter().any(|line| line.contains("Process completed with exit code 7.")), "{}", run.context());
+    assert_nothing_left(pid, &run);
 }
