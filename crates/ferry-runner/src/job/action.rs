@@ -32,7 +32,7 @@ pub(super) async fn run_uses(
         return Ok(builtin::run_builtin(runner, step_idx, builtin, &inputs, contexts).await);
     }
     if let Some(image) = reference.strip_prefix("docker://") {
-        return Ok(super::docker_action::run_image_step(runner, step_idx, image, inputs, env).await);
+        return Ok(super::docker_action::run_image_step(runner, step_idx, image, inputs, env, contexts).await);
     }
     let Some(dir) = resolve(runner, &reference) else {
         runner.line(step_idx, &format!("error: {}", unavailable(&reference)));

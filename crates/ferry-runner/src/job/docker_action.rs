@@ -35,6 +35,8 @@ pub struct ActionContainer {
     /// `PATH`, which is the image's).
     dropped: Vec<String>,
     job: String,
+    /// The job's network, when it has services: the action reaches them by name.
+    network: Option<String>,
 }
 
 impl ActionContainer {
@@ -70,6 +72,7 @@ impl ActionContainer {
                 (LABEL_JOB.to_owned(), self.job.clone()),
             ]),
             binds: self.mounts.iter().map(|(host, inside)| format!("{}:{inside}", host.display())).collect(),
+            network: self.network.clone(),
             ..ContainerSpec::default()
         };
         crate::docker::run_container(
@@ -140,12 +143,13 @@ pub(super) async fn run_action(
     let words = |text: Option<String>| text.map(|text| vec![text]);
     if let Some(pre) = pre_entrypoint {
         let res =
-            run_in_image(runner, step_idx, &host, &image, words(Some(pre)), Vec::new(), &inputs, env.clone()).await;
+            run_in_image(runner, step_idx, &host, &image, words(Some(pre)), Vec::new(), &inputs, env.clone(), contexts)
+                .await;
         if res.outcome != Conclusion::Success {
             return Ok(res);
         }
     }
-    Ok(run_in_image(runner, step_idx, &host, &image, words(entrypoint), args, &inputs, env).await)
+    Ok(run_in_image(runner, step_idx, &host, &image, words(entrypoint), args, &inputs, env, contexts).await)
 }
 
 /// Runs a `uses: docker://image` step: `with: args` (split into words) and `with:
@@ -156,6 +160,7 @@ pub(super) async fn run_image_step(
     image: &str,
     inputs: Map<String, Value>,
     env: Map<String, Value>,
+    contexts: &Contexts,
 ) -> StepResult {
     let host = match super::containers::docker_host(runner.setup).await {
         Ok(host) => host,
@@ -171,7 +176,7 @@ pub(super) async fn run_image_step(
         None => Vec::new(),
     };
     let entrypoint = text("entrypoint").map(|entrypoint| vec![entrypoint.to_owned()]);
-    run_in_image(runner, step_idx, &host, image, entrypoint, args, &inputs, env).await
+    run_in_image(runner, step_idx, &host, image, entrypoint, args, &inputs, env, contexts).await
 }
 
 fn failed(runner: &StepRunner<'_>, step_idx: usize, message: &str) -> StepResult {
@@ -212,6 +217,7 @@ async fn run_in_image(
     args: Vec<String>,
     inputs: &Map<String, Value>,
     mut env: Map<String, Value>,
+    contexts: &Contexts,
 ) -> StepResult {
     let setup = runner.setup;
     for (name, value) in inputs {
@@ -246,6 +252,13 @@ async fn run_in_image(
         mounts,
         dropped,
         job: setup.job_id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect(),
+        network: contexts
+            .values
+            .get("job")
+            .and_then(|job| job.get("container"))
+            .and_then(|container| container.get("network"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     };
     let script = Script {
         text: String::new(),

@@ -128,6 +128,9 @@ jobs:
       - run: |
           wget -qO- http://web/
           wget -qO- http://slow:8000/
+      - uses: docker://@image@
+        with:
+          args: sh -c "echo action sees $(wget -qO- http://web/)"
   outside:
     runs-on: ubuntu-latest
 {services}
@@ -143,6 +146,7 @@ jobs:
     let inside = run.lines_of("inside");
     assert!(inside.iter().any(|line| line.ends_with("hello-from-web")), "{}", run.context());
     assert!(inside.iter().any(|line| line.ends_with("slow-is-ready")), "{}", run.context());
+    assert!(inside.iter().any(|line| line.ends_with("action sees hello-from-web")), "{}", run.context());
     assert!(inside.iter().any(|line| line.contains("Waiting for service `slow` to be healthy")), "{}", run.context());
     // The services' logs are in the job's log once it ends.
     assert!(inside.iter().any(|line| line.ends_with("slow-starting")), "{}", run.context());
