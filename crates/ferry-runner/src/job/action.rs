@@ -1,5 +1,6 @@
-//! `uses:` steps: the actions Ferry does itself (see `builtin.rs`), local composite actions
-//! (`./path`), and remote actions found in a local actions directory. Anything else is a clear
+//! `uses:` steps: the actions Ferry does itself (see `builtin.rs`), local composite and Docker
+//! actions (`./path`, `docker://image`, see `docker_action.rs`),
+//! and remote actions found in a local actions directory. Anything else is a clear
 //! error naming the action.
 
 use std::path::{Path, PathBuf};
@@ -42,11 +43,6 @@ pub(super) async fn run_uses(
 }
 
 fn unavailable(reference: &str) -> String {
-    if reference.starts_with("docker://") {
-        return format!(
-            "action `{reference}` runs a container image; `ferry run` has no container engine. Replace the step with a `run:` step"
-        );
-    }
     let name = reference.split('@').next().unwrap_or(reference);
     format!(
         "action `{reference}` is not available here: `ferry run` does not download actions. \
@@ -59,9 +55,6 @@ fn unavailable(reference: &str) -> String {
 fn resolve(runner: &StepRunner<'_>, reference: &str) -> Option<PathBuf> {
     if let Some(local) = reference.strip_prefix("./") {
         return Some(runner.setup.workspace.join(local));
-    }
-    if reference.starts_with("docker://") {
-        return None;
     }
     let name = reference.split('@').next()?;
     runner.setup.action_dirs.iter().map(|dir| dir.join(name)).find(|dir| action_file(dir).is_some())
