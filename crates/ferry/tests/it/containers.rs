@@ -44,6 +44,18 @@ fn a_container_job_runs_its_steps_in_the_container_with_the_workspace_and_runner
     let repo = Repo::new(&[
         ("README", "the demo repository"),
         (
+            ".github/actions/where/action.yml",
+            r#"
+name: where
+runs:
+  using: composite
+  steps:
+    - shell: sh
+      run: |
+        echo "composite step in the container: $(test -e /etc/debian_version && echo no || echo yes) at $GITHUB_ACTION_PATH"
+"#,
+        ),
+        (
             ".github/workflows/ci.yml",
             &with_image(
                 r#"
@@ -73,6 +85,7 @@ jobs:
           echo "later=$LATER answer=${{ steps.probe.outputs.answer }} shell=$0"
           cat "$RUNNER_TEMP/made/file"
           echo "container id set: ${{ job.container.id != '' }} network set: ${{ job.container.network != '' }}"
+      - uses: ./.github/actions/where
       - id: fails
         continue-on-error: true
         run: exit 3
@@ -90,6 +103,7 @@ jobs:
         "env=from-the-definition from-the-job",
         "kept",
         "container id set: true network set: true",
+        "composite step in the container: yes at /__w/workspace/workspace/.github/actions/where",
     ] {
         assert!(lines.iter().any(|line| line.ends_with(want)), "missing `{want}`\n{}", run.context());
     }
@@ -403,4 +417,47 @@ jobs:
     assert!(run.stdout.contains("from a docker action"), "{}", run.context());
     assert!(lines.iter().any(|line| line.contains("Process completed with exit code 7.")), "{}", run.context());
     assert_nothing_left(pid, &run);
+}
+
+#[test]
+fn the_servers_own_runner_runs_a_container_job_with_services() {
+    use crate::runner::{client_command, output_within, start_server, text};
+
+    let scratch = tempfile::Builder::new().prefix("ferry-containers-it-").tempdir().expect("temp dir");
+    let workflow = with_image(
+        r#"
+on: workflow_dispatch
+jobs:
+  test:
+    runs-on: self-hosted
+    container: "@image@"
+    services:
+      web:
+        image: "@image@"
+        command: sh -c "mkdir -p /www && echo served-on-the-server > /www/index.html && exec httpd -f -p 80 -h /www"
+        options: --health-cmd "wget -qO- http://127.0.0.1/" --health-interval 1s --health-retries 30
+    steps:
+      - run: echo "got $(wget -qO- http://web/) in $GITHUB_WORKSPACE"
+"#,
+    );
+    let repo = Repo::new(&[(".github/workflows/ci.yml", &workflow)]);
+    let (server, url, admin) = start_server(scratch.path());
+    let repo_path = repo.path().display().to_string();
+    let added = output_within(client_command(&url, &admin, &["project", "add", "demo", "--repo", &repo_path]));
+    assert!(added.status.success(), "{}\n--- server\n{}", text(&added), server.stderr());
+    let triggered = output_within(client_command(&url, &admin, &["trigger", "demo", "--wait", "--json"]));
+    let context = || format!("{}\n--- server\n{}", text(&triggered), server.stderr());
+    assert!(triggered.status.success(), "{}", context());
+    let report: serde_json::Value =
+        serde_json::from_slice(&triggered.stdout).unwrap_or_else(|_| panic!("{}", context()));
+    let run_id = report["runs"][0]["id"].as_i64().expect("a run id");
+    assert_eq!(report["runs"][0]["conclusion"], "success", "{}", context());
+    let logs = output_within(client_command(&url, &admin, &["logs", &run_id.to_string(), "--no-prefix"]));
+    let logs = String::from_utf8_lossy(&logs.stdout).into_owned();
+    assert!(logs.lines().any(|line| line.starts_with("got served-on-the-server in /__w/")), "{logs}");
+    assert!(logs.contains("Waiting for service `web` to be healthy"), "{logs}");
+    let data_dir = std::path::absolute(scratch.path().join("data")).expect("an absolute path");
+    let label = format!("server:{}", data_dir.join("runner").display());
+    let (containers, networks) = ferry_testkit::labelled("ferry.runner", &label);
+    assert!(containers.is_empty() && networks.is_empty(), "left {containers:?} {networks:?}");
 }
