@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use ferry_proto::log_stream::LOG_STREAM_TYPE;
 use ferry_proto::runner::{
-    ClaimRequest, EVENT_BATCH_TYPE, EventBatch, JobAssignment, JobCompletion, JobControl, RegisteredRunner,
+    Capability, ClaimRequest, EVENT_BATCH_TYPE, EventBatch, JobAssignment, JobCompletion, JobControl, RegisteredRunner,
     RunnerRegistration, RunnerView,
 };
 use ferry_proto::runs::{RerunRequest, RunDetail, RunView, TriggerRequest, TriggeredRuns};
@@ -139,10 +139,11 @@ impl Client {
     ///
     /// # Errors
     /// Any [`ClientError`]; 401 when the token is not a runner's.
-    pub async fn claim(&self, wait_ms: u64) -> Result<Option<JobAssignment>, ClientError> {
+    pub async fn claim(&self, wait_ms: u64, capabilities: &[Capability]) -> Result<Option<JobAssignment>, ClientError> {
         let timeout = Duration::from_millis(wait_ms) + CLAIM_GRACE;
         let path = "/api/v1/runner/claim";
-        let (status, body) = self.call(Method::POST, path, Some(&ClaimRequest { wait_ms }), timeout).await?;
+        let request = ClaimRequest { wait_ms, capabilities: capabilities.to_vec() };
+        let (status, body) = self.call(Method::POST, path, Some(&request), timeout).await?;
         if status == StatusCode::NO_CONTENT {
             return Ok(None);
         }

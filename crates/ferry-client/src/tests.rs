@@ -90,7 +90,7 @@ fn refusals_keep_the_status_and_the_servers_message() {
 #[tokio::test]
 async fn a_claim_that_found_nothing_is_none_and_sends_the_token() {
     let (client, server) = answer_once(vec!["HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n".to_owned()]).await;
-    assert_eq!(client.claim(5).await.expect("an answer"), None);
+    assert_eq!(client.claim(5, &[]).await.expect("an answer"), None);
     let request = server.await.expect("the server saw the request");
     assert!(request.starts_with("POST /api/v1/runner/claim HTTP/1.1\r\n"), "{request}");
     assert!(request.contains("authorization: Bearer ferry_abc_secret\r\n"), "{request}");

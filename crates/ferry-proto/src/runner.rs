@@ -78,12 +78,36 @@ pub struct RunnerJob {
 }
 
 /// A claim: wait up to `wait_ms` for a job to arrive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct ClaimRequest {
     /// At most [`MAX_CLAIM_WAIT_MS`]; 0 answers at once.
     #[serde(default)]
     #[schema(maximum = 30_000)]
     pub wait_ms: u64,
+    /// What the runner can do now beyond its labels; a job that needs a capability goes only
+    /// to a runner that claims with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<Capability>,
+}
+
+/// Something a runner can do that depends on its host at the time it claims, not on labels
+/// an administrator gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// It reaches a container engine: it runs `container:` jobs and `services:`.
+    Docker,
+}
+
+impl Capability {
+    /// How a job row requires it among its labels: a label no runner can register (it holds
+    /// `:`), matched only by a claim with the capability.
+    #[must_use]
+    pub fn required_label(self) -> &'static str {
+        match self {
+            Capability::Docker => "capability:docker",
+        }
+    }
 }
 
 /// A job handed to a runner: everything it needs to run it.

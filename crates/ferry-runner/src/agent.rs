@@ -62,6 +62,9 @@ pub struct AgentOptions {
     /// Where `uses: owner/repo@ref` actions are fetched from (see
     /// [`crate::actions::ActionsSource::new`]); [`crate::actions::DEFAULT_ACTIONS_URL`] by default.
     pub actions_url: String,
+    /// The container engine it reached when it started (see [`crate::docker::DockerHost::start`]);
+    /// with one it claims jobs that need the `docker` capability, without one it never does.
+    pub docker: Option<Arc<crate::docker::DockerHost>>,
 }
 
 /// Why the agent stopped without being asked to.
@@ -102,6 +105,9 @@ struct Agent {
     actions: crate::actions::ActionsSource,
     /// `work_dir/tool-cache`: `RUNNER_TOOL_CACHE` of every job.
     tool_cache: PathBuf,
+    docker: Option<Arc<crate::docker::DockerHost>>,
+    /// What it claims jobs with beyond its labels: `docker` with an engine.
+    capabilities: Vec<ferry_proto::runner::Capability>,
     /// The last run's workflow as parsed, by run id: every job of a run has the same, and
     /// parsing it per job made each job of a large run (a large workflow) cost more.
     last_workflow: std::sync::Mutex<Option<(i64, Arc<ferry_workflow::model::Workflow>)>>,
@@ -151,6 +157,8 @@ pub async fn run_agent(
         cache,
         isolation: options.isolation.clone(),
         credentials: options.credentials.clone(),
+        docker: options.docker.clone(),
+        capabilities: options.docker.iter().map(|_| ferry_proto::runner::Capability::Docker).collect(),
         last_workflow: std::sync::Mutex::new(None),
     });
     let reaper = tokio::spawn(agent.trash.clone().reap());
@@ -236,7 +244,7 @@ async fn claim_loop(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) -> Resul
     let mut delay = Duration::ZERO;
     loop {
         let claimed = tokio::select! {
-            claimed = agent.client.claim(CLAIM_WAIT_MS) => claimed,
+            claimed = agent.client.claim(CLAIM_WAIT_MS, &agent.capabilities) => claimed,
             _ = stop.wait_for(|stop| *stop) => return Ok(()),
         };
         match claimed {

@@ -9,7 +9,9 @@
 
 mod action;
 mod builtin;
+mod containers;
 mod contexts;
+mod docker_action;
 mod step;
 
 use std::path::{Path, PathBuf};
@@ -74,6 +76,9 @@ pub struct JobSetup {
     /// `ACTIONS_RUNTIME_URL`, `ACTIONS_CACHE_URL`, `ACTIONS_RESULTS_URL` and
     /// `ACTIONS_RUNTIME_TOKEN` (which the masker must hold); `None`: steps get none of them.
     pub runtime: Option<ferry_proto::runtime::RuntimeAccess>,
+    /// The container engine for `container:`, `services:` and Docker actions, connected when
+    /// the runner started; `None`: connected when a job needs it (`ferry run`).
+    pub docker: Option<Arc<crate::docker::DockerHost>>,
 }
 
 /// A future [`CacheRemote`] returns.
@@ -248,13 +253,6 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         }
         contexts.set("env", Value::Object(env.clone()));
     }
-    if job.container.is_some() || job.services.is_some() {
-        return JobOutcome::failed(format!(
-            "job `{}` uses `container:` or `services:`; `ferry run` runs steps on this host and has no container engine. \
-             Remove them (install what the job needs on this host) or run the workflow on a runner with Docker",
-            setup.job_id
-        ));
-    }
     if job.uses.is_some() {
         return JobOutcome::failed(format!(
             "job `{}` calls a reusable workflow; `ferry run` does not run reusable workflows yet",
@@ -267,6 +265,18 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
     };
     let continue_on_error = contexts.boolean(file, job.continue_on_error.as_ref(), false);
     let defaults = merged_defaults(&workflow.defaults, &job.defaults);
+    // Services and the job container start before the first step; what that shows goes into
+    // the first step's log (a step's log is where lines are kept).
+    let mut preamble = Vec::new();
+    let containers = if job.container.is_some() || job.services.is_some() {
+        match containers::JobContainers::start(&setup, job, &mut contexts, file, &mut preamble, &cancel).await {
+            Ok(containers) => containers,
+            Err(error) => return JobOutcome::failed(masked(&setup.masker, &error)),
+        }
+    } else {
+        None
+    };
+    let container = containers.as_ref().and_then(|containers| containers.container.clone());
 
     // The job's own cancel signal: the caller's cancel, or the job's timeout.
     let (job_cancel_tx, job_cancel) = watch::channel(false);
@@ -283,7 +293,9 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         env,
         path_additions: Vec::new(),
         summary: String::new(),
-        base_env: base_env(&setup, &contexts),
+        base_env: base_env(&setup, &contexts, container.as_deref()),
+        container,
+        preamble,
         background_groups: Vec::new(),
         made_files_dir: false,
         pending_saves: Vec::new(),
@@ -330,6 +342,15 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
     // As GitHub's runner does at the end of a job: whatever steps left running goes now.
     for group in runner.background_groups.drain(..) {
         crate::process::kill_group(group);
+    }
+    if let Some(containers) = containers {
+        let mut lines = Vec::new();
+        containers.finish(&setup, &mut lines).await;
+        if let Some(last) = steps.len().checked_sub(1) {
+            for text in lines {
+                runner.line(last, &text);
+            }
+        }
     }
 
     let mut error = None;
@@ -438,8 +459,13 @@ fn runner_arch() -> &'static str {
 }
 
 /// The environment every step of a job starts from: the host's allow-listed variables (see
-/// [`crate::isolation`]), then the variables GitHub's runner sets, taken from the contexts.
-fn base_env(setup: &JobSetup, contexts: &Contexts) -> Vec<(String, String)> {
+/// [`crate::isolation`]; in a job container, only its `PATH`), then the variables GitHub's
+/// runner sets, taken from the contexts.
+fn base_env(
+    setup: &JobSetup,
+    contexts: &Contexts,
+    container: Option<&containers::JobContainer>,
+) -> Vec<(String, String)> {
     let github = contexts.values.get("github").and_then(Value::as_object);
     let text = |key: &str| -> String {
         match github.and_then(|github| github.get(key)) {
@@ -448,7 +474,10 @@ fn base_env(setup: &JobSetup, contexts: &Contexts) -> Vec<(String, String)> {
             Some(other) => other.to_string(),
         }
     };
-    let mut vars = crate::isolation::host_env(std::env::vars_os(), &setup.isolation.pass_env);
+    let mut vars = match container {
+        Some(container) => vec![("PATH".to_owned(), container.path.clone())],
+        None => crate::isolation::host_env(std::env::vars_os(), &setup.isolation.pass_env),
+    };
     let github_vars = [
         "action_ref",
         "actor",

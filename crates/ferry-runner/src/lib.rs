@@ -28,6 +28,7 @@
 pub mod actions;
 pub mod agent;
 pub mod commands;
+pub mod docker;
 pub mod env_file;
 pub mod events;
 pub mod isolation;

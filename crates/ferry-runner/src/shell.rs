@@ -94,7 +94,7 @@ fn custom(shell: &str) -> Result<Shell, ShellError> {
 
 /// Splits a command line into words: whitespace separates, `'…'` and `"…"` group (quotes removed,
 /// no escapes inside). `None` when a quote is not closed.
-fn split_words(line: &str) -> Option<Vec<String>> {
+pub(crate) fn split_words(line: &str) -> Option<Vec<String>> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;

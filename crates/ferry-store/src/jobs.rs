@@ -81,6 +81,9 @@ pub struct NewJob<'a> {
     pub run_id: i64,
     pub name: &'a str,
     pub runs_on: &'a [String],
+    /// Labels the job needs besides `runs_on`, not shown as its `runs-on` (a capability's
+    /// `capability:docker`).
+    pub requires: &'a [String],
     pub needs: &'a str,
     pub matrix: &'a str,
     pub job_key: &'a str,
@@ -194,7 +197,8 @@ impl Jobs<'_> {
         })?;
         let job_row = job_from_row(&row)?;
         // Labels match case-insensitively, as on GitHub.
-        let mut labels: Vec<String> = job.runs_on.iter().map(|label| label.to_lowercase()).collect();
+        let mut labels: Vec<String> =
+            job.runs_on.iter().chain(job.requires).map(|label| label.to_lowercase()).collect();
         labels.sort();
         labels.dedup();
         for label in &labels {

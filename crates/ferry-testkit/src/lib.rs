@@ -1,8 +1,9 @@
 //! Test helpers shared by Ferry's crates: [`TestDb`], a fresh database on SQLite or on a real
 //! PostgreSQL this kit starts from Debian's binaries, and [`Browser`], a headless Chromium
 //! from Debian's package that tests of the web UI drive through [`Page`], and [`FakeClock`],
-//! the clock a test moves instead of sleeping, and [`http_recorder`], a remote that records
-//! what clients send it.
+//! the clock a test moves instead of sleeping, [`http_recorder`], a remote that records
+//! what clients send it, and [`busybox_image`], a container image built locally for container
+//! tests.
 //!
 //! `TestDb` panics with a message saying what failed: it only runs inside tests. `Browser`
 //! and `Page` return a [`ChromiumError`] instead, because a UI test asserts on some of them
@@ -10,6 +11,7 @@
 
 mod chromium;
 mod clock;
+mod docker;
 mod http;
 mod postgres;
 
@@ -19,6 +21,7 @@ use ferry_store::Store;
 
 pub use chromium::{Browser, ChromiumError, Event, Page};
 pub use clock::FakeClock;
+pub use docker::{BUSYBOX_IMAGE, TEST_LABEL, busybox_image, labelled};
 pub use http::{NOT_FOUND, http_recorder};
 
 /// A fresh, empty database for one test; what it holds is deleted when it is dropped.

@@ -268,6 +268,7 @@ async fn run_workflow(
                         masker: masker.clone(),
                         isolation: ferry_runner::isolation::Isolation { pass_env: pass_env.clone(), confinement: None },
                         runtime: runtime.as_ref().map(|(_, access)| access.clone()),
+                        docker: None,
                     };
                     printer.job_started(instance.0, &start.name);
                     let checkout = checkout.clone();

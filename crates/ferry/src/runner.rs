@@ -2,11 +2,13 @@
 //! runs `ferry_runner::agent` until Ctrl-C or SIGTERM.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use ferry_client::Client;
 use ferry_proto::runner::RunnerRegistration;
 use ferry_runner::agent::{AgentOptions, run_agent};
+use ferry_runner::docker::DockerHost;
 use ferry_runner::isolation::Isolation;
 
 use crate::cli::RunnerArgs;
@@ -48,6 +50,7 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
             registered.token
         };
         let client = Client::new(&args.connect.server, &token)?;
+        let docker = docker_host(&name).await;
         let options = AgentOptions {
             labels,
             slots,
@@ -62,10 +65,32 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
                 .actions_url
                 .clone()
                 .unwrap_or_else(|| ferry_runner::actions::DEFAULT_ACTIONS_URL.to_owned()),
+            docker,
         };
         run_agent(client, options, crate::server::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The container engine at `DOCKER_HOST` or `/var/run/docker.sock`, cleared of what an
+/// earlier run of runner `name` left; without one the runner lacks the `docker` capability
+/// and says why.
+pub(crate) async fn docker_host(name: &str) -> Option<Arc<DockerHost>> {
+    let docker_host = std::env::var("DOCKER_HOST").ok();
+    match DockerHost::start(docker_host.as_deref(), name).await {
+        Ok(host) => {
+            tracing::info!(
+                endpoint = host.engine.endpoint(),
+                "container engine at {}: this runner runs container jobs and services (capability `docker`)",
+                host.engine.endpoint()
+            );
+            Some(Arc::new(host))
+        }
+        Err(error) => {
+            tracing::info!(%error, "no `docker` capability: {error}");
+            None
+        }
+    }
 }
 
 /// `self-hosted`, `linux` and the architecture as GitHub names them, then `extra`, each once

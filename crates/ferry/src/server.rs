@@ -101,6 +101,9 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
             let confinement =
                 ferry_runner::isolation::Confinement::new(&config.data_dir, std::slice::from_ref(&work_dir))?;
             let credentials = vec![local.server.token().to_owned()];
+            // Named after its folder: servers sharing an engine never remove each other's
+            // containers, and a restarted one finds what it left.
+            let docker = crate::runner::docker_host(&format!("server:{}", work_dir.display())).await;
             let options = ferry_runner::agent::AgentOptions {
                 labels,
                 slots,
@@ -113,6 +116,7 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
                 },
                 credentials,
                 actions_url,
+                docker,
             };
             let mut stop = stop_rx.clone();
             Some(tokio::spawn(ferry_runner::agent::run_agent(client, options, async move {

@@ -264,6 +264,7 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
         masker: Arc::new(RwLock::new(masker)),
         isolation,
         runtime: assignment.runtime.clone(),
+        docker: agent.docker.clone(),
     })
 }
 

@@ -3,7 +3,8 @@
 //! first, they override), and actions fetched from their repositories through the job's
 //! [`crate::actions::ActionsSource`]. Composite actions run their steps here (nested up to
 //! GitHub's depth), JavaScript actions run on the host's Node.js as step processes with their
-//! `pre` and `post` scripts, and `docker` actions need a container engine.
+//! `pre` and `post` scripts, and `docker` actions and `docker://` images run in containers
+//! (`docker_action.rs`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,9 @@ pub(super) async fn run_uses(
     let inputs = rendered_inputs(runner, with, contexts)?;
     if let Some(builtin) = builtin::builtin(&reference) {
         return Ok(builtin::run_builtin(runner, step_idx, builtin, &inputs, contexts).await);
+    }
+    if let Some(image) = reference.strip_prefix("docker://") {
+        return Ok(super::docker_action::run_image_step(runner, step_idx, image, inputs, env, contexts).await);
     }
     let found = match locate(runner, Some(step_idx), &reference).await {
         Ok(found) => found,
@@ -85,14 +89,6 @@ struct Call<'a> {
     pre_state: Option<Vec<(String, String)>>,
 }
 
-/// The one place a `docker` action or `docker://` image is refused.
-fn needs_container_engine(reference: &str) -> String {
-    format!(
-        "action `{reference}` runs in a container and needs a container engine, which this runner does not have. \
-         Run the workflow on a runner with Docker, or replace the step with a `run:` step"
-    )
-}
-
 fn unavailable(reference: &str) -> String {
     let name = reference.split('@').next().unwrap_or(reference);
     format!(
@@ -110,7 +106,7 @@ async fn locate(runner: &StepRunner<'_>, log_to: Option<usize>, reference: &str)
         return Ok(Found { dir, repository: String::new(), git_ref: String::new() });
     }
     if reference.starts_with("docker://") {
-        return Err(needs_container_engine(reference));
+        return Err(format!("`{reference}` is a container image, not an action with files"));
     }
     let Some(action) = ActionRef::parse(reference) else {
         return Err(format!(
@@ -208,7 +204,28 @@ async fn run_action_dir(
             }
             Ok(res)
         }
-        Some(Runs::Docker { .. }) => failed(runner, needs_container_engine(call.reference)),
+        Some(Runs::Docker { image, args, entrypoint, pre_entrypoint, env: runs_env, .. }) => {
+            let runs = super::docker_action::DockerRuns {
+                image,
+                args,
+                entrypoint: entrypoint.as_ref(),
+                pre_entrypoint: pre_entrypoint.as_ref(),
+                env: runs_env,
+            };
+            let (reference, dir) = (call.reference, &call.found.dir);
+            super::docker_action::run_action(
+                runner,
+                step_idx,
+                reference,
+                dir,
+                &action_file_name,
+                &runs,
+                inputs,
+                env,
+                contexts,
+            )
+            .await
+        }
         None => failed(runner, format!("{action_file_name}: `runs:` is missing or not valid")),
     }
 }
@@ -404,6 +421,7 @@ async fn run_node_script(
         step_id: None,
         command: Some((program, vec![path.display().to_string()])),
         extra_env,
+        action_container: None,
     };
     runner.run_script(step_idx, script).await
 }

@@ -69,6 +69,10 @@ pub(super) struct StepRunner<'a> {
     pub action_depth: usize,
     /// The name of the job's step running now (for `Post <name>`).
     pub step_name: String,
+    /// The job container `run:` steps run in (`container:`), if any.
+    pub container: Option<Arc<super::containers::JobContainer>>,
+    /// Lines for the first step's log, shown when it starts (starting the job's containers).
+    pub preamble: Vec<String>,
 }
 
 /// The path of `program` on this process's PATH, when it is a bare name found there.
@@ -120,6 +124,9 @@ impl StepRunner<'_> {
         let name = masked(&self.setup.masker, &name);
         self.emit(JobEvent::StepStarted { step_idx, name: name.clone() });
         self.step_name.clone_from(&name);
+        for text in std::mem::take(&mut self.preamble) {
+            self.line(step_idx, &text);
+        }
         let (outcome, conclusion, _outputs) = self.run_step(step_idx, step, contexts).await;
         let elapsed = started.elapsed();
         self.emit(JobEvent::StepFinished { step_idx, outcome, conclusion, elapsed });
@@ -228,6 +235,7 @@ impl StepRunner<'_> {
                     step_id: step.id.as_ref().map(|id| id.value.clone()),
                     command: None,
                     extra_env: action_variables(contexts),
+                    action_container: None,
                 };
                 self.run_script(step_idx, script).await
             }
@@ -267,8 +275,14 @@ impl StepRunner<'_> {
 
     /// Runs a script the way GitHub's runner runs a `run:` step, with retries if asked for.
     pub async fn run_script(&mut self, step_idx: usize, script: Script) -> StepResult {
-        let shell = match parse_shell(script.shell.as_deref()) {
-            Ok(shell) => shell.with_fallbacks(|program| on_path(program, std::env::var_os("PATH").as_deref())),
+        // In a job container, GitHub's default shell is `sh -e {0}`; what the host has does not matter.
+        let shell = match &self.container {
+            Some(_) => parse_shell(Some(script.shell.as_deref().unwrap_or("sh"))),
+            None => parse_shell(script.shell.as_deref())
+                .map(|shell| shell.with_fallbacks(|program| on_path(program, std::env::var_os("PATH").as_deref()))),
+        };
+        let shell = match shell {
+            Ok(shell) => shell,
             Err(error) => {
                 self.line(step_idx, &format!("error: {error}"));
                 return StepResult::failed();
@@ -345,6 +359,8 @@ impl StepRunner<'_> {
             .then(|| self.path_additions.iter().map(|dir| Path::new(dir).join(&program)).find(|path| path.is_file()))
             .flatten();
         let program = match (added, self.programs.get(&program)) {
+            // The container's own PATH finds it.
+            _ if self.container.is_some() => program,
             (Some(path), _) => path.display().to_string(),
             (None, Some(path)) => path.clone(),
             (None, None) => {
@@ -404,7 +420,11 @@ impl StepRunner<'_> {
             pending: String::new(),
             held: [String::new(), String::new()],
         };
-        let exit = run_process(&spec, &mut cancel, &mut output, Some(self.events)).await;
+        let exit = match (&script.action_container, &self.container) {
+            (Some(action), _) => action.run(&spec, &mut cancel, &mut output, Some(self.events)).await,
+            (None, Some(container)) => container.run(&spec, &mut cancel, &mut output, Some(self.events)).await,
+            (None, None) => run_process(&spec, &mut cancel, &mut output, Some(self.events)).await,
+        };
         output.flush();
         let ScriptOutput { mut outputs, command_failed, state, .. } = output;
         self.last_state = state;
@@ -490,6 +510,8 @@ pub(super) struct Script {
     pub command: Option<(String, Vec<String>)>,
     /// Variables set after the step's `env` (`INPUT_*`, `STATE_*`, `GITHUB_ACTION_*`).
     pub extra_env: Vec<(String, String)>,
+    /// For a Docker action: the container that runs instead of the script.
+    pub action_container: Option<super::docker_action::ActionContainer>,
 }
 
 /// `GITHUB_ACTION_REPOSITORY` and `GITHUB_ACTION_REF` inside an action from a repository.

@@ -122,6 +122,7 @@ impl Ferry {
             isolation: ferry_runner::isolation::Isolation::default(),
             credentials: vec![token.to_owned()],
             actions_url: actions_url.to_owned(),
+            docker: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(run_agent(client, options, async {

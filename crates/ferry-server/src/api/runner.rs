@@ -124,6 +124,9 @@ pub(crate) async fn claim(
         )));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_millis(body.wait_ms);
+    // A capability the runner claims with satisfies the label a job needing it carries.
+    let mut labels = runner.labels.clone();
+    labels.extend(body.capabilities.iter().map(|capability| capability.required_label().to_owned()));
     // Once a claim, not on every wake: each wake is on the way from a trigger to a step.
     state.store.runners().heartbeat(runner.id, now_ms()).await?;
     loop {
@@ -132,7 +135,7 @@ pub(crate) async fn claim(
         tokio::pin!(queued);
         queued.as_mut().enable();
         let now = now_ms();
-        if let Some(job) = state.store.jobs().claim(runner.id, &runner.labels, now, state.pipeline.lease_ms).await? {
+        if let Some(job) = state.store.jobs().claim(runner.id, &labels, now, state.pipeline.lease_ms).await? {
             info!(job.id = job.id, run.id = job.run_id, runner = %runner.name, "runner {} took job {} of run {}", runner.name, job.name, job.run_id);
             return Ok(Json(assignment(&state, &job).await?).into_response());
         }

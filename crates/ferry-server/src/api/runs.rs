@@ -452,6 +452,7 @@ pub(crate) async fn rerun_run(state: &AppState, id: i64, failed_only: bool, acto
                     run_id: run.id,
                     name: &job.name,
                     runs_on: &job.runs_on,
+                    requires: &[],
                     needs: &job.needs,
                     matrix: &job.matrix,
                     job_key: &job.job_key,

@@ -318,10 +318,16 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                         github.remove("event");
                     }
                     let labels = runs_on.clone().unwrap_or_default();
+                    // Containers run only where a runner reaches a container engine.
+                    let requires: Vec<String> = (job.container.is_some() || job.services.is_some())
+                        .then(|| ferry_proto::runner::Capability::Docker.required_label().to_owned())
+                        .into_iter()
+                        .collect();
                     let new_job = ferry_store::NewJob {
                         run_id,
                         name: &start.name,
                         runs_on: &labels,
+                        requires: &requires,
                         // The run's ids (`build/compile`), as the run's graph keys its jobs.
                         needs: &json!(
                             flat_job.needs.iter().filter(|need| !need.ends_with("@call")).collect::<Vec<_>>()

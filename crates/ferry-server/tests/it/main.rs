@@ -4,6 +4,7 @@
 mod access;
 mod artifacts;
 mod auth;
+mod capabilities;
 mod contract;
 mod corpus;
 mod forge_status;

@@ -41,6 +41,7 @@ fn metrics_report_queue_depth_runs_and_runners_from_the_store() {
                 run_id: run.id,
                 name,
                 runs_on: &runs_on,
+                requires: &[],
                 needs: "[]",
                 matrix: "{}",
                 job_key: "",

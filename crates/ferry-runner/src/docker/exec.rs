@@ -1,0 +1,358 @@
+//! Runs a command inside a running container (`docker exec`) the way [`crate::process`] runs
+//! one on the host: output line by line to an [`Output`], a timeout, cancel, and an exit
+//! code.
+//!
+//! The engine's API cannot signal an exec'd process, so the command is started through
+//! `sh -c`, which writes its pid to [`ExecSpec::pid_file`] before it `exec`s the command; a
+//! timeout or cancel then sends SIGTERM to that pid through a second exec, and SIGKILL after
+//! the grace period. Whatever is left when the job ends goes with its container.
+
+use std::io;
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use futures_util::StreamExt as _;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::Engine;
+use crate::events::EventSender;
+use crate::process::{DRAIN_LIMIT, MAX_LINE, Output, ProcessExit, Stream};
+
+/// What to run in a container.
+#[derive(Debug, Clone)]
+pub struct ExecSpec {
+    pub container: String,
+    /// The command and its arguments (a program on the container's `PATH`, or a path in it).
+    pub cmd: Vec<String>,
+    /// `NAME=value`, on top of the container's own environment.
+    pub env: Vec<String>,
+    /// A directory in the container.
+    pub working_dir: String,
+    pub user: Option<String>,
+    pub timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL on timeout or cancel.
+    pub kill_grace: Duration,
+    /// A file in the container the command's pid is written to, for signalling it.
+    pub pid_file: String,
+}
+
+/// How often a command whose output stays open is checked for having exited (its pipes may be
+/// held by something it left running).
+const EXITED_CHECK: Duration = Duration::from_secs(1);
+
+/// Runs `spec` to its end, delivering its output to `output` as [`crate::process::run_process`]
+/// does (`backpressure` likewise).
+///
+/// # Errors
+/// The engine refused to run the command, or the connection broke.
+pub async fn run_exec(
+    engine: &Engine,
+    spec: &ExecSpec,
+    cancel: &mut watch::Receiver<bool>,
+    output: &mut dyn Output,
+    backpressure: Option<&EventSender>,
+) -> io::Result<ProcessExit> {
+    if *cancel.borrow_and_update() {
+        return Ok(ProcessExit { code: None, signal: None, timed_out: false, cancelled: true, group: None });
+    }
+    let mut cmd = vec!["sh".to_owned(), "-c".to_owned(), "echo $$ > \"$0\" && exec \"$@\"".to_owned()];
+    cmd.push(spec.pid_file.clone());
+    cmd.extend(spec.cmd.iter().cloned());
+    let docker = engine.docker();
+    let created = docker
+        .create_exec(
+            &spec.container,
+            CreateExecOptions {
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                env: Some(spec.env.clone()),
+                cmd: Some(cmd),
+                working_dir: Some(spec.working_dir.clone()),
+                user: spec.user.clone(),
+                ..CreateExecOptions::default()
+            },
+        )
+        .await
+        .map_err(|error| {
+            io::Error::other(format!(
+                "starting `{}` in container {}: {error}",
+                spec.cmd.join(" "),
+                short(&spec.container)
+            ))
+        })?;
+    let started = docker
+        .start_exec(&created.id, Some(StartExecOptions { detach: false, tty: false, output_capacity: Some(MAX_LINE) }))
+        .await
+        .map_err(|error| {
+            io::Error::other(format!(
+                "starting `{}` in container {}: {error}",
+                spec.cmd.join(" "),
+                short(&spec.container)
+            ))
+        })?;
+    let StartExecResults::Attached { output: mut stream, input: _input } = started else {
+        return Err(io::Error::other("the engine started the command detached"));
+    };
+
+    let mut stdout = Lines::default();
+    let mut stderr = Lines::default();
+    let mut deadline = spec.timeout.map(|timeout| Instant::now() + timeout);
+    let mut kill_at: Option<Instant> = None;
+    let mut drain_until: Option<Instant> = None;
+    let (mut timed_out, mut cancelled) = (false, false);
+    let mut watch_cancel = true;
+    let mut check = tokio::time::interval(EXITED_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if let Some(events) = backpressure
+            && !events.is_writable()
+        {
+            events.writable().await;
+        }
+        let next_timer = [deadline, kill_at, drain_until].into_iter().flatten().min();
+        tokio::select! {
+            chunk = stream.next() => match chunk {
+                Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
+                    stdout.push(&message, Stream::Stdout, output);
+                    output.flush();
+                }
+                Some(Ok(LogOutput::StdErr { message })) => {
+                    stderr.push(&message, Stream::Stderr, output);
+                    output.flush();
+                }
+                Some(Ok(LogOutput::StdIn { .. })) => {}
+                Some(Err(error)) => return Err(io::Error::other(format!("reading the output of `{}`: {error}", spec.cmd.join(" ")))),
+                None => break,
+            },
+            changed = cancel.changed(), if watch_cancel && !cancelled && !timed_out => match changed {
+                Ok(()) if *cancel.borrow_and_update() => {
+                    cancelled = true;
+                    signal(engine, spec, "TERM").await;
+                    kill_at = Some(Instant::now() + spec.kill_grace);
+                }
+                Ok(()) => {}
+                Err(_) => watch_cancel = false,
+            },
+            () = sleep_until(next_timer) => {
+                let now = Instant::now();
+                if drain_until.is_some_and(|until| until <= now) {
+                    tracing::warn!(container = %spec.container, "step output still open {DRAIN_LIMIT:?} after the step ended; no longer reading it");
+                    break;
+                }
+                if kill_at.is_some_and(|at| at <= now) {
+                    signal(engine, spec, "KILL").await;
+                    kill_at = None;
+                }
+                if deadline.is_some_and(|at| at <= now) {
+                    deadline = None;
+                    timed_out = true;
+                    signal(engine, spec, "TERM").await;
+                    kill_at = Some(now + spec.kill_grace);
+                }
+            }
+            _ = check.tick(), if drain_until.is_none() => {
+                if let Ok(inspect) = docker.inspect_exec(&created.id).await
+                    && inspect.running == Some(false)
+                {
+                    drain_until = Some(Instant::now() + DRAIN_LIMIT);
+                }
+            }
+        }
+    }
+    stdout.finish(Stream::Stdout, output);
+    stderr.finish(Stream::Stderr, output);
+    output.flush();
+    let inspect = docker
+        .inspect_exec(&created.id)
+        .await
+        .map_err(|error| io::Error::other(format!("asking how `{}` ended: {error}", spec.cmd.join(" "))))?;
+    let code = inspect.exit_code.and_then(|code| i32::try_from(code).ok());
+    // A shell reports a process killed by signal N as 128 + N.
+    let signal = code.filter(|code| (cancelled || timed_out) && *code > 128).map(|code| code - 128);
+    Ok(ProcessExit { code: if signal.is_some() { None } else { code }, signal, timed_out, cancelled, group: None })
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends SIGTERM or SIGKILL to the command whose pid is in the spec's pid file.
+async fn signal(engine: &Engine, spec: &ExecSpec, signal: &str) {
+    let script = format!("kill -{signal} \"$(cat \"$0\")\" 2>/dev/null; true");
+    let docker = engine.docker();
+    let created = docker
+        .create_exec(
+            &spec.container,
+            CreateExecOptions {
+                cmd: Some(vec!["sh".to_owned(), "-c".to_owned(), script, spec.pid_file.clone()]),
+                ..CreateExecOptions::default()
+            },
+        )
+        .await;
+    let started = match created {
+        Ok(created) => {
+            docker.start_exec(&created.id, Some(StartExecOptions { detach: true, ..StartExecOptions::default() })).await
+        }
+        Err(error) => Err(error),
+    };
+    if let Err(error) = started {
+        tracing::warn!(container = %spec.container, %error, "could not signal a step's process in its container");
+    }
+}
+
+/// The first 12 characters of a container id, as `docker ps` shows it.
+pub(crate) fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// One stream's bytes on their way to whole lines.
+#[derive(Default)]
+struct Lines {
+    buffer: Vec<u8>,
+}
+
+impl Lines {
+    fn push(&mut self, bytes: &[u8], stream: Stream, output: &mut dyn Output) {
+        self.buffer.extend_from_slice(bytes);
+        if let Some(last_newline) = memchr::memrchr(b'\n', &self.buffer) {
+            let text = String::from_utf8_lossy(&self.buffer[..last_newline]).into_owned();
+            output.lines(stream, &text);
+            self.buffer.drain(..=last_newline);
+        }
+        while self.buffer.len() > MAX_LINE {
+            let mut cut = MAX_LINE;
+            while cut > 0 && std::str::from_utf8(&self.buffer[..cut]).is_err() {
+                cut -= 1;
+            }
+            let cut = if cut == 0 { MAX_LINE } else { cut };
+            let piece = String::from_utf8_lossy(&self.buffer[..cut]).into_owned();
+            output.piece(stream, &piece);
+            self.buffer.drain(..cut);
+        }
+    }
+
+    fn finish(&mut self, stream: Stream, output: &mut dyn Output) {
+        if !self.buffer.is_empty() {
+            let text = String::from_utf8_lossy(&self.buffer).into_owned();
+            output.line(stream, text.strip_suffix('\r').unwrap_or(&text));
+            self.buffer.clear();
+        }
+    }
+}
+
+/// Creates `spec`'s container, runs it to its end with its output to `output` (as
+/// [`run_exec`] does), and removes it. A timeout or cancel stops it (SIGTERM, SIGKILL after
+/// `kill_grace`).
+///
+/// # Errors
+/// The engine refused to create or run it, or the connection broke.
+pub async fn run_container(
+    engine: &Engine,
+    spec: &super::ContainerSpec,
+    timeout: Option<Duration>,
+    kill_grace: Duration,
+    cancel: &mut watch::Receiver<bool>,
+    output: &mut dyn Output,
+    backpressure: Option<&EventSender>,
+) -> io::Result<ProcessExit> {
+    if *cancel.borrow_and_update() {
+        return Ok(ProcessExit { code: None, signal: None, timed_out: false, cancelled: true, group: None });
+    }
+    let id = engine.start_container(spec).await.map_err(|error| io::Error::other(error.to_string()))?;
+    let res = follow_container(engine, &id, timeout, kill_grace, cancel, output, backpressure).await;
+    if let Err(error) = engine.remove_container(&id).await {
+        tracing::warn!(%error, "removing the container of a Docker action: {error}");
+    }
+    res
+}
+
+async fn follow_container(
+    engine: &Engine,
+    id: &str,
+    timeout: Option<Duration>,
+    kill_grace: Duration,
+    cancel: &mut watch::Receiver<bool>,
+    output: &mut dyn Output,
+    backpressure: Option<&EventSender>,
+) -> io::Result<ProcessExit> {
+    let docker = engine.docker();
+    let options = bollard::query_parameters::LogsOptions {
+        follow: true,
+        stdout: true,
+        stderr: true,
+        ..bollard::query_parameters::LogsOptions::default()
+    };
+    let mut stream = docker.logs(id, Some(options));
+    let mut stdout = Lines::default();
+    let mut stderr = Lines::default();
+    let mut deadline = timeout.map(|timeout| Instant::now() + timeout);
+    let (mut timed_out, mut cancelled) = (false, false);
+    let mut watch_cancel = true;
+    let stop = |id: &str| {
+        let grace = i32::try_from(kill_grace.as_secs()).unwrap_or(i32::MAX);
+        let options = bollard::query_parameters::StopContainerOptions { t: Some(grace), signal: None };
+        let id = id.to_owned();
+        let docker = docker.clone();
+        // Stopping waits out the grace period; the logs keep being read meanwhile.
+        tokio::spawn(async move { docker.stop_container(&id, Some(options)).await })
+    };
+    loop {
+        if let Some(events) = backpressure
+            && !events.is_writable()
+        {
+            events.writable().await;
+        }
+        tokio::select! {
+            chunk = stream.next() => match chunk {
+                Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
+                    stdout.push(&message, Stream::Stdout, output);
+                    output.flush();
+                }
+                Some(Ok(LogOutput::StdErr { message })) => {
+                    stderr.push(&message, Stream::Stderr, output);
+                    output.flush();
+                }
+                Some(Ok(LogOutput::StdIn { .. })) => {}
+                Some(Err(error)) => return Err(io::Error::other(format!("reading the container's output: {error}"))),
+                None => break,
+            },
+            changed = cancel.changed(), if watch_cancel && !cancelled && !timed_out => match changed {
+                Ok(()) if *cancel.borrow_and_update() => {
+                    cancelled = true;
+                    stop(id);
+                }
+                Ok(()) => {}
+                Err(_) => watch_cancel = false,
+            },
+            () = sleep_until(deadline) => {
+                deadline = None;
+                timed_out = true;
+                stop(id);
+            }
+        }
+    }
+    stdout.finish(Stream::Stdout, output);
+    stderr.finish(Stream::Stderr, output);
+    output.flush();
+    let mut wait = docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+    let code = match wait.next().await {
+        Some(Ok(response)) => response.status_code,
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+        Some(Err(error)) => return Err(io::Error::other(format!("waiting for the container: {error}"))),
+        None => return Err(io::Error::other("the engine did not say how the container ended")),
+    };
+    let code = i32::try_from(code).unwrap_or(i32::MAX);
+    let signal = (cancelled || timed_out).then_some(code).filter(|code| *code > 128).map(|code| code - 128);
+    Ok(ProcessExit {
+        code: if signal.is_some() { None } else { Some(code) },
+        signal,
+        timed_out,
+        cancelled,
+        group: None,
+    })
+}

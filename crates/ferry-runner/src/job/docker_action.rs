@@ -1,0 +1,277 @@
+//! Docker actions, as GitHub's runner runs them: `runs.using: docker` with `image: Dockerfile`
+//! (built once per content of the action's folder) or `image: docker://…`, and `uses:
+//! docker://image` steps. The container gets the inputs as `INPUT_*`, the step's environment,
+//! `args` (with expressions) and `entrypoint`, the workspace at `/github/workspace` (its working
+//! directory) and the runner files under `/github/file_commands`; its output goes through the
+//! step's workflow commands and masking like a `run:` step's, and the runner files are read
+//! back the same way.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferry_model::Conclusion;
+use ferry_workflow::expr::Value;
+use ferry_workflow::model::Text;
+use serde_json::Map;
+use tokio::sync::watch;
+
+use super::contexts::{Contexts, EvalFailure, Evaluate as _};
+use super::step::{Script, StepResult, StepRunner};
+use crate::docker::{ContainerSpec, DockerHost, LABEL_JOB, LABEL_RUNNER};
+use crate::events::EventSender;
+use crate::process::{Output, ProcessExit, ProcessSpec};
+
+/// A Docker action's container, ready to run once the step's environment is known.
+#[derive(Debug, Clone)]
+pub struct ActionContainer {
+    host: Arc<DockerHost>,
+    image: String,
+    entrypoint: Option<Vec<String>>,
+    args: Vec<String>,
+    /// Host folder → where the container sees it, longest host path first.
+    mounts: Vec<(PathBuf, String)>,
+    /// Variables of the job's environment the container does not get (the host's own, and
+    /// `PATH`, which is the image's).
+    dropped: Vec<String>,
+    job: String,
+    /// The job's network, when it has services: the action reaches them by name.
+    network: Option<String>,
+}
+
+impl ActionContainer {
+    /// Runs the container with `spec`'s environment (host paths translated) and timeout;
+    /// `spec.program` and `spec.args` are not used.
+    pub async fn run(
+        &self,
+        spec: &ProcessSpec,
+        cancel: &mut watch::Receiver<bool>,
+        output: &mut dyn Output,
+        backpressure: Option<&EventSender>,
+    ) -> std::io::Result<ProcessExit> {
+        let mut env: Vec<(String, String)> = Vec::new();
+        for (name, value) in &spec.env {
+            if self.dropped.contains(name) {
+                continue;
+            }
+            let value =
+                if value.starts_with('/') { super::containers::translate(&self.mounts, value) } else { value.clone() };
+            env.retain(|(known, _)| known != name);
+            env.push((name.clone(), value));
+        }
+        env.push(("HOME".to_owned(), "/github/home".to_owned()));
+        let container = ContainerSpec {
+            name: format!("ferry_{}_action_{}", self.job, unique()),
+            image: self.image.clone(),
+            env: env.into_iter().map(|(name, value)| format!("{name}={value}")).collect(),
+            cmd: Some(self.args.clone()),
+            entrypoint: self.entrypoint.clone(),
+            working_dir: Some("/github/workspace".to_owned()),
+            labels: HashMap::from([
+                (LABEL_RUNNER.to_owned(), self.host.runner.clone()),
+                (LABEL_JOB.to_owned(), self.job.clone()),
+            ]),
+            binds: self.mounts.iter().map(|(host, inside)| format!("{}:{inside}", host.display())).collect(),
+            network: self.network.clone(),
+            ..ContainerSpec::default()
+        };
+        crate::docker::run_container(
+            &self.host.engine,
+            &container,
+            spec.timeout,
+            spec.kill_grace,
+            cancel,
+            output,
+            backpressure,
+        )
+        .await
+    }
+}
+
+fn unique() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// What a Docker action's `runs:` says.
+pub(super) struct DockerRuns<'a> {
+    pub image: &'a Text,
+    pub args: &'a [Text],
+    pub entrypoint: Option<&'a Text>,
+    pub pre_entrypoint: Option<&'a Text>,
+    pub env: &'a ferry_workflow::model::Env,
+}
+
+/// Runs the Docker action in `dir` (its `action.yml` says `runs`), with its evaluated
+/// `inputs` (defaults applied) and the step's `env`.
+#[expect(clippy::too_many_arguments, reason = "the pieces of one step, as for a composite action")]
+pub(super) async fn run_action(
+    runner: &mut StepRunner<'_>,
+    step_idx: usize,
+    reference: &str,
+    dir: &Path,
+    action_file: &str,
+    runs: &DockerRuns<'_>,
+    inputs: Map<String, Value>,
+    env: Map<String, Value>,
+    contexts: &Contexts,
+) -> Result<StepResult, EvalFailure> {
+    let mut inner = contexts.clone();
+    inner.set("inputs", Value::Object(inputs.clone()));
+    let args = runs.args.iter().map(|arg| inner.render(action_file, arg)).collect::<Result<Vec<_>, _>>()?;
+    let mut env = env;
+    for (name, text) in runs.env {
+        env.insert(name.clone(), Value::String(inner.render(action_file, text)?));
+    }
+    let entrypoint = runs.entrypoint.map(|text| inner.render(action_file, text)).transpose()?;
+    let pre_entrypoint = runs.pre_entrypoint.map(|text| inner.render(action_file, text)).transpose()?;
+    let host = match super::containers::docker_host(runner.setup).await {
+        Ok(host) => host,
+        Err(message) => return Ok(failed(runner, step_idx, &message)),
+    };
+    let image = match runs.image.value.strip_prefix("docker://") {
+        Some(image) => match host.engine.ensure_image(image, None).await {
+            Ok(()) => image.to_owned(),
+            Err(error) => return Ok(failed(runner, step_idx, &error.to_string())),
+        },
+        None => match built_image(runner, step_idx, &host, reference, dir, &runs.image.value).await {
+            Ok(tag) => tag,
+            Err(message) => return Ok(failed(runner, step_idx, &message)),
+        },
+    };
+    let words = |text: Option<String>| text.map(|text| vec![text]);
+    if let Some(pre) = pre_entrypoint {
+        let res =
+            run_in_image(runner, step_idx, &host, &image, words(Some(pre)), Vec::new(), &inputs, env.clone(), contexts)
+                .await;
+        if res.outcome != Conclusion::Success {
+            return Ok(res);
+        }
+    }
+    Ok(run_in_image(runner, step_idx, &host, &image, words(entrypoint), args, &inputs, env, contexts).await)
+}
+
+/// Runs a `uses: docker://image` step: `with: args` (split into words) and `with:
+/// entrypoint`, the other inputs as `INPUT_*`.
+pub(super) async fn run_image_step(
+    runner: &mut StepRunner<'_>,
+    step_idx: usize,
+    image: &str,
+    inputs: Map<String, Value>,
+    env: Map<String, Value>,
+    contexts: &Contexts,
+) -> StepResult {
+    let host = match super::containers::docker_host(runner.setup).await {
+        Ok(host) => host,
+        Err(message) => return failed(runner, step_idx, &message),
+    };
+    if let Err(error) = host.engine.ensure_image(image, None).await {
+        return failed(runner, step_idx, &error.to_string());
+    }
+    let text = |name: &str| inputs.get(name).and_then(Value::as_str).filter(|text| !text.is_empty());
+    let args = match text("args").map(crate::shell::split_words) {
+        Some(Some(args)) => args,
+        Some(None) => return failed(runner, step_idx, "`with: args` has an unclosed quote"),
+        None => Vec::new(),
+    };
+    let entrypoint = text("entrypoint").map(|entrypoint| vec![entrypoint.to_owned()]);
+    run_in_image(runner, step_idx, &host, image, entrypoint, args, &inputs, env, contexts).await
+}
+
+fn failed(runner: &StepRunner<'_>, step_idx: usize, message: &str) -> StepResult {
+    runner.line(step_idx, &format!("error: {message}"));
+    StepResult { outcome: Conclusion::Failure, outputs: Map::new() }
+}
+
+/// The tag of the action's image built from its Dockerfile, built when the engine lacks it: one
+/// per content of the action's folder, so a changed action is built again and an unchanged
+/// one never.
+async fn built_image(
+    runner: &StepRunner<'_>,
+    step_idx: usize,
+    host: &DockerHost,
+    reference: &str,
+    dir: &Path,
+    dockerfile: &str,
+) -> Result<String, String> {
+    let digest = super::contexts::hash_files(dir, &["**".to_owned()])?;
+    let tag = format!("ferry-action:{}", digest.get(..24).unwrap_or(&digest));
+    if host.engine.has_image(&tag).await.map_err(|error| error.to_string())? {
+        return Ok(tag);
+    }
+    runner.line(step_idx, &format!("Building the image of action `{reference}` from {dockerfile} as {tag}"));
+    let labels = HashMap::from([("ferry.action".to_owned(), reference.to_owned())]);
+    let mut progress = |line: &str| runner.line(step_idx, line);
+    host.engine.build_image(dir, dockerfile, &tag, labels, &mut progress).await.map_err(|error| error.to_string())?;
+    Ok(tag)
+}
+
+#[expect(clippy::too_many_arguments, reason = "what one container run of an action needs")]
+async fn run_in_image(
+    runner: &mut StepRunner<'_>,
+    step_idx: usize,
+    host: &Arc<DockerHost>,
+    image: &str,
+    entrypoint: Option<Vec<String>>,
+    args: Vec<String>,
+    inputs: &Map<String, Value>,
+    mut env: Map<String, Value>,
+    contexts: &Contexts,
+) -> StepResult {
+    let setup = runner.setup;
+    for (name, value) in inputs {
+        let name = format!("INPUT_{}", name.replace(' ', "_").to_ascii_uppercase());
+        env.insert(name, value.clone());
+    }
+    let home = setup.temp.join("_github_home");
+    let workflow = setup.temp.join("_github_workflow");
+    for dir in [&home, &workflow, &setup.files] {
+        if let Err(error) = std::fs::create_dir_all(dir) {
+            return failed(runner, step_idx, &format!("preparing {}: {error}", dir.display()));
+        }
+    }
+    let mut mounts = vec![
+        (setup.workspace.clone(), "/github/workspace".to_owned()),
+        (setup.files.clone(), "/github/file_commands".to_owned()),
+        (home, "/github/home".to_owned()),
+        (workflow, "/github/workflow".to_owned()),
+        (setup.temp.clone(), "/github/runner_temp".to_owned()),
+    ];
+    mounts.sort_by_key(|(host, _)| std::cmp::Reverse(host.as_os_str().len()));
+    let mut dropped: Vec<String> = crate::isolation::host_env(std::env::vars_os(), &setup.isolation.pass_env)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    dropped.extend(["PATH".to_owned(), "HOME".to_owned()]);
+    let container = ActionContainer {
+        host: host.clone(),
+        image: image.to_owned(),
+        entrypoint,
+        args,
+        mounts,
+        dropped,
+        job: setup.job_id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect(),
+        network: contexts
+            .values
+            .get("job")
+            .and_then(|job| job.get("container"))
+            .and_then(|container| container.get("network"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    };
+    let script = Script {
+        text: String::new(),
+        shell: None,
+        working_directory: None,
+        env,
+        timeout: None,
+        retry: None,
+        action_path: None,
+        step_id: None,
+        command: None,
+        extra_env: Vec::new(),
+        action_container: Some(container),
+    };
+    runner.run_script(step_idx, script).await
+}
