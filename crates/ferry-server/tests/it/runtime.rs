@@ -421,3 +421,17 @@ fn github_token_is_the_project_s_forge_token_but_never_a_fork_s() {
     assert_eq!(fork.assignment["secrets"], json!({}), "{}", fork.assignment);
     assert_eq!(fork.assignment["contexts"]["github"]["token"], "", "{}", fork.assignment);
 }
+
+#[test]
+fn archives_larger_than_a_json_body_go_through_both_protocols_whole() {
+    let (server, _repo) = server_and_repo();
+    let job = dispatched(&server, "r1", None);
+    // Over axum's 2 MiB default body limit, which the uploads must not be held to.
+    let archive = "0123456789abcdef".repeat(3 * 1024 * 1024 / 16 + 5);
+    let half = archive.len() / 2;
+    assert_eq!(job.legacy_save("big-legacy", VERSION, &archive, &[(half, archive.len() - 1), (0, half - 1)]), 204);
+    assert_eq!(job.v2_restore("big-legacy", &[], VERSION).map(|(_, text)| text.len()), Some(archive.len()));
+    assert_eq!(job.v2_save("big-v2", &archive, None).status, 200);
+    let restored = job.legacy_lookup(&["big-v2"], VERSION).map(|(_, text)| text);
+    assert!(restored.as_deref() == Some(archive.as_str()), "the archive comes back whole");
+}
