@@ -164,7 +164,7 @@ pub(crate) async fn commit(
     body: Result<Json<LegacyCommit>, axum::extract::rejection::JsonRejection>,
 ) -> Result<StatusCode, RuntimeError> {
     let Json(body) = body.map_err(|error| RuntimeError::BadRequest(error.body_text()))?;
-    let committed = service.uploads.commit(&caller, id, body.size)?;
+    let committed = service.uploads.commit(&caller, id, body.size).await?;
     save(&service, committed).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -42,3 +42,15 @@ fn keys_and_versions_are_checked() {
     assert!(check_lookup(&eleven, "v").is_err(), "at most 10 keys");
     assert!(check_lookup(&[], "v").is_err());
 }
+
+#[test]
+fn the_server_s_route_table_holds_every_route_of_the_service() {
+    let table: Vec<(String, &str)> =
+        crate::router::routes().into_iter().map(|route| (route.method.to_string(), route.path)).collect();
+    for (method, path, _) in routes::<crate::AppState>() {
+        assert!(
+            table.contains(&(method.to_string(), path)),
+            "{method} {path} is served by ferry run but not the server"
+        );
+    }
+}

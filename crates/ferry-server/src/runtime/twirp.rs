@@ -130,7 +130,7 @@ pub(crate) async fn finalize_cache_entry_upload(
     let id = service.uploads.find(&caller, &request.key, &request.version).ok_or_else(|| {
         RuntimeError::NotFound(format!("no upload of cache entry {} in progress for this job", request.key))
     })?;
-    let committed = service.uploads.commit(&caller, id, size)?;
+    let committed = service.uploads.commit(&caller, id, size).await?;
     let entry_id = super::legacy::save(&service, committed).await?;
     Ok(Json(FinalizeCacheEntryUploadResponse { ok: true, entry_id: entry_id.to_string(), message: String::new() }))
 }

@@ -332,7 +332,7 @@ impl Uploads {
     /// # Errors
     /// [`RuntimeError::BadRequest`] when bytes are missing or the size is another; the upload
     /// is dropped then.
-    pub(crate) fn commit(&self, caller: &Caller, id: i64, size: u64) -> Result<Committed, RuntimeError> {
+    pub(crate) async fn commit(&self, caller: &Caller, id: i64, size: u64) -> Result<Committed, RuntimeError> {
         self.check(id, Who::Caller(caller))?;
         let upload = {
             let mut state = self.lock();
@@ -341,7 +341,7 @@ impl Uploads {
             upload
         };
         let archive = self.file(id);
-        let on_disk = std::fs::metadata(&archive).map(|meta| meta.len()).unwrap_or(0);
+        let on_disk = tokio::fs::metadata(&archive).await.map(|meta| meta.len()).unwrap_or(0);
         let mut ranges = upload.ranges.clone();
         ranges.sort_unstable();
         let mut covered = 0u64;
@@ -352,10 +352,10 @@ impl Uploads {
             covered = covered.max(end);
         }
         for (path, _) in upload.blocks.values() {
-            let _ = std::fs::remove_file(path);
+            let _ = tokio::fs::remove_file(path).await;
         }
         if covered != size || on_disk != size {
-            let _ = std::fs::remove_file(&archive);
+            let _ = tokio::fs::remove_file(&archive).await;
             return Err(RuntimeError::BadRequest(format!(
                 "cache upload {id} holds {covered} contiguous bytes from the start ({on_disk} in all), not the {size} it \
                  is committed with; upload it again"

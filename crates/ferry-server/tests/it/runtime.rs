@@ -3,6 +3,9 @@
 //! Azure Blob SDK's uploads): save and restore in both protocols, restore keys, versions,
 //! scopes by ref and for forks, tokens that die with their job, and `GITHUB_TOKEN`.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
 use serde_json::{Value, json};
 
 use crate::hooks::{SECRET, github};
@@ -15,10 +18,43 @@ const WORKFLOW: &str =
 const VERSION: &str = "5d9c5b4e43c0de4a0d1f0c4a8f3e5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4";
 const TWIRP: &str = "/twirp/github.actions.results.api.v1.CacheService";
 
-/// A job in progress and what it was given to reach the runtime services.
+/// Where requests go: the test server, or a `ferry run` service on its own address.
+#[derive(Clone, Copy)]
+enum Http<'a> {
+    Server(&'a TestServer),
+    Local(SocketAddr),
+}
+
+impl Http<'_> {
+    fn addr(self) -> SocketAddr {
+        match self {
+            Http::Server(server) => server.addr,
+            Http::Local(addr) => addr,
+        }
+    }
+
+    /// A request with these headers and body (`Content-Length` is added).
+    fn request(self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr());
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let mut raw = head.into_bytes();
+        raw.extend_from_slice(body);
+        let mut stream = TcpStream::connect(self.addr()).expect("connecting");
+        stream.write_all(&raw).expect("sending");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("reading the answer");
+        Response::parse(&answer)
+    }
+}
+
+/// A job in progress (on the server: with its runner) and what it was given to reach the
+/// runtime services.
 struct Job<'a> {
-    server: &'a TestServer,
-    runner: ProtocolRunner<'a>,
+    http: Http<'a>,
+    runner: Option<ProtocolRunner<'a>>,
     assignment: Value,
     token: String,
 }
@@ -47,17 +83,19 @@ fn claimed<'a>(server: &'a TestServer, name: &str) -> Job<'a> {
     assert_eq!(runtime["url"].as_str(), Some(format!("http://{}", server.addr).as_str()), "{assignment}");
     let token = runtime["token"].as_str().expect("a runtime token").to_owned();
     assert!(token.starts_with("ferryj_"), "{token}");
-    Job { server, runner, assignment, token }
+    Job { http: Http::Server(server), runner: Some(runner), assignment, token }
 }
 
 /// The path and query of a URL the service answered on its own address.
-fn local(server: &TestServer, url: &str) -> String {
-    url.strip_prefix(&format!("http://{}", server.addr))
-        .unwrap_or_else(|| panic!("{url} is not the server's"))
-        .to_owned()
+fn local(addr: SocketAddr, url: &str) -> String {
+    url.strip_prefix(&format!("http://{addr}")).unwrap_or_else(|| panic!("{url} is not the service's")).to_owned()
 }
 
 impl Job<'_> {
+    fn runner(&self) -> &ProtocolRunner<'_> {
+        self.runner.as_ref().expect("a job on the server has a runner")
+    }
+
     fn auth(&self) -> String {
         format!("Bearer {}", self.token)
     }
@@ -74,7 +112,7 @@ impl Job<'_> {
         if !body.is_empty() {
             headers.push(("Content-Type", "application/json; charset=utf-8"));
         }
-        self.server.request(method, &format!("/_apis/artifactcache/{resource}"), &headers, body.as_bytes())
+        self.http.request(method, &format!("/_apis/artifactcache/{resource}"), &headers, body.as_bytes())
     }
 
     /// `getCacheEntry`: the key found, or `None` for a 204.
@@ -86,8 +124,12 @@ impl Job<'_> {
             200 => {
                 let entry = res.json();
                 let location = entry["archiveLocation"].as_str().expect("an archive location");
-                let archive =
-                    self.server.request("GET", &local(self.server, location), &[("User-Agent", "actions/cache")], b"");
+                let archive = self.http.request(
+                    "GET",
+                    &local(self.http.addr(), location),
+                    &[("User-Agent", "actions/cache")],
+                    b"",
+                );
                 assert_eq!(archive.status, 200, "{archive:?}");
                 assert_eq!(archive.header("content-length"), Some(archive.body.len().to_string().as_str()));
                 Some((entry["cacheKey"].as_str().expect("a key").to_owned(), archive.body))
@@ -115,7 +157,7 @@ impl Job<'_> {
                 ("Content-Range", range.as_str()),
             ];
             let path = format!("/_apis/artifactcache/caches/{id}");
-            let res = self.server.request("PATCH", &path, &headers, &archive.as_bytes()[start..=end]);
+            let res = self.http.request("PATCH", &path, &headers, &archive.as_bytes()[start..=end]);
             assert_eq!(res.status, 204, "chunk {range}: {res:?}");
         }
         self.legacy("POST", &format!("caches/{id}"), Some(&json!({"size": archive.len()}))).status
@@ -129,7 +171,7 @@ impl Job<'_> {
             ("Authorization", auth.as_str()),
             ("User-Agent", "actions/cache-4.0.3"),
         ];
-        self.server.request("POST", &format!("{TWIRP}/{method}"), &headers, body.to_string().as_bytes())
+        self.http.request("POST", &format!("{TWIRP}/{method}"), &headers, body.to_string().as_bytes())
     }
 
     /// `CreateCacheEntry`, the Azure SDK's upload (one `PUT` or `blocks`), then
@@ -141,7 +183,7 @@ impl Job<'_> {
         }
         let created = res.json();
         assert_eq!(created["ok"], true, "{created}");
-        let url = local(self.server, created["signed_upload_url"].as_str().expect("a signed URL"));
+        let url = local(self.http.addr(), created["signed_upload_url"].as_str().expect("a signed URL"));
         // What @azure/storage-blob sends besides the body.
         let azure = [
             ("x-ms-version", "2024-11-04"),
@@ -153,12 +195,12 @@ impl Job<'_> {
             None => {
                 let mut headers = azure.to_vec();
                 headers.extend([("x-ms-blob-type", "BlockBlob"), ("Content-Type", "application/octet-stream")]);
-                let res = self.server.request("PUT", &url, &headers, archive.as_bytes());
+                let res = self.http.request("PUT", &url, &headers, archive.as_bytes());
                 assert_eq!(res.status, 201, "the single-shot upload: {res:?}");
             }
             Some(blocks) => {
                 for &(id, start, end) in blocks {
-                    let res = self.server.request(
+                    let res = self.http.request(
                         "PUT",
                         &format!("{url}&comp=block&blockid={}", percent(id)),
                         &azure,
@@ -174,7 +216,7 @@ impl Job<'_> {
                 );
                 let mut headers = azure.to_vec();
                 headers.push(("Content-Type", "application/xml"));
-                let res = self.server.request("PUT", &format!("{url}&comp=blocklist"), &headers, xml.as_bytes());
+                let res = self.http.request("PUT", &format!("{url}&comp=blocklist"), &headers, xml.as_bytes());
                 assert_eq!(res.status, 201, "the block list: {res:?}");
             }
         }
@@ -196,8 +238,8 @@ impl Job<'_> {
         if answer["ok"] != true {
             return None;
         }
-        let url = local(self.server, answer["signed_download_url"].as_str().expect("a signed URL"));
-        let archive = self.server.request("GET", &url, &[], b"");
+        let url = local(self.http.addr(), answer["signed_download_url"].as_str().expect("a signed URL"));
+        let archive = self.http.request("GET", &url, &[], b"");
         assert_eq!(archive.status, 200, "{archive:?}");
         Some((answer["matched_key"].as_str().expect("a key").to_owned(), archive.body))
     }
@@ -303,7 +345,7 @@ fn the_results_service_saves_through_the_azure_blob_protocol_and_restores() {
     assert_eq!(res.json()["code"], "already_exists");
     // Finalizing with a size the upload does not have fails, and nothing is restorable.
     let res = job.twirp("CreateCacheEntry", &json!({"key": "short", "version": VERSION}));
-    let url = local(&server, res.json()["signed_upload_url"].as_str().expect("a URL"));
+    let url = local(server.addr, res.json()["signed_upload_url"].as_str().expect("a URL"));
     let headers = [("x-ms-blob-type", "BlockBlob")];
     assert_eq!(server.request("PUT", &url, &headers, b"abc").status, 201);
     let res = job.twirp("FinalizeCacheEntryUpload", &json!({"key": "short", "version": VERSION, "size_bytes": "4"}));
@@ -391,12 +433,12 @@ fn a_runtime_token_opens_only_its_job_s_service_while_the_job_runs() {
     let unauthenticated = (401, 401, "unauthenticated".to_owned());
     assert_eq!(refused(None), unauthenticated, "no token");
     assert_eq!(refused(Some(&server.admin)), unauthenticated, "an admin's API token");
-    assert_eq!(refused(Some(job.runner.token())), unauthenticated, "the job's runner's token");
+    assert_eq!(refused(Some(job.runner().token())), unauthenticated, "the job's runner's token");
     let forged = format!("{}0", &job.token[..job.token.len() - 1]);
     assert_eq!(refused(Some(&forged)), unauthenticated, "a forged signature");
     assert_eq!(server.call("GET", &lookup, Some(&job.token), None).status, 204, "the job's own token");
 
-    job.runner.complete(&job.assignment, "success", json!({}));
+    job.runner().complete(&job.assignment, "success", json!({}));
     assert_eq!(refused(Some(&job.token)), unauthenticated, "a job's token dies with the job");
 }
 
@@ -413,11 +455,65 @@ fn github_token_is_the_project_s_forge_token_but_never_a_fork_s() {
     let job = dispatched(&server, "r1", None);
     assert_eq!(job.assignment["secrets"]["GITHUB_TOKEN"], "ghp_forge", "{}", job.assignment);
     assert_eq!(job.assignment["contexts"]["github"]["token"], "ghp_forge");
-    job.runner.complete(&job.assignment, "success", json!({}));
+    job.runner().complete(&job.assignment, "success", json!({}));
 
     let body = crate::forks::pull_request(&repo.head(), 2, "eve");
     assert_eq!(github(&server, "web", "pull_request", &body, SECRET).status, 202);
     let fork = claimed(&server, "r2");
     assert_eq!(fork.assignment["secrets"], json!({}), "{}", fork.assignment);
     assert_eq!(fork.assignment["contexts"]["github"]["token"], "", "{}", fork.assignment);
+}
+
+#[test]
+fn archives_larger_than_a_json_body_go_through_both_protocols_whole() {
+    let (server, _repo) = server_and_repo();
+    let job = dispatched(&server, "r1", None);
+    // Over axum's 2 MiB default body limit, which the uploads must not be held to.
+    let archive = "0123456789abcdef".repeat(3 * 1024 * 1024 / 16 + 5);
+    let half = archive.len() / 2;
+    assert_eq!(job.legacy_save("big-legacy", VERSION, &archive, &[(half, archive.len() - 1), (0, half - 1)]), 204);
+    assert_eq!(job.v2_restore("big-legacy", &[], VERSION).map(|(_, text)| text.len()), Some(archive.len()));
+    assert_eq!(job.v2_save("big-v2", &archive, None).status, 200);
+    let restored = job.legacy_lookup(&["big-v2"], VERSION).map(|(_, text)| text);
+    assert!(restored.as_deref() == Some(archive.as_str()), "the archive comes back whole");
+}
+
+#[test]
+fn ferry_run_s_service_keeps_archives_in_the_cache_folder_for_its_own_token_only() {
+    let cache = tempfile::tempdir().expect("a cache folder");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
+    let start = |runtime: &tokio::runtime::Runtime| {
+        let service = runtime.block_on(ferry_server::LocalService::start(cache.path())).expect("the service starts");
+        let addr: SocketAddr = service.url().strip_prefix("http://").expect("http").parse().expect("an address");
+        let job =
+            Job { http: Http::Local(addr), runner: None, assignment: Value::Null, token: service.token().to_owned() };
+        (service, job)
+    };
+    let (first_service, first) = start(&runtime);
+    assert!(first.token.len() > 40, "a random token: {}", first.token);
+    assert_eq!(first.v2_save("npm-Linux-1", "node_modules v1", None).status, 200);
+    assert_eq!(first.legacy_save("cargo-Linux-1", VERSION, "target v1", &[(4, 8), (0, 3)]), 204);
+    let res = first.twirp("CreateCacheEntry", &json!({"key": "npm-Linux-1", "version": VERSION}));
+    assert_eq!(res.json()["code"], "already_exists", "{res:?}");
+    drop(first_service);
+
+    // The next run: another service, another token, the same folder.
+    let (_service, second) = start(&runtime);
+    assert_ne!(second.token, first.token);
+    assert_eq!(
+        second.v2_restore("npm-Linux-2", &["npm-Linux-"], VERSION),
+        Some(("npm-Linux-1".to_owned(), "node_modules v1".to_owned())),
+        "a restore key is a prefix"
+    );
+    assert_eq!(
+        second.legacy_lookup(&["cargo-Linux-1"], VERSION),
+        Some(("cargo-Linux-1".to_owned(), "target v1".to_owned()))
+    );
+    assert_eq!(second.legacy_lookup(&["cargo-Linux-1"], &"3".repeat(64)), None, "another version misses");
+    let stale = Job { token: first.token.clone(), ..second };
+    let res = stale.twirp("GetCacheEntryDownloadURL", &json!({"key": "npm-Linux-1", "version": VERSION}));
+    assert_eq!((res.status, res.json()["code"].clone()), (401, json!("unauthenticated")), "the last run's token");
+    let res = stale.legacy("GET", &format!("cache?keys=npm-Linux-1&version={VERSION}"), None);
+    assert_eq!(res.status, 401, "{res:?}");
 }
