@@ -137,7 +137,8 @@ fn a_failing_called_job_fails_the_caller_and_skips_its_dependents() {
 on: push
 jobs:
   call:
-    uses: ./.github/workflows/lib.yml
+    # `$/` names a file of the same repository, as `./` does.
+    uses: $/.github/workflows/lib.yml
   after:
     needs: call
     runs-on: ubuntu-latest
