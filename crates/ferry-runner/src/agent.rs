@@ -102,9 +102,10 @@ struct Agent {
     actions: crate::actions::ActionsSource,
     /// `work_dir/tool-cache`: `RUNNER_TOOL_CACHE` of every job.
     tool_cache: PathBuf,
-    /// The last run's workflow as parsed, by run id: every job of a run has the same, and
-    /// parsing it per job made each job of a large run (a large workflow) cost more.
-    last_workflow: std::sync::Mutex<Option<(i64, Arc<ferry_workflow::model::Workflow>)>>,
+    /// The last workflow parsed, by run id and file: the jobs of a run share theirs (the
+    /// run's, or a reusable workflow it calls), and parsing it per job made each job of a
+    /// large run (a large workflow) cost more.
+    last_workflow: std::sync::Mutex<Option<((i64, String), Arc<ferry_workflow::model::Workflow>)>>,
 }
 
 /// The folder for jobs' runner files: on `/dev/shm` when it is there, named after the work
