@@ -105,8 +105,11 @@ struct Agent {
     /// The last workflow parsed, by run id and file: the jobs of a run share theirs (the
     /// run's, or a reusable workflow it calls), and parsing it per job made each job of a
     /// large run (a large workflow) cost more.
-    last_workflow: std::sync::Mutex<Option<((i64, String), Arc<ferry_workflow::model::Workflow>)>>,
+    last_workflow: std::sync::Mutex<Option<ParsedWorkflow>>,
 }
+
+/// A parsed workflow and the run id and file it was parsed for.
+type ParsedWorkflow = ((i64, String), Arc<ferry_workflow::model::Workflow>);
 
 /// The folder for jobs' runner files: on `/dev/shm` when it is there, named after the work
 /// directory so two runners on one host keep apart.
