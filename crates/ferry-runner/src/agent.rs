@@ -108,10 +108,14 @@ struct Agent {
     docker: Option<Arc<crate::docker::DockerHost>>,
     /// What it claims jobs with beyond its labels: `docker` with an engine.
     capabilities: Vec<ferry_proto::runner::Capability>,
-    /// The last run's workflow as parsed, by run id: every job of a run has the same, and
-    /// parsing it per job made each job of a large run (a large workflow) cost more.
-    last_workflow: std::sync::Mutex<Option<(i64, Arc<ferry_workflow::model::Workflow>)>>,
+    /// The last workflow parsed, by run id and file: the jobs of a run share theirs (the
+    /// run's, or a reusable workflow it calls), and parsing it per job made each job of a
+    /// large run (a large workflow) cost more.
+    last_workflow: std::sync::Mutex<Option<ParsedWorkflow>>,
 }
+
+/// A parsed workflow and the run id and file it was parsed for.
+type ParsedWorkflow = ((i64, String), Arc<ferry_workflow::model::Workflow>);
 
 /// The folder for jobs' runner files: on `/dev/shm` when it is there, named after the work
 /// directory so two runners on one host keep apart.

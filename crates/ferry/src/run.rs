@@ -94,6 +94,15 @@ fn select_workflows(dir: &Path, args: &RunArgs, repo: &contexts::Repo) -> anyhow
             })
             .collect(),
     };
+    // The payload's activity (`opened`, `labeled`…) selects by `on.<event>.types`, as a
+    // webhook's does on the server.
+    let activity = match &args.event_path {
+        Some(path) => std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|payload| payload.get("action").and_then(serde_json::Value::as_str).map(str::to_owned)),
+        None => None,
+    };
     let mut selected = Vec::new();
     let mut n_errors = 0;
     for (path, dialect) in files {
@@ -110,7 +119,8 @@ fn select_workflows(dir: &Path, args: &RunArgs, repo: &contexts::Repo) -> anyhow
         }
         let Some(workflow) = workflow else { continue };
         let triggered = args.workflow.is_some()
-            || ferry_workflow::filter::event_matches(&workflow.on, &args.event, &repo.git_ref, None);
+            || (ferry_workflow::filter::event_matches(&workflow.on, &args.event, &repo.git_ref, None)
+                && ferry_workflow::filter::activity_matches(&workflow.on, &args.event, activity.as_deref()));
         if triggered {
             selected.push(Selected { file: shown, workflow: Arc::new(workflow) });
         }

@@ -152,7 +152,10 @@ pub(super) async fn run_assignment(agent: &Agent, assignment: JobAssignment, mut
 async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> Result<JobSetup, String> {
     let file = assignment.workflow_file.as_str();
     let cached = agent.last_workflow.lock().ok().and_then(|last| {
-        last.as_ref().filter(|(run_id, _)| *run_id == assignment.run_id).map(|(_, workflow)| workflow.clone())
+        // Keyed by file too: a run's jobs of the reusable workflows it calls come from theirs.
+        last.as_ref()
+            .filter(|((run_id, cached_file), _)| *run_id == assignment.run_id && cached_file == file)
+            .map(|(_, workflow)| workflow.clone())
     });
     let workflow = match cached {
         Some(workflow) => workflow,
@@ -172,7 +175,7 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
                 _ => return Err(format!("{file} has errors: {}", errors.join("; "))),
             };
             if let Ok(mut last) = agent.last_workflow.lock() {
-                *last = Some((assignment.run_id, workflow.clone()));
+                *last = Some(((assignment.run_id, file.to_owned()), workflow.clone()));
             }
             workflow
         }

@@ -29,7 +29,8 @@ pub(crate) fn read_callees(workflow: &Workflow, files: &[(String, String)]) -> R
             break;
         }
         for uses in missing {
-            let Some(path) = uses.strip_prefix("./") else {
+            // `$/path` names a file of the same repository at the same commit, as `./path` does.
+            let Some(path) = uses.strip_prefix("./").or_else(|| uses.strip_prefix("$/")) else {
                 return Err(format!(
                     "`uses: {uses}`: the server runs reusable workflows of the project's repository only \
                      (`uses: ./.github/workflows/<file>`); copy it into .github/workflows and call it by its local path"

@@ -17,7 +17,7 @@ jobs:
     strategy:
       matrix:
         os: [linux, mac]
-    uses: ./.github/workflows/build.yml
+    uses: $/.github/workflows/build.yml
     with:
       target: ${{ matrix.os }}
     secrets:

@@ -1,5 +1,5 @@
 //! `ferry run`'s side of reusable workflows: the workflows a run calls are read from the
-//! working tree (`uses: ./.github/workflows/build.yml`) or fetched from the actions source
+//! working tree (`uses: ./.github/workflows/build.yml`, or `$/.github/…`) or fetched from the actions source
 //! (`uses: owner/repo/.github/workflows/build.yml@v1`, `--actions-url`, as actions are), at any
 //! depth, and the run's jobs flattened by [`ferry_engine::reusable`], which does the rest.
 
@@ -46,7 +46,8 @@ pub async fn flatten(
 /// The called workflow `uses` names: a file of the working tree at `root`, or of another
 /// repository fetched from `actions`.
 async fn read(root: &Path, actions: &ActionsSource, uses: &str) -> anyhow::Result<Callee> {
-    let (dir, path, shown) = match uses.strip_prefix("./") {
+    // `$/path` names a file of the same repository at the same commit, as `./path` does.
+    let (dir, path, shown) = match uses.strip_prefix("./").or_else(|| uses.strip_prefix("$/")) {
         Some(path) => (root.to_path_buf(), path.to_owned(), path.to_owned()),
         None => {
             let Some(reference) = ActionRef::parse(uses) else {

@@ -137,7 +137,8 @@ fn a_failing_called_job_fails_the_caller_and_skips_its_dependents() {
 on: push
 jobs:
   call:
-    uses: ./.github/workflows/lib.yml
+    # `$/` names a file of the same repository, as `./` does.
+    uses: $/.github/workflows/lib.yml
   after:
     needs: call
     runs-on: ubuntu-latest
@@ -287,4 +288,55 @@ jobs:
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no tag or branch `v9`"), "{stderr}");
+}
+
+#[test]
+fn the_servers_embedded_runner_runs_a_called_workflow_with_the_secrets_its_caller_passes() {
+    use crate::runner::{client_command, get_json, output_within, start_server, text};
+
+    let caller = r#"
+name: CI
+on: workflow_dispatch
+jobs:
+  build:
+    uses: ./.github/workflows/build.yml
+    with: { target: server }
+    secrets: { KEY: "${{ secrets.DEPLOY_KEY }}" }
+  ship:
+    needs: build
+    runs-on: self-hosted
+    steps:
+      - id: show
+        run: echo "shipping ${{ needs.build.outputs.artifact }}"
+"#;
+    let build = BUILD.replace("ubuntu-latest", "self-hosted");
+    let repo = Repo::new(&[(".github/workflows/ci.yml", caller), (".github/workflows/build.yml", &build)]);
+    let scratch = tempfile::Builder::new().prefix("ferry-reusable-it-").tempdir().expect("temp dir");
+    let (server, url, admin) = start_server(scratch.path());
+    let ferry = |args: &[&str]| {
+        let output = output_within(client_command(&url, &admin, args));
+        assert!(output.status.success(), "{}\n--- server\n{}", text(&output), server.stderr());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    ferry(&["project", "add", "demo", "--repo", &repo.path().display().to_string()]);
+    ferry(&["secret", "set", "demo", "DEPLOY_KEY", "s3cr3t-value"]);
+    ferry(&["secret", "set", "demo", "OTHER", "other-value"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&ferry(&["trigger", "demo", "--wait", "--json"])).expect("JSON");
+    assert_eq!(report["runs"][0]["conclusion"], "success", "{report}\n--- server\n{}", server.stderr());
+    let id = report["runs"][0]["id"].to_string();
+    let detail = get_json(&url, &admin, &format!("/api/v1/runs/{id}"));
+    let names: Vec<&str> =
+        detail["jobs"].as_array().into_iter().flatten().filter_map(|job| job["name"].as_str()).collect();
+    assert_eq!(names, ["build / compile", "build / package", "ship"], "{detail:#}");
+    let logs = ferry(&["logs", &id, "--no-prefix"]);
+    for want in [
+        "target=server optimize=false level=2",
+        "workflow=CI event=workflow_dispatch job=compile env=callee-env",
+        "key=*** other=[]",
+        "shipping app-server.tar",
+    ] {
+        assert!(logs.lines().any(|line| line == want), "{want:?} in:\n{logs}");
+    }
+    assert!(!logs.contains("s3cr3t-value"), "{logs}");
 }
