@@ -260,9 +260,9 @@ fn issue_13_a_repository_that_never_answers_does_not_stop_runner_lost_of_another
     });
     let one_job = "on: workflow_dispatch\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n";
     let repo = TestRepo::new(&[(".github/workflows/ci.yml", one_job)]);
+    let clock = ferry_testkit::FakeClock::at(1_796_032_830_000);
     let server = crate::hooks::with_repo_project(
-        TestServer::start_configured(|config| {
-            config.lease_ms = 300;
+        TestServer::start_with_clock(Arc::new(clock.clone()), |config| {
             config.poll_interval = Duration::from_millis(100);
         }),
         &repo.path(),
@@ -277,7 +277,8 @@ fn issue_13_a_repository_that_never_answers_does_not_stop_runner_lost_of_another
     let id = res.json()["runs"][0]["id"].as_i64().expect("a run id");
     let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
     runner.claim(1000).expect("build");
-    // The runner goes silent while the poll of `hung` still waits on its remote.
+    // The runner goes silent past its lease while the poll of `hung` still waits on its remote.
+    clock.advance(Duration::from_millis(ferry_proto::runner::LEASE_MS.unsigned_abs() + 1_000));
     let start = Instant::now();
     let detail = loop {
         let detail: Value = server.call("GET", &format!("/api/v1/runs/{id}"), Some(&server.admin), None).json();
