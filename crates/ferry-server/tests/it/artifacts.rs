@@ -357,6 +357,14 @@ fn a_cache_key_is_saved_once_and_only_with_its_blobs_uploaded() {
     assert_eq!(job.lookup_cache("k-2", &[]), "204");
     let res = job.runner.call(&format!("/api/v1/runner/jobs/{}/cache/lookup", job.job_id), &json!({"key": "k-1"}));
     assert_eq!(res.json()["files"][0]["sha256"], json!(sha256(b"first\n")));
+    // A lookup takes the keys a save takes, as the document says; lengths are in characters.
+    let lookup = |key: &str| {
+        job.runner.call(&format!("/api/v1/runner/jobs/{}/cache/lookup", job.job_id), &json!({"key": key})).status
+    };
+    assert_eq!(
+        [lookup("k-1,k-2"), lookup(""), lookup(&"é".repeat(512)), lookup(&"é".repeat(513))],
+        [400, 400, 204, 400]
+    );
 }
 
 #[test]
