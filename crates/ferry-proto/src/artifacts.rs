@@ -30,7 +30,13 @@ pub use crate::names::is_digest;
 /// One file of an artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ArtifactFile {
-    /// Relative to the artifact's root, `/`-separated, without `.` or `..` parts.
+    /// Relative to the artifact's root, `/`-separated, without empty, `.` or `..` parts,
+    /// backslashes or NUL; up to 4096 characters.
+    #[schema(
+        pattern = r"^(?!(?:[^/]*/)*\.\.?(?:/|$))[^/\\\u0000]+(?:/[^/\\\u0000]+)*$",
+        min_length = 1,
+        max_length = 4096
+    )]
     pub path: String,
     /// The SHA-256 of its bytes, lowercase hex: the blob that holds them.
     #[schema(value_type = crate::names::Digest)]
@@ -43,12 +49,15 @@ pub struct ArtifactFile {
 /// What a runner records after uploading an artifact's blobs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ArtifactUpload {
-    /// Unique in the run.
+    /// Unique in the run; 1 to 255 characters without `/ \ : < > | * ? "` or control
+    /// characters, not `.` or `..` (as `actions/upload-artifact` takes them).
+    #[schema(pattern = r#"^(?!\.\.?$)[^/\\:<>|*?"\u0000-\u001f\u007f-\u009f]+$"#, min_length = 1, max_length = 255)]
     pub name: String,
     pub files: Vec<ArtifactFile>,
     /// How many days to keep it (`retention-days`), at least 1; the server keeps it no longer
     /// than its own artifact retention. `None`: the server's retention.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub retention_days: Option<u32>,
     /// Replaces the run's artifact of this name, if it has one (`overwrite: true`); without
     /// it a taken name is refused.
@@ -81,6 +90,8 @@ pub struct ArtifactView {
 /// each of `restore_keys` in turn.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct CacheLookup {
+    /// 1 to 512 characters without commas.
+    #[schema(pattern = "^[^,]+$", min_length = 1, max_length = 512)]
     pub key: String,
     #[serde(default)]
     pub restore_keys: Vec<String>,
@@ -89,6 +100,8 @@ pub struct CacheLookup {
 /// A cache entry of a project: its key and files (as an artifact's, in blobs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CacheEntryView {
+    /// 1 to 512 characters without commas.
+    #[schema(pattern = "^[^,]+$", min_length = 1, max_length = 512)]
     pub key: String,
     pub files: Vec<ArtifactFile>,
 }

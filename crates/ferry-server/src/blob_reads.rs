@@ -97,8 +97,8 @@ async fn readable_by(state: &AppState, job: &ferry_store::Job) -> Result<HashSet
         // An entry whose manifest cannot be read gives nothing to read (the lookup says why).
         match manifest_at(state, &entry.digest).await {
             Ok(manifest) => digests.extend(manifest.files.into_iter().map(|file| file.sha256)),
-            Err(message) => {
-                warn!(project.id = run.project_id, cache.key = %entry.key, "cache entry {}: {message}", entry.key)
+            Err(error) => {
+                warn!(project.id = run.project_id, cache.key = %entry.key, %error, "cache entry {}: {error}", entry.key)
             }
         }
     }

@@ -163,7 +163,7 @@ pub(crate) async fn held_job(state: &AppState, runner_id: i64, id: i64) -> Resul
 /// Checks an artifact's name as `actions/upload-artifact` does.
 fn check_artifact_name(name: &str) -> Result<(), ApiError> {
     let bad = name.is_empty()
-        || name.len() > 255
+        || name.chars().count() > 255
         || name == "."
         || name == ".."
         || name.chars().any(|c| c.is_control() || matches!(c, '/' | '\\' | ':' | '<' | '>' | '|' | '*' | '?' | '"'));
@@ -178,7 +178,7 @@ fn check_artifact_name(name: &str) -> Result<(), ApiError> {
 /// A file's path: relative, `/`-separated, no empty, `.` or `..` parts.
 pub(crate) fn check_path(path: &str) -> Result<(), ApiError> {
     let bad = path.is_empty()
-        || path.len() > 4096
+        || path.chars().count() > 4096
         || path.contains(['\\', '\0'])
         || path.split('/').any(|part| part.is_empty() || part == "." || part == "..");
     if bad {
@@ -241,6 +241,7 @@ pub(crate) async fn check_files(
         crate::api::RunnerRefusals,
         (status = 404, description = "No such job", body = ErrorBody),
         (status = 409, description = "The run has an artifact of this name (and `overwrite` is not set), or the job is not in progress on this runner", body = ErrorBody),
+        (status = 422, description = "A blob was not uploaded, or its size is another", body = ErrorBody),
         crate::api::BodyRefusals,
     ),
 )]
@@ -381,18 +382,27 @@ pub(crate) async fn artifacts_of(state: &AppState, run_id: i64) -> Result<Vec<Ar
 
 /// The manifest blob of `artifact`.
 pub(crate) async fn read_manifest(state: &AppState, artifact: &Artifact) -> Result<ArtifactManifest, ApiError> {
-    manifest_at(state, &artifact.digest).await.map_err(|message| {
-        error!(artifact = %artifact.name, run.id = artifact.run_id, "artifact {} of run {}: {message}", artifact.name, artifact.run_id);
+    manifest_at(state, &artifact.digest).await.map_err(|error| {
+        error!(artifact = %artifact.name, run.id = artifact.run_id, %error, "artifact {} of run {}: {error}", artifact.name, artifact.run_id);
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "an artifact's manifest cannot be read; see the server's log")
     })
 }
 
-/// The manifest in blob `digest`; the error says why it cannot be read.
-pub(crate) async fn manifest_at(state: &AppState, digest: &str) -> Result<ArtifactManifest, String> {
+/// Why a manifest blob could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ManifestError {
+    #[error("reading manifest {digest}: {source}")]
+    Read { digest: String, source: std::io::Error },
+    #[error("manifest {digest} is not a manifest: {source}")]
+    Invalid { digest: String, source: serde_json::Error },
+}
+
+/// The manifest in blob `digest`.
+pub(crate) async fn manifest_at(state: &AppState, digest: &str) -> Result<ArtifactManifest, ManifestError> {
     let bytes = tokio::fs::read(state.blobs.path(digest))
         .await
-        .map_err(|error| format!("reading manifest {digest}: {error}"))?;
-    serde_json::from_slice(&bytes).map_err(|error| format!("manifest {digest} is not a manifest: {error}"))
+        .map_err(|source| ManifestError::Read { digest: digest.to_owned(), source })?;
+    serde_json::from_slice(&bytes).map_err(|source| ManifestError::Invalid { digest: digest.to_owned(), source })
 }
 
 /// `GET /api/v1/runs/{id}/artifacts/{name}`: the artifact's files as a `.tar`.

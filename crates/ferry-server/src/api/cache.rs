@@ -43,7 +43,7 @@ pub(crate) fn retention_ms() -> i64 {
 }
 
 fn check_key(key: &str) -> Result<(), ApiError> {
-    if key.is_empty() || key.len() > MAX_KEY_LEN || key.contains(',') {
+    if key.is_empty() || key.chars().count() > MAX_KEY_LEN || key.contains(',') {
         return Err(ApiError::bad_request(format!(
             "cache key {key:?} must be 1 to {MAX_KEY_LEN} characters without commas"
         )));
@@ -144,6 +144,7 @@ pub(crate) async fn lookup(
     Body(lookup): Body<CacheLookup>,
 ) -> Result<Response, ApiError> {
     let job = held_job(&state, runner.id, id).await?;
+    check_key(&lookup.key)?;
     let run = state.store.runs().get(job.run_id).await?;
     let project = state.store.projects().get(run.project_id).await?;
     let now = now_ms();
@@ -156,8 +157,8 @@ pub(crate) async fn lookup(
         }
     }
     let Some(entry) = found else { return Ok(StatusCode::NO_CONTENT.into_response()) };
-    let manifest = manifest_at(&state, &entry.digest).await.map_err(|message| {
-        error!(project.id = run.project_id, cache.key = %entry.key, "cache entry {}: {message}", entry.key);
+    let manifest = manifest_at(&state, &entry.digest).await.map_err(|error| {
+        error!(project.id = run.project_id, cache.key = %entry.key, %error, "cache entry {}: {error}", entry.key);
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "a cache entry's manifest cannot be read; see the server's log",

@@ -1,7 +1,9 @@
 //! The runner protocol (see `ferry_proto::runner`): registering, claiming jobs by label with a
 //! long poll, numbered event batches, heartbeats and completion. A runner holds a job by its
 //! lease; any call about a job it no longer holds (failed as lost, completed, another
-//! runner's) answers 409, and the runner must drop the job.
+//! runner's) answers 409, and the runner must drop the job. Leases and job completions are
+//! timed by the server's clock (`PipelineState::clock`), the one the supervisor checks leases
+//! against, so a test moves a fake clock past a lease instead of waiting for it.
 
 use std::time::Duration;
 
@@ -85,7 +87,12 @@ pub(crate) async fn register_local(
 
 /// Fails a job its runner lost and moves its run on.
 pub(crate) async fn lose(state: &AppState, job: &Job, reason: &str) -> Result<(), StoreError> {
-    match state.store.jobs().finish(job.id, Conclusion::Failure, "{}", Some(reason), now_ms()).await {
+    match state
+        .store
+        .jobs()
+        .finish(job.id, Conclusion::Failure, "{}", Some(reason), state.pipeline.clock.now_ms())
+        .await
+    {
         Ok(_) => warn!(job.id = job.id, run.id = job.run_id, "job {} of run {}: {reason}", job.name, job.run_id),
         Err(StoreError::Conflict(_)) => return Ok(()),
         Err(error) => return Err(error),
@@ -134,7 +141,7 @@ pub(crate) async fn claim(
         let queued = state.pipeline.jobs_queued.notified();
         tokio::pin!(queued);
         queued.as_mut().enable();
-        let now = now_ms();
+        let now = state.pipeline.clock.now_ms();
         if let Some(job) = state.store.jobs().claim(runner.id, &labels, now, state.pipeline.lease_ms).await? {
             info!(job.id = job.id, run.id = job.run_id, runner = %runner.name, "runner {} took job {} of run {}", runner.name, job.name, job.run_id);
             return Ok(Json(assignment(&state, &job).await?).into_response());
@@ -298,7 +305,7 @@ pub(crate) async fn record_batch<T: AsRef<str>>(
     let recorded = match state
         .store
         .jobs()
-        .record_events(id, runner_id, batch.seq, &events, now_ms(), state.pipeline.lease_ms)
+        .record_events(id, runner_id, batch.seq, &events, state.pipeline.clock.now_ms(), state.pipeline.lease_ms)
         .await
     {
         Ok(recorded) => recorded,
@@ -346,7 +353,7 @@ impl<S: Send + Sync> FromRequest<S> for EncodedBatch {
 
 /// Renews the lease and says whether the job was cancelled.
 async fn control(state: &AppState, id: i64, runner_id: i64) -> Result<JobControl, ApiError> {
-    match state.store.jobs().heartbeat(id, runner_id, now_ms(), state.pipeline.lease_ms).await {
+    match state.store.jobs().heartbeat(id, runner_id, state.pipeline.clock.now_ms(), state.pipeline.lease_ms).await {
         Ok(lease) => Ok(JobControl { cancel: lease.cancel_requested }),
         Err(StoreError::NotFound { .. }) => Err(not_held(id)),
         Err(error) => Err(error.into()),
@@ -405,7 +412,12 @@ pub(crate) async fn complete(
         return Err(not_held(id));
     }
     let outputs = Value::Object(body.outputs).to_string();
-    match state.store.jobs().finish(id, body.conclusion, &outputs, body.reason.as_deref(), now_ms()).await {
+    match state
+        .store
+        .jobs()
+        .finish(id, body.conclusion, &outputs, body.reason.as_deref(), state.pipeline.clock.now_ms())
+        .await
+    {
         Ok(finished) => advance_finished(&state, &finished).await?,
         Err(StoreError::Conflict(_)) => advance(&state, job.run_id).await?,
         Err(error) => return Err(error.into()),

@@ -104,6 +104,17 @@ fn issue_13_a_repo_url_with_a_credential_is_refused_and_an_old_one_never_shows()
     assert!(logs.contains("127.0.0.1:1") && !logs.contains("tok@"), "{logs}");
 }
 
+/// Dispatches `ci.yml` of `project` and claims its one job as `runner`, which completes it;
+/// the job as the claim gave it.
+fn dispatched_job(server: &TestServer, runner: &ProtocolRunner<'_>, project: &str) -> Value {
+    let body = json!({"workflow": "ci.yml"});
+    let res = server.call("POST", &format!("/api/v1/projects/{project}/trigger"), Some(&server.admin), Some(&body));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let job = runner.claim(5_000).expect("the build job");
+    runner.complete(&job, "success", json!({}));
+    job
+}
+
 #[test]
 fn issue_13_a_runner_gets_the_repository_without_user_info_and_its_credential_beside_it() {
     let one_job = "on: workflow_dispatch\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n";
@@ -117,15 +128,7 @@ fn issue_13_a_runner_gets_the_repository_without_user_info_and_its_credential_be
         store.projects().create(&project, 0).await.expect("a project");
     });
     let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
-    let claim = || {
-        let body = json!({"workflow": "ci.yml"});
-        let res = server.call("POST", "/api/v1/projects/legacy/trigger", Some(&server.admin), Some(&body));
-        assert_eq!(res.status, 201, "{}", res.body);
-        let job = runner.claim(5_000).expect("the build job");
-        runner.complete(&job, "success", json!({}));
-        job
-    };
-    let job = claim();
+    let job = dispatched_job(&server, &runner, "legacy");
     assert_eq!(job["repo"], format!("file://localhost{}", repo.path().display()), "{job}");
     assert_eq!(job["repo_credential"], "user:tok", "{job}");
 
@@ -134,7 +137,7 @@ fn issue_13_a_runner_gets_the_repository_without_user_info_and_its_credential_be
     let res =
         server.call("PUT", "/api/v1/projects/legacy/secrets/FERRY_REPO_TOKEN", Some(&server.admin), Some(&secret));
     assert_eq!(res.status, 204, "{}", res.body);
-    let job = claim();
+    let job = dispatched_job(&server, &runner, "legacy");
     assert_eq!(job["repo"], format!("file://localhost{}", repo.path().display()), "{job}");
     assert_eq!(job["repo_credential"], "s3cr3t", "{job}");
 }
@@ -146,11 +149,7 @@ fn issue_13_a_dispatched_run_of_a_gitea_project_gets_giteas_api_url() {
     let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
     let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
     let dispatched = || {
-        let body = json!({"workflow": "ci.yml"});
-        let res = server.call("POST", "/api/v1/projects/web/trigger", Some(&server.admin), Some(&body));
-        assert_eq!(res.status, 201, "{}", res.body);
-        let job = runner.claim(5_000).expect("the build job");
-        runner.complete(&job, "success", json!({}));
+        let job = dispatched_job(&server, &runner, "web");
         let github = &job["contexts"]["github"];
         (github["api_url"].as_str().unwrap_or("?").to_owned(), github["graphql_url"].as_str().unwrap_or("?").to_owned())
     };
@@ -260,9 +259,9 @@ fn issue_13_a_repository_that_never_answers_does_not_stop_runner_lost_of_another
     });
     let one_job = "on: workflow_dispatch\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n";
     let repo = TestRepo::new(&[(".github/workflows/ci.yml", one_job)]);
+    let clock = ferry_testkit::FakeClock::at(1_796_032_830_000);
     let server = crate::hooks::with_repo_project(
-        TestServer::start_configured(|config| {
-            config.lease_ms = 300;
+        TestServer::start_with_clock(Arc::new(clock.clone()), |config| {
             config.poll_interval = Duration::from_millis(100);
         }),
         &repo.path(),
@@ -277,7 +276,8 @@ fn issue_13_a_repository_that_never_answers_does_not_stop_runner_lost_of_another
     let id = res.json()["runs"][0]["id"].as_i64().expect("a run id");
     let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
     runner.claim(1000).expect("build");
-    // The runner goes silent while the poll of `hung` still waits on its remote.
+    // The runner goes silent past its lease while the poll of `hung` still waits on its remote.
+    clock.advance(Duration::from_millis(ferry_proto::runner::LEASE_MS.unsigned_abs() + 1_000));
     let start = Instant::now();
     let detail = loop {
         let detail: Value = server.call("GET", &format!("/api/v1/runs/{id}"), Some(&server.admin), None).json();

@@ -246,17 +246,28 @@ fn a_failed_job_fails_the_run_and_a_rerun_of_failed_jobs_keeps_the_rest() {
 fn a_runner_that_stops_heartbeating_has_its_job_failed_as_lost() {
     let one_job = "on: workflow_dispatch\njobs:\n  build: { runs-on: linux, steps: [{ run: 'true' }] }\n";
     let repo = TestRepo::new(&[(".github/workflows/ci.yml", one_job)]);
-    let server =
-        crate::hooks::with_repo_project(TestServer::start_configured(|config| config.lease_ms = 300), &repo.path());
+    let clock = ferry_testkit::FakeClock::at(1_796_032_830_000);
+    let server = crate::hooks::with_repo_project(
+        TestServer::start_with_clock(Arc::new(clock.clone()), |config| config.lease_ms = 3_000),
+        &repo.path(),
+    );
     let id = trigger(&server, &json!({"workflow": "ci.yml"})).json()["runs"][0]["id"].as_i64().expect("a run id");
     let runner = ProtocolRunner::register(&server, "r1", &["linux"]);
     let build = runner.claim(1000).expect("build");
-    assert_eq!(build["lease_ms"], 300);
-    // The runner goes silent; the supervisor checks leases every second.
+    assert_eq!(build["lease_ms"], 3_000);
+    // A heartbeat renews the lease from the server's clock.
+    clock.advance(Duration::from_millis(2_000));
+    let res = runner.call(&format!("/api/v1/runner/jobs/{}/heartbeat", build["job_id"]), &json!({}));
+    assert_eq!(res.status, 200, "{}", res.body);
+    clock.advance(Duration::from_millis(2_000));
+    // The runner goes silent; the lease (renewed 2 s ago) runs out 1.5 s later, which the
+    // supervisor sees at its next check (once a second).
+    assert_eq!(run(&server, id)["run"]["status"], "in_progress");
+    clock.advance(Duration::from_millis(1_500));
     let detail = completed(&server, id, Duration::from_secs(10));
     assert_eq!(detail["run"]["conclusion"], "failure");
     let reason = detail["jobs"][0]["reason"].as_str().unwrap_or_default();
-    assert!(reason.starts_with("runner lost: no heartbeat for"), "{reason}");
+    assert_eq!(reason, "runner lost: no heartbeat for 3.5 s");
     let late = runner.call(
         &format!("/api/v1/runner/jobs/{}/complete", build["job_id"]),
         &json!({"conclusion": "success", "outputs": {}}),
@@ -460,20 +471,35 @@ fn a_schedule_fires_once_for_the_minutes_that_passed_since_the_last_check() {
 }
 
 /// Opens `GET path` with a bearer token and `Accept: accept`, to be read later.
-fn open_stream(server: &TestServer, path: &str, accept: &str) -> std::net::TcpStream {
-    use std::io::Write as _;
+/// A log stream whose response head was read.
+struct LogStream {
+    stream: std::net::TcpStream,
+    head: Vec<u8>,
+}
+
+/// Opens the log stream at `path` and reads its response head: the server sends it once the
+/// request is served, after a follower subscribed to the live feed, so what is stored or sent
+/// from then on reaches it.
+fn open_stream(server: &TestServer, path: &str, accept: &str) -> LogStream {
+    use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect(server.addr).expect("connecting");
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {}\r\nAccept: {accept}\r\n\r\n",
         server.addr, server.admin
     );
     stream.write_all(request.as_bytes()).expect("sending");
-    stream
+    let mut head = Vec::new();
+    let mut byte = [0; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).expect("reading the head"), 1, "the answer ended in its head");
+        head.push(byte[0]);
+    }
+    LogStream { stream, head }
 }
 
-fn read_stream(mut stream: std::net::TcpStream) -> Response {
+fn read_stream(log: LogStream) -> Response {
     use std::io::Read as _;
-    let mut answer = Vec::new();
+    let LogStream { mut stream, head: mut answer } = log;
     stream.read_to_end(&mut answer).expect("reading the answer");
     Response::parse(&answer)
 }
@@ -546,7 +572,8 @@ fn followers_framed_or_as_events_get_every_chunk_once_in_order_from_the_store_an
     let (seen, arrivals) = std::sync::mpsc::channel();
     let framed = std::thread::spawn(move || {
         use std::io::Read as _;
-        let (mut framed, mut answer, mut buffer, mut found) = (framed, Vec::new(), [0; 65536], false);
+        let LogStream { stream: mut framed, head: mut answer } = framed;
+        let (mut buffer, mut found) = ([0; 65536], false);
         while let Ok(n_read @ 1..) = framed.read(&mut buffer) {
             answer.extend_from_slice(&buffer[..n_read]);
             if !found {
@@ -557,8 +584,6 @@ fn followers_framed_or_as_events_get_every_chunk_once_in_order_from_the_store_an
         Response::parse(&answer)
     });
     let events = std::thread::spawn(move || read_stream(events));
-    // Let the followers catch up with the store and wait for what comes next.
-    std::thread::sleep(Duration::from_millis(300));
     let big_line = "x".repeat(9_999);
     let mut want = vec![(0, 1, "stored 1\nstored 2\n".to_owned()), (0, 2, "stored 3\n".to_owned())];
     for seq in 3..=40 {
@@ -629,7 +654,6 @@ fn a_runner_in_the_servers_process_hands_batches_over_in_memory_once_each_and_li
     let job_id = build["job_id"].as_i64().expect("a job id");
     let follower =
         open_stream(&server, &format!("/api/v1/runs/{id}/logs?follow=true"), "application/vnd.ferry.log-stream");
-    std::thread::sleep(Duration::from_millis(200));
     let lines =
         |seq: i64, text: &str| ferry_proto::runner::StepEvent::Lines { step_idx: 0, text: format!("{seq}: {text}\n") };
     let batches = [

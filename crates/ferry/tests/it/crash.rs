@@ -5,15 +5,11 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::harness::Repo;
-use crate::runner::{Process, client_command, get_json, output_within, start_server, text};
-
-/// How long the test waits for the server to reach a state before it fails.
-const PATIENCE: Duration = Duration::from_secs(60);
+use crate::runner::{Process, client_command, get_json, output_within, start_server, text, wait_for};
 
 fn workflow(marks: &Path) -> String {
     format!(
@@ -34,18 +30,6 @@ jobs:
 "#,
         marks = marks.display()
     )
-}
-
-/// Polls `check` until it gives a value, failing after [`PATIENCE`] with `what`.
-fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(start.elapsed() < PATIENCE, "waited {PATIENCE:?} for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Every log line of the run, in order, as `ferry logs --json` reads them back.

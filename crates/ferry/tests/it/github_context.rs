@@ -1,11 +1,9 @@
 //! The `github` context a server's run sees (issue 13, item 10): `run_attempt` counts re-runs.
 
-use std::time::{Duration, Instant};
-
 use serde_json::Value;
 
 use crate::harness::Repo;
-use crate::runner::{client_command, get_json, output_within, start_server, text};
+use crate::runner::{client_command, get_json, output_within, start_server, text, wait_for};
 
 const WORKFLOW: &str = r#"
 on: workflow_dispatch
@@ -35,11 +33,9 @@ fn issue_13_run_attempt_counts_the_reruns_of_a_run() {
             let rerun: Value = serde_json::from_str(&ferry(&["rerun", &run_id.to_string(), "--json"])).expect("JSON");
             run_id = rerun["id"].as_i64().expect("a run id");
         }
-        let started = Instant::now();
-        while get_json(&url, &admin, &format!("/api/v1/runs/{run_id}"))["run"]["status"] != "completed" {
-            assert!(started.elapsed() < Duration::from_secs(60), "run {run_id} never completed\n{}", server.stderr());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for(&format!("run {run_id} to complete"), || {
+            (get_json(&url, &admin, &format!("/api/v1/runs/{run_id}"))["run"]["status"] == "completed").then_some(())
+        });
         let log = ferry(&["logs", &run_id.to_string(), "--no-prefix"]);
         shown.extend(log.lines().filter(|line| line.starts_with("attempt ")).map(str::to_owned));
     }

@@ -3,16 +3,15 @@
 //! server's data directory and environment, a step reading the runner's token, and steps that
 //! outlived a server killed with SIGKILL.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::harness::{Repo, ferry};
-use crate::runner::{Process, client_command, output_within, start_server, text};
+use crate::runner::{Process, client_command, output_within, start_server, start_server_with, text, wait_for};
 
 /// How long the test waits for the server to reach a state before it fails.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -24,38 +23,16 @@ const NOBODY: u32 = 65534;
 /// `ferry server` on a free port, as [`NOBODY`] when the test runs as root (`dirs` are then
 /// made that user's); its process, URL and first admin token.
 fn start_server_unprivileged(dir: &Path, dirs: &[&Path]) -> (Process, String, String) {
-    let data_dir = dir.join("data");
-    let stderr = dir.join("server.stderr");
-    let mut command = ferry();
-    command
-        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data_dir)
-        .env_remove("FERRY_CONFIG")
-        .env_remove("FERRY_DATABASE")
-        .env("FERRY_LOG", "info")
-        .env("HOME", dir)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr).expect("a stderr file"));
-    if rustix::process::geteuid().is_root() {
-        for path in dirs {
-            chown_all(path);
+    start_server_with(dir, |command| {
+        command.env("HOME", dir);
+        if rustix::process::geteuid().is_root() {
+            for path in dirs {
+                chown_all(path);
+            }
+            std::os::unix::fs::chown(dir.join("server.stderr"), Some(NOBODY), Some(NOBODY)).expect("chown");
+            command.uid(NOBODY).gid(NOBODY);
         }
-        std::os::unix::fs::chown(&stderr, Some(NOBODY), Some(NOBODY)).expect("chown");
-        command.uid(NOBODY).gid(NOBODY);
-    }
-    let mut server = Process { child: command.spawn().expect("ferry server starts"), stderr };
-    let stdout = server.child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("ferry server listening on http://").map(str::to_owned));
-    let Some(addr) = addr else {
-        panic!("ferry server exited without saying where it listens:\n{}", server.stderr());
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    let token = std::fs::read_to_string(data_dir.join("admin.token")).expect("the first admin token");
-    (server, format!("http://{addr}"), token.trim().to_owned())
+    })
 }
 
 fn chown_all(path: &Path) {
@@ -208,15 +185,11 @@ jobs:
     let report: Value = serde_json::from_slice(&triggered.stdout).expect("JSON");
     let run_id = report["runs"][0]["id"].as_i64().expect("a run id");
 
-    let started = Instant::now();
-    let pids: Vec<i32> = loop {
+    let pids: Vec<i32> = wait_for("the step to start", || {
         let log = log_of(&url, &admin, run_id);
-        if let Some(pids) = log.lines().find_map(|line| line.strip_prefix("pids ")) {
-            break pids.split(' ').map(|pid| pid.parse().expect("a pid")).collect();
-        }
-        assert!(started.elapsed() < PATIENCE, "the step never started:\n{log}\n{}", server.stderr());
-        std::thread::sleep(Duration::from_millis(50));
-    };
+        let pids = log.lines().find_map(|line| line.strip_prefix("pids "))?;
+        Some(pids.split(' ').map(|pid| pid.parse().expect("a pid")).collect())
+    });
     assert_eq!(pids.len(), 2, "the step and its background sleep: {pids:?}");
 
     let server_pid = rustix::process::Pid::from_child(&server.child);

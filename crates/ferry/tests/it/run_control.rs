@@ -11,11 +11,7 @@ use crate::harness::{Repo, Run, ferry, marker};
 /// Waits for `path` to exist: the step under test got there. Bounded, so a broken run fails
 /// the test instead of hanging it.
 fn wait_for(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !path.exists() {
-        assert!(Instant::now() < deadline, "{} never appeared", path.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::runner::wait_for(&format!("{} to appear", path.display()), || path.exists().then_some(()));
 }
 
 /// Whether the process whose pid is in file `path` is gone.

@@ -53,19 +53,28 @@ pub(crate) fn start_server(dir: &Path) -> (Process, String, String) {
 
 /// [`start_server`] with `FERRY_LOG` set to `filter`.
 pub(crate) fn start_server_logging(dir: &Path, filter: &str) -> (Process, String, String) {
+    start_server_with(dir, |command| {
+        command.env("FERRY_LOG", filter);
+    })
+}
+
+/// `ferry server` on a free loopback port with its data in `dir/data` and its standard error
+/// in `dir/server.stderr`, the command changed by `configure` before it starts (its
+/// environment, its user); its process, URL and first admin token once it listens.
+pub(crate) fn start_server_with(dir: &Path, configure: impl FnOnce(&mut Command)) -> (Process, String, String) {
     let data_dir = dir.join("data");
     let stderr = dir.join("server.stderr");
-    let child = ferry()
+    let mut command = ferry();
+    command
         .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
         .env_remove("FERRY_CONFIG")
         .env_remove("FERRY_DATABASE")
-        .env("FERRY_LOG", filter)
+        .env("FERRY_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr).expect("a stderr file"))
-        .spawn()
-        .expect("ferry server starts");
-    let mut server = Process { child, stderr };
+        .stderr(std::fs::File::create(&stderr).expect("a stderr file"));
+    configure(&mut command);
+    let mut server = Process { child: command.spawn().expect("ferry server starts"), stderr };
     let stdout = server.child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(stdout).lines();
     let addr = lines
@@ -79,6 +88,19 @@ pub(crate) fn start_server_logging(dir: &Path, filter: &str) -> (Process, String
     std::thread::spawn(move || lines.for_each(drop));
     let token = std::fs::read_to_string(data_dir.join("admin.token")).expect("the first admin token");
     (server, format!("http://{addr}"), token.trim().to_owned())
+}
+
+/// Polls `check` every 20 ms until it gives a value, failing after [`PATIENCE`] with `what`
+/// (what was awaited).
+pub(crate) fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(start.elapsed() < PATIENCE, "waited {PATIENCE:?} for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Runs `command` to its end, killing it after [`PATIENCE`].

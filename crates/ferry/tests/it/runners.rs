@@ -2,12 +2,11 @@
 //! `ferry runner` registered for one project.
 
 use std::process::Stdio;
-use std::time::Instant;
 
 use serde_json::Value;
 
 use crate::harness::Repo;
-use crate::runner::{PATIENCE, Process, client_command, output_within, start_server, text};
+use crate::runner::{Process, client_command, output_within, start_server, text, wait_for};
 
 #[test]
 fn runners_are_listed_with_their_projects_and_revoked_by_name() {
@@ -30,19 +29,13 @@ fn runners_are_listed_with_their_projects_and_revoked_by_name() {
         .stderr(std::fs::File::create(&runner_stderr).expect("a stderr file"))
         .spawn()
         .expect("ferry runner starts");
-    let runner = Process { child, stderr: runner_stderr };
+    // Held until the test ends, which kills it.
+    let _runner = Process { child, stderr: runner_stderr };
     let listed = |name: &str| -> Option<Value> {
         let runners: Value = serde_json::from_str(&ferry(&["runners", "--json"])).expect("JSON");
         runners.as_array().expect("a list").iter().find(|runner| runner["name"] == name).cloned()
     };
-    let started = Instant::now();
-    let demo_box = loop {
-        if let Some(found) = listed("demo-box") {
-            break found;
-        }
-        assert!(started.elapsed() < PATIENCE, "the runner never registered:\n{}", runner.stderr());
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let demo_box = wait_for("the runner to register", || listed("demo-box"));
     assert_eq!(demo_box["projects"], serde_json::json!(["demo"]), "{demo_box}");
     assert_eq!(demo_box["revoked_at"], Value::Null);
     let id = demo_box["id"].as_i64().expect("an id");
