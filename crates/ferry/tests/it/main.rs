@@ -15,3 +15,4 @@ mod runners;
 mod runs;
 mod runtime;
 mod server;
+mod workspaces;
