@@ -5,6 +5,10 @@
 //! its state kept in memory: each ready job is decided with [`ferry_engine::decide`] in the
 //! run's contexts, each started instance runs in its own copy of the repository through
 //! [`ferry_runner::job::run_job`], and their events are shown as they come.
+//!
+//! A job's copy is in a work root of the user's cache folder that it holds while it runs
+//! ([`ferry_runner::workspace::lock_work_slot`]), so its path is the same from run to run
+//! (caches keyed by their paths restore) and never that of a job running at the same time.
 
 mod contexts;
 mod output;
