@@ -214,7 +214,7 @@ async fn prepare(
     })
     .await
     .map_err(|error| format!("preparing the job's folder: {error}"))?
-    .map_err(|error| format!("creating {}: {error}", temp.display()))?;
+    .map_err(|error| format!("creating {} and {}: {error}", temp.display(), work_root.display()))?;
     let local = agent.repositories.as_deref().map(|repositories| (repositories, assignment.job_id));
     agent
         .mirrors
