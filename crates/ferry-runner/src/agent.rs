@@ -7,8 +7,10 @@
 //! away is failed as lost when its lease runs out.
 //!
 //! The work directory holds `repos/` (one mirror per repository, see [`mirror`]), `jobs/<id>/`
-//! (a job's workspace, temporary and runner files, moved to `trash/` when it ends and deleted
-//! there in the background, see [`trash`]), `artifacts/<run id>/`
+//! (a job's temporary files and event payload), `work/<slot>/<repo>/<repo>` (the workspace of
+//! the slot's job, laid out as on GitHub's runner: the same path for each job of a repository
+//! in that slot, so caches keyed by their paths restore across runs; both moved to `trash/`
+//! when the job ends and deleted there in the background, see [`trash`]), `artifacts/<run id>/`
 //! (the run's artifacts, synced with the server by [`artifacts`]) and `cache/` (`actions/cache`
 //! entries, kept on this runner across runs while jobs restore them, and shared with the
 //! project's other runners through the server by [`cache`]). It belongs to one runner process
@@ -189,7 +191,7 @@ pub async fn run_agent(
     let mut loops = tokio::task::JoinSet::new();
     for slot in 0..slots {
         let span = tracing::info_span!("slot", slot);
-        loops.spawn(claim_loop(agent.clone(), stop_rx.clone()).instrument(span));
+        loops.spawn(claim_loop(agent.clone(), slot, stop_rx.clone()).instrument(span));
     }
     let mut shutdown = std::pin::pin!(shutdown);
     let mut stopping = false;
@@ -234,17 +236,17 @@ fn prepare_work_dir(dir: &std::path::Path) -> Result<PathBuf, AgentError> {
     let dir = dir.canonicalize().map_err(fail(dir))?;
     // Spare checkouts are made again as jobs come; one made ahead for a job that never came
     // would stay forever.
-    for sub in ["jobs", "spares"] {
+    for sub in ["jobs", "spares", "work"] {
         trash::remove_all(&dir.join(sub)).map_err(fail(&dir.join(sub)))?;
     }
-    for sub in ["repos", "jobs", "artifacts", "cache", "trash"] {
+    for sub in ["repos", "jobs", "work", "artifacts", "cache", "trash"] {
         std::fs::create_dir_all(dir.join(sub)).map_err(fail(&dir.join(sub)))?;
     }
     Ok(dir)
 }
 
-/// Claims a job, runs it, and again, until `stop`.
-async fn claim_loop(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) -> Result<(), AgentError> {
+/// Claims a job, runs it, and again, until `stop`; its jobs work in `work/<slot>`.
+async fn claim_loop(agent: Arc<Agent>, slot: usize, mut stop: watch::Receiver<bool>) -> Result<(), AgentError> {
     let mut delay = Duration::ZERO;
     loop {
         let claimed = tokio::select! {
@@ -263,7 +265,7 @@ async fn claim_loop(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) -> Resul
                     assignment.run_id
                 );
                 let span = tracing::info_span!("job", job.id = assignment.job_id, run.id = assignment.run_id);
-                assignment::run_assignment(&agent, assignment, stop.clone()).instrument(span).await;
+                assignment::run_assignment(&agent, slot, assignment, stop.clone()).instrument(span).await;
             }
             Ok(None) => delay = Duration::ZERO,
             Err(error) if matches!(error.status(), Some(401 | 403)) => return Err(AgentError::Refused(error)),

@@ -242,6 +242,7 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
             "name": "ferry", "os": "Linux", "arch": runner_arch(), "environment": "self-hosted",
             "temp": setup.temp.display().to_string(),
             "tool_cache": setup.tool_cache.display().to_string(),
+            "workspace": runner_workspace(&setup).display().to_string(),
             "debug": "",
         }),
     );
@@ -523,12 +524,18 @@ fn base_env(
         ("RUNNER_TEMP".to_owned(), setup.temp.display().to_string()),
         ("RUNNER_TOOL_CACHE".to_owned(), setup.tool_cache.display().to_string()),
         ("AGENT_TOOLSDIRECTORY".to_owned(), setup.tool_cache.display().to_string()),
-        ("RUNNER_WORKSPACE".to_owned(), setup.workspace.parent().unwrap_or(&setup.workspace).display().to_string()),
+        ("RUNNER_WORKSPACE".to_owned(), runner_workspace(setup).display().to_string()),
     ]);
     if let Some(runtime) = &setup.runtime {
         vars.extend(runtime_env(runtime));
     }
     vars
+}
+
+/// `RUNNER_WORKSPACE` and `runner.workspace`: the folder the workspace is in, as on GitHub's
+/// runner (`<work root>/<repo>` of `<work root>/<repo>/<repo>`).
+fn runner_workspace(setup: &JobSetup) -> &Path {
+    setup.workspace.parent().unwrap_or(&setup.workspace)
 }
 
 /// The variables that lead `@actions/cache` (and other toolkit clients) to the runtime

@@ -6,8 +6,15 @@
 //! can run `git log`, `git diff` and friends in it. Uncommitted changes in the source repository
 //! are not part of it. git runs with argument vectors only, never through a shell, and with
 //! `LC_ALL=C` so its messages can be recognised.
+//!
+//! A job's workspace is laid out as on GitHub's runner, `<work root>/<name>/<name>` (see
+//! [`job_workspace`]), and its path stays the same from run to run: the toolkit's cache
+//! `version` is a hash of the cached paths (`<workspace>/target` for rust-cache), so a path
+//! that changed per run never restored a cache. `ferry run` takes its work roots with
+//! [`lock_work_slot`]; a runner has one per slot of its own.
 
 use std::ffi::OsStr;
+use std::fs::File;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -274,4 +281,86 @@ pub(crate) fn failure<S: AsRef<OsStr>>(args: &[S], output: &Output) -> Workspace
         status: output.status.to_string(),
         stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
     }
+}
+
+/// The folder a repository's workspace is named after: the last part of `repository`
+/// (`owner/name`, a URL or a path) without `.git`, any character but letters, digits, `.`, `_`
+/// and `-` made `_`; `workspace` when nothing usable is left.
+#[must_use]
+pub fn folder_name(repository: &str) -> String {
+    let last = repository.trim_end_matches(['/', '\\']).rsplit(['/', '\\', ':']).next().unwrap_or_default();
+    let last = last.strip_suffix(".git").unwrap_or(last);
+    let name: String = last
+        .chars()
+        .map(|char| if char.is_ascii_alphanumeric() || matches!(char, '.' | '_' | '-') { char } else { '_' })
+        .collect();
+    if name.trim_matches('.').is_empty() { "workspace".to_owned() } else { name }
+}
+
+/// A job's workspace in `root` as GitHub's runner lays it out: `<root>/<name>/<name>`, with
+/// `<root>/<name>` its `RUNNER_WORKSPACE` ([`folder_name`] of `repository`).
+#[must_use]
+pub fn job_workspace(root: &Path, repository: &str) -> PathBuf {
+    let name = folder_name(repository);
+    root.join(&name).join(name)
+}
+
+/// The folder in which `ferry run`'s work roots for the repository at `repo_root` are kept:
+/// `<base>/<digest of the repository's path>`, so each checkout on the machine has its own.
+#[must_use]
+pub fn work_slots_of(base: &Path, repo_root: &Path) -> PathBuf {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(repo_root.as_os_str().as_encoded_bytes());
+    base.join(hex::encode(&digest[..8]))
+}
+
+/// How many work roots [`lock_work_slot`] tries: more jobs than this at once of one
+/// repository on one machine is a mistake, not a need.
+const MAX_SLOTS: usize = 1024;
+
+/// A work root held by this process until dropped: no other job takes it meanwhile.
+#[derive(Debug)]
+pub struct WorkSlot {
+    root: PathBuf,
+    /// Its lock (`<slots>/<n>.lock`), released when the file is closed.
+    _lock: File,
+}
+
+impl WorkSlot {
+    /// `<slots>/<n>`: the same for every job that takes slot `n`.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+/// Takes the first free work root in `slots` (`<slots>/0`, `<slots>/1`, …): free means no
+/// process, this one included, holds the lock of `<slots>/<n>.lock`. The folder is made
+/// empty: whatever a job that was killed left in it is removed.
+///
+/// # Errors
+/// The folders or lock files cannot be made, a lock cannot be asked for, or every slot is taken.
+pub fn lock_work_slot(slots: &Path) -> io::Result<WorkSlot> {
+    std::fs::create_dir_all(slots)?;
+    for idx in 0..MAX_SLOTS {
+        let lock = File::options().create(true).truncate(false).write(true).open(slots.join(format!("{idx}.lock")))?;
+        match lock.try_lock() {
+            Ok(()) => {
+                let root = slots.join(idx.to_string());
+                match std::fs::remove_dir_all(&root) {
+                    Ok(()) => {}
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(error),
+                }
+                std::fs::create_dir(&root)?;
+                return Ok(WorkSlot { root, _lock: lock });
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(error)) => return Err(error),
+        }
+    }
+    Err(io::Error::other(format!(
+        "all {MAX_SLOTS} work folders in {} are in use; wait for other runs to end",
+        slots.display()
+    )))
 }

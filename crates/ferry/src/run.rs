@@ -6,6 +6,10 @@
 //! the run's contexts (the jobs of the reusable workflows a job calls flattened into the run's,
 //! see `run/reusable.rs`), each started instance runs in its own copy of the repository through
 //! [`ferry_runner::job::run_job`], and their events are shown as they come.
+//!
+//! A job's copy is in a work root of the user's cache folder that it holds while it runs
+//! ([`ferry_runner::workspace::lock_work_slot`]), so its path is the same from run to run
+//! (caches keyed by their paths restore) and never that of a job running at the same time.
 
 mod contexts;
 mod output;
@@ -203,6 +207,7 @@ async fn run_workflow(
     ferry_runner::isolation::check_pass_env(&args.pass_env)?;
     let pass_env: std::sync::Arc<[String]> = args.pass_env.clone().into();
     let tool_cache = user_cache.join("tool-cache");
+    let work_slots = ferry_runner::workspace::work_slots_of(&user_cache.join("work"), &repo.root);
     let mut driver = Driver::new(specs, parallel);
     let (events_tx, mut events_rx) = ferry_runner::events::channel(ferry_runner::events::DEFAULT_BUDGET);
     let mut tasks: tokio::task::JoinSet<(InstanceId, JobOutcome)> = tokio::task::JoinSet::new();
@@ -239,7 +244,11 @@ async fn run_workflow(
                     let instance = start.instance;
                     let (cancel_tx, cancel_rx) = watch::channel(false);
                     let job_dir = scratch.path().join(format!("job-{}", instance.0));
-                    let clone_dir = job_dir.join("workspace");
+                    // The same path in every run (a cache's version is a hash of its paths),
+                    // one a job: the first work root no job holds now, of this run or another.
+                    let slot = ferry_runner::workspace::lock_work_slot(&work_slots)
+                        .with_context(|| format!("taking a work folder in {}", work_slots.display()))?;
+                    let clone_dir = ferry_runner::workspace::job_workspace(slot.root(), &repo.name);
                     // DIR may be a folder inside the repository (like examples/hello): the job
                     // works there, in its copy of the whole repository.
                     let workspace =
@@ -288,6 +297,13 @@ async fn run_workflow(
                             Ok(()) => run_job(setup, instance.0, events, cancel_rx).await,
                             Err(error) => JobOutcome::failed(format!("{error:#}")),
                         };
+                        // The workspace's content goes, as the run's temporary folder does;
+                        // the slot's folder stays for the next job that takes it.
+                        let root = slot.root().to_path_buf();
+                        let emptied = tokio::task::spawn_blocking(move || empty_dir(&root)).await;
+                        if let Ok(Err(error)) = emptied {
+                            tracing::warn!(%error, "could not empty {}", slot.root().display());
+                        }
                         (instance, outcome)
                     });
                     running.insert(instance, Running { cancel: cancel_tx });
@@ -367,9 +383,26 @@ fn user_cache_dir() -> Option<PathBuf> {
     Some(base.join("ferry"))
 }
 
-/// Copies the run's checkout into the job's `clone_dir`, and makes its temporary directory.
+/// Removes everything inside `dir`, keeping `dir`.
+fn empty_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() && !path.is_symlink() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the run's checkout into the job's `clone_dir` (`<work root>/<name>/<name>`), and
+/// makes its temporary directory.
 async fn prepare(checkout: PathBuf, clone_dir: PathBuf, setup: &JobSetup) -> anyhow::Result<()> {
     std::fs::create_dir_all(&setup.temp).with_context(|| format!("creating {}", setup.temp.display()))?;
+    if let Some(parent) = clone_dir.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
     tokio::task::spawn_blocking(move || ferry_runner::workspace::copy_workspace(&checkout, &clone_dir))
         .await
         .context("copying the workspace")?

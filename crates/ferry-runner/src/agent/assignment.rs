@@ -80,9 +80,14 @@ fn is_gone(error: &ClientError) -> bool {
     matches!(error.status(), Some(401 | 403 | 404 | 409))
 }
 
-/// Runs `assignment` to its completion; `stop` turning true (the agent is shutting down)
-/// cancels it.
-pub(super) async fn run_assignment(agent: &Agent, assignment: JobAssignment, mut stop: watch::Receiver<bool>) {
+/// Runs `assignment` in claim loop `slot`'s work folder to its completion; `stop` turning true
+/// (the agent is shutting down) cancels it.
+pub(super) async fn run_assignment(
+    agent: &Agent,
+    slot: usize,
+    assignment: JobAssignment,
+    mut stop: watch::Receiver<bool>,
+) {
     let job_id = assignment.job_id;
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let control = Arc::new(Control { cancel: cancel_tx, lost: AtomicBool::new(false) });
@@ -102,10 +107,12 @@ pub(super) async fn run_assignment(agent: &Agent, assignment: JobAssignment, mut
     let reporter = tokio::spawn(report(agent.events.clone(), job_id, events_rx, done_rx, control.clone()));
 
     let job_dir = agent.work_dir.join("jobs").join(job_id.to_string());
+    // Only this slot's jobs work here, one at a time.
+    let work_root = agent.work_dir.join("work").join(slot.to_string());
     let outcome = {
         let mut cancelled = cancel_rx.clone();
         let prepared = tokio::select! {
-            prepared = prepare(agent, &assignment, &job_dir) => Some(prepared),
+            prepared = prepare(agent, &assignment, &job_dir, &work_root) => Some(prepared),
             _ = cancelled.wait_for(|cancel| *cancel) => None,
         };
         match prepared {
@@ -141,15 +148,22 @@ pub(super) async fn run_assignment(agent: &Agent, assignment: JobAssignment, mut
     }
     heartbeat.abort();
     stopper.abort();
-    for dir in [job_dir, agent.files_root.join(job_id.to_string())] {
+    // The slot's folder stays: the next job's workspace has the same path.
+    let workspace_dirs = std::fs::read_dir(&work_root).into_iter().flatten().flatten().map(|entry| entry.path());
+    for dir in [job_dir, agent.files_root.join(job_id.to_string())].into_iter().chain(workspace_dirs) {
         if let Err(error) = agent.trash.discard(&dir) {
             warn!(job.id = job_id, %error, "could not remove {}", dir.display());
         }
     }
 }
 
-/// The job's folder, workspace and setup; the error is the reason the job failed.
-async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> Result<JobSetup, String> {
+/// The job's folder, workspace (in `work_root`) and setup; the error is the reason the job failed.
+async fn prepare(
+    agent: &Agent,
+    assignment: &JobAssignment,
+    job_dir: &Path,
+    work_root: &Path,
+) -> Result<JobSetup, String> {
     let file = assignment.workflow_file.as_str();
     let cached = agent.last_workflow.lock().ok().and_then(|last| {
         // Keyed by file too: a run's jobs of the reusable workflows it calls come from theirs.
@@ -181,18 +195,29 @@ async fn prepare(agent: &Agent, assignment: &JobAssignment, job_dir: &Path) -> R
         }
     };
 
-    let workspace = job_dir.join("workspace");
+    let repository = assignment
+        .contexts
+        .get("github")
+        .and_then(|github| github.get("repository"))
+        .and_then(Value::as_str)
+        .unwrap_or(&assignment.repo);
+    let workspace = crate::workspace::job_workspace(work_root, repository);
     let temp = job_dir.join("temp");
     let dir = job_dir.to_path_buf();
-    let temp_dir = temp.clone();
+    let (root, temp_dir) = (work_root.to_path_buf(), temp.clone());
+    let runner_workspace = workspace.parent().map(Path::to_path_buf);
     tokio::task::spawn_blocking(move || {
-        // A folder left by a runner that stopped in the middle of this job.
+        // Folders left by a runner that stopped in the middle of a job.
         super::trash::remove_all(&dir)?;
+        super::trash::remove_all(&root)?;
+        if let Some(runner_workspace) = runner_workspace {
+            std::fs::create_dir_all(runner_workspace)?;
+        }
         std::fs::create_dir_all(&temp_dir)
     })
     .await
     .map_err(|error| format!("preparing the job's folder: {error}"))?
-    .map_err(|error| format!("creating {}: {error}", temp.display()))?;
+    .map_err(|error| format!("creating {} and {}: {error}", temp.display(), work_root.display()))?;
     let local = agent.repositories.as_deref().map(|repositories| (repositories, assignment.job_id));
     agent
         .mirrors

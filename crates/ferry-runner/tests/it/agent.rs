@@ -364,6 +364,9 @@ async fn jobs_run_in_checkouts_with_masked_logs_and_outputs_passed_to_the_jobs_t
     // are gone.
     assert_eq!(entries(&work_dir.path().join("repos")), Vec::<String>::new());
     assert_eq!(entries(&work_dir.path().join("jobs")), Vec::<String>::new());
+    // The slot's workspace is emptied; its folder stays, so the next job works at the same path.
+    assert_eq!(entries(&work_dir.path().join("work")), ["0"]);
+    assert_eq!(entries(&work_dir.path().join("work/0")), Vec::<String>::new());
 }
 
 /// A JavaScript action with `main` and `post`: `main` saves state and sets an output, `post`
@@ -509,6 +512,7 @@ async fn stopping_the_agent_cancels_the_job_in_progress_and_completes_it_as_canc
         ["0 Run echo started: completed cancelled", "1 Run echo never: completed skipped"]
     );
     assert_eq!(entries(&work_dir.path().join("jobs")), Vec::<String>::new(), "the job's folder is removed");
+    assert_eq!(entries(&work_dir.path().join("work/0")), Vec::<String>::new(), "the workspace is removed");
     assert_eq!(ferry.log(run_id).await, ["build 0: started", "build 0: The step was cancelled."]);
 }
 

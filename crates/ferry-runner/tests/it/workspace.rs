@@ -3,7 +3,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use ferry_runner::workspace::{HeadCommit, WorkspaceError, copy_workspace, head_commit, prepare_workspace};
+use ferry_runner::workspace::{
+    HeadCommit, WorkspaceError, copy_workspace, folder_name, head_commit, job_workspace, lock_work_slot,
+    prepare_workspace, work_slots_of,
+};
 use tempfile::TempDir;
 
 /// Runs git in `dir` with a fixed identity, so no global git config is needed; returns stdout.
@@ -194,4 +197,37 @@ async fn errors_say_what_is_wrong() {
 
     let error = prepare_workspace(not_repo.path(), &shas[0], &dest.path().join("ws")).await.expect_err("no repo");
     assert!(matches!(error, WorkspaceError::NotARepository(_)), "{error:?}");
+}
+
+#[test]
+fn workspaces_are_named_after_the_repository_as_on_githubs_runner() {
+    for (repository, name) in [
+        ("octo/web", "web"),
+        ("https://git.example/octo/web.git", "web"),
+        ("git@git.example:web.git", "web"),
+        ("/srv/repos/my project/", "my_project"),
+        ("octo/..", "workspace"),
+        ("", "workspace"),
+    ] {
+        assert_eq!(folder_name(repository), name, "{repository:?}");
+    }
+    assert_eq!(job_workspace(Path::new("/work/0"), "octo/web"), Path::new("/work/0/web/web"));
+    let base = Path::new("/cache/work");
+    assert_eq!(work_slots_of(base, Path::new("/src/a")), work_slots_of(base, Path::new("/src/a")));
+    assert_ne!(work_slots_of(base, Path::new("/src/a")), work_slots_of(base, Path::new("/src/b")));
+}
+
+#[test]
+fn a_work_slot_is_held_until_dropped_and_taken_again_empty() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let slots = dir.path().join("slots");
+    let first = lock_work_slot(&slots).expect("a slot");
+    let second = lock_work_slot(&slots).expect("another slot");
+    assert_eq!(first.root(), slots.join("0"));
+    assert_eq!(second.root(), slots.join("1"));
+    std::fs::write(first.root().join("left-behind"), "a killed job's file").expect("write");
+    drop(first);
+    let again = lock_work_slot(&slots).expect("the first slot again");
+    assert_eq!(again.root(), slots.join("0"));
+    assert_eq!(std::fs::read_dir(again.root()).expect("the slot's folder").count(), 0);
 }

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use crate::harness::{Repo, marker};
 use crate::lint::lint;
 
 /// The real-world corpus beside the repository (`../shared/corpus`, or `$FERRY_CORPUS`).
@@ -35,4 +36,45 @@ fn every_real_world_workflow_and_action_lints_clean() {
     let (code, out) = lint(&args, &corpus);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.trim().ends_with("ok: 11 files checked, 0 errors, 0 warnings"), "{out}");
+}
+
+/// `Swatinem/rust-cache` (from the corpus's `action-repos`) caches `<workspace>/target`, and
+/// the toolkit's cache version is a hash of that path: the second `ferry run` restores what the
+/// first saved only because the workspace's path is the same in both.
+#[test]
+fn rust_cache_restores_the_first_runs_cache_in_the_second_run() {
+    let repo = Repo::new(&[
+        ("Cargo.toml", "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+        ("Cargo.lock", "version = 4\n\n[[package]]\nname = \"hello\"\nversion = \"0.1.0\"\n"),
+        ("src/main.rs", "fn main() {\n    println!(\"hello\");\n}\n"),
+    ]);
+    let cargo_home = marker(&repo, "cargo-home");
+    repo.write(
+        ".github/workflows/ci.yml",
+        &format!(
+            r#"on: push
+env:
+  CARGO_HOME: {}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - id: cache
+        uses: Swatinem/rust-cache@v2
+      - run: echo "hit=${{{{ steps.cache.outputs.cache-hit }}}}"; cargo build --offline
+"#,
+            cargo_home.display()
+        ),
+    );
+    repo.commit("workflow");
+    let actions_url = format!("file://{}", corpus().join("action-repos").display());
+    let runs: Vec<_> = (0..2).map(|_| repo.run(&["--actions-url", &actions_url])).collect();
+    for run in &runs {
+        assert_eq!(run.code, Some(0), "{}", run.context());
+    }
+    assert!(runs[0].lines_of("build").contains(&"hit=false"), "{}", runs[0].context());
+    let second = runs[1].lines_of("build");
+    assert!(second.contains(&"hit=true"), "{}", runs[1].context());
+    assert!(second.iter().any(|line| line.starts_with("Restored from cache key ")), "{}", runs[1].context());
 }

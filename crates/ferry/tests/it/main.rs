@@ -18,3 +18,4 @@ mod runners;
 mod runs;
 mod runtime;
 mod server;
+mod workspaces;
