@@ -229,7 +229,7 @@ fn a_fetched_action_is_reused_by_later_jobs_and_runs_without_the_source_and_refe
 }
 
 #[test]
-fn composite_actions_from_repositories_nest_remote_actions_up_to_githubs_limit() {
+fn composite_actions_from_repositories_nest_remote_actions_up_to_githubs_limit_and_docker_ones_build() {
     let source = Source::new();
     source.repo("octo/greet", JS_ACTION);
     source.repo(
@@ -245,7 +245,21 @@ fn composite_actions_from_repositories_nest_remote_actions_up_to_githubs_limit()
         "octo/loop",
         &[("action.yml", "name: loop\nruns:\n  using: composite\n  steps:\n    - uses: octo/loop@v1\n")],
     );
-    source.repo("octo/boxed", &[("action.yml", "name: boxed\nruns:\n  using: docker\n  image: Dockerfile\n")]);
+    // A Docker action from its repository: its Dockerfile is built on this host's engine.
+    let dockerfile = format!(
+        "FROM {}\nENTRYPOINT [\"sh\", \"-c\", \"echo boxed $INPUT_WHO in $GITHUB_WORKSPACE\"]\n",
+        ferry_testkit::busybox_image()
+    );
+    source.repo(
+        "octo/boxed",
+        &[
+            (
+                "action.yml",
+                "name: boxed\ninputs:\n  who: { default: docker }\nruns:\n  using: docker\n  image: Dockerfile\n",
+            ),
+            ("Dockerfile", &dockerfile),
+        ],
+    );
     let cache = tempfile::tempdir().expect("temp dir");
     let repo = Repo::with_workflow(
         "on: push\njobs:\n  ok:\n    runs-on: x\n    steps:\n      - id: outer\n        uses: octo/outer@v1\n        with:\n          who: nested\n\
@@ -272,11 +286,8 @@ fn composite_actions_from_repositories_nest_remote_actions_up_to_githubs_limit()
         "{}",
         run.context()
     );
-    assert!(
-        run.lines_of("boxed").iter().any(|line| line.contains("runs in a container and needs a container engine")),
-        "{}",
-        run.context()
-    );
+    assert!(run.lines_of("boxed").contains(&"boxed docker in /github/workspace"), "{}", run.context());
+    assert_eq!(run.report["jobs"]["boxed"]["conclusion"], "success", "{}", run.context());
 }
 
 #[test]

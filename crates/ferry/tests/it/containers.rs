@@ -96,14 +96,17 @@ jobs:
     let (run, pid) = run_with_pid(&repo, &[]);
     assert_eq!(run.code, Some(0), "{}", run.context());
     let lines = run.lines_of("build");
+    // The workspace is mounted as GitHub's runner mounts it: /__w/<repository>/<repository>.
+    let name = repo.path().file_name().expect("a folder name").to_string_lossy().into_owned();
+    let workspace = format!("/__w/{name}/{name}");
     for want in [
         "not the host's filesystem",
-        "workspace=/__w/workspace/workspace pwd=/__w/workspace/workspace home=/github/home",
+        &format!("workspace={workspace} pwd={workspace} home=/github/home"),
         "readme=the demo repository",
         "env=from-the-definition from-the-job",
         "kept",
         "container id set: true network set: true",
-        "composite step in the container: yes at /__w/workspace/workspace/.github/actions/where",
+        &format!("composite step in the container: yes at {workspace}/.github/actions/where"),
     ] {
         assert!(lines.iter().any(|line| line.ends_with(want)), "missing `{want}`\n{}", run.context());
     }
