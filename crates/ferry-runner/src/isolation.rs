@@ -42,20 +42,13 @@ use landlock::{
 };
 
 /// The host variables a step gets, as the host has them: the user, the shell's and locale's
-/// settings, the temporary folder, and the proxy and certificate settings tools need to reach
-/// the network. `LC_*` too. More by name with [`Isolation::pass_env`].
-pub const HOST_VARIABLES: &[&str] = &[
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "SHELL",
-    "LANG",
-    "LANGUAGE",
-    "TZ",
-    "TERM",
-    "TMPDIR",
-    "HOSTNAME",
+/// settings, the temporary folder (and [`NETWORK_VARIABLES`]). `LC_*` too. More by name with [`Isolation::pass_env`].
+pub const HOST_VARIABLES: &[&str] =
+    &["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", "HOSTNAME"];
+
+/// The host's proxy and certificate settings: what a step, and git fetching an action, need
+/// to reach the network as the host does. Steps get them besides [`HOST_VARIABLES`].
+pub const NETWORK_VARIABLES: &[&str] = &[
     "http_proxy",
     "https_proxy",
     "no_proxy",
@@ -114,7 +107,7 @@ pub fn check_pass_env(names: &[String]) -> Result<(), IsolationError> {
 }
 
 /// The variables of `host` (this process's environment) a step starts with: those named in
-/// [`HOST_VARIABLES`], `LC_*`, and `pass`, never a `FERRY_*` one; values that are not UTF-8 are
+/// [`HOST_VARIABLES`] and [`NETWORK_VARIABLES`], `LC_*`, and `pass`, never a `FERRY_*` one; values that are not UTF-8 are
 /// left out.
 pub fn host_env(host: impl IntoIterator<Item = (OsString, OsString)>, pass: &[String]) -> Vec<(String, String)> {
     host.into_iter()
@@ -122,6 +115,7 @@ pub fn host_env(host: impl IntoIterator<Item = (OsString, OsString)>, pass: &[St
         .filter(|(name, _)| {
             !name.to_ascii_uppercase().starts_with(FERRY_PREFIX)
                 && (HOST_VARIABLES.contains(&name.as_str())
+                    || NETWORK_VARIABLES.contains(&name.as_str())
                     || name.starts_with("LC_")
                     || pass.iter().any(|passed| passed == name))
         })

@@ -343,7 +343,8 @@ impl ActionsSource {
         let mut command = tokio::process::Command::new("git");
         command.env_clear();
         for (name, value) in std::env::vars_os() {
-            if GIT_HOST_VARIABLES.iter().any(|kept| OsStr::new(kept) == name) {
+            if GIT_HOST_VARIABLES.iter().chain(crate::isolation::NETWORK_VARIABLES).any(|kept| OsStr::new(kept) == name)
+            {
                 command.env(name, value);
             }
         }
@@ -375,22 +376,9 @@ impl ActionsSource {
     }
 }
 
-/// The host variables git keeps: how to find programs, proxies and certificates.
-const GIT_HOST_VARIABLES: &[&str] = &[
-    "PATH",
-    "HOME",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "all_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "ALL_PROXY",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "GIT_SSL_CAINFO",
-];
+/// The host variables git keeps besides [`crate::isolation::NETWORK_VARIABLES`]: how to find
+/// programs, and git's own certificate setting.
+const GIT_HOST_VARIABLES: &[&str] = &["PATH", "HOME", "GIT_SSL_CAINFO"];
 
 /// The full ref names `git_ref` may stand for, in order of preference.
 fn ref_candidates(git_ref: &str) -> Vec<String> {

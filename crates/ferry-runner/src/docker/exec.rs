@@ -113,19 +113,12 @@ pub async fn run_exec(
         }
         let next_timer = [deadline, kill_at, drain_until].into_iter().flatten().min();
         tokio::select! {
-            chunk = stream.next() => match chunk {
-                Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
-                    stdout.push(&message, Stream::Stdout, output);
-                    output.flush();
+            chunk = stream.next() => {
+                let what = || format!("the output of `{}`", spec.cmd.join(" "));
+                if !forward(chunk, [&mut stdout, &mut stderr], output, what)? {
+                    break;
                 }
-                Some(Ok(LogOutput::StdErr { message })) => {
-                    stderr.push(&message, Stream::Stderr, output);
-                    output.flush();
-                }
-                Some(Ok(LogOutput::StdIn { .. })) => {}
-                Some(Err(error)) => return Err(io::Error::other(format!("reading the output of `{}`: {error}", spec.cmd.join(" ")))),
-                None => break,
-            },
+            }
             changed = cancel.changed(), if watch_cancel && !cancelled && !timed_out => match changed {
                 Ok(()) if *cancel.borrow_and_update() => {
                     cancelled = true;
@@ -172,6 +165,30 @@ pub async fn run_exec(
     // A shell reports a process killed by signal N as 128 + N.
     let signal = code.filter(|code| (cancelled || timed_out) && *code > 128).map(|code| code - 128);
     Ok(ProcessExit { code: if signal.is_some() { None } else { code }, signal, timed_out, cancelled, group: None })
+}
+
+/// Passes one chunk of a stream of output on to `output`, line by line; `false` at the end of
+/// the stream. `what` names the stream in an error.
+fn forward(
+    chunk: Option<Result<LogOutput, bollard::errors::Error>>,
+    [stdout, stderr]: [&mut Lines; 2],
+    output: &mut dyn Output,
+    what: impl FnOnce() -> String,
+) -> io::Result<bool> {
+    match chunk {
+        Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
+            stdout.push(&message, Stream::Stdout, output);
+            output.flush();
+        }
+        Some(Ok(LogOutput::StdErr { message })) => {
+            stderr.push(&message, Stream::Stderr, output);
+            output.flush();
+        }
+        Some(Ok(LogOutput::StdIn { .. })) => {}
+        Some(Err(error)) => return Err(io::Error::other(format!("reading {}: {error}", what()))),
+        None => return Ok(false),
+    }
+    Ok(true)
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -308,19 +325,11 @@ async fn follow_container(
             events.writable().await;
         }
         tokio::select! {
-            chunk = stream.next() => match chunk {
-                Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
-                    stdout.push(&message, Stream::Stdout, output);
-                    output.flush();
+            chunk = stream.next() => {
+                if !forward(chunk, [&mut stdout, &mut stderr], output, || "the container's output".to_owned())? {
+                    break;
                 }
-                Some(Ok(LogOutput::StdErr { message })) => {
-                    stderr.push(&message, Stream::Stderr, output);
-                    output.flush();
-                }
-                Some(Ok(LogOutput::StdIn { .. })) => {}
-                Some(Err(error)) => return Err(io::Error::other(format!("reading the container's output: {error}"))),
-                None => break,
-            },
+            }
             changed = cancel.changed(), if watch_cancel && !cancelled && !timed_out => match changed {
                 Ok(()) if *cancel.borrow_and_update() => {
                     cancelled = true;
