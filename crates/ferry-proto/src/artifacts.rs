@@ -46,6 +46,9 @@ pub struct ArtifactFile {
     pub mode: u32,
 }
 
+/// The longest `retention_days` an artifact may ask for: ten years.
+pub const MAX_RETENTION_DAYS: u32 = 3650;
+
 /// What a runner records after uploading an artifact's blobs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ArtifactUpload {
@@ -54,10 +57,10 @@ pub struct ArtifactUpload {
     #[schema(pattern = r#"^(?!\.\.?$)[^/\\:<>|*?"\u0000-\u001f\u007f-\u009f]+$"#, min_length = 1, max_length = 255)]
     pub name: String,
     pub files: Vec<ArtifactFile>,
-    /// How many days to keep it (`retention-days`), at least 1; the server keeps it no longer
+    /// How many days to keep it (`retention-days`), 1 to [`MAX_RETENTION_DAYS`]; the server keeps it no longer
     /// than its own artifact retention. `None`: the server's retention.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 3650)]
     pub retention_days: Option<u32>,
     /// Replaces the run's artifact of this name, if it has one (`overwrite: true`); without
     /// it a taken name is refused.

@@ -124,6 +124,14 @@ pub struct GetCacheEntryDownloadUrlResponse {
     pub matched_key: String,
 }
 
+/// A refusal of the legacy cache protocol (`_apis/artifactcache`): `{"message": "…"}`, which
+/// the toolkit's HTTP client shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LegacyError {
+    /// What went wrong, for a person to read.
+    pub message: String,
+}
+
 /// A twirp error: `{"code": "not_found", "msg": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TwirpError {

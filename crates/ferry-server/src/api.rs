@@ -114,11 +114,11 @@ pub(crate) enum RunnerRefusals {
 #[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
 pub(crate) enum RuntimeRefusals {
     #[response(status = 400, description = "A key, version or body that is not one the toolkit sends")]
-    Invalid(ErrorBody),
+    Invalid(ferry_proto::runtime::LegacyError),
     #[response(status = 401, description = "No runtime token, or not one of a job in progress")]
-    Unauthorized(ErrorBody),
+    Unauthorized(ferry_proto::runtime::LegacyError),
     #[response(status = 500, description = "The database or the blob store failed")]
-    Failed(ErrorBody),
+    Failed(ferry_proto::runtime::LegacyError),
 }
 
 /// The refusals of every results service route (twirp), which takes a job's runtime token;

@@ -148,11 +148,7 @@ impl From<ferry_store::StoreError> for RuntimeError {
 /// client shows.
 impl IntoResponse for RuntimeError {
     fn into_response(self) -> Response {
-        #[derive(Serialize)]
-        struct Legacy {
-            message: String,
-        }
-        (self.status(), Json(Legacy { message: self.public_message() })).into_response()
+        (self.status(), Json(ferry_proto::runtime::LegacyError { message: self.public_message() })).into_response()
     }
 }
 

@@ -11,7 +11,9 @@ use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ferry_proto::artifacts::{ArtifactManifest, ArtifactUpload, ArtifactView, BlobList, Bytes as BlobBytes, is_digest};
+use ferry_proto::artifacts::{
+    ArtifactManifest, ArtifactUpload, ArtifactView, BlobList, Bytes as BlobBytes, MAX_RETENTION_DAYS, is_digest,
+};
 use ferry_proto::names::{Digest, Id};
 use ferry_store::{Artifact, Job, NewArtifact, Status, StoreError};
 use tokio::io::AsyncReadExt;
@@ -200,7 +202,10 @@ pub(crate) async fn check_files(
         check_path(&file.path)?;
         check_digest(&file.sha256)?;
         if !paths.insert(file.path.as_str()) {
-            return Err(ApiError::bad_request(format!("file path {:?} is given twice", file.path)));
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("file path {:?} is given twice", file.path),
+            ));
         }
     }
     for file in files {
@@ -253,10 +258,10 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<ArtifactView>), ApiError> {
     let job = held_job(&state, runner.id, id).await?;
     check_artifact_name(&upload.name)?;
-    if upload.retention_days == Some(0) {
-        return Err(ApiError::bad_request(
-            "retention_days must be at least 1; leave it out for the server's retention",
-        ));
+    if upload.retention_days.is_some_and(|days| !(1..=MAX_RETENTION_DAYS).contains(&days)) {
+        return Err(ApiError::bad_request(format!(
+            "retention_days must be 1 to {MAX_RETENTION_DAYS}; leave it out for the server's retention"
+        )));
     }
     check_files(&state, &upload.files).await?;
     let manifest = ArtifactManifest { files: upload.files };

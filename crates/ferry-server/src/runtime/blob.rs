@@ -64,7 +64,8 @@ fn xml_escape(text: &str) -> String {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct UploadQuery {
-    /// The signed URL's ticket.
+    /// The signed URL's ticket (without one, the upload is not found).
+    #[serde(default)]
     sig: String,
     /// `block` or `blocklist`; none uploads the whole archive.
     comp: Option<String>,
@@ -161,7 +162,8 @@ pub(crate) fn block_list(xml: &str) -> Result<Vec<String>, RuntimeError> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct DownloadQuery {
-    /// The signed URL's ticket.
+    /// The signed URL's ticket (without one, the download is not found).
+    #[serde(default)]
     sig: String,
 }
 
@@ -174,7 +176,7 @@ pub(crate) struct DownloadQuery {
     params(("id" = ferry_proto::names::Id, Path, description = "The download"), DownloadQuery),
     responses(
         (status = 200, description = "The archive", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 400, description = "No ticket (`sig`) in the query"),
+        (status = 400, description = "The id is not a download's (not a number)"),
         (status = 404, description = "No such download, or the ticket is wrong or expired", content_type = "application/xml"),
     ),
 )]

@@ -72,8 +72,8 @@ pub(crate) async fn lookup(
     security(("runtime" = [])),
     responses(
         (status = 201, description = "Reserved: upload the chunks to `caches/{cacheId}`", body = LegacyReserved),
-        (status = 409, description = "The scope has the entry, or another job is saving it", body = crate::api::ErrorBody),
-        (status = 413, description = "`cacheSize` is over the limit", body = crate::api::ErrorBody),
+        (status = 409, description = "The scope has the entry, or another job is saving it", body = ferry_proto::runtime::LegacyError),
+        (status = 413, description = "`cacheSize` is over the limit", body = ferry_proto::runtime::LegacyError),
         crate::api::RuntimeRefusals,
     ),
 )]
@@ -112,8 +112,8 @@ pub(crate) fn taken(caller: &super::Caller, key: &str) -> RuntimeError {
     security(("runtime" = [])),
     responses(
         (status = 204, description = "Staged"),
-        (status = 404, description = "No such upload in progress for this job", body = crate::api::ErrorBody),
-        (status = 413, description = "Past the entry's limit or the service's upload budget", body = crate::api::ErrorBody),
+        (status = 404, description = "No such upload in progress for this job", body = ferry_proto::runtime::LegacyError),
+        (status = 413, description = "Past the entry's limit or the service's upload budget", body = ferry_proto::runtime::LegacyError),
         crate::api::RuntimeRefusals,
     ),
 )]
@@ -151,9 +151,9 @@ pub(crate) fn parse_content_range(range: &str) -> Option<(u64, u64)> {
     security(("runtime" = [])),
     responses(
         (status = 204, description = "Saved"),
-        (status = 400, description = "Bytes are missing, or the size is another; the upload is dropped", body = crate::api::ErrorBody),
-        (status = 404, description = "No such upload in progress for this job", body = crate::api::ErrorBody),
-        (status = 409, description = "Another job saved the entry first", body = crate::api::ErrorBody),
+        (status = 400, description = "Bytes are missing, or the size is another; the upload is dropped", body = ferry_proto::runtime::LegacyError),
+        (status = 404, description = "No such upload in progress for this job", body = ferry_proto::runtime::LegacyError),
+        (status = 409, description = "Another job saved the entry first", body = ferry_proto::runtime::LegacyError),
         crate::api::RuntimeRefusals,
     ),
 )]

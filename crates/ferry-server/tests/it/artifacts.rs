@@ -383,7 +383,9 @@ fn an_artifact_is_kept_the_days_it_asks_for_but_never_longer_than_the_server_kee
     assert_eq!(kept_days(job.artifact_with("default", &files, &json!({}))), 30);
     let zero = job.manifest_with("zero", &files, &json!({"retention_days": 0}));
     assert_eq!(zero.status, 400, "{}", zero.body);
-    assert_eq!(zero.json()["error"], "retention_days must be at least 1; leave it out for the server's retention");
+    assert_eq!(zero.json()["error"], "retention_days must be 1 to 3650; leave it out for the server's retention");
+    let forever = job.manifest_with("forever", &files, &json!({"retention_days": 2_147_483_648_u64}));
+    assert_eq!(forever.status, 400, "{}", forever.body);
     let listed = server.call("GET", &format!("/api/v1/runs/{}/artifacts", job.run_id), Some(&server.admin), None);
     let kept: Vec<(String, i64)> = listed
         .json()
