@@ -90,11 +90,13 @@ pub(crate) struct UploadQuery {
 )]
 pub(crate) async fn upload(
     State(service): State<Arc<CacheService>>,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     Query(query): Query<UploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AzureError> {
+    // Parsed here so that a bad id is refused in Azure's XML too, as the SDK expects.
+    let id: i64 = id.parse().map_err(|_| RuntimeError::BadRequest(format!("`{id}` is not an upload's id")))?;
     service.uploads.check_ticket(id, &query.sig)?;
     match (query.comp.as_deref(), query.blockid.as_deref()) {
         (None, _) => {
