@@ -58,10 +58,7 @@ impl Repo {
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        let out =
-            Command::new("git").current_dir(self.path()).args(args).envs(git_identity()).output().expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        git_in(self.path(), args)
     }
 
     /// `ferry run` in this repository with `args`, writing and returning its report.
@@ -76,6 +73,13 @@ impl Repo {
         let output = command.output().expect("ferry runs");
         Run::from_output(output, &report)
     }
+}
+
+/// `git ARGS` in `dir` with the tests' identity; its trimmed output (it must succeed).
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").current_dir(dir).args(args).envs(git_identity()).output().expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn git_identity() -> [(&'static str, &'static str); 4] {

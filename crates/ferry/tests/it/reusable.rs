@@ -3,7 +3,7 @@
 //! dependents, matrix callers and nested calls are named as GitHub names them, and calls that
 //! cannot run say why.
 
-use crate::harness::Repo;
+use crate::harness::{Repo, git_in as git};
 
 const BUILD: &str = r#"
 name: Build (reusable)
@@ -200,21 +200,6 @@ fn calls_that_cannot_run_say_why_before_anything_starts() {
     assert_eq!(run.report["jobs"]["c"]["conclusion"], "failure", "{}", run.context());
     let shown = format!("{}{}", run.stdout, run.stderr);
     assert!(shown.contains("input `n` of .github/workflows/lib.yml must be a number"), "{}", run.context());
-}
-
-/// `git` in `dir`, with an identity.
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let output = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@ferry.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@ferry.invalid")
-        .output()
-        .expect("git runs");
-    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 #[test]
