@@ -498,12 +498,7 @@ impl JobContainer {
         output: &mut dyn Output,
         backpressure: Option<&EventSender>,
     ) -> std::io::Result<ProcessExit> {
-        let mut env: Vec<(String, String)> = Vec::new();
-        for (name, value) in &spec.env {
-            let value = if value.starts_with('/') { self.to_container(value) } else { value.clone() };
-            env.retain(|(known, _)| known != name);
-            env.push((name.clone(), value));
-        }
+        let env = container_env(&spec.env, &self.mounts, &[]);
         let mut cmd = vec![self.to_container(&spec.program)];
         cmd.extend(spec.args.iter().map(|arg| if arg.starts_with('/') { self.to_container(arg) } else { arg.clone() }));
         let exec = ExecSpec {
@@ -518,6 +513,25 @@ impl JobContainer {
         };
         crate::docker::run_exec(&self.engine, &exec, cancel, output, backpressure).await
     }
+}
+
+/// A process's environment `env` (the last value of a name wins) as a container with
+/// `mounts` gets it: values that are host paths translated, the names in `dropped` left out.
+pub(super) fn container_env(
+    env: &[(String, String)],
+    mounts: &[(PathBuf, String)],
+    dropped: &[String],
+) -> Vec<(String, String)> {
+    let mut inside: Vec<(String, String)> = Vec::new();
+    for (name, value) in env {
+        if dropped.contains(name) {
+            continue;
+        }
+        let value = if value.starts_with('/') { translate(mounts, value) } else { value.clone() };
+        inside.retain(|(known, _)| known != name);
+        inside.push((name.clone(), value));
+    }
+    inside
 }
 
 /// Where a container with `mounts` (longest host path first) sees the host path `path`.

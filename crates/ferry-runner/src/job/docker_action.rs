@@ -49,16 +49,7 @@ impl ActionContainer {
         output: &mut dyn Output,
         backpressure: Option<&EventSender>,
     ) -> std::io::Result<ProcessExit> {
-        let mut env: Vec<(String, String)> = Vec::new();
-        for (name, value) in &spec.env {
-            if self.dropped.contains(name) {
-                continue;
-            }
-            let value =
-                if value.starts_with('/') { super::containers::translate(&self.mounts, value) } else { value.clone() };
-            env.retain(|(known, _)| known != name);
-            env.push((name.clone(), value));
-        }
+        let mut env = super::containers::container_env(&spec.env, &self.mounts, &self.dropped);
         env.push(("HOME".to_owned(), "/github/home".to_owned()));
         let container = ContainerSpec {
             name: format!("ferry_{}_action_{}", self.job, unique()),
