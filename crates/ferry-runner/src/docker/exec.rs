@@ -61,6 +61,9 @@ pub async fn run_exec(
     cmd.push(spec.pid_file.clone());
     cmd.extend(spec.cmd.iter().cloned());
     let docker = engine.docker();
+    let starting = |error: bollard::errors::Error| {
+        io::Error::other(format!("starting `{}` in container {}: {error}", spec.cmd.join(" "), short(&spec.container)))
+    };
     let created = docker
         .create_exec(
             &spec.container,
@@ -75,23 +78,11 @@ pub async fn run_exec(
             },
         )
         .await
-        .map_err(|error| {
-            io::Error::other(format!(
-                "starting `{}` in container {}: {error}",
-                spec.cmd.join(" "),
-                short(&spec.container)
-            ))
-        })?;
+        .map_err(starting)?;
     let started = docker
         .start_exec(&created.id, Some(StartExecOptions { detach: false, tty: false, output_capacity: Some(MAX_LINE) }))
         .await
-        .map_err(|error| {
-            io::Error::other(format!(
-                "starting `{}` in container {}: {error}",
-                spec.cmd.join(" "),
-                short(&spec.container)
-            ))
-        })?;
+        .map_err(starting)?;
     let StartExecResults::Attached { output: mut stream, input: _input } = started else {
         return Err(io::Error::other("the engine started the command detached"));
     };
