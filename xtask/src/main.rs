@@ -21,11 +21,11 @@ const LAYERS: &[&[&str]] = &[
     // 1 language
     &["ferry-workflow"],
     // 2 pure domain logic and wire types
-    &["ferry-engine", "ferry-hooks", "ferry-proto"],
+    &["ferry-engine", "ferry-hooks", "ferry-proto", "ferry-deploy"],
     // 3 adapters
-    &["ferry-store", "ferry-client"],
+    &["ferry-store", "ferry-client", "ferry-proxy"],
     // 4 IO edge (and the test kit, which may start any of them)
-    &["ferry-runner", "ferry-server", "ferry-testkit"],
+    &["ferry-runner", "ferry-server", "ferry-agent", "ferry-testkit"],
     // 5 the binary
     &["ferry"],
 ];

@@ -3,6 +3,7 @@
 //! three cannot drift apart. Times are milliseconds since the Unix epoch; conclusions are
 //! GitHub's words (`success`, `failure`, `cancelled`, `skipped`, `neutral`).
 
+pub mod agent;
 pub mod artifacts;
 pub mod log_stream;
 pub mod names;
