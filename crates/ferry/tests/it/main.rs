@@ -10,6 +10,7 @@ mod github_context;
 mod harness;
 mod isolation;
 mod lint;
+mod releases;
 mod reusable;
 mod run;
 mod run_control;
