@@ -45,7 +45,7 @@ pub(crate) fn check_digest(digest: &str) -> Result<(), ApiError> {
     request_body = BlobList,
     security(("runner" = [])),
     responses(
-        (status = 200, description = "The digests the server has no blob for, in the order asked", body = BlobList),
+        (status = 200, description = "The digests the runner must upload, in the order asked: those the server has no blob for, or has but its jobs may not read", body = BlobList),
         crate::api::Invalid,
         crate::api::RunnerRefusals,
         crate::api::BodyRefusals,
