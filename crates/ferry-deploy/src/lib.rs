@@ -7,6 +7,9 @@
 //!   [`Diagnostic`] (file:line:col, a stable code, a help).
 //! - [`spec`] is the checked model with its defaults, and the conversions to the agent
 //!   protocol's `Unit` and `DeploymentOrder`.
+//! - [`rollout`] is the machine that carries out one deployment (recreate, rolling,
+//!   blue-green, canary; health, start timeouts and [`analysis`] deciding a rollback): the
+//!   agent steps a [`Rollout`] with what it observes and applies the [`Plan`] it returns.
 //!
 //! ```
 //! let src = "environments:\n  staging: { auto-deploy: true }\nservices:\n  web:\n    run: python3 server.py\n    deploy:\n      staging: { port: 8001, strategy: rollin }\n";
@@ -17,11 +20,14 @@
 //! assert_eq!(found, ["7:40 unknown-strategy: unknown strategy `rollin` in the deploy of `web` to `staging`"]);
 //! ```
 
+pub mod analysis;
 mod check;
 pub mod duration;
 mod parse;
+pub mod rollout;
 pub mod spec;
 
 pub use ferry_workflow::{Diagnostic, Severity, Span};
 pub use parse::compile;
+pub use rollout::{Observation, ObservedReplica, Plan, ReleaseCount, ReleaseWeight, Rollout};
 pub use spec::{DeploySpec, Environment, ReleaseRule, Service, ServiceDeploy};

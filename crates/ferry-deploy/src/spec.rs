@@ -34,8 +34,8 @@ pub const DEFAULT_REPLICAS: u32 = 1;
 pub const DEFAULT_MAX_SURGE: u32 = 1;
 /// `max-unavailable` of a rolling deployment.
 pub const DEFAULT_MAX_UNAVAILABLE: u32 = 0;
-/// `keep-old` of a blue-green deployment.
-pub const DEFAULT_KEEP_OLD_MS: u64 = 300_000;
+/// `keep-old` of a blue-green deployment (the deployment lasts until it has passed).
+pub const DEFAULT_KEEP_OLD_MS: u64 = 30_000;
 /// `drain-timeout`.
 pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 30_000;
 /// `stop-grace`.
