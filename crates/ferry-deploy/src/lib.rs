@@ -10,6 +10,7 @@
 //! - [`rollout`] is the machine that carries out one deployment (recreate, rolling,
 //!   blue-green, canary; health, start timeouts and [`analysis`] deciding a rollback): the
 //!   agent steps a [`Rollout`] with what it observes and applies the [`Plan`] it returns.
+//! - [`plan()`] lists, like `terraform plan`, what converging desired units would change.
 //!
 //! ```
 //! let src = "environments:\n  staging: { auto-deploy: true }\nservices:\n  web:\n    run: python3 server.py\n    deploy:\n      staging: { port: 8001, strategy: rollin }\n";
@@ -24,10 +25,12 @@ pub mod analysis;
 mod check;
 pub mod duration;
 mod parse;
+pub mod plan;
 pub mod rollout;
 pub mod spec;
 
 pub use ferry_workflow::{Diagnostic, Severity, Span};
 pub use parse::compile;
+pub use plan::{Change, ChangeAction, plan};
 pub use rollout::{Observation, ObservedReplica, Plan, ReleaseCount, ReleaseWeight, Rollout};
 pub use spec::{DeploySpec, Environment, ReleaseRule, Service, ServiceDeploy};
