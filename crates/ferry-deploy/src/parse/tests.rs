@@ -273,3 +273,18 @@ fn every_prefix_of_a_good_file_compiles_without_panicking() {
         assert!(diagnostics.iter().all(|d| d.span.end.offset <= src.len()), "{src:?}");
     }
 }
+
+#[test]
+fn branches_limit_which_releases_may_deploy() {
+    let spec = spec(
+        "environments:\n  production: { branches: [main, 'release/*', '!release/old'] }\n  staging: {}\nservices: {}\n",
+    );
+    let production = spec.environment("production").expect("production");
+    let allowed: Vec<bool> = ["main", "release/2", "release/old", "feature/x"]
+        .iter()
+        .map(|branch| production.allows_branch(branch))
+        .collect();
+    assert_eq!(allowed, [true, true, false, false]);
+    assert!(spec.environment("staging").expect("staging").allows_branch("anything"));
+    assert_eq!(codes("environments:\n  production: { branches: ['[z-a]'] }\nservices: {}\n"), ["2:28 bad-pattern"]);
+}
