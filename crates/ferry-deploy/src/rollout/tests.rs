@@ -189,6 +189,7 @@ fn replay(world: &mut World, order: &DeploymentOrder, current: Option<i64>, n: u
     let mut lines = Vec::new();
     let mut shown = (Vec::new(), Vec::new());
     let mut n_steps = 0;
+    let mut told = false;
     let mut plan = rollout.plan();
     for second in 0..120 {
         let now = second * 1_000;
@@ -203,8 +204,13 @@ fn replay(world: &mut World, order: &DeploymentOrder, current: Option<i64>, n: u
         }
         n_steps = plan.steps.len();
         world.apply(&plan, now);
-        if let Some((outcome, reason)) = &plan.outcome {
+        if let Some((outcome, reason)) = &plan.outcome
+            && !told
+        {
             lines.push(format!("{second:>3}s {outcome:?}: {reason}"));
+            told = true;
+        }
+        if plan.settled {
             break;
         }
     }
@@ -418,11 +424,13 @@ fn a_breach_during_verification_still_rolls_back() {
   2s 7×1 | by replica
      · release 7 healthy on 1 of 1 (2s)
      · verify release 7 for 3s (3s)
-  4s 6×1 | 6:100
+  4s 6×1 7×1 | by replica
      · roll back to release 6 (4s)
   4s RolledBack: error rate 0.10 > 0.05 over 250 requests of release 7
+  6s 6×1 | 6:100
 ",
     );
+    assert_eq!(world.min_serving, 1, "release 7 serves until release 6 is back: never nothing");
 }
 
 #[test]
@@ -448,9 +456,10 @@ fn a_rollback_that_fails_is_not_rolled_back_again() {
     world.behaviour.insert(6, Behaviour::FailsChecks);
     let (trace, rollout) = replay(&mut world, &order(6, StrategySpec::Recreate, None, true), Some(7), 1);
     assert!(
-        trace.ends_with("Failed: replica web-6-2 of release 6 failed its health check: GET /healthz answered 500; a rollback is not rolled back, release 7 serves again"),
+        trace.contains("Failed: replica web-6-2 of release 6 failed its health check: GET /healthz answered 500; a rollback is not rolled back, release 7 serves again"),
         "{trace}"
     );
+    assert!(trace.ends_with("  5s 7×1 | 7:100"), "release 7 takes the traffic back once healthy again\n{trace}");
     assert_eq!(rollout.plan().replicas, [ReleaseCount { release: 7, count: 1 }]);
 }
 
@@ -518,14 +527,20 @@ fn a_cancelled_deployment_gives_the_traffic_back_and_stays_cancelled() {
     }
     assert_eq!(render(&rollout.plan()), "6×2 7×1 | 6:80 7:20");
     let plan = rollout.cancel("superseded by deployment 2", 4_000);
-    assert_eq!(render(&plan), "6×2 | 6:100");
+    assert_eq!((render(&plan).as_str(), plan.settled), ("6×2 7×1 | by replica", false));
     assert_eq!(plan.outcome, Some((DeploymentOutcome::Cancelled, "superseded by deployment 2".to_owned())));
-    assert_eq!(rollout.step(&world.observe(), 5_000), plan, "over is over");
-    assert_eq!(rollout.cancel("again", 6_000), plan);
+    let plan = rollout.step(&world.observe(), 5_000);
+    assert_eq!(
+        (render(&plan).as_str(), plan.settled),
+        ("6×2 | 6:100", true),
+        "release 6 is healthy: it takes everything"
+    );
+    assert_eq!(rollout.step(&world.observe(), 6_000), plan, "over is over");
+    assert_eq!(rollout.cancel("again", 7_000), plan);
 }
 
 #[test]
-fn arbitrary_observations_never_panic_and_an_outcome_never_changes() {
+fn arbitrary_observations_never_panic_and_an_outcome_never_changes_nor_a_settled_plan() {
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {
         seed ^= seed << 13;
@@ -554,7 +569,8 @@ fn arbitrary_observations_never_panic_and_an_outcome_never_changes() {
         let current = [None, Some(6), Some(7)][round % 3];
         let mut rollout =
             Rollout::start(&order(7, strategy, analysis, round % 2 == 0), current, (round % 4) as u32, &health(), 0);
-        let mut over: Option<Plan> = None;
+        let mut outcome = None;
+        let mut settled: Option<Plan> = None;
         for tick in 0..20 {
             let now = [i64::MIN, -1, tick * 700, i64::MAX][(next() % 4) as usize];
             let replicas = (0..next() % 6)
@@ -572,11 +588,15 @@ fn arbitrary_observations_never_panic_and_an_outcome_never_changes() {
             traffic.latency_buckets = (0..(next() % 20)).map(|_| next() % 5).collect();
             let plan = rollout.step(&Observation { replicas, traffic: vec![traffic] }, now);
             assert!(plan.weights.iter().map(|weight| weight.weight).sum::<u32>() <= 100, "{plan:?}");
-            if let Some(over) = &over {
-                assert_eq!(&plan, over);
-            } else if plan.outcome.is_some() {
-                over = Some(plan);
+            if let Some(settled) = &settled {
+                assert_eq!(&plan, settled);
+            } else if plan.settled {
+                settled = Some(plan.clone());
             }
+            if outcome.is_some() {
+                assert_eq!(plan.outcome, outcome, "an outcome never changes");
+            }
+            outcome = plan.outcome.clone();
         }
     }
 }
