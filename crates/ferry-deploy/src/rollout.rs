@@ -13,11 +13,17 @@
 //!   Otherwise each listed release takes its percentage of the requests, spread over its
 //!   healthy replicas; a release with no weight takes none. Only healthy replicas ever take
 //!   traffic.
+//! - A replica is `Unhealthy` once it fails `unhealthy_after` checks in a row after having
+//!   been healthy, or, while it starts, once it answers checks with failures (a process that
+//!   still boots and refuses connections should stay `Starting`: `start_timeout_ms` judges
+//!   it). A new replica that is `Unhealthy` or `Exited` fails the deployment.
 //! - `step` may be called as often as the agent likes (on every report, every second); it is
 //!   idempotent for the same observation and time. Once `Plan::outcome` is set the
-//!   deployment is over: the plan then holds what should serve (the new release on success;
-//!   the previous one after a rollback; nothing after a failed first deployment), and the
-//!   agent reports the outcome and goes on with the unit's desired state.
+//!   deployment is over and the agent reports the outcome; it goes on stepping until
+//!   `Plan::settled`: after a rollback the new release's replicas stay until the previous
+//!   release is healthy again, so that something serves throughout. The settled plan holds
+//!   what should serve (the new release on success, the previous one after a rollback,
+//!   nothing after a failed first deployment).
 //!
 //! Strategies (`N` replicas wanted, `previous` the release that served):
 //! - without a previous release every strategy starts `N` new replicas and gives them all the
@@ -96,6 +102,11 @@ pub struct Plan {
     pub outcome: Option<(DeploymentOutcome, String)>,
     /// The new release's figures in this deployment, once it served a request.
     pub analysis: Option<AnalysisFigures>,
+    /// Nothing will change any more: set with the outcome, or, after a rollback or a
+    /// cancellation, once the previous release is back on its replicas. Until then the agent
+    /// goes on stepping the rollout (even once the server has cleared the order).
+    #[serde(default)]
+    pub settled: bool,
 }
 
 /// Where a deployment is.
@@ -115,6 +126,10 @@ pub enum Phase {
     Promoting,
     /// The new release takes all traffic; watched since `since`.
     Verifying { since: i64 },
+    /// Over (the outcome is set), and the previous release comes back since `since`: the new
+    /// release's replicas stay until it has `N` healthy ones again (or `start_timeout_ms`
+    /// passed), so something serves throughout.
+    Restoring { since: i64 },
     /// Over: `Rollout::outcome` is set.
     Done,
 }
@@ -150,21 +165,25 @@ pub struct Rollout {
 
 /// Replicas of the new and of the other releases, as observed.
 struct Counts {
-    new_total: u32,
     new_healthy: u32,
     /// Replicas of every other release, in any state (draining ones still count).
     old_total: u32,
+    /// Healthy replicas of the release that served before.
+    previous_healthy: u32,
 }
 
 impl Counts {
-    fn of(observation: &Observation, release: i64) -> Counts {
-        let mut counts = Counts { new_total: 0, new_healthy: 0, old_total: 0 };
+    fn of(observation: &Observation, release: i64, previous: Option<i64>) -> Counts {
+        let mut counts = Counts { new_healthy: 0, old_total: 0, previous_healthy: 0 };
         for replica in &observation.replicas {
+            let healthy = u32::from(replica.state == ReplicaState::Healthy);
             if replica.release == release {
-                counts.new_total += 1;
-                counts.new_healthy += u32::from(replica.state == ReplicaState::Healthy);
+                counts.new_healthy += healthy;
             } else {
                 counts.old_total += 1;
+                if Some(replica.release) == previous {
+                    counts.previous_healthy += healthy;
+                }
             }
         }
         counts
@@ -254,6 +273,7 @@ impl Rollout {
             steps: self.steps.clone(),
             outcome: self.outcome.clone(),
             analysis: self.figures.clone(),
+            settled: self.phase == Phase::Done,
         }
     }
 
@@ -270,7 +290,9 @@ impl Rollout {
 
     /// Moves the deployment on from what the agent observes at `now`, and says what should be.
     pub fn step(&mut self, observation: &Observation, now: i64) -> Plan {
+        let counts = Counts::of(observation, self.release, self.previous);
         if self.outcome.is_some() {
+            self.settle(&counts, now);
             return self.plan();
         }
         let traffic = observation.traffic.iter().find(|traffic| traffic.release == self.release);
@@ -286,9 +308,31 @@ impl Rollout {
         }
         if let Some(reason) = self.failure(observation, judged.as_ref(), now) {
             self.fail(reason, now);
+            self.settle(&counts, now);
             return self.plan();
         }
-        self.advance(&Counts::of(observation, self.release), now);
+        self.advance(&counts, now);
+        self.plan()
+    }
+
+    /// Stops the deployment on request (a newer deployment supersedes it, or a person cancels
+    /// it): the release that served before serves again (nothing, when none did), and the
+    /// outcome is `cancelled` with `reason`. Does nothing once the deployment is over.
+    pub fn cancel(&mut self, reason: &str, now: i64) -> Plan {
+        if self.outcome.is_none() {
+            match self.previous {
+                Some(old) => {
+                    self.restore(old, now);
+                    self.begin(format!("cancel: release {old} serves again"), now);
+                }
+                None => {
+                    self.want(&[], &[]);
+                    self.phase = Phase::Done;
+                    self.begin(format!("cancel: stop release {}", self.release), now);
+                }
+            }
+            self.outcome = Some((DeploymentOutcome::Cancelled, reason.to_owned()));
+        }
         self.plan()
     }
 
@@ -307,7 +351,10 @@ impl Rollout {
                 ReplicaState::Exited => {
                     return Some(format!("replica {} of release {} exited{detail}", replica.id, self.release));
                 }
-                ReplicaState::Starting if now.saturating_sub(replica.started_at) > self.start_timeout_ms as i64 => {
+                ReplicaState::Starting
+                    if now.saturating_sub(replica.started_at)
+                        > i64::try_from(self.start_timeout_ms).unwrap_or(i64::MAX) =>
+                {
                     return Some(format!(
                         "replica {} of release {} was not healthy {} after it started{detail}",
                         replica.id,
@@ -323,15 +370,14 @@ impl Rollout {
     }
 
     fn fail(&mut self, reason: String, now: i64) {
-        let n = self.replicas;
         let (outcome, reason) = match self.previous {
             Some(old) if !self.is_rollback => {
-                self.want(&[(old, n)], &[(old, 100)]);
+                self.restore(old, now);
                 self.begin(format!("roll back to release {old}"), now);
                 (DeploymentOutcome::RolledBack, reason)
             }
             Some(old) => {
-                self.want(&[(old, n)], &[(old, 100)]);
+                self.restore(old, now);
                 self.begin(format!("restore release {old}"), now);
                 (
                     DeploymentOutcome::Failed,
@@ -340,12 +386,34 @@ impl Rollout {
             }
             None => {
                 self.want(&[], &[]);
+                self.phase = Phase::Done;
                 self.begin(format!("stop release {}", self.release), now);
                 (DeploymentOutcome::Failed, format!("{reason}; there is no earlier release to roll back to"))
             }
         };
-        self.phase = Phase::Done;
         self.outcome = Some((outcome, reason));
+    }
+
+    /// Brings `old` back beside the new release's replicas (see [`Phase::Restoring`]).
+    fn restore(&mut self, old: i64, now: i64) {
+        let n_new = self.count_of(self.release);
+        self.want(&[(old, self.replicas), (self.release, n_new)], &[]);
+        self.phase = Phase::Restoring { since: now };
+    }
+
+    /// While restoring: the previous release takes all the traffic once it has a healthy
+    /// replica (until then every healthy replica serves), and the new release's replicas go
+    /// once it has `N`, or once it had `start_timeout_ms` to get them.
+    fn settle(&mut self, counts: &Counts, now: i64) {
+        let (Phase::Restoring { since }, Some(old)) = (self.phase, self.previous) else { return };
+        if counts.previous_healthy >= self.replicas || elapsed(since, now, self.start_timeout_ms) {
+            self.want(&[(old, self.replicas)], &[(old, 100)]);
+            self.phase = Phase::Done;
+        } else if counts.previous_healthy > 0 {
+            self.weights = weights(&[(old, 100)]);
+        } else {
+            self.weights = Vec::new();
+        }
     }
 
     fn advance(&mut self, counts: &Counts, now: i64) {
@@ -399,7 +467,7 @@ impl Rollout {
                     ));
                 }
             }
-            Phase::Done => {}
+            Phase::Restoring { .. } | Phase::Done => {}
         }
     }
 
@@ -415,7 +483,7 @@ impl Rollout {
         let old_want = n.saturating_sub(max_unavailable).saturating_sub(counts.new_healthy).min(counts.old_total);
         // New ones start while every replica that still runs (draining ones too) leaves room
         // under the surge; the plan never asks for fewer new ones than before.
-        let new_want = (n + max_surge).saturating_sub(counts.old_total).min(n).max(self.count_of(release));
+        let new_want = n.saturating_add(max_surge).saturating_sub(counts.old_total).min(n).max(self.count_of(release));
         self.want(&[(old, old_want), (release, new_want)], &[]);
         if counts.new_healthy > self.healthy_seen {
             self.healthy_seen = counts.new_healthy.min(n);
@@ -508,7 +576,7 @@ fn weights(shares: &[(i64, u32)]) -> Vec<ReleaseWeight> {
 }
 
 fn elapsed(since: i64, now: i64, ms: u64) -> bool {
-    now.saturating_sub(since) >= ms as i64
+    now.saturating_sub(since) >= i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
 fn plural(n: u32, word: &str) -> String {
