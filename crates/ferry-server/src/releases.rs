@@ -3,16 +3,14 @@
 //! [`create_release`] is the one way a release is made: by hand through the API (from a run's
 //! artifact or from uploaded files) and automatically when a run concludes `success` and a
 //! service's `release:` matches it ([`after_run`]). It reads the `.ferry/deploy.yml` of the
-//! release's commit from the project's mirror, refuses a file with errors or one that does not
-//! declare the service, lists the commits since the service's previous release, and numbers
+//! release's commit from the project's mirror, refuses a file with errors (`ferry_deploy::
+//! compile_valid`, the diagnostics in the message) or one that does not declare the service, lists the commits since the service's previous release, and numbers
 //! the release in the store's transaction. A run makes at most one release per service (a
 //! unique index), so the automatic path may run again after a restart and change nothing.
 //!
 //! [`environment_env`] is what deployments give a service's processes: the project's
 //! variables, then the environment's, then the project's secrets, then the environment's
 //! (each later one wins), with the keys that are secrets.
-
-mod spec;
 
 use std::collections::BTreeMap;
 
@@ -23,7 +21,7 @@ use ferry_store::{Conclusion, NewRelease, Project, Release, Run, StoreError};
 use tracing::{info, warn};
 
 use crate::api::ApiError;
-use crate::api::artifacts::{artifacts_of, check_files};
+use crate::api::artifacts::{artifacts_of, check_file_list};
 use crate::pipeline::{Mirror, MirrorError};
 use crate::{AppState, now_ms};
 
@@ -76,14 +74,27 @@ pub(crate) async fn create_release(
             (Some(run), sha, None)
         }
         ReleaseSource::Files { files, commit } => {
-            check_files(state, &files).await?;
+            check_file_list(&files)?;
             for file in &files {
-                if !project_may_name(state, project.id, &file.sha256).await? {
-                    return Err(unprocessable(format!(
-                        "blob {} of {} was not uploaded to project {}; upload it with \
-                         `PUT /api/v1/projects/{}/blobs/{}` first",
-                        file.sha256, file.path, project.name, project.name, file.sha256
-                    )));
+                let size = match project_may_name(state, project.id, &file.sha256).await? {
+                    true => state.blobs.size(&file.sha256).await,
+                    false => None,
+                };
+                match size {
+                    None => {
+                        return Err(unprocessable(format!(
+                            "blob {} of {} was not uploaded to project {}; upload it with \
+                             `PUT /api/v1/projects/{}/blobs/{}` first",
+                            file.sha256, file.path, project.name, project.name, file.sha256
+                        )));
+                    }
+                    Some(size) if size != file.size => {
+                        return Err(unprocessable(format!(
+                            "blob {} of {} is {size} bytes, not {}",
+                            file.sha256, file.path, file.size
+                        )));
+                    }
+                    Some(_) => {}
                 }
             }
             let rev = commit.unwrap_or_else(|| project.branch.clone());
@@ -93,10 +104,11 @@ pub(crate) async fn create_release(
         }
     };
     let deploy_spec = deploy_spec_at(&mirror, &sha, run.is_some()).await?;
-    let services = spec::services(&deploy_spec)
-        .map_err(|error| unprocessable(format!("{DEPLOY_FILE} at commit {sha} has errors: {error}")))?;
-    let Some(declared) = services.iter().find(|declared| declared.name == service) else {
-        let names: Vec<&str> = services.iter().map(|declared| declared.name.as_str()).collect();
+    let spec = ferry_deploy::compile_valid(&deploy_spec).map_err(|error| {
+        unprocessable(format!("{DEPLOY_FILE} at commit {sha}: {error}; `ferry lint` shows them all"))
+    })?;
+    let Some(declared) = spec.services.iter().find(|declared| declared.name == service) else {
+        let names: Vec<&str> = spec.services.iter().map(|declared| declared.name.as_str()).collect();
         return Err(unprocessable(format!(
             "{DEPLOY_FILE} at commit {sha} declares no service {service:?} (it declares: {}); add it under `services:`",
             if names.is_empty() { "none".to_owned() } else { names.join(", ") }
@@ -216,11 +228,11 @@ async fn release_run(state: &AppState, run: &Run) -> Result<(), ApiError> {
     let project = state.store.projects().get(run.project_id).await?;
     let mirror = Mirror::for_project(state, &project).await.map_err(mirror_error)?;
     let Some(text) = mirror.read_file(&run.sha, DEPLOY_FILE).await.map_err(mirror_error)? else { return Ok(()) };
-    let services = spec::services(&text)
-        .map_err(|error| unprocessable(format!("{DEPLOY_FILE} at commit {} has errors: {error}", run.sha)))?;
+    let spec = ferry_deploy::compile_valid(&text)
+        .map_err(|error| unprocessable(format!("{DEPLOY_FILE} at commit {}: {error}", run.sha)))?;
     let file_name = run.workflow_file.rsplit('/').next().unwrap_or_default();
     let jobs = state.store.jobs().list_for_run(run.id).await?;
-    for service in services {
+    for service in spec.services {
         let Some(rule) = &service.release else { continue };
         let branch = rule.branch.as_deref().unwrap_or(&project.branch);
         let job_succeeded = rule.job.as_ref().is_none_or(|job| {

@@ -219,6 +219,20 @@ fn a_release_from_files_names_only_blobs_its_project_uploaded() {
     let without = create("bare", json!({"service": "web", "files": files}));
     assert_eq!(without.status, 422, "{}", without.body);
     assert!(without.body.contains("has no .ferry/deploy.yml"), "{}", without.body);
+
+    // A deploy.yml with errors refuses the release with its diagnostics.
+    let broken =
+        TestRepo::new(&[(".ferry/deploy.yml", &DEPLOY.replace("port: 8001 }", "port: 8001, strategy: rollin }"))]);
+    let body = json!({"name": "broken", "repo": broken.path().display().to_string()});
+    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
+    assert_eq!(put("broken", text.as_bytes()).status, 204);
+    let refused = create("broken", json!({"service": "web", "files": files}));
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("unknown strategy `rollin`") && refused.body.contains("[unknown-strategy]"),
+        "{}",
+        refused.body
+    );
 }
 
 #[test]

@@ -406,7 +406,7 @@ fn the_approve_button_starts_a_fork_s_waiting_run() {
 /// A server whose project `web` has release 1 of service `web`, made from a file; the file's
 /// digest (keep the repository).
 fn server_with_release() -> (TestServer, TestRepo, String) {
-    let deploy = "services:\n  web:\n    run: python3 server.py\n";
+    let deploy = "environments:\n  staging: {}\nservices:\n  web:\n    run: python3 server.py\n    deploy:\n      staging: { port: 8001 }\n";
     let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW), (".ferry/deploy.yml", deploy)]);
     let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
     let text = "print('hello')\n";

@@ -7,6 +7,8 @@ use crate::harness::Repo;
 use crate::runner::{client_command, output_within, start_server, text};
 
 const DEPLOY: &str = "
+environments:
+  staging: {}
 services:
   web:
     run: python3 server.py
