@@ -41,6 +41,10 @@ pub struct ReleaseView {
     pub number: i64,
     /// The commit it was made from (full id).
     pub commit: String,
+    /// The branch that commit was taken from (the run's, or the one named); `None` for a tag
+    /// or a commit id.
+    #[serde(default)]
+    pub branch: Option<String>,
     /// The run that built it; `None` for one made from files by hand (or whose run was deleted).
     pub run_id: Option<i64>,
     /// Who made it: the run's actor, or the token's name.

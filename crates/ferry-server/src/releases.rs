@@ -58,7 +58,7 @@ pub(crate) async fn create_release(
 ) -> Result<Release, ApiError> {
     crate::api::check_name("service", service)?;
     let mirror = Mirror::for_project(state, project).await.map_err(mirror_error)?;
-    let (run, sha, files) = match source {
+    let (run, sha, branch, files) = match source {
         ReleaseSource::Run(run_id) => {
             let run = state.store.runs().get(run_id).await?;
             if run.project_id != project.id {
@@ -71,7 +71,8 @@ pub(crate) async fn create_release(
                 )));
             }
             let sha = run.sha.clone();
-            (Some(run), sha, None)
+            let branch = run.git_ref.strip_prefix("refs/heads/").map(str::to_owned);
+            (Some(run), sha, branch, None)
         }
         ReleaseSource::Files { files, commit } => {
             check_file_list(&files)?;
@@ -100,7 +101,13 @@ pub(crate) async fn create_release(
             let rev = commit.unwrap_or_else(|| project.branch.clone());
             mirror.sync().await.map_err(mirror_error)?;
             let sha = mirror.resolve(&rev).await.map_err(mirror_error)?;
-            (None, sha, Some(files))
+            // A branch's name (or its full ref) names the branch; a tag or a commit id none.
+            let name = rev.strip_prefix("refs/heads/").unwrap_or(&rev);
+            let branch = match mirror.resolve(&format!("refs/heads/{name}")).await {
+                Ok(_) => Some(name.to_owned()),
+                Err(_) => None,
+            };
+            (None, sha, branch, Some(files))
         }
     };
     let deploy_spec = deploy_spec_at(&mirror, &sha, run.is_some()).await?;
@@ -138,6 +145,7 @@ pub(crate) async fn create_release(
         project_id: project.id,
         service,
         commit_sha: &sha,
+        branch: branch.as_deref(),
         run_id: run.as_ref().map(|run| run.id),
         author: author.as_deref().filter(|author| !author.is_empty()),
         files: &files,
@@ -309,6 +317,7 @@ pub(crate) fn release_view(project: &str, release: Release) -> ReleaseView {
         service: release.service,
         number: release.number,
         commit: release.commit_sha,
+        branch: release.branch,
         run_id: release.run_id,
         author: release.author,
         files: release.files,

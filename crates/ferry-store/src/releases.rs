@@ -17,6 +17,9 @@ pub struct Release {
     /// 1, 2, 3, … per project and service, in the order made.
     pub number: i64,
     pub commit_sha: String,
+    /// The branch its commit was taken from (the run's, or the one named); `None` for a tag or
+    /// a commit id.
+    pub branch: Option<String>,
     /// The run that built it, while that run exists.
     pub run_id: Option<i64>,
     pub author: Option<String>,
@@ -34,6 +37,7 @@ pub struct NewRelease<'a> {
     pub project_id: i64,
     pub service: &'a str,
     pub commit_sha: &'a str,
+    pub branch: Option<&'a str>,
     pub run_id: Option<i64>,
     pub author: Option<&'a str>,
     pub files: &'a [ArtifactFile],
@@ -54,7 +58,7 @@ pub struct ProjectBlobs<'a> {
 }
 
 const COLUMNS: &str =
-    "id, project_id, service, number, commit_sha, run_id, author, files, deploy_spec, commits, created_at";
+    "id, project_id, service, number, commit_sha, branch, run_id, author, files, deploy_spec, commits, created_at";
 
 impl Releases<'_> {
     /// Records a release with the next number of its service.
@@ -82,14 +86,15 @@ impl Releases<'_> {
         let files = serde_json::to_string(release.files).expect("files are JSON");
         let commits = serde_json::to_string(release.commits).expect("commits are JSON");
         let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO releases (project_id, service, number, commit_sha, run_id, author, files, deploy_spec,
-                                   commits, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+            "INSERT INTO releases (project_id, service, number, commit_sha, branch, run_id, author, files,
+                                   deploy_spec, commits, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {COLUMNS}"
         )))
         .bind(release.project_id)
         .bind(release.service)
         .bind(number)
         .bind(release.commit_sha)
+        .bind(release.branch)
         .bind(release.run_id)
         .bind(release.author)
         .bind(files)
@@ -217,6 +222,7 @@ fn release_from_row(row: &AnyRow) -> Result<Release, StoreError> {
         service: row.try_get("service")?,
         number: row.try_get("number")?,
         commit_sha: row.try_get("commit_sha")?,
+        branch: row.try_get("branch")?,
         run_id: row.try_get("run_id")?,
         author: row.try_get("author")?,
         files: serde_json::from_str(&files).map_err(|_| decode_error("files", &files))?,

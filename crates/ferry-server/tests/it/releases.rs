@@ -103,6 +103,7 @@ fn a_successful_run_makes_the_release_its_deploy_yml_names_and_a_developer_one_f
     assert_eq!(release["files"][0]["path"], "server.py", "the `site` artifact's files: {release}");
     assert_eq!(release["commits"][0]["message"], "add workflows", "{release}");
     assert_eq!(release["deploy_spec"], DEPLOY);
+    assert_eq!(release["branch"], "main");
     let one = server.call("GET", "/api/v1/projects/web/releases/web/1", Some(&server.token("viewer")), None);
     assert_eq!((one.status, one.json()), (200, release.clone()));
     assert_eq!(server.call("GET", "/api/v1/projects/web/releases/web/2", Some(&server.admin), None).status, 404);
@@ -186,6 +187,7 @@ fn a_release_from_files_names_only_blobs_its_project_uploaded() {
     assert_eq!(first.status, 201, "{}", first.body);
     assert_eq!((first.json()["number"].as_i64(), first.json()["run_id"].clone()), (Some(1), Value::Null));
     assert_eq!(first.json()["commit"].as_str(), Some(repo.head().as_str()), "the branch's head");
+    assert_eq!(first.json()["branch"], "main");
 
     // The commits since the previous release, newest first.
     repo.commit(&[("README", "one")], "Write a README");
@@ -196,6 +198,13 @@ fn a_release_from_files_names_only_blobs_its_project_uploaded() {
     assert_eq!(second.json()["commits"][0]["sha"], head.as_str());
     assert_eq!(second.json()["commits"][1]["message"], "Write a README");
     assert_eq!(second.json()["number"], 2);
+    let by_id = create("web", json!({"service": "web", "files": files, "commit": head}));
+    assert_eq!(
+        (by_id.json()["number"].clone(), by_id.json()["branch"].clone()),
+        (json!(3), Value::Null),
+        "{}",
+        by_id.body
+    );
 
     // Another project knows the digest, and the server has the blob: it is still missing
     // there, and naming it is refused until that project uploads the bytes itself.

@@ -4,13 +4,15 @@
 -- made; `Releases::create` assigns the number in its transaction). `files` is its manifest
 -- (JSON list of {path, sha256, size, mode}, the bytes in the blob store), `deploy_spec` the
 -- `.ferry/deploy.yml` of its commit, `commits` a JSON list of {sha, message, author, at}
--- since the service's previous release. A run makes at most one release per service.
+-- since the service's previous release, `branch` the branch its commit was taken from (NULL: a
+-- tag or a commit id). A run makes at most one release per service.
 CREATE TABLE releases (
     id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     project_id  BIGINT  NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     service     TEXT    NOT NULL,
     number      BIGINT  NOT NULL,
     commit_sha  TEXT    NOT NULL,
+    branch      TEXT,
     run_id      BIGINT REFERENCES runs (id) ON DELETE SET NULL,
     author      TEXT,
     files       TEXT    NOT NULL,

@@ -266,6 +266,7 @@ fn new_release<'a>(
         project_id,
         service,
         commit_sha: "abc123",
+        branch: Some("main"),
         run_id,
         author: Some("ada"),
         files,
@@ -286,6 +287,7 @@ async fn releases_are_numbered_per_service(store: Store, _db: &TestDb) {
         .await
         .expect("create");
     assert_eq!((first.number, first.service.as_str(), first.created_at), (1, "web", 10));
+    assert_eq!(first.branch.as_deref(), Some("main"));
     assert_eq!((first.files.as_slice(), first.commits.as_slice()), (files.as_slice(), commits.as_slice()));
     let second = store.releases().create(&new_release(web, "web", None, &[]), 11).await.expect("create");
     let api = store.releases().create(&new_release(web, "api", None, &[]), 12).await.expect("create");
