@@ -276,30 +276,40 @@ pub(crate) async fn environment_env(
     project_id: i64,
     environment: &str,
 ) -> Result<(BTreeMap<String, String>, Vec<String>), StoreError> {
-    let mut env = BTreeMap::new();
+    let mut variables = Vec::new();
+    let mut secrets = Vec::new();
     for scope in ["", environment] {
-        for variable in state.store.variables().list_in(project_id, scope).await? {
-            env.insert(variable.name, variable.value);
-        }
-    }
-    let mut secret_keys = Vec::new();
-    for scope in ["", environment] {
+        let listed = state.store.variables().list_in(project_id, scope).await?;
+        variables.push(listed.into_iter().map(|variable| (variable.name, variable.value)).collect());
+        let mut opened = Vec::new();
         for secret in state.store.secrets().list_in(project_id, scope).await? {
             let bound = secret_binding(scope, &secret.name);
             match state.secret_box.open(project_id, &bound, &secret.ciphertext, &secret.nonce) {
-                Some(value) => {
-                    env.insert(secret.name.clone(), String::from_utf8_lossy(&value).into_owned());
-                    if !secret_keys.contains(&secret.name) {
-                        secret_keys.push(secret.name);
-                    }
-                }
+                Some(value) => opened.push((secret.name, String::from_utf8_lossy(&value).into_owned())),
                 None => warn!(project.id = project_id, environment, secret = %secret.name,
                     "secret {} does not decrypt under secret.key; left out", secret.name),
             }
         }
+        secrets.push(opened);
+    }
+    Ok(layered(variables, secrets))
+}
+
+/// The variables' layers, then the secrets' layers, each later one replacing an earlier one's
+/// value of the same name; and the names whose value is a secret, sorted.
+fn layered(
+    variables: Vec<Vec<(String, String)>>,
+    secrets: Vec<Vec<(String, String)>>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut env: BTreeMap<String, String> = variables.into_iter().flatten().collect();
+    let mut secret_keys = Vec::new();
+    for (name, value) in secrets.into_iter().flatten() {
+        env.insert(name.clone(), value);
+        secret_keys.push(name);
     }
     secret_keys.sort();
-    Ok((env, secret_keys))
+    secret_keys.dedup();
+    (env, secret_keys)
 }
 
 /// The name a secret is sealed under: its own for the project's, `ENVIRONMENT/NAME` for an
@@ -337,3 +347,6 @@ fn mirror_error(error: MirrorError) -> ApiError {
         _ => ApiError::new(StatusCode::BAD_GATEWAY, format!("reading the project's repository: {error}")),
     }
 }
+
+#[cfg(test)]
+mod tests;
