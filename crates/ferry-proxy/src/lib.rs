@@ -47,10 +47,23 @@ pub use routes::{Backend, Routes};
 use routes::{BackendLoad, Choice, Table};
 
 /// A running proxy: one listener and its routing table. Cheap to clone; every clone is the
-/// same proxy. It serves until [`Proxy::shutdown`].
+/// same proxy. It serves until [`Proxy::shutdown`], or until its last clone is dropped (which
+/// stops the listener the same way, without waiting).
 #[derive(Debug, Clone)]
 pub struct Proxy {
     shared: Arc<Shared>,
+    _handle: Arc<StopOnDrop>,
+}
+
+/// Held by every clone of a [`Proxy`] (and not by its connections): the last one dropped
+/// stops the listener.
+#[derive(Debug)]
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 /// What the listener's connections and the agent's handle share.
@@ -71,6 +84,11 @@ impl Shared {
     /// Chooses a backend under the table's lock (see [`Table::pick`]).
     pub(crate) fn pick(&self, exclude: Option<&str>) -> Option<Choice> {
         self.table.read().unwrap_or_else(PoisonError::into_inner).pick(exclude)
+    }
+
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.stop.notify_waiters();
     }
 
     async fn stopped(&self) {
@@ -104,7 +122,7 @@ impl Proxy {
         });
         let acceptor = tokio::spawn(accept(listener, shared.clone()));
         *shared.acceptor.lock().unwrap_or_else(PoisonError::into_inner) = Some(acceptor);
-        Ok(Proxy { shared })
+        Ok(Proxy { _handle: Arc::new(StopOnDrop(shared.clone())), shared })
     }
 
     /// The address it listens on (with the port the system chose for port 0).
@@ -160,8 +178,7 @@ impl Proxy {
     /// keep-alive connections are closed); upgraded connections are left to their backends'
     /// drains.
     pub async fn shutdown(self) {
-        self.shared.stopping.store(true, Ordering::Release);
-        self.shared.stop.notify_waiters();
+        self.shared.stop();
         let acceptor = self.shared.acceptor.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(acceptor) = acceptor
             && let Err(error) = acceptor.await

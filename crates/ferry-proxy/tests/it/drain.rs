@@ -88,3 +88,19 @@ async fn shutdown_stops_accepting_and_lets_the_request_in_flight_finish() {
     assert_eq!(slow.await.expect("the slow request").body, "opened");
     shutdown.await.expect("the shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_handle_stops_the_listener() {
+    let backend = TestBackend::start("b", 1).await;
+    let proxy = proxy_to(&[&backend], &[]).await;
+    let addr = proxy.local_addr();
+    let clone = proxy.clone();
+    drop(proxy);
+    assert_eq!(get(&http1_client(), &clone, "/").await.body, "b");
+    drop(clone);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "the proxy still accepts connections");
+        tokio::task::yield_now().await;
+    }
+}
