@@ -91,8 +91,10 @@ proxy_conf=$(nginx_conf nginx auto "
 nginx -e "$tmp/backend/error.log" -c "$backend_conf" -g 'daemon off;' &
 pids+=($!)
 nginx -e "$tmp/nginx/error.log" -c "$proxy_conf" -g 'daemon off;' &
+nginx_pid=$!
 pids+=($!)
 "$target/release/examples/proxy" "127.0.0.1:$ferry_port" "127.0.0.1:$backend_port" 2> "$tmp/ferry.log" &
+ferry_pid=$!
 pids+=($!)
 
 # Each target must answer the backend's text before anything is timed.
@@ -105,13 +107,33 @@ for port in "$backend_port" "$ferry_port" "$nginx_port"; do
     exit 1
 done
 
+# cpu_ticks TARGET: the CPU time (user + system, in clock ticks) of the proxy process of
+# TARGET so far, its threads and nginx's workers included (0 for direct).
+cpu_ticks() {
+    local pid_list
+    case $1 in
+        ferry) pid_list=$ferry_pid ;;
+        nginx) pid_list="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')" ;;
+        *) echo 0; return ;;
+    esac
+    local total=0 pid fields
+    for pid in $pid_list; do
+        read -ra fields < "/proc/$pid/stat"
+        # Fields 14 and 15 (utime, stime); the command name (field 2) has no space here.
+        total=$((total + fields[13] + fields[14]))
+    done
+    echo "$total"
+}
+
 # measure TARGET PORT LOAD CONNECTIONS: one wrk run, one line of results.
 measure() {
-    local out
+    local out before after
+    before=$(cpu_ticks "$1")
     out=$(wrk -t1 -c"$4" -d"${duration}s" --latency "http://127.0.0.1:$2/")
-    python3 - "$1" "$3" "$out" << 'EOF' >> "$tmp/results"
+    after=$(cpu_ticks "$1")
+    python3 - "$1" "$3" "$out" "$((after - before))" "$(getconf CLK_TCK)" << 'EOF' >> "$tmp/results"
 import re, sys
-target, load, out = sys.argv[1:]
+target, load, out, ticks, clk_tck = sys.argv[1:]
 def ms(text):
     value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -121,7 +143,9 @@ p99 = ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
 failed = (int(bad.group(1)) if bad else 0) + (sum(map(int, errors.groups())) if errors else 0)
-print(target, load, rps, p50, p99, failed)
+n_requests = int(re.search(r"(\d+) requests in", out).group(1))
+cpu_us = int(ticks) / int(clk_tck) * 1e6 / max(n_requests, 1)
+print(target, load, rps, p50, p99, failed, cpu_us)
 EOF
 }
 
@@ -148,8 +172,8 @@ def fmt(xs, digits):
 failed = sum(int(row[5]) for row in rows)
 print(f"requests failed (non-2xx or socket errors), all runs: {failed}")
 print()
-print("| target | throughput, req/s | × direct | p50 ms at 1 conn | p99 ms at 1 conn | p99 − direct's, ms | p99 ms at full load |")
-print("|---|---|---|---|---|---|---|")
+print("| target | throughput, req/s | × direct | proxy CPU µs/request | p50 ms at 1 conn | p99 ms at 1 conn | p99 − direct's, ms | p99 ms at full load |")
+print("|---|---|---|---|---|---|---|---|")
 direct_rps = statistics.median(values("direct", "throughput", 2))
 direct_p99 = statistics.median(values("direct", "latency", 4))
 for target in ["direct", "ferry", "nginx"]:
@@ -157,7 +181,9 @@ for target in ["direct", "ferry", "nginx"]:
     p50 = values(target, "latency", 3)
     p99 = values(target, "latency", 4)
     loaded_p99 = values(target, "throughput", 4)
-    print(f"| {target} | {fmt(rps, 0)} | {statistics.median(rps) / direct_rps:.2f} | {fmt(p50, 3)} | {fmt(p99, 3)} "
+    cpu = values(target, "throughput", 6)
+    cpu_text = "—" if target == "direct" else fmt(cpu, 1)
+    print(f"| {target} | {fmt(rps, 0)} | {statistics.median(rps) / direct_rps:.2f} | {cpu_text} | {fmt(p50, 3)} | {fmt(p99, 3)} "
           f"| {statistics.median(p99) - direct_p99:+.3f} | {fmt(loaded_p99, 2)} |")
 ferry = statistics.median(values("ferry", "throughput", 2))
 nginx = statistics.median(values("nginx", "throughput", 2))

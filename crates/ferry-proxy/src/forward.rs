@@ -148,7 +148,8 @@ pub(crate) async fn handle(
         *forward.method_mut() = method.clone();
         *forward.uri_mut() = uri;
         *forward.version_mut() = Version::HTTP_11;
-        *forward.headers_mut() = headers.clone();
+        // Only a retryable request may need its headers again.
+        *forward.headers_mut() = if retryable { headers.clone() } else { std::mem::take(&mut headers) };
         match shared.client.request(forward).await {
             Ok(response) => {
                 let status = response.status();
@@ -236,8 +237,20 @@ fn has_token(value: &HeaderValue, token: &str) -> bool {
     value.to_str().is_ok_and(|value| value.split(',').any(|item| item.trim().eq_ignore_ascii_case(token)))
 }
 
-/// Removes the headers that concern one connection only: those `Connection` names and the
-/// ones RFC 9110 §7.6.1 lists (`Proxy-Connection` too, which old clients send).
+/// The headers RFC 9110 §7.6.1 says concern one connection only, with `Proxy-Connection`
+/// (which old clients send) and the proxy authentication pair.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    header::TE,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+];
+
+/// Removes the hop-by-hop headers and those `Connection` names.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -246,21 +259,9 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
         .flat_map(|value| value.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
         .collect();
-    for name in named {
+    for name in named.iter().chain(&HOP_BY_HOP) {
         headers.remove(name);
     }
-    for name in [
-        header::CONNECTION,
-        header::TE,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::PROXY_AUTHORIZATION,
-        header::PROXY_AUTHENTICATE,
-    ] {
-        headers.remove(name);
-    }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
 }
 
 /// Appends the client's address to `X-Forwarded-For` and says how and to which host the
