@@ -135,9 +135,11 @@ impl Proxy {
     /// releases not listed get no traffic; empty = all releases share equally by backend).
     /// A listed release without a backend gets nothing: its share goes to the others.
     pub fn set_routes(&self, routes: Routes) {
+        // The table's lock first, as in `drain`: no request is choosing a backend while the
+        // loads of the backends that leave are looked at, so none is missed by a drain.
+        let mut table = self.shared.table.write().unwrap_or_else(PoisonError::into_inner);
         let mut loads = self.shared.loads.lock().unwrap_or_else(PoisonError::into_inner);
-        let table = Table::build(&routes, &mut loads);
-        *self.shared.table.write().unwrap_or_else(PoisonError::into_inner) = table;
+        *table = Table::build(&routes, &mut loads);
     }
 
     /// Waits until no request is in flight to `backend` (one no longer in the routes), or
@@ -151,13 +153,13 @@ impl Proxy {
             Ok(()) => 0,
             Err(_) => load.in_flight(),
         };
-        let in_routes = self.shared.table.read().unwrap_or_else(PoisonError::into_inner).routes_to(backend);
-        if !in_routes {
+        let table = self.shared.table.read().unwrap_or_else(PoisonError::into_inner);
+        if !table.routes_to(backend) {
             if left > 0 {
                 load.cut();
             }
             let mut loads = self.shared.loads.lock().unwrap_or_else(PoisonError::into_inner);
-            if loads.get(backend).is_some_and(|kept| Arc::ptr_eq(kept, &load)) {
+            if left == 0 && loads.get(backend).is_some_and(|kept| Arc::ptr_eq(kept, &load)) {
                 loads.remove(backend);
             }
         }

@@ -64,6 +64,10 @@ impl BackendLoad {
         }
     }
 
+    fn is_cut(&self) -> bool {
+        self.cut.load(Ordering::Acquire)
+    }
+
     /// Closes the backend's upgraded connections (they wait in [`BackendLoad::cut_off`]).
     pub(crate) fn cut(&self) {
         self.cut.store(true, Ordering::Release);
@@ -76,7 +80,7 @@ impl BackendLoad {
             let notified = self.cut_signal.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.cut.load(Ordering::Acquire) {
+            if self.is_cut() {
                 return;
             }
             notified.await;
@@ -166,7 +170,15 @@ impl Table {
     /// routes with requests still in flight.
     pub(crate) fn build(routes: &Routes, loads: &mut HashMap<String, Arc<BackendLoad>>) -> Table {
         let mut slot_of = |backend: &Backend| {
-            let load = loads.entry(backend.id.clone()).or_default().clone();
+            // A backend whose drain gave up and that comes back starts afresh.
+            let load = match loads.get(&backend.id) {
+                Some(load) if !load.is_cut() => load.clone(),
+                _ => {
+                    let load = Arc::new(BackendLoad::default());
+                    loads.insert(backend.id.clone(), load.clone());
+                    load
+                }
+            };
             Slot { backend: backend.clone(), load }
         };
         let mut groups = Vec::new();

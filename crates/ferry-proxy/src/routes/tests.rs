@@ -81,3 +81,18 @@ fn loads_are_kept_for_routed_backends_and_busy_leavers_only() {
     drop(held);
     assert_eq!(a_load.in_flight(), 0);
 }
+
+#[test]
+fn a_backend_whose_drain_gave_up_starts_afresh_when_it_comes_back() {
+    let mut loads = HashMap::new();
+    let routes = Routes { backends: vec![backend("a", 1)], weights: vec![] };
+    let table = Table::build(&routes, &mut loads);
+    let held = table.pick(None).expect("a choice");
+    loads["a"].cut();
+
+    let table = Table::build(&routes, &mut loads);
+    assert!(!loads["a"].is_cut());
+    assert_eq!(loads["a"].in_flight(), 0);
+    assert_eq!(held.in_flight.load().in_flight(), 1);
+    assert_eq!(table.pick(None).expect("a choice").in_flight.load().in_flight(), 1);
+}
