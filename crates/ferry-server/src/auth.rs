@@ -166,6 +166,28 @@ pub(crate) async fn start_session(state: &AppState, token: &ApiToken) -> Result<
     Ok(id)
 }
 
+/// A one-time login ticket for `token`, working for `ttl_ms`: a short session of its own,
+/// which [`redeem_login_ticket`] ends as it starts the real one.
+pub(crate) async fn start_login_ticket(
+    state: &AppState,
+    token: &ApiToken,
+    ttl_ms: i64,
+) -> Result<(String, i64), StoreError> {
+    let ticket = hex(&data_dir::random_bytes::<32>());
+    let now = now_ms();
+    let expires_at = now.saturating_add(ttl_ms);
+    state.store.sessions().create(&hash(&ticket), token.id, now, expires_at).await?;
+    Ok((ticket, expires_at))
+}
+
+/// Exchanges a login ticket for a session id, once: `None` when the ticket is unknown, used,
+/// expired or its token revoked.
+pub(crate) async fn redeem_login_ticket(state: &AppState, ticket: &str) -> Result<Option<String>, StoreError> {
+    let Some(token) = session_token(state, ticket).await? else { return Ok(None) };
+    end_session(state, ticket).await?;
+    start_session(state, &token).await.map(Some)
+}
+
 /// The token session `id` acts for, while the session lasts and the token works.
 pub(crate) async fn session_token(state: &AppState, id: &str) -> Result<Option<ApiToken>, StoreError> {
     state.store.sessions().active(&hash(id), now_ms()).await

@@ -26,6 +26,7 @@ use crate::{hooks, metrics, probes};
         tokens::list,
         tokens::create,
         tokens::revoke,
+        tokens::login_link,
         projects::list,
         projects::create,
         projects::get,

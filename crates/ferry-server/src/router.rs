@@ -93,6 +93,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::GET, "/api/v1/tokens", admin(), tokens::list),
         route(M::POST, "/api/v1/tokens", admin(), tokens::create),
         route(M::DELETE, "/api/v1/tokens/{id}", admin(), tokens::revoke),
+        route(M::POST, "/api/v1/login-links", viewer(Any), tokens::login_link),
         route(M::GET, "/api/v1/projects", viewer(Any), projects::list),
         route(M::POST, "/api/v1/projects", developer(AllProjects), projects::create),
         route(M::GET, "/api/v1/projects/{name}", viewer(Project), projects::get),

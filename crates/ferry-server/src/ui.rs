@@ -5,6 +5,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /login`, `POST /login` | the token form; a valid token starts a session, whose id becomes the `ferry_session` cookie |
+//! | `GET /login/link/{ticket}` | a one-time login link (`POST /api/v1/login-links`) starts a session |
 //! | `POST /logout` | ends the session and clears the cookie |
 //! | `GET /` | projects, each with its latest run |
 //! | `GET /ui/projects/{name}` | a project's runs and the "Run workflow" form |
@@ -49,6 +50,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(projects::index))
         .route("/login", get(login_form).post(login))
+        .route("/login/link/{ticket}", get(login_link))
         .route("/logout", post(logout))
         .route("/ui/projects/{name}", get(projects::project))
         .route("/ui/projects/{name}/releases/{service}/{number}", get(releases::page))
@@ -151,6 +153,29 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Fo
             (StatusCode::UNAUTHORIZED, login_page(Some("That token is not valid or was revoked."))).into_response()
         }
         Err(error) => error.into_response(),
+    }
+}
+
+/// `GET /login/link/{ticket}`: a one-time link (`POST /api/v1/login-links`) starts a session
+/// and stops working; a used or expired one gets the form with 401.
+async fn login_link(
+    State(state): State<AppState>,
+    axum::extract::Path(ticket): axum::extract::Path<String>,
+) -> Response {
+    // A ticket is 64 hex digits; anything else is not looked up.
+    let well_formed = ticket.len() == 64 && ticket.bytes().all(|byte| byte.is_ascii_hexdigit());
+    let redeemed = if well_formed { auth::redeem_login_ticket(&state, &ticket).await } else { Ok(None) };
+    match redeemed {
+        Ok(Some(id)) => {
+            let cookie = session_cookie(&state, &id, state.session.ttl_ms / 1000);
+            ([(SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+        }
+        Ok(None) => (
+            StatusCode::UNAUTHORIZED,
+            login_page(Some("That login link was used already or has expired; log in with a token.")),
+        )
+            .into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     }
 }
 

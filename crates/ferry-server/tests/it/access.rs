@@ -374,6 +374,45 @@ fn a_session_holds_an_id_not_the_token_and_ends_at_logout_or_revocation() {
 }
 
 #[test]
+fn a_login_link_starts_a_session_for_its_token_once() {
+    let server = TestServer::start();
+    let viewer = server.token("viewer");
+    let res = server.call("POST", "/api/v1/login-links", Some(&viewer), None);
+    assert_eq!(res.status, 201, "{}", res.body);
+    let url = res.json()["url"].as_str().expect("a url").to_owned();
+    let path = &url[url.find("/login/link/").expect("the link's path")..];
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(!url.contains(&viewer), "the link never carries the token: {url}");
+
+    let res = server.request("GET", path, &[], b"");
+    assert_eq!((res.status, res.header("location")), (303, Some("/")), "{}", res.body);
+    let cookie = res.header("set-cookie").expect("a session cookie");
+    let session = cookie.split(';').next().expect("name=value").to_owned();
+    assert!(cookie.contains("Max-Age=43200"), "a full session: {cookie}");
+    assert_eq!(server.request("GET", "/", &[("Cookie", &session)], b"").status, 200);
+    // The session acts as the viewer: it reads, but may not act on what needs a developer.
+    let create = server.request(
+        "POST",
+        "/api/v1/projects",
+        &[("Cookie", &session), ("X-Ferry-CSRF", "1"), ("Content-Type", "application/json")],
+        br#"{"name": "x", "repo": "/nowhere"}"#,
+    );
+    assert_eq!(create.status, 403, "{}", create.body);
+
+    let again = server.request("GET", path, &[], b"");
+    assert_eq!(again.status, 401, "a link works once");
+    assert!(again.body.contains("used already or has expired"), "{}", again.body);
+    let ticket_as_cookie = format!("ferry_session={}", &path["/login/link/".len()..]);
+    assert_eq!(
+        server.request("GET", "/", &[("Cookie", &ticket_as_cookie)], b"").status,
+        303,
+        "a used ticket is no session"
+    );
+    assert_eq!(server.request("GET", "/login/link/not-a-ticket", &[], b"").status, 401);
+    assert_eq!(server.call("POST", "/api/v1/login-links", None, None).status, 401);
+}
+
+#[test]
 fn a_session_expires_and_its_cookie_is_secure_behind_https() {
     let server = TestServer::start_configured(|config| {
         config.public_url = Some("https://ferry.example.com".to_owned());

@@ -1,0 +1,93 @@
+//! What the proxy answers when no backend can: 503 without a backend, 502 when the backend
+//! refuses (after one retry elsewhere for a bodiless idempotent request), and how these and
+//! the backends' own 5xx are counted.
+
+use std::net::SocketAddr;
+
+use ferry_proxy::{Backend, Proxy, Routes};
+use hyper::{Request, StatusCode};
+
+use crate::support::{TestBackend, get, http1_client, proxy_to, send, text};
+
+/// An address on which nothing listens: a port the system gave and took back.
+async fn refusing_addr() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listener.local_addr().expect("an address")
+}
+
+fn errors_by_release(proxy: &Proxy) -> Vec<(i64, u64, u64)> {
+    proxy.traffic().iter().map(|t| (t.release, t.requests, t.errors)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_backend_the_proxy_answers_503_with_a_short_text() {
+    let proxy = proxy_to(&[], &[]).await;
+    let answer = get(&http1_client(), &proxy, "/").await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.body, "service unavailable: no healthy replica of this service takes requests right now\n");
+    assert_eq!(proxy.unrouted(), 1);
+    assert!(proxy.traffic().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_is_retried_on_another_backend_for_a_bodiless_get() {
+    let live = TestBackend::start("live", 1).await;
+    let dead = Backend { id: "dead".into(), release: 1, addr: refusing_addr().await };
+    let proxy = Proxy::bind("127.0.0.1:0".parse().expect("an address")).await.expect("bind");
+    proxy.set_routes(Routes { backends: vec![dead, live.backend()], weights: vec![] });
+
+    let client = http1_client();
+    for _ in 0..10 {
+        let answer = get(&client, &proxy, "/").await;
+        assert_eq!((answer.status, answer.body.as_str()), (StatusCode::OK, "live"));
+    }
+    assert_eq!(live.hits(), 10);
+    assert_eq!(errors_by_release(&proxy), [(1, 10, 0)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_is_a_502_counted_as_an_error_of_its_release() {
+    let dead = Backend { id: "dead".into(), release: 4, addr: refusing_addr().await };
+    let proxy = Proxy::bind("127.0.0.1:0".parse().expect("an address")).await.expect("bind");
+    proxy.set_routes(Routes { backends: vec![dead], weights: vec![(4, 100)] });
+    let client = http1_client();
+
+    // A GET has nowhere else to go.
+    let answer = get(&client, &proxy, "/").await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    assert!(answer.body.starts_with("bad gateway:"), "{}", answer.body);
+    // A POST with a body is not retried.
+    let request = Request::post(format!("http://{}/echo", proxy.local_addr())).body(text("x")).expect("a request");
+    let answer = send(&client, request).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+
+    assert_eq!(errors_by_release(&proxy), [(4, 2, 2)]);
+    assert_eq!(proxy.unrouted(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backends_5xx_are_counted_as_errors_and_4xx_are_not() {
+    let backend = TestBackend::start("b", 9).await;
+    let proxy = proxy_to(&[&backend], &[]).await;
+    let client = http1_client();
+    for status in [500, 503, 404, 200] {
+        let answer = get(&client, &proxy, &format!("/status/{status}")).await;
+        assert_eq!(answer.status.as_u16(), status);
+    }
+    assert_eq!(errors_by_release(&proxy), [(9, 4, 2)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_request_gets_400_and_the_proxy_goes_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let backend = TestBackend::start("b", 1).await;
+    let proxy = proxy_to(&[&backend], &[]).await;
+    let mut stream = tokio::net::TcpStream::connect(proxy.local_addr()).await.expect("connect");
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n").await.expect("write");
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await.expect("read");
+    assert!(String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 400"), "{}", String::from_utf8_lossy(&reply));
+
+    assert_eq!(get(&http1_client(), &proxy, "/").await.body, "b");
+    assert_eq!(backend.hits(), 1);
+}
