@@ -57,11 +57,11 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// Runs `ci.yml` by hand as a protocol runner: its job uploads artifacts `site` and `api`
-/// and concludes `conclusion`. The run's id.
-fn run_ci(server: &TestServer, conclusion: &str) -> i64 {
-    let res =
-        server.call("POST", "/api/v1/projects/web/trigger", Some(&server.admin), Some(&json!({"workflow": "ci.yml"})));
+/// Runs `ci.yml` on `git_ref` (the project's branch when `None`) by hand as a protocol
+/// runner: its job uploads artifacts `site` and `api` and concludes `conclusion`. The run's id.
+fn run_ci(server: &TestServer, git_ref: Option<&str>, conclusion: &str) -> i64 {
+    let body = json!({"workflow": "ci.yml", "git_ref": git_ref});
+    let res = server.call("POST", "/api/v1/projects/web/trigger", Some(&server.admin), Some(&body));
     assert_eq!(res.status, 201, "{}", res.body);
     let run_id = res.json()["runs"][0]["id"].as_i64().expect("a run id");
     let runner = ProtocolRunner::register(server, &format!("r{run_id}"), &["linux"]);
@@ -92,8 +92,12 @@ fn releases(server: &TestServer, query: &str) -> Vec<Value> {
 #[test]
 fn a_successful_run_makes_the_release_its_deploy_yml_names_and_a_developer_one_from_its_artifact() {
     let (server, repo) = start();
-    let failed = run_ci(&server, "failure");
-    let run_id = run_ci(&server, "success");
+    // Neither a failed run nor a successful one on another branch than `release:`'s makes a
+    // release: the first release is the matching run's.
+    let failed = run_ci(&server, None, "failure");
+    repo.branch("feature");
+    run_ci(&server, Some("feature"), "success");
+    let run_id = run_ci(&server, None, "success");
     let release = wait_for("the automatic release", || releases(&server, "?service=web").pop());
     assert_eq!(
         (release["number"].as_i64(), release["run_id"].as_i64(), release["commit"].as_str()),
