@@ -7,6 +7,7 @@ pub mod agent;
 pub mod artifacts;
 pub mod log_stream;
 pub mod names;
+pub mod releases;
 pub mod runner;
 pub mod runs;
 pub mod runtime;

@@ -7,6 +7,7 @@ pub(crate) mod approvals;
 pub(crate) mod artifacts;
 pub(crate) mod cache;
 pub(crate) mod projects;
+pub(crate) mod releases;
 pub(crate) mod runner;
 pub(crate) mod runners;
 pub(crate) mod runs;

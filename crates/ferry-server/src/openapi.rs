@@ -10,13 +10,13 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{approvals, artifacts, cache, projects, runner, runners, runs, secrets, tokens};
+use crate::api::{approvals, artifacts, cache, projects, releases, runner, runners, runs, secrets, tokens};
 use crate::runtime::{blob, legacy, twirp};
 use crate::{hooks, metrics, probes};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables, runs, their logs and artifacts, cache entries, API tokens, the runner protocol, the cache service jobs reach with their runtime token (GitHub's legacy and results-service protocols), forge webhooks and probes."),
+    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables (the project's and each environment's), runs, releases, their logs and artifacts, cache entries, API tokens, the runner protocol, the cache service jobs reach with their runtime token (GitHub's legacy and results-service protocols), forge webhooks and probes."),
     paths(
         probes::healthz,
         probes::readyz,
@@ -59,6 +59,11 @@ use crate::{hooks, metrics, probes};
         artifacts::get_blob,
         artifacts::create,
         artifacts::list_for_job,
+        releases::list,
+        releases::create,
+        releases::get,
+        releases::missing_blobs,
+        releases::put_blob,
         cache::lookup,
         cache::save,
         legacy::lookup,

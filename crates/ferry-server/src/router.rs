@@ -21,7 +21,7 @@ use axum::http::{Method, StatusCode};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use ferry_store::Role;
 
-use crate::api::{ApiError, approvals, artifacts, cache, projects, runner, runners, runs, secrets, tokens};
+use crate::api::{ApiError, approvals, artifacts, cache, projects, releases, runner, runners, runs, secrets, tokens};
 use crate::auth::{Guard, guard};
 use crate::runtime::{blob, legacy, twirp};
 use crate::{AppState, hooks, metrics, openapi, probes};
@@ -128,6 +128,12 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::GET, "/api/v1/projects/{name}/vars/{key}", viewer(Project), secrets::get_var),
         route(M::PUT, "/api/v1/projects/{name}/vars/{key}", developer(Project), secrets::put_var),
         route(M::DELETE, "/api/v1/projects/{name}/vars/{key}", developer(Project), secrets::delete_var),
+        // Releases (issue 15): made from a run's artifact or from files a developer uploaded.
+        route(M::GET, "/api/v1/projects/{name}/releases", viewer(Project), releases::list),
+        route(M::POST, "/api/v1/projects/{name}/releases", developer(Project), releases::create),
+        route(M::GET, "/api/v1/projects/{name}/releases/{service}/{number}", viewer(Project), releases::get),
+        route(M::POST, "/api/v1/projects/{name}/blobs/missing", developer(Project), releases::missing_blobs),
+        route(M::PUT, "/api/v1/projects/{name}/blobs/{sha256}", developer(Project), releases::put_blob),
         route(M::GET, legacy::LOOKUP, Runtime, legacy::lookup),
         route(M::POST, legacy::RESERVE, Runtime, legacy::reserve),
         route(M::PATCH, legacy::CACHE, Runtime, legacy::upload_chunk),

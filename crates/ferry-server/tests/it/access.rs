@@ -76,6 +76,8 @@ impl Fixture {
             .replace("{name}", "web")
             .replace("{key}", "TOKEN")
             .replace("{sha256}", &self.digest)
+            .replace("{service}", "web")
+            .replace("{number}", "1")
     }
 }
 
