@@ -1,0 +1,620 @@
+//! One unit (a service in an environment) as the supervisor runs it: its replicas, the
+//! release serving it, the deployment under way, and the reconcile step that moves what runs
+//! towards what the desired state says.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ferry_client::Client;
+use ferry_proto::agent::{
+    AgentEvent, AgentEventKind, DeploymentOutcome, DeploymentProgress, DeploymentStep, LogStream, ProcessSpec,
+    ReleaseSpec, ReplicaState, ReplicaStatus, ServiceLogLine, Unit, UnitStatus,
+};
+use tokio::task::JoinHandle;
+
+use super::replica::{self, Launch, Replica};
+use super::unit_name;
+use crate::dir::{AgentDir, UnitRecord};
+use crate::logs::{Tailer, mask};
+use crate::now_ms;
+
+/// How long a replica stays healthy before its crashes are forgotten (its backoff resets).
+const HEALTHY_RESET: Duration = Duration::from_secs(60);
+/// How long after a failed fetch of a release's files the agent tries again.
+const FETCH_RETRY: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub(crate) struct UnitRuntime {
+    pub(crate) unit: Unit,
+    pub(crate) replicas: Vec<Replica>,
+    /// The release that serves all traffic when no deployment moves it.
+    pub(crate) serving: Option<i64>,
+    /// The number the next replica's id gets.
+    pub(crate) next_replica: u32,
+    deployment: Option<DeploymentRun>,
+    /// Releases whose files are here.
+    fetched: Vec<i64>,
+    fetching: BTreeMap<i64, JoinHandle<Result<(), String>>>,
+    /// When a release whose fetch failed is tried again.
+    fetch_retry: BTreeMap<i64, Instant>,
+    /// The last error event, not repeated while it holds.
+    last_error: Option<String>,
+    /// Output of replicas that stopped, read before they went.
+    pending_lines: Vec<ServiceLogLine>,
+}
+
+/// A deployment order as this agent carries it out.
+#[derive(Debug)]
+struct DeploymentRun {
+    id: i64,
+    release: i64,
+    /// The release serving when it began, which serves on if it fails.
+    previous: Option<i64>,
+    is_rollback: bool,
+    started: Instant,
+    steps: Vec<DeploymentStep>,
+    outcome: Option<(DeploymentOutcome, String)>,
+}
+
+impl UnitRuntime {
+    pub(crate) fn new(unit: Unit, record: Option<&UnitRecord>) -> UnitRuntime {
+        let serving = record.and_then(|record| record.serving).or(unit.release.as_ref().map(|release| release.number));
+        UnitRuntime {
+            serving,
+            next_replica: record.map_or(1, |record| record.next_replica.max(1)),
+            unit,
+            replicas: Vec::new(),
+            deployment: None,
+            fetched: Vec::new(),
+            fetching: BTreeMap::new(),
+            fetch_retry: BTreeMap::new(),
+            last_error: None,
+            pending_lines: Vec::new(),
+        }
+    }
+
+    /// Moves what runs one step towards the desired state; whether anything a report shows
+    /// changed.
+    pub(crate) async fn reconcile(
+        &mut self,
+        dir: &AgentDir,
+        client: Option<&Client>,
+        now: Instant,
+        events: &mut Vec<AgentEvent>,
+    ) -> bool {
+        let mut changed = self.watch_replicas(now, events);
+        changed |= self.follow_order(now);
+        let (target, keep) = self.wanted();
+        let Some(target) = target else {
+            if !self.replicas.is_empty() {
+                self.stop_all();
+                changed = true;
+            }
+            return changed;
+        };
+        if let ProcessSpec::Image { image, .. } = &target.process {
+            let message = format!(
+                "release {} runs the image {image}: this agent has no container support yet; \
+                 give the service `run:` instead of `image:`",
+                target.number
+            );
+            changed |= self.fail_deployment(&message);
+            self.error(events, message);
+            return changed;
+        }
+        let Some(folder) = self.release_files(dir, client, &target, now, events).await else {
+            return changed;
+        };
+        changed |= self.retire_strays(target.number, keep, events);
+        changed |= self.restart_due(dir, &target, &folder, now, events);
+        changed |= self.scale(dir, &target, &folder, now, events);
+        changed |= self.judge_deployment(now);
+        changed
+    }
+
+    /// Notices exits and health changes.
+    fn watch_replicas(&mut self, now: Instant, events: &mut Vec<AgentEvent>) -> bool {
+        let mut changed = false;
+        let key = &self.unit.key;
+        for replica in &mut self.replicas {
+            if let Some(why) = replica.poll_exit() {
+                replica.checks.abort();
+                // Whatever it left behind in its group goes too, so the port is free again.
+                if let Some(group) = rustix::process::Pid::from_raw(replica.pid.cast_signed()) {
+                    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                }
+                let delay = replica::backoff(replica.crashes_in_row);
+                replica.crashes_in_row = replica.crashes_in_row.saturating_add(1);
+                replica.restart_at = Some(now + delay);
+                replica.healthy_since = None;
+                let message = format!(
+                    "replica {} of release {} {why}; restarting it in {} s",
+                    replica.id,
+                    replica.release,
+                    delay.as_secs()
+                );
+                tracing::warn!("{}: {message}", unit_name(key));
+                replica.exit_message = Some(format!("{why}; restarting in {} s", delay.as_secs()));
+                events.push(AgentEvent { key: key.clone(), at: now_ms(), kind: AgentEventKind::Crashed, message });
+                changed = true;
+            }
+            let state = replica.state();
+            if state == ReplicaState::Healthy {
+                let since = *replica.healthy_since.get_or_insert(now);
+                if now.duration_since(since) >= HEALTHY_RESET {
+                    replica.crashes_in_row = 0;
+                }
+            } else {
+                replica.healthy_since = None;
+            }
+            if state != replica.reported {
+                let turned = match (replica.reported, state) {
+                    (ReplicaState::Healthy, ReplicaState::Unhealthy) => Some("unhealthy"),
+                    (ReplicaState::Unhealthy, ReplicaState::Healthy) => Some("healthy again"),
+                    (ReplicaState::Starting, ReplicaState::Unhealthy) => Some("unhealthy before it ever passed"),
+                    _ => None,
+                };
+                if let Some(turned) = turned {
+                    let why = replica.message().map(|why| format!(": {why}")).unwrap_or_default();
+                    let message = format!("replica {} of release {} is {turned}{why}", replica.id, replica.release);
+                    tracing::info!("{}: {message}", unit_name(key));
+                    events.push(AgentEvent { key: key.clone(), at: now_ms(), kind: AgentEventKind::Health, message });
+                }
+                replica.reported = state;
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Takes up a new deployment order, or lets go of one the server recorded or withdrew.
+    fn follow_order(&mut self, now: Instant) -> bool {
+        match (&self.unit.deployment, &self.deployment) {
+            (Some(order), Some(run)) if run.id == order.id => false,
+            (Some(order), _) => {
+                let step = format!("start {} replicas of release {}", self.unit.replicas, order.release.number);
+                self.deployment = Some(DeploymentRun {
+                    id: order.id,
+                    release: order.release.number,
+                    previous: self.serving.filter(|serving| *serving != order.release.number),
+                    is_rollback: order.is_rollback,
+                    started: now,
+                    steps: vec![DeploymentStep { name: step, at: now_ms() }],
+                    outcome: None,
+                });
+                true
+            }
+            (None, Some(_)) => {
+                self.deployment = None;
+                true
+            }
+            (None, None) => false,
+        }
+    }
+
+    /// The release that should run, and the release whose replicas keep serving beside it
+    /// while a deployment is under way.
+    fn wanted(&self) -> (Option<ReleaseSpec>, Option<i64>) {
+        let order = self.unit.deployment.as_ref();
+        match (&self.deployment, order) {
+            (Some(run), Some(order)) => match &run.outcome {
+                None => (Some(order.release.clone()), run.previous),
+                Some((DeploymentOutcome::Succeeded, _)) => (Some(order.release.clone()), None),
+                Some(_) => (self.release_numbered(run.previous), None),
+            },
+            _ => (self.unit.release.clone(), None),
+        }
+    }
+
+    /// The unit's release when it is number `number`.
+    fn release_numbered(&self, number: Option<i64>) -> Option<ReleaseSpec> {
+        self.unit.release.clone().filter(|release| Some(release.number) == number)
+    }
+
+    /// The folder of the release's files once they are here; starts or follows their fetch.
+    async fn release_files(
+        &mut self,
+        dir: &AgentDir,
+        client: Option<&Client>,
+        release: &ReleaseSpec,
+        now: Instant,
+        events: &mut Vec<AgentEvent>,
+    ) -> Option<PathBuf> {
+        let folder = dir.release_dir(&self.unit.key, release.number);
+        if self.fetched.contains(&release.number) || folder.is_dir() {
+            if !self.fetched.contains(&release.number) {
+                self.fetched.push(release.number);
+            }
+            return Some(folder);
+        }
+        if let Some(fetch) = self.fetching.get(&release.number) {
+            if !fetch.is_finished() {
+                return None;
+            }
+            let fetch = self.fetching.remove(&release.number)?;
+            match fetch.await {
+                Ok(Ok(())) => {
+                    self.fetched.push(release.number);
+                    return Some(folder);
+                }
+                Ok(Err(error)) => {
+                    self.fetch_retry.insert(release.number, now + FETCH_RETRY);
+                    let message = format!("release {}: {error}", release.number);
+                    self.fail_deployment(&message);
+                    self.error(events, message);
+                    return None;
+                }
+                Err(error) => {
+                    self.fetch_retry.insert(release.number, now + FETCH_RETRY);
+                    self.error(events, format!("fetching release {} stopped: {error}", release.number));
+                    return None;
+                }
+            }
+        }
+        if self.fetch_retry.get(&release.number).is_some_and(|at| now < *at) {
+            return None;
+        }
+        let client = client.cloned();
+        let release = release.clone();
+        self.fetching.insert(
+            release.number,
+            tokio::spawn(async move { crate::releases::ensure(&folder, &release, client.as_ref()).await }),
+        );
+        None
+    }
+
+    /// Stops replicas of releases neither wanted nor kept, with a `drift` event.
+    fn retire_strays(&mut self, target: i64, keep: Option<i64>, events: &mut Vec<AgentEvent>) -> bool {
+        let strays: Vec<usize> = (0..self.replicas.len())
+            .filter(|idx| {
+                let release = self.replicas[*idx].release;
+                release != target && Some(release) != keep
+            })
+            .collect();
+        for &idx in strays.iter().rev() {
+            let replica = &self.replicas[idx];
+            let message = format!(
+                "replica {} runs release {}, the desired state wants release {target}: replacing it",
+                replica.id, replica.release
+            );
+            tracing::info!("{}: {message}", unit_name(&self.unit.key));
+            events.push(AgentEvent { key: self.unit.key.clone(), at: now_ms(), kind: AgentEventKind::Drift, message });
+            self.retire(idx);
+        }
+        !strays.is_empty()
+    }
+
+    /// Starts again the replicas whose backoff is over.
+    fn restart_due(
+        &mut self,
+        dir: &AgentDir,
+        target: &ReleaseSpec,
+        folder: &std::path::Path,
+        now: Instant,
+        events: &mut Vec<AgentEvent>,
+    ) -> bool {
+        let mut changed = false;
+        let mut failures = Vec::new();
+        for replica in &mut self.replicas {
+            if !replica.restart_at.is_some_and(|at| at <= now) {
+                continue;
+            }
+            // A kept replica of the previous release restarts with that release's spec.
+            let spec = if replica.release == target.number {
+                Some(target.clone())
+            } else {
+                self.unit.release.clone().filter(|release| release.number == replica.release)
+            };
+            let Some(spec) = spec else { continue };
+            let folder =
+                if spec.number == target.number { folder.to_owned() } else { dir.release_dir(&self.unit.key, spec.number) };
+            match launch(dir, &spec, &folder, &replica.id) {
+                Ok((child, port)) => {
+                    replica.pid = child.id();
+                    replica.child = Some(child);
+                    replica.port = port;
+                    replica.restarts = replica.restarts.saturating_add(1);
+                    replica.restart_at = None;
+                    replica.exit_message = None;
+                    replica.started = now;
+                    replica.started_at = now_ms();
+                    let (health, checks) = replica::watch_health(&self.unit.health, port);
+                    replica.health = health;
+                    replica.checks = checks;
+                    replica.reported = ReplicaState::Starting;
+                }
+                Err(error) => {
+                    let delay = replica::backoff(replica.crashes_in_row);
+                    replica.crashes_in_row = replica.crashes_in_row.saturating_add(1);
+                    replica.restart_at = Some(now + delay);
+                    failures.push(format!("replica {} cannot start: {error}", replica.id));
+                }
+            }
+            changed = true;
+        }
+        for message in failures {
+            self.error(events, message);
+        }
+        changed
+    }
+
+    /// Starts or stops replicas of the target release until it has `replicas` of them.
+    fn scale(
+        &mut self,
+        dir: &AgentDir,
+        target: &ReleaseSpec,
+        folder: &std::path::Path,
+        now: Instant,
+        events: &mut Vec<AgentEvent>,
+    ) -> bool {
+        let wanted = self.unit.replicas as usize;
+        let mut have: Vec<usize> =
+            (0..self.replicas.len()).filter(|idx| self.replicas[*idx].release == target.number).collect();
+        let mut changed = false;
+        while have.len() > wanted {
+            // The newest goes first.
+            if let Some(idx) = have.pop() {
+                self.retire(idx);
+                changed = true;
+            }
+        }
+        for _ in have.len()..wanted {
+            let id = format!(
+                "{}-{}-{}-{}",
+                self.unit.key.service, self.unit.key.environment, target.number, self.next_replica
+            );
+            self.next_replica = self.next_replica.saturating_add(1);
+            match launch(dir, target, folder, &id) {
+                Ok((child, port)) => {
+                    tracing::info!(
+                        "{}: started replica {id} of release {} (pid {}, port {port})",
+                        unit_name(&self.unit.key),
+                        target.number,
+                        child.id()
+                    );
+                    let (health, checks) = replica::watch_health(&self.unit.health, port);
+                    self.replicas.push(Replica {
+                        stdout: Tailer::new(dir.log_path(&id, "out"), 0),
+                        stderr: Tailer::new(dir.log_path(&id, "err"), 0),
+                        id,
+                        release: target.number,
+                        port,
+                        pid: child.id(),
+                        child: Some(child),
+                        started_at: now_ms(),
+                        started: now,
+                        restarts: 0,
+                        crashes_in_row: 0,
+                        restart_at: None,
+                        exit_message: None,
+                        healthy_since: None,
+                        reported: ReplicaState::Starting,
+                        health,
+                        checks,
+                    });
+                }
+                Err(error) => {
+                    let message = format!("replica {id} of release {} cannot start: {error}", target.number);
+                    self.fail_deployment(&message);
+                    self.error(events, message);
+                    break;
+                }
+            }
+            changed = true;
+        }
+        changed
+    }
+
+    /// Ends the deployment under way when its new replicas are all healthy (the previous
+    /// release's replicas then stop) or one of them failed (they stop; the previous release
+    /// serves on).
+    fn judge_deployment(&mut self, now: Instant) -> bool {
+        let Some(run) = &self.deployment else { return false };
+        if run.outcome.is_some() {
+            return false;
+        }
+        let start_timeout = Duration::from_millis(self.unit.health.start_timeout_ms);
+        let new: Vec<&Replica> = self.replicas.iter().filter(|replica| replica.release == run.release).collect();
+        let failure = new.iter().find_map(|replica| {
+            if replica.restart_at.is_some() || replica.restarts > 0 {
+                Some(format!(
+                    "replica {} of release {} exited: {}",
+                    replica.id,
+                    run.release,
+                    replica.exit_message.clone().unwrap_or_default()
+                ))
+            } else if replica.state() == ReplicaState::Unhealthy {
+                Some(format!(
+                    "replica {} of release {} is unhealthy: {}",
+                    replica.id,
+                    run.release,
+                    replica.message().unwrap_or_default()
+                ))
+            } else if replica.state() != ReplicaState::Healthy && now.duration_since(run.started) > start_timeout {
+                Some(format!(
+                    "replica {} of release {} did not become healthy within {} s",
+                    replica.id,
+                    run.release,
+                    start_timeout.as_secs()
+                ))
+            } else {
+                None
+            }
+        });
+        if let Some(reason) = failure {
+            return self.fail_deployment(&reason);
+        }
+        let all_healthy =
+            new.len() >= self.unit.replicas as usize && new.iter().all(|replica| replica.state() == ReplicaState::Healthy);
+        if !all_healthy {
+            return false;
+        }
+        let release = run.release;
+        let previous: Vec<usize> =
+            (0..self.replicas.len()).filter(|idx| self.replicas[*idx].release != release).collect();
+        for &idx in previous.iter().rev() {
+            self.retire(idx);
+        }
+        self.serving = Some(release);
+        if let Some(run) = &mut self.deployment {
+            run.steps.push(DeploymentStep { name: format!("switch all traffic to release {release}"), at: now_ms() });
+            let reason = format!("all {} replicas of release {release} are healthy", self.unit.replicas);
+            tracing::info!("{}: deployment {} succeeded: {reason}", unit_name(&self.unit.key), run.id);
+            run.outcome = Some((DeploymentOutcome::Succeeded, reason));
+        }
+        true
+    }
+
+    /// Ends the deployment under way, if any, as rolled back (or failed, when there is
+    /// nothing to roll back to or it was itself a rollback): its new replicas stop.
+    fn fail_deployment(&mut self, reason: &str) -> bool {
+        let Some(run) = &mut self.deployment else { return false };
+        if run.outcome.is_some() {
+            return false;
+        }
+        let release = run.release;
+        let (outcome, reason) = match run.previous {
+            Some(previous) if !run.is_rollback => {
+                (DeploymentOutcome::RolledBack, format!("{reason}; rolled back to release {previous}"))
+            }
+            _ => (DeploymentOutcome::Failed, reason.to_owned()),
+        };
+        run.steps.push(DeploymentStep { name: format!("stop the replicas of release {release}"), at: now_ms() });
+        tracing::warn!("{}: deployment {} {outcome:?}: {reason}", unit_name(&self.unit.key), run.id);
+        run.outcome = Some((outcome, reason));
+        let new: Vec<usize> = (0..self.replicas.len()).filter(|idx| self.replicas[*idx].release == release).collect();
+        for &idx in new.iter().rev() {
+            self.retire(idx);
+        }
+        true
+    }
+
+    /// An `error` event, once while the same error holds.
+    fn error(&mut self, events: &mut Vec<AgentEvent>, message: String) {
+        if self.last_error.as_deref() == Some(message.as_str()) {
+            return;
+        }
+        tracing::warn!("{}: {message}", unit_name(&self.unit.key));
+        self.last_error = Some(message.clone());
+        events.push(AgentEvent { key: self.unit.key.clone(), at: now_ms(), kind: AgentEventKind::Error, message });
+    }
+
+    /// Takes replica `idx` out and stops it (SIGTERM, then SIGKILL after the grace period).
+    fn retire(&mut self, idx: usize) {
+        let mut replica = self.replicas.remove(idx);
+        replica.checks.abort();
+        self.collect_output(&mut replica);
+        let grace = Duration::from_millis(self.unit.stop_grace_ms);
+        let logs = [replica.stdout.path().to_owned(), replica.stderr.path().to_owned()];
+        tokio::spawn(async move {
+            replica::stop(replica.pid, replica.child.take(), grace).await;
+            for path in logs {
+                let _ = tokio::fs::remove_file(path).await;
+            }
+        });
+    }
+
+    /// Stops every replica (the unit left the desired state, or has no release).
+    pub(crate) fn stop_all(&mut self) {
+        while !self.replicas.is_empty() {
+            self.retire(self.replicas.len() - 1);
+        }
+    }
+
+    /// Leaves the replicas running, for another agent to adopt.
+    pub(crate) fn detach(&mut self) {
+        for replica in &self.replicas {
+            replica.checks.abort();
+        }
+    }
+
+    /// The output its replicas wrote since the last call, masked.
+    pub(crate) fn read_output(&mut self, lines: &mut Vec<ServiceLogLine>) {
+        lines.append(&mut self.pending_lines);
+        let mut replicas = std::mem::take(&mut self.replicas);
+        for replica in &mut replicas {
+            self.collect_output(replica);
+        }
+        self.replicas = replicas;
+        lines.append(&mut self.pending_lines);
+    }
+
+    fn collect_output(&mut self, replica: &mut Replica) {
+        let secrets = self.secrets();
+        for (stream, tailer) in [(LogStream::Stdout, &mut replica.stdout), (LogStream::Stderr, &mut replica.stderr)] {
+            for text in tailer.read_lines() {
+                self.pending_lines.push(ServiceLogLine {
+                    key: self.unit.key.clone(),
+                    replica: replica.id.clone(),
+                    release: replica.release,
+                    stream,
+                    at: now_ms(),
+                    text: mask(&text, &secrets),
+                });
+            }
+        }
+    }
+
+    /// The secret values its releases carry, longest first (so a secret holding another is
+    /// masked whole).
+    fn secrets(&self) -> Vec<String> {
+        let releases = self.unit.release.iter().chain(self.unit.deployment.iter().map(|order| &order.release));
+        let mut secrets: Vec<String> = releases
+            .flat_map(|release| {
+                release.secret_keys.iter().filter_map(|key| release.env.get(key)).filter(|value| !value.is_empty())
+            })
+            .cloned()
+            .collect();
+        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+        secrets.dedup();
+        secrets
+    }
+
+    pub(crate) fn status(&self) -> UnitStatus {
+        UnitStatus {
+            key: self.unit.key.clone(),
+            release: self.serving,
+            replicas: self
+                .replicas
+                .iter()
+                .map(|replica| ReplicaStatus {
+                    id: replica.id.clone(),
+                    release: replica.release,
+                    state: replica.state(),
+                    port: replica.port,
+                    pid: Some(replica.pid),
+                    restarts: replica.restarts,
+                    message: replica.message(),
+                })
+                .collect(),
+            traffic: Vec::new(),
+            deployment: self.deployment.as_ref().map(|run| DeploymentProgress {
+                id: run.id,
+                steps: run.steps.clone(),
+                outcome: run.outcome.as_ref().map(|(outcome, _)| *outcome),
+                reason: run.outcome.as_ref().map(|(_, reason)| reason.clone()),
+                analysis: None,
+            }),
+        }
+    }
+}
+
+/// Starts a replica `id` of `release`.
+fn launch(
+    dir: &AgentDir,
+    release: &ReleaseSpec,
+    folder: &std::path::Path,
+    id: &str,
+) -> Result<(std::process::Child, u16), String> {
+    let ProcessSpec::Run { command } = &release.process else {
+        return Err("this agent has no container support yet".to_owned());
+    };
+    replica::spawn(&Launch {
+        folder,
+        command,
+        env: &release.env,
+        out: &dir.log_path(id, "out"),
+        err: &dir.log_path(id, "err"),
+    })
+}
