@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_client::{Client, ClientError};
-use ferry_proto::agent::{AgentEvent, AgentHello, AgentReport, DesiredState, ServiceLogBatch, ServiceLogLine, UnitStatus};
+use ferry_proto::agent::{
+    AgentEvent, AgentHello, AgentReport, DesiredState, ServiceLogBatch, ServiceLogLine, UnitKey, UnitStatus,
+};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{mpsc, watch};
 
 use crate::AgentError;
@@ -42,6 +45,8 @@ pub struct AgentOptions {
     pub client: Option<Client>,
     /// What it says in its hello.
     pub hello: AgentHello,
+    /// Where it serves `/metrics` (its proxies' counts, Prometheus text), if anywhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs the agent until `shutdown` completes; its replicas keep running after it.
@@ -65,7 +70,14 @@ pub async fn run_agent(options: AgentOptions, shutdown: impl Future<Output = ()>
     let (status_tx, status_rx) = watch::channel((supervisor.generation(), supervisor.statuses()));
     let (desired_tx, mut desired_rx) = mpsc::channel::<DesiredState>(4);
     let (lines_tx, lines_rx) = mpsc::channel::<ServiceLogLine>(MAX_WAITING_LINES);
+    let proxies = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
+    if let Some(addr) = options.metrics_listen {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(AgentError::io("listening for /metrics on", addr.to_string()))?;
+        tracing::info!("serving /metrics on {}", listener.local_addr().map_or(addr, |bound| bound));
+        tasks.push(tokio::spawn(serve_metrics(listener, Arc::clone(&proxies))));
+    }
     if let Some(client) = &options.client {
         tasks.push(tokio::spawn(poll_desired(
             client.clone(),
@@ -98,6 +110,9 @@ pub async fn run_agent(options: AgentOptions, shutdown: impl Future<Output = ()>
             // A full queue drops the line: output never holds the supervisor up.
             let _ = lines_tx.try_send(line);
         }
+        if let Ok(mut shared) = proxies.lock() {
+            *shared = supervisor.proxies();
+        }
         let new_events = supervisor.take_events();
         let had_events = !new_events.is_empty();
         if let Ok(mut pending) = events.lock() {
@@ -115,9 +130,42 @@ pub async fn run_agent(options: AgentOptions, shutdown: impl Future<Output = ()>
     for task in tasks {
         task.abort();
     }
-    supervisor.detach();
+    supervisor.shutdown().await;
     tracing::info!("agent stopped; its replicas keep running for the next agent to adopt");
     Ok(())
+}
+
+/// Answers `GET /metrics` with every proxy's counts as Prometheus text; anything else 404.
+/// A plain HTTP/1.1 exchange per connection, closed after the answer.
+async fn serve_metrics(listener: tokio::net::TcpListener, proxies: Arc<Mutex<Vec<(UnitKey, ferry_proxy::Proxy)>>>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        let proxies = Arc::clone(&proxies);
+        tokio::spawn(async move {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|window| window == b"\r\n\r\n") && head.len() < 8192 {
+                match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
+                    Ok(Ok(n)) if n > 0 => head.extend_from_slice(&buf[..n]),
+                    _ => return,
+                }
+            }
+            let head = String::from_utf8_lossy(&head);
+            let path = head.split_whitespace().nth(1).unwrap_or("");
+            let answer = if head.starts_with("GET ") && (path == "/metrics" || path.starts_with("/metrics?")) {
+                let proxies = proxies.lock().map(|proxies| proxies.clone()).unwrap_or_default();
+                let units: Vec<(&UnitKey, &ferry_proxy::Proxy)> = proxies.iter().map(|(key, proxy)| (key, proxy)).collect();
+                let body = ferry_proxy::render_metrics(&units);
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n".to_owned()
+            };
+            let _ = stream.write_all(answer.as_bytes()).await;
+        });
+    }
 }
 
 /// Logs the server's absence once, and its return.

@@ -2,7 +2,9 @@
 //! answer passes), `tcp` (a connection is accepted) and `command` (`sh -c` with `$PORT` set
 //! exits 0), each within the check's timeout; and the counting that turns checks into a
 //! replica's state: `healthy_after` passes in a row make it healthy, `unhealthy_after`
-//! failures in a row unhealthy.
+//! failures in a row unhealthy. A replica that never passed stays `starting` whatever its
+//! failures (it may not listen yet; Kubernetes' startup probes work the same): the
+//! deployment's `start_timeout_ms` judges it.
 
 use std::time::Duration;
 
@@ -123,7 +125,9 @@ impl Health {
             Err(message) => {
                 self.failures = self.failures.saturating_add(1);
                 self.passes = 0;
-                if self.failures >= spec.unhealthy_after.max(1) {
+                // A replica that never passed is still starting (it may not listen yet): only
+                // `start_timeout_ms` ends that, not a count of failures.
+                if self.state != ReplicaState::Starting && self.failures >= spec.unhealthy_after.max(1) {
                     self.state = ReplicaState::Unhealthy;
                 }
                 self.message = Some(message);

@@ -120,9 +120,30 @@ impl Supervisor {
         self.units.values().map(UnitRuntime::status).collect()
     }
 
+    /// Each unit's proxy, for the agent's `/metrics`.
+    #[must_use]
+    pub fn proxies(&self) -> Vec<(UnitKey, ferry_proxy::Proxy)> {
+        self.units
+            .iter()
+            .filter_map(|(key, runtime)| runtime.proxy().map(|proxy| (key.clone(), proxy.clone())))
+            .collect()
+    }
+
     /// The events since the last call.
     pub fn take_events(&mut self) -> Vec<AgentEvent> {
         std::mem::take(&mut self.events)
+    }
+
+    /// Leaves every replica running and writes `state.json` for the next agent to adopt them;
+    /// the proxies stop (they live in the agent's process and come back with the next agent).
+    pub async fn shutdown(mut self) {
+        for runtime in self.units.values_mut() {
+            runtime.detach();
+            if let Some(proxy) = runtime.proxy().cloned() {
+                proxy.shutdown().await;
+            }
+        }
+        self.detach();
     }
 
     /// Leaves every replica running and writes `state.json` for the next agent to adopt them.

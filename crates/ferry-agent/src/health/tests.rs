@@ -79,6 +79,10 @@ fn healthy_after_passes_in_a_row_unhealthy_after_failures_in_a_row() {
         start_timeout_ms: 60_000,
     };
     let mut health = Health::default();
+    for _ in 0..5 {
+        health.record(&spec, Err("connection refused".into()));
+    }
+    assert_eq!(health.state, ReplicaState::Starting, "not yet listening is still starting");
     health.record(&spec, Ok(()));
     assert_eq!(health.state, ReplicaState::Starting);
     health.record(&spec, Ok(()));

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ferry_client::Client;
+use ferry_proxy::{Backend, Proxy, Routes};
 use ferry_proto::agent::{
     AgentEvent, AgentEventKind, DeploymentOutcome, DeploymentProgress, DeploymentStep, LogStream, ProcessSpec,
     ReleaseSpec, ReplicaState, ReplicaStatus, ServiceLogLine, Unit, UnitStatus,
@@ -42,6 +43,12 @@ pub(crate) struct UnitRuntime {
     last_error: Option<String>,
     /// Output of replicas that stopped, read before they went.
     pending_lines: Vec<ServiceLogLine>,
+    /// The unit's proxy and the address it listens on, once bound.
+    proxy: Option<(Proxy, String)>,
+    /// When binding the proxy is tried again after it failed.
+    bind_retry: Option<Instant>,
+    /// The routes last given to the proxy.
+    routes: Routes,
 }
 
 /// A deployment order as this agent carries it out.
@@ -71,7 +78,15 @@ impl UnitRuntime {
             fetch_retry: BTreeMap::new(),
             last_error: None,
             pending_lines: Vec::new(),
+            proxy: None,
+            bind_retry: None,
+            routes: Routes::default(),
         }
+    }
+
+    /// The unit's proxy, when it listens.
+    pub(crate) fn proxy(&self) -> Option<&Proxy> {
+        self.proxy.as_ref().map(|(proxy, _)| proxy)
     }
 
     /// Moves what runs one step towards the desired state; whether anything a report shows
@@ -85,10 +100,25 @@ impl UnitRuntime {
     ) -> bool {
         let mut changed = self.watch_replicas(now, events);
         changed |= self.follow_order(now);
+        changed |= self.bind_proxy(now, events).await;
+        changed |= self.reconcile_replicas(dir, client, now, events).await;
+        self.apply_routes();
+        changed
+    }
+
+    /// Starts, restarts and stops replicas towards what is wanted.
+    async fn reconcile_replicas(
+        &mut self,
+        dir: &AgentDir,
+        client: Option<&Client>,
+        now: Instant,
+        events: &mut Vec<AgentEvent>,
+    ) -> bool {
+        let mut changed = false;
         let (target, keep) = self.wanted();
         let Some(target) = target else {
             if !self.replicas.is_empty() {
-                self.stop_all();
+                self.stop_replicas();
                 changed = true;
             }
             return changed;
@@ -111,6 +141,72 @@ impl UnitRuntime {
         changed |= self.scale(dir, &target, &folder, now, events);
         changed |= self.judge_deployment(now);
         changed
+    }
+
+    /// Binds the unit's proxy on its address, again when the address changed; a port that
+    /// cannot be bound is an `error` event and fails the deployment under way.
+    async fn bind_proxy(&mut self, now: Instant, events: &mut Vec<AgentEvent>) -> bool {
+        let address = format!("{}:{}", self.unit.bind, self.unit.port);
+        if self.proxy.as_ref().is_some_and(|(_, bound)| *bound == address) {
+            return false;
+        }
+        if let Some((proxy, bound)) = self.proxy.take() {
+            tracing::info!("{}: moving its proxy from {bound} to {address}", unit_name(&self.unit.key));
+            tokio::spawn(proxy.shutdown());
+        }
+        if self.bind_retry.is_some_and(|at| now < at) {
+            return false;
+        }
+        let bound = match address.parse::<std::net::SocketAddr>() {
+            Ok(addr) => Proxy::bind(addr).await.map_err(|error| format!("the proxy cannot listen on {address}: {error}")),
+            Err(_) => Err(format!("the proxy's address {address} is not an IP address and port")),
+        };
+        match bound {
+            Ok(proxy) => {
+                tracing::info!("{}: proxy listening on {address}", unit_name(&self.unit.key));
+                self.proxy = Some((proxy, address));
+                self.routes = Routes::default();
+                self.bind_retry = None;
+                true
+            }
+            Err(message) => {
+                self.bind_retry = Some(now + FETCH_RETRY);
+                self.fail_deployment(&message);
+                self.error(events, message);
+                true
+            }
+        }
+    }
+
+    /// Gives the proxy the healthy replicas of the releases that serve: the previous release
+    /// while a deployment's new replicas come up (when it has healthy ones), else the target.
+    fn apply_routes(&mut self) {
+        let Some((proxy, _)) = &self.proxy else { return };
+        let healthy = |release: i64| {
+            self.replicas
+                .iter()
+                .filter(move |replica| replica.release == release && replica.state() == ReplicaState::Healthy)
+        };
+        let (target, keep) = self.wanted();
+        let serving = match (keep, target.as_ref()) {
+            (Some(previous), _) if healthy(previous).next().is_some() => Some(previous),
+            (_, Some(target)) => Some(target.number),
+            (previous, None) => previous,
+        };
+        let backends = serving
+            .into_iter()
+            .flat_map(healthy)
+            .map(|replica| Backend {
+                id: replica.id.clone(),
+                release: replica.release,
+                addr: std::net::SocketAddr::from(([127, 0, 0, 1], replica.port)),
+            })
+            .collect();
+        let routes = Routes { backends, weights: Vec::new() };
+        if routes != self.routes {
+            proxy.set_routes(routes.clone());
+            self.routes = routes;
+        }
     }
 
     /// Notices exits and health changes.
@@ -505,9 +601,16 @@ impl UnitRuntime {
         let mut replica = self.replicas.remove(idx);
         replica.checks.abort();
         self.collect_output(&mut replica);
+        // Out of the rotation first: it takes no new request while it finishes its own.
+        self.apply_routes();
+        let proxy = self.proxy().cloned();
+        let drain = Duration::from_millis(self.unit.drain_timeout_ms);
         let grace = Duration::from_millis(self.unit.stop_grace_ms);
         let logs = [replica.stdout.path().to_owned(), replica.stderr.path().to_owned()];
         tokio::spawn(async move {
+            if let Some(proxy) = proxy {
+                proxy.drain(&replica.id, drain).await;
+            }
             replica::stop(replica.pid, replica.child.take(), grace).await;
             for path in logs {
                 let _ = tokio::fs::remove_file(path).await;
@@ -515,10 +618,18 @@ impl UnitRuntime {
         });
     }
 
-    /// Stops every replica (the unit left the desired state, or has no release).
-    pub(crate) fn stop_all(&mut self) {
+    /// Stops every replica (the unit has no release).
+    fn stop_replicas(&mut self) {
         while !self.replicas.is_empty() {
             self.retire(self.replicas.len() - 1);
+        }
+    }
+
+    /// Stops every replica and the proxy (the unit left the desired state).
+    pub(crate) fn stop_all(&mut self) {
+        self.stop_replicas();
+        if let Some((proxy, _)) = self.proxy.take() {
+            tokio::spawn(proxy.shutdown());
         }
     }
 
@@ -588,7 +699,7 @@ impl UnitRuntime {
                     message: replica.message(),
                 })
                 .collect(),
-            traffic: Vec::new(),
+            traffic: self.proxy().map(Proxy::traffic).unwrap_or_default(),
             deployment: self.deployment.as_ref().map(|run| DeploymentProgress {
                 id: run.id,
                 steps: run.steps.clone(),
