@@ -5,7 +5,6 @@
 //! backoff, saying so once, not per retry.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,8 +36,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// What an agent runs with.
 #[derive(Debug)]
 pub struct AgentOptions {
-    /// Its directory (`--dir`).
-    pub dir: PathBuf,
+    /// Its directory (`--dir`), locked by [`AgentDir::open`] before anything else is done
+    /// (registering included), so a second agent on it changes nothing.
+    pub dir: AgentDir,
     /// The agent token: it seals the secrets kept on disk, and the client sends it.
     pub token: String,
     /// The server; `None` serves what the directory holds and nothing else (tests).
@@ -52,10 +52,10 @@ pub struct AgentOptions {
 /// Runs the agent until `shutdown` completes; its replicas keep running after it.
 ///
 /// # Errors
-/// [`AgentError::Locked`] when another agent runs on the directory; [`AgentError::Io`] or
-/// [`AgentError::BadFile`] when the directory cannot be used.
+/// [`AgentError::Io`] or [`AgentError::BadFile`] when the directory cannot be used, or
+/// `/metrics` cannot be served.
 pub async fn run_agent(options: AgentOptions, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
-    let dir = Arc::new(AgentDir::open(&options.dir)?);
+    let dir = Arc::new(options.dir);
     let sealer = Arc::new(Sealer::from_token(&options.token));
     let desired = dir.load_desired(&sealer)?;
     if let Some(desired) = &desired {

@@ -5,13 +5,14 @@ use std::time::{Duration, Instant};
 
 use ferry_agent::AgentError;
 use ferry_agent::agent::{AgentOptions, run_agent};
+use ferry_agent::dir::AgentDir;
 use ferry_proto::agent::AgentHello;
 
 use crate::harness::*;
 
 fn options(dir: &std::path::Path, metrics: Option<std::net::SocketAddr>) -> AgentOptions {
     AgentOptions {
-        dir: dir.to_owned(),
+        dir: AgentDir::open(dir).unwrap(),
         token: "ferrya_test_token".into(),
         client: None,
         hello: AgentHello { labels: None, hostname: "test".into(), version: "0".into(), docker: false },
@@ -52,7 +53,7 @@ async fn the_agent_serves_its_kept_desired_state_seals_its_secrets_and_is_alone_
     assert!(text.contains("ferry_proxy_requests_total{"), "{text}");
     assert!(text.contains("service=\"web\""), "{text}");
 
-    let second = run_agent(options(temp.path(), None), std::future::pending()).await.unwrap_err();
+    let second = AgentDir::open(temp.path()).unwrap_err();
     assert!(matches!(second, AgentError::Locked { .. }), "{second}");
 
     stop.send(()).unwrap();

@@ -2,6 +2,7 @@
 //! by the real binary, checked through its exit code, output and `--report` JSON.
 
 mod actions;
+mod agent;
 mod activity_types;
 mod containers;
 mod corpus;
