@@ -182,8 +182,9 @@ pub struct UnitRecord {
     /// The last replica number given, so ids stay unique across restarts.
     #[serde(default)]
     pub next_replica: u32,
+    /// The deployment under way, where it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployment: Option<serde_json::Value>,
+    pub deployment: Option<ferry_deploy::Rollout>,
 }
 
 /// Reads a JSON file; `None` when it does not exist.

@@ -5,10 +5,12 @@
 //! replica that exits is restarted with backoff (1 s doubling to 30 s, reset once it was
 //! healthy for 60 s) and a `crashed` event; a replica of a release the desired state does not
 //! want, or one that died while the agent was away, is replaced with a `drift` event. A
-//! deployment order is carried out as a direct replace: the new release's replicas come up
-//! beside the old ones, traffic moves once all are healthy, then the old ones stop; a new
-//! replica that turns unhealthy, exits, or is not healthy within `start_timeout_ms` rolls
-//! back (the new replicas stop, the old ones never stopped serving).
+//! deployment order is carried out by `ferry_deploy::Rollout` (recreate, rolling, blue-green,
+//! canary, analysis and rollback): each tick the unit steps it with what it observes (its
+//! replicas' states, its proxy's counts per release) and applies the plan (replicas per
+//! release, proxy weights); failures only the agent sees (a port taken, release files
+//! missing, a replica that cannot start, an `image:`) end it as rolled back. The rollout is
+//! kept in `state.json`, so a restarted agent goes on with it.
 //!
 //! On start the supervisor adopts the replicas `state.json` lists whose process group is
 //! alive and whose port accepts connections; the others are replaced. On shutdown it leaves
@@ -220,7 +222,7 @@ impl Supervisor {
                 key: runtime.unit.key.clone(),
                 serving: runtime.serving,
                 next_replica: runtime.next_replica,
-                deployment: None,
+                deployment: runtime.rollout.clone(),
             });
             for replica in &runtime.replicas {
                 state.replicas.push(ReplicaRecord {

@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ferry_client::Client;
+use ferry_deploy::{Observation, ObservedReplica, Rollout};
 use ferry_proxy::{Backend, Proxy, Routes};
 use ferry_proto::agent::{
-    AgentEvent, AgentEventKind, DeploymentOutcome, DeploymentProgress, DeploymentStep, LogStream, ProcessSpec,
-    ReleaseSpec, ReplicaState, ReplicaStatus, ServiceLogLine, Unit, UnitStatus,
+    AgentEvent, AgentEventKind, DeploymentOutcome, LogStream, ProcessSpec, ReleaseSpec, ReplicaState, ReplicaStatus,
+    ServiceLogLine, Unit, UnitStatus,
 };
 use tokio::task::JoinHandle;
 
@@ -33,7 +34,12 @@ pub(crate) struct UnitRuntime {
     pub(crate) serving: Option<i64>,
     /// The number the next replica's id gets.
     pub(crate) next_replica: u32,
-    deployment: Option<DeploymentRun>,
+    /// The deployment under way (or over, until the server records it).
+    pub(crate) rollout: Option<Rollout>,
+    /// The releases that should run now, with their share of the traffic (empty: equal
+    /// shares by replica).
+    routed: Vec<i64>,
+    weights: Vec<(i64, u32)>,
     /// Releases whose files are here.
     fetched: Vec<i64>,
     fetching: BTreeMap<i64, JoinHandle<Result<(), String>>>,
@@ -51,28 +57,21 @@ pub(crate) struct UnitRuntime {
     routes: Routes,
 }
 
-/// A deployment order as this agent carries it out.
-#[derive(Debug)]
-struct DeploymentRun {
-    id: i64,
-    release: i64,
-    /// The release serving when it began, which serves on if it fails.
-    previous: Option<i64>,
-    is_rollback: bool,
-    started: Instant,
-    steps: Vec<DeploymentStep>,
-    outcome: Option<(DeploymentOutcome, String)>,
-}
-
 impl UnitRuntime {
     pub(crate) fn new(unit: Unit, record: Option<&UnitRecord>) -> UnitRuntime {
         let serving = record.and_then(|record| record.serving).or(unit.release.as_ref().map(|release| release.number));
+        // A deployment under way when the last agent stopped goes on where it was.
+        let rollout = record
+            .and_then(|record| record.deployment.clone())
+            .filter(|rollout| unit.deployment.as_ref().is_some_and(|order| order.id == rollout.id));
         UnitRuntime {
+            rollout,
+            routed: Vec::new(),
+            weights: Vec::new(),
             serving,
             next_replica: record.map_or(1, |record| record.next_replica.max(1)),
             unit,
             replicas: Vec::new(),
-            deployment: None,
             fetched: Vec::new(),
             fetching: BTreeMap::new(),
             fetch_retry: BTreeMap::new(),
@@ -99,7 +98,7 @@ impl UnitRuntime {
         events: &mut Vec<AgentEvent>,
     ) -> bool {
         let mut changed = self.watch_replicas(now, events);
-        changed |= self.follow_order(now);
+        changed |= self.follow_order();
         changed |= self.bind_proxy(now, events).await;
         changed |= self.reconcile_replicas(dir, client, now, events).await;
         self.apply_routes();
@@ -115,32 +114,99 @@ impl UnitRuntime {
         events: &mut Vec<AgentEvent>,
     ) -> bool {
         let mut changed = false;
-        let (target, keep) = self.wanted();
-        let Some(target) = target else {
-            if !self.replicas.is_empty() {
-                self.stop_replicas();
-                changed = true;
-            }
-            return changed;
-        };
-        if let ProcessSpec::Image { image, .. } = &target.process {
+        let (wanted, planned) = self.wanted_now();
+        if let Some((number, image)) = wanted.iter().find_map(|(release, _)| match &release.process {
+            ProcessSpec::Image { image, .. } => Some((release.number, image.clone())),
+            ProcessSpec::Run { .. } => None,
+        }) {
             let message = format!(
-                "release {} runs the image {image}: this agent has no container support yet; \
-                 give the service `run:` instead of `image:`",
-                target.number
+                "release {number} runs the image {image}: this agent has no container support yet; \
+                 give the service `run:` instead of `image:`"
             );
-            changed |= self.fail_deployment(&message);
+            changed |= self.abort_rollout(&message);
             self.error(events, message);
             return changed;
         }
-        let Some(folder) = self.release_files(dir, client, &target, now, events).await else {
-            return changed;
-        };
-        changed |= self.retire_strays(target.number, keep, events);
-        changed |= self.restart_due(dir, &target, &folder, now, events);
-        changed |= self.scale(dir, &target, &folder, now, events);
-        changed |= self.judge_deployment(now);
+        let mut ready = Vec::new();
+        for (release, count) in &wanted {
+            if let Some(folder) = self.release_files(dir, client, release, now, events).await {
+                ready.push((release.clone(), *count, folder));
+            }
+        }
+        let numbers: Vec<i64> = wanted.iter().map(|(release, _)| release.number).collect();
+        changed |= self.retire_unwanted(&numbers, planned, events);
+        changed |= self.restart_due(dir, &ready, now, events);
+        for (release, count, folder) in &ready {
+            changed |= self.scale(dir, release, *count as usize, folder, now, events);
+        }
         changed
+    }
+
+    /// The releases that should run with their counts, and whether a deployment planned them
+    /// (else they are the unit's release, and any other replica is drift). Steps the rollout.
+    fn wanted_now(&mut self) -> (Vec<(ReleaseSpec, u32)>, bool) {
+        let order = self.unit.deployment.clone();
+        let (Some(rollout), Some(order)) = (&mut self.rollout, order) else {
+            self.weights.clear();
+            let wanted: Vec<(ReleaseSpec, u32)> =
+                self.unit.release.iter().map(|release| (release.clone(), self.unit.replicas)).collect();
+            self.routed = wanted.iter().map(|(release, _)| release.number).collect();
+            return (wanted, false);
+        };
+        let observation = Observation {
+            replicas: self
+                .replicas
+                .iter()
+                .map(|replica| ObservedReplica {
+                    id: replica.id.clone(),
+                    release: replica.release,
+                    state: replica.state(),
+                    started_at: replica.started_at,
+                    message: replica.message(),
+                })
+                .collect(),
+            traffic: self.proxy.as_ref().map(|(proxy, _)| proxy.traffic()).unwrap_or_default(),
+        };
+        let was_over = rollout.outcome.is_some();
+        let plan = rollout.step(&observation, now_ms());
+        if let (false, Some((outcome, reason))) = (was_over, &plan.outcome) {
+            self.serving = match outcome {
+                DeploymentOutcome::Succeeded => Some(rollout.release),
+                _ => rollout.previous,
+            };
+            tracing::info!("{}: deployment {} {outcome:?}: {reason}", unit_name(&self.unit.key), rollout.id);
+        }
+        let spec_of = |number: i64| {
+            if order.release.number == number {
+                Some(order.release.clone())
+            } else {
+                self.unit.release.clone().filter(|release| release.number == number)
+            }
+        };
+        let wanted: Vec<(ReleaseSpec, u32)> =
+            plan.replicas.iter().filter_map(|count| spec_of(count.release).map(|spec| (spec, count.count))).collect();
+        self.weights = plan.weights.iter().map(|weight| (weight.release, weight.weight)).collect();
+        self.routed = wanted.iter().map(|(release, _)| release.number).collect();
+        (wanted, true)
+    }
+
+    /// Ends the deployment under way for a reason the agent found (a port taken, files
+    /// missing, a replica that cannot start): rolled back to the release that served, or
+    /// failed when there is none or it was itself a rollback.
+    fn abort_rollout(&mut self, reason: &str) -> bool {
+        let Some(rollout) = &mut self.rollout else { return false };
+        if rollout.outcome.is_some() {
+            return false;
+        }
+        rollout.cancel(reason, now_ms());
+        let outcome = match rollout.previous {
+            Some(_) if !rollout.is_rollback => DeploymentOutcome::RolledBack,
+            _ => DeploymentOutcome::Failed,
+        };
+        tracing::warn!("{}: deployment {} {outcome:?}: {reason}", unit_name(&self.unit.key), rollout.id);
+        rollout.outcome = Some((outcome, reason.to_owned()));
+        self.serving = rollout.previous;
+        true
     }
 
     /// Binds the unit's proxy on its address, again when the address changed; a port that
@@ -171,38 +237,32 @@ impl UnitRuntime {
             }
             Err(message) => {
                 self.bind_retry = Some(now + FETCH_RETRY);
-                self.fail_deployment(&message);
+                self.abort_rollout(&message);
                 self.error(events, message);
                 true
             }
         }
     }
 
-    /// Gives the proxy the healthy replicas of the releases that serve: the previous release
-    /// while a deployment's new replicas come up (when it has healthy ones), else the target.
+    /// Gives the proxy the healthy replicas of the releases that should run, weighted as the
+    /// deployment under way says (a release with weight 0 takes no request).
     fn apply_routes(&mut self) {
         let Some((proxy, _)) = &self.proxy else { return };
-        let healthy = |release: i64| {
-            self.replicas
-                .iter()
-                .filter(move |replica| replica.release == release && replica.state() == ReplicaState::Healthy)
+        let takes_traffic = |release: i64| {
+            self.routed.contains(&release)
+                && (self.weights.is_empty() || self.weights.iter().any(|(r, weight)| *r == release && *weight > 0))
         };
-        let (target, keep) = self.wanted();
-        let serving = match (keep, target.as_ref()) {
-            (Some(previous), _) if healthy(previous).next().is_some() => Some(previous),
-            (_, Some(target)) => Some(target.number),
-            (previous, None) => previous,
-        };
-        let backends = serving
-            .into_iter()
-            .flat_map(healthy)
+        let backends = self
+            .replicas
+            .iter()
+            .filter(|replica| replica.state() == ReplicaState::Healthy && takes_traffic(replica.release))
             .map(|replica| Backend {
                 id: replica.id.clone(),
                 release: replica.release,
                 addr: std::net::SocketAddr::from(([127, 0, 0, 1], replica.port)),
             })
             .collect();
-        let routes = Routes { backends, weights: Vec::new() };
+        let routes = Routes { backends, weights: self.weights.clone() };
         if routes != self.routes {
             proxy.set_routes(routes.clone());
             self.routes = routes;
@@ -231,7 +291,8 @@ impl UnitRuntime {
                     delay.as_secs()
                 );
                 tracing::warn!("{}: {message}", unit_name(key));
-                replica.exit_message = Some(format!("{why}; restarting in {} s", delay.as_secs()));
+                let short = why.strip_prefix("exited with ").unwrap_or(&why);
+                replica.exit_message = Some(format!("{short}; restarting in {} s", delay.as_secs()));
                 events.push(AgentEvent { key: key.clone(), at: now_ms(), kind: AgentEventKind::Crashed, message });
                 changed = true;
             }
@@ -265,47 +326,26 @@ impl UnitRuntime {
     }
 
     /// Takes up a new deployment order, or lets go of one the server recorded or withdrew.
-    fn follow_order(&mut self, now: Instant) -> bool {
-        match (&self.unit.deployment, &self.deployment) {
-            (Some(order), Some(run)) if run.id == order.id => false,
+    fn follow_order(&mut self) -> bool {
+        match (&self.unit.deployment, &self.rollout) {
+            (Some(order), Some(rollout)) if rollout.id == order.id => false,
             (Some(order), _) => {
-                let step = format!("start {} replicas of release {}", self.unit.replicas, order.release.number);
-                self.deployment = Some(DeploymentRun {
-                    id: order.id,
-                    release: order.release.number,
-                    previous: self.serving.filter(|serving| *serving != order.release.number),
-                    is_rollback: order.is_rollback,
-                    started: now,
-                    steps: vec![DeploymentStep { name: step, at: now_ms() }],
-                    outcome: None,
-                });
+                tracing::info!(
+                    "{}: deployment {} of release {} begins",
+                    unit_name(&self.unit.key),
+                    order.id,
+                    order.release.number
+                );
+                self.rollout =
+                    Some(Rollout::start(order, self.serving, self.unit.replicas, &self.unit.health, now_ms()));
                 true
             }
             (None, Some(_)) => {
-                self.deployment = None;
+                self.rollout = None;
                 true
             }
             (None, None) => false,
         }
-    }
-
-    /// The release that should run, and the release whose replicas keep serving beside it
-    /// while a deployment is under way.
-    fn wanted(&self) -> (Option<ReleaseSpec>, Option<i64>) {
-        let order = self.unit.deployment.as_ref();
-        match (&self.deployment, order) {
-            (Some(run), Some(order)) => match &run.outcome {
-                None => (Some(order.release.clone()), run.previous),
-                Some((DeploymentOutcome::Succeeded, _)) => (Some(order.release.clone()), None),
-                Some(_) => (self.release_numbered(run.previous), None),
-            },
-            _ => (self.unit.release.clone(), None),
-        }
-    }
-
-    /// The unit's release when it is number `number`.
-    fn release_numbered(&self, number: Option<i64>) -> Option<ReleaseSpec> {
-        self.unit.release.clone().filter(|release| Some(release.number) == number)
     }
 
     /// The folder of the release's files once they are here; starts or follows their fetch.
@@ -337,7 +377,7 @@ impl UnitRuntime {
                 Ok(Err(error)) => {
                     self.fetch_retry.insert(release.number, now + FETCH_RETRY);
                     let message = format!("release {}: {error}", release.number);
-                    self.fail_deployment(&message);
+                    self.abort_rollout(&message);
                     self.error(events, message);
                     return None;
                 }
@@ -360,33 +400,36 @@ impl UnitRuntime {
         None
     }
 
-    /// Stops replicas of releases neither wanted nor kept, with a `drift` event.
-    fn retire_strays(&mut self, target: i64, keep: Option<i64>, events: &mut Vec<AgentEvent>) -> bool {
-        let strays: Vec<usize> = (0..self.replicas.len())
-            .filter(|idx| {
-                let release = self.replicas[*idx].release;
-                release != target && Some(release) != keep
-            })
-            .collect();
-        for &idx in strays.iter().rev() {
-            let replica = &self.replicas[idx];
-            let message = format!(
-                "replica {} runs release {}, the desired state wants release {target}: replacing it",
-                replica.id, replica.release
-            );
-            tracing::info!("{}: {message}", unit_name(&self.unit.key));
-            events.push(AgentEvent { key: self.unit.key.clone(), at: now_ms(), kind: AgentEventKind::Drift, message });
+    /// Stops replicas of releases not wanted: as planned by a deployment, or as drift (with a
+    /// `drift` event).
+    fn retire_unwanted(&mut self, wanted: &[i64], planned: bool, events: &mut Vec<AgentEvent>) -> bool {
+        let unwanted: Vec<usize> =
+            (0..self.replicas.len()).filter(|idx| !wanted.contains(&self.replicas[*idx].release)).collect();
+        for &idx in unwanted.iter().rev() {
+            if !planned {
+                let replica = &self.replicas[idx];
+                let wants = match wanted {
+                    [] => "no release".to_owned(),
+                    [one] => format!("release {one}"),
+                    more => format!("releases {more:?}"),
+                };
+                let message = format!(
+                    "replica {} runs release {}, the desired state wants {wants}: replacing it",
+                    replica.id, replica.release
+                );
+                tracing::info!("{}: {message}", unit_name(&self.unit.key));
+                events.push(AgentEvent { key: self.unit.key.clone(), at: now_ms(), kind: AgentEventKind::Drift, message });
+            }
             self.retire(idx);
         }
-        !strays.is_empty()
+        !unwanted.is_empty()
     }
 
     /// Starts again the replicas whose backoff is over.
     fn restart_due(
         &mut self,
         dir: &AgentDir,
-        target: &ReleaseSpec,
-        folder: &std::path::Path,
+        ready: &[(ReleaseSpec, u32, PathBuf)],
         now: Instant,
         events: &mut Vec<AgentEvent>,
     ) -> bool {
@@ -396,16 +439,10 @@ impl UnitRuntime {
             if !replica.restart_at.is_some_and(|at| at <= now) {
                 continue;
             }
-            // A kept replica of the previous release restarts with that release's spec.
-            let spec = if replica.release == target.number {
-                Some(target.clone())
-            } else {
-                self.unit.release.clone().filter(|release| release.number == replica.release)
+            let Some((spec, _, folder)) = ready.iter().find(|(release, _, _)| release.number == replica.release) else {
+                continue;
             };
-            let Some(spec) = spec else { continue };
-            let folder =
-                if spec.number == target.number { folder.to_owned() } else { dir.release_dir(&self.unit.key, spec.number) };
-            match launch(dir, &spec, &folder, &replica.id) {
+            match launch(dir, spec, folder, &replica.id) {
                 Ok((child, port)) => {
                     replica.pid = child.id();
                     replica.child = Some(child);
@@ -435,38 +472,44 @@ impl UnitRuntime {
         changed
     }
 
-    /// Starts or stops replicas of the target release until it has `replicas` of them.
+    /// Starts or stops replicas of `release` until it has `wanted` of them; the ones that go
+    /// are those not healthy first, then the oldest.
     fn scale(
         &mut self,
         dir: &AgentDir,
-        target: &ReleaseSpec,
+        release: &ReleaseSpec,
+        wanted: usize,
         folder: &std::path::Path,
         now: Instant,
         events: &mut Vec<AgentEvent>,
     ) -> bool {
-        let wanted = self.unit.replicas as usize;
-        let mut have: Vec<usize> =
-            (0..self.replicas.len()).filter(|idx| self.replicas[*idx].release == target.number).collect();
         let mut changed = false;
-        while have.len() > wanted {
-            // The newest goes first.
-            if let Some(idx) = have.pop() {
-                self.retire(idx);
-                changed = true;
+        loop {
+            let mut have: Vec<usize> =
+                (0..self.replicas.len()).filter(|idx| self.replicas[*idx].release == release.number).collect();
+            if have.len() <= wanted {
+                break;
             }
+            have.sort_by_key(|idx| {
+                let replica = &self.replicas[*idx];
+                (replica.state() == ReplicaState::Healthy, replica.started_at)
+            });
+            self.retire(have[0]);
+            changed = true;
         }
-        for _ in have.len()..wanted {
+        let have = self.replicas.iter().filter(|replica| replica.release == release.number).count();
+        for _ in have..wanted {
             let id = format!(
                 "{}-{}-{}-{}",
-                self.unit.key.service, self.unit.key.environment, target.number, self.next_replica
+                self.unit.key.service, self.unit.key.environment, release.number, self.next_replica
             );
             self.next_replica = self.next_replica.saturating_add(1);
-            match launch(dir, target, folder, &id) {
+            match launch(dir, release, folder, &id) {
                 Ok((child, port)) => {
                     tracing::info!(
                         "{}: started replica {id} of release {} (pid {}, port {port})",
                         unit_name(&self.unit.key),
-                        target.number,
+                        release.number,
                         child.id()
                     );
                     let (health, checks) = replica::watch_health(&self.unit.health, port);
@@ -474,7 +517,7 @@ impl UnitRuntime {
                         stdout: Tailer::new(dir.log_path(&id, "out"), 0),
                         stderr: Tailer::new(dir.log_path(&id, "err"), 0),
                         id,
-                        release: target.number,
+                        release: release.number,
                         port,
                         pid: child.id(),
                         child: Some(child),
@@ -491,8 +534,8 @@ impl UnitRuntime {
                     });
                 }
                 Err(error) => {
-                    let message = format!("replica {id} of release {} cannot start: {error}", target.number);
-                    self.fail_deployment(&message);
+                    let message = format!("replica {id} of release {} cannot start: {error}", release.number);
+                    self.abort_rollout(&message);
                     self.error(events, message);
                     break;
                 }
@@ -500,90 +543,6 @@ impl UnitRuntime {
             changed = true;
         }
         changed
-    }
-
-    /// Ends the deployment under way when its new replicas are all healthy (the previous
-    /// release's replicas then stop) or one of them failed (they stop; the previous release
-    /// serves on).
-    fn judge_deployment(&mut self, now: Instant) -> bool {
-        let Some(run) = &self.deployment else { return false };
-        if run.outcome.is_some() {
-            return false;
-        }
-        let start_timeout = Duration::from_millis(self.unit.health.start_timeout_ms);
-        let new: Vec<&Replica> = self.replicas.iter().filter(|replica| replica.release == run.release).collect();
-        let failure = new.iter().find_map(|replica| {
-            if replica.restart_at.is_some() || replica.restarts > 0 {
-                Some(format!(
-                    "replica {} of release {} exited: {}",
-                    replica.id,
-                    run.release,
-                    replica.exit_message.clone().unwrap_or_default()
-                ))
-            } else if replica.state() == ReplicaState::Unhealthy {
-                Some(format!(
-                    "replica {} of release {} is unhealthy: {}",
-                    replica.id,
-                    run.release,
-                    replica.message().unwrap_or_default()
-                ))
-            } else if replica.state() != ReplicaState::Healthy && now.duration_since(run.started) > start_timeout {
-                Some(format!(
-                    "replica {} of release {} did not become healthy within {} s",
-                    replica.id,
-                    run.release,
-                    start_timeout.as_secs()
-                ))
-            } else {
-                None
-            }
-        });
-        if let Some(reason) = failure {
-            return self.fail_deployment(&reason);
-        }
-        let all_healthy =
-            new.len() >= self.unit.replicas as usize && new.iter().all(|replica| replica.state() == ReplicaState::Healthy);
-        if !all_healthy {
-            return false;
-        }
-        let release = run.release;
-        let previous: Vec<usize> =
-            (0..self.replicas.len()).filter(|idx| self.replicas[*idx].release != release).collect();
-        for &idx in previous.iter().rev() {
-            self.retire(idx);
-        }
-        self.serving = Some(release);
-        if let Some(run) = &mut self.deployment {
-            run.steps.push(DeploymentStep { name: format!("switch all traffic to release {release}"), at: now_ms() });
-            let reason = format!("all {} replicas of release {release} are healthy", self.unit.replicas);
-            tracing::info!("{}: deployment {} succeeded: {reason}", unit_name(&self.unit.key), run.id);
-            run.outcome = Some((DeploymentOutcome::Succeeded, reason));
-        }
-        true
-    }
-
-    /// Ends the deployment under way, if any, as rolled back (or failed, when there is
-    /// nothing to roll back to or it was itself a rollback): its new replicas stop.
-    fn fail_deployment(&mut self, reason: &str) -> bool {
-        let Some(run) = &mut self.deployment else { return false };
-        if run.outcome.is_some() {
-            return false;
-        }
-        let release = run.release;
-        let (outcome, reason) = match run.previous {
-            Some(previous) if !run.is_rollback => {
-                (DeploymentOutcome::RolledBack, format!("{reason}; rolled back to release {previous}"))
-            }
-            _ => (DeploymentOutcome::Failed, reason.to_owned()),
-        };
-        run.steps.push(DeploymentStep { name: format!("stop the replicas of release {release}"), at: now_ms() });
-        tracing::warn!("{}: deployment {} {outcome:?}: {reason}", unit_name(&self.unit.key), run.id);
-        run.outcome = Some((outcome, reason));
-        let new: Vec<usize> = (0..self.replicas.len()).filter(|idx| self.replicas[*idx].release == release).collect();
-        for &idx in new.iter().rev() {
-            self.retire(idx);
-        }
-        true
     }
 
     /// An `error` event, once while the same error holds.
@@ -700,13 +659,7 @@ impl UnitRuntime {
                 })
                 .collect(),
             traffic: self.proxy().map(Proxy::traffic).unwrap_or_default(),
-            deployment: self.deployment.as_ref().map(|run| DeploymentProgress {
-                id: run.id,
-                steps: run.steps.clone(),
-                outcome: run.outcome.as_ref().map(|(outcome, _)| *outcome),
-                reason: run.outcome.as_ref().map(|(_, reason)| reason.clone()),
-                analysis: None,
-            }),
+            deployment: self.rollout.as_ref().map(Rollout::progress),
         }
     }
 }

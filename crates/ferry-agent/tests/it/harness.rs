@@ -98,7 +98,7 @@ pub fn order(id: i64, release: ReleaseSpec) -> DeploymentOrder {
     DeploymentOrder {
         id,
         release,
-        strategy: StrategySpec::Recreate,
+        strategy: StrategySpec::Rolling { max_surge: 1, max_unavailable: 0 },
         analysis: None,
         verify_ms: 0,
         is_rollback: false,
