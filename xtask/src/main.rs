@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Crates that hold pure logic and must not do IO.
-const LOGIC_CRATES: &[&str] = &["ferry-model", "ferry-workflow", "ferry-engine", "ferry-hooks", "ferry-proto"];
+const LOGIC_CRATES: &[&str] =
+    &["ferry-model", "ferry-workflow", "ferry-engine", "ferry-hooks", "ferry-proto", "ferry-deploy"];
 /// Text that betrays IO in a logic crate.
 const IO_MARKERS: &[&str] =
     &["tokio", "sqlx", "axum", "std::fs", "std::process", "std::net", "std::env", "SystemTime::now", "Instant::now"];
@@ -18,10 +19,10 @@ const IO_MARKERS: &[&str] =
 const LAYERS: &[&[&str]] = &[
     // 0 vocabulary
     &["ferry-model"],
-    // 1 language
-    &["ferry-workflow"],
-    // 2 pure domain logic and wire types
-    &["ferry-engine", "ferry-hooks", "ferry-proto", "ferry-deploy"],
+    // 1 language and wire types (the pure domain logic above builds on both)
+    &["ferry-workflow", "ferry-proto"],
+    // 2 pure domain logic
+    &["ferry-engine", "ferry-hooks", "ferry-deploy"],
     // 3 adapters
     &["ferry-store", "ferry-client", "ferry-proxy"],
     // 4 IO edge (and the test kit, which may start any of them)

@@ -30,8 +30,8 @@ pub mod model;
 mod parse;
 pub mod schedule;
 pub mod span;
-mod suggest;
-mod yaml;
+pub mod suggest;
+pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::{Action, Workflow};

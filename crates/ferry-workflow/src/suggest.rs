@@ -1,8 +1,9 @@
 //! "Did you mean …?": the closest known word to a misspelt one, by edit distance.
+//! Public so that `ferry-deploy` suggests keys the same way.
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo: at most a third
 /// of the word's length in edits (at least one), ignoring case and `-`/`_` differences.
-pub(crate) fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+pub fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
     let normal = |s: &str| s.to_ascii_lowercase().replace('_', "-");
     let word_normal = normal(word);
     let limit = (word.chars().count() / 3).max(1);
@@ -15,7 +16,7 @@ pub(crate) fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str>
 }
 
 /// Levenshtein distance over characters, with adjacent transpositions counting as one edit.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];

@@ -1,4 +1,5 @@
 //! YAML read into a small tree that keeps every node's [`Span`] and every scalar's style.
+//! Public so that `ferry-deploy` reads `.ferry/deploy.yml` with the same front end.
 //!
 //! We drive `saphyr-parser` (the parser under `saphyr`) ourselves instead of using `saphyr`'s
 //! loader because the loader stops at the first duplicate key and forgets scalar styles; we want
@@ -17,13 +18,13 @@ const MAX_DEPTH: usize = 200;
 
 /// One YAML node and where it is written.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Node {
+pub struct Node {
     pub kind: NodeKind,
     pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum NodeKind {
+pub enum NodeKind {
     Scalar(Scalar),
     Seq(Vec<Node>),
     Map(Vec<Entry>),
@@ -31,13 +32,13 @@ pub(crate) enum NodeKind {
 
 /// A scalar as written: its text after YAML unescaping, and how it was quoted.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Scalar {
+pub struct Scalar {
     pub value: String,
     pub style: Style,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Style {
+pub enum Style {
     Plain,
     SingleQuoted,
     DoubleQuoted,
@@ -46,7 +47,7 @@ pub(crate) enum Style {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Entry {
+pub struct Entry {
     pub key: Node,
     pub value: Node,
 }
@@ -194,7 +195,7 @@ fn parse_core_number(text: &str) -> Option<f64> {
 /// Parses `src` as one YAML document. A syntax error ends parsing and yields no tree; duplicate
 /// keys and extra documents are reported but keep the tree (the first of duplicate keys wins
 /// nowhere: both entries stay, and readers take the first).
-pub(crate) fn parse(src: &str) -> (Option<Node>, Vec<Diagnostic>) {
+pub fn parse(src: &str) -> (Option<Node>, Vec<Diagnostic>) {
     let mut text = std::borrow::Cow::Borrowed(src);
     let mut retries = 0;
     loop {

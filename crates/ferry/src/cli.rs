@@ -33,15 +33,16 @@ pub enum Command {
     ///   ferry run --report report.json             # machine-readable results
     #[command(verbatim_doc_comment)]
     Run(Box<RunArgs>),
-    /// Check workflow and action files and explain every mistake with file:line:col.
+    /// Check workflow, action and deploy files and explain every mistake with file:line:col.
     ///
-    /// With a directory, checks `.github/workflows`, `.ferry/workflows` and the local actions
-    /// under it (or, when it has neither, every YAML file in it). Exits 1 when any error is
-    /// found.
+    /// With a directory, checks `.github/workflows`, `.ferry/workflows`, the local actions and
+    /// `.ferry/deploy.yml` under it (or, when it has no workflow folder, every YAML file in
+    /// it). Exits 1 when any error is found.
     ///
     /// Examples:
     ///   ferry lint
     ///   ferry lint .github/workflows/ci.yml --json
+    ///   ferry lint .ferry/deploy.yml
     #[command(verbatim_doc_comment)]
     Lint(LintArgs),
     /// Serve Ferry's API, web UI, forge webhooks, health probes and metrics, and run jobs.
@@ -219,7 +220,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// Directories (repositories) or workflow/action files to check.
+    /// Directories (repositories), or workflow, action or deploy.yml files to check.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// Print the findings as JSON.

@@ -1,4 +1,5 @@
-//! `ferry lint`: finds workflow and action files, checks them, and reports every finding.
+//! `ferry lint`: finds workflow and action files and `.ferry/deploy.yml`, checks them, and
+//! reports every finding.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,6 +16,8 @@ use crate::render;
 pub enum Kind {
     Workflow(Dialect),
     Action,
+    /// `.ferry/deploy.yml`: environments and services (`ferry_deploy::compile`).
+    Deploy,
 }
 
 pub fn main(args: LintArgs) -> anyhow::Result<ExitCode> {
@@ -24,7 +27,7 @@ pub fn main(args: LintArgs) -> anyhow::Result<ExitCode> {
     }
     if files.is_empty() {
         anyhow::bail!(
-            "no workflow files found under {}; workflows live in .github/workflows/*.yml or .ferry/workflows/*.yml",
+            "no workflow files found under {}; workflows live in .github/workflows/*.yml or .ferry/workflows/*.yml, deployments in .ferry/deploy.yml",
             args.paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
@@ -76,6 +79,7 @@ pub fn check(src: &str, kind: &Kind) -> Vec<Diagnostic> {
     match kind {
         Kind::Workflow(dialect) => ferry_workflow::parse_workflow(src, *dialect).1,
         Kind::Action => ferry_workflow::parse_action(src).1,
+        Kind::Deploy => ferry_deploy::compile(src).1,
     }
 }
 
@@ -97,8 +101,9 @@ fn plural(n: usize, word: &str) -> String {
     if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
-/// The files to check under `path`: a file as it is; a directory's workflow folders and local
-/// actions, or, when it has no workflow folder, every YAML file directly in it.
+/// The files to check under `path`: a file as it is; a directory's workflow folders, local
+/// actions and `.ferry/deploy.yml`, or, when it has no workflow folder, every YAML file
+/// directly in it (and `.ferry/deploy.yml`).
 pub fn discover(path: &Path) -> anyhow::Result<Vec<(PathBuf, Kind)>> {
     let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
     if meta.is_file() {
@@ -123,15 +128,25 @@ pub fn discover(path: &Path) -> anyhow::Result<Vec<(PathBuf, Kind)>> {
             (file, kind)
         }));
     }
+    for name in ["deploy.yml", "deploy.yaml"] {
+        let file = path.join(".ferry").join(name);
+        if file.is_file() {
+            files.push((file, Kind::Deploy));
+        }
+    }
     Ok(files)
 }
 
-/// `action.yml` is an action, a file under `.ferry/workflows` a Ferry workflow, anything else
-/// a GitHub workflow.
+/// `action.yml` is an action, a file under `.ferry/workflows` a Ferry workflow, `deploy.yml`
+/// outside a `workflows` folder a deploy file, anything else a GitHub workflow.
 fn kind_of(path: &Path) -> Kind {
     let name = path.file_name().and_then(|name| name.to_str()).unwrap_or("");
     if name == "action.yml" || name == "action.yaml" {
         return Kind::Action;
+    }
+    let in_workflows = path.parent().is_some_and(|parent| parent.ends_with("workflows"));
+    if (name == "deploy.yml" || name == "deploy.yaml") && !in_workflows {
+        return Kind::Deploy;
     }
     let in_ferry = path.parent().is_some_and(|parent| {
         parent.ends_with(".ferry/workflows") || parent.ends_with(Path::new(".ferry").join("workflows"))

@@ -87,6 +87,7 @@ fn select_workflows(dir: &Path, args: &RunArgs, repo: &contexts::Repo) -> anyhow
             }
             match lint::discover(&path)?.pop() {
                 Some((path, Kind::Workflow(dialect))) => vec![(path, dialect)],
+                Some((path, Kind::Deploy)) => bail!("{} is a deploy file, not a workflow", path.display()),
                 _ => bail!("{} is an action, not a workflow", path.display()),
             }
         }
@@ -94,7 +95,7 @@ fn select_workflows(dir: &Path, args: &RunArgs, repo: &contexts::Repo) -> anyhow
             .into_iter()
             .filter_map(|(path, kind)| match kind {
                 Kind::Workflow(dialect) => Some((path, dialect)),
-                Kind::Action => None,
+                Kind::Action | Kind::Deploy => None,
             })
             .collect(),
     };

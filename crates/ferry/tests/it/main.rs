@@ -10,6 +10,7 @@ mod github_context;
 mod harness;
 mod isolation;
 mod lint;
+mod lint_deploy;
 mod reusable;
 mod run;
 mod run_control;

@@ -1,0 +1,519 @@
+//! `services:`: how each service runs (`run` or `image`, `env`), is checked (`health`), gets
+//! its releases (`release`), and is deployed to each environment (`deploy`, with its strategy
+//! and analysis).
+
+use ferry_proto::agent::{AnalysisSpec, CanaryStep, HealthSpec, Probe, ProcessSpec, StrategySpec};
+use ferry_workflow::Span;
+use ferry_workflow::yaml::{Entry, Node};
+
+use super::Cx;
+use crate::spec::{
+    DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_KEEP_OLD_MS, DEFAULT_MAX_SURGE, DEFAULT_MAX_UNAVAILABLE, DEFAULT_MIN_REQUESTS,
+    DEFAULT_REPLICAS, DEFAULT_STOP_GRACE_MS, MAX_REPLICAS, ReleaseRule, Service, ServiceDeploy, default_health,
+};
+
+const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy"];
+const HEALTH_KEYS: &[&str] =
+    &["http", "tcp", "command", "interval", "timeout", "healthy-after", "unhealthy-after", "start-timeout"];
+const RELEASE_KEYS: &[&str] = &["workflow", "job", "artifact", "branch"];
+const DEPLOY_KEYS: &[&str] = &[
+    "port",
+    "replicas",
+    "strategy",
+    "max-surge",
+    "max-unavailable",
+    "keep-old",
+    "canary",
+    "analysis",
+    "drain-timeout",
+    "stop-grace",
+];
+const STRATEGIES: &[&str] = &["recreate", "rolling", "blue-green", "canary"];
+const ANALYSIS_KEYS: &[&str] = &["max-error-rate", "max-p99-latency", "min-requests"];
+
+pub(super) fn read_all(cx: &mut Cx, node: &Node) -> Vec<Service> {
+    let mut services: Vec<Service> = Vec::new();
+    for entry in cx.map(node, "services") {
+        let Some(name) = cx.key(entry) else { continue };
+        if services.iter().any(|service| service.name == name) {
+            continue;
+        }
+        cx.name(entry, name, "service");
+        services.push(read(cx, entry, name));
+    }
+    services
+}
+
+/// The entries of a mapping, each key once (the YAML reader reported duplicates already).
+fn fields<'n>(cx: &mut Cx, node: &'n Node, context: &str) -> Vec<(&'n str, &'n Entry)> {
+    let mut fields: Vec<(&str, &Entry)> = Vec::new();
+    for entry in cx.map(node, context) {
+        if let Some(key) = cx.key(entry)
+            && !fields.iter().any(|(seen, _)| *seen == key)
+        {
+            fields.push((key, entry));
+        }
+    }
+    fields
+}
+
+fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
+    let context = format!("service `{name}`");
+    let mut run: Option<(String, Span)> = None;
+    let mut image: Option<(String, Span)> = None;
+    let mut service = Service {
+        name: name.to_owned(),
+        process: ProcessSpec::Run { command: String::new() },
+        env: Default::default(),
+        health: default_health(),
+        release: None,
+        deploy: Vec::new(),
+    };
+    for (key, entry) in fields(cx, &service_entry.value, &context) {
+        let value = &entry.value;
+        match key {
+            "run" => run = cx.text(value, "run").map(|text| (text, entry.key.span)),
+            "image" => image = cx.text(value, "image").map(|text| (text, entry.key.span)),
+            "env" => service.env = cx.text_map(value, "env"),
+            "health" => service.health = health(cx, value, name),
+            "release" => service.release = release(cx, value, name),
+            "deploy" => service.deploy = deploys(cx, value, name),
+            _ => cx.unknown_key(entry, key, KEYS, &context),
+        }
+    }
+    service.process = match (run, image) {
+        (Some((command, _)), None) => ProcessSpec::Run { command },
+        (None, Some((image, _))) => ProcessSpec::Image { image, archive: None },
+        (Some((command, _)), Some((_, image_span))) => {
+            cx.error(
+                "run-or-image",
+                image_span,
+                format!("service `{name}` gives both `run:` and `image:`"),
+                "keep one: `run:` starts a command in the release's folder, `image:` runs a Docker image",
+            );
+            ProcessSpec::Run { command }
+        }
+        (None, None) => {
+            cx.error(
+                "run-or-image",
+                service_entry.key.span,
+                format!("service `{name}` gives neither `run:` nor `image:`"),
+                "add `run: COMMAND` (started in the release's folder, listening on $PORT) or `image: IMAGE`",
+            );
+            ProcessSpec::Run { command: String::new() }
+        }
+    };
+    if !cx.sites.deploys.iter().any(|(service, _, _)| service == name) {
+        cx.warning(
+            "not-deployed",
+            service_entry.key.span,
+            format!("service `{name}` is not deployed anywhere"),
+            "add `deploy:` with an environment, e.g. `deploy: { staging: { port: 8001 } }`",
+        );
+    }
+    service
+}
+
+fn health(cx: &mut Cx, node: &Node, service: &str) -> HealthSpec {
+    let mut health = default_health();
+    let context = format!("the health check of `{service}`");
+    let mut probes: Vec<(Probe, Span)> = Vec::new();
+    for (key, entry) in fields(cx, node, &context) {
+        let value = &entry.value;
+        match key {
+            "http" => {
+                if let Some(path) = cx.text(value, "http") {
+                    if !path.starts_with('/') {
+                        cx.error(
+                            "bad-health",
+                            value.span,
+                            format!("`http` must be a path starting with `/`, found `{path}`"),
+                            "write the path the check requests on the replica, e.g. `/healthz`",
+                        );
+                    }
+                    probes.push((Probe::Http { path }, entry.key.span));
+                }
+            }
+            "tcp" => {
+                if cx.bool(value, "tcp") == Some(true) {
+                    probes.push((Probe::Tcp, entry.key.span));
+                }
+            }
+            "command" => {
+                if let Some(command) = cx.text(value, "command") {
+                    probes.push((Probe::Command { command }, entry.key.span));
+                }
+            }
+            "interval" => health.interval_ms = cx.duration(value, "interval").unwrap_or(health.interval_ms),
+            "timeout" => health.timeout_ms = cx.duration(value, "timeout").unwrap_or(health.timeout_ms),
+            "healthy-after" => {
+                health.healthy_after =
+                    cx.number(value, "healthy-after", 1, 1_000).map_or(health.healthy_after, |n| n as u32);
+            }
+            "unhealthy-after" => {
+                health.unhealthy_after =
+                    cx.number(value, "unhealthy-after", 1, 1_000).map_or(health.unhealthy_after, |n| n as u32);
+            }
+            "start-timeout" => {
+                health.start_timeout_ms = cx.duration(value, "start-timeout").unwrap_or(health.start_timeout_ms);
+            }
+            _ => cx.unknown_key(entry, key, HEALTH_KEYS, &context),
+        }
+    }
+    if health.interval_ms == 0 {
+        cx.error(
+            "bad-health",
+            node.span,
+            format!("the health check of `{service}` has an interval of 0"),
+            "give `interval:` a duration of at least 1ms, e.g. `1s`",
+        );
+        health.interval_ms = 1;
+    }
+    let mut probes = probes.into_iter();
+    if let Some((probe, _)) = probes.next() {
+        health.probe = probe;
+    }
+    for (_, span) in probes {
+        cx.error(
+            "bad-health",
+            span,
+            format!("the health check of `{service}` gives more than one of `http`, `tcp` and `command`"),
+            "keep one kind of check",
+        );
+    }
+    health
+}
+
+fn release(cx: &mut Cx, node: &Node, service: &str) -> Option<ReleaseRule> {
+    let context = format!("the release of `{service}`");
+    let (mut workflow, mut job, mut artifact, mut branch) = (None, None, None, None);
+    for (key, entry) in fields(cx, node, &context) {
+        let value = &entry.value;
+        match key {
+            "workflow" => workflow = cx.text(value, "workflow"),
+            "job" => job = cx.text(value, "job"),
+            "artifact" => artifact = cx.text(value, "artifact"),
+            "branch" => branch = cx.text(value, "branch"),
+            _ => cx.unknown_key(entry, key, RELEASE_KEYS, &context),
+        }
+    }
+    let Some(workflow) = workflow else {
+        cx.error(
+            "missing-key",
+            node.span,
+            format!("the release of `{service}` names no `workflow:`"),
+            "name the workflow file whose successful runs make releases, e.g. `workflow: ci.yml`",
+        );
+        return None;
+    };
+    Some(ReleaseRule { workflow, job, artifact: artifact.unwrap_or_else(|| service.to_owned()), branch })
+}
+
+fn deploys(cx: &mut Cx, node: &Node, service: &str) -> Vec<ServiceDeploy> {
+    let mut deploys: Vec<ServiceDeploy> = Vec::new();
+    for (environment, entry) in fields(cx, node, &format!("the deploy of `{service}`")) {
+        cx.sites.deploys.push((service.to_owned(), environment.to_owned(), entry.key.span));
+        if let Some(deploy) = deploy(cx, entry, service, environment) {
+            deploys.push(deploy);
+        }
+    }
+    deploys
+}
+
+/// A strategy's own keys, as written, before we know which strategy it is.
+#[derive(Default)]
+struct StrategyFields<'n> {
+    max_surge: Option<&'n Entry>,
+    max_unavailable: Option<&'n Entry>,
+    keep_old: Option<&'n Entry>,
+    canary: Option<&'n Entry>,
+}
+
+fn deploy(cx: &mut Cx, deploy_entry: &Entry, service: &str, environment: &str) -> Option<ServiceDeploy> {
+    let context = format!("the deploy of `{service}` to `{environment}`");
+    let mut port = None;
+    let mut replicas = DEFAULT_REPLICAS;
+    let mut strategy_name: Option<(String, &Node)> = None;
+    let mut strategy_fields = StrategyFields::default();
+    let mut analysis_spec = None;
+    let mut drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
+    let mut stop_grace_ms = DEFAULT_STOP_GRACE_MS;
+    for (key, entry) in fields(cx, &deploy_entry.value, &context) {
+        let value = &entry.value;
+        match key {
+            "port" => {
+                cx.sites.ports.push((service.to_owned(), environment.to_owned(), value.span));
+                port = port_number(cx, value);
+            }
+            "replicas" => {
+                replicas = cx.number(value, "replicas", 1, u64::from(MAX_REPLICAS)).map_or(replicas, |n| n as u32);
+            }
+            "strategy" => strategy_name = cx.text(value, "strategy").map(|name| (name, value)),
+            "max-surge" => strategy_fields.max_surge = Some(entry),
+            "max-unavailable" => strategy_fields.max_unavailable = Some(entry),
+            "keep-old" => strategy_fields.keep_old = Some(entry),
+            "canary" => strategy_fields.canary = Some(entry),
+            "analysis" => analysis_spec = analysis(cx, value, service, environment),
+            "drain-timeout" => drain_timeout_ms = cx.duration(value, "drain-timeout").unwrap_or(drain_timeout_ms),
+            "stop-grace" => stop_grace_ms = cx.duration(value, "stop-grace").unwrap_or(stop_grace_ms),
+            _ => cx.unknown_key(entry, key, DEPLOY_KEYS, &context),
+        }
+    }
+    let strategy = strategy(cx, strategy_name, &strategy_fields, replicas, &context);
+    let Some(port) = port else {
+        if !deploy_entry.value.as_map().is_some_and(|entries| entries.iter().any(|e| e.key.as_str() == Some("port"))) {
+            cx.error(
+                "missing-key",
+                deploy_entry.key.span,
+                format!("{context} gives no `port:`"),
+                "add `port: N`, the public port Ferry's proxy serves the service on in this environment",
+            );
+        }
+        return None;
+    };
+    Some(ServiceDeploy {
+        environment: environment.to_owned(),
+        port,
+        replicas,
+        strategy,
+        analysis: analysis_spec,
+        drain_timeout_ms,
+        stop_grace_ms,
+    })
+}
+
+fn port_number(cx: &mut Cx, node: &Node) -> Option<u16> {
+    match node.as_f64() {
+        Some(value) if value.fract() == 0.0 && (1.0..=65535.0).contains(&value) => Some(value as u16),
+        Some(_) => {
+            cx.error(
+                "port-range",
+                node.span,
+                format!("port {} is outside 1–65535", node.as_str().unwrap_or_default()),
+                "give a TCP port from 1 to 65535 (above 1023 needs no privileges)",
+            );
+            None
+        }
+        None => {
+            cx.error(
+                "port-range",
+                node.span,
+                format!("`port` must be a number, found {}", node.describe()),
+                "give a TCP port from 1 to 65535, without quotes",
+            );
+            None
+        }
+    }
+}
+
+fn strategy(
+    cx: &mut Cx,
+    name: Option<(String, &Node)>,
+    fields: &StrategyFields,
+    replicas: u32,
+    context: &str,
+) -> StrategySpec {
+    let (name, name_span) = match &name {
+        Some((name, node)) => (name.as_str(), Some(node.span)),
+        None => ("rolling", None),
+    };
+    let allowed: &[&str] = match name {
+        "recreate" => &[],
+        "rolling" => &["max-surge", "max-unavailable"],
+        "blue-green" => &["keep-old"],
+        "canary" => &["canary"],
+        _ => {
+            let help = match ferry_workflow::suggest::closest(name, STRATEGIES) {
+                Some(candidate) => format!("did you mean `{candidate}`?"),
+                None => format!("the strategies are: {}", STRATEGIES.join(", ")),
+            };
+            if let Some(span) = name_span {
+                cx.error("unknown-strategy", span, format!("unknown strategy `{name}` in {context}"), help);
+            }
+            return StrategySpec::Rolling { max_surge: DEFAULT_MAX_SURGE, max_unavailable: DEFAULT_MAX_UNAVAILABLE };
+        }
+    };
+    let owner = |key: &str| match key {
+        "max-surge" | "max-unavailable" => "rolling",
+        "keep-old" => "blue-green",
+        _ => "canary",
+    };
+    for (key, entry) in [
+        ("max-surge", fields.max_surge),
+        ("max-unavailable", fields.max_unavailable),
+        ("keep-old", fields.keep_old),
+        ("canary", fields.canary),
+    ] {
+        if let Some(entry) = entry
+            && !allowed.contains(&key)
+        {
+            cx.error(
+                "misplaced-key",
+                entry.key.span,
+                format!("`{key}` belongs to the {} strategy, but {context} uses {name}", owner(key)),
+                format!("remove `{key}`, or set `strategy: {}`", owner(key)),
+            );
+        }
+    }
+    match name {
+        "recreate" => StrategySpec::Recreate,
+        "rolling" => {
+            let max_surge = fields
+                .max_surge
+                .and_then(|entry| cx.number(&entry.value, "max-surge", 0, u64::from(MAX_REPLICAS)))
+                .map_or(DEFAULT_MAX_SURGE, |n| n as u32);
+            let max_unavailable = fields
+                .max_unavailable
+                .and_then(|entry| cx.number(&entry.value, "max-unavailable", 0, u64::from(MAX_REPLICAS)))
+                .map_or(DEFAULT_MAX_UNAVAILABLE, |n| n as u32);
+            if max_surge == 0 && max_unavailable == 0 {
+                let span = fields.max_surge.or(fields.max_unavailable).map(|entry| entry.value.span);
+                if let Some(span) = span {
+                    cx.error(
+                        "bad-number",
+                        span,
+                        format!(
+                            "{context} has `max-surge: 0` and `max-unavailable: 0`, so no replica can ever be replaced"
+                        ),
+                        "allow at least one: `max-surge: 1` starts a new replica before stopping an old one",
+                    );
+                }
+                return StrategySpec::Rolling { max_surge: 1, max_unavailable: 0 };
+            }
+            if max_unavailable > replicas
+                && let Some(entry) = fields.max_unavailable
+            {
+                cx.warning(
+                    "bad-number",
+                    entry.value.span,
+                    format!("`max-unavailable: {max_unavailable}` is more than the {replicas} replicas of {context}"),
+                    "at most every replica can be unavailable; lower it, or use `strategy: recreate`",
+                );
+            }
+            StrategySpec::Rolling { max_surge, max_unavailable }
+        }
+        "blue-green" => {
+            let keep_old_ms =
+                fields.keep_old.and_then(|entry| cx.duration(&entry.value, "keep-old")).unwrap_or(DEFAULT_KEEP_OLD_MS);
+            StrategySpec::BlueGreen { keep_old_ms }
+        }
+        _ => StrategySpec::Canary { steps: canary(cx, fields.canary, name_span, context) },
+    }
+}
+
+fn canary(cx: &mut Cx, entry: Option<&Entry>, strategy_span: Option<Span>, context: &str) -> Vec<CanaryStep> {
+    let help = "add `canary: { steps: [ { weight: 20, pause: 1m }, { weight: 50, pause: 1m } ] }`";
+    let Some(entry) = entry else {
+        if let Some(span) = strategy_span {
+            cx.error(
+                "canary-steps",
+                span,
+                format!("{context} uses the canary strategy but gives no `canary:` steps"),
+                help,
+            );
+        }
+        return Vec::new();
+    };
+    let mut steps_node = None;
+    for (key, field) in fields(cx, &entry.value, "canary") {
+        match key {
+            "steps" => steps_node = Some(&field.value),
+            _ => cx.unknown_key(field, key, &["steps"], "canary"),
+        }
+    }
+    let items = match steps_node {
+        Some(node) => match node.as_seq() {
+            Some(items) => items,
+            None => {
+                if !node.is_null() {
+                    cx.wrong_type(node, "steps", "a list of steps");
+                }
+                &[]
+            }
+        },
+        None => &[],
+    };
+    if items.is_empty() {
+        cx.error("canary-steps", entry.key.span, format!("the canary of {context} has no steps"), help);
+        return Vec::new();
+    }
+    let mut steps = Vec::new();
+    let mut previous = 0;
+    for item in items {
+        let mut weight = None;
+        let mut pause_ms = 0;
+        let mut weight_node = None;
+        for (key, field) in fields(cx, item, "a canary step") {
+            match key {
+                "weight" => {
+                    weight_node = Some(&field.value);
+                    weight = field.value.as_f64().filter(|value| value.fract() == 0.0);
+                }
+                "pause" => pause_ms = cx.duration(&field.value, "pause").unwrap_or(0),
+                _ => cx.unknown_key(field, key, &["weight", "pause"], "a canary step"),
+            }
+        }
+        let Some(weight_node) = weight_node else {
+            if item.as_map().is_some() || item.is_null() {
+                cx.error(
+                    "canary-weight",
+                    item.span,
+                    "a canary step gives no `weight:`",
+                    "give the percent of requests the new release gets at this step, e.g. `weight: 20`",
+                );
+            }
+            continue;
+        };
+        match weight {
+            Some(weight) if (1.0..=100.0).contains(&weight) && weight as u32 > previous => {
+                previous = weight as u32;
+                steps.push(CanaryStep { weight: previous, pause_ms });
+            }
+            Some(weight) if (1.0..=100.0).contains(&weight) => cx.error(
+                "canary-weight",
+                weight_node.span,
+                format!("canary weights must increase, but {weight} follows {previous}"),
+                "give each step a larger weight than the step before it",
+            ),
+            _ => cx.error(
+                "canary-weight",
+                weight_node.span,
+                format!(
+                    "a canary weight must be a whole percent from 1 to 100, found {}",
+                    super::describe_value(weight_node)
+                ),
+                "write the percent of requests the new release gets, e.g. `weight: 20`",
+            ),
+        }
+    }
+    steps
+}
+
+fn analysis(cx: &mut Cx, node: &Node, service: &str, environment: &str) -> Option<AnalysisSpec> {
+    let context = format!("the analysis of `{service}` in `{environment}`");
+    let mut spec = AnalysisSpec { max_error_rate: None, max_p99_latency_ms: None, min_requests: DEFAULT_MIN_REQUESTS };
+    let fields = fields(cx, node, &context);
+    let has_limit = fields.iter().any(|(key, _)| matches!(*key, "max-error-rate" | "max-p99-latency"));
+    for (key, entry) in fields {
+        let value = &entry.value;
+        match key {
+            "max-error-rate" => spec.max_error_rate = cx.fraction(value, "max-error-rate", 0.0, 1.0),
+            "max-p99-latency" => {
+                spec.max_p99_latency_ms = cx.duration(value, "max-p99-latency").map(|ms| ms as f64);
+            }
+            "min-requests" => {
+                spec.min_requests = cx.number(value, "min-requests", 1, 1_000_000_000).unwrap_or(DEFAULT_MIN_REQUESTS);
+            }
+            _ => cx.unknown_key(entry, key, ANALYSIS_KEYS, &context),
+        }
+    }
+    if !has_limit {
+        cx.warning(
+            "empty-analysis",
+            node.span,
+            format!("{context} sets no limit"),
+            "add `max-error-rate:` (e.g. 0.05) or `max-p99-latency:` (e.g. 500ms)",
+        );
+    }
+    (spec.max_error_rate.is_some() || spec.max_p99_latency_ms.is_some()).then_some(spec)
+}
