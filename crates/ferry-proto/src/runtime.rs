@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// Where a job's steps reach the runtime services, and the token that opens them to this job
-/// only, while it runs. The runner gives it to steps as `ACTIONS_RUNTIME_URL`,
+/// only, while it runs. The runner gives it to actions (not `run:` steps) as `ACTIONS_RUNTIME_URL`,
 /// `ACTIONS_CACHE_URL`, `ACTIONS_RESULTS_URL` (each `url` with a trailing `/`) and
 /// `ACTIONS_RUNTIME_TOKEN`, and masks the token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -74,7 +74,8 @@ pub struct JobSetup {
     pub isolation: Isolation,
     /// The runtime services (the cache service `@actions/cache` speaks) steps reach through
     /// `ACTIONS_RUNTIME_URL`, `ACTIONS_CACHE_URL`, `ACTIONS_RESULTS_URL` and
-    /// `ACTIONS_RUNTIME_TOKEN` (which the masker must hold); `None`: steps get none of them.
+    /// `ACTIONS_RUNTIME_TOKEN` (which the masker must hold) for actions' processes; `None`:
+    /// actions get none of them.
     pub runtime: Option<ferry_proto::runtime::RuntimeAccess>,
     /// The container engine for `container:`, `services:` and Docker actions, connected when
     /// the runner started; `None`: connected when a job needs it (`ferry run`).
@@ -526,9 +527,6 @@ fn base_env(
         ("AGENT_TOOLSDIRECTORY".to_owned(), setup.tool_cache.display().to_string()),
         ("RUNNER_WORKSPACE".to_owned(), runner_workspace(setup).display().to_string()),
     ]);
-    if let Some(runtime) = &setup.runtime {
-        vars.extend(runtime_env(runtime));
-    }
     vars
 }
 
@@ -539,7 +537,8 @@ fn runner_workspace(setup: &JobSetup) -> &Path {
 }
 
 /// The variables that lead `@actions/cache` (and other toolkit clients) to the runtime
-/// services: each URL with the trailing `/` GitHub's runner gives it, and the cache service's
+/// services, given to actions' own processes only (JavaScript and Docker actions), as on
+/// GitHub: a `run:` step never holds the job's runtime token. Each URL with the trailing `/` GitHub's runner gives it, and the cache service's
 /// current protocol switched on as on github.com (the toolkit still speaks the legacy one
 /// where `GITHUB_SERVER_URL` is not github.com's; Ferry serves both).
 pub fn runtime_env(runtime: &ferry_proto::runtime::RuntimeAccess) -> [(String, String); 5] {

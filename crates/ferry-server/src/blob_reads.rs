@@ -9,6 +9,12 @@
 //! cache lookup add what they show the job, and the first blob a job asks for that is not
 //! known yet computes everything the job may read from the store (after a restart the
 //! memory is empty). What is kept for a runner shrinks to its held jobs at each read.
+//!
+//! The same rule decides what a manifest (an artifact, a cache entry) may name: a blob the
+//! runner uploaded for a job it holds (an upload proves it has the bytes) or one the job may
+//! read. Otherwise a runner that learnt another project's digest could name it in its own
+//! artifact and download it from there; `POST …/blobs/missing` answers "missing" for such a
+//! blob too, so it neither learns that the blob exists nor skips uploading it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -67,6 +73,14 @@ impl BlobReads {
         reads.digests.extend(digests);
         reads.complete = true;
     }
+}
+
+/// Records that runner `runner_id` uploaded blob `digest`: every job it holds may name it.
+pub(crate) async fn record_upload(state: &AppState, runner_id: i64, digest: &str) -> Result<(), ApiError> {
+    for job in state.store.jobs().in_progress_on(runner_id).await? {
+        state.blob_reads.grant(runner_id, job.id, [digest]);
+    }
+    Ok(())
 }
 
 /// Whether runner `runner_id` may read blob `digest` through one of the jobs it holds.

@@ -215,6 +215,9 @@ async fn run_in_image(
         let name = format!("INPUT_{}", name.replace(' ', "_").to_ascii_uppercase());
         env.insert(name, value.clone());
     }
+    if let Some(runtime) = &setup.runtime {
+        env.extend(crate::job::runtime_env(runtime).map(|(name, value)| (name, Value::String(value))));
+    }
     let home = setup.temp.join("_github_home");
     let workflow = setup.temp.join("_github_workflow");
     for dir in [&home, &workflow, &setup.files] {

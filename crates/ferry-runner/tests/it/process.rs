@@ -295,8 +295,11 @@ async fn dropping_the_step_kills_its_group() {
 async fn a_step_printing_faster_than_its_lines_are_taken_waits_for_them() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let done = dir.path().join("done");
-    // 2.3 MB: far more than the pipe, one read and the channel's 8 KiB budget hold together.
-    let spec = bash(&format!("seq 1 300000; touch '{}'", done.display()));
+    // 4.1 MB: far more than the pipe (1 MiB), one read (64 KiB) and the channel's 8 KiB budget
+    // hold together.
+    const N_LINES: usize = 600_000;
+    const HELD: usize = (1 << 20) + (64 << 10) + (8 << 10);
+    let spec = bash(&format!("seq 1 {N_LINES}; touch '{}'", done.display()));
     let (sender, mut receiver) = ferry_runner::events::channel(8 * 1024);
     let (_cancel, mut cancelled) = watch::channel(false);
     let step = tokio::spawn({
@@ -309,22 +312,27 @@ async fn a_step_printing_faster_than_its_lines_are_taken_waits_for_them() {
         }
     });
     drop(sender);
-    // Nothing is received for a while: the step must still be stuck in its output. (Without
-    // back-pressure `seq` is done in milliseconds; on a slow machine this passes vacuously,
-    // it never fails spuriously.)
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!done.exists(), "the step got past its output although nobody took its lines");
+    // While the output still to be taken is more than the pipe, one read and the channel hold,
+    // `seq` cannot be done, so the step cannot have reached its `touch`. Without back-pressure
+    // it would be done in milliseconds, long before the lines are taken here.
+    let mut untaken: usize = (1..=N_LINES).map(|n| n.to_string().len() + 1).sum();
     let mut lines = Vec::new();
     while let Some((_, event)) = receiver.recv().await {
         match event {
-            JobEvent::Line { text, .. } => lines.push(text),
+            JobEvent::Line { text, .. } => {
+                untaken -= text.len() + 1;
+                lines.push(text);
+            }
             other => panic!("unexpected event {other:?}"),
+        }
+        if lines.len() % 10_000 == 0 && untaken > HELD {
+            assert!(!done.exists(), "the step got past its output with {untaken} bytes not taken");
         }
     }
     let exit = step.await.expect("the step task finishes");
     assert!(exit.success(), "{exit:?}");
     assert!(done.exists());
-    assert_eq!(lines.len(), 300_000);
+    assert_eq!(lines.len(), N_LINES);
     assert!(lines.iter().enumerate().all(|(idx, line)| *line == (idx + 1).to_string()), "lines lost or reordered");
 }
 

@@ -45,21 +45,22 @@ pub(crate) fn check_digest(digest: &str) -> Result<(), ApiError> {
     request_body = BlobList,
     security(("runner" = [])),
     responses(
-        (status = 200, description = "The digests the server has no blob for, in the order asked", body = BlobList),
+        (status = 200, description = "The digests the runner must upload, in the order asked: those the server has no blob for, or has but its jobs may not read", body = BlobList),
         crate::api::Invalid,
         crate::api::RunnerRefusals,
         crate::api::BodyRefusals,
     ),
 )]
 pub(crate) async fn missing_blobs(
-    _: RunnerCaller,
+    RunnerCaller(runner): RunnerCaller,
     State(state): State<AppState>,
     Body(list): Body<BlobList>,
 ) -> Result<Json<BlobList>, ApiError> {
     let mut missing = Vec::new();
     for digest in list.digests {
         check_digest(&digest)?;
-        if state.blobs.size(&digest).await.is_none() {
+        // A blob the runner's jobs may not read is missing to it (`blob_reads.rs`).
+        if state.blobs.size(&digest).await.is_none() || !blob_reads::may_read(&state, runner.id, &digest).await? {
             missing.push(digest);
         }
     }
@@ -84,7 +85,7 @@ pub(crate) async fn missing_blobs(
     ),
 )]
 pub(crate) async fn put_blob(
-    _: RunnerCaller,
+    RunnerCaller(runner): RunnerCaller,
     State(state): State<AppState>,
     Path(digest): Path<String>,
     headers: HeaderMap,
@@ -96,6 +97,7 @@ pub(crate) async fn put_blob(
         return Err(BlobError::TooLarge.into());
     }
     state.blobs.write(&digest, body.into_data_stream()).await?;
+    blob_reads::record_upload(&state, runner.id, &digest).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -192,9 +194,12 @@ pub(crate) fn check_path(path: &str) -> Result<(), ApiError> {
 }
 
 /// Checks the files of an artifact or cache manifest: safe, distinct paths, well-formed
-/// digests (400), and each blob uploaded with the size given (422).
+/// digests (400), and each blob uploaded by runner `runner_id` for a job it holds, or
+/// readable by one, with the size given (422). A blob it may not name is "not uploaded",
+/// whether or not the server has it (`blob_reads.rs`).
 pub(crate) async fn check_files(
     state: &AppState,
+    runner_id: i64,
     files: &[ferry_proto::artifacts::ArtifactFile],
 ) -> Result<(), ApiError> {
     let mut paths = HashSet::new();
@@ -209,7 +214,11 @@ pub(crate) async fn check_files(
         }
     }
     for file in files {
-        match state.blobs.size(&file.sha256).await {
+        let size = match blob_reads::may_read(state, runner_id, &file.sha256).await? {
+            true => state.blobs.size(&file.sha256).await,
+            false => None,
+        };
+        match size {
             None => {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -263,7 +272,7 @@ pub(crate) async fn create(
             "retention_days must be 1 to {MAX_RETENTION_DAYS}; leave it out for the server's retention"
         )));
     }
-    check_files(&state, &upload.files).await?;
+    check_files(&state, runner.id, &upload.files).await?;
     let manifest = ArtifactManifest { files: upload.files };
     let json = serde_json::to_vec(&manifest).expect("a manifest is JSON");
     let digest = state.blobs.write_bytes(json).await?;
@@ -481,11 +490,11 @@ pub(crate) async fn download(
         .into_response())
 }
 
-type Chunks = mpsc::Sender<std::io::Result<Bytes>>;
+pub(crate) type Chunks = mpsc::Sender<std::io::Result<Bytes>>;
 
 /// A response body and the sender that fills it, chunk by chunk, from a task of its own; a
 /// chunk sent as an error breaks the response off, so the client sees it is incomplete.
-fn channel_body() -> (Chunks, axum::body::Body) {
+pub(crate) fn channel_body() -> (Chunks, axum::body::Body) {
     let (tx, rx) = mpsc::channel(4);
     let body = axum::body::Body::from_stream(futures_util::stream::unfold(rx, async |mut rx| {
         rx.recv().await.map(|chunk| (chunk, rx))
@@ -494,7 +503,7 @@ fn channel_body() -> (Chunks, axum::body::Body) {
 }
 
 /// Sends the file at `path`; `false` when it could not (the error was sent) or the client left.
-async fn send_file(tx: &Chunks, path: &std::path::Path) -> bool {
+pub(crate) async fn send_file(tx: &Chunks, path: &std::path::Path) -> bool {
     let mut file = match tokio::fs::File::open(path).await {
         Ok(file) => file,
         Err(error) => {

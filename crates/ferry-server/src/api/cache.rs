@@ -197,7 +197,7 @@ pub(crate) async fn save(
 ) -> Result<(StatusCode, Json<CacheEntryView>), ApiError> {
     let job = held_job(&state, runner.id, id).await?;
     check_key(&upload.key)?;
-    check_files(&state, &upload.files).await?;
+    check_files(&state, runner.id, &upload.files).await?;
     let run = state.store.runs().get(job.run_id).await?;
     let project = state.store.projects().get(run.project_id).await?;
     let scope = scopes(&run, &project.branch).own;

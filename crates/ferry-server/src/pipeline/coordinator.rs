@@ -319,7 +319,8 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                     }
                     let labels = runs_on.clone().unwrap_or_default();
                     // Containers run only where a runner reaches a container engine.
-                    let requires: Vec<String> = (job.container.is_some() || job.services.is_some())
+                    let requires: Vec<String> = job
+                        .needs_container_engine()
                         .then(|| ferry_proto::runner::Capability::Docker.required_label().to_owned())
                         .into_iter()
                         .collect();

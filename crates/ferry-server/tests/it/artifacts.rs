@@ -247,6 +247,45 @@ fn a_runner_reads_only_the_blobs_of_what_its_jobs_may_read() {
 }
 
 #[test]
+fn a_manifest_names_only_blobs_its_runner_uploaded_or_may_read() {
+    let (server, repo) = start(|_| {});
+    let body = json!({"name": "api", "repo": repo.path().display().to_string()});
+    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
+    let web = claimed(&server);
+    assert_eq!(web.artifact("dist", &[("app.js", "web's bundle\n")]).status, 201);
+    let res =
+        server.call("POST", "/api/v1/projects/api/trigger", Some(&server.admin), Some(&json!({"workflow": "ci.yml"})));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let api_runner = ProtocolRunner::register_for(&server, "api-1", &["linux"], Some(&["api"]));
+    let api_job = api_runner.claim(1000).expect("project api's job");
+    let api = Claimed {
+        server: &server,
+        runner: api_runner,
+        run_id: api_job["run_id"].as_i64().expect("a run id"),
+        job_id: api_job["job_id"].as_i64().expect("a job id"),
+    };
+    let web_digest = sha256(b"web's bundle\n");
+    let missing = |job: &Claimed<'_>| {
+        let res = job.runner.call("/api/v1/runner/blobs/missing", &json!({"digests": [web_digest]}));
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.json()["digests"].as_array().expect("a list").len()
+    };
+
+    // To project api's runner, web's blob is missing as if the server did not have it, and a
+    // manifest naming it is refused in the same words as one naming nothing uploaded.
+    assert_eq!([missing(&web), missing(&api)], [0, 1]);
+    let stolen = api.manifest("loot", &[("app.js", "web's bundle\n")]);
+    assert_eq!(stolen.status, 422, "{}", stolen.body);
+    assert_eq!(stolen.json()["error"], format!("blob {web_digest} of app.js was not uploaded"));
+    let get = api.runner.request("GET", &format!("/api/v1/runner/blobs/{web_digest}"), b"");
+    assert_eq!(get.status, 404, "{get:?}");
+
+    // Uploading the same bytes proves the runner has them: then it may name the blob.
+    assert_eq!(api.artifact("own", &[("app.js", "web's bundle\n")]).status, 201);
+    assert_eq!(missing(&api), 0);
+}
+
+#[test]
 fn a_run_s_artifact_downloads_as_a_tar_of_its_files() {
     let (server, _repo) = start(|_| {});
     let job = claimed(&server);

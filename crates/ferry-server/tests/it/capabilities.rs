@@ -1,4 +1,5 @@
-//! Capabilities in claims: a job with `container:` or `services:` goes only to a runner that
+//! Capabilities in claims: a job with `container:`, `services:` or a `docker://` step (also
+//! within `parallel:`) goes only to a runner that
 //! claims with the `docker` capability (it reached a container engine when it started), whatever
 //! labels other runners have.
 
@@ -25,10 +26,16 @@ jobs:
         image: postgres:16
     steps:
       - run: echo served
+  imaged:
+    runs-on: linux
+    steps:
+      - parallel:
+          - run: echo beside
+          - uses: docker://alpine:3
 ";
 
 #[test]
-fn container_and_service_jobs_go_only_to_runners_claiming_with_the_docker_capability() {
+fn container_service_and_docker_step_jobs_go_only_to_runners_claiming_with_the_docker_capability() {
     let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW)]);
     let server = TestServer::start();
     let body = json!({"name": "demo", "repo": repo.path().display().to_string()});
@@ -47,13 +54,13 @@ fn container_and_service_jobs_go_only_to_runners_claiming_with_the_docker_capabi
 
     let docker = ProtocolRunner::register(&server, "docker-1", &["linux"]);
     let mut keys = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..3 {
         let res = docker.call("/api/v1/runner/claim", &json!({"wait_ms": 5_000, "capabilities": ["docker"]}));
         assert_eq!(res.status, 200, "{}", res.body);
         keys.push(res.json()["job_key"].as_str().expect("a job key").to_owned());
     }
     keys.sort();
-    assert_eq!(keys, ["boxed", "served"]);
+    assert_eq!(keys, ["boxed", "imaged", "served"]);
 
     let res = docker.call("/api/v1/runner/claim", &json!({"wait_ms": 0, "capabilities": ["gpu"]}));
     assert_eq!(res.status, 400, "an unknown capability is refused: {}", res.body);

@@ -4,7 +4,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use super::{Concurrency, Defaults, Env, OrExpr, Spanned, Step, Text};
+use super::{Concurrency, Defaults, Env, OrExpr, Spanned, Step, StepKind, Text};
 
 /// One entry under `jobs:`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,6 +45,23 @@ pub struct Job {
     pub secrets: Option<JobSecrets>,
     /// Ferry extension (`.ferry/workflows` only): the job may fail without failing the run.
     pub allow_failure: bool,
+}
+
+impl Job {
+    /// Whether the job needs a container engine as written: a `container:`, `services:` or a
+    /// `docker://` step (also within `parallel:`). An action from a repository may need one
+    /// too (`runs.using: docker`), which only its `action.yml` tells.
+    #[must_use]
+    pub fn needs_container_engine(&self) -> bool {
+        fn docker_step(step: &Step) -> bool {
+            match &step.kind {
+                StepKind::Uses { uses, .. } => uses.value.trim_start().starts_with("docker://"),
+                StepKind::Parallel(steps) => steps.iter().any(docker_step),
+                _ => false,
+            }
+        }
+        self.container.is_some() || self.services.is_some() || self.steps.iter().any(docker_step)
+    }
 }
 
 /// `runs-on:`: labels a runner must all have, optionally within a runner group. A single

@@ -1,5 +1,6 @@
-//! The cache service steps reach through `ACTIONS_CACHE_URL`, `ACTIONS_RESULTS_URL` and
-//! `ACTIONS_RUNTIME_TOKEN`, driven end to end by a Node script that makes the requests
+//! The cache service actions reach through `ACTIONS_CACHE_URL`, `ACTIONS_RESULTS_URL` and
+//! `ACTIONS_RUNTIME_TOKEN` (given to actions, not to `run:` steps), driven end to end by a
+//! JavaScript action running a Node script that makes the requests
 //! `@actions/cache` makes (`fixtures/cache-client.js`), in both protocols: in `ferry run`
 //! (its own service on loopback, over the cache folder) and on the server's embedded runner.
 //! A second run restores what the first saved.
@@ -19,17 +20,49 @@ jobs:
   cache:
     runs-on: self-hosted
     steps:
-      - run: echo "token=$ACTIONS_RUNTIME_TOKEN"
-      - run: |
-          node -e 'const e = process.env; const urls = [e.ACTIONS_RUNTIME_URL, e.ACTIONS_CACHE_URL, e.ACTIONS_RESULTS_URL]; console.log(`urls end in /: ${urls.every(url => url.endsWith("/"))} v2=${e.ACTIONS_CACHE_SERVICE_V2}`)'
-      - run: node cache-client.js restore legacy data-legacy-1
-      - run: node cache-client.js restore v2 data-v2-1
-      - run: node cache-client.js save legacy data-legacy-1 "legacy payload"
-      - run: node cache-client.js save v2 data-v2-1 "v2 payload"
+      - run: echo "run step token=${ACTIONS_RUNTIME_TOKEN:-none}"
+      - uses: ./.github/actions/cache
+        with: { mode: urls }
+      - uses: ./.github/actions/cache
+        with: { mode: restore, protocol: legacy, key: data-legacy-1 }
+      - uses: ./.github/actions/cache
+        with: { mode: restore, protocol: v2, key: data-v2-1 }
+      - uses: ./.github/actions/cache
+        with: { mode: save, protocol: legacy, key: data-legacy-1, text: legacy payload }
+      - uses: ./.github/actions/cache
+        with: { mode: save, protocol: v2, key: data-v2-1, text: v2 payload }
+"#;
+
+/// A JavaScript action running the client with its inputs: the runtime variables reach
+/// actions' processes only, as on GitHub.
+const ACTION: &str = "
+name: cache client
+inputs:
+  mode: { required: true }
+  protocol: { default: '' }
+  key: { default: '' }
+  text: { default: '' }
+runs:
+  using: node20
+  main: main.js
+";
+
+const ACTION_MAIN: &str = r#"
+const e = process.env;
+if (e.INPUT_MODE === 'urls') {
+  const urls = [e.ACTIONS_RUNTIME_URL, e.ACTIONS_CACHE_URL, e.ACTIONS_RESULTS_URL];
+  console.log(`token=${e.ACTIONS_RUNTIME_TOKEN}`);
+  console.log(`urls end in /: ${urls.every(url => url.endsWith("/"))} v2=${e.ACTIONS_CACHE_SERVICE_V2}`);
+} else {
+  const args = [e.INPUT_MODE, e.INPUT_PROTOCOL, e.INPUT_KEY, e.INPUT_TEXT].filter(arg => arg !== '');
+  process.argv = [process.argv[0], 'cache-client.js', ...args];
+  require(require('path').join(e.GITHUB_WORKSPACE, 'cache-client.js'));
+}
 "#;
 
 /// What the steps print on the first run, then on the second.
-const FIRST: [&str; 6] = [
+const FIRST: [&str; 7] = [
+    "run step token=none",
     "token=***",
     "urls end in /: true v2=True",
     "miss data-legacy-1",
@@ -37,7 +70,8 @@ const FIRST: [&str; 6] = [
     "saved data-legacy-1",
     "saved data-v2-1",
 ];
-const SECOND: [&str; 6] = [
+const SECOND: [&str; 7] = [
+    "run step token=none",
     "token=***",
     "urls end in /: true v2=True",
     "restored data-legacy-1: legacy payload",
@@ -49,12 +83,17 @@ const SECOND: [&str; 6] = [
 
 /// The lines the steps printed, without the runner's own.
 fn printed<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let starts = ["token=", "urls ", "miss ", "saved ", "restored ", "taken ", "error"];
+    let starts = ["run step token=", "token=", "urls ", "miss ", "saved ", "restored ", "taken ", "error"];
     lines.into_iter().filter(|line| starts.iter().any(|start| line.starts_with(start))).map(str::to_owned).collect()
 }
 
 fn repo() -> Repo {
-    Repo::new(&[(".github/workflows/ci.yml", WORKFLOW), ("cache-client.js", CLIENT)])
+    Repo::new(&[
+        (".github/workflows/ci.yml", WORKFLOW),
+        (".github/actions/cache/action.yml", ACTION),
+        (".github/actions/cache/main.js", ACTION_MAIN),
+        ("cache-client.js", CLIENT),
+    ])
 }
 
 #[test]
