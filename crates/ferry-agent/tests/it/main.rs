@@ -3,5 +3,6 @@
 //! whole agent in this process.
 
 mod harness;
+mod server;
 mod serving;
 mod supervising;

@@ -1,0 +1,67 @@
+//! The agent against the real server, started in this process on a loopback port: it
+//! registers (with the admin token, the way `ferry agent` does), says hello, polls its desired
+//! state and reports, and the server lists it as seen with the host it gave.
+
+use std::time::{Duration, Instant};
+
+use ferry_agent::agent::{AgentOptions, run_agent};
+use ferry_agent::dir::AgentDir;
+use ferry_client::Client;
+use ferry_proto::agent::{AgentHello, AgentRegistration};
+use ferry_server::ServerConfig;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_registers_says_hello_polls_and_reports_to_the_real_server() {
+    let temp = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        poll_interval: Duration::ZERO,
+        ..ServerConfig::new(temp.path().join("data"))
+    };
+    let server = ferry_server::bind(&config).await.unwrap();
+    let url = format!("http://{}", server.local_addr());
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async {
+        let _ = server_stopped.await;
+    }));
+    let admin_token = std::fs::read_to_string(temp.path().join("data/admin.token")).unwrap();
+    let admin = Client::new(&url, admin_token.trim()).unwrap();
+
+    let registration = AgentRegistration { name: "edge-1".into(), labels: vec!["eu".into()] };
+    let registered = admin.register_agent(&registration).await.unwrap();
+    assert!(registered.token.starts_with("ferrya_"), "{}", registered.token);
+
+    let options = AgentOptions {
+        dir: AgentDir::open(&temp.path().join("agent")).unwrap(),
+        token: registered.token.clone(),
+        client: Some(Client::new(&url, &registered.token).unwrap()),
+        hello: AgentHello {
+            labels: Some(vec!["eu".into(), "web".into()]),
+            hostname: "edge-host".into(),
+            version: "0.1.0".into(),
+            docker: false,
+        },
+        metrics_listen: None,
+    };
+    let (stop_agent, agent_stopped) = tokio::sync::oneshot::channel::<()>();
+    let agent = tokio::spawn(run_agent(options, async {
+        let _ = agent_stopped.await;
+    }));
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let seen = loop {
+        let agents = admin.list_agents().await.unwrap();
+        let edge = agents.into_iter().find(|agent| agent.name == "edge-1").unwrap();
+        if edge.last_seen_at.is_some() && edge.hostname.is_some() {
+            break edge;
+        }
+        assert!(Instant::now() < deadline, "the server never saw the agent: {edge:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(seen.hostname.as_deref(), Some("edge-host"));
+    assert_eq!(seen.labels, ["eu", "web"], "the hello's labels replace the registered ones");
+
+    stop_agent.send(()).unwrap();
+    agent.await.unwrap().unwrap();
+    let _ = stop_server.send(());
+}
