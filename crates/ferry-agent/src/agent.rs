@@ -73,8 +73,9 @@ pub async fn run_agent(options: AgentOptions, shutdown: impl Future<Output = ()>
     let proxies = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     if let Some(addr) = options.metrics_listen {
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.map_err(AgentError::io("listening for /metrics on", addr.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(AgentError::io("listening for /metrics on", addr.to_string()))?;
         tracing::info!("serving /metrics on {}", listener.local_addr().map_or(addr, |bound| bound));
         tasks.push(tokio::spawn(serve_metrics(listener, Arc::clone(&proxies))));
     }
@@ -154,7 +155,8 @@ async fn serve_metrics(listener: tokio::net::TcpListener, proxies: Arc<Mutex<Vec
             let path = head.split_whitespace().nth(1).unwrap_or("");
             let answer = if head.starts_with("GET ") && (path == "/metrics" || path.starts_with("/metrics?")) {
                 let proxies = proxies.lock().map(|proxies| proxies.clone()).unwrap_or_default();
-                let units: Vec<(&UnitKey, &ferry_proxy::Proxy)> = proxies.iter().map(|(key, proxy)| (key, proxy)).collect();
+                let units: Vec<(&UnitKey, &ferry_proxy::Proxy)> =
+                    proxies.iter().map(|(key, proxy)| (key, proxy)).collect();
                 let body = ferry_proxy::render_metrics(&units);
                 format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -220,7 +222,12 @@ async fn poll_desired(
         if !greeted {
             match client.agent_hello(&hello).await {
                 Ok(welcome) => {
-                    tracing::info!(agent.id = welcome.id, "connected to the server as agent {} (id {})", welcome.name, welcome.id);
+                    tracing::info!(
+                        agent.id = welcome.id,
+                        "connected to the server as agent {} (id {})",
+                        welcome.name,
+                        welcome.id
+                    );
                     absence.succeeded();
                     greeted = true;
                 }

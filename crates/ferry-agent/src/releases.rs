@@ -49,7 +49,9 @@ async fn fetch_into(temp: &Path, release: &ReleaseSpec, client: Option<&Client>)
     for file in &release.files {
         let dest = inside(temp, &file.path)?;
         if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|error| format!("creating {}: {error}", parent.display()))?;
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|error| format!("creating {}: {error}", parent.display()))?;
         }
         client
             .agent_blob(&file.sha256, &dest)

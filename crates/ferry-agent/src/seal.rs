@@ -65,9 +65,9 @@ impl Sealer {
             for release in releases_of(&mut unit.release, &mut unit.deployment) {
                 for (name, value) in secrets_of(release) {
                     if let Some(sealed) = value.strip_prefix(PREFIX) {
-                        *value = self.open(&key, &name, sealed).ok_or_else(|| {
-                            format!("{}/{}/{} {name}", key.project, key.service, key.environment)
-                        })?;
+                        *value = self
+                            .open(&key, &name, sealed)
+                            .ok_or_else(|| format!("{}/{}/{} {name}", key.project, key.service, key.environment))?;
                     }
                 }
             }

@@ -49,8 +49,7 @@ impl Supervisor {
     /// A supervisor over `dir` that adopts the replicas of `state` still alive for the
     /// units of `desired`, and stops those of units `desired` does not have.
     pub fn start(dir: Arc<AgentDir>, state: RuntimeState, desired: Option<DesiredState>) -> Supervisor {
-        let mut supervisor =
-            Supervisor { dir, generation: 0, units: BTreeMap::new(), events: Vec::new(), dirty: true };
+        let mut supervisor = Supervisor { dir, generation: 0, units: BTreeMap::new(), events: Vec::new(), dirty: true };
         let desired = desired.unwrap_or(DesiredState { generation: 0, units: Vec::new() });
         supervisor.generation = desired.generation;
         for unit in desired.units {
@@ -180,9 +179,18 @@ impl Supervisor {
                 format!("replica {} of release {} (pid {}) {why}: replacing it", record.id, record.release, record.pid);
             tracing::info!("{}: {message}", unit_name(&record.key));
             if alive {
-                tokio::spawn(replica::stop(record.pid, None, std::time::Duration::from_millis(runtime.unit.stop_grace_ms)));
+                tokio::spawn(replica::stop(
+                    record.pid,
+                    None,
+                    std::time::Duration::from_millis(runtime.unit.stop_grace_ms),
+                ));
             }
-            self.events.push(AgentEvent { key: record.key.clone(), at: now_ms(), kind: AgentEventKind::Drift, message });
+            self.events.push(AgentEvent {
+                key: record.key.clone(),
+                at: now_ms(),
+                kind: AgentEventKind::Drift,
+                message,
+            });
             return;
         }
         tracing::info!(

@@ -7,8 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ferry_proto::agent::{
-    AgentHello, AgentRegistration, AgentReport, AgentView, AgentWelcome, DesiredState, RegisteredAgent,
-    ServiceLogBatch,
+    AgentHello, AgentRegistration, AgentReport, AgentView, AgentWelcome, DesiredState, RegisteredAgent, ServiceLogBatch,
 };
 use hyper::{Method, StatusCode};
 

@@ -8,8 +8,8 @@ use super::*;
 
 /// A listener answering every connection with `status`; its port.
 async fn answering(status: u16) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("an answer");
+    let port = listener.local_addr().expect("local_addr").port();
     tokio::spawn(async move {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else { return };
@@ -24,7 +24,7 @@ async fn answering(status: u16) -> u16 {
 
 /// A port nothing listens on.
 fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("local_addr").port()
 }
 
 const SECOND: Duration = Duration::from_secs(5);
@@ -32,36 +32,37 @@ const SECOND: Duration = Duration::from_secs(5);
 #[tokio::test]
 async fn http_passes_on_2xx_and_3xx_and_fails_on_5xx_or_no_listener() {
     let http = Probe::Http { path: "/healthz".into() };
-    check(&http, answering(200).await, SECOND).await.unwrap();
-    check(&http, answering(302).await, SECOND).await.unwrap();
-    let err = check(&http, answering(500).await, SECOND).await.unwrap_err();
+    check(&http, answering(200).await, SECOND).await.expect("an answer");
+    check(&http, answering(302).await, SECOND).await.expect("an answer");
+    let err = check(&http, answering(500).await, SECOND).await.expect_err("it fails");
     assert_eq!(err, "GET /healthz answered 500");
-    let err = check(&http, closed_port(), SECOND).await.unwrap_err();
+    let err = check(&http, closed_port(), SECOND).await.expect_err("it fails");
     assert!(err.starts_with("connecting to 127.0.0.1:"), "{err}");
 }
 
 #[tokio::test]
 async fn tcp_and_command_checks() {
-    check(&Probe::Tcp, answering(200).await, SECOND).await.unwrap();
-    check(&Probe::Tcp, closed_port(), SECOND).await.unwrap_err();
-    check(&Probe::Command { command: "test \"$PORT\" = 4321".into() }, 4321, SECOND).await.unwrap();
-    let err = check(&Probe::Command { command: "exit 3".into() }, 4321, SECOND).await.unwrap_err();
+    check(&Probe::Tcp, answering(200).await, SECOND).await.expect("an answer");
+    check(&Probe::Tcp, closed_port(), SECOND).await.expect_err("it fails");
+    check(&Probe::Command { command: "test \"$PORT\" = 4321".into() }, 4321, SECOND).await.expect("an answer");
+    let err = check(&Probe::Command { command: "exit 3".into() }, 4321, SECOND).await.expect_err("it fails");
     assert!(err.contains("exit status: 3"), "{err}");
 }
 
 #[tokio::test]
 async fn a_command_over_its_timeout_fails_and_its_group_is_killed() {
-    let temp = tempfile::tempdir().unwrap();
+    let temp = tempfile::tempdir().expect("tempdir");
     let marker = temp.path().join("pid");
     let command = format!("sleep 30 & echo $! > {}; wait", marker.display());
-    let err = check(&Probe::Command { command }, 1, Duration::from_millis(500)).await.unwrap_err();
+    let err = check(&Probe::Command { command }, 1, Duration::from_millis(500)).await.expect_err("it fails");
     assert_eq!(err, "no answer within 500 ms");
-    let pid: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
-    let pid = rustix::process::Pid::from_raw(pid).unwrap();
+    let pid: i32 = std::fs::read_to_string(&marker).expect("read_to_string").trim().parse().expect("parse");
+    let pid = rustix::process::Pid::from_raw(pid).expect("from_raw");
     // The killed `sleep` is gone or a zombie about to be reaped by init; poll with a deadline.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while rustix::process::test_kill_process(pid).is_ok()
-        && !std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).is_ok_and(|stat| stat.contains(") Z "))
+        && !std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero()))
+            .is_ok_and(|stat| stat.contains(") Z "))
     {
         assert!(std::time::Instant::now() < deadline, "the check's `sleep` outlived its timeout");
         tokio::time::sleep(Duration::from_millis(20)).await;

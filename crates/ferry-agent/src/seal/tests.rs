@@ -44,12 +44,12 @@ fn secrets_are_sealed_and_open_only_under_the_same_token() {
     let sealer = Sealer::from_token("ferrya_abc_secret");
     let plain = desired("s3cr3t-value");
     let sealed = sealer.seal_desired(&plain);
-    let text = serde_json::to_string(&sealed).unwrap();
+    let text = serde_json::to_string(&sealed).expect("to_string");
     assert!(!text.contains("s3cr3t-value"), "{text}");
     assert!(text.contains("\"GREETING\":\"hello\""), "only secrets are sealed: {text}");
-    assert_eq!(sealer.open_desired(sealed.clone()).unwrap(), plain);
+    assert_eq!(sealer.open_desired(sealed.clone()).expect("open_desired"), plain);
     // Sealing twice leaves sealed values alone.
-    assert_eq!(sealer.open_desired(sealer.seal_desired(&sealed)).unwrap(), plain);
-    let err = Sealer::from_token("ferrya_other").open_desired(sealed).unwrap_err();
+    assert_eq!(sealer.open_desired(sealer.seal_desired(&sealed)).expect("open_desired"), plain);
+    let err = Sealer::from_token("ferrya_other").open_desired(sealed).expect_err("it fails");
     assert_eq!(err, "p/web/production API_KEY");
 }

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use ferry_client::Client;
 use ferry_deploy::{Observation, ObservedReplica, Rollout};
-use ferry_proxy::{Backend, Proxy, Routes};
 use ferry_proto::agent::{
     AgentEvent, AgentEventKind, DeploymentOutcome, LogStream, ProcessSpec, ReleaseSpec, ReplicaState, ReplicaStatus,
     ServiceLogLine, Unit, UnitStatus,
 };
+use ferry_proxy::{Backend, Proxy, Routes};
 use tokio::task::JoinHandle;
 
 use super::replica::{self, Launch, Replica};
@@ -224,7 +224,9 @@ impl UnitRuntime {
             return false;
         }
         let bound = match address.parse::<std::net::SocketAddr>() {
-            Ok(addr) => Proxy::bind(addr).await.map_err(|error| format!("the proxy cannot listen on {address}: {error}")),
+            Ok(addr) => {
+                Proxy::bind(addr).await.map_err(|error| format!("the proxy cannot listen on {address}: {error}"))
+            }
             Err(_) => Err(format!("the proxy's address {address} is not an IP address and port")),
         };
         match bound {
@@ -418,7 +420,12 @@ impl UnitRuntime {
                     replica.id, replica.release
                 );
                 tracing::info!("{}: {message}", unit_name(&self.unit.key));
-                events.push(AgentEvent { key: self.unit.key.clone(), at: now_ms(), kind: AgentEventKind::Drift, message });
+                events.push(AgentEvent {
+                    key: self.unit.key.clone(),
+                    at: now_ms(),
+                    kind: AgentEventKind::Drift,
+                    message,
+                });
             }
             self.retire(idx);
         }
@@ -436,7 +443,7 @@ impl UnitRuntime {
         let mut changed = false;
         let mut failures = Vec::new();
         for replica in &mut self.replicas {
-            if !replica.restart_at.is_some_and(|at| at <= now) {
+            if replica.restart_at.is_none_or(|at| at > now) {
                 continue;
             }
             let Some((spec, _, folder)) = ready.iter().find(|(release, _, _)| release.number == replica.release) else {

@@ -48,15 +48,15 @@ pub fn key() -> UnitKey {
 
 /// A port nothing listens on now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("local_addr").port()
 }
 
 /// Release `number` running `command` (the service by default), with its files already in
 /// the agent's directory.
 pub fn release(dir: &Path, number: i64, command: &str) -> ReleaseSpec {
     let folder = dir.join("releases/shop/web").join(number.to_string());
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("server.py"), SERVER_PY).unwrap();
+    std::fs::create_dir_all(&folder).expect("create_dir_all");
+    std::fs::write(folder.join("server.py"), SERVER_PY).expect("write");
     let mut env = BTreeMap::new();
     env.insert("RELEASE".to_owned(), number.to_string());
     env.insert("GREETING".to_owned(), "hello".to_owned());
@@ -121,10 +121,10 @@ impl Driven {
     /// A supervisor whose directory is prepared by `prepare` (release folders, a state file)
     /// before it starts with `desired`.
     pub fn start(prepare: impl FnOnce(&Path) -> DesiredState) -> Driven {
-        let temp = tempfile::tempdir().unwrap();
+        let temp = tempfile::tempdir().expect("tempdir");
         let desired = prepare(temp.path());
-        let dir = Arc::new(AgentDir::open(temp.path()).unwrap());
-        let state = dir.load_state().unwrap();
+        let dir = Arc::new(AgentDir::open(temp.path()).expect("open"));
+        let state = dir.load_state().expect("load_state");
         let supervisor = Supervisor::start(dir, state, Some(desired));
         Driven { temp, supervisor: Some(supervisor), events: Vec::new(), lines: Vec::new() }
     }

@@ -12,29 +12,29 @@ use ferry_server::ServerConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_registers_says_hello_polls_and_reports_to_the_real_server() {
-    let temp = tempfile::tempdir().unwrap();
+    let temp = tempfile::tempdir().expect("tempdir");
     let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
+        listen: "127.0.0.1:0".parse().expect("parse"),
         poll_interval: Duration::ZERO,
         ..ServerConfig::new(temp.path().join("data"))
     };
-    let server = ferry_server::bind(&config).await.unwrap();
+    let server = ferry_server::bind(&config).await.expect("an answer");
     let url = format!("http://{}", server.local_addr());
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server.run(async {
         let _ = server_stopped.await;
     }));
-    let admin_token = std::fs::read_to_string(temp.path().join("data/admin.token")).unwrap();
-    let admin = Client::new(&url, admin_token.trim()).unwrap();
+    let admin_token = std::fs::read_to_string(temp.path().join("data/admin.token")).expect("read_to_string");
+    let admin = Client::new(&url, admin_token.trim()).expect("new");
 
     let registration = AgentRegistration { name: "edge-1".into(), labels: vec!["eu".into()] };
-    let registered = admin.register_agent(&registration).await.unwrap();
+    let registered = admin.register_agent(&registration).await.expect("an answer");
     assert!(registered.token.starts_with("ferrya_"), "{}", registered.token);
 
     let options = AgentOptions {
-        dir: AgentDir::open(&temp.path().join("agent")).unwrap(),
+        dir: AgentDir::open(&temp.path().join("agent")).expect("open"),
         token: registered.token.clone(),
-        client: Some(Client::new(&url, &registered.token).unwrap()),
+        client: Some(Client::new(&url, &registered.token).expect("new")),
         hello: AgentHello {
             labels: Some(vec!["eu".into(), "web".into()]),
             hostname: "edge-host".into(),
@@ -50,8 +50,8 @@ async fn the_agent_registers_says_hello_polls_and_reports_to_the_real_server() {
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let seen = loop {
-        let agents = admin.list_agents().await.unwrap();
-        let edge = agents.into_iter().find(|agent| agent.name == "edge-1").unwrap();
+        let agents = admin.list_agents().await.expect("an answer");
+        let edge = agents.into_iter().find(|agent| agent.name == "edge-1").expect("find");
         if edge.last_seen_at.is_some() && edge.hostname.is_some() {
             break edge;
         }
@@ -61,7 +61,7 @@ async fn the_agent_registers_says_hello_polls_and_reports_to_the_real_server() {
     assert_eq!(seen.hostname.as_deref(), Some("edge-host"));
     assert_eq!(seen.labels, ["eu", "web"], "the hello's labels replace the registered ones");
 
-    stop_agent.send(()).unwrap();
-    agent.await.unwrap().unwrap();
+    stop_agent.send(()).expect("send");
+    agent.await.expect("the agent task ends").expect("the agent stops cleanly");
     let _ = stop_server.send(());
 }

@@ -7,7 +7,8 @@ use ferry_proto::agent::{AgentEventKind, DeploymentOutcome, LogStream, ReplicaSt
 use crate::harness::*;
 
 fn healthy(statuses: &[ferry_proto::agent::UnitStatus], n: usize) -> bool {
-    statuses.iter().flat_map(|unit| &unit.replicas).filter(|replica| replica.state == ReplicaState::Healthy).count() == n
+    statuses.iter().flat_map(|unit| &unit.replicas).filter(|replica| replica.state == ReplicaState::Healthy).count()
+        == n
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,7 +21,7 @@ async fn replicas_start_with_their_env_and_serve_through_the_proxy_by_turns() {
     // Both replicas take requests.
     let mut answers = std::collections::BTreeSet::new();
     for _ in 0..10 {
-        answers.insert(get(port, "/").await.unwrap().1);
+        answers.insert(get(port, "/").await.expect("an answer").1);
     }
     assert_eq!(answers.len(), 2, "{answers:?}");
     let statuses = driven.supervisor().statuses();
@@ -41,11 +42,11 @@ async fn output_is_shipped_line_by_line_with_secrets_masked() {
         driven.until("a tick", |_, _| true).await;
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let stdout = driven.lines.iter().find(|line| line.stream == LogStream::Stdout).unwrap();
+    let stdout = driven.lines.iter().find(|line| line.stream == LogStream::Stdout).expect("find");
     assert!(stdout.text.starts_with("listening on ") && stdout.text.ends_with(" with key ***"), "{}", stdout.text);
     assert_eq!(stdout.replica, "web-staging-1-1");
     assert_eq!(stdout.release, 1);
-    let stderr = driven.lines.iter().find(|line| line.stream == LogStream::Stderr).unwrap();
+    let stderr = driven.lines.iter().find(|line| line.stream == LogStream::Stderr).expect("find");
     assert_eq!(stderr.text, "to stderr");
     assert!(driven.lines.iter().all(|line| !line.text.contains(SECRET)));
 }
@@ -56,8 +57,11 @@ async fn a_killed_replica_is_restarted_with_a_crashed_event() {
     let mut driven = Driven::start(|dir| desired(1, vec![unit(port, 1, Some(release(dir, 1, SERVE)))]));
     driven.until("a healthy replica", |statuses, _| healthy(statuses, 1)).await;
     let pid = pids(&driven.supervisor().statuses())[0];
-    rustix::process::kill_process(rustix::process::Pid::from_raw(pid.cast_signed()).unwrap(), rustix::process::Signal::KILL)
-        .unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid.cast_signed()).expect("from_raw"),
+        rustix::process::Signal::KILL,
+    )
+    .expect("kill_process");
     driven
         .until("the replica restarted and healthy", |statuses, _| {
             healthy(statuses, 1) && statuses[0].replicas[0].restarts == 1
@@ -81,18 +85,16 @@ async fn a_failing_health_check_marks_the_replica_unhealthy_and_takes_it_out_of_
     let port = free_port();
     let mut driven = Driven::start(|dir| desired(1, vec![unit(port, 1, Some(release(dir, 1, SERVE)))]));
     driven.until_get(port, "/", |status, _| status == 200).await;
-    std::fs::write(driven.path().join("releases/shop/web/1/unhealthy"), "").unwrap();
-    driven
-        .until("the replica unhealthy", |statuses, _| statuses[0].replicas[0].state == ReplicaState::Unhealthy)
-        .await;
-    let (status, _) = get(port, "/").await.unwrap();
+    std::fs::write(driven.path().join("releases/shop/web/1/unhealthy"), "").expect("write");
+    driven.until("the replica unhealthy", |statuses, _| statuses[0].replicas[0].state == ReplicaState::Unhealthy).await;
+    let (status, _) = get(port, "/").await.expect("an answer");
     assert_eq!(status, 503, "an unhealthy replica takes no traffic");
     let status = &driven.supervisor().statuses()[0].replicas[0];
     assert_eq!(status.message.as_deref(), Some("GET /healthz answered 500"));
     let health: Vec<&str> =
         driven.events.iter().filter(|event| event.kind == AgentEventKind::Health).map(|e| e.message.as_str()).collect();
     assert_eq!(health, ["replica web-staging-1-1 of release 1 is unhealthy: GET /healthz answered 500"]);
-    std::fs::remove_file(driven.path().join("releases/shop/web/1/unhealthy")).unwrap();
+    std::fs::remove_file(driven.path().join("releases/shop/web/1/unhealthy")).expect("remove_file");
     driven.until_get(port, "/", |status, _| status == 200).await;
 }
 
@@ -119,13 +121,16 @@ async fn a_replica_that_died_while_the_agent_was_away_is_replaced_as_drift() {
                           "port": free_port(), "started_at": 0, "restarts": 0}],
             "units": [{"key": key(), "serving": 1, "next_replica": 2}],
         });
-        std::fs::write(dir.join("state.json"), state.to_string()).unwrap();
+        std::fs::write(dir.join("state.json"), state.to_string()).expect("write");
         desired(1, vec![unit(port, 1, Some(release(dir, 1, SERVE)))])
     });
     driven.until_get(port, "/", |status, _| status == 200).await;
     let drift: Vec<&str> =
         driven.events.iter().filter(|event| event.kind == AgentEventKind::Drift).map(|e| e.message.as_str()).collect();
-    assert_eq!(drift, ["replica web-staging-1-1 of release 1 (pid 999999999) died while the agent was away: replacing it"]);
+    assert_eq!(
+        drift,
+        ["replica web-staging-1-1 of release 1 (pid 999999999) died while the agent was away: replacing it"]
+    );
     assert_eq!(driven.supervisor().statuses()[0].replicas[0].id, "web-staging-1-2", "ids are not reused");
 }
 
@@ -160,15 +165,17 @@ async fn a_deployment_replaces_the_release_without_a_gap_and_a_broken_one_rolls_
         })
         .await;
     // The old replica drains and stops after the switch; keep requesting until it is gone.
-    driven.until("only release 2 runs", |statuses, _| statuses[0].replicas.iter().all(|replica| replica.release == 2)).await;
+    driven
+        .until("only release 2 runs", |statuses, _| statuses[0].replicas.iter().all(|replica| replica.release == 2))
+        .await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (sent, failed) = load.await.unwrap();
+    let (sent, failed) = load.await.expect("an answer");
     assert!(sent > 0);
     assert_eq!(failed, [], "{} of {sent} requests failed during the deployment", failed.len());
-    let progress = driven.supervisor().statuses()[0].deployment.clone().unwrap();
+    let progress = driven.supervisor().statuses()[0].deployment.clone().expect("clone");
     assert_eq!(progress.outcome, Some(DeploymentOutcome::Succeeded), "{progress:?}");
     assert_eq!(progress.reason.as_deref(), Some("release 2 serves all traffic on 1 healthy replica"));
-    let (status, body) = get(port, "/").await.unwrap();
+    let (status, body) = get(port, "/").await.expect("an answer");
     assert_eq!((status, body.starts_with("release 2")), (200, true), "{body}");
 
     // The server records it: release 2 serves, the order is gone.
@@ -186,12 +193,12 @@ async fn a_deployment_replaces_the_release_without_a_gap_and_a_broken_one_rolls_
             statuses[0].deployment.as_ref().is_some_and(|progress| progress.outcome.is_some())
         })
         .await;
-    let progress = driven.supervisor().statuses()[0].deployment.clone().unwrap();
+    let progress = driven.supervisor().statuses()[0].deployment.clone().expect("clone");
     assert_eq!(progress.outcome, Some(DeploymentOutcome::RolledBack), "{progress:?}");
-    let reason = progress.reason.unwrap();
+    let reason = progress.reason.expect("reason");
     assert!(reason.starts_with("replica web-staging-3-"), "{reason}");
     assert!(reason.contains("of release 3 exited: exit status: 3"), "{reason}");
-    let (status, body) = get(port, "/").await.unwrap();
+    let (status, body) = get(port, "/").await.expect("an answer");
     assert_eq!((status, body.starts_with("release 2")), (200, true), "{body}");
     driven
         .until("only release 2 runs", |statuses, _| statuses[0].replicas.iter().all(|replica| replica.release == 2))
@@ -200,23 +207,19 @@ async fn a_deployment_replaces_the_release_without_a_gap_and_a_broken_one_rolls_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_port_taken_is_an_error_event_and_image_services_are_refused_clearly() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("local_addr").port();
     let mut driven = Driven::start(|dir| desired(1, vec![unit(port, 1, Some(release(dir, 1, SERVE)))]));
-    driven
-        .until("an error event", |_, events| events.iter().any(|event| event.kind == AgentEventKind::Error))
-        .await;
-    let error = driven.events.iter().find(|event| event.kind == AgentEventKind::Error).unwrap();
+    driven.until("an error event", |_, events| events.iter().any(|event| event.kind == AgentEventKind::Error)).await;
+    let error = driven.events.iter().find(|event| event.kind == AgentEventKind::Error).expect("find");
     assert!(error.message.starts_with(&format!("the proxy cannot listen on 127.0.0.1:{port}: ")), "{}", error.message);
 
     let other = free_port();
     let mut image = release(driven.path(), 2, SERVE);
     image.process = ferry_proto::agent::ProcessSpec::Image { image: "nginx:1".into(), archive: None };
     driven.supervisor().set_desired(desired(2, vec![unit(other, 1, Some(image))]));
-    driven
-        .until("the image refused", |_, events| events.iter().any(|event| event.message.contains("container")))
-        .await;
-    let refusal = driven.events.iter().rev().find(|event| event.kind == AgentEventKind::Error).unwrap();
+    driven.until("the image refused", |_, events| events.iter().any(|event| event.message.contains("container"))).await;
+    let refusal = driven.events.iter().rev().find(|event| event.kind == AgentEventKind::Error).expect("find");
     assert_eq!(
         refusal.message,
         "release 2 runs the image nginx:1: this agent has no container support yet; give the service `run:` instead of `image:`"

@@ -24,7 +24,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
 "#;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("local_addr").port()
 }
 
 /// `GET /` on the port: the body, or `None` when nothing answers 200.
@@ -35,7 +35,8 @@ fn get(port: u16) -> Option<String> {
     stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).ok()?;
-    (answer.split_whitespace().nth(1) == Some("200")).then(|| answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()))?
+    (answer.split_whitespace().nth(1) == Some("200"))
+        .then(|| answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()))?
 }
 
 fn until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
@@ -58,7 +59,7 @@ fn agent(dir: &Path, stderr: Stdio) -> Child {
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()
-        .unwrap()
+        .expect("spawn")
 }
 
 /// Kills the agent and the replicas its state file lists when the test ends.
@@ -82,11 +83,11 @@ impl Drop for Cleanup<'_> {
 
 #[test]
 fn a_killed_agent_leaves_its_replica_serving_and_the_next_one_adopts_it() {
-    let temp = tempfile::tempdir().unwrap();
+    let temp = tempfile::tempdir().expect("tempdir");
     let dir = temp.path().join("agent");
     let folder = dir.join("releases/shop/web/1");
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("server.py"), SERVER_PY).unwrap();
+    std::fs::create_dir_all(&folder).expect("create_dir_all");
+    std::fs::write(folder.join("server.py"), SERVER_PY).expect("write");
     let port = free_port();
     let desired = json!({"generation": 1, "units": [{
         "key": {"project": "shop", "service": "web", "environment": "production"},
@@ -97,26 +98,27 @@ fn a_killed_agent_leaves_its_replica_serving_and_the_next_one_adopts_it() {
         "release": {"number": 1, "files": [], "kind": "run", "command": "exec python3 server.py",
                     "env": {}, "secret_keys": []},
     }]});
-    std::fs::write(dir.join("desired.json"), desired.to_string()).unwrap();
+    std::fs::write(dir.join("desired.json"), desired.to_string()).expect("write");
     let mut cleanup = Cleanup(&dir, Vec::new());
 
     // The server is not there: the agent serves what its directory keeps.
     cleanup.1.push(agent(&dir, Stdio::null()));
     let body = until("the proxy to answer", || get(port));
-    let pid: u32 = body.trim().strip_prefix("pid ").unwrap().parse().unwrap();
+    let pid: u32 = body.trim().strip_prefix("pid ").expect("strip_prefix").parse().expect("parse");
 
     // A second agent on the same directory is refused, and changes nothing.
-    let second = agent(&dir, Stdio::piped()).wait_with_output().unwrap();
+    let second = agent(&dir, Stdio::piped()).wait_with_output().expect("wait_with_output");
     assert_eq!(second.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(stderr.contains("another ferry agent already runs with the directory"), "{stderr}");
 
     // SIGKILL: no chance to clean up. The replica answers on its own port; the proxy is gone.
-    let mut first = cleanup.1.pop().unwrap();
-    first.kill().unwrap();
-    first.wait().unwrap();
+    let mut first = cleanup.1.pop().expect("pop");
+    first.kill().expect("kill");
+    first.wait().expect("wait");
     let state: ferry_agent::dir::RuntimeState =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).expect("read_to_string"))
+            .expect("from_str");
     assert_eq!(state.replicas[0].pid, pid);
     assert_eq!(get(state.replicas[0].port).as_deref(), Some(body.as_str()), "the replica outlives its agent");
     assert_eq!(get(port), None);

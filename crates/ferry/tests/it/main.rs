@@ -2,8 +2,8 @@
 //! by the real binary, checked through its exit code, output and `--report` JSON.
 
 mod actions;
-mod agent;
 mod activity_types;
+mod agent;
 mod containers;
 mod corpus;
 mod crash;
