@@ -225,3 +225,56 @@ async fn a_port_taken_is_an_error_event_and_image_services_are_refused_clearly()
         "release 2 runs the image nginx:1: this agent has no container support yet; give the service `run:` instead of `image:`"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_step_weighs_both_releases_in_the_proxy_then_the_new_one_takes_all() {
+    let port = free_port();
+    let mut driven = Driven::start(|dir| desired(1, vec![unit(port, 2, Some(release(dir, 1, SERVE)))]));
+    driven.until("2 healthy replicas", |statuses, _| healthy(statuses, 2)).await;
+
+    let mut canary = unit(port, 2, Some(release(driven.path(), 1, SERVE)));
+    let mut order = order(20, release(driven.path(), 2, SERVE));
+    order.strategy = ferry_proto::agent::StrategySpec::Canary {
+        steps: vec![ferry_proto::agent::CanaryStep { weight: 50, pause_ms: 60_000 }],
+    };
+    canary.deployment = Some(order.clone());
+    driven.supervisor().set_desired(desired(2, vec![canary]));
+    driven
+        .until("the canary step weighted", |statuses, _| {
+            statuses[0].deployment.as_ref().is_some_and(|progress| progress.steps.len() >= 2)
+        })
+        .await;
+    // Half the requests to each release, alternating (the proxy's choice is deterministic).
+    let mut releases = Vec::new();
+    for _ in 0..10 {
+        let (status, body) = get(port, "/").await.expect("an answer");
+        assert_eq!(status, 200);
+        releases.push(body.split_whitespace().nth(1).expect("a release").to_owned());
+    }
+    let n_new = releases.iter().filter(|release| *release == "2").count();
+    assert_eq!(n_new, 5, "{releases:?}");
+    let statuses = driven.supervisor().statuses();
+    let steps: Vec<&str> =
+        statuses[0].deployment.as_ref().expect("a deployment").steps.iter().map(|step| step.name.as_str()).collect();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    let n_replicas: Vec<i64> = statuses[0].replicas.iter().map(|replica| replica.release).collect();
+    assert_eq!(n_replicas, [1, 1, 2], "the canary runs beside the whole old set");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_that_leaves_the_desired_state_stops_its_replicas_and_its_proxy() {
+    let port = free_port();
+    let mut driven = Driven::start(|dir| desired(1, vec![unit(port, 1, Some(release(dir, 1, SERVE)))]));
+    driven.until_get(port, "/", |status, _| status == 200).await;
+    let pid = pids(&driven.supervisor().statuses())[0];
+    driven.supervisor().set_desired(desired(2, vec![]));
+    driven.until("no unit left", |statuses, _| statuses.is_empty()).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while get(port, "/").await.is_some()
+        || rustix::process::test_kill_process_group(rustix::process::Pid::from_raw(pid.cast_signed()).expect("a pid"))
+            .is_ok()
+    {
+        assert!(std::time::Instant::now() < deadline, "the unit's proxy or replica outlived it");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
