@@ -12,6 +12,7 @@
 mod artifacts;
 mod error;
 mod logs;
+mod releases;
 pub mod sse;
 
 use std::error::Error as _;

@@ -31,6 +31,7 @@ mod metrics;
 mod openapi;
 mod pipeline;
 mod probes;
+mod releases;
 mod repo_url;
 mod retention;
 mod router;

@@ -1,6 +1,6 @@
 //! Command-line arguments. The flags of `ferry run` and `ferry lint` are a fixed contract:
 //! other tools drive them. The client commands (`runner`, `runners`, `project`, `secret`,
-//! `var`, `trigger`, `logs`, `runs`, `cancel`, `rerun`) share [`ConnectArgs`].
+//! `var`, `release`, `releases`, `trigger`, `logs`, `runs`, `cancel`, `rerun`) share [`ConnectArgs`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -105,12 +105,32 @@ pub enum Command {
     ///   printf %s "$TOKEN" | ferry secret set web API_TOKEN
     #[command(verbatim_doc_comment)]
     Secret(SecretArgs),
-    /// Set a project's configuration variables (`vars.KEY`).
+    /// Set, list and delete a project's configuration variables (`vars.KEY`), the project's
+    /// own or, with --env, an environment's (its services get them on top of the project's).
     ///
     /// Examples:
     ///   ferry var set web REGION eu-west-1
+    ///   ferry var set web LOG_LEVEL debug --env staging
+    ///   ferry var list web --env staging --json
     #[command(verbatim_doc_comment)]
     Var(VarArgs),
+    /// Make a release of a service by hand: from a successful run's artifact (the one the
+    /// service's `release:` names) or from a folder, packed and uploaded. The release takes
+    /// the `.ferry/deploy.yml` of its commit (the run's, or --commit, by default the head of
+    /// the project's branch), which must declare the service.
+    ///
+    /// Examples:
+    ///   ferry release create web web --run 42
+    ///   ferry release create web web --dir ./dist --commit v1.4.0 --json
+    #[command(verbatim_doc_comment)]
+    Release(ReleaseArgs),
+    /// List a project's releases (of one service), newest first.
+    ///
+    /// Examples:
+    ///   ferry releases web
+    ///   ferry releases web api --json
+    #[command(verbatim_doc_comment)]
+    Releases(ReleasesArgs),
     /// Start a project's workflow_dispatch workflows on the server.
     ///
     /// Prints each run it started (`run 12 (#3 ci.yml) queued`). With --wait, follows the
@@ -413,6 +433,9 @@ pub struct SecretSetArgs {
     pub key: String,
     /// The value [default: standard input, without its final line break]
     pub value: Option<String>,
+    /// Set it for this environment only (its services and the jobs that target it)
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -428,6 +451,10 @@ pub struct VarArgs {
 pub enum VarCommand {
     /// Set a configuration variable.
     Set(VarSetArgs),
+    /// List the project's (or an environment's) variables with their values.
+    List(VarListArgs),
+    /// Delete a variable.
+    Delete(VarDeleteArgs),
 }
 
 #[derive(Debug, Args)]
@@ -437,7 +464,80 @@ pub struct VarSetArgs {
     pub project: String,
     pub key: String,
     pub value: String,
+    /// Set it for this environment only (its services and the jobs that target it)
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
     /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VarListArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// This environment's variables [default: the project's own]
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+    /// Print `[{name, value, updated_at}]`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VarDeleteArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    pub key: String,
+    /// Delete this environment's [default: the project's own]
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(subcommand)]
+    pub command: ReleaseCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Make a release of a service from a run or a folder.
+    Create(ReleaseCreateArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["run", "dir"]))]
+pub struct ReleaseCreateArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    pub service: String,
+    /// A successful run of the project whose artifact holds the release's files
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<i64>,
+    /// A folder whose files are the release (uploaded as needed)
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<std::path::PathBuf>,
+    /// The commit (id, branch or tag) whose .ferry/deploy.yml the release takes, with --dir
+    /// [default: the head of the project's branch]
+    #[arg(long, value_name = "SHA", conflicts_with = "run")]
+    pub commit: Option<String>,
+    /// Print the release as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleasesArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// Only this service's releases
+    pub service: Option<String>,
+    /// Print the releases as JSON, newest first.
     #[arg(long)]
     pub json: bool,
 }

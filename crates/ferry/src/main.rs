@@ -28,6 +28,8 @@ fn main() -> ExitCode {
         cli::Command::Project(args) => client::project(args.command),
         cli::Command::Secret(args) => client::secret(args.command),
         cli::Command::Var(args) => client::var(args.command),
+        cli::Command::Release(args) => client::release(args.command),
+        cli::Command::Releases(args) => client::releases(args),
         cli::Command::Trigger(args) => client::trigger(args),
         cli::Command::Logs(args) => client::logs(args),
         cli::Command::Runs(args) => client::runs(args),

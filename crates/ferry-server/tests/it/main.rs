@@ -15,6 +15,7 @@ mod openapi;
 mod pipeline;
 mod probes;
 mod projects;
+mod releases;
 mod reusable;
 mod runtime;
 mod ui;
