@@ -120,12 +120,7 @@ async fn submit_locked(
     let now = now_ms();
     let target = &resolved.target;
     let agent = choose_agent(state, &target.rules.hosts).await?;
-    let succeeded_after = match &target.rules.after {
-        Some(after) => {
-            state.store.deployments().succeeded_in(project.id, &resolved.service, after, resolved.release).await?
-        }
-        None => false,
-    };
+    let missing_after = missing_after(state, project.id, &resolved.service, resolved.release, &target.rules.after).await?;
     // A rollback to a release that served here already does not wait at the gates again.
     let served_here = trigger.is_rollback
         && state
@@ -137,7 +132,7 @@ async fn submit_locked(
         environment: &resolved.environment,
         release: resolved.release,
         branch: resolved.branch.as_deref(),
-        succeeded_after,
+        missing_after: &missing_after,
         author: &resolved.author,
         approvals: &[],
         now,
@@ -194,6 +189,23 @@ async fn submit_locked(
     Ok(state.store.deployments().get(deployment.id).await?)
 }
 
+/// The environments of `after` where release `release` of `service` has not succeeded yet.
+async fn missing_after(
+    state: &AppState,
+    project_id: i64,
+    service: &str,
+    release: i64,
+    after: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut missing = Vec::new();
+    for environment in after {
+        if !state.store.deployments().succeeded_in(project_id, service, environment, release).await? {
+            missing.push(environment.clone());
+        }
+    }
+    Ok(missing)
+}
+
 /// Starts the oldest queued deployment of a unit when none is in progress there. Called
 /// under [`DeployState::lock`].
 async fn start_next(state: &AppState, unit: UnitRef<'_>) -> Result<(), ApiError> {
@@ -231,19 +243,15 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
     let target = target_of(deployment)?;
     let approvals: Vec<ApprovalView> = from_json("approvals", &deployment.approvals);
     let before: Vec<GateView> = from_json("gates", &deployment.gates);
-    let succeeded_after = match &target.rules.after {
-        Some(after) => {
-            state.store.deployments().succeeded_in(deployment.project_id, &deployment.service, after, deployment.release).await?
-        }
-        None => false,
-    };
+    let missing_after =
+        missing_after(state, deployment.project_id, &deployment.service, deployment.release, &target.rules.after).await?;
     // `branches:` passed when it was submitted (or it would have been refused).
     let branch = before.iter().any(|gate| gate.kind == "branches").then(|| target.rules.branches.first().cloned()).flatten();
     let facts = GateFacts {
         environment: &deployment.environment,
         release: deployment.release,
         branch: branch.as_deref(),
-        succeeded_after,
+        missing_after: &missing_after,
         author: &deployment.author,
         approvals: &approvals,
         now: now_ms(),
@@ -443,6 +451,23 @@ async fn promote(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
     Ok(())
 }
 
+/// A new release goes to every `auto-deploy` environment its deploy.yml deploys the service
+/// to (`auto`); what cannot be deployed is logged and recorded as a failed deployment where
+/// possible.
+pub(crate) async fn after_release(state: &AppState, project: &Project, release: &ferry_store::Release) {
+    for environment in target::auto_deploy_environments(&release.deploy_spec, &release.service) {
+        let trigger = Trigger { by: "auto".into(), rollback_of: None, is_rollback: false };
+        let res = match target::resolve(state, project, &release.service, &environment, Some(release.number)).await {
+            Ok(resolved) => submit(state, project, &resolved, &trigger).await.map(|_| ()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = res {
+            warn!(project = %project.name, service = %release.service, "release {} of {} is not deployed to {environment}: {}",
+                release.number, release.service, error.message());
+        }
+    }
+}
+
 /// The desired state of agent `agent`: per unit placed on it, the release that last
 /// succeeded there and the deployment in progress.
 ///
@@ -469,23 +494,42 @@ pub(crate) async fn desired_state(state: &AppState, agent: &Agent) -> Result<Des
             entry.0 = Some(target);
         }
     }
+    // Each environment's variables and secrets join the service's own `env:`.
+    let mut envs: BTreeMap<(String, String), (BTreeMap<String, String>, Vec<String>)> = BTreeMap::new();
+    for key in units.keys() {
+        let pair = (key.project.clone(), key.environment.clone());
+        if envs.contains_key(&pair) {
+            continue;
+        }
+        let project_id = project_names.iter().find(|(_, name)| **name == key.project).map(|(id, _)| *id);
+        if let Some(project_id) = project_id {
+            envs.insert(pair, crate::releases::environment_env(state, project_id, &key.environment).await?);
+        }
+    }
+    let with_env = |key: &UnitKey, mut release: ferry_proto::agent::ReleaseSpec| {
+        if let Some((env, secret_keys)) = envs.get(&(key.project.clone(), key.environment.clone())) {
+            release.env.extend(env.iter().map(|(name, value)| (name.clone(), value.clone())));
+            release.secret_keys.extend(secret_keys.iter().cloned());
+        }
+        release
+    };
     let units = units
         .into_iter()
         .filter_map(|(key, (serving, moving))| {
             // The unit's settings (port, replicas, health) are the newest release's.
             let mut unit: Unit = moving.as_ref().map(|(_, target)| target).or(serving.as_ref())?.unit.clone();
-            unit.key = key;
-            unit.release = serving.and_then(|target| target.unit.release);
+            unit.release = serving.and_then(|target| target.unit.release).map(|release| with_env(&key, release));
             unit.deployment = moving.and_then(|(deployment, target)| {
                 Some(DeploymentOrder {
                     id: deployment.id,
-                    release: target.unit.release?,
+                    release: with_env(&key, target.unit.release?),
                     strategy: target.strategy,
                     analysis: target.analysis,
                     verify_ms: target.verify_ms,
                     is_rollback: deployment.is_rollback,
                 })
             });
+            unit.key = key;
             Some(unit)
         })
         .collect();

@@ -184,7 +184,7 @@ async fn a_release_of_another_branch_is_refused_with_the_rule() {
 #[tokio::test]
 async fn success_in_staging_lets_the_deployment_waiting_after_it_go() {
     let (_dir, state, project) = setup().await;
-    let production = EnvironmentRules { after: Some("staging".into()), ..EnvironmentRules::default() };
+    let production = EnvironmentRules { after: vec!["staging".into()], ..EnvironmentRules::default() };
     let waiting = submit(&state, &project, &resolved("production", 1, production, &[]), &by("ada")).await.expect("prod");
     assert_eq!(waiting.status, DeploymentStatus::Waiting);
     let staging =

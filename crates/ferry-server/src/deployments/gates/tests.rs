@@ -8,13 +8,17 @@ fn approval(by: &str) -> ApprovalView {
     ApprovalView { by: by.into(), comment: None, at: 5 }
 }
 
+const STAGING: &[String] = &[];
+
 fn facts<'a>(branch: Option<&'a str>, succeeded_after: bool, approvals: &'a [ApprovalView]) -> GateFacts<'a> {
-    GateFacts { environment: "production", release: 7, branch, succeeded_after, author: "alice", approvals, now: 9 }
+    static MISSING: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| vec!["staging".to_owned()]);
+    let missing_after = if succeeded_after { STAGING } else { MISSING.as_slice() };
+    GateFacts { environment: "production", release: 7, branch, missing_after, author: "alice", approvals, now: 9 }
 }
 
 fn production() -> EnvironmentRules {
     EnvironmentRules {
-        after: Some("staging".into()),
+        after: vec!["staging".into()],
         approvals: 1,
         branches: vec!["main".into()],
         ..EnvironmentRules::default()
