@@ -120,7 +120,8 @@ async fn submit_locked(
     let now = now_ms();
     let target = &resolved.target;
     let agent = choose_agent(state, &target.rules.hosts).await?;
-    let missing_after = missing_after(state, project.id, &resolved.service, resolved.release, &target.rules.after).await?;
+    let missing_after =
+        missing_after(state, project.id, &resolved.service, resolved.release, &target.rules.after).await?;
     // A rollback to a release that served here already does not wait at the gates again.
     let served_here = trigger.is_rollback
         && state
@@ -137,11 +138,7 @@ async fn submit_locked(
         approvals: &[],
         now,
     };
-    let (verdict, gates) = if served_here {
-        (Verdict::Pass, Vec::new())
-    } else {
-        judge(&target.rules, &facts, &[])
-    };
+    let (verdict, gates) = if served_here { (Verdict::Pass, Vec::new()) } else { judge(&target.rules, &facts, &[]) };
     let (status, reason) = match (&agent, verdict) {
         (_, Verdict::Refuse(rule)) => (DeploymentStatus::Failed, Some(format!("refused: {rule}"))),
         (Err(why), _) => (DeploymentStatus::Failed, Some(why.clone())),
@@ -177,11 +174,18 @@ async fn submit_locked(
         status.as_str()
     );
     if status != DeploymentStatus::Failed {
-        for older in state.store.deployments().pending_for_unit(project.id, &resolved.service, &resolved.environment).await? {
-            if older.id < deployment.id && matches!(older.status, DeploymentStatus::Queued | DeploymentStatus::Waiting) {
+        for older in
+            state.store.deployments().pending_for_unit(project.id, &resolved.service, &resolved.environment).await?
+        {
+            if older.id < deployment.id && matches!(older.status, DeploymentStatus::Queued | DeploymentStatus::Waiting)
+            {
                 let reason = format!("superseded by deployment {} (the newest waiting wins)", deployment.id);
                 let from = [DeploymentStatus::Queued, DeploymentStatus::Waiting];
-                state.store.deployments().transition(older.id, &from, DeploymentStatus::Cancelled, Some(&reason), now).await?;
+                state
+                    .store
+                    .deployments()
+                    .transition(older.id, &from, DeploymentStatus::Cancelled, Some(&reason), now)
+                    .await?;
             }
         }
         start_next(state, unit_of(&deployment)).await?;
@@ -244,9 +248,11 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
     let approvals: Vec<ApprovalView> = from_json("approvals", &deployment.approvals);
     let before: Vec<GateView> = from_json("gates", &deployment.gates);
     let missing_after =
-        missing_after(state, deployment.project_id, &deployment.service, deployment.release, &target.rules.after).await?;
+        missing_after(state, deployment.project_id, &deployment.service, deployment.release, &target.rules.after)
+            .await?;
     // `branches:` passed when it was submitted (or it would have been refused).
-    let branch = before.iter().any(|gate| gate.kind == "branches").then(|| target.rules.branches.first().cloned()).flatten();
+    let branch =
+        before.iter().any(|gate| gate.kind == "branches").then(|| target.rules.branches.first().cloned()).flatten();
     let facts = GateFacts {
         environment: &deployment.environment,
         release: deployment.release,
@@ -260,14 +266,22 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
     let gates = to_json(&gates);
     let approvals = to_json(&approvals);
     match verdict {
-        Verdict::Wait(what) => state.store.deployments().set_gates(deployment.id, &gates, &approvals, Some(&what)).await?,
+        Verdict::Wait(what) => {
+            state.store.deployments().set_gates(deployment.id, &gates, &approvals, Some(&what)).await?
+        }
         Verdict::Refuse(rule) => {
             state.store.deployments().set_gates(deployment.id, &gates, &approvals, None).await?;
             let reason = format!("refused: {rule}");
             state
                 .store
                 .deployments()
-                .transition(deployment.id, &[DeploymentStatus::Waiting], DeploymentStatus::Failed, Some(&reason), now_ms())
+                .transition(
+                    deployment.id,
+                    &[DeploymentStatus::Waiting],
+                    DeploymentStatus::Failed,
+                    Some(&reason),
+                    now_ms(),
+                )
                 .await?;
         }
         Verdict::Pass => {
@@ -275,7 +289,13 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
             state
                 .store
                 .deployments()
-                .transition(deployment.id, &[DeploymentStatus::Waiting], DeploymentStatus::Queued, Some("gates passed"), now_ms())
+                .transition(
+                    deployment.id,
+                    &[DeploymentStatus::Waiting],
+                    DeploymentStatus::Queued,
+                    Some("gates passed"),
+                    now_ms(),
+                )
                 .await?;
             start_next(state, unit_of(deployment)).await?;
         }
@@ -288,20 +308,31 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
 /// # Errors
 /// 409 when it is not waiting or does not need approvals, 403 when `by` is the release's
 /// author.
-pub(crate) async fn approve(state: &AppState, id: i64, by: &str, comment: Option<&str>) -> Result<Deployment, ApiError> {
+pub(crate) async fn approve(
+    state: &AppState,
+    id: i64,
+    by: &str,
+    comment: Option<&str>,
+) -> Result<Deployment, ApiError> {
     let _guard = state.deploy.lock.lock().await;
     let deployment = state.store.deployments().get(id).await?;
     if deployment.status != DeploymentStatus::Waiting {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
-            format!("deployment {id} is {}, not waiting at a gate: there is nothing to approve", deployment.status.as_str()),
+            format!(
+                "deployment {id} is {}, not waiting at a gate: there is nothing to approve",
+                deployment.status.as_str()
+            ),
         ));
     }
     let target = target_of(&deployment)?;
     if target.rules.approvals == 0 {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
-            format!("deployment {id} waits for no approval (environment {} has no `approvals:`)", deployment.environment),
+            format!(
+                "deployment {id} waits for no approval (environment {} has no `approvals:`)",
+                deployment.environment
+            ),
         ));
     }
     if by == deployment.author {
@@ -364,7 +395,11 @@ pub(crate) async fn apply_report(state: &AppState, agent: &Agent, report: &Agent
         let Some(project_id) = project_id else { continue };
         let unit = UnitRef { project_id, service: &event.key.service, environment: &event.key.environment };
         let kind = serde_json::to_value(event.kind).ok().and_then(|value| value.as_str().map(str::to_owned));
-        state.store.service_events().add(unit, Some(agent.id), event.at, kind.as_deref().unwrap_or("error"), &event.message).await?;
+        state
+            .store
+            .service_events()
+            .add(unit, Some(agent.id), event.at, kind.as_deref().unwrap_or("error"), &event.message)
+            .await?;
     }
     let _guard = state.deploy.lock.lock().await;
     for unit in &report.units {
@@ -384,7 +419,11 @@ pub(crate) async fn apply_report(state: &AppState, agent: &Agent, report: &Agent
 
 /// Records a deployment's progress; when it is over, its outcome, then what follows: the
 /// next deployment of the unit, promotion, deployments that waited for this one.
-async fn record_progress(state: &AppState, deployment: &Deployment, progress: &DeploymentProgress) -> Result<(), ApiError> {
+async fn record_progress(
+    state: &AppState,
+    deployment: &Deployment,
+    progress: &DeploymentProgress,
+) -> Result<(), ApiError> {
     let analysis = progress.analysis.as_ref().map(to_json);
     let steps = to_json(&progress.steps);
     let Some(outcome) = progress.outcome else {
@@ -396,7 +435,11 @@ async fn record_progress(state: &AppState, deployment: &Deployment, progress: &D
         DeploymentOutcome::Failed => DeploymentStatus::Failed,
         DeploymentOutcome::Cancelled => DeploymentStatus::Cancelled,
     };
-    state.store.deployments().record_progress(deployment.id, &steps, analysis.as_deref(), progress.reason.as_deref()).await?;
+    state
+        .store
+        .deployments()
+        .record_progress(deployment.id, &steps, analysis.as_deref(), progress.reason.as_deref())
+        .await?;
     let finished = state
         .store
         .deployments()
@@ -427,7 +470,8 @@ async fn record_progress(state: &AppState, deployment: &Deployment, progress: &D
 async fn promote(state: &AppState, deployment: &Deployment) -> Result<(), ApiError> {
     let target = target_of(deployment)?;
     for environment in &target.promotes_to {
-        let pending = state.store.deployments().pending_for_unit(deployment.project_id, &deployment.service, environment).await?;
+        let pending =
+            state.store.deployments().pending_for_unit(deployment.project_id, &deployment.service, environment).await?;
         if let Some(waiting) = pending.iter().find(|pending| pending.release == deployment.release) {
             rejudge(state, waiting).await?;
             continue;
@@ -553,8 +597,11 @@ pub(crate) async fn view(state: &AppState, project: &str, deployment: Deployment
         let now = now_ms();
         let gone = agent.last_seen_at.is_none_or(|seen| now - seen > AGENT_GONE_MS);
         if gone {
-            let seen = agent.last_seen_at.map_or_else(|| "never seen".to_owned(), |seen| format!("last seen {} s ago", (now - seen) / 1000));
-            reason = Some(format!("waiting for agent {} ({seen}); it goes on when the agent reports again", agent.name));
+            let seen = agent
+                .last_seen_at
+                .map_or_else(|| "never seen".to_owned(), |seen| format!("last seen {} s ago", (now - seen) / 1000));
+            reason =
+                Some(format!("waiting for agent {} ({seen}); it goes on when the agent reports again", agent.name));
         }
     }
     let outcome = match deployment.status {
@@ -609,7 +656,9 @@ pub(crate) async fn rollback_release(
         Some(number) => Some(number),
         None => {
             let current_release = current.map(|deployment| deployment.release);
-            succeeded.find(|deployment| Some(deployment.release) != current_release).map(|deployment| deployment.release)
+            succeeded
+                .find(|deployment| Some(deployment.release) != current_release)
+                .map(|deployment| deployment.release)
         }
     };
     let release = release.ok_or_else(|| {

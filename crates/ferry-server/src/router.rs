@@ -152,7 +152,12 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::POST, "/api/v1/projects/{name}/rollback", developer(Project), deployments::rollback),
         route(M::GET, "/api/v1/projects/{name}/status", viewer(Project), deployments::status),
         route(M::GET, "/api/v1/projects/{name}/plan", viewer(Project), deployments::plan),
-        route(M::GET, "/api/v1/projects/{name}/services/{service}/{environment}/logs", viewer(Project), deployments::logs),
+        route(
+            M::GET,
+            "/api/v1/projects/{name}/services/{service}/{environment}/logs",
+            viewer(Project),
+            deployments::logs,
+        ),
         // Releases (issue 15): made from a run's artifact or from files a developer uploaded.
         route(M::GET, "/api/v1/projects/{name}/releases", viewer(Project), releases::list),
         route(M::POST, "/api/v1/projects/{name}/releases", developer(Project), releases::create),

@@ -318,5 +318,6 @@ pub(crate) async fn blob(
     let path = state.blobs.path(&digest);
     let (tx, body) = channel_body();
     tokio::spawn(async move { send_file(&tx, &path).await });
-    Ok(([(CONTENT_TYPE, "application/octet-stream".to_owned()), (CONTENT_LENGTH, size.to_string())], body).into_response())
+    Ok(([(CONTENT_TYPE, "application/octet-stream".to_owned()), (CONTENT_LENGTH, size.to_string())], body)
+        .into_response())
 }

@@ -58,7 +58,8 @@ pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[G
     let mut waits = Vec::new();
     let mut refusal = None;
     let passed_at = |kind: &str, passed: bool| {
-        passed.then(|| before.iter().find(|gate| gate.kind == kind && gate.passed).and_then(|gate| gate.passed_at))
+        passed
+            .then(|| before.iter().find(|gate| gate.kind == kind && gate.passed).and_then(|gate| gate.passed_at))
             .map(|at| at.unwrap_or(facts.now))
     };
     if !rules.branches.is_empty() {
@@ -73,13 +74,23 @@ pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[G
                 facts.release
             ));
         }
-        gates.push(GateView { kind: "branches".into(), rule, passed, passed_by: Vec::new(), passed_at: passed_at("branches", passed) });
+        gates.push(GateView {
+            kind: "branches".into(),
+            rule,
+            passed,
+            passed_by: Vec::new(),
+            passed_at: passed_at("branches", passed),
+        });
     }
     if !rules.after.is_empty() {
         let passed = facts.missing_after.is_empty();
         if !passed {
             let missing = facts.missing_after.join(" and ");
-            waits.push(format!("release {} to succeed in {missing} (after: {})", facts.release, rules.after.join(", ")));
+            waits.push(format!(
+                "release {} to succeed in {missing} (after: {})",
+                facts.release,
+                rules.after.join(", ")
+            ));
         }
         gates.push(GateView {
             kind: "after".into(),

@@ -6,9 +6,9 @@
 //! (`ferry_deploy::compile`): it turns a service, an environment and a release number into a
 //! [`Resolved`] deployment.
 
+use axum::http::StatusCode;
 use ferry_proto::agent::{AnalysisSpec, StrategySpec, Unit};
 use ferry_store::Project;
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -97,7 +97,9 @@ pub(crate) async fn resolve(
                 error.span.start, error.message
             )));
         }
-        (None, None) => return Err(unprocessable(format!("the .ferry/deploy.yml of release {number} of {service} is empty"))),
+        (None, None) => {
+            return Err(unprocessable(format!("the .ferry/deploy.yml of release {number} of {service} is empty")));
+        }
     };
     let Some(env) = spec.environment(environment) else {
         let names: Vec<&str> = spec.environments.iter().map(|env| env.name.as_str()).collect();
@@ -124,7 +126,8 @@ pub(crate) async fn resolve(
             )));
         }
     }
-    let release_spec = declared.release_spec(number, release.files.clone(), &std::collections::BTreeMap::new(), Vec::new());
+    let release_spec =
+        declared.release_spec(number, release.files.clone(), &std::collections::BTreeMap::new(), Vec::new());
     let unit = spec.unit(&project.name, service, environment, Some(release_spec.clone()));
     let order = spec.order(0, service, environment, release_spec, false);
     let (Some(unit), Some(order)) = (unit, order) else {
@@ -150,7 +153,11 @@ pub(crate) async fn resolve(
         release: number,
         author: release.author.clone().unwrap_or_default(),
         branch,
-        commits: release.commits.iter().map(|commit| format!("{} {}", commit.sha.get(..7).unwrap_or(&commit.sha), commit.message)).collect(),
+        commits: release
+            .commits
+            .iter()
+            .map(|commit| format!("{} {}", commit.sha.get(..7).unwrap_or(&commit.sha), commit.message))
+            .collect(),
         target: Target {
             unit,
             strategy: order.strategy,

@@ -37,7 +37,9 @@ fn a_release_of_another_branch_is_refused_with_the_rule() {
     let (verdict, _) = judge(&production(), &facts(Some("dev"), true, &[]), &[]);
     assert_eq!(
         verdict,
-        Verdict::Refuse("production takes only commits of main (branches:), and release 7 was made from branch dev".into())
+        Verdict::Refuse(
+            "production takes only commits of main (branches:), and release 7 was made from branch dev".into()
+        )
     );
 }
 
@@ -52,11 +54,10 @@ fn it_waits_for_the_earlier_environment_and_an_approval() {
                 .into()
         )
     );
-    assert_eq!(gates.iter().map(|gate| (gate.kind.as_str(), gate.passed)).collect::<Vec<_>>(), [
-        ("branches", true),
-        ("after", false),
-        ("approvals", false)
-    ]);
+    assert_eq!(
+        gates.iter().map(|gate| (gate.kind.as_str(), gate.passed)).collect::<Vec<_>>(),
+        [("branches", true), ("after", false), ("approvals", false)]
+    );
 }
 
 #[test]
