@@ -36,6 +36,11 @@ fn main() -> ExitCode {
         cli::Command::Cancel(args) => client::cancel(args),
         cli::Command::Rerun(args) => client::rerun(args),
         cli::Command::Approve(args) => client::approve(args),
+        cli::Command::Deploy(args) => client::deploy(args),
+        cli::Command::Deployments(args) => client::deployments(args),
+        cli::Command::Rollback(args) => client::rollback(args),
+        cli::Command::Status(args) => client::status(args),
+        cli::Command::Plan(args) => client::plan(args),
     };
     match res {
         Ok(code) => code,
