@@ -414,6 +414,10 @@ pub struct ServerArgs {
     /// artifact references are deleted [default: 90]
     #[arg(long, env = "FERRY_ARTIFACT_RETENTION_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u64).range(1..=36_500))]
     pub artifact_retention_days: Option<u64>,
+    /// Do not start the host's local agent (`ferry agent --name local --dir DATA_DIR/agent`,
+    /// its own process, which goes on serving when the server stops)
+    #[arg(long, env = "FERRY_NO_AGENT")]
+    pub no_agent: bool,
 }
 
 /// Where the server is and which token to send; shared by the client commands.

@@ -28,7 +28,7 @@ async fn state_in(dir: &std::path::Path) -> AppState {
 async fn setup() -> (tempfile::TempDir, AppState, Project) {
     let dir = tempfile::tempdir().expect("temp dir");
     let state = state_in(dir.path()).await;
-    crate::api::agents::register_local(&state, "local").await.expect("the local agent");
+    crate::api::agents::register_local(&state, "local", None).await.expect("the local agent");
     let new = NewProject { name: "shop", repo: "/srv/shop.git", branch: "main", webhook_secret: "s" };
     let project = state.store.projects().create(&new, 1).await.expect("a project");
     (dir, state, project)
@@ -231,7 +231,7 @@ async fn a_restarted_server_records_the_outcome_from_the_store() {
     let dir = tempfile::tempdir().expect("temp dir");
     let id = {
         let state = state_in(dir.path()).await;
-        crate::api::agents::register_local(&state, "local").await.expect("the local agent");
+        crate::api::agents::register_local(&state, "local", None).await.expect("the local agent");
         let new = NewProject { name: "shop", repo: "/srv/shop.git", branch: "main", webhook_secret: "s" };
         let project = state.store.projects().create(&new, 1).await.expect("a project");
         let deployment =
