@@ -179,7 +179,8 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     for environment in &status.environments {
         writeln!(stdout, "{BOLD}{}{BOLD:#}", environment.name).context("writing to stdout")?;
         for service in &environment.services {
-            let release = service.release.map_or_else(|| "no release yet".to_owned(), |release| format!("release {release}"));
+            let release =
+                service.release.map_or_else(|| "no release yet".to_owned(), |release| format!("release {release}"));
             let n_healthy = service.replicas.iter().filter(|replica| replica.healthy).count();
             let agent = match (&service.agent, service.agent_gone) {
                 (Some(agent), true) => format!(" {RED}agent {agent} is not reporting{RED:#}"),
@@ -211,7 +212,8 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     }
     let mut stdout = anstream::stdout();
     if plan.changes.is_empty() {
-        writeln!(stdout, "{GREEN}{} is as desired: no changes{GREEN:#}", plan.environment).context("writing to stdout")?;
+        writeln!(stdout, "{GREEN}{} is as desired: no changes{GREEN:#}", plan.environment)
+            .context("writing to stdout")?;
     }
     for change in &plan.changes {
         writeln!(stdout, "  {YELLOW}~{YELLOW:#} {}: {}", change.service, change.change).context("writing to stdout")?;
