@@ -38,7 +38,12 @@ impl Client {
     /// [`ClientError::Unexpected`] when the file cannot be read; else any [`ClientError`]; 422
     /// when the file's digest is not `digest` (it changed since it was hashed), 413 over 10 GiB.
     pub async fn upload_blob(&self, digest: &str, path: &Path) -> Result<(), ClientError> {
-        let api_path = format!("/api/v1/runner/blobs/{}", segment(digest));
+        self.put_file(&format!("/api/v1/runner/blobs/{}", segment(digest)), path).await
+    }
+
+    /// `PUT api_path` with the file at `path` as the body, streamed from the file.
+    pub(crate) async fn put_file(&self, api_path: &str, path: &Path) -> Result<(), ClientError> {
+        let api_path = api_path.to_owned();
         let unreadable = |error: std::io::Error| ClientError::Unexpected {
             method: "PUT".to_owned(),
             path: api_path.clone(),

@@ -11,8 +11,10 @@
 
 mod agent;
 mod artifacts;
+mod deployments;
 mod error;
 mod logs;
+mod releases;
 pub mod sse;
 
 use std::error::Error as _;

@@ -8,6 +8,7 @@ pub mod artifacts;
 pub mod deployments;
 pub mod log_stream;
 pub mod names;
+pub mod releases;
 pub mod runner;
 pub mod runs;
 pub mod runtime;

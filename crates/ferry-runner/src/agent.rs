@@ -25,6 +25,7 @@ mod mirror;
 mod sink;
 mod trash;
 
+pub use artifacts::hash_tree;
 pub use sink::{EventSink, LocalRepositories, SinkFuture, UpcomingCommit};
 
 use std::future::Future;

@@ -9,6 +9,7 @@ pub(crate) mod artifacts;
 pub(crate) mod cache;
 pub(crate) mod deployments;
 pub(crate) mod projects;
+pub(crate) mod releases;
 pub(crate) mod runner;
 pub(crate) mod runners;
 pub(crate) mod runs;

@@ -120,12 +120,8 @@ async fn submit_locked(
     let now = now_ms();
     let target = &resolved.target;
     let agent = choose_agent(state, &target.rules.hosts).await?;
-    let succeeded_after = match &target.rules.after {
-        Some(after) => {
-            state.store.deployments().succeeded_in(project.id, &resolved.service, after, resolved.release).await?
-        }
-        None => false,
-    };
+    let missing_after =
+        missing_after(state, project.id, &resolved.service, resolved.release, &target.rules.after).await?;
     // A rollback to a release that served here already does not wait at the gates again.
     let served_here = trigger.is_rollback
         && state
@@ -137,16 +133,12 @@ async fn submit_locked(
         environment: &resolved.environment,
         release: resolved.release,
         branch: resolved.branch.as_deref(),
-        succeeded_after,
+        missing_after: &missing_after,
         author: &resolved.author,
         approvals: &[],
         now,
     };
-    let (verdict, gates) = if served_here {
-        (Verdict::Pass, Vec::new())
-    } else {
-        judge(&target.rules, &facts, &[])
-    };
+    let (verdict, gates) = if served_here { (Verdict::Pass, Vec::new()) } else { judge(&target.rules, &facts, &[]) };
     let (status, reason) = match (&agent, verdict) {
         (_, Verdict::Refuse(rule)) => (DeploymentStatus::Failed, Some(format!("refused: {rule}"))),
         (Err(why), _) => (DeploymentStatus::Failed, Some(why.clone())),
@@ -182,16 +174,40 @@ async fn submit_locked(
         status.as_str()
     );
     if status != DeploymentStatus::Failed {
-        for older in state.store.deployments().pending_for_unit(project.id, &resolved.service, &resolved.environment).await? {
-            if older.id < deployment.id && matches!(older.status, DeploymentStatus::Queued | DeploymentStatus::Waiting) {
+        for older in
+            state.store.deployments().pending_for_unit(project.id, &resolved.service, &resolved.environment).await?
+        {
+            if older.id < deployment.id && matches!(older.status, DeploymentStatus::Queued | DeploymentStatus::Waiting)
+            {
                 let reason = format!("superseded by deployment {} (the newest waiting wins)", deployment.id);
                 let from = [DeploymentStatus::Queued, DeploymentStatus::Waiting];
-                state.store.deployments().transition(older.id, &from, DeploymentStatus::Cancelled, Some(&reason), now).await?;
+                state
+                    .store
+                    .deployments()
+                    .transition(older.id, &from, DeploymentStatus::Cancelled, Some(&reason), now)
+                    .await?;
             }
         }
         start_next(state, unit_of(&deployment)).await?;
     }
     Ok(state.store.deployments().get(deployment.id).await?)
+}
+
+/// The environments of `after` where release `release` of `service` has not succeeded yet.
+async fn missing_after(
+    state: &AppState,
+    project_id: i64,
+    service: &str,
+    release: i64,
+    after: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut missing = Vec::new();
+    for environment in after {
+        if !state.store.deployments().succeeded_in(project_id, service, environment, release).await? {
+            missing.push(environment.clone());
+        }
+    }
+    Ok(missing)
 }
 
 /// Starts the oldest queued deployment of a unit when none is in progress there. Called
@@ -231,19 +247,17 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
     let target = target_of(deployment)?;
     let approvals: Vec<ApprovalView> = from_json("approvals", &deployment.approvals);
     let before: Vec<GateView> = from_json("gates", &deployment.gates);
-    let succeeded_after = match &target.rules.after {
-        Some(after) => {
-            state.store.deployments().succeeded_in(deployment.project_id, &deployment.service, after, deployment.release).await?
-        }
-        None => false,
-    };
+    let missing_after =
+        missing_after(state, deployment.project_id, &deployment.service, deployment.release, &target.rules.after)
+            .await?;
     // `branches:` passed when it was submitted (or it would have been refused).
-    let branch = before.iter().any(|gate| gate.kind == "branches").then(|| target.rules.branches.first().cloned()).flatten();
+    let branch =
+        before.iter().any(|gate| gate.kind == "branches").then(|| target.rules.branches.first().cloned()).flatten();
     let facts = GateFacts {
         environment: &deployment.environment,
         release: deployment.release,
         branch: branch.as_deref(),
-        succeeded_after,
+        missing_after: &missing_after,
         author: &deployment.author,
         approvals: &approvals,
         now: now_ms(),
@@ -252,14 +266,22 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
     let gates = to_json(&gates);
     let approvals = to_json(&approvals);
     match verdict {
-        Verdict::Wait(what) => state.store.deployments().set_gates(deployment.id, &gates, &approvals, Some(&what)).await?,
+        Verdict::Wait(what) => {
+            state.store.deployments().set_gates(deployment.id, &gates, &approvals, Some(&what)).await?
+        }
         Verdict::Refuse(rule) => {
             state.store.deployments().set_gates(deployment.id, &gates, &approvals, None).await?;
             let reason = format!("refused: {rule}");
             state
                 .store
                 .deployments()
-                .transition(deployment.id, &[DeploymentStatus::Waiting], DeploymentStatus::Failed, Some(&reason), now_ms())
+                .transition(
+                    deployment.id,
+                    &[DeploymentStatus::Waiting],
+                    DeploymentStatus::Failed,
+                    Some(&reason),
+                    now_ms(),
+                )
                 .await?;
         }
         Verdict::Pass => {
@@ -267,7 +289,13 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
             state
                 .store
                 .deployments()
-                .transition(deployment.id, &[DeploymentStatus::Waiting], DeploymentStatus::Queued, Some("gates passed"), now_ms())
+                .transition(
+                    deployment.id,
+                    &[DeploymentStatus::Waiting],
+                    DeploymentStatus::Queued,
+                    Some("gates passed"),
+                    now_ms(),
+                )
                 .await?;
             start_next(state, unit_of(deployment)).await?;
         }
@@ -280,20 +308,31 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
 /// # Errors
 /// 409 when it is not waiting or does not need approvals, 403 when `by` is the release's
 /// author.
-pub(crate) async fn approve(state: &AppState, id: i64, by: &str, comment: Option<&str>) -> Result<Deployment, ApiError> {
+pub(crate) async fn approve(
+    state: &AppState,
+    id: i64,
+    by: &str,
+    comment: Option<&str>,
+) -> Result<Deployment, ApiError> {
     let _guard = state.deploy.lock.lock().await;
     let deployment = state.store.deployments().get(id).await?;
     if deployment.status != DeploymentStatus::Waiting {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
-            format!("deployment {id} is {}, not waiting at a gate: there is nothing to approve", deployment.status.as_str()),
+            format!(
+                "deployment {id} is {}, not waiting at a gate: there is nothing to approve",
+                deployment.status.as_str()
+            ),
         ));
     }
     let target = target_of(&deployment)?;
     if target.rules.approvals == 0 {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
-            format!("deployment {id} waits for no approval (environment {} has no `approvals:`)", deployment.environment),
+            format!(
+                "deployment {id} waits for no approval (environment {} has no `approvals:`)",
+                deployment.environment
+            ),
         ));
     }
     if by == deployment.author {
@@ -356,7 +395,11 @@ pub(crate) async fn apply_report(state: &AppState, agent: &Agent, report: &Agent
         let Some(project_id) = project_id else { continue };
         let unit = UnitRef { project_id, service: &event.key.service, environment: &event.key.environment };
         let kind = serde_json::to_value(event.kind).ok().and_then(|value| value.as_str().map(str::to_owned));
-        state.store.service_events().add(unit, Some(agent.id), event.at, kind.as_deref().unwrap_or("error"), &event.message).await?;
+        state
+            .store
+            .service_events()
+            .add(unit, Some(agent.id), event.at, kind.as_deref().unwrap_or("error"), &event.message)
+            .await?;
     }
     let _guard = state.deploy.lock.lock().await;
     for unit in &report.units {
@@ -376,7 +419,11 @@ pub(crate) async fn apply_report(state: &AppState, agent: &Agent, report: &Agent
 
 /// Records a deployment's progress; when it is over, its outcome, then what follows: the
 /// next deployment of the unit, promotion, deployments that waited for this one.
-async fn record_progress(state: &AppState, deployment: &Deployment, progress: &DeploymentProgress) -> Result<(), ApiError> {
+async fn record_progress(
+    state: &AppState,
+    deployment: &Deployment,
+    progress: &DeploymentProgress,
+) -> Result<(), ApiError> {
     let analysis = progress.analysis.as_ref().map(to_json);
     let steps = to_json(&progress.steps);
     let Some(outcome) = progress.outcome else {
@@ -388,7 +435,11 @@ async fn record_progress(state: &AppState, deployment: &Deployment, progress: &D
         DeploymentOutcome::Failed => DeploymentStatus::Failed,
         DeploymentOutcome::Cancelled => DeploymentStatus::Cancelled,
     };
-    state.store.deployments().record_progress(deployment.id, &steps, analysis.as_deref(), progress.reason.as_deref()).await?;
+    state
+        .store
+        .deployments()
+        .record_progress(deployment.id, &steps, analysis.as_deref(), progress.reason.as_deref())
+        .await?;
     let finished = state
         .store
         .deployments()
@@ -419,7 +470,8 @@ async fn record_progress(state: &AppState, deployment: &Deployment, progress: &D
 async fn promote(state: &AppState, deployment: &Deployment) -> Result<(), ApiError> {
     let target = target_of(deployment)?;
     for environment in &target.promotes_to {
-        let pending = state.store.deployments().pending_for_unit(deployment.project_id, &deployment.service, environment).await?;
+        let pending =
+            state.store.deployments().pending_for_unit(deployment.project_id, &deployment.service, environment).await?;
         if let Some(waiting) = pending.iter().find(|pending| pending.release == deployment.release) {
             rejudge(state, waiting).await?;
             continue;
@@ -441,6 +493,23 @@ async fn promote(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
         }
     }
     Ok(())
+}
+
+/// A new release goes to every `auto-deploy` environment its deploy.yml deploys the service
+/// to (`auto`); what cannot be deployed is logged and recorded as a failed deployment where
+/// possible.
+pub(crate) async fn after_release(state: &AppState, project: &Project, release: &ferry_store::Release) {
+    for environment in target::auto_deploy_environments(&release.deploy_spec, &release.service) {
+        let trigger = Trigger { by: "auto".into(), rollback_of: None, is_rollback: false };
+        let res = match target::resolve(state, project, &release.service, &environment, Some(release.number)).await {
+            Ok(resolved) => submit(state, project, &resolved, &trigger).await.map(|_| ()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = res {
+            warn!(project = %project.name, service = %release.service, "release {} of {} is not deployed to {environment}: {}",
+                release.number, release.service, error.message());
+        }
+    }
 }
 
 /// The desired state of agent `agent`: per unit placed on it, the release that last
@@ -469,23 +538,42 @@ pub(crate) async fn desired_state(state: &AppState, agent: &Agent) -> Result<Des
             entry.0 = Some(target);
         }
     }
+    // Each environment's variables and secrets join the service's own `env:`.
+    let mut envs: BTreeMap<(String, String), (BTreeMap<String, String>, Vec<String>)> = BTreeMap::new();
+    for key in units.keys() {
+        let pair = (key.project.clone(), key.environment.clone());
+        if envs.contains_key(&pair) {
+            continue;
+        }
+        let project_id = project_names.iter().find(|(_, name)| **name == key.project).map(|(id, _)| *id);
+        if let Some(project_id) = project_id {
+            envs.insert(pair, crate::releases::environment_env(state, project_id, &key.environment).await?);
+        }
+    }
+    let with_env = |key: &UnitKey, mut release: ferry_proto::agent::ReleaseSpec| {
+        if let Some((env, secret_keys)) = envs.get(&(key.project.clone(), key.environment.clone())) {
+            release.env.extend(env.iter().map(|(name, value)| (name.clone(), value.clone())));
+            release.secret_keys.extend(secret_keys.iter().cloned());
+        }
+        release
+    };
     let units = units
         .into_iter()
         .filter_map(|(key, (serving, moving))| {
             // The unit's settings (port, replicas, health) are the newest release's.
             let mut unit: Unit = moving.as_ref().map(|(_, target)| target).or(serving.as_ref())?.unit.clone();
-            unit.key = key;
-            unit.release = serving.and_then(|target| target.unit.release);
+            unit.release = serving.and_then(|target| target.unit.release).map(|release| with_env(&key, release));
             unit.deployment = moving.and_then(|(deployment, target)| {
                 Some(DeploymentOrder {
                     id: deployment.id,
-                    release: target.unit.release?,
+                    release: with_env(&key, target.unit.release?),
                     strategy: target.strategy,
                     analysis: target.analysis,
                     verify_ms: target.verify_ms,
                     is_rollback: deployment.is_rollback,
                 })
             });
+            unit.key = key;
             Some(unit)
         })
         .collect();
@@ -509,8 +597,11 @@ pub(crate) async fn view(state: &AppState, project: &str, deployment: Deployment
         let now = now_ms();
         let gone = agent.last_seen_at.is_none_or(|seen| now - seen > AGENT_GONE_MS);
         if gone {
-            let seen = agent.last_seen_at.map_or_else(|| "never seen".to_owned(), |seen| format!("last seen {} s ago", (now - seen) / 1000));
-            reason = Some(format!("waiting for agent {} ({seen}); it goes on when the agent reports again", agent.name));
+            let seen = agent
+                .last_seen_at
+                .map_or_else(|| "never seen".to_owned(), |seen| format!("last seen {} s ago", (now - seen) / 1000));
+            reason =
+                Some(format!("waiting for agent {} ({seen}); it goes on when the agent reports again", agent.name));
         }
     }
     let outcome = match deployment.status {
@@ -565,7 +656,9 @@ pub(crate) async fn rollback_release(
         Some(number) => Some(number),
         None => {
             let current_release = current.map(|deployment| deployment.release);
-            succeeded.find(|deployment| Some(deployment.release) != current_release).map(|deployment| deployment.release)
+            succeeded
+                .find(|deployment| Some(deployment.release) != current_release)
+                .map(|deployment| deployment.release)
         }
     };
     let release = release.ok_or_else(|| {

@@ -31,6 +31,7 @@ mod metrics;
 mod openapi;
 mod pipeline;
 mod probes;
+mod releases;
 mod repo_url;
 mod retention;
 mod router;
@@ -349,13 +350,14 @@ impl Server {
         Ok(LocalRunner::new(self.state.clone(), runner_id, token))
     }
 
-    /// Gives the agent `name` (the host's own, `local`) a new token, registering it when it
-    /// is not yet: `ferry server` hands the token to the agent process it starts.
+    /// The token of agent `name` (the host's own, `local`) for `ferry server` to hand to the
+    /// agent process it starts: `existing` (the one it kept) while it still works, else a new
+    /// one, registering the agent when it is not yet.
     ///
     /// # Errors
     /// [`ServerError::Store`] when the database fails.
-    pub async fn local_agent_token(&self, name: &str) -> Result<String, ServerError> {
-        api::agents::register_local(&self.state, name).await.map_err(ServerError::Store)
+    pub async fn local_agent_token(&self, name: &str, existing: Option<&str>) -> Result<String, ServerError> {
+        api::agents::register_local(&self.state, name, existing).await.map_err(ServerError::Store)
     }
 
     /// The file the first admin token was written to, when this start created it.

@@ -10,13 +10,15 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{agents, approvals, artifacts, cache, deployments, projects, runner, runners, runs, secrets, tokens};
+use crate::api::{
+    agents, approvals, artifacts, cache, deployments, projects, releases, runner, runners, runs, secrets, tokens,
+};
 use crate::runtime::{blob, legacy, twirp};
 use crate::{hooks, metrics, probes};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables, runs, agents and deployments, their logs and artifacts, cache entries, API tokens, the runner protocol, the cache service jobs reach with their runtime token (GitHub's legacy and results-service protocols), forge webhooks and probes."),
+    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables (the project's and each environment's), runs, releases, agents and deployments, their logs and artifacts, cache entries, API tokens, the runner protocol, the cache service jobs reach with their runtime token (GitHub's legacy and results-service protocols), forge webhooks and probes."),
     paths(
         probes::healthz,
         probes::readyz,
@@ -58,6 +60,11 @@ use crate::{hooks, metrics, probes};
         artifacts::get_blob,
         artifacts::create,
         artifacts::list_for_job,
+        releases::list,
+        releases::create,
+        releases::get,
+        releases::missing_blobs,
+        releases::put_blob,
         cache::lookup,
         cache::save,
         agents::register,

@@ -1,6 +1,7 @@
 //! Artifact and cache retention: the supervisor's sweep deletes artifacts and cache entries
 //! past their `expires_at` (a cache entry's moves on each restore), then the blobs no
-//! remaining artifact's or entry's manifest references.
+//! remaining artifact's or entry's manifest references, nor any release (releases keep
+//! their files for as long as they exist).
 //!
 //! A blob younger than [`BLOB_GRACE`] stays even when nothing references it: a runner uploads
 //! an artifact's blobs before its manifest, and the sweep must not take them in between.
@@ -54,6 +55,7 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), StoreError> {
         live.extend(manifest.files.into_iter().map(|file| file.sha256));
         live.insert(entry.digest);
     }
+    live.extend(state.store.releases().all_files().await?.into_iter().map(|file| file.sha256));
     let blobs = state.blobs.clone();
     match tokio::task::spawn_blocking(move || blobs.remove_unreferenced(&live, BLOB_GRACE)).await {
         Ok(Ok(removed)) if !removed.is_empty() => {

@@ -23,7 +23,8 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use ferry_store::Role;
 
 use crate::api::{
-    ApiError, agents, approvals, artifacts, cache, deployments, projects, runner, runners, runs, secrets, tokens,
+    ApiError, agents, approvals, artifacts, cache, deployments, projects, releases, runner, runners, runs, secrets,
+    tokens,
 };
 use crate::auth::{Guard, guard};
 use crate::runtime::{blob, legacy, twirp};
@@ -151,7 +152,18 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::POST, "/api/v1/projects/{name}/rollback", developer(Project), deployments::rollback),
         route(M::GET, "/api/v1/projects/{name}/status", viewer(Project), deployments::status),
         route(M::GET, "/api/v1/projects/{name}/plan", viewer(Project), deployments::plan),
-        route(M::GET, "/api/v1/projects/{name}/services/{service}/{environment}/logs", viewer(Project), deployments::logs),
+        route(
+            M::GET,
+            "/api/v1/projects/{name}/services/{service}/{environment}/logs",
+            viewer(Project),
+            deployments::logs,
+        ),
+        // Releases (issue 15): made from a run's artifact or from files a developer uploaded.
+        route(M::GET, "/api/v1/projects/{name}/releases", viewer(Project), releases::list),
+        route(M::POST, "/api/v1/projects/{name}/releases", developer(Project), releases::create),
+        route(M::GET, "/api/v1/projects/{name}/releases/{service}/{number}", viewer(Project), releases::get),
+        route(M::POST, "/api/v1/projects/{name}/blobs/missing", developer(Project), releases::missing_blobs),
+        route(M::PUT, "/api/v1/projects/{name}/blobs/{sha256}", developer(Project), releases::put_blob),
         route(M::GET, legacy::LOOKUP, Runtime, legacy::lookup),
         route(M::POST, legacy::RESERVE, Runtime, legacy::reserve),
         route(M::PATCH, legacy::CACHE, Runtime, legacy::upload_chunk),

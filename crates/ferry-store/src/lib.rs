@@ -31,6 +31,7 @@ mod deployments;
 mod jobs;
 mod logs;
 mod projects;
+mod releases;
 mod runners;
 mod runs;
 mod secrets;
@@ -54,6 +55,7 @@ pub use ferry_model::{Conclusion, Status};
 pub use jobs::{AppendedChunk, Job, JobState, Jobs, Lease, NewJob, Recorded, StepEvent};
 pub use logs::{LogChunk, Logs, StepLog};
 pub use projects::{NewProject, Project, Projects};
+pub use releases::{NewRelease, ProjectBlobs, Release, ReleaseCommit, Releases};
 pub use runners::{NewRunner, Runner, Runners};
 pub use runs::{NewRun, Run, RunFilter, RunState, Runs};
 pub use secrets::{Secret, Secrets, Variable, Variables};
@@ -124,6 +126,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "metric_totals", include_str!("../migrations/sqlite/0009_metric_totals.sql")),
     (10, "cache_versions", include_str!("../migrations/sqlite/0010_cache_versions.sql")),
     (13, "project_forge", include_str!("../migrations/sqlite/0013_project_forge.sql")),
+    (14, "releases", include_str!("../migrations/sqlite/0014_releases.sql")),
     (15, "deployments", include_str!("../migrations/sqlite/0015_deployments.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -138,6 +141,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "metric_totals", include_str!("../migrations/postgres/0009_metric_totals.sql")),
     (10, "cache_versions", include_str!("../migrations/postgres/0010_cache_versions.sql")),
     (13, "project_forge", include_str!("../migrations/postgres/0013_project_forge.sql")),
+    (14, "releases", include_str!("../migrations/postgres/0014_releases.sql")),
     (15, "deployments", include_str!("../migrations/postgres/0015_deployments.sql")),
 ];
 
@@ -294,6 +298,14 @@ impl Store {
     /// Cache entry metadata.
     pub fn cache(&self) -> CacheEntries<'_> {
         CacheEntries { store: self }
+    }
+    /// Releases, numbered per project and service.
+    pub fn releases(&self) -> Releases<'_> {
+        Releases { store: self }
+    }
+    /// Blobs a project's people uploaded for releases made from files.
+    pub fn project_blobs(&self) -> ProjectBlobs<'_> {
+        ProjectBlobs { store: self }
     }
     /// Concurrency groups held by runs.
     pub fn concurrency(&self) -> ConcurrencyGroups<'_> {

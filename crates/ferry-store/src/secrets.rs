@@ -1,4 +1,7 @@
-//! Per-project secrets (ciphertext only: the server encrypts) and plain variables.
+//! Per-project secrets (ciphertext only: the server encrypts) and plain variables, each either
+//! the project's own (environment `""`: every job and every environment) or one environment's
+//! (its services, and the jobs that target it). The methods without `_in` are the project's
+//! own; the `_in` ones take the environment, `""` again meaning the project's.
 
 use sqlx::Row;
 
@@ -46,12 +49,30 @@ impl Secrets<'_> {
         nonce: &[u8],
         now: i64,
     ) -> Result<(), StoreError> {
+        self.set_in(project_id, "", name, ciphertext, nonce, now).await
+    }
+
+    /// Creates or replaces the secret `name` of a project's `environment` (`""`: the project's).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the project does not exist.
+    pub async fn set_in(
+        &self,
+        project_id: i64,
+        environment: &str,
+        name: &str,
+        ciphertext: &[u8],
+        nonce: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO secrets (project_id, name, ciphertext, nonce, updated_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (project_id, name)
+            "INSERT INTO secrets (project_id, environment, name, ciphertext, nonce, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (project_id, environment, name)
              DO UPDATE SET ciphertext = excluded.ciphertext, nonce = excluded.nonce, updated_at = excluded.updated_at",
         )
         .bind(project_id)
+        .bind(environment)
         .bind(name)
         .bind(ciphertext.to_vec())
         .bind(nonce.to_vec())
@@ -64,32 +85,51 @@ impl Secrets<'_> {
 
     /// The secret `name` of a project, if set.
     pub async fn get(&self, project_id: i64, name: &str) -> Result<Option<Secret>, StoreError> {
-        let row =
-            sqlx::query("SELECT name, ciphertext, nonce, updated_at FROM secrets WHERE project_id = $1 AND name = $2")
-                .bind(project_id)
-                .bind(name)
-                .fetch_optional(&self.store.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT name, ciphertext, nonce, updated_at FROM secrets
+             WHERE project_id = $1 AND environment = '' AND name = $2",
+        )
+        .bind(project_id)
+        .bind(name)
+        .fetch_optional(&self.store.pool)
+        .await?;
         row.map(|row| secret_from_row(&row)).transpose()
     }
 
     /// Every secret of a project, by name (the server decrypts them to start a job).
     pub async fn list(&self, project_id: i64) -> Result<Vec<Secret>, StoreError> {
-        let rows =
-            sqlx::query("SELECT name, ciphertext, nonce, updated_at FROM secrets WHERE project_id = $1 ORDER BY name")
-                .bind(project_id)
-                .fetch_all(&self.store.pool)
-                .await?;
+        self.list_in(project_id, "").await
+    }
+
+    /// Every secret of a project's `environment` (`""`: the project's), by name.
+    pub async fn list_in(&self, project_id: i64, environment: &str) -> Result<Vec<Secret>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, ciphertext, nonce, updated_at FROM secrets
+             WHERE project_id = $1 AND environment = $2 ORDER BY name",
+        )
+        .bind(project_id)
+        .bind(environment)
+        .fetch_all(&self.store.pool)
+        .await?;
         rows.iter().map(secret_from_row).collect()
     }
 
-    /// Deletes a secret.
+    /// Deletes a secret of the project's own.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when it is not set.
     pub async fn delete(&self, project_id: i64, name: &str) -> Result<(), StoreError> {
-        let res = sqlx::query("DELETE FROM secrets WHERE project_id = $1 AND name = $2")
+        self.delete_in(project_id, "", name).await
+    }
+
+    /// Deletes a secret of a project's `environment` (`""`: the project's).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when it is not set.
+    pub async fn delete_in(&self, project_id: i64, environment: &str, name: &str) -> Result<(), StoreError> {
+        let res = sqlx::query("DELETE FROM secrets WHERE project_id = $1 AND environment = $2 AND name = $3")
             .bind(project_id)
+            .bind(environment)
             .bind(name)
             .execute(&self.store.pool)
             .await?;
@@ -115,11 +155,29 @@ impl Variables<'_> {
     /// # Errors
     /// [`StoreError::Conflict`] when the project does not exist.
     pub async fn set(&self, project_id: i64, name: &str, value: &str, now: i64) -> Result<(), StoreError> {
+        self.set_in(project_id, "", name, value, now).await
+    }
+
+    /// Creates or replaces the variable `name` of a project's `environment` (`""`: the
+    /// project's).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the project does not exist.
+    pub async fn set_in(
+        &self,
+        project_id: i64,
+        environment: &str,
+        name: &str,
+        value: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO variables (project_id, name, value, updated_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (project_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            "INSERT INTO variables (project_id, environment, name, value, updated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (project_id, environment, name)
+             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
         )
         .bind(project_id)
+        .bind(environment)
         .bind(name)
         .bind(value)
         .bind(now)
@@ -131,30 +189,55 @@ impl Variables<'_> {
 
     /// The variable `name` of a project, if set.
     pub async fn get(&self, project_id: i64, name: &str) -> Result<Option<Variable>, StoreError> {
-        let row = sqlx::query("SELECT name, value, updated_at FROM variables WHERE project_id = $1 AND name = $2")
-            .bind(project_id)
-            .bind(name)
-            .fetch_optional(&self.store.pool)
-            .await?;
+        self.get_in(project_id, "", name).await
+    }
+
+    /// The variable `name` of a project's `environment` (`""`: the project's), if set.
+    pub async fn get_in(&self, project_id: i64, environment: &str, name: &str) -> Result<Option<Variable>, StoreError> {
+        let row = sqlx::query(
+            "SELECT name, value, updated_at FROM variables WHERE project_id = $1 AND environment = $2 AND name = $3",
+        )
+        .bind(project_id)
+        .bind(environment)
+        .bind(name)
+        .fetch_optional(&self.store.pool)
+        .await?;
         row.map(|row| variable_from_row(&row)).transpose()
     }
 
     /// Every variable of a project, by name.
     pub async fn list(&self, project_id: i64) -> Result<Vec<Variable>, StoreError> {
-        let rows = sqlx::query("SELECT name, value, updated_at FROM variables WHERE project_id = $1 ORDER BY name")
-            .bind(project_id)
-            .fetch_all(&self.store.pool)
-            .await?;
+        self.list_in(project_id, "").await
+    }
+
+    /// Every variable of a project's `environment` (`""`: the project's), by name.
+    pub async fn list_in(&self, project_id: i64, environment: &str) -> Result<Vec<Variable>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, value, updated_at FROM variables WHERE project_id = $1 AND environment = $2 ORDER BY name",
+        )
+        .bind(project_id)
+        .bind(environment)
+        .fetch_all(&self.store.pool)
+        .await?;
         rows.iter().map(variable_from_row).collect()
     }
 
-    /// Deletes a variable.
+    /// Deletes a variable of the project's own.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when it is not set.
     pub async fn delete(&self, project_id: i64, name: &str) -> Result<(), StoreError> {
-        let res = sqlx::query("DELETE FROM variables WHERE project_id = $1 AND name = $2")
+        self.delete_in(project_id, "", name).await
+    }
+
+    /// Deletes a variable of a project's `environment` (`""`: the project's).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when it is not set.
+    pub async fn delete_in(&self, project_id: i64, environment: &str, name: &str) -> Result<(), StoreError> {
+        let res = sqlx::query("DELETE FROM variables WHERE project_id = $1 AND environment = $2 AND name = $3")
             .bind(project_id)
+            .bind(environment)
             .bind(name)
             .execute(&self.store.pool)
             .await?;

@@ -1,6 +1,6 @@
 //! Command-line arguments. The flags of `ferry run` and `ferry lint` are a fixed contract:
 //! other tools drive them. The client commands (`runner`, `runners`, `project`, `secret`,
-//! `var`, `trigger`, `logs`, `runs`, `cancel`, `rerun`) share [`ConnectArgs`].
+//! `var`, `release`, `releases`, `trigger`, `logs`, `runs`, `cancel`, `rerun`) share [`ConnectArgs`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -123,12 +123,32 @@ pub enum Command {
     ///   printf %s "$TOKEN" | ferry secret set web API_TOKEN
     #[command(verbatim_doc_comment)]
     Secret(SecretArgs),
-    /// Set a project's configuration variables (`vars.KEY`).
+    /// Set, list and delete a project's configuration variables (`vars.KEY`), the project's
+    /// own or, with --env, an environment's (its services get them on top of the project's).
     ///
     /// Examples:
     ///   ferry var set web REGION eu-west-1
+    ///   ferry var set web LOG_LEVEL debug --env staging
+    ///   ferry var list web --env staging --json
     #[command(verbatim_doc_comment)]
     Var(VarArgs),
+    /// Make a release of a service by hand: from a successful run's artifact (the one the
+    /// service's `release:` names) or from a folder, packed and uploaded. The release takes
+    /// the `.ferry/deploy.yml` of its commit (the run's, or --commit, by default the head of
+    /// the project's branch), which must declare the service.
+    ///
+    /// Examples:
+    ///   ferry release create web web --run 42
+    ///   ferry release create web web --dir ./dist --commit v1.4.0 --json
+    #[command(verbatim_doc_comment)]
+    Release(ReleaseArgs),
+    /// List a project's releases (of one service), newest first.
+    ///
+    /// Examples:
+    ///   ferry releases web
+    ///   ferry releases web api --json
+    #[command(verbatim_doc_comment)]
+    Releases(ReleasesArgs),
     /// Start a project's workflow_dispatch workflows on the server.
     ///
     /// Prints each run it started (`run 12 (#3 ci.yml) queued`). With --wait, follows the
@@ -150,6 +170,7 @@ pub enum Command {
     ///   ferry logs 12
     ///   ferry logs 12 --job 31 --follow
     ///   ferry logs 12 --json                       # one chunk as JSON per line
+    ///   ferry logs --project web --service site --env staging --follow
     #[command(verbatim_doc_comment)]
     Logs(LogsArgs),
     /// List a project's runs, newest first (the latest 50).
@@ -175,8 +196,11 @@ pub enum Command {
     /// (projects with --require-approval); it then runs, without the project's secrets. The
     /// pull request's author cannot approve it.
     ///
+    /// With --deployment, approves a deployment waiting at its environment's `approvals:`.
+    ///
     /// Examples:
     ///   ferry approve 12
+    ///   ferry approve 31 --deployment --comment "checked the canary"
     #[command(verbatim_doc_comment)]
     Approve(ApproveArgs),
     /// Start a completed run again: same workflow text, commit and event, as a new run.
@@ -189,6 +213,126 @@ pub enum Command {
     ///   ferry rerun 12 --failed
     #[command(verbatim_doc_comment)]
     Rerun(RerunArgs),
+    /// Deploy a release of a service to an environment (default: the newest release).
+    ///
+    /// It starts at once, queues behind the deployment in progress there, waits at the
+    /// environment's gates (approvals, after:, branches:) or is refused with the rule. With
+    /// --wait, waits until it is over; --json prints {"id", "project", "service",
+    /// "environment", "release", "strategy", "outcome", "reason"}. The exit status is 0 when
+    /// it succeeded (or, without --wait, was accepted), 1 otherwise.
+    ///
+    /// Examples:
+    ///   ferry deploy web site --env staging
+    ///   ferry deploy web site --env production --release 7 --wait --json
+    #[command(verbatim_doc_comment)]
+    Deploy(DeployArgs),
+    /// List a project's deployments, newest first, with who or what started each.
+    ///
+    /// Examples:
+    ///   ferry deployments web
+    ///   ferry deployments web --service site --env production --json
+    #[command(verbatim_doc_comment)]
+    Deployments(DeploymentsArgs),
+    /// Deploy the release that succeeded before the current one (or --to N) again.
+    ///
+    /// Examples:
+    ///   ferry rollback web site --env production
+    ///   ferry rollback web site --env production --to 5 --wait
+    #[command(verbatim_doc_comment)]
+    Rollback(RollbackArgs),
+    /// Show each environment's services: the release that serves, its URL and its replicas.
+    ///
+    /// Examples:
+    ///   ferry status web
+    ///   ferry status web --env production --json
+    #[command(verbatim_doc_comment)]
+    Status(StatusArgs),
+    /// Show what converging an environment would change, like `terraform plan`.
+    ///
+    /// Examples:
+    ///   ferry plan web --env production
+    #[command(verbatim_doc_comment)]
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    pub service: String,
+    /// The environment to deploy to
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: String,
+    /// The release's number [default: the newest]
+    #[arg(long, value_name = "N")]
+    pub release: Option<i64>,
+    /// Wait until the deployment is over.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print the deployment as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeploymentsArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// Only this service's
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// Only those to this environment
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+    /// Print the deployments as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    pub service: String,
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: String,
+    /// The release to go back to [default: the one that succeeded before the current]
+    #[arg(long, value_name = "N")]
+    pub to: Option<i64>,
+    /// Wait until the rollback is over.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print the deployment as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// Only this environment
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: String,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -288,6 +432,10 @@ pub struct ServerArgs {
     /// artifact references are deleted [default: 90]
     #[arg(long, env = "FERRY_ARTIFACT_RETENTION_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u64).range(1..=36_500))]
     pub artifact_retention_days: Option<u64>,
+    /// Do not start the host's local agent (`ferry agent --name local --dir DATA_DIR/agent`,
+    /// its own process, which goes on serving when the server stops)
+    #[arg(long, env = "FERRY_NO_AGENT")]
+    pub no_agent: bool,
 }
 
 /// Where the server is and which token to send; shared by the client commands.
@@ -450,6 +598,9 @@ pub struct SecretSetArgs {
     pub key: String,
     /// The value [default: standard input, without its final line break]
     pub value: Option<String>,
+    /// Set it for this environment only (its services and the jobs that target it)
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -465,6 +616,10 @@ pub struct VarArgs {
 pub enum VarCommand {
     /// Set a configuration variable.
     Set(VarSetArgs),
+    /// List the project's (or an environment's) variables with their values.
+    List(VarListArgs),
+    /// Delete a variable.
+    Delete(VarDeleteArgs),
 }
 
 #[derive(Debug, Args)]
@@ -474,7 +629,80 @@ pub struct VarSetArgs {
     pub project: String,
     pub key: String,
     pub value: String,
+    /// Set it for this environment only (its services and the jobs that target it)
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
     /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VarListArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// This environment's variables [default: the project's own]
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+    /// Print `[{name, value, updated_at}]`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VarDeleteArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    pub key: String,
+    /// Delete this environment's [default: the project's own]
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(subcommand)]
+    pub command: ReleaseCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Make a release of a service from a run or a folder.
+    Create(ReleaseCreateArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["run", "dir"]))]
+pub struct ReleaseCreateArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    pub service: String,
+    /// A successful run of the project whose artifact holds the release's files
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<i64>,
+    /// A folder whose files are the release (uploaded as needed)
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<std::path::PathBuf>,
+    /// The commit (id, branch or tag) whose .ferry/deploy.yml the release takes, with --dir
+    /// [default: the head of the project's branch]
+    #[arg(long, value_name = "SHA", conflicts_with = "run")]
+    pub commit: Option<String>,
+    /// Print the release as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleasesArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// Only this service's releases
+    pub service: Option<String>,
+    /// Print the releases as JSON, newest first.
     #[arg(long)]
     pub json: bool,
 }
@@ -507,7 +735,16 @@ pub struct LogsArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// The run's id (as `ferry trigger` prints it).
-    pub run: i64,
+    #[arg(required_unless_present = "project")]
+    pub run: Option<i64>,
+    /// Instead of a run's: the output of a service's replicas in an environment
+    /// (`--project P --service S --env E`).
+    #[arg(long, value_name = "PROJECT", conflicts_with = "run", requires_all = ["service", "environment"])]
+    pub project: Option<String>,
+    #[arg(long, value_name = "SERVICE", requires = "project")]
+    pub service: Option<String>,
+    #[arg(long = "env", value_name = "ENV", requires = "project")]
+    pub environment: Option<String>,
     /// Only this job's lines (its id in `GET /api/v1/runs/RUN`).
     #[arg(long, value_name = "ID")]
     pub job: Option<i64>,
@@ -569,9 +806,17 @@ pub struct CancelArgs {
 pub struct ApproveArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// The waiting run's id (as `ferry runs` prints it).
+    /// The waiting run's id (as `ferry runs` prints it), or with --deployment the waiting
+    /// deployment's (as `ferry deployments` prints it).
     pub run: i64,
-    /// Print the run as JSON.
+    /// The id is a deployment's: approve it at its gate (as a developer who is not the
+    /// release's author).
+    #[arg(long)]
+    pub deployment: bool,
+    /// Why, kept with a deployment's approval.
+    #[arg(long, requires = "deployment", value_name = "TEXT")]
+    pub comment: Option<String>,
+    /// Print the run (or deployment) as JSON.
     #[arg(long)]
     pub json: bool,
 }

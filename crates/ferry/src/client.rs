@@ -1,9 +1,12 @@
-//! The client commands: `ferry project`, `secret`, `var`, `trigger`, `logs`, `runs`, `cancel`,
-//! `rerun`, `runners` and `runner revoke` talk to a Ferry server through `ferry-client`. Here:
-//! where the server and the token come from, and the short commands; `trigger`, `logs`, the
-//! run commands (`runs`) and the runner commands (`runners`) have modules of their own.
+//! The client commands: `ferry project`, `secret`, `var`, `release`, `releases`, `trigger`,
+//! `logs`, `runs`, `cancel`, `rerun`, `runners` and `runner revoke` talk to a Ferry server
+//! through `ferry-client`. Here: where the server and the token come from, and the short
+//! commands; `trigger`, `logs`, the run commands (`runs`), the release commands (`releases`)
+//! and the runner commands (`runners`) have modules of their own.
 
+mod deployments;
 mod logs;
+mod releases;
 mod runners;
 mod runs;
 mod trigger;
@@ -20,7 +23,9 @@ use serde_json::json;
 use crate::cli::{ConnectArgs, ProjectAddArgs, ProjectCommand, ProjectSetArgs, SecretCommand, VarCommand};
 use crate::render::{BOLD, GREEN};
 
+pub use deployments::{deploy, list as deployments, plan, rollback, status};
 pub use logs::main as logs;
+pub use releases::{list as releases, release};
 pub use runners::{list as runners, revoke as revoke_runner};
 pub use runs::{approve, cancel, list as runs, rerun};
 pub use trigger::main as trigger;
@@ -111,22 +116,63 @@ pub fn secret(command: SecretCommand) -> anyhow::Result<ExitCode> {
         Some(value) => value,
         None => read_value(&args.key)?,
     };
-    block_on(async { Ok(client.set_secret(&args.project, &args.key, &value).await?) })?;
-    report_set(args.json, "secret", &args.project, &args.key)
+    let environment = args.environment.as_deref();
+    block_on(async { Ok(client.set_secret_in(&args.project, environment, &args.key, &value).await?) })?;
+    report_set(args.json, "secret", &args.project, environment, &args.key)
 }
 
 pub fn var(command: VarCommand) -> anyhow::Result<ExitCode> {
-    let VarCommand::Set(args) = command;
-    let client = connect(&args.connect)?;
-    block_on(async { Ok(client.set_var(&args.project, &args.key, &args.value).await?) })?;
-    report_set(args.json, "var", &args.project, &args.key)
+    match command {
+        VarCommand::Set(args) => {
+            let client = connect(&args.connect)?;
+            let environment = args.environment.as_deref();
+            block_on(async { Ok(client.set_var_in(&args.project, environment, &args.key, &args.value).await?) })?;
+            report_set(args.json, "var", &args.project, environment, &args.key)
+        }
+        VarCommand::List(args) => {
+            let client = connect(&args.connect)?;
+            let vars = block_on(async { Ok(client.list_vars(&args.project, args.environment.as_deref()).await?) })?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&vars).context("serializing the variables")?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut stdout = anstream::stdout();
+            for var in &vars {
+                let name = var.get("name").and_then(serde_json::Value::as_str).unwrap_or_default();
+                let value = var.get("value").and_then(serde_json::Value::as_str).unwrap_or_default();
+                writeln!(stdout, "{BOLD}{name}{BOLD:#}={value}").context("writing to stdout")?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        VarCommand::Delete(args) => {
+            let client = connect(&args.connect)?;
+            let environment = args.environment.as_deref();
+            block_on(async { Ok(client.delete_var(&args.project, environment, &args.key).await?) })?;
+            writeln!(
+                anstream::stdout(),
+                "{BOLD}var {}{BOLD:#} deleted from {}",
+                args.key,
+                scope_words(&args.project, environment)
+            )
+            .context("writing to stdout")?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
-fn report_set(json: bool, kind: &str, project: &str, key: &str) -> anyhow::Result<ExitCode> {
+/// `project web` or `environment staging of project web`.
+fn scope_words(project: &str, environment: Option<&str>) -> String {
+    match environment {
+        Some(environment) => format!("environment {environment} of project {project}"),
+        None => format!("project {project}"),
+    }
+}
+
+fn report_set(json: bool, kind: &str, project: &str, environment: Option<&str>, key: &str) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", json!({"project": project, kind: key}));
+        println!("{}", json!({"project": project, "environment": environment, kind: key}));
     } else {
-        writeln!(anstream::stdout(), "{BOLD}{kind} {key}{BOLD:#} set in project {project}")
+        writeln!(anstream::stdout(), "{BOLD}{kind} {key}{BOLD:#} set in {}", scope_words(project, environment))
             .context("writing to stdout")?;
     }
     Ok(ExitCode::SUCCESS)

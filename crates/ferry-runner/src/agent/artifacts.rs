@@ -105,8 +105,12 @@ pub(super) async fn upload_tree(client: &Client, root: &Path) -> Result<(Vec<Art
     Ok((files.into_iter().map(|(file, _)| file).collect(), sent.len()))
 }
 
-/// The regular files under `root` with their digests, sizes and modes, by path.
-fn hash_tree(root: &Path) -> std::io::Result<Vec<(ArtifactFile, PathBuf)>> {
+/// The regular files under `root` with their digests, sizes and modes, by path (as an
+/// artifact lists them; `ferry release create --dir` packs a folder with it too).
+///
+/// # Errors
+/// A folder or file cannot be read, or a path is not UTF-8.
+pub fn hash_tree(root: &Path) -> std::io::Result<Vec<(ArtifactFile, PathBuf)>> {
     let mut found = Vec::new();
     let mut dirs = vec![root.to_path_buf()];
     while let Some(dir) = dirs.pop() {

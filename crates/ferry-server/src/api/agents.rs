@@ -70,9 +70,21 @@ pub(crate) async fn register(
     Ok((StatusCode::CREATED, Json(RegisteredAgent { id: agent.id, name: agent.name, token: token.plaintext })))
 }
 
-/// Registers agent `name` again with a new token (or for the first time): the server's own
-/// local agent, whose token the server keeps in its data directory.
-pub(crate) async fn register_local(state: &AppState, name: &str) -> Result<String, ferry_store::StoreError> {
+/// The token of agent `name`, the server's own local agent whose token the server keeps in
+/// its data directory: `existing` when it is still that agent's working token (so an agent
+/// that outlived the server goes on with it), else a new one (registering the agent when it
+/// is not yet).
+pub(crate) async fn register_local(
+    state: &AppState,
+    name: &str,
+    existing: Option<&str>,
+) -> Result<String, ferry_store::StoreError> {
+    if let Some(existing) = existing
+        && let Ok(Some(agent)) = crate::auth::verify_agent(&state.store, existing).await
+        && agent.name == name
+    {
+        return Ok(existing.to_owned());
+    }
     let token = generate_agent_token();
     let new = NewAgent { name, labels: &[], token_prefix: &token.prefix, token_hash: &token.hash };
     state.store.agents().register_or_replace(&new, now_ms()).await?;
@@ -318,5 +330,6 @@ pub(crate) async fn blob(
     let path = state.blobs.path(&digest);
     let (tx, body) = channel_body();
     tokio::spawn(async move { send_file(&tx, &path).await });
-    Ok(([(CONTENT_TYPE, "application/octet-stream".to_owned()), (CONTENT_LENGTH, size.to_string())], body).into_response())
+    Ok(([(CONTENT_TYPE, "application/octet-stream".to_owned()), (CONTENT_LENGTH, size.to_string())], body)
+        .into_response())
 }

@@ -193,15 +193,9 @@ pub(crate) fn check_path(path: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Checks the files of an artifact or cache manifest: safe, distinct paths, well-formed
-/// digests (400), and each blob uploaded by runner `runner_id` for a job it holds, or
-/// readable by one, with the size given (422). A blob it may not name is "not uploaded",
-/// whether or not the server has it (`blob_reads.rs`).
-pub(crate) async fn check_files(
-    state: &AppState,
-    runner_id: i64,
-    files: &[ferry_proto::artifacts::ArtifactFile],
-) -> Result<(), ApiError> {
+/// Checks a list of files: safe, distinct paths (422 for a path given twice) and well-formed
+/// digests (400).
+pub(crate) fn check_file_list(files: &[ferry_proto::artifacts::ArtifactFile]) -> Result<(), ApiError> {
     let mut paths = HashSet::new();
     for file in files {
         check_path(&file.path)?;
@@ -213,6 +207,19 @@ pub(crate) async fn check_files(
             ));
         }
     }
+    Ok(())
+}
+
+/// Checks the files of an artifact or cache manifest: safe, distinct paths, well-formed
+/// digests (400), and each blob uploaded by runner `runner_id` for a job it holds, or
+/// readable by one, with the size given (422). A blob it may not name is "not uploaded",
+/// whether or not the server has it (`blob_reads.rs`).
+pub(crate) async fn check_files(
+    state: &AppState,
+    runner_id: i64,
+    files: &[ferry_proto::artifacts::ArtifactFile],
+) -> Result<(), ApiError> {
+    check_file_list(files)?;
     for file in files {
         let size = match blob_reads::may_read(state, runner_id, &file.sha256).await? {
             true => state.blobs.size(&file.sha256).await,

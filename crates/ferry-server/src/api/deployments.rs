@@ -297,14 +297,20 @@ pub(crate) async fn status(
             ("0.0.0.0" | "::", Some(hostname)) => hostname.to_owned(),
             _ => bind,
         };
-        let reported: Vec<UnitStatus> = agent.map(|agent| serde_json::from_str(&agent.report).unwrap_or_default()).unwrap_or_default();
+        let reported: Vec<UnitStatus> =
+            agent.map(|agent| serde_json::from_str(&agent.report).unwrap_or_default()).unwrap_or_default();
         let replicas = reported
             .iter()
-            .find(|unit| unit.key.project == project.name && unit.key.service == service && unit.key.environment == environment)
+            .find(|unit| {
+                unit.key.project == project.name && unit.key.service == service && unit.key.environment == environment
+            })
             .map(|unit| {
                 unit.replicas
                     .iter()
-                    .map(|replica| ReplicaHealth { release: replica.release, healthy: replica.state == ReplicaState::Healthy })
+                    .map(|replica| ReplicaHealth {
+                        release: replica.release,
+                        healthy: replica.state == ReplicaState::Healthy,
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -376,25 +382,40 @@ pub(crate) async fn plan(
         let target: Option<Target> = serde_json::from_str(&wanted.target).ok();
         let n_wanted = target.as_ref().map_or(0, |target| target.unit.replicas);
         let agent = agents.iter().find(|agent| Some(agent.id) == wanted.agent_id);
-        let reported: Vec<UnitStatus> = agent.map(|agent| serde_json::from_str(&agent.report).unwrap_or_default()).unwrap_or_default();
-        let running = reported
-            .iter()
-            .find(|status| status.key.project == project.name && status.key.service == service && status.key.environment == environment);
+        let reported: Vec<UnitStatus> =
+            agent.map(|agent| serde_json::from_str(&agent.report).unwrap_or_default()).unwrap_or_default();
+        let running = reported.iter().find(|status| {
+            status.key.project == project.name && status.key.service == service && status.key.environment == environment
+        });
         let serving = running.and_then(|status| status.release);
         if serving != Some(wanted.release) {
             let from = serving.map_or_else(|| "nothing".to_owned(), |release| format!("release {release}"));
-            changes.push(PlanChange { service: service.clone(), change: format!("{from} → release {}", wanted.release) });
+            changes
+                .push(PlanChange {
+                    service: service.clone(), change: format!("{from} → release {}", wanted.release)
+                });
         }
         let n_running = running.map_or(0, |status| {
-            status.replicas.iter().filter(|replica| replica.release == wanted.release && replica.state != ReplicaState::Exited).count()
+            status
+                .replicas
+                .iter()
+                .filter(|replica| replica.release == wanted.release && replica.state != ReplicaState::Exited)
+                .count()
         });
         let n_running = u32::try_from(n_running).unwrap_or(u32::MAX);
         if n_running < n_wanted {
-            changes.push(PlanChange { service: service.clone(), change: format!("start {} replica(s) of release {}", n_wanted - n_running, wanted.release) });
+            changes.push(PlanChange {
+                service: service.clone(),
+                change: format!("start {} replica(s) of release {}", n_wanted - n_running, wanted.release),
+            });
         }
-        let n_other = running.map_or(0, |status| status.replicas.iter().filter(|replica| replica.release != wanted.release).count());
+        let n_other = running
+            .map_or(0, |status| status.replicas.iter().filter(|replica| replica.release != wanted.release).count());
         if n_other > 0 {
-            changes.push(PlanChange { service: service.clone(), change: format!("stop {n_other} replica(s) of other releases") });
+            changes.push(PlanChange {
+                service: service.clone(),
+                change: format!("stop {n_other} replica(s) of other releases"),
+            });
         }
     }
     Ok(Json(PlanView { environment, changes }))

@@ -1,5 +1,6 @@
 //! A project's secrets (write-only: encrypted at rest, names listed, values never answered)
-//! and variables (plain).
+//! and variables (plain), each the project's own or, with `?environment=ENV`, one
+//! environment's (its services and the jobs that target it get them on top of the project's).
 
 use axum::Json;
 use axum::extract::State;
@@ -7,11 +8,34 @@ use axum::http::StatusCode;
 use ferry_proto::names::{Key, Name};
 use ferry_store::Variable;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::api::projects::project_by_name;
-use crate::api::{ApiError, Body, ErrorBody, Path, check_key};
+use crate::api::{ApiError, Body, ErrorBody, Path, Query, check_key, check_name};
+use crate::releases::secret_binding;
 use crate::{AppState, now_ms};
+
+/// Whose secrets or variables a route reads or writes.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Scope {
+    /// An environment's (a name of the project's `.ferry/deploy.yml`); without it, the
+    /// project's own.
+    environment: Option<String>,
+}
+
+impl Scope {
+    /// The environment, `""` for the project's own, checked.
+    fn environment(&self) -> Result<&str, ApiError> {
+        match self.environment.as_deref() {
+            None | Some("") => Ok(""),
+            Some(environment) => {
+                check_name("environment", environment)?;
+                Ok(environment)
+            }
+        }
+    }
+}
 
 /// A secret's or variable's value.
 #[derive(Deserialize, ToSchema)]
@@ -51,6 +75,7 @@ impl From<Variable> for VariableView {
     params(
         ("name" = Name, Path, description = "The project's name"),
         ("key" = Key, Path, description = "The secret's name"),
+        Scope,
     ),
     request_body = ValueBody,
     security(("bearer" = [])),
@@ -66,12 +91,14 @@ impl From<Variable> for VariableView {
 pub(crate) async fn put_secret(
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
+    Query(scope): Query<Scope>,
     Body(body): Body<ValueBody>,
 ) -> Result<StatusCode, ApiError> {
     check_key("secret", &key)?;
+    let environment = scope.environment()?;
     let project = project_by_name(&state, &name).await?;
-    let sealed = state.secret_box.seal(project.id, &key, body.value.as_bytes());
-    state.store.secrets().set(project.id, &key, &sealed.ciphertext, &sealed.nonce, now_ms()).await?;
+    let sealed = state.secret_box.seal(project.id, &secret_binding(environment, &key), body.value.as_bytes());
+    state.store.secrets().set_in(project.id, environment, &key, &sealed.ciphertext, &sealed.nonce, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -83,6 +110,7 @@ pub(crate) async fn put_secret(
     tag = "secrets",
     params(
         ("name" = Name, Path, description = "The project's name"),
+        Scope,
     ),
     security(("bearer" = [])),
     responses(
@@ -95,9 +123,11 @@ pub(crate) async fn put_secret(
 pub(crate) async fn list_secrets(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(scope): Query<Scope>,
 ) -> Result<Json<Vec<SecretView>>, ApiError> {
+    let environment = scope.environment()?;
     let project = project_by_name(&state, &name).await?;
-    let secrets = state.store.secrets().list(project.id).await?;
+    let secrets = state.store.secrets().list_in(project.id, environment).await?;
     Ok(Json(
         secrets.into_iter().map(|secret| SecretView { name: secret.name, updated_at: secret.updated_at }).collect(),
     ))
@@ -112,6 +142,7 @@ pub(crate) async fn list_secrets(
     params(
         ("name" = Name, Path, description = "The project's name"),
         ("key" = Key, Path, description = "The secret's name"),
+        Scope,
     ),
     security(("bearer" = [])),
     responses(
@@ -125,9 +156,11 @@ pub(crate) async fn list_secrets(
 pub(crate) async fn delete_secret(
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
+    Query(scope): Query<Scope>,
 ) -> Result<StatusCode, ApiError> {
+    let environment = scope.environment()?;
     let project = project_by_name(&state, &name).await?;
-    state.store.secrets().delete(project.id, &key).await?;
+    state.store.secrets().delete_in(project.id, environment, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -140,6 +173,7 @@ pub(crate) async fn delete_secret(
     params(
         ("name" = Name, Path, description = "The project's name"),
         ("key" = Key, Path, description = "The variable's name"),
+        Scope,
     ),
     request_body = ValueBody,
     security(("bearer" = [])),
@@ -155,11 +189,13 @@ pub(crate) async fn delete_secret(
 pub(crate) async fn put_var(
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
+    Query(scope): Query<Scope>,
     Body(body): Body<ValueBody>,
 ) -> Result<StatusCode, ApiError> {
     check_key("variable", &key)?;
+    let environment = scope.environment()?;
     let project = project_by_name(&state, &name).await?;
-    state.store.variables().set(project.id, &key, &body.value, now_ms()).await?;
+    state.store.variables().set_in(project.id, environment, &key, &body.value, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -171,6 +207,7 @@ pub(crate) async fn put_var(
     tag = "variables",
     params(
         ("name" = Name, Path, description = "The project's name"),
+        Scope,
     ),
     security(("bearer" = [])),
     responses(
@@ -183,9 +220,11 @@ pub(crate) async fn put_var(
 pub(crate) async fn list_vars(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(scope): Query<Scope>,
 ) -> Result<Json<Vec<VariableView>>, ApiError> {
+    let environment = scope.environment()?;
     let project = project_by_name(&state, &name).await?;
-    let variables = state.store.variables().list(project.id).await?;
+    let variables = state.store.variables().list_in(project.id, environment).await?;
     Ok(Json(variables.into_iter().map(VariableView::from).collect()))
 }
 
@@ -198,6 +237,7 @@ pub(crate) async fn list_vars(
     params(
         ("name" = Name, Path, description = "The project's name"),
         ("key" = Key, Path, description = "The variable's name"),
+        Scope,
     ),
     security(("bearer" = [])),
     responses(
@@ -210,10 +250,16 @@ pub(crate) async fn list_vars(
 pub(crate) async fn get_var(
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
+    Query(scope): Query<Scope>,
 ) -> Result<Json<VariableView>, ApiError> {
+    let environment = scope.environment()?;
     let project = project_by_name(&state, &name).await?;
-    let variable =
-        state.store.variables().get(project.id, &key).await?.ok_or_else(|| ApiError::not_found("variable", &key))?;
+    let variable = state
+        .store
+        .variables()
+        .get_in(project.id, environment, &key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("variable", &key))?;
     Ok(Json(variable.into()))
 }
 
@@ -226,6 +272,7 @@ pub(crate) async fn get_var(
     params(
         ("name" = Name, Path, description = "The project's name"),
         ("key" = Key, Path, description = "The variable's name"),
+        Scope,
     ),
     security(("bearer" = [])),
     responses(
@@ -239,8 +286,10 @@ pub(crate) async fn get_var(
 pub(crate) async fn delete_var(
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
+    Query(scope): Query<Scope>,
 ) -> Result<StatusCode, ApiError> {
+    let environment = scope.environment()?;
     let project = project_by_name(&state, &name).await?;
-    state.store.variables().delete(project.id, &key).await?;
+    state.store.variables().delete_in(project.id, environment, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,9 +13,9 @@ pub(crate) struct EnvironmentRules {
     /// Every new release of a service goes here.
     #[serde(default)]
     pub(crate) auto_deploy: bool,
-    /// Takes only releases that succeeded in this environment.
+    /// Takes only releases that succeeded in these environments.
     #[serde(default)]
-    pub(crate) after: Option<String>,
+    pub(crate) after: Vec<String>,
     /// Approvals needed, by developers who are not the release's author.
     #[serde(default)]
     pub(crate) approvals: u32,
@@ -34,8 +34,8 @@ pub(crate) struct GateFacts<'a> {
     pub(crate) release: i64,
     /// The branch the release's commit came from, when known.
     pub(crate) branch: Option<&'a str>,
-    /// Whether the release succeeded in the `after:` environment.
-    pub(crate) succeeded_after: bool,
+    /// The `after:` environments the release has not succeeded in yet.
+    pub(crate) missing_after: &'a [String],
     pub(crate) author: &'a str,
     pub(crate) approvals: &'a [ApprovalView],
     pub(crate) now: i64,
@@ -58,7 +58,8 @@ pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[G
     let mut waits = Vec::new();
     let mut refusal = None;
     let passed_at = |kind: &str, passed: bool| {
-        passed.then(|| before.iter().find(|gate| gate.kind == kind && gate.passed).and_then(|gate| gate.passed_at))
+        passed
+            .then(|| before.iter().find(|gate| gate.kind == kind && gate.passed).and_then(|gate| gate.passed_at))
             .map(|at| at.unwrap_or(facts.now))
     };
     if !rules.branches.is_empty() {
@@ -73,16 +74,27 @@ pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[G
                 facts.release
             ));
         }
-        gates.push(GateView { kind: "branches".into(), rule, passed, passed_by: Vec::new(), passed_at: passed_at("branches", passed) });
+        gates.push(GateView {
+            kind: "branches".into(),
+            rule,
+            passed,
+            passed_by: Vec::new(),
+            passed_at: passed_at("branches", passed),
+        });
     }
-    if let Some(after) = &rules.after {
-        let passed = facts.succeeded_after;
+    if !rules.after.is_empty() {
+        let passed = facts.missing_after.is_empty();
         if !passed {
-            waits.push(format!("release {} to succeed in {after} (after: {after})", facts.release));
+            let missing = facts.missing_after.join(" and ");
+            waits.push(format!(
+                "release {} to succeed in {missing} (after: {})",
+                facts.release,
+                rules.after.join(", ")
+            ));
         }
         gates.push(GateView {
             kind: "after".into(),
-            rule: format!("after: {after}"),
+            rule: format!("after: {}", rules.after.join(", ")),
             passed,
             passed_by: Vec::new(),
             passed_at: passed_at("after", passed),

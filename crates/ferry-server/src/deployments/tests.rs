@@ -28,7 +28,7 @@ async fn state_in(dir: &std::path::Path) -> AppState {
 async fn setup() -> (tempfile::TempDir, AppState, Project) {
     let dir = tempfile::tempdir().expect("temp dir");
     let state = state_in(dir.path()).await;
-    crate::api::agents::register_local(&state, "local").await.expect("the local agent");
+    crate::api::agents::register_local(&state, "local", None).await.expect("the local agent");
     let new = NewProject { name: "shop", repo: "/srv/shop.git", branch: "main", webhook_secret: "s" };
     let project = state.store.projects().create(&new, 1).await.expect("a project");
     (dir, state, project)
@@ -124,13 +124,17 @@ async fn a_deployment_starts_on_its_agent_and_its_outcome_is_recorded() {
     assert_eq!((unit.release.as_ref(), unit.deployment.as_ref().map(|order| order.release.number)), (None, Some(1)));
 
     report_outcome(&state, deployment.id, "staging", DeploymentOutcome::Succeeded, "2 replicas healthy").await;
-    assert_eq!(status_of(&state, deployment.id).await, (DeploymentStatus::Succeeded, Some("2 replicas healthy".into())));
+    assert_eq!(
+        status_of(&state, deployment.id).await,
+        (DeploymentStatus::Succeeded, Some("2 replicas healthy".into()))
+    );
     let agent = state.store.agents().get(agent.id).await.expect("agent");
     let desired = desired_state(&state, &agent).await.expect("desired");
     assert_eq!(desired.generation, 2, "clearing the order is a change");
     let unit = &desired.units[0];
     assert_eq!((unit.release.as_ref().map(|release| release.number), unit.deployment.as_ref()), (Some(1), None));
-    let shown = view(&state, "shop", state.store.deployments().get(deployment.id).await.expect("get")).await.expect("view");
+    let shown =
+        view(&state, "shop", state.store.deployments().get(deployment.id).await.expect("get")).await.expect("view");
     assert_eq!(shown.steps.len(), 1);
     assert_eq!(shown.agent.as_deref(), Some("local"));
 }
@@ -155,7 +159,8 @@ async fn a_second_deployment_queues_and_the_newest_waiting_wins() {
 async fn approvals_hold_a_deployment_and_the_author_cannot_approve() {
     let (_dir, state, project) = setup().await;
     let rules = EnvironmentRules { approvals: 1, ..EnvironmentRules::default() };
-    let deployment = submit(&state, &project, &resolved("production", 1, rules, &[]), &by("ada")).await.expect("submit");
+    let deployment =
+        submit(&state, &project, &resolved("production", 1, rules, &[]), &by("ada")).await.expect("submit");
     assert_eq!(deployment.status, DeploymentStatus::Waiting);
     assert!(deployment.reason.as_deref().is_some_and(|reason| reason.contains("1 more approval(s)")), "{deployment:?}");
     let refused = approve(&state, deployment.id, "alice", None).await.expect_err("the author may not approve");
@@ -173,7 +178,8 @@ async fn approvals_hold_a_deployment_and_the_author_cannot_approve() {
 async fn a_release_of_another_branch_is_refused_with_the_rule() {
     let (_dir, state, project) = setup().await;
     let rules = EnvironmentRules { branches: vec!["release".into()], ..EnvironmentRules::default() };
-    let deployment = submit(&state, &project, &resolved("production", 4, rules, &[]), &by("ada")).await.expect("submit");
+    let deployment =
+        submit(&state, &project, &resolved("production", 4, rules, &[]), &by("ada")).await.expect("submit");
     assert_eq!(deployment.status, DeploymentStatus::Failed);
     assert_eq!(
         deployment.reason.as_deref(),
@@ -184,8 +190,9 @@ async fn a_release_of_another_branch_is_refused_with_the_rule() {
 #[tokio::test]
 async fn success_in_staging_lets_the_deployment_waiting_after_it_go() {
     let (_dir, state, project) = setup().await;
-    let production = EnvironmentRules { after: Some("staging".into()), ..EnvironmentRules::default() };
-    let waiting = submit(&state, &project, &resolved("production", 1, production, &[]), &by("ada")).await.expect("prod");
+    let production = EnvironmentRules { after: vec!["staging".into()], ..EnvironmentRules::default() };
+    let waiting =
+        submit(&state, &project, &resolved("production", 1, production, &[]), &by("ada")).await.expect("prod");
     assert_eq!(waiting.status, DeploymentStatus::Waiting);
     let staging =
         submit(&state, &project, &resolved("staging", 1, EnvironmentRules::default(), &["production"]), &by("ada"))
@@ -224,12 +231,13 @@ async fn a_restarted_server_records_the_outcome_from_the_store() {
     let dir = tempfile::tempdir().expect("temp dir");
     let id = {
         let state = state_in(dir.path()).await;
-        crate::api::agents::register_local(&state, "local").await.expect("the local agent");
+        crate::api::agents::register_local(&state, "local", None).await.expect("the local agent");
         let new = NewProject { name: "shop", repo: "/srv/shop.git", branch: "main", webhook_secret: "s" };
         let project = state.store.projects().create(&new, 1).await.expect("a project");
-        let deployment = submit(&state, &project, &resolved("staging", 1, EnvironmentRules::default(), &[]), &by("ada"))
-            .await
-            .expect("submit");
+        let deployment =
+            submit(&state, &project, &resolved("staging", 1, EnvironmentRules::default(), &[]), &by("ada"))
+                .await
+                .expect("submit");
         state.store.close().await;
         deployment.id
     };

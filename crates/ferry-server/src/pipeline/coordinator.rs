@@ -411,6 +411,14 @@ async fn complete(state: &AppState, entry: &CachedRun, conclusion: Conclusion) -
     );
     state.pipeline.logs_changed.send_modify(|generation| *generation += 1);
     status::report(state, run, Reported::Concluded(conclusion));
+    if conclusion == Conclusion::Success {
+        // The releases a successful run makes, off the run's path: reading the repository
+        // must not hold the run's advance.
+        let state = state.clone();
+        let mut run = run.clone();
+        run.conclusion = Some(conclusion);
+        tokio::spawn(async move { crate::releases::after_run(&state, &run).await });
+    }
     let mut follow_ups = Vec::new();
     if let Some((key, _)) = &entry.group
         && store.concurrency().release(run.project_id, key, run.id).await?

@@ -250,6 +250,57 @@ impl Mirror {
         Some(text.lines().map(str::to_owned).collect())
     }
 
+    /// The text of file `path` at commit `sha` (a full id), or `None` when the commit has no
+    /// such file; over [`MAX_WORKFLOW_BYTES`] is refused as a git error saying so.
+    pub(crate) async fn read_file(&self, sha: &str, path: &str) -> Result<Option<String>, MirrorError> {
+        if sha.is_empty() || sha.starts_with('-') || path.starts_with('-') {
+            return Err(MirrorError::UnknownRef(sha.to_owned()));
+        }
+        let spec = format!("{sha}:{path}");
+        let size = match self.git(&self.dir, &["cat-file", "-s", &spec]).await {
+            Ok(size) => size.trim().parse::<usize>().unwrap_or(usize::MAX),
+            Err(error @ MirrorError::Timeout { .. }) => return Err(error),
+            Err(_) => return Ok(None),
+        };
+        if size > MAX_WORKFLOW_BYTES {
+            return Err(MirrorError::Git {
+                args: format!("cat-file blob {spec}"),
+                stderr: format!("{path} is {size} bytes, over the {MAX_WORKFLOW_BYTES} bytes read"),
+            });
+        }
+        self.git(&self.dir, &["cat-file", "blob", &spec]).await.map(Some)
+    }
+
+    /// The commits reachable from `sha` and not from `since` (all of them without it), newest
+    /// first, at most `max`: (id, subject, author's name, author date in seconds).
+    pub(crate) async fn log(
+        &self,
+        since: Option<&str>,
+        sha: &str,
+        max: usize,
+    ) -> Result<Vec<(String, String, String, i64)>, MirrorError> {
+        if sha.starts_with('-') || since.is_some_and(|since| since.starts_with('-')) {
+            return Err(MirrorError::UnknownRef(sha.to_owned()));
+        }
+        let max = format!("--max-count={max}");
+        let exclude = since.map(|since| format!("^{since}"));
+        let mut args = vec!["log", "--format=%H%x00%s%x00%an%x00%at", max.as_str(), sha];
+        args.extend(exclude.as_deref());
+        args.push("--");
+        let text = self.git(&self.dir, &args).await?;
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                let mut parts = line.split('\0');
+                let sha = parts.next()?.to_owned();
+                let subject = parts.next()?.to_owned();
+                let author = parts.next()?.to_owned();
+                let at = parts.next()?.trim().parse().unwrap_or(0);
+                Some((sha, subject, author, at))
+            })
+            .collect())
+    }
+
     /// [`read_commit_with`], stopped after the timeout.
     async fn read_commit_within(&self, batch: &mut CatFile, rev: &str) -> Result<Commit, MirrorError> {
         tokio::time::timeout(self.timeout, read_commit_with(batch, rev))

@@ -1,5 +1,6 @@
 //! The server's background work, one task ticking once a second:
-//! - on start, every unfinished run is advanced (a restart resumes where the store is);
+//! - on start, every unfinished run is advanced (a restart resumes where the store is), and
+//!   each project's newest successful run makes the releases it should have made;
 //! - jobs whose lease ran out are failed with "runner lost" and their runs advanced;
 //! - each project's repository is polled every `poll_interval` for a new head of its
 //!   branch, which starts `push` runs as a webhook would (a fallback when no webhook comes),
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_model::Conclusion;
-use ferry_store::{Project, StoreError};
+use ferry_store::{Project, RunFilter, RunState, StoreError};
 use ferry_workflow::Dialect;
 use tracing::{info, warn};
 
@@ -63,6 +64,21 @@ async fn resume(state: &AppState) -> Result<(), StoreError> {
     for run in runs {
         advance(state, run.id).await?;
     }
+    // A server stopped between a run's success and its releases makes them now: only the
+    // newest successful run of each project, so a release never numbers an older commit
+    // after a newer one (a run that made its releases makes none again). Off the supervisor's
+    // path: reading a repository must not hold the lease checks.
+    let success = RunFilter { state: Some(RunState::Conclusion(Conclusion::Success)), ..RunFilter::default() };
+    let mut newest = Vec::new();
+    for project in state.store.projects().list().await? {
+        newest.extend(state.store.runs().list_filtered(project.id, &success, i64::MAX, 1).await?);
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        for run in newest {
+            crate::releases::after_run(&state, &run).await;
+        }
+    });
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! `/` (every project the session sees, with its latest run) and `/ui/projects/{name}` (its
 //! runs, newest first, a page at a time — `?before=N` for older ones —, and the "Run workflow"
-//! form).
+//! form, its recent releases).
 
 use axum::extract::{Path, Query, State};
 use ferry_model::Status;
@@ -78,6 +78,7 @@ pub(super) async fn project(
     workflow_files.sort_unstable();
     workflow_files.dedup();
     let href = format!("/ui/projects/{}", project.name);
+    let releases = super::releases::recent(&state, &project).await?;
     let body = html! {
         div.title-row {
             h1 { (project.name) }
@@ -100,6 +101,7 @@ pub(super) async fn project(
                     title=[(!session.can_write()).then_some("starting runs needs the developer role")] { "Run workflow" }
             }
         }
+        (releases)
         (runs_list(&runs, &project.name, query.before, now_ms()))
         nav.pages {
             @if query.before.is_some() {

@@ -84,6 +84,8 @@ impl Fixture {
             .replace("{service}", "site")
             .replace("{environment}", "staging")
             .replace("{sha256}", &self.digest)
+            .replace("{service}", "web")
+            .replace("{number}", "1")
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use ferry_testkit::{Browser, Page};
 use serde_json::{Value, json};
+use sha2::Digest as _;
 
 use crate::{ProtocolRunner, TestRepo, TestServer};
 
@@ -399,5 +400,71 @@ fn the_approve_button_starts_a_fork_s_waiting_run() {
     assert_ne!(run(&server, id)["run"]["status"], "waiting");
     let job = runner.claim(5_000).expect("the approved run's job");
     assert_eq!((job["run_id"].as_i64(), job["secrets"].clone()), (Some(id), json!({})));
+    assert_no_script_errors(&mut page);
+}
+
+/// A server whose project `web` has release 1 of service `web`, made from a file; the file's
+/// digest (keep the repository).
+fn server_with_release() -> (TestServer, TestRepo, String) {
+    let deploy = "services:\n  web:\n    run: python3 server.py\n";
+    let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW), (".ferry/deploy.yml", deploy)]);
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let text = "print('hello')\n";
+    let digest: String = sha2::Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect();
+    let auth = format!("Bearer {}", server.admin);
+    let res = server.request(
+        "PUT",
+        &format!("/api/v1/projects/web/blobs/{digest}"),
+        &[("Authorization", auth.as_str())],
+        text.as_bytes(),
+    );
+    assert_eq!(res.status, 204, "{}", res.body);
+    let files = json!([{"path": "server.py", "sha256": digest, "size": text.len(), "mode": 420}]);
+    let res = server.call(
+        "POST",
+        "/api/v1/projects/web/releases",
+        Some(&server.admin),
+        Some(&json!({"service": "web", "files": files})),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    (server, repo, digest)
+}
+
+#[test]
+fn a_release_page_is_served_to_a_session_that_sees_its_project() {
+    let (server, repo, digest) = server_with_release();
+    let body = json!({"name": "api", "repo": repo.path().display().to_string()});
+    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
+    let session = server.login(&server.admin);
+    let project = server.request("GET", "/ui/projects/web", &[("Cookie", &session)], b"");
+    assert_eq!(project.status, 200, "{}", project.body);
+    assert!(project.body.contains("href=\"/ui/projects/web/releases/web/1\""), "{}", project.body);
+    let page = server.request("GET", "/ui/projects/web/releases/web/1", &[("Cookie", &session)], b"");
+    assert_eq!(page.status, 200, "{}", page.body);
+    for expected in ["web · release 1", "add workflows", "server.py", digest.as_str(), "made from files"] {
+        assert!(page.body.contains(expected), "{expected} in {}", page.body);
+    }
+    let missing = server.request("GET", "/ui/projects/web/releases/web/2", &[("Cookie", &session)], b"");
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    let elsewhere = server.login(&server.scoped_token("viewer", Some(&["api"])));
+    let hidden = server.request("GET", "/ui/projects/web/releases/web/1", &[("Cookie", &elsewhere)], b"");
+    assert_eq!(hidden.status, 404, "another project's session sees no release: {}", hidden.body);
+}
+
+#[test]
+fn a_release_is_listed_on_its_project_and_its_page_shows_commits_and_files() {
+    let (server, _repo, digest) = server_with_release();
+    let browser = Browser::start().expect("starting chromium");
+    let mut page = logged_in(&browser, &server);
+    page.goto(&url(&server, "/ui/projects/web")).expect("loading the project");
+    page.click("#releases a").expect("the release's link");
+    page.wait_for("location.pathname === '/ui/projects/web/releases/web/1'", WAIT).expect("the release's page");
+    assert_eq!(page.text("#release-title").expect("the title"), "web · release 1");
+    let commits = page.text("#release-commits tbody").expect("the commits");
+    assert!(commits.contains("add workflows") && commits.contains("Ada"), "{commits}");
+    let files = page.text("#release-files tbody").expect("the files");
+    assert!(files.contains("server.py") && files.contains(&digest), "{files}");
+    assert!(page.text("#release-facts").expect("the facts").contains("made from files"));
+    page.screenshot_png(&screenshot_dir().join("release.png")).expect("a screenshot");
     assert_no_script_errors(&mut page);
 }

@@ -3,10 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ferry_proto::artifacts::ArtifactFile;
+use ferry_store::ReleaseCommit;
 use ferry_store::{
     Acquired, AgentHelloRecord, AppendedChunk, CacheEntry, Conclusion, DeploymentStatus, Lease, NewAgent, NewApiToken,
-    NewArtifact, NewCacheEntry, NewDeployment, NewJob, NewProject, NewRun, NewRunner, NewServiceLogLine, NewStep,
-    ProjectScope, Recorded, Role, RunFilter, RunState, Status, StepEvent, Store, StoreError, UnitRef,
+    NewArtifact, NewCacheEntry, NewDeployment, NewJob, NewProject, NewRelease, NewRun, NewRunner, NewServiceLogLine,
+    NewStep, ProjectScope, Recorded, Role, RunFilter, RunState, Status, StepEvent, Store, StoreError, UnitRef,
 };
 use ferry_testkit::TestDb;
 
@@ -45,6 +47,9 @@ pub async fn run(new_db: fn() -> TestDb) {
         revoked_runners,
         forks_approvals_and_deliveries,
         agents_and_deployments,
+        environment_secrets_and_variables,
+        releases_are_numbered_per_service,
+        project_blobs,
     );
     cache_entries_from_before_scopes_join_the_default_branch(new_db()).await;
 }
@@ -211,6 +216,140 @@ async fn secrets_and_variables(store: Store, _db: &TestDb) {
     store.projects().delete(web).await.expect("delete project");
     assert_eq!(secrets.list(web).await.expect("list"), []);
     assert_eq!(variables.list(web).await.expect("list"), []);
+}
+
+async fn environment_secrets_and_variables(store: Store, _db: &TestDb) {
+    let web = store.projects().create(&project("web"), 1).await.expect("create").id;
+    let secrets = store.secrets();
+    secrets.set(web, "TOKEN", b"project", b"n", 1).await.expect("set");
+    secrets.set_in(web, "production", "TOKEN", b"production", b"n", 2).await.expect("set in an environment");
+    secrets.set_in(web, "production", "TOKEN", b"production 2", b"n", 3).await.expect("replace");
+    secrets.set_in(web, "staging", "ONLY_STAGING", b"s", b"n", 2).await.expect("set");
+    // The project's own are apart from each environment's.
+    let own: Vec<(String, Vec<u8>)> =
+        secrets.list(web).await.expect("list").into_iter().map(|secret| (secret.name, secret.ciphertext)).collect();
+    assert_eq!(own, [("TOKEN".to_owned(), b"project".to_vec())]);
+    let production: Vec<(String, Vec<u8>)> = secrets
+        .list_in(web, "production")
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|secret| (secret.name, secret.ciphertext))
+        .collect();
+    assert_eq!(production, [("TOKEN".to_owned(), b"production 2".to_vec())]);
+    secrets.delete_in(web, "production", "TOKEN").await.expect("delete");
+    assert_eq!(secrets.list_in(web, "production").await.expect("list"), []);
+    assert!(secrets.get(web, "TOKEN").await.expect("get").is_some(), "the project's own stays");
+    assert!(matches!(secrets.delete_in(web, "staging", "TOKEN").await, Err(StoreError::NotFound { .. })));
+
+    let variables = store.variables();
+    variables.set(web, "REGION", "eu", 1).await.expect("set");
+    variables.set_in(web, "production", "REGION", "us", 2).await.expect("set in an environment");
+    assert_eq!(variables.get(web, "REGION").await.expect("get").map(|variable| variable.value), Some("eu".into()));
+    assert_eq!(
+        variables.get_in(web, "production", "REGION").await.expect("get").map(|variable| variable.value),
+        Some("us".into())
+    );
+    assert_eq!(variables.list_in(web, "staging").await.expect("list"), []);
+    variables.delete_in(web, "production", "REGION").await.expect("delete");
+    assert_eq!(variables.list(web).await.expect("list").len(), 1);
+    store.projects().delete(web).await.expect("delete project");
+    assert_eq!(secrets.list_in(web, "staging").await.expect("list"), []);
+}
+
+fn new_release<'a>(
+    project_id: i64,
+    service: &'a str,
+    run_id: Option<i64>,
+    files: &'a [ArtifactFile],
+) -> NewRelease<'a> {
+    NewRelease {
+        project_id,
+        service,
+        commit_sha: "abc123",
+        run_id,
+        author: Some("ada"),
+        files,
+        deploy_spec: "services: {}",
+        commits: &[],
+    }
+}
+
+async fn releases_are_numbered_per_service(store: Store, _db: &TestDb) {
+    let web = store.projects().create(&project("web"), 1).await.expect("create").id;
+    let other = store.projects().create(&project("other"), 1).await.expect("create").id;
+    let files = [ArtifactFile { path: "app/server.py".into(), sha256: "a".repeat(64), size: 3, mode: 0o755 }];
+    let commits =
+        [ReleaseCommit { sha: "abc123".into(), message: "Say hello".into(), author: "ada".into(), at: 1_000 }];
+    let first = store
+        .releases()
+        .create(&NewRelease { commits: &commits, ..new_release(web, "web", None, &files) }, 10)
+        .await
+        .expect("create");
+    assert_eq!((first.number, first.service.as_str(), first.created_at), (1, "web", 10));
+    assert_eq!((first.files.as_slice(), first.commits.as_slice()), (files.as_slice(), commits.as_slice()));
+    let second = store.releases().create(&new_release(web, "web", None, &[]), 11).await.expect("create");
+    let api = store.releases().create(&new_release(web, "api", None, &[]), 12).await.expect("create");
+    let elsewhere = store.releases().create(&new_release(other, "web", None, &[]), 13).await.expect("create");
+    assert_eq!((second.number, api.number, elsewhere.number), (2, 1, 1));
+
+    assert_eq!(store.releases().get(web, "web", 1).await.expect("get"), first);
+    assert_eq!(store.releases().by_id(second.id).await.expect("by id"), second);
+    assert_eq!(store.releases().latest(web, "web").await.expect("latest"), Some(second.clone()));
+    assert_eq!(store.releases().latest(web, "db").await.expect("latest"), None);
+    assert!(matches!(store.releases().get(web, "web", 9).await, Err(StoreError::NotFound { .. })));
+    let numbers = |releases: Vec<ferry_store::Release>| -> Vec<(String, i64)> {
+        releases.into_iter().map(|release| (release.service, release.number)).collect()
+    };
+    assert_eq!(
+        numbers(store.releases().list(web, Some("web")).await.expect("list")),
+        [("web".into(), 2), ("web".into(), 1)]
+    );
+    assert_eq!(
+        numbers(store.releases().list(web, None).await.expect("list")),
+        [("api".into(), 1), ("web".into(), 2), ("web".into(), 1)]
+    );
+    assert!(store.releases().holds_blob(web, &"a".repeat(64)).await.expect("holds"));
+    assert!(!store.releases().holds_blob(other, &"a".repeat(64)).await.expect("holds"));
+    assert_eq!(store.releases().all_files().await.expect("all files"), files);
+
+    // A run makes one release per service.
+    let run = new_run(&store, web).await;
+    let from_run = store.releases().create(&new_release(web, "web", Some(run.id), &[]), 14).await.expect("create");
+    assert_eq!(store.releases().of_run(run.id, "web").await.expect("of run"), Some(from_run));
+    let again = store.releases().create(&new_release(web, "web", Some(run.id), &[]), 15).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    store.releases().create(&new_release(web, "api", Some(run.id), &[]), 15).await.expect("another service");
+    let missing = store.releases().create(&new_release(999, "web", None, &[]), 15).await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{missing:?}");
+
+    // Concurrent creators get distinct, consecutive numbers.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.releases().create(&new_release(web, "burst", None, &[]), 20).await.expect("create").number
+            })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for task in tasks {
+        numbers.push(task.await.expect("task"));
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=8).collect::<Vec<i64>>());
+}
+
+async fn project_blobs(store: Store, _db: &TestDb) {
+    let web = store.projects().create(&project("web"), 1).await.expect("create").id;
+    let other = store.projects().create(&project("other"), 1).await.expect("create").id;
+    let digest = "b".repeat(64);
+    store.project_blobs().add(web, &digest, 1).await.expect("add");
+    store.project_blobs().add(web, &digest, 2).await.expect("add again");
+    assert!(store.project_blobs().has(web, &digest).await.expect("has"));
+    assert!(!store.project_blobs().has(other, &digest).await.expect("has"));
+    let orphan = store.project_blobs().add(999, &digest, 1).await;
+    assert!(matches!(orphan, Err(StoreError::Conflict(_))), "{orphan:?}");
 }
 
 async fn run_numbers_count_up_per_project(store: Store, _db: &TestDb) {

@@ -52,7 +52,7 @@ fn line(runner: &RunnerView, now: i64) -> String {
 }
 
 /// How long ago, roughly: `5s ago`, `3m ago`, `2h ago`, `4d ago`.
-fn ago(ms: i64) -> String {
+pub(super) fn ago(ms: i64) -> String {
     let secs = ms.max(0) / 1000;
     match secs {
         0..60 => format!("{secs}s ago"),
@@ -62,7 +62,7 @@ fn ago(ms: i64) -> String {
     }
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }

@@ -12,6 +12,7 @@ mod harness;
 mod isolation;
 mod lint;
 mod lint_deploy;
+mod releases;
 mod reusable;
 mod run;
 mod run_control;

@@ -8,13 +8,17 @@ fn approval(by: &str) -> ApprovalView {
     ApprovalView { by: by.into(), comment: None, at: 5 }
 }
 
+const STAGING: &[String] = &[];
+
 fn facts<'a>(branch: Option<&'a str>, succeeded_after: bool, approvals: &'a [ApprovalView]) -> GateFacts<'a> {
-    GateFacts { environment: "production", release: 7, branch, succeeded_after, author: "alice", approvals, now: 9 }
+    static MISSING: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| vec!["staging".to_owned()]);
+    let missing_after = if succeeded_after { STAGING } else { MISSING.as_slice() };
+    GateFacts { environment: "production", release: 7, branch, missing_after, author: "alice", approvals, now: 9 }
 }
 
 fn production() -> EnvironmentRules {
     EnvironmentRules {
-        after: Some("staging".into()),
+        after: vec!["staging".into()],
         approvals: 1,
         branches: vec!["main".into()],
         ..EnvironmentRules::default()
@@ -33,7 +37,9 @@ fn a_release_of_another_branch_is_refused_with_the_rule() {
     let (verdict, _) = judge(&production(), &facts(Some("dev"), true, &[]), &[]);
     assert_eq!(
         verdict,
-        Verdict::Refuse("production takes only commits of main (branches:), and release 7 was made from branch dev".into())
+        Verdict::Refuse(
+            "production takes only commits of main (branches:), and release 7 was made from branch dev".into()
+        )
     );
 }
 
@@ -48,11 +54,10 @@ fn it_waits_for_the_earlier_environment_and_an_approval() {
                 .into()
         )
     );
-    assert_eq!(gates.iter().map(|gate| (gate.kind.as_str(), gate.passed)).collect::<Vec<_>>(), [
-        ("branches", true),
-        ("after", false),
-        ("approvals", false)
-    ]);
+    assert_eq!(
+        gates.iter().map(|gate| (gate.kind.as_str(), gate.passed)).collect::<Vec<_>>(),
+        [("branches", true), ("after", false), ("approvals", false)]
+    );
 }
 
 #[test]
