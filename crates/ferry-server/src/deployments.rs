@@ -512,13 +512,23 @@ pub(crate) async fn after_release(state: &AppState, project: &Project, release: 
     }
 }
 
+/// A unit placed on an agent: what serves there, and the deployment moving it.
+#[derive(Default)]
+struct Placed {
+    serving: Option<Target>,
+    moving: Option<(Deployment, Target)>,
+}
+
+/// An environment's variables and secrets, and which keys are secrets.
+type EnvironmentEnv = (BTreeMap<String, String>, Vec<String>);
+
 /// The desired state of agent `agent`: per unit placed on it, the release that last
 /// succeeded there and the deployment in progress.
 ///
 /// # Errors
 /// When the store fails or a deployment's target cannot be read.
 pub(crate) async fn desired_state(state: &AppState, agent: &Agent) -> Result<DesiredState, ApiError> {
-    let mut units: BTreeMap<UnitKey, (Option<Target>, Option<(Deployment, Target)>)> = BTreeMap::new();
+    let mut units: BTreeMap<UnitKey, Placed> = BTreeMap::new();
     let mut project_names: BTreeMap<i64, String> = BTreeMap::new();
     for deployment in state.store.deployments().placed_on(agent.id).await? {
         let project = match project_names.get(&deployment.project_id) {
@@ -533,13 +543,13 @@ pub(crate) async fn desired_state(state: &AppState, agent: &Agent) -> Result<Des
         let target = target_of(&deployment)?;
         let entry = units.entry(key).or_default();
         if deployment.status == DeploymentStatus::InProgress {
-            entry.1 = Some((deployment, target));
+            entry.moving = Some((deployment, target));
         } else {
-            entry.0 = Some(target);
+            entry.serving = Some(target);
         }
     }
     // Each environment's variables and secrets join the service's own `env:`.
-    let mut envs: BTreeMap<(String, String), (BTreeMap<String, String>, Vec<String>)> = BTreeMap::new();
+    let mut envs: BTreeMap<(String, String), EnvironmentEnv> = BTreeMap::new();
     for key in units.keys() {
         let pair = (key.project.clone(), key.environment.clone());
         if envs.contains_key(&pair) {
@@ -559,7 +569,7 @@ pub(crate) async fn desired_state(state: &AppState, agent: &Agent) -> Result<Des
     };
     let units = units
         .into_iter()
-        .filter_map(|(key, (serving, moving))| {
+        .filter_map(|(key, Placed { serving, moving })| {
             // The unit's settings (port, replicas, health) are the newest release's.
             let mut unit: Unit = moving.as_ref().map(|(_, target)| target).or(serving.as_ref())?.unit.clone();
             unit.release = serving.and_then(|target| target.unit.release).map(|release| with_env(&key, release));
