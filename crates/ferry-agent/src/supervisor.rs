@@ -211,7 +211,6 @@ impl Supervisor {
             pid: record.pid,
             child: None,
             started_at: record.started_at,
-            started: Instant::now(),
             restarts: record.restarts,
             crashes_in_row: 0,
             restart_at: None,

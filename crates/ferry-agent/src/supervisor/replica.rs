@@ -34,7 +34,6 @@ pub(crate) struct Replica {
     /// `None` for a replica adopted from an earlier agent (not this process's child).
     pub(crate) child: Option<std::process::Child>,
     pub(crate) started_at: i64,
-    pub(crate) started: Instant,
     pub(crate) restarts: u32,
     /// Crashes since it was last healthy for a while: the exponent of its backoff.
     pub(crate) crashes_in_row: u32,

@@ -137,7 +137,7 @@ impl UnitRuntime {
         changed |= self.retire_unwanted(&numbers, planned, events);
         changed |= self.restart_due(dir, &ready, now, events);
         for (release, count, folder) in &ready {
-            changed |= self.scale(dir, release, *count as usize, folder, now, events);
+            changed |= self.scale(dir, release, *count as usize, folder, events);
         }
         changed
     }
@@ -457,7 +457,6 @@ impl UnitRuntime {
                     replica.restarts = replica.restarts.saturating_add(1);
                     replica.restart_at = None;
                     replica.exit_message = None;
-                    replica.started = now;
                     replica.started_at = now_ms();
                     let (health, checks) = replica::watch_health(&self.unit.health, port);
                     replica.health = health;
@@ -487,7 +486,6 @@ impl UnitRuntime {
         release: &ReleaseSpec,
         wanted: usize,
         folder: &std::path::Path,
-        now: Instant,
         events: &mut Vec<AgentEvent>,
     ) -> bool {
         let mut changed = false;
@@ -529,7 +527,6 @@ impl UnitRuntime {
                         pid: child.id(),
                         child: Some(child),
                         started_at: now_ms(),
-                        started: now,
                         restarts: 0,
                         crashes_in_row: 0,
                         restart_at: None,
