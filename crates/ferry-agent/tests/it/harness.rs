@@ -15,8 +15,9 @@ use ferry_proto::agent::{
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-/// The service every test runs: answers `/` with its release and greeting, `/healthz` with
-/// 200 unless a file `unhealthy` is in its folder, prints its secret once at start.
+/// The service every test runs: answers `/` with its release and greeting (with 500 when
+/// `FAIL` is set), `/healthz` with 200 unless a file `unhealthy` is in its folder, prints its
+/// secret once at start.
 pub const SERVER_PY: &str = r#"
 import http.server, os, sys
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -25,7 +26,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             code = 500 if os.path.exists("unhealthy") else 200
             body = b"ok\n" if code == 200 else b"sick\n"
         else:
-            code = 200
+            code = 500 if os.environ.get("FAIL") else 200
             body = ("release %s says %s from %d\n" % (os.environ.get("RELEASE"), os.environ.get("GREETING"), os.getpid())).encode()
         self.send_response(code)
         self.send_header("Content-Length", str(len(body)))

@@ -278,3 +278,40 @@ async fn a_unit_that_leaves_the_desired_state_stops_its_replicas_and_its_proxy()
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_whose_errors_breach_the_analysis_is_rolled_back_with_the_figures_in_words() {
+    let port = free_port();
+    let mut driven = Driven::start(|dir| desired(1, vec![unit(port, 2, Some(release(dir, 1, SERVE)))]));
+    driven.until("2 healthy replicas", |statuses, _| healthy(statuses, 2)).await;
+
+    let mut canary = unit(port, 2, Some(release(driven.path(), 1, SERVE)));
+    let mut failing = release(driven.path(), 2, SERVE);
+    failing.env.insert("FAIL".to_owned(), "1".to_owned());
+    let mut order = order(30, failing);
+    order.strategy = ferry_proto::agent::StrategySpec::Canary {
+        steps: vec![ferry_proto::agent::CanaryStep { weight: 50, pause_ms: 60_000 }],
+    };
+    order.analysis =
+        Some(ferry_proto::agent::AnalysisSpec { max_error_rate: Some(0.1), max_p99_latency_ms: None, min_requests: 6 });
+    canary.deployment = Some(order);
+    driven.supervisor().set_desired(desired(2, vec![canary]));
+    driven
+        .until("the canary step weighted", |statuses, _| {
+            statuses[0].deployment.as_ref().is_some_and(|progress| progress.steps.len() >= 2)
+        })
+        .await;
+    for _ in 0..12 {
+        get(port, "/").await.expect("an answer");
+    }
+    driven
+        .until("the canary rolled back", |statuses, _| {
+            statuses[0].deployment.as_ref().is_some_and(|progress| progress.outcome.is_some())
+        })
+        .await;
+    let progress = driven.supervisor().statuses()[0].deployment.clone().expect("a deployment");
+    assert_eq!(progress.outcome, Some(DeploymentOutcome::RolledBack), "{progress:?}");
+    assert_eq!(progress.reason.as_deref(), Some("error rate 1.00 > 0.10 over 6 requests of release 2"));
+    let body = driven.until_get(port, "/", |status, body| status == 200 && body.starts_with("release 1")).await;
+    assert!(body.starts_with("release 1"));
+}
