@@ -9,7 +9,9 @@
 //! [`ClientError::Http`] with the status and the message of the server's `{"error": …}`
 //! body; connection problems and time-outs are [`ClientError::is_transient`].
 
+mod agent;
 mod artifacts;
+mod deployments;
 mod error;
 mod logs;
 mod releases;

@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod artifacts;
+pub mod deployments;
 pub mod log_stream;
 pub mod names;
 pub mod releases;

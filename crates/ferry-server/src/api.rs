@@ -3,9 +3,11 @@
 //! Every error answers with a status and `{"error": "..."}`; store failures are logged and
 //! answered with 500 without their details.
 
+pub(crate) mod agents;
 pub(crate) mod approvals;
 pub(crate) mod artifacts;
 pub(crate) mod cache;
+pub(crate) mod deployments;
 pub(crate) mod projects;
 pub(crate) mod releases;
 pub(crate) mod runner;
@@ -104,6 +106,16 @@ pub(crate) enum Refusals {
 #[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
 pub(crate) enum RunnerRefusals {
     #[response(status = 401, description = "No runner token, or an unknown one")]
+    Unauthorized(ErrorBody),
+    #[response(status = 500, description = "The database failed")]
+    DatabaseFailed(ErrorBody),
+}
+
+/// The refusals of every agent protocol route, which takes an agent token.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "a description of responses for the OpenAPI document")]
+pub(crate) enum AgentRefusals {
+    #[response(status = 401, description = "No agent token, or an unknown or revoked one")]
     Unauthorized(ErrorBody),
     #[response(status = 500, description = "The database failed")]
     DatabaseFailed(ErrorBody),

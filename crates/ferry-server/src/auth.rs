@@ -27,7 +27,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ferry_store::{ApiToken, NewApiToken, ProjectScope, Role, Runner, Store, StoreError};
+use ferry_store::{Agent, ApiToken, NewApiToken, ProjectScope, Role, Runner, Store, StoreError};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tracing::info;
@@ -73,6 +73,22 @@ pub(crate) async fn verify_runner(store: &Store, plaintext: &str) -> Result<Opti
     let Some(runner) = store.runners().by_token_prefix(prefix).await? else { return Ok(None) };
     let matches: bool = hash(secret).as_bytes().ct_eq(runner.token_hash.as_bytes()).into();
     Ok(matches.then_some(runner))
+}
+
+/// A new agent token: `ferrya_<prefix>_<secret>`, stored as prefix + SHA-256 of the secret.
+pub(crate) fn generate_agent_token() -> NewToken {
+    let token = generate();
+    NewToken { plaintext: token.plaintext.replacen("ferry_", "ferrya_", 1), ..token }
+}
+
+/// The unrevoked agent whose token `plaintext` is, if any (compared in constant time).
+pub(crate) async fn verify_agent(store: &Store, plaintext: &str) -> Result<Option<Agent>, ApiError> {
+    let Some((prefix, secret)) = plaintext.strip_prefix("ferrya_").and_then(|rest| rest.split_once('_')) else {
+        return Ok(None);
+    };
+    let Some(agent) = store.agents().by_token_prefix(prefix).await? else { return Ok(None) };
+    let matches: bool = hash(secret).as_bytes().ct_eq(agent.token_hash.as_bytes()).into();
+    Ok(matches.then_some(agent))
 }
 
 /// The active token `plaintext` is, if any.
@@ -252,6 +268,19 @@ async fn admit(state: &AppState, access: Access, parts: &mut Parts) -> Result<()
             parts.extensions.insert(RunnerCaller(runner));
             Ok(())
         }
+        Access::Agent => {
+            let agent = match bearer(parts) {
+                Some(plaintext) => verify_agent(&state.store, plaintext).await?,
+                None => None,
+            };
+            let agent = agent.ok_or_else(|| {
+                ApiError::unauthorized(
+                    "this route needs an agent token (`ferrya_…`, from POST /api/v1/agents) that is not revoked",
+                )
+            })?;
+            parts.extensions.insert(AgentCaller(agent));
+            Ok(())
+        }
         Access::Token(role, reach) => {
             let token = authenticate(parts, state).await?;
             if token.role < role {
@@ -282,6 +311,15 @@ async fn check_reach(state: &AppState, token: &ApiToken, reach: Reach, parts: &m
             match project {
                 Some(project) if token.scope.allows(project.id) => Ok(()),
                 _ => Err(ApiError::not_found("project", &name)),
+            }
+        }
+        Reach::Deployment => {
+            let id = path_param(parts, "id").await?;
+            let Ok(deployment_id) = id.parse::<i64>() else { return Err(ApiError::not_found("deployment", &id)) };
+            match state.store.deployments().get(deployment_id).await {
+                Ok(deployment) if token.scope.allows(deployment.project_id) => Ok(()),
+                Ok(_) | Err(StoreError::NotFound { .. }) => Err(ApiError::not_found("deployment", &id)),
+                Err(error) => Err(error.into()),
             }
         }
         Reach::Run => {
@@ -334,6 +372,20 @@ impl<S: Send + Sync> FromRequestParts<S> for RunnerCaller {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         parts.extensions.get::<RunnerCaller>().cloned().ok_or_else(|| {
             ApiError::unauthorized("this route needs a runner token (`ferryr_…`, from POST /api/v1/runners)")
+        })
+    }
+}
+
+/// A registered agent, by its agent token (`ferrya_…`), as [`guard`] admitted it.
+#[derive(Clone)]
+pub(crate) struct AgentCaller(pub(crate) Agent);
+
+impl<S: Send + Sync> FromRequestParts<S> for AgentCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<AgentCaller>().cloned().ok_or_else(|| {
+            ApiError::unauthorized("this route needs an agent token (`ferrya_…`, from POST /api/v1/agents)")
         })
     }
 }

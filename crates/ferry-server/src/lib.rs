@@ -23,6 +23,7 @@ mod auth;
 mod blob_reads;
 mod blobs;
 mod data_dir;
+mod deployments;
 mod hooks;
 mod local_runner;
 mod log_feed;
@@ -174,6 +175,8 @@ pub(crate) struct AppState {
     pub(crate) session: SessionSettings,
     /// The cache service jobs reach with their runtime token (`runtime.rs`).
     pub(crate) runtime: Arc<runtime::CacheService>,
+    /// What deployments share: their lock and the agents' wake-up (`deployments.rs`).
+    pub(crate) deploy: Arc<deployments::DeployState>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<runtime::CacheService> {
@@ -302,6 +305,7 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
         runtime::CacheService::new(Box::new(backend), &pipeline.server_url, staging, runtime::uploads::DEFAULT_BUDGET);
     let state = AppState {
         runtime: Arc::new(runtime),
+        deploy: Arc::new(deployments::DeployState::new()),
         store,
         secret_box: Arc::new(secret_box),
         blobs: blobs::Blobs::new(&data_dir),
@@ -344,6 +348,16 @@ impl Server {
         let (runner_id, token) =
             api::runner::register_local(&self.state, name, labels).await.map_err(ServerError::Store)?;
         Ok(LocalRunner::new(self.state.clone(), runner_id, token))
+    }
+
+    /// The token of agent `name` (the host's own, `local`) for `ferry server` to hand to the
+    /// agent process it starts: `existing` (the one it kept) while it still works, else a new
+    /// one, registering the agent when it is not yet.
+    ///
+    /// # Errors
+    /// [`ServerError::Store`] when the database fails.
+    pub async fn local_agent_token(&self, name: &str, existing: Option<&str>) -> Result<String, ServerError> {
+        api::agents::register_local(&self.state, name, existing).await.map_err(ServerError::Store)
     }
 
     /// The file the first admin token was written to, when this start created it.

@@ -10,13 +10,15 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{approvals, artifacts, cache, projects, releases, runner, runners, runs, secrets, tokens};
+use crate::api::{
+    agents, approvals, artifacts, cache, deployments, projects, releases, runner, runners, runs, secrets, tokens,
+};
 use crate::runtime::{blob, legacy, twirp};
 use crate::{hooks, metrics, probes};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables (the project's and each environment's), runs, releases, their logs and artifacts, cache entries, API tokens, the runner protocol, the cache service jobs reach with their runtime token (GitHub's legacy and results-service protocols), forge webhooks and probes."),
+    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables (the project's and each environment's), runs, releases, agents and deployments, their logs and artifacts, cache entries, API tokens, the runner protocol, the cache service jobs reach with their runtime token (GitHub's legacy and results-service protocols), forge webhooks and probes."),
     paths(
         probes::healthz,
         probes::readyz,
@@ -66,6 +68,23 @@ use crate::{hooks, metrics, probes};
         releases::put_blob,
         cache::lookup,
         cache::save,
+        agents::register,
+        agents::list,
+        agents::revoke,
+        agents::hello,
+        agents::desired,
+        agents::report,
+        agents::logs,
+        agents::blob,
+        deployments::create,
+        deployments::list,
+        deployments::get,
+        deployments::approve,
+        deployments::cancel,
+        deployments::rollback,
+        deployments::status,
+        deployments::plan,
+        deployments::logs,
         legacy::lookup,
         legacy::reserve,
         legacy::upload_chunk,
@@ -98,6 +117,11 @@ impl Modify for BearerScheme {
             .description(Some("A runner token, `ferryr_<prefix>_<secret>`, from `POST /api/v1/runners`"))
             .build();
         components.add_security_scheme("runner", SecurityScheme::Http(runner));
+        let agent = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("An agent token, `ferrya_<prefix>_<secret>`, from `POST /api/v1/agents`"))
+            .build();
+        components.add_security_scheme("agent", SecurityScheme::Http(agent));
         let runtime = HttpBuilder::new()
             .scheme(HttpAuthScheme::Bearer)
             .description(Some(

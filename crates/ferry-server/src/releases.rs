@@ -156,6 +156,7 @@ pub(crate) async fn create_release(
         Ok(release) => {
             info!(project = %project.name, service, release = release.number, commit = %sha,
                 "made release {} of {} in {}", release.number, service, project.name);
+            crate::deployments::after_release(state, project, &release).await;
             Ok(release)
         }
         Err(StoreError::Conflict(what)) => {
@@ -270,7 +271,6 @@ async fn release_run(state: &AppState, run: &Run) -> Result<(), ApiError> {
 ///
 /// # Errors
 /// The store failed.
-#[expect(dead_code, reason = "the deployments branch calls it for a release's ReleaseSpec; drop this at that merge")]
 pub(crate) async fn environment_env(
     state: &AppState,
     project_id: i64,

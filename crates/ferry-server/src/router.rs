@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `Public` | anyone (probes, metrics); a webhook is checked against its project's secret by its handler |
 //! | `Token(role, reach)` | a token (or the UI's session) with at least `role` whose scope reaches what the route names: `Any` (the answer is limited to the token's projects), `Project` (`{name}`), `Run` (`{id}`'s project; both answer 404 for another project), `AllProjects` (403 for a token scoped to projects) |
+//! | `Agent` | an agent token (`ferrya_…`) that is not revoked; the agent protocol's routes answer about that agent only |
 //! | `Runner` | a runner token (`ferryr_…`) that is not revoked; a route naming a job answers 409 unless the runner holds it |
 //! | `Runtime` | a job's `ACTIONS_RUNTIME_TOKEN` (`ferryj_…`), valid while that job runs under the claim it was issued for; checked by the handler's extractor, as `ferry run`'s copy of the service checks its own (`runtime.rs`) |
 //! | `Signed` | a signed URL's ticket in the query (`sig=`), which a lookup or reservation of the same job answered; no token, as the toolkit sends none there |
@@ -21,7 +22,10 @@ use axum::http::{Method, StatusCode};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use ferry_store::Role;
 
-use crate::api::{ApiError, approvals, artifacts, cache, projects, releases, runner, runners, runs, secrets, tokens};
+use crate::api::{
+    ApiError, agents, approvals, artifacts, cache, deployments, projects, releases, runner, runners, runs, secrets,
+    tokens,
+};
 use crate::auth::{Guard, guard};
 use crate::runtime::{blob, legacy, twirp};
 use crate::{AppState, hooks, metrics, openapi, probes};
@@ -35,6 +39,8 @@ pub enum Access {
     Token(Role, Reach),
     /// A runner, by its runner token.
     Runner,
+    /// An agent, by its agent token.
+    Agent,
     /// A job in progress, by its runtime token (`ACTIONS_RUNTIME_TOKEN`).
     Runtime,
     /// Whoever holds a signed URL the runtime service answered (its ticket in the query).
@@ -50,6 +56,8 @@ pub enum Reach {
     Project,
     /// The run `{id}`, of one project.
     Run,
+    /// The deployment `{id}`, of one project.
+    Deployment,
     /// Everything: only a token for all projects may call it.
     AllProjects,
 }
@@ -81,9 +89,9 @@ fn admin() -> Access {
 
 /// Every route the server answers and who may call it; the rest answer 404 or 405.
 pub(crate) fn routes() -> Vec<Route> {
-    use Access::{Public, Runner, Runtime, Signed};
+    use Access::{Agent, Public, Runner, Runtime, Signed};
     use Method as M;
-    use Reach::{AllProjects, Any, Project, Run};
+    use Reach::{AllProjects, Any, Deployment, Project, Run};
     vec![
         route(M::GET, "/healthz", Public, probes::healthz),
         route(M::GET, "/readyz", Public, probes::readyz),
@@ -128,6 +136,29 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::GET, "/api/v1/projects/{name}/vars/{key}", viewer(Project), secrets::get_var),
         route(M::PUT, "/api/v1/projects/{name}/vars/{key}", developer(Project), secrets::put_var),
         route(M::DELETE, "/api/v1/projects/{name}/vars/{key}", developer(Project), secrets::delete_var),
+        // Continuous delivery: agents, their protocol, deployments.
+        route(M::POST, "/api/v1/agents", admin(), agents::register),
+        route(M::GET, "/api/v1/agents", admin(), agents::list),
+        route(M::DELETE, "/api/v1/agents/{id}", admin(), agents::revoke),
+        route(M::POST, "/api/v1/agent/hello", Agent, agents::hello),
+        route(M::GET, "/api/v1/agent/desired", Agent, agents::desired),
+        route(M::POST, "/api/v1/agent/report", Agent, agents::report),
+        route(M::POST, "/api/v1/agent/logs", Agent, agents::logs),
+        route(M::GET, "/api/v1/agent/blobs/{sha256}", Agent, agents::blob),
+        route(M::POST, "/api/v1/projects/{name}/deployments", developer(Project), deployments::create),
+        route(M::GET, "/api/v1/projects/{name}/deployments", viewer(Project), deployments::list),
+        route(M::GET, "/api/v1/deployments/{id}", viewer(Deployment), deployments::get),
+        route(M::POST, "/api/v1/deployments/{id}/approve", developer(Deployment), deployments::approve),
+        route(M::POST, "/api/v1/deployments/{id}/cancel", developer(Deployment), deployments::cancel),
+        route(M::POST, "/api/v1/projects/{name}/rollback", developer(Project), deployments::rollback),
+        route(M::GET, "/api/v1/projects/{name}/status", viewer(Project), deployments::status),
+        route(M::GET, "/api/v1/projects/{name}/plan", viewer(Project), deployments::plan),
+        route(
+            M::GET,
+            "/api/v1/projects/{name}/services/{service}/{environment}/logs",
+            viewer(Project),
+            deployments::logs,
+        ),
         // Releases (issue 15): made from a run's artifact or from files a developer uploaded.
         route(M::GET, "/api/v1/projects/{name}/releases", viewer(Project), releases::list),
         route(M::POST, "/api/v1/projects/{name}/releases", developer(Project), releases::create),

@@ -23,9 +23,11 @@
 //! Time is never read here: every method that records or compares a time takes `now` in
 //! milliseconds since the Unix epoch, so tests control lease expiry.
 
+mod agents;
 mod artifacts;
 mod concurrency;
 mod deliveries;
+mod deployments;
 mod jobs;
 mod logs;
 mod projects;
@@ -33,6 +35,7 @@ mod releases;
 mod runners;
 mod runs;
 mod secrets;
+mod services;
 mod sessions;
 mod steps;
 mod tokens;
@@ -43,9 +46,11 @@ use sqlx::AnyConnection;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, ConnectOptions, Connection, Row, SqlSafeStr, Transaction};
 
+pub use agents::{Agent, AgentHelloRecord, Agents, NewAgent};
 pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, NewCacheEntry};
 pub use concurrency::{Acquired, ConcurrencyGroups};
 pub use deliveries::Deliveries;
+pub use deployments::{Deployment, DeploymentStatus, Deployments, NewDeployment};
 pub use ferry_model::{Conclusion, Status};
 pub use jobs::{AppendedChunk, Job, JobState, Jobs, Lease, NewJob, Recorded, StepEvent};
 pub use logs::{LogChunk, Logs, StepLog};
@@ -54,6 +59,7 @@ pub use releases::{NewRelease, ProjectBlobs, Release, ReleaseCommit, Releases};
 pub use runners::{NewRunner, Runner, Runners};
 pub use runs::{NewRun, Run, RunFilter, RunState, Runs};
 pub use secrets::{Secret, Secrets, Variable, Variables};
+pub use services::{NewServiceLogLine, ServiceEvent, ServiceEvents, ServiceLogLine, ServiceLogs, UnitRef};
 pub use sessions::Sessions;
 pub use steps::{NewStep, Step, Steps};
 pub use tokens::{ApiToken, NewApiToken, Role, Tokens};
@@ -121,6 +127,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "cache_versions", include_str!("../migrations/sqlite/0010_cache_versions.sql")),
     (13, "project_forge", include_str!("../migrations/sqlite/0013_project_forge.sql")),
     (14, "releases", include_str!("../migrations/sqlite/0014_releases.sql")),
+    (15, "deployments", include_str!("../migrations/sqlite/0015_deployments.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -135,6 +142,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "cache_versions", include_str!("../migrations/postgres/0010_cache_versions.sql")),
     (13, "project_forge", include_str!("../migrations/postgres/0013_project_forge.sql")),
     (14, "releases", include_str!("../migrations/postgres/0014_releases.sql")),
+    (15, "deployments", include_str!("../migrations/postgres/0015_deployments.sql")),
 ];
 
 impl Store {
@@ -302,6 +310,22 @@ impl Store {
     /// Concurrency groups held by runs.
     pub fn concurrency(&self) -> ConcurrencyGroups<'_> {
         ConcurrencyGroups { store: self }
+    }
+    /// Agents: hosts that run services, their tokens, desired-state generations and reports.
+    pub fn agents(&self) -> Agents<'_> {
+        Agents { store: self }
+    }
+    /// Deployments of releases to environments, with their gates and outcomes.
+    pub fn deployments(&self) -> Deployments<'_> {
+        Deployments { store: self }
+    }
+    /// What agents told about the services they run.
+    pub fn service_events(&self) -> ServiceEvents<'_> {
+        ServiceEvents { store: self }
+    }
+    /// The output of services' replicas.
+    pub fn service_logs(&self) -> ServiceLogs<'_> {
+        ServiceLogs { store: self }
     }
     /// Webhook delivery ids seen lately, so a delivery sent again starts nothing.
     pub fn deliveries(&self) -> Deliveries<'_> {

@@ -91,6 +91,24 @@ pub enum Command {
     ///   ferry runners --json
     #[command(verbatim_doc_comment)]
     Runners(RunnersArgs),
+    /// Run the services the server places on this host, behind Ferry's proxy.
+    ///
+    /// The agent long-polls its desired state (which services of which environments, which
+    /// release, the deployment under way), keeps it in --dir (secrets sealed under its token)
+    /// and serves it at once on start, also while the server is away. Each replica runs in
+    /// its own process group with $PORT and the environment's variables and secrets; it is
+    /// health-checked, restarted with backoff, replaced when it drifts, and its output goes
+    /// to the server masked. Given an admin token, the agent registers under --name and keeps
+    /// the agent token it gets in --dir; an agent token (`ferrya_…`) is used as it is. One
+    /// agent per directory. Stops on Ctrl-C or SIGTERM, leaving its replicas running: the
+    /// next agent on the directory adopts them and brings their proxies back.
+    ///
+    /// Examples:
+    ///   ferry agent --token "$(cat ferry-data/admin.token)"
+    ///   ferry agent --server http://ferry.internal:8080 --name web-1 --labels eu,web --dir /var/lib/ferry-agent
+    ///   FERRY_TOKEN=ferrya_… ferry agent --metrics-listen 127.0.0.1:9101
+    #[command(verbatim_doc_comment)]
+    Agent(AgentArgs),
     /// Manage a server's projects.
     ///
     /// Examples:
@@ -152,6 +170,7 @@ pub enum Command {
     ///   ferry logs 12
     ///   ferry logs 12 --job 31 --follow
     ///   ferry logs 12 --json                       # one chunk as JSON per line
+    ///   ferry logs --project web --service site --env staging --follow
     #[command(verbatim_doc_comment)]
     Logs(LogsArgs),
     /// List a project's runs, newest first (the latest 50).
@@ -177,8 +196,11 @@ pub enum Command {
     /// (projects with --require-approval); it then runs, without the project's secrets. The
     /// pull request's author cannot approve it.
     ///
+    /// With --deployment, approves a deployment waiting at its environment's `approvals:`.
+    ///
     /// Examples:
     ///   ferry approve 12
+    ///   ferry approve 31 --deployment --comment "checked the canary"
     #[command(verbatim_doc_comment)]
     Approve(ApproveArgs),
     /// Start a completed run again: same workflow text, commit and event, as a new run.
@@ -191,6 +213,126 @@ pub enum Command {
     ///   ferry rerun 12 --failed
     #[command(verbatim_doc_comment)]
     Rerun(RerunArgs),
+    /// Deploy a release of a service to an environment (default: the newest release).
+    ///
+    /// It starts at once, queues behind the deployment in progress there, waits at the
+    /// environment's gates (approvals, after:, branches:) or is refused with the rule. With
+    /// --wait, waits until it is over; --json prints {"id", "project", "service",
+    /// "environment", "release", "strategy", "outcome", "reason"}. The exit status is 0 when
+    /// it succeeded (or, without --wait, was accepted), 1 otherwise.
+    ///
+    /// Examples:
+    ///   ferry deploy web site --env staging
+    ///   ferry deploy web site --env production --release 7 --wait --json
+    #[command(verbatim_doc_comment)]
+    Deploy(DeployArgs),
+    /// List a project's deployments, newest first, with who or what started each.
+    ///
+    /// Examples:
+    ///   ferry deployments web
+    ///   ferry deployments web --service site --env production --json
+    #[command(verbatim_doc_comment)]
+    Deployments(DeploymentsArgs),
+    /// Deploy the release that succeeded before the current one (or --to N) again.
+    ///
+    /// Examples:
+    ///   ferry rollback web site --env production
+    ///   ferry rollback web site --env production --to 5 --wait
+    #[command(verbatim_doc_comment)]
+    Rollback(RollbackArgs),
+    /// Show each environment's services: the release that serves, its URL and its replicas.
+    ///
+    /// Examples:
+    ///   ferry status web
+    ///   ferry status web --env production --json
+    #[command(verbatim_doc_comment)]
+    Status(StatusArgs),
+    /// Show what converging an environment would change, like `terraform plan`.
+    ///
+    /// Examples:
+    ///   ferry plan web --env production
+    #[command(verbatim_doc_comment)]
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    pub service: String,
+    /// The environment to deploy to
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: String,
+    /// The release's number [default: the newest]
+    #[arg(long, value_name = "N")]
+    pub release: Option<i64>,
+    /// Wait until the deployment is over.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print the deployment as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeploymentsArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// Only this service's
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// Only those to this environment
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+    /// Print the deployments as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    pub service: String,
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: String,
+    /// The release to go back to [default: the one that succeeded before the current]
+    #[arg(long, value_name = "N")]
+    pub to: Option<i64>,
+    /// Wait until the rollback is over.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print the deployment as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// Only this environment
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: String,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +432,10 @@ pub struct ServerArgs {
     /// artifact references are deleted [default: 90]
     #[arg(long, env = "FERRY_ARTIFACT_RETENTION_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u64).range(1..=36_500))]
     pub artifact_retention_days: Option<u64>,
+    /// Do not start the host's local agent (`ferry agent --name local --dir DATA_DIR/agent`,
+    /// its own process, which goes on serving when the server stops)
+    #[arg(long, env = "FERRY_NO_AGENT")]
+    pub no_agent: bool,
 }
 
 /// Where the server is and which token to send; shared by the client commands.
@@ -332,6 +478,25 @@ pub struct RunnerArgs {
     /// folder (or file:// URL) holding owner/repo git repositories [default: https://github.com]
     #[arg(long, env = "FERRY_ACTIONS_URL", value_name = "URL")]
     pub actions_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The name to register under [default: this host's name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Labels an environment's `hosts:` may select this agent by, comma-separated
+    #[arg(long, value_delimiter = ',', value_name = "LABELS")]
+    pub labels: Vec<String>,
+    /// Where the agent keeps its token, desired state, runtime state, releases and replicas'
+    /// output; one agent per directory
+    #[arg(long, default_value = "./ferry-agent", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Serve the proxies' counts as Prometheus text on http://ADDR/metrics
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -570,7 +735,16 @@ pub struct LogsArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// The run's id (as `ferry trigger` prints it).
-    pub run: i64,
+    #[arg(required_unless_present = "project")]
+    pub run: Option<i64>,
+    /// Instead of a run's: the output of a service's replicas in an environment
+    /// (`--project P --service S --env E`).
+    #[arg(long, value_name = "PROJECT", conflicts_with = "run", requires_all = ["service", "environment"])]
+    pub project: Option<String>,
+    #[arg(long, value_name = "SERVICE", requires = "project")]
+    pub service: Option<String>,
+    #[arg(long = "env", value_name = "ENV", requires = "project")]
+    pub environment: Option<String>,
     /// Only this job's lines (its id in `GET /api/v1/runs/RUN`).
     #[arg(long, value_name = "ID")]
     pub job: Option<i64>,
@@ -632,9 +806,17 @@ pub struct CancelArgs {
 pub struct ApproveArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// The waiting run's id (as `ferry runs` prints it).
+    /// The waiting run's id (as `ferry runs` prints it), or with --deployment the waiting
+    /// deployment's (as `ferry deployments` prints it).
     pub run: i64,
-    /// Print the run as JSON.
+    /// The id is a deployment's: approve it at its gate (as a developer who is not the
+    /// release's author).
+    #[arg(long)]
+    pub deployment: bool,
+    /// Why, kept with a deployment's approval.
+    #[arg(long, requires = "deployment", value_name = "TEXT")]
+    pub comment: Option<String>,
+    /// Print the run (or deployment) as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -4,6 +4,7 @@
 //! commands; `trigger`, `logs`, the run commands (`runs`), the release commands (`releases`)
 //! and the runner commands (`runners`) have modules of their own.
 
+mod deployments;
 mod logs;
 mod releases;
 mod runners;
@@ -22,6 +23,7 @@ use serde_json::json;
 use crate::cli::{ConnectArgs, ProjectAddArgs, ProjectCommand, ProjectSetArgs, SecretCommand, VarCommand};
 use crate::render::{BOLD, GREEN};
 
+pub use deployments::{deploy, list as deployments, plan, rollback, status};
 pub use logs::main as logs;
 pub use releases::{list as releases, release};
 pub use runners::{list as runners, revoke as revoke_runner};

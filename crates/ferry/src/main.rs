@@ -1,6 +1,7 @@
 //! The `ferry` binary: parses arguments, sets up output, and wires the crates together.
 //! Each subcommand lives in its own module; nothing here holds logic of its own.
 
+mod agent;
 mod cli;
 mod client;
 mod lint;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
             None => runner::main(args),
         },
         cli::Command::Runners(args) => client::runners(args),
+        cli::Command::Agent(args) => agent::main(args),
         cli::Command::Project(args) => client::project(args.command),
         cli::Command::Secret(args) => client::secret(args.command),
         cli::Command::Var(args) => client::var(args.command),
@@ -36,6 +38,11 @@ fn main() -> ExitCode {
         cli::Command::Cancel(args) => client::cancel(args),
         cli::Command::Rerun(args) => client::rerun(args),
         cli::Command::Approve(args) => client::approve(args),
+        cli::Command::Deploy(args) => client::deploy(args),
+        cli::Command::Deployments(args) => client::deployments(args),
+        cli::Command::Rollback(args) => client::rollback(args),
+        cli::Command::Status(args) => client::status(args),
+        cli::Command::Plan(args) => client::plan(args),
     };
     match res {
         Ok(code) => code,

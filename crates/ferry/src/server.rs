@@ -59,6 +59,66 @@ impl ferry_runner::agent::EventSink for InProcess {
     }
 }
 
+/// The name of the host's own agent, which `ferry server` starts.
+const LOCAL_AGENT: &str = "local";
+
+/// Starts the host's local agent as a process of its own, in its own process group, so that
+/// stopping or killing the server never stops a service: `ferry agent --name local --dir
+/// DATA_DIR/agent`, with the token kept in `DATA_DIR/agent.token` (owner-only). When an agent
+/// already runs on that directory, the new one sees its lock and exits quietly.
+async fn start_local_agent(server: &ferry_server::Server, data_dir: &Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::process::CommandExt as _;
+
+    let token_path = data_dir.join("agent.token");
+    let existing = std::fs::read_to_string(&token_path).ok();
+    let token = server
+        .local_agent_token(LOCAL_AGENT, existing.as_deref().map(str::trim))
+        .await
+        .context("registering the local agent")?;
+    if existing.as_deref().map(str::trim) != Some(token.as_str()) {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&token_path)
+            .with_context(|| format!("writing {}", token_path.display()))?;
+        writeln!(file, "{token}").with_context(|| format!("writing {}", token_path.display()))?;
+    }
+    let dir = std::path::absolute(data_dir.join("agent")).context("finding the agent's directory")?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let log_path = dir.join("agent.log");
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&log_path)
+        .with_context(|| format!("opening {}", log_path.display()))?;
+    let mut addr = server.local_addr();
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let exe = std::env::current_exe().context("finding the ferry binary")?;
+    let mut child = std::process::Command::new(exe)
+        .args(["agent", "--name", LOCAL_AGENT, "--dir"])
+        .arg(&dir)
+        .env("FERRY_SERVER", format!("http://{addr}"))
+        .env("FERRY_TOKEN", &token)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().context("sharing the agent's log")?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("starting `ferry agent`")?;
+    println!("ferry: started the local agent (pid {}, log {})", child.id(), log_path.display());
+    // Reaped when it exits (at once when another agent holds the directory); it is not
+    // stopped with the server.
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
 /// The config file read when `--config` is not given, if it exists.
 const DEFAULT_CONFIG: &str = "ferry.toml";
 
@@ -75,6 +135,7 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
     ferry_runner::isolation::check_pass_env(&pass_env)?;
     let actions_url = actions_url(&args, &file);
     ferry_runner::isolation::protect_this_process();
+    let no_agent = args.no_agent;
     let config = server_config(args, file);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
@@ -84,6 +145,9 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
             println!("ferry: wrote the first admin token to {}", path.display());
         }
         println!("ferry server listening on http://{}", server.local_addr());
+        if !no_agent && let Err(error) = start_local_agent(&server, &config.data_dir).await {
+            tracing::warn!(error = %format!("{error:#}"), "the local agent was not started: {error:#}");
+        }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let runner = if slots == 0 {
             None

@@ -497,11 +497,11 @@ pub(crate) async fn download(
         .into_response())
 }
 
-type Chunks = mpsc::Sender<std::io::Result<Bytes>>;
+pub(crate) type Chunks = mpsc::Sender<std::io::Result<Bytes>>;
 
 /// A response body and the sender that fills it, chunk by chunk, from a task of its own; a
 /// chunk sent as an error breaks the response off, so the client sees it is incomplete.
-fn channel_body() -> (Chunks, axum::body::Body) {
+pub(crate) fn channel_body() -> (Chunks, axum::body::Body) {
     let (tx, rx) = mpsc::channel(4);
     let body = axum::body::Body::from_stream(futures_util::stream::unfold(rx, async |mut rx| {
         rx.recv().await.map(|chunk| (chunk, rx))
@@ -510,7 +510,7 @@ fn channel_body() -> (Chunks, axum::body::Body) {
 }
 
 /// Sends the file at `path`; `false` when it could not (the error was sent) or the client left.
-async fn send_file(tx: &Chunks, path: &std::path::Path) -> bool {
+pub(crate) async fn send_file(tx: &Chunks, path: &std::path::Path) -> bool {
     let mut file = match tokio::fs::File::open(path).await {
         Ok(file) => file,
         Err(error) => {

@@ -56,6 +56,8 @@ struct Fixture {
     job_id: i64,
     token_id: i64,
     runner_id: i64,
+    agent_id: i64,
+    deployment_id: i64,
     digest: String,
 }
 
@@ -68,6 +70,10 @@ impl Fixture {
             self.runner_id
         } else if path.starts_with("/api/v1/runner/jobs/") {
             self.job_id
+        } else if path.starts_with("/api/v1/agents/") {
+            self.agent_id
+        } else if path.starts_with("/api/v1/deployments/") {
+            self.deployment_id
         } else {
             self.run_id
         };
@@ -75,6 +81,8 @@ impl Fixture {
         path.replace("{id}", &id.to_string())
             .replace("{name}", "web")
             .replace("{key}", "TOKEN")
+            .replace("{service}", "site")
+            .replace("{environment}", "staging")
             .replace("{sha256}", &self.digest)
             .replace("{service}", "web")
             .replace("{number}", "1")
@@ -109,6 +117,10 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
     let var = json!({"value": "eu"});
     assert_eq!(server.call("PUT", "/api/v1/projects/web/vars/TOKEN", Some(&server.admin), Some(&var)).status, 204);
 
+    let (_, agent_token) = register_agent(&server, "host-1");
+    let (gone_agent, revoked_agent) = register_agent(&server, "host-gone");
+    let res = server.call("DELETE", &format!("/api/v1/agents/{gone_agent}"), Some(&server.admin), None);
+    assert_eq!(res.status, 200, "{}", res.body);
     let unscoped: Vec<(Role, String)> =
         [Role::Viewer, Role::Developer, Role::Admin].map(|role| (role, server.token(role_name(role)))).to_vec();
     let token_of = |role: Role| unscoped.iter().find(|(has, _)| *has == role).map(|(_, token)| token.clone());
@@ -129,6 +141,28 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
             tokens.iter().find(|token| token.name == "sacrificed").expect("the token to revoke").id
         }),
         runner_id: listed_runner(&server, "sacrificed")["id"].as_i64().expect("an id"),
+        agent_id: register_agent(&server, "sacrificed").0,
+        deployment_id: server.with_store(async |store| {
+            let project = store.projects().by_name("web").await.expect("projects").expect("web");
+            let new = ferry_store::NewDeployment {
+                project_id: project.id,
+                service: "site",
+                environment: "staging",
+                release: 1,
+                strategy: "rolling",
+                status: ferry_store::DeploymentStatus::Waiting,
+                reason: None,
+                triggered_by: "admin",
+                rollback_of: None,
+                is_rollback: false,
+                agent_id: None,
+                author: "ada",
+                commits: "[]",
+                gates: "[]",
+                target: "{}",
+            };
+            store.deployments().create(&new, 1).await.expect("a deployment").id
+        }),
         digest,
     };
 
@@ -147,6 +181,8 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
                     Some(Reach::Project)
                 } else if path.starts_with("/api/v1/runs/{id}") {
                     Some(Reach::Run)
+                } else if path.starts_with("/api/v1/deployments/{id}") {
+                    Some(Reach::Deployment)
                 } else {
                     None
                 };
@@ -160,10 +196,14 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
                     assert_eq!(res.status, 403, "{row} with a {} token: {}", role_name(*below), res.body);
                 }
                 match reach {
-                    Reach::Project | Reach::Run => {
+                    Reach::Project | Reach::Run | Reach::Deployment => {
                         let res = call(Some(&api_admin));
                         assert_eq!(res.status, 404, "{row} with a token for project api only: {}", res.body);
-                        let what = if *reach == Reach::Project { "project web" } else { &format!("run {run_id}") };
+                        let what = match reach {
+                            Reach::Project => "project web".to_owned(),
+                            Reach::Run => format!("run {run_id}"),
+                            _ => format!("deployment {}", fixture.deployment_id),
+                        };
                         assert_eq!(res.json()["error"], format!("{what} not found"), "{row}: as if it did not exist");
                     }
                     Reach::AllProjects => {
@@ -194,6 +234,19 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
                 let res = call(Some(runner.token()));
                 assert!(![401, 403].contains(&res.status), "{row} with the job's runner: {res:?}");
             }
+            Access::Agent => {
+                for (who, token) in [
+                    ("no token", None),
+                    ("an admin's API token", Some(server.admin.as_str())),
+                    ("a runner's token", Some(runner.token())),
+                    ("a revoked agent's token", Some(revoked_agent.as_str())),
+                ] {
+                    let res = call(token);
+                    assert_eq!(res.status, 401, "{row} with {who}: {}", res.body);
+                }
+                let res = call(Some(&agent_token));
+                assert!(![401, 403].contains(&res.status), "{row} with an agent's token: {res:?}");
+            }
             Access::Runtime => {
                 let api_token = token_of(Role::Admin).expect("an admin token");
                 for (who, token) in [
@@ -220,6 +273,16 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
         }
     }
     assert_eq!(public, PUBLIC, "only these routes are public; give a new route its role in router.rs");
+}
+
+/// Registers agent `name`: its id and token.
+fn register_agent(server: &TestServer, name: &str) -> (i64, String) {
+    let res = server.call("POST", "/api/v1/agents", Some(&server.admin), Some(&json!({"name": name})));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let agent = res.json();
+    let token = agent["token"].as_str().expect("a token").to_owned();
+    assert!(token.starts_with("ferrya_"), "{token}");
+    (agent["id"].as_i64().expect("an id"), token)
 }
 
 /// The runner called `name` as `GET /api/v1/runners` lists it.

@@ -7,6 +7,7 @@ mod auth;
 mod capabilities;
 mod contract;
 mod corpus;
+mod deployments;
 mod forge_status;
 mod forks;
 mod hardening;

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use ferry_proto::artifacts::ArtifactFile;
 use ferry_store::ReleaseCommit;
 use ferry_store::{
-    Acquired, AppendedChunk, CacheEntry, Conclusion, Lease, NewApiToken, NewArtifact, NewCacheEntry, NewJob,
-    NewProject, NewRelease, NewRun, NewRunner, NewStep, ProjectScope, Recorded, Role, RunFilter, RunState, Status,
-    StepEvent, Store, StoreError,
+    Acquired, AgentHelloRecord, AppendedChunk, CacheEntry, Conclusion, DeploymentStatus, Lease, NewAgent, NewApiToken,
+    NewArtifact, NewCacheEntry, NewDeployment, NewJob, NewProject, NewRelease, NewRun, NewRunner, NewServiceLogLine,
+    NewStep, ProjectScope, Recorded, Role, RunFilter, RunState, Status, StepEvent, Store, StoreError, UnitRef,
 };
 use ferry_testkit::TestDb;
 
@@ -46,6 +46,7 @@ pub async fn run(new_db: fn() -> TestDb) {
         scoped_runners_claim_only_their_projects_jobs,
         revoked_runners,
         forks_approvals_and_deliveries,
+        agents_and_deployments,
         environment_secrets_and_variables,
         releases_are_numbered_per_service,
         project_blobs,
@@ -1184,4 +1185,108 @@ async fn forks_approvals_and_deliveries(store: Store, _db: &TestDb) {
     assert_eq!(deliveries.sweep(150).await.expect("sweep"), 2, "d1 of both projects, received at 100");
     assert!(deliveries.record(project_id, "d1", 300).await.expect("swept, so new"));
     assert!(!deliveries.record(project_id, "d2", 300).await.expect("kept"));
+}
+
+async fn agents_and_deployments(store: Store, _db: &TestDb) {
+    let labels = labels(&["edge"]);
+    let new_agent = NewAgent { name: "host-1", labels: &labels, token_prefix: "p1", token_hash: "h1" };
+    let agent = store.agents().register(&new_agent, 5).await.expect("register");
+    assert!(matches!(store.agents().register(&new_agent, 6).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.agents().by_token_prefix("p1").await.expect("lookup").map(|agent| agent.id), Some(agent.id));
+    let hello = AgentHelloRecord { hostname: "box", version: "0.1", docker: true, labels: None };
+    let agent = store.agents().hello(agent.id, &hello, 7).await.expect("hello");
+    assert_eq!((agent.hostname.as_deref(), agent.docker, agent.labels.clone()), (Some("box"), true, labels.clone()));
+    assert_eq!(store.agents().bump_generation(agent.id).await.expect("bump"), 1);
+    assert_eq!(store.agents().bump_generation(agent.id).await.expect("bump"), 2);
+    store.agents().record_report(agent.id, "[1]", 9).await.expect("report");
+    let agent = store.agents().get(agent.id).await.expect("get");
+    assert_eq!((agent.report.as_str(), agent.last_seen_at), ("[1]", Some(9)));
+    store.agents().revoke(agent.id, 10).await.expect("revoke");
+    assert_eq!(store.agents().by_token_prefix("p1").await.expect("lookup"), None);
+    let replaced = NewAgent { token_prefix: "p2", token_hash: "h2", ..new_agent };
+    let agent = store.agents().register_or_replace(&replaced, 11).await.expect("replace");
+    assert_eq!((agent.revoked_at, agent.token_prefix.as_str()), (None, "p2"));
+
+    let project = store.projects().create(&project("shop"), 1).await.expect("project");
+    let new = |release, status| NewDeployment {
+        project_id: project.id,
+        service: "web",
+        environment: "staging",
+        release,
+        strategy: "rolling",
+        status,
+        reason: None,
+        triggered_by: "alice",
+        rollback_of: None,
+        is_rollback: false,
+        agent_id: Some(agent.id),
+        author: "bob",
+        commits: "[]",
+        gates: "[]",
+        target: "{}",
+    };
+    let first = store.deployments().create(&new(1, DeploymentStatus::InProgress), 20).await.expect("create");
+    assert_eq!((first.status, first.started_at, first.finished_at), (DeploymentStatus::InProgress, Some(20), None));
+    let second = store.deployments().create(&new(2, DeploymentStatus::Queued), 21).await.expect("create");
+    let pending = store.deployments().pending_for_unit(project.id, "web", "staging").await.expect("pending");
+    assert_eq!(pending.iter().map(|deployment| deployment.id).collect::<Vec<_>>(), [first.id, second.id]);
+    let placed = store.deployments().placed_on(agent.id).await.expect("placed");
+    assert_eq!(placed.iter().map(|deployment| deployment.id).collect::<Vec<_>>(), [first.id]);
+
+    let done = store
+        .deployments()
+        .transition(first.id, &[DeploymentStatus::InProgress], DeploymentStatus::Succeeded, Some("ok"), 30)
+        .await
+        .expect("finish");
+    assert_eq!(
+        (done.status, done.finished_at, done.reason.as_deref()),
+        (DeploymentStatus::Succeeded, Some(30), Some("ok"))
+    );
+    // A second request moving it from where it was is refused.
+    let again = store
+        .deployments()
+        .transition(first.id, &[DeploymentStatus::InProgress], DeploymentStatus::Failed, None, 31)
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert!(store.deployments().succeeded_in(project.id, "web", "staging", 1).await.expect("succeeded"));
+    assert!(!store.deployments().succeeded_in(project.id, "web", "production", 1).await.expect("succeeded"));
+    let started = store
+        .deployments()
+        .transition(second.id, &[DeploymentStatus::Queued], DeploymentStatus::InProgress, None, 32)
+        .await
+        .expect("start");
+    assert_eq!(started.started_at, Some(32));
+    let placed = store.deployments().placed_on(agent.id).await.expect("placed");
+    assert_eq!(placed.iter().map(|deployment| deployment.id).collect::<Vec<_>>(), [first.id, second.id]);
+    store
+        .deployments()
+        .record_progress(second.id, r#"[{"name":"start","at":33}]"#, Some("{}"), None)
+        .await
+        .expect("progress");
+    store.deployments().set_gates(second.id, "[1]", "[2]", Some("why")).await.expect("gates");
+    let second = store.deployments().get(second.id).await.expect("get");
+    assert_eq!(
+        (second.gates.as_str(), second.approvals.as_str(), second.analysis.as_deref()),
+        ("[1]", "[2]", Some("{}"))
+    );
+    let last = store.deployments().last_succeeded(project.id, "web", "staging").await.expect("last");
+    assert_eq!(last.map(|deployment| deployment.release), Some(1));
+    let listed = store.deployments().list(project.id, Some("web"), None, 10).await.expect("list");
+    assert_eq!(listed.iter().map(|deployment| deployment.release).collect::<Vec<_>>(), [2, 1]);
+    assert!(store.deployments().list(project.id, None, Some("production"), 10).await.expect("list").is_empty());
+
+    let unit = UnitRef { project_id: project.id, service: "web", environment: "staging" };
+    store.service_events().add(unit, Some(agent.id), 40, "crashed", "replica web-1 exited").await.expect("event");
+    let events = store.service_events().latest(unit, 10).await.expect("events");
+    assert_eq!(events.iter().map(|event| event.kind.as_str()).collect::<Vec<_>>(), ["crashed"]);
+    let texts = ["one", "two", "three"];
+    let lines: Vec<_> = texts
+        .iter()
+        .map(|text| NewServiceLogLine { unit, replica: "web-1", release: 1, stream: "stdout", at: 41, text })
+        .collect();
+    store.service_logs().append(&lines, 2).await.expect("append");
+    let kept = store.service_logs().after(unit, 0, 10).await.expect("lines");
+    assert_eq!(kept.iter().map(|line| line.text.as_str()).collect::<Vec<_>>(), ["two", "three"]);
+    let later = store.service_logs().after(unit, kept[0].id, 10).await.expect("lines");
+    assert_eq!(later.iter().map(|line| line.text.as_str()).collect::<Vec<_>>(), ["three"]);
 }

@@ -18,14 +18,18 @@ const PALETTE: [AnsiColor; 6] =
     [AnsiColor::Cyan, AnsiColor::Magenta, AnsiColor::Blue, AnsiColor::Yellow, AnsiColor::Green, AnsiColor::BrightBlue];
 
 pub fn main(args: LogsArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(project), Some(service), Some(environment)) = (&args.project, &args.service, &args.environment) {
+        return super::deployments::service_logs(&args.connect, project, service, environment, args.follow, args.json);
+    }
+    let Some(run) = args.run else { anyhow::bail!("give a run's id, or --project, --service and --env") };
     let client = connect(&args.connect)?;
     block_on(async {
         let mut names = JobNames::default();
         let prefixed = !args.json && !args.no_prefix;
         if prefixed {
-            names.refresh(&client, args.run).await?;
+            names.refresh(&client, run).await?;
         }
-        let mut stream = client.logs(args.run, args.job, args.follow).await?;
+        let mut stream = client.logs(run, args.job, args.follow).await?;
         // A chunk is rendered whole and written at once: writing stdout line by line cost a
         // system call per line. Ferry's own colours follow the terminal and NO_COLOR; the
         // step's lines are written as they are.
@@ -59,7 +63,7 @@ pub fn main(args: LogsArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     // A job that started after the names were read.
                     if !names.jobs.contains_key(&job_id) {
-                        names.refresh(&client, args.run).await?;
+                        names.refresh(&client, run).await?;
                     }
                     render_lines(&mut buffer, &names.prefix(job_id, step_idx, color), lines);
                 }

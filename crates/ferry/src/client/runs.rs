@@ -108,6 +108,9 @@ pub fn cancel(args: CancelArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
+    if args.deployment {
+        return super::deployments::approve(&args.connect, args.run, args.comment.as_deref(), args.json);
+    }
     let client = connect(&args.connect)?;
     let run = block_on(async { Ok(client.approve_run(args.run).await?) })?;
     if args.json {

@@ -14,6 +14,7 @@ fn args(data_dir: Option<&str>, listen: Option<&str>, database: Option<&str>) ->
         poll_interval: None,
         public_url: None,
         artifact_retention_days: None,
+        no_agent: true,
     }
 }
 

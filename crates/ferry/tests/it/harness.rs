@@ -91,10 +91,11 @@ fn git_identity() -> [(&'static str, &'static str); 4] {
     ]
 }
 
-/// The `ferry` binary under test, with colours off.
+/// The `ferry` binary under test, with colours off, and (for `ferry server`) no local agent,
+/// which would outlive the test as it is meant to outlive the server.
 pub fn ferry() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    command.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE").envs(git_identity());
+    command.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE").env("FERRY_NO_AGENT", "1").envs(git_identity());
     command
 }
 

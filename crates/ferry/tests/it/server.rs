@@ -9,6 +9,8 @@ fn ferry_server_prints_its_address_and_answers_healthz() {
     let dir = tempfile::Builder::new().prefix("ferry-server-").tempdir().expect("temp dir");
     let data_dir = dir.path().join("data");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        // No local agent: it would outlive the test (it is meant to outlive the server).
+        .env("FERRY_NO_AGENT", "1")
         .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
         .env_remove("FERRY_CONFIG")
@@ -44,6 +46,8 @@ fn ferry_server_reads_its_settings_from_a_config_file() {
     let config = dir.path().join("ferry.toml");
     std::fs::write(&config, "[server]\ndata_dir = \"state\"\nlisten = \"127.0.0.1:0\"\n").expect("write");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        // No local agent: it would outlive the test (it is meant to outlive the server).
+        .env("FERRY_NO_AGENT", "1")
         .args(["server", "--config"])
         .arg(&config)
         .env_remove("FERRY_DATA_DIR")
@@ -68,6 +72,7 @@ fn ferry_server_reads_its_settings_from_a_config_file() {
 fn ferry_server_refuses_a_log_filter_it_cannot_read_before_it_starts() {
     let dir = tempfile::Builder::new().prefix("ferry-server-").tempdir().expect("temp dir");
     let output = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .env("FERRY_NO_AGENT", "1")
         .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
         .env("FERRY_LOG", "ferry_server=loud")

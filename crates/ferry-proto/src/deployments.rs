@@ -1,0 +1,194 @@
+//! The deployments API's bodies: starting a deployment (`ferry deploy`), a deployment as the
+//! API shows it (`ferry deployments`, `--wait --json`), approving one, rolling back, the
+//! status of a project's environments (`ferry status`), what converging would change
+//! (`ferry plan`) and a service's output (`ferry logs --project …`).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::agent::{AgentEventKind, AnalysisFigures, DeploymentStep, LogStream};
+
+/// `POST /api/v1/projects/{name}/deployments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeploymentRequest {
+    pub service: String,
+    pub environment: String,
+    /// The release's number; default: the newest that may go there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<i64>,
+}
+
+/// `POST /api/v1/projects/{name}/rollback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RollbackRequest {
+    pub service: String,
+    pub environment: String,
+    /// The release to go back to; default: the one that succeeded there before the current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<i64>,
+}
+
+/// `POST /api/v1/deployments/{id}/approve`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// Where a deployment is: `queued`, `waiting` (at a gate), `in_progress`, then `succeeded`,
+/// `rolled_back`, `failed` or `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentState {
+    Queued,
+    Waiting,
+    InProgress,
+    Succeeded,
+    RolledBack,
+    Failed,
+    Cancelled,
+}
+
+impl DeploymentState {
+    /// Whether nothing moves it any more.
+    pub fn is_over(self) -> bool {
+        !matches!(self, DeploymentState::Queued | DeploymentState::Waiting | DeploymentState::InProgress)
+    }
+}
+
+/// A deployment. `outcome` is its state (the name `ferry deploy --json` prints).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeploymentView {
+    pub id: i64,
+    pub project: String,
+    pub service: String,
+    pub environment: String,
+    pub release: i64,
+    pub strategy: String,
+    pub outcome: DeploymentState,
+    /// Why it waits or ended as it did, in words.
+    pub reason: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// A token's name, `auto`, `promotion` or `rollback`.
+    pub triggered_by: String,
+    pub rollback_of: Option<i64>,
+    pub is_rollback: bool,
+    /// The agent that carries it out.
+    pub agent: Option<String>,
+    /// The commits the release brings (subjects with their short hashes).
+    #[serde(default)]
+    pub commits: Vec<String>,
+    #[serde(default)]
+    pub gates: Vec<GateView>,
+    #[serde(default)]
+    pub approvals: Vec<ApprovalView>,
+    #[serde(default)]
+    pub steps: Vec<DeploymentStep>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisFigures>,
+}
+
+/// A gate of a deployment: the rule, and whether and when it passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GateView {
+    /// `branches`, `after` or `approvals`.
+    pub kind: String,
+    /// The rule, in words (`approvals: 1 by a developer who is not the release's author`).
+    pub rule: String,
+    pub passed: bool,
+    /// Who passed it (approvers), when it took people.
+    #[serde(default)]
+    pub passed_by: Vec<String>,
+    pub passed_at: Option<i64>,
+}
+
+/// An approval of a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalView {
+    /// The approving token's name.
+    pub by: String,
+    pub comment: Option<String>,
+    pub at: i64,
+}
+
+/// `GET /api/v1/projects/{name}/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StatusView {
+    pub environments: Vec<EnvironmentStatus>,
+}
+
+/// One environment of a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EnvironmentStatus {
+    pub name: String,
+    pub services: Vec<ServiceStatus>,
+}
+
+/// One service in an environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceStatus {
+    pub name: String,
+    /// Where its proxy answers.
+    pub url: String,
+    /// The release that serves (the last that succeeded there).
+    pub release: Option<i64>,
+    pub replicas: Vec<ReplicaHealth>,
+    /// The agent it runs on, and whether that agent reported lately.
+    pub agent: Option<String>,
+    pub agent_gone: bool,
+    /// The deployment under way or waiting, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<DeploymentView>,
+    /// The latest events (crashes, drift, health, errors), newest first.
+    #[serde(default)]
+    pub events: Vec<ServiceEventView>,
+}
+
+/// One replica, as its agent last reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplicaHealth {
+    pub release: i64,
+    pub healthy: bool,
+}
+
+/// Something that happened to a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceEventView {
+    pub at: i64,
+    pub kind: AgentEventKind,
+    pub message: String,
+}
+
+/// `GET /api/v1/projects/{name}/plan`: what converging an environment would change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PlanView {
+    pub environment: String,
+    pub changes: Vec<PlanChange>,
+}
+
+/// One change, in words (`web: release 3 → 4`, `web: start 1 replica`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PlanChange {
+    pub service: String,
+    pub change: String,
+}
+
+/// `GET /api/v1/projects/{name}/services/{service}/{environment}/logs`: lines after `after`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceLogPage {
+    pub lines: Vec<ServiceLogEntry>,
+    /// Pass as `after` to read on.
+    pub next: i64,
+}
+
+/// One line a replica wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceLogEntry {
+    pub replica: String,
+    pub release: i64,
+    pub stream: LogStream,
+    pub at: i64,
+    pub text: String,
+}

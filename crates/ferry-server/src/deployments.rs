@@ -1,0 +1,684 @@
+//! Deployments on the server: submitting one (its gates judged, the older ones waiting for
+//! the same service and environment superseded: the newest waiting wins), approving,
+//! cancelling, starting the next one of a unit when the one in progress ends, recording what
+//! the agent reports (steps, analysis, outcome), promoting a release that succeeded to the
+//! environments `after:` it, and the desired state each agent is sent.
+//!
+//! Nothing lives only in memory: every decision is read from and written to the store under
+//! one lock ([`DeployState::lock`]), so a restarted server goes on from what the store says,
+//! and the agent, which carries a deployment out by itself, reports its outcome to whichever
+//! server answers. Each change of what an agent should run bumps its generation and wakes the
+//! agents' long polls ([`DeployState::desired_changed`]).
+
+pub(crate) mod gates;
+pub(crate) mod target;
+
+use std::collections::BTreeMap;
+
+use ferry_proto::agent::{
+    AGENT_GONE_MS, AgentReport, DeploymentOrder, DeploymentOutcome, DeploymentProgress, DesiredState, Unit, UnitKey,
+};
+use ferry_proto::deployments::{ApprovalView, DeploymentState, DeploymentView, GateView};
+use ferry_store::{Agent, Deployment, DeploymentStatus, NewDeployment, Project, StoreError, UnitRef};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::{info, warn};
+
+use crate::api::ApiError;
+use crate::{AppState, now_ms};
+use gates::{GateFacts, Verdict, judge};
+use target::{Resolved, Target};
+
+/// What the deployment machinery shares.
+pub(crate) struct DeployState {
+    /// Serialises every decision about deployments, so two requests never both start one.
+    pub(crate) lock: tokio::sync::Mutex<()>,
+    /// Bumped whenever an agent's generation grows; desired-state polls wait on it.
+    pub(crate) desired_changed: tokio::sync::watch::Sender<u64>,
+}
+
+impl DeployState {
+    pub(crate) fn new() -> DeployState {
+        DeployState { lock: tokio::sync::Mutex::new(()), desired_changed: tokio::sync::watch::Sender::new(0) }
+    }
+}
+
+/// Who or what starts a deployment.
+#[derive(Debug, Clone)]
+pub(crate) struct Trigger {
+    /// A token's name, `auto`, `promotion` or `rollback`.
+    pub(crate) by: String,
+    pub(crate) rollback_of: Option<i64>,
+    pub(crate) is_rollback: bool,
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("deployment records always serialise")
+}
+
+/// Reads a JSON column; a value this server cannot read is taken as empty (and logged).
+fn from_json<T: DeserializeOwned + Default>(col: &str, text: &str) -> T {
+    serde_json::from_str(text).unwrap_or_else(|error| {
+        warn!(%error, "unreadable {col} of a deployment: {error}");
+        T::default()
+    })
+}
+
+fn target_of(deployment: &Deployment) -> Result<Target, ApiError> {
+    serde_json::from_str(&deployment.target).map_err(|error| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("deployment {} has a target this server cannot read: {error}", deployment.id),
+        )
+    })
+}
+
+fn unit_of(deployment: &Deployment) -> UnitRef<'_> {
+    UnitRef { project_id: deployment.project_id, service: &deployment.service, environment: &deployment.environment }
+}
+
+/// The agent an environment runs on: the first unrevoked agent a `hosts:` entry names (by
+/// name or label), or the agent named `local` when there are none.
+async fn choose_agent(state: &AppState, hosts: &[String]) -> Result<Result<Agent, String>, StoreError> {
+    let agents = state.store.agents().list().await?;
+    let wanted: Vec<String> = if hosts.is_empty() { vec!["local".to_owned()] } else { hosts.to_vec() };
+    let found = wanted.iter().find_map(|host| {
+        agents.iter().find(|agent| agent.revoked_at.is_none() && (&agent.name == host || agent.labels.contains(host)))
+    });
+    Ok(found.cloned().ok_or_else(|| {
+        format!(
+            "no agent runs it: hosts {} match no registered agent (register one with POST /api/v1/agents and start \
+             `ferry agent`; `ferry server` starts the `local` one)",
+            wanted.join(", ")
+        )
+    }))
+}
+
+/// Submits a deployment: judges its gates and records it as `failed` (refused), `waiting`
+/// or ready, supersedes the older ones waiting for the same unit, and starts it when nothing
+/// else runs there.
+///
+/// # Errors
+/// When the store fails.
+pub(crate) async fn submit(
+    state: &AppState,
+    project: &Project,
+    resolved: &Resolved,
+    trigger: &Trigger,
+) -> Result<Deployment, ApiError> {
+    let _guard = state.deploy.lock.lock().await;
+    submit_locked(state, project, resolved, trigger).await
+}
+
+/// [`submit`] under the lock the caller holds.
+async fn submit_locked(
+    state: &AppState,
+    project: &Project,
+    resolved: &Resolved,
+    trigger: &Trigger,
+) -> Result<Deployment, ApiError> {
+    let now = now_ms();
+    let target = &resolved.target;
+    let agent = choose_agent(state, &target.rules.hosts).await?;
+    let missing_after =
+        missing_after(state, project.id, &resolved.service, resolved.release, &target.rules.after).await?;
+    // A rollback to a release that served here already does not wait at the gates again.
+    let served_here = trigger.is_rollback
+        && state
+            .store
+            .deployments()
+            .succeeded_in(project.id, &resolved.service, &resolved.environment, resolved.release)
+            .await?;
+    let facts = GateFacts {
+        environment: &resolved.environment,
+        release: resolved.release,
+        branch: resolved.branch.as_deref(),
+        missing_after: &missing_after,
+        author: &resolved.author,
+        approvals: &[],
+        now,
+    };
+    let (verdict, gates) = if served_here { (Verdict::Pass, Vec::new()) } else { judge(&target.rules, &facts, &[]) };
+    let (status, reason) = match (&agent, verdict) {
+        (_, Verdict::Refuse(rule)) => (DeploymentStatus::Failed, Some(format!("refused: {rule}"))),
+        (Err(why), _) => (DeploymentStatus::Failed, Some(why.clone())),
+        (Ok(_), Verdict::Wait(what)) => (DeploymentStatus::Waiting, Some(what)),
+        (Ok(_), Verdict::Pass) => (DeploymentStatus::Queued, None),
+    };
+    let new = NewDeployment {
+        project_id: project.id,
+        service: &resolved.service,
+        environment: &resolved.environment,
+        release: resolved.release,
+        strategy: target.strategy_name(),
+        status,
+        reason: reason.as_deref(),
+        triggered_by: &trigger.by,
+        rollback_of: trigger.rollback_of,
+        is_rollback: trigger.is_rollback,
+        agent_id: agent.as_ref().ok().map(|agent| agent.id),
+        author: &resolved.author,
+        commits: &to_json(&resolved.commits),
+        gates: &to_json(&gates),
+        target: &to_json(target),
+    };
+    let deployment = state.store.deployments().create(&new, now).await?;
+    info!(
+        deployment.id = deployment.id,
+        "deployment {} of {} release {} to {} by {}: {}",
+        deployment.id,
+        deployment.service,
+        deployment.release,
+        deployment.environment,
+        trigger.by,
+        status.as_str()
+    );
+    if status != DeploymentStatus::Failed {
+        for older in
+            state.store.deployments().pending_for_unit(project.id, &resolved.service, &resolved.environment).await?
+        {
+            if older.id < deployment.id && matches!(older.status, DeploymentStatus::Queued | DeploymentStatus::Waiting)
+            {
+                let reason = format!("superseded by deployment {} (the newest waiting wins)", deployment.id);
+                let from = [DeploymentStatus::Queued, DeploymentStatus::Waiting];
+                state
+                    .store
+                    .deployments()
+                    .transition(older.id, &from, DeploymentStatus::Cancelled, Some(&reason), now)
+                    .await?;
+            }
+        }
+        start_next(state, unit_of(&deployment)).await?;
+    }
+    Ok(state.store.deployments().get(deployment.id).await?)
+}
+
+/// The environments of `after` where release `release` of `service` has not succeeded yet.
+async fn missing_after(
+    state: &AppState,
+    project_id: i64,
+    service: &str,
+    release: i64,
+    after: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut missing = Vec::new();
+    for environment in after {
+        if !state.store.deployments().succeeded_in(project_id, service, environment, release).await? {
+            missing.push(environment.clone());
+        }
+    }
+    Ok(missing)
+}
+
+/// Starts the oldest queued deployment of a unit when none is in progress there. Called
+/// under [`DeployState::lock`].
+async fn start_next(state: &AppState, unit: UnitRef<'_>) -> Result<(), ApiError> {
+    let pending = state.store.deployments().pending_for_unit(unit.project_id, unit.service, unit.environment).await?;
+    if pending.iter().any(|deployment| deployment.status == DeploymentStatus::InProgress) {
+        return Ok(());
+    }
+    let Some(next) = pending.into_iter().find(|deployment| deployment.status == DeploymentStatus::Queued) else {
+        return Ok(());
+    };
+    let started = state
+        .store
+        .deployments()
+        .transition(next.id, &[DeploymentStatus::Queued], DeploymentStatus::InProgress, None, now_ms())
+        .await?;
+    if let Some(agent_id) = started.agent_id {
+        bump(state, agent_id).await?;
+    }
+    Ok(())
+}
+
+/// Counts a change of agent `agent_id`'s desired state and wakes its poll.
+async fn bump(state: &AppState, agent_id: i64) -> Result<(), StoreError> {
+    state.store.agents().bump_generation(agent_id).await?;
+    state.deploy.desired_changed.send_modify(|generation| *generation += 1);
+    Ok(())
+}
+
+/// Judges a waiting deployment's gates again (after an approval, or when its release
+/// succeeded where `after:` points); moves it on when they pass. Called under the lock.
+async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiError> {
+    if deployment.status != DeploymentStatus::Waiting {
+        return Ok(());
+    }
+    let target = target_of(deployment)?;
+    let approvals: Vec<ApprovalView> = from_json("approvals", &deployment.approvals);
+    let before: Vec<GateView> = from_json("gates", &deployment.gates);
+    let missing_after =
+        missing_after(state, deployment.project_id, &deployment.service, deployment.release, &target.rules.after)
+            .await?;
+    // `branches:` passed when it was submitted (or it would have been refused).
+    let branch =
+        before.iter().any(|gate| gate.kind == "branches").then(|| target.rules.branches.first().cloned()).flatten();
+    let facts = GateFacts {
+        environment: &deployment.environment,
+        release: deployment.release,
+        branch: branch.as_deref(),
+        missing_after: &missing_after,
+        author: &deployment.author,
+        approvals: &approvals,
+        now: now_ms(),
+    };
+    let (verdict, gates) = judge(&target.rules, &facts, &before);
+    let gates = to_json(&gates);
+    let approvals = to_json(&approvals);
+    match verdict {
+        Verdict::Wait(what) => {
+            state.store.deployments().set_gates(deployment.id, &gates, &approvals, Some(&what)).await?
+        }
+        Verdict::Refuse(rule) => {
+            state.store.deployments().set_gates(deployment.id, &gates, &approvals, None).await?;
+            let reason = format!("refused: {rule}");
+            state
+                .store
+                .deployments()
+                .transition(
+                    deployment.id,
+                    &[DeploymentStatus::Waiting],
+                    DeploymentStatus::Failed,
+                    Some(&reason),
+                    now_ms(),
+                )
+                .await?;
+        }
+        Verdict::Pass => {
+            state.store.deployments().set_gates(deployment.id, &gates, &approvals, None).await?;
+            state
+                .store
+                .deployments()
+                .transition(
+                    deployment.id,
+                    &[DeploymentStatus::Waiting],
+                    DeploymentStatus::Queued,
+                    Some("gates passed"),
+                    now_ms(),
+                )
+                .await?;
+            start_next(state, unit_of(deployment)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records an approval of a waiting deployment by `by` and moves it on when its gates pass.
+///
+/// # Errors
+/// 409 when it is not waiting or does not need approvals, 403 when `by` is the release's
+/// author.
+pub(crate) async fn approve(
+    state: &AppState,
+    id: i64,
+    by: &str,
+    comment: Option<&str>,
+) -> Result<Deployment, ApiError> {
+    let _guard = state.deploy.lock.lock().await;
+    let deployment = state.store.deployments().get(id).await?;
+    if deployment.status != DeploymentStatus::Waiting {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!(
+                "deployment {id} is {}, not waiting at a gate: there is nothing to approve",
+                deployment.status.as_str()
+            ),
+        ));
+    }
+    let target = target_of(&deployment)?;
+    if target.rules.approvals == 0 {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!(
+                "deployment {id} waits for no approval (environment {} has no `approvals:`)",
+                deployment.environment
+            ),
+        ));
+    }
+    if by == deployment.author {
+        return Err(ApiError::forbidden(format!(
+            "{by} is the author of release {}, and may not approve its deployment; ask another developer",
+            deployment.release
+        )));
+    }
+    let mut approvals: Vec<ApprovalView> = from_json("approvals", &deployment.approvals);
+    approvals.push(ApprovalView { by: by.to_owned(), comment: comment.map(str::to_owned), at: now_ms() });
+    state.store.deployments().set_gates(id, &deployment.gates, &to_json(&approvals), None).await?;
+    let deployment = state.store.deployments().get(id).await?;
+    rejudge(state, &deployment).await?;
+    Ok(state.store.deployments().get(id).await?)
+}
+
+/// Cancels a deployment that has not started.
+///
+/// # Errors
+/// 409 when it is in progress (roll back instead) or over.
+pub(crate) async fn cancel(state: &AppState, id: i64, by: &str) -> Result<Deployment, ApiError> {
+    let _guard = state.deploy.lock.lock().await;
+    let deployment = state.store.deployments().get(id).await?;
+    if deployment.status == DeploymentStatus::InProgress {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!("deployment {id} is in progress on its agent and cannot be cancelled; `ferry rollback` undoes it"),
+        ));
+    }
+    let from = [DeploymentStatus::Queued, DeploymentStatus::Waiting];
+    let reason = format!("cancelled by {by}");
+    match state.store.deployments().transition(id, &from, DeploymentStatus::Cancelled, Some(&reason), now_ms()).await {
+        Ok(deployment) => Ok(deployment),
+        Err(StoreError::Conflict(_)) => Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!("deployment {id} is over ({}): there is nothing to cancel", deployment.status.as_str()),
+        )),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// What an agent reports: its units kept for `ferry status`, its events stored as the
+/// services' events, and the progress and outcome of the deployments it carries out.
+///
+/// # Errors
+/// When the store fails.
+pub(crate) async fn apply_report(state: &AppState, agent: &Agent, report: &AgentReport) -> Result<(), ApiError> {
+    let now = now_ms();
+    state.store.agents().record_report(agent.id, &to_json(&report.units), now).await?;
+    let mut projects: BTreeMap<String, Option<i64>> = BTreeMap::new();
+    for event in &report.events {
+        let project_id = match projects.get(&event.key.project) {
+            Some(id) => *id,
+            None => {
+                let id = state.store.projects().by_name(&event.key.project).await?.map(|project| project.id);
+                projects.insert(event.key.project.clone(), id);
+                id
+            }
+        };
+        let Some(project_id) = project_id else { continue };
+        let unit = UnitRef { project_id, service: &event.key.service, environment: &event.key.environment };
+        let kind = serde_json::to_value(event.kind).ok().and_then(|value| value.as_str().map(str::to_owned));
+        state
+            .store
+            .service_events()
+            .add(unit, Some(agent.id), event.at, kind.as_deref().unwrap_or("error"), &event.message)
+            .await?;
+    }
+    let _guard = state.deploy.lock.lock().await;
+    for unit in &report.units {
+        let Some(progress) = &unit.deployment else { continue };
+        let deployment = match state.store.deployments().get(progress.id).await {
+            Ok(deployment) => deployment,
+            Err(StoreError::NotFound { .. }) => continue,
+            Err(error) => return Err(error.into()),
+        };
+        if deployment.agent_id != Some(agent.id) || deployment.status != DeploymentStatus::InProgress {
+            continue;
+        }
+        record_progress(state, &deployment, progress).await?;
+    }
+    Ok(())
+}
+
+/// Records a deployment's progress; when it is over, its outcome, then what follows: the
+/// next deployment of the unit, promotion, deployments that waited for this one.
+async fn record_progress(
+    state: &AppState,
+    deployment: &Deployment,
+    progress: &DeploymentProgress,
+) -> Result<(), ApiError> {
+    let analysis = progress.analysis.as_ref().map(to_json);
+    let steps = to_json(&progress.steps);
+    let Some(outcome) = progress.outcome else {
+        return Ok(state.store.deployments().record_progress(deployment.id, &steps, analysis.as_deref(), None).await?);
+    };
+    let status = match outcome {
+        DeploymentOutcome::Succeeded => DeploymentStatus::Succeeded,
+        DeploymentOutcome::RolledBack => DeploymentStatus::RolledBack,
+        DeploymentOutcome::Failed => DeploymentStatus::Failed,
+        DeploymentOutcome::Cancelled => DeploymentStatus::Cancelled,
+    };
+    state
+        .store
+        .deployments()
+        .record_progress(deployment.id, &steps, analysis.as_deref(), progress.reason.as_deref())
+        .await?;
+    let finished = state
+        .store
+        .deployments()
+        .transition(deployment.id, &[DeploymentStatus::InProgress], status, progress.reason.as_deref(), now_ms())
+        .await?;
+    info!(
+        deployment.id = finished.id,
+        "deployment {} of {} release {} to {}: {}",
+        finished.id,
+        finished.service,
+        finished.release,
+        finished.environment,
+        status.as_str()
+    );
+    if let Some(agent_id) = finished.agent_id {
+        bump(state, agent_id).await?;
+    }
+    start_next(state, unit_of(&finished)).await?;
+    if status == DeploymentStatus::Succeeded {
+        promote(state, &finished).await?;
+    }
+    Ok(())
+}
+
+/// After a success, the environments `after:` this one get the release: a deployment
+/// waiting there for it is judged again, else a new one is submitted (`promotion`) and waits
+/// at its gates.
+async fn promote(state: &AppState, deployment: &Deployment) -> Result<(), ApiError> {
+    let target = target_of(deployment)?;
+    for environment in &target.promotes_to {
+        let pending =
+            state.store.deployments().pending_for_unit(deployment.project_id, &deployment.service, environment).await?;
+        if let Some(waiting) = pending.iter().find(|pending| pending.release == deployment.release) {
+            rejudge(state, waiting).await?;
+            continue;
+        }
+        let project = state.store.projects().get(deployment.project_id).await?;
+        match target::resolve(state, &project, &deployment.service, environment, Some(deployment.release)).await {
+            Ok(resolved) => {
+                let trigger = Trigger { by: "promotion".into(), rollback_of: None, is_rollback: false };
+                // `submit` takes the lock, which the caller holds: submit without it.
+                Box::pin(submit_locked(state, &project, &resolved, &trigger)).await?;
+            }
+            Err(error) => warn!(
+                deployment.id = deployment.id,
+                "release {} of {} is not promoted to {environment}: {}",
+                deployment.release,
+                deployment.service,
+                error.message()
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// A new release goes to every `auto-deploy` environment its deploy.yml deploys the service
+/// to (`auto`); what cannot be deployed is logged and recorded as a failed deployment where
+/// possible.
+pub(crate) async fn after_release(state: &AppState, project: &Project, release: &ferry_store::Release) {
+    for environment in target::auto_deploy_environments(&release.deploy_spec, &release.service) {
+        let trigger = Trigger { by: "auto".into(), rollback_of: None, is_rollback: false };
+        let res = match target::resolve(state, project, &release.service, &environment, Some(release.number)).await {
+            Ok(resolved) => submit(state, project, &resolved, &trigger).await.map(|_| ()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = res {
+            warn!(project = %project.name, service = %release.service, "release {} of {} is not deployed to {environment}: {}",
+                release.number, release.service, error.message());
+        }
+    }
+}
+
+/// A unit placed on an agent: what serves there, and the deployment moving it.
+#[derive(Default)]
+struct Placed {
+    serving: Option<Target>,
+    moving: Option<(Deployment, Target)>,
+}
+
+/// An environment's variables and secrets, and which keys are secrets.
+type EnvironmentEnv = (BTreeMap<String, String>, Vec<String>);
+
+/// The desired state of agent `agent`: per unit placed on it, the release that last
+/// succeeded there and the deployment in progress.
+///
+/// # Errors
+/// When the store fails or a deployment's target cannot be read.
+pub(crate) async fn desired_state(state: &AppState, agent: &Agent) -> Result<DesiredState, ApiError> {
+    let mut units: BTreeMap<UnitKey, Placed> = BTreeMap::new();
+    let mut project_names: BTreeMap<i64, String> = BTreeMap::new();
+    for deployment in state.store.deployments().placed_on(agent.id).await? {
+        let project = match project_names.get(&deployment.project_id) {
+            Some(name) => name.clone(),
+            None => {
+                let name = state.store.projects().get(deployment.project_id).await?.name;
+                project_names.insert(deployment.project_id, name.clone());
+                name
+            }
+        };
+        let key = UnitKey { project, service: deployment.service.clone(), environment: deployment.environment.clone() };
+        let target = target_of(&deployment)?;
+        let entry = units.entry(key).or_default();
+        if deployment.status == DeploymentStatus::InProgress {
+            entry.moving = Some((deployment, target));
+        } else {
+            entry.serving = Some(target);
+        }
+    }
+    // Each environment's variables and secrets join the service's own `env:`.
+    let mut envs: BTreeMap<(String, String), EnvironmentEnv> = BTreeMap::new();
+    for key in units.keys() {
+        let pair = (key.project.clone(), key.environment.clone());
+        if envs.contains_key(&pair) {
+            continue;
+        }
+        let project_id = project_names.iter().find(|(_, name)| **name == key.project).map(|(id, _)| *id);
+        if let Some(project_id) = project_id {
+            envs.insert(pair, crate::releases::environment_env(state, project_id, &key.environment).await?);
+        }
+    }
+    let with_env = |key: &UnitKey, mut release: ferry_proto::agent::ReleaseSpec| {
+        if let Some((env, secret_keys)) = envs.get(&(key.project.clone(), key.environment.clone())) {
+            release.env.extend(env.iter().map(|(name, value)| (name.clone(), value.clone())));
+            release.secret_keys.extend(secret_keys.iter().cloned());
+        }
+        release
+    };
+    let units = units
+        .into_iter()
+        .filter_map(|(key, Placed { serving, moving })| {
+            // The unit's settings (port, replicas, health) are the newest release's.
+            let mut unit: Unit = moving.as_ref().map(|(_, target)| target).or(serving.as_ref())?.unit.clone();
+            unit.release = serving.and_then(|target| target.unit.release).map(|release| with_env(&key, release));
+            unit.deployment = moving.and_then(|(deployment, target)| {
+                Some(DeploymentOrder {
+                    id: deployment.id,
+                    release: with_env(&key, target.unit.release?),
+                    strategy: target.strategy,
+                    analysis: target.analysis,
+                    verify_ms: target.verify_ms,
+                    is_rollback: deployment.is_rollback,
+                })
+            });
+            unit.key = key;
+            Some(unit)
+        })
+        .collect();
+    Ok(DesiredState { generation: agent.generation, units })
+}
+
+/// The API's view of a deployment. One in progress whose agent has not reported for
+/// [`AGENT_GONE_MS`] says that it waits for that agent.
+///
+/// # Errors
+/// When the store fails.
+pub(crate) async fn view(state: &AppState, project: &str, deployment: Deployment) -> Result<DeploymentView, ApiError> {
+    let agent = match deployment.agent_id {
+        Some(id) => Some(state.store.agents().get(id).await?),
+        None => None,
+    };
+    let mut reason = deployment.reason.clone();
+    if deployment.status == DeploymentStatus::InProgress
+        && let Some(agent) = &agent
+    {
+        let now = now_ms();
+        let gone = agent.last_seen_at.is_none_or(|seen| now - seen > AGENT_GONE_MS);
+        if gone {
+            let seen = agent
+                .last_seen_at
+                .map_or_else(|| "never seen".to_owned(), |seen| format!("last seen {} s ago", (now - seen) / 1000));
+            reason =
+                Some(format!("waiting for agent {} ({seen}); it goes on when the agent reports again", agent.name));
+        }
+    }
+    let outcome = match deployment.status {
+        DeploymentStatus::Queued => DeploymentState::Queued,
+        DeploymentStatus::Waiting => DeploymentState::Waiting,
+        DeploymentStatus::InProgress => DeploymentState::InProgress,
+        DeploymentStatus::Succeeded => DeploymentState::Succeeded,
+        DeploymentStatus::RolledBack => DeploymentState::RolledBack,
+        DeploymentStatus::Failed => DeploymentState::Failed,
+        DeploymentStatus::Cancelled => DeploymentState::Cancelled,
+    };
+    Ok(DeploymentView {
+        id: deployment.id,
+        project: project.to_owned(),
+        service: deployment.service,
+        environment: deployment.environment,
+        release: deployment.release,
+        strategy: deployment.strategy,
+        outcome,
+        reason,
+        created_at: deployment.created_at,
+        started_at: deployment.started_at,
+        finished_at: deployment.finished_at,
+        triggered_by: deployment.triggered_by,
+        rollback_of: deployment.rollback_of,
+        is_rollback: deployment.is_rollback,
+        agent: agent.map(|agent| agent.name),
+        commits: from_json("commits", &deployment.commits),
+        gates: from_json("gates", &deployment.gates),
+        approvals: from_json("approvals", &deployment.approvals),
+        steps: from_json("steps", &deployment.steps),
+        analysis: deployment.analysis.as_deref().and_then(|text| serde_json::from_str(text).ok()),
+    })
+}
+
+/// The release a rollback of a unit goes to: `to`, or the one that succeeded there before
+/// the release that serves now; with the deployment it undoes.
+///
+/// # Errors
+/// 409 when nothing succeeded there before.
+pub(crate) async fn rollback_release(
+    state: &AppState,
+    project: &Project,
+    service: &str,
+    environment: &str,
+    to: Option<i64>,
+) -> Result<(i64, Option<i64>), ApiError> {
+    let history = state.store.deployments().list(project.id, Some(service), Some(environment), 1000).await?;
+    let mut succeeded = history.iter().filter(|deployment| deployment.status == DeploymentStatus::Succeeded);
+    let current = succeeded.next();
+    let release = match to {
+        Some(number) => Some(number),
+        None => {
+            let current_release = current.map(|deployment| deployment.release);
+            succeeded
+                .find(|deployment| Some(deployment.release) != current_release)
+                .map(|deployment| deployment.release)
+        }
+    };
+    let release = release.ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!("{service} has no earlier release that succeeded in {environment} to roll back to; pass `--to N`"),
+        )
+    })?;
+    Ok((release, current.map(|deployment| deployment.id)))
+}
+
+#[cfg(test)]
+mod tests;

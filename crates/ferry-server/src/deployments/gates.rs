@@ -1,0 +1,138 @@
+//! The gates before a deployment starts, judged from what is known (no IO): `branches:` (the
+//! release's commit is on one of them), `after:` (the release succeeded in that environment)
+//! and `approvals: N` (N approvals by people other than the release's author). A gate that
+//! can never pass refuses the deployment; one that may still pass holds it, saying what it
+//! waits for.
+
+use ferry_proto::deployments::{ApprovalView, GateView};
+use serde::{Deserialize, Serialize};
+
+/// The rules of an environment, from the release's deploy.yml.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct EnvironmentRules {
+    /// Every new release of a service goes here.
+    #[serde(default)]
+    pub(crate) auto_deploy: bool,
+    /// Takes only releases that succeeded in these environments.
+    #[serde(default)]
+    pub(crate) after: Vec<String>,
+    /// Approvals needed, by developers who are not the release's author.
+    #[serde(default)]
+    pub(crate) approvals: u32,
+    /// Only commits of these branches may deploy here (none: any).
+    #[serde(default)]
+    pub(crate) branches: Vec<String>,
+    /// The agents (by name or label) it runs on; none: the local agent.
+    #[serde(default)]
+    pub(crate) hosts: Vec<String>,
+}
+
+/// What is known when the gates are judged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GateFacts<'a> {
+    pub(crate) environment: &'a str,
+    pub(crate) release: i64,
+    /// The branch the release's commit came from, when known.
+    pub(crate) branch: Option<&'a str>,
+    /// The `after:` environments the release has not succeeded in yet.
+    pub(crate) missing_after: &'a [String],
+    pub(crate) author: &'a str,
+    pub(crate) approvals: &'a [ApprovalView],
+    pub(crate) now: i64,
+}
+
+/// What the gates say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Pass,
+    /// Held until something changes: what it waits for.
+    Wait(String),
+    /// Never: the rule that refused it.
+    Refuse(String),
+}
+
+/// Judges every gate of `rules`: the verdict, and each gate as the deployment records it
+/// (gates that passed before keep when they passed, from `before`).
+pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[GateView]) -> (Verdict, Vec<GateView>) {
+    let mut gates = Vec::new();
+    let mut waits = Vec::new();
+    let mut refusal = None;
+    let passed_at = |kind: &str, passed: bool| {
+        passed
+            .then(|| before.iter().find(|gate| gate.kind == kind && gate.passed).and_then(|gate| gate.passed_at))
+            .map(|at| at.unwrap_or(facts.now))
+    };
+    if !rules.branches.is_empty() {
+        let rule = format!("branches: {}", rules.branches.join(", "));
+        let passed = facts.branch.is_some_and(|branch| rules.branches.iter().any(|allowed| allowed == branch));
+        if !passed {
+            let from = facts.branch.map_or_else(|| "an unknown branch".to_owned(), |branch| format!("branch {branch}"));
+            refusal = Some(format!(
+                "{} takes only commits of {} (branches:), and release {} was made from {from}",
+                facts.environment,
+                rules.branches.join(", "),
+                facts.release
+            ));
+        }
+        gates.push(GateView {
+            kind: "branches".into(),
+            rule,
+            passed,
+            passed_by: Vec::new(),
+            passed_at: passed_at("branches", passed),
+        });
+    }
+    if !rules.after.is_empty() {
+        let passed = facts.missing_after.is_empty();
+        if !passed {
+            let missing = facts.missing_after.join(" and ");
+            waits.push(format!(
+                "release {} to succeed in {missing} (after: {})",
+                facts.release,
+                rules.after.join(", ")
+            ));
+        }
+        gates.push(GateView {
+            kind: "after".into(),
+            rule: format!("after: {}", rules.after.join(", ")),
+            passed,
+            passed_by: Vec::new(),
+            passed_at: passed_at("after", passed),
+        });
+    }
+    if rules.approvals > 0 {
+        let mut approvers: Vec<String> = Vec::new();
+        for approval in facts.approvals {
+            if approval.by != facts.author && !approvers.contains(&approval.by) {
+                approvers.push(approval.by.clone());
+            }
+        }
+        let n_needed = usize::try_from(rules.approvals).unwrap_or(usize::MAX);
+        let passed = approvers.len() >= n_needed;
+        if !passed {
+            waits.push(format!(
+                "{} more approval(s) ({} of {}; `ferry approve DEPLOYMENT`, not by the release's author {})",
+                n_needed - approvers.len(),
+                approvers.len(),
+                rules.approvals,
+                facts.author
+            ));
+        }
+        gates.push(GateView {
+            kind: "approvals".into(),
+            rule: format!("approvals: {} by a developer who is not the release's author", rules.approvals),
+            passed,
+            passed_by: approvers,
+            passed_at: passed_at("approvals", passed),
+        });
+    }
+    let verdict = match (refusal, waits.is_empty()) {
+        (Some(refusal), _) => Verdict::Refuse(refusal),
+        (None, true) => Verdict::Pass,
+        (None, false) => Verdict::Wait(format!("waiting for {}", waits.join(" and "))),
+    };
+    (verdict, gates)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,78 @@
+//! The gates judged from facts: each rule passing, holding and refusing.
+
+use ferry_proto::deployments::ApprovalView;
+
+use super::{EnvironmentRules, GateFacts, Verdict, judge};
+
+fn approval(by: &str) -> ApprovalView {
+    ApprovalView { by: by.into(), comment: None, at: 5 }
+}
+
+const STAGING: &[String] = &[];
+
+fn facts<'a>(branch: Option<&'a str>, succeeded_after: bool, approvals: &'a [ApprovalView]) -> GateFacts<'a> {
+    static MISSING: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| vec!["staging".to_owned()]);
+    let missing_after = if succeeded_after { STAGING } else { MISSING.as_slice() };
+    GateFacts { environment: "production", release: 7, branch, missing_after, author: "alice", approvals, now: 9 }
+}
+
+fn production() -> EnvironmentRules {
+    EnvironmentRules {
+        after: vec!["staging".into()],
+        approvals: 1,
+        branches: vec!["main".into()],
+        ..EnvironmentRules::default()
+    }
+}
+
+#[test]
+fn no_rules_pass_at_once() {
+    let (verdict, gates) = judge(&EnvironmentRules::default(), &facts(None, false, &[]), &[]);
+    assert_eq!(verdict, Verdict::Pass);
+    assert!(gates.is_empty());
+}
+
+#[test]
+fn a_release_of_another_branch_is_refused_with_the_rule() {
+    let (verdict, _) = judge(&production(), &facts(Some("dev"), true, &[]), &[]);
+    assert_eq!(
+        verdict,
+        Verdict::Refuse(
+            "production takes only commits of main (branches:), and release 7 was made from branch dev".into()
+        )
+    );
+}
+
+#[test]
+fn it_waits_for_the_earlier_environment_and_an_approval() {
+    let (verdict, gates) = judge(&production(), &facts(Some("main"), false, &[]), &[]);
+    assert_eq!(
+        verdict,
+        Verdict::Wait(
+            "waiting for release 7 to succeed in staging (after: staging) and 1 more approval(s) (0 of 1; \
+             `ferry approve DEPLOYMENT`, not by the release's author alice)"
+                .into()
+        )
+    );
+    assert_eq!(
+        gates.iter().map(|gate| (gate.kind.as_str(), gate.passed)).collect::<Vec<_>>(),
+        [("branches", true), ("after", false), ("approvals", false)]
+    );
+}
+
+#[test]
+fn the_authors_own_approval_does_not_count_and_others_count_once() {
+    let approvals = [approval("alice"), approval("bob"), approval("bob")];
+    let rules = EnvironmentRules { approvals: 2, ..EnvironmentRules::default() };
+    let (verdict, gates) = judge(&rules, &facts(None, false, &approvals), &[]);
+    assert!(matches!(verdict, Verdict::Wait(_)), "{verdict:?}");
+    assert_eq!(gates[0].passed_by, ["bob"]);
+    let approvals = [approval("bob"), approval("carol")];
+    let (verdict, gates) = judge(&rules, &facts(None, false, &approvals), &[]);
+    assert_eq!(verdict, Verdict::Pass);
+    assert_eq!((gates[0].passed_by.clone(), gates[0].passed_at), (vec!["bob".to_owned(), "carol".to_owned()], Some(9)));
+    // Judged again later, a gate keeps when it passed first.
+    let later = GateFacts { now: 20, ..facts(None, false, &approvals) };
+    let (_, again) = judge(&rules, &later, &gates);
+    assert_eq!(again[0].passed_at, Some(9));
+}

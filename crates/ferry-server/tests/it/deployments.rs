@@ -1,0 +1,259 @@
+//! Deployments through the server, with the test playing the agent over the protocol: a
+//! release made by hand goes to the auto-deploy environment, the agent is sent its desired
+//! state and fetches the release's files, its report of success promotes the release to the
+//! environment after, which waits for an approval (not by the release's author), and a
+//! reported rollback is recorded with its reason; status, output and refusals too. On SQLite
+//! and on PostgreSQL.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::{TestRepo, TestServer};
+
+const DEPLOY: &str = "
+environments:
+  staging: { auto-deploy: true }
+  production: { after: staging, approvals: 1, branches: [main] }
+services:
+  web:
+    run: python3 server.py
+    health: { http: /healthz }
+    deploy:
+      staging: { port: 18001, strategy: rolling }
+      production: { port: 18002, replicas: 2, strategy: canary, canary: { steps: [ { weight: 50, pause: 1s } ] } }
+";
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The test as an agent: its token and the generation it has.
+struct Agent<'a> {
+    server: &'a TestServer,
+    token: String,
+}
+
+impl Agent<'_> {
+    fn desired(&self, after: i64) -> Value {
+        let res = self.server.call(
+            "GET",
+            &format!("/api/v1/agent/desired?after={after}&wait_ms=5000"),
+            Some(&self.token),
+            None,
+        );
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.json()
+    }
+
+    /// Reports that deployment `id` of `environment` ended with `outcome`; staging's one
+    /// replica of release 1 is healthy (a report tells all the agent runs).
+    fn report(&self, generation: i64, environment: &str, id: i64, outcome: &str, reason: &str) {
+        let replicas =
+            json!([{"id": "web-1", "release": 1, "state": "healthy", "port": 40001, "pid": 7, "restarts": 0}]);
+        let mut units = vec![json!({
+            "key": {"project": "web", "service": "web", "environment": environment},
+            "release": 1,
+            "replicas": replicas,
+            "traffic": [],
+            "deployment": {"id": id, "steps": [{"name": "start 1 replica of release 1", "at": 5}], "outcome": outcome, "reason": reason},
+        })];
+        if environment != "staging" {
+            let key = json!({"project": "web", "service": "web", "environment": "staging"});
+            units.push(json!({"key": key, "release": 1, "replicas": replicas, "traffic": []}));
+        }
+        let body = json!({
+            "generation": generation,
+            "units": units,
+            "events": [{"key": {"project": "web", "service": "web", "environment": environment}, "at": 6, "kind": "health", "message": "web-1 is healthy"}],
+        });
+        let res = self.server.call("POST", "/api/v1/agent/report", Some(&self.token), Some(&body));
+        assert_eq!(res.status, 204, "{}", res.body);
+    }
+}
+
+fn deployments(server: &TestServer, query: &str) -> Vec<Value> {
+    let res = server.call("GET", &format!("/api/v1/projects/web/deployments{query}"), Some(&server.admin), None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.json().as_array().expect("a list").clone()
+}
+
+fn deliver(server: &TestServer) {
+    let repo = TestRepo::new(&[(".ferry/deploy.yml", DEPLOY)]);
+    let body = json!({"name": "web", "repo": repo.path().display().to_string()});
+    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
+    let res = server.call("POST", "/api/v1/agents", Some(&server.admin), Some(&json!({"name": "local"})));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let agent = Agent { server, token: res.json()["token"].as_str().expect("a token").to_owned() };
+    let hello = json!({"hostname": "box", "version": "0.1.0"});
+    assert_eq!(server.call("POST", "/api/v1/agent/hello", Some(&agent.token), Some(&hello)).json()["name"], "local");
+    let author = server.token("developer");
+    let res = server.call(
+        "POST",
+        "/api/v1/tokens",
+        Some(&server.admin),
+        Some(&json!({"name": "reviewer", "role": "developer"})),
+    );
+    let reviewer = res.json()["token"].as_str().expect("a token").to_owned();
+
+    // Nothing to deploy yet.
+    let res = server.call(
+        "POST",
+        "/api/v1/projects/web/deployments",
+        Some(&author),
+        Some(&json!({"service": "web", "environment": "staging"})),
+    );
+    assert_eq!(res.status, 404, "{}", res.body);
+    assert!(res.json()["error"].as_str().is_some_and(|error| error.contains("no release yet")), "{}", res.body);
+
+    // A release by hand goes to staging by itself.
+    let text = "print('hello')\n";
+    let digest = sha256(text.as_bytes());
+    let auth = format!("Bearer {author}");
+    let res = server.request(
+        "PUT",
+        &format!("/api/v1/projects/web/blobs/{digest}"),
+        &[("Authorization", auth.as_str())],
+        text.as_bytes(),
+    );
+    assert_eq!(res.status, 204, "{}", res.body);
+    let files = json!([{"path": "server.py", "sha256": digest, "size": text.len(), "mode": 0o644}]);
+    let res = server.call(
+        "POST",
+        "/api/v1/projects/web/releases",
+        Some(&author),
+        Some(&json!({"service": "web", "files": files})),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    let listed = deployments(server, "?environment=staging");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let staging = &listed[0];
+    assert_eq!(
+        (staging["outcome"].as_str(), staging["triggered_by"].as_str(), staging["strategy"].as_str()),
+        (Some("in_progress"), Some("auto"), Some("rolling"))
+    );
+    let staging_id = staging["id"].as_i64().expect("an id");
+
+    // The agent is sent the order and may fetch the release's file, and only that.
+    let desired = agent.desired(0);
+    let unit = &desired["units"][0];
+    assert_eq!(
+        (unit["port"].as_u64(), unit["deployment"]["id"].as_i64()),
+        (Some(18001), Some(staging_id)),
+        "{desired}"
+    );
+    assert_eq!(unit["deployment"]["release"]["files"][0]["sha256"], digest.as_str());
+    let res = server.call("GET", &format!("/api/v1/agent/blobs/{digest}"), Some(&agent.token), None);
+    assert_eq!((res.status, res.body.as_str()), (200, text));
+    let other = sha256(b"not a release file");
+    assert_eq!(server.call("GET", &format!("/api/v1/agent/blobs/{other}"), Some(&agent.token), None).status, 404);
+    let generation = desired["generation"].as_i64().expect("a generation");
+    let res =
+        server.call("GET", &format!("/api/v1/agent/desired?after={generation}&wait_ms=0"), Some(&agent.token), None);
+    assert_eq!(res.status, 204, "nothing newer: {}", res.body);
+
+    // Success in staging promotes the release to production, which waits for an approval.
+    agent.report(generation, "staging", staging_id, "succeeded", "1 replica of release 1 healthy");
+    let staging = server.call("GET", &format!("/api/v1/deployments/{staging_id}"), Some(&server.admin), None).json();
+    assert_eq!(
+        (staging["outcome"].as_str(), staging["steps"][0]["name"].as_str()),
+        (Some("succeeded"), Some("start 1 replica of release 1"))
+    );
+    let production = deployments(server, "?environment=production");
+    assert_eq!(production.len(), 1, "{production:?}");
+    let production = &production[0];
+    assert_eq!(
+        (production["outcome"].as_str(), production["triggered_by"].as_str()),
+        (Some("waiting"), Some("promotion"))
+    );
+    assert!(production["reason"].as_str().is_some_and(|reason| reason.contains("1 more approval(s)")), "{production}");
+    let production_id = production["id"].as_i64().expect("an id");
+    let approve = |token: &str| {
+        server.call(
+            "POST",
+            &format!("/api/v1/deployments/{production_id}/approve"),
+            Some(token),
+            Some(&json!({"comment": "ship it"})),
+        )
+    };
+    let res = approve(&author);
+    assert_eq!(res.status, 403, "the release's author: {}", res.body);
+    let res = approve(&reviewer);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        (res.json()["outcome"].as_str(), res.json()["approvals"][0]["by"].as_str()),
+        (Some("in_progress"), Some("reviewer"))
+    );
+
+    // The agent rolls production back: recorded with its reason.
+    let desired = agent.desired(generation);
+    let generation = desired["generation"].as_i64().expect("a generation");
+    let units = desired["units"].as_array().expect("units");
+    let staging_unit = units.iter().find(|unit| unit["key"]["environment"] == "staging").expect("staging");
+    assert_eq!((staging_unit["release"]["number"].as_i64(), staging_unit.get("deployment")), (Some(1), None));
+    let production_unit = units.iter().find(|unit| unit["key"]["environment"] == "production").expect("production");
+    assert_eq!(production_unit["deployment"]["strategy"]["kind"], "canary");
+    let reason = "error rate 0.31 > 0.05 over 212 requests of release 1";
+    agent.report(generation, "production", production_id, "rolled_back", reason);
+    let production =
+        server.call("GET", &format!("/api/v1/deployments/{production_id}"), Some(&server.admin), None).json();
+    assert_eq!((production["outcome"].as_str(), production["reason"].as_str()), (Some("rolled_back"), Some(reason)));
+    let res = server.call("POST", &format!("/api/v1/deployments/{production_id}/cancel"), Some(&reviewer), None);
+    assert_eq!(res.status, 409, "over: {}", res.body);
+
+    // Status: each environment's release and replicas, as the agent reported them.
+    let status =
+        server.call("GET", "/api/v1/projects/web/status?environment=staging", Some(&server.admin), None).json();
+    let service = &status["environments"][0]["services"][0];
+    assert_eq!(status["environments"][0]["name"], "staging");
+    assert_eq!(
+        (service["name"].as_str(), service["url"].as_str(), service["release"].as_i64()),
+        (Some("web"), Some("http://127.0.0.1:18001"), Some(1))
+    );
+    assert_eq!(service["replicas"], json!([{"release": 1, "healthy": true}]));
+    assert_eq!(service["events"][0]["message"], "web-1 is healthy");
+
+    // Output: stored per unit and read after a line.
+    let lines = json!({"lines": [
+        {"key": {"project": "web", "service": "web", "environment": "staging"}, "replica": "web-1", "release": 1, "stream": "stdout", "at": 7, "text": "listening"},
+        {"key": {"project": "web", "service": "web", "environment": "staging"}, "replica": "web-1", "release": 1, "stream": "stderr", "at": 8, "text": "GET /healthz"},
+    ]});
+    assert_eq!(server.call("POST", "/api/v1/agent/logs", Some(&agent.token), Some(&lines)).status, 204);
+    let page = server.call("GET", "/api/v1/projects/web/services/web/staging/logs", Some(&server.admin), None).json();
+    assert_eq!(page["lines"].as_array().map(Vec::len), Some(2), "{page}");
+    let before_last = page["next"].as_i64().expect("next") - 1;
+    let path = format!("/api/v1/projects/web/services/web/staging/logs?after={before_last}");
+    let page = server.call("GET", &path, Some(&server.admin), None).json();
+    assert_eq!(page["lines"][0]["text"], "GET /healthz");
+
+    // A release that does not exist, an environment the file lacks.
+    let res = server.call(
+        "POST",
+        "/api/v1/projects/web/deployments",
+        Some(&author),
+        Some(&json!({"service": "web", "environment": "staging", "release": 9})),
+    );
+    assert_eq!(res.status, 404, "{}", res.body);
+    let res = server.call(
+        "POST",
+        "/api/v1/projects/web/deployments",
+        Some(&author),
+        Some(&json!({"service": "web", "environment": "qa"})),
+    );
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(
+        res.json()["error"].as_str().is_some_and(|error| error.contains("declares no environment qa")),
+        "{}",
+        res.body
+    );
+}
+
+#[test]
+fn a_release_is_delivered_through_its_gates_on_sqlite() {
+    deliver(&TestServer::start());
+}
+
+#[test]
+fn a_release_is_delivered_through_its_gates_on_postgres() {
+    let db = ferry_testkit::TestDb::postgres();
+    deliver(&TestServer::start_on(Some(db.url().to_owned())));
+}

@@ -1,0 +1,422 @@
+//! Deployments: a release of a service going to an environment on an agent, with its gates,
+//! approvals, the agent's steps, the analysis figures and the outcome. The server decides the
+//! transitions; this repository only applies them, each as a compare-and-set on the status,
+//! so two requests never both move one deployment.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError, decode_error};
+
+/// Where a deployment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeploymentStatus {
+    /// Ready to start, behind another deployment of the same service and environment.
+    Queued,
+    /// Held at a gate (approvals, `after:`); `reason` says what it waits for.
+    Waiting,
+    /// Its agent carries it out.
+    InProgress,
+    Succeeded,
+    /// The new release failed its checks and the previous one serves again.
+    RolledBack,
+    /// Refused at a gate, or could not be carried out.
+    Failed,
+    Cancelled,
+}
+
+impl DeploymentStatus {
+    /// Every status, in the order of a deployment's life.
+    pub const ALL: [DeploymentStatus; 7] = [
+        DeploymentStatus::Queued,
+        DeploymentStatus::Waiting,
+        DeploymentStatus::InProgress,
+        DeploymentStatus::Succeeded,
+        DeploymentStatus::RolledBack,
+        DeploymentStatus::Failed,
+        DeploymentStatus::Cancelled,
+    ];
+
+    /// The word stored and shown (`in_progress`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentStatus::Queued => "queued",
+            DeploymentStatus::Waiting => "waiting",
+            DeploymentStatus::InProgress => "in_progress",
+            DeploymentStatus::Succeeded => "succeeded",
+            DeploymentStatus::RolledBack => "rolled_back",
+            DeploymentStatus::Failed => "failed",
+            DeploymentStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// The status `word` names, if any.
+    pub fn parse(word: &str) -> Option<DeploymentStatus> {
+        DeploymentStatus::ALL.into_iter().find(|status| status.as_str() == word)
+    }
+
+    /// Whether the deployment is over (nothing moves it any more).
+    pub fn is_over(self) -> bool {
+        !matches!(self, DeploymentStatus::Queued | DeploymentStatus::Waiting | DeploymentStatus::InProgress)
+    }
+}
+
+/// A deployment as stored. The JSON columns are kept as text: the server owns their shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub id: i64,
+    pub project_id: i64,
+    pub service: String,
+    pub environment: String,
+    /// The release's number within its service.
+    pub release: i64,
+    pub strategy: String,
+    pub status: DeploymentStatus,
+    pub reason: Option<String>,
+    /// A token's name, `auto`, `promotion` or `rollback`.
+    pub triggered_by: String,
+    pub rollback_of: Option<i64>,
+    pub is_rollback: bool,
+    pub agent_id: Option<i64>,
+    /// The release's author, who may not approve it.
+    pub author: String,
+    pub commits: String,
+    pub gates: String,
+    pub approvals: String,
+    pub steps: String,
+    pub analysis: Option<String>,
+    /// What it runs, resolved when it was created.
+    pub target: String,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// What [`Deployments::create`] writes.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDeployment<'a> {
+    pub project_id: i64,
+    pub service: &'a str,
+    pub environment: &'a str,
+    pub release: i64,
+    pub strategy: &'a str,
+    pub status: DeploymentStatus,
+    pub reason: Option<&'a str>,
+    pub triggered_by: &'a str,
+    pub rollback_of: Option<i64>,
+    pub is_rollback: bool,
+    pub agent_id: Option<i64>,
+    pub author: &'a str,
+    pub commits: &'a str,
+    pub gates: &'a str,
+    pub target: &'a str,
+}
+
+/// The deployments repository: `store.deployments()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Deployments<'a> {
+    pub(crate) store: &'a Store,
+}
+
+const COLUMNS: &str = "id, project_id, service, environment, release, strategy, status, reason, triggered_by, \
+                       rollback_of, is_rollback, agent_id, author, commits, gates, approvals, steps, analysis, \
+                       target, created_at, started_at, finished_at";
+
+impl Deployments<'_> {
+    /// Records a new deployment (started now when its status is `in_progress`, finished now
+    /// when it is already over).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the project, agent or `rollback_of` does not exist.
+    pub async fn create(&self, new: &NewDeployment<'_>, now: i64) -> Result<Deployment, StoreError> {
+        let started_at = (new.status == DeploymentStatus::InProgress).then_some(now);
+        let finished_at = new.status.is_over().then_some(now);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO deployments (project_id, service, environment, release, strategy, status, reason,
+                                      triggered_by, rollback_of, is_rollback, agent_id, author, commits, gates,
+                                      target, created_at, started_at, finished_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+             RETURNING id",
+        )
+        .bind(new.project_id)
+        .bind(new.service)
+        .bind(new.environment)
+        .bind(new.release)
+        .bind(new.strategy)
+        .bind(new.status.as_str())
+        .bind(new.reason)
+        .bind(new.triggered_by)
+        .bind(new.rollback_of)
+        .bind(i64::from(new.is_rollback))
+        .bind(new.agent_id)
+        .bind(new.author)
+        .bind(new.commits)
+        .bind(new.gates)
+        .bind(new.target)
+        .bind(now)
+        .bind(started_at)
+        .bind(finished_at)
+        .fetch_one(&self.store.pool)
+        .await
+        .map_err(crate::conflict_on_unique(|| {
+            format!(
+                "deployment of {} to {} (its project, agent or rolled-back deployment is gone)",
+                new.service, new.environment
+            )
+        }))?;
+        self.get(id).await
+    }
+
+    /// The deployment with this id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none.
+    pub async fn get(&self, id: i64) -> Result<Deployment, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM deployments WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.store.pool)
+            .await?;
+        match row {
+            Some(row) => deployment_from_row(&row),
+            None => Err(StoreError::not_found("deployment", id)),
+        }
+    }
+
+    /// A project's deployments, newest first, of one service and environment when given, at
+    /// most `limit`.
+    pub async fn list(
+        &self,
+        project_id: i64,
+        service: Option<&str>,
+        environment: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM deployments WHERE project_id = $1");
+        let mut values = Vec::new();
+        for (col, value) in [("service", service), ("environment", environment)] {
+            if let Some(value) = value {
+                values.push(value);
+                sql.push_str(&format!(" AND {col} = ${}", values.len() + 1));
+            }
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", values.len() + 2));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(project_id);
+        for value in values {
+            query = query.bind(value);
+        }
+        let rows = query.bind(limit).fetch_all(&self.store.pool).await?;
+        rows.iter().map(deployment_from_row).collect()
+    }
+
+    /// The deployments of one service and environment that are not over, oldest first.
+    pub async fn pending_for_unit(
+        &self,
+        project_id: i64,
+        service: &str,
+        environment: &str,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM deployments
+             WHERE project_id = $1 AND service = $2 AND environment = $3
+               AND status IN ('queued', 'waiting', 'in_progress')
+             ORDER BY id"
+        )))
+        .bind(project_id)
+        .bind(service)
+        .bind(environment)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(deployment_from_row).collect()
+    }
+
+    /// Every deployment in a status, oldest first (the supervisor's sweep).
+    pub async fn with_status(&self, status: DeploymentStatus) -> Result<Vec<Deployment>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM deployments WHERE status = $1 ORDER BY id"
+        )))
+        .bind(status.as_str())
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(deployment_from_row).collect()
+    }
+
+    /// The last deployment of one service to one environment that succeeded: what serves
+    /// there when no deployment is under way.
+    pub async fn last_succeeded(
+        &self,
+        project_id: i64,
+        service: &str,
+        environment: &str,
+    ) -> Result<Option<Deployment>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM deployments
+             WHERE project_id = $1 AND service = $2 AND environment = $3 AND status = 'succeeded'
+             ORDER BY finished_at DESC, id DESC LIMIT 1"
+        )))
+        .bind(project_id)
+        .bind(service)
+        .bind(environment)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        row.as_ref().map(deployment_from_row).transpose()
+    }
+
+    /// Whether release `release` of a service ever succeeded in an environment.
+    pub async fn succeeded_in(
+        &self,
+        project_id: i64,
+        service: &str,
+        environment: &str,
+        release: i64,
+    ) -> Result<bool, StoreError> {
+        let n_rows: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deployments
+             WHERE project_id = $1 AND service = $2 AND environment = $3 AND release = $4 AND status = 'succeeded'",
+        )
+        .bind(project_id)
+        .bind(service)
+        .bind(environment)
+        .bind(release)
+        .fetch_one(&self.store.pool)
+        .await?;
+        Ok(n_rows > 0)
+    }
+
+    /// What agent `agent_id` runs: per service and environment, the last deployment that
+    /// succeeded there and the one in progress, oldest first.
+    pub async fn placed_on(&self, agent_id: i64) -> Result<Vec<Deployment>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM deployments
+             WHERE agent_id = $1
+               AND (status = 'in_progress'
+                    OR id IN (SELECT MAX(id) FROM deployments WHERE agent_id = $1 AND status = 'succeeded'
+                              GROUP BY project_id, service, environment))
+             ORDER BY id"
+        )))
+        .bind(agent_id)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(deployment_from_row).collect()
+    }
+
+    /// Moves deployment `id` from one of `from` to `to` with `reason` (`None` keeps the one it
+    /// has); sets when it started (into `in_progress`) or finished (into a final status).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such deployment, [`StoreError::Conflict`]
+    /// when it is not in one of `from` (another request moved it first).
+    pub async fn transition(
+        &self,
+        id: i64,
+        from: &[DeploymentStatus],
+        to: DeploymentStatus,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<Deployment, StoreError> {
+        let from_list = from.iter().map(|status| format!("'{}'", status.as_str())).collect::<Vec<_>>().join(", ");
+        let started = (to == DeploymentStatus::InProgress).then_some(now);
+        let finished = to.is_over().then_some(now);
+        let res = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE deployments SET status = $1, reason = COALESCE($2, reason),
+                                    started_at = COALESCE(started_at, $3), finished_at = COALESCE($4, finished_at)
+             WHERE id = $5 AND status IN ({from_list})"
+        )))
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(started)
+        .bind(finished)
+        .bind(id)
+        .execute(&self.store.pool)
+        .await?;
+        if res.rows_affected() == 0 {
+            let deployment = self.get(id).await?;
+            return Err(StoreError::Conflict(format!(
+                "deployment {id}: it is {}, not {}",
+                deployment.status.as_str(),
+                from.iter().map(|status| status.as_str()).collect::<Vec<_>>().join(" or ")
+            )));
+        }
+        self.get(id).await
+    }
+
+    /// Replaces a deployment's gates and approvals (JSON) and, when given, its reason.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such deployment.
+    pub async fn set_gates(
+        &self,
+        id: i64,
+        gates: &str,
+        approvals: &str,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let res = sqlx::query(
+            "UPDATE deployments SET gates = $1, approvals = $2, reason = COALESCE($3, reason) WHERE id = $4",
+        )
+        .bind(gates)
+        .bind(approvals)
+        .bind(reason)
+        .bind(id)
+        .execute(&self.store.pool)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("deployment", id));
+        }
+        Ok(())
+    }
+
+    /// Records what the agent reported of a deployment in progress: its steps and analysis
+    /// figures (JSON), and a reason (why it waits, say) when given.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such deployment.
+    pub async fn record_progress(
+        &self,
+        id: i64,
+        steps: &str,
+        analysis: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let res = sqlx::query(
+            "UPDATE deployments SET steps = $1, analysis = COALESCE($2, analysis), reason = $3 WHERE id = $4",
+        )
+        .bind(steps)
+        .bind(analysis)
+        .bind(reason)
+        .bind(id)
+        .execute(&self.store.pool)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("deployment", id));
+        }
+        Ok(())
+    }
+}
+
+fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
+    let status: String = row.try_get("status")?;
+    Ok(Deployment {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        service: row.try_get("service")?,
+        environment: row.try_get("environment")?,
+        release: row.try_get("release")?,
+        strategy: row.try_get("strategy")?,
+        status: DeploymentStatus::parse(&status).ok_or_else(|| decode_error("status", &status))?,
+        reason: row.try_get("reason")?,
+        triggered_by: row.try_get("triggered_by")?,
+        rollback_of: row.try_get("rollback_of")?,
+        is_rollback: row.try_get::<i64, _>("is_rollback")? != 0,
+        agent_id: row.try_get("agent_id")?,
+        author: row.try_get("author")?,
+        commits: row.try_get("commits")?,
+        gates: row.try_get("gates")?,
+        approvals: row.try_get("approvals")?,
+        steps: row.try_get("steps")?,
+        analysis: row.try_get("analysis")?,
+        target: row.try_get("target")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}

@@ -1,0 +1,256 @@
+//! The deployment commands: `ferry deploy` (and `--wait` until it is over), `ferry
+//! deployments`, `ferry rollback`, `ferry approve --deployment`, `ferry status`, `ferry plan`
+//! and `ferry logs --project P --service S --env E`.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ferry_client::Client;
+use ferry_proto::deployments::{DeploymentRequest, DeploymentState, DeploymentView, RollbackRequest};
+use serde_json::json;
+
+use super::runners::{ago, now_ms};
+use super::{block_on, connect};
+use crate::cli::{ConnectArgs, DeployArgs, DeploymentsArgs, PlanArgs, RollbackArgs, StatusArgs};
+use crate::render::{BOLD, DIM, GREEN, RED, YELLOW};
+
+/// How often `--wait` and `--follow` ask the server again.
+const POLL: Duration = Duration::from_millis(500);
+
+/// The JSON `ferry deploy --json` prints: the fields the issue fixes, nothing else.
+fn outcome_json(deployment: &DeploymentView) -> serde_json::Value {
+    json!({
+        "id": deployment.id,
+        "project": deployment.project,
+        "service": deployment.service,
+        "environment": deployment.environment,
+        "release": deployment.release,
+        "strategy": deployment.strategy,
+        "outcome": deployment.outcome,
+        "reason": deployment.reason,
+    })
+}
+
+fn state_word(state: DeploymentState) -> String {
+    serde_json::to_value(state).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// One line about a deployment, coloured by its state.
+fn line(deployment: &DeploymentView) -> String {
+    let style = match deployment.outcome {
+        DeploymentState::Succeeded => GREEN,
+        DeploymentState::RolledBack | DeploymentState::Failed => RED,
+        DeploymentState::Cancelled => DIM,
+        DeploymentState::Queued | DeploymentState::Waiting | DeploymentState::InProgress => YELLOW,
+    };
+    let rollback = if deployment.is_rollback { " (rollback)" } else { "" };
+    let reason = deployment.reason.as_deref().map(|reason| format!(": {reason}")).unwrap_or_default();
+    format!(
+        "{BOLD}#{}{BOLD:#} {} release {} → {} {style}{}{style:#}{rollback} {DIM}{} by {}, {}{DIM:#}{reason}",
+        deployment.id,
+        deployment.service,
+        deployment.release,
+        deployment.environment,
+        state_word(deployment.outcome),
+        deployment.strategy,
+        deployment.triggered_by,
+        ago(now_ms() - deployment.created_at),
+    )
+}
+
+/// Polls deployment `id` until it is over.
+async fn wait_over(client: &Client, mut deployment: DeploymentView) -> anyhow::Result<DeploymentView> {
+    while !deployment.outcome.is_over() {
+        tokio::time::sleep(POLL).await;
+        deployment = client.get_deployment(deployment.id).await?;
+    }
+    Ok(deployment)
+}
+
+/// Prints a deployment as `deploy` and `rollback` do; the exit status says whether it went
+/// (or, not waited for, was accepted).
+fn finish(deployment: &DeploymentView, as_json: bool) -> anyhow::Result<ExitCode> {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&outcome_json(deployment)).context("serializing")?);
+    } else {
+        writeln!(anstream::stdout(), "{}", line(deployment)).context("writing to stdout")?;
+    }
+    let ok = matches!(
+        deployment.outcome,
+        DeploymentState::Succeeded | DeploymentState::Queued | DeploymentState::Waiting | DeploymentState::InProgress
+    );
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
+    let client = connect(&args.connect)?;
+    let deployment = block_on(async {
+        let request = DeploymentRequest {
+            service: args.service.clone(),
+            environment: args.environment.clone(),
+            release: args.release,
+        };
+        let deployment = client.deploy(&args.project, &request).await?;
+        if args.wait { wait_over(&client, deployment).await } else { Ok(deployment) }
+    })?;
+    finish(&deployment, args.json)
+}
+
+pub fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
+    let client = connect(&args.connect)?;
+    let deployment = block_on(async {
+        let request =
+            RollbackRequest { service: args.service.clone(), environment: args.environment.clone(), to: args.to };
+        let deployment = client.rollback(&args.project, &request).await?;
+        if args.wait { wait_over(&client, deployment).await } else { Ok(deployment) }
+    })?;
+    finish(&deployment, args.json)
+}
+
+pub fn list(args: DeploymentsArgs) -> anyhow::Result<ExitCode> {
+    let client = connect(&args.connect)?;
+    let deployments = block_on(async {
+        Ok(client.list_deployments(&args.project, args.service.as_deref(), args.environment.as_deref()).await?)
+    })?;
+    if args.json {
+        let list: Vec<serde_json::Value> = deployments
+            .iter()
+            .map(|deployment| {
+                let mut value = outcome_json(deployment);
+                value["created_at"] = json!(deployment.created_at);
+                value["finished_at"] = json!(deployment.finished_at);
+                value["triggered_by"] = json!(deployment.triggered_by);
+                value["rollback_of"] = json!(deployment.rollback_of);
+                value
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list).context("serializing")?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut stdout = anstream::stdout();
+    if deployments.is_empty() {
+        writeln!(stdout, "{DIM}no deployments of {} yet{DIM:#}", args.project).context("writing to stdout")?;
+    }
+    for deployment in &deployments {
+        writeln!(stdout, "{}", line(deployment)).context("writing to stdout")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn approve(connect_args: &ConnectArgs, id: i64, comment: Option<&str>, as_json: bool) -> anyhow::Result<ExitCode> {
+    let client = connect(connect_args)?;
+    let deployment = block_on(async { Ok(client.approve_deployment(id, comment).await?) })?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&deployment).context("serializing")?);
+    } else {
+        writeln!(anstream::stdout(), "{} {DIM}approved{DIM:#}", line(&deployment)).context("writing to stdout")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let client = connect(&args.connect)?;
+    let status = block_on(async { Ok(client.project_status(&args.project, args.environment.as_deref()).await?) })?;
+    if args.json {
+        // Exactly the issue's shape.
+        let environments: Vec<serde_json::Value> = status
+            .environments
+            .iter()
+            .map(|environment| {
+                let services: Vec<serde_json::Value> = environment
+                    .services
+                    .iter()
+                    .map(|service| {
+                        json!({"name": service.name, "url": service.url, "release": service.release, "replicas": service.replicas})
+                    })
+                    .collect();
+                json!({"name": environment.name, "services": services})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json!({"environments": environments})).context("serializing")?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut stdout = anstream::stdout();
+    if status.environments.is_empty() {
+        writeln!(stdout, "{DIM}nothing of {} is deployed yet{DIM:#}", args.project).context("writing to stdout")?;
+    }
+    for environment in &status.environments {
+        writeln!(stdout, "{BOLD}{}{BOLD:#}", environment.name).context("writing to stdout")?;
+        for service in &environment.services {
+            let release =
+                service.release.map_or_else(|| "no release yet".to_owned(), |release| format!("release {release}"));
+            let n_healthy = service.replicas.iter().filter(|replica| replica.healthy).count();
+            let agent = match (&service.agent, service.agent_gone) {
+                (Some(agent), true) => format!(" {RED}agent {agent} is not reporting{RED:#}"),
+                (Some(agent), false) => format!(" {DIM}on {agent}{DIM:#}"),
+                (None, _) => String::new(),
+            };
+            writeln!(
+                stdout,
+                "  {} {release} {} {DIM}{n_healthy}/{} healthy{DIM:#}{agent}",
+                service.name,
+                service.url,
+                service.replicas.len()
+            )
+            .context("writing to stdout")?;
+            if let Some(pending) = &service.pending {
+                writeln!(stdout, "    {}", line(pending)).context("writing to stdout")?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let client = connect(&args.connect)?;
+    let plan = block_on(async { Ok(client.project_plan(&args.project, &args.environment).await?) })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan).context("serializing")?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut stdout = anstream::stdout();
+    if plan.changes.is_empty() {
+        writeln!(stdout, "{GREEN}{} is as desired: no changes{GREEN:#}", plan.environment)
+            .context("writing to stdout")?;
+    }
+    for change in &plan.changes {
+        writeln!(stdout, "  {YELLOW}~{YELLOW:#} {}: {}", change.service, change.change).context("writing to stdout")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn service_logs(
+    connect_args: &ConnectArgs,
+    project: &str,
+    service: &str,
+    environment: &str,
+    follow: bool,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let client = connect(connect_args)?;
+    block_on(async {
+        let mut after = 0;
+        loop {
+            let page = client.service_logs(project, service, environment, after).await?;
+            let mut stdout = anstream::stdout();
+            for line in &page.lines {
+                if as_json {
+                    writeln!(stdout, "{}", serde_json::to_string(line).context("serializing")?)
+                } else {
+                    writeln!(stdout, "{DIM}{} r{} |{DIM:#} {}", line.replica, line.release, line.text)
+                }
+                .context("writing to stdout")?;
+            }
+            let caught_up = page.next == after;
+            after = page.next;
+            if caught_up && !follow {
+                return Ok(ExitCode::SUCCESS);
+            }
+            if caught_up {
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    })
+}
