@@ -222,6 +222,14 @@ impl Client {
         self.call(Method::PUT, &path, Some(&json!({"value": value})), CALL_TIMEOUT).await.map(drop)
     }
 
+    /// `POST /api/v1/login-links`: a one-time web UI login for this client's token.
+    ///
+    /// # Errors
+    /// Any [`ClientError`].
+    pub async fn login_link(&self) -> Result<ferry_proto::access::LoginLink, ClientError> {
+        self.json(Method::POST, "/api/v1/login-links", None::<&()>).await
+    }
+
     /// `POST /api/v1/projects/{name}/trigger`: starts the workflows a dispatch triggers.
     ///
     /// # Errors

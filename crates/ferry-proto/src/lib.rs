@@ -3,6 +3,7 @@
 //! three cannot drift apart. Times are milliseconds since the Unix epoch; conclusions are
 //! GitHub's words (`success`, `failure`, `cancelled`, `skipped`, `neutral`).
 
+pub mod access;
 pub mod agent;
 pub mod artifacts;
 pub mod deployments;

@@ -11,10 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use ferry_client::Client;
-use ferry_proto::deployments::{DeploymentView, StatusView};
-use ferry_proto::releases::ReleaseView;
+use ferry_proto::deployments::DeploymentState;
 use ferry_proto::runs::TriggerRequest;
-use serde_json::Value;
 
 use crate::cli::{ServerArgs, UpArgs};
 
@@ -65,25 +63,24 @@ async fn deliver_example(url: &str, data_dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("reading {} (the first admin token, written at the first start)", token_file.display()))?;
     let client = Client::new(url, token.trim())?;
     let repo = example_repository(data_dir)?;
-    if client.get_value(&format!("/api/v1/projects/{PROJECT}")).await.is_err() {
-        client.create_project(PROJECT, &repo.display().to_string(), Some("main"), None).await?;
-        println!("ferry up: registered the example service as project `{PROJECT}` ({})", repo.display());
+    match client.create_project(PROJECT, &repo.display().to_string(), Some("main"), None).await {
+        Ok(_) => println!("ferry up: registered the example service as project `{PROJECT}` ({})", repo.display()),
+        // Registered by an earlier `ferry up` on this data directory.
+        Err(ferry_client::ClientError::Http { status: 409, .. }) => {}
+        Err(error) => return Err(error.into()),
     }
-    let releases: Vec<ReleaseView> =
-        serde_json::from_value(client.get_value(&format!("/api/v1/projects/{PROJECT}/releases?service={SERVICE}")).await?)?;
-    if releases.is_empty() {
+    if client.list_releases(PROJECT, Some(SERVICE)).await?.is_empty() {
         let request = TriggerRequest { workflow: Some("ci.yml".to_owned()), ..TriggerRequest::default() };
         let triggered = client.trigger(PROJECT, &request).await?;
         let run_ids: Vec<i64> = triggered.runs.iter().map(|run| run.id).collect();
         println!("ferry up: running the example's pipeline (run {})", join(&run_ids));
         follow_delivery(&client).await?;
     }
-    let link: Value = client.post_value("/api/v1/login-links", &Value::Null).await?;
-    let status: StatusView =
-        serde_json::from_value(client.get_value(&format!("/api/v1/projects/{PROJECT}/status")).await?)?;
+    let link = client.login_link().await?;
+    let status = client.project_status(PROJECT, None).await?;
     println!();
     println!("Ferry is up at {url}");
-    println!("  web UI (logged in, this link works once): {}", link["url"].as_str().unwrap_or(url));
+    println!("  web UI (logged in, this link works once): {}", link.url);
     for environment in &status.environments {
         for service in &environment.services {
             let release = service.release.map_or_else(|| "no release yet".to_owned(), |number| format!("release {number}"));
@@ -104,10 +101,9 @@ async fn follow_delivery(client: &Client) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut shown: Vec<(i64, String)> = Vec::new();
     loop {
-        let deployments: Vec<DeploymentView> =
-            serde_json::from_value(client.get_value(&format!("/api/v1/projects/{PROJECT}/deployments")).await?)?;
+        let deployments = client.list_deployments(PROJECT, Some(SERVICE), None).await?;
         for deployment in deployments.iter().rev() {
-            let state = serde_json::to_value(deployment.outcome)?.as_str().unwrap_or_default().to_owned();
+            let state = serde_json::to_value(deployment.outcome)?.as_str().unwrap_or_default().replace('_', " ");
             let line = (deployment.id, state.clone());
             if !shown.contains(&line) {
                 let reason = deployment.reason.as_deref().map(|reason| format!(": {reason}")).unwrap_or_default();
@@ -123,9 +119,10 @@ async fn follow_delivery(client: &Client) -> anyhow::Result<()> {
         {
             return Ok(());
         }
-        if let Some(stopped) = deployments.iter().find(|deployment| {
-            deployment.outcome.is_over() && serde_json::to_value(deployment.outcome).ok() != Some("succeeded".into())
-        }) {
+        if let Some(stopped) = deployments
+            .iter()
+            .find(|deployment| deployment.outcome.is_over() && deployment.outcome != DeploymentState::Succeeded)
+        {
             bail!("the deployment to {} did not succeed: {}", stopped.environment, stopped.reason.as_deref().unwrap_or("no reason given"));
         }
         if started.elapsed() > DELIVERY_LIMIT {

@@ -197,16 +197,6 @@ pub(crate) async fn revoke(State(state): State<AppState>, Path(id): Path<i64>) -
 /// How long a login link works, unused.
 pub(crate) const LOGIN_LINK_TTL_MS: i64 = 10 * 60 * 1000;
 
-/// A one-time link that logs a browser into the web UI as the token that asked for it.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct LoginLink {
-    /// `<server>/login/link/<ticket>`: opening it starts a web UI session (12 hours, like a
-    /// login with the token) and the link stops working.
-    url: String,
-    /// When the link stops working unused (milliseconds since the Unix epoch).
-    expires_at: i64,
-}
-
 /// `POST /api/v1/login-links`: a one-time web UI login for the caller's token, so a command
 /// line tool (`ferry up`) can print a link instead of a token. The ticket is kept like a
 /// session id (its SHA-256), so it survives a restart of the server and is never stored in
@@ -218,18 +208,21 @@ pub(crate) struct LoginLink {
     tag = "tokens",
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "The link, which works once within 10 minutes", body = LoginLink),
+        (status = 201, description = "The link, which works once within 10 minutes", body = ferry_proto::access::LoginLink),
         crate::api::Refusals,
     ),
 )]
 pub(crate) async fn login_link(
     State(state): State<AppState>,
     auth::Caller(token): auth::Caller,
-) -> Result<(StatusCode, Json<LoginLink>), ApiError> {
+) -> Result<(StatusCode, Json<ferry_proto::access::LoginLink>), ApiError> {
     let (ticket, expires_at) = auth::start_login_ticket(&state, &token, LOGIN_LINK_TTL_MS).await?;
     let base = state.pipeline.public_url.clone().unwrap_or_else(|| state.pipeline.server_url.clone());
     Ok((
         StatusCode::CREATED,
-        Json(LoginLink { url: format!("{}/login/link/{ticket}", base.trim_end_matches('/')), expires_at }),
+        Json(ferry_proto::access::LoginLink {
+            url: format!("{}/login/link/{ticket}", base.trim_end_matches('/')),
+            expires_at,
+        }),
     ))
 }
