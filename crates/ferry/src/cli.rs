@@ -19,6 +19,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start the whole delivery loop on this machine and watch an example go through it.
+    ///
+    /// Starts the server on loopback with embedded storage (SQLite), its runner and the
+    /// host's agent, registers the bundled example service as project `example` (a git
+    /// repository in DIR/example), runs its pipeline (tests, then a package), makes a release
+    /// of it, deploys it to staging and promotes it to production through a canary, then
+    /// prints a one-time login link for the web UI and both environments' addresses. Keeps
+    /// serving until Ctrl-C; services keep running after it stops. Run again, it reuses DIR.
+    ///
+    /// Examples:
+    ///   ferry up
+    ///   ferry up --data-dir /tmp/ferry --listen 127.0.0.1:9090
+    #[command(verbatim_doc_comment)]
+    Up(UpArgs),
     /// Run the workflows of a git checkout on this machine, without Docker.
     ///
     /// Ferry reads `.github/workflows/*.yml` and `.ferry/workflows/*.yml` under DIR, picks the
@@ -391,6 +405,20 @@ pub struct LintArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Where the server keeps its database, keys and tokens, and the example's repository;
+    /// created if missing [default: ./ferry-data]
+    #[arg(long, env = "FERRY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// The address and port to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "FERRY_LISTEN", value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// How often the example's repository is checked for new commits, in seconds
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub poll_interval: u64,
+}
+
+#[derive(Debug, Default, Args)]
 pub struct ServerArgs {
     /// A TOML file whose `[server]` table sets `data_dir`, `listen` and `database`; flags and
     /// FERRY_* variables override it [default: ./ferry.toml when it exists]

@@ -10,6 +10,7 @@ mod render;
 mod run;
 mod runner;
 mod server;
+mod up;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => run::main(*args),
         cli::Command::Lint(args) => lint::main(args),
         cli::Command::Server(args) => server::main(args),
+        cli::Command::Up(args) => up::main(args),
         cli::Command::Runner(mut args) => match args.command.take() {
             Some(cli::RunnerCommand::Revoke(revoke)) => client::revoke_runner(revoke),
             None => runner::main(args),

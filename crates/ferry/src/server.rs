@@ -123,6 +123,15 @@ async fn start_local_agent(server: &ferry_server::Server, data_dir: &Path) -> an
 const DEFAULT_CONFIG: &str = "ferry.toml";
 
 pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    serve(args, None)
+}
+
+/// What runs beside the server once it listens, given the address it answers at
+/// (`ferry up`'s delivery of its example).
+pub type OnReady = Box<dyn FnOnce(String) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// Runs the server until Ctrl-C or SIGTERM, with `on_ready` started beside it once it listens.
+pub fn serve(args: ServerArgs, on_ready: Option<OnReady>) -> anyhow::Result<ExitCode> {
     crate::logging::init()?;
     let file = match &args.config {
         Some(path) => Some(read_config(path)?),
@@ -147,6 +156,13 @@ pub fn main(args: ServerArgs) -> anyhow::Result<ExitCode> {
         println!("ferry server listening on http://{}", server.local_addr());
         if !no_agent && let Err(error) = start_local_agent(&server, &config.data_dir).await {
             tracing::warn!(error = %format!("{error:#}"), "the local agent was not started: {error:#}");
+        }
+        if let Some(on_ready) = on_ready {
+            let mut addr = server.local_addr();
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            tokio::spawn(on_ready(format!("http://{addr}")));
         }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let runner = if slots == 0 {

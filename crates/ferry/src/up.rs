@@ -59,8 +59,9 @@ pub fn main(args: UpArgs) -> anyhow::Result<ExitCode> {
 /// deployments to production and prints where to look.
 async fn deliver_example(url: &str, data_dir: &Path) -> anyhow::Result<()> {
     let token_file = data_dir.join("admin.token");
-    let token = std::fs::read_to_string(&token_file)
-        .with_context(|| format!("reading {} (the first admin token, written at the first start)", token_file.display()))?;
+    let token = std::fs::read_to_string(&token_file).with_context(|| {
+        format!("reading {} (the first admin token, written at the first start)", token_file.display())
+    })?;
     let client = Client::new(url, token.trim())?;
     let repo = example_repository(data_dir)?;
     match client.create_project(PROJECT, &repo.display().to_string(), Some("main"), None).await {
@@ -83,7 +84,8 @@ async fn deliver_example(url: &str, data_dir: &Path) -> anyhow::Result<()> {
     println!("  web UI (logged in, this link works once): {}", link.url);
     for environment in &status.environments {
         for service in &environment.services {
-            let release = service.release.map_or_else(|| "no release yet".to_owned(), |number| format!("release {number}"));
+            let release =
+                service.release.map_or_else(|| "no release yet".to_owned(), |number| format!("release {number}"));
             println!("  {:<11} {} ({release})", environment.name, service.url);
         }
     }
@@ -123,7 +125,11 @@ async fn follow_delivery(client: &Client) -> anyhow::Result<()> {
             .iter()
             .find(|deployment| deployment.outcome.is_over() && deployment.outcome != DeploymentState::Succeeded)
         {
-            bail!("the deployment to {} did not succeed: {}", stopped.environment, stopped.reason.as_deref().unwrap_or("no reason given"));
+            bail!(
+                "the deployment to {} did not succeed: {}",
+                stopped.environment,
+                stopped.reason.as_deref().unwrap_or("no reason given")
+            );
         }
         if started.elapsed() > DELIVERY_LIMIT {
             bail!("the example did not reach production within {} s", DELIVERY_LIMIT.as_secs());

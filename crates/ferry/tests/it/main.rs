@@ -21,4 +21,5 @@ mod runners;
 mod runs;
 mod runtime;
 mod server;
+mod up;
 mod workspaces;
