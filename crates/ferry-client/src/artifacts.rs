@@ -137,7 +137,7 @@ impl Client {
     }
 
     /// Streams the answer to `GET api_path` into the file `dest`; the SHA-256 of what came.
-    async fn download(&self, api_path: &str, dest: &Path) -> Result<String, ClientError> {
+    pub(crate) async fn download(&self, api_path: &str, dest: &Path) -> Result<String, ClientError> {
         let method = Method::GET;
         let started = tokio::time::Instant::now();
         let response = self.send(method.clone(), api_path, None, TRANSFER_TIMEOUT).await?;

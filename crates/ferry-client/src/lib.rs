@@ -9,6 +9,7 @@
 //! [`ClientError::Http`] with the status and the message of the server's `{"error": …}`
 //! body; connection problems and time-outs are [`ClientError::is_transient`].
 
+mod agent;
 mod artifacts;
 mod deployments;
 mod error;

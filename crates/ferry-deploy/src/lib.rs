@@ -30,7 +30,7 @@ pub mod rollout;
 pub mod spec;
 
 pub use ferry_workflow::{Diagnostic, Severity, Span};
-pub use parse::compile;
+pub use parse::{InvalidDeployFile, compile, compile_valid};
 pub use plan::{Change, ChangeAction, plan};
 pub use rollout::{Observation, ObservedReplica, Plan, ReleaseCount, ReleaseWeight, Rollout};
 pub use spec::{DeploySpec, Environment, ReleaseRule, Service, ServiceDeploy};

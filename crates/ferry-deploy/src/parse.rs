@@ -50,6 +50,43 @@ pub fn compile(src: &str) -> (Option<DeploySpec>, Vec<Diagnostic>) {
     (spec, diagnostics)
 }
 
+/// A `deploy.yml` with errors, which nothing should act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", summary(.errors))]
+pub struct InvalidDeployFile {
+    /// The errors (not the warnings), sorted by position.
+    pub errors: Vec<Diagnostic>,
+}
+
+fn summary(errors: &[Diagnostic]) -> String {
+    let shown: Vec<String> = errors
+        .iter()
+        .take(3)
+        .map(|error| format!("{}: {} [{}]", error.span.start, error.message, error.code))
+        .collect();
+    let more = match errors.len() {
+        0..=3 => String::new(),
+        n => format!(" (and {} more; `ferry lint` lists them all)", n - 3),
+    };
+    let noun = if errors.len() == 1 { "error" } else { "errors" };
+    format!("deploy.yml has {} {noun}: {}{more}", errors.len(), shown.join("; "))
+}
+
+/// [`compile`] for callers that act on the file (making a release, deploying): the spec when
+/// the file has no error (warnings are allowed), else every error.
+///
+/// # Errors
+/// [`InvalidDeployFile`] with the file's errors; its message names the first three with
+/// their line:column.
+pub fn compile_valid(src: &str) -> Result<DeploySpec, InvalidDeployFile> {
+    let (spec, diagnostics) = compile(src);
+    let errors: Vec<Diagnostic> = diagnostics.into_iter().filter(Diagnostic::is_error).collect();
+    match spec {
+        Some(spec) if errors.is_empty() => Ok(spec),
+        _ => Err(InvalidDeployFile { errors }),
+    }
+}
+
 fn read(cx: &mut Cx, tree: &Node) -> Option<DeploySpec> {
     let Some(entries) = tree.as_map() else {
         cx.error(

@@ -13,6 +13,10 @@
 //!   Otherwise each listed release takes its percentage of the requests, spread over its
 //!   healthy replicas; a release with no weight takes none. Only healthy replicas ever take
 //!   traffic.
+//! - A replica is `Unhealthy` once it fails `unhealthy_after` checks in a row after having
+//!   been healthy, or, while it starts, once it answers checks with failures (a process that
+//!   still boots and refuses connections should stay `Starting`: `start_timeout_ms` judges
+//!   it). A new replica that is `Unhealthy` or `Exited` fails the deployment.
 //! - `step` may be called as often as the agent likes (on every report, every second); it is
 //!   idempotent for the same observation and time. Once `Plan::outcome` is set the
 //!   deployment is over: the plan then holds what should serve (the new release on success;
@@ -292,6 +296,27 @@ impl Rollout {
         self.plan()
     }
 
+    /// Stops the deployment on request (a newer deployment supersedes it, or a person cancels
+    /// it): the release that served before serves again (nothing, when none did), and the
+    /// outcome is `cancelled` with `reason`. Does nothing once the deployment is over.
+    pub fn cancel(&mut self, reason: &str, now: i64) -> Plan {
+        if self.outcome.is_none() {
+            match self.previous {
+                Some(old) => {
+                    self.want(&[(old, self.replicas)], &[(old, 100)]);
+                    self.begin(format!("cancel: release {old} serves again"), now);
+                }
+                None => {
+                    self.want(&[], &[]);
+                    self.begin(format!("cancel: stop release {}", self.release), now);
+                }
+            }
+            self.phase = Phase::Done;
+            self.outcome = Some((DeploymentOutcome::Cancelled, reason.to_owned()));
+        }
+        self.plan()
+    }
+
     /// Why the new release fails, if it does: a replica unhealthy, exited, or not healthy in
     /// time, or its traffic over the analysis' limits.
     fn failure(&self, observation: &Observation, judged: Option<&ReleaseTraffic>, now: i64) -> Option<String> {
@@ -307,7 +332,10 @@ impl Rollout {
                 ReplicaState::Exited => {
                     return Some(format!("replica {} of release {} exited{detail}", replica.id, self.release));
                 }
-                ReplicaState::Starting if now.saturating_sub(replica.started_at) > self.start_timeout_ms as i64 => {
+                ReplicaState::Starting
+                    if now.saturating_sub(replica.started_at)
+                        > i64::try_from(self.start_timeout_ms).unwrap_or(i64::MAX) =>
+                {
                     return Some(format!(
                         "replica {} of release {} was not healthy {} after it started{detail}",
                         replica.id,
@@ -415,7 +443,7 @@ impl Rollout {
         let old_want = n.saturating_sub(max_unavailable).saturating_sub(counts.new_healthy).min(counts.old_total);
         // New ones start while every replica that still runs (draining ones too) leaves room
         // under the surge; the plan never asks for fewer new ones than before.
-        let new_want = (n + max_surge).saturating_sub(counts.old_total).min(n).max(self.count_of(release));
+        let new_want = n.saturating_add(max_surge).saturating_sub(counts.old_total).min(n).max(self.count_of(release));
         self.want(&[(old, old_want), (release, new_want)], &[]);
         if counts.new_healthy > self.healthy_seen {
             self.healthy_seen = counts.new_healthy.min(n);
@@ -508,7 +536,7 @@ fn weights(shares: &[(i64, u32)]) -> Vec<ReleaseWeight> {
 }
 
 fn elapsed(since: i64, now: i64, ms: u64) -> bool {
-    now.saturating_sub(since) >= ms as i64
+    now.saturating_sub(since) >= i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
 fn plural(n: u32, word: &str) -> String {

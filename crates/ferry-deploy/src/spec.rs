@@ -193,6 +193,15 @@ impl DeploySpec {
     }
 }
 
+impl Environment {
+    /// Whether a release built from `branch` (a name such as `main`, not `refs/heads/main`)
+    /// may deploy here: any branch without `branches:`; else the last pattern that matches
+    /// decides (`!pattern` excludes), as in workflow filters.
+    pub fn allows_branch(&self, branch: &str) -> bool {
+        self.branches.is_empty() || ferry_workflow::filter::list_matches(&self.branches, branch)
+    }
+}
+
 impl Service {
     /// How the service is deployed to `environment`, if it is.
     pub fn deploy_to(&self, environment: &str) -> Option<&ServiceDeploy> {

@@ -91,6 +91,24 @@ pub enum Command {
     ///   ferry runners --json
     #[command(verbatim_doc_comment)]
     Runners(RunnersArgs),
+    /// Run the services the server places on this host, behind Ferry's proxy.
+    ///
+    /// The agent long-polls its desired state (which services of which environments, which
+    /// release, the deployment under way), keeps it in --dir (secrets sealed under its token)
+    /// and serves it at once on start, also while the server is away. Each replica runs in
+    /// its own process group with $PORT and the environment's variables and secrets; it is
+    /// health-checked, restarted with backoff, replaced when it drifts, and its output goes
+    /// to the server masked. Given an admin token, the agent registers under --name and keeps
+    /// the agent token it gets in --dir; an agent token (`ferrya_…`) is used as it is. One
+    /// agent per directory. Stops on Ctrl-C or SIGTERM, leaving its replicas running: the
+    /// next agent on the directory adopts them and brings their proxies back.
+    ///
+    /// Examples:
+    ///   ferry agent --token "$(cat ferry-data/admin.token)"
+    ///   ferry agent --server http://ferry.internal:8080 --name web-1 --labels eu,web --dir /var/lib/ferry-agent
+    ///   FERRY_TOKEN=ferrya_… ferry agent --metrics-listen 127.0.0.1:9101
+    #[command(verbatim_doc_comment)]
+    Agent(AgentArgs),
     /// Manage a server's projects.
     ///
     /// Examples:
@@ -460,6 +478,25 @@ pub struct RunnerArgs {
     /// folder (or file:// URL) holding owner/repo git repositories [default: https://github.com]
     #[arg(long, env = "FERRY_ACTIONS_URL", value_name = "URL")]
     pub actions_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The name to register under [default: this host's name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Labels an environment's `hosts:` may select this agent by, comma-separated
+    #[arg(long, value_delimiter = ',', value_name = "LABELS")]
+    pub labels: Vec<String>,
+    /// Where the agent keeps its token, desired state, runtime state, releases and replicas'
+    /// output; one agent per directory
+    #[arg(long, default_value = "./ferry-agent", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Serve the proxies' counts as Prometheus text on http://ADDR/metrics
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]

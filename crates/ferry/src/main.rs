@@ -1,6 +1,7 @@
 //! The `ferry` binary: parses arguments, sets up output, and wires the crates together.
 //! Each subcommand lives in its own module; nothing here holds logic of its own.
 
+mod agent;
 mod cli;
 mod client;
 mod lint;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
             None => runner::main(args),
         },
         cli::Command::Runners(args) => client::runners(args),
+        cli::Command::Agent(args) => agent::main(args),
         cli::Command::Project(args) => client::project(args.command),
         cli::Command::Secret(args) => client::secret(args.command),
         cli::Command::Var(args) => client::var(args.command),

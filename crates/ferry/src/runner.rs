@@ -22,7 +22,7 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     ferry_runner::isolation::protect_this_process();
     let token = crate::client::token(&args.connect)?;
     let labels = labels(&args.labels);
-    let name = args.name.clone().unwrap_or_else(host_name);
+    let name = args.name.clone().unwrap_or_else(|| host_name("ferry-runner"));
     let slots = args.slots.map_or_else(|| std::thread::available_parallelism().map_or(2, usize::from), usize::from);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
@@ -111,8 +111,9 @@ fn labels(extra: &[String]) -> Vec<String> {
     labels
 }
 
-/// This host's name, made a valid runner name (letters, digits, `.`, `_`, `-`).
-fn host_name() -> String {
+/// This host's name, made a valid runner or agent name (letters, digits, `.`, `_`, `-`);
+/// `fallback` when it has none.
+pub(crate) fn host_name(fallback: &str) -> String {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .unwrap_or_default();
@@ -122,7 +123,7 @@ fn host_name() -> String {
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
         .take(100)
         .collect();
-    if name.is_empty() { "ferry-runner".to_owned() } else { name }
+    if name.is_empty() { fallback.to_owned() } else { name }
 }
 
 #[cfg(test)]

@@ -58,7 +58,19 @@ fn read(cx: &mut Cx, name: &str, node: &Node) -> Environment {
             "approvals" => {
                 environment.approvals = cx.number(value, "approvals", 0, MAX_APPROVALS).unwrap_or(0) as u32;
             }
-            "branches" => environment.branches = cx.texts(value, "branches"),
+            "branches" => {
+                for (pattern, span) in cx.spanned_texts(value, "branches") {
+                    if let Err(error) = ferry_workflow::filter::validate_pattern(&pattern) {
+                        cx.error(
+                            "bad-pattern",
+                            span,
+                            format!("the branch pattern `{pattern}` is not valid: {error}"),
+                            "write a branch name or a pattern such as `release/*`",
+                        );
+                    }
+                    environment.branches.push(pattern);
+                }
+            }
             "hosts" => environment.hosts = cx.texts(value, "hosts"),
             "bind" => {
                 if let Some(bind) = cx.text(value, "bind") {

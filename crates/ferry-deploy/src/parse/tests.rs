@@ -273,3 +273,33 @@ fn every_prefix_of_a_good_file_compiles_without_panicking() {
         assert!(diagnostics.iter().all(|d| d.span.end.offset <= src.len()), "{src:?}");
     }
 }
+
+#[test]
+fn branches_limit_which_releases_may_deploy() {
+    let spec = spec(
+        "environments:\n  production: { branches: [main, 'release/*', '!release/old'] }\n  staging: {}\nservices: {}\n",
+    );
+    let production = spec.environment("production").expect("production");
+    let allowed: Vec<bool> = ["main", "release/2", "release/old", "feature/x"]
+        .iter()
+        .map(|branch| production.allows_branch(branch))
+        .collect();
+    assert_eq!(allowed, [true, true, false, false]);
+    assert!(spec.environment("staging").expect("staging").allows_branch("anything"));
+    assert_eq!(codes("environments:\n  production: { branches: ['[z-a]'] }\nservices: {}\n"), ["2:28 bad-pattern"]);
+}
+
+#[test]
+fn acting_on_a_file_needs_it_free_of_errors() {
+    assert!(compile_valid(EXAMPLE).is_ok());
+    let warned = "environments:\n  s: {}\nservices:\n  web:\n    run: x\n";
+    assert!(compile_valid(warned).is_ok(), "warnings do not stop a deployment");
+    let error = compile_valid("environments:\n  s: { verify: 30, approvals: x }\nservices:\n  web: { rnu: x }\n")
+        .expect_err("errors");
+    assert_eq!(error.errors.len(), 4);
+    assert_eq!(
+        error.to_string(),
+        "deploy.yml has 4 errors: 2:16: `verify`: `30` has no unit [bad-duration]; 2:31: `approvals` must be a whole number, found a string `x` [bad-number]; 4:3: service `web` gives neither `run:` nor `image:` [run-or-image] (and 1 more; `ferry lint` lists them all)"
+    );
+    assert_eq!(compile_valid("").expect_err("empty").to_string().lines().count(), 1);
+}

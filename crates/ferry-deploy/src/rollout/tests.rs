@@ -505,3 +505,78 @@ fn a_rollout_kept_on_disk_goes_on_where_it_was() {
     let names: Vec<&str> = plan.steps.iter().map(|step| step.name.as_str()).collect();
     assert_eq!(names.len(), 6, "{names:?}");
 }
+
+#[test]
+fn a_cancelled_deployment_gives_the_traffic_back_and_stays_cancelled() {
+    let mut world = World::new(Some(6), 2);
+    let order = order(7, canary(&[(20, 60_000)]), None, false);
+    let mut rollout = Rollout::start(&order, Some(6), 2, &health(), 0);
+    for second in 0..4 {
+        world.tick(second * 1_000, &rollout.plan());
+        let plan = rollout.step(&world.observe(), second * 1_000);
+        world.apply(&plan, second * 1_000);
+    }
+    assert_eq!(render(&rollout.plan()), "6×2 7×1 | 6:80 7:20");
+    let plan = rollout.cancel("superseded by deployment 2", 4_000);
+    assert_eq!(render(&plan), "6×2 | 6:100");
+    assert_eq!(plan.outcome, Some((DeploymentOutcome::Cancelled, "superseded by deployment 2".to_owned())));
+    assert_eq!(rollout.step(&world.observe(), 5_000), plan, "over is over");
+    assert_eq!(rollout.cancel("again", 6_000), plan);
+}
+
+#[test]
+fn arbitrary_observations_never_panic_and_an_outcome_never_changes() {
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let strategies = [
+        StrategySpec::Recreate,
+        StrategySpec::Rolling { max_surge: u32::MAX, max_unavailable: u32::MAX },
+        StrategySpec::Rolling { max_surge: 0, max_unavailable: 0 },
+        StrategySpec::BlueGreen { keep_old_ms: u64::MAX },
+        canary(&[(0, 0), (100, u64::MAX), (500, 1)]),
+        canary(&[]),
+    ];
+    let states = [
+        ReplicaState::Starting,
+        ReplicaState::Healthy,
+        ReplicaState::Unhealthy,
+        ReplicaState::Draining,
+        ReplicaState::Exited,
+    ];
+    for round in 0..300 {
+        let strategy = strategies[round % strategies.len()].clone();
+        let analysis = Some(AnalysisSpec { max_error_rate: Some(0.0), max_p99_latency_ms: Some(0.0), min_requests: 0 });
+        let current = [None, Some(6), Some(7)][round % 3];
+        let mut rollout =
+            Rollout::start(&order(7, strategy, analysis, round % 2 == 0), current, (round % 4) as u32, &health(), 0);
+        let mut over: Option<Plan> = None;
+        for tick in 0..20 {
+            let now = [i64::MIN, -1, tick * 700, i64::MAX][(next() % 4) as usize];
+            let replicas = (0..next() % 6)
+                .map(|idx| ObservedReplica {
+                    id: format!("r{idx}"),
+                    release: 5 + (next() % 3) as i64,
+                    state: states[(next() % 5) as usize],
+                    started_at: [i64::MIN, 0, i64::MAX][(next() % 3) as usize],
+                    message: None,
+                })
+                .collect();
+            let mut traffic = zero_traffic(7);
+            traffic.requests = next() % 3;
+            traffic.errors = next() % 3;
+            traffic.latency_buckets = (0..(next() % 20)).map(|_| next() % 5).collect();
+            let plan = rollout.step(&Observation { replicas, traffic: vec![traffic] }, now);
+            assert!(plan.weights.iter().map(|weight| weight.weight).sum::<u32>() <= 100, "{plan:?}");
+            if let Some(over) = &over {
+                assert_eq!(&plan, over);
+            } else if plan.outcome.is_some() {
+                over = Some(plan);
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 mod actions;
 mod activity_types;
+mod agent;
 mod containers;
 mod corpus;
 mod crash;

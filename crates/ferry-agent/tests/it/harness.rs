@@ -1,0 +1,229 @@
+//! What the tests share: a service written in Python 3's standard library, desired states
+//! made from a few numbers, a supervisor driven until a condition holds, plain HTTP GETs, and
+//! a guard that kills the replicas a test leaves behind (they outlive the agent by design).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferry_agent::dir::AgentDir;
+use ferry_agent::supervisor::Supervisor;
+use ferry_proto::agent::{
+    AgentEvent, DeploymentOrder, DesiredState, HealthSpec, Probe, ProcessSpec, ReleaseSpec, StrategySpec, Unit,
+    UnitKey, UnitStatus,
+};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// The service every test runs: answers `/` with its release and greeting (with 500 when
+/// `FAIL` is set), `/healthz` with 200 unless a file `unhealthy` is in its folder, prints its
+/// secret once at start.
+pub const SERVER_PY: &str = r#"
+import http.server, os, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/healthz":
+            code = 500 if os.path.exists("unhealthy") else 200
+            body = b"ok\n" if code == 200 else b"sick\n"
+        else:
+            code = 500 if os.environ.get("FAIL") else 200
+            body = ("release %s says %s from %d\n" % (os.environ.get("RELEASE"), os.environ.get("GREETING"), os.getpid())).encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, format, *args):
+        pass
+port = int(os.environ["PORT"])
+print("listening on %d with key %s" % (port, os.environ.get("API_KEY", "")), flush=True)
+print("to stderr", file=sys.stderr, flush=True)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"#;
+
+/// The secret the service's release carries.
+pub const SECRET: &str = "s3cr3t-9f8e7d";
+
+pub fn key() -> UnitKey {
+    UnitKey { project: "shop".into(), service: "web".into(), environment: "staging".into() }
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("local_addr").port()
+}
+
+/// Release `number` running `command` (the service by default), with its files already in
+/// the agent's directory.
+pub fn release(dir: &Path, number: i64, command: &str) -> ReleaseSpec {
+    let folder = dir.join("releases/shop/web").join(number.to_string());
+    std::fs::create_dir_all(&folder).expect("create_dir_all");
+    std::fs::write(folder.join("server.py"), SERVER_PY).expect("write");
+    let mut env = BTreeMap::new();
+    env.insert("RELEASE".to_owned(), number.to_string());
+    env.insert("GREETING".to_owned(), "hello".to_owned());
+    env.insert("API_KEY".to_owned(), SECRET.to_owned());
+    ReleaseSpec {
+        number,
+        files: vec![],
+        process: ProcessSpec::Run { command: command.to_owned() },
+        env,
+        secret_keys: vec!["API_KEY".to_owned()],
+    }
+}
+
+pub const SERVE: &str = "exec python3 server.py";
+
+/// A unit serving `release` with `replicas` replicas behind a proxy on `port`.
+pub fn unit(port: u16, replicas: u32, release: Option<ReleaseSpec>) -> Unit {
+    Unit {
+        key: key(),
+        port,
+        bind: "127.0.0.1".into(),
+        replicas,
+        health: HealthSpec {
+            probe: Probe::Http { path: "/healthz".into() },
+            interval_ms: 100,
+            timeout_ms: 2000,
+            healthy_after: 1,
+            unhealthy_after: 2,
+            start_timeout_ms: 20_000,
+        },
+        drain_timeout_ms: 1000,
+        stop_grace_ms: 2000,
+        release,
+        deployment: None,
+    }
+}
+
+pub fn order(id: i64, release: ReleaseSpec) -> DeploymentOrder {
+    DeploymentOrder {
+        id,
+        release,
+        strategy: StrategySpec::Rolling { max_surge: 1, max_unavailable: 0 },
+        analysis: None,
+        verify_ms: 0,
+        is_rollback: false,
+    }
+}
+
+pub fn desired(generation: i64, units: Vec<Unit>) -> DesiredState {
+    DesiredState { generation, units }
+}
+
+/// A supervisor on a temporary directory, driven by the test.
+pub struct Driven {
+    pub temp: tempfile::TempDir,
+    pub supervisor: Option<Supervisor>,
+    pub events: Vec<AgentEvent>,
+    pub lines: Vec<ferry_proto::agent::ServiceLogLine>,
+}
+
+impl Driven {
+    /// A supervisor whose directory is prepared by `prepare` (release folders, a state file)
+    /// before it starts with `desired`.
+    pub fn start(prepare: impl FnOnce(&Path) -> DesiredState) -> Driven {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let desired = prepare(temp.path());
+        let dir = Arc::new(AgentDir::open(temp.path()).expect("open"));
+        let state = dir.load_state().expect("load_state");
+        let supervisor = Supervisor::start(dir, state, Some(desired));
+        Driven { temp, supervisor: Some(supervisor), events: Vec::new(), lines: Vec::new() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.temp.path()
+    }
+
+    pub fn supervisor(&mut self) -> &mut Supervisor {
+        self.supervisor.as_mut().expect("the supervisor runs")
+    }
+
+    /// Ticks until `done` holds of the units' statuses, for at most 30 s.
+    pub async fn until(&mut self, what: &str, mut done: impl FnMut(&[UnitStatus], &[AgentEvent]) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let supervisor = self.supervisor.as_mut().expect("the supervisor runs");
+            let lines = supervisor.tick(None).await;
+            self.lines.extend(lines);
+            self.events.extend(supervisor.take_events());
+            if done(&supervisor.statuses(), &self.events) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited 30 s for {what}; statuses: {:#?}; events: {:#?}",
+                supervisor.statuses(),
+                self.events
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Ticks until `GET path` on `port` answers and `ok` holds of (status, body).
+    pub async fn until_get(&mut self, port: u16, path: &str, ok: impl Fn(u16, &str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let supervisor = self.supervisor.as_mut().expect("the supervisor runs");
+            self.lines.extend(supervisor.tick(None).await);
+            self.events.extend(supervisor.take_events());
+            if let Some((status, body)) = get(port, path).await
+                && ok(status, &body)
+            {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited 30 s for GET {path} on {port}; statuses: {:#?}; events: {:#?}",
+                supervisor.statuses(),
+                self.events
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Kills every replica the directory's state file lists, when the test ends.
+pub struct Reaper(pub PathBuf);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let Ok(text) = std::fs::read_to_string(self.0.join("state.json")) else { return };
+        let Ok(state) = serde_json::from_str::<ferry_agent::dir::RuntimeState>(&text) else { return };
+        for replica in state.replicas {
+            if let Some(pid) = rustix::process::Pid::from_raw(replica.pid.cast_signed()) {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
+        }
+    }
+}
+
+impl Drop for Driven {
+    fn drop(&mut self) {
+        // Stop the replicas before the directory goes (the reaper reads its state file).
+        if let Some(supervisor) = self.supervisor.take() {
+            supervisor.detach();
+        }
+        drop(Reaper(self.temp.path().to_owned()));
+    }
+}
+
+/// `GET path` on 127.0.0.1:`port`: the status and body, or `None` when nothing answers.
+pub async fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.ok()?;
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+        let body = answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+        Some((status, body))
+    };
+    tokio::time::timeout(Duration::from_secs(10), attempt).await.ok().flatten()
+}
+
+/// The replicas' pids of the one unit.
+pub fn pids(statuses: &[UnitStatus]) -> Vec<u32> {
+    statuses.iter().flat_map(|unit| unit.replicas.iter().filter_map(|replica| replica.pid)).collect()
+}

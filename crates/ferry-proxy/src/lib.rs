@@ -1,0 +1,209 @@
+//! Ferry's reverse proxy, which the agent runs: one listener per service and environment, in
+//! front of the service's replicas.
+//!
+//! - Clients speak HTTP/1.1 (keep-alive) or HTTP/2 (h2c, prior knowledge); backends are
+//!   reached over pooled HTTP/1.1 connections. Bodies are streamed both ways, `Upgrade`s
+//!   (WebSockets) are passed through, `X-Forwarded-*` added, hop-by-hop headers removed
+//!   ([`forward`]).
+//! - The agent decides which replicas are healthy and how much traffic each release gets:
+//!   [`Proxy::set_routes`] replaces the table at once ([`routes`]); a replica leaving it takes
+//!   no new request, and [`Proxy::drain`] waits for the ones it has.
+//! - Per release it counts requests, errors and a latency histogram ([`Proxy::traffic`], fed
+//!   to the rollout's analysis), exported as Prometheus text by [`render_metrics`].
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! use ferry_proxy::{Backend, Proxy, Routes};
+//! let proxy = Proxy::bind("127.0.0.1:8002".parse().expect("an address")).await?;
+//! let backend = Backend { id: "web-7-1".into(), release: 7, addr: "127.0.0.1:41000".parse().expect("an address") };
+//! proxy.set_routes(Routes { backends: vec![backend], weights: vec![] });
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use ferry_proto::agent::ReleaseTraffic;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+mod forward;
+mod metrics;
+mod routes;
+mod stats;
+
+pub use metrics::render_metrics;
+pub use routes::{Backend, Routes};
+
+use routes::{BackendLoad, Choice, Table};
+
+/// A running proxy: one listener and its routing table. Cheap to clone; every clone is the
+/// same proxy. It serves until [`Proxy::shutdown`].
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    shared: Arc<Shared>,
+}
+
+/// What the listener's connections and the agent's handle share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    local_addr: SocketAddr,
+    table: RwLock<Table>,
+    /// Every backend of the table, and those that left it with requests in flight.
+    loads: Mutex<HashMap<String, Arc<BackendLoad>>>,
+    pub(crate) stats: stats::Stats,
+    pub(crate) client: forward::BackendClient,
+    stopping: AtomicBool,
+    stop: Notify,
+    acceptor: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Shared {
+    /// Chooses a backend under the table's lock (see [`Table::pick`]).
+    pub(crate) fn pick(&self, exclude: Option<&str>) -> Option<Choice> {
+        self.table.read().unwrap_or_else(PoisonError::into_inner).pick(exclude)
+    }
+
+    async fn stopped(&self) {
+        loop {
+            let notified = self.stop.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.stopping.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Proxy {
+    /// Binds `addr` and starts serving, with no backend (every request gets 503 until
+    /// [`Proxy::set_routes`]).
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Proxy> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            local_addr,
+            table: RwLock::new(Table::default()),
+            loads: Mutex::new(HashMap::new()),
+            stats: stats::Stats::default(),
+            client: forward::backend_client(),
+            stopping: AtomicBool::new(false),
+            stop: Notify::new(),
+            acceptor: Mutex::new(None),
+        });
+        let acceptor = tokio::spawn(accept(listener, shared.clone()));
+        *shared.acceptor.lock().unwrap_or_else(PoisonError::into_inner) = Some(acceptor);
+        Ok(Proxy { shared })
+    }
+
+    /// The address it listens on (with the port the system chose for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// Replaces the routing table at once: the backends that may take new requests (only
+    /// healthy replicas; the agent decides health) and the weight per release (percent;
+    /// releases not listed get no traffic; empty = all releases share equally by backend).
+    /// A listed release without a backend gets nothing: its share goes to the others.
+    pub fn set_routes(&self, routes: Routes) {
+        let mut loads = self.shared.loads.lock().unwrap_or_else(PoisonError::into_inner);
+        let table = Table::build(&routes, &mut loads);
+        *self.shared.table.write().unwrap_or_else(PoisonError::into_inner) = table;
+    }
+
+    /// Waits until no request is in flight to `backend` (one no longer in the routes), or
+    /// the timeout; returns how many were still in flight when it gave up. An upgraded
+    /// connection (a WebSocket) counts as a request until it closes; the ones still open at
+    /// the timeout are closed.
+    pub async fn drain(&self, backend: &str, timeout: Duration) -> usize {
+        let load = self.shared.loads.lock().unwrap_or_else(PoisonError::into_inner).get(backend).cloned();
+        let Some(load) = load else { return 0 };
+        let left = match tokio::time::timeout(timeout, load.idle()).await {
+            Ok(()) => 0,
+            Err(_) => load.in_flight(),
+        };
+        let in_routes = self.shared.table.read().unwrap_or_else(PoisonError::into_inner).routes_to(backend);
+        if !in_routes {
+            if left > 0 {
+                load.cut();
+            }
+            let mut loads = self.shared.loads.lock().unwrap_or_else(PoisonError::into_inner);
+            if loads.get(backend).is_some_and(|kept| Arc::ptr_eq(kept, &load)) {
+                loads.remove(backend);
+            }
+        }
+        left
+    }
+
+    /// Cumulative counts per release since bind, by release.
+    pub fn traffic(&self) -> Vec<ReleaseTraffic> {
+        self.shared.stats.traffic()
+    }
+
+    /// Requests that found no backend (answered 503) since bind.
+    pub fn unrouted(&self) -> u64 {
+        self.shared.stats.unrouted()
+    }
+
+    /// Stops accepting connections and waits for the requests in flight to finish (idle
+    /// keep-alive connections are closed); upgraded connections are left to their backends'
+    /// drains.
+    pub async fn shutdown(self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        self.shared.stop.notify_waiters();
+        let acceptor = self.shared.acceptor.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(acceptor) = acceptor
+            && let Err(error) = acceptor.await
+        {
+            warn!(%error, "the proxy's listener task failed");
+        }
+    }
+}
+
+/// Accepts connections until the proxy stops, then waits for their requests to finish.
+async fn accept(listener: TcpListener, shared: Arc<Shared>) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A timer gives HTTP/1 its header read timeout (slow clients do not hold a connection).
+    builder.http1().timer(TokioTimer::new());
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, client_addr) = tokio::select! {
+            res = listener.accept() => match res {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    warn!(%error, addr = %shared.local_addr, "the proxy could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shared.stopped() => break,
+        };
+        if let Err(error) = stream.set_nodelay(true) {
+            debug!(%error, "could not set TCP_NODELAY on a client connection");
+        }
+        let conn_shared = shared.clone();
+        let service = service_fn(move |request| forward::handle(conn_shared.clone(), client_addr, request));
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                debug!(%error, %client_addr, "a client connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}

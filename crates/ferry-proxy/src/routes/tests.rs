@@ -1,0 +1,3 @@
+//! Unit tests of `routes`.
+
+use super::*;
