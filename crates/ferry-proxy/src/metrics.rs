@@ -22,7 +22,9 @@ pub fn render_metrics(units: &[(&UnitKey, &Proxy)]) -> String {
         .map(|(key, proxy)| (unit_labels(key), proxy.shared.stats.snapshot(), proxy.shared.stats.unrouted()))
         .collect();
     let mut out = String::new();
-    out.push_str("# HELP ferry_proxy_requests_total Requests answered through Ferry's proxy, by release and status class.\n");
+    out.push_str(
+        "# HELP ferry_proxy_requests_total Requests answered through Ferry's proxy, by release and status class.\n",
+    );
     out.push_str("# TYPE ferry_proxy_requests_total counter\n");
     for (labels, releases, _) in &snapshots {
         for (release, stats) in releases {
@@ -43,9 +45,7 @@ pub fn render_metrics(units: &[(&UnitKey, &Proxy)]) -> String {
             histogram(&mut out, &format!("{labels},release=\"{release}\""), stats);
         }
     }
-    out.push_str(
-        "# HELP ferry_proxy_unrouted_requests_total Requests no healthy replica could take (answered 503).\n",
-    );
+    out.push_str("# HELP ferry_proxy_unrouted_requests_total Requests no healthy replica could take (answered 503).\n");
     out.push_str("# TYPE ferry_proxy_unrouted_requests_total counter\n");
     for (labels, _, unrouted) in &snapshots {
         let _ = writeln!(out, "ferry_proxy_unrouted_requests_total{{{labels}}} {unrouted}");
