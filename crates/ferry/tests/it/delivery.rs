@@ -121,3 +121,72 @@ fn a_healthy_release_is_deployed_and_one_failing_its_health_check_is_rolled_back
     let status = crate::runner::get_json(&url, &admin, "/api/v1/projects/web/status?environment=staging");
     assert_eq!(status["environments"][0]["services"][0]["release"], 1, "{status}");
 }
+
+/// `ferry server` on `port` with its data in `data_dir`; killed on drop.
+fn server_on(port: u16, data_dir: &Path, stderr: &Path) -> crate::runner::Process {
+    let child = ferry()
+        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env_remove("FERRY_CONFIG")
+        .env_remove("FERRY_DATABASE")
+        .env("FERRY_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::OpenOptions::new().create(true).append(true).open(stderr).expect("a stderr file"))
+        .spawn()
+        .expect("ferry server starts");
+    wait_for("the server to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+    crate::runner::Process { child, stderr: stderr.to_path_buf() }
+}
+
+#[test]
+fn a_server_killed_during_a_deployment_records_its_true_outcome_after_it_restarts() {
+    let scratch = tempfile::Builder::new().prefix("ferry-delivery-it-").tempdir().expect("temp dir");
+    let port = free_port();
+    let deploy = format!(
+        "environments:\n  staging: {{ verify: 1s }}\nservices:\n  web:\n    run: exec python3 server.py\n    \
+         health: {{ http: /healthz, interval: 100ms, healthy-after: 1 }}\n    \
+         deploy:\n      staging: {{ port: {port}, replicas: 2, strategy: canary, canary: {{ steps: [ {{ weight: 50, pause: 3s }} ] }} }}\n"
+    );
+    let repo = Repo::new(&[(".ferry/deploy.yml", deploy.as_str())]);
+    let server_port = free_port();
+    let url = format!("http://127.0.0.1:{server_port}");
+    let data_dir = scratch.path().join("data");
+    let server_log = scratch.path().join("server.stderr");
+    let server = server_on(server_port, &data_dir, &server_log);
+    let admin = std::fs::read_to_string(data_dir.join("admin.token")).expect("the admin token").trim().to_owned();
+    let repo_path = repo.path().display().to_string();
+    let added = output_within(client_command(&url, &admin, &["project", "add", "web", "--repo", &repo_path]));
+    assert!(added.status.success(), "{}", text(&added));
+    let agent_dir = scratch.path().join("agent");
+    let agent = ferry()
+        .args(["agent", "--server", &url, "--token", &admin, "--name", "local", "--dir"])
+        .arg(&agent_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ferry agent starts");
+    let _cleanup = Cleanup(&agent_dir, Some(agent));
+    let folder = scratch.path().join("release");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    std::fs::write(folder.join("server.py"), SERVER_PY).expect("write");
+    let args = ["release", "create", "web", "web", "--dir", folder.to_str().expect("UTF-8")];
+    assert!(output_within(client_command(&url, &admin, &args)).status.success());
+    let args = ["deploy", "web", "web", "--env", "staging", "--json"];
+    let started: Value =
+        serde_json::from_slice(&output_within(client_command(&url, &admin, &args)).stdout).expect("JSON");
+    let id = started["id"].as_i64().expect("an id");
+    assert_eq!(started["outcome"], "in_progress", "{started}");
+
+    // Killed while the canary pauses; the agent carries on by itself.
+    wait_for("the canary to serve", || get(port));
+    // SIGKILL, as `Process` does when dropped.
+    drop(server);
+    let server = server_on(server_port, &data_dir, &server_log);
+    let deployment = wait_for("the deployment to end", || {
+        let deployment = crate::runner::get_json(&url, &admin, &format!("/api/v1/deployments/{id}"));
+        (deployment["outcome"] != "in_progress").then_some(deployment)
+    });
+    assert_eq!(deployment["outcome"], "succeeded", "{deployment}\n--- server\n{}", server.stderr());
+    assert_eq!(get(port).as_deref(), Some("hello"));
+}
