@@ -9,6 +9,7 @@
 //! | `POST /logout` | ends the session and clears the cookie |
 //! | `GET /` | projects, each with its latest run |
 //! | `GET /ui/projects/{name}` | a project's runs and the "Run workflow" form |
+//! | `GET /ui/projects/{name}/environments` | each environment's services (release, replica health, the deployment waiting at a gate with its Approve button) and the deployments timeline |
 //! | `GET /ui/projects/{name}/releases/{service}/{number}` | a release: commits, files, the run that built it, its deploy spec |
 //! | `GET /ui/runs/{id}` (`?job={job_id}`) | a run: header, buttons, job graph, the chosen job's steps and live log |
 //! | `GET /ui/assets/{file}` | the stylesheet and scripts, cached for a year under a content-hashed URL |
@@ -21,6 +22,7 @@
 //! `router::routes()`, the API's table that the OpenAPI document describes.
 
 mod assets;
+mod environments;
 mod format;
 mod graph;
 mod layout;
@@ -54,6 +56,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/ui/projects/{name}", get(projects::project))
         .route("/ui/projects/{name}/releases/{service}/{number}", get(releases::page))
+        .route("/ui/projects/{name}/environments", get(environments::page))
         .route("/ui/runs/{id}", get(run::page))
         .route("/ui/assets/{file}", get(assets::get))
         .layer(axum::middleware::map_response(html_errors))

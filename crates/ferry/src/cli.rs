@@ -462,7 +462,7 @@ pub struct ServerArgs {
     pub artifact_retention_days: Option<u64>,
     /// Do not start the host's local agent (`ferry agent --name local --dir DATA_DIR/agent`,
     /// its own process, which goes on serving when the server stops)
-    #[arg(long, env = "FERRY_NO_AGENT")]
+    #[arg(long, env = "FERRY_NO_AGENT", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_agent: bool,
 }
 

@@ -374,50 +374,40 @@ pub(crate) async fn plan(
     let Some(environment) = filter.environment else {
         return Err(ApiError::bad_request("`environment` is required: the environment to plan"));
     };
+    // What should run once the newest deployment of each service is through (`desired`),
+    // what the agents are told now (`current`) and what they report: `ferry_deploy::plan`.
     let agents = state.store.agents().list().await?;
-    let mut changes = Vec::new();
-    for ((_, service), unit) in unit_states(&state, &project, Some(&environment)).await? {
-        let wanted = unit.pending.as_ref().or(unit.serving.as_ref());
-        let Some(wanted) = wanted else { continue };
-        let target: Option<Target> = serde_json::from_str(&wanted.target).ok();
-        let n_wanted = target.as_ref().map_or(0, |target| target.unit.replicas);
-        let agent = agents.iter().find(|agent| Some(agent.id) == wanted.agent_id);
-        let reported: Vec<UnitStatus> =
-            agent.map(|agent| serde_json::from_str(&agent.report).unwrap_or_default()).unwrap_or_default();
-        let running = reported.iter().find(|status| {
-            status.key.project == project.name && status.key.service == service && status.key.environment == environment
-        });
-        let serving = running.and_then(|status| status.release);
-        if serving != Some(wanted.release) {
-            let from = serving.map_or_else(|| "nothing".to_owned(), |release| format!("release {release}"));
-            changes
-                .push(PlanChange {
-                    service: service.clone(), change: format!("{from} → release {}", wanted.release)
-                });
+    let in_environment =
+        |key: &ferry_proto::agent::UnitKey| key.project == project.name && key.environment == environment;
+    let (env, secret_keys) = crate::releases::environment_env(&state, project.id, &environment).await?;
+    let mut desired = Vec::new();
+    let mut agent_ids = Vec::new();
+    for (_, unit) in unit_states(&state, &project, Some(&environment)).await? {
+        let Some(wanted) = unit.pending.as_ref().or(unit.serving.as_ref()) else { continue };
+        if let Ok(mut target) = serde_json::from_str::<Target>(&wanted.target) {
+            // As the agent is sent it: with the environment's variables and secrets.
+            if let Some(release) = &mut target.unit.release {
+                release.env.extend(env.iter().map(|(name, value)| (name.clone(), value.clone())));
+                release.secret_keys.extend(secret_keys.iter().cloned());
+            }
+            desired.push(target.unit);
         }
-        let n_running = running.map_or(0, |status| {
-            status
-                .replicas
-                .iter()
-                .filter(|replica| replica.release == wanted.release && replica.state != ReplicaState::Exited)
-                .count()
-        });
-        let n_running = u32::try_from(n_running).unwrap_or(u32::MAX);
-        if n_running < n_wanted {
-            changes.push(PlanChange {
-                service: service.clone(),
-                change: format!("start {} replica(s) of release {}", n_wanted - n_running, wanted.release),
-            });
-        }
-        let n_other = running
-            .map_or(0, |status| status.replicas.iter().filter(|replica| replica.release != wanted.release).count());
-        if n_other > 0 {
-            changes.push(PlanChange {
-                service: service.clone(),
-                change: format!("stop {n_other} replica(s) of other releases"),
-            });
-        }
+        agent_ids.extend(wanted.agent_id.into_iter().chain(unit.serving.as_ref().and_then(|serving| serving.agent_id)));
     }
+    agent_ids.sort_unstable();
+    agent_ids.dedup();
+    let mut current = Vec::new();
+    let mut reported = Vec::new();
+    for agent in agents.iter().filter(|agent| agent_ids.contains(&agent.id)) {
+        let state_now = deployments::desired_state(&state, agent).await?;
+        current.extend(state_now.units.into_iter().filter(|unit| in_environment(&unit.key)));
+        let units: Vec<UnitStatus> = serde_json::from_str(&agent.report).unwrap_or_default();
+        reported.extend(units.into_iter().filter(|unit| in_environment(&unit.key)));
+    }
+    let changes = ferry_deploy::plan(&desired, &current, &reported)
+        .into_iter()
+        .map(|change| PlanChange { service: change.key.service.clone(), change: change.to_string() })
+        .collect();
     Ok(Json(PlanView { environment, changes }))
 }
 

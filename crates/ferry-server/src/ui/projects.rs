@@ -83,6 +83,7 @@ pub(super) async fn project(
         div.title-row {
             h1 { (project.name) }
             span.muted.mono { (crate::repo_url::redacted(&project.repo)) " · " (project.branch) }
+            a #environments-link href=(format!("/ui/projects/{}/environments", project.name)) { "Environments" }
         }
         details.panel #trigger-panel {
             summary { "Run workflow" }

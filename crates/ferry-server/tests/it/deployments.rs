@@ -175,6 +175,21 @@ fn deliver(server: &TestServer) {
             Some(&json!({"comment": "ship it"})),
         )
     };
+    // The plan of production: release 1 is to come there.
+    let plan = server.call("GET", "/api/v1/projects/web/plan?environment=production", Some(&server.admin), None);
+    assert_eq!(plan.status, 200, "{}", plan.body);
+    let changes = plan.json()["changes"].clone();
+    assert!(
+        changes.as_array().is_some_and(|changes| changes.iter().any(|change| change["service"] == "web")),
+        "{changes}"
+    );
+
+    // The environments page shows it waiting, with the Approve button.
+    let cookie = server.login(&reviewer);
+    let page = server.request("GET", "/ui/projects/web/environments", &[("Cookie", cookie.as_str())], b"");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&format!("data-deployment-id=\"{production_id}\"")), "{}", page.body);
+    assert!(page.body.contains("release 1 waiting"), "{}", page.body);
     let res = approve(&author);
     assert_eq!(res.status, 403, "the release's author: {}", res.body);
     let res = approve(&reviewer);

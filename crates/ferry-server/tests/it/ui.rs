@@ -468,3 +468,40 @@ fn a_release_is_listed_on_its_project_and_its_page_shows_commits_and_files() {
     page.screenshot_png(&screenshot_dir().join("release.png")).expect("a screenshot");
     assert_no_script_errors(&mut page);
 }
+
+#[test]
+fn the_approve_button_passes_a_deployment_waiting_at_its_gate() {
+    let deploy = "environments:\n  production: { approvals: 1 }\nservices:\n  web:\n    run: python3 server.py\n    \
+                  deploy:\n      production: { port: 18093 }\n";
+    let repo = TestRepo::new(&[(".ferry/deploy.yml", deploy)]);
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let res = server.call("POST", "/api/v1/agents", Some(&server.admin), Some(&json!({"name": "local"})));
+    assert_eq!(res.status, 201, "{}", res.body);
+    // The release's author is the developer; the admin in the browser approves.
+    let developer = server.token("developer");
+    let text = "print('hello')\n";
+    let digest: String = sha2::Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect();
+    let auth = format!("Bearer {developer}");
+    let path = format!("/api/v1/projects/web/blobs/{digest}");
+    assert_eq!(server.request("PUT", &path, &[("Authorization", auth.as_str())], text.as_bytes()).status, 204);
+    let files = json!([{"path": "server.py", "sha256": digest, "size": text.len(), "mode": 420}]);
+    let body = json!({"service": "web", "files": files});
+    assert_eq!(server.call("POST", "/api/v1/projects/web/releases", Some(&developer), Some(&body)).status, 201);
+    let body = json!({"service": "web", "environment": "production"});
+    let res = server.call("POST", "/api/v1/projects/web/deployments", Some(&developer), Some(&body));
+    assert_eq!((res.status, res.json()["outcome"].as_str()), (201, Some("waiting")), "{}", res.body);
+    let id = res.json()["id"].as_i64().expect("an id");
+
+    let browser = Browser::start().expect("starting chromium");
+    let mut page = logged_in(&browser, &server);
+    page.goto(&url(&server, "/ui/projects/web/environments")).expect("loading the environments page");
+    page.wait_for("!!document.querySelector('button[data-action=approve-deployment]')", WAIT)
+        .expect("the waiting deployment offers its Approve button");
+    page.click("button[data-action=approve-deployment]").expect("the Approve button");
+    page.wait_for("!document.querySelector('button[data-action=approve-deployment]')", WAIT)
+        .expect("an approved deployment offers no Approve button");
+    let deployment = server.call("GET", &format!("/api/v1/deployments/{id}"), Some(&server.admin), None).json();
+    assert_eq!(deployment["outcome"], "in_progress", "{deployment}");
+    assert_eq!(deployment["approvals"][0]["by"], "admin", "{deployment}");
+    assert_no_script_errors(&mut page);
+}

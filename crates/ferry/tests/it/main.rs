@@ -7,6 +7,7 @@ mod agent;
 mod containers;
 mod corpus;
 mod crash;
+mod delivery;
 mod github_context;
 mod harness;
 mod isolation;

@@ -199,6 +199,17 @@
   }
 
   async function runAction(button) {
+    if (button.dataset.action === 'approve-deployment') {
+      button.disabled = true;
+      try {
+        await api('POST', `/api/v1/deployments/${button.dataset.deploymentId}/approve`, {});
+        location.reload();
+      } catch (error) {
+        flash(`Approve failed: ${error.message}`);
+        button.disabled = false;
+      }
+      return;
+    }
     const runId = document.getElementById('run-header').dataset.runId;
     button.disabled = true;
     try {

@@ -1,0 +1,192 @@
+//! Delivery end to end: `ferry server`, a real `ferry agent` process and a Python HTTP
+//! service. A release whose health check passes is deployed (`ferry deploy --wait --json`:
+//! succeeded, the service answers through the agent's proxy); a release whose health check
+//! fails ends `rolled_back`, and the first release goes on answering.
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+use serde_json::Value;
+
+use crate::harness::{Repo, ferry};
+use crate::runner::{client_command, output_within, start_server, text, wait_for};
+
+/// Answers `GET /` with its greeting and `/healthz` with `HEALTH`.
+const SERVER_PY: &str = r#"
+import http.server, os
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        status = int(os.environ.get("HEALTH", "200")) if self.path == "/healthz" else 200
+        body = os.environ.get("GREETING", "hello").encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, format, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"#;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("an address").port()
+}
+
+/// `GET /` on the port: the body of a 200 answer.
+fn get(port: u16) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let ok = answer.split_whitespace().nth(1) == Some("200");
+    ok.then(|| answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()))?
+}
+
+/// Kills the agent and the replicas its state file lists when the test ends.
+struct Cleanup<'a>(&'a Path, Option<Child>);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.1 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let Ok(text) = std::fs::read_to_string(self.0.join("state.json")) else { return };
+        let Ok(state) = serde_json::from_str::<ferry_agent::dir::RuntimeState>(&text) else { return };
+        for replica in state.replicas {
+            if let Some(pid) = rustix::process::Pid::from_raw(replica.pid.cast_signed()) {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_healthy_release_is_deployed_and_one_failing_its_health_check_is_rolled_back() {
+    let scratch = tempfile::Builder::new().prefix("ferry-delivery-it-").tempdir().expect("temp dir");
+    let port = free_port();
+    let deploy = format!(
+        "environments:\n  staging: {{ verify: 1s }}\nservices:\n  web:\n    run: exec python3 server.py\n    \
+         env: {{ GREETING: hello }}\n    \
+         health: {{ http: /healthz, interval: 100ms, timeout: 1s, healthy-after: 1, unhealthy-after: 2, start-timeout: 20s }}\n    \
+         deploy:\n      staging: {{ port: {port}, replicas: 1, strategy: rolling }}\n"
+    );
+    let repo = Repo::new(&[(".ferry/deploy.yml", deploy.as_str())]);
+    let (server, url, admin) = start_server(scratch.path());
+    let repo_path = repo.path().display().to_string();
+    let added = output_within(client_command(&url, &admin, &["project", "add", "web", "--repo", &repo_path]));
+    assert!(added.status.success(), "{}", text(&added));
+
+    let agent_dir = scratch.path().join("agent");
+    let agent = ferry()
+        .args(["agent", "--server", &url, "--token", &admin, "--name", "local", "--dir"])
+        .arg(&agent_dir)
+        .env("FERRY_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(scratch.path().join("agent.stderr")).expect("a stderr file"))
+        .spawn()
+        .expect("ferry agent starts");
+    let _cleanup = Cleanup(&agent_dir, Some(agent));
+
+    let release = |health: &str| {
+        let folder = scratch.path().join(format!("release-{health}"));
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        std::fs::write(folder.join("server.py"), SERVER_PY.replace("\"200\"", &format!("\"{health}\"")))
+            .expect("write");
+        let args = ["release", "create", "web", "web", "--dir", folder.to_str().expect("UTF-8")];
+        let made = output_within(client_command(&url, &admin, &args));
+        assert!(made.status.success(), "{}\n--- server\n{}", text(&made), server.stderr());
+    };
+    let deploy = |release: &str| -> Value {
+        let args = ["deploy", "web", "web", "--env", "staging", "--release", release, "--wait", "--json"];
+        let out = output_within(client_command(&url, &admin, &args));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            let agent_log = std::fs::read_to_string(scratch.path().join("agent.stderr")).unwrap_or_default();
+            panic!("{}\n--- server\n{}\n--- agent\n{agent_log}", text(&out), server.stderr())
+        })
+    };
+
+    release("200");
+    let first = deploy("1");
+    assert_eq!((first["outcome"].as_str(), first["release"].as_i64()), (Some("succeeded"), Some(1)), "{first}");
+    assert_eq!(wait_for("the service through the proxy", || get(port)), "hello");
+
+    release("500");
+    let second = deploy("2");
+    assert_eq!(second["outcome"], "rolled_back", "{second}");
+    assert!(second["reason"].as_str().is_some_and(|reason| !reason.is_empty()), "{second}");
+    assert_eq!(get(port).as_deref(), Some("hello"), "release 1 goes on answering");
+    let status = crate::runner::get_json(&url, &admin, "/api/v1/projects/web/status?environment=staging");
+    assert_eq!(status["environments"][0]["services"][0]["release"], 1, "{status}");
+}
+
+/// `ferry server` on `port` with its data in `data_dir`; killed on drop.
+fn server_on(port: u16, data_dir: &Path, stderr: &Path) -> crate::runner::Process {
+    let child = ferry()
+        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env_remove("FERRY_CONFIG")
+        .env_remove("FERRY_DATABASE")
+        .env("FERRY_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::OpenOptions::new().create(true).append(true).open(stderr).expect("a stderr file"))
+        .spawn()
+        .expect("ferry server starts");
+    wait_for("the server to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+    crate::runner::Process { child, stderr: stderr.to_path_buf() }
+}
+
+#[test]
+fn a_server_killed_during_a_deployment_records_its_true_outcome_after_it_restarts() {
+    let scratch = tempfile::Builder::new().prefix("ferry-delivery-it-").tempdir().expect("temp dir");
+    let port = free_port();
+    let deploy = format!(
+        "environments:\n  staging: {{ verify: 1s }}\nservices:\n  web:\n    run: exec python3 server.py\n    \
+         health: {{ http: /healthz, interval: 100ms, healthy-after: 1 }}\n    \
+         deploy:\n      staging: {{ port: {port}, replicas: 2, strategy: canary, canary: {{ steps: [ {{ weight: 50, pause: 3s }} ] }} }}\n"
+    );
+    let repo = Repo::new(&[(".ferry/deploy.yml", deploy.as_str())]);
+    let server_port = free_port();
+    let url = format!("http://127.0.0.1:{server_port}");
+    let data_dir = scratch.path().join("data");
+    let server_log = scratch.path().join("server.stderr");
+    let server = server_on(server_port, &data_dir, &server_log);
+    let admin = std::fs::read_to_string(data_dir.join("admin.token")).expect("the admin token").trim().to_owned();
+    let repo_path = repo.path().display().to_string();
+    let added = output_within(client_command(&url, &admin, &["project", "add", "web", "--repo", &repo_path]));
+    assert!(added.status.success(), "{}", text(&added));
+    let agent_dir = scratch.path().join("agent");
+    let agent = ferry()
+        .args(["agent", "--server", &url, "--token", &admin, "--name", "local", "--dir"])
+        .arg(&agent_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ferry agent starts");
+    let _cleanup = Cleanup(&agent_dir, Some(agent));
+    let folder = scratch.path().join("release");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    std::fs::write(folder.join("server.py"), SERVER_PY).expect("write");
+    let args = ["release", "create", "web", "web", "--dir", folder.to_str().expect("UTF-8")];
+    assert!(output_within(client_command(&url, &admin, &args)).status.success());
+    let args = ["deploy", "web", "web", "--env", "staging", "--json"];
+    let started: Value =
+        serde_json::from_slice(&output_within(client_command(&url, &admin, &args)).stdout).expect("JSON");
+    let id = started["id"].as_i64().expect("an id");
+    assert_eq!(started["outcome"], "in_progress", "{started}");
+
+    // Killed while the canary pauses; the agent carries on by itself.
+    wait_for("the canary to serve", || get(port));
+    // SIGKILL, as `Process` does when dropped.
+    drop(server);
+    let server = server_on(server_port, &data_dir, &server_log);
+    let deployment = wait_for("the deployment to end", || {
+        let deployment = crate::runner::get_json(&url, &admin, &format!("/api/v1/deployments/{id}"));
+        (deployment["outcome"] != "in_progress").then_some(deployment)
+    });
+    assert_eq!(deployment["outcome"], "succeeded", "{deployment}\n--- server\n{}", server.stderr());
+    assert_eq!(get(port).as_deref(), Some("hello"));
+}
