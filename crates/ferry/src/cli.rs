@@ -206,15 +206,16 @@ pub enum Command {
     ///   ferry cancel 12
     #[command(verbatim_doc_comment)]
     Cancel(CancelArgs),
-    /// Approve a run of a pull request from a fork that waits for a developer's approval
-    /// (projects with --require-approval); it then runs, without the project's secrets. The
-    /// pull request's author cannot approve it.
+    /// Approve a deployment waiting at its environment's `approvals:` (as a developer who is
+    /// not the release's author); it starts once it has the approvals it needs.
     ///
-    /// With --deployment, approves a deployment waiting at its environment's `approvals:`.
+    /// With --run, approves a run of a pull request from a fork that waits for a developer's
+    /// approval (projects with --require-approval); it then runs, without the project's
+    /// secrets. The pull request's author cannot approve it.
     ///
     /// Examples:
-    ///   ferry approve 12
-    ///   ferry approve 31 --deployment --comment "checked the canary"
+    ///   ferry approve 31 --comment "checked the canary"
+    ///   ferry approve --run 12
     #[command(verbatim_doc_comment)]
     Approve(ApproveArgs),
     /// Start a completed run again: same workflow text, commit and event, as a new run.
@@ -834,17 +835,16 @@ pub struct CancelArgs {
 pub struct ApproveArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// The waiting run's id (as `ferry runs` prints it), or with --deployment the waiting
-    /// deployment's (as `ferry deployments` prints it).
-    pub run: i64,
-    /// The id is a deployment's: approve it at its gate (as a developer who is not the
-    /// release's author).
+    /// The waiting deployment's id (as `ferry deployments` prints it); with --run, the
+    /// waiting run's (as `ferry runs` prints it).
+    pub id: i64,
+    /// The id is a run's: a run of a pull request from a fork waiting for approval.
     #[arg(long)]
-    pub deployment: bool,
+    pub run: bool,
     /// Why, kept with a deployment's approval.
-    #[arg(long, requires = "deployment", value_name = "TEXT")]
+    #[arg(long, conflicts_with = "run", value_name = "TEXT")]
     pub comment: Option<String>,
-    /// Print the run (or deployment) as JSON.
+    /// Print the deployment (or run) as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -93,7 +93,8 @@ async fn deliver_example(url: &str, data_dir: &Path) -> anyhow::Result<()> {
     println!("Next: change the example and commit, and watch the change flow to production:");
     println!("  cd {} && sed -i 's/hello/ahoy/' .ferry/deploy.yml && git commit -qam ahoy", repo.display());
     println!("  ferry deployments {PROJECT} --server {url} --token \"$(cat {})\"", token_file.display());
-    println!("Make `healthy()` in server.py return False and commit: Ferry rolls the canary back.");
+    println!("Set `HEALTHY: \"no\"` in its deploy.yml and commit: the release fails its health check in staging");
+    println!("and Ferry rolls it back there; production never gets it.");
     Ok(())
 }
 

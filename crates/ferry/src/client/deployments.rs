@@ -1,5 +1,5 @@
 //! The deployment commands: `ferry deploy` (and `--wait` until it is over), `ferry
-//! deployments`, `ferry rollback`, `ferry approve --deployment`, `ferry status`, `ferry plan`
+//! deployments`, `ferry rollback`, `ferry approve`, `ferry status`, `ferry plan`
 //! and `ferry logs --project P --service S --env E`.
 
 use std::io::Write;

@@ -108,11 +108,11 @@ pub fn cancel(args: CancelArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
-    if args.deployment {
-        return super::deployments::approve(&args.connect, args.run, args.comment.as_deref(), args.json);
+    if !args.run {
+        return super::deployments::approve(&args.connect, args.id, args.comment.as_deref(), args.json);
     }
     let client = connect(&args.connect)?;
-    let run = block_on(async { Ok(client.approve_run(args.run).await?) })?;
+    let run = block_on(async { Ok(client.approve_run(args.id).await?) })?;
     if args.json {
         return print_json(&run);
     }

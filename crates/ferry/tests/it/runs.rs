@@ -126,11 +126,11 @@ fn a_fork_s_merge_request_waits_in_ferry_runs_until_ferry_approve() {
     let listed = ferry(&["runs", "demo"]);
     assert!(listed.contains(" waiting "), "{listed}");
     let id = listed.split_whitespace().nth(1).expect("a run id").to_owned();
-    let approved = ferry(&["approve", &id]);
+    let approved = ferry(&["approve", "--run", &id]);
     assert!(approved.contains("approved"), "{approved}");
     let listed = ferry(&["runs", "demo"]);
     assert!(!listed.contains(" waiting ") && listed.contains("in_progress"), "{listed}");
-    let again = output_within(client_command(&url, &admin, &["approve", &id]));
+    let again = output_within(client_command(&url, &admin, &["approve", "--run", &id]));
     assert!(!again.status.success(), "a run approved already: {}", text(&again));
     let set = ferry(&["project", "set", "demo", "--require-approval", "false"]);
     assert_eq!(set, "project demo: runs of pull requests from forks start at once\n");

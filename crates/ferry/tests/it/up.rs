@@ -80,7 +80,7 @@ fn ferry_up_delivers_the_example_to_staging_and_production_and_prints_a_login_li
     // `ferry up` prints its summary once production took the release; the run, staging's
     // rolling deployment and production's canary (with its pauses and verification) take
     // about a minute and a half.
-    while !printed.iter().any(|line: &String| line.starts_with("Make `healthy()`")) {
+    while !printed.iter().any(|line: &String| line.starts_with("and Ferry rolls it back")) {
         let mut line = String::new();
         let n = stdout.read_line(&mut line).expect("reading ferry up's output");
         assert!(
