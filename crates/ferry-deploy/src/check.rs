@@ -1,6 +1,7 @@
 //! Checks across the whole file, once every part is read: names of environments used in
 //! `after:` and `deploy:`, cycles of `after:`, and two services wanting one port.
 
+use ferry_workflow::yaml::Reader as _;
 use std::collections::BTreeMap;
 
 use ferry_workflow::{Span, suggest};

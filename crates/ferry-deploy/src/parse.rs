@@ -6,10 +6,11 @@
 //! Every reader takes the node it should understand, reports what is wrong with it, and
 //! returns what it could make of it; nothing stops at the first problem.
 
+use ferry_workflow::yaml::Reader as _;
 use std::collections::BTreeMap;
 
 use ferry_workflow::yaml::{self, Entry, Node, NodeKind};
-use ferry_workflow::{Diagnostic, Span, suggest};
+use ferry_workflow::{Diagnostic, Span};
 
 use crate::duration::parse_duration;
 use crate::spec::DeploySpec;
@@ -149,51 +150,15 @@ pub(crate) struct Cx {
     pub sites: Sites,
 }
 
-impl Cx {
-    pub fn error(&mut self, code: &'static str, span: Span, message: impl Into<String>, help: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::error(code, span, message).with_help(help));
+impl ferry_workflow::yaml::Reader for Cx {
+    fn diagnostics(&mut self) -> &mut Vec<Diagnostic> {
+        &mut self.diagnostics
     }
+}
 
+impl Cx {
     pub fn warning(&mut self, code: &'static str, span: Span, message: impl Into<String>, help: impl Into<String>) {
         self.diagnostics.push(Diagnostic::warning(code, span, message).with_help(help));
-    }
-
-    fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
-        self.error(
-            "wrong-type",
-            node.span,
-            format!("`{what}` must be {expected}, found {}", node.describe()),
-            format!("write {expected} here"),
-        );
-    }
-
-    /// The entries of a mapping; `null` counts as an empty mapping (`staging:`).
-    fn map<'n>(&mut self, node: &'n Node, what: &str) -> &'n [Entry] {
-        match &node.kind {
-            NodeKind::Map(entries) => entries,
-            _ if node.is_null() => &[],
-            _ => {
-                self.wrong_type(node, what, "a mapping");
-                &[]
-            }
-        }
-    }
-
-    /// The text of a mapping key; complex keys are reported.
-    fn key<'n>(&mut self, entry: &'n Entry) -> Option<&'n str> {
-        let key = entry.key.as_str();
-        if key.is_none() {
-            self.error("wrong-type", entry.key.span, "mapping keys must be strings", "write a plain key");
-        }
-        key
-    }
-
-    fn unknown_key(&mut self, entry: &Entry, key: &str, known: &[&str], context: &str) {
-        let help = match suggest::closest(key, known) {
-            Some(candidate) => format!("did you mean `{candidate}`?"),
-            None => format!("the keys of {context} are: {}", known.join(", ")),
-        };
-        self.error("unknown-key", entry.key.span, format!("unknown key `{key}` in {context}"), help);
     }
 
     /// A scalar as text (booleans and numbers as written); `null` gives `None` silently.

@@ -5,13 +5,14 @@
 //! Every reader takes the node it should understand, reports what is wrong with it, and returns
 //! what it could make of it; nothing stops at the first problem.
 
+use crate::yaml::Reader as _;
 use indexmap::IndexMap;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::{Action, OrExpr, Spanned, Text, Workflow};
 use crate::span::Span;
-use crate::suggest;
-use crate::yaml::{self, Entry, Node, NodeKind};
+
+use crate::yaml::{self, Node, NodeKind};
 
 mod action;
 mod job;
@@ -99,51 +100,15 @@ pub(crate) struct Cx<'s> {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl crate::yaml::Reader for Cx<'_> {
+    fn diagnostics(&mut self) -> &mut Vec<Diagnostic> {
+        &mut self.diagnostics
+    }
+}
+
 impl<'s> Cx<'s> {
     fn new(src: &'s str, dialect: Dialect) -> Cx<'s> {
         Cx { src, dialect, diagnostics: Vec::new() }
-    }
-
-    pub fn error(&mut self, code: &'static str, span: Span, message: impl Into<String>, help: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::error(code, span, message).with_help(help));
-    }
-
-    fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
-        self.error(
-            "wrong-type",
-            node.span,
-            format!("`{what}` must be {expected}, found {}", node.describe()),
-            format!("write {expected} here"),
-        );
-    }
-
-    /// The entries of a mapping; `null` counts as an empty mapping (`workflow_dispatch:`).
-    fn map<'n>(&mut self, node: &'n Node, what: &str) -> &'n [Entry] {
-        match &node.kind {
-            NodeKind::Map(entries) => entries,
-            _ if node.is_null() => &[],
-            _ => {
-                self.wrong_type(node, what, "a mapping");
-                &[]
-            }
-        }
-    }
-
-    /// The text of a mapping key; complex keys are reported.
-    fn key<'n>(&mut self, entry: &'n Entry) -> Option<&'n str> {
-        let key = entry.key.as_str();
-        if key.is_none() {
-            self.error("wrong-type", entry.key.span, "mapping keys must be strings", "write a plain key");
-        }
-        key
-    }
-
-    fn unknown_key(&mut self, entry: &Entry, key: &str, known: &[&str], context: &str) {
-        let help = match suggest::closest(key, known) {
-            Some(candidate) => format!("did you mean `{candidate}`?"),
-            None => format!("the keys of {context} are: {}", known.join(", ")),
-        };
-        self.error("unknown-key", entry.key.span, format!("unknown key `{key}` in {context}"), help);
     }
 
     /// A scalar as text (booleans and numbers as written); `null` gives `None` silently.

@@ -11,6 +11,56 @@ use saphyr_parser::{Event, Marker, Parser, ScalarStyle, SpannedEventReceiver};
 use crate::diagnostic::Diagnostic;
 use crate::span::{Pos, Span};
 
+/// The checks every reader of a YAML file makes the same way and in the same words, so that
+/// workflows, actions and `.ferry/deploy.yml` explain a mistake alike: a node of the wrong type,
+/// a mapping's entries, its keys, and an unknown key with the closest known one.
+pub trait Reader {
+    /// Where the findings go.
+    fn diagnostics(&mut self) -> &mut Vec<Diagnostic>;
+
+    fn error(&mut self, code: &'static str, span: Span, message: impl Into<String>, help: impl Into<String>) {
+        self.diagnostics().push(Diagnostic::error(code, span, message).with_help(help));
+    }
+
+    fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
+        self.error(
+            "wrong-type",
+            node.span,
+            format!("`{what}` must be {expected}, found {}", node.describe()),
+            format!("write {expected} here"),
+        );
+    }
+
+    /// The entries of a mapping; `null` counts as an empty mapping (`workflow_dispatch:`).
+    fn map<'n>(&mut self, node: &'n Node, what: &str) -> &'n [Entry] {
+        match &node.kind {
+            NodeKind::Map(entries) => entries,
+            _ if node.is_null() => &[],
+            _ => {
+                self.wrong_type(node, what, "a mapping");
+                &[]
+            }
+        }
+    }
+
+    /// The text of a mapping key; complex keys are reported.
+    fn key<'n>(&mut self, entry: &'n Entry) -> Option<&'n str> {
+        let key = entry.key.as_str();
+        if key.is_none() {
+            self.error("wrong-type", entry.key.span, "mapping keys must be strings", "write a plain key");
+        }
+        key
+    }
+
+    fn unknown_key(&mut self, entry: &Entry, key: &str, known: &[&str], context: &str) {
+        let help = match crate::suggest::closest(key, known) {
+            Some(candidate) => format!("did you mean `{candidate}`?"),
+            None => format!("the keys of {context} are: {}", known.join(", ")),
+        };
+        self.error("unknown-key", entry.key.span, format!("unknown key `{key}` in {context}"), help);
+    }
+}
+
 /// How many nodes alias expansion may copy before we stop (a "billion laughs" guard).
 const ALIAS_BUDGET: usize = 100_000;
 /// How deep collections may nest; readers recurse over the tree, so this bounds their stack.

@@ -2,6 +2,7 @@
 //! (`hosts`, `bind`) and how long a deployment is verified (`verify`).
 
 use ferry_workflow::yaml::Node;
+use ferry_workflow::yaml::Reader as _;
 
 use super::Cx;
 use crate::spec::{DEFAULT_BIND, DEFAULT_VERIFY_MS, Environment};

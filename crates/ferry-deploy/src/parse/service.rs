@@ -4,6 +4,7 @@
 
 use ferry_proto::agent::{AnalysisSpec, CanaryStep, HealthSpec, Probe, ProcessSpec, StrategySpec};
 use ferry_workflow::Span;
+use ferry_workflow::yaml::Reader as _;
 use ferry_workflow::yaml::{Entry, Node};
 
 use super::Cx;

@@ -1,5 +1,6 @@
 //! The `needs` graph: every name must be a job, and the graph must have no cycle.
 
+use crate::yaml::Reader as _;
 use std::collections::HashSet;
 
 use crate::model::Workflow;

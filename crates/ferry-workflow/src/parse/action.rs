@@ -1,5 +1,6 @@
 //! `action.yml`: metadata, inputs and outputs, and the three ways an action runs.
 
+use crate::yaml::Reader as _;
 use indexmap::IndexMap;
 
 use super::workflow::empty_text;

@@ -1,5 +1,6 @@
 //! `jobs:`: each job's keys, runner, matrix, and the checks local to one job.
 
+use crate::yaml::Reader as _;
 use indexmap::IndexMap;
 
 use super::workflow::{concurrency, defaults, permissions};

@@ -1,6 +1,7 @@
 //! `steps:` of jobs and composite actions: what each step does, `uses` references, shells, and
 //! Ferry's `retry`.
 
+use crate::yaml::Reader as _;
 use indexmap::IndexMap;
 
 use super::{Cx, Dialect};

@@ -1,5 +1,6 @@
 //! `on:`: event names, ref and path filters, cron schedules, and dispatch and call inputs.
 
+use crate::yaml::Reader as _;
 use indexmap::IndexMap;
 
 use super::Cx;

@@ -1,6 +1,7 @@
 //! The top level of a workflow file, and the sections shared by workflows and jobs
 //! (`defaults`, `concurrency`).
 
+use crate::yaml::Reader as _;
 use indexmap::IndexMap;
 
 use super::{Cx, job, step, trigger};
