@@ -64,7 +64,7 @@ pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[G
     };
     if !rules.branches.is_empty() {
         let rule = format!("branches: {}", rules.branches.join(", "));
-        let passed = facts.branch.is_some_and(|branch| rules.branches.iter().any(|allowed| allowed == branch));
+        let passed = facts.branch.is_some_and(|branch| ferry_workflow::filter::list_matches(&rules.branches, branch));
         if !passed {
             let from = facts.branch.map_or_else(|| "an unknown branch".to_owned(), |branch| format!("branch {branch}"));
             refusal = Some(format!(

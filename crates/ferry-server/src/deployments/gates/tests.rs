@@ -44,6 +44,16 @@ fn a_release_of_another_branch_is_refused_with_the_rule() {
 }
 
 #[test]
+fn branches_are_patterns_as_in_workflow_filters() {
+    let rules =
+        EnvironmentRules { branches: vec!["release/*".into(), "!release/old".into()], ..EnvironmentRules::default() };
+    let verdict = |branch| judge(&rules, &facts(Some(branch), true, &[]), &[]).0;
+    assert_eq!(verdict("release/2.0"), Verdict::Pass);
+    assert!(matches!(verdict("release/old"), Verdict::Refuse(_)));
+    assert!(matches!(verdict("main"), Verdict::Refuse(_)));
+}
+
+#[test]
 fn it_waits_for_the_earlier_environment_and_an_approval() {
     let (verdict, gates) = judge(&production(), &facts(Some("main"), false, &[]), &[]);
     assert_eq!(
