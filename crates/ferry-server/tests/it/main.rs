@@ -324,7 +324,17 @@ impl TestRepo {
             std::fs::write(path, text).expect("write");
         }
         self.git(&["add", "-A"]);
-        self.git(&["-c", "user.name=Ada", "-c", "user.email=ada@ferry.invalid", "commit", "--quiet", "-m", message]);
+        // The author is Ada whatever identity the environment gives git (scripts/test sets
+        // GIT_AUTHOR_NAME, which overrides `-c user.name`).
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(self.dir.path())
+            .args(["commit", "--quiet", "-m", message])
+            .envs([("GIT_AUTHOR_NAME", "Ada"), ("GIT_AUTHOR_EMAIL", "ada@ferry.invalid")])
+            .envs([("GIT_COMMITTER_NAME", "Ada"), ("GIT_COMMITTER_EMAIL", "ada@ferry.invalid")])
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git commit: {}", String::from_utf8_lossy(&out.stderr));
         self.head()
     }
 
