@@ -11,7 +11,9 @@ use crate::agent::{AgentEventKind, AnalysisFigures, DeploymentStep, LogStream};
 /// `POST /api/v1/projects/{name}/deployments`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeploymentRequest {
+    #[schema(value_type = crate::names::Name)]
     pub service: String,
+    #[schema(value_type = crate::names::Name)]
     pub environment: String,
     /// The release's number; default: the newest that may go there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21,7 +23,9 @@ pub struct DeploymentRequest {
 /// `POST /api/v1/projects/{name}/rollback`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RollbackRequest {
+    #[schema(value_type = crate::names::Name)]
     pub service: String,
+    #[schema(value_type = crate::names::Name)]
     pub environment: String,
     /// The release to go back to; default: the one that succeeded there before the current.
     #[serde(default, skip_serializing_if = "Option::is_none")]

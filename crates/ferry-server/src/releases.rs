@@ -60,10 +60,15 @@ pub(crate) async fn create_release(
     let mirror = Mirror::for_project(state, project).await.map_err(mirror_error)?;
     let (run, sha, branch, files) = match source {
         ReleaseSource::Run(run_id) => {
-            let run = state.store.runs().get(run_id).await?;
-            if run.project_id != project.id {
-                return Err(ApiError::not_found("run", format!("{run_id} of project {}", project.name)));
-            }
+            // A run the body names that is not the project's is a bad reference (422), not a
+            // missing resource of the route.
+            let run = match state.store.runs().get(run_id).await {
+                Ok(run) if run.project_id == project.id => run,
+                Ok(_) | Err(ferry_store::StoreError::NotFound { .. }) => {
+                    return Err(unprocessable(format!("project {} has no run {run_id}", project.name)));
+                }
+                Err(error) => return Err(error.into()),
+            };
             if run.conclusion != Some(Conclusion::Success) {
                 return Err(unprocessable(format!(
                     "run {run_id} has not concluded success ({}); a release is made from a successful run",
@@ -344,7 +349,8 @@ fn unprocessable(message: String) -> ApiError {
 fn mirror_error(error: MirrorError) -> ApiError {
     match error {
         MirrorError::UnknownRef(_) => unprocessable(error.to_string()),
-        _ => ApiError::new(StatusCode::BAD_GATEWAY, format!("reading the project's repository: {error}")),
+        // As a trigger answers: the request was well formed; the project's repository refuses it.
+        _ => unprocessable(format!("reading the project's repository: {error}")),
     }
 }
 

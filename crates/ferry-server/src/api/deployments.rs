@@ -233,7 +233,17 @@ pub(crate) async fn rollback(
 #[into_params(parameter_in = Query)]
 pub(crate) struct EnvironmentFilter {
     /// Only this environment.
+    #[param(value_type = Option<ferry_proto::names::Name>)]
     environment: Option<String>,
+}
+
+/// The query of `plan`: the environment is required.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PlanQuery {
+    /// The environment to plan.
+    #[param(value_type = ferry_proto::names::Name)]
+    environment: String,
 }
 
 /// Every service and environment of a project that has a deployment, with the last that
@@ -283,6 +293,9 @@ pub(crate) async fn status(
     Path(name): Path<String>,
     Query(filter): Query<EnvironmentFilter>,
 ) -> Result<Json<StatusView>, ApiError> {
+    if let Some(environment) = &filter.environment {
+        check_name("environment", environment)?;
+    }
     let project = project_by_name(&state, &name).await?;
     let agents = state.store.agents().list().await?;
     let mut environments: Vec<EnvironmentStatus> = Vec::new();
@@ -356,7 +369,7 @@ pub(crate) async fn status(
     path = "/api/v1/projects/{name}/plan",
     operation_id = "project_plan",
     tag = "deployments",
-    params(("name" = Name, Path, description = "The project's name"), EnvironmentFilter),
+    params(("name" = Name, Path, description = "The project's name"), PlanQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "What converging would change", body = PlanView),
@@ -368,12 +381,11 @@ pub(crate) async fn status(
 pub(crate) async fn plan(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(filter): Query<EnvironmentFilter>,
+    Query(query): Query<PlanQuery>,
 ) -> Result<Json<PlanView>, ApiError> {
+    let environment = query.environment;
+    check_name("environment", &environment)?;
     let project = project_by_name(&state, &name).await?;
-    let Some(environment) = filter.environment else {
-        return Err(ApiError::bad_request("`environment` is required: the environment to plan"));
-    };
     // What should run once the newest deployment of each service is through (`desired`),
     // what the agents are told now (`current`) and what they report: `ferry_deploy::plan`.
     let agents = state.store.agents().list().await?;
@@ -448,6 +460,8 @@ pub(crate) async fn logs(
     Path((name, service, environment)): Path<(String, String, String)>,
     Query(query): Query<LogQuery>,
 ) -> Result<Json<ServiceLogPage>, ApiError> {
+    check_name("service", &service)?;
+    check_name("environment", &environment)?;
     let project = project_by_name(&state, &name).await?;
     let limit = query.limit.unwrap_or(1000);
     if !(1..=5000).contains(&limit) {

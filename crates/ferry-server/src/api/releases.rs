@@ -119,7 +119,9 @@ pub(crate) async fn create(
             ReleaseSource::Run(run_id)
         }
         (None, Some(files)) => ReleaseSource::Files { files, commit: request.commit },
-        _ => return Err(ApiError::bad_request("give exactly one of `run_id` and `files`")),
+        _ => {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "give exactly one of `run_id` and `files`"));
+        }
     };
     let release = create_release(&state, &project, &request.service, source, Some(&token.name)).await?;
     Ok((StatusCode::CREATED, Json(release_view(&project.name, release))))

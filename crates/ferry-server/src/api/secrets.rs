@@ -21,14 +21,15 @@ use crate::{AppState, now_ms};
 pub(crate) struct Scope {
     /// An environment's (a name of the project's `.ferry/deploy.yml`); without it, the
     /// project's own.
+    #[param(value_type = Option<ferry_proto::names::Name>)]
     environment: Option<String>,
 }
 
 impl Scope {
-    /// The environment, `""` for the project's own, checked.
+    /// The environment, `""` for the project's own (no `environment`), checked.
     fn environment(&self) -> Result<&str, ApiError> {
         match self.environment.as_deref() {
-            None | Some("") => Ok(""),
+            None => Ok(""),
             Some(environment) => {
                 check_name("environment", environment)?;
                 Ok(environment)

@@ -132,7 +132,7 @@ fn a_successful_run_makes_the_release_its_deploy_yml_names_and_a_developer_one_f
     assert_eq!(undeclared.status, 422, "{}", undeclared.body);
     assert!(undeclared.body.contains("declares no service \\\"db\\\" (it declares: web, api)"), "{}", undeclared.body);
     let both = create(json!({"service": "web", "run_id": run_id, "files": []}));
-    assert_eq!(both.status, 400, "{}", both.body);
+    assert_eq!(both.status, 422, "{}", both.body);
     let viewer = server.call(
         "POST",
         "/api/v1/projects/web/releases",
