@@ -112,7 +112,8 @@ pub(crate) async fn create(
     let source = match (request.run_id, request.files) {
         (Some(run_id), None) => {
             if request.commit.is_some() {
-                return Err(ApiError::bad_request(
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
                     "a release from a run is made from the run's commit; leave `commit` out",
                 ));
             }

@@ -64,7 +64,7 @@ impl Target {
 /// `project`: the release's own deploy.yml says how it runs there and what gates it passes.
 ///
 /// # Errors
-/// 404 when there is no such release, 422 when its deploy.yml has errors or does not deploy
+/// 422 when there is no such release, when its deploy.yml has errors or does not deploy
 /// the service to the environment, or a file of the release is missing from the blob store.
 pub(crate) async fn resolve(
     state: &AppState,
@@ -73,11 +73,21 @@ pub(crate) async fn resolve(
     environment: &str,
     release: Option<i64>,
 ) -> Result<Resolved, ApiError> {
+    // A release the body names that does not exist is a bad reference (422), not a missing
+    // resource of the route.
     let release = match release {
-        Some(number) => state.store.releases().get(project.id, service, number).await?,
+        Some(number) => match state.store.releases().get(project.id, service, number).await {
+            Err(ferry_store::StoreError::NotFound { .. }) => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("service {service} of project {} has no release {number}", project.name),
+                ));
+            }
+            other => other?,
+        },
         None => state.store.releases().latest(project.id, service).await?.ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_FOUND,
+                StatusCode::UNPROCESSABLE_ENTITY,
                 format!(
                     "service {service} of project {} has no release yet; make one with `ferry release create`",
                     project.name

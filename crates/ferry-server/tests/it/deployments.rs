@@ -102,7 +102,7 @@ fn deliver(server: &TestServer) {
         Some(&author),
         Some(&json!({"service": "web", "environment": "staging"})),
     );
-    assert_eq!(res.status, 404, "{}", res.body);
+    assert_eq!(res.status, 422, "{}", res.body);
     assert!(res.json()["error"].as_str().is_some_and(|error| error.contains("no release yet")), "{}", res.body);
 
     // A release by hand goes to staging by itself.
@@ -247,7 +247,7 @@ fn deliver(server: &TestServer) {
         Some(&author),
         Some(&json!({"service": "web", "environment": "staging", "release": 9})),
     );
-    assert_eq!(res.status, 404, "{}", res.body);
+    assert_eq!(res.status, 422, "{}", res.body);
     let res = server.call(
         "POST",
         "/api/v1/projects/web/deployments",
