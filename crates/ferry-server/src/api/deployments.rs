@@ -40,8 +40,8 @@ use crate::{AppState, now_ms};
         crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowDeveloper,
-        (status = 404, description = "No such project or release", body = ErrorBody),
-        (status = 422, description = "The release cannot go there (its deploy.yml lacks the service or environment, or its files are missing)", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 422, description = "No such release, or it cannot go there (its deploy.yml lacks the service or environment, or its files are missing)", body = ErrorBody),
         crate::api::BodyRefusals,
     ),
 )]
@@ -206,8 +206,9 @@ pub(crate) async fn cancel(
         crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowDeveloper,
-        (status = 404, description = "No such project or release", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
         (status = 409, description = "Nothing succeeded there before to roll back to", body = ErrorBody),
+        (status = 422, description = "No such release, or it cannot go there (its deploy.yml lacks the service or environment, or its files are missing)", body = ErrorBody),
         crate::api::BodyRefusals,
     ),
 )]

@@ -95,10 +95,9 @@ pub(crate) async fn get(
         crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowDeveloper,
-        (status = 404, description = "No such project, or no such run in it", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
         (status = 409, description = "The run already made a release of the service", body = ErrorBody),
-        (status = 422, description = "The run did not succeed or lacks the artifact; a file's blob was not uploaded to the project; the commit has no .ferry/deploy.yml declaring the service, or it has errors", body = ErrorBody),
-        (status = 502, description = "The project's repository could not be read", body = ErrorBody),
+        (status = 422, description = "The project has no such run, or it did not succeed or lacks the artifact; both a run and a commit, or both a run and files, are given; a file's blob was not uploaded to the project; the commit has no .ferry/deploy.yml declaring the service, or it has errors; the project's repository could not be read", body = ErrorBody),
         crate::api::BodyRefusals,
     ),
 )]
