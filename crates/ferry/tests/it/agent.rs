@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::harness::{free_port, get_ok};
+
 /// Answers `GET /` with its pid, `/healthz` with 200.
 const SERVER_PY: &str = r#"
 import http.server, os
@@ -22,22 +24,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
 "#;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("local_addr").port()
-}
-
-/// `GET /` on the port: the body, or `None` when nothing answers 200.
-fn get(port: u16) -> Option<String> {
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    (answer.split_whitespace().nth(1) == Some("200"))
-        .then(|| answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()))?
-}
 
 fn until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -103,7 +89,7 @@ fn a_killed_agent_leaves_its_replica_serving_and_the_next_one_adopts_it() {
 
     // The server is not there: the agent serves what its directory keeps.
     cleanup.1.push(agent(&dir, Stdio::null()));
-    let body = until("the proxy to answer", || get(port));
+    let body = until("the proxy to answer", || get_ok(port));
     let pid: u32 = body.trim().strip_prefix("pid ").expect("strip_prefix").parse().expect("parse");
 
     // A second agent on the same directory is refused, and changes nothing.
@@ -120,11 +106,11 @@ fn a_killed_agent_leaves_its_replica_serving_and_the_next_one_adopts_it() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).expect("read_to_string"))
             .expect("from_str");
     assert_eq!(state.replicas[0].pid, pid);
-    assert_eq!(get(state.replicas[0].port).as_deref(), Some(body.as_str()), "the replica outlives its agent");
-    assert_eq!(get(port), None);
+    assert_eq!(get_ok(state.replicas[0].port).as_deref(), Some(body.as_str()), "the replica outlives its agent");
+    assert_eq!(get_ok(port), None);
 
     // The next agent adopts the same process and brings the proxy back.
     cleanup.1.push(agent(&dir, Stdio::null()));
-    let again = until("the proxy to answer again", || get(port));
+    let again = until("the proxy to answer again", || get_ok(port));
     assert_eq!(again, body, "the adopted replica answers, not a new one");
 }

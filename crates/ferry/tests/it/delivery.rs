@@ -8,7 +8,7 @@ use std::process::{Child, Stdio};
 
 use serde_json::Value;
 
-use crate::harness::{Repo, ferry};
+use crate::harness::{Repo, ferry, free_port, get_ok};
 use crate::runner::{client_command, output_within, start_server, text, wait_for};
 
 /// Answers `GET /` with its greeting and `/healthz` with `HEALTH`.
@@ -26,22 +26,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
 "#;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("an address").port()
-}
-
-/// `GET /` on the port: the body of a 200 answer.
-fn get(port: u16) -> Option<String> {
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let ok = answer.split_whitespace().nth(1) == Some("200");
-    ok.then(|| answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()))?
-}
 
 /// Kills the agent and the replicas its state file lists when the test ends.
 struct Cleanup<'a>(&'a Path, Option<Child>);
@@ -111,13 +95,13 @@ fn a_healthy_release_is_deployed_and_one_failing_its_health_check_is_rolled_back
     release("200");
     let first = deploy("1");
     assert_eq!((first["outcome"].as_str(), first["release"].as_i64()), (Some("succeeded"), Some(1)), "{first}");
-    assert_eq!(wait_for("the service through the proxy", || get(port)), "hello");
+    assert_eq!(wait_for("the service through the proxy", || get_ok(port)), "hello");
 
     release("500");
     let second = deploy("2");
     assert_eq!(second["outcome"], "rolled_back", "{second}");
     assert!(second["reason"].as_str().is_some_and(|reason| !reason.is_empty()), "{second}");
-    assert_eq!(get(port).as_deref(), Some("hello"), "release 1 goes on answering");
+    assert_eq!(get_ok(port).as_deref(), Some("hello"), "release 1 goes on answering");
     let status = crate::runner::get_json(&url, &admin, "/api/v1/projects/web/status?environment=staging");
     assert_eq!(status["environments"][0]["services"][0]["release"], 1, "{status}");
 }
@@ -179,7 +163,7 @@ fn a_server_killed_during_a_deployment_records_its_true_outcome_after_it_restart
     assert_eq!(started["outcome"], "in_progress", "{started}");
 
     // Killed while the canary pauses; the agent carries on by itself.
-    wait_for("the canary to serve", || get(port));
+    wait_for("the canary to serve", || get_ok(port));
     // SIGKILL, as `Process` does when dropped.
     drop(server);
     let server = server_on(server_port, &data_dir, &server_log);
@@ -188,5 +172,5 @@ fn a_server_killed_during_a_deployment_records_its_true_outcome_after_it_restart
         (deployment["outcome"] != "in_progress").then_some(deployment)
     });
     assert_eq!(deployment["outcome"], "succeeded", "{deployment}\n--- server\n{}", server.stderr());
-    assert_eq!(get(port).as_deref(), Some("hello"));
+    assert_eq!(get_ok(port).as_deref(), Some("hello"));
 }

@@ -159,3 +159,26 @@ impl Run {
 pub fn marker(repo: &Repo, name: &str) -> PathBuf {
     repo.path().join(".git").join(name)
 }
+
+/// A free loopback port (the usual race: another process may take it before it is used).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("an address").port()
+}
+
+/// `GET path` on a loopback port over a fresh connection: the status and body, or `None` when
+/// nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()))
+}
+
+/// `GET /` on a loopback port: the body of a 200 answer.
+pub fn get_ok(port: u16) -> Option<String> {
+    http_get(port, "/").and_then(|(status, body)| (status == 200).then_some(body))
+}

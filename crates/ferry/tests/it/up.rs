@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process, kill_process_group};
 
+use crate::harness::http_get;
+
 /// The example's ports (its `.ferry/deploy.yml`).
 const STAGING: u16 = 8001;
 const PRODUCTION: u16 = 8002;
@@ -39,18 +41,6 @@ impl Drop for Up {
             let _ = kill_process(pid, Signal::KILL);
         }
     }
-}
-
-/// `GET path` on a loopback port: the status and body, or `None` when nothing answers.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()))
 }
 
 fn start(data_dir: &Path, scratch: &Path) -> (Up, BufReader<std::process::ChildStdout>) {
@@ -99,8 +89,8 @@ fn ferry_up_delivers_the_example_to_staging_and_production_and_prints_a_login_li
     assert!(text.contains(&format!("staging     http://127.0.0.1:{STAGING} (release 1)")), "{text}");
     assert!(text.contains(&format!("production  http://127.0.0.1:{PRODUCTION} (release 1)")), "{text}");
     for port in [STAGING, PRODUCTION] {
-        assert_eq!(get(port, "/"), Some((200, "hello from the example service 1.0.0\n".to_owned())), "{text}");
-        let (status, metrics) = get(port, "/metrics").expect("the example's metrics");
+        assert_eq!(http_get(port, "/"), Some((200, "hello from the example service 1.0.0\n".to_owned())), "{text}");
+        let (status, metrics) = http_get(port, "/metrics").expect("the example's metrics");
         assert_eq!(status, 200);
         assert!(metrics.contains("example_requests_total{path=\"/healthz\",code=\"200\"}"), "{metrics}");
     }
@@ -110,7 +100,7 @@ fn ferry_up_delivers_the_example_to_staging_and_production_and_prints_a_login_li
     let url = link.split("/login/link/").next().expect("the server's address");
     let port: u16 = url.rsplit(':').next().and_then(|port| port.parse().ok()).expect("the server's port");
     let path = &link[url.len()..];
-    let first = get(port, path).expect("the server answers");
+    let first = http_get(port, path).expect("the server answers");
     assert_eq!(first.0, 303, "{}", first.1);
-    assert_eq!(get(port, path).expect("the server answers").0, 401, "the link works once");
+    assert_eq!(http_get(port, path).expect("the server answers").0, 401, "the link works once");
 }
