@@ -171,6 +171,27 @@ impl Claimed<'_> {
     }
 }
 
+/// Adds project `api` on the same repository as `web`.
+fn add_api_project(server: &TestServer, repo: &TestRepo) {
+    let body = json!({"name": "api", "repo": repo.path().display().to_string()});
+    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
+}
+
+/// Dispatches project `api`'s `ci.yml` and claims its job as a runner scoped to `api`.
+fn claimed_for_api(server: &TestServer) -> Claimed<'_> {
+    let res =
+        server.call("POST", "/api/v1/projects/api/trigger", Some(&server.admin), Some(&json!({"workflow": "ci.yml"})));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let api_runner = ProtocolRunner::register_for(server, "api-1", &["linux"], Some(&["api"]));
+    let api_job = api_runner.claim(1000).expect("project api's job");
+    Claimed {
+        server,
+        runner: api_runner,
+        run_id: api_job["run_id"].as_i64().expect("a run id"),
+        job_id: api_job["job_id"].as_i64().expect("a job id"),
+    }
+}
+
 #[test]
 fn a_runner_uploads_blobs_and_a_manifest_and_reads_them_back() {
     let (server, _repo) = start(|_| {});
@@ -201,22 +222,11 @@ fn a_runner_uploads_blobs_and_a_manifest_and_reads_them_back() {
 #[test]
 fn a_runner_reads_only_the_blobs_of_what_its_jobs_may_read() {
     let (server, repo) = start(|_| {});
-    let body = json!({"name": "api", "repo": repo.path().display().to_string()});
-    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
+    add_api_project(&server, &repo);
     let web = claimed(&server);
     assert_eq!(web.artifact("dist", &[("app.js", "web's bundle\n")]).status, 201);
     assert_eq!(web.save_cache("deps", &[("lib", "web's deps\n")]).status, 201);
-    let res =
-        server.call("POST", "/api/v1/projects/api/trigger", Some(&server.admin), Some(&json!({"workflow": "ci.yml"})));
-    assert_eq!(res.status, 201, "{}", res.body);
-    let api_runner = ProtocolRunner::register_for(&server, "api-1", &["linux"], Some(&["api"]));
-    let api_job = api_runner.claim(1000).expect("project api's job");
-    let api = Claimed {
-        server: &server,
-        runner: api_runner,
-        run_id: api_job["run_id"].as_i64().expect("a run id"),
-        job_id: api_job["job_id"].as_i64().expect("a job id"),
-    };
+    let api = claimed_for_api(&server);
     assert_eq!(api.artifact("own", &[("own.txt", "api's own\n")]).status, 201);
     let get = |job: &Claimed<'_>, text: &str| {
         let res = job.runner.request("GET", &format!("/api/v1/runner/blobs/{}", sha256(text.as_bytes())), b"");
@@ -249,21 +259,10 @@ fn a_runner_reads_only_the_blobs_of_what_its_jobs_may_read() {
 #[test]
 fn a_manifest_names_only_blobs_its_runner_uploaded_or_may_read() {
     let (server, repo) = start(|_| {});
-    let body = json!({"name": "api", "repo": repo.path().display().to_string()});
-    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
+    add_api_project(&server, &repo);
     let web = claimed(&server);
     assert_eq!(web.artifact("dist", &[("app.js", "web's bundle\n")]).status, 201);
-    let res =
-        server.call("POST", "/api/v1/projects/api/trigger", Some(&server.admin), Some(&json!({"workflow": "ci.yml"})));
-    assert_eq!(res.status, 201, "{}", res.body);
-    let api_runner = ProtocolRunner::register_for(&server, "api-1", &["linux"], Some(&["api"]));
-    let api_job = api_runner.claim(1000).expect("project api's job");
-    let api = Claimed {
-        server: &server,
-        runner: api_runner,
-        run_id: api_job["run_id"].as_i64().expect("a run id"),
-        job_id: api_job["job_id"].as_i64().expect("a job id"),
-    };
+    let api = claimed_for_api(&server);
     let web_digest = sha256(b"web's bundle\n");
     let missing = |job: &Claimed<'_>| {
         let res = job.runner.call("/api/v1/runner/blobs/missing", &json!({"digests": [web_digest]}));
