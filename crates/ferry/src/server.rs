@@ -65,7 +65,7 @@ const LOCAL_AGENT: &str = "local";
 /// Starts the host's local agent as a process of its own, in its own process group, so that
 /// stopping or killing the server never stops a service: `ferry agent --name local --dir
 /// DATA_DIR/agent`, with the token kept in `DATA_DIR/agent.token` (owner-only). When an agent
-/// already runs on that directory, the new one sees its lock and exits quietly.
+/// already runs on that directory (its lock is held), none is started.
 async fn start_local_agent(server: &ferry_server::Server, data_dir: &Path) -> anyhow::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
@@ -88,7 +88,16 @@ async fn start_local_agent(server: &ferry_server::Server, data_dir: &Path) -> an
         writeln!(file, "{token}").with_context(|| format!("writing {}", token_path.display()))?;
     }
     let dir = std::path::absolute(data_dir.join("agent")).context("finding the agent's directory")?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // An agent that still runs from an earlier server (agents outlive it by design) holds the
+    // directory's lock: it goes on serving, and a new one would only exit at once.
+    match ferry_agent::dir::AgentDir::open(&dir) {
+        Ok(free) => drop(free),
+        Err(ferry_agent::AgentError::Locked { .. }) => {
+            println!("ferry: the local agent already runs on {}", dir.display());
+            return Ok(());
+        }
+        Err(error) => return Err(error).with_context(|| format!("opening {}", dir.display())),
+    }
     let log_path = dir.join("agent.log");
     let log = std::fs::OpenOptions::new()
         .append(true)
@@ -113,8 +122,8 @@ async fn start_local_agent(server: &ferry_server::Server, data_dir: &Path) -> an
         .spawn()
         .context("starting `ferry agent`")?;
     println!("ferry: started the local agent (pid {}, log {})", child.id(), log_path.display());
-    // Reaped when it exits (at once when another agent holds the directory); it is not
-    // stopped with the server.
+    // Reaped when it exits (at once if another agent took the directory since the check
+    // above); it is not stopped with the server.
     std::thread::spawn(move || child.wait());
     Ok(())
 }

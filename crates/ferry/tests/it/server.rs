@@ -116,3 +116,68 @@ fn the_embedded_runner_hears_of_a_runs_commit_and_checks_it_out_ahead_of_the_job
     let stderr = server.stderr();
     assert!(stderr.contains(&format!("checked {sha} out ahead of its first job")), "{stderr}");
 }
+
+/// `ferry server` with its local agent, until it says what it did about the agent (it does
+/// once it listens); every line it printed until then.
+fn start_with_agent(data_dir: &std::path::Path) -> (std::process::Child, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .env_remove("FERRY_NO_AGENT")
+        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("FERRY_CONFIG")
+        .env_remove("FERRY_DATABASE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ferry server starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // A server that failed to start its agent says so on stderr only: give up after a minute.
+    let mut printed = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        let agent = line.starts_with("ferry: started the local agent") || line.starts_with("ferry: the local agent");
+        printed.push(line);
+        if agent {
+            break;
+        }
+    }
+    (child, printed)
+}
+
+#[test]
+fn a_restarted_server_leaves_the_local_agent_that_outlived_it_running() {
+    use rustix::process::{Pid, Signal, kill_process, test_kill_process};
+
+    let dir = tempfile::Builder::new().prefix("ferry-server-").tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let (mut first, printed) = start_with_agent(&data_dir);
+    let agent = printed
+        .iter()
+        .find_map(|line| line.strip_prefix("ferry: started the local agent (pid "))
+        .and_then(|rest| rest.split(',').next()?.parse::<i32>().ok())
+        .and_then(Pid::from_raw);
+    first.kill().expect("kill");
+    first.wait().expect("wait");
+    let Some(agent) = agent else { panic!("no local agent was started: {printed:?}") };
+
+    let (mut second, printed) = start_with_agent(&data_dir);
+    second.kill().expect("kill");
+    second.wait().expect("wait");
+    let alive = test_kill_process(agent).is_ok();
+    let _ = kill_process(agent, Signal::KILL);
+    let expected = format!(
+        "ferry: the local agent already runs on {}",
+        std::path::absolute(data_dir.join("agent")).expect("absolute").display()
+    );
+    assert!(printed.contains(&expected), "{printed:?}");
+    assert!(alive, "the first agent still runs");
+    let log = std::fs::read_to_string(data_dir.join("agent/agent.log")).expect("the agent's log");
+    assert!(!log.contains("already runs with the directory"), "no second agent was started:\n{log}");
+}
