@@ -2,9 +2,11 @@
 //! answer passes), `tcp` (a connection is accepted) and `command` (`sh -c` with `$PORT` set
 //! exits 0), each within the check's timeout; and the counting that turns checks into a
 //! replica's state: `healthy_after` passes in a row make it healthy, `unhealthy_after`
-//! failures in a row unhealthy. A replica that never passed stays `starting` whatever its
-//! failures (it may not listen yet; Kubernetes' startup probes work the same): the
-//! deployment's `start_timeout_ms` judges it.
+//! failures in a row unhealthy. A replica that never passed stays `starting` while its checks
+//! are inconclusive (it may not listen or answer yet; Kubernetes' startup probes work the
+//! same), and `start_timeout_ms` judges it; but an answer that says it is unhealthy (an http
+//! status other than 2xx or 3xx) counts towards `unhealthy_after` from the first check, so a
+//! broken release is rolled back in a few checks rather than at the start timeout.
 
 use std::time::Duration;
 
@@ -16,39 +18,51 @@ use tokio::sync::watch;
 /// The most of an answer an http check reads: its status line.
 const STATUS_LINE_MAX: usize = 1024;
 
+/// Why a check failed, in words ("GET /healthz answered 500", "no answer within 2000 ms").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// The replica did not answer (refused, timed out, no HTTP), or a command failed: a replica
+    /// that never passed may simply not be up yet.
+    #[error("{0}")]
+    Inconclusive(String),
+    /// The replica answered, and the answer says it is unhealthy.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Runs one check of `probe` against the replica on `port`.
 ///
 /// # Errors
-/// Why it failed, in words ("GET /healthz answered 500", "timed out after 2 s").
-pub async fn check(probe: &Probe, port: u16, timeout: Duration) -> Result<(), String> {
+/// Why it failed, and whether that says the replica is unhealthy or only not up yet.
+pub async fn check(probe: &Probe, port: u16, timeout: Duration) -> Result<(), CheckError> {
     let attempt = async {
         match probe {
             Probe::Http { path } => check_http(path, port).await,
             Probe::Tcp => TcpStream::connect(("127.0.0.1", port))
                 .await
                 .map(drop)
-                .map_err(|error| format!("connecting to 127.0.0.1:{port}: {error}")),
-            Probe::Command { command } => check_command(command, port).await,
+                .map_err(|error| CheckError::Inconclusive(format!("connecting to 127.0.0.1:{port}: {error}"))),
+            Probe::Command { command } => check_command(command, port).await.map_err(CheckError::Inconclusive),
         }
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(res) => res,
-        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+        Err(_) => Err(CheckError::Inconclusive(format!("no answer within {} ms", timeout.as_millis()))),
     }
 }
 
-async fn check_http(path: &str, port: u16) -> Result<(), String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|error| format!("connecting to 127.0.0.1:{port}: {error}"))?;
+async fn check_http(path: &str, port: u16) -> Result<(), CheckError> {
+    let no_answer = |what: String| move |error: std::io::Error| CheckError::Inconclusive(format!("{what}: {error}"));
+    let mut stream =
+        TcpStream::connect(("127.0.0.1", port)).await.map_err(no_answer(format!("connecting to 127.0.0.1:{port}")))?;
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: ferry-agent\r\nConnection: close\r\n\r\n"
     );
-    stream.write_all(request.as_bytes()).await.map_err(|error| format!("sending GET {path}: {error}"))?;
+    stream.write_all(request.as_bytes()).await.map_err(no_answer(format!("sending GET {path}")))?;
     let mut head = Vec::with_capacity(128);
     let mut buf = [0u8; 256];
     while !head.windows(2).any(|pair| pair == b"\r\n") && head.len() < STATUS_LINE_MAX {
-        let n = stream.read(&mut buf).await.map_err(|error| format!("reading the answer to GET {path}: {error}"))?;
+        let n = stream.read(&mut buf).await.map_err(no_answer(format!("reading the answer to GET {path}")))?;
         if n == 0 {
             break;
         }
@@ -59,10 +73,11 @@ async fn check_http(path: &str, port: u16) -> Result<(), String> {
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| format!("GET {path} got no HTTP answer"))?;
-    if (200..400).contains(&status) { Ok(()) } else { Err(format!("GET {path} answered {status}")) }
+        .ok_or_else(|| CheckError::Inconclusive(format!("GET {path} got no HTTP answer")))?;
+    if (200..400).contains(&status) { Ok(()) } else { Err(CheckError::Failed(format!("GET {path} answered {status}"))) }
 }
 
+/// Runs a command check; why it failed, in words.
 async fn check_command(command: &str, port: u16) -> Result<(), String> {
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
@@ -112,7 +127,7 @@ impl Default for Health {
 
 impl Health {
     /// Counts one check's result.
-    pub fn record(&mut self, spec: &HealthSpec, res: Result<(), String>) {
+    pub fn record(&mut self, spec: &HealthSpec, res: Result<(), CheckError>) {
         match res {
             Ok(()) => {
                 self.passes = self.passes.saturating_add(1);
@@ -122,15 +137,16 @@ impl Health {
                     self.message = None;
                 }
             }
-            Err(message) => {
-                self.failures = self.failures.saturating_add(1);
+            Err(error) => {
+                // A replica that never passed and gave no answer is still starting: only
+                // `start_timeout_ms` ends that. An unhealthy answer counts from the first.
+                let counts = self.state != ReplicaState::Starting || matches!(error, CheckError::Failed(_));
+                self.failures = if counts { self.failures.saturating_add(1) } else { 0 };
                 self.passes = 0;
-                // A replica that never passed is still starting (it may not listen yet): only
-                // `start_timeout_ms` ends that, not a count of failures.
-                if self.state != ReplicaState::Starting && self.failures >= spec.unhealthy_after.max(1) {
+                if counts && self.failures >= spec.unhealthy_after.max(1) {
                     self.state = ReplicaState::Unhealthy;
                 }
-                self.message = Some(message);
+                self.message = Some(error.to_string());
             }
         }
     }

@@ -35,9 +35,12 @@ async fn http_passes_on_2xx_and_3xx_and_fails_on_5xx_or_no_listener() {
     check(&http, answering(200).await, SECOND).await.expect("an answer");
     check(&http, answering(302).await, SECOND).await.expect("an answer");
     let err = check(&http, answering(500).await, SECOND).await.expect_err("it fails");
-    assert_eq!(err, "GET /healthz answered 500");
+    assert_eq!(err, CheckError::Failed("GET /healthz answered 500".into()));
     let err = check(&http, closed_port(), SECOND).await.expect_err("it fails");
-    assert!(err.starts_with("connecting to 127.0.0.1:"), "{err}");
+    assert!(
+        matches!(&err, CheckError::Inconclusive(message) if message.starts_with("connecting to 127.0.0.1:")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -46,7 +49,7 @@ async fn tcp_and_command_checks() {
     check(&Probe::Tcp, closed_port(), SECOND).await.expect_err("it fails");
     check(&Probe::Command { command: "test \"$PORT\" = 4321".into() }, 4321, SECOND).await.expect("an answer");
     let err = check(&Probe::Command { command: "exit 3".into() }, 4321, SECOND).await.expect_err("it fails");
-    assert!(err.contains("exit status: 3"), "{err}");
+    assert!(matches!(&err, CheckError::Inconclusive(message) if message.contains("exit status: 3")), "{err:?}");
 }
 
 #[tokio::test]
@@ -55,7 +58,7 @@ async fn a_command_over_its_timeout_fails_and_its_group_is_killed() {
     let marker = temp.path().join("pid");
     let command = format!("sleep 30 & echo $! > {}; wait", marker.display());
     let err = check(&Probe::Command { command }, 1, Duration::from_millis(500)).await.expect_err("it fails");
-    assert_eq!(err, "no answer within 500 ms");
+    assert_eq!(err, CheckError::Inconclusive("no answer within 500 ms".into()));
     let pid: i32 = std::fs::read_to_string(&marker).expect("read_to_string").trim().parse().expect("parse");
     let pid = rustix::process::Pid::from_raw(pid).expect("from_raw");
     // The killed `sleep` is gone or a zombie about to be reaped by init; poll with a deadline.
@@ -81,17 +84,17 @@ fn healthy_after_passes_in_a_row_unhealthy_after_failures_in_a_row() {
     };
     let mut health = Health::default();
     for _ in 0..5 {
-        health.record(&spec, Err("connection refused".into()));
+        health.record(&spec, Err(CheckError::Inconclusive("connection refused".into())));
     }
     assert_eq!(health.state, ReplicaState::Starting, "not yet listening is still starting");
     health.record(&spec, Ok(()));
     assert_eq!(health.state, ReplicaState::Starting);
     health.record(&spec, Ok(()));
     assert_eq!(health.state, ReplicaState::Healthy);
-    health.record(&spec, Err("down".into()));
-    health.record(&spec, Err("down".into()));
+    health.record(&spec, Err(CheckError::Inconclusive("down".into())));
+    health.record(&spec, Err(CheckError::Failed("down".into())));
     assert_eq!(health.state, ReplicaState::Healthy, "two failures are not three");
-    health.record(&spec, Err("still down".into()));
+    health.record(&spec, Err(CheckError::Inconclusive("still down".into())));
     assert_eq!(health.state, ReplicaState::Unhealthy);
     assert_eq!(health.message.as_deref(), Some("still down"));
     health.record(&spec, Ok(()));
@@ -99,4 +102,28 @@ fn healthy_after_passes_in_a_row_unhealthy_after_failures_in_a_row() {
     health.record(&spec, Ok(()));
     assert_eq!(health.state, ReplicaState::Healthy);
     assert_eq!(health.message, None);
+}
+
+#[test]
+fn a_starting_replica_that_answers_unhealthy_is_unhealthy_after_that_many_answers() {
+    let spec = HealthSpec {
+        probe: Probe::Http { path: "/healthz".into() },
+        interval_ms: 1000,
+        timeout_ms: 1000,
+        healthy_after: 2,
+        unhealthy_after: 3,
+        start_timeout_ms: 60_000,
+    };
+    let mut health = Health::default();
+    health.record(&spec, Err(CheckError::Failed("GET /healthz answered 500".into())));
+    health.record(&spec, Err(CheckError::Failed("GET /healthz answered 500".into())));
+    health.record(&spec, Err(CheckError::Inconclusive("connection refused".into())));
+    assert_eq!(health.state, ReplicaState::Starting, "a refusal between answers starts the count again");
+    for _ in 0..2 {
+        health.record(&spec, Err(CheckError::Failed("GET /healthz answered 503".into())));
+    }
+    assert_eq!(health.state, ReplicaState::Starting, "two unhealthy answers are not three");
+    health.record(&spec, Err(CheckError::Failed("GET /healthz answered 503".into())));
+    assert_eq!(health.state, ReplicaState::Unhealthy);
+    assert_eq!(health.message.as_deref(), Some("GET /healthz answered 503"));
 }
