@@ -60,6 +60,14 @@ impl Client {
         self.json(Method::POST, &format!("/api/v1/deployments/{id}/approve"), Some(&body)).await
     }
 
+    /// `POST /api/v1/deployments/{id}/cancel`.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 409 when it is over.
+    pub async fn cancel_deployment(&self, id: i64) -> Result<DeploymentView, ClientError> {
+        self.json(Method::POST, &format!("/api/v1/deployments/{id}/cancel"), None::<&()>).await
+    }
+
     /// `POST /api/v1/projects/{name}/rollback`.
     ///
     /// # Errors

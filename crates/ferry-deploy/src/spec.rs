@@ -189,6 +189,7 @@ impl DeploySpec {
             analysis: deploy.analysis.clone(),
             verify_ms: env.verify_ms,
             is_rollback,
+            cancel: None,
         })
     }
 }

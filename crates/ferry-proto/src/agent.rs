@@ -208,6 +208,11 @@ pub struct DeploymentOrder {
     /// rolled back again.
     #[serde(default)]
     pub is_rollback: bool,
+    /// Set when a person cancelled the deployment while it was in progress (why, in words):
+    /// the agent stops it, the release that served before serves again, and the outcome is
+    /// `cancelled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<String>,
 }
 
 /// How replicas of the new release replace the old ones.

@@ -349,27 +349,38 @@ pub(crate) async fn approve(
     Ok(state.store.deployments().get(id).await?)
 }
 
-/// Cancels a deployment that has not started.
+/// Cancels a deployment: one that has not started ends `cancelled` at once; one in progress
+/// is stopped by its agent, which puts back the release that served before and reports the
+/// outcome `cancelled` (the answer is the deployment, still `in_progress`).
 ///
 /// # Errors
-/// 409 when it is in progress (roll back instead) or over.
+/// 409 when it is over.
 pub(crate) async fn cancel(state: &AppState, id: i64, by: &str) -> Result<Deployment, ApiError> {
     let _guard = state.deploy.lock.lock().await;
     let deployment = state.store.deployments().get(id).await?;
-    if deployment.status == DeploymentStatus::InProgress {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            format!("deployment {id} is in progress on its agent and cannot be cancelled; `ferry rollback` undoes it"),
-        ));
-    }
-    let from = [DeploymentStatus::Queued, DeploymentStatus::Waiting];
     let reason = format!("cancelled by {by}");
-    match state.store.deployments().transition(id, &from, DeploymentStatus::Cancelled, Some(&reason), now_ms()).await {
-        Ok(deployment) => Ok(deployment),
-        Err(StoreError::Conflict(_)) => Err(ApiError::new(
+    let over = |deployment: &Deployment| {
+        ApiError::new(
             axum::http::StatusCode::CONFLICT,
             format!("deployment {id} is over ({}): there is nothing to cancel", deployment.status.as_str()),
-        )),
+        )
+    };
+    if deployment.status == DeploymentStatus::InProgress {
+        return match state.store.deployments().request_cancel(id, &reason).await {
+            Ok(deployment) => {
+                if let Some(agent_id) = deployment.agent_id {
+                    bump(state, agent_id).await?;
+                }
+                Ok(deployment)
+            }
+            Err(StoreError::Conflict(_)) => Err(over(&state.store.deployments().get(id).await?)),
+            Err(error) => Err(error.into()),
+        };
+    }
+    let from = [DeploymentStatus::Queued, DeploymentStatus::Waiting];
+    match state.store.deployments().transition(id, &from, DeploymentStatus::Cancelled, Some(&reason), now_ms()).await {
+        Ok(deployment) => Ok(deployment),
+        Err(StoreError::Conflict(_)) => Err(over(&deployment)),
         Err(error) => Err(error.into()),
     }
 }
@@ -581,6 +592,7 @@ pub(crate) async fn desired_state(state: &AppState, agent: &Agent) -> Result<Des
                     analysis: target.analysis,
                     verify_ms: target.verify_ms,
                     is_rollback: deployment.is_rollback,
+                    cancel: deployment.cancel_requested,
                 })
             });
             unit.key = key;
@@ -600,7 +612,12 @@ pub(crate) async fn view(state: &AppState, project: &str, deployment: Deployment
         Some(id) => Some(state.store.agents().get(id).await?),
         None => None,
     };
-    let mut reason = deployment.reason.clone();
+    let mut reason = match &deployment.cancel_requested {
+        Some(why) if deployment.status == DeploymentStatus::InProgress => {
+            Some(format!("{why}; its agent puts back the release that served before"))
+        }
+        _ => deployment.reason.clone(),
+    };
     if deployment.status == DeploymentStatus::InProgress
         && let Some(agent) = &agent
     {

@@ -90,6 +90,8 @@ pub struct Deployment {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// Why it is being cancelled ("cancelled by alice"), while its agent stops it.
+    pub cancel_requested: Option<String>,
 }
 
 /// What [`Deployments::create`] writes.
@@ -120,7 +122,7 @@ pub struct Deployments<'a> {
 
 const COLUMNS: &str = "id, project_id, service, environment, release, strategy, status, reason, triggered_by, \
                        rollback_of, is_rollback, agent_id, author, commits, gates, approvals, steps, analysis, \
-                       target, created_at, started_at, finished_at";
+                       target, created_at, started_at, finished_at, cancel_requested";
 
 impl Deployments<'_> {
     /// Records a new deployment (started now when its status is `in_progress`, finished now
@@ -339,6 +341,31 @@ impl Deployments<'_> {
         self.get(id).await
     }
 
+    /// Asks for deployment `id`, in progress, to be cancelled by its agent, saying why; the
+    /// first request's reason is kept.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such deployment, [`StoreError::Conflict`]
+    /// when it is not in progress.
+    pub async fn request_cancel(&self, id: i64, reason: &str) -> Result<Deployment, StoreError> {
+        let res = sqlx::query(
+            "UPDATE deployments SET cancel_requested = COALESCE(cancel_requested, $1)
+             WHERE id = $2 AND status = 'in_progress'",
+        )
+        .bind(reason)
+        .bind(id)
+        .execute(&self.store.pool)
+        .await?;
+        let deployment = self.get(id).await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "deployment {id}: it is {}, not in_progress",
+                deployment.status.as_str()
+            )));
+        }
+        Ok(deployment)
+    }
+
     /// Replaces a deployment's gates and approvals (JSON) and, when given, its reason.
     ///
     /// # Errors
@@ -418,5 +445,6 @@ fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+        cancel_requested: row.try_get("cancel_requested")?,
     })
 }

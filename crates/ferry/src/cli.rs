@@ -202,8 +202,13 @@ pub enum Command {
     Runs(RunsArgs),
     /// Cancel a run: queued jobs are cancelled at once, running ones stop at their runner.
     ///
+    /// With --deployment, cancels a deployment: one queued or waiting at its gates at once;
+    /// one in progress through its agent, which puts back the release that served before
+    /// (the outcome is then `cancelled`; `ferry deployments` shows it).
+    ///
     /// Examples:
     ///   ferry cancel 12
+    ///   ferry cancel --deployment 31
     #[command(verbatim_doc_comment)]
     Cancel(CancelArgs),
     /// Approve a deployment waiting at its environment's `approvals:` (as a developer who is
@@ -824,9 +829,13 @@ pub struct RunsArgs {
 pub struct CancelArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// The run's id (as `ferry runs` and `ferry trigger` print it).
-    pub run: i64,
-    /// Print the run as JSON.
+    /// The run's id (as `ferry runs` and `ferry trigger` print it); with --deployment, the
+    /// deployment's (as `ferry deployments` prints it).
+    pub id: i64,
+    /// The id is a deployment's.
+    #[arg(long)]
+    pub deployment: bool,
+    /// Print the run (or deployment) as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -327,9 +327,10 @@ impl UnitRuntime {
         changed
     }
 
-    /// Takes up a new deployment order, or lets go of one the server recorded or withdrew.
+    /// Takes up a new deployment order, or lets go of one the server recorded or withdrew;
+    /// stops the one under way when a person cancelled it.
     fn follow_order(&mut self) -> bool {
-        match (&self.unit.deployment, &self.rollout) {
+        let changed = match (&self.unit.deployment, &self.rollout) {
             (Some(order), Some(rollout)) if rollout.id == order.id => false,
             (Some(order), _) => {
                 tracing::info!(
@@ -344,9 +345,19 @@ impl UnitRuntime {
             }
             (None, Some(_)) => {
                 self.rollout = None;
+                return true;
+            }
+            (None, None) => return false,
+        };
+        let cancel = self.unit.deployment.as_ref().and_then(|order| order.cancel.as_deref());
+        match (cancel, &mut self.rollout) {
+            (Some(reason), Some(rollout)) if rollout.outcome.is_none() => {
+                tracing::info!("{}: deployment {} cancelled: {reason}", unit_name(&self.unit.key), rollout.id);
+                rollout.cancel(reason, now_ms());
+                self.serving = rollout.previous;
                 true
             }
-            (None, None) => false,
+            _ => changed,
         }
     }
 

@@ -103,6 +103,7 @@ pub fn order(id: i64, release: ReleaseSpec) -> DeploymentOrder {
         analysis: None,
         verify_ms: 0,
         is_rollback: false,
+        cancel: None,
     }
 }
 

@@ -178,6 +178,7 @@ fn order(release: i64, strategy: StrategySpec, analysis: Option<AnalysisSpec>, i
         strategy,
         analysis,
         verify_ms: 3_000,
+        cancel: None,
         is_rollback,
     }
 }

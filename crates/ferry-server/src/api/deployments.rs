@@ -165,7 +165,8 @@ pub(crate) async fn approve(
     Ok(Json(view_of(&state, id).await?))
 }
 
-/// `POST /api/v1/deployments/{id}/cancel`: cancels a deployment that has not started.
+/// `POST /api/v1/deployments/{id}/cancel`: cancels a deployment, at once when it has not
+/// started, else through its agent, which puts back the release that served before.
 #[utoipa::path(
     post,
     path = "/api/v1/deployments/{id}/cancel",
@@ -174,12 +175,12 @@ pub(crate) async fn approve(
     params(("id" = Id, Path, description = "The deployment's id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The deployment, cancelled", body = DeploymentView),
+        (status = 200, description = "The deployment: cancelled, or still in progress while its agent stops it", body = DeploymentView),
         crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowDeveloper,
         (status = 404, description = "No such deployment", body = ErrorBody),
-        (status = 409, description = "It is in progress or over", body = ErrorBody),
+        (status = 409, description = "It is over", body = ErrorBody),
     ),
 )]
 pub(crate) async fn cancel(

@@ -1269,6 +1269,17 @@ async fn agents_and_deployments(store: Store, _db: &TestDb) {
         (second.gates.as_str(), second.approvals.as_str(), second.analysis.as_deref()),
         ("[1]", "[2]", Some("{}"))
     );
+    // Cancelling one in progress is a request its agent carries out; the first reason stays.
+    let cancelling = store.deployments().request_cancel(second.id, "cancelled by carol").await.expect("cancel");
+    assert_eq!(
+        (cancelling.status, cancelling.cancel_requested.as_deref()),
+        (DeploymentStatus::InProgress, Some("cancelled by carol"))
+    );
+    let again = store.deployments().request_cancel(second.id, "cancelled by dave").await.expect("cancel");
+    assert_eq!(again.cancel_requested.as_deref(), Some("cancelled by carol"));
+    let over = store.deployments().request_cancel(first.id, "cancelled by carol").await;
+    assert!(matches!(over, Err(StoreError::Conflict(_))), "{over:?}");
+    assert_eq!(store.deployments().get(first.id).await.expect("get").cancel_requested, None);
     let last = store.deployments().last_succeeded(project.id, "web", "staging").await.expect("last");
     assert_eq!(last.map(|deployment| deployment.release), Some(1));
     let listed = store.deployments().list(project.id, Some("web"), None, 10).await.expect("list");

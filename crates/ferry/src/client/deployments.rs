@@ -150,6 +150,21 @@ pub fn approve(connect_args: &ConnectArgs, id: i64, comment: Option<&str>, as_js
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn cancel(connect_args: &ConnectArgs, id: i64, as_json: bool) -> anyhow::Result<ExitCode> {
+    let client = connect(connect_args)?;
+    let deployment = block_on(async { Ok(client.cancel_deployment(id).await?) })?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&deployment).context("serializing")?);
+    } else {
+        let shown = match deployment.outcome {
+            DeploymentState::Cancelled => "cancelled".to_owned(),
+            _ => format!("{DIM}cancelling: its agent puts back the release that served before{DIM:#}"),
+        };
+        writeln!(anstream::stdout(), "{} {shown}", line(&deployment)).context("writing to stdout")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let client = connect(&args.connect)?;
     let status = block_on(async { Ok(client.project_status(&args.project, args.environment.as_deref()).await?) })?;

@@ -93,8 +93,11 @@ const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
 
 pub fn cancel(args: CancelArgs) -> anyhow::Result<ExitCode> {
+    if args.deployment {
+        return super::deployments::cancel(&args.connect, args.id, args.json);
+    }
     let client = connect(&args.connect)?;
-    let run = block_on(async { Ok(client.cancel_run(args.run).await?) })?;
+    let run = block_on(async { Ok(client.cancel_run(args.id).await?) })?;
     if args.json {
         return print_json(&run);
     }

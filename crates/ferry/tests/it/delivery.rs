@@ -56,32 +56,12 @@ fn a_healthy_release_is_deployed_and_one_failing_its_health_check_is_rolled_back
          health: {{ http: /healthz, interval: 100ms, timeout: 1s, healthy-after: 1, unhealthy-after: 2, start-timeout: 20s }}\n    \
          deploy:\n      staging: {{ port: {port}, replicas: 1, strategy: rolling }}\n"
     );
-    let repo = Repo::new(&[(".ferry/deploy.yml", deploy.as_str())]);
     let (server, url, admin) = start_server(scratch.path());
-    let repo_path = repo.path().display().to_string();
-    let added = output_within(client_command(&url, &admin, &["project", "add", "web", "--repo", &repo_path]));
-    assert!(added.status.success(), "{}", text(&added));
-
     let agent_dir = scratch.path().join("agent");
-    let agent = ferry()
-        .args(["agent", "--server", &url, "--token", &admin, "--name", "local", "--dir"])
-        .arg(&agent_dir)
-        .env("FERRY_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(scratch.path().join("agent.stderr")).expect("a stderr file"))
-        .spawn()
-        .expect("ferry agent starts");
-    let _cleanup = Cleanup(&agent_dir, Some(agent));
-
+    let (_repo, _cleanup) = project_with_agent(scratch.path(), &agent_dir, &url, &admin, &deploy);
     let release = |health: &str| {
-        let folder = scratch.path().join(format!("release-{health}"));
-        std::fs::create_dir_all(&folder).expect("mkdir");
-        std::fs::write(folder.join("server.py"), SERVER_PY.replace("\"200\"", &format!("\"{health}\"")))
-            .expect("write");
-        let args = ["release", "create", "web", "web", "--dir", folder.to_str().expect("UTF-8")];
-        let made = output_within(client_command(&url, &admin, &args));
-        assert!(made.status.success(), "{}\n--- server\n{}", text(&made), server.stderr());
+        let server_py = SERVER_PY.replace("\"200\"", &format!("\"{health}\""));
+        make_release(scratch.path(), &url, &admin, &format!("release-{health}"), &server_py);
     };
     let deploy = |release: &str| -> Value {
         let args = ["deploy", "web", "web", "--env", "staging", "--release", release, "--wait", "--json"];
@@ -104,6 +84,93 @@ fn a_healthy_release_is_deployed_and_one_failing_its_health_check_is_rolled_back
     assert_eq!(get_ok(port).as_deref(), Some("hello"), "release 1 goes on answering");
     let status = crate::runner::get_json(&url, &admin, "/api/v1/projects/web/status?environment=staging");
     assert_eq!(status["environments"][0]["services"][0]["release"], 1, "{status}");
+}
+
+/// A project `web` whose repository holds `deploy_yml`, and a real agent `local` on
+/// `agent_dir` (its log in `scratch/agent.stderr`), killed with its replicas when the guard drops.
+fn project_with_agent<'a>(
+    scratch: &Path,
+    agent_dir: &'a Path,
+    url: &str,
+    admin: &str,
+    deploy_yml: &str,
+) -> (Repo, Cleanup<'a>) {
+    let repo = Repo::new(&[(".ferry/deploy.yml", deploy_yml)]);
+    let repo_path = repo.path().display().to_string();
+    let added = output_within(client_command(url, admin, &["project", "add", "web", "--repo", &repo_path]));
+    assert!(added.status.success(), "{}", text(&added));
+    let agent = ferry()
+        .args(["agent", "--server", url, "--token", admin, "--name", "local", "--dir"])
+        .arg(agent_dir)
+        .env("FERRY_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(scratch.join("agent.stderr")).expect("a stderr file"))
+        .spawn()
+        .expect("ferry agent starts");
+    (repo, Cleanup(agent_dir, Some(agent)))
+}
+
+/// Makes the next release of service `web` from a folder `scratch/name` holding `server_py`.
+fn make_release(scratch: &Path, url: &str, admin: &str, name: &str, server_py: &str) {
+    let folder = scratch.join(name);
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    std::fs::write(folder.join("server.py"), server_py).expect("write");
+    let args = ["release", "create", "web", "web", "--dir", folder.to_str().expect("UTF-8")];
+    let made = output_within(client_command(url, admin, &args));
+    assert!(made.status.success(), "{}", text(&made));
+}
+
+#[test]
+fn a_deployment_cancelled_in_progress_puts_back_the_release_that_served() {
+    let scratch = tempfile::Builder::new().prefix("ferry-delivery-it-").tempdir().expect("temp dir");
+    let port = free_port();
+    // The canary's pause outlasts the test: only the cancel ends this deployment.
+    let deploy = format!(
+        "environments:\n  staging: {{ verify: 1s }}\nservices:\n  web:\n    run: exec python3 server.py\n    \
+         health: {{ http: /healthz, interval: 100ms, healthy-after: 1 }}\n    \
+         deploy:\n      staging: {{ port: {port}, replicas: 2, strategy: canary, canary: {{ steps: [ {{ weight: 50, pause: 10m }} ] }} }}\n"
+    );
+    let (server, url, admin) = start_server(scratch.path());
+    let agent_dir = scratch.path().join("agent");
+    let (_repo, _cleanup) = project_with_agent(scratch.path(), &agent_dir, &url, &admin, &deploy);
+    make_release(scratch.path(), &url, &admin, "one", SERVER_PY);
+    make_release(scratch.path(), &url, &admin, "two", &SERVER_PY.replace("\"hello\"", "\"hello two\""));
+    let deploy = |release: &str, wait: bool| -> Value {
+        let mut args = vec!["deploy", "web", "web", "--env", "staging", "--release", release, "--json"];
+        args.extend(wait.then_some("--wait"));
+        let out = output_within(client_command(&url, &admin, &args));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}\n--- server\n{}", text(&out), server.stderr()))
+    };
+    // A first deployment has nothing to fall back to; release 1 succeeds first.
+    assert_eq!(deploy("1", true)["outcome"], "succeeded");
+    let second = deploy("2", false);
+    let id = second["id"].as_i64().expect("an id").to_string();
+    wait_for("the canary of release 2 to take traffic", || (get_ok(port)? == "hello two").then_some(()));
+
+    let cancelled = output_within(client_command(&url, &admin, &["cancel", "--deployment", &id]));
+    assert!(
+        text(&cancelled).contains("cancelling: its agent puts back the release that served before"),
+        "{}",
+        text(&cancelled)
+    );
+    let deployment = wait_for("the deployment to end", || {
+        let deployment = crate::runner::get_json(&url, &admin, &format!("/api/v1/deployments/{id}"));
+        (deployment["outcome"] != "in_progress").then_some(deployment)
+    });
+    assert_eq!(deployment["outcome"], "cancelled", "{deployment}");
+    assert_eq!(deployment["reason"], "cancelled by admin", "{deployment}");
+    let status = crate::runner::get_json(&url, &admin, "/api/v1/projects/web/status?environment=staging");
+    assert_eq!(status["environments"][0]["services"][0]["release"], 1, "{status}");
+    // Only release 1 answers once the canary's replica left the proxy.
+    wait_for("release 2 to leave the proxy", || {
+        let answers: Vec<String> = (0..10).filter_map(|_| get_ok(port)).collect();
+        (answers.len() == 10 && answers.iter().all(|answer| answer == "hello")).then_some(())
+    });
+    let over = output_within(client_command(&url, &admin, &["cancel", "--deployment", &id]));
+    assert!(!over.status.success());
+    assert!(text(&over).contains("is over (cancelled): there is nothing to cancel"), "{}", text(&over));
 }
 
 /// `ferry server` on `port` with its data in `data_dir`; killed on drop.
