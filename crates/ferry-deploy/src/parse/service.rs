@@ -169,7 +169,10 @@ fn image_reference(cx: &mut Cx, span: Span, reference: &str, service: &str) {
     };
     let bad = name.is_empty()
         || reference.chars().any(char::is_whitespace)
-        || name.split('/').skip(usize::from(name.contains('/'))).any(|part| part.chars().any(|c| c.is_ascii_uppercase()));
+        || name
+            .split('/')
+            .skip(usize::from(name.contains('/')))
+            .any(|part| part.chars().any(|c| c.is_ascii_uppercase()));
     if bad {
         cx.error(
             "image-reference",
@@ -182,7 +185,9 @@ fn image_reference(cx: &mut Cx, span: Span, reference: &str, service: &str) {
         cx.warning(
             "image-tag",
             span,
-            format!("image `{reference}` of `{service}` has no tag: every release runs whatever `latest` is on the host"),
+            format!(
+                "image `{reference}` of `{service}` has no tag: every release runs whatever `latest` is on the host"
+            ),
             format!("pin the image, e.g. `{reference}:1.2`, or `{reference}@sha256:…`"),
         );
     }

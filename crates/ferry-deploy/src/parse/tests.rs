@@ -307,7 +307,9 @@ fn acting_on_a_file_needs_it_free_of_errors() {
 #[test]
 fn image_is_a_reference_or_an_archive_in_the_release() {
     let image = |value: &str| {
-        format!("environments:\n  s: {{}}\nservices:\n  web:\n    image: {value}\n    deploy: {{ s: {{ port: 80 }} }}\n")
+        format!(
+            "environments:\n  s: {{}}\nservices:\n  web:\n    image: {value}\n    deploy: {{ s: {{ port: 80 }} }}\n"
+        )
     };
     let archive = spec(&image("{ archive: dist/web.tar }"));
     assert_eq!(
