@@ -99,12 +99,15 @@ impl UnitRuntime {
     /// Moves what runs one step towards the desired state; whether anything a report shows
     /// changed.
     pub(crate) async fn reconcile(&mut self, host: &Host<'_>, now: Instant, events: &mut Vec<AgentEvent>) -> bool {
+        let over = |rollout: &Option<Rollout>| rollout.as_ref().map(|rollout| rollout.outcome.is_some());
+        let was_over = over(&self.rollout);
         let mut changed = self.watch_replicas(now, events);
         changed |= self.follow_order();
         changed |= self.bind_proxy(now, events).await;
         changed |= self.reconcile_replicas(host, now, events).await;
         self.apply_routes();
-        changed
+        // A deployment that ended is kept at once, whatever else changed.
+        changed || over(&self.rollout) != was_over
     }
 
     /// Starts, restarts and stops replicas towards what is wanted.
