@@ -129,7 +129,7 @@ fn an_image_service_is_served_rolled_and_adopted_by_a_restarted_agent() {
         let replica = &state["replicas"][0];
         Some((replica["container"].as_str()?.to_owned(), u16::try_from(replica["port"].as_u64()?).ok()?))
     });
-    assert_eq!(containers(&dir), [first.0.clone()]);
+    assert_eq!(containers(&dir), std::slice::from_ref(&first.0));
     let out = until("the container's output in its file", || {
         let text = std::fs::read_to_string(dir.join("logs/web-production-1-1.out")).ok()?;
         text.contains("release 1 says hi").then_some(text)
