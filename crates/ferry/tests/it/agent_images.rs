@@ -1,7 +1,7 @@
 //! `ferry agent` running an `image:` service as containers: two images built from busybox and
 //! saved into release folders (`docker save`), loaded by the agent, served through its proxy,
 //! rolled from one to the other after the agent was SIGKILLed and started again (it adopts
-//! the running container), and removed when no longer wanted. A host whose engine does not
+//! the running container), replaced when it dies, and removed when no longer wanted. A host whose engine does not
 //! answer, and an image the engine lacks, fail the deployment with the reason.
 
 use std::path::Path;
@@ -160,12 +160,20 @@ fn an_image_service_is_served_rolled_and_adopted_by_a_restarted_agent() {
     // Each archive was loaded once, by its digest.
     assert_eq!(std::fs::read_dir(dir.join("images")).expect("read_dir").count(), 2);
 
+    // A container that dies under the agent (removed here) is replaced after its backoff.
+    ferry_testkit::remove_labelled("ferry.agent", &dir.display().to_string(), "none");
+    let third = until("a new container for the crashed replica", || {
+        let ids = containers(&dir);
+        (ids.len() == 1 && ids[0] != second).then(|| ids[0].clone())
+    });
+    assert_eq!(until("the proxy to answer again", || get_ok(port)), "release 2\n");
+
     // Nothing desired: the container is stopped and removed.
     std::fs::write(dir.join("desired.json"), json!({"generation": 3, "units": []}).to_string()).expect("write");
     let mut agent_2 = cleanup.agents.pop().expect("pop");
     agent_2.kill().expect("kill");
     agent_2.wait().expect("wait");
-    assert!(containers(&dir).contains(&second));
+    assert!(containers(&dir).contains(&third));
     cleanup.agents.push(agent(&dir, &log, None));
     until("the last container to be removed", || containers(&dir).is_empty().then_some(()));
 }
