@@ -42,7 +42,9 @@ pub const LABEL_AGENT: &str = "ferry.agent";
 pub const LABEL_UNIT: &str = "ferry.unit";
 /// The replica's id.
 pub const LABEL_REPLICA: &str = "ferry.replica";
+/// The number of the release the container runs.
 pub const LABEL_RELEASE: &str = "ferry.release";
+/// The `$PORT` the container listens on (on the host's network).
 pub const LABEL_PORT: &str = "ferry.port";
 
 /// Where the engine is looked for without `DOCKER_HOST`.
