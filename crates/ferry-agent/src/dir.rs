@@ -162,8 +162,11 @@ pub struct ReplicaRecord {
     pub id: String,
     pub key: UnitKey,
     pub release: i64,
-    /// The replica's pid, which is also its process group.
+    /// The replica's pid, which is also its process group (0 for a container).
     pub pid: u32,
+    /// The id of the replica's container, for an `image:` release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
     pub port: u16,
     pub started_at: i64,
     pub restarts: u32,

@@ -14,8 +14,13 @@
 //! agent's directory and run in their own process groups, so they outlive the agent: a
 //! restarted agent adopts the replicas whose pid is alive and whose port answers, and
 //! restarts the others.
+//!
+//! Services with `image:` run their replicas as Docker containers instead (`containers.rs`),
+//! with the same `$PORT`, health checks, proxy and rollouts; they outlive the agent too, and
+//! a restarted agent adopts them by their labels.
 
 pub mod agent;
+pub mod containers;
 pub mod dir;
 mod error;
 pub mod health;

@@ -9,29 +9,42 @@
 //! canary, analysis and rollback): each tick the unit steps it with what it observes (its
 //! replicas' states, its proxy's counts per release) and applies the plan (replicas per
 //! release, proxy weights); failures only the agent sees (a port taken, release files
-//! missing, a replica that cannot start, an `image:`) end it as rolled back. The rollout is
-//! kept in `state.json`, so a restarted agent goes on with it.
+//! missing, a replica that cannot start, an `image:` release on a host whose Docker Engine
+//! does not answer) end it as rolled back. The rollout is kept in `state.json`, so a restarted
+//! agent goes on with it.
+//!
+//! Replicas are processes or containers (`replica.rs`); the engine is reached only once a
+//! unit runs an `image:` release or `state.json` lists containers, and tried again every few
+//! seconds while it does not answer.
 //!
 //! On start the supervisor adopts the replicas `state.json` lists whose process group is
-//! alive and whose port accepts connections; the others are replaced. On shutdown it leaves
-//! its replicas running (they are in their own process groups) and writes `state.json`.
+//! alive and whose port accepts connections; the others are replaced. Containers are adopted
+//! from the engine's list of this agent's containers (by their labels) once it answers: a
+//! running one of a unit still desired is adopted, any other is removed. On shutdown it
+//! leaves its replicas running (process groups of their own, containers) and writes
+//! `state.json`.
 
 mod replica;
 mod unit;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ferry_client::Client;
 use ferry_proto::agent::{AgentEvent, AgentEventKind, DesiredState, ServiceLogLine, UnitKey, UnitStatus};
 
+use crate::containers::{Engine, Labelled};
 use crate::dir::{AgentDir, ReplicaRecord, RuntimeState, UnitRecord};
 use crate::logs::Tailer;
 use crate::now_ms;
 
+use replica::Instance;
 pub(crate) use replica::Replica;
-use unit::UnitRuntime;
+use unit::{Host, UnitRuntime, short_id};
+
+/// How long after the engine did not answer it is tried again.
+const ENGINE_RETRY: Duration = Duration::from_secs(5);
 
 /// Everything the agent runs, and the desired state it works towards.
 #[derive(Debug)]
@@ -43,13 +56,28 @@ pub struct Supervisor {
     events: Vec<AgentEvent>,
     /// Whether `state.json` lags behind what runs.
     dirty: bool,
+    /// The Docker Engine, once a unit needed it and it answered.
+    engine: Option<Engine>,
+    /// Why the engine did not answer, and when it is tried again.
+    engine_error: Option<(String, Instant)>,
+    /// Container replicas of an earlier agent, adopted (or removed) once the engine answers.
+    adopting: Option<Vec<ReplicaRecord>>,
 }
 
 impl Supervisor {
     /// A supervisor over `dir` that adopts the replicas of `state` still alive for the
     /// units of `desired`, and stops those of units `desired` does not have.
     pub fn start(dir: Arc<AgentDir>, state: RuntimeState, desired: Option<DesiredState>) -> Supervisor {
-        let mut supervisor = Supervisor { dir, generation: 0, units: BTreeMap::new(), events: Vec::new(), dirty: true };
+        let mut supervisor = Supervisor {
+            dir,
+            generation: 0,
+            units: BTreeMap::new(),
+            events: Vec::new(),
+            dirty: true,
+            engine: None,
+            engine_error: None,
+            adopting: Some(Vec::new()),
+        };
         let desired = desired.unwrap_or(DesiredState { generation: 0, units: Vec::new() });
         supervisor.generation = desired.generation;
         for unit in desired.units {
@@ -58,7 +86,11 @@ impl Supervisor {
             supervisor.units.insert(runtime.unit.key.clone(), runtime);
         }
         for record in state.replicas {
-            supervisor.adopt(record);
+            if record.container.is_some() {
+                supervisor.adopting.get_or_insert_default().push(record);
+            } else {
+                supervisor.adopt(record);
+            }
         }
         supervisor
     }
@@ -101,8 +133,15 @@ impl Supervisor {
     pub async fn tick(&mut self, client: Option<&Client>) -> Vec<ServiceLogLine> {
         let now = Instant::now();
         let mut lines = Vec::new();
+        self.reach_engine(now).await;
+        let engine = match (&self.engine, &self.engine_error) {
+            (Some(engine), _) => Ok(engine),
+            (None, Some((why, _))) => Err(why.as_str()),
+            (None, None) => Err("the Docker Engine was not reached yet"),
+        };
+        let host = Host { dir: &self.dir, client, engine };
         for runtime in self.units.values_mut() {
-            let changed = runtime.reconcile(&self.dir, client, now, &mut self.events).await;
+            let changed = runtime.reconcile(&host, now, &mut self.events).await;
             self.dirty |= changed;
             runtime.read_output(&mut lines);
         }
@@ -157,6 +196,114 @@ impl Supervisor {
         }
     }
 
+    /// Connects to the engine when a unit runs an image or containers wait for adoption, at
+    /// most every [`ENGINE_RETRY`] while it does not answer; once it does, adopts this agent's
+    /// containers.
+    async fn reach_engine(&mut self, now: Instant) {
+        let adopting = self.adopting.as_ref().is_some_and(|records| !records.is_empty());
+        let wanted = adopting || self.units.values().any(UnitRuntime::runs_images);
+        if self.engine.is_none() && wanted && self.engine_error.as_ref().is_none_or(|(_, retry)| now >= *retry) {
+            match Engine::connect().await {
+                Ok(engine) => {
+                    tracing::info!("reached the Docker Engine at {}", engine.endpoint());
+                    self.engine = Some(engine);
+                    self.engine_error = None;
+                }
+                Err(why) => {
+                    if self.engine_error.is_none() {
+                        tracing::warn!("{why}");
+                    }
+                    self.engine_error = Some((why, now + ENGINE_RETRY));
+                }
+            }
+        }
+        let Some(engine) = self.engine.clone() else { return };
+        let Some(records) = self.adopting.take() else { return };
+        match engine.labelled(&self.dir.root().display().to_string()).await {
+            Ok(containers) => {
+                for container in containers {
+                    self.adopt_container(&engine, container, &records);
+                }
+                self.dirty = true;
+            }
+            Err(why) => {
+                tracing::warn!("{why}");
+                self.adopting = Some(records);
+            }
+        }
+    }
+
+    /// A container of an earlier agent (its labels name this agent's directory): adopted when
+    /// it runs and its unit is still desired, otherwise removed (its unit replaces it).
+    fn adopt_container(&mut self, engine: &Engine, container: Labelled, records: &[ReplicaRecord]) {
+        let record = records.iter().find(|record| record.container.as_deref() == Some(container.id.as_str()));
+        let runtime = self.units.values_mut().find(|runtime| {
+            crate::containers::unit_label(&runtime.unit.key) == container.unit
+                && !runtime.replicas.iter().any(|replica| replica.id == container.replica)
+        });
+        let Some(runtime) = runtime.filter(|_| container.running && container.port != 0) else {
+            let why = if container.running {
+                "serves no unit in the desired state"
+            } else {
+                "stopped while the agent was away"
+            };
+            tracing::info!("container {} of replica {} {why}: removing it", short_id(&container.id), container.replica);
+            if let Some(runtime) =
+                self.units.values().find(|runtime| crate::containers::unit_label(&runtime.unit.key) == container.unit)
+            {
+                self.events.push(AgentEvent {
+                    key: runtime.unit.key.clone(),
+                    at: now_ms(),
+                    kind: AgentEventKind::Drift,
+                    message: format!(
+                        "replica {} (container {}) {why}: replacing it",
+                        container.replica,
+                        short_id(&container.id)
+                    ),
+                });
+            }
+            let engine = engine.clone();
+            tokio::spawn(async move { engine.remove(&container.id).await });
+            return;
+        };
+        tracing::info!(
+            "{}: adopted replica {} of release {} (container {}, port {})",
+            unit_name(&runtime.unit.key),
+            container.replica,
+            container.release,
+            short_id(&container.id),
+            container.port
+        );
+        let (out, err) = (self.dir.log_path(&container.replica, "out"), self.dir.log_path(&container.replica, "err"));
+        // The output is followed again from the second the files were last written.
+        let since = [&out, &err]
+            .iter()
+            .filter_map(|path| std::fs::metadata(path).and_then(|meta| meta.modified()).ok())
+            .filter_map(|modified| modified.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        let (exit, watcher) = engine.watch(&container.id, out.clone(), err.clone(), since);
+        let (health, checks) = replica::watch_health(&runtime.unit.health, container.port);
+        runtime.replicas.push(Replica {
+            stdout: Tailer::new(out, record.map_or(0, |record| record.stdout_offset)),
+            stderr: Tailer::new(err, record.map_or(0, |record| record.stderr_offset)),
+            id: container.replica,
+            release: container.release,
+            port: container.port,
+            instance: Instance::Container { id: container.id, engine: engine.clone(), exit, watcher },
+            started_at: record.map_or_else(now_ms, |record| record.started_at),
+            restarts: record.map_or(0, |record| record.restarts),
+            crashes_in_row: 0,
+            restart_at: None,
+            exit_message: None,
+            healthy_since: None,
+            reported: ferry_proto::agent::ReplicaState::Starting,
+            health,
+            checks,
+        });
+    }
+
     /// The replica of an earlier agent, adopted when it still serves a unit here; otherwise
     /// stopped (its unit left) or left for the unit to replace (it died).
     fn adopt(&mut self, record: ReplicaRecord) {
@@ -208,8 +355,7 @@ impl Supervisor {
             id: record.id,
             release: record.release,
             port: record.port,
-            pid: record.pid,
-            child: None,
+            instance: Instance::Process { pid: record.pid, child: None },
             started_at: record.started_at,
             restarts: record.restarts,
             crashes_in_row: 0,
@@ -236,7 +382,8 @@ impl Supervisor {
                     id: replica.id.clone(),
                     key: runtime.unit.key.clone(),
                     release: replica.release,
-                    pid: replica.pid,
+                    pid: replica.instance.pid().unwrap_or(0),
+                    container: replica.instance.container().map(str::to_owned),
                     port: replica.port,
                     started_at: replica.started_at,
                     restarts: replica.restarts,

@@ -75,6 +75,77 @@ pub fn labelled(label: &str, value: &str) -> (Vec<String>, Vec<String>) {
     })
 }
 
+/// Builds `tag` from `dockerfile` (its `FROM` may name [`busybox_image`]), labelled
+/// [`TEST_LABEL`]`=label`, writes it to `dest` as `docker save` does and removes the tag from
+/// the engine, so whatever runs it must load the archive. Panics saying what failed.
+pub fn saved_image(tag: &str, dockerfile: &str, label: &str, dest: &std::path::Path) {
+    on_engine(|docker| async move {
+        let mut archive = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(dockerfile.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive.append_data(&mut header, "Dockerfile", dockerfile.as_bytes()).expect("packing the build context");
+        let archive = archive.into_inner().expect("packing the build context");
+        let options = BuildImageOptions {
+            t: Some(tag.to_owned()),
+            rm: true,
+            forcerm: true,
+            labels: Some(HashMap::from([(TEST_LABEL.to_owned(), label.to_owned())])),
+            ..BuildImageOptions::default()
+        };
+        let mut build = docker.build_image(options, None, Some(bollard::body_full(archive.into())));
+        while let Some(info) = build.next().await {
+            let info = info.unwrap_or_else(|error| panic!("building {tag}: {error}"));
+            if let Some(detail) = info.error_detail {
+                panic!("building {tag}: {}", detail.message.unwrap_or_default());
+            }
+        }
+        let mut saved = Vec::new();
+        let mut export = docker.export_image(tag);
+        while let Some(chunk) = export.next().await {
+            saved.extend_from_slice(&chunk.unwrap_or_else(|error| panic!("saving {tag}: {error}")));
+        }
+        std::fs::write(dest, saved).unwrap_or_else(|error| panic!("writing {}: {error}", dest.display()));
+        docker
+            .remove_image(tag, None::<bollard::query_parameters::RemoveImageOptions>, None)
+            .await
+            .unwrap_or_else(|error| panic!("removing {tag}: {error}"));
+    });
+}
+
+/// Removes the containers labelled `label=value` (running or not) and the images labelled
+/// [`TEST_LABEL`]`=image_label`: what a test made, whatever state it ended in.
+pub fn remove_labelled(label: &str, value: &str, image_label: &str) {
+    on_engine(|docker| async move {
+        let (containers, _) = labelled(label, value);
+        for id in containers {
+            let options = bollard::query_parameters::RemoveContainerOptions { force: true, ..Default::default() };
+            let _ = docker.remove_container(&id, Some(options)).await;
+        }
+        let filters = HashMap::from([("label".to_owned(), vec![format!("{TEST_LABEL}={image_label}")])]);
+        let options = bollard::query_parameters::ListImagesOptions { filters: Some(filters), ..Default::default() };
+        for image in docker.list_images(Some(options)).await.unwrap_or_default() {
+            let options = bollard::query_parameters::RemoveImageOptions { force: true, ..Default::default() };
+            let _ = docker.remove_image(&image.id, Some(options), None).await;
+        }
+    });
+}
+
+/// Runs `work` with the local engine on a runtime of its own (tests may call it from inside
+/// theirs).
+fn on_engine<'a, F: Future<Output = ()> + 'a>(work: impl FnOnce(Docker) -> F + Send + 'a) {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+                runtime.block_on(async { work(engine().await).await });
+            })
+            .join()
+            .expect("asking the engine");
+    });
+}
+
 async fn build_busybox() {
     let docker = engine().await;
     // Another test process may be building it: one at a time, and the second finds it built.

@@ -34,7 +34,9 @@ pub fn main(args: AgentArgs) -> anyhow::Result<ExitCode> {
             labels: (!labels.is_empty()).then(|| labels.clone()),
             hostname: crate::runner::host_name("localhost"),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            docker: false,
+            // Whether it can run `image:` services; the supervisor reaches the engine again
+            // when one needs it, so an engine started later still serves.
+            docker: ferry_agent::containers::Engine::connect().await.is_ok(),
         };
         let options = AgentOptions { dir, token, client: Some(client), hello, metrics_listen: args.metrics_listen };
         run_agent(options, crate::server::shutdown_signal()).await?;

@@ -27,6 +27,7 @@ fn state_is_kept_owner_only_and_read_back() {
             key: key.clone(),
             release: 1,
             pid: 42,
+            container: None,
             port: 4242,
             started_at: 7,
             restarts: 0,

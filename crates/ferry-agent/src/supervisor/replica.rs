@@ -1,8 +1,12 @@
-//! One replica's process: started as `sh -c COMMAND` in the release's folder, in its own
-//! process group, with a cleared environment (PATH, HOME, LANG, TZ and USER from the agent's,
-//! then the release's `env`, then `PORT`), its output appended to files in the agent's
-//! directory; watched by its health checks; stopped with SIGTERM to the group, then SIGKILL
-//! after the grace period.
+//! One replica, of one of two kinds ([`Instance`]): a process started as `sh -c COMMAND` in
+//! the release's folder, in its own process group, with a cleared environment (PATH, HOME,
+//! LANG, TZ and USER from the agent's, then the release's `env`, then `PORT`), its output
+//! appended to files in the agent's directory, stopped with SIGTERM to the group, then
+//! SIGKILL after the grace period; or a container of the release's image
+//! (`crate::containers`: the release's `env` and `PORT`, on the host's network, its output
+//! followed into the same files, stopped with `docker stop` and the same grace period). Both
+//! kinds listen on `127.0.0.1:$PORT` and are watched by the same health checks, so the rest of
+//! the supervisor does not tell them apart.
 //!
 //! The port is picked by binding `127.0.0.1:0` and releasing it before the replica starts:
 //! another process may take it in between. The replica then fails to listen and exits, and
@@ -14,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use ferry_proto::agent::{HealthSpec, ReplicaState};
 use rustix::process::{Pid, Signal};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::containers::Engine;
 use crate::health::{self, Health};
 use crate::logs::Tailer;
 
@@ -29,10 +34,7 @@ pub(crate) struct Replica {
     pub(crate) id: String,
     pub(crate) release: i64,
     pub(crate) port: u16,
-    /// Its pid, which is also its process group.
-    pub(crate) pid: u32,
-    /// `None` for a replica adopted from an earlier agent (not this process's child).
-    pub(crate) child: Option<std::process::Child>,
+    pub(crate) instance: Instance,
     pub(crate) started_at: i64,
     pub(crate) restarts: u32,
     /// Crashes since it was last healthy for a while: the exponent of its backoff.
@@ -49,6 +51,41 @@ pub(crate) struct Replica {
     pub(crate) stderr: Tailer,
 }
 
+/// What runs a replica.
+#[derive(Debug)]
+pub(crate) enum Instance {
+    /// A process group led by `pid`; `child` is `None` for a replica adopted from an earlier
+    /// agent (not this process's child).
+    Process { pid: u32, child: Option<std::process::Child> },
+    /// A container; `exit` says why it stopped, once it did; `watcher` follows its output.
+    Container { id: String, engine: Engine, exit: oneshot::Receiver<String>, watcher: JoinHandle<()> },
+}
+
+impl Instance {
+    /// The pid of a process replica.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        match self {
+            Instance::Process { pid, .. } => Some(*pid),
+            Instance::Container { .. } => None,
+        }
+    }
+
+    /// The id of a container replica.
+    pub(crate) fn container(&self) -> Option<&str> {
+        match self {
+            Instance::Process { .. } => None,
+            Instance::Container { id, .. } => Some(id),
+        }
+    }
+
+    /// Lets go of it without stopping it (another agent adopts it).
+    pub(crate) fn detach(&self) {
+        if let Instance::Container { watcher, .. } = self {
+            watcher.abort();
+        }
+    }
+}
+
 impl Replica {
     /// Its state as reported.
     pub(crate) fn state(&self) -> ReplicaState {
@@ -63,20 +100,33 @@ impl Replica {
         (health.state != ReplicaState::Healthy).then(|| health.message.clone()).flatten()
     }
 
-    /// Whether its process has exited since the last call; reaps a child. An adopted replica
-    /// has exited when its process group is gone.
+    /// Whether it has exited since the last call; reaps a child. An adopted process replica
+    /// has exited when its process group is gone. Whatever an exited process left behind in
+    /// its group is killed, so its port is free again.
     pub(crate) fn poll_exit(&mut self) -> Option<String> {
         if self.restart_at.is_some() {
             return None;
         }
-        match &mut self.child {
-            Some(child) => match child.try_wait() {
+        let why = match &mut self.instance {
+            Instance::Process { child: Some(child), .. } => match child.try_wait() {
                 Ok(Some(status)) => Some(format!("exited with {status}")),
                 Ok(None) => None,
                 Err(error) => Some(format!("cannot be waited for: {error}")),
             },
-            None => (!group_alive(self.pid)).then(|| "is gone".to_owned()),
+            Instance::Process { pid, child: None } => (!group_alive(*pid)).then(|| "is gone".to_owned()),
+            Instance::Container { exit, .. } => match exit.try_recv() {
+                Ok(why) => Some(why),
+                Err(oneshot::error::TryRecvError::Empty) => None,
+                Err(oneshot::error::TryRecvError::Closed) => Some("is no longer watched".to_owned()),
+            },
+        };
+        if why.is_some()
+            && let Instance::Process { pid, .. } = &self.instance
+            && let Some(group) = Pid::from_raw(pid.cast_signed())
+        {
+            let _ = rustix::process::kill_process_group(group, Signal::KILL);
         }
+        why
     }
 }
 
@@ -124,7 +174,7 @@ pub(crate) fn spawn(launch: &Launch<'_>) -> Result<(std::process::Child, u16), S
 }
 
 /// A port on 127.0.0.1 that was free a moment ago (see the module's doc for the race).
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
@@ -153,6 +203,18 @@ pub(crate) fn group_alive(pid: u32) -> bool {
 pub(crate) fn leads_group(pid: u32) -> bool {
     let Some(pid) = Pid::from_raw(pid.cast_signed()) else { return false };
     rustix::process::getpgid(Some(pid)).is_ok_and(|group| group == pid)
+}
+
+/// Stops a replica: a process as [`stop`] does, a container with `docker stop` (the same
+/// grace) and then removes it.
+pub(crate) async fn stop_instance(instance: Instance, grace: Duration) {
+    match instance {
+        Instance::Process { pid, child } => stop(pid, child, grace).await,
+        Instance::Container { id, engine, watcher, .. } => {
+            engine.stop(&id, grace).await;
+            watcher.abort();
+        }
+    }
 }
 
 /// Stops a replica's process group: SIGTERM, then SIGKILL once `grace` passed; reaps the

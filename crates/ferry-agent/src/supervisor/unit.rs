@@ -15,8 +15,9 @@ use ferry_proto::agent::{
 use ferry_proxy::{Backend, Proxy, Routes};
 use tokio::task::JoinHandle;
 
-use super::replica::{self, Launch, Replica};
+use super::replica::{self, Instance, Launch, Replica};
 use super::unit_name;
+use crate::containers::{ContainerLaunch, Engine};
 use crate::dir::{AgentDir, UnitRecord};
 use crate::logs::{Tailer, mask};
 use crate::now_ms;
@@ -40,9 +41,10 @@ pub(crate) struct UnitRuntime {
     /// shares by replica).
     routed: Vec<i64>,
     weights: Vec<(i64, u32)>,
-    /// Releases whose files are here.
-    fetched: Vec<i64>,
-    fetching: BTreeMap<i64, JoinHandle<Result<(), String>>>,
+    /// Releases whose files are here, with the id of their image (`image:` releases, once
+    /// the engine has it).
+    fetched: BTreeMap<i64, Option<String>>,
+    fetching: BTreeMap<i64, JoinHandle<Result<Option<String>, String>>>,
     /// When a release whose fetch failed is tried again.
     fetch_retry: BTreeMap<i64, Instant>,
     /// The last error event, not repeated while it holds.
@@ -72,7 +74,7 @@ impl UnitRuntime {
             next_replica: record.map_or(1, |record| record.next_replica.max(1)),
             unit,
             replicas: Vec::new(),
-            fetched: Vec::new(),
+            fetched: BTreeMap::new(),
             fetching: BTreeMap::new(),
             fetch_retry: BTreeMap::new(),
             last_error: None,
@@ -83,6 +85,12 @@ impl UnitRuntime {
         }
     }
 
+    /// Whether a release it runs or rolls to is an `image:` one (it needs the engine).
+    pub(crate) fn runs_images(&self) -> bool {
+        let releases = self.unit.release.iter().chain(self.unit.deployment.iter().map(|order| &order.release));
+        releases.into_iter().any(|release| matches!(release.process, ProcessSpec::Image { .. }))
+    }
+
     /// The unit's proxy, when it listens.
     pub(crate) fn proxy(&self) -> Option<&Proxy> {
         self.proxy.as_ref().map(|(proxy, _)| proxy)
@@ -90,54 +98,33 @@ impl UnitRuntime {
 
     /// Moves what runs one step towards the desired state; whether anything a report shows
     /// changed.
-    pub(crate) async fn reconcile(
-        &mut self,
-        dir: &AgentDir,
-        client: Option<&Client>,
-        now: Instant,
-        events: &mut Vec<AgentEvent>,
-    ) -> bool {
+    pub(crate) async fn reconcile(&mut self, host: &Host<'_>, now: Instant, events: &mut Vec<AgentEvent>) -> bool {
+        let over = |rollout: &Option<Rollout>| rollout.as_ref().map(|rollout| rollout.outcome.is_some());
+        let was_over = over(&self.rollout);
         let mut changed = self.watch_replicas(now, events);
         changed |= self.follow_order();
         changed |= self.bind_proxy(now, events).await;
-        changed |= self.reconcile_replicas(dir, client, now, events).await;
+        changed |= self.reconcile_replicas(host, now, events).await;
         self.apply_routes();
-        changed
+        // A deployment that ended is kept at once, whatever else changed.
+        changed || over(&self.rollout) != was_over
     }
 
     /// Starts, restarts and stops replicas towards what is wanted.
-    async fn reconcile_replicas(
-        &mut self,
-        dir: &AgentDir,
-        client: Option<&Client>,
-        now: Instant,
-        events: &mut Vec<AgentEvent>,
-    ) -> bool {
+    async fn reconcile_replicas(&mut self, host: &Host<'_>, now: Instant, events: &mut Vec<AgentEvent>) -> bool {
         let mut changed = false;
         let (wanted, planned) = self.wanted_now();
-        if let Some((number, image)) = wanted.iter().find_map(|(release, _)| match &release.process {
-            ProcessSpec::Image { image, .. } => Some((release.number, image.clone())),
-            ProcessSpec::Run { .. } => None,
-        }) {
-            let message = format!(
-                "release {number} runs the image {image}: this agent has no container support yet; \
-                 give the service `run:` instead of `image:`"
-            );
-            changed |= self.abort_rollout(&message);
-            self.error(events, message);
-            return changed;
-        }
         let mut ready = Vec::new();
         for (release, count) in &wanted {
-            if let Some(folder) = self.release_files(dir, client, release, now, events).await {
-                ready.push((release.clone(), *count, folder));
+            if let Some(prepared) = self.release_files(host, release, now, events).await {
+                ready.push((release.clone(), *count, prepared));
             }
         }
         let numbers: Vec<i64> = wanted.iter().map(|(release, _)| release.number).collect();
         changed |= self.retire_unwanted(&numbers, planned, events);
-        changed |= self.restart_due(dir, &ready, now, events);
-        for (release, count, folder) in &ready {
-            changed |= self.scale(dir, release, *count as usize, folder, events);
+        changed |= self.restart_due(host, &ready, now, events).await;
+        for (release, count, prepared) in &ready {
+            changed |= self.scale(host, release, *count as usize, prepared, events).await;
         }
         changed
     }
@@ -278,10 +265,6 @@ impl UnitRuntime {
         for replica in &mut self.replicas {
             if let Some(why) = replica.poll_exit() {
                 replica.checks.abort();
-                // Whatever it left behind in its group goes too, so the port is free again.
-                if let Some(group) = rustix::process::Pid::from_raw(replica.pid.cast_signed()) {
-                    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-                }
                 let delay = replica::backoff(replica.crashes_in_row);
                 replica.crashes_in_row = replica.crashes_in_row.saturating_add(1);
                 replica.restart_at = Some(now + delay);
@@ -361,31 +344,48 @@ impl UnitRuntime {
         }
     }
 
-    /// The folder of the release's files once they are here; starts or follows their fetch.
+    /// The release's files (and image) once they are here; starts or follows their fetch
+    /// (and the image's load). An `image:` release on a host whose engine does not answer is
+    /// an `error` event and fails the deployment under way.
     async fn release_files(
         &mut self,
-        dir: &AgentDir,
-        client: Option<&Client>,
+        host: &Host<'_>,
         release: &ReleaseSpec,
         now: Instant,
         events: &mut Vec<AgentEvent>,
-    ) -> Option<PathBuf> {
-        let folder = dir.release_dir(&self.unit.key, release.number);
-        if self.fetched.contains(&release.number) || folder.is_dir() {
-            if !self.fetched.contains(&release.number) {
-                self.fetched.push(release.number);
-            }
-            return Some(folder);
+    ) -> Option<Prepared> {
+        let folder = host.dir.release_dir(&self.unit.key, release.number);
+        if let Some(image) = self.fetched.get(&release.number) {
+            return Some(Prepared { folder, image: image.clone() });
         }
+        let image = match &release.process {
+            ProcessSpec::Run { .. } if folder.is_dir() => {
+                self.fetched.insert(release.number, None);
+                return Some(Prepared { folder, image: None });
+            }
+            ProcessSpec::Run { .. } => None,
+            ProcessSpec::Image { image, archive } => match host.engine {
+                Ok(engine) => Some((engine.clone(), image.clone(), archive.clone())),
+                Err(why) => {
+                    let message = format!(
+                        "release {} runs the image `{image}`, but {why}; or give the service `run:` instead of `image:`",
+                        release.number
+                    );
+                    self.abort_rollout(&message);
+                    self.error(events, message);
+                    return None;
+                }
+            },
+        };
         if let Some(fetch) = self.fetching.get(&release.number) {
             if !fetch.is_finished() {
                 return None;
             }
             let fetch = self.fetching.remove(&release.number)?;
             match fetch.await {
-                Ok(Ok(())) => {
-                    self.fetched.push(release.number);
-                    return Some(folder);
+                Ok(Ok(image)) => {
+                    self.fetched.insert(release.number, image.clone());
+                    return Some(Prepared { folder, image });
                 }
                 Ok(Err(error)) => {
                     self.fetch_retry.insert(release.number, now + FETCH_RETRY);
@@ -404,11 +404,16 @@ impl UnitRuntime {
         if self.fetch_retry.get(&release.number).is_some_and(|at| now < *at) {
             return None;
         }
-        let client = client.cloned();
+        let client = host.client.cloned();
         let release = release.clone();
+        let images = host.dir.root().join("images");
         self.fetching.insert(
             release.number,
-            tokio::spawn(async move { crate::releases::ensure(&folder, &release, client.as_ref()).await }),
+            tokio::spawn(async move {
+                crate::releases::ensure(&folder, &release, client.as_ref()).await?;
+                let Some((engine, image, archive)) = image else { return Ok(None) };
+                engine.prepare_image(&release, &image, archive.as_deref(), &folder, &images).await.map(Some)
+            }),
         );
         None
     }
@@ -444,10 +449,10 @@ impl UnitRuntime {
     }
 
     /// Starts again the replicas whose backoff is over.
-    fn restart_due(
+    async fn restart_due(
         &mut self,
-        dir: &AgentDir,
-        ready: &[(ReleaseSpec, u32, PathBuf)],
+        host: &Host<'_>,
+        ready: &[(ReleaseSpec, u32, Prepared)],
         now: Instant,
         events: &mut Vec<AgentEvent>,
     ) -> bool {
@@ -457,13 +462,13 @@ impl UnitRuntime {
             if replica.restart_at.is_none_or(|at| at > now) {
                 continue;
             }
-            let Some((spec, _, folder)) = ready.iter().find(|(release, _, _)| release.number == replica.release) else {
+            let Some((spec, _, prepared)) = ready.iter().find(|(release, _, _)| release.number == replica.release)
+            else {
                 continue;
             };
-            match launch(dir, spec, folder, &replica.id) {
-                Ok((child, port)) => {
-                    replica.pid = child.id();
-                    replica.child = Some(child);
+            match launch(host, &self.unit.key, spec, prepared, &replica.id).await {
+                Ok((instance, port)) => {
+                    replica.instance = instance;
                     replica.port = port;
                     replica.restarts = replica.restarts.saturating_add(1);
                     replica.restart_at = None;
@@ -491,12 +496,12 @@ impl UnitRuntime {
 
     /// Starts or stops replicas of `release` until it has `wanted` of them; the ones that go
     /// are those not healthy first, then the oldest.
-    fn scale(
+    async fn scale(
         &mut self,
-        dir: &AgentDir,
+        host: &Host<'_>,
         release: &ReleaseSpec,
         wanted: usize,
-        folder: &std::path::Path,
+        prepared: &Prepared,
         events: &mut Vec<AgentEvent>,
     ) -> bool {
         let mut changed = false;
@@ -520,23 +525,25 @@ impl UnitRuntime {
                 self.unit.key.service, self.unit.key.environment, release.number, self.next_replica
             );
             self.next_replica = self.next_replica.saturating_add(1);
-            match launch(dir, release, folder, &id) {
-                Ok((child, port)) => {
+            match launch(host, &self.unit.key, release, prepared, &id).await {
+                Ok((instance, port)) => {
+                    let what = match &instance {
+                        Instance::Process { pid, .. } => format!("pid {pid}"),
+                        Instance::Container { id, .. } => format!("container {}", short_id(id)),
+                    };
                     tracing::info!(
-                        "{}: started replica {id} of release {} (pid {}, port {port})",
+                        "{}: started replica {id} of release {} ({what}, port {port})",
                         unit_name(&self.unit.key),
                         release.number,
-                        child.id()
                     );
                     let (health, checks) = replica::watch_health(&self.unit.health, port);
                     self.replicas.push(Replica {
-                        stdout: Tailer::new(dir.log_path(&id, "out"), 0),
-                        stderr: Tailer::new(dir.log_path(&id, "err"), 0),
+                        stdout: Tailer::new(host.dir.log_path(&id, "out"), 0),
+                        stderr: Tailer::new(host.dir.log_path(&id, "err"), 0),
                         id,
                         release: release.number,
                         port,
-                        pid: child.id(),
-                        child: Some(child),
+                        instance,
                         started_at: now_ms(),
                         restarts: 0,
                         crashes_in_row: 0,
@@ -585,7 +592,7 @@ impl UnitRuntime {
             if let Some(proxy) = proxy {
                 proxy.drain(&replica.id, drain).await;
             }
-            replica::stop(replica.pid, replica.child.take(), grace).await;
+            replica::stop_instance(replica.instance, grace).await;
             for path in logs {
                 let _ = tokio::fs::remove_file(path).await;
             }
@@ -611,6 +618,7 @@ impl UnitRuntime {
     pub(crate) fn detach(&mut self) {
         for replica in &self.replicas {
             replica.checks.abort();
+            replica.instance.detach();
         }
     }
 
@@ -668,7 +676,7 @@ impl UnitRuntime {
                     release: replica.release,
                     state: replica.state(),
                     port: replica.port,
-                    pid: Some(replica.pid),
+                    pid: replica.instance.pid(),
                     restarts: replica.restarts,
                     message: replica.message(),
                 })
@@ -679,21 +687,58 @@ impl UnitRuntime {
     }
 }
 
-/// Starts a replica `id` of `release`.
-fn launch(
-    dir: &AgentDir,
+/// What the units of one agent share for a tick: its directory, the server (when there is
+/// one) and the Docker Engine (or why there is none).
+pub(crate) struct Host<'a> {
+    pub(crate) dir: &'a AgentDir,
+    pub(crate) client: Option<&'a Client>,
+    pub(crate) engine: Result<&'a Engine, &'a str>,
+}
+
+/// A release ready to run: its folder, and its image's id for an `image:` release.
+#[derive(Debug, Clone)]
+struct Prepared {
+    folder: PathBuf,
+    image: Option<String>,
+}
+
+/// Starts a replica `id` of `release`: a process for `run:`, a container for `image:`.
+async fn launch(
+    host: &Host<'_>,
+    key: &ferry_proto::agent::UnitKey,
     release: &ReleaseSpec,
-    folder: &std::path::Path,
+    prepared: &Prepared,
     id: &str,
-) -> Result<(std::process::Child, u16), String> {
-    let ProcessSpec::Run { command } = &release.process else {
-        return Err("this agent has no container support yet".to_owned());
-    };
-    replica::spawn(&Launch {
-        folder,
-        command,
-        env: &release.env,
-        out: &dir.log_path(id, "out"),
-        err: &dir.log_path(id, "err"),
-    })
+) -> Result<(Instance, u16), String> {
+    let (out, err) = (host.dir.log_path(id, "out"), host.dir.log_path(id, "err"));
+    match (&release.process, &prepared.image) {
+        (ProcessSpec::Run { command }, _) => {
+            let (child, port) =
+                replica::spawn(&Launch { folder: &prepared.folder, command, env: &release.env, out: &out, err: &err })?;
+            Ok((Instance::Process { pid: child.id(), child: Some(child) }, port))
+        }
+        (ProcessSpec::Image { .. }, Some(image)) => {
+            let engine = host.engine?;
+            let port = replica::free_port()?;
+            let agent = host.dir.root().display().to_string();
+            let launch = ContainerLaunch {
+                agent: &agent,
+                key,
+                replica: id,
+                release: release.number,
+                image,
+                env: &release.env,
+                port,
+            };
+            let container = engine.start(&launch).await?;
+            let (exit, watcher) = engine.watch(&container, out, err, 0);
+            Ok((Instance::Container { id: container, engine: engine.clone(), exit, watcher }, port))
+        }
+        (ProcessSpec::Image { image, .. }, None) => Err(format!("the image `{image}` is not ready")),
+    }
+}
+
+/// The first 12 hex digits of a container id, as `docker ps` shows it.
+pub(crate) fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
 }

@@ -206,7 +206,7 @@ async fn a_deployment_replaces_the_release_without_a_gap_and_a_broken_one_rolls_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_port_taken_is_an_error_event_and_image_services_are_refused_clearly() {
+async fn a_port_taken_is_an_error_event_and_an_image_the_engine_lacks_is_refused_clearly() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("local_addr").port();
     let mut driven = Driven::start(|dir| desired(1, vec![unit(port, 1, Some(release(dir, 1, SERVE)))]));
@@ -216,13 +216,17 @@ async fn a_port_taken_is_an_error_event_and_image_services_are_refused_clearly()
 
     let other = free_port();
     let mut image = release(driven.path(), 2, SERVE);
-    image.process = ferry_proto::agent::ProcessSpec::Image { image: "nginx:1".into(), archive: None };
+    image.process = ferry_proto::agent::ProcessSpec::Image { image: "ferry-test/absent:never".into(), archive: None };
     driven.supervisor().set_desired(desired(2, vec![unit(other, 1, Some(image))]));
-    driven.until("the image refused", |_, events| events.iter().any(|event| event.message.contains("container"))).await;
+    driven.until("the image refused", |_, events| events.iter().any(|event| event.message.contains("Docker"))).await;
     let refusal = driven.events.iter().rev().find(|event| event.kind == AgentEventKind::Error).expect("find");
-    assert_eq!(
-        refusal.message,
-        "release 2 runs the image nginx:1: this agent has no container support yet; give the service `run:` instead of `image:`"
+    assert!(
+        refusal.message.starts_with(
+            "release 2: the image `ferry-test/absent:never` is not in the Docker Engine at unix:///var/run/docker.sock, \
+             and the agent does not pull: load it on this host"
+        ),
+        "{}",
+        refusal.message
     );
 }
 

@@ -14,6 +14,7 @@ use crate::spec::{
 };
 
 const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy"];
+const IMAGE_KEYS: &[&str] = &["archive"];
 const HEALTH_KEYS: &[&str] =
     &["http", "tcp", "command", "interval", "timeout", "healthy-after", "unhealthy-after", "start-timeout"];
 const RELEASE_KEYS: &[&str] = &["workflow", "job", "artifact", "branch"];
@@ -61,7 +62,7 @@ fn fields<'n>(cx: &mut Cx, node: &'n Node, context: &str) -> Vec<(&'n str, &'n E
 fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
     let context = format!("service `{name}`");
     let mut run: Option<(String, Span)> = None;
-    let mut image: Option<(String, Span)> = None;
+    let mut image: Option<(ProcessSpec, Span)> = None;
     let mut service = Service {
         name: name.to_owned(),
         process: ProcessSpec::Run { command: String::new() },
@@ -74,7 +75,7 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
         let value = &entry.value;
         match key {
             "run" => run = cx.text(value, "run").map(|text| (text, entry.key.span)),
-            "image" => image = cx.text(value, "image").map(|text| (text, entry.key.span)),
+            "image" => image = image_spec(cx, value, name).map(|spec| (spec, entry.key.span)),
             "env" => service.env = cx.text_map(value, "env"),
             "health" => service.health = health(cx, value, name),
             "release" => service.release = release(cx, value, name),
@@ -84,7 +85,7 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
     }
     service.process = match (run, image) {
         (Some((command, _)), None) => ProcessSpec::Run { command },
-        (None, Some((image, _))) => ProcessSpec::Image { image, archive: None },
+        (None, Some((image, _))) => image,
         (Some((command, _)), Some((_, image_span))) => {
             cx.error(
                 "run-or-image",
@@ -99,7 +100,8 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
                 "run-or-image",
                 service_entry.key.span,
                 format!("service `{name}` gives neither `run:` nor `image:`"),
-                "add `run: COMMAND` (started in the release's folder, listening on $PORT) or `image: IMAGE`",
+                "add `run: COMMAND` (started in the release's folder, listening on $PORT), `image: NAME:TAG` \
+                 or `image: { archive: FILE }` (a `docker save` archive in the release's files)",
             );
             ProcessSpec::Run { command: String::new() }
         }
@@ -113,6 +115,82 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
         );
     }
     service
+}
+
+/// `image:`: a reference the engine has (`name:tag`, `name@sha256:…`), or `{ archive: FILE }`,
+/// a `docker save` archive among the release's files, loaded by the agent. A mistake is
+/// reported and still gives an image (the best model), so `run-or-image` does not follow.
+fn image_spec(cx: &mut Cx, node: &Node, service: &str) -> Option<ProcessSpec> {
+    if node.as_map().is_none() {
+        let reference = cx.text(node, "image")?;
+        image_reference(cx, node.span, &reference, service);
+        return Some(ProcessSpec::Image { image: reference, archive: None });
+    }
+    let context = format!("the image of `{service}`");
+    let mut archive = None;
+    for (key, entry) in fields(cx, node, &context) {
+        match key {
+            "archive" => archive = cx.text(&entry.value, "archive").map(|path| (path, entry.value.span)),
+            _ => cx.unknown_key(entry, key, IMAGE_KEYS, &context),
+        }
+    }
+    let Some((path, span)) = archive else {
+        cx.error(
+            "image-archive",
+            node.span,
+            format!("{context} gives no `archive:`"),
+            "name the release's file that holds the image, e.g. `image: { archive: web.tar }` \
+             (made with `docker save -o web.tar IMAGE`), or give a reference: `image: web:1`",
+        );
+        return Some(ProcessSpec::Image { image: String::new(), archive: None });
+    };
+    let escapes = path.split('/').any(|part| part == "..");
+    if path.is_empty() || path.starts_with('/') || escapes {
+        cx.error(
+            "image-archive",
+            span,
+            format!("the archive of `{service}` must be a path inside the release's files, found `{path}`"),
+            "give the file's path relative to the release's folder, e.g. `web.tar` or `dist/web.tar`",
+        );
+    }
+    Some(ProcessSpec::Image { image: path.clone(), archive: Some(path) })
+}
+
+/// Checks what can be told of a reference without a registry: no spaces or upper case in the
+/// name, and a tag or digest (an untagged reference runs whatever `latest` is on the host).
+fn image_reference(cx: &mut Cx, span: Span, reference: &str, service: &str) {
+    let (name, pinned) = match reference.split_once('@') {
+        Some((name, _)) => (name, true),
+        None => match reference.rsplit_once(':') {
+            // `host:5000/name` has a colon before a slash: that is a port, not a tag.
+            Some((name, tag)) if !tag.contains('/') => (name, true),
+            _ => (reference, false),
+        },
+    };
+    let bad = name.is_empty()
+        || reference.chars().any(char::is_whitespace)
+        || name
+            .split('/')
+            .skip(usize::from(name.contains('/')))
+            .any(|part| part.chars().any(|c| c.is_ascii_uppercase()));
+    if bad {
+        cx.error(
+            "image-reference",
+            span,
+            format!("`{reference}` is not an image reference (service `{service}`)"),
+            "write `name:tag` in lower case without spaces, e.g. `web:1` or `registry.example.com/team/web:1.2`; \
+             for an image saved into the release's files, write `image: { archive: web.tar }`",
+        );
+    } else if !pinned {
+        cx.warning(
+            "image-tag",
+            span,
+            format!(
+                "image `{reference}` of `{service}` has no tag: every release runs whatever `latest` is on the host"
+            ),
+            format!("pin the image, e.g. `{reference}:1.2`, or `{reference}@sha256:…`"),
+        );
+    }
 }
 
 fn health(cx: &mut Cx, node: &Node, service: &str) -> HealthSpec {

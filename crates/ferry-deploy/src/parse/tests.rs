@@ -237,7 +237,7 @@ fn two_services_cannot_share_a_port_on_the_same_hosts() {
 #[test]
 fn run_and_image_ports_and_health_are_checked() {
     let both =
-        "environments:\n  s: {}\nservices:\n  web:\n    run: x\n    image: y\n    deploy: { s: { port: 70000 } }\n";
+        "environments:\n  s: {}\nservices:\n  web:\n    run: x\n    image: y:1\n    deploy: { s: { port: 70000 } }\n";
     assert_eq!(codes(both), ["6:5 run-or-image", "7:26 port-range"]);
     let zero = with_deploy("        port: 0\n");
     assert_eq!(codes(&zero), ["8:15 port-range"]);
@@ -302,4 +302,25 @@ fn acting_on_a_file_needs_it_free_of_errors() {
         "deploy.yml has 4 errors: 2:16: `verify`: `30` has no unit [bad-duration]; 2:31: `approvals` must be a whole number, found a string `x` [bad-number]; 4:3: service `web` gives neither `run:` nor `image:` [run-or-image] (and 1 more; `ferry lint` lists them all)"
     );
     assert_eq!(compile_valid("").expect_err("empty").to_string().lines().count(), 1);
+}
+
+#[test]
+fn image_is_a_reference_or_an_archive_in_the_release() {
+    let image = |value: &str| {
+        format!(
+            "environments:\n  s: {{}}\nservices:\n  web:\n    image: {value}\n    deploy: {{ s: {{ port: 80 }} }}\n"
+        )
+    };
+    let archive = spec(&image("{ archive: dist/web.tar }"));
+    assert_eq!(
+        archive.services[0].process,
+        ProcessSpec::Image { image: "dist/web.tar".to_owned(), archive: Some("dist/web.tar".to_owned()) }
+    );
+    let pinned = spec(&image("registry.example.com:5000/team/web@sha256:abc"));
+    assert!(matches!(&pinned.services[0].process, ProcessSpec::Image { archive: None, .. }));
+    assert_eq!(codes(&image("localhost:5000/web")), ["5:12 image-tag"]);
+    assert_eq!(codes(&image("Web:1")), ["5:12 image-reference"]);
+    assert_eq!(codes(&image("{ archive: ../web.tar }")), ["5:23 image-archive"]);
+    assert_eq!(codes(&image("{ archive: /tmp/web.tar }")), ["5:23 image-archive"]);
+    assert_eq!(codes(&image("{ file: web.tar }")), ["5:12 image-archive", "5:14 unknown-key"]);
 }

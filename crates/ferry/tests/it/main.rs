@@ -4,6 +4,7 @@
 mod actions;
 mod activity_types;
 mod agent;
+mod agent_images;
 mod containers;
 mod corpus;
 mod crash;
