@@ -6,9 +6,10 @@
 //! `/github/workflow`). Host paths in a step's environment and command are translated to
 //! where the container sees them.
 //!
-//! Everything is labelled with the runner and the job, and removed when the job ends (after a
-//! failure or cancel too); a runner that died without removing it removes it when it starts
-//! again (see [`crate::docker::Engine::remove_labeled`]).
+//! Everything is labelled with its owner (the runner, or the job's work folder) and the job,
+//! and removed when the job ends (after a failure or cancel too); what a killed process left
+//! is removed by the next one in its name: the runner when it starts again, or the next job
+//! that takes the work folder and uses containers (see [`EngineAccess`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ use tokio::sync::watch;
 use super::contexts::{Contexts, Evaluate as _};
 use super::{JobSetup, masked};
 use crate::docker::options::{ContainerOptions, parse_options};
-use crate::docker::{ContainerSpec, Credentials, DockerHost, Engine, ExecSpec, Health, LABEL_JOB, LABEL_RUNNER};
+use crate::docker::{ContainerSpec, Credentials, DockerHost, Engine, EngineAccess, ExecSpec, Health, LABEL_JOB};
 use crate::events::EventSender;
 use crate::process::{Output, ProcessExit, ProcessSpec};
 
@@ -96,6 +97,7 @@ impl JobContainers {
     /// was started is removed again.
     pub(super) async fn start(
         setup: &JobSetup,
+        docker: &mut Option<Arc<DockerHost>>,
         job: &Job,
         contexts: &mut Contexts,
         file: &str,
@@ -131,7 +133,7 @@ impl JobContainers {
                 confined_check(what, def)?;
             }
         }
-        let host = docker_host(setup).await?;
+        let host = docker_host(setup, docker).await?;
         let job_label = unique_label(&setup.job_id);
         let mut containers = JobContainers {
             engine: host.engine.clone(),
@@ -162,10 +164,7 @@ impl JobContainers {
         cancel: &watch::Receiver<bool>,
     ) -> Result<(), String> {
         let engine = &host.engine;
-        let labels = HashMap::from([
-            (LABEL_RUNNER.to_owned(), host.runner.clone()),
-            (LABEL_JOB.to_owned(), self.job_label.clone()),
-        ]);
+        let labels = crate::docker::labels(host, &self.job_label);
         let network_name = format!("ferry_{}", self.job_label);
         lines.push(format!("Creating network {network_name} (container engine at {})", engine.endpoint()));
         let network = engine.create_network(&network_name, labels.clone()).await.map_err(|error| error.to_string())?;
@@ -275,14 +274,24 @@ fn confined_check(what: &str, def: &ContainerDef) -> Result<(), String> {
     Ok(())
 }
 
-/// The engine this job uses: the runner's, or one connected now (`ferry run`).
-pub(super) async fn docker_host(setup: &JobSetup) -> Result<Arc<DockerHost>, String> {
-    if let Some(host) = &setup.docker {
+/// The engine this job uses: the runner's, or the one the job connected to (`connected`),
+/// connecting now if it has not yet, which removes what an earlier holder of the job's work
+/// folder left (see [`EngineAccess::OnDemand`]).
+pub(super) async fn docker_host(
+    setup: &JobSetup,
+    connected: &mut Option<Arc<DockerHost>>,
+) -> Result<Arc<DockerHost>, String> {
+    let owner = match &setup.docker {
+        EngineAccess::Runner(host) => return Ok(host.clone()),
+        EngineAccess::OnDemand { owner } => owner,
+    };
+    if let Some(host) = connected {
         return Ok(host.clone());
     }
     let docker_host = std::env::var("DOCKER_HOST").ok();
-    let engine = Engine::connect(docker_host.as_deref()).await.map_err(|error| error.to_string())?;
-    Ok(Arc::new(DockerHost { engine, runner: format!("run-{}", std::process::id()) }))
+    let host = Arc::new(DockerHost::start(docker_host.as_deref(), owner).await.map_err(|error| error.to_string())?);
+    *connected = Some(host.clone());
+    Ok(host)
 }
 
 /// Waits until the service's health check says healthy (at once when it has none).

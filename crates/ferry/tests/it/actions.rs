@@ -256,13 +256,16 @@ fn composite_actions_from_repositories_nest_remote_actions_up_to_githubs_limit_a
     let run = run(&repo, &source, cache.path(), &[]);
     assert_eq!(run.code, Some(1), "{}", run.context());
     let ok = run.lines_of("ok");
+    // As GitHub's runner, the `pre` script of an action nested in a composite one from a
+    // repository runs before the job's steps, and its `main` and `post` see what it saved.
+    assert!(ok.contains(&"pre nested"), "{}", run.context());
     for expected in [
-        "main who=nested extra= state=undefined action=octo/greet@main",
+        "main who=nested extra= state=P-nested action=octo/greet@main",
         "in octo/outer@v1",
         "env octo/outer@v1",
         "path ok",
         "outer said hello nested",
-        "post pre=undefined main=M-nested",
+        "post pre=P-nested main=M-nested",
     ] {
         assert!(ok.contains(&expected), "{expected:?} missing\n{}", run.context());
     }
@@ -274,6 +277,81 @@ fn composite_actions_from_repositories_nest_remote_actions_up_to_githubs_limit_a
     );
     assert!(run.lines_of("boxed").contains(&"boxed docker in /github/workspace"), "{}", run.context());
     assert_eq!(run.report["jobs"]["boxed"]["conclusion"], "success", "{}", run.context());
+}
+
+/// A Docker action from a repository with `pre-entrypoint`, `entrypoint` and
+/// `post-entrypoint` (shell scripts in its image that save state and fail on `who: fail`),
+/// `runs:` ending with `extra`.
+fn staged_docker_action(extra: &str) -> Vec<(String, String)> {
+    let dockerfile =
+        format!("FROM {}\nCOPY *.sh /\nRUN chmod +x /pre.sh /main.sh /post.sh\n", ferry_testkit::busybox_image());
+    vec![
+        (
+            "action.yml".to_owned(),
+            format!(
+                "name: staged\ninputs:\n  who: {{ default: docker }}\nruns:\n  using: docker\n  image: Dockerfile\n  \
+                 args: ['${{{{ inputs.who }}}}']\n  pre-entrypoint: /pre.sh\n  entrypoint: /main.sh\n  post-entrypoint: /post.sh\n{extra}"
+            ),
+        ),
+        ("Dockerfile".to_owned(), dockerfile),
+        ("pre.sh".to_owned(), "#!/bin/sh\necho \"pre $1\"\necho \"from_pre=P-$1\" >> \"$GITHUB_STATE\"\n".to_owned()),
+        (
+            "main.sh".to_owned(),
+            "#!/bin/sh\necho \"main $1 state=$STATE_from_pre\"\necho \"from_main=M-$1\" >> \"$GITHUB_STATE\"\n\
+             if [ \"$1\" = fail ]; then exit 3; fi\n"
+                .to_owned(),
+        ),
+        ("post.sh".to_owned(), "#!/bin/sh\necho \"post $1 pre=$STATE_from_pre main=$STATE_from_main\"\n".to_owned()),
+    ]
+}
+
+#[test]
+fn docker_actions_run_pre_and_post_entrypoints_with_state_and_their_conditions() {
+    let source = Source::new();
+    let mut files = staged_docker_action("");
+    for (path, text) in staged_docker_action("  pre-if: runner.os == 'Windows'\n  post-if: success()\n") {
+        files.push((format!("strict/{path}"), text));
+    }
+    let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (path.as_str(), text.as_str())).collect();
+    source.repo("octo/staged", &files);
+    let cache = tempfile::tempdir().expect("temp dir");
+    let repo = Repo::with_workflow(
+        "on: push\njobs:\n  j:\n    runs-on: x\n    steps:\n\
+         \x20     - uses: octo/staged@v1\n        with:\n          who: first\n\
+         \x20     - uses: octo/staged/strict@v1\n        with:\n          who: strict\n\
+         \x20     - uses: octo/staged@v1\n        with:\n          who: fail\n\
+         \x20     - run: echo never\n",
+    );
+    let run = run(&repo, &source, cache.path(), &[]);
+    assert_eq!(run.code, Some(1), "{}", run.context());
+    let said: Vec<&str> = run
+        .lines_of("j")
+        .into_iter()
+        .filter(|line| ["pre ", "main ", "post "].iter().any(|start| line.starts_with(start)))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "pre first",
+            "pre fail",
+            "main first state=P-first",
+            "main strict state=",
+            "main fail state=P-fail",
+            "post fail pre=P-fail main=M-fail",
+            "post first pre=P-first main=M-first",
+        ],
+        "{}",
+        run.context()
+    );
+    assert_eq!(
+        run.trace(),
+        "run: failure\nj: failure\n  Run octo/staged@v1: success\n  Run octo/staged/strict@v1: success\n  \
+         Run octo/staged@v1: failure\n  Run echo never: skipped\n  Pre Run octo/staged@v1: success\n  \
+         Pre Run octo/staged/strict@v1: skipped\n  Pre Run octo/staged@v1: success\n  Post Run octo/staged@v1: success\n  \
+         Post Run octo/staged/strict@v1: skipped\n  Post Run octo/staged@v1: success",
+        "{}",
+        run.context()
+    );
 }
 
 #[test]
