@@ -303,6 +303,7 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         base_env: base_env(&setup, &contexts, container.as_deref()),
         container,
         docker,
+        shown_downloads: std::collections::HashSet::new(),
         preamble,
         background_groups: Vec::new(),
         made_files_dir: false,

@@ -46,13 +46,20 @@ pub(super) async fn run_uses(
     if let Some(image) = reference.strip_prefix("docker://") {
         return Ok(super::docker_action::run_image_step(runner, step_idx, image, inputs, env, contexts).await);
     }
-    let found = match locate(runner, Some(step_idx), &reference).await {
+    let found = match locate(runner, &reference).await {
         Ok(found) => found,
         Err(message) => {
             runner.line(step_idx, &format!("error: {message}"));
             return Ok(StepResult { outcome: Conclusion::Failure, outputs: Map::new() });
         }
     };
+    // As GitHub's runner, which downloads each action once while it sets the job up, the
+    // line is shown once per job, by the first step that uses it.
+    if let Some(download) = &found.download
+        && runner.shown_downloads.insert(download.clone())
+    {
+        runner.line(step_idx, download);
+    }
     // What the action's `pre` script saved.
     let pre_state = runner.pre_states.remove(&runner.action_path);
     let call = Call { step_idx, reference: &reference, found: &found, timeout, pre_state };
@@ -87,6 +94,8 @@ struct Found {
     dir: PathBuf,
     repository: String,
     git_ref: String,
+    /// `Download action repository 'owner/repo@ref' (SHA:…)`, for one from the actions source.
+    download: Option<String>,
 }
 
 /// One run of an action: the step it is, what it is, and what its `pre` script saved.
@@ -108,11 +117,11 @@ fn unavailable(reference: &str) -> String {
 
 /// Finds (and fetches, when needed) the action `reference` names: `./path` in the
 /// workspace, else a local actions directory, else the actions source, saying which commit
-/// it fetched in the log of step `log_to`.
-async fn locate(runner: &StepRunner<'_>, log_to: Option<usize>, reference: &str) -> Result<Found, String> {
+/// it fetched.
+async fn locate(runner: &StepRunner<'_>, reference: &str) -> Result<Found, String> {
     if let Some(local) = reference.strip_prefix("./") {
         let dir = runner.setup.workspace.join(local);
-        return Ok(Found { dir, repository: String::new(), git_ref: String::new() });
+        return Ok(Found { dir, repository: String::new(), git_ref: String::new(), download: None });
     }
     if reference.starts_with("docker://") {
         return Err(format!("`{reference}` is a container image, not an action with files"));
@@ -126,19 +135,16 @@ async fn locate(runner: &StepRunner<'_>, log_to: Option<usize>, reference: &str)
     let name = reference.split('@').next().unwrap_or(reference);
     if let Some(dir) = runner.setup.action_dirs.iter().map(|dir| dir.join(name)).find(|dir| action_file(dir).is_some())
     {
-        return Ok(Found { dir, repository, git_ref: action.git_ref });
+        return Ok(Found { dir, repository, git_ref: action.git_ref, download: None });
     }
     let Some(source) = &runner.setup.actions else {
         return Err(unavailable(reference));
     };
     let fetched =
         source.fetch(&action.owner, &action.repo, &action.git_ref).await.map_err(|error| error.to_string())?;
-    if let Some(step_idx) = log_to {
-        let line = format!("Download action repository '{repository}@{}' (SHA:{})", action.git_ref, fetched.sha);
-        runner.line(step_idx, &line);
-    }
+    let download = format!("Download action repository '{repository}@{}' (SHA:{})", action.git_ref, fetched.sha);
     let dir = if action.path.is_empty() { fetched.dir } else { fetched.dir.join(&action.path) };
-    Ok(Found { dir, repository, git_ref: action.git_ref })
+    Ok(Found { dir, repository, git_ref: action.git_ref, download: Some(download) })
 }
 
 fn action_file(dir: &Path) -> Option<PathBuf> {
@@ -597,7 +603,7 @@ fn collect_pre_scripts<'a>(
             // Fetched now, as GitHub's runner fetches every action while it sets the job up;
             // the lines go to the step's own log when it runs. One that cannot be found is
             // left for its own run to report.
-            let Ok(found) = locate(runner, None, &reference).await else { continue };
+            let Ok(found) = locate(runner, &reference).await else { continue };
             let Ok((action, action_file)) = read_action(&reference, &found.dir) else { continue };
             let Ok(mut inputs) = rendered_inputs_in(with, file, contexts) else { continue };
             if add_default_inputs(runner, None, &action, &action_file, &mut inputs, contexts).is_err() {

@@ -74,6 +74,8 @@ pub(super) struct StepRunner<'a> {
     pub step_name: String,
     /// The job container `run:` steps run in (`container:`), if any.
     pub container: Option<Arc<super::containers::JobContainer>>,
+    /// The `Download action repository …` lines shown so far: each once per job.
+    pub shown_downloads: std::collections::HashSet<String>,
     /// The container engine, once the job has connected to it.
     pub docker: Option<Arc<crate::docker::DockerHost>>,
     /// Lines for the first step's log, shown when it starts (starting the job's containers).

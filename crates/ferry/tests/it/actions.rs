@@ -170,7 +170,7 @@ fn a_fetched_action_is_reused_by_later_jobs_and_runs_without_the_source_and_refe
     // The first job removes the source: the second resolves `v1` as the first did and uses
     // the kept checkout.
     let workflow = format!(
-        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: octo/greet@v1\n      - run: rm -rf '{}'\n\
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: octo/greet@v1\n      - uses: octo/greet@v1\n      - run: rm -rf '{}'\n\
          \x20 b:\n    needs: a\n    runs-on: x\n    steps:\n      - uses: octo/greet@v1\n        with:\n          who: b\n",
         source.path("octo").display()
     );
@@ -184,6 +184,11 @@ fn a_fetched_action_is_reused_by_later_jobs_and_runs_without_the_source_and_refe
     let first = run(&repo, &source, cache.path(), &[]);
     assert_eq!(first.code, Some(0), "{}", first.context());
     assert!(first.lines_of("b").contains(&"main who=b extra= state=P-b action=octo/greet@v1"), "{}", first.context());
+    // Shown once per job, as GitHub shows it while it sets the job up.
+    let downloads = |job: &str| {
+        first.lines_of(job).iter().filter(|line| line.starts_with("Download action repository 'octo/greet@v1'")).count()
+    };
+    assert_eq!((downloads("a"), downloads("b")), (1, 1), "{}", first.context());
     assert!(!source.path("octo").exists());
 
     // A later run names the commit: the kept checkout serves it, verified unchanged.
