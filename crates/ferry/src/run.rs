@@ -14,7 +14,7 @@
 mod contexts;
 mod output;
 mod report;
-mod reusable;
+pub(crate) mod reusable;
 mod runtime;
 
 use std::collections::HashMap;
