@@ -403,7 +403,7 @@ async fn run_node_script(
         runner.line(step_idx, &format!("error: {message}"));
         StepResult { outcome: Conclusion::Failure, outputs: Map::new() }
     };
-    let program = match node_program(runner) {
+    let program = match node_program(runner).await {
         Ok(program) => program,
         Err(message) => return failed(runner, message),
     };
@@ -477,20 +477,27 @@ fn input_variable(name: &str) -> String {
 }
 
 /// The Node.js that runs JavaScript actions (`$FERRY_NODE`, else `node` on PATH), checked
-/// once per job to be at least [`OLDEST_NODE`].
-fn node_program(runner: &mut StepRunner<'_>) -> Result<String, String> {
+/// once per job to be at least [`OLDEST_NODE`], and in a `container:` job to start in the
+/// job's container.
+async fn node_program(runner: &mut StepRunner<'_>) -> Result<String, String> {
     if let Some(found) = &runner.node {
         return found.clone();
     }
-    let found = find_node().map(|(program, major)| {
+    let mut found = find_node().map(|(program, major)| {
         runner.node_major = Some(major);
         program
     });
+    if let (Ok(program), Some(container)) = (&found, &runner.container)
+        && let Err(message) = container.check_node(program).await
+    {
+        found = Err(message);
+    }
     runner.node = Some(found.clone());
     found
 }
 
-fn find_node() -> Result<(String, u32), String> {
+/// The Node.js for JavaScript actions: its path and major version, or why there is none.
+pub(super) fn find_node() -> Result<(String, u32), String> {
     let install = "install Node.js 20 or later (for example `apt-get install nodejs`, or from https://nodejs.org) \
                    and put `node` on PATH, or set FERRY_NODE to its path";
     let program = match std::env::var("FERRY_NODE") {

@@ -488,13 +488,65 @@ fn job_mounts(setup: &JobSetup) -> std::io::Result<Vec<(PathBuf, String)>> {
             mounts.push((dir.clone(), format!("{WORK}/_actions/{idx}")));
         }
     }
+    // Actions from their repositories run from the store, and JavaScript ones on the host's
+    // Node.js, mounted where GitHub's runner mounts its own (`/__e/node20`).
+    if let Some(actions) = &setup.actions {
+        std::fs::create_dir_all(actions.store())?;
+        mounts.push((actions.store().to_path_buf(), format!("{WORK}/_actions/fetched")));
+    }
+    if let Ok((node, _)) = super::action::find_node()
+        && Path::new(&node).is_absolute()
+    {
+        mounts.push((PathBuf::from(node), CONTAINER_NODE.to_owned()));
+    }
     Ok(mounts)
 }
+
+/// Where a job container sees the host's Node.js, for JavaScript actions.
+pub(super) const CONTAINER_NODE: &str = "/__e/node20/bin/node";
 
 impl JobContainer {
     /// Where the container sees the host path `path` (unchanged when no mount holds it).
     pub fn to_container(&self, path: &str) -> String {
         translate(&self.mounts, path)
+    }
+
+    /// Whether the host's Node.js at `node` starts in the container (`node --version`);
+    /// `Err` with why not, and how to fix it.
+    pub(super) async fn check_node(&self, node: &str) -> Result<(), String> {
+        let inside = self.to_container(node);
+        if inside != CONTAINER_NODE {
+            return Err(format!(
+                "JavaScript actions in a `container:` job run on the host's Node.js mounted into the container, \
+                 and {node} is not an absolute path: set FERRY_NODE to one"
+            ));
+        }
+        let exec = ExecSpec {
+            container: self.id.clone(),
+            cmd: vec![inside.clone(), "--version".to_owned()],
+            env: Vec::new(),
+            working_dir: "/".to_owned(),
+            user: self.user.clone(),
+            timeout: Some(Duration::from_secs(60)),
+            kill_grace: Duration::from_secs(1),
+            pid_file: self.pid_file.clone(),
+        };
+        let mut said = Vec::new();
+        let mut output = |_, line: &str| said.push(line.to_owned());
+        let (_keep, mut cancel) = watch::channel(false);
+        let exit = crate::docker::run_exec(&self.engine, &exec, &mut cancel, &mut output, None)
+            .await
+            .map_err(|error| format!("starting Node.js in the job container: {error}"))?;
+        if exit.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "JavaScript actions in a `container:` job run on the host's Node.js ({node}), mounted into the container \
+             at {inside}, and it does not start in this job's image ({}). A Node.js built for glibc needs an image \
+             with glibc and the libraries it links (libstdc++, libgcc_s), such as a Debian or Ubuntu one; with \
+             another image (Alpine, busybox), point FERRY_NODE at a statically linked Node.js",
+            said.join(" ").trim()
+        ))
     }
 
     /// Runs `spec` (made for the host) in the container: its program, arguments, working

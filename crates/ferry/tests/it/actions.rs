@@ -400,3 +400,53 @@ fn the_tool_cache_is_kept_between_runs() {
     assert!(second.lines_of("j").contains(&"cached"), "{}", second.context());
     assert!(cache.path().join("ferry/tool-cache/tool/1.0").is_dir());
 }
+
+/// The host's `node` on PATH and the libraries it links (`ldd`), for an image it runs in.
+fn host_node_and_libraries() -> (String, Vec<PathBuf>) {
+    let node = std::env::split_paths(&std::env::var_os("PATH").expect("PATH is set"))
+        .map(|dir| dir.join("node"))
+        .find(|candidate| candidate.is_file())
+        .expect("node on PATH (scripts/test installs it)");
+    let ldd = Command::new("ldd").arg(&node).output().expect("ldd runs");
+    let libraries = String::from_utf8_lossy(&ldd.stdout)
+        .split_whitespace()
+        .filter(|word| word.starts_with('/'))
+        .map(PathBuf::from)
+        .collect();
+    (node.display().to_string(), libraries)
+}
+
+#[test]
+fn javascript_actions_run_in_a_container_job_on_the_hosts_node_or_say_why_not() {
+    let source = Source::new();
+    source.repo("octo/greet", JS_ACTION);
+    let (node, libraries) = host_node_and_libraries();
+    let libraries: Vec<&Path> = libraries.iter().map(PathBuf::as_path).collect();
+    let glibc = ferry_testkit::busybox_image_with("ferry-test/busybox-glibc:1", &libraries);
+    let workflow = format!(
+        "on: push\njobs:\n  glibc:\n    runs-on: x\n    container: {glibc}\n    steps:\n\
+         \x20     - uses: octo/greet@v1\n        with:\n          who: boxed\n\
+         \x20     - run: echo \"image has node, $(command -v node || echo none)\"\n\
+         \x20 plain:\n    runs-on: x\n    container: {}\n    steps:\n      - uses: octo/greet@v1\n",
+        ferry_testkit::busybox_image()
+    );
+    let repo = Repo::with_workflow(&workflow);
+    let cache = tempfile::tempdir().expect("temp dir");
+    let run = run(&repo, &source, cache.path(), &[("FERRY_NODE", &node)]);
+    assert_eq!(run.report["jobs"]["glibc"]["conclusion"], "success", "{}", run.context());
+    let lines = run.lines_of("glibc");
+    for want in [
+        "pre boxed",
+        "main who=boxed extra= state=P-boxed action=octo/greet@v1",
+        "post pre=P-boxed main=M-boxed",
+        "image has node, none",
+    ] {
+        assert!(lines.contains(&want), "{want:?} missing\n{}", run.context());
+    }
+    assert_eq!(run.report["jobs"]["plain"]["conclusion"], "failure", "{}", run.context());
+    assert!(
+        run.lines_of("plain").iter().any(|line| line.contains("does not start in this job's image")),
+        "{}",
+        run.context()
+    );
+}
