@@ -2,15 +2,18 @@
 //! actions: Docker Engine's API (or podman's compatible socket) through bollard, at
 //! `DOCKER_HOST` or `/var/run/docker.sock`. No `docker` CLI is needed on the host.
 //!
-//! Everything Ferry creates carries the labels [`LABEL_RUNNER`] (which runner made it) and
-//! [`LABEL_JOB`] (for which job), so a job removes what it made and a runner that starts again
-//! removes what a previous life of it left behind ([`Engine::remove_labeled`]).
+//! Everything Ferry creates carries the labels [`LABEL_RUNNER`] (who owns it: a runner, or the
+//! work slot of a `ferry run` job), [`LABEL_JOB`] (for which job) and [`LABEL_PID`] (which
+//! process made it), so a job removes what it made, and a runner that starts again, or the next
+//! `ferry run` job that takes a work slot, removes what a killed process left behind
+//! ([`Engine::remove_labeled`], [`EngineAccess`]).
 
 mod exec;
 pub mod options;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -30,6 +33,8 @@ pub use exec::{ExecSpec, run_container, run_exec};
 pub const LABEL_RUNNER: &str = "ferry.runner";
 /// The label naming the job a container or network was made for.
 pub const LABEL_JOB: &str = "ferry.job";
+/// The label holding the id of the process that made a container or network.
+pub const LABEL_PID: &str = "ferry.pid";
 
 /// Where the engine is looked for without `DOCKER_HOST`.
 const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
@@ -87,9 +92,13 @@ pub struct DockerHost {
 }
 
 impl DockerHost {
-    /// Connects to the engine for the runner `runner` and removes what a previous life of that
-    /// runner left behind (containers and networks labelled with its name); `None`, with why,
-    /// when no engine answers: the runner then lacks the `docker` capability.
+    /// Connects to the engine for the owner `runner` (a runner, or a job's work folder) and
+    /// removes what a previous holder of that name left behind (containers and networks
+    /// labelled with it).
+    ///
+    /// # Errors
+    /// [`DockerError::Unreachable`] when no engine answers (a runner then lacks the `docker`
+    /// capability), or the engine refused to list or remove what was left.
     pub async fn start(docker_host: Option<&str>, runner: &str) -> Result<DockerHost, DockerError> {
         let engine = Engine::connect(docker_host).await?;
         let (n_containers, n_networks) = engine.remove_labeled(LABEL_RUNNER, runner).await?;
@@ -97,11 +106,35 @@ impl DockerHost {
             tracing::info!(
                 n_containers,
                 n_networks,
-                "removed {n_containers} containers and {n_networks} networks a previous run of runner {runner} left"
+                "removed {n_containers} containers and {n_networks} networks a previous process left as {runner}"
             );
         }
         Ok(DockerHost { engine, runner: runner.to_owned() })
     }
+}
+
+/// How a job reaches the container engine.
+#[derive(Debug, Clone)]
+pub enum EngineAccess {
+    /// The runner's engine, connected when it started (which removed what an earlier life of
+    /// the runner left).
+    Runner(Arc<DockerHost>),
+    /// Connected when the job first needs a container, once per job ([`DockerHost::start`]):
+    /// what the job makes is owned by `owner`, and whatever `owner` still owns then is
+    /// removed first. The owner is the job's work folder, which one process at a time holds
+    /// (`ferry run`'s locked work slots, a runner's slots): a process that takes it after a
+    /// `kill -9` removes what the killed one left.
+    OnDemand { owner: String },
+}
+
+/// The labels for what a job with `job_label` makes on `host`.
+#[must_use]
+pub fn labels(host: &DockerHost, job_label: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (LABEL_RUNNER.to_owned(), host.runner.clone()),
+        (LABEL_JOB.to_owned(), job_label.to_owned()),
+        (LABEL_PID.to_owned(), std::process::id().to_string()),
+    ])
 }
 
 /// Credentials for a registry (`container.credentials`).

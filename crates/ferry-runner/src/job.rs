@@ -77,9 +77,9 @@ pub struct JobSetup {
     /// `ACTIONS_RUNTIME_TOKEN` (which the masker must hold) for actions' processes; `None`:
     /// actions get none of them.
     pub runtime: Option<ferry_proto::runtime::RuntimeAccess>,
-    /// The container engine for `container:`, `services:` and Docker actions, connected when
-    /// the runner started; `None`: connected when a job needs it (`ferry run`).
-    pub docker: Option<Arc<crate::docker::DockerHost>>,
+    /// The container engine for `container:`, `services:` and Docker actions: the runner's,
+    /// or connected when the job first needs it, in the name of the job's work folder.
+    pub docker: crate::docker::EngineAccess,
 }
 
 /// A future [`CacheRemote`] returns.
@@ -270,8 +270,13 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
     // Services and the job container start before the first step; what that shows goes into
     // the first step's log (a step's log is where lines are kept).
     let mut preamble = Vec::new();
+    // Connected once per job, when it first needs it (see `EngineAccess::OnDemand`).
+    let mut docker = None;
     let containers = if job.container.is_some() || job.services.is_some() {
-        match containers::JobContainers::start(&setup, job, &mut contexts, file, &mut preamble, &cancel).await {
+        let started =
+            containers::JobContainers::start(&setup, &mut docker, job, &mut contexts, file, &mut preamble, &cancel)
+                .await;
+        match started {
             Ok(containers) => containers,
             Err(error) => return JobOutcome::failed(masked(&setup.masker, &error)),
         }
@@ -297,6 +302,8 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         summary: String::new(),
         base_env: base_env(&setup, &contexts, container.as_deref()),
         container,
+        docker,
+        shown_downloads: std::collections::HashSet::new(),
         preamble,
         background_groups: Vec::new(),
         made_files_dir: false,
@@ -310,6 +317,7 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         node: None,
         node_major: None,
         action_depth: 0,
+        action_path: Vec::new(),
         step_name: String::new(),
     };
     if let Err(error) = std::fs::create_dir_all(&setup.tool_cache) {

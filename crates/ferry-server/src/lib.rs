@@ -88,7 +88,32 @@ pub struct ServerConfig {
     /// its workflows) may take before it is killed (with every process it started) and its
     /// trigger or poll fails saying so.
     pub git_timeout: std::time::Duration,
+    /// Where reusable workflows of other repositories (`uses:
+    /// owner/repo/.github/workflows/x.yml@ref`) are read from when a run is planned: the
+    /// actions source the embedded runner fetches actions from. `None`: such calls fail the run,
+    /// saying so.
+    pub workflow_source: Option<WorkflowSourceRef>,
 }
+
+pub use pipeline::calls::WorkflowSource;
+
+/// A shared [`WorkflowSource`]; two are equal when they are the same one.
+#[derive(Clone)]
+pub struct WorkflowSourceRef(pub Arc<dyn WorkflowSource>);
+
+impl std::fmt::Debug for WorkflowSourceRef {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("WorkflowSource")
+    }
+}
+
+impl PartialEq for WorkflowSourceRef {
+    fn eq(&self, other: &WorkflowSourceRef) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for WorkflowSourceRef {}
 
 /// The default [`ServerConfig::session_ttl`]: a working day.
 pub const DEFAULT_SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 60 * 60);
@@ -117,6 +142,7 @@ impl ServerConfig {
             public_url: None,
             session_ttl: DEFAULT_SESSION_TTL,
             git_timeout: DEFAULT_GIT_TIMEOUT,
+            workflow_source: None,
         }
     }
 
@@ -225,6 +251,8 @@ pub(crate) struct PipelineState {
     pub(crate) server_url: String,
     /// See [`ServerConfig::git_timeout`].
     pub(crate) git_timeout: std::time::Duration,
+    /// See [`ServerConfig::workflow_source`].
+    pub(crate) workflow_source: Option<Arc<dyn WorkflowSource>>,
     /// Turns `true` when the server's shutdown signal fires: open log streams end then, so
     /// the graceful shutdown does not wait for runs that will not complete.
     pub(crate) shutting_down: tokio::sync::watch::Sender<bool>,
@@ -284,6 +312,7 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
             .as_ref()
             .map_or_else(|| format!("http://{local_addr}"), |url| url.trim_end_matches('/').to_owned()),
         git_timeout: config.git_timeout,
+        workflow_source: config.workflow_source.as_ref().map(|source| source.0.clone()),
         shutting_down: tokio::sync::watch::Sender::new(false),
     };
     // git runs in other folders, so the mirrors' paths must not be relative.

@@ -19,7 +19,7 @@
 //! - `status.rs`: commit statuses posted to the forge a run's webhook came from, when the run
 //!   starts and when it completes (with the project's `FERRY_FORGE_TOKEN`).
 
-mod calls;
+pub(crate) mod calls;
 mod coordinator;
 mod mirror;
 mod plan;

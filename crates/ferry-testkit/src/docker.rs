@@ -41,6 +41,55 @@ pub fn busybox_image() -> &'static str {
     BUSYBOX_IMAGE
 }
 
+/// The tag `tag` of an image: [`busybox_image`] with the host's `files` copied in at their
+/// paths (symbolic links followed), such as the libraries a host program links, built if
+/// missing. Panics when a file cannot be read or the build fails: it only runs inside tests.
+pub fn busybox_image_with(tag: &str, files: &[&std::path::Path]) -> String {
+    let base = busybox_image();
+    let mut archive = tar::Builder::new(Vec::new());
+    let dockerfile = format!("FROM {base}\nCOPY root/ /\n");
+    let mut entries = vec![("Dockerfile".to_owned(), dockerfile.into_bytes(), 0o644)];
+    for file in files {
+        let bytes = std::fs::read(file).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
+        entries.push((format!("root{}", file.display()), bytes, 0o755));
+    }
+    for (name, bytes, mode) in &entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(*mode);
+        header.set_cksum();
+        archive.append_data(&mut header, name, &bytes[..]).expect("packing the build context");
+    }
+    let archive = archive.into_inner().expect("packing the build context");
+    let tag = tag.to_owned();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+                runtime.block_on(async {
+                    let docker = engine().await;
+                    let options = BuildImageOptions {
+                        t: Some(tag.clone()),
+                        rm: true,
+                        forcerm: true,
+                        labels: Some(HashMap::from([(TEST_LABEL.to_owned(), "1".to_owned())])),
+                        ..BuildImageOptions::default()
+                    };
+                    let mut build = docker.build_image(options, None, Some(bollard::body_full(archive.into())));
+                    while let Some(info) = build.next().await {
+                        let info = info.unwrap_or_else(|error| panic!("building {tag}: {error}"));
+                        if let Some(detail) = info.error_detail {
+                            panic!("building {tag}: {}", detail.message.unwrap_or_default());
+                        }
+                    }
+                });
+            })
+            .join()
+            .expect("building the image");
+    });
+    tag
+}
+
 /// The ids of the containers (running or not) and networks labelled `label=value` on the
 /// local engine, for checking that nothing was left behind.
 pub fn labelled(label: &str, value: &str) -> (Vec<String>, Vec<String>) {

@@ -14,7 +14,7 @@
 mod contexts;
 mod output;
 mod report;
-mod reusable;
+pub(crate) mod reusable;
 mod runtime;
 
 use std::collections::HashMap;
@@ -288,7 +288,11 @@ async fn run_workflow(
                         masker: masker.clone(),
                         isolation: ferry_runner::isolation::Isolation { pass_env: pass_env.clone(), confinement: None },
                         runtime: runtime.as_ref().map(|(_, access)| access.clone()),
-                        docker: None,
+                        // This process holds the slot now: what a killed run left in its name
+                        // goes when the job first uses the container engine.
+                        docker: ferry_runner::docker::EngineAccess::OnDemand {
+                            owner: format!("slot:{}", slot.root().display()),
+                        },
                     };
                     printer.job_started(instance.0, &start.name);
                     let checkout = checkout.clone();

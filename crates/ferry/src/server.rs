@@ -154,7 +154,13 @@ pub fn serve(args: ServerArgs, on_ready: Option<OnReady>) -> anyhow::Result<Exit
     let actions_url = actions_url(&args, &file);
     ferry_runner::isolation::protect_this_process();
     let no_agent = args.no_agent;
-    let config = server_config(args, file);
+    let mut config = server_config(args, file);
+    // Other repositories' reusable workflows come from the same actions source as the
+    // embedded runner's actions, kept in its store (in its work folder, `DATA_DIR/runner`).
+    let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    let actions = ferry_runner::actions::ActionsSource::new(&actions_url, data_dir.join("runner").join("actions"))
+        .context("--actions-url (FERRY_ACTIONS_URL)")?;
+    config.workflow_source = Some(ferry_server::WorkflowSourceRef(Arc::new(RemoteWorkflows { actions })));
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async {
@@ -293,6 +299,24 @@ fn actions_url(args: &ServerArgs, file: &ServerSection) -> String {
         .clone()
         .or_else(|| file.actions_url.clone())
         .unwrap_or_else(|| ferry_runner::actions::DEFAULT_ACTIONS_URL.to_owned())
+}
+
+/// The server's [`ferry_server::WorkflowSource`]: an actions source, read as `ferry run`
+/// reads it.
+struct RemoteWorkflows {
+    actions: ferry_runner::actions::ActionsSource,
+}
+
+impl ferry_server::WorkflowSource for RemoteWorkflows {
+    fn read<'a>(
+        &'a self,
+        uses: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>> {
+        Box::pin(async move {
+            // A tag or branch resolves anew for each run, as it does for a runner's jobs.
+            crate::run::reusable::read_remote(&self.actions.for_run(), uses).await.map_err(|error| format!("{error:#}"))
+        })
+    }
 }
 
 /// Flags (and their FERRY_* variables) win over the file, the file over the defaults.

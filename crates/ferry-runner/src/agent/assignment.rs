@@ -292,7 +292,11 @@ async fn prepare(
         masker: Arc::new(RwLock::new(masker)),
         isolation,
         runtime: assignment.runtime.clone(),
-        docker: agent.docker.clone(),
+        docker: match &agent.docker {
+            Some(host) => crate::docker::EngineAccess::Runner(host.clone()),
+            // One job at a time works in a slot's folder.
+            None => crate::docker::EngineAccess::OnDemand { owner: format!("slot:{}", work_root.display()) },
+        },
     })
 }
 

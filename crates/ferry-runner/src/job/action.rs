@@ -46,15 +46,22 @@ pub(super) async fn run_uses(
     if let Some(image) = reference.strip_prefix("docker://") {
         return Ok(super::docker_action::run_image_step(runner, step_idx, image, inputs, env, contexts).await);
     }
-    let found = match locate(runner, Some(step_idx), &reference).await {
+    let found = match locate(runner, &reference).await {
         Ok(found) => found,
         Err(message) => {
             runner.line(step_idx, &format!("error: {message}"));
             return Ok(StepResult { outcome: Conclusion::Failure, outputs: Map::new() });
         }
     };
-    // What the action's `pre` script saved, for a step of the job itself.
-    let pre_state = if runner.action_depth == 0 { runner.pre_states.remove(&step_idx) } else { None };
+    // As GitHub's runner, which downloads each action once while it sets the job up, the
+    // line is shown once per job, by the first step that uses it.
+    if let Some(download) = &found.download
+        && runner.shown_downloads.insert(download.clone())
+    {
+        runner.line(step_idx, download);
+    }
+    // What the action's `pre` script saved.
+    let pre_state = runner.pre_states.remove(&runner.action_path);
     let call = Call { step_idx, reference: &reference, found: &found, timeout, pre_state };
     run_action_dir(runner, call, inputs, env, contexts).await
 }
@@ -64,9 +71,18 @@ fn rendered_inputs(
     with: &IndexMap<String, Text>,
     contexts: &Contexts,
 ) -> Result<Map<String, Value>, EvalFailure> {
+    rendered_inputs_in(with, &runner.file, contexts)
+}
+
+/// The `with:` inputs evaluated, names lower-cased; `file` names the file they are in.
+fn rendered_inputs_in(
+    with: &IndexMap<String, Text>,
+    file: &str,
+    contexts: &Contexts,
+) -> Result<Map<String, Value>, EvalFailure> {
     let mut inputs = Map::new();
     for (name, text) in with {
-        inputs.insert(name.to_ascii_lowercase(), Value::String(contexts.render(&runner.file, text)?));
+        inputs.insert(name.to_ascii_lowercase(), Value::String(contexts.render(file, text)?));
     }
     Ok(inputs)
 }
@@ -78,6 +94,8 @@ struct Found {
     dir: PathBuf,
     repository: String,
     git_ref: String,
+    /// `Download action repository 'owner/repo@ref' (SHA:…)`, for one from the actions source.
+    download: Option<String>,
 }
 
 /// One run of an action: the step it is, what it is, and what its `pre` script saved.
@@ -99,11 +117,11 @@ fn unavailable(reference: &str) -> String {
 
 /// Finds (and fetches, when needed) the action `reference` names: `./path` in the
 /// workspace, else a local actions directory, else the actions source, saying which commit
-/// it fetched in the log of step `log_to`.
-async fn locate(runner: &StepRunner<'_>, log_to: Option<usize>, reference: &str) -> Result<Found, String> {
+/// it fetched.
+async fn locate(runner: &StepRunner<'_>, reference: &str) -> Result<Found, String> {
     if let Some(local) = reference.strip_prefix("./") {
         let dir = runner.setup.workspace.join(local);
-        return Ok(Found { dir, repository: String::new(), git_ref: String::new() });
+        return Ok(Found { dir, repository: String::new(), git_ref: String::new(), download: None });
     }
     if reference.starts_with("docker://") {
         return Err(format!("`{reference}` is a container image, not an action with files"));
@@ -117,19 +135,16 @@ async fn locate(runner: &StepRunner<'_>, log_to: Option<usize>, reference: &str)
     let name = reference.split('@').next().unwrap_or(reference);
     if let Some(dir) = runner.setup.action_dirs.iter().map(|dir| dir.join(name)).find(|dir| action_file(dir).is_some())
     {
-        return Ok(Found { dir, repository, git_ref: action.git_ref });
+        return Ok(Found { dir, repository, git_ref: action.git_ref, download: None });
     }
     let Some(source) = &runner.setup.actions else {
         return Err(unavailable(reference));
     };
     let fetched =
         source.fetch(&action.owner, &action.repo, &action.git_ref).await.map_err(|error| error.to_string())?;
-    if let Some(step_idx) = log_to {
-        let line = format!("Download action repository '{repository}@{}' (SHA:{})", action.git_ref, fetched.sha);
-        runner.line(step_idx, &line);
-    }
+    let download = format!("Download action repository '{repository}@{}' (SHA:{})", action.git_ref, fetched.sha);
     let dir = if action.path.is_empty() { fetched.dir } else { fetched.dir.join(&action.path) };
-    Ok(Found { dir, repository, git_ref: action.git_ref })
+    Ok(Found { dir, repository, git_ref: action.git_ref, download: Some(download) })
 }
 
 fn action_file(dir: &Path) -> Option<PathBuf> {
@@ -168,7 +183,7 @@ async fn run_action_dir(
         Ok(read) => read,
         Err(message) => return failed(runner, message),
     };
-    add_default_inputs(runner, step_idx, &action, &action_file_name, &mut inputs, contexts)?;
+    add_default_inputs(runner, Some(step_idx), &action, &action_file_name, &mut inputs, contexts)?;
     match &action.runs {
         Some(Runs::Composite { steps }) => {
             if runner.action_depth >= MAX_COMPOSITE_DEPTH {
@@ -191,29 +206,26 @@ async fn run_action_dir(
                 state.extend(std::mem::take(&mut runner.last_state));
                 runner.post_steps.push(PostStep {
                     name: format!("Post {}", runner.step_name),
-                    reference: call.reference.to_owned(),
-                    found: call.found.clone(),
-                    using: using.value.clone(),
-                    script: post.value.clone(),
+                    kind: PostKind::Node {
+                        reference: call.reference.to_owned(),
+                        found: call.found.clone(),
+                        using: using.value.clone(),
+                        script: post.value.clone(),
+                        inputs,
+                        env,
+                    },
                     condition: post_if.clone(),
                     action_file: action_file_name,
-                    inputs,
-                    env,
                     state,
                 });
             }
             Ok(res)
         }
-        Some(Runs::Docker { image, args, entrypoint, pre_entrypoint, env: runs_env, .. }) => {
-            let runs = super::docker_action::DockerRuns {
-                image,
-                args,
-                entrypoint: entrypoint.as_ref(),
-                pre_entrypoint: pre_entrypoint.as_ref(),
-                env: runs_env,
-            };
+        Some(Runs::Docker { image, args, entrypoint, post_entrypoint, post_if, env: runs_env, .. }) => {
+            let runs = super::docker_action::DockerRuns { image, args, entrypoint: entrypoint.as_ref(), env: runs_env };
             let (reference, dir) = (call.reference, &call.found.dir);
-            super::docker_action::run_action(
+            let pre_state = call.pre_state.clone().unwrap_or_default();
+            let (res, prepared) = super::docker_action::run_action(
                 runner,
                 step_idx,
                 reference,
@@ -222,18 +234,33 @@ async fn run_action_dir(
                 &runs,
                 inputs,
                 env,
+                &pre_state,
                 contexts,
             )
-            .await
+            .await?;
+            // As on GitHub, a post entrypoint runs when the main one did.
+            if let (Some(post), Some(prepared)) = (post_entrypoint, prepared) {
+                let mut state = pre_state;
+                state.extend(std::mem::take(&mut runner.last_state));
+                runner.post_steps.push(PostStep {
+                    name: format!("Post {}", runner.step_name),
+                    kind: PostKind::Docker { prepared, entrypoint: post.value.clone() },
+                    condition: post_if.clone(),
+                    action_file: action_file_name,
+                    state,
+                });
+            }
+            Ok(res)
         }
         None => failed(runner, format!("{action_file_name}: `runs:` is missing or not valid")),
     }
 }
 
-/// Inputs not given with `with:` get the action's defaults (which may hold expressions).
+/// Inputs not given with `with:` get the action's defaults (which may hold expressions); a
+/// missing required one is warned about in the log of step `warn_to`.
 fn add_default_inputs(
     runner: &StepRunner<'_>,
-    step_idx: usize,
+    warn_to: Option<usize>,
     action: &ferry_workflow::Action,
     action_file_name: &str,
     inputs: &mut Map<String, Value>,
@@ -247,7 +274,9 @@ fn add_default_inputs(
         let value = match &input.default {
             Some(default) => Value::String(contexts.render(action_file_name, default)?),
             None => {
-                if input.required.as_ref().is_some_and(|required| required.value) {
+                if let Some(step_idx) = warn_to
+                    && input.required.as_ref().is_some_and(|required| required.value)
+                {
                     // GitHub only warns about a missing required input, and passes "".
                     runner.line(step_idx, &format!("warning: input required and not supplied: {name}"));
                 }
@@ -284,8 +313,10 @@ async fn run_composite(
     // Errors inside the action name the action's file, not the workflow.
     let file = std::mem::replace(&mut runner.file, action_file_name);
     runner.action_depth += 1;
-    for inner_step in steps {
+    for (inner_idx, inner_step) in steps.iter().enumerate() {
+        runner.action_path.push(inner_idx);
         runner.run_step(step_idx, inner_step, &mut inner).await;
+        runner.action_path.pop();
     }
     runner.action_depth -= 1;
     let mut outputs = Map::new();
@@ -313,21 +344,32 @@ async fn run_composite(
     Ok(StepResult { outcome, outputs })
 }
 
-/// A JavaScript action's `post` script, run at the job's end.
+/// An action's `post` script (JavaScript) or `post-entrypoint` (Docker), run at the job's end.
 pub(super) struct PostStep {
     /// `Post <step name>`.
     name: String,
-    reference: String,
-    found: Found,
-    using: String,
-    script: String,
+    kind: PostKind,
     /// `post-if`; `always()` when absent.
     condition: Option<Text>,
     action_file: String,
-    inputs: Map<String, Value>,
-    env: Map<String, Value>,
     /// What `pre` and `main` saved (`$GITHUB_STATE`, `::save-state::`), as `STATE_*`.
     state: Vec<(String, String)>,
+}
+
+/// What a [`PostStep`] runs.
+enum PostKind {
+    Node {
+        reference: String,
+        found: Found,
+        using: String,
+        script: String,
+        inputs: Map<String, Value>,
+        env: Map<String, Value>,
+    },
+    Docker {
+        prepared: super::docker_action::PreparedAction,
+        entrypoint: String,
+    },
 }
 
 /// What a JavaScript action's scripts share.
@@ -361,7 +403,7 @@ async fn run_node_script(
         runner.line(step_idx, &format!("error: {message}"));
         StepResult { outcome: Conclusion::Failure, outputs: Map::new() }
     };
-    let program = match node_program(runner) {
+    let program = match node_program(runner).await {
         Ok(program) => program,
         Err(message) => return failed(runner, message),
     };
@@ -435,20 +477,27 @@ fn input_variable(name: &str) -> String {
 }
 
 /// The Node.js that runs JavaScript actions (`$FERRY_NODE`, else `node` on PATH), checked
-/// once per job to be at least [`OLDEST_NODE`].
-fn node_program(runner: &mut StepRunner<'_>) -> Result<String, String> {
+/// once per job to be at least [`OLDEST_NODE`], and in a `container:` job to start in the
+/// job's container.
+async fn node_program(runner: &mut StepRunner<'_>) -> Result<String, String> {
     if let Some(found) = &runner.node {
         return found.clone();
     }
-    let found = find_node().map(|(program, major)| {
+    let mut found = find_node().map(|(program, major)| {
         runner.node_major = Some(major);
         program
     });
+    if let (Ok(program), Some(container)) = (&found, &runner.container)
+        && let Err(message) = container.check_node(program).await
+    {
+        found = Err(message);
+    }
     runner.node = Some(found.clone());
     found
 }
 
-fn find_node() -> Result<(String, u32), String> {
+/// The Node.js for JavaScript actions: its path and major version, or why there is none.
+pub(super) fn find_node() -> Result<(String, u32), String> {
     let install = "install Node.js 20 or later (for example `apt-get install nodejs`, or from https://nodejs.org) \
                    and put `node` on PATH, or set FERRY_NODE to its path";
     let program = match std::env::var("FERRY_NODE") {
@@ -493,17 +542,16 @@ impl PostStep {
         let condition = self.condition.clone().unwrap_or_else(always);
         let outcome = match contexts.condition(&runner.file, Some(&condition)) {
             Ok(false) => Conclusion::Skipped,
-            Ok(true) => {
-                let call = Call {
-                    step_idx,
-                    reference: &self.reference,
-                    found: &self.found,
-                    timeout: None,
-                    pre_state: Some(self.state.clone()),
-                };
-                let node = NodeCall { using: &self.using, inputs: &self.inputs, env: &self.env };
-                run_node_script(runner, &call, &node, &self.script, NodePhase::Post).await.outcome
-            }
+            Ok(true) => match &self.kind {
+                PostKind::Node { reference, found, using, script, inputs, env } => {
+                    let call = Call { step_idx, reference, found, timeout: None, pre_state: Some(self.state.clone()) };
+                    let node = NodeCall { using, inputs, env };
+                    run_node_script(runner, &call, &node, script, NodePhase::Post).await.outcome
+                }
+                PostKind::Docker { prepared, entrypoint } => {
+                    prepared.run(runner, step_idx, Some(entrypoint.clone()), &self.state, contexts).await.outcome
+                }
+            },
             Err(failure) => {
                 runner.line(step_idx, &format!("error: {failure}"));
                 Conclusion::Failure
@@ -523,58 +571,116 @@ fn always() -> Text {
     Text { value: "always()".to_owned(), span: ferry_workflow::Span::default() }
 }
 
-/// Runs the `pre` scripts of the JavaScript actions the job's steps use, in step order, each
-/// as a step `Pre <step name>` numbered from `first_idx`, as GitHub's runner does before the
-/// job's first step; what each saved is given to its action's `main` and `post`. Steps whose
-/// action cannot be found here are left for their own run to report.
+/// A `pre` script to run before the job's steps: of an action a job's step uses, or of one
+/// nested in a composite action it uses.
+struct PreScript {
+    /// Where its step is (see [`StepRunner::action_path`]).
+    path: Vec<usize>,
+    reference: String,
+    found: Found,
+    action: ferry_workflow::Action,
+    action_file: String,
+    inputs: Map<String, Value>,
+    /// The contexts its inputs were evaluated in (a composite action's, when nested).
+    contexts: Contexts,
+}
+
+/// The `pre` scripts of the actions `steps` use, in step order, those of the actions nested in
+/// composite actions from repositories included (as GitHub's runner collects them, it skips
+/// the repository's own `./` actions, which are not there before the checkout). `path` is where
+/// `steps` are; `file` names them in messages.
+fn collect_pre_scripts<'a>(
+    runner: &'a StepRunner<'_>,
+    steps: &'a [Step],
+    path: Vec<usize>,
+    file: &'a str,
+    contexts: &'a Contexts,
+    out: &'a mut Vec<PreScript>,
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
+        for (idx, step) in steps.iter().enumerate() {
+            let StepKind::Uses { uses, with } = &step.kind else { continue };
+            let Ok(reference) = contexts.render(file, uses) else { continue };
+            if builtin::builtin(&reference).is_some()
+                || reference.starts_with("./")
+                || reference.starts_with("docker://")
+            {
+                continue;
+            }
+            // Fetched now, as GitHub's runner fetches every action while it sets the job up;
+            // the lines go to the step's own log when it runs. One that cannot be found is
+            // left for its own run to report.
+            let Ok(found) = locate(runner, &reference).await else { continue };
+            let Ok((action, action_file)) = read_action(&reference, &found.dir) else { continue };
+            let Ok(mut inputs) = rendered_inputs_in(with, file, contexts) else { continue };
+            if add_default_inputs(runner, None, &action, &action_file, &mut inputs, contexts).is_err() {
+                continue;
+            }
+            let mut step_path = path.clone();
+            step_path.push(idx);
+            match &action.runs {
+                Some(Runs::Node { pre: Some(_), .. } | Runs::Docker { pre_entrypoint: Some(_), .. }) => {
+                    out.push(PreScript {
+                        path: step_path,
+                        reference,
+                        found,
+                        action,
+                        action_file,
+                        inputs,
+                        contexts: contexts.clone(),
+                    });
+                }
+                Some(Runs::Composite { steps: inner_steps }) if step_path.len() < MAX_COMPOSITE_DEPTH => {
+                    let mut inner = contexts.clone();
+                    inner.set("inputs", Value::Object(inputs));
+                    inner.set("steps", Value::Object(Map::new()));
+                    collect_pre_scripts(runner, inner_steps, step_path, &action_file, &inner, out).await;
+                }
+                _ => {}
+            }
+        }
+    })
+}
+
+/// Runs the `pre` scripts of the actions the job's steps use (JavaScript `pre`, Docker
+/// `pre-entrypoint`; also of actions nested in composite actions), as GitHub's runner does
+/// before the job's first step: one step `Pre <step name>` per step of the job, numbered from
+/// `first_idx`, each script when its `pre-if` holds. What each saved is given to its action's
+/// `main` and `post`, by the path of its step.
 pub(super) async fn run_pre_steps(
     runner: &mut StepRunner<'_>,
     steps: &[Step],
     first_idx: usize,
     contexts: &mut Contexts,
-) -> (Vec<StepRecord>, HashMap<usize, Vec<(String, String)>>) {
+) -> (Vec<StepRecord>, HashMap<Vec<usize>, Vec<(String, String)>>) {
     let mut records = Vec::new();
     let mut states = HashMap::new();
-    for (workflow_idx, step) in steps.iter().enumerate() {
-        let StepKind::Uses { uses, with } = &step.kind else { continue };
-        let Ok(reference) = contexts.render(&runner.file, uses) else { continue };
-        if builtin::builtin(&reference).is_some() || reference.starts_with("./") || reference.starts_with("docker://") {
-            continue;
+    let mut scripts = Vec::new();
+    collect_pre_scripts(runner, steps, Vec::new(), &runner.file, contexts, &mut scripts).await;
+    let mut scripts = scripts.into_iter().peekable();
+    while let Some(first) = scripts.next() {
+        let workflow_idx = first.path[0];
+        let mut of_step = vec![first];
+        while let Some(next) = scripts.next_if(|next| next.path[0] == workflow_idx) {
+            of_step.push(next);
         }
         let step_idx = first_idx + records.len();
-        // Fetched now, as GitHub's runner fetches every action while it sets the job up; the
-        // lines go to the step's own log when it runs.
-        let Ok(found) = locate(runner, None, &reference).await else { continue };
-        let Ok((action, action_file_name)) = read_action(&reference, &found.dir) else { continue };
-        let Some(Runs::Node { using, pre: Some(pre), pre_if, .. }) = &action.runs else { continue };
         let started = std::time::Instant::now();
-        let step_name = runner.display_name(step, contexts);
+        let step_name = runner.display_name(&steps[workflow_idx], contexts);
         let name = masked(&runner.setup.masker, &format!("Pre {step_name}"));
         runner.emit(JobEvent::StepStarted { step_idx, name: name.clone() });
-        let condition = pre_if.clone().unwrap_or_else(always);
-        let outcome = match contexts.condition(&action_file_name, Some(&condition)) {
-            Ok(false) => Conclusion::Skipped,
-            Ok(true) => {
-                let mut inputs = match rendered_inputs(runner, with, contexts) {
-                    Ok(inputs) => inputs,
-                    Err(failure) => {
-                        runner.line(step_idx, &format!("error: {failure}"));
-                        Map::new()
-                    }
-                };
-                let _ = add_default_inputs(runner, step_idx, &action, &action_file_name, &mut inputs, contexts);
-                let env = contexts.values.get("env").and_then(Value::as_object).cloned().unwrap_or_default();
-                let call = Call { step_idx, reference: &reference, found: &found, timeout: None, pre_state: None };
-                let node = NodeCall { using: &using.value, inputs: &inputs, env: &env };
-                let outcome = run_node_script(runner, &call, &node, &pre.value, NodePhase::Pre).await.outcome;
-                states.insert(workflow_idx, std::mem::take(&mut runner.last_state));
-                outcome
+        let mut outcome = Conclusion::Skipped;
+        for script in of_step {
+            let res = run_pre_script(runner, step_idx, &script, contexts).await;
+            if let Some(state) = res.1 {
+                states.insert(script.path, state);
             }
-            Err(failure) => {
-                runner.line(step_idx, &format!("error: {failure}"));
-                Conclusion::Failure
-            }
-        };
+            outcome = match (outcome, res.0) {
+                (Conclusion::Failure, _) | (_, Conclusion::Failure) => Conclusion::Failure,
+                (Conclusion::Success, _) | (_, Conclusion::Success) => Conclusion::Success,
+                (other, _) => other,
+            };
+        }
         if outcome == Conclusion::Failure && contexts.status == JobStatus::Success {
             contexts.status = JobStatus::Failure;
         }
@@ -583,4 +689,66 @@ pub(super) async fn run_pre_steps(
         records.push(StepRecord { id: None, name, outcome, conclusion: outcome, elapsed });
     }
     (records, states)
+}
+
+/// Runs one `pre` script in the log of step `step_idx` when its `pre-if` holds; its outcome,
+/// and what it saved when it ran.
+async fn run_pre_script(
+    runner: &mut StepRunner<'_>,
+    step_idx: usize,
+    script: &PreScript,
+    contexts: &Contexts,
+) -> (Conclusion, Option<Vec<(String, String)>>) {
+    let (pre_if, env) = match &script.action.runs {
+        Some(Runs::Node { pre_if, .. } | Runs::Docker { pre_if, .. }) => (pre_if, contexts.values.get("env")),
+        _ => return (Conclusion::Skipped, None),
+    };
+    let env = env.and_then(Value::as_object).cloned().unwrap_or_default();
+    let condition = pre_if.clone().unwrap_or_else(always);
+    match contexts.condition(&script.action_file, Some(&condition)) {
+        Ok(false) => return (Conclusion::Skipped, None),
+        Ok(true) => {}
+        Err(failure) => {
+            runner.line(step_idx, &format!("error: {failure}"));
+            return (Conclusion::Failure, None);
+        }
+    }
+    let outcome = match &script.action.runs {
+        Some(Runs::Node { using, pre: Some(pre), .. }) => {
+            let call =
+                Call { step_idx, reference: &script.reference, found: &script.found, timeout: None, pre_state: None };
+            let node = NodeCall { using: &using.value, inputs: &script.inputs, env: &env };
+            run_node_script(runner, &call, &node, &pre.value, NodePhase::Pre).await.outcome
+        }
+        Some(Runs::Docker { image, args, entrypoint, pre_entrypoint: Some(pre), env: runs_env, .. }) => {
+            let runs = super::docker_action::DockerRuns { image, args, entrypoint: entrypoint.as_ref(), env: runs_env };
+            let prepared = super::docker_action::prepare(
+                runner,
+                step_idx,
+                &script.reference,
+                &script.found.dir,
+                &script.action_file,
+                &runs,
+                script.inputs.clone(),
+                env,
+                &script.contexts,
+            )
+            .await;
+            match prepared {
+                Ok(Ok(prepared)) => {
+                    prepared.run(runner, step_idx, Some(pre.value.clone()), &[], contexts).await.outcome
+                }
+                Ok(Err(message)) => {
+                    runner.line(step_idx, &format!("error: {message}"));
+                    Conclusion::Failure
+                }
+                Err(failure) => {
+                    runner.line(step_idx, &format!("error: {failure}"));
+                    Conclusion::Failure
+                }
+            }
+        }
+        _ => Conclusion::Skipped,
+    };
+    (outcome, Some(std::mem::take(&mut runner.last_state)))
 }

@@ -6,9 +6,10 @@
 //! `/github/workflow`). Host paths in a step's environment and command are translated to
 //! where the container sees them.
 //!
-//! Everything is labelled with the runner and the job, and removed when the job ends (after a
-//! failure or cancel too); a runner that died without removing it removes it when it starts
-//! again (see [`crate::docker::Engine::remove_labeled`]).
+//! Everything is labelled with its owner (the runner, or the job's work folder) and the job,
+//! and removed when the job ends (after a failure or cancel too); what a killed process left
+//! is removed by the next one in its name: the runner when it starts again, or the next job
+//! that takes the work folder and uses containers (see [`EngineAccess`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ use tokio::sync::watch;
 use super::contexts::{Contexts, Evaluate as _};
 use super::{JobSetup, masked};
 use crate::docker::options::{ContainerOptions, parse_options};
-use crate::docker::{ContainerSpec, Credentials, DockerHost, Engine, ExecSpec, Health, LABEL_JOB, LABEL_RUNNER};
+use crate::docker::{ContainerSpec, Credentials, DockerHost, Engine, EngineAccess, ExecSpec, Health, LABEL_JOB};
 use crate::events::EventSender;
 use crate::process::{Output, ProcessExit, ProcessSpec};
 
@@ -96,6 +97,7 @@ impl JobContainers {
     /// was started is removed again.
     pub(super) async fn start(
         setup: &JobSetup,
+        docker: &mut Option<Arc<DockerHost>>,
         job: &Job,
         contexts: &mut Contexts,
         file: &str,
@@ -131,7 +133,7 @@ impl JobContainers {
                 confined_check(what, def)?;
             }
         }
-        let host = docker_host(setup).await?;
+        let host = docker_host(setup, docker).await?;
         let job_label = unique_label(&setup.job_id);
         let mut containers = JobContainers {
             engine: host.engine.clone(),
@@ -162,10 +164,7 @@ impl JobContainers {
         cancel: &watch::Receiver<bool>,
     ) -> Result<(), String> {
         let engine = &host.engine;
-        let labels = HashMap::from([
-            (LABEL_RUNNER.to_owned(), host.runner.clone()),
-            (LABEL_JOB.to_owned(), self.job_label.clone()),
-        ]);
+        let labels = crate::docker::labels(host, &self.job_label);
         let network_name = format!("ferry_{}", self.job_label);
         lines.push(format!("Creating network {network_name} (container engine at {})", engine.endpoint()));
         let network = engine.create_network(&network_name, labels.clone()).await.map_err(|error| error.to_string())?;
@@ -275,14 +274,24 @@ fn confined_check(what: &str, def: &ContainerDef) -> Result<(), String> {
     Ok(())
 }
 
-/// The engine this job uses: the runner's, or one connected now (`ferry run`).
-pub(super) async fn docker_host(setup: &JobSetup) -> Result<Arc<DockerHost>, String> {
-    if let Some(host) = &setup.docker {
+/// The engine this job uses: the runner's, or the one the job connected to (`connected`),
+/// connecting now if it has not yet, which removes what an earlier holder of the job's work
+/// folder left (see [`EngineAccess::OnDemand`]).
+pub(super) async fn docker_host(
+    setup: &JobSetup,
+    connected: &mut Option<Arc<DockerHost>>,
+) -> Result<Arc<DockerHost>, String> {
+    let owner = match &setup.docker {
+        EngineAccess::Runner(host) => return Ok(host.clone()),
+        EngineAccess::OnDemand { owner } => owner,
+    };
+    if let Some(host) = connected {
         return Ok(host.clone());
     }
     let docker_host = std::env::var("DOCKER_HOST").ok();
-    let engine = Engine::connect(docker_host.as_deref()).await.map_err(|error| error.to_string())?;
-    Ok(Arc::new(DockerHost { engine, runner: format!("run-{}", std::process::id()) }))
+    let host = Arc::new(DockerHost::start(docker_host.as_deref(), owner).await.map_err(|error| error.to_string())?);
+    *connected = Some(host.clone());
+    Ok(host)
 }
 
 /// Waits until the service's health check says healthy (at once when it has none).
@@ -479,13 +488,65 @@ fn job_mounts(setup: &JobSetup) -> std::io::Result<Vec<(PathBuf, String)>> {
             mounts.push((dir.clone(), format!("{WORK}/_actions/{idx}")));
         }
     }
+    // Actions from their repositories run from the store, and JavaScript ones on the host's
+    // Node.js, mounted where GitHub's runner mounts its own (`/__e/node20`).
+    if let Some(actions) = &setup.actions {
+        std::fs::create_dir_all(actions.store())?;
+        mounts.push((actions.store().to_path_buf(), format!("{WORK}/_actions/fetched")));
+    }
+    if let Ok((node, _)) = super::action::find_node()
+        && Path::new(&node).is_absolute()
+    {
+        mounts.push((PathBuf::from(node), CONTAINER_NODE.to_owned()));
+    }
     Ok(mounts)
 }
+
+/// Where a job container sees the host's Node.js, for JavaScript actions.
+pub(super) const CONTAINER_NODE: &str = "/__e/node20/bin/node";
 
 impl JobContainer {
     /// Where the container sees the host path `path` (unchanged when no mount holds it).
     pub fn to_container(&self, path: &str) -> String {
         translate(&self.mounts, path)
+    }
+
+    /// Whether the host's Node.js at `node` starts in the container (`node --version`);
+    /// `Err` with why not, and how to fix it.
+    pub(super) async fn check_node(&self, node: &str) -> Result<(), String> {
+        let inside = self.to_container(node);
+        if inside != CONTAINER_NODE {
+            return Err(format!(
+                "JavaScript actions in a `container:` job run on the host's Node.js mounted into the container, \
+                 and {node} is not an absolute path: set FERRY_NODE to one"
+            ));
+        }
+        let exec = ExecSpec {
+            container: self.id.clone(),
+            cmd: vec![inside.clone(), "--version".to_owned()],
+            env: Vec::new(),
+            working_dir: "/".to_owned(),
+            user: self.user.clone(),
+            timeout: Some(Duration::from_secs(60)),
+            kill_grace: Duration::from_secs(1),
+            pid_file: self.pid_file.clone(),
+        };
+        let mut said = Vec::new();
+        let mut output = |_, line: &str| said.push(line.to_owned());
+        let (_keep, mut cancel) = watch::channel(false);
+        let exit = crate::docker::run_exec(&self.engine, &exec, &mut cancel, &mut output, None)
+            .await
+            .map_err(|error| format!("starting Node.js in the job container: {error}"))?;
+        if exit.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "JavaScript actions in a `container:` job run on the host's Node.js ({node}), mounted into the container \
+             at {inside}, and it does not start in this job's image ({}). A Node.js built for glibc needs an image \
+             with glibc and the libraries it links (libstdc++, libgcc_s), such as a Debian or Ubuntu one; with \
+             another image (Alpine, busybox), point FERRY_NODE at a statically linked Node.js",
+            said.join(" ").trim()
+        ))
     }
 
     /// Runs `spec` (made for the host) in the container: its program, arguments, working

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::contexts::{Contexts, EvalFailure, Evaluate as _};
 use super::step::{Script, StepResult, StepRunner};
-use crate::docker::{ContainerSpec, DockerHost, LABEL_JOB, LABEL_RUNNER};
+use crate::docker::{ContainerSpec, DockerHost};
 use crate::events::EventSender;
 use crate::process::{Output, ProcessExit, ProcessSpec};
 
@@ -58,10 +58,7 @@ impl ActionContainer {
             cmd: Some(self.args.clone()),
             entrypoint: self.entrypoint.clone(),
             working_dir: Some("/github/workspace".to_owned()),
-            labels: HashMap::from([
-                (LABEL_RUNNER.to_owned(), self.host.runner.clone()),
-                (LABEL_JOB.to_owned(), self.job.clone()),
-            ]),
+            labels: crate::docker::labels(&self.host, &self.job),
             binds: self.mounts.iter().map(|(host, inside)| format!("{}:{inside}", host.display())).collect(),
             network: self.network.clone(),
             ..ContainerSpec::default()
@@ -90,12 +87,84 @@ pub(super) struct DockerRuns<'a> {
     pub image: &'a Text,
     pub args: &'a [Text],
     pub entrypoint: Option<&'a Text>,
-    pub pre_entrypoint: Option<&'a Text>,
     pub env: &'a ferry_workflow::model::Env,
 }
 
-/// Runs the Docker action in `dir` (its `action.yml` says `runs`), with its evaluated
-/// `inputs` (defaults applied) and the step's `env`.
+/// A Docker action ready to run in one of its stages (`pre-entrypoint`, the main entrypoint,
+/// `post-entrypoint`): its image on the engine, its `args` and environment evaluated. Every
+/// stage gets the same `args`, as on GitHub.
+#[derive(Clone)]
+pub(super) struct PreparedAction {
+    host: Arc<DockerHost>,
+    image: String,
+    args: Vec<String>,
+    inputs: Map<String, Value>,
+    /// The step's environment with the action's `runs.env`.
+    env: Map<String, Value>,
+}
+
+impl PreparedAction {
+    /// Runs the stage with `entrypoint` (`None`: the image's own) as step `step_idx`; `state`
+    /// (what earlier stages saved) as `STATE_*`.
+    pub async fn run(
+        &self,
+        runner: &mut StepRunner<'_>,
+        step_idx: usize,
+        entrypoint: Option<String>,
+        state: &[(String, String)],
+        contexts: &Contexts,
+    ) -> StepResult {
+        let mut env = self.env.clone();
+        for (name, value) in state {
+            env.insert(format!("STATE_{name}"), Value::String(value.clone()));
+        }
+        let entrypoint = entrypoint.map(|entrypoint| vec![entrypoint]);
+        let args = self.args.clone();
+        run_in_image(runner, step_idx, &self.host, &self.image, entrypoint, args, &self.inputs, env, contexts).await
+    }
+}
+
+/// Prepares the Docker action in `dir` (its `action.yml` says `runs`) with its evaluated
+/// `inputs` (defaults applied) and the step's `env`: builds or pulls its image and evaluates
+/// `args` and `runs.env`. `Ok(Err(message))`: it cannot run here (the message is for the log).
+#[expect(clippy::too_many_arguments, reason = "the pieces of one step, as for a composite action")]
+pub(super) async fn prepare(
+    runner: &mut StepRunner<'_>,
+    step_idx: usize,
+    reference: &str,
+    dir: &Path,
+    action_file: &str,
+    runs: &DockerRuns<'_>,
+    inputs: Map<String, Value>,
+    env: Map<String, Value>,
+    contexts: &Contexts,
+) -> Result<Result<PreparedAction, String>, EvalFailure> {
+    let mut inner = contexts.clone();
+    inner.set("inputs", Value::Object(inputs.clone()));
+    let args = runs.args.iter().map(|arg| inner.render(action_file, arg)).collect::<Result<Vec<_>, _>>()?;
+    let mut env = env;
+    for (name, text) in runs.env {
+        env.insert(name.clone(), Value::String(inner.render(action_file, text)?));
+    }
+    let host = match super::containers::docker_host(runner.setup, &mut runner.docker).await {
+        Ok(host) => host,
+        Err(message) => return Ok(Err(message)),
+    };
+    let image = match runs.image.value.strip_prefix("docker://") {
+        Some(image) => match host.engine.ensure_image(image, None).await {
+            Ok(()) => image.to_owned(),
+            Err(error) => return Ok(Err(error.to_string())),
+        },
+        None => match built_image(runner, step_idx, &host, reference, dir, &runs.image.value).await {
+            Ok(tag) => tag,
+            Err(message) => return Ok(Err(message)),
+        },
+    };
+    Ok(Ok(PreparedAction { host, image, args, inputs, env }))
+}
+
+/// Runs the main entrypoint of the Docker action in `dir`; the prepared action, for its
+/// `post-entrypoint`, when it could run at all.
 #[expect(clippy::too_many_arguments, reason = "the pieces of one step, as for a composite action")]
 pub(super) async fn run_action(
     runner: &mut StepRunner<'_>,
@@ -106,41 +175,18 @@ pub(super) async fn run_action(
     runs: &DockerRuns<'_>,
     inputs: Map<String, Value>,
     env: Map<String, Value>,
+    state: &[(String, String)],
     contexts: &Contexts,
-) -> Result<StepResult, EvalFailure> {
+) -> Result<(StepResult, Option<PreparedAction>), EvalFailure> {
     let mut inner = contexts.clone();
     inner.set("inputs", Value::Object(inputs.clone()));
-    let args = runs.args.iter().map(|arg| inner.render(action_file, arg)).collect::<Result<Vec<_>, _>>()?;
-    let mut env = env;
-    for (name, text) in runs.env {
-        env.insert(name.clone(), Value::String(inner.render(action_file, text)?));
-    }
     let entrypoint = runs.entrypoint.map(|text| inner.render(action_file, text)).transpose()?;
-    let pre_entrypoint = runs.pre_entrypoint.map(|text| inner.render(action_file, text)).transpose()?;
-    let host = match super::containers::docker_host(runner.setup).await {
-        Ok(host) => host,
-        Err(message) => return Ok(failed(runner, step_idx, &message)),
+    let prepared = match prepare(runner, step_idx, reference, dir, action_file, runs, inputs, env, contexts).await? {
+        Ok(prepared) => prepared,
+        Err(message) => return Ok((failed(runner, step_idx, &message), None)),
     };
-    let image = match runs.image.value.strip_prefix("docker://") {
-        Some(image) => match host.engine.ensure_image(image, None).await {
-            Ok(()) => image.to_owned(),
-            Err(error) => return Ok(failed(runner, step_idx, &error.to_string())),
-        },
-        None => match built_image(runner, step_idx, &host, reference, dir, &runs.image.value).await {
-            Ok(tag) => tag,
-            Err(message) => return Ok(failed(runner, step_idx, &message)),
-        },
-    };
-    let words = |text: Option<String>| text.map(|text| vec![text]);
-    if let Some(pre) = pre_entrypoint {
-        let res =
-            run_in_image(runner, step_idx, &host, &image, words(Some(pre)), Vec::new(), &inputs, env.clone(), contexts)
-                .await;
-        if res.outcome != Conclusion::Success {
-            return Ok(res);
-        }
-    }
-    Ok(run_in_image(runner, step_idx, &host, &image, words(entrypoint), args, &inputs, env, contexts).await)
+    let res = prepared.run(runner, step_idx, entrypoint, state, contexts).await;
+    Ok((res, Some(prepared)))
 }
 
 /// Runs a `uses: docker://image` step: `with: args` (split into words) and `with:
@@ -153,7 +199,7 @@ pub(super) async fn run_image_step(
     env: Map<String, Value>,
     contexts: &Contexts,
 ) -> StepResult {
-    let host = match super::containers::docker_host(runner.setup).await {
+    let host = match super::containers::docker_host(runner.setup, &mut runner.docker).await {
         Ok(host) => host,
         Err(message) => return failed(runner, step_idx, &message),
     };

@@ -57,8 +57,8 @@ pub(super) struct StepRunner<'a> {
     pub programs: std::collections::HashMap<String, String>,
     /// JavaScript actions' `post` scripts, in the order their actions ran.
     pub post_steps: Vec<action::PostStep>,
-    /// What the `pre` scripts saved, by the index of their step.
-    pub pre_states: std::collections::HashMap<usize, Vec<(String, String)>>,
+    /// What the `pre` scripts saved, by the [`StepRunner::action_path`] of their step.
+    pub pre_states: std::collections::HashMap<Vec<usize>, Vec<(String, String)>>,
     /// What the last script saved with `$GITHUB_STATE` or `::save-state::`.
     pub last_state: Vec<(String, String)>,
     /// The Node.js for JavaScript actions, once looked for (or why there is none), and its
@@ -67,10 +67,17 @@ pub(super) struct StepRunner<'a> {
     pub node_major: Option<u32>,
     /// How many composite actions the running step is inside.
     pub action_depth: usize,
+    /// Where the running step is: the index of the job's step, then that of the step within
+    /// each composite action it is in.
+    pub action_path: Vec<usize>,
     /// The name of the job's step running now (for `Post <name>`).
     pub step_name: String,
     /// The job container `run:` steps run in (`container:`), if any.
     pub container: Option<Arc<super::containers::JobContainer>>,
+    /// The `Download action repository …` lines shown so far: each once per job.
+    pub shown_downloads: std::collections::HashSet<String>,
+    /// The container engine, once the job has connected to it.
+    pub docker: Option<Arc<crate::docker::DockerHost>>,
     /// Lines for the first step's log, shown when it starts (starting the job's containers).
     pub preamble: Vec<String>,
 }
@@ -124,6 +131,7 @@ impl StepRunner<'_> {
         let name = masked(&self.setup.masker, &name);
         self.emit(JobEvent::StepStarted { step_idx, name: name.clone() });
         self.step_name.clone_from(&name);
+        self.action_path = vec![step_idx];
         for text in std::mem::take(&mut self.preamble) {
             self.line(step_idx, &text);
         }

@@ -1,11 +1,14 @@
 //! The server's side of reusable workflows (`jobs.<id>.uses: ./.github/workflows/x.yml`):
 //! when a run is planned, the workflows it calls are read from the workflow files at the
-//! run's commit ([`read_callees`]) and kept with the run (`trigger_info.callees`), so the run
+//! run's commit, or for another repository's (`owner/repo/.github/workflows/x.yml@ref`) from
+//! the server's [`WorkflowSource`] ([`read_callees`]), and kept with the run (`trigger_info.callees`), so the run
 //! is planned from what was committed even when the branch moves on; its jobs are flattened
 //! by `ferry_engine::reusable` ([`flat_of`]), and a runner that claims a called job gets the
 //! called workflow's text and the secrets its caller passes ([`called_job`]).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use ferry_engine::{Callee, Flat};
@@ -14,13 +17,30 @@ use ferry_workflow::Dialect;
 use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value, json};
 
+/// Where reusable workflows of other repositories come from: the binary gives the server the
+/// actions source its runner fetches actions from, so a call reads what `ferry run` reads.
+pub trait WorkflowSource: Send + Sync {
+    /// The text of the workflow `uses` names (`owner/repo/.github/workflows/x.yml@ref`), a tag
+    /// or branch resolved now.
+    ///
+    /// # Errors
+    /// A message saying what could not be fetched or read, and how to fix it.
+    fn read<'a>(&'a self, uses: &'a str) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+}
+
 /// The sources of every workflow `workflow` calls, at any depth, by `uses:` as written, read
-/// from `files` (the workflow files at the run's commit), as JSON for `trigger_info.callees`.
+/// from `files` (the workflow files at the run's commit) or, for other repositories', from
+/// `remote`, as JSON for `trigger_info.callees`.
 ///
 /// # Errors
-/// A call of another repository's workflow, or of a file that is not among `files` or has
-/// errors; the message says which and how to fix it.
-pub(crate) fn read_callees(workflow: &Workflow, files: &[(String, String)]) -> Result<Map<String, Value>, String> {
+/// A call of a file that is not among `files`, of another repository's workflow that `remote`
+/// cannot read (or without one), or of a workflow with errors; the message says which and how
+/// to fix it.
+pub(crate) async fn read_callees(
+    workflow: &Workflow,
+    files: &[(String, String)],
+    remote: Option<&dyn WorkflowSource>,
+) -> Result<Map<String, Value>, String> {
     let mut found: HashMap<String, Callee> = HashMap::new();
     let mut sources = Map::new();
     loop {
@@ -31,10 +51,17 @@ pub(crate) fn read_callees(workflow: &Workflow, files: &[(String, String)]) -> R
         for uses in missing {
             // `$/path` names a file of the same repository at the same commit, as `./path` does.
             let Some(path) = uses.strip_prefix("./").or_else(|| uses.strip_prefix("$/")) else {
-                return Err(format!(
-                    "`uses: {uses}`: the server runs reusable workflows of the project's repository only \
-                     (`uses: ./.github/workflows/<file>`); copy it into .github/workflows and call it by its local path"
-                ));
+                let Some(remote) = remote else {
+                    return Err(format!(
+                        "`uses: {uses}`: this server has no actions source to read another repository's workflow \
+                         from; copy it into .github/workflows and call it by its local path"
+                    ));
+                };
+                let src = remote.read(&uses).await.map_err(|error| format!("`uses: {uses}`: {error}"))?;
+                let callee = parse(&uses, &src)?;
+                sources.insert(uses.clone(), json!({"file": uses, "src": src}));
+                found.insert(uses, callee);
+                continue;
             };
             let Some((_, src)) = files.iter().find(|(file, _)| file == path) else {
                 return Err(format!(

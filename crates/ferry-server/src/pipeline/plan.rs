@@ -140,7 +140,7 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
         if let Some(workflow) =
             workflow.as_ref().filter(|workflow| ferry_engine::reusable::calls_of(workflow).next().is_some())
         {
-            match calls::read_callees(workflow, files) {
+            match calls::read_callees(workflow, files, state.pipeline.workflow_source.as_deref()).await {
                 Ok(callees) => {
                     // Calls nested too deep or in a cycle fail the run before it plans a job.
                     if let Err(error) = calls::flatten(path, std::sync::Arc::new(workflow.clone()), &callees) {

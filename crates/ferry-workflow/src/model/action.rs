@@ -50,8 +50,12 @@ pub enum Runs {
         image: Text,
         args: Vec<Text>,
         entrypoint: Option<Text>,
+        /// Run in the image before the job's steps, when `pre_if` holds (`always()` if absent).
         pre_entrypoint: Option<Text>,
+        pre_if: Option<Text>,
+        /// Run in the image at the job's end, when `post_if` holds (`always()` if absent).
         post_entrypoint: Option<Text>,
+        post_if: Option<Text>,
         env: super::Env,
     },
 }

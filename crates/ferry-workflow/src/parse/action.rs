@@ -132,6 +132,7 @@ fn runs(cx: &mut Cx, node: &Node) -> Option<Runs> {
             let mut text = |name: &str| find(name).and_then(|entry| cx.text(&entry.value, name));
             let (image, entrypoint, pre_entrypoint, post_entrypoint) =
                 (text("image"), text("entrypoint"), text("pre-entrypoint"), text("post-entrypoint"));
+            let (pre_if, post_if) = (text("pre-if"), text("post-if"));
             if image.is_none() {
                 cx.error(
                     "missing-key",
@@ -159,7 +160,9 @@ fn runs(cx: &mut Cx, node: &Node) -> Option<Runs> {
                     args,
                     entrypoint,
                     pre_entrypoint,
+                    pre_if,
                     post_entrypoint,
+                    post_if,
                     env,
                 }),
             )

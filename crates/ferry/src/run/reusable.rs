@@ -47,30 +47,11 @@ pub async fn flatten(
 /// repository fetched from `actions`.
 async fn read(root: &Path, actions: &ActionsSource, uses: &str) -> anyhow::Result<Callee> {
     // `$/path` names a file of the same repository at the same commit, as `./path` does.
-    let (dir, path, shown) = match uses.strip_prefix("./").or_else(|| uses.strip_prefix("$/")) {
-        Some(path) => (root.to_path_buf(), path.to_owned(), path.to_owned()),
-        None => {
-            let Some(reference) = ActionRef::parse(uses) else {
-                bail!(
-                    "write a reusable workflow as ./.github/workflows/<file> or owner/repo/.github/workflows/<file>@ref"
-                );
-            };
-            let fetched = actions
-                .fetch(&reference.owner, &reference.repo, &reference.git_ref)
-                .await
-                .with_context(|| format!("fetching {uses} from {}", actions.display_name()))?;
-            (fetched.dir, reference.path, uses.to_owned())
-        }
+    let (src, shown) = match uses.strip_prefix("./").or_else(|| uses.strip_prefix("$/")) {
+        Some(path) => (read_file(root, path)?, path.to_owned()),
+        None => (read_remote(actions, uses).await?, uses.to_owned()),
     };
-    let inside = Path::new(&path).components().all(|component| matches!(component, Component::Normal(_)));
-    let in_workflows =
-        path.strip_prefix(".github/workflows/").is_some_and(|name| !name.is_empty() && !name.contains('/'));
-    if !inside || !in_workflows {
-        bail!("a reusable workflow must be a file in .github/workflows, like .github/workflows/build.yml");
-    }
-    let full = dir.join(&path);
-    let src = std::fs::read_to_string(&full).with_context(|| format!("reading {}", full.display()))?;
-    let (workflow, diagnostics) = ferry_workflow::parse_workflow(&src, Dialect::for_path(&path));
+    let (workflow, diagnostics) = ferry_workflow::parse_workflow(&src, Dialect::for_path(&shown));
     let errors: Vec<_> = diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).collect();
     if !errors.is_empty() {
         for diagnostic in &errors {
@@ -80,4 +61,33 @@ async fn read(root: &Path, actions: &ActionsSource, uses: &str) -> anyhow::Resul
     }
     let workflow = workflow.ok_or_else(|| anyhow!("{shown} is not a workflow"))?;
     Ok(Callee { file: shown, workflow: Arc::new(workflow) })
+}
+
+/// The text of the workflow of another repository `uses` names
+/// (`owner/repo/.github/workflows/x.yml@ref`), fetched from `actions` as actions are; the
+/// server reads such calls this way too.
+///
+/// # Errors
+/// `uses` is not such a reference, or its repository or file cannot be fetched or read.
+pub(crate) async fn read_remote(actions: &ActionsSource, uses: &str) -> anyhow::Result<String> {
+    let Some(reference) = ActionRef::parse(uses) else {
+        bail!("write a reusable workflow as ./.github/workflows/<file> or owner/repo/.github/workflows/<file>@ref");
+    };
+    let fetched = actions
+        .fetch(&reference.owner, &reference.repo, &reference.git_ref)
+        .await
+        .with_context(|| format!("fetching {uses} from {}", actions.display_name()))?;
+    read_file(&fetched.dir, &reference.path)
+}
+
+/// The workflow file `path` of the repository in `dir`, which must be in `.github/workflows`.
+fn read_file(dir: &Path, path: &str) -> anyhow::Result<String> {
+    let inside = Path::new(path).components().all(|component| matches!(component, Component::Normal(_)));
+    let in_workflows =
+        path.strip_prefix(".github/workflows/").is_some_and(|name| !name.is_empty() && !name.contains('/'));
+    if !inside || !in_workflows {
+        bail!("a reusable workflow must be a file in .github/workflows, like .github/workflows/build.yml");
+    }
+    let full = dir.join(path);
+    std::fs::read_to_string(&full).with_context(|| format!("reading {}", full.display()))
 }

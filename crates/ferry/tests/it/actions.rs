@@ -170,7 +170,7 @@ fn a_fetched_action_is_reused_by_later_jobs_and_runs_without_the_source_and_refe
     // The first job removes the source: the second resolves `v1` as the first did and uses
     // the kept checkout.
     let workflow = format!(
-        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: octo/greet@v1\n      - run: rm -rf '{}'\n\
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: octo/greet@v1\n      - uses: octo/greet@v1\n      - run: rm -rf '{}'\n\
          \x20 b:\n    needs: a\n    runs-on: x\n    steps:\n      - uses: octo/greet@v1\n        with:\n          who: b\n",
         source.path("octo").display()
     );
@@ -184,6 +184,11 @@ fn a_fetched_action_is_reused_by_later_jobs_and_runs_without_the_source_and_refe
     let first = run(&repo, &source, cache.path(), &[]);
     assert_eq!(first.code, Some(0), "{}", first.context());
     assert!(first.lines_of("b").contains(&"main who=b extra= state=P-b action=octo/greet@v1"), "{}", first.context());
+    // Shown once per job, as GitHub shows it while it sets the job up.
+    let downloads = |job: &str| {
+        first.lines_of(job).iter().filter(|line| line.starts_with("Download action repository 'octo/greet@v1'")).count()
+    };
+    assert_eq!((downloads("a"), downloads("b")), (1, 1), "{}", first.context());
     assert!(!source.path("octo").exists());
 
     // A later run names the commit: the kept checkout serves it, verified unchanged.
@@ -256,13 +261,16 @@ fn composite_actions_from_repositories_nest_remote_actions_up_to_githubs_limit_a
     let run = run(&repo, &source, cache.path(), &[]);
     assert_eq!(run.code, Some(1), "{}", run.context());
     let ok = run.lines_of("ok");
+    // As GitHub's runner, the `pre` script of an action nested in a composite one from a
+    // repository runs before the job's steps, and its `main` and `post` see what it saved.
+    assert!(ok.contains(&"pre nested"), "{}", run.context());
     for expected in [
-        "main who=nested extra= state=undefined action=octo/greet@main",
+        "main who=nested extra= state=P-nested action=octo/greet@main",
         "in octo/outer@v1",
         "env octo/outer@v1",
         "path ok",
         "outer said hello nested",
-        "post pre=undefined main=M-nested",
+        "post pre=P-nested main=M-nested",
     ] {
         assert!(ok.contains(&expected), "{expected:?} missing\n{}", run.context());
     }
@@ -274,6 +282,81 @@ fn composite_actions_from_repositories_nest_remote_actions_up_to_githubs_limit_a
     );
     assert!(run.lines_of("boxed").contains(&"boxed docker in /github/workspace"), "{}", run.context());
     assert_eq!(run.report["jobs"]["boxed"]["conclusion"], "success", "{}", run.context());
+}
+
+/// A Docker action from a repository with `pre-entrypoint`, `entrypoint` and
+/// `post-entrypoint` (shell scripts in its image that save state and fail on `who: fail`),
+/// `runs:` ending with `extra`.
+fn staged_docker_action(extra: &str) -> Vec<(String, String)> {
+    let dockerfile =
+        format!("FROM {}\nCOPY *.sh /\nRUN chmod +x /pre.sh /main.sh /post.sh\n", ferry_testkit::busybox_image());
+    vec![
+        (
+            "action.yml".to_owned(),
+            format!(
+                "name: staged\ninputs:\n  who: {{ default: docker }}\nruns:\n  using: docker\n  image: Dockerfile\n  \
+                 args: ['${{{{ inputs.who }}}}']\n  pre-entrypoint: /pre.sh\n  entrypoint: /main.sh\n  post-entrypoint: /post.sh\n{extra}"
+            ),
+        ),
+        ("Dockerfile".to_owned(), dockerfile),
+        ("pre.sh".to_owned(), "#!/bin/sh\necho \"pre $1\"\necho \"from_pre=P-$1\" >> \"$GITHUB_STATE\"\n".to_owned()),
+        (
+            "main.sh".to_owned(),
+            "#!/bin/sh\necho \"main $1 state=$STATE_from_pre\"\necho \"from_main=M-$1\" >> \"$GITHUB_STATE\"\n\
+             if [ \"$1\" = fail ]; then exit 3; fi\n"
+                .to_owned(),
+        ),
+        ("post.sh".to_owned(), "#!/bin/sh\necho \"post $1 pre=$STATE_from_pre main=$STATE_from_main\"\n".to_owned()),
+    ]
+}
+
+#[test]
+fn docker_actions_run_pre_and_post_entrypoints_with_state_and_their_conditions() {
+    let source = Source::new();
+    let mut files = staged_docker_action("");
+    for (path, text) in staged_docker_action("  pre-if: runner.os == 'Windows'\n  post-if: success()\n") {
+        files.push((format!("strict/{path}"), text));
+    }
+    let files: Vec<(&str, &str)> = files.iter().map(|(path, text)| (path.as_str(), text.as_str())).collect();
+    source.repo("octo/staged", &files);
+    let cache = tempfile::tempdir().expect("temp dir");
+    let repo = Repo::with_workflow(
+        "on: push\njobs:\n  j:\n    runs-on: x\n    steps:\n\
+         \x20     - uses: octo/staged@v1\n        with:\n          who: first\n\
+         \x20     - uses: octo/staged/strict@v1\n        with:\n          who: strict\n\
+         \x20     - uses: octo/staged@v1\n        with:\n          who: fail\n\
+         \x20     - run: echo never\n",
+    );
+    let run = run(&repo, &source, cache.path(), &[]);
+    assert_eq!(run.code, Some(1), "{}", run.context());
+    let said: Vec<&str> = run
+        .lines_of("j")
+        .into_iter()
+        .filter(|line| ["pre ", "main ", "post "].iter().any(|start| line.starts_with(start)))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "pre first",
+            "pre fail",
+            "main first state=P-first",
+            "main strict state=",
+            "main fail state=P-fail",
+            "post fail pre=P-fail main=M-fail",
+            "post first pre=P-first main=M-first",
+        ],
+        "{}",
+        run.context()
+    );
+    assert_eq!(
+        run.trace(),
+        "run: failure\nj: failure\n  Run octo/staged@v1: success\n  Run octo/staged/strict@v1: success\n  \
+         Run octo/staged@v1: failure\n  Run echo never: skipped\n  Pre Run octo/staged@v1: success\n  \
+         Pre Run octo/staged/strict@v1: skipped\n  Pre Run octo/staged@v1: success\n  Post Run octo/staged@v1: success\n  \
+         Post Run octo/staged/strict@v1: skipped\n  Post Run octo/staged@v1: success",
+        "{}",
+        run.context()
+    );
 }
 
 #[test]
@@ -316,4 +399,54 @@ fn the_tool_cache_is_kept_between_runs() {
     assert!(first.lines_of("j").contains(&"downloaded"), "{}", first.context());
     assert!(second.lines_of("j").contains(&"cached"), "{}", second.context());
     assert!(cache.path().join("ferry/tool-cache/tool/1.0").is_dir());
+}
+
+/// The host's `node` on PATH and the libraries it links (`ldd`), for an image it runs in.
+fn host_node_and_libraries() -> (String, Vec<PathBuf>) {
+    let node = std::env::split_paths(&std::env::var_os("PATH").expect("PATH is set"))
+        .map(|dir| dir.join("node"))
+        .find(|candidate| candidate.is_file())
+        .expect("node on PATH (scripts/test installs it)");
+    let ldd = Command::new("ldd").arg(&node).output().expect("ldd runs");
+    let libraries = String::from_utf8_lossy(&ldd.stdout)
+        .split_whitespace()
+        .filter(|word| word.starts_with('/'))
+        .map(PathBuf::from)
+        .collect();
+    (node.display().to_string(), libraries)
+}
+
+#[test]
+fn javascript_actions_run_in_a_container_job_on_the_hosts_node_or_say_why_not() {
+    let source = Source::new();
+    source.repo("octo/greet", JS_ACTION);
+    let (node, libraries) = host_node_and_libraries();
+    let libraries: Vec<&Path> = libraries.iter().map(PathBuf::as_path).collect();
+    let glibc = ferry_testkit::busybox_image_with("ferry-test/busybox-glibc:1", &libraries);
+    let workflow = format!(
+        "on: push\njobs:\n  glibc:\n    runs-on: x\n    container: {glibc}\n    steps:\n\
+         \x20     - uses: octo/greet@v1\n        with:\n          who: boxed\n\
+         \x20     - run: echo \"image has node, $(command -v node || echo none)\"\n\
+         \x20 plain:\n    runs-on: x\n    container: {}\n    steps:\n      - uses: octo/greet@v1\n",
+        ferry_testkit::busybox_image()
+    );
+    let repo = Repo::with_workflow(&workflow);
+    let cache = tempfile::tempdir().expect("temp dir");
+    let run = run(&repo, &source, cache.path(), &[("FERRY_NODE", &node)]);
+    assert_eq!(run.report["jobs"]["glibc"]["conclusion"], "success", "{}", run.context());
+    let lines = run.lines_of("glibc");
+    for want in [
+        "pre boxed",
+        "main who=boxed extra= state=P-boxed action=octo/greet@v1",
+        "post pre=P-boxed main=M-boxed",
+        "image has node, none",
+    ] {
+        assert!(lines.contains(&want), "{want:?} missing\n{}", run.context());
+    }
+    assert_eq!(run.report["jobs"]["plain"]["conclusion"], "failure", "{}", run.context());
+    assert!(
+        run.lines_of("plain").iter().any(|line| line.contains("does not start in this job's image")),
+        "{}",
+        run.context()
+    );
 }

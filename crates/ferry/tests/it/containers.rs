@@ -13,9 +13,9 @@ use rustix::process::{Pid, Signal, kill_process};
 use crate::harness::{Repo, Run, ferry, marker};
 
 /// The containers and networks `ferry run` with process id `pid` made and has not removed
-/// (it labels them `ferry.runner=run-<pid>`).
+/// (it labels them `ferry.pid=<pid>`).
 fn labelled_by_runner(pid: u32) -> (Vec<String>, Vec<String>) {
-    ferry_testkit::labelled("ferry.runner", &format!("run-{pid}"))
+    ferry_testkit::labelled("ferry.pid", &pid.to_string())
 }
 
 /// `workflow` with `@image@` replaced by the busybox test image.
@@ -271,6 +271,59 @@ jobs:
     let run = Run::from_output(child.wait_with_output().expect("ferry ends"), &report);
     assert_eq!(run.report["conclusion"], "cancelled", "{}", run.context());
     assert_nothing_left(pid, &run);
+}
+
+#[test]
+fn what_a_killed_ferry_run_left_is_removed_by_the_next_run_in_its_work_folder() {
+    let markers = tempfile::Builder::new().prefix("ferry-markers-").tempdir().expect("temp dir");
+    let cache = tempfile::Builder::new().prefix("ferry-cache-").tempdir().expect("temp dir");
+    // The first run waits in its step until the marker `go` exists; the second finds it.
+    let workflow = with_image(&format!(
+        r#"
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    services:
+      web:
+        image: "@image@"
+        command: sh -c "exec sleep 600"
+    steps:
+      - run: |
+          touch {markers}/started
+          while [ ! -e {markers}/go ]; do sleep 0.1; done
+          echo second run
+"#,
+        markers = markers.path().display()
+    ));
+    let repo = Repo::with_workflow(&workflow);
+    let report = marker(&repo, "report.json");
+    // Both runs keep their work folders in the same place.
+    let mut child = ferry()
+        .arg("run")
+        .arg(repo.path())
+        .arg("--report")
+        .arg(&report)
+        .env("XDG_CACHE_HOME", cache.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ferry starts");
+    let pid = child.id();
+    wait_for_file(&markers.path().join("started"));
+    let (containers, networks) = labelled_by_runner(pid);
+    assert_eq!((containers.len(), networks.len()), (1, 1), "the service and the network");
+    child.kill().expect("SIGKILL ferry run");
+    child.wait().expect("ferry run is gone");
+    assert_eq!(labelled_by_runner(pid).0.len(), 1, "a killed run cannot remove its service");
+
+    std::fs::write(markers.path().join("go"), "").expect("write the marker");
+    let (run, second) = run_with_pid(&repo, &[("XDG_CACHE_HOME", &cache.path().display().to_string())]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    assert!(run.lines_of("test").iter().any(|line| line.ends_with("second run")), "{}", run.context());
+    let (containers, networks) = labelled_by_runner(pid);
+    assert!(containers.is_empty() && networks.is_empty(), "the killed run's {containers:?} {networks:?} are left");
+    assert_nothing_left(second, &run);
 }
 
 /// Starts `ferry runner` called `name` with the extra label `boxed`, on the server at `url`.

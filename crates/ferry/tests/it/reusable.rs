@@ -325,3 +325,62 @@ jobs:
     }
     assert!(!logs.contains("s3cr3t-value"), "{logs}");
 }
+
+#[test]
+fn the_server_runs_a_reusable_workflow_of_another_repository_from_its_actions_source() {
+    use crate::runner::{client_command, output_within, start_server_with, text};
+
+    let source = tempfile::Builder::new().prefix("ferry-source-").tempdir().expect("temp dir");
+    let lib = source.path().join("octo").join("lib");
+    std::fs::create_dir_all(lib.join(".github/workflows")).expect("mkdir");
+    std::fs::write(lib.join(".github/workflows/build.yml"), BUILD.replace("ubuntu-latest", "self-hosted"))
+        .expect("write");
+    git(&lib, &["init", "--quiet", "--initial-branch=main"]);
+    git(&lib, &["add", "--all"]);
+    git(&lib, &["commit", "--quiet", "-m", "reusable"]);
+    git(&lib, &["tag", "-a", "v1", "-m", "v1"]);
+    let caller = r#"
+name: CI
+on: workflow_dispatch
+jobs:
+  build:
+    uses: octo/lib/.github/workflows/build.yml@v1
+    with: { target: remote }
+    secrets: inherit
+  ship:
+    needs: build
+    runs-on: self-hosted
+    steps:
+      - run: echo "shipping ${{ needs.build.outputs.artifact }}"
+"#;
+    let repo = Repo::new(&[(".github/workflows/ci.yml", caller)]);
+    let scratch = tempfile::Builder::new().prefix("ferry-reusable-it-").tempdir().expect("temp dir");
+    let source_url = format!("file://{}", source.path().display());
+    let (server, url, admin) = start_server_with(scratch.path(), |command| {
+        command.env("FERRY_ACTIONS_URL", &source_url);
+    });
+    let ferry = |args: &[&str]| output_within(client_command(&url, &admin, args));
+    let added = ferry(&["project", "add", "demo", "--repo", &repo.path().display().to_string()]);
+    assert!(added.status.success(), "{}\n--- server\n{}", text(&added), server.stderr());
+    let set = ferry(&["secret", "set", "demo", "KEY", "k3y-value"]);
+    assert!(set.status.success(), "{}", text(&set));
+    let triggered = ferry(&["trigger", "demo", "--wait", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&triggered.stdout)
+        .unwrap_or_else(|_| panic!("{}\n--- server\n{}", text(&triggered), server.stderr()));
+    assert_eq!(report["runs"][0]["conclusion"], "success", "{report}\n--- server\n{}", server.stderr());
+    let id = report["runs"][0]["id"].to_string();
+    let logs = String::from_utf8_lossy(&ferry(&["logs", &id, "--no-prefix"]).stdout).into_owned();
+    for want in ["target=remote optimize=false level=2", "key=*** other=[]", "shipping app-remote.tar"] {
+        assert!(logs.lines().any(|line| line == want), "{want:?} in:\n{logs}");
+    }
+
+    // A ref the source lacks fails the run before any job, saying which.
+    repo.write(".github/workflows/ci.yml", &caller.replace("build.yml@v1", "build.yml@v9"));
+    repo.commit("a missing ref");
+    let triggered = ferry(&["trigger", "demo", "--wait", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&triggered.stdout)
+        .unwrap_or_else(|_| panic!("{}\n--- server\n{}", text(&triggered), server.stderr()));
+    assert_eq!(report["runs"][0]["conclusion"], "failure", "{report}");
+    let detail = crate::runner::get_json(&url, &admin, &format!("/api/v1/runs/{}", report["runs"][0]["id"]));
+    assert!(detail.to_string().contains("no tag or branch `v9`"), "{detail:#}");
+}
