@@ -148,14 +148,22 @@ async fn jobs_held_at_gates_and_their_deployments(store: Store, _db: &TestDb) {
     };
     let deployment = store.deployments().create(&new, 23).await.expect("create");
     assert_eq!(
-        (deployment.release, deployment.job_id, deployment.run_id, deployment.commit_sha.as_deref(), deployment.url.as_deref()),
+        (
+            deployment.release,
+            deployment.job_id,
+            deployment.run_id,
+            deployment.commit_sha.as_deref(),
+            deployment.url.as_deref()
+        ),
         (None, Some(held.id), Some(run.id), Some("0123abcd"), Some("https://shop.example"))
     );
     assert_eq!(store.deployments().for_job(held.id).await.expect("for job").map(|found| found.id), Some(deployment.id));
     let of_run = store.deployments().of_run_jobs(run.id).await.expect("of run");
     assert_eq!(of_run.iter().map(|found| found.id).collect::<Vec<_>>(), [deployment.id]);
     // A job's deployment is not a service's: it never waits in a service's queue.
-    assert!(store.deployments().pending_for_unit(project.id, "deploy", "production").await.expect("pending").is_empty());
+    assert!(
+        store.deployments().pending_for_unit(project.id, "deploy", "production").await.expect("pending").is_empty()
+    );
 
     let released = store.jobs().release_hold(held.id).await.expect("let go");
     assert_eq!((released.status, released.waiting_for), (Status::Queued, None));

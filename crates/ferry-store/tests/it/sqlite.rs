@@ -41,8 +41,7 @@ async fn deployments_keep_their_rows_when_the_release_becomes_optional() {
     use sqlx::Connection as _;
     sqlx::any::install_default_drivers();
     let db = TestDb::sqlite();
-    let mut conn =
-        sqlx::AnyConnection::connect(&format!("sqlite://{}?mode=rwc", db.url())).await.expect("connect");
+    let mut conn = sqlx::AnyConnection::connect(&format!("sqlite://{}?mode=rwc", db.url())).await.expect("connect");
     sqlx::raw_sql("PRAGMA foreign_keys = ON").execute(&mut conn).await.expect("foreign keys");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     let mut files: Vec<_> =
