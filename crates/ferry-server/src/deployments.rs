@@ -303,9 +303,7 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
     match verdict {
         Verdict::Wait(what) => {
             state.store.deployments().set_gates(deployment.id, &gates, &approvals, Some(&what)).await?;
-            if let Some(job_id) = deployment.job_id {
-                jobs::still_waiting(state, job_id, &what).await?;
-            }
+            jobs::still_waiting(state, deployment, &what).await?;
         }
         Verdict::Refuse(rule) => {
             state.store.deployments().set_gates(deployment.id, &gates, &approvals, None).await?;

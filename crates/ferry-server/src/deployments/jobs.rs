@@ -116,7 +116,7 @@ pub(crate) async fn gate(
             let_go(state, job.id).await?;
         }
         Verdict::Wait(what) => {
-            still_waiting(state, job.id, &format!("{what} (deployment {})", deployment.id)).await?;
+            still_waiting(state, &deployment, &what).await?;
         }
         Verdict::Refuse(_) => {
             let reason = reason.unwrap_or_default();
@@ -177,9 +177,12 @@ pub(crate) async fn missing_after(
     Ok(missing)
 }
 
-/// Says what held job `job_id` waits for now (nothing when it is no longer held).
-pub(crate) async fn still_waiting(state: &AppState, job_id: i64, what: &str) -> Result<(), StoreError> {
-    match state.store.jobs().set_waiting_for(job_id, what).await {
+/// Says what the held job of `deployment` waits for now, naming the deployment to approve
+/// (nothing when the job is no longer held).
+pub(crate) async fn still_waiting(state: &AppState, deployment: &Deployment, what: &str) -> Result<(), StoreError> {
+    let Some(job_id) = deployment.job_id else { return Ok(()) };
+    let what = format!("{what} (deployment {})", deployment.id);
+    match state.store.jobs().set_waiting_for(job_id, &what).await {
         Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
         Err(error) => Err(error),
     }

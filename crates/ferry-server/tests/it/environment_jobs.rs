@@ -118,6 +118,7 @@ fn approved_job_gets_the_environment_and_is_recorded(database: Option<String>) {
     let production_id = production_job["deployment"].as_i64().expect("a deployment");
     let reason = production_job["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("1 more approval(s)") && reason.contains("not by the run's actor developer"), "{reason}");
+    assert!(reason.ends_with(&format!("(deployment {production_id})")), "names what to approve: {reason}");
     assert!(runner.claim(0).is_none(), "a job waiting at its gates is not handed to a runner");
     let waiting = deployment(&server, production_id);
     assert_eq!(waiting["outcome"], "waiting");

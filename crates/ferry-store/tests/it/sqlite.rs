@@ -70,11 +70,12 @@ async fn deployments_keep_their_rows_when_the_release_becomes_optional() {
         let sql = std::fs::read_to_string(path).expect("a migration");
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.expect("migration 16 and later");
     }
-    let rows: Vec<(i64, Option<i64>, Option<i64>, Option<String>)> =
-        sqlx::query_as("SELECT id, release, rollback_of, commit_sha FROM deployments ORDER BY id")
-            .fetch_all(&mut conn)
-            .await
-            .expect("the rows");
+    // id, release, rollback_of, commit_sha
+    type Row = (i64, Option<i64>, Option<i64>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as("SELECT id, release, rollback_of, commit_sha FROM deployments ORDER BY id")
+        .fetch_all(&mut conn)
+        .await
+        .expect("the rows");
     assert_eq!(rows, [(7, Some(3), None, Some("abc123".into())), (8, Some(3), Some(7), Some("abc123".into()))]);
     sqlx::raw_sql(
         "INSERT INTO deployments (project_id, service, environment, strategy, status, triggered_by, target, created_at)
