@@ -2,7 +2,9 @@
 //! waits at its environment's gates (`after:`, `approvals:` from `.ferry/deploy.yml`), is
 //! approved by a developer who did not start the run and then claimed with the environment's
 //! secrets and variables, and is recorded as a deployment with the job's outcome; a job on a
-//! branch the environment refuses fails with the rule in words. On SQLite and PostgreSQL.
+//! branch the environment refuses fails with the rule in words; a fork's pull request gets
+//! nothing of the environment; cancelling the run cancels a waiting job and its deployment.
+//! The first on SQLite and PostgreSQL.
 
 use serde_json::{Value, json};
 
@@ -217,4 +219,52 @@ fn a_job_on_a_branch_the_environment_refuses_fails_with_the_rule() {
     let shown = deployment(&server, production["deployment"].as_i64().expect("a deployment"));
     assert_eq!((shown["outcome"].as_str(), shown["reason"].as_str()), (Some("failed"), Some(refusal.as_str())));
     assert!(runner.claim(0).is_none(), "nothing more to run");
+}
+
+#[test]
+fn a_fork_s_pull_request_job_gets_nothing_of_its_environment() {
+    let workflow = "on: pull_request\njobs:\n  preview:\n    runs-on: linux\n    environment: staging\n    \
+                    steps:\n      - run: echo ${{ secrets.TOKEN }}\n";
+    let repo = TestRepo::new(&[(".ferry/deploy.yml", DEPLOY), (".github/workflows/preview.yml", workflow)]);
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    for path in [
+        "/api/v1/projects/web/secrets/TOKEN?environment=staging",
+        "/api/v1/projects/web/vars/REGION?environment=staging",
+    ] {
+        let res = server.call("PUT", path, Some(&server.admin), Some(&json!({"value": "staging-only"})));
+        assert_eq!(res.status, 204, "{path}: {}", res.body);
+    }
+    let runner = ProtocolRunner::register(&server, "box", &["linux"]);
+    let body = crate::forks::pull_request(&repo.head(), 2, "mallory");
+    let res = crate::hooks::github(&server, "web", "pull_request", &body, crate::hooks::SECRET);
+    assert_eq!(res.status, 202, "{}", res.body);
+
+    let job = runner.claim(5000).expect("the fork's job (staging has no gates)");
+    assert_eq!(job["secrets"], json!({}), "{job:#}");
+    assert_eq!(job["contexts"]["vars"].get("REGION"), None, "{job:#}");
+    runner.finish(&job, &["ok"], "success", json!({}));
+    let run_id = job["run_id"].as_i64().expect("a run");
+    let id = self::job(&server, run_id, "preview")["deployment"].as_i64().expect("still recorded as a deployment");
+    assert_eq!(deployment(&server, id)["outcome"], "succeeded");
+}
+
+#[test]
+fn cancelling_a_run_cancels_its_job_waiting_at_a_gate_and_the_deployment() {
+    let (server, _repo) = server_on(None);
+    let runner = ProtocolRunner::register(&server, "box", &["linux"]);
+    let run_id = dispatch(&server, &server.token("developer"), "main");
+    let staging = runner.claim(5000).expect("the staging job");
+    runner.finish(&staging, &["deployed"], "success", json!({}));
+    let id = job(&server, run_id, "production")["deployment"].as_i64().expect("a deployment");
+    assert_eq!(deployment(&server, id)["outcome"], "waiting");
+
+    let res = server.call("POST", &format!("/api/v1/runs/{run_id}/cancel"), Some(&server.admin), None);
+    assert!(res.status < 300, "{}", res.body);
+    let production = job(&server, run_id, "production");
+    assert_eq!(
+        (production["status"].as_str(), production["conclusion"].as_str()),
+        (Some("completed"), Some("cancelled"))
+    );
+    assert_eq!(deployment(&server, id)["outcome"], "cancelled");
+    assert!(runner.claim(0).is_none(), "nothing is handed out");
 }
