@@ -355,11 +355,14 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                         contexts: &Value::Object(scope.values).to_string(),
                     };
                     let now = state.pipeline.clock.now_ms();
+                    // A job with `environment:` is held from the start: no runner may take it
+                    // before its gates are judged (or its environment failed it).
                     let mut row = match (&runs_on, &environment) {
                         (Ok(_), Ok(Some(environment))) => {
                             let waiting_for = format!("the gates of environment {}", environment.name);
                             store.jobs().enqueue_held(&new_job, &waiting_for, now).await?
                         }
+                        (Ok(_), Err(_)) => store.jobs().enqueue_held(&new_job, "its environment", now).await?,
                         _ => store.jobs().enqueue(&new_job, now).await?,
                     };
                     debug!(run.id = run_id, job.id = row.id, "job {} ({}) of run {run_id} queued", row.id, start.name);
