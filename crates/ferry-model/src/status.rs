@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 /// The lifecycle of runs, jobs and steps: queued, then in progress, then completed (with a
 /// [`crate::Conclusion`]). A run of a pull request from a fork may first be waiting for a
-/// developer's approval, planning no job until then; jobs and steps never wait.
+/// developer's approval, planning no job until then; a job with `environment:` may be waiting
+/// at the environment's gates before a runner gets it; steps never wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {

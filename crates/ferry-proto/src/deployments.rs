@@ -60,14 +60,17 @@ impl DeploymentState {
     }
 }
 
-/// A deployment. `outcome` is its state (the name `ferry deploy --json` prints).
+/// A deployment. `outcome` is its state (the name `ferry deploy --json` prints). A workflow
+/// job with `environment:` is one too: `service` is the job's id, `release` is null,
+/// `strategy` is `job`, and `job`, `run`, `commit` and `url` say which job shipped what.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DeploymentView {
     pub id: i64,
     pub project: String,
     pub service: String,
     pub environment: String,
-    pub release: i64,
+    /// The release's number within its service; null for a workflow job's deployment.
+    pub release: Option<i64>,
     pub strategy: String,
     pub outcome: DeploymentState,
     /// Why it waits or ended as it did, in words.
@@ -75,7 +78,7 @@ pub struct DeploymentView {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
-    /// A token's name, `auto`, `promotion` or `rollback`.
+    /// A token's name, `auto`, `promotion` or `rollback`; for a workflow job's, the run's actor.
     pub triggered_by: String,
     pub rollback_of: Option<i64>,
     pub is_rollback: bool,
@@ -92,6 +95,18 @@ pub struct DeploymentView {
     pub steps: Vec<DeploymentStep>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisFigures>,
+    /// The workflow job that is this deployment (`environment:`), if it is one.
+    #[serde(default)]
+    pub job: Option<i64>,
+    /// The run it came from: the job's, or the one that built the release.
+    #[serde(default)]
+    pub run: Option<i64>,
+    /// The commit it ships.
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// Where the deployed thing can be seen (a job's `environment.url`).
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// A gate of a deployment: the rule, and whether and when it passed.

@@ -77,8 +77,15 @@ pub struct JobView {
     pub runner: Option<String>,
     #[schema(value_type = Object)]
     pub outputs: Map<String, Value>,
-    /// Why it failed outside its steps ("runner lost"), if it did.
+    /// Why it failed outside its steps ("runner lost"), if it did; while it is `waiting` at
+    /// its environment's gates, what it waits for.
     pub reason: Option<String>,
+    /// The environment it deploys to (`environment:`), evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// The deployment it is recorded as (`ferry approve DEPLOYMENT` lets it go).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<i64>,
     pub queued_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,

@@ -2,7 +2,9 @@
 //! the same service and environment superseded: the newest waiting wins), approving,
 //! cancelling, starting the next one of a unit when the one in progress ends, recording what
 //! the agent reports (steps, analysis, outcome), promoting a release that succeeded to the
-//! environments `after:` it, and the desired state each agent is sent.
+//! environments `after:` it, and the desired state each agent is sent. A workflow job with
+//! `environment:` is a deployment too (`jobs.rs`): held at the same gates, approved the same
+//! way, carried out by a runner instead of an agent.
 //!
 //! Nothing lives only in memory: every decision is read from and written to the store under
 //! one lock ([`DeployState::lock`]), so a restarted server goes on from what the store says,
@@ -11,6 +13,7 @@
 //! agents' long polls ([`DeployState::desired_changed`]).
 
 pub(crate) mod gates;
+pub(crate) mod jobs;
 pub(crate) mod target;
 
 use std::collections::BTreeMap;
@@ -20,13 +23,13 @@ use ferry_proto::agent::{
 };
 use ferry_proto::deployments::{ApprovalView, DeploymentState, DeploymentView, GateView};
 use ferry_store::{Agent, Deployment, DeploymentStatus, NewDeployment, Project, StoreError, UnitRef};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::api::ApiError;
 use crate::{AppState, now_ms};
-use gates::{GateFacts, Verdict, judge};
+use gates::{EnvironmentRules, GateFacts, Subject, Verdict, judge};
 use target::{Resolved, Target};
 
 /// What the deployment machinery shares.
@@ -71,6 +74,29 @@ fn target_of(deployment: &Deployment) -> Result<Target, ApiError> {
             format!("deployment {} has a target this server cannot read: {error}", deployment.id),
         )
     })
+}
+
+/// The gates of a deployment: the `rules` of its target (a service's [`Target`] or a job's
+/// [`jobs::JobTarget`]).
+fn rules_of(deployment: &Deployment) -> Result<EnvironmentRules, ApiError> {
+    #[derive(Deserialize)]
+    struct Rules {
+        rules: EnvironmentRules,
+    }
+    serde_json::from_str::<Rules>(&deployment.target).map(|target| target.rules).map_err(|error| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("deployment {} has gates this server cannot read: {error}", deployment.id),
+        )
+    })
+}
+
+/// What a deployment brings, in words: `release 3`, or `job deploy` for a workflow job's.
+fn what(deployment: &Deployment) -> String {
+    match deployment.release {
+        Some(release) => format!("release {release}"),
+        None => format!("job {}", deployment.service),
+    }
 }
 
 fn unit_of(deployment: &Deployment) -> UnitRef<'_> {
@@ -131,7 +157,7 @@ async fn submit_locked(
             .await?;
     let facts = GateFacts {
         environment: &resolved.environment,
-        release: resolved.release,
+        subject: Subject::Release(resolved.release),
         branch: resolved.branch.as_deref(),
         missing_after: &missing_after,
         author: &resolved.author,
@@ -149,7 +175,7 @@ async fn submit_locked(
         project_id: project.id,
         service: &resolved.service,
         environment: &resolved.environment,
-        release: resolved.release,
+        release: Some(resolved.release),
         strategy: target.strategy_name(),
         status,
         reason: reason.as_deref(),
@@ -161,6 +187,10 @@ async fn submit_locked(
         commits: &to_json(&resolved.commits),
         gates: &to_json(&gates),
         target: &to_json(target),
+        job_id: None,
+        run_id: resolved.run_id,
+        commit_sha: Some(&resolved.commit_sha),
+        url: None,
     };
     let deployment = state.store.deployments().create(&new, now).await?;
     info!(
@@ -168,7 +198,7 @@ async fn submit_locked(
         "deployment {} of {} release {} to {} by {}: {}",
         deployment.id,
         deployment.service,
-        deployment.release,
+        resolved.release,
         deployment.environment,
         trigger.by,
         status.as_str()
@@ -238,36 +268,42 @@ async fn bump(state: &AppState, agent_id: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Judges a waiting deployment's gates again (after an approval, or when its release
-/// succeeded where `after:` points); moves it on when they pass. Called under the lock.
+/// Judges a waiting deployment's gates again (after an approval, or when what it waits for
+/// succeeded where `after:` points); moves it on when they pass: a service's deployment is
+/// queued for its agent, a workflow job's job is let go to runners. Called under the lock.
 async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiError> {
     if deployment.status != DeploymentStatus::Waiting {
         return Ok(());
     }
-    let target = target_of(deployment)?;
+    let rules = rules_of(deployment)?;
     let approvals: Vec<ApprovalView> = from_json("approvals", &deployment.approvals);
     let before: Vec<GateView> = from_json("gates", &deployment.gates);
-    let missing_after =
-        missing_after(state, deployment.project_id, &deployment.service, deployment.release, &target.rules.after)
-            .await?;
+    let commit = deployment.commit_sha.as_deref().unwrap_or_default();
+    let (subject, missing_after) = match (deployment.job_id, deployment.release) {
+        (None, Some(release)) => (
+            Subject::Release(release),
+            missing_after(state, deployment.project_id, &deployment.service, release, &rules.after).await?,
+        ),
+        _ => (Subject::Commit(commit), jobs::missing_after(state, deployment.project_id, commit, &rules.after).await?),
+    };
     // `branches:` passed when it was submitted (or it would have been refused).
-    let branch =
-        before.iter().any(|gate| gate.kind == "branches").then(|| target.rules.branches.first().cloned()).flatten();
+    let branch = before.iter().any(|gate| gate.kind == "branches").then(|| rules.branches.first().cloned()).flatten();
     let facts = GateFacts {
         environment: &deployment.environment,
-        release: deployment.release,
+        subject,
         branch: branch.as_deref(),
         missing_after: &missing_after,
         author: &deployment.author,
         approvals: &approvals,
         now: now_ms(),
     };
-    let (verdict, gates) = judge(&target.rules, &facts, &before);
+    let (verdict, gates) = judge(&rules, &facts, &before);
     let gates = to_json(&gates);
     let approvals = to_json(&approvals);
     match verdict {
         Verdict::Wait(what) => {
-            state.store.deployments().set_gates(deployment.id, &gates, &approvals, Some(&what)).await?
+            state.store.deployments().set_gates(deployment.id, &gates, &approvals, Some(&what)).await?;
+            jobs::still_waiting(state, deployment, &what).await?;
         }
         Verdict::Refuse(rule) => {
             state.store.deployments().set_gates(deployment.id, &gates, &approvals, None).await?;
@@ -283,6 +319,9 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
                     now_ms(),
                 )
                 .await?;
+            if let Some(job_id) = deployment.job_id {
+                jobs::refuse(state, job_id, &reason).await?;
+            }
         }
         Verdict::Pass => {
             state.store.deployments().set_gates(deployment.id, &gates, &approvals, None).await?;
@@ -297,7 +336,10 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
                     now_ms(),
                 )
                 .await?;
-            start_next(state, unit_of(deployment)).await?;
+            match deployment.job_id {
+                Some(job_id) => jobs::let_go(state, job_id).await?,
+                None => start_next(state, unit_of(deployment)).await?,
+            }
         }
     }
     Ok(())
@@ -307,7 +349,7 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
 ///
 /// # Errors
 /// 409 when it is not waiting or does not need approvals, 403 when `by` is the release's
-/// author.
+/// author (for a workflow job's deployment, the run's actor).
 pub(crate) async fn approve(
     state: &AppState,
     id: i64,
@@ -325,8 +367,8 @@ pub(crate) async fn approve(
             ),
         ));
     }
-    let target = target_of(&deployment)?;
-    if target.rules.approvals == 0 {
+    let rules = rules_of(&deployment)?;
+    if rules.approvals == 0 {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
             format!(
@@ -336,9 +378,12 @@ pub(crate) async fn approve(
         ));
     }
     if by == deployment.author {
+        let role = match deployment.release {
+            Some(release) => format!("the author of release {release}"),
+            None => format!("the actor of the run of job {}", deployment.service),
+        };
         return Err(ApiError::forbidden(format!(
-            "{by} is the author of release {}, and may not approve its deployment; ask another developer",
-            deployment.release
+            "{by} is {role}, and may not approve its deployment; ask another developer"
         )));
     }
     let mut approvals: Vec<ApprovalView> = from_json("approvals", &deployment.approvals);
@@ -354,7 +399,7 @@ pub(crate) async fn approve(
 /// outcome `cancelled` (the answer is the deployment, still `in_progress`).
 ///
 /// # Errors
-/// 409 when it is over.
+/// 409 when it is over, or is a workflow job that runs (cancel its run instead).
 pub(crate) async fn cancel(state: &AppState, id: i64, by: &str) -> Result<Deployment, ApiError> {
     let _guard = state.deploy.lock.lock().await;
     let deployment = state.store.deployments().get(id).await?;
@@ -366,6 +411,12 @@ pub(crate) async fn cancel(state: &AppState, id: i64, by: &str) -> Result<Deploy
         )
     };
     if deployment.status == DeploymentStatus::InProgress {
+        if let Some(run_id) = deployment.run_id.filter(|_| deployment.job_id.is_some()) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                format!("deployment {id} is a job that runs now; `ferry cancel {run_id}` cancels its run"),
+            ));
+        }
         return match state.store.deployments().request_cancel(id, &reason).await {
             Ok(deployment) => {
                 if let Some(agent_id) = deployment.agent_id {
@@ -379,7 +430,12 @@ pub(crate) async fn cancel(state: &AppState, id: i64, by: &str) -> Result<Deploy
     }
     let from = [DeploymentStatus::Queued, DeploymentStatus::Waiting];
     match state.store.deployments().transition(id, &from, DeploymentStatus::Cancelled, Some(&reason), now_ms()).await {
-        Ok(deployment) => Ok(deployment),
+        Ok(deployment) => {
+            if let Some(job_id) = deployment.job_id {
+                jobs::cancel(state, job_id).await?;
+            }
+            Ok(deployment)
+        }
         Err(StoreError::Conflict(_)) => Err(over(&deployment)),
         Err(error) => Err(error.into()),
     }
@@ -458,10 +514,10 @@ async fn record_progress(
         .await?;
     info!(
         deployment.id = finished.id,
-        "deployment {} of {} release {} to {}: {}",
+        "deployment {} of {} {} to {}: {}",
         finished.id,
         finished.service,
-        finished.release,
+        what(&finished),
         finished.environment,
         status.as_str()
     );
@@ -471,6 +527,7 @@ async fn record_progress(
     start_next(state, unit_of(&finished)).await?;
     if status == DeploymentStatus::Succeeded {
         promote(state, &finished).await?;
+        jobs::rejudge_waiting(state, finished.project_id).await?;
     }
     Ok(())
 }
@@ -479,16 +536,17 @@ async fn record_progress(
 /// waiting there for it is judged again, else a new one is submitted (`promotion`) and waits
 /// at its gates.
 async fn promote(state: &AppState, deployment: &Deployment) -> Result<(), ApiError> {
+    let Some(release) = deployment.release else { return Ok(()) };
     let target = target_of(deployment)?;
     for environment in &target.promotes_to {
         let pending =
             state.store.deployments().pending_for_unit(deployment.project_id, &deployment.service, environment).await?;
-        if let Some(waiting) = pending.iter().find(|pending| pending.release == deployment.release) {
+        if let Some(waiting) = pending.iter().find(|pending| pending.release == Some(release)) {
             rejudge(state, waiting).await?;
             continue;
         }
         let project = state.store.projects().get(deployment.project_id).await?;
-        match target::resolve(state, &project, &deployment.service, environment, Some(deployment.release)).await {
+        match target::resolve(state, &project, &deployment.service, environment, Some(release)).await {
             Ok(resolved) => {
                 let trigger = Trigger { by: "promotion".into(), rollback_of: None, is_rollback: false };
                 // `submit` takes the lock, which the caller holds: submit without it.
@@ -496,8 +554,7 @@ async fn promote(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
             }
             Err(error) => warn!(
                 deployment.id = deployment.id,
-                "release {} of {} is not promoted to {environment}: {}",
-                deployment.release,
+                "release {release} of {} is not promoted to {environment}: {}",
                 deployment.service,
                 error.message()
             ),
@@ -661,6 +718,10 @@ pub(crate) async fn view(state: &AppState, project: &str, deployment: Deployment
         approvals: from_json("approvals", &deployment.approvals),
         steps: from_json("steps", &deployment.steps),
         analysis: deployment.analysis.as_deref().and_then(|text| serde_json::from_str(text).ok()),
+        job: deployment.job_id,
+        run: deployment.run_id,
+        commit: deployment.commit_sha,
+        url: deployment.url,
     })
 }
 
@@ -677,15 +738,15 @@ pub(crate) async fn rollback_release(
     to: Option<i64>,
 ) -> Result<(i64, Option<i64>), ApiError> {
     let history = state.store.deployments().list(project.id, Some(service), Some(environment), 1000).await?;
-    let mut succeeded = history.iter().filter(|deployment| deployment.status == DeploymentStatus::Succeeded);
+    let mut succeeded = history
+        .iter()
+        .filter(|deployment| deployment.status == DeploymentStatus::Succeeded && deployment.job_id.is_none());
     let current = succeeded.next();
     let release = match to {
         Some(number) => Some(number),
         None => {
-            let current_release = current.map(|deployment| deployment.release);
-            succeeded
-                .find(|deployment| Some(deployment.release) != current_release)
-                .map(|deployment| deployment.release)
+            let current_release = current.and_then(|deployment| deployment.release);
+            succeeded.find(|deployment| deployment.release != current_release).and_then(|deployment| deployment.release)
         }
     };
     let release = release.ok_or_else(|| {

@@ -284,20 +284,48 @@ pub(crate) async fn environment_env(
     let mut variables = Vec::new();
     let mut secrets = Vec::new();
     for scope in ["", environment] {
-        let listed = state.store.variables().list_in(project_id, scope).await?;
-        variables.push(listed.into_iter().map(|variable| (variable.name, variable.value)).collect());
-        let mut opened = Vec::new();
-        for secret in state.store.secrets().list_in(project_id, scope).await? {
-            let bound = secret_binding(scope, &secret.name);
-            match state.secret_box.open(project_id, &bound, &secret.ciphertext, &secret.nonce) {
-                Some(value) => opened.push((secret.name, String::from_utf8_lossy(&value).into_owned())),
-                None => warn!(project.id = project_id, environment, secret = %secret.name,
-                    "secret {} does not decrypt under secret.key; left out", secret.name),
-            }
-        }
-        secrets.push(opened);
+        let values = environment_values(state, project_id, scope).await?;
+        variables.push(values.variables.into_iter().collect());
+        secrets.push(values.secrets.into_iter().collect());
     }
     Ok(layered(variables, secrets))
+}
+
+/// The variables and secrets (decrypted) of one scope of a project: an environment's own, or
+/// with `""` the project's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct EnvironmentValues {
+    pub(crate) variables: BTreeMap<String, String>,
+    pub(crate) secrets: BTreeMap<String, String>,
+}
+
+/// The variables and secrets of scope `environment` (`""`: the project's own) of project
+/// `project_id`. A secret that does not decrypt under the server's key is left out (and
+/// logged).
+///
+/// # Errors
+/// The store failed.
+pub(crate) async fn environment_values(
+    state: &AppState,
+    project_id: i64,
+    environment: &str,
+) -> Result<EnvironmentValues, StoreError> {
+    let variables = state.store.variables().list_in(project_id, environment).await?;
+    let mut values = EnvironmentValues {
+        variables: variables.into_iter().map(|variable| (variable.name, variable.value)).collect(),
+        secrets: BTreeMap::new(),
+    };
+    for secret in state.store.secrets().list_in(project_id, environment).await? {
+        let bound = secret_binding(environment, &secret.name);
+        match state.secret_box.open(project_id, &bound, &secret.ciphertext, &secret.nonce) {
+            Some(value) => {
+                values.secrets.insert(secret.name, String::from_utf8_lossy(&value).into_owned());
+            }
+            None => warn!(project.id = project_id, environment, secret = %secret.name,
+                "secret {} does not decrypt under secret.key; left out", secret.name),
+        }
+    }
+    Ok(values)
 }
 
 /// The variables' layers, then the secrets' layers, each later one replacing an earlier one's

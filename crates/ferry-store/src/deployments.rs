@@ -1,7 +1,8 @@
 //! Deployments: a release of a service going to an environment on an agent, with its gates,
-//! approvals, the agent's steps, the analysis figures and the outcome. The server decides the
-//! transitions; this repository only applies them, each as a compare-and-set on the status,
-//! so two requests never both move one deployment.
+//! approvals, the agent's steps, the analysis figures and the outcome; or a workflow job with
+//! `environment:` (`job_id` set, no release), which a runner carries out. The server decides
+//! the transitions; this repository only applies them, each as a compare-and-set on the
+//! status, so two requests never both move one deployment.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -68,8 +69,8 @@ pub struct Deployment {
     pub project_id: i64,
     pub service: String,
     pub environment: String,
-    /// The release's number within its service.
-    pub release: i64,
+    /// The release's number within its service; `None` for a workflow job's deployment.
+    pub release: Option<i64>,
     pub strategy: String,
     pub status: DeploymentStatus,
     pub reason: Option<String>,
@@ -90,6 +91,14 @@ pub struct Deployment {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// The workflow job that is this deployment (`environment:`), if it is one.
+    pub job_id: Option<i64>,
+    /// The run it came from: the job's, or the run that built the release.
+    pub run_id: Option<i64>,
+    /// The commit it ships (for a service, its release's).
+    pub commit_sha: Option<String>,
+    /// Where the deployed thing can be seen (a job's `environment.url`).
+    pub url: Option<String>,
     /// Why it is being cancelled ("cancelled by alice"), while its agent stops it.
     pub cancel_requested: Option<String>,
 }
@@ -100,7 +109,7 @@ pub struct NewDeployment<'a> {
     pub project_id: i64,
     pub service: &'a str,
     pub environment: &'a str,
-    pub release: i64,
+    pub release: Option<i64>,
     pub strategy: &'a str,
     pub status: DeploymentStatus,
     pub reason: Option<&'a str>,
@@ -112,6 +121,10 @@ pub struct NewDeployment<'a> {
     pub commits: &'a str,
     pub gates: &'a str,
     pub target: &'a str,
+    pub job_id: Option<i64>,
+    pub run_id: Option<i64>,
+    pub commit_sha: Option<&'a str>,
+    pub url: Option<&'a str>,
 }
 
 /// The deployments repository: `store.deployments()`.
@@ -122,7 +135,7 @@ pub struct Deployments<'a> {
 
 const COLUMNS: &str = "id, project_id, service, environment, release, strategy, status, reason, triggered_by, \
                        rollback_of, is_rollback, agent_id, author, commits, gates, approvals, steps, analysis, \
-                       target, created_at, started_at, finished_at, cancel_requested";
+                       target, created_at, started_at, finished_at, job_id, run_id, commit_sha, url, cancel_requested";
 
 impl Deployments<'_> {
     /// Records a new deployment (started now when its status is `in_progress`, finished now
@@ -136,8 +149,9 @@ impl Deployments<'_> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO deployments (project_id, service, environment, release, strategy, status, reason,
                                       triggered_by, rollback_of, is_rollback, agent_id, author, commits, gates,
-                                      target, created_at, started_at, finished_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                                      target, created_at, started_at, finished_at, job_id, run_id, commit_sha, url)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                     $21, $22)
              RETURNING id",
         )
         .bind(new.project_id)
@@ -158,11 +172,15 @@ impl Deployments<'_> {
         .bind(now)
         .bind(started_at)
         .bind(finished_at)
+        .bind(new.job_id)
+        .bind(new.run_id)
+        .bind(new.commit_sha)
+        .bind(new.url)
         .fetch_one(&self.store.pool)
         .await
         .map_err(crate::conflict_on_unique(|| {
             format!(
-                "deployment of {} to {} (its project, agent or rolled-back deployment is gone)",
+                "deployment of {} to {} (its project, agent, job, run or rolled-back deployment is gone)",
                 new.service, new.environment
             )
         }))?;
@@ -210,7 +228,8 @@ impl Deployments<'_> {
         rows.iter().map(deployment_from_row).collect()
     }
 
-    /// The deployments of one service and environment that are not over, oldest first.
+    /// The deployments of one service and environment that are not over, oldest first (not
+    /// workflow jobs' deployments, which runners carry out).
     pub async fn pending_for_unit(
         &self,
         project_id: i64,
@@ -219,7 +238,7 @@ impl Deployments<'_> {
     ) -> Result<Vec<Deployment>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM deployments
-             WHERE project_id = $1 AND service = $2 AND environment = $3
+             WHERE project_id = $1 AND service = $2 AND environment = $3 AND job_id IS NULL
                AND status IN ('queued', 'waiting', 'in_progress')
              ORDER BY id"
         )))
@@ -253,6 +272,7 @@ impl Deployments<'_> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM deployments
              WHERE project_id = $1 AND service = $2 AND environment = $3 AND status = 'succeeded'
+               AND job_id IS NULL
              ORDER BY finished_at DESC, id DESC LIMIT 1"
         )))
         .bind(project_id)
@@ -420,6 +440,48 @@ impl Deployments<'_> {
     }
 }
 
+impl Deployments<'_> {
+    /// The deployment that is workflow job `job_id`, if it targets an environment.
+    pub async fn for_job(&self, job_id: i64) -> Result<Option<Deployment>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM deployments WHERE job_id = $1")))
+            .bind(job_id)
+            .fetch_optional(&self.store.pool)
+            .await?;
+        row.as_ref().map(deployment_from_row).transpose()
+    }
+
+    /// The deployments of run `run_id`'s jobs (not those of releases it built), oldest first.
+    pub async fn of_run_jobs(&self, run_id: i64) -> Result<Vec<Deployment>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM deployments WHERE run_id = $1 AND job_id IS NOT NULL ORDER BY id"
+        )))
+        .bind(run_id)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter().map(deployment_from_row).collect()
+    }
+
+    /// Whether commit `commit_sha` was deployed to an environment with success, by a service's
+    /// release or by a workflow job.
+    pub async fn commit_succeeded_in(
+        &self,
+        project_id: i64,
+        environment: &str,
+        commit_sha: &str,
+    ) -> Result<bool, StoreError> {
+        let n_rows: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deployments
+             WHERE project_id = $1 AND environment = $2 AND commit_sha = $3 AND status = 'succeeded'",
+        )
+        .bind(project_id)
+        .bind(environment)
+        .bind(commit_sha)
+        .fetch_one(&self.store.pool)
+        .await?;
+        Ok(n_rows > 0)
+    }
+}
+
 fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
     let status: String = row.try_get("status")?;
     Ok(Deployment {
@@ -445,6 +507,10 @@ fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+        job_id: row.try_get("job_id")?,
+        run_id: row.try_get("run_id")?,
+        commit_sha: row.try_get("commit_sha")?,
+        url: row.try_get("url")?,
         cancel_requested: row.try_get("cancel_requested")?,
     })
 }

@@ -4,7 +4,9 @@
 //! queued job whose every label is among the runner's labels; the claim makes it
 //! `in_progress` and gives it a lease until `now + lease_ms`, which the runner renews with
 //! [`Jobs::heartbeat`]. Jobs whose lease ran out ([`Jobs::expired_leases`]) lost their runner;
-//! the server fails them. Claiming is atomic: on PostgreSQL the candidate row is locked with
+//! the server fails them. A job held at its environment's gates ([`Jobs::enqueue_held`]) is
+//! queued with what it waits for and reads as [`Status::Waiting`]; no runner claims it until
+//! [`Jobs::release_hold`]. Claiming is atomic: on PostgreSQL the candidate row is locked with
 //! `FOR UPDATE SKIP LOCKED` so concurrent claimers skip each other's rows; on SQLite the claim
 //! runs in a write transaction (`BEGIN IMMEDIATE`), which serialises claimers.
 
@@ -47,6 +49,8 @@ pub struct Job {
     pub reason: Option<String>,
     /// The last event batch applied from its runner.
     pub event_seq: i64,
+    /// While held at its environment's gates (status [`Status::Waiting`]): what it waits for.
+    pub waiting_for: Option<String>,
 }
 
 /// A job's place in its run and how it stands: what planning a run reads for each of its
@@ -131,7 +135,7 @@ pub struct Jobs<'a> {
 
 const COLUMNS: &str = "id, run_id, name, status, conclusion, runner_id, runs_on, needs, matrix, queued_at, \
                        started_at, finished_at, lease_expires_at, cancel_requested_at, job_key, instance_idx, \
-                       contexts, outputs, reason, event_seq";
+                       contexts, outputs, reason, event_seq, waiting_for";
 
 /// What a runner reports about a job's steps, applied in order by [`Jobs::record_events`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,6 +165,20 @@ impl Jobs<'_> {
     /// # Errors
     /// [`StoreError::NotFound`] when the run does not exist.
     pub async fn enqueue(&self, job: &NewJob<'_>, now: i64) -> Result<Job, StoreError> {
+        self.enqueue_inner(job, None, now).await
+    }
+
+    /// Adds a job as [`Jobs::enqueue`] does, held (status [`Status::Waiting`]) with what it
+    /// waits for: no runner claims it before [`Jobs::release_hold`]. A job already there is
+    /// returned as it is.
+    ///
+    /// # Errors
+    /// As [`Jobs::enqueue`].
+    pub async fn enqueue_held(&self, job: &NewJob<'_>, waiting_for: &str, now: i64) -> Result<Job, StoreError> {
+        self.enqueue_inner(job, Some(waiting_for), now).await
+    }
+
+    async fn enqueue_inner(&self, job: &NewJob<'_>, waiting_for: Option<&str>, now: i64) -> Result<Job, StoreError> {
         let mut tx = self.store.begin_write().await?;
         if !job.job_key.is_empty() {
             let existing = sqlx::query(AssertSqlSafe(format!(
@@ -177,8 +195,9 @@ impl Jobs<'_> {
             }
         }
         let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO jobs (run_id, name, status, runs_on, needs, matrix, queued_at, job_key, instance_idx, contexts)
-             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+            "INSERT INTO jobs (run_id, name, status, runs_on, needs, matrix, queued_at, job_key, instance_idx, contexts,
+                               waiting_for)
+             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
         )))
         .bind(job.run_id)
         .bind(job.name)
@@ -189,6 +208,7 @@ impl Jobs<'_> {
         .bind(job.job_key)
         .bind(job.instance_idx)
         .bind(job.contexts)
+        .bind(waiting_for)
         .fetch_one(&mut *tx)
         .await
         .map_err(|error| match &error {
@@ -215,7 +235,9 @@ impl Jobs<'_> {
     /// How many jobs wait in the queue (for the queue depth metric).
     pub async fn count_queued(&self) -> Result<i64, StoreError> {
         let n_jobs: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued'").fetch_one(&self.store.pool).await?;
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND waiting_for IS NULL")
+                .fetch_one(&self.store.pool)
+                .await?;
         Ok(n_jobs)
     }
 
@@ -287,7 +309,7 @@ impl Jobs<'_> {
             "UPDATE jobs SET status = 'in_progress', runner_id = $1, started_at = $2, lease_expires_at = $3
              WHERE id = (
                  SELECT queued.id FROM jobs queued
-                 WHERE queued.status = 'queued'
+                 WHERE queued.status = 'queued' AND queued.waiting_for IS NULL
                    AND NOT EXISTS (SELECT 1 FROM job_labels label WHERE label.job_id = queued.id {label_filter})
                    AND (EXISTS (SELECT 1 FROM runners runner WHERE runner.id = $1 AND runner.scoped = 0)
                         OR EXISTS (SELECT 1 FROM runner_projects allowed JOIN runs run ON run.project_id = allowed.project_id
@@ -304,6 +326,49 @@ impl Jobs<'_> {
         let row = query.fetch_optional(&mut *tx).await?;
         tx.commit().await?;
         row.as_ref().map(job_from_row).transpose()
+    }
+
+    /// Says what a held job waits for now.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when it is not held (released, completed); [`StoreError::NotFound`]
+    /// when there is no such job.
+    pub async fn set_waiting_for(&self, id: i64, waiting_for: &str) -> Result<Job, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE jobs SET waiting_for = $1 WHERE id = $2 AND status = 'queued' AND waiting_for IS NOT NULL
+             RETURNING {COLUMNS}"
+        )))
+        .bind(waiting_for)
+        .bind(id)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        self.held_or_not(id, row).await
+    }
+
+    /// Lets a held job be claimed: it is queued as any job.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when it is not held (released already, completed);
+    /// [`StoreError::NotFound`] when there is no such job.
+    pub async fn release_hold(&self, id: i64) -> Result<Job, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE jobs SET waiting_for = NULL WHERE id = $1 AND status = 'queued' AND waiting_for IS NOT NULL
+             RETURNING {COLUMNS}"
+        )))
+        .bind(id)
+        .fetch_optional(&self.store.pool)
+        .await?;
+        self.held_or_not(id, row).await
+    }
+
+    async fn held_or_not(&self, id: i64, row: Option<AnyRow>) -> Result<Job, StoreError> {
+        match row {
+            Some(row) => job_from_row(&row),
+            None => Err(match self.get(id).await {
+                Ok(job) => StoreError::Conflict(format!("job {id} is {}, not held at a gate", job.status)),
+                Err(error) => error,
+            }),
+        }
     }
 
     /// Renews the lease of a job the runner holds until `now + lease_ms`.
@@ -548,11 +613,16 @@ fn lease_from_row(row: &AnyRow) -> Result<Lease, StoreError> {
 }
 
 fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
+    let waiting_for: Option<String> = row.try_get("waiting_for")?;
+    let status = match status_col(row, "status")? {
+        Status::Queued if waiting_for.is_some() => Status::Waiting,
+        status => status,
+    };
     Ok(Job {
         id: row.try_get("id")?,
         run_id: row.try_get("run_id")?,
         name: row.try_get("name")?,
-        status: status_col(row, "status")?,
+        status,
         conclusion: conclusion_col(row, "conclusion")?,
         runner_id: row.try_get("runner_id")?,
         runs_on: labels_col(row, "runs_on")?,
@@ -569,5 +639,6 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
         outputs: row.try_get("outputs")?,
         reason: row.try_get("reason")?,
         event_seq: row.try_get("event_seq")?,
+        waiting_for,
     })
 }

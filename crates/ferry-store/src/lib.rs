@@ -128,6 +128,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "project_forge", include_str!("../migrations/sqlite/0013_project_forge.sql")),
     (14, "releases", include_str!("../migrations/sqlite/0014_releases.sql")),
     (15, "deployments", include_str!("../migrations/sqlite/0015_deployments.sql")),
+    (16, "environment_jobs", include_str!("../migrations/sqlite/0016_environment_jobs.sql")),
     (19, "deployment_cancel", include_str!("../migrations/sqlite/0019_deployment_cancel.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -144,6 +145,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "project_forge", include_str!("../migrations/postgres/0013_project_forge.sql")),
     (14, "releases", include_str!("../migrations/postgres/0014_releases.sql")),
     (15, "deployments", include_str!("../migrations/postgres/0015_deployments.sql")),
+    (16, "environment_jobs", include_str!("../migrations/postgres/0016_environment_jobs.sql")),
     (19, "deployment_cancel", include_str!("../migrations/postgres/0019_deployment_cancel.sql")),
 ];
 

@@ -110,9 +110,11 @@ async fn follow_delivery(client: &Client) -> anyhow::Result<()> {
             let line = (deployment.id, state.clone());
             if !shown.contains(&line) {
                 let reason = deployment.reason.as_deref().map(|reason| format!(": {reason}")).unwrap_or_default();
+                let release =
+                    deployment.release.map_or_else(|| deployment.service.clone(), |release| release.to_string());
                 println!(
-                    "ferry up: {} of release {} to {}: {state}{reason}",
-                    deployment.strategy, deployment.release, deployment.environment
+                    "ferry up: {} of release {release} to {}: {state}{reason}",
+                    deployment.strategy, deployment.environment
                 );
                 shown.push(line);
             }

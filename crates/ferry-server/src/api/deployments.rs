@@ -262,6 +262,10 @@ async fn unit_states(
 ) -> Result<BTreeMap<(String, String), UnitState>, ApiError> {
     let mut units: BTreeMap<(String, String), UnitState> = BTreeMap::new();
     for deployment in state.store.deployments().list(project.id, None, environment, 10_000).await? {
+        // Workflow jobs' deployments run nothing that stays: they are in the history only.
+        if deployment.job_id.is_some() {
+            continue;
+        }
         let entry = units
             .entry((deployment.environment.clone(), deployment.service.clone()))
             .or_insert(UnitState { serving: None, pending: None });
@@ -348,7 +352,7 @@ pub(crate) async fn status(
         let service_status = ServiceStatus {
             name: service,
             url: format!("http://{host}:{port}"),
-            release: unit.serving.map(|deployment| deployment.release),
+            release: unit.serving.and_then(|deployment| deployment.release),
             replicas,
             agent: agent.map(|agent| agent.name.clone()),
             agent_gone: agent.is_none_or(|agent| agent.last_seen_at.is_none_or(|seen| now - seen > AGENT_GONE_MS)),

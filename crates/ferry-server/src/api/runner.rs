@@ -153,7 +153,8 @@ pub(crate) async fn claim(
 }
 
 /// Everything the runner needs for `job`, with the project's secrets decrypted (none for a
-/// run of a pull request from a fork, whose code anyone may have written, as on GitHub) and
+/// run of a pull request from a fork, whose code anyone may have written, as on GitHub), the
+/// environment's variables and secrets for a job with `environment:`, and
 /// the repository's URL without user info, its credential beside it.
 async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiError> {
     let run = state.store.runs().get(job.run_id).await?;
@@ -186,6 +187,9 @@ async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiErr
     };
     // `GITHUB_TOKEN` is the project's forge token (none for a fork's run: it has no secrets).
     let forge_token = secrets.get(crate::repo_url::TOKEN_SECRET).and_then(Value::as_str).map(github_token);
+    // A job with `environment:` gets the environment's variables and secrets on top (none
+    // for a fork's run).
+    let environment = crate::deployments::jobs::claimed(state, &run, job).await?;
     // A job of a called workflow runs from that workflow's text, with the secrets its caller
     // passes.
     let (job_key, workflow_file, workflow_src) =
@@ -196,6 +200,12 @@ async fn assignment(state: &AppState, job: &Job) -> Result<JobAssignment, ApiErr
             }
             None => (job.job_key.clone(), run.workflow_file, run.workflow_src),
         };
+    if let Some(environment) = environment {
+        secrets.extend(environment.secrets.into_iter().map(|(name, value)| (name, Value::String(value))));
+        if let Some(vars) = contexts.get_mut("vars").and_then(Value::as_object_mut) {
+            vars.extend(environment.variables.into_iter().map(|(name, value)| (name, Value::String(value))));
+        }
+    }
     if let Some(token) = forge_token.filter(|token| !token.is_empty()) {
         secrets.insert("GITHUB_TOKEN".to_owned(), Value::String(token.clone()));
         if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut) {

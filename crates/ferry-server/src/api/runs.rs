@@ -236,10 +236,12 @@ pub(crate) async fn run_detail(state: &AppState, id: i64) -> Result<RunDetail, A
         state.store.runners().list().await?.into_iter().map(|runner| (runner.id, runner.name)).collect();
     let (workflow, _) = ferry_workflow::parse_workflow(&run.workflow_src, Dialect::for_path(&run.workflow_file));
     let rows = state.store.jobs().list_for_run(id).await?;
+    let deployments = state.store.deployments().of_run_jobs(id).await?;
     let mut jobs = Vec::new();
     for job in &rows {
         let steps = state.store.steps().list_for_job(job.id).await?;
-        jobs.push(job_view(job, steps, &runners));
+        let deployment = deployments.iter().find(|deployment| deployment.job_id == Some(job.id));
+        jobs.push(job_view(job, steps, &runners, deployment));
     }
     let expansions: HashMap<String, String> = state.store.runs().expansions(id).await?.into_iter().collect();
     // The jobs of the workflows it calls are shown as GitHub shows them (`build / test`).
@@ -259,7 +261,16 @@ pub(crate) async fn run_detail(state: &AppState, id: i64) -> Result<RunDetail, A
     Ok(RunDetail { run: run_view(run, &project.name), jobs, planned })
 }
 
-fn job_view(job: &Job, steps: Vec<ferry_store::Step>, runners: &HashMap<i64, String>) -> JobView {
+fn job_view(
+    job: &Job,
+    steps: Vec<ferry_store::Step>,
+    runners: &HashMap<i64, String>,
+    deployment: Option<&ferry_store::Deployment>,
+) -> JobView {
+    let reason = match job.status {
+        ferry_store::Status::Waiting => job.waiting_for.clone(),
+        _ => job.reason.clone(),
+    };
     JobView {
         id: job.id,
         key: job.job_key.clone(),
@@ -270,7 +281,9 @@ fn job_view(job: &Job, steps: Vec<ferry_store::Step>, runners: &HashMap<i64, Str
         runs_on: job.runs_on.clone(),
         runner: job.runner_id.and_then(|id| runners.get(&id).cloned()),
         outputs: serde_json::from_str(&job.outputs).unwrap_or_default(),
-        reason: job.reason.clone(),
+        reason,
+        environment: deployment.map(|deployment| deployment.environment.clone()),
+        deployment: deployment.map(|deployment| deployment.id),
         queued_at: job.queued_at,
         started_at: job.started_at,
         finished_at: job.finished_at,

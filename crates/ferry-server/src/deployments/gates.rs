@@ -1,8 +1,9 @@
 //! The gates before a deployment starts, judged from what is known (no IO): `branches:` (the
-//! release's commit is on one of them), `after:` (the release succeeded in that environment)
-//! and `approvals: N` (N approvals by people other than the release's author). A gate that
-//! can never pass refuses the deployment; one that may still pass holds it, saying what it
-//! waits for.
+//! commit is on one of them), `after:` (it succeeded in that environment) and `approvals: N`
+//! (N approvals by people other than its author). A gate that can never pass refuses the
+//! deployment; one that may still pass holds it, saying what it waits for. The same gates
+//! hold a service's release ([`Subject::Release`]) and a workflow job with `environment:`
+//! ([`Subject::Commit`]: the run's commit, and the run's actor as its author).
 
 use ferry_proto::deployments::{ApprovalView, GateView};
 use serde::{Deserialize, Serialize};
@@ -27,14 +28,54 @@ pub(crate) struct EnvironmentRules {
     pub(crate) hosts: Vec<String>,
 }
 
+impl EnvironmentRules {
+    /// The rules `.ferry/deploy.yml` declares for an environment.
+    pub(crate) fn of(environment: &ferry_deploy::Environment) -> EnvironmentRules {
+        EnvironmentRules {
+            auto_deploy: environment.auto_deploy,
+            after: environment.after.clone(),
+            approvals: environment.approvals,
+            branches: environment.branches.clone(),
+            hosts: environment.hosts.clone(),
+        }
+    }
+}
+
+/// What goes through the gates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Subject<'a> {
+    /// Release N of a service.
+    Release(i64),
+    /// A workflow job's run at a commit.
+    Commit(&'a str),
+}
+
+impl Subject<'_> {
+    /// `release 7`, `commit 1a2b3c4`.
+    fn name(self) -> String {
+        match self {
+            Subject::Release(number) => format!("release {number}"),
+            Subject::Commit(sha) => format!("commit {}", sha.get(..7).unwrap_or(sha)),
+        }
+    }
+
+    /// Who may not approve it.
+    pub(crate) fn author_role(self) -> &'static str {
+        match self {
+            Subject::Release(_) => "the release's author",
+            Subject::Commit(_) => "the run's actor",
+        }
+    }
+}
+
 /// What is known when the gates are judged.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct GateFacts<'a> {
     pub(crate) environment: &'a str,
-    pub(crate) release: i64,
-    /// The branch the release's commit came from, when known.
+    pub(crate) subject: Subject<'a>,
+    /// The branch the commit came from, when known.
     pub(crate) branch: Option<&'a str>,
-    /// The `after:` environments the release has not succeeded in yet.
+    /// The `after:` environments the subject has not succeeded in yet.
     pub(crate) missing_after: &'a [String],
     pub(crate) author: &'a str,
     pub(crate) approvals: &'a [ApprovalView],
@@ -68,10 +109,10 @@ pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[G
         if !passed {
             let from = facts.branch.map_or_else(|| "an unknown branch".to_owned(), |branch| format!("branch {branch}"));
             refusal = Some(format!(
-                "{} takes only commits of {} (branches:), and release {} was made from {from}",
+                "{} takes only commits of {} (branches:), and {} was made from {from}",
                 facts.environment,
                 rules.branches.join(", "),
-                facts.release
+                facts.subject.name()
             ));
         }
         gates.push(GateView {
@@ -86,11 +127,7 @@ pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[G
         let passed = facts.missing_after.is_empty();
         if !passed {
             let missing = facts.missing_after.join(" and ");
-            waits.push(format!(
-                "release {} to succeed in {missing} (after: {})",
-                facts.release,
-                rules.after.join(", ")
-            ));
+            waits.push(format!("{} to succeed in {missing} (after: {})", facts.subject.name(), rules.after.join(", ")));
         }
         gates.push(GateView {
             kind: "after".into(),
@@ -111,16 +148,17 @@ pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[G
         let passed = approvers.len() >= n_needed;
         if !passed {
             waits.push(format!(
-                "{} more approval(s) ({} of {}; `ferry approve DEPLOYMENT`, not by the release's author {})",
+                "{} more approval(s) ({} of {}; `ferry approve DEPLOYMENT`, not by {} {})",
                 n_needed - approvers.len(),
                 approvers.len(),
                 rules.approvals,
+                facts.subject.author_role(),
                 facts.author
             ));
         }
         gates.push(GateView {
             kind: "approvals".into(),
-            rule: format!("approvals: {} by a developer who is not the release's author", rules.approvals),
+            rule: format!("approvals: {} by a developer who is not {}", rules.approvals, facts.subject.author_role()),
             passed,
             passed_by: approvers,
             passed_at: passed_at("approvals", passed),

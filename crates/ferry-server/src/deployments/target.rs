@@ -39,6 +39,10 @@ pub(crate) struct Resolved {
     pub(crate) service: String,
     pub(crate) environment: String,
     pub(crate) release: i64,
+    /// The commit the release was made from.
+    pub(crate) commit_sha: String,
+    /// The run that built it, if a run did.
+    pub(crate) run_id: Option<i64>,
     /// The release's author, who may not approve its deployments.
     pub(crate) author: String,
     /// The branch its commit came from, for `branches:`.
@@ -161,6 +165,8 @@ pub(crate) async fn resolve(
         service: service.to_owned(),
         environment: environment.to_owned(),
         release: number,
+        commit_sha: release.commit_sha.clone(),
+        run_id: release.run_id,
         author: release.author.clone().unwrap_or_default(),
         branch,
         commits: release
@@ -173,13 +179,7 @@ pub(crate) async fn resolve(
             strategy: order.strategy,
             analysis: order.analysis,
             verify_ms: order.verify_ms,
-            rules: EnvironmentRules {
-                auto_deploy: env.auto_deploy,
-                after: env.after.clone(),
-                approvals: env.approvals,
-                branches: env.branches.clone(),
-                hosts: env.hosts.clone(),
-            },
+            rules: EnvironmentRules::of(env),
             promotes_to,
         },
     })

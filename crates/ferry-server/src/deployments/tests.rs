@@ -64,6 +64,8 @@ fn resolved(environment: &str, release: i64, rules: EnvironmentRules, promotes_t
         service: "web".into(),
         environment: environment.into(),
         release,
+        commit_sha: format!("abc1234{release}"),
+        run_id: None,
         author: "alice".into(),
         branch: Some("main".into()),
         commits: vec![format!("abc1234 release {release}")],

@@ -21,6 +21,10 @@
 //! one, and with `cancel-in-progress` the holder is cancelled); the group is let go when the
 //! run completes, and the waiting run is advanced.
 //!
+//! A job with `environment:` is enqueued held at its environment's gates and recorded as a
+//! deployment (`deployments/jobs.rs`); runners claim it once they pass. Each advance of a run
+//! with such jobs records what its jobs did on their deployments.
+//!
 //! Cancelling a run cancels its jobs in the store and stamps the run; from then on new
 //! expansions are decided with status `cancelled` (so only `always()`/`cancelled()` jobs
 //! run), and instances of jobs expanded before the cancel that never started are dropped.
@@ -130,6 +134,16 @@ async fn advance_locked(
             Loaded::Done(follow_ups) => return Ok(follow_ups),
         },
     };
+    // What its jobs did goes on their deployments first, so a job enqueued now whose `after:`
+    // waits for one of them sees it.
+    let targets_environment = entry
+        .flat
+        .jobs
+        .iter()
+        .any(|flat_job| flat_job.role == ferry_engine::Role::Steps && flat_job.job().environment.is_some());
+    if targets_environment {
+        crate::deployments::jobs::settle(state, run_id).await?;
+    }
     let follow_ups = execute(state, &mut entry).await?;
     if !entry.driver.is_done() && !entry.failed {
         cache.runs.insert(run_id, entry);
@@ -311,6 +325,7 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                     contexts.insert("strategy".to_owned(), start.strategy.clone());
                     let mut scope = Scope { values: contexts, status: JobStatus::Success };
                     let runs_on = ferry_engine::runs_on_labels(&scope, &flat_job.file, job);
+                    let environment = job_environment(&scope, &flat_job.file, job);
                     // The payload is the run's (`trigger_info`), added back when a runner
                     // claims the job: a copy in each job row cost a run of many jobs its size
                     // in every row written.
@@ -339,15 +354,32 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                         instance_idx: start.instance_idx,
                         contexts: &Value::Object(scope.values).to_string(),
                     };
-                    let mut row = store.jobs().enqueue(&new_job, state.pipeline.clock.now_ms()).await?;
+                    let now = state.pipeline.clock.now_ms();
+                    // A job with `environment:` is held from the start: no runner may take it
+                    // before its gates are judged (or its environment failed it).
+                    let mut row = match (&runs_on, &environment) {
+                        (Ok(_), Ok(Some(environment))) => {
+                            let waiting_for = format!("the gates of environment {}", environment.name);
+                            store.jobs().enqueue_held(&new_job, &waiting_for, now).await?
+                        }
+                        (Ok(_), Err(_)) => store.jobs().enqueue_held(&new_job, "its environment", now).await?,
+                        _ => store.jobs().enqueue(&new_job, now).await?,
+                    };
                     debug!(run.id = run_id, job.id = row.id, "job {} ({}) of run {run_id} queued", row.id, start.name);
-                    if let Err(error) = runs_on {
-                        row = store
-                            .jobs()
-                            .finish(row.id, Conclusion::Failure, "{}", Some(&error.0), state.pipeline.clock.now_ms())
-                            .await?;
-                    } else {
-                        n_enqueued += 1;
+                    match (runs_on, environment) {
+                        (Err(error), _) => {
+                            row = store.jobs().finish(row.id, Conclusion::Failure, "{}", Some(&error.0), now).await?;
+                        }
+                        (Ok(_), Err(error)) => {
+                            row = store.jobs().finish(row.id, Conclusion::Failure, "{}", Some(&error), now).await?;
+                        }
+                        (Ok(_), Ok(Some(environment))) => {
+                            row = crate::deployments::jobs::gate(state, &entry.run, &row, &environment).await?;
+                            if row.status == Status::Queued {
+                                n_enqueued += 1;
+                            }
+                        }
+                        (Ok(_), Ok(None)) => n_enqueued += 1,
                     }
                     entry.rows.insert((start.job_id, start.instance_idx), row.id);
                     if row.status == Status::Completed {
@@ -380,6 +412,36 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
         state.pipeline.jobs_queued.notify_waiters();
     }
     Ok(follow_ups)
+}
+
+/// A job's `environment:` evaluated with its contexts (`matrix`, `needs`, `inputs`, …); `None`
+/// without one or when its name evaluates empty (as on GitHub: no environment then). A URL
+/// that does not evaluate here (it may name `steps`, which only the runner knows) is left out.
+fn job_environment(
+    scope: &Scope,
+    file: &str,
+    job: &ferry_workflow::model::Job,
+) -> Result<Option<crate::deployments::jobs::JobEnvironment>, String> {
+    use ferry_workflow::expr::Evaluate as _;
+    let Some(declared) = &job.environment else { return Ok(None) };
+    let name =
+        scope.render(file, &declared.name).map_err(|error| format!("`environment` does not evaluate: {error}"))?;
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if !ferry_proto::names::is_name(&name) {
+        return Err(format!(
+            "`environment` is {name:?}, which is not an environment name (1 to 100 letters, digits, `.`, `_` or `-`)"
+        ));
+    }
+    let url = declared.url.as_ref().and_then(|url| match scope.render(file, url) {
+        Ok(url) => Some(url).filter(|url| !url.is_empty()),
+        Err(error) => {
+            debug!(%error, "the url of environment {name} is left out: {error}");
+            None
+        }
+    });
+    Ok(Some(crate::deployments::jobs::JobEnvironment { name, url }))
 }
 
 /// Applies an event the driver asked for (an answer to its own action), which always fits.

@@ -1,6 +1,7 @@
 //! `/ui/projects/{name}/environments`: each environment's release per service, its replicas'
-//! health, the deployment waiting at a gate with its Approve button (for developers), and
-//! the timeline of the project's deployments with rollbacks marked. Read through the same
+//! health, the deployment waiting at a gate with its Approve button (for developers), the
+//! workflow jobs with `environment:` waiting at theirs, and the timeline of the project's
+//! deployments (services' releases and jobs) with rollbacks marked. Read through the same
 //! functions as the API (`api::deployments`).
 
 use axum::extract::{Path, State};
@@ -18,6 +19,14 @@ const TIMELINE: i64 = 50;
 
 fn state_word(state: DeploymentState) -> String {
     serde_json::to_value(state).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// What a deployment brings: `release 3`, or `job deploy`.
+fn what(deployment: &DeploymentView) -> String {
+    match deployment.release {
+        Some(release) => format!("release {release}"),
+        None => format!("job {}", deployment.service),
+    }
 }
 
 /// `GET /ui/projects/{name}/environments`.
@@ -64,7 +73,7 @@ pub(super) async fn page(
                                 td.mono { (service.url) }
                                 td {
                                     @if let Some(pending) = &service.pending {
-                                        span data-state=(state_word(pending.outcome)) { "#" (pending.id) " release " (pending.release) " " (state_word(pending.outcome)) }
+                                        span data-state=(state_word(pending.outcome)) { "#" (pending.id) " " (what(pending)) " " (state_word(pending.outcome)) }
                                         @if let Some(reason) = &pending.reason { div.muted { (reason) } }
                                         @if pending.outcome == DeploymentState::Waiting && pending.gates.iter().any(|gate| gate.kind == "approvals" && !gate.passed) {
                                             button data-action="approve-deployment" data-deployment-id=(pending.id)
@@ -78,16 +87,49 @@ pub(super) async fn page(
                 }
             }
         }
+        @let waiting_jobs: Vec<&DeploymentView> = timeline.iter().filter(|deployment| deployment.job.is_some() && deployment.outcome == DeploymentState::Waiting).collect();
+        @if !waiting_jobs.is_empty() {
+            section.panel #waiting-jobs {
+                h2 { "Jobs waiting at a gate" }
+                table.list {
+                    thead { tr { th { "#" } th { "Job" } th { "Environment" } th { "Commit" } th { "Waiting for" } th {} } }
+                    tbody {
+                        @for deployment in &waiting_jobs {
+                            tr data-state="waiting" {
+                                td { (deployment.id) }
+                                td { (what(deployment)) }
+                                td { (deployment.environment) }
+                                td.mono { (deployment.commit.as_deref().map_or("", |sha| sha.get(..7).unwrap_or(sha))) }
+                                td.muted { (deployment.reason.as_deref().unwrap_or("")) }
+                                td {
+                                    @if deployment.gates.iter().any(|gate| gate.kind == "approvals" && !gate.passed) {
+                                        button data-action="approve-deployment" data-deployment-id=(deployment.id)
+                                            disabled[!session.can_write()] title=[write_title] { "Approve" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         h2 { "Deployments" }
         table.list #deployments {
-            thead { tr { th { "#" } th { "Service" } th { "Environment" } th { "Release" } th { "Outcome" } th { "By" } th { "Created" } } }
+            thead { tr { th { "#" } th { "Service or job" } th { "Environment" } th { "Release" } th { "Outcome" } th { "By" } th { "Created" } } }
             tbody {
                 @for deployment in &timeline {
                     tr .rollback[deployment.is_rollback] {
                         td { (deployment.id) }
                         td { (deployment.service) }
                         td { (deployment.environment) }
-                        td { (deployment.release) @if deployment.is_rollback { " " span.muted { "↩ rollback" } } }
+                        td {
+                            @match (deployment.release, deployment.run) {
+                                (Some(release), _) => (release),
+                                (None, Some(run)) => a href=(format!("/ui/runs/{run}")) { "job of run " (run) },
+                                (None, None) => span.muted { "job" },
+                            }
+                            @if deployment.is_rollback { " " span.muted { "↩ rollback" } }
+                        }
                         td data-state=(state_word(deployment.outcome)) title=[deployment.reason.as_deref()] { (state_word(deployment.outcome)) }
                         td { (deployment.triggered_by) }
                         td { (time(deployment.created_at, now)) }

@@ -176,7 +176,8 @@ fn job_header(job: &JobView, now: i64) -> Markup {
                 }
             }
             @if let Some(reason) = &job.reason {
-                span.error { (reason) }
+                // A job waiting at its environment's gates says what for; it has not failed.
+                @if job.status == Status::Waiting { span.muted { (reason) } } @else { span.error { (reason) } }
             }
         }
     }

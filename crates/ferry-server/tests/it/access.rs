@@ -148,7 +148,7 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
                 project_id: project.id,
                 service: "site",
                 environment: "staging",
-                release: 1,
+                release: Some(1),
                 strategy: "rolling",
                 status: ferry_store::DeploymentStatus::Waiting,
                 reason: None,
@@ -160,6 +160,10 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
                 commits: "[]",
                 gates: "[]",
                 target: "{}",
+                job_id: None,
+                run_id: None,
+                commit_sha: None,
+                url: None,
             };
             store.deployments().create(&new, 1).await.expect("a deployment").id
         }),

@@ -8,6 +8,7 @@ mod capabilities;
 mod contract;
 mod corpus;
 mod deployments;
+mod environment_jobs;
 mod forge_status;
 mod forks;
 mod hardening;

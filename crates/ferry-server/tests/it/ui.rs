@@ -505,3 +505,39 @@ fn the_approve_button_passes_a_deployment_waiting_at_its_gate() {
     assert_eq!(deployment["approvals"][0]["by"], "admin", "{deployment}");
     assert_no_script_errors(&mut page);
 }
+
+#[test]
+fn the_approve_button_lets_a_job_waiting_at_its_environment_run() {
+    let deploy = "environments:\n  production: { approvals: 1 }\nservices:\n  web:\n    run: python3 server.py\n    \
+                  deploy:\n      production: { port: 18094 }\n";
+    let workflow = "on: workflow_dispatch\njobs:\n  ship:\n    runs-on: linux\n    environment: production\n    \
+                    steps:\n      - run: ./ship\n";
+    let repo = TestRepo::new(&[(".ferry/deploy.yml", deploy), (".github/workflows/ship.yml", workflow)]);
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    // The run's actor is the developer; the admin in the browser approves.
+    let developer = server.token("developer");
+    let body = json!({"workflow": "ship.yml"});
+    let res = server.call("POST", "/api/v1/projects/web/trigger", Some(&developer), Some(&body));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let run_id = res.json()["runs"][0]["id"].as_i64().expect("a run");
+    let detail = server.call("GET", &format!("/api/v1/runs/{run_id}"), Some(&server.admin), None).json();
+    let id = detail["jobs"][0]["deployment"].as_i64().expect("the job's deployment");
+
+    let browser = Browser::start().expect("starting chromium");
+    let mut page = logged_in(&browser, &server);
+    page.goto(&url(&server, "/ui/projects/web/environments")).expect("loading the environments page");
+    page.wait_for("!!document.querySelector('#waiting-jobs button[data-action=approve-deployment]')", WAIT)
+        .expect("the waiting job offers its Approve button");
+    assert!(page.text("#waiting-jobs").expect("the waiting jobs").contains("job ship"));
+    page.click("#waiting-jobs button[data-action=approve-deployment]").expect("the Approve button");
+    page.wait_for("!document.querySelector('button[data-action=approve-deployment]')", WAIT)
+        .expect("an approved job offers no Approve button");
+    let deployment = server.call("GET", &format!("/api/v1/deployments/{id}"), Some(&server.admin), None).json();
+    assert_eq!(
+        (deployment["outcome"].as_str(), deployment["approvals"][0]["by"].as_str()),
+        (Some("queued"), Some("admin"))
+    );
+    let detail = server.call("GET", &format!("/api/v1/runs/{run_id}"), Some(&server.admin), None).json();
+    assert_eq!(detail["jobs"][0]["status"], "queued", "let go to runners: {detail}");
+    assert_no_script_errors(&mut page);
+}

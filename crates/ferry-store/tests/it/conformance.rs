@@ -47,6 +47,7 @@ pub async fn run(new_db: fn() -> TestDb) {
         revoked_runners,
         forks_approvals_and_deliveries,
         agents_and_deployments,
+        jobs_held_at_gates_and_their_deployments,
         environment_secrets_and_variables,
         releases_are_numbered_per_service,
         project_blobs,
@@ -94,6 +95,89 @@ async fn enqueue(store: &Store, run_id: i64, name: &str, runs_on: &[&str]) -> fe
         contexts: "{}",
     };
     store.jobs().enqueue(&job, 20).await.expect("enqueue")
+}
+
+/// A workflow job with `environment:`: held at its gates until let go, and recorded as a
+/// deployment without a release that says its job, run, commit and URL; `after:` for a job
+/// asks whether its commit succeeded in an environment.
+async fn jobs_held_at_gates_and_their_deployments(store: Store, _db: &TestDb) {
+    let project = store.projects().create(&project("shop"), 1).await.expect("project");
+    let run = new_run(&store, project.id).await;
+    let runner = register(&store, "r1", &["linux"]).await;
+    let runs_on = labels(&["linux"]);
+    let new_job = NewJob {
+        run_id: run.id,
+        name: "deploy",
+        runs_on: &runs_on,
+        requires: &[],
+        needs: "[]",
+        matrix: "{}",
+        job_key: "deploy",
+        instance_idx: 0,
+        contexts: "{}",
+    };
+    let held = store.jobs().enqueue_held(&new_job, "the gates of production", 20).await.expect("enqueue held");
+    assert_eq!((held.status, held.waiting_for.as_deref()), (Status::Waiting, Some("the gates of production")));
+    assert_eq!(store.jobs().count_queued().await.expect("count"), 0, "a held job is not in the queue");
+    assert!(store.jobs().claim(runner.id, &runs_on, 21, 1000).await.expect("claim").is_none(), "held: not claimed");
+    let again = store.jobs().enqueue_held(&new_job, "something else", 22).await.expect("enqueue again");
+    assert_eq!((again.id, again.waiting_for.as_deref()), (held.id, Some("the gates of production")));
+    let waiting = store.jobs().set_waiting_for(held.id, "1 more approval(s)").await.expect("waiting for");
+    assert_eq!((waiting.status, waiting.waiting_for.as_deref()), (Status::Waiting, Some("1 more approval(s)")));
+
+    let new = NewDeployment {
+        project_id: project.id,
+        service: "deploy",
+        environment: "production",
+        release: None,
+        strategy: "job",
+        status: DeploymentStatus::Waiting,
+        reason: Some("1 more approval(s)"),
+        triggered_by: "alice",
+        rollback_of: None,
+        is_rollback: false,
+        agent_id: None,
+        author: "alice",
+        commits: "[]",
+        gates: "[]",
+        target: "{}",
+        job_id: Some(held.id),
+        run_id: Some(run.id),
+        commit_sha: Some(&run.sha),
+        url: Some("https://shop.example"),
+    };
+    let deployment = store.deployments().create(&new, 23).await.expect("create");
+    assert_eq!(
+        (
+            deployment.release,
+            deployment.job_id,
+            deployment.run_id,
+            deployment.commit_sha.as_deref(),
+            deployment.url.as_deref()
+        ),
+        (None, Some(held.id), Some(run.id), Some("0123abcd"), Some("https://shop.example"))
+    );
+    assert_eq!(store.deployments().for_job(held.id).await.expect("for job").map(|found| found.id), Some(deployment.id));
+    let of_run = store.deployments().of_run_jobs(run.id).await.expect("of run");
+    assert_eq!(of_run.iter().map(|found| found.id).collect::<Vec<_>>(), [deployment.id]);
+    // A job's deployment is not a service's: it never waits in a service's queue.
+    assert!(
+        store.deployments().pending_for_unit(project.id, "deploy", "production").await.expect("pending").is_empty()
+    );
+
+    let released = store.jobs().release_hold(held.id).await.expect("let go");
+    assert_eq!((released.status, released.waiting_for), (Status::Queued, None));
+    assert!(matches!(store.jobs().release_hold(held.id).await, Err(StoreError::Conflict(_))), "let go once");
+    assert!(matches!(store.jobs().set_waiting_for(held.id, "late").await, Err(StoreError::Conflict(_))));
+    let claimed = store.jobs().claim(runner.id, &runs_on, 24, 1000).await.expect("claim").expect("claimed now");
+    assert_eq!(claimed.id, held.id);
+
+    assert!(!store.deployments().commit_succeeded_in(project.id, "production", "0123abcd").await.expect("succeeded"));
+    let from = [DeploymentStatus::Waiting];
+    store.deployments().transition(deployment.id, &from, DeploymentStatus::Succeeded, None, 30).await.expect("done");
+    assert!(store.deployments().commit_succeeded_in(project.id, "production", "0123abcd").await.expect("succeeded"));
+    assert!(!store.deployments().commit_succeeded_in(project.id, "staging", "0123abcd").await.expect("succeeded"));
+    assert!(!store.deployments().commit_succeeded_in(project.id, "production", "ffff").await.expect("succeeded"));
 }
 
 async fn register(store: &Store, name: &str, runner_labels: &[&str]) -> ferry_store::Runner {
@@ -1212,7 +1296,7 @@ async fn agents_and_deployments(store: Store, _db: &TestDb) {
         project_id: project.id,
         service: "web",
         environment: "staging",
-        release,
+        release: Some(release),
         strategy: "rolling",
         status,
         reason: None,
@@ -1224,6 +1308,10 @@ async fn agents_and_deployments(store: Store, _db: &TestDb) {
         commits: "[]",
         gates: "[]",
         target: "{}",
+        job_id: None,
+        run_id: None,
+        commit_sha: Some("0123abcd"),
+        url: None,
     };
     let first = store.deployments().create(&new(1, DeploymentStatus::InProgress), 20).await.expect("create");
     assert_eq!((first.status, first.started_at, first.finished_at), (DeploymentStatus::InProgress, Some(20), None));
@@ -1281,9 +1369,9 @@ async fn agents_and_deployments(store: Store, _db: &TestDb) {
     assert!(matches!(over, Err(StoreError::Conflict(_))), "{over:?}");
     assert_eq!(store.deployments().get(first.id).await.expect("get").cancel_requested, None);
     let last = store.deployments().last_succeeded(project.id, "web", "staging").await.expect("last");
-    assert_eq!(last.map(|deployment| deployment.release), Some(1));
+    assert_eq!(last.map(|deployment| deployment.release), Some(Some(1)));
     let listed = store.deployments().list(project.id, Some("web"), None, 10).await.expect("list");
-    assert_eq!(listed.iter().map(|deployment| deployment.release).collect::<Vec<_>>(), [2, 1]);
+    assert_eq!(listed.iter().map(|deployment| deployment.release).collect::<Vec<_>>(), [Some(2), Some(1)]);
     assert!(store.deployments().list(project.id, None, Some("production"), 10).await.expect("list").is_empty());
 
     let unit = UnitRef { project_id: project.id, service: "web", environment: "staging" };

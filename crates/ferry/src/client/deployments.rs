@@ -47,11 +47,15 @@ fn line(deployment: &DeploymentView) -> String {
     };
     let rollback = if deployment.is_rollback { " (rollback)" } else { "" };
     let reason = deployment.reason.as_deref().map(|reason| format!(": {reason}")).unwrap_or_default();
+    // A workflow job's deployment (`environment:`) has no release: its job and commit say what went.
+    let what = match (deployment.release, deployment.run) {
+        (Some(release), _) => format!("{} release {release}", deployment.service),
+        (None, Some(run)) => format!("job {} of run {run}", deployment.service),
+        (None, None) => format!("job {}", deployment.service),
+    };
     format!(
-        "{BOLD}#{}{BOLD:#} {} release {} → {} {style}{}{style:#}{rollback} {DIM}{} by {}, {}{DIM:#}{reason}",
+        "{BOLD}#{}{BOLD:#} {what} → {} {style}{}{style:#}{rollback} {DIM}{} by {}, {}{DIM:#}{reason}",
         deployment.id,
-        deployment.service,
-        deployment.release,
         deployment.environment,
         state_word(deployment.outcome),
         deployment.strategy,
@@ -123,6 +127,10 @@ pub fn list(args: DeploymentsArgs) -> anyhow::Result<ExitCode> {
                 value["finished_at"] = json!(deployment.finished_at);
                 value["triggered_by"] = json!(deployment.triggered_by);
                 value["rollback_of"] = json!(deployment.rollback_of);
+                value["commit"] = json!(deployment.commit);
+                value["url"] = json!(deployment.url);
+                value["run"] = json!(deployment.run);
+                value["job"] = json!(deployment.job);
                 value
             })
             .collect();

@@ -226,3 +226,55 @@ fn a_runner_with_the_jobs_label_runs_a_triggered_workflow_and_its_log_reads_back
     assert!(status.success(), "{status:?}\n{}", runner.stderr());
     assert_eq!(std::fs::read_dir(work_dir.join("jobs")).expect("the jobs folder").count(), 0);
 }
+
+#[test]
+fn a_job_with_environment_gets_its_secret_masked_and_its_variable() {
+    let scratch = tempfile::Builder::new().prefix("ferry-runner-it-").tempdir().expect("temp dir");
+    let workflow = "on: workflow_dispatch\njobs:\n  ship:\n    runs-on: [ship]\n    environment: production\n    \
+                    steps:\n      - run: echo \"token=${{ secrets.TOKEN }} region=${{ vars.REGION }}\"\n";
+    let repo = Repo::new(&[("README", "the demo repository"), (".github/workflows/ship.yml", workflow)]);
+    let (server, url, admin) = start_server_with(scratch.path(), |command| {
+        command.env("FERRY_NO_AGENT", "1");
+    });
+    let repo_path = repo.path().display().to_string();
+    for args in [
+        &["project", "add", "demo", "--repo", repo_path.as_str()][..],
+        &["secret", "set", "demo", "TOKEN", "prod-s3cr3t", "--env", "production"],
+        &["var", "set", "demo", "REGION", "eu-west", "--env", "production"],
+    ] {
+        let done = output_within(client_command(&url, &admin, args));
+        assert!(done.status.success(), "{args:?}: {}\n--- server\n{}", text(&done), server.stderr());
+    }
+    let runner_stderr = scratch.path().join("runner.stderr");
+    let mut runner_command = client_command(&url, &admin, &["runner", "--labels", "ship", "--name", "ship-box"]);
+    runner_command.arg("--work-dir").arg(scratch.path().join("runner")).args(["--slots", "1"]);
+    let child = runner_command
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&runner_stderr).expect("a stderr file"))
+        .spawn()
+        .expect("ferry runner starts");
+    let runner = Process { child, stderr: runner_stderr };
+
+    // Production declares no gates (there is no deploy.yml): the job runs at once.
+    let triggered = output_within(client_command(&url, &admin, &["trigger", "demo", "--wait", "--json"]));
+    let context = || format!("{}\n--- runner\n{}\n--- server\n{}", text(&triggered), runner.stderr(), server.stderr());
+    assert!(triggered.status.success(), "{}", context());
+    let report: Value = serde_json::from_slice(&triggered.stdout).unwrap_or_else(|_| panic!("JSON: {}", context()));
+    assert_eq!(report["runs"][0]["conclusion"], "success", "{}", context());
+    let run_id = report["runs"][0]["id"].as_i64().expect("a run id");
+    let logs = output_within(client_command(&url, &admin, &["logs", &run_id.to_string(), "--no-prefix"]));
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    assert!(logs.lines().any(|line| line == "token=*** region=eu-west"), "{logs}");
+    assert!(!logs.contains("prod-s3cr3t"), "{logs}");
+
+    let listed = output_within(client_command(&url, &admin, &["deployments", "demo", "--json"]));
+    let listed: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(
+        (listed[0]["service"].as_str(), listed[0]["environment"].as_str(), listed[0]["outcome"].as_str()),
+        (Some("ship"), Some("production"), Some("succeeded")),
+        "{listed:#}"
+    );
+    assert_eq!((listed[0]["release"].clone(), listed[0]["strategy"].as_str()), (Value::Null, Some("job")));
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    assert_eq!(listed[0]["commit"].as_str(), Some(head.trim()), "{listed:#}");
+}

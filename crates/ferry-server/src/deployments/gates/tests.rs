@@ -2,7 +2,7 @@
 
 use ferry_proto::deployments::ApprovalView;
 
-use super::{EnvironmentRules, GateFacts, Verdict, judge};
+use super::{EnvironmentRules, GateFacts, Subject, Verdict, judge};
 
 fn approval(by: &str) -> ApprovalView {
     ApprovalView { by: by.into(), comment: None, at: 5 }
@@ -13,7 +13,15 @@ const STAGING: &[String] = &[];
 fn facts<'a>(branch: Option<&'a str>, succeeded_after: bool, approvals: &'a [ApprovalView]) -> GateFacts<'a> {
     static MISSING: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| vec!["staging".to_owned()]);
     let missing_after = if succeeded_after { STAGING } else { MISSING.as_slice() };
-    GateFacts { environment: "production", release: 7, branch, missing_after, author: "alice", approvals, now: 9 }
+    GateFacts {
+        environment: "production",
+        subject: Subject::Release(7),
+        branch,
+        missing_after,
+        author: "alice",
+        approvals,
+        now: 9,
+    }
 }
 
 fn production() -> EnvironmentRules {
@@ -85,4 +93,30 @@ fn the_authors_own_approval_does_not_count_and_others_count_once() {
     let later = GateFacts { now: 20, ..facts(None, false, &approvals) };
     let (_, again) = judge(&rules, &later, &gates);
     assert_eq!(again[0].passed_at, Some(9));
+}
+
+#[test]
+fn a_jobs_commit_is_judged_by_the_same_gates_in_its_own_words() {
+    let facts = GateFacts {
+        subject: Subject::Commit("0123456789abcdef"),
+        author: "octocat",
+        ..facts(Some("main"), false, &[])
+    };
+    let (verdict, gates) = judge(&production(), &facts, &[]);
+    assert_eq!(
+        verdict,
+        Verdict::Wait(
+            "waiting for commit 0123456 to succeed in staging (after: staging) and 1 more approval(s) (0 of 1; \
+             `ferry approve DEPLOYMENT`, not by the run's actor octocat)"
+                .into()
+        )
+    );
+    assert_eq!(gates[2].rule, "approvals: 1 by a developer who is not the run's actor");
+    let refused = GateFacts { branch: Some("dev"), ..facts };
+    assert_eq!(
+        judge(&production(), &refused, &[]).0,
+        Verdict::Refuse(
+            "production takes only commits of main (branches:), and commit 0123456 was made from branch dev".into()
+        )
+    );
 }

@@ -1,0 +1,333 @@
+//! Workflow jobs with `environment:` (GitHub's syntax, a name or `{name, url}`), as
+//! deployments. When the coordinator enqueues such a job it is held (`waiting`) and recorded
+//! as a deployment of the environment ([`gate`]): the job's id is the deployment's `service`,
+//! it has no release, its strategy is `job`, its commit is the run's. The environment's gates
+//! are judged by the same [`super::gates::judge`] as a service's release, from the
+//! `.ferry/deploy.yml` the project's branch declares (so a branch or a fork cannot loosen
+//! them), else the run's commit's (an environment it does not declare has no gates). `after:`
+//! means that the run's commit succeeded in that environment, through a service's release or
+//! a workflow job. The job is let go to runners when the gates pass ([`let_go`]), and fails
+//! with the rule in words when one refuses it ([`refuse`]). When the job ends, [`settle`]
+//! records its outcome on the deployment.
+
+use ferry_model::Conclusion;
+use ferry_store::{Deployment, DeploymentStatus, Job, NewDeployment, Run, Status, StoreError};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use super::gates::{EnvironmentRules, GateFacts, Subject, Verdict, judge};
+use super::{rejudge, to_json};
+use crate::pipeline::{Mirror, advance};
+use crate::releases::DEPLOY_FILE;
+use crate::{AppState, now_ms};
+
+/// The strategy a workflow job's deployment is listed with.
+pub(crate) const STRATEGY: &str = "job";
+
+/// What a job's deployment keeps in its `target`: the gates it was judged by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct JobTarget {
+    pub(crate) rules: EnvironmentRules,
+}
+
+/// A job's `environment:`, evaluated when the job was expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JobEnvironment {
+    pub(crate) name: String,
+    pub(crate) url: Option<String>,
+}
+
+/// Records held job `job` of `run` as a deployment of its environment and judges the gates:
+/// the job is let go, stays held saying what it waits for, or is failed with the rule that
+/// refused it. Returns the job as it is now. Done once per job: a job that has its
+/// deployment already is returned as it is.
+///
+/// # Errors
+/// When the store fails.
+pub(crate) async fn gate(
+    state: &AppState,
+    run: &Run,
+    job: &Job,
+    environment: &JobEnvironment,
+) -> Result<Job, StoreError> {
+    let _guard = state.deploy.lock.lock().await;
+    if state.store.deployments().for_job(job.id).await?.is_some() {
+        return state.store.jobs().get(job.id).await;
+    }
+    let now = now_ms();
+    let branch = run.git_ref.strip_prefix("refs/heads/");
+    let (rules, verdict, gates) = match declared_rules(state, run, &environment.name).await {
+        Ok(rules) => {
+            let missing_after = missing_after(state, run.project_id, &run.sha, &rules.after).await?;
+            let facts = GateFacts {
+                environment: &environment.name,
+                subject: Subject::Commit(&run.sha),
+                branch,
+                missing_after: &missing_after,
+                author: &run.trigger_actor,
+                approvals: &[],
+                now,
+            };
+            let (verdict, gates) = judge(&rules, &facts, &[]);
+            (rules, verdict, gates)
+        }
+        Err(unreadable) => (EnvironmentRules::default(), Verdict::Refuse(unreadable), Vec::new()),
+    };
+    let (status, reason) = match &verdict {
+        Verdict::Refuse(rule) => (DeploymentStatus::Failed, Some(format!("refused: {rule}"))),
+        Verdict::Wait(what) => (DeploymentStatus::Waiting, Some(what.clone())),
+        Verdict::Pass => (DeploymentStatus::Queued, None),
+    };
+    let new = NewDeployment {
+        project_id: run.project_id,
+        service: &job.job_key,
+        environment: &environment.name,
+        release: None,
+        strategy: STRATEGY,
+        status,
+        reason: reason.as_deref(),
+        triggered_by: &run.trigger_actor,
+        rollback_of: None,
+        is_rollback: false,
+        agent_id: None,
+        author: &run.trigger_actor,
+        commits: "[]",
+        gates: &to_json(&gates),
+        target: &to_json(&JobTarget { rules }),
+        job_id: Some(job.id),
+        run_id: Some(run.id),
+        commit_sha: Some(&run.sha),
+        url: environment.url.as_deref(),
+    };
+    let deployment = state.store.deployments().create(&new, now).await?;
+    info!(
+        deployment.id = deployment.id,
+        job.id = job.id,
+        run.id = run.id,
+        "deployment {} of job {} (run {}) to {}: {}",
+        deployment.id,
+        job.name,
+        run.id,
+        environment.name,
+        status.as_str()
+    );
+    match verdict {
+        Verdict::Pass => {
+            let_go(state, job.id).await?;
+        }
+        Verdict::Wait(what) => {
+            still_waiting(state, &deployment, &what).await?;
+        }
+        Verdict::Refuse(_) => {
+            let reason = reason.unwrap_or_default();
+            match state.store.jobs().finish(job.id, Conclusion::Failure, "{}", Some(&reason), now).await {
+                Ok(_) | Err(StoreError::Conflict(_)) => {}
+                Err(error) => return Err(error),
+            }
+            warn!(job.id = job.id, run.id = run.id, "job {} of run {} is refused: {reason}", job.name, run.id);
+        }
+    }
+    state.store.jobs().get(job.id).await
+}
+
+/// The gates of `environment` for `run`: as the `.ferry/deploy.yml` of the project's branch
+/// declares them, else as the run's commit's does (not for a fork's run); none when neither
+/// declares it. `Err` says, as a refusal, why they cannot be known (a file with errors, a
+/// repository that cannot be read): a job does not deploy past gates nobody can read.
+async fn declared_rules(state: &AppState, run: &Run, environment: &str) -> Result<EnvironmentRules, String> {
+    let project = state.store.projects().get(run.project_id).await.map_err(|error| error.to_string())?;
+    let mirror = Mirror::for_project(state, &project)
+        .await
+        .map_err(|error| format!("the gates of {environment} cannot be read: {error}"))?;
+    let mut commits = Vec::new();
+    if let Ok(head) = mirror.resolve(&format!("refs/heads/{}", project.branch)).await {
+        commits.push((head, format!("branch {}", project.branch)));
+    }
+    if !run.from_fork {
+        commits.push((run.sha.clone(), format!("commit {}", run.sha.get(..7).unwrap_or(&run.sha))));
+    }
+    for (sha, at) in commits {
+        let text = mirror
+            .read_file(&sha, DEPLOY_FILE)
+            .await
+            .map_err(|error| format!("the gates of {environment} cannot be read: {error}"))?;
+        let Some(text) = text else { continue };
+        let spec = ferry_deploy::compile_valid(&text)
+            .map_err(|error| format!("the {DEPLOY_FILE} of {at} has errors ({error}); fix it and run the job again"))?;
+        if let Some(declared) = spec.environment(environment) {
+            return Ok(EnvironmentRules::of(declared));
+        }
+    }
+    Ok(EnvironmentRules::default())
+}
+
+/// The environments of `after` where commit `commit_sha` has not succeeded yet.
+pub(crate) async fn missing_after(
+    state: &AppState,
+    project_id: i64,
+    commit_sha: &str,
+    after: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut missing = Vec::new();
+    for environment in after {
+        if !state.store.deployments().commit_succeeded_in(project_id, environment, commit_sha).await? {
+            missing.push(environment.clone());
+        }
+    }
+    Ok(missing)
+}
+
+/// Says what the held job of `deployment` waits for now, naming the deployment to approve
+/// (nothing when the job is no longer held).
+pub(crate) async fn still_waiting(state: &AppState, deployment: &Deployment, what: &str) -> Result<(), StoreError> {
+    let Some(job_id) = deployment.job_id else { return Ok(()) };
+    let what = format!("{what} (deployment {})", deployment.id);
+    match state.store.jobs().set_waiting_for(job_id, &what).await {
+        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Lets held job `job_id` go to runners: its gates passed.
+pub(crate) async fn let_go(state: &AppState, job_id: i64) -> Result<(), StoreError> {
+    match state.store.jobs().release_hold(job_id).await {
+        Ok(job) => {
+            info!(job.id = job_id, run.id = job.run_id, "job {} of run {} passed its gates", job.name, job.run_id);
+            state.pipeline.jobs_queued.notify_waiters();
+            Ok(())
+        }
+        Err(StoreError::Conflict(_)) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Fails held job `job_id` with `reason` (a gate refused it) and moves its run on.
+pub(crate) async fn refuse(state: &AppState, job_id: i64, reason: &str) -> Result<(), StoreError> {
+    match state.store.jobs().finish(job_id, Conclusion::Failure, "{}", Some(reason), now_ms()).await {
+        Ok(job) => spawn_advance(state, job.run_id),
+        Err(StoreError::Conflict(_)) => {}
+        Err(error) => return Err(error),
+    }
+    Ok(())
+}
+
+/// Cancels job `job_id` (its deployment was cancelled) and moves its run on.
+pub(crate) async fn cancel(state: &AppState, job_id: i64) -> Result<(), StoreError> {
+    let job = state.store.jobs().cancel(job_id, now_ms()).await?;
+    spawn_advance(state, job.run_id);
+    Ok(())
+}
+
+/// Advances a run off the caller's path: the caller holds the deployments' lock, which the
+/// run's advance takes after its own.
+fn spawn_advance(state: &AppState, run_id: i64) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(error) = advance(&state, run_id).await {
+            warn!(run.id = run_id, %error, "run {run_id} could not be advanced: {error}");
+        }
+    });
+}
+
+/// Judges again the jobs of project `project_id` waiting at their gates (something succeeded
+/// that an `after:` may wait for). Called under the deployments' lock.
+pub(crate) async fn rejudge_waiting(state: &AppState, project_id: i64) -> Result<(), crate::api::ApiError> {
+    for deployment in state.store.deployments().with_status(DeploymentStatus::Waiting).await? {
+        if deployment.project_id == project_id && deployment.job_id.is_some() {
+            Box::pin(rejudge(state, &deployment)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records on the deployments of run `run_id`'s jobs what their jobs did: started, or
+/// ended (success → `succeeded`, cancelled → `cancelled`, else `failed`, with the job's
+/// reason). Idempotent: the coordinator calls it whenever it advances a run that has such jobs.
+///
+/// # Errors
+/// When the store fails.
+pub(crate) async fn settle(state: &AppState, run_id: i64) -> Result<(), StoreError> {
+    let deployments = state.store.deployments().of_run_jobs(run_id).await?;
+    if deployments.iter().all(|deployment| deployment.status.is_over()) {
+        return Ok(());
+    }
+    let _guard = state.deploy.lock.lock().await;
+    for deployment in deployments {
+        let Some(job_id) = deployment.job_id.filter(|_| !deployment.status.is_over()) else { continue };
+        let job = state.store.jobs().get(job_id).await?;
+        let succeeded = record_job(state, &deployment, &job).await?;
+        if succeeded && let Err(error) = rejudge_waiting(state, deployment.project_id).await {
+            warn!(
+                deployment.id = deployment.id,
+                "the jobs waiting after deployment {} were not judged again: {}",
+                deployment.id,
+                error.message()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Moves a job's deployment on with its job; whether it just succeeded.
+async fn record_job(state: &AppState, deployment: &Deployment, job: &Job) -> Result<bool, StoreError> {
+    let now = now_ms();
+    let (to, reason) = match (job.status, job.conclusion) {
+        (Status::InProgress, _) if deployment.status == DeploymentStatus::Queued => {
+            (DeploymentStatus::InProgress, None)
+        }
+        (Status::Completed, Some(Conclusion::Success)) => {
+            (DeploymentStatus::Succeeded, Some(format!("job {} succeeded", job.name)))
+        }
+        (Status::Completed, Some(Conclusion::Cancelled)) => (
+            DeploymentStatus::Cancelled,
+            Some(job.reason.clone().unwrap_or_else(|| format!("job {} was cancelled", job.name))),
+        ),
+        (Status::Completed, conclusion) => {
+            let concluded = conclusion.map_or("failure", |conclusion| conclusion.as_str());
+            let reason = job.reason.clone().unwrap_or_else(|| format!("job {} concluded {concluded}", job.name));
+            (DeploymentStatus::Failed, Some(reason))
+        }
+        _ => return Ok(false),
+    };
+    let from = [DeploymentStatus::Queued, DeploymentStatus::Waiting, DeploymentStatus::InProgress];
+    // A deployment refused or cancelled meanwhile keeps its own reason.
+    let reason =
+        if deployment.reason.as_deref().is_some_and(|reason| reason.starts_with("refused: ")) { None } else { reason };
+    match state.store.deployments().transition(deployment.id, &from, to, reason.as_deref(), now).await {
+        Ok(moved) => {
+            info!(
+                deployment.id = moved.id,
+                "deployment {} of job {} to {}: {}",
+                moved.id,
+                job.name,
+                moved.environment,
+                to.as_str()
+            );
+            Ok(to == DeploymentStatus::Succeeded)
+        }
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// The environment's variables and secrets for job `job` of `run`, split as the `vars` and
+/// `secrets` contexts take them; `None` when the job targets no environment, and nothing for
+/// a fork's run (whose code anyone may have written). Marks the job's deployment as started.
+///
+/// # Errors
+/// When the store fails.
+pub(crate) async fn claimed(
+    state: &AppState,
+    run: &Run,
+    job: &Job,
+) -> Result<Option<crate::releases::EnvironmentValues>, StoreError> {
+    let Some(deployment) = state.store.deployments().for_job(job.id).await? else { return Ok(None) };
+    if deployment.status == DeploymentStatus::Queued {
+        let _guard = state.deploy.lock.lock().await;
+        record_job(state, &deployment, job).await?;
+    }
+    if run.from_fork {
+        return Ok(Some(crate::releases::EnvironmentValues::default()));
+    }
+    Ok(Some(crate::releases::environment_values(state, run.project_id, &deployment.environment).await?))
+}
