@@ -128,6 +128,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "project_forge", include_str!("../migrations/sqlite/0013_project_forge.sql")),
     (14, "releases", include_str!("../migrations/sqlite/0014_releases.sql")),
     (15, "deployments", include_str!("../migrations/sqlite/0015_deployments.sql")),
+    (17, "dora", include_str!("../migrations/sqlite/0017_dora.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -143,6 +144,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "project_forge", include_str!("../migrations/postgres/0013_project_forge.sql")),
     (14, "releases", include_str!("../migrations/postgres/0014_releases.sql")),
     (15, "deployments", include_str!("../migrations/postgres/0015_deployments.sql")),
+    (17, "dora", include_str!("../migrations/postgres/0017_dora.sql")),
 ];
 
 impl Store {
