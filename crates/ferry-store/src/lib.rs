@@ -28,6 +28,7 @@ mod artifacts;
 mod concurrency;
 mod deliveries;
 mod deployments;
+mod dora;
 mod jobs;
 mod logs;
 mod projects;
@@ -51,6 +52,7 @@ pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, 
 pub use concurrency::{Acquired, ConcurrencyGroups};
 pub use deliveries::Deliveries;
 pub use deployments::{Deployment, DeploymentStatus, Deployments, NewDeployment};
+pub use dora::{BroughtCommit, Dora, Incident, LedgerDeployment, NewIncident, NewLedgerDeployment, UnitHistory};
 pub use ferry_model::{Conclusion, Status};
 pub use jobs::{AppendedChunk, Job, JobState, Jobs, Lease, NewJob, Recorded, StepEvent};
 pub use logs::{LogChunk, Logs, StepLog};
@@ -320,6 +322,10 @@ impl Store {
     /// Deployments of releases to environments, with their gates and outcomes.
     pub fn deployments(&self) -> Deployments<'_> {
         Deployments { store: self }
+    }
+    /// The DORA keys' events: the ledger of finished deployments, their commits, incidents.
+    pub fn dora(&self) -> Dora<'_> {
+        Dora { store: self }
     }
     /// What agents told about the services they run.
     pub fn service_events(&self) -> ServiceEvents<'_> {
