@@ -4,11 +4,10 @@
 //! events teams send from outside, and the report of a unit over a window
 //! (`ferry_dora` computes it from the store's slice of history).
 
-use ferry_dora::{History, Outcome, Window};
+use ferry_dora::{Outcome, Window};
 use ferry_proto::dora::{DoraEvents, DoraEventsRecorded, DoraReport, IncidentView};
 use ferry_store::{
-    BroughtCommit, Deployment, DeploymentStatus, Incident, NewIncident, NewLedgerDeployment, Project, UnitHistory,
-    UnitRef,
+    BroughtCommit, Deployment, DeploymentStatus, Incident, NewIncident, NewLedgerDeployment, Project, UnitRef,
 };
 use tracing::{info, warn};
 
@@ -47,7 +46,12 @@ async fn brought(mirror: &Mirror, previous: Option<&str>, sha: &str) -> Vec<Brou
 /// deployment's own outcome is recorded already and must not be undone by this.
 pub(crate) async fn deployment_finished(state: &AppState, deployment: &Deployment) {
     if let Err(error) = record_finished(state, deployment).await {
-        warn!(deployment.id = deployment.id, error = error.message(), "recording deployment {} for DORA", deployment.id);
+        warn!(
+            deployment.id = deployment.id,
+            error = error.message(),
+            "recording deployment {} for DORA",
+            deployment.id
+        );
     }
 }
 
@@ -62,12 +66,19 @@ async fn record_finished(state: &AppState, deployment: &Deployment) -> Result<()
         // Refused at a gate or never started: it reached no one.
         return Ok(());
     };
-    let unit = UnitRef { project_id: deployment.project_id, service: &deployment.service, environment: &deployment.environment };
+    let unit = UnitRef {
+        project_id: deployment.project_id,
+        service: &deployment.service,
+        environment: &deployment.environment,
+    };
     let project = state.store.projects().get(deployment.project_id).await?;
     let release = state.store.releases().get(project.id, &deployment.service, deployment.release).await?;
     let previous = state.store.dora().previous_commit(unit, finished_at).await?;
     let mirror = Mirror::for_project(state, &project).await.map_err(|error| {
-        ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, format!("reading {}'s repository: {error}", project.name))
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!("reading {}'s repository: {error}", project.name),
+        )
     })?;
     let commits = brought(&mirror, previous.as_deref(), &release.commit_sha).await;
     let new = NewLedgerDeployment {
@@ -91,9 +102,21 @@ async fn record_finished(state: &AppState, deployment: &Deployment) -> Result<()
             // A rollback restored the previous release at its finish; a failure stays open
             // until a deployment of the unit succeeds.
             let (title, resolved_at) = if outcome == Outcome::RolledBack {
-                (format!("deployment {} of {} release {} rolled back", deployment.id, deployment.service, deployment.release), Some(finished_at))
+                (
+                    format!(
+                        "deployment {} of {} release {} rolled back",
+                        deployment.id, deployment.service, deployment.release
+                    ),
+                    Some(finished_at),
+                )
             } else {
-                (format!("deployment {} of {} release {} failed", deployment.id, deployment.service, deployment.release), None)
+                (
+                    format!(
+                        "deployment {} of {} release {} failed",
+                        deployment.id, deployment.service, deployment.release
+                    ),
+                    None,
+                )
             };
             let incident = state
                 .store
@@ -128,7 +151,10 @@ pub(crate) async fn record_events(
     source: &str,
 ) -> Result<DoraEventsRecorded, ApiError> {
     let mirror = Mirror::for_project(state, project).await.map_err(|error| {
-        ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, format!("reading {}'s repository: {error}", project.name))
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!("reading {}'s repository: {error}", project.name),
+        )
     })?;
     if !events.deployments.is_empty() {
         if let Err(error) = mirror.sync().await {
@@ -182,7 +208,10 @@ pub(crate) async fn record_events(
             }
         }
         let unit = UnitRef { project_id: project.id, service: &incident.service, environment: &incident.environment };
-        let title = incident.title.clone().unwrap_or_else(|| format!("incident of {} in {}", incident.service, incident.environment));
+        let title = incident
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("incident of {} in {}", incident.service, incident.environment));
         state
             .store
             .dora()
@@ -207,16 +236,8 @@ fn unprocessable(message: String) -> ApiError {
     ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, message)
 }
 
-/// A unit's report over a window, with the slice of history it was computed from (the UI
-/// draws the trend and the failures from it).
-pub(crate) struct UnitReport {
-    pub(crate) report: DoraReport,
-    pub(crate) window: Window,
-    pub(crate) slice: UnitHistory,
-}
-
-/// The keys of `service` in `environment` over `window` (seconds) ending at `until`
-/// (milliseconds).
+/// The keys of `service` in `environment` over the window of `length` seconds that ends at
+/// `until_ms` (milliseconds).
 ///
 /// # Errors
 /// When the store fails.
@@ -227,17 +248,11 @@ pub(crate) async fn unit_report(
     environment: &str,
     length: i64,
     until_ms: i64,
-) -> Result<UnitReport, ApiError> {
+) -> Result<DoraReport, ApiError> {
     let unit = UnitRef { project_id: project.id, service, environment };
     let window = Window::ending(until_ms.div_euclid(1000), length);
     let slice = state.store.dora().history(unit, window.from * 1000, window.to * 1000).await?;
-    let report = ferry_dora::report(&slice.history, window);
-    Ok(UnitReport { report, window, slice })
-}
-
-/// The weekly trend of a unit report.
-pub(crate) fn weekly(history: &History, window: Window) -> Vec<ferry_dora::Week> {
-    ferry_dora::weekly(history, window)
+    Ok(ferry_dora::report(&slice.history, window))
 }
 
 /// An incident as the API shows it.
