@@ -8,6 +8,7 @@ mod capabilities;
 mod contract;
 mod corpus;
 mod deployments;
+mod dora;
 mod forge_status;
 mod forks;
 mod hardening;
