@@ -156,10 +156,10 @@ pub(crate) async fn record_events(
             format!("reading {}'s repository: {error}", project.name),
         )
     })?;
-    if !events.deployments.is_empty() {
-        if let Err(error) = mirror.sync().await {
-            warn!(%error, project = %project.name, "syncing the repository before recording deployments: {error}");
-        }
+    if !events.deployments.is_empty()
+        && let Err(error) = mirror.sync().await
+    {
+        warn!(%error, project = %project.name, "syncing the repository before recording deployments: {error}");
     }
     for (idx, event) in events.deployments.iter().enumerate() {
         for name in [&event.service, &event.environment] {
