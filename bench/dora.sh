@@ -39,17 +39,17 @@ BEGIN;
 INSERT INTO incidents (project_id, service, environment, title, started_at, resolved_at, caused_by_deployment,
                        caused_by_commit, opened_by)
 SELECT 1, service, environment, 'bench', finished_at + 60000, finished_at + 1800000, NULL,
-       CASE WHEN id % 100 = 0 THEN printf('%032x%08x', id, 3) END, 'import'
-FROM dora_deployments WHERE id % 50 = 0;
+       CASE WHEN id % 100 IN (0, 4) THEN printf('%032x%08x', id, 3) END, 'import'
+FROM dora_deployments WHERE id % 50 IN (0, 4);
 COMMIT;
 ANALYZE;
 SQL
 fi
 echo "store: $DB"
 sqlite3 "$DB" "SELECT (SELECT count(*) FROM dora_deployments) AS deployments, (SELECT count(*) FROM dora_commits) AS commits;"
-TO=$(sqlite3 "$DB" "SELECT max(finished_at) + 1 FROM dora_deployments WHERE service = 'svc3' AND environment = 'env4';")
+TO=$(sqlite3 "$DB" "SELECT max(finished_at) + 1 FROM dora_deployments WHERE service = 'svc3' AND environment = 'env0';")
 FROM=$((TO - 30 * 86400000))
-UNIT="project_id = 1 AND service = 'svc3' AND environment = 'env4'"
+UNIT="project_id = 1 AND service = 'svc3' AND environment = 'env0'"
 for round in 1 2 3; do
   echo "round $round"
   sqlite3 "$DB" <<SQL
@@ -58,15 +58,15 @@ SELECT count(*) FROM (SELECT id, deployment_id, source, commit_sha, outcome, sta
   WHERE $UNIT AND finished_at >= $FROM AND finished_at < $TO);
 SELECT count(*) FROM (SELECT c.dora_deployment_id, c.sha, c.committed_at FROM dora_commits c
   JOIN dora_deployments d ON d.id = c.dora_deployment_id
-  WHERE d.project_id = 1 AND d.service = 'svc3' AND d.environment = 'env4' AND d.finished_at >= $FROM AND d.finished_at < $TO);
+  WHERE d.project_id = 1 AND d.service = 'svc3' AND d.environment = 'env0' AND d.finished_at >= $FROM AND d.finished_at < $TO);
 SELECT count(*) FROM (SELECT c2.dora_deployment_id, d2.finished_at, c2.sha, c2.committed_at
   FROM dora_commits c2 JOIN dora_deployments d2 ON d2.id = c2.dora_deployment_id
-  WHERE c2.project_id = 1 AND c2.service = 'svc3' AND c2.environment = 'env4' AND d2.finished_at < $FROM
+  WHERE c2.project_id = 1 AND c2.service = 'svc3' AND c2.environment = 'env0' AND d2.finished_at < $FROM
     AND d2.outcome = 'succeeded'
     AND c2.sha IN (SELECT c.sha FROM dora_commits c JOIN dora_deployments d ON d.id = c.dora_deployment_id
-      WHERE d.project_id = 1 AND d.service = 'svc3' AND d.environment = 'env4' AND d.finished_at >= $FROM AND d.finished_at < $TO));
+      WHERE d.project_id = 1 AND d.service = 'svc3' AND d.environment = 'env0' AND d.finished_at >= $FROM AND d.finished_at < $TO));
 SELECT count(*) FROM (SELECT i.id FROM incidents i LEFT JOIN dora_deployments d ON d.deployment_id = i.caused_by_deployment
-  WHERE i.project_id = 1 AND i.service = 'svc3' AND i.environment = 'env4' AND i.started_at < $TO
+  WHERE i.project_id = 1 AND i.service = 'svc3' AND i.environment = 'env0' AND i.started_at < $TO
     AND (i.resolved_at IS NULL OR i.resolved_at >= $FROM - 600000));
 SQL
 done
