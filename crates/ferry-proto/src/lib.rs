@@ -7,6 +7,7 @@ pub mod access;
 pub mod agent;
 pub mod artifacts;
 pub mod deployments;
+pub mod dora;
 pub mod log_stream;
 pub mod names;
 pub mod releases;

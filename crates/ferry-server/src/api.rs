@@ -8,6 +8,7 @@ pub(crate) mod approvals;
 pub(crate) mod artifacts;
 pub(crate) mod cache;
 pub(crate) mod deployments;
+pub(crate) mod dora;
 pub(crate) mod projects;
 pub(crate) mod releases;
 pub(crate) mod runner;

@@ -521,6 +521,7 @@ async fn record_progress(
         finished.environment,
         status.as_str()
     );
+    crate::dora::deployment_finished(state, &finished).await;
     if let Some(agent_id) = finished.agent_id {
         bump(state, agent_id).await?;
     }

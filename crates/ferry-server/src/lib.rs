@@ -24,6 +24,7 @@ mod blob_reads;
 mod blobs;
 mod data_dir;
 mod deployments;
+mod dora;
 mod hooks;
 mod local_runner;
 mod log_feed;

@@ -11,14 +11,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{
-    agents, approvals, artifacts, cache, deployments, projects, releases, runner, runners, runs, secrets, tokens,
+    agents, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs, secrets, tokens,
 };
 use crate::runtime::{blob, legacy, twirp};
 use crate::{hooks, metrics, probes};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables (the project's and each environment's), runs, releases, agents and deployments, their logs and artifacts, cache entries, API tokens, the runner protocol, the cache service jobs reach with their runtime token (GitHub's legacy and results-service protocols), forge webhooks and probes."),
+    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables (the project's and each environment's), runs, releases, agents and deployments, DORA keys and incidents, their logs and artifacts, cache entries, API tokens, the runner protocol, the cache service jobs reach with their runtime token (GitHub's legacy and results-service protocols), forge webhooks and probes."),
     paths(
         probes::healthz,
         probes::readyz,
@@ -85,6 +85,11 @@ use crate::{hooks, metrics, probes};
         deployments::status,
         deployments::plan,
         deployments::logs,
+        dora::get,
+        dora::record,
+        dora::list_incidents,
+        dora::open_incident,
+        dora::resolve_incident,
         legacy::lookup,
         legacy::reserve,
         legacy::upload_chunk,

@@ -23,8 +23,8 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use ferry_store::Role;
 
 use crate::api::{
-    ApiError, agents, approvals, artifacts, cache, deployments, projects, releases, runner, runners, runs, secrets,
-    tokens,
+    ApiError, agents, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs,
+    secrets, tokens,
 };
 use crate::auth::{Guard, guard};
 use crate::runtime::{blob, legacy, twirp};
@@ -160,6 +160,11 @@ pub(crate) fn routes() -> Vec<Route> {
             deployments::logs,
         ),
         // Releases (issue 15): made from a run's artifact or from files a developer uploaded.
+        route(M::GET, "/api/v1/projects/{name}/dora", viewer(Project), dora::get),
+        route(M::POST, "/api/v1/projects/{name}/dora/events", developer(Project), dora::record),
+        route(M::GET, "/api/v1/projects/{name}/incidents", viewer(Project), dora::list_incidents),
+        route(M::POST, "/api/v1/projects/{name}/incidents", developer(Project), dora::open_incident),
+        route(M::POST, "/api/v1/projects/{name}/incidents/{id}/resolve", developer(Project), dora::resolve_incident),
         route(M::GET, "/api/v1/projects/{name}/releases", viewer(Project), releases::list),
         route(M::POST, "/api/v1/projects/{name}/releases", developer(Project), releases::create),
         route(M::GET, "/api/v1/projects/{name}/releases/{service}/{number}", viewer(Project), releases::get),

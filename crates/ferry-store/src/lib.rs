@@ -28,6 +28,7 @@ mod artifacts;
 mod concurrency;
 mod deliveries;
 mod deployments;
+mod dora;
 mod jobs;
 mod logs;
 mod projects;
@@ -51,6 +52,7 @@ pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, 
 pub use concurrency::{Acquired, ConcurrencyGroups};
 pub use deliveries::Deliveries;
 pub use deployments::{Deployment, DeploymentStatus, Deployments, NewDeployment};
+pub use dora::{BroughtCommit, Dora, Incident, LedgerDeployment, NewIncident, NewLedgerDeployment, UnitHistory};
 pub use ferry_model::{Conclusion, Status};
 pub use jobs::{AppendedChunk, Job, JobState, Jobs, Lease, NewJob, Recorded, StepEvent};
 pub use logs::{LogChunk, Logs, StepLog};
@@ -129,6 +131,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (14, "releases", include_str!("../migrations/sqlite/0014_releases.sql")),
     (15, "deployments", include_str!("../migrations/sqlite/0015_deployments.sql")),
     (16, "environment_jobs", include_str!("../migrations/sqlite/0016_environment_jobs.sql")),
+    (17, "dora", include_str!("../migrations/sqlite/0017_dora.sql")),
     (19, "deployment_cancel", include_str!("../migrations/sqlite/0019_deployment_cancel.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -146,6 +149,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (14, "releases", include_str!("../migrations/postgres/0014_releases.sql")),
     (15, "deployments", include_str!("../migrations/postgres/0015_deployments.sql")),
     (16, "environment_jobs", include_str!("../migrations/postgres/0016_environment_jobs.sql")),
+    (17, "dora", include_str!("../migrations/postgres/0017_dora.sql")),
     (19, "deployment_cancel", include_str!("../migrations/postgres/0019_deployment_cancel.sql")),
 ];
 
@@ -322,6 +326,10 @@ impl Store {
     /// Deployments of releases to environments, with their gates and outcomes.
     pub fn deployments(&self) -> Deployments<'_> {
         Deployments { store: self }
+    }
+    /// The DORA keys' events: the ledger of finished deployments, their commits, incidents.
+    pub fn dora(&self) -> Dora<'_> {
+        Dora { store: self }
     }
     /// What agents told about the services they run.
     pub fn service_events(&self) -> ServiceEvents<'_> {

@@ -301,6 +301,32 @@ impl Mirror {
             .collect())
     }
 
+    /// The commits reachable from `sha` and not from `since` (all of them without it), newest
+    /// first, at most `max`: (id, committer date in seconds), as DORA's lead time counts them.
+    pub(crate) async fn commit_times(
+        &self,
+        since: Option<&str>,
+        sha: &str,
+        max: usize,
+    ) -> Result<Vec<(String, i64)>, MirrorError> {
+        if sha.starts_with('-') || since.is_some_and(|since| since.starts_with('-')) {
+            return Err(MirrorError::UnknownRef(sha.to_owned()));
+        }
+        let max = format!("--max-count={max}");
+        let exclude = since.map(|since| format!("^{since}"));
+        let mut args = vec!["log", "--format=%H %ct", max.as_str(), sha];
+        args.extend(exclude.as_deref());
+        args.push("--");
+        let text = self.git(&self.dir, &args).await?;
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                let (sha, at) = line.split_once(' ')?;
+                Some((sha.to_owned(), at.trim().parse().ok()?))
+            })
+            .collect())
+    }
+
     /// [`read_commit_with`], stopped after the timeout.
     async fn read_commit_within(&self, batch: &mut CatFile, rev: &str) -> Result<Commit, MirrorError> {
         tokio::time::timeout(self.timeout, read_commit_with(batch, rev))

@@ -9,6 +9,7 @@ mod contract;
 mod corpus;
 mod deployments;
 mod environment_jobs;
+mod dora;
 mod forge_status;
 mod forks;
 mod hardening;

@@ -12,6 +12,8 @@ use ferry_store::{
 };
 use ferry_testkit::TestDb;
 
+use crate::dora::ledger_and_incidents;
+
 /// How long a claim's lease lasts in these checks.
 const LEASE: i64 = 30_000;
 
@@ -51,6 +53,7 @@ pub async fn run(new_db: fn() -> TestDb) {
         environment_secrets_and_variables,
         releases_are_numbered_per_service,
         project_blobs,
+        ledger_and_incidents,
     );
     cache_entries_from_before_scopes_join_the_default_branch(new_db()).await;
 }

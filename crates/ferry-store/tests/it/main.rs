@@ -5,6 +5,7 @@
 //! runs each test in its own process); every check inside gets a fresh database.
 
 mod conformance;
+mod dora;
 mod sqlite;
 
 use ferry_testkit::TestDb;

@@ -1,0 +1,29 @@
+//! The weekly trend: the window cut into weeks that end at its end (the oldest one shorter
+//! when the window is not a whole number of weeks), each with its own keys.
+
+use ferry_proto::dora::DoraReport;
+
+use crate::keys::report_until;
+use crate::{History, WEEK, Window};
+
+/// One week of the trend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Week {
+    pub window: Window,
+    pub report: DoraReport,
+}
+
+/// The keys of each week of `window`, oldest first. A failure's recovery counts in its
+/// week when it happened before the whole window's end.
+#[must_use]
+pub fn weekly(history: &History, window: Window) -> Vec<Week> {
+    let mut weeks = Vec::new();
+    let mut to = window.to;
+    while to > window.from {
+        let week = Window { from: (to - WEEK).max(window.from), to };
+        weeks.push(Week { window: week, report: report_until(history, week, window.to) });
+        to = week.from;
+    }
+    weeks.reverse();
+    weeks
+}
