@@ -72,7 +72,8 @@ async fn record_finished(state: &AppState, deployment: &Deployment) -> Result<()
         environment: &deployment.environment,
     };
     let project = state.store.projects().get(deployment.project_id).await?;
-    let release = state.store.releases().get(project.id, &deployment.service, deployment.release).await?;
+    // A service's deployment ships its release's commit, a workflow job's its run's.
+    let Some(commit_sha) = deployment.commit_sha.as_deref() else { return Ok(()) };
     let previous = state.store.dora().previous_commit(unit, finished_at).await?;
     let mirror = Mirror::for_project(state, &project).await.map_err(|error| {
         ApiError::new(
@@ -80,12 +81,12 @@ async fn record_finished(state: &AppState, deployment: &Deployment) -> Result<()
             format!("reading {}'s repository: {error}", project.name),
         )
     })?;
-    let commits = brought(&mirror, previous.as_deref(), &release.commit_sha).await;
+    let commits = brought(&mirror, previous.as_deref(), commit_sha).await;
     let new = NewLedgerDeployment {
         unit,
         deployment_id: Some(deployment.id),
         source: "ferry",
-        commit_sha: &release.commit_sha,
+        commit_sha,
         outcome,
         started_at: Some(started_at),
         finished_at,
@@ -101,22 +102,15 @@ async fn record_finished(state: &AppState, deployment: &Deployment) -> Result<()
         Outcome::Failed | Outcome::RolledBack if deployment.environment == PRODUCTION => {
             // A rollback restored the previous release at its finish; a failure stays open
             // until a deployment of the unit succeeds.
+            // A service's deployment names its release; a workflow job's, its job.
+            let what = match deployment.release {
+                Some(release) => format!("deployment {} of {} release {release}", deployment.id, deployment.service),
+                None => format!("deployment {} by job {}", deployment.id, deployment.service),
+            };
             let (title, resolved_at) = if outcome == Outcome::RolledBack {
-                (
-                    format!(
-                        "deployment {} of {} release {} rolled back",
-                        deployment.id, deployment.service, deployment.release
-                    ),
-                    Some(finished_at),
-                )
+                (format!("{what} rolled back"), Some(finished_at))
             } else {
-                (
-                    format!(
-                        "deployment {} of {} release {} failed",
-                        deployment.id, deployment.service, deployment.release
-                    ),
-                    None,
-                )
+                (format!("{what} failed"), None)
             };
             let incident = state
                 .store

@@ -21,7 +21,9 @@ use ferry_store::Store;
 
 pub use chromium::{Browser, ChromiumError, Event, Page};
 pub use clock::FakeClock;
-pub use docker::{BUSYBOX_IMAGE, TEST_LABEL, busybox_image, busybox_image_with, labelled, remove_labelled, saved_image};
+pub use docker::{
+    BUSYBOX_IMAGE, TEST_LABEL, busybox_image, busybox_image_with, labelled, remove_labelled, saved_image,
+};
 pub use http::{NOT_FOUND, http_recorder};
 
 /// A fresh, empty database for one test; what it holds is deleted when it is dropped.

@@ -157,7 +157,7 @@ async fn a_release_made_by_hand_is_deployed_to_staging_by_the_agent_and_recorded
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(deployment.outcome, DeploymentState::Succeeded, "{deployment:?}");
-    assert_eq!(deployment.release, 1);
+    assert_eq!(deployment.release, Some(1));
     assert!(temp.path().join("agent/releases/web/web/1/server.py").is_file());
 
     stop_agent.send(()).expect("send");

@@ -303,6 +303,9 @@ async fn record_job(state: &AppState, deployment: &Deployment, job: &Job) -> Res
                 moved.environment,
                 to.as_str()
             );
+            if to.is_over() {
+                crate::dora::deployment_finished(state, &moved).await;
+            }
             Ok(to == DeploymentStatus::Succeeded)
         }
         Err(StoreError::Conflict(_)) => Ok(false),
