@@ -348,6 +348,35 @@ impl Tsdb {
     }
 }
 
+/// Backfills OpenMetrics text (every sample with a timestamp, as `promtool tsdb
+/// create-blocks-from openmetrics` takes it) in batches; what `ferry metrics import` sends.
+///
+/// # Errors
+/// [`TsdbError::Invalid`] naming the line that does not parse or the first sample without a
+/// timestamp (nothing is stored then), or the store's error.
+pub fn import_openmetrics(db: &Tsdb, text: &str) -> Result<AppendReport, TsdbError> {
+    let exposition = ferry_promql::exposition::parse(text, ferry_promql::exposition::Format::OpenMetrics)
+        .map_err(|error| TsdbError::Invalid(format!("not OpenMetrics text: {error}")))?;
+    let mut samples = Vec::with_capacity(exposition.samples.len());
+    for sample in exposition.samples {
+        let Some(t) = sample.timestamp_ms else {
+            return Err(TsdbError::Invalid(format!(
+                "{} has no timestamp; every sample of a backfill needs one (seconds since the epoch)",
+                sample.labels
+            )));
+        };
+        samples.push((sample.labels, t, sample.value));
+    }
+    let mut report = AppendReport::default();
+    for batch in samples.chunks(10_000) {
+        let part = db.append(batch)?;
+        report.appended += part.appended;
+        report.out_of_order += part.out_of_order;
+        report.duplicates += part.duplicates;
+    }
+    Ok(report)
+}
+
 fn matches(labels: &Labels, matchers: &[Matcher]) -> bool {
     matchers.iter().all(|matcher| matcher.is_match(labels.get(&matcher.name).unwrap_or("")))
 }
