@@ -1,7 +1,7 @@
 //! Gorilla compression of one series' samples (Facebook's Gorilla paper, as Prometheus
 //! encodes its XOR chunks): timestamps as deltas of deltas, values as the XOR with the
-//! previous value with its leading and trailing zeros elided. Regular scrapes cost about
-//! 1.4 bytes a sample.
+//! previous value with its leading and trailing zeros elided. A regular scrape of a counter costs
+//! under 2 bytes a sample (`chunk/tests.rs`).
 
 /// An append-only bit stream.
 #[derive(Clone, Debug, Default)]
