@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 /// Crates that hold pure logic and must not do IO.
 const LOGIC_CRATES: &[&str] =
-    &["ferry-model", "ferry-workflow", "ferry-engine", "ferry-hooks", "ferry-proto", "ferry-deploy", "ferry-dora"];
+    &["ferry-model", "ferry-workflow", "ferry-engine", "ferry-hooks", "ferry-proto", "ferry-deploy", "ferry-dora", "ferry-promql"];
 /// Text that betrays IO in a logic crate.
 const IO_MARKERS: &[&str] =
     &["tokio", "sqlx", "axum", "std::fs", "std::process", "std::net", "std::env", "SystemTime::now", "Instant::now"];
@@ -22,9 +22,9 @@ const LAYERS: &[&[&str]] = &[
     // 1 language and wire types (the pure domain logic above builds on both)
     &["ferry-workflow", "ferry-proto"],
     // 2 pure domain logic
-    &["ferry-engine", "ferry-hooks", "ferry-deploy", "ferry-dora"],
+    &["ferry-engine", "ferry-hooks", "ferry-deploy", "ferry-dora", "ferry-promql"],
     // 3 adapters
-    &["ferry-store", "ferry-client", "ferry-proxy"],
+    &["ferry-store", "ferry-client", "ferry-proxy", "ferry-tsdb"],
     // 4 IO edge (and the test kit, which may start any of them)
     &["ferry-runner", "ferry-server", "ferry-agent", "ferry-testkit"],
     // 5 the binary

@@ -32,6 +32,7 @@ mod metrics;
 mod openapi;
 mod pipeline;
 mod probes;
+mod prometheus;
 mod releases;
 mod repo_url;
 mod retention;
@@ -204,6 +205,9 @@ pub(crate) struct AppState {
     pub(crate) runtime: Arc<runtime::CacheService>,
     /// What deployments share: their lock and the agents' wake-up (`deployments.rs`).
     pub(crate) deploy: Arc<deployments::DeployState>,
+    /// The metrics store in `<data_dir>/metrics`, opened by the first call that needs it
+    /// (`prometheus.rs`).
+    pub(crate) metrics: prometheus::MetricsStore,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<runtime::CacheService> {
@@ -336,6 +340,7 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
     let state = AppState {
         runtime: Arc::new(runtime),
         deploy: Arc::new(deployments::DeployState::new()),
+        metrics: prometheus::MetricsStore::default(),
         store,
         secret_box: Arc::new(secret_box),
         blobs: blobs::Blobs::new(&data_dir),

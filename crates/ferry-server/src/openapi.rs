@@ -14,11 +14,11 @@ use crate::api::{
     agents, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs, secrets, tokens,
 };
 use crate::runtime::{blob, legacy, twirp};
-use crate::{hooks, metrics, probes};
+use crate::{hooks, metrics, probes, prometheus};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables (the project's and each environment's), runs, releases, agents and deployments, DORA keys and incidents, their logs and artifacts, cache entries, API tokens, the runner protocol, the cache service jobs reach with their runtime token (GitHub's legacy and results-service protocols), forge webhooks and probes."),
+    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables (the project's and each environment's), runs, releases, agents and deployments, DORA keys and incidents, their logs and artifacts, metrics (Prometheus' query API under `/prometheus`), cache entries, API tokens, the runner protocol, the cache service jobs reach with their runtime token (GitHub's legacy and results-service protocols), forge webhooks and probes."),
     paths(
         probes::healthz,
         probes::readyz,
@@ -90,6 +90,15 @@ use crate::{hooks, metrics, probes};
         dora::list_incidents,
         dora::open_incident,
         dora::resolve_incident,
+        prometheus::query,
+        prometheus::post::query,
+        prometheus::query_range,
+        prometheus::post::query_range,
+        prometheus::series,
+        prometheus::post::series,
+        prometheus::labels,
+        prometheus::label_values,
+        prometheus::import,
         legacy::lookup,
         legacy::reserve,
         legacy::upload_chunk,

@@ -28,7 +28,7 @@ use crate::api::{
 };
 use crate::auth::{Guard, guard};
 use crate::runtime::{blob, legacy, twirp};
-use crate::{AppState, hooks, metrics, openapi, probes};
+use crate::{AppState, hooks, metrics, openapi, probes, prometheus};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +170,17 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::GET, "/api/v1/projects/{name}/releases/{service}/{number}", viewer(Project), releases::get),
         route(M::POST, "/api/v1/projects/{name}/blobs/missing", developer(Project), releases::missing_blobs),
         route(M::PUT, "/api/v1/projects/{name}/blobs/{sha256}", developer(Project), releases::put_blob),
+        // Metrics (issue 17): Prometheus' HTTP API and the OpenMetrics backfill; metrics are
+        // not a project's, so only tokens for all projects reach them.
+        route(M::GET, "/prometheus/api/v1/query", viewer(AllProjects), prometheus::query),
+        route(M::POST, "/prometheus/api/v1/query", viewer(AllProjects), prometheus::post::query),
+        route(M::GET, "/prometheus/api/v1/query_range", viewer(AllProjects), prometheus::query_range),
+        route(M::POST, "/prometheus/api/v1/query_range", viewer(AllProjects), prometheus::post::query_range),
+        route(M::GET, "/prometheus/api/v1/series", viewer(AllProjects), prometheus::series),
+        route(M::POST, "/prometheus/api/v1/series", viewer(AllProjects), prometheus::post::series),
+        route(M::GET, "/prometheus/api/v1/labels", viewer(AllProjects), prometheus::labels),
+        route(M::GET, "/prometheus/api/v1/label/{name}/values", viewer(AllProjects), prometheus::label_values),
+        route(M::POST, "/api/v1/metrics/import", admin(), prometheus::import),
         route(M::GET, legacy::LOOKUP, Runtime, legacy::lookup),
         route(M::POST, legacy::RESERVE, Runtime, legacy::reserve),
         route(M::PATCH, legacy::CACHE, Runtime, legacy::upload_chunk),

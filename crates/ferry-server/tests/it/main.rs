@@ -18,6 +18,7 @@ mod openapi;
 mod pipeline;
 mod probes;
 mod projects;
+mod prometheus;
 mod releases;
 mod reusable;
 mod runtime;
