@@ -3,7 +3,8 @@
 //! and `X-Forwarded-For` / `-Proto` / `-Host` added, and the answer comes back streamed. An
 //! `Upgrade` (WebSocket) that the backend accepts with 101 becomes a tunnel of bytes both ways.
 //! A backend that refuses the connection gets a bodiless idempotent request retried once on
-//! another backend; otherwise the proxy answers 502, and 503 when no backend may take it.
+//! another backend; otherwise the proxy answers 502, 504 when the backend's answer did not
+//! begin within the response timeout, and 503 when no backend may take it.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -97,6 +98,7 @@ pub(crate) async fn handle(
     mut request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
+    let (response_timeout, trusted) = shared.request_options(client_addr.ip());
     if request.method() == Method::CONNECT {
         return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "this proxy does not tunnel CONNECT requests\n"));
     }
@@ -113,7 +115,7 @@ pub(crate) async fn handle(
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, protocol);
     }
-    add_forwarded(&mut headers, client_addr, host.as_ref());
+    add_forwarded(&mut headers, client_addr, host.as_ref(), trusted);
     if let Some(host) = host {
         headers.insert(header::HOST, host);
     }
@@ -150,7 +152,15 @@ pub(crate) async fn handle(
         *forward.version_mut() = Version::HTTP_11;
         // Only a retryable request may need its headers again.
         *forward.headers_mut() = if retryable { headers.clone() } else { std::mem::take(&mut headers) };
-        match shared.client.request(forward).await {
+        let Ok(res) = tokio::time::timeout(response_timeout, shared.client.request(forward)).await else {
+            warn!(backend = %id, %addr, "backend {id} at {addr} did not answer within {response_timeout:?}");
+            shared.stats.record(release, StatusCode::GATEWAY_TIMEOUT, started.elapsed());
+            return Ok(text(
+                StatusCode::GATEWAY_TIMEOUT,
+                "gateway timeout: the service's replica did not begin its answer within the proxy's response timeout\n",
+            ));
+        };
+        match res {
             Ok(response) => {
                 let status = response.status();
                 shared.stats.record(release, status, started.elapsed());
@@ -265,9 +275,15 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// Appends the client's address to `X-Forwarded-For` and says how and to which host the
-/// client connected (`X-Forwarded-Proto: http`, `X-Forwarded-Host`): the proxy is the edge,
-/// so what a client claimed in these two is replaced.
-pub(crate) fn add_forwarded(headers: &mut HeaderMap, client_addr: SocketAddr, host: Option<&HeaderValue>) {
+/// client connected (`X-Forwarded-Proto: http`, `X-Forwarded-Host`). From a `trusted` hop (a
+/// load balancer in front of the proxy) the values it gives for these two are kept, since it
+/// saw the original connection; from anyone else they are replaced: the proxy is the edge.
+pub(crate) fn add_forwarded(
+    headers: &mut HeaderMap,
+    client_addr: SocketAddr,
+    host: Option<&HeaderValue>,
+    trusted: bool,
+) {
     const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
     const FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
     const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
@@ -279,11 +295,16 @@ pub(crate) fn add_forwarded(headers: &mut HeaderMap, client_addr: SocketAddr, ho
     if let Ok(value) = HeaderValue::from_str(&chain.join(", ")) {
         headers.insert(FORWARDED_FOR, value);
     }
-    headers.insert(FORWARDED_PROTO, HeaderValue::from_static("http"));
-    match host {
-        Some(host) => headers.insert(FORWARDED_HOST, host.clone()),
-        None => headers.remove(FORWARDED_HOST),
-    };
+    // A trusted hop's own values stand; each one it did not give is the proxy's.
+    if !(trusted && headers.contains_key(&FORWARDED_PROTO)) {
+        headers.insert(FORWARDED_PROTO, HeaderValue::from_static("http"));
+    }
+    if !(trusted && headers.contains_key(&FORWARDED_HOST)) {
+        match host {
+            Some(host) => headers.insert(FORWARDED_HOST, host.clone()),
+            None => headers.remove(FORWARDED_HOST),
+        };
+    }
 }
 
 fn is_idempotent(method: &Method) -> bool {
