@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use http_body_util::{Either, Empty};
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::uri::{self, PathAndQuery, Scheme};
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -119,17 +120,17 @@ pub(crate) async fn handle(
     if let Some(host) = host {
         headers.insert(header::HOST, host);
     }
-    let path = parts.uri.path_and_query().map_or("/", |path| path.as_str()).to_owned();
+    let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
     let method = parts.method;
     // A request without a body can be sent again when its backend refused the connection.
     let retryable = body.is_end_stream() && is_idempotent(&method);
     let mut body = if body.is_end_stream() { Either::Right(Empty::new()) } else { Either::Left(body) };
 
     // The backend that refused the connection, and its release.
-    let mut refused: Option<(String, i64)> = None;
+    let mut refused: Option<(Arc<str>, i64)> = None;
     loop {
-        let choice = shared.pick(refused.as_ref().map(|(id, _)| id.as_str()));
-        let Some(Choice { id, release, addr, in_flight }) = choice else {
+        let choice = shared.pick(refused.as_ref().map(|(id, _)| &**id));
+        let Some(Choice { id, release, addr, authority, in_flight }) = choice else {
             if let Some((_, release)) = refused {
                 shared.stats.record(release, StatusCode::BAD_GATEWAY, started.elapsed());
                 return Ok(text(
@@ -143,7 +144,11 @@ pub(crate) async fn handle(
                 "service unavailable: no healthy replica of this service takes requests right now\n",
             ));
         };
-        let Ok(uri) = Uri::try_from(format!("http://{addr}{path}")) else {
+        let mut uri_parts = uri::Parts::default();
+        uri_parts.scheme = Some(Scheme::HTTP);
+        uri_parts.authority = Some(authority);
+        uri_parts.path_and_query = Some(path.clone());
+        let Ok(uri) = Uri::from_parts(uri_parts) else {
             return Ok(text(StatusCode::BAD_REQUEST, "bad request: the request's path is not a valid URI\n"));
         };
         let mut forward = Request::new(std::mem::replace(&mut body, Either::Right(Empty::new())));
@@ -288,11 +293,16 @@ pub(crate) fn add_forwarded(
     const FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
     const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
     let client_ip = client_addr.ip().to_string();
-    let mut chain: Vec<&str> =
-        headers.get_all(&FORWARDED_FOR).iter().filter_map(|value| value.to_str().ok()).map(str::trim).collect();
-    chain.retain(|item| !item.is_empty());
-    chain.push(&client_ip);
-    if let Ok(value) = HeaderValue::from_str(&chain.join(", ")) {
+    if headers.contains_key(&FORWARDED_FOR) {
+        let mut chain: Vec<&str> =
+            headers.get_all(&FORWARDED_FOR).iter().filter_map(|value| value.to_str().ok()).map(str::trim).collect();
+        chain.retain(|item| !item.is_empty());
+        chain.push(&client_ip);
+        if let Ok(value) = HeaderValue::from_str(&chain.join(", ")) {
+            headers.insert(FORWARDED_FOR, value);
+        }
+    } else if let Ok(value) = HeaderValue::try_from(client_ip) {
+        // The common case, a client that is the first hop: no list to join.
         headers.insert(FORWARDED_FOR, value);
     }
     // A trusted hop's own values stand; each one it did not give is the proxy's.
