@@ -5,6 +5,7 @@
 #
 #     bench/proxy.sh                                    # 5 rounds, 10 s per measurement
 #     ROUNDS=3 DURATION=5 CONNECTIONS=32 bench/proxy.sh
+#     BEFORE=/path/to/proxy bench/proxy.sh                # also an earlier build of the example
 #
 # Needs wrk and nginx (Debian: `apt-get install wrk nginx-light`), curl and python3; builds
 # the proxy's example binary (`examples/proxy.rs`) in release.
@@ -13,6 +14,8 @@
 # - direct: wrk → the backend.
 # - ferry:  wrk → `ferry-proxy` (examples/proxy.rs: a tokio runtime with one thread per core)
 #           → the backend, pooled keep-alive connections.
+# - before: (with BEFORE) the same with an earlier build of examples/proxy.rs, to show what a
+#           change did in the same run.
 # - nginx:  wrk → nginx (`worker_processes auto`, `upstream { keepalive 64; }`,
 #           `proxy_http_version 1.1`, X-Forwarded-For added as Ferry does) → the backend.
 # Two loads per round, each target in turn within the round (so drifting load on the shared
@@ -28,6 +31,8 @@ connections=${CONNECTIONS:-32}
 backend_port=${BACKEND_PORT:-18481}
 ferry_port=${FERRY_PORT:-18482}
 nginx_port=${NGINX_PORT:-18483}
+before_port=${BEFORE_PORT:-18484}
+before=${BEFORE:-}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 
@@ -96,9 +101,17 @@ pids+=($!)
 "$target/release/examples/proxy" "127.0.0.1:$ferry_port" "127.0.0.1:$backend_port" 2> "$tmp/ferry.log" &
 ferry_pid=$!
 pids+=($!)
+targets=("direct:$backend_port" "ferry:$ferry_port" "nginx:$nginx_port")
+if [[ -n $before ]]; then
+    "$before" "127.0.0.1:$before_port" "127.0.0.1:$backend_port" 2> "$tmp/before.log" &
+    before_pid=$!
+    pids+=($!)
+    targets+=("before:$before_port")
+fi
 
 # Each target must answer the backend's text before anything is timed.
-for port in "$backend_port" "$ferry_port" "$nginx_port"; do
+for target in "${targets[@]}"; do
+    port=${target#*:}
     for _ in $(seq 100); do
         if [[ $(curl -s "http://127.0.0.1:$port/" 2> /dev/null) == "hello from the backend" ]]; then continue 2; fi
         sleep 0.1
@@ -113,6 +126,7 @@ cpu_ticks() {
     local pid_list
     case $1 in
         ferry) pid_list=$ferry_pid ;;
+        before) pid_list=$before_pid ;;
         nginx) pid_list="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')" ;;
         *) echo 0; return ;;
     esac
@@ -151,11 +165,11 @@ EOF
 
 echo "proxy.sh: $rounds rounds × (throughput with $connections connections, latency with 1), ${duration} s each; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 # A warm-up of each target.
-for target in direct:$backend_port ferry:$ferry_port nginx:$nginx_port; do
+for target in "${targets[@]}"; do
     wrk -t1 -c"$connections" -d2s "http://127.0.0.1:${target#*:}/" > /dev/null
 done
 for ((round = 1; round <= rounds; round++)); do
-    for target in direct:$backend_port ferry:$ferry_port nginx:$nginx_port; do
+    for target in "${targets[@]}"; do
         measure "${target%%:*}" "${target#*:}" throughput "$connections"
         measure "${target%%:*}" "${target#*:}" latency 1
     done
@@ -176,8 +190,10 @@ print("| target | throughput, req/s | × direct | proxy CPU µs/request | p50 ms
 print("|---|---|---|---|---|---|---|---|")
 direct_rps = statistics.median(values("direct", "throughput", 2))
 direct_p99 = statistics.median(values("direct", "latency", 4))
-for target in ["direct", "ferry", "nginx"]:
+for target in ["direct", "ferry", "nginx", "before"]:
     rps = values(target, "throughput", 2)
+    if not rps:
+        continue
     p50 = values(target, "latency", 3)
     p99 = values(target, "latency", 4)
     loaded_p99 = values(target, "throughput", 4)
@@ -189,4 +205,6 @@ ferry = statistics.median(values("ferry", "throughput", 2))
 nginx = statistics.median(values("nginx", "throughput", 2))
 print()
 print(f"ferry / nginx throughput: {ferry / nginx:.2f}")
+if values("before", "throughput", 2):
+    print(f"ferry / before throughput: {ferry / statistics.median(values('before', 'throughput', 2)):.2f}")
 EOF

@@ -132,6 +132,11 @@ fn unit_changes(
         if (previous.drain_timeout_ms, previous.stop_grace_ms) != (unit.drain_timeout_ms, unit.stop_grace_ms) {
             details.push("drain timeout or stop grace changed".to_owned());
         }
+        if (previous.response_timeout_ms, &previous.trusted_proxies)
+            != (unit.response_timeout_ms, &unit.trusted_proxies)
+        {
+            details.push("the proxy's response timeout or trusted proxies changed".to_owned());
+        }
     }
     if status.is_some() && wanted.is_some() {
         let n_running = running.iter().filter(|(release, _)| Some(*release) == wanted).count() as u32;

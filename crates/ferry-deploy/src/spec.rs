@@ -38,6 +38,9 @@ pub const DEFAULT_MAX_UNAVAILABLE: u32 = 0;
 pub const DEFAULT_KEEP_OLD_MS: u64 = 30_000;
 /// `drain-timeout`.
 pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 30_000;
+/// How long a replica may take to begin its answer to a request the proxy forwards (nginx's
+/// `proxy_read_timeout`).
+pub const DEFAULT_RESPONSE_TIMEOUT_MS: u64 = 60_000;
 /// `stop-grace`.
 pub const DEFAULT_STOP_GRACE_MS: u64 = 10_000;
 /// `analysis: { min-requests }`.
@@ -74,6 +77,10 @@ pub struct Environment {
     pub bind: String,
     /// How long a new release is watched after a deployment's last step.
     pub verify_ms: u64,
+    /// The addresses (IPs) of the hops in front of the proxies, such as a load balancer that
+    /// terminates TLS, whose `X-Forwarded-Proto` and `X-Forwarded-Host` reach the services.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// A service: how its replicas run and are checked, which runs make its releases, and how it
@@ -118,6 +125,13 @@ pub struct ServiceDeploy {
     pub analysis: Option<AnalysisSpec>,
     pub drain_timeout_ms: u64,
     pub stop_grace_ms: u64,
+    /// How long a replica may take to begin its answer before the proxy answers 504.
+    #[serde(default = "default_response_timeout_ms")]
+    pub response_timeout_ms: u64,
+}
+
+fn default_response_timeout_ms() -> u64 {
+    DEFAULT_RESPONSE_TIMEOUT_MS
 }
 
 impl DeploySpec {
@@ -164,6 +178,8 @@ impl DeploySpec {
             health: svc.health.clone(),
             drain_timeout_ms: deploy.drain_timeout_ms,
             stop_grace_ms: deploy.stop_grace_ms,
+            response_timeout_ms: deploy.response_timeout_ms,
+            trusted_proxies: env.trusted_proxies.clone(),
             release,
             deployment: None,
         })

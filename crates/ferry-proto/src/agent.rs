@@ -123,6 +123,13 @@ pub struct Unit {
     pub drain_timeout_ms: u64,
     /// SIGTERM, then SIGKILL after this long.
     pub stop_grace_ms: u64,
+    /// How long a replica may take to begin its answer before the proxy answers 504.
+    #[serde(default = "default_response_timeout_ms")]
+    pub response_timeout_ms: u64,
+    /// The IP addresses of the hops in front of the proxy whose `X-Forwarded-Proto` and
+    /// `X-Forwarded-Host` are passed on to the replicas (from anyone else they are replaced).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<String>,
     /// The release that should serve when no deployment is under way (the last one that
     /// succeeded here); `None` before the first deployment.
     pub release: Option<ReleaseSpec>,
@@ -130,6 +137,11 @@ pub struct Unit {
     /// reports the outcome; the server keeps it here until it has recorded that outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<DeploymentOrder>,
+}
+
+/// What a desired state written before `response_timeout_ms` existed gets: 60 s.
+fn default_response_timeout_ms() -> u64 {
+    60_000
 }
 
 /// A health check: `http` (a 2xx or 3xx answer on the path), `tcp` (a connection), or

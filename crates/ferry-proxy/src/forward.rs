@@ -3,7 +3,8 @@
 //! and `X-Forwarded-For` / `-Proto` / `-Host` added, and the answer comes back streamed. An
 //! `Upgrade` (WebSocket) that the backend accepts with 101 becomes a tunnel of bytes both ways.
 //! A backend that refuses the connection gets a bodiless idempotent request retried once on
-//! another backend; otherwise the proxy answers 502, and 503 when no backend may take it.
+//! another backend; otherwise the proxy answers 502, 504 when the backend's answer did not
+//! begin within the response timeout, and 503 when no backend may take it.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use http_body_util::{Either, Empty};
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::uri::{self, PathAndQuery, Scheme};
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -97,6 +99,7 @@ pub(crate) async fn handle(
     mut request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
+    let (response_timeout, trusted) = shared.request_options(client_addr.ip());
     if request.method() == Method::CONNECT {
         return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "this proxy does not tunnel CONNECT requests\n"));
     }
@@ -113,21 +116,21 @@ pub(crate) async fn handle(
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, protocol);
     }
-    add_forwarded(&mut headers, client_addr, host.as_ref());
+    add_forwarded(&mut headers, client_addr, host.as_ref(), trusted);
     if let Some(host) = host {
         headers.insert(header::HOST, host);
     }
-    let path = parts.uri.path_and_query().map_or("/", |path| path.as_str()).to_owned();
+    let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
     let method = parts.method;
     // A request without a body can be sent again when its backend refused the connection.
     let retryable = body.is_end_stream() && is_idempotent(&method);
     let mut body = if body.is_end_stream() { Either::Right(Empty::new()) } else { Either::Left(body) };
 
     // The backend that refused the connection, and its release.
-    let mut refused: Option<(String, i64)> = None;
+    let mut refused: Option<(Arc<str>, i64)> = None;
     loop {
-        let choice = shared.pick(refused.as_ref().map(|(id, _)| id.as_str()));
-        let Some(Choice { id, release, addr, in_flight }) = choice else {
+        let choice = shared.pick(refused.as_ref().map(|(id, _)| &**id));
+        let Some(Choice { id, release, addr, authority, in_flight }) = choice else {
             if let Some((_, release)) = refused {
                 shared.stats.record(release, StatusCode::BAD_GATEWAY, started.elapsed());
                 return Ok(text(
@@ -141,7 +144,11 @@ pub(crate) async fn handle(
                 "service unavailable: no healthy replica of this service takes requests right now\n",
             ));
         };
-        let Ok(uri) = Uri::try_from(format!("http://{addr}{path}")) else {
+        let mut uri_parts = uri::Parts::default();
+        uri_parts.scheme = Some(Scheme::HTTP);
+        uri_parts.authority = Some(authority);
+        uri_parts.path_and_query = Some(path.clone());
+        let Ok(uri) = Uri::from_parts(uri_parts) else {
             return Ok(text(StatusCode::BAD_REQUEST, "bad request: the request's path is not a valid URI\n"));
         };
         let mut forward = Request::new(std::mem::replace(&mut body, Either::Right(Empty::new())));
@@ -150,7 +157,15 @@ pub(crate) async fn handle(
         *forward.version_mut() = Version::HTTP_11;
         // Only a retryable request may need its headers again.
         *forward.headers_mut() = if retryable { headers.clone() } else { std::mem::take(&mut headers) };
-        match shared.client.request(forward).await {
+        let Ok(res) = tokio::time::timeout(response_timeout, shared.client.request(forward)).await else {
+            warn!(backend = %id, %addr, "backend {id} at {addr} did not answer within {response_timeout:?}");
+            shared.stats.record(release, StatusCode::GATEWAY_TIMEOUT, started.elapsed());
+            return Ok(text(
+                StatusCode::GATEWAY_TIMEOUT,
+                "gateway timeout: the service's replica did not begin its answer within the proxy's response timeout\n",
+            ));
+        };
+        match res {
             Ok(response) => {
                 let status = response.status();
                 shared.stats.record(release, status, started.elapsed());
@@ -265,25 +280,41 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// Appends the client's address to `X-Forwarded-For` and says how and to which host the
-/// client connected (`X-Forwarded-Proto: http`, `X-Forwarded-Host`): the proxy is the edge,
-/// so what a client claimed in these two is replaced.
-pub(crate) fn add_forwarded(headers: &mut HeaderMap, client_addr: SocketAddr, host: Option<&HeaderValue>) {
+/// client connected (`X-Forwarded-Proto: http`, `X-Forwarded-Host`). From a `trusted` hop (a
+/// load balancer in front of the proxy) the values it gives for these two are kept, since it
+/// saw the original connection; from anyone else they are replaced: the proxy is the edge.
+pub(crate) fn add_forwarded(
+    headers: &mut HeaderMap,
+    client_addr: SocketAddr,
+    host: Option<&HeaderValue>,
+    trusted: bool,
+) {
     const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
     const FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
     const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
     let client_ip = client_addr.ip().to_string();
-    let mut chain: Vec<&str> =
-        headers.get_all(&FORWARDED_FOR).iter().filter_map(|value| value.to_str().ok()).map(str::trim).collect();
-    chain.retain(|item| !item.is_empty());
-    chain.push(&client_ip);
-    if let Ok(value) = HeaderValue::from_str(&chain.join(", ")) {
+    if headers.contains_key(&FORWARDED_FOR) {
+        let mut chain: Vec<&str> =
+            headers.get_all(&FORWARDED_FOR).iter().filter_map(|value| value.to_str().ok()).map(str::trim).collect();
+        chain.retain(|item| !item.is_empty());
+        chain.push(&client_ip);
+        if let Ok(value) = HeaderValue::from_str(&chain.join(", ")) {
+            headers.insert(FORWARDED_FOR, value);
+        }
+    } else if let Ok(value) = HeaderValue::try_from(client_ip) {
+        // The common case, a client that is the first hop: no list to join.
         headers.insert(FORWARDED_FOR, value);
     }
-    headers.insert(FORWARDED_PROTO, HeaderValue::from_static("http"));
-    match host {
-        Some(host) => headers.insert(FORWARDED_HOST, host.clone()),
-        None => headers.remove(FORWARDED_HOST),
-    };
+    // A trusted hop's own values stand; each one it did not give is the proxy's.
+    if !(trusted && headers.contains_key(&FORWARDED_PROTO)) {
+        headers.insert(FORWARDED_PROTO, HeaderValue::from_static("http"));
+    }
+    if !(trusted && headers.contains_key(&FORWARDED_HOST)) {
+        match host {
+            Some(host) => headers.insert(FORWARDED_HOST, host.clone()),
+            None => headers.remove(FORWARDED_HOST),
+        };
+    }
 }
 
 fn is_idempotent(method: &Method) -> bool {

@@ -8,6 +8,9 @@
 //! - The agent decides which replicas are healthy and how much traffic each release gets:
 //!   [`Proxy::set_routes`] replaces the table at once ([`routes`]); a replica leaving it takes
 //!   no new request, and [`Proxy::drain`] waits for the ones it has.
+//! - A backend that does not answer a request's headers within the response timeout gets the
+//!   client a 504; the hops in front of the proxy whose `X-Forwarded-Proto` and
+//!   `-Host` are believed are listed too ([`ProxyOptions`], [`Proxy::set_options`]).
 //! - Per release it counts requests, errors and a latency histogram ([`Proxy::traffic`], fed
 //!   to the rollout's analysis), exported as Prometheus text by [`render_metrics`].
 //!
@@ -21,7 +24,7 @@
 //! ```
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -46,6 +49,30 @@ pub use routes::{Backend, Routes};
 
 use routes::{BackendLoad, Choice, Table};
 
+/// How long a backend may take to answer when nothing else is set: nginx's
+/// `proxy_read_timeout`.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How the proxy treats the requests it forwards; [`Proxy::set_options`] changes them while
+/// it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyOptions {
+    /// How long a backend may take to answer a request's headers (the body may stream for
+    /// longer): past it the client gets 504 and the request counts as an error of the
+    /// backend's release.
+    pub response_timeout: Duration,
+    /// The addresses of the hops in front of the proxy (a load balancer that terminates TLS)
+    /// whose `X-Forwarded-Proto` and `X-Forwarded-Host` are passed on to the backend. From any
+    /// other client they are replaced by `http` and the request's `Host`: a client cannot
+    /// pretend to have come over HTTPS.
+    pub trusted_hops: Vec<IpAddr>,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> ProxyOptions {
+        ProxyOptions { response_timeout: DEFAULT_RESPONSE_TIMEOUT, trusted_hops: Vec::new() }
+    }
+}
 /// A running proxy: one listener and its routing table. Cheap to clone; every clone is the
 /// same proxy. It serves until [`Proxy::shutdown`], or until its last clone is dropped (which
 /// stops the listener the same way, without waiting).
@@ -75,6 +102,7 @@ pub(crate) struct Shared {
     loads: Mutex<HashMap<String, Arc<BackendLoad>>>,
     pub(crate) stats: stats::Stats,
     pub(crate) client: forward::BackendClient,
+    options: RwLock<ProxyOptions>,
     stopping: AtomicBool,
     stop: Notify,
     acceptor: Mutex<Option<JoinHandle<()>>>,
@@ -84,6 +112,13 @@ impl Shared {
     /// Chooses a backend under the table's lock (see [`Table::pick`]).
     pub(crate) fn pick(&self, exclude: Option<&str>) -> Option<Choice> {
         self.table.read().unwrap_or_else(PoisonError::into_inner).pick(exclude)
+    }
+
+    /// The response timeout, and whether `client` is a trusted hop.
+    pub(crate) fn request_options(&self, client: IpAddr) -> (Duration, bool) {
+        let options = self.options.read().unwrap_or_else(PoisonError::into_inner);
+        let client = client.to_canonical();
+        (options.response_timeout, options.trusted_hops.iter().any(|hop| hop.to_canonical() == client))
     }
 
     fn stop(&self) {
@@ -116,6 +151,7 @@ impl Proxy {
             loads: Mutex::new(HashMap::new()),
             stats: stats::Stats::default(),
             client: forward::backend_client(),
+            options: RwLock::new(ProxyOptions::default()),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
             acceptor: Mutex::new(None),
@@ -140,6 +176,11 @@ impl Proxy {
         let mut table = self.shared.table.write().unwrap_or_else(PoisonError::into_inner);
         let mut loads = self.shared.loads.lock().unwrap_or_else(PoisonError::into_inner);
         *table = Table::build(&routes, &mut loads);
+    }
+
+    /// Replaces the options (the defaults until then) for the requests that come next.
+    pub fn set_options(&self, options: ProxyOptions) {
+        *self.shared.options.write().unwrap_or_else(PoisonError::into_inner) = options;
     }
 
     /// Waits until no request is in flight to `backend` (one no longer in the routes), or

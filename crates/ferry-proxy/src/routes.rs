@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use hyper::http::uri::Authority;
 use tokio::sync::Notify;
 
 /// What the proxy may route to, replaced as a whole by [`crate::Proxy::set_routes`].
@@ -117,15 +118,20 @@ impl Drop for InFlight {
 /// The backend chosen for one request.
 #[derive(Debug)]
 pub(crate) struct Choice {
-    pub(crate) id: String,
+    pub(crate) id: Arc<str>,
     pub(crate) release: i64,
     pub(crate) addr: SocketAddr,
+    /// `addr` as a URI's authority, made once per table rather than per request.
+    pub(crate) authority: Authority,
     pub(crate) in_flight: InFlight,
 }
 
 #[derive(Debug)]
 struct Slot {
     backend: Backend,
+    /// The backend's id and authority, shared by the requests that choose it.
+    id: Arc<str>,
+    authority: Authority,
     load: Arc<BackendLoad>,
 }
 
@@ -179,7 +185,9 @@ impl Table {
                     load
                 }
             };
-            Slot { backend: backend.clone(), load }
+            let authority =
+                Authority::try_from(backend.addr.to_string()).expect("an IP address and port is a valid URI authority");
+            Slot { backend: backend.clone(), id: Arc::from(backend.id.as_str()), authority, load }
         };
         let mut groups = Vec::new();
         if routes.weights.is_empty() {
@@ -223,9 +231,10 @@ impl Table {
             others.min_by_key(|slot| slot.load.in_flight())
         })?;
         Some(Choice {
-            id: slot.backend.id.clone(),
+            id: slot.id.clone(),
             release: slot.backend.release,
             addr: slot.backend.addr,
+            authority: slot.authority.clone(),
             in_flight: InFlight::new(slot.load.clone()),
         })
     }

@@ -26,6 +26,8 @@ fn desired(secret: &str) -> DesiredState {
                 start_timeout_ms: 60_000,
             },
             drain_timeout_ms: 1000,
+            response_timeout_ms: 60_000,
+            trusted_proxies: Vec::new(),
             stop_grace_ms: 1000,
             release: Some(ReleaseSpec {
                 number: 1,

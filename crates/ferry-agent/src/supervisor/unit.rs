@@ -12,7 +12,7 @@ use ferry_proto::agent::{
     AgentEvent, AgentEventKind, DeploymentOutcome, LogStream, ProcessSpec, ReleaseSpec, ReplicaState, ReplicaStatus,
     ServiceLogLine, Unit, UnitStatus,
 };
-use ferry_proxy::{Backend, Proxy, Routes};
+use ferry_proxy::{Backend, Proxy, ProxyOptions, Routes};
 use tokio::task::JoinHandle;
 
 use super::replica::{self, Instance, Launch, Replica};
@@ -57,6 +57,8 @@ pub(crate) struct UnitRuntime {
     bind_retry: Option<Instant>,
     /// The routes last given to the proxy.
     routes: Routes,
+    /// The options last given to the proxy (`None`: not yet).
+    proxy_options: Option<ProxyOptions>,
 }
 
 impl UnitRuntime {
@@ -82,6 +84,7 @@ impl UnitRuntime {
             proxy: None,
             bind_retry: None,
             routes: Routes::default(),
+            proxy_options: None,
         }
     }
 
@@ -221,6 +224,7 @@ impl UnitRuntime {
                 tracing::info!("{}: proxy listening on {address}", unit_name(&self.unit.key));
                 self.proxy = Some((proxy, address));
                 self.routes = Routes::default();
+                self.proxy_options = None;
                 self.bind_retry = None;
                 true
             }
@@ -237,6 +241,15 @@ impl UnitRuntime {
     /// deployment under way says (a release with weight 0 takes no request).
     fn apply_routes(&mut self) {
         let Some((proxy, _)) = &self.proxy else { return };
+        let options = ProxyOptions {
+            response_timeout: Duration::from_millis(self.unit.response_timeout_ms.max(1)),
+            // deploy.yml's checks let only IP addresses through.
+            trusted_hops: self.unit.trusted_proxies.iter().filter_map(|address| address.parse().ok()).collect(),
+        };
+        if self.proxy_options.as_ref() != Some(&options) {
+            proxy.set_options(options.clone());
+            self.proxy_options = Some(options);
+        }
         let takes_traffic = |release: i64| {
             self.routed.contains(&release)
                 && (self.weights.is_empty() || self.weights.iter().any(|(r, weight)| *r == release && *weight > 0))

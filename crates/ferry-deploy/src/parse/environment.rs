@@ -7,7 +7,7 @@ use ferry_workflow::yaml::Reader as _;
 use super::Cx;
 use crate::spec::{DEFAULT_BIND, DEFAULT_VERIFY_MS, Environment};
 
-const KEYS: &[&str] = &["auto-deploy", "after", "approvals", "branches", "hosts", "bind", "verify"];
+const KEYS: &[&str] = &["auto-deploy", "after", "approvals", "branches", "hosts", "bind", "verify", "trusted-proxies"];
 
 /// Most approvals an environment may ask for.
 const MAX_APPROVALS: u64 = 100;
@@ -36,6 +36,7 @@ fn read(cx: &mut Cx, name: &str, node: &Node) -> Environment {
         hosts: Vec::new(),
         bind: DEFAULT_BIND.to_owned(),
         verify_ms: DEFAULT_VERIFY_MS,
+        trusted_proxies: Vec::new(),
     };
     let context = format!("environment `{name}`");
     let mut seen = Vec::new();
@@ -84,6 +85,20 @@ fn read(cx: &mut Cx, name: &str, node: &Node) -> Environment {
                         );
                     } else {
                         environment.bind = bind;
+                    }
+                }
+            }
+            "trusted-proxies" => {
+                for (address, span) in cx.spanned_texts(value, "trusted-proxies") {
+                    if address.parse::<core::net::IpAddr>().is_err() {
+                        cx.error(
+                            "bad-address",
+                            span,
+                            format!("`trusted-proxies` lists IP addresses, found `{address}`"),
+                            "write the address a load balancer in front of this host connects from, such as `10.0.0.5`",
+                        );
+                    } else if !environment.trusted_proxies.contains(&address) {
+                        environment.trusted_proxies.push(address);
                     }
                 }
             }

@@ -10,7 +10,8 @@ use ferry_workflow::yaml::{Entry, Node};
 use super::Cx;
 use crate::spec::{
     DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_KEEP_OLD_MS, DEFAULT_MAX_SURGE, DEFAULT_MAX_UNAVAILABLE, DEFAULT_MIN_REQUESTS,
-    DEFAULT_REPLICAS, DEFAULT_STOP_GRACE_MS, MAX_REPLICAS, ReleaseRule, Service, ServiceDeploy, default_health,
+    DEFAULT_REPLICAS, DEFAULT_RESPONSE_TIMEOUT_MS, DEFAULT_STOP_GRACE_MS, MAX_REPLICAS, ReleaseRule, Service,
+    ServiceDeploy, default_health,
 };
 
 const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy"];
@@ -28,6 +29,7 @@ const DEPLOY_KEYS: &[&str] = &[
     "canary",
     "analysis",
     "drain-timeout",
+    "response-timeout",
     "stop-grace",
 ];
 const STRATEGIES: &[&str] = &["recreate", "rolling", "blue-green", "canary"];
@@ -317,6 +319,7 @@ fn deploy(cx: &mut Cx, deploy_entry: &Entry, service: &str, environment: &str) -
     let mut analysis_spec = None;
     let mut drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
     let mut stop_grace_ms = DEFAULT_STOP_GRACE_MS;
+    let mut response_timeout_ms = DEFAULT_RESPONSE_TIMEOUT_MS;
     for (key, entry) in fields(cx, &deploy_entry.value, &context) {
         let value = &entry.value;
         match key {
@@ -334,6 +337,21 @@ fn deploy(cx: &mut Cx, deploy_entry: &Entry, service: &str, environment: &str) -
             "canary" => strategy_fields.canary = Some(entry),
             "analysis" => analysis_spec = analysis(cx, value, service, environment),
             "drain-timeout" => drain_timeout_ms = cx.duration(value, "drain-timeout").unwrap_or(drain_timeout_ms),
+            "response-timeout" => {
+                response_timeout_ms = match cx.duration(value, "response-timeout") {
+                    Some(0) => {
+                        cx.error(
+                            "bad-duration",
+                            value.span,
+                            "`response-timeout` must be longer than 0 s",
+                            "give the longest a replica may take to begin an answer, such as `60s`",
+                        );
+                        response_timeout_ms
+                    }
+                    Some(ms) => ms,
+                    None => response_timeout_ms,
+                }
+            }
             "stop-grace" => stop_grace_ms = cx.duration(value, "stop-grace").unwrap_or(stop_grace_ms),
             _ => cx.unknown_key(entry, key, DEPLOY_KEYS, &context),
         }
@@ -358,6 +376,7 @@ fn deploy(cx: &mut Cx, deploy_entry: &Entry, service: &str, environment: &str) -
         analysis: analysis_spec,
         drain_timeout_ms,
         stop_grace_ms,
+        response_timeout_ms,
     })
 }
 

@@ -324,3 +324,20 @@ fn image_is_a_reference_or_an_archive_in_the_release() {
     assert_eq!(codes(&image("{ archive: /tmp/web.tar }")), ["5:23 image-archive"]);
     assert_eq!(codes(&image("{ file: web.tar }")), ["5:12 image-archive", "5:14 unknown-key"]);
 }
+
+#[test]
+fn the_proxys_response_timeout_and_trusted_proxies_reach_the_unit() {
+    let src = "environments:\n  staging: { trusted-proxies: [10.0.0.5, '::1'] }\nservices:\n  web:\n    run: x\n    \
+               deploy: { staging: { port: 80, response-timeout: 5s } }\n";
+    let unit = spec(src).unit("shop", "web", "staging", None).expect("a unit");
+    assert_eq!(
+        (unit.response_timeout_ms, unit.trusted_proxies.as_slice()),
+        (5_000, &["10.0.0.5".to_owned(), "::1".to_owned()][..])
+    );
+    let defaults = spec(&with_deploy("        port: 80\n")).unit("shop", "web", "staging", None).expect("a unit");
+    assert_eq!((defaults.response_timeout_ms, defaults.trusted_proxies.len()), (60_000, 0));
+
+    let bad = "environments:\n  staging: { trusted-proxies: [lb.internal] }\nservices:\n  web:\n    run: x\n    \
+               deploy: { staging: { port: 80, response-timeout: 0s } }\n";
+    assert_eq!(codes(bad), ["2:32 bad-address", "6:54 bad-duration"]);
+}

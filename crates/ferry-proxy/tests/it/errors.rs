@@ -3,8 +3,9 @@
 //! the backends' own 5xx are counted.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use ferry_proxy::{Backend, Proxy, Routes};
+use ferry_proxy::{Backend, Proxy, ProxyOptions, Routes};
 use hyper::{Request, StatusCode};
 
 use crate::support::{TestBackend, get, http1_client, proxy_to, send, text};
@@ -90,4 +91,20 @@ async fn a_malformed_request_gets_400_and_the_proxy_goes_on() {
 
     assert_eq!(get(&http1_client(), &proxy, "/").await.body, "b");
     assert_eq!(backend.hits(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_that_does_not_answer_within_the_response_timeout_is_a_504_counted_as_an_error() {
+    let backend = TestBackend::start("slow", 3).await;
+    let proxy = proxy_to(&[&backend], &[]).await;
+    proxy.set_options(ProxyOptions { response_timeout: Duration::from_millis(50), ..Default::default() });
+    let client = http1_client();
+
+    // The gate stays closed: the backend never answers this one.
+    let answer = get(&client, &proxy, "/gate").await;
+    assert_eq!(answer.status, StatusCode::GATEWAY_TIMEOUT);
+    assert!(answer.body.starts_with("gateway timeout:"), "{}", answer.body);
+    // The proxy goes on serving, and the backend's other answers come through.
+    assert_eq!(get(&client, &proxy, "/").await.body, "slow");
+    assert_eq!(errors_by_release(&proxy), [(3, 2, 1)]);
 }

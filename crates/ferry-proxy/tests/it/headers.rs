@@ -1,6 +1,7 @@
 //! The headers the backend and the client see: `X-Forwarded-*` added, `Host` kept,
 //! hop-by-hop headers removed both ways, end-to-end ones kept.
 
+use ferry_proxy::ProxyOptions;
 use hyper::Request;
 
 use crate::support::{TestBackend, empty, header_lines, http1_client, proxy_to, send};
@@ -51,4 +52,31 @@ async fn several_forwarded_for_headers_are_joined_in_order() {
         seen.get("x-forwarded-for").map(String::as_str),
         Some("198.51.100.1, 198.51.100.2, 198.51.100.3, 127.0.0.1")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_proto_and_host_pass_through_only_from_a_trusted_hop() {
+    let backend = TestBackend::start("b", 1).await;
+    let proxy = proxy_to(&[&backend], &[]).await;
+    let client = http1_client();
+    let forwarded = |proxy: &ferry_proxy::Proxy| {
+        Request::get(format!("http://{}/headers", proxy.local_addr()))
+            .header("host", "internal:8002")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "shop.example")
+            .body(empty())
+            .expect("a request")
+    };
+    let seen_by_backend = |body: &str| {
+        let seen = header_lines(body);
+        (seen.get("x-forwarded-proto").cloned(), seen.get("x-forwarded-host").cloned())
+    };
+
+    // The tests' client connects from 127.0.0.1: not a trusted hop by default.
+    let answer = send(&client, forwarded(&proxy)).await;
+    assert_eq!(seen_by_backend(&answer.body), (Some("http".into()), Some("internal:8002".into())));
+
+    proxy.set_options(ProxyOptions { trusted_hops: vec!["127.0.0.1".parse().expect("an IP")], ..Default::default() });
+    let answer = send(&client, forwarded(&proxy)).await;
+    assert_eq!(seen_by_backend(&answer.body), (Some("https".into()), Some("shop.example".into())));
 }

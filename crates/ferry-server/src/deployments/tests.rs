@@ -56,6 +56,8 @@ fn resolved(environment: &str, release: i64, rules: EnvironmentRules, promotes_t
             start_timeout_ms: 60_000,
         },
         drain_timeout_ms: 5000,
+        response_timeout_ms: 60_000,
+        trusted_proxies: Vec::new(),
         stop_grace_ms: 5000,
         release: Some(release_spec),
         deployment: None,
