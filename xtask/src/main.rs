@@ -10,8 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Crates that hold pure logic and must not do IO.
-const LOGIC_CRATES: &[&str] =
-    &["ferry-model", "ferry-workflow", "ferry-engine", "ferry-hooks", "ferry-proto", "ferry-deploy", "ferry-dora", "ferry-promql"];
+const LOGIC_CRATES: &[&str] = &[
+    "ferry-model",
+    "ferry-workflow",
+    "ferry-engine",
+    "ferry-hooks",
+    "ferry-proto",
+    "ferry-deploy",
+    "ferry-dora",
+    "ferry-promql",
+];
 /// Text that betrays IO in a logic crate.
 const IO_MARKERS: &[&str] =
     &["tokio", "sqlx", "axum", "std::fs", "std::process", "std::net", "std::env", "SystemTime::now", "Instant::now"];

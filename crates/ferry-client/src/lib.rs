@@ -12,6 +12,7 @@
 mod agent;
 mod artifacts;
 mod deployments;
+mod dora;
 mod error;
 mod logs;
 mod releases;
@@ -38,6 +39,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+pub use dora::DoraQuery;
 pub use error::ClientError;
 pub use logs::{LogChunkRef, LogStream, RawChunk};
 

@@ -322,6 +322,15 @@ async fn check_reach(state: &AppState, token: &ApiToken, reach: Reach, parts: &m
                 Err(error) => Err(error.into()),
             }
         }
+        Reach::Incident => {
+            let id = path_param(parts, "id").await?;
+            let Ok(incident_id) = id.parse::<i64>() else { return Err(ApiError::not_found("incident", &id)) };
+            match state.store.dora().incident(incident_id).await {
+                Ok(incident) if token.scope.allows(incident.project_id) => Ok(()),
+                Ok(_) | Err(StoreError::NotFound { .. }) => Err(ApiError::not_found("incident", &id)),
+                Err(error) => Err(error.into()),
+            }
+        }
         Reach::Run => {
             let id = path_param(parts, "id").await?;
             let Ok(run_id) = id.parse::<i64>() else { return Err(ApiError::not_found("run", &id)) };

@@ -58,6 +58,8 @@ pub enum Reach {
     Run,
     /// The deployment `{id}`, of one project.
     Deployment,
+    /// The incident `{id}`, of one project.
+    Incident,
     /// Everything: only a token for all projects may call it.
     AllProjects,
 }
@@ -91,7 +93,7 @@ fn admin() -> Access {
 pub(crate) fn routes() -> Vec<Route> {
     use Access::{Agent, Public, Runner, Runtime, Signed};
     use Method as M;
-    use Reach::{AllProjects, Any, Deployment, Project, Run};
+    use Reach::{AllProjects, Any, Deployment, Incident, Project, Run};
     vec![
         route(M::GET, "/healthz", Public, probes::healthz),
         route(M::GET, "/readyz", Public, probes::readyz),
@@ -164,7 +166,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::POST, "/api/v1/projects/{name}/dora/events", developer(Project), dora::record),
         route(M::GET, "/api/v1/projects/{name}/incidents", viewer(Project), dora::list_incidents),
         route(M::POST, "/api/v1/projects/{name}/incidents", developer(Project), dora::open_incident),
-        route(M::POST, "/api/v1/projects/{name}/incidents/{id}/resolve", developer(Project), dora::resolve_incident),
+        route(M::POST, "/api/v1/incidents/{id}/resolve", developer(Incident), dora::resolve_incident),
         route(M::GET, "/api/v1/projects/{name}/releases", viewer(Project), releases::list),
         route(M::POST, "/api/v1/projects/{name}/releases", developer(Project), releases::create),
         route(M::GET, "/api/v1/projects/{name}/releases/{service}/{number}", viewer(Project), releases::get),

@@ -273,6 +273,144 @@ pub enum Command {
     ///   ferry plan web --env production
     #[command(verbatim_doc_comment)]
     Plan(PlanArgs),
+    /// Show a service's four DORA keys and rework rate in an environment, with their 2024
+    /// performance tiers (elite, high, medium, low), computed from the deployments and
+    /// incidents Ferry recorded (docs/dora.md defines every number).
+    ///
+    /// --json prints {"window": {"from", "to"}, "deployment_frequency": {"deployments",
+    /// "per_day", "deploy_days_per_week", "tier"}, "lead_time": {"commits", "median_seconds",
+    /// "p90_seconds", "tier"}, "change_failure_rate": {"failed", "total", "rate", "tier"},
+    /// "recovery_time": {"failures", "median_seconds", "p90_seconds", "tier"},
+    /// "rework_rate": {"rework", "total", "rate"}}. `ferry dora import` starts a project with
+    /// its history from CSV files.
+    ///
+    /// Examples:
+    ///   ferry dora web --service site
+    ///   ferry dora web --service site --env staging --window 90d --json
+    ///   ferry dora import web --deployments deployments.csv --incidents incidents.csv
+    #[command(verbatim_doc_comment, args_conflicts_with_subcommands = true)]
+    Dora(DoraArgs),
+    /// Open or resolve an incident: a service degraded in an environment (it counts in the
+    /// DORA keys). Ferry opens one itself when a production deployment is rolled back or fails.
+    ///
+    /// Examples:
+    ///   ferry incident open web --service site --title "checkout errors" --caused-by 31
+    ///   ferry incident resolve 4
+    #[command(verbatim_doc_comment)]
+    Incident(IncidentArgs),
+    /// List a project's incidents, newest first.
+    ///
+    /// Examples:
+    ///   ferry incidents web --json
+    #[command(verbatim_doc_comment)]
+    Incidents(IncidentsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoraArgs {
+    #[command(subcommand)]
+    pub command: Option<DoraCommand>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: Option<String>,
+    /// The service (the keys are per service and environment)
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// The environment [default: production]
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+    /// The window's length: a number and d, w, h or m [default: 30d]
+    #[arg(long, value_name = "LENGTH")]
+    pub window: Option<String>,
+    /// The window's end, RFC 3339 (2026-12-01T00:00:00Z) [default: now]
+    #[arg(long, value_name = "RFC3339")]
+    pub until: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DoraCommand {
+    /// Send deployments (and incidents) that happened outside Ferry, from CSV files with
+    /// the headers `service,environment,commit,finished_at,outcome` and
+    /// `service,environment,started_at,resolved_at,caused_by_commit` (times RFC 3339,
+    /// outcome succeeded, failed or rolled_back). Every row is checked first; a bad one
+    /// is reported with its file and line, and nothing is sent.
+    Import(DoraImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoraImportArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// The deployments' CSV file
+    #[arg(long, value_name = "FILE")]
+    pub deployments: std::path::PathBuf,
+    /// The incidents' CSV file
+    #[arg(long, value_name = "FILE")]
+    pub incidents: Option<std::path::PathBuf>,
+    /// Print what was recorded as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentArgs {
+    #[command(subcommand)]
+    pub command: IncidentCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Open an incident: service degraded now.
+    Open(IncidentOpenArgs),
+    /// Resolve an incident: service is restored now.
+    Resolve(IncidentResolveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentOpenArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// The service that degraded
+    #[arg(long, value_name = "SERVICE")]
+    pub service: String,
+    /// Its environment [default: production]
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+    /// What happened
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+    /// The deployment that caused it (as `ferry deployments` prints it)
+    #[arg(long, value_name = "DEPLOYMENT")]
+    pub caused_by: Option<i64>,
+    /// Print the incident as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentResolveArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The incident's id (as `ferry incidents` prints it)
+    pub id: i64,
+    /// Print the incident as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentsArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// Print the incidents as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 //! and the runner commands (`runners`) have modules of their own.
 
 mod deployments;
+mod dora;
 mod logs;
 mod releases;
 mod runners;
@@ -24,6 +25,7 @@ use crate::cli::{ConnectArgs, ProjectAddArgs, ProjectCommand, ProjectSetArgs, Se
 use crate::render::{BOLD, GREEN};
 
 pub use deployments::{deploy, list as deployments, plan, rollback, status};
+pub use dora::{incident, incidents, main as dora};
 pub use logs::main as logs;
 pub use releases::{list as releases, release};
 pub use runners::{list as runners, revoke as revoke_runner};

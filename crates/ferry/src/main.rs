@@ -45,6 +45,9 @@ fn main() -> ExitCode {
         cli::Command::Rollback(args) => client::rollback(args),
         cli::Command::Status(args) => client::status(args),
         cli::Command::Plan(args) => client::plan(args),
+        cli::Command::Dora(args) => client::dora(args),
+        cli::Command::Incident(args) => client::incident(args),
+        cli::Command::Incidents(args) => client::incidents(args),
     };
     match res {
         Ok(code) => code,

@@ -158,36 +158,29 @@ pub(crate) async fn open_incident(
     Ok((StatusCode::CREATED, Json(incident_view(&project.name, incident))))
 }
 
-/// `POST /api/v1/projects/{name}/incidents/{id}/resolve` (`ferry incident resolve`): service
-/// is restored now; an incident resolved already keeps its time.
+/// `POST /api/v1/incidents/{id}/resolve` (`ferry incident resolve ID`): service is restored
+/// now; an incident resolved already keeps its time.
 #[utoipa::path(
     post,
-    path = "/api/v1/projects/{name}/incidents/{id}/resolve",
+    path = "/api/v1/incidents/{id}/resolve",
     operation_id = "resolve_incident",
     tag = "dora",
-    params(
-        ("name" = Name, Path, description = "The project's name"),
-        ("id" = Id, Path, description = "The incident's id"),
-    ),
+    params(("id" = Id, Path, description = "The incident's id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Resolved", body = IncidentView),
         crate::api::Invalid,
         crate::api::Refusals,
         crate::api::BelowDeveloper,
-        (status = 404, description = "No such project, or no such incident in it", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
     ),
 )]
 pub(crate) async fn resolve_incident(
     State(state): State<AppState>,
-    Path((name, id)): Path<(String, i64)>,
+    Path(id): Path<i64>,
 ) -> Result<Json<IncidentView>, ApiError> {
-    let project = project_by_name(&state, &name).await?;
-    let incident = state.store.dora().incident(id).await?;
-    if incident.project_id != project.id {
-        return Err(ApiError::not_found("incident", id));
-    }
     let incident = state.store.dora().resolve_incident(id, now_ms()).await?;
+    let project = state.store.projects().get(incident.project_id).await?;
     Ok(Json(incident_view(&project.name, incident)))
 }
 

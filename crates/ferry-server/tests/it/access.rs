@@ -58,6 +58,7 @@ struct Fixture {
     runner_id: i64,
     agent_id: i64,
     deployment_id: i64,
+    incident_id: i64,
     digest: String,
 }
 
@@ -74,6 +75,8 @@ impl Fixture {
             self.agent_id
         } else if path.starts_with("/api/v1/deployments/") {
             self.deployment_id
+        } else if path.starts_with("/api/v1/incidents/") {
+            self.incident_id
         } else {
             self.run_id
         };
@@ -167,6 +170,12 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
             };
             store.deployments().create(&new, 1).await.expect("a deployment").id
         }),
+        incident_id: {
+            let body = json!({"service": "site", "title": "down"});
+            let res = server.call("POST", "/api/v1/projects/web/incidents", Some(&server.admin), Some(&body));
+            assert_eq!(res.status, 201, "{}", res.body);
+            res.json()["id"].as_i64().expect("an incident's id")
+        },
         digest,
     };
 
@@ -187,6 +196,8 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
                     Some(Reach::Run)
                 } else if path.starts_with("/api/v1/deployments/{id}") {
                     Some(Reach::Deployment)
+                } else if path.starts_with("/api/v1/incidents/{id}") {
+                    Some(Reach::Incident)
                 } else {
                     None
                 };
@@ -200,12 +211,13 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
                     assert_eq!(res.status, 403, "{row} with a {} token: {}", role_name(*below), res.body);
                 }
                 match reach {
-                    Reach::Project | Reach::Run | Reach::Deployment => {
+                    Reach::Project | Reach::Run | Reach::Deployment | Reach::Incident => {
                         let res = call(Some(&api_admin));
                         assert_eq!(res.status, 404, "{row} with a token for project api only: {}", res.body);
                         let what = match reach {
                             Reach::Project => "project web".to_owned(),
                             Reach::Run => format!("run {run_id}"),
+                            Reach::Incident => format!("incident {}", fixture.incident_id),
                             _ => format!("deployment {}", fixture.deployment_id),
                         };
                         assert_eq!(res.json()["error"], format!("{what} not found"), "{row}: as if it did not exist");

@@ -102,13 +102,13 @@ fn incidents_are_opened_listed_and_resolved() {
     assert_eq!(res.status, 422, "{}", res.body);
     assert!(res.body.contains("deployment 4242 is not a deployment of web to production"), "{}", res.body);
 
-    let path = format!("/api/v1/projects/web/incidents/{id}/resolve");
+    let path = format!("/api/v1/incidents/{id}/resolve");
     let res = server.call("POST", &path, Some(&developer), None);
     assert_eq!(res.status, 200, "{}", res.body);
     let resolved_at = res.json()["resolved_at"].as_i64().expect("resolved");
     let res = server.call("POST", &path, Some(&developer), None);
     assert_eq!(res.json()["resolved_at"], resolved_at, "resolving again keeps the time");
-    let res = server.call("POST", "/api/v1/projects/web/incidents/99999/resolve", Some(&developer), None);
+    let res = server.call("POST", "/api/v1/incidents/99999/resolve", Some(&developer), None);
     assert_eq!(res.status, 404, "{}", res.body);
 
     let res = server.call("GET", "/api/v1/projects/web/incidents", Some(&server.token("viewer")), None);

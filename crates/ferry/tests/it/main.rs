@@ -9,6 +9,7 @@ mod containers;
 mod corpus;
 mod crash;
 mod delivery;
+mod dora;
 mod github_context;
 mod harness;
 mod isolation;
