@@ -1,7 +1,8 @@
 """schemathesis hooks for scripts/contract (loaded through scripts/contract.toml).
 
 - The runner protocol's event batches (`application/vnd.ferry.event-batch`) are written as
-  the runner writes them: the head as one line of JSON, then each `lines` event's text.
+  the runner writes them: the head as one line of JSON, then each `lines` event's text; the
+  metrics import's OpenMetrics text (`application/openmetrics-text`) as the string it is.
 - A few requests the document allows would wait or lock the run out; they are changed into
   other requests the document allows, never into invalid ones (so the checks that judge a
   request by how it was generated still hold):
@@ -91,6 +92,14 @@ def event_batch(ctx, value):
         if isinstance(size, int) and not isinstance(size, bool) and 0 < size <= 2 << 20:
             text += b"x" * (size - 1) + b"\n"
     return json.dumps(value).encode() + b"\n" + text
+
+
+@schemathesis.serializer("application/openmetrics-text")
+def openmetrics(ctx, value):
+    # The metrics import takes OpenMetrics text: the document describes it as a string.
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode()
 
 
 @schemathesis.hook

@@ -243,16 +243,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 
 /// Turns numbers written with a zero fraction (`7.0`, `1e2`) into integers, as the document's
 /// JSON Schema dialect (2020-12) counts them integers; serde would refuse them for an integer.
+/// Only floats up to 2^53 are converted: beyond it a float no longer spells one integer (an
+/// integer literal past `i64::MIN` parses as a float that rounds to it), so it stays a float
+/// that an integer field refuses.
 fn whole_floats_as_integers(value: &mut Value) {
     match value {
         Value::Number(number) => {
-            if let Some(float) = number.as_f64().filter(|float| number.is_f64() && float.fract() == 0.0) {
-                // `as` saturates; only a float that round-trips is the integer it spells.
-                if float >= -(2f64.powi(63)) && float < 2f64.powi(63) {
-                    *number = (float as i64).into();
-                } else if float >= 0.0 && float < 2f64.powi(64) {
-                    *number = (float as u64).into();
-                }
+            if let Some(float) = number.as_f64().filter(|float| number.is_f64() && float.fract() == 0.0)
+                && float.abs() <= 2f64.powi(53)
+            {
+                *number = (float as i64).into();
             }
         }
         Value::Array(items) => items.iter_mut().for_each(whole_floats_as_integers),

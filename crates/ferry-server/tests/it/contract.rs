@@ -190,3 +190,25 @@ fn a_claim_waits_at_most_what_the_document_says_and_takes_whole_numbers_written_
     let claim = &document["components"]["schemas"]["ClaimRequest"]["properties"]["wait_ms"];
     assert_eq!(claim["maximum"], json!(ferry_proto::runner::MAX_CLAIM_WAIT_MS), "{claim}");
 }
+
+#[test]
+fn a_body_integer_past_i64_is_refused_not_rounded_to_its_limit() {
+    let repo = TestRepo::new(&[("README", "one")]);
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let auth = format!("Bearer {}", server.admin);
+    let send = |started_at: &str| {
+        let body = format!(
+            r#"{{"incidents": [{{"service": "web", "environment": "production", "started_at": {started_at}}}]}}"#
+        );
+        let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+        server.request("POST", "/api/v1/projects/web/dora/events", &headers, body.as_bytes())
+    };
+    // -2^63 - 1 parses as a float that rounds to i64::MIN: it must not become that integer.
+    for started_at in ["-9223372036854775809", "9223372036854775808.0"] {
+        let res = send(started_at);
+        assert_eq!(res.status, 400, "{started_at}: {}", res.body);
+    }
+    // A whole float within 2^53 is still the integer it spells.
+    let res = send("1.7e12");
+    assert_eq!(res.status, 201, "{}", res.body);
+}
