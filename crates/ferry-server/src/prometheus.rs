@@ -93,10 +93,15 @@ fn decode_form(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The farthest a time or a duration may be from 0, in seconds (about 317,000 years): the
+/// evaluator adds and subtracts lookbacks, ranges and offsets in milliseconds, which must not
+/// overflow.
+const MAX_SECONDS: f64 = 1e13;
+
 /// Seconds since the epoch (with decimals) to milliseconds.
 fn parse_time(name: &str, text: &str) -> Result<i64, QueryError> {
     match text.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() => Ok((seconds * 1000.0).round() as i64),
+        Ok(seconds) if seconds.is_finite() && seconds.abs() <= MAX_SECONDS => Ok((seconds * 1000.0).round() as i64),
         _ => Err(QueryError::BadData(format!(
             "invalid parameter \"{name}\": cannot parse {text:?} to a valid timestamp; Ferry takes seconds since the epoch, like 1700000000.5"
         ))),
@@ -111,7 +116,11 @@ fn parse_duration(name: &str, text: &str) -> Result<i64, QueryError> {
         ))
     };
     if let Ok(seconds) = text.parse::<f64>() {
-        return if seconds.is_finite() { Ok((seconds * 1000.0).round() as i64) } else { Err(bad()) };
+        return if seconds.is_finite() && seconds.abs() <= MAX_SECONDS {
+            Ok((seconds * 1000.0).round() as i64)
+        } else {
+            Err(bad())
+        };
     }
     let mut total = 0i64;
     let mut rest = text;
@@ -132,6 +141,9 @@ fn parse_duration(name: &str, text: &str) -> Result<i64, QueryError> {
         };
         total = total.saturating_add(number.saturating_mul(unit_ms));
         rest = &rest[unit_len..];
+    }
+    if total as f64 > MAX_SECONDS * 1000.0 {
+        return Err(bad());
     }
     Ok(total)
 }
