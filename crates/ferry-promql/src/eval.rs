@@ -87,7 +87,7 @@ pub fn range_query(
     if end < start {
         return Err(QueryError::BadData("end timestamp must not be before start time".to_owned()));
     }
-    if (end - start) / step >= options.max_points_per_series {
+    if end.saturating_sub(start) / step >= options.max_points_per_series {
         return Err(QueryError::BadData(format!(
             "exceeded maximum resolution of {} points per timeseries. Try decreasing the query resolution (?step=XX)",
             options.max_points_per_series
@@ -248,7 +248,7 @@ impl<'a> Evaluator<'a> {
             Some(AtModifier::End) => self.end,
             Some(AtModifier::At(time)) => system_time_ms(time),
         };
-        base - offset_ms(offset)
+        base.saturating_sub(offset_ms(offset))
     }
 
     /// Collects each selector with the time range its samples are needed from, for steps in
@@ -263,15 +263,15 @@ impl<'a> Evaluator<'a> {
         match expr {
             Expr::VectorSelector(selector) => {
                 let (lo, hi) = self.span(&selector.at, &selector.offset, mint, maxt);
-                selectors.push((selector, lo - self.options.lookback_ms, hi));
+                selectors.push((selector, lo.saturating_sub(self.options.lookback_ms), hi));
             }
             Expr::MatrixSelector(matrix) => {
                 let (lo, hi) = self.span(&matrix.vs.at, &matrix.vs.offset, mint, maxt);
-                selectors.push((&matrix.vs, lo - duration_ms(&matrix.range), hi));
+                selectors.push((&matrix.vs, lo.saturating_sub(duration_ms(&matrix.range)), hi));
             }
             Expr::Subquery(subquery) => {
                 let (lo, hi) = self.span(&subquery.at, &subquery.offset, mint, maxt);
-                self.plan(&subquery.expr, lo - duration_ms(&subquery.range), hi, selectors)?;
+                self.plan(&subquery.expr, lo.saturating_sub(duration_ms(&subquery.range)), hi, selectors)?;
             }
             Expr::Aggregate(aggregate) => {
                 self.plan(&aggregate.expr, mint, maxt, selectors)?;
@@ -302,7 +302,7 @@ impl<'a> Evaluator<'a> {
             (t, t)
         } else {
             let offset = offset_ms(offset);
-            (mint - offset, maxt - offset)
+            (mint.saturating_sub(offset), maxt.saturating_sub(offset))
         }
     }
 
@@ -325,7 +325,7 @@ impl<'a> Evaluator<'a> {
             Expr::VectorSelector(selector) => Ok(Value::Vector(self.select_vector(selector, t))),
             Expr::MatrixSelector(matrix) => {
                 let end = self.effective_time(&matrix.vs.at, &matrix.vs.offset, t);
-                let start = end - duration_ms(&matrix.range);
+                let start = end.saturating_sub(duration_ms(&matrix.range));
                 let series = self
                     .selected(&matrix.vs)
                     .iter()
@@ -341,7 +341,7 @@ impl<'a> Evaluator<'a> {
             }
             Expr::Subquery(subquery) => {
                 let end = self.effective_time(&subquery.at, &subquery.offset, t);
-                let start = end - duration_ms(&subquery.range);
+                let start = end.saturating_sub(duration_ms(&subquery.range));
                 let step = subquery.step.as_ref().map_or(self.options.default_subquery_step_ms, duration_ms).max(1);
                 let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
                 let mut ts = start.div_euclid(step) * step;
@@ -358,7 +358,8 @@ impl<'a> Evaluator<'a> {
                         }
                         _ => return Err(QueryError::Execution("a subquery needs a scalar or instant vector".into())),
                     }
-                    ts += step;
+                    let Some(next) = ts.checked_add(step) else { break };
+                    ts = next;
                 }
                 Ok(Value::Matrix(Matrix {
                     series: series.into_iter().map(|(labels, points)| RangeSeries { labels, points }).collect(),
@@ -380,7 +381,7 @@ impl<'a> Evaluator<'a> {
             .filter_map(|series| {
                 let idx = series.samples.partition_point(|(ts, _)| *ts <= at);
                 let (ts, v) = *series.samples.get(idx.checked_sub(1)?)?;
-                (ts >= at - self.options.lookback_ms && !is_stale_nan(v)).then(|| Sample {
+                (ts >= at.saturating_sub(self.options.lookback_ms) && !is_stale_nan(v)).then(|| Sample {
                     labels: series.labels.clone(),
                     v,
                     t: ts,

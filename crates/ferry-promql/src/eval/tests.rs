@@ -98,3 +98,13 @@ fn range_query_of_a_scalar_and_a_subquery() {
         r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[0.0,"0"],[15.0,"15"],[30.0,"30"]]}]}}"#
     );
 }
+
+#[test]
+fn offsets_and_ranges_past_the_millisecond_limits_select_nothing_instead_of_overflowing() {
+    // An `@` near i64's end in milliseconds and a negative offset of ten million years used to
+    // overflow the evaluator's arithmetic (a panic); it saturates now and selects nothing.
+    assert_eq!(query("up offset 10000000y", 0), "");
+    assert_eq!(query("up offset -10000000y", 0), "");
+    assert_eq!(query("count_over_time(up[10000000y] @ 0)", 300), "{instance=\"a\", job=\"api\"} 1");
+    assert_eq!(query("up @ 9223372036854775 offset -10000000y", 0), "");
+}
