@@ -172,6 +172,27 @@ pub(crate) fn check_unique(samples: &[Sample]) -> Result<(), QueryError> {
     Ok(())
 }
 
+/// The mean of `values` as Prometheus computes `avg` and `avg_over_time`: incrementally, so
+/// large values do not overflow a sum, and an infinite mean stays infinite unless an opposite
+/// infinity or a NaN arrives.
+fn incremental_mean(values: impl Iterator<Item = f64>) -> f64 {
+    let mut mean: f64 = 0.0;
+    let mut count = 0.0;
+    for v in values {
+        count += 1.0;
+        if mean.is_infinite() {
+            if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
+                continue;
+            }
+            if !v.is_infinite() && !v.is_nan() {
+                continue;
+            }
+        }
+        mean += v / count - mean / count;
+    }
+    mean
+}
+
 fn duration_ms(duration: &Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

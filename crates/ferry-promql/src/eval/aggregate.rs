@@ -64,23 +64,7 @@ pub(super) fn eval(evaluator: &Evaluator<'_>, aggregate: &AggregateExpr, t: i64)
         let n = members.len() as f64;
         let v = match op.as_str() {
             "sum" => values().sum(),
-            "avg" => {
-                let mut mean: f64 = 0.0;
-                let mut count = 0.0;
-                for v in values() {
-                    count += 1.0;
-                    if mean.is_infinite() {
-                        if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
-                            continue;
-                        }
-                        if !v.is_infinite() && !v.is_nan() {
-                            continue;
-                        }
-                    }
-                    mean += v / count - mean / count;
-                }
-                mean
-            }
+            "avg" => super::incremental_mean(values()),
             "count" | "count_values" => n,
             "group" => 1.0,
             "min" => values().fold(f64::NAN, |acc, v| if acc.is_nan() || v < acc { v } else { acc }),

@@ -289,23 +289,7 @@ fn range_function(evaluator: &Evaluator<'_>, name: &str, args: &[&Expr], t: i64)
                     as f64)
             }
             "resets" => Some(points.windows(2).filter(|w| w[1].1 < w[0].1).count() as f64),
-            "avg_over_time" => {
-                let mut mean: f64 = 0.0;
-                let mut count = 0.0;
-                for v in values() {
-                    count += 1.0;
-                    if mean.is_infinite() {
-                        if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
-                            continue;
-                        }
-                        if !v.is_infinite() && !v.is_nan() {
-                            continue;
-                        }
-                    }
-                    mean += v / count - mean / count;
-                }
-                Some(mean)
-            }
+            "avg_over_time" => Some(super::incremental_mean(values())),
             "min_over_time" => Some(values().fold(f64::NAN, |acc, v| if acc.is_nan() || v < acc { v } else { acc })),
             "max_over_time" => Some(values().fold(f64::NAN, |acc, v| if acc.is_nan() || v > acc { v } else { acc })),
             "sum_over_time" => Some(values().sum()),
