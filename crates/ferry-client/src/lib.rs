@@ -15,6 +15,7 @@ mod deployments;
 mod dora;
 mod error;
 mod logs;
+mod metrics;
 mod releases;
 pub mod sse;
 

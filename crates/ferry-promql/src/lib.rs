@@ -11,6 +11,8 @@
 mod eval;
 pub mod exposition;
 mod labels;
+pub mod remote_write;
+pub mod scrape;
 mod storage;
 mod value;
 

@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod deployments;
 pub mod dora;
 pub mod log_stream;
+pub mod metrics;
 pub mod names;
 pub mod releases;
 pub mod runner;

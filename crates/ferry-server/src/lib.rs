@@ -30,12 +30,15 @@ mod local_runner;
 mod log_feed;
 mod metrics;
 mod openapi;
+mod outbound;
 mod pipeline;
 mod probes;
 mod prometheus;
 mod releases;
+mod remote_write;
 mod repo_url;
 mod retention;
+mod scrape;
 mod router;
 mod runtime;
 mod secret_box;
@@ -95,7 +98,12 @@ pub struct ServerConfig {
     /// actions source the embedded runner fetches actions from. `None`: such calls fail the run,
     /// saying so.
     pub workflow_source: Option<WorkflowSourceRef>,
+    /// What the server scrapes into its metrics store: its own `/metrics` and the configured
+    /// targets (`[metrics]` in `ferry.toml`).
+    pub scrape: ScrapeConfig,
 }
+
+pub use scrape::{ScrapeConfig, ScrapeJob};
 
 pub use pipeline::calls::WorkflowSource;
 
@@ -145,6 +153,7 @@ impl ServerConfig {
             session_ttl: DEFAULT_SESSION_TTL,
             git_timeout: DEFAULT_GIT_TIMEOUT,
             workflow_source: None,
+            scrape: ScrapeConfig::default(),
         }
     }
 
@@ -208,6 +217,8 @@ pub(crate) struct AppState {
     /// The metrics store in `<data_dir>/metrics`, opened by the first call that needs it
     /// (`prometheus.rs`).
     pub(crate) metrics: prometheus::MetricsStore,
+    /// Each scrape target's last scrape (`scrape.rs`).
+    pub(crate) scrape_health: scrape::Health,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<runtime::CacheService> {
@@ -269,6 +280,7 @@ pub struct Server {
     local_addr: SocketAddr,
     admin_token_file: Option<PathBuf>,
     state: AppState,
+    scrape: ScrapeConfig,
 }
 
 /// Prepares the data directory, opens the database, creates the first admin token when the
@@ -341,6 +353,7 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
         runtime: Arc::new(runtime),
         deploy: Arc::new(deployments::DeployState::new()),
         metrics: prometheus::MetricsStore::default(),
+        scrape_health: scrape::Health::default(),
         store,
         secret_box: Arc::new(secret_box),
         blobs: blobs::Blobs::new(&data_dir),
@@ -353,7 +366,7 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
             secure: config.public_url.as_ref().is_some_and(|url| url.to_ascii_lowercase().starts_with("https://")),
         },
     };
-    Ok(Server { listener, local_addr, admin_token_file, state })
+    Ok(Server { listener, local_addr, admin_token_file, state, scrape: config.scrape.clone() })
 }
 
 /// [`bind`], then [`Server::run`].
@@ -409,6 +422,7 @@ impl Server {
         info!(addr = %self.local_addr, "serving on http://{}", self.local_addr);
         let store = self.state.store.clone();
         pipeline::spawn_supervisor(self.state.clone());
+        scrape::spawn(&self.state, &self.scrape, self.local_addr);
         let pipeline = self.state.pipeline.clone();
         let shutdown = async move {
             shutdown.await;

@@ -14,7 +14,7 @@ use crate::api::{
     agents, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs, secrets, tokens,
 };
 use crate::runtime::{blob, legacy, twirp};
-use crate::{hooks, metrics, probes, prometheus};
+use crate::{hooks, metrics, probes, prometheus, remote_write};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -98,6 +98,7 @@ use crate::{hooks, metrics, probes, prometheus};
         prometheus::post::series,
         prometheus::labels,
         prometheus::label_values,
+        remote_write::write,
         prometheus::import,
         legacy::lookup,
         legacy::reserve,

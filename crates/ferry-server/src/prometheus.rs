@@ -17,6 +17,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_promql::{Matcher, QueryError, QueryOptions};
+use ferry_proto::metrics::ImportReport;
 use ferry_tsdb::{AppendReport, Options, Tsdb};
 use serde_json::{Value, json};
 
@@ -26,7 +27,7 @@ use crate::{AppState, now_ms};
 /// The store, opened once by the first call that needs it.
 pub(crate) type MetricsStore = Arc<tokio::sync::OnceCell<Arc<Tsdb>>>;
 
-async fn store(state: &AppState) -> Result<Arc<Tsdb>, QueryError> {
+pub(crate) async fn store(state: &AppState) -> Result<Arc<Tsdb>, QueryError> {
     let dir = state.data_dir.join("metrics");
     state
         .metrics
@@ -393,6 +394,9 @@ pub(crate) async fn label_values(
     )
 }
 
+/// The largest backfill taken in one call: the text is parsed whole in memory.
+pub(crate) const MAX_IMPORT: usize = 256 * 1024 * 1024;
+
 /// `POST /api/v1/metrics/import`: backfills OpenMetrics text (what `ferry metrics import`
 /// sends), every sample with a timestamp, as `promtool tsdb create-blocks-from openmetrics`
 /// takes it.
@@ -406,11 +410,12 @@ pub(crate) async fn label_values(
     responses(
         (status = 200, description = "What was stored: `appended`, `out_of_order` and `duplicates` (not stored)", content_type = "application/json", body = Object),
         (status = 400, description = "The text is not OpenMetrics or a sample has no timestamp; the message names the line", body = ErrorBody),
+        (status = 413, description = "The body is over 256 MiB: split the file"),
         crate::api::Refusals,
         crate::api::BelowAdmin,
     ),
 )]
-pub(crate) async fn import(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, crate::api::ApiError> {
+pub(crate) async fn import(State(state): State<AppState>, body: Bytes) -> Result<Json<ImportReport>, crate::api::ApiError> {
     use crate::api::ApiError;
     let text = String::from_utf8(body.to_vec()).map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))?;
     let db =
@@ -422,11 +427,11 @@ pub(crate) async fn import(State(state): State<AppState>, body: Bytes) -> Result
             ferry_tsdb::TsdbError::Invalid(message) => ApiError::bad_request(message),
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
         })?;
-    Ok(Json(json!({
-        "appended": report.appended,
-        "out_of_order": report.out_of_order,
-        "duplicates": report.duplicates,
-    })))
+    Ok(Json(ImportReport {
+        appended: report.appended,
+        out_of_order: report.out_of_order,
+        duplicates: report.duplicates,
+    }))
 }
 
 /// The `POST` forms Grafana sends (a form body instead of a query string): the same handlers.

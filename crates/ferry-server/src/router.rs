@@ -28,7 +28,7 @@ use crate::api::{
 };
 use crate::auth::{Guard, guard};
 use crate::runtime::{blob, legacy, twirp};
-use crate::{AppState, hooks, metrics, openapi, probes, prometheus};
+use crate::{AppState, hooks, metrics, openapi, probes, prometheus, remote_write};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +75,14 @@ pub(crate) struct Route {
 fn route<H: Handler<T, AppState>, T: 'static>(method: Method, path: &'static str, access: Access, handler: H) -> Route {
     let filter = MethodFilter::try_from(method.clone()).expect("the table only uses standard methods");
     Route { method, path, access, endpoint: on(filter, handler) }
+}
+
+impl Route {
+    /// Takes bodies up to `bytes` instead of axum's default 2 MiB.
+    fn body_limit(mut self, bytes: usize) -> Route {
+        self.endpoint = self.endpoint.layer(axum::extract::DefaultBodyLimit::max(bytes));
+        self
+    }
 }
 
 fn viewer(reach: Reach) -> Access {
@@ -182,7 +190,8 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::POST, "/prometheus/api/v1/series", viewer(AllProjects), prometheus::post::series),
         route(M::GET, "/prometheus/api/v1/labels", viewer(AllProjects), prometheus::labels),
         route(M::GET, "/prometheus/api/v1/label/{name}/values", viewer(AllProjects), prometheus::label_values),
-        route(M::POST, "/api/v1/metrics/import", admin(), prometheus::import),
+        route(M::POST, "/api/v1/metrics/import", admin(), prometheus::import).body_limit(prometheus::MAX_IMPORT),
+        route(M::POST, "/prometheus/api/v1/write", admin(), remote_write::write).body_limit(remote_write::MAX_BODY),
         route(M::GET, legacy::LOOKUP, Runtime, legacy::lookup),
         route(M::POST, legacy::RESERVE, Runtime, legacy::reserve),
         route(M::PATCH, legacy::CACHE, Runtime, legacy::upload_chunk),

@@ -304,6 +304,43 @@ pub enum Command {
     ///   ferry incidents web --json
     #[command(verbatim_doc_comment)]
     Incidents(IncidentsArgs),
+    /// Work with the server's metrics store: `ferry metrics import` backfills samples from
+    /// OpenMetrics text, as `promtool tsdb create-blocks-from openmetrics` does. Query them
+    /// with PromQL at `/prometheus/api/v1/query` (Grafana: a Prometheus data source at
+    /// `http://SERVER/prometheus`).
+    ///
+    /// Examples:
+    ///   ferry metrics import history.om
+    ///   ferry metrics import --server http://ferry:8080 --token "$TOKEN" history.om --json
+    #[command(verbatim_doc_comment)]
+    Metrics(MetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    #[command(subcommand)]
+    pub command: MetricsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// Backfill OpenMetrics text (ending with `# EOF`; every sample with a timestamp in
+    /// seconds) into the server's store. The file is checked first: a line that is not
+    /// OpenMetrics is reported as FILE:LINE and nothing is sent. Samples older than a
+    /// series' newest are counted as out of order and not stored. Needs an admin token.
+    Import(MetricsImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsImportArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The OpenMetrics file (`-` reads standard input)
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Print what was stored as JSON: {"appended", "out_of_order", "duplicates"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

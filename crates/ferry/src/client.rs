@@ -7,6 +7,7 @@
 mod deployments;
 mod dora;
 mod logs;
+mod metrics;
 mod releases;
 mod runners;
 mod runs;
@@ -27,6 +28,7 @@ use crate::render::{BOLD, GREEN};
 pub use deployments::{deploy, list as deployments, plan, rollback, status};
 pub use dora::{incident, incidents, main as dora};
 pub use logs::main as logs;
+pub use metrics::main as metrics;
 pub use releases::{list as releases, release};
 pub use runners::{list as runners, revoke as revoke_runner};
 pub use runs::{approve, cancel, list as runs, rerun};

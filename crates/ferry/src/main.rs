@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         cli::Command::Dora(args) => client::dora(args),
         cli::Command::Incident(args) => client::incident(args),
         cli::Command::Incidents(args) => client::incidents(args),
+        cli::Command::Metrics(args) => client::metrics(args),
     };
     match res {
         Ok(code) => code,

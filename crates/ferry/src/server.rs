@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use ferry_server::ServerConfig;
 use serde::Deserialize;
 
@@ -148,13 +148,15 @@ pub fn serve(args: ServerArgs, on_ready: Option<OnReady>) -> anyhow::Result<Exit
         None => None,
     };
     let slots = args.runner_slots.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-    let file = file.unwrap_or_default();
+    let ConfigFile { server: file, metrics } = file.unwrap_or_default();
+    let scrape = metrics.scrape_config()?;
     let pass_env = runner_pass_env(&args, &file);
     ferry_runner::isolation::check_pass_env(&pass_env)?;
     let actions_url = actions_url(&args, &file);
     ferry_runner::isolation::protect_this_process();
     let no_agent = args.no_agent;
     let mut config = server_config(args, file);
+    config.scrape = scrape;
     // Other repositories' reusable workflows come from the same actions source as the
     // embedded runner's actions, kept in its store (in its work folder, `DATA_DIR/runner`).
     let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
@@ -266,19 +268,135 @@ struct ServerSection {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ConfigFile {
     #[serde(default)]
     server: ServerSection,
+    #[serde(default)]
+    metrics: MetricsSection,
 }
 
-/// Reads the `[server]` table of a config file; a relative `data_dir` is relative to the file.
-fn read_config(path: &Path) -> anyhow::Result<ServerSection> {
+/// The `[metrics]` table of `ferry.toml`: what the server scrapes.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct MetricsSection {
+    /// How often each target is scraped unless its job says otherwise.
+    #[serde(default = "default_scrape_interval", deserialize_with = "duration")]
+    scrape_interval: std::time::Duration,
+    /// How long a scrape may take unless its job says otherwise.
+    #[serde(default = "default_scrape_timeout", deserialize_with = "duration")]
+    scrape_timeout: std::time::Duration,
+    /// Whether the server scrapes its own `/metrics` (job `ferry`).
+    #[serde(default = "yes")]
+    scrape_self: bool,
+    #[serde(default)]
+    scrape: Vec<ScrapeSection>,
+}
+
+impl Default for MetricsSection {
+    fn default() -> MetricsSection {
+        MetricsSection {
+            scrape_interval: default_scrape_interval(),
+            scrape_timeout: default_scrape_timeout(),
+            scrape_self: true,
+            scrape: Vec::new(),
+        }
+    }
+}
+
+/// One `[[metrics.scrape]]` job.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct ScrapeSection {
+    job: String,
+    targets: Vec<String>,
+    #[serde(default = "default_scheme")]
+    scheme: String,
+    #[serde(default = "default_metrics_path")]
+    path: String,
+    #[serde(default, deserialize_with = "optional_duration")]
+    interval: Option<std::time::Duration>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    timeout: Option<std::time::Duration>,
+    #[serde(default)]
+    labels: std::collections::BTreeMap<String, String>,
+}
+
+fn default_scrape_interval() -> std::time::Duration {
+    ferry_server::ScrapeConfig::default().interval
+}
+
+fn default_scrape_timeout() -> std::time::Duration {
+    ferry_server::ScrapeConfig::default().timeout
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_scheme() -> String {
+    "http".to_owned()
+}
+
+fn default_metrics_path() -> String {
+    "/metrics".to_owned()
+}
+
+/// A duration written as in deploy.yml: `15s`, `1m30s`, `500ms`.
+fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<std::time::Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    match ferry_deploy::duration::parse_duration(&text) {
+        Ok(0) => Err(serde::de::Error::custom(format!("`{text}` is zero; a scrape needs a positive interval and timeout"))),
+        Ok(millis) => Ok(std::time::Duration::from_millis(millis)),
+        Err(error) => Err(serde::de::Error::custom(error.to_string())),
+    }
+}
+
+fn optional_duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<std::time::Duration>, D::Error> {
+    duration(deserializer).map(Some)
+}
+
+impl MetricsSection {
+    /// The server's scrape configuration; a job with a scheme other than http/https, a path
+    /// without its leading `/`, or no targets is refused with what to write instead.
+    fn scrape_config(self) -> anyhow::Result<ferry_server::ScrapeConfig> {
+        let mut jobs = Vec::new();
+        for job in self.scrape {
+            if job.scheme != "http" && job.scheme != "https" {
+                bail!("[[metrics.scrape]] job {:?}: scheme {:?} is not http or https", job.job, job.scheme);
+            }
+            if !job.path.starts_with('/') {
+                bail!("[[metrics.scrape]] job {:?}: path {:?} must start with `/`", job.job, job.path);
+            }
+            if job.targets.is_empty() || job.targets.iter().any(|target| target.is_empty() || target.contains('/')) {
+                bail!("[[metrics.scrape]] job {:?}: targets must be `host:port` entries, e.g. [\"127.0.0.1:9100\"]", job.job);
+            }
+            jobs.push(ferry_server::ScrapeJob {
+                job: job.job,
+                targets: job.targets,
+                scheme: job.scheme,
+                path: job.path,
+                interval: job.interval,
+                timeout: job.timeout,
+                labels: job.labels,
+            });
+        }
+        Ok(ferry_server::ScrapeConfig {
+            interval: self.scrape_interval,
+            timeout: self.scrape_timeout,
+            scrape_self: self.scrape_self,
+            jobs,
+        })
+    }
+}
+
+/// Reads a config file; a relative `data_dir` is relative to the file.
+fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let file: ConfigFile = toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
-    let mut section = file.server;
+    let mut file: ConfigFile = toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
     let base = path.parent().unwrap_or(Path::new(""));
-    section.data_dir = section.data_dir.map(|dir| base.join(dir));
-    Ok(section)
+    file.server.data_dir = file.server.data_dir.map(|dir| base.join(dir));
+    Ok(file)
 }
 
 /// The host variables the embedded runner passes to steps: the file's, then the flag's.

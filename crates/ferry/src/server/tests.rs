@@ -33,7 +33,7 @@ fn flags_win_over_the_file_and_the_file_over_defaults() {
         "[server]\ndata_dir = \"state\"\nlisten = \"0.0.0.0:9000\"\ndatabase = \"postgres://db/ferry\"\n",
     )
     .expect("write");
-    let file = read_config(&path).expect("a valid file");
+    let file = read_config(&path).expect("a valid file").server;
     assert_eq!(file.data_dir, Some(dir.path().join("state")), "relative to the file");
     let config = server_config(args(None, Some("127.0.0.1:0"), None), file);
     assert_eq!(config.data_dir, dir.path().join("state"));
@@ -74,10 +74,37 @@ fn the_embedded_runners_actions_source_comes_from_the_flag_then_the_file_then_gi
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("ferry.toml");
     std::fs::write(&path, "[server]\nactions_url = \"file:///srv/actions\"\n").expect("write");
-    let file = read_config(&path).expect("a valid file");
+    let file = read_config(&path).expect("a valid file").server;
     let mut flags = args(None, None, None);
     assert_eq!(actions_url(&flags, &ServerSection::default()), "https://github.com");
     assert_eq!(actions_url(&flags, &file), "file:///srv/actions");
     flags.actions_url = Some("https://git.example.com".to_owned());
     assert_eq!(actions_url(&flags, &file), "https://git.example.com");
+}
+
+#[test]
+fn scrape_jobs_come_from_the_metrics_table_with_their_defaults() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ferry.toml");
+    std::fs::write(
+        &path,
+        "[metrics]\nscrape_interval = \"30s\"\n\n[[metrics.scrape]]\njob = \"node\"\ntargets = [\"127.0.0.1:9100\"]\n\
+         timeout = \"5s\"\nlabels = { team = \"infra\" }\n",
+    )
+    .expect("write");
+    let scrape = read_config(&path).expect("a valid file").metrics.scrape_config().expect("valid jobs");
+    assert_eq!(scrape.interval, std::time::Duration::from_secs(30));
+    assert_eq!(scrape.timeout, std::time::Duration::from_secs(10), "the default");
+    assert!(scrape.scrape_self);
+    let job = &scrape.jobs[0];
+    assert_eq!((job.job.as_str(), job.scheme.as_str(), job.path.as_str()), ("node", "http", "/metrics"));
+    assert_eq!((job.interval, job.timeout), (None, Some(std::time::Duration::from_secs(5))));
+    assert_eq!(job.labels.get("team").map(String::as_str), Some("infra"));
+
+    std::fs::write(&path, "[metrics]\nscrape_interval = \"soon\"\n").expect("write");
+    let error = format!("{:#}", read_config(&path).expect_err("a bad duration"));
+    assert!(error.contains("`soon` is not a duration"), "{error}");
+    std::fs::write(&path, "[[metrics.scrape]]\njob = \"x\"\ntargets = [\"http://a:1/metrics\"]\n").expect("write");
+    let error = format!("{:#}", read_config(&path).expect("parses").metrics.scrape_config().expect_err("a URL as target"));
+    assert!(error.contains("targets must be `host:port` entries"), "{error}");
 }

@@ -15,6 +15,7 @@ mod harness;
 mod isolation;
 mod lint;
 mod lint_deploy;
+mod metrics;
 mod releases;
 mod reusable;
 mod run;

@@ -11,13 +11,10 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tokio::task::JoinHandle;
 
 use super::request::StatusRequest;
+use crate::outbound::chain;
 
 /// How long one attempt may take, answer included.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,7 +29,7 @@ const ANSWER_SHOWN: usize = 300;
 
 /// The forges' HTTP client and the reports still in flight. One per server.
 pub(crate) struct StatusSender {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: crate::outbound::Outbound,
     /// Each run's latest report until the run's conclusion is reported: the next one waits for
     /// it, so a slow or retried "pending" never lands after the run's "success".
     in_flight: Mutex<HashMap<i64, JoinHandle<()>>>,
@@ -64,17 +61,7 @@ impl SendError {
 
 impl StatusSender {
     pub(crate) fn new() -> StatusSender {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .expect("ring supports rustls' default protocol versions")
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let http = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(https);
-        StatusSender { http, in_flight: Mutex::new(HashMap::new()) }
+        StatusSender { http: crate::outbound::client(CONNECT_TIMEOUT), in_flight: Mutex::new(HashMap::new()) }
     }
 
     /// Runs `report` in the background once run `run_id`'s earlier reports are done; after
@@ -138,16 +125,4 @@ impl StatusSender {
         };
         tokio::time::timeout(ATTEMPT_TIMEOUT, exchange).await.unwrap_or(Err(SendError::TimedOut))
     }
-}
-
-/// An error with its sources, as one line.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
