@@ -14,7 +14,7 @@ use crate::api::{
     agents, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs, secrets, tokens,
 };
 use crate::runtime::{blob, legacy, twirp};
-use crate::{hooks, metrics, probes, prometheus, remote_write};
+use crate::{hooks, metrics, probes, prometheus, remote_write, scrape};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -99,6 +99,7 @@ use crate::{hooks, metrics, probes, prometheus, remote_write};
         prometheus::labels,
         prometheus::label_values,
         remote_write::write,
+        scrape::list,
         prometheus::import,
         legacy::lookup,
         legacy::reserve,

@@ -104,18 +104,74 @@ fn targets(config: &ScrapeConfig, own: SocketAddr) -> Vec<Target> {
 /// The last scrape of a target, for whoever shows targets.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TargetHealth {
-    pub(crate) up: bool,
-    pub(crate) last_error: Option<String>,
-    pub(crate) last_scrape_ms: i64,
+    labels: Labels,
+    up: bool,
+    last_error: Option<String>,
+    last_scrape_ms: i64,
+    last_duration_s: f64,
 }
 
 /// Every target's last scrape, by URL.
-pub(crate) type Health = Arc<Mutex<BTreeMap<String, (Labels, TargetHealth)>>>;
+pub(crate) type Health = Arc<Mutex<BTreeMap<String, TargetHealth>>>;
+
+/// `GET /prometheus/api/v1/targets`: every target and its last scrape, in Prometheus' shape
+/// (`activeTargets` with `labels`, `scrapePool`, `scrapeUrl`, `health`, `lastError`,
+/// `lastScrape`, `lastScrapeDuration`; no service discovery, so `discoveredLabels` are the
+/// labels and `droppedTargets` is empty). A target not scraped yet has health `unknown`.
+#[utoipa::path(
+    get,
+    path = "/prometheus/api/v1/targets",
+    operation_id = "prometheus_targets",
+    tag = "metrics",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus' `{\"status\":\"success\",\"data\":{\"activeTargets\",\"droppedTargets\"}}`", content_type = "application/json", body = Object),
+        crate::api::Refusals,
+        (status = 403, description = "The token is scoped to projects; metrics need a token for all projects", body = crate::api::ErrorBody),
+    ),
+)]
+pub(crate) async fn list(axum::extract::State(state): axum::extract::State<AppState>) -> axum::Json<serde_json::Value> {
+    let health = state.scrape_health.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let active: Vec<serde_json::Value> = health
+        .into_iter()
+        .map(|(url, target)| {
+            let labels: serde_json::Map<String, serde_json::Value> =
+                target.labels.iter().map(|(name, value)| (name.to_owned(), value.into())).collect();
+            let health = match (target.last_scrape_ms, target.up) {
+                (0, _) => "unknown",
+                (_, true) => "up",
+                (_, false) => "down",
+            };
+            serde_json::json!({
+                "discoveredLabels": labels.clone(),
+                "labels": labels,
+                "scrapePool": target.labels.get("job").unwrap_or(""),
+                "scrapeUrl": url,
+                "globalUrl": url,
+                "lastError": target.last_error.unwrap_or_default(),
+                "lastScrape": rfc3339_ms(target.last_scrape_ms),
+                "lastScrapeDuration": target.last_duration_s,
+                "health": health,
+            })
+        })
+        .collect();
+    axum::Json(serde_json::json!({"status": "success", "data": {"activeTargets": active, "droppedTargets": []}}))
+}
+
+/// Milliseconds since the epoch as RFC 3339 with milliseconds, as Prometheus writes times.
+fn rfc3339_ms(ms: i64) -> String {
+    let seconds = ferry_dora::rfc3339(ms.div_euclid(1000));
+    format!("{}.{:03}Z", seconds.trim_end_matches('Z'), ms.rem_euclid(1000))
+}
 
 /// Starts one task per target; they stop when the server shuts down.
 pub(crate) fn spawn(state: &AppState, config: &ScrapeConfig, own: SocketAddr) {
     let http = crate::outbound::client(Duration::from_secs(5));
     for target in targets(config, own) {
+        state.scrape_health.lock().unwrap_or_else(PoisonError::into_inner).insert(
+            target.url.clone(),
+            TargetHealth { labels: target.labels.clone(), ..TargetHealth::default() },
+        );
         tokio::spawn(scrape_loop(state.clone(), http.clone(), target));
     }
 }
@@ -146,11 +202,10 @@ async fn scrape_loop(state: AppState, http: Outbound, target: Target) {
         }
         let stored = store(&state, scraped.samples).await;
         let last_error = scraped.error.or(stored.err());
-        state
-            .scrape_health
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(target.url.clone(), (target.labels.clone(), TargetHealth { up, last_error, last_scrape_ms: t_ms }));
+        state.scrape_health.lock().unwrap_or_else(PoisonError::into_inner).insert(
+            target.url.clone(),
+            TargetHealth { labels: target.labels.clone(), up, last_error, last_scrape_ms: t_ms, last_duration_s: duration },
+        );
     }
 }
 

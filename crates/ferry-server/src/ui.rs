@@ -10,7 +10,9 @@
 //! | `GET /` | projects, each with its latest run |
 //! | `GET /ui/projects/{name}` | a project's runs and the "Run workflow" form |
 //! | `GET /ui/projects/{name}/environments` | each environment's services (release, replica health, the deployment waiting at a gate with its Approve button) and the deployments timeline |
+//! | `GET /ui/projects/{name}/dora` (`?service=&environment=&window=`) | a unit's DORA keys with their tiers, and the project's incidents with Resolve buttons |
 //! | `GET /ui/projects/{name}/releases/{service}/{number}` | a release: commits, files, the run that built it, its deploy spec |
+//! | `GET /ui/metrics` (`?query=&range=1h`) | the metrics explorer: a PromQL range query ending now, graphed as SVG with its legend (tokens for all projects) |
 //! | `GET /ui/runs/{id}` (`?job={job_id}`) | a run: header, buttons, job graph, the chosen job's steps and live log |
 //! | `GET /ui/assets/{file}` | the stylesheet and scripts, cached for a year under a content-hashed URL |
 //!
@@ -22,10 +24,12 @@
 //! `router::routes()`, the API's table that the OpenAPI document describes.
 
 mod assets;
+mod dora;
 mod environments;
 mod format;
 mod graph;
 mod layout;
+mod metrics;
 mod projects;
 mod releases;
 mod run;
@@ -57,7 +61,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/projects/{name}", get(projects::project))
         .route("/ui/projects/{name}/releases/{service}/{number}", get(releases::page))
         .route("/ui/projects/{name}/environments", get(environments::page))
+        .route("/ui/projects/{name}/dora", get(dora::page))
         .route("/ui/runs/{id}", get(run::page))
+        .route("/ui/metrics", get(metrics::page))
         .route("/ui/assets/{file}", get(assets::get))
         .layer(axum::middleware::map_response(html_errors))
         .layer(axum::middleware::map_response(security_headers))

@@ -84,6 +84,7 @@ pub(super) async fn project(
             h1 { (project.name) }
             span.muted.mono { (crate::repo_url::redacted(&project.repo)) " · " (project.branch) }
             a #environments-link href=(format!("/ui/projects/{}/environments", project.name)) { "Environments" }
+            a #dora-link href=(format!("/ui/projects/{}/dora", project.name)) { "DORA" }
         }
         details.panel #trigger-panel {
             summary { "Run workflow" }

@@ -541,3 +541,92 @@ fn the_approve_button_lets_a_job_waiting_at_its_environment_run() {
     assert_eq!(detail["jobs"][0]["status"], "queued", "let go to runners: {detail}");
     assert_no_script_errors(&mut page);
 }
+
+#[test]
+fn the_dora_page_shows_the_keys_with_tiers_and_resolves_an_incident() {
+    let repo = TestRepo::new(&[("README", "one")]);
+    let c1 = repo.head();
+    let c2 = repo.commit(&[("README", "two")], "two");
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
+    let t = i64::try_from(start).expect("ms") + 60_000;
+    // One success and one failure; an open incident on the unit, which names no cause and so
+    // is attributed to the last success before it: both deployments count as failed.
+    let events = json!({
+        "deployments": [
+            {"service": "web", "environment": "production", "commit": c1, "finished_at": t, "outcome": "succeeded"},
+            {"service": "web", "environment": "production", "commit": c2, "finished_at": t + 60_000, "outcome": "failed"},
+        ],
+        "incidents": [{"service": "web", "environment": "production", "started_at": t + 120_000, "title": "checkout broken"}],
+    });
+    let res = server.call("POST", "/api/v1/projects/web/dora/events", Some(&server.admin), Some(&events));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let incident = server.call("GET", "/api/v1/projects/web/incidents", Some(&server.admin), None).json()[0]["id"]
+        .as_i64()
+        .expect("the incident");
+
+    let browser = Browser::start().expect("starting chromium");
+    let mut page = logged_in(&browser, &server);
+    page.goto(&url(&server, "/ui/projects/web")).expect("loading the project");
+    page.click("#dora-link").expect("the DORA link");
+    page.wait_for("!!document.querySelector('#change-failure-rate')", WAIT).expect("the DORA page");
+    // The window ends after the events (they are a minute ahead of this machine's clock).
+    let until = ferry_dora::rfc3339(t / 1000 + 86_400);
+    page.goto(&url(&server, &format!("/ui/projects/web/dora?service=web&until={until}"))).expect("the page");
+    page.wait_for("!!document.querySelector('#change-failure-rate')", WAIT).expect("the keys");
+    let failures = page.text("#change-failure-rate").expect("the change failure rate");
+    assert!(failures.contains("100 %") && failures.contains("2 failed of 2"), "{failures}");
+    assert!(page.text("#deployment-frequency").expect("frequency").contains("1 deployments"));
+    let tier = page.eval("document.querySelector('#change-failure-rate [data-tier]').dataset.tier").expect("a tier");
+    assert_eq!(tier, "low", "failures above 30 % are the low cluster");
+    assert!(page.text("#incidents").expect("incidents").contains("checkout broken"));
+    page.click(&format!("tr[data-incident-id='{incident}'] button[data-action=resolve-incident]")).expect("Resolve");
+    page.wait_for("!document.querySelector('button[data-action=resolve-incident]')", WAIT)
+        .expect("a resolved incident offers no Resolve button");
+    let listed = server.call("GET", "/api/v1/projects/web/incidents", Some(&server.admin), None).json();
+    assert!(listed[0]["resolved_at"].is_i64(), "{listed}");
+    assert_no_script_errors(&mut page);
+}
+
+#[test]
+fn the_metrics_explorer_graphs_a_query_and_shows_prometheus_errors() {
+    let (server, _repo) = ui_server();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    // Two series over the last 30 minutes, a sample a minute.
+    let mut text = String::from("# TYPE requests counter\n");
+    for minute in (0..30).rev() {
+        let at = now - minute * 60;
+        for code in ["200", "500"] {
+            text.push_str(&format!("requests_total{{code=\"{code}\"}} {} {at}\n", (30 - minute) * 10));
+        }
+    }
+    text.push_str("# EOF\n");
+    let auth = format!("Bearer {}", server.admin);
+    let res = server.request(
+        "POST",
+        "/api/v1/metrics/import",
+        &[("Authorization", auth.as_str()), ("Content-Type", "application/openmetrics-text")],
+        text.as_bytes(),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    let browser = Browser::start().expect("starting chromium");
+    let mut page = logged_in(&browser, &server);
+    page.goto(&url(&server, "/")).expect("the projects");
+    page.click("#metrics-link").expect("the Metrics link");
+    page.wait_for("!!document.querySelector('#metrics-expr')", WAIT).expect("the explorer");
+    page.type_into("#metrics-expr", "rate(requests_total[5m])").expect("typing the query");
+    page.click("#metrics-run").expect("Graph");
+    page.wait_for("!!document.querySelector('#chart polyline')", WAIT).expect("the graph");
+    let drawn = page.eval("document.querySelectorAll('#chart polyline').length").expect("series");
+    assert_eq!(drawn, 2);
+    let points = page.eval("document.querySelector('#chart polyline').getAttribute('points').split(' ').length").expect("points");
+    assert!(points.as_u64().is_some_and(|n| n > 10), "{points}");
+    let legend = page.text("#legend").expect("the legend");
+    assert!(legend.contains("{code=\"200\"}") && legend.contains("{code=\"500\"}"), "{legend}");
+
+    page.goto(&url(&server, "/ui/metrics?query=rate(requests_total)&range=1h")).expect("a bad query");
+    let error = page.text("#metrics-error").expect("the error");
+    assert!(error.starts_with("bad_data:") && error.contains("expected type matrix"), "{error}");
+    assert_no_script_errors(&mut page);
+}

@@ -176,4 +176,11 @@ fn the_server_scrapes_its_targets_and_itself_and_a_target_that_stops_answering_g
         (query("up{job=\"worker\"}").first()?["value"][1] == "0").then_some(())
     });
     assert!(query("jobs_done_total").is_empty(), "the series is stale");
+    // The targets API says so, as Prometheus' does.
+    let targets = get_json(&url, &admin, "/prometheus/api/v1/targets");
+    let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+    let worker = active.iter().find(|t| t["labels"]["job"] == "worker").unwrap_or_else(|| panic!("{targets:#}"));
+    assert_eq!((worker["health"].as_str(), worker["scrapePool"].as_str()), (Some("down"), Some("worker")), "{worker:#}");
+    assert!(worker["lastError"].as_str().is_some_and(|e| !e.is_empty()), "{worker:#}");
+    assert!(active.iter().any(|t| t["labels"]["job"] == "ferry" && t["health"] == "up"), "{targets:#}");
 }

@@ -199,6 +199,17 @@
   }
 
   async function runAction(button) {
+    if (button.dataset.action === 'resolve-incident') {
+      button.disabled = true;
+      try {
+        await api('POST', `/api/v1/incidents/${button.dataset.incidentId}/resolve`, {});
+        location.reload();
+      } catch (error) {
+        flash(`Resolve failed: ${error.message}`);
+        button.disabled = false;
+      }
+      return;
+    }
     if (button.dataset.action === 'approve-deployment') {
       button.disabled = true;
       try {
