@@ -97,7 +97,7 @@ pub struct ServerConfig {
     pub workflow_source: Option<WorkflowSourceRef>,
 }
 
-pub use pipeline::calls::WorkflowSource;
+pub use pipeline::calls::{WorkflowSource, WorkflowSourceError};
 
 /// A shared [`WorkflowSource`]; two are equal when they are the same one.
 #[derive(Clone)]
