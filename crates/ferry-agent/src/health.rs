@@ -42,7 +42,7 @@ pub async fn check(probe: &Probe, port: u16, timeout: Duration) -> Result<(), Ch
                 .await
                 .map(drop)
                 .map_err(|error| CheckError::Inconclusive(format!("connecting to 127.0.0.1:{port}: {error}"))),
-            Probe::Command { command } => check_command(command, port).await.map_err(CheckError::Inconclusive),
+            Probe::Command { command } => check_command(command, port).await,
         }
     };
     match tokio::time::timeout(timeout, attempt).await {
@@ -77,8 +77,8 @@ async fn check_http(path: &str, port: u16) -> Result<(), CheckError> {
     if (200..400).contains(&status) { Ok(()) } else { Err(CheckError::Failed(format!("GET {path} answered {status}"))) }
 }
 
-/// Runs a command check; why it failed, in words.
-async fn check_command(command: &str, port: u16) -> Result<(), String> {
+/// Runs a command check; a failure is inconclusive (the replica may not be up yet).
+async fn check_command(command: &str, port: u16) -> Result<(), CheckError> {
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(command)
@@ -89,12 +89,13 @@ async fn check_command(command: &str, port: u16) -> Result<(), String> {
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|error| format!("starting `{command}`: {error}"))?;
+        .map_err(|error| CheckError::Inconclusive(format!("starting `{command}`: {error}")))?;
     // On a timeout this future is dropped: the group goes with it, not only `sh`.
     let group = child.id().and_then(|pid| rustix::process::Pid::from_raw(pid.cast_signed()));
     let _guard = GroupGuard(group);
-    let status = child.wait().await.map_err(|error| format!("waiting for `{command}`: {error}"))?;
-    if status.success() { Ok(()) } else { Err(format!("`{command}` exited with {status}")) }
+    let status =
+        child.wait().await.map_err(|error| CheckError::Inconclusive(format!("waiting for `{command}`: {error}")))?;
+    if status.success() { Ok(()) } else { Err(CheckError::Inconclusive(format!("`{command}` exited with {status}"))) }
 }
 
 /// Kills a check command's process group when its check ends, whatever the way.

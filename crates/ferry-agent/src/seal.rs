@@ -26,6 +26,16 @@ impl std::fmt::Debug for Sealer {
     }
 }
 
+/// A sealed value that does not open under this agent's token: sealed under another one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}/{}/{} {name}", unit.project, unit.service, unit.environment)]
+pub struct SealError {
+    /// The unit whose release holds the value.
+    pub unit: UnitKey,
+    /// The secret's name.
+    pub name: String,
+}
+
 impl Sealer {
     /// The sealer whose key derives from `token`.
     #[must_use]
@@ -58,8 +68,9 @@ impl Sealer {
     /// `desired` with every sealed value opened.
     ///
     /// # Errors
-    /// The unit and key of the first value that does not open under this token.
-    pub fn open_desired(&self, mut desired: DesiredState) -> Result<DesiredState, String> {
+    /// [`SealError`] naming the unit and key of the first value that does not open under this
+    /// token.
+    pub fn open_desired(&self, mut desired: DesiredState) -> Result<DesiredState, SealError> {
         for unit in &mut desired.units {
             let key = unit.key.clone();
             for release in releases_of(&mut unit.release, &mut unit.deployment) {
@@ -67,7 +78,7 @@ impl Sealer {
                     if let Some(sealed) = value.strip_prefix(PREFIX) {
                         *value = self
                             .open(&key, &name, sealed)
-                            .ok_or_else(|| format!("{}/{}/{} {name}", key.project, key.service, key.environment))?;
+                            .ok_or_else(|| SealError { unit: key.clone(), name: name.clone() })?;
                     }
                 }
             }

@@ -209,11 +209,11 @@ impl Supervisor {
                     self.engine = Some(engine);
                     self.engine_error = None;
                 }
-                Err(why) => {
+                Err(error) => {
                     if self.engine_error.is_none() {
-                        tracing::warn!("{why}");
+                        tracing::warn!(%error, "{error}");
                     }
-                    self.engine_error = Some((why, now + ENGINE_RETRY));
+                    self.engine_error = Some((error.to_string(), now + ENGINE_RETRY));
                 }
             }
         }
@@ -226,8 +226,8 @@ impl Supervisor {
                 }
                 self.dirty = true;
             }
-            Err(why) => {
-                tracing::warn!("{why}");
+            Err(error) => {
+                tracing::warn!(%error, "{error}");
                 self.adopting = Some(records);
             }
         }

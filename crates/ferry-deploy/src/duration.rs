@@ -4,36 +4,53 @@
 /// The units a duration may use, longest suffix first so `ms` is not read as `m`.
 const UNITS: &[(&str, u64)] = &[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)];
 
-/// Milliseconds of a duration such as `500ms`, `2s`, `1m30s` or `1h`; `Err` says what is wrong
-/// in words.
-pub fn parse_duration(text: &str) -> Result<u64, String> {
+/// Why a text is not a duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("a duration cannot be empty")]
+    Empty,
+    #[error("`{text}` is not a duration: expected a number at `{rest}`")]
+    ExpectedNumber { text: String, rest: String },
+    #[error("`{text}` has no unit")]
+    NoUnit { text: String },
+    #[error("`{text}` has an unknown unit at `{rest}`")]
+    UnknownUnit { text: String, rest: String },
+    #[error("`{text}` is too long a duration")]
+    TooLong { text: String },
+}
+
+/// Milliseconds of a duration such as `500ms`, `2s`, `1m30s` or `1h`.
+///
+/// # Errors
+/// What is wrong with `text`, in words.
+pub fn parse_duration(text: &str) -> Result<u64, DurationError> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("a duration cannot be empty".to_owned());
+        return Err(DurationError::Empty);
     }
     let mut rest = text;
     let mut total: u64 = 0;
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
-            return Err(format!("`{text}` is not a duration: expected a number at `{rest}`"));
+            return Err(DurationError::ExpectedNumber { text: text.to_owned(), rest: rest.to_owned() });
         }
-        let number: u64 = rest[..digits].parse().map_err(|_| format!("`{text}` is too long a duration"))?;
+        let number: u64 = rest[..digits].parse().map_err(|_| DurationError::TooLong { text: text.to_owned() })?;
         rest = &rest[digits..];
         let Some((suffix, factor)) = UNITS.iter().find(|(suffix, _)| {
             rest.strip_prefix(suffix).is_some_and(|after| !after.starts_with(|c: char| c.is_ascii_alphabetic()))
         }) else {
             return Err(if rest.is_empty() {
-                format!("`{text}` has no unit")
+                DurationError::NoUnit { text: text.to_owned() }
             } else {
-                format!("`{text}` has an unknown unit at `{rest}`")
+                DurationError::UnknownUnit { text: text.to_owned(), rest: rest.to_owned() }
             });
         };
         rest = &rest[suffix.len()..];
         total = number
             .checked_mul(*factor)
             .and_then(|ms| total.checked_add(ms))
-            .ok_or_else(|| format!("`{text}` is too long a duration"))?;
+            .ok_or_else(|| DurationError::TooLong { text: text.to_owned() })?;
     }
     Ok(total)
 }
@@ -73,13 +90,17 @@ mod tests {
 
     #[test]
     fn bad_durations_say_what_is_wrong() {
-        assert_eq!(parse_duration("30"), Err("`30` has no unit".to_owned()));
-        assert_eq!(parse_duration("3 days"), Err("`3 days` has an unknown unit at ` days`".to_owned()));
-        assert_eq!(parse_duration("2sec"), Err("`2sec` has an unknown unit at `sec`".to_owned()));
-        assert_eq!(parse_duration("s"), Err("`s` is not a duration: expected a number at `s`".to_owned()));
-        assert_eq!(parse_duration(""), Err("a duration cannot be empty".to_owned()));
-        assert!(parse_duration("99999999999999999999h").is_err());
-        assert!(parse_duration("9999999999999999h").is_err());
+        let message = |text: &str| parse_duration(text).map_err(|error| error.to_string());
+        assert_eq!(message("30"), Err("`30` has no unit".to_owned()));
+        assert_eq!(message("3 days"), Err("`3 days` has an unknown unit at ` days`".to_owned()));
+        assert_eq!(message("2sec"), Err("`2sec` has an unknown unit at `sec`".to_owned()));
+        assert_eq!(message("s"), Err("`s` is not a duration: expected a number at `s`".to_owned()));
+        assert_eq!(message(""), Err("a duration cannot be empty".to_owned()));
+        assert_eq!(
+            parse_duration("99999999999999999999h"),
+            Err(DurationError::TooLong { text: "99999999999999999999h".to_owned() })
+        );
+        assert!(matches!(parse_duration("9999999999999999h"), Err(DurationError::TooLong { .. })));
     }
 
     #[test]

@@ -93,14 +93,29 @@ fn rows(text: &str, header: &str, errors: &mut Vec<CsvError>) -> Vec<(usize, Vec
     rows
 }
 
-fn time_ms(text: &str, column: &str) -> Result<i64, String> {
-    chrono::DateTime::parse_from_rfc3339(text).map(|time| time.timestamp_millis()).map_err(|error| {
-        format!("{column} {text:?} is not an RFC 3339 time ({error}); write e.g. 2026-01-31T14:05:00Z")
+/// What is wrong with one field of a row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum FieldError {
+    #[error("{column} {text:?} is not an RFC 3339 time ({reason}); write e.g. 2026-01-31T14:05:00Z")]
+    Time { column: String, text: String, reason: String },
+    #[error("{0} is empty")]
+    Empty(String),
+    #[error("outcome {0:?} must be succeeded, failed or rolled_back")]
+    Outcome(String),
+    #[error("resolved_at is before started_at")]
+    ResolvedBeforeStart,
+}
+
+fn time_ms(text: &str, column: &str) -> Result<i64, FieldError> {
+    chrono::DateTime::parse_from_rfc3339(text).map(|time| time.timestamp_millis()).map_err(|error| FieldError::Time {
+        column: column.to_owned(),
+        text: text.to_owned(),
+        reason: error.to_string(),
     })
 }
 
-fn required<'a>(text: &'a str, column: &str) -> Result<&'a str, String> {
-    if text.is_empty() { Err(format!("{column} is empty")) } else { Ok(text) }
+fn required<'a>(text: &'a str, column: &str) -> Result<&'a str, FieldError> {
+    if text.is_empty() { Err(FieldError::Empty(column.to_owned())) } else { Ok(text) }
 }
 
 /// Reads `deployments.csv` (header [`DEPLOYMENTS_HEADER`]).
@@ -117,7 +132,7 @@ pub fn parse_deployments(text: &str) -> Result<Vec<ExternalDeployment>, Vec<CsvE
                 "succeeded" => DeploymentOutcome::Succeeded,
                 "failed" => DeploymentOutcome::Failed,
                 "rolled_back" => DeploymentOutcome::RolledBack,
-                other => return Err(format!("outcome {other:?} must be succeeded, failed or rolled_back")),
+                other => return Err(FieldError::Outcome(other.to_owned())),
             };
             Ok(ExternalDeployment {
                 service: required(service, "service")?.to_owned(),
@@ -129,7 +144,7 @@ pub fn parse_deployments(text: &str) -> Result<Vec<ExternalDeployment>, Vec<CsvE
         })();
         match parsed {
             Ok(deployment) => deployments.push(deployment),
-            Err(message) => errors.push(CsvError { line, message }),
+            Err(error) => errors.push(CsvError { line, message: error.to_string() }),
         }
     }
     errors.sort_by_key(|error| error.line);
@@ -151,7 +166,7 @@ pub fn parse_incidents(text: &str) -> Result<Vec<ExternalIncident>, Vec<CsvError
             let started_at = time_ms(started_at, "started_at")?;
             let resolved_at = if resolved_at.is_empty() { None } else { Some(time_ms(resolved_at, "resolved_at")?) };
             if resolved_at.is_some_and(|resolved| resolved < started_at) {
-                return Err("resolved_at is before started_at".to_owned());
+                return Err(FieldError::ResolvedBeforeStart);
             }
             Ok(ExternalIncident {
                 service: required(service, "service")?.to_owned(),
@@ -164,7 +179,7 @@ pub fn parse_incidents(text: &str) -> Result<Vec<ExternalIncident>, Vec<CsvError
         })();
         match parsed {
             Ok(incident) => incidents.push(incident),
-            Err(message) => errors.push(CsvError { line, message }),
+            Err(error) => errors.push(CsvError { line, message: error.to_string() }),
         }
     }
     errors.sort_by_key(|error| error.line);

@@ -131,21 +131,32 @@ pub fn rfc3339(at: i64) -> String {
         .map_or_else(|| at.to_string(), |time| time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
+/// A time or a window that is not one Ferry reads; the message says what to write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("{text:?} is not an RFC 3339 time ({reason}); write e.g. 2026-01-31T14:05:00Z")]
+    Time { text: String, reason: String },
+    #[error("window {0:?} needs a unit: d, w, h or m (e.g. 30d)")]
+    WindowUnit(String),
+    #[error("window {0:?} must be a whole number from 1 up to ten years (e.g. 30d)")]
+    WindowLength(String),
+}
+
 /// Reads an RFC 3339 time into seconds since the epoch (fractions dropped).
 ///
 /// # Errors
-/// A message saying what is wrong with `text`.
-pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
+/// [`InputError::Time`] saying what is wrong with `text`.
+pub fn parse_rfc3339(text: &str) -> Result<i64, InputError> {
     chrono::DateTime::parse_from_rfc3339(text.trim())
         .map(|time| time.timestamp())
-        .map_err(|error| format!("{text:?} is not an RFC 3339 time ({error}); write e.g. 2026-01-31T14:05:00Z"))
+        .map_err(|error| InputError::Time { text: text.to_owned(), reason: error.to_string() })
 }
 
 /// Reads a window's length: a number and a unit (`30d`, `12w`, `48h`, `90m`).
 ///
 /// # Errors
-/// A message saying what is wrong with `text`.
-pub fn parse_window(text: &str) -> Result<i64, String> {
+/// [`InputError::WindowUnit`] or [`InputError::WindowLength`].
+pub fn parse_window(text: &str) -> Result<i64, InputError> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
@@ -154,11 +165,11 @@ pub fn parse_window(text: &str) -> Result<i64, String> {
         "w" => WEEK,
         "h" => 3600,
         "m" => 60,
-        _ => return Err(format!("window {text:?} needs a unit: d, w, h or m (e.g. 30d)")),
+        _ => return Err(InputError::WindowUnit(text.to_owned())),
     };
     match number.parse::<i64>() {
         Ok(n) if n > 0 && n <= 3660 * DAY / unit_seconds => Ok(n * unit_seconds),
-        _ => Err(format!("window {text:?} must be a whole number from 1 up to ten years (e.g. 30d)")),
+        _ => Err(InputError::WindowLength(text.to_owned())),
     }
 }
 

@@ -195,17 +195,28 @@ fn evaluate_strings(
     })
 }
 
+/// Why the inputs given to a `workflow_dispatch` cannot start it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DispatchInputError {
+    /// A choice input was given a value that is not one of its options.
+    #[error("--input {name}={value}: choose one of {}", options.join(", "))]
+    NotAnOption { name: String, value: String, options: Vec<String> },
+    /// A required input has no value.
+    #[error("input `{name}` is required; pass it with --input {name}=<value>")]
+    Missing { name: String },
+}
+
 /// `workflow_dispatch` inputs: the declared defaults, overridden by `given`, typed as
 /// declared (booleans, numbers); a choice must be one of its options. With `check_required`,
 /// a required input that has no value is an error.
 ///
 /// # Errors
-/// A message naming the input and how to pass it.
+/// The input that is not one of its options or is missing, and how to pass it.
 pub fn dispatch_inputs(
     workflow: &Workflow,
     given: &[(String, String)],
     check_required: bool,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, DispatchInputError> {
     let declared = workflow.trigger("workflow_dispatch").and_then(|trigger| match &trigger.kind {
         TriggerKind::Dispatch(inputs) => Some(inputs),
         _ => None,
@@ -228,15 +239,18 @@ pub fn dispatch_inputs(
         if let DispatchInputType::Choice { options } = &input.kind
             && !options.iter().any(|option| option.value == *text)
         {
-            let options: Vec<&str> = options.iter().map(|option| option.value.as_str()).collect();
-            return Err(format!("--input {key}={text}: choose one of {}", options.join(", ")));
+            return Err(DispatchInputError::NotAnOption {
+                name: key.clone(),
+                value: text.clone(),
+                options: options.iter().map(|option| option.value.clone()).collect(),
+            });
         }
         inputs.insert(key.clone(), typed(&input.kind, text));
     }
     if check_required {
         for (name, input) in declared.into_iter().flatten() {
             if input.required && !inputs.contains_key(name) {
-                return Err(format!("input `{name}` is required; pass it with --input {name}=<value>"));
+                return Err(DispatchInputError::Missing { name: name.clone() });
             }
         }
     }

@@ -20,10 +20,10 @@ pub use driver::{
     PlannedInstance, RunState, StartInstance,
 };
 pub use expand::{
-    Scope, StrategySettings, base_name, decide, dispatch_inputs, event_inputs, expand_job, job_specs, runs_on_labels,
-    strategy_settings,
+    DispatchInputError, Scope, StrategySettings, base_name, decide, dispatch_inputs, event_inputs, expand_job,
+    job_specs, runs_on_labels, strategy_settings,
 };
 pub use github::{GithubFacts, forge_of_repo_url, forge_web_url, github_context};
 pub use matrix::{MatrixError, expand_matrix, instance_name};
-pub use reusable::{CallError, Callee, Flat, FlatJob, Role, decide_flat, flatten, missing_calls};
+pub use reusable::{CallError, CallInputError, Callee, Flat, FlatJob, Role, decide_flat, flatten, missing_calls};
 pub use scheduler::{Command, ExpandRequest, Expansion, InstanceId, JobSpec, Scheduler, run_conclusion};

@@ -343,7 +343,7 @@ pub fn decide_flat(run: &Map<String, Value>, flat: &Flat, expand: &ExpandJob) ->
                         Err(error) => {
                             return record(JobPlan::Conclude {
                                 conclusion: Conclusion::Failure,
-                                error: Some(error),
+                                error: Some(error.to_string()),
                                 outputs: Map::new(),
                             });
                         }
@@ -388,21 +388,56 @@ pub fn job_needs(flat: &Flat, job_idx: usize, needs: &Map<String, Value>) -> Map
         .collect()
 }
 
+/// Why a calling job's `with:` or `secrets:` do not fit the workflow it calls; `id` is the
+/// calling job, `callee` the called file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallInputError {
+    #[error("job `{id}` passes input `{name}`, which {callee} does not declare under `on.workflow_call.inputs`")]
+    UndeclaredInput { id: String, name: String, callee: String },
+    #[error("job `{id}`: input `{name}` of {callee} must be {expected}; `with: {name}:` gives `{given}`")]
+    WrongType { id: String, name: String, callee: String, expected: &'static str, given: String },
+    #[error("{callee}: the default of input `{name}` must be {expected}")]
+    WrongDefault { name: String, callee: String, expected: &'static str },
+    #[error("job `{id}` does not pass input `{name}`, which {callee} requires; add it under `with:`")]
+    MissingInput { id: String, name: String, callee: String },
+    #[error(
+        "job `{id}` does not pass secret `{name}`, which {callee} requires; add it under `secrets:` or use `secrets: inherit`"
+    )]
+    MissingSecret { id: String, name: String, callee: String },
+    #[error("job `{id}` passes secret `{name}`, which {callee} does not declare under `on.workflow_call.secrets`")]
+    UndeclaredSecret { id: String, name: String, callee: String },
+    /// An expression in `with:` or in a default failed.
+    #[error(transparent)]
+    Expression(#[from] EvalFailure),
+}
+
 /// The inputs `with:` of calling job `job` (`id` in the run) gives `call`, evaluated in
 /// `scope` (with the leg's `matrix`) and checked against the callee's declared inputs.
-fn call_inputs(scope: &Scope, file: &str, id: &str, job: &Job, call: &Call) -> Result<Map<String, Value>, String> {
+fn call_inputs(
+    scope: &Scope,
+    file: &str,
+    id: &str,
+    job: &Job,
+    call: &Call,
+) -> Result<Map<String, Value>, CallInputError> {
     let declared = call.interface().map(|interface| &interface.inputs);
     let callee = &call.callee.file;
     let mut inputs = Map::new();
     for (name, text) in &job.with {
         let Some(input) = declared.and_then(|declared| declared.get(name)) else {
-            return Err(format!(
-                "job `{id}` passes input `{name}`, which {callee} does not declare under `on.workflow_call.inputs`"
-            ));
+            return Err(CallInputError::UndeclaredInput {
+                id: id.to_owned(),
+                name: name.clone(),
+                callee: callee.clone(),
+            });
         };
-        let value = scope.value(file, text).map_err(|error| error.0)?;
-        let typed = typed_input(input.kind, value, text).map_err(|expected| {
-            format!("job `{id}`: input `{name}` of {callee} must be {expected}; `with: {name}:` gives `{}`", text.value)
+        let value = scope.value(file, text)?;
+        let typed = typed_input(input.kind, value, text).map_err(|expected| CallInputError::WrongType {
+            id: id.to_owned(),
+            name: name.clone(),
+            callee: callee.clone(),
+            expected,
+            given: text.value.clone(),
         })?;
         inputs.insert(name.clone(), typed);
     }
@@ -415,19 +450,24 @@ fn call_inputs(scope: &Scope, file: &str, id: &str, job: &Job, call: &Call) -> R
                 let value = match &default.value {
                     Value::String(text) if text.contains("${{") => {
                         let text = Text { value: text.clone(), span: default.span };
-                        scope.value(callee, &text).map_err(|error| error.0)?
+                        scope.value(callee, &text)?
                     }
                     other => other.clone(),
                 };
                 let text = Text { value: to_display_string(&value), span: default.span };
-                let typed = typed_input(input.kind, value, &text)
-                    .map_err(|expected| format!("{callee}: the default of input `{name}` must be {expected}"))?;
+                let typed = typed_input(input.kind, value, &text).map_err(|expected| CallInputError::WrongDefault {
+                    name: name.clone(),
+                    callee: callee.clone(),
+                    expected,
+                })?;
                 inputs.insert(name.clone(), typed);
             }
             None if input.required => {
-                return Err(format!(
-                    "job `{id}` does not pass input `{name}`, which {callee} requires; add it under `with:`"
-                ));
+                return Err(CallInputError::MissingInput {
+                    id: id.to_owned(),
+                    name: name.clone(),
+                    callee: callee.clone(),
+                });
             }
             // GitHub gives an input without a value its type's empty value.
             None => {
@@ -443,15 +483,19 @@ fn call_inputs(scope: &Scope, file: &str, id: &str, job: &Job, call: &Call) -> R
     if let (Some(JobSecrets::Map(given)), Some(interface)) = (&job.secrets, call.interface()) {
         for (name, secret) in &interface.secrets {
             if secret.required && !given.contains_key(name) {
-                return Err(format!(
-                    "job `{id}` does not pass secret `{name}`, which {callee} requires; add it under `secrets:` or use `secrets: inherit`"
-                ));
+                return Err(CallInputError::MissingSecret {
+                    id: id.to_owned(),
+                    name: name.clone(),
+                    callee: callee.clone(),
+                });
             }
         }
         if let Some(name) = given.keys().find(|name| !interface.secrets.contains_key(*name)) {
-            return Err(format!(
-                "job `{id}` passes secret `{name}`, which {callee} does not declare under `on.workflow_call.secrets`"
-            ));
+            return Err(CallInputError::UndeclaredSecret {
+                id: id.to_owned(),
+                name: name.clone(),
+                callee: callee.clone(),
+            });
         }
     }
     Ok(inputs)

@@ -121,7 +121,7 @@ pub fn parse(text: &str, format: Format) -> Result<Exposition, ParseError> {
             }
             continue;
         }
-        exposition.samples.push(parse_sample(trimmed, format).map_err(error)?);
+        exposition.samples.push(parse_sample(trimmed, format).map_err(|problem| error(problem.0))?);
     }
     if format == Format::OpenMetrics && !saw_eof {
         return Err(ParseError {
@@ -142,11 +142,21 @@ fn unescape_help(text: &str) -> String {
     text.replace("\\n", "\n").replace("\\\\", "\\")
 }
 
-fn parse_sample(line: &str, format: Format) -> Result<ParsedSample, String> {
+/// What is wrong with one line, in words (the line number is added by [`parse`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+struct LineProblem(String);
+
+/// A [`LineProblem`] from `format!` arguments.
+macro_rules! problem {
+    ($($arg:tt)*) => { LineProblem(format!($($arg)*)) };
+}
+
+fn parse_sample(line: &str, format: Format) -> Result<ParsedSample, LineProblem> {
     let name_end = line.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')).unwrap_or(line.len());
     let name = &line[..name_end];
     if !is_metric_name(name) {
-        return Err(format!("expected a metric name at the start of {line:?}"));
+        return Err(problem!("expected a metric name at the start of {line:?}"));
     }
     let mut labels = Labels::default();
     labels.set(METRIC_NAME, name.to_owned());
@@ -158,30 +168,30 @@ fn parse_sample(line: &str, format: Format) -> Result<ParsedSample, String> {
     // An OpenMetrics exemplar follows " # ".
     let rest = rest.split(" # ").next().unwrap_or("");
     let mut fields = rest.split_ascii_whitespace();
-    let value_text = fields.next().ok_or_else(|| format!("{name} has no value"))?;
-    let value = parse_float(value_text).ok_or_else(|| format!("{value_text:?} is not a number (value of {name})"))?;
+    let value_text = fields.next().ok_or_else(|| problem!("{name} has no value"))?;
+    let value = parse_float(value_text).ok_or_else(|| problem!("{value_text:?} is not a number (value of {name})"))?;
     let timestamp_ms = match fields.next() {
         None => None,
         Some(text) => Some(match format {
             Format::Text => text.parse::<i64>().map_err(|_| {
-                format!("{text:?} is not a timestamp in milliseconds (of {name}); the text format takes an integer")
+                problem!("{text:?} is not a timestamp in milliseconds (of {name}); the text format takes an integer")
             })?,
             Format::OpenMetrics => {
                 let seconds = parse_float(text)
                     .filter(|s| s.is_finite())
-                    .ok_or_else(|| format!("{text:?} is not a timestamp in seconds (of {name})"))?;
+                    .ok_or_else(|| problem!("{text:?} is not a timestamp in seconds (of {name})"))?;
                 (seconds * 1000.0).round() as i64
             }
         }),
     };
     if let Some(extra) = fields.next() {
-        return Err(format!("unexpected {extra:?} after the value and timestamp of {name}"));
+        return Err(problem!("unexpected {extra:?} after the value and timestamp of {name}"));
     }
     Ok(ParsedSample { labels, value, timestamp_ms })
 }
 
 /// Parses `name="value",…}` and returns what follows the closing brace.
-fn parse_labels<'a>(mut text: &'a str, labels: &mut Labels) -> Result<&'a str, String> {
+fn parse_labels<'a>(mut text: &'a str, labels: &mut Labels) -> Result<&'a str, LineProblem> {
     loop {
         text = text.trim_start();
         if let Some(rest) = text.strip_prefix('}') {
@@ -190,36 +200,36 @@ fn parse_labels<'a>(mut text: &'a str, labels: &mut Labels) -> Result<&'a str, S
         let name_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len());
         let name = &text[..name_end];
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-            return Err(format!("expected a label name or '}}' at {text:?}"));
+            return Err(problem!("expected a label name or '}}' at {text:?}"));
         }
         text = text[name_end..].trim_start();
-        text = text.strip_prefix('=').ok_or_else(|| format!("expected '=' after label {name}"))?.trim_start();
-        text = text.strip_prefix('"').ok_or_else(|| format!("the value of label {name} must be in double quotes"))?;
+        text = text.strip_prefix('=').ok_or_else(|| problem!("expected '=' after label {name}"))?.trim_start();
+        text = text.strip_prefix('"').ok_or_else(|| problem!("the value of label {name} must be in double quotes"))?;
         let mut value = String::new();
         let mut chars = text.char_indices();
         let end = loop {
             match chars.next() {
-                None => return Err(format!("the value of label {name} has no closing quote")),
+                None => return Err(problem!("the value of label {name} has no closing quote")),
                 Some((idx, '"')) => break idx,
                 Some((_, '\\')) => match chars.next() {
                     Some((_, 'n')) => value.push('\n'),
                     Some((_, '\\')) => value.push('\\'),
                     Some((_, '"')) => value.push('"'),
-                    Some((_, other)) => return Err(format!("unknown escape \\{other} in the value of label {name}")),
-                    None => return Err(format!("the value of label {name} has no closing quote")),
+                    Some((_, other)) => return Err(problem!("unknown escape \\{other} in the value of label {name}")),
+                    None => return Err(problem!("the value of label {name} has no closing quote")),
                 },
                 Some((_, c)) => value.push(c),
             }
         };
         if labels.get(name).is_some() {
-            return Err(format!("label {name} appears twice"));
+            return Err(problem!("label {name} appears twice"));
         }
         labels.set(name, value);
         text = text[end + 1..].trim_start();
         if let Some(rest) = text.strip_prefix(',') {
             text = rest;
         } else if !text.starts_with('}') {
-            return Err(format!("expected ',' or '}}' after label {name}"));
+            return Err(problem!("expected ',' or '}}' after label {name}"));
         }
     }
 }

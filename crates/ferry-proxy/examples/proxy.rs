@@ -8,17 +8,26 @@ use std::process::ExitCode;
 
 use ferry_proxy::{Backend, Proxy, Routes};
 
+/// An argument that is not a socket address.
+struct BadAddress {
+    text: String,
+    error: std::net::AddrParseError,
+}
+
+impl std::fmt::Display for BadAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} is not an address such as 127.0.0.1:8080: {}", self.text, self.error)
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((listen, backends)) = args.split_first() else {
         eprintln!("usage: proxy LISTEN BACKEND... (addresses such as 127.0.0.1:8080)");
         return ExitCode::from(2);
     };
-    let parse = |text: &String| {
-        text.parse::<SocketAddr>()
-            .map_err(|error| format!("{text:?} is not an address such as 127.0.0.1:8080: {error}"))
-    };
-    let addrs: Result<(SocketAddr, Vec<SocketAddr>), String> =
+    let parse = |text: &String| text.parse::<SocketAddr>().map_err(|error| BadAddress { text: text.clone(), error });
+    let addrs: Result<(SocketAddr, Vec<SocketAddr>), BadAddress> =
         parse(listen).and_then(|listen| Ok((listen, backends.iter().map(parse).collect::<Result<_, _>>()?)));
     let (listen, backends) = match addrs {
         Ok(addrs) if !addrs.1.is_empty() => addrs,

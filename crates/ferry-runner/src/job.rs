@@ -25,7 +25,7 @@ use ferry_workflow::model::{Defaults, Step, Workflow};
 use serde_json::{Map, json};
 use tokio::sync::watch;
 
-pub use contexts::{Contexts, EvalFailure, Evaluate, glob_match, hash_files};
+pub use contexts::{Contexts, EvalFailure, Evaluate, HashFilesReadError, glob_match, hash_files};
 
 use crate::commands::Annotation;
 use crate::isolation::Isolation;
@@ -85,15 +85,31 @@ pub struct JobSetup {
 /// A future [`CacheRemote`] returns.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
+/// Why a [`CacheRemote`] could not look up, fetch or store an entry: what it was doing, and
+/// the cause. A step shows it as a warning and goes on without the cache.
+#[derive(Debug, thiserror::Error)]
+#[error("{action}: {source}")]
+pub struct CacheRemoteError {
+    /// What was attempted: `looking up the cache on the server`, `fetching cache entry `k``.
+    pub action: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
 /// Cache entries beyond this machine, for `actions/cache`. With one, it decides what a job
 /// restores (the server scopes entries by ref), and the cache folder only keeps copies of
 /// its entries, so an entry this machine holds is never restored where the remote would not
-/// restore it. An entry is a folder as the cache folder holds it; errors are messages the
-/// step shows as warnings (a cache that cannot be reached is a miss, as on GitHub).
+/// restore it. An entry is a folder as the cache folder holds it; errors
+/// ([`CacheRemoteError`]) the step shows as warnings (a cache that cannot be reached is a miss,
+/// as on GitHub).
 pub trait CacheRemote: Send + Sync + std::fmt::Debug {
     /// The key of the entry to restore for `key` (exactly, else as a prefix, else each of
     /// `restore_keys` in turn), without fetching anything.
-    fn lookup<'a>(&'a self, key: &'a str, restore_keys: &'a [String]) -> BoxFuture<'a, Result<Option<String>, String>>;
+    fn lookup<'a>(
+        &'a self,
+        key: &'a str,
+        restore_keys: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<String>, CacheRemoteError>>;
 
     /// Finds the entry as [`CacheRemote::lookup`] does and makes sure a whole copy of it is
     /// in a folder of `cache`, fetching it when that folder lacks it; the matched key and the
@@ -103,12 +119,17 @@ pub trait CacheRemote: Send + Sync + std::fmt::Debug {
         key: &'a str,
         restore_keys: &'a [String],
         cache: &'a Path,
-    ) -> BoxFuture<'a, Result<Option<(String, PathBuf)>, String>>;
+    ) -> BoxFuture<'a, Result<Option<(String, PathBuf)>, CacheRemoteError>>;
 
     /// Stores the entry folder `entry` (the caller's, given up) under `key`; an entry stored
     /// under it already is kept. The folder is then moved into `cache` where
     /// [`CacheRemote::fetch`] finds it, or removed.
-    fn store<'a>(&'a self, key: &'a str, entry: &'a Path, cache: &'a Path) -> BoxFuture<'a, Result<(), String>>;
+    fn store<'a>(
+        &'a self,
+        key: &'a str,
+        entry: &'a Path,
+        cache: &'a Path,
+    ) -> BoxFuture<'a, Result<(), CacheRemoteError>>;
 }
 
 /// What a running job reports; all text is masked.
@@ -278,7 +299,7 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
                 .await;
         match started {
             Ok(containers) => containers,
-            Err(error) => return JobOutcome::failed(masked(&setup.masker, &error)),
+            Err(error) => return JobOutcome::failed(masked(&setup.masker, &error.to_string())),
         }
     } else {
         None
@@ -344,8 +365,8 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
     // `actions/cache` saves after the job, and only when it succeeded, as on GitHub.
     if contexts.status == JobStatus::Success {
         for save in std::mem::take(&mut runner.pending_saves) {
-            if let Err(message) = builtin::save_cache(&runner, steps.len().saturating_sub(1), &save).await {
-                runner.line(steps.len().saturating_sub(1), &format!("warning: {message}"));
+            if let Err(error) = builtin::save_cache(&runner, steps.len().saturating_sub(1), &save).await {
+                runner.line(steps.len().saturating_sub(1), &format!("warning: {error}"));
             }
         }
     }

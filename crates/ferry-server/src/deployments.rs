@@ -103,21 +103,27 @@ fn unit_of(deployment: &Deployment) -> UnitRef<'_> {
     UnitRef { project_id: deployment.project_id, service: &deployment.service, environment: &deployment.environment }
 }
 
+/// No registered agent runs an environment: the deployment fails with this.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no agent runs it: hosts {} match no registered agent (register one with POST /api/v1/agents and start \
+     `ferry agent`; `ferry server` starts the `local` one)",
+    hosts.join(", ")
+)]
+struct NoAgent {
+    /// The `hosts:` looked for (`local` when the environment names none).
+    hosts: Vec<String>,
+}
+
 /// The agent an environment runs on: the first unrevoked agent a `hosts:` entry names (by
 /// name or label), or the agent named `local` when there are none.
-async fn choose_agent(state: &AppState, hosts: &[String]) -> Result<Result<Agent, String>, StoreError> {
+async fn choose_agent(state: &AppState, hosts: &[String]) -> Result<Result<Agent, NoAgent>, StoreError> {
     let agents = state.store.agents().list().await?;
     let wanted: Vec<String> = if hosts.is_empty() { vec!["local".to_owned()] } else { hosts.to_vec() };
     let found = wanted.iter().find_map(|host| {
         agents.iter().find(|agent| agent.revoked_at.is_none() && (&agent.name == host || agent.labels.contains(host)))
     });
-    Ok(found.cloned().ok_or_else(|| {
-        format!(
-            "no agent runs it: hosts {} match no registered agent (register one with POST /api/v1/agents and start \
-             `ferry agent`; `ferry server` starts the `local` one)",
-            wanted.join(", ")
-        )
-    }))
+    Ok(found.cloned().ok_or(NoAgent { hosts: wanted }))
 }
 
 /// Submits a deployment: judges its gates and records it as `failed` (refused), `waiting`
@@ -167,7 +173,7 @@ async fn submit_locked(
     let (verdict, gates) = if served_here { (Verdict::Pass, Vec::new()) } else { judge(&target.rules, &facts, &[]) };
     let (status, reason) = match (&agent, verdict) {
         (_, Verdict::Refuse(rule)) => (DeploymentStatus::Failed, Some(format!("refused: {rule}"))),
-        (Err(why), _) => (DeploymentStatus::Failed, Some(why.clone())),
+        (Err(why), _) => (DeploymentStatus::Failed, Some(why.to_string())),
         (Ok(_), Verdict::Wait(what)) => (DeploymentStatus::Waiting, Some(what)),
         (Ok(_), Verdict::Pass) => (DeploymentStatus::Queued, None),
     };

@@ -105,7 +105,7 @@ pub struct ServerConfig {
 
 pub use scrape::{ScrapeConfig, ScrapeJob};
 
-pub use pipeline::calls::WorkflowSource;
+pub use pipeline::calls::{WorkflowSource, WorkflowSourceError};
 
 /// A shared [`WorkflowSource`]; two are equal when they are the same one.
 #[derive(Clone)]

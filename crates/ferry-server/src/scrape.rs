@@ -193,7 +193,7 @@ async fn scrape_loop(state: AppState, http: Outbound, target: Target) {
         let duration = started.elapsed().as_secs_f64();
         let fetched = match &answer {
             Ok((text, format)) => Fetched::Body { text, format: *format },
-            Err(error) => Fetched::Failed(error.clone()),
+            Err(error) => Fetched::Failed(error.to_string()),
         };
         let scraped = memory.scrape(&target.labels, fetched, t_ms, duration);
         let up = scraped.error.is_none();
@@ -201,7 +201,7 @@ async fn scrape_loop(state: AppState, http: Outbound, target: Target) {
             tracing::debug!(target = %target.url, %error, "scrape failed");
         }
         let stored = store(&state, scraped.samples).await;
-        let last_error = scraped.error.or(stored.err());
+        let last_error = scraped.error.or(stored.err().map(|error| error.to_string()));
         state.scrape_health.lock().unwrap_or_else(PoisonError::into_inner).insert(
             target.url.clone(),
             TargetHealth { labels: target.labels.clone(), up, last_error, last_scrape_ms: t_ms, last_duration_s: duration },
@@ -218,18 +218,29 @@ fn spread(labels: &Labels, interval: Duration) -> Duration {
     Duration::from_millis(hasher.finish() % millis)
 }
 
+/// Why a scrape stored nothing: the words a target's `lastError` shows.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+struct ScrapeFailure(String);
+
+impl ScrapeFailure {
+    fn new(text: impl Into<String>) -> ScrapeFailure {
+        ScrapeFailure(text.into())
+    }
+}
+
 /// The target's answer and its format, or why there is none.
-async fn fetch(http: &Outbound, target: &Target) -> Result<(String, Format), String> {
+async fn fetch(http: &Outbound, target: &Target) -> Result<(String, Format), ScrapeFailure> {
     let request = Request::get(&target.url)
         .header(header::ACCEPT, HeaderValue::from_static(ACCEPT))
         .header("X-Prometheus-Scrape-Timeout-Seconds", target.timeout.as_secs_f64().to_string())
         .body(Full::new(Bytes::new()))
-        .map_err(|error| format!("the target's URL cannot be used: {error}"))?;
+        .map_err(|error| ScrapeFailure::new(format!("the target's URL cannot be used: {error}")))?;
     let exchange = async {
-        let response = http.request(request).await.map_err(|error| chain(&error))?;
+        let response = http.request(request).await.map_err(|error| ScrapeFailure::new(chain(&error)))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!("server returned HTTP status {status}"));
+            return Err(ScrapeFailure::new(format!("server returned HTTP status {status}")));
         }
         let openmetrics = response
             .headers()
@@ -239,22 +250,22 @@ async fn fetch(http: &Outbound, target: &Target) -> Result<(String, Format), Str
         let body = Limited::new(response.into_body(), BODY_LIMIT)
             .collect()
             .await
-            .map_err(|error| format!("reading the answer: {error}"))?
+            .map_err(|error| ScrapeFailure::new(format!("reading the answer: {error}")))?
             .to_bytes();
-        let text = String::from_utf8(body.to_vec()).map_err(|_| "the answer is not UTF-8 text".to_owned())?;
+        let text = String::from_utf8(body.to_vec()).map_err(|_| ScrapeFailure::new("the answer is not UTF-8 text"))?;
         Ok((text, if openmetrics { Format::OpenMetrics } else { Format::Text }))
     };
-    tokio::time::timeout(target.timeout, exchange)
-        .await
-        .unwrap_or_else(|_| Err(format!("context deadline exceeded: no answer within {:?}", target.timeout)))
+    tokio::time::timeout(target.timeout, exchange).await.unwrap_or_else(|_| {
+        Err(ScrapeFailure::new(format!("context deadline exceeded: no answer within {:?}", target.timeout)))
+    })
 }
 
 /// Stores a scrape's samples; the error says why they were not.
-async fn store(state: &AppState, samples: Vec<(Labels, i64, f64)>) -> Result<(), String> {
-    let db = crate::prometheus::store(state).await.map_err(|error| error.to_string())?;
+async fn store(state: &AppState, samples: Vec<(Labels, i64, f64)>) -> Result<(), ScrapeFailure> {
+    let db = crate::prometheus::store(state).await.map_err(|error| ScrapeFailure::new(error.to_string()))?;
     tokio::task::spawn_blocking(move || db.append(&samples))
         .await
-        .map_err(|error| format!("storing the scrape stopped: {error}"))?
+        .map_err(|error| ScrapeFailure::new(format!("storing the scrape stopped: {error}")))?
         .map(drop)
-        .map_err(|error| format!("storing the scrape: {error}"))
+        .map_err(|error| ScrapeFailure::new(format!("storing the scrape: {error}")))
 }

@@ -51,11 +51,20 @@ pub trait Context {
     }
 
     /// `hashFiles(patterns…)`: the hex SHA-256 described by GitHub, or why it failed.
-    fn hash_files(&self, patterns: &[String]) -> Result<String, String> {
+    ///
+    /// # Errors
+    /// Why the files could not be hashed; this default: hashing is not available here.
+    fn hash_files(&self, patterns: &[String]) -> Result<String, HashFilesError> {
         let _ = patterns;
-        Err("hashFiles is not available here".to_owned())
+        Err(HashFilesError("hashFiles is not available here".to_owned()))
     }
 }
+
+/// Why `hashFiles` failed, in words shown to the workflow's author as they are (the host that
+/// hashes knows what went wrong; the language only passes it on).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct HashFilesError(pub String);
 
 /// A syntax error: `range` is a byte range of the text given to the parser.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -200,7 +209,10 @@ impl Template {
                     out.push_str(&value.to_display_string());
                     if out.len() > functions::MAX_STRING_LEN {
                         let range = *offset..*offset + expr.len;
-                        return Err(EvalError { message: functions::too_long("this template"), range });
+                        return Err(EvalError {
+                            message: functions::FunctionError::TooLong { what: "this template" }.to_string(),
+                            range,
+                        });
                     }
                 }
             }

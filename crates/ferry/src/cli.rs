@@ -1047,10 +1047,15 @@ pub struct RerunArgs {
     pub json: bool,
 }
 
-fn key_value(text: &str) -> Result<(String, String), String> {
+/// A `K=V` argument without a key or an `=`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected KEY=VALUE, got `{0}`")]
+pub struct NotKeyValue(String);
+
+fn key_value(text: &str) -> Result<(String, String), NotKeyValue> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
-        _ => Err(format!("expected KEY=VALUE, got `{text}`")),
+        _ => Err(NotKeyValue(text.to_owned())),
     }
 }
 
@@ -1069,7 +1074,7 @@ mod tests {
     fn key_value_pairs_split_at_the_first_equals_sign() {
         assert_eq!(key_value("a=b=c"), Ok(("a".to_owned(), "b=c".to_owned())));
         assert_eq!(key_value("a="), Ok(("a".to_owned(), String::new())));
-        assert_eq!(key_value("=b"), Err("expected KEY=VALUE, got `=b`".to_owned()));
-        assert_eq!(key_value("ab"), Err("expected KEY=VALUE, got `ab`".to_owned()));
+        assert_eq!(key_value("=b").map_err(|error| error.to_string()), Err("expected KEY=VALUE, got `=b`".to_owned()));
+        assert_eq!(key_value("ab"), Err(NotKeyValue("ab".to_owned())));
     }
 }

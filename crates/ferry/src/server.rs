@@ -429,10 +429,12 @@ impl ferry_server::WorkflowSource for RemoteWorkflows {
     fn read<'a>(
         &'a self,
         uses: &'a str,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>> {
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<String, ferry_server::WorkflowSourceError>> + Send + 'a>> {
         Box::pin(async move {
             // A tag or branch resolves anew for each run, as it does for a runner's jobs.
-            crate::run::reusable::read_remote(&self.actions.for_run(), uses).await.map_err(|error| format!("{error:#}"))
+            crate::run::reusable::read_remote(&self.actions.for_run(), uses)
+                .await
+                .map_err(|error| ferry_server::WorkflowSourceError(format!("{error:#}")))
         })
     }
 }

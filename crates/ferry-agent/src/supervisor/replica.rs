@@ -139,15 +139,35 @@ pub(crate) struct Launch<'a> {
     pub(crate) err: &'a Path,
 }
 
+/// Why a replica's process could not be started.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SpawnError {
+    #[error("finding a free port on 127.0.0.1: {0}")]
+    NoPort(#[source] std::io::Error),
+    #[error("opening {}: {source}", path.display())]
+    Output {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("starting `sh -c {command}` in {}: {source}", folder.display())]
+    Start {
+        command: String,
+        folder: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Starts a replica's process on a free port; its pid and port.
-pub(crate) fn spawn(launch: &Launch<'_>) -> Result<(std::process::Child, u16), String> {
+pub(crate) fn spawn(launch: &Launch<'_>) -> Result<(std::process::Child, u16), SpawnError> {
     let port = free_port()?;
     let append = |path: &Path| {
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|error| format!("opening {}: {error}", path.display()))
+            .map_err(|source| SpawnError::Output { path: path.to_owned(), source })
     };
     let mut command = std::process::Command::new("sh");
     command
@@ -167,18 +187,20 @@ pub(crate) fn spawn(launch: &Launch<'_>) -> Result<(std::process::Child, u16), S
         }
     }
     command.envs(launch.env).env("PORT", port.to_string());
-    let child = command
-        .spawn()
-        .map_err(|error| format!("starting `sh -c {}` in {}: {error}", launch.command, launch.folder.display()))?;
+    let child = command.spawn().map_err(|source| SpawnError::Start {
+        command: launch.command.to_owned(),
+        folder: launch.folder.to_owned(),
+        source,
+    })?;
     Ok((child, port))
 }
 
 /// A port on 127.0.0.1 that was free a moment ago (see the module's doc for the race).
-pub(crate) fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, SpawnError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
-        .map_err(|error| format!("finding a free port on 127.0.0.1: {error}"))
+        .map_err(SpawnError::NoPort)
 }
 
 /// Starts the health checks of a replica on `port`.

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use super::replica::{self, Instance, Launch, Replica};
 use super::unit_name;
-use crate::containers::{ContainerLaunch, Engine};
+use crate::containers::{ContainerError, ContainerLaunch, Engine};
 use crate::dir::{AgentDir, UnitRecord};
 use crate::logs::{Tailer, mask};
 use crate::now_ms;
@@ -44,7 +44,7 @@ pub(crate) struct UnitRuntime {
     /// Releases whose files are here, with the id of their image (`image:` releases, once
     /// the engine has it).
     fetched: BTreeMap<i64, Option<String>>,
-    fetching: BTreeMap<i64, JoinHandle<Result<Option<String>, String>>>,
+    fetching: BTreeMap<i64, JoinHandle<Result<Option<String>, PrepareError>>>,
     /// When a release whose fetch failed is tried again.
     fetch_retry: BTreeMap<i64, Instant>,
     /// The last error event, not repeated while it holds.
@@ -425,7 +425,7 @@ impl UnitRuntime {
             tokio::spawn(async move {
                 crate::releases::ensure(&folder, &release, client.as_ref()).await?;
                 let Some((engine, image, archive)) = image else { return Ok(None) };
-                engine.prepare_image(&release, &image, archive.as_deref(), &folder, &images).await.map(Some)
+                Ok(Some(engine.prepare_image(&release, &image, archive.as_deref(), &folder, &images).await?))
             }),
         );
         None
@@ -708,6 +708,29 @@ pub(crate) struct Host<'a> {
     pub(crate) engine: Result<&'a Engine, &'a str>,
 }
 
+/// Why a release could not be made ready on this host.
+#[derive(Debug, thiserror::Error)]
+enum PrepareError {
+    #[error(transparent)]
+    Files(#[from] crate::releases::ReleaseError),
+    #[error(transparent)]
+    Image(#[from] ContainerError),
+}
+
+/// Why a replica could not be started.
+#[derive(Debug, thiserror::Error)]
+enum LaunchError {
+    #[error(transparent)]
+    Process(#[from] replica::SpawnError),
+    /// No engine for an `image:` release: why there is none.
+    #[error("{0}")]
+    NoEngine(String),
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+    #[error("the image `{image}` is not ready")]
+    ImageNotReady { image: String },
+}
+
 /// A release ready to run: its folder, and its image's id for an `image:` release.
 #[derive(Debug, Clone)]
 struct Prepared {
@@ -722,7 +745,7 @@ async fn launch(
     release: &ReleaseSpec,
     prepared: &Prepared,
     id: &str,
-) -> Result<(Instance, u16), String> {
+) -> Result<(Instance, u16), LaunchError> {
     let (out, err) = (host.dir.log_path(id, "out"), host.dir.log_path(id, "err"));
     match (&release.process, &prepared.image) {
         (ProcessSpec::Run { command }, _) => {
@@ -731,7 +754,7 @@ async fn launch(
             Ok((Instance::Process { pid: child.id(), child: Some(child) }, port))
         }
         (ProcessSpec::Image { .. }, Some(image)) => {
-            let engine = host.engine?;
+            let engine = host.engine.map_err(|why| LaunchError::NoEngine(why.to_owned()))?;
             let port = replica::free_port()?;
             let agent = host.dir.root().display().to_string();
             let launch = ContainerLaunch {
@@ -747,7 +770,7 @@ async fn launch(
             let (exit, watcher) = engine.watch(&container, out, err, 0);
             Ok((Instance::Container { id: container, engine: engine.clone(), exit, watcher }, port))
         }
-        (ProcessSpec::Image { image, .. }, None) => Err(format!("the image `{image}` is not ready")),
+        (ProcessSpec::Image { image, .. }, None) => Err(LaunchError::ImageNotReady { image: image.clone() }),
     }
 }
 

@@ -88,3 +88,24 @@ jobs:
     };
     assert!(error.contains("job `m`"), "{error}");
 }
+
+#[test]
+fn dispatch_inputs_refuse_an_unknown_choice_and_a_missing_required_input_by_name() {
+    let yaml = "on:\n  workflow_dispatch:\n    inputs:\n      env:\n        type: choice\n        options: [dev, prod]\n        required: true\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo\n";
+    let (workflow, diagnostics) = ferry_workflow::parse_workflow(yaml, Dialect::GitHub);
+    let workflow = workflow.unwrap_or_else(|| panic!("workflow does not parse: {diagnostics:?}"));
+    let given = [("env".to_owned(), "qa".to_owned())];
+    let error = dispatch_inputs(&workflow, &given, true).expect_err("qa is no option");
+    assert_eq!(
+        error,
+        DispatchInputError::NotAnOption {
+            name: "env".to_owned(),
+            value: "qa".to_owned(),
+            options: vec!["dev".to_owned(), "prod".to_owned()]
+        }
+    );
+    assert_eq!(error.to_string(), "--input env=qa: choose one of dev, prod");
+    let error = dispatch_inputs(&workflow, &[], true).expect_err("env is required");
+    assert_eq!(error.to_string(), "input `env` is required; pass it with --input env=<value>");
+    assert!(dispatch_inputs(&workflow, &[], false).is_ok(), "unchecked, a missing input is no error");
+}

@@ -9,29 +9,70 @@ use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
-use ferry_client::Client;
+use ferry_client::{Client, ClientError};
 use ferry_proto::artifacts::{ArtifactFile, ArtifactUpload};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
 use crate::job::StoredArtifact;
 
+/// Why files could not be moved between this runner and the server.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TransferError {
+    #[error("the server lists the unsafe path {0:?}")]
+    UnsafePath(String),
+    #[error("{action} {}: {source}", path.display())]
+    File {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("hashing the files stopped: {0}")]
+    Hashing(#[source] tokio::task::JoinError),
+    #[error("cannot move it into {}", dir.display())]
+    Move { dir: PathBuf },
+    #[error(transparent)]
+    Server(#[from] ClientError),
+}
+
+/// Why the artifacts of a job could not be fetched or uploaded; the job fails with it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ArtifactError {
+    #[error("listing the run's artifacts: {0}")]
+    List(#[source] ClientError),
+    #[error("fetching artifact `{name}`: {source}")]
+    Fetch {
+        name: String,
+        #[source]
+        source: TransferError,
+    },
+    #[error("uploading artifact `{name}`: {source}")]
+    Upload {
+        name: String,
+        #[source]
+        source: TransferError,
+    },
+}
+
 /// Fetches the artifacts of the job's run that `artifacts` lacks; each is assembled in
 /// `scratch` and renamed into place, so a folder there is always whole.
-pub(super) async fn fetch(client: &Client, job_id: i64, artifacts: &Path, scratch: &Path) -> Result<(), String> {
-    let listed = client.job_artifacts(job_id).await.map_err(|error| format!("listing the run's artifacts: {error}"))?;
+pub(super) async fn fetch(client: &Client, job_id: i64, artifacts: &Path, scratch: &Path) -> Result<(), ArtifactError> {
+    let listed = client.job_artifacts(job_id).await.map_err(ArtifactError::List)?;
     for artifact in listed {
         let dest = artifacts.join(&artifact.name);
         if tokio::fs::try_exists(&dest).await.unwrap_or(false) {
             continue;
         }
-        let fail = |error: &dyn std::fmt::Display| format!("fetching artifact `{}`: {error}", artifact.name);
+        let fail = |source: TransferError| ArtifactError::Fetch { name: artifact.name.clone(), source };
         let partial = scratch.join(&artifact.name);
-        download_files(client, &artifact.files, &partial).await.map_err(|error| fail(&error))?;
-        tokio::fs::create_dir_all(artifacts).await.map_err(|error| fail(&error))?;
+        download_files(client, &artifact.files, &partial).await.map_err(fail)?;
+        tokio::fs::create_dir_all(artifacts)
+            .await
+            .map_err(|source| fail(TransferError::File { action: "creating", path: artifacts.to_owned(), source }))?;
         // Another slot may have fetched it meanwhile; then its copy stays.
         if tokio::fs::rename(&partial, &dest).await.is_err() && !tokio::fs::try_exists(&dest).await.unwrap_or(false) {
-            return Err(fail(&format!("cannot move it into {}", artifacts.display())));
+            return Err(fail(TransferError::Move { dir: artifacts.to_owned() }));
         }
         info!(job.id = job_id, artifact = %artifact.name, "fetched artifact {} ({} file(s))", artifact.name, artifact.files.len());
     }
@@ -45,18 +86,18 @@ pub(super) async fn upload(
     job_id: i64,
     artifacts: &Path,
     stored: &[StoredArtifact],
-) -> Result<(), String> {
+) -> Result<(), ArtifactError> {
     for artifact in stored {
         let name = &artifact.name;
-        let fail = |error: &dyn std::fmt::Display| format!("uploading artifact `{name}`: {error}");
-        let (files, n_sent) = upload_tree(client, &artifacts.join(name)).await.map_err(|error| fail(&error))?;
+        let fail = |source: TransferError| ArtifactError::Upload { name: name.clone(), source };
+        let (files, n_sent) = upload_tree(client, &artifacts.join(name)).await.map_err(fail)?;
         let upload = ArtifactUpload {
             name: name.clone(),
             files,
             retention_days: artifact.retention_days,
             overwrite: artifact.overwrite,
         };
-        client.create_artifact(job_id, &upload).await.map_err(|error| fail(&error))?;
+        client.create_artifact(job_id, &upload).await.map_err(|error| fail(error.into()))?;
         info!(job.id = job_id, artifact = %name, n_blobs = n_sent, "uploaded artifact {name} ({n_sent} new blob(s))");
     }
     Ok(())
@@ -64,42 +105,46 @@ pub(super) async fn upload(
 
 /// Downloads `files` into `dir` (made if missing), each one's digest checked and its mode
 /// set; a path that is not relative and plain is refused.
-pub(super) async fn download_files(client: &Client, files: &[ArtifactFile], dir: &Path) -> Result<(), String> {
+pub(super) async fn download_files(client: &Client, files: &[ArtifactFile], dir: &Path) -> Result<(), TransferError> {
+    let creating = |path: &Path| {
+        let path = path.to_owned();
+        move |source| TransferError::File { action: "creating", path, source }
+    };
     for file in files {
         let relative = Path::new(&file.path);
         if !relative.components().all(|part| matches!(part, Component::Normal(_))) {
-            return Err(format!("the server lists the unsafe path {:?}", file.path));
+            return Err(TransferError::UnsafePath(file.path.clone()));
         }
         let path = dir.join(relative);
         if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|error| error.to_string())?;
+            tokio::fs::create_dir_all(parent).await.map_err(creating(parent))?;
         }
-        client.download_blob(&file.sha256, &path).await.map_err(|error| error.to_string())?;
+        client.download_blob(&file.sha256, &path).await?;
         let mode = if file.mode & 0o777 == 0 { 0o644 } else { file.mode & 0o777 };
         tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(|source| TransferError::File { action: "setting the mode of", path: path.clone(), source })?;
     }
-    tokio::fs::create_dir_all(dir).await.map_err(|error| error.to_string())
+    tokio::fs::create_dir_all(dir).await.map_err(creating(dir))
 }
 
 /// Uploads the blobs of the files under `root` that the server lacks; the files, for a
 /// manifest, and how many blobs were sent.
-pub(super) async fn upload_tree(client: &Client, root: &Path) -> Result<(Vec<ArtifactFile>, usize), String> {
+pub(super) async fn upload_tree(client: &Client, root: &Path) -> Result<(Vec<ArtifactFile>, usize), TransferError> {
     let root = root.to_path_buf();
-    let files = tokio::task::spawn_blocking(move || hash_tree(&root))
-        .await
-        .map_err(|error| error.to_string())?
-        .map_err(|error| error.to_string())?;
+    let files = {
+        let root = root.clone();
+        tokio::task::spawn_blocking(move || hash_tree(&root)).await.map_err(TransferError::Hashing)?
+    }
+    .map_err(|source| TransferError::File { action: "reading", path: root, source })?;
     let mut digests: Vec<String> = files.iter().map(|(file, _)| file.sha256.clone()).collect();
     digests.sort();
     digests.dedup();
-    let missing: HashSet<String> =
-        client.missing_blobs(&digests).await.map_err(|error| error.to_string())?.into_iter().collect();
+    let missing: HashSet<String> = client.missing_blobs(&digests).await?.into_iter().collect();
     let mut sent = HashSet::new();
     for (file, path) in &files {
         if missing.contains(&file.sha256) && sent.insert(file.sha256.clone()) {
-            client.upload_blob(&file.sha256, path).await.map_err(|error| error.to_string())?;
+            client.upload_blob(&file.sha256, path).await?;
         }
     }
     Ok((files.into_iter().map(|(file, _)| file).collect(), sent.len()))

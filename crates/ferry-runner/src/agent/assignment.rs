@@ -10,7 +10,7 @@
 //! elsewhere) or a refused token means the job is not this runner's any more: it is stopped
 //! and not completed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -23,12 +23,14 @@ use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
+use super::artifacts::{self, ArtifactError};
 use super::batch::{Batcher, step_event};
 use super::cache::ServerCache;
-use super::{Agent, EventSink, artifacts};
+use super::{Agent, EventSink};
 use crate::events::{self, EventReceiver};
 use crate::job::{JobEvent, JobOutcome, JobSetup, run_job};
 use crate::mask::Masker;
+use crate::workspace::WorkspaceError;
 
 /// How long a batch or a completion is retried while the server cannot be reached.
 const RETRY_FOR: Duration = Duration::from_secs(60);
@@ -125,11 +127,11 @@ pub(super) async fn run_assignment(
                 {
                     warn!(job.id = job_id, %reason, "job {job_id} fails: {reason}");
                     outcome.conclusion = Conclusion::Failure;
-                    outcome.error = Some(reason);
+                    outcome.error = Some(reason.to_string());
                 }
                 outcome
             }
-            Some(Err(reason)) => JobOutcome::failed(reason),
+            Some(Err(reason)) => JobOutcome::failed(reason.to_string()),
             None => JobOutcome {
                 conclusion: Conclusion::Cancelled,
                 result: Conclusion::Cancelled,
@@ -157,13 +159,47 @@ pub(super) async fn run_assignment(
     }
 }
 
+/// Why a job could not be set up on this runner; the job fails with it.
+#[derive(Debug, thiserror::Error)]
+enum PrepareError {
+    /// The workflow has errors, each as `file:line:col: message [code]`.
+    #[error("{file} has errors: {}", errors.join("; "))]
+    Workflow { file: String, errors: Vec<String> },
+    #[error("preparing the job's folder: {0}")]
+    Folders(#[source] tokio::task::JoinError),
+    #[error("creating {} and {}: {source}", temp.display(), work_root.display())]
+    CreateFolders {
+        temp: PathBuf,
+        work_root: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("checking out {sha} of {repo}: {source}")]
+    Checkout {
+        sha: String,
+        repo: String,
+        #[source]
+        source: WorkspaceError,
+    },
+    #[error(transparent)]
+    Artifacts(#[from] ArtifactError),
+    #[error("writing the event payload: {0}")]
+    EventPayload(#[source] serde_json::Error),
+    #[error("writing {}: {source}", path.display())]
+    EventFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// The job's folder, workspace (in `work_root`) and setup; the error is the reason the job failed.
 async fn prepare(
     agent: &Agent,
     assignment: &JobAssignment,
     job_dir: &Path,
     work_root: &Path,
-) -> Result<JobSetup, String> {
+) -> Result<JobSetup, PrepareError> {
     let file = assignment.workflow_file.as_str();
     let cached = agent.last_workflow.lock().ok().and_then(|last| {
         // Keyed by file too: a run's jobs of the reusable workflows it calls come from theirs.
@@ -186,7 +222,7 @@ async fn prepare(
                 .collect();
             let workflow = match workflow {
                 Some(workflow) if errors.is_empty() => Arc::new(workflow),
-                _ => return Err(format!("{file} has errors: {}", errors.join("; "))),
+                _ => return Err(PrepareError::Workflow { file: file.to_owned(), errors }),
             };
             if let Ok(mut last) = agent.last_workflow.lock() {
                 *last = Some(((assignment.run_id, file.to_owned()), workflow.clone()));
@@ -216,14 +252,22 @@ async fn prepare(
         std::fs::create_dir_all(&temp_dir)
     })
     .await
-    .map_err(|error| format!("preparing the job's folder: {error}"))?
-    .map_err(|error| format!("creating {} and {}: {error}", temp.display(), work_root.display()))?;
+    .map_err(PrepareError::Folders)?
+    .map_err(|source| PrepareError::CreateFolders {
+        temp: temp.clone(),
+        work_root: work_root.to_owned(),
+        source,
+    })?;
     let local = agent.repositories.as_deref().map(|repositories| (repositories, assignment.job_id));
     agent
         .mirrors
         .workspace(&assignment.repo, &assignment.sha, &workspace, local, assignment.repo_credential.as_deref())
         .await
-        .map_err(|error| format!("checking out {} of {}: {error}", assignment.sha, assignment.repo))?;
+        .map_err(|source| PrepareError::Checkout {
+            sha: assignment.sha.clone(),
+            repo: assignment.repo.clone(),
+            source,
+        })?;
 
     let artifacts_dir = agent.work_dir.join("artifacts").join(assignment.run_id.to_string());
     // Only a job that may download artifacts waits for the server's list of them (a round
@@ -254,8 +298,9 @@ async fn prepare(
         github.insert("workspace".to_owned(), Value::String(workspace.display().to_string()));
         // Steps read the payload from `$GITHUB_EVENT_PATH`; the server's path means nothing here.
         let event = github.get("event").cloned().unwrap_or_else(|| Value::Object(Map::new()));
-        let json = serde_json::to_vec_pretty(&event).map_err(|error| format!("writing the event payload: {error}"))?;
-        std::fs::write(&event_path, json).map_err(|error| format!("writing {}: {error}", event_path.display()))?;
+        let json = serde_json::to_vec_pretty(&event).map_err(PrepareError::EventPayload)?;
+        std::fs::write(&event_path, json)
+            .map_err(|source| PrepareError::EventFile { path: event_path.clone(), source })?;
         github.insert("event_path".to_owned(), Value::String(event_path.display().to_string()));
     }
     let isolation = crate::isolation::Isolation {

@@ -21,9 +21,9 @@ use ferry_proto::artifacts::{CacheEntryView, CacheLookup};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
-use super::artifacts::{download_files, upload_tree};
+use super::artifacts::{TransferError, download_files, upload_tree};
 use super::trash::Trash;
-use crate::job::{BoxFuture, CacheRemote};
+use crate::job::{BoxFuture, CacheRemote, CacheRemoteError};
 
 /// How long a copy nothing restored stays on the runner: as long as the server keeps an
 /// entry no run restored (GitHub's rule).
@@ -50,19 +50,22 @@ pub(super) struct ServerCache {
 }
 
 impl ServerCache {
-    async fn find(&self, key: &str, restore_keys: &[String]) -> Result<Option<CacheEntryView>, String> {
+    async fn find(&self, key: &str, restore_keys: &[String]) -> Result<Option<CacheEntryView>, CacheRemoteError> {
         let lookup = CacheLookup { key: key.to_owned(), restore_keys: restore_keys.to_vec() };
-        self.client
-            .lookup_cache(self.job_id, &lookup)
-            .await
-            .map_err(|error| format!("looking up the cache on the server: {error}"))
+        self.client.lookup_cache(self.job_id, &lookup).await.map_err(|error| CacheRemoteError {
+            action: "looking up the cache on the server".to_owned(),
+            source: Box::new(error),
+        })
     }
 
     /// Uploads the folder `entry` as the entry `key`; what the server stored, or `None` when
     /// the key was taken (entries are immutable; another runner may have stored it first).
-    async fn send(&self, key: &str, entry: &Path) -> Result<Option<CacheEntryView>, String> {
-        let fail = |error: &dyn std::fmt::Display| format!("storing cache entry `{key}` on the server: {error}");
-        let (files, n_sent) = upload_tree(&self.client, entry).await.map_err(|error| fail(&error))?;
+    async fn send(&self, key: &str, entry: &Path) -> Result<Option<CacheEntryView>, CacheRemoteError> {
+        let fail = |source: Box<dyn std::error::Error + Send + Sync>| CacheRemoteError {
+            action: format!("storing cache entry `{key}` on the server"),
+            source,
+        };
+        let (files, n_sent) = upload_tree(&self.client, entry).await.map_err(|error| fail(Box::new(error)))?;
         let view = CacheEntryView { key: key.to_owned(), files };
         match self.client.save_cache(self.job_id, &view).await {
             Ok(stored) => {
@@ -70,7 +73,7 @@ impl ServerCache {
                 Ok(Some(stored))
             }
             Err(error) if error.status() == Some(409) => Ok(None),
-            Err(error) => Err(fail(&error)),
+            Err(error) => Err(fail(Box::new(error))),
         }
     }
 }
@@ -84,7 +87,11 @@ fn copy_dir(cache: &Path, entry: &CacheEntryView) -> PathBuf {
 }
 
 impl CacheRemote for ServerCache {
-    fn lookup<'a>(&'a self, key: &'a str, restore_keys: &'a [String]) -> BoxFuture<'a, Result<Option<String>, String>> {
+    fn lookup<'a>(
+        &'a self,
+        key: &'a str,
+        restore_keys: &'a [String],
+    ) -> BoxFuture<'a, Result<Option<String>, CacheRemoteError>> {
         Box::pin(async move { Ok(self.find(key, restore_keys).await?.map(|entry| entry.key)) })
     }
 
@@ -93,7 +100,7 @@ impl CacheRemote for ServerCache {
         key: &'a str,
         restore_keys: &'a [String],
         cache: &'a Path,
-    ) -> BoxFuture<'a, Result<Option<(String, PathBuf)>, String>> {
+    ) -> BoxFuture<'a, Result<Option<(String, PathBuf)>, CacheRemoteError>> {
         Box::pin(async move {
             let Some(entry) = self.find(key, restore_keys).await? else { return Ok(None) };
             let dest = copy_dir(cache, &entry);
@@ -106,17 +113,20 @@ impl CacheRemote for ServerCache {
             }
             let name = dest.file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned());
             let partial = dest.with_file_name(format!(".fetching-{}-{name}", self.job_id));
-            let fail = |error: &dyn std::fmt::Display| format!("fetching cache entry `{}`: {error}", entry.key);
+            let fail = |source: TransferError| CacheRemoteError {
+                action: format!("fetching cache entry `{}`", entry.key),
+                source: Box::new(source),
+            };
             let _ = tokio::fs::remove_dir_all(&partial).await;
             if let Err(error) = download_files(&self.client, &entry.files, &partial).await {
                 let _ = tokio::fs::remove_dir_all(&partial).await;
-                return Err(fail(&error));
+                return Err(fail(error));
             }
             // Another slot may have fetched it meanwhile; then its copy stays.
             if tokio::fs::rename(&partial, &dest).await.is_err() {
                 let _ = tokio::fs::remove_dir_all(&partial).await;
                 if !tokio::fs::try_exists(&dest).await.unwrap_or(false) {
-                    return Err(fail(&"cannot move it into the cache folder"));
+                    return Err(fail(TransferError::Move { dir: cache.to_owned() }));
                 }
             }
             info!(job.id = self.job_id, cache.key = %entry.key, "fetched cache entry {} ({} file(s))", entry.key, entry.files.len());
@@ -124,7 +134,12 @@ impl CacheRemote for ServerCache {
         })
     }
 
-    fn store<'a>(&'a self, key: &'a str, entry: &'a Path, cache: &'a Path) -> BoxFuture<'a, Result<(), String>> {
+    fn store<'a>(
+        &'a self,
+        key: &'a str,
+        entry: &'a Path,
+        cache: &'a Path,
+    ) -> BoxFuture<'a, Result<(), CacheRemoteError>> {
         Box::pin(async move {
             let res = self.send(key, entry).await;
             let kept = match &res {

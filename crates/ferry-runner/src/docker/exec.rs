@@ -2,16 +2,14 @@
 //! one on the host: output line by line to an [`Output`], a timeout, cancel, and an exit
 //! code.
 //!
-//! The engine's API cannot signal an exec'd process, so the command is started through
-//! `sh -c`, which writes its pid to [`ExecSpec::pid_file`] before it `exec`s the command; a
-//! timeout or cancel then sends SIGTERM to that pid through a second exec, and SIGKILL after
-//! the grace period. Whatever is left when the job ends goes with its container.
+//! The command is started with a pid file ([`ferry_docker::ExecRequest::pid_file`]), so a
+//! timeout or cancel sends SIGTERM to it ([`Engine::signal_exec`]), and SIGKILL after the grace
+//! period. Whatever is left when the job ends goes with its container.
 
 use std::io;
 use std::time::Duration;
 
-use bollard::container::LogOutput;
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use ferry_docker::{DockerError, ExecRequest, LogOutput};
 use futures_util::StreamExt as _;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -57,35 +55,15 @@ pub async fn run_exec(
     if *cancel.borrow_and_update() {
         return Ok(ProcessExit { code: None, signal: None, timed_out: false, cancelled: true, group: None });
     }
-    let mut cmd = vec!["sh".to_owned(), "-c".to_owned(), "echo $$ > \"$0\" && exec \"$@\"".to_owned()];
-    cmd.push(spec.pid_file.clone());
-    cmd.extend(spec.cmd.iter().cloned());
-    let docker = engine.docker();
-    let starting = |error: bollard::errors::Error| {
-        io::Error::other(format!("starting `{}` in container {}: {error}", spec.cmd.join(" "), short(&spec.container)))
+    let request = ExecRequest {
+        cmd: spec.cmd.clone(),
+        env: spec.env.clone(),
+        working_dir: Some(spec.working_dir.clone()),
+        user: spec.user.clone(),
+        pid_file: Some(spec.pid_file.clone()),
     };
-    let created = docker
-        .create_exec(
-            &spec.container,
-            CreateExecOptions {
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                env: Some(spec.env.clone()),
-                cmd: Some(cmd),
-                working_dir: Some(spec.working_dir.clone()),
-                user: spec.user.clone(),
-                ..CreateExecOptions::default()
-            },
-        )
-        .await
-        .map_err(starting)?;
-    let started = docker
-        .start_exec(&created.id, Some(StartExecOptions { detach: false, tty: false, output_capacity: Some(MAX_LINE) }))
-        .await
-        .map_err(starting)?;
-    let StartExecResults::Attached { output: mut stream, input: _input } = started else {
-        return Err(io::Error::other("the engine started the command detached"));
-    };
+    let started = engine.exec_attached(&spec.container, &request, MAX_LINE).await.map_err(io::Error::other)?;
+    let mut stream = started.output;
 
     let mut stdout = Lines::default();
     let mut stderr = Lines::default();
@@ -105,8 +83,7 @@ pub async fn run_exec(
         let next_timer = [deadline, kill_at, drain_until].into_iter().flatten().min();
         tokio::select! {
             chunk = stream.next() => {
-                let what = || format!("the output of `{}`", spec.cmd.join(" "));
-                if !forward(chunk, [&mut stdout, &mut stderr], output, what)? {
+                if !forward(chunk, [&mut stdout, &mut stderr], output)? {
                     break;
                 }
             }
@@ -137,8 +114,8 @@ pub async fn run_exec(
                 }
             }
             _ = check.tick(), if drain_until.is_none() => {
-                if let Ok(inspect) = docker.inspect_exec(&created.id).await
-                    && inspect.running == Some(false)
+                if let Ok(status) = engine.exec_status(&started.id).await
+                    && !status.running
                 {
                     drain_until = Some(Instant::now() + DRAIN_LIMIT);
                 }
@@ -148,23 +125,22 @@ pub async fn run_exec(
     stdout.finish(Stream::Stdout, output);
     stderr.finish(Stream::Stderr, output);
     output.flush();
-    let inspect = docker
-        .inspect_exec(&created.id)
+    let status = engine
+        .exec_status(&started.id)
         .await
         .map_err(|error| io::Error::other(format!("asking how `{}` ended: {error}", spec.cmd.join(" "))))?;
-    let code = inspect.exit_code.and_then(|code| i32::try_from(code).ok());
+    let code = status.exit_code.and_then(|code| i32::try_from(code).ok());
     // A shell reports a process killed by signal N as 128 + N.
     let signal = code.filter(|code| (cancelled || timed_out) && *code > 128).map(|code| code - 128);
     Ok(ProcessExit { code: if signal.is_some() { None } else { code }, signal, timed_out, cancelled, group: None })
 }
 
 /// Passes one chunk of a stream of output on to `output`, line by line; `false` at the end of
-/// the stream. `what` names the stream in an error.
+/// the stream.
 fn forward(
-    chunk: Option<Result<LogOutput, bollard::errors::Error>>,
+    chunk: Option<Result<LogOutput, DockerError>>,
     [stdout, stderr]: [&mut Lines; 2],
     output: &mut dyn Output,
-    what: impl FnOnce() -> String,
 ) -> io::Result<bool> {
     match chunk {
         Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
@@ -176,7 +152,7 @@ fn forward(
             output.flush();
         }
         Some(Ok(LogOutput::StdIn { .. })) => {}
-        Some(Err(error)) => return Err(io::Error::other(format!("reading {}: {error}", what()))),
+        Some(Err(error)) => return Err(io::Error::other(error)),
         None => return Ok(false),
     }
     Ok(true)
@@ -191,31 +167,9 @@ async fn sleep_until(at: Option<Instant>) {
 
 /// Sends SIGTERM or SIGKILL to the command whose pid is in the spec's pid file.
 async fn signal(engine: &Engine, spec: &ExecSpec, signal: &str) {
-    let script = format!("kill -{signal} \"$(cat \"$0\")\" 2>/dev/null; true");
-    let docker = engine.docker();
-    let created = docker
-        .create_exec(
-            &spec.container,
-            CreateExecOptions {
-                cmd: Some(vec!["sh".to_owned(), "-c".to_owned(), script, spec.pid_file.clone()]),
-                ..CreateExecOptions::default()
-            },
-        )
-        .await;
-    let started = match created {
-        Ok(created) => {
-            docker.start_exec(&created.id, Some(StartExecOptions { detach: true, ..StartExecOptions::default() })).await
-        }
-        Err(error) => Err(error),
-    };
-    if let Err(error) = started {
+    if let Err(error) = engine.signal_exec(&spec.container, &spec.pid_file, signal).await {
         tracing::warn!(container = %spec.container, %error, "could not signal a step's process in its container");
     }
-}
-
-/// The first 12 characters of a container id, as `docker ps` shows it.
-pub(crate) fn short(id: &str) -> &str {
-    id.get(..12).unwrap_or(id)
 }
 
 /// One stream's bytes on their way to whole lines.
@@ -271,7 +225,7 @@ pub async fn run_container(
     if *cancel.borrow_and_update() {
         return Ok(ProcessExit { code: None, signal: None, timed_out: false, cancelled: true, group: None });
     }
-    let id = engine.start_container(spec).await.map_err(|error| io::Error::other(error.to_string()))?;
+    let id = engine.start_container(spec).await.map_err(io::Error::other)?;
     let res = follow_container(engine, &id, timeout, kill_grace, cancel, output, backpressure).await;
     if let Err(error) = engine.remove_container(&id).await {
         tracing::warn!(%error, "removing the container of a Docker action: {error}");
@@ -288,26 +242,21 @@ async fn follow_container(
     output: &mut dyn Output,
     backpressure: Option<&EventSender>,
 ) -> io::Result<ProcessExit> {
-    let docker = engine.docker();
-    let options = bollard::query_parameters::LogsOptions {
-        follow: true,
-        stdout: true,
-        stderr: true,
-        ..bollard::query_parameters::LogsOptions::default()
-    };
-    let mut stream = docker.logs(id, Some(options));
+    let mut stream = engine.follow_logs(id, 0);
     let mut stdout = Lines::default();
     let mut stderr = Lines::default();
     let mut deadline = timeout.map(|timeout| Instant::now() + timeout);
     let (mut timed_out, mut cancelled) = (false, false);
     let mut watch_cancel = true;
     let stop = |id: &str| {
-        let grace = i32::try_from(kill_grace.as_secs()).unwrap_or(i32::MAX);
-        let options = bollard::query_parameters::StopContainerOptions { t: Some(grace), signal: None };
         let id = id.to_owned();
-        let docker = docker.clone();
+        let engine = engine.clone();
         // Stopping waits out the grace period; the logs keep being read meanwhile.
-        tokio::spawn(async move { docker.stop_container(&id, Some(options)).await })
+        tokio::spawn(async move {
+            if let Err(error) = engine.stop_container(&id, kill_grace).await {
+                tracing::warn!(%error, "stopping the container of a Docker action: {error}");
+            }
+        })
     };
     loop {
         if let Some(events) = backpressure
@@ -317,7 +266,7 @@ async fn follow_container(
         }
         tokio::select! {
             chunk = stream.next() => {
-                if !forward(chunk, [&mut stdout, &mut stderr], output, || "the container's output".to_owned())? {
+                if !forward(chunk, [&mut stdout, &mut stderr], output)? {
                     break;
                 }
             }
@@ -339,13 +288,11 @@ async fn follow_container(
     stdout.finish(Stream::Stdout, output);
     stderr.finish(Stream::Stderr, output);
     output.flush();
-    let mut wait = docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
-    let code = match wait.next().await {
-        Some(Ok(response)) => response.status_code,
-        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-        Some(Err(error)) => return Err(io::Error::other(format!("waiting for the container: {error}"))),
-        None => return Err(io::Error::other("the engine did not say how the container ended")),
-    };
+    let code = engine
+        .wait_container(id)
+        .await
+        .map_err(|error| io::Error::other(format!("waiting for the container: {error}")))?
+        .code;
     let code = i32::try_from(code).unwrap_or(i32::MAX);
     let signal = (cancelled || timed_out).then_some(code).filter(|code| *code > 128).map(|code| code - 128);
     Ok(ProcessExit {

@@ -48,8 +48,8 @@ pub(super) async fn run_uses(
     }
     let found = match locate(runner, &reference).await {
         Ok(found) => found,
-        Err(message) => {
-            runner.line(step_idx, &format!("error: {message}"));
+        Err(error) => {
+            runner.line(step_idx, &format!("error: {error}"));
             return Ok(StepResult { outcome: Conclusion::Failure, outputs: Map::new() });
         }
     };
@@ -107,29 +107,82 @@ struct Call<'a> {
     pre_state: Option<Vec<(String, String)>>,
 }
 
-fn unavailable(reference: &str) -> String {
-    let name = reference.split('@').next().unwrap_or(reference);
-    format!(
+/// Why the action a step `uses:` cannot be found or read.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ActionError {
+    #[error("`{reference}` is a container image, not an action with files")]
+    ContainerImage { reference: String },
+    #[error(
+        "`{reference}` is not an action reference: write owner/repo@ref, owner/repo/path@ref, ./path or docker://image"
+    )]
+    NotAReference { reference: String },
+    /// Not in a local actions directory, and no actions source to fetch it from.
+    #[error(
         "action `{reference}` is not available here: no actions source is configured to fetch it from. \
-         Put a copy (with its action.yml) in .ferry/actions/{name}/ of the repository, or give --actions-url"
-    )
+         Put a copy (with its action.yml) in .ferry/actions/{}/ of the repository, or give --actions-url",
+        reference.split('@').next().unwrap_or(reference)
+    )]
+    Unavailable { reference: String },
+    #[error(transparent)]
+    Fetch(#[from] crate::actions::ActionsError),
+    #[error("action `{reference}`: no action.yml or action.yaml in {}", dir.display())]
+    NoActionFile { reference: String, dir: PathBuf },
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The action file has an error, at `file:line:col`.
+    #[error("{file}:{line}:{col}: {message}")]
+    Invalid { file: String, line: usize, col: usize, message: String },
+    #[error("{file}: not a valid action")]
+    NotAnAction { file: String },
 }
+
+/// Why JavaScript actions cannot run: no usable Node.js on the host, or in the job's container.
+/// Cloned: a job checks once and every JavaScript step reports the same.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(super) enum NodeError {
+    #[error("JavaScript actions need Node.js, and `node` is not on PATH: {INSTALL_NODE}")]
+    NotOnPath,
+    #[error("JavaScript actions need Node.js, and `{program} --version` failed ({reason}): {INSTALL_NODE}")]
+    VersionFailed { program: String, reason: String },
+    #[error("JavaScript actions need Node.js {OLDEST_NODE} or later, and `{program}` is `{version}`: {INSTALL_NODE}")]
+    TooOld { program: String, version: String },
+    #[error(
+        "JavaScript actions in a `container:` job run on the host's Node.js mounted into the container, \
+         and {node} is not an absolute path: set FERRY_NODE to one"
+    )]
+    NotAbsolute { node: String },
+    #[error("starting Node.js in the job container: {reason}")]
+    StartInContainer { reason: String },
+    #[error(
+        "JavaScript actions in a `container:` job run on the host's Node.js ({node}), mounted into the container \
+         at {inside}, and it does not start in this job's image ({said}). A Node.js built for glibc needs an image \
+         with glibc and the libraries it links (libstdc++, libgcc_s), such as a Debian or Ubuntu one; with \
+         another image (Alpine, busybox), point FERRY_NODE at a statically linked Node.js"
+    )]
+    NotInImage { node: String, inside: String, said: String },
+}
+
+/// How to get a Node.js JavaScript actions can use.
+const INSTALL_NODE: &str = "install Node.js 20 or later (for example `apt-get install nodejs`, or from https://nodejs.org) \
+                            and put `node` on PATH, or set FERRY_NODE to its path";
 
 /// Finds (and fetches, when needed) the action `reference` names: `./path` in the
 /// workspace, else a local actions directory, else the actions source, saying which commit
 /// it fetched.
-async fn locate(runner: &StepRunner<'_>, reference: &str) -> Result<Found, String> {
+async fn locate(runner: &StepRunner<'_>, reference: &str) -> Result<Found, ActionError> {
     if let Some(local) = reference.strip_prefix("./") {
         let dir = runner.setup.workspace.join(local);
         return Ok(Found { dir, repository: String::new(), git_ref: String::new(), download: None });
     }
     if reference.starts_with("docker://") {
-        return Err(format!("`{reference}` is a container image, not an action with files"));
+        return Err(ActionError::ContainerImage { reference: reference.to_owned() });
     }
     let Some(action) = ActionRef::parse(reference) else {
-        return Err(format!(
-            "`{reference}` is not an action reference: write owner/repo@ref, owner/repo/path@ref, ./path or docker://image"
-        ));
+        return Err(ActionError::NotAReference { reference: reference.to_owned() });
     };
     let repository = format!("{}/{}", action.owner, action.repo);
     let name = reference.split('@').next().unwrap_or(reference);
@@ -138,10 +191,9 @@ async fn locate(runner: &StepRunner<'_>, reference: &str) -> Result<Found, Strin
         return Ok(Found { dir, repository, git_ref: action.git_ref, download: None });
     }
     let Some(source) = &runner.setup.actions else {
-        return Err(unavailable(reference));
+        return Err(ActionError::Unavailable { reference: reference.to_owned() });
     };
-    let fetched =
-        source.fetch(&action.owner, &action.repo, &action.git_ref).await.map_err(|error| error.to_string())?;
+    let fetched = source.fetch(&action.owner, &action.repo, &action.git_ref).await?;
     let download = format!("Download action repository '{repository}@{}' (SHA:{})", action.git_ref, fetched.sha);
     let dir = if action.path.is_empty() { fetched.dir } else { fetched.dir.join(&action.path) };
     Ok(Found { dir, repository, git_ref: action.git_ref, download: Some(download) })
@@ -152,18 +204,23 @@ fn action_file(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Reads and parses the action in `dir`; the error is a message for the step's log.
-fn read_action(reference: &str, dir: &Path) -> Result<(ferry_workflow::Action, String), String> {
+fn read_action(reference: &str, dir: &Path) -> Result<(ferry_workflow::Action, String), ActionError> {
     let Some(path) = action_file(dir) else {
-        return Err(format!("action `{reference}`: no action.yml or action.yaml in {}", dir.display()));
+        return Err(ActionError::NoActionFile { reference: reference.to_owned(), dir: dir.to_owned() });
     };
-    let src = std::fs::read_to_string(&path).map_err(|error| format!("reading {}: {error}", path.display()))?;
+    let src = std::fs::read_to_string(&path).map_err(|source| ActionError::Read { path: path.clone(), source })?;
     let (action, diagnostics) = ferry_workflow::parse_action(&src);
     let file_name = path.display().to_string();
     if let Some(diagnostic) = diagnostics.iter().find(|diagnostic| diagnostic.is_error()) {
         let start = diagnostic.span.start;
-        return Err(format!("{file_name}:{}:{}: {}", start.line, start.col, diagnostic.message));
+        return Err(ActionError::Invalid {
+            file: file_name,
+            line: start.line,
+            col: start.col,
+            message: diagnostic.message.clone(),
+        });
     }
-    let action = action.ok_or_else(|| format!("{file_name}: not a valid action"))?;
+    let action = action.ok_or_else(|| ActionError::NotAnAction { file: file_name.clone() })?;
     Ok((action, file_name))
 }
 
@@ -181,7 +238,7 @@ async fn run_action_dir(
     };
     let (action, action_file_name) = match read_action(call.reference, &call.found.dir) {
         Ok(read) => read,
-        Err(message) => return failed(runner, message),
+        Err(error) => return failed(runner, error.to_string()),
     };
     add_default_inputs(runner, Some(step_idx), &action, &action_file_name, &mut inputs, contexts)?;
     match &action.runs {
@@ -405,7 +462,7 @@ async fn run_node_script(
     };
     let program = match node_program(runner).await {
         Ok(program) => program,
-        Err(message) => return failed(runner, message),
+        Err(error) => return failed(runner, error.to_string()),
     };
     match node.using {
         "node20" | "node24" => {}
@@ -479,7 +536,7 @@ fn input_variable(name: &str) -> String {
 /// The Node.js that runs JavaScript actions (`$FERRY_NODE`, else `node` on PATH), checked
 /// once per job to be at least [`OLDEST_NODE`], and in a `container:` job to start in the
 /// job's container.
-async fn node_program(runner: &mut StepRunner<'_>) -> Result<String, String> {
+async fn node_program(runner: &mut StepRunner<'_>) -> Result<String, NodeError> {
     if let Some(found) = &runner.node {
         return found.clone();
     }
@@ -488,18 +545,16 @@ async fn node_program(runner: &mut StepRunner<'_>) -> Result<String, String> {
         program
     });
     if let (Ok(program), Some(container)) = (&found, &runner.container)
-        && let Err(message) = container.check_node(program).await
+        && let Err(error) = container.check_node(program).await
     {
-        found = Err(message);
+        found = Err(error);
     }
     runner.node = Some(found.clone());
     found
 }
 
 /// The Node.js for JavaScript actions: its path and major version, or why there is none.
-pub(super) fn find_node() -> Result<(String, u32), String> {
-    let install = "install Node.js 20 or later (for example `apt-get install nodejs`, or from https://nodejs.org) \
-                   and put `node` on PATH, or set FERRY_NODE to its path";
+pub(super) fn find_node() -> Result<(String, u32), NodeError> {
     let program = match std::env::var("FERRY_NODE") {
         Ok(program) if !program.is_empty() => program,
         _ => {
@@ -510,7 +565,7 @@ pub(super) fn find_node() -> Result<(String, u32), String> {
                 .find(|candidate| candidate.is_file());
             match on_path {
                 Some(path) => path.display().to_string(),
-                None => return Err(format!("JavaScript actions need Node.js, and `node` is not on PATH: {install}")),
+                None => return Err(NodeError::NotOnPath),
             }
         }
     };
@@ -519,16 +574,12 @@ pub(super) fn find_node() -> Result<(String, u32), String> {
         .env_clear()
         .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|error| {
-            format!("JavaScript actions need Node.js, and `{program} --version` failed ({error}): {install}")
-        })?;
+        .map_err(|error| NodeError::VersionFailed { program: program.clone(), reason: error.to_string() })?;
     let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     let major = version.strip_prefix('v').and_then(|rest| rest.split('.').next()).and_then(|major| major.parse().ok());
     match major {
         Some(major) if major >= OLDEST_NODE => Ok((program, major)),
-        _ => Err(format!(
-            "JavaScript actions need Node.js {OLDEST_NODE} or later, and `{program}` is `{version}`: {install}"
-        )),
+        _ => Err(NodeError::TooOld { program, version }),
     }
 }
 

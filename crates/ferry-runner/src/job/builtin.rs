@@ -12,9 +12,9 @@ use ferry_workflow::expr::Value;
 use serde_json::Map;
 use sha2::{Digest, Sha256};
 
-use super::StoredArtifact;
 use super::contexts::{Contexts, glob_match};
 use super::step::{StepResult, StepRunner};
+use super::{CacheRemoteError, StoredArtifact};
 
 /// An action Ferry runs natively.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,11 +98,44 @@ pub(super) async fn run_builtin(
     };
     match res {
         Ok(outputs) => StepResult { outcome: Conclusion::Success, outputs },
-        Err(message) => {
-            runner.line(step_idx, &format!("error: {message}"));
+        Err(error) => {
+            runner.line(step_idx, &format!("error: {error}"));
             StepResult { outcome: Conclusion::Failure, outputs: Map::new() }
         }
     }
+}
+
+/// Why an action Ferry does itself failed its step.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum BuiltinError {
+    #[error("artifact name `{name}` may not contain / \\ : < > | * ? \" characters")]
+    ArtifactName { name: String },
+    #[error(
+        "invalid retention-days `{text}`: give a whole number of days from 1, or 0 for the server's \
+         retention; no artifact is kept longer than the server's retention (90 days unless set otherwise)"
+    )]
+    RetentionDays { text: String },
+    #[error("no files were found with the provided path: {path}")]
+    NoFiles { path: String },
+    #[error("an artifact named `{name}` already exists in this run; use another name or `overwrite: true`")]
+    ArtifactExists { name: String },
+    #[error("artifact `{name}` was not found in this run; upload it in an earlier job with actions/upload-artifact")]
+    ArtifactMissing { name: String },
+    #[error("actions/cache needs a `key`")]
+    NoCacheKey,
+    #[error("cache not found for key `{key}` (fail-on-cache-miss is set)")]
+    CacheMiss { key: String },
+    /// Copying files failed; `action` says which and where.
+    #[error("{action}: {source}")]
+    Files {
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn files_error(action: String) -> impl FnOnce(std::io::Error) -> BuiltinError {
+    move |source| BuiltinError::Files { action, source }
 }
 
 fn lines(text: &str) -> Vec<String> {
@@ -127,7 +160,7 @@ fn has_glob(path: &str) -> bool {
 /// The files `patterns` name (files, folders, globs; `!pattern` excludes) and the folder
 /// their paths are kept relative to: the deepest folder holding every search path, as
 /// `upload-artifact` does.
-fn collect(workspace: &Path, patterns: &[String]) -> Result<(PathBuf, Vec<PathBuf>), String> {
+fn collect(workspace: &Path, patterns: &[String]) -> (PathBuf, Vec<PathBuf>) {
     let mut files = Vec::new();
     let mut bases = Vec::new();
     let mut excludes = Vec::new();
@@ -161,7 +194,7 @@ fn collect(workspace: &Path, patterns: &[String]) -> Result<(PathBuf, Vec<PathBu
     let root = bases.iter().skip(1).fold(bases.first().cloned().unwrap_or_default(), |root, base| {
         root.ancestors().find(|ancestor| base.starts_with(ancestor)).map_or_else(PathBuf::new, Path::to_path_buf)
     });
-    Ok((root, files))
+    (root, files)
 }
 
 fn walk_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -197,17 +230,14 @@ fn copy_into(src: &Path, dest: &Path) -> std::io::Result<u64> {
 /// `retention-days` as `upload-artifact` reads it: empty or 0 is the server's retention,
 /// else a whole number of days; the server keeps an artifact no longer than its own
 /// retention, as GitHub keeps it no longer than the repository's setting.
-fn retention_days(text: &str) -> Result<Option<u32>, String> {
+fn retention_days(text: &str) -> Result<Option<u32>, BuiltinError> {
     if text.is_empty() {
         return Ok(None);
     }
     match text.parse::<u32>() {
         Ok(0) => Ok(None),
         Ok(days) => Ok(Some(days)),
-        Err(_) => Err(format!(
-            "invalid retention-days `{text}`: give a whole number of days from 1, or 0 for the server's \
-             retention; no artifact is kept longer than the server's retention (90 days unless set otherwise)"
-        )),
+        Err(_) => Err(BuiltinError::RetentionDays { text: text.to_owned() }),
     }
 }
 
@@ -217,21 +247,21 @@ fn upload(
     runner: &StepRunner<'_>,
     step_idx: usize,
     input: &dyn Fn(&str) -> String,
-) -> Result<(Map<String, Value>, Option<StoredArtifact>), String> {
+) -> Result<(Map<String, Value>, Option<StoredArtifact>), BuiltinError> {
     let name = Some(input("name")).filter(|name| !name.is_empty()).unwrap_or_else(|| "artifact".to_owned());
     if name.contains(['/', '\\', ':', '<', '>', '|', '*', '?', '"']) || name == "." || name == ".." {
-        return Err(format!("artifact name `{name}` may not contain / \\ : < > | * ? \" characters"));
+        return Err(BuiltinError::ArtifactName { name });
     }
     let retention_days = retention_days(&input("retention-days"))?;
     let overwrite = input("overwrite") == "true";
-    let (root, files) = collect(&runner.setup.workspace, &lines(&input("path")))?;
+    let (root, files) = collect(&runner.setup.workspace, &lines(&input("path")));
     if files.is_empty() {
-        let message = format!("no files were found with the provided path: {}", input("path"));
+        let error = BuiltinError::NoFiles { path: input("path") };
         return match input("if-no-files-found").as_str() {
-            "error" => Err(message),
+            "error" => Err(error),
             "ignore" => Ok((Map::new(), None)),
             _ => {
-                runner.line(step_idx, &format!("warning: {message}. No artifacts will be uploaded."));
+                runner.line(step_idx, &format!("warning: {error}. No artifacts will be uploaded."));
                 Ok((Map::new(), None))
             }
         };
@@ -239,17 +269,14 @@ fn upload(
     let dest = runner.setup.artifacts.join(&name);
     if dest.exists() {
         if !overwrite {
-            return Err(format!(
-                "an artifact named `{name}` already exists in this run; use another name or `overwrite: true`"
-            ));
+            return Err(BuiltinError::ArtifactExists { name });
         }
-        std::fs::remove_dir_all(&dest).map_err(|error| format!("replacing artifact `{name}`: {error}"))?;
+        std::fs::remove_dir_all(&dest).map_err(files_error(format!("replacing artifact `{name}`")))?;
     }
     let mut n_bytes = 0;
     for file in &files {
         let relative = file.strip_prefix(&root).unwrap_or(file);
-        n_bytes +=
-            copy_into(file, &dest.join(relative)).map_err(|error| format!("storing {}: {error}", file.display()))?;
+        n_bytes += copy_into(file, &dest.join(relative)).map_err(files_error(format!("storing {}", file.display())))?;
     }
     runner.line(step_idx, &format!("Uploaded artifact `{name}`: {} file(s), {n_bytes} bytes", files.len()));
     let mut outputs = Map::new();
@@ -261,7 +288,7 @@ fn download(
     runner: &StepRunner<'_>,
     step_idx: usize,
     input: &dyn Fn(&str) -> String,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, BuiltinError> {
     let workspace = &runner.setup.workspace;
     let dest = match input("path") {
         path if path.is_empty() => workspace.clone(),
@@ -282,12 +309,10 @@ fn download(
     for artifact in &names {
         let src = runner.setup.artifacts.join(artifact);
         if !src.is_dir() {
-            return Err(format!(
-                "artifact `{artifact}` was not found in this run; upload it in an earlier job with actions/upload-artifact"
-            ));
+            return Err(BuiltinError::ArtifactMissing { name: artifact.clone() });
         }
         let target = if single { dest.clone() } else { dest.join(artifact) };
-        copy_into(&src, &target).map_err(|error| format!("downloading `{artifact}`: {error}"))?;
+        copy_into(&src, &target).map_err(files_error(format!("downloading `{artifact}`")))?;
         runner.line(step_idx, &format!("Downloaded artifact `{artifact}` to {}", target.display()));
     }
     let mut outputs = Map::new();
@@ -305,10 +330,10 @@ async fn restore(
     runner: &StepRunner<'_>,
     step_idx: usize,
     input: &(dyn Fn(&str) -> String + Sync),
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, BuiltinError> {
     let key = input("key");
     if key.is_empty() {
-        return Err("actions/cache needs a `key`".to_owned());
+        return Err(BuiltinError::NoCacheKey);
     }
     let paths = lines(&input("path"));
     let mut outputs = Map::new();
@@ -322,7 +347,7 @@ async fn restore(
     // `lookup-only` only asks whether an entry exists: nothing is fetched or copied.
     let lookup_only = input("lookup-only") == "true";
     // The matched key, and the folder holding the entry unless only looked up.
-    let found: Result<Option<(String, Option<PathBuf>)>, String> = match &runner.setup.cache_remote {
+    let found: Result<Option<(String, Option<PathBuf>)>, CacheRemoteError> = match &runner.setup.cache_remote {
         // The remote alone decides, since it knows which entries the job may restore; an
         // entry in the folder may be one of another branch or project.
         Some(remote) if lookup_only => {
@@ -337,15 +362,15 @@ async fn restore(
             (matched, Some(entry))
         })),
     };
-    let found = found.unwrap_or_else(|message| {
-        runner.line(step_idx, &format!("warning: {message}; continuing without the cache"));
+    let found = found.unwrap_or_else(|error| {
+        runner.line(step_idx, &format!("warning: {error}; continuing without the cache"));
         None
     });
     let hit = found.as_ref().is_some_and(|(matched, _)| *matched == key);
     outputs.insert("cache-hit".to_owned(), Value::String(hit.to_string()));
     let Some((matched, entry)) = found else {
         if input("fail-on-cache-miss") == "true" {
-            return Err(format!("cache not found for key `{key}` (fail-on-cache-miss is set)"));
+            return Err(BuiltinError::CacheMiss { key });
         }
         runner.line(step_idx, &format!("Cache not found for input keys: {key}"));
         return Ok(outputs);
@@ -359,7 +384,7 @@ async fn restore(
         let stored = entry.join("paths").join(path_idx.to_string());
         if stored.exists() {
             copy_into(&stored, &resolve(&runner.setup.workspace, path))
-                .map_err(|error| format!("restoring `{path}` from the cache: {error}"))?;
+                .map_err(files_error(format!("restoring `{path}` from the cache")))?;
         }
     }
     runner.line(step_idx, &format!("Cache restored from key: {matched}"));
@@ -391,10 +416,14 @@ fn local_match(cache: &Path, key: &str, restore_keys: &[String]) -> Option<Strin
 /// Saves the paths under the key, unless an entry for it exists already (entries are
 /// immutable, as on GitHub). Written to a temporary folder and renamed, so a crash leaves no
 /// half entry; with a remote, the folder goes to it, which says whether the key is taken.
-pub(super) async fn save_cache(runner: &StepRunner<'_>, step_idx: usize, save: &PendingSave) -> Result<(), String> {
+pub(super) async fn save_cache(
+    runner: &StepRunner<'_>,
+    step_idx: usize,
+    save: &PendingSave,
+) -> Result<(), BuiltinError> {
     let Some(cache) = &runner.setup.cache else { return Ok(()) };
     if save.key.is_empty() {
-        return Err("actions/cache needs a `key`".to_owned());
+        return Err(BuiltinError::NoCacheKey);
     }
     let entry = entry_dir(cache, &save.key);
     if runner.setup.cache_remote.is_none() && entry.exists() {
@@ -434,14 +463,14 @@ pub(super) async fn save_cache(runner: &StepRunner<'_>, step_idx: usize, save: &
         Ok(n_bytes) => n_bytes,
         Err(error) => {
             let _ = std::fs::remove_dir_all(&partial);
-            return Err(format!("saving the cache for key `{}`: {error}", save.key));
+            return Err(files_error(format!("saving the cache for key `{}`", save.key))(error));
         }
     };
     runner.line(step_idx, &format!("Cache saved with key: {} ({n_bytes} bytes)", save.key));
     if let Some(remote) = &runner.setup.cache_remote
-        && let Err(message) = remote.store(&save.key, &partial, cache).await
+        && let Err(error) = remote.store(&save.key, &partial, cache).await
     {
-        runner.line(step_idx, &format!("warning: {message}; the entry is not kept"));
+        runner.line(step_idx, &format!("warning: {error}; the entry is not kept"));
     }
     Ok(())
 }

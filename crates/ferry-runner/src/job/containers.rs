@@ -23,10 +23,13 @@ use ferry_workflow::model::{Job, Text};
 use serde_json::{Map, json};
 use tokio::sync::watch;
 
-use super::contexts::{Contexts, Evaluate as _};
+use super::action::NodeError;
+use super::contexts::{Contexts, EvalFailure, Evaluate as _};
 use super::{JobSetup, masked};
-use crate::docker::options::{ContainerOptions, parse_options};
-use crate::docker::{ContainerSpec, Credentials, DockerHost, Engine, EngineAccess, ExecSpec, Health, LABEL_JOB};
+use crate::docker::options::{ContainerOptions, OptionsError, parse_options};
+use crate::docker::{
+    ContainerSpec, Credentials, DockerError, DockerHost, Engine, EngineAccess, ExecSpec, Health, LABEL_JOB,
+};
 use crate::events::EventSender;
 use crate::process::{Output, ProcessExit, ProcessSpec};
 
@@ -39,6 +42,49 @@ const HEALTH_POLL: Duration = Duration::from_secs(1);
 /// The longest a service may take to become healthy (GitHub waits as long as Docker's
 /// retries say; this bounds a health check that never decides).
 const HEALTH_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// Why a job's `container:` or `services:` could not be started; the message is for the
+/// job's log.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ContainerError {
+    /// An expression in the definition failed.
+    #[error(transparent)]
+    Expression(#[from] EvalFailure),
+    #[error("`services:` must be a mapping of service ids to containers")]
+    ServicesNotMapping,
+    #[error("`{what}` must be an image name or a mapping with `image:`")]
+    NotAnImage { what: String },
+    #[error("`{what}.options`: {source}")]
+    Options {
+        what: String,
+        #[source]
+        source: OptionsError,
+    },
+    #[error("`{what}.{key}` has an unclosed quote")]
+    UnclosedQuote { what: String, key: String },
+    #[error("port `{port}` is not `container`, `host:container` or `ip:host:container`")]
+    PortShape { port: String },
+    #[error("port `{port}`: `{container}` is not a port number")]
+    PortNumber { port: String, container: String },
+    /// What the server's embedded runner refuses (see [`confined_check`]).
+    #[error(
+        "`{what}`: {detail}; the server's embedded runner keeps jobs out of the server's files. \
+         Use a named volume, or run the job on a `ferry runner` of its own"
+    )]
+    Confined { what: String, detail: String },
+    #[error("`container.options`: --entrypoint is not supported for a job container (as on GitHub)")]
+    JobEntrypoint,
+    #[error("preparing the job container's folders: {0}")]
+    Mounts(#[source] std::io::Error),
+    /// A service that did not become healthy, with the last lines of its logs.
+    #[error(
+        "service container `{id}` {why}; check its image, `env` and `--health-cmd`. Its logs:{}",
+        logs.iter().map(|line| format!("\n  {line}")).collect::<String>()
+    )]
+    Unhealthy { id: String, why: &'static str, logs: Vec<String> },
+    #[error(transparent)]
+    Engine(#[from] DockerError),
+}
 
 /// The containers and network of one job.
 #[derive(Debug)]
@@ -103,7 +149,7 @@ impl JobContainers {
         file: &str,
         lines: &mut Vec<String>,
         cancel: &watch::Receiver<bool>,
-    ) -> Result<Option<JobContainers>, String> {
+    ) -> Result<Option<JobContainers>, ContainerError> {
         let job_container = match &job.container {
             Some(spanned) => container_def(&evaluate(contexts, file, spanned.span, &spanned.value)?, "container")?,
             None => None,
@@ -112,7 +158,7 @@ impl JobContainers {
         if let Some(spanned) = &job.services {
             let services = evaluate(contexts, file, spanned.span, &spanned.value)?;
             let Value::Object(services) = services else {
-                return Err("`services:` must be a mapping of service ids to containers".to_owned());
+                return Err(ContainerError::ServicesNotMapping);
             };
             for (id, value) in services {
                 if let Some(def) = container_def(&value, &format!("services.{id}"))? {
@@ -145,9 +191,9 @@ impl JobContainers {
         let res = containers.start_all(setup, &host, job_container, service_defs, contexts, lines, cancel).await;
         match res {
             Ok(()) => Ok(Some(containers)),
-            Err(message) => {
+            Err(error) => {
                 containers.remove(lines).await;
-                Err(message)
+                Err(error)
             }
         }
     }
@@ -162,24 +208,24 @@ impl JobContainers {
         contexts: &mut Contexts,
         lines: &mut Vec<String>,
         cancel: &watch::Receiver<bool>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ContainerError> {
         let engine = &host.engine;
         let labels = crate::docker::labels(host, &self.job_label);
         let network_name = format!("ferry_{}", self.job_label);
         lines.push(format!("Creating network {network_name} (container engine at {})", engine.endpoint()));
-        let network = engine.create_network(&network_name, labels.clone()).await.map_err(|error| error.to_string())?;
+        let network = engine.create_network(&network_name, labels.clone()).await?;
         self.network = Some(network.clone());
 
         let mut services_context = Map::new();
         for (id, def) in service_defs {
             lines.push(format!("Starting service container `{id}` (image {})", def.image));
-            engine.ensure_image(&def.image, def.credentials.as_ref()).await.map_err(|error| error.to_string())?;
+            engine.ensure_image(&def.image, def.credentials.as_ref()).await?;
             let mut spec = spec_of(&def, &format!("ferry_{}_{id}", self.job_label), &labels)?;
             spec.network = Some(network_name.clone());
             spec.aliases = vec![id.clone()];
-            let container = engine.start_container(&spec).await.map_err(|error| error.to_string())?;
+            let container = engine.start_container(&spec).await?;
             self.services.push((id.clone(), container.clone()));
-            let ports = engine.published_ports(&container).await.map_err(|error| error.to_string())?;
+            let ports = engine.published_ports(&container).await?;
             let ports: Map<String, Value> =
                 ports.into_iter().map(|(port, host_port)| (port, Value::String(host_port))).collect();
             services_context.insert(id, json!({"id": container, "network": network_name.clone(), "ports": ports}));
@@ -191,14 +237,11 @@ impl JobContainers {
         let mut container_context = json!({"network": network_name.clone()});
         if let Some(def) = container_def {
             lines.push(format!("Starting job container (image {})", def.image));
-            engine.ensure_image(&def.image, def.credentials.as_ref()).await.map_err(|error| error.to_string())?;
+            engine.ensure_image(&def.image, def.credentials.as_ref()).await?;
             if def.options.entrypoint.is_some() {
-                return Err(
-                    "`container.options`: --entrypoint is not supported for a job container (as on GitHub)".to_owned()
-                );
+                return Err(ContainerError::JobEntrypoint);
             }
-            let mounts =
-                job_mounts(setup).map_err(|error| format!("preparing the job container's folders: {error}"))?;
+            let mounts = job_mounts(setup).map_err(ContainerError::Mounts)?;
             let mut spec = spec_of(&def, &format!("ferry_{}_job", self.job_label), &labels)?;
             spec.network = Some(network_name.clone());
             // As GitHub's runner: the container idles, steps are exec'd into it.
@@ -208,11 +251,10 @@ impl JobContainers {
             spec.working_dir =
                 mounts.iter().find(|(host, _)| *host == setup.workspace).map(|(_, inside)| inside.clone());
             spec.binds.extend(mounts.iter().map(|(host, inside)| format!("{}:{inside}", host.display())));
-            let id = engine.start_container(&spec).await.map_err(|error| error.to_string())?;
+            let id = engine.start_container(&spec).await?;
             let path = engine
                 .container_path(&id)
-                .await
-                .map_err(|error| error.to_string())?
+                .await?
                 .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned());
             container_context = json!({"id": id.clone(), "network": network_name.clone()});
             let mut mounts = mounts;
@@ -256,13 +298,8 @@ impl JobContainers {
 
 /// On a confined runner (the server's embedded one), a container may not reach into the host:
 /// no host folders as volumes, no extra privileges.
-fn confined_check(what: &str, def: &ContainerDef) -> Result<(), String> {
-    let refuse = |detail: String| {
-        Err(format!(
-            "`{what}`: {detail}; the server's embedded runner keeps jobs out of the server's files. \
-             Use a named volume, or run the job on a `ferry runner` of its own"
-        ))
-    };
+fn confined_check(what: &str, def: &ContainerDef) -> Result<(), ContainerError> {
+    let refuse = |detail: String| Err(ContainerError::Confined { what: what.to_owned(), detail });
     if let Some(volume) =
         def.volumes.iter().chain(&def.options.volumes).find(|volume| volume.starts_with('/') || volume.starts_with('.'))
     {
@@ -280,7 +317,7 @@ fn confined_check(what: &str, def: &ContainerDef) -> Result<(), String> {
 pub(super) async fn docker_host(
     setup: &JobSetup,
     connected: &mut Option<Arc<DockerHost>>,
-) -> Result<Arc<DockerHost>, String> {
+) -> Result<Arc<DockerHost>, DockerError> {
     let owner = match &setup.docker {
         EngineAccess::Runner(host) => return Ok(host.clone()),
         EngineAccess::OnDemand { owner } => owner,
@@ -289,7 +326,7 @@ pub(super) async fn docker_host(
         return Ok(host.clone());
     }
     let docker_host = std::env::var("DOCKER_HOST").ok();
-    let host = Arc::new(DockerHost::start(docker_host.as_deref(), owner).await.map_err(|error| error.to_string())?);
+    let host = Arc::new(DockerHost::start(docker_host.as_deref(), owner).await?);
     *connected = Some(host.clone());
     Ok(host)
 }
@@ -301,11 +338,11 @@ async fn wait_healthy(
     container: &str,
     lines: &mut Vec<String>,
     cancel: &watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), ContainerError> {
     let started = tokio::time::Instant::now();
     let mut said_waiting = false;
     loop {
-        let health = engine.health(container).await.map_err(|error| error.to_string())?;
+        let health = engine.health(container).await?;
         match health {
             Health::None | Health::Healthy => {
                 if said_waiting {
@@ -328,20 +365,15 @@ async fn wait_healthy(
                     _ => "did not become healthy in time",
                 };
                 let log = engine.logs(container).await.unwrap_or_default();
-                let mut message =
-                    format!("service container `{id}` {why}; check its image, `env` and `--health-cmd`. Its logs:");
-                for line in log.iter().rev().take(50).rev() {
-                    message.push_str("\n  ");
-                    message.push_str(line);
-                }
-                return Err(message);
+                let logs = log[log.len().saturating_sub(50)..].to_vec();
+                return Err(ContainerError::Unhealthy { id: id.to_owned(), why, logs });
             }
         }
     }
 }
 
 /// A `container:` or service definition: an image, or a mapping.
-fn container_def(value: &Value, what: &str) -> Result<Option<ContainerDef>, String> {
+fn container_def(value: &Value, what: &str) -> Result<Option<ContainerDef>, ContainerError> {
     let text = |value: &Value| match value {
         Value::String(text) => text.clone(),
         Value::Null => String::new(),
@@ -354,7 +386,7 @@ fn container_def(value: &Value, what: &str) -> Result<Option<ContainerDef>, Stri
             return Ok(Some(ContainerDef { image: image.trim().to_owned(), ..ContainerDef::default() }));
         }
         Value::Object(map) => map,
-        _ => return Err(format!("`{what}` must be an image name or a mapping with `image:`")),
+        _ => return Err(ContainerError::NotAnImage { what: what.to_owned() }),
     };
     let image = map.get("image").map(text).unwrap_or_default();
     if image.trim().is_empty() {
@@ -380,15 +412,16 @@ fn container_def(value: &Value, what: &str) -> Result<Option<ContainerDef>, Stri
     def.ports = list("ports");
     def.volumes = list("volumes");
     if let Some(options) = map.get("options").map(text) {
-        def.options = parse_options(&options).map_err(|error| format!("`{what}.options`: {error}"))?;
+        def.options =
+            parse_options(&options).map_err(|source| ContainerError::Options { what: what.to_owned(), source })?;
     }
-    let words = |key: &str| -> Result<Option<Vec<String>>, String> {
+    let words = |key: &str| -> Result<Option<Vec<String>>, ContainerError> {
         match map.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(items)) => Ok(Some(items.iter().map(text).collect())),
             Some(value) => crate::shell::split_words(&text(value))
                 .map(Some)
-                .ok_or_else(|| format!("`{what}.{key}` has an unclosed quote")),
+                .ok_or_else(|| ContainerError::UnclosedQuote { what: what.to_owned(), key: key.to_owned() }),
         }
     };
     def.entrypoint = words("entrypoint")?;
@@ -398,11 +431,11 @@ fn container_def(value: &Value, what: &str) -> Result<Option<ContainerDef>, Stri
 
 /// Evaluates the expressions in a definition written as JSON; a string that is one expression
 /// keeps its value's type (`container: ${{ matrix.container }}` may be a mapping).
-fn evaluate(contexts: &Contexts, file: &str, span: Span, value: &Value) -> Result<Value, String> {
+fn evaluate(contexts: &Contexts, file: &str, span: Span, value: &Value) -> Result<Value, EvalFailure> {
     Ok(match value {
         Value::String(text) if text.contains("${{") => {
             let text = Text { value: text.clone(), span };
-            contexts.value(file, &text).map_err(|failure| failure.0)?
+            contexts.value(file, &text)?
         }
         Value::Array(items) => {
             Value::Array(items.iter().map(|item| evaluate(contexts, file, span, item)).collect::<Result<_, _>>()?)
@@ -410,14 +443,14 @@ fn evaluate(contexts: &Contexts, file: &str, span: Span, value: &Value) -> Resul
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(key, item)| Ok((key.clone(), evaluate(contexts, file, span, item)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, EvalFailure>>()?,
         ),
         other => other.clone(),
     })
 }
 
 /// The container to create for `def`.
-fn spec_of(def: &ContainerDef, name: &str, labels: &HashMap<String, String>) -> Result<ContainerSpec, String> {
+fn spec_of(def: &ContainerDef, name: &str, labels: &HashMap<String, String>) -> Result<ContainerSpec, ContainerError> {
     let options = &def.options;
     let mut labels = labels.clone();
     labels.extend(options.labels.iter().cloned());
@@ -437,7 +470,7 @@ fn spec_of(def: &ContainerDef, name: &str, labels: &HashMap<String, String>) -> 
         network: None,
         aliases: Vec::new(),
         ports,
-        health: crate::docker::health_config(options),
+        health: crate::docker::health_check(options),
         user: options.user.clone(),
         hostname: options.hostname.clone(),
         privileged: options.privileged,
@@ -448,18 +481,18 @@ fn spec_of(def: &ContainerDef, name: &str, labels: &HashMap<String, String>) -> 
 }
 
 /// `8080:80`, `127.0.0.1:8080:80`, `80` or `80/udp` → container port and host port.
-fn parse_port(port: &str) -> Result<(String, Option<String>), String> {
+fn parse_port(port: &str) -> Result<(String, Option<String>), ContainerError> {
     let parts: Vec<&str> = port.trim().split(':').collect();
     let (host, container) = match parts.as_slice() {
         [container] => (None, *container),
         [host, container] | [_, host, container] => {
             (Some((*host).to_owned()).filter(|host| !host.is_empty()), *container)
         }
-        _ => return Err(format!("port `{port}` is not `container`, `host:container` or `ip:host:container`")),
+        _ => return Err(ContainerError::PortShape { port: port.to_owned() }),
     };
     let number = container.split('/').next().unwrap_or_default();
     if number.parse::<u16>().is_err() {
-        return Err(format!("port `{port}`: `{container}` is not a port number"));
+        return Err(ContainerError::PortNumber { port: port.to_owned(), container: container.to_owned() });
     }
     Ok((container.to_owned(), host))
 }
@@ -513,13 +546,10 @@ impl JobContainer {
 
     /// Whether the host's Node.js at `node` starts in the container (`node --version`);
     /// `Err` with why not, and how to fix it.
-    pub(super) async fn check_node(&self, node: &str) -> Result<(), String> {
+    pub(super) async fn check_node(&self, node: &str) -> Result<(), NodeError> {
         let inside = self.to_container(node);
         if inside != CONTAINER_NODE {
-            return Err(format!(
-                "JavaScript actions in a `container:` job run on the host's Node.js mounted into the container, \
-                 and {node} is not an absolute path: set FERRY_NODE to one"
-            ));
+            return Err(NodeError::NotAbsolute { node: node.to_owned() });
         }
         let exec = ExecSpec {
             container: self.id.clone(),
@@ -536,17 +566,11 @@ impl JobContainer {
         let (_keep, mut cancel) = watch::channel(false);
         let exit = crate::docker::run_exec(&self.engine, &exec, &mut cancel, &mut output, None)
             .await
-            .map_err(|error| format!("starting Node.js in the job container: {error}"))?;
+            .map_err(|error| NodeError::StartInContainer { reason: error.to_string() })?;
         if exit.success() {
             return Ok(());
         }
-        Err(format!(
-            "JavaScript actions in a `container:` job run on the host's Node.js ({node}), mounted into the container \
-             at {inside}, and it does not start in this job's image ({}). A Node.js built for glibc needs an image \
-             with glibc and the libraries it links (libstdc++, libgcc_s), such as a Debian or Ubuntu one; with \
-             another image (Alpine, busybox), point FERRY_NODE at a statically linked Node.js",
-            said.join(" ").trim()
-        ))
+        Err(NodeError::NotInImage { node: node.to_owned(), inside, said: said.join(" ").trim().to_owned() })
     }
 
     /// Runs `spec` (made for the host) in the container: its program, arguments, working

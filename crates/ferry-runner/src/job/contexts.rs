@@ -27,8 +27,8 @@ impl expr::Context for Contexts {
         self.status
     }
 
-    fn hash_files(&self, patterns: &[String]) -> Result<String, String> {
-        hash_files(&self.workspace, patterns)
+    fn hash_files(&self, patterns: &[String]) -> Result<String, expr::HashFilesError> {
+        hash_files(&self.workspace, patterns).map_err(|error| expr::HashFilesError(error.to_string()))
     }
 }
 
@@ -50,9 +50,22 @@ impl Contexts {
     }
 }
 
+/// A file `hashFiles` had to read could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("hashFiles: reading {path}: {source}")]
+pub struct HashFilesReadError {
+    /// The file or folder, relative to the workspace where it is inside it.
+    pub path: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// GitHub's `hashFiles`: the SHA-256 of the SHA-256 digests of every matching regular file
 /// under `workspace`, in path order; the empty string when nothing matches.
-pub fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, String> {
+///
+/// # Errors
+/// The workspace or a matching file could not be read.
+pub fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, HashFilesReadError> {
     let mut include = Vec::new();
     let mut exclude = Vec::new();
     for pattern in patterns.iter().flat_map(|pattern| pattern.lines()) {
@@ -73,7 +86,7 @@ pub fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, Strin
     }
     let mut files = Vec::new();
     walk(workspace, workspace, &mut files)
-        .map_err(|error| format!("hashFiles: reading {}: {error}", workspace.display()))?;
+        .map_err(|source| HashFilesReadError { path: workspace.display().to_string(), source })?;
     files.sort();
     let mut outer = Sha256::new();
     let mut n_matched = 0;
@@ -84,7 +97,7 @@ pub fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, Strin
             continue;
         }
         let bytes = std::fs::read(workspace.join(relative))
-            .map_err(|error| format!("hashFiles: reading {relative}: {error}"))?;
+            .map_err(|source| HashFilesReadError { path: relative.clone(), source })?;
         outer.update(Sha256::digest(&bytes));
         n_matched += 1;
     }

@@ -124,9 +124,19 @@ impl PreparedAction {
     }
 }
 
+/// Why a Docker action's image could not be made ready.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum DockerActionError {
+    /// Hashing the action's folder (which names its image) failed.
+    #[error(transparent)]
+    Hash(#[from] super::contexts::HashFilesReadError),
+    #[error(transparent)]
+    Engine(#[from] crate::docker::DockerError),
+}
+
 /// Prepares the Docker action in `dir` (its `action.yml` says `runs`) with its evaluated
 /// `inputs` (defaults applied) and the step's `env`: builds or pulls its image and evaluates
-/// `args` and `runs.env`. `Ok(Err(message))`: it cannot run here (the message is for the log).
+/// `args` and `runs.env`. `Ok(Err(error))`: it cannot run here (the error is for the log).
 #[expect(clippy::too_many_arguments, reason = "the pieces of one step, as for a composite action")]
 pub(super) async fn prepare(
     runner: &mut StepRunner<'_>,
@@ -138,7 +148,7 @@ pub(super) async fn prepare(
     inputs: Map<String, Value>,
     env: Map<String, Value>,
     contexts: &Contexts,
-) -> Result<Result<PreparedAction, String>, EvalFailure> {
+) -> Result<Result<PreparedAction, DockerActionError>, EvalFailure> {
     let mut inner = contexts.clone();
     inner.set("inputs", Value::Object(inputs.clone()));
     let args = runs.args.iter().map(|arg| inner.render(action_file, arg)).collect::<Result<Vec<_>, _>>()?;
@@ -148,16 +158,16 @@ pub(super) async fn prepare(
     }
     let host = match super::containers::docker_host(runner.setup, &mut runner.docker).await {
         Ok(host) => host,
-        Err(message) => return Ok(Err(message)),
+        Err(error) => return Ok(Err(error.into())),
     };
     let image = match runs.image.value.strip_prefix("docker://") {
         Some(image) => match host.engine.ensure_image(image, None).await {
             Ok(()) => image.to_owned(),
-            Err(error) => return Ok(Err(error.to_string())),
+            Err(error) => return Ok(Err(error.into())),
         },
         None => match built_image(runner, step_idx, &host, reference, dir, &runs.image.value).await {
             Ok(tag) => tag,
-            Err(message) => return Ok(Err(message)),
+            Err(error) => return Ok(Err(error)),
         },
     };
     Ok(Ok(PreparedAction { host, image, args, inputs, env }))
@@ -183,7 +193,7 @@ pub(super) async fn run_action(
     let entrypoint = runs.entrypoint.map(|text| inner.render(action_file, text)).transpose()?;
     let prepared = match prepare(runner, step_idx, reference, dir, action_file, runs, inputs, env, contexts).await? {
         Ok(prepared) => prepared,
-        Err(message) => return Ok((failed(runner, step_idx, &message), None)),
+        Err(error) => return Ok((failed(runner, step_idx, &error.to_string()), None)),
     };
     let res = prepared.run(runner, step_idx, entrypoint, state, contexts).await;
     Ok((res, Some(prepared)))
@@ -201,7 +211,7 @@ pub(super) async fn run_image_step(
 ) -> StepResult {
     let host = match super::containers::docker_host(runner.setup, &mut runner.docker).await {
         Ok(host) => host,
-        Err(message) => return failed(runner, step_idx, &message),
+        Err(error) => return failed(runner, step_idx, &error.to_string()),
     };
     if let Err(error) = host.engine.ensure_image(image, None).await {
         return failed(runner, step_idx, &error.to_string());
@@ -231,16 +241,16 @@ async fn built_image(
     reference: &str,
     dir: &Path,
     dockerfile: &str,
-) -> Result<String, String> {
+) -> Result<String, DockerActionError> {
     let digest = super::contexts::hash_files(dir, &["**".to_owned()])?;
     let tag = format!("ferry-action:{}", digest.get(..24).unwrap_or(&digest));
-    if host.engine.has_image(&tag).await.map_err(|error| error.to_string())? {
+    if host.engine.has_image(&tag).await? {
         return Ok(tag);
     }
     runner.line(step_idx, &format!("Building the image of action `{reference}` from {dockerfile} as {tag}"));
     let labels = HashMap::from([("ferry.action".to_owned(), reference.to_owned())]);
     let mut progress = |line: &str| runner.line(step_idx, line);
-    host.engine.build_image(dir, dockerfile, &tag, labels, &mut progress).await.map_err(|error| error.to_string())?;
+    host.engine.build_image(dir, dockerfile, &tag, labels, &mut progress).await?;
     Ok(tag)
 }
 

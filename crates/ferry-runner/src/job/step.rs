@@ -18,7 +18,7 @@ use super::{
     push_masked_lines,
 };
 use crate::commands::{Command, Commands, may_be_command};
-use crate::env_file::{parse_env_file, parse_path_file};
+use crate::env_file::{EnvFileError, parse_env_file, parse_path_file};
 use crate::mask::Masker;
 use crate::process::{Output, ProcessSpec, Stream, on_path, run_process};
 use crate::shell::parse_shell;
@@ -63,7 +63,7 @@ pub(super) struct StepRunner<'a> {
     pub last_state: Vec<(String, String)>,
     /// The Node.js for JavaScript actions, once looked for (or why there is none), and its
     /// major version.
-    pub node: Option<Result<String, String>>,
+    pub node: Option<Result<String, super::action::NodeError>>,
     pub node_major: Option<u32>,
     /// How many composite actions the running step is inside.
     pub action_depth: usize,
@@ -608,23 +608,23 @@ impl RunnerFiles {
         ]
     }
 
-    fn read_pairs(path: &Path) -> Result<Vec<(String, String)>, String> {
+    fn read_pairs(path: &Path) -> Result<Vec<(String, String)>, EnvFileError> {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         if text.is_empty() {
             return Ok(Vec::new());
         }
         let (pairs, error) = parse_env_file(&text);
         match error {
-            Some(error) => Err(error.to_string()),
+            Some(error) => Err(error),
             None => Ok(pairs),
         }
     }
 
-    fn read_outputs(&self) -> Result<Vec<(String, String)>, String> {
+    fn read_outputs(&self) -> Result<Vec<(String, String)>, EnvFileError> {
         Self::read_pairs(&self.output)
     }
 
-    fn read_env(&self) -> Result<Vec<(String, String)>, String> {
+    fn read_env(&self) -> Result<Vec<(String, String)>, EnvFileError> {
         Self::read_pairs(&self.env)
     }
 

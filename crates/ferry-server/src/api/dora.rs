@@ -31,8 +31,8 @@ pub(crate) struct DoraQuery {
     until: Option<String>,
 }
 
-fn unprocessable(message: String) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+fn unprocessable(message: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message.to_string())
 }
 
 /// `GET /api/v1/projects/{name}/dora?service=S&environment=E&window=30d&until=T`.

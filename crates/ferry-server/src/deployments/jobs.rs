@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use super::gates::{EnvironmentRules, GateFacts, Subject, Verdict, judge};
 use super::{rejudge, to_json};
-use crate::pipeline::{Mirror, advance};
+use crate::pipeline::{Mirror, MirrorError, advance};
 use crate::releases::DEPLOY_FILE;
 use crate::{AppState, now_ms};
 
@@ -71,7 +71,7 @@ pub(crate) async fn gate(
             let (verdict, gates) = judge(&rules, &facts, &[]);
             (rules, verdict, gates)
         }
-        Err(unreadable) => (EnvironmentRules::default(), Verdict::Refuse(unreadable), Vec::new()),
+        Err(unreadable) => (EnvironmentRules::default(), Verdict::Refuse(unreadable.to_string()), Vec::new()),
     };
     let (status, reason) = match &verdict {
         Verdict::Refuse(rule) => (DeploymentStatus::Failed, Some(format!("refused: {rule}"))),
@@ -130,15 +130,34 @@ pub(crate) async fn gate(
     state.store.jobs().get(job.id).await
 }
 
+/// Why the gates of an environment cannot be known; a job is refused with it.
+#[derive(Debug, thiserror::Error)]
+enum RulesError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the gates of {environment} cannot be read: {source}")]
+    Unreadable {
+        environment: String,
+        #[source]
+        source: MirrorError,
+    },
+    /// The deploy file of `at` (`branch main`, `commit abc1234`) has errors.
+    #[error("the {DEPLOY_FILE} of {at} has errors ({source}); fix it and run the job again")]
+    Invalid {
+        at: String,
+        #[source]
+        source: ferry_deploy::InvalidDeployFile,
+    },
+}
+
 /// The gates of `environment` for `run`: as the `.ferry/deploy.yml` of the project's branch
 /// declares them, else as the run's commit's does (not for a fork's run); none when neither
 /// declares it. `Err` says, as a refusal, why they cannot be known (a file with errors, a
 /// repository that cannot be read): a job does not deploy past gates nobody can read.
-async fn declared_rules(state: &AppState, run: &Run, environment: &str) -> Result<EnvironmentRules, String> {
-    let project = state.store.projects().get(run.project_id).await.map_err(|error| error.to_string())?;
-    let mirror = Mirror::for_project(state, &project)
-        .await
-        .map_err(|error| format!("the gates of {environment} cannot be read: {error}"))?;
+async fn declared_rules(state: &AppState, run: &Run, environment: &str) -> Result<EnvironmentRules, RulesError> {
+    let project = state.store.projects().get(run.project_id).await?;
+    let unreadable = |source: MirrorError| RulesError::Unreadable { environment: environment.to_owned(), source };
+    let mirror = Mirror::for_project(state, &project).await.map_err(unreadable)?;
     let mut commits = Vec::new();
     if let Ok(head) = mirror.resolve(&format!("refs/heads/{}", project.branch)).await {
         commits.push((head, format!("branch {}", project.branch)));
@@ -147,13 +166,9 @@ async fn declared_rules(state: &AppState, run: &Run, environment: &str) -> Resul
         commits.push((run.sha.clone(), format!("commit {}", run.sha.get(..7).unwrap_or(&run.sha))));
     }
     for (sha, at) in commits {
-        let text = mirror
-            .read_file(&sha, DEPLOY_FILE)
-            .await
-            .map_err(|error| format!("the gates of {environment} cannot be read: {error}"))?;
+        let text = mirror.read_file(&sha, DEPLOY_FILE).await.map_err(unreadable)?;
         let Some(text) = text else { continue };
-        let spec = ferry_deploy::compile_valid(&text)
-            .map_err(|error| format!("the {DEPLOY_FILE} of {at} has errors ({error}); fix it and run the job again"))?;
+        let spec = ferry_deploy::compile_valid(&text).map_err(|source| RulesError::Invalid { at, source })?;
         if let Some(declared) = spec.environment(environment) {
             return Ok(EnvironmentRules::of(declared));
         }

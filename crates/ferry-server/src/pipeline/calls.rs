@@ -17,6 +17,12 @@ use ferry_workflow::Dialect;
 use ferry_workflow::model::Workflow;
 use serde_json::{Map, Value, json};
 
+/// Why a [`WorkflowSource`] could not read a workflow: what could not be fetched or read, and
+/// how to fix it, in the source's own words (shown to the run's viewers as it is).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct WorkflowSourceError(pub String);
+
 /// Where reusable workflows of other repositories come from: the binary gives the server the
 /// actions source its runner fetches actions from, so a call reads what `ferry run` reads.
 pub trait WorkflowSource: Send + Sync {
@@ -24,8 +30,36 @@ pub trait WorkflowSource: Send + Sync {
     /// or branch resolved now.
     ///
     /// # Errors
-    /// A message saying what could not be fetched or read, and how to fix it.
-    fn read<'a>(&'a self, uses: &'a str) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+    /// What could not be fetched or read, and how to fix it.
+    fn read<'a>(
+        &'a self,
+        uses: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<String, WorkflowSourceError>> + Send + 'a>>;
+}
+
+/// Why the workflows a run calls cannot be read or flattened; the run fails with it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CallsError {
+    #[error(
+        "`uses: {uses}`: this server has no actions source to read another repository's workflow \
+         from; copy it into .github/workflows and call it by its local path"
+    )]
+    NoSource { uses: String },
+    #[error("`uses: {uses}`: {source}")]
+    Remote {
+        uses: String,
+        #[source]
+        source: WorkflowSourceError,
+    },
+    #[error(
+        "`uses: {uses}`: there is no workflow file {path} at this commit; reusable workflows live in .github/workflows"
+    )]
+    NoFile { uses: String, path: String },
+    /// The called workflow has errors, each as `file:line:col: message`.
+    #[error("the called workflow {path} has errors: {}", errors.join("; "))]
+    CalledErrors { path: String, errors: Vec<String> },
+    #[error(transparent)]
+    Flatten(#[from] ferry_engine::CallError),
 }
 
 /// The sources of every workflow `workflow` calls, at any depth, by `uses:` as written, read
@@ -40,7 +74,7 @@ pub(crate) async fn read_callees(
     workflow: &Workflow,
     files: &[(String, String)],
     remote: Option<&dyn WorkflowSource>,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, CallsError> {
     let mut found: HashMap<String, Callee> = HashMap::new();
     let mut sources = Map::new();
     loop {
@@ -52,21 +86,17 @@ pub(crate) async fn read_callees(
             // `$/path` names a file of the same repository at the same commit, as `./path` does.
             let Some(path) = uses.strip_prefix("./").or_else(|| uses.strip_prefix("$/")) else {
                 let Some(remote) = remote else {
-                    return Err(format!(
-                        "`uses: {uses}`: this server has no actions source to read another repository's workflow \
-                         from; copy it into .github/workflows and call it by its local path"
-                    ));
+                    return Err(CallsError::NoSource { uses });
                 };
-                let src = remote.read(&uses).await.map_err(|error| format!("`uses: {uses}`: {error}"))?;
+                let src =
+                    remote.read(&uses).await.map_err(|source| CallsError::Remote { uses: uses.clone(), source })?;
                 let callee = parse(&uses, &src)?;
                 sources.insert(uses.clone(), json!({"file": uses, "src": src}));
                 found.insert(uses, callee);
                 continue;
             };
             let Some((_, src)) = files.iter().find(|(file, _)| file == path) else {
-                return Err(format!(
-                    "`uses: {uses}`: there is no workflow file {path} at this commit; reusable workflows live in .github/workflows"
-                ));
+                return Err(CallsError::NoFile { path: path.to_owned(), uses });
             };
             let callee = parse(path, src)?;
             sources.insert(uses.clone(), json!({"file": path, "src": src}));
@@ -76,7 +106,7 @@ pub(crate) async fn read_callees(
     Ok(sources)
 }
 
-fn parse(path: &str, src: &str) -> Result<Callee, String> {
+fn parse(path: &str, src: &str) -> Result<Callee, CallsError> {
     let (workflow, diagnostics) = ferry_workflow::parse_workflow(src, Dialect::for_path(path));
     let errors: Vec<String> = diagnostics
         .iter()
@@ -88,7 +118,7 @@ fn parse(path: &str, src: &str) -> Result<Callee, String> {
         .collect();
     match workflow {
         Some(workflow) if errors.is_empty() => Ok(Callee { file: path.to_owned(), workflow: Arc::new(workflow) }),
-        _ => Err(format!("the called workflow {path} has errors: {}", errors.join("; "))),
+        _ => Err(CallsError::CalledErrors { path: path.to_owned(), errors }),
     }
 }
 
@@ -97,7 +127,7 @@ fn parse(path: &str, src: &str) -> Result<Callee, String> {
 /// # Errors
 /// A stored callee that no longer reads, or calls that cannot be flattened (too deep, a
 /// cycle).
-pub(crate) fn flat_of(run: &Run, workflow: Arc<Workflow>) -> Result<Flat, String> {
+pub(crate) fn flat_of(run: &Run, workflow: Arc<Workflow>) -> Result<Flat, CallsError> {
     let info: Value = serde_json::from_str(&run.trigger_info).unwrap_or(Value::Null);
     let callees = info.get("callees").and_then(Value::as_object).cloned().unwrap_or_default();
     flatten(&run.workflow_file, workflow, &callees)
@@ -108,14 +138,14 @@ pub(crate) fn flat_of(run: &Run, workflow: Arc<Workflow>) -> Result<Flat, String
 ///
 /// # Errors
 /// As [`flat_of`].
-pub(crate) fn flatten(file: &str, workflow: Arc<Workflow>, sources: &Map<String, Value>) -> Result<Flat, String> {
+pub(crate) fn flatten(file: &str, workflow: Arc<Workflow>, sources: &Map<String, Value>) -> Result<Flat, CallsError> {
     let mut callees = HashMap::new();
     for (uses, source) in sources {
         let file = source.get("file").and_then(Value::as_str).unwrap_or_default();
         let src = source.get("src").and_then(Value::as_str).unwrap_or_default();
         callees.insert(uses.clone(), parse(file, src)?);
     }
-    ferry_engine::flatten(file, workflow, &callees).map_err(|error| error.to_string())
+    Ok(ferry_engine::flatten(file, workflow, &callees)?)
 }
 
 /// What a runner gets for job `job_key` of `run` when it belongs to a called workflow: that

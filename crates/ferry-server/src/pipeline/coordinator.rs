@@ -371,6 +371,7 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                             row = store.jobs().finish(row.id, Conclusion::Failure, "{}", Some(&error.0), now).await?;
                         }
                         (Ok(_), Err(error)) => {
+                            let error = error.to_string();
                             row = store.jobs().finish(row.id, Conclusion::Failure, "{}", Some(&error), now).await?;
                         }
                         (Ok(_), Ok(Some(environment))) => {
@@ -414,6 +415,15 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
     Ok(follow_ups)
 }
 
+/// Why a job's `environment:` names no environment; the job fails with it.
+#[derive(Debug, thiserror::Error)]
+enum EnvironmentError {
+    #[error("`environment` does not evaluate: {0}")]
+    Evaluate(#[source] ferry_workflow::expr::EvalFailure),
+    #[error("`environment` is {0:?}, which is not an environment name (1 to 100 letters, digits, `.`, `_` or `-`)")]
+    BadName(String),
+}
+
 /// A job's `environment:` evaluated with its contexts (`matrix`, `needs`, `inputs`, …); `None`
 /// without one or when its name evaluates empty (as on GitHub: no environment then). A URL
 /// that does not evaluate here (it may name `steps`, which only the runner knows) is left out.
@@ -421,18 +431,15 @@ fn job_environment(
     scope: &Scope,
     file: &str,
     job: &ferry_workflow::model::Job,
-) -> Result<Option<crate::deployments::jobs::JobEnvironment>, String> {
+) -> Result<Option<crate::deployments::jobs::JobEnvironment>, EnvironmentError> {
     use ferry_workflow::expr::Evaluate as _;
     let Some(declared) = &job.environment else { return Ok(None) };
-    let name =
-        scope.render(file, &declared.name).map_err(|error| format!("`environment` does not evaluate: {error}"))?;
+    let name = scope.render(file, &declared.name).map_err(EnvironmentError::Evaluate)?;
     if name.is_empty() {
         return Ok(None);
     }
     if !ferry_proto::names::is_name(&name) {
-        return Err(format!(
-            "`environment` is {name:?}, which is not an environment name (1 to 100 letters, digits, `.`, `_` or `-`)"
-        ));
+        return Err(EnvironmentError::BadName(name));
     }
     let url = declared.url.as_ref().and_then(|url| match scope.render(file, url) {
         Ok(url) => Some(url).filter(|url| !url.is_empty()),

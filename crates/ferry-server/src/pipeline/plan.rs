@@ -126,7 +126,8 @@ pub(crate) async fn start_runs(state: &AppState, project: &Project, trigger: Tri
         }
         let inputs = match &workflow {
             Some(workflow) if trigger.event == "workflow_dispatch" => {
-                ferry_engine::dispatch_inputs(workflow, &trigger.inputs, true).map_err(PlanError::BadRequest)?
+                ferry_engine::dispatch_inputs(workflow, &trigger.inputs, true)
+                    .map_err(|error| PlanError::BadRequest(error.to_string()))?
             }
             _ => Map::new(),
         };

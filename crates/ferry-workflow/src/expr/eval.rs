@@ -42,7 +42,7 @@ pub(crate) fn eval<'a>(node: &'a Node, ctx: &'a dyn Context) -> Result<Val<'a>, 
         Node::Or(operands) => logical(operands, ctx, true)?,
         Node::Call { function, args, range } => {
             let args = args.iter().map(|arg| eval(arg, ctx)).collect::<Result<Vec<_>, _>>()?;
-            function.call(args, ctx).map_err(|message| EvalError { message, range: range.clone() })?
+            function.call(args, ctx).map_err(|error| EvalError { message: error.to_string(), range: range.clone() })?
         }
     };
     Ok(res)

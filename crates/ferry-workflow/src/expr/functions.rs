@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::value::{Kind, Val, fold, loose_eq, to_json_text};
-use super::{Context, Value};
+use super::{Context, HashFilesError, Value};
 use ferry_model::JobStatus;
 
 /// GitHub's limit on the arguments of the variadic functions.
@@ -13,14 +13,37 @@ const MAX_ARGS: usize = 255;
 /// exponentially with nesting, so without a limit a short expression could exhaust memory.
 pub(crate) const MAX_STRING_LEN: usize = 4 << 20;
 
-/// The error for a string longer than [`MAX_STRING_LEN`].
-pub(crate) fn too_long(what: &str) -> String {
-    format!("{what} would produce more than {} MiB of text; build smaller values", MAX_STRING_LEN >> 20)
+/// Why a function call failed, in the words the workflow's author reads (the caller adds
+/// where the call is).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum FunctionError {
+    /// The text built would pass [`MAX_STRING_LEN`].
+    #[error("{what} would produce more than {} MiB of text; build smaller values", MAX_STRING_LEN >> 20)]
+    TooLong { what: &'static str },
+    #[error(
+        "the format string `{fmt}` is invalid; write `{{N}}` for argument N and `{{{{` or `}}}}` for a literal brace"
+    )]
+    InvalidFormat { fmt: String },
+    #[error(
+        "the format string `{fmt}` refers to argument {{{index}}}, but only {given} argument{} given after it",
+        if *given == 1 { " was" } else { "s were" }
+    )]
+    MissingFormatArgument { fmt: String, index: String, given: usize },
+    #[error("a `case` predicate must be true or false, but one is {kind}; compare it instead, as in `x == 'value'`")]
+    CasePredicate { kind: &'static str },
+    #[error("fromJSON was given an empty string, which is not JSON; check that the output or variable it reads is set")]
+    EmptyJson,
+    #[error(
+        "fromJSON could not read its argument as JSON ({detail}); pass a JSON text such as '{{\"a\": 1}}' or '[1, 2]'"
+    )]
+    BadJson { detail: String },
+    #[error(transparent)]
+    HashFiles(#[from] HashFilesError),
 }
 
 /// `text` unless it is longer than [`MAX_STRING_LEN`].
-fn limited(text: String, what: &str) -> Result<String, String> {
-    if text.len() > MAX_STRING_LEN { Err(too_long(what)) } else { Ok(text) }
+fn limited(text: String, what: &'static str) -> Result<String, FunctionError> {
+    if text.len() > MAX_STRING_LEN { Err(FunctionError::TooLong { what }) } else { Ok(text) }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +138,7 @@ impl Function {
 
     /// Calls the function; arity was checked when parsing. Errors are messages: the caller
     /// knows where the call is.
-    pub(crate) fn call<'a>(self, args: Vec<Val<'a>>, ctx: &dyn Context) -> Result<Val<'a>, String> {
+    pub(crate) fn call<'a>(self, args: Vec<Val<'a>>, ctx: &dyn Context) -> Result<Val<'a>, FunctionError> {
         let arg = |idx: usize| args.get(idx).unwrap_or(&Val::Null);
         let res = match self {
             Function::Contains => Val::Bool(contains(arg(0), arg(1))),
@@ -172,14 +195,10 @@ fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
 }
 
 /// `format(fmt, args…)`: `{N}` is argument N, `{{` and `}}` are literal braces.
-fn format(args: &[Val<'_>]) -> Result<String, String> {
+fn format(args: &[Val<'_>]) -> Result<String, FunctionError> {
     let Some((fmt, values)) = args.split_first() else { return Ok(String::new()) };
     let fmt = fmt.to_function_string();
-    let invalid = || {
-        format!(
-            "the format string `{fmt}` is invalid; write `{{N}}` for argument N and `{{{{` or `}}}}` for a literal brace"
-        )
-    };
+    let invalid = || FunctionError::InvalidFormat { fmt: fmt.clone().into_owned() };
     let mut out = String::with_capacity(fmt.len());
     let mut rest: &str = &fmt;
     while let Some(brace) = rest.find(['{', '}']) {
@@ -203,16 +222,15 @@ fn format(args: &[Val<'_>]) -> Result<String, String> {
             return Err(invalid());
         }
         let value = after[..n_digits].parse::<usize>().ok().and_then(|idx| values.get(idx)).ok_or_else(|| {
-            format!(
-                "the format string `{fmt}` refers to argument {{{}}}, but only {} argument{} given after it",
-                &after[..n_digits],
-                values.len(),
-                if values.len() == 1 { " was" } else { "s were" },
-            )
+            FunctionError::MissingFormatArgument {
+                fmt: fmt.clone().into_owned(),
+                index: after[..n_digits].to_owned(),
+                given: values.len(),
+            }
         })?;
         out.push_str(&value.to_function_string());
         if out.len() > MAX_STRING_LEN {
-            return Err(too_long("format"));
+            return Err(FunctionError::TooLong { what: "format" });
         }
         rest = &after[n_digits + 1..];
     }
@@ -222,7 +240,7 @@ fn format(args: &[Val<'_>]) -> Result<String, String> {
 
 /// `case(pred1, val1, pred2, val2, …, default)`: the value after the first true predicate,
 /// else the default. Predicates must be booleans. Like GitHub, every argument is evaluated.
-fn case(args: Vec<Val<'_>>) -> Result<Val<'_>, String> {
+fn case(args: Vec<Val<'_>>) -> Result<Val<'_>, FunctionError> {
     let mut args = args.into_iter();
     while let Some(predicate) = args.next() {
         let Some(value) = args.next() else { return Ok(predicate) };
@@ -238,9 +256,7 @@ fn case(args: Vec<Val<'_>>) -> Result<Val<'_>, String> {
                     Kind::Array => "an array",
                     Kind::Object => "an object",
                 };
-                return Err(format!(
-                    "a `case` predicate must be true or false, but one is {kind}; compare it instead, as in `x == 'value'`"
-                ));
+                return Err(FunctionError::CasePredicate { kind });
             }
         }
     }
@@ -248,7 +264,7 @@ fn case(args: Vec<Val<'_>>) -> Result<Val<'_>, String> {
 }
 
 /// `join(array, separator = ",")`: the elements as strings; a primitive is its own string.
-fn join(array: &Val<'_>, separator: Option<&Val<'_>>) -> Result<String, String> {
+fn join(array: &Val<'_>, separator: Option<&Val<'_>>) -> Result<String, FunctionError> {
     let separator = match separator {
         Some(sep) if !matches!(sep.kind(), Kind::Array | Kind::Object) => sep.to_function_string(),
         _ => Cow::Borrowed(","),
@@ -268,24 +284,20 @@ fn join(array: &Val<'_>, separator: Option<&Val<'_>>) -> Result<String, String> 
         }
         out.push_str(&item.to_function_string());
         if out.len() > MAX_STRING_LEN {
-            return Err(too_long("join"));
+            return Err(FunctionError::TooLong { what: "join" });
         }
     }
     Ok(out)
 }
 
 /// `fromJSON(text)`.
-fn from_json<'a>(text: &str) -> Result<Val<'a>, String> {
+fn from_json<'a>(text: &str) -> Result<Val<'a>, FunctionError> {
     if text.trim().is_empty() {
-        return Err("fromJSON was given an empty string, which is not JSON; check that the output or variable \
-                    it reads is set"
-            .to_owned());
+        return Err(FunctionError::EmptyJson);
     }
     match serde_json::from_str::<Value>(text) {
         Ok(value) => Ok(Val::from_owned(value)),
-        Err(error) => Err(format!(
-            "fromJSON could not read its argument as JSON ({error}); pass a JSON text such as '{{\"a\": 1}}' or '[1, 2]'"
-        )),
+        Err(error) => Err(FunctionError::BadJson { detail: error.to_string() }),
     }
 }
 

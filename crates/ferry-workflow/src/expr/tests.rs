@@ -22,9 +22,9 @@ impl Context for TestContext {
         self.status
     }
 
-    fn hash_files(&self, patterns: &[String]) -> Result<String, String> {
+    fn hash_files(&self, patterns: &[String]) -> Result<String, HashFilesError> {
         if patterns.iter().any(|pattern| pattern == "fail") {
-            return Err("hashFiles found no files matching `fail`".to_owned());
+            return Err(HashFilesError("hashFiles found no files matching `fail`".to_owned()));
         }
         Ok(format!("hash({})", patterns.join("|")))
     }

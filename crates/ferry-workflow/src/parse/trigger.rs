@@ -220,19 +220,35 @@ fn schedule(cx: &mut Cx, node: &Node) -> Vec<Text> {
     crons
 }
 
+/// Why a `cron:` line is not one GitHub accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum CronError {
+    #[error("GitHub does not support `@` shortcuts such as `@daily`")]
+    Shortcut,
+    #[error("expected 5 fields, found {0}")]
+    FieldCount(usize),
+    #[error("`{0}` uses syntax that POSIX cron does not have")]
+    Syntax(String),
+    #[error("`{0}` is neither a number nor a month or weekday name such as JAN or MON")]
+    Name(String),
+    /// What croner found wrong with it.
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// GitHub's cron: five POSIX fields with `*`, `,`, `-`, `/` and month and weekday names.
-pub(crate) fn check_cron(text: &str) -> Result<(), String> {
+pub(crate) fn check_cron(text: &str) -> Result<(), CronError> {
     let fields: Vec<&str> = text.split_whitespace().collect();
     if text.trim_start().starts_with('@') {
-        return Err("GitHub does not support `@` shortcuts such as `@daily`".to_owned());
+        return Err(CronError::Shortcut);
     }
     if fields.len() != 5 {
-        return Err(format!("expected 5 fields, found {}", fields.len()));
+        return Err(CronError::FieldCount(fields.len()));
     }
     if let Some(field) =
         fields.iter().find(|field| !field.chars().all(|c| c.is_ascii_alphanumeric() || "*,-/".contains(c)))
     {
-        return Err(format!("`{field}` uses syntax that POSIX cron does not have"));
+        return Err(CronError::Syntax((*field).to_owned()));
     }
     const NAMES: &[&str] = &[
         "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", "SUN", "MON", "TUE", "WED",
@@ -243,13 +259,13 @@ pub(crate) fn check_cron(text: &str) -> Result<(), String> {
         .filter(|word| word.chars().any(|c| c.is_ascii_alphabetic()))
         .find(|word| !NAMES.contains(&word.to_ascii_uppercase().as_str()))
     {
-        return Err(format!("`{word}` is neither a number nor a month or weekday name such as JAN or MON"));
+        return Err(CronError::Name(word.to_owned()));
     }
     let parser = croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Disallowed)
         .year(croner::parser::Year::Disallowed)
         .build();
-    parser.parse(text).map(|_| ()).map_err(|error| error.to_string())
+    parser.parse(text).map(|_| ()).map_err(|error| CronError::Invalid(error.to_string()))
 }
 
 const DISPATCH_INPUT_KEYS: &[&str] = &["description", "required", "default", "type", "options", "deprecationMessage"];
