@@ -127,6 +127,38 @@ pub enum EngineAccess {
     OnDemand { owner: String },
 }
 
+/// The owner ([`LABEL_RUNNER`]) of what a `ferry run` job makes in the work slot `root`
+/// (see [`crate::workspace::lock_work_slot`]).
+#[must_use]
+pub fn slot_owner(root: &Path) -> String {
+    format!("{SLOT_OWNER}{}", root.display())
+}
+
+const SLOT_OWNER: &str = "slot:";
+
+/// Removes what `ferry run` processes that were killed left on `engine` from the work slots
+/// under `work` (every repository's): the containers and networks of each slot no process
+/// holds now, holding the slot meanwhile. A slot a running job holds keeps its own. How many
+/// containers and networks went.
+///
+/// # Errors
+/// The engine refused to list or remove them.
+pub async fn remove_left_in(engine: &Engine, work: &Path) -> Result<(usize, usize), DockerError> {
+    let mut removed = (0, 0);
+    for owner in engine.label_values(LABEL_RUNNER).await? {
+        let Some(root) = owner.strip_prefix(SLOT_OWNER).map(Path::new) else { continue };
+        if !root.starts_with(work) {
+            continue;
+        }
+        // Held by a live process (or not a slot): left alone.
+        let Some(_held) = crate::workspace::hold_free_slot(root) else { continue };
+        let (n_containers, n_networks) = engine.remove_labeled(LABEL_RUNNER, &owner).await?;
+        removed.0 += n_containers;
+        removed.1 += n_networks;
+    }
+    Ok(removed)
+}
+
 /// The labels for what a job with `job_label` makes on `host`.
 #[must_use]
 pub fn labels(host: &DockerHost, job_label: &str) -> HashMap<String, String> {
@@ -514,12 +546,68 @@ impl Engine {
         Ok((containers.len(), networks.len()))
     }
 
+    /// The values of `label` on the containers and networks that carry it (each once):
+    /// the owners of what Ferry made on this engine, for [`Engine::remove_labeled`].
+    ///
+    /// # Errors
+    /// The engine refused to list them.
+    pub async fn label_values(&self, label: &str) -> Result<Vec<String>, DockerError> {
+        let filters = HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters.clone()),
+                ..ListContainersOptions::default()
+            }))
+            .await
+            .map_err(api(format!("listing containers labelled {label}")))?;
+        let networks = self
+            .docker
+            .list_networks(Some(ListNetworksOptions { filters: Some(filters) }))
+            .await
+            .map_err(api(format!("listing networks labelled {label}")))?;
+        let mut values: Vec<String> = containers
+            .into_iter()
+            .filter_map(|container| container.labels)
+            .chain(networks.into_iter().filter_map(|network| network.labels))
+            .filter_map(|mut labels| labels.remove(label))
+            .collect();
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
+
+    /// The gateway of the engine's default `bridge` network: the address of this host its
+    /// containers reach (on any bridge network of the engine), or `None` when it has none.
+    /// An engine that does not say it (Docker 20.10 shows only the subnet) gives its bridge
+    /// the subnet's first address.
+    pub async fn bridge_gateway(&self) -> Option<std::net::IpAddr> {
+        let network = self.docker.inspect_network("bridge", None).await.ok()?;
+        let configs = network.ipam?.config?;
+        let said = configs.iter().filter_map(|config| config.gateway.as_deref()).find_map(|text| text.parse().ok());
+        said.or_else(|| configs.iter().filter_map(|config| config.subnet.as_deref()).find_map(first_address))
+    }
+
     pub(crate) fn docker(&self) -> &Docker {
         &self.docker
     }
 }
 
 /// `name[:tag]` → name and tag (`latest` when none); a digest (`name@sha256:…`) stays whole.
+/// The first host address of an IPv4 subnet written `a.b.c.d/len` (`172.17.0.0/16` →
+/// `172.17.0.1`).
+fn first_address(subnet: &str) -> Option<std::net::IpAddr> {
+    let (address, len) = subnet.split_once('/')?;
+    let address: std::net::Ipv4Addr = address.parse().ok()?;
+    let len: u32 = len.parse().ok()?;
+    if len > 30 {
+        return None;
+    }
+    let network = u32::from(address) & (u32::MAX.checked_shl(32 - len).unwrap_or(0));
+    Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(network + 1)))
+}
+
 fn split_tag(image: &str) -> (&str, &str) {
     if image.contains('@') {
         return (image, "");

@@ -19,3 +19,12 @@ async fn an_engine_that_is_not_there_is_named_with_how_to_fix_it() {
     assert!(message.contains("unix:///nonexistent/docker.sock"), "{message}");
     assert!(message.contains("DOCKER_HOST"), "{message}");
 }
+
+#[test]
+fn a_bridge_without_a_gateway_has_its_subnets_first_address() {
+    assert_eq!(first_address("172.17.0.0/16"), Some("172.17.0.1".parse().expect("an address")));
+    assert_eq!(first_address("10.9.8.77/24"), Some("10.9.8.1".parse().expect("an address")));
+    assert_eq!(first_address("10.9.8.0/31"), None);
+    assert_eq!(first_address("fd00::/64"), None);
+    assert_eq!(first_address("nonsense"), None);
+}
