@@ -624,9 +624,9 @@ fn exit_plan(run: &Map<String, Value>, call: &Call, needs: &Map<String, Value>) 
             let need = if per_leg {
                 let one = need.get(LEGS).and_then(|legs| legs.get(leg_idx.to_string()));
                 order = order.max(one.and_then(|one| one.get("order")).and_then(Value::as_u64).unwrap_or(0));
-                let mut needs = Map::new();
-                needs.insert(String::new(), need.clone());
-                leg_needs(&needs, Some(leg_idx)).remove("").unwrap_or(Value::Null)
+                let mut single = Map::new();
+                single.insert(String::new(), need.clone());
+                leg_needs(&single, Some(leg_idx)).remove("").unwrap_or(Value::Null)
             } else {
                 need.clone()
             };
@@ -644,11 +644,11 @@ fn exit_plan(run: &Map<String, Value>, call: &Call, needs: &Map<String, Value>) 
         }
         values.insert("jobs".to_owned(), Value::Object(jobs));
         let scope = Scope { values, status: JobStatus::Success };
-        let mut outputs = Map::new();
+        let mut outputs: Vec<(String, String)> = Vec::new();
         for (name, output) in call.interface().map(|interface| &interface.outputs).into_iter().flatten() {
             let Some(text) = &output.value else { continue };
             // An output that does not evaluate is empty, as a job output is.
-            outputs.insert(name.clone(), scope.render(&call.callee.file, text).unwrap_or_default());
+            outputs.push((name.clone(), scope.render(&call.callee.file, text).unwrap_or_default()));
         }
         finished.push((order, conclusion, outputs));
     }
