@@ -195,7 +195,8 @@ impl Flat {
     /// `fail-fast: false`).
     pub fn job_specs(&self, run: &Map<String, Value>) -> Vec<JobSpec> {
         let settings = |flat: &FlatJob| {
-            strategy_settings(run, &flat.file, flat.job()).unwrap_or(StrategySettings { fail_fast: true, max_parallel: None })
+            strategy_settings(run, &flat.file, flat.job())
+                .unwrap_or(StrategySettings { fail_fast: true, max_parallel: None })
         };
         self.jobs
             .iter()
@@ -470,9 +471,10 @@ pub fn leg_needs(needs: &Map<String, Value>, leg: Option<usize>) -> Map<String, 
                 && let Some(legs) = own.remove(LEGS)
                 && let Some(leg) = leg
             {
-                let mut one = legs.get(leg.to_string()).cloned().unwrap_or_else(|| {
-                    serde_json::json!({"result": Conclusion::Skipped.as_str(), "outputs": {}})
-                });
+                let mut one = legs
+                    .get(leg.to_string())
+                    .cloned()
+                    .unwrap_or_else(|| serde_json::json!({"result": Conclusion::Skipped.as_str(), "outputs": {}}));
                 if let Some(one) = one.as_object_mut() {
                     one.remove("order");
                 }

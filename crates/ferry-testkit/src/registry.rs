@@ -31,10 +31,8 @@ impl Registry {
     /// waits until it listens.
     pub fn start(username: &str, password: &str) -> Registry {
         let dir = tempfile::tempdir().expect("a folder for the registry");
-        let htpasswd = Command::new("htpasswd")
-            .args(["-B", "-b", "-n", username, password])
-            .output()
-            .unwrap_or_else(|error| {
+        let htpasswd =
+            Command::new("htpasswd").args(["-B", "-b", "-n", username, password]).output().unwrap_or_else(|error| {
                 panic!("running htpasswd: {error}; install it with `apt-get install apache2-utils`")
             });
         assert!(htpasswd.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&htpasswd.stderr));

@@ -555,7 +555,10 @@ fn a_leg_that_fails_fails_the_caller_and_gives_no_outputs() {
         ]
     );
     let deploy = host.seen.iter().find(|(name, _)| name == "deploy").map(|(_, needs)| needs);
-    assert_eq!(deploy, Some(&json!({"ci": {"result": "failure", "outputs": {"file": "mac.tar", "only-mac": "", "os": "mac"}}})));
+    assert_eq!(
+        deploy,
+        Some(&json!({"ci": {"result": "failure", "outputs": {"file": "mac.tar", "only-mac": "", "os": "mac"}}}))
+    );
 }
 
 #[test]

@@ -432,7 +432,9 @@ jobs:
         .expect("ferry starts");
     let pid = child.id();
     wait_for_file(&markers.path().join("started"));
-    let other = Repo::with_workflow("on: push\njobs:\n  plain:\n    runs-on: ubuntu-latest\n    steps:\n      - run: \"true\"\n");
+    let other = Repo::with_workflow(
+        "on: push\njobs:\n  plain:\n    runs-on: ubuntu-latest\n    steps:\n      - run: \"true\"\n",
+    );
     let (run, _) = run_with_pid(&other, &[("XDG_CACHE_HOME", &cache.path().display().to_string())]);
     assert_eq!(run.code, Some(0), "{}", run.context());
     // The first run still holds its work folder: its service is still there.

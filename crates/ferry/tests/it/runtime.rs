@@ -113,7 +113,8 @@ fn actions_in_a_container_job_reach_ferry_run_s_cache_service_and_a_second_run_r
     let (_, libraries) = crate::actions::host_node_and_libraries();
     let libraries: Vec<&std::path::Path> = libraries.iter().map(std::path::PathBuf::as_path).collect();
     let image = ferry_testkit::busybox_image_with("ferry-test/busybox-glibc:1", &libraries);
-    let workflow = WORKFLOW.replace("runs-on: self-hosted\n", &format!("runs-on: self-hosted\n    container: {image}\n"));
+    let workflow =
+        WORKFLOW.replace("runs-on: self-hosted\n", &format!("runs-on: self-hosted\n    container: {image}\n"));
     assert_ne!(workflow, WORKFLOW);
     let repo = Repo::new(&[
         (".github/workflows/ci.yml", &workflow),
