@@ -123,7 +123,8 @@ pub enum EngineAccess {
     /// what the job makes is owned by `owner`, and whatever `owner` still owns then is
     /// removed first. The owner is the job's work folder, which one process at a time holds
     /// (`ferry run`'s locked work slots, a runner's slots): a process that takes it after a
-    /// `kill -9` removes what the killed one left.
+    /// `kill -9` removes what the killed one left. `ferry run` also removes what was left in
+    /// any free slot when it starts ([`remove_left_in`]), whatever its jobs use.
     OnDemand { owner: String },
 }
 

@@ -293,7 +293,8 @@ async fn run_workflow(
                         runtime: runtime.as_ref().map(|runtime| runtime.access.clone()),
                         runtime_in_containers: runtime.as_ref().and_then(|runtime| runtime.in_containers.clone()),
                         // This process holds the slot now: what a killed run left in its name
-                        // goes when the job first uses the container engine.
+                        // went when this run started (`runtime::prepare_engine`), or goes when
+                        // the job first uses the container engine.
                         docker: ferry_runner::docker::EngineAccess::OnDemand {
                             owner: ferry_runner::docker::slot_owner(slot.root()),
                         },
