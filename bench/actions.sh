@@ -5,6 +5,7 @@
 #
 #     bench/actions.sh                  # 5 rounds × 3 timed runs per command, 1 warm-up run each
 #     ROUNDS=10 RUNS=3 WARMUP=1 bench/actions.sh
+#     REQUESTS_ONLY=1 FERRY_BIN=target/debug/ferry bench/actions.sh   # only count requests to the source
 #
 # Needs git, node (20 or later), python3, hyperfine and a running Docker Engine with
 # busybox-static installed (Debian: `apt-get install hyperfine busybox-static`).
@@ -20,6 +21,10 @@
 #   fetch      one job of 1 step using the action: the first run with an empty action store
 #              (git fetches it) against runs with the store kept (the tag is resolved again,
 #              as on GitHub, but nothing is fetched).
+#   twice      two jobs (the second needs the first) of 1 step using the action, from the same
+#              source served over git's smart HTTP on loopback by bench/git_http.py, which
+#              counts the requests: the same count as one job's run means the second job
+#              reached no network (the action is fetched once per commit).
 # Node.js reads NODE_EXTRA_CA_CERTS at start (about 50 ms here); steps do not get it from the
 # host, so it is unset for both sides.
 set -euo pipefail
@@ -30,7 +35,7 @@ warmup=${WARMUP:-1}
 n_steps=50
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-for tool in git node python3 hyperfine docker; do
+for tool in git node python3 hyperfine docker curl; do
     command -v "$tool" > /dev/null || { echo "actions.sh: $tool is missing" >&2; exit 1; }
 done
 [[ -x /bin/busybox ]] || { echo "actions.sh: /bin/busybox is missing (apt-get install busybox-static)" >&2; exit 1; }
@@ -38,7 +43,9 @@ done
 tmp=$(mktemp -d -t ferry-bench-XXXXXX)
 container=ferry-bench-$$
 image=ferry-bench/busybox:1
+git_http_pid=
 cleanup() {
+    [[ -z $git_http_pid ]] || kill "$git_http_pid" 2> /dev/null || true
     docker rm -f "$container" > /dev/null 2>&1 || true
     rm -rf "$tmp"
 }
@@ -46,8 +53,12 @@ trap cleanup EXIT
 export TMPDIR=$tmp
 unset NODE_EXTRA_CA_CERTS NODE_OPTIONS
 
-(cd "$root" && cargo build --release --quiet -p ferry)
-ferry=$root/target/release/ferry
+if [[ -n ${FERRY_BIN:-} ]]; then
+    ferry=$FERRY_BIN # a build of your own (the request counts do not depend on it; timings want release)
+else
+    (cd "$root" && cargo build --release --quiet -p ferry)
+    ferry=${CARGO_TARGET_DIR:-$root/target}/release/ferry
+fi
 
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@localhost GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@localhost
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
@@ -90,6 +101,12 @@ make_repo() {
 make_repo js "" "      - uses: bench/noop@v1
         with: { who: bench }" "$n_steps"
 make_repo fetch "" "      - uses: bench/noop@v1" 1
+mkdir -p "$tmp/twice/.github/workflows"
+printf 'name: bench\non: push\njobs:\n  first:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: bench/noop@v1\n  second:\n    needs: first\n    runs-on: ubuntu-latest\n    steps:\n      - uses: bench/noop@v1\n' \
+    > "$tmp/twice/.github/workflows/bench.yml"
+git -C "$tmp/twice" init --quiet --initial-branch=main
+git -C "$tmp/twice" add -A
+git -C "$tmp/twice" commit --quiet -m bench
 make_repo container "    container: $image
 " "      - run: true" "$n_steps"
 
@@ -133,6 +150,28 @@ if report["conclusion"] != "success" or ok != int(sys.argv[2]):
 EOF
 done
 
+# The same source over HTTP, counting requests: one job against two, the store emptied, then kept.
+python3 "$root/bench/git_http.py" "$tmp/source" "$tmp/git_http.port" &
+git_http_pid=$!
+until [[ -s $tmp/git_http.port ]]; do sleep 0.05; done
+http_url=http://127.0.0.1:$(cat "$tmp/git_http.port")
+requests() { # requests WORKLOAD: runs it against the HTTP source, prints how many requests it made
+    curl -s -X POST "$http_url/reset" > /dev/null
+    "$ferry" run "$tmp/$1" --actions-url "$http_url" --report "$tmp/$1.http.json" > /dev/null
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(r["conclusion"] != "success")' "$tmp/$1.http.json"
+    curl -s "$http_url/count"
+}
+rm -rf "$XDG_CACHE_HOME/ferry/actions"
+n_one=$(requests fetch)
+rm -rf "$XDG_CACHE_HOME/ferry/actions"
+n_two=$(requests twice)
+n_kept=$(requests twice)
+echo "$n_one $n_two $n_kept" > "$tmp/requests"
+if [[ -n ${REQUESTS_ONLY:-} ]]; then
+    echo "requests to the actions source per run: one job, empty store: $n_one; two jobs, empty store: $n_two; two jobs, store kept: $n_kept"
+    exit 0
+fi
+
 echo "load before timing: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores" >&2
 for ((round = 0; round < rounds; round++)); do
     hyperfine --style basic --warmup "$warmup" --runs "$runs" --export-json "$tmp/js.round$round.json" \
@@ -173,4 +212,9 @@ cold, warm = pooled("fetch", "cold"), pooled("warm", "warm")
 print()
 print(f"One run of a 1-step job using the action, ms: cold store (git fetch) {cell(cold)}, "
       f"kept checkout {cell(warm)}; saved by keeping it: {statistics.median(cold) - statistics.median(warm):.1f} ms.")
+n_one, n_two, n_kept = open(f"{tmp}/requests").read().split()
+print()
+print(f"Requests to the actions source (git over HTTP) per run: one job, empty store: {n_one}; "
+      f"two jobs using the action, empty store: {n_two} (the second job: {int(n_two) - int(n_one)}); "
+      f"two jobs, store kept: {n_kept}.")
 EOF

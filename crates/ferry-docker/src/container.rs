@@ -367,6 +367,62 @@ impl Engine {
         }
         Ok((containers.len(), networks.len()))
     }
+
+    /// The values of `label` on the containers and networks that carry it (each once): the
+    /// owners of what was made on this engine, for [`Engine::remove_labeled`].
+    ///
+    /// # Errors
+    /// The engine refused to list them.
+    pub async fn label_values(&self, label: &str) -> Result<Vec<String>, DockerError> {
+        let filters = HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters.clone()),
+                ..ListContainersOptions::default()
+            }))
+            .await
+            .map_err(api(format!("listing containers labelled {label}")))?;
+        let networks = self
+            .docker
+            .list_networks(Some(ListNetworksOptions { filters: Some(filters) }))
+            .await
+            .map_err(api(format!("listing networks labelled {label}")))?;
+        let mut values: Vec<String> = containers
+            .into_iter()
+            .filter_map(|container| container.labels)
+            .chain(networks.into_iter().filter_map(|network| network.labels))
+            .filter_map(|mut labels| labels.remove(label))
+            .collect();
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
+
+    /// The gateway of the engine's default `bridge` network: the address of this host its
+    /// containers reach (on any bridge network of the engine), or `None` when it has none.
+    /// An engine that does not say it (Docker 20.10 shows only the subnet) gives its bridge
+    /// the subnet's first address.
+    pub async fn bridge_gateway(&self) -> Option<std::net::IpAddr> {
+        let network = self.docker.inspect_network("bridge", None).await.ok()?;
+        let configs = network.ipam?.config?;
+        let said = configs.iter().filter_map(|config| config.gateway.as_deref()).find_map(|text| text.parse().ok());
+        said.or_else(|| configs.iter().filter_map(|config| config.subnet.as_deref()).find_map(first_address))
+    }
+}
+
+/// The first host address of an IPv4 subnet written `a.b.c.d/len` (`172.17.0.0/16` →
+/// `172.17.0.1`).
+pub(crate) fn first_address(subnet: &str) -> Option<std::net::IpAddr> {
+    let (address, len) = subnet.split_once('/')?;
+    let address: std::net::Ipv4Addr = address.parse().ok()?;
+    let len: u32 = len.parse().ok()?;
+    if len > 30 {
+        return None;
+    }
+    let network = u32::from(address) & (u32::MAX.checked_shl(32 - len).unwrap_or(0));
+    Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(network + 1)))
 }
 
 /// The engine's health check for `check` (Go durations in nanoseconds).

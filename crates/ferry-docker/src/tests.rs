@@ -40,3 +40,13 @@ fn an_archive_of_several_images_names_them_and_says_what_to_do() {
     let error = DockerError::SeveralImagesLoaded { images: vec!["web:1".to_owned(), "db:2".to_owned()] };
     assert_eq!(error.to_string(), "it holds 2 images (web:1, db:2): save one image per archive");
 }
+
+#[test]
+fn a_bridge_without_a_gateway_has_its_subnets_first_address() {
+    use crate::container::first_address;
+    assert_eq!(first_address("172.17.0.0/16"), Some("172.17.0.1".parse().expect("an address")));
+    assert_eq!(first_address("10.9.8.77/24"), Some("10.9.8.1".parse().expect("an address")));
+    assert_eq!(first_address("10.9.8.0/31"), None);
+    assert_eq!(first_address("fd00::/64"), None);
+    assert_eq!(first_address("nonsense"), None);
+}

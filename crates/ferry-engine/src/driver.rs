@@ -78,6 +78,10 @@ pub struct PlannedInstance {
     /// For a job of a called workflow: the `inputs` its call's leg gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<Map<String, Value>>,
+    /// For a job of a called workflow: the place of its call's leg among the call's legs,
+    /// so the call's outputs and `needs` can be worked out per leg.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leg: Option<usize>,
 }
 
 impl JobPlan {
@@ -194,6 +198,10 @@ pub struct Driver {
     positions: Vec<i64>,
     /// Each instance's `inputs` when it belongs to a called workflow, by [`InstanceId`].
     inputs: Vec<Option<Map<String, Value>>>,
+    /// Each instance's leg of its call when it belongs to a called workflow, by [`InstanceId`].
+    legs: Vec<Option<usize>>,
+    /// How many instances finished so far: orders the legs of a call by when they finished.
+    n_finished: u64,
     after_cancel: Vec<bool>,
     cancel_requested: bool,
     completed: bool,
@@ -217,6 +225,8 @@ impl Driver {
             results: vec![None; n_jobs],
             positions: Vec::new(),
             inputs: Vec::new(),
+            legs: Vec::new(),
+            n_finished: 0,
             after_cancel: vec![false; n_jobs],
             cancel_requested: state.cancel_requested,
             completed: false,
@@ -366,6 +376,7 @@ impl Driver {
         let n_instances = self.scheduler.instances().count();
         self.positions.resize(n_instances, 0);
         self.inputs.resize(n_instances, None);
+        self.legs.resize(n_instances, None);
         let planned: &[PlannedInstance] = match &record.plan {
             JobPlan::Instances { instances } => instances,
             _ => &[],
@@ -374,6 +385,7 @@ impl Driver {
         for (position, instance) in instances.into_iter().enumerate() {
             self.positions[instance.0] = i64::try_from(position).unwrap_or(i64::MAX);
             self.inputs[instance.0] = planned.get(position).and_then(|planned| planned.inputs.clone());
+            self.legs[instance.0] = planned.get(position).and_then(|planned| planned.leg);
         }
         // What a concluded job or a call carries for the jobs that need it.
         let outputs = match &record.plan {
@@ -399,7 +411,13 @@ impl Driver {
             .entry("outputs")
             .or_insert_with(|| json!({}));
         if let Some(own) = entry.as_object_mut() {
-            own.extend(outputs);
+            own.extend(outputs.clone());
+        }
+        self.n_finished += 1;
+        if let Some(leg) = self.legs.get(instance.0).copied().flatten()
+            && let Some(result) = self.results[job_idx].as_mut()
+        {
+            crate::reusable::record_leg(result, leg, conclusion, outputs, self.n_finished);
         }
         self.scheduler.finished(instance, conclusion);
         self.record_job_result(job_idx);
@@ -444,7 +462,7 @@ impl Driver {
             instance_idx,
             name: name.to_owned(),
             matrix: matrix.clone(),
-            needs: self.needs_of(job_idx),
+            needs: crate::reusable::leg_needs(&self.needs_of(job_idx), self.legs.get(instance.0).copied().flatten()),
             strategy,
             inputs: self.inputs.get(instance.0).cloned().flatten().map(Box::new),
             job_id,

@@ -124,7 +124,7 @@ pub fn decide(run: &Map<String, Value>, file: &str, job: &Job, expand: &ExpandJo
         Ok(Expansion::Instances(instances)) => JobPlan::Instances {
             instances: instances
                 .into_iter()
-                .map(|(name, matrix)| PlannedInstance { name, matrix, inputs: None })
+                .map(|(name, matrix)| PlannedInstance { name, matrix, inputs: None, leg: None })
                 .collect(),
         },
         Err(error) => JobPlan::Conclude { conclusion: Conclusion::Failure, error: Some(error.0), outputs: Map::new() },

@@ -24,8 +24,15 @@
 //! its caller passed ([`job_values`]), and `needs` of its own workflow under their own ids
 //! ([`job_needs`]).
 //!
+//! With a matrix caller, each instance of a called job knows its leg ([`PlannedInstance::leg`]),
+//! and the driver keeps each called job's result and outputs per leg as well as for the whole
+//! job. So a called job's `needs.<job>` is its own leg's ([`leg_needs`]), and the exit
+//! evaluates the callee's outputs once per leg and keeps, for each, the value of the last leg
+//! to finish successfully that sets it, as GitHub does; the caller fails when any leg failed.
+//!
 //! Where Ferry differs: with a matrix caller, a called job waits for every leg of the called
-//! jobs it needs (GitHub waits only for its own leg's).
+//! jobs it needs (GitHub waits only for its own leg's), and a job that fails in one leg skips
+//! the jobs that need it in every leg (on GitHub, only in its own leg).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -182,16 +189,29 @@ impl Flat {
     }
 
     /// The driver's view of the jobs, strategy settings evaluated in the run's contexts
-    /// (`run`) as [`crate::job_specs`] does.
+    /// (`run`) as [`crate::job_specs`] does. The instances of a called job are those of every
+    /// leg of its call: a failure cancels the others only when the calling jobs' `fail-fast`
+    /// allows it too (GitHub cancels the other legs of a failing call unless the caller says
+    /// `fail-fast: false`).
     pub fn job_specs(&self, run: &Map<String, Value>) -> Vec<JobSpec> {
+        let settings = |flat: &FlatJob| {
+            strategy_settings(run, &flat.file, flat.job())
+                .unwrap_or(StrategySettings { fail_fast: true, max_parallel: None })
+        };
         self.jobs
             .iter()
             .map(|flat| {
-                let strategy = match flat.role {
-                    Role::Steps => strategy_settings(run, &flat.file, flat.job()).ok(),
-                    Role::Enter(_) | Role::Exit(_) => None,
+                let mut strategy = match flat.role {
+                    Role::Steps => settings(flat),
+                    Role::Enter(_) | Role::Exit(_) => StrategySettings { fail_fast: true, max_parallel: None },
+                };
+                if let Role::Steps = flat.role {
+                    let mut call = flat.call;
+                    while let Some(idx) = call {
+                        strategy.fail_fast &= settings(&self.jobs[self.calls[idx].enter]).fail_fast;
+                        call = self.calls[idx].parent;
+                    }
                 }
-                .unwrap_or(StrategySettings { fail_fast: true, max_parallel: None });
                 JobSpec {
                     id: flat.id.clone(),
                     needs: flat.needs.clone(),
@@ -308,11 +328,12 @@ pub fn decide_flat(run: &Map<String, Value>, flat: &Flat, expand: &ExpandJob) ->
             None => return record(JobPlan::Skip),
         },
     };
-    let needs = job_needs(flat, expand.job_idx, &expand.needs);
     let job = flat_job.job();
     let mut instances = Vec::new();
     let mut call_legs = Vec::new();
-    for leg in &legs {
+    for (leg_idx, leg) in legs.iter().enumerate() {
+        let leg_idx = leg.as_ref().map(|_| leg_idx);
+        let needs = job_needs(flat, expand.job_idx, &leg_needs(&expand.needs, leg_idx));
         let mut values = run.clone();
         if let Some(leg) = leg {
             values.insert("inputs".to_owned(), Value::Object(leg.inputs.clone()));
@@ -350,7 +371,12 @@ pub fn decide_flat(run: &Map<String, Value>, flat: &Flat, expand: &ExpandJob) ->
                     }
                 }
                 _ => {
-                    instances.push(PlannedInstance { name, matrix, inputs: leg.as_ref().map(|leg| leg.inputs.clone()) })
+                    instances.push(PlannedInstance {
+                        name,
+                        matrix,
+                        inputs: leg.as_ref().map(|leg| leg.inputs.clone()),
+                        leg: leg_idx,
+                    });
                 }
             }
         }
@@ -375,7 +401,8 @@ fn call_legs(call: &Call, needs: &Map<String, Value>) -> Option<Vec<CallLeg>> {
 }
 
 /// The `needs` context job `job_idx` of `flat` sees, from the driver's (`needs`, keyed by
-/// the run's ids): its own workflow's jobs under their own ids, without its call's entry.
+/// the run's ids): its own workflow's jobs under their own ids, without its call's entry and
+/// without the results per leg the driver keeps (see [`leg_needs`]).
 pub fn job_needs(flat: &Flat, job_idx: usize, needs: &Map<String, Value>) -> Map<String, Value> {
     let flat_job = &flat.jobs[job_idx];
     let Some(call) = flat_job.call.map(|call| &flat.calls[call]) else { return needs.clone() };
@@ -384,7 +411,77 @@ pub fn job_needs(flat: &Flat, job_idx: usize, needs: &Map<String, Value>) -> Map
     needs
         .iter()
         .filter(|(id, _)| **id != enter)
-        .map(|(id, value)| (id.strip_prefix(&prefix).unwrap_or(id).to_owned(), value.clone()))
+        .map(|(id, value)| {
+            let mut value = value.clone();
+            if let Some(value) = value.as_object_mut() {
+                value.remove(LEGS);
+            }
+            (id.strip_prefix(&prefix).unwrap_or(id).to_owned(), value)
+        })
+        .collect()
+}
+
+/// The key under which the driver keeps a called job's results per leg in its `needs.<job>`:
+/// `{"0": {"result", "outputs", "order"}, …}`, by the leg's place among its call's legs;
+/// `order` says how many instances of the run had finished when the leg's last one did.
+const LEGS: &str = "legs";
+
+/// Records in `result` (a called job's `needs.<job>`) that one of its instances in leg `leg`
+/// concluded with `conclusion` and `outputs`, as the `order`th instance of the run to finish.
+/// A leg's result is its worst instance's (failure, cancelled, neutral, success, skipped) and
+/// the outputs of instances that finish later win, as for the whole job.
+pub fn record_leg(
+    result: &mut Map<String, Value>,
+    leg: usize,
+    conclusion: Conclusion,
+    outputs: Map<String, Value>,
+    order: u64,
+) {
+    fn rank(conclusion: Option<&str>) -> u8 {
+        match conclusion {
+            Some("failure") => 4,
+            Some("cancelled") => 3,
+            Some("neutral") => 2,
+            Some("success") => 1,
+            _ => 0,
+        }
+    }
+    let legs = result.entry(LEGS).or_insert_with(|| Value::Object(Map::new()));
+    let Some(legs) = legs.as_object_mut() else { return };
+    let entry = legs.entry(leg.to_string()).or_insert_with(|| serde_json::json!({"outputs": {}}));
+    let Some(entry) = entry.as_object_mut() else { return };
+    if rank(Some(conclusion.as_str())) >= rank(entry.get("result").and_then(Value::as_str)) {
+        entry.insert("result".to_owned(), Value::String(conclusion.as_str().to_owned()));
+    }
+    if let Some(own) = entry.get_mut("outputs").and_then(Value::as_object_mut) {
+        own.extend(outputs);
+    }
+    entry.insert("order".to_owned(), Value::from(order));
+}
+
+/// The driver's `needs` context (keyed by the run's ids) as an instance of leg `leg` of its
+/// call sees it: a called job it needs is shown with its result and outputs in that leg only
+/// (skipped when it did not run there). Without a leg, the results per leg are dropped.
+pub fn leg_needs(needs: &Map<String, Value>, leg: Option<usize>) -> Map<String, Value> {
+    needs
+        .iter()
+        .map(|(id, value)| {
+            let mut value = value.clone();
+            if let Some(own) = value.as_object_mut()
+                && let Some(legs) = own.remove(LEGS)
+                && let Some(leg) = leg
+            {
+                let mut one = legs
+                    .get(leg.to_string())
+                    .cloned()
+                    .unwrap_or_else(|| serde_json::json!({"result": Conclusion::Skipped.as_str(), "outputs": {}}));
+                if let Some(one) = one.as_object_mut() {
+                    one.remove("order");
+                }
+                value = one;
+            }
+            (id.clone(), value)
+        })
         .collect()
 }
 
@@ -536,8 +633,9 @@ fn typed_input(kind: CallInputType, value: Value, text: &Text) -> Result<Value, 
 }
 
 /// How the calling job of `call` concludes: skipped when it was, failure when its entry
-/// failed, else as the called workflow's jobs did, with the callee's outputs evaluated over
-/// them (`jobs.<id>.outputs`).
+/// failed, else as the called workflow's jobs did (failure when they failed in any leg),
+/// with the callee's outputs evaluated over them (`jobs.<id>.outputs`) once per leg: each
+/// output is the value of the last leg to finish successfully that sets it, as on GitHub.
 fn exit_plan(run: &Map<String, Value>, call: &Call, needs: &Map<String, Value>) -> JobPlan {
     let result =
         |id: &str| needs.get(id).and_then(|need| need.get("result")).and_then(Value::as_str).map(str::to_owned);
@@ -552,31 +650,72 @@ fn exit_plan(run: &Map<String, Value>, call: &Call, needs: &Map<String, Value>) 
         _ => return JobPlan::Skip,
     }
     let prefix = format!("{}/", call.id);
-    let mut jobs = Map::new();
-    let mut conclusions = Vec::new();
-    for inner in call.callee.workflow.jobs.keys() {
-        let need = needs.get(&format!("{prefix}{inner}")).cloned().unwrap_or(Value::Null);
-        let conclusion = match need.get("result").and_then(Value::as_str) {
-            Some("failure") => Conclusion::Failure,
-            Some("cancelled") => Conclusion::Cancelled,
-            _ => Conclusion::Success,
-        };
-        conclusions.push(conclusion);
-        jobs.insert(inner.clone(), need);
+    let inner_needs: Vec<(&String, Value)> = call
+        .callee
+        .workflow
+        .jobs
+        .keys()
+        .map(|inner| (inner, needs.get(&format!("{prefix}{inner}")).cloned().unwrap_or(Value::Null)))
+        .collect();
+    let legs = call_legs(call, needs).unwrap_or_default();
+    // Records from before results were kept per leg have none: the call is then one leg.
+    let per_leg = inner_needs.iter().any(|(_, need)| need.get(LEGS).is_some());
+    let n_legs = if per_leg { legs.len() } else { 1 };
+    let mut finished = Vec::new();
+    for leg_idx in 0..n_legs {
+        let mut jobs = Map::new();
+        let mut conclusions = Vec::new();
+        let mut order = 0;
+        for (inner, need) in &inner_needs {
+            let need = if per_leg {
+                let one = need.get(LEGS).and_then(|legs| legs.get(leg_idx.to_string()));
+                order = order.max(one.and_then(|one| one.get("order")).and_then(Value::as_u64).unwrap_or(0));
+                let mut single = Map::new();
+                single.insert(String::new(), need.clone());
+                leg_needs(&single, Some(leg_idx)).remove("").unwrap_or(Value::Null)
+            } else {
+                need.clone()
+            };
+            conclusions.push(match need.get("result").and_then(Value::as_str) {
+                Some("failure") => Conclusion::Failure,
+                Some("cancelled") => Conclusion::Cancelled,
+                _ => Conclusion::Success,
+            });
+            jobs.insert((*inner).clone(), need);
+        }
+        let conclusion = run_conclusion(false, conclusions);
+        let mut values = run.clone();
+        if let Some(leg) = legs.get(leg_idx) {
+            values.insert("inputs".to_owned(), Value::Object(leg.inputs.clone()));
+        }
+        values.insert("jobs".to_owned(), Value::Object(jobs));
+        let scope = Scope { values, status: JobStatus::Success };
+        let mut outputs: Vec<(String, String)> = Vec::new();
+        for (name, output) in call.interface().map(|interface| &interface.outputs).into_iter().flatten() {
+            let Some(text) = &output.value else { continue };
+            // An output that does not evaluate is empty, as a job output is.
+            outputs.push((name.clone(), scope.render(&call.callee.file, text).unwrap_or_default()));
+        }
+        finished.push((order, conclusion, outputs));
     }
-    let conclusion = run_conclusion(false, conclusions);
-    let mut values = run.clone();
-    if let Some(leg) = call_legs(call, needs).and_then(|legs| legs.into_iter().next()) {
-        values.insert("inputs".to_owned(), Value::Object(leg.inputs));
-    }
-    values.insert("jobs".to_owned(), Value::Object(jobs));
-    let scope = Scope { values, status: JobStatus::Success };
+    let conclusion = run_conclusion(false, finished.iter().map(|(_, conclusion, _)| *conclusion));
+    // Stable: legs that finished together keep their order.
+    finished.sort_by_key(|(order, _, _)| *order);
     let mut outputs = Map::new();
     for (name, output) in call.interface().map(|interface| &interface.outputs).into_iter().flatten() {
-        let Some(text) = &output.value else { continue };
-        // An output that does not evaluate is empty, as a job output is.
-        let value = scope.render(&call.callee.file, text).unwrap_or_default();
-        outputs.insert(name.clone(), Value::String(value));
+        if output.value.is_some() {
+            outputs.insert(name.clone(), Value::String(String::new()));
+        }
+    }
+    for (_, leg_conclusion, leg_outputs) in finished {
+        if leg_conclusion != Conclusion::Success && n_legs > 1 {
+            continue;
+        }
+        for (name, value) in leg_outputs {
+            if !value.is_empty() || n_legs == 1 {
+                outputs.insert(name, Value::String(value));
+            }
+        }
     }
     JobPlan::Conclude { conclusion, error: None, outputs }
 }

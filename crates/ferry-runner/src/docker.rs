@@ -66,8 +66,41 @@ pub enum EngineAccess {
     /// what the job makes is owned by `owner`, and whatever `owner` still owns then is
     /// removed first. The owner is the job's work folder, which one process at a time holds
     /// (`ferry run`'s locked work slots, a runner's slots): a process that takes it after a
-    /// `kill -9` removes what the killed one left.
+    /// `kill -9` removes what the killed one left. `ferry run` also removes what was left in
+    /// any free slot when it starts ([`remove_left_in`]), whatever its jobs use.
     OnDemand { owner: String },
+}
+
+/// The owner ([`LABEL_RUNNER`]) of what a `ferry run` job makes in the work slot `root`
+/// (see [`crate::workspace::lock_work_slot`]).
+#[must_use]
+pub fn slot_owner(root: &std::path::Path) -> String {
+    format!("{SLOT_OWNER}{}", root.display())
+}
+
+const SLOT_OWNER: &str = "slot:";
+
+/// Removes what `ferry run` processes that were killed left on `engine` from the work slots
+/// under `work` (every repository's): the containers and networks of each slot no process
+/// holds now, holding the slot meanwhile. A slot a running job holds keeps its own. How many
+/// containers and networks went.
+///
+/// # Errors
+/// The engine refused to list or remove them.
+pub async fn remove_left_in(engine: &Engine, work: &std::path::Path) -> Result<(usize, usize), DockerError> {
+    let mut removed = (0, 0);
+    for owner in engine.label_values(LABEL_RUNNER).await? {
+        let Some(root) = owner.strip_prefix(SLOT_OWNER).map(std::path::Path::new) else { continue };
+        if !root.starts_with(work) {
+            continue;
+        }
+        // Held by a live process (or not a slot): left alone.
+        let Some(_held) = crate::workspace::hold_free_slot(root) else { continue };
+        let (n_containers, n_networks) = engine.remove_labeled(LABEL_RUNNER, &owner).await?;
+        removed.0 += n_containers;
+        removed.1 += n_networks;
+    }
+    Ok(removed)
 }
 
 /// The labels for what a job with `job_label` makes on `host`.

@@ -77,6 +77,10 @@ pub struct JobSetup {
     /// `ACTIONS_RUNTIME_TOKEN` (which the masker must hold) for actions' processes; `None`:
     /// actions get none of them.
     pub runtime: Option<ferry_proto::runtime::RuntimeAccess>,
+    /// The runtime services' base URL as a container on this host reaches it, when that is
+    /// not [`JobSetup::runtime`]'s (`ferry run` serves them on loopback, which a container
+    /// cannot reach, and on the container engine's bridge for containers); `None`: the same.
+    pub runtime_in_containers: Option<String>,
     /// The container engine for `container:`, `services:` and Docker actions: the runner's,
     /// or connected when the job first needs it, in the name of the job's work folder.
     pub docker: crate::docker::EngineAccess,
@@ -571,7 +575,22 @@ fn runner_workspace(setup: &JobSetup) -> &Path {
 /// current protocol switched on as on github.com (the toolkit still speaks the legacy one
 /// where `GITHUB_SERVER_URL` is not github.com's; Ferry serves both).
 pub fn runtime_env(runtime: &ferry_proto::runtime::RuntimeAccess) -> [(String, String); 5] {
-    let url = format!("{}/", runtime.url.trim_end_matches('/'));
+    runtime_env_at(runtime, &runtime.url)
+}
+
+/// [`runtime_env`] for a process of `setup`'s job, in a container (`in_container`) or on
+/// the host: in a container, at [`JobSetup::runtime_in_containers`] when there is one.
+pub(crate) fn job_runtime_env(setup: &JobSetup, in_container: bool) -> Option<[(String, String); 5]> {
+    let runtime = setup.runtime.as_ref()?;
+    let url = match &setup.runtime_in_containers {
+        Some(url) if in_container => url,
+        _ => &runtime.url,
+    };
+    Some(runtime_env_at(runtime, url))
+}
+
+fn runtime_env_at(runtime: &ferry_proto::runtime::RuntimeAccess, url: &str) -> [(String, String); 5] {
+    let url = format!("{}/", url.trim_end_matches('/'));
     [
         ("ACTIONS_RUNTIME_URL".to_owned(), url.clone()),
         ("ACTIONS_RUNTIME_TOKEN".to_owned(), runtime.token.clone()),

@@ -334,6 +334,19 @@ impl WorkSlot {
     }
 }
 
+/// Holds the work root `root` (`<slots>/<n>`) when no process holds it, without emptying
+/// it: for removing what a killed job left in its name. `None` when a process holds it, or
+/// `root` is not a work root whose lock can be opened.
+#[must_use]
+pub fn hold_free_slot(root: &Path) -> Option<File> {
+    let name = root.file_name()?.to_str()?;
+    name.parse::<usize>().ok()?;
+    let lock_path = root.parent()?.join(format!("{name}.lock"));
+    let lock = File::options().create(true).truncate(false).write(true).open(lock_path).ok()?;
+    lock.try_lock().ok()?;
+    Some(lock)
+}
+
 /// Takes the first free work root in `slots` (`<slots>/0`, `<slots>/1`, …): free means no
 /// process, this one included, holds the lock of `<slots>/<n>.lock`. The folder is made
 /// empty: whatever a job that was killed left in it is removed.

@@ -346,12 +346,14 @@ where
 }
 
 /// The cache service of `ferry run`: served on loopback for the run's duration, over a
-/// cache folder, for one token. Stops when dropped.
+/// cache folder, for one token, and also on the container engine's bridge for the run's
+/// containers when asked ([`LocalService::start_on`]). Stops when dropped.
 #[derive(Debug)]
 pub struct LocalService {
     url: String,
+    container_url: Option<String>,
     token: String,
-    task: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl LocalService {
@@ -361,30 +363,40 @@ impl LocalService {
     /// # Errors
     /// When the folder cannot be made or the port bound.
     pub async fn start(cache: &Path) -> std::io::Result<LocalService> {
+        LocalService::start_on(cache, None).await
+    }
+
+    /// [`LocalService::start`], and with `containers` (the container engine's bridge
+    /// gateway, an address of this host that containers reach and nothing beyond the host
+    /// does) also on that address, for steps and actions that run in containers: loopback is
+    /// theirs, not the host's. Both answer for the same token and folder; each signs URLs to
+    /// itself, so a client is sent back where it came from.
+    ///
+    /// # Errors
+    /// When the folder cannot be made or a port bound.
+    pub async fn start_on(cache: &Path, containers: Option<std::net::IpAddr>) -> std::io::Result<LocalService> {
         let root = cache.join("toolkit");
         tokio::fs::create_dir_all(root.join(".uploads")).await?;
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
-        let url = format!("http://{}", listener.local_addr()?);
         let token = format!("ferryl_{}", new_ticket());
-        let backend = folder::FolderBackend::new(root.clone(), token.clone());
-        let staging = root.join(".uploads");
-        let service = Arc::new(CacheService::new(Box::new(backend), &url, staging, uploads::DEFAULT_BUDGET));
-        let router = routes::<Arc<CacheService>>()
-            .into_iter()
-            .fold(axum::Router::new(), |router, (_, path, endpoint)| router.route(path, endpoint))
-            .fallback(async || RuntimeError::NotFound("the cache service has no such route".to_owned()))
-            .with_state(service);
-        let task = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                error!(%error, "the local cache service stopped: {error}");
-            }
-        });
-        Ok(LocalService { url, token, task })
+        let (url, task) = serve_folder(&root, &token, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+        let mut tasks = vec![task];
+        let mut container_url = None;
+        if let Some(address) = containers {
+            let (url, task) = serve_folder(&root, &token, SocketAddr::from((address, 0))).await?;
+            tasks.push(task);
+            container_url = Some(url);
+        }
+        Ok(LocalService { url, container_url, token, tasks })
     }
 
     /// The service's address, `http://127.0.0.1:PORT` (without a trailing `/`).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Its address for containers, `http://GATEWAY:PORT`, when it was asked to serve them.
+    pub fn container_url(&self) -> Option<&str> {
+        self.container_url.as_deref()
     }
 
     /// The run's `ACTIONS_RUNTIME_TOKEN`.
@@ -393,9 +405,35 @@ impl LocalService {
     }
 }
 
+/// Serves the cache service over the folder `root` for `token` on `address`: its URL and
+/// the task serving it.
+async fn serve_folder(
+    root: &Path,
+    token: &str,
+    address: SocketAddr,
+) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let backend = folder::FolderBackend::new(root.to_path_buf(), token.to_owned());
+    let service = Arc::new(CacheService::new(Box::new(backend), &url, root.join(".uploads"), uploads::DEFAULT_BUDGET));
+    let router = routes::<Arc<CacheService>>()
+        .into_iter()
+        .fold(axum::Router::new(), |router, (_, path, endpoint)| router.route(path, endpoint))
+        .fallback(async || RuntimeError::NotFound("the cache service has no such route".to_owned()))
+        .with_state(service);
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            error!(%error, "the local cache service stopped: {error}");
+        }
+    });
+    Ok((url, task))
+}
+
 impl Drop for LocalService {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 

@@ -183,7 +183,7 @@ pub fn remove_labelled(label: &str, value: &str, image_label: &str) {
 
 /// Runs `work` with the local engine on a runtime of its own (tests may call it from inside
 /// theirs).
-fn on_engine<'a, F: Future<Output = ()> + 'a>(work: impl FnOnce(Docker) -> F + Send + 'a) {
+pub(crate) fn on_engine<'a, F: Future<Output = ()> + 'a>(work: impl FnOnce(Docker) -> F + Send + 'a) {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {

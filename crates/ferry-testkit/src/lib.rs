@@ -2,8 +2,8 @@
 //! PostgreSQL this kit starts from Debian's binaries, and [`Browser`], a headless Chromium
 //! from Debian's package that tests of the web UI drive through [`Page`], and [`FakeClock`],
 //! the clock a test moves instead of sleeping, [`http_recorder`], a remote that records
-//! what clients send it, and [`busybox_image`], a container image built locally for container
-//! tests.
+//! what clients send it, [`busybox_image`], a container image built locally for container
+//! tests, and [`Registry`], a private registry on loopback with basic auth.
 //!
 //! `TestDb` panics with a message saying what failed: it only runs inside tests. `Browser`
 //! and `Page` return a [`ChromiumError`] instead, because a UI test asserts on some of them
@@ -14,6 +14,7 @@ mod clock;
 mod docker;
 mod http;
 mod postgres;
+mod registry;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub use docker::{
     BUSYBOX_IMAGE, TEST_LABEL, busybox_image, busybox_image_with, labelled, remove_labelled, saved_image,
 };
 pub use http::{NOT_FOUND, http_recorder};
+pub use registry::Registry;
 
 /// A fresh, empty database for one test; what it holds is deleted when it is dropped.
 ///

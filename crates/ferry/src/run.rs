@@ -170,8 +170,12 @@ async fn run_workflow(
         }
     }
 
+    // What killed runs left on the container engine goes first, whatever this run uses; the
+    // engine's bridge is where containers reach the cache service.
+    let user_cache = user_cache_dir().unwrap_or_else(|| scratch.path().join("cache"));
+    let gateway = runtime::prepare_engine(&user_cache.join("work")).await;
     // Kept until the run ends: dropping it stops the service.
-    let runtime = runtime::start(cache_dir().as_deref(), &masker).await;
+    let runtime = runtime::start(cache_dir().as_deref(), gateway, &masker).await;
 
     let only_job = args.job.as_deref();
     if let Some(job) = only_job
@@ -185,7 +189,6 @@ async fn run_workflow(
     }
     // One per run: a tag or branch resolves once for all its jobs (and the workflows it
     // calls); the checkouts and the tool cache stay for later runs.
-    let user_cache = user_cache_dir().unwrap_or_else(|| scratch.path().join("cache"));
     let actions_url = args.actions_url.as_deref().unwrap_or(ferry_runner::actions::DEFAULT_ACTIONS_URL);
     let actions = ferry_runner::actions::ActionsSource::new(actions_url, user_cache.join("actions"))
         .context("--actions-url (FERRY_ACTIONS_URL)")?;
@@ -287,11 +290,13 @@ async fn run_workflow(
                         cache_remote: None,
                         masker: masker.clone(),
                         isolation: ferry_runner::isolation::Isolation { pass_env: pass_env.clone(), confinement: None },
-                        runtime: runtime.as_ref().map(|(_, access)| access.clone()),
+                        runtime: runtime.as_ref().map(|runtime| runtime.access.clone()),
+                        runtime_in_containers: runtime.as_ref().and_then(|runtime| runtime.in_containers.clone()),
                         // This process holds the slot now: what a killed run left in its name
-                        // goes when the job first uses the container engine.
+                        // went when this run started (`runtime::prepare_engine`), or goes when
+                        // the job first uses the container engine.
                         docker: ferry_runner::docker::EngineAccess::OnDemand {
-                            owner: format!("slot:{}", slot.root().display()),
+                            owner: ferry_runner::docker::slot_owner(slot.root()),
                         },
                     };
                     printer.job_started(instance.0, &start.name);

@@ -291,8 +291,9 @@ fn a_restored_run_that_was_cancelled_drops_instances_planned_before_and_keeps_st
         JobSpec { id: "m".to_owned(), needs: Vec::new(), fail_fast: true, max_parallel: Some(1) },
         JobSpec { id: "after".to_owned(), needs: vec!["m".to_owned()], fail_fast: true, max_parallel: None },
     ];
-    let instances =
-        (0..3).map(|n| PlannedInstance { name: format!("m ({n})"), matrix: Map::new(), inputs: None }).collect();
+    let instances = (0..3)
+        .map(|n| PlannedInstance { name: format!("m ({n})"), matrix: Map::new(), inputs: None, leg: None })
+        .collect();
     let mut state = RunState { cancel_requested: true, ..RunState::default() };
     state
         .expansions
@@ -342,6 +343,7 @@ fn expansion_records_read_what_the_server_stored_before_they_were_typed() {
                     name: "m (1)".to_owned(),
                     matrix: json!({"n": 1}).as_object().cloned().expect("an object"),
                     inputs: None,
+                    leg: None,
                 }],
             },
             false,
@@ -364,8 +366,9 @@ fn a_run_of_5000_instances_starts_them_all_and_completes_once() {
     let specs = vec![JobSpec { id: "m".to_owned(), needs: Vec::new(), fail_fast: true, max_parallel: None }];
     let mut driver = Driver::new(specs, usize::MAX);
     let [Action::Expand(expand)] = &driver.next_actions()[..] else { panic!("one expansion") };
-    let instances =
-        (0..5000).map(|n| PlannedInstance { name: format!("m ({n})"), matrix: Map::new(), inputs: None }).collect();
+    let instances = (0..5000)
+        .map(|n| PlannedInstance { name: format!("m ({n})"), matrix: Map::new(), inputs: None, leg: None })
+        .collect();
     let record = ExpansionRecord { plan: JobPlan::Instances { instances }, after_cancel: false };
     driver.apply(Event::Expanded { job_idx: expand.job_idx, record }).expect("asked for");
     let starts: Vec<InstanceId> = driver

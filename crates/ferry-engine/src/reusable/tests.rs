@@ -39,6 +39,8 @@ struct Host {
     state: RunState,
     running: Vec<(InstanceId, String)>,
     trace: Vec<String>,
+    /// The `needs` context each started instance saw, by its name.
+    seen: Vec<(String, Value)>,
 }
 
 impl Host {
@@ -57,6 +59,7 @@ impl Host {
             state: RunState::default(),
             running: Vec::new(),
             trace: Vec::new(),
+            seen: Vec::new(),
         };
         let mut driver = Driver::new(specs, usize::MAX);
         host.execute(&mut driver);
@@ -96,6 +99,7 @@ impl Host {
                     }
                     Action::Start(start) => {
                         let needs = job_needs(&self.flat, start.job_idx, &start.needs);
+                        self.seen.push((start.name.clone(), Value::Object(needs.clone())));
                         let needs: Vec<String> = needs
                             .iter()
                             .map(|(id, need)| format!("{id}={}", need["result"].as_str().unwrap_or("?")))
@@ -118,8 +122,13 @@ impl Host {
             }
         }
         let mut restored = Driver::restore(self.specs.clone(), usize::MAX, &self.state);
-        let redone: Vec<Action> =
-            restored.next_actions().into_iter().filter(|action| !matches!(action, Action::Complete(_))).collect();
+        // A fail-fast cancel of an instance still running is asked for again: cancelling is
+        // safe to repeat, and the store does not record it.
+        let redone: Vec<Action> = restored
+            .next_actions()
+            .into_iter()
+            .filter(|action| !matches!(action, Action::Complete(_) | Action::Cancel(_)))
+            .collect();
         assert_eq!(redone, Vec::new(), "a restore redoes work after:\n{}", self.trace.join("\n"));
     }
 
@@ -463,4 +472,148 @@ fn jobs_are_named_after_their_callers() {
     let flat = flat_of(root, &[("./middle.yml", middle), ("./inner.yml", inner)]).expect("flattens");
     let names: Vec<String> = (0..flat.jobs.len()).map(|job_idx| flat.display_name(job_idx)).collect();
     assert_eq!(names, ["Outer", "Outer / inner", "Outer / inner / Leaf", "Outer / inner", "Outer"]);
+}
+
+const LEGS_CALLEE: &str = r#"
+on:
+  workflow_call:
+    inputs: { os: { type: string, required: true } }
+    outputs:
+      file: { value: "${{ jobs.test.outputs.file }}" }
+      only-mac: { value: "${{ jobs.test.outputs.mac }}" }
+      os: { value: "${{ inputs.os }}" }
+jobs:
+  compile:
+    runs-on: "${{ inputs.os }}"
+    outputs: { bin: "${{ steps.c.outputs.bin }}" }
+    steps: [{ id: c, run: make }]
+  test:
+    needs: compile
+    runs-on: "${{ inputs.os }}"
+    outputs: { file: "${{ steps.t.outputs.file }}", mac: "${{ steps.t.outputs.mac }}" }
+    steps: [{ id: t, run: "make test" }]
+"#;
+
+const LEGS_CALLER: &str = r#"
+on: push
+jobs:
+  ci:
+    strategy: { matrix: { os: [linux, mac] } }
+    uses: ./tests.yml
+    with: { os: "${{ matrix.os }}" }
+  deploy:
+    needs: ci
+    if: "${{ always() }}"
+    runs-on: x
+    steps: [{ run: "echo ${{ needs.ci.outputs.file }}" }]
+"#;
+
+#[test]
+fn a_job_that_needs_a_matrix_caller_waits_for_every_leg_and_gets_the_last_successful_legs_outputs() {
+    let (mut host, mut driver) = Host::new(LEGS_CALLER, &[("./tests.yml", LEGS_CALLEE)]);
+    host.finish(&mut driver, "ci (linux) / compile", Conclusion::Success, json!({"bin": "linux-bin"}));
+    host.finish(&mut driver, "ci (mac) / compile", Conclusion::Success, json!({"bin": "mac-bin"}));
+    host.finish(&mut driver, "ci (mac) / test", Conclusion::Success, json!({"file": "mac.tar", "mac": "yes"}));
+    // The mac leg is done; deploy still waits for the linux leg.
+    assert!(!host.trace.iter().any(|line| line.starts_with("start deploy")), "{:#?}", host.trace);
+    host.finish(&mut driver, "ci (linux) / test", Conclusion::Success, json!({"file": "linux.tar", "mac": ""}));
+    assert_eq!(
+        host.trace[6..],
+        [
+            r#"ci success {"file":"linux.tar","only-mac":"yes","os":"linux"}"#,
+            "start deploy [ci.yml:deploy] inputs=null needs=[ci=success]",
+        ]
+    );
+    // Each leg's test saw its own leg's compile.
+    let seen: Vec<(&str, &Value)> = host
+        .seen
+        .iter()
+        .filter(|(name, _)| name.ends_with("/ test"))
+        .map(|(name, needs)| (name.as_str(), &needs["compile"]))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("ci (linux) / test", &json!({"result": "success", "outputs": {"bin": "linux-bin"}})),
+            ("ci (mac) / test", &json!({"result": "success", "outputs": {"bin": "mac-bin"}})),
+        ]
+    );
+}
+
+#[test]
+fn a_leg_that_fails_fails_the_caller_and_gives_no_outputs() {
+    let (mut host, mut driver) = Host::new(LEGS_CALLER, &[("./tests.yml", LEGS_CALLEE)]);
+    host.finish(&mut driver, "ci (linux) / compile", Conclusion::Success, json!({}));
+    host.finish(&mut driver, "ci (mac) / compile", Conclusion::Success, json!({}));
+    host.finish(&mut driver, "ci (mac) / test", Conclusion::Success, json!({"file": "mac.tar"}));
+    host.finish(&mut driver, "ci (linux) / test", Conclusion::Failure, json!({"file": "linux.tar"}));
+    assert_eq!(
+        host.trace[6..],
+        [
+            r#"ci failure {"file":"mac.tar","only-mac":"","os":"mac"}"#,
+            "start deploy [ci.yml:deploy] inputs=null needs=[ci=failure]",
+        ]
+    );
+    let deploy = host.seen.iter().find(|(name, _)| name == "deploy").map(|(_, needs)| needs);
+    assert_eq!(
+        deploy,
+        Some(&json!({"ci": {"result": "failure", "outputs": {"file": "mac.tar", "only-mac": "", "os": "mac"}}}))
+    );
+}
+
+#[test]
+fn a_called_job_skipped_in_one_leg_is_skipped_in_that_legs_needs() {
+    let callee = r#"
+on:
+  workflow_call:
+    inputs: { os: { type: string, required: true } }
+    outputs:
+      got: { value: "${{ jobs.use.outputs.got }}" }
+jobs:
+  only-linux:
+    if: "${{ inputs.os == 'linux' }}"
+    runs-on: x
+    outputs: { v: "${{ steps.s.outputs.v }}" }
+    steps: [{ id: s, run: "true" }]
+  use:
+    needs: only-linux
+    if: "${{ always() }}"
+    runs-on: x
+    outputs: { got: "${{ steps.s.outputs.got }}" }
+    steps: [{ id: s, run: "true" }]
+"#;
+    let root = r#"
+on: push
+jobs:
+  ci:
+    strategy: { matrix: { os: [linux, mac] } }
+    uses: ./tests.yml
+    with: { os: "${{ matrix.os }}" }
+"#;
+    let (mut host, mut driver) = Host::new(root, &[("./tests.yml", callee)]);
+    host.finish(&mut driver, "ci (linux) / only-linux", Conclusion::Success, json!({"v": "1"}));
+    let seen: Vec<(&str, &Value)> = host.seen.iter().skip(1).map(|(name, needs)| (name.as_str(), needs)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("ci (linux) / use", &json!({"only-linux": {"result": "success", "outputs": {"v": "1"}}})),
+            ("ci (mac) / use", &json!({"only-linux": {"result": "skipped", "outputs": {}}})),
+        ]
+    );
+    // The leg that finishes last sets the output only when it has a value.
+    host.finish(&mut driver, "ci (linux) / use", Conclusion::Success, json!({"got": "linux"}));
+    host.finish(&mut driver, "ci (mac) / use", Conclusion::Success, json!({}));
+    assert_eq!(host.trace.last().map(String::as_str), Some("run: success"));
+    assert!(host.trace.contains(&r#"ci success {"got":"linux"}"#.to_owned()), "{:#?}", host.trace);
+}
+
+#[test]
+fn a_failing_leg_cancels_the_other_legs_unless_the_caller_says_fail_fast_false() {
+    for (fail_fast, cancels) in [("true", true), ("false", false)] {
+        let root = LEGS_CALLER.replace("strategy: {", &format!("strategy: {{ fail-fast: {fail_fast},"));
+        let (mut host, mut driver) = Host::new(&root, &[("./tests.yml", LEGS_CALLEE)]);
+        host.finish(&mut driver, "ci (linux) / compile", Conclusion::Failure, json!({}));
+        let cancelled = host.trace.iter().any(|line| line == "cancel ci/compile");
+        assert_eq!(cancelled, cancels, "fail-fast: {fail_fast}\n{:#?}", host.trace);
+    }
 }

@@ -337,6 +337,7 @@ async fn prepare(
         masker: Arc::new(RwLock::new(masker)),
         isolation,
         runtime: assignment.runtime.clone(),
+        runtime_in_containers: None,
         docker: match &agent.docker {
             Some(host) => crate::docker::EngineAccess::Runner(host.clone()),
             // One job at a time works in a slot's folder.

@@ -509,8 +509,8 @@ async fn run_node_script(
     extra_env.extend(state.into_iter().map(|(name, value)| (format!("STATE_{name}"), value)));
     extra_env.push(("GITHUB_ACTION_REPOSITORY".to_owned(), call.found.repository.clone()));
     extra_env.push(("GITHUB_ACTION_REF".to_owned(), call.found.git_ref.clone()));
-    if let Some(runtime) = &runner.setup.runtime {
-        extra_env.extend(crate::job::runtime_env(runtime));
+    if let Some(env) = crate::job::job_runtime_env(runner.setup, runner.container.is_some()) {
+        extra_env.extend(env);
     }
     let script = Script {
         text: String::new(),

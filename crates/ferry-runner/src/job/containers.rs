@@ -170,6 +170,13 @@ impl JobContainers {
         if job_container.is_none() && service_defs.is_empty() {
             return Ok(None);
         }
+        // A registry password is a secret wherever it came from, as GitHub's runner treats it.
+        if let Ok(mut masker) = setup.masker.write() {
+            let defs = job_container.iter().chain(service_defs.iter().map(|(_, def)| def));
+            for credentials in defs.filter_map(|def| def.credentials.as_ref()) {
+                masker.add(&credentials.password);
+            }
+        }
         if setup.isolation.confinement.is_some() {
             for (what, def) in job_container
                 .iter()

@@ -271,8 +271,8 @@ async fn run_in_image(
         let name = format!("INPUT_{}", name.replace(' ', "_").to_ascii_uppercase());
         env.insert(name, value.clone());
     }
-    if let Some(runtime) = &setup.runtime {
-        env.extend(crate::job::runtime_env(runtime).map(|(name, value)| (name, Value::String(value))));
+    if let Some(runtime) = crate::job::job_runtime_env(setup, true) {
+        env.extend(runtime.map(|(name, value)| (name, Value::String(value))));
     }
     let home = setup.temp.join("_github_home");
     let workflow = setup.temp.join("_github_workflow");

@@ -402,7 +402,7 @@ fn the_tool_cache_is_kept_between_runs() {
 }
 
 /// The host's `node` on PATH and the libraries it links (`ldd`), for an image it runs in.
-fn host_node_and_libraries() -> (String, Vec<PathBuf>) {
+pub(crate) fn host_node_and_libraries() -> (String, Vec<PathBuf>) {
     let node = std::env::split_paths(&std::env::var_os("PATH").expect("PATH is set"))
         .map(|dir| dir.join("node"))
         .find(|candidate| candidate.is_file())

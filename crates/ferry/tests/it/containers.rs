@@ -200,6 +200,69 @@ jobs:
 }
 
 #[test]
+fn a_container_job_and_its_service_pull_their_images_from_a_private_registry_with_credentials() {
+    const PASSWORD: &str = "pr1vate-registry-pass";
+    let registry = ferry_testkit::Registry::start("ferry-ci", PASSWORD);
+    let job_image = registry.push(ferry_testkit::busybox_image(), "private/job:1");
+    let service_image = registry.push(ferry_testkit::busybox_image(), "private/service:1");
+    let denied = registry.push(ferry_testkit::busybox_image(), "private/denied:1");
+    let workflow = format!(
+        r#"
+on: push
+jobs:
+  inside:
+    runs-on: ubuntu-latest
+    container:
+      image: {job_image}
+      credentials:
+        username: ferry-ci
+        password: ${{{{ secrets.REGISTRY_PASSWORD }}}}
+    services:
+      web:
+        image: {service_image}
+        credentials: {{ username: ferry-ci, password: {PASSWORD} }}
+        command: sh -c "mkdir -p /www && echo hello-from-private > /www/index.html && exec httpd -f -p 80 -h /www"
+    steps:
+      - run: |
+          echo "in the private image: $(wget -qO- http://web/)"
+          echo "the password is {PASSWORD}"
+  without-credentials:
+    runs-on: ubuntu-latest
+    container: {denied}
+    steps:
+      - run: echo never runs
+"#
+    );
+    let repo = Repo::with_workflow(&workflow);
+    let report = marker(&repo, "report.json");
+    let child = ferry()
+        .arg("run")
+        .arg(repo.path())
+        .arg("--report")
+        .arg(&report)
+        .args(["--secret", &format!("REGISTRY_PASSWORD={PASSWORD}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ferry starts");
+    let pid = child.id();
+    let run = Run::from_output(child.wait_with_output().expect("ferry runs"), &report);
+    assert_eq!(run.code, Some(1), "{}", run.context());
+    assert_eq!(run.report["jobs"]["inside"]["conclusion"], "success", "{}", run.context());
+    let inside = run.lines_of("inside");
+    assert!(inside.iter().any(|line| line.ends_with("in the private image: hello-from-private")), "{}", run.context());
+    // The registry password is masked even where it was written as plain text.
+    assert!(inside.iter().any(|line| line.ends_with("the password is ***")), "{}", run.context());
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(!all.contains(PASSWORD), "{}", run.context());
+    // Without credentials the registry refuses the pull, and the job says so.
+    assert_eq!(run.report["jobs"]["without-credentials"]["conclusion"], "failure", "{}", run.context());
+    assert!(all.contains(&format!("image `{denied}` is not on this host and pulling it failed")), "{}", run.context());
+    assert!(!all.contains("never runs\n"), "{}", run.context());
+    assert_nothing_left(pid, &run);
+}
+
+#[test]
 fn without_an_engine_ferry_run_says_what_it_tried_and_how_to_fix_it() {
     let repo = Repo::with_workflow(
         r#"
@@ -274,10 +337,9 @@ jobs:
 }
 
 #[test]
-fn what_a_killed_ferry_run_left_is_removed_by_the_next_run_in_its_work_folder() {
+fn what_a_killed_ferry_run_left_is_removed_when_the_next_ferry_run_starts_even_without_containers() {
     let markers = tempfile::Builder::new().prefix("ferry-markers-").tempdir().expect("temp dir");
     let cache = tempfile::Builder::new().prefix("ferry-cache-").tempdir().expect("temp dir");
-    // The first run waits in its step until the marker `go` exists; the second finds it.
     let workflow = with_image(&format!(
         r#"
 on: push
@@ -291,8 +353,7 @@ jobs:
     steps:
       - run: |
           touch {markers}/started
-          while [ ! -e {markers}/go ]; do sleep 0.1; done
-          echo second run
+          sleep 600
 "#,
         markers = markers.path().display()
     ));
@@ -317,13 +378,71 @@ jobs:
     child.wait().expect("ferry run is gone");
     assert_eq!(labelled_by_runner(pid).0.len(), 1, "a killed run cannot remove its service");
 
-    std::fs::write(markers.path().join("go"), "").expect("write the marker");
-    let (run, second) = run_with_pid(&repo, &[("XDG_CACHE_HOME", &cache.path().display().to_string())]);
+    // The next run is of another repository, and uses no container.
+    let other = Repo::with_workflow(
+        r#"
+on: push
+jobs:
+  plain:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo on the host
+"#,
+    );
+    let (run, second) = run_with_pid(&other, &[("XDG_CACHE_HOME", &cache.path().display().to_string())]);
     assert_eq!(run.code, Some(0), "{}", run.context());
-    assert!(run.lines_of("test").iter().any(|line| line.ends_with("second run")), "{}", run.context());
+    assert!(run.lines_of("plain").iter().any(|line| line.ends_with("on the host")), "{}", run.context());
     let (containers, networks) = labelled_by_runner(pid);
     assert!(containers.is_empty() && networks.is_empty(), "the killed run's {containers:?} {networks:?} are left");
     assert_nothing_left(second, &run);
+}
+
+#[test]
+fn a_ferry_run_leaves_the_containers_of_a_run_still_going_in_the_same_work_folder() {
+    let markers = tempfile::Builder::new().prefix("ferry-markers-").tempdir().expect("temp dir");
+    let cache = tempfile::Builder::new().prefix("ferry-cache-").tempdir().expect("temp dir");
+    let workflow = with_image(&format!(
+        r#"
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    services:
+      web:
+        image: "@image@"
+        command: sh -c "exec sleep 600"
+    steps:
+      - run: |
+          touch {markers}/started
+          while [ ! -e {markers}/go ]; do sleep 0.1; done
+"#,
+        markers = markers.path().display()
+    ));
+    let repo = Repo::with_workflow(&workflow);
+    let report = marker(&repo, "report.json");
+    let child = ferry()
+        .arg("run")
+        .arg(repo.path())
+        .arg("--report")
+        .arg(&report)
+        .env("XDG_CACHE_HOME", cache.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ferry starts");
+    let pid = child.id();
+    wait_for_file(&markers.path().join("started"));
+    let other = Repo::with_workflow(
+        "on: push\njobs:\n  plain:\n    runs-on: ubuntu-latest\n    steps:\n      - run: \"true\"\n",
+    );
+    let (run, _) = run_with_pid(&other, &[("XDG_CACHE_HOME", &cache.path().display().to_string())]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    // The first run still holds its work folder: its service is still there.
+    assert_eq!(labelled_by_runner(pid).0.len(), 1, "{}", run.context());
+    std::fs::write(markers.path().join("go"), "").expect("write the marker");
+    let first = Run::from_output(child.wait_with_output().expect("ferry runs"), &report);
+    assert_eq!(first.code, Some(0), "{}", first.context());
+    assert_nothing_left(pid, &first);
 }
 
 /// Starts `ferry runner` called `name` with the extra label `boxed`, on the server at `url`.

@@ -131,6 +131,63 @@ jobs:
 }
 
 #[test]
+fn a_job_that_needs_a_matrix_caller_waits_for_every_leg_and_sees_the_successful_legs_outputs() {
+    let callee = r#"
+on:
+  workflow_call:
+    inputs:
+      target: { type: string, required: true }
+    outputs:
+      artifact: { value: "${{ jobs.package.outputs.file }}" }
+jobs:
+  compile:
+    runs-on: ubuntu-latest
+    outputs: { bin: "${{ steps.c.outputs.bin }}" }
+    steps:
+      - id: c
+        run: echo "bin=bin-${{ inputs.target }}" >> "$GITHUB_OUTPUT"
+  package:
+    needs: compile
+    runs-on: ubuntu-latest
+    outputs: { file: "${{ steps.p.outputs.file }}" }
+    steps:
+      - id: p
+        run: |
+          echo "packaging ${{ needs.compile.outputs.bin }}"
+          echo "file=app-${{ inputs.target }}.tar" >> "$GITHUB_OUTPUT"
+          test "${{ inputs.target }}" != broken
+"#;
+    let caller = r#"
+on: push
+jobs:
+  each:
+    strategy:
+      fail-fast: false
+      matrix:
+        target: [arm, broken]
+    uses: ./.github/workflows/legs.yml
+    with:
+      target: ${{ matrix.target }}
+  ship:
+    needs: each
+    if: always()
+    runs-on: ubuntu-latest
+    steps:
+      - id: show
+        run: echo "artifact=${{ needs.each.outputs.artifact }} result=${{ needs.each.result }}"
+"#;
+    let repo = Repo::new(&[(".github/workflows/ci.yml", caller), (".github/workflows/legs.yml", callee)]);
+    let run = repo.run(&[]);
+    assert_eq!(run.code, Some(1), "{}", run.context());
+    // Each leg's package saw its own leg's compile.
+    assert!(run.lines_of("each (arm) / package").contains(&"packaging bin-arm"), "{}", run.context());
+    assert!(run.lines_of("each (broken) / package").contains(&"packaging bin-broken"), "{}", run.context());
+    assert_eq!(run.report["jobs"]["each (broken) / package"]["conclusion"], "failure", "{}", run.context());
+    // ship ran once both legs were done, and sees the outputs of the leg that succeeded only.
+    assert!(run.lines_of("ship").contains(&"artifact=app-arm.tar result=failure"), "{}", run.context());
+}
+
+#[test]
 fn a_failing_called_job_fails_the_caller_and_skips_its_dependents() {
     let callee = "on: workflow_call\njobs:\n  broken:\n    runs-on: ubuntu-latest\n    steps:\n      - id: fail\n        run: exit 4\n";
     let caller = r#"

@@ -108,6 +108,29 @@ fn ferry_run_serves_the_cache_service_to_steps_and_a_second_run_restores_what_th
 }
 
 #[test]
+fn actions_in_a_container_job_reach_ferry_run_s_cache_service_and_a_second_run_restores() {
+    // Actions in a container job run on the host's node, so the image has its libraries.
+    let (_, libraries) = crate::actions::host_node_and_libraries();
+    let libraries: Vec<&std::path::Path> = libraries.iter().map(std::path::PathBuf::as_path).collect();
+    let image = ferry_testkit::busybox_image_with("ferry-test/busybox-glibc:1", &libraries);
+    let workflow =
+        WORKFLOW.replace("runs-on: self-hosted\n", &format!("runs-on: self-hosted\n    container: {image}\n"));
+    assert_ne!(workflow, WORKFLOW);
+    let repo = Repo::new(&[
+        (".github/workflows/ci.yml", &workflow),
+        (".github/actions/cache/action.yml", ACTION),
+        (".github/actions/cache/main.js", ACTION_MAIN),
+        ("cache-client.js", CLIENT),
+    ]);
+    let first = repo.run(&[]);
+    assert_eq!(first.code, Some(0), "{}", first.context());
+    assert_eq!(printed(first.lines_of("cache")), FIRST, "{}", first.context());
+    let second = repo.run(&[]);
+    assert_eq!(second.code, Some(0), "{}", second.context());
+    assert_eq!(printed(second.lines_of("cache")), SECOND, "{}", second.context());
+}
+
+#[test]
 fn the_server_s_runner_gives_its_jobs_the_cache_service_and_a_second_run_restores_what_the_first_saved() {
     let scratch = tempfile::Builder::new().prefix("ferry-runtime-it-").tempdir().expect("temp dir");
     let repo = repo();
