@@ -41,6 +41,7 @@ use serde_json::{Value, json};
 
 pub use dora::DoraQuery;
 pub use error::ClientError;
+pub use deployments::DeploymentEvents;
 pub use logs::{LogChunkRef, LogStream, RawChunk};
 
 /// How long an ordinary call may take, answer included.

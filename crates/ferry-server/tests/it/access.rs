@@ -159,6 +159,7 @@ fn route_sweep_every_row_of_the_table_is_refused_to_whom_it_should_be() {
                 rollback_of: None,
                 is_rollback: false,
                 agent_id: None,
+                hosts: &[],
                 author: "ada",
                 commits: "[]",
                 gates: "[]",
