@@ -546,7 +546,7 @@ fn a_deployment_that_succeeded_here_is_reverted_without_downtime_when_another_ho
     let rolling = StrategySpec::Rolling { max_surge: 1, max_unavailable: 0 };
     let (trace, mut rollout) = replay(&mut world, &order(7, rolling, None, false), Some(6), 2);
     assert!(trace.ends_with("Succeeded: release 7 serves all traffic on 2 healthy replicas"), "{trace}");
-    assert_eq!(render(&rollout.plan()), "7×2 | 7:100");
+    assert_eq!(render(&rollout.plan()), "7×2 | by replica");
     world.min_serving = u32::MAX;
 
     let plan = rollout.revert("on agent two: replica failed its health check; rolling back every host", 100_000);
