@@ -41,12 +41,10 @@ impl DeploymentEvents {
             while let Some(event) = self.pending.pop_front() {
                 match event.event.as_str() {
                     "deployment" => {
-                        return serde_json::from_str(&event.data).map(Some).map_err(|error| {
-                            ClientError::Unexpected {
-                                method: "GET".to_owned(),
-                                path: self.path.clone(),
-                                message: format!("a deployment event: {error}"),
-                            }
+                        return serde_json::from_str(&event.data).map(Some).map_err(|error| ClientError::Unexpected {
+                            method: "GET".to_owned(),
+                            path: self.path.clone(),
+                            message: format!("a deployment event: {error}"),
                         });
                     }
                     "end" => {

@@ -39,9 +39,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+pub use deployments::DeploymentEvents;
 pub use dora::DoraQuery;
 pub use error::ClientError;
-pub use deployments::DeploymentEvents;
 pub use logs::{LogChunkRef, LogStream, RawChunk};
 
 /// How long an ordinary call may take, answer included.

@@ -127,8 +127,7 @@ async fn choose_agents(state: &AppState, hosts: &[String]) -> Result<Result<Vec<
     let mut found: Vec<Agent> = agents
         .into_iter()
         .filter(|agent| {
-            agent.revoked_at.is_none()
-                && wanted.iter().any(|host| &agent.name == host || agent.labels.contains(host))
+            agent.revoked_at.is_none() && wanted.iter().any(|host| &agent.name == host || agent.labels.contains(host))
         })
         .collect();
     found.sort_by_key(|agent| agent.id);
@@ -206,7 +205,10 @@ async fn submit_locked(
         rollback_of: trigger.rollback_of,
         is_rollback: trigger.is_rollback,
         agent_id: agents.as_ref().ok().and_then(|agents| agents.first()).map(|agent| agent.id),
-        hosts: &agents.as_ref().map(|agents| agents.iter().map(|agent| agent.id).collect::<Vec<_>>()).unwrap_or_default(),
+        hosts: &agents
+            .as_ref()
+            .map(|agents| agents.iter().map(|agent| agent.id).collect::<Vec<_>>())
+            .unwrap_or_default(),
         author: &resolved.author,
         commits: &to_json(&resolved.commits),
         gates: &to_json(&gates),
@@ -573,7 +575,10 @@ async fn several_hosts(state: &AppState, deployment: &Deployment) -> Result<(), 
     let hosts = state.store.deployments().hosts(deployment.id).await?;
     let agents = state.store.agents().list().await?;
     let name_of = |agent_id: i64| {
-        agents.iter().find(|agent| agent.id == agent_id).map_or_else(|| format!("#{agent_id}"), |agent| agent.name.clone())
+        agents
+            .iter()
+            .find(|agent| agent.id == agent_id)
+            .map_or_else(|| format!("#{agent_id}"), |agent| agent.name.clone())
     };
     let mut steps: Vec<DeploymentStep> = Vec::new();
     for host in &hosts {
@@ -591,15 +596,10 @@ async fn several_hosts(state: &AppState, deployment: &Deployment) -> Result<(), 
         .filter_map(|text| serde_json::from_str::<AnalysisFigures>(text).ok())
         .max_by(|a, b| a.error_rate.total_cmp(&b.error_rate))
         .map(|figures| to_json(&figures));
-    let failure = hosts
-        .iter()
-        .find(|host| matches!(host.status, DeploymentStatus::RolledBack | DeploymentStatus::Failed));
+    let failure =
+        hosts.iter().find(|host| matches!(host.status, DeploymentStatus::RolledBack | DeploymentStatus::Failed));
     let failure_reason = failure.map(|host| {
-        format!(
-            "on agent {}: {}",
-            name_of(host.agent_id),
-            host.reason.as_deref().unwrap_or("its release failed there")
-        )
+        format!("on agent {}: {}", name_of(host.agent_id), host.reason.as_deref().unwrap_or("its release failed there"))
     });
     let undoing = failure.is_some() || deployment.cancel_requested.is_some();
     let over = hosts.iter().all(|host| {
@@ -624,10 +624,9 @@ async fn several_hosts(state: &AppState, deployment: &Deployment) -> Result<(), 
     }
     let (status, reason) = match (failure, &failure_reason) {
         (Some(host), Some(why)) => (host.status, why.clone()),
-        _ if hosts.iter().any(|host| host.status == DeploymentStatus::Cancelled) => (
-            DeploymentStatus::Cancelled,
-            deployment.cancel_requested.clone().unwrap_or_else(|| "cancelled".to_owned()),
-        ),
+        _ if hosts.iter().any(|host| host.status == DeploymentStatus::Cancelled) => {
+            (DeploymentStatus::Cancelled, deployment.cancel_requested.clone().unwrap_or_else(|| "cancelled".to_owned()))
+        }
         _ => {
             let names: Vec<String> = hosts.iter().map(|host| name_of(host.agent_id)).collect();
             (DeploymentStatus::Succeeded, format!("release serves on agents {}", names.join(", ")))

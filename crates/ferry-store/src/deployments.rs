@@ -408,7 +408,13 @@ impl Deployments<'_> {
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the agent is not one of the deployment's hosts.
-    pub async fn record_host(&self, id: i64, agent_id: i64, report: &HostReport<'_>, now: i64) -> Result<(), StoreError> {
+    pub async fn record_host(
+        &self,
+        id: i64,
+        agent_id: i64,
+        report: &HostReport<'_>,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let finished = report.status.is_over().then_some(now);
         let res = sqlx::query(
             "UPDATE deployment_hosts SET status = $1, reason = $2, steps = $3, analysis = COALESCE($4, analysis),
@@ -437,7 +443,11 @@ impl Deployments<'_> {
     /// # Errors
     /// [`StoreError::NotFound`] when there is no such deployment.
     pub async fn set_url(&self, id: i64, url: &str) -> Result<(), StoreError> {
-        let res = sqlx::query("UPDATE deployments SET url = $1 WHERE id = $2").bind(url).bind(id).execute(&self.store.pool).await?;
+        let res = sqlx::query("UPDATE deployments SET url = $1 WHERE id = $2")
+            .bind(url)
+            .bind(id)
+            .execute(&self.store.pool)
+            .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::not_found("deployment", id));
         }
@@ -546,42 +556,42 @@ pub(crate) async fn insert(
     new: &NewDeployment<'_>,
     now: i64,
 ) -> Result<i64, StoreError> {
-        let started_at = (new.status == DeploymentStatus::InProgress).then_some(now);
-        let finished_at = new.status.is_over().then_some(now);
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO deployments (project_id, service, environment, release, strategy, status, reason,
+    let started_at = (new.status == DeploymentStatus::InProgress).then_some(now);
+    let finished_at = new.status.is_over().then_some(now);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO deployments (project_id, service, environment, release, strategy, status, reason,
                                       triggered_by, rollback_of, is_rollback, agent_id, author, commits, gates,
                                       target, created_at, started_at, finished_at, job_id, run_id, commit_sha, url)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
                      $21, $22)
              RETURNING id",
-        )
-        .bind(new.project_id)
-        .bind(new.service)
-        .bind(new.environment)
-        .bind(new.release)
-        .bind(new.strategy)
-        .bind(new.status.as_str())
-        .bind(new.reason)
-        .bind(new.triggered_by)
-        .bind(new.rollback_of)
-        .bind(i64::from(new.is_rollback))
-        .bind(new.agent_id)
-        .bind(new.author)
-        .bind(new.commits)
-        .bind(new.gates)
-        .bind(new.target)
-        .bind(now)
-        .bind(started_at)
-        .bind(finished_at)
-        .bind(new.job_id)
-        .bind(new.run_id)
-        .bind(new.commit_sha)
-        .bind(new.url)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(gone(new))?;
-        insert_hosts(tx, id, new).await?;
+    )
+    .bind(new.project_id)
+    .bind(new.service)
+    .bind(new.environment)
+    .bind(new.release)
+    .bind(new.strategy)
+    .bind(new.status.as_str())
+    .bind(new.reason)
+    .bind(new.triggered_by)
+    .bind(new.rollback_of)
+    .bind(i64::from(new.is_rollback))
+    .bind(new.agent_id)
+    .bind(new.author)
+    .bind(new.commits)
+    .bind(new.gates)
+    .bind(new.target)
+    .bind(now)
+    .bind(started_at)
+    .bind(finished_at)
+    .bind(new.job_id)
+    .bind(new.run_id)
+    .bind(new.commit_sha)
+    .bind(new.url)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(gone(new))?;
+    insert_hosts(tx, id, new).await?;
     Ok(id)
 }
 
@@ -596,7 +606,11 @@ fn gone(new: &NewDeployment<'_>) -> impl FnOnce(sqlx::Error) -> StoreError {
 }
 
 /// Records `new.hosts` as the agents of deployment `id`, in the caller's transaction.
-async fn insert_hosts(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: i64, new: &NewDeployment<'_>) -> Result<(), StoreError> {
+async fn insert_hosts(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: i64,
+    new: &NewDeployment<'_>,
+) -> Result<(), StoreError> {
     let status = if new.status.is_over() { new.status } else { DeploymentStatus::InProgress };
     for agent_id in new.hosts {
         sqlx::query("INSERT INTO deployment_hosts (deployment_id, agent_id, status) VALUES ($1, $2, $3)")

@@ -297,11 +297,13 @@ impl Jobs<'_> {
         let row = match gate {
             JobGate::Passed => None,
             JobGate::Waiting(what) => Some(
-                sqlx::query(AssertSqlSafe(format!("UPDATE jobs SET waiting_for = $1 WHERE id = $2 RETURNING {COLUMNS}")))
-                    .bind(format!("{what} (deployment {deployment_id})"))
-                    .bind(job_row.id)
-                    .fetch_one(&mut *tx)
-                    .await?,
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE jobs SET waiting_for = $1 WHERE id = $2 RETURNING {COLUMNS}"
+                )))
+                .bind(format!("{what} (deployment {deployment_id})"))
+                .bind(job_row.id)
+                .fetch_one(&mut *tx)
+                .await?,
             ),
             JobGate::Refused(reason) => Some(
                 sqlx::query(AssertSqlSafe(format!(

@@ -542,11 +542,8 @@ pub(crate) async fn plan(
     let several = agent_ids.len() > 1;
     let mut changes = Vec::new();
     for agent in agents.iter().filter(|agent| agent_ids.contains(&agent.id)) {
-        let wanted: Vec<ferry_proto::agent::Unit> = desired
-            .iter()
-            .filter(|(hosts, _)| hosts.contains(&agent.id))
-            .map(|(_, unit)| unit.clone())
-            .collect();
+        let wanted: Vec<ferry_proto::agent::Unit> =
+            desired.iter().filter(|(hosts, _)| hosts.contains(&agent.id)).map(|(_, unit)| unit.clone()).collect();
         let state_now = deployments::desired_state(&state, agent).await?;
         let current: Vec<ferry_proto::agent::Unit> =
             state_now.units.into_iter().filter(|unit| in_environment(&unit.key)).collect();

@@ -163,7 +163,9 @@ fn deliver(server: &TestServer) {
         .body
         .split("\n\n")
         .filter_map(|event| event.strip_prefix("event: deployment\ndata: "))
-        .map(|data| serde_json::from_str::<Value>(data).expect("a deployment")["outcome"].as_str().unwrap_or("").to_owned())
+        .map(|data| {
+            serde_json::from_str::<Value>(data).expect("a deployment")["outcome"].as_str().unwrap_or("").to_owned()
+        })
         .collect();
     assert_eq!(outcomes.first().map(String::as_str), Some("in_progress"), "{}", events.body);
     assert_eq!(outcomes.last().map(String::as_str), Some("succeeded"), "{}", events.body);

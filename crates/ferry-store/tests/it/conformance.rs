@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use ferry_proto::artifacts::ArtifactFile;
 use ferry_store::ReleaseCommit;
 use ferry_store::{
-    Acquired, AgentHelloRecord, AppendedChunk, CacheEntry, Conclusion, DeploymentStatus, JobGate, Lease, NewAgent, NewApiToken,
-    NewArtifact, NewCacheEntry, NewDeployment, NewJob, NewProject, NewRelease, NewRun, NewRunner, NewServiceLogLine,
-    NewStep, ProjectScope, Recorded, Role, RunFilter, RunState, Status, StepEvent, Store, StoreError, UnitRef,
+    Acquired, AgentHelloRecord, AppendedChunk, CacheEntry, Conclusion, DeploymentStatus, JobGate, Lease, NewAgent,
+    NewApiToken, NewArtifact, NewCacheEntry, NewDeployment, NewJob, NewProject, NewRelease, NewRun, NewRunner,
+    NewServiceLogLine, NewStep, ProjectScope, Recorded, Role, RunFilter, RunState, Status, StepEvent, Store,
+    StoreError, UnitRef,
 };
 use ferry_testkit::TestDb;
 
@@ -234,8 +235,11 @@ async fn a_job_and_its_deployment_are_written_together_or_not_at_all(store: Stor
     assert!(store.deployments().of_run_jobs(run.id).await.expect("deployments").is_empty());
 
     let waiting = deployment("wait", DeploymentStatus::Waiting);
-    let (held, made) =
-        store.jobs().enqueue_at_gate(&new_job("wait"), &waiting, JobGate::Waiting("1 approval"), 21).await.expect("held");
+    let (held, made) = store
+        .jobs()
+        .enqueue_at_gate(&new_job("wait"), &waiting, JobGate::Waiting("1 approval"), 21)
+        .await
+        .expect("held");
     let made = made.expect("its deployment");
     assert_eq!((held.status, made.job_id), (Status::Waiting, Some(held.id)));
     assert_eq!(held.waiting_for, Some(format!("1 approval (deployment {})", made.id)));
@@ -244,7 +248,8 @@ async fn a_job_and_its_deployment_are_written_together_or_not_at_all(store: Stor
     assert_eq!((again.id, again.status, found.map(|found| found.id)), (held.id, Status::Waiting, Some(made.id)));
 
     let passing = deployment("pass", DeploymentStatus::Queued);
-    let (queued, _) = store.jobs().enqueue_at_gate(&new_job("pass"), &passing, JobGate::Passed, 23).await.expect("queued");
+    let (queued, _) =
+        store.jobs().enqueue_at_gate(&new_job("pass"), &passing, JobGate::Passed, 23).await.expect("queued");
     assert_eq!((queued.status, queued.waiting_for), (Status::Queued, None));
     let refused = deployment("refuse", DeploymentStatus::Failed);
     let (failed, made) = store
@@ -1552,12 +1557,16 @@ async fn deployments_on_several_hosts(store: Store, _db: &TestDb) {
         .await
         .expect("finish");
     let second = store.deployments().create(&new(2, DeploymentStatus::Failed), 9).await.expect("create");
-    assert_eq!(hosts_of(second.id).await, [(one.id, DeploymentStatus::Failed, None), (two.id, DeploymentStatus::Failed, None)]);
+    assert_eq!(
+        hosts_of(second.id).await,
+        [(one.id, DeploymentStatus::Failed, None), (two.id, DeploymentStatus::Failed, None)]
+    );
     // What serves on each host is the last deployment that succeeded on it.
     assert_eq!((placed(one.id).await, placed(two.id).await), (vec![first.id], vec![first.id]));
     // A deployment whose host is gone is not recorded, nor is any of its hosts.
     let gone = [one.id, 999_999];
-    let refused = store.deployments().create(&NewDeployment { hosts: &gone, ..new(3, DeploymentStatus::Queued) }, 10).await;
+    let refused =
+        store.deployments().create(&NewDeployment { hosts: &gone, ..new(3, DeploymentStatus::Queued) }, 10).await;
     assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
     let listed = store.deployments().list(project.id, None, None, 10).await.expect("list");
     assert_eq!(listed.iter().map(|deployment| deployment.release).collect::<Vec<_>>(), [Some(2), Some(1)]);

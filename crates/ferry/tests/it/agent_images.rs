@@ -243,10 +243,18 @@ fn an_image_service_released_from_a_saved_archive_is_deployed_through_the_server
         let agent_log = std::fs::read_to_string(scratch.path().join("agent.stderr")).unwrap_or_default();
         panic!("{}\n--- server\n{}\n--- agent\n{agent_log}", crate::runner::text(&out), server.stderr())
     });
-    assert_eq!((deployed["outcome"].as_str(), deployed["release"].as_i64()), (Some("succeeded"), Some(1)), "{deployed}");
+    assert_eq!(
+        (deployed["outcome"].as_str(), deployed["release"].as_i64()),
+        (Some("succeeded"), Some(1)),
+        "{deployed}"
+    );
     assert_eq!(until("the proxy to answer", || get_ok(port)), "served by the server\n");
     assert_eq!(containers(&agent_dir).len(), 1, "one replica, one container");
     let status = crate::runner::get_json(&url, &admin, "/api/v1/projects/web/status?environment=staging");
     let service = &status["environments"][0]["services"][0];
-    assert_eq!((service["release"].as_i64(), service["replicas"][0]["healthy"].as_bool()), (Some(1), Some(true)), "{status}");
+    assert_eq!(
+        (service["release"].as_i64(), service["replicas"][0]["healthy"].as_bool()),
+        (Some(1), Some(true)),
+        "{status}"
+    );
 }

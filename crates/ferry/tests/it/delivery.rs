@@ -250,7 +250,14 @@ fn a_server_killed_during_a_deployment_records_its_true_outcome_after_it_restart
 /// Starts `ferry agent --name NAME --labels web` on `scratch/NAME` with `args` (its log in
 /// `scratch/NAME.stderr`), registering with the admin token; killed with its replicas when the
 /// guard drops.
-fn spawn_agent<'a>(scratch: &Path, agent_dir: &'a Path, url: &str, admin: &str, name: &str, args: &[&str]) -> Cleanup<'a> {
+fn spawn_agent<'a>(
+    scratch: &Path,
+    agent_dir: &'a Path,
+    url: &str,
+    admin: &str,
+    name: &str,
+    args: &[&str],
+) -> Cleanup<'a> {
     let agent = ferry()
         .args(["agent", "--server", url, "--token", admin, "--name", name, "--labels", "web", "--dir"])
         .arg(agent_dir)
@@ -293,28 +300,48 @@ fn an_environment_on_two_hosts_runs_on_both_and_a_failure_on_one_rolls_both_back
         let out = output_within(client_command(&url, &admin, &args));
         serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
             let log = |name: &str| std::fs::read_to_string(scratch.path().join(name)).unwrap_or_default();
-            panic!("{}\n--- server\n{}\n--- one\n{}\n--- two\n{}", text(&out), server.stderr(), log("one.stderr"), log("two.stderr"))
+            panic!(
+                "{}\n--- server\n{}\n--- one\n{}\n--- two\n{}",
+                text(&out),
+                server.stderr(),
+                log("one.stderr"),
+                log("two.stderr")
+            )
         })
     };
     let hosts = |id: &Value| -> Vec<(String, String)> {
         let deployment = crate::runner::get_json(&url, &admin, &format!("/api/v1/deployments/{id}"));
         let hosts = deployment["hosts"].as_array().cloned().unwrap_or_default();
-        hosts.iter().map(|host| (host["agent"].as_str().unwrap_or("").to_owned(), host["outcome"].as_str().unwrap_or("").to_owned())).collect()
+        hosts
+            .iter()
+            .map(|host| {
+                (host["agent"].as_str().unwrap_or("").to_owned(), host["outcome"].as_str().unwrap_or("").to_owned())
+            })
+            .collect()
     };
 
     make_release(scratch.path(), &url, &admin, "one", SERVER_PY);
     let first = deploy("1");
     assert_eq!(first["outcome"], "succeeded", "{first}");
-    assert_eq!(hosts(&first["id"]), [("one".to_owned(), "succeeded".to_owned()), ("two".to_owned(), "succeeded".to_owned())]);
+    assert_eq!(
+        hosts(&first["id"]),
+        [("one".to_owned(), "succeeded".to_owned()), ("two".to_owned(), "succeeded".to_owned())]
+    );
     assert_eq!(wait_for("host one to serve", || answer("127.0.0.1")), "hello");
     assert_eq!(wait_for("host two to serve", || answer("127.0.0.2")), "hello");
 
     // Release 2 is broken on host two only (a file in its agent's directory, four levels above
     // the release's folder), and only after host one has had time to succeed with it.
-    let broken = SERVER_PY.replace("\"hello\"", "\"hello two\"").replace(
-        "class Handler",
-        "import time\nBROKEN = os.path.exists(\"../../../../broken\")\nif BROKEN: time.sleep(8)\nclass Handler",
-    ).replace("if self.path == \"/healthz\" else 200", "if self.path == \"/healthz\" and not BROKEN else (500 if self.path == \"/healthz\" else 200)");
+    let broken = SERVER_PY
+        .replace("\"hello\"", "\"hello two\"")
+        .replace(
+            "class Handler",
+            "import time\nBROKEN = os.path.exists(\"../../../../broken\")\nif BROKEN: time.sleep(8)\nclass Handler",
+        )
+        .replace(
+            "if self.path == \"/healthz\" else 200",
+            "if self.path == \"/healthz\" and not BROKEN else (500 if self.path == \"/healthz\" else 200)",
+        );
     std::fs::write(two_dir.join("broken"), "").expect("mark host two");
     make_release(scratch.path(), &url, &admin, "two", &broken);
     let second = deploy("2");
@@ -322,9 +349,13 @@ fn an_environment_on_two_hosts_runs_on_both_and_a_failure_on_one_rolls_both_back
     let reason = second["reason"].as_str().unwrap_or_default();
     assert!(reason.starts_with("on agent two: replica web-production-2-"), "{second}");
     // Host one had succeeded with release 2: it was reverted, not just stopped mid-way.
-    assert_eq!(hosts(&second["id"]), [("one".to_owned(), "cancelled".to_owned()), ("two".to_owned(), "rolled_back".to_owned())]);
+    assert_eq!(
+        hosts(&second["id"]),
+        [("one".to_owned(), "cancelled".to_owned()), ("two".to_owned(), "rolled_back".to_owned())]
+    );
     let deployment = crate::runner::get_json(&url, &admin, &format!("/api/v1/deployments/{}", second["id"]));
-    let steps: Vec<&str> = deployment["steps"].as_array().expect("steps").iter().filter_map(|step| step["name"].as_str()).collect();
+    let steps: Vec<&str> =
+        deployment["steps"].as_array().expect("steps").iter().filter_map(|step| step["name"].as_str()).collect();
     assert!(steps.contains(&"one: revert: release 1 serves again"), "{steps:?}");
     assert!(steps.contains(&"two: roll back to release 1"), "{steps:?}");
     for ip in ["127.0.0.1", "127.0.0.2"] {
