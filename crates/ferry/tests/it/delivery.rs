@@ -312,12 +312,15 @@ fn an_environment_on_two_hosts_runs_on_both_and_a_failure_on_one_rolls_both_back
     let hosts = |id: &Value| -> Vec<(String, String)> {
         let deployment = crate::runner::get_json(&url, &admin, &format!("/api/v1/deployments/{id}"));
         let hosts = deployment["hosts"].as_array().cloned().unwrap_or_default();
-        hosts
+        // By agent id: the two agents registered in either order.
+        let mut hosts: Vec<(String, String)> = hosts
             .iter()
             .map(|host| {
                 (host["agent"].as_str().unwrap_or("").to_owned(), host["outcome"].as_str().unwrap_or("").to_owned())
             })
-            .collect()
+            .collect();
+        hosts.sort();
+        hosts
     };
 
     make_release(scratch.path(), &url, &admin, "one", SERVER_PY);
@@ -366,5 +369,7 @@ fn an_environment_on_two_hosts_runs_on_both_and_a_failure_on_one_rolls_both_back
     }
     let status = crate::runner::get_json(&url, &admin, "/api/v1/projects/web/status?environment=production");
     let service = &status["environments"][0]["services"][0];
-    assert_eq!((service["release"].as_i64(), service["agent"].as_str()), (Some(1), Some("one, two")), "{status}");
+    let mut agents: Vec<&str> = service["agent"].as_str().unwrap_or_default().split(", ").collect();
+    agents.sort_unstable();
+    assert_eq!((service["release"].as_i64(), agents), (Some(1), vec!["one", "two"]), "{status}");
 }
