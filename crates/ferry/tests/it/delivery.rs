@@ -323,7 +323,7 @@ fn an_environment_on_two_hosts_runs_on_both_and_a_failure_on_one_rolls_both_back
         hosts
     };
 
-    make_release(scratch.path(), &url, &admin, "one", SERVER_PY);
+    make_release(scratch.path(), &url, &admin, "release-1", SERVER_PY);
     let first = deploy("1");
     assert_eq!(first["outcome"], "succeeded", "{first}");
     assert_eq!(
@@ -346,7 +346,7 @@ fn an_environment_on_two_hosts_runs_on_both_and_a_failure_on_one_rolls_both_back
             "if self.path == \"/healthz\" and not BROKEN else (500 if self.path == \"/healthz\" else 200)",
         );
     std::fs::write(two_dir.join("broken"), "").expect("mark host two");
-    make_release(scratch.path(), &url, &admin, "two", &broken);
+    make_release(scratch.path(), &url, &admin, "release-2", &broken);
     let second = deploy("2");
     assert_eq!(second["outcome"], "rolled_back", "{second}");
     let reason = second["reason"].as_str().unwrap_or_default();
