@@ -47,6 +47,9 @@ pub struct AgentOptions {
     pub hello: AgentHello,
     /// Where it serves `/metrics` (its proxies' counts, Prometheus text), if anywhere.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The address every proxy listens on instead of its environment's `bind:` (`--bind`):
+    /// one interface of this host, or one of two agents on one machine.
+    pub bind: Option<std::net::IpAddr>,
 }
 
 /// Runs the agent until `shutdown` completes; its replicas keep running after it.
@@ -57,7 +60,16 @@ pub struct AgentOptions {
 pub async fn run_agent(options: AgentOptions, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
     let dir = Arc::new(options.dir);
     let sealer = Arc::new(Sealer::from_token(&options.token));
-    let desired = dir.load_desired(&sealer)?;
+    let bind = options.bind;
+    let with_bind = move |mut desired: DesiredState| {
+        if let Some(bind) = bind {
+            for unit in &mut desired.units {
+                unit.bind = bind.to_string();
+            }
+        }
+        desired
+    };
+    let desired = dir.load_desired(&sealer)?.map(with_bind);
     if let Some(desired) = &desired {
         // A desired state written by hand is sealed from now on.
         dir.save_desired(&sealer, desired)?;
@@ -102,7 +114,7 @@ pub async fn run_agent(options: AgentOptions, shutdown: impl Future<Output = ()>
             () = &mut shutdown => break,
             Some(desired) = desired_rx.recv() => {
                 tracing::info!("desired state generation {} with {} units", desired.generation, desired.units.len());
-                supervisor.set_desired(desired);
+                supervisor.set_desired(with_bind(desired));
             }
             _ = tick.tick() => {}
         }

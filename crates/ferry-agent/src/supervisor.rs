@@ -116,9 +116,21 @@ impl Supervisor {
                 runtime.stop_all();
             }
         }
-        for (key, unit) in wanted {
+        for (key, mut unit) in wanted {
             match self.units.get_mut(&key) {
-                Some(runtime) => runtime.unit = unit,
+                Some(runtime) => {
+                    // A deployment the server recorded as over (rolled back, reverted) is
+                    // stepped on until it settled: the new release serves until the one
+                    // put back is healthy again.
+                    let unsettled = runtime
+                        .rollout
+                        .as_ref()
+                        .is_some_and(|rollout| rollout.outcome.is_some() && !rollout.plan().settled);
+                    if unit.deployment.is_none() && unsettled {
+                        unit.deployment = runtime.unit.deployment.take();
+                    }
+                    runtime.unit = unit;
+                }
                 None => {
                     self.units.insert(key, UnitRuntime::new(unit, None));
                 }

@@ -40,6 +40,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+pub use deployments::DeploymentEvents;
 pub use dora::DoraQuery;
 pub use error::ClientError;
 pub use logs::{LogChunkRef, LogStream, RawChunk};

@@ -336,6 +336,31 @@ impl Rollout {
         self.plan()
     }
 
+    /// Undoes the deployment on request, also once it succeeded here: the deployment of an
+    /// environment on several hosts failed on another host (or a person cancelled it), so
+    /// every host puts back the release that served before, with the outcome `cancelled`
+    /// and `reason`. Before it is over this is [`Rollout::cancel`]; once it ended otherwise
+    /// (rolled back, failed, cancelled) it does nothing. As after a rollback, the new
+    /// release's replicas stay until the previous release is healthy again.
+    pub fn revert(&mut self, reason: &str, now: i64) -> Plan {
+        if !matches!(self.outcome, Some((DeploymentOutcome::Succeeded, _))) {
+            return self.cancel(reason, now);
+        }
+        match self.previous {
+            Some(old) => {
+                self.restore(old, now);
+                self.begin(format!("revert: release {old} serves again"), now);
+            }
+            None => {
+                self.want(&[], &[]);
+                self.phase = Phase::Done;
+                self.begin(format!("revert: stop release {}", self.release), now);
+            }
+        }
+        self.outcome = Some((DeploymentOutcome::Cancelled, reason.to_owned()));
+        self.plan()
+    }
+
     /// Why the new release fails, if it does: a replica unhealthy, exited, or not healthy in
     /// time, or its traffic over the analysis' limits.
     fn failure(&self, observation: &Observation, judged: Option<&ReleaseTraffic>, now: i64) -> Option<String> {

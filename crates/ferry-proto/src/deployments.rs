@@ -107,6 +107,25 @@ pub struct DeploymentView {
     /// Where the deployed thing can be seen (a job's `environment.url`).
     #[serde(default)]
     pub url: Option<String>,
+    /// Every agent that carries it out (an environment whose `hosts:` match several), with
+    /// its outcome there; empty for a workflow job's.
+    #[serde(default)]
+    pub hosts: Vec<DeploymentHostView>,
+}
+
+/// One agent's part of a deployment. It is `succeeded` there once its release passed its
+/// verification on that host; a failure on another host then rolls it back (`cancelled`
+/// there, the deployment `rolled_back`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeploymentHostView {
+    /// The agent's name.
+    pub agent: String,
+    pub outcome: DeploymentState,
+    /// Why it ended as it did there, in words.
+    pub reason: Option<String>,
+    /// The agent's analysis figures, once the new release served a request there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisFigures>,
 }
 
 /// A gate of a deployment: the rule, and whether and when it passed.

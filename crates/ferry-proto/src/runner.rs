@@ -346,6 +346,10 @@ pub struct JobCompletion {
     pub outputs: Map<String, Value>,
     /// Why it failed outside its steps (the workspace could not be made), if it did.
     pub reason: Option<String>,
+    /// The job's `environment.url`, evaluated after its steps (as GitHub does, so it may use
+    /// `steps.*`); absent when the job has none, it evaluates empty, or it holds a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_url: Option<String>,
 }
 
 #[cfg(test)]

@@ -197,6 +197,9 @@ pub struct JobOutcome {
     /// The artifacts its `actions/upload-artifact` steps stored in [`JobSetup::artifacts`], in
     /// the order first stored; the agent uploads these to the server.
     pub artifacts: Vec<StoredArtifact>,
+    /// Its `environment.url` evaluated after its steps, when it has one (not empty, no secret
+    /// in it).
+    pub environment_url: Option<String>,
 }
 
 /// An artifact a job's `actions/upload-artifact` stored, with what its last upload asked of
@@ -431,8 +434,25 @@ pub async fn run_job(setup: JobSetup, tag: usize, events: EventSender, cancel: w
         Conclusion::Failure if job.allow_failure => Conclusion::Neutral,
         other => other.with_continue_on_error(continue_on_error),
     };
+    // As on GitHub, after the steps: the URL may name their outputs. One that does not
+    // evaluate, is empty or holds a secret is left out.
+    let environment_url = job
+        .environment
+        .as_ref()
+        .and_then(|environment| environment.url.as_ref())
+        .and_then(|url| contexts.render(file, url).ok())
+        .filter(|url| !url.is_empty() && mask(url) == *url);
     let summary = mask(&runner.summary);
-    JobOutcome { conclusion, result, outputs, steps: records, summary, error, artifacts: runner.artifacts }
+    JobOutcome {
+        conclusion,
+        result,
+        outputs,
+        steps: records,
+        summary,
+        error,
+        artifacts: runner.artifacts,
+        environment_url,
+    }
 }
 
 impl JobOutcome {
@@ -446,6 +466,7 @@ impl JobOutcome {
             summary: String::new(),
             error: Some(error),
             artifacts: Vec::new(),
+            environment_url: None,
         }
     }
 }

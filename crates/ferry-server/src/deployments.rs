@@ -19,10 +19,11 @@ pub(crate) mod target;
 use std::collections::BTreeMap;
 
 use ferry_proto::agent::{
-    AGENT_GONE_MS, AgentReport, DeploymentOrder, DeploymentOutcome, DeploymentProgress, DesiredState, Unit, UnitKey,
+    AGENT_GONE_MS, AgentReport, AnalysisFigures, DeploymentOrder, DeploymentOutcome, DeploymentProgress,
+    DeploymentStep, DesiredState, Unit, UnitKey,
 };
-use ferry_proto::deployments::{ApprovalView, DeploymentState, DeploymentView, GateView};
-use ferry_store::{Agent, Deployment, DeploymentStatus, NewDeployment, Project, StoreError, UnitRef};
+use ferry_proto::deployments::{ApprovalView, DeploymentHostView, DeploymentState, DeploymentView, GateView};
+use ferry_store::{Agent, Deployment, DeploymentStatus, HostReport, NewDeployment, Project, StoreError, UnitRef};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
@@ -38,11 +39,26 @@ pub(crate) struct DeployState {
     pub(crate) lock: tokio::sync::Mutex<()>,
     /// Bumped whenever an agent's generation grows; desired-state polls wait on it.
     pub(crate) desired_changed: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever a deployment may have changed (submitted, judged, started, reported,
+    /// over); the followers of a deployment's events wait on it.
+    pub(crate) changed: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever an agent shipped service output; followed logs wait on it.
+    pub(crate) logs_changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl DeployState {
     pub(crate) fn new() -> DeployState {
-        DeployState { lock: tokio::sync::Mutex::new(()), desired_changed: tokio::sync::watch::Sender::new(0) }
+        DeployState {
+            lock: tokio::sync::Mutex::new(()),
+            desired_changed: tokio::sync::watch::Sender::new(0),
+            changed: tokio::sync::watch::Sender::new(0),
+            logs_changed: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// Wakes the followers of deployments' events: something may have changed.
+    pub(crate) fn notify(&self) {
+        self.changed.send_modify(|generation| *generation = generation.wrapping_add(1));
     }
 }
 
@@ -115,15 +131,19 @@ struct NoAgent {
     hosts: Vec<String>,
 }
 
-/// The agent an environment runs on: the first unrevoked agent a `hosts:` entry names (by
-/// name or label), or the agent named `local` when there are none.
-async fn choose_agent(state: &AppState, hosts: &[String]) -> Result<Result<Agent, NoAgent>, StoreError> {
+/// The agents an environment runs on: every unrevoked agent a `hosts:` entry names (by name
+/// or label), by id, or the agent named `local` when there are none.
+async fn choose_agents(state: &AppState, hosts: &[String]) -> Result<Result<Vec<Agent>, NoAgent>, StoreError> {
     let agents = state.store.agents().list().await?;
     let wanted: Vec<String> = if hosts.is_empty() { vec!["local".to_owned()] } else { hosts.to_vec() };
-    let found = wanted.iter().find_map(|host| {
-        agents.iter().find(|agent| agent.revoked_at.is_none() && (&agent.name == host || agent.labels.contains(host)))
-    });
-    Ok(found.cloned().ok_or(NoAgent { hosts: wanted }))
+    let mut found: Vec<Agent> = agents
+        .into_iter()
+        .filter(|agent| {
+            agent.revoked_at.is_none() && wanted.iter().any(|host| &agent.name == host || agent.labels.contains(host))
+        })
+        .collect();
+    found.sort_by_key(|agent| agent.id);
+    Ok(Some(found).filter(|found| !found.is_empty()).ok_or(NoAgent { hosts: wanted }))
 }
 
 /// Submits a deployment: judges its gates and records it as `failed` (refused), `waiting`
@@ -139,7 +159,9 @@ pub(crate) async fn submit(
     trigger: &Trigger,
 ) -> Result<Deployment, ApiError> {
     let _guard = state.deploy.lock.lock().await;
-    submit_locked(state, project, resolved, trigger).await
+    let res = submit_locked(state, project, resolved, trigger).await;
+    state.deploy.notify();
+    res
 }
 
 /// [`submit`] under the lock the caller holds.
@@ -151,7 +173,7 @@ async fn submit_locked(
 ) -> Result<Deployment, ApiError> {
     let now = now_ms();
     let target = &resolved.target;
-    let agent = choose_agent(state, &target.rules.hosts).await?;
+    let agents = choose_agents(state, &target.rules.hosts).await?;
     let missing_after =
         missing_after(state, project.id, &resolved.service, resolved.release, &target.rules.after).await?;
     // A rollback to a release that served here already does not wait at the gates again.
@@ -171,7 +193,7 @@ async fn submit_locked(
         now,
     };
     let (verdict, gates) = if served_here { (Verdict::Pass, Vec::new()) } else { judge(&target.rules, &facts, &[]) };
-    let (status, reason) = match (&agent, verdict) {
+    let (status, reason) = match (&agents, verdict) {
         (_, Verdict::Refuse(rule)) => (DeploymentStatus::Failed, Some(format!("refused: {rule}"))),
         (Err(why), _) => (DeploymentStatus::Failed, Some(why.to_string())),
         (Ok(_), Verdict::Wait(what)) => (DeploymentStatus::Waiting, Some(what)),
@@ -188,7 +210,11 @@ async fn submit_locked(
         triggered_by: &trigger.by,
         rollback_of: trigger.rollback_of,
         is_rollback: trigger.is_rollback,
-        agent_id: agent.as_ref().ok().map(|agent| agent.id),
+        agent_id: agents.as_ref().ok().and_then(|agents| agents.first()).map(|agent| agent.id),
+        hosts: &agents
+            .as_ref()
+            .map(|agents| agents.iter().map(|agent| agent.id).collect::<Vec<_>>())
+            .unwrap_or_default(),
         author: &resolved.author,
         commits: &to_json(&resolved.commits),
         gates: &to_json(&gates),
@@ -261,15 +287,16 @@ async fn start_next(state: &AppState, unit: UnitRef<'_>) -> Result<(), ApiError>
         .deployments()
         .transition(next.id, &[DeploymentStatus::Queued], DeploymentStatus::InProgress, None, now_ms())
         .await?;
-    if let Some(agent_id) = started.agent_id {
-        bump(state, agent_id).await?;
-    }
+    bump_hosts(state, started.id).await?;
     Ok(())
 }
 
-/// Counts a change of agent `agent_id`'s desired state and wakes its poll.
-async fn bump(state: &AppState, agent_id: i64) -> Result<(), StoreError> {
-    state.store.agents().bump_generation(agent_id).await?;
+/// Counts a change of the desired state of every agent deployment `id` runs on, and wakes
+/// their polls.
+async fn bump_hosts(state: &AppState, id: i64) -> Result<(), StoreError> {
+    for host in state.store.deployments().hosts(id).await? {
+        state.store.agents().bump_generation(host.agent_id).await?;
+    }
     state.deploy.desired_changed.send_modify(|generation| *generation += 1);
     Ok(())
 }
@@ -397,6 +424,7 @@ pub(crate) async fn approve(
     state.store.deployments().set_gates(id, &deployment.gates, &to_json(&approvals), None).await?;
     let deployment = state.store.deployments().get(id).await?;
     rejudge(state, &deployment).await?;
+    state.deploy.notify();
     Ok(state.store.deployments().get(id).await?)
 }
 
@@ -408,6 +436,13 @@ pub(crate) async fn approve(
 /// 409 when it is over, or is a workflow job that runs (cancel its run instead).
 pub(crate) async fn cancel(state: &AppState, id: i64, by: &str) -> Result<Deployment, ApiError> {
     let _guard = state.deploy.lock.lock().await;
+    let res = cancel_locked(state, id, by).await;
+    state.deploy.notify();
+    res
+}
+
+/// [`cancel`] under the lock the caller holds.
+async fn cancel_locked(state: &AppState, id: i64, by: &str) -> Result<Deployment, ApiError> {
     let deployment = state.store.deployments().get(id).await?;
     let reason = format!("cancelled by {by}");
     let over = |deployment: &Deployment| {
@@ -425,9 +460,7 @@ pub(crate) async fn cancel(state: &AppState, id: i64, by: &str) -> Result<Deploy
         }
         return match state.store.deployments().request_cancel(id, &reason).await {
             Ok(deployment) => {
-                if let Some(agent_id) = deployment.agent_id {
-                    bump(state, agent_id).await?;
-                }
+                bump_hosts(state, deployment.id).await?;
                 Ok(deployment)
             }
             Err(StoreError::Conflict(_)) => Err(over(&state.store.deployments().get(id).await?)),
@@ -482,41 +515,149 @@ pub(crate) async fn apply_report(state: &AppState, agent: &Agent, report: &Agent
             Err(StoreError::NotFound { .. }) => continue,
             Err(error) => return Err(error.into()),
         };
-        if deployment.agent_id != Some(agent.id) || deployment.status != DeploymentStatus::InProgress {
+        if deployment.status != DeploymentStatus::InProgress {
             continue;
         }
-        record_progress(state, &deployment, progress).await?;
+        let hosts = state.store.deployments().hosts(deployment.id).await?;
+        if !hosts.iter().any(|host| host.agent_id == agent.id) {
+            continue;
+        }
+        record_progress(state, &deployment, agent, hosts.len(), progress).await?;
     }
+    state.deploy.notify();
     Ok(())
 }
 
-/// Records a deployment's progress; when it is over, its outcome, then what follows: the
-/// next deployment of the unit, promotion, deployments that waited for this one.
+/// Records a deployment's progress as agent `agent` reports it; when it is over, its
+/// outcome, then what follows: the next deployment of the unit, promotion, deployments that
+/// waited for this one. A deployment on several hosts is over once every host is: all
+/// succeeded, or, after a failure on one, all rolled back (see [`several_hosts`]).
 async fn record_progress(
     state: &AppState,
     deployment: &Deployment,
+    agent: &Agent,
+    n_hosts: usize,
     progress: &DeploymentProgress,
 ) -> Result<(), ApiError> {
     let analysis = progress.analysis.as_ref().map(to_json);
     let steps = to_json(&progress.steps);
+    let host_status = progress.outcome.map_or(DeploymentStatus::InProgress, status_of);
+    let report = HostReport {
+        status: host_status,
+        reason: progress.reason.as_deref(),
+        steps: &steps,
+        analysis: analysis.as_deref(),
+    };
+    state.store.deployments().record_host(deployment.id, agent.id, &report, now_ms()).await?;
+    if n_hosts > 1 {
+        return several_hosts(state, deployment).await;
+    }
     let Some(outcome) = progress.outcome else {
         return Ok(state.store.deployments().record_progress(deployment.id, &steps, analysis.as_deref(), None).await?);
-    };
-    let status = match outcome {
-        DeploymentOutcome::Succeeded => DeploymentStatus::Succeeded,
-        DeploymentOutcome::RolledBack => DeploymentStatus::RolledBack,
-        DeploymentOutcome::Failed => DeploymentStatus::Failed,
-        DeploymentOutcome::Cancelled => DeploymentStatus::Cancelled,
     };
     state
         .store
         .deployments()
         .record_progress(deployment.id, &steps, analysis.as_deref(), progress.reason.as_deref())
         .await?;
+    finish(state, deployment, status_of(outcome), progress.reason.as_deref()).await
+}
+
+fn status_of(outcome: DeploymentOutcome) -> DeploymentStatus {
+    match outcome {
+        DeploymentOutcome::Succeeded => DeploymentStatus::Succeeded,
+        DeploymentOutcome::RolledBack => DeploymentStatus::RolledBack,
+        DeploymentOutcome::Failed => DeploymentStatus::Failed,
+        DeploymentOutcome::Cancelled => DeploymentStatus::Cancelled,
+    }
+}
+
+/// A deployment on several hosts after one of them reported: its steps are every host's (each
+/// named after its agent); a failure on one host asks every host to put back the release that
+/// served (as a cancel does, so a host where it had succeeded already is rolled back too);
+/// once every host is over, so is the deployment: `succeeded` when it succeeded everywhere,
+/// else the first failure's outcome with its host named, or `cancelled`.
+async fn several_hosts(state: &AppState, deployment: &Deployment) -> Result<(), ApiError> {
+    let hosts = state.store.deployments().hosts(deployment.id).await?;
+    let agents = state.store.agents().list().await?;
+    let name_of = |agent_id: i64| {
+        agents
+            .iter()
+            .find(|agent| agent.id == agent_id)
+            .map_or_else(|| format!("#{agent_id}"), |agent| agent.name.clone())
+    };
+    let mut steps: Vec<DeploymentStep> = Vec::new();
+    for host in &hosts {
+        let name = name_of(host.agent_id);
+        steps.extend(from_json::<Vec<DeploymentStep>>("steps", &host.steps).into_iter().map(|mut step| {
+            step.name = format!("{name}: {}", step.name);
+            step
+        }));
+    }
+    steps.sort_by_key(|step| step.at);
+    // The deployment's figures are those of the host whose new release fares worst.
+    let analysis = hosts
+        .iter()
+        .filter_map(|host| host.analysis.as_deref())
+        .filter_map(|text| serde_json::from_str::<AnalysisFigures>(text).ok())
+        .max_by(|a, b| a.error_rate.total_cmp(&b.error_rate))
+        .map(|figures| to_json(&figures));
+    let failure =
+        hosts.iter().find(|host| matches!(host.status, DeploymentStatus::RolledBack | DeploymentStatus::Failed));
+    let failure_reason = failure.map(|host| {
+        format!("on agent {}: {}", name_of(host.agent_id), host.reason.as_deref().unwrap_or("its release failed there"))
+    });
+    let undoing = failure.is_some() || deployment.cancel_requested.is_some();
+    let over = hosts.iter().all(|host| {
+        if undoing {
+            host.status.is_over() && host.status != DeploymentStatus::Succeeded
+        } else {
+            host.status.is_over()
+        }
+    });
+    if !over {
+        if let Some(why) = &failure_reason
+            && deployment.cancel_requested.is_none()
+        {
+            let why = format!("{why}; rolling back every host");
+            info!(deployment.id = deployment.id, "deployment {}: {why}", deployment.id);
+            state.store.deployments().request_cancel(deployment.id, &why).await?;
+            bump_hosts(state, deployment.id).await?;
+        }
+        let reason = failure_reason.as_deref().or(deployment.reason.as_deref());
+        state.store.deployments().record_progress(deployment.id, &to_json(&steps), analysis.as_deref(), reason).await?;
+        return Ok(());
+    }
+    let (status, reason) = match (failure, &failure_reason) {
+        (Some(host), Some(why)) => (host.status, why.clone()),
+        _ if hosts.iter().any(|host| host.status == DeploymentStatus::Cancelled) => {
+            (DeploymentStatus::Cancelled, deployment.cancel_requested.clone().unwrap_or_else(|| "cancelled".to_owned()))
+        }
+        _ => {
+            let names: Vec<String> = hosts.iter().map(|host| name_of(host.agent_id)).collect();
+            (DeploymentStatus::Succeeded, format!("release serves on agents {}", names.join(", ")))
+        }
+    };
+    state
+        .store
+        .deployments()
+        .record_progress(deployment.id, &to_json(&steps), analysis.as_deref(), Some(&reason))
+        .await?;
+    finish(state, deployment, status, Some(&reason)).await
+}
+
+/// Ends an in-progress deployment with `status`, then what follows: the next deployment of
+/// the unit, promotion, deployments that waited for this one.
+async fn finish(
+    state: &AppState,
+    deployment: &Deployment,
+    status: DeploymentStatus,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
     let finished = state
         .store
         .deployments()
-        .transition(deployment.id, &[DeploymentStatus::InProgress], status, progress.reason.as_deref(), now_ms())
+        .transition(deployment.id, &[DeploymentStatus::InProgress], status, reason, now_ms())
         .await?;
     info!(
         deployment.id = finished.id,
@@ -528,9 +669,7 @@ async fn record_progress(
         status.as_str()
     );
     crate::dora::deployment_finished(state, &finished).await;
-    if let Some(agent_id) = finished.agent_id {
-        bump(state, agent_id).await?;
-    }
+    bump_hosts(state, finished.id).await?;
     start_next(state, unit_of(&finished)).await?;
     if status == DeploymentStatus::Succeeded {
         promote(state, &finished).await?;
@@ -666,8 +805,8 @@ pub(crate) async fn desired_state(state: &AppState, agent: &Agent) -> Result<Des
     Ok(DesiredState { generation: agent.generation, units })
 }
 
-/// The API's view of a deployment. One in progress whose agent has not reported for
-/// [`AGENT_GONE_MS`] says that it waits for that agent.
+/// The API's view of a deployment. One in progress whose agent (one of whose agents, not
+/// over there yet) has not reported for [`AGENT_GONE_MS`] says that it waits for that agent.
 ///
 /// # Errors
 /// When the store fails.
@@ -676,17 +815,27 @@ pub(crate) async fn view(state: &AppState, project: &str, deployment: Deployment
         Some(id) => Some(state.store.agents().get(id).await?),
         None => None,
     };
+    let mut hosts = Vec::new();
+    for host in state.store.deployments().hosts(deployment.id).await? {
+        let agent = state.store.agents().get(host.agent_id).await?;
+        hosts.push((host, agent));
+    }
     let mut reason = match &deployment.cancel_requested {
         Some(why) if deployment.status == DeploymentStatus::InProgress => {
             Some(format!("{why}; its agent puts back the release that served before"))
         }
         _ => deployment.reason.clone(),
     };
+    let now = now_ms();
+    let is_gone = |agent: &Agent| agent.last_seen_at.is_none_or(|seen| now - seen > AGENT_GONE_MS);
+    let gone_host = hosts
+        .iter()
+        .find(|(host, agent)| (!host.status.is_over() || deployment.cancel_requested.is_some()) && is_gone(agent))
+        .map(|(_, agent)| agent);
     if deployment.status == DeploymentStatus::InProgress
-        && let Some(agent) = &agent
+        && let Some(agent) = gone_host.or(agent.as_ref().filter(|_| hosts.is_empty()))
     {
-        let now = now_ms();
-        let gone = agent.last_seen_at.is_none_or(|seen| now - seen > AGENT_GONE_MS);
+        let gone = is_gone(agent);
         if gone {
             let seen = agent
                 .last_seen_at
@@ -695,15 +844,7 @@ pub(crate) async fn view(state: &AppState, project: &str, deployment: Deployment
                 Some(format!("waiting for agent {} ({seen}); it goes on when the agent reports again", agent.name));
         }
     }
-    let outcome = match deployment.status {
-        DeploymentStatus::Queued => DeploymentState::Queued,
-        DeploymentStatus::Waiting => DeploymentState::Waiting,
-        DeploymentStatus::InProgress => DeploymentState::InProgress,
-        DeploymentStatus::Succeeded => DeploymentState::Succeeded,
-        DeploymentStatus::RolledBack => DeploymentState::RolledBack,
-        DeploymentStatus::Failed => DeploymentState::Failed,
-        DeploymentStatus::Cancelled => DeploymentState::Cancelled,
-    };
+    let outcome = state_of(deployment.status);
     Ok(DeploymentView {
         id: deployment.id,
         project: project.to_owned(),
@@ -729,7 +870,28 @@ pub(crate) async fn view(state: &AppState, project: &str, deployment: Deployment
         run: deployment.run_id,
         commit: deployment.commit_sha,
         url: deployment.url,
+        hosts: hosts
+            .into_iter()
+            .map(|(host, agent)| DeploymentHostView {
+                agent: agent.name,
+                outcome: state_of(host.status),
+                reason: host.reason,
+                analysis: host.analysis.as_deref().and_then(|text| serde_json::from_str(text).ok()),
+            })
+            .collect(),
     })
+}
+
+fn state_of(status: DeploymentStatus) -> DeploymentState {
+    match status {
+        DeploymentStatus::Queued => DeploymentState::Queued,
+        DeploymentStatus::Waiting => DeploymentState::Waiting,
+        DeploymentStatus::InProgress => DeploymentState::InProgress,
+        DeploymentStatus::Succeeded => DeploymentState::Succeeded,
+        DeploymentStatus::RolledBack => DeploymentState::RolledBack,
+        DeploymentStatus::Failed => DeploymentState::Failed,
+        DeploymentStatus::Cancelled => DeploymentState::Cancelled,
+    }
 }
 
 /// The release a rollback of a unit goes to: `to`, or the one that succeeded there before

@@ -79,6 +79,7 @@ use crate::{hooks, metrics, probes, prometheus, remote_write, scrape};
         deployments::create,
         deployments::list,
         deployments::get,
+        deployments::events,
         deployments::approve,
         deployments::cancel,
         deployments::rollback,

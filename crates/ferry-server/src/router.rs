@@ -158,6 +158,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::POST, "/api/v1/projects/{name}/deployments", developer(Project), deployments::create),
         route(M::GET, "/api/v1/projects/{name}/deployments", viewer(Project), deployments::list),
         route(M::GET, "/api/v1/deployments/{id}", viewer(Deployment), deployments::get),
+        route(M::GET, "/api/v1/deployments/{id}/events", viewer(Deployment), deployments::events),
         route(M::POST, "/api/v1/deployments/{id}/approve", developer(Deployment), deployments::approve),
         route(M::POST, "/api/v1/deployments/{id}/cancel", developer(Deployment), deployments::cancel),
         route(M::POST, "/api/v1/projects/{name}/rollback", developer(Project), deployments::rollback),

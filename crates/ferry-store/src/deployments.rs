@@ -116,7 +116,10 @@ pub struct NewDeployment<'a> {
     pub triggered_by: &'a str,
     pub rollback_of: Option<i64>,
     pub is_rollback: bool,
+    /// The first of `hosts`, kept as the deployment's agent.
     pub agent_id: Option<i64>,
+    /// Every agent that carries it out (empty for a workflow job's, or a refused one).
+    pub hosts: &'a [i64],
     pub author: &'a str,
     pub commits: &'a str,
     pub gates: &'a str,
@@ -125,6 +128,29 @@ pub struct NewDeployment<'a> {
     pub run_id: Option<i64>,
     pub commit_sha: Option<&'a str>,
     pub url: Option<&'a str>,
+}
+
+/// One agent's part of a deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentHost {
+    pub agent_id: i64,
+    /// `in_progress` until it is over on this agent, then its outcome there.
+    pub status: DeploymentStatus,
+    pub reason: Option<String>,
+    /// The agent's steps (JSON).
+    pub steps: String,
+    /// The agent's analysis figures (JSON).
+    pub analysis: Option<String>,
+    pub finished_at: Option<i64>,
+}
+
+/// What [`Deployments::record_host`] writes.
+#[derive(Debug, Clone, Copy)]
+pub struct HostReport<'a> {
+    pub status: DeploymentStatus,
+    pub reason: Option<&'a str>,
+    pub steps: &'a str,
+    pub analysis: Option<&'a str>,
 }
 
 /// The deployments repository: `store.deployments()`.
@@ -144,46 +170,9 @@ impl Deployments<'_> {
     /// # Errors
     /// [`StoreError::Conflict`] when the project, agent or `rollback_of` does not exist.
     pub async fn create(&self, new: &NewDeployment<'_>, now: i64) -> Result<Deployment, StoreError> {
-        let started_at = (new.status == DeploymentStatus::InProgress).then_some(now);
-        let finished_at = new.status.is_over().then_some(now);
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO deployments (project_id, service, environment, release, strategy, status, reason,
-                                      triggered_by, rollback_of, is_rollback, agent_id, author, commits, gates,
-                                      target, created_at, started_at, finished_at, job_id, run_id, commit_sha, url)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                     $21, $22)
-             RETURNING id",
-        )
-        .bind(new.project_id)
-        .bind(new.service)
-        .bind(new.environment)
-        .bind(new.release)
-        .bind(new.strategy)
-        .bind(new.status.as_str())
-        .bind(new.reason)
-        .bind(new.triggered_by)
-        .bind(new.rollback_of)
-        .bind(i64::from(new.is_rollback))
-        .bind(new.agent_id)
-        .bind(new.author)
-        .bind(new.commits)
-        .bind(new.gates)
-        .bind(new.target)
-        .bind(now)
-        .bind(started_at)
-        .bind(finished_at)
-        .bind(new.job_id)
-        .bind(new.run_id)
-        .bind(new.commit_sha)
-        .bind(new.url)
-        .fetch_one(&self.store.pool)
-        .await
-        .map_err(crate::conflict_on_unique(|| {
-            format!(
-                "deployment of {} to {} (its project, agent, job, run or rolled-back deployment is gone)",
-                new.service, new.environment
-            )
-        }))?;
+        let mut tx = self.store.begin_write().await?;
+        let id = insert(&mut tx, new, now).await?;
+        tx.commit().await?;
         self.get(id).await
     }
 
@@ -309,10 +298,12 @@ impl Deployments<'_> {
     pub async fn placed_on(&self, agent_id: i64) -> Result<Vec<Deployment>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM deployments
-             WHERE agent_id = $1
+             WHERE id IN (SELECT deployment_id FROM deployment_hosts WHERE agent_id = $1)
                AND (status = 'in_progress'
-                    OR id IN (SELECT MAX(id) FROM deployments WHERE agent_id = $1 AND status = 'succeeded'
-                              GROUP BY project_id, service, environment))
+                    OR id IN (SELECT MAX(d.id) FROM deployments d
+                              JOIN deployment_hosts h ON h.deployment_id = d.id
+                              WHERE h.agent_id = $1 AND d.status = 'succeeded'
+                              GROUP BY d.project_id, d.service, d.environment))
              ORDER BY id"
         )))
         .bind(agent_id)
@@ -384,6 +375,83 @@ impl Deployments<'_> {
             )));
         }
         Ok(deployment)
+    }
+
+    /// The agents deployment `id` runs on, with what each reported, by agent id.
+    pub async fn hosts(&self, id: i64) -> Result<Vec<DeploymentHost>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT agent_id, status, reason, steps, analysis, finished_at FROM deployment_hosts
+             WHERE deployment_id = $1 ORDER BY agent_id",
+        )
+        .bind(id)
+        .fetch_all(&self.store.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.try_get("status")?;
+                Ok(DeploymentHost {
+                    agent_id: row.try_get("agent_id")?,
+                    status: DeploymentStatus::parse(&status).ok_or_else(|| decode_error("status", &status))?,
+                    reason: row.try_get("reason")?,
+                    steps: row.try_get("steps")?,
+                    analysis: row.try_get("analysis")?,
+                    finished_at: row.try_get("finished_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records what agent `agent_id` reported of deployment `id`: its steps and analysis
+    /// (JSON), and its own status and reason there (`in_progress` until it is over there;
+    /// a host that succeeded may still be rolled back with the others). Sets when it
+    /// finished there on the first final status.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the agent is not one of the deployment's hosts.
+    pub async fn record_host(
+        &self,
+        id: i64,
+        agent_id: i64,
+        report: &HostReport<'_>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let finished = report.status.is_over().then_some(now);
+        let res = sqlx::query(
+            "UPDATE deployment_hosts SET status = $1, reason = $2, steps = $3, analysis = COALESCE($4, analysis),
+                                         finished_at = CASE WHEN $5 IS NULL THEN NULL
+                                                            ELSE COALESCE(finished_at, $5) END
+             WHERE deployment_id = $6 AND agent_id = $7",
+        )
+        .bind(report.status.as_str())
+        .bind(report.reason)
+        .bind(report.steps)
+        .bind(report.analysis)
+        .bind(finished)
+        .bind(id)
+        .bind(agent_id)
+        .execute(&self.store.pool)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("deployment host", format!("{id} on agent {agent_id}")));
+        }
+        Ok(())
+    }
+
+    /// Sets where deployment `id`'s deployed thing can be seen (a job's `environment.url`,
+    /// evaluated after its steps).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such deployment.
+    pub async fn set_url(&self, id: i64, url: &str) -> Result<(), StoreError> {
+        let res = sqlx::query("UPDATE deployments SET url = $1 WHERE id = $2")
+            .bind(url)
+            .bind(id)
+            .execute(&self.store.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("deployment", id));
+        }
+        Ok(())
     }
 
     /// Replaces a deployment's gates and approvals (JSON) and, when given, its reason.
@@ -480,6 +548,80 @@ impl Deployments<'_> {
         .await?;
         Ok(n_rows > 0)
     }
+}
+
+/// Inserts `new` with its hosts in the caller's transaction; its id.
+pub(crate) async fn insert(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    new: &NewDeployment<'_>,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let started_at = (new.status == DeploymentStatus::InProgress).then_some(now);
+    let finished_at = new.status.is_over().then_some(now);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO deployments (project_id, service, environment, release, strategy, status, reason,
+                                      triggered_by, rollback_of, is_rollback, agent_id, author, commits, gates,
+                                      target, created_at, started_at, finished_at, job_id, run_id, commit_sha, url)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                     $21, $22)
+             RETURNING id",
+    )
+    .bind(new.project_id)
+    .bind(new.service)
+    .bind(new.environment)
+    .bind(new.release)
+    .bind(new.strategy)
+    .bind(new.status.as_str())
+    .bind(new.reason)
+    .bind(new.triggered_by)
+    .bind(new.rollback_of)
+    .bind(i64::from(new.is_rollback))
+    .bind(new.agent_id)
+    .bind(new.author)
+    .bind(new.commits)
+    .bind(new.gates)
+    .bind(new.target)
+    .bind(now)
+    .bind(started_at)
+    .bind(finished_at)
+    .bind(new.job_id)
+    .bind(new.run_id)
+    .bind(new.commit_sha)
+    .bind(new.url)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(gone(new))?;
+    insert_hosts(tx, id, new).await?;
+    Ok(id)
+}
+
+/// A failed insert of `new`: something it refers to is gone.
+fn gone(new: &NewDeployment<'_>) -> impl FnOnce(sqlx::Error) -> StoreError {
+    crate::conflict_on_unique(move || {
+        format!(
+            "deployment of {} to {} (its project, agent, job, run or rolled-back deployment is gone)",
+            new.service, new.environment
+        )
+    })
+}
+
+/// Records `new.hosts` as the agents of deployment `id`, in the caller's transaction.
+async fn insert_hosts(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: i64,
+    new: &NewDeployment<'_>,
+) -> Result<(), StoreError> {
+    let status = if new.status.is_over() { new.status } else { DeploymentStatus::InProgress };
+    for agent_id in new.hosts {
+        sqlx::query("INSERT INTO deployment_hosts (deployment_id, agent_id, status) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(agent_id)
+            .bind(status.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(gone(new))?;
+    }
+    Ok(())
 }
 
 fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {

@@ -15,6 +15,81 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::{Backend, Conclusion, Status, Store, StoreError, conclusion_col, labels_col, labels_json, status_col};
 
+/// How the gates of a job's environment judged it, for [`Jobs::enqueue_at_gate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobGate<'a> {
+    /// It may run: queued as any job.
+    Passed,
+    /// Held: what it waits for, in words.
+    Waiting(&'a str),
+    /// Refused: why, in words; the job fails with it.
+    Refused(&'a str),
+}
+
+/// What [`insert_job`] found or made.
+enum Inserted {
+    /// The job was there already (enqueued once per run, job key and instance).
+    Existing(Job),
+    New(Job),
+}
+
+/// Inserts `job` (held with `waiting_for` when given) with its labels in the caller's
+/// transaction, unless a job of the same run, key and instance is there already.
+async fn insert_job(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    job: &NewJob<'_>,
+    waiting_for: Option<&str>,
+    now: i64,
+) -> Result<Inserted, StoreError> {
+    if !job.job_key.is_empty() {
+        let existing = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM jobs WHERE run_id = $1 AND job_key = $2 AND instance_idx = $3"
+        )))
+        .bind(job.run_id)
+        .bind(job.job_key)
+        .bind(job.instance_idx)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(row) = existing {
+            return Ok(Inserted::Existing(job_from_row(&row)?));
+        }
+    }
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO jobs (run_id, name, status, runs_on, needs, matrix, queued_at, job_key, instance_idx, contexts,
+                           waiting_for)
+         VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+    )))
+    .bind(job.run_id)
+    .bind(job.name)
+    .bind(labels_json(job.runs_on))
+    .bind(job.needs)
+    .bind(job.matrix)
+    .bind(now)
+    .bind(job.job_key)
+    .bind(job.instance_idx)
+    .bind(job.contexts)
+    .bind(waiting_for)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|error| match &error {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::not_found("run", job.run_id),
+        _ => StoreError::Db(error),
+    })?;
+    let job_row = job_from_row(&row)?;
+    // Labels match case-insensitively, as on GitHub.
+    let mut labels: Vec<String> = job.runs_on.iter().chain(job.requires).map(|label| label.to_lowercase()).collect();
+    labels.sort();
+    labels.dedup();
+    for label in &labels {
+        sqlx::query("INSERT INTO job_labels (job_id, label) VALUES ($1, $2)")
+            .bind(job_row.id)
+            .bind(label)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(Inserted::New(job_row))
+}
+
 /// A job as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
@@ -180,56 +255,76 @@ impl Jobs<'_> {
 
     async fn enqueue_inner(&self, job: &NewJob<'_>, waiting_for: Option<&str>, now: i64) -> Result<Job, StoreError> {
         let mut tx = self.store.begin_write().await?;
-        if !job.job_key.is_empty() {
-            let existing = sqlx::query(AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM jobs WHERE run_id = $1 AND job_key = $2 AND instance_idx = $3"
-            )))
-            .bind(job.run_id)
-            .bind(job.job_key)
-            .bind(job.instance_idx)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = existing {
-                tx.commit().await?;
-                return job_from_row(&row);
-            }
-        }
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO jobs (run_id, name, status, runs_on, needs, matrix, queued_at, job_key, instance_idx, contexts,
-                               waiting_for)
-             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
-        )))
-        .bind(job.run_id)
-        .bind(job.name)
-        .bind(labels_json(job.runs_on))
-        .bind(job.needs)
-        .bind(job.matrix)
-        .bind(now)
-        .bind(job.job_key)
-        .bind(job.instance_idx)
-        .bind(job.contexts)
-        .bind(waiting_for)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::not_found("run", job.run_id),
-            _ => StoreError::Db(error),
-        })?;
-        let job_row = job_from_row(&row)?;
-        // Labels match case-insensitively, as on GitHub.
-        let mut labels: Vec<String> =
-            job.runs_on.iter().chain(job.requires).map(|label| label.to_lowercase()).collect();
-        labels.sort();
-        labels.dedup();
-        for label in &labels {
-            sqlx::query("INSERT INTO job_labels (job_id, label) VALUES ($1, $2)")
-                .bind(job_row.id)
-                .bind(label)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let job_row = match insert_job(&mut tx, job, waiting_for, now).await? {
+            Inserted::Existing(job_row) | Inserted::New(job_row) => job_row,
+        };
         tx.commit().await?;
         Ok(job_row)
+    }
+
+    /// Adds a job that targets an environment together with its deployment, in one
+    /// transaction, so that no crash leaves a job held at gates without the deployment that
+    /// releases it: the job is queued when its gates passed ([`JobGate::Passed`]), held with
+    /// `waiting_for` = `WHAT (deployment N)` ([`JobGate::Waiting`]), or completed as failed
+    /// with the refusal as its reason ([`JobGate::Refused`]). The deployment's `job_id` is the
+    /// new job's. A job already there is returned as it is, with its deployment (if any).
+    ///
+    /// # Errors
+    /// As [`Jobs::enqueue`]; [`StoreError::Conflict`] when the deployment refers to what is
+    /// gone (then neither is written).
+    pub async fn enqueue_at_gate(
+        &self,
+        job: &NewJob<'_>,
+        deployment: &crate::NewDeployment<'_>,
+        gate: JobGate<'_>,
+        now: i64,
+    ) -> Result<(Job, Option<crate::Deployment>), StoreError> {
+        let mut tx = self.store.begin_write().await?;
+        let held = match gate {
+            JobGate::Passed => None,
+            JobGate::Waiting(_) | JobGate::Refused(_) => Some("its environment's gates"),
+        };
+        let job_row = match insert_job(&mut tx, job, held, now).await? {
+            Inserted::Existing(job_row) => {
+                tx.commit().await?;
+                let deployment = self.store.deployments().for_job(job_row.id).await?;
+                return Ok((job_row, deployment));
+            }
+            Inserted::New(job_row) => job_row,
+        };
+        let new = crate::NewDeployment { job_id: Some(job_row.id), ..*deployment };
+        let deployment_id = crate::deployments::insert(&mut tx, &new, now).await?;
+        let row = match gate {
+            JobGate::Passed => None,
+            JobGate::Waiting(what) => Some(
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE jobs SET waiting_for = $1 WHERE id = $2 RETURNING {COLUMNS}"
+                )))
+                .bind(format!("{what} (deployment {deployment_id})"))
+                .bind(job_row.id)
+                .fetch_one(&mut *tx)
+                .await?,
+            ),
+            JobGate::Refused(reason) => Some(
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE jobs SET status = 'completed', conclusion = 'failure', finished_at = $1, outputs = '{{}}',
+                                     reason = $2, waiting_for = NULL
+                     WHERE id = $3 RETURNING {COLUMNS}"
+                )))
+                .bind(now)
+                .bind(reason)
+                .bind(job_row.id)
+                .fetch_one(&mut *tx)
+                .await?,
+            ),
+        };
+        let job_row = match row {
+            Some(row) => job_from_row(&row)?,
+            None => job_row,
+        };
+        tx.commit().await?;
+        let deployment = self.store.deployments().get(deployment_id).await?;
+        Ok((job_row, Some(deployment)))
     }
 
     /// How many jobs wait in the queue (for the queue depth metric).

@@ -51,10 +51,10 @@ pub use agents::{Agent, AgentHelloRecord, Agents, NewAgent};
 pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, NewCacheEntry};
 pub use concurrency::{Acquired, ConcurrencyGroups};
 pub use deliveries::Deliveries;
-pub use deployments::{Deployment, DeploymentStatus, Deployments, NewDeployment};
+pub use deployments::{Deployment, DeploymentHost, DeploymentStatus, Deployments, HostReport, NewDeployment};
 pub use dora::{BroughtCommit, Dora, Incident, LedgerDeployment, NewIncident, NewLedgerDeployment, UnitHistory};
 pub use ferry_model::{Conclusion, Status};
-pub use jobs::{AppendedChunk, Job, JobState, Jobs, Lease, NewJob, Recorded, StepEvent};
+pub use jobs::{AppendedChunk, Job, JobGate, JobState, Jobs, Lease, NewJob, Recorded, StepEvent};
 pub use logs::{LogChunk, Logs, StepLog};
 pub use projects::{NewProject, Project, Projects};
 pub use releases::{NewRelease, ProjectBlobs, Release, ReleaseCommit, Releases};
@@ -132,6 +132,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (15, "deployments", include_str!("../migrations/sqlite/0015_deployments.sql")),
     (16, "environment_jobs", include_str!("../migrations/sqlite/0016_environment_jobs.sql")),
     (17, "dora", include_str!("../migrations/sqlite/0017_dora.sql")),
+    (18, "deployment_hosts", include_str!("../migrations/sqlite/0018_deployment_hosts.sql")),
     (19, "deployment_cancel", include_str!("../migrations/sqlite/0019_deployment_cancel.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -150,6 +151,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (15, "deployments", include_str!("../migrations/postgres/0015_deployments.sql")),
     (16, "environment_jobs", include_str!("../migrations/postgres/0016_environment_jobs.sql")),
     (17, "dora", include_str!("../migrations/postgres/0017_dora.sql")),
+    (18, "deployment_hosts", include_str!("../migrations/postgres/0018_deployment_hosts.sql")),
     (19, "deployment_cancel", include_str!("../migrations/postgres/0019_deployment_cancel.sql")),
 ];
 

@@ -38,7 +38,14 @@ pub fn main(args: AgentArgs) -> anyhow::Result<ExitCode> {
             // when one needs it, so an engine started later still serves.
             docker: ferry_agent::containers::Engine::connect().await.is_ok(),
         };
-        let options = AgentOptions { dir, token, client: Some(client), hello, metrics_listen: args.metrics_listen };
+        let options = AgentOptions {
+            dir,
+            token,
+            client: Some(client),
+            hello,
+            metrics_listen: args.metrics_listen,
+            bind: args.bind,
+        };
         run_agent(options, crate::server::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })

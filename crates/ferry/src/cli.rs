@@ -706,6 +706,10 @@ pub struct AgentArgs {
     /// Serve the proxies' counts as Prometheus text on http://ADDR/metrics
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The IP address every service's proxy listens on, instead of its environment's `bind:`
+    /// (one interface of this host; or 127.0.0.2 for a second agent on one machine)
+    #[arg(long, value_name = "IP")]
+    pub bind: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, Subcommand)]

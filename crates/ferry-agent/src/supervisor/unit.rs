@@ -346,10 +346,15 @@ impl UnitRuntime {
             (None, None) => return false,
         };
         let cancel = self.unit.deployment.as_ref().and_then(|order| order.cancel.as_deref());
+        // One that succeeded here is undone too: on several hosts, a failure on another one
+        // puts back the release that served on every host.
+        let undoable = |rollout: &Rollout| {
+            rollout.outcome.as_ref().is_none_or(|(outcome, _)| *outcome == DeploymentOutcome::Succeeded)
+        };
         match (cancel, &mut self.rollout) {
-            (Some(reason), Some(rollout)) if rollout.outcome.is_none() => {
+            (Some(reason), Some(rollout)) if undoable(rollout) => {
                 tracing::info!("{}: deployment {} cancelled: {reason}", unit_name(&self.unit.key), rollout.id);
-                rollout.cancel(reason, now_ms());
+                rollout.revert(reason, now_ms());
                 self.serving = rollout.previous;
                 true
             }

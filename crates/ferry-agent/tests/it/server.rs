@@ -50,6 +50,7 @@ async fn the_agent_registers_says_hello_polls_and_reports_to_the_real_server() {
             docker: false,
         },
         metrics_listen: None,
+        bind: None,
     };
     let (stop_agent, agent_stopped) = tokio::sync::oneshot::channel::<()>();
     let agent = tokio::spawn(run_agent(options, async {
@@ -124,6 +125,7 @@ async fn a_release_made_by_hand_is_deployed_to_staging_by_the_agent_and_recorded
         client: Some(Client::new(&url, &registered.token).expect("new")),
         hello: AgentHello { labels: None, hostname: "box".into(), version: "0.1.0".into(), docker: false },
         metrics_listen: None,
+        bind: None,
     };
     let (stop_agent, agent_stopped) = tokio::sync::oneshot::channel::<()>();
     let agent = tokio::spawn(run_agent(options, async {

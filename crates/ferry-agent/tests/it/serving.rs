@@ -17,6 +17,7 @@ fn options(dir: &std::path::Path, metrics: Option<std::net::SocketAddr>) -> Agen
         client: None,
         hello: AgentHello { labels: None, hostname: "test".into(), version: "0".into(), docker: false },
         metrics_listen: metrics,
+        bind: None,
     }
 }
 

@@ -541,6 +541,44 @@ fn a_cancelled_deployment_gives_the_traffic_back_and_stays_cancelled() {
 }
 
 #[test]
+fn a_deployment_that_succeeded_here_is_reverted_without_downtime_when_another_host_failed() {
+    let mut world = World::new(Some(6), 2);
+    let rolling = StrategySpec::Rolling { max_surge: 1, max_unavailable: 0 };
+    let (trace, mut rollout) = replay(&mut world, &order(7, rolling, None, false), Some(6), 2);
+    assert!(trace.ends_with("Succeeded: release 7 serves all traffic on 2 healthy replicas"), "{trace}");
+    assert_eq!(render(&rollout.plan()), "7×2 | by replica");
+    world.min_serving = u32::MAX;
+
+    let plan = rollout.revert("on agent two: replica failed its health check; rolling back every host", 100_000);
+    assert_eq!((render(&plan).as_str(), plan.settled), ("6×2 7×2 | by replica", false));
+    assert_eq!(plan.steps.last().map(|step| step.name.as_str()), Some("revert: release 6 serves again"));
+    assert_eq!(rollout.progress().outcome, Some(DeploymentOutcome::Cancelled));
+    let mut plan = plan;
+    for second in 100..110 {
+        world.apply(&plan, second * 1_000);
+        world.tick(second * 1_000, &plan);
+        plan = rollout.step(&world.observe(), second * 1_000);
+    }
+    world.apply(&plan, 110_000);
+    assert_eq!((render(&plan).as_str(), plan.settled), ("6×2 | 6:100", true));
+    assert!(world.min_serving >= 2, "release 7 serves until release 6 is back: {}", world.min_serving);
+    assert_eq!(rollout.revert("again", 111_000), plan, "a reverted deployment stays reverted");
+    assert_eq!(
+        rollout.progress().reason.as_deref(),
+        Some("on agent two: replica failed its health check; rolling back every host")
+    );
+}
+
+#[test]
+fn a_first_deployment_reverted_stops_its_release() {
+    let mut world = World::new(None, 0);
+    let (_, mut rollout) = replay(&mut world, &order(1, canary(&[(20, 5_000)]), None, false), None, 2);
+    let plan = rollout.revert("failed on another host", 10_000);
+    assert_eq!((render(&plan).as_str(), plan.settled), ("none | by replica", true));
+    assert_eq!(plan.outcome, Some((DeploymentOutcome::Cancelled, "failed on another host".to_owned())));
+}
+
+#[test]
 fn arbitrary_observations_never_panic_and_an_outcome_never_changes_nor_a_settled_plan() {
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {

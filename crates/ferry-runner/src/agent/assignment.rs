@@ -482,6 +482,7 @@ async fn complete(client: &Client, job_id: i64, outcome: &JobOutcome, control: &
         conclusion: outcome.conclusion,
         outputs: outcome.outputs.clone(),
         reason: outcome.error.clone(),
+        environment_url: outcome.environment_url.clone(),
     };
     let started = tokio::time::Instant::now();
     let mut delay = Duration::from_millis(200);

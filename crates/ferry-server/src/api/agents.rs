@@ -292,6 +292,7 @@ pub(crate) async fn logs(
         .collect();
     if !lines.is_empty() {
         state.store.service_logs().append(&lines, SERVICE_LOG_CAP).await?;
+        state.deploy.logs_changed.send_modify(|generation| *generation = generation.wrapping_add(1));
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,9 +4,14 @@
 
 use std::collections::BTreeMap;
 
+use std::future::Future;
+use std::time::Duration;
+
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
 use ferry_proto::agent::{AGENT_GONE_MS, AgentEventKind, LogStream, ReplicaState, UnitStatus};
 use ferry_proto::deployments::{
     ApprovalRequest, DeploymentRequest, DeploymentView, EnvironmentStatus, PlanChange, PlanView, ReplicaHealth,
@@ -17,7 +22,10 @@ use ferry_store::{DeploymentStatus, Project, UnitRef};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use tokio::sync::watch;
+
 use crate::api::projects::project_by_name;
+use crate::api::runs::{EventSource, KEEP_ALIVE, event_stream};
 use crate::api::{ApiError, Body, ErrorBody, Path, Query, check_name};
 use crate::auth::Caller;
 use crate::deployments::target::{Target, resolve};
@@ -133,6 +141,106 @@ async fn view_of(state: &AppState, id: i64) -> Result<DeploymentView, ApiError> 
 )]
 pub(crate) async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<DeploymentView>, ApiError> {
     Ok(Json(view_of(&state, id).await?))
+}
+
+/// `GET /api/v1/deployments/{id}/events`: the deployment as Server-Sent Events, a
+/// `deployment` event with its view at once and whenever it changes (a gate passed, a step
+/// the agent reported, the outcome), then `end` once it is over. `ferry deploy --wait`
+/// follows it instead of asking again and again.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments/{id}/events",
+    operation_id = "deployment_events",
+    tag = "deployments",
+    params(("id" = Id, Path, description = "The deployment's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`text/event-stream`: `deployment` events with a DeploymentView each (at once, then on each change), then `end` once it is over",
+            content((DeploymentView = "text/event-stream"))),
+        crate::api::Invalid,
+        crate::api::Refusals,
+        (status = 404, description = "No such deployment", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn events(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    // Listening before the first read: a change after it wakes the follower.
+    let changed = state.deploy.changed.subscribe();
+    let shutting_down = state.pipeline.shutting_down.subscribe();
+    state.store.deployments().get(id).await?;
+    let follower = DeploymentFollower { state, id, changed, shutting_down, last: None, stale: true, done: false };
+    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
+    Ok((headers, event_stream(follower, KEEP_ALIVE, Bytes::from_static(b":\n\n"))).into_response())
+}
+
+/// How long a follower of a deployment waits for a change before it reads it anyway (its
+/// reason may say for how long its agent has been away).
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// Follows one deployment: its view whenever the store may hold a change, sent when it
+/// differs from the last one sent.
+struct DeploymentFollower {
+    state: AppState,
+    id: i64,
+    changed: watch::Receiver<u64>,
+    shutting_down: watch::Receiver<bool>,
+    /// The JSON of the last view sent.
+    last: Option<String>,
+    /// The store may hold a change not read yet (kept across a dropped wait).
+    stale: bool,
+    done: bool,
+}
+
+impl EventSource for DeploymentFollower {
+    fn next_event(&mut self) -> impl Future<Output = Option<Bytes>> + Send {
+        self.next()
+    }
+}
+
+impl DeploymentFollower {
+    /// The next event, or `None` after `end` (or when the server shuts down).
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if !self.stale {
+                tokio::select! {
+                    res = self.changed.changed() => if res.is_err() {
+                        self.done = true;
+                        return None;
+                    },
+                    () = tokio::time::sleep(RECHECK) => {}
+                    _ = self.shutting_down.wait_for(|stopping| *stopping) => {
+                        self.done = true;
+                        return None;
+                    }
+                }
+                self.stale = true;
+            }
+            self.changed.borrow_and_update();
+            let view = match view_of(&self.state, self.id).await {
+                Ok(view) => view,
+                Err(error) => {
+                    self.done = true;
+                    let data = serde_json::json!({ "error": error.message() });
+                    return Some(format!("event: error\ndata: {data}\n\n").into());
+                }
+            };
+            self.stale = false;
+            let Ok(text) = serde_json::to_string(&view) else { continue };
+            if self.last.as_deref() == Some(text.as_str()) {
+                continue;
+            }
+            // JSON has no raw line ends: one `data:` line holds it whole.
+            let mut event = format!("event: deployment\ndata: {text}\n\n");
+            if view.outcome.is_over() {
+                event.push_str("event: end\ndata: {}\n\n");
+                self.done = true;
+            }
+            self.last = Some(text);
+            return Some(event.into());
+        }
+    }
 }
 
 /// `POST /api/v1/deployments/{id}/approve`: approves a deployment waiting for approvals, as
@@ -308,7 +416,14 @@ pub(crate) async fn status(
     let now = now_ms();
     for ((environment, service), unit) in unit_states(&state, &project, filter.environment.as_deref()).await? {
         let Some(newest) = unit.pending.as_ref().or(unit.serving.as_ref()) else { continue };
-        let agent = agents.iter().find(|agent| Some(agent.id) == newest.agent_id);
+        // Every agent it runs on, the first one's address in its URL.
+        let host_ids: Vec<i64> =
+            state.store.deployments().hosts(newest.id).await?.into_iter().map(|host| host.agent_id).collect();
+        let on: Vec<&ferry_store::Agent> = agents
+            .iter()
+            .filter(|agent| host_ids.contains(&agent.id) || (host_ids.is_empty() && Some(agent.id) == newest.agent_id))
+            .collect();
+        let agent = on.first().copied();
         let target: Option<Target> = serde_json::from_str(&newest.target).ok();
         let port = target.as_ref().map_or(0, |target| target.unit.port);
         let bind = target.as_ref().map_or("127.0.0.1".to_owned(), |target| target.unit.bind.clone());
@@ -316,23 +431,22 @@ pub(crate) async fn status(
             ("0.0.0.0" | "::", Some(hostname)) => hostname.to_owned(),
             _ => bind,
         };
-        let reported: Vec<UnitStatus> =
-            agent.map(|agent| serde_json::from_str(&agent.report).unwrap_or_default()).unwrap_or_default();
+        let reported: Vec<UnitStatus> = on
+            .iter()
+            .flat_map(|agent| serde_json::from_str::<Vec<UnitStatus>>(&agent.report).unwrap_or_default())
+            .collect();
         let replicas = reported
             .iter()
-            .find(|unit| {
+            .filter(|unit| {
                 unit.key.project == project.name && unit.key.service == service && unit.key.environment == environment
             })
-            .map(|unit| {
-                unit.replicas
-                    .iter()
-                    .map(|replica| ReplicaHealth {
-                        release: replica.release,
-                        healthy: replica.state == ReplicaState::Healthy,
-                    })
-                    .collect()
+            .flat_map(|unit| {
+                unit.replicas.iter().map(|replica| ReplicaHealth {
+                    release: replica.release,
+                    healthy: replica.state == ReplicaState::Healthy,
+                })
             })
-            .unwrap_or_default();
+            .collect();
         let unit_ref = UnitRef { project_id: project.id, service: &service, environment: &environment };
         let events = state
             .store
@@ -354,8 +468,9 @@ pub(crate) async fn status(
             url: format!("http://{host}:{port}"),
             release: unit.serving.and_then(|deployment| deployment.release),
             replicas,
-            agent: agent.map(|agent| agent.name.clone()),
-            agent_gone: agent.is_none_or(|agent| agent.last_seen_at.is_none_or(|seen| now - seen > AGENT_GONE_MS)),
+            agent: agent.map(|_| on.iter().map(|agent| agent.name.as_str()).collect::<Vec<_>>().join(", ")),
+            agent_gone: on.is_empty()
+                || on.iter().any(|agent| agent.last_seen_at.is_none_or(|seen| now - seen > AGENT_GONE_MS)),
             pending,
             events,
         };
@@ -398,36 +513,52 @@ pub(crate) async fn plan(
     let in_environment =
         |key: &ferry_proto::agent::UnitKey| key.project == project.name && key.environment == environment;
     let (env, secret_keys) = crate::releases::environment_env(&state, project.id, &environment).await?;
-    let mut desired = Vec::new();
+    // Per agent: the units it should run (an environment on several hosts is on each).
+    let mut desired: Vec<(Vec<i64>, ferry_proto::agent::Unit)> = Vec::new();
     let mut agent_ids = Vec::new();
     for (_, unit) in unit_states(&state, &project, Some(&environment)).await? {
         let Some(wanted) = unit.pending.as_ref().or(unit.serving.as_ref()) else { continue };
+        let mut hosts: Vec<i64> =
+            state.store.deployments().hosts(wanted.id).await?.into_iter().map(|host| host.agent_id).collect();
+        if hosts.is_empty() {
+            hosts.extend(wanted.agent_id);
+        }
+        agent_ids.extend(hosts.iter().copied());
+        if let Some(serving) = &unit.serving {
+            agent_ids.extend(state.store.deployments().hosts(serving.id).await?.into_iter().map(|host| host.agent_id));
+            agent_ids.extend(serving.agent_id);
+        }
         if let Ok(mut target) = serde_json::from_str::<Target>(&wanted.target) {
             // As the agent is sent it: with the environment's variables and secrets.
             if let Some(release) = &mut target.unit.release {
                 release.env.extend(env.iter().map(|(name, value)| (name.clone(), value.clone())));
                 release.secret_keys.extend(secret_keys.iter().cloned());
             }
-            desired.push(target.unit);
+            desired.push((hosts, target.unit));
         }
-        agent_ids.extend(wanted.agent_id.into_iter().chain(unit.serving.as_ref().and_then(|serving| serving.agent_id)));
     }
     agent_ids.sort_unstable();
     agent_ids.dedup();
-    let mut current = Vec::new();
-    let mut reported = Vec::new();
+    let several = agent_ids.len() > 1;
+    let mut changes = Vec::new();
     for agent in agents.iter().filter(|agent| agent_ids.contains(&agent.id)) {
+        let wanted: Vec<ferry_proto::agent::Unit> =
+            desired.iter().filter(|(hosts, _)| hosts.contains(&agent.id)).map(|(_, unit)| unit.clone()).collect();
         let state_now = deployments::desired_state(&state, agent).await?;
-        current.extend(state_now.units.into_iter().filter(|unit| in_environment(&unit.key)));
+        let current: Vec<ferry_proto::agent::Unit> =
+            state_now.units.into_iter().filter(|unit| in_environment(&unit.key)).collect();
         let units: Vec<UnitStatus> = serde_json::from_str(&agent.report).unwrap_or_default();
-        reported.extend(units.into_iter().filter(|unit| in_environment(&unit.key)));
+        let reported: Vec<UnitStatus> = units.into_iter().filter(|unit| in_environment(&unit.key)).collect();
+        changes.extend(ferry_deploy::plan(&wanted, &current, &reported).into_iter().map(|change| PlanChange {
+            service: change.key.service.clone(),
+            change: if several { format!("on agent {}: {change}", agent.name) } else { change.to_string() },
+        }));
     }
-    let changes = ferry_deploy::plan(&desired, &current, &reported)
-        .into_iter()
-        .map(|change| PlanChange { service: change.key.service.clone(), change: change.to_string() })
-        .collect();
     Ok(Json(PlanView { environment, changes }))
 }
+
+/// The longest a read of a service's output waits for a line.
+const MAX_LOG_WAIT_MS: u64 = 30_000;
 
 /// The query of a service's output.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -438,6 +569,10 @@ pub(crate) struct LogQuery {
     /// At most this many lines (default 1000, at most 5000).
     #[param(minimum = 1, maximum = 5000)]
     limit: Option<i64>,
+    /// When there is no line after `after` yet, wait up to this long (at most 30000 ms) for
+    /// one (`ferry logs --follow`); default: answer at once.
+    #[param(maximum = 30000)]
+    wait_ms: Option<u64>,
 }
 
 /// `GET /api/v1/projects/{name}/services/{service}/{environment}/logs`: the output of the
@@ -474,8 +609,27 @@ pub(crate) async fn logs(
         return Err(ApiError::bad_request(format!("limit {limit} must be 1 to 5000")));
     }
     let after = query.after.unwrap_or(0);
+    let wait_ms = query.wait_ms.unwrap_or(0);
+    if wait_ms > MAX_LOG_WAIT_MS {
+        return Err(ApiError::bad_request(format!("wait_ms {wait_ms} is over {MAX_LOG_WAIT_MS}")));
+    }
     let unit = UnitRef { project_id: project.id, service: &service, environment: &environment };
-    let lines = state.store.service_logs().after(unit, after, limit).await?;
+    // Listening before each read: lines stored after it wake the wait.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
+    let mut changed = state.deploy.logs_changed.subscribe();
+    let mut shutting_down = state.pipeline.shutting_down.subscribe();
+    let lines = loop {
+        changed.borrow_and_update();
+        let lines = state.store.service_logs().after(unit, after, limit).await?;
+        if !lines.is_empty() {
+            break lines;
+        }
+        tokio::select! {
+            res = changed.changed() => if res.is_err() { break lines },
+            () = tokio::time::sleep_until(deadline) => break lines,
+            _ = shutting_down.wait_for(|stopping| *stopping) => break lines,
+        }
+    };
     let next = lines.last().map_or(after, |line| line.id);
     let lines = lines
         .into_iter()

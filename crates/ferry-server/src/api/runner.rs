@@ -422,6 +422,9 @@ pub(crate) async fn complete(
         return Err(not_held(id));
     }
     let outputs = Value::Object(body.outputs).to_string();
+    if let Some(url) = &body.environment_url {
+        crate::deployments::jobs::record_url(&state, id, url).await?;
+    }
     match state
         .store
         .jobs()

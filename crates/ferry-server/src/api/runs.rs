@@ -610,14 +610,18 @@ impl LogFormat {
 
 /// A source of a stream's events, each a whole `event:`/`data:` block or frame, that keeps its
 /// place when a wait for the next one is dropped.
-trait EventSource {
+pub(crate) trait EventSource {
     /// The next event, or `None` once the stream is over.
     fn next_event(&mut self) -> impl Future<Output = Option<Bytes>> + Send;
 }
 
 /// A response body of `source`'s events, with `keep_alive` (which keeps proxies from closing
 /// the stream) whenever `every` passes without one.
-fn event_stream<S: EventSource + Send + 'static>(source: S, every: Duration, keep_alive: Bytes) -> axum::body::Body {
+pub(crate) fn event_stream<S: EventSource + Send + 'static>(
+    source: S,
+    every: Duration,
+    keep_alive: Bytes,
+) -> axum::body::Body {
     let stream = futures_util::stream::unfold(source, move |mut source| {
         let keep_alive = keep_alive.clone();
         async move {
@@ -632,7 +636,7 @@ fn event_stream<S: EventSource + Send + 'static>(source: S, every: Duration, kee
 }
 
 /// How long a followed log may be quiet before the stream carries a keep-alive.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// How many chunks of one step a log follower reads from the store at a time.
 const CHUNKS_PER_READ: i64 = 4;

@@ -1,6 +1,7 @@
 //! Workflow jobs with `environment:` (GitHub's syntax, a name or `{name, url}`), as
-//! deployments. When the coordinator enqueues such a job it is held (`waiting`) and recorded
-//! as a deployment of the environment ([`gate`]): the job's id is the deployment's `service`,
+//! deployments. When the coordinator enqueues such a job it is recorded as a deployment of
+//! the environment in the same transaction ([`enqueue_at_gate`]), held (`waiting`) unless its
+//! gates pass at once: the job's id is the deployment's `service`,
 //! it has no release, its strategy is `job`, its commit is the run's. The environment's gates
 //! are judged by the same [`super::gates::judge`] as a service's release, from the
 //! `.ferry/deploy.yml` the project's branch declares (so a branch or a fork cannot loosen
@@ -11,7 +12,7 @@
 //! records its outcome on the deployment.
 
 use ferry_model::Conclusion;
-use ferry_store::{Deployment, DeploymentStatus, Job, NewDeployment, Run, Status, StoreError};
+use ferry_store::{Deployment, DeploymentStatus, Job, JobGate, NewDeployment, NewJob, Run, Status, StoreError};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -37,24 +38,22 @@ pub(crate) struct JobEnvironment {
     pub(crate) url: Option<String>,
 }
 
-/// Records held job `job` of `run` as a deployment of its environment and judges the gates:
-/// the job is let go, stays held saying what it waits for, or is failed with the rule that
-/// refused it. Returns the job as it is now. Done once per job: a job that has its
-/// deployment already is returned as it is.
+/// Enqueues job `new_job` of `run`, which targets `environment`, with its deployment of that
+/// environment, after judging the gates: in one transaction the job is queued (they passed),
+/// held saying what it waits for, or failed with the rule that refused it, so that a crash
+/// never leaves a job held without the deployment that would let it go. Returns the job as it
+/// is now. Done once per job: a job already enqueued is returned as it is.
 ///
 /// # Errors
 /// When the store fails.
-pub(crate) async fn gate(
+pub(crate) async fn enqueue_at_gate(
     state: &AppState,
     run: &Run,
-    job: &Job,
+    new_job: &NewJob<'_>,
     environment: &JobEnvironment,
+    now: i64,
 ) -> Result<Job, StoreError> {
     let _guard = state.deploy.lock.lock().await;
-    if state.store.deployments().for_job(job.id).await?.is_some() {
-        return state.store.jobs().get(job.id).await;
-    }
-    let now = now_ms();
     let branch = run.git_ref.strip_prefix("refs/heads/");
     let (rules, verdict, gates) = match declared_rules(state, run, &environment.name).await {
         Ok(rules) => {
@@ -80,7 +79,7 @@ pub(crate) async fn gate(
     };
     let new = NewDeployment {
         project_id: run.project_id,
-        service: &job.job_key,
+        service: new_job.job_key,
         environment: &environment.name,
         release: None,
         strategy: STRATEGY,
@@ -90,16 +89,24 @@ pub(crate) async fn gate(
         rollback_of: None,
         is_rollback: false,
         agent_id: None,
+        hosts: &[],
         author: &run.trigger_actor,
         commits: "[]",
         gates: &to_json(&gates),
         target: &to_json(&JobTarget { rules }),
-        job_id: Some(job.id),
+        job_id: None,
         run_id: Some(run.id),
         commit_sha: Some(&run.sha),
         url: environment.url.as_deref(),
     };
-    let deployment = state.store.deployments().create(&new, now).await?;
+    let gate = match (&verdict, &reason) {
+        (Verdict::Pass, _) => JobGate::Passed,
+        (Verdict::Wait(what), _) => JobGate::Waiting(what),
+        (Verdict::Refuse(_), reason) => JobGate::Refused(reason.as_deref().unwrap_or_default()),
+    };
+    let (job, deployment) = state.store.jobs().enqueue_at_gate(new_job, &new, gate, now).await?;
+    state.deploy.notify();
+    let Some(deployment) = deployment else { return Ok(job) };
     info!(
         deployment.id = deployment.id,
         job.id = job.id,
@@ -113,21 +120,15 @@ pub(crate) async fn gate(
     );
     match verdict {
         Verdict::Pass => {
-            let_go(state, job.id).await?;
+            info!(job.id = job.id, run.id = run.id, "job {} of run {} passed its gates", job.name, run.id);
         }
-        Verdict::Wait(what) => {
-            still_waiting(state, &deployment, &what).await?;
-        }
+        Verdict::Wait(_) => {}
         Verdict::Refuse(_) => {
             let reason = reason.unwrap_or_default();
-            match state.store.jobs().finish(job.id, Conclusion::Failure, "{}", Some(&reason), now).await {
-                Ok(_) | Err(StoreError::Conflict(_)) => {}
-                Err(error) => return Err(error),
-            }
             warn!(job.id = job.id, run.id = run.id, "job {} of run {} is refused: {reason}", job.name, run.id);
         }
     }
-    state.store.jobs().get(job.id).await
+    Ok(job)
 }
 
 /// Why the gates of an environment cannot be known; a job is refused with it.
@@ -280,6 +281,7 @@ pub(crate) async fn settle(state: &AppState, run_id: i64) -> Result<(), StoreErr
             );
         }
     }
+    state.deploy.notify();
     Ok(())
 }
 
@@ -328,6 +330,18 @@ async fn record_job(state: &AppState, deployment: &Deployment, job: &Job) -> Res
     }
 }
 
+/// Records `url`, job `job_id`'s `environment.url` as its runner evaluated it after the
+/// steps (it may use `steps.*`, which the server never sees), on the job's deployment.
+///
+/// # Errors
+/// When the store fails.
+pub(crate) async fn record_url(state: &AppState, job_id: i64, url: &str) -> Result<(), StoreError> {
+    let Some(deployment) = state.store.deployments().for_job(job_id).await? else { return Ok(()) };
+    state.store.deployments().set_url(deployment.id, url).await?;
+    state.deploy.notify();
+    Ok(())
+}
+
 /// The environment's variables and secrets for job `job` of `run`, split as the `vars` and
 /// `secrets` contexts take them; `None` when the job targets no environment, and nothing for
 /// a fork's run (whose code anyone may have written). Marks the job's deployment as started.
@@ -343,6 +357,7 @@ pub(crate) async fn claimed(
     if deployment.status == DeploymentStatus::Queued {
         let _guard = state.deploy.lock.lock().await;
         record_job(state, &deployment, job).await?;
+        state.deploy.notify();
     }
     if run.from_fork {
         return Ok(Some(crate::releases::EnvironmentValues::default()));

@@ -359,8 +359,8 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                     // before its gates are judged (or its environment failed it).
                     let mut row = match (&runs_on, &environment) {
                         (Ok(_), Ok(Some(environment))) => {
-                            let waiting_for = format!("the gates of environment {}", environment.name);
-                            store.jobs().enqueue_held(&new_job, &waiting_for, now).await?
+                            crate::deployments::jobs::enqueue_at_gate(state, &entry.run, &new_job, environment, now)
+                                .await?
                         }
                         (Ok(_), Err(_)) => store.jobs().enqueue_held(&new_job, "its environment", now).await?,
                         _ => store.jobs().enqueue(&new_job, now).await?,
@@ -374,8 +374,7 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                             let error = error.to_string();
                             row = store.jobs().finish(row.id, Conclusion::Failure, "{}", Some(&error), now).await?;
                         }
-                        (Ok(_), Ok(Some(environment))) => {
-                            row = crate::deployments::jobs::gate(state, &entry.run, &row, &environment).await?;
+                        (Ok(_), Ok(Some(_))) => {
                             if row.status == Status::Queued {
                                 n_enqueued += 1;
                             }

@@ -151,8 +151,24 @@ fn deliver(server: &TestServer) {
         server.call("GET", &format!("/api/v1/agent/desired?after={generation}&wait_ms=0"), Some(&agent.token), None);
     assert_eq!(res.status, 204, "nothing newer: {}", res.body);
 
-    // Success in staging promotes the release to production, which waits for an approval.
+    // Success in staging promotes the release to production, which waits for an approval;
+    // a follower of the deployment's events sees it go from in progress to succeeded.
+    let path = format!("/api/v1/deployments/{staging_id}/events");
+    let events = crate::pipeline::open_stream(server, &path, "text/event-stream");
     agent.report(generation, "staging", staging_id, "succeeded", "1 replica of release 1 healthy");
+    let events = crate::pipeline::read_stream(events);
+    assert_eq!(events.header("content-type"), Some("text/event-stream"));
+    assert!(events.body.ends_with("event: end\ndata: {}\n\n"), "{}", events.body);
+    let outcomes: Vec<String> = events
+        .body
+        .split("\n\n")
+        .filter_map(|event| event.strip_prefix("event: deployment\ndata: "))
+        .map(|data| {
+            serde_json::from_str::<Value>(data).expect("a deployment")["outcome"].as_str().unwrap_or("").to_owned()
+        })
+        .collect();
+    assert_eq!(outcomes.first().map(String::as_str), Some("in_progress"), "{}", events.body);
+    assert_eq!(outcomes.last().map(String::as_str), Some("succeeded"), "{}", events.body);
     let staging = server.call("GET", &format!("/api/v1/deployments/{staging_id}"), Some(&server.admin), None).json();
     assert_eq!(
         (staging["outcome"].as_str(), staging["steps"][0]["name"].as_str()),
@@ -239,6 +255,19 @@ fn deliver(server: &TestServer) {
     let path = format!("/api/v1/projects/web/services/web/staging/logs?after={before_last}");
     let page = server.call("GET", &path, Some(&server.admin), None).json();
     assert_eq!(page["lines"][0]["text"], "GET /healthz");
+    // A follower's read waits for the next line (a long poll) instead of answering empty.
+    let path = format!("/api/v1/projects/web/services/web/staging/logs?after={}&wait_ms=20000", page["next"]);
+    let later = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| server.call("GET", &path, Some(&server.admin), None).json());
+        let line = json!({"lines": [
+            {"key": {"project": "web", "service": "web", "environment": "staging"}, "replica": "web-1", "release": 1, "stream": "stdout", "at": 9, "text": "later"},
+        ]});
+        assert_eq!(server.call("POST", "/api/v1/agent/logs", Some(&agent.token), Some(&line)).status, 204);
+        reader.join().expect("the reader")
+    });
+    assert_eq!(later["lines"][0]["text"], "later", "{later}");
+    let path = "/api/v1/projects/web/services/web/staging/logs?wait_ms=30001";
+    assert_eq!(server.call("GET", path, Some(&server.admin), None).status, 400);
 
     // A release that does not exist, an environment the file lacks.
     let res = server.call(

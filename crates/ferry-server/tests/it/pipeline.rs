@@ -472,7 +472,7 @@ fn a_schedule_fires_once_for_the_minutes_that_passed_since_the_last_check() {
 
 /// Opens `GET path` with a bearer token and `Accept: accept`, to be read later.
 /// A log stream whose response head was read.
-struct LogStream {
+pub(crate) struct LogStream {
     stream: std::net::TcpStream,
     head: Vec<u8>,
 }
@@ -480,7 +480,7 @@ struct LogStream {
 /// Opens the log stream at `path` and reads its response head: the server sends it once the
 /// request is served, after a follower subscribed to the live feed, so what is stored or sent
 /// from then on reaches it.
-fn open_stream(server: &TestServer, path: &str, accept: &str) -> LogStream {
+pub(crate) fn open_stream(server: &TestServer, path: &str, accept: &str) -> LogStream {
     use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect(server.addr).expect("connecting");
     let request = format!(
@@ -497,7 +497,7 @@ fn open_stream(server: &TestServer, path: &str, accept: &str) -> LogStream {
     LogStream { stream, head }
 }
 
-fn read_stream(log: LogStream) -> Response {
+pub(crate) fn read_stream(log: LogStream) -> Response {
     use std::io::Read as _;
     let LogStream { mut stream, head: mut answer } = log;
     stream.read_to_end(&mut answer).expect("reading the answer");

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use ferry_proto::artifacts::ArtifactFile;
 use ferry_store::ReleaseCommit;
 use ferry_store::{
-    Acquired, AgentHelloRecord, AppendedChunk, CacheEntry, Conclusion, DeploymentStatus, Lease, NewAgent, NewApiToken,
-    NewArtifact, NewCacheEntry, NewDeployment, NewJob, NewProject, NewRelease, NewRun, NewRunner, NewServiceLogLine,
-    NewStep, ProjectScope, Recorded, Role, RunFilter, RunState, Status, StepEvent, Store, StoreError, UnitRef,
+    Acquired, AgentHelloRecord, AppendedChunk, CacheEntry, Conclusion, DeploymentStatus, JobGate, Lease, NewAgent,
+    NewApiToken, NewArtifact, NewCacheEntry, NewDeployment, NewJob, NewProject, NewRelease, NewRun, NewRunner,
+    NewServiceLogLine, NewStep, ProjectScope, Recorded, Role, RunFilter, RunState, Status, StepEvent, Store,
+    StoreError, UnitRef,
 };
 use ferry_testkit::TestDb;
 
@@ -49,7 +50,9 @@ pub async fn run(new_db: fn() -> TestDb) {
         revoked_runners,
         forks_approvals_and_deliveries,
         agents_and_deployments,
+        deployments_on_several_hosts,
         jobs_held_at_gates_and_their_deployments,
+        a_job_and_its_deployment_are_written_together_or_not_at_all,
         environment_secrets_and_variables,
         releases_are_numbered_per_service,
         project_blobs,
@@ -140,6 +143,7 @@ async fn jobs_held_at_gates_and_their_deployments(store: Store, _db: &TestDb) {
         rollback_of: None,
         is_rollback: false,
         agent_id: None,
+        hosts: &[],
         author: "alice",
         commits: "[]",
         gates: "[]",
@@ -181,6 +185,84 @@ async fn jobs_held_at_gates_and_their_deployments(store: Store, _db: &TestDb) {
     assert!(store.deployments().commit_succeeded_in(project.id, "production", "0123abcd").await.expect("succeeded"));
     assert!(!store.deployments().commit_succeeded_in(project.id, "staging", "0123abcd").await.expect("succeeded"));
     assert!(!store.deployments().commit_succeeded_in(project.id, "production", "ffff").await.expect("succeeded"));
+}
+
+/// A job with `environment:` is enqueued with its deployment in one transaction: held and
+/// naming its deployment, queued, or failed with its refusal. A failure between the two
+/// writes (here: the deployment names a deployment that does not exist) leaves neither, so
+/// no job stays held at gates without the deployment that would release it.
+async fn a_job_and_its_deployment_are_written_together_or_not_at_all(store: Store, _db: &TestDb) {
+    let project = store.projects().create(&project("shop"), 1).await.expect("project");
+    let run = new_run(&store, project.id).await;
+    let runs_on = labels(&["linux"]);
+    let new_job = |job_key| NewJob {
+        run_id: run.id,
+        name: job_key,
+        runs_on: &runs_on,
+        requires: &[],
+        needs: "[]",
+        matrix: "{}",
+        job_key,
+        instance_idx: 0,
+        contexts: "{}",
+    };
+    let deployment = |service, status| NewDeployment {
+        project_id: project.id,
+        service,
+        environment: "production",
+        release: None,
+        strategy: "job",
+        status,
+        reason: None,
+        triggered_by: "alice",
+        rollback_of: None,
+        is_rollback: false,
+        agent_id: None,
+        hosts: &[],
+        author: "alice",
+        commits: "[]",
+        gates: "[]",
+        target: "{}",
+        job_id: None,
+        run_id: Some(run.id),
+        commit_sha: Some(&run.sha),
+        url: None,
+    };
+    let broken = NewDeployment { rollback_of: Some(999_999), ..deployment("broken", DeploymentStatus::Waiting) };
+    let failed = store.jobs().enqueue_at_gate(&new_job("broken"), &broken, JobGate::Waiting("1 approval"), 20).await;
+    assert!(matches!(failed, Err(StoreError::Conflict(_))), "{failed:?}");
+    assert!(store.jobs().list_for_run(run.id).await.expect("jobs").is_empty(), "no job held without a deployment");
+    assert!(store.deployments().of_run_jobs(run.id).await.expect("deployments").is_empty());
+
+    let waiting = deployment("wait", DeploymentStatus::Waiting);
+    let (held, made) = store
+        .jobs()
+        .enqueue_at_gate(&new_job("wait"), &waiting, JobGate::Waiting("1 approval"), 21)
+        .await
+        .expect("held");
+    let made = made.expect("its deployment");
+    assert_eq!((held.status, made.job_id), (Status::Waiting, Some(held.id)));
+    assert_eq!(held.waiting_for, Some(format!("1 approval (deployment {})", made.id)));
+    let (again, found) =
+        store.jobs().enqueue_at_gate(&new_job("wait"), &waiting, JobGate::Passed, 22).await.expect("again");
+    assert_eq!((again.id, again.status, found.map(|found| found.id)), (held.id, Status::Waiting, Some(made.id)));
+
+    let passing = deployment("pass", DeploymentStatus::Queued);
+    let (queued, _) =
+        store.jobs().enqueue_at_gate(&new_job("pass"), &passing, JobGate::Passed, 23).await.expect("queued");
+    assert_eq!((queued.status, queued.waiting_for), (Status::Queued, None));
+    let refused = deployment("refuse", DeploymentStatus::Failed);
+    let (failed, made) = store
+        .jobs()
+        .enqueue_at_gate(&new_job("refuse"), &refused, JobGate::Refused("refused: main only"), 24)
+        .await
+        .expect("refused");
+    assert_eq!(
+        (failed.status, failed.conclusion, failed.reason.as_deref(), failed.waiting_for),
+        (Status::Completed, Some(Conclusion::Failure), Some("refused: main only"), None)
+    );
+    assert_eq!(made.map(|made| made.status), Some(DeploymentStatus::Failed));
+    assert_eq!(store.deployments().of_run_jobs(run.id).await.expect("deployments").len(), 3);
 }
 
 async fn register(store: &Store, name: &str, runner_labels: &[&str]) -> ferry_store::Runner {
@@ -1295,6 +1377,7 @@ async fn agents_and_deployments(store: Store, _db: &TestDb) {
     assert_eq!((agent.revoked_at, agent.token_prefix.as_str()), (None, "p2"));
 
     let project = store.projects().create(&project("shop"), 1).await.expect("project");
+    let hosts = [agent.id];
     let new = |release, status| NewDeployment {
         project_id: project.id,
         service: "web",
@@ -1307,6 +1390,7 @@ async fn agents_and_deployments(store: Store, _db: &TestDb) {
         rollback_of: None,
         is_rollback: false,
         agent_id: Some(agent.id),
+        hosts: &hosts,
         author: "bob",
         commits: "[]",
         gates: "[]",
@@ -1391,4 +1475,99 @@ async fn agents_and_deployments(store: Store, _db: &TestDb) {
     assert_eq!(kept.iter().map(|line| line.text.as_str()).collect::<Vec<_>>(), ["two", "three"]);
     let later = store.service_logs().after(unit, kept[0].id, 10).await.expect("lines");
     assert_eq!(later.iter().map(|line| line.text.as_str()).collect::<Vec<_>>(), ["three"]);
+}
+
+async fn deployments_on_several_hosts(store: Store, _db: &TestDb) {
+    let register = |name, prefix| NewAgent { name, labels: &[], token_prefix: prefix, token_hash: "h" };
+    let one = store.agents().register(&register("one", "p1"), 1).await.expect("register");
+    let two = store.agents().register(&register("two", "p2"), 1).await.expect("register");
+    let other = store.agents().register(&register("other", "p3"), 1).await.expect("register");
+    let project = store.projects().create(&project("shop"), 1).await.expect("project");
+    let hosts = [one.id, two.id];
+    let new = |release, status| NewDeployment {
+        project_id: project.id,
+        service: "web",
+        environment: "production",
+        release: Some(release),
+        strategy: "rolling",
+        status,
+        reason: None,
+        triggered_by: "alice",
+        rollback_of: None,
+        is_rollback: false,
+        agent_id: Some(one.id),
+        hosts: &hosts,
+        author: "bob",
+        commits: "[]",
+        gates: "[]",
+        target: "{}",
+        job_id: None,
+        run_id: None,
+        commit_sha: None,
+        url: None,
+    };
+    let first = store.deployments().create(&new(1, DeploymentStatus::InProgress), 2).await.expect("create");
+    let placed = |agent_id| {
+        let store = store.clone();
+        async move {
+            let placed = store.deployments().placed_on(agent_id).await.expect("placed");
+            placed.iter().map(|deployment| deployment.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!((placed(one.id).await, placed(two.id).await), (vec![first.id], vec![first.id]));
+    assert!(placed(other.id).await.is_empty());
+    let hosts_of = |id| {
+        let store = store.clone();
+        async move {
+            let hosts = store.deployments().hosts(id).await.expect("hosts");
+            hosts.iter().map(|host| (host.agent_id, host.status, host.finished_at)).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        hosts_of(first.id).await,
+        [(one.id, DeploymentStatus::InProgress, None), (two.id, DeploymentStatus::InProgress, None)]
+    );
+
+    let succeeded = ferry_store::HostReport {
+        status: DeploymentStatus::Succeeded,
+        reason: Some("serves"),
+        steps: r#"[{"name":"start","at":3}]"#,
+        analysis: None,
+    };
+    store.deployments().record_host(first.id, one.id, &succeeded, 4).await.expect("record");
+    store.deployments().record_host(first.id, one.id, &succeeded, 5).await.expect("again");
+    assert_eq!(
+        hosts_of(first.id).await,
+        [(one.id, DeploymentStatus::Succeeded, Some(4)), (two.id, DeploymentStatus::InProgress, None)]
+    );
+    // A host that succeeded is rolled back with the others after a failure elsewhere.
+    let cancelled = ferry_store::HostReport { status: DeploymentStatus::Cancelled, ..succeeded };
+    store.deployments().record_host(first.id, one.id, &cancelled, 6).await.expect("record");
+    let hosts = store.deployments().hosts(first.id).await.expect("hosts");
+    assert_eq!(
+        (hosts[0].status, hosts[0].reason.as_deref(), hosts[0].steps.as_str(), hosts[0].finished_at),
+        (DeploymentStatus::Cancelled, Some("serves"), r#"[{"name":"start","at":3}]"#, Some(4))
+    );
+    let stranger = store.deployments().record_host(first.id, other.id, &succeeded, 7).await;
+    assert!(matches!(stranger, Err(StoreError::NotFound { .. })), "{stranger:?}");
+
+    store
+        .deployments()
+        .transition(first.id, &[DeploymentStatus::InProgress], DeploymentStatus::Succeeded, None, 8)
+        .await
+        .expect("finish");
+    let second = store.deployments().create(&new(2, DeploymentStatus::Failed), 9).await.expect("create");
+    assert_eq!(
+        hosts_of(second.id).await,
+        [(one.id, DeploymentStatus::Failed, None), (two.id, DeploymentStatus::Failed, None)]
+    );
+    // What serves on each host is the last deployment that succeeded on it.
+    assert_eq!((placed(one.id).await, placed(two.id).await), (vec![first.id], vec![first.id]));
+    // A deployment whose host is gone is not recorded, nor is any of its hosts.
+    let gone = [one.id, 999_999];
+    let refused =
+        store.deployments().create(&NewDeployment { hosts: &gone, ..new(3, DeploymentStatus::Queued) }, 10).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    let listed = store.deployments().list(project.id, None, None, 10).await.expect("list");
+    assert_eq!(listed.iter().map(|deployment| deployment.release).collect::<Vec<_>>(), [Some(2), Some(1)]);
 }

@@ -41,6 +41,7 @@ pub(crate) async fn ledger_and_incidents(store: Store, _db: &TestDb) {
                 rollback_of: None,
                 is_rollback: false,
                 agent_id: None,
+                hosts: &[],
                 author: "bob",
                 commits: "[]",
                 gates: "[]",

@@ -16,8 +16,8 @@ use super::{block_on, connect};
 use crate::cli::{ConnectArgs, DeployArgs, DeploymentsArgs, PlanArgs, RollbackArgs, StatusArgs};
 use crate::render::{BOLD, DIM, GREEN, RED, YELLOW};
 
-/// How often `--wait` and `--follow` ask the server again.
-const POLL: Duration = Duration::from_millis(500);
+/// How long one read of `--follow` waits on the server for a line.
+const FOLLOW_WAIT_MS: u64 = 25_000;
 
 /// The JSON `ferry deploy --json` prints: the fields the issue fixes, nothing else.
 fn outcome_json(deployment: &DeploymentView) -> serde_json::Value {
@@ -64,11 +64,32 @@ fn line(deployment: &DeploymentView) -> String {
     )
 }
 
-/// Polls deployment `id` until it is over.
-async fn wait_over(client: &Client, mut deployment: DeploymentView) -> anyhow::Result<DeploymentView> {
+/// Follows deployment `id`'s events until it is over (and again, should the stream break
+/// before); with `steps`, prints each step of the strategy as the agent reports it.
+async fn wait_over(client: &Client, mut deployment: DeploymentView, steps: bool) -> anyhow::Result<DeploymentView> {
+    let mut shown = 0;
     while !deployment.outcome.is_over() {
-        tokio::time::sleep(POLL).await;
-        deployment = client.get_deployment(deployment.id).await?;
+        let mut events = client.follow_deployment(deployment.id).await?;
+        loop {
+            match events.next().await {
+                Ok(Some(next)) => deployment = next,
+                Ok(None) => break,
+                Err(error) if error.is_transient() => {
+                    // The server restarts, say: follow it again once it may be back.
+                    tracing::debug!(%error, "following deployment {}: {error}; again", deployment.id);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+                Err(error) => return Err(error.into()),
+            }
+            if steps {
+                let mut stdout = anstream::stdout();
+                for step in deployment.steps.iter().skip(shown) {
+                    writeln!(stdout, "  {DIM}· {}{DIM:#}", step.name).context("writing to stdout")?;
+                }
+            }
+            shown = shown.max(deployment.steps.len());
+        }
     }
     Ok(deployment)
 }
@@ -97,7 +118,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
             release: args.release,
         };
         let deployment = client.deploy(&args.project, &request).await?;
-        if args.wait { wait_over(&client, deployment).await } else { Ok(deployment) }
+        if args.wait { wait_over(&client, deployment, !args.json).await } else { Ok(deployment) }
     })?;
     finish(&deployment, args.json)
 }
@@ -108,7 +129,7 @@ pub fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         let request =
             RollbackRequest { service: args.service.clone(), environment: args.environment.clone(), to: args.to };
         let deployment = client.rollback(&args.project, &request).await?;
-        if args.wait { wait_over(&client, deployment).await } else { Ok(deployment) }
+        if args.wait { wait_over(&client, deployment, !args.json).await } else { Ok(deployment) }
     })?;
     finish(&deployment, args.json)
 }
@@ -256,7 +277,9 @@ pub fn service_logs(
     block_on(async {
         let mut after = 0;
         loop {
-            let page = client.service_logs(project, service, environment, after).await?;
+            // Following, the server holds the read until a line comes (a long poll).
+            let wait_ms = if follow { FOLLOW_WAIT_MS } else { 0 };
+            let page = client.service_logs(project, service, environment, after, wait_ms).await?;
             let mut stdout = anstream::stdout();
             for line in &page.lines {
                 if as_json {
@@ -270,9 +293,6 @@ pub fn service_logs(
             after = page.next;
             if caught_up && !follow {
                 return Ok(ExitCode::SUCCESS);
-            }
-            if caught_up {
-                tokio::time::sleep(POLL).await;
             }
         }
     })

@@ -207,3 +207,54 @@ fn an_image_deployment_fails_with_the_reason_without_an_engine_or_an_image() {
         assert!(why.contains(reason), "{name}: {why}");
     }
 }
+
+/// An `image:` service released through the server: the release's files hold the image as
+/// `docker save` wrote it (as a pipeline's artifact would), `ferry deploy --wait` sends it to
+/// a real agent, which loads the archive and serves the container behind its proxy.
+#[test]
+fn an_image_service_released_from_a_saved_archive_is_deployed_through_the_server() {
+    let base = ferry_testkit::busybox_image();
+    let scratch = tempfile::Builder::new().prefix("ferry-images-it-").tempdir().expect("temp dir");
+    let label = format!("agent-images-server-{}", std::process::id());
+    let folder = scratch.path().join("release");
+    std::fs::create_dir_all(&folder).expect("create_dir_all");
+    let dockerfile = format!(
+        "FROM {base}\n\
+         RUN mkdir /www && echo ok > /www/healthz && echo served by the server > /www/index.html\n\
+         CMD [\"sh\", \"-c\", \"exec httpd -f -p 127.0.0.1:$PORT -h /www\"]\n"
+    );
+    ferry_testkit::saved_image(&format!("ferry-test/web:{label}"), &dockerfile, &label, &folder.join("web.tar"));
+    let port = free_port();
+    let deploy = format!(
+        "environments:\n  staging: {{ verify: 1s }}\nservices:\n  web:\n    image: {{ archive: web.tar }}\n    \
+         health: {{ http: /healthz, interval: 100ms, healthy-after: 1, start-timeout: 60s }}\n    \
+         deploy:\n      staging: {{ port: {port}, replicas: 1 }}\n"
+    );
+    let (server, url, admin) = crate::runner::start_server(scratch.path());
+    let agent_dir = scratch.path().join("agent");
+    // Dropped last: the agent is killed first, then its containers and the images removed.
+    let _images = Cleanup { dir: &agent_dir, label, agents: Vec::new() };
+    let (_repo, _agent) = crate::delivery::project_with_agent(scratch.path(), &agent_dir, &url, &admin, &deploy);
+    crate::delivery::release_folder(&url, &admin, &folder);
+
+    let args = ["deploy", "web", "web", "--env", "staging", "--wait", "--json"];
+    let out = crate::runner::output_within(crate::runner::client_command(&url, &admin, &args));
+    let deployed: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        let agent_log = std::fs::read_to_string(scratch.path().join("agent.stderr")).unwrap_or_default();
+        panic!("{}\n--- server\n{}\n--- agent\n{agent_log}", crate::runner::text(&out), server.stderr())
+    });
+    assert_eq!(
+        (deployed["outcome"].as_str(), deployed["release"].as_i64()),
+        (Some("succeeded"), Some(1)),
+        "{deployed}"
+    );
+    assert_eq!(until("the proxy to answer", || get_ok(port)), "served by the server\n");
+    assert_eq!(containers(&agent_dir).len(), 1, "one replica, one container");
+    let status = crate::runner::get_json(&url, &admin, "/api/v1/projects/web/status?environment=staging");
+    let service = &status["environments"][0]["services"][0];
+    assert_eq!(
+        (service["release"].as_i64(), service["replicas"][0]["healthy"].as_bool()),
+        (Some(1), Some(true)),
+        "{status}"
+    );
+}

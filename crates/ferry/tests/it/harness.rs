@@ -168,8 +168,13 @@ pub fn free_port() -> u16 {
 /// `GET path` on a loopback port over a fresh connection: the status and body, or `None` when
 /// nothing answers.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http_get_at("127.0.0.1", port, path)
+}
+
+/// [`http_get`] on loopback address `ip` (`127.0.0.2`, where a second agent's proxies listen).
+pub fn http_get_at(ip: &str, port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::{Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let mut stream = std::net::TcpStream::connect((ip, port)).ok()?;
     stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
     write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
     let mut answer = String::new();

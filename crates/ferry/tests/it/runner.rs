@@ -230,8 +230,11 @@ fn a_runner_with_the_jobs_label_runs_a_triggered_workflow_and_its_log_reads_back
 #[test]
 fn a_job_with_environment_gets_its_secret_masked_and_its_variable() {
     let scratch = tempfile::Builder::new().prefix("ferry-runner-it-").tempdir().expect("temp dir");
-    let workflow = "on: workflow_dispatch\njobs:\n  ship:\n    runs-on: [ship]\n    environment: production\n    \
-                    steps:\n      - run: echo \"token=${{ secrets.TOKEN }} region=${{ vars.REGION }}\"\n";
+    // Its URL names a step's output: it is evaluated after the steps, as on GitHub.
+    let workflow = "on: workflow_dispatch\njobs:\n  ship:\n    runs-on: [ship]\n    \
+                    environment: { name: production, url: \"https://demo.test/${{ steps.put.outputs.path }}\" }\n    \
+                    steps:\n      - run: echo \"token=${{ secrets.TOKEN }} region=${{ vars.REGION }}\"\n      \
+                    - id: put\n        run: echo path=v/7 >> \"$GITHUB_OUTPUT\"\n";
     let repo = Repo::new(&[("README", "the demo repository"), (".github/workflows/ship.yml", workflow)]);
     let (server, url, admin) = start_server_with(scratch.path(), |command| {
         command.env("FERRY_NO_AGENT", "1");
@@ -277,4 +280,5 @@ fn a_job_with_environment_gets_its_secret_masked_and_its_variable() {
     assert_eq!((listed[0]["release"].clone(), listed[0]["strategy"].as_str()), (Value::Null, Some("job")));
     let head = repo.git(&["rev-parse", "HEAD"]);
     assert_eq!(listed[0]["commit"].as_str(), Some(head.trim()), "{listed:#}");
+    assert_eq!(listed[0]["url"].as_str(), Some("https://demo.test/v/7"), "{listed:#}");
 }
