@@ -129,15 +129,30 @@ async fn send(
     }
 }
 
-/// Handles one request from a client at `client_addr`.
+/// The client end of one connection, as every request on it sees it.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pub(crate) addr: SocketAddr,
+    /// `addr`'s IP as a header value, made once per connection.
+    pub(crate) ip: HeaderValue,
+    /// Whether the proxy terminated TLS on the connection.
+    pub(crate) https: bool,
+}
+
+impl Peer {
+    pub(crate) fn new(addr: SocketAddr, https: bool) -> Arc<Peer> {
+        Arc::new(Peer { addr, ip: ip_value(addr), https })
+    }
+}
+
+/// Handles one request from the client `peer`.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
-    client_addr: SocketAddr,
-    https: bool,
+    peer: Arc<Peer>,
     mut request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
-    let (response_timeout, trusted) = shared.request_options(client_addr.ip());
+    let (response_timeout, trusted) = shared.request_options(peer.addr.ip());
     let deadline = tokio::time::Instant::from_std(started + response_timeout);
     if request.method() == Method::CONNECT {
         return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "this proxy does not tunnel CONNECT requests\n"));
@@ -155,7 +170,7 @@ pub(crate) async fn handle(
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, protocol);
     }
-    add_forwarded(&mut headers, client_addr, host.as_ref(), https, trusted);
+    add_forwarded(&mut headers, &peer.ip, host.as_ref(), peer.https, trusted);
     let has_host = host.is_some();
     if let Some(host) = host {
         headers.insert(header::HOST, host);
@@ -342,6 +357,11 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 
 /// Removes the hop-by-hop headers and those `Connection` names.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none (a header `Connection` names comes with `Connection`, which is
+    // one): one pass over the names, rather than a lookup per name, finds that out.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -354,14 +374,19 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Appends the client's address to `X-Forwarded-For` and says how and to which host the
-/// client connected (`X-Forwarded-Proto: http`, or `https` when the proxy terminated TLS;
-/// `X-Forwarded-Host`). From a `trusted` hop (a
+/// A client's address as a header value, made once per connection.
+pub(crate) fn ip_value(client_addr: SocketAddr) -> HeaderValue {
+    HeaderValue::try_from(client_addr.ip().to_string()).expect("an IP address is a valid header value")
+}
+
+/// Appends the client's address (`client_ip`, from [`ip_value`]) to `X-Forwarded-For` and
+/// says how and to which host the client connected (`X-Forwarded-Proto: http`, or `https`
+/// when the proxy terminated TLS; `X-Forwarded-Host`). From a `trusted` hop (a
 /// load balancer in front of the proxy) the values it gives for these two are kept, since it
 /// saw the original connection; from anyone else they are replaced: the proxy is the edge.
 pub(crate) fn add_forwarded(
     headers: &mut HeaderMap,
-    client_addr: SocketAddr,
+    client_ip: &HeaderValue,
     host: Option<&HeaderValue>,
     https: bool,
     trusted: bool,
@@ -369,18 +394,17 @@ pub(crate) fn add_forwarded(
     const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
     const FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
     const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-    let client_ip = client_addr.ip().to_string();
     if headers.contains_key(&FORWARDED_FOR) {
         let mut chain: Vec<&str> =
             headers.get_all(&FORWARDED_FOR).iter().filter_map(|value| value.to_str().ok()).map(str::trim).collect();
         chain.retain(|item| !item.is_empty());
-        chain.push(&client_ip);
+        chain.push(client_ip.to_str().unwrap_or_default());
         if let Ok(value) = HeaderValue::from_str(&chain.join(", ")) {
             headers.insert(FORWARDED_FOR, value);
         }
-    } else if let Ok(value) = HeaderValue::try_from(client_ip) {
+    } else {
         // The common case, a client that is the first hop: no list to join.
-        headers.insert(FORWARDED_FOR, value);
+        headers.insert(FORWARDED_FOR, client_ip.clone());
     }
     // A trusted hop's own values stand; each one it did not give is the proxy's.
     if !(trusted && headers.contains_key(&FORWARDED_PROTO)) {

@@ -354,7 +354,8 @@ async fn serve<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |request| forward::handle(shared.clone(), client_addr, https, request));
+    let peer = forward::Peer::new(client_addr, https);
+    let service = service_fn(move |request| forward::handle(shared.clone(), peer.clone(), request));
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     if let Err(error) = watcher.watch(connection.into_owned()).await {
         debug!(%error, %client_addr, "a client connection ended with an error");

@@ -669,6 +669,10 @@ pub struct AgentArgs {
     /// Serve the proxies' counts as Prometheus text on http://ADDR/metrics
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Threads that run the supervisor and the proxies: 1 (the default) keeps the agent's
+    /// memory lowest; more lets the proxies of a busy host use more cores
+    #[arg(long, env = "FERRY_AGENT_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256), value_name = "N")]
+    pub threads: u16,
 }
 
 #[derive(Debug, Subcommand)]
