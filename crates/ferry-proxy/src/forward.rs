@@ -357,19 +357,31 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 
 /// Removes the hop-by-hop headers and those `Connection` names.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none (a header `Connection` names comes with `Connection`, which is
-    // one): one pass over the names, rather than a lookup per name, finds that out.
-    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+    // One pass over the names finds the hop-by-hop ones present (usually none in a request,
+    // `Connection: keep-alive` in a response), rather than a lookup per name.
+    let mut present: [Option<HeaderName>; 8] = Default::default();
+    let mut n_present = 0;
+    for name in headers.keys() {
+        if n_present < present.len() && HOP_BY_HOP.contains(name) {
+            present[n_present] = Some(name.clone());
+            n_present += 1;
+        }
+    }
+    if n_present == 0 {
         return;
     }
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named.iter().chain(&HOP_BY_HOP) {
+    // The headers `Connection` names, beyond its usual tokens (which are no header, or one
+    // removed anyway).
+    let mut named = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        for token in value.to_str().into_iter().flat_map(|value| value.split(',')).map(str::trim) {
+            let usual = ["", "keep-alive", "close", "upgrade"].iter().any(|usual| token.eq_ignore_ascii_case(usual));
+            if !usual && let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+                named.push(name);
+            }
+        }
+    }
+    for name in named.iter().chain(present[..n_present].iter().flatten()) {
         headers.remove(name);
     }
 }
