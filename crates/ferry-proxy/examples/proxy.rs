@@ -34,7 +34,8 @@ fn main() -> ExitCode {
     };
     // As `ferry agent` runs it: one thread by default (its `--threads`), N worker threads with
     // FERRY_PROXY_THREADS=N.
-    let threads: usize = std::env::var("FERRY_PROXY_THREADS").ok().and_then(|threads| threads.parse().ok()).unwrap_or(1);
+    let threads: usize =
+        std::env::var("FERRY_PROXY_THREADS").ok().and_then(|threads| threads.parse().ok()).unwrap_or(1);
     let mut builder = if threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
