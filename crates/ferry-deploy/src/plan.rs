@@ -137,6 +137,9 @@ fn unit_changes(
         {
             details.push("the proxy's response timeout or trusted proxies changed".to_owned());
         }
+        if previous.tls != unit.tls {
+            details.push("the proxy's TLS certificates changed".to_owned());
+        }
     }
     if status.is_some() && wanted.is_some() {
         let n_running = running.iter().filter(|(release, _)| Some(*release) == wanted).count() as u32;

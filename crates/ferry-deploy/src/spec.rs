@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use ferry_proto::agent::{
-    AnalysisSpec, DeploymentOrder, HealthSpec, Probe, ProcessSpec, ReleaseSpec, StrategySpec, Unit, UnitKey,
+    AnalysisSpec, DeploymentOrder, HealthSpec, Probe, ProcessSpec, ReleaseSpec, StrategySpec, TlsFiles, Unit, UnitKey,
 };
 use ferry_proto::artifacts::ArtifactFile;
 use serde::{Deserialize, Serialize};
@@ -128,6 +128,9 @@ pub struct ServiceDeploy {
     /// How long a replica may take to begin its answer before the proxy answers 504.
     #[serde(default = "default_response_timeout_ms")]
     pub response_timeout_ms: u64,
+    /// `tls:`: the certificates the proxy terminates TLS with on `port`; empty: plain HTTP.
+    #[serde(default)]
+    pub tls: Vec<TlsFiles>,
 }
 
 fn default_response_timeout_ms() -> u64 {
@@ -180,6 +183,7 @@ impl DeploySpec {
             stop_grace_ms: deploy.stop_grace_ms,
             response_timeout_ms: deploy.response_timeout_ms,
             trusted_proxies: env.trusted_proxies.clone(),
+            tls: deploy.tls.clone(),
             release,
             deployment: None,
         })

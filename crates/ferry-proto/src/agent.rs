@@ -130,6 +130,10 @@ pub struct Unit {
     /// `X-Forwarded-Host` are passed on to the replicas (from anyone else they are replaced).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_proxies: Vec<String>,
+    /// The certificates the proxy terminates TLS with (the first whose names cover the name
+    /// a client asks for, else the first); empty: plain HTTP.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<TlsFiles>,
     /// The release that should serve when no deployment is under way (the last one that
     /// succeeded here); `None` before the first deployment.
     pub release: Option<ReleaseSpec>,
@@ -137,6 +141,15 @@ pub struct Unit {
     /// reports the outcome; the server keeps it here until it has recorded that outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<DeploymentOrder>,
+}
+
+/// One certificate of a proxy that terminates TLS: PEM files on the agent's host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TlsFiles {
+    /// The certificate, then its intermediates (a `fullchain.pem`): an absolute path.
+    pub cert: String,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1): an absolute path.
+    pub key: String,
 }
 
 /// What a desired state written before `response_timeout_ms` existed gets: 60 s.

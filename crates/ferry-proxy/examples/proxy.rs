@@ -1,7 +1,8 @@
 //! A stand-alone proxy for benchmarks and trying things by hand, without the agent:
 //! `cargo run --release -p ferry-proxy --example proxy -- LISTEN BACKEND...` listens on
 //! `LISTEN` (`127.0.0.1:8080`) and shares the traffic among the `BACKEND` addresses (all of
-//! release 1) until Ctrl-C, then prints the counts.
+//! release 1) until Ctrl-C, then prints the counts. One thread, as `ferry agent` runs its
+//! proxies by default; `FERRY_PROXY_THREADS=N` for N worker threads.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -40,7 +41,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // As `ferry agent` runs it: one thread by default (its `--threads`), N worker threads with
+    // FERRY_PROXY_THREADS=N.
+    let threads: usize =
+        std::env::var("FERRY_PROXY_THREADS").ok().and_then(|threads| threads.parse().ok()).unwrap_or(1);
+    let mut builder = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(threads);
+        builder
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("proxy: cannot start the async runtime: {error}");

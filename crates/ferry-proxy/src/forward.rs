@@ -1,5 +1,5 @@
 //! Forwarding one request: the backend is chosen from the routing table, the request goes to
-//! it over a pooled HTTP/1.1 connection with its hop-by-hop headers removed (RFC 9110 §7.6.1)
+//! it over one of the proxy's keep-alive HTTP/1.1 connections to it ([`crate::pool`]) with its hop-by-hop headers removed (RFC 9110 §7.6.1)
 //! and `X-Forwarded-For` / `-Proto` / `-Host` added, and the answer comes back streamed. An
 //! `Upgrade` (WebSocket) that the backend accepts with 101 becomes a tunnel of bytes both ways.
 //! A backend that refuses the connection gets a bodiless idempotent request retried once on
@@ -11,43 +11,29 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use http_body_util::{Either, Empty};
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::http::uri::{self, PathAndQuery, Scheme};
-use hyper::{Method, Request, Response, StatusCode, Uri, Version};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper::http::uri::PathAndQuery;
+use hyper::{Method, Request, Response, StatusCode, Version};
+use hyper_util::rt::TokioIo;
 use tracing::{debug, warn};
 
 use crate::Shared;
+use crate::pool::{Pool, Sender};
 use crate::routes::{Choice, InFlight};
 
 /// The body sent to a backend: the client's, streamed, or none (then the request may be
 /// sent again).
 pub(crate) type ForwardBody = Either<Incoming, Empty<Bytes>>;
 
-/// The pooled client to the backends (HTTP/1.1, keep-alive).
-pub(crate) type BackendClient = Client<HttpConnector, ForwardBody>;
-
-pub(crate) fn backend_client() -> BackendClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(5)));
-    Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build(connector)
-}
-
 /// The body of the proxy's answers: the backend's, streamed, holding the request's claim on
-/// the backend until it is sent; or a short text of the proxy's own.
+/// the backend and its connection until it is sent; or a short text of the proxy's own.
 #[derive(Debug)]
 pub(crate) enum ProxyBody {
-    Backend { body: Incoming, in_flight: Option<InFlight> },
+    Backend { body: Incoming, in_flight: Option<InFlight>, conn: Option<(Sender, Arc<Pool>)> },
     Text(Option<Bytes>),
 }
 
@@ -57,12 +43,30 @@ impl Body for ProxyBody {
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         match self.get_mut() {
-            ProxyBody::Backend { body, in_flight } => {
-                let poll = Pin::new(body).poll_frame(cx);
-                if matches!(poll, Poll::Ready(None | Some(Err(_)))) {
-                    // The request is over once its last byte went out: release the backend
-                    // now rather than when hyper drops the body.
-                    in_flight.take();
+            ProxyBody::Backend { body, in_flight, conn } => {
+                let poll = Pin::new(&mut *body).poll_frame(cx);
+                // hyper stops asking for frames once a body says it has ended (a response with
+                // a length, after its last byte): that is its end as much as `None` is.
+                let ended = match &poll {
+                    Poll::Ready(None) => true,
+                    Poll::Ready(Some(Ok(_))) => body.is_end_stream(),
+                    _ => false,
+                };
+                match &poll {
+                    _ if ended => {
+                        // The response is over once its last byte went out: its connection
+                        // may take the next request, and the backend is released now rather
+                        // than when hyper drops the body.
+                        if let Some((sender, pool)) = conn.take() {
+                            pool.put(sender);
+                        }
+                        in_flight.take();
+                    }
+                    Poll::Ready(Some(Err(_))) => {
+                        conn.take();
+                        in_flight.take();
+                    }
+                    _ => {}
                 }
                 poll
             }
@@ -92,14 +96,64 @@ fn text(status: StatusCode, message: &'static str) -> Response<ProxyBody> {
     response
 }
 
-/// Handles one request from a client at `client_addr`.
+/// How sending one request to a backend failed.
+enum SendError {
+    /// No connection could be opened: the request did not leave, and may go elsewhere.
+    Connect(crate::pool::ConnectError),
+    /// The backend did not answer.
+    Http(hyper::Error),
+}
+
+/// Sends `request` to the backend of `pool` on `sender`. A connection that was idle may have
+/// been closed by the backend just before the request was written: the request, given back
+/// unsent, then goes once more on a new connection.
+async fn send(
+    pool: &Pool,
+    mut sender: Sender,
+    reused: bool,
+    request: Request<ForwardBody>,
+) -> Result<(Response<Incoming>, Sender), SendError> {
+    match sender.try_send_request(request).await {
+        Ok(response) => Ok((response, sender)),
+        Err(mut error) => match error.take_message() {
+            Some(request) if reused => {
+                debug!(error = %error.error(), "an idle backend connection could not take a request, sending it on a new one");
+                let mut sender = pool.connect().await.map_err(SendError::Connect)?;
+                match sender.send_request(request).await {
+                    Ok(response) => Ok((response, sender)),
+                    Err(error) => Err(SendError::Http(error)),
+                }
+            }
+            _ => Err(SendError::Http(error.into_error())),
+        },
+    }
+}
+
+/// The client end of one connection, as every request on it sees it.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pub(crate) addr: SocketAddr,
+    /// `addr`'s IP as a header value, made once per connection.
+    pub(crate) ip: HeaderValue,
+    /// Whether the proxy terminated TLS on the connection.
+    pub(crate) https: bool,
+}
+
+impl Peer {
+    pub(crate) fn new(addr: SocketAddr, https: bool) -> Arc<Peer> {
+        Arc::new(Peer { addr, ip: ip_value(addr), https })
+    }
+}
+
+/// Handles one request from the client `peer`.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
-    client_addr: SocketAddr,
+    peer: Arc<Peer>,
     mut request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
-    let (response_timeout, trusted) = shared.request_options(client_addr.ip());
+    let (response_timeout, trusted) = shared.request_options(peer.addr.ip());
+    let deadline = tokio::time::Instant::from_std(started + response_timeout);
     if request.method() == Method::CONNECT {
         return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "this proxy does not tunnel CONNECT requests\n"));
     }
@@ -116,21 +170,23 @@ pub(crate) async fn handle(
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, protocol);
     }
-    add_forwarded(&mut headers, client_addr, host.as_ref(), trusted);
+    add_forwarded(&mut headers, &peer.ip, host.as_ref(), peer.https, trusted);
+    let has_host = host.is_some();
     if let Some(host) = host {
         headers.insert(header::HOST, host);
     }
     let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
     let method = parts.method;
     // A request without a body can be sent again when its backend refused the connection.
-    let retryable = body.is_end_stream() && is_idempotent(&method);
-    let mut body = if body.is_end_stream() { Either::Right(Empty::new()) } else { Either::Left(body) };
+    let bodiless = body.is_end_stream();
+    let retryable = bodiless && is_idempotent(&method);
+    let body = if bodiless { Either::Right(Empty::new()) } else { Either::Left(body) };
 
     // The backend that refused the connection, and its release.
     let mut refused: Option<(Arc<str>, i64)> = None;
     loop {
         let choice = shared.pick(refused.as_ref().map(|(id, _)| &**id));
-        let Some(Choice { id, release, addr, authority, in_flight }) = choice else {
+        let Some(Choice { id, release, addr, authority, pool, in_flight }) = choice else {
             if let Some((_, release)) = refused {
                 shared.stats.record(release, StatusCode::BAD_GATEWAY, started.elapsed());
                 return Ok(text(
@@ -144,56 +200,80 @@ pub(crate) async fn handle(
                 "service unavailable: no healthy replica of this service takes requests right now\n",
             ));
         };
-        let mut uri_parts = uri::Parts::default();
-        uri_parts.scheme = Some(Scheme::HTTP);
-        uri_parts.authority = Some(authority);
-        uri_parts.path_and_query = Some(path.clone());
-        let Ok(uri) = Uri::from_parts(uri_parts) else {
-            return Ok(text(StatusCode::BAD_REQUEST, "bad request: the request's path is not a valid URI\n"));
-        };
-        let mut forward = Request::new(std::mem::replace(&mut body, Either::Right(Empty::new())));
-        *forward.method_mut() = method.clone();
-        *forward.uri_mut() = uri;
-        *forward.version_mut() = Version::HTTP_11;
-        // Only a retryable request may need its headers again.
-        *forward.headers_mut() = if retryable { headers.clone() } else { std::mem::take(&mut headers) };
-        let Ok(res) = tokio::time::timeout(response_timeout, shared.client.request(forward)).await else {
+        let timed_out = || {
             warn!(backend = %id, %addr, "backend {id} at {addr} did not answer within {response_timeout:?}");
             shared.stats.record(release, StatusCode::GATEWAY_TIMEOUT, started.elapsed());
-            return Ok(text(
+            Ok(text(
                 StatusCode::GATEWAY_TIMEOUT,
                 "gateway timeout: the service's replica did not begin its answer within the proxy's response timeout\n",
-            ));
+            ))
         };
-        match res {
-            Ok(response) => {
-                let status = response.status();
-                shared.stats.record(release, status, started.elapsed());
-                return Ok(answer(response, in_flight, client_upgrade));
-            }
-            Err(error) if error.is_connect() && retryable && refused.is_none() => {
+        let checkout = match tokio::time::timeout_at(deadline, pool.checkout()).await {
+            Err(_) => return timed_out(),
+            Ok(checkout) => checkout,
+        };
+        let (sender, reused) = match checkout {
+            Ok(checkout) => checkout,
+            Err(error) if retryable && refused.is_none() => {
                 debug!(backend = %id, %addr, %error, "backend {id} refused a connection, retrying on another");
                 refused = Some((id, release));
+                continue;
             }
             Err(error) => {
                 warn!(backend = %id, %addr, %error, "backend {id} at {addr} did not answer");
                 shared.stats.record(release, StatusCode::BAD_GATEWAY, started.elapsed());
                 return Ok(text(StatusCode::BAD_GATEWAY, "bad gateway: the service's replica did not answer\n"));
             }
+        };
+        // From here on the request goes to this backend: its headers and body are moved.
+        let mut forward = Request::new(body);
+        *forward.method_mut() = method;
+        *forward.uri_mut() = path.into();
+        *forward.version_mut() = Version::HTTP_11;
+        if !has_host && let Ok(value) = HeaderValue::from_str(authority.as_str()) {
+            headers.insert(header::HOST, value);
         }
+        *forward.headers_mut() = headers;
+        let Ok(res) = tokio::time::timeout_at(deadline, send(&pool, sender, reused, forward)).await else {
+            return timed_out();
+        };
+        return match res {
+            Ok((response, sender)) => {
+                let status = response.status();
+                shared.stats.record(release, status, started.elapsed());
+                Ok(answer(response, in_flight, (sender, pool), bodiless, client_upgrade))
+            }
+            Err(SendError::Connect(error)) => {
+                warn!(backend = %id, %addr, %error, "backend {id} at {addr} did not answer");
+                shared.stats.record(release, StatusCode::BAD_GATEWAY, started.elapsed());
+                Ok(text(StatusCode::BAD_GATEWAY, "bad gateway: the service's replica did not answer\n"))
+            }
+            Err(SendError::Http(error)) => {
+                warn!(backend = %id, %addr, %error, "backend {id} at {addr} did not answer");
+                shared.stats.record(release, StatusCode::BAD_GATEWAY, started.elapsed());
+                Ok(text(StatusCode::BAD_GATEWAY, "bad gateway: the service's replica did not answer\n"))
+            }
+        };
     }
 }
 
 /// The client's answer from the backend's: hop-by-hop headers removed, the body streamed;
-/// a 101 to an upgrade starts the tunnel.
+/// a 101 to an upgrade starts the tunnel. The connection goes back to its pool when the
+/// response is over: at once without a body, after its last byte otherwise; when the
+/// request had a body, once hyper says the connection is ready (the body may still be going
+/// out).
 fn answer(
     mut response: Response<Incoming>,
     in_flight: InFlight,
+    (sender, pool): (Sender, Arc<Pool>),
+    bodiless: bool,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Response<ProxyBody> {
     if response.status() == StatusCode::SWITCHING_PROTOCOLS
         && let Some(client_upgrade) = client_upgrade
     {
+        // The connection becomes the tunnel: it never goes back.
+        drop(sender);
         let protocol = response.headers().get(header::UPGRADE).cloned();
         let backend_upgrade = hyper::upgrade::on(&mut response);
         tokio::spawn(tunnel(client_upgrade, backend_upgrade, in_flight));
@@ -207,8 +287,18 @@ fn answer(
     }
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
-    let in_flight = (!body.is_end_stream()).then_some(in_flight);
-    Response::from_parts(parts, ProxyBody::Backend { body, in_flight })
+    let ended = body.is_end_stream();
+    let conn = if !bodiless {
+        pool.put_when_ready(sender);
+        None
+    } else if ended {
+        pool.put(sender);
+        None
+    } else {
+        Some((sender, pool))
+    };
+    let in_flight = (!ended).then_some(in_flight);
+    Response::from_parts(parts, ProxyBody::Backend { body, in_flight, conn })
 }
 
 /// Copies bytes both ways between an upgraded client and backend connection until either
@@ -267,47 +357,70 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 
 /// Removes the hop-by-hop headers and those `Connection` names.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named.iter().chain(&HOP_BY_HOP) {
+    // One pass over the names finds the hop-by-hop ones present (usually none in a request,
+    // `Connection: keep-alive` in a response), rather than a lookup per name.
+    let mut present: [Option<HeaderName>; 8] = Default::default();
+    let mut n_present = 0;
+    for name in headers.keys() {
+        if n_present < present.len() && HOP_BY_HOP.contains(name) {
+            present[n_present] = Some(name.clone());
+            n_present += 1;
+        }
+    }
+    if n_present == 0 {
+        return;
+    }
+    // The headers `Connection` names, beyond its usual tokens (which are no header, or one
+    // removed anyway).
+    let mut named = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        for token in value.to_str().into_iter().flat_map(|value| value.split(',')).map(str::trim) {
+            let usual = ["", "keep-alive", "close", "upgrade"].iter().any(|usual| token.eq_ignore_ascii_case(usual));
+            if !usual && let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+                named.push(name);
+            }
+        }
+    }
+    for name in named.iter().chain(present[..n_present].iter().flatten()) {
         headers.remove(name);
     }
 }
 
-/// Appends the client's address to `X-Forwarded-For` and says how and to which host the
-/// client connected (`X-Forwarded-Proto: http`, `X-Forwarded-Host`). From a `trusted` hop (a
+/// A client's address as a header value, made once per connection.
+pub(crate) fn ip_value(client_addr: SocketAddr) -> HeaderValue {
+    HeaderValue::try_from(client_addr.ip().to_string()).expect("an IP address is a valid header value")
+}
+
+/// Appends the client's address (`client_ip`, from [`ip_value`]) to `X-Forwarded-For` and
+/// says how and to which host the client connected (`X-Forwarded-Proto: http`, or `https`
+/// when the proxy terminated TLS; `X-Forwarded-Host`). From a `trusted` hop (a
 /// load balancer in front of the proxy) the values it gives for these two are kept, since it
 /// saw the original connection; from anyone else they are replaced: the proxy is the edge.
 pub(crate) fn add_forwarded(
     headers: &mut HeaderMap,
-    client_addr: SocketAddr,
+    client_ip: &HeaderValue,
     host: Option<&HeaderValue>,
+    https: bool,
     trusted: bool,
 ) {
     const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
     const FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
     const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-    let client_ip = client_addr.ip().to_string();
     if headers.contains_key(&FORWARDED_FOR) {
         let mut chain: Vec<&str> =
             headers.get_all(&FORWARDED_FOR).iter().filter_map(|value| value.to_str().ok()).map(str::trim).collect();
         chain.retain(|item| !item.is_empty());
-        chain.push(&client_ip);
+        chain.push(client_ip.to_str().unwrap_or_default());
         if let Ok(value) = HeaderValue::from_str(&chain.join(", ")) {
             headers.insert(FORWARDED_FOR, value);
         }
-    } else if let Ok(value) = HeaderValue::try_from(client_ip) {
+    } else {
         // The common case, a client that is the first hop: no list to join.
-        headers.insert(FORWARDED_FOR, value);
+        headers.insert(FORWARDED_FOR, client_ip.clone());
     }
     // A trusted hop's own values stand; each one it did not give is the proxy's.
     if !(trusted && headers.contains_key(&FORWARDED_PROTO)) {
-        headers.insert(FORWARDED_PROTO, HeaderValue::from_static("http"));
+        headers.insert(FORWARDED_PROTO, HeaderValue::from_static(if https { "https" } else { "http" }));
     }
     if !(trusted && headers.contains_key(&FORWARDED_HOST)) {
         match host {

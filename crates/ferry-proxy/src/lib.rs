@@ -2,7 +2,8 @@
 //! front of the service's replicas.
 //!
 //! - Clients speak HTTP/1.1 (keep-alive) or HTTP/2 (h2c, prior knowledge); backends are
-//!   reached over pooled HTTP/1.1 connections. Bodies are streamed both ways, `Upgrade`s
+//!   reached over the proxy's own keep-alive HTTP/1.1 connections, a few kept per backend
+//!   ([`pool`]). Bodies are streamed both ways, `Upgrade`s
 //!   (WebSockets) are passed through, `X-Forwarded-*` added, hop-by-hop headers removed
 //!   ([`forward`]).
 //! - The agent decides which replicas are healthy and how much traffic each release gets:
@@ -33,21 +34,30 @@ use ferry_proto::agent::ReleaseTraffic;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 mod forward;
 mod metrics;
+mod pool;
 mod routes;
 mod stats;
+mod tls;
 
 pub use metrics::render_metrics;
 pub use routes::{Backend, Routes};
+pub use tls::{TlsCert, TlsError};
 
 use routes::{BackendLoad, Choice, Table};
+
+/// How often the files of the proxy's certificates are looked at for a change.
+pub const TLS_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How long a client may take over its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a backend may take to answer when nothing else is set: nginx's
 /// `proxy_read_timeout`.
@@ -73,6 +83,27 @@ impl Default for ProxyOptions {
         ProxyOptions { response_timeout: DEFAULT_RESPONSE_TIMEOUT, trusted_hops: Vec::new() }
     }
 }
+/// What the listener does with a new connection.
+#[derive(Debug, Clone)]
+enum TlsState {
+    /// Plain HTTP.
+    Off,
+    /// TLS with these certificates.
+    On(Arc<tls::Tls>),
+    /// TLS was asked for but no certificate could be read: connections are closed at once
+    /// (nothing is served in the clear on a port meant for TLS).
+    Unusable,
+}
+
+impl TlsState {
+    fn tls(&self) -> Option<Arc<tls::Tls>> {
+        match self {
+            TlsState::On(tls) => Some(tls.clone()),
+            TlsState::Off | TlsState::Unusable => None,
+        }
+    }
+}
+
 /// A running proxy: one listener and its routing table. Cheap to clone; every clone is the
 /// same proxy. It serves until [`Proxy::shutdown`], or until its last clone is dropped (which
 /// stops the listener the same way, without waiting).
@@ -100,9 +131,14 @@ pub(crate) struct Shared {
     table: RwLock<Table>,
     /// Every backend of the table, and those that left it with requests in flight.
     loads: Mutex<HashMap<String, Arc<BackendLoad>>>,
+    /// The connections to each backend address of the table.
+    pools: Mutex<HashMap<SocketAddr, Arc<pool::Pool>>>,
     pub(crate) stats: stats::Stats,
-    pub(crate) client: forward::BackendClient,
     options: RwLock<ProxyOptions>,
+    /// Whether the listener terminates TLS, and with which certificates.
+    tls: RwLock<TlsState>,
+    /// Whether the task that reloads changed certificates runs.
+    tls_watched: AtomicBool,
     stopping: AtomicBool,
     stop: Notify,
     acceptor: Mutex<Option<JoinHandle<()>>>,
@@ -149,9 +185,11 @@ impl Proxy {
             local_addr,
             table: RwLock::new(Table::default()),
             loads: Mutex::new(HashMap::new()),
+            pools: Mutex::new(HashMap::new()),
             stats: stats::Stats::default(),
-            client: forward::backend_client(),
             options: RwLock::new(ProxyOptions::default()),
+            tls: RwLock::new(TlsState::Off),
+            tls_watched: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
             acceptor: Mutex::new(None),
@@ -175,12 +213,63 @@ impl Proxy {
         // loads of the backends that leave are looked at, so none is missed by a drain.
         let mut table = self.shared.table.write().unwrap_or_else(PoisonError::into_inner);
         let mut loads = self.shared.loads.lock().unwrap_or_else(PoisonError::into_inner);
-        *table = Table::build(&routes, &mut loads);
+        let mut pools = self.shared.pools.lock().unwrap_or_else(PoisonError::into_inner);
+        *table = Table::build(&routes, &mut loads, &mut pools);
     }
 
     /// Replaces the options (the defaults until then) for the requests that come next.
     pub fn set_options(&self, options: ProxyOptions) {
         *self.shared.options.write().unwrap_or_else(PoisonError::into_inner) = options;
+    }
+
+    /// Terminates TLS with `certs` from the next connection on (the first whose names cover
+    /// the name a client asks for, else the first), or serves plain HTTP when `certs` is
+    /// empty. The files are read now, and again whenever they change (looked at every
+    /// [`TLS_RELOAD_INTERVAL`]). The same list as before changes nothing.
+    ///
+    /// # Errors
+    /// A file that cannot be read, holds no PEM certificate or key, or a key that is not the
+    /// certificate's: certificates in force stay; a listener that served plain HTTP closes
+    /// every new connection until a call succeeds (it never serves in the clear what was
+    /// meant to go over TLS).
+    pub fn set_tls(&self, certs: Vec<TlsCert>) -> Result<(), TlsError> {
+        let current = self.shared.tls.read().unwrap_or_else(PoisonError::into_inner).clone();
+        let same = match &current {
+            TlsState::Off => certs.is_empty(),
+            TlsState::On(tls) => tls.files() == certs.as_slice(),
+            TlsState::Unusable => false,
+        };
+        if same {
+            return Ok(());
+        }
+        let state = if certs.is_empty() {
+            TlsState::Off
+        } else {
+            match tls::Tls::new(certs) {
+                Ok(tls) => TlsState::On(Arc::new(tls)),
+                Err(error) => {
+                    if matches!(current, TlsState::Off) {
+                        *self.shared.tls.write().unwrap_or_else(PoisonError::into_inner) = TlsState::Unusable;
+                    }
+                    return Err(error);
+                }
+            }
+        };
+        *self.shared.tls.write().unwrap_or_else(PoisonError::into_inner) = state;
+        if !self.shared.tls_watched.swap(true, Ordering::AcqRel) {
+            tokio::spawn(watch_tls(self.shared.clone()));
+        }
+        Ok(())
+    }
+
+    /// Reads the certificates again now if their files changed (as the reload every
+    /// [`TLS_RELOAD_INTERVAL`] does); `Ok(true)` when new ones are in force.
+    ///
+    /// # Errors
+    /// As [`Proxy::set_tls`]: the certificates in force stay.
+    pub fn reload_tls(&self) -> Result<bool, TlsError> {
+        let current = self.shared.tls.read().unwrap_or_else(PoisonError::into_inner).tls();
+        current.map_or(Ok(false), |tls| tls.reload_if_changed())
     }
 
     /// Waits until no request is in flight to `backend` (one no longer in the routes), or
@@ -231,12 +320,55 @@ impl Proxy {
     }
 }
 
+/// Reloads changed certificates until the proxy stops; the proxy's clones hold no reference
+/// to it.
+async fn watch_tls(shared: Arc<Shared>) {
+    let mut interval = tokio::time::interval(TLS_RELOAD_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            () = shared.stopped() => return,
+        }
+        let current = shared.tls.read().unwrap_or_else(PoisonError::into_inner).tls();
+        match current.map(|tls| tls.reload_if_changed()) {
+            Some(Ok(true)) => {
+                info!(addr = %shared.local_addr, "the proxy's certificates changed: the new ones are in use")
+            }
+            Some(Err(error)) => {
+                warn!(addr = %shared.local_addr, %error, "the proxy's certificates changed but cannot be used: the old ones stay");
+            }
+            Some(Ok(false)) | None => {}
+        }
+    }
+}
+
+/// Serves one client connection (after its TLS handshake, for a TLS listener): every
+/// request goes to [`forward::handle`].
+async fn serve<I>(
+    shared: Arc<Shared>,
+    client_addr: SocketAddr,
+    https: bool,
+    (builder, watcher): (Arc<auto::Builder<TokioExecutor>>, Watcher),
+    io: I,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = forward::Peer::new(client_addr, https);
+    let service = service_fn(move |request| forward::handle(shared.clone(), peer.clone(), request));
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    if let Err(error) = watcher.watch(connection.into_owned()).await {
+        debug!(%error, %client_addr, "a client connection ended with an error");
+    }
+}
+
 /// Accepts connections until the proxy stops, then waits for their requests to finish.
 async fn accept(listener: TcpListener, shared: Arc<Shared>) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // A timer gives HTTP/1 its header read timeout (slow clients do not hold a connection).
     builder.http1().timer(TokioTimer::new());
     builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, client_addr) = tokio::select! {
@@ -254,15 +386,24 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
         if let Err(error) = stream.set_nodelay(true) {
             debug!(%error, "could not set TCP_NODELAY on a client connection");
         }
+        let tls = shared.tls.read().unwrap_or_else(PoisonError::into_inner).clone();
         let conn_shared = shared.clone();
-        let service = service_fn(move |request| forward::handle(conn_shared.clone(), client_addr, request));
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                debug!(%error, %client_addr, "a client connection ended with an error");
+        let server = (builder.clone(), graceful.watcher());
+        match tls {
+            TlsState::Off => {
+                tokio::spawn(serve(conn_shared, client_addr, false, server, stream));
             }
-        });
+            TlsState::Unusable => debug!(%client_addr, "closed a connection: the proxy's certificates cannot be used"),
+            TlsState::On(tls) => {
+                tokio::spawn(async move {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)).await {
+                        Ok(Ok(stream)) => serve(conn_shared, client_addr, true, server, stream).await,
+                        Ok(Err(error)) => debug!(%error, %client_addr, "a client's TLS handshake failed"),
+                        Err(_) => debug!(%client_addr, "a client's TLS handshake took too long"),
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     graceful.shutdown().await;

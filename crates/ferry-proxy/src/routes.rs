@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use hyper::http::uri::Authority;
 use tokio::sync::Notify;
 
+use crate::pool::Pool;
+
 /// What the proxy may route to, replaced as a whole by [`crate::Proxy::set_routes`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Routes {
@@ -123,6 +125,8 @@ pub(crate) struct Choice {
     pub(crate) addr: SocketAddr,
     /// `addr` as a URI's authority, made once per table rather than per request.
     pub(crate) authority: Authority,
+    /// The proxy's connections to `addr`.
+    pub(crate) pool: Arc<Pool>,
     pub(crate) in_flight: InFlight,
 }
 
@@ -132,6 +136,7 @@ struct Slot {
     /// The backend's id and authority, shared by the requests that choose it.
     id: Arc<str>,
     authority: Authority,
+    pool: Arc<Pool>,
     load: Arc<BackendLoad>,
 }
 
@@ -173,8 +178,18 @@ pub(crate) struct Table {
 impl Table {
     /// Builds the table for `routes`, taking each backend's load from `loads` (by id) or
     /// making it; `loads` keeps the backends it names afterwards, plus the ones that left the
-    /// routes with requests still in flight.
-    pub(crate) fn build(routes: &Routes, loads: &mut HashMap<String, Arc<BackendLoad>>) -> Table {
+    /// routes with requests still in flight. The connections to each address are taken from
+    /// `pools` or made; `pools` keeps only the addresses of `routes` (a request in flight to
+    /// another holds its pool until it is over).
+    pub(crate) fn build(
+        routes: &Routes,
+        loads: &mut HashMap<String, Arc<BackendLoad>>,
+        pools: &mut HashMap<SocketAddr, Arc<Pool>>,
+    ) -> Table {
+        pools.retain(|addr, _| routes.backends.iter().any(|backend| backend.addr == *addr));
+        for backend in &routes.backends {
+            pools.entry(backend.addr).or_insert_with(|| Arc::new(Pool::new(backend.addr)));
+        }
         let mut slot_of = |backend: &Backend| {
             // A backend whose drain gave up and that comes back starts afresh.
             let load = match loads.get(&backend.id) {
@@ -187,7 +202,8 @@ impl Table {
             };
             let authority =
                 Authority::try_from(backend.addr.to_string()).expect("an IP address and port is a valid URI authority");
-            Slot { backend: backend.clone(), id: Arc::from(backend.id.as_str()), authority, load }
+            let pool = pools[&backend.addr].clone();
+            Slot { backend: backend.clone(), id: Arc::from(backend.id.as_str()), authority, pool, load }
         };
         let mut groups = Vec::new();
         if routes.weights.is_empty() {
@@ -235,6 +251,7 @@ impl Table {
             release: slot.backend.release,
             addr: slot.backend.addr,
             authority: slot.authority.clone(),
+            pool: slot.pool.clone(),
             in_flight: InFlight::new(slot.load.clone()),
         })
     }

@@ -25,8 +25,17 @@ pub fn main(args: AgentArgs) -> anyhow::Result<ExitCode> {
     // The lock first: a second agent on the directory must not register (and so replace the
     // first one's token) before it is refused.
     let dir = AgentDir::open(&args.dir)?;
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    // One thread by default: the supervisor and every proxy on it, a request's client and
+    // backend connections on the same thread (no hand-off between threads), and one malloc
+    // arena instead of one per worker (BENCHMARKS.md, "Delivery" and "Reverse proxy").
+    let mut builder = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(usize::from(args.threads));
+        builder
+    };
+    let runtime = builder.enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async {
         let token = agent_token(&dir, &args.connect.server, &given, &name, &labels).await?;
         let client = Client::new(&args.connect.server, &token)?;

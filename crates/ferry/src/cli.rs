@@ -710,6 +710,10 @@ pub struct AgentArgs {
     /// (one interface of this host; or 127.0.0.2 for a second agent on one machine)
     #[arg(long, value_name = "IP")]
     pub bind: Option<std::net::IpAddr>,
+    /// Threads that run the supervisor and the proxies: 1 (the default) keeps the agent's
+    /// memory lowest; more lets the proxies of a busy host use more cores
+    #[arg(long, env = "FERRY_AGENT_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256), value_name = "N")]
+    pub threads: u16,
 }
 
 #[derive(Debug, Subcommand)]

@@ -28,6 +28,7 @@ fn desired(secret: &str) -> DesiredState {
             drain_timeout_ms: 1000,
             response_timeout_ms: 60_000,
             trusted_proxies: Vec::new(),
+            tls: Vec::new(),
             stop_grace_ms: 1000,
             release: Some(ReleaseSpec {
                 number: 1,

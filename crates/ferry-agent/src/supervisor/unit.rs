@@ -10,9 +10,9 @@ use ferry_client::Client;
 use ferry_deploy::{Observation, ObservedReplica, Rollout};
 use ferry_proto::agent::{
     AgentEvent, AgentEventKind, DeploymentOutcome, LogStream, ProcessSpec, ReleaseSpec, ReplicaState, ReplicaStatus,
-    ServiceLogLine, Unit, UnitStatus,
+    ServiceLogLine, TlsFiles, Unit, UnitStatus,
 };
-use ferry_proxy::{Backend, Proxy, ProxyOptions, Routes};
+use ferry_proxy::{Backend, Proxy, ProxyOptions, Routes, TlsCert};
 use tokio::task::JoinHandle;
 
 use super::replica::{self, Instance, Launch, Replica};
@@ -59,6 +59,9 @@ pub(crate) struct UnitRuntime {
     routes: Routes,
     /// The options last given to the proxy (`None`: not yet).
     proxy_options: Option<ProxyOptions>,
+    /// The certificates last given to the proxy (`None`: not yet), and when they are tried
+    /// again after they could not be read.
+    proxy_tls: Option<(Vec<TlsFiles>, Option<Instant>)>,
 }
 
 impl UnitRuntime {
@@ -85,6 +88,7 @@ impl UnitRuntime {
             bind_retry: None,
             routes: Routes::default(),
             proxy_options: None,
+            proxy_tls: None,
         }
     }
 
@@ -107,6 +111,7 @@ impl UnitRuntime {
         let mut changed = self.watch_replicas(now, events);
         changed |= self.follow_order();
         changed |= self.bind_proxy(now, events).await;
+        self.apply_tls(now, events);
         changed |= self.reconcile_replicas(host, now, events).await;
         self.apply_routes();
         // A deployment that ended is kept at once, whatever else changed.
@@ -225,6 +230,7 @@ impl UnitRuntime {
                 self.proxy = Some((proxy, address));
                 self.routes = Routes::default();
                 self.proxy_options = None;
+                self.proxy_tls = None;
                 self.bind_retry = None;
                 true
             }
@@ -233,6 +239,33 @@ impl UnitRuntime {
                 self.abort_rollout(&message);
                 self.error(events, message);
                 true
+            }
+        }
+    }
+
+    /// Gives the proxy the certificates of `tls:` when they changed (the proxy reads their
+    /// files again itself when the files change); certificates that cannot be read are an
+    /// `error` event and are tried again a little later.
+    fn apply_tls(&mut self, now: Instant, events: &mut Vec<AgentEvent>) {
+        let Some((proxy, _)) = &self.proxy else { return };
+        let due = match &self.proxy_tls {
+            None => true,
+            Some((applied, retry)) => *applied != self.unit.tls || retry.is_some_and(|at| now >= at),
+        };
+        if !due {
+            return;
+        }
+        let certs = self
+            .unit
+            .tls
+            .iter()
+            .map(|files| TlsCert { cert: files.cert.clone().into(), key: files.key.clone().into() })
+            .collect();
+        match proxy.set_tls(certs) {
+            Ok(()) => self.proxy_tls = Some((self.unit.tls.clone(), None)),
+            Err(error) => {
+                self.proxy_tls = Some((self.unit.tls.clone(), Some(now + FETCH_RETRY)));
+                self.error(events, format!("the proxy cannot terminate TLS: {error}"));
             }
         }
     }

@@ -91,6 +91,7 @@ pub fn unit(port: u16, replicas: u32, release: Option<ReleaseSpec>) -> Unit {
         drain_timeout_ms: 1000,
         response_timeout_ms: 60_000,
         trusted_proxies: Vec::new(),
+        tls: Vec::new(),
         stop_grace_ms: 2000,
         release,
         deployment: None,

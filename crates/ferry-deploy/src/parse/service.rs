@@ -2,10 +2,10 @@
 //! its releases (`release`), and is deployed to each environment (`deploy`, with its strategy
 //! and analysis).
 
-use ferry_proto::agent::{AnalysisSpec, CanaryStep, HealthSpec, Probe, ProcessSpec, StrategySpec};
+use ferry_proto::agent::{AnalysisSpec, CanaryStep, HealthSpec, Probe, ProcessSpec, StrategySpec, TlsFiles};
 use ferry_workflow::Span;
 use ferry_workflow::yaml::Reader as _;
-use ferry_workflow::yaml::{Entry, Node};
+use ferry_workflow::yaml::{Entry, Node, NodeKind};
 
 use super::Cx;
 use crate::spec::{
@@ -31,7 +31,9 @@ const DEPLOY_KEYS: &[&str] = &[
     "drain-timeout",
     "response-timeout",
     "stop-grace",
+    "tls",
 ];
+const TLS_KEYS: &[&str] = &["cert", "key"];
 const STRATEGIES: &[&str] = &["recreate", "rolling", "blue-green", "canary"];
 const ANALYSIS_KEYS: &[&str] = &["max-error-rate", "max-p99-latency", "min-requests"];
 
@@ -320,6 +322,7 @@ fn deploy(cx: &mut Cx, deploy_entry: &Entry, service: &str, environment: &str) -
     let mut drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
     let mut stop_grace_ms = DEFAULT_STOP_GRACE_MS;
     let mut response_timeout_ms = DEFAULT_RESPONSE_TIMEOUT_MS;
+    let mut tls_files = Vec::new();
     for (key, entry) in fields(cx, &deploy_entry.value, &context) {
         let value = &entry.value;
         match key {
@@ -353,6 +356,7 @@ fn deploy(cx: &mut Cx, deploy_entry: &Entry, service: &str, environment: &str) -
                 }
             }
             "stop-grace" => stop_grace_ms = cx.duration(value, "stop-grace").unwrap_or(stop_grace_ms),
+            "tls" => tls_files = tls(cx, value, &context),
             _ => cx.unknown_key(entry, key, DEPLOY_KEYS, &context),
         }
     }
@@ -377,7 +381,62 @@ fn deploy(cx: &mut Cx, deploy_entry: &Entry, service: &str, environment: &str) -
         drain_timeout_ms,
         stop_grace_ms,
         response_timeout_ms,
+        tls: tls_files,
     })
+}
+
+/// `tls:`: one `{ cert: FILE, key: FILE }` or a list of them, absolute paths on the agent's
+/// host.
+fn tls(cx: &mut Cx, node: &Node, context: &str) -> Vec<TlsFiles> {
+    let items: Vec<&Node> = match &node.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        NodeKind::Map(_) => vec![node],
+        _ => {
+            cx.wrong_type(node, "tls", "`{ cert: FILE, key: FILE }` or a list of them");
+            return Vec::new();
+        }
+    };
+    let context = format!("`tls` of {context}");
+    let mut files = Vec::new();
+    for item in items {
+        let (mut cert, mut key) = (None, None);
+        for (name, entry) in fields(cx, item, &context) {
+            let slot = match name {
+                "cert" => &mut cert,
+                "key" => &mut key,
+                _ => {
+                    cx.unknown_key(entry, name, TLS_KEYS, &context);
+                    continue;
+                }
+            };
+            let Some(path) = cx.text(&entry.value, name) else { continue };
+            if !path.starts_with('/') {
+                cx.error(
+                    "tls-path",
+                    entry.value.span,
+                    format!("`{name}` must be an absolute path on the agent's host, found `{path}`"),
+                    "give the PEM file's full path, such as `/etc/ferry/tls/example.com/fullchain.pem`",
+                );
+                continue;
+            }
+            *slot = Some(path);
+        }
+        for (name, given) in [("cert", cert.is_some()), ("key", key.is_some())] {
+            let written = item.as_map().is_some_and(|entries| entries.iter().any(|e| e.key.as_str() == Some(name)));
+            if !given && !written {
+                cx.error(
+                    "missing-key",
+                    item.span,
+                    format!("{context} gives no `{name}:`"),
+                    "give both files: `tls: { cert: /path/fullchain.pem, key: /path/privkey.pem }`",
+                );
+            }
+        }
+        if let (Some(cert), Some(key)) = (cert, key) {
+            files.push(TlsFiles { cert, key });
+        }
+    }
+    files
 }
 
 fn port_number(cx: &mut Cx, node: &Node) -> Option<u16> {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ferry_proto::agent::{AnalysisSpec, CanaryStep, Probe, ProcessSpec, StrategySpec};
+use ferry_proto::agent::{AnalysisSpec, CanaryStep, Probe, ProcessSpec, StrategySpec, TlsFiles};
 
 use super::*;
 use crate::spec::{DEFAULT_KEEP_OLD_MS, DEFAULT_START_TIMEOUT_MS};
@@ -340,4 +340,37 @@ fn the_proxys_response_timeout_and_trusted_proxies_reach_the_unit() {
     let bad = "environments:\n  staging: { trusted-proxies: [lb.internal] }\nservices:\n  web:\n    run: x\n    \
                deploy: { staging: { port: 80, response-timeout: 0s } }\n";
     assert_eq!(codes(bad), ["2:32 bad-address", "6:54 bad-duration"]);
+}
+
+#[test]
+fn tls_takes_one_certificate_or_a_list_and_reaches_the_unit() {
+    let one = with_deploy("        port: 443\n        tls: { cert: /etc/tls/a.pem, key: /etc/tls/a.key }\n");
+    let unit = spec(&one).unit("shop", "web", "staging", None).expect("a unit");
+    assert_eq!(unit.tls, [TlsFiles { cert: "/etc/tls/a.pem".into(), key: "/etc/tls/a.key".into() }]);
+
+    let two = with_deploy(
+        "        port: 443\n        tls:\n          - { cert: /a.pem, key: /a.key }\n          - { cert: /b.pem, key: /b.key }\n",
+    );
+    let unit = spec(&two).unit("shop", "web", "staging", None).expect("a unit");
+    assert_eq!(unit.tls.iter().map(|files| files.cert.as_str()).collect::<Vec<_>>(), ["/a.pem", "/b.pem"]);
+    assert!(
+        spec(&with_deploy("        port: 80\n")).unit("shop", "web", "staging", None).expect("a unit").tls.is_empty()
+    );
+}
+
+#[test]
+fn tls_mistakes_are_pointed_at() {
+    // A relative path, a missing key, an unknown key with the intended one, and a string.
+    assert_eq!(
+        codes(&with_deploy("        port: 443\n        tls: { cert: a.pem, key: /a.key }\n")),
+        ["9:22 tls-path"]
+    );
+    assert_eq!(codes(&with_deploy("        port: 443\n        tls: { cert: /a.pem }\n")), ["9:14 missing-key"]);
+    let unknown = compile(&with_deploy("        port: 443\n        tls: { cert: /a.pem, kye: /a.key }\n")).1;
+    assert_eq!(
+        unknown.iter().map(|d| format!("{}:{} {}", d.span.start.line, d.span.start.col, d.code)).collect::<Vec<_>>(),
+        ["9:14 missing-key", "9:30 unknown-key"]
+    );
+    assert!(unknown[1].help.as_deref().unwrap_or_default().contains("key"), "{unknown:#?}");
+    assert_eq!(codes(&with_deploy("        port: 443\n        tls: /a.pem\n")), ["9:14 wrong-type"]);
 }

@@ -44,7 +44,7 @@ fn hop_by_hop_headers_and_those_connection_names_are_removed() {
 fn forwarded_headers_append_the_client_and_replace_proto_and_host() {
     let client: SocketAddr = "[2001:db8::1]:5000".parse().expect("an address");
     let mut map = headers(&[("x-forwarded-proto", "https"), ("x-forwarded-host", "spoofed"), ("x-forwarded-for", " ")]);
-    add_forwarded(&mut map, client, None, false);
+    add_forwarded(&mut map, &ip_value(client), None, false, false);
     assert_eq!(map["x-forwarded-for"], "2001:db8::1");
     assert_eq!(map["x-forwarded-proto"], "http");
     assert!(!map.contains_key("x-forwarded-host"));
@@ -52,8 +52,9 @@ fn forwarded_headers_append_the_client_and_replace_proto_and_host() {
     let mut map = headers(&[("x-forwarded-for", "10.0.0.1")]);
     add_forwarded(
         &mut map,
-        "127.0.0.1:1".parse().expect("an address"),
+        &ip_value("127.0.0.1:1".parse().expect("an address")),
         Some(&HeaderValue::from_static("a.example")),
+        false,
         false,
     );
     assert_eq!(map["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
@@ -65,18 +66,26 @@ fn a_trusted_hop_keeps_its_proto_and_host_and_gets_the_proxys_where_it_gave_none
     let hop: SocketAddr = "10.0.0.2:5000".parse().expect("an address");
     let host = HeaderValue::from_static("internal:8002");
     let mut map = headers(&[("x-forwarded-proto", "https"), ("x-forwarded-host", "shop.example")]);
-    add_forwarded(&mut map, hop, Some(&host), true);
+    add_forwarded(&mut map, &ip_value(hop), Some(&host), false, true);
     assert_eq!(
         (map["x-forwarded-proto"].as_bytes(), map["x-forwarded-host"].as_bytes()),
         (&b"https"[..], &b"shop.example"[..])
     );
 
     let mut map = headers(&[]);
-    add_forwarded(&mut map, hop, Some(&host), true);
+    add_forwarded(&mut map, &ip_value(hop), Some(&host), false, true);
     assert_eq!(
         (map["x-forwarded-proto"].as_bytes(), map["x-forwarded-host"].as_bytes()),
         (&b"http"[..], &b"internal:8002"[..])
     );
+}
+
+#[test]
+fn over_tls_the_proto_is_https_and_a_clients_own_is_replaced() {
+    let client: SocketAddr = "192.0.2.7:5000".parse().expect("an address");
+    let mut map = headers(&[("x-forwarded-proto", "http")]);
+    add_forwarded(&mut map, &ip_value(client), None, true, false);
+    assert_eq!(map["x-forwarded-proto"], "https");
 }
 
 #[test]

@@ -12,7 +12,7 @@ fn build(backends: &[(&str, i64)], weights: &[(i64, u32)]) -> (Table, HashMap<St
         backends: backends.iter().map(|(id, release)| backend(id, *release)).collect(),
         weights: weights.to_vec(),
     };
-    (Table::build(&routes, &mut loads), loads)
+    (Table::build(&routes, &mut loads, &mut HashMap::new()), loads)
 }
 
 /// The ids of `n` choices, each released before the next.
@@ -69,13 +69,13 @@ fn no_backend_no_weighted_backend_or_only_zero_weights_give_no_choice() {
 fn loads_are_kept_for_routed_backends_and_busy_leavers_only() {
     let mut loads = HashMap::new();
     let all = Routes { backends: vec![backend("a", 1), backend("b", 1), backend("c", 1)], weights: vec![] };
-    let table = Table::build(&all, &mut loads);
+    let table = Table::build(&all, &mut loads, &mut HashMap::new());
     let held = table.pick(None).expect("a choice");
     assert_eq!(&*held.id, "a");
     let a_load = loads["a"].clone();
 
     let only_c = Routes { backends: vec![backend("c", 1)], weights: vec![] };
-    let table = Table::build(&only_c, &mut loads);
+    let table = Table::build(&only_c, &mut loads, &mut HashMap::new());
     let mut kept: Vec<&str> = loads.keys().map(String::as_str).collect();
     kept.sort_unstable();
     assert_eq!(kept, ["a", "c"]);
@@ -89,11 +89,11 @@ fn loads_are_kept_for_routed_backends_and_busy_leavers_only() {
 fn a_backend_whose_drain_gave_up_starts_afresh_when_it_comes_back() {
     let mut loads = HashMap::new();
     let routes = Routes { backends: vec![backend("a", 1)], weights: vec![] };
-    let table = Table::build(&routes, &mut loads);
+    let table = Table::build(&routes, &mut loads, &mut HashMap::new());
     let held = table.pick(None).expect("a choice");
     loads["a"].cut();
 
-    let table = Table::build(&routes, &mut loads);
+    let table = Table::build(&routes, &mut loads, &mut HashMap::new());
     assert!(!loads["a"].is_cut());
     assert_eq!(loads["a"].in_flight(), 0);
     assert_eq!(held.in_flight.load().in_flight(), 1);

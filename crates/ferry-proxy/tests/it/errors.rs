@@ -11,9 +11,13 @@ use hyper::{Request, StatusCode};
 use crate::support::{TestBackend, get, http1_client, proxy_to, send, text};
 
 /// An address on which nothing listens: a port the system gave and took back.
-async fn refusing_addr() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    listener.local_addr().expect("an address")
+/// An address that refuses connections: a socket bound but not listening, kept bound so that
+/// no other listener of the test run (another test's proxy) takes its port.
+async fn refusing_addr() -> (tokio::net::TcpSocket, SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.bind("127.0.0.1:0".parse().expect("an address")).expect("bind");
+    let addr = socket.local_addr().expect("an address");
+    (socket, addr)
 }
 
 fn errors_by_release(proxy: &Proxy) -> Vec<(i64, u64, u64)> {
@@ -33,7 +37,8 @@ async fn without_a_backend_the_proxy_answers_503_with_a_short_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_is_retried_on_another_backend_for_a_bodiless_get() {
     let live = TestBackend::start("live", 1).await;
-    let dead = Backend { id: "dead".into(), release: 1, addr: refusing_addr().await };
+    let (_refusing, addr) = refusing_addr().await;
+    let dead = Backend { id: "dead".into(), release: 1, addr };
     let proxy = Proxy::bind("127.0.0.1:0".parse().expect("an address")).await.expect("bind");
     proxy.set_routes(Routes { backends: vec![dead, live.backend()], weights: vec![] });
 
@@ -48,7 +53,8 @@ async fn a_refused_connection_is_retried_on_another_backend_for_a_bodiless_get()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_is_a_502_counted_as_an_error_of_its_release() {
-    let dead = Backend { id: "dead".into(), release: 4, addr: refusing_addr().await };
+    let (_refusing, addr) = refusing_addr().await;
+    let dead = Backend { id: "dead".into(), release: 4, addr };
     let proxy = Proxy::bind("127.0.0.1:0".parse().expect("an address")).await.expect("bind");
     proxy.set_routes(Routes { backends: vec![dead], weights: vec![(4, 100)] });
     let client = http1_client();

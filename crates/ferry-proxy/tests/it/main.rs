@@ -8,3 +8,4 @@ mod metrics;
 mod protocols;
 mod routing;
 mod support;
+mod tls;

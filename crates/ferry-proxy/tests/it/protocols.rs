@@ -117,6 +117,24 @@ async fn keep_alive_serves_many_requests_on_one_client_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_keeps_its_connection_to_a_backend_and_opens_another_once_the_backend_closes_it() {
+    let backend = TestBackend::start("b", 1).await;
+    let proxy = proxy_to(&[&backend], &[]).await;
+    let client = http1_client();
+    for _ in 0..20 {
+        assert_eq!(get(&client, &proxy, "/").await.body, "b");
+    }
+    assert_eq!(backend.connections(), 1, "one request after the other: one connection to the backend");
+    // The backend closes the connection after this answer: the next request gets a new one.
+    assert_eq!(get(&client, &proxy, "/close").await.body, "closing");
+    for _ in 0..3 {
+        assert_eq!(get(&client, &proxy, "/").await.body, "b");
+    }
+    assert_eq!(backend.connections(), 2);
+    assert_eq!(proxy.traffic()[0].errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_upgrade_passes_through_and_bytes_flow_both_ways() {
     let backend = TestBackend::start("b", 1).await;
     let proxy = proxy_to(&[&backend], &[]).await;

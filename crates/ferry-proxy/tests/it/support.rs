@@ -27,6 +27,7 @@ pub type TestBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 /// - `GET /headers` answers the request's version and headers, one `name: value` a line;
 /// - `POST /echo` streams the request's body back;
 /// - `GET /status/N` answers status N;
+/// - `GET /close` answers and closes the connection (`Connection: close`);
 /// - `GET /gate` answers only once the test opens the gate ([`TestBackend::open_gate`]);
 /// - an `Upgrade: websocket` request gets 101 and then its bytes echoed.
 pub struct TestBackend {
@@ -34,6 +35,7 @@ pub struct TestBackend {
     pub release: i64,
     pub addr: SocketAddr,
     hits: Arc<AtomicUsize>,
+    connections: Arc<AtomicUsize>,
     gate: Arc<Semaphore>,
     /// Requests waiting at the gate.
     pub waiting: Arc<Semaphore>,
@@ -48,6 +50,7 @@ impl TestBackend {
             release,
             addr,
             hits: Arc::new(AtomicUsize::new(0)),
+            connections: Arc::new(AtomicUsize::new(0)),
             gate: Arc::new(Semaphore::new(0)),
             waiting: Arc::new(Semaphore::new(0)),
         };
@@ -57,9 +60,11 @@ impl TestBackend {
             gate: backend.gate.clone(),
             waiting: backend.waiting.clone(),
         });
+        let connections = backend.connections.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
+                connections.fetch_add(1, Ordering::SeqCst);
                 let state = state.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| serve(state.clone(), request));
@@ -80,6 +85,11 @@ impl TestBackend {
     /// Requests it has received.
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
+    }
+
+    /// Connections it has accepted.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// Lets `n` requests waiting at `/gate` (or to come) answer.
@@ -148,6 +158,7 @@ async fn serve(state: Arc<BackendState>, mut request: Request<Incoming>) -> Resu
             state.gate.acquire().await.expect("the semaphore is never closed").forget();
             Response::builder().body(text("opened"))
         }
+        (_, "/close") => Response::builder().header("connection", "close").body(text("closing")),
         (_, status) if status.starts_with("/status/") => {
             let code: u16 = status["/status/".len()..].parse().expect("a status code");
             Response::builder().status(code).body(text("as asked"))

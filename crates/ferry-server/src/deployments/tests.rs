@@ -58,6 +58,7 @@ fn resolved(environment: &str, release: i64, rules: EnvironmentRules, promotes_t
         drain_timeout_ms: 5000,
         response_timeout_ms: 60_000,
         trusted_proxies: Vec::new(),
+        tls: Vec::new(),
         stop_grace_ms: 5000,
         release: Some(release_spec),
         deployment: None,
