@@ -7,6 +7,7 @@ mod client;
 mod lint;
 mod logging;
 mod render;
+mod rules;
 mod run;
 mod runner;
 mod server;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         cli::Command::Dora(args) => client::dora(args),
         cli::Command::Incident(args) => client::incident(args),
         cli::Command::Incidents(args) => client::incidents(args),
+        cli::Command::Rules(args) => rules::main(args),
     };
     match res {
         Ok(code) => code,
