@@ -33,6 +33,7 @@ mod openapi;
 mod pipeline;
 mod probes;
 mod prometheus;
+mod rules;
 mod releases;
 mod repo_url;
 mod retention;
@@ -95,6 +96,11 @@ pub struct ServerConfig {
     /// actions source the embedded runner fetches actions from. `None`: such calls fail the run,
     /// saying so.
     pub workflow_source: Option<WorkflowSourceRef>,
+    /// Prometheus rule files evaluated against the metrics store (besides each project's
+    /// `.ferry/alerts/*.yml`); read at start, where an error stops the start.
+    pub rule_files: Vec<PathBuf>,
+    /// How often a rule group without an `interval` is evaluated.
+    pub rule_interval: std::time::Duration,
 }
 
 pub use pipeline::calls::WorkflowSource;
@@ -145,6 +151,8 @@ impl ServerConfig {
             session_ttl: DEFAULT_SESSION_TTL,
             git_timeout: DEFAULT_GIT_TIMEOUT,
             workflow_source: None,
+            rule_files: Vec::new(),
+            rule_interval: std::time::Duration::from_secs(60),
         }
     }
 
@@ -181,6 +189,9 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// A configured rule file has errors (each at file:line:col).
+    #[error("reading the rule files:\n{0}")]
+    Rules(String),
     /// Serving connections failed.
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
@@ -208,6 +219,8 @@ pub(crate) struct AppState {
     /// The metrics store in `<data_dir>/metrics`, opened by the first call that needs it
     /// (`prometheus.rs`).
     pub(crate) metrics: prometheus::MetricsStore,
+    /// The rule groups evaluated over the metrics store and their alerts (`rules.rs`).
+    pub(crate) rules: Arc<rules::Rules>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<runtime::CacheService> {
@@ -293,6 +306,7 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
     if config.database.is_none() {
         data_dir::private_database(&config.data_dir.join("ferry.db"))?;
     }
+    let rules = rules::Rules::load(&config.rule_files, config.rule_interval).map_err(ServerError::Rules)?;
     let store = Store::open(&config.database_url()).await?;
     hooks::seal_webhook_secrets(&store, &secret_box).await?;
     let admin_token_file = auth::ensure_admin_token(&store, &config.data_dir).await?;
@@ -341,6 +355,7 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
         runtime: Arc::new(runtime),
         deploy: Arc::new(deployments::DeployState::new()),
         metrics: prometheus::MetricsStore::default(),
+        rules: Arc::new(rules),
         store,
         secret_box: Arc::new(secret_box),
         blobs: blobs::Blobs::new(&data_dir),
@@ -368,6 +383,12 @@ pub async fn serve(
 }
 
 impl Server {
+    /// The pending and firing alerts of the rules the server evaluates, as plain data for
+    /// whoever routes notifications; shared with the server once it runs.
+    pub fn alerts(&self) -> AlertsHandle {
+        AlertsHandle(self.state.rules.clone())
+    }
+
     /// The address the server listens on (with the real port when the config said port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -409,6 +430,7 @@ impl Server {
         info!(addr = %self.local_addr, "serving on http://{}", self.local_addr);
         let store = self.state.store.clone();
         pipeline::spawn_supervisor(self.state.clone());
+        rules::spawn(self.state.clone());
         let pipeline = self.state.pipeline.clone();
         let shutdown = async move {
             shutdown.await;
@@ -443,6 +465,18 @@ pub(crate) const URL_UNRESERVED: &percent_encoding::AsciiSet =
 /// route table; the route sweep test calls each as the access says.
 pub fn route_access() -> Vec<(String, &'static str, Access)> {
     router::routes().into_iter().map(|route| (route.method.to_string(), route.path, route.access)).collect()
+}
+
+/// The server's alerts, readable while it runs ([`Server::alerts`]).
+#[derive(Clone)]
+pub struct AlertsHandle(Arc<rules::Rules>);
+
+impl AlertsHandle {
+    /// Every pending and firing alert now: labels (with `alertname`), annotations, state, since
+    /// when, value.
+    pub fn active(&self) -> Vec<ferry_rules::Alert> {
+        rules::active_alerts(&self.0)
+    }
 }
 
 /// The system's clock.

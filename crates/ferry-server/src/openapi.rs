@@ -14,7 +14,7 @@ use crate::api::{
     agents, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs, secrets, tokens,
 };
 use crate::runtime::{blob, legacy, twirp};
-use crate::{hooks, metrics, probes, prometheus};
+use crate::{hooks, metrics, probes, prometheus, rules};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -98,6 +98,8 @@ use crate::{hooks, metrics, probes, prometheus};
         prometheus::post::series,
         prometheus::labels,
         prometheus::label_values,
+        rules::rules,
+        rules::alerts,
         prometheus::import,
         legacy::lookup,
         legacy::reserve,

@@ -26,7 +26,7 @@ use crate::{AppState, now_ms};
 /// The store, opened once by the first call that needs it.
 pub(crate) type MetricsStore = Arc<tokio::sync::OnceCell<Arc<Tsdb>>>;
 
-async fn store(state: &AppState) -> Result<Arc<Tsdb>, QueryError> {
+pub(crate) async fn store(state: &AppState) -> Result<Arc<Tsdb>, QueryError> {
     let dir = state.data_dir.join("metrics");
     state
         .metrics

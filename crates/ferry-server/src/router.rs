@@ -28,7 +28,7 @@ use crate::api::{
 };
 use crate::auth::{Guard, guard};
 use crate::runtime::{blob, legacy, twirp};
-use crate::{AppState, hooks, metrics, openapi, probes, prometheus};
+use crate::{AppState, hooks, metrics, openapi, probes, prometheus, rules};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +182,8 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::POST, "/prometheus/api/v1/series", viewer(AllProjects), prometheus::post::series),
         route(M::GET, "/prometheus/api/v1/labels", viewer(AllProjects), prometheus::labels),
         route(M::GET, "/prometheus/api/v1/label/{name}/values", viewer(AllProjects), prometheus::label_values),
+        route(M::GET, "/prometheus/api/v1/rules", viewer(AllProjects), rules::rules),
+        route(M::GET, "/prometheus/api/v1/alerts", viewer(AllProjects), rules::alerts),
         route(M::POST, "/api/v1/metrics/import", admin(), prometheus::import),
         route(M::GET, legacy::LOOKUP, Runtime, legacy::lookup),
         route(M::POST, legacy::RESERVE, Runtime, legacy::reserve),

@@ -263,6 +263,8 @@ struct ServerSection {
     runner_pass_env: Option<Vec<String>>,
     /// Where the embedded runner fetches actions from.
     actions_url: Option<String>,
+    /// Prometheus rule files evaluated against the metrics store; relative to the file.
+    rule_files: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -278,6 +280,7 @@ fn read_config(path: &Path) -> anyhow::Result<ServerSection> {
     let mut section = file.server;
     let base = path.parent().unwrap_or(Path::new(""));
     section.data_dir = section.data_dir.map(|dir| base.join(dir));
+    section.rule_files = section.rule_files.map(|files| files.into_iter().map(|file| base.join(file)).collect());
     Ok(section)
 }
 
@@ -331,6 +334,7 @@ fn server_config(args: ServerArgs, file: ServerSection) -> ServerConfig {
         artifact_retention: args
             .artifact_retention_days
             .map_or(defaults.artifact_retention, |days| std::time::Duration::from_secs(days * 24 * 60 * 60)),
+        rule_files: file.rule_files.unwrap_or_default(),
         ..defaults
     }
 }
