@@ -5,13 +5,14 @@
 //! last time and not this time gets a stale marker.
 //!
 //! The state of a group lives in [`GroupState`], which the caller keeps between evaluations
-//! (and may restore from `ALERTS_FOR_STATE` after a restart with [`restore_for_state`]).
+//! (a fresh state after a restart takes its alerts' active times from `ALERTS_FOR_STATE` at its
+//! first evaluation).
 
 use crate::file::{Group, Rule, RuleKind, Templated};
 use crate::template::{self, Value};
 use ferry_promql::{Labels, QueryOptions, QueryValue, Storage, StorageError, stale_nan};
 use std::collections::{BTreeMap, BTreeSet};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// How long a resolved alert is still reported (Prometheus' `resolvedRetention`).
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
@@ -79,7 +80,7 @@ pub struct RuleState {
     pub written: BTreeSet<Labels>,
     pub last_error: Option<String>,
     pub last_evaluation_ms: Option<i64>,
-    /// Whether `ALERTS_FOR_STATE` was consulted after a (re)start.
+    /// Whether `ALERTS_FOR_STATE` was consulted (at the first evaluation).
     pub restored: bool,
 }
 
@@ -135,7 +136,12 @@ pub fn eval_group(
 }
 
 /// The rule's query at `t` as an instant vector.
-fn query_vector(storage: &dyn Storage, expr: &str, t: i64, options: &QueryOptions) -> Result<Vec<(Labels, f64)>, String> {
+fn query_vector(
+    storage: &dyn Storage,
+    expr: &str,
+    t: i64,
+    options: &QueryOptions,
+) -> Result<Vec<(Labels, f64)>, String> {
     match ferry_promql::instant_query(storage, expr, t, options) {
         Ok(QueryValue::Vector(samples)) => Ok(samples.into_iter().map(|s| (s.labels, s.v)).collect()),
         Ok(QueryValue::Scalar { v, .. }) => Ok(vec![(Labels::default(), v)]),
@@ -182,7 +188,7 @@ fn eval_alerting(
     let vector = query_vector(storage, &rule.expr, query_t, &options.query)?;
     let query = |text: &str| -> Result<Value, String> {
         let samples = query_vector(storage, text, query_t, &options.query)?;
-        Ok(Value::List(Rc::new(
+        Ok(Value::List(Arc::new(
             samples.into_iter().map(|(labels, v)| Value::sample(Value::labels(labels.iter()), v)).collect(),
         )))
     };
@@ -190,13 +196,8 @@ fn eval_alerting(
     for (sample_labels, v) in vector {
         let expand = |templated: &Templated| match &templated.template {
             Some(template) => {
-                let mut cx = template::alert_context(
-                    &sample_labels,
-                    &options.external_labels,
-                    &options.external_url,
-                    v,
-                    &query,
-                );
+                let mut cx =
+                    template::alert_context(&sample_labels, &options.external_labels, &options.external_url, v, &query);
                 template.execute(&mut cx).unwrap_or_else(|error| format!("<error expanding template: {error}>"))
             }
             None => templated.text.clone(),
@@ -223,6 +224,20 @@ fn eval_alerting(
             keep_firing_since_ms: None,
         };
         current.insert(labels, alert);
+    }
+    // The first evaluation after a (re)start takes the time its alerts became active from
+    // `ALERTS_FOR_STATE`, so `for` does not start again.
+    if !state.restored {
+        state.restored = true;
+        for alert in current.values_mut() {
+            if !state.active.contains_key(&alert.labels)
+                && let Some(active_at_ms) =
+                    stored_active_at(storage, &alert.labels, t).map_err(|error| error.to_string())?
+                && active_at_ms < alert.active_at_ms
+            {
+                alert.active_at_ms = active_at_ms;
+            }
+        }
     }
     for (labels, alert) in &current {
         match state.active.get_mut(labels) {
@@ -283,51 +298,21 @@ fn eval_alerting(
     Ok(out)
 }
 
-/// After a restart, gives the pending alerts of every alerting rule of `group` the time they
-/// became active before it, from the newest `ALERTS_FOR_STATE` sample of their labels within
-/// [`OUTAGE_TOLERANCE_MS`] before `t`, so that `for` counts from then (Prometheus'
-/// restoration, without its grace period). Call it after the first evaluation; it runs once per
-/// rule.
-///
-/// # Errors
-/// When the store cannot be read.
-pub fn restore_for_state(
-    group: &Group,
-    state: &mut GroupState,
-    storage: &dyn Storage,
-    t: i64,
-) -> Result<(), StorageError> {
-    for (rule, rule_state) in group.rules.iter().zip(state.rules.iter_mut()) {
-        if rule.kind != RuleKind::Alerting || rule_state.restored {
-            continue;
-        }
-        rule_state.restored = true;
-        for alert in rule_state.active.values_mut() {
-            let mut matchers: Vec<ferry_promql::Matcher> = alert
-                .labels
-                .iter()
-                .map(|(name, value)| ferry_promql::Matcher::new(ferry_promql::MatchOp::Equal, name, value))
-                .collect();
-            matchers.push(ferry_promql::Matcher::new(ferry_promql::MatchOp::Equal, "__name__", "ALERTS_FOR_STATE"));
-            let series = storage.select(&matchers, t - OUTAGE_TOLERANCE_MS, t - 1)?;
-            let newest = series
-                .iter()
-                .filter(|s| s.labels.len() == alert.labels.len() + 1)
-                .filter_map(|s| s.samples.iter().rev().find(|(_, v)| !ferry_promql::is_stale_nan(*v)).copied())
-                .max_by_key(|(at, _)| *at);
-            if let Some((_, active_at_s)) = newest {
-                let active_at_ms = (active_at_s * 1000.0) as i64;
-                if active_at_ms < alert.active_at_ms {
-                    alert.active_at_ms = active_at_ms;
-                    if alert.state == AlertState::Pending && t - active_at_ms >= rule.for_ms {
-                        alert.state = AlertState::Firing;
-                        alert.fired_at_ms = Some(t);
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
+/// When the alert of `labels` became active, by the newest `ALERTS_FOR_STATE` sample within
+/// [`OUTAGE_TOLERANCE_MS`] before `t`.
+fn stored_active_at(storage: &dyn Storage, labels: &Labels, t: i64) -> Result<Option<i64>, StorageError> {
+    let mut matchers: Vec<ferry_promql::Matcher> = labels
+        .iter()
+        .map(|(name, value)| ferry_promql::Matcher::new(ferry_promql::MatchOp::Equal, name, value))
+        .collect();
+    matchers.push(ferry_promql::Matcher::new(ferry_promql::MatchOp::Equal, "__name__", "ALERTS_FOR_STATE"));
+    let series = storage.select(&matchers, t - OUTAGE_TOLERANCE_MS, t - 1)?;
+    let newest = series
+        .iter()
+        .filter(|s| s.labels.len() == labels.len() + 1)
+        .filter_map(|s| s.samples.iter().rev().find(|(_, v)| !ferry_promql::is_stale_nan(*v)).copied())
+        .max_by_key(|(at, _)| *at);
+    Ok(newest.map(|(_, active_at_s)| (active_at_s * 1000.0) as i64))
 }
 
 /// An in-memory store for rule tests and `ferry rules test`: series by labels.
@@ -362,7 +347,8 @@ impl Storage for MemoryStorage {
             .filter_map(|(labels, samples)| {
                 let start = samples.partition_point(|(t, _)| *t < mint);
                 let end = samples.partition_point(|(t, _)| *t <= maxt);
-                (start < end).then(|| ferry_promql::Series { labels: labels.clone(), samples: samples[start..end].to_vec() })
+                (start < end)
+                    .then(|| ferry_promql::Series { labels: labels.clone(), samples: samples[start..end].to_vec() })
             })
             .collect())
     }

@@ -144,7 +144,12 @@ impl Cx {
         match parse_duration(&text) {
             Ok(ms) => Some(ms),
             Err(message) => {
-                self.error("bad-duration", node.span, format!("`{what}`: {message}"), "write a duration like 30s, 5m or 1h30m");
+                self.error(
+                    "bad-duration",
+                    node.span,
+                    format!("`{what}`: {message}"),
+                    "write a duration like 30s, 5m or 1h30m",
+                );
                 None
             }
         }
@@ -161,7 +166,9 @@ impl Cx {
                 match self.key(entry) {
                     Some("name") => group.name = self.text(&entry.value, "name").unwrap_or_default(),
                     Some("interval") => group.interval_ms = self.duration(&entry.value, "interval"),
-                    Some("query_offset") => group.query_offset_ms = self.duration(&entry.value, "query_offset").unwrap_or(0),
+                    Some("query_offset") => {
+                        group.query_offset_ms = self.duration(&entry.value, "query_offset").unwrap_or(0)
+                    }
                     Some("limit") => match entry.value.as_f64() {
                         Some(limit) if limit >= 0.0 && limit.fract() == 0.0 => group.limit = limit as usize,
                         _ => self.wrong_type(&entry.value, "limit", "a whole number"),
@@ -260,16 +267,31 @@ impl Cx {
             (Some(record), None) => (RuleKind::Recording, record),
             (None, Some(alert)) => (RuleKind::Alerting, alert),
             (Some(_), Some(_)) => {
-                self.error("rule-kind", node.span, "only one of 'record' and 'alert' must be set", "split it in two rules");
+                self.error(
+                    "rule-kind",
+                    node.span,
+                    "only one of 'record' and 'alert' must be set",
+                    "split it in two rules",
+                );
                 return None;
             }
             (None, None) => {
-                self.error("rule-kind", node.span, "one of 'record' or 'alert' must be set", "add `record:` or `alert:`");
+                self.error(
+                    "rule-kind",
+                    node.span,
+                    "one of 'record' or 'alert' must be set",
+                    "add `record:` or `alert:`",
+                );
                 return None;
             }
         };
         let Some((expr, expr_span)) = expr else {
-            self.error("rule-expr", node.span, format!("field 'expr' must be set in rule {name}"), "add `expr:` with a PromQL query");
+            self.error(
+                "rule-expr",
+                node.span,
+                format!("field 'expr' must be set in rule {name}"),
+                "add `expr:` with a PromQL query",
+            );
             return None;
         };
         if let Err(message) = ferry_promql::parse_expr(&expr) {
@@ -277,15 +299,30 @@ impl Cx {
         }
         if kind == RuleKind::Recording {
             if !valid_metric_name(&name) {
-                self.error("bad-record", span, format!("invalid recording rule name: {name}"), "use letters, digits, `_` and `:`");
+                self.error(
+                    "bad-record",
+                    span,
+                    format!("invalid recording rule name: {name}"),
+                    "use letters, digits, `_` and `:`",
+                );
             }
             for (key, entry) in [("for", for_ms.map(|f| f.1)), ("keep_firing_for", keep_firing_for_ms.map(|f| f.1))] {
                 if let Some(entry) = entry {
-                    self.error("recording-field", entry.key.span, format!("invalid field '{key}' in recording rule"), "remove it");
+                    self.error(
+                        "recording-field",
+                        entry.key.span,
+                        format!("invalid field '{key}' in recording rule"),
+                        "remove it",
+                    );
                 }
             }
             if let Some((_, entry)) = &annotations {
-                self.error("recording-field", entry.key.span, "invalid field 'annotations' in recording rule", "remove it");
+                self.error(
+                    "recording-field",
+                    entry.key.span,
+                    "invalid field 'annotations' in recording rule",
+                    "remove it",
+                );
             }
         } else if name.is_empty() {
             self.error("bad-alert", span, "an alerting rule needs a name", "write `alert: MyAlert`");

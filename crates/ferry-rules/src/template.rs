@@ -13,7 +13,7 @@ mod parse;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 pub use parse::Template;
 
@@ -26,11 +26,11 @@ pub enum Value {
     Float(f64),
     Str(String),
     /// A label set (`$labels`, `$externalLabels`).
-    Map(Rc<BTreeMap<String, String>>),
+    Map(Arc<BTreeMap<String, String>>),
     /// A struct with named fields (`.`, a query's sample).
-    Struct(Rc<Vec<(&'static str, Value)>>),
+    Struct(Arc<Vec<(&'static str, Value)>>),
     /// A query's result.
-    List(Rc<Vec<Value>>),
+    List(Arc<Vec<Value>>),
 }
 
 impl Value {
@@ -87,12 +87,12 @@ impl Value {
 
     /// A label set as a map value.
     pub fn labels<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
-        Value::Map(Rc::new(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()))
+        Value::Map(Arc::new(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()))
     }
 
     /// A query's sample: `.Labels` and `.Value`.
     pub fn sample(labels: Value, value: f64) -> Value {
-        Value::Struct(Rc::new(vec![("Labels", labels), ("Value", Value::Float(value))]))
+        Value::Struct(Arc::new(vec![("Labels", labels), ("Value", Value::Float(value))]))
     }
 }
 
@@ -125,7 +125,7 @@ pub fn alert_context<'a>(
 ) -> Context<'a> {
     let labels = Value::labels(labels.iter());
     let external = Value::labels(external_labels.iter());
-    let data = Value::Struct(Rc::new(vec![
+    let data = Value::Struct(Arc::new(vec![
         ("Labels", labels.clone()),
         ("ExternalLabels", external.clone()),
         ("ExternalURL", Value::Str(external_url.to_owned())),

@@ -129,7 +129,11 @@ impl Reader {
             Some(items) => items,
             None => {
                 if !node.is_null() {
-                    self.bad.push(format!("  line {}: cannot unmarshal {} into a list", node.span.start.line, node.describe()));
+                    self.bad.push(format!(
+                        "  line {}: cannot unmarshal {} into a list",
+                        node.span.start.line,
+                        node.describe()
+                    ));
                 }
                 &[]
             }
@@ -143,7 +147,11 @@ impl Reader {
         match node.as_str() {
             Some(text) => text.to_owned(),
             None => {
-                self.bad.push(format!("  line {}: cannot unmarshal {} into string", node.span.start.line, node.describe()));
+                self.bad.push(format!(
+                    "  line {}: cannot unmarshal {} into string",
+                    node.span.start.line,
+                    node.describe()
+                ));
                 String::new()
             }
         }
@@ -171,7 +179,11 @@ impl Reader {
                 out.insert(key, self.text(&entry.value));
             }
         } else if !node.is_null() {
-            self.bad.push(format!("  line {}: cannot unmarshal {} into map[string]string", node.span.start.line, node.describe()));
+            self.bad.push(format!(
+                "  line {}: cannot unmarshal {} into map[string]string",
+                node.span.start.line,
+                node.describe()
+            ));
         }
         out
     }
@@ -257,14 +269,17 @@ fn read_test_group(reader: &mut Reader, node: &Node) -> TestGroup {
             "alert_rule_test" => {
                 for item in reader.items(value) {
                     let mut test = AlertTest { eval_time_ms: 0, alertname: String::new(), exp_alerts: Vec::new() };
-                    for (key, value) in reader.fields(item, "alertTestCase", &["eval_time", "alertname", "exp_alerts"]) {
+                    for (key, value) in reader.fields(item, "alertTestCase", &["eval_time", "alertname", "exp_alerts"])
+                    {
                         match key {
                             "eval_time" => test.eval_time_ms = reader.duration(value),
                             "alertname" => test.alertname = reader.text(value),
                             _ => {
                                 for alert in reader.items(value) {
                                     let mut exp = (BTreeMap::new(), BTreeMap::new());
-                                    for (key, value) in reader.fields(alert, "alert", &["exp_labels", "exp_annotations"]) {
+                                    for (key, value) in
+                                        reader.fields(alert, "alert", &["exp_labels", "exp_annotations"])
+                                    {
                                         if key == "exp_labels" {
                                             exp.0 = reader.string_map(value);
                                         } else {
@@ -483,7 +498,12 @@ fn run_test_group(test: &TestGroup, groups: &[Group], evaluation_interval_ms: i6
     'tests: for promql_test in &test.promql_tests {
         let at = format_duration(promql_test.eval_time_ms);
         let expr_q = gofmt::quote(&promql_test.expr);
-        let got = match ferry_promql::instant_query(&storage, &promql_test.expr, test.start_ms + promql_test.eval_time_ms, &options.query) {
+        let got = match ferry_promql::instant_query(
+            &storage,
+            &promql_test.expr,
+            test.start_ms + promql_test.eval_time_ms,
+            &options.query,
+        ) {
             Ok(QueryValue::Vector(samples)) => samples.into_iter().map(|s| (s.labels, s.v)).collect::<Vec<_>>(),
             Ok(QueryValue::Scalar { v, .. }) => vec![(Labels::default(), v)],
             Ok(_) => {
@@ -500,10 +520,8 @@ fn run_test_group(test: &TestGroup, groups: &[Group], evaluation_interval_ms: i6
             match series::parse_metric(labels) {
                 Ok(labels) => exp.push((labels, *value)),
                 Err(error) => {
-                    errors.push(format!(
-                        "    expr: {expr_q}, time: {at}, err: labels {}: {error}",
-                        gofmt::quote(labels)
-                    ));
+                    errors
+                        .push(format!("    expr: {expr_q}, time: {at}, err: labels {}: {error}", gofmt::quote(labels)));
                     continue 'tests;
                 }
             }

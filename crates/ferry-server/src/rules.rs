@@ -3,8 +3,8 @@
 //! default branch (read again every minute; an error is logged and the file skipped), each
 //! group evaluated on its interval by `ferry-rules` over the metrics store, recorded series
 //! and `ALERTS`/`ALERTS_FOR_STATE` written back. Alert state survives a restart through
-//! `ALERTS_FOR_STATE`, as in Prometheus: after a group's first evaluation, its alerts take the
-//! time they became active from the store. `GET /prometheus/api/v1/rules` and `…/alerts`
+//! `ALERTS_FOR_STATE`, as in Prometheus: at a group's first evaluation, its alerts take the
+//! time they became active from the store (`ferry_rules::eval_group`). `GET /prometheus/api/v1/rules` and `…/alerts`
 //! answer in Prometheus' shapes.
 
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tracing::{debug, warn};
 
 use crate::AppState;
-use crate::pipeline::mirror::Mirror;
+use crate::pipeline::Mirror;
 
 /// Where a project's rule files live in its repository.
 pub(crate) const ALERTS_DIR: &str = ".ferry/alerts";
@@ -175,13 +175,9 @@ async fn evaluate_due(state: &AppState, now: i64) {
         let options = EvalOptions::default();
         for loaded in groups.iter_mut().filter(|loaded| loaded.next_ms <= now) {
             let storage = TsdbRules(&tsdb);
-            let first = loaded.state.last_evaluation_ms.is_none();
             let started = std::time::Instant::now();
             if let Err(error) = ferry_rules::eval_group(&loaded.group, &mut loaded.state, &storage, now, &options) {
                 warn!(group = %loaded.group.name, %error, "evaluating group {}: {error}", loaded.group.name);
-            }
-            if first && let Err(error) = ferry_rules::restore_for_state(&loaded.group, &mut loaded.state, &storage, now) {
-                warn!(group = %loaded.group.name, %error, "restoring the alerts of group {}: {error}", loaded.group.name);
             }
             loaded.eval_seconds = started.elapsed().as_secs_f64();
             loaded.rule_seconds = vec![loaded.eval_seconds / loaded.group.rules.len().max(1) as f64; loaded.group.rules.len()];

@@ -97,7 +97,8 @@ fn check(args: &RulesCheckArgs) -> anyhow::Result<ExitCode> {
                 writeln!(stdout, "{}\n", render::diagnostic(&path, &src, diagnostic)).context("writing to stdout")?;
             }
             if diagnostics.is_empty() {
-                writeln!(stdout, "{path}: {n_rules} rules in {} groups", rule_file.groups.len()).context("writing to stdout")?;
+                writeln!(stdout, "{path}: {n_rules} rules in {} groups", rule_file.groups.len())
+                    .context("writing to stdout")?;
             }
         }
     }

@@ -92,13 +92,7 @@ fn pipeline(pipe: &Pipeline, dot: &Value, cx: &mut Context<'_>, line: usize) -> 
     Ok(value)
 }
 
-fn command(
-    cmd: &[Operand],
-    dot: &Value,
-    cx: &mut Context<'_>,
-    piped: Option<Value>,
-    line: usize,
-) -> ExecResult<Value> {
+fn command(cmd: &[Operand], dot: &Value, cx: &mut Context<'_>, piped: Option<Value>, line: usize) -> ExecResult<Value> {
     match &cmd[0] {
         Operand::Func(name) => {
             // `and` and `or` stop at the first argument that decides them, as Go's do.

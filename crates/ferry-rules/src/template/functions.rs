@@ -4,7 +4,7 @@
 
 use super::{Context, Value};
 use crate::gofmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 const SUPPORTED: &[&str] = &[
     "and",
@@ -46,8 +46,20 @@ const SUPPORTED: &[&str] = &[
 ];
 
 /// Functions Prometheus knows that rule files rarely use; they parse, and running one says so.
-const KNOWN_UNSUPPORTED: &[&str] =
-    &["html", "js", "urlquery", "slice", "call", "graphLink", "tableLink", "pathPrefix", "externalURL", "now", "toDuration", "urlQueryEscape"];
+const KNOWN_UNSUPPORTED: &[&str] = &[
+    "html",
+    "js",
+    "urlquery",
+    "slice",
+    "call",
+    "graphLink",
+    "tableLink",
+    "pathPrefix",
+    "externalURL",
+    "now",
+    "toDuration",
+    "urlQueryEscape",
+];
 
 pub(super) fn is_function(name: &str) -> bool {
     SUPPORTED.contains(&name) || KNOWN_UNSUPPORTED.contains(&name)
@@ -55,7 +67,11 @@ pub(super) fn is_function(name: &str) -> bool {
 
 pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value, String> {
     let arity = |n: usize| {
-        if args.len() == n { Ok(()) } else { Err(format!("wrong number of args for {name}: want {n} got {}", args.len())) }
+        if args.len() == n {
+            Ok(())
+        } else {
+            Err(format!("wrong number of args for {name}: want {n} got {}", args.len()))
+        }
     };
     match name {
         "not" => {
@@ -99,7 +115,7 @@ pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value
         }
         "eq" | "ne" => {
             if args.len() < 2 {
-                return Err(format!("missing argument for comparison"));
+                return Err("missing argument for comparison".to_owned());
             }
             let mut equal = false;
             for other in &args[1..] {
@@ -126,7 +142,9 @@ pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value
         "first" => {
             arity(1)?;
             match &args[0] {
-                Value::List(items) => items.first().cloned().ok_or("first() called on vector with no elements".to_owned()),
+                Value::List(items) => {
+                    items.first().cloned().ok_or("first() called on vector with no elements".to_owned())
+                }
                 other => Err(format!("first of type {}", other.go_type())),
             }
         }
@@ -170,7 +188,7 @@ pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value
         "args" => {
             let fields: Vec<(&'static str, Value)> =
                 args.iter().take(ARG_NAMES.len()).enumerate().map(|(idx, v)| (ARG_NAMES[idx], v.clone())).collect();
-            Ok(Value::Struct(Rc::new(fields)))
+            Ok(Value::Struct(Arc::new(fields)))
         }
         "reReplaceAll" => {
             arity(3)?;
@@ -216,7 +234,7 @@ pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value
                         _ => String::new(),
                     };
                     items.sort_by_key(key);
-                    Ok(Value::List(Rc::new(items)))
+                    Ok(Value::List(Arc::new(items)))
                 }
                 other => Err(format!("sortByLabel of type {}", other.go_type())),
             }

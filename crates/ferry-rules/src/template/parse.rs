@@ -102,6 +102,8 @@ impl Template {
 }
 
 type ParseResult<T> = Result<T, (usize, String)>;
+/// Nodes and the `{{else}}`/`{{end}}` that ended them, with its line.
+type ListResult = ParseResult<(Vec<Node>, Option<(String, usize)>)>;
 
 /// Splits text from actions and lexes each action.
 fn split(text: &str) -> ParseResult<Vec<Piece>> {
@@ -286,7 +288,7 @@ struct Parser {
 impl Parser {
     /// Nodes up to an `{{else …}}` or `{{end}}` (returned with its line and remaining tokens
     /// left in place) or the end of the template.
-    fn list(&mut self) -> ParseResult<(Vec<Node>, Option<(String, usize)>)> {
+    fn list(&mut self) -> ListResult {
         let mut nodes = Vec::new();
         while self.pos < self.pieces.len() {
             let idx = self.pos;
@@ -326,7 +328,7 @@ impl Parser {
                     let otherwise = match self.take_end(end, line)? {
                         Some(rest) if rest.is_empty() => {
                             let (otherwise, end) = self.list()?;
-                            if !self.take_end(end, line)?.is_none() {
+                            if self.take_end(end, line)?.is_some() {
                                 return Err((line, "expected end; found else".to_owned()));
                             }
                             otherwise

@@ -2,11 +2,11 @@
 
 use super::{ALERT_VARIABLES, Template, Value, alert_context};
 use ferry_promql::Labels;
-use std::rc::Rc;
+use std::sync::Arc;
 
 fn expand(text: &str, labels: &[(&str, &str)], value: f64) -> String {
     let query = |q: &str| -> Result<Value, String> {
-        Ok(Value::List(Rc::new(vec![
+        Ok(Value::List(Arc::new(vec![
             Value::sample(Value::labels([("instance", "b"), ("q", q)]), 2.0),
             Value::sample(Value::labels([("instance", "a"), ("q", q)]), 1.0),
         ])))
@@ -36,13 +36,24 @@ fn alert_templates_expand_as_prometheus_does() {
         "prod"
     );
     assert_eq!(
-        expand("{{ if eq $externalLabels.environment \"x\" }}x{{ else if gt $value 1.0 }}big{{ else }}small{{ end }}", &labels, 2.0),
+        expand(
+            "{{ if eq $externalLabels.environment \"x\" }}x{{ else if gt $value 1.0 }}big{{ else }}small{{ end }}",
+            &labels,
+            2.0
+        ),
         "big"
     );
     assert_eq!(expand("{{ with $labels.job -}}\n  job={{ . }}\n{{- end }}", &labels, 1.0), "job=node");
-    assert_eq!(expand("{{ $s := \"\" }}{{ if gt $value 1.0 }}{{ $s = \"s\" }}{{ end }}item{{ $s }}", &labels, 2.0), "items");
     assert_eq!(
-        expand("{{ range query \"up\" | sortByLabel \"instance\" }}{{ .Labels.instance }}={{ .Value }};{{ end }}", &labels, 1.0),
+        expand("{{ $s := \"\" }}{{ if gt $value 1.0 }}{{ $s = \"s\" }}{{ end }}item{{ $s }}", &labels, 2.0),
+        "items"
+    );
+    assert_eq!(
+        expand(
+            "{{ range query \"up\" | sortByLabel \"instance\" }}{{ .Labels.instance }}={{ .Value }};{{ end }}",
+            &labels,
+            1.0
+        ),
         "a=1;b=2;"
     );
     assert_eq!(expand("{{ with query \"up\" }}{{ . | first | value }}{{ end }}", &labels, 1.0), "2");
@@ -54,8 +65,14 @@ fn alert_templates_expand_as_prometheus_does() {
 
 #[test]
 fn unknown_functions_and_variables_are_parse_errors_naming_them() {
-    assert_eq!(expand("{{ humanise $value }}", &[], 1.0), "parse error: template: t:1: function \"humanise\" not defined");
+    assert_eq!(
+        expand("{{ humanise $value }}", &[], 1.0),
+        "parse error: template: t:1: function \"humanise\" not defined"
+    );
     assert_eq!(expand("{{ $nope }}", &[], 1.0), "parse error: template: t:1: undefined variable \"$nope\"");
     assert_eq!(expand("{{ if 1 }}x", &[], 1.0), "parse error: template: t:1: unexpected EOF");
-    assert_eq!(expand("a\n{{ .Nope }}", &[], 1.0), "exec error: template: t:2: can't evaluate field Nope in type struct");
+    assert_eq!(
+        expand("a\n{{ .Nope }}", &[], 1.0),
+        "exec error: template: t:2: can't evaluate field Nope in type struct"
+    );
 }

@@ -27,7 +27,9 @@ pub fn expand(series: &str, values: &str, start_ms: i64, interval_ms: i64) -> Re
             continue;
         }
         let (base, repeat) = match item.rsplit_once('x') {
-            Some((base, times)) if !base.is_empty() && times.bytes().all(|b| b.is_ascii_digit()) && !times.is_empty() => {
+            Some((base, times))
+                if !base.is_empty() && times.bytes().all(|b| b.is_ascii_digit()) && !times.is_empty() =>
+            {
                 (base, Some(times.parse::<i64>().map_err(|_| bad())?))
             }
             _ => (item, None),
@@ -111,9 +113,8 @@ mod tests {
 
     #[test]
     fn expanding_notation_reads_as_promtool_reads_it() {
-        let as_text = |pairs: Vec<(i64, String)>| {
-            pairs.iter().map(|(t, v)| format!("{t}:{v}")).collect::<Vec<_>>().join(" ")
-        };
+        let as_text =
+            |pairs: Vec<(i64, String)>| pairs.iter().map(|(t, v)| format!("{t}:{v}")).collect::<Vec<_>>().join(" ");
         assert_eq!(as_text(values("1+1x2")), "0:1 60:2 120:3");
         assert_eq!(as_text(values("0x2 _ stale")), "0:0 60:0 120:0 240:stale");
         assert_eq!(as_text(values("-1-1x2")), "0:-1 60:-2 120:-3");

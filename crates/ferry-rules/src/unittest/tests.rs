@@ -79,7 +79,10 @@ tests:
           - value: 120
             labels: '{job="test"}'
 "#);
-    assert_eq!((report.stdout.as_str(), report.stderr.as_str(), report.passed), ("Unit Testing:  test.yml\n  SUCCESS\n\n", "", true));
+    assert_eq!(
+        (report.stdout.as_str(), report.stderr.as_str(), report.passed),
+        ("Unit Testing:  test.yml\n  SUCCESS\n\n", "", true)
+    );
 }
 
 #[test]
@@ -146,5 +149,8 @@ tests:
 #[test]
 fn unknown_fields_are_refused_as_yaml_v2_refuses_them() {
     let report = run("rule_files: [rules.yml]\ntests:\n  - intervall: 1m\n");
-    assert_eq!(report.stderr, "  FAILED:\nyaml: unmarshal errors:\n  line 3: field intervall not found in type main.testGroup\n");
+    assert_eq!(
+        report.stderr,
+        "  FAILED:\nyaml: unmarshal errors:\n  line 3: field intervall not found in type main.testGroup\n"
+    );
 }

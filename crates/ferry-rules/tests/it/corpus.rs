@@ -11,7 +11,11 @@ fn corpus() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"))
         .join("prometheus-rules");
-    assert!(dir.is_dir(), "the corpus is missing: looked for {} (set FERRY_CORPUS to the corpus folder)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "the corpus is missing: looked for {} (set FERRY_CORPUS to the corpus folder)",
+        dir.display()
+    );
     dir
 }
 
@@ -50,7 +54,12 @@ fn every_corpus_rule_file_reads_without_an_error() {
         }
     }
     assert!(n_rule_files >= 35, "expected the corpus' rule files, found {n_rule_files}");
-    assert!(failures.is_empty(), "{} of {n_rule_files} rule files have errors:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n_rule_files} rule files have errors:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Corpus tests that Prometheus 3 passes and we do not, and why.
@@ -78,7 +87,12 @@ fn every_corpus_promtool_test_passes_but_failing_yml() {
         let report = run_file(file, &rel);
         let expect_pass = !rel.ends_with("failing.yml") && !KNOWN_GAPS.iter().any(|(gap, _)| *gap == rel);
         if report.passed != expect_pass {
-            failures.push(format!("{rel}: expected {}\n{}{}", if expect_pass { "a pass" } else { "a failure" }, report.stdout, report.stderr));
+            failures.push(format!(
+                "{rel}: expected {}\n{}{}",
+                if expect_pass { "a pass" } else { "a failure" },
+                report.stdout,
+                report.stderr
+            ));
         }
     }
     assert!(n_tests >= 10, "expected the corpus' promtool tests, found {n_tests}");

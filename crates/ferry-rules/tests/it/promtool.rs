@@ -16,11 +16,10 @@ fn fixtures() -> &'static Path {
 fn ferry_reports_what_promtool_reports() {
     let mut differences = Vec::new();
     for name in FIXTURES {
-        let output = Command::new("promtool")
-            .args(["test", "rules", name])
-            .current_dir(fixtures())
-            .output()
-            .unwrap_or_else(|error| panic!("running promtool (Debian's `prometheus` package, scripts/test installs it): {error}"));
+        let output =
+            Command::new("promtool").args(["test", "rules", name]).current_dir(fixtures()).output().unwrap_or_else(
+                |error| panic!("running promtool (Debian's `prometheus` package, scripts/test installs it): {error}"),
+            );
         let promtool = (
             output.status.code() == Some(0),
             String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -41,6 +40,12 @@ fn the_fixtures_cover_a_pass_and_each_kind_of_failure() {
         FIXTURES.iter().map(|name| (*name, run_file(&fixtures().join(name), name).passed)).collect();
     assert_eq!(
         verdicts,
-        [("pass.yml", true), ("fail.yml", false), ("evalerr.yml", false), ("unknown.yml", false), ("noname.yml", false)]
+        [
+            ("pass.yml", true),
+            ("fail.yml", false),
+            ("evalerr.yml", false),
+            ("unknown.yml", false),
+            ("noname.yml", false)
+        ]
     );
 }

@@ -142,8 +142,10 @@ impl TestServer {
         if let Some(serving) = self.serving.take() {
             let _ = self.rt.block_on(serving);
         }
-        let server =
-            self.rt.block_on(ferry_server::bind_with_clock(&self.config, self.clock.clone())).expect("the server starts again");
+        let server = self
+            .rt
+            .block_on(ferry_server::bind_with_clock(&self.config, self.clock.clone()))
+            .expect("the server starts again");
         self.addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         self.serving = Some(self.rt.spawn(server.run(async {

@@ -55,16 +55,15 @@ fn until(server: &TestServer, token: &str, path: &str, done: impl Fn(&Value) -> 
     }
 }
 
-fn server_with_rules(clock: &ferry_testkit::FakeClock) -> TestServer {
+/// A server with [`RULES`] configured, and the folder of the rule file (read at each start).
+fn server_with_rules(clock: &ferry_testkit::FakeClock) -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("rules.yml");
     std::fs::write(&file, RULES).expect("writing the rule file");
     let server = TestServer::start_with_clock(Arc::new(clock.clone()), |config| {
         config.rule_files = vec![file.clone()];
     });
-    // The rule file was read at start.
-    drop(dir);
-    server
+    (server, dir)
 }
 
 fn alert_state(body: &Value) -> (String, String) {
@@ -75,44 +74,67 @@ fn alert_state(body: &Value) -> (String, String) {
 #[test]
 fn a_configured_alert_goes_pending_then_fires_and_keeps_its_state_across_a_restart() {
     let clock = ferry_testkit::FakeClock::at(T0);
-    let server = server_with_rules(&clock);
+    let (server, _rules_dir) = server_with_rules(&clock);
     import_down(&server);
     let viewer = server.token("viewer");
+    // The group's first evaluation may have run before the import; the next one, 10 s later
+    // on the server's clock, sees the target down.
+    clock.advance(Duration::from_secs(10));
     let pending = until(&server, &viewer, "/prometheus/api/v1/alerts", |body| alert_state(body).0 == "pending");
+    let mut alert = pending["data"]["alerts"][0].clone();
+    // Active since the first evaluation that saw the import (10:00:00 or 10:00:10).
+    let active_at = alert["activeAt"].take();
+    assert!(active_at == "2026-11-30T10:00:00Z" || active_at == "2026-11-30T10:00:10Z", "{active_at}");
     assert_eq!(
-        pending["data"]["alerts"][0].to_string(),
-        r#"{"labels":{"alertname":"ApiDown","job":"api","severity":"page"},"annotations":{"summary":"api is down (0 up)"},"state":"pending","activeAt":"2026-11-30T10:00:00Z","value":"0e+00"}"#
+        alert.to_string(),
+        r#"{"labels":{"alertname":"ApiDown","job":"api","severity":"page"},"annotations":{"summary":"api is down (0 up)"},"state":"pending","activeAt":null,"value":"0e+00"}"#
     );
     let rules = server.call("GET", "/prometheus/api/v1/rules?type=alert", Some(&viewer), None).json();
     let group = &rules["data"]["groups"][0];
     assert_eq!((group["name"].as_str(), group["interval"].as_f64()), (Some("availability"), Some(10.0)));
     let rule = &group["rules"][0];
     assert_eq!(
-        (rule["type"].as_str(), rule["name"].as_str(), rule["state"].as_str(), rule["duration"].as_f64(), rule["health"].as_str()),
+        (
+            rule["type"].as_str(),
+            rule["name"].as_str(),
+            rule["state"].as_str(),
+            rule["duration"].as_f64(),
+            rule["health"].as_str()
+        ),
         (Some("alerting"), Some("ApiDown"), Some("pending"), Some(60.0), Some("ok"))
     );
     assert_eq!(group["rules"].as_array().map(Vec::len), Some(1), "type=alert leaves the recording rule out");
     // 30 s later it is still pending; then the server restarts.
     clock.advance(Duration::from_secs(30));
     until(&server, &viewer, "/prometheus/api/v1/rules", |body| {
-        body["data"]["groups"][0]["lastEvaluation"] == "2026-11-30T10:00:30Z"
+        body["data"]["groups"][0]["lastEvaluation"] == "2026-11-30T10:00:40Z"
     });
     let server = server.restart();
-    // 70 s after it became active it fires: the restarted server took the time it became
+    // At 10:01:20, 70 s or more after it became active, it fires: the restarted server took the time it became
     // active from ALERTS_FOR_STATE (else it would be pending since the restart).
     clock.advance(Duration::from_secs(40));
-    let firing = until(&server, &viewer, "/prometheus/api/v1/alerts", |body| alert_state(body).0 == "firing");
-    assert_eq!(alert_state(&firing), ("firing".to_owned(), "2026-11-30T10:00:00Z".to_owned()));
+    until(&server, &viewer, "/prometheus/api/v1/rules", |body| {
+        body["data"]["groups"][0]["rules"][1]["alerts"][0]["state"] == "firing"
+    });
+    let firing = server.call("GET", "/prometheus/api/v1/alerts", Some(&viewer), None).json();
+    assert_eq!(alert_state(&firing), ("firing".to_owned(), active_at.as_str().unwrap_or("").to_owned()));
     // ALERTS is written back to the store.
     let res = server.call(
         "GET",
-        &format!("/prometheus/api/v1/query?query=ALERTS&time={}", (T0 + 70_000) / 1000),
+        &format!("/prometheus/api/v1/query?query=ALERTS%7Balertstate%3D%22firing%22%7D&time={}", (T0 + 80_000) / 1000),
         Some(&viewer),
         None,
     );
-    assert_eq!(
-        res.json()["data"]["result"][0]["metric"].to_string(),
-        r#"{"__name__":"ALERTS","alertname":"ApiDown","alertstate":"firing","job":"api","severity":"page"}"#
+    let metrics: Vec<String> = res.json()["data"]["result"]
+        .as_array()
+        .map(|result| result.iter().map(|sample| sample["metric"].to_string()).collect())
+        .unwrap_or_default();
+    assert!(
+        metrics.contains(
+            &r#"{"__name__":"ALERTS","alertname":"ApiDown","alertstate":"firing","job":"api","severity":"page"}"#
+                .to_owned()
+        ),
+        "{metrics:?}"
     );
 }
 
@@ -120,7 +142,8 @@ fn a_configured_alert_goes_pending_then_fires_and_keeps_its_state_across_a_resta
 fn a_bad_configured_rule_file_stops_the_start_with_its_position() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("rules.yml");
-    std::fs::write(&file, "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up ==\n").expect("writing");
+    std::fs::write(&file, "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up ==\n")
+        .expect("writing");
     let mut config = ferry_server::ServerConfig::new(dir.path().join("data"));
     config.listen = "127.0.0.1:0".parse().expect("an address");
     config.rule_files = vec![file.clone()];
@@ -128,7 +151,10 @@ fn a_bad_configured_rule_file_stops_the_start_with_its_position() {
     let error = rt.block_on(ferry_server::bind(&config)).err().map(|error| error.to_string()).unwrap_or_default();
     assert_eq!(
         error,
-        format!("reading the rule files:\n{}:5:15: could not parse expression: invalid promql query (fix the PromQL query)", file.display())
+        format!(
+            "reading the rule files:\n{}:5:15: could not parse expression: invalid promql query (fix the PromQL query)",
+            file.display()
+        )
     );
 }
 
@@ -148,7 +174,10 @@ fn a_projects_alerts_folder_is_evaluated_from_its_default_branch() {
         body["data"]["groups"][0]["lastEvaluation"] != "0001-01-01T00:00:00Z" && body["data"]["groups"][0].is_object()
     });
     let group = &rules["data"]["groups"][0];
-    assert_eq!((group["file"].as_str(), group["rules"][0]["type"].as_str()), (Some("web/.ferry/alerts/app.yml"), Some("recording")));
+    assert_eq!(
+        (group["file"].as_str(), group["rules"][0]["type"].as_str()),
+        (Some("web/.ferry/alerts/app.yml"), Some("recording"))
+    );
     let res = server.call(
         "GET",
         &format!("/prometheus/api/v1/query?query=app:heartbeat&time={}", (T0 + 60_000) / 1000),
