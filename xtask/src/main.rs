@@ -20,6 +20,7 @@ const LOGIC_CRATES: &[&str] = &[
     "ferry-deploy",
     "ferry-dora",
     "ferry-promql",
+    "ferry-rules",
 ];
 /// Text that betrays IO in a logic crate.
 const IO_MARKERS: &[&str] =
@@ -32,6 +33,8 @@ const LAYERS: &[&[&str]] = &[
     &["ferry-workflow", "ferry-proto"],
     // 2 pure domain logic
     &["ferry-engine", "ferry-hooks", "ferry-deploy", "ferry-dora", "ferry-promql"],
+    // 2b pure logic built on PromQL
+    &["ferry-rules"],
     // 3 adapters
     &["ferry-store", "ferry-client", "ferry-proxy", "ferry-tsdb", "ferry-docker"],
     // 4 IO edge (and the test kit, which may start any of them)

@@ -22,6 +22,14 @@ pub use promql_parser::label::{MatchOp, Matcher};
 pub use storage::{STALE_NAN_BITS, Series, Storage, StorageError, is_stale_nan, stale_nan};
 pub use value::{InstantSample, QueryError, QueryValue, RangeSeries, format_value};
 
+/// Checks that `text` is a PromQL expression, as a rule file's `expr` must be.
+///
+/// # Errors
+/// The parser's message.
+pub fn parse_expr(text: &str) -> Result<(), String> {
+    promql_parser::parser::parse(text).map(|_| ())
+}
+
 /// Parses matchers as the `match[]` parameter of the series API takes them (`up{job="a"}`).
 ///
 /// # Errors

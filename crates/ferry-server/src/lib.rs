@@ -40,6 +40,7 @@ mod repo_url;
 mod retention;
 mod scrape;
 mod router;
+mod rules;
 mod runtime;
 mod secret_box;
 mod tar;
@@ -101,6 +102,11 @@ pub struct ServerConfig {
     /// What the server scrapes into its metrics store: its own `/metrics` and the configured
     /// targets (`[metrics]` in `ferry.toml`).
     pub scrape: ScrapeConfig,
+    /// Prometheus rule files evaluated against the metrics store (besides each project's
+    /// `.ferry/alerts/*.yml`); read at start, where an error stops the start.
+    pub rule_files: Vec<PathBuf>,
+    /// How often a rule group without an `interval` is evaluated.
+    pub rule_interval: std::time::Duration,
 }
 
 pub use scrape::{ScrapeConfig, ScrapeJob};
@@ -154,6 +160,8 @@ impl ServerConfig {
             git_timeout: DEFAULT_GIT_TIMEOUT,
             workflow_source: None,
             scrape: ScrapeConfig::default(),
+            rule_files: Vec::new(),
+            rule_interval: std::time::Duration::from_secs(60),
         }
     }
 
@@ -190,6 +198,9 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// A configured rule file has errors (each at file:line:col).
+    #[error("reading the rule files:\n{0}")]
+    Rules(String),
     /// Serving connections failed.
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
@@ -219,6 +230,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: prometheus::MetricsStore,
     /// Each scrape target's last scrape (`scrape.rs`).
     pub(crate) scrape_health: scrape::Health,
+    /// The rule groups evaluated over the metrics store and their alerts (`rules.rs`).
+    pub(crate) rules: Arc<rules::Rules>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<runtime::CacheService> {
@@ -305,6 +318,7 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
     if config.database.is_none() {
         data_dir::private_database(&config.data_dir.join("ferry.db"))?;
     }
+    let rules = rules::Rules::load(&config.rule_files, config.rule_interval).map_err(ServerError::Rules)?;
     let store = Store::open(&config.database_url()).await?;
     hooks::seal_webhook_secrets(&store, &secret_box).await?;
     let admin_token_file = auth::ensure_admin_token(&store, &config.data_dir).await?;
@@ -354,6 +368,7 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
         deploy: Arc::new(deployments::DeployState::new()),
         metrics: prometheus::MetricsStore::default(),
         scrape_health: scrape::Health::default(),
+        rules: Arc::new(rules),
         store,
         secret_box: Arc::new(secret_box),
         blobs: blobs::Blobs::new(&data_dir),
@@ -381,6 +396,12 @@ pub async fn serve(
 }
 
 impl Server {
+    /// The pending and firing alerts of the rules the server evaluates, as plain data for
+    /// whoever routes notifications; shared with the server once it runs.
+    pub fn alerts(&self) -> AlertsHandle {
+        AlertsHandle(self.state.rules.clone())
+    }
+
     /// The address the server listens on (with the real port when the config said port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -423,6 +444,7 @@ impl Server {
         let store = self.state.store.clone();
         pipeline::spawn_supervisor(self.state.clone());
         scrape::spawn(&self.state, &self.scrape, self.local_addr);
+        rules::spawn(self.state.clone());
         let pipeline = self.state.pipeline.clone();
         let shutdown = async move {
             shutdown.await;
@@ -457,6 +479,18 @@ pub(crate) const URL_UNRESERVED: &percent_encoding::AsciiSet =
 /// route table; the route sweep test calls each as the access says.
 pub fn route_access() -> Vec<(String, &'static str, Access)> {
     router::routes().into_iter().map(|route| (route.method.to_string(), route.path, route.access)).collect()
+}
+
+/// The server's alerts, readable while it runs ([`Server::alerts`]).
+#[derive(Clone)]
+pub struct AlertsHandle(Arc<rules::Rules>);
+
+impl AlertsHandle {
+    /// Every pending and firing alert now: labels (with `alertname`), annotations, state, since
+    /// when, value.
+    pub fn active(&self) -> Vec<ferry_rules::Alert> {
+        rules::active_alerts(&self.0)
+    }
 }
 
 /// The system's clock.

@@ -14,7 +14,7 @@ use crate::api::{
     agents, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs, secrets, tokens,
 };
 use crate::runtime::{blob, legacy, twirp};
-use crate::{hooks, metrics, probes, prometheus, remote_write, scrape};
+use crate::{hooks, metrics, probes, prometheus, remote_write, rules, scrape};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -101,6 +101,8 @@ use crate::{hooks, metrics, probes, prometheus, remote_write, scrape};
         prometheus::label_values,
         remote_write::write,
         scrape::list,
+        rules::rules,
+        rules::alerts,
         prometheus::import,
         legacy::lookup,
         legacy::reserve,

@@ -28,7 +28,7 @@ use crate::api::{
 };
 use crate::auth::{Guard, guard};
 use crate::runtime::{blob, legacy, twirp};
-use crate::{AppState, hooks, metrics, openapi, probes, prometheus, remote_write, scrape};
+use crate::{AppState, hooks, metrics, openapi, probes, prometheus, remote_write, rules, scrape};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +191,8 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::POST, "/prometheus/api/v1/series", viewer(AllProjects), prometheus::post::series),
         route(M::GET, "/prometheus/api/v1/labels", viewer(AllProjects), prometheus::labels),
         route(M::GET, "/prometheus/api/v1/label/{name}/values", viewer(AllProjects), prometheus::label_values),
+        route(M::GET, "/prometheus/api/v1/rules", viewer(AllProjects), rules::rules),
+        route(M::GET, "/prometheus/api/v1/alerts", viewer(AllProjects), rules::alerts),
         route(M::POST, "/api/v1/metrics/import", admin(), prometheus::import).body_limit(prometheus::MAX_IMPORT),
         route(M::GET, "/prometheus/api/v1/targets", viewer(AllProjects), scrape::list),
         route(M::POST, "/prometheus/api/v1/write", admin(), remote_write::write).body_limit(remote_write::MAX_BODY),

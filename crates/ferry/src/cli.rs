@@ -314,6 +314,14 @@ pub enum Command {
     ///   ferry metrics import --server http://ferry:8080 --token "$TOKEN" history.om --json
     #[command(verbatim_doc_comment)]
     Metrics(MetricsArgs),
+    /// Check Prometheus rule files and run promtool's rule unit tests.
+    ///
+    /// Examples:
+    ///   ferry rules check alerts.yml
+    ///   ferry rules test tests.yml
+    ///   ferry rules test --json tests/*.yml
+    #[command(verbatim_doc_comment)]
+    Rules(RulesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -339,6 +347,49 @@ pub struct MetricsImportArgs {
     #[arg(value_name = "FILE")]
     pub file: std::path::PathBuf,
     /// Print what was stored as JSON: {"appended", "out_of_order", "duplicates"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Run rule unit tests in promtool's format (`promtool test rules`): the same verdicts and
+    /// report. Exits 0 when every test passes, 1 when one fails.
+    ///
+    /// A test file names its rule files (relative to itself, globs allowed) and holds test
+    /// groups: `input_series` in the expanding notation (`1+1x10`, `_`, `stale`),
+    /// `alert_rule_test` and `promql_expr_test` at `eval_time`s, optional `interval`,
+    /// `start_timestamp`, `external_labels`, `external_url`; `evaluation_interval` and
+    /// `group_eval_order` at the top.
+    #[command(verbatim_doc_comment)]
+    Test(RulesTestArgs),
+    /// Check rule files (groups, rules, PromQL expressions, templates) and explain every
+    /// mistake with file:line:col. Exits 1 when one has an error.
+    Check(RulesCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesTestArgs {
+    /// Test files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Print each file's verdict and failures as JSON instead of promtool's report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesCheckArgs {
+    /// Rule files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Print the findings as JSON.
     #[arg(long)]
     pub json: bool,
 }

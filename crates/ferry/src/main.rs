@@ -7,6 +7,7 @@ mod client;
 mod lint;
 mod logging;
 mod render;
+mod rules;
 mod run;
 mod runner;
 mod server;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         cli::Command::Incident(args) => client::incident(args),
         cli::Command::Incidents(args) => client::incidents(args),
         cli::Command::Metrics(args) => client::metrics(args),
+        cli::Command::Rules(args) => rules::main(args),
     };
     match res {
         Ok(code) => code,

@@ -265,6 +265,8 @@ struct ServerSection {
     runner_pass_env: Option<Vec<String>>,
     /// Where the embedded runner fetches actions from.
     actions_url: Option<String>,
+    /// Prometheus rule files evaluated against the metrics store; relative to the file.
+    rule_files: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -396,6 +398,8 @@ fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
     let mut file: ConfigFile = toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
     let base = path.parent().unwrap_or(Path::new(""));
     file.server.data_dir = file.server.data_dir.map(|dir| base.join(dir));
+    file.server.rule_files =
+        file.server.rule_files.map(|files| files.into_iter().map(|file| base.join(file)).collect());
     Ok(file)
 }
 
@@ -451,6 +455,7 @@ fn server_config(args: ServerArgs, file: ServerSection) -> ServerConfig {
         artifact_retention: args
             .artifact_retention_days
             .map_or(defaults.artifact_retention, |days| std::time::Duration::from_secs(days * 24 * 60 * 60)),
+        rule_files: file.rule_files.unwrap_or_default(),
         ..defaults
     }
 }

@@ -271,6 +271,19 @@ impl Mirror {
         self.git(&self.dir, &["cat-file", "blob", &spec]).await.map(Some)
     }
 
+    /// The names of the entries of folder `dir` at commit `sha`; none when it has no such folder.
+    pub(crate) async fn list_dir(&self, sha: &str, dir: &str) -> Result<Vec<String>, MirrorError> {
+        if sha.is_empty() || sha.starts_with('-') || dir.starts_with('-') {
+            return Err(MirrorError::UnknownRef(sha.to_owned()));
+        }
+        let spec = format!("{sha}:{dir}");
+        match self.git(&self.dir, &["ls-tree", "--name-only", &spec]).await {
+            Ok(text) => Ok(text.lines().map(str::to_owned).collect()),
+            Err(error @ MirrorError::Timeout { .. }) => Err(error),
+            Err(_) => Ok(Vec::new()),
+        }
+    }
+
     /// The commits reachable from `sha` and not from `since` (all of them without it), newest
     /// first, at most `max`: (id, subject, author's name, author date in seconds).
     pub(crate) async fn log(

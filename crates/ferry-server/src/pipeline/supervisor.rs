@@ -36,8 +36,13 @@ pub(crate) fn spawn_supervisor(state: AppState) {
         let mut last_poll = None::<tokio::time::Instant>;
         let mut last_sweep = None::<tokio::time::Instant>;
         let polling = Polling::default();
+        // A stopped server keeps no task (and so no handle on its stores) running.
+        let mut shutting_down = state.pipeline.shutting_down.subscribe();
         loop {
-            ticker.tick().await;
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutting_down.wait_for(|stopping| *stopping) => break,
+            }
             if let Err(error) = fail_lost_jobs(&state).await {
                 warn!(%error, "checking job leases failed: {error}");
             }

@@ -21,6 +21,7 @@ mod projects;
 mod prometheus;
 mod releases;
 mod reusable;
+mod rules;
 mod runtime;
 mod ui;
 
@@ -46,6 +47,10 @@ pub struct TestServer {
     database: String,
     rt: Runtime,
     stop: Option<oneshot::Sender<()>>,
+    /// What [`TestServer::restart`] starts again.
+    config: ServerConfig,
+    clock: Arc<dyn Clock>,
+    serving: Option<tokio::task::JoinHandle<Result<(), ferry_server::ServerError>>>,
 }
 
 impl TestServer {
@@ -105,17 +110,49 @@ impl TestServer {
             ..ServerConfig::new(dir.path().join("data"))
         };
         configure(&mut config);
-        let server = rt.block_on(ferry_server::bind_with_clock(&config, clock)).expect("the server starts");
+        let server = rt.block_on(ferry_server::bind_with_clock(&config, clock.clone())).expect("the server starts");
         before_run(&server, &rt);
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
-        rt.spawn(server.run(async {
+        let serving = rt.spawn(server.run(async {
             let _ = stopped.await;
         }));
         // A server on a database that has tokens (a restart) writes no admin.token.
         let admin = std::fs::read_to_string(dir.path().join("data/admin.token")).unwrap_or_default();
         let database = database.unwrap_or_else(|| config.database_url());
-        TestServer { addr, admin: admin.trim().to_owned(), database, dir, rt, stop: Some(stop) }
+        TestServer {
+            addr,
+            admin: admin.trim().to_owned(),
+            database,
+            dir,
+            rt,
+            stop: Some(stop),
+            config,
+            clock,
+            serving: Some(serving),
+        }
+    }
+
+    /// Stops the server, waits until it has stopped, and starts it again on the same data
+    /// directory, database and clock (a new port).
+    pub fn restart(mut self) -> TestServer {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            let _ = self.rt.block_on(serving);
+        }
+        let server = self
+            .rt
+            .block_on(ferry_server::bind_with_clock(&self.config, self.clock.clone()))
+            .expect("the server starts again");
+        self.addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.serving = Some(self.rt.spawn(server.run(async {
+            let _ = stopped.await;
+        })));
+        self.stop = Some(stop);
+        self
     }
 
     /// Runs a future on the server's runtime.
