@@ -19,6 +19,7 @@ const LOGIC_CRATES: &[&str] = &[
     "ferry-deploy",
     "ferry-dora",
     "ferry-promql",
+    "ferry-alerting",
 ];
 /// Text that betrays IO in a logic crate.
 const IO_MARKERS: &[&str] =
@@ -30,7 +31,7 @@ const LAYERS: &[&[&str]] = &[
     // 1 language and wire types (the pure domain logic above builds on both)
     &["ferry-workflow", "ferry-proto"],
     // 2 pure domain logic
-    &["ferry-engine", "ferry-hooks", "ferry-deploy", "ferry-dora", "ferry-promql"],
+    &["ferry-engine", "ferry-hooks", "ferry-deploy", "ferry-dora", "ferry-promql", "ferry-alerting"],
     // 3 adapters
     &["ferry-store", "ferry-client", "ferry-proxy", "ferry-tsdb"],
     // 4 IO edge (and the test kit, which may start any of them)

@@ -18,6 +18,7 @@
 //! token (`admin.token`); both files are readable by their owner only. Artifacts' bytes are
 //! blobs under `blobs/sha256/` (`blobs.rs`).
 
+mod alerting;
 mod api;
 mod auth;
 mod blob_reads;
@@ -52,6 +53,7 @@ use ferry_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tracing::info;
 
+pub use alerting::{Alertmanager, AlertingError};
 pub use local_runner::{LocalRunner, Refusal, UpcomingCommit};
 pub use router::{Access, Reach};
 pub use runtime::LocalService;
@@ -95,6 +97,9 @@ pub struct ServerConfig {
     /// actions source the embedded runner fetches actions from. `None`: such calls fail the run,
     /// saying so.
     pub workflow_source: Option<WorkflowSourceRef>,
+    /// An Alertmanager configuration file (`alertmanager.yml`) that routes alerts to
+    /// receivers; `None`: alerts are kept and listed, silences work, nothing is sent.
+    pub alertmanager_config: Option<PathBuf>,
 }
 
 pub use pipeline::calls::WorkflowSource;
@@ -145,6 +150,7 @@ impl ServerConfig {
             session_ttl: DEFAULT_SESSION_TTL,
             git_timeout: DEFAULT_GIT_TIMEOUT,
             workflow_source: None,
+            alertmanager_config: None,
         }
     }
 
@@ -184,6 +190,9 @@ pub enum ServerError {
     /// Serving connections failed.
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
+    /// The Alertmanager configuration cannot be read or has errors.
+    #[error(transparent)]
+    Alerting(#[from] alerting::AlertingError),
 }
 
 /// What every handler shares; cheap to clone.
@@ -208,6 +217,8 @@ pub(crate) struct AppState {
     /// The metrics store in `<data_dir>/metrics`, opened by the first call that needs it
     /// (`prometheus.rs`).
     pub(crate) metrics: prometheus::MetricsStore,
+    /// Alert routing (`alerting.rs`).
+    pub(crate) alertmanager: Arc<Alertmanager>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<runtime::CacheService> {
@@ -337,7 +348,15 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
     };
     let runtime =
         runtime::CacheService::new(Box::new(backend), &pipeline.server_url, staging, runtime::uploads::DEFAULT_BUDGET);
+    let alertmanager = Alertmanager::start(
+        store.clone(),
+        pipeline.clock.clone(),
+        config.alertmanager_config.as_deref(),
+        format!("{}/alertmanager", pipeline.server_url),
+    )
+    .await?;
     let state = AppState {
+        alertmanager: Arc::new(alertmanager),
         runtime: Arc::new(runtime),
         deploy: Arc::new(deployments::DeployState::new()),
         metrics: prometheus::MetricsStore::default(),
@@ -395,6 +414,12 @@ impl Server {
         api::agents::register_local(&self.state, name, existing).await.map_err(ServerError::Store)
     }
 
+    /// Alert routing, for what in this process fires alerts (the rules evaluator calls
+    /// [`Alertmanager::push`]).
+    pub fn alertmanager(&self) -> Arc<Alertmanager> {
+        self.state.alertmanager.clone()
+    }
+
     /// The file the first admin token was written to, when this start created it.
     pub fn admin_token_file(&self) -> Option<&Path> {
         self.admin_token_file.as_deref()
@@ -409,6 +434,7 @@ impl Server {
         info!(addr = %self.local_addr, "serving on http://{}", self.local_addr);
         let store = self.state.store.clone();
         pipeline::spawn_supervisor(self.state.clone());
+        tokio::spawn(self.state.alertmanager.clone().run(self.state.pipeline.shutting_down.subscribe()));
         let pipeline = self.state.pipeline.clone();
         let shutdown = async move {
             shutdown.await;

@@ -24,6 +24,7 @@
 //! milliseconds since the Unix epoch, so tests control lease expiry.
 
 mod agents;
+mod alertmanager;
 mod artifacts;
 mod concurrency;
 mod deliveries;
@@ -48,6 +49,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, ConnectOptions, Connection, Row, SqlSafeStr, Transaction};
 
 pub use agents::{Agent, AgentHelloRecord, Agents, NewAgent};
+pub use alertmanager::{AlertStateKind, Alertmanager, AlertmanagerState};
 pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, NewCacheEntry};
 pub use concurrency::{Acquired, ConcurrencyGroups};
 pub use deliveries::Deliveries;
@@ -133,6 +135,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (16, "environment_jobs", include_str!("../migrations/sqlite/0016_environment_jobs.sql")),
     (17, "dora", include_str!("../migrations/sqlite/0017_dora.sql")),
     (19, "deployment_cancel", include_str!("../migrations/sqlite/0019_deployment_cancel.sql")),
+    (21, "alertmanager", include_str!("../migrations/sqlite/0021_alertmanager.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -151,6 +154,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (16, "environment_jobs", include_str!("../migrations/postgres/0016_environment_jobs.sql")),
     (17, "dora", include_str!("../migrations/postgres/0017_dora.sql")),
     (19, "deployment_cancel", include_str!("../migrations/postgres/0019_deployment_cancel.sql")),
+    (21, "alertmanager", include_str!("../migrations/postgres/0021_alertmanager.sql")),
 ];
 
 impl Store {
@@ -259,6 +263,10 @@ impl Store {
         })
     }
 
+    /// Alert routing's durable state: alerts, silences, the notification log.
+    pub fn alertmanager(&self) -> Alertmanager<'_> {
+        Alertmanager { store: self }
+    }
     /// Projects: name, repository, branch, webhook secret.
     pub fn projects(&self) -> Projects<'_> {
         Projects { store: self }

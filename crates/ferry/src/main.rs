@@ -48,6 +48,8 @@ fn main() -> ExitCode {
         cli::Command::Dora(args) => client::dora(args),
         cli::Command::Incident(args) => client::incident(args),
         cli::Command::Incidents(args) => client::incidents(args),
+        cli::Command::Alerts(args) => client::alerts(args),
+        cli::Command::Silence(args) => client::silence(args),
     };
     match res {
         Ok(code) => code,

@@ -263,6 +263,8 @@ struct ServerSection {
     runner_pass_env: Option<Vec<String>>,
     /// Where the embedded runner fetches actions from.
     actions_url: Option<String>,
+    /// The Alertmanager configuration file alerts are routed by.
+    alertmanager_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -278,6 +280,7 @@ fn read_config(path: &Path) -> anyhow::Result<ServerSection> {
     let mut section = file.server;
     let base = path.parent().unwrap_or(Path::new(""));
     section.data_dir = section.data_dir.map(|dir| base.join(dir));
+    section.alertmanager_config = section.alertmanager_config.map(|file| base.join(file));
     Ok(section)
 }
 
@@ -328,6 +331,7 @@ fn server_config(args: ServerArgs, file: ServerSection) -> ServerConfig {
         database: args.database.or(file.database),
         poll_interval: args.poll_interval.map_or(defaults.poll_interval, std::time::Duration::from_secs),
         public_url: args.public_url,
+        alertmanager_config: args.alertmanager_config.or(file.alertmanager_config),
         artifact_retention: args
             .artifact_retention_days
             .map_or(defaults.artifact_retention, |days| std::time::Duration::from_secs(days * 24 * 60 * 60)),
