@@ -265,6 +265,14 @@ impl Alertmanager {
                 }
             }
         }
+        let now = self.clock.now_ms();
+        let changed = {
+            let mut dispatcher = self.dispatcher.lock().await;
+            dispatcher.sent(notification.entry.clone());
+            dispatcher.take_changed_log()
+        };
+        self.keep(changed, Removed::default(), now).await;
+        // Logged once the log entry is kept (the crash test waits for this line).
         info!(
             receiver = %notification.receiver,
             integration = notification.integration.kind(),
@@ -275,13 +283,6 @@ impl Alertmanager {
             notification.reason.as_str(),
             notification.group_key
         );
-        let now = self.clock.now_ms();
-        let changed = {
-            let mut dispatcher = self.dispatcher.lock().await;
-            dispatcher.sent(notification.entry);
-            dispatcher.take_changed_log()
-        };
-        self.keep(changed, Removed::default(), now).await;
     }
 
     async fn keep(&self, changed: Vec<LogEntry>, removed: Removed, now: i64) {
