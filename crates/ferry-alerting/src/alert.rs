@@ -191,7 +191,10 @@ mod tests {
     fn fingerprints_match_prometheus() {
         // Values from prometheus/common's model/signature_test.go (TestLabelsToSignature).
         assert_eq!(fingerprint(&Labels::new()), 14_695_981_039_346_656_037);
-        assert_eq!(fingerprint(&labels(&[("name", "value")])), 5_799_056_148_416_392_346);
+        assert_eq!(
+            fingerprint(&labels(&[("name", "garland, briggs"), ("fear", "love is not enough")])),
+            5_799_056_148_416_392_346
+        );
     }
 
     #[test]

@@ -315,7 +315,6 @@ struct RawRoute {
     mute_time_intervals: Vec<(String, Span)>,
     active_time_intervals: Vec<(String, Span)>,
     routes: Vec<RawRoute>,
-    span: Span,
 }
 
 const ROUTE_KEYS: &[&str] = &[
@@ -356,7 +355,6 @@ fn read_raw_route(cx: &mut Cx, node: &Node, what: &str) -> Option<RawRoute> {
         mute_time_intervals: Vec::new(),
         active_time_intervals: Vec::new(),
         routes: Vec::new(),
-        span: node.span,
     };
     for entry in cx.map(node, what) {
         let Some(key) = cx.key(entry) else { continue };

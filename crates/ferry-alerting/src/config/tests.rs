@@ -101,20 +101,19 @@ receivers:
 templates: ['/etc/x/*.tmpl']
 "#;
     let (_, diagnostics) = compile(src);
-    insta::assert_snapshot!(render(&diagnostics), @r"
-    1:1 Error [root-route-matchers] the root route must not have matchers: every alert enters it
+    insta::assert_snapshot!(render(&diagnostics), @r#"
     2:13 Error [unknown-receiver] receiver `defualt` is not defined in `receivers:`
     3:15 Error [bad-duration] `30` has no unit or an unknown one (units: y, w, d, h, m, s, ms)
     4:3 Error [root-route-matchers] the root route must not have matchers: every alert enters it
-    4:16 Error [bad-matcher] bad matcher: `severity`: expected an operator (=, !=, =~, !~) after `severity`, e.g. `severity=\"value\"`
+    4:14 Error [bad-matcher] bad matcher: `severity`: expected an operator (=, !=, =~, !~) after `severity`, e.g. `severity="value"`
     7:29 Error [unknown-time-interval] time interval `weekend` is not defined
     8:7 Error [unknown-key] unknown key `grup_by` in a route
-    11:24 Error [bad-url] a webhook config needs `url:` with an http:// or https:// address
+    11:23 Error [bad-url] a webhook config needs `url:` with an http:// or https:// address
     12:5 Warning [unsupported-integration] `pagerduty_configs` is not supported: alerts routed to this receiver are not sent to pagerduty
-    14:20 Error [missing-key] an email config needs `from:` (or `global.smtp_from`)
-    14:20 Error [missing-key] an email config needs `smarthost:` (or `global.smtp_smarthost`)
+    14:21 Error [missing-key] an email config needs `from:` (or `global.smtp_from`)
+    14:21 Error [missing-key] an email config needs `smarthost:` (or `global.smtp_smarthost`)
     15:1 Warning [unsupported-setting] notification template files are not read; Ferry renders its default texts
-    ");
+    "#);
 }
 
 #[test]

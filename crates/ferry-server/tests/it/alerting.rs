@@ -151,7 +151,7 @@ fn a_webhook_gets_alertmanagers_version_4_message() {
           "startsAt": "2026-12-07T10:00:00.5Z",
           "endsAt": "0001-01-01T00:00:00Z",
           "generatorURL": "",
-          "fingerprint": "5d2a1b4b2bb4c6a5"
+          "fingerprint": "ba67171fec121609"
         },
         {
           "status": "firing",
@@ -166,7 +166,7 @@ fn a_webhook_gets_alertmanagers_version_4_message() {
           "startsAt": "2026-12-07T10:00:00Z",
           "endsAt": "0001-01-01T00:00:00Z",
           "generatorURL": "http://prometheus/graph",
-          "fingerprint": "0000000000000000"
+          "fingerprint": "d31c79056b60cdbe"
         }
       ],
       "notification_reason": "first notification",
