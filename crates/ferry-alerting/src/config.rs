@@ -117,10 +117,9 @@ impl Route {
     pub fn group_labels(&self, labels: &crate::Labels) -> crate::Labels {
         match &self.group_by {
             GroupBy::All => labels.clone(),
-            GroupBy::Labels(names) => names
-                .iter()
-                .filter_map(|name| labels.get(name).map(|value| (name.clone(), value.clone())))
-                .collect(),
+            GroupBy::Labels(names) => {
+                names.iter().filter_map(|name| labels.get(name).map(|value| (name.clone(), value.clone()))).collect()
+            }
         }
     }
 
@@ -178,8 +177,11 @@ pub struct InvalidConfig {
 }
 
 fn summary(errors: &[Diagnostic]) -> String {
-    let shown: Vec<String> =
-        errors.iter().take(3).map(|error| format!("{}: {} [{}]", error.span.start, error.message, error.code)).collect();
+    let shown: Vec<String> = errors
+        .iter()
+        .take(3)
+        .map(|error| format!("{}: {} [{}]", error.span.start, error.message, error.code))
+        .collect();
     let more = match errors.len() {
         0..=3 => String::new(),
         n => format!(" (and {} more)", n - 3),
@@ -444,7 +446,8 @@ fn read_group_by(cx: &mut Cx, node: &Node) -> Option<GroupBy> {
 
 fn valid_label_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// A `matchers:` list (or one string): each item one or more matchers.
@@ -601,8 +604,15 @@ fn resolve_route(raw: &RawRoute, parent: Option<&Route>, key: String, id: String
     route
 }
 
-const INHIBIT_KEYS: &[&str] =
-    &["source_matchers", "target_matchers", "source_match", "source_match_re", "target_match", "target_match_re", "equal"];
+const INHIBIT_KEYS: &[&str] = &[
+    "source_matchers",
+    "target_matchers",
+    "source_match",
+    "source_match_re",
+    "target_match",
+    "target_match_re",
+    "equal",
+];
 
 fn read_inhibit_rule(cx: &mut Cx, node: &Node) -> Option<InhibitRule> {
     if node.as_map().is_none() {
@@ -717,11 +727,21 @@ fn read_times(cx: &mut Cx, node: &Node) -> Option<(u32, u32)> {
     match (start, end) {
         (Some(start), Some(end)) if start < end => Some((start, end)),
         (Some(_), Some(_)) => {
-            cx.error("bad-time", node.span, "`start_time` must come before `end_time`", "ranges cannot wrap past midnight; split them in two");
+            cx.error(
+                "bad-time",
+                node.span,
+                "`start_time` must come before `end_time`",
+                "ranges cannot wrap past midnight; split them in two",
+            );
             None
         }
         _ => {
-            cx.error("missing-key", node.span, "a time range needs `start_time` and `end_time`", "write e.g. `{start_time: '09:00', end_time: '17:00'}`");
+            cx.error(
+                "missing-key",
+                node.span,
+                "a time range needs `start_time` and `end_time`",
+                "write e.g. `{start_time: '09:00', end_time: '17:00'}`",
+            );
             None
         }
     }

@@ -339,7 +339,13 @@ impl Dispatcher {
     }
 
     /// Per integration of the route's receiver: the notification its log entry calls for.
-    fn notifications(&mut self, group: &Group, route: &Route, alerts: Vec<NotifiedAlert>, now: i64) -> Vec<Notification> {
+    fn notifications(
+        &mut self,
+        group: &Group,
+        route: &Route,
+        alerts: Vec<NotifiedAlert>,
+        now: i64,
+    ) -> Vec<Notification> {
         let Some(receiver) = self.config.receiver(&route.receiver).cloned() else { return Vec::new() };
         let firing: BTreeSet<u64> = alerts.iter().filter(|a| !a.resolved()).map(|a| a.fingerprint).collect();
         let resolved: BTreeSet<u64> = alerts.iter().filter(|a| a.resolved()).map(|a| a.fingerprint).collect();
@@ -460,7 +466,14 @@ impl Dispatcher {
                 let mut receivers: Vec<String> =
                     self.config.route.matching(&alert.labels).into_iter().map(|route| route.receiver.clone()).collect();
                 receivers.dedup();
-                AlertStatus { fingerprint: alert.fingerprint(), alert: alert.clone(), state, silenced_by, inhibited_by, receivers }
+                AlertStatus {
+                    fingerprint: alert.fingerprint(),
+                    alert: alert.clone(),
+                    state,
+                    silenced_by,
+                    inhibited_by,
+                    receivers,
+                }
             })
             .collect()
     }

@@ -229,7 +229,10 @@ pub fn parse_matchers(text: &str) -> Result<Vec<Matcher>, String> {
         skip_space(&mut idx);
         if idx < chars.len() {
             if chars[idx] != ',' {
-                return Err(format!("`{text}`: expected `,` between matchers at `{}`", chars[idx..].iter().collect::<String>()));
+                return Err(format!(
+                    "`{text}`: expected `,` between matchers at `{}`",
+                    chars[idx..].iter().collect::<String>()
+                ));
             }
             idx += 1;
         }

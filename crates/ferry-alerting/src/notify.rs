@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::alert::{Labels, fingerprint_hex, rfc3339};
 use crate::config::{Email, Slack};
-use crate::dispatch::{NotifiedAlert, Notification};
+use crate::dispatch::{Notification, NotifiedAlert};
 
 /// What templates see of a notification (Alertmanager's `template.Data`).
 #[derive(Debug, Clone)]
@@ -194,9 +194,10 @@ fn reference(action: &str, data: &Data<'_>) -> Option<String> {
                 "slack.default.titlelink" | "__alertmanagerURL" => Some(default_title_link(data)),
                 "slack.default.username" | "__alertmanager" => Some("Alertmanager".to_owned()),
                 "slack.default.text" | "email.default.html" | "__text_alert_list" => Some(alert_list(data)),
-                "slack.default.pretext" | "slack.default.footer" | "slack.default.iconemoji" | "slack.default.iconurl" => {
-                    Some(String::new())
-                }
+                "slack.default.pretext"
+                | "slack.default.footer"
+                | "slack.default.iconemoji"
+                | "slack.default.iconurl" => Some(String::new()),
                 _ => None,
             }
         }

@@ -61,10 +61,7 @@ pub fn any_contains(intervals: &[TimeInterval], ms: i64) -> bool {
 
 fn days_in_month(year: i32, month: u32) -> i32 {
     let (next_year, next_month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
-    match (
-        chrono::NaiveDate::from_ymd_opt(year, month, 1),
-        chrono::NaiveDate::from_ymd_opt(next_year, next_month, 1),
-    ) {
+    match (chrono::NaiveDate::from_ymd_opt(year, month, 1), chrono::NaiveDate::from_ymd_opt(next_year, next_month, 1)) {
         (Some(first), Some(next)) => (next - first).num_days() as i32,
         _ => 31,
     }
@@ -212,7 +209,8 @@ mod tests {
 
     #[test]
     fn negative_days_count_from_the_months_end() {
-        let interval = TimeInterval { days_of_month: vec![parse_days_of_month("-2:-1").unwrap()], ..TimeInterval::default() };
+        let interval =
+            TimeInterval { days_of_month: vec![parse_days_of_month("-2:-1").unwrap()], ..TimeInterval::default() };
         assert!(interval.contains(at(31, 0, 0)));
         assert!(interval.contains(at(30, 0, 0)));
         assert!(!interval.contains(at(29, 0, 0)));

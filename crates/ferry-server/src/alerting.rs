@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferry_alerting::alert::fingerprint_hex;
 use ferry_alerting::dispatch::{LogEntry, Notification, Removed, State};
 use ferry_alerting::silence::SilenceError;
 use ferry_alerting::{Alert, Dispatcher, Silence};
-use ferry_alerting::alert::fingerprint_hex;
 use ferry_model::Clock;
 use ferry_store::{AlertStateKind, Store, StoreError};
 use tracing::{info, warn};
@@ -169,7 +169,10 @@ impl Alertmanager {
         silence.updated_at = now;
         {
             let mut dispatcher = self.dispatcher.lock().await;
-            if dispatcher.silence(&silence.id).is_some_and(|old| old.state(now) == ferry_alerting::silence::SilenceState::Expired) {
+            if dispatcher
+                .silence(&silence.id)
+                .is_some_and(|old| old.state(now) == ferry_alerting::silence::SilenceState::Expired)
+            {
                 return Err(SilenceOutcome::Refused(SilenceError::AlreadyExpired(silence.id)));
             }
             dispatcher.add_silence(silence.clone(), now).map_err(SilenceOutcome::Refused)?;
@@ -240,7 +243,8 @@ impl Alertmanager {
                 .min()
                 .unwrap_or(300_000)
         };
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(u64::try_from(group_interval).unwrap_or(300_000));
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(u64::try_from(group_interval).unwrap_or(300_000));
         let mut delay = Duration::from_millis(500);
         loop {
             match self.sender.send(&notification, &self.external_url).await {

@@ -53,7 +53,7 @@ use ferry_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tracing::info;
 
-pub use alerting::{Alertmanager, AlertingError};
+pub use alerting::{AlertingError, Alertmanager};
 pub use local_runner::{LocalRunner, Refusal, UpcomingCommit};
 pub use router::{Access, Reach};
 pub use runtime::LocalService;

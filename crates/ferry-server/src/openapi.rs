@@ -11,7 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{
-    agents, alertmanager, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs, secrets, tokens,
+    agents, alertmanager, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs,
+    secrets, tokens,
 };
 use crate::runtime::{blob, legacy, twirp};
 use crate::{hooks, metrics, probes, prometheus};

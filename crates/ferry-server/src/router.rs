@@ -23,8 +23,8 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use ferry_store::Role;
 
 use crate::api::{
-    ApiError, agents, alertmanager, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs,
-    secrets, tokens,
+    ApiError, agents, alertmanager, approvals, artifacts, cache, deployments, dora, projects, releases, runner,
+    runners, runs, secrets, tokens,
 };
 use crate::auth::{Guard, guard};
 use crate::runtime::{blob, legacy, twirp};

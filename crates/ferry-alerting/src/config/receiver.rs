@@ -25,7 +25,9 @@ pub enum Integration {
     Slack(Slack),
     Email(Email),
     /// An Alertmanager integration Ferry does not send (`pagerduty_configs`, …).
-    Unsupported { kind: String },
+    Unsupported {
+        kind: String,
+    },
 }
 
 impl Integration {
@@ -164,7 +166,12 @@ pub(super) fn read(cx: &mut Cx, node: &Node, global: &Global) -> Option<Receiver
         }
     }
     let Some(name) = name.filter(|name| !name.is_empty()) else {
-        cx.error("missing-key", node.span, "a receiver needs a `name`", "add `name:`; routes refer to receivers by name");
+        cx.error(
+            "missing-key",
+            node.span,
+            "a receiver needs a `name`",
+            "add `name:`; routes refer to receivers by name",
+        );
         return None;
     };
     Some(Receiver { name, integrations, span: node.span })
@@ -369,12 +376,19 @@ fn read_email(cx: &mut Cx, node: &Node, global: &Global) -> Option<Email> {
     match from.or_else(|| global.smtp_from.clone()) {
         Some(from) => email.from = from,
         None => {
-            cx.error("missing-key", node.span, "an email config needs `from:` (or `global.smtp_from`)", "add `smtp_from:` under `global:`");
+            cx.error(
+                "missing-key",
+                node.span,
+                "an email config needs `from:` (or `global.smtp_from`)",
+                "add `smtp_from:` under `global:`",
+            );
             ok = false;
         }
     }
     match smarthost.or_else(|| global.smtp_smarthost.clone()) {
-        Some(host) if host.rsplit_once(':').is_some_and(|(name, port)| !name.is_empty() && port.parse::<u16>().is_ok()) => {
+        Some(host)
+            if host.rsplit_once(':').is_some_and(|(name, port)| !name.is_empty() && port.parse::<u16>().is_ok()) =>
+        {
             email.smarthost = host;
         }
         Some(host) => {

@@ -75,9 +75,10 @@ fn matching_follows_continue_and_falls_back_to_the_parent() {
     let receivers = |pairs: &[(&str, &str)]| -> Vec<String> {
         config.route.matching(&labels(pairs)).iter().map(|route| route.receiver.clone()).collect()
     };
-    assert_eq!(receivers(&[("service", "db"), ("severity", "critical"), ("team", "infra"), ("env", "prod")]), [
-        "pager", "mails"
-    ]);
+    assert_eq!(
+        receivers(&[("service", "db"), ("severity", "critical"), ("team", "infra"), ("env", "prod")]),
+        ["pager", "mails"]
+    );
     assert_eq!(receivers(&[("service", "db"), ("severity", "warning")]), ["default"]);
     assert_eq!(receivers(&[("team", "infra"), ("env", "production")]), ["mails"]);
 }

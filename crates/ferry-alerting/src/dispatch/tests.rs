@@ -85,7 +85,8 @@ fn flush(dispatcher: &mut Dispatcher, now: i64) -> Vec<String> {
                 .alerts
                 .iter()
                 .map(|alert| {
-                    let name = alert.labels.get("instance").or(alert.labels.get("alertname")).cloned().unwrap_or_default();
+                    let name =
+                        alert.labels.get("instance").or(alert.labels.get("alertname")).cloned().unwrap_or_default();
                     if alert.resolved() { format!("{name}(resolved)") } else { name }
                 })
                 .collect();
@@ -151,7 +152,13 @@ fn resolved_alerts_are_sent_once_when_send_resolved() {
     let trace = replay(
         &mut dispatcher,
         vec![
-            (0, vec![alert("alertname=Disk,instance=a"), Alert { ends_at: Some(NOON + 400 * S), ..alert("alertname=Disk,instance=b") }]),
+            (
+                0,
+                vec![
+                    alert("alertname=Disk,instance=a"),
+                    Alert { ends_at: Some(NOON + 400 * S), ..alert("alertname=Disk,instance=b") },
+                ],
+            ),
             (60 * S, vec![resolved("alertname=Disk,instance=a", NOON + 60 * S)]),
         ],
         20 * M,
@@ -169,7 +176,13 @@ fn without_send_resolved_only_firing_alerts_are_sent() {
     let trace = replay(
         &mut dispatcher,
         vec![
-            (0, vec![alert("alertname=Slow,team=db,cluster=x,instance=a"), alert("alertname=Slow,team=db,cluster=x,instance=b")]),
+            (
+                0,
+                vec![
+                    alert("alertname=Slow,team=db,cluster=x,instance=a"),
+                    alert("alertname=Slow,team=db,cluster=x,instance=b"),
+                ],
+            ),
             (60 * S, vec![resolved("alertname=Slow,team=db,cluster=x,instance=a", NOON + 60 * S)]),
             (400 * S, vec![resolved("alertname=Slow,team=db,cluster=x,instance=b", NOON + 400 * S)]),
         ],
@@ -183,7 +196,8 @@ fn without_send_resolved_only_firing_alerts_are_sent() {
 #[test]
 fn continue_sends_to_both_routes() {
     let mut dispatcher = dispatcher();
-    let trace = replay(&mut dispatcher, vec![(0, vec![alert("alertname=Lag,team=db,cluster=x,severity=page")])], 40 * S);
+    let trace =
+        replay(&mut dispatcher, vec![(0, vec![alert("alertname=Lag,team=db,cluster=x,severity=page")])], 40 * S);
     insta::assert_snapshot!(trace, @r"
     +30s pager firing: Lag [first notification]
     +30s quiet firing: Lag [first notification]
@@ -237,7 +251,11 @@ fn silences_and_inhibition_hold_alerts_back() {
 fn time_intervals_mute_and_activate_routes() {
     let mut dispatcher = dispatcher();
     // Noon: `nights` does not mute, `office` is active.
-    let trace = replay(&mut dispatcher, vec![(0, vec![alert("alertname=A,team=night"), alert("alertname=B,team=office")])], 40 * S);
+    let trace = replay(
+        &mut dispatcher,
+        vec![(0, vec![alert("alertname=A,team=night"), alert("alertname=B,team=office")])],
+        40 * S,
+    );
     insta::assert_snapshot!(trace, @r"
     +30s hook firing: A [first notification]
     +30s hook firing: B [first notification]

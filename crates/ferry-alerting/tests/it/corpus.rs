@@ -40,7 +40,13 @@ fn every_corpus_config_is_read() {
             failures.push(format!("{}: {invalid}", file.display()));
         }
     }
-    assert!(failures.is_empty(), "{} of {} configurations have errors:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} configurations have errors:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -95,8 +95,11 @@ impl Sender {
         let exchange = async {
             let response = self.http.request(request).await.map_err(|error| SendError::Unreachable(chain(&error)))?;
             let status = response.status();
-            let answer =
-                Limited::new(response.into_body(), ANSWER_LIMIT).collect().await.map(|body| body.to_bytes()).unwrap_or_default();
+            let answer = Limited::new(response.into_body(), ANSWER_LIMIT)
+                .collect()
+                .await
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
             if status.is_success() {
                 return Ok(());
             }

@@ -33,7 +33,8 @@ fn time(what: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
 
 fn label_name_ok(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `POST /alertmanager/api/v2/alerts`: a JSON list of alerts.
@@ -57,10 +58,9 @@ pub(crate) async fn post_alerts(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json"));
+    let is_json = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(|value| {
+        value.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json")
+    });
     if !is_json {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -202,7 +202,9 @@ pub(crate) async fn get_silence(
 
 fn refusal(outcome: SilenceOutcome) -> ApiError {
     match outcome {
-        SilenceOutcome::Refused(error @ SilenceError::NotFound(_)) => ApiError::new(StatusCode::NOT_FOUND, error.to_string()),
+        SilenceOutcome::Refused(error @ SilenceError::NotFound(_)) => {
+            ApiError::new(StatusCode::NOT_FOUND, error.to_string())
+        }
         SilenceOutcome::Refused(error) => ApiError::bad_request(error.to_string()),
         SilenceOutcome::Store(error) => error.into(),
     }
@@ -251,8 +253,8 @@ pub(crate) async fn create_silence(
         };
         matchers.push(Matcher::new(&matcher.name, kind, &matcher.value).map_err(ApiError::bad_request)?);
     }
-    let starts_at = time("startsAt", Some(&request.starts_at))?
-        .ok_or_else(|| ApiError::bad_request("`startsAt` is required"))?;
+    let starts_at =
+        time("startsAt", Some(&request.starts_at))?.ok_or_else(|| ApiError::bad_request("`startsAt` is required"))?;
     let ends_at =
         time("endsAt", Some(&request.ends_at))?.ok_or_else(|| ApiError::bad_request("`endsAt` is required"))?;
     let id = match request.id.filter(|id| !id.is_empty()) {
@@ -265,15 +267,7 @@ pub(crate) async fn create_silence(
         None => new_silence_id()?,
     };
     let created_by = if request.created_by.is_empty() { token.name.clone() } else { request.created_by };
-    let silence = Silence {
-        id,
-        matchers,
-        starts_at,
-        ends_at,
-        updated_at: 0,
-        created_by,
-        comment: request.comment,
-    };
+    let silence = Silence { id, matchers, starts_at, ends_at, updated_at: 0, created_by, comment: request.comment };
     let silence = state.alertmanager.add_silence(silence).await.map_err(refusal)?;
     Ok(Json(SilenceCreated { silence_id: silence.id }))
 }

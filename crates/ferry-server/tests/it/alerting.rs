@@ -280,5 +280,10 @@ fn a_server_with_an_invalid_alertmanager_config_does_not_start_and_says_where() 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let Err(error) = rt.block_on(ferry_server::bind(&config)) else { panic!("the server started") };
     let message = error.to_string();
-    assert!(message.contains("alertmanager.yml: the Alertmanager configuration has 1 error: 2:13: receiver `nobody` is not defined"), "{message}");
+    assert!(
+        message.contains(
+            "alertmanager.yml: the Alertmanager configuration has 1 error: 2:13: receiver `nobody` is not defined"
+        ),
+        "{message}"
+    );
 }

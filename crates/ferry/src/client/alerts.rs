@@ -91,8 +91,13 @@ pub fn silence(args: SilenceArgs) -> anyhow::Result<ExitCode> {
             if add.json {
                 println!("{}", serde_json::to_string_pretty(&created).context("serializing the answer")?);
             } else {
-                writeln!(anstream::stdout(), "{GREEN}silenced{GREEN:#} until {}: {}", silence.ends_at, created.silence_id)
-                    .context("writing to stdout")?;
+                writeln!(
+                    anstream::stdout(),
+                    "{GREEN}silenced{GREEN:#} until {}: {}",
+                    silence.ends_at,
+                    created.silence_id
+                )
+                .context("writing to stdout")?;
             }
         }
         SilenceCommand::List(list) => {

@@ -124,14 +124,30 @@ fn a_server_killed_after_notifying_does_not_notify_again_after_its_restart() {
     let added = output_within(client_command(
         &url,
         &admin,
-        &["silence", "add", "alertname=Down", "instance=~\"a|b\"", "--duration", "2h", "--comment", "maintenance", "--json"],
+        &[
+            "silence",
+            "add",
+            "alertname=Down",
+            "instance=~\"a|b\"",
+            "--duration",
+            "2h",
+            "--comment",
+            "maintenance",
+            "--json",
+        ],
     ));
     assert!(added.status.success(), "{}", text(&added));
-    let id = serde_json::from_slice::<Value>(&added.stdout).expect("JSON")["silenceID"].as_str().expect("an id").to_owned();
+    let id =
+        serde_json::from_slice::<Value>(&added.stdout).expect("JSON")["silenceID"].as_str().expect("an id").to_owned();
     let alerts = output_within(client_command(&url, &admin, &["alerts", "--json"]));
     assert!(alerts.status.success(), "{}", text(&alerts));
     let alerts: Value = serde_json::from_slice(&alerts.stdout).expect("JSON");
-    assert!(alerts.as_array().is_some_and(|list| list.len() == 2 && list.iter().all(|alert| alert["status"]["silencedBy"] == json!([id]))), "{alerts:#}");
+    assert!(
+        alerts.as_array().is_some_and(
+            |list| list.len() == 2 && list.iter().all(|alert| alert["status"]["silencedBy"] == json!([id]))
+        ),
+        "{alerts:#}"
+    );
     let listed = output_within(client_command(&url, &admin, &["silence", "list"]));
     assert!(String::from_utf8_lossy(&listed.stdout).contains("maintenance"), "{}", text(&listed));
     let expired = output_within(client_command(&url, &admin, &["silence", "expire", &id]));
