@@ -175,13 +175,13 @@ pub(crate) async fn list_silences(State(state): State<AppState>) -> Json<Vec<Get
     Json(silences.into_iter().map(|silence| silence_view(silence, now)).collect())
 }
 
-/// `GET /alertmanager/api/v2/silence/{id}`.
+/// `GET /alertmanager/api/v2/silence/{silenceID}`.
 #[utoipa::path(
     get,
-    path = "/alertmanager/api/v2/silence/{id}",
+    path = "/alertmanager/api/v2/silence/{silenceID}",
     operation_id = "get_silence",
     tag = "alerts",
-    params(("id" = String, Path, description = "The silence's id")),
+    params(("silenceID" = String, Path, description = "The silence's id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The silence", body = GettableSilence),
@@ -272,13 +272,13 @@ pub(crate) async fn create_silence(
     Ok(Json(SilenceCreated { silence_id: silence.id }))
 }
 
-/// `DELETE /alertmanager/api/v2/silence/{id}`: expires it now.
+/// `DELETE /alertmanager/api/v2/silence/{silenceID}`: expires it now.
 #[utoipa::path(
     delete,
-    path = "/alertmanager/api/v2/silence/{id}",
+    path = "/alertmanager/api/v2/silence/{silenceID}",
     operation_id = "expire_silence",
     tag = "alerts",
-    params(("id" = String, Path, description = "The silence's id")),
+    params(("silenceID" = String, Path, description = "The silence's id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Expired"),
