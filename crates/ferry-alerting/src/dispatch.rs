@@ -543,9 +543,12 @@ fn needs_update(
     (previous.sent_at < now.saturating_sub(repeat_ms)).then_some(NotifyReason::RepeatIntervalElapsed)
 }
 
+/// The sort key of [`alert_order`]: `job` missing, `job`, `instance` missing, `instance`, labels.
+type AlertOrder<'l> = (bool, Option<&'l String>, bool, Option<&'l String>, Vec<(&'l String, &'l String)>);
+
 /// Alertmanager's order of alerts in a notification: by `job`, then `instance` (alerts that
 /// have the label first), then the labels themselves.
-fn alert_order(labels: &Labels) -> (bool, Option<&String>, bool, Option<&String>, Vec<(&String, &String)>) {
+fn alert_order(labels: &Labels) -> AlertOrder<'_> {
     let (job, instance) = (labels.get("job"), labels.get("instance"));
     (job.is_none(), job, instance.is_none(), instance, labels.iter().collect())
 }
