@@ -276,10 +276,11 @@ mod tests {
 
     #[test]
     fn matchers_parse_in_every_spelling() {
-        let parsed = parse_matchers(r#"{service=~"foo1|foo2", severity!=warning , "odd name"="a\"b"}"#).unwrap();
+        let parsed = parse_matchers(r#"{service=~"foo1|foo2", severity!=warning , "odd name"="a\"b"}"#)
+            .expect("the test's input is valid");
         let shown: Vec<String> = parsed.iter().map(Matcher::to_string).collect();
         assert_eq!(shown, [r#"service=~"foo1|foo2""#, r#"severity!="warning""#, r#""odd name"="a\"b""#]);
-        assert_eq!(parse_matchers(r#"severity="critical""#).unwrap().len(), 1);
+        assert_eq!(parse_matchers(r#"severity="critical""#).expect("the test's input is valid").len(), 1);
         assert!(parse_matchers("severity").is_err());
         assert!(parse_matchers(r#"a=~"(""#).is_err());
         assert!(parse_matchers(r#"a="x"#).is_err());
@@ -287,12 +288,12 @@ mod tests {
 
     #[test]
     fn regexes_are_anchored_and_missing_labels_are_empty() {
-        let matcher = Matcher::new("service", MatchType::Regexp, "foo|bar").unwrap();
+        let matcher = Matcher::new("service", MatchType::Regexp, "foo|bar").expect("the test's input is valid");
         assert!(matcher.matches(&labels(&[("service", "foo")])));
         assert!(!matcher.matches(&labels(&[("service", "foobar")])));
-        let absent = Matcher::new("team", MatchType::Equal, "").unwrap();
+        let absent = Matcher::new("team", MatchType::Equal, "").expect("the test's input is valid");
         assert!(absent.matches(&labels(&[("service", "foo")])));
-        let not = Matcher::new("team", MatchType::NotRegexp, "a.*").unwrap();
+        let not = Matcher::new("team", MatchType::NotRegexp, "a.*").expect("the test's input is valid");
         assert!(not.matches(&labels(&[("team", "b")])));
         assert!(!not.matches(&labels(&[("team", "ab")])));
     }

@@ -198,8 +198,11 @@ mod tests {
     #[test]
     fn business_hours_contain_a_weekday_morning_only() {
         let interval = TimeInterval {
-            times: vec![(parse_clock("09:00").unwrap(), parse_clock("17:00").unwrap())],
-            weekdays: vec![parse_weekdays("monday:friday").unwrap()],
+            times: vec![(
+                parse_clock("09:00").expect("the test's input is valid"),
+                parse_clock("17:00").expect("the test's input is valid"),
+            )],
+            weekdays: vec![parse_weekdays("monday:friday").expect("the test's input is valid")],
             ..TimeInterval::default()
         };
         assert!(interval.contains(at(7, 9, 0)));
@@ -209,14 +212,16 @@ mod tests {
 
     #[test]
     fn negative_days_count_from_the_months_end() {
-        let interval =
-            TimeInterval { days_of_month: vec![parse_days_of_month("-2:-1").unwrap()], ..TimeInterval::default() };
+        let interval = TimeInterval {
+            days_of_month: vec![parse_days_of_month("-2:-1").expect("the test's input is valid")],
+            ..TimeInterval::default()
+        };
         assert!(interval.contains(at(31, 0, 0)));
         assert!(interval.contains(at(30, 0, 0)));
         assert!(!interval.contains(at(29, 0, 0)));
         let months = TimeInterval {
-            months: vec![parse_months("november:december").unwrap()],
-            years: vec![parse_years("2026").unwrap()],
+            months: vec![parse_months("november:december").expect("the test's input is valid")],
+            years: vec![parse_years("2026").expect("the test's input is valid")],
             ..TimeInterval::default()
         };
         assert!(months.contains(at(1, 0, 0)));

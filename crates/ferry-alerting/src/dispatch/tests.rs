@@ -209,14 +209,14 @@ fn silences_and_inhibition_hold_alerts_back() {
     let mut dispatcher = dispatcher();
     let silence = Silence {
         id: "s1".to_owned(),
-        matchers: parse_matchers(r#"instance="a""#).unwrap(),
+        matchers: parse_matchers(r#"instance="a""#).expect("the test's input is valid"),
         starts_at: NOON,
         ends_at: NOON + 10 * M,
         updated_at: NOON,
         created_by: "ops".to_owned(),
         comment: "maintenance".to_owned(),
     };
-    dispatcher.add_silence(silence, NOON).unwrap();
+    dispatcher.add_silence(silence, NOON).expect("the test's input is valid");
     let trace = replay(
         &mut dispatcher,
         vec![
@@ -234,7 +234,7 @@ fn silences_and_inhibition_hold_alerts_back() {
     assert!(states.contains(&("suppressed", vec!["s1".to_owned()], vec![])), "{states:?}");
     assert!(states.contains(&("suppressed", vec![], vec![1])), "{states:?}");
     // Expired, the silence lets `a` through at the group's next flush.
-    dispatcher.expire_silence("s1", NOON + 60 * S).unwrap();
+    dispatcher.expire_silence("s1", NOON + 60 * S).expect("the test's input is valid");
     dispatcher.receive(
         vec![
             alert("alertname=Cpu,instance=a"),
