@@ -9,12 +9,21 @@ pub async fn alert_routing_state(store: Store, _db: &TestDb) {
     let rows = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
         pairs.iter().map(|(key, body)| ((*key).to_owned(), (*body).to_owned())).collect()
     };
-    alertmanager.put(AlertStateKind::Alert, &rows(&[("b", "{\"v\":1}"), ("a", "{}")]), 1).await.unwrap();
-    alertmanager.put(AlertStateKind::Alert, &rows(&[("b", "{\"v\":2}")]), 2).await.unwrap();
-    alertmanager.put(AlertStateKind::Silence, &rows(&[("s1", "{}")]), 2).await.unwrap();
-    alertmanager.put(AlertStateKind::Nflog, &rows(&[("{}:{}/hook/webhook/0", "{}")]), 3).await.unwrap();
-    alertmanager.delete(AlertStateKind::Alert, &["a".to_owned(), "missing".to_owned()]).await.unwrap();
-    let state = alertmanager.load().await.unwrap();
+    alertmanager
+        .put(AlertStateKind::Alert, &rows(&[("b", "{\"v\":1}"), ("a", "{}")]), 1)
+        .await
+        .expect("the database answers");
+    alertmanager.put(AlertStateKind::Alert, &rows(&[("b", "{\"v\":2}")]), 2).await.expect("the database answers");
+    alertmanager.put(AlertStateKind::Silence, &rows(&[("s1", "{}")]), 2).await.expect("the database answers");
+    alertmanager
+        .put(AlertStateKind::Nflog, &rows(&[("{}:{}/hook/webhook/0", "{}")]), 3)
+        .await
+        .expect("the database answers");
+    alertmanager
+        .delete(AlertStateKind::Alert, &["a".to_owned(), "missing".to_owned()])
+        .await
+        .expect("the database answers");
+    let state = alertmanager.load().await.expect("the database answers");
     assert_eq!(state.alerts, rows(&[("b", "{\"v\":2}")]));
     assert_eq!(state.silences, rows(&[("s1", "{}")]));
     assert_eq!(state.log, rows(&[("{}:{}/hook/webhook/0", "{}")]));
