@@ -21,6 +21,7 @@ const LOGIC_CRATES: &[&str] = &[
     "ferry-dora",
     "ferry-promql",
     "ferry-rules",
+    "ferry-alerting",
 ];
 /// Text that betrays IO in a logic crate.
 const IO_MARKERS: &[&str] =
@@ -32,7 +33,7 @@ const LAYERS: &[&[&str]] = &[
     // 1 language and wire types (the pure domain logic above builds on both)
     &["ferry-workflow", "ferry-proto"],
     // 2 pure domain logic
-    &["ferry-engine", "ferry-hooks", "ferry-deploy", "ferry-dora", "ferry-promql"],
+    &["ferry-engine", "ferry-hooks", "ferry-deploy", "ferry-dora", "ferry-promql", "ferry-alerting"],
     // 2b pure logic built on PromQL
     &["ferry-rules"],
     // 3 adapters

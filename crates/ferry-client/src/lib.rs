@@ -10,6 +10,7 @@
 //! body; connection problems and time-outs are [`ClientError::is_transient`].
 
 mod agent;
+mod alerts;
 mod artifacts;
 mod deployments;
 mod dora;

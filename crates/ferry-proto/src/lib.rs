@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod agent;
+pub mod alerts;
 pub mod artifacts;
 pub mod deployments;
 pub mod dora;

@@ -4,6 +4,7 @@
 //! answered with 500 without their details.
 
 pub(crate) mod agents;
+pub(crate) mod alertmanager;
 pub(crate) mod approvals;
 pub(crate) mod artifacts;
 pub(crate) mod cache;

@@ -18,6 +18,7 @@
 //! token (`admin.token`); both files are readable by their owner only. Artifacts' bytes are
 //! blobs under `blobs/sha256/` (`blobs.rs`).
 
+mod alerting;
 mod api;
 mod auth;
 mod blob_reads;
@@ -56,6 +57,7 @@ use ferry_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tracing::info;
 
+pub use alerting::{AlertingError, Alertmanager};
 pub use local_runner::{LocalRunner, Refusal, UpcomingCommit};
 pub use router::{Access, Reach};
 pub use runtime::LocalService;
@@ -107,6 +109,9 @@ pub struct ServerConfig {
     pub rule_files: Vec<PathBuf>,
     /// How often a rule group without an `interval` is evaluated.
     pub rule_interval: std::time::Duration,
+    /// An Alertmanager configuration file (`alertmanager.yml`) that routes alerts to
+    /// receivers; `None`: alerts are kept and listed, silences work, nothing is sent.
+    pub alertmanager_config: Option<PathBuf>,
 }
 
 pub use scrape::{ScrapeConfig, ScrapeJob};
@@ -162,6 +167,7 @@ impl ServerConfig {
             scrape: ScrapeConfig::default(),
             rule_files: Vec::new(),
             rule_interval: std::time::Duration::from_secs(60),
+            alertmanager_config: None,
         }
     }
 
@@ -204,6 +210,9 @@ pub enum ServerError {
     /// Serving connections failed.
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
+    /// The Alertmanager configuration cannot be read or has errors.
+    #[error(transparent)]
+    Alerting(#[from] alerting::AlertingError),
 }
 
 /// What every handler shares; cheap to clone.
@@ -232,6 +241,8 @@ pub(crate) struct AppState {
     pub(crate) scrape_health: scrape::Health,
     /// The rule groups evaluated over the metrics store and their alerts (`rules.rs`).
     pub(crate) rules: Arc<rules::Rules>,
+    /// Alert routing (`alerting.rs`).
+    pub(crate) alertmanager: Arc<Alertmanager>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<runtime::CacheService> {
@@ -363,7 +374,15 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
     };
     let runtime =
         runtime::CacheService::new(Box::new(backend), &pipeline.server_url, staging, runtime::uploads::DEFAULT_BUDGET);
+    let alertmanager = Alertmanager::start(
+        store.clone(),
+        pipeline.clock.clone(),
+        config.alertmanager_config.as_deref(),
+        format!("{}/alertmanager", pipeline.server_url),
+    )
+    .await?;
     let state = AppState {
+        alertmanager: Arc::new(alertmanager),
         runtime: Arc::new(runtime),
         deploy: Arc::new(deployments::DeployState::new()),
         metrics: prometheus::MetricsStore::default(),
@@ -429,6 +448,12 @@ impl Server {
         api::agents::register_local(&self.state, name, existing).await.map_err(ServerError::Store)
     }
 
+    /// Alert routing, for what in this process fires alerts (the rules evaluator calls
+    /// [`Alertmanager::push`]).
+    pub fn alertmanager(&self) -> Arc<Alertmanager> {
+        self.state.alertmanager.clone()
+    }
+
     /// The file the first admin token was written to, when this start created it.
     pub fn admin_token_file(&self) -> Option<&Path> {
         self.admin_token_file.as_deref()
@@ -445,6 +470,7 @@ impl Server {
         pipeline::spawn_supervisor(self.state.clone());
         scrape::spawn(&self.state, &self.scrape, self.local_addr);
         rules::spawn(self.state.clone());
+        tokio::spawn(self.state.alertmanager.clone().run(self.state.pipeline.shutting_down.subscribe()));
         let pipeline = self.state.pipeline.clone();
         let shutdown = async move {
             shutdown.await;

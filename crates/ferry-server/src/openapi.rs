@@ -11,7 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{
-    agents, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs, secrets, tokens,
+    agents, alertmanager, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs,
+    secrets, tokens,
 };
 use crate::runtime::{blob, legacy, twirp};
 use crate::{hooks, metrics, probes, prometheus, remote_write, rules, scrape};
@@ -103,6 +104,12 @@ use crate::{hooks, metrics, probes, prometheus, remote_write, rules, scrape};
         scrape::list,
         rules::rules,
         rules::alerts,
+        alertmanager::post_alerts,
+        alertmanager::list_alerts,
+        alertmanager::list_silences,
+        alertmanager::create_silence,
+        alertmanager::get_silence,
+        alertmanager::expire_silence,
         prometheus::import,
         legacy::lookup,
         legacy::reserve,

@@ -23,8 +23,8 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use ferry_store::Role;
 
 use crate::api::{
-    ApiError, agents, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs,
-    secrets, tokens,
+    ApiError, agents, alertmanager, approvals, artifacts, cache, deployments, dora, projects, releases, runner,
+    runners, runs, secrets, tokens,
 };
 use crate::auth::{Guard, guard};
 use crate::runtime::{blob, legacy, twirp};
@@ -196,6 +196,18 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::POST, "/api/v1/metrics/import", admin(), prometheus::import).body_limit(prometheus::MAX_IMPORT),
         route(M::GET, "/prometheus/api/v1/targets", viewer(AllProjects), scrape::list),
         route(M::POST, "/prometheus/api/v1/write", admin(), remote_write::write).body_limit(remote_write::MAX_BODY),
+        // Alert routing (issue 17): Alertmanager's API v2, so Prometheus and amtool reach Ferry.
+        route(M::POST, "/alertmanager/api/v2/alerts", admin(), alertmanager::post_alerts),
+        route(M::GET, "/alertmanager/api/v2/alerts", viewer(AllProjects), alertmanager::list_alerts),
+        route(M::GET, "/alertmanager/api/v2/silences", viewer(AllProjects), alertmanager::list_silences),
+        route(M::POST, "/alertmanager/api/v2/silences", developer(AllProjects), alertmanager::create_silence),
+        route(M::GET, "/alertmanager/api/v2/silence/{silenceID}", viewer(AllProjects), alertmanager::get_silence),
+        route(
+            M::DELETE,
+            "/alertmanager/api/v2/silence/{silenceID}",
+            developer(AllProjects),
+            alertmanager::expire_silence,
+        ),
         route(M::GET, legacy::LOOKUP, Runtime, legacy::lookup),
         route(M::POST, legacy::RESERVE, Runtime, legacy::reserve),
         route(M::PATCH, legacy::CACHE, Runtime, legacy::upload_chunk),

@@ -24,6 +24,7 @@
 //! milliseconds since the Unix epoch, so tests control lease expiry.
 
 mod agents;
+mod alertmanager;
 mod artifacts;
 mod concurrency;
 mod deliveries;
@@ -48,6 +49,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, ConnectOptions, Connection, Row, SqlSafeStr, Transaction};
 
 pub use agents::{Agent, AgentHelloRecord, Agents, NewAgent};
+pub use alertmanager::{AlertStateKind, Alertmanager, AlertmanagerState};
 pub use artifacts::{Artifact, Artifacts, CacheEntries, CacheEntry, NewArtifact, NewCacheEntry};
 pub use concurrency::{Acquired, ConcurrencyGroups};
 pub use deliveries::Deliveries;
@@ -134,6 +136,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (17, "dora", include_str!("../migrations/sqlite/0017_dora.sql")),
     (18, "deployment_hosts", include_str!("../migrations/sqlite/0018_deployment_hosts.sql")),
     (19, "deployment_cancel", include_str!("../migrations/sqlite/0019_deployment_cancel.sql")),
+    (21, "alertmanager", include_str!("../migrations/sqlite/0021_alertmanager.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -153,6 +156,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (17, "dora", include_str!("../migrations/postgres/0017_dora.sql")),
     (18, "deployment_hosts", include_str!("../migrations/postgres/0018_deployment_hosts.sql")),
     (19, "deployment_cancel", include_str!("../migrations/postgres/0019_deployment_cancel.sql")),
+    (21, "alertmanager", include_str!("../migrations/postgres/0021_alertmanager.sql")),
 ];
 
 impl Store {
@@ -261,6 +265,10 @@ impl Store {
         })
     }
 
+    /// Alert routing's durable state: alerts, silences, the notification log.
+    pub fn alertmanager(&self) -> Alertmanager<'_> {
+        Alertmanager { store: self }
+    }
     /// Projects: name, repository, branch, webhook secret.
     pub fn projects(&self) -> Projects<'_> {
         Projects { store: self }

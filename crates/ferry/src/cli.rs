@@ -322,6 +322,30 @@ pub enum Command {
     ///   ferry rules test --json tests/*.yml
     #[command(verbatim_doc_comment)]
     Rules(RulesArgs),
+    /// List the alerts the server routes: firing ones, those held back by a silence or an
+    /// inhibition (suppressed), and those resolved lately, as Alertmanager lists them.
+    ///
+    /// --json prints Alertmanager's list: [{"labels", "annotations", "startsAt", "endsAt",
+    /// "updatedAt", "generatorURL", "fingerprint", "receivers": [{"name"}], "status":
+    /// {"state", "silencedBy", "inhibitedBy", "mutedBy"}}].
+    ///
+    /// Examples:
+    ///   ferry alerts
+    ///   ferry alerts --json
+    #[command(verbatim_doc_comment)]
+    Alerts(AlertsArgs),
+    /// Silence alerts for a while: matching alerts send no notification until the silence
+    /// ends or is expired (a developer token).
+    ///
+    /// Matchers are Alertmanager's: name="value", name!="value", name=~"regex", name!~"regex"
+    /// (quotes optional); an alert is silenced when it matches all of them.
+    ///
+    /// Examples:
+    ///   ferry silence add alertname=DiskFull 'instance=~"db-.*"' --duration 2h --comment "resizing"
+    ///   ferry silence list
+    ///   ferry silence expire 0b9c2cbe-8a1e-4f4b-9a53-3f0c2e1d7a10
+    #[command(verbatim_doc_comment)]
+    Silence(SilenceArgs),
 }
 
 #[derive(Debug, Args)]
@@ -347,6 +371,72 @@ pub struct MetricsImportArgs {
     #[arg(value_name = "FILE")]
     pub file: std::path::PathBuf,
     /// Print what was stored as JSON: {"appended", "out_of_order", "duplicates"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Print the alerts as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SilenceArgs {
+    #[command(subcommand)]
+    pub command: SilenceCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SilenceCommand {
+    /// Make a silence from now on.
+    Add(SilenceAddArgs),
+    /// List silences: pending, active and recently expired.
+    List(SilenceListArgs),
+    /// End a silence now.
+    Expire(SilenceExpireArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SilenceAddArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// One or more matchers (name="value", name!="value", name=~"regex", name!~"regex")
+    #[arg(required = true, value_name = "MATCHER")]
+    pub matchers: Vec<String>,
+    /// How long it lasts: 30m, 2h, 1d, …
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub duration: String,
+    /// Why (shown with the silence)
+    #[arg(long, value_name = "TEXT")]
+    pub comment: String,
+    /// Who made it [default: the token's name]
+    #[arg(long, value_name = "NAME")]
+    pub author: Option<String>,
+    /// Print the new silence's id as JSON ({"silenceID"}).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SilenceListArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Print the silences as JSON (Alertmanager's shape).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SilenceExpireArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The silence's id (as `ferry silence list` prints it)
+    pub id: String,
+    /// Print {"expired": ID} as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -684,6 +774,11 @@ pub struct ServerArgs {
     /// the links in commit statuses and `github.server_url` [default: http://LISTEN]
     #[arg(long, env = "FERRY_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// An Alertmanager configuration file (alertmanager.yml: route, receivers,
+    /// inhibit_rules, time_intervals) that routes alerts to webhooks, Slack and email;
+    /// overrides `alertmanager_config` in ferry.toml [default: alerts are kept, nothing is sent]
+    #[arg(long, env = "FERRY_ALERTMANAGER_CONFIG", value_name = "FILE")]
+    pub alertmanager_config: Option<PathBuf>,
     /// How often each project's repository is polled for commits no webhook announced, and
     /// `on.schedule` checked, in seconds; 0 turns both off [default: 30]
     #[arg(long, env = "FERRY_POLL_INTERVAL", value_name = "SECONDS")]

@@ -4,6 +4,7 @@
 //! commands; `trigger`, `logs`, the run commands (`runs`), the release commands (`releases`)
 //! and the runner commands (`runners`) have modules of their own.
 
+mod alerts;
 mod deployments;
 mod dora;
 mod logs;
@@ -25,6 +26,7 @@ use serde_json::json;
 use crate::cli::{ConnectArgs, ProjectAddArgs, ProjectCommand, ProjectSetArgs, SecretCommand, VarCommand};
 use crate::render::{BOLD, GREEN};
 
+pub use alerts::{alerts, silence};
 pub use deployments::{deploy, list as deployments, plan, rollback, status};
 pub use dora::{incident, incidents, main as dora};
 pub use logs::main as logs;

@@ -51,6 +51,8 @@ fn main() -> ExitCode {
         cli::Command::Incidents(args) => client::incidents(args),
         cli::Command::Metrics(args) => client::metrics(args),
         cli::Command::Rules(args) => rules::main(args),
+        cli::Command::Alerts(args) => client::alerts(args),
+        cli::Command::Silence(args) => client::silence(args),
     };
     match res {
         Ok(code) => code,

@@ -267,6 +267,8 @@ struct ServerSection {
     actions_url: Option<String>,
     /// Prometheus rule files evaluated against the metrics store; relative to the file.
     rule_files: Option<Vec<PathBuf>>,
+    /// The Alertmanager configuration file alerts are routed by.
+    alertmanager_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -400,6 +402,7 @@ fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
     file.server.data_dir = file.server.data_dir.map(|dir| base.join(dir));
     file.server.rule_files =
         file.server.rule_files.map(|files| files.into_iter().map(|file| base.join(file)).collect());
+    file.server.alertmanager_config = file.server.alertmanager_config.map(|file| base.join(file));
     Ok(file)
 }
 
@@ -452,6 +455,7 @@ fn server_config(args: ServerArgs, file: ServerSection) -> ServerConfig {
         database: args.database.or(file.database),
         poll_interval: args.poll_interval.map_or(defaults.poll_interval, std::time::Duration::from_secs),
         public_url: args.public_url,
+        alertmanager_config: args.alertmanager_config.or(file.alertmanager_config),
         artifact_retention: args
             .artifact_retention_days
             .map_or(defaults.artifact_retention, |days| std::time::Duration::from_secs(days * 24 * 60 * 60)),

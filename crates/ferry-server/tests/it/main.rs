@@ -2,6 +2,7 @@
 //! 127.0.0.1:0 with a temporary data directory (SQLite in it) and talks HTTP/1.1 to it.
 
 mod access;
+mod alerting;
 mod artifacts;
 mod auth;
 mod capabilities;

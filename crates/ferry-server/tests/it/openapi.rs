@@ -88,7 +88,7 @@ fn api_operations_require_the_bearer_token_and_the_others_do_not() {
         } else if path.starts_with("/api/v1/agent/") {
             assert_eq!(security, &json!([{"agent": []}]), "{method} {path} takes an agent token");
             assert!(operation["responses"].get("401").is_some(), "{method} {path} does not document 401");
-        } else if path.starts_with("/api/") || path.starts_with("/prometheus/") {
+        } else if path.starts_with("/api/") || path.starts_with("/prometheus/") || path.starts_with("/alertmanager/") {
             assert_eq!(security, &json!([{"bearer": []}]), "{method} {path}");
             assert!(operation["responses"].get("401").is_some(), "{method} {path} does not document 401");
         } else {

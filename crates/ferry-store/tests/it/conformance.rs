@@ -13,6 +13,7 @@ use ferry_store::{
 };
 use ferry_testkit::TestDb;
 
+use crate::alertmanager::alert_routing_state;
 use crate::dora::ledger_and_incidents;
 
 /// How long a claim's lease lasts in these checks.
@@ -57,6 +58,7 @@ pub async fn run(new_db: fn() -> TestDb) {
         releases_are_numbered_per_service,
         project_blobs,
         ledger_and_incidents,
+        alert_routing_state,
     );
     cache_entries_from_before_scopes_join_the_default_branch(new_db()).await;
 }

@@ -4,6 +4,7 @@
 //! Each backend's suite is one test so that PostgreSQL starts once per test process (nextest
 //! runs each test in its own process); every check inside gets a fresh database.
 
+mod alertmanager;
 mod conformance;
 mod dora;
 mod sqlite;

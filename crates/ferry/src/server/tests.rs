@@ -13,6 +13,7 @@ fn args(data_dir: Option<&str>, listen: Option<&str>, database: Option<&str>) ->
         actions_url: None,
         poll_interval: None,
         public_url: None,
+        alertmanager_config: None,
         artifact_retention_days: None,
         no_agent: true,
     }

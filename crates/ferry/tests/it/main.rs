@@ -5,6 +5,7 @@ mod actions;
 mod activity_types;
 mod agent;
 mod agent_images;
+mod alerting;
 mod containers;
 mod corpus;
 mod crash;
