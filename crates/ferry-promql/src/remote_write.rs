@@ -72,8 +72,10 @@ pub struct Decoded {
 /// [`RemoteWriteError`] when the body is not snappy, not the protobuf, or a series' labels
 /// are not valid (no name, an empty or a repeated label name); nothing is returned then.
 pub fn decode(body: &[u8]) -> Result<Decoded, RemoteWriteError> {
-    let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|error| RemoteWriteError::Snappy(error.to_string()))?;
-    let request = WriteRequest::decode(raw.as_slice()).map_err(|error| RemoteWriteError::Protobuf(error.to_string()))?;
+    let raw =
+        snap::raw::Decoder::new().decompress_vec(body).map_err(|error| RemoteWriteError::Snappy(error.to_string()))?;
+    let request =
+        WriteRequest::decode(raw.as_slice()).map_err(|error| RemoteWriteError::Protobuf(error.to_string()))?;
     let mut decoded = Decoded::default();
     for (index, series) in request.timeseries.into_iter().enumerate() {
         let bad = |problem| RemoteWriteError::BadLabels { series: index, problem };
@@ -90,7 +92,9 @@ pub fn decode(body: &[u8]) -> Result<Decoded, RemoteWriteError> {
         }
         decoded.histograms_skipped += series.histograms.len();
         let labels = Labels::new(series.labels.into_iter().map(|label| (label.name, label.value)));
-        decoded.samples.extend(series.samples.into_iter().map(|sample| (labels.clone(), sample.timestamp, sample.value)));
+        decoded
+            .samples
+            .extend(series.samples.into_iter().map(|sample| (labels.clone(), sample.timestamp, sample.value)));
     }
     Ok(decoded)
 }
@@ -104,7 +108,10 @@ pub fn encode(samples: &[(Labels, i64, f64)]) -> Vec<u8> {
     for (labels, timestamp, value) in samples {
         let at = *index.entry(labels).or_insert_with(|| {
             request.timeseries.push(TimeSeries {
-                labels: labels.iter().map(|(name, value)| Label { name: name.to_owned(), value: value.to_owned() }).collect(),
+                labels: labels
+                    .iter()
+                    .map(|(name, value)| Label { name: name.to_owned(), value: value.to_owned() })
+                    .collect(),
                 ..TimeSeries::default()
             });
             request.timeseries.len() - 1

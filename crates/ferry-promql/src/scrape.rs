@@ -47,7 +47,9 @@ impl ScrapeState {
     /// `target` labels (`job`, `instance` and any configured ones).
     pub fn scrape(&mut self, target: &Labels, fetched: Fetched<'_>, t_ms: i64, duration_s: f64) -> Scraped {
         let parsed = match fetched {
-            Fetched::Body { text, format } => parse(text, format).map_err(|error| format!("the answer is not valid: {error}")),
+            Fetched::Body { text, format } => {
+                parse(text, format).map_err(|error| format!("the answer is not valid: {error}"))
+            }
             Fetched::Failed(error) => Err(error),
         };
         let mut scraped = Scraped::default();
@@ -98,8 +100,15 @@ impl ScrapeState {
     /// Stale markers at `t_ms` for everything the target's last scrape stored, report series
     /// included: what a target that went away leaves.
     pub fn forget(&mut self, target: &Labels, t_ms: i64) -> Vec<(Labels, i64, f64)> {
-        let mut samples: Vec<_> = std::mem::take(&mut self.seen).into_iter().map(|labels| (labels, t_ms, stale_nan())).collect();
-        for name in ["up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"] {
+        let mut samples: Vec<_> =
+            std::mem::take(&mut self.seen).into_iter().map(|labels| (labels, t_ms, stale_nan())).collect();
+        for name in [
+            "up",
+            "scrape_duration_seconds",
+            "scrape_samples_scraped",
+            "scrape_samples_post_metric_relabeling",
+            "scrape_series_added",
+        ] {
             let mut labels = target.clone();
             labels.set(METRIC_NAME, name.to_owned());
             samples.push((labels, t_ms, stale_nan()));
@@ -149,7 +158,12 @@ mod tests {
     #[test]
     fn samples_get_the_target_labels_and_the_report_series_count_them() {
         let mut state = ScrapeState::default();
-        let scraped = state.scrape(&target(), text("requests_total{code=\"200\"} 7\nrequests_total{code=\"500\"} 1\n"), 10_000, 0.25);
+        let scraped = state.scrape(
+            &target(),
+            text("requests_total{code=\"200\"} 7\nrequests_total{code=\"500\"} 1\n"),
+            10_000,
+            0.25,
+        );
         assert_eq!(scraped.error, None);
         assert_eq!(
             value_of(&scraped, "requests_total"),
@@ -164,7 +178,12 @@ mod tests {
         assert_eq!(value_of(&scraped, "scrape_series_added")[0].1, 2.0);
         assert!(scraped.samples.iter().all(|(_, t, _)| *t == 10_000));
         // The second scrape adds no series.
-        let again = state.scrape(&target(), text("requests_total{code=\"200\"} 8\nrequests_total{code=\"500\"} 1\n"), 20_000, 0.1);
+        let again = state.scrape(
+            &target(),
+            text("requests_total{code=\"200\"} 8\nrequests_total{code=\"500\"} 1\n"),
+            20_000,
+            0.1,
+        );
         assert_eq!(value_of(&again, "scrape_series_added")[0].1, 0.0);
     }
 
@@ -173,7 +192,8 @@ mod tests {
         let mut state = ScrapeState::default();
         state.scrape(&target(), text("a 1\nb 2\n"), 1_000, 0.0);
         let second = state.scrape(&target(), text("a 1\n"), 2_000, 0.0);
-        let stale: Vec<_> = second.samples.iter().filter(|(_, _, v)| is_stale_nan(*v)).map(|(l, t, _)| (l.to_string(), *t)).collect();
+        let stale: Vec<_> =
+            second.samples.iter().filter(|(_, _, v)| is_stale_nan(*v)).map(|(l, t, _)| (l.to_string(), *t)).collect();
         assert_eq!(stale, vec![("b{instance=\"127.0.0.1:9000\", job=\"api\"}".to_owned(), 2_000)]);
 
         let failed = state.scrape(&target(), Fetched::Failed("connection refused".into()), 3_000, 0.0);

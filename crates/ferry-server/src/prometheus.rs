@@ -415,7 +415,10 @@ pub(crate) const MAX_IMPORT: usize = 256 * 1024 * 1024;
         crate::api::BelowAdmin,
     ),
 )]
-pub(crate) async fn import(State(state): State<AppState>, body: Bytes) -> Result<Json<ImportReport>, crate::api::ApiError> {
+pub(crate) async fn import(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<ImportReport>, crate::api::ApiError> {
     use crate::api::ApiError;
     let text = String::from_utf8(body.to_vec()).map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))?;
     let db =

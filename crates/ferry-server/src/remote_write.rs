@@ -39,9 +39,13 @@ pub(crate) const MAX_BODY: usize = 32 * 1024 * 1024;
     ),
 )]
 pub(crate) async fn write(State(state): State<AppState>, body: Bytes) -> Result<StatusCode, ApiError> {
-    let decoded = ferry_promql::remote_write::decode(&body).map_err(|error| ApiError::bad_request(error.to_string()))?;
+    let decoded =
+        ferry_promql::remote_write::decode(&body).map_err(|error| ApiError::bad_request(error.to_string()))?;
     if decoded.histograms_skipped > 0 {
-        tracing::warn!(histograms = decoded.histograms_skipped, "remote write: native histogram samples are not stored");
+        tracing::warn!(
+            histograms = decoded.histograms_skipped,
+            "remote write: native histogram samples are not stored"
+        );
     }
     if decoded.samples.is_empty() {
         return Ok(StatusCode::NO_CONTENT);
@@ -51,10 +55,15 @@ pub(crate) async fn write(State(state): State<AppState>, body: Bytes) -> Result<
         .map_err(|error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?;
     let report = tokio::task::spawn_blocking(move || db.append(&decoded.samples))
         .await
-        .map_err(|error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("storing the samples stopped: {error}")))?
+        .map_err(|error| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("storing the samples stopped: {error}"))
+        })?
         .map_err(|error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?;
     if report.out_of_order > 0 {
-        tracing::warn!(out_of_order = report.out_of_order, "remote write: samples older than their series' newest were dropped");
+        tracing::warn!(
+            out_of_order = report.out_of_order,
+            "remote write: samples older than their series' newest were dropped"
+        );
     }
     Ok(StatusCode::NO_CONTENT)
 }

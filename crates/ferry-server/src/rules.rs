@@ -173,6 +173,7 @@ async fn evaluate_due(state: &AppState, now: i64) {
     let res = tokio::task::spawn_blocking(move || {
         let mut groups = rules.groups.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let options = EvalOptions::default();
+        let mut to_route = Vec::new();
         for loaded in groups.iter_mut().filter(|loaded| loaded.next_ms <= now) {
             let storage = TsdbRules(&tsdb);
             let started = std::time::Instant::now();
@@ -186,13 +187,40 @@ async fn evaluate_due(state: &AppState, now: i64) {
                     warn!(rule = %rule.name, %error, "rule {} of group {} failed: {error}", rule.name, loaded.group.name);
                 }
             }
-            loaded.next_ms = now + loaded.group.interval_ms.unwrap_or(rules.default_interval_ms);
+            let interval = loaded.group.interval_ms.unwrap_or(rules.default_interval_ms);
+            loaded.next_ms = now + interval;
+            to_route.extend(loaded.state.rules.iter().flat_map(|rule| rule.active.values()).filter_map(|alert| routed(alert, now, interval)));
         }
+        to_route
     })
     .await;
-    if let Err(error) = res {
-        warn!(%error, "evaluating rules failed: {error}");
+    match res {
+        Ok(alerts) if !alerts.is_empty() => {
+            if let Err(error) = state.alertmanager.push(alerts).await {
+                warn!(%error, "routing the rules' alerts failed: {error}");
+            }
+        }
+        Ok(_) => {}
+        Err(error) => warn!(%error, "evaluating rules failed: {error}"),
     }
+}
+
+/// What the rules send to alert routing after an evaluation, as Prometheus sends to its
+/// Alertmanagers: every firing alert, ending three intervals (at least three minutes) from
+/// now unless it is sent again, and an alert resolved in the last 15 minutes with its end.
+fn routed(alert: &ferry_rules::Alert, now: i64, interval_ms: i64) -> Option<ferry_alerting::Alert> {
+    let ends_at = match (alert.state, alert.resolved_at_ms) {
+        (ferry_rules::AlertState::Firing, _) => now + 3 * interval_ms.max(60_000),
+        (_, Some(resolved)) if now - resolved <= 15 * 60_000 => resolved,
+        _ => return None,
+    };
+    Some(ferry_alerting::Alert {
+        labels: alert.labels.iter().map(|(name, value)| (name.to_owned(), value.to_owned())).collect(),
+        annotations: alert.annotations.iter().cloned().collect(),
+        starts_at: Some(alert.fired_at_ms.unwrap_or(alert.active_at_ms)),
+        ends_at: Some(ends_at),
+        generator_url: String::new(),
+    })
 }
 
 fn labels_json(labels: &Labels) -> Value {

@@ -42,7 +42,12 @@ pub struct ScrapeConfig {
 
 impl Default for ScrapeConfig {
     fn default() -> ScrapeConfig {
-        ScrapeConfig { interval: Duration::from_secs(15), timeout: Duration::from_secs(10), scrape_self: true, jobs: Vec::new() }
+        ScrapeConfig {
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(10),
+            scrape_self: true,
+            jobs: Vec::new(),
+        }
     }
 }
 
@@ -168,10 +173,11 @@ fn rfc3339_ms(ms: i64) -> String {
 pub(crate) fn spawn(state: &AppState, config: &ScrapeConfig, own: SocketAddr) {
     let http = crate::outbound::client(Duration::from_secs(5));
     for target in targets(config, own) {
-        state.scrape_health.lock().unwrap_or_else(PoisonError::into_inner).insert(
-            target.url.clone(),
-            TargetHealth { labels: target.labels.clone(), ..TargetHealth::default() },
-        );
+        state
+            .scrape_health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(target.url.clone(), TargetHealth { labels: target.labels.clone(), ..TargetHealth::default() });
         tokio::spawn(scrape_loop(state.clone(), http.clone(), target));
     }
 }
@@ -204,7 +210,13 @@ async fn scrape_loop(state: AppState, http: Outbound, target: Target) {
         let last_error = scraped.error.or(stored.err().map(|error| error.to_string()));
         state.scrape_health.lock().unwrap_or_else(PoisonError::into_inner).insert(
             target.url.clone(),
-            TargetHealth { labels: target.labels.clone(), up, last_error, last_scrape_ms: t_ms, last_duration_s: duration },
+            TargetHealth {
+                labels: target.labels.clone(),
+                up,
+                last_error,
+                last_scrape_ms: t_ms,
+                last_duration_s: duration,
+            },
         );
     }
 }

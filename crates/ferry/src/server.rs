@@ -350,13 +350,17 @@ fn default_metrics_path() -> String {
 fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<std::time::Duration, D::Error> {
     let text = String::deserialize(deserializer)?;
     match ferry_deploy::duration::parse_duration(&text) {
-        Ok(0) => Err(serde::de::Error::custom(format!("`{text}` is zero; a scrape needs a positive interval and timeout"))),
+        Ok(0) => {
+            Err(serde::de::Error::custom(format!("`{text}` is zero; a scrape needs a positive interval and timeout")))
+        }
         Ok(millis) => Ok(std::time::Duration::from_millis(millis)),
         Err(error) => Err(serde::de::Error::custom(error.to_string())),
     }
 }
 
-fn optional_duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<std::time::Duration>, D::Error> {
+fn optional_duration<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<std::time::Duration>, D::Error> {
     duration(deserializer).map(Some)
 }
 
@@ -373,7 +377,10 @@ impl MetricsSection {
                 bail!("[[metrics.scrape]] job {:?}: path {:?} must start with `/`", job.job, job.path);
             }
             if job.targets.is_empty() || job.targets.iter().any(|target| target.is_empty() || target.contains('/')) {
-                bail!("[[metrics.scrape]] job {:?}: targets must be `host:port` entries, e.g. [\"127.0.0.1:9100\"]", job.job);
+                bail!(
+                    "[[metrics.scrape]] job {:?}: targets must be `host:port` entries, e.g. [\"127.0.0.1:9100\"]",
+                    job.job
+                );
             }
             jobs.push(ferry_server::ScrapeJob {
                 job: job.job,

@@ -30,7 +30,9 @@ pub(super) struct Choice {
 
 fn tier(tier: Option<Tier>) -> Markup {
     match tier {
-        Some(tier) => html! { span class=(format!("badge tier-{}", tier.as_str())) data-tier=(tier.as_str()) { (tier.as_str()) } },
+        Some(tier) => {
+            html! { span class=(format!("badge tier-{}", tier.as_str())) data-tier=(tier.as_str()) { (tier.as_str()) } }
+        }
         None => html! { span.muted data-tier="" { "no data" } },
     }
 }
@@ -95,13 +97,19 @@ pub(super) async fn page(
         .clone()
         .or_else(|| {
             let of_service = units.iter().filter(|(s, _)| Some(s) == service.as_ref());
-            of_service.clone().find(|(_, e)| e == PRODUCTION).or_else(|| of_service.clone().next()).map(|(_, e)| e.clone())
+            of_service
+                .clone()
+                .find(|(_, e)| e == PRODUCTION)
+                .or_else(|| of_service.clone().next())
+                .map(|(_, e)| e.clone())
         })
         .unwrap_or_else(|| PRODUCTION.to_owned());
     let window = choice.window.clone().unwrap_or_else(|| "30d".to_owned());
     let now = now_ms();
     let until = match choice.until.as_deref().filter(|text| !text.is_empty()) {
-        Some(text) => ferry_dora::parse_rfc3339(text).map(|seconds| seconds.saturating_mul(1000)).map_err(|error| error.to_string()),
+        Some(text) => ferry_dora::parse_rfc3339(text)
+            .map(|seconds| seconds.saturating_mul(1000))
+            .map_err(|error| error.to_string()),
         None => Ok(now),
     };
     let report = match (&service, until) {
@@ -110,7 +118,10 @@ pub(super) async fn page(
             Ok(length) => Ok(unit_report(&state, &project, service, &environment, length, until).await?),
             Err(error) => Err(error.to_string()),
         },
-        (None, Ok(_)) => Err("No deployment is recorded yet: deploy a service, or import history with `ferry dora import`.".to_owned()),
+        (None, Ok(_)) => {
+            Err("No deployment is recorded yet: deploy a service, or import history with `ferry dora import`."
+                .to_owned())
+        }
     };
     let incidents = state.store.dora().incidents(project.id, INCIDENTS).await?;
     let write_title = (!session.can_write()).then_some("resolving needs the developer role");

@@ -86,11 +86,19 @@ fn polyline(series: &RangeSeries, x: &dyn Fn(i64) -> f64, y: &dyn Fn(f64) -> f64
 }
 
 fn format_value(value: f64) -> String {
-    if value.abs() >= 1e6 || (value != 0.0 && value.abs() < 1e-3) { format!("{value:.3e}") } else { format!("{value:.3}") }
+    if value.abs() >= 1e6 || (value != 0.0 && value.abs() < 1e-3) {
+        format!("{value:.3e}")
+    } else {
+        format!("{value:.3}")
+    }
 }
 
 /// `GET /ui/metrics`.
-pub(super) async fn page(session: Session, State(state): State<AppState>, Query(choice): Query<Choice>) -> Result<Markup, ApiError> {
+pub(super) async fn page(
+    session: Session,
+    State(state): State<AppState>,
+    Query(choice): Query<Choice>,
+) -> Result<Markup, ApiError> {
     let query = choice.query.unwrap_or_default();
     let range = choice.range.filter(|range| range_ms(range).is_some()).unwrap_or_else(|| "1h".to_owned());
     let all_projects = matches!(session.0.scope, ferry_store::ProjectScope::All);
@@ -103,13 +111,17 @@ pub(super) async fn page(session: Session, State(state): State<AppState>, Query(
     } else if query.trim().is_empty() {
         None
     } else {
-        let db = crate::prometheus::store(&state).await.map_err(|error| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?;
+        let db = crate::prometheus::store(&state)
+            .await
+            .map_err(|error| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?;
         let text = query.clone();
         let value = tokio::task::spawn_blocking(move || {
             ferry_promql::range_query(db.as_ref(), &text, start, end, step, &QueryOptions::default())
         })
         .await
-        .map_err(|error| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("the query stopped: {error}")))?;
+        .map_err(|error| {
+            ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("the query stopped: {error}"))
+        })?;
         Some(match value {
             Ok(QueryValue::Matrix(series)) => Ok(series),
             Ok(_) => Err("a range query gives a matrix; this expression does not".to_owned()),

@@ -15,7 +15,7 @@ use crate::TestServer;
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// An HTTP receiver on loopback: every request's body, in order.
-fn http_receiver() -> (String, mpsc::Receiver<Value>) {
+pub(crate) fn http_receiver() -> (String, mpsc::Receiver<Value>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
     let url = format!("http://{}/hook", listener.local_addr().expect("an address"));
     let (tx, rx) = mpsc::channel();

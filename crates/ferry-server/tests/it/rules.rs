@@ -186,3 +186,40 @@ fn a_projects_alerts_folder_is_evaluated_from_its_default_branch() {
     );
     assert_eq!(res.json()["data"]["result"][0]["value"][1], "1");
 }
+
+#[test]
+fn a_firing_alert_of_the_rules_is_routed_to_the_alertmanager_configs_webhook() {
+    let clock = ferry_testkit::FakeClock::at(T0);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).expect("writing the rule file");
+    let (url, received) = super::alerting::http_receiver();
+    let routing = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &routing,
+        format!("route: {{ receiver: oncall, group_by: [alertname], group_wait: 0s }}\nreceivers: [{{ name: oncall, webhook_configs: [{{ url: '{url}' }}] }}]\n"),
+    )
+    .expect("writing the routing");
+    let server = TestServer::start_with_clock(Arc::new(clock.clone()), |config| {
+        config.rule_files = vec![rules.clone()];
+        config.alertmanager_config = Some(routing.clone());
+    });
+    import_down(&server);
+    let viewer = server.token("viewer");
+    clock.advance(Duration::from_secs(10));
+    until(&server, &viewer, "/prometheus/api/v1/alerts", |body| alert_state(body).0 == "pending");
+    // Nothing is routed while the alert is pending; once its minute has passed, it fires.
+    assert!(received.try_recv().is_err(), "a pending alert is not routed");
+    clock.advance(Duration::from_secs(70));
+    until(&server, &viewer, "/prometheus/api/v1/alerts", |body| alert_state(body).0 == "firing");
+    let message = received.recv_timeout(Duration::from_secs(30)).expect("the webhook's notification");
+    assert_eq!(
+        (message["status"].as_str(), message["receiver"].as_str()),
+        (Some("firing"), Some("oncall")),
+        "{message:#}"
+    );
+    let alert = &message["alerts"][0];
+    assert_eq!(alert["labels"]["alertname"], "ApiDown", "{message:#}");
+    assert_eq!(alert["labels"]["severity"], "page");
+    assert_eq!(alert["annotations"]["summary"], "api is down (0 up)");
+}

@@ -620,7 +620,9 @@ fn the_metrics_explorer_graphs_a_query_and_shows_prometheus_errors() {
     page.wait_for("!!document.querySelector('#chart polyline')", WAIT).expect("the graph");
     let drawn = page.eval("document.querySelectorAll('#chart polyline').length").expect("series");
     assert_eq!(drawn, 2);
-    let points = page.eval("document.querySelector('#chart polyline').getAttribute('points').split(' ').length").expect("points");
+    let points = page
+        .eval("document.querySelector('#chart polyline').getAttribute('points').split(' ').length")
+        .expect("points");
     assert!(points.as_u64().is_some_and(|n| n > 10), "{points}");
     let legend = page.text("#legend").expect("the legend");
     assert!(legend.contains("{code=\"200\"}") && legend.contains("{code=\"500\"}"), "{legend}");

@@ -106,6 +106,7 @@ fn scrape_jobs_come_from_the_metrics_table_with_their_defaults() {
     let error = format!("{:#}", read_config(&path).expect_err("a bad duration"));
     assert!(error.contains("`soon` is not a duration"), "{error}");
     std::fs::write(&path, "[[metrics.scrape]]\njob = \"x\"\ntargets = [\"http://a:1/metrics\"]\n").expect("write");
-    let error = format!("{:#}", read_config(&path).expect("parses").metrics.scrape_config().expect_err("a URL as target"));
+    let error =
+        format!("{:#}", read_config(&path).expect("parses").metrics.scrape_config().expect_err("a URL as target"));
     assert!(error.contains("targets must be `host:port` entries"), "{error}");
 }

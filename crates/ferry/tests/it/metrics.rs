@@ -13,8 +13,11 @@ fn an_imported_file_is_queried_with_promql_and_a_bad_line_names_the_file() {
     let ferry = |args: &[&str]| output_within(client_command(&url, &admin, args));
 
     let bad = scratch.path().join("bad.om");
-    std::fs::write(&bad, "# TYPE requests counter\nrequests_total{code=\"200\"} 1 1700000000\nrequests_total{code= 2\n# EOF\n")
-        .expect("write");
+    std::fs::write(
+        &bad,
+        "# TYPE requests counter\nrequests_total{code=\"200\"} 1 1700000000\nrequests_total{code= 2\n# EOF\n",
+    )
+    .expect("write");
     let refused = ferry(&["metrics", "import", bad.to_str().expect("UTF-8")]);
     assert!(!refused.status.success());
     assert!(text(&refused).contains(&format!("{}:3: ", bad.display())), "{}", text(&refused));
@@ -86,14 +89,19 @@ fn a_real_prometheus_sends_what_it_scrapes_by_remote_write() {
     );
     let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
     let found = crate::runner::wait_for("Prometheus' `up` sample in Ferry", || {
-        let answer = get_json(&url, &admin, &format!("/prometheus/api/v1/query?query=up%7Bjob%3D%22self%22%7D&time={}", now()));
+        let answer =
+            get_json(&url, &admin, &format!("/prometheus/api/v1/query?query=up%7Bjob%3D%22self%22%7D&time={}", now()));
         let result = answer["data"]["result"].as_array()?.first()?.clone();
         Some(result)
     });
     assert_eq!(found["metric"]["instance"], format!("127.0.0.1:{port}"), "{found:#}\n--- server\n{}", server.stderr());
     assert_eq!(found["value"][1], "1", "{found:#}");
     // Its own metrics came along: the build it runs, from the scrape, not from Ferry.
-    let build = get_json(&url, &admin, &format!("/prometheus/api/v1/series?match%5B%5D=prometheus_build_info&start={}", now() - 600));
+    let build = get_json(
+        &url,
+        &admin,
+        &format!("/prometheus/api/v1/series?match%5B%5D=prometheus_build_info&start={}", now() - 600),
+    );
     assert!(build["data"].as_array().is_some_and(|series| !series.is_empty()), "{build:#}");
 }
 
@@ -160,13 +168,19 @@ fn the_server_scrapes_its_targets_and_itself_and_a_target_that_stops_answering_g
         answer["data"]["result"].as_array().cloned().unwrap_or_default()
     };
     let instance = format!("127.0.0.1:{}", exporter.port);
-    let scraped = crate::runner::wait_for("the exporter's sample in the store", || query("jobs_done_total").into_iter().next());
+    let scraped =
+        crate::runner::wait_for("the exporter's sample in the store", || query("jobs_done_total").into_iter().next());
     assert_eq!(scraped["metric"]["job"], "worker", "{scraped:#}\n--- server\n{}", server.stderr());
-    assert_eq!((scraped["metric"]["instance"].as_str(), scraped["metric"]["team"].as_str()), (Some(instance.as_str()), Some("mail")));
+    assert_eq!(
+        (scraped["metric"]["instance"].as_str(), scraped["metric"]["team"].as_str()),
+        (Some(instance.as_str()), Some("mail"))
+    );
     assert_eq!(scraped["value"][1], "42");
     assert_eq!(query("up{job=\"worker\"}")[0]["value"][1], "1");
     // The server's own metrics, as job `ferry`.
-    let own = crate::runner::wait_for("the server's own metrics", || query("ferry_queue_depth{job=\"ferry\"}").into_iter().next());
+    let own = crate::runner::wait_for("the server's own metrics", || {
+        query("ferry_queue_depth{job=\"ferry\"}").into_iter().next()
+    });
     assert!(own["metric"]["instance"].as_str().is_some_and(|i| url.ends_with(i)), "{own:#}");
 
     // The target stops answering: `up` goes to 0 and its series ends at once (a stale
@@ -180,7 +194,11 @@ fn the_server_scrapes_its_targets_and_itself_and_a_target_that_stops_answering_g
     let targets = get_json(&url, &admin, "/prometheus/api/v1/targets");
     let active = targets["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
     let worker = active.iter().find(|t| t["labels"]["job"] == "worker").unwrap_or_else(|| panic!("{targets:#}"));
-    assert_eq!((worker["health"].as_str(), worker["scrapePool"].as_str()), (Some("down"), Some("worker")), "{worker:#}");
+    assert_eq!(
+        (worker["health"].as_str(), worker["scrapePool"].as_str()),
+        (Some("down"), Some("worker")),
+        "{worker:#}"
+    );
     assert!(worker["lastError"].as_str().is_some_and(|e| !e.is_empty()), "{worker:#}");
     assert!(active.iter().any(|t| t["labels"]["job"] == "ferry" && t["health"] == "up"), "{targets:#}");
 }
