@@ -67,7 +67,8 @@ mod tests {
 
     #[test]
     fn a_bad_line_is_reported_with_the_file_and_line() {
-        let error = check("h.om", "# TYPE up gauge\nup{job=\"a\"} 1 1700000000\nup{job= 1\n# EOF\n").unwrap_err();
+        let error =
+            check("h.om", "# TYPE up gauge\nup{job=\"a\"} 1 1700000000\nup{job= 1\n# EOF\n").expect_err("a bad line");
         let message = error.to_string();
         assert!(message.starts_with("h.om:3: "), "{message}");
         assert!(message.ends_with("nothing was imported"), "{message}");
@@ -75,8 +76,8 @@ mod tests {
 
     #[test]
     fn a_sample_without_a_timestamp_is_refused_and_named() {
-        let error = check("h.om", "up{job=\"a\"} 1 1700000000\nup{job=\"b\"} 1\n# EOF\n").unwrap_err();
+        let error = check("h.om", "up{job=\"a\"} 1 1700000000\nup{job=\"b\"} 1\n# EOF\n").expect_err("no timestamp");
         assert!(error.to_string().contains("up{job=\"b\"} has no timestamp"), "{error}");
-        check("h.om", "up{job=\"a\"} 1 1700000000\n# EOF\n").unwrap();
+        check("h.om", "up{job=\"a\"} 1 1700000000\n# EOF\n").expect("a valid file");
     }
 }
