@@ -2,13 +2,15 @@
 
 - The runner protocol's event batches (`application/vnd.ferry.event-batch`) are written as
   the runner writes them: the head as one line of JSON, then each `lines` event's text; the
-  metrics import's OpenMetrics text (`application/openmetrics-text`) as the string it is.
+  metrics import's OpenMetrics text (`application/openmetrics-text`) as the string it is, and
+  remote write's body (`application/x-protobuf`) as the bytes it is.
 - A few requests the document allows would wait or lock the run out; they are changed into
   other requests the document allows, never into invalid ones (so the checks that judge a
   request by how it was generated still hold):
   - a followed log waits for its run to complete, and no runner runs jobs here: `follow`
     becomes `false`;
-  - a claim waits up to `wait_ms` for a job that does not come: at most 50 ms;
+  - a claim waits up to `wait_ms` for a job that does not come, and a service's log read for
+    a line that does not come: at most 50 ms;
   - revoking the token (or the runner) schemathesis calls with would turn the rest into
     401s: the spare token (or runner) the script made is revoked instead, and registering
     its runner's name again (which replaces the runner's token) registers another name.
@@ -102,6 +104,15 @@ def openmetrics(ctx, value):
     return str(value).encode()
 
 
+@schemathesis.serializer("application/x-protobuf")
+def protobuf(ctx, value):
+    # Remote write's body is bytes (a snappy-compressed protobuf): the document describes it
+    # as a binary string, sent as it is.
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode()
+
+
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
     label = case.operation.label
@@ -118,6 +129,11 @@ def before_call(ctx, case, **kwargs):
     elif label == "GET /api/v1/runs/{id}/logs" and isinstance(case.query, dict):
         if case.query.get("follow") in (True, "true"):
             case.query["follow"] = "false"
+    elif label == "GET /api/v1/projects/{name}/services/{service}/{environment}/logs" and isinstance(case.query, dict):
+        # A read holds up to `wait_ms` for a line no service writes here: at most 50 ms.
+        wait_ms = case.query.get("wait_ms")
+        if isinstance(wait_ms, (int, float)) and not isinstance(wait_ms, bool) and 50 < wait_ms <= 30_000:
+            case.query["wait_ms"] = 50
     elif label == "POST /api/v1/runner/claim" and isinstance(case.body, dict):
         wait_ms = case.body.get("wait_ms")
         if isinstance(wait_ms, (int, float)) and not isinstance(wait_ms, bool) and 50 < wait_ms <= 30_000:
