@@ -132,6 +132,8 @@ def before_call(ctx, case, **kwargs):
     elif label == "GET /api/v1/projects/{name}/services/{service}/{environment}/logs" and isinstance(case.query, dict):
         # A read holds up to `wait_ms` for a line no service writes here: at most 50 ms.
         wait_ms = case.query.get("wait_ms")
+        if isinstance(wait_ms, str) and wait_ms.isdigit():
+            wait_ms = int(wait_ms)
         if isinstance(wait_ms, (int, float)) and not isinstance(wait_ms, bool) and 50 < wait_ms <= 30_000:
             case.query["wait_ms"] = 50
     elif label == "POST /api/v1/runner/claim" and isinstance(case.body, dict):
