@@ -10,6 +10,9 @@ use prost::Message as _;
 
 use crate::labels::{Labels, METRIC_NAME};
 
+/// The most a request may decompress to (Prometheus' senders send a few megabytes).
+pub const MAX_DECOMPRESSED: usize = 256 * 1024 * 1024;
+
 /// `prometheus.WriteRequest` (fields 1 and 3; 3, metadata, is skipped).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct WriteRequest {
@@ -72,6 +75,13 @@ pub struct Decoded {
 /// [`RemoteWriteError`] when the body is not snappy, not the protobuf, or a series' labels
 /// are not valid (no name, an empty or a repeated label name); nothing is returned then.
 pub fn decode(body: &[u8]) -> Result<Decoded, RemoteWriteError> {
+    // The block's header says how large it decompresses; a small body can claim gigabytes.
+    let claimed = snap::raw::decompress_len(body).map_err(|error| RemoteWriteError::Snappy(error.to_string()))?;
+    if claimed > MAX_DECOMPRESSED {
+        return Err(RemoteWriteError::Snappy(format!(
+            "it decompresses to {claimed} bytes, over the {MAX_DECOMPRESSED} a request may hold; send smaller batches"
+        )));
+    }
     let raw =
         snap::raw::Decoder::new().decompress_vec(body).map_err(|error| RemoteWriteError::Snappy(error.to_string()))?;
     let request =
@@ -164,6 +174,16 @@ mod tests {
         };
         let body = snap::raw::Encoder::new().compress_vec(&twice.encode_to_vec()).expect("compress");
         assert_eq!(decode(&body), Err(RemoteWriteError::BadLabels { series: 0, problem: "a label name twice" }));
+    }
+
+    #[test]
+    fn a_body_that_claims_to_decompress_past_the_limit_is_refused_before_allocating() {
+        // A snappy block's header is the decompressed length as a varint: 1 GiB here.
+        let body = [0x80, 0x80, 0x80, 0x80, 0x04, 0x00];
+        match decode(&body) {
+            Err(RemoteWriteError::Snappy(message)) => assert!(message.contains("send smaller batches"), "{message}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
