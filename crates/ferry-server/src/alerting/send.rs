@@ -10,10 +10,8 @@ use ferry_alerting::config::{Email, Integration};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::{Method, Request};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+
+use crate::outbound::chain;
 
 /// How long one attempt may take, answer included (a webhook's `timeout` may say less).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,22 +38,12 @@ pub(crate) enum SendError {
 
 /// The HTTP client notifications share.
 pub(crate) struct Sender {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: crate::outbound::Outbound,
 }
 
 impl Sender {
     pub(crate) fn new() -> Sender {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .expect("ring supports rustls' default protocol versions")
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let http = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(https);
-        Sender { http }
+        Sender { http: crate::outbound::client(CONNECT_TIMEOUT) }
     }
 
     /// Sends `notification` once.
@@ -151,16 +139,4 @@ async fn send_email(notification: &Notification, email: &Email, external_url: &s
     }
     transport.build().send(message).await.map_err(|error| SendError::Smtp(chain(&error)))?;
     Ok(())
-}
-
-/// An error with its sources, as one line.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
