@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use ferry_proto::agent::{
-    AnalysisSpec, DeploymentOrder, HealthSpec, Probe, ProcessSpec, ReleaseSpec, StrategySpec, TlsFiles, Unit, UnitKey,
+    AnalysisSpec, DeploymentOrder, HealthSpec, MetricsSpec, Probe, ProcessSpec, ReleaseSpec, StrategySpec, TlsFiles, Unit, UnitKey,
 };
 use ferry_proto::artifacts::ArtifactFile;
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,10 @@ pub const DEFAULT_RESPONSE_TIMEOUT_MS: u64 = 60_000;
 pub const DEFAULT_STOP_GRACE_MS: u64 = 10_000;
 /// `analysis: { min-requests }`.
 pub const DEFAULT_MIN_REQUESTS: u64 = 20;
+/// `metrics: { interval }`: Prometheus' default scrape interval.
+pub const DEFAULT_METRICS_INTERVAL_MS: u64 = 15_000;
+/// `metrics: { timeout }`: Prometheus' default scrape timeout (at most the interval).
+pub const DEFAULT_METRICS_TIMEOUT_MS: u64 = 10_000;
 /// Most replicas one service may ask for in one environment.
 pub const MAX_REPLICAS: u32 = 1_000;
 
@@ -98,6 +102,9 @@ pub struct Service {
     pub release: Option<ReleaseRule>,
     /// One entry per environment the service is deployed to, in the file's order.
     pub deploy: Vec<ServiceDeploy>,
+    /// `metrics:`: how the agents scrape the replicas; `None`: they are not scraped.
+    #[serde(default)]
+    pub metrics: Option<MetricsSpec>,
 }
 
 /// `release:` of a service: a successful run of `workflow` (on `branch`, with `job`) that
@@ -186,6 +193,7 @@ impl DeploySpec {
             tls: deploy.tls.clone(),
             release,
             deployment: None,
+            metrics: svc.metrics.clone(),
         })
     }
 

@@ -16,6 +16,7 @@
 //! | `POST /api/v1/agent/report` | [`AgentReport`] → 204 (also the agent's heartbeat) |
 //! | `POST /api/v1/agent/logs` | [`ServiceLogBatch`] → 204 |
 //! | `GET /api/v1/agent/blobs/{sha256}` | → the blob, when a release in the agent's desired state names it |
+//! | `POST /api/v1/agent/metrics` | a remote-write 1.0 body (snappy protobuf) of what the agent scraped → 204 |
 
 use std::collections::BTreeMap;
 
@@ -141,6 +142,21 @@ pub struct Unit {
     /// reports the outcome; the server keeps it here until it has recorded that outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<DeploymentOrder>,
+    /// How the agent scrapes the replicas' own metrics (`metrics:` of the service); `None`:
+    /// they are not scraped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsSpec>,
+}
+
+/// `metrics:` of a service: the agent scrapes each healthy replica at
+/// `http://127.0.0.1:$PORT{path}` every `interval_ms`, giving up after `timeout_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MetricsSpec {
+    /// Starts with `/`.
+    pub path: String,
+    pub interval_ms: u64,
+    /// At most `interval_ms`.
+    pub timeout_ms: u64,
 }
 
 /// One certificate of a proxy that terminates TLS: PEM files on the agent's host.

@@ -38,6 +38,7 @@ fn desired(secret: &str) -> DesiredState {
                 secret_keys: vec!["API_KEY".into()],
             }),
             deployment: None,
+            metrics: None,
         }],
     }
 }

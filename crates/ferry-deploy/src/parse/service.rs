@@ -2,19 +2,22 @@
 //! its releases (`release`), and is deployed to each environment (`deploy`, with its strategy
 //! and analysis).
 
-use ferry_proto::agent::{AnalysisSpec, CanaryStep, HealthSpec, Probe, ProcessSpec, StrategySpec, TlsFiles};
+use ferry_proto::agent::{
+    AnalysisSpec, CanaryStep, HealthSpec, MetricsSpec, Probe, ProcessSpec, StrategySpec, TlsFiles,
+};
 use ferry_workflow::Span;
 use ferry_workflow::yaml::Reader as _;
 use ferry_workflow::yaml::{Entry, Node, NodeKind};
 
 use super::Cx;
 use crate::spec::{
-    DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_KEEP_OLD_MS, DEFAULT_MAX_SURGE, DEFAULT_MAX_UNAVAILABLE, DEFAULT_MIN_REQUESTS,
-    DEFAULT_REPLICAS, DEFAULT_RESPONSE_TIMEOUT_MS, DEFAULT_STOP_GRACE_MS, MAX_REPLICAS, ReleaseRule, Service,
+    DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_KEEP_OLD_MS, DEFAULT_MAX_SURGE, DEFAULT_MAX_UNAVAILABLE, DEFAULT_METRICS_INTERVAL_MS,
+    DEFAULT_METRICS_TIMEOUT_MS, DEFAULT_MIN_REQUESTS, DEFAULT_REPLICAS, DEFAULT_RESPONSE_TIMEOUT_MS, DEFAULT_STOP_GRACE_MS, MAX_REPLICAS, ReleaseRule, Service,
     ServiceDeploy, default_health,
 };
 
-const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy"];
+const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy", "metrics"];
+const METRICS_KEYS: &[&str] = &["path", "interval", "timeout"];
 const IMAGE_KEYS: &[&str] = &["archive"];
 const HEALTH_KEYS: &[&str] =
     &["http", "tcp", "command", "interval", "timeout", "healthy-after", "unhealthy-after", "start-timeout"];
@@ -74,6 +77,7 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
         health: default_health(),
         release: None,
         deploy: Vec::new(),
+        metrics: None,
     };
     for (key, entry) in fields(cx, &service_entry.value, &context) {
         let value = &entry.value;
@@ -84,6 +88,7 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
             "health" => service.health = health(cx, value, name),
             "release" => service.release = release(cx, value, name),
             "deploy" => service.deploy = deploys(cx, value, name),
+            "metrics" => service.metrics = metrics(cx, value, name),
             _ => cx.unknown_key(entry, key, KEYS, &context),
         }
     }
@@ -265,6 +270,73 @@ fn health(cx: &mut Cx, node: &Node, service: &str) -> HealthSpec {
         );
     }
     health
+}
+
+/// `metrics:`: the path the agents scrape on each replica (`metrics: /metrics`), or
+/// `{ path, interval, timeout }`; a timeout longer than the interval is cut to it, as
+/// Prometheus refuses one.
+fn metrics(cx: &mut Cx, node: &Node, service: &str) -> Option<MetricsSpec> {
+    let mut spec = MetricsSpec {
+        path: "/metrics".to_owned(),
+        interval_ms: DEFAULT_METRICS_INTERVAL_MS,
+        timeout_ms: DEFAULT_METRICS_TIMEOUT_MS,
+    };
+    let mut path_node = node;
+    let mut timeout_node = None;
+    if node.as_map().is_some() {
+        let context = format!("the metrics of `{service}`");
+        for (key, entry) in fields(cx, node, &context) {
+            let value = &entry.value;
+            match key {
+                "path" => {
+                    path_node = value;
+                    spec.path = cx.text(value, "path")?;
+                }
+                "interval" => spec.interval_ms = cx.duration(value, "interval").unwrap_or(spec.interval_ms),
+                "timeout" => {
+                    timeout_node = Some(value);
+                    spec.timeout_ms = cx.duration(value, "timeout").unwrap_or(spec.timeout_ms);
+                }
+                _ => cx.unknown_key(entry, key, METRICS_KEYS, &context),
+            }
+        }
+    } else {
+        spec.path = cx.text(node, "metrics")?;
+    }
+    if !spec.path.starts_with('/') {
+        cx.error(
+            "bad-metrics",
+            path_node.span,
+            format!("the metrics path of `{service}` must start with `/`, found `{}`", spec.path),
+            "write the path the agent requests on each replica, e.g. `metrics: /metrics`",
+        );
+        return None;
+    }
+    if spec.interval_ms < 1_000 {
+        cx.error(
+            "bad-metrics",
+            node.span,
+            format!("the metrics of `{service}` are scraped every {} ms; the shortest interval is 1s", spec.interval_ms),
+            "give `interval:` a duration of at least 1s, e.g. `15s`",
+        );
+        spec.interval_ms = 1_000;
+    }
+    if spec.timeout_ms == 0 || spec.timeout_ms > spec.interval_ms {
+        let timeout_given = timeout_node.is_some();
+        if timeout_given || spec.timeout_ms == 0 {
+            cx.error(
+                "bad-metrics",
+                timeout_node.map_or(node.span, |value| value.span),
+                format!(
+                    "the metrics timeout of `{service}` must be longer than 0 and at most its interval ({} ms)",
+                    spec.interval_ms
+                ),
+                "give `timeout:` a duration no longer than `interval:`, e.g. `interval: 15s, timeout: 10s`",
+            );
+        }
+        spec.timeout_ms = spec.interval_ms;
+    }
+    Some(spec)
 }
 
 fn release(cx: &mut Cx, node: &Node, service: &str) -> Option<ReleaseRule> {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ferry_proto::agent::{AnalysisSpec, CanaryStep, Probe, ProcessSpec, StrategySpec, TlsFiles};
+use ferry_proto::agent::{AnalysisSpec, CanaryStep, MetricsSpec, Probe, ProcessSpec, StrategySpec, TlsFiles};
 
 use super::*;
 use crate::spec::{DEFAULT_KEEP_OLD_MS, DEFAULT_START_TIMEOUT_MS};
@@ -373,4 +373,28 @@ fn tls_mistakes_are_pointed_at() {
     );
     assert!(unknown[1].help.as_deref().unwrap_or_default().contains("key"), "{unknown:#?}");
     assert_eq!(codes(&with_deploy("        port: 443\n        tls: /a.pem\n")), ["9:14 wrong-type"]);
+}
+
+#[test]
+fn metrics_take_a_path_or_a_table_and_reach_the_unit() {
+    let with_metrics = |metrics: &str| {
+        format!("environments:\n  s: {{}}\nservices:\n  web:\n    run: x\n    metrics: {metrics}\n    deploy: {{ s: {{ port: 8001 }} }}\n")
+    };
+    let short = spec(&with_metrics("/metrics"));
+    let unit = short.unit("shop", "web", "s", None).expect("a unit");
+    assert_eq!(
+        unit.metrics,
+        Some(MetricsSpec { path: "/metrics".to_owned(), interval_ms: 15_000, timeout_ms: 10_000 })
+    );
+    let table = spec(&with_metrics("{ path: /internal/metrics, interval: 5s }"));
+    assert_eq!(
+        table.service("web").and_then(|web| web.metrics.clone()),
+        Some(MetricsSpec { path: "/internal/metrics".to_owned(), interval_ms: 5_000, timeout_ms: 5_000 }),
+        "a timeout left out is at most the interval"
+    );
+    assert_eq!(spec(&with_deploy("        port: 8001\n")).unit("p", "web", "staging", None).expect("unit").metrics, None);
+    assert_eq!(codes(&with_metrics("metrics")), ["6:14 bad-metrics"]);
+    assert_eq!(codes(&with_metrics("{ path: /m, interval: 10s, timeout: 20s }")), ["6:44 bad-metrics"]);
+    assert_eq!(codes(&with_metrics("{ path: /m, interval: 100ms }")), ["6:14 bad-metrics"]);
+    assert_eq!(codes(&with_metrics("{ paht: /m }")), ["6:16 unknown-key"]);
 }

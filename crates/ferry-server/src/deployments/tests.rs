@@ -62,6 +62,7 @@ fn resolved(environment: &str, release: i64, rules: EnvironmentRules, promotes_t
         stop_grace_ms: 5000,
         release: Some(release_spec),
         deployment: None,
+        metrics: None,
     };
     Resolved {
         service: "web".into(),
