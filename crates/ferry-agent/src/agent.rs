@@ -1,22 +1,25 @@
 //! The agent's main loop: loads what its directory keeps and serves it at once, then talks to
 //! the server when it has one — says hello, long-polls the desired state (kept on disk,
 //! secrets sealed, before it is applied), reports every second and at once on a change, and
-//! ships its replicas' output. While the server is away it goes on serving and retries with
-//! backoff, saying so once, not per retry.
+//! ships its replicas' output and what it scraped (`scrape.rs`). While the server is away it
+//! goes on serving and retries with backoff, saying so once, not per retry.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_client::{Client, ClientError};
 use ferry_proto::agent::{
-    AgentEvent, AgentHello, AgentReport, DesiredState, ServiceLogBatch, ServiceLogLine, UnitKey, UnitStatus,
+    AgentEvent, AgentHello, AgentReport, DesiredState, MetricsSpec, ServiceLogBatch, ServiceLogLine, UnitKey,
+    UnitStatus,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{mpsc, watch};
 
 use crate::AgentError;
 use crate::dir::AgentDir;
+use crate::scrape::Outbox;
 use crate::seal::Sealer;
 use crate::supervisor::Supervisor;
 
@@ -70,6 +73,10 @@ pub async fn run_agent(options: AgentOptions, shutdown: impl Future<Output = ()>
         desired
     };
     let desired = dir.load_desired(&sealer)?.map(with_bind);
+    let metrics_specs = |desired: &DesiredState| -> BTreeMap<UnitKey, MetricsSpec> {
+        desired.units.iter().filter_map(|unit| Some((unit.key.clone(), unit.metrics.clone()?))).collect()
+    };
+    let mut specs = desired.as_ref().map(metrics_specs).unwrap_or_default();
     if let Some(desired) = &desired {
         // A desired state written by hand is sealed from now on.
         dir.save_desired(&sealer, desired)?;
@@ -83,13 +90,16 @@ pub async fn run_agent(options: AgentOptions, shutdown: impl Future<Output = ()>
     let (desired_tx, mut desired_rx) = mpsc::channel::<DesiredState>(4);
     let (lines_tx, lines_rx) = mpsc::channel::<ServiceLogLine>(MAX_WAITING_LINES);
     let proxies = Arc::new(Mutex::new(Vec::new()));
+    let outbox = Arc::new(Outbox::default());
+    let (targets_tx, targets_rx) = watch::channel(Vec::new());
+    let (name_tx, name_rx) = watch::channel(None);
     let mut tasks = Vec::new();
     if let Some(addr) = options.metrics_listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(AgentError::io("listening for /metrics on", addr.to_string()))?;
         tracing::info!("serving /metrics on {}", listener.local_addr().map_or(addr, |bound| bound));
-        tasks.push(tokio::spawn(serve_metrics(listener, Arc::clone(&proxies))));
+        tasks.push(tokio::spawn(serve_metrics(listener, Arc::clone(&proxies), Arc::clone(&outbox))));
     }
     if let Some(client) = &options.client {
         tasks.push(tokio::spawn(poll_desired(
@@ -99,11 +109,14 @@ pub async fn run_agent(options: AgentOptions, shutdown: impl Future<Output = ()>
             Arc::clone(&sealer),
             supervisor.generation(),
             desired_tx,
+            name_tx,
         )));
         tasks.push(tokio::spawn(send_reports(client.clone(), status_rx, Arc::clone(&events))));
         tasks.push(tokio::spawn(ship_logs(client.clone(), lines_rx)));
+        tasks.push(tokio::spawn(crate::scrape::scrape(name_rx, targets_rx, Arc::clone(&proxies), Arc::clone(&outbox))));
+        tasks.push(tokio::spawn(crate::scrape::push(client.clone(), Arc::clone(&outbox))));
     } else {
-        drop((desired_tx, status_rx, lines_rx));
+        drop((desired_tx, status_rx, lines_rx, name_tx, name_rx, targets_rx));
     }
 
     let mut shutdown = std::pin::pin!(shutdown);
@@ -114,6 +127,7 @@ pub async fn run_agent(options: AgentOptions, shutdown: impl Future<Output = ()>
             () = &mut shutdown => break,
             Some(desired) = desired_rx.recv() => {
                 tracing::info!("desired state generation {} with {} units", desired.generation, desired.units.len());
+                specs = metrics_specs(&desired);
                 supervisor.set_desired(with_bind(desired));
             }
             _ = tick.tick() => {}
@@ -132,6 +146,14 @@ pub async fn run_agent(options: AgentOptions, shutdown: impl Future<Output = ()>
             pending.extend(new_events);
         }
         let statuses = supervisor.statuses();
+        let targets = crate::scrape::targets(&specs, &statuses);
+        targets_tx.send_if_modified(|current| {
+            let changed = *current != targets;
+            if changed {
+                *current = targets;
+            }
+            changed
+        });
         status_tx.send_if_modified(|current| {
             let changed = had_events || current.0 != supervisor.generation() || current.1 != statuses;
             if changed {
@@ -148,12 +170,17 @@ pub async fn run_agent(options: AgentOptions, shutdown: impl Future<Output = ()>
     Ok(())
 }
 
-/// Answers `GET /metrics` with every proxy's counts as Prometheus text; anything else 404.
-/// A plain HTTP/1.1 exchange per connection, closed after the answer.
-async fn serve_metrics(listener: tokio::net::TcpListener, proxies: Arc<Mutex<Vec<(UnitKey, ferry_proxy::Proxy)>>>) {
+/// Answers `GET /metrics` with every proxy's counts and the push queue's as Prometheus text;
+/// anything else 404. A plain HTTP/1.1 exchange per connection, closed after the answer.
+async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    proxies: Arc<Mutex<Vec<(UnitKey, ferry_proxy::Proxy)>>>,
+    outbox: Arc<Outbox>,
+) {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else { continue };
         let proxies = Arc::clone(&proxies);
+        let outbox = Arc::clone(&outbox);
         tokio::spawn(async move {
             let mut head = Vec::new();
             let mut buf = [0u8; 1024];
@@ -167,9 +194,7 @@ async fn serve_metrics(listener: tokio::net::TcpListener, proxies: Arc<Mutex<Vec
             let path = head.split_whitespace().nth(1).unwrap_or("");
             let answer = if head.starts_with("GET ") && (path == "/metrics" || path.starts_with("/metrics?")) {
                 let proxies = proxies.lock().map(|proxies| proxies.clone()).unwrap_or_default();
-                let units: Vec<(&UnitKey, &ferry_proxy::Proxy)> =
-                    proxies.iter().map(|(key, proxy)| (key, proxy)).collect();
-                let body = ferry_proxy::render_metrics(&units);
+                let body = crate::scrape::own_metrics(&proxies, &outbox);
                 format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
@@ -183,18 +208,18 @@ async fn serve_metrics(listener: tokio::net::TcpListener, proxies: Arc<Mutex<Vec
 }
 
 /// Logs the server's absence once, and its return.
-struct Absence {
+pub(crate) struct Absence {
     since: Option<String>,
     backoff: Duration,
 }
 
 impl Absence {
-    fn new() -> Absence {
+    pub(crate) fn new() -> Absence {
         Absence { since: None, backoff: Duration::from_secs(1) }
     }
 
     /// Notes a failed call; how long to wait before the next.
-    fn failed(&mut self, what: &str, error: &ClientError) -> Duration {
+    pub(crate) fn failed(&mut self, what: &str, error: &ClientError) -> Duration {
         if self.since.is_none() {
             tracing::warn!(%error, "{what}: {error}; serving what the agent has and retrying");
             self.since = Some(what.to_owned());
@@ -205,7 +230,7 @@ impl Absence {
     }
 
     /// Notes a call that went through; whether the server was away before it.
-    fn succeeded(&mut self) -> bool {
+    pub(crate) fn succeeded(&mut self) -> bool {
         self.backoff = Duration::from_secs(1);
         if self.since.take().is_some() {
             tracing::info!("the server answers again");
@@ -216,7 +241,8 @@ impl Absence {
 }
 
 /// Says hello, then long-polls the desired state; each new one is kept on disk and handed to
-/// the supervisor. Says hello again after the server was away.
+/// the supervisor. Says hello again after the server was away. The name the server knows the
+/// agent by goes to `name_tx` (the scraper's `instance` label).
 async fn poll_desired(
     client: Client,
     hello: AgentHello,
@@ -224,6 +250,7 @@ async fn poll_desired(
     sealer: Arc<Sealer>,
     mut generation: i64,
     desired_tx: mpsc::Sender<DesiredState>,
+    name_tx: watch::Sender<Option<String>>,
 ) {
     let mut absence = Absence::new();
     let mut greeted = false;
@@ -242,6 +269,13 @@ async fn poll_desired(
                     );
                     absence.succeeded();
                     greeted = true;
+                    name_tx.send_if_modified(|name| {
+                        let changed = name.as_deref() != Some(welcome.name.as_str());
+                        if changed {
+                            *name = Some(welcome.name.clone());
+                        }
+                        changed
+                    });
                 }
                 Err(error) => {
                     let wait = absence.failed("saying hello to the server", &error);

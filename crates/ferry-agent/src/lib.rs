@@ -15,6 +15,9 @@
 //! restarted agent adopts the replicas whose pid is alive and whose port answers, and
 //! restarts the others.
 //!
+//! Replicas of services with `metrics:` and the agent's own metrics (its proxies' counts) are
+//! scraped and pushed to the server by remote write (`scrape.rs`).
+//!
 //! Services with `image:` run their replicas as Docker containers instead (`containers.rs`),
 //! with the same `$PORT`, health checks, proxy and rollouts; they outlive the agent too, and
 //! a restarted agent adopts them by their labels.
@@ -26,6 +29,7 @@ mod error;
 pub mod health;
 pub mod logs;
 pub mod releases;
+pub mod scrape;
 pub mod seal;
 pub mod supervisor;
 

@@ -1,7 +1,7 @@
 //! The agent protocol's calls (`ferry agent`): registering an agent with an admin token,
 //! then, with the agent's own token, saying hello, long-polling the desired state, reporting,
-//! shipping replicas' output and fetching release files by digest. The route table is in
-//! `ferry_proto::agent`.
+//! shipping replicas' output, pushing what it scraped and fetching release files by digest.
+//! The route table is in `ferry_proto::agent`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use ferry_proto::agent::{
 };
 use hyper::{Method, StatusCode};
 
-use crate::{CALL_TIMEOUT, Client, ClientError, segment};
+use crate::{CALL_TIMEOUT, Client, ClientError, Upload, segment};
 
 /// How much longer than the wait it asked for a desired-state poll may take before it counts
 /// as lost.
@@ -73,6 +73,18 @@ impl Client {
     /// Any [`ClientError`]; 401 when the token is not an agent's.
     pub async fn agent_logs(&self, batch: &ServiceLogBatch) -> Result<(), ClientError> {
         self.call(Method::POST, "/api/v1/agent/logs", Some(batch), CALL_TIMEOUT).await.map(drop)
+    }
+
+    /// `POST /api/v1/agent/metrics`: samples the agent scraped, as a remote-write 1.0 body
+    /// (a snappy-compressed protobuf `WriteRequest`, `ferry_promql::remote_write::encode`).
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 400 when the body is not a remote-write request (do not send it
+    /// again), 401 when the token is not an agent's, 5xx when the server could not store it
+    /// (send it again).
+    pub async fn agent_metrics(&self, body: Vec<u8>) -> Result<(), ClientError> {
+        let upload = Upload::bytes(body, "application/x-protobuf");
+        self.exchange(Method::POST, "/api/v1/agent/metrics", Some(upload), CALL_TIMEOUT).await.map(drop)
     }
 
     /// `GET /api/v1/agent/blobs/{sha256}`: writes a blob of a release in the agent's desired

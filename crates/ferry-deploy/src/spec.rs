@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 
 use ferry_proto::agent::{
-    AnalysisSpec, DeploymentOrder, HealthSpec, MetricsSpec, Probe, ProcessSpec, ReleaseSpec, StrategySpec, TlsFiles, Unit, UnitKey,
+    AnalysisSpec, DeploymentOrder, HealthSpec, MetricsSpec, Probe, ProcessSpec, ReleaseSpec, StrategySpec, TlsFiles,
+    Unit, UnitKey,
 };
 use ferry_proto::artifacts::ArtifactFile;
 use serde::{Deserialize, Serialize};

@@ -133,6 +133,74 @@ pub fn encode(samples: &[(Labels, i64, f64)]) -> Vec<u8> {
     snap::raw::Encoder::new().compress_vec(&raw).unwrap_or_default()
 }
 
+/// Samples waiting to be sent by remote write, oldest first, bounded: beyond `capacity` the
+/// oldest are dropped and counted, as Prometheus' queue drops what it cannot hold. The
+/// senders (the agent's push, the server's forwarding) hold one behind a lock.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    samples: std::collections::VecDeque<(Labels, i64, f64)>,
+    capacity: usize,
+    dropped: u64,
+}
+
+impl Queue {
+    /// An empty queue that holds at most `capacity` samples (at least one).
+    #[must_use]
+    pub fn new(capacity: usize) -> Queue {
+        Queue { samples: std::collections::VecDeque::new(), capacity: capacity.max(1), dropped: 0 }
+    }
+
+    /// Adds samples at the end, dropping the oldest beyond the capacity.
+    pub fn push(&mut self, samples: impl IntoIterator<Item = (Labels, i64, f64)>) {
+        self.samples.extend(samples);
+        let over = self.samples.len().saturating_sub(self.capacity);
+        if over > 0 {
+            self.samples.drain(..over);
+            self.drop_counted(over);
+        }
+    }
+
+    /// Takes up to `n` of the oldest samples.
+    pub fn take(&mut self, n: usize) -> Vec<(Labels, i64, f64)> {
+        let n = n.min(self.samples.len());
+        self.samples.drain(..n).collect()
+    }
+
+    /// Puts a batch that could not be sent back in front, in its order, as far as there is
+    /// room; the oldest of it beyond that are dropped and counted.
+    pub fn put_back(&mut self, batch: Vec<(Labels, i64, f64)>) {
+        let room = self.capacity.saturating_sub(self.samples.len());
+        let n_dropped = batch.len().saturating_sub(room);
+        self.drop_counted(n_dropped);
+        for sample in batch.into_iter().skip(n_dropped).rev() {
+            self.samples.push_front(sample);
+        }
+    }
+
+    /// Counts `n` samples dropped elsewhere (a batch the receiver refused).
+    pub fn drop_counted(&mut self, n: usize) {
+        self.dropped = self.dropped.saturating_add(n as u64);
+    }
+
+    /// How many samples wait.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Whether none waits.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// How many samples were dropped since the queue was made.
+    #[must_use]
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +252,21 @@ mod tests {
             Err(RemoteWriteError::Snappy(message)) => assert!(message.contains("send smaller batches"), "{message}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_queue_drops_the_oldest_beyond_its_capacity_and_counts_them() {
+        let sample = |n: usize| (labels(&[("__name__", &format!("s{n}"))]), 0, 1.0);
+        let mut queue = Queue::new(10);
+        queue.push((0..15).map(sample));
+        assert_eq!((queue.len(), queue.dropped()), (10, 5));
+        let batch = queue.take(3);
+        assert_eq!(batch[0], sample(5), "the oldest went first");
+        queue.push((100..102).map(sample));
+        // A batch put back goes in front as far as there is room: one sample fits.
+        queue.put_back(batch);
+        assert_eq!((queue.len(), queue.dropped()), (10, 7));
+        assert_eq!(queue.take(2), vec![sample(7), sample(8)]);
     }
 
     #[test]

@@ -20,6 +20,34 @@ use crate::exposition::{Format, parse};
 use crate::labels::{Labels, METRIC_NAME};
 use crate::storage::stale_nan;
 
+/// What a scraper's `Accept` asks for: OpenMetrics first, the text format else.
+pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.9,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/// Why a scrape got nothing to store, in the words a target's `lastError` shows ("server
+/// returned HTTP status 500", "context deadline exceeded: …").
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ScrapeFailure(pub String);
+
+impl ScrapeFailure {
+    pub fn new(text: impl Into<String>) -> ScrapeFailure {
+        ScrapeFailure(text.into())
+    }
+}
+
+/// A target's answer as a scrape reads it: the text and its format (from `Content-Type`).
+///
+/// # Errors
+/// [`ScrapeFailure`] when the status is not 2xx, or the body is not UTF-8.
+pub fn read_answer(status: u16, content_type: Option<&str>, body: Vec<u8>) -> Result<(String, Format), ScrapeFailure> {
+    if !(200..300).contains(&status) {
+        return Err(ScrapeFailure(format!("server returned HTTP status {status}")));
+    }
+    let openmetrics = content_type.is_some_and(|value| value.starts_with("application/openmetrics-text"));
+    let text = String::from_utf8(body).map_err(|_| ScrapeFailure::new("the answer is not UTF-8 text"))?;
+    Ok((text, if openmetrics { Format::OpenMetrics } else { Format::Text }))
+}
+
 /// What the scraper fetched: the body and its format, or why there is none.
 #[derive(Clone, Debug)]
 pub enum Fetched<'a> {

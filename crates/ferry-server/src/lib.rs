@@ -26,6 +26,7 @@ mod blobs;
 mod data_dir;
 mod deployments;
 mod dora;
+mod forward;
 mod hooks;
 mod local_runner;
 mod log_feed;
@@ -114,6 +115,7 @@ pub struct ServerConfig {
     pub alertmanager_config: Option<PathBuf>,
 }
 
+pub use forward::{DEFAULT_QUEUE as DEFAULT_REMOTE_WRITE_QUEUE, RemoteAuth, RemoteWriteConfig};
 pub use scrape::{ScrapeConfig, ScrapeJob};
 
 pub use pipeline::calls::{WorkflowSource, WorkflowSourceError};
@@ -239,6 +241,11 @@ pub(crate) struct AppState {
     pub(crate) metrics: prometheus::MetricsStore,
     /// Each scrape target's last scrape (`scrape.rs`).
     pub(crate) scrape_health: scrape::Health,
+    /// What is queued for `[metrics.remote_write]`, when the server forwards (`forward.rs`).
+    pub(crate) forwarder: Option<Arc<forward::Forwarder>>,
+    /// The Prometheus-compatible API that answers `/prometheus` queries instead of the
+    /// store (`prometheus.rs`).
+    pub(crate) query_backend: Option<Arc<prometheus::QueryBackend>>,
     /// The rule groups evaluated over the metrics store and their alerts (`rules.rs`).
     pub(crate) rules: Arc<rules::Rules>,
     /// Alert routing (`alerting.rs`).
@@ -387,6 +394,8 @@ pub async fn bind_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Re
         deploy: Arc::new(deployments::DeployState::new()),
         metrics: prometheus::MetricsStore::default(),
         scrape_health: scrape::Health::default(),
+        forwarder: config.scrape.remote_write.as_ref().map(|remote| Arc::new(forward::Forwarder::new(remote.queue))),
+        query_backend: config.scrape.query_backend.as_deref().map(|url| Arc::new(prometheus::QueryBackend::new(url))),
         rules: Arc::new(rules),
         store,
         secret_box: Arc::new(secret_box),
@@ -469,6 +478,14 @@ impl Server {
         let store = self.state.store.clone();
         pipeline::spawn_supervisor(self.state.clone());
         scrape::spawn(&self.state, &self.scrape, self.local_addr);
+        if let (Some(forwarder), Some(remote)) = (&self.state.forwarder, &self.scrape.remote_write) {
+            forward::spawn(
+                forwarder.clone(),
+                remote.clone(),
+                outbound::client(std::time::Duration::from_secs(10)),
+                self.state.pipeline.shutting_down.subscribe(),
+            );
+        }
         rules::spawn(self.state.clone());
         tokio::spawn(self.state.alertmanager.clone().run(self.state.pipeline.shutting_down.subscribe()));
         let pipeline = self.state.pipeline.clone();

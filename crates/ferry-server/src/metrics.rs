@@ -80,6 +80,23 @@ pub(crate) async fn get(State(state): State<AppState>) -> Result<Response, ApiEr
     let step_durations = state.store.step_durations().await?;
     registry.register("step_duration_seconds", "How long completed steps took", DurationHistogram(step_durations));
 
+    if let Some(forwarder) = &state.forwarder {
+        let (n_sent, n_dropped, n_pending) = forwarder.counts();
+        let sent = Counter::<u64>::default();
+        sent.inc_by(n_sent);
+        registry.register("remote_write_samples_sent", "Samples forwarded to [metrics.remote_write]", sent);
+        let dropped = Counter::<u64>::default();
+        dropped.inc_by(n_dropped);
+        registry.register(
+            "remote_write_samples_dropped",
+            "Samples not forwarded: the queue was full or the endpoint refused them (4xx)",
+            dropped,
+        );
+        let pending = Gauge::<i64>::default();
+        pending.set(i64::try_from(n_pending).unwrap_or(i64::MAX));
+        registry.register("remote_write_samples_pending", "Samples waiting to be forwarded", pending);
+    }
+
     let mut text = String::new();
     encode(&mut text, &registry).expect("encoding metrics into a String cannot fail");
     Ok(([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], text).into_response())

@@ -101,6 +101,7 @@ use crate::{hooks, metrics, probes, prometheus, remote_write, rules, scrape};
         prometheus::labels,
         prometheus::label_values,
         remote_write::write,
+        remote_write::agent_write,
         scrape::list,
         rules::rules,
         rules::alerts,

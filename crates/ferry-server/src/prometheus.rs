@@ -3,6 +3,8 @@
 //! `series`, `labels`, `label/{name}/values`, with Prometheus' parameters, JSON and error
 //! shapes, answered by `ferry-promql` over the store in `<data_dir>/metrics` (`ferry-tsdb`),
 //! opened at the first call. `POST /api/v1/metrics/import` backfills OpenMetrics text into it.
+//! With `[metrics] query_backend` the query routes are answered by that Prometheus-compatible
+//! API instead ([`QueryBackend`]).
 //!
 //! Parameters come from the query string or, for `POST`, a form body, as Prometheus takes
 //! them; times are seconds since the epoch (decimals allowed) or RFC 3339 is refused with a
@@ -14,9 +16,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ferry_promql::{Matcher, QueryError, QueryOptions};
+use ferry_promql::{Labels, Matcher, QueryError, QueryOptions, RangeSeries};
 use ferry_proto::metrics::ImportReport;
 use ferry_tsdb::{AppendReport, Options, Tsdb};
 use serde_json::{Value, json};
@@ -40,6 +42,166 @@ pub(crate) async fn store(state: &AppState) -> Result<Arc<Tsdb>, QueryError> {
         })
         .await
         .cloned()
+}
+
+/// Stores samples (synced to the store's log before it returns) and queues them for
+/// `[metrics.remote_write]` when the server forwards: the one way samples enter the store,
+/// but for a backfill (`import`), which is not forwarded.
+pub(crate) async fn append(state: &AppState, samples: Vec<(Labels, i64, f64)>) -> Result<AppendReport, QueryError> {
+    let db = store(state).await?;
+    let forwarder = state.forwarder.clone();
+    tokio::task::spawn_blocking(move || {
+        let report = db.append(&samples).map_err(|error| QueryError::Internal(error.to_string()))?;
+        if let Some(forwarder) = forwarder {
+            forwarder.offer(&samples);
+        }
+        Ok(report)
+    })
+    .await
+    .map_err(|error| QueryError::Internal(format!("storing the samples stopped: {error}")))?
+}
+
+/// `[metrics] query_backend`: a Prometheus-compatible API (Prometheus, Mimir's
+/// `/prometheus`, VictoriaMetrics) that answers the query routes instead of the store, so
+/// Grafana pointed at Ferry sees what the backend holds (everything Ferry forwarded, and
+/// more).
+pub(crate) struct QueryBackend {
+    /// Without a trailing `/`; the calls' paths (`/api/v1/query`) are added to it.
+    url: String,
+    http: crate::outbound::Outbound,
+}
+
+/// How long a query may take on the backend.
+const BACKEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl QueryBackend {
+    pub(crate) fn new(url: &str) -> QueryBackend {
+        QueryBackend {
+            url: url.trim_end_matches('/').to_owned(),
+            http: crate::outbound::client(std::time::Duration::from_secs(10)),
+        }
+    }
+
+    /// The call `path` (`/api/v1/query`) with `params`, answered by the backend: its status,
+    /// `Content-Type` and body as they come; 503 in Prometheus' error shape when it does not
+    /// answer.
+    async fn answer(&self, path: &str, params: &Params) -> Response {
+        match self.call(path, params).await {
+            Ok((status, content_type, body)) => {
+                let mut response = (status, body).into_response();
+                if let Some(content_type) = content_type {
+                    response.headers_mut().insert(header::CONTENT_TYPE, content_type);
+                }
+                response
+            }
+            Err(BackendError::Unavailable(reason) | BackendError::Refused { error: reason, .. }) => {
+                let body = json!({"status": "error", "errorType": "unavailable", "error": reason});
+                (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+            }
+        }
+    }
+
+    /// A range query for the metrics explorer: the matrix.
+    ///
+    /// # Errors
+    /// [`BackendError`]: the backend did not answer, refused the query, or answered something
+    /// else than a matrix.
+    pub(crate) async fn range_query(
+        &self,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Vec<RangeSeries>, BackendError> {
+        let seconds = |ms: i64| format!("{}", ms as f64 / 1000.0);
+        let params = Params(vec![
+            ("query".to_owned(), query.to_owned()),
+            ("start".to_owned(), seconds(start)),
+            ("end".to_owned(), seconds(end)),
+            ("step".to_owned(), seconds(step)),
+        ]);
+        let (_, _, body) = self.call("/api/v1/query_range", &params).await?;
+        let answer: Value = serde_json::from_slice(&body)
+            .map_err(|error| BackendError::Unavailable(format!("the backend's answer is not JSON: {error}")))?;
+        if answer["status"] != "success" {
+            return Err(BackendError::Refused {
+                error_type: answer["errorType"].as_str().unwrap_or("error").to_owned(),
+                error: answer["error"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
+        let not_matrix = || BackendError::Unavailable("the backend answered a range query without a matrix".to_owned());
+        let result = answer["data"]["result"].as_array().ok_or_else(not_matrix)?;
+        result
+            .iter()
+            .map(|series| {
+                let metric = series["metric"].as_object().ok_or_else(not_matrix)?;
+                let labels = Labels::new(
+                    metric.iter().map(|(name, value)| (name.clone(), value.as_str().unwrap_or_default().to_owned())),
+                );
+                let points = series["values"]
+                    .as_array()
+                    .ok_or_else(not_matrix)?
+                    .iter()
+                    .filter_map(|point| {
+                        let t = point[0].as_f64()?;
+                        let value = point[1].as_str()?.parse::<f64>().ok()?;
+                        Some(((t * 1000.0).round() as i64, value))
+                    })
+                    .collect();
+                Ok(RangeSeries { labels, points })
+            })
+            .collect()
+    }
+
+    /// Sends the call to the backend: its answer's status, `Content-Type` and body.
+    ///
+    /// # Errors
+    /// [`BackendError::Unavailable`] when it did not answer.
+    async fn call(
+        &self,
+        path: &str,
+        params: &Params,
+    ) -> Result<(StatusCode, Option<HeaderValue>, Bytes), BackendError> {
+        let form = params.encode();
+        let url = format!("{}{path}", self.url);
+        let unavailable = |reason: String| BackendError::Unavailable(format!("the query backend {url}: {reason}"));
+        // Label values are GET only in Prometheus' API; the rest take a form, which keeps
+        // long queries out of the URL.
+        let request = if path.ends_with("/values") {
+            let separator = if form.is_empty() { "" } else { "?" };
+            axum::http::Request::get(format!("{url}{separator}{form}")).body(http_body_util::Full::new(Bytes::new()))
+        } else {
+            axum::http::Request::post(&url)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(http_body_util::Full::new(Bytes::from(form)))
+        };
+        let request = request.map_err(|error| unavailable(format!("the URL cannot be used: {error}")))?;
+        let exchange = async {
+            let response =
+                self.http.request(request).await.map_err(|error| unavailable(crate::outbound::chain(&error)))?;
+            let status = response.status();
+            let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .map_err(|error| unavailable(format!("reading the answer: {error}")))?
+                .to_bytes();
+            Ok((status, content_type, body))
+        };
+        tokio::time::timeout(BACKEND_TIMEOUT, exchange)
+            .await
+            .unwrap_or_else(|_| Err(unavailable(format!("no answer within {BACKEND_TIMEOUT:?}"))))
+    }
+}
+
+/// Why the query backend gave no answer to use.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BackendError {
+    /// It did not answer, or not in Prometheus' shape.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// It refused the query, as Prometheus says (`bad_data`, `execution`, …).
+    #[error("{error_type}: {error}")]
+    Refused { error_type: String, error: String },
 }
 
 /// An answer in Prometheus' shape: `{"status":"success","data":…}` or its error.
@@ -67,6 +229,14 @@ impl Params {
             pairs.extend(decode_form(&String::from_utf8_lossy(body)));
         }
         Params(pairs)
+    }
+
+    /// The parameters as a query string or form body.
+    fn encode(&self) -> String {
+        const COMPONENT: &percent_encoding::AsciiSet =
+            &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+        let encode = |text: &str| percent_encoding::utf8_percent_encode(text, COMPONENT).to_string();
+        self.0.iter().map(|(name, value)| format!("{}={}", encode(name), encode(value))).collect::<Vec<_>>().join("&")
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -177,6 +347,7 @@ async fn blocking<T: Send + 'static>(
         (status = 200, description = "Prometheus' `{\"status\":\"success\",\"data\":{\"resultType\",\"result\"}}`", content_type = "application/json", body = Object),
         (status = 400, description = "`errorType` `bad_data`: the query or a parameter is wrong", content_type = "application/json", body = Object),
         (status = 422, description = "`errorType` `execution`: the query cannot be evaluated on this data", content_type = "application/json", body = Object),
+        (status = 503, description = "`errorType` `unavailable`: the query backend (`[metrics] query_backend`) did not answer", content_type = "application/json", body = Object),
         crate::api::Refusals,
         (status = 403, description = "The token is scoped to projects; metrics need a token for all projects", body = ErrorBody),
     ),
@@ -189,6 +360,9 @@ pub(crate) async fn query(
     body: Bytes,
 ) -> Response {
     let params = Params::read(raw, &method, &headers, &body);
+    if let Some(backend) = &state.query_backend {
+        return backend.answer("/api/v1/query", &params).await;
+    }
     answer(
         async {
             let text = required(&params, "query")?.to_owned();
@@ -219,6 +393,7 @@ pub(crate) async fn query(
         (status = 200, description = "A matrix in Prometheus' shape", content_type = "application/json", body = Object),
         (status = 400, description = "`errorType` `bad_data`", content_type = "application/json", body = Object),
         (status = 422, description = "`errorType` `execution`", content_type = "application/json", body = Object),
+        (status = 503, description = "`errorType` `unavailable`: the query backend (`[metrics] query_backend`) did not answer", content_type = "application/json", body = Object),
         crate::api::Refusals,
         (status = 403, description = "The token is scoped to projects; metrics need a token for all projects", body = ErrorBody),
     ),
@@ -231,6 +406,9 @@ pub(crate) async fn query_range(
     body: Bytes,
 ) -> Response {
     let params = Params::read(raw, &method, &headers, &body);
+    if let Some(backend) = &state.query_backend {
+        return backend.answer("/api/v1/query_range", &params).await;
+    }
     answer(
         async {
             let text = required(&params, "query")?.to_owned();
@@ -290,6 +468,7 @@ async fn matching_series(
     responses(
         (status = 200, description = "Label sets, in Prometheus' shape", content_type = "application/json", body = Object),
         (status = 400, description = "`errorType` `bad_data`", content_type = "application/json", body = Object),
+        (status = 503, description = "`errorType` `unavailable`: the query backend (`[metrics] query_backend`) did not answer", content_type = "application/json", body = Object),
         crate::api::Refusals,
         (status = 403, description = "The token is scoped to projects; metrics need a token for all projects", body = ErrorBody),
     ),
@@ -302,6 +481,9 @@ pub(crate) async fn series(
     body: Bytes,
 ) -> Response {
     let params = Params::read(raw, &method, &headers, &body);
+    if let Some(backend) = &state.query_backend {
+        return backend.answer("/api/v1/series", &params).await;
+    }
     answer(
         async {
             let series = matching_series(&state, &params, false).await?;
@@ -333,6 +515,7 @@ pub(crate) async fn series(
     responses(
         (status = 200, description = "Label names, sorted", content_type = "application/json", body = Object),
         (status = 400, description = "`errorType` `bad_data`", content_type = "application/json", body = Object),
+        (status = 503, description = "`errorType` `unavailable`: the query backend (`[metrics] query_backend`) did not answer", content_type = "application/json", body = Object),
         crate::api::Refusals,
         (status = 403, description = "The token is scoped to projects; metrics need a token for all projects", body = ErrorBody),
     ),
@@ -345,6 +528,9 @@ pub(crate) async fn labels(
     body: Bytes,
 ) -> Response {
     let params = Params::read(raw, &method, &headers, &body);
+    if let Some(backend) = &state.query_backend {
+        return backend.answer("/api/v1/labels", &params).await;
+    }
     answer(
         async {
             let series = matching_series(&state, &params, true).await?;
@@ -371,6 +557,7 @@ pub(crate) async fn labels(
     responses(
         (status = 200, description = "The label's values, sorted", content_type = "application/json", body = Object),
         (status = 400, description = "`errorType` `bad_data`", content_type = "application/json", body = Object),
+        (status = 503, description = "`errorType` `unavailable`: the query backend (`[metrics] query_backend`) did not answer", content_type = "application/json", body = Object),
         crate::api::Refusals,
         (status = 403, description = "The token is scoped to projects; metrics need a token for all projects", body = ErrorBody),
     ),
@@ -384,6 +571,13 @@ pub(crate) async fn label_values(
     body: Bytes,
 ) -> Response {
     let params = Params::read(raw, &method, &headers, &body);
+    if let Some(backend) = &state.query_backend {
+        let path = format!(
+            "/api/v1/label/{}/values",
+            percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)
+        );
+        return backend.answer(&path, &params).await;
+    }
     answer(
         async {
             let series = matching_series(&state, &params, true).await?;
@@ -453,6 +647,7 @@ pub(crate) mod post {
             (status = 200, description = "As the GET form", content_type = "application/json", body = Object),
             (status = 400, description = "`errorType` `bad_data`", content_type = "application/json", body = Object),
             (status = 422, description = "`errorType` `execution`", content_type = "application/json", body = Object),
+            (status = 503, description = "`errorType` `unavailable`: the query backend (`[metrics] query_backend`) did not answer", content_type = "application/json", body = Object),
             crate::api::Refusals,
             (status = 403, description = "The token is scoped to projects; metrics need a token for all projects", body = crate::api::ErrorBody),
         ),
@@ -479,6 +674,7 @@ pub(crate) mod post {
             (status = 200, description = "As the GET form", content_type = "application/json", body = Object),
             (status = 400, description = "`errorType` `bad_data`", content_type = "application/json", body = Object),
             (status = 422, description = "`errorType` `execution`", content_type = "application/json", body = Object),
+            (status = 503, description = "`errorType` `unavailable`: the query backend (`[metrics] query_backend`) did not answer", content_type = "application/json", body = Object),
             crate::api::Refusals,
             (status = 403, description = "The token is scoped to projects; metrics need a token for all projects", body = crate::api::ErrorBody),
         ),
@@ -504,6 +700,7 @@ pub(crate) mod post {
         responses(
             (status = 200, description = "As the GET form", content_type = "application/json", body = Object),
             (status = 400, description = "`errorType` `bad_data`", content_type = "application/json", body = Object),
+            (status = 503, description = "`errorType` `unavailable`: the query backend (`[metrics] query_backend`) did not answer", content_type = "application/json", body = Object),
             crate::api::Refusals,
             (status = 403, description = "The token is scoped to projects; metrics need a token for all projects", body = crate::api::ErrorBody),
         ),

@@ -155,6 +155,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::POST, "/api/v1/agent/report", Agent, agents::report),
         route(M::POST, "/api/v1/agent/logs", Agent, agents::logs),
         route(M::GET, "/api/v1/agent/blobs/{sha256}", Agent, agents::blob),
+        route(M::POST, "/api/v1/agent/metrics", Agent, remote_write::agent_write).body_limit(remote_write::MAX_BODY),
         route(M::POST, "/api/v1/projects/{name}/deployments", developer(Project), deployments::create),
         route(M::GET, "/api/v1/projects/{name}/deployments", viewer(Project), deployments::list),
         route(M::GET, "/api/v1/deployments/{id}", viewer(Deployment), deployments::get),

@@ -88,8 +88,8 @@ impl Rules {
     }
 }
 
-/// The store as rules read and write it.
-struct TsdbRules<'a>(&'a Tsdb);
+/// The store as rules read and write it; what recording rules write is forwarded too.
+struct TsdbRules<'a>(&'a Tsdb, Option<&'a crate::forward::Forwarder>);
 
 impl Storage for TsdbRules<'_> {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, StorageError> {
@@ -99,7 +99,11 @@ impl Storage for TsdbRules<'_> {
 
 impl RuleStorage for TsdbRules<'_> {
     fn append(&self, samples: &[(Labels, i64, f64)]) -> Result<(), StorageError> {
-        self.0.append(samples).map(|_| ()).map_err(|error| StorageError(error.to_string()))
+        self.0.append(samples).map_err(|error| StorageError(error.to_string()))?;
+        if let Some(forwarder) = self.1 {
+            forwarder.offer(samples);
+        }
+        Ok(())
     }
 }
 
@@ -170,12 +174,13 @@ async fn evaluate_due(state: &AppState, now: i64) {
         }
     };
     let rules = state.rules.clone();
+    let forwarder = state.forwarder.clone();
     let res = tokio::task::spawn_blocking(move || {
         let mut groups = rules.groups.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let options = EvalOptions::default();
         let mut to_route = Vec::new();
         for loaded in groups.iter_mut().filter(|loaded| loaded.next_ms <= now) {
-            let storage = TsdbRules(&tsdb);
+            let storage = TsdbRules(&tsdb, forwarder.as_deref());
             let started = std::time::Instant::now();
             if let Err(error) = ferry_rules::eval_group(&loaded.group, &mut loaded.state, &storage, now, &options) {
                 warn!(group = %loaded.group.name, %error, "evaluating group {}: {error}", loaded.group.name);

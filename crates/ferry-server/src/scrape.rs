@@ -15,19 +15,18 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderValue, Request, header};
 use ferry_promql::Labels;
 use ferry_promql::exposition::Format;
-use ferry_promql::scrape::{Fetched, ScrapeState};
+use ferry_promql::scrape::{Fetched, ScrapeFailure, ScrapeState};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Bytes;
 
 use crate::outbound::{Outbound, chain};
 use crate::{AppState, now_ms};
 
-/// What `Accept` asks for: OpenMetrics first, the text format else.
-const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.9,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 /// The largest answer read from a target.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
-/// What the server scrapes (`[metrics]` in `ferry.toml`).
+/// What the server scrapes, where it forwards it and which store answers queries
+/// (`[metrics]` in `ferry.toml`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScrapeConfig {
     /// The default interval between two scrapes of a target.
@@ -38,6 +37,11 @@ pub struct ScrapeConfig {
     pub scrape_self: bool,
     /// The configured jobs.
     pub jobs: Vec<ScrapeJob>,
+    /// Where everything stored is forwarded to (`[metrics.remote_write]`), if anywhere.
+    pub remote_write: Option<crate::forward::RemoteWriteConfig>,
+    /// A Prometheus-compatible API (`http://prometheus:9090`) that answers the `/prometheus`
+    /// queries instead of the server's own store (`query_backend`).
+    pub query_backend: Option<String>,
 }
 
 impl Default for ScrapeConfig {
@@ -47,6 +51,8 @@ impl Default for ScrapeConfig {
             timeout: Duration::from_secs(10),
             scrape_self: true,
             jobs: Vec::new(),
+            remote_write: None,
+            query_backend: None,
         }
     }
 }
@@ -230,42 +236,24 @@ fn spread(labels: &Labels, interval: Duration) -> Duration {
     Duration::from_millis(hasher.finish() % millis)
 }
 
-/// Why a scrape stored nothing: the words a target's `lastError` shows.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-struct ScrapeFailure(String);
-
-impl ScrapeFailure {
-    fn new(text: impl Into<String>) -> ScrapeFailure {
-        ScrapeFailure(text.into())
-    }
-}
-
 /// The target's answer and its format, or why there is none.
 async fn fetch(http: &Outbound, target: &Target) -> Result<(String, Format), ScrapeFailure> {
     let request = Request::get(&target.url)
-        .header(header::ACCEPT, HeaderValue::from_static(ACCEPT))
+        .header(header::ACCEPT, HeaderValue::from_static(ferry_promql::scrape::ACCEPT))
         .header("X-Prometheus-Scrape-Timeout-Seconds", target.timeout.as_secs_f64().to_string())
         .body(Full::new(Bytes::new()))
         .map_err(|error| ScrapeFailure::new(format!("the target's URL cannot be used: {error}")))?;
     let exchange = async {
         let response = http.request(request).await.map_err(|error| ScrapeFailure::new(chain(&error)))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(ScrapeFailure::new(format!("server returned HTTP status {status}")));
-        }
-        let openmetrics = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.starts_with("application/openmetrics-text"));
+        let status = response.status().as_u16();
+        let content_type =
+            response.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).map(str::to_owned);
         let body = Limited::new(response.into_body(), BODY_LIMIT)
             .collect()
             .await
             .map_err(|error| ScrapeFailure::new(format!("reading the answer: {error}")))?
             .to_bytes();
-        let text = String::from_utf8(body.to_vec()).map_err(|_| ScrapeFailure::new("the answer is not UTF-8 text"))?;
-        Ok((text, if openmetrics { Format::OpenMetrics } else { Format::Text }))
+        ferry_promql::scrape::read_answer(status, content_type.as_deref(), body.to_vec())
     };
     tokio::time::timeout(target.timeout, exchange).await.unwrap_or_else(|_| {
         Err(ScrapeFailure::new(format!("context deadline exceeded: no answer within {:?}", target.timeout)))
@@ -274,10 +262,8 @@ async fn fetch(http: &Outbound, target: &Target) -> Result<(String, Format), Scr
 
 /// Stores a scrape's samples; the error says why they were not.
 async fn store(state: &AppState, samples: Vec<(Labels, i64, f64)>) -> Result<(), ScrapeFailure> {
-    let db = crate::prometheus::store(state).await.map_err(|error| ScrapeFailure::new(error.to_string()))?;
-    tokio::task::spawn_blocking(move || db.append(&samples))
+    crate::prometheus::append(state, samples)
         .await
-        .map_err(|error| ScrapeFailure::new(format!("storing the scrape stopped: {error}")))?
         .map(drop)
         .map_err(|error| ScrapeFailure::new(format!("storing the scrape: {error}")))
 }

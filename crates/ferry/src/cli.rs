@@ -112,10 +112,12 @@ pub enum Command {
     /// and serves it at once on start, also while the server is away. Each replica runs in
     /// its own process group with $PORT and the environment's variables and secrets; it is
     /// health-checked, restarted with backoff, replaced when it drifts, and its output goes
-    /// to the server masked. Given an admin token, the agent registers under --name and keeps
-    /// the agent token it gets in --dir; an agent token (`ferrya_…`) is used as it is. One
-    /// agent per directory. Stops on Ctrl-C or SIGTERM, leaving its replicas running: the
-    /// next agent on the directory adopts them and brings their proxies back.
+    /// to the server masked. Replicas of services with `metrics:` in deploy.yml, and the
+    /// proxies' counts per release, are scraped and pushed to the server by remote write.
+    /// Given an admin token, the agent registers under --name and keeps the agent token it
+    /// gets in --dir; an agent token (`ferrya_…`) is used as it is. One agent per directory.
+    /// Stops on Ctrl-C or SIGTERM, leaving its replicas running: the next agent on the
+    /// directory adopts them and brings their proxies back.
     ///
     /// Examples:
     ///   ferry agent --token "$(cat ferry-data/admin.token)"
@@ -849,7 +851,8 @@ pub struct AgentArgs {
     /// output; one agent per directory
     #[arg(long, default_value = "./ferry-agent", value_name = "DIR")]
     pub dir: PathBuf,
-    /// Serve the proxies' counts as Prometheus text on http://ADDR/metrics
+    /// Also serve the proxies' counts and the push queue's as Prometheus text on
+    /// http://ADDR/metrics (they are pushed to the server either way)
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// The IP address every service's proxy listens on, instead of its environment's `bind:`

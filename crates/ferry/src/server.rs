@@ -295,6 +295,10 @@ struct MetricsSection {
     scrape_self: bool,
     #[serde(default)]
     scrape: Vec<ScrapeSection>,
+    /// Where everything stored is forwarded to.
+    remote_write: Option<RemoteWriteSection>,
+    /// A Prometheus-compatible API that answers the `/prometheus` queries.
+    query_backend: Option<String>,
 }
 
 impl Default for MetricsSection {
@@ -304,8 +308,34 @@ impl Default for MetricsSection {
             scrape_timeout: default_scrape_timeout(),
             scrape_self: true,
             scrape: Vec::new(),
+            remote_write: None,
+            query_backend: None,
         }
     }
+}
+
+/// `[metrics.remote_write]`.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct RemoteWriteSection {
+    url: String,
+    bearer_token: Option<String>,
+    basic_auth: Option<BasicAuthSection>,
+    /// The most samples waiting to be sent.
+    #[serde(default = "default_remote_write_queue")]
+    queue: usize,
+}
+
+/// `basic_auth = { username, password }` of `[metrics.remote_write]`.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct BasicAuthSection {
+    username: String,
+    password: String,
+}
+
+fn default_remote_write_queue() -> usize {
+    ferry_server::DEFAULT_REMOTE_WRITE_QUEUE
 }
 
 /// One `[[metrics.scrape]]` job.
@@ -392,13 +422,50 @@ impl MetricsSection {
                 labels: job.labels,
             });
         }
+        let remote_write = match self.remote_write {
+            Some(remote) => {
+                http_url(&remote.url, "[metrics.remote_write] url", "http://prometheus:9090/api/v1/write")?;
+                if remote.queue == 0 {
+                    bail!("[metrics.remote_write] queue is 0; give the most samples that may wait, e.g. 100000");
+                }
+                let auth = match (remote.bearer_token, remote.basic_auth) {
+                    (Some(_), Some(_)) => {
+                        bail!(
+                            "[metrics.remote_write] gives both bearer_token and basic_auth; keep the one the endpoint takes"
+                        )
+                    }
+                    (Some(token), None) => Some(ferry_server::RemoteAuth::Bearer(token)),
+                    (None, Some(basic)) => {
+                        Some(ferry_server::RemoteAuth::Basic { username: basic.username, password: basic.password })
+                    }
+                    (None, None) => None,
+                };
+                Some(ferry_server::RemoteWriteConfig { url: remote.url, auth, queue: remote.queue })
+            }
+            None => None,
+        };
+        if let Some(url) = &self.query_backend {
+            http_url(url, "[metrics] query_backend", "http://prometheus:9090")?;
+        }
         Ok(ferry_server::ScrapeConfig {
             interval: self.scrape_interval,
             timeout: self.scrape_timeout,
             scrape_self: self.scrape_self,
             jobs,
+            remote_write,
+            query_backend: self.query_backend,
         })
     }
+}
+
+/// Checks that `url` is an `http://` or `https://` URL with a host, saying where (`what`) and
+/// giving `example` when it is not.
+fn http_url(url: &str, what: &str, example: &str) -> anyhow::Result<()> {
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    if rest.is_none_or(|rest| rest.is_empty() || rest.starts_with('/')) {
+        bail!("{what} {url:?} is not an http:// or https:// URL with a host; write it like {example:?}");
+    }
+    Ok(())
 }
 
 /// Reads a config file; a relative `data_dir` is relative to the file.

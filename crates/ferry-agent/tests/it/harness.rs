@@ -95,6 +95,7 @@ pub fn unit(port: u16, replicas: u32, release: Option<ReleaseSpec>) -> Unit {
         stop_grace_ms: 2000,
         release,
         deployment: None,
+        metrics: None,
     }
 }
 
@@ -230,4 +231,108 @@ pub async fn get(port: u16, path: &str) -> Option<(u16, String)> {
 /// The replicas' pids of the one unit.
 pub fn pids(statuses: &[UnitStatus]) -> Vec<u32> {
     statuses.iter().flat_map(|unit| unit.replicas.iter().filter_map(|replica| replica.pid)).collect()
+}
+
+/// Runs `git` in `dir`, which must succeed.
+pub fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .expect("git runs");
+    assert!(status.success(), "git {args:?}");
+}
+
+/// A real server in this process with project `web`, whose `.ferry/deploy.yml` is `deploy`;
+/// agent `agent` registered with it and running from `<temp>/agent`; and release 1 of
+/// service `web` made by hand from `service` (its `server.py`), which the agent deploys.
+pub struct Delivery {
+    /// Kills the replicas before the directory goes.
+    _reaper: Reaper,
+    pub temp: tempfile::TempDir,
+    pub url: String,
+    pub admin_token: String,
+    pub admin: ferry_client::Client,
+    /// The agent's own client, with its token.
+    pub agent_client: ferry_client::Client,
+    stop_server: tokio::sync::oneshot::Sender<()>,
+    stop_agent: tokio::sync::oneshot::Sender<()>,
+    agent: tokio::task::JoinHandle<Result<(), ferry_agent::AgentError>>,
+}
+
+impl Delivery {
+    pub async fn start(deploy: &str, agent: &str, service: &str) -> Delivery {
+        use sha2::Digest as _;
+        let temp = tempfile::tempdir().expect("tempdir");
+        let reaper = Reaper(temp.path().join("agent"));
+        let repo = temp.path().join("repo");
+        std::fs::create_dir_all(repo.join(".ferry")).expect("create_dir_all");
+        std::fs::write(repo.join(".ferry/deploy.yml"), deploy).expect("write");
+        git(&repo, &["init", "-q", "-b", "main"]);
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", "deploy.yml"]);
+
+        let config = ferry_server::ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("an address"),
+            poll_interval: Duration::ZERO,
+            ..ferry_server::ServerConfig::new(temp.path().join("data"))
+        };
+        let server = ferry_server::bind(&config).await.expect("bind");
+        let url = format!("http://{}", server.local_addr());
+        let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async {
+            let _ = server_stopped.await;
+        }));
+        let admin_token = std::fs::read_to_string(temp.path().join("data/admin.token")).expect("read_to_string");
+        let admin_token = admin_token.trim().to_owned();
+        let admin = ferry_client::Client::new(&url, &admin_token).expect("new");
+        admin.create_project("web", &repo.display().to_string(), Some("main"), None).await.expect("create_project");
+        let registration = ferry_proto::agent::AgentRegistration { name: agent.into(), labels: vec![] };
+        let registered = admin.register_agent(&registration).await.expect("register_agent");
+        let agent_client = ferry_client::Client::new(&url, &registered.token).expect("new");
+        let options = ferry_agent::agent::AgentOptions {
+            dir: AgentDir::open(&temp.path().join("agent")).expect("open"),
+            token: registered.token.clone(),
+            client: Some(agent_client.clone()),
+            hello: ferry_proto::agent::AgentHello {
+                labels: None,
+                hostname: "box".into(),
+                version: "0.1.0".into(),
+                docker: false,
+            },
+            metrics_listen: None,
+            bind: None,
+        };
+        let (stop_agent, agent_stopped) = tokio::sync::oneshot::channel::<()>();
+        let agent = tokio::spawn(ferry_agent::agent::run_agent(options, async {
+            let _ = agent_stopped.await;
+        }));
+
+        let file = temp.path().join("server.py");
+        std::fs::write(&file, service).expect("write");
+        let digest = hex::encode(sha2::Sha256::digest(service.as_bytes()));
+        admin.upload_project_blob("web", &digest, &file).await.expect("upload_project_blob");
+        let files = vec![ferry_proto::artifacts::ArtifactFile {
+            path: "server.py".into(),
+            sha256: digest,
+            size: service.len() as u64,
+            mode: 0o644,
+        }];
+        let request = ferry_proto::releases::ReleaseRequest {
+            service: "web".into(),
+            run_id: None,
+            files: Some(files),
+            commit: None,
+        };
+        admin.create_release("web", &request).await.expect("create_release");
+        Delivery { _reaper: reaper, temp, url, admin_token, admin, agent_client, stop_server, stop_agent, agent }
+    }
+
+    /// Stops the agent, which must stop cleanly, then the server.
+    pub async fn stop(self) {
+        self.stop_agent.send(()).expect("send");
+        self.agent.await.expect("the agent task ends").expect("the agent stops cleanly");
+        let _ = self.stop_server.send(());
+    }
 }

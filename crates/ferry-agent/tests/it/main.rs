@@ -3,6 +3,7 @@
 //! whole agent in this process.
 
 mod harness;
+mod metrics;
 mod server;
 mod serving;
 mod supervising;

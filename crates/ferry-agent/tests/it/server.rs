@@ -10,12 +10,9 @@ use ferry_agent::agent::{AgentOptions, run_agent};
 use ferry_agent::dir::AgentDir;
 use ferry_client::Client;
 use ferry_proto::agent::{AgentHello, AgentRegistration};
-use ferry_proto::artifacts::ArtifactFile;
 use ferry_proto::deployments::DeploymentState;
-use ferry_proto::releases::ReleaseRequest;
-use sha2::Digest as _;
 
-use crate::harness::{Reaper, SERVER_PY, free_port, get};
+use crate::harness::{Delivery, SERVER_PY, free_port, get};
 use ferry_server::ServerConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,71 +72,15 @@ async fn the_agent_registers_says_hello_polls_and_reports_to_the_real_server() {
     let _ = stop_server.send(());
 }
 
-/// Runs `git` in `dir`, which must succeed.
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let status = std::process::Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .expect("git runs");
-    assert!(status.success(), "git {args:?}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_made_by_hand_is_deployed_to_staging_by_the_agent_and_recorded_as_succeeded() {
-    let temp = tempfile::tempdir().expect("tempdir");
-    let _reaper = Reaper(temp.path().join("agent"));
     let port = free_port();
-    let repo = temp.path().join("repo");
-    std::fs::create_dir_all(repo.join(".ferry")).expect("create_dir_all");
     let deploy = format!(
         "environments:\n  staging: {{ auto-deploy: true, verify: 1s }}\nservices:\n  web:\n    run: exec python3 server.py\n    \
          env: {{ GREETING: hi }}\n    health: {{ http: /healthz, interval: 100ms, healthy-after: 1 }}\n    \
          deploy:\n      staging: {{ port: {port}, strategy: rolling }}\n"
     );
-    std::fs::write(repo.join(".ferry/deploy.yml"), deploy).expect("write");
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-q", "-m", "deploy.yml"]);
-
-    let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().expect("an address"),
-        poll_interval: Duration::ZERO,
-        ..ServerConfig::new(temp.path().join("data"))
-    };
-    let server = ferry_server::bind(&config).await.expect("bind");
-    let url = format!("http://{}", server.local_addr());
-    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.run(async {
-        let _ = server_stopped.await;
-    }));
-    let admin_token = std::fs::read_to_string(temp.path().join("data/admin.token")).expect("read_to_string");
-    let admin = Client::new(&url, admin_token.trim()).expect("new");
-    admin.create_project("web", &repo.display().to_string(), Some("main"), None).await.expect("create_project");
-    let registration = AgentRegistration { name: "local".into(), labels: vec![] };
-    let registered = admin.register_agent(&registration).await.expect("register_agent");
-    let options = AgentOptions {
-        dir: AgentDir::open(&temp.path().join("agent")).expect("open"),
-        token: registered.token.clone(),
-        client: Some(Client::new(&url, &registered.token).expect("new")),
-        hello: AgentHello { labels: None, hostname: "box".into(), version: "0.1.0".into(), docker: false },
-        metrics_listen: None,
-        bind: None,
-    };
-    let (stop_agent, agent_stopped) = tokio::sync::oneshot::channel::<()>();
-    let agent = tokio::spawn(run_agent(options, async {
-        let _ = agent_stopped.await;
-    }));
-
-    let file = temp.path().join("server.py");
-    std::fs::write(&file, SERVER_PY).expect("write");
-    let digest = hex::encode(sha2::Sha256::digest(SERVER_PY.as_bytes()));
-    admin.upload_project_blob("web", &digest, &file).await.expect("upload_project_blob");
-    let files =
-        vec![ArtifactFile { path: "server.py".into(), sha256: digest, size: SERVER_PY.len() as u64, mode: 0o644 }];
-    let request = ReleaseRequest { service: "web".into(), run_id: None, files: Some(files), commit: None };
-    admin.create_release("web", &request).await.expect("create_release");
+    let delivery = Delivery::start(&deploy, "local", SERVER_PY).await;
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let body = loop {
@@ -151,7 +92,8 @@ async fn a_release_made_by_hand_is_deployed_to_staging_by_the_agent_and_recorded
     };
     assert!(body.starts_with("release None says hi from "), "{body}");
     let deployment = loop {
-        let listed = admin.list_deployments("web", Some("web"), Some("staging")).await.expect("list_deployments");
+        let listed =
+            delivery.admin.list_deployments("web", Some("web"), Some("staging")).await.expect("list_deployments");
         if let Some(deployment) = listed.into_iter().find(|deployment| deployment.outcome.is_over()) {
             break deployment;
         }
@@ -160,9 +102,6 @@ async fn a_release_made_by_hand_is_deployed_to_staging_by_the_agent_and_recorded
     };
     assert_eq!(deployment.outcome, DeploymentState::Succeeded, "{deployment:?}");
     assert_eq!(deployment.release, Some(1));
-    assert!(temp.path().join("agent/releases/web/web/1/server.py").is_file());
-
-    stop_agent.send(()).expect("send");
-    agent.await.expect("the agent task ends").expect("the agent stops cleanly");
-    let _ = stop_server.send(());
+    assert!(delivery.temp.path().join("agent/releases/web/web/1/server.py").is_file());
+    delivery.stop().await;
 }

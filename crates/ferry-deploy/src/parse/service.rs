@@ -11,9 +11,10 @@ use ferry_workflow::yaml::{Entry, Node, NodeKind};
 
 use super::Cx;
 use crate::spec::{
-    DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_KEEP_OLD_MS, DEFAULT_MAX_SURGE, DEFAULT_MAX_UNAVAILABLE, DEFAULT_METRICS_INTERVAL_MS,
-    DEFAULT_METRICS_TIMEOUT_MS, DEFAULT_MIN_REQUESTS, DEFAULT_REPLICAS, DEFAULT_RESPONSE_TIMEOUT_MS, DEFAULT_STOP_GRACE_MS, MAX_REPLICAS, ReleaseRule, Service,
-    ServiceDeploy, default_health,
+    DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_KEEP_OLD_MS, DEFAULT_MAX_SURGE, DEFAULT_MAX_UNAVAILABLE,
+    DEFAULT_METRICS_INTERVAL_MS, DEFAULT_METRICS_TIMEOUT_MS, DEFAULT_MIN_REQUESTS, DEFAULT_REPLICAS,
+    DEFAULT_RESPONSE_TIMEOUT_MS, DEFAULT_STOP_GRACE_MS, MAX_REPLICAS, ReleaseRule, Service, ServiceDeploy,
+    default_health,
 };
 
 const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy", "metrics"];
@@ -316,7 +317,10 @@ fn metrics(cx: &mut Cx, node: &Node, service: &str) -> Option<MetricsSpec> {
         cx.error(
             "bad-metrics",
             node.span,
-            format!("the metrics of `{service}` are scraped every {} ms; the shortest interval is 1s", spec.interval_ms),
+            format!(
+                "the metrics of `{service}` are scraped every {} ms; the shortest interval is 1s",
+                spec.interval_ms
+            ),
             "give `interval:` a duration of at least 1s, e.g. `15s`",
         );
         spec.interval_ms = 1_000;

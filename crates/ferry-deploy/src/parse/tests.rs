@@ -378,7 +378,9 @@ fn tls_mistakes_are_pointed_at() {
 #[test]
 fn metrics_take_a_path_or_a_table_and_reach_the_unit() {
     let with_metrics = |metrics: &str| {
-        format!("environments:\n  s: {{}}\nservices:\n  web:\n    run: x\n    metrics: {metrics}\n    deploy: {{ s: {{ port: 8001 }} }}\n")
+        format!(
+            "environments:\n  s: {{}}\nservices:\n  web:\n    run: x\n    metrics: {metrics}\n    deploy: {{ s: {{ port: 8001 }} }}\n"
+        )
     };
     let short = spec(&with_metrics("/metrics"));
     let unit = short.unit("shop", "web", "s", None).expect("a unit");
@@ -392,9 +394,12 @@ fn metrics_take_a_path_or_a_table_and_reach_the_unit() {
         Some(MetricsSpec { path: "/internal/metrics".to_owned(), interval_ms: 5_000, timeout_ms: 5_000 }),
         "a timeout left out is at most the interval"
     );
-    assert_eq!(spec(&with_deploy("        port: 8001\n")).unit("p", "web", "staging", None).expect("unit").metrics, None);
+    assert_eq!(
+        spec(&with_deploy("        port: 8001\n")).unit("p", "web", "staging", None).expect("unit").metrics,
+        None
+    );
     assert_eq!(codes(&with_metrics("metrics")), ["6:14 bad-metrics"]);
-    assert_eq!(codes(&with_metrics("{ path: /m, interval: 10s, timeout: 20s }")), ["6:44 bad-metrics"]);
+    assert_eq!(codes(&with_metrics("{ path: /m, interval: 10s, timeout: 20s }")), ["6:50 bad-metrics"]);
     assert_eq!(codes(&with_metrics("{ path: /m, interval: 100ms }")), ["6:14 bad-metrics"]);
     assert_eq!(codes(&with_metrics("{ paht: /m }")), ["6:16 unknown-key"]);
 }

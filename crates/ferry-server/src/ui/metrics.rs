@@ -2,6 +2,7 @@
 //! give a graph of the range query ending now, drawn here as SVG (no script), with a legend
 //! of the series' labels, or Prometheus' error for the expression. Metrics belong to no
 //! project, so the page needs a session whose token reaches all projects, as the API does.
+//! With `[metrics] query_backend` the backend answers the query, as it answers the API.
 
 use axum::extract::{Query, State};
 use ferry_promql::{QueryOptions, QueryValue, RangeSeries};
@@ -110,6 +111,8 @@ pub(super) async fn page(
         Some(Err("Metrics belong to no project: log in with a token for all projects to query them.".to_owned()))
     } else if query.trim().is_empty() {
         None
+    } else if let Some(backend) = &state.query_backend {
+        Some(backend.range_query(&query, start, end, step).await.map_err(|error| error.to_string()))
     } else {
         let db = crate::prometheus::store(&state)
             .await

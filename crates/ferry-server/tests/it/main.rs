@@ -13,6 +13,7 @@ mod dora;
 mod environment_jobs;
 mod forge_status;
 mod forks;
+mod forward;
 mod hardening;
 mod hooks;
 mod openapi;

@@ -110,3 +110,36 @@ fn scrape_jobs_come_from_the_metrics_table_with_their_defaults() {
         format!("{:#}", read_config(&path).expect("parses").metrics.scrape_config().expect_err("a URL as target"));
     assert!(error.contains("targets must be `host:port` entries"), "{error}");
 }
+
+#[test]
+fn remote_write_and_the_query_backend_come_from_the_metrics_table() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ferry.toml");
+    std::fs::write(
+        &path,
+        "[metrics]\nquery_backend = \"http://127.0.0.1:9090\"\n\n[metrics.remote_write]\n\
+         url = \"http://127.0.0.1:9090/api/v1/write\"\nbasic_auth = { username = \"ferry\", password = \"pw\" }\n",
+    )
+    .expect("write");
+    let metrics = read_config(&path).expect("a valid file").metrics.scrape_config().expect("valid");
+    assert_eq!(metrics.query_backend.as_deref(), Some("http://127.0.0.1:9090"));
+    let remote = metrics.remote_write.expect("remote write");
+    assert_eq!(remote.url, "http://127.0.0.1:9090/api/v1/write");
+    assert_eq!(remote.queue, ferry_server::DEFAULT_REMOTE_WRITE_QUEUE);
+    assert_eq!(remote.auth, Some(ferry_server::RemoteAuth::Basic { username: "ferry".into(), password: "pw".into() }));
+    assert!(!format!("{remote:?}").contains("pw"), "credentials stay out of logs");
+
+    for (text, expected) in [
+        ("[metrics.remote_write]\nurl = \"prometheus:9090\"\n", "is not an http:// or https:// URL"),
+        (
+            "[metrics.remote_write]\nurl = \"http://p:9090/api/v1/write\"\nbearer_token = \"t\"\n\
+             basic_auth = { username = \"u\", password = \"p\" }\n",
+            "both bearer_token and basic_auth",
+        ),
+        ("[metrics]\nquery_backend = \"localhost:9090\"\n", "[metrics] query_backend"),
+    ] {
+        std::fs::write(&path, text).expect("write");
+        let error = format!("{:#}", read_config(&path).expect("parses").metrics.scrape_config().expect_err(text));
+        assert!(error.contains(expected), "{error}");
+    }
+}

@@ -1,6 +1,8 @@
 //! `ferry metrics import` against a real server: a backfill from an OpenMetrics file is
 //! answered by PromQL at `/prometheus`, older samples are counted and not stored, and a bad
-//! line is refused with its file and line before anything is sent.
+//! line is refused with its file and line before anything is sent. A real Prometheus sends
+//! Ferry what it scrapes, receives what Ferry scrapes (`[metrics.remote_write]`), and answers
+//! Ferry's query API (`query_backend`).
 
 use serde_json::Value;
 
@@ -67,25 +69,14 @@ fn a_real_prometheus_sends_what_it_scrapes_by_remote_write() {
     let port = crate::harness::free_port();
     // Prometheus scrapes itself every half second and sends the samples to Ferry with the
     // admin token, as a user's `remote_write` block would.
-    let config = scratch.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
+    let _prometheus = start_prometheus(
+        scratch.path(),
+        port,
+        &format!(
             "global:\n  scrape_interval: 500ms\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n\
              remote_write:\n  - url: {url}/prometheus/api/v1/write\n    authorization:\n      credentials: {admin}\n    queue_config:\n      batch_send_deadline: 500ms\n"
         ),
-    )
-    .expect("write the config");
-    let log = std::fs::File::create(scratch.path().join("prometheus.log")).expect("log file");
-    let _prometheus = Prometheus(
-        std::process::Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", scratch.path().join("prometheus-data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("prometheus from Debian's prometheus package (scripts/test installs it)"),
+        &[],
     );
     let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
     let found = crate::runner::wait_for("Prometheus' `up` sample in Ferry", || {
@@ -103,6 +94,111 @@ fn a_real_prometheus_sends_what_it_scrapes_by_remote_write() {
         &format!("/prometheus/api/v1/series?match%5B%5D=prometheus_build_info&start={}", now() - 600),
     );
     assert!(build["data"].as_array().is_some_and(|series| !series.is_empty()), "{build:#}");
+}
+
+/// Prometheus from Debian's package on `port`, with `config` (YAML) and `flags`, its data and
+/// log in `dir`.
+fn start_prometheus(dir: &std::path::Path, port: u16, config: &str, flags: &[&str]) -> Prometheus {
+    let config_file = dir.join("prometheus.yml");
+    std::fs::write(&config_file, config).expect("write the config");
+    let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
+    Prometheus(
+        std::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", config_file.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("prometheus-data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(flags)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("prometheus from Debian's prometheus package (scripts/test installs it)"),
+    )
+}
+
+#[test]
+fn what_ferry_scrapes_is_forwarded_to_a_real_prometheus_which_then_answers_ferrys_queries() {
+    let scratch = tempfile::Builder::new().prefix("ferry-forward-it-").tempdir().expect("temp dir");
+    let exporter = Exporter::start("# TYPE jobs_done counter\njobs_done_total{queue=\"mail\"} 42\n");
+    let prometheus_port = crate::harness::free_port();
+    let prometheus_url = format!("http://127.0.0.1:{prometheus_port}");
+    // Prometheus takes remote write and scrapes only itself, as job `self`: a series Ferry
+    // never stores, so finding it through Ferry shows who answered.
+    let _prometheus = start_prometheus(
+        scratch.path(),
+        prometheus_port,
+        &format!(
+            "global:\n  scrape_interval: 500ms\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{prometheus_port}']\n"
+        ),
+        &["--web.enable-remote-write-receiver"],
+    );
+    let config = scratch.path().join("ferry.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[metrics]\nscrape_interval = \"200ms\"\nquery_backend = \"{prometheus_url}\"\n\n\
+             [metrics.remote_write]\nurl = \"{prometheus_url}/api/v1/write\"\nbearer_token = \"not-checked\"\n\n\
+             [[metrics.scrape]]\njob = \"worker\"\ntargets = [\"127.0.0.1:{}\"]\n",
+            exporter.port
+        ),
+    )
+    .expect("write the config");
+    let (server, url, admin) = crate::runner::start_server_with(scratch.path(), |command| {
+        command.arg("--config").arg(&config);
+    });
+    // Prometheus answers 503 until its store is ready: that is no result yet.
+    let query = |base: &str, prefix: &str, promql: &str| -> Vec<Value> {
+        let encoded: String = promql.bytes().map(|b| format!("%{b:02X}")).collect();
+        let (head, body) = get_text(base, &admin, &format!("{prefix}/api/v1/query?query={encoded}"));
+        let answer: Value = if head.starts_with("HTTP/1.1 200") {
+            serde_json::from_str(&body).unwrap_or_default()
+        } else {
+            Value::Null
+        };
+        answer["data"]["result"].as_array().cloned().unwrap_or_default()
+    };
+    // Prometheus received what Ferry scraped.
+    let forwarded = crate::runner::wait_for("the exporter's sample in Prometheus", || {
+        query(&prometheus_url, "", "jobs_done_total").into_iter().next()
+    });
+    assert_eq!(
+        (forwarded["metric"]["job"].as_str(), forwarded["value"][1].as_str()),
+        (Some("worker"), Some("42")),
+        "{forwarded:#}\n--- server\n{}",
+        server.stderr()
+    );
+    // Ferry's query API answers from Prometheus: its own series, which Ferry never scraped,
+    // and what Ferry forwarded.
+    let own = crate::runner::wait_for("Prometheus' own `up` through Ferry", || {
+        query(&url, "/prometheus", "up{job=\"self\"}").into_iter().next()
+    });
+    assert_eq!(own["metric"]["instance"], format!("127.0.0.1:{prometheus_port}"), "{own:#}");
+    assert_eq!(query(&url, "/prometheus", "jobs_done_total")[0]["value"][1], "42");
+    let values = get_json(&url, &admin, "/prometheus/api/v1/label/job/values");
+    assert!(values["data"].as_array().is_some_and(|jobs| jobs.contains(&Value::from("self"))), "{values:#}");
+    // An error is Prometheus' own, passed on with its status.
+    let (head, body) = get_text(&url, &admin, "/prometheus/api/v1/query?query=rate(");
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    let bad: Value = serde_json::from_str(&body).expect("a JSON body");
+    assert_eq!((bad["status"].as_str(), bad["errorType"].as_str()), (Some("error"), Some("bad_data")), "{bad:#}");
+    // The server counts what it forwarded.
+    crate::runner::wait_for("the forwarded count on /metrics", || {
+        let (_, text) = get_text(&url, &admin, "/metrics");
+        let count = text.lines().find_map(|line| line.strip_prefix("ferry_remote_write_samples_sent_total "))?;
+        count.parse::<f64>().is_ok_and(|count| count > 0.0).then_some(())
+    });
+}
+
+/// `GET path` with the token: the answer's head and body, whatever the status.
+fn get_text(url: &str, token: &str, path: &str) -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let addr = url.strip_prefix("http://").expect("an http URL");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connecting");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: ferry\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
+        .expect("sending");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("reading");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    (head.to_owned(), body.to_owned())
 }
 
 /// A target that answers `body` to every request until dropped.
