@@ -210,6 +210,7 @@ impl DeploySpec {
             verify_ms: env.verify_ms,
             is_rollback,
             cancel: None,
+            verdict: None,
         })
     }
 }

@@ -470,6 +470,7 @@ impl Server {
         pipeline::spawn_supervisor(self.state.clone());
         scrape::spawn(&self.state, &self.scrape, self.local_addr);
         rules::spawn(self.state.clone());
+        deployments::analysis::spawn(self.state.clone());
         tokio::spawn(self.state.alertmanager.clone().run(self.state.pipeline.shutting_down.subscribe()));
         let pipeline = self.state.pipeline.clone();
         let shutdown = async move {

@@ -137,6 +137,7 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (18, "deployment_hosts", include_str!("../migrations/sqlite/0018_deployment_hosts.sql")),
     (19, "deployment_cancel", include_str!("../migrations/sqlite/0019_deployment_cancel.sql")),
     (21, "alertmanager", include_str!("../migrations/sqlite/0021_alertmanager.sql")),
+    (26, "deployment_measurements", include_str!("../migrations/sqlite/0026_deployment_measurements.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -157,6 +158,7 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (18, "deployment_hosts", include_str!("../migrations/postgres/0018_deployment_hosts.sql")),
     (19, "deployment_cancel", include_str!("../migrations/postgres/0019_deployment_cancel.sql")),
     (21, "alertmanager", include_str!("../migrations/postgres/0021_alertmanager.sql")),
+    (26, "deployment_measurements", include_str!("../migrations/postgres/0026_deployment_measurements.sql")),
 ];
 
 impl Store {

@@ -253,6 +253,14 @@ pub enum Command {
     ///   ferry deployments web --service site --env production --json
     #[command(verbatim_doc_comment)]
     Deployments(DeploymentsArgs),
+    /// Show one deployment: its steps, the new release's traffic and, for `analysis.queries`,
+    /// each query's phase and measurements.
+    ///
+    /// Examples:
+    ///   ferry deployment 31
+    ///   ferry deployment 31 --json     # as GET /api/v1/deployments/31 answers
+    #[command(verbatim_doc_comment)]
+    Deployment(DeploymentArgs),
     /// Deploy the release that succeeded before the current one (or --to N) again.
     ///
     /// Examples:
@@ -623,6 +631,17 @@ pub struct DeploymentsArgs {
     #[arg(long = "env", value_name = "ENV")]
     pub environment: Option<String>,
     /// Print the deployments as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeploymentArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The deployment's id (as `ferry deployments` prints it).
+    pub id: i64,
+    /// Print the deployment as `GET /api/v1/deployments/ID` answers it.
     #[arg(long)]
     pub json: bool,
 }

@@ -1446,6 +1446,12 @@ async fn agents_and_deployments(store: Store, _db: &TestDb) {
         (second.gates.as_str(), second.approvals.as_str(), second.analysis.as_deref()),
         ("[1]", "[2]", Some("{}"))
     );
+    assert_eq!(second.measurements, None);
+    store.deployments().record_measurements(second.id, r#"[{"name":"error-ratio"}]"#).await.expect("measurements");
+    let measured = store.deployments().get(second.id).await.expect("get");
+    assert_eq!(measured.measurements.as_deref(), Some(r#"[{"name":"error-ratio"}]"#));
+    let missing = store.deployments().record_measurements(9_999, "[]").await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{missing:?}");
     // Cancelling one in progress is a request its agent carries out; the first reason stays.
     let cancelling = store.deployments().request_cancel(second.id, "cancelled by carol").await.expect("cancel");
     assert_eq!(
