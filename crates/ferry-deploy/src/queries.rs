@@ -152,14 +152,14 @@ pub fn new_analysis(query: &AnalysisQuery) -> QueryAnalysis {
     }
 }
 
-/// When `query` is measured next, for a deployment that started at `started_at`: one
-/// interval after the last measurement, the first one interval after the start (the new
-/// release has served a while by then); `None` once it is not running.
-pub fn next_due(query: &AnalysisQuery, analysis: &QueryAnalysis, started_at: i64) -> Option<i64> {
+/// When `query` is measured next, for a deployment measured since `since` (when the server
+/// first saw it in progress): one interval after the last measurement, the first one interval
+/// after `since` (the new release has served a while by then); `None` once it is not running.
+pub fn next_due(query: &AnalysisQuery, analysis: &QueryAnalysis, since: i64) -> Option<i64> {
     if analysis.phase != QueryPhase::Running {
         return None;
     }
-    let last = analysis.measurements.last().map_or(started_at, |measurement| measurement.at);
+    let last = analysis.measurements.last().map_or(since, |measurement| measurement.at);
     Some(last.saturating_add(i64::try_from(query.interval_ms).unwrap_or(i64::MAX)))
 }
 

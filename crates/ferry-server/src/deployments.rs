@@ -800,11 +800,12 @@ pub(crate) async fn desired_state(state: &AppState, agent: &Agent) -> Result<Des
                     verify_ms: target.verify_ms,
                     is_rollback: deployment.is_rollback,
                     cancel: deployment.cancel_requested.clone(),
-                    verdict: deployment.measurements.is_some().then(|| {
+                    verdict: {
                         let analyses: Vec<QueryAnalysis> =
                             analysis::analyses_of(&deployment).into_iter().map(|(_, measured)| measured).collect();
-                        ferry_deploy::queries::verdict(&analyses)
-                    }),
+                        let measured = analyses.iter().any(|analysis| !analysis.measurements.is_empty());
+                        measured.then(|| ferry_deploy::queries::verdict(&analyses))
+                    },
                 })
             });
             unit.key = key;

@@ -1,7 +1,8 @@
 //! `analysis.queries` on the server, which holds the metrics store: while a deployment is in
 //! progress, every query is evaluated at the server clock's `now` once its interval has passed
-//! (the first one interval after the deployment started), judged by `ferry_deploy::queries`,
-//! and the measurement kept on the deployment (`measurements`). Each measurement bumps the
+//! (the first one interval after the server first saw the deployment in progress, by the same
+//! clock), judged by `ferry_deploy::queries`, and the measurement kept on the deployment
+//! (`measurements`). Each measurement bumps the
 //! desired state of the agents carrying the deployment: its order's `verdict` holds the
 //! tallies a canary step's pause waits for, and, once a query failed, the reason their
 //! rollout rolls back with.
@@ -11,6 +12,7 @@ use ferry_promql::{QueryOptions, QueryValue};
 use ferry_proto::agent::AnalysisQuery;
 use ferry_proto::deployments::{Measurement, MeasurementPhase, QueryAnalysis};
 use ferry_store::{Deployment, DeploymentStatus};
+use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::{bump_hosts, from_json, target_of, to_json};
@@ -50,13 +52,25 @@ async fn measure_due(state: &AppState) {
     }
 }
 
+/// A deployment's `measurements` column.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Stored {
+    /// When the server first saw the deployment in progress (its clock): the first measurement
+    /// of each query is one interval later.
+    since: i64,
+    queries: Vec<QueryAnalysis>,
+}
+
+fn stored(deployment: &Deployment) -> Option<Stored> {
+    deployment.measurements.as_deref().map(|text| from_json("measurements", text))
+}
+
 /// The queries of a deployment with their measurements so far, in the file's order; empty
 /// when it has none (or is a workflow job's).
 pub(crate) fn analyses_of(deployment: &Deployment) -> Vec<(AnalysisQuery, QueryAnalysis)> {
     let Ok(target) = target_of(deployment) else { return Vec::new() };
     let queries = target.analysis.map(|analysis| analysis.queries).unwrap_or_default();
-    let mut kept: Vec<QueryAnalysis> =
-        deployment.measurements.as_deref().map(|text| from_json("measurements", text)).unwrap_or_default();
+    let mut kept = stored(deployment).map(|stored| stored.queries).unwrap_or_default();
     queries
         .into_iter()
         .map(|query| {
@@ -77,11 +91,18 @@ async fn measure(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
         return Ok(());
     }
     let now = state.pipeline.clock.now_ms();
-    let started_at = deployment.started_at.unwrap_or(deployment.created_at);
+    let Some(since) = stored(deployment).map(|stored| stored.since) else {
+        let _guard = state.deploy.lock.lock().await;
+        if state.store.deployments().get(deployment.id).await?.status == DeploymentStatus::InProgress {
+            let first = Stored { since: now, queries: Vec::new() };
+            state.store.deployments().record_measurements(deployment.id, &to_json(&first)).await?;
+        }
+        return Ok(());
+    };
     let due: Vec<usize> = analyses
         .iter()
         .enumerate()
-        .filter(|(_, (query, analysis))| queries::next_due(query, analysis, started_at).is_some_and(|at| at <= now))
+        .filter(|(_, (query, analysis))| queries::next_due(query, analysis, since).is_some_and(|at| at <= now))
         .map(|(idx, _)| idx)
         .collect();
     if due.is_empty() {
@@ -132,7 +153,7 @@ async fn measure(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
     if current.status != DeploymentStatus::InProgress {
         return Ok(());
     }
-    let kept: Vec<&QueryAnalysis> = analyses.iter().map(|(_, analysis)| analysis).collect();
+    let kept = Stored { since, queries: analyses.iter().map(|(_, analysis)| analysis.clone()).collect() };
     state.store.deployments().record_measurements(deployment.id, &to_json(&kept)).await?;
     if let Some(reason) = analyses.iter().find_map(|(_, analysis)| analysis.reason.as_deref()) {
         info!(deployment.id = deployment.id, "deployment {}: {reason}; its agents roll it back", deployment.id);

@@ -95,6 +95,11 @@ impl TestServer {
         TestServer::start_with_hook(None, clock, configure, |_, _| {})
     }
 
+    /// A server on `database` (SQLite in its data directory when `None`) reading `clock`.
+    pub fn start_on_with_clock(database: Option<String>, clock: Arc<dyn Clock>) -> TestServer {
+        TestServer::start_with_hook(database, clock, |_| {}, |_, _| {})
+    }
+
     /// Starts a server; `before_run` sees it bound, before it serves.
     fn start_with_hook(
         database: Option<String>,
