@@ -237,6 +237,7 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, ConditionError> {
             }
             _ => {
                 let expected = match c {
+                    '=' if matches!(next, Some('<' | '>')) => "`<=` or `>=` (the `=` comes second)",
                     '=' => "`==` to compare",
                     '&' | '|' => "`and` or `or`",
                     _ => "`result`, a number, a comparison, `and`, `or` or parentheses",

@@ -32,6 +32,7 @@ fn conditions_compare_result_joined_by_and_and_or() {
 fn a_bad_condition_says_what_and_where() {
     assert_eq!(error(""), "the condition is empty");
     assert_eq!(error("result = 1"), "unexpected `=` at column 8: expected `==` to compare");
+    assert_eq!(error("result =< 1"), "unexpected `=` at column 8: expected `<=` or `>=` (the `=` comes second)");
     assert_eq!(error("result < 1 && result > 0"), "unexpected `&` at column 12: expected `and` or `or`");
     assert_eq!(error("value < 1"), "unexpected `value` at column 1: expected `result`, a number, `and` or `or`");
     assert_eq!(error("result <"), "unexpected the end at column 9: expected `result` or a number");
