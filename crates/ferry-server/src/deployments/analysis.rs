@@ -69,9 +69,9 @@ fn stored(deployment: &Deployment) -> Option<Stored> {
 /// when it has none (or is a workflow job's).
 pub(crate) fn analyses_of(deployment: &Deployment) -> Vec<(AnalysisQuery, QueryAnalysis)> {
     let Ok(target) = target_of(deployment) else { return Vec::new() };
-    let queries = target.analysis.map(|analysis| analysis.queries).unwrap_or_default();
+    let declared = target.analysis.map(|analysis| analysis.queries).unwrap_or_default();
     let mut kept = stored(deployment).map(|stored| stored.queries).unwrap_or_default();
-    queries
+    declared
         .into_iter()
         .map(|query| {
             let analysis = match kept.iter().position(|analysis| analysis.name == query.name) {
