@@ -91,7 +91,13 @@ pub fn substitute(query: &str, values: &Placeholders<'_>) -> Result<String, Plac
 /// # Errors
 /// The unknown placeholder, or the PromQL parser's message.
 pub fn check_query(query: &str) -> Result<(), QueryCheckError> {
-    let stand_ins = Placeholders { project: "project", service: "service", environment: "environment", release: 2, stable: Some(1) };
+    let stand_ins = Placeholders {
+        project: "project",
+        service: "service",
+        environment: "environment",
+        release: 2,
+        stable: Some(1),
+    };
     let text = substitute(query, &stand_ins)?;
     promql_parser::parser::parse(&text).map(|_| ()).map_err(QueryCheckError::Promql)
 }

@@ -573,19 +573,19 @@ impl Rollout {
                     && queries::passed_since(self.queries(), &self.step_tallies, &counts.tallies) =>
             {
                 match next {
-                Some(next) => {
-                    self.phase = Phase::Canary { step: step + 1, since: None };
-                    let count = canary_count(n, next.weight);
-                    self.wanted = counts_of(&[(old, n), (release, count.max(self.count_of(release)))]);
-                    // Stepping again at once gives the next weight when its replicas are up.
-                    self.canary(counts, step + 1, None, now);
-                }
-                None => {
-                    self.phase = Phase::Promoting;
-                    self.wanted = counts_of(&[(old, n), (release, n)]);
-                    self.begin(format!("start the rest of release {release} ({})", plural(n, "replica")), now);
-                    self.advance(counts, now);
-                }
+                    Some(next) => {
+                        self.phase = Phase::Canary { step: step + 1, since: None };
+                        let count = canary_count(n, next.weight);
+                        self.wanted = counts_of(&[(old, n), (release, count.max(self.count_of(release)))]);
+                        // Stepping again at once gives the next weight when its replicas are up.
+                        self.canary(counts, step + 1, None, now);
+                    }
+                    None => {
+                        self.phase = Phase::Promoting;
+                        self.wanted = counts_of(&[(old, n), (release, n)]);
+                        self.begin(format!("start the rest of release {release} ({})", plural(n, "replica")), now);
+                        self.advance(counts, now);
+                    }
                 }
             }
             Some(_) => {}

@@ -662,8 +662,7 @@ fn analysis(cx: &mut Cx, node: &Node, service: &str, environment: &str) -> Optio
         queries: Vec::new(),
     };
     let fields = fields(cx, node, &context);
-    let has_limit =
-        fields.iter().any(|(key, _)| matches!(*key, "max-error-rate" | "max-p99-latency" | "queries"));
+    let has_limit = fields.iter().any(|(key, _)| matches!(*key, "max-error-rate" | "max-p99-latency" | "queries"));
     for (key, entry) in fields {
         let value = &entry.value;
         match key {
@@ -686,8 +685,7 @@ fn analysis(cx: &mut Cx, node: &Node, service: &str, environment: &str) -> Optio
             "add `max-error-rate:` (e.g. 0.05), `max-p99-latency:` (e.g. 500ms) or `queries:`",
         );
     }
-    (spec.max_error_rate.is_some() || spec.max_p99_latency_ms.is_some() || !spec.queries.is_empty())
-        .then_some(spec)
+    (spec.max_error_rate.is_some() || spec.max_p99_latency_ms.is_some() || !spec.queries.is_empty()).then_some(spec)
 }
 
 /// `queries:`: PromQL queries with conditions on their result (see [`crate::queries`]).
@@ -763,7 +761,10 @@ fn analysis_query(cx: &mut Cx, item: &Node, context: &str) -> Option<AnalysisQue
                         cx.error(
                             "bad-duration",
                             value.span,
-                            format!("a query's `interval` must be at least 1s, found {}", crate::duration::format_duration(ms)),
+                            format!(
+                                "a query's `interval` must be at least 1s, found {}",
+                                crate::duration::format_duration(ms)
+                            ),
                             "the server measures due queries once a second; write `interval: 1s` or longer",
                         );
                         MIN_INTERVAL_MS
@@ -775,8 +776,7 @@ fn analysis_query(cx: &mut Cx, item: &Node, context: &str) -> Option<AnalysisQue
             "success" => query.success = condition(cx, value, "success"),
             "failure" => query.failure = condition(cx, value, "failure"),
             "failure-limit" => {
-                query.failure_limit =
-                    cx.number(value, "failure-limit", 0, MAX_MEASURE_COUNT).map_or(0, |n| n as u32);
+                query.failure_limit = cx.number(value, "failure-limit", 0, MAX_MEASURE_COUNT).map_or(0, |n| n as u32);
             }
             "inconclusive-limit" => {
                 query.inconclusive_limit =
@@ -791,7 +791,9 @@ fn analysis_query(cx: &mut Cx, item: &Node, context: &str) -> Option<AnalysisQue
         if !given && !written {
             let help = match key {
                 "name" => "name it, e.g. `name: error-ratio`",
-                _ => "give the PromQL to measure, e.g. `query: sum(rate(http_requests_total{release=\"{{release}}\",code=~\"5..\"}[1m]))`",
+                _ => {
+                    "give the PromQL to measure, e.g. `query: sum(rate(http_requests_total{release=\"{{release}}\",code=~\"5..\"}[1m]))`"
+                }
             };
             cx.error("missing-key", item.span, format!("{what} gives no `{key}:`"), help);
         }

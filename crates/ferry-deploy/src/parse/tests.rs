@@ -401,8 +401,9 @@ const QUERIES: &str = r#"        port: 8001
 
 #[test]
 fn analysis_queries_read_with_their_defaults() {
-    let spec = spec(&with_deploy(QUERIES));
-    let analysis = spec.service("web").and_then(|web| web.deploy_to("staging")).and_then(|deploy| deploy.analysis.clone());
+    let file = spec(&with_deploy(QUERIES));
+    let analysis =
+        file.service("web").and_then(|web| web.deploy_to("staging")).and_then(|deploy| deploy.analysis.clone());
     let queries = analysis.map(|analysis| analysis.queries).unwrap_or_default();
     assert_eq!(queries.len(), 2, "{queries:#?}");
     assert_eq!(
@@ -420,7 +421,13 @@ fn analysis_queries_read_with_their_defaults() {
     );
     let latency = &queries[1];
     assert_eq!(
-        (latency.interval_ms, latency.success.as_deref(), latency.failure.as_deref(), latency.failure_limit, latency.count),
+        (
+            latency.interval_ms,
+            latency.success.as_deref(),
+            latency.failure.as_deref(),
+            latency.failure_limit,
+            latency.count
+        ),
         (crate::queries::DEFAULT_INTERVAL_MS, None, None, 0, 0)
     );
     // Queries alone are an analysis.
@@ -468,6 +475,9 @@ fn analysis_query_mistakes_are_pointed_at() {
     );
     let messages: Vec<String> = compile(&src).1.iter().map(|d| d.message.clone()).collect();
     assert_eq!(messages[0], "the query has unknown placeholder `{{version}}`");
-    assert_eq!(messages[2], "`success: result = 1` is not a condition: unexpected `=` at column 8: expected `==` to compare");
+    assert_eq!(
+        messages[2],
+        "`success: result = 1` is not a condition: unexpected `=` at column 8: expected `==` to compare"
+    );
     assert_eq!(messages[4], "the analysis of `web` in `staging` has two queries named `a`");
 }

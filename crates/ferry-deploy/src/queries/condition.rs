@@ -141,7 +141,11 @@ pub fn show_value(value: f64) -> String {
     }
     let rounded = format!("{value:.6}");
     let trimmed = rounded.trim_end_matches('0').trim_end_matches('.');
-    if trimmed.is_empty() || trimmed == "-" || trimmed == "0" || trimmed == "-0" { format!("{value:e}") } else { trimmed.to_owned() }
+    if trimmed.is_empty() || trimmed == "-" || trimmed == "0" || trimmed == "-0" {
+        format!("{value:e}")
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -193,7 +197,10 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, ConditionError> {
             ('>', _) => (Token::Op(CmpOp::Gt), 1),
             ('=', Some('=')) => (Token::Op(CmpOp::Eq), 2),
             ('!', Some('=')) => (Token::Op(CmpOp::Ne), 2),
-            _ if c.is_ascii_digit() || c == '.' || ((c == '-' || c == '+') && next.is_some_and(|n| n.is_ascii_digit() || n == '.')) => {
+            _ if c.is_ascii_digit()
+                || c == '.'
+                || ((c == '-' || c == '+') && next.is_some_and(|n| n.is_ascii_digit() || n == '.')) =>
+            {
                 let mut end = idx + 1;
                 while end < chars.len()
                     && (chars[end].is_ascii_digit()
@@ -270,7 +277,7 @@ struct Parser<'t> {
     len: usize,
 }
 
-impl Parser<'_> {
+impl<'t> Parser<'t> {
     fn next(&mut self, expected: &'static str) -> Result<&'t Token, ConditionError> {
         match self.tokens.get(self.pos) {
             Some((token, _)) => {

@@ -112,10 +112,7 @@ fn the_analysis_fails_once_past_its_failure_limit() {
     record(&query, &mut analysis, measured(91_000, MeasurementPhase::Failed, "0.12 >= 0.05"));
     assert_eq!(analysis.phase, QueryPhase::Failed);
     let failure = verdict(std::slice::from_ref(&analysis)).failure;
-    assert_eq!(
-        failure.as_deref(),
-        Some("query error-ratio: 0.12 >= 0.05 (measurement 3; 2 failed, failure-limit 1)")
-    );
+    assert_eq!(failure.as_deref(), Some("query error-ratio: 0.12 >= 0.05 (measurement 3; 2 failed, failure-limit 1)"));
     assert_eq!(next_due(&query, &analysis, 1_000), None, "a failed query is not measured again");
     record(&query, &mut analysis, measured(121_000, MeasurementPhase::Successful, "0.001 < 0.01"));
     assert_eq!(analysis.measurements.len(), 3, "nor recorded");
@@ -132,7 +129,9 @@ fn inconclusive_measurements_have_their_own_limit_and_a_count_ends_the_query() {
         (analysis.phase, analysis.reason.as_deref()),
         (
             QueryPhase::Inconclusive,
-            Some("query error-ratio: inconclusive, no samples (measurement 2 of 3; 2 inconclusive, inconclusive-limit 1)")
+            Some(
+                "query error-ratio: inconclusive, no samples (measurement 2 of 3; 2 inconclusive, inconclusive-limit 1)"
+            )
         )
     );
 

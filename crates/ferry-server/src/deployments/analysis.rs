@@ -47,7 +47,12 @@ async fn measure_due(state: &AppState) {
     };
     for deployment in deployments {
         if let Err(error) = measure(state, &deployment).await {
-            warn!(deployment.id = deployment.id, "measuring the queries of deployment {}: {}", deployment.id, error.message());
+            warn!(
+                deployment.id = deployment.id,
+                "measuring the queries of deployment {}: {}",
+                deployment.id,
+                error.message()
+            );
         }
     }
 }

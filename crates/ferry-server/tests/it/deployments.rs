@@ -367,12 +367,19 @@ fn analysis_queries_are_measured(database: Option<String>) {
             clock.advance(Duration::from_secs(10));
             std::thread::sleep(Duration::from_millis(100));
             let deployment = server.call("GET", &format!("/api/v1/deployments/{id}"), Some(&server.admin), None).json();
-            deployment["analysis"]["queries"][0]["measurements"].as_array().is_some_and(|m| !m.is_empty()).then_some(deployment)
+            deployment["analysis"]["queries"][0]["measurements"]
+                .as_array()
+                .is_some_and(|m| !m.is_empty())
+                .then_some(deployment)
         })
         .expect("a measurement within 300 intervals");
     let query = &deployment["analysis"]["queries"][0];
     let reason = "query error-ratio: 0.2 >= 0.05 (measurement 1; 1 failed, failure-limit 0)";
-    assert_eq!((query["name"].as_str(), query["phase"].as_str(), query["reason"].as_str()), (Some("error-ratio"), Some("failed"), Some(reason)), "{deployment:#}");
+    assert_eq!(
+        (query["name"].as_str(), query["phase"].as_str(), query["reason"].as_str()),
+        (Some("error-ratio"), Some("failed"), Some(reason)),
+        "{deployment:#}"
+    );
     let measurement = &query["measurements"][0];
     assert_eq!(
         (measurement["value"].as_f64(), measurement["phase"].as_str(), measurement["message"].as_str()),

@@ -58,7 +58,8 @@ fn a_canary_whose_query_passes_completes_and_one_whose_query_fails_is_rolled_bac
         ),
     )
     .expect("write");
-    let imported = output_within(client_command(&url, &admin, &["metrics", "import", samples.to_str().expect("UTF-8")]));
+    let imported =
+        output_within(client_command(&url, &admin, &["metrics", "import", samples.to_str().expect("UTF-8")]));
     assert!(imported.status.success(), "{}", text(&imported));
     let deploy = |release: &str| -> Value {
         let args = ["deploy", "web", "web", "--env", "staging", "--release", release, "--wait", "--json"];
@@ -75,25 +76,30 @@ fn a_canary_whose_query_passes_completes_and_one_whose_query_fails_is_rolled_bac
     let id = second["id"].as_i64().expect("an id");
     let deployment = get_json(&url, &admin, &format!("/api/v1/deployments/{id}"));
     let query = &deployment["analysis"]["queries"][0];
-    assert_eq!((query["name"].as_str(), query["phase"].as_str()), (Some("error-ratio"), Some("successful")), "{deployment:#}");
+    assert_eq!(
+        (query["name"].as_str(), query["phase"].as_str()),
+        (Some("error-ratio"), Some("successful")),
+        "{deployment:#}"
+    );
     let measurements = query["measurements"].as_array().expect("measurements");
     // The canary's pause waited for this success: the deployment could not complete without it.
     assert!(!measurements.is_empty(), "{deployment:#}");
     for measurement in measurements {
-        assert_eq!((measurement["phase"].as_str(), measurement["value"].as_f64()), (Some("successful"), Some(0.001)), "{deployment:#}");
+        assert_eq!(
+            (measurement["phase"].as_str(), measurement["value"].as_f64()),
+            (Some("successful"), Some(0.001)),
+            "{deployment:#}"
+        );
         assert_eq!(measurement["message"], "0.001 < 0.01", "{deployment:#}");
     }
-    let steps: Vec<&str> = deployment["steps"].as_array().expect("steps").iter().filter_map(|step| step["name"].as_str()).collect();
+    let steps: Vec<&str> =
+        deployment["steps"].as_array().expect("steps").iter().filter_map(|step| step["name"].as_str()).collect();
     assert!(steps.contains(&"weight 50 % to release 2 for 1s and a successful measurement of each query"), "{steps:?}");
     assert_eq!(wait_for("release 2 to serve", || get_ok(port).filter(|answer| answer == "hello two")), "hello two");
 
     let third = deploy("3");
     assert_eq!(third["outcome"], "rolled_back", "{third}");
-    assert_eq!(
-        third["reason"],
-        "query error-ratio: 0.2 >= 0.05 (measurement 2; 2 failed, failure-limit 1)",
-        "{third}"
-    );
+    assert_eq!(third["reason"], "query error-ratio: 0.2 >= 0.05 (measurement 2; 2 failed, failure-limit 1)", "{third}");
     let id = third["id"].as_i64().expect("an id").to_string();
     let shown = output_within(client_command(&url, &admin, &["deployment", &id]));
     assert!(shown.status.success(), "{}", text(&shown));
