@@ -276,7 +276,7 @@ pub struct AnalysisSpec {
     /// Judged only once the new release served this many requests.
     pub min_requests: u64,
     /// PromQL queries the server measures while the deployment is under way
-    /// (`analysis.queries`); the agent only learns their verdict ([`DeploymentOrder::verdict`]).
+    /// (`analysis.queries`); the agent only learns their verdict (its order's `verdict`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub queries: Vec<AnalysisQuery>,
 }

@@ -145,8 +145,7 @@ pub struct DeploymentAnalysis {
 pub struct QueryAnalysis {
     pub name: String,
     pub phase: QueryPhase,
-    /// The latest measurements, oldest first (at most [`MAX_MEASUREMENTS`]; the counts below
-    /// hold every one).
+    /// The latest measurements, oldest first (at most 100; the counts below hold every one).
     pub measurements: Vec<Measurement>,
     pub successes: u32,
     pub failures: u32,
