@@ -8,7 +8,7 @@
 //! rollout rolls back with.
 
 use ferry_deploy::queries::{self, Placeholders};
-use ferry_promql::{QueryOptions, QueryValue};
+use ferry_promql::{QueryError, QueryOptions, QueryValue};
 use ferry_proto::agent::AnalysisQuery;
 use ferry_proto::deployments::{Measurement, MeasurementPhase, QueryAnalysis};
 use ferry_store::{Deployment, DeploymentStatus};
@@ -143,10 +143,8 @@ async fn measure(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
                     ferry_promql::instant_query(db.as_ref(), &text, now, &QueryOptions::default())
                 })
                 .await;
-                let result = match result {
-                    Ok(result) => result.map_err(|error| error.to_string()),
-                    Err(error) => Err(format!("the query stopped: {error}")),
-                };
+                let result =
+                    result.unwrap_or_else(|error| Err(QueryError::Internal(format!("the query stopped: {error}"))));
                 judged(query, now, result)
             }
             Err(error) => inconclusive(now, error.to_string()),
@@ -169,7 +167,7 @@ async fn measure(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
 }
 
 /// A query's result judged by its conditions: a scalar's value, or each sample's of a vector.
-fn judged(query: &AnalysisQuery, now: i64, result: Result<QueryValue, String>) -> Measurement {
+fn judged(query: &AnalysisQuery, now: i64, result: Result<QueryValue, QueryError>) -> Measurement {
     let values: Vec<f64> = match result {
         Ok(QueryValue::Scalar { v, .. }) => vec![v],
         Ok(QueryValue::Vector(samples)) => samples.iter().map(|sample| sample.v).collect(),
