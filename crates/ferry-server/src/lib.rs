@@ -206,7 +206,7 @@ pub enum ServerError {
     },
     /// A configured rule file has errors (each at file:line:col).
     #[error("reading the rule files:\n{0}")]
-    Rules(String),
+    Rules(rules::RuleFilesError),
     /// Serving connections failed.
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),

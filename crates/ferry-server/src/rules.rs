@@ -45,26 +45,41 @@ struct Loaded {
     rule_seconds: Vec<f64>,
 }
 
+/// Why the configured rule files cannot be evaluated: every problem of every file, one a line.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct RuleFilesError(Vec<RuleFileProblem>);
+
+/// What is wrong with one configured rule file.
+#[derive(Debug, thiserror::Error)]
+enum RuleFileProblem {
+    #[error("reading {file}: {source}")]
+    Read { file: String, source: std::io::Error },
+    /// Its findings, each at file:line:col.
+    #[error(transparent)]
+    Invalid(#[from] ferry_rules::RuleFileError),
+}
+
 impl Rules {
     /// Reads the configured rule files.
     ///
     /// # Errors
     /// Every error of every file, at file:line:col.
-    pub(crate) fn load(files: &[PathBuf], default_interval: std::time::Duration) -> Result<Rules, String> {
+    pub(crate) fn load(files: &[PathBuf], default_interval: std::time::Duration) -> Result<Rules, RuleFilesError> {
         let mut configured = Vec::new();
-        let mut errors = Vec::new();
+        let mut problems = Vec::new();
         for path in files {
             let name = path.display().to_string();
             match std::fs::read_to_string(path) {
                 Ok(text) => match ferry_rules::load_rule_file(&name, &text) {
                     Ok(file) => configured.extend(file.groups.into_iter().map(|group| (name.clone(), group))),
-                    Err(error) => errors.push(error.to_string()),
+                    Err(error) => problems.push(RuleFileProblem::Invalid(error)),
                 },
-                Err(error) => errors.push(format!("reading {name}: {error}")),
+                Err(source) => problems.push(RuleFileProblem::Read { file: name, source }),
             }
         }
-        if !errors.is_empty() {
-            return Err(errors.join("\n"));
+        if !problems.is_empty() {
+            return Err(RuleFilesError(problems));
         }
         let default_interval_ms = i64::try_from(default_interval.as_millis()).unwrap_or(60_000).max(1_000);
         let rules = Rules { configured, default_interval_ms, groups: Mutex::new(Vec::new()) };

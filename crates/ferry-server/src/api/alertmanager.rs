@@ -251,7 +251,10 @@ pub(crate) async fn create_silence(
             (true, true) => MatchType::Regexp,
             (true, false) => MatchType::NotRegexp,
         };
-        matchers.push(Matcher::new(&matcher.name, kind, &matcher.value).map_err(ApiError::bad_request)?);
+        matchers.push(
+            Matcher::new(&matcher.name, kind, &matcher.value)
+                .map_err(|error| ApiError::bad_request(error.to_string()))?,
+        );
     }
     let starts_at =
         time("startsAt", Some(&request.starts_at))?.ok_or_else(|| ApiError::bad_request("`startsAt` is required"))?;
