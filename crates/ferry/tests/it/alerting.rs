@@ -3,48 +3,13 @@
 //! directory, and sends no notification again for what it had sent (no duplicate storm);
 //! `ferry silence` and `ferry alerts` work against it.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::sync::mpsc;
 
 use serde_json::{Value, json};
 
 use crate::runner::{PATIENCE, Process, client_command, output_within, start_server_with, text};
-
-/// A webhook receiver on loopback: every body posted to it, in order.
-fn webhook_receiver() -> (String, mpsc::Receiver<Value>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-    let url = format!("http://{}/", listener.local_addr().expect("an address"));
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().expect("a second handle"));
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            if tx.send(serde_json::from_slice(&body).unwrap_or(Value::Null)).is_err() {
-                return;
-            }
-        }
-    });
-    (url, rx)
-}
 
 fn start(dir: &Path, config: &Path) -> (Process, String, String) {
     start_server_with(dir, |command| {
@@ -84,7 +49,7 @@ fn instances(message: &Value) -> Vec<String> {
 #[test]
 fn a_server_killed_after_notifying_does_not_notify_again_after_its_restart() {
     let scratch = tempfile::Builder::new().prefix("ferry-alerting-it-").tempdir().expect("temp dir");
-    let (hook, received) = webhook_receiver();
+    let (hook, received) = ferry_testkit::http_receiver();
     let config = scratch.path().join("alertmanager.yml");
     std::fs::write(
         &config,
