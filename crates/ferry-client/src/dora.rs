@@ -9,7 +9,8 @@ use crate::{Client, ClientError, segment};
 /// Which unit and window [`Client::dora_report`] asks for.
 #[derive(Debug, Clone, Copy)]
 pub struct DoraQuery<'a> {
-    pub service: &'a str,
+    /// `None`: every service of the project, added up.
+    pub service: Option<&'a str>,
     pub environment: Option<&'a str>,
     pub window: Option<&'a str>,
     pub until: Option<&'a str>,
@@ -21,13 +22,21 @@ impl Client {
     /// # Errors
     /// Any [`ClientError`]; 422 for a window or time the server does not read.
     pub async fn dora_report(&self, project: &str, query: DoraQuery<'_>) -> Result<DoraReport, ClientError> {
-        let mut params = vec![format!("service={}", segment(query.service))];
-        for (key, value) in [("environment", query.environment), ("window", query.window), ("until", query.until)] {
+        let mut params = Vec::new();
+        for (key, value) in [
+            ("service", query.service),
+            ("environment", query.environment),
+            ("window", query.window),
+            ("until", query.until),
+        ] {
             if let Some(value) = value {
                 params.push(format!("{key}={}", segment(value)));
             }
         }
-        let path = format!("/api/v1/projects/{}/dora?{}", segment(project), params.join("&"));
+        let mut path = format!("/api/v1/projects/{}/dora", segment(project));
+        if !params.is_empty() {
+            path = format!("{path}?{}", params.join("&"));
+        }
         self.json(Method::GET, &path, None::<&()>).await
     }
 

@@ -14,7 +14,7 @@ mod tiers;
 mod trend;
 
 pub use csv::{CsvError, DEPLOYMENTS_HEADER, INCIDENTS_HEADER, parse_deployments, parse_incidents};
-pub use keys::{Failure, attributions, failures, report};
+pub use keys::{Failure, attributions, failures, project_report, report};
 pub use tiers::{change_failure_tier, frequency_tier, lead_time_tier, recovery_tier};
 pub use trend::{Week, weekly};
 

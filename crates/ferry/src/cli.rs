@@ -273,9 +273,10 @@ pub enum Command {
     ///   ferry plan web --env production
     #[command(verbatim_doc_comment)]
     Plan(PlanArgs),
-    /// Show a service's four DORA keys and rework rate in an environment, with their 2024
-    /// performance tiers (elite, high, medium, low), computed from the deployments and
-    /// incidents Ferry recorded (docs/dora.md defines every number).
+    /// Show the four DORA keys and rework rate of a project's services in an environment,
+    /// added up (or of one service with --service), with their 2024 performance tiers (elite,
+    /// high, medium, low), computed from the deployments and incidents Ferry recorded
+    /// (docs/dora.md defines every number).
     ///
     /// --json prints {"window": {"from", "to"}, "deployment_frequency": {"deployments",
     /// "per_day", "deploy_days_per_week", "tier"}, "lead_time": {"commits", "median_seconds",
@@ -285,6 +286,7 @@ pub enum Command {
     /// its history from CSV files.
     ///
     /// Examples:
+    ///   ferry dora web
     ///   ferry dora web --service site
     ///   ferry dora web --service site --env staging --window 90d --json
     ///   ferry dora import web --deployments deployments.csv --incidents incidents.csv
@@ -491,7 +493,7 @@ pub struct DoraArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     pub project: Option<String>,
-    /// The service (the keys are per service and environment)
+    /// The service [default: every service of the project in the environment, added up]
     #[arg(long, value_name = "SERVICE")]
     pub service: Option<String>,
     /// The environment [default: production]

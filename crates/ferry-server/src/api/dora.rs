@@ -1,6 +1,7 @@
-//! DORA through the API: a unit's keys over a window (viewers), incidents (viewers list them,
-//! developers open and resolve them), and the deployments and incidents teams send from
-//! outside (developers). See `ferry_proto::dora`, `crate::dora` and `docs/dora.md`.
+//! DORA through the API: a unit's or a project's keys over a window (viewers), incidents
+//! (viewers list them, developers open and resolve them), and the deployments and incidents
+//! teams send from outside (developers). See `ferry_proto::dora`, `crate::dora` and
+//! `docs/dora.md`.
 
 use axum::Json;
 use axum::extract::State;
@@ -14,15 +15,16 @@ use utoipa::IntoParams;
 use crate::api::projects::project_by_name;
 use crate::api::{ApiError, Body, ErrorBody, Path, Query};
 use crate::auth::Caller;
-use crate::dora::{PRODUCTION, incident_view, record_events, unit_report};
+use crate::dora::{PRODUCTION, incident_view, record_events, report};
 use crate::{AppState, now_ms};
 
-/// Which unit and window `GET /api/v1/projects/{name}/dora` reports on.
+/// Which unit (or the whole project) and window `GET /api/v1/projects/{name}/dora` reports on.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct DoraQuery {
-    /// The service.
-    service: String,
+    /// The service; without it (or empty), every service of the project in the environment,
+    /// added up.
+    service: Option<String>,
     /// The environment; default `production`.
     environment: Option<String>,
     /// The window's length: a number and `d`, `w`, `h` or `m`; default `30d`.
@@ -35,7 +37,7 @@ fn unprocessable(message: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message.to_string())
 }
 
-/// `GET /api/v1/projects/{name}/dora?service=S&environment=E&window=30d&until=T`.
+/// `GET /api/v1/projects/{name}/dora?service=S&environment=E&window=30d&until=T`, each optional.
 #[utoipa::path(
     get,
     path = "/api/v1/projects/{name}/dora",
@@ -44,7 +46,7 @@ fn unprocessable(message: impl std::fmt::Display) -> ApiError {
     params(("name" = Name, Path, description = "The project's name"), DoraQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The five keys of the service in the environment over the window", body = DoraReport),
+        (status = 200, description = "The five keys of the service (or of every service of the project) in the environment over the window", body = DoraReport),
         crate::api::Invalid,
         crate::api::Refusals,
         (status = 404, description = "No such project", body = ErrorBody),
@@ -63,8 +65,8 @@ pub(crate) async fn get(
         None => now_ms(),
     };
     let environment = query.environment.as_deref().unwrap_or(PRODUCTION);
-    let report = unit_report(&state, &project, &query.service, environment, length, until).await?;
-    Ok(Json(report))
+    let service = query.service.as_deref().filter(|service| !service.is_empty());
+    Ok(Json(report(&state, &project, service, environment, length, until).await?))
 }
 
 /// `GET /api/v1/projects/{name}/incidents`: newest first.

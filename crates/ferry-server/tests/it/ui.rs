@@ -550,12 +550,14 @@ fn the_dora_page_shows_the_keys_with_tiers_and_resolves_an_incident() {
     let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
     let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
     let t = i64::try_from(start).expect("ms") + 60_000;
-    // One success and one failure; an open incident on the unit, which names no cause and so
-    // is attributed to the last success before it: both deployments count as failed.
+    // One success and one failure of web; an open incident on web, which names no cause and so
+    // is attributed to the last success before it: both deployments count as failed. api
+    // succeeds once.
     let events = json!({
         "deployments": [
             {"service": "web", "environment": "production", "commit": c1, "finished_at": t, "outcome": "succeeded"},
             {"service": "web", "environment": "production", "commit": c2, "finished_at": t + 60_000, "outcome": "failed"},
+            {"service": "api", "environment": "production", "commit": c1, "finished_at": t, "outcome": "succeeded"},
         ],
         "incidents": [{"service": "web", "environment": "production", "started_at": t + 120_000, "title": "checkout broken"}],
     });
@@ -572,6 +574,13 @@ fn the_dora_page_shows_the_keys_with_tiers_and_resolves_an_incident() {
     page.wait_for("!!document.querySelector('#change-failure-rate')", WAIT).expect("the DORA page");
     // The window ends after the events (they are a minute ahead of this machine's clock).
     let until = ferry_dora::rfc3339(t / 1000 + 86_400);
+    // By default, every service of the project added up.
+    page.goto(&url(&server, &format!("/ui/projects/web/dora?until={until}"))).expect("the page");
+    page.wait_for("!!document.querySelector('#change-failure-rate')", WAIT).expect("the keys");
+    assert_eq!(page.eval("document.querySelector('select[name=service]').value").expect("the picker"), "");
+    let failures = page.text("#change-failure-rate").expect("the change failure rate");
+    assert!(failures.contains("67 %") && failures.contains("2 failed of 3"), "{failures}");
+    assert!(page.text("#dora-window").expect("the scope").contains("All services in production"));
     page.goto(&url(&server, &format!("/ui/projects/web/dora?service=web&until={until}"))).expect("the page");
     page.wait_for("!!document.querySelector('#change-failure-rate')", WAIT).expect("the keys");
     let failures = page.text("#change-failure-rate").expect("the change failure rate");

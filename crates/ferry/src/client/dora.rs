@@ -1,4 +1,5 @@
-//! The DORA commands: `ferry dora` (a unit's five keys with their tiers), `ferry dora import`
+//! The DORA commands: `ferry dora` (the five keys of a unit, or of a project's services in
+//! an environment, with their tiers), `ferry dora import`
 //! (history from CSV files), `ferry incident open|resolve` and `ferry incidents`.
 
 use std::io::Write;
@@ -17,10 +18,8 @@ pub fn main(args: DoraArgs) -> anyhow::Result<ExitCode> {
     if let Some(DoraCommand::Import(import_args)) = args.command {
         return import(import_args);
     }
-    let Some(project) = args.project.as_deref() else { bail!("name the project: `ferry dora PROJECT --service S`") };
-    let Some(service) = args.service.as_deref() else {
-        bail!("name the service: `ferry dora {project} --service S` (the keys are per service and environment)")
-    };
+    let Some(project) = args.project.as_deref() else { bail!("name the project: `ferry dora PROJECT [--service S]`") };
+    let service = args.service.as_deref();
     let client = connect(&args.connect)?;
     let query = DoraQuery {
         service,
@@ -33,7 +32,12 @@ pub fn main(args: DoraArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report).context("serializing the report")?);
         return Ok(ExitCode::SUCCESS);
     }
-    print_report(project, service, args.environment.as_deref().unwrap_or("production"), &report)
+    print_report(
+        project,
+        service.unwrap_or("(all services)"),
+        args.environment.as_deref().unwrap_or("production"),
+        &report,
+    )
 }
 
 /// A tier in its colour, or a dim dash when there is nothing to rate.
