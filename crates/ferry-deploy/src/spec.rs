@@ -100,7 +100,7 @@ pub struct Service {
     pub deploy: Vec<ServiceDeploy>,
     /// `owner:`: the receiver of the server's Alertmanager configuration told when an
     /// incident of the service opens, is acknowledged or resolves.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
 }
 

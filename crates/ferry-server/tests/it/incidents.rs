@@ -171,9 +171,12 @@ fn an_incident_opened_by_an_alert_during_a_rollout_is_closed_by_the_rollback() {
     assert_eq!(server.call("POST", &format!("/api/v1/incidents/{id}/ack"), Some(&viewer), None).status, 403);
 
     // The agent rolls the deployment back: the rollback joins the incident (no second one).
+    let res = server.call("GET", "/api/v1/agent/desired?after=0&wait_ms=5000", Some(&agent), None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let generation = res.json()["generation"].as_i64().expect("a generation");
     let key = json!({"project": "web", "service": "web", "environment": "production"});
     let report = json!({
-        "generation": 1,
+        "generation": generation,
         "units": [{
             "key": key, "release": 1, "traffic": [],
             "replicas": [{"id": "web-1", "release": 1, "state": "healthy", "port": 40001, "pid": 7, "restarts": 0}],
