@@ -5,7 +5,8 @@
 //! and `ALERTS`/`ALERTS_FOR_STATE` written back. Alert state survives a restart through
 //! `ALERTS_FOR_STATE`, as in Prometheus: at a group's first evaluation, its alerts take the
 //! time they became active from the store (`ferry_rules::eval_group`). `GET /prometheus/api/v1/rules` and `…/alerts`
-//! answer in Prometheus' shapes.
+//! answer in Prometheus' shapes. Firing and resolved alerts go to alert routing and then to
+//! `crate::incidents`, with the project of their rule file.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -6,13 +6,15 @@
 //! real Chromium.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_model::Clock as _;
-use ferry_testkit::{Browser, Page};
+use ferry_testkit::Browser;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
+use crate::rules::until;
+use crate::ui::{assert_no_script_errors, logged_in, url};
 use crate::{TestRepo, TestServer};
 
 const DEPLOY: &str = "
@@ -40,21 +42,6 @@ groups:
 
 /// How long the server may take to get where a test waits for.
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Calls `path` until `done` holds for its JSON.
-fn until(server: &TestServer, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        let res = server.call("GET", path, Some(&server.admin), None);
-        assert_eq!(res.status, 200, "{}", res.body);
-        let body = res.json();
-        if done(&body) {
-            return body;
-        }
-        assert!(start.elapsed() < WAIT, "{path} did not get there: {body:#}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// The next `FerryIncident` message the owner's webhook got.
 fn told(received: &std::sync::mpsc::Receiver<Value>) -> Value {
@@ -139,7 +126,7 @@ fn an_incident_opened_by_an_alert_during_a_rollout_is_closed_by_the_rollback() {
     let ahead = started_at + 60_000 - clock.now_ms();
     clock.advance(Duration::from_millis(u64::try_from(ahead.max(60_000)).expect("positive")));
     let fired_at = clock.now_ms();
-    let listed = until(&server, "/api/v1/projects/web/incidents", |body| body.as_array().is_some_and(|l| !l.is_empty()));
+    let listed = until(&server, &server.admin, "/api/v1/projects/web/incidents", |body| body.as_array().is_some_and(|l| !l.is_empty()));
     let incident = &listed[0];
     assert_eq!(
         (
@@ -196,7 +183,7 @@ fn an_incident_opened_by_an_alert_during_a_rollout_is_closed_by_the_rollback() {
     // firing alert was last sent with) the alert resolves, and with it the incident.
     clock.advance(Duration::from_secs(120));
     let recovered_at = clock.now_ms();
-    let resolved = until(&server, &format!("/api/v1/incidents/{id}"), |body| body["incident"]["resolved_at"].is_i64());
+    let resolved = until(&server, &server.admin, &format!("/api/v1/incidents/{id}"), |body| body["incident"]["resolved_at"].is_i64());
     assert_eq!(resolved["incident"]["resolved_at"].as_i64(), Some(recovered_at), "{resolved:#}");
     assert_eq!(resolved["incident"]["resolved_by"], Value::Null, "it resolved by itself");
     let message = told(&received);
@@ -284,18 +271,6 @@ fn an_alert_without_a_service_or_below_page_opens_nothing_and_one_unit_gets_one_
     assert_eq!(server.call("GET", "/api/v1/incidents/99999", Some(&server.admin), None).status, 404);
 }
 
-fn url(server: &TestServer, path: &str) -> String {
-    format!("http://{}{path}", server.addr)
-}
-
-fn logged_in<'b>(browser: &'b Browser, server: &TestServer) -> Page<'b> {
-    let mut page = browser.new_page().expect("a page");
-    let cookie = server.login(&server.admin);
-    let id = cookie.strip_prefix("ferry_session=").expect("the session cookie");
-    page.set_cookie(&url(server, "/"), "ferry_session", id).expect("the session cookie");
-    page
-}
-
 #[test]
 fn the_alerts_page_and_an_incident_page_with_its_timeline_ack_and_resolve_in_chromium() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -326,6 +301,8 @@ fn the_alerts_page_and_an_incident_page_with_its_timeline_ack_and_resolve_in_chr
         .as_i64()
         .expect("the incident");
 
+    // The rule's alert is pending for an hour once the rule was evaluated.
+    until(&server, &server.admin, "/prometheus/api/v1/alerts", |body| body["data"]["alerts"][0]["state"] == "pending");
     let browser = Browser::start().expect("starting chromium");
     let mut page = logged_in(&browser, &server);
     page.goto(&url(&server, "/")).expect("the projects");
@@ -336,15 +313,7 @@ fn the_alerts_page_and_an_incident_page_with_its_timeline_ack_and_resolve_in_chr
     let silenced = page.text("#silenced").expect("silenced");
     assert!(silenced.contains("DiskFull") && silenced.contains("silenced by"), "{silenced}");
     assert!(page.text("#silences").expect("silences").contains("resizing"));
-    // The rule's alert is pending for an hour; the page shows it once it was evaluated.
-    page.goto(&url(&server, "/ui/alerts")).expect("the alerts page");
-    let start = Instant::now();
-    while !page.text("#pending").expect("pending").contains("SlowBurn") {
-        assert!(start.elapsed() < WAIT, "SlowBurn never showed as pending");
-        std::thread::sleep(Duration::from_millis(200));
-        page.goto(&url(&server, "/ui/alerts")).expect("the alerts page");
-    }
-
+    assert!(page.text("#pending").expect("pending").contains("SlowBurn"), "evaluated before the page was asked for");
     page.goto(&url(&server, "/ui/projects/web")).expect("the project");
     page.click("#incidents-link").expect("the Incidents link");
     page.wait_for("!!document.querySelector('#incidents')", WAIT).expect("the incidents");
@@ -362,11 +331,5 @@ fn the_alerts_page_and_an_incident_page_with_its_timeline_ack_and_resolve_in_chr
     assert_eq!(kinds, json!(["alert_firing", "opened", "acked", "resolved"]));
     let detail = server.call("GET", &format!("/api/v1/incidents/{id}"), Some(&server.admin), None).json();
     assert_eq!(detail["incident"]["resolved_by"], "admin", "{detail:#}");
-    let errors: Vec<Value> = page
-        .take_events()
-        .into_iter()
-        .filter(|event| event.method == "Runtime.exceptionThrown")
-        .map(|event| event.params)
-        .collect();
-    assert!(errors.is_empty(), "the page's scripts threw: {errors:#?}");
+    assert_no_script_errors(&mut page);
 }

@@ -36,12 +36,12 @@ fn ui_server() -> (TestServer, TestRepo) {
     (crate::hooks::with_repo_project(TestServer::start(), &repo.path()), repo)
 }
 
-fn url(server: &TestServer, path: &str) -> String {
+pub(crate) fn url(server: &TestServer, path: &str) -> String {
     format!("http://{}{path}", server.addr)
 }
 
 /// A tab logged in as the admin (the cookie `POST /login` sets).
-fn logged_in<'b>(browser: &'b Browser, server: &TestServer) -> Page<'b> {
+pub(crate) fn logged_in<'b>(browser: &'b Browser, server: &TestServer) -> Page<'b> {
     let mut page = browser.new_page().expect("a page");
     let cookie = server.login(&server.admin);
     let id = cookie.strip_prefix("ferry_session=").expect("the session cookie");
@@ -64,7 +64,7 @@ fn run(server: &TestServer, id: i64) -> Value {
 }
 
 /// Fails the test when the page's scripts threw.
-fn assert_no_script_errors(page: &mut Page<'_>) {
+pub(crate) fn assert_no_script_errors(page: &mut Page<'_>) {
     let errors: Vec<Value> = page
         .take_events()
         .into_iter()
