@@ -64,8 +64,7 @@ impl Client {
     /// # Errors
     /// Any [`ClientError`].
     pub async fn list_open_incidents(&self, project: &str) -> Result<Vec<IncidentView>, ClientError> {
-        self.json(Method::GET, &format!("/api/v1/projects/{}/incidents?open=true", segment(project)), None::<&()>)
-            .await
+        self.json(Method::GET, &format!("/api/v1/projects/{}/incidents?open=true", segment(project)), None::<&()>).await
     }
 
     /// `GET /api/v1/incidents/{id}`: the incident with its timeline.

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_alerting::alert::fingerprint_hex;
 use ferry_alerting::alert::StoredAlert;
-use ferry_alerting::dispatch::{LogEntry, NotifiedAlert, Notification, NotifyReason, Removed, State};
+use ferry_alerting::alert::fingerprint_hex;
+use ferry_alerting::dispatch::{LogEntry, Notification, NotifiedAlert, NotifyReason, Removed, State};
 use ferry_alerting::silence::SilenceError;
 use ferry_alerting::{Alert, Dispatcher, Silence};
 use ferry_model::Clock;
@@ -175,7 +175,11 @@ impl Alertmanager {
                 group_labels: alert.labels.clone(),
                 receiver: receiver.to_owned(),
                 integration,
-                reason: if alert.resolved() { NotifyReason::AllAlertsResolved } else { NotifyReason::FirstNotification },
+                reason: if alert.resolved() {
+                    NotifyReason::AllAlertsResolved
+                } else {
+                    NotifyReason::FirstNotification
+                },
                 alerts: vec![alert.clone()],
                 entry,
             };
@@ -352,7 +356,9 @@ impl Alertmanager {
 /// Why [`Alertmanager::notify_receiver`] did not deliver.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum NotifyError {
-    #[error("the Alertmanager configuration has no receiver `{0}`; add it under `receivers:` or fix the service's `owner:`")]
+    #[error(
+        "the Alertmanager configuration has no receiver `{0}`; add it under `receivers:` or fix the service's `owner:`"
+    )]
     NoReceiver(String),
     #[error(transparent)]
     Send(send::SendError),

@@ -113,7 +113,8 @@ async fn observe_one(state: &AppState, paged: &PagedUnit<'_>, alert: &StoredAler
         info!(incident.id = open.id, "alert {fingerprint} joined incident {} of {}", open.id, paged.service);
         return Ok(());
     }
-    let deployments = state.store.deployments().list(project.id, Some(paged.service), Some(paged.environment), 100).await?;
+    let deployments =
+        state.store.deployments().list(project.id, Some(paged.service), Some(paged.environment), 100).await?;
     let rollouts: Vec<ferry_dora::Rollout> = deployments
         .iter()
         .map(|deployment| ferry_dora::Rollout {
@@ -223,7 +224,11 @@ async fn notify_owners(state: &AppState, retry_at: &mut HashMap<i64, Instant>) {
         let delivered = match told {
             Ok(()) => true,
             Err(NotifyOwnerError::Notify(NotifyError::NoReceiver(receiver))) => {
-                warn!(incident.id = action.incident_id, "incident {}'s owner `{receiver}` is no receiver of the Alertmanager configuration; nothing is sent", action.incident_id);
+                warn!(
+                    incident.id = action.incident_id,
+                    "incident {}'s owner `{receiver}` is no receiver of the Alertmanager configuration; nothing is sent",
+                    action.incident_id
+                );
                 true
             }
             Err(error) => {
@@ -316,7 +321,11 @@ pub(crate) async fn detail(state: &AppState, incident: Incident, now: i64) -> Re
     for alert in incidents.alerts(incident.id).await? {
         let labels: BTreeMap<String, String> = serde_json::from_str(&alert.labels).unwrap_or_default();
         let name = labels.get("alertname").cloned().unwrap_or_else(|| alert.fingerprint.clone());
-        let text = if alert.summary.is_empty() { format!("{name} firing") } else { format!("{name} firing: {}", alert.summary) };
+        let text = if alert.summary.is_empty() {
+            format!("{name} firing")
+        } else {
+            format!("{name} firing: {}", alert.summary)
+        };
         timeline.push(TimelineEntry {
             labels: Some(labels.clone()),
             summary: Some(alert.summary.clone()),
@@ -345,7 +354,11 @@ pub(crate) async fn detail(state: &AppState, incident: Incident, now: i64) -> Re
         if let Some(started_at) = deployment.started_at.filter(|&at| in_range(at)) {
             timeline.push(TimelineEntry {
                 deployment: Some(deployment.id),
-                ..entry(started_at, TimelineKind::DeploymentStarted, format!("{what} started ({})", deployment.strategy))
+                ..entry(
+                    started_at,
+                    TimelineKind::DeploymentStarted,
+                    format!("{what} started ({})", deployment.strategy),
+                )
             });
         }
         if let Some(finished_at) = deployment.finished_at.filter(|&at| in_range(at)) {
@@ -354,7 +367,11 @@ pub(crate) async fn detail(state: &AppState, incident: Incident, now: i64) -> Re
             timeline.push(TimelineEntry {
                 deployment: Some(deployment.id),
                 outcome: Some(outcome.to_owned()),
-                ..entry(finished_at, TimelineKind::DeploymentFinished, format!("{what} {}{reason}", outcome.replace('_', " ")))
+                ..entry(
+                    finished_at,
+                    TimelineKind::DeploymentFinished,
+                    format!("{what} {}{reason}", outcome.replace('_', " ")),
+                )
             });
         }
     }

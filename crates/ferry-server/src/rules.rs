@@ -155,9 +155,8 @@ async fn reload_projects(state: &AppState) {
             let file = format!("{}/{path}", project.name);
             match mirror.read_file(&head, &path).await {
                 Ok(Some(text)) => match ferry_rules::load_rule_file(&file, &text) {
-                    Ok(rule_file) => groups.extend(
-                        rule_file.groups.into_iter().map(|group| (file.clone(), project.name.clone(), group)),
-                    ),
+                    Ok(rule_file) => groups
+                        .extend(rule_file.groups.into_iter().map(|group| (file.clone(), project.name.clone(), group))),
                     Err(error) => warn!(project = %project.name, %error, "skipping the rules of {file}: {error}"),
                 },
                 Ok(None) => {}

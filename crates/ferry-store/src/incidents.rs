@@ -143,7 +143,12 @@ impl Incidents<'_> {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn update_alert(&self, fingerprint: &str, starts_at: i64, ends_at: i64) -> Result<Option<i64>, StoreError> {
+    pub async fn update_alert(
+        &self,
+        fingerprint: &str,
+        starts_at: i64,
+        ends_at: i64,
+    ) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query(
             "SELECT incident_id, starts_at FROM incident_alerts
              WHERE fingerprint = $1 AND starts_at <= $2 AND ends_at >= $3

@@ -94,7 +94,8 @@ pub(super) async fn alerts(session: Session, State(state): State<AppState>) -> R
             alert_row(&name, &labels, &summary, time(alert.active_at_ms, now), html! {})
         })
         .collect();
-    let active_silences: Vec<_> = silences.iter().filter(|silence| silence.state(now) == SilenceState::Active).collect();
+    let active_silences: Vec<_> =
+        silences.iter().filter(|silence| silence.state(now) == SilenceState::Active).collect();
     let body = html! {
         div.title-row { h1 { "Alerts" } }
         (alert_table("firing", "Firing", "No alert is firing.", firing))
@@ -200,7 +201,11 @@ pub(super) async fn list(
 }
 
 /// `GET /ui/incidents/{id}`.
-pub(super) async fn page(session: Session, State(state): State<AppState>, Path(id): Path<i64>) -> Result<Markup, ApiError> {
+pub(super) async fn page(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Markup, ApiError> {
     let incident = match state.store.dora().incident(id).await {
         Ok(incident) if session.sees(incident.project_id) => incident,
         Ok(_) | Err(ferry_store::StoreError::NotFound { .. }) => return Err(ApiError::not_found("incident", id)),

@@ -126,7 +126,9 @@ fn an_incident_opened_by_an_alert_during_a_rollout_is_closed_by_the_rollback() {
     let ahead = started_at + 60_000 - clock.now_ms();
     clock.advance(Duration::from_millis(u64::try_from(ahead.max(60_000)).expect("positive")));
     let fired_at = clock.now_ms();
-    let listed = until(&server, &server.admin, "/api/v1/projects/web/incidents", |body| body.as_array().is_some_and(|l| !l.is_empty()));
+    let listed = until(&server, &server.admin, "/api/v1/projects/web/incidents", |body| {
+        body.as_array().is_some_and(|l| !l.is_empty())
+    });
     let incident = &listed[0];
     assert_eq!(
         (
@@ -137,7 +139,14 @@ fn an_incident_opened_by_an_alert_during_a_rollout_is_closed_by_the_rollback() {
             incident["started_at"].as_i64(),
             incident["resolved_at"].as_i64(),
         ),
-        (Some("alert"), Some("WebErrors: web answers errors"), Some(deployment_id), Some("oncall"), Some(fired_at), None),
+        (
+            Some("alert"),
+            Some("WebErrors: web answers errors"),
+            Some(deployment_id),
+            Some("oncall"),
+            Some(fired_at),
+            None
+        ),
         "{incident:#}"
     );
     let id = incident["id"].as_i64().expect("an id");
@@ -183,7 +192,9 @@ fn an_incident_opened_by_an_alert_during_a_rollout_is_closed_by_the_rollback() {
     // firing alert was last sent with) the alert resolves, and with it the incident.
     clock.advance(Duration::from_secs(120));
     let recovered_at = clock.now_ms();
-    let resolved = until(&server, &server.admin, &format!("/api/v1/incidents/{id}"), |body| body["incident"]["resolved_at"].is_i64());
+    let resolved = until(&server, &server.admin, &format!("/api/v1/incidents/{id}"), |body| {
+        body["incident"]["resolved_at"].is_i64()
+    });
     assert_eq!(resolved["incident"]["resolved_at"].as_i64(), Some(recovered_at), "{resolved:#}");
     assert_eq!(resolved["incident"]["resolved_by"], Value::Null, "it resolved by itself");
     let message = told(&received);
@@ -209,7 +220,8 @@ fn an_incident_opened_by_an_alert_during_a_rollout_is_closed_by_the_rollback() {
         let expected = (expected.0.to_owned(), expected.1);
         assert_eq!(timeline.iter().filter(|entry| **entry == expected).count(), 1, "{expected:?} in {timeline:?}");
     }
-    let times: Vec<i64> = resolved["timeline"].as_array().into_iter().flatten().filter_map(|e| e["at"].as_i64()).collect();
+    let times: Vec<i64> =
+        resolved["timeline"].as_array().into_iter().flatten().filter_map(|e| e["at"].as_i64()).collect();
     assert!(times.is_sorted(), "{times:?}");
     let finished = resolved["timeline"]
         .as_array()
@@ -260,7 +272,8 @@ fn an_alert_without_a_service_or_below_page_opens_nothing_and_one_unit_gets_one_
         {"labels": {"alertname": "F", "severity": "page", "project": "web", "service": "web", "environment": "staging"}},
     ]));
     let listed = server.call("GET", "/api/v1/projects/web/incidents", Some(&server.admin), None).json();
-    let units: Vec<&str> = listed.as_array().expect("a list").iter().filter_map(|i| i["environment"].as_str()).collect();
+    let units: Vec<&str> =
+        listed.as_array().expect("a list").iter().filter_map(|i| i["environment"].as_str()).collect();
     assert_eq!(units.len(), 2, "one incident per unit: {listed:#}");
     assert!(units.contains(&"production") && units.contains(&"staging"), "{listed:#}");
     let production = listed.as_array().into_iter().flatten().find(|i| i["environment"] == "production").expect("one");

@@ -8,7 +8,7 @@ use ferry_testkit::TestDb;
 const MIN: i64 = 60_000;
 const T0: i64 = 1_800_000_000_000;
 
-fn alert<'a>(fingerprint: &'a str, starts_at: i64, ends_at: i64) -> NewIncidentAlert<'a> {
+fn alert(fingerprint: &str, starts_at: i64, ends_at: i64) -> NewIncidentAlert<'_> {
     NewIncidentAlert { fingerprint, starts_at, ends_at, labels: r#"{"alertname":"Errors"}"#, summary: "errors" }
 }
 
@@ -33,7 +33,10 @@ pub(crate) async fn incidents_from_alerts(store: Store, _db: &TestDb) {
         opened_by: ferry_store::ALERT_ACTOR,
     };
     let opened = incidents.open_with_alert(&new, Some("oncall"), &alert("aa", T0, T0 + 3 * MIN)).await.expect("open");
-    assert_eq!((opened.owner.as_deref(), opened.resolves_with_alerts, opened.resolved_at), (Some("oncall"), true, None));
+    assert_eq!(
+        (opened.owner.as_deref(), opened.resolves_with_alerts, opened.resolved_at),
+        (Some("oncall"), true, None)
+    );
     assert_eq!(incidents.open_of_unit(unit).await.expect("open").map(|i| i.id), Some(opened.id));
     // The same episode sent again (a later evaluation, a restart) only moves its end.
     assert_eq!(incidents.update_alert("aa", T0, T0 + 4 * MIN).await.expect("update"), Some(opened.id));
@@ -83,7 +86,11 @@ pub(crate) async fn incidents_from_alerts(store: Store, _db: &TestDb) {
     incidents.notified(unsent[0].id, T0).await.expect("notified");
     assert_eq!(incidents.unnotified(100).await.expect("unnotified").len(), 4);
     let ownerless = incidents
-        .open_with_alert(&NewIncident { started_at: T0 + 30 * MIN, ..new }, None, &alert("cc", T0 + 30 * MIN, T0 + 33 * MIN))
+        .open_with_alert(
+            &NewIncident { started_at: T0 + 30 * MIN, ..new },
+            None,
+            &alert("cc", T0 + 30 * MIN, T0 + 33 * MIN),
+        )
         .await
         .expect("open");
     assert_eq!(incidents.unnotified(100).await.expect("unnotified").len(), 4);

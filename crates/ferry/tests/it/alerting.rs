@@ -178,7 +178,10 @@ fn a_paging_alert_opens_one_incident_and_a_server_killed_while_it_is_open_opens_
     };
     let before = open(&url);
     assert_eq!(before.as_array().map(Vec::len), Some(1), "{before:#}");
-    assert_eq!((before[0]["opened_by"].as_str(), before[0]["title"].as_str()), (Some("alert"), Some("Errors: 5xx above 5 %")));
+    assert_eq!(
+        (before[0]["opened_by"].as_str(), before[0]["title"].as_str()),
+        (Some("alert"), Some("Errors: 5xx above 5 %"))
+    );
     let id = before[0]["id"].as_i64().expect("an id").to_string();
 
     // Killed while the incident is open; Prometheus sends its firing alert again to the
