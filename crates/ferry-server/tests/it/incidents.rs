@@ -11,7 +11,6 @@ use std::time::Duration;
 use ferry_model::Clock as _;
 use ferry_testkit::Browser;
 use serde_json::{Value, json};
-use sha2::Digest as _;
 
 use crate::rules::until;
 use crate::ui::{assert_no_script_errors, logged_in, url};
@@ -61,24 +60,7 @@ fn rolling_out(server: &TestServer) -> (TestRepo, Value, String) {
     let agent = res.json()["token"].as_str().expect("a token").to_owned();
     let hello = json!({"hostname": "box", "version": "0.1.0"});
     assert_eq!(server.call("POST", "/api/v1/agent/hello", Some(&agent), Some(&hello)).status, 200);
-    let text = "print('hello')\n";
-    let digest: String = sha2::Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect();
-    let auth = format!("Bearer {}", server.admin);
-    let res = server.request(
-        "PUT",
-        &format!("/api/v1/projects/web/blobs/{digest}"),
-        &[("Authorization", auth.as_str())],
-        text.as_bytes(),
-    );
-    assert_eq!(res.status, 204, "{}", res.body);
-    let files = json!([{"path": "server.py", "sha256": digest, "size": text.len(), "mode": 0o644}]);
-    let res = server.call(
-        "POST",
-        "/api/v1/projects/web/releases",
-        Some(&server.admin),
-        Some(&json!({"service": "web", "files": files})),
-    );
-    assert_eq!(res.status, 201, "{}", res.body);
+    crate::ui::release_by_hand(server);
     let listed = server.call("GET", "/api/v1/projects/web/deployments", Some(&server.admin), None).json();
     let deployment = listed[0].clone();
     assert_eq!(deployment["outcome"], "in_progress", "{listed:#}");
