@@ -101,16 +101,7 @@ fn a_called_workflow_runs_on_runners_with_its_inputs_secrets_and_outputs() {
     assert_eq!(ship["secrets"]["OTHER"], "not-passed", "the caller's own jobs keep every secret");
     runner.finish(&ship, &["shipped"], "success", json!({}));
 
-    let start = std::time::Instant::now();
-    let detail = loop {
-        let res = server.call("GET", &format!("/api/v1/runs/{id}"), Some(&server.admin), None);
-        let detail = res.json();
-        if detail["run"]["status"] == "completed" {
-            break detail;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "the run did not complete: {detail:#}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let detail = crate::pipeline::completed(&server, id, Duration::from_secs(10));
     assert_eq!(detail["run"]["conclusion"], "success");
     let names: Vec<&str> =
         detail["jobs"].as_array().into_iter().flatten().filter_map(|job| job["name"].as_str()).collect();
@@ -178,16 +169,7 @@ jobs:
     // A failure in the linux leg skips the linux leg's test only.
     runner.finish(&linux, &["broken"], "failure", json!({}));
     runner.finish(&mac_test, &["tested"], "success", json!({}));
-    let start = std::time::Instant::now();
-    let detail = loop {
-        let res = server.call("GET", &format!("/api/v1/runs/{id}"), Some(&server.admin), None);
-        let detail = res.json();
-        if detail["run"]["status"] == "completed" {
-            break detail;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "the run did not complete: {detail:#}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let detail = crate::pipeline::completed(&server, id, Duration::from_secs(10));
     assert_eq!(detail["run"]["conclusion"], "failure");
     let jobs: Vec<(&str, &str)> = detail["jobs"]
         .as_array()

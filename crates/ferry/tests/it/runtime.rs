@@ -100,18 +100,16 @@ fn repo() -> Repo {
 
 #[test]
 fn ferry_run_serves_the_cache_service_to_steps_and_a_second_run_restores_what_the_first_saved() {
-    let repo = repo();
-    let first = repo.run(&[]);
-    assert_eq!(first.code, Some(0), "{}", first.context());
-    assert_eq!(printed(first.lines_of("cache")), FIRST, "{}", first.context());
-    let second = repo.run(&[]);
-    assert_eq!(second.code, Some(0), "{}", second.context());
-    assert_eq!(printed(second.lines_of("cache")), SECOND, "{}", second.context());
+    twice_with_ferry_run(&repo());
 }
 
 #[test]
 fn actions_in_a_container_job_reach_ferry_run_s_cache_service_and_a_second_run_restores() {
-    let repo = container_repo();
+    twice_with_ferry_run(&container_repo());
+}
+
+/// Runs `repo`'s workflow twice with `ferry run`: the first saves, the second restores.
+fn twice_with_ferry_run(repo: &Repo) {
     let first = repo.run(&[]);
     assert_eq!(first.code, Some(0), "{}", first.context());
     assert_eq!(printed(first.lines_of("cache")), FIRST, "{}", first.context());
