@@ -6,11 +6,13 @@
 //! dials the runner, and the runner holds nothing the server needs: a job whose runner went
 //! away is failed as lost when its lease runs out.
 //!
-//! The work directory holds `repos/` (one mirror per repository, see [`mirror`]), `jobs/<id>/`
-//! (a job's temporary files and event payload), `work/<slot>/<repo>/<repo>` (the workspace of
+//! The work directory holds `repos/` (one mirror per repository, see [`mirror`]), `jobs/<slot>/`
+//! (the slot's job's temporary files and event payload), `work/<slot>/<repo>/<repo>` (the workspace of
 //! the slot's job, laid out as on GitHub's runner: the same path for each job of a repository
-//! in that slot, so caches keyed by their paths restore across runs; both moved to `trash/`
-//! when the job ends and deleted there in the background, see [`trash`]), `artifacts/<run id>/`
+//! in that slot, so caches keyed by their paths restore across runs). Both stay when a job
+//! ends: the slot's next job empties the first and syncs the workspace with its commit in
+//! place, or moves what it cannot use to `trash/`, deleted there in the background (see
+//! [`trash`]); `artifacts/<run id>/`
 //! (the run's artifacts, synced with the server by [`artifacts`]) and `cache/` (`actions/cache`
 //! entries, kept on this runner across runs while jobs restore them, and shared with the
 //! project's other runners through the server by [`cache`]). It belongs to one runner process
