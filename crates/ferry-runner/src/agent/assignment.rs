@@ -351,7 +351,7 @@ async fn prepare(
         masker: Arc::new(RwLock::new(masker)),
         isolation,
         runtime: assignment.runtime.clone(),
-        runtime_in_containers: None,
+        runtime_in_containers: agent.runtime_in_containers(assignment.runtime.as_ref()).await,
         docker: match &agent.docker {
             Some(host) => crate::docker::EngineAccess::Runner(host.clone()),
             // One job at a time works in a slot's folder.
