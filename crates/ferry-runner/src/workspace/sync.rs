@@ -67,7 +67,9 @@ impl From<FileType> for Kind {
 }
 
 fn entries(dir: &Path) -> io::Result<HashMap<OsString, Kind>> {
-    std::fs::read_dir(dir)?.map(|entry| entry.and_then(|entry| Ok((entry.file_name(), entry.file_type()?.into())))).collect()
+    std::fs::read_dir(dir)?
+        .map(|entry| entry.and_then(|entry| Ok((entry.file_name(), entry.file_type()?.into()))))
+        .collect()
 }
 
 fn sync_dir(src: &Path, dest: &Path) -> io::Result<()> {
@@ -125,7 +127,8 @@ fn to_exists(path: &Path) -> io::Result<bool> {
 fn sync_file(from: &Path, to: &Path) -> io::Result<()> {
     let mut source = File::open(from)?;
     let source_meta = source.metadata()?;
-    let opened = OpenOptions::new().read(true).write(true).custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32).open(to);
+    let opened =
+        OpenOptions::new().read(true).write(true).custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32).open(to);
     let mut target = match opened {
         Ok(target) => target,
         // Changed since it was listed (a link put there): made anew.

@@ -404,12 +404,9 @@ jobs:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_slots_next_job_finds_its_commits_files_whatever_the_last_job_left() {
-    let ferry = ferry(&[
-        ("README", "the repo"),
-        ("docs/guide.txt", "read me"),
-        (".github/workflows/ci.yml", DIRTY_THEN_CLEAN),
-    ])
-    .await;
+    let ferry =
+        ferry(&[("README", "the repo"), ("docs/guide.txt", "read me"), (".github/workflows/ci.yml", DIRTY_THEN_CLEAN)])
+            .await;
     let outside = tempfile::NamedTempFile::new().expect("a file outside");
     std::fs::write(outside.path(), "precious").expect("write");
     let run_id = ferry.trigger(json!({"outside": outside.path()})).await;
