@@ -1,7 +1,7 @@
-//! The DORA routes (`ferry_proto::dora`): a unit's five keys, incidents opened, listed and
-//! resolved, and deployments and incidents sent from outside.
+//! The DORA routes (`ferry_proto::dora`): a unit's five keys, incidents opened, listed, read
+//! with their timelines, acknowledged and resolved, and deployments and incidents sent from outside.
 
-use ferry_proto::dora::{DoraEvents, DoraEventsRecorded, DoraReport, IncidentRequest, IncidentView};
+use ferry_proto::dora::{DoraEvents, DoraEventsRecorded, DoraReport, IncidentDetail, IncidentRequest, IncidentView};
 use hyper::Method;
 
 use crate::{Client, ClientError, segment};
@@ -66,6 +66,30 @@ impl Client {
     /// Any [`ClientError`].
     pub async fn list_incidents(&self, project: &str) -> Result<Vec<IncidentView>, ClientError> {
         self.json(Method::GET, &format!("/api/v1/projects/{}/incidents", segment(project)), None::<&()>).await
+    }
+
+    /// `GET /api/v1/projects/{name}/incidents?open=true`: the open ones, newest first.
+    ///
+    /// # Errors
+    /// Any [`ClientError`].
+    pub async fn list_open_incidents(&self, project: &str) -> Result<Vec<IncidentView>, ClientError> {
+        self.json(Method::GET, &format!("/api/v1/projects/{}/incidents?open=true", segment(project)), None::<&()>).await
+    }
+
+    /// `GET /api/v1/incidents/{id}`: the incident with its timeline.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 without such an incident.
+    pub async fn get_incident(&self, id: i64) -> Result<IncidentDetail, ClientError> {
+        self.json(Method::GET, &format!("/api/v1/incidents/{id}"), None::<&()>).await
+    }
+
+    /// `POST /api/v1/incidents/{id}/ack`.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 without such an incident.
+    pub async fn ack_incident(&self, id: i64) -> Result<IncidentView, ClientError> {
+        self.json(Method::POST, &format!("/api/v1/incidents/{id}/ack"), None::<&()>).await
     }
 
     /// `POST /api/v1/incidents/{id}/resolve`.

@@ -27,6 +27,7 @@ mod data_dir;
 mod deployments;
 mod dora;
 mod hooks;
+mod incidents;
 mod local_runner;
 mod log_feed;
 mod metrics;
@@ -470,6 +471,7 @@ impl Server {
         pipeline::spawn_supervisor(self.state.clone());
         scrape::spawn(&self.state, &self.scrape, self.local_addr);
         rules::spawn(self.state.clone());
+        incidents::spawn(self.state.clone());
         tokio::spawn(self.state.alertmanager.clone().run(self.state.pipeline.shutting_down.subscribe()));
         let pipeline = self.state.pipeline.clone();
         let shutdown = async move {

@@ -72,6 +72,14 @@ pub struct Incident {
     pub caused_by_deployment: Option<i64>,
     pub caused_by_commit: Option<String>,
     pub opened_by: String,
+    pub acked_at: Option<i64>,
+    pub acked_by: Option<String>,
+    /// Who resolved it by hand; `None` when it resolved by itself or is open.
+    pub resolved_by: Option<String>,
+    /// The receiver told of it (deploy.yml's `services.<name>.owner`).
+    pub owner: Option<String>,
+    /// It resolves by itself once all its alerts have (an alert opened or reopened it).
+    pub resolves_with_alerts: bool,
 }
 
 /// What [`Dora::open_incident`] writes.
@@ -86,8 +94,9 @@ pub struct NewIncident<'a> {
     pub opened_by: &'a str,
 }
 
-const INCIDENT_COLUMNS: &str = "id, project_id, service, environment, title, started_at, resolved_at, \
-                                caused_by_deployment, caused_by_commit, opened_by";
+pub(crate) const INCIDENT_COLUMNS: &str = "id, project_id, service, environment, title, started_at, resolved_at, \
+                                caused_by_deployment, caused_by_commit, opened_by, acked_at, acked_by, \
+                                resolved_by, owner, resolves_with_alerts";
 
 /// Stands for a deployment an incident names that the ledger does not hold (one that never
 /// finished): ledger ids start at 1, so the incident is attributed to nothing in any window.
@@ -107,7 +116,7 @@ fn outcome_col(row: &AnyRow, col: &str) -> Result<Outcome, StoreError> {
     }
 }
 
-fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
+pub(crate) fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
     Ok(Incident {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
@@ -119,6 +128,11 @@ fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
         caused_by_deployment: row.try_get("caused_by_deployment")?,
         caused_by_commit: row.try_get("caused_by_commit")?,
         opened_by: row.try_get("opened_by")?,
+        acked_at: row.try_get("acked_at")?,
+        acked_by: row.try_get("acked_by")?,
+        resolved_by: row.try_get("resolved_by")?,
+        owner: row.try_get("owner")?,
+        resolves_with_alerts: row.try_get::<i64, _>("resolves_with_alerts")? != 0,
     })
 }
 

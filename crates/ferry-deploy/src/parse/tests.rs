@@ -374,3 +374,11 @@ fn tls_mistakes_are_pointed_at() {
     assert!(unknown[1].help.as_deref().unwrap_or_default().contains("key"), "{unknown:#?}");
     assert_eq!(codes(&with_deploy("        port: 443\n        tls: /a.pem\n")), ["9:14 wrong-type"]);
 }
+
+#[test]
+fn a_service_names_the_receiver_that_owns_its_incidents() {
+    let src = EXAMPLE.replace("    run: python3 server.py\n", "    run: python3 server.py\n    owner: web-oncall\n");
+    assert_eq!(spec(&src).services[0].owner.as_deref(), Some("web-oncall"));
+    assert_eq!(spec(EXAMPLE).services[0].owner, None);
+    assert_eq!(codes(&src.replace("owner: web-oncall", "owner: [a, b]")), ["7:12 wrong-type"]);
+}

@@ -95,7 +95,8 @@ pub(crate) async fn post_alerts(
             generator_url: alert.generator_url,
         });
     }
-    state.alertmanager.push(alerts).await?;
+    let stored = state.alertmanager.push(alerts).await?;
+    crate::incidents::observe(&state, stored.into_iter().map(|alert| (None, alert)).collect()).await;
     Ok(StatusCode::OK)
 }
 

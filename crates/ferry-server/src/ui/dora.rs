@@ -166,7 +166,7 @@ pub(super) async fn page(
                     tbody {
                         @for incident in incidents.into_iter().map(|incident| incident_view(&project.name, incident)) {
                             tr data-incident-id=(incident.id) {
-                                td { (incident.id) }
+                                td { a href=(format!("/ui/incidents/{}", incident.id)) { (incident.id) } }
                                 td { (incident.service) " · " (incident.environment) }
                                 td { (incident.title) }
                                 td { (time(incident.started_at, now)) }

@@ -41,7 +41,7 @@ fn import_down(server: &TestServer) {
 }
 
 /// Calls `path` until `done` holds for its JSON (the evaluation loop runs once a second).
-fn until(server: &TestServer, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn until(server: &TestServer, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
     let start = Instant::now();
     loop {
         let res = server.call("GET", path, Some(token), None);

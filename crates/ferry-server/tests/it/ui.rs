@@ -36,12 +36,12 @@ fn ui_server() -> (TestServer, TestRepo) {
     (crate::hooks::with_repo_project(TestServer::start(), &repo.path()), repo)
 }
 
-fn url(server: &TestServer, path: &str) -> String {
+pub(crate) fn url(server: &TestServer, path: &str) -> String {
     format!("http://{}{path}", server.addr)
 }
 
 /// A tab logged in as the admin (the cookie `POST /login` sets).
-fn logged_in<'b>(browser: &'b Browser, server: &TestServer) -> Page<'b> {
+pub(crate) fn logged_in<'b>(browser: &'b Browser, server: &TestServer) -> Page<'b> {
     let mut page = browser.new_page().expect("a page");
     let cookie = server.login(&server.admin);
     let id = cookie.strip_prefix("ferry_session=").expect("the session cookie");
@@ -64,7 +64,7 @@ fn run(server: &TestServer, id: i64) -> Value {
 }
 
 /// Fails the test when the page's scripts threw.
-fn assert_no_script_errors(page: &mut Page<'_>) {
+pub(crate) fn assert_no_script_errors(page: &mut Page<'_>) {
     let errors: Vec<Value> = page
         .take_events()
         .into_iter()
@@ -409,6 +409,13 @@ fn server_with_release() -> (TestServer, TestRepo, String) {
     let deploy = "environments:\n  staging: {}\nservices:\n  web:\n    run: python3 server.py\n    deploy:\n      staging: { port: 8001 }\n";
     let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW), (".ferry/deploy.yml", deploy)]);
     let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let digest = release_by_hand(&server);
+    (server, repo, digest)
+}
+
+/// Release 1 of service `web` of project `web`, made by the admin from one uploaded file
+/// (`server.py`); the file's digest.
+pub(crate) fn release_by_hand(server: &TestServer) -> String {
     let text = "print('hello')\n";
     let digest: String = sha2::Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect();
     let auth = format!("Bearer {}", server.admin);
@@ -427,7 +434,7 @@ fn server_with_release() -> (TestServer, TestRepo, String) {
         Some(&json!({"service": "web", "files": files})),
     );
     assert_eq!(res.status, 201, "{}", res.body);
-    (server, repo, digest)
+    digest
 }
 
 #[test]
