@@ -98,6 +98,10 @@ pub struct Service {
     pub release: Option<ReleaseRule>,
     /// One entry per environment the service is deployed to, in the file's order.
     pub deploy: Vec<ServiceDeploy>,
+    /// `owner:`: the receiver of the server's Alertmanager configuration told when an
+    /// incident of the service opens, is acknowledged or resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// `release:` of a service: a successful run of `workflow` (on `branch`, with `job`) that

@@ -27,6 +27,7 @@ mod data_dir;
 mod deployments;
 mod dora;
 mod hooks;
+mod incidents;
 mod local_runner;
 mod log_feed;
 mod metrics;
@@ -206,7 +207,7 @@ pub enum ServerError {
     },
     /// A configured rule file has errors (each at file:line:col).
     #[error("reading the rule files:\n{0}")]
-    Rules(String),
+    Rules(rules::RuleFilesError),
     /// Serving connections failed.
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
@@ -470,6 +471,7 @@ impl Server {
         pipeline::spawn_supervisor(self.state.clone());
         scrape::spawn(&self.state, &self.scrape, self.local_addr);
         rules::spawn(self.state.clone());
+        incidents::spawn(self.state.clone());
         deployments::analysis::spawn(self.state.clone());
         tokio::spawn(self.state.alertmanager.clone().run(self.state.pipeline.shutting_down.subscribe()));
         let pipeline = self.state.pipeline.clone();

@@ -17,7 +17,7 @@ use crate::spec::{
     ServiceDeploy, default_health,
 };
 
-const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy"];
+const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy", "owner"];
 const IMAGE_KEYS: &[&str] = &["archive"];
 const HEALTH_KEYS: &[&str] =
     &["http", "tcp", "command", "interval", "timeout", "healthy-after", "unhealthy-after", "start-timeout"];
@@ -81,6 +81,7 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
         health: default_health(),
         release: None,
         deploy: Vec::new(),
+        owner: None,
     };
     for (key, entry) in fields(cx, &service_entry.value, &context) {
         let value = &entry.value;
@@ -91,6 +92,7 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
             "health" => service.health = health(cx, value, name),
             "release" => service.release = release(cx, value, name),
             "deploy" => service.deploy = deploys(cx, value, name),
+            "owner" => service.owner = cx.text(value, "owner"),
             _ => cx.unknown_key(entry, key, KEYS, &context),
         }
     }

@@ -15,6 +15,7 @@ mod forge_status;
 mod forks;
 mod hardening;
 mod hooks;
+mod incidents;
 mod openapi;
 mod pipeline;
 mod probes;

@@ -15,6 +15,7 @@ use ferry_testkit::TestDb;
 
 use crate::alertmanager::alert_routing_state;
 use crate::dora::ledger_and_incidents;
+use crate::incidents::incidents_from_alerts;
 
 /// How long a claim's lease lasts in these checks.
 const LEASE: i64 = 30_000;
@@ -59,6 +60,7 @@ pub async fn run(new_db: fn() -> TestDb) {
         project_blobs,
         ledger_and_incidents,
         alert_routing_state,
+        incidents_from_alerts,
     );
     cache_entries_from_before_scopes_join_the_default_branch(new_db()).await;
 }
