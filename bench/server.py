@@ -69,7 +69,7 @@ class Server:
         self.data = os.path.join(tmp, f"data-{time.monotonic_ns()}")
         self.proc = subprocess.Popen(
             [FERRY, "server", "--listen", "127.0.0.1:0", "--data-dir", self.data, "--runner-slots", str(slots),
-             "--poll-interval", "0"],
+             "--poll-interval", "0", "--no-agent"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         for line in self.proc.stdout:
             if line.startswith("ferry server listening on http://"):

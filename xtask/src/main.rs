@@ -44,65 +44,6 @@ const LAYERS: &[&[&str]] = &[
     &["ferry"],
 ];
 
-/// Files that may still return `Result<…, String>`, each with why. Issue 13 made errors types
-/// everywhere else; these belong to crates other work was changing at the same time, and are
-/// to be converted there. An entry that no longer has one is reported, so the list only
-/// shrinks.
-const STRING_ERRORS_ALLOWED: &[(&str, &str)] = &[
-    (
-        "crates/ferry-alerting/src/matcher.rs",
-        "rules and alert routing were written before the typed errors landed; to convert next",
-    ),
-    (
-        "crates/ferry-alerting/src/duration.rs",
-        "rules and alert routing were written before the typed errors landed; to convert next",
-    ),
-    (
-        "crates/ferry-alerting/src/alert.rs",
-        "rules and alert routing were written before the typed errors landed; to convert next",
-    ),
-    (
-        "crates/ferry-alerting/src/config.rs",
-        "rules and alert routing were written before the typed errors landed; to convert next",
-    ),
-    (
-        "crates/ferry-alerting/src/time_interval.rs",
-        "rules and alert routing were written before the typed errors landed; to convert next",
-    ),
-    (
-        "crates/ferry-server/src/rules.rs",
-        "rules and alert routing were written before the typed errors landed; to convert next",
-    ),
-    (
-        "crates/ferry-promql/src/lib.rs",
-        "rules and alert routing were written before the typed errors landed; to convert next",
-    ),
-    (
-        "crates/ferry-rules/src/duration.rs",
-        "rules and alert routing were written before the typed errors landed; to convert next",
-    ),
-    (
-        "crates/ferry-rules/src/unittest/series.rs",
-        "rules and alert routing were written before the typed errors landed; to convert next",
-    ),
-    (
-        "crates/ferry-rules/src/unittest.rs",
-        "rules and alert routing were written before the typed errors landed; to convert next",
-    ),
-    (
-        "crates/ferry-rules/src/eval.rs",
-        "rules and alert routing were written before the typed errors landed; to convert next",
-    ),
-    (
-        "crates/ferry-rules/src/template.rs",
-        "rules and alert routing were written before the typed errors landed; to convert next",
-    ),
-    (
-        "crates/ferry-rules/src/template/functions.rs",
-        "rules and alert routing were written before the typed errors landed; to convert next",
-    ),
-];
-
 mod corpus;
 
 fn main() -> ExitCode {
@@ -149,20 +90,12 @@ fn tidy(root: &Path) -> Vec<String> {
         let crate_name = rel.strip_prefix("crates/").and_then(|rest| rest.split('/').next());
         let in_test = rel.contains("/tests") || rel.ends_with("tests.rs");
         if crate_name.is_some() && !in_test {
-            let lines = string_error_lines(&text);
-            let allowed = STRING_ERRORS_ALLOWED.iter().any(|(path, _)| *path == rel);
-            match (allowed, lines.is_empty()) {
-                (false, false) => problems.extend(lines.iter().map(|line| {
-                    format!(
-                        "{rel}:{line}: `Result<_, String>`: return a typed error instead (a thiserror enum whose \
-                         variants carry the data, or a newtype when the message is the domain)"
-                    )
-                })),
-                (true, true) => problems.push(format!(
-                    "{rel}: has no `Result<_, String>` any more; remove it from STRING_ERRORS_ALLOWED in xtask"
-                )),
-                _ => {}
-            }
+            problems.extend(string_error_lines(&text).iter().map(|line| {
+                format!(
+                    "{rel}:{line}: `Result<_, String>`: return a typed error instead (a thiserror enum whose \
+                     variants carry the data, or a newtype when the message is the domain)"
+                )
+            }));
         }
         if let Some(name) = crate_name
             && LOGIC_CRATES.contains(&name)

@@ -166,13 +166,21 @@ pub fn rfc3339(ms: Option<i64>) -> String {
     }
 }
 
+/// A text that is not an RFC 3339 time, and what the parser found wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not an RFC 3339 time: {reason}")]
+pub struct Rfc3339Error {
+    pub text: String,
+    pub reason: chrono::ParseError,
+}
+
 /// RFC 3339 text to milliseconds since the epoch; Go's zero time (year 1) reads as `None`.
 ///
 /// # Errors
 /// The text is not an RFC 3339 time.
-pub fn parse_rfc3339(text: &str) -> Result<Option<i64>, String> {
-    let time = chrono::DateTime::parse_from_rfc3339(text)
-        .map_err(|error| format!("`{text}` is not an RFC 3339 time: {error}"))?;
+pub fn parse_rfc3339(text: &str) -> Result<Option<i64>, Rfc3339Error> {
+    let time =
+        chrono::DateTime::parse_from_rfc3339(text).map_err(|reason| Rfc3339Error { text: text.to_owned(), reason })?;
     if time.timestamp() <= -62_135_596_800 {
         return Ok(None);
     }

@@ -11,7 +11,7 @@ use ferry_workflow::{Diagnostic, Span};
 
 use crate::duration::parse_duration;
 use crate::matcher::{self, MatchType, Matcher};
-use crate::time_interval::{self, TimeInterval};
+use crate::time_interval::{self, TimeInterval, TimeIntervalError};
 
 mod receiver;
 #[cfg(test)]
@@ -484,7 +484,9 @@ fn read_match_map(cx: &mut Cx, node: &Node, what: &str, kind: MatchType) -> Vec<
         }
         match Matcher::new(name, kind, &value) {
             Ok(matcher) => out.push(matcher),
-            Err(reason) => cx.error("bad-matcher", entry.value.span, reason, "fix the regular expression (RE2 syntax)"),
+            Err(reason) => {
+                cx.error("bad-matcher", entry.value.span, reason.to_string(), "fix the regular expression (RE2 syntax)")
+            }
         }
     }
     out
@@ -721,7 +723,7 @@ fn read_times(cx: &mut Cx, node: &Node) -> Option<(u32, u32)> {
         let Some(text) = cx.text(&entry.value, key) else { continue };
         match time_interval::parse_clock(&text) {
             Ok(minutes) => *slot = Some(minutes),
-            Err(reason) => cx.error("bad-time", entry.value.span, reason, "write e.g. `09:00`"),
+            Err(reason) => cx.error("bad-time", entry.value.span, reason.to_string(), "write e.g. `09:00`"),
         }
     }
     match (start, end) {
@@ -832,18 +834,20 @@ impl Cx {
         match parse_duration(text) {
             Ok(ms) => Some(ms),
             Err(reason) => {
-                self.error("bad-duration", node.span, reason, "write e.g. `30s`, `5m` or `4h`");
+                self.error("bad-duration", node.span, reason.to_string(), "write e.g. `30s`, `5m` or `4h`");
                 None
             }
         }
     }
 
-    fn ranges<T>(&mut self, node: &Node, what: &str, parse: fn(&str) -> Result<T, String>) -> Vec<T> {
+    fn ranges<T>(&mut self, node: &Node, what: &str, parse: fn(&str) -> Result<T, TimeIntervalError>) -> Vec<T> {
         let mut out = Vec::new();
         for (text, span) in self.spanned_texts(node, what) {
             match parse(&text) {
                 Ok(range) => out.push(range),
-                Err(reason) => self.error("bad-time-interval", span, reason, format!("fix this `{what}` item")),
+                Err(reason) => {
+                    self.error("bad-time-interval", span, reason.to_string(), format!("fix this `{what}` item"))
+                }
             }
         }
         out

@@ -96,19 +96,46 @@ impl<'de> Deserialize<'de> for Matcher {
     }
 }
 
+/// Why a matcher, or a string of them, does not read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MatcherError {
+    #[error("a matcher needs a label name")]
+    NoName,
+    #[error("`{value}` is not a valid regular expression: {reason}")]
+    BadRegex { value: String, reason: regex::Error },
+    /// `text` starts with `{` and does not end with `}`.
+    #[error("`{text}` opens `{{` but does not close it")]
+    UnclosedBrace { text: String },
+    #[error("in `{text}`: a quoted string is not closed")]
+    UnclosedQuote { text: String },
+    #[error("`{text}`: expected an operator (=, !=, =~, !~) after `{name}`, e.g. `{}=\"value\"`", example_name(.name))]
+    NoOperator { text: String, name: String },
+    /// `rest` follows a matcher without a comma.
+    #[error("`{text}`: expected `,` between matchers at `{rest}`")]
+    NoComma { text: String, rest: String },
+    /// A matcher of `text` that [`Matcher::new`] refused.
+    #[error("in `{text}`: {reason}")]
+    Invalid { text: String, reason: Box<MatcherError> },
+}
+
+/// The name an example puts before the operator: the one written, or `name`.
+fn example_name(name: &str) -> &str {
+    if name.is_empty() { "name" } else { name }
+}
+
 impl Matcher {
     /// A matcher; `Err` says why the regular expression does not compile.
     ///
     /// # Errors
     /// An invalid regular expression for `=~`/`!~`, or an empty label name.
-    pub fn new(name: &str, kind: MatchType, value: &str) -> Result<Matcher, String> {
+    pub fn new(name: &str, kind: MatchType, value: &str) -> Result<Matcher, MatcherError> {
         if name.is_empty() {
-            return Err("a matcher needs a label name".to_owned());
+            return Err(MatcherError::NoName);
         }
         let regex = if kind.is_regex() {
             Some(
                 regex::Regex::new(&format!("^(?s:{value})$"))
-                    .map_err(|error| format!("`{value}` is not a valid regular expression: {error}"))?,
+                    .map_err(|reason| MatcherError::BadRegex { value: value.to_owned(), reason })?,
             )
         } else {
             None
@@ -170,10 +197,10 @@ pub fn list_string(matchers: &[Matcher]) -> String {
 ///
 /// # Errors
 /// What is wrong and at which character of `text`.
-pub fn parse_matchers(text: &str) -> Result<Vec<Matcher>, String> {
+pub fn parse_matchers(text: &str) -> Result<Vec<Matcher>, MatcherError> {
     let trimmed = text.trim();
     let inner = match trimmed.strip_prefix('{') {
-        Some(rest) => rest.strip_suffix('}').ok_or_else(|| format!("`{text}` opens `{{` but does not close it"))?,
+        Some(rest) => rest.strip_suffix('}').ok_or_else(|| MatcherError::UnclosedBrace { text: text.to_owned() })?,
         None => trimmed,
     };
     let chars: Vec<char> = inner.chars().collect();
@@ -189,8 +216,9 @@ pub fn parse_matchers(text: &str) -> Result<Vec<Matcher>, String> {
         if idx >= chars.len() {
             break;
         }
+        let unclosed = || MatcherError::UnclosedQuote { text: text.to_owned() };
         let name = if chars[idx] == '"' {
-            read_quoted(&chars, &mut idx).map_err(|error| format!("in `{text}`: {error}"))?
+            read_quoted(&chars, &mut idx).ok_or_else(unclosed)?
         } else {
             let start = idx;
             while idx < chars.len() && !matches!(chars[idx], '=' | '!' | '~' | ',') && !chars[idx].is_whitespace() {
@@ -209,15 +237,12 @@ pub fn parse_matchers(text: &str) -> Result<Vec<Matcher>, String> {
         } else if rest.starts_with('=') {
             MatchType::Equal
         } else {
-            return Err(format!(
-                "`{text}`: expected an operator (=, !=, =~, !~) after `{name}`, e.g. `{}=\"value\"`",
-                if name.is_empty() { "name" } else { &name }
-            ));
+            return Err(MatcherError::NoOperator { text: text.to_owned(), name });
         };
         idx += kind.as_str().len();
         skip_space(&mut idx);
         let value = if idx < chars.len() && chars[idx] == '"' {
-            read_quoted(&chars, &mut idx).map_err(|error| format!("in `{text}`: {error}"))?
+            read_quoted(&chars, &mut idx).ok_or_else(unclosed)?
         } else {
             let start = idx;
             while idx < chars.len() && chars[idx] != ',' {
@@ -225,14 +250,14 @@ pub fn parse_matchers(text: &str) -> Result<Vec<Matcher>, String> {
             }
             chars[start..idx].iter().collect::<String>().trim_end().to_owned()
         };
-        matchers.push(Matcher::new(&name, kind, &value).map_err(|error| format!("in `{text}`: {error}"))?);
+        matchers.push(
+            Matcher::new(&name, kind, &value)
+                .map_err(|reason| MatcherError::Invalid { text: text.to_owned(), reason: Box::new(reason) })?,
+        );
         skip_space(&mut idx);
         if idx < chars.len() {
             if chars[idx] != ',' {
-                return Err(format!(
-                    "`{text}`: expected `,` between matchers at `{}`",
-                    chars[idx..].iter().collect::<String>()
-                ));
+                return Err(MatcherError::NoComma { text: text.to_owned(), rest: chars[idx..].iter().collect() });
             }
             idx += 1;
         }
@@ -240,15 +265,16 @@ pub fn parse_matchers(text: &str) -> Result<Vec<Matcher>, String> {
     Ok(matchers)
 }
 
-/// A double-quoted string starting at `chars[*idx]`, with Go's escapes `\"`, `\\`, `\n`, `\t`.
-fn read_quoted(chars: &[char], idx: &mut usize) -> Result<String, String> {
+/// A double-quoted string starting at `chars[*idx]`, with Go's escapes `\"`, `\\`, `\n`, `\t`;
+/// `None` when it is not closed.
+fn read_quoted(chars: &[char], idx: &mut usize) -> Option<String> {
     let mut out = String::new();
     *idx += 1;
     while *idx < chars.len() {
         match chars[*idx] {
             '"' => {
                 *idx += 1;
-                return Ok(out);
+                return Some(out);
             }
             '\\' if *idx + 1 < chars.len() => {
                 *idx += 1;
@@ -263,7 +289,7 @@ fn read_quoted(chars: &[char], idx: &mut usize) -> Result<String, String> {
         }
         *idx += 1;
     }
-    Err("a quoted string is not closed".to_owned())
+    None
 }
 
 #[cfg(test)]

@@ -67,12 +67,34 @@ fn days_in_month(year: i32, month: u32) -> i32 {
     }
 }
 
+/// Why an item of a time interval does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeIntervalError {
+    #[error("`{0}` is not a time of day; write HH:MM between 00:00 and 24:00")]
+    NotATime(String),
+    /// A range (the whole item) whose start comes after its end.
+    #[error("`{0}`: the range's start comes after its end")]
+    Backwards(String),
+    #[error("`{0}` is not a weekday (sunday … saturday)")]
+    NotAWeekday(String),
+    #[error("`{0}` is not a day of the month")]
+    NotADay(String),
+    #[error("`{0}` is not a day of the month (1 to 31, or -1 to -31 from the end)")]
+    DayOutOfRange(String),
+    #[error("`{0}` is not a month (1 to 12)")]
+    MonthOutOfRange(String),
+    #[error("`{0}` is not a month (january … december or 1 … 12)")]
+    NotAMonth(String),
+    #[error("`{0}` is not a year")]
+    NotAYear(String),
+}
+
 /// `HH:MM` (00:00–24:00) as minutes of the day.
 ///
 /// # Errors
 /// Not a time of day.
-pub fn parse_clock(text: &str) -> Result<u32, String> {
-    let bad = || format!("`{text}` is not a time of day; write HH:MM between 00:00 and 24:00");
+pub fn parse_clock(text: &str) -> Result<u32, TimeIntervalError> {
+    let bad = || TimeIntervalError::NotATime(text.to_owned());
     let (hours, minutes) = text.split_once(':').ok_or_else(bad)?;
     if hours.len() != 2 || minutes.len() != 2 {
         return Err(bad());
@@ -102,7 +124,10 @@ const MONTHS: &[&str] = &[
 ];
 
 /// `start:end` or one item, each read by `one`; the range must not run backwards.
-fn range<T: Copy + PartialOrd>(text: &str, one: impl Fn(&str) -> Result<T, String>) -> Result<(T, T), String> {
+fn range<T: Copy + PartialOrd>(
+    text: &str,
+    one: impl Fn(&str) -> Result<T, TimeIntervalError>,
+) -> Result<(T, T), TimeIntervalError> {
     let (start, end) = match text.split_once(':') {
         Some((start, end)) => (one(start.trim())?, one(end.trim())?),
         None => {
@@ -111,7 +136,7 @@ fn range<T: Copy + PartialOrd>(text: &str, one: impl Fn(&str) -> Result<T, Strin
         }
     };
     if start > end {
-        return Err(format!("`{text}`: the range's start comes after its end"));
+        return Err(TimeIntervalError::Backwards(text.to_owned()));
     }
     Ok((start, end))
 }
@@ -120,13 +145,13 @@ fn range<T: Copy + PartialOrd>(text: &str, one: impl Fn(&str) -> Result<T, Strin
 ///
 /// # Errors
 /// Not a weekday or a range of them.
-pub fn parse_weekdays(text: &str) -> Result<(u32, u32), String> {
+pub fn parse_weekdays(text: &str) -> Result<(u32, u32), TimeIntervalError> {
     range(text, |day| {
         WEEKDAYS
             .iter()
             .position(|name| name.eq_ignore_ascii_case(day))
             .map(|idx| idx as u32)
-            .ok_or_else(|| format!("`{day}` is not a weekday (sunday … saturday)"))
+            .ok_or_else(|| TimeIntervalError::NotAWeekday(day.to_owned()))
     })
 }
 
@@ -134,22 +159,22 @@ pub fn parse_weekdays(text: &str) -> Result<(u32, u32), String> {
 ///
 /// # Errors
 /// Not a day of the month or a range of them.
-pub fn parse_days_of_month(text: &str) -> Result<(i32, i32), String> {
+pub fn parse_days_of_month(text: &str) -> Result<(i32, i32), TimeIntervalError> {
     let (start, end) = match text.split_once(':') {
         Some((start, end)) => (start.trim(), end.trim()),
         None => (text.trim(), text.trim()),
     };
-    let day = |day: &str| -> Result<i32, String> {
-        let value: i32 = day.parse().map_err(|_| format!("`{day}` is not a day of the month"))?;
+    let day = |day: &str| -> Result<i32, TimeIntervalError> {
+        let value: i32 = day.parse().map_err(|_| TimeIntervalError::NotADay(day.to_owned()))?;
         if value == 0 || !(-31..=31).contains(&value) {
-            return Err(format!("`{day}` is not a day of the month (1 to 31, or -1 to -31 from the end)"));
+            return Err(TimeIntervalError::DayOutOfRange(day.to_owned()));
         }
         Ok(value)
     };
     let (start, end) = (day(start)?, day(end)?);
     // Mixed signs are resolved per month; same signs must not run backwards.
     if (start > 0) == (end > 0) && start > end {
-        return Err(format!("`{text}`: the range's start comes after its end"));
+        return Err(TimeIntervalError::Backwards(text.to_owned()));
     }
     Ok((start, end))
 }
@@ -158,20 +183,20 @@ pub fn parse_days_of_month(text: &str) -> Result<(i32, i32), String> {
 ///
 /// # Errors
 /// Not a month or a range of them.
-pub fn parse_months(text: &str) -> Result<(u32, u32), String> {
+pub fn parse_months(text: &str) -> Result<(u32, u32), TimeIntervalError> {
     range(text, |month| {
         if let Ok(number) = month.parse::<u32>() {
             return if (1..=12).contains(&number) {
                 Ok(number)
             } else {
-                Err(format!("`{month}` is not a month (1 to 12)"))
+                Err(TimeIntervalError::MonthOutOfRange(month.to_owned()))
             };
         }
         MONTHS
             .iter()
             .position(|name| name.eq_ignore_ascii_case(month))
             .map(|idx| idx as u32 + 1)
-            .ok_or_else(|| format!("`{month}` is not a month (january … december or 1 … 12)"))
+            .ok_or_else(|| TimeIntervalError::NotAMonth(month.to_owned()))
     })
 }
 
@@ -179,8 +204,8 @@ pub fn parse_months(text: &str) -> Result<(u32, u32), String> {
 ///
 /// # Errors
 /// Not a year or a range of them.
-pub fn parse_years(text: &str) -> Result<(i32, i32), String> {
-    range(text, |year| year.parse::<i32>().map_err(|_| format!("`{year}` is not a year")))
+pub fn parse_years(text: &str) -> Result<(i32, i32), TimeIntervalError> {
+    range(text, |year| year.parse::<i32>().map_err(|_| TimeIntervalError::NotAYear(year.to_owned())))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
-//! The DORA routes (`ferry_proto::dora`): a unit's five keys, incidents opened, listed and
-//! resolved, and deployments and incidents sent from outside.
+//! The DORA routes (`ferry_proto::dora`): a unit's five keys, incidents opened, listed, read
+//! with their timelines, acknowledged and resolved, and deployments and incidents sent from outside.
 
-use ferry_proto::dora::{DoraEvents, DoraEventsRecorded, DoraReport, IncidentRequest, IncidentView};
+use ferry_proto::dora::{DoraEvents, DoraEventsRecorded, DoraReport, IncidentDetail, IncidentRequest, IncidentView};
 use hyper::Method;
 
 use crate::{Client, ClientError, segment};
@@ -9,7 +9,8 @@ use crate::{Client, ClientError, segment};
 /// Which unit and window [`Client::dora_report`] asks for.
 #[derive(Debug, Clone, Copy)]
 pub struct DoraQuery<'a> {
-    pub service: &'a str,
+    /// `None`: every service of the project, added up.
+    pub service: Option<&'a str>,
     pub environment: Option<&'a str>,
     pub window: Option<&'a str>,
     pub until: Option<&'a str>,
@@ -21,13 +22,21 @@ impl Client {
     /// # Errors
     /// Any [`ClientError`]; 422 for a window or time the server does not read.
     pub async fn dora_report(&self, project: &str, query: DoraQuery<'_>) -> Result<DoraReport, ClientError> {
-        let mut params = vec![format!("service={}", segment(query.service))];
-        for (key, value) in [("environment", query.environment), ("window", query.window), ("until", query.until)] {
+        let mut params = Vec::new();
+        for (key, value) in [
+            ("service", query.service),
+            ("environment", query.environment),
+            ("window", query.window),
+            ("until", query.until),
+        ] {
             if let Some(value) = value {
                 params.push(format!("{key}={}", segment(value)));
             }
         }
-        let path = format!("/api/v1/projects/{}/dora?{}", segment(project), params.join("&"));
+        let mut path = format!("/api/v1/projects/{}/dora", segment(project));
+        if !params.is_empty() {
+            path = format!("{path}?{}", params.join("&"));
+        }
         self.json(Method::GET, &path, None::<&()>).await
     }
 
@@ -57,6 +66,30 @@ impl Client {
     /// Any [`ClientError`].
     pub async fn list_incidents(&self, project: &str) -> Result<Vec<IncidentView>, ClientError> {
         self.json(Method::GET, &format!("/api/v1/projects/{}/incidents", segment(project)), None::<&()>).await
+    }
+
+    /// `GET /api/v1/projects/{name}/incidents?open=true`: the open ones, newest first.
+    ///
+    /// # Errors
+    /// Any [`ClientError`].
+    pub async fn list_open_incidents(&self, project: &str) -> Result<Vec<IncidentView>, ClientError> {
+        self.json(Method::GET, &format!("/api/v1/projects/{}/incidents?open=true", segment(project)), None::<&()>).await
+    }
+
+    /// `GET /api/v1/incidents/{id}`: the incident with its timeline.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 without such an incident.
+    pub async fn get_incident(&self, id: i64) -> Result<IncidentDetail, ClientError> {
+        self.json(Method::GET, &format!("/api/v1/incidents/{id}"), None::<&()>).await
+    }
+
+    /// `POST /api/v1/incidents/{id}/ack`.
+    ///
+    /// # Errors
+    /// Any [`ClientError`]; 404 without such an incident.
+    pub async fn ack_incident(&self, id: i64) -> Result<IncidentView, ClientError> {
+        self.json(Method::POST, &format!("/api/v1/incidents/{id}/ack"), None::<&()>).await
     }
 
     /// `POST /api/v1/incidents/{id}/resolve`.

@@ -132,7 +132,7 @@ mod tests {
     }
 
     fn spec(max_error_rate: Option<f64>, max_p99_latency_ms: Option<f64>, min_requests: u64) -> AnalysisSpec {
-        AnalysisSpec { max_error_rate, max_p99_latency_ms, min_requests }
+        AnalysisSpec { max_error_rate, max_p99_latency_ms, min_requests, queries: Vec::new() }
     }
 
     #[test]

@@ -1,58 +1,19 @@
 //! Durations as written in `deploy.yml` (`500ms`, `2s`, `1m`, `1h`, and sums such as `1m30s`)
 //! to and from milliseconds.
 
-/// The units a duration may use, longest suffix first so `ms` is not read as `m`.
-const UNITS: &[(&str, u64)] = &[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)];
+pub use ferry_model::duration::DurationError;
+use ferry_model::duration::{Unit, UnitOrder};
 
-/// Why a text is not a duration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DurationError {
-    #[error("a duration cannot be empty")]
-    Empty,
-    #[error("`{text}` is not a duration: expected a number at `{rest}`")]
-    ExpectedNumber { text: String, rest: String },
-    #[error("`{text}` has no unit")]
-    NoUnit { text: String },
-    #[error("`{text}` has an unknown unit at `{rest}`")]
-    UnknownUnit { text: String, rest: String },
-    #[error("`{text}` is too long a duration")]
-    TooLong { text: String },
-}
+/// The units a duration may use, in any order and repeated (`1m30s`, `30s1m`).
+const UNITS: &[Unit] = &[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)];
 
-/// Milliseconds of a duration such as `500ms`, `2s`, `1m30s` or `1h`.
+/// Milliseconds of a duration such as `500ms`, `2s`, `1m30s` or `1h`; spaces around it are
+/// ignored.
 ///
 /// # Errors
 /// What is wrong with `text`, in words.
 pub fn parse_duration(text: &str) -> Result<u64, DurationError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(DurationError::Empty);
-    }
-    let mut rest = text;
-    let mut total: u64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(DurationError::ExpectedNumber { text: text.to_owned(), rest: rest.to_owned() });
-        }
-        let number: u64 = rest[..digits].parse().map_err(|_| DurationError::TooLong { text: text.to_owned() })?;
-        rest = &rest[digits..];
-        let Some((suffix, factor)) = UNITS.iter().find(|(suffix, _)| {
-            rest.strip_prefix(suffix).is_some_and(|after| !after.starts_with(|c: char| c.is_ascii_alphabetic()))
-        }) else {
-            return Err(if rest.is_empty() {
-                DurationError::NoUnit { text: text.to_owned() }
-            } else {
-                DurationError::UnknownUnit { text: text.to_owned(), rest: rest.to_owned() }
-            });
-        };
-        rest = &rest[suffix.len()..];
-        total = number
-            .checked_mul(*factor)
-            .and_then(|ms| total.checked_add(ms))
-            .ok_or_else(|| DurationError::TooLong { text: text.to_owned() })?;
-    }
-    Ok(total)
+    ferry_model::duration::parse_duration(text.trim(), UNITS, UnitOrder::Any)
 }
 
 /// A duration in the shortest of the file's own words: `500ms`, `2s`, `1m30s`, `1h`.

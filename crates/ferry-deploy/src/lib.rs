@@ -10,6 +10,8 @@
 //! - [`rollout`] is the machine that carries out one deployment (recreate, rolling,
 //!   blue-green, canary; health, start timeouts and [`analysis`] deciding a rollback): the
 //!   agent steps a [`Rollout`] with what it observes and applies the [`Plan`] it returns.
+//! - [`queries`] judges `analysis.queries` (PromQL with success and failure conditions) from
+//!   the results the server measures; their verdict reaches the rollout in its observation.
 //! - [`plan()`] lists, like `terraform plan`, what converging desired units would change.
 //!
 //! ```
@@ -26,6 +28,7 @@ mod check;
 pub mod duration;
 mod parse;
 pub mod plan;
+pub mod queries;
 pub mod rollout;
 pub mod spec;
 

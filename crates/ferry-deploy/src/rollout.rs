@@ -38,6 +38,11 @@
 //!   old set; once they are healthy they get `weight` % of the requests for `pause_ms`; after
 //!   the last step `N` new replicas, then all the traffic, then the old set stops.
 //!
+//! With `analysis.queries`, a canary step's pause ends only once each query passed one more
+//! measurement on the server than when the step took its weight (or took its `count`): the
+//! server's tallies come in the observation's `verdict`, so while the server is away the
+//! canary holds its weight. A verdict with a failure rolls back like a breach of the limits.
+//!
 //! After the new release takes all traffic it is verified for `verify_ms` (blue-green: also
 //! until `keep_old_ms` has passed); then the deployment has succeeded. Throughout, a new
 //! replica that is unhealthy or exited, or not healthy `start_timeout_ms` after it started,
@@ -45,13 +50,14 @@
 //! release, or failed when there is none or when the deployment is itself a rollback.
 
 use ferry_proto::agent::{
-    AnalysisFigures, AnalysisSpec, DeploymentOrder, DeploymentOutcome, DeploymentProgress, DeploymentStep, HealthSpec,
-    ReleaseTraffic, ReplicaState, StrategySpec,
+    AnalysisFigures, AnalysisQuery, AnalysisSpec, AnalysisVerdict, DeploymentOrder, DeploymentOutcome,
+    DeploymentProgress, DeploymentStep, HealthSpec, QueryTally, ReleaseTraffic, ReplicaState, StrategySpec,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::analysis;
 use crate::duration::format_duration;
+use crate::queries;
 
 /// What the agent sees of a unit when it steps its rollout.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -60,6 +66,9 @@ pub struct Observation {
     pub replicas: Vec<ObservedReplica>,
     /// The proxy's cumulative counts per release.
     pub traffic: Vec<ReleaseTraffic>,
+    /// The server's verdict on `analysis.queries` (its deployment order's), when it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<AnalysisVerdict>,
 }
 
 /// One replica as the agent sees it.
@@ -161,6 +170,10 @@ pub struct Rollout {
     /// How many new replicas were healthy at the last step (rolling reports each rise).
     #[serde(default)]
     pub healthy_seen: u32,
+    /// The server's tallies of `analysis.queries` when the canary step under way took its
+    /// weight: its pause ends only once each query passed a measurement more.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_tallies: Vec<QueryTally>,
 }
 
 /// Replicas of the new and of the other releases, as observed.
@@ -170,11 +183,14 @@ struct Counts {
     old_total: u32,
     /// Healthy replicas of the release that served before.
     previous_healthy: u32,
+    /// The server's tallies of `analysis.queries`.
+    tallies: Vec<QueryTally>,
 }
 
 impl Counts {
     fn of(observation: &Observation, release: i64, previous: Option<i64>) -> Counts {
-        let mut counts = Counts { new_healthy: 0, old_total: 0, previous_healthy: 0 };
+        let tallies = observation.verdict.as_ref().map(|verdict| verdict.queries.clone()).unwrap_or_default();
+        let mut counts = Counts { new_healthy: 0, old_total: 0, previous_healthy: 0, tallies };
         for replica in &observation.replicas {
             let healthy = u32::from(replica.state == ReplicaState::Healthy);
             if replica.release == release {
@@ -222,6 +238,7 @@ impl Rollout {
             figures: None,
             outcome: None,
             healthy_seen: 0,
+            step_tallies: Vec::new(),
         };
         let n = replicas;
         match (previous, &order.strategy) {
@@ -362,7 +379,8 @@ impl Rollout {
     }
 
     /// Why the new release fails, if it does: a replica unhealthy, exited, or not healthy in
-    /// time, or its traffic over the analysis' limits.
+    /// time, a query of the analysis that failed (the server's verdict), or its traffic over
+    /// the analysis' limits.
     fn failure(&self, observation: &Observation, judged: Option<&ReleaseTraffic>, now: i64) -> Option<String> {
         for replica in observation.replicas.iter().filter(|replica| replica.release == self.release) {
             let detail = replica.message.as_ref().map(|message| format!(": {message}")).unwrap_or_default();
@@ -389,6 +407,9 @@ impl Rollout {
                 }
                 _ => {}
             }
+        }
+        if let Some(reason) = observation.verdict.as_ref().and_then(|verdict| verdict.failure.clone()) {
+            return Some(reason);
         }
         let spec = self.analysis.as_ref()?;
         analysis::breach(spec, judged?)
@@ -532,27 +553,41 @@ impl Rollout {
                     let weight = current.weight.min(100);
                     self.weights = weights(&[(old, 100 - weight), (release, weight)]);
                     self.phase = Phase::Canary { step, since: Some(now) };
+                    self.step_tallies = counts.tallies.clone();
+                    let until = if self.queries().is_empty() {
+                        String::new()
+                    } else {
+                        " and a successful measurement of each query".to_owned()
+                    };
                     self.begin(
-                        format!("weight {weight} % to release {release} for {}", format_duration(current.pause_ms)),
+                        format!(
+                            "weight {weight} % to release {release} for {}{until}",
+                            format_duration(current.pause_ms)
+                        ),
                         now,
                     );
                 }
             }
-            Some(since) if elapsed(since, now, current.pause_ms) => match next {
-                Some(next) => {
-                    self.phase = Phase::Canary { step: step + 1, since: None };
-                    let count = canary_count(n, next.weight);
-                    self.wanted = counts_of(&[(old, n), (release, count.max(self.count_of(release)))]);
-                    // Stepping again at once gives the next weight when its replicas are up.
-                    self.canary(counts, step + 1, None, now);
+            Some(since)
+                if elapsed(since, now, current.pause_ms)
+                    && queries::passed_since(self.queries(), &self.step_tallies, &counts.tallies) =>
+            {
+                match next {
+                    Some(next) => {
+                        self.phase = Phase::Canary { step: step + 1, since: None };
+                        let count = canary_count(n, next.weight);
+                        self.wanted = counts_of(&[(old, n), (release, count.max(self.count_of(release)))]);
+                        // Stepping again at once gives the next weight when its replicas are up.
+                        self.canary(counts, step + 1, None, now);
+                    }
+                    None => {
+                        self.phase = Phase::Promoting;
+                        self.wanted = counts_of(&[(old, n), (release, n)]);
+                        self.begin(format!("start the rest of release {release} ({})", plural(n, "replica")), now);
+                        self.advance(counts, now);
+                    }
                 }
-                None => {
-                    self.phase = Phase::Promoting;
-                    self.wanted = counts_of(&[(old, n), (release, n)]);
-                    self.begin(format!("start the rest of release {release} ({})", plural(n, "replica")), now);
-                    self.advance(counts, now);
-                }
-            },
+            }
             Some(_) => {}
         }
     }
@@ -567,6 +602,11 @@ impl Rollout {
             format!("verify release {} for {}", self.release, format_duration(self.verify_ms.max(keep_old_ms))),
             now,
         );
+    }
+
+    /// `analysis.queries`, which the server measures.
+    fn queries(&self) -> &[AnalysisQuery] {
+        self.analysis.as_ref().map_or(&[], |analysis| analysis.queries.as_slice())
     }
 
     fn want(&mut self, counts: &[(i64, u32)], shares: &[(i64, u32)]) {

@@ -106,6 +106,10 @@ pub struct Service {
     /// `metrics:`: how the agents scrape the replicas; `None`: they are not scraped.
     #[serde(default)]
     pub metrics: Option<MetricsSpec>,
+    /// `owner:`: the receiver of the server's Alertmanager configuration told when an
+    /// incident of the service opens, is acknowledged or resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// `release:` of a service: a successful run of `workflow` (on `branch`, with `job`) that
@@ -219,6 +223,7 @@ impl DeploySpec {
             verify_ms: env.verify_ms,
             is_rollback,
             cancel: None,
+            verdict: None,
         })
     }
 }

@@ -112,24 +112,41 @@ pub fn failures(history: &History, window: Window, horizon: i64) -> Vec<Failure>
     failures
 }
 
-/// The five keys over `window`, recoveries counted when they happened before `horizon` (the
-/// report's end).
-pub(crate) fn report_until(history: &History, window: Window, horizon: i64) -> DoraReport {
+/// What one unit gives the keys of a window: the counts, and the values medians are taken of.
+/// The project's keys add up those of its units ([`project_report`]).
+#[derive(Debug, Default)]
+struct Tally {
+    /// Deployments that finished in the window.
+    total: u64,
+    /// Those that succeeded, and the UTC days (days since the epoch) they finished on.
+    successes: u64,
+    success_days: HashSet<i64>,
+    /// Seconds from each commit to the first successful deployment that brought it.
+    lead_times: Vec<i64>,
+    failed: u64,
+    /// Seconds from each failure to its recovery, for those recovered.
+    recoveries: Vec<i64>,
+    rework: u64,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.total += other.total;
+        self.successes += other.successes;
+        self.success_days.extend(other.success_days);
+        self.lead_times.extend(other.lead_times);
+        self.failed += other.failed;
+        self.recoveries.extend(other.recoveries);
+        self.rework += other.rework;
+    }
+}
+
+/// One unit's tally over `window`, recoveries counted when they happened before `horizon`.
+fn tally(history: &History, window: Window, horizon: i64) -> Tally {
     let ordered = in_order(history);
     let in_window: Vec<&&Deployment> =
         ordered.iter().filter(|deployment| window.holds(deployment.finished_at)).collect();
-    let total = in_window.len() as u64;
-
     let succeeded: Vec<&&&Deployment> = in_window.iter().filter(|deployment| deployment.succeeded()).collect();
-    let n_deployments = succeeded.len() as u64;
-    let days: HashSet<i64> = succeeded.iter().map(|deployment| deployment.finished_at.div_euclid(DAY)).collect();
-    let window_days = window.days();
-    #[expect(clippy::cast_precision_loss, reason = "counts of deployments and days are far below 2^52")]
-    let (per_day, deploy_days_per_week) = if window_days > 0.0 {
-        (n_deployments as f64 / window_days, days.len() as f64 / (window_days / 7.0))
-    } else {
-        (0.0, 0.0)
-    };
 
     // Each commit counts once, at the first successful deployment that brought it.
     let mut seen: HashSet<&str> = HashSet::new();
@@ -141,32 +158,49 @@ pub(crate) fn report_until(history: &History, window: Window, horizon: i64) -> D
             }
         }
     }
-    let n_commits = lead_times.len() as u64;
-    let lead_median = nearest_rank(&mut lead_times, 50);
-    let lead_p90 = nearest_rank(&mut lead_times, 90);
 
     let failures = failures(history, window, horizon);
-    let failed = failures.len() as u64;
-    let mut recoveries: Vec<i64> = failures.iter().filter_map(Failure::recovery_seconds).collect();
-    let n_recovered = recoveries.len() as u64;
-    let recovery_median = nearest_rank(&mut recoveries, 50);
-    let recovery_p90 = nearest_rank(&mut recoveries, 90);
-
     let rework = in_window
         .iter()
         .filter(|deployment| history.incidents.iter().any(|incident| incident.open_at(deployment.began())))
         .count() as u64;
+    Tally {
+        total: in_window.len() as u64,
+        successes: succeeded.len() as u64,
+        success_days: succeeded.iter().map(|deployment| deployment.finished_at.div_euclid(DAY)).collect(),
+        lead_times,
+        failed: failures.len() as u64,
+        recoveries: failures.iter().filter_map(Failure::recovery_seconds).collect(),
+        rework,
+    }
+}
 
+/// The five keys of a tally over `window`.
+fn finish(mut tally: Tally, window: Window) -> DoraReport {
+    let window_days = window.days();
+    #[expect(clippy::cast_precision_loss, reason = "counts of deployments and days are far below 2^52")]
+    let (per_day, deploy_days_per_week) = if window_days > 0.0 {
+        (tally.successes as f64 / window_days, tally.success_days.len() as f64 / (window_days / 7.0))
+    } else {
+        (0.0, 0.0)
+    };
+    let n_commits = tally.lead_times.len() as u64;
+    let lead_median = nearest_rank(&mut tally.lead_times, 50);
+    let lead_p90 = nearest_rank(&mut tally.lead_times, 90);
+    let n_recovered = tally.recoveries.len() as u64;
+    let recovery_median = nearest_rank(&mut tally.recoveries, 50);
+    let recovery_p90 = nearest_rank(&mut tally.recoveries, 90);
+    let total = tally.total;
     let rate = |part: u64| {
         #[expect(clippy::cast_precision_loss, reason = "counts of deployments are far below 2^52")]
         let rate = (total > 0).then(|| part as f64 / total as f64);
         rate
     };
-    let failure_rate = rate(failed);
+    let failure_rate = rate(tally.failed);
     DoraReport {
         window: DoraWindow { from: rfc3339(window.from), to: rfc3339(window.to) },
         deployment_frequency: DeploymentFrequency {
-            deployments: n_deployments,
+            deployments: tally.successes,
             per_day,
             deploy_days_per_week,
             tier: frequency_tier(per_day),
@@ -178,7 +212,7 @@ pub(crate) fn report_until(history: &History, window: Window, horizon: i64) -> D
             tier: lead_median.map(lead_time_tier),
         },
         change_failure_rate: ChangeFailureRate {
-            failed,
+            failed: tally.failed,
             total,
             rate: failure_rate,
             tier: failure_rate.map(change_failure_tier),
@@ -189,13 +223,33 @@ pub(crate) fn report_until(history: &History, window: Window, horizon: i64) -> D
             p90_seconds: recovery_p90,
             tier: recovery_median.map(recovery_tier),
         },
-        rework_rate: ReworkRate { rework, total, rate: rate(rework) },
+        rework_rate: ReworkRate { rework: tally.rework, total, rate: rate(tally.rework) },
     }
+}
+
+/// The five keys over `window` of the units whose histories these are, recoveries counted
+/// when they happened before `horizon` (the report's end).
+pub(crate) fn report_until(histories: &[History], window: Window, horizon: i64) -> DoraReport {
+    let mut all = Tally::default();
+    for history in histories {
+        all.add(tally(history, window, horizon));
+    }
+    finish(all, window)
 }
 
 /// The five keys over `window` (`ferry dora`): recoveries count when they happened before
 /// the window's end.
 #[must_use]
 pub fn report(history: &History, window: Window) -> DoraReport {
-    report_until(history, window, window.to)
+    report_until(std::slice::from_ref(history), window, window.to)
+}
+
+/// The five keys over `window` of several units together (a project's services in one
+/// environment): each unit's rules apply to its own history (which commits a deployment
+/// brought, attribution, recovery by the unit's next success), then the units' figures are
+/// added up: counts summed, the UTC days with a success united, and medians and p90s taken
+/// over every unit's values.
+#[must_use]
+pub fn project_report(histories: &[History], window: Window) -> DoraReport {
+    report_until(histories, window, window.to)
 }

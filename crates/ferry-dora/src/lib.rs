@@ -8,13 +8,15 @@
 //! to the deployment that first brought the commit it names, else to the last successful
 //! deployment that finished before it started; medians and p90 are by nearest rank.
 
+mod attribution;
 mod csv;
 mod keys;
 mod tiers;
 mod trend;
 
+pub use attribution::{Rollout, attributed_deployment};
 pub use csv::{CsvError, DEPLOYMENTS_HEADER, INCIDENTS_HEADER, parse_deployments, parse_incidents};
-pub use keys::{Failure, attributions, failures, report};
+pub use keys::{Failure, attributions, failures, project_report, report};
 pub use tiers::{change_failure_tier, frequency_tier, lead_time_tier, recovery_tier};
 pub use trend::{Week, weekly};
 

@@ -3,7 +3,7 @@
 
 use crate::{
     Commit, DAY, Deployment, History, Incident, Outcome, Tier, WEEK, Window, nearest_rank, parse_deployments,
-    parse_incidents, parse_window, report, weekly,
+    parse_incidents, parse_window, project_report, report, weekly,
 };
 
 /// 2024-10-04T00:00:00Z, a midnight, so days are easy to count.
@@ -287,7 +287,7 @@ fn weeks_end_at_the_window_end() {
         ],
         incidents: vec![],
     };
-    let weeks = weekly(&history, window);
+    let weeks = weekly(std::slice::from_ref(&history), window);
     // Ten days: a 3-day week [T0, T0+3d) and a 7-day one [T0+3d, T0+10d).
     assert_eq!(weeks.len(), 2);
     assert_eq!(weeks[0].window, Window { from: T0, to: T0 + 3 * DAY });
@@ -297,6 +297,69 @@ fn weeks_end_at_the_window_end() {
     assert_eq!(weeks[0].report.recovery_time.median_seconds, Some(4 * DAY));
     assert_eq!(weeks[1].report.deployment_frequency.deployments, 2);
     assert_eq!(weeks[1].report.lead_time.median_seconds, Some(5 * DAY));
+}
+
+/// Two services of one project in production. Each unit's rules apply to its own history
+/// only: api's success between web's rollback and web's fix does not recover web, web's
+/// deployment during api's incident is no rework, and commit `x`, brought to both, counts
+/// once per service.
+#[test]
+fn a_project_adds_up_its_services() {
+    let web = History {
+        deployments: vec![
+            deployment(
+                1,
+                T0 + DAY,
+                Outcome::Succeeded,
+                vec![commit("s1", T0 + DAY - HOUR), commit("x", T0 + DAY - 2 * HOUR)],
+            ),
+            deployment(2, T0 + 2 * DAY, Outcome::RolledBack, vec![commit("w2", T0 + 2 * DAY - 600)]),
+            deployment(3, T0 + 2 * DAY + HOUR, Outcome::Succeeded, vec![commit("w2", T0 + 2 * DAY - 600)]),
+            deployment(4, T0 + 5 * DAY + 2 * HOUR, Outcome::Succeeded, vec![]),
+        ],
+        incidents: vec![],
+    };
+    let api = History {
+        deployments: vec![
+            deployment(11, T0 + DAY, Outcome::Succeeded, vec![commit("x", T0 + DAY - 2 * HOUR)]),
+            deployment(12, T0 + 2 * DAY + 1800, Outcome::Succeeded, vec![]),
+            deployment(13, T0 + 5 * DAY, Outcome::Succeeded, vec![commit("a2", T0 + 4 * DAY)]),
+        ],
+        // By time: to D13, the last success of api before it started.
+        incidents: vec![incident(21, T0 + 5 * DAY + HOUR, Some(T0 + 5 * DAY + 3 * HOUR))],
+    };
+    let report = project_report(&[web.clone(), api.clone()], window30());
+    // 7 deployments finished in the window, 6 succeeded, on days 1, 2 and 5 (D1, D11 on day
+    // 1; D3, D12 on day 2; D4, D13 on day 5): 6/30 = 0.2 a day, 3/(30/7) = 0.7 days a week.
+    assert_eq!(report.deployment_frequency.deployments, 6);
+    assert!((report.deployment_frequency.per_day - 0.2).abs() < 1e-12);
+    assert!((report.deployment_frequency.deploy_days_per_week - 0.7).abs() < 1e-12);
+    assert_eq!(report.deployment_frequency.tier, Tier::High);
+    // web: s1 1 h and x 2 h at D1, w2 at D3 (its first success) 1 h 10 min = 4200 s; api: x
+    // 2 h at D11, a2 1 day at D13. Sorted 3600, 4200, 7200, 7200, 86400: the median is the
+    // ⌈2.5⌉ = 3rd, the p90 the ⌈4.5⌉ = 5th.
+    assert_eq!(report.lead_time.commits, 5);
+    assert_eq!(report.lead_time.median_seconds, Some(7200));
+    assert_eq!(report.lead_time.p90_seconds, Some(86_400));
+    assert_eq!(report.lead_time.tier, Some(Tier::Elite));
+    // Failed: D2 (rolled back) and D13 (incident 21): 2 of 7 = 28.6 %.
+    assert_eq!((report.change_failure_rate.failed, report.change_failure_rate.total), (2, 7));
+    assert_eq!(report.change_failure_rate.tier, Some(Tier::High));
+    // D2 recovered at web's next success D3, 1 h later (not at api's D12, 30 min later); D13
+    // at its incident's resolution, 2 h after it started. Sorted 3600, 7200: the median is
+    // the 1st, the p90 the ⌈1.8⌉ = 2nd.
+    assert_eq!(report.recovery_time.failures, 2);
+    assert_eq!(report.recovery_time.median_seconds, Some(HOUR));
+    assert_eq!(report.recovery_time.p90_seconds, Some(2 * HOUR));
+    assert_eq!(report.recovery_time.tier, Some(Tier::High));
+    // D4 started during api's incident, but web had none open: no rework.
+    assert_eq!((report.rework_rate.rework, report.rework_rate.total), (0, 7));
+    // One unit's project report is its report.
+    assert_eq!(project_report(std::slice::from_ref(&web), window30()), super::report(&web, window30()));
+    // The project's weekly trend adds up the units' weeks the same way.
+    let weeks = weekly(&[web, api], window30());
+    let n_deployments: u64 = weeks.iter().map(|week| week.report.change_failure_rate.total).sum();
+    assert_eq!(n_deployments, 7);
 }
 
 #[test]

@@ -13,15 +13,16 @@ pub struct Week {
     pub report: DoraReport,
 }
 
-/// The keys of each week of `window`, oldest first. A failure's recovery counts in its
-/// week when it happened before the whole window's end.
+/// The keys of each week of `window`, oldest first, over the units whose histories these are
+/// (one unit, or a project's, added up as [`crate::project_report`] does). A failure's
+/// recovery counts in its week when it happened before the whole window's end.
 #[must_use]
-pub fn weekly(history: &History, window: Window) -> Vec<Week> {
+pub fn weekly(histories: &[History], window: Window) -> Vec<Week> {
     let mut weeks = Vec::new();
     let mut to = window.to;
     while to > window.from {
         let week = Window { from: (to - WEEK).max(window.from), to };
-        weeks.push(Week { window: week, report: report_until(history, week, window.to) });
+        weeks.push(Week { window: week, report: report_until(histories, week, window.to) });
         to = week.from;
     }
     weeks.reverse();

@@ -20,6 +20,12 @@
 //! - [`Action::Cancel`]: stop a running instance, which still finishes;
 //! - [`Action::Complete`]: the run is over, with its conclusion. Emitted once.
 //!
+//! A job of a reusable workflow called by a matrix caller is decided once per leg of the call
+//! (see [`crate::scheduler`]): a host keeps each leg's [`ExpansionRecord`] under
+//! [`ExpandJob::key`]. Legs are decided in the order their needs finish, so an instance's
+//! place among its job's instances is worked out from its leg: instance `k` of leg `l` of `n`
+//! is at `l + n * k`, whatever the order.
+//!
 //! Cancelling a run ([`Event::CancelRequested`], or a restored run whose state says so):
 //! instances queued before the cancel never start, running ones get [`Action::Cancel`], and
 //! jobs that become ready afterwards are offered with status `cancelled`, so only `if:
@@ -44,6 +50,16 @@ pub struct ExpansionRecord {
     /// run is cancelled: its `if:` asked for it).
     #[serde(default)]
     pub after_cancel: bool,
+    /// The leg it decides, for a job split into legs ([`ExpandRequest::leg`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leg: Option<usize>,
+}
+
+impl ExpansionRecord {
+    /// The record of `plan` decided for `expand`.
+    pub fn of(plan: JobPlan, expand: &ExpandJob) -> ExpansionRecord {
+        ExpansionRecord { plan, after_cancel: expand.after_cancel, leg: expand.request.leg }
+    }
 }
 
 /// What a ready job does.
@@ -89,7 +105,7 @@ impl JobPlan {
         match self {
             JobPlan::Skip => Expansion::Skip,
             JobPlan::Conclude { conclusion, .. } => Expansion::Conclude(*conclusion),
-            JobPlan::Call { .. } => Expansion::Conclude(Conclusion::Success),
+            JobPlan::Call { legs } => Expansion::Legs(legs.len()),
             JobPlan::Instances { instances } => Expansion::Instances(
                 instances.iter().map(|instance| (instance.name.clone(), instance.matrix.clone())).collect(),
             ),
@@ -101,7 +117,7 @@ impl JobPlan {
 #[derive(Debug, Clone, Default)]
 pub struct RunState {
     pub cancel_requested: bool,
-    /// Expansions by job id.
+    /// Expansions by [`ExpandJob::key`].
     pub expansions: HashMap<String, ExpansionRecord>,
     /// Instances that exist (enqueued), by job id and place among the job's instances.
     pub instances: HashMap<(String, i64), InstanceRecord>,
@@ -141,12 +157,28 @@ pub enum Action {
 pub struct ExpandJob {
     pub job_idx: usize,
     pub job_id: String,
-    /// Its status is `cancelled` once the run is.
+    /// What the host keeps its [`ExpansionRecord`] under ([`expansion_key`]): the job's id, or
+    /// for a leg of a job split into legs `job#leg` (`ci/test#1`).
+    pub key: String,
+    /// Its status is `cancelled` once the run is; its leg, when it is one.
     pub request: ExpandRequest,
     /// The `needs` context: the jobs it needs, with their result and outputs.
     pub needs: Map<String, Value>,
     /// Whether the run was cancelled: the host records it in [`ExpansionRecord::after_cancel`].
     pub after_cancel: bool,
+}
+
+/// The key of the expansion of job `job_id` (its leg `leg`, for a job split into legs).
+pub fn expansion_key(job_id: &str, leg: Option<usize>) -> String {
+    match leg {
+        Some(leg) => format!("{job_id}#{leg}"),
+        None => job_id.to_owned(),
+    }
+}
+
+/// The job an [`expansion_key`] belongs to.
+pub fn job_of_expansion_key(key: &str) -> &str {
+    key.split_once('#').map_or(key, |(job_id, _)| job_id)
 }
 
 /// An instance to run.
@@ -202,6 +234,7 @@ pub struct Driver {
     legs: Vec<Option<usize>>,
     /// How many instances finished so far: orders the legs of a call by when they finished.
     n_finished: u64,
+    /// Whether each instance was planned after the run was cancelled, by [`InstanceId`].
     after_cancel: Vec<bool>,
     cancel_requested: bool,
     completed: bool,
@@ -227,7 +260,7 @@ impl Driver {
             inputs: Vec::new(),
             legs: Vec::new(),
             n_finished: 0,
-            after_cancel: vec![false; n_jobs],
+            after_cancel: Vec::new(),
             cancel_requested: state.cancel_requested,
             completed: false,
             outbox: Vec::new(),
@@ -244,10 +277,10 @@ impl Driver {
     pub fn apply(&mut self, event: Event) -> Result<(), DriverError> {
         match event {
             Event::Expanded { job_idx, record } => {
-                if !self.scheduler.is_expanding(job_idx) {
+                if !self.scheduler.is_expanding(job_idx, record.leg) {
                     return Err(DriverError::NotExpanding(job_idx));
                 }
-                self.expanded(job_idx, &record);
+                self.expanded(job_idx, record.leg, &record);
             }
             Event::Finished { instance, conclusion, outputs } => {
                 if !self.scheduler.is_running(instance) {
@@ -272,8 +305,15 @@ impl Driver {
     pub fn running_instance(&self, job_id: &str, instance_idx: i64) -> Result<InstanceId, DriverError> {
         let unknown = || DriverError::UnknownInstance { job_id: job_id.to_owned(), instance_idx };
         let job_idx = self.scheduler.jobs().iter().position(|job| job.id == job_id).ok_or_else(unknown)?;
-        let position = usize::try_from(instance_idx).map_err(|_| unknown())?;
-        let instance = self.scheduler.instances_of(job_idx).nth(position).ok_or_else(unknown)?;
+        let at = |instance: &InstanceId| self.positions[instance.0] == instance_idx;
+        // Instances are created in the order of their places, except for the legs of a job
+        // split into legs, which are decided in the order their needs finish.
+        let instance = usize::try_from(instance_idx)
+            .ok()
+            .and_then(|position| self.scheduler.instances_of(job_idx).nth(position))
+            .filter(at)
+            .or_else(|| self.scheduler.instances_of(job_idx).find(at))
+            .ok_or_else(unknown)?;
         if self.scheduler.is_running(instance) { Ok(instance) } else { Err(unknown()) }
     }
 
@@ -285,6 +325,12 @@ impl Driver {
     /// The scheduler underneath, for what a host reports (instances, job conclusions).
     pub fn scheduler(&self) -> &Scheduler {
         &self.scheduler
+    }
+
+    /// The place of `instance` among its job's instances, as [`StartInstance::instance_idx`]
+    /// gave it.
+    pub fn instance_idx(&self, instance: InstanceId) -> i64 {
+        self.positions[instance.0]
     }
 
     /// Whether the run was cancelled.
@@ -318,8 +364,9 @@ impl Driver {
                 match command {
                     Command::Expand(request) => {
                         let job_id = self.scheduler.jobs()[request.job_idx].id.clone();
-                        if let Some(record) = state.and_then(|state| state.expansions.get(&job_id)) {
-                            self.expanded(request.job_idx, record);
+                        let key = expansion_key(&job_id, request.leg);
+                        if let Some(record) = state.and_then(|state| state.expansions.get(&key)) {
+                            self.expanded(request.job_idx, request.leg, record);
                             continue;
                         }
                         let status = if self.cancel_requested { JobStatus::Cancelled } else { request.status };
@@ -329,6 +376,7 @@ impl Driver {
                             needs: self.needs_of(request.job_idx),
                             after_cancel: self.cancel_requested,
                             job_id,
+                            key,
                             request,
                         }));
                     }
@@ -342,7 +390,7 @@ impl Driver {
                             }
                             Some(InstanceRecord::Unfinished) => {}
                             // Planned before the run was cancelled and never started: dropped.
-                            None if self.cancel_requested && !self.after_cancel[job_idx] => {
+                            None if self.cancel_requested && !self.after_cancel[instance.0] => {
                                 self.finished(instance, Conclusion::Cancelled, Map::new());
                             }
                             None => {
@@ -370,25 +418,40 @@ impl Driver {
         }
     }
 
-    fn expanded(&mut self, job_idx: usize, record: &ExpansionRecord) {
-        self.after_cancel[job_idx] = record.after_cancel;
-        self.scheduler.expanded(job_idx, record.plan.to_expansion());
+    /// Applies `record`, the expansion of job `job_idx` (its leg `leg`).
+    fn expanded(&mut self, job_idx: usize, leg: Option<usize>, record: &ExpansionRecord) {
+        let n_before = self.scheduler.instances_of(job_idx).len();
+        self.scheduler.expanded(job_idx, leg, record.plan.to_expansion());
         let n_instances = self.scheduler.instances().count();
         self.positions.resize(n_instances, 0);
         self.inputs.resize(n_instances, None);
         self.legs.resize(n_instances, None);
+        self.after_cancel.resize(n_instances, false);
         let planned: &[PlannedInstance] = match &record.plan {
             JobPlan::Instances { instances } => instances,
             _ => &[],
         };
-        let instances: Vec<InstanceId> = self.scheduler.instances_of(job_idx).collect();
+        let instances: Vec<InstanceId> = self.scheduler.instances_of(job_idx).skip(n_before).collect();
+        let n_legs = self.scheduler.n_legs_of(job_idx);
         for (position, instance) in instances.into_iter().enumerate() {
-            self.positions[instance.0] = i64::try_from(position).unwrap_or(i64::MAX);
+            let place = match leg {
+                Some(leg) => leg + n_legs * position,
+                None => position,
+            };
+            self.positions[instance.0] = i64::try_from(place).unwrap_or(i64::MAX);
+            self.after_cancel[instance.0] = record.after_cancel;
             self.inputs[instance.0] = planned.get(position).and_then(|planned| planned.inputs.clone());
-            self.legs[instance.0] = planned.get(position).and_then(|planned| planned.leg);
+            self.legs[instance.0] = planned.get(position).and_then(|planned| planned.leg).or(leg);
+        }
+        // A leg that concluded without running shows its conclusion in that leg's `needs`.
+        if let (Some(leg), JobPlan::Conclude { conclusion, outputs, .. }) = (leg, &record.plan) {
+            self.n_finished += 1;
+            let result = self.results[job_idx].get_or_insert_with(|| job_result(*conclusion, Map::new()));
+            crate::reusable::record_leg(result, leg, *conclusion, outputs.clone(), self.n_finished);
         }
         // What a concluded job or a call carries for the jobs that need it.
         let outputs = match &record.plan {
+            _ if leg.is_some() => None,
             JobPlan::Conclude { outputs, .. } if !outputs.is_empty() => Some(outputs.clone()),
             JobPlan::Call { legs } => {
                 let mut outputs = Map::new();
@@ -449,10 +512,22 @@ impl Driver {
     fn start_action(&self, instance: InstanceId, job_idx: usize, job_id: String, instance_idx: i64) -> Action {
         let (name, matrix, _) = self.scheduler.instance(instance);
         let spec = &self.scheduler.jobs()[job_idx];
-        let n_siblings = self.scheduler.instances_of(job_idx).len();
+        let leg = self.legs.get(instance.0).copied().flatten();
+        // A leg of a job split into legs is a matrix of its own, as on GitHub.
+        let (job_index, n_siblings) = if self.scheduler.is_split(job_idx) {
+            let places: Vec<i64> = self
+                .scheduler
+                .instances_of(job_idx)
+                .filter(|sibling| self.legs[sibling.0] == leg)
+                .map(|sibling| self.positions[sibling.0])
+                .collect();
+            (places.iter().filter(|place| **place < instance_idx).count(), places.len())
+        } else {
+            (usize::try_from(instance_idx).unwrap_or(0), self.scheduler.instances_of(job_idx).len())
+        };
         let strategy = json!({
             "fail-fast": spec.fail_fast,
-            "job-index": instance_idx,
+            "job-index": job_index,
             "job-total": n_siblings,
             "max-parallel": spec.max_parallel.unwrap_or(n_siblings),
         });
@@ -462,7 +537,7 @@ impl Driver {
             instance_idx,
             name: name.to_owned(),
             matrix: matrix.clone(),
-            needs: crate::reusable::leg_needs(&self.needs_of(job_idx), self.legs.get(instance.0).copied().flatten()),
+            needs: crate::reusable::leg_needs(&self.needs_of(job_idx), leg),
             strategy,
             inputs: self.inputs.get(instance.0).cloned().flatten().map(Box::new),
             job_id,

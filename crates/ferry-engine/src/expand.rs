@@ -121,6 +121,10 @@ pub fn decide(run: &Map<String, Value>, file: &str, job: &Job, expand: &ExpandJo
     let plan = match expand_job(&scope, file, &expand.job_id, job, &expand.request) {
         Ok(Expansion::Skip) => JobPlan::Skip,
         Ok(Expansion::Conclude(conclusion)) => JobPlan::Conclude { conclusion, error: None, outputs: Map::new() },
+        // Only a call has legs, and a job decided here calls nothing.
+        Ok(Expansion::Legs(_)) => {
+            JobPlan::Conclude { conclusion: Conclusion::Success, error: None, outputs: Map::new() }
+        }
         Ok(Expansion::Instances(instances)) => JobPlan::Instances {
             instances: instances
                 .into_iter()
@@ -129,7 +133,7 @@ pub fn decide(run: &Map<String, Value>, file: &str, job: &Job, expand: &ExpandJo
         },
         Err(error) => JobPlan::Conclude { conclusion: Conclusion::Failure, error: Some(error.0), outputs: Map::new() },
     };
-    ExpansionRecord { plan, after_cancel: expand.after_cancel }
+    ExpansionRecord::of(plan, expand)
 }
 
 /// The driver's view of a workflow's jobs: ids, `needs` and strategy settings evaluated in
@@ -147,6 +151,7 @@ pub fn job_specs(run: &Map<String, Value>, file: &str, workflow: &Workflow) -> V
                 needs: job.needs.iter().map(|need| need.value.clone()).collect(),
                 fail_fast: strategy.fail_fast,
                 max_parallel: strategy.max_parallel,
+                legs_of: None,
             }
         })
         .collect()

@@ -24,15 +24,19 @@
 //! its caller passed ([`job_values`]), and `needs` of its own workflow under their own ids
 //! ([`job_needs`]).
 //!
-//! With a matrix caller, each instance of a called job knows its leg ([`PlannedInstance::leg`]),
-//! and the driver keeps each called job's result and outputs per leg as well as for the whole
-//! job. So a called job's `needs.<job>` is its own leg's ([`leg_needs`]), and the exit
-//! evaluates the callee's outputs once per leg and keeps, for each, the value of the last leg
-//! to finish successfully that sets it, as GitHub does; the caller fails when any leg failed.
+//! With a matrix caller, each leg runs its own copy of the called workflow, as on GitHub: the
+//! jobs of a call are split into legs by its entry ([`crate::JobSpec::legs_of`]), so each
+//! is decided once per leg, and in leg `L` it waits only for leg `L` of the called jobs it
+//! needs; a job that fails in one leg skips what needs it in that leg only. Each instance of
+//! a called job knows its leg ([`PlannedInstance::leg`]), and the driver keeps each called
+//! job's result and outputs per leg as well as for the whole job. So a called job's
+//! `needs.<job>` is its own leg's ([`leg_needs`]), and the exit evaluates the callee's outputs
+//! once per leg and keeps, for each, the value of the last leg to finish successfully that
+//! sets it, as GitHub does; the caller fails when any leg failed.
 //!
-//! Where Ferry differs: with a matrix caller, a called job waits for every leg of the called
-//! jobs it needs (GitHub waits only for its own leg's), and a job that fails in one leg skips
-//! the jobs that need it in every leg (on GitHub, only in its own leg).
+//! Where Ferry differs: a call nested in a matrix caller's callee is one call for all legs
+//! (its entry and exit are not split): it waits for the jobs it needs in every leg, the jobs
+//! that need it wait for it in every leg, and its outputs are merged over all legs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -188,11 +192,25 @@ impl Flat {
         }
     }
 
+    /// The name of what `expand` decides, as GitHub shows it: [`Flat::display_name`], or
+    /// for a leg of a called job the leg's (`ci (linux) / test`).
+    pub fn expansion_name(&self, expand: &ExpandJob) -> String {
+        let flat_job = &self.jobs[expand.job_idx];
+        let leg = flat_job.call.zip(expand.request.leg).and_then(|(call, leg_idx)| {
+            call_legs(&self.calls[call], &expand.needs).and_then(|legs| legs.into_iter().nth(leg_idx))
+        });
+        match leg {
+            Some(leg) => format!("{} / {}", leg.name, crate::base_name(&flat_job.own_id, flat_job.job())),
+            None => self.display_name(expand.job_idx),
+        }
+    }
+
     /// The driver's view of the jobs, strategy settings evaluated in the run's contexts
-    /// (`run`) as [`crate::job_specs`] does. The instances of a called job are those of every
-    /// leg of its call: a failure cancels the others only when the calling jobs' `fail-fast`
-    /// allows it too (GitHub cancels the other legs of a failing call unless the caller says
-    /// `fail-fast: false`).
+    /// (`run`) as [`crate::job_specs`] does. A called job is split into legs by its call's
+    /// entry, so each leg waits for its own leg of what it needs; its instances in every leg
+    /// are one job's, and a failure cancels the others only when the calling jobs'
+    /// `fail-fast` allows it too (GitHub cancels the other legs of a failing call unless the
+    /// caller says `fail-fast: false`).
     pub fn job_specs(&self, run: &Map<String, Value>) -> Vec<JobSpec> {
         let settings = |flat: &FlatJob| {
             strategy_settings(run, &flat.file, flat.job())
@@ -212,11 +230,18 @@ impl Flat {
                         call = self.calls[idx].parent;
                     }
                 }
+                // Each leg of a call runs its own copy of the called workflow's jobs; its entry
+                // and exit stand for the whole call.
+                let legs_of = match (flat.role, flat.call) {
+                    (Role::Steps, Some(call)) => Some(self.calls[call].enter_id()),
+                    _ => None,
+                };
                 JobSpec {
                     id: flat.id.clone(),
                     needs: flat.needs.clone(),
                     fail_fast: strategy.fail_fast,
                     max_parallel: strategy.max_parallel,
+                    legs_of,
                 }
             })
             .collect()
@@ -313,17 +338,24 @@ pub struct CallLeg {
 /// entry its legs, an exit the callee's conclusion and outputs.
 pub fn decide_flat(run: &Map<String, Value>, flat: &Flat, expand: &ExpandJob) -> ExpansionRecord {
     let flat_job = &flat.jobs[expand.job_idx];
-    let record = |plan| ExpansionRecord { plan, after_cancel: expand.after_cancel };
+    let record = |plan| ExpansionRecord::of(plan, expand);
     if let (Role::Steps, None) = (flat_job.role, flat_job.call) {
         return crate::decide(run, &flat_job.file, flat_job.job(), expand);
     }
     if let Role::Exit(call) = flat_job.role {
         return record(exit_plan(run, &flat.calls[call], &expand.needs));
     }
-    let legs = match flat_job.call {
-        None => vec![None],
+    // The legs of its call it is decided for: the one asked for when the job is split into
+    // legs, else every leg.
+    let legs: Vec<(Option<usize>, Option<CallLeg>)> = match flat_job.call {
+        None => vec![(None, None)],
         Some(call) => match call_legs(&flat.calls[call], &expand.needs) {
-            Some(legs) => legs.into_iter().map(Some).collect(),
+            Some(legs) => legs
+                .into_iter()
+                .enumerate()
+                .filter(|(leg_idx, _)| expand.request.leg.is_none_or(|asked| asked == *leg_idx))
+                .map(|(leg_idx, leg)| (Some(leg_idx), Some(leg)))
+                .collect(),
             // The caller was skipped or could not be planned: nothing of the call runs.
             None => return record(JobPlan::Skip),
         },
@@ -331,8 +363,8 @@ pub fn decide_flat(run: &Map<String, Value>, flat: &Flat, expand: &ExpandJob) ->
     let job = flat_job.job();
     let mut instances = Vec::new();
     let mut call_legs = Vec::new();
-    for (leg_idx, leg) in legs.iter().enumerate() {
-        let leg_idx = leg.as_ref().map(|_| leg_idx);
+    for (leg_idx, leg) in &legs {
+        let leg_idx = *leg_idx;
         let needs = job_needs(flat, expand.job_idx, &leg_needs(&expand.needs, leg_idx));
         let mut values = run.clone();
         if let Some(leg) = leg {

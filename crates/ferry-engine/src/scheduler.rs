@@ -16,6 +16,13 @@
 //! - cancelling the run cancels running instances and drops queued ones; jobs that become
 //!   ready afterwards are still offered for expansion with status cancelled, so `if:
 //!   always()` and `if: cancelled()` jobs run.
+//!
+//! A job can be split into legs by another ([`JobSpec::legs_of`]): when that job concludes
+//! with [`Expansion::Legs`] (a matrix caller of a reusable workflow), the job is offered for
+//! expansion once per leg, and leg `L` waits only for leg `L` of the jobs it needs that are
+//! split by the same job (and for the whole of the others), as GitHub runs each combination
+//! of a matrix caller as its own copy of the called workflow. The job concludes once every
+//! leg has.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -30,6 +37,10 @@ pub struct JobSpec {
     pub fail_fast: bool,
     /// `strategy.max-parallel`: at most this many instances of this job at once.
     pub max_parallel: Option<usize>,
+    /// The job (one of its `needs`) whose [`Expansion::Legs`] splits this one into legs: a
+    /// job of a called workflow names its call's entry. When that job concludes otherwise,
+    /// this one is decided whole.
+    pub legs_of: Option<String>,
 }
 
 /// One concrete job: a job, or one combination of a matrix job.
@@ -52,11 +63,13 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExpandRequest {
     pub job_idx: usize,
+    /// The leg to decide, for a job split into legs ([`JobSpec::legs_of`]); `None`: the job.
+    pub leg: Option<usize>,
     /// What `success()`/`failure()`/`cancelled()` see in the job's `if:`: failure when a job
-    /// it depends on (directly or not) failed, cancelled when the run was cancelled.
+    /// it depends on (directly or not, in its leg) failed, cancelled when the run was cancelled.
     pub status: JobStatus,
-    /// Whether every direct need concluded successfully; a job without a status function in
-    /// its `if:` runs only then.
+    /// Whether every direct need concluded successfully (in the leg); a job without a status
+    /// function in its `if:` runs only then.
     pub needs_succeeded: bool,
 }
 
@@ -70,6 +83,10 @@ pub enum Expansion {
     Conclude(Conclusion),
     /// The job runs once per entry: its display name and matrix combination.
     Instances(Vec<(String, Map<String, Value>)>),
+    /// The job concludes successfully at once and splits the jobs split by it
+    /// ([`JobSpec::legs_of`]) into this many legs (at least one): a call of a reusable
+    /// workflow, once per combination of its caller's matrix.
+    Legs(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +94,18 @@ enum JobState {
     Waiting,
     Expanding,
     Expanded,
+    /// Split into legs, each with its own state ([`Leg`]).
+    Split,
+}
+
+/// One leg of a job split into legs.
+#[derive(Debug, Clone)]
+struct Leg {
+    state: JobState,
+    n_unfinished: usize,
+    /// Its instances' conclusions so far, worst first (see [`worse`]).
+    worst: Option<Conclusion>,
+    conclusion: Option<Conclusion>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +118,7 @@ enum InstanceState {
 #[derive(Debug, Clone)]
 struct Instance {
     job_idx: usize,
+    leg: Option<usize>,
     name: String,
     matrix: Map<String, Value>,
     state: InstanceState,
@@ -119,11 +149,17 @@ pub struct Scheduler {
     /// Conclusion of a whole job once all its instances are done (or it was skipped).
     job_conclusions: Vec<Option<Conclusion>>,
     tallies: Vec<JobTally>,
+    /// The job that splits each job into legs ([`JobSpec::legs_of`]), by index.
+    legs_of: Vec<Option<usize>>,
+    /// How many legs each job's [`Expansion::Legs`] made.
+    n_legs: Vec<Option<usize>>,
+    /// The legs of each job split into legs; empty for the others.
+    legs: Vec<Vec<Leg>>,
     instances: Vec<Instance>,
     /// Queued instances, in the order they start.
     queued: BTreeSet<usize>,
     n_running: usize,
-    /// Jobs not yet offered for expansion.
+    /// Jobs (or legs of a split job) not yet offered for expansion.
     n_waiting: usize,
     n_unconcluded: usize,
     max_parallel: usize,
@@ -165,10 +201,17 @@ impl Scheduler {
         for job_idx in 0..n_jobs {
             plannable[job_idx] &= settled[job_idx];
         }
+        let legs_of = jobs
+            .iter()
+            .map(|job| job.legs_of.as_ref().and_then(|source| jobs.iter().position(|other| &other.id == source)))
+            .collect();
         let mut scheduler = Scheduler {
             job_states: vec![JobState::Waiting; n_jobs],
             job_conclusions: vec![None; n_jobs],
             tallies: vec![JobTally::default(); n_jobs],
+            legs_of,
+            n_legs: vec![None; n_jobs],
+            legs: vec![Vec::new(); n_jobs],
             jobs,
             needs,
             plannable,
@@ -207,9 +250,27 @@ impl Scheduler {
         self.outbox.drain(..).collect()
     }
 
-    /// Whether job `job_idx` was offered for expansion and not answered yet.
-    pub fn is_expanding(&self, job_idx: usize) -> bool {
-        self.job_states.get(job_idx) == Some(&JobState::Expanding)
+    /// Whether job `job_idx` (its leg `leg`, for a job split into legs) was offered for
+    /// expansion and not answered yet.
+    pub fn is_expanding(&self, job_idx: usize, leg: Option<usize>) -> bool {
+        match leg {
+            None => self.job_states.get(job_idx) == Some(&JobState::Expanding),
+            Some(leg) => self
+                .legs
+                .get(job_idx)
+                .and_then(|legs| legs.get(leg))
+                .is_some_and(|leg| leg.state == JobState::Expanding),
+        }
+    }
+
+    /// Whether job `job_idx` was split into legs.
+    pub fn is_split(&self, job_idx: usize) -> bool {
+        self.job_states.get(job_idx) == Some(&JobState::Split)
+    }
+
+    /// How many legs job `job_idx` was split into; 0 when it was not.
+    pub fn n_legs_of(&self, job_idx: usize) -> usize {
+        self.legs.get(job_idx).map_or(0, Vec::len)
     }
 
     /// Whether `instance` was started and has not finished.
@@ -217,19 +278,20 @@ impl Scheduler {
         self.instances.get(instance.0).is_some_and(|instance| instance.state == InstanceState::Running)
     }
 
-    /// The caller's answer to [`Command::Expand`] for `job_idx`.
+    /// The caller's answer to [`Command::Expand`] for `job_idx` (its leg `leg`).
     ///
     /// # Panics
-    /// If `job_idx` was not asked for (a bug in the caller; see [`Scheduler::is_expanding`]).
-    pub fn expanded(&mut self, job_idx: usize, expansion: Expansion) {
-        assert!(self.is_expanding(job_idx), "job {job_idx} was not offered for expansion");
-        self.job_states[job_idx] = JobState::Expanded;
-        match expansion {
-            Expansion::Skip => self.conclude_job(job_idx, Conclusion::Skipped),
-            Expansion::Conclude(conclusion) => self.conclude_job(job_idx, conclusion),
-            Expansion::Instances(list) if list.is_empty() => {
-                // A matrix that expands to nothing: GitHub skips the job.
-                self.conclude_job(job_idx, Conclusion::Skipped);
+    /// If it was not asked for (a bug in the caller; see [`Scheduler::is_expanding`]).
+    pub fn expanded(&mut self, job_idx: usize, leg: Option<usize>, expansion: Expansion) {
+        assert!(self.is_expanding(job_idx, leg), "job {job_idx} (leg {leg:?}) was not offered for expansion");
+        let concluded = match expansion {
+            Expansion::Skip => Some(Conclusion::Skipped),
+            Expansion::Conclude(conclusion) => Some(conclusion),
+            // A matrix that expands to nothing: GitHub skips the job.
+            Expansion::Instances(list) if list.is_empty() => Some(Conclusion::Skipped),
+            Expansion::Legs(n_legs) => {
+                self.n_legs[job_idx] = Some(n_legs);
+                Some(Conclusion::Success)
             }
             Expansion::Instances(list) => {
                 for (name, matrix) in list {
@@ -237,11 +299,29 @@ impl Scheduler {
                     // anyway (`always()`, `cancelled()`), so they are queued like any other.
                     let instance_idx = self.instances.len();
                     let state = InstanceState::Queued;
-                    self.instances.push(Instance { job_idx, name, matrix, state, cancel_sent: false });
+                    self.instances.push(Instance { job_idx, leg, name, matrix, state, cancel_sent: false });
                     self.queued.insert(instance_idx);
                     let tally = &mut self.tallies[job_idx];
                     tally.instances.push(instance_idx);
                     tally.n_unfinished += 1;
+                    if let Some(leg) = leg {
+                        self.legs[job_idx][leg].n_unfinished += 1;
+                    }
+                }
+                None
+            }
+        };
+        match leg {
+            None => {
+                self.job_states[job_idx] = JobState::Expanded;
+                if let Some(conclusion) = concluded {
+                    self.conclude_job(job_idx, conclusion);
+                }
+            }
+            Some(leg) => {
+                self.legs[job_idx][leg].state = JobState::Expanded;
+                if let Some(conclusion) = concluded {
+                    self.conclude_leg(job_idx, leg, conclusion);
                 }
             }
         }
@@ -352,6 +432,15 @@ impl Scheduler {
     fn set_done(&mut self, instance_idx: usize, conclusion: Conclusion) {
         let job_idx = self.instances[instance_idx].job_idx;
         self.instances[instance_idx].state = InstanceState::Done(conclusion);
+        if let Some(leg_idx) = self.instances[instance_idx].leg {
+            let leg = &mut self.legs[job_idx][leg_idx];
+            leg.n_unfinished -= 1;
+            leg.worst = Some(leg.worst.map_or(conclusion, |worst| worse(worst, conclusion)));
+            if leg.n_unfinished == 0 && leg.state == JobState::Expanded {
+                let combined = leg.worst.unwrap_or(Conclusion::Skipped);
+                self.conclude_leg(job_idx, leg_idx, combined);
+            }
+        }
         let tally = &mut self.tallies[job_idx];
         tally.n_unfinished -= 1;
         match conclusion {
@@ -379,31 +468,62 @@ impl Scheduler {
             self.job_conclusions[job_idx] = Some(conclusion);
             self.n_unconcluded -= 1;
         }
+        // The jobs it splits are split now, before any of them is offered.
+        if let Some(n_legs) = self.n_legs[job_idx].filter(|n_legs| *n_legs > 0) {
+            for split_idx in 0..self.jobs.len() {
+                if self.legs_of[split_idx] == Some(job_idx) && self.job_states[split_idx] == JobState::Waiting {
+                    self.job_states[split_idx] = JobState::Split;
+                    let leg = Leg { state: JobState::Waiting, n_unfinished: 0, worst: None, conclusion: None };
+                    self.legs[split_idx] = vec![leg; n_legs];
+                    self.n_waiting += n_legs;
+                    self.n_waiting -= 1;
+                }
+            }
+        }
     }
 
-    /// Offers ready jobs for expansion and starts queued instances within the bounds.
+    /// Leg `leg_idx` of job `job_idx` concluded; the job does once all its legs have: skipped
+    /// when every leg was, else as its worst leg.
+    fn conclude_leg(&mut self, job_idx: usize, leg_idx: usize, conclusion: Conclusion) {
+        self.legs[job_idx][leg_idx].conclusion = Some(conclusion);
+        let legs = &self.legs[job_idx];
+        if legs.iter().all(|leg| leg.conclusion.is_some()) {
+            let combined = legs
+                .iter()
+                .filter_map(|leg| leg.conclusion)
+                .filter(|conclusion| *conclusion != Conclusion::Skipped)
+                .reduce(worse)
+                .unwrap_or(Conclusion::Skipped);
+            self.conclude_job(job_idx, combined);
+        }
+    }
+
+    /// The conclusion of need `need` as leg `leg` of a job split by `source` sees it: its own
+    /// leg's when it is split by the same job, else the whole job's.
+    fn need_conclusion(&self, need: usize, source: Option<usize>, leg: Option<usize>) -> Option<Conclusion> {
+        match leg {
+            Some(leg) if source.is_some() && self.legs_of[need] == source && self.is_split(need) => {
+                self.legs[need][leg].conclusion
+            }
+            _ => self.job_conclusions[need],
+        }
+    }
+
+    /// Offers ready jobs (and legs) for expansion and starts queued instances within the bounds.
     fn advance(&mut self) {
         if self.n_waiting > 0 {
             for job_idx in 0..self.jobs.len() {
-                if self.job_states[job_idx] != JobState::Waiting {
-                    continue;
+                match self.job_states[job_idx] {
+                    JobState::Waiting => self.offer(job_idx, None),
+                    JobState::Split => {
+                        for leg in 0..self.legs[job_idx].len() {
+                            if self.legs[job_idx][leg].state == JobState::Waiting {
+                                self.offer(job_idx, Some(leg));
+                            }
+                        }
+                    }
+                    JobState::Expanding | JobState::Expanded => {}
                 }
-                if !self.needs[job_idx].iter().all(|&need| self.job_conclusions[need].is_some()) {
-                    continue;
-                }
-                self.job_states[job_idx] = JobState::Expanding;
-                self.n_waiting -= 1;
-                let needs_succeeded = self.needs[job_idx]
-                    .iter()
-                    .all(|&need| self.job_conclusions[need].is_some_and(Conclusion::is_successful));
-                let status = if self.cancelled {
-                    JobStatus::Cancelled
-                } else if self.ancestor_failed(job_idx) {
-                    JobStatus::Failure
-                } else {
-                    JobStatus::Success
-                };
-                self.outbox.push_back(Command::Expand(ExpandRequest { job_idx, status, needs_succeeded }));
             }
         }
         let mut started = Vec::new();
@@ -428,20 +548,63 @@ impl Scheduler {
         }
     }
 
-    fn ancestor_failed(&self, job_idx: usize) -> bool {
-        let mut stack = self.needs[job_idx].clone();
-        let mut seen = vec![false; self.jobs.len()];
-        while let Some(need) = stack.pop() {
-            if std::mem::replace(&mut seen[need], true) {
-                continue;
+    /// Offers job `job_idx` (its leg `leg`) for expansion when every job it needs has
+    /// concluded (in that leg).
+    fn offer(&mut self, job_idx: usize, leg: Option<usize>) {
+        let source = self.legs_of[job_idx];
+        let needs = &self.needs[job_idx];
+        if !needs.iter().all(|&need| self.need_conclusion(need, source, leg).is_some()) {
+            return;
+        }
+        let needs_succeeded =
+            needs.iter().all(|&need| self.need_conclusion(need, source, leg).is_some_and(Conclusion::is_successful));
+        match leg {
+            None => self.job_states[job_idx] = JobState::Expanding,
+            Some(leg) => self.legs[job_idx][leg].state = JobState::Expanding,
+        }
+        self.n_waiting -= 1;
+        let status = if self.cancelled {
+            JobStatus::Cancelled
+        } else if self.ancestor_failed(job_idx, leg) {
+            JobStatus::Failure
+        } else {
+            JobStatus::Success
+        };
+        self.outbox.push_back(Command::Expand(ExpandRequest { job_idx, leg, status, needs_succeeded }));
+    }
+
+    /// Whether a job that job `job_idx` (its leg `leg`) depends on, directly or not, failed:
+    /// in the same leg for the jobs split by the same job.
+    fn ancestor_failed(&self, job_idx: usize, leg: Option<usize>) -> bool {
+        let mut stack = vec![(job_idx, leg)];
+        let mut seen = BTreeSet::new();
+        while let Some((job_idx, leg)) = stack.pop() {
+            let source = self.legs_of[job_idx];
+            for &need in &self.needs[job_idx] {
+                let need_leg = leg.filter(|_| source.is_some() && self.legs_of[need] == source && self.is_split(need));
+                if !seen.insert((need, need_leg)) {
+                    continue;
+                }
+                if self.need_conclusion(need, source, leg) == Some(Conclusion::Failure) {
+                    return true;
+                }
+                stack.push((need, need_leg));
             }
-            if self.job_conclusions[need] == Some(Conclusion::Failure) {
-                return true;
-            }
-            stack.extend(&self.needs[need]);
         }
         false
     }
+}
+
+/// The worse of two conclusions: failure, cancelled, neutral, success, skipped.
+fn worse(one: Conclusion, other: Conclusion) -> Conclusion {
+    let rank = |conclusion: Conclusion| match conclusion {
+        Conclusion::Failure => 4,
+        Conclusion::Cancelled => 3,
+        Conclusion::Neutral => 2,
+        Conclusion::Success => 1,
+        Conclusion::Skipped => 0,
+    };
+    if rank(other) > rank(one) { other } else { one }
 }
 
 /// The one rule for a run's conclusion, used by `ferry run`, the server and the report:

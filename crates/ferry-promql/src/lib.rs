@@ -25,9 +25,9 @@ pub use value::{InstantSample, QueryError, QueryValue, RangeSeries, format_value
 /// Checks that `text` is a PromQL expression, as a rule file's `expr` must be.
 ///
 /// # Errors
-/// The parser's message.
-pub fn parse_expr(text: &str) -> Result<(), String> {
-    promql_parser::parser::parse(text).map(|_| ())
+/// [`QueryError::BadData`] with the parser's message.
+pub fn parse_expr(text: &str) -> Result<(), QueryError> {
+    promql_parser::parser::parse(text).map(|_| ()).map_err(QueryError::BadData)
 }
 
 /// Parses matchers as the `match[]` parameter of the series API takes them (`up{job="a"}`).

@@ -254,6 +254,9 @@ pub struct DeploymentOrder {
     /// `cancelled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel: Option<String>,
+    /// The server's measurements of `analysis.queries` so far (absent before the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<AnalysisVerdict>,
 }
 
 /// How replicas of the new release replace the old ones.
@@ -288,6 +291,55 @@ pub struct AnalysisSpec {
     pub max_p99_latency_ms: Option<f64>,
     /// Judged only once the new release served this many requests.
     pub min_requests: u64,
+    /// PromQL queries the server measures while the deployment is under way
+    /// (`analysis.queries`); the agent only learns their verdict (its order's `verdict`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<AnalysisQuery>,
+}
+
+/// A PromQL query judged by conditions on its result, like a metric of an Argo Rollouts
+/// `AnalysisTemplate`: measured every `interval_ms`, each measurement successful, failed or
+/// inconclusive; the analysis fails once more than `failure_limit` measurements failed or more
+/// than `inconclusive_limit` were inconclusive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AnalysisQuery {
+    pub name: String,
+    /// As written, with its `{{project}}`, `{{service}}`, `{{environment}}`, `{{release}}` and
+    /// `{{stable}}` placeholders.
+    pub query: String,
+    pub interval_ms: u64,
+    /// A condition on `result` (`result < 0.01`), as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    pub failure_limit: u32,
+    pub inconclusive_limit: u32,
+    /// How many measurements to take; 0: until the deployment is over.
+    pub count: u32,
+}
+
+/// What the server measured of a deployment's `analysis.queries`, as the agent's rollout takes
+/// it: a failure rolls the deployment back; a canary step's pause waits for one more
+/// successful measurement of each query.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct AnalysisVerdict {
+    /// One per query measured so far.
+    #[serde(default)]
+    pub queries: Vec<QueryTally>,
+    /// Set once a query failed the analysis: why, in words ("query error-ratio: 0.12 >= 0.05
+    /// (measurement 2, …)").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// How far the server got with one query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QueryTally {
+    pub name: String,
+    pub successes: u32,
+    /// It took its `count` of measurements and passed: nothing more to wait for.
+    pub done: bool,
 }
 
 /// What an agent runs now; sent every second or so, and at once on a change. It is also the

@@ -93,8 +93,10 @@ pub struct DeploymentView {
     pub approvals: Vec<ApprovalView>,
     #[serde(default)]
     pub steps: Vec<DeploymentStep>,
+    /// The new release's traffic and the measurements of `analysis.queries`, once there is
+    /// either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub analysis: Option<AnalysisFigures>,
+    pub analysis: Option<DeploymentAnalysis>,
     /// The workflow job that is this deployment (`environment:`), if it is one.
     #[serde(default)]
     pub job: Option<i64>,
@@ -126,6 +128,71 @@ pub struct DeploymentHostView {
     /// The agent's analysis figures, once the new release served a request there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisFigures>,
+}
+
+/// A deployment's analysis: the figures of the new release's traffic (zero until it served a
+/// request) and, per query of `analysis.queries`, the server's measurements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeploymentAnalysis {
+    #[serde(flatten)]
+    pub figures: AnalysisFigures,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<QueryAnalysis>,
+}
+
+/// One query of `analysis.queries` while, and after, the server measures it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct QueryAnalysis {
+    pub name: String,
+    pub phase: QueryPhase,
+    /// The latest measurements, oldest first (at most 100; the counts below hold every one).
+    pub measurements: Vec<Measurement>,
+    pub successes: u32,
+    pub failures: u32,
+    pub inconclusives: u32,
+    /// Why it failed, in words, once it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The most measurements of one query a deployment keeps.
+pub const MAX_MEASUREMENTS: usize = 100;
+
+/// Where the measuring of a query is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryPhase {
+    /// Measured every interval while the deployment is under way.
+    Running,
+    /// It took its `count` of measurements within its limits.
+    Successful,
+    /// More measurements failed than its `failure-limit`: the deployment rolls back.
+    Failed,
+    /// More measurements were inconclusive than its `inconclusive-limit`: the deployment
+    /// rolls back.
+    Inconclusive,
+}
+
+/// One evaluation of a query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Measurement {
+    /// When it was evaluated (ms since the epoch, the server's clock).
+    pub at: i64,
+    /// The value that decided (of a vector, the first sample that failed, else the first);
+    /// null without a sample or for NaN.
+    pub value: Option<f64>,
+    pub phase: MeasurementPhase,
+    /// Why, in words (`0.12 >= 0.05`, `no samples`, the query's error).
+    pub message: String,
+}
+
+/// How one measurement was judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MeasurementPhase {
+    Successful,
+    Failed,
+    Inconclusive,
 }
 
 /// A gate of a deployment: the rule, and whether and when it passed.

@@ -1,6 +1,6 @@
 //! The DORA keys and incidents on the wire: the report `ferry dora --json` prints and
 //! `GET /api/v1/projects/{name}/dora` answers (its shape is fixed: other tools read it),
-//! incidents (`ferry incidents`, `ferry incident open|resolve`), and the events teams send
+//! incidents (`ferry incidents`, `ferry incident open|ack|resolve|show|list`) and their timelines, and the events teams send
 //! from outside (`POST /api/v1/projects/{name}/dora/events`, `ferry dora import`).
 //! `docs/dora.md` defines every number.
 
@@ -200,6 +200,72 @@ pub struct IncidentView {
     pub resolved_at: Option<i64>,
     pub caused_by_deployment: Option<i64>,
     pub caused_by_commit: Option<String>,
-    /// `auto` (a rollback or a failure after reaching users), `import`, or a token's name.
+    /// `auto` (a rollback or a failure after reaching users), `alert` (a firing alert of
+    /// page severity), `import`, or a token's name.
     pub opened_by: String,
+    /// When it was acknowledged, and by whom; `null` until then.
+    #[serde(default)]
+    pub acked_at: Option<i64>,
+    #[serde(default)]
+    pub acked_by: Option<String>,
+    /// Who resolved it by hand; `null` when it resolved by itself or is open.
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+    /// The receiver of the server's Alertmanager configuration told of it (deploy.yml's
+    /// `services.<name>.owner`).
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+/// What happened in an incident's timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineKind {
+    /// An alert started firing (`labels`, `summary`).
+    AlertFiring,
+    /// An alert stopped firing.
+    AlertResolved,
+    /// A deployment of the unit started (`deployment`).
+    DeploymentStarted,
+    /// A deployment of the unit finished (`deployment`, `outcome`).
+    DeploymentFinished,
+    /// The incident was opened (`actor`).
+    Opened,
+    /// It was acknowledged (`actor`).
+    Acked,
+    /// It was resolved (`actor`: a token's name, or `alert` when its alerts resolved).
+    Resolved,
+    /// An alert joined it after it had resolved.
+    Reopened,
+}
+
+/// One entry of an incident's timeline. Times are milliseconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TimelineEntry {
+    pub at: i64,
+    pub kind: TimelineKind,
+    /// What happened, in a sentence.
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<i64>,
+    /// The deployment's outcome: `succeeded`, `failed`, `rolled_back` or `cancelled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// The alert's labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+    /// The alert's `summary` annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+/// `GET /api/v1/incidents/{id}` (`ferry incident show`): the incident and its timeline, in
+/// time order: its alerts firing and resolved, the unit's deployments from an hour before it
+/// started until it resolved, and what was done to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IncidentDetail {
+    pub incident: IncidentView,
+    pub timeline: Vec<TimelineEntry>,
 }

@@ -20,6 +20,12 @@ pub struct RuntimeAccess {
     pub token: String,
 }
 
+/// The paths the runtime services answer under, after their base URL's own path: GitHub's
+/// legacy cache protocol, the results service's cache methods, and the archives they sign
+/// URLs for. A runner that relays the services to containers relays these only.
+pub const RUNTIME_PATHS: [&str; 3] =
+    ["/_apis/artifactcache/", "/twirp/github.actions.results.api.v1.CacheService/", "/_apis/ferry-cache/"];
+
 /// `GET _apis/artifactcache/cache`'s query.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

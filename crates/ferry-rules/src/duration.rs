@@ -1,53 +1,33 @@
 //! Durations as Prometheus writes them in rule and test files (`model.Duration`: `1h30m`,
 //! `5m`, `1d`, `0`), and Go's `time.Duration` text that promtool prints in its reports.
 
+/// A text that is not a duration, in Prometheus' words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("empty duration string")]
+    Empty,
+    #[error("not a valid duration string: {0:?}")]
+    Invalid(String),
+    /// Longer than Go's `time.Duration` (nanoseconds in an `i64`) holds.
+    #[error("duration out of range: {0:?}")]
+    OutOfRange(String),
+}
+
 /// Parses a Prometheus duration into milliseconds: units `y` (365 days), `w`, `d`, `h`, `m`,
 /// `s`, `ms`, each at most once and largest first; `0` alone is zero.
 ///
 /// # Errors
 /// Prometheus' message for text that is not a duration.
-pub fn parse_duration(text: &str) -> Result<i64, String> {
-    if text == "0" {
-        return Ok(0);
-    }
-    let invalid = || format!("not a valid duration string: {text:?}");
-    if text.is_empty() {
-        return Err("empty duration string".to_owned());
-    }
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    let mut rest = text;
-    let mut next_unit = 0;
-    let mut total: i64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let number: i64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let Some(offset) = UNITS[next_unit..].iter().position(|(name, _)| *name == unit) else {
-            return Err(invalid());
-        };
-        let (_, mult) = UNITS[next_unit + offset];
-        next_unit += offset + 1;
-        total = number.checked_mul(mult).and_then(|ms| total.checked_add(ms)).ok_or_else(invalid)?;
-    }
+pub fn parse_duration(text: &str) -> Result<i64, DurationError> {
+    let ms = ferry_model::duration::parse_prometheus_duration(text).map_err(|error| match error {
+        ferry_model::duration::DurationError::Empty => DurationError::Empty,
+        _ => DurationError::Invalid(text.to_owned()),
+    })?;
     // Go's time.Duration holds nanoseconds in an i64.
-    if total > i64::MAX / 1_000_000 {
-        return Err(format!("duration out of range: {text:?}"));
+    match i64::try_from(ms) {
+        Ok(ms) if ms <= i64::MAX / 1_000_000 => Ok(ms),
+        _ => Err(DurationError::OutOfRange(text.to_owned())),
     }
-    Ok(total)
 }
 
 /// A duration as `model.Duration` prints it: `0s`, `5m`, `1d12h`; years and weeks only when

@@ -10,7 +10,7 @@
 
 use crate::file::{Group, Rule, RuleKind, Templated};
 use crate::template::{self, Value};
-use ferry_promql::{Labels, QueryOptions, QueryValue, Storage, StorageError, stale_nan};
+use ferry_promql::{Labels, QueryError, QueryOptions, QueryValue, Storage, StorageError, stale_nan};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -26,6 +26,29 @@ pub trait RuleStorage: Storage {
     /// # Errors
     /// When the store refuses or fails.
     fn append(&self, samples: &[(Labels, i64, f64)]) -> Result<(), StorageError>;
+}
+
+/// Why a rule gave no output at an evaluation, in Prometheus' words (kept as the rule's
+/// [`RuleState::last_error`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The query gave a range vector or a string.
+    #[error("rule result is not a vector or scalar")]
+    NotAVector,
+    #[error("vector contains metrics with the same labelset after applying rule labels")]
+    DuplicateSeries,
+    #[error("vector contains metrics with the same labelset after applying alert labels")]
+    DuplicateAlerts,
+    /// A recording rule gave more series than its group's `limit`.
+    #[error("exceeded limit {limit} with {n_series} series")]
+    SeriesLimit { limit: usize, n_series: usize },
+    /// An alerting rule holds more alerts than its group's `limit`.
+    #[error("exceeded limit of {limit} with {n_alerts} alerts")]
+    AlertLimit { limit: usize, n_alerts: usize },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
 /// Settings shared by every group.
@@ -117,7 +140,7 @@ pub fn eval_group(
                 samples
             }
             Err(error) => {
-                rule_state.last_error = Some(error);
+                rule_state.last_error = Some(error.to_string());
                 Vec::new()
             }
         };
@@ -141,12 +164,11 @@ fn query_vector(
     expr: &str,
     t: i64,
     options: &QueryOptions,
-) -> Result<Vec<(Labels, f64)>, String> {
-    match ferry_promql::instant_query(storage, expr, t, options) {
-        Ok(QueryValue::Vector(samples)) => Ok(samples.into_iter().map(|s| (s.labels, s.v)).collect()),
-        Ok(QueryValue::Scalar { v, .. }) => Ok(vec![(Labels::default(), v)]),
-        Ok(_) => Err("rule result is not a vector or scalar".to_owned()),
-        Err(error) => Err(error.to_string()),
+) -> Result<Vec<(Labels, f64)>, RuleError> {
+    match ferry_promql::instant_query(storage, expr, t, options)? {
+        QueryValue::Vector(samples) => Ok(samples.into_iter().map(|s| (s.labels, s.v)).collect()),
+        QueryValue::Scalar { v, .. } => Ok(vec![(Labels::default(), v)]),
+        _ => Err(RuleError::NotAVector),
     }
 }
 
@@ -156,7 +178,7 @@ fn eval_recording(
     storage: &dyn Storage,
     t: i64,
     options: &EvalOptions,
-) -> Result<Vec<(Labels, f64)>, String> {
+) -> Result<Vec<(Labels, f64)>, RuleError> {
     let vector = query_vector(storage, &rule.expr, t, &options.query)?;
     let mut out = Vec::with_capacity(vector.len());
     let mut seen = BTreeSet::new();
@@ -166,12 +188,12 @@ fn eval_recording(
             labels.set(&label.name, label.text.clone());
         }
         if !seen.insert(labels.clone()) {
-            return Err("vector contains metrics with the same labelset after applying rule labels".to_owned());
+            return Err(RuleError::DuplicateSeries);
         }
         out.push((labels, v));
     }
     if limit > 0 && out.len() > limit {
-        return Err(format!("exceeded limit {limit} with {} series", out.len()));
+        return Err(RuleError::SeriesLimit { limit, n_series: out.len() });
     }
     Ok(out)
 }
@@ -184,9 +206,9 @@ fn eval_alerting(
     t: i64,
     query_t: i64,
     options: &EvalOptions,
-) -> Result<Vec<(Labels, f64)>, String> {
+) -> Result<Vec<(Labels, f64)>, RuleError> {
     let vector = query_vector(storage, &rule.expr, query_t, &options.query)?;
-    let query = |text: &str| -> Result<Value, String> {
+    let query = |text: &str| -> Result<Value, RuleError> {
         let samples = query_vector(storage, text, query_t, &options.query)?;
         Ok(Value::List(Arc::new(
             samples.into_iter().map(|(labels, v)| Value::sample(Value::labels(labels.iter()), v)).collect(),
@@ -211,7 +233,7 @@ fn eval_alerting(
             rule.annotations.iter().map(|a| (a.name.clone(), expand(a))).collect();
         annotations.sort();
         if current.contains_key(&labels) {
-            return Err("vector contains metrics with the same labelset after applying alert labels".to_owned());
+            return Err(RuleError::DuplicateAlerts);
         }
         let alert = Alert {
             labels: labels.clone(),
@@ -231,8 +253,7 @@ fn eval_alerting(
         state.restored = true;
         for alert in current.values_mut() {
             if !state.active.contains_key(&alert.labels)
-                && let Some(active_at_ms) =
-                    stored_active_at(storage, &alert.labels, t).map_err(|error| error.to_string())?
+                && let Some(active_at_ms) = stored_active_at(storage, &alert.labels, t)?
                 && active_at_ms < alert.active_at_ms
             {
                 alert.active_at_ms = active_at_ms;
@@ -293,7 +314,7 @@ fn eval_alerting(
     }
     if limit > 0 && n_active > limit {
         state.active.clear();
-        return Err(format!("exceeded limit of {limit} with {n_active} alerts"));
+        return Err(RuleError::AlertLimit { limit, n_alerts: n_active });
     }
     Ok(out)
 }

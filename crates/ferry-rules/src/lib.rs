@@ -17,7 +17,9 @@ mod gofmt;
 pub mod template;
 pub mod unittest;
 
-pub use eval::{Alert, AlertState, EvalOptions, GroupState, MemoryStorage, RuleState, RuleStorage, eval_group};
+pub use eval::{
+    Alert, AlertState, EvalOptions, GroupState, MemoryStorage, RuleError, RuleState, RuleStorage, eval_group,
+};
 pub use file::{Group, Rule, RuleFile, RuleFileError, RuleKind, load_rule_file, parse_rule_file};
 pub use unittest::{RuleSource, TestReport, run_test_file};
 

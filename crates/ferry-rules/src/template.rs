@@ -15,6 +15,8 @@ mod tests;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::eval::RuleError;
+
 pub use parse::Template;
 
 /// A value inside a template.
@@ -103,7 +105,7 @@ pub struct Context<'a> {
     /// Variables defined before the template (`$labels`, `$value`, …).
     pub vars: Vec<(String, Value)>,
     /// Runs `query "…"`: a PromQL instant query at the evaluation time, as samples.
-    pub query: &'a dyn Fn(&str) -> Result<Value, String>,
+    pub query: &'a dyn Fn(&str) -> Result<Value, RuleError>,
 }
 
 /// A template that did not parse or failed while running.
@@ -121,7 +123,7 @@ pub fn alert_context<'a>(
     external_labels: &ferry_promql::Labels,
     external_url: &str,
     value: f64,
-    query: &'a dyn Fn(&str) -> Result<Value, String>,
+    query: &'a dyn Fn(&str) -> Result<Value, RuleError>,
 ) -> Context<'a> {
     let labels = Value::labels(labels.iter());
     let external = Value::labels(external_labels.iter());

@@ -34,7 +34,8 @@ pub struct TestReport {
 pub struct RuleSource {
     /// The path as the report names it.
     pub path: String,
-    pub text: Result<String, String>,
+    /// The file's text, or why it could not be read.
+    pub text: std::io::Result<String>,
 }
 
 /// Runs one test file. `name` is how the report names it; `rule_files` resolves an entry of
@@ -43,7 +44,7 @@ pub fn run_test_file(name: &str, src: &str, rule_files: &dyn Fn(&str) -> Vec<Rul
     let mut report = TestReport { stdout: format!("Unit Testing:  {name}\n"), ..TestReport::default() };
     let errors = match read_test_file(src) {
         Ok(file) => run_tests(&file, rule_files, &mut report.stderr),
-        Err(error) => vec![error],
+        Err(error) => vec![error.to_string()],
     };
     if errors.is_empty() {
         report.stdout.push_str("  SUCCESS\n");
@@ -59,6 +60,16 @@ pub fn run_test_file(name: &str, src: &str, rule_files: &dyn Fn(&str) -> Vec<Rul
     }
     report.stdout.push('\n');
     report
+}
+
+/// A test file that does not read, in yaml.v2's words.
+#[derive(Debug, thiserror::Error)]
+enum TestFileError {
+    #[error("yaml: line {line}: {message}")]
+    Syntax { line: usize, message: String },
+    /// Every field that is unknown or does not read, in that order, each as a line.
+    #[error("yaml: unmarshal errors:\n{}", .0.join("\n"))]
+    Unmarshal(Vec<String>),
 }
 
 struct TestFile {
@@ -189,10 +200,10 @@ impl Reader {
     }
 }
 
-fn read_test_file(src: &str) -> Result<TestFile, String> {
+fn read_test_file(src: &str) -> Result<TestFile, TestFileError> {
     let (tree, diagnostics) = yaml::parse(src);
     if let Some(error) = diagnostics.iter().find(|d| d.is_error()) {
-        return Err(format!("yaml: line {}: {}", error.span.start.line, error.message));
+        return Err(TestFileError::Syntax { line: error.span.start.line, message: error.message.clone() });
     }
     let mut reader = Reader { unknown: Vec::new(), bad: Vec::new() };
     let mut file =
@@ -214,7 +225,7 @@ fn read_test_file(src: &str) -> Result<TestFile, String> {
     if !reader.unknown.is_empty() || !reader.bad.is_empty() {
         let mut lines = reader.unknown;
         lines.extend(reader.bad);
-        return Err(format!("yaml: unmarshal errors:\n{}", lines.join("\n")));
+        return Err(TestFileError::Unmarshal(lines));
     }
     Ok(file)
 }
@@ -369,7 +380,7 @@ fn run_tests(file: &TestFile, rule_files: &dyn Fn(&str) -> Vec<RuleSource>, stde
                 Ok(rule_file) => groups.extend(rule_file.groups),
                 Err(error) => errors.push(error.to_string()),
             },
-            Err(error) => errors.push(format!("{}: {error}", source.path)),
+            Err(error) => errors.push(format!("{path}: open {path}: {error}", path = source.path)),
         }
     }
     if !errors.is_empty() {
@@ -392,7 +403,7 @@ fn run_test_group(test: &TestGroup, groups: &[Group], evaluation_interval_ms: i6
     for (series, values) in &test.input_series {
         match series::expand(series, values, test.start_ms, interval_ms) {
             Ok(samples) => inputs.extend(samples),
-            Err(error) => return vec![error],
+            Err(error) => return vec![error.to_string()],
         }
     }
     inputs.sort_by_key(|(_, t, _)| *t);

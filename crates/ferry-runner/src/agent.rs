@@ -6,11 +6,13 @@
 //! dials the runner, and the runner holds nothing the server needs: a job whose runner went
 //! away is failed as lost when its lease runs out.
 //!
-//! The work directory holds `repos/` (one mirror per repository, see [`mirror`]), `jobs/<id>/`
-//! (a job's temporary files and event payload), `work/<slot>/<repo>/<repo>` (the workspace of
+//! The work directory holds `repos/` (one mirror per repository, see [`mirror`]), `jobs/<slot>/`
+//! (the slot's job's temporary files and event payload), `work/<slot>/<repo>/<repo>` (the workspace of
 //! the slot's job, laid out as on GitHub's runner: the same path for each job of a repository
-//! in that slot, so caches keyed by their paths restore across runs; both moved to `trash/`
-//! when the job ends and deleted there in the background, see [`trash`]), `artifacts/<run id>/`
+//! in that slot, so caches keyed by their paths restore across runs). Both stay when a job
+//! ends: the slot's next job empties the first and syncs the workspace with its commit in
+//! place, or moves what it cannot use to `trash/`, deleted there in the background (see
+//! [`trash`]); `artifacts/<run id>/`
 //! (the run's artifacts, synced with the server by [`artifacts`]) and `cache/` (`actions/cache`
 //! entries, kept on this runner across runs while jobs restore them, and shared with the
 //! project's other runners through the server by [`cache`]). It belongs to one runner process
@@ -22,6 +24,7 @@ mod assignment;
 mod batch;
 mod cache;
 mod mirror;
+mod relay;
 mod sink;
 mod trash;
 
@@ -109,6 +112,9 @@ struct Agent {
     /// `work_dir/tool-cache`: `RUNNER_TOOL_CACHE` of every job.
     tool_cache: PathBuf,
     docker: Option<Arc<crate::docker::DockerHost>>,
+    /// The runtime services for containers when the server's URL is loopback, started with
+    /// the first job given such a URL (see [`relay`]).
+    relay: tokio::sync::Mutex<Option<relay::Relay>>,
     /// What it claims jobs with beyond its labels: `docker` with an engine.
     capabilities: Vec<ferry_proto::runner::Capability>,
     /// The last workflow parsed, by run id and file: the jobs of a run share theirs (the
@@ -165,6 +171,7 @@ pub async fn run_agent(
         isolation: options.isolation.clone(),
         credentials: options.credentials.clone(),
         docker: options.docker.clone(),
+        relay: tokio::sync::Mutex::new(None),
         capabilities: options.docker.iter().map(|_| ferry_proto::runner::Capability::Docker).collect(),
         last_workflow: std::sync::Mutex::new(None),
     });
@@ -244,6 +251,40 @@ fn prepare_work_dir(dir: &std::path::Path) -> Result<PathBuf, AgentError> {
         std::fs::create_dir_all(dir.join(sub)).map_err(fail(&dir.join(sub)))?;
     }
     Ok(dir)
+}
+
+impl Agent {
+    /// Where actions in a job's containers reach the runtime services at `runtime`, when
+    /// that is not `runtime` itself: a loopback URL is the container's own, so a runner with
+    /// a container engine relays the services on the engine's bridge gateway ([`relay`]).
+    /// `None`: containers use `runtime` (or get nothing that works, when the relay cannot
+    /// start; a warning says why).
+    async fn runtime_in_containers(&self, runtime: Option<&ferry_proto::runtime::RuntimeAccess>) -> Option<String> {
+        let upstream = relay::Upstream::loopback(&runtime?.url)?;
+        let docker = self.docker.as_ref()?;
+        let mut relay = self.relay.lock().await;
+        if let Some(running) = relay.as_ref().filter(|running| running.upstream() == &upstream) {
+            return Some(running.url().to_owned());
+        }
+        let Some(gateway) = docker.engine.bridge_gateway().await else {
+            warn!(
+                "the container engine has no bridge gateway: actions in containers cannot reach the server's cache service on loopback"
+            );
+            return None;
+        };
+        match relay::Relay::start(gateway, upstream).await {
+            Ok(started) => {
+                info!(url = started.url(), "relaying the server's runtime services to containers at {}", started.url());
+                let url = started.url().to_owned();
+                *relay = Some(started);
+                Some(url)
+            }
+            Err(error) => {
+                warn!(%error, "the runtime relay cannot listen on the container engine's bridge {gateway}: {error}; actions in containers run without the cache service");
+                None
+            }
+        }
+    }
 }
 
 /// Claims a job, runs it, and again, until `stop`; its jobs work in `work/<slot>`.

@@ -79,7 +79,8 @@ pub struct JobSetup {
     pub runtime: Option<ferry_proto::runtime::RuntimeAccess>,
     /// The runtime services' base URL as a container on this host reaches it, when that is
     /// not [`JobSetup::runtime`]'s (`ferry run` serves them on loopback, which a container
-    /// cannot reach, and on the container engine's bridge for containers); `None`: the same.
+    /// cannot reach, and on the container engine's bridge for containers; a runner given a
+    /// server's loopback URL relays them there); `None`: the same.
     pub runtime_in_containers: Option<String>,
     /// The container engine for `container:`, `services:` and Docker actions: the runner's,
     /// or connected when the job first needs it, in the name of the job's work folder.

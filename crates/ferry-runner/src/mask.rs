@@ -37,11 +37,19 @@ impl Masker {
     /// masking them would hide everything or nothing useful. Each line of a multi-line value is
     /// registered too (without a trailing `\r`).
     pub fn add(&mut self, value: &str) {
+        self.add_all([value]);
+    }
+
+    /// Registers each of `values` as [`Masker::add`] does, building the matcher once: a job's
+    /// secrets are known together, and each build of it cost about 0.1 ms.
+    pub fn add_all<'a>(&mut self, values: impl IntoIterator<Item = &'a str>) {
         let before = self.values.len();
-        self.insert(value);
-        if value.contains('\n') {
-            for line in value.split('\n') {
-                self.insert(line.strip_suffix('\r').unwrap_or(line));
+        for value in values {
+            self.insert(value);
+            if value.contains('\n') {
+                for line in value.split('\n') {
+                    self.insert(line.strip_suffix('\r').unwrap_or(line));
+                }
             }
         }
         if self.values.len() != before {

@@ -19,6 +19,9 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
+mod sync;
+pub use sync::sync_workspace;
+
 /// Why a workspace could not be prepared or `HEAD` read; each message says how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspaceError {

@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferry_alerting::alert::StoredAlert;
 use ferry_alerting::alert::fingerprint_hex;
-use ferry_alerting::dispatch::{LogEntry, Notification, Removed, State};
+use ferry_alerting::dispatch::{LogEntry, Notification, NotifiedAlert, NotifyReason, Removed, State};
 use ferry_alerting::silence::SilenceError;
 use ferry_alerting::{Alert, Dispatcher, Silence};
 use ferry_model::Clock;
@@ -130,17 +131,61 @@ impl Alertmanager {
     }
 
     /// Takes alerts in, as a client's `POST /alertmanager/api/v2/alerts` does; the rules
-    /// evaluator calls it with the alerts it fires and resolves.
+    /// evaluator calls it with the alerts it fires and resolves. The alerts as held (both
+    /// times known, merged with what was held), in the order given, for `crate::incidents`.
     ///
     /// # Errors
     /// The store failed to keep them (they are routed all the same).
-    pub async fn push(&self, alerts: Vec<Alert>) -> Result<(), StoreError> {
+    pub async fn push(&self, alerts: Vec<Alert>) -> Result<Vec<StoredAlert>, StoreError> {
         let now = self.clock.now_ms();
         let stored = self.dispatcher.lock().await.receive(alerts, now);
         let rows: Vec<(String, String)> =
             stored.iter().map(|alert| (fingerprint_hex(alert.fingerprint()), json(alert))).collect();
         self.wake.notify_one();
-        self.store.alertmanager().put(AlertStateKind::Alert, &rows, now).await
+        self.store.alertmanager().put(AlertStateKind::Alert, &rows, now).await?;
+        Ok(stored)
+    }
+
+    /// Sends `alert` once to every integration of `receiver`, outside the dispatcher's
+    /// groups and log (an incident's owner: `crate::incidents` keeps what was sent).
+    ///
+    /// # Errors
+    /// No such receiver in the configuration, or the first integration that failed.
+    pub(crate) async fn notify_receiver(&self, receiver: &str, alert: NotifiedAlert) -> Result<(), NotifyError> {
+        let integrations = {
+            let dispatcher = self.dispatcher.lock().await;
+            let found = dispatcher.config().receiver(receiver).map(|receiver| receiver.integrations.clone());
+            found.ok_or_else(|| NotifyError::NoReceiver(receiver.to_owned()))?
+        };
+        let group_key = format!("{{}}:{{incident=\"{}\"}}", alert.labels.get("incident").map_or("", String::as_str));
+        for (idx, integration) in integrations.into_iter().enumerate() {
+            let firing: std::collections::BTreeSet<u64> = [alert.fingerprint].into();
+            let entry = LogEntry {
+                group_key: group_key.clone(),
+                receiver: receiver.to_owned(),
+                integration: integration.kind().to_owned(),
+                idx,
+                firing: if alert.resolved() { Default::default() } else { firing.clone() },
+                resolved: if alert.resolved() { firing } else { Default::default() },
+                sent_at: self.clock.now_ms(),
+                expires_at: self.clock.now_ms(),
+            };
+            let notification = Notification {
+                group_key: group_key.clone(),
+                group_labels: alert.labels.clone(),
+                receiver: receiver.to_owned(),
+                integration,
+                reason: if alert.resolved() {
+                    NotifyReason::AllAlertsResolved
+                } else {
+                    NotifyReason::FirstNotification
+                },
+                alerts: vec![alert.clone()],
+                entry,
+            };
+            self.sender.send(&notification, &self.external_url).await.map_err(NotifyError::Send)?;
+        }
+        Ok(())
     }
 
     /// Every alert with its state, at `now`.
@@ -306,6 +351,17 @@ impl Alertmanager {
             warn!(%error, "keeping alert routing's state failed: {error}");
         }
     }
+}
+
+/// Why [`Alertmanager::notify_receiver`] did not deliver.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NotifyError {
+    #[error(
+        "the Alertmanager configuration has no receiver `{0}`; add it under `receivers:` or fix the service's `owner:`"
+    )]
+    NoReceiver(String),
+    #[error(transparent)]
+    Send(send::SendError),
 }
 
 /// Why a silence was not made or expired.

@@ -12,6 +12,7 @@
 //! server answers. Each change of what an agent should run bumps its generation and wakes the
 //! agents' long polls ([`DeployState::desired_changed`]).
 
+pub(crate) mod analysis;
 pub(crate) mod gates;
 pub(crate) mod jobs;
 pub(crate) mod target;
@@ -22,7 +23,10 @@ use ferry_proto::agent::{
     AGENT_GONE_MS, AgentReport, AnalysisFigures, DeploymentOrder, DeploymentOutcome, DeploymentProgress,
     DeploymentStep, DesiredState, Unit, UnitKey,
 };
-use ferry_proto::deployments::{ApprovalView, DeploymentHostView, DeploymentState, DeploymentView, GateView};
+use ferry_proto::deployments::{
+    ApprovalView, DeploymentAnalysis, DeploymentHostView, DeploymentState, DeploymentView, GateView, QueryAnalysis,
+    QueryPhase,
+};
 use ferry_store::{Agent, Deployment, DeploymentStatus, HostReport, NewDeployment, Project, StoreError, UnitRef};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -795,7 +799,13 @@ pub(crate) async fn desired_state(state: &AppState, agent: &Agent) -> Result<Des
                     analysis: target.analysis,
                     verify_ms: target.verify_ms,
                     is_rollback: deployment.is_rollback,
-                    cancel: deployment.cancel_requested,
+                    cancel: deployment.cancel_requested.clone(),
+                    verdict: {
+                        let analyses: Vec<QueryAnalysis> =
+                            analysis::analyses_of(&deployment).into_iter().map(|(_, measured)| measured).collect();
+                        let measured = analyses.iter().any(|analysis| !analysis.measurements.is_empty());
+                        measured.then(|| ferry_deploy::queries::verdict(&analyses))
+                    },
                 })
             });
             unit.key = key;
@@ -845,6 +855,23 @@ pub(crate) async fn view(state: &AppState, project: &str, deployment: Deployment
         }
     }
     let outcome = state_of(deployment.status);
+    let figures: Option<AnalysisFigures> =
+        deployment.analysis.as_deref().and_then(|text| serde_json::from_str(text).ok());
+    // A query still measured when its deployment ended never failed: it passed.
+    let over = deployment.status.is_over();
+    let queries: Vec<QueryAnalysis> = analysis::analyses_of(&deployment)
+        .into_iter()
+        .map(|(_, mut measured)| {
+            if over && measured.phase == QueryPhase::Running {
+                measured.phase = QueryPhase::Successful;
+            }
+            measured
+        })
+        .collect();
+    let analysis = (figures.is_some() || !queries.is_empty()).then(|| DeploymentAnalysis {
+        figures: figures.unwrap_or(AnalysisFigures { requests: 0, errors: 0, error_rate: 0.0, p99_latency_ms: None }),
+        queries,
+    });
     Ok(DeploymentView {
         id: deployment.id,
         project: project.to_owned(),
@@ -865,7 +892,7 @@ pub(crate) async fn view(state: &AppState, project: &str, deployment: Deployment
         gates: from_json("gates", &deployment.gates),
         approvals: from_json("approvals", &deployment.approvals),
         steps: from_json("steps", &deployment.steps),
-        analysis: deployment.analysis.as_deref().and_then(|text| serde_json::from_str(text).ok()),
+        analysis,
         job: deployment.job_id,
         run: deployment.run_id,
         commit: deployment.commit_sha,

@@ -1,8 +1,9 @@
 //! DORA on the server: what happens when a deployment finishes (it joins the ledger with the
 //! commits it brought, read from the project's repository; a production deployment rolled back
-//! or failed after reaching users opens an incident, and the next success resolves it), the
-//! events teams send from outside, and the report of a unit over a window
-//! (`ferry_dora` computes it from the store's slice of history).
+//! or failed after reaching users opens an incident unless an alert opened one for it
+//! already (`crate::incidents`), and the next success resolves it), the events teams send
+//! from outside, and the report of a unit, or of a project's services in an environment, over
+//! a window (`ferry_dora` computes it from the store's slices of history).
 
 use ferry_dora::{Outcome, Window};
 use ferry_proto::dora::{DoraEvents, DoraEventsRecorded, DoraReport, IncidentView};
@@ -100,6 +101,19 @@ async fn record_finished(state: &AppState, deployment: &Deployment) -> Result<()
             }
         }
         Outcome::Failed | Outcome::RolledBack if deployment.environment == PRODUCTION => {
+            // An alert of the unit may have opened the incident of this deployment already
+            // (`crate::incidents`): one failure is one incident.
+            if let Some(incident) = state.store.incidents().of_deployment(deployment.id).await? {
+                info!(
+                    incident.id = incident.id,
+                    deployment.id = deployment.id,
+                    "deployment {} ended {} within incident {}",
+                    deployment.id,
+                    outcome.as_str(),
+                    incident.id
+                );
+                return Ok(());
+            }
             // A rollback restored the previous release at its finish; a failure stays open
             // until a deployment of the unit succeeds.
             // A service's deployment names its release; a workflow job's, its job.
@@ -230,23 +244,31 @@ fn unprocessable(message: String) -> ApiError {
     ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, message)
 }
 
-/// The keys of `service` in `environment` over the window of `length` seconds that ends at
-/// `until_ms` (milliseconds).
+/// The keys of `service` in `environment` (of every service of the project there when
+/// `None`, added up as `ferry_dora::project_report` does) over the window of `length` seconds
+/// that ends at `until_ms` (milliseconds).
 ///
 /// # Errors
 /// When the store fails.
-pub(crate) async fn unit_report(
+pub(crate) async fn report(
     state: &AppState,
     project: &Project,
-    service: &str,
+    service: Option<&str>,
     environment: &str,
     length: i64,
     until_ms: i64,
 ) -> Result<DoraReport, ApiError> {
-    let unit = UnitRef { project_id: project.id, service, environment };
     let window = Window::ending(until_ms.div_euclid(1000), length);
-    let slice = state.store.dora().history(unit, window.from * 1000, window.to * 1000).await?;
-    Ok(ferry_dora::report(&slice.history, window))
+    let services = match service {
+        Some(service) => vec![service.to_owned()],
+        None => state.store.dora().services(project.id).await?,
+    };
+    let mut histories = Vec::with_capacity(services.len());
+    for service in &services {
+        let unit = UnitRef { project_id: project.id, service, environment };
+        histories.push(state.store.dora().history(unit, window.from * 1000, window.to * 1000).await?.history);
+    }
+    Ok(ferry_dora::project_report(&histories, window))
 }
 
 /// An incident as the API shows it.
@@ -262,5 +284,9 @@ pub(crate) fn incident_view(project: &str, incident: Incident) -> IncidentView {
         caused_by_deployment: incident.caused_by_deployment,
         caused_by_commit: incident.caused_by_commit,
         opened_by: incident.opened_by,
+        acked_at: incident.acked_at,
+        acked_by: incident.acked_by,
+        resolved_by: incident.resolved_by,
+        owner: incident.owner,
     }
 }

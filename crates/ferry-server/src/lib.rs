@@ -28,6 +28,7 @@ mod deployments;
 mod dora;
 mod forward;
 mod hooks;
+mod incidents;
 mod local_runner;
 mod log_feed;
 mod metrics;
@@ -208,7 +209,7 @@ pub enum ServerError {
     },
     /// A configured rule file has errors (each at file:line:col).
     #[error("reading the rule files:\n{0}")]
-    Rules(String),
+    Rules(rules::RuleFilesError),
     /// Serving connections failed.
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
@@ -487,6 +488,8 @@ impl Server {
             );
         }
         rules::spawn(self.state.clone());
+        incidents::spawn(self.state.clone());
+        deployments::analysis::spawn(self.state.clone());
         tokio::spawn(self.state.alertmanager.clone().run(self.state.pipeline.shutting_down.subscribe()));
         let pipeline = self.state.pipeline.clone();
         let shutdown = async move {

@@ -92,6 +92,8 @@ use crate::{hooks, metrics, probes, prometheus, remote_write, rules, scrape};
         dora::list_incidents,
         dora::open_incident,
         dora::resolve_incident,
+        dora::ack_incident,
+        dora::get_incident,
         prometheus::query,
         prometheus::post::query,
         prometheus::query_range,

@@ -279,7 +279,7 @@ fn parse_time(name: &str, text: &str) -> Result<i64, QueryError> {
     }
 }
 
-/// A step or duration: seconds (`15`, `0.5`) or Prometheus' units (`1m30s`).
+/// A step or duration: seconds (`15`, `0.5`) or Prometheus' units (`1m30s`, largest first).
 fn parse_duration(name: &str, text: &str) -> Result<i64, QueryError> {
     let bad = || {
         QueryError::BadData(format!(
@@ -293,30 +293,10 @@ fn parse_duration(name: &str, text: &str) -> Result<i64, QueryError> {
             Err(bad())
         };
     }
-    let mut total = 0i64;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let number: i64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit_ms = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 604_800_000,
-            "y" => 31_536_000_000,
-            _ => return Err(bad()),
-        };
-        total = total.saturating_add(number.saturating_mul(unit_ms));
-        rest = &rest[unit_len..];
+    match ferry_model::duration::parse_prometheus_duration(text) {
+        Ok(ms) if ms as f64 <= MAX_SECONDS * 1000.0 => Ok(ms as i64),
+        _ => Err(bad()),
     }
-    if total as f64 > MAX_SECONDS * 1000.0 {
-        return Err(bad());
-    }
-    Ok(total)
 }
 
 fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, QueryError> {

@@ -176,6 +176,8 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::POST, "/api/v1/projects/{name}/dora/events", developer(Project), dora::record),
         route(M::GET, "/api/v1/projects/{name}/incidents", viewer(Project), dora::list_incidents),
         route(M::POST, "/api/v1/projects/{name}/incidents", developer(Project), dora::open_incident),
+        route(M::GET, "/api/v1/incidents/{id}", viewer(Incident), dora::get_incident),
+        route(M::POST, "/api/v1/incidents/{id}/ack", developer(Incident), dora::ack_incident),
         route(M::POST, "/api/v1/incidents/{id}/resolve", developer(Incident), dora::resolve_incident),
         route(M::GET, "/api/v1/projects/{name}/releases", viewer(Project), releases::list),
         route(M::POST, "/api/v1/projects/{name}/releases", developer(Project), releases::create),

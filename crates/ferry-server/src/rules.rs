@@ -5,7 +5,8 @@
 //! and `ALERTS`/`ALERTS_FOR_STATE` written back. Alert state survives a restart through
 //! `ALERTS_FOR_STATE`, as in Prometheus: at a group's first evaluation, its alerts take the
 //! time they became active from the store (`ferry_rules::eval_group`). `GET /prometheus/api/v1/rules` and `…/alerts`
-//! answer in Prometheus' shapes.
+//! answer in Prometheus' shapes. Firing and resolved alerts go to alert routing and then to
+//! `crate::incidents`, with the project of their rule file.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,9 @@ pub(crate) struct Rules {
 
 struct Loaded {
     file: String,
+    /// The project whose `.ferry/alerts/` holds the group: its alerts name that project
+    /// unless they carry a `project` label (`crate::incidents`).
+    project: Option<String>,
     group: Group,
     state: GroupState,
     next_ms: i64,
@@ -45,26 +49,41 @@ struct Loaded {
     rule_seconds: Vec<f64>,
 }
 
+/// Why the configured rule files cannot be evaluated: every problem of every file, one a line.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct RuleFilesError(Vec<RuleFileProblem>);
+
+/// What is wrong with one configured rule file.
+#[derive(Debug, thiserror::Error)]
+enum RuleFileProblem {
+    #[error("reading {file}: {source}")]
+    Read { file: String, source: std::io::Error },
+    /// Its findings, each at file:line:col.
+    #[error(transparent)]
+    Invalid(#[from] ferry_rules::RuleFileError),
+}
+
 impl Rules {
     /// Reads the configured rule files.
     ///
     /// # Errors
     /// Every error of every file, at file:line:col.
-    pub(crate) fn load(files: &[PathBuf], default_interval: std::time::Duration) -> Result<Rules, String> {
+    pub(crate) fn load(files: &[PathBuf], default_interval: std::time::Duration) -> Result<Rules, RuleFilesError> {
         let mut configured = Vec::new();
-        let mut errors = Vec::new();
+        let mut problems = Vec::new();
         for path in files {
             let name = path.display().to_string();
             match std::fs::read_to_string(path) {
                 Ok(text) => match ferry_rules::load_rule_file(&name, &text) {
                     Ok(file) => configured.extend(file.groups.into_iter().map(|group| (name.clone(), group))),
-                    Err(error) => errors.push(error.to_string()),
+                    Err(error) => problems.push(RuleFileProblem::Invalid(error)),
                 },
-                Err(error) => errors.push(format!("reading {name}: {error}")),
+                Err(source) => problems.push(RuleFileProblem::Read { file: name, source }),
             }
         }
-        if !errors.is_empty() {
-            return Err(errors.join("\n"));
+        if !problems.is_empty() {
+            return Err(RuleFilesError(problems));
         }
         let default_interval_ms = i64::try_from(default_interval.as_millis()).unwrap_or(60_000).max(1_000);
         let rules = Rules { configured, default_interval_ms, groups: Mutex::new(Vec::new()) };
@@ -72,18 +91,20 @@ impl Rules {
         Ok(rules)
     }
 
-    /// Sets the project groups, keeping the state of every group that stays (same file and
-    /// name).
-    fn replace(&self, project_groups: Vec<(String, Group)>) {
+    /// Sets the project groups (file, project, group), keeping the state of every group
+    /// that stays (same file and name).
+    fn replace(&self, project_groups: Vec<(String, String, Group)>) {
         let mut groups = self.groups.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut old: Vec<Loaded> = std::mem::take(&mut *groups);
-        for (file, group) in self.configured.iter().cloned().chain(project_groups) {
+        let configured = self.configured.iter().cloned().map(|(file, group)| (file, None, group));
+        let of_projects = project_groups.into_iter().map(|(file, project, group)| (file, Some(project), group));
+        for (file, project, group) in configured.chain(of_projects) {
             let kept = old.iter().position(|l| l.file == file && l.group.name == group.name).map(|idx| old.remove(idx));
             let (state, next_ms, eval_seconds, rule_seconds) = match kept {
                 Some(loaded) => (loaded.state, loaded.next_ms, loaded.eval_seconds, loaded.rule_seconds),
                 None => (GroupState::default(), 0, 0.0, Vec::new()),
             };
-            groups.push(Loaded { file, group, state, next_ms, eval_seconds, rule_seconds });
+            groups.push(Loaded { file, project, group, state, next_ms, eval_seconds, rule_seconds });
         }
     }
 }
@@ -153,7 +174,8 @@ async fn reload_projects(state: &AppState) {
             let file = format!("{}/{path}", project.name);
             match mirror.read_file(&head, &path).await {
                 Ok(Some(text)) => match ferry_rules::load_rule_file(&file, &text) {
-                    Ok(rule_file) => groups.extend(rule_file.groups.into_iter().map(|group| (file.clone(), group))),
+                    Ok(rule_file) => groups
+                        .extend(rule_file.groups.into_iter().map(|group| (file.clone(), project.name.clone(), group))),
                     Err(error) => warn!(project = %project.name, %error, "skipping the rules of {file}: {error}"),
                 },
                 Ok(None) => {}
@@ -194,15 +216,25 @@ async fn evaluate_due(state: &AppState, now: i64) {
             }
             let interval = loaded.group.interval_ms.unwrap_or(rules.default_interval_ms);
             loaded.next_ms = now + interval;
-            to_route.extend(loaded.state.rules.iter().flat_map(|rule| rule.active.values()).filter_map(|alert| routed(alert, now, interval)));
+            let project = &loaded.project;
+            to_route.extend(
+                loaded
+                    .state
+                    .rules
+                    .iter()
+                    .flat_map(|rule| rule.active.values())
+                    .filter_map(|alert| Some((project.clone(), routed(alert, now, interval)?))),
+            );
         }
         to_route
     })
     .await;
     match res {
         Ok(alerts) if !alerts.is_empty() => {
-            if let Err(error) = state.alertmanager.push(alerts).await {
-                warn!(%error, "routing the rules' alerts failed: {error}");
+            let (projects, alerts): (Vec<Option<String>>, Vec<ferry_alerting::Alert>) = alerts.into_iter().unzip();
+            match state.alertmanager.push(alerts).await {
+                Ok(stored) => crate::incidents::observe(state, projects.into_iter().zip(stored).collect()).await,
+                Err(error) => warn!(%error, "routing the rules' alerts failed: {error}"),
             }
         }
         Ok(_) => {}

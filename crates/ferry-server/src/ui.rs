@@ -11,6 +11,9 @@
 //! | `GET /ui/projects/{name}` | a project's runs and the "Run workflow" form |
 //! | `GET /ui/projects/{name}/environments` | each environment's services (release, replica health, the deployment waiting at a gate with its Approve button) and the deployments timeline |
 //! | `GET /ui/projects/{name}/dora` (`?service=&environment=&window=`) | a unit's DORA keys with their tiers, and the project's incidents with Resolve buttons |
+//! | `GET /ui/projects/{name}/incidents` | a project's incidents, open first, with Ack and Resolve buttons |
+//! | `GET /ui/incidents/{id}` | an incident: its facts, timeline (alerts, deployments, actions) and Ack/Resolve buttons |
+//! | `GET /ui/alerts` | alerts firing, pending (the rules') and silenced, and the active silences (tokens for all projects) |
 //! | `GET /ui/projects/{name}/releases/{service}/{number}` | a release: commits, files, the run that built it, its deploy spec |
 //! | `GET /ui/metrics` (`?query=&range=1h`) | the metrics explorer: a PromQL range query ending now, graphed as SVG with its legend (tokens for all projects) |
 //! | `GET /ui/runs/{id}` (`?job={job_id}`) | a run: header, buttons, job graph, the chosen job's steps and live log |
@@ -28,6 +31,7 @@ mod dora;
 mod environments;
 mod format;
 mod graph;
+mod incidents;
 mod layout;
 mod metrics;
 mod projects;
@@ -62,6 +66,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/projects/{name}/releases/{service}/{number}", get(releases::page))
         .route("/ui/projects/{name}/environments", get(environments::page))
         .route("/ui/projects/{name}/dora", get(dora::page))
+        .route("/ui/projects/{name}/incidents", get(incidents::list))
+        .route("/ui/incidents/{id}", get(incidents::page))
+        .route("/ui/alerts", get(incidents::alerts))
         .route("/ui/runs/{id}", get(run::page))
         .route("/ui/metrics", get(metrics::page))
         .route("/ui/assets/{file}", get(assets::get))

@@ -101,6 +101,8 @@ pub struct Deployment {
     pub url: Option<String>,
     /// Why it is being cancelled ("cancelled by alice"), while its agent stops it.
     pub cancel_requested: Option<String>,
+    /// The server's measurements of its `analysis.queries` (JSON).
+    pub measurements: Option<String>,
 }
 
 /// What [`Deployments::create`] writes.
@@ -161,7 +163,8 @@ pub struct Deployments<'a> {
 
 const COLUMNS: &str = "id, project_id, service, environment, release, strategy, status, reason, triggered_by, \
                        rollback_of, is_rollback, agent_id, author, commits, gates, approvals, steps, analysis, \
-                       target, created_at, started_at, finished_at, job_id, run_id, commit_sha, url, cancel_requested";
+                       target, created_at, started_at, finished_at, job_id, run_id, commit_sha, url, cancel_requested, \
+                       measurements";
 
 impl Deployments<'_> {
     /// Records a new deployment (started now when its status is `in_progress`, finished now
@@ -509,6 +512,22 @@ impl Deployments<'_> {
 }
 
 impl Deployments<'_> {
+    /// Keeps the measurements of a deployment's `analysis.queries` (JSON, the server's shape).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such deployment.
+    pub async fn record_measurements(&self, id: i64, measurements: &str) -> Result<(), StoreError> {
+        let res = sqlx::query("UPDATE deployments SET measurements = $1 WHERE id = $2")
+            .bind(measurements)
+            .bind(id)
+            .execute(&self.store.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found("deployment", id));
+        }
+        Ok(())
+    }
+
     /// The deployment that is workflow job `job_id`, if it targets an environment.
     pub async fn for_job(&self, job_id: i64) -> Result<Option<Deployment>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM deployments WHERE job_id = $1")))
@@ -654,5 +673,6 @@ fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
         commit_sha: row.try_get("commit_sha")?,
         url: row.try_get("url")?,
         cancel_requested: row.try_get("cancel_requested")?,
+        measurements: row.try_get("measurements")?,
     })
 }

@@ -72,6 +72,14 @@ pub struct Incident {
     pub caused_by_deployment: Option<i64>,
     pub caused_by_commit: Option<String>,
     pub opened_by: String,
+    pub acked_at: Option<i64>,
+    pub acked_by: Option<String>,
+    /// Who resolved it by hand; `None` when it resolved by itself or is open.
+    pub resolved_by: Option<String>,
+    /// The receiver told of it (deploy.yml's `services.<name>.owner`).
+    pub owner: Option<String>,
+    /// It resolves by itself once all its alerts have (an alert opened or reopened it).
+    pub resolves_with_alerts: bool,
 }
 
 /// What [`Dora::open_incident`] writes.
@@ -86,8 +94,9 @@ pub struct NewIncident<'a> {
     pub opened_by: &'a str,
 }
 
-const INCIDENT_COLUMNS: &str = "id, project_id, service, environment, title, started_at, resolved_at, \
-                                caused_by_deployment, caused_by_commit, opened_by";
+pub(crate) const INCIDENT_COLUMNS: &str = "id, project_id, service, environment, title, started_at, resolved_at, \
+                                caused_by_deployment, caused_by_commit, opened_by, acked_at, acked_by, \
+                                resolved_by, owner, resolves_with_alerts";
 
 /// Stands for a deployment an incident names that the ledger does not hold (one that never
 /// finished): ledger ids start at 1, so the incident is attributed to nothing in any window.
@@ -107,7 +116,7 @@ fn outcome_col(row: &AnyRow, col: &str) -> Result<Outcome, StoreError> {
     }
 }
 
-fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
+pub(crate) fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
     Ok(Incident {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
@@ -119,6 +128,11 @@ fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
         caused_by_deployment: row.try_get("caused_by_deployment")?,
         caused_by_commit: row.try_get("caused_by_commit")?,
         opened_by: row.try_get("opened_by")?,
+        acked_at: row.try_get("acked_at")?,
+        acked_by: row.try_get("acked_by")?,
+        resolved_by: row.try_get("resolved_by")?,
+        owner: row.try_get("owner")?,
+        resolves_with_alerts: row.try_get::<i64, _>("resolves_with_alerts")? != 0,
     })
 }
 
@@ -214,6 +228,29 @@ impl Dora<'_> {
         .fetch_all(&self.store.pool)
         .await?;
         rows.iter().map(|row| Ok((row.try_get("service")?, row.try_get("environment")?))).collect()
+    }
+
+    /// The services of a project in the ledger (any environment), in order. Read by skipping
+    /// through the unit index (one lookup per service), so its cost does not grow with the
+    /// number of deployments.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn services(&self, project_id: i64) -> Result<Vec<String>, StoreError> {
+        let services: Vec<Option<String>> = sqlx::query_scalar(
+            "WITH RECURSIVE services (service) AS (
+                 SELECT MIN(service) FROM dora_deployments WHERE project_id = $1
+                 UNION ALL
+                 SELECT (SELECT MIN(d.service) FROM dora_deployments d
+                         WHERE d.project_id = $1 AND d.service > services.service)
+                 FROM services WHERE services.service IS NOT NULL
+             )
+             SELECT service FROM services",
+        )
+        .bind(project_id)
+        .fetch_all(&self.store.pool)
+        .await?;
+        Ok(services.into_iter().flatten().collect())
     }
 
     /// The slice of a unit's history the keys of the window `[from, to)` (ms) need:
@@ -336,26 +373,14 @@ impl Dora<'_> {
         .fetch_all(pool)
         .await?;
         let mut incidents = Vec::new();
-        let mut first_bringers: HashMap<String, Option<i64>> = HashMap::new();
+        let mut names_a_commit = false;
         for row in &incident_rows {
             let named: Option<i64> = row.try_get("caused_by_deployment")?;
             let ledger_id: Option<i64> = row.try_get("ledger_id")?;
             let caused_by_commit: Option<String> = row.try_get("caused_by_commit")?;
             let started_at: i64 = row.try_get("started_at")?;
             let resolved_at: Option<i64> = row.try_get("resolved_at")?;
-            if named.is_none()
-                && let Some(sha) = &caused_by_commit
-                && !first_bringers.contains_key(sha)
-            {
-                let bringer = self.first_bringer(unit, sha).await?;
-                if let Some(found) = &bringer {
-                    deployments.entry(found.id).or_insert_with(|| found.clone()).commits.push(Commit {
-                        sha: sha.clone(),
-                        at: found.commits.first().map_or(found.finished_at, |commit| commit.at),
-                    });
-                }
-                first_bringers.insert(sha.clone(), bringer.map(|found| found.id));
-            }
+            names_a_commit |= named.is_none() && caused_by_commit.is_some();
             incidents.push(DoraIncident {
                 id: row.try_get("id")?,
                 started_at: seconds(started_at),
@@ -364,6 +389,14 @@ impl Dora<'_> {
                 caused_by_commit,
             });
         }
+        if names_a_commit {
+            for found in self.first_bringers(unit, to, earliest_start).await? {
+                let deployment = deployments
+                    .entry(found.id)
+                    .or_insert_with(|| DoraDeployment { commits: Vec::new(), ..found.clone() });
+                deployment.commits.extend(found.commits);
+            }
+        }
         for deployment in deployments.values_mut() {
             deployment.commits.sort_by(|a, b| a.sha.cmp(&b.sha));
             deployment.commits.dedup_by(|a, b| a.sha == b.sha);
@@ -371,31 +404,53 @@ impl Dora<'_> {
         Ok(UnitHistory { history: History { deployments: deployments.into_values().collect(), incidents }, ledger })
     }
 
-    /// The deployment of the unit that first brought commit `sha`, with that commit only.
-    async fn first_bringer(&self, unit: UnitRef<'_>, sha: &str) -> Result<Option<DoraDeployment>, StoreError> {
-        let row = sqlx::query(
-            "SELECT d.id, d.started_at, d.finished_at, d.outcome, c.committed_at
+    /// For each commit named by an incident of the unit that [`Dora::history`] reads (started
+    /// before `to`, open at or after `earliest_start`) that names no deployment, the unit's
+    /// deployment that first brought it (earliest finish, then lowest id), with that commit
+    /// only. Every deployment that brought one of those commits comes in one query.
+    async fn first_bringers(
+        &self,
+        unit: UnitRef<'_>,
+        to: i64,
+        earliest_start: i64,
+    ) -> Result<Vec<DoraDeployment>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.sha, d.id, d.started_at, d.finished_at, d.outcome, c.committed_at
              FROM dora_commits c JOIN dora_deployments d ON d.id = c.dora_deployment_id
-             WHERE c.project_id = $1 AND c.service = $2 AND c.environment = $3 AND c.sha = $4
-             ORDER BY d.finished_at, d.id LIMIT 1",
+             WHERE c.project_id = $1 AND c.service = $2 AND c.environment = $3
+               AND c.sha IN (SELECT i.caused_by_commit FROM incidents i
+                             WHERE i.project_id = $1 AND i.service = $2 AND i.environment = $3
+                               AND i.started_at < $4 AND (i.resolved_at IS NULL OR i.resolved_at >= $5)
+                               AND i.caused_by_deployment IS NULL AND i.caused_by_commit IS NOT NULL)",
         )
         .bind(unit.project_id)
         .bind(unit.service)
         .bind(unit.environment)
-        .bind(sha)
-        .fetch_optional(&self.store.pool)
+        .bind(to)
+        .bind(earliest_start)
+        .fetch_all(&self.store.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let started_at: Option<i64> = row.try_get("started_at")?;
-        let finished_at: i64 = row.try_get("finished_at")?;
-        let committed_at: i64 = row.try_get("committed_at")?;
-        Ok(Some(DoraDeployment {
-            id: row.try_get("id")?,
-            started_at: started_at.map(seconds),
-            finished_at: seconds(finished_at),
-            outcome: outcome_col(&row, "outcome")?,
-            commits: vec![Commit { sha: sha.to_owned(), at: seconds(committed_at) }],
-        }))
+        // By commit: the order (finish in milliseconds, id) of its first bringer, and that one.
+        let mut first: HashMap<String, ((i64, i64), DoraDeployment)> = HashMap::new();
+        for row in &rows {
+            let sha: String = row.try_get("sha")?;
+            let id: i64 = row.try_get("id")?;
+            let finished_at: i64 = row.try_get("finished_at")?;
+            if first.get(&sha).is_some_and(|(order, _)| *order <= (finished_at, id)) {
+                continue;
+            }
+            let started_at: Option<i64> = row.try_get("started_at")?;
+            let committed_at: i64 = row.try_get("committed_at")?;
+            let deployment = DoraDeployment {
+                id,
+                started_at: started_at.map(seconds),
+                finished_at: seconds(finished_at),
+                outcome: outcome_col(row, "outcome")?,
+                commits: vec![Commit { sha: sha.clone(), at: seconds(committed_at) }],
+            };
+            first.insert(sha, ((finished_at, id), deployment));
+        }
+        Ok(first.into_values().map(|(_, deployment)| deployment).collect())
     }
 
     /// Records an incident.

@@ -30,6 +30,7 @@ mod concurrency;
 mod deliveries;
 mod deployments;
 mod dora;
+mod incidents;
 mod jobs;
 mod logs;
 mod projects;
@@ -56,6 +57,7 @@ pub use deliveries::Deliveries;
 pub use deployments::{Deployment, DeploymentHost, DeploymentStatus, Deployments, HostReport, NewDeployment};
 pub use dora::{BroughtCommit, Dora, Incident, LedgerDeployment, NewIncident, NewLedgerDeployment, UnitHistory};
 pub use ferry_model::{Conclusion, Status};
+pub use incidents::{ALERT_ACTOR, ActionKind, IncidentAction, IncidentAlert, Incidents, NewIncidentAlert};
 pub use jobs::{AppendedChunk, Job, JobGate, JobState, Jobs, Lease, NewJob, Recorded, StepEvent};
 pub use logs::{LogChunk, Logs, StepLog};
 pub use projects::{NewProject, Project, Projects};
@@ -137,6 +139,8 @@ static SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (18, "deployment_hosts", include_str!("../migrations/sqlite/0018_deployment_hosts.sql")),
     (19, "deployment_cancel", include_str!("../migrations/sqlite/0019_deployment_cancel.sql")),
     (21, "alertmanager", include_str!("../migrations/sqlite/0021_alertmanager.sql")),
+    (23, "incident_alerts", include_str!("../migrations/sqlite/0023_incident_alerts.sql")),
+    (26, "deployment_measurements", include_str!("../migrations/sqlite/0026_deployment_measurements.sql")),
 ];
 static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -157,6 +161,8 @@ static POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (18, "deployment_hosts", include_str!("../migrations/postgres/0018_deployment_hosts.sql")),
     (19, "deployment_cancel", include_str!("../migrations/postgres/0019_deployment_cancel.sql")),
     (21, "alertmanager", include_str!("../migrations/postgres/0021_alertmanager.sql")),
+    (23, "incident_alerts", include_str!("../migrations/postgres/0023_incident_alerts.sql")),
+    (26, "deployment_measurements", include_str!("../migrations/postgres/0026_deployment_measurements.sql")),
 ];
 
 impl Store {
@@ -268,6 +274,10 @@ impl Store {
     /// Alert routing's durable state: alerts, silences, the notification log.
     pub fn alertmanager(&self) -> Alertmanager<'_> {
         Alertmanager { store: self }
+    }
+    /// Incidents as alerts open them: their alerts, acks and actions.
+    pub fn incidents(&self) -> Incidents<'_> {
+        Incidents { store: self }
     }
     /// Projects: name, repository, branch, webhook secret.
     pub fn projects(&self) -> Projects<'_> {

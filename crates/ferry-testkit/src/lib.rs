@@ -2,7 +2,8 @@
 //! PostgreSQL this kit starts from Debian's binaries, and [`Browser`], a headless Chromium
 //! from Debian's package that tests of the web UI drive through [`Page`], and [`FakeClock`],
 //! the clock a test moves instead of sleeping, [`http_recorder`], a remote that records
-//! what clients send it, [`busybox_image`], a container image built locally for container
+//! what clients send it, [`http_receiver`], a webhook receiver that collects JSON bodies,
+//! [`busybox_image`], a container image built locally for container
 //! tests, and [`Registry`], a private registry on loopback with basic auth.
 //!
 //! `TestDb` panics with a message saying what failed: it only runs inside tests. `Browser`
@@ -25,7 +26,7 @@ pub use clock::FakeClock;
 pub use docker::{
     BUSYBOX_IMAGE, TEST_LABEL, busybox_image, busybox_image_with, labelled, remove_labelled, saved_image,
 };
-pub use http::{NOT_FOUND, http_recorder};
+pub use http::{NOT_FOUND, http_receiver, http_recorder};
 pub use registry::Registry;
 
 /// A fresh, empty database for one test; what it holds is deleted when it is dropped.

@@ -255,6 +255,14 @@ pub enum Command {
     ///   ferry deployments web --service site --env production --json
     #[command(verbatim_doc_comment)]
     Deployments(DeploymentsArgs),
+    /// Show one deployment: its steps, the new release's traffic and, for `analysis.queries`,
+    /// each query's phase and measurements.
+    ///
+    /// Examples:
+    ///   ferry deployment 31
+    ///   ferry deployment 31 --json     # as GET /api/v1/deployments/31 answers
+    #[command(verbatim_doc_comment)]
+    Deployment(DeploymentArgs),
     /// Deploy the release that succeeded before the current one (or --to N) again.
     ///
     /// Examples:
@@ -275,9 +283,10 @@ pub enum Command {
     ///   ferry plan web --env production
     #[command(verbatim_doc_comment)]
     Plan(PlanArgs),
-    /// Show a service's four DORA keys and rework rate in an environment, with their 2024
-    /// performance tiers (elite, high, medium, low), computed from the deployments and
-    /// incidents Ferry recorded (docs/dora.md defines every number).
+    /// Show the four DORA keys and rework rate of a project's services in an environment,
+    /// added up (or of one service with --service), with their 2024 performance tiers (elite,
+    /// high, medium, low), computed from the deployments and incidents Ferry recorded
+    /// (docs/dora.md defines every number).
     ///
     /// --json prints {"window": {"from", "to"}, "deployment_frequency": {"deployments",
     /// "per_day", "deploy_days_per_week", "tier"}, "lead_time": {"commits", "median_seconds",
@@ -287,16 +296,27 @@ pub enum Command {
     /// its history from CSV files.
     ///
     /// Examples:
+    ///   ferry dora web
     ///   ferry dora web --service site
     ///   ferry dora web --service site --env staging --window 90d --json
     ///   ferry dora import web --deployments deployments.csv --incidents incidents.csv
     #[command(verbatim_doc_comment, args_conflicts_with_subcommands = true)]
     Dora(DoraArgs),
-    /// Open or resolve an incident: a service degraded in an environment (it counts in the
-    /// DORA keys). Ferry opens one itself when a production deployment is rolled back or fails.
+    /// Open, acknowledge, resolve, show or list incidents: a service degraded in an
+    /// environment (they count in the DORA keys). Ferry opens one itself when a production
+    /// deployment is rolled back or fails, and when an alert with `severity: page` fires for
+    /// a service (docs/monitoring.md).
+    ///
+    /// --json prints the incident ({"id", "project", "service", "environment", "title",
+    /// "started_at", "resolved_at", "caused_by_deployment", "caused_by_commit", "opened_by",
+    /// "acked_at", "acked_by", "resolved_by", "owner"}); `show --json` prints
+    /// {"incident": {...}, "timeline": [{"at", "kind", "text", ...}]}.
     ///
     /// Examples:
     ///   ferry incident open web --service site --title "checkout errors" --caused-by 31
+    ///   ferry incident ack 4
+    ///   ferry incident show 4
+    ///   ferry incident list web --open
     ///   ferry incident resolve 4
     #[command(verbatim_doc_comment)]
     Incident(IncidentArgs),
@@ -493,7 +513,7 @@ pub struct DoraArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     pub project: Option<String>,
-    /// The service (the keys are per service and environment)
+    /// The service [default: every service of the project in the environment, added up]
     #[arg(long, value_name = "SERVICE")]
     pub service: Option<String>,
     /// The environment [default: production]
@@ -548,6 +568,25 @@ pub enum IncidentCommand {
     Open(IncidentOpenArgs),
     /// Resolve an incident: service is restored now.
     Resolve(IncidentResolveArgs),
+    /// Acknowledge an incident: you are on it (its owner is told).
+    Ack(IncidentResolveArgs),
+    /// Show an incident with its timeline: alerts, deployments and what was done.
+    Show(IncidentResolveArgs),
+    /// List a project's incidents, newest first.
+    List(IncidentListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentListArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// Only the open ones.
+    #[arg(long)]
+    pub open: bool,
+    /// Print the incidents as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -625,6 +664,17 @@ pub struct DeploymentsArgs {
     #[arg(long = "env", value_name = "ENV")]
     pub environment: Option<String>,
     /// Print the deployments as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeploymentArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The deployment's id (as `ferry deployments` prints it).
+    pub id: i64,
+    /// Print the deployment as `GET /api/v1/deployments/ID` answers it.
     #[arg(long)]
     pub json: bool,
 }

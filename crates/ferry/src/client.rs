@@ -27,7 +27,7 @@ use crate::cli::{ConnectArgs, ProjectAddArgs, ProjectCommand, ProjectSetArgs, Se
 use crate::render::{BOLD, GREEN};
 
 pub use alerts::{alerts, silence};
-pub use deployments::{deploy, list as deployments, plan, rollback, status};
+pub use deployments::{deploy, list as deployments, plan, rollback, show as deployment, status};
 pub use dora::{incident, incidents, main as dora};
 pub use logs::main as logs;
 pub use metrics::main as metrics;

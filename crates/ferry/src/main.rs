@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         cli::Command::Approve(args) => client::approve(args),
         cli::Command::Deploy(args) => client::deploy(args),
         cli::Command::Deployments(args) => client::deployments(args),
+        cli::Command::Deployment(args) => client::deployment(args),
         cli::Command::Rollback(args) => client::rollback(args),
         cli::Command::Status(args) => client::status(args),
         cli::Command::Plan(args) => client::plan(args),

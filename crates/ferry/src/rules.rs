@@ -63,10 +63,7 @@ fn rule_sources(base: &Path, pattern: &str) -> Vec<RuleSource> {
     let Ok(paths) = glob::glob(&full) else { return Vec::new() };
     paths
         .filter_map(Result::ok)
-        .map(|path| RuleSource {
-            path: path.display().to_string(),
-            text: std::fs::read_to_string(&path).map_err(|error| format!("open {}: {error}", path.display())),
-        })
+        .map(|path| RuleSource { path: path.display().to_string(), text: std::fs::read_to_string(&path) })
         .collect()
 }
 

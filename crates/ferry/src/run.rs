@@ -227,12 +227,9 @@ async fn run_workflow(
             match action {
                 Action::Expand(expand) => {
                     let job_idx = job_indices[expand.job_idx];
-                    let record = ferry_engine::decide_flat(
-                        &run_values,
-                        &flat,
-                        &ferry_engine::ExpandJob { job_idx, ..expand.clone() },
-                    );
-                    let name = flat.display_name(job_idx);
+                    let expand_flat = ferry_engine::ExpandJob { job_idx, ..expand.clone() };
+                    let record = ferry_engine::decide_flat(&run_values, &flat, &expand_flat);
+                    let name = flat.expansion_name(&expand_flat);
                     match (&record.plan, flat.jobs[job_idx].role) {
                         (JobPlan::Conclude { error: Some(error), .. }, _) => {
                             printer.job_error(&name, &anyhow::anyhow!("{error}"));

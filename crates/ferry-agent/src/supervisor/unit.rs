@@ -161,6 +161,7 @@ impl UnitRuntime {
                 })
                 .collect(),
             traffic: self.proxy.as_ref().map(|(proxy, _)| proxy.traffic()).unwrap_or_default(),
+            verdict: order.verdict.clone(),
         };
         let was_over = rollout.outcome.is_some();
         let plan = rollout.step(&observation, now_ms());

@@ -108,6 +108,7 @@ pub fn order(id: i64, release: ReleaseSpec) -> DeploymentOrder {
         verify_ms: 0,
         is_rollback: false,
         cancel: None,
+        verdict: None,
     }
 }
 

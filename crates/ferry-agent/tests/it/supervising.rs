@@ -296,8 +296,12 @@ async fn a_canary_whose_errors_breach_the_analysis_is_rolled_back_with_the_figur
     order.strategy = ferry_proto::agent::StrategySpec::Canary {
         steps: vec![ferry_proto::agent::CanaryStep { weight: 50, pause_ms: 60_000 }],
     };
-    order.analysis =
-        Some(ferry_proto::agent::AnalysisSpec { max_error_rate: Some(0.1), max_p99_latency_ms: None, min_requests: 6 });
+    order.analysis = Some(ferry_proto::agent::AnalysisSpec {
+        max_error_rate: Some(0.1),
+        max_p99_latency_ms: None,
+        min_requests: 6,
+        queries: Vec::new(),
+    });
     canary.deployment = Some(order);
     driven.supervisor().set_desired(desired(2, vec![canary]));
     driven

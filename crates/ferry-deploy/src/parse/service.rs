@@ -3,13 +3,14 @@
 //! and analysis).
 
 use ferry_proto::agent::{
-    AnalysisSpec, CanaryStep, HealthSpec, MetricsSpec, Probe, ProcessSpec, StrategySpec, TlsFiles,
+    AnalysisQuery, AnalysisSpec, CanaryStep, HealthSpec, MetricsSpec, Probe, ProcessSpec, StrategySpec, TlsFiles,
 };
 use ferry_workflow::Span;
 use ferry_workflow::yaml::Reader as _;
 use ferry_workflow::yaml::{Entry, Node, NodeKind};
 
 use super::Cx;
+use crate::queries::{self, DEFAULT_INTERVAL_MS, MIN_INTERVAL_MS, PLACEHOLDERS, QueryCheckError};
 use crate::spec::{
     DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_KEEP_OLD_MS, DEFAULT_MAX_SURGE, DEFAULT_MAX_UNAVAILABLE,
     DEFAULT_METRICS_INTERVAL_MS, DEFAULT_METRICS_TIMEOUT_MS, DEFAULT_MIN_REQUESTS, DEFAULT_REPLICAS,
@@ -17,7 +18,7 @@ use crate::spec::{
     default_health,
 };
 
-const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy", "metrics"];
+const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy", "metrics", "owner"];
 const METRICS_KEYS: &[&str] = &["path", "interval", "timeout"];
 const IMAGE_KEYS: &[&str] = &["archive"];
 const HEALTH_KEYS: &[&str] =
@@ -39,7 +40,11 @@ const DEPLOY_KEYS: &[&str] = &[
 ];
 const TLS_KEYS: &[&str] = &["cert", "key"];
 const STRATEGIES: &[&str] = &["recreate", "rolling", "blue-green", "canary"];
-const ANALYSIS_KEYS: &[&str] = &["max-error-rate", "max-p99-latency", "min-requests"];
+const ANALYSIS_KEYS: &[&str] = &["max-error-rate", "max-p99-latency", "min-requests", "queries"];
+const QUERY_KEYS: &[&str] =
+    &["name", "query", "interval", "success", "failure", "failure-limit", "inconclusive-limit", "count"];
+/// The most a `failure-limit`, `inconclusive-limit` or `count` may be.
+const MAX_MEASURE_COUNT: u64 = 10_000;
 
 pub(super) fn read_all(cx: &mut Cx, node: &Node) -> Vec<Service> {
     let mut services: Vec<Service> = Vec::new();
@@ -79,6 +84,7 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
         release: None,
         deploy: Vec::new(),
         metrics: None,
+        owner: None,
     };
     for (key, entry) in fields(cx, &service_entry.value, &context) {
         let value = &entry.value;
@@ -90,6 +96,7 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
             "release" => service.release = release(cx, value, name),
             "deploy" => service.deploy = deploys(cx, value, name),
             "metrics" => service.metrics = metrics(cx, value, name),
+            "owner" => service.owner = cx.text(value, "owner"),
             _ => cx.unknown_key(entry, key, KEYS, &context),
         }
     }
@@ -724,9 +731,14 @@ fn canary(cx: &mut Cx, entry: Option<&Entry>, strategy_span: Option<Span>, conte
 
 fn analysis(cx: &mut Cx, node: &Node, service: &str, environment: &str) -> Option<AnalysisSpec> {
     let context = format!("the analysis of `{service}` in `{environment}`");
-    let mut spec = AnalysisSpec { max_error_rate: None, max_p99_latency_ms: None, min_requests: DEFAULT_MIN_REQUESTS };
+    let mut spec = AnalysisSpec {
+        max_error_rate: None,
+        max_p99_latency_ms: None,
+        min_requests: DEFAULT_MIN_REQUESTS,
+        queries: Vec::new(),
+    };
     let fields = fields(cx, node, &context);
-    let has_limit = fields.iter().any(|(key, _)| matches!(*key, "max-error-rate" | "max-p99-latency"));
+    let has_limit = fields.iter().any(|(key, _)| matches!(*key, "max-error-rate" | "max-p99-latency" | "queries"));
     for (key, entry) in fields {
         let value = &entry.value;
         match key {
@@ -737,6 +749,7 @@ fn analysis(cx: &mut Cx, node: &Node, service: &str, environment: &str) -> Optio
             "min-requests" => {
                 spec.min_requests = cx.number(value, "min-requests", 1, 1_000_000_000).unwrap_or(DEFAULT_MIN_REQUESTS);
             }
+            "queries" => spec.queries = analysis_queries(cx, value, &context),
             _ => cx.unknown_key(entry, key, ANALYSIS_KEYS, &context),
         }
     }
@@ -745,8 +758,162 @@ fn analysis(cx: &mut Cx, node: &Node, service: &str, environment: &str) -> Optio
             "empty-analysis",
             node.span,
             format!("{context} sets no limit"),
-            "add `max-error-rate:` (e.g. 0.05) or `max-p99-latency:` (e.g. 500ms)",
+            "add `max-error-rate:` (e.g. 0.05), `max-p99-latency:` (e.g. 500ms) or `queries:`",
         );
     }
-    (spec.max_error_rate.is_some() || spec.max_p99_latency_ms.is_some()).then_some(spec)
+    (spec.max_error_rate.is_some() || spec.max_p99_latency_ms.is_some() || !spec.queries.is_empty()).then_some(spec)
+}
+
+/// `queries:`: PromQL queries with conditions on their result (see [`crate::queries`]).
+fn analysis_queries(cx: &mut Cx, node: &Node, context: &str) -> Vec<AnalysisQuery> {
+    let Some(items) = node.as_seq() else {
+        if !node.is_null() {
+            cx.wrong_type(node, "queries", "a list of queries, each `{ name, query, success, failure }`");
+        }
+        return Vec::new();
+    };
+    let mut queries: Vec<AnalysisQuery> = Vec::new();
+    for item in items {
+        let Some(query) = analysis_query(cx, item, context) else { continue };
+        if queries.iter().any(|seen| seen.name == query.name) {
+            cx.error(
+                "duplicate-query",
+                item.span,
+                format!("{context} has two queries named `{}`", query.name),
+                "give each query its own name: it names the query's measurements and the reason of a rollback",
+            );
+            continue;
+        }
+        queries.push(query);
+    }
+    queries
+}
+
+fn analysis_query(cx: &mut Cx, item: &Node, context: &str) -> Option<AnalysisQuery> {
+    if item.as_map().is_none() {
+        cx.wrong_type(item, "a query", "a mapping `{ name, query, success, failure }`");
+        return None;
+    }
+    let mut query = AnalysisQuery {
+        name: String::new(),
+        query: String::new(),
+        interval_ms: DEFAULT_INTERVAL_MS,
+        success: None,
+        failure: None,
+        failure_limit: 0,
+        inconclusive_limit: 0,
+        count: 0,
+    };
+    let (mut name, mut text) = (None, None);
+    let what = format!("a query of {context}");
+    for (key, entry) in fields(cx, item, &what) {
+        let value = &entry.value;
+        match key {
+            "name" => {
+                name = cx.text(value, "name");
+                if let Some(name) = &name {
+                    let valid = !name.is_empty()
+                        && name.len() <= 100
+                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+                    if !valid {
+                        cx.error(
+                            "bad-name",
+                            value.span,
+                            format!("`{name}` is not a valid query name"),
+                            "use 1 to 100 letters, digits, `.`, `_` or `-`, such as `error-ratio`",
+                        );
+                    }
+                }
+            }
+            "query" => {
+                text = cx.text(value, "query");
+                if let Some(text) = &text {
+                    check_promql(cx, value.span, text);
+                }
+            }
+            "interval" => {
+                query.interval_ms = match cx.duration(value, "interval") {
+                    Some(ms) if ms < MIN_INTERVAL_MS => {
+                        cx.error(
+                            "bad-duration",
+                            value.span,
+                            format!(
+                                "a query's `interval` must be at least 1s, found {}",
+                                crate::duration::format_duration(ms)
+                            ),
+                            "the server measures due queries once a second; write `interval: 1s` or longer",
+                        );
+                        MIN_INTERVAL_MS
+                    }
+                    Some(ms) => ms,
+                    None => DEFAULT_INTERVAL_MS,
+                }
+            }
+            "success" => query.success = condition(cx, value, "success"),
+            "failure" => query.failure = condition(cx, value, "failure"),
+            "failure-limit" => {
+                query.failure_limit = cx.number(value, "failure-limit", 0, MAX_MEASURE_COUNT).map_or(0, |n| n as u32);
+            }
+            "inconclusive-limit" => {
+                query.inconclusive_limit =
+                    cx.number(value, "inconclusive-limit", 0, MAX_MEASURE_COUNT).map_or(0, |n| n as u32);
+            }
+            "count" => query.count = cx.number(value, "count", 0, MAX_MEASURE_COUNT).map_or(0, |n| n as u32),
+            _ => cx.unknown_key(entry, key, QUERY_KEYS, &what),
+        }
+    }
+    for (key, given) in [("name", name.is_some()), ("query", text.is_some())] {
+        let written = item.as_map().is_some_and(|entries| entries.iter().any(|e| e.key.as_str() == Some(key)));
+        if !given && !written {
+            let help = match key {
+                "name" => "name it, e.g. `name: error-ratio`",
+                _ => {
+                    "give the PromQL to measure, e.g. `query: sum(rate(http_requests_total{release=\"{{release}}\",code=~\"5..\"}[1m]))`"
+                }
+            };
+            cx.error("missing-key", item.span, format!("{what} gives no `{key}:`"), help);
+        }
+    }
+    query.name = name?;
+    query.query = text?;
+    Some(query)
+}
+
+/// Checks a query's placeholders and PromQL.
+fn check_promql(cx: &mut Cx, span: Span, text: &str) {
+    match queries::check_query(text) {
+        Ok(()) => {}
+        Err(QueryCheckError::Placeholder(error)) => cx.error(
+            "unknown-placeholder",
+            span,
+            format!("the query has {error}"),
+            format!(
+                "the placeholders are {}",
+                PLACEHOLDERS.iter().map(|name| format!("`{{{{{name}}}}}`")).collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        Err(QueryCheckError::Promql(message)) => cx.error(
+            "bad-query",
+            span,
+            format!("the query is not PromQL: {message}"),
+            "check it at /prometheus/api/v1/query (placeholders filled) or in the metrics explorer",
+        ),
+    }
+}
+
+/// A `success:` or `failure:` condition, kept as written once it parses.
+fn condition(cx: &mut Cx, node: &Node, what: &str) -> Option<String> {
+    let text = cx.text(node, what)?;
+    match queries::parse_condition(&text) {
+        Ok(_) => Some(text),
+        Err(error) => {
+            cx.error(
+                "bad-condition",
+                node.span,
+                format!("`{what}: {text}` is not a condition: {error}"),
+                "compare `result` with numbers (<, <=, >, >=, ==, !=), joined by `and` / `or`, e.g. `result < 0.01`",
+            );
+            None
+        }
+    }
 }

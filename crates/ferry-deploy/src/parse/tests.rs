@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use ferry_proto::agent::{AnalysisSpec, CanaryStep, MetricsSpec, Probe, ProcessSpec, StrategySpec, TlsFiles};
+use ferry_proto::agent::{
+    AnalysisQuery, AnalysisSpec, CanaryStep, MetricsSpec, Probe, ProcessSpec, StrategySpec, TlsFiles,
+};
 
 use super::*;
 use crate::spec::{DEFAULT_KEEP_OLD_MS, DEFAULT_START_TIMEOUT_MS};
@@ -83,7 +85,12 @@ fn the_issues_example_reads_as_it_says() {
     );
     assert_eq!(
         production.analysis,
-        Some(AnalysisSpec { max_error_rate: Some(0.05), max_p99_latency_ms: Some(500.0), min_requests: 20 })
+        Some(AnalysisSpec {
+            max_error_rate: Some(0.05),
+            max_p99_latency_ms: Some(500.0),
+            min_requests: 20,
+            queries: Vec::new()
+        })
     );
 }
 
@@ -373,6 +380,114 @@ fn tls_mistakes_are_pointed_at() {
     );
     assert!(unknown[1].help.as_deref().unwrap_or_default().contains("key"), "{unknown:#?}");
     assert_eq!(codes(&with_deploy("        port: 443\n        tls: /a.pem\n")), ["9:14 wrong-type"]);
+}
+
+/// The issue's example of `analysis.queries`, an Argo Rollouts AnalysisTemplate in Ferry's words.
+const QUERIES: &str = r#"        port: 8001
+        analysis:
+          max-error-rate: 0.05
+          queries:
+            - name: error-ratio
+              query: |
+                sum(rate(http_requests_total{service="{{service}}",release="{{release}}",code=~"5.."}[1m]))
+                / sum(rate(http_requests_total{service="{{service}}",release="{{release}}"}[1m]))
+              interval: 30s
+              success: result < 0.01
+              failure: result >= 0.05
+              failure-limit: 1
+              inconclusive-limit: 2
+              count: 0
+            - name: latency
+              query: histogram_quantile(0.99, sum by (le) (rate(latency_bucket{release="{{ release }}"}[1m]))) > {{stable}}
+"#;
+
+#[test]
+fn analysis_queries_read_with_their_defaults() {
+    let file = spec(&with_deploy(QUERIES));
+    let analysis =
+        file.service("web").and_then(|web| web.deploy_to("staging")).and_then(|deploy| deploy.analysis.clone());
+    let queries = analysis.map(|analysis| analysis.queries).unwrap_or_default();
+    assert_eq!(queries.len(), 2, "{queries:#?}");
+    assert_eq!(
+        queries[0],
+        AnalysisQuery {
+            name: "error-ratio".to_owned(),
+            query: "sum(rate(http_requests_total{service=\"{{service}}\",release=\"{{release}}\",code=~\"5..\"}[1m]))\n/ sum(rate(http_requests_total{service=\"{{service}}\",release=\"{{release}}\"}[1m]))\n".to_owned(),
+            interval_ms: 30_000,
+            success: Some("result < 0.01".to_owned()),
+            failure: Some("result >= 0.05".to_owned()),
+            failure_limit: 1,
+            inconclusive_limit: 2,
+            count: 0,
+        }
+    );
+    let latency = &queries[1];
+    assert_eq!(
+        (
+            latency.interval_ms,
+            latency.success.as_deref(),
+            latency.failure.as_deref(),
+            latency.failure_limit,
+            latency.count
+        ),
+        (crate::queries::DEFAULT_INTERVAL_MS, None, None, 0, 0)
+    );
+    // Queries alone are an analysis.
+    let only = spec(&with_deploy("        port: 8001\n        analysis: { queries: [ { name: up, query: up } ] }\n"));
+    let deploy = only.service("web").and_then(|web| web.deploy_to("staging")).expect("a deploy");
+    assert_eq!(deploy.analysis.as_ref().map(|analysis| analysis.queries.len()), Some(1));
+}
+
+#[test]
+fn analysis_query_mistakes_are_pointed_at() {
+    let src = with_deploy(
+        r#"        port: 8001
+        analysis:
+          queries:
+            - name: a
+              query: up{release="{{version}}"}
+            - name: b
+              query: sum(rate(x[1m])
+              success: result = 1
+              interval: 500ms
+            - name: a
+              query: up
+              failure: result < 1 && result > 0
+              count: -1
+            - query: up
+              colour: red
+            - name: bad name
+              query: up
+"#,
+    );
+    assert_eq!(
+        codes(&src),
+        [
+            "12:22 unknown-placeholder",
+            "14:22 bad-query",
+            "15:24 bad-condition",
+            "16:25 bad-duration",
+            "17:15 duplicate-query",
+            "19:24 bad-condition",
+            "20:22 bad-number",
+            "21:15 missing-key",
+            "22:15 unknown-key",
+            "23:21 bad-name",
+        ]
+    );
+    let messages: Vec<String> = compile(&src).1.iter().map(|d| d.message.clone()).collect();
+    assert_eq!(messages[0], "the query has unknown placeholder `{{version}}`");
+    assert_eq!(
+        messages[2],
+        "`success: result = 1` is not a condition: unexpected `=` at column 8: expected `==` to compare"
+    );
+    assert_eq!(messages[4], "the analysis of `web` in `staging` has two queries named `a`");
+#[test]
+fn a_service_names_the_receiver_that_owns_its_incidents() {
+    let src = EXAMPLE.replace("    run: python3 server.py\n", "    run: python3 server.py\n    owner: web-oncall\n");
+    assert_eq!(spec(&src).services[0].owner.as_deref(), Some("web-oncall"));
+    assert_eq!(spec(EXAMPLE).services[0].owner, None);
+    assert_eq!(codes(&src.replace("owner: web-oncall", "owner: [a, b]")), ["7:12 wrong-type"]);
 }
 
 #[test]

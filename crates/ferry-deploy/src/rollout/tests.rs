@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use ferry_proto::agent::{
-    AnalysisSpec, CanaryStep, DeploymentOrder, DeploymentOutcome, HealthSpec, Probe, ProcessSpec, ReleaseSpec,
-    ReleaseTraffic, ReplicaState, StrategySpec,
+    AnalysisQuery, AnalysisSpec, AnalysisVerdict, CanaryStep, DeploymentOrder, DeploymentOutcome, HealthSpec, Probe,
+    ProcessSpec, QueryTally, ReleaseSpec, ReleaseTraffic, ReplicaState, StrategySpec,
 };
 
 use super::*;
@@ -37,6 +37,9 @@ struct World {
     next_id: u32,
     /// The fewest healthy replicas taking traffic seen after any plan was applied.
     min_serving: u32,
+    /// The server's verdicts on `analysis.queries`, each from its time (ms) on.
+    verdicts: Vec<(i64, AnalysisVerdict)>,
+    verdict: Option<AnalysisVerdict>,
 }
 
 impl World {
@@ -49,6 +52,8 @@ impl World {
             traffic: BTreeMap::new(),
             next_id: 0,
             min_serving: u32::MAX,
+            verdicts: Vec::new(),
+            verdict: None,
         };
         if let Some(release) = release {
             for _ in 0..n {
@@ -73,12 +78,19 @@ impl World {
     }
 
     fn observe(&self) -> Observation {
-        Observation { replicas: self.replicas.clone(), traffic: self.traffic.values().cloned().collect() }
+        Observation {
+            replicas: self.replicas.clone(),
+            traffic: self.traffic.values().cloned().collect(),
+            verdict: self.verdict.clone(),
+        }
     }
 
     /// A second passes: replicas pass or fail their checks, and requests are served by the
     /// plan's weights (equally by healthy replica when it has none).
     fn tick(&mut self, now: i64, plan: &Plan) {
+        if let Some((_, verdict)) = self.verdicts.iter().rev().find(|(at, _)| *at <= now) {
+            self.verdict = Some(verdict.clone());
+        }
         for replica in &mut self.replicas {
             if replica.state == ReplicaState::Starting && now - replica.started_at >= READY_MS {
                 match self.behaviour.get(&replica.release).copied().unwrap_or(Behaviour::Good) {
@@ -180,6 +192,7 @@ fn order(release: i64, strategy: StrategySpec, analysis: Option<AnalysisSpec>, i
         verify_ms: 3_000,
         cancel: None,
         is_rollback,
+        verdict: None,
     }
 }
 
@@ -233,7 +246,12 @@ fn canary(steps: &[(u32, u64)]) -> StrategySpec {
 }
 
 fn error_analysis() -> Option<AnalysisSpec> {
-    Some(AnalysisSpec { max_error_rate: Some(0.05), max_p99_latency_ms: Some(500.0), min_requests: 20 })
+    Some(AnalysisSpec {
+        max_error_rate: Some(0.05),
+        max_p99_latency_ms: Some(500.0),
+        min_requests: 20,
+        queries: Vec::new(),
+    })
 }
 
 fn assert_trace(actual: &str, expected: &str) {
@@ -415,7 +433,12 @@ fn a_breach_during_verification_still_rolls_back() {
     let mut world = World::new(Some(6), 1);
     world.error_percent.insert(7, 10);
     let strategy = StrategySpec::Rolling { max_surge: 1, max_unavailable: 0 };
-    let analysis = Some(AnalysisSpec { max_error_rate: Some(0.05), max_p99_latency_ms: None, min_requests: 250 });
+    let analysis = Some(AnalysisSpec {
+        max_error_rate: Some(0.05),
+        max_p99_latency_ms: None,
+        min_requests: 250,
+        queries: Vec::new(),
+    });
     let (trace, _) = replay(&mut world, &order(7, strategy, analysis, false), Some(6), 1);
     assert_trace(
         &trace,
@@ -604,7 +627,12 @@ fn arbitrary_observations_never_panic_and_an_outcome_never_changes_nor_a_settled
     ];
     for round in 0..300 {
         let strategy = strategies[round % strategies.len()].clone();
-        let analysis = Some(AnalysisSpec { max_error_rate: Some(0.0), max_p99_latency_ms: Some(0.0), min_requests: 0 });
+        let analysis = Some(AnalysisSpec {
+            max_error_rate: Some(0.0),
+            max_p99_latency_ms: Some(0.0),
+            min_requests: 0,
+            queries: Vec::new(),
+        });
         let current = [None, Some(6), Some(7)][round % 3];
         let mut rollout =
             Rollout::start(&order(7, strategy, analysis, round % 2 == 0), current, (round % 4) as u32, &health(), 0);
@@ -625,7 +653,7 @@ fn arbitrary_observations_never_panic_and_an_outcome_never_changes_nor_a_settled
             traffic.requests = next() % 3;
             traffic.errors = next() % 3;
             traffic.latency_buckets = (0..(next() % 20)).map(|_| next() % 5).collect();
-            let plan = rollout.step(&Observation { replicas, traffic: vec![traffic] }, now);
+            let plan = rollout.step(&Observation { replicas, traffic: vec![traffic], verdict: None }, now);
             assert!(plan.weights.iter().map(|weight| weight.weight).sum::<u32>() <= 100, "{plan:?}");
             if let Some(settled) = &settled {
                 assert_eq!(&plan, settled);
@@ -638,4 +666,76 @@ fn arbitrary_observations_never_panic_and_an_outcome_never_changes_nor_a_settled
             outcome = plan.outcome.clone();
         }
     }
+}
+
+/// An analysis of one query, `error-ratio`, which the server measures.
+fn query_analysis() -> Option<AnalysisSpec> {
+    let query = AnalysisQuery {
+        name: "error-ratio".to_owned(),
+        query: "ratio{release=\"{{release}}\"}".to_owned(),
+        interval_ms: 1_000,
+        success: Some("result < 0.01".to_owned()),
+        failure: Some("result >= 0.05".to_owned()),
+        failure_limit: 1,
+        inconclusive_limit: 0,
+        count: 0,
+    };
+    Some(AnalysisSpec { max_error_rate: None, max_p99_latency_ms: None, min_requests: 20, queries: vec![query] })
+}
+
+fn tallied(successes: u32, failure: Option<&str>) -> AnalysisVerdict {
+    AnalysisVerdict {
+        queries: vec![QueryTally { name: "error-ratio".to_owned(), successes, done: false }],
+        failure: failure.map(str::to_owned),
+    }
+}
+
+#[test]
+fn a_failed_query_verdict_rolls_the_canary_back_with_its_reason() {
+    let mut world = World::new(Some(6), 2);
+    let reason = "query error-ratio: 0.12 >= 0.05 (measurement 2; 2 failed, failure-limit 1)";
+    world.verdicts = vec![(3_000, tallied(0, None)), (6_000, tallied(0, Some(reason)))];
+    let strategy = canary(&[(20, 60_000)]);
+    let (trace, rollout) = replay(&mut world, &order(7, strategy, query_analysis(), false), Some(6), 2);
+    assert_trace(
+        &trace,
+        "
+  0s 6×2 7×1 | 6:100
+     · start 1 replica of release 7 for the canary (0s)
+  2s 6×2 7×1 | 6:80 7:20
+     · weight 20 % to release 7 for 1m and a successful measurement of each query (2s)
+  6s 6×2 | 6:100
+     · roll back to release 6 (6s)
+  6s RolledBack: query error-ratio: 0.12 >= 0.05 (measurement 2; 2 failed, failure-limit 1)
+",
+    );
+    assert_eq!(rollout.progress().reason.as_deref(), Some(reason));
+    assert_eq!(world.min_serving, 2, "release 6 serves throughout");
+}
+
+#[test]
+fn a_canary_step_waits_for_a_successful_measurement_of_each_query() {
+    let mut world = World::new(Some(6), 2);
+    // One success while the first step pauses; the second step's pause is over at 7s, but
+    // its success comes at 9s.
+    world.verdicts = vec![(3_000, tallied(1, None)), (4_000, tallied(2, None)), (9_000, tallied(3, None))];
+    let strategy = canary(&[(20, 3_000), (50, 2_000)]);
+    let (trace, _) = replay(&mut world, &order(7, strategy, query_analysis(), false), Some(6), 2);
+    assert_trace(
+        &trace,
+        "
+  0s 6×2 7×1 | 6:100
+     · start 1 replica of release 7 for the canary (0s)
+  2s 6×2 7×1 | 6:80 7:20
+     · weight 20 % to release 7 for 3s and a successful measurement of each query (2s)
+  5s 6×2 7×1 | 6:50 7:50
+     · weight 50 % to release 7 for 2s and a successful measurement of each query (5s)
+  9s 6×2 7×2 | 6:50 7:50
+     · start the rest of release 7 (2 replicas) (9s)
+ 11s 7×2 | 7:100
+     · all traffic to release 7 (11s)
+     · verify release 7 for 3s (11s)
+ 14s Succeeded: release 7 serves all traffic on 2 healthy replicas
+",
+    );
 }

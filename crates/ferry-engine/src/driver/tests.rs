@@ -288,16 +288,23 @@ jobs:
 #[test]
 fn a_restored_run_that_was_cancelled_drops_instances_planned_before_and_keeps_stored_results() {
     let specs = vec![
-        JobSpec { id: "m".to_owned(), needs: Vec::new(), fail_fast: true, max_parallel: Some(1) },
-        JobSpec { id: "after".to_owned(), needs: vec!["m".to_owned()], fail_fast: true, max_parallel: None },
+        JobSpec { id: "m".to_owned(), needs: Vec::new(), fail_fast: true, max_parallel: Some(1), legs_of: None },
+        JobSpec {
+            id: "after".to_owned(),
+            needs: vec!["m".to_owned()],
+            fail_fast: true,
+            max_parallel: None,
+            legs_of: None,
+        },
     ];
     let instances = (0..3)
         .map(|n| PlannedInstance { name: format!("m ({n})"), matrix: Map::new(), inputs: None, leg: None })
         .collect();
     let mut state = RunState { cancel_requested: true, ..RunState::default() };
-    state
-        .expansions
-        .insert("m".to_owned(), ExpansionRecord { plan: JobPlan::Instances { instances }, after_cancel: false });
+    state.expansions.insert(
+        "m".to_owned(),
+        ExpansionRecord { plan: JobPlan::Instances { instances }, after_cancel: false, leg: None },
+    );
     state.instances.insert(
         ("m".to_owned(), 0),
         InstanceRecord::Finished { conclusion: Conclusion::Cancelled, outputs: Map::new() },
@@ -310,18 +317,19 @@ fn a_restored_run_that_was_cancelled_drops_instances_planned_before_and_keeps_st
         ("after", JobStatus::Cancelled, true)
     );
     assert_eq!(expand.needs["m"]["result"], "cancelled");
-    let record = ExpansionRecord { plan: JobPlan::Skip, after_cancel: true };
+    let record = ExpansionRecord { plan: JobPlan::Skip, after_cancel: true, leg: None };
     driver.apply(Event::Expanded { job_idx: 1, record }).expect("asked for");
     assert_eq!(driver.next_actions(), vec![Action::Complete(Conclusion::Cancelled)]);
 }
 
 #[test]
 fn events_that_do_not_fit_the_run_are_refused_and_change_nothing() {
-    let specs = vec![JobSpec { id: "a".to_owned(), needs: Vec::new(), fail_fast: true, max_parallel: None }];
+    let specs =
+        vec![JobSpec { id: "a".to_owned(), needs: Vec::new(), fail_fast: true, max_parallel: None, legs_of: None }];
     let mut driver = Driver::new(specs, 2);
     let finished = Event::Finished { instance: InstanceId(0), conclusion: Conclusion::Success, outputs: Map::new() };
     assert_eq!(driver.apply(finished), Err(DriverError::NotRunning(0)));
-    let record = ExpansionRecord { plan: JobPlan::Skip, after_cancel: false };
+    let record = ExpansionRecord { plan: JobPlan::Skip, after_cancel: false, leg: None };
     assert_eq!(driver.apply(Event::Expanded { job_idx: 3, record }), Err(DriverError::NotExpanding(3)));
     assert!(matches!(driver.next_actions()[..], [Action::Expand(_)]));
     assert!(driver.running_instance("a", 0).is_err());
@@ -351,7 +359,7 @@ fn expansion_records_read_what_the_server_stored_before_they_were_typed() {
     ];
     for (text, plan, after_cancel) in cases {
         let record: ExpansionRecord = serde_json::from_str(text).expect(text);
-        assert_eq!(record, ExpansionRecord { plan, after_cancel }, "{text}");
+        assert_eq!(record, ExpansionRecord { plan, after_cancel, leg: None }, "{text}");
         let again: ExpansionRecord =
             serde_json::from_str(&serde_json::to_string(&record).expect("serializable")).expect("round trip");
         assert_eq!(again, record);
@@ -363,13 +371,14 @@ fn expansion_records_read_what_the_server_stored_before_they_were_typed() {
 
 #[test]
 fn a_run_of_5000_instances_starts_them_all_and_completes_once() {
-    let specs = vec![JobSpec { id: "m".to_owned(), needs: Vec::new(), fail_fast: true, max_parallel: None }];
+    let specs =
+        vec![JobSpec { id: "m".to_owned(), needs: Vec::new(), fail_fast: true, max_parallel: None, legs_of: None }];
     let mut driver = Driver::new(specs, usize::MAX);
     let [Action::Expand(expand)] = &driver.next_actions()[..] else { panic!("one expansion") };
     let instances = (0..5000)
         .map(|n| PlannedInstance { name: format!("m ({n})"), matrix: Map::new(), inputs: None, leg: None })
         .collect();
-    let record = ExpansionRecord { plan: JobPlan::Instances { instances }, after_cancel: false };
+    let record = ExpansionRecord { plan: JobPlan::Instances { instances }, after_cancel: false, leg: None };
     driver.apply(Event::Expanded { job_idx: expand.job_idx, record }).expect("asked for");
     let starts: Vec<InstanceId> = driver
         .next_actions()

@@ -16,7 +16,8 @@ fn decided(yaml: &str, job_id: &str, status: JobStatus, needs_succeeded: bool, n
     let expand = ExpandJob {
         job_idx,
         job_id: job_id.to_owned(),
-        request: ExpandRequest { job_idx, status, needs_succeeded },
+        key: job_id.to_owned(),
+        request: ExpandRequest { job_idx, leg: None, status, needs_succeeded },
         needs: needs.as_object().cloned().unwrap_or_default(),
         after_cancel: false,
     };

@@ -77,7 +77,7 @@ impl Host {
                     Action::Expand(expand) => {
                         let record = decide_flat(&self.run, &self.flat, &expand);
                         match &record.plan {
-                            JobPlan::Skip => self.trace.push(format!("skip {}", expand.job_id)),
+                            JobPlan::Skip => self.trace.push(format!("skip {}", expand.key)),
                             JobPlan::Conclude { conclusion, error, outputs } => {
                                 let error = error.as_deref().map(|error| format!(": {error}")).unwrap_or_default();
                                 let outputs = if outputs.is_empty() {
@@ -85,7 +85,7 @@ impl Host {
                                 } else {
                                     format!(" {}", Value::Object(outputs.clone()))
                                 };
-                                self.trace.push(format!("{} {conclusion}{outputs}{error}", expand.job_id));
+                                self.trace.push(format!("{} {conclusion}{outputs}{error}", expand.key));
                             }
                             JobPlan::Call { legs } => {
                                 for leg in legs {
@@ -94,7 +94,7 @@ impl Host {
                             }
                             JobPlan::Instances { .. } => {}
                         }
-                        self.state.expansions.insert(expand.job_id.clone(), record.clone());
+                        self.state.expansions.insert(expand.key.clone(), record.clone());
                         driver.apply(Event::Expanded { job_idx: expand.job_idx, record }).expect("asked for");
                     }
                     Action::Start(start) => {
@@ -138,11 +138,10 @@ impl Host {
         let outputs = outputs.as_object().cloned().unwrap_or_default();
         let (_, _, job_idx) = driver.scheduler().instance(instance);
         let job_id = self.specs[job_idx].id.clone();
-        let instance_idx = driver.scheduler().instances_of(job_idx).position(|id| id == instance).unwrap_or(0);
-        self.state.instances.insert(
-            (job_id, i64::try_from(instance_idx).unwrap_or(0)),
-            InstanceRecord::Finished { conclusion, outputs: outputs.clone() },
-        );
+        let instance_idx = driver.instance_idx(instance);
+        self.state
+            .instances
+            .insert((job_id, instance_idx), InstanceRecord::Finished { conclusion, outputs: outputs.clone() });
         driver.apply(Event::Finished { instance, conclusion, outputs }).expect("running");
         self.execute(driver);
     }
@@ -240,7 +239,8 @@ fn a_failed_called_job_fails_the_caller_and_skips_what_needs_it() {
         host.trace[2..],
         [
             r#"start build / compile [.github/workflows/build.yml:compile] inputs={"target":"eu-x","release":true,"jobs":2} needs=[]"#,
-            "skip build/test",
+            // Decided in its call's only leg.
+            "skip build/test#0",
             r#"build failure {"artifact":""}"#,
             "skip deploy",
             "run: failure",
@@ -591,13 +591,16 @@ jobs:
     with: { os: "${{ matrix.os }}" }
 "#;
     let (mut host, mut driver) = Host::new(root, &[("./tests.yml", callee)]);
+    // The mac leg's `use` does not wait for the linux leg's `only-linux`.
+    assert!(host.trace.contains(&"skip ci/only-linux#1".to_owned()), "{:#?}", host.trace);
     host.finish(&mut driver, "ci (linux) / only-linux", Conclusion::Success, json!({"v": "1"}));
-    let seen: Vec<(&str, &Value)> = host.seen.iter().skip(1).map(|(name, needs)| (name.as_str(), needs)).collect();
+    let seen: Vec<(&str, &Value)> = host.seen.iter().map(|(name, needs)| (name.as_str(), needs)).collect();
     assert_eq!(
         seen,
         [
-            ("ci (linux) / use", &json!({"only-linux": {"result": "success", "outputs": {"v": "1"}}})),
+            ("ci (linux) / only-linux", &json!({})),
             ("ci (mac) / use", &json!({"only-linux": {"result": "skipped", "outputs": {}}})),
+            ("ci (linux) / use", &json!({"only-linux": {"result": "success", "outputs": {"v": "1"}}})),
         ]
     );
     // The leg that finishes last sets the output only when it has a value.
@@ -616,4 +619,54 @@ fn a_failing_leg_cancels_the_other_legs_unless_the_caller_says_fail_fast_false()
         let cancelled = host.trace.iter().any(|line| line == "cancel ci/compile");
         assert_eq!(cancelled, cancels, "fail-fast: {fail_fast}\n{:#?}", host.trace);
     }
+}
+
+#[test]
+fn issue_14_a_called_job_of_a_matrix_caller_waits_only_for_its_own_leg() {
+    let (mut host, mut driver) = Host::new(LEGS_CALLER, &[("./tests.yml", LEGS_CALLEE)]);
+    host.finish(&mut driver, "ci (mac) / compile", Conclusion::Success, json!({"bin": "mac-bin"}));
+    // The linux leg still compiles; the mac leg's test starts with its own leg's compile.
+    assert_eq!(
+        host.running.iter().map(|(_, name)| name.as_str()).collect::<Vec<_>>(),
+        ["ci (linux) / compile", "ci (mac) / test"]
+    );
+    assert_eq!(
+        host.trace.last().map(String::as_str),
+        Some(r#"start ci (mac) / test [tests.yml:test] inputs={"os":"mac"} needs=[compile=success]"#)
+    );
+    host.finish(&mut driver, "ci (mac) / test", Conclusion::Success, json!({"file": "mac.tar", "mac": "yes"}));
+    assert!(!host.trace.iter().any(|line| line.starts_with("start deploy")), "{:#?}", host.trace);
+    host.finish(&mut driver, "ci (linux) / compile", Conclusion::Success, json!({"bin": "linux-bin"}));
+    host.finish(&mut driver, "ci (linux) / test", Conclusion::Success, json!({"file": "linux.tar", "mac": ""}));
+    // Each leg's test is its own matrix, and took its place when its leg was decided.
+    let places: Vec<(String, i64)> = host
+        .state
+        .instances
+        .keys()
+        .filter(|(job_id, _)| job_id == "ci/test")
+        .map(|(job_id, idx)| (job_id.clone(), *idx))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(places, [("ci/test".to_owned(), 0), ("ci/test".to_owned(), 1)]);
+    assert_eq!(
+        host.trace[host.trace.len() - 2..],
+        [
+            r#"ci success {"file":"linux.tar","only-mac":"yes","os":"linux"}"#,
+            "start deploy [ci.yml:deploy] inputs=null needs=[ci=success]",
+        ]
+    );
+}
+
+#[test]
+fn issue_14_a_failure_in_one_leg_skips_what_needs_it_in_that_leg_only() {
+    let root = LEGS_CALLER.replace("strategy: {", "strategy: { fail-fast: false,");
+    let (mut host, mut driver) = Host::new(&root, &[("./tests.yml", LEGS_CALLEE)]);
+    host.finish(&mut driver, "ci (linux) / compile", Conclusion::Failure, json!({}));
+    assert!(host.trace.contains(&"skip ci/test#0".to_owned()), "{:#?}", host.trace);
+    host.finish(&mut driver, "ci (mac) / compile", Conclusion::Success, json!({}));
+    host.finish(&mut driver, "ci (mac) / test", Conclusion::Success, json!({"file": "mac.tar", "mac": "yes"}));
+    assert!(host.trace.contains(&r#"ci failure {"file":"mac.tar","only-mac":"yes","os":"mac"}"#.to_owned()));
+    host.finish(&mut driver, "deploy", Conclusion::Success, json!({}));
+    assert_eq!(host.trace.last().map(String::as_str), Some("run: failure"), "{:#?}", host.trace);
 }

@@ -8,8 +8,11 @@ use serde_json::Map;
 use super::*;
 
 /// `jobs`: `id<-need1,need2` entries; `matrix`: job id → instance count; `fails`: instance
-/// names that conclude failure. Instances finish in the order they started. Jobs whose needs
-/// did not all succeed are skipped unless listed in `always`. Returns the trace.
+/// names that conclude failure. Instances finish in the order they started, except those in
+/// `slow`, which finish only when nothing else runs. Jobs whose needs did not all succeed are
+/// skipped unless listed in `always`. `calls`: jobs that make legs (job id → number of legs);
+/// `legs_of`: jobs split by them (job id → the job that splits it), whose instances are named
+/// `id[leg]`. Returns the trace.
 struct Sim<'a> {
     jobs: &'a [&'a str],
     max_parallel: usize,
@@ -19,6 +22,9 @@ struct Sim<'a> {
     cancel_after_starts: Option<usize>,
     max_parallel_of: &'a [(&'a str, usize)],
     no_fail_fast: &'a [&'a str],
+    slow: &'a [&'a str],
+    calls: &'a [(&'a str, usize)],
+    legs_of: &'a [(&'a str, &'a str)],
 }
 
 impl Default for Sim<'_> {
@@ -32,6 +38,9 @@ impl Default for Sim<'_> {
             cancel_after_starts: None,
             max_parallel_of: &[],
             no_fail_fast: &[],
+            slow: &[],
+            calls: &[],
+            legs_of: &[],
         }
     }
 }
@@ -47,6 +56,7 @@ fn run(sim: Sim<'_>) -> String {
                 needs: needs.split(',').filter(|need| !need.is_empty()).map(str::to_owned).collect(),
                 fail_fast: !sim.no_fail_fast.contains(&id),
                 max_parallel: sim.max_parallel_of.iter().find(|(job, _)| *job == id).map(|(_, n)| *n),
+                legs_of: sim.legs_of.iter().find(|(job, _)| *job == id).map(|(_, source)| (*source).to_owned()),
             }
         })
         .collect();
@@ -62,21 +72,30 @@ fn run(sim: Sim<'_>) -> String {
         for command in commands {
             match command {
                 Command::Expand(request) => {
-                    let id = scheduler.jobs()[request.job_idx].id.clone();
-                    let runs = if sim.always.contains(&id.as_str()) {
+                    let job_id = scheduler.jobs()[request.job_idx].id.clone();
+                    let id = match request.leg {
+                        Some(leg) => format!("{job_id}[{leg}]"),
+                        None => job_id.clone(),
+                    };
+                    let runs = if sim.always.contains(&job_id.as_str()) {
                         true
                     } else {
                         request.needs_succeeded && request.status == JobStatus::Success
                     };
                     if !runs {
                         trace.push(format!("skip {id} ({:?})", request.status));
-                        scheduler.expanded(request.job_idx, Expansion::Skip);
+                        scheduler.expanded(request.job_idx, request.leg, Expansion::Skip);
                         continue;
                     }
-                    let n = matrix.get(id.as_str()).copied().unwrap_or(1);
+                    if let Some((_, n_legs)) = sim.calls.iter().find(|(call, _)| *call == job_id) {
+                        trace.push(format!("call {id}: {n_legs} legs"));
+                        scheduler.expanded(request.job_idx, request.leg, Expansion::Legs(*n_legs));
+                        continue;
+                    }
+                    let n = matrix.get(job_id.as_str()).copied().unwrap_or(1);
                     let instances =
                         (0..n).map(|i| (if n == 1 { id.clone() } else { format!("{id} ({i})") }, Map::new())).collect();
-                    scheduler.expanded(request.job_idx, Expansion::Instances(instances));
+                    scheduler.expanded(request.job_idx, request.leg, Expansion::Instances(instances));
                 }
                 Command::Start(instance) => {
                     trace.push(format!("start {}", scheduler.instance(instance).0));
@@ -96,7 +115,14 @@ fn run(sim: Sim<'_>) -> String {
         if had_commands {
             continue;
         }
-        let Some(instance) = running.pop_front() else { break };
+        let Some(position) = running
+            .iter()
+            .position(|instance| !sim.slow.contains(&scheduler.instance(*instance).0))
+            .or((!running.is_empty()).then_some(0))
+        else {
+            break;
+        };
+        let Some(instance) = running.remove(position) else { break };
         let name = scheduler.instance(instance).0.to_owned();
         let conclusion = if cancelled.contains(&instance) {
             Conclusion::Cancelled
@@ -196,11 +222,11 @@ fn unknown_needs_and_cycles_are_skipped_without_blocking_the_rest() {
 
 #[test]
 fn job_conclusion_combines_its_instances() {
-    let specs = vec![JobSpec { id: "m".into(), needs: vec![], fail_fast: false, max_parallel: None }];
+    let specs = vec![JobSpec { id: "m".into(), needs: vec![], fail_fast: false, max_parallel: None, legs_of: None }];
     let mut scheduler = Scheduler::new(specs, 4);
     assert!(matches!(scheduler.next_commands()[..], [Command::Expand(_)]));
     let instances = vec![("m (a)".to_owned(), Map::new()), ("m (b)".to_owned(), Map::new())];
-    scheduler.expanded(0, Expansion::Instances(instances));
+    scheduler.expanded(0, None, Expansion::Instances(instances));
     assert_eq!(scheduler.next_commands(), vec![Command::Start(InstanceId(0)), Command::Start(InstanceId(1))]);
     scheduler.finished(InstanceId(0), Conclusion::Neutral);
     assert_eq!(scheduler.job_conclusion(0), None);
@@ -211,10 +237,51 @@ fn job_conclusion_combines_its_instances() {
 
 #[test]
 fn an_empty_matrix_skips_the_job() {
-    let specs = vec![JobSpec { id: "m".into(), needs: vec![], fail_fast: true, max_parallel: None }];
+    let specs = vec![JobSpec { id: "m".into(), needs: vec![], fail_fast: true, max_parallel: None, legs_of: None }];
     let mut scheduler = Scheduler::new(specs, 4);
     scheduler.next_commands();
-    scheduler.expanded(0, Expansion::Instances(Vec::new()));
+    scheduler.expanded(0, None, Expansion::Instances(Vec::new()));
     assert_eq!(scheduler.job_conclusion(0), Some(Conclusion::Skipped));
     assert_eq!(scheduler.conclusion(), Some(Conclusion::Success));
+}
+
+#[test]
+fn each_leg_of_a_split_job_waits_only_for_its_own_leg_of_what_it_needs() {
+    let trace = run(Sim {
+        jobs: &["call", "a<-call", "b<-a,call", "exit<-a,b,call"],
+        calls: &[("call", 2)],
+        legs_of: &[("a", "call"), ("b", "call")],
+        slow: &["a[0]"],
+        ..Sim::default()
+    });
+    assert_eq!(
+        trace,
+        "call call: 2 legs\nstart a[0]\nstart a[1]\nend a[1]: success\nstart b[1]\nend b[1]: success\n\
+         end a[0]: success\nstart b[0]\nend b[0]: success\nstart exit\nend exit: success\nrun: success"
+    );
+}
+
+#[test]
+fn a_failure_in_one_leg_skips_what_needs_it_in_that_leg_only() {
+    let trace = run(Sim {
+        jobs: &["call", "a<-call", "b<-a,call", "c<-b,call", "exit<-a,b,c,call"],
+        calls: &[("call", 2)],
+        legs_of: &[("a", "call"), ("b", "call"), ("c", "call")],
+        fails: &["a[1]"],
+        always: &["c", "exit"],
+        no_fail_fast: &["a"],
+        ..Sim::default()
+    });
+    assert_eq!(
+        trace,
+        "call call: 2 legs\nstart a[0]\nstart a[1]\nend a[0]: success\nstart b[0]\nend a[1]: failure\n\
+         skip b[1] (Failure)\nstart c[1]\nend b[0]: success\nstart c[0]\nend c[1]: success\n\
+         end c[0]: success\nstart exit\nend exit: success\nrun: failure"
+    );
+}
+
+#[test]
+fn a_job_split_by_a_job_that_made_no_legs_is_decided_whole() {
+    let trace = run(Sim { jobs: &["call", "a<-call"], fails: &["call"], legs_of: &[("a", "call")], ..Sim::default() });
+    assert_eq!(trace, "start call\nend call: failure\nskip a (Failure)\nrun: failure");
 }

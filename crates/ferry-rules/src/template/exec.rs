@@ -128,7 +128,7 @@ fn command(cmd: &[Operand], dot: &Value, cx: &mut Context<'_>, piped: Option<Val
 
 fn operand_value(operand: &Operand, dot: &Value, cx: &mut Context<'_>, line: usize) -> ExecResult<Value> {
     let (base, fields) = match operand {
-        Operand::Func(name) => return functions::call(name, &[], cx).map_err(|message| (line, message)),
+        Operand::Func(name) => return functions::call(name, &[], cx).map_err(|error| (line, error.to_string())),
         Operand::Lit(value) => return Ok(value.clone()),
         Operand::Dot(fields) => (dot.clone(), fields),
         Operand::Var(name, fields) => {

@@ -3,6 +3,8 @@
 //! gives.
 
 use super::{Context, Value};
+use crate::duration::DurationError;
+use crate::eval::RuleError;
 use crate::gofmt;
 use std::sync::Arc;
 
@@ -65,14 +67,61 @@ pub(super) fn is_function(name: &str) -> bool {
     SUPPORTED.contains(&name) || KNOWN_UNSUPPORTED.contains(&name)
 }
 
-pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value, String> {
-    let arity = |n: usize| {
-        if args.len() == n {
+/// Why a function call failed, in the words of Go's `text/template` and Prometheus.
+#[derive(Debug, thiserror::Error)]
+pub enum FunctionError {
+    #[error("wrong number of args for {name}: want {want} got {got}")]
+    WrongArgs { name: String, want: usize, got: usize },
+    /// A function given a value of a type it does not take (`len of type int`).
+    #[error("{function} of type {go_type}")]
+    OfType { function: &'static str, go_type: &'static str },
+    #[error("index of untyped nil")]
+    IndexOfNil,
+    #[error("index out of range: {0}")]
+    IndexOutOfRange(i64),
+    #[error("can't index item of type {0}")]
+    CantIndex(&'static str),
+    #[error("printf needs a format string")]
+    PrintfFormat,
+    #[error("missing argument for comparison")]
+    MissingComparison,
+    #[error("invalid type for comparison")]
+    InvalidComparison,
+    #[error("incompatible types for comparison")]
+    IncompatibleComparison,
+    #[error(transparent)]
+    Query(#[from] RuleError),
+    #[error("first() called on vector with no elements")]
+    FirstOfEmpty,
+    #[error(transparent)]
+    Regex(#[from] regex::Error),
+    /// Text that does not read as a float, as written.
+    #[error("strconv.ParseFloat: parsing {}: invalid syntax", gofmt::quote(.0))]
+    ParseFloat(String),
+    #[error("can't convert {0} to float")]
+    NotAFloat(&'static str),
+    #[error("cannot convert {} to time.Time", go_float(.0))]
+    NotATime(f64),
+    #[error(transparent)]
+    Duration(#[from] DurationError),
+    #[error("the template function {0} is not supported by Ferry")]
+    Unsupported(String),
+}
+
+/// A float as Go's `%v` prints it, for a message.
+fn go_float(v: &f64) -> String {
+    gofmt::float_v(*v)
+}
+
+pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value, FunctionError> {
+    let arity = |want: usize| {
+        if args.len() == want {
             Ok(())
         } else {
-            Err(format!("wrong number of args for {name}: want {n} got {}", args.len()))
+            Err(FunctionError::WrongArgs { name: name.to_owned(), want, got: args.len() })
         }
     };
+    let of_type = |function: &'static str, value: &Value| FunctionError::OfType { function, go_type: value.go_type() };
     match name {
         "not" => {
             arity(1)?;
@@ -84,20 +133,20 @@ pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value
                 Value::Str(s) => Ok(Value::Int(s.len() as i64)),
                 Value::Map(map) => Ok(Value::Int(map.len() as i64)),
                 Value::List(items) => Ok(Value::Int(items.len() as i64)),
-                other => Err(format!("len of type {}", other.go_type())),
+                other => Err(of_type("len", other)),
             }
         }
         "index" => {
-            let Some((first, keys)) = args.split_first() else { return Err("index of untyped nil".to_owned()) };
+            let Some((first, keys)) = args.split_first() else { return Err(FunctionError::IndexOfNil) };
             let mut value = first.clone();
             for key in keys {
                 value = match (&value, key) {
                     (Value::Map(map), Value::Str(k)) => Value::Str(map.get(k).cloned().unwrap_or_default()),
                     (Value::List(items), Value::Int(i)) => items
-                        .get(usize::try_from(*i).map_err(|_| format!("index out of range: {i}"))?)
+                        .get(usize::try_from(*i).map_err(|_| FunctionError::IndexOutOfRange(*i))?)
                         .cloned()
-                        .ok_or(format!("index out of range: {i}"))?,
-                    (value, _) => return Err(format!("can't index item of type {}", value.go_type())),
+                        .ok_or(FunctionError::IndexOutOfRange(*i))?,
+                    (value, _) => return Err(FunctionError::CantIndex(value.go_type())),
                 };
             }
             Ok(value)
@@ -109,13 +158,13 @@ pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value
         }
         "printf" => {
             let Some((Value::Str(format), rest)) = args.split_first() else {
-                return Err("printf needs a format string".to_owned());
+                return Err(FunctionError::PrintfFormat);
             };
             Ok(Value::Str(gofmt::sprintf(format, rest)))
         }
         "eq" | "ne" => {
             if args.len() < 2 {
-                return Err("missing argument for comparison".to_owned());
+                return Err(FunctionError::MissingComparison);
             }
             let mut equal = false;
             for other in &args[1..] {
@@ -127,7 +176,7 @@ pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value
         }
         "lt" | "le" | "gt" | "ge" => {
             arity(2)?;
-            let ordering = compare(&args[0], &args[1])?.ok_or("invalid type for comparison")?;
+            let ordering = compare(&args[0], &args[1])?.ok_or(FunctionError::InvalidComparison)?;
             Ok(Value::Bool(match name {
                 "lt" => ordering.is_lt(),
                 "le" => ordering.is_le(),
@@ -137,15 +186,13 @@ pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value
         }
         "query" => {
             arity(1)?;
-            (cx.query)(&text(&args[0]))
+            Ok((cx.query)(&text(&args[0]))?)
         }
         "first" => {
             arity(1)?;
             match &args[0] {
-                Value::List(items) => {
-                    items.first().cloned().ok_or("first() called on vector with no elements".to_owned())
-                }
-                other => Err(format!("first of type {}", other.go_type())),
+                Value::List(items) => items.first().cloned().ok_or(FunctionError::FirstOfEmpty),
+                other => Err(of_type("first", other)),
             }
         }
         "label" => {
@@ -168,7 +215,7 @@ pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value
                 Value::Struct(fields) => {
                     Ok(fields.iter().find(|(n, _)| *n == "Value").map_or(Value::Nil, |(_, v)| v.clone()))
                 }
-                other => Err(format!("value of type {}", other.go_type())),
+                other => Err(of_type("value", other)),
             }
         }
         "strvalue" => {
@@ -192,12 +239,12 @@ pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value
         }
         "reReplaceAll" => {
             arity(3)?;
-            let re = regex::Regex::new(&text(&args[0])).map_err(|error| error.to_string())?;
+            let re = regex::Regex::new(&text(&args[0]))?;
             Ok(Value::Str(re.replace_all(&text(&args[2]), text(&args[1]).as_str()).into_owned()))
         }
         "match" => {
             arity(2)?;
-            let re = regex::Regex::new(&text(&args[0])).map_err(|error| error.to_string())?;
+            let re = regex::Regex::new(&text(&args[0]))?;
             Ok(Value::Bool(re.is_match(&text(&args[1]))))
         }
         "safeHtml" => {
@@ -236,7 +283,7 @@ pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value
                     items.sort_by_key(key);
                     Ok(Value::List(Arc::new(items)))
                 }
-                other => Err(format!("sortByLabel of type {}", other.go_type())),
+                other => Err(of_type("sortByLabel", other)),
             }
         }
         "stripPort" => {
@@ -284,7 +331,7 @@ pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value
             arity(1)?;
             let v = to_float(&args[0])?;
             if !v.is_finite() {
-                return Err(format!("cannot convert {} to time.Time", gofmt::float_v(v)));
+                return Err(FunctionError::NotATime(v));
             }
             Ok(Value::Str(go_time((v * 1e9) as i64)))
         }
@@ -293,7 +340,7 @@ pub(super) fn call(name: &str, args: &[Value], cx: &Context<'_>) -> Result<Value
             let ms = crate::duration::parse_duration(&text(&args[0]))?;
             Ok(Value::Float(ms as f64 / 1000.0))
         }
-        other => Err(format!("the template function {other} is not supported by Ferry")),
+        other => Err(FunctionError::Unsupported(other.to_owned())),
     }
 }
 
@@ -315,14 +362,14 @@ fn go_print(args: &[Value]) -> String {
     out
 }
 
-fn compare(a: &Value, b: &Value) -> Result<Option<std::cmp::Ordering>, String> {
+fn compare(a: &Value, b: &Value) -> Result<Option<std::cmp::Ordering>, FunctionError> {
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => Ok(Some(x.cmp(y))),
         (Value::Int(x), Value::Int(y)) => Ok(Some(x.cmp(y))),
         (Value::Float(x), Value::Float(y)) => Ok(x.partial_cmp(y)),
         (Value::Bool(x), Value::Bool(y)) => Ok(Some(x.cmp(y))),
         (Value::Nil, Value::Nil) => Ok(Some(std::cmp::Ordering::Equal)),
-        _ => Err("incompatible types for comparison".to_owned()),
+        _ => Err(FunctionError::IncompatibleComparison),
     }
 }
 
@@ -352,7 +399,7 @@ fn strip_port(host: &str) -> String {
     }
 }
 
-fn to_float(value: &Value) -> Result<f64, String> {
+fn to_float(value: &Value) -> Result<f64, FunctionError> {
     match value {
         Value::Float(v) => Ok(*v),
         Value::Int(i) => Ok(*i as f64),
@@ -360,9 +407,9 @@ fn to_float(value: &Value) -> Result<f64, String> {
             "NaN" => Ok(f64::NAN),
             "+Inf" | "Inf" => Ok(f64::INFINITY),
             "-Inf" => Ok(f64::NEG_INFINITY),
-            _ => Err(format!("strconv.ParseFloat: parsing {}: invalid syntax", gofmt::quote(s))),
+            _ => Err(FunctionError::ParseFloat(s.clone())),
         }),
-        other => Err(format!("can't convert {} to float", other.go_type())),
+        other => Err(FunctionError::NotAFloat(other.go_type())),
     }
 }
 

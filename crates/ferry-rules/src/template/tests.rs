@@ -1,11 +1,12 @@
 //! Templates as rule files write them, expanded as Prometheus expands them.
 
 use super::{ALERT_VARIABLES, Template, Value, alert_context};
+use crate::eval::RuleError;
 use ferry_promql::Labels;
 use std::sync::Arc;
 
 fn expand(text: &str, labels: &[(&str, &str)], value: f64) -> String {
-    let query = |q: &str| -> Result<Value, String> {
+    let query = |q: &str| -> Result<Value, RuleError> {
         Ok(Value::List(Arc::new(vec![
             Value::sample(Value::labels([("instance", "b"), ("q", q)]), 2.0),
             Value::sample(Value::labels([("instance", "a"), ("q", q)]), 1.0),

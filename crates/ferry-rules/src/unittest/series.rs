@@ -1,23 +1,47 @@
 //! Input series in promtool's expanding notation (`up{job="a"}` with values `1+1x3 _ stale`)
 //! and the label sets of expected samples.
 
-use ferry_promql::{Labels, MatchOp, stale_nan};
+use ferry_promql::{Labels, MatchOp, QueryError, stale_nan};
+
+/// An input series that does not read.
+#[derive(Debug, thiserror::Error)]
+pub enum SeriesError {
+    #[error("parsing series {series:?}: {reason}")]
+    Labels { series: String, reason: MetricError },
+    #[error("series {series:?}: native histogram values ({item}) are not supported by ferry rules test yet")]
+    Histogram { series: String, item: String },
+    #[error("series {series:?}: cannot read value {item:?} (write 1, 1+2x3, 5x2, _, _x3 or stale)")]
+    BadValue { series: String, item: String },
+}
+
+/// A label set that does not read.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricError {
+    #[error(transparent)]
+    Selector(#[from] QueryError),
+    /// The text, which has a matcher other than `=`.
+    #[error("{0}: only `=` matchers describe a series")]
+    NotEqual(String),
+}
 
 /// The samples of one input series: value `i` at `start + i * interval`; `_` skips a step.
 ///
 /// # Errors
-/// A message naming what does not read.
-pub fn expand(series: &str, values: &str, start_ms: i64, interval_ms: i64) -> Result<Vec<(Labels, i64, f64)>, String> {
-    let labels = parse_metric(series).map_err(|error| format!("parsing series {series:?}: {error}"))?;
+/// What does not read: the series' labels or one of its values.
+pub fn expand(
+    series: &str,
+    values: &str,
+    start_ms: i64,
+    interval_ms: i64,
+) -> Result<Vec<(Labels, i64, f64)>, SeriesError> {
+    let labels = parse_metric(series).map_err(|reason| SeriesError::Labels { series: series.to_owned(), reason })?;
     let mut out = Vec::new();
     let mut step: i64 = 0;
     for item in values.split_whitespace() {
         if item.starts_with("{{") {
-            return Err(format!(
-                "series {series:?}: native histogram values ({item}) are not supported by ferry rules test yet"
-            ));
+            return Err(SeriesError::Histogram { series: series.to_owned(), item: item.to_owned() });
         }
-        let bad = || format!("series {series:?}: cannot read value {item:?} (write 1, 1+2x3, 5x2, _, _x3 or stale)");
+        let bad = || SeriesError::BadValue { series: series.to_owned(), item: item.to_owned() };
         if let Some(times) = item.strip_prefix("_x") {
             step += times.parse::<i64>().map_err(|_| bad())?;
             continue;
@@ -84,15 +108,15 @@ fn number(text: &str) -> Option<f64> {
 ///
 /// # Errors
 /// The parser's message, or a matcher that is not `=`.
-pub fn parse_metric(text: &str) -> Result<Labels, String> {
+pub fn parse_metric(text: &str) -> Result<Labels, MetricError> {
     if text.trim().is_empty() || text.trim() == "{}" {
         return Ok(Labels::default());
     }
-    let matchers = ferry_promql::parse_selector(text).map_err(|error| error.to_string())?;
+    let matchers = ferry_promql::parse_selector(text)?;
     let mut labels = Labels::default();
     for matcher in matchers {
         if matcher.op != MatchOp::Equal {
-            return Err(format!("{text}: only `=` matchers describe a series"));
+            return Err(MetricError::NotEqual(text.to_owned()));
         }
         labels.set(&matcher.name, matcher.value.clone());
     }
@@ -121,6 +145,10 @@ mod tests {
         assert_eq!(as_text(values("1 _x3 2")), "0:1 240:2");
         assert_eq!(as_text(values("1e3 2.5")), "0:1000 60:2.5");
         assert!(expand("m", "{{sum:1}}", 0, 1).is_err());
-        assert_eq!(parse_metric("up{job=\"a\"}").map(|l| l.to_string()), Ok("up{job=\"a\"}".to_owned()));
+        assert_eq!(parse_metric("up{job=\"a\"}").map(|l| l.to_string()).ok(), Some("up{job=\"a\"}".to_owned()));
+        assert_eq!(
+            parse_metric("up{job!=\"a\"}").map_err(|error| error.to_string()).err(),
+            Some("up{job!=\"a\"}: only `=` matchers describe a series".to_owned())
+        );
     }
 }

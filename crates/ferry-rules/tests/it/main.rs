@@ -36,9 +36,6 @@ fn rule_sources(base: &Path, pattern: &str) -> Vec<RuleSource> {
     }
     paths
         .into_iter()
-        .map(|path| RuleSource {
-            path: path.display().to_string(),
-            text: std::fs::read_to_string(&path).map_err(|error| error.to_string()),
-        })
+        .map(|path| RuleSource { path: path.display().to_string(), text: std::fs::read_to_string(&path) })
         .collect()
 }

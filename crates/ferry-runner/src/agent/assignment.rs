@@ -108,8 +108,9 @@ pub(super) async fn run_assignment(
     let (done_tx, done_rx) = oneshot::channel();
     let reporter = tokio::spawn(report(agent.events.clone(), job_id, events_rx, done_rx, control.clone()));
 
-    let job_dir = agent.work_dir.join("jobs").join(job_id.to_string());
-    // Only this slot's jobs work here, one at a time.
+    // Both stay from job to job of the slot (made again, they cost new inodes; see
+    // `workspace::sync_workspace`), and only this slot's jobs work there, one at a time.
+    let job_dir = agent.work_dir.join("jobs").join(slot.to_string());
     let work_root = agent.work_dir.join("work").join(slot.to_string());
     let outcome = {
         let mut cancelled = cancel_rx.clone();
@@ -150,12 +151,17 @@ pub(super) async fn run_assignment(
     }
     heartbeat.abort();
     stopper.abort();
-    // The slot's folder stays: the next job's workspace has the same path.
-    let workspace_dirs = std::fs::read_dir(&work_root).into_iter().flatten().flatten().map(|entry| entry.path());
-    for dir in [job_dir, agent.files_root.join(job_id.to_string())].into_iter().chain(workspace_dirs) {
-        if let Err(error) = agent.trash.discard(&dir) {
-            warn!(job.id = job_id, %error, "could not remove {}", dir.display());
-        }
+    // What the job wrote beside its workspace goes now (as GitHub's runner empties its
+    // `_temp`); the folders stay for the slot's next job, and so does the workspace, which
+    // that job syncs with its commit or removes.
+    let files = agent.files_root.join(job_id.to_string());
+    let emptied = agent
+        .trash
+        .discard(&files)
+        .and_then(|()| agent.trash.discard_all_but(&job_dir, Some("temp".as_ref())))
+        .and_then(|()| agent.trash.discard_all_but(&job_dir.join("temp"), None));
+    if let Err(error) = emptied {
+        warn!(job.id = job_id, %error, "could not remove job {job_id}'s files");
     }
 }
 
@@ -241,14 +247,18 @@ async fn prepare(
     let temp = job_dir.join("temp");
     let dir = job_dir.to_path_buf();
     let (root, temp_dir) = (work_root.to_path_buf(), temp.clone());
-    let runner_workspace = workspace.parent().map(Path::to_path_buf);
+    let trash = agent.trash.clone();
+    // The workspace the slot's last job left is kept only for a job of its repository at a
+    // commit checked out here already, which syncs it; anything else in the slot goes.
+    let reusable = agent.mirrors.is_checked_out(&assignment.repo, &assignment.sha);
+    let kept = workspace.clone();
     tokio::task::spawn_blocking(move || {
-        // Folders left by a runner that stopped in the middle of a job.
-        super::trash::remove_all(&dir)?;
-        super::trash::remove_all(&root)?;
-        if let Some(runner_workspace) = runner_workspace {
-            std::fs::create_dir_all(runner_workspace)?;
-        }
+        let runner_workspace = kept.parent().unwrap_or(&root);
+        trash.discard_all_but(&dir, Some("temp".as_ref()))?;
+        trash.discard_all_but(&temp_dir, None)?;
+        trash.discard_all_but(&root, runner_workspace.file_name())?;
+        trash.discard_all_but(runner_workspace, kept.file_name().filter(|_| reusable))?;
+        std::fs::create_dir_all(runner_workspace)?;
         std::fs::create_dir_all(&temp_dir)
     })
     .await
@@ -280,18 +290,22 @@ async fn prepare(
     let mut secrets = assignment.secrets.clone();
     secrets.entry("GITHUB_TOKEN").or_insert_with(|| Value::String(String::new()));
     let mut masker = Masker::new();
-    for credential in agent.credentials.iter().chain(&assignment.repo_credential) {
-        masker.add(credential);
-    }
-    if let Some(runtime) = &assignment.runtime {
-        masker.add(&runtime.token);
-    }
-    for value in secrets.values() {
-        match value {
-            Value::String(text) => masker.add(text),
-            other => masker.add(&other.to_string()),
-        }
-    }
+    let secret_texts: Vec<std::borrow::Cow<'_, str>> = secrets
+        .values()
+        .map(|value| match value {
+            Value::String(text) => std::borrow::Cow::Borrowed(text.as_str()),
+            other => std::borrow::Cow::Owned(other.to_string()),
+        })
+        .collect();
+    masker.add_all(
+        agent
+            .credentials
+            .iter()
+            .chain(&assignment.repo_credential)
+            .map(String::as_str)
+            .chain(assignment.runtime.as_ref().map(|runtime| runtime.token.as_str()))
+            .chain(secret_texts.iter().map(AsRef::as_ref)),
+    );
     contexts.insert("secrets".to_owned(), Value::Object(secrets));
     let event_path = job_dir.join("event.json");
     if let Some(github) = contexts.get_mut("github").and_then(Value::as_object_mut) {
@@ -337,7 +351,7 @@ async fn prepare(
         masker: Arc::new(RwLock::new(masker)),
         isolation,
         runtime: assignment.runtime.clone(),
-        runtime_in_containers: None,
+        runtime_in_containers: agent.runtime_in_containers(assignment.runtime.as_ref()).await,
         docker: match &agent.docker {
             Some(host) => crate::docker::EngineAccess::Runner(host.clone()),
             // One job at a time works in a slot's folder.

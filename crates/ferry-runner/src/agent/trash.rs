@@ -59,6 +59,22 @@ impl Trash {
         }
     }
 
+    /// Discards everything in `dir` but the entry named `keep`; a missing `dir` is empty.
+    pub(crate) fn discard_all_but(&self, dir: &Path, keep: Option<&std::ffi::OsStr>) -> io::Result<()> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        for entry in entries {
+            let entry = entry?;
+            if keep != Some(entry.file_name().as_os_str()) {
+                self.discard(&entry.path())?;
+            }
+        }
+        Ok(())
+    }
+
     /// Empties the trash now, then after each quiet moment that follows a discard (no
     /// discard for [`QUIET`]), or at once when [`MAX_WAITING`] folders wait; runs until
     /// dropped.

@@ -360,17 +360,77 @@ async fn jobs_run_in_checkouts_with_masked_logs_and_outputs_passed_to_the_jobs_t
     );
     assert!(!log.iter().any(|line| line.contains(SECRET)), "{log:#?}");
 
-    // The repository is a folder on this host, read in place: no mirror; the jobs' folders
-    // are gone.
+    // The repository is a folder on this host, read in place: no mirror; the jobs' files
+    // are gone, their slot's folders stay.
     assert_eq!(entries(&work_dir.path().join("repos")), Vec::<String>::new());
-    assert_eq!(entries(&work_dir.path().join("jobs")), Vec::<String>::new());
-    // The slot's workspace is emptied; its folder stays, so the next job works at the same path.
+    assert_eq!(entries(&work_dir.path().join("jobs")), ["0"]);
+    assert_eq!(entries(&work_dir.path().join("jobs/0")), ["temp"]);
+    assert_eq!(entries(&work_dir.path().join("jobs/0/temp")), Vec::<String>::new());
+    // The slot's workspace stays for its next job, which syncs it with its commit.
     assert_eq!(entries(&work_dir.path().join("work")), ["0"]);
-    assert_eq!(entries(&work_dir.path().join("work/0")), Vec::<String>::new());
+    assert_eq!(entries(&work_dir.path().join("work/0")).len(), 1);
 }
 
 /// A JavaScript action with `main` and `post`: `main` saves state and sets an output, `post`
 /// shows the state.
+/// Job `dirty` leaves its workspace changed in every way a build can (a file edited, one
+/// added, a tracked one removed, a folder made, a hard link to a file outside); `clean`, the
+/// slot's next job at the same commit, must find the commit's files and nothing else.
+const DIRTY_THEN_CLEAN: &str = r#"
+on:
+  workflow_dispatch:
+    inputs:
+      outside: { required: true }
+jobs:
+  dirty:
+    runs-on: self-hosted
+    steps:
+      - run: |
+          echo changed > README
+          rm docs/guide.txt
+          mkdir -p target/debug && echo built > target/debug/app
+          echo mine > "$RUNNER_TEMP/left.txt"
+          ln "${{ inputs.outside }}" linked.txt
+  clean:
+    needs: dirty
+    runs-on: self-hosted
+    steps:
+      - run: |
+          echo "README: $(cat README)"
+          echo "guide: $(cat docs/guide.txt)"
+          echo "files: $(find . -path ./.git -prune -o -type f -print | sort | tr '\n' ' ')"
+          echo "temp: $(ls -A "$RUNNER_TEMP" | tr '\n' ' ')"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slots_next_job_finds_its_commits_files_whatever_the_last_job_left() {
+    let ferry =
+        ferry(&[("README", "the repo"), ("docs/guide.txt", "read me"), (".github/workflows/ci.yml", DIRTY_THEN_CLEAN)])
+            .await;
+    let outside = tempfile::NamedTempFile::new().expect("a file outside");
+    std::fs::write(outside.path(), "precious").expect("write");
+    let run_id = ferry.trigger(json!({"outside": outside.path()})).await;
+    let agent = ferry.agent();
+    let detail = ferry.completed(run_id).await;
+    let log = ferry.log(run_id).await;
+    let (res, _work_dir) = agent.stop().await;
+    res.expect("the agent stopped cleanly");
+
+    assert_eq!(job_states(&detail), ["dirty: completed success", "clean: completed success"], "{log:#?}");
+    let clean: Vec<&String> = log.iter().filter(|line| line.starts_with("clean")).collect();
+    assert_eq!(
+        clean,
+        [
+            "clean 0: README: the repo",
+            "clean 0: guide: read me",
+            "clean 0: files: ./.github/workflows/ci.yml ./README ./docs/guide.txt ",
+            "clean 0: temp: ",
+        ],
+        "{log:#?}"
+    );
+    assert_eq!(std::fs::read_to_string(outside.path()).expect("outside"), "precious");
+}
+
 const JS_ACTION: &[(&str, &str)] = &[
     ("action.yml", "name: js\ninputs:\n  who: {}\nruns:\n  using: node20\n  main: main.js\n  post: post.js\n"),
     (
@@ -467,7 +527,7 @@ async fn a_job_taken_away_from_its_runner_is_stopped_and_its_verdict_kept() {
     ferry.open_gate();
     let (res, work_dir) = agent.stopped().await;
     assert!(matches!(res, Err(AgentError::Refused(ref error)) if error.status() == Some(401)), "{res:?}");
-    assert_eq!(entries(&work_dir.path().join("jobs")), Vec::<String>::new(), "the job's folder is removed");
+    assert_eq!(entries(&work_dir.path().join("jobs/0/temp")), Vec::<String>::new(), "the job's files are removed");
     let detail = ferry.run(run_id).await;
     assert_eq!(job_states(&detail), ["build: completed failure"]);
     assert_eq!(detail.jobs[0].reason, lost.jobs[0].reason);
@@ -511,8 +571,8 @@ async fn stopping_the_agent_cancels_the_job_in_progress_and_completes_it_as_canc
         step_states(&detail, "build"),
         ["0 Run echo started: completed cancelled", "1 Run echo never: completed skipped"]
     );
-    assert_eq!(entries(&work_dir.path().join("jobs")), Vec::<String>::new(), "the job's folder is removed");
-    assert_eq!(entries(&work_dir.path().join("work/0")), Vec::<String>::new(), "the workspace is removed");
+    assert_eq!(entries(&work_dir.path().join("jobs/0")), ["temp"], "the job's files are removed");
+    assert_eq!(entries(&work_dir.path().join("jobs/0/temp")), Vec::<String>::new(), "the job's files are removed");
     assert_eq!(ferry.log(run_id).await, ["build 0: started", "build 0: The step was cancelled."]);
 }
 

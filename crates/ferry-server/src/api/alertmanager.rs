@@ -95,7 +95,8 @@ pub(crate) async fn post_alerts(
             generator_url: alert.generator_url,
         });
     }
-    state.alertmanager.push(alerts).await?;
+    let stored = state.alertmanager.push(alerts).await?;
+    crate::incidents::observe(&state, stored.into_iter().map(|alert| (None, alert)).collect()).await;
     Ok(StatusCode::OK)
 }
 
@@ -251,7 +252,10 @@ pub(crate) async fn create_silence(
             (true, true) => MatchType::Regexp,
             (true, false) => MatchType::NotRegexp,
         };
-        matchers.push(Matcher::new(&matcher.name, kind, &matcher.value).map_err(ApiError::bad_request)?);
+        matchers.push(
+            Matcher::new(&matcher.name, kind, &matcher.value)
+                .map_err(|error| ApiError::bad_request(error.to_string()))?,
+        );
     }
     let starts_at =
         time("startsAt", Some(&request.starts_at))?.ok_or_else(|| ApiError::bad_request("`startsAt` is required"))?;

@@ -1,11 +1,12 @@
-//! DORA through the API: a unit's keys over a window (viewers), incidents (viewers list them,
-//! developers open and resolve them), and the deployments and incidents teams send from
-//! outside (developers). See `ferry_proto::dora`, `crate::dora` and `docs/dora.md`.
+//! DORA through the API: a unit's or a project's keys over a window (viewers), incidents
+//! (viewers list them and read one with its timeline, developers open, acknowledge and
+//! resolve them), and the deployments and incidents teams send from outside (developers). See
+//! `ferry_proto::dora`, `crate::dora` and `docs/dora.md`.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use ferry_proto::dora::{DoraEvents, DoraEventsRecorded, DoraReport, IncidentRequest, IncidentView};
+use ferry_proto::dora::{DoraEvents, DoraEventsRecorded, DoraReport, IncidentDetail, IncidentRequest, IncidentView};
 use ferry_proto::names::{Id, Name};
 use ferry_store::{NewIncident, UnitRef};
 use serde::Deserialize;
@@ -14,15 +15,16 @@ use utoipa::IntoParams;
 use crate::api::projects::project_by_name;
 use crate::api::{ApiError, Body, ErrorBody, Path, Query};
 use crate::auth::Caller;
-use crate::dora::{PRODUCTION, incident_view, record_events, unit_report};
+use crate::dora::{PRODUCTION, incident_view, record_events, report};
 use crate::{AppState, now_ms};
 
-/// Which unit and window `GET /api/v1/projects/{name}/dora` reports on.
+/// Which unit (or the whole project) and window `GET /api/v1/projects/{name}/dora` reports on.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct DoraQuery {
-    /// The service.
-    service: String,
+    /// The service; without it (or empty), every service of the project in the environment,
+    /// added up.
+    service: Option<String>,
     /// The environment; default `production`.
     environment: Option<String>,
     /// The window's length: a number and `d`, `w`, `h` or `m`; default `30d`.
@@ -35,7 +37,7 @@ fn unprocessable(message: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message.to_string())
 }
 
-/// `GET /api/v1/projects/{name}/dora?service=S&environment=E&window=30d&until=T`.
+/// `GET /api/v1/projects/{name}/dora?service=S&environment=E&window=30d&until=T`, each optional.
 #[utoipa::path(
     get,
     path = "/api/v1/projects/{name}/dora",
@@ -44,7 +46,7 @@ fn unprocessable(message: impl std::fmt::Display) -> ApiError {
     params(("name" = Name, Path, description = "The project's name"), DoraQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The five keys of the service in the environment over the window", body = DoraReport),
+        (status = 200, description = "The five keys of the service (or of every service of the project) in the environment over the window", body = DoraReport),
         crate::api::Invalid,
         crate::api::Refusals,
         (status = 404, description = "No such project", body = ErrorBody),
@@ -63,8 +65,16 @@ pub(crate) async fn get(
         None => now_ms(),
     };
     let environment = query.environment.as_deref().unwrap_or(PRODUCTION);
-    let report = unit_report(&state, &project, &query.service, environment, length, until).await?;
-    Ok(Json(report))
+    let service = query.service.as_deref().filter(|service| !service.is_empty());
+    Ok(Json(report(&state, &project, service, environment, length, until).await?))
+}
+
+/// Which incidents `GET /api/v1/projects/{name}/incidents` lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct IncidentsQuery {
+    /// `true`: only the open ones.
+    open: Option<bool>,
 }
 
 /// `GET /api/v1/projects/{name}/incidents`: newest first.
@@ -73,7 +83,7 @@ pub(crate) async fn get(
     path = "/api/v1/projects/{name}/incidents",
     operation_id = "list_incidents",
     tag = "dora",
-    params(("name" = Name, Path, description = "The project's name")),
+    params(("name" = Name, Path, description = "The project's name"), IncidentsQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The project's incidents, newest first (at most 500)", body = [IncidentView]),
@@ -85,9 +95,10 @@ pub(crate) async fn get(
 pub(crate) async fn list_incidents(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(query): Query<IncidentsQuery>,
 ) -> Result<Json<Vec<IncidentView>>, ApiError> {
     let project = project_by_name(&state, &name).await?;
-    let incidents = state.store.dora().incidents(project.id, 500).await?;
+    let incidents = state.store.incidents().list(project.id, query.open.unwrap_or(false), 500).await?;
     Ok(Json(incidents.into_iter().map(|incident| incident_view(&project.name, incident)).collect()))
 }
 
@@ -176,12 +187,63 @@ pub(crate) async fn open_incident(
     ),
 )]
 pub(crate) async fn resolve_incident(
+    Caller(token): Caller,
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<IncidentView>, ApiError> {
-    let incident = state.store.dora().resolve_incident(id, now_ms()).await?;
+    let incident = state.store.incidents().resolve(id, &token.name, state.pipeline.clock.now_ms()).await?;
     let project = state.store.projects().get(incident.project_id).await?;
     Ok(Json(incident_view(&project.name, incident)))
+}
+
+/// `POST /api/v1/incidents/{id}/ack` (`ferry incident ack ID`): someone is on it; an
+/// incident acknowledged already keeps who and when. Its owner is told.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/ack",
+    operation_id = "ack_incident",
+    tag = "dora",
+    params(("id" = Id, Path, description = "The incident's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Acknowledged", body = IncidentView),
+        crate::api::Invalid,
+        crate::api::Refusals,
+        crate::api::BelowDeveloper,
+        (status = 404, description = "No such incident", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn ack_incident(
+    Caller(token): Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<IncidentView>, ApiError> {
+    let incident = state.store.incidents().ack(id, &token.name, state.pipeline.clock.now_ms()).await?;
+    let project = state.store.projects().get(incident.project_id).await?;
+    Ok(Json(incident_view(&project.name, incident)))
+}
+
+/// `GET /api/v1/incidents/{id}` (`ferry incident show ID`): the incident and its timeline.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    operation_id = "get_incident",
+    tag = "dora",
+    params(("id" = Id, Path, description = "The incident's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The incident with its timeline of alerts, deployments and actions", body = IncidentDetail),
+        crate::api::Invalid,
+        crate::api::Refusals,
+        (status = 404, description = "No such incident", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get_incident(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<IncidentDetail>, ApiError> {
+    let incident = state.store.dora().incident(id).await?;
+    Ok(Json(crate::incidents::detail(&state, incident, state.pipeline.clock.now_ms()).await?))
 }
 
 /// `POST /api/v1/projects/{name}/dora/events`: deployments and incidents from outside

@@ -2,7 +2,7 @@
 //! dispatch, cancelling and re-running them, and following their logs (Server-Sent Events, or
 //! framed for programs).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ferry_engine::{ExpansionRecord, JobPlan};
 use ferry_model::Conclusion;
 use ferry_proto::log_stream::{LOG_STREAM_TYPE, LogFrameHead};
 use ferry_proto::names::{Id, Name};
@@ -243,7 +244,15 @@ pub(crate) async fn run_detail(state: &AppState, id: i64) -> Result<RunDetail, A
         let deployment = deployments.iter().find(|deployment| deployment.job_id == Some(job.id));
         jobs.push(job_view(job, steps, &runners, deployment));
     }
-    let expansions: HashMap<String, String> = state.store.runs().expansions(id).await?.into_iter().collect();
+    // A job of a matrix caller's call is decided per leg (`ci/test#1`).
+    let decided: HashSet<String> = state
+        .store
+        .runs()
+        .expansions(id)
+        .await?
+        .into_iter()
+        .map(|(key, _)| ferry_engine::driver::job_of_expansion_key(&key).to_owned())
+        .collect();
     // The jobs of the workflows it calls are shown as GitHub shows them (`build / test`).
     let flat = workflow.and_then(|workflow| crate::pipeline::flat_of(&run, std::sync::Arc::new(workflow)).ok());
     let planned = flat
@@ -255,7 +264,7 @@ pub(crate) async fn run_detail(state: &AppState, id: i64) -> Result<RunDetail, A
             key: job.id.clone(),
             name: flat.display_name(job_idx),
             needs: job.needs.iter().filter(|need| !need.ends_with("@call")).cloned().collect(),
-            state: if expansions.contains_key(&job.id) { "skipped" } else { "waiting" }.to_owned(),
+            state: if decided.contains(&job.id) { "skipped" } else { "waiting" }.to_owned(),
         })
         .collect();
     Ok(RunDetail { run: run_view(run, &project.name), jobs, planned })
@@ -452,15 +461,28 @@ pub(crate) async fn rerun_run(state: &AppState, id: i64, failed_only: bool, acto
         .await?;
     if failed_only {
         let jobs = state.store.jobs().list_for_run(old.id).await?;
-        let succeeded = |key: &str| {
-            jobs.iter().filter(|job| job.job_key == key).all(|job| job.conclusion == Some(Conclusion::Success))
-        };
         for (key, expansion) in state.store.runs().expansions(old.id).await? {
-            if !succeeded(&key) || !jobs.iter().any(|job| job.job_key == key) {
+            let job_key = ferry_engine::driver::job_of_expansion_key(&key);
+            let record = serde_json::from_str::<ExpansionRecord>(&expansion);
+            // A leg of a job decided per leg (`ci/test#1`) goes with its own instances only,
+            // named in its record.
+            let names: Option<Vec<&str>> = match &record {
+                Ok(ExpansionRecord { leg: None, .. }) => None,
+                Ok(ExpansionRecord { plan: JobPlan::Instances { instances }, .. }) => {
+                    Some(instances.iter().map(|instance| instance.name.as_str()).collect())
+                }
+                _ => continue,
+            };
+            let rows: Vec<&Job> = jobs
+                .iter()
+                .filter(|job| job.job_key == job_key)
+                .filter(|job| names.as_ref().is_none_or(|names| names.contains(&job.name.as_str())))
+                .collect();
+            if rows.is_empty() || rows.iter().any(|job| job.conclusion != Some(Conclusion::Success)) {
                 continue;
             }
             state.store.runs().record_expansion(run.id, &key, &expansion, now).await?;
-            for job in jobs.iter().filter(|job| job.job_key == key) {
+            for job in rows {
                 let copy = NewJob {
                     run_id: run.id,
                     name: &job.name,

@@ -285,7 +285,7 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                     let text = serde_json::to_string(&record).expect("an expansion record serializes");
                     let stored = store
                         .runs()
-                        .record_expansion(run_id, &expand.job_id, &text, state.pipeline.clock.now_ms())
+                        .record_expansion(run_id, &expand.key, &text, state.pipeline.clock.now_ms())
                         .await?;
                     // Another call may have decided first: what is stored wins.
                     let record = if stored == text {
@@ -294,8 +294,8 @@ async fn execute(state: &AppState, entry: &mut CachedRun) -> Result<Vec<i64>, St
                         match serde_json::from_str::<ExpansionRecord>(&stored) {
                             Ok(record) => record,
                             Err(error) => {
-                                let job_id = &expand.job_id;
-                                let reason = format!("the stored plan of job `{job_id}` does not read ({error})");
+                                let key = &expand.key;
+                                let reason = format!("the stored plan of job `{key}` does not read ({error})");
                                 fail(state, run_id, &reason).await?;
                                 entry.failed = true;
                                 return Ok(follow_ups);

@@ -54,3 +54,13 @@ fn the_server_s_route_table_holds_every_route_of_the_service() {
         );
     }
 }
+
+#[test]
+fn every_route_of_the_service_is_under_a_path_a_runner_relays() {
+    for (method, path, _) in routes::<crate::AppState>() {
+        assert!(
+            ferry_proto::runtime::RUNTIME_PATHS.iter().any(|runtime| path.starts_with(runtime)),
+            "{method} {path} is not under ferry_proto::runtime::RUNTIME_PATHS: a runner's relay for containers would refuse it"
+        );
+    }
+}

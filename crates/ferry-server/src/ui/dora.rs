@@ -1,7 +1,8 @@
-//! `/ui/projects/{name}/dora`: the DORA keys of one service in one environment over a window
-//! (`?service=&environment=&window=&until=`; the first unit with deployments by default), each with
-//! its tier, and the project's incidents with a Resolve button for the open ones (developers).
-//! Read through the same functions as the API (`crate::dora`).
+//! `/ui/projects/{name}/dora`: the DORA keys of the project's services in one environment over
+//! a window, added up, or of the one service picked (`?service=&environment=&window=&until=`;
+//! production, or the first environment with deployments, by default), each with its tier, and
+//! the project's incidents with a Resolve button for the open ones (developers). Read through
+//! the same functions as the API (`crate::dora`).
 
 use axum::extract::{Path, Query, State};
 use ferry_proto::dora::{DoraReport, Tier};
@@ -12,7 +13,7 @@ use super::projects::time;
 use super::{Session, format, layout};
 use crate::api::ApiError;
 use crate::api::projects::project_by_name;
-use crate::dora::{PRODUCTION, incident_view, unit_report};
+use crate::dora::{PRODUCTION, incident_view};
 use crate::{AppState, now_ms};
 
 /// How many incidents the page lists.
@@ -21,6 +22,7 @@ const INCIDENTS: i64 = 100;
 /// The page's choice of unit and window.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct Choice {
+    /// Empty or absent: every service.
     service: Option<String>,
     environment: Option<String>,
     window: Option<String>,
@@ -91,12 +93,13 @@ pub(super) async fn page(
         return Err(ApiError::not_found("project", &name));
     }
     let units = state.store.dora().units(project.id).await?;
-    let service = choice.service.clone().or_else(|| units.first().map(|(service, _)| service.clone()));
+    let service = choice.service.clone().filter(|service| !service.is_empty());
     let environment = choice
         .environment
         .clone()
+        .filter(|environment| !environment.is_empty())
         .or_else(|| {
-            let of_service = units.iter().filter(|(s, _)| Some(s) == service.as_ref());
+            let of_service = units.iter().filter(|(s, _)| service.as_ref().is_none_or(|service| s == service));
             of_service
                 .clone()
                 .find(|(_, e)| e == PRODUCTION)
@@ -112,16 +115,18 @@ pub(super) async fn page(
             .map_err(|error| error.to_string()),
         None => Ok(now),
     };
-    let report = match (&service, until) {
-        (_, Err(error)) => Err(error),
-        (Some(service), Ok(until)) => match ferry_dora::parse_window(&window) {
-            Ok(length) => Ok(unit_report(&state, &project, service, &environment, length, until).await?),
-            Err(error) => Err(error.to_string()),
-        },
-        (None, Ok(_)) => {
+    let report = match until {
+        Err(error) => Err(error),
+        Ok(_) if units.is_empty() => {
             Err("No deployment is recorded yet: deploy a service, or import history with `ferry dora import`."
                 .to_owned())
         }
+        Ok(until) => match ferry_dora::parse_window(&window) {
+            Ok(length) => {
+                Ok(crate::dora::report(&state, &project, service.as_deref(), &environment, length, until).await?)
+            }
+            Err(error) => Err(error.to_string()),
+        },
     };
     let incidents = state.store.dora().incidents(project.id, INCIDENTS).await?;
     let write_title = (!session.can_write()).then_some("resolving needs the developer role");
@@ -131,6 +136,7 @@ pub(super) async fn page(
         form.dora-choice method="get" {
             label { "Service"
                 select name="service" {
+                    option value="" selected[service.is_none()] { "All services" }
                     @for unit in units.iter().map(|(s, _)| s).collect::<std::collections::BTreeSet<_>>() {
                         option value=(unit) selected[Some(unit) == service.as_ref()] { (unit) }
                     }
@@ -143,7 +149,10 @@ pub(super) async fn page(
         }
         @match &report {
             Ok(report) => {
-                p.muted #dora-window { (report.window.from) " – " (report.window.to) }
+                p.muted #dora-window {
+                    (service.as_deref().unwrap_or("All services")) " in " (environment) ", "
+                    (report.window.from) " – " (report.window.to)
+                }
                 (keys(report))
             }
             Err(message) => { p.muted #dora-empty { (message) } }
@@ -157,7 +166,7 @@ pub(super) async fn page(
                     tbody {
                         @for incident in incidents.into_iter().map(|incident| incident_view(&project.name, incident)) {
                             tr data-incident-id=(incident.id) {
-                                td { (incident.id) }
+                                td { a href=(format!("/ui/incidents/{}", incident.id)) { (incident.id) } }
                                 td { (incident.service) " · " (incident.environment) }
                                 td { (incident.title) }
                                 td { (time(incident.started_at, now)) }

@@ -30,6 +30,7 @@ pub(super) fn page(title: &str, session: Option<&Session>, crumbs: &[(&str, &str
                                 a href=(href) { (label) }
                             }
                         }
+                        a.nav-metrics #alerts-link href="/ui/alerts" { "Alerts" }
                         a.nav-metrics #metrics-link href="/ui/metrics" { "Metrics" }
                         span.who title=(format!("token {:?}", session.0.name)) {
                             (session.0.name) " · " (session.0.role.as_str())

@@ -2,51 +2,19 @@
 //! loopback as Alertmanager would send them (the webhook's version-4 body, Slack's
 //! incoming-webhook payload, an email over SMTP), and silences hold them back.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use ferry_testkit::http_receiver;
+
 use crate::TestServer;
 
 /// How long to wait for a notification before the test fails.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// An HTTP receiver on loopback: every request's body, in order.
-pub(crate) fn http_receiver() -> (String, mpsc::Receiver<Value>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-    let url = format!("http://{}/hook", listener.local_addr().expect("an address"));
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().expect("a second handle"));
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            if tx.send(serde_json::from_slice(&body).unwrap_or(Value::Null)).is_err() {
-                return;
-            }
-        }
-    });
-    (url, rx)
-}
 
 /// An SMTP sink on loopback: every message's envelope and text.
 fn smtp_sink() -> (u16, mpsc::Receiver<String>) {

@@ -2,9 +2,13 @@
 //! release made by hand goes to the auto-deploy environment, the agent is sent its desired
 //! state and fetches the release's files, its report of success promotes the release to the
 //! environment after, which waits for an approval (not by the release's author), and a
-//! reported rollback is recorded with its reason; status, output and refusals too. On SQLite
-//! and on PostgreSQL.
+//! reported rollback is recorded with its reason; status, output and refusals too; the
+//! server measures `analysis.queries` by its clock and sends a failed verdict to the agent.
+//! On SQLite and on PostgreSQL.
 
+use std::time::Duration;
+
+use ferry_model::Clock as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -300,4 +304,105 @@ fn a_release_is_delivered_through_its_gates_on_sqlite() {
 fn a_release_is_delivered_through_its_gates_on_postgres() {
     let db = ferry_testkit::TestDb::postgres();
     deliver(&TestServer::start_on(Some(db.url().to_owned())));
+}
+
+/// A deploy.yml whose staging judges release `{{release}}` by `ratio` (its last value in the
+/// hour, so the test's clock may run ahead of the sample).
+const MEASURED: &str = r#"
+environments:
+  staging: { auto-deploy: true }
+services:
+  web:
+    run: python3 server.py
+    deploy:
+      staging:
+        port: 18001
+        analysis:
+          queries:
+            - name: error-ratio
+              query: 'last_over_time(ratio{release="{{release}}"}[1h])'
+              interval: 10s
+              success: result < 0.01
+              failure: result >= 0.05
+"#;
+
+/// The server measures a deployment's query over its metrics store by its own clock, keeps
+/// the measurement on the deployment, and puts the failed verdict into the agent's order.
+fn analysis_queries_are_measured(database: Option<String>) {
+    let clock = ferry_testkit::FakeClock::at(1_796_032_830_000);
+    let server = TestServer::start_on_with_clock(database, std::sync::Arc::new(clock.clone()));
+    let repo = TestRepo::new(&[(".ferry/deploy.yml", MEASURED)]);
+    let body = json!({"name": "web", "repo": repo.path().display().to_string()});
+    assert_eq!(server.call("POST", "/api/v1/projects", Some(&server.admin), Some(&body)).status, 201);
+    let res = server.call("POST", "/api/v1/agents", Some(&server.admin), Some(&json!({"name": "local"})));
+    let agent = Agent { server: &server, token: res.json()["token"].as_str().expect("a token").to_owned() };
+    let hello = json!({"hostname": "box", "version": "0.1.0"});
+    assert_eq!(server.call("POST", "/api/v1/agent/hello", Some(&agent.token), Some(&hello)).status, 200);
+    // Release 1 fails one request in five, by its own metrics, at the clock's time.
+    let auth = format!("Bearer {}", server.admin);
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/openmetrics-text")];
+    let samples = "# TYPE ratio gauge\nratio{release=\"1\"} 0.2 1796032830\n# EOF\n";
+    assert_eq!(server.request("POST", "/api/v1/metrics/import", &headers, samples.as_bytes()).status, 200);
+
+    let text = "print('hello')\n";
+    let digest = sha256(text.as_bytes());
+    let res = server.request(
+        "PUT",
+        &format!("/api/v1/projects/web/blobs/{digest}"),
+        &[("Authorization", auth.as_str())],
+        text.as_bytes(),
+    );
+    assert_eq!(res.status, 204, "{}", res.body);
+    let files = json!([{"path": "server.py", "sha256": digest, "size": text.len(), "mode": 0o644}]);
+    let release = json!({"service": "web", "files": files});
+    assert_eq!(server.call("POST", "/api/v1/projects/web/releases", Some(&server.admin), Some(&release)).status, 201);
+    let id = deployments(&server, "")[0]["id"].as_i64().expect("an id");
+    let before = agent.desired(0);
+    assert!(before["units"][0]["deployment"].get("verdict").is_none(), "nothing measured yet: {before}");
+
+    // The first measurement comes one interval after the server saw the deployment: move the
+    // clock an interval at a time until it has been taken.
+    let deployment = (0..300)
+        .find_map(|_| {
+            clock.advance(Duration::from_secs(10));
+            std::thread::sleep(Duration::from_millis(100));
+            let deployment = server.call("GET", &format!("/api/v1/deployments/{id}"), Some(&server.admin), None).json();
+            deployment["analysis"]["queries"][0]["measurements"]
+                .as_array()
+                .is_some_and(|m| !m.is_empty())
+                .then_some(deployment)
+        })
+        .expect("a measurement within 300 intervals");
+    let query = &deployment["analysis"]["queries"][0];
+    let reason = "query error-ratio: 0.2 >= 0.05 (measurement 1; 1 failed, failure-limit 0)";
+    assert_eq!(
+        (query["name"].as_str(), query["phase"].as_str(), query["reason"].as_str()),
+        (Some("error-ratio"), Some("failed"), Some(reason)),
+        "{deployment:#}"
+    );
+    let measurement = &query["measurements"][0];
+    assert_eq!(
+        (measurement["value"].as_f64(), measurement["phase"].as_str(), measurement["message"].as_str()),
+        (Some(0.2), Some("failed"), Some("0.2 >= 0.05")),
+        "{deployment:#}"
+    );
+    let at = measurement["at"].as_i64().expect("a time");
+    assert!(at > 1_796_032_830_000 && at <= clock.now_ms(), "measured by the server's clock: {at}");
+    assert_eq!(deployment["outcome"], "in_progress", "the agent rolls it back, not the server");
+
+    let desired = agent.desired(before["generation"].as_i64().expect("a generation"));
+    let verdict = &desired["units"][0]["deployment"]["verdict"];
+    assert_eq!(verdict["failure"], reason, "{desired:#}");
+    assert_eq!(verdict["queries"], json!([{"name": "error-ratio", "successes": 0, "done": false}]), "{desired:#}");
+}
+
+#[test]
+fn analysis_queries_are_measured_and_their_failure_reaches_the_agent_on_sqlite() {
+    analysis_queries_are_measured(None);
+}
+
+#[test]
+fn analysis_queries_are_measured_and_their_failure_reaches_the_agent_on_postgres() {
+    let db = ferry_testkit::TestDb::postgres();
+    analysis_queries_are_measured(Some(db.url().to_owned()));
 }

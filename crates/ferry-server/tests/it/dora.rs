@@ -85,6 +85,51 @@ fn events_from_outside_give_the_keys_worked_out_by_hand() {
 }
 
 #[test]
+fn without_a_service_the_report_adds_up_the_projects_services() {
+    let repo = TestRepo::new(&[("README", "one")]);
+    let c1 = repo.head();
+    let c2 = repo.commit(&[("README", "two")], "two");
+    let c3 = repo.commit(&[("README", "three")], "three");
+    let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let now = committed_at(&repo, &c3);
+    let (t1, t2) = ((now + 3600) * 1000, (now + 7200) * 1000);
+    // web: c1 succeeds (its first deployment brings c1 only), then c2 fails (brings c2);
+    // api: c3 succeeds (brings c3 only); staging is another environment.
+    let events = json!({"deployments": [
+        {"service": "web", "environment": "production", "commit": c1, "finished_at": t1, "outcome": "succeeded"},
+        {"service": "web", "environment": "production", "commit": c2, "finished_at": t2, "outcome": "failed"},
+        {"service": "api", "environment": "production", "commit": c3, "finished_at": t1, "outcome": "succeeded"},
+        {"service": "web", "environment": "staging", "commit": c3, "finished_at": t2, "outcome": "succeeded"},
+    ]});
+    let res = server.call("POST", "/api/v1/projects/web/dora/events", Some(&server.admin), Some(&events));
+    assert_eq!(res.status, 201, "{}", res.body);
+
+    let viewer = server.token("viewer");
+    let until = ferry_dora::rfc3339(now + 86_400);
+    let res = server.call("GET", &format!("/api/v1/projects/web/dora?until={until}"), Some(&viewer), None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let report = res.json();
+    // Production only: web's two and api's one; two succeeded, on one day.
+    assert_eq!(report["deployment_frequency"]["deployments"], 2);
+    // c1 at web's success, c3 at api's (each a unit's first deployment); c2 came with a failure.
+    let mut leads = [now + 3600 - committed_at(&repo, &c1), now + 3600 - committed_at(&repo, &c3)];
+    leads.sort_unstable();
+    assert_eq!(report["lead_time"]["commits"], 2);
+    assert_eq!(report["lead_time"]["median_seconds"], leads[0]);
+    assert_eq!(report["lead_time"]["p90_seconds"], leads[1]);
+    // web's failure, 1 of 3, is not recovered: api's success is another unit's.
+    assert_eq!(report["change_failure_rate"], json!({"failed": 1, "total": 3, "rate": 1.0 / 3.0, "tier": "low"}));
+    assert_eq!(
+        report["recovery_time"],
+        json!({"failures": 0, "median_seconds": null, "p90_seconds": null, "tier": null})
+    );
+    assert_eq!(report["rework_rate"], json!({"rework": 0, "total": 3, "rate": 0.0}));
+    // One service's report is that unit's alone.
+    let res = server.call("GET", &format!("/api/v1/projects/web/dora?service=api&until={until}"), Some(&viewer), None);
+    assert_eq!(res.json()["change_failure_rate"], json!({"failed": 0, "total": 1, "rate": 0.0, "tier": "elite"}));
+}
+
+#[test]
 fn incidents_are_opened_listed_and_resolved() {
     let repo = TestRepo::new(&[("README", "one")]);
     let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());

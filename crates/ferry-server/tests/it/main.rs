@@ -16,6 +16,7 @@ mod forks;
 mod forward;
 mod hardening;
 mod hooks;
+mod incidents;
 mod openapi;
 mod pipeline;
 mod probes;
@@ -94,6 +95,11 @@ impl TestServer {
     /// `configure` says).
     pub fn start_with_clock(clock: Arc<dyn Clock>, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         TestServer::start_with_hook(None, clock, configure, |_, _| {})
+    }
+
+    /// A server on `database` (SQLite in its data directory when `None`) reading `clock`.
+    pub fn start_on_with_clock(database: Option<String>, clock: Arc<dyn Clock>) -> TestServer {
+        TestServer::start_with_hook(database, clock, |_| {}, |_, _| {})
     }
 
     /// Starts a server; `before_run` sees it bound, before it serves.

@@ -56,7 +56,7 @@ fn run(server: &TestServer, id: i64) -> Value {
 }
 
 /// Waits (bounded) until the run has completed; returns it.
-fn completed(server: &TestServer, id: i64, within: Duration) -> Value {
+pub(crate) fn completed(server: &TestServer, id: i64, within: Duration) -> Value {
     let start = Instant::now();
     loop {
         let detail = run(server, id);

@@ -41,7 +41,7 @@ fn import_down(server: &TestServer) {
 }
 
 /// Calls `path` until `done` holds for its JSON (the evaluation loop runs once a second).
-fn until(server: &TestServer, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn until(server: &TestServer, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
     let start = Instant::now();
     loop {
         let res = server.call("GET", path, Some(token), None);
@@ -193,7 +193,7 @@ fn a_firing_alert_of_the_rules_is_routed_to_the_alertmanager_configs_webhook() {
     let dir = tempfile::tempdir().expect("temp dir");
     let rules = dir.path().join("rules.yml");
     std::fs::write(&rules, RULES).expect("writing the rule file");
-    let (url, received) = super::alerting::http_receiver();
+    let (url, received) = ferry_testkit::http_receiver();
     let routing = dir.path().join("alertmanager.yml");
     std::fs::write(
         &routing,

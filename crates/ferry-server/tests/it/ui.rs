@@ -36,12 +36,12 @@ fn ui_server() -> (TestServer, TestRepo) {
     (crate::hooks::with_repo_project(TestServer::start(), &repo.path()), repo)
 }
 
-fn url(server: &TestServer, path: &str) -> String {
+pub(crate) fn url(server: &TestServer, path: &str) -> String {
     format!("http://{}{path}", server.addr)
 }
 
 /// A tab logged in as the admin (the cookie `POST /login` sets).
-fn logged_in<'b>(browser: &'b Browser, server: &TestServer) -> Page<'b> {
+pub(crate) fn logged_in<'b>(browser: &'b Browser, server: &TestServer) -> Page<'b> {
     let mut page = browser.new_page().expect("a page");
     let cookie = server.login(&server.admin);
     let id = cookie.strip_prefix("ferry_session=").expect("the session cookie");
@@ -64,7 +64,7 @@ fn run(server: &TestServer, id: i64) -> Value {
 }
 
 /// Fails the test when the page's scripts threw.
-fn assert_no_script_errors(page: &mut Page<'_>) {
+pub(crate) fn assert_no_script_errors(page: &mut Page<'_>) {
     let errors: Vec<Value> = page
         .take_events()
         .into_iter()
@@ -409,6 +409,13 @@ fn server_with_release() -> (TestServer, TestRepo, String) {
     let deploy = "environments:\n  staging: {}\nservices:\n  web:\n    run: python3 server.py\n    deploy:\n      staging: { port: 8001 }\n";
     let repo = TestRepo::new(&[(".github/workflows/ci.yml", WORKFLOW), (".ferry/deploy.yml", deploy)]);
     let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
+    let digest = release_by_hand(&server);
+    (server, repo, digest)
+}
+
+/// Release 1 of service `web` of project `web`, made by the admin from one uploaded file
+/// (`server.py`); the file's digest.
+pub(crate) fn release_by_hand(server: &TestServer) -> String {
     let text = "print('hello')\n";
     let digest: String = sha2::Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect();
     let auth = format!("Bearer {}", server.admin);
@@ -427,7 +434,7 @@ fn server_with_release() -> (TestServer, TestRepo, String) {
         Some(&json!({"service": "web", "files": files})),
     );
     assert_eq!(res.status, 201, "{}", res.body);
-    (server, repo, digest)
+    digest
 }
 
 #[test]
@@ -550,12 +557,14 @@ fn the_dora_page_shows_the_keys_with_tiers_and_resolves_an_incident() {
     let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
     let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
     let t = i64::try_from(start).expect("ms") + 60_000;
-    // One success and one failure; an open incident on the unit, which names no cause and so
-    // is attributed to the last success before it: both deployments count as failed.
+    // One success and one failure of web; an open incident on web, which names no cause and so
+    // is attributed to the last success before it: both deployments count as failed. api
+    // succeeds once.
     let events = json!({
         "deployments": [
             {"service": "web", "environment": "production", "commit": c1, "finished_at": t, "outcome": "succeeded"},
             {"service": "web", "environment": "production", "commit": c2, "finished_at": t + 60_000, "outcome": "failed"},
+            {"service": "api", "environment": "production", "commit": c1, "finished_at": t, "outcome": "succeeded"},
         ],
         "incidents": [{"service": "web", "environment": "production", "started_at": t + 120_000, "title": "checkout broken"}],
     });
@@ -572,6 +581,13 @@ fn the_dora_page_shows_the_keys_with_tiers_and_resolves_an_incident() {
     page.wait_for("!!document.querySelector('#change-failure-rate')", WAIT).expect("the DORA page");
     // The window ends after the events (they are a minute ahead of this machine's clock).
     let until = ferry_dora::rfc3339(t / 1000 + 86_400);
+    // By default, every service of the project added up.
+    page.goto(&url(&server, &format!("/ui/projects/web/dora?until={until}"))).expect("the page");
+    page.wait_for("!!document.querySelector('#change-failure-rate')", WAIT).expect("the keys");
+    assert_eq!(page.eval("document.querySelector('select[name=service]').value").expect("the picker"), "");
+    let failures = page.text("#change-failure-rate").expect("the change failure rate");
+    assert!(failures.contains("67 %") && failures.contains("2 failed of 3"), "{failures}");
+    assert!(page.text("#dora-window").expect("the scope").contains("All services in production"));
     page.goto(&url(&server, &format!("/ui/projects/web/dora?service=web&until={until}"))).expect("the page");
     page.wait_for("!!document.querySelector('#change-failure-rate')", WAIT).expect("the keys");
     let failures = page.text("#change-failure-rate").expect("the change failure rate");

@@ -15,6 +15,7 @@ use ferry_testkit::TestDb;
 
 use crate::alertmanager::alert_routing_state;
 use crate::dora::ledger_and_incidents;
+use crate::incidents::incidents_from_alerts;
 
 /// How long a claim's lease lasts in these checks.
 const LEASE: i64 = 30_000;
@@ -59,6 +60,7 @@ pub async fn run(new_db: fn() -> TestDb) {
         project_blobs,
         ledger_and_incidents,
         alert_routing_state,
+        incidents_from_alerts,
     );
     cache_entries_from_before_scopes_join_the_default_branch(new_db()).await;
 }
@@ -1446,6 +1448,12 @@ async fn agents_and_deployments(store: Store, _db: &TestDb) {
         (second.gates.as_str(), second.approvals.as_str(), second.analysis.as_deref()),
         ("[1]", "[2]", Some("{}"))
     );
+    assert_eq!(second.measurements, None);
+    store.deployments().record_measurements(second.id, r#"[{"name":"error-ratio"}]"#).await.expect("measurements");
+    let measured = store.deployments().get(second.id).await.expect("get");
+    assert_eq!(measured.measurements.as_deref(), Some(r#"[{"name":"error-ratio"}]"#));
+    let missing = store.deployments().record_measurements(9_999, "[]").await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{missing:?}");
     // Cancelling one in progress is a request its agent carries out; the first reason stays.
     let cancelling = store.deployments().request_cancel(second.id, "cancelled by carol").await.expect("cancel");
     assert_eq!(

@@ -114,6 +114,10 @@ pub(crate) async fn ledger_and_incidents(store: Store, _db: &TestDb) {
         store.dora().units(project.id).await.expect("units"),
         [("web".to_owned(), "production".to_owned()), ("web".to_owned(), "staging".to_owned())]
     );
+    // A second service, in another unit: the project's services, each once, in order.
+    let api_static = UnitRef { service: "api", ..production_static };
+    record(ledger(api_static, None, "api", "s8", Outcome::Succeeded, None, T0 - 10 * DAY), vec![]).await;
+    assert_eq!(store.dora().services(project.id).await.expect("services"), ["api", "web"]);
 
     let new_incident = |title, started_at, caused_by_deployment, caused_by_commit| NewIncident {
         unit: production,

@@ -7,6 +7,7 @@
 mod alertmanager;
 mod conformance;
 mod dora;
+mod incidents;
 mod sqlite;
 
 use ferry_testkit::TestDb;

@@ -61,7 +61,7 @@ pub fn silence(args: SilenceArgs) -> anyhow::Result<ExitCode> {
         SilenceCommand::Add(add) => {
             let mut matchers = Vec::new();
             for text in &add.matchers {
-                for matcher in parse_matchers(text).map_err(anyhow::Error::msg).context("reading a matcher")? {
+                for matcher in parse_matchers(text).context("reading a matcher")? {
                     matchers.push(SilenceMatcher {
                         name: matcher.name.clone(),
                         value: matcher.value.clone(),
@@ -73,7 +73,7 @@ pub fn silence(args: SilenceArgs) -> anyhow::Result<ExitCode> {
             if matchers.is_empty() {
                 bail!("give at least one matcher, e.g. `ferry silence add alertname=DiskFull --comment …`");
             }
-            let duration = parse_duration(&add.duration).map_err(anyhow::Error::msg).context("reading --duration")?;
+            let duration = parse_duration(&add.duration).context("reading --duration")?;
             if duration <= 0 {
                 bail!("--duration must be longer than 0s");
             }

@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use ferry_client::Client;
-use ferry_proto::deployments::{DeploymentRequest, DeploymentState, DeploymentView, RollbackRequest};
+use ferry_proto::deployments::{
+    DeploymentRequest, DeploymentState, DeploymentView, Measurement, MeasurementPhase, QueryAnalysis, QueryPhase,
+    RollbackRequest,
+};
 use serde_json::json;
 
 use super::runners::{ago, now_ms};
 use super::{block_on, connect};
-use crate::cli::{ConnectArgs, DeployArgs, DeploymentsArgs, PlanArgs, RollbackArgs, StatusArgs};
+use crate::cli::{ConnectArgs, DeployArgs, DeploymentArgs, DeploymentsArgs, PlanArgs, RollbackArgs, StatusArgs};
 use crate::render::{BOLD, DIM, GREEN, RED, YELLOW};
 
 /// How long one read of `--follow` waits on the server for a line.
@@ -64,10 +67,40 @@ fn line(deployment: &DeploymentView) -> String {
     )
 }
 
+/// A query of `analysis.queries` in one line: its name, phase and counts.
+fn query_line(query: &QueryAnalysis) -> String {
+    let style = match query.phase {
+        QueryPhase::Running => YELLOW,
+        QueryPhase::Successful => GREEN,
+        QueryPhase::Failed | QueryPhase::Inconclusive => RED,
+    };
+    let phase = serde_json::to_value(query.phase).ok().and_then(|value| value.as_str().map(str::to_owned));
+    format!(
+        "query {} {style}{}{style:#} {DIM}{} successful, {} failed, {} inconclusive{DIM:#}",
+        query.name,
+        phase.unwrap_or_default(),
+        query.successes,
+        query.failures,
+        query.inconclusives
+    )
+}
+
+/// One measurement: its phase and why.
+fn measurement_line(query: &str, measurement: &Measurement) -> String {
+    let (style, word) = match measurement.phase {
+        MeasurementPhase::Successful => (GREEN, "successful"),
+        MeasurementPhase::Failed => (RED, "failed"),
+        MeasurementPhase::Inconclusive => (YELLOW, "inconclusive"),
+    };
+    format!("{query}: {style}{word}{style:#} {}", measurement.message)
+}
+
 /// Follows deployment `id`'s events until it is over (and again, should the stream break
 /// before); with `steps`, prints each step of the strategy as the agent reports it.
 async fn wait_over(client: &Client, mut deployment: DeploymentView, steps: bool) -> anyhow::Result<DeploymentView> {
     let mut shown = 0;
+    // Measurements shown per query, by their times (only the latest are kept).
+    let mut measured: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     while !deployment.outcome.is_over() {
         let mut events = client.follow_deployment(deployment.id).await?;
         loop {
@@ -86,6 +119,14 @@ async fn wait_over(client: &Client, mut deployment: DeploymentView, steps: bool)
                 let mut stdout = anstream::stdout();
                 for step in deployment.steps.iter().skip(shown) {
                     writeln!(stdout, "  {DIM}· {}{DIM:#}", step.name).context("writing to stdout")?;
+                }
+                for query in deployment.analysis.iter().flat_map(|analysis| &analysis.queries) {
+                    let last = measured.get(&query.name).copied().unwrap_or(i64::MIN);
+                    for measurement in query.measurements.iter().filter(|measurement| measurement.at > last) {
+                        writeln!(stdout, "  {DIM}·{DIM:#} {}", measurement_line(&query.name, measurement))
+                            .context("writing to stdout")?;
+                        measured.insert(query.name.clone(), measurement.at);
+                    }
                 }
             }
             shown = shown.max(deployment.steps.len());
@@ -164,6 +205,48 @@ pub fn list(args: DeploymentsArgs) -> anyhow::Result<ExitCode> {
     }
     for deployment in &deployments {
         writeln!(stdout, "{}", line(deployment)).context("writing to stdout")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn show(args: DeploymentArgs) -> anyhow::Result<ExitCode> {
+    let client = connect(&args.connect)?;
+    let deployment = block_on(async { Ok(client.get_deployment(args.id).await?) })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&deployment).context("serializing")?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut stdout = anstream::stdout();
+    writeln!(stdout, "{}", line(&deployment)).context("writing to stdout")?;
+    for step in &deployment.steps {
+        writeln!(stdout, "  {DIM}· {}{DIM:#}", step.name).context("writing to stdout")?;
+    }
+    if let Some(analysis) = &deployment.analysis {
+        let figures = &analysis.figures;
+        if figures.requests > 0 {
+            let p99 = figures.p99_latency_ms.map(|p99| format!(", p99 {p99}ms")).unwrap_or_default();
+            writeln!(
+                stdout,
+                "  traffic: {} requests, {} errors (error rate {:.4}){p99}",
+                figures.requests, figures.errors, figures.error_rate
+            )
+            .context("writing to stdout")?;
+        }
+        for query in &analysis.queries {
+            writeln!(stdout, "  {}", query_line(query)).context("writing to stdout")?;
+            if query.measurements.is_empty() {
+                writeln!(stdout, "    {DIM}no measurement yet{DIM:#}").context("writing to stdout")?;
+            }
+            for measurement in &query.measurements {
+                writeln!(
+                    stdout,
+                    "    {DIM}{}{DIM:#} {}",
+                    ago(now_ms() - measurement.at),
+                    measurement_line(&query.name, measurement)
+                )
+                .context("writing to stdout")?;
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,26 +1,25 @@
-//! The DORA commands: `ferry dora` (a unit's five keys with their tiers), `ferry dora import`
-//! (history from CSV files), `ferry incident open|resolve` and `ferry incidents`.
+//! The DORA commands: `ferry dora` (the five keys of a unit, or of a project's services in
+//! an environment, with their tiers), `ferry dora import` (history from CSV files),
+//! `ferry incident open|ack|resolve|show|list` and `ferry incidents`.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use ferry_client::DoraQuery;
-use ferry_proto::dora::{DoraEvents, DoraReport, IncidentRequest, IncidentView, Tier};
+use ferry_proto::dora::{DoraEvents, DoraReport, IncidentDetail, IncidentRequest, IncidentView, Tier};
 
 use super::runners::{ago, now_ms};
 use super::{block_on, connect};
-use crate::cli::{DoraArgs, DoraCommand, DoraImportArgs, IncidentArgs, IncidentCommand, IncidentsArgs};
+use crate::cli::{ConnectArgs, DoraArgs, DoraCommand, DoraImportArgs, IncidentArgs, IncidentCommand, IncidentsArgs};
 use crate::render::{BOLD, DIM, GREEN, RED, YELLOW};
 
 pub fn main(args: DoraArgs) -> anyhow::Result<ExitCode> {
     if let Some(DoraCommand::Import(import_args)) = args.command {
         return import(import_args);
     }
-    let Some(project) = args.project.as_deref() else { bail!("name the project: `ferry dora PROJECT --service S`") };
-    let Some(service) = args.service.as_deref() else {
-        bail!("name the service: `ferry dora {project} --service S` (the keys are per service and environment)")
-    };
+    let Some(project) = args.project.as_deref() else { bail!("name the project: `ferry dora PROJECT [--service S]`") };
+    let service = args.service.as_deref();
     let client = connect(&args.connect)?;
     let query = DoraQuery {
         service,
@@ -33,7 +32,12 @@ pub fn main(args: DoraArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report).context("serializing the report")?);
         return Ok(ExitCode::SUCCESS);
     }
-    print_report(project, service, args.environment.as_deref().unwrap_or("production"), &report)
+    print_report(
+        project,
+        service.unwrap_or("(all services)"),
+        args.environment.as_deref().unwrap_or("production"),
+        &report,
+    )
 }
 
 /// A tier in its colour, or a dim dash when there is nothing to rate.
@@ -161,9 +165,10 @@ fn import(args: DoraImportArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn incident_line(incident: &IncidentView) -> String {
-    let state = match incident.resolved_at {
-        Some(at) => format!("{GREEN}resolved{GREEN:#} {DIM}{}{DIM:#}", ago(now_ms() - at)),
-        None => format!("{RED}open{RED:#}"),
+    let state = match (incident.resolved_at, &incident.acked_by) {
+        (Some(at), _) => format!("{GREEN}resolved{GREEN:#} {DIM}{}{DIM:#}", ago(now_ms() - at)),
+        (None, Some(by)) => format!("{YELLOW}acked{YELLOW:#} {DIM}by {by}{DIM:#}"),
+        (None, None) => format!("{RED}open{RED:#}"),
     };
     let cause = match (incident.caused_by_deployment, &incident.caused_by_commit) {
         (Some(deployment), _) => format!(" {DIM}caused by deployment #{deployment}{DIM:#}"),
@@ -184,7 +189,10 @@ fn incident_line(incident: &IncidentView) -> String {
 pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
     let (connect_args, json) = match &args.command {
         IncidentCommand::Open(open) => (&open.connect, open.json),
-        IncidentCommand::Resolve(resolve) => (&resolve.connect, resolve.json),
+        IncidentCommand::Resolve(by_id) | IncidentCommand::Ack(by_id) | IncidentCommand::Show(by_id) => {
+            (&by_id.connect, by_id.json)
+        }
+        IncidentCommand::List(list) => return print_incidents(&list.connect, &list.project, list.open, list.json),
     };
     let client = connect(connect_args)?;
     let incident = match &args.command {
@@ -199,6 +207,12 @@ pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
             block_on(async { Ok(client.open_incident(&open.project, &request).await?) })?
         }
         IncidentCommand::Resolve(resolve) => block_on(async { Ok(client.resolve_incident(resolve.id).await?) })?,
+        IncidentCommand::Ack(ack) => block_on(async { Ok(client.ack_incident(ack.id).await?) })?,
+        IncidentCommand::Show(show) => {
+            let detail = block_on(async { Ok(client.get_incident(show.id).await?) })?;
+            return print_detail(&detail, json);
+        }
+        IncidentCommand::List(list) => return print_incidents(&list.connect, &list.project, list.open, list.json),
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&incident).context("serializing the incident")?);
@@ -208,16 +222,47 @@ pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `ferry incident show`: the incident's line, its owner and acknowledgement, then its
+/// timeline (times in UTC).
+fn print_detail(detail: &IncidentDetail, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(detail).context("serializing the incident")?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut stdout = anstream::stdout();
+    writeln!(stdout, "{}", incident_line(&detail.incident)).context("writing to stdout")?;
+    if let Some(owner) = &detail.incident.owner {
+        writeln!(stdout, "  {DIM}owner{DIM:#} {owner}").context("writing to stdout")?;
+    }
+    if let (Some(at), Some(by)) = (detail.incident.acked_at, &detail.incident.acked_by) {
+        writeln!(stdout, "  {DIM}acknowledged by{DIM:#} {by} {DIM}{}{DIM:#}", ago(now_ms() - at))
+            .context("writing to stdout")?;
+    }
+    for entry in &detail.timeline {
+        let at = ferry_dora::rfc3339(entry.at.div_euclid(1000));
+        writeln!(stdout, "  {DIM}{at}{DIM:#}  {}", entry.text).context("writing to stdout")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn incidents(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
-    let client = connect(&args.connect)?;
-    let incidents = block_on(async { Ok(client.list_incidents(&args.project).await?) })?;
-    if args.json {
+    print_incidents(&args.connect, &args.project, false, args.json)
+}
+
+/// `ferry incidents` and `ferry incident list`.
+fn print_incidents(connect_args: &ConnectArgs, project: &str, open: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let client = connect(connect_args)?;
+    let incidents = block_on(async {
+        Ok(if open { client.list_open_incidents(project).await? } else { client.list_incidents(project).await? })
+    })?;
+    if json {
         println!("{}", serde_json::to_string_pretty(&incidents).context("serializing the incidents")?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut stdout = anstream::stdout();
     if incidents.is_empty() {
-        writeln!(stdout, "{DIM}no incidents in {}{DIM:#}", args.project).context("writing to stdout")?;
+        let which = if open { "open incidents" } else { "incidents" };
+        writeln!(stdout, "{DIM}no {which} in {project}{DIM:#}").context("writing to stdout")?;
     }
     for incident in &incidents {
         writeln!(stdout, "{}", incident_line(incident)).context("writing to stdout")?;

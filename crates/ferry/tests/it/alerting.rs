@@ -3,48 +3,13 @@
 //! directory, and sends no notification again for what it had sent (no duplicate storm);
 //! `ferry silence` and `ferry alerts` work against it.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::sync::mpsc;
 
 use serde_json::{Value, json};
 
 use crate::runner::{PATIENCE, Process, client_command, output_within, start_server_with, text};
-
-/// A webhook receiver on loopback: every body posted to it, in order.
-fn webhook_receiver() -> (String, mpsc::Receiver<Value>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-    let url = format!("http://{}/", listener.local_addr().expect("an address"));
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().expect("a second handle"));
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            if tx.send(serde_json::from_slice(&body).unwrap_or(Value::Null)).is_err() {
-                return;
-            }
-        }
-    });
-    (url, rx)
-}
 
 fn start(dir: &Path, config: &Path) -> (Process, String, String) {
     start_server_with(dir, |command| {
@@ -84,7 +49,7 @@ fn instances(message: &Value) -> Vec<String> {
 #[test]
 fn a_server_killed_after_notifying_does_not_notify_again_after_its_restart() {
     let scratch = tempfile::Builder::new().prefix("ferry-alerting-it-").tempdir().expect("temp dir");
-    let (hook, received) = webhook_receiver();
+    let (hook, received) = ferry_testkit::http_receiver();
     let config = scratch.path().join("alertmanager.yml");
     std::fs::write(
         &config,
@@ -154,4 +119,58 @@ fn a_server_killed_after_notifying_does_not_notify_again_after_its_restart() {
     assert!(expired.status.success(), "{}", text(&expired));
     let again = output_within(client_command(&url, &admin, &["silence", "expire", &id]));
     assert!(!again.status.success(), "{}", text(&again));
+}
+
+#[test]
+fn a_paging_alert_opens_one_incident_and_a_server_killed_while_it_is_open_opens_no_second() {
+    let scratch = tempfile::Builder::new().prefix("ferry-incidents-it-").tempdir().expect("temp dir");
+    let config = scratch.path().join("alertmanager.yml");
+    std::fs::write(&config, "route:\n  receiver: none\nreceivers:\n  - name: none\n").expect("the config");
+    let repo = crate::harness::Repo::new(&[("README", "one")]);
+    let (mut server, url, admin) = start(scratch.path(), &config);
+    let ferry = |url: &str, args: &[&str]| output_within(client_command(url, &admin, args));
+    let added = ferry(&url, &["project", "add", "shop", "--repo", &repo.path().display().to_string()]);
+    assert!(added.status.success(), "{}", text(&added));
+    let paging = json!([{
+        "labels": {"alertname": "Errors", "severity": "page", "project": "shop", "service": "web"},
+        "annotations": {"summary": "5xx above 5 %"},
+    }]);
+    post_alerts(&url, &admin, &paging);
+    let open = |url: &str| {
+        let listed = ferry(url, &["incident", "list", "shop", "--open", "--json"]);
+        assert!(listed.status.success(), "{}", text(&listed));
+        serde_json::from_slice::<Value>(&listed.stdout).expect("JSON")
+    };
+    let before = open(&url);
+    assert_eq!(before.as_array().map(Vec::len), Some(1), "{before:#}");
+    assert_eq!(
+        (before[0]["opened_by"].as_str(), before[0]["title"].as_str()),
+        (Some("alert"), Some("Errors: 5xx above 5 %"))
+    );
+    let id = before[0]["id"].as_i64().expect("an id").to_string();
+
+    // Killed while the incident is open; Prometheus sends its firing alert again to the
+    // restarted server, which finds the alert's episode in the incident.
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().expect("the server is gone");
+    let (server, url, _) = start(scratch.path(), &config);
+    post_alerts(&url, &admin, &paging);
+    let after = open(&url);
+    assert_eq!(after.as_array().map(Vec::len), Some(1), "{after:#}\n{}", server.stderr());
+    assert_eq!(after[0]["id"], before[0]["id"]);
+    let shown = ferry(&url, &["incident", "show", &id, "--json"]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    let detail: Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+    let firing = detail["timeline"].as_array().into_iter().flatten().filter(|e| e["kind"] == "alert_firing").count();
+    assert_eq!(firing, 1, "{detail:#}");
+
+    let acked = ferry(&url, &["incident", "ack", &id]);
+    assert!(acked.status.success(), "{}", text(&acked));
+    assert!(String::from_utf8_lossy(&acked.stdout).contains("acked"), "{}", text(&acked));
+    let shown = ferry(&url, &["incident", "show", &id]);
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(shown.contains("Errors firing: 5xx above 5 %") && shown.contains("acknowledged by"), "{shown}");
+    let resolved = ferry(&url, &["incident", "resolve", &id, "--json"]);
+    assert!(resolved.status.success(), "{}", text(&resolved));
+    assert_eq!(open(&url), json!([]));
 }

@@ -12,7 +12,7 @@ use crate::harness::{Repo, ferry, free_port, get_ok, http_get_at};
 use crate::runner::{client_command, output_within, start_server, text, wait_for};
 
 /// Answers `GET /` with its greeting and `/healthz` with `HEALTH`.
-const SERVER_PY: &str = r#"
+pub(crate) const SERVER_PY: &str = r#"
 import http.server, os
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -112,7 +112,7 @@ pub(crate) fn project_with_agent<'a>(
 }
 
 /// Makes the next release of service `web` from a folder `scratch/name` holding `server_py`.
-fn make_release(scratch: &Path, url: &str, admin: &str, name: &str, server_py: &str) {
+pub(crate) fn make_release(scratch: &Path, url: &str, admin: &str, name: &str, server_py: &str) {
     let folder = scratch.join(name);
     std::fs::create_dir_all(&folder).expect("mkdir");
     std::fs::write(folder.join("server.py"), server_py).expect("write");

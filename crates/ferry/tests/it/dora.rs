@@ -76,8 +76,12 @@ fn an_imported_history_gives_the_keys_worked_out_by_hand_and_incidents_open_and_
     assert_eq!((report["rework_rate"]["rework"].as_u64(), report["rework_rate"]["total"].as_u64()), (Some(1), Some(3)));
     let shown = ferry(&["dora", "shop", "--service", "web", "--until", "2026-12-01T00:00:00Z"]);
     assert!(text(&shown).contains("change failure rate"), "{}", text(&shown));
-    let missing = ferry(&["dora", "shop"]);
-    assert!(text(&missing).contains("name the service: `ferry dora shop --service S`"), "{}", text(&missing));
+    // Without --service: every service of the project (web alone here) added up, so the same.
+    let all = ferry(&["dora", "shop", "--until", "2026-12-01T00:00:00Z", "--json"]);
+    let all_services: Value = serde_json::from_slice(&all.stdout).unwrap_or_else(|_| panic!("{}", text(&all)));
+    assert_eq!(all_services, report);
+    let shown = ferry(&["dora", "shop", "--until", "2026-12-01T00:00:00Z"]);
+    assert!(text(&shown).contains("shop (all services) → production"), "{}", text(&shown));
 
     // An incident opened by hand, listed, resolved by its id alone.
     let out = ferry(&["incident", "open", "shop", "--service", "web", "--title", "checkout errors", "--json"]);

@@ -50,6 +50,36 @@ fn every_mistake_in_a_deploy_file_is_pointed_at_with_a_fix() {
 }
 
 #[test]
+fn analysis_query_mistakes_are_pointed_at_with_their_line_and_column() {
+    let repo = Repo::new(&[(
+        ".ferry/deploy.yml",
+        r#"environments:
+  staging: {}
+services:
+  web:
+    run: x
+    deploy:
+      staging:
+        port: 8001
+        analysis:
+          queries:
+            - name: error-ratio
+              query: rate(errors{release="{{version}}"}[1m])
+              success: result =< 0.01
+"#,
+    )]);
+    let (code, out) = lint(&[], repo.path());
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error: the query has unknown placeholder `{{version}}` [unknown-placeholder]"), "{out}");
+    assert!(out.contains("./.ferry/deploy.yml:12:22"), "{out}");
+    assert!(
+        out.contains("error: `success: result =< 0.01` is not a condition: unexpected `=` at column 8: expected `<=` or `>=` (the `=` comes second) [bad-condition]"),
+        "{out}"
+    );
+    assert!(out.contains("./.ferry/deploy.yml:13:24"), "{out}");
+}
+
+#[test]
 fn a_deploy_file_given_directly_is_checked_and_listed_as_json() {
     let repo = Repo::new(&[(
         "ops/deploy.yml",

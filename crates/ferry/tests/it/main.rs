@@ -6,6 +6,7 @@ mod activity_types;
 mod agent;
 mod agent_images;
 mod alerting;
+mod canary;
 mod containers;
 mod corpus;
 mod crash;

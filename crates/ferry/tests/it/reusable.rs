@@ -3,7 +3,7 @@
 //! dependents, matrix callers and nested calls are named as GitHub names them, and calls that
 //! cannot run say why.
 
-use crate::harness::{Repo, git_in as git};
+use crate::harness::{Repo, git_in as git, marker};
 
 const BUILD: &str = r#"
 name: Build (reusable)
@@ -440,4 +440,55 @@ jobs:
     assert_eq!(report["runs"][0]["conclusion"], "failure", "{report}");
     let detail = crate::runner::get_json(&url, &admin, &format!("/api/v1/runs/{}", report["runs"][0]["id"]));
     assert!(detail.to_string().contains("no tag or branch `v9`"), "{detail:#}");
+}
+
+#[test]
+fn issue_14_in_each_leg_of_a_matrix_caller_a_called_job_waits_only_for_its_own_legs_needs() {
+    let repo = Repo::new(&[]);
+    let dir = marker(&repo, "legs");
+    // The slow leg's `a` finishes only once the fast leg's `b` has run: were `b` to wait for
+    // `a` of every leg, it would give up (its loop is bounded) and say so.
+    let called = r#"
+on:
+  workflow_call:
+    inputs: { leg: { type: string, required: true } }
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          mkdir -p "@dir@"
+          if [ "${{ inputs.leg }}" = slow ]; then
+            for i in $(seq 1 1200); do [ -e "@dir@/b-fast" ] && break; sleep 0.05; done
+            if [ -e "@dir@/b-fast" ]; then echo "slow a saw fast b"; else echo "slow a gave up"; fi
+          fi
+          touch "@dir@/a-${{ inputs.leg }}"
+  b:
+    needs: a
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "b of ${{ inputs.leg }} sees: $(ls "@dir@" | tr '\n' ,)"
+          touch "@dir@/b-${{ inputs.leg }}"
+"#
+    .replace("@dir@", &dir.display().to_string());
+    let caller = r#"
+on: push
+jobs:
+  legs:
+    strategy: { matrix: { leg: [slow, fast] } }
+    uses: ./.github/workflows/called.yml
+    with: { leg: "${{ matrix.leg }}" }
+"#;
+    repo.write(".github/workflows/ci.yml", caller);
+    repo.write(".github/workflows/called.yml", &called);
+    repo.commit("legs");
+    let run = repo.run(&["--parallel", "4"]);
+    assert_eq!(run.code, Some(0), "{}", run.context());
+    let slow_a = run.lines_of("legs (slow) / a");
+    assert!(slow_a.contains(&"slow a saw fast b"), "{slow_a:?}\n{}", run.context());
+    let fast_b = run.lines_of("legs (fast) / b");
+    assert!(fast_b.contains(&"b of fast sees: a-fast,"), "{fast_b:?}\n{}", run.context());
+    let slow_b = run.lines_of("legs (slow) / b");
+    assert!(slow_b.contains(&"b of slow sees: a-fast,a-slow,b-fast,"), "{slow_b:?}\n{}", run.context());
 }

@@ -2,7 +2,9 @@
 //! `ACTIONS_RUNTIME_TOKEN` (given to actions, not to `run:` steps), driven end to end by a
 //! JavaScript action running a Node script that makes the requests
 //! `@actions/cache` makes (`fixtures/cache-client.js`), in both protocols: in `ferry run`
-//! (its own service on loopback, over the cache folder) and on the server's embedded runner.
+//! (its own service on loopback, over the cache folder) and on the server's embedded runner,
+//! from the host and from a container job (which reaches a service on the host's loopback
+//! through the container engine's bridge).
 //! A second run restores what the first saved.
 
 use std::time::{Duration, Instant};
@@ -98,30 +100,16 @@ fn repo() -> Repo {
 
 #[test]
 fn ferry_run_serves_the_cache_service_to_steps_and_a_second_run_restores_what_the_first_saved() {
-    let repo = repo();
-    let first = repo.run(&[]);
-    assert_eq!(first.code, Some(0), "{}", first.context());
-    assert_eq!(printed(first.lines_of("cache")), FIRST, "{}", first.context());
-    let second = repo.run(&[]);
-    assert_eq!(second.code, Some(0), "{}", second.context());
-    assert_eq!(printed(second.lines_of("cache")), SECOND, "{}", second.context());
+    twice_with_ferry_run(&repo());
 }
 
 #[test]
 fn actions_in_a_container_job_reach_ferry_run_s_cache_service_and_a_second_run_restores() {
-    // Actions in a container job run on the host's node, so the image has its libraries.
-    let (_, libraries) = crate::actions::host_node_and_libraries();
-    let libraries: Vec<&std::path::Path> = libraries.iter().map(std::path::PathBuf::as_path).collect();
-    let image = ferry_testkit::busybox_image_with("ferry-test/busybox-glibc:1", &libraries);
-    let workflow =
-        WORKFLOW.replace("runs-on: self-hosted\n", &format!("runs-on: self-hosted\n    container: {image}\n"));
-    assert_ne!(workflow, WORKFLOW);
-    let repo = Repo::new(&[
-        (".github/workflows/ci.yml", &workflow),
-        (".github/actions/cache/action.yml", ACTION),
-        (".github/actions/cache/main.js", ACTION_MAIN),
-        ("cache-client.js", CLIENT),
-    ]);
+    twice_with_ferry_run(&container_repo());
+}
+
+/// Runs `repo`'s workflow twice with `ferry run`: the first saves, the second restores.
+fn twice_with_ferry_run(repo: &Repo) {
     let first = repo.run(&[]);
     assert_eq!(first.code, Some(0), "{}", first.context());
     assert_eq!(printed(first.lines_of("cache")), FIRST, "{}", first.context());
@@ -132,8 +120,38 @@ fn actions_in_a_container_job_reach_ferry_run_s_cache_service_and_a_second_run_r
 
 #[test]
 fn the_server_s_runner_gives_its_jobs_the_cache_service_and_a_second_run_restores_what_the_first_saved() {
+    let (shown, context) = twice_on_a_server(&repo());
+    assert_eq!(shown, [FIRST.map(str::to_owned).to_vec(), SECOND.map(str::to_owned).to_vec()], "{context}");
+}
+
+#[test]
+fn issue_14_actions_in_a_container_job_reach_the_cache_service_of_a_server_on_loopback() {
+    let repo = container_repo();
+    let (shown, context) = twice_on_a_server(&repo);
+    assert_eq!(shown, [FIRST.map(str::to_owned).to_vec(), SECOND.map(str::to_owned).to_vec()], "{context}");
+}
+
+/// [`repo`] with its job in a container of a busybox image holding the host's Node.js
+/// libraries (actions in a container job run on the host's node).
+fn container_repo() -> Repo {
+    let (_, libraries) = crate::actions::host_node_and_libraries();
+    let libraries: Vec<&std::path::Path> = libraries.iter().map(std::path::PathBuf::as_path).collect();
+    let image = ferry_testkit::busybox_image_with("ferry-test/busybox-glibc:1", &libraries);
+    let workflow =
+        WORKFLOW.replace("runs-on: self-hosted\n", &format!("runs-on: self-hosted\n    container: {image}\n"));
+    assert_ne!(workflow, WORKFLOW);
+    Repo::new(&[
+        (".github/workflows/ci.yml", &workflow),
+        (".github/actions/cache/action.yml", ACTION),
+        (".github/actions/cache/main.js", ACTION_MAIN),
+        ("cache-client.js", CLIENT),
+    ])
+}
+
+/// What the steps printed in each of two runs of `repo`'s workflow on a server (on loopback,
+/// with its embedded runner), and the runs' logs and the server's for assertion messages.
+fn twice_on_a_server(repo: &Repo) -> (Vec<Vec<String>>, String) {
     let scratch = tempfile::Builder::new().prefix("ferry-runtime-it-").tempdir().expect("temp dir");
-    let repo = repo();
     let (server, url, admin) = start_server(scratch.path());
     let ferry = |args: &[&str]| {
         let output = output_within(client_command(&url, &admin, args));
@@ -142,6 +160,7 @@ fn the_server_s_runner_gives_its_jobs_the_cache_service_and_a_second_run_restore
     };
     ferry(&["project", "add", "demo", "--repo", &repo.path().display().to_string()]);
     let mut shown = Vec::new();
+    let mut logs = String::new();
     for _ in 0..2 {
         let triggered: Value = serde_json::from_str(&ferry(&["trigger", "demo", "--wait", "--json"])).expect("JSON");
         let run_id = triggered["runs"][0]["id"].as_i64().expect("a run id");
@@ -152,6 +171,7 @@ fn the_server_s_runner_gives_its_jobs_the_cache_service_and_a_second_run_restore
         }
         let log = ferry(&["logs", &run_id.to_string(), "--no-prefix"]);
         shown.push(printed(log.lines()));
+        logs.push_str(&format!("--- run {run_id}\n{log}\n"));
     }
-    assert_eq!(shown, [FIRST.map(str::to_owned).to_vec(), SECOND.map(str::to_owned).to_vec()], "{}", server.stderr());
+    (shown, format!("{logs}--- server\n{}", server.stderr()))
 }

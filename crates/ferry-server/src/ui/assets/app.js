@@ -199,13 +199,14 @@
   }
 
   async function runAction(button) {
-    if (button.dataset.action === 'resolve-incident') {
+    if (button.dataset.action === 'resolve-incident' || button.dataset.action === 'ack-incident') {
+      const verb = button.dataset.action === 'ack-incident' ? 'ack' : 'resolve';
       button.disabled = true;
       try {
-        await api('POST', `/api/v1/incidents/${button.dataset.incidentId}/resolve`, {});
+        await api('POST', `/api/v1/incidents/${button.dataset.incidentId}/${verb}`, {});
         location.reload();
       } catch (error) {
-        flash(`Resolve failed: ${error.message}`);
+        flash(`${verb === 'ack' ? 'Acknowledge' : 'Resolve'} failed: ${error.message}`);
         button.disabled = false;
       }
       return;
