@@ -482,6 +482,8 @@ fn analysis_query_mistakes_are_pointed_at() {
         "`success: result = 1` is not a condition: unexpected `=` at column 8: expected `==` to compare"
     );
     assert_eq!(messages[4], "the analysis of `web` in `staging` has two queries named `a`");
+}
+
 #[test]
 fn a_service_names_the_receiver_that_owns_its_incidents() {
     let src = EXAMPLE.replace("    run: python3 server.py\n", "    run: python3 server.py\n    owner: web-oncall\n");

@@ -86,7 +86,7 @@ fn import_errors(server: &TestServer, from: i64) {
 fn an_incident_opened_by_an_alert_during_a_rollout_is_closed_by_the_rollback() {
     let clock = ferry_testkit::FakeClock::at_system_time();
     let dir = tempfile::tempdir().expect("temp dir");
-    let (hook, received) = crate::alerting::http_receiver();
+    let (hook, received) = ferry_testkit::http_receiver();
     let routing = dir.path().join("alertmanager.yml");
     std::fs::write(
         &routing,
