@@ -10,6 +10,8 @@
 //! - [`rollout`] is the machine that carries out one deployment (recreate, rolling,
 //!   blue-green, canary; health, start timeouts and [`analysis`] deciding a rollback): the
 //!   agent steps a [`Rollout`] with what it observes and applies the [`Plan`] it returns.
+//! - [`slo`] compiles a service's `slos:` into the PromQL of their error ratios, the rule
+//!   groups that record them and alert on fast and slow burns, and the error budget left.
 //! - [`plan()`] lists, like `terraform plan`, what converging desired units would change.
 //!
 //! ```
@@ -27,10 +29,12 @@ pub mod duration;
 mod parse;
 pub mod plan;
 pub mod rollout;
+pub mod slo;
 pub mod spec;
 
 pub use ferry_workflow::{Diagnostic, Severity, Span};
 pub use parse::{InvalidDeployFile, compile, compile_valid};
 pub use plan::{Change, ChangeAction, plan};
 pub use rollout::{Observation, ObservedReplica, Plan, ReleaseCount, ReleaseWeight, Rollout};
-pub use spec::{DeploySpec, Environment, ReleaseRule, Service, ServiceDeploy};
+pub use slo::{Sli, Slo};
+pub use spec::{DeploySpec, Environment, ErrorBudgetPolicy, ReleaseRule, Service, ServiceDeploy};

@@ -44,6 +44,7 @@ mod rules;
 mod runtime;
 mod scrape;
 mod secret_box;
+mod slos;
 mod tar;
 mod ui;
 
@@ -470,6 +471,7 @@ impl Server {
         pipeline::spawn_supervisor(self.state.clone());
         scrape::spawn(&self.state, &self.scrape, self.local_addr);
         rules::spawn(self.state.clone());
+        slos::spawn(self.state.clone());
         tokio::spawn(self.state.alertmanager.clone().run(self.state.pipeline.shutting_down.subscribe()));
         let pipeline = self.state.pipeline.clone();
         let shutdown = async move {

@@ -11,6 +11,7 @@
 //! | `GET /ui/projects/{name}` | a project's runs and the "Run workflow" form |
 //! | `GET /ui/projects/{name}/environments` | each environment's services (release, replica health, the deployment waiting at a gate with its Approve button) and the deployments timeline |
 //! | `GET /ui/projects/{name}/dora` (`?service=&environment=&window=`) | a unit's DORA keys with their tiers, and the project's incidents with Resolve buttons |
+//! | `GET /ui/projects/{name}/slos` | each SLO in each environment: objective, budget left, burn rate, and the budget burn chart over its window |
 //! | `GET /ui/projects/{name}/releases/{service}/{number}` | a release: commits, files, the run that built it, its deploy spec |
 //! | `GET /ui/metrics` (`?query=&range=1h`) | the metrics explorer: a PromQL range query ending now, graphed as SVG with its legend (tokens for all projects) |
 //! | `GET /ui/runs/{id}` (`?job={job_id}`) | a run: header, buttons, job graph, the chosen job's steps and live log |
@@ -33,6 +34,7 @@ mod metrics;
 mod projects;
 mod releases;
 mod run;
+mod slos;
 
 use axum::Router;
 use axum::extract::{Form, FromRequestParts, State};
@@ -62,6 +64,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/projects/{name}/releases/{service}/{number}", get(releases::page))
         .route("/ui/projects/{name}/environments", get(environments::page))
         .route("/ui/projects/{name}/dora", get(dora::page))
+        .route("/ui/projects/{name}/slos", get(slos::page))
         .route("/ui/runs/{id}", get(run::page))
         .route("/ui/metrics", get(metrics::page))
         .route("/ui/assets/{file}", get(assets::get))

@@ -1,6 +1,6 @@
 //! `services:`: how each service runs (`run` or `image`, `env`), is checked (`health`), gets
 //! its releases (`release`), and is deployed to each environment (`deploy`, with its strategy
-//! and analysis).
+//! and analysis), and what it promises (`slos`, read in `slo.rs`).
 
 use ferry_proto::agent::{AnalysisSpec, CanaryStep, HealthSpec, Probe, ProcessSpec, StrategySpec, TlsFiles};
 use ferry_workflow::Span;
@@ -14,7 +14,7 @@ use crate::spec::{
     ServiceDeploy, default_health,
 };
 
-const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy"];
+const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy", "slos"];
 const IMAGE_KEYS: &[&str] = &["archive"];
 const HEALTH_KEYS: &[&str] =
     &["http", "tcp", "command", "interval", "timeout", "healthy-after", "unhealthy-after", "start-timeout"];
@@ -51,7 +51,7 @@ pub(super) fn read_all(cx: &mut Cx, node: &Node) -> Vec<Service> {
 }
 
 /// The entries of a mapping, each key once (the YAML reader reported duplicates already).
-fn fields<'n>(cx: &mut Cx, node: &'n Node, context: &str) -> Vec<(&'n str, &'n Entry)> {
+pub(super) fn fields<'n>(cx: &mut Cx, node: &'n Node, context: &str) -> Vec<(&'n str, &'n Entry)> {
     let mut fields: Vec<(&str, &Entry)> = Vec::new();
     for entry in cx.map(node, context) {
         if let Some(key) = cx.key(entry)
@@ -74,6 +74,7 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
         health: default_health(),
         release: None,
         deploy: Vec::new(),
+        slos: Vec::new(),
     };
     for (key, entry) in fields(cx, &service_entry.value, &context) {
         let value = &entry.value;
@@ -84,6 +85,7 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
             "health" => service.health = health(cx, value, name),
             "release" => service.release = release(cx, value, name),
             "deploy" => service.deploy = deploys(cx, value, name),
+            "slos" => service.slos = super::slo::read_all(cx, value, name),
             _ => cx.unknown_key(entry, key, KEYS, &context),
         }
     }

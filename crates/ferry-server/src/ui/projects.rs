@@ -85,6 +85,7 @@ pub(super) async fn project(
             span.muted.mono { (crate::repo_url::redacted(&project.repo)) " · " (project.branch) }
             a #environments-link href=(format!("/ui/projects/{}/environments", project.name)) { "Environments" }
             a #dora-link href=(format!("/ui/projects/{}/dora", project.name)) { "DORA" }
+            a #slos-link href=(format!("/ui/projects/{}/slos", project.name)) { "SLOs" }
         }
         details.panel #trigger-panel {
             summary { "Run workflow" }
