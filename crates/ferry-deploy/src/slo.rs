@@ -96,12 +96,7 @@ fn number(value: f64) -> String {
 
 /// The label matchers of the proxy's series of one service in one environment.
 fn proxy_selector(project: &str, service: &str, environment: &str) -> String {
-    format!(
-        "project=\"{}\",service=\"{}\",environment=\"{}\"",
-        escape(project),
-        escape(service),
-        escape(environment)
-    )
+    format!("project=\"{}\",service=\"{}\",environment=\"{}\"", escape(project), escape(service), escape(environment))
 }
 
 /// A label value inside PromQL's double quotes.
@@ -197,17 +192,14 @@ pub fn rule_file(project: &str, spec: &DeploySpec) -> String {
 
 fn group(out: &mut String, project: &str, service: &str, environment: &str, slo: &Slo) {
     let labels = [("project", project), ("service", service), ("environment", environment), ("slo", slo.name.as_str())];
-    let label_lines = |out: &mut String, extra: Option<(&str, &str)>| {
-        out.push_str("        labels:\n");
-        for (name, value) in labels.iter().copied().chain(extra) {
-            out.push_str(&format!("          {name}: {}\n", quote(value)));
-        }
-    };
     out.push_str(&format!("\n  - name: {}\n    rules:\n", quote(&group_name(service, environment, &slo.name))));
     for window in RECORDED_WINDOWS {
         out.push_str(&format!("      - record: {}\n", recorded_ratio(window)));
-        out.push_str(&format!("        expr: {}\n", quote(&slo.error_ratio_query(project, service, environment, window))));
-        label_lines(out, None);
+        out.push_str(&format!(
+            "        expr: {}\n",
+            quote(&slo.error_ratio_query(project, service, environment, window))
+        ));
+        labels_yaml(out, &labels);
     }
     let selector = proxy_selector(project, service, environment) + &format!(",slo=\"{}\"", escape(&slo.name));
     let objective = number(slo.objective);
@@ -229,7 +221,9 @@ fn group(out: &mut String, project: &str, service: &str, environment: &str, slo:
             .collect();
         out.push_str(&format!("      - alert: {ALERT_NAME}\n"));
         out.push_str(&format!("        expr: {}\n", quote(&pairs.join(" or "))));
-        label_lines(out, Some(("severity", alert.severity)));
+        let mut alert_labels = labels.to_vec();
+        alert_labels.push(("severity", alert.severity));
+        labels_yaml(out, &alert_labels);
         out.push_str("        annotations:\n");
         let summary = format!(
             "{service} in {environment} burns the error budget of SLO {} ({objective} % over {window}) too fast",
@@ -250,6 +244,14 @@ fn group(out: &mut String, project: &str, service: &str, environment: &str, slo:
 /// `100 − objective` without the float's noise: `0.1` for 99.9.
 pub fn budget_percent(objective: f64) -> String {
     number(((100.0 - objective) * 1e9).round() / 1e9)
+}
+
+/// A rule's `labels:`.
+fn labels_yaml(out: &mut String, labels: &[(&str, &str)]) {
+    out.push_str("        labels:\n");
+    for (name, value) in labels {
+        out.push_str(&format!("          {name}: {}\n", quote(value)));
+    }
 }
 
 /// `14.4 or 6`: the factors of an alert's pairs, in words.

@@ -188,7 +188,11 @@ pub(crate) fn spawn(state: AppState) {
             if last.is_none_or(|at| now - at >= REJUDGE_MS) {
                 last = Some(now);
                 if let Err(error) = crate::deployments::rejudge_error_budgets(&state).await {
-                    warn!(error = error.message(), "judging the deployments error budgets hold failed: {}", error.message());
+                    warn!(
+                        error = error.message(),
+                        "judging the deployments error budgets hold failed: {}",
+                        error.message()
+                    );
                 }
             }
             tokio::select! {

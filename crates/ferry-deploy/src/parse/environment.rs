@@ -8,7 +8,8 @@ use ferry_workflow::yaml::Reader as _;
 use super::Cx;
 use crate::spec::{DEFAULT_BIND, DEFAULT_VERIFY_MS, Environment, ErrorBudgetPolicy};
 
-const KEYS: &[&str] = &["auto-deploy", "after", "approvals", "branches", "hosts", "bind", "verify", "trusted-proxies", "error-budget"];
+const KEYS: &[&str] =
+    &["auto-deploy", "after", "approvals", "branches", "hosts", "bind", "verify", "trusted-proxies", "error-budget"];
 
 /// Most approvals an environment may ask for.
 const MAX_APPROVALS: u64 = 100;

@@ -49,7 +49,6 @@ pub(super) fn read_all(cx: &mut Cx, node: &Node, service: &str) -> Vec<Slo> {
 fn read(cx: &mut Cx, node: &Node, service: &str) -> Option<Slo> {
     let context = format!("an SLO of `{service}`");
     let (mut name, mut objective, mut window_ms, mut sli) = (None, None, DEFAULT_WINDOW_MS, None);
-    let mut sli_missing = true;
     for (key, entry) in fields(cx, node, &context) {
         let value = &entry.value;
         match key {
@@ -61,10 +60,7 @@ fn read(cx: &mut Cx, node: &Node, service: &str) -> Option<Slo> {
             }
             "objective" => objective = read_objective(cx, value),
             "window" => window_ms = read_window(cx, value).unwrap_or(window_ms),
-            "sli" => {
-                sli_missing = false;
-                sli = read_sli(cx, value, service);
-            }
+            "sli" => sli = read_sli(cx, value, service),
             "description" => {
                 cx.text(value, "description");
             }
@@ -75,7 +71,7 @@ fn read(cx: &mut Cx, node: &Node, service: &str) -> Option<Slo> {
         (name.is_none(), "name", "name it, e.g. `name: availability` (it labels the rules and alerts)"),
         (objective.is_none(), "objective", "give the percent of good events promised, e.g. `objective: 99.9`"),
         (
-            sli_missing,
+            sli.is_none(),
             "sli",
             "say what fails: `sli: proxy-availability`, `sli: { proxy-latency: 250ms }` or \
              `sli: { errors: QUERY, total: QUERY }`",
@@ -95,10 +91,10 @@ fn read_objective(cx: &mut Cx, node: &Node) -> Option<f64> {
     match node.as_f64() {
         Some(value) if value > 0.0 && value < 100.0 => Some(value),
         _ => {
-            let found = node.as_str().filter(|_| !node.is_null()).map_or_else(
-                || node.describe().to_owned(),
-                |text| format!("`{text}`"),
-            );
+            let found = node
+                .as_str()
+                .filter(|_| !node.is_null())
+                .map_or_else(|| node.describe().to_owned(), |text| format!("`{text}`"));
             cx.error(
                 "bad-objective",
                 node.span,
@@ -115,7 +111,7 @@ fn read_window(cx: &mut Cx, node: &Node) -> Option<u64> {
         cx.wrong_type(node, "window", "a duration such as `30d`");
         return None;
     };
-    match parse_duration(text) {
+    match window_ms(text) {
         Ok(ms) if (MIN_WINDOW_MS..=MAX_WINDOW_MS).contains(&ms) => Some(ms),
         Ok(_) => {
             cx.error(
@@ -131,9 +127,26 @@ fn read_window(cx: &mut Cx, node: &Node) -> Option<u64> {
             None
         }
         Err(reason) => {
-            cx.error("bad-window", node.span, format!("`window`: {reason}"), "write a number and a unit: `30d`, `7d`, `12h`");
+            cx.error(
+                "bad-window",
+                node.span,
+                format!("`window`: {reason}"),
+                "write a number and a unit: `30d`, `7d`, `12h`",
+            );
             None
         }
+    }
+}
+
+/// A window: whole days (`30d`, as SLOs are usually written) or a duration of deploy.yml.
+fn window_ms(text: &str) -> Result<u64, crate::duration::DurationError> {
+    let days =
+        text.trim().strip_suffix('d').filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+    match days.and_then(|digits| digits.parse::<u64>().ok()) {
+        Some(days) => {
+            days.checked_mul(86_400_000).ok_or(crate::duration::DurationError::TooLong { text: text.to_owned() })
+        }
+        None => parse_duration(text),
     }
 }
 
@@ -200,7 +213,10 @@ fn read_sli(cx: &mut Cx, node: &Node, service: &str) -> Option<Sli> {
             _ => cx.unknown_key(entry, key, RATIO_KEYS, &context),
         }
     }
-    for (found, key) in [(entries.iter().any(|(key, _)| *key == "errors"), "errors"), (entries.iter().any(|(key, _)| *key == "total"), "total")] {
+    for (found, key) in [
+        (entries.iter().any(|(key, _)| *key == "errors"), "errors"),
+        (entries.iter().any(|(key, _)| *key == "total"), "total"),
+    ] {
         if !found {
             cx.error(
                 "missing-key",
@@ -231,12 +247,16 @@ fn read_latency(cx: &mut Cx, node: &Node) -> Option<Sli> {
     }
     let below = LATENCY_BUCKETS_MS.iter().rev().find(|bound| **bound < ms);
     let above = LATENCY_BUCKETS_MS.iter().find(|bound| **bound > ms);
-    let nearest: Vec<String> = below.into_iter().chain(above).map(|bound| format!("`{}`", bucket_words(*bound))).collect();
+    let nearest: Vec<String> =
+        below.into_iter().chain(above).map(|bound| format!("`{}`", bucket_words(*bound))).collect();
     let all: Vec<String> = LATENCY_BUCKETS_MS.iter().map(|bound| bucket_words(*bound)).collect();
     cx.error(
         "bad-sli",
         node.span,
-        format!("`proxy-latency` must be a bucket bound of the proxy's latency histogram, found `{}`", bucket_words(ms)),
+        format!(
+            "`proxy-latency` must be a bucket bound of the proxy's latency histogram, found `{}`",
+            bucket_words(ms)
+        ),
         format!("use {} (the bounds are {})", nearest.join(" or "), all.join(", ")),
     );
     None

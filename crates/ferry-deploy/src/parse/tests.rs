@@ -410,7 +410,8 @@ services:
             "18:9 missing-key",
         ]
     );
-    let messages: Vec<String> = compile(src).1.iter().map(|d| format!("{} ({})", d.message, d.help.as_deref().unwrap_or(""))).collect();
+    let messages: Vec<String> =
+        compile(src).1.iter().map(|d| format!("{} ({})", d.message, d.help.as_deref().unwrap_or(""))).collect();
     assert_eq!(messages[2], "unknown built-in SLI `proxy-availabilty` (did you mean `proxy-availability`?)");
     assert_eq!(
         messages[3],
@@ -428,8 +429,9 @@ services:
     deploy: { production: { port: 1 } }
     slos:
       - { name: a, objective: 99, sli: { errors: \"sum(rate(x[{{.window}}]))\" } }
-      - { name: a, objective: 99, sli: proxy-availability }
-      - { name: b, objective: 99, sli: { proxy-availability: yes } }
+      - { name: b, objective: 99, sli: proxy-availability }
+      - { name: b, objective: 99, sli: proxy-availability }
+      - { name: c, objective: 99, sli: { proxy-availability: yes } }
 ";
-    assert_eq!(codes(src), ["7:40 missing-key", "8:9 duplicate-slo", "9:42 bad-sli"]);
+    assert_eq!(codes(src), ["7:40 missing-key", "9:9 duplicate-slo", "10:42 bad-sli"]);
 }

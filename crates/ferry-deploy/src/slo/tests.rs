@@ -163,6 +163,8 @@ fn the_rule_file_has_a_group_per_slo_and_environment() {
 
 #[test]
 fn a_file_without_slos_has_no_groups() {
-    let (spec, _) = crate::compile("environments: { staging: {} }\nservices: { web: { run: x, deploy: { staging: { port: 1 } } } }\n");
+    let (spec, _) = crate::compile(
+        "environments: { staging: {} }\nservices: { web: { run: x, deploy: { staging: { port: 1 } } } }\n",
+    );
     assert_eq!(rule_file("shop", &spec.expect("a spec")), "groups: []\n");
 }

@@ -24,7 +24,8 @@ services:
         sli: proxy-availability
 ";
 
-const SERIES: &str = r#"ferry_proxy_requests_total{project="shop",service="web",environment="production",release="1",code_class="#;
+const SERIES: &str =
+    r#"ferry_proxy_requests_total{project="shop",service="web",environment="production",release="1",code_class="#;
 
 /// A test file of `input` (promtool's `input_series` items) and `checks` (its
 /// `alert_rule_test` items) over the compiled rules.

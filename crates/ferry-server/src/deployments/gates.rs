@@ -197,7 +197,10 @@ pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[G
         }
         gates.push(GateView {
             kind: "error-budget".into(),
-            rule: format!("error-budget: {} while an SLO of the service has spent its error budget here", rules.error_budget.as_str()),
+            rule: format!(
+                "error-budget: {} while an SLO of the service has spent its error budget here",
+                rules.error_budget.as_str()
+            ),
             passed,
             passed_by: if overridden && !spent.is_empty() { approvers.clone() } else { Vec::new() },
             passed_at: passed_at("error-budget", passed),
@@ -209,6 +212,17 @@ pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[G
         (None, false) => Verdict::Wait(format!("waiting for {}", waits.join(" and "))),
     };
     (verdict, gates)
+}
+
+/// Whether a deployment whose gates are `gates` waits for an approval someone may give: an
+/// `approvals:` gate, or an `error-budget: approval` gate, not passed yet (the UI's Approve
+/// button).
+pub(crate) fn awaits_approval(gates: &[GateView]) -> bool {
+    let approval_rule = format!("error-budget: {} ", ErrorBudgetPolicy::Approval.as_str());
+    gates.iter().any(|gate| {
+        !gate.passed
+            && (gate.kind == "approvals" || (gate.kind == "error-budget" && gate.rule.starts_with(&approval_rule)))
+    })
 }
 
 /// An SLO that has spent its budget, in words: `SLO availability of web has spent its error

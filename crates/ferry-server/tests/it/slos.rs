@@ -84,10 +84,8 @@ fn until(server: &TestServer, path: &str, done: impl Fn(&Value) -> bool) -> Valu
 fn spent_budget(policy: &str) -> (TestServer, TestRepo, ferry_testkit::FakeClock, String) {
     let repo = TestRepo::new(&[(".ferry/deploy.yml", &deploy_yml(policy))]);
     let clock = ferry_testkit::FakeClock::at(T0);
-    let server = crate::hooks::with_repo_project(
-        TestServer::start_with_clock(Arc::new(clock.clone()), |_| {}),
-        &repo.path(),
-    );
+    let server =
+        crate::hooks::with_repo_project(TestServer::start_with_clock(Arc::new(clock.clone()), |_| {}), &repo.path());
     let res = server.call("POST", "/api/v1/agents", Some(&server.admin), Some(&json!({"name": "local"})));
     assert_eq!(res.status, 201, "{}", res.body);
     let author = server.token("developer");
@@ -177,7 +175,10 @@ fn a_spent_budget_holds_a_production_deployment_until_clean_traffic_refills_it()
         .clone();
     assert_eq!(group["file"], "web/.ferry/deploy.yml");
     assert_eq!(group["rules"].as_array().map(Vec::len), Some(7), "{group:#}");
-    assert_eq!(server.call("GET", &format!("/api/v1/deployments/{id}"), Some(&viewer), None).json()["outcome"], "waiting");
+    assert_eq!(
+        server.call("GET", &format!("/api/v1/deployments/{id}"), Some(&viewer), None).json()["outcome"],
+        "waiting"
+    );
 
     // The errors stop: an hour and ten minutes of clean traffic later, the window holds no
     // error, and the deployment goes on at the next judgement.
@@ -198,11 +199,18 @@ fn with_error_budget_approval_a_spent_budget_waits_for_one_approval() {
     let id = deployment["id"].as_i64().expect("an id");
     assert_eq!(deployment["outcome"], "waiting", "{deployment}");
     assert!(
-        deployment["reason"].as_str().is_some_and(|reason| reason.starts_with("waiting for an approval (error-budget: approval")),
+        deployment["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.starts_with("waiting for an approval (error-budget: approval")),
         "{deployment}"
     );
     let approve = |token: &str| {
-        server.call("POST", &format!("/api/v1/deployments/{id}/approve"), Some(token), Some(&json!({"comment": "hotfix"})))
+        server.call(
+            "POST",
+            &format!("/api/v1/deployments/{id}/approve"),
+            Some(token),
+            Some(&json!({"comment": "hotfix"})),
+        )
     };
     assert_eq!(approve(&author).status, 403, "the release's author may not approve it");
     let res = server.call(
@@ -219,7 +227,10 @@ fn with_error_budget_approval_a_spent_budget_waits_for_one_approval() {
 
 #[test]
 fn a_project_without_slos_lists_none_and_a_bad_filter_is_refused() {
-    let repo = TestRepo::new(&[(".ferry/deploy.yml", "environments: { production: {} }\nservices: { web: { run: x, deploy: { production: { port: 1 } } } }\n")]);
+    let repo = TestRepo::new(&[(
+        ".ferry/deploy.yml",
+        "environments: { production: {} }\nservices: { web: { run: x, deploy: { production: { port: 1 } } } }\n",
+    )]);
     let server = crate::hooks::with_repo_project(TestServer::start(), &repo.path());
     let res = server.call("GET", "/api/v1/projects/web/slos", Some(&server.admin), None);
     assert_eq!((res.status, res.json()), (200, json!([])));

@@ -26,5 +26,6 @@ mod runners;
 mod runs;
 mod runtime;
 mod server;
+mod slo;
 mod up;
 mod workspaces;

@@ -162,7 +162,10 @@ fn a_spent_error_budget_holds_a_release_and_says_which_slo() {
                 .into()
         )
     );
-    assert_eq!(gates.iter().map(|gate| (gate.kind.as_str(), gate.passed)).collect::<Vec<_>>(), [("error-budget", false)]);
+    assert_eq!(
+        gates.iter().map(|gate| (gate.kind.as_str(), gate.passed)).collect::<Vec<_>>(),
+        [("error-budget", false)]
+    );
     // An approval does not override `hold`.
     let approvals = [approval("bob")];
     let (verdict, _) = judge(&error_budget(ErrorBudgetPolicy::Hold), &with_budgets(&budgets, &approvals), &[]);
@@ -172,7 +175,10 @@ fn a_spent_error_budget_holds_a_release_and_says_which_slo() {
 #[test]
 fn budget_left_or_no_data_never_holds() {
     let budgets = [budget("availability", Some(0.0009)), budget("latency", None), budget("checkout", Some(f64::NAN))];
-    assert_eq!(budgets.iter().map(|b| b.status).collect::<Vec<_>>(), [SloStatus::Ok, SloStatus::NoData, SloStatus::NoData]);
+    assert_eq!(
+        budgets.iter().map(|b| b.status).collect::<Vec<_>>(),
+        [SloStatus::Ok, SloStatus::NoData, SloStatus::NoData]
+    );
     let (verdict, gates) = judge(&error_budget(ErrorBudgetPolicy::Hold), &with_budgets(&budgets, &[]), &[]);
     assert_eq!((verdict, gates[0].passed), (Verdict::Pass, true));
 }
@@ -203,6 +209,11 @@ fn with_approval_a_spent_budget_waits_for_one_approval_not_by_the_author() {
     let (verdict, gates) = judge(&rules, &with_budgets(&budgets, &[approval("alice"), approval("bob")]), &[]);
     assert_eq!(verdict, Verdict::Pass);
     assert_eq!((gates[0].kind.as_str(), gates[0].passed_by.as_slice()), ("error-budget", &["bob".to_owned()][..]));
+    // The UI offers the Approve button while it waits, and not once it passed.
+    let (_, waiting) = judge(&rules, &with_budgets(&budgets, &[]), &[]);
+    assert!(super::awaits_approval(&waiting) && !super::awaits_approval(&gates));
+    let (_, held) = judge(&error_budget(ErrorBudgetPolicy::Hold), &with_budgets(&budgets, &[]), &[]);
+    assert!(!super::awaits_approval(&held), "an approval does not move `hold`");
     // Without a spent budget, no approval is needed.
     let budgets = [budget("availability", Some(0.0))];
     assert_eq!(judge(&rules, &with_budgets(&budgets, &[]), &[]).0, Verdict::Pass);
