@@ -56,7 +56,8 @@ fn counters(from: i64, to: i64, start: (i64, i64), good: i64, failed: i64) -> St
     text
 }
 
-fn import(server: &TestServer, text: &str) {
+/// Stores OpenMetrics `text` (every sample with its time) through the import, as the admin.
+pub(crate) fn import(server: &TestServer, text: &str) {
     let auth = format!("Bearer {}", server.admin);
     let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/openmetrics-text")];
     let res = server.request("POST", "/api/v1/metrics/import", &headers, text.as_bytes());

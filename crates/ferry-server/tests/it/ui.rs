@@ -601,14 +601,7 @@ fn the_metrics_explorer_graphs_a_query_and_shows_prometheus_errors() {
         }
     }
     text.push_str("# EOF\n");
-    let auth = format!("Bearer {}", server.admin);
-    let res = server.request(
-        "POST",
-        "/api/v1/metrics/import",
-        &[("Authorization", auth.as_str()), ("Content-Type", "application/openmetrics-text")],
-        text.as_bytes(),
-    );
-    assert_eq!(res.status, 200, "{}", res.body);
+    crate::slos::import(&server, &text);
 
     let browser = Browser::start().expect("starting chromium");
     let mut page = logged_in(&browser, &server);
@@ -660,14 +653,7 @@ fn the_slo_page_shows_each_budget_and_its_burn_chart() {
         text.push_str(&format!("ferry_proxy_requests_total{{{labels},code_class=\"5xx\"}} {} {at}\n", 4 * failing));
     }
     text.push_str("# EOF\n");
-    let auth = format!("Bearer {}", server.admin);
-    let res = server.request(
-        "POST",
-        "/api/v1/metrics/import",
-        &[("Authorization", auth.as_str()), ("Content-Type", "application/openmetrics-text")],
-        text.as_bytes(),
-    );
-    assert_eq!(res.status, 200, "{}", res.body);
+    crate::slos::import(&server, &text);
 
     let browser = Browser::start().expect("starting chromium");
     let mut page = logged_in(&browser, &server);
