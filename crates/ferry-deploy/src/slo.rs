@@ -107,7 +107,7 @@ fn escape(value: &str) -> String {
 impl Slo {
     /// `1 − objective`, as a ratio: the share of events that may fail.
     pub fn budget(&self) -> f64 {
-        (100.0 - self.objective) / 100.0
+        budget_ratio(self.objective)
     }
 
     /// The window as PromQL writes it.
@@ -149,7 +149,13 @@ pub fn recorded_ratio(window: &str) -> String {
 /// The budget left when `error_ratio` of the events failed over the window: 1 − error_ratio /
 /// budget (1: untouched, 0: spent, below 0: overspent).
 pub fn budget_remaining(objective: f64, error_ratio: f64) -> f64 {
-    1.0 - error_ratio / ((100.0 - objective) / 100.0)
+    1.0 - error_ratio / budget_ratio(objective)
+}
+
+/// `(100 − objective) / 100` without the float's noise (`100 − 99.9` is 0.09999999999999432),
+/// so that an error ratio of exactly the budget leaves exactly nothing.
+fn budget_ratio(objective: f64) -> f64 {
+    ((100.0 - objective) * 1e9).round() / 1e11
 }
 
 /// The status of a budget: no data without an error ratio (no event counted), exhausted when

@@ -106,6 +106,8 @@ fn the_budget_left_is_one_minus_errors_over_the_budget() {
     assert!(close(budget_remaining(99.9, 0.001), 0.0));
     assert!(close(budget_remaining(99.9, 0.003), -2.0));
     assert!(close(slo("latency").budget(), 0.01));
+    // Exactly the budget spent leaves exactly nothing, not a float's noise below it.
+    assert_eq!(budget_remaining(99.9, 0.001), 0.0);
     assert_eq!(
         [Some(0.0005), Some(0.001), Some(0.003), None, Some(f64::NAN)].map(|ratio| status(ratio, 99.9)),
         [SloStatus::Ok, SloStatus::Exhausted, SloStatus::Exhausted, SloStatus::NoData, SloStatus::NoData]
