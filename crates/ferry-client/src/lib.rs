@@ -18,6 +18,7 @@ mod error;
 mod logs;
 mod metrics;
 mod releases;
+mod slos;
 pub mod sse;
 
 use std::error::Error as _;

@@ -12,6 +12,8 @@
 //!   agent steps a [`Rollout`] with what it observes and applies the [`Plan`] it returns.
 //! - [`queries`] judges `analysis.queries` (PromQL with success and failure conditions) from
 //!   the results the server measures; their verdict reaches the rollout in its observation.
+//! - [`slo`] compiles a service's `slos:` into the PromQL of their error ratios, the rule
+//!   groups that record them and alert on fast and slow burns, and the error budget left.
 //! - [`plan()`] lists, like `terraform plan`, what converging desired units would change.
 //!
 //! ```
@@ -30,10 +32,12 @@ mod parse;
 pub mod plan;
 pub mod queries;
 pub mod rollout;
+pub mod slo;
 pub mod spec;
 
 pub use ferry_workflow::{Diagnostic, Severity, Span};
 pub use parse::{InvalidDeployFile, compile, compile_valid};
 pub use plan::{Change, ChangeAction, plan};
 pub use rollout::{Observation, ObservedReplica, Plan, ReleaseCount, ReleaseWeight, Rollout};
-pub use spec::{DeploySpec, Environment, ReleaseRule, Service, ServiceDeploy};
+pub use slo::{Sli, Slo};
+pub use spec::{DeploySpec, Environment, ErrorBudgetPolicy, ReleaseRule, Service, ServiceDeploy};

@@ -17,6 +17,7 @@ use crate::spec::DeploySpec;
 
 mod environment;
 mod service;
+mod slo;
 
 /// The keys at the top of the file.
 const TOP_KEYS: &[&str] = &["environments", "services"];

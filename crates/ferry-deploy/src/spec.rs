@@ -15,6 +15,8 @@ use ferry_proto::agent::{
 use ferry_proto::artifacts::ArtifactFile;
 use serde::{Deserialize, Serialize};
 
+use crate::slo::Slo;
+
 /// The address a service's proxy listens on unless its environment says `bind:`.
 pub const DEFAULT_BIND: &str = "127.0.0.1";
 /// How long a new release is watched after a deployment's last step (`verify:`).
@@ -86,6 +88,34 @@ pub struct Environment {
     /// terminates TLS, whose `X-Forwarded-Proto` and `X-Forwarded-Host` reach the services.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// `error-budget:`: what happens to a deployment here while an SLO of its service has
+    /// spent its error budget here.
+    #[serde(default)]
+    pub error_budget: ErrorBudgetPolicy,
+}
+
+/// `error-budget:` of an environment: whether a spent error budget holds a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorBudgetPolicy {
+    /// No gate (the default).
+    #[default]
+    None,
+    /// The deployment waits until every SLO of its service has budget left again.
+    Hold,
+    /// The deployment waits for one approval instead.
+    Approval,
+}
+
+impl ErrorBudgetPolicy {
+    /// The word deploy.yml uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorBudgetPolicy::None => "none",
+            ErrorBudgetPolicy::Hold => "hold",
+            ErrorBudgetPolicy::Approval => "approval",
+        }
+    }
 }
 
 /// A service: how its replicas run and are checked, which runs make its releases, and how it
@@ -110,6 +140,9 @@ pub struct Service {
     /// incident of the service opens, is acknowledged or resolves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// `slos:`, watched in every environment of `deploy` ([`crate::slo`]).
+    #[serde(default)]
+    pub slos: Vec<Slo>,
 }
 
 /// `release:` of a service: a successful run of `workflow` (on `branch`, with `job`) that

@@ -16,5 +16,6 @@ pub mod releases;
 pub mod runner;
 pub mod runs;
 pub mod runtime;
+pub mod slos;
 
 pub use ferry_model::{Conclusion, Status};

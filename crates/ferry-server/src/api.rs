@@ -16,6 +16,7 @@ pub(crate) mod runner;
 pub(crate) mod runners;
 pub(crate) mod runs;
 pub(crate) mod secrets;
+pub(crate) mod slos;
 pub(crate) mod tokens;
 
 use axum::Json;

@@ -187,6 +187,7 @@ async fn submit_locked(
             .deployments()
             .succeeded_in(project.id, &resolved.service, &resolved.environment, resolved.release)
             .await?;
+    let budgets = budgets_of(state, target, trigger.is_rollback).await;
     let facts = GateFacts {
         environment: &resolved.environment,
         subject: Subject::Release(resolved.release),
@@ -194,6 +195,8 @@ async fn submit_locked(
         missing_after: &missing_after,
         author: &resolved.author,
         approvals: &[],
+        budgets: &budgets,
+        is_rollback: trigger.is_rollback,
         now,
     };
     let (verdict, gates) = if served_here { (Verdict::Pass, Vec::new()) } else { judge(&target.rules, &facts, &[]) };
@@ -305,6 +308,40 @@ async fn bump_hosts(state: &AppState, id: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The error budgets of the SLOs of a deployment's service in its environment, judged now
+/// on the server's clock; none when its environment has no `error-budget:` gate or it is a
+/// rollback (never held by one).
+async fn budgets_of(state: &AppState, target: &Target, is_rollback: bool) -> Vec<ferry_proto::slos::SloView> {
+    if target.rules.error_budget == ferry_deploy::ErrorBudgetPolicy::None || is_rollback || target.slos.is_empty() {
+        return Vec::new();
+    }
+    let key = &target.unit.key;
+    crate::slos::judge(state, &key.project, &key.service, &key.environment, &target.slos).await
+}
+
+/// Waiting deployments whose environment has an `error-budget:` gate, judged again: the
+/// budget may have recovered. Run periodically by `slos::spawn`.
+///
+/// # Errors
+/// When the store fails.
+pub(crate) async fn rejudge_error_budgets(state: &AppState) -> Result<(), ApiError> {
+    let _guard = state.deploy.lock.lock().await;
+    let mut changed = false;
+    for deployment in state.store.deployments().with_status(DeploymentStatus::Waiting).await? {
+        let held = deployment.job_id.is_none()
+            && serde_json::from_str::<Target>(&deployment.target)
+                .is_ok_and(|target| target.rules.error_budget != ferry_deploy::ErrorBudgetPolicy::None);
+        if held {
+            rejudge(state, &deployment).await?;
+            changed = true;
+        }
+    }
+    if changed {
+        state.deploy.notify();
+    }
+    Ok(())
+}
+
 /// Judges a waiting deployment's gates again (after an approval, or when what it waits for
 /// succeeded where `after:` points); moves it on when they pass: a service's deployment is
 /// queued for its agent, a workflow job's job is let go to runners. Called under the lock.
@@ -325,6 +362,10 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
     };
     // `branches:` passed when it was submitted (or it would have been refused).
     let branch = before.iter().any(|gate| gate.kind == "branches").then(|| rules.branches.first().cloned()).flatten();
+    let budgets = match (deployment.job_id, serde_json::from_str::<Target>(&deployment.target)) {
+        (None, Ok(target)) => budgets_of(state, &target, deployment.is_rollback).await,
+        _ => Vec::new(),
+    };
     let facts = GateFacts {
         environment: &deployment.environment,
         subject,
@@ -332,6 +373,8 @@ async fn rejudge(state: &AppState, deployment: &Deployment) -> Result<(), ApiErr
         missing_after: &missing_after,
         author: &deployment.author,
         approvals: &approvals,
+        budgets: &budgets,
+        is_rollback: deployment.is_rollback,
         now: now_ms(),
     };
     let (verdict, gates) = judge(&rules, &facts, &before);
@@ -405,11 +448,12 @@ pub(crate) async fn approve(
         ));
     }
     let rules = rules_of(&deployment)?;
-    if rules.approvals == 0 {
+    if rules.approvals == 0 && rules.error_budget != ferry_deploy::ErrorBudgetPolicy::Approval {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
             format!(
-                "deployment {id} waits for no approval (environment {} has no `approvals:`)",
+                "deployment {id} waits for no approval (environment {} has no `approvals:` and no \
+                 `error-budget: approval`)",
                 deployment.environment
             ),
         ));

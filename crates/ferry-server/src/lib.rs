@@ -46,6 +46,7 @@ mod rules;
 mod runtime;
 mod scrape;
 mod secret_box;
+mod slos;
 mod tar;
 mod ui;
 
@@ -490,6 +491,7 @@ impl Server {
         rules::spawn(self.state.clone());
         incidents::spawn(self.state.clone());
         deployments::analysis::spawn(self.state.clone());
+        slos::spawn(self.state.clone());
         tokio::spawn(self.state.alertmanager.clone().run(self.state.pipeline.shutting_down.subscribe()));
         let pipeline = self.state.pipeline.clone();
         let shutdown = async move {

@@ -12,14 +12,14 @@ use utoipa::{Modify, OpenApi};
 
 use crate::api::{
     agents, alertmanager, approvals, artifacts, cache, deployments, dora, projects, releases, runner, runners, runs,
-    secrets, tokens,
+    secrets, slos, tokens,
 };
 use crate::runtime::{blob, legacy, twirp};
 use crate::{hooks, metrics, probes, prometheus, remote_write, rules, scrape};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables (the project's and each environment's), runs, releases, agents and deployments, DORA keys and incidents, their logs and artifacts, metrics (Prometheus' query API under `/prometheus`), cache entries, API tokens, the runner protocol, the cache service jobs reach with their runtime token (GitHub's legacy and results-service protocols), forge webhooks and probes."),
+    info(title = "Ferry", description = "Ferry's HTTP API: projects, their secrets and variables (the project's and each environment's), runs, releases, agents and deployments, DORA keys and incidents, SLOs and their error budgets, their logs and artifacts, metrics (Prometheus' query API under `/prometheus`), cache entries, API tokens, the runner protocol, the cache service jobs reach with their runtime token (GitHub's legacy and results-service protocols), forge webhooks and probes."),
     paths(
         probes::healthz,
         probes::readyz,
@@ -94,6 +94,7 @@ use crate::{hooks, metrics, probes, prometheus, remote_write, rules, scrape};
         dora::resolve_incident,
         dora::ack_incident,
         dora::get_incident,
+        slos::list,
         prometheus::query,
         prometheus::post::query,
         prometheus::query_range,

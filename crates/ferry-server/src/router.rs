@@ -24,7 +24,7 @@ use ferry_store::Role;
 
 use crate::api::{
     ApiError, agents, alertmanager, approvals, artifacts, cache, deployments, dora, projects, releases, runner,
-    runners, runs, secrets, tokens,
+    runners, runs, secrets, slos, tokens,
 };
 use crate::auth::{Guard, guard};
 use crate::runtime::{blob, legacy, twirp};
@@ -175,6 +175,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(M::GET, "/api/v1/projects/{name}/dora", viewer(Project), dora::get),
         route(M::POST, "/api/v1/projects/{name}/dora/events", developer(Project), dora::record),
         route(M::GET, "/api/v1/projects/{name}/incidents", viewer(Project), dora::list_incidents),
+        route(M::GET, "/api/v1/projects/{name}/slos", viewer(Project), slos::list),
         route(M::POST, "/api/v1/projects/{name}/incidents", developer(Project), dora::open_incident),
         route(M::GET, "/api/v1/incidents/{id}", viewer(Incident), dora::get_incident),
         route(M::POST, "/api/v1/incidents/{id}/ack", developer(Incident), dora::ack_incident),

@@ -1,6 +1,7 @@
 //! Alerting and recording rules on the server: the rule files the configuration names (read
-//! at start; an error stops the start) and each project's `.ferry/alerts/*.yml` on its
-//! default branch (read again every minute; an error is logged and the file skipped), each
+//! at start; an error stops the start), each project's `.ferry/alerts/*.yml` on its
+//! default branch and the rules compiled from the SLOs of its `.ferry/deploy.yml` there
+//! (read again every minute; an error is logged and the file skipped), each
 //! group evaluated on its interval by `ferry-rules` over the metrics store, recorded series
 //! and `ALERTS`/`ALERTS_FOR_STATE` written back. Alert state survives a restart through
 //! `ALERTS_FOR_STATE`, as in Prometheus: at a group's first evaluation, its alerts take the
@@ -182,8 +183,38 @@ async fn reload_projects(state: &AppState) {
                 Err(error) => warn!(project = %project.name, %error, "reading {file}: {error}"),
             }
         }
+        groups.extend(slo_groups(&project.name, &mirror, &head).await);
     }
     state.rules.replace(groups);
+}
+
+/// The rule groups of the SLOs of a project's `.ferry/deploy.yml` at `head`
+/// (`ferry_deploy::slo::rule_file`), named after the file; none when it has no SLOs, or
+/// errors (logged: `ferry lint` shows them).
+async fn slo_groups(project: &str, mirror: &Mirror, head: &str) -> Vec<(String, Group)> {
+    let file = format!("{project}/{}", crate::releases::DEPLOY_FILE);
+    let text = match mirror.read_file(head, crate::releases::DEPLOY_FILE).await {
+        Ok(Some(text)) => text,
+        Ok(None) => return Vec::new(),
+        Err(error) => {
+            warn!(project, %error, "reading {file}: {error}");
+            return Vec::new();
+        }
+    };
+    let spec = match ferry_deploy::compile_valid(&text) {
+        Ok(spec) => spec,
+        Err(error) => {
+            warn!(project, %error, "skipping the SLOs of {file}: {error}");
+            return Vec::new();
+        }
+    };
+    match ferry_rules::load_rule_file(&file, &ferry_deploy::slo::rule_file(project, &spec)) {
+        Ok(rule_file) => rule_file.groups.into_iter().map(|group| (file.clone(), group)).collect(),
+        Err(error) => {
+            warn!(project, %error, "the rules compiled from the SLOs of {file} do not read: {error}");
+            Vec::new()
+        }
+    }
 }
 
 /// Evaluates every group whose time has come at `now`.

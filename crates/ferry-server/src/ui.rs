@@ -14,6 +14,7 @@
 //! | `GET /ui/projects/{name}/incidents` | a project's incidents, open first, with Ack and Resolve buttons |
 //! | `GET /ui/incidents/{id}` | an incident: its facts, timeline (alerts, deployments, actions) and Ack/Resolve buttons |
 //! | `GET /ui/alerts` | alerts firing, pending (the rules') and silenced, and the active silences (tokens for all projects) |
+//! | `GET /ui/projects/{name}/slos` | each SLO in each environment: objective, budget left, burn rate, and the budget burn chart over its window |
 //! | `GET /ui/projects/{name}/releases/{service}/{number}` | a release: commits, files, the run that built it, its deploy spec |
 //! | `GET /ui/metrics` (`?query=&range=1h`) | the metrics explorer: a PromQL range query ending now, graphed as SVG with its legend (tokens for all projects) |
 //! | `GET /ui/runs/{id}` (`?job={job_id}`) | a run: header, buttons, job graph, the chosen job's steps and live log |
@@ -37,6 +38,7 @@ mod metrics;
 mod projects;
 mod releases;
 mod run;
+mod slos;
 
 use axum::Router;
 use axum::extract::{Form, FromRequestParts, State};
@@ -69,6 +71,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/projects/{name}/incidents", get(incidents::list))
         .route("/ui/incidents/{id}", get(incidents::page))
         .route("/ui/alerts", get(incidents::alerts))
+        .route("/ui/projects/{name}/slos", get(slos::page))
         .route("/ui/runs/{id}", get(run::page))
         .route("/ui/metrics", get(metrics::page))
         .route("/ui/assets/{file}", get(assets::get))

@@ -302,6 +302,22 @@ pub enum Command {
     ///   ferry dora import web --deployments deployments.csv --incidents incidents.csv
     #[command(verbatim_doc_comment, args_conflicts_with_subcommands = true)]
     Dora(DoraArgs),
+    /// Show each SLO's error budget: for every SLO of the project's .ferry/deploy.yml (its
+    /// default branch) in every environment its service is deployed to, the objective, the
+    /// error ratio over the SLO's window, the budget left (1 − errors / (1 − objective); below
+    /// 0 when overspent), the burn rate of the last hour, and the status (ok, exhausted,
+    /// no-data). An environment with `error-budget: hold` holds deployments while one is
+    /// exhausted (docs/monitoring.md).
+    ///
+    /// --json prints [{"service", "environment", "slo", "objective", "window",
+    /// "error_ratio", "budget_remaining", "burn_rate_1h", "status"}]. The exit status is 0
+    /// unless the request fails.
+    ///
+    /// Examples:
+    ///   ferry slo web
+    ///   ferry slo web --service site --env production --json
+    #[command(verbatim_doc_comment)]
+    Slo(SloArgs),
     /// Open, acknowledge, resolve, show or list incidents: a service degraded in an
     /// environment (they count in the DORA keys). Ferry opens one itself when a production
     /// deployment is rolled back or fails, and when an alert with `severity: page` fires for
@@ -526,6 +542,22 @@ pub struct DoraArgs {
     #[arg(long, value_name = "RFC3339")]
     pub until: Option<String>,
     /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SloArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    pub project: String,
+    /// Only this service's SLOs
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// Only in this environment
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+    /// Print the budgets as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -1,5 +1,5 @@
 //! The client commands: `ferry project`, `secret`, `var`, `release`, `releases`, `trigger`,
-//! `logs`, `runs`, `cancel`, `rerun`, `runners` and `runner revoke` talk to a Ferry server
+//! `logs`, `runs`, `cancel`, `rerun`, `runners`, `runner revoke`, `slo` (`slo.rs`) and the others talk to a Ferry server
 //! through `ferry-client`. Here: where the server and the token come from, and the short
 //! commands; `trigger`, `logs`, the run commands (`runs`), the release commands (`releases`)
 //! and the runner commands (`runners`) have modules of their own.
@@ -12,6 +12,7 @@ mod metrics;
 mod releases;
 mod runners;
 mod runs;
+mod slo;
 mod trigger;
 
 use std::future::Future;
@@ -34,6 +35,7 @@ pub use metrics::main as metrics;
 pub use releases::{list as releases, release};
 pub use runners::{list as runners, revoke as revoke_runner};
 pub use runs::{approve, cancel, list as runs, rerun};
+pub use slo::main as slo;
 pub use trigger::main as trigger;
 
 /// Where a server started in this directory writes its first admin token.

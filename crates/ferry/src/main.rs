@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         cli::Command::Status(args) => client::status(args),
         cli::Command::Plan(args) => client::plan(args),
         cli::Command::Dora(args) => client::dora(args),
+        cli::Command::Slo(args) => client::slo(args),
         cli::Command::Incident(args) => client::incident(args),
         cli::Command::Incidents(args) => client::incidents(args),
         cli::Command::Metrics(args) => client::metrics(args),

@@ -1,13 +1,15 @@
 //! `environments:`: each environment's gates (`after`, `approvals`, `branches`), where it runs
-//! (`hosts`, `bind`) and how long a deployment is verified (`verify`).
+//! (`hosts`, `bind`), how long a deployment is verified (`verify`) and whether a spent error
+//! budget holds it (`error-budget`).
 
 use ferry_workflow::yaml::Node;
 use ferry_workflow::yaml::Reader as _;
 
 use super::Cx;
-use crate::spec::{DEFAULT_BIND, DEFAULT_VERIFY_MS, Environment};
+use crate::spec::{DEFAULT_BIND, DEFAULT_VERIFY_MS, Environment, ErrorBudgetPolicy};
 
-const KEYS: &[&str] = &["auto-deploy", "after", "approvals", "branches", "hosts", "bind", "verify", "trusted-proxies"];
+const KEYS: &[&str] =
+    &["auto-deploy", "after", "approvals", "branches", "hosts", "bind", "verify", "trusted-proxies", "error-budget"];
 
 /// Most approvals an environment may ask for.
 const MAX_APPROVALS: u64 = 100;
@@ -37,6 +39,7 @@ fn read(cx: &mut Cx, name: &str, node: &Node) -> Environment {
         bind: DEFAULT_BIND.to_owned(),
         verify_ms: DEFAULT_VERIFY_MS,
         trusted_proxies: Vec::new(),
+        error_budget: ErrorBudgetPolicy::None,
     };
     let context = format!("environment `{name}`");
     let mut seen = Vec::new();
@@ -101,6 +104,23 @@ fn read(cx: &mut Cx, name: &str, node: &Node) -> Environment {
                         environment.trusted_proxies.push(address);
                     }
                 }
+            }
+            "error-budget" => {
+                environment.error_budget = match cx.text(value, "error-budget").as_deref() {
+                    Some("hold") => ErrorBudgetPolicy::Hold,
+                    Some("approval") => ErrorBudgetPolicy::Approval,
+                    Some("none") | None => ErrorBudgetPolicy::None,
+                    Some(other) => {
+                        cx.error(
+                            "unknown-error-budget",
+                            value.span,
+                            format!("unknown `error-budget` `{other}` in environment `{name}`"),
+                            "write `hold` (a deployment waits while an SLO of its service has spent its budget \
+                             here), `approval` (it waits for one approval instead) or `none`",
+                        );
+                        ErrorBudgetPolicy::None
+                    }
+                };
             }
             "verify" => environment.verify_ms = cx.duration(value, "verify").unwrap_or(DEFAULT_VERIFY_MS),
             _ => cx.unknown_key(entry, key, KEYS, &context),

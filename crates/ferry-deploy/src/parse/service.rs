@@ -1,6 +1,6 @@
 //! `services:`: how each service runs (`run` or `image`, `env`), is checked (`health`), gets
 //! its releases (`release`), and is deployed to each environment (`deploy`, with its strategy
-//! and analysis).
+//! and analysis), and what it promises (`slos`, read in `slo.rs`).
 
 use ferry_proto::agent::{
     AnalysisQuery, AnalysisSpec, CanaryStep, HealthSpec, MetricsSpec, Probe, ProcessSpec, StrategySpec, TlsFiles,
@@ -18,7 +18,7 @@ use crate::spec::{
     default_health,
 };
 
-const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy", "metrics", "owner"];
+const KEYS: &[&str] = &["run", "image", "env", "health", "release", "deploy", "metrics", "owner", "slos"];
 const METRICS_KEYS: &[&str] = &["path", "interval", "timeout"];
 const IMAGE_KEYS: &[&str] = &["archive"];
 const HEALTH_KEYS: &[&str] =
@@ -60,7 +60,7 @@ pub(super) fn read_all(cx: &mut Cx, node: &Node) -> Vec<Service> {
 }
 
 /// The entries of a mapping, each key once (the YAML reader reported duplicates already).
-fn fields<'n>(cx: &mut Cx, node: &'n Node, context: &str) -> Vec<(&'n str, &'n Entry)> {
+pub(super) fn fields<'n>(cx: &mut Cx, node: &'n Node, context: &str) -> Vec<(&'n str, &'n Entry)> {
     let mut fields: Vec<(&str, &Entry)> = Vec::new();
     for entry in cx.map(node, context) {
         if let Some(key) = cx.key(entry)
@@ -85,6 +85,7 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
         deploy: Vec::new(),
         metrics: None,
         owner: None,
+        slos: Vec::new(),
     };
     for (key, entry) in fields(cx, &service_entry.value, &context) {
         let value = &entry.value;
@@ -97,6 +98,7 @@ fn read(cx: &mut Cx, service_entry: &Entry, name: &str) -> Service {
             "deploy" => service.deploy = deploys(cx, value, name),
             "metrics" => service.metrics = metrics(cx, value, name),
             "owner" => service.owner = cx.text(value, "owner"),
+            "slos" => service.slos = super::slo::read_all(cx, value, name),
             _ => cx.unknown_key(entry, key, KEYS, &context),
         }
     }

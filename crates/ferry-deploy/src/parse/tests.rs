@@ -520,3 +520,64 @@ fn metrics_take_a_path_or_a_table_and_reach_the_unit() {
     assert_eq!(codes(&with_metrics("{ path: /m, interval: 100ms }")), ["6:14 bad-metrics"]);
     assert_eq!(codes(&with_metrics("{ paht: /m }")), ["6:16 unknown-key"]);
 }
+
+#[test]
+fn slos_and_error_budgets_are_checked_where_they_are_written() {
+    let src = "environments:
+  production: { error-budget: always }
+services:
+  web:
+    run: x
+    deploy: { production: { port: 1 } }
+    slos:
+      - name: a
+        objective: 100
+        sli: proxy-availabilty
+      - name: b
+        objective: 99
+        sli: { proxy-latency: 300ms }
+      - name: c
+        objective: 99
+        window: 1000d
+        sli: { errors: \"sum(rate(x[5m]))\", total: \"sum(rate(y[{{.window}}]\" }
+      - objective: 99.9
+        sli: proxy-availability
+";
+    assert_eq!(
+        codes(src),
+        [
+            "2:31 unknown-error-budget",
+            "9:20 bad-objective",
+            "10:14 unknown-sli",
+            "13:31 bad-sli",
+            "16:17 bad-window",
+            "17:24 missing-window",
+            "17:51 bad-query",
+            "18:9 missing-key",
+        ]
+    );
+    let messages: Vec<String> =
+        compile(src).1.iter().map(|d| format!("{} ({})", d.message, d.help.as_deref().unwrap_or(""))).collect();
+    assert_eq!(messages[2], "unknown built-in SLI `proxy-availabilty` (did you mean `proxy-availability`?)");
+    assert_eq!(
+        messages[3],
+        "`proxy-latency` must be a bucket bound of the proxy's latency histogram, found `300ms` (use `250ms` or `500ms` \
+         (the bounds are 0.5ms, 1ms, 2.5ms, 5ms, 10ms, 25ms, 50ms, 100ms, 250ms, 500ms, 1s, 2500ms, 5s, 10s, 30s, 1m))"
+    );
+}
+
+#[test]
+fn an_slo_needs_both_queries_and_a_name_of_its_own() {
+    let src = "environments: { production: {} }
+services:
+  web:
+    run: x
+    deploy: { production: { port: 1 } }
+    slos:
+      - { name: a, objective: 99, sli: { errors: \"sum(rate(x[{{.window}}]))\" } }
+      - { name: b, objective: 99, sli: proxy-availability }
+      - { name: b, objective: 99, sli: proxy-availability }
+      - { name: c, objective: 99, sli: { proxy-availability: yes } }
+";
+    assert_eq!(codes(src), ["7:40 missing-key", "9:9 duplicate-slo", "10:42 bad-sli"]);
+}

@@ -1,9 +1,11 @@
 //! `ferry-rules` through its public API: rule unit tests compared with Debian's real
-//! `promtool test rules` (`promtool.rs`), and the real-world corpus of rule files and
+//! `promtool test rules` (`promtool.rs`), the burn-rate alerts compiled from SLOs on synthetic
+//! error spikes (`slo.rs`), and the real-world corpus of rule files and
 //! promtool tests (`corpus.rs`, run by `scripts/corpus`).
 
 mod corpus;
 mod promtool;
+mod slo;
 
 use ferry_rules::{RuleSource, TestReport, run_test_file};
 use std::path::Path;

@@ -3,9 +3,14 @@
 //! (N approvals by people other than its author). A gate that can never pass refuses the
 //! deployment; one that may still pass holds it, saying what it waits for. The same gates
 //! hold a service's release ([`Subject::Release`]) and a workflow job with `environment:`
-//! ([`Subject::Commit`]: the run's commit, and the run's actor as its author).
+//! ([`Subject::Commit`]: the run's commit, and the run's actor as its author). An
+//! environment with `error-budget: hold` also holds a service's release while an SLO of the
+//! service has spent its error budget there (`approval`: until one approval); a rollback is
+//! never held by it, and an SLO without data never holds.
 
+use ferry_deploy::ErrorBudgetPolicy;
 use ferry_proto::deployments::{ApprovalView, GateView};
+use ferry_proto::slos::{SloStatus, SloView};
 use serde::{Deserialize, Serialize};
 
 /// The rules of an environment, from the release's deploy.yml.
@@ -26,6 +31,9 @@ pub(crate) struct EnvironmentRules {
     /// The agents (by name or label) it runs on; none: the local agent.
     #[serde(default)]
     pub(crate) hosts: Vec<String>,
+    /// Whether a spent error budget holds a deployment (`error-budget:`).
+    #[serde(default)]
+    pub(crate) error_budget: ErrorBudgetPolicy,
 }
 
 impl EnvironmentRules {
@@ -37,6 +45,7 @@ impl EnvironmentRules {
             approvals: environment.approvals,
             branches: environment.branches.clone(),
             hosts: environment.hosts.clone(),
+            error_budget: environment.error_budget,
         }
     }
 }
@@ -79,6 +88,11 @@ pub(crate) struct GateFacts<'a> {
     pub(crate) missing_after: &'a [String],
     pub(crate) author: &'a str,
     pub(crate) approvals: &'a [ApprovalView],
+    /// The error budgets of the service's SLOs in the environment, judged now (none for a
+    /// workflow job).
+    pub(crate) budgets: &'a [SloView],
+    /// A rollback puts back what served: it is never held by an error budget.
+    pub(crate) is_rollback: bool,
     pub(crate) now: i64,
 }
 
@@ -137,13 +151,13 @@ pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[G
             passed_at: passed_at("after", passed),
         });
     }
-    if rules.approvals > 0 {
-        let mut approvers: Vec<String> = Vec::new();
-        for approval in facts.approvals {
-            if approval.by != facts.author && !approvers.contains(&approval.by) {
-                approvers.push(approval.by.clone());
-            }
+    let mut approvers: Vec<String> = Vec::new();
+    for approval in facts.approvals {
+        if approval.by != facts.author && !approvers.contains(&approval.by) {
+            approvers.push(approval.by.clone());
         }
+    }
+    if rules.approvals > 0 {
         let n_needed = usize::try_from(rules.approvals).unwrap_or(usize::MAX);
         let passed = approvers.len() >= n_needed;
         if !passed {
@@ -160,8 +174,36 @@ pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[G
             kind: "approvals".into(),
             rule: format!("approvals: {} by a developer who is not {}", rules.approvals, facts.subject.author_role()),
             passed,
-            passed_by: approvers,
+            passed_by: approvers.clone(),
             passed_at: passed_at("approvals", passed),
+        });
+    }
+    if rules.error_budget != ErrorBudgetPolicy::None && !facts.is_rollback {
+        let spent: Vec<&SloView> =
+            facts.budgets.iter().filter(|budget| budget.status == SloStatus::Exhausted).collect();
+        let overridden = rules.error_budget == ErrorBudgetPolicy::Approval && !approvers.is_empty();
+        let passed = spent.is_empty() || overridden;
+        if !passed {
+            let slos: Vec<String> = spent.iter().map(|budget| spent_words(budget)).collect();
+            let until = match rules.error_budget {
+                ErrorBudgetPolicy::Approval => format!(
+                    "an approval (error-budget: approval; `ferry approve DEPLOYMENT`, not by {} {})",
+                    facts.subject.author_role(),
+                    facts.author
+                ),
+                _ => "the error budget to recover (error-budget: hold)".to_owned(),
+            };
+            waits.push(format!("{until}: {}", slos.join(", ")));
+        }
+        gates.push(GateView {
+            kind: "error-budget".into(),
+            rule: format!(
+                "error-budget: {} while an SLO of the service has spent its error budget here",
+                rules.error_budget.as_str()
+            ),
+            passed,
+            passed_by: if overridden && !spent.is_empty() { approvers.clone() } else { Vec::new() },
+            passed_at: passed_at("error-budget", passed),
         });
     }
     let verdict = match (refusal, waits.is_empty()) {
@@ -170,6 +212,28 @@ pub(crate) fn judge(rules: &EnvironmentRules, facts: &GateFacts<'_>, before: &[G
         (None, false) => Verdict::Wait(format!("waiting for {}", waits.join(" and "))),
     };
     (verdict, gates)
+}
+
+/// Whether a deployment whose gates are `gates` waits for an approval someone may give: an
+/// `approvals:` gate, or an `error-budget: approval` gate, not passed yet (the UI's Approve
+/// button).
+pub(crate) fn awaits_approval(gates: &[GateView]) -> bool {
+    let approval_rule = format!("error-budget: {} ", ErrorBudgetPolicy::Approval.as_str());
+    gates.iter().any(|gate| {
+        !gate.passed
+            && (gate.kind == "approvals" || (gate.kind == "error-budget" && gate.rule.starts_with(&approval_rule)))
+    })
+}
+
+/// An SLO that has spent its budget, in words: `SLO availability of web has spent its error
+/// budget (-40 % left: 0.140 % errors over 30d, objective 99.9 %)`.
+fn spent_words(budget: &SloView) -> String {
+    let left = budget.budget_remaining.map_or_else(|| "?".to_owned(), |left| format!("{:.0} %", left * 100.0));
+    let errors = budget.error_ratio.map_or_else(|| "?".to_owned(), |ratio| format!("{:.3} %", ratio * 100.0));
+    format!(
+        "SLO {} of {} has spent its error budget ({left} left: {errors} errors over {}, objective {} %)",
+        budget.slo, budget.service, budget.window, budget.objective
+    )
 }
 
 #[cfg(test)]

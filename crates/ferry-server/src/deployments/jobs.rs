@@ -65,6 +65,8 @@ pub(crate) async fn enqueue_at_gate(
                 missing_after: &missing_after,
                 author: &run.trigger_actor,
                 approvals: &[],
+                budgets: &[],
+                is_rollback: false,
                 now,
             };
             let (verdict, gates) = judge(&rules, &facts, &[]);

@@ -30,6 +30,9 @@ pub(crate) struct Target {
     /// The environments whose `after:` names this one: where a success promotes the release.
     #[serde(default)]
     pub(crate) promotes_to: Vec<String>,
+    /// The service's SLOs (`slos:`), whose error budgets here the `error-budget:` gate judges.
+    #[serde(default)]
+    pub(crate) slos: Vec<ferry_deploy::Slo>,
 }
 
 /// A deployment ready to be submitted: the release and everything its deploy.yml says about
@@ -181,6 +184,7 @@ pub(crate) async fn resolve(
             verify_ms: order.verify_ms,
             rules: EnvironmentRules::of(env),
             promotes_to,
+            slos: declared.slos.clone(),
         },
     })
 }

@@ -80,6 +80,7 @@ fn resolved(environment: &str, release: i64, rules: EnvironmentRules, promotes_t
             verify_ms: 0,
             rules,
             promotes_to: promotes_to.iter().map(|name| (*name).to_owned()).collect(),
+            slos: Vec::new(),
         },
     }
 }

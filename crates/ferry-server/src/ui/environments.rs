@@ -12,6 +12,7 @@ use super::projects::time;
 use super::{Session, layout};
 use crate::api::ApiError;
 use crate::api::projects::project_by_name;
+use crate::deployments::gates::awaits_approval;
 use crate::{AppState, deployments, now_ms};
 
 /// How many deployments the timeline shows.
@@ -75,7 +76,7 @@ pub(super) async fn page(
                                     @if let Some(pending) = &service.pending {
                                         span data-state=(state_word(pending.outcome)) { "#" (pending.id) " " (what(pending)) " " (state_word(pending.outcome)) }
                                         @if let Some(reason) = &pending.reason { div.muted { (reason) } }
-                                        @if pending.outcome == DeploymentState::Waiting && pending.gates.iter().any(|gate| gate.kind == "approvals" && !gate.passed) {
+                                        @if pending.outcome == DeploymentState::Waiting && awaits_approval(&pending.gates) {
                                             button data-action="approve-deployment" data-deployment-id=(pending.id)
                                                 disabled[!session.can_write()] title=[write_title] { "Approve" }
                                         }
@@ -102,7 +103,7 @@ pub(super) async fn page(
                                 td.mono { (deployment.commit.as_deref().map_or("", |sha| sha.get(..7).unwrap_or(sha))) }
                                 td.muted { (deployment.reason.as_deref().unwrap_or("")) }
                                 td {
-                                    @if deployment.gates.iter().any(|gate| gate.kind == "approvals" && !gate.passed) {
+                                    @if awaits_approval(&deployment.gates) {
                                         button data-action="approve-deployment" data-deployment-id=(deployment.id)
                                             disabled[!session.can_write()] title=[write_title] { "Approve" }
                                     }

@@ -86,6 +86,7 @@ pub(super) async fn project(
             a #environments-link href=(format!("/ui/projects/{}/environments", project.name)) { "Environments" }
             a #dora-link href=(format!("/ui/projects/{}/dora", project.name)) { "DORA" }
             a #incidents-link href=(format!("/ui/projects/{}/incidents", project.name)) { "Incidents" }
+            a #slos-link href=(format!("/ui/projects/{}/slos", project.name)) { "SLOs" }
         }
         details.panel #trigger-panel {
             summary { "Run workflow" }

@@ -26,6 +26,7 @@ mod releases;
 mod reusable;
 mod rules;
 mod runtime;
+mod slos;
 mod ui;
 
 use std::io::{Read, Write};

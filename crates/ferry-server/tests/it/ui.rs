@@ -617,14 +617,7 @@ fn the_metrics_explorer_graphs_a_query_and_shows_prometheus_errors() {
         }
     }
     text.push_str("# EOF\n");
-    let auth = format!("Bearer {}", server.admin);
-    let res = server.request(
-        "POST",
-        "/api/v1/metrics/import",
-        &[("Authorization", auth.as_str()), ("Content-Type", "application/openmetrics-text")],
-        text.as_bytes(),
-    );
-    assert_eq!(res.status, 200, "{}", res.body);
+    crate::slos::import(&server, &text);
 
     let browser = Browser::start().expect("starting chromium");
     let mut page = logged_in(&browser, &server);
@@ -646,5 +639,62 @@ fn the_metrics_explorer_graphs_a_query_and_shows_prometheus_errors() {
     page.goto(&url(&server, "/ui/metrics?query=rate(requests_total)&range=1h")).expect("a bad query");
     let error = page.text("#metrics-error").expect("the error");
     assert!(error.starts_with("bad_data:") && error.contains("expected type matrix"), "{error}");
+    assert_no_script_errors(&mut page);
+}
+
+#[test]
+fn the_slo_page_shows_each_budget_and_its_burn_chart() {
+    let repo = TestRepo::new(&[(
+        ".ferry/deploy.yml",
+        "environments: { production: {} }\nservices:\n  web:\n    run: x\n    deploy: { production: { port: 18103 } }\n    slos:\n      - { name: availability, objective: 99, window: 1h, sli: proxy-availability }\n",
+    )]);
+    // The fake clock stands at the end of an hour of counters, the first half clean, then
+    // 4 % of the requests failing: 120 failed of 6000 over the hour, 2 % against a budget
+    // of 1 %, so −100 % of the budget is left.
+    let t0: i64 = 1_796_032_800_000;
+    let clock = ferry_testkit::FakeClock::at(t0);
+    let server = crate::hooks::with_repo_project(
+        TestServer::start_with_clock(std::sync::Arc::new(clock.clone()), |_| {}),
+        &repo.path(),
+    );
+    let labels = r#"project="web",service="web",environment="production",release="1""#;
+    let mut text = String::from("# TYPE ferry_proxy_requests counter\n");
+    for minute in 0..=60 {
+        let failing = (minute - 30).max(0);
+        let at = t0 / 1000 - (60 - minute) * 60;
+        text.push_str(&format!(
+            "ferry_proxy_requests_total{{{labels},code_class=\"2xx\"}} {} {at}\n",
+            100 * minute - 4 * failing
+        ));
+        text.push_str(&format!("ferry_proxy_requests_total{{{labels},code_class=\"5xx\"}} {} {at}\n", 4 * failing));
+    }
+    text.push_str("# EOF\n");
+    crate::slos::import(&server, &text);
+
+    let browser = Browser::start().expect("starting chromium");
+    let mut page = logged_in(&browser, &server);
+    page.goto(&url(&server, "/ui/projects/web")).expect("loading the project");
+    page.click("#slos-link").expect("the SLOs link");
+    page.wait_for("!!document.querySelector('section.slo')", WAIT).expect("the SLO page");
+    let panel = page.text("#slo-web-production-availability").expect("the SLO's panel");
+    assert!(panel.contains("Objective 99 % over 1h"), "{panel}");
+    assert!(panel.contains("budget left -100.0 %") && panel.contains("errors 2.0 %"), "{panel}");
+    let status = page.eval("document.querySelector('#slo-web-production-availability [data-status]').dataset.status");
+    assert_eq!(status.expect("a status"), "exhausted");
+    // The chart: the budget left over the hour, whole until the errors began, then falling
+    // below the zero line.
+    let points = page
+        .eval("document.querySelector('#burn-web-production-availability polyline').getAttribute('points').split(' ').length")
+        .expect("points");
+    assert!(points.as_u64().is_some_and(|n| n > 100), "{points}");
+    let ys = page
+        .eval(
+            "(() => { const zero = +document.querySelector('#burn-web-production-availability line.zero').getAttribute('y1');
+              const ys = document.querySelector('#burn-web-production-availability polyline').getAttribute('points')
+                .split(' ').map(p => +p.split(',')[1]);
+              return [ys[0] < zero, ys[ys.length - 1] > zero]; })()",
+        )
+        .expect("the line against the zero line");
+    assert_eq!(ys, json!([true, true]), "the budget starts above zero and ends below it");
     assert_no_script_errors(&mut page);
 }

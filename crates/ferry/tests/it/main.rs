@@ -27,5 +27,6 @@ mod runners;
 mod runs;
 mod runtime;
 mod server;
+mod slo;
 mod up;
 mod workspaces;
