@@ -189,9 +189,10 @@ async fn reload_projects(state: &AppState) {
 }
 
 /// The rule groups of the SLOs of a project's `.ferry/deploy.yml` at `head`
-/// (`ferry_deploy::slo::rule_file`), named after the file; none when it has no SLOs, or
+/// (`ferry_deploy::slo::rule_file`), named after the file, with the project (so their page
+/// alerts open the project's incidents); none when it has no SLOs, or
 /// errors (logged: `ferry lint` shows them).
-async fn slo_groups(project: &str, mirror: &Mirror, head: &str) -> Vec<(String, Group)> {
+async fn slo_groups(project: &str, mirror: &Mirror, head: &str) -> Vec<(String, String, Group)> {
     let file = format!("{project}/{}", crate::releases::DEPLOY_FILE);
     let text = match mirror.read_file(head, crate::releases::DEPLOY_FILE).await {
         Ok(Some(text)) => text,
@@ -209,7 +210,7 @@ async fn slo_groups(project: &str, mirror: &Mirror, head: &str) -> Vec<(String, 
         }
     };
     match ferry_rules::load_rule_file(&file, &ferry_deploy::slo::rule_file(project, &spec)) {
-        Ok(rule_file) => rule_file.groups.into_iter().map(|group| (file.clone(), group)).collect(),
+        Ok(rule_file) => rule_file.groups.into_iter().map(|group| (file.clone(), project.to_owned(), group)).collect(),
         Err(error) => {
             warn!(project, %error, "the rules compiled from the SLOs of {file} do not read: {error}");
             Vec::new()
