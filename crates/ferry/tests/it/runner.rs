@@ -224,7 +224,9 @@ fn a_runner_with_the_jobs_label_runs_a_triggered_workflow_and_its_log_reads_back
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("signalling the runner");
     let status = runner.child.wait().expect("the runner exits");
     assert!(status.success(), "{status:?}\n{}", runner.stderr());
-    assert_eq!(std::fs::read_dir(work_dir.join("jobs")).expect("the jobs folder").count(), 0);
+    // The job's files are gone; the slot's folders stay for its next job.
+    assert_eq!(std::fs::read_dir(work_dir.join("jobs/0/temp")).expect("the slot's temp folder").count(), 0);
+    assert_eq!(std::fs::read_dir(work_dir.join("jobs/0")).expect("the slot's job folder").count(), 1);
 }
 
 #[test]
