@@ -338,7 +338,8 @@ pub(crate) async fn detail(state: &AppState, incident: Incident, now: i64) -> Re
             });
         }
     }
-    let from = incident.started_at - TIMELINE_BEFORE_MS;
+    // Saturating: a start far in the past (any i64 the API took) must not overflow.
+    let from = incident.started_at.saturating_sub(TIMELINE_BEFORE_MS);
     let until = incident.resolved_at.unwrap_or(now);
     let in_range = |at: i64| from <= at && at <= until;
     let deployments = state

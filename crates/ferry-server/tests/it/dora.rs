@@ -160,4 +160,13 @@ fn incidents_are_opened_listed_and_resolved() {
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.json().as_array().map(Vec::len), Some(1));
     assert_eq!(res.json()[0]["title"], "slow checkout");
+
+    // An incident that started as early as an i64 allows still shows its timeline (the
+    // contract run found the window's start overflowing).
+    let early = json!({"service": "web", "started_at": i64::MIN});
+    let res = server.call("POST", "/api/v1/projects/web/incidents", Some(&developer), Some(&early));
+    assert_eq!(res.status, 201, "{}", res.body);
+    let path = format!("/api/v1/incidents/{}", res.json()["id"]);
+    let res = server.call("GET", &path, Some(&server.token("viewer")), None);
+    assert_eq!(res.status, 200, "{}", res.body);
 }
