@@ -466,6 +466,8 @@ fn a_release_is_listed_on_its_project_and_its_page_shows_commits_and_files() {
     page.goto(&url(&server, "/ui/projects/web")).expect("loading the project");
     page.click("#releases a").expect("the release's link");
     page.wait_for("location.pathname === '/ui/projects/web/releases/web/1'", WAIT).expect("the release's page");
+    // The address changes before the new page is parsed.
+    page.wait_for("document.querySelector('#release-title') !== null", WAIT).expect("the release's title");
     assert_eq!(page.text("#release-title").expect("the title"), "web · release 1");
     let commits = page.text("#release-commits tbody").expect("the commits");
     assert!(commits.contains("add workflows") && commits.contains("Ada"), "{commits}");

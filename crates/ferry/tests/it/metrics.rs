@@ -145,8 +145,12 @@ fn what_ferry_scrapes_is_forwarded_to_a_real_prometheus_which_then_answers_ferry
     let (server, url, admin) = crate::runner::start_server_with(scratch.path(), |command| {
         command.arg("--config").arg(&config);
     });
-    // Prometheus answers 503 until its store is ready: that is no result yet.
+    // Prometheus refuses connections until it listens and answers 503 until its store is
+    // ready: both are no result yet.
     let query = |base: &str, prefix: &str, promql: &str| -> Vec<Value> {
+        if std::net::TcpStream::connect(base.trim_start_matches("http://")).is_err() {
+            return Vec::new();
+        }
         let encoded: String = promql.bytes().map(|b| format!("%{b:02X}")).collect();
         let (head, body) = get_text(base, &admin, &format!("{prefix}/api/v1/query?query={encoded}"));
         let answer: Value = if head.starts_with("HTTP/1.1 200") {
