@@ -186,7 +186,8 @@ fn a_spent_budget_holds_a_production_deployment_until_clean_traffic_refills_it()
     import(&server, &counters(1, 70, (5400 + 100, 600), 100, 0));
     clock.advance(Duration::from_secs(69 * 60));
     let started = until(&server, &format!("/api/v1/deployments/{id}"), |body| body["outcome"] != "waiting");
-    assert_eq!(started["outcome"], "in_progress", "{started}");
+    // Released by its gates: queued for its agent, or already taken by it.
+    assert!(["queued", "in_progress"].contains(&started["outcome"].as_str().unwrap_or_default()), "{started}");
     let gate = started["gates"].as_array().and_then(|gates| gates.iter().find(|gate| gate["kind"] == "error-budget"));
     assert_eq!(gate.map(|gate| gate["passed"].clone()), Some(json!(true)), "{started}");
     let slo = &server.call("GET", "/api/v1/projects/web/slos", Some(&viewer), None).json()[0];
@@ -223,7 +224,8 @@ fn with_error_budget_approval_a_spent_budget_waits_for_one_approval() {
     let reviewer = res.json()["token"].as_str().expect("a token").to_owned();
     let res = approve(&reviewer);
     assert_eq!(res.status, 200, "{}", res.body);
-    assert_eq!(res.json()["outcome"], "in_progress", "{}", res.body);
+    // Released: queued for its agent, or already taken by it.
+    assert!(["queued", "in_progress"].contains(&res.json()["outcome"].as_str().unwrap_or_default()), "{}", res.body);
 }
 
 #[test]
